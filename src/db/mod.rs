@@ -1,0 +1,358 @@
+//! The databases Godwit migrates: one `Database` trait, one implementation per database.
+//! Each implementation owns its history tables, its lock, its transaction rules and how it
+//! batches a migration with its bookkeeping; the engine above never asks which one it has.
+
+mod mysql;
+mod postgres;
+mod sql;
+mod sqlite;
+pub mod target;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::error::{Error, Location, Result};
+use crate::migration::source::MigrationFile;
+pub(crate) use sql::ns;
+pub use target::{ConnectOptions, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    Postgres,
+    MySql,
+    Sqlite,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::MySql => "MySQL/MariaDB",
+            Dialect::Sqlite => "SQLite",
+        }
+    }
+}
+
+/// A row of `_sqlx_migrations`, with sqlx's meaning.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Applied {
+    pub version: i64,
+    pub description: String,
+    pub installed_on: DateTime<Utc>,
+    /// `false`: the migration failed part way outside a transaction and the database needs a person.
+    pub success: bool,
+    #[serde(with = "hex::serde")]
+    pub checksum: Vec<u8>,
+    /// Nanoseconds; -1 when unknown (sqlx writes -1 first and may never update it).
+    pub execution_time: i64,
+}
+
+/// What happened, in `_godwit_log`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Apply,
+    Rollback,
+    Repair,
+    Resolve,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    /// Failed and left nothing behind.
+    Failed,
+    /// Failed part way: some statements stayed applied (`success = false` in `_sqlx_migrations`).
+    Dirty,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Apply => "apply",
+            EventKind::Rollback => "rollback",
+            EventKind::Repair => "repair",
+            EventKind::Resolve => "resolve",
+        }
+    }
+}
+
+impl TryFrom<String> for EventKind {
+    type Error = serde_json::Error;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        serde_json::from_value(serde_json::Value::String(s))
+    }
+}
+
+impl TryFrom<String> for Outcome {
+    type Error = serde_json::Error;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        serde_json::from_value(serde_json::Value::String(s))
+    }
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Dirty => "dirty",
+        }
+    }
+}
+
+/// An event to record. `actor` is filled in by the database layer from the OS.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub version: Option<i64>,
+    pub description: String,
+    pub duration: Option<Duration>,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A row of `_godwit_log`.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Event {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    #[sqlx(try_from = "String")]
+    pub kind: EventKind,
+    pub version: Option<i64>,
+    pub description: Option<String>,
+    /// OS user@host that ran it.
+    pub actor: String,
+    pub duration_ns: Option<i64>,
+    #[sqlx(try_from = "String")]
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// A change to a history row that a person asked for.
+#[derive(Debug, Clone)]
+pub enum Amend {
+    /// `repair`: accept the edited file of an applied migration.
+    Checksum { version: i64, checksum: Vec<u8> },
+    /// `resolve --applied`: a person finished a failed migration by hand.
+    Succeeded { version: i64, checksum: Vec<u8> },
+    /// `resolve --rolled-back`: a person undid a failed migration by hand.
+    Forget { version: i64 },
+}
+
+/// Why a migration or its rollback failed, and whether it left the database part way.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: Error,
+    pub dirty: bool,
+}
+
+/// What `env test` and `status` report about a server.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    pub dialect: Dialect,
+    pub version: String,
+}
+
+#[async_trait]
+pub trait Database: Send {
+    fn dialect(&self) -> Dialect;
+
+    async fn server_version(&mut self) -> Result<String>;
+
+    /// Creates `_sqlx_migrations` (sqlx's columns) and `_godwit_log` when missing, and refuses a
+    /// `_sqlx_migrations` that some other tool made with other columns.
+    async fn ensure_tables(&mut self) -> Result<()>;
+
+    /// Takes sqlx's migration lock, waiting at most `timeout`.
+    async fn lock(&mut self, timeout: Duration) -> Result<()>;
+    async fn unlock(&mut self) -> Result<()>;
+
+    /// `_sqlx_migrations` in version order; empty when the table does not exist yet.
+    async fn applied(&mut self) -> Result<Vec<Applied>>;
+
+    /// Runs an up migration and records it (history and log) in as few round trips as the
+    /// database allows. `statements` is the file split into statements (never empty here).
+    async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure>;
+
+    /// Runs a down script and removes the history row, recording a rollback event.
+    async fn revert(
+        &mut self,
+        m: &MigrationFile,
+        down_sql: &str,
+        actor: &str,
+    ) -> Result<Duration, Failure>;
+
+    /// Records an empty (comment-only) migration as applied without sending it.
+    async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()>;
+
+    async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()>;
+
+    /// Newest first; empty when `_godwit_log` does not exist yet.
+    async fn events(&mut self, limit: i64) -> Result<Vec<Event>>;
+
+    /// Changes a history row and records the event, in one transaction (`repair`, `resolve`).
+    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()>;
+
+    async fn close(self: Box<Self>);
+}
+
+/// Opens a connection to `target` within the connect timeout.
+pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Box<dyn Database>> {
+    let fut = async {
+        Ok::<Box<dyn Database>, Error>(match target.dialect() {
+            Dialect::Postgres => Box::new(postgres::Postgres::connect(target, opts).await?),
+            Dialect::MySql => Box::new(mysql::MySql::connect(target, opts).await?),
+            Dialect::Sqlite => Box::new(sqlite::Sqlite::connect(target, opts).await?),
+        })
+    };
+    match tokio::time::timeout(opts.connect_timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::connect(format!(
+            "no answer from {} within {:?}: check the host and port, firewalls and VPN, or raise \
+             --connect-timeout.",
+            target.display(),
+            opts.connect_timeout
+        ))),
+    }
+}
+
+/// The OS user and host that run a migration, for `_godwit_log`.
+pub fn actor() -> String {
+    let user = whoami::username().unwrap_or_else(|_| "unknown".into());
+    let host = whoami::hostname().unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{host}")
+}
+
+/// Turns a connect-time sqlx error into a message a person can act on. Never includes a password:
+/// the target prints itself without one, and sqlx's errors do not carry connect options.
+pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
+    use std::io::ErrorKind as Io;
+    let at = target.display();
+    let msg = match &e {
+        sqlx::Error::Io(io) if io.kind() == Io::ConnectionRefused => {
+            format!(
+                "connection refused by {at}: is the server running and listening on that host and port?"
+            )
+        }
+        sqlx::Error::Io(io)
+            if io.to_string().contains("lookup") || io.to_string().contains("resolve") =>
+        {
+            format!("cannot resolve the host of {at}: check the host name.")
+        }
+        sqlx::Error::Database(_) => {
+            let db = e.as_database_error().expect("database error");
+            match error_code(&e).as_deref().unwrap_or_default() {
+                "28P01" | "1045" => format!(
+                    "the server at {at} refused the password for this user: store the right one \
+                     (`godwit secret set ENV`, or GODWIT_PASSWORD_<ENV> in pipelines)."
+                ),
+                "28000" | "1044" | "1698" => format!(
+                    "the server at {at} does not let this user in: {}",
+                    db.message()
+                ),
+                "3D000" | "1049" => format!(
+                    "the database of {at} does not exist: create it (e.g. `createdb`, `CREATE DATABASE`) or fix the URL."
+                ),
+                _ => format!("cannot connect to {at}: {}", db.message()),
+            }
+        }
+        sqlx::Error::Tls(t) => format!("TLS with {at} failed: {t}"),
+        other => format!("cannot connect to {at}: {other}"),
+    };
+    Error::connect(msg)
+}
+
+/// The code that tells database errors apart: MySQL's error number (its SQLSTATEs are too coarse),
+/// SQLSTATE elsewhere.
+pub(crate) fn error_code(e: &sqlx::Error) -> Option<String> {
+    let db = e.as_database_error()?;
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return Some(my.number().to_string());
+    }
+    db.code().map(|c| c.into_owned())
+}
+
+/// Runs a multi-statement batch and, on failure, says how many statements completed before it:
+/// MySQL and SQLite do not say which statement of a batch failed, but each finished statement yields
+/// one result, so the count points at the failing one.
+pub(crate) async fn run_counted<'e, E, DB>(
+    executor: E,
+    text: String,
+) -> std::result::Result<(), (sqlx::Error, usize)>
+where
+    DB: sqlx::Database,
+    E: sqlx::Executor<'e, Database = DB>,
+{
+    use futures_util::StreamExt;
+    let mut done = 0;
+    let mut stream = sqlx::raw_sql(sqlx::AssertSqlSafe(text)).fetch_many(executor);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(sqlx::Either::Left(_)) => done += 1,
+            Ok(sqlx::Either::Right(_)) => {}
+            Err(e) => return Err((e, done)),
+        }
+    }
+    Ok(())
+}
+
+/// A file's SQL without what follows its last statement, so appended bookkeeping never makes an
+/// empty statement (MySQL refuses those), with the start offset of each statement.
+pub(crate) fn trimmed_body<'a>(
+    file: &std::path::Path,
+    sql: &'a str,
+    dialect: Dialect,
+) -> Result<(&'a str, Vec<usize>)> {
+    let stmts = crate::migration::split::split(sql, dialect).map_err(|e| e.into_error(file))?;
+    let end = stmts.last().map_or(0, |s| s.offset + s.sql.len());
+    Ok((&sql[..end], stmts.iter().map(|s| s.offset).collect()))
+}
+
+/// A database error raised by migration SQL, with the file's line where the database says.
+pub(crate) fn migration_error(
+    m: &MigrationFile,
+    file: &std::path::Path,
+    e: &sqlx::Error,
+    offset: Option<usize>,
+) -> Error {
+    let name = crate::migration::source::file_name(file);
+    let (detail, location) = match e.as_database_error() {
+        Some(db) => (
+            db.message().to_string(),
+            offset.map(|o| {
+                let sql = std::fs::read_to_string(file).unwrap_or_default();
+                let (line, column) = crate::migration::split::line_col(&sql, o);
+                Location {
+                    file: name.clone(),
+                    line,
+                    column,
+                }
+            }),
+        ),
+        None => (e.to_string(), None),
+    };
+    let at = location
+        .as_ref()
+        .map(|l| format!(" (line {}, column {})", l.line, l.column))
+        .unwrap_or_default();
+    let mut err = Error::failed(format!(
+        "migration {} ({}) failed in {name}{at}: {detail}",
+        m.version, m.description
+    ));
+    err.location = location;
+    err
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::failed(format!("database error: {e}"))
+    }
+}

@@ -1,0 +1,349 @@
+//! MySQL and MariaDB: DDL commits itself, so a migration cannot be undone by a rollback once a
+//! DDL statement ran. As sqlx does, the history row goes in first with `success = false` and is
+//! flipped at the end; a failure part way leaves that row, and later runs refuse to go on until a
+//! person has looked (`resolve`). The whole of it still travels as one multi-statement batch.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
+
+use super::sql::{self, Syntax};
+use super::{
+    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Target,
+};
+use super::{connect_error, error_code, migration_error, run_counted, trimmed_body};
+use crate::error::{Error, ErrorKind, Result};
+use crate::migration::source::MigrationFile;
+
+pub struct MySql {
+    conn: MySqlConnection,
+    target: String,
+    lock_name: Option<String>,
+}
+
+struct My;
+
+impl Syntax for My {
+    fn text(&self, s: &str) -> String {
+        if s.is_empty() {
+            return "''".into();
+        }
+        format!("CONVERT(X'{}' USING utf8mb4)", hex::encode(s))
+    }
+    fn bytes(&self, b: &[u8]) -> String {
+        format!("X'{}'", hex::encode(b))
+    }
+    fn begin(&self) -> &'static str {
+        "START TRANSACTION"
+    }
+}
+
+/// Nanoseconds since the batch's first statement set `@godwit_t0`.
+const ELAPSED: &str = "TIMESTAMPDIFF(MICROSECOND, @godwit_t0, SYSDATE(6)) * 1000";
+
+const CREATE_TABLES: &str = r#"
+CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _godwit_log (
+    id BIGINT AUTO_INCREMENT PRIMARY KEY,
+    event_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+    event VARCHAR(16) NOT NULL,
+    version BIGINT NULL,
+    description TEXT NULL,
+    actor VARCHAR(255) NOT NULL,
+    duration_ns BIGINT NULL,
+    outcome VARCHAR(16) NOT NULL,
+    error TEXT NULL,
+    detail TEXT NULL
+);
+"#;
+
+/// sqlx's lock name for a database (sqlx-mysql `generate_lock_id`).
+fn sqlx_lock_name(database: &str) -> String {
+    format!("{:x}", super::postgres::sqlx_lock_id(database))
+}
+
+impl MySql {
+    pub async fn connect(target: &Target, _opts: &ConnectOptions) -> Result<Self> {
+        // sqlx's options set the session (sql_mode, time zone, utf8mb4) as sqlx's migrator has it,
+        // so schemas come out the same.
+        let mut o = MySqlConnectOptions::from_str(target.url().as_str())
+            .map_err(|e| Error::input(format!("bad MySQL URL {}: {e}", target.display())))?;
+        if let Some(p) = target.password() {
+            o = o.password(p);
+        }
+        let conn = o.connect().await.map_err(|e| connect_error(target, e))?;
+        Ok(MySql {
+            conn,
+            target: target.display(),
+            lock_name: None,
+        })
+    }
+
+    async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
+        self.conn
+            .execute(sqlx::raw_sql(AssertSqlSafe(text)))
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs `before`, the file's statements and `after` as one batch. `mark` is the history change
+    /// made first (committed by the first DDL statement if there is one); `unmark` undoes it when the
+    /// first statement of the file fails, which changed nothing.
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        &mut self,
+        m: &MigrationFile,
+        file: &std::path::Path,
+        sql_text: &str,
+        mark: String,
+        unmark: String,
+        after: &[String],
+        in_tx: bool,
+    ) -> Result<Duration, Failure> {
+        let (body, offsets) =
+            trimmed_body(file, sql_text, Dialect::MySql).map_err(|error| Failure {
+                error,
+                dirty: false,
+            })?;
+        let mut before = vec!["SET @godwit_t0 = SYSDATE(6)".to_string()];
+        if in_tx {
+            before.push(My.begin().into());
+        }
+        before.push(mark);
+        let mut text = format!("{};\n{body};\n{}", before.join(";\n"), after.join(";\n"));
+        if in_tx {
+            text.push_str(";\nCOMMIT");
+        }
+        let start = Instant::now();
+        let Err((e, done)) = run_counted(&mut self.conn, text).await else {
+            return Ok(start.elapsed());
+        };
+        let _ = self.batch("ROLLBACK".into()).await;
+        let failed_stmt = done
+            .checked_sub(before.len())
+            .filter(|k| *k < offsets.len());
+        let error = migration_error(m, file, &e, failed_stmt.map(|k| offsets[k]));
+        let row: Option<bool> =
+            sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = ?")
+                .bind(m.version)
+                .fetch_optional(&mut self.conn)
+                .await
+                .unwrap_or(None);
+        let marked = row == Some(false);
+        if marked && failed_stmt == Some(0) {
+            // The first statement failed: only the marker was committed (by that statement's
+            // implicit commit). Take it back so the database reads as before.
+            let _ = self.batch(unmark).await;
+            return Err(Failure {
+                error,
+                dirty: false,
+            });
+        }
+        Err(Failure {
+            error,
+            dirty: marked,
+        })
+    }
+
+    async fn lock_holder(&mut self, name: &str) -> String {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT CAST(USER AS CHAR), CAST(HOST AS CHAR) FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(?)",
+        )
+        .bind(name)
+        .fetch_optional(&mut self.conn)
+        .await
+        .ok()
+        .flatten();
+        row.map(|(u, h)| format!(" It is held by {u} from {h}."))
+            .unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Database for MySql {
+    fn dialect(&self) -> Dialect {
+        Dialect::MySql
+    }
+
+    async fn server_version(&mut self) -> Result<String> {
+        let v: String = sqlx::query_scalar("SELECT VERSION()")
+            .fetch_one(&mut self.conn)
+            .await?;
+        Ok(v)
+    }
+
+    async fn ensure_tables(&mut self) -> Result<()> {
+        self.batch(CREATE_TABLES.into()).await?;
+        let cols: Vec<String> = sqlx::query_scalar(
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'",
+        )
+        .fetch_all(&mut self.conn)
+        .await?;
+        sql::check_columns(&cols)
+    }
+
+    async fn lock(&mut self, timeout: Duration) -> Result<()> {
+        let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+            .fetch_one(&mut self.conn)
+            .await?;
+        let name = sqlx_lock_name(&db.unwrap_or_default());
+        // sqlx asks for GET_LOCK(name, -1), which MariaDB refuses (NULL, warning 1411) and sqlx does
+        // not check. A non-negative timeout works on both servers; the result is checked.
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
+            .bind(&name)
+            .bind(timeout.as_secs_f64().ceil() as i64)
+            .fetch_one(&mut self.conn)
+            .await?;
+        match got {
+            Some(1) => {
+                self.lock_name = Some(name);
+                Ok(())
+            }
+            Some(_) => {
+                let holder = self.lock_holder(&name).await;
+                Err(Error::new(
+                    ErrorKind::Lock,
+                    format!(
+                        "another migration run holds the migration lock on {} (waited {timeout:?}).{holder} \
+                         Wait for it to finish, or raise --lock-timeout.",
+                        self.target
+                    ),
+                ))
+            }
+            None => Err(Error::failed(format!(
+                "the server refused the migration lock {name} (GET_LOCK returned NULL)"
+            ))),
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        if let Some(name) = self.lock_name.take() {
+            sqlx::query("SELECT RELEASE_LOCK(?)")
+                .bind(name)
+                .execute(&mut self.conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn applied(&mut self) -> Result<Vec<Applied>> {
+        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED)
+            .fetch_all(&mut self.conn)
+            .await
+        {
+            Ok(rows) => Ok(rows),
+            Err(e) if undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure> {
+        let ev = sql::ok_event(EventKind::Apply, m);
+        let after = [
+            sql::set_success(m.version, true, Some(ELAPSED)),
+            sql::insert_log(&My, &ev, actor, ELAPSED),
+        ];
+        let mark = sql::insert_history(&My, m, false, "-1");
+        self.run(
+            m,
+            &m.path,
+            &m.sql,
+            mark,
+            sql::delete_history(m.version),
+            &after,
+            !m.no_transaction,
+        )
+        .await
+    }
+
+    async fn revert(
+        &mut self,
+        m: &MigrationFile,
+        down_sql: &str,
+        actor: &str,
+    ) -> Result<Duration, Failure> {
+        let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
+        let ev = sql::ok_event(EventKind::Rollback, m);
+        let after = [
+            sql::delete_history(m.version),
+            sql::insert_log(&My, &ev, actor, ELAPSED),
+        ];
+        let mark = sql::set_success(m.version, false, None);
+        let unmark = sql::set_success(m.version, true, None);
+        self.run(
+            m,
+            &down,
+            down_sql,
+            mark,
+            unmark,
+            &after,
+            !down_sql.starts_with("-- no-transaction"),
+        )
+        .await
+    }
+
+    async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {
+        let ev = sql::ok_event(EventKind::Apply, m);
+        self.batch(format!(
+            "START TRANSACTION;\n{};\n{};\nCOMMIT",
+            sql::insert_history(&My, m, true, "0"),
+            sql::insert_log(&My, &ev, actor, "0")
+        ))
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
+        self.batch(sql::insert_log(
+            &My,
+            event,
+            actor,
+            &sql::duration_literal(event.duration),
+        ))
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
+        match sqlx::query_as::<_, Event>(AssertSqlSafe(format!("{}{limit}", sql::SELECT_EVENTS)))
+            .fetch_all(&mut self.conn)
+            .await
+        {
+            Ok(rows) => Ok(rows),
+            Err(e) if undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
+        let text = format!(
+            "START TRANSACTION;\n{};\n{};\nCOMMIT",
+            sql::amend(&My, change),
+            sql::insert_log(&My, event, actor, "NULL")
+        );
+        if let Err(e) = self.batch(text).await {
+            let _ = self.batch("ROLLBACK".into()).await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+fn undefined_table(e: &sqlx::Error) -> bool {
+    error_code(e).as_deref() == Some("1146")
+}

@@ -1,0 +1,417 @@
+//! PostgreSQL: transactional DDL, so a migration, its history row and its log row travel as one
+//! batch in one round trip and stand or fall together. `-- no-transaction` files are sent a
+//! statement at a time, because PostgreSQL runs a multi-statement query as one implicit transaction
+//! (where `CREATE INDEX CONCURRENTLY` is refused).
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
+
+use super::sql::{self, Syntax};
+use super::{
+    Amend, Applied, Database, Dialect, Event, EventKind, Failure, NewEvent, connect_error,
+    migration_error,
+};
+use super::{ConnectOptions, Target};
+use crate::error::{Error, ErrorKind, Result};
+use crate::migration::source::MigrationFile;
+use crate::migration::split;
+
+pub struct Postgres {
+    conn: PgConnection,
+    target: String,
+    lock_id: Option<i64>,
+}
+
+struct Pg;
+
+impl Syntax for Pg {
+    fn text(&self, s: &str) -> String {
+        // NUL cannot be stored in PostgreSQL text.
+        format!(
+            "convert_from(decode('{}', 'hex'), 'UTF8')",
+            hex::encode(s.replace('\0', ""))
+        )
+    }
+    fn bytes(&self, b: &[u8]) -> String {
+        format!("decode('{}', 'hex')", hex::encode(b))
+    }
+    fn begin(&self) -> &'static str {
+        "BEGIN"
+    }
+}
+
+/// Nanoseconds since the batch arrived: `statement_timestamp()` is the time the server received the
+/// query message, for every statement in a multi-statement message.
+const ELAPSED: &str =
+    "(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000000000)::bigint";
+
+const CREATE_TABLES: &str = r#"
+CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
+    success BOOLEAN NOT NULL,
+    checksum BYTEA NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _godwit_log (
+    id BIGSERIAL PRIMARY KEY,
+    event_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    event TEXT NOT NULL,
+    version BIGINT,
+    description TEXT,
+    actor TEXT NOT NULL,
+    duration_ns BIGINT,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    detail TEXT
+);
+"#;
+
+impl Postgres {
+    pub async fn connect(target: &Target, _opts: &ConnectOptions) -> Result<Self> {
+        let mut o = PgConnectOptions::from_str(target.url().as_str())
+            .map_err(|e| Error::input(format!("bad PostgreSQL URL {}: {e}", target.display())))?
+            .application_name("godwit");
+        if let Some(p) = target.password() {
+            o = o.password(p);
+        }
+        let conn = o.connect().await.map_err(|e| connect_error(target, e))?;
+        Ok(Postgres {
+            conn,
+            target: target.display(),
+            lock_id: None,
+        })
+    }
+
+    async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
+        self.conn
+            .execute(sqlx::raw_sql(AssertSqlSafe(text)))
+            .await
+            .map(|_| ())
+    }
+
+    async fn rollback(&mut self) {
+        let _ = self.batch("ROLLBACK".into()).await;
+    }
+
+    /// Runs `body` (a file's SQL) wrapped with bookkeeping in one transaction and one round trip.
+    async fn run_in_tx(
+        &mut self,
+        m: &MigrationFile,
+        file: &std::path::Path,
+        body: &str,
+        after: &[String],
+    ) -> Result<Duration, Failure> {
+        const PREFIX: &str = "BEGIN;\n";
+        let text = format!("{PREFIX}{body}\n;\n{};\nCOMMIT;", after.join(";\n"));
+        let start = Instant::now();
+        match self.batch(text).await {
+            Ok(()) => Ok(start.elapsed()),
+            Err(e) => {
+                self.rollback().await;
+                let offset = error_position(&e)
+                    .and_then(|p| char_to_byte(body, p.checked_sub(1 + PREFIX.len())?));
+                Err(Failure {
+                    error: migration_error(m, file, &e, offset),
+                    dirty: false,
+                })
+            }
+        }
+    }
+
+    /// `-- no-transaction`: the history row goes in first with `success = false`, so a failure
+    /// part way (or a crash) leaves a row that says so; it is flipped when every statement ran.
+    async fn run_each(
+        &mut self,
+        m: &MigrationFile,
+        file: &std::path::Path,
+        body: &str,
+        begin: String,
+        done: impl FnOnce(Duration) -> Vec<String>,
+        undo_begin: String,
+    ) -> Result<Duration, Failure> {
+        let stmts = split::split(body, Dialect::Postgres).map_err(|e| Failure {
+            error: e.into_error(file),
+            dirty: false,
+        })?;
+        let start = Instant::now();
+        self.batch(begin).await.map_err(|e| Failure {
+            error: e.into(),
+            dirty: false,
+        })?;
+        for (i, st) in stmts.iter().enumerate() {
+            if let Err(e) = self.batch(st.sql.to_string()).await {
+                let offset = error_position(&e)
+                    .and_then(|p| char_to_byte(st.sql, p.checked_sub(1)?))
+                    .map(|o| st.offset + o)
+                    .or(Some(st.offset));
+                let error = migration_error(m, file, &e, offset);
+                if i == 0 {
+                    // Nothing ran: take the marker back so the database reads as before.
+                    let _ = self.batch(undo_begin).await;
+                    return Err(Failure {
+                        error,
+                        dirty: false,
+                    });
+                }
+                return Err(Failure { error, dirty: true });
+            }
+        }
+        let elapsed = start.elapsed();
+        let finish = done(elapsed);
+        self.batch(format!("BEGIN;\n{};\nCOMMIT;", finish.join(";\n")))
+            .await
+            .map_err(|e| Failure {
+                error: Error::failed(format!(
+                    "migration {} ran, but recording it failed: {e}",
+                    m.version
+                )),
+                dirty: true,
+            })?;
+        Ok(elapsed)
+    }
+
+    async fn lock_holder(&mut self, id: i64) -> String {
+        let row: Option<(i32, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT a.pid, a.application_name, a.usename::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ($1 >> 32) & 4294967295 \
+             AND l.objid::bigint = $1 & 4294967295 LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut self.conn)
+        .await
+        .ok()
+        .flatten();
+        match row {
+            Some((pid, app, user)) => format!(
+                " It is held by server process {pid} (user {}, application {}).",
+                user.unwrap_or_default(),
+                app.filter(|a| !a.is_empty())
+                    .unwrap_or_else(|| "unknown".into())
+            ),
+            None => String::new(),
+        }
+    }
+}
+
+fn error_position(e: &sqlx::Error) -> Option<usize> {
+    let pg = e
+        .as_database_error()?
+        .try_downcast_ref::<PgDatabaseError>()?;
+    match pg.position()? {
+        PgErrorPosition::Original(p) => Some(p),
+        PgErrorPosition::Internal { .. } => None,
+    }
+}
+
+/// PostgreSQL counts positions in characters; files are indexed in bytes.
+fn char_to_byte(s: &str, chars: usize) -> Option<usize> {
+    s.char_indices().nth(chars).map(|(b, _)| b)
+}
+
+/// sqlx's advisory lock key for a database (sqlx-postgres `generate_lock_id`), so Godwit and sqlx
+/// runners exclude each other.
+pub(crate) fn sqlx_lock_id(database: &str) -> i64 {
+    const CRC_IEEE: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+    0x3d32ad9e * (CRC_IEEE.checksum(database.as_bytes()) as i64)
+}
+
+#[async_trait]
+impl Database for Postgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn server_version(&mut self) -> Result<String> {
+        let v: String = sqlx::query_scalar("SHOW server_version")
+            .fetch_one(&mut self.conn)
+            .await?;
+        Ok(v)
+    }
+
+    async fn ensure_tables(&mut self) -> Result<()> {
+        self.batch(format!(
+            "SET client_min_messages = warning;{CREATE_TABLES}RESET client_min_messages;"
+        ))
+        .await?;
+        let cols: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+        )
+        .fetch_all(&mut self.conn)
+        .await?;
+        sql::check_columns(&cols)
+    }
+
+    async fn lock(&mut self, timeout: Duration) -> Result<()> {
+        let db: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&mut self.conn)
+            .await?;
+        let id = sqlx_lock_id(&db);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                .bind(id)
+                .fetch_one(&mut self.conn)
+                .await?;
+            if got {
+                self.lock_id = Some(id);
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let holder = self.lock_holder(id).await;
+                return Err(Error::new(
+                    ErrorKind::Lock,
+                    format!(
+                        "another migration run holds the migration lock on {} (waited {timeout:?}).{holder} \
+                         Wait for it to finish, or raise --lock-timeout.",
+                        self.target
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        if let Some(id) = self.lock_id.take() {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(id)
+                .execute(&mut self.conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn applied(&mut self) -> Result<Vec<Applied>> {
+        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED)
+            .fetch_all(&mut self.conn)
+            .await
+        {
+            Ok(rows) => Ok(rows),
+            Err(e) if undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure> {
+        let ev = sql::ok_event(EventKind::Apply, m);
+        if m.no_transaction {
+            let undo = sql::delete_history(m.version);
+            return self
+                .run_each(
+                    m,
+                    &m.path,
+                    &m.sql,
+                    sql::insert_history(&Pg, m, false, "-1"),
+                    |d| {
+                        let t = sql::ns(d).to_string();
+                        vec![
+                            sql::set_success(m.version, true, Some(&t)),
+                            sql::insert_log(&Pg, &ev, actor, &t),
+                        ]
+                    },
+                    undo,
+                )
+                .await;
+        }
+        let after = [
+            sql::insert_history(&Pg, m, true, ELAPSED),
+            sql::insert_log(&Pg, &ev, actor, ELAPSED),
+        ];
+        self.run_in_tx(m, &m.path, &m.sql, &after).await
+    }
+
+    async fn revert(
+        &mut self,
+        m: &MigrationFile,
+        down_sql: &str,
+        actor: &str,
+    ) -> Result<Duration, Failure> {
+        let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
+        let ev = sql::ok_event(EventKind::Rollback, m);
+        if down_sql.starts_with("-- no-transaction") {
+            return self
+                .run_each(
+                    m,
+                    &down,
+                    down_sql,
+                    sql::set_success(m.version, false, None),
+                    |d| {
+                        vec![
+                            sql::delete_history(m.version),
+                            sql::insert_log(&Pg, &ev, actor, &sql::ns(d).to_string()),
+                        ]
+                    },
+                    sql::set_success(m.version, true, None),
+                )
+                .await;
+        }
+        let after = [
+            sql::delete_history(m.version),
+            sql::insert_log(&Pg, &ev, actor, ELAPSED),
+        ];
+        self.run_in_tx(m, &down, down_sql, &after).await
+    }
+
+    async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {
+        let ev = sql::ok_event(EventKind::Apply, m);
+        self.batch(format!(
+            "BEGIN;\n{};\n{};\nCOMMIT;",
+            sql::insert_history(&Pg, m, true, "0"),
+            sql::insert_log(&Pg, &ev, actor, "0")
+        ))
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
+        self.batch(sql::insert_log(
+            &Pg,
+            event,
+            actor,
+            &sql::duration_literal(event.duration),
+        ))
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
+        match sqlx::query_as::<_, Event>(AssertSqlSafe(format!("{}{limit}", sql::SELECT_EVENTS)))
+            .fetch_all(&mut self.conn)
+            .await
+        {
+            Ok(rows) => Ok(rows),
+            Err(e) if undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
+        let text = format!(
+            "BEGIN;\n{};\n{};\nCOMMIT;",
+            sql::amend(&Pg, change),
+            sql::insert_log(&Pg, event, actor, "NULL")
+        );
+        if let Err(e) = self.batch(text).await {
+            self.rollback().await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+fn undefined_table(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "42P01")
+}

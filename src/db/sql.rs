@@ -1,0 +1,137 @@
+//! Bookkeeping SQL shared by the three databases. Values are written as hex literals in each
+//! database's own syntax, so a description, an error text or a user name never needs escaping and
+//! the bookkeeping can travel in the same batch as the migration.
+
+use std::time::Duration;
+
+use crate::db::{Amend, EventKind, NewEvent, Outcome};
+use crate::migration::source::MigrationFile;
+
+/// The bits of syntax that differ between databases.
+pub(crate) trait Syntax {
+    /// A UTF-8 text literal from its bytes in hex.
+    fn text(&self, s: &str) -> String;
+    /// A binary literal.
+    fn bytes(&self, b: &[u8]) -> String;
+    /// The statement that opens a transaction.
+    fn begin(&self) -> &'static str;
+
+    fn opt_text(&self, s: Option<&str>) -> String {
+        s.map_or_else(|| "NULL".into(), |s| self.text(s))
+    }
+}
+
+pub(crate) fn ns(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn insert_history(
+    s: &impl Syntax,
+    m: &MigrationFile,
+    success: bool,
+    execution_time: &str,
+) -> String {
+    format!(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ({}, {}, {}, {}, {execution_time})",
+        m.version,
+        s.text(&m.description),
+        if success { "TRUE" } else { "FALSE" },
+        s.bytes(&m.checksum)
+    )
+}
+
+pub(crate) fn set_success(version: i64, success: bool, execution_time: Option<&str>) -> String {
+    let time = execution_time
+        .map(|t| format!(", execution_time = {t}"))
+        .unwrap_or_default();
+    format!(
+        "UPDATE _sqlx_migrations SET success = {}{time} WHERE version = {version}",
+        if success { "TRUE" } else { "FALSE" }
+    )
+}
+
+pub(crate) fn delete_history(version: i64) -> String {
+    format!("DELETE FROM _sqlx_migrations WHERE version = {version}")
+}
+
+pub(crate) fn amend(s: &impl Syntax, a: &Amend) -> String {
+    match a {
+        Amend::Checksum { version, checksum } => {
+            format!(
+                "UPDATE _sqlx_migrations SET checksum = {} WHERE version = {version}",
+                s.bytes(checksum)
+            )
+        }
+        Amend::Succeeded { version, checksum } => format!(
+            "UPDATE _sqlx_migrations SET checksum = {}, success = TRUE WHERE version = {version}",
+            s.bytes(checksum)
+        ),
+        Amend::Forget { version } => delete_history(*version),
+    }
+}
+
+/// An event row; `duration` is an SQL expression so a batch can measure itself on the server.
+pub(crate) fn insert_log(s: &impl Syntax, e: &NewEvent, actor: &str, duration: &str) -> String {
+    format!(
+        "INSERT INTO _godwit_log (event, version, description, actor, duration_ns, outcome, error, detail) \
+         VALUES ({}, {}, {}, {}, {duration}, {}, {}, {})",
+        s.text(e.kind.as_str()),
+        e.version.map_or_else(|| "NULL".into(), |v| v.to_string()),
+        s.text(&e.description),
+        s.text(actor),
+        s.text(e.outcome.as_str()),
+        s.opt_text(e.error.as_deref()),
+        s.opt_text(e.detail.as_deref()),
+    )
+}
+
+pub(crate) fn ok_event(kind: EventKind, m: &MigrationFile) -> NewEvent {
+    NewEvent {
+        kind,
+        version: Some(m.version),
+        description: m.description.clone(),
+        duration: None,
+        outcome: Outcome::Ok,
+        error: None,
+        detail: None,
+    }
+}
+
+pub(crate) fn duration_literal(d: Option<Duration>) -> String {
+    d.map_or_else(|| "NULL".into(), |d| ns(d).to_string())
+}
+
+pub(crate) const HISTORY_COLUMNS: [&str; 6] = [
+    "version",
+    "description",
+    "installed_on",
+    "success",
+    "checksum",
+    "execution_time",
+];
+
+/// Refuses a `_sqlx_migrations` whose columns are not sqlx's (another tool made it).
+pub(crate) fn check_columns(found: &[String]) -> crate::error::Result<()> {
+    let missing: Vec<&str> = HISTORY_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| !found.iter().any(|f| f.eq_ignore_ascii_case(c)))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::Error::input(format!(
+        "this database has a table named _sqlx_migrations that is not sqlx's: it lacks {} (it has {}). \
+         Another tool made it; Godwit will not write to it. Rename that table, or point Godwit at \
+         another database or schema.",
+        missing.join(", "),
+        found.join(", ")
+    )))
+}
+
+pub(crate) const SELECT_APPLIED: &str = "SELECT version, description, installed_on, success, checksum, execution_time \
+     FROM _sqlx_migrations ORDER BY version";
+
+pub(crate) const SELECT_EVENTS: &str = "SELECT id, event_at AS at, event AS kind, version, description, actor, \
+     duration_ns, outcome, error, detail FROM _godwit_log ORDER BY id DESC LIMIT ";

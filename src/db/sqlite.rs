@@ -1,0 +1,298 @@
+//! SQLite: transactional DDL in-process. A migration runs inside `BEGIN IMMEDIATE` (which also
+//! keeps a second writer out), its bookkeeping is added before the commit. sqlx takes no lock on
+//! SQLite; the immediate transaction and the history table's primary key keep runs apart.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
+
+use super::sql::{self, Syntax};
+use super::{
+    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Target,
+};
+use super::{migration_error, run_counted, trimmed_body};
+use crate::error::{Error, Result};
+use crate::migration::source::MigrationFile;
+
+pub struct Sqlite {
+    conn: SqliteConnection,
+}
+
+struct Lite;
+
+impl Syntax for Lite {
+    fn text(&self, s: &str) -> String {
+        format!("CAST(X'{}' AS TEXT)", hex::encode(s))
+    }
+    fn bytes(&self, b: &[u8]) -> String {
+        format!("X'{}'", hex::encode(b))
+    }
+    fn begin(&self) -> &'static str {
+        "BEGIN IMMEDIATE"
+    }
+}
+
+const CREATE_TABLES: &str = r#"
+CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _godwit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
+    event TEXT NOT NULL,
+    version BIGINT,
+    description TEXT,
+    actor TEXT NOT NULL,
+    duration_ns BIGINT,
+    outcome TEXT NOT NULL,
+    error TEXT,
+    detail TEXT
+);
+"#;
+
+impl Sqlite {
+    pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Self> {
+        let path = target.sqlite_path();
+        if !opts.create_sqlite && !path.exists() {
+            return Err(Error::connect(format!(
+                "the SQLite database {} does not exist yet: `godwit up` creates it, or fix the path in the URL.",
+                path.display()
+            )));
+        }
+        let o = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(opts.create_sqlite)
+            .busy_timeout(opts.lock_timeout);
+        let conn = o.connect().await.map_err(|e| {
+            Error::connect(format!(
+                "cannot open the SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Sqlite { conn })
+    }
+
+    async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
+        self.conn
+            .execute(sqlx::raw_sql(AssertSqlSafe(text)))
+            .await
+            .map(|_| ())
+    }
+
+    /// Runs a file's SQL, then `finish(elapsed)` (its bookkeeping). In a transaction everything is
+    /// rolled back on failure; without one (`-- no-transaction`), `mark` goes in first and a failure
+    /// after the first statement leaves it, as on the other databases.
+    #[allow(clippy::too_many_arguments)]
+    async fn run(
+        &mut self,
+        m: &MigrationFile,
+        file: &std::path::Path,
+        sql_text: &str,
+        in_tx: bool,
+        mark: String,
+        unmark: String,
+        finish: impl FnOnce(Duration) -> Vec<String>,
+    ) -> Result<Duration, Failure> {
+        let (body, offsets) =
+            trimmed_body(file, sql_text, Dialect::Sqlite).map_err(|error| Failure {
+                error,
+                dirty: false,
+            })?;
+        let before = if in_tx {
+            Lite.begin().to_string()
+        } else {
+            mark
+        };
+        let start = Instant::now();
+        let result = run_counted(&mut self.conn, format!("{before};\n{body};")).await;
+        let elapsed = start.elapsed();
+        if let Err((e, done)) = result {
+            let failed_stmt = done.checked_sub(1).filter(|k| *k < offsets.len());
+            let error = migration_error(m, file, &e, failed_stmt.map(|k| offsets[k]));
+            if in_tx {
+                let _ = self.batch("ROLLBACK".into()).await;
+                return Err(Failure {
+                    error,
+                    dirty: false,
+                });
+            }
+            if failed_stmt == Some(0) {
+                let _ = self.batch(unmark).await;
+                return Err(Failure {
+                    error,
+                    dirty: false,
+                });
+            }
+            return Err(Failure { error, dirty: true });
+        }
+        let mut tail = finish(elapsed).join(";\n");
+        tail = if in_tx {
+            format!("{tail};\nCOMMIT;")
+        } else {
+            format!("BEGIN;\n{tail};\nCOMMIT;")
+        };
+        if let Err(e) = self.batch(tail).await {
+            let _ = self.batch("ROLLBACK".into()).await;
+            return Err(Failure {
+                error: e.into(),
+                dirty: !in_tx,
+            });
+        }
+        Ok(elapsed)
+    }
+}
+
+#[async_trait]
+impl Database for Sqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    async fn server_version(&mut self) -> Result<String> {
+        let v: String = sqlx::query_scalar("SELECT sqlite_version()")
+            .fetch_one(&mut self.conn)
+            .await?;
+        Ok(v)
+    }
+
+    async fn ensure_tables(&mut self) -> Result<()> {
+        self.batch(CREATE_TABLES.into()).await?;
+        let cols: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info('_sqlx_migrations')")
+                .fetch_all(&mut self.conn)
+                .await?;
+        sql::check_columns(&cols)
+    }
+
+    async fn lock(&mut self, _timeout: Duration) -> Result<()> {
+        Ok(())
+    }
+
+    async fn unlock(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn applied(&mut self) -> Result<Vec<Applied>> {
+        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED)
+            .fetch_all(&mut self.conn)
+            .await
+        {
+            Ok(rows) => Ok(rows),
+            Err(e) if undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure> {
+        let ev = sql::ok_event(EventKind::Apply, m);
+        let in_tx = !m.no_transaction;
+        let mark = sql::insert_history(&Lite, m, false, "-1");
+        self.run(
+            m,
+            &m.path,
+            &m.sql,
+            in_tx,
+            mark,
+            sql::delete_history(m.version),
+            |d| {
+                let t = sql::ns(d).to_string();
+                let history = if in_tx {
+                    sql::insert_history(&Lite, m, true, &t)
+                } else {
+                    sql::set_success(m.version, true, Some(&t))
+                };
+                vec![history, sql::insert_log(&Lite, &ev, actor, &t)]
+            },
+        )
+        .await
+    }
+
+    async fn revert(
+        &mut self,
+        m: &MigrationFile,
+        down_sql: &str,
+        actor: &str,
+    ) -> Result<Duration, Failure> {
+        let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
+        let ev = sql::ok_event(EventKind::Rollback, m);
+        let mark = sql::set_success(m.version, false, None);
+        let unmark = sql::set_success(m.version, true, None);
+        self.run(
+            m,
+            &down,
+            down_sql,
+            !down_sql.starts_with("-- no-transaction"),
+            mark,
+            unmark,
+            |d| {
+                vec![
+                    sql::delete_history(m.version),
+                    sql::insert_log(&Lite, &ev, actor, &sql::ns(d).to_string()),
+                ]
+            },
+        )
+        .await
+    }
+
+    async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {
+        let ev = sql::ok_event(EventKind::Apply, m);
+        self.batch(format!(
+            "BEGIN IMMEDIATE;\n{};\n{};\nCOMMIT;",
+            sql::insert_history(&Lite, m, true, "0"),
+            sql::insert_log(&Lite, &ev, actor, "0")
+        ))
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
+        self.batch(sql::insert_log(
+            &Lite,
+            event,
+            actor,
+            &sql::duration_literal(event.duration),
+        ))
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
+        match sqlx::query_as::<_, Event>(AssertSqlSafe(format!("{}{limit}", sql::SELECT_EVENTS)))
+            .fetch_all(&mut self.conn)
+            .await
+        {
+            Ok(rows) => Ok(rows),
+            Err(e) if undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
+        let text = format!(
+            "BEGIN IMMEDIATE;\n{};\n{};\nCOMMIT;",
+            sql::amend(&Lite, change),
+            sql::insert_log(&Lite, event, actor, "NULL")
+        );
+        if let Err(e) = self.batch(text).await {
+            let _ = self.batch("ROLLBACK".into()).await;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+fn undefined_table(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.message().starts_with("no such table"))
+}

@@ -1,0 +1,199 @@
+//! Where to connect: a URL without its password, and the password kept apart in a secret type,
+//! so no message, log line or `Debug` print can carry it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::Dialect;
+use crate::error::{Error, Result};
+
+#[derive(Clone)]
+pub struct Target {
+    dialect: Dialect,
+    /// Server URL with the password removed; for SQLite, unused.
+    url: Option<Url>,
+    sqlite_path: Option<PathBuf>,
+    password: Option<SecretString>,
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Target({})", self.display())
+    }
+}
+
+/// How to connect and how long to wait.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub connect_timeout: Duration,
+    /// Create a missing SQLite file (for verbs that write); server databases are never created.
+    pub create_sqlite: bool,
+    pub lock_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(10),
+            create_sqlite: false,
+            lock_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Target {
+    /// Parses a database URL. Relative SQLite paths are taken from `base` (the project folder),
+    /// so `sqlite://dev.db` means the same file whatever the working directory.
+    /// A password in the URL is moved out into the secret.
+    pub fn parse(raw: &str, base: &Path) -> Result<Target> {
+        let scheme = raw
+            .split_once(':')
+            .map(|(s, _)| s.to_ascii_lowercase())
+            .unwrap_or_default();
+        let dialect = match scheme.as_str() {
+            "postgres" | "postgresql" => Dialect::Postgres,
+            "mysql" | "mariadb" => Dialect::MySql,
+            "sqlite" => Dialect::Sqlite,
+            _ => {
+                return Err(Error::input(format!(
+                    "unsupported database URL scheme `{scheme}`: use postgres://, mysql:// (or mariadb://) or sqlite://"
+                )));
+            }
+        };
+        if dialect == Dialect::Sqlite {
+            let rest = raw["sqlite:".len()..].trim_start_matches("//");
+            let path = rest.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(Error::input(
+                    "a sqlite URL needs a file: sqlite://path/to/file.db",
+                ));
+            }
+            let p = PathBuf::from(path);
+            let p = if p.is_absolute() || path == ":memory:" {
+                p
+            } else {
+                base.join(p)
+            };
+            return Ok(Target {
+                dialect,
+                url: None,
+                sqlite_path: Some(p),
+                password: None,
+            });
+        }
+        let mut url = Url::parse(raw).map_err(|e| {
+            // The URL may hold a password: say what is wrong without echoing it.
+            Error::input(format!(
+                "the database URL is malformed ({e}); expected e.g. postgres://user@host:5432/db"
+            ))
+        })?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(Error::input(
+                "the database URL has no host, e.g. postgres://user@localhost:5432/db",
+            ));
+        }
+        let password = url.password().map(|p| {
+            let decoded = percent_decode(p);
+            SecretString::from(decoded)
+        });
+        let _ = url.set_password(None);
+        if dialect == Dialect::MySql {
+            let _ = url.set_scheme("mysql");
+        }
+        Ok(Target {
+            dialect,
+            url: Some(url),
+            sqlite_path: None,
+            password,
+        })
+    }
+
+    pub fn with_password(mut self, password: Option<SecretString>) -> Target {
+        if password.is_some() {
+            self.password = password;
+        }
+        self
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+
+    /// The URL as it may be shown: never with a password.
+    pub fn display(&self) -> String {
+        match (&self.url, &self.sqlite_path) {
+            (Some(u), _) => u.to_string(),
+            (None, Some(p)) => format!("sqlite://{}", p.display()),
+            _ => String::new(),
+        }
+    }
+
+    pub(crate) fn url(&self) -> &Url {
+        self.url.as_ref().expect("server targets have a URL")
+    }
+
+    pub(crate) fn sqlite_path(&self) -> &Path {
+        self.sqlite_path
+            .as_deref()
+            .expect("sqlite targets have a path")
+    }
+
+    pub(crate) fn password(&self) -> Option<&str> {
+        self.password.as_ref().map(|p| p.expose_secret())
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_leave_the_url() {
+        let t = Target::parse(
+            "postgres://app:s3cr%40t@db.example:5432/app",
+            Path::new("/p"),
+        )
+        .unwrap();
+        assert_eq!(t.display(), "postgres://app@db.example:5432/app");
+        assert_eq!(t.password(), Some("s3cr@t"));
+        assert!(!format!("{t:?}").contains("s3cr"));
+    }
+
+    #[test]
+    fn sqlite_paths_are_relative_to_the_project() {
+        let t = Target::parse("sqlite://dev.db", Path::new("/proj")).unwrap();
+        assert_eq!(t.sqlite_path(), Path::new("/proj/dev.db"));
+        let t = Target::parse("sqlite:///abs/x.db?mode=rwc", Path::new("/proj")).unwrap();
+        assert_eq!(t.sqlite_path(), Path::new("/abs/x.db"));
+    }
+
+    #[test]
+    fn unknown_schemes_and_malformed_urls_are_input_errors() {
+        assert!(
+            Target::parse("oracle://x", Path::new("/"))
+                .unwrap_err()
+                .message
+                .contains("oracle")
+        );
+        let e = Target::parse("postgres://u:hunter2@:5432/x", Path::new("/")).unwrap_err();
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        let t = Target::parse("mariadb://root@127.0.0.1/db", Path::new("/")).unwrap();
+        assert_eq!(t.dialect(), Dialect::MySql);
+        assert!(t.display().starts_with("mysql://"));
+    }
+}

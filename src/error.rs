@@ -1,0 +1,81 @@
+//! The one error type of the core. Each error carries a kind the CLI maps to an exit code and the
+//! desktop app branches on, and a message a person can act on: what went wrong, where, what to do.
+
+use std::fmt;
+
+/// What kind of failure, as scripts and the UI need to tell them apart.
+/// The exit codes are part of the CLI contract (DESIGN.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A migration or a check failed (exit 1).
+    Failed,
+    /// Bad usage or bad input: files, configuration, arguments (exit 2).
+    Input,
+    /// Cannot connect or authenticate (exit 3).
+    Connect,
+    /// The migration lock was held past `--lock-timeout` (exit 4).
+    Lock,
+    /// Refused by a protection rule (exit 5).
+    Protected,
+    /// The run was cancelled between migrations (exit 1: the work asked for was not done).
+    Cancelled,
+}
+
+impl ErrorKind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ErrorKind::Failed | ErrorKind::Cancelled => 1,
+            ErrorKind::Input => 2,
+            ErrorKind::Connect => 3,
+            ErrorKind::Lock => 4,
+            ErrorKind::Protected => 5,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// Where in a migration file a database error points, when it says.
+    pub location: Option<Location>,
+}
+
+/// A place in a migration file, for "the line of the file" in messages and the app.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            location: None,
+        }
+    }
+    pub fn input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Input, message)
+    }
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Failed, message)
+    }
+    pub fn connect(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Connect, message)
+    }
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

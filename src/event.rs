@@ -1,0 +1,48 @@
+//! The closed set of things a run reports while it works. The CLI draws them as a progress bar or
+//! plain lines; the desktop app forwards them to the window over a channel.
+
+use serde::Serialize;
+
+use crate::error::Location;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RunEvent {
+    Started {
+        direction: Direction,
+        total: usize,
+    },
+    MigrationStarted {
+        direction: Direction,
+        index: usize,
+        total: usize,
+        version: i64,
+        description: String,
+    },
+    MigrationFinished {
+        direction: Direction,
+        version: i64,
+        description: String,
+        duration_ns: i64,
+    },
+    MigrationFailed {
+        direction: Direction,
+        version: i64,
+        message: String,
+        location: Option<Location>,
+        dirty: bool,
+    },
+    Finished {
+        direction: Direction,
+        done: usize,
+        total: usize,
+        cancelled: bool,
+    },
+}

@@ -1,0 +1,187 @@
+//! `godwit check`: everything that would stop or surprise a run, each with its file and a way out.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::db::Dialect;
+use crate::migration::source::Source;
+use crate::migration::split;
+use crate::migration::status::{State, StatusRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    BadFile,
+    DuplicateVersion,
+    RevisionConflict,
+    UnknownRevision,
+    MissingDown,
+    Unterminated,
+    OutOfOrder,
+    MissingFile,
+    Drift,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub version: Option<i64>,
+    pub files: Vec<String>,
+    pub message: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+/// Findings about the folder alone (no database needed).
+pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
+    use crate::migration::source::SourceProblem as P;
+    let mut out: Vec<Finding> = source
+        .problems
+        .iter()
+        .map(|p| {
+            let (kind, version, files) = match p {
+                P::DuplicateVersion { version, files } => {
+                    (FindingKind::DuplicateVersion, Some(*version), files.clone())
+                }
+                P::BadName { file } | P::NotUtf8 { file } | P::Unreadable { file, .. } => {
+                    (FindingKind::BadFile, None, vec![file.clone()])
+                }
+                P::DownWithoutUp { version, file } => {
+                    (FindingKind::BadFile, Some(*version), vec![file.clone()])
+                }
+            };
+            let message = p.message();
+            let (message, fix) = match message.split_once(". ") {
+                Some((m, f)) => (m.to_string(), f.to_string()),
+                None => (message, String::new()),
+            };
+            Finding {
+                kind,
+                version,
+                files,
+                message,
+                fix,
+            }
+        })
+        .collect();
+
+    // Revision chain from the guide's header: two files revising the same parent, or a parent
+    // that names no file. Files without a header (sqlx's own) are not part of the chain.
+    let mut children: BTreeMap<&str, Vec<&crate::migration::source::MigrationFile>> =
+        BTreeMap::new();
+    for m in &source.migrations {
+        let Some(parent) = m.header.revises.as_deref() else {
+            continue;
+        };
+        if parent.is_empty() {
+            continue;
+        }
+        match parent.parse::<i64>().ok().and_then(|v| source.get(v)) {
+            Some(_) => children.entry(parent).or_default().push(m),
+            None => out.push(Finding {
+                kind: FindingKind::UnknownRevision,
+                version: Some(m.version),
+                files: vec![m.file_name()],
+                message: format!(
+                    "{} says `Revises: {parent}`, but no migration has that version",
+                    m.file_name()
+                ),
+                fix: "edit its `Revises:` line to name the migration it follows".into(),
+            }),
+        }
+    }
+    for (parent, kids) in children {
+        if kids.len() > 1 {
+            let files: Vec<String> = kids.iter().map(|m| m.file_name()).collect();
+            let last = kids.iter().map(|m| m.version).max().unwrap_or_default();
+            out.push(Finding {
+                kind: FindingKind::RevisionConflict,
+                version: Some(last),
+                message: format!("revision conflict: {} all revise {parent}", files.join(" and ")),
+                fix: format!(
+                    "two branches each added a migration after {parent}. Put them in a line: edit the `Revises:` of \
+                     the later one ({last}) to name the other, and check that it does not depend on running first"
+                ),
+                files,
+            });
+        }
+    }
+
+    for m in &source.migrations {
+        if m.kind == crate::migration::source::Kind::Reversible
+            && !m.down_path.as_ref().is_some_and(|p| p.exists())
+        {
+            let down = m
+                .down_path
+                .as_deref()
+                .map(crate::migration::source::file_name)
+                .unwrap_or_default();
+            out.push(Finding {
+                kind: FindingKind::MissingDown,
+                version: Some(m.version),
+                files: vec![m.file_name()],
+                message: format!("{} has no down file {down}", m.file_name()),
+                fix: format!("write {down} with the SQL that undoes it, or rename the up file to {}_....sql if it is irreversible", m.version),
+            });
+        }
+        if let Some(d) = dialect
+            && let Err(e) = split::split(&m.sql, d)
+        {
+            out.push(Finding {
+                kind: FindingKind::Unterminated,
+                version: Some(m.version),
+                files: vec![m.file_name()],
+                message: format!("{} line {}: {}", m.file_name(), e.line, e.what),
+                fix: "close it".into(),
+            });
+        }
+    }
+    out
+}
+
+/// Findings that need the database's history.
+pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in rows {
+        let files: Vec<String> = r.file.iter().cloned().collect();
+        let v = r.version;
+        let finding = |kind, message: String, fix: String| Finding {
+            kind,
+            version: Some(v),
+            files: files.clone(),
+            message,
+            fix,
+        };
+        match r.state {
+            State::Failed => out.push(finding(
+                FindingKind::Failed,
+                format!("migration {v} ({}) failed part way and left the database partly changed", r.description),
+                format!("fix the database by hand, then `godwit resolve {v} --applied` or `godwit resolve {v} --rolled-back`"),
+            )),
+            State::Missing => out.push(finding(
+                FindingKind::MissingFile,
+                format!("migration {v} ({}) is applied but its file is gone", r.description),
+                "restore the file from version control, or check out the branch that has it".into(),
+            )),
+            State::Pending if r.out_of_order => out.push(finding(
+                FindingKind::OutOfOrder,
+                format!("{} is pending but older than the newest applied migration", r.file.as_deref().unwrap_or_default()),
+                "give it a version after the newest applied one (rename the files), or apply it with `godwit up --allow-out-of-order`".into(),
+            )),
+            _ => {}
+        }
+        if r.drift {
+            out.push(finding(
+                FindingKind::Drift,
+                format!(
+                    "{} was edited after it was applied (checksum changed)",
+                    r.file.as_deref().unwrap_or_default()
+                ),
+                format!("undo the edit, or accept it with `godwit repair {v} --reason \"...\"`"),
+            ));
+        }
+    }
+    out
+}

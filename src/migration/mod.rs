@@ -1,0 +1,7 @@
+pub mod check;
+pub mod new;
+pub mod plan;
+pub mod runner;
+pub mod source;
+pub mod split;
+pub mod status;

@@ -1,0 +1,210 @@
+//! `godwit new`: a new migration file pair with the guide's header, at a version nobody has.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Result};
+use crate::migration::source::Source;
+
+/// What to write into a new migration.
+#[derive(Debug, Clone, Default)]
+pub struct NewMigration {
+    pub name: String,
+    /// Write a reversible pair (`.up.sql` + `.down.sql`); otherwise one irreversible `.sql`.
+    pub reversible: bool,
+    pub up: String,
+    pub down: String,
+    pub no_transaction: bool,
+}
+
+/// Turns what a person typed into the file-name part: `Add email column` -> `add_email_column`.
+pub fn slug(name: &str) -> Result<String> {
+    let s: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_whitespace() || c == '-' {
+                '_'
+            } else {
+                c.to_ascii_lowercase()
+            }
+        })
+        .collect();
+    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(Error::input(format!(
+            "`{name}` is not a usable migration name: use letters, digits, spaces, - and _, e.g. add_email_column"
+        )));
+    }
+    Ok(s)
+}
+
+/// Writes the files and returns their paths. Holds a lock on the folder while it picks the version,
+/// so two `new` at the same second get different versions.
+pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec<PathBuf>> {
+    let slug = slug(&spec.name)?;
+    fs::create_dir_all(dir)
+        .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    let _guard = folder_lock(dir)?;
+    let source = Source::load(dir)?;
+    let newest = source.migrations.iter().map(|m| m.version).max();
+    // Any version taken by any file, including broken ones, counts as taken.
+    let taken = fs::read_dir(dir)
+        .map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .split('_')
+                .next()?
+                .parse::<i64>()
+                .ok()
+        })
+        .max();
+    let stamp: i64 = now
+        .format("%Y%m%d%H%M%S")
+        .to_string()
+        .parse()
+        .expect("digits");
+    let version = stamp.max(taken.map_or(0, |t| t + 1));
+
+    let description = slug.replace('_', " ");
+    let mut header = String::new();
+    if spec.no_transaction {
+        header.push_str("-- no-transaction\n");
+    }
+    header.push_str(&format!(
+        "-- {description}\n--\n-- Revision ID: {version}\n-- Revises: {}\n-- Create Date: {}\n\n",
+        newest.map(|v| v.to_string()).unwrap_or_default(),
+        now.format("%Y-%m-%d %H:%M:%S")
+    ));
+    let files: Vec<(PathBuf, String)> = if spec.reversible {
+        vec![
+            (
+                dir.join(format!("{version}_{slug}.up.sql")),
+                format!("{header}{}", spec.up),
+            ),
+            (
+                dir.join(format!("{version}_{slug}.down.sql")),
+                format!(
+                    "{}-- Revert: {description}\n\n{}",
+                    if spec.no_transaction {
+                        "-- no-transaction\n"
+                    } else {
+                        ""
+                    },
+                    spec.down
+                ),
+            ),
+        ]
+    } else {
+        vec![(
+            dir.join(format!("{version}_{slug}.sql")),
+            format!("{header}{}", spec.up),
+        )]
+    };
+    for (path, body) in &files {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| Error::input(format!("cannot create {}: {e}", path.display())))?;
+        f.write_all(body.as_bytes())
+            .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(files.into_iter().map(|(p, _)| p).collect())
+}
+
+/// An exclusive lock on a file in the temp dir named after the folder (not in the folder, so it
+/// never shows up in version control). Released when dropped.
+fn folder_lock(dir: &Path) -> Result<fs::File> {
+    use sha2::{Digest, Sha256};
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let key = hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8]);
+    let path = std::env::temp_dir().join(format!("godwit-new-{key}.lock"));
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| {
+            Error::input(format!(
+                "cannot create the lock file {}: {e}",
+                path.display()
+            ))
+        })?;
+    f.lock()
+        .map_err(|e| Error::input(format!("cannot lock {}: {e}", path.display())))?;
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn same_second_gets_distinct_versions_and_a_chain() {
+        let d = tempfile::tempdir().unwrap();
+        let now = Utc.with_ymd_and_hms(2024, 2, 1, 14, 57, 45).unwrap();
+        let spec = |n: &str| NewMigration {
+            name: n.into(),
+            reversible: true,
+            ..Default::default()
+        };
+        let a = create(d.path(), &spec("create todos table"), now).unwrap();
+        let b = create(d.path(), &spec("add-email"), now).unwrap();
+        assert!(a[0].ends_with("20240201145745_create_todos_table.up.sql"));
+        assert!(b[0].ends_with("20240201145746_add_email.up.sql"));
+        let s = Source::load(d.path()).unwrap();
+        assert!(s.problems.is_empty());
+        assert_eq!(s.migrations[0].header.revises.as_deref(), Some(""));
+        assert_eq!(
+            s.migrations[1].header.revises.as_deref(),
+            Some("20240201145745")
+        );
+        assert_eq!(
+            s.migrations[1].header.revision_id.as_deref(),
+            Some("20240201145746")
+        );
+        assert!(s.migrations[1].sql.starts_with("-- add email\n"));
+    }
+
+    #[test]
+    fn concurrent_news_never_collide() {
+        let d = tempfile::tempdir().unwrap();
+        let now = Utc::now();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let dir = d.path().to_path_buf();
+                std::thread::spawn(move || {
+                    create(
+                        &dir,
+                        &NewMigration {
+                            name: format!("m{i}"),
+                            reversible: false,
+                            ..Default::default()
+                        },
+                        now,
+                    )
+                    .unwrap()
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let s = Source::load(d.path()).unwrap();
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+        assert_eq!(s.migrations.len(), 8);
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert_eq!(slug(" Add email-column ").unwrap(), "add_email_column");
+        assert!(slug("drop; table").is_err());
+        assert!(slug("  ").is_err());
+    }
+}

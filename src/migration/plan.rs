@@ -1,0 +1,288 @@
+//! The pure planner: given the files and the history table, what runs, in what order, or why not.
+//! No I/O here, so every rule is a table-driven unit test.
+
+use crate::db::Applied;
+use crate::error::{Error, Result};
+use crate::migration::source::{Kind, MigrationFile, Source};
+
+/// How far `down` goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownTarget {
+    Steps(usize),
+    /// Revert everything above this version (which stays applied).
+    To(i64),
+}
+
+/// Refuses to run while the history table and the files disagree: a failed migration waiting for a
+/// person, an applied migration whose file is gone, or one whose file changed after it ran.
+pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
+    source.ensure_valid()?;
+    if let Some(dirty) = applied.iter().find(|a| !a.success) {
+        let file = source
+            .get(dirty.version)
+            .map(|m| m.file_name())
+            .unwrap_or_else(|| "its file".into());
+        return Err(Error::failed(format!(
+            "migration {} ({}) failed part way in an earlier run and left the database partly changed; \
+             nothing was run. Look at the database and {file}, finish or undo that change by hand, then \
+             run `godwit resolve {} --applied` (finished) or `godwit resolve {} --rolled-back` (undone).",
+            dirty.version, dirty.description, dirty.version, dirty.version
+        )));
+    }
+    for a in applied {
+        match source.get(a.version) {
+            None => {
+                return Err(Error::input(format!(
+                    "migration {} ({}) is applied to this database but its file is not in {}; nothing was run. \
+                     Restore the file (e.g. from version control), or check out the branch that has it.",
+                    a.version,
+                    a.description,
+                    source.dir.display()
+                )));
+            }
+            Some(m) if m.checksum != a.checksum => {
+                return Err(Error::input(format!(
+                    "{} was edited after it was applied (its checksum changed); nothing was run. Undo the edit, \
+                     or if the change is intended and the database already matches it, accept it with \
+                     `godwit repair {} --reason \"...\"`.",
+                    m.file_name(),
+                    a.version
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Pending migrations up to `to` (inclusive), in version order. A pending migration older than the
+/// newest applied one (two branches merged) is refused unless `allow_out_of_order`.
+pub fn plan_up<'a>(
+    source: &'a Source,
+    applied: &[Applied],
+    to: Option<i64>,
+    allow_out_of_order: bool,
+) -> Result<Vec<&'a MigrationFile>> {
+    validate(source, applied)?;
+    let newest = applied.iter().map(|a| a.version).max();
+    let is_applied = |v: i64| applied.binary_search_by_key(&v, |a| a.version).is_ok();
+    let pending: Vec<&MigrationFile> = source
+        .migrations
+        .iter()
+        .filter(|m| !is_applied(m.version))
+        .filter(|m| to.is_none_or(|t| m.version <= t))
+        .collect();
+    if !allow_out_of_order && let Some(newest) = newest {
+        let late: Vec<String> = pending
+            .iter()
+            .filter(|m| m.version < newest)
+            .map(|m| m.file_name())
+            .collect();
+        if !late.is_empty() {
+            return Err(Error::input(format!(
+                "pending migration(s) older than the newest applied one ({newest}): {}. This usually comes \
+                 from merging two branches; nothing was run. Give them new versions after {newest} (rename \
+                 the files) if they depend on newer ones, or apply them as they are with `--allow-out-of-order`.",
+                late.join(", ")
+            )));
+        }
+    }
+    Ok(pending)
+}
+
+/// Applied migrations to revert, newest first. Every one must be reversible with its down file present.
+pub fn plan_down<'a>(
+    source: &'a Source,
+    applied: &[Applied],
+    target: DownTarget,
+) -> Result<Vec<&'a MigrationFile>> {
+    validate(source, applied)?;
+    let chosen: Vec<&Applied> = match target {
+        DownTarget::Steps(n) => applied.iter().rev().take(n).collect(),
+        DownTarget::To(v) => applied.iter().rev().take_while(|a| a.version > v).collect(),
+    };
+    let mut out = Vec::with_capacity(chosen.len());
+    for a in chosen {
+        let m = source
+            .get(a.version)
+            .expect("validated: every applied version has a file");
+        if m.kind == Kind::Simple {
+            return Err(Error::input(format!(
+                "migration {} ({}) is irreversible: {} has no down script; nothing was rolled back. Roll back to \
+                 a version after it (`godwit down --to {}`), or restore a backup.",
+                m.version,
+                m.description,
+                m.file_name(),
+                m.version
+            )));
+        }
+        if !m.down_path.as_ref().is_some_and(|p| p.exists()) {
+            let expected = m
+                .down_path
+                .as_ref()
+                .map(|p| crate::migration::source::file_name(p))
+                .unwrap_or_default();
+            return Err(Error::input(format!(
+                "migration {} cannot be rolled back: its down file {expected} is missing; nothing was rolled back. \
+                 Write it (the SQL that undoes {}) and try again.",
+                m.version,
+                m.file_name()
+            )));
+        }
+        out.push(m);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::source::Header;
+    use chrono::Utc;
+    use std::path::PathBuf;
+
+    fn file(v: i64, kind: Kind, sql: &str) -> MigrationFile {
+        use sha2::Digest;
+        let dir = std::env::temp_dir();
+        MigrationFile {
+            version: v,
+            description: format!("m{v}"),
+            kind,
+            path: PathBuf::from(format!("/x/{v}_m{v}.up.sql")),
+            sql: sql.into(),
+            checksum: sha2::Sha384::digest(sql.as_bytes()).to_vec(),
+            no_transaction: false,
+            // The temp dir exists, standing in for a present down file.
+            down_path: (kind == Kind::Reversible).then_some(dir),
+            header: Header::default(),
+        }
+    }
+
+    fn applied(m: &MigrationFile) -> Applied {
+        Applied {
+            version: m.version,
+            description: m.description.clone(),
+            installed_on: Utc::now(),
+            success: true,
+            checksum: m.checksum.clone(),
+            execution_time: 1,
+        }
+    }
+
+    fn source(files: Vec<MigrationFile>) -> Source {
+        Source {
+            dir: "/x".into(),
+            migrations: files,
+            problems: vec![],
+        }
+    }
+
+    fn versions(ms: &[&MigrationFile]) -> Vec<i64> {
+        ms.iter().map(|m| m.version).collect()
+    }
+
+    #[test]
+    fn up_plans() {
+        let s = source(vec![
+            file(1, Kind::Reversible, "a"),
+            file(2, Kind::Reversible, "b"),
+            file(3, Kind::Simple, "c"),
+        ]);
+        let a1 = applied(&s.migrations[0]);
+        let cases: Vec<(Vec<Applied>, Option<i64>, Vec<i64>)> = vec![
+            (vec![], None, vec![1, 2, 3]),
+            (vec![a1.clone()], None, vec![2, 3]),
+            (vec![a1.clone()], Some(2), vec![2]),
+            (vec![], Some(0), vec![]),
+        ];
+        for (applied, to, want) in cases {
+            assert_eq!(
+                versions(&plan_up(&s, &applied, to, false).unwrap()),
+                want,
+                "to {to:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn up_refusals() {
+        let s = source(vec![
+            file(1, Kind::Reversible, "a"),
+            file(2, Kind::Reversible, "b"),
+        ]);
+        let mut drift = applied(&s.migrations[0]);
+        drift.checksum = vec![0; 48];
+        let e = plan_up(&s, &[drift], None, false).unwrap_err();
+        assert!(e.message.contains("godwit repair 1"), "{}", e.message);
+
+        let mut dirty = applied(&s.migrations[0]);
+        dirty.success = false;
+        let e = plan_up(&s, &[dirty], None, false).unwrap_err();
+        assert_eq!(e.kind, crate::ErrorKind::Failed);
+        assert!(
+            e.message.contains("godwit resolve 1 --applied"),
+            "{}",
+            e.message
+        );
+
+        let mut gone = applied(&s.migrations[0]);
+        gone.version = 9;
+        let e = plan_up(&s, &[gone], None, false).unwrap_err();
+        assert!(
+            e.message.contains("migration 9") && e.message.contains("not in"),
+            "{}",
+            e.message
+        );
+
+        let late = applied(&s.migrations[1]);
+        let e = plan_up(&s, std::slice::from_ref(&late), None, false).unwrap_err();
+        assert!(
+            e.message.contains("1_m1.up.sql") && e.message.contains("--allow-out-of-order"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            versions(&plan_up(&s, &[late], None, true).unwrap()),
+            vec![1]
+        );
+    }
+
+    #[test]
+    fn down_plans() {
+        let s = source(vec![
+            file(1, Kind::Reversible, "a"),
+            file(2, Kind::Reversible, "b"),
+            file(3, Kind::Reversible, "c"),
+        ]);
+        let all: Vec<Applied> = s.migrations.iter().map(applied).collect();
+        assert_eq!(
+            versions(&plan_down(&s, &all, DownTarget::Steps(1)).unwrap()),
+            vec![3]
+        );
+        assert_eq!(
+            versions(&plan_down(&s, &all, DownTarget::Steps(9)).unwrap()),
+            vec![3, 2, 1]
+        );
+        assert_eq!(
+            versions(&plan_down(&s, &all, DownTarget::To(1)).unwrap()),
+            vec![3, 2]
+        );
+        assert!(plan_down(&s, &[], DownTarget::Steps(1)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn down_refuses_irreversible_and_missing_down_files() {
+        let mut missing = file(2, Kind::Reversible, "b");
+        missing.down_path = Some("/nonexistent/2_m2.down.sql".into());
+        let s = source(vec![file(1, Kind::Simple, "a"), missing]);
+        let all: Vec<Applied> = s.migrations.iter().map(applied).collect();
+        let e = plan_down(&s, &all, DownTarget::Steps(1)).unwrap_err();
+        assert!(
+            e.message.contains("2_m2.down.sql") && e.message.contains("missing"),
+            "{}",
+            e.message
+        );
+        let e = plan_down(&s, &all[..1], DownTarget::Steps(1)).unwrap_err();
+        assert!(e.message.contains("irreversible"), "{}", e.message);
+    }
+}

@@ -1,0 +1,363 @@
+//! The one loop that applies and reverts migrations: lock, read history, plan, run each (reporting
+//! events, stopping between migrations when cancelled), record failures, unlock. The CLI and the
+//! desktop app both drive it.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::db::{self, Database, EventKind, NewEvent, Outcome};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Direction, RunEvent};
+use crate::migration::plan::{self, DownTarget};
+use crate::migration::source::{MigrationFile, Source};
+use crate::migration::split;
+
+/// Asks a run to stop before its next migration.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub lock_timeout: Duration,
+    pub dry_run: bool,
+    pub allow_out_of_order: bool,
+    pub cancel: Cancel,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            lock_timeout: Duration::from_secs(30),
+            dry_run: false,
+            allow_out_of_order: false,
+            cancel: Cancel::default(),
+        }
+    }
+}
+
+/// One migration of a plan, with exactly the SQL that will be sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub version: i64,
+    pub description: String,
+    pub file: String,
+    pub sql: String,
+    pub no_transaction: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Done {
+    pub version: i64,
+    pub description: String,
+    pub duration_ns: i64,
+}
+
+/// What a run did: the plan, what completed, and the failure that stopped it, if any
+/// ("3 of 5 applied, failed at 4").
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub direction: Direction,
+    pub dry_run: bool,
+    pub planned: Vec<Step>,
+    pub done: Vec<Done>,
+    pub cancelled: bool,
+    #[serde(skip)]
+    pub failure: Option<Error>,
+}
+
+impl RunReport {
+    pub fn into_result(self) -> Result<RunReport> {
+        match self.failure {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+}
+
+fn step(m: &MigrationFile, direction: Direction) -> Result<Step> {
+    let (file, sql) = match direction {
+        Direction::Up => (m.file_name(), m.sql.clone()),
+        Direction::Down => (
+            m.down_path
+                .as_deref()
+                .map(crate::migration::source::file_name)
+                .unwrap_or_default(),
+            m.down_sql()?,
+        ),
+    };
+    Ok(Step {
+        version: m.version,
+        description: m.description.clone(),
+        file,
+        sql,
+        no_transaction: m.no_transaction,
+    })
+}
+
+/// Applies pending migrations up to `to`.
+pub async fn up(
+    db: &mut dyn Database,
+    source: &Source,
+    to: Option<i64>,
+    opts: &RunOptions,
+    on_event: &mut (dyn FnMut(&RunEvent) + Send),
+) -> Result<RunReport> {
+    if opts.dry_run {
+        let applied = db.applied().await?;
+        let plan = plan::plan_up(source, &applied, to, opts.allow_out_of_order)?;
+        return preview(db, Direction::Up, &plan);
+    }
+    locked(db, opts, async |db: &mut dyn Database| {
+        let applied = db.applied().await?;
+        let plan = plan::plan_up(source, &applied, to, opts.allow_out_of_order)?;
+        run(db, Direction::Up, &plan, opts, on_event).await
+    })
+    .await
+}
+
+/// Reverts applied migrations, newest first.
+pub async fn down(
+    db: &mut dyn Database,
+    source: &Source,
+    target: DownTarget,
+    opts: &RunOptions,
+    on_event: &mut (dyn FnMut(&RunEvent) + Send),
+) -> Result<RunReport> {
+    if opts.dry_run {
+        let applied = db.applied().await?;
+        let plan = plan::plan_down(source, &applied, target)?;
+        return preview(db, Direction::Down, &plan);
+    }
+    locked(db, opts, async |db: &mut dyn Database| {
+        let applied = db.applied().await?;
+        let plan = plan::plan_down(source, &applied, target)?;
+        run(db, Direction::Down, &plan, opts, on_event).await
+    })
+    .await
+}
+
+/// Reverts the newest applied migration and applies it again: "test both upgrade and downgrade".
+pub async fn redo(
+    db: &mut dyn Database,
+    source: &Source,
+    opts: &RunOptions,
+    on_event: &mut (dyn FnMut(&RunEvent) + Send),
+) -> Result<(RunReport, Option<RunReport>)> {
+    locked(db, opts, async |db: &mut dyn Database| {
+        let applied = db.applied().await?;
+        let plan = plan::plan_down(source, &applied, DownTarget::Steps(1))?;
+        if plan.is_empty() {
+            return Err(Error::input(
+                "nothing to redo: no migration is applied to this database.",
+            ));
+        }
+        let down = run(db, Direction::Down, &plan, opts, on_event).await?;
+        if down.failure.is_some() || down.cancelled {
+            return Ok((down, None));
+        }
+        let up = run(db, Direction::Up, &plan, opts, on_event).await?;
+        Ok((down, Some(up)))
+    })
+    .await
+}
+
+fn preview(
+    _db: &mut dyn Database,
+    direction: Direction,
+    plan: &[&MigrationFile],
+) -> Result<RunReport> {
+    let planned = plan
+        .iter()
+        .map(|m| step(m, direction))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RunReport {
+        direction,
+        dry_run: true,
+        planned,
+        done: vec![],
+        cancelled: false,
+        failure: None,
+    })
+}
+
+/// Runs `f` under the migration lock, creating the history tables first, and always unlocks.
+async fn locked<T>(
+    db: &mut dyn Database,
+    opts: &RunOptions,
+    f: impl AsyncFnOnce(&mut dyn Database) -> Result<T>,
+) -> Result<T> {
+    db.lock(opts.lock_timeout).await?;
+    let result = async {
+        db.ensure_tables().await?;
+        f(&mut *db).await
+    }
+    .await;
+    let unlocked = db.unlock().await;
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
+async fn run(
+    db: &mut dyn Database,
+    direction: Direction,
+    plan: &[&MigrationFile],
+    opts: &RunOptions,
+    on_event: &mut (dyn FnMut(&RunEvent) + Send),
+) -> Result<RunReport> {
+    // Read every script and refuse a malformed one before anything runs.
+    let planned = plan
+        .iter()
+        .map(|m| step(m, direction))
+        .collect::<Result<Vec<_>>>()?;
+    for (m, s) in plan.iter().zip(&planned) {
+        let path = match direction {
+            Direction::Up => m.path.clone(),
+            Direction::Down => m.down_path.clone().unwrap_or_default(),
+        };
+        split::split(&s.sql, db.dialect()).map_err(|e| e.into_error(&path))?;
+    }
+    let actor = db::actor();
+    let total = plan.len();
+    let mut report = RunReport {
+        direction,
+        dry_run: false,
+        planned,
+        done: vec![],
+        cancelled: false,
+        failure: None,
+    };
+    on_event(&RunEvent::Started { direction, total });
+    for (index, m) in plan.iter().enumerate() {
+        if opts.cancel.is_cancelled() {
+            report.cancelled = true;
+            break;
+        }
+        on_event(&RunEvent::MigrationStarted {
+            direction,
+            index,
+            total,
+            version: m.version,
+            description: m.description.clone(),
+        });
+        let sql = &report.planned[index].sql;
+        let empty = split::split(sql, db.dialect())
+            .map(|s| s.is_empty())
+            .unwrap_or(false);
+        let result = match (direction, empty) {
+            // An empty or comment-only up file is recorded without being sent (MySQL refuses an
+            // empty query).
+            (Direction::Up, true) => db
+                .record_empty(m, &actor)
+                .await
+                .map(|_| Duration::ZERO)
+                .map_err(|error| db::Failure {
+                    error,
+                    dirty: false,
+                }),
+            (Direction::Up, false) => db.apply(m, &actor).await,
+            (Direction::Down, _) => db.revert(m, sql, &actor).await,
+        };
+        match result {
+            Ok(d) => {
+                let duration_ns = crate::db::ns(d);
+                on_event(&RunEvent::MigrationFinished {
+                    direction,
+                    version: m.version,
+                    description: m.description.clone(),
+                    duration_ns,
+                });
+                report.done.push(Done {
+                    version: m.version,
+                    description: m.description.clone(),
+                    duration_ns,
+                });
+            }
+            Err(db::Failure { error, dirty }) => {
+                let error = explain_failure(error, m, direction, dirty, report.done.len(), total);
+                on_event(&RunEvent::MigrationFailed {
+                    direction,
+                    version: m.version,
+                    message: error.message.clone(),
+                    location: error.location.clone(),
+                    dirty,
+                });
+                let event = NewEvent {
+                    kind: match direction {
+                        Direction::Up => EventKind::Apply,
+                        Direction::Down => EventKind::Rollback,
+                    },
+                    version: Some(m.version),
+                    description: m.description.clone(),
+                    duration: None,
+                    outcome: if dirty {
+                        Outcome::Dirty
+                    } else {
+                        Outcome::Failed
+                    },
+                    error: Some(error.message.clone()),
+                    detail: None,
+                };
+                if let Err(e) = db.log(&event, &actor).await {
+                    tracing::warn!("could not record the failure in _godwit_log: {e}");
+                }
+                report.failure = Some(error);
+                break;
+            }
+        }
+    }
+    on_event(&RunEvent::Finished {
+        direction,
+        done: report.done.len(),
+        total,
+        cancelled: report.cancelled,
+    });
+    Ok(report)
+}
+
+fn explain_failure(
+    mut error: Error,
+    m: &MigrationFile,
+    direction: Direction,
+    dirty: bool,
+    done: usize,
+    total: usize,
+) -> Error {
+    let verb = match direction {
+        Direction::Up => "applied",
+        Direction::Down => "rolled back",
+    };
+    let state = if dirty {
+        format!(
+            "\nThe database was left part way through migration {v} (DDL cannot be rolled back here); it is \
+             marked failed and later runs will stop until you fix it by hand and run \
+             `godwit resolve {v} --applied` or `godwit resolve {v} --rolled-back`.",
+            v = m.version
+        )
+    } else {
+        format!(
+            "\nMigration {} changed nothing: the database is as it was before it.",
+            m.version
+        )
+    };
+    error.message = format!(
+        "{}{state}\n{done} of {total} migration(s) {verb} before the failure.",
+        error.message
+    );
+    if error.kind != ErrorKind::Input {
+        error.kind = ErrorKind::Failed;
+    }
+    error
+}

@@ -1,0 +1,413 @@
+//! Migration files on disk, read the way sqlx reads them so both agree on versions, descriptions,
+//! checksums and `-- no-transaction`; plus the guide's header, read when present.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha384};
+
+use crate::error::{Error, Result};
+
+/// Reversible (`.up.sql` + `.down.sql`) or simple (`.sql`, cannot be rolled back).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Simple,
+    Reversible,
+}
+
+/// The guide's header: `-- description`, `-- Revision ID:`, `-- Revises:`, `-- Create Date:`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Header {
+    pub revision_id: Option<String>,
+    /// `Some("")` for the first migration of a chain (`Revises:` left empty).
+    pub revises: Option<String>,
+    pub create_date: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MigrationFile {
+    pub version: i64,
+    pub description: String,
+    pub kind: Kind,
+    /// The up file (or the only file of a simple migration).
+    pub path: PathBuf,
+    pub sql: String,
+    /// SHA-384 of the up file's bytes, as sqlx computes it.
+    pub checksum: Vec<u8>,
+    pub no_transaction: bool,
+    /// Expected down file of a reversible migration; it may be missing, which `check` reports.
+    pub down_path: Option<PathBuf>,
+    pub header: Header,
+}
+
+impl MigrationFile {
+    pub fn file_name(&self) -> String {
+        file_name(&self.path)
+    }
+
+    /// The down script, read when needed (status on thousands of files never reads them).
+    pub fn down_sql(&self) -> Result<String> {
+        let Some(path) = &self.down_path else {
+            return Err(Error::input(format!(
+                "migration {} ({}) is irreversible: {} has no .down.sql. Write a reversible pair \
+                 (VERSION_name.up.sql + VERSION_name.down.sql) to be able to roll it back.",
+                self.version,
+                self.description,
+                self.file_name()
+            )));
+        };
+        match fs::read(path) {
+            Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
+                Error::input(format!(
+                    "{} is not valid UTF-8; save it as UTF-8.",
+                    path.display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(format!(
+                "migration {} cannot be rolled back: its down file {} is missing. Write it (the SQL \
+                 that undoes {}) and try again.",
+                self.version,
+                path.display(),
+                self.file_name()
+            ))),
+            Err(e) => Err(Error::input(format!("cannot read {}: {e}", path.display()))),
+        }
+    }
+}
+
+/// Something wrong with the folder that stops Godwit from trusting it; `check` lists them all,
+/// a run refuses to start while any is there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum SourceProblem {
+    /// A `.sql` file whose name does not start with an integer version.
+    BadName { file: String },
+    /// Two files claim the same version.
+    DuplicateVersion { version: i64, files: Vec<String> },
+    /// A `.down.sql` with no `.up.sql` of the same version.
+    DownWithoutUp { version: i64, file: String },
+    /// A file that is not UTF-8 (sqlx cannot read it either).
+    NotUtf8 { file: String },
+    /// A file that cannot be read at all.
+    Unreadable { file: String, error: String },
+}
+
+impl SourceProblem {
+    pub fn message(&self) -> String {
+        match self {
+            SourceProblem::BadName { file } => format!(
+                "{file}: the name does not start with a version. Rename it VERSION_description.sql \
+                 (or .up.sql/.down.sql), e.g. 20240201145745_create_todos_table.up.sql."
+            ),
+            SourceProblem::DuplicateVersion { version, files } => format!(
+                "version {version} is used by more than one migration: {}. Give one of them a new \
+                 version (`godwit new` picks a free one) and move its SQL there.",
+                files.join(", ")
+            ),
+            SourceProblem::DownWithoutUp { file, .. } => format!(
+                "{file} has no matching .up.sql. Add the up file or remove the stray down file."
+            ),
+            SourceProblem::NotUtf8 { file } => {
+                format!("{file} is not valid UTF-8; save it as UTF-8.")
+            }
+            SourceProblem::Unreadable { file, error } => format!("cannot read {file}: {error}"),
+        }
+    }
+}
+
+/// A migrations folder: its migrations in version order, and whatever is wrong with it.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub dir: PathBuf,
+    pub migrations: Vec<MigrationFile>,
+    pub problems: Vec<SourceProblem>,
+}
+
+impl Source {
+    /// Reads a folder. A missing folder is an error; a folder with problems is not (see `ensure_valid`).
+    pub fn load(dir: &Path) -> Result<Source> {
+        let entries = fs::read_dir(dir).map_err(|e| {
+            Error::input(format!(
+                "cannot read the migrations folder {}: {e}. Create it, or point `migrations` in \
+                 godwit.toml (or --source) at the right folder.",
+                dir.display()
+            ))
+        })?;
+
+        let mut ups: BTreeMap<i64, Vec<MigrationFile>> = BTreeMap::new();
+        let mut downs: BTreeMap<i64, Vec<PathBuf>> = BTreeMap::new();
+        let mut problems = Vec::new();
+
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".sql") || !path.is_file() {
+                continue;
+            }
+            let Some((version, rest)) = name
+                .split_once('_')
+                .and_then(|(v, rest)| Some((v.parse::<i64>().ok()?, rest)))
+            else {
+                problems.push(SourceProblem::BadName { file: name });
+                continue;
+            };
+            let (kind, suffix) = if rest.ends_with(".up.sql") {
+                (Kind::Reversible, ".up.sql")
+            } else if rest.ends_with(".down.sql") {
+                downs.entry(version).or_default().push(path);
+                continue;
+            } else {
+                (Kind::Simple, ".sql")
+            };
+            let description = rest.trim_end_matches(suffix).replace('_', " ");
+            let bytes = match fs::read(&path) {
+                Ok(b) => b,
+                Err(e) => {
+                    problems.push(SourceProblem::Unreadable {
+                        file: name,
+                        error: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let Ok(sql) = String::from_utf8(bytes) else {
+                problems.push(SourceProblem::NotUtf8 { file: name });
+                continue;
+            };
+            let checksum = Sha384::digest(sql.as_bytes()).to_vec();
+            let no_transaction = sql.starts_with("-- no-transaction");
+            let header = parse_header(&sql);
+            let down_path = (kind == Kind::Reversible).then(|| {
+                path.with_file_name(format!(
+                    "{}_{}.down.sql",
+                    version,
+                    rest.trim_end_matches(suffix)
+                ))
+            });
+            ups.entry(version).or_default().push(MigrationFile {
+                version,
+                description,
+                kind,
+                path,
+                sql,
+                checksum,
+                no_transaction,
+                down_path,
+                header,
+            });
+        }
+
+        let mut migrations = Vec::with_capacity(ups.len());
+        for (version, mut files) in ups {
+            if files.len() > 1 {
+                let mut names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
+                names.sort();
+                problems.push(SourceProblem::DuplicateVersion {
+                    version,
+                    files: names,
+                });
+                continue;
+            }
+            let mut m = files.pop().expect("one file");
+            if let Some(mut d) = downs.remove(&version) {
+                d.sort();
+                // Pair with the down file of the same version even if its description differs.
+                if m.kind == Kind::Reversible && m.down_path.as_ref().is_none_or(|p| !p.exists()) {
+                    m.down_path = Some(d.remove(0));
+                } else if m.kind == Kind::Simple {
+                    d.insert(0, m.path.clone());
+                    problems.push(SourceProblem::DuplicateVersion {
+                        version,
+                        files: d.iter().map(|p| file_name(p)).collect(),
+                    });
+                    continue;
+                }
+            }
+            migrations.push(m);
+        }
+        for (version, files) in downs {
+            for f in files {
+                problems.push(SourceProblem::DownWithoutUp {
+                    version,
+                    file: file_name(&f),
+                });
+            }
+        }
+        problems.sort_by_key(|p| format!("{p:?}"));
+        Ok(Source {
+            dir: dir.to_path_buf(),
+            migrations,
+            problems,
+        })
+    }
+
+    /// Refuses to go on while the folder has problems, naming every one.
+    pub fn ensure_valid(&self) -> Result<()> {
+        if self.problems.is_empty() {
+            return Ok(());
+        }
+        let lines: Vec<String> = self
+            .problems
+            .iter()
+            .map(|p| format!("  - {}", p.message()))
+            .collect();
+        Err(Error::input(format!(
+            "the migrations folder {} has {} problem(s); nothing was run:\n{}",
+            self.dir.display(),
+            self.problems.len(),
+            lines.join("\n")
+        )))
+    }
+
+    pub fn get(&self, version: i64) -> Option<&MigrationFile> {
+        self.migrations
+            .binary_search_by_key(&version, |m| m.version)
+            .ok()
+            .map(|i| &self.migrations[i])
+    }
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads the guide's header from the comment block at the top of a file.
+pub fn parse_header(sql: &str) -> Header {
+    let mut h = Header::default();
+    for line in sql.lines() {
+        let Some(text) = line.trim_start_matches('\u{feff}').strip_prefix("--") else {
+            break;
+        };
+        let text = text.trim();
+        let value = |key: &str| {
+            text.len()
+                .ge(&key.len())
+                .then(|| &text[..key.len()])
+                .filter(|k| k.eq_ignore_ascii_case(key))
+                .map(|_| text[key.len()..].trim().to_string())
+        };
+        if let Some(v) = value("Revision ID:") {
+            h.revision_id = Some(v);
+        } else if let Some(v) = value("Revises:") {
+            h.revises = Some(v);
+        } else if let Some(v) = value("Create Date:") {
+            h.create_date = Some(v);
+        }
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, body: &str) {
+        fs::write(dir.join(name), body).unwrap();
+    }
+
+    #[test]
+    fn reads_like_sqlx() {
+        let d = tempfile::tempdir().unwrap();
+        write(
+            d.path(),
+            "1_create_users.up.sql",
+            "-- no-transaction\nCREATE TABLE users (id int);\n",
+        );
+        write(d.path(), "1_create_users.down.sql", "DROP TABLE users;\n");
+        write(d.path(), "2_seed.sql", "INSERT INTO users VALUES (1);\n");
+        write(d.path(), "README.md", "not a migration");
+        let s = Source::load(d.path()).unwrap();
+        assert!(s.problems.is_empty(), "{:?}", s.problems);
+        assert_eq!(s.migrations.len(), 2);
+        let m = &s.migrations[0];
+        assert_eq!(
+            (m.version, m.description.as_str(), m.kind),
+            (1, "create users", Kind::Reversible)
+        );
+        assert!(m.no_transaction);
+        assert_eq!(m.down_sql().unwrap(), "DROP TABLE users;\n");
+        assert_eq!(s.migrations[1].kind, Kind::Simple);
+        assert!(
+            s.migrations[1]
+                .down_sql()
+                .unwrap_err()
+                .message
+                .contains("irreversible")
+        );
+        // Checksums equal sqlx's own, byte for byte, including BOM, CRLF and tabs.
+        write(
+            d.path(),
+            "3_odd.sql",
+            "\u{feff}create table t (\r\n\tx int\r\n);\r\n",
+        );
+        let s = Source::load(d.path()).unwrap();
+        let ours: Vec<Vec<u8>> = s.migrations.iter().map(|m| m.checksum.clone()).collect();
+        let theirs: Vec<Vec<u8>> = sqlx::migrate::resolve_blocking(d.path())
+            .unwrap()
+            .into_iter()
+            .filter(|(m, _)| !m.migration_type.is_down_migration())
+            .map(|(m, _)| m.checksum.to_vec())
+            .collect();
+        assert_eq!(ours, theirs);
+    }
+
+    #[test]
+    fn reports_bad_names_duplicates_and_stray_downs() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "abc_x.sql", "");
+        write(d.path(), "nounderscore.sql", "");
+        write(d.path(), "5_a.sql", "");
+        write(d.path(), "5_b.up.sql", "");
+        write(d.path(), "7_gone.down.sql", "");
+        write(d.path(), "8_bin.sql", "");
+        fs::write(d.path().join("8_bin.sql"), [0xff, 0xfe, 0x00]).unwrap();
+        let s = Source::load(d.path()).unwrap();
+        assert!(s.migrations.is_empty());
+        let msg = s.ensure_valid().unwrap_err();
+        assert_eq!(msg.kind, crate::error::ErrorKind::Input);
+        for needle in [
+            "abc_x.sql",
+            "nounderscore.sql",
+            "5_a.sql, 5_b.up.sql",
+            "7_gone.down.sql",
+            "8_bin.sql",
+        ] {
+            assert!(
+                msg.message.contains(needle),
+                "{needle} missing from: {}",
+                msg.message
+            );
+        }
+    }
+
+    #[test]
+    fn missing_down_file_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "3_add.up.sql", "SELECT 1;");
+        let s = Source::load(d.path()).unwrap();
+        let e = s.migrations[0].down_sql().unwrap_err();
+        assert!(
+            e.message.contains("3_add.down.sql") && e.message.contains("missing"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn header_is_read_when_present() {
+        let h = parse_header(
+            "-- no-transaction\n-- create todos table\n--\n-- Revision ID: 20240201145745\n-- Revises: 20240131120000\n-- Create Date: 2024-02-01 14:57:45\n\nCREATE TABLE todos ();\n-- Revises: ignored\n",
+        );
+        assert_eq!(h.revision_id.as_deref(), Some("20240201145745"));
+        assert_eq!(h.revises.as_deref(), Some("20240131120000"));
+        assert_eq!(h.create_date.as_deref(), Some("2024-02-01 14:57:45"));
+        assert_eq!(parse_header("CREATE TABLE x ();"), Header::default());
+    }
+}

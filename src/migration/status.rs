@@ -1,0 +1,125 @@
+//! Status rows: every migration of the folder and of the history table, side by side, with what is
+//! wrong with each. Pure: a merge of two sorted lists, fast on tens of thousands.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::db::Applied;
+use crate::migration::source::{Kind, Source};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Applied,
+    Pending,
+    /// Failed part way (sqlx's `success = false`): `resolve`.
+    Failed,
+    /// Applied, but its file is gone.
+    Missing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    pub version: i64,
+    pub description: String,
+    pub state: State,
+    pub file: Option<String>,
+    pub kind: Option<Kind>,
+    pub no_transaction: bool,
+    pub applied_at: Option<DateTime<Utc>>,
+    /// Nanoseconds; -1 when sqlx did not record it.
+    pub execution_time_ns: Option<i64>,
+    /// The file changed after it was applied: `repair`.
+    pub drift: bool,
+    /// Pending but older than the newest applied migration.
+    pub out_of_order: bool,
+    /// Reversible, but the down file is not there.
+    pub missing_down: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub applied: usize,
+    pub pending: usize,
+    pub failed: usize,
+    pub missing: usize,
+    pub drift: usize,
+    /// The newest applied version.
+    pub current: Option<i64>,
+}
+
+pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
+    let newest = applied.iter().map(|a| a.version).max();
+    let mut out = Vec::with_capacity(source.migrations.len().max(applied.len()));
+    let (mut i, mut j) = (0, 0);
+    let files = &source.migrations;
+    while i < files.len() || j < applied.len() {
+        let f = files.get(i);
+        let a = applied.get(j);
+        let (f, a) = match (f, a) {
+            (Some(f), Some(a)) if f.version == a.version => {
+                i += 1;
+                j += 1;
+                (Some(f), Some(a))
+            }
+            (Some(f), Some(a)) if f.version < a.version => {
+                i += 1;
+                (Some(f), None)
+            }
+            (Some(f), None) => {
+                i += 1;
+                (Some(f), None)
+            }
+            (_, a) => {
+                j += 1;
+                (None, a)
+            }
+        };
+        let version = f
+            .map(|f| f.version)
+            .or(a.map(|a| a.version))
+            .expect("one side");
+        let state = match (f, a) {
+            (_, Some(a)) if !a.success => State::Failed,
+            (Some(_), Some(_)) => State::Applied,
+            (None, Some(_)) => State::Missing,
+            _ => State::Pending,
+        };
+        out.push(StatusRow {
+            version,
+            description: f
+                .map(|f| f.description.clone())
+                .or(a.map(|a| a.description.clone()))
+                .unwrap_or_default(),
+            state,
+            file: f.map(|f| f.file_name()),
+            kind: f.map(|f| f.kind),
+            no_transaction: f.is_some_and(|f| f.no_transaction),
+            applied_at: a.map(|a| a.installed_on),
+            execution_time_ns: a.map(|a| a.execution_time),
+            drift: matches!((f, a), (Some(f), Some(a)) if f.checksum != a.checksum),
+            out_of_order: state == State::Pending && newest.is_some_and(|n| version < n),
+            // Only asks the file system about reversible files; cheap next to reading them.
+            missing_down: f.is_some_and(|f| {
+                f.kind == Kind::Reversible && !f.down_path.as_ref().is_some_and(|p| p.exists())
+            }),
+        });
+    }
+    out
+}
+
+pub fn summary(rows: &[StatusRow]) -> Summary {
+    let count = |s: State| rows.iter().filter(|r| r.state == s).count();
+    Summary {
+        applied: count(State::Applied),
+        pending: count(State::Pending),
+        failed: count(State::Failed),
+        missing: count(State::Missing),
+        drift: rows.iter().filter(|r| r.drift).count(),
+        current: rows
+            .iter()
+            .filter(|r| r.state != State::Pending)
+            .map(|r| r.version)
+            .max(),
+    }
+}
