@@ -1,9 +1,11 @@
 //! Godwit's core: migration files, the databases, the engine. No Tauri and no terminal here; the CLI
 //! and the desktop app are thin layers over it.
 
+pub mod cli;
 pub mod db;
 pub mod error;
 pub mod event;
 pub mod migration;
+pub mod project;
 
 pub use error::{Error, ErrorKind, Result};

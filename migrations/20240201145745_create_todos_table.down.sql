@@ -1,0 +1,3 @@
+-- Revert: create todos table
+
+DROP TABLE todos;

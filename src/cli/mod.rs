@@ -1,0 +1,732 @@
+//! The `godwit` command line: parse, call the core, print. Results go to stdout, progress and
+//! errors to stderr; exit codes are the contract's (DESIGN.md).
+
+mod progress;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::db::{self, Amend, ConnectOptions, Database, EventKind, NewEvent, Outcome, Target};
+use crate::error::{Error, ErrorKind, Result};
+use crate::migration::plan::DownTarget;
+use crate::migration::runner::{self, Cancel, RunOptions, RunReport};
+use crate::migration::source::Source;
+use crate::migration::status::{self, State};
+use crate::migration::{check, new};
+use crate::project::{self, Project, Workspace};
+use progress::{Progress, ms};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "godwit",
+    version,
+    about = "Database migrations for PostgreSQL, MySQL/MariaDB and SQLite, sqlx-compatible"
+)]
+pub struct Cli {
+    /// Project folder holding godwit.toml (default: look upwards from the current folder).
+    #[arg(long, global = true, value_name = "DIR")]
+    project: Option<PathBuf>,
+    /// Environment from godwit.toml (default: default_env, else `dev`).
+    #[arg(long, short, global = true, value_name = "ENV", env = "GODWIT_ENV")]
+    env: Option<String>,
+    /// Ad hoc database URL instead of an environment (DATABASE_URL is read when neither is given).
+    #[arg(long, global = true, value_name = "URL", conflicts_with = "env")]
+    url: Option<String>,
+    /// Migrations folder for --url (default: ./migrations).
+    #[arg(long, global = true, value_name = "DIR")]
+    source: Option<PathBuf>,
+    /// Seconds to wait for the database to answer when connecting.
+    #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
+    connect_timeout: u64,
+    /// Seconds to wait for another run's migration lock.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
+    lock_timeout: u64,
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    /// Make this folder a Godwit project (adopts an existing sqlx migrations folder).
+    Init {
+        #[arg(long, default_value = "migrations")]
+        migrations: String,
+    },
+    /// Create a migration (asks for the name on a terminal).
+    New {
+        name: Option<String>,
+        /// One irreversible VERSION_name.sql instead of an up/down pair.
+        #[arg(long)]
+        simple: bool,
+    },
+    /// Apply pending migrations.
+    Up {
+        /// Stop after this version.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<i64>,
+        /// Show what would run, with its SQL, and run nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also apply pending migrations older than the newest applied one.
+        #[arg(long)]
+        allow_out_of_order: bool,
+    },
+    /// Roll back the newest applied migration (or more).
+    Down {
+        #[arg(long, conflicts_with = "to", value_name = "N")]
+        steps: Option<usize>,
+        /// Roll back everything after this version (0: everything).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<i64>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Roll back the newest applied migration and apply it again.
+    Redo,
+    /// Applied and pending migrations.
+    Status(JsonFlag),
+    /// The event log: applies, rollbacks, failures, repairs, resolves.
+    History {
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Everything that would stop or surprise a run, each with its way out.
+    Check {
+        /// Check the files only, without connecting.
+        #[arg(long)]
+        offline: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Compare applied migrations' checksums with their files.
+    Verify,
+    /// Accept the edited file of an applied migration (records the new checksum).
+    Repair {
+        version: i64,
+        /// Why, for the log.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Clear a failed migration after fixing the database by hand.
+    Resolve {
+        version: i64,
+        /// You finished the migration's changes by hand.
+        #[arg(
+            long,
+            required_unless_present = "rolled_back",
+            conflicts_with = "rolled_back"
+        )]
+        applied: bool,
+        /// You undid the migration's changes by hand.
+        #[arg(long)]
+        rolled_back: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct JsonFlag {
+    /// One JSON document on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match rt.block_on(run(cli)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            e.exit_code()
+        }
+    }
+}
+
+struct Ctx {
+    cli: Cli,
+    project: Option<Project>,
+}
+
+impl Ctx {
+    fn workspace(&self) -> Result<Workspace> {
+        if let Some(url) = &self.cli.url {
+            return adhoc(url, self.cli.source.clone());
+        }
+        if let Some(p) = &self.project {
+            let mut w = p.workspace(self.cli.env.as_deref())?;
+            if let Some(s) = &self.cli.source {
+                w.migrations = s.clone();
+            }
+            return Ok(w);
+        }
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            return adhoc(&url, self.cli.source.clone());
+        }
+        Err(Error::input(
+            "no godwit.toml here or in any parent folder, and no --url or DATABASE_URL: run `godwit init` to make \
+             this folder a project, or pass --url.",
+        ))
+    }
+
+    fn source_dir(&self) -> Result<PathBuf> {
+        match (&self.cli.source, &self.project) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, Some(p)) => Ok(p.migrations_dir()),
+            (None, None) => Ok(PathBuf::from("migrations")),
+        }
+    }
+
+    fn connect_options(&self, create_sqlite: bool) -> ConnectOptions {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(self.cli.connect_timeout),
+            create_sqlite,
+            lock_timeout: Duration::from_secs(self.cli.lock_timeout),
+        }
+    }
+
+    fn run_options(&self, dry_run: bool, allow_out_of_order: bool) -> RunOptions {
+        let cancel = Cancel::default();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping after the current migration (Ctrl-C again to abort it)...");
+                c.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        RunOptions {
+            lock_timeout: Duration::from_secs(self.cli.lock_timeout),
+            dry_run,
+            allow_out_of_order,
+            cancel,
+        }
+    }
+
+    /// Connects and loads the folder; the name shown for the database in output.
+    async fn open(&self, create_sqlite: bool) -> Result<(Box<dyn Database>, Source, String)> {
+        let w = self.workspace()?;
+        let source = Source::load(&w.migrations)?;
+        let db = db::connect(&w.target, &self.connect_options(create_sqlite)).await?;
+        let label = match &w.env {
+            Some(e) => format!("{e} ({})", w.target.display()),
+            None => w.target.display(),
+        };
+        Ok((db, source, label))
+    }
+}
+
+fn adhoc(url: &str, source: Option<PathBuf>) -> Result<Workspace> {
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
+    Ok(Workspace {
+        env: None,
+        target: Target::parse(url, &cwd)?,
+        migrations: source.unwrap_or_else(|| cwd.join("migrations")),
+        protected: false,
+    })
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let start = match &cli.project {
+        Some(p) => p.clone(),
+        None => {
+            std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?
+        }
+    };
+    if let Verb::Init { migrations } = &cli.verb {
+        let (path, adopted) = project::init(&start, migrations)?;
+        println!(
+            "Created {} with a `dev` environment (SQLite file dev.db).",
+            path.display()
+        );
+        if adopted > 0 {
+            println!("Adopted {adopted} existing migration(s) in {migrations}/.");
+        }
+        println!("Next: `godwit new create_first_table`, then `godwit up`.");
+        return Ok(());
+    }
+    let project = if cli.url.is_some() && cli.project.is_none() {
+        None
+    } else {
+        Project::find(&start)?
+    };
+    if cli.project.is_some() && project.is_none() {
+        return Err(Error::input(format!(
+            "no {} in {}",
+            project::CONFIG_FILE,
+            start.display()
+        )));
+    }
+    let ctx = Ctx { cli, project };
+    match &ctx.cli.verb {
+        Verb::Init { .. } => unreachable!("handled above"),
+        Verb::New { name, simple } => new_verb(&ctx, name.clone(), *simple),
+        Verb::Up {
+            to,
+            dry_run,
+            allow_out_of_order,
+        } => up(&ctx, *to, *dry_run, *allow_out_of_order).await,
+        Verb::Down { steps, to, dry_run } => {
+            let target = match (steps, to) {
+                (_, Some(v)) => DownTarget::To(*v),
+                (Some(n), None) => DownTarget::Steps(*n),
+                (None, None) => DownTarget::Steps(1),
+            };
+            down(&ctx, target, *dry_run).await
+        }
+        Verb::Redo => redo(&ctx).await,
+        Verb::Status(j) => status_verb(&ctx, j.json).await,
+        Verb::History { limit, json } => history(&ctx, *limit, json.json).await,
+        Verb::Check { offline, json } => check_verb(&ctx, *offline, json.json).await,
+        Verb::Verify => verify(&ctx).await,
+        Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
+        Verb::Resolve {
+            version, applied, ..
+        } => resolve(&ctx, *version, *applied).await,
+    }
+}
+
+fn print_json(v: &impl Serialize) {
+    println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
+}
+
+fn new_verb(ctx: &Ctx, name: Option<String>, simple: bool) -> Result<()> {
+    let name = match name {
+        Some(n) => n,
+        None if std::io::stdin().is_terminal() => {
+            eprint!("Migration name (e.g. create_todos_table): ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| Error::input(format!("cannot read the name: {e}")))?;
+            line.trim().to_string()
+        }
+        None => {
+            return Err(Error::input(
+                "give the migration a name: `godwit new create_todos_table`",
+            ));
+        }
+    };
+    let spec = new::NewMigration {
+        name,
+        reversible: !simple,
+        ..Default::default()
+    };
+    let files = new::create(&ctx.source_dir()?, &spec, chrono::Utc::now())?;
+    for f in files {
+        println!("Created {}", f.display());
+    }
+    Ok(())
+}
+
+fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
+    let verb = match report.direction {
+        crate::event::Direction::Up => "Applied",
+        crate::event::Direction::Down => "Rolled back",
+    };
+    if report.dry_run {
+        if report.planned.is_empty() {
+            println!("Nothing to run on {label}.");
+        }
+        for s in &report.planned {
+            let tx = if s.no_transaction {
+                " (no transaction)"
+            } else {
+                ""
+            };
+            println!("-- {} {}{tx}\n{}\n", s.version, s.file, s.sql.trim_end());
+        }
+        if !report.planned.is_empty() {
+            println!(
+                "Dry run: {} migration(s) would run on {label}; nothing was run.",
+                report.planned.len()
+            );
+        }
+        return Ok(());
+    }
+    let total = report.planned.len();
+    let done = report.done.len();
+    if report.cancelled {
+        println!(
+            "Stopped after {done} of {total} migration(s) on {label}: cancelled. The database has the first {done}."
+        );
+        return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
+    }
+    if total == 0 && report.failure.is_none() {
+        println!("Nothing to do: {label} is up to date.");
+        return Ok(());
+    }
+    let report = report.into_result()?;
+    println!(
+        "{verb} {} migration(s) on {label} in {}.",
+        report.done.len(),
+        ms(started.elapsed().as_nanos() as i64)
+    );
+    Ok(())
+}
+
+async fn up(ctx: &Ctx, to: Option<i64>, dry_run: bool, allow_out_of_order: bool) -> Result<()> {
+    let (mut db, source, label) = ctx.open(!dry_run).await?;
+    let opts = ctx.run_options(dry_run, allow_out_of_order);
+    let mut progress = Progress::new();
+    let started = Instant::now();
+    let report = runner::up(db.as_mut(), &source, to, &opts, &mut |e| {
+        progress.on_event(e)
+    })
+    .await;
+    db.close().await;
+    finish_run(report?, &label, started)
+}
+
+async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result<()> {
+    let (mut db, source, label) = ctx.open(false).await?;
+    let opts = ctx.run_options(dry_run, false);
+    let mut progress = Progress::new();
+    let started = Instant::now();
+    let report = runner::down(db.as_mut(), &source, target, &opts, &mut |e| {
+        progress.on_event(e)
+    })
+    .await;
+    db.close().await;
+    finish_run(report?, &label, started)
+}
+
+async fn redo(ctx: &Ctx) -> Result<()> {
+    let (mut db, source, label) = ctx.open(false).await?;
+    let opts = ctx.run_options(false, false);
+    let mut progress = Progress::new();
+    let started = Instant::now();
+    let result = runner::redo(db.as_mut(), &source, &opts, &mut |e| progress.on_event(e)).await;
+    db.close().await;
+    let (down, up) = result?;
+    let version = down.planned.first().map(|s| s.version).unwrap_or_default();
+    finish_run(down, &label, started)?;
+    if let Some(up) = up {
+        finish_run(up, &label, started)?;
+        println!("Redo of {version} passed: its down and up both ran.");
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct StatusDoc<'a> {
+    env: Option<String>,
+    database: String,
+    dialect: db::Dialect,
+    summary: status::Summary,
+    migrations: &'a [status::StatusRow],
+}
+
+async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
+    let w = ctx.workspace()?;
+    let (mut db, source, label) = ctx.open(false).await?;
+    let applied = db.applied().await;
+    db.close().await;
+    let rows = status::rows(&source, &applied?);
+    let summary = status::summary(&rows);
+    if json {
+        print_json(&StatusDoc {
+            env: w.env,
+            database: w.target.display(),
+            dialect: w.target.dialect(),
+            summary,
+            migrations: &rows,
+        });
+        return Ok(());
+    }
+    println!("{label} · {}", w.target.dialect().name());
+    if rows.is_empty() {
+        println!(
+            "No migrations in {} yet: `godwit new NAME` creates one.",
+            source.dir.display()
+        );
+    } else {
+        println!(
+            "{:<16} {:<8} {:<20} {:>9}  DESCRIPTION",
+            "VERSION", "STATE", "APPLIED AT (UTC)", "TIME"
+        );
+    }
+    for r in &rows {
+        let mut notes = Vec::new();
+        if r.drift {
+            notes.push(format!("edited after apply: `godwit repair {}`", r.version));
+        }
+        if r.out_of_order {
+            notes.push("older than applied ones".to_string());
+        }
+        if r.missing_down {
+            notes.push("no down file".to_string());
+        }
+        match r.state {
+            State::Failed => notes.push(format!("failed part way: `godwit resolve {}`", r.version)),
+            State::Missing => notes.push("file missing".to_string()),
+            _ => {}
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", notes.join("; "))
+        };
+        println!(
+            "{:<16} {:<8} {:<20} {:>9}  {}{notes}",
+            r.version,
+            format!("{:?}", r.state).to_lowercase(),
+            r.applied_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+            r.execution_time_ns.map(ms).unwrap_or_default(),
+            r.description,
+        );
+    }
+    let current = summary
+        .current
+        .map(|c| format!(" · current {c}"))
+        .unwrap_or_default();
+    let mut line = format!(
+        "{} applied, {} pending{current}",
+        summary.applied, summary.pending
+    );
+    if summary.failed + summary.missing + summary.drift > 0 {
+        line.push_str(&format!(
+            " · {} failed, {} missing, {} edited: see `godwit check`",
+            summary.failed, summary.missing, summary.drift
+        ));
+    }
+    println!("{line}");
+    Ok(())
+}
+
+async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
+    let (mut db, _source, label) = ctx.open(false).await?;
+    let events = db.events(limit).await;
+    db.close().await;
+    let events = events?;
+    if json {
+        print_json(&events);
+        return Ok(());
+    }
+    if events.is_empty() {
+        println!("No events recorded on {label} yet.");
+        return Ok(());
+    }
+    println!(
+        "{:<19} {:<8} {:<7} {:<16} {:>9}  {:<20} DESCRIPTION",
+        "WHEN (UTC)", "EVENT", "OUTCOME", "VERSION", "TIME", "WHO"
+    );
+    for e in &events {
+        println!(
+            "{:<19} {:<8} {:<7} {:<16} {:>9}  {:<20} {}",
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            e.kind.as_str(),
+            e.outcome.as_str(),
+            e.version.map(|v| v.to_string()).unwrap_or_default(),
+            e.duration_ns.map(ms).unwrap_or_default(),
+            e.actor,
+            e.description.as_deref().unwrap_or_default(),
+        );
+        for extra in [&e.detail, &e.error].into_iter().flatten() {
+            for l in extra.lines() {
+                println!("    {l}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<()> {
+    let mut findings;
+    if offline {
+        let source = Source::load(&ctx.source_dir()?)?;
+        let dialect = ctx.workspace().ok().map(|w| w.target.dialect());
+        findings = check::check_files(&source, dialect);
+    } else {
+        let (mut db, source, _) = ctx.open(false).await?;
+        let applied = db.applied().await;
+        findings = check::check_files(&source, Some(db.dialect()));
+        db.close().await;
+        findings.extend(check::check_history(&status::rows(&source, &applied?)));
+    }
+    if json {
+        print_json(&serde_json::json!({ "findings": findings }));
+    } else if findings.is_empty() {
+        println!("No problems found.");
+    } else {
+        for f in &findings {
+            println!("- {}\n  fix: {}", f.message, f.fix);
+        }
+    }
+    if findings.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::failed(format!(
+            "{} problem(s) found",
+            findings.len()
+        )))
+    }
+}
+
+async fn verify(ctx: &Ctx) -> Result<()> {
+    let (mut db, source, label) = ctx.open(false).await?;
+    let applied = db.applied().await;
+    db.close().await;
+    let applied = applied?;
+    let findings: Vec<check::Finding> = check::check_history(&status::rows(&source, &applied))
+        .into_iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                check::FindingKind::Drift | check::FindingKind::MissingFile
+            )
+        })
+        .collect();
+    for f in &findings {
+        println!("- {}\n  fix: {}", f.message, f.fix);
+    }
+    if findings.is_empty() {
+        println!(
+            "All {} applied migration(s) on {label} match their files.",
+            applied.len()
+        );
+        Ok(())
+    } else {
+        Err(Error::failed(format!(
+            "{} applied migration(s) do not match their files",
+            findings.len()
+        )))
+    }
+}
+
+/// Runs a history change under the migration lock.
+async fn amend(
+    ctx: &Ctx,
+    version: i64,
+    build: impl FnOnce(&db::Applied, &Source) -> Result<(Amend, NewEvent, String)>,
+) -> Result<()> {
+    let (mut db, source, label) = ctx.open(false).await?;
+    let result = async {
+        db.lock(Duration::from_secs(ctx.cli.lock_timeout)).await?;
+        let result = async {
+            let applied = db.applied().await?;
+            let row = applied.iter().find(|a| a.version == version).ok_or_else(|| {
+                Error::input(format!("migration {version} is not in the history of {label}; `godwit status` lists what is."))
+            })?;
+            let (change, event, done) = build(row, &source)?;
+            db.ensure_tables().await?;
+            db.amend(&change, &event, &db::actor()).await?;
+            println!("{done}");
+            Ok(())
+        }
+        .await;
+        let _ = db.unlock().await;
+        result
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
+    if reason.trim().is_empty() {
+        return Err(Error::input(
+            "say why with --reason \"...\": it goes to the log beside the old and new checksums.",
+        ));
+    }
+    amend(ctx, version, |row, source| {
+        let m = source.get(version).ok_or_else(|| {
+            Error::input(format!(
+                "migration {version} has no file in {}: there is nothing to accept.",
+                source.dir.display()
+            ))
+        })?;
+        if m.checksum == row.checksum {
+            return Err(Error::input(format!(
+                "{} matches what was applied; there is nothing to repair.",
+                m.file_name()
+            )));
+        }
+        let event = NewEvent {
+            kind: EventKind::Repair,
+            version: Some(version),
+            description: m.description.clone(),
+            duration: None,
+            outcome: Outcome::Ok,
+            error: None,
+            detail: Some(format!(
+                "checksum {} -> {}; reason: {reason}",
+                hex::encode(&row.checksum),
+                hex::encode(&m.checksum)
+            )),
+        };
+        let done = format!(
+            "Accepted the edited {}: its new checksum is recorded.",
+            m.file_name()
+        );
+        Ok((
+            Amend::Checksum {
+                version,
+                checksum: m.checksum.clone(),
+            },
+            event,
+            done,
+        ))
+    })
+    .await
+}
+
+async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
+    amend(ctx, version, |row, source| {
+        if row.success {
+            return Err(Error::input(format!(
+                "migration {version} is not marked failed; there is nothing to resolve."
+            )));
+        }
+        let (change, detail, done) = if applied {
+            let checksum = source
+                .get(version)
+                .map_or_else(|| row.checksum.clone(), |m| m.checksum.clone());
+            (
+                Amend::Succeeded { version, checksum },
+                "finished by hand: marked applied",
+                format!("Marked {version} applied."),
+            )
+        } else {
+            (
+                Amend::Forget { version },
+                "undone by hand: marked rolled back",
+                format!("Marked {version} rolled back; `godwit up` will run it again."),
+            )
+        };
+        let event = NewEvent {
+            kind: EventKind::Resolve,
+            version: Some(version),
+            description: row.description.clone(),
+            duration: None,
+            outcome: Outcome::Ok,
+            error: None,
+            detail: Some(detail.into()),
+        };
+        Ok((change, event, done))
+    })
+    .await
+}

@@ -1,0 +1,102 @@
+//! Shows a run's events: a progress bar with the current migration on a terminal, otherwise one
+//! plain line per migration. Both on stderr; results go to stdout.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::event::{Direction, RunEvent};
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress { bar: None }
+    }
+
+    pub fn on_event(&mut self, e: &RunEvent) {
+        let tty = std::io::stderr().is_terminal();
+        match e {
+            RunEvent::Started { total, .. } if tty && *total > 0 => {
+                let bar = ProgressBar::new(*total as u64);
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
+                        .expect("template")
+                        .progress_chars("=> "),
+                );
+                bar.enable_steady_tick(Duration::from_millis(120));
+                self.bar = Some(bar);
+            }
+            RunEvent::MigrationStarted {
+                direction,
+                version,
+                description,
+                ..
+            } => {
+                let msg = format!("{} {version} {description}", verb(*direction));
+                match &self.bar {
+                    Some(b) => b.set_message(msg),
+                    None => eprint!("{msg} ... "),
+                }
+            }
+            RunEvent::MigrationFinished {
+                duration_ns,
+                version,
+                description,
+                direction,
+            } => match &self.bar {
+                Some(b) => {
+                    b.println(format!(
+                        "  {} {version} {description} ({})",
+                        done(*direction),
+                        ms(*duration_ns)
+                    ));
+                    b.inc(1);
+                }
+                None => eprintln!("ok ({})", ms(*duration_ns)),
+            },
+            RunEvent::MigrationFailed { .. } => match &self.bar {
+                Some(b) => b.abandon(),
+                None => eprintln!("FAILED"),
+            },
+            RunEvent::Finished { .. } => {
+                if let Some(b) = self.bar.take() {
+                    b.finish_and_clear();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn verb(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "applying",
+        Direction::Down => "rolling back",
+    }
+}
+
+fn done(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "applied",
+        Direction::Down => "rolled back",
+    }
+}
+
+/// A duration for people: `850 µs`, `12 ms`, `3.4 s`.
+pub fn ms(ns: i64) -> String {
+    if ns < 0 {
+        return "-".into();
+    }
+    let us = ns / 1_000;
+    if us < 1_000 {
+        format!("{us} µs")
+    } else if us < 10_000_000 {
+        format!("{} ms", us / 1_000)
+    } else {
+        format!("{:.1} s", us as f64 / 1e6)
+    }
+}
