@@ -120,10 +120,15 @@ impl MySql {
             before.push(My.begin().into());
         }
         before.push(mark);
-        let mut text = format!("{};\n{body};\n{}", before.join(";\n"), after.join(";\n"));
-        if in_tx {
-            text.push_str(";\nCOMMIT");
+        let mut parts = before.clone();
+        if !body.is_empty() {
+            parts.push(body.to_string());
         }
+        parts.extend_from_slice(after);
+        if in_tx {
+            parts.push("COMMIT".into());
+        }
+        let text = parts.join(";\n");
         let start = Instant::now();
         let Err((e, done)) = run_counted(&mut self.conn, text).await else {
             return Ok(start.elapsed());
