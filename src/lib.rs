@@ -5,6 +5,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod event;
+mod fslock;
 pub mod migration;
 pub mod project;
 

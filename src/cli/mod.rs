@@ -224,14 +224,32 @@ impl Ctx {
 
     /// Connects and loads the folder; the name shown for the database in output.
     async fn open(&self, create_sqlite: bool) -> Result<(Box<dyn Database>, Source, String)> {
+        let (db, source, label) = self.open_for_reading(create_sqlite).await?;
+        let db = db.ok_or_else(|| {
+            Error::connect(format!(
+                "{label} does not exist yet: `godwit up` creates it."
+            ))
+        })?;
+        Ok((db, source, label))
+    }
+
+    /// Like `open`, but a SQLite file that does not exist yet reads as an empty database (`None`)
+    /// instead of being created.
+    async fn open_for_reading(
+        &self,
+        create_sqlite: bool,
+    ) -> Result<(Option<Box<dyn Database>>, Source, String)> {
         let w = self.workspace()?;
         let source = Source::load(&w.migrations)?;
-        let db = db::connect(&w.target, &self.connect_options(create_sqlite)).await?;
         let label = match &w.env {
             Some(e) => format!("{e} ({})", w.target.display()),
             None => w.target.display(),
         };
-        Ok((db, source, label))
+        if !create_sqlite && w.target.is_unborn() {
+            return Ok((None, source, label));
+        }
+        let db = db::connect(&w.target, &self.connect_options(create_sqlite)).await?;
+        Ok((Some(db), source, label))
     }
 }
 
@@ -304,6 +322,19 @@ async fn run(cli: Cli) -> Result<()> {
             version, applied, ..
         } => resolve(&ctx, *version, *applied).await,
     }
+}
+
+/// Reads from a database that may not exist yet (nothing to read) and closes it.
+async fn read<T: Default>(
+    db: Option<Box<dyn Database>>,
+    f: impl AsyncFnOnce(&mut dyn Database) -> Result<T>,
+) -> Result<T> {
+    let Some(mut db) = db else {
+        return Ok(T::default());
+    };
+    let result = f(db.as_mut()).await;
+    db.close().await;
+    result
 }
 
 fn print_json(v: &impl Serialize) {
@@ -440,10 +471,9 @@ struct StatusDoc<'a> {
 
 async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     let w = ctx.workspace()?;
-    let (mut db, source, label) = ctx.open(false).await?;
-    let applied = db.applied().await;
-    db.close().await;
-    let rows = status::rows(&source, &applied?);
+    let (db, source, label) = ctx.open_for_reading(false).await?;
+    let applied = read(db, async |db| db.applied().await).await?;
+    let rows = status::rows(&source, &applied);
     let summary = status::summary(&rows);
     if json {
         print_json(&StatusDoc {
@@ -518,10 +548,8 @@ async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
 }
 
 async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
-    let (mut db, _source, label) = ctx.open(false).await?;
-    let events = db.events(limit).await;
-    db.close().await;
-    let events = events?;
+    let (db, _source, label) = ctx.open_for_reading(false).await?;
+    let events = read(db, async |db| db.events(limit).await).await?;
     if json {
         print_json(&events);
         return Ok(());
@@ -561,11 +589,10 @@ async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<()> {
         let dialect = ctx.workspace().ok().map(|w| w.target.dialect());
         findings = check::check_files(&source, dialect);
     } else {
-        let (mut db, source, _) = ctx.open(false).await?;
-        let applied = db.applied().await;
-        findings = check::check_files(&source, Some(db.dialect()));
-        db.close().await;
-        findings.extend(check::check_history(&status::rows(&source, &applied?)));
+        let (db, source, _) = ctx.open_for_reading(false).await?;
+        findings = check::check_files(&source, Some(ctx.workspace()?.target.dialect()));
+        let applied = read(db, async |db| db.applied().await).await?;
+        findings.extend(check::check_history(&status::rows(&source, &applied)));
     }
     if json {
         print_json(&serde_json::json!({ "findings": findings }));
@@ -587,10 +614,8 @@ async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<()> {
 }
 
 async fn verify(ctx: &Ctx) -> Result<()> {
-    let (mut db, source, label) = ctx.open(false).await?;
-    let applied = db.applied().await;
-    db.close().await;
-    let applied = applied?;
+    let (db, source, label) = ctx.open_for_reading(false).await?;
+    let applied = read(db, async |db| db.applied().await).await?;
     let findings: Vec<check::Finding> = check::check_history(&status::rows(&source, &applied))
         .into_iter()
         .filter(|f| {

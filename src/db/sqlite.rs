@@ -18,6 +18,8 @@ use crate::migration::source::MigrationFile;
 
 pub struct Sqlite {
     conn: SqliteConnection,
+    path: std::path::PathBuf,
+    lock: Option<std::fs::File>,
 }
 
 struct Lite;
@@ -76,7 +78,11 @@ impl Sqlite {
                 path.display()
             ))
         })?;
-        Ok(Sqlite { conn })
+        Ok(Sqlite {
+            conn,
+            path: path.to_path_buf(),
+            lock: None,
+        })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
@@ -171,11 +177,31 @@ impl Database for Sqlite {
         sql::check_columns(&cols)
     }
 
-    async fn lock(&mut self, _timeout: Duration) -> Result<()> {
-        Ok(())
+    /// sqlx takes no lock on SQLite. Godwit's runners exclude each other with a file lock keyed by
+    /// the database file, which the OS drops if the process dies.
+    async fn lock(&mut self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(f) = crate::fslock::try_lock(&self.path, "sqlite")? {
+                self.lock = Some(f);
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(
+                    crate::error::ErrorKind::Lock,
+                    format!(
+                        "another migration run on this machine holds the lock on {} (waited {timeout:?}). \
+                         Wait for it to finish, or raise --lock-timeout.",
+                        self.path.display()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn unlock(&mut self) -> Result<()> {
+        self.lock = None;
         Ok(())
     }
 

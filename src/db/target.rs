@@ -136,6 +136,13 @@ impl Target {
         }
     }
 
+    /// A SQLite file that does not exist yet: an empty database, for verbs that only read.
+    pub fn is_unborn(&self) -> bool {
+        self.sqlite_path
+            .as_ref()
+            .is_some_and(|p| p.to_str() != Some(":memory:") && !p.exists())
+    }
+
     pub(crate) fn url(&self) -> &Url {
         self.url.as_ref().expect("server targets have a URL")
     }

@@ -47,7 +47,7 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
     let slug = slug(&spec.name)?;
     fs::create_dir_all(dir)
         .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
-    let _guard = folder_lock(dir)?;
+    let _guard = crate::fslock::lock(dir, "new")?;
     let source = Source::load(dir)?;
     let newest = source.migrations.iter().map(|m| m.version).max();
     // Any version taken by any file, including broken ones, counts as taken.
@@ -115,29 +115,6 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
             .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(files.into_iter().map(|(p, _)| p).collect())
-}
-
-/// An exclusive lock on a file in the temp dir named after the folder (not in the folder, so it
-/// never shows up in version control). Released when dropped.
-fn folder_lock(dir: &Path) -> Result<fs::File> {
-    use sha2::{Digest, Sha256};
-    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let key = hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8]);
-    let path = std::env::temp_dir().join(format!("godwit-new-{key}.lock"));
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| {
-            Error::input(format!(
-                "cannot create the lock file {}: {e}",
-                path.display()
-            ))
-        })?;
-    f.lock()
-        .map_err(|e| Error::input(format!("cannot lock {}: {e}", path.display())))?;
-    Ok(f)
 }
 
 #[cfg(test)]
