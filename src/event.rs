@@ -15,34 +15,9 @@ pub enum Direction {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
-    Started {
-        direction: Direction,
-        total: usize,
-    },
-    MigrationStarted {
-        direction: Direction,
-        index: usize,
-        total: usize,
-        version: i64,
-        description: String,
-    },
-    MigrationFinished {
-        direction: Direction,
-        version: i64,
-        description: String,
-        duration_ns: i64,
-    },
-    MigrationFailed {
-        direction: Direction,
-        version: i64,
-        message: String,
-        location: Option<Location>,
-        dirty: bool,
-    },
-    Finished {
-        direction: Direction,
-        done: usize,
-        total: usize,
-        cancelled: bool,
-    },
+    Started { direction: Direction, total: usize },
+    MigrationStarted { direction: Direction, index: usize, total: usize, version: i64, description: String },
+    MigrationFinished { direction: Direction, version: i64, description: String, duration_ns: i64 },
+    MigrationFailed { direction: Direction, version: i64, message: String, location: Option<Location>, dirty: bool },
+    Finished { direction: Direction, done: usize, total: usize, cancelled: bool },
 }

@@ -22,23 +22,13 @@ fn open(what: &Path, purpose: &str) -> Result<File> {
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| {
-            Error::input(format!(
-                "cannot create the lock file {}: {e}",
-                path.display()
-            ))
-        })
+        .map_err(|e| Error::input(format!("cannot create the lock file {}: {e}", path.display())))
 }
 
 /// Waits for the lock. Released when the returned file is dropped.
 pub fn lock(what: &Path, purpose: &str) -> Result<File> {
     let f = open(what, purpose)?;
-    f.lock().map_err(|e| {
-        Error::input(format!(
-            "cannot lock {}: {e}",
-            lock_path(what, purpose).display()
-        ))
-    })?;
+    f.lock().map_err(|e| Error::input(format!("cannot lock {}: {e}", lock_path(what, purpose).display())))?;
     Ok(f)
 }
 
@@ -48,9 +38,8 @@ pub fn try_lock(what: &Path, purpose: &str) -> Result<Option<File>> {
     match f.try_lock() {
         Ok(()) => Ok(Some(f)),
         Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::input(format!(
-            "cannot lock {}: {e}",
-            lock_path(what, purpose).display()
-        ))),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Error::input(format!("cannot lock {}: {e}", lock_path(what, purpose).display())))
+        }
     }
 }

@@ -68,10 +68,10 @@ impl Project {
 
     pub fn load(root: &Path) -> Result<Project> {
         let path = root.join(CONFIG_FILE);
-        let text = fs::read_to_string(&path)
-            .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-        let config: Config = toml::from_str(&text)
-            .map_err(|e| Error::input(format!("{} is not valid: {e}", path.display())))?;
+        let text =
+            fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+        let config: Config =
+            toml::from_str(&text).map_err(|e| Error::input(format!("{} is not valid: {e}", path.display())))?;
         for (name, env) in &config.env {
             if url::Url::parse(&env.url).is_ok_and(|u| u.password().is_some()) {
                 return Err(Error::input(format!(
@@ -82,10 +82,7 @@ impl Project {
                 )));
             }
         }
-        Ok(Project {
-            root: root.to_path_buf(),
-            config,
-        })
+        Ok(Project { root: root.to_path_buf(), config })
     }
 
     pub fn migrations_dir(&self) -> PathBuf {
@@ -119,12 +116,7 @@ impl Project {
         let name = self.env_name(asked)?;
         let env = &self.config.env[&name];
         let target = Target::parse(&env.url, &self.root)?.with_password(password_from_env(&name));
-        Ok(Workspace {
-            env: Some(name),
-            target,
-            migrations: self.migrations_dir(),
-            protected: env.protected,
-        })
+        Ok(Workspace { env: Some(name), target, migrations: self.migrations_dir(), protected: env.protected })
     }
 }
 
@@ -132,32 +124,18 @@ fn list(names: &[&String]) -> String {
     if names.is_empty() {
         "none yet; add one under [env.NAME]".into()
     } else {
-        names
-            .iter()
-            .map(|n| n.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
     }
 }
 
 /// `GODWIT_PASSWORD_<ENV>`: the environment's name upper-cased, other characters as `_`.
 pub fn env_var_suffix(env: &str) -> String {
-    env.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    env.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
 }
 
 /// The password for headless pipelines that have no keyring.
 pub fn password_from_env(env: &str) -> Option<SecretString> {
-    std::env::var(format!("GODWIT_PASSWORD_{}", env_var_suffix(env)))
-        .ok()
-        .map(SecretString::from)
+    std::env::var(format!("GODWIT_PASSWORD_{}", env_var_suffix(env))).ok().map(SecretString::from)
 }
 
 /// `godwit init`: writes `godwit.toml` in `root`, adopting an existing migrations folder.
@@ -170,21 +148,13 @@ pub fn init(root: &Path, migrations: &str) -> Result<(PathBuf, usize)> {
         )));
     }
     let dir = root.join(migrations);
-    let adopted = if dir.is_dir() {
-        crate::migration::source::Source::load(&dir)?
-            .migrations
-            .len()
-    } else {
-        0
-    };
-    fs::create_dir_all(&dir)
-        .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    let adopted = if dir.is_dir() { crate::migration::source::Source::load(&dir)?.migrations.len() } else { 0 };
+    fs::create_dir_all(&dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
     let text = format!(
         "# Godwit project settings. Commit this file; never put a password in it.\nmigrations = \"{migrations}\"\n\n\
          [env.dev]\nurl = \"sqlite://dev.db\"\n"
     );
-    fs::write(&path, text)
-        .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
+    fs::write(&path, text).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
     Ok((path, adopted))
 }
 
@@ -214,27 +184,10 @@ mod tests {
     #[test]
     fn refuses_passwords_and_typos_in_the_file() {
         let d = tempfile::tempdir().unwrap();
-        fs::write(
-            d.path().join(CONFIG_FILE),
-            "[env.x]\nurl = \"postgres://a:hunter2@db/app\"\n",
-        )
-        .unwrap();
+        fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"postgres://a:hunter2@db/app\"\n").unwrap();
         let e = Project::load(d.path()).unwrap_err();
-        assert!(
-            e.message.contains("GODWIT_PASSWORD_X") && !e.message.contains("hunter2"),
-            "{}",
-            e.message
-        );
-        fs::write(
-            d.path().join(CONFIG_FILE),
-            "[env.x]\nurl = \"sqlite://a.db\"\nprotect = true\n",
-        )
-        .unwrap();
-        assert!(
-            Project::load(d.path())
-                .unwrap_err()
-                .message
-                .contains("protect")
-        );
+        assert!(e.message.contains("GODWIT_PASSWORD_X") && !e.message.contains("hunter2"), "{}", e.message);
+        fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"sqlite://a.db\"\nprotect = true\n").unwrap();
+        assert!(Project::load(d.path()).unwrap_err().message.contains("protect"));
     }
 }

@@ -13,10 +13,7 @@ use godwit::migration::runner::{self, RunOptions};
 use godwit::migration::source::Source;
 
 fn opts() -> RunOptions {
-    RunOptions {
-        lock_timeout: Duration::from_secs(10),
-        ..Default::default()
-    }
+    RunOptions { lock_timeout: Duration::from_secs(10), ..Default::default() }
 }
 
 fn three(t: &TestDb) {
@@ -27,10 +24,7 @@ fn three(t: &TestDb) {
     t.write("1_create_users.down.sql", "DROP TABLE users;");
     t.write("2_create_posts.up.sql", "CREATE TABLE posts (id INTEGER PRIMARY KEY, title VARCHAR(100) DEFAULT 'a;b');\nINSERT INTO posts (id) VALUES (1);");
     t.write("2_create_posts.down.sql", "DROP TABLE posts;\n");
-    t.write(
-        "3_nothing.up.sql",
-        "-- only a comment: recorded, never sent\n",
-    );
+    t.write("3_nothing.up.sql", "-- only a comment: recorded, never sent\n");
     t.write("3_nothing.down.sql", "-- nothing to undo\n");
 }
 
@@ -40,76 +34,29 @@ async fn up_then_down(d: Dialect) {
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
     let mut events = Vec::new();
-    let report = runner::up(db.as_mut(), &source, None, &opts(), &mut |e| {
-        events.push(e.clone())
-    })
-    .await
-    .unwrap();
+    let report = runner::up(db.as_mut(), &source, None, &opts(), &mut |e| events.push(e.clone())).await.unwrap();
     assert!(report.failure.is_none(), "{:?}", report.failure);
     assert_eq!(report.done.len(), 3);
     assert_eq!(t.tables().await, vec!["posts", "users"]);
     assert_eq!(t.history().await, vec!["1:true", "2:true", "3:true"]);
-    assert_eq!(
-        t.log().await,
-        vec!["apply:ok:1", "apply:ok:2", "apply:ok:3"]
-    );
-    assert!(matches!(
-        events.first(),
-        Some(RunEvent::Started { total: 3, .. })
-    ));
-    assert!(matches!(
-        events.last(),
-        Some(RunEvent::Finished {
-            done: 3,
-            cancelled: false,
-            ..
-        })
-    ));
+    assert_eq!(t.log().await, vec!["apply:ok:1", "apply:ok:2", "apply:ok:3"]);
+    assert!(matches!(events.first(), Some(RunEvent::Started { total: 3, .. })));
+    assert!(matches!(events.last(), Some(RunEvent::Finished { done: 3, cancelled: false, .. })));
     // execution_time is measured, not left at sqlx's -1.
     let applied = db.applied().await.unwrap();
-    assert!(
-        applied[..2].iter().all(|a| a.execution_time > 0),
-        "{applied:?}"
-    );
+    assert!(applied[..2].iter().all(|a| a.execution_time > 0), "{applied:?}");
 
     // Nothing left to do.
-    let again = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {})
-        .await
-        .unwrap();
+    let again = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
     assert!(again.planned.is_empty());
 
-    let r = runner::down(
-        db.as_mut(),
-        &source,
-        DownTarget::Steps(2),
-        &opts(),
-        &mut |_| {},
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        r.done.iter().map(|d| d.version).collect::<Vec<_>>(),
-        vec![3, 2]
-    );
+    let r = runner::down(db.as_mut(), &source, DownTarget::Steps(2), &opts(), &mut |_| {}).await.unwrap();
+    assert_eq!(r.done.iter().map(|d| d.version).collect::<Vec<_>>(), vec![3, 2]);
     assert_eq!(t.tables().await, vec!["users"]);
     assert_eq!(t.history().await, vec!["1:true"]);
-    runner::down(
-        db.as_mut(),
-        &source,
-        DownTarget::To(0),
-        &opts(),
-        &mut |_| {},
-    )
-    .await
-    .unwrap()
-    .into_result()
-    .unwrap();
+    runner::down(db.as_mut(), &source, DownTarget::To(0), &opts(), &mut |_| {}).await.unwrap().into_result().unwrap();
     assert!(t.tables().await.is_empty());
-    assert!(t.log().await.ends_with(&[
-        "rollback:ok:3".into(),
-        "rollback:ok:2".into(),
-        "rollback:ok:1".into()
-    ]));
+    assert!(t.log().await.ends_with(&["rollback:ok:3".into(), "rollback:ok:2".into(), "rollback:ok:1".into()]));
     db.close().await;
 }
 
@@ -119,7 +66,10 @@ async fn failing_migration(d: Dialect) {
     let t = TestDb::new(d).await;
     t.write("1_ok.up.sql", "CREATE TABLE a (id INTEGER);");
     t.write("1_ok.down.sql", "DROP TABLE a;");
-    t.write("2_bad.up.sql", "-- a header line\nCREATE TABLE b (id INTEGER);\nINSERT INTO b VALUES (1);\nINSERT INTO nowhere VALUES (1);\n");
+    t.write(
+        "2_bad.up.sql",
+        "-- a header line\nCREATE TABLE b (id INTEGER);\nINSERT INTO b VALUES (1);\nINSERT INTO nowhere VALUES (1);\n",
+    );
     t.write("2_bad.down.sql", "DROP TABLE b;");
     t.write("3_later.up.sql", "CREATE TABLE c (id INTEGER);");
     t.write("3_later.down.sql", "DROP TABLE c;");
@@ -135,19 +85,10 @@ async fn failing_migration(d: Dialect) {
     .unwrap();
     let err = report.failure.as_ref().expect("migration 2 fails");
     assert_eq!(err.kind, ErrorKind::Failed);
-    assert!(
-        err.message.contains("2_bad.up.sql") && err.message.contains("nowhere"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("2_bad.up.sql") && err.message.contains("nowhere"), "{}", err.message);
     assert!(err.message.contains("1 of 3"), "{}", err.message);
     // The database says where: the failing statement is on line 4.
-    assert_eq!(
-        err.location.as_ref().map(|l| l.line),
-        Some(4),
-        "{:?}",
-        err.location
-    );
+    assert_eq!(err.location.as_ref().map(|l| l.line), Some(4), "{:?}", err.location);
     assert_eq!(report.done.len(), 1);
 
     if d == Dialect::MySql {
@@ -155,22 +96,12 @@ async fn failing_migration(d: Dialect) {
         assert_eq!(t.tables().await, vec!["a", "b"]);
         assert_eq!(t.history().await, vec!["1:true", "2:false"]);
         assert_eq!(t.log().await, vec!["apply:ok:1", "apply:dirty:2"]);
-        let e = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {})
-            .await
-            .unwrap_err();
+        let e = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap_err();
         assert!(e.message.contains("godwit resolve 2"), "{}", e.message);
-        assert_eq!(
-            t.tables().await,
-            vec!["a", "b"],
-            "nothing ran after the refusal"
-        );
+        assert_eq!(t.tables().await, vec!["a", "b"], "nothing ran after the refusal");
     } else {
         assert_eq!(failed, Some(false));
-        assert_eq!(
-            t.tables().await,
-            vec!["a"],
-            "the failed migration left nothing"
-        );
+        assert_eq!(t.tables().await, vec!["a"], "the failed migration left nothing");
         assert_eq!(t.history().await, vec!["1:true"]);
         assert_eq!(t.log().await, vec!["apply:ok:1", "apply:failed:2"]);
     }
@@ -180,18 +111,13 @@ async fn failing_migration(d: Dialect) {
 /// A failure in the first statement changes nothing, even on MariaDB.
 async fn failing_first_statement_is_clean(d: Dialect) {
     let t = TestDb::new(d).await;
-    t.write(
-        "1_bad.up.sql",
-        "CREATE TABLE a (id INTEGER);\nCREATE TABLE a (id INTEGER);",
-    );
+    t.write("1_bad.up.sql", "CREATE TABLE a (id INTEGER);\nCREATE TABLE a (id INTEGER);");
     t.write("1_bad.down.sql", "DROP TABLE a;");
     t.write("2_bad.up.sql", "ALTER TABLE nowhere ADD COLUMN x INTEGER;");
     t.write("2_bad.down.sql", "");
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
-    let r = runner::up(db.as_mut(), &source, Some(1), &opts(), &mut |_| {})
-        .await
-        .unwrap();
+    let r = runner::up(db.as_mut(), &source, Some(1), &opts(), &mut |_| {}).await.unwrap();
     assert!(r.failure.is_some());
     if d == Dialect::MySql {
         // The first CREATE committed; the second failed: part way.
@@ -203,27 +129,17 @@ async fn failing_first_statement_is_clean(d: Dialect) {
     t2.write("2_bad.up.sql", "ALTER TABLE nowhere ADD COLUMN x INTEGER;");
     let source = Source::load(&t2.migrations()).unwrap();
     let mut db = t2.connect().await;
-    let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {})
-        .await
-        .unwrap();
+    let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
     assert!(r.failure.is_some());
-    assert!(
-        t2.history().await.is_empty(),
-        "a first statement that fails leaves no history row"
-    );
+    assert!(t2.history().await.is_empty(), "a first statement that fails leaves no history row");
 }
 
 async fn mariadb_first_ddl_failure_is_clean() {
     let t = TestDb::new(Dialect::MySql).await;
-    t.write(
-        "1_bad.up.sql",
-        "ALTER TABLE nowhere ADD COLUMN x INTEGER;\nCREATE TABLE z (id INTEGER);",
-    );
+    t.write("1_bad.up.sql", "ALTER TABLE nowhere ADD COLUMN x INTEGER;\nCREATE TABLE z (id INTEGER);");
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
-    let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {})
-        .await
-        .unwrap();
+    let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
     let e = r.failure.unwrap();
     assert!(e.message.contains("changed nothing"), "{}", e.message);
     assert!(t.history().await.is_empty());
@@ -243,11 +159,7 @@ async fn interop_with_sqlx(d: Dialect) {
     three(&t);
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
-    runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {})
-        .await
-        .unwrap()
-        .into_result()
-        .unwrap();
+    runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap().into_result().unwrap();
     let before = t.history().await;
     let migrator = sqlx::migrate::Migrator::new(t.migrations()).await.unwrap();
     sqlx_run(&t, &migrator).await;
@@ -259,27 +171,11 @@ async fn interop_with_sqlx(d: Dialect) {
     let mut db2 = t2.connect().await;
     let applied = db2.applied().await.unwrap();
     let rows = godwit::migration::status::rows(&source, &applied);
-    assert!(
-        rows.iter()
-            .all(|r| r.state == godwit::migration::status::State::Applied && !r.drift),
-        "{rows:?}"
-    );
-    let r = runner::up(db2.as_mut(), &source, None, &opts(), &mut |_| {})
-        .await
-        .unwrap();
+    assert!(rows.iter().all(|r| r.state == godwit::migration::status::State::Applied && !r.drift), "{rows:?}");
+    let r = runner::up(db2.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
     assert!(r.planned.is_empty());
     // And Godwit can roll back what sqlx applied.
-    runner::down(
-        db2.as_mut(),
-        &source,
-        DownTarget::To(0),
-        &opts(),
-        &mut |_| {},
-    )
-    .await
-    .unwrap()
-    .into_result()
-    .unwrap();
+    runner::down(db2.as_mut(), &source, DownTarget::To(0), &opts(), &mut |_| {}).await.unwrap().into_result().unwrap();
     assert!(t2.tables().await.is_empty());
     db.close().await;
     db2.close().await;
@@ -288,14 +184,8 @@ async fn interop_with_sqlx(d: Dialect) {
 async fn sqlx_run(t: &TestDb, m: &sqlx::migrate::Migrator) {
     use sqlx::{ConnectOptions, Connection};
     match t.dialect {
-        Dialect::Postgres => m
-            .run(&mut sqlx::PgConnection::connect(&t.url).await.unwrap())
-            .await
-            .unwrap(),
-        Dialect::MySql => m
-            .run(&mut sqlx::MySqlConnection::connect(&t.url).await.unwrap())
-            .await
-            .unwrap(),
+        Dialect::Postgres => m.run(&mut sqlx::PgConnection::connect(&t.url).await.unwrap()).await.unwrap(),
+        Dialect::MySql => m.run(&mut sqlx::MySqlConnection::connect(&t.url).await.unwrap()).await.unwrap(),
         Dialect::Sqlite => {
             let mut c = sqlx::sqlite::SqliteConnectOptions::new()
                 .filename(t.sqlite_path())
@@ -314,40 +204,21 @@ async fn refusals(d: Dialect) {
     three(&t);
     let mut db = t.connect().await;
     let source = Source::load(&t.migrations()).unwrap();
-    runner::up(db.as_mut(), &source, Some(2), &opts(), &mut |_| {})
-        .await
-        .unwrap()
-        .into_result()
-        .unwrap();
+    runner::up(db.as_mut(), &source, Some(2), &opts(), &mut |_| {}).await.unwrap().into_result().unwrap();
 
-    t.write(
-        "1_create_users.up.sql",
-        "CREATE TABLE users (id INTEGER PRIMARY KEY); -- edited",
-    );
+    t.write("1_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY); -- edited");
     let edited = Source::load(&t.migrations()).unwrap();
-    let e = runner::up(db.as_mut(), &edited, None, &opts(), &mut |_| {})
-        .await
-        .unwrap_err();
+    let e = runner::up(db.as_mut(), &edited, None, &opts(), &mut |_| {}).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::Input);
-    assert!(
-        e.message.contains("1_create_users.up.sql") && e.message.contains("godwit repair 1"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("1_create_users.up.sql") && e.message.contains("godwit repair 1"), "{}", e.message);
     assert_eq!(t.history().await, vec!["1:true", "2:true"]);
 
     three(&t);
     std::fs::remove_file(t.migrations().join("2_create_posts.up.sql")).unwrap();
     std::fs::remove_file(t.migrations().join("2_create_posts.down.sql")).unwrap();
     let gone = Source::load(&t.migrations()).unwrap();
-    let e = runner::up(db.as_mut(), &gone, None, &opts(), &mut |_| {})
-        .await
-        .unwrap_err();
-    assert!(
-        e.message.contains("migration 2") && e.message.contains("not in"),
-        "{}",
-        e.message
-    );
+    let e = runner::up(db.as_mut(), &gone, None, &opts(), &mut |_| {}).await.unwrap_err();
+    assert!(e.message.contains("migration 2") && e.message.contains("not in"), "{}", e.message);
     db.close().await;
 }
 
@@ -355,10 +226,7 @@ async fn refusals(d: Dialect) {
 async fn lock_serialises_runners(d: Dialect) {
     let t = TestDb::new(d).await;
     for i in 1..=15 {
-        t.write(
-            &format!("{i}_t{i}.up.sql"),
-            &format!("CREATE TABLE t{i} (id INTEGER);"),
-        );
+        t.write(&format!("{i}_t{i}.up.sql"), &format!("CREATE TABLE t{i} (id INTEGER);"));
         t.write(&format!("{i}_t{i}.down.sql"), &format!("DROP TABLE t{i};"));
     }
     let source = Source::load(&t.migrations()).unwrap();
@@ -370,29 +238,15 @@ async fn lock_serialises_runners(d: Dialect) {
         runner::up(b.as_mut(), &source, None, &ob, &mut fb),
     );
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
-    assert!(
-        ra.failure.is_none() && rb.failure.is_none(),
-        "{:?} {:?}",
-        ra.failure,
-        rb.failure
-    );
-    assert_eq!(
-        ra.done.len() + rb.done.len(),
-        15,
-        "each migration ran exactly once"
-    );
+    assert!(ra.failure.is_none() && rb.failure.is_none(), "{:?} {:?}", ra.failure, rb.failure);
+    assert_eq!(ra.done.len() + rb.done.len(), 15, "each migration ran exactly once");
     assert_eq!(t.history().await.len(), 15);
 
     // A held lock past the timeout is an error of its own kind.
     {
         a.lock(Duration::from_secs(5)).await.unwrap();
-        let short = RunOptions {
-            lock_timeout: Duration::from_secs(1),
-            ..Default::default()
-        };
-        let e = runner::up(b.as_mut(), &source, None, &short, &mut |_| {})
-            .await
-            .unwrap_err();
+        let short = RunOptions { lock_timeout: Duration::from_secs(1), ..Default::default() };
+        let e = runner::up(b.as_mut(), &source, None, &short, &mut |_| {}).await.unwrap_err();
         assert_eq!(e.kind, ErrorKind::Lock, "{}", e.message);
         assert!(e.message.contains("--lock-timeout"), "{}", e.message);
         a.unlock().await.unwrap();
@@ -414,16 +268,10 @@ async fn postgres_sqlx_waits_for_godwits_lock() {
         m.run(&pool).await.unwrap();
     });
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(
-        !sqlx_run.is_finished(),
-        "sqlx must wait for the lock Godwit holds"
-    );
+    assert!(!sqlx_run.is_finished(), "sqlx must wait for the lock Godwit holds");
     assert!(t.tables().await.is_empty());
     db.unlock().await.unwrap();
-    tokio::time::timeout(Duration::from_secs(10), sqlx_run)
-        .await
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), sqlx_run).await.unwrap().unwrap();
     assert_eq!(t.tables().await, vec!["a"]);
 }
 
@@ -437,22 +285,11 @@ async fn mariadb_lock_uses_sqlx_name() {
     db.lock(Duration::from_secs(5)).await.unwrap();
     let mut c = sqlx::MySqlConnection::connect(&t.url).await.unwrap();
     const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-    let name = format!(
-        "{:x}",
-        0x3d32ad9e_i64 * CRC.checksum(t.name.as_bytes()) as i64
-    );
-    let free: i64 = sqlx::query_scalar("SELECT IS_FREE_LOCK(?)")
-        .bind(&name)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
+    let name = format!("{:x}", 0x3d32ad9e_i64 * CRC.checksum(t.name.as_bytes()) as i64);
+    let free: i64 = sqlx::query_scalar("SELECT IS_FREE_LOCK(?)").bind(&name).fetch_one(&mut c).await.unwrap();
     assert_eq!(free, 0, "the lock named as sqlx names it is held");
     db.unlock().await.unwrap();
-    let free: i64 = sqlx::query_scalar("SELECT IS_FREE_LOCK(?)")
-        .bind(&name)
-        .fetch_one(&mut c)
-        .await
-        .unwrap();
+    let free: i64 = sqlx::query_scalar("SELECT IS_FREE_LOCK(?)").bind(&name).fetch_one(&mut c).await.unwrap();
     assert_eq!(free, 1);
 }
 
@@ -467,62 +304,41 @@ async fn postgres_no_transaction_runs_statement_by_statement() {
         "2_idx.up.sql",
         "-- no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\n-- a comment; with a semicolon\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n",
     );
-    t.write(
-        "2_idx.down.sql",
-        "-- no-transaction\nDROP INDEX CONCURRENTLY t_b;\nDROP INDEX CONCURRENTLY t_a;\n",
-    );
+    t.write("2_idx.down.sql", "-- no-transaction\nDROP INDEX CONCURRENTLY t_b;\nDROP INDEX CONCURRENTLY t_a;\n");
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
-    runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {})
+    runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap().into_result().unwrap();
+    let idx = t.strings("SELECT indexname::text FROM pg_indexes WHERE tablename = 't' ORDER BY 1").await;
+    assert_eq!(idx, vec!["t_a", "t_b"]);
+    assert_eq!(t.history().await, vec!["1:true", "2:true"]);
+    runner::down(db.as_mut(), &source, DownTarget::Steps(1), &opts(), &mut |_| {})
         .await
         .unwrap()
         .into_result()
         .unwrap();
-    let idx = t
-        .strings("SELECT indexname::text FROM pg_indexes WHERE tablename = 't' ORDER BY 1")
-        .await;
-    assert_eq!(idx, vec!["t_a", "t_b"]);
-    assert_eq!(t.history().await, vec!["1:true", "2:true"]);
-    runner::down(
-        db.as_mut(),
-        &source,
-        DownTarget::Steps(1),
-        &opts(),
-        &mut |_| {},
-    )
-    .await
-    .unwrap()
-    .into_result()
-    .unwrap();
-    assert!(
-        t.strings("SELECT indexname::text FROM pg_indexes WHERE tablename = 't'")
-            .await
-            .is_empty()
-    );
+    assert!(t.strings("SELECT indexname::text FROM pg_indexes WHERE tablename = 't'").await.is_empty());
 
     // sqlx's migrator sends the file as one query, which PostgreSQL refuses.
     let t2 = TestDb::new(Dialect::Postgres).await;
     t2.write("1_t.up.sql", "CREATE TABLE t (a INTEGER, b TEXT);");
-    t2.write("2_idx.up.sql", "-- no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n");
+    t2.write(
+        "2_idx.up.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY t_a ON t (a);\nCREATE INDEX CONCURRENTLY t_b ON t (b);\n",
+    );
     let m = sqlx::migrate::Migrator::new(t2.migrations()).await.unwrap();
     use sqlx::Connection;
-    let r = m
-        .run(&mut sqlx::PgConnection::connect(&t2.url).await.unwrap())
-        .await;
+    let r = m.run(&mut sqlx::PgConnection::connect(&t2.url).await.unwrap()).await;
     assert!(r.is_err(), "sqlx cannot run this file; Godwit can");
 
     // A no-transaction file that fails after its first statement is left marked failed.
-    t.write("3_half.up.sql", "-- no-transaction\nCREATE INDEX CONCURRENTLY t_c ON t (a);\nCREATE INDEX CONCURRENTLY t_d ON nowhere (a);\n");
-    let source = Source::load(&t.migrations()).unwrap();
-    let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {})
-        .await
-        .unwrap();
-    let e = r.failure.unwrap();
-    assert!(
-        e.message.contains("part way") && e.message.contains("godwit resolve 3"),
-        "{}",
-        e.message
+    t.write(
+        "3_half.up.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY t_c ON t (a);\nCREATE INDEX CONCURRENTLY t_d ON nowhere (a);\n",
     );
+    let source = Source::load(&t.migrations()).unwrap();
+    let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
+    let e = r.failure.unwrap();
+    assert!(e.message.contains("part way") && e.message.contains("godwit resolve 3"), "{}", e.message);
     assert_eq!(e.location.map(|l| l.line), Some(3));
     assert_eq!(t.history().await, vec!["1:true", "2:true", "3:false"]);
     db.close().await;
@@ -532,25 +348,13 @@ async fn postgres_no_transaction_runs_statement_by_statement() {
 #[tokio::test]
 async fn connect_failures_are_bounded_and_named() {
     use godwit::db::{ConnectOptions, Target, connect};
-    let opts = ConnectOptions {
-        connect_timeout: Duration::from_secs(1),
-        ..Default::default()
-    };
+    let opts = ConnectOptions { connect_timeout: Duration::from_secs(1), ..Default::default() };
     let here = std::path::Path::new("/");
 
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let e = connect(
-        &Target::parse(&format!("postgres://u@127.0.0.1:{port}/x"), here).unwrap(),
-        &opts,
-    )
-    .await
-    .err()
-    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let e =
+        connect(&Target::parse(&format!("postgres://u@127.0.0.1:{port}/x"), here).unwrap(), &opts).await.err().unwrap();
     assert_eq!(e.kind, ErrorKind::Connect);
     assert!(e.message.contains("refused"), "{}", e.message);
 
@@ -558,13 +362,8 @@ async fn connect_failures_are_bounded_and_named() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
     let started = std::time::Instant::now();
-    let e = connect(
-        &Target::parse(&format!("mysql://u:pw@127.0.0.1:{port}/x"), here).unwrap(),
-        &opts,
-    )
-    .await
-    .err()
-    .unwrap();
+    let e =
+        connect(&Target::parse(&format!("mysql://u:pw@127.0.0.1:{port}/x"), here).unwrap(), &opts).await.err().unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(e.message.contains("no answer"), "{}", e.message);
     assert!(!e.message.contains("pw@"), "{}", e.message);
@@ -573,10 +372,7 @@ async fn connect_failures_are_bounded_and_named() {
     for admin in [common::pg_admin_url(), common::mysql_admin_url()] {
         let mut u = url::Url::parse(&admin).unwrap();
         u.set_path("/godwit_no_such_db");
-        let e = connect(&Target::parse(u.as_str(), here).unwrap(), &opts)
-            .await
-            .err()
-            .unwrap();
+        let e = connect(&Target::parse(u.as_str(), here).unwrap(), &opts).await.err().unwrap();
         assert_eq!(e.kind, ErrorKind::Connect);
         assert!(e.message.contains("does not exist"), "{}", e.message);
     }
@@ -587,10 +383,7 @@ async fn connect_failures_are_bounded_and_named() {
 async fn cancel_between_migrations(d: Dialect) {
     let t = TestDb::new(d).await;
     for i in 1..=10 {
-        t.write(
-            &format!("{i}_t{i}.sql"),
-            &format!("CREATE TABLE t{i} (id INTEGER);"),
-        );
+        t.write(&format!("{i}_t{i}.sql"), &format!("CREATE TABLE t{i} (id INTEGER);"));
     }
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;

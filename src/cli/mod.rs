@@ -117,11 +117,7 @@ enum Verb {
     Resolve {
         version: i64,
         /// You finished the migration's changes by hand.
-        #[arg(
-            long,
-            required_unless_present = "rolled_back",
-            conflicts_with = "rolled_back"
-        )]
+        #[arg(long, required_unless_present = "rolled_back", conflicts_with = "rolled_back")]
         applied: bool,
         /// You undid the migration's changes by hand.
         #[arg(long)]
@@ -140,17 +136,10 @@ struct JsonFlag {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     match rt.block_on(run(cli)) {
         Ok(()) => 0,
         Err(e) => {
@@ -202,7 +191,7 @@ impl Ctx {
         }
     }
 
-    fn run_options(&self, dry_run: bool, allow_out_of_order: bool) -> RunOptions {
+    fn run_options(&self, allow_out_of_order: bool) -> RunOptions {
         let cancel = Cancel::default();
         let c = cancel.clone();
         tokio::spawn(async move {
@@ -214,31 +203,19 @@ impl Ctx {
                 }
             }
         });
-        RunOptions {
-            lock_timeout: Duration::from_secs(self.cli.lock_timeout),
-            dry_run,
-            allow_out_of_order,
-            cancel,
-        }
+        RunOptions { lock_timeout: Duration::from_secs(self.cli.lock_timeout), allow_out_of_order, cancel }
     }
 
     /// Connects and loads the folder; the name shown for the database in output.
     async fn open(&self, create_sqlite: bool) -> Result<(Box<dyn Database>, Source, String)> {
         let (db, source, label) = self.open_for_reading(create_sqlite).await?;
-        let db = db.ok_or_else(|| {
-            Error::connect(format!(
-                "{label} does not exist yet: `godwit up` creates it."
-            ))
-        })?;
+        let db = db.ok_or_else(|| Error::connect(format!("{label} does not exist yet: `godwit up` creates it.")))?;
         Ok((db, source, label))
     }
 
     /// Like `open`, but a SQLite file that does not exist yet reads as an empty database (`None`)
     /// instead of being created.
-    async fn open_for_reading(
-        &self,
-        create_sqlite: bool,
-    ) -> Result<(Option<Box<dyn Database>>, Source, String)> {
+    async fn open_for_reading(&self, create_sqlite: bool) -> Result<(Option<Box<dyn Database>>, Source, String)> {
         let w = self.workspace()?;
         let source = Source::load(&w.migrations)?;
         let label = match &w.env {
@@ -254,8 +231,7 @@ impl Ctx {
 }
 
 fn adhoc(url: &str, source: Option<PathBuf>) -> Result<Workspace> {
-    let cwd =
-        std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
+    let cwd = std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
     Ok(Workspace {
         env: None,
         target: Target::parse(url, &cwd)?,
@@ -267,43 +243,26 @@ fn adhoc(url: &str, source: Option<PathBuf>) -> Result<Workspace> {
 async fn run(cli: Cli) -> Result<()> {
     let start = match &cli.project {
         Some(p) => p.clone(),
-        None => {
-            std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?
-        }
+        None => std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?,
     };
     if let Verb::Init { migrations } = &cli.verb {
         let (path, adopted) = project::init(&start, migrations)?;
-        println!(
-            "Created {} with a `dev` environment (SQLite file dev.db).",
-            path.display()
-        );
+        println!("Created {} with a `dev` environment (SQLite file dev.db).", path.display());
         if adopted > 0 {
             println!("Adopted {adopted} existing migration(s) in {migrations}/.");
         }
         println!("Next: `godwit new create_first_table`, then `godwit up`.");
         return Ok(());
     }
-    let project = if cli.url.is_some() && cli.project.is_none() {
-        None
-    } else {
-        Project::find(&start)?
-    };
+    let project = if cli.url.is_some() && cli.project.is_none() { None } else { Project::find(&start)? };
     if cli.project.is_some() && project.is_none() {
-        return Err(Error::input(format!(
-            "no {} in {}",
-            project::CONFIG_FILE,
-            start.display()
-        )));
+        return Err(Error::input(format!("no {} in {}", project::CONFIG_FILE, start.display())));
     }
     let ctx = Ctx { cli, project };
     match &ctx.cli.verb {
         Verb::Init { .. } => unreachable!("handled above"),
         Verb::New { name, simple } => new_verb(&ctx, name.clone(), *simple),
-        Verb::Up {
-            to,
-            dry_run,
-            allow_out_of_order,
-        } => up(&ctx, *to, *dry_run, *allow_out_of_order).await,
+        Verb::Up { to, dry_run, allow_out_of_order } => up(&ctx, *to, *dry_run, *allow_out_of_order).await,
         Verb::Down { steps, to, dry_run } => {
             let target = match (steps, to) {
                 (_, Some(v)) => DownTarget::To(*v),
@@ -318,9 +277,7 @@ async fn run(cli: Cli) -> Result<()> {
         Verb::Check { offline, json } => check_verb(&ctx, *offline, json.json).await,
         Verb::Verify => verify(&ctx).await,
         Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
-        Verb::Resolve {
-            version, applied, ..
-        } => resolve(&ctx, *version, *applied).await,
+        Verb::Resolve { version, applied, .. } => resolve(&ctx, *version, *applied).await,
     }
 }
 
@@ -348,22 +305,14 @@ fn new_verb(ctx: &Ctx, name: Option<String>, simple: bool) -> Result<()> {
             eprint!("Migration name (e.g. create_todos_table): ");
             let _ = std::io::stderr().flush();
             let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .map_err(|e| Error::input(format!("cannot read the name: {e}")))?;
+            std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read the name: {e}")))?;
             line.trim().to_string()
         }
         None => {
-            return Err(Error::input(
-                "give the migration a name: `godwit new create_todos_table`",
-            ));
+            return Err(Error::input("give the migration a name: `godwit new create_todos_table`"));
         }
     };
-    let spec = new::NewMigration {
-        name,
-        reversible: !simple,
-        ..Default::default()
-    };
+    let spec = new::NewMigration { name, reversible: !simple, ..Default::default() };
     let files = new::create(&ctx.source_dir()?, &spec, chrono::Utc::now())?;
     for f in files {
         println!("Created {}", f.display());
@@ -381,18 +330,11 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
             println!("Nothing to run on {label}.");
         }
         for s in &report.planned {
-            let tx = if s.no_transaction {
-                " (no transaction)"
-            } else {
-                ""
-            };
+            let tx = if s.no_transaction { " (no transaction)" } else { "" };
             println!("-- {} {}{tx}\n{}\n", s.version, s.file, s.sql.trim_end());
         }
         if !report.planned.is_empty() {
-            println!(
-                "Dry run: {} migration(s) would run on {label}; nothing was run.",
-                report.planned.len()
-            );
+            println!("Dry run: {} migration(s) would run on {label}; nothing was run.", report.planned.len());
         }
         return Ok(());
     }
@@ -409,43 +351,43 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
         return Ok(());
     }
     let report = report.into_result()?;
-    println!(
-        "{verb} {} migration(s) on {label} in {}.",
-        report.done.len(),
-        ms(started.elapsed().as_nanos() as i64)
-    );
+    println!("{verb} {} migration(s) on {label} in {}.", report.done.len(), ms(started.elapsed().as_nanos() as i64));
     Ok(())
 }
 
 async fn up(ctx: &Ctx, to: Option<i64>, dry_run: bool, allow_out_of_order: bool) -> Result<()> {
-    let (mut db, source, label) = ctx.open(!dry_run).await?;
-    let opts = ctx.run_options(dry_run, allow_out_of_order);
+    if dry_run {
+        let (db, source, label) = ctx.open_for_reading(false).await?;
+        let applied = read(db, async |db| db.applied().await).await?;
+        return finish_run(runner::preview_up(&source, &applied, to, allow_out_of_order)?, &label, Instant::now());
+    }
+    let (mut db, source, label) = ctx.open(true).await?;
+    let opts = ctx.run_options(allow_out_of_order);
     let mut progress = Progress::new();
     let started = Instant::now();
-    let report = runner::up(db.as_mut(), &source, to, &opts, &mut |e| {
-        progress.on_event(e)
-    })
-    .await;
+    let report = runner::up(db.as_mut(), &source, to, &opts, &mut |e| progress.on_event(e)).await;
     db.close().await;
     finish_run(report?, &label, started)
 }
 
 async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result<()> {
+    if dry_run {
+        let (db, source, label) = ctx.open_for_reading(false).await?;
+        let applied = read(db, async |db| db.applied().await).await?;
+        return finish_run(runner::preview_down(&source, &applied, target)?, &label, Instant::now());
+    }
     let (mut db, source, label) = ctx.open(false).await?;
-    let opts = ctx.run_options(dry_run, false);
+    let opts = ctx.run_options(false);
     let mut progress = Progress::new();
     let started = Instant::now();
-    let report = runner::down(db.as_mut(), &source, target, &opts, &mut |e| {
-        progress.on_event(e)
-    })
-    .await;
+    let report = runner::down(db.as_mut(), &source, target, &opts, &mut |e| progress.on_event(e)).await;
     db.close().await;
     finish_run(report?, &label, started)
 }
 
 async fn redo(ctx: &Ctx) -> Result<()> {
     let (mut db, source, label) = ctx.open(false).await?;
-    let opts = ctx.run_options(false, false);
+    let opts = ctx.run_options(false);
     let mut progress = Progress::new();
     let started = Instant::now();
     let result = runner::redo(db.as_mut(), &source, &opts, &mut |e| progress.on_event(e)).await;
@@ -487,15 +429,9 @@ async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     }
     println!("{label} · {}", w.target.dialect().name());
     if rows.is_empty() {
-        println!(
-            "No migrations in {} yet: `godwit new NAME` creates one.",
-            source.dir.display()
-        );
+        println!("No migrations in {} yet: `godwit new NAME` creates one.", source.dir.display());
     } else {
-        println!(
-            "{:<16} {:<8} {:<20} {:>9}  DESCRIPTION",
-            "VERSION", "STATE", "APPLIED AT (UTC)", "TIME"
-        );
+        println!("{:<16} {:<8} {:<20} {:>9}  DESCRIPTION", "VERSION", "STATE", "APPLIED AT (UTC)", "TIME");
     }
     for r in &rows {
         let mut notes = Vec::new();
@@ -513,30 +449,18 @@ async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
             State::Missing => notes.push("file missing".to_string()),
             _ => {}
         }
-        let notes = if notes.is_empty() {
-            String::new()
-        } else {
-            format!("  [{}]", notes.join("; "))
-        };
+        let notes = if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join("; ")) };
         println!(
             "{:<16} {:<8} {:<20} {:>9}  {}{notes}",
             r.version,
             format!("{:?}", r.state).to_lowercase(),
-            r.applied_at
-                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                .unwrap_or_default(),
+            r.applied_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
             r.execution_time_ns.map(ms).unwrap_or_default(),
             r.description,
         );
     }
-    let current = summary
-        .current
-        .map(|c| format!(" · current {c}"))
-        .unwrap_or_default();
-    let mut line = format!(
-        "{} applied, {} pending{current}",
-        summary.applied, summary.pending
-    );
+    let current = summary.current.map(|c| format!(" · current {c}")).unwrap_or_default();
+    let mut line = format!("{} applied, {} pending{current}", summary.applied, summary.pending);
     if summary.failed + summary.missing + summary.drift > 0 {
         line.push_str(&format!(
             " · {} failed, {} missing, {} edited: see `godwit check`",
@@ -603,14 +527,7 @@ async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<()> {
             println!("- {}\n  fix: {}", f.message, f.fix);
         }
     }
-    if findings.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::failed(format!(
-            "{} problem(s) found",
-            findings.len()
-        )))
-    }
+    if findings.is_empty() { Ok(()) } else { Err(Error::failed(format!("{} problem(s) found", findings.len()))) }
 }
 
 async fn verify(ctx: &Ctx) -> Result<()> {
@@ -618,27 +535,16 @@ async fn verify(ctx: &Ctx) -> Result<()> {
     let applied = read(db, async |db| db.applied().await).await?;
     let findings: Vec<check::Finding> = check::check_history(&status::rows(&source, &applied))
         .into_iter()
-        .filter(|f| {
-            matches!(
-                f.kind,
-                check::FindingKind::Drift | check::FindingKind::MissingFile
-            )
-        })
+        .filter(|f| matches!(f.kind, check::FindingKind::Drift | check::FindingKind::MissingFile))
         .collect();
     for f in &findings {
         println!("- {}\n  fix: {}", f.message, f.fix);
     }
     if findings.is_empty() {
-        println!(
-            "All {} applied migration(s) on {label} match their files.",
-            applied.len()
-        );
+        println!("All {} applied migration(s) on {label} match their files.", applied.len());
         Ok(())
     } else {
-        Err(Error::failed(format!(
-            "{} applied migration(s) do not match their files",
-            findings.len()
-        )))
+        Err(Error::failed(format!("{} applied migration(s) do not match their files", findings.len())))
     }
 }
 
@@ -654,7 +560,9 @@ async fn amend(
         let result = async {
             let applied = db.applied().await?;
             let row = applied.iter().find(|a| a.version == version).ok_or_else(|| {
-                Error::input(format!("migration {version} is not in the history of {label}; `godwit status` lists what is."))
+                Error::input(format!(
+                    "migration {version} is not in the history of {label}; `godwit status` lists what is."
+                ))
             })?;
             let (change, event, done) = build(row, &source)?;
             db.ensure_tables().await?;
@@ -703,18 +611,8 @@ async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
                 hex::encode(&m.checksum)
             )),
         };
-        let done = format!(
-            "Accepted the edited {}: its new checksum is recorded.",
-            m.file_name()
-        );
-        Ok((
-            Amend::Checksum {
-                version,
-                checksum: m.checksum.clone(),
-            },
-            event,
-            done,
-        ))
+        let done = format!("Accepted the edited {}: its new checksum is recorded.", m.file_name());
+        Ok((Amend::Checksum { version, checksum: m.checksum.clone() }, event, done))
     })
     .await
 }
@@ -727,9 +625,7 @@ async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
             )));
         }
         let (change, detail, done) = if applied {
-            let checksum = source
-                .get(version)
-                .map_or_else(|| row.checksum.clone(), |m| m.checksum.clone());
+            let checksum = source.get(version).map_or_else(|| row.checksum.clone(), |m| m.checksum.clone());
             (
                 Amend::Succeeded { version, checksum },
                 "finished by hand: marked applied",

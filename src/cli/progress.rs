@@ -30,30 +30,16 @@ impl Progress {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 self.bar = Some(bar);
             }
-            RunEvent::MigrationStarted {
-                direction,
-                version,
-                description,
-                ..
-            } => {
+            RunEvent::MigrationStarted { direction, version, description, .. } => {
                 let msg = format!("{} {version} {description}", verb(*direction));
                 match &self.bar {
                     Some(b) => b.set_message(msg),
                     None => eprint!("{msg} ... "),
                 }
             }
-            RunEvent::MigrationFinished {
-                duration_ns,
-                version,
-                description,
-                direction,
-            } => match &self.bar {
+            RunEvent::MigrationFinished { duration_ns, version, description, direction } => match &self.bar {
                 Some(b) => {
-                    b.println(format!(
-                        "  {} {version} {description} ({})",
-                        done(*direction),
-                        ms(*duration_ns)
-                    ));
+                    b.println(format!("  {} {version} {description} ({})", done(*direction), ms(*duration_ns)));
                     b.inc(1);
                 }
                 None => eprintln!("ok ({})", ms(*duration_ns)),

@@ -183,12 +183,7 @@ pub trait Database: Send {
     async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure>;
 
     /// Runs a down script and removes the history row, recording a rollback event.
-    async fn revert(
-        &mut self,
-        m: &MigrationFile,
-        down_sql: &str,
-        actor: &str,
-    ) -> Result<Duration, Failure>;
+    async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure>;
 
     /// Records an empty (comment-only) migration as applied without sending it.
     async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()>;
@@ -238,13 +233,9 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
     let at = target.display();
     let msg = match &e {
         sqlx::Error::Io(io) if io.kind() == Io::ConnectionRefused => {
-            format!(
-                "connection refused by {at}: is the server running and listening on that host and port?"
-            )
+            format!("connection refused by {at}: is the server running and listening on that host and port?")
         }
-        sqlx::Error::Io(io)
-            if io.to_string().contains("lookup") || io.to_string().contains("resolve") =>
-        {
+        sqlx::Error::Io(io) if io.to_string().contains("lookup") || io.to_string().contains("resolve") => {
             format!("cannot resolve the host of {at}: check the host name.")
         }
         sqlx::Error::Database(_) => {
@@ -254,10 +245,7 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
                     "the server at {at} refused the password for this user: store the right one \
                      (`godwit secret set ENV`, or GODWIT_PASSWORD_<ENV> in pipelines)."
                 ),
-                "28000" | "1044" | "1698" => format!(
-                    "the server at {at} does not let this user in: {}",
-                    db.message()
-                ),
+                "28000" | "1044" | "1698" => format!("the server at {at} does not let this user in: {}", db.message()),
                 "3D000" | "1049" => format!(
                     "the database of {at} does not exist: create it (e.g. `createdb`, `CREATE DATABASE`) or fix the URL."
                 ),
@@ -283,10 +271,7 @@ pub(crate) fn error_code(e: &sqlx::Error) -> Option<String> {
 /// Runs a multi-statement batch and, on failure, says how many statements completed before it:
 /// MySQL and SQLite do not say which statement of a batch failed, but each finished statement yields
 /// one result, so the count points at the failing one.
-pub(crate) async fn run_counted<'e, E, DB>(
-    executor: E,
-    text: String,
-) -> std::result::Result<(), (sqlx::Error, usize)>
+pub(crate) async fn run_counted<'e, E, DB>(executor: E, text: String) -> std::result::Result<(), (sqlx::Error, usize)>
 where
     DB: sqlx::Database,
     E: sqlx::Executor<'e, Database = DB>,
@@ -330,23 +315,13 @@ pub(crate) fn migration_error(
             offset.map(|o| {
                 let sql = std::fs::read_to_string(file).unwrap_or_default();
                 let (line, column) = crate::migration::split::line_col(&sql, o);
-                Location {
-                    file: name.clone(),
-                    line,
-                    column,
-                }
+                Location { file: name.clone(), line, column }
             }),
         ),
         None => (e.to_string(), None),
     };
-    let at = location
-        .as_ref()
-        .map(|l| format!(" (line {}, column {})", l.line, l.column))
-        .unwrap_or_default();
-    let mut err = Error::failed(format!(
-        "migration {} ({}) failed in {name}{at}: {detail}",
-        m.version, m.description
-    ));
+    let at = location.as_ref().map(|l| format!(" (line {}, column {})", l.line, l.column)).unwrap_or_default();
+    let mut err = Error::failed(format!("migration {} ({}) failed in {name}{at}: {detail}", m.version, m.description));
     err.location = location;
     err
 }

@@ -11,9 +11,7 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::sql::{self, Syntax};
-use super::{
-    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Target,
-};
+use super::{Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Target};
 use super::{connect_error, error_code, migration_error, run_counted, trimmed_body};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::source::MigrationFile;
@@ -82,18 +80,11 @@ impl MySql {
             o = o.password(p);
         }
         let conn = o.connect().await.map_err(|e| connect_error(target, e))?;
-        Ok(MySql {
-            conn,
-            target: target.display(),
-            lock_name: None,
-        })
+        Ok(MySql { conn, target: target.display(), lock_name: None })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
-        self.conn
-            .execute(sqlx::raw_sql(AssertSqlSafe(text)))
-            .await
-            .map(|_| ())
+        self.conn.execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ())
     }
 
     /// Runs `before`, the file's statements and `after` as one batch. `mark` is the history change
@@ -111,10 +102,7 @@ impl MySql {
         in_tx: bool,
     ) -> Result<Duration, Failure> {
         let (body, offsets) =
-            trimmed_body(file, sql_text, Dialect::MySql).map_err(|error| Failure {
-                error,
-                dirty: false,
-            })?;
+            trimmed_body(file, sql_text, Dialect::MySql).map_err(|error| Failure { error, dirty: false })?;
         let mut before = vec!["SET @godwit_t0 = SYSDATE(6)".to_string()];
         if in_tx {
             before.push(My.begin().into());
@@ -134,30 +122,21 @@ impl MySql {
             return Ok(start.elapsed());
         };
         let _ = self.batch("ROLLBACK".into()).await;
-        let failed_stmt = done
-            .checked_sub(before.len())
-            .filter(|k| *k < offsets.len());
+        let failed_stmt = done.checked_sub(before.len()).filter(|k| *k < offsets.len());
         let error = migration_error(m, file, &e, failed_stmt.map(|k| offsets[k]));
-        let row: Option<bool> =
-            sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = ?")
-                .bind(m.version)
-                .fetch_optional(&mut self.conn)
-                .await
-                .unwrap_or(None);
+        let row: Option<bool> = sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = ?")
+            .bind(m.version)
+            .fetch_optional(&mut self.conn)
+            .await
+            .unwrap_or(None);
         let marked = row == Some(false);
         if marked && failed_stmt == Some(0) {
             // The first statement failed: only the marker was committed (by that statement's
             // implicit commit). Take it back so the database reads as before.
             let _ = self.batch(unmark).await;
-            return Err(Failure {
-                error,
-                dirty: false,
-            });
+            return Err(Failure { error, dirty: false });
         }
-        Err(Failure {
-            error,
-            dirty: marked,
-        })
+        Err(Failure { error, dirty: marked })
     }
 
     async fn lock_holder(&mut self, name: &str) -> String {
@@ -169,8 +148,7 @@ impl MySql {
         .await
         .ok()
         .flatten();
-        row.map(|(u, h)| format!(" It is held by {u} from {h}."))
-            .unwrap_or_default()
+        row.map(|(u, h)| format!(" It is held by {u} from {h}.")).unwrap_or_default()
     }
 }
 
@@ -181,9 +159,7 @@ impl Database for MySql {
     }
 
     async fn server_version(&mut self) -> Result<String> {
-        let v: String = sqlx::query_scalar("SELECT VERSION()")
-            .fetch_one(&mut self.conn)
-            .await?;
+        let v: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut self.conn).await?;
         Ok(v)
     }
 
@@ -199,9 +175,7 @@ impl Database for MySql {
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
-            .fetch_one(&mut self.conn)
-            .await?;
+        let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut self.conn).await?;
         let name = sqlx_lock_name(&db.unwrap_or_default());
         // sqlx asks for GET_LOCK(name, -1), which MariaDB refuses (NULL, warning 1411) and sqlx does
         // not check. A non-negative timeout works on both servers; the result is checked.
@@ -226,27 +200,21 @@ impl Database for MySql {
                     ),
                 ))
             }
-            None => Err(Error::failed(format!(
-                "the server refused the migration lock {name} (GET_LOCK returned NULL)"
-            ))),
+            None => {
+                Err(Error::failed(format!("the server refused the migration lock {name} (GET_LOCK returned NULL)")))
+            }
         }
     }
 
     async fn unlock(&mut self) -> Result<()> {
         if let Some(name) = self.lock_name.take() {
-            sqlx::query("SELECT RELEASE_LOCK(?)")
-                .bind(name)
-                .execute(&mut self.conn)
-                .await?;
+            sqlx::query("SELECT RELEASE_LOCK(?)").bind(name).execute(&mut self.conn).await?;
         }
         Ok(())
     }
 
     async fn applied(&mut self) -> Result<Vec<Applied>> {
-        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED)
-            .fetch_all(&mut self.conn)
-            .await
-        {
+        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED).fetch_all(&mut self.conn).await {
             Ok(rows) => Ok(rows),
             Err(e) if undefined_table(&e) => Ok(Vec::new()),
             Err(e) => Err(e.into()),
@@ -255,47 +223,18 @@ impl Database for MySql {
 
     async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure> {
         let ev = sql::ok_event(EventKind::Apply, m);
-        let after = [
-            sql::set_success(m.version, true, Some(ELAPSED)),
-            sql::insert_log(&My, &ev, actor, ELAPSED),
-        ];
+        let after = [sql::set_success(m.version, true, Some(ELAPSED)), sql::insert_log(&My, &ev, actor, ELAPSED)];
         let mark = sql::insert_history(&My, m, false, "-1");
-        self.run(
-            m,
-            &m.path,
-            &m.sql,
-            mark,
-            sql::delete_history(m.version),
-            &after,
-            !m.no_transaction,
-        )
-        .await
+        self.run(m, &m.path, &m.sql, mark, sql::delete_history(m.version), &after, !m.no_transaction).await
     }
 
-    async fn revert(
-        &mut self,
-        m: &MigrationFile,
-        down_sql: &str,
-        actor: &str,
-    ) -> Result<Duration, Failure> {
+    async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure> {
         let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
         let ev = sql::ok_event(EventKind::Rollback, m);
-        let after = [
-            sql::delete_history(m.version),
-            sql::insert_log(&My, &ev, actor, ELAPSED),
-        ];
+        let after = [sql::delete_history(m.version), sql::insert_log(&My, &ev, actor, ELAPSED)];
         let mark = sql::set_success(m.version, false, None);
         let unmark = sql::set_success(m.version, true, None);
-        self.run(
-            m,
-            &down,
-            down_sql,
-            mark,
-            unmark,
-            &after,
-            !down_sql.starts_with("-- no-transaction"),
-        )
-        .await
+        self.run(m, &down, down_sql, mark, unmark, &after, !down_sql.starts_with("-- no-transaction")).await
     }
 
     async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {
@@ -310,14 +249,9 @@ impl Database for MySql {
     }
 
     async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
-        self.batch(sql::insert_log(
-            &My,
-            event,
-            actor,
-            &sql::duration_literal(event.duration),
-        ))
-        .await
-        .map_err(Error::from)
+        self.batch(sql::insert_log(&My, event, actor, &sql::duration_literal(event.duration)))
+            .await
+            .map_err(Error::from)
     }
 
     async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {

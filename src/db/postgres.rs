@@ -11,10 +11,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPos
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::sql::{self, Syntax};
-use super::{
-    Amend, Applied, Database, Dialect, Event, EventKind, Failure, NewEvent, connect_error,
-    migration_error,
-};
+use super::{Amend, Applied, Database, Dialect, Event, EventKind, Failure, NewEvent, connect_error, migration_error};
 use super::{ConnectOptions, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::source::MigrationFile;
@@ -31,10 +28,7 @@ struct Pg;
 impl Syntax for Pg {
     fn text(&self, s: &str) -> String {
         // NUL cannot be stored in PostgreSQL text.
-        format!(
-            "convert_from(decode('{}', 'hex'), 'UTF8')",
-            hex::encode(s.replace('\0', ""))
-        )
+        format!("convert_from(decode('{}', 'hex'), 'UTF8')", hex::encode(s.replace('\0', "")))
     }
     fn bytes(&self, b: &[u8]) -> String {
         format!("decode('{}', 'hex')", hex::encode(b))
@@ -46,8 +40,7 @@ impl Syntax for Pg {
 
 /// Nanoseconds since the batch arrived: `statement_timestamp()` is the time the server received the
 /// query message, for every statement in a multi-statement message.
-const ELAPSED: &str =
-    "(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000000000)::bigint";
+const ELAPSED: &str = "(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000000000)::bigint";
 
 const CREATE_TABLES: &str = r#"
 CREATE TABLE IF NOT EXISTS _sqlx_migrations (
@@ -81,18 +74,11 @@ impl Postgres {
             o = o.password(p);
         }
         let conn = o.connect().await.map_err(|e| connect_error(target, e))?;
-        Ok(Postgres {
-            conn,
-            target: target.display(),
-            lock_id: None,
-        })
+        Ok(Postgres { conn, target: target.display(), lock_id: None })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
-        self.conn
-            .execute(sqlx::raw_sql(AssertSqlSafe(text)))
-            .await
-            .map(|_| ())
+        self.conn.execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ())
     }
 
     async fn rollback(&mut self) {
@@ -114,12 +100,8 @@ impl Postgres {
             Ok(()) => Ok(start.elapsed()),
             Err(e) => {
                 self.rollback().await;
-                let offset = error_position(&e)
-                    .and_then(|p| char_to_byte(body, p.checked_sub(1 + PREFIX.len())?));
-                Err(Failure {
-                    error: migration_error(m, file, &e, offset),
-                    dirty: false,
-                })
+                let offset = error_position(&e).and_then(|p| char_to_byte(body, p.checked_sub(1 + PREFIX.len())?));
+                Err(Failure { error: migration_error(m, file, &e, offset), dirty: false })
             }
         }
     }
@@ -135,15 +117,10 @@ impl Postgres {
         done: impl FnOnce(Duration) -> Vec<String>,
         undo_begin: String,
     ) -> Result<Duration, Failure> {
-        let stmts = split::split(body, Dialect::Postgres).map_err(|e| Failure {
-            error: e.into_error(file),
-            dirty: false,
-        })?;
+        let stmts =
+            split::split(body, Dialect::Postgres).map_err(|e| Failure { error: e.into_error(file), dirty: false })?;
         let start = Instant::now();
-        self.batch(begin).await.map_err(|e| Failure {
-            error: e.into(),
-            dirty: false,
-        })?;
+        self.batch(begin).await.map_err(|e| Failure { error: e.into(), dirty: false })?;
         for (i, st) in stmts.iter().enumerate() {
             if let Err(e) = self.batch(st.sql.to_string()).await {
                 let offset = error_position(&e)
@@ -154,25 +131,17 @@ impl Postgres {
                 if i == 0 {
                     // Nothing ran: take the marker back so the database reads as before.
                     let _ = self.batch(undo_begin).await;
-                    return Err(Failure {
-                        error,
-                        dirty: false,
-                    });
+                    return Err(Failure { error, dirty: false });
                 }
                 return Err(Failure { error, dirty: true });
             }
         }
         let elapsed = start.elapsed();
         let finish = done(elapsed);
-        self.batch(format!("BEGIN;\n{};\nCOMMIT;", finish.join(";\n")))
-            .await
-            .map_err(|e| Failure {
-                error: Error::failed(format!(
-                    "migration {} ran, but recording it failed: {e}",
-                    m.version
-                )),
-                dirty: true,
-            })?;
+        self.batch(format!("BEGIN;\n{};\nCOMMIT;", finish.join(";\n"))).await.map_err(|e| Failure {
+            error: Error::failed(format!("migration {} ran, but recording it failed: {e}", m.version)),
+            dirty: true,
+        })?;
         Ok(elapsed)
     }
 
@@ -191,8 +160,7 @@ impl Postgres {
             Some((pid, app, user)) => format!(
                 " It is held by server process {pid} (user {}, application {}).",
                 user.unwrap_or_default(),
-                app.filter(|a| !a.is_empty())
-                    .unwrap_or_else(|| "unknown".into())
+                app.filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".into())
             ),
             None => String::new(),
         }
@@ -200,9 +168,7 @@ impl Postgres {
 }
 
 fn error_position(e: &sqlx::Error) -> Option<usize> {
-    let pg = e
-        .as_database_error()?
-        .try_downcast_ref::<PgDatabaseError>()?;
+    let pg = e.as_database_error()?.try_downcast_ref::<PgDatabaseError>()?;
     match pg.position()? {
         PgErrorPosition::Original(p) => Some(p),
         PgErrorPosition::Internal { .. } => None,
@@ -228,17 +194,12 @@ impl Database for Postgres {
     }
 
     async fn server_version(&mut self) -> Result<String> {
-        let v: String = sqlx::query_scalar("SHOW server_version")
-            .fetch_one(&mut self.conn)
-            .await?;
+        let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(&mut self.conn).await?;
         Ok(v)
     }
 
     async fn ensure_tables(&mut self) -> Result<()> {
-        self.batch(format!(
-            "SET client_min_messages = warning;{CREATE_TABLES}RESET client_min_messages;"
-        ))
-        .await?;
+        self.batch(format!("SET client_min_messages = warning;{CREATE_TABLES}RESET client_min_messages;")).await?;
         let cols: Vec<String> = sqlx::query_scalar(
             "SELECT column_name::text FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
@@ -249,16 +210,12 @@ impl Database for Postgres {
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
-        let db: String = sqlx::query_scalar("SELECT current_database()")
-            .fetch_one(&mut self.conn)
-            .await?;
+        let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&mut self.conn).await?;
         let id = sqlx_lock_id(&db);
         let deadline = Instant::now() + timeout;
         loop {
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(id)
-                .fetch_one(&mut self.conn)
-                .await?;
+            let got: bool =
+                sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(id).fetch_one(&mut self.conn).await?;
             if got {
                 self.lock_id = Some(id);
                 return Ok(());
@@ -280,19 +237,13 @@ impl Database for Postgres {
 
     async fn unlock(&mut self) -> Result<()> {
         if let Some(id) = self.lock_id.take() {
-            sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(id)
-                .execute(&mut self.conn)
-                .await?;
+            sqlx::query("SELECT pg_advisory_unlock($1)").bind(id).execute(&mut self.conn).await?;
         }
         Ok(())
     }
 
     async fn applied(&mut self) -> Result<Vec<Applied>> {
-        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED)
-            .fetch_all(&mut self.conn)
-            .await
-        {
+        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED).fetch_all(&mut self.conn).await {
             Ok(rows) => Ok(rows),
             Err(e) if undefined_table(&e) => Ok(Vec::new()),
             Err(e) => Err(e.into()),
@@ -311,28 +262,17 @@ impl Database for Postgres {
                     sql::insert_history(&Pg, m, false, "-1"),
                     |d| {
                         let t = sql::ns(d).to_string();
-                        vec![
-                            sql::set_success(m.version, true, Some(&t)),
-                            sql::insert_log(&Pg, &ev, actor, &t),
-                        ]
+                        vec![sql::set_success(m.version, true, Some(&t)), sql::insert_log(&Pg, &ev, actor, &t)]
                     },
                     undo,
                 )
                 .await;
         }
-        let after = [
-            sql::insert_history(&Pg, m, true, ELAPSED),
-            sql::insert_log(&Pg, &ev, actor, ELAPSED),
-        ];
+        let after = [sql::insert_history(&Pg, m, true, ELAPSED), sql::insert_log(&Pg, &ev, actor, ELAPSED)];
         self.run_in_tx(m, &m.path, &m.sql, &after).await
     }
 
-    async fn revert(
-        &mut self,
-        m: &MigrationFile,
-        down_sql: &str,
-        actor: &str,
-    ) -> Result<Duration, Failure> {
+    async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure> {
         let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
         let ev = sql::ok_event(EventKind::Rollback, m);
         if down_sql.starts_with("-- no-transaction") {
@@ -342,20 +282,12 @@ impl Database for Postgres {
                     &down,
                     down_sql,
                     sql::set_success(m.version, false, None),
-                    |d| {
-                        vec![
-                            sql::delete_history(m.version),
-                            sql::insert_log(&Pg, &ev, actor, &sql::ns(d).to_string()),
-                        ]
-                    },
+                    |d| vec![sql::delete_history(m.version), sql::insert_log(&Pg, &ev, actor, &sql::ns(d).to_string())],
                     sql::set_success(m.version, true, None),
                 )
                 .await;
         }
-        let after = [
-            sql::delete_history(m.version),
-            sql::insert_log(&Pg, &ev, actor, ELAPSED),
-        ];
+        let after = [sql::delete_history(m.version), sql::insert_log(&Pg, &ev, actor, ELAPSED)];
         self.run_in_tx(m, &down, down_sql, &after).await
     }
 
@@ -371,14 +303,9 @@ impl Database for Postgres {
     }
 
     async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
-        self.batch(sql::insert_log(
-            &Pg,
-            event,
-            actor,
-            &sql::duration_literal(event.duration),
-        ))
-        .await
-        .map_err(Error::from)
+        self.batch(sql::insert_log(&Pg, event, actor, &sql::duration_literal(event.duration)))
+            .await
+            .map_err(Error::from)
     }
 
     async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
@@ -393,11 +320,8 @@ impl Database for Postgres {
     }
 
     async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
-        let text = format!(
-            "BEGIN;\n{};\n{};\nCOMMIT;",
-            sql::amend(&Pg, change),
-            sql::insert_log(&Pg, event, actor, "NULL")
-        );
+        let text =
+            format!("BEGIN;\n{};\n{};\nCOMMIT;", sql::amend(&Pg, change), sql::insert_log(&Pg, event, actor, "NULL"));
         if let Err(e) = self.batch(text).await {
             self.rollback().await;
             return Err(e.into());
@@ -411,7 +335,5 @@ impl Database for Postgres {
 }
 
 fn undefined_table(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .and_then(|d| d.code())
-        .is_some_and(|c| c == "42P01")
+    e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P01")
 }

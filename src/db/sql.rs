@@ -25,12 +25,7 @@ pub(crate) fn ns(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn insert_history(
-    s: &impl Syntax,
-    m: &MigrationFile,
-    success: bool,
-    execution_time: &str,
-) -> String {
+pub(crate) fn insert_history(s: &impl Syntax, m: &MigrationFile, success: bool, execution_time: &str) -> String {
     format!(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
          VALUES ({}, {}, {}, {}, {execution_time})",
@@ -42,9 +37,7 @@ pub(crate) fn insert_history(
 }
 
 pub(crate) fn set_success(version: i64, success: bool, execution_time: Option<&str>) -> String {
-    let time = execution_time
-        .map(|t| format!(", execution_time = {t}"))
-        .unwrap_or_default();
+    let time = execution_time.map(|t| format!(", execution_time = {t}")).unwrap_or_default();
     format!(
         "UPDATE _sqlx_migrations SET success = {}{time} WHERE version = {version}",
         if success { "TRUE" } else { "FALSE" }
@@ -58,10 +51,7 @@ pub(crate) fn delete_history(version: i64) -> String {
 pub(crate) fn amend(s: &impl Syntax, a: &Amend) -> String {
     match a {
         Amend::Checksum { version, checksum } => {
-            format!(
-                "UPDATE _sqlx_migrations SET checksum = {} WHERE version = {version}",
-                s.bytes(checksum)
-            )
+            format!("UPDATE _sqlx_migrations SET checksum = {} WHERE version = {version}", s.bytes(checksum))
         }
         Amend::Succeeded { version, checksum } => format!(
             "UPDATE _sqlx_migrations SET checksum = {}, success = TRUE WHERE version = {version}",
@@ -102,22 +92,13 @@ pub(crate) fn duration_literal(d: Option<Duration>) -> String {
     d.map_or_else(|| "NULL".into(), |d| ns(d).to_string())
 }
 
-pub(crate) const HISTORY_COLUMNS: [&str; 6] = [
-    "version",
-    "description",
-    "installed_on",
-    "success",
-    "checksum",
-    "execution_time",
-];
+pub(crate) const HISTORY_COLUMNS: [&str; 6] =
+    ["version", "description", "installed_on", "success", "checksum", "execution_time"];
 
 /// Refuses a `_sqlx_migrations` whose columns are not sqlx's (another tool made it).
 pub(crate) fn check_columns(found: &[String]) -> crate::error::Result<()> {
-    let missing: Vec<&str> = HISTORY_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| !found.iter().any(|f| f.eq_ignore_ascii_case(c)))
-        .collect();
+    let missing: Vec<&str> =
+        HISTORY_COLUMNS.iter().copied().filter(|c| !found.iter().any(|f| f.eq_ignore_ascii_case(c))).collect();
     if missing.is_empty() {
         return Ok(());
     }

@@ -9,9 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::sql::{self, Syntax};
-use super::{
-    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Target,
-};
+use super::{Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Target};
 use super::{migration_error, run_counted, trimmed_body};
 use crate::error::{Error, Result};
 use crate::migration::source::MigrationFile;
@@ -72,24 +70,15 @@ impl Sqlite {
             .filename(path)
             .create_if_missing(opts.create_sqlite)
             .busy_timeout(opts.lock_timeout);
-        let conn = o.connect().await.map_err(|e| {
-            Error::connect(format!(
-                "cannot open the SQLite database {}: {e}",
-                path.display()
-            ))
-        })?;
-        Ok(Sqlite {
-            conn,
-            path: path.to_path_buf(),
-            lock: None,
-        })
+        let conn = o
+            .connect()
+            .await
+            .map_err(|e| Error::connect(format!("cannot open the SQLite database {}: {e}", path.display())))?;
+        Ok(Sqlite { conn, path: path.to_path_buf(), lock: None })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
-        self.conn
-            .execute(sqlx::raw_sql(AssertSqlSafe(text)))
-            .await
-            .map(|_| ())
+        self.conn.execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ())
     }
 
     /// Runs a file's SQL, then `finish(elapsed)` (its bookkeeping). In a transaction everything is
@@ -107,15 +96,8 @@ impl Sqlite {
         finish: impl FnOnce(Duration) -> Vec<String>,
     ) -> Result<Duration, Failure> {
         let (body, offsets) =
-            trimmed_body(file, sql_text, Dialect::Sqlite).map_err(|error| Failure {
-                error,
-                dirty: false,
-            })?;
-        let before = if in_tx {
-            Lite.begin().to_string()
-        } else {
-            mark
-        };
+            trimmed_body(file, sql_text, Dialect::Sqlite).map_err(|error| Failure { error, dirty: false })?;
+        let before = if in_tx { Lite.begin().to_string() } else { mark };
         let start = Instant::now();
         let result = run_counted(&mut self.conn, format!("{before};\n{body};")).await;
         let elapsed = start.elapsed();
@@ -124,32 +106,19 @@ impl Sqlite {
             let error = migration_error(m, file, &e, failed_stmt.map(|k| offsets[k]));
             if in_tx {
                 let _ = self.batch("ROLLBACK".into()).await;
-                return Err(Failure {
-                    error,
-                    dirty: false,
-                });
+                return Err(Failure { error, dirty: false });
             }
             if failed_stmt == Some(0) {
                 let _ = self.batch(unmark).await;
-                return Err(Failure {
-                    error,
-                    dirty: false,
-                });
+                return Err(Failure { error, dirty: false });
             }
             return Err(Failure { error, dirty: true });
         }
         let mut tail = finish(elapsed).join(";\n");
-        tail = if in_tx {
-            format!("{tail};\nCOMMIT;")
-        } else {
-            format!("BEGIN;\n{tail};\nCOMMIT;")
-        };
+        tail = if in_tx { format!("{tail};\nCOMMIT;") } else { format!("BEGIN;\n{tail};\nCOMMIT;") };
         if let Err(e) = self.batch(tail).await {
             let _ = self.batch("ROLLBACK".into()).await;
-            return Err(Failure {
-                error: e.into(),
-                dirty: !in_tx,
-            });
+            return Err(Failure { error: e.into(), dirty: !in_tx });
         }
         Ok(elapsed)
     }
@@ -162,18 +131,15 @@ impl Database for Sqlite {
     }
 
     async fn server_version(&mut self) -> Result<String> {
-        let v: String = sqlx::query_scalar("SELECT sqlite_version()")
-            .fetch_one(&mut self.conn)
-            .await?;
+        let v: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut self.conn).await?;
         Ok(v)
     }
 
     async fn ensure_tables(&mut self) -> Result<()> {
         self.batch(CREATE_TABLES.into()).await?;
-        let cols: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info('_sqlx_migrations')")
-                .fetch_all(&mut self.conn)
-                .await?;
+        let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('_sqlx_migrations')")
+            .fetch_all(&mut self.conn)
+            .await?;
         sql::check_columns(&cols)
     }
 
@@ -206,10 +172,7 @@ impl Database for Sqlite {
     }
 
     async fn applied(&mut self) -> Result<Vec<Applied>> {
-        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED)
-            .fetch_all(&mut self.conn)
-            .await
-        {
+        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED).fetch_all(&mut self.conn).await {
             Ok(rows) => Ok(rows),
             Err(e) if undefined_table(&e) => Ok(Vec::new()),
             Err(e) => Err(e.into()),
@@ -220,50 +183,26 @@ impl Database for Sqlite {
         let ev = sql::ok_event(EventKind::Apply, m);
         let in_tx = !m.no_transaction;
         let mark = sql::insert_history(&Lite, m, false, "-1");
-        self.run(
-            m,
-            &m.path,
-            &m.sql,
-            in_tx,
-            mark,
-            sql::delete_history(m.version),
-            |d| {
-                let t = sql::ns(d).to_string();
-                let history = if in_tx {
-                    sql::insert_history(&Lite, m, true, &t)
-                } else {
-                    sql::set_success(m.version, true, Some(&t))
-                };
-                vec![history, sql::insert_log(&Lite, &ev, actor, &t)]
-            },
-        )
+        self.run(m, &m.path, &m.sql, in_tx, mark, sql::delete_history(m.version), |d| {
+            let t = sql::ns(d).to_string();
+            let history = if in_tx {
+                sql::insert_history(&Lite, m, true, &t)
+            } else {
+                sql::set_success(m.version, true, Some(&t))
+            };
+            vec![history, sql::insert_log(&Lite, &ev, actor, &t)]
+        })
         .await
     }
 
-    async fn revert(
-        &mut self,
-        m: &MigrationFile,
-        down_sql: &str,
-        actor: &str,
-    ) -> Result<Duration, Failure> {
+    async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure> {
         let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
         let ev = sql::ok_event(EventKind::Rollback, m);
         let mark = sql::set_success(m.version, false, None);
         let unmark = sql::set_success(m.version, true, None);
-        self.run(
-            m,
-            &down,
-            down_sql,
-            !down_sql.starts_with("-- no-transaction"),
-            mark,
-            unmark,
-            |d| {
-                vec![
-                    sql::delete_history(m.version),
-                    sql::insert_log(&Lite, &ev, actor, &sql::ns(d).to_string()),
-                ]
-            },
-        )
+        self.run(m, &down, down_sql, !down_sql.starts_with("-- no-transaction"), mark, unmark, |d| {
+            vec![sql::delete_history(m.version), sql::insert_log(&Lite, &ev, actor, &sql::ns(d).to_string())]
+        })
         .await
     }
 
@@ -279,14 +218,9 @@ impl Database for Sqlite {
     }
 
     async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
-        self.batch(sql::insert_log(
-            &Lite,
-            event,
-            actor,
-            &sql::duration_literal(event.duration),
-        ))
-        .await
-        .map_err(Error::from)
+        self.batch(sql::insert_log(&Lite, event, actor, &sql::duration_literal(event.duration)))
+            .await
+            .map_err(Error::from)
     }
 
     async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
@@ -319,6 +253,5 @@ impl Database for Sqlite {
 }
 
 fn undefined_table(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.message().starts_with("no such table"))
+    e.as_database_error().is_some_and(|d| d.message().starts_with("no such table"))
 }

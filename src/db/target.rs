@@ -50,10 +50,7 @@ impl Target {
     /// so `sqlite://dev.db` means the same file whatever the working directory.
     /// A password in the URL is moved out into the secret.
     pub fn parse(raw: &str, base: &Path) -> Result<Target> {
-        let scheme = raw
-            .split_once(':')
-            .map(|(s, _)| s.to_ascii_lowercase())
-            .unwrap_or_default();
+        let scheme = raw.split_once(':').map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
         let dialect = match scheme.as_str() {
             "postgres" | "postgresql" => Dialect::Postgres,
             "mysql" | "mariadb" => Dialect::MySql,
@@ -68,33 +65,18 @@ impl Target {
             let rest = raw["sqlite:".len()..].trim_start_matches("//");
             let path = rest.split('?').next().unwrap_or_default();
             if path.is_empty() {
-                return Err(Error::input(
-                    "a sqlite URL needs a file: sqlite://path/to/file.db",
-                ));
+                return Err(Error::input("a sqlite URL needs a file: sqlite://path/to/file.db"));
             }
             let p = PathBuf::from(path);
-            let p = if p.is_absolute() || path == ":memory:" {
-                p
-            } else {
-                base.join(p)
-            };
-            return Ok(Target {
-                dialect,
-                url: None,
-                sqlite_path: Some(p),
-                password: None,
-            });
+            let p = if p.is_absolute() || path == ":memory:" { p } else { base.join(p) };
+            return Ok(Target { dialect, url: None, sqlite_path: Some(p), password: None });
         }
         let mut url = Url::parse(raw).map_err(|e| {
             // The URL may hold a password: say what is wrong without echoing it.
-            Error::input(format!(
-                "the database URL is malformed ({e}); expected e.g. postgres://user@host:5432/db"
-            ))
+            Error::input(format!("the database URL is malformed ({e}); expected e.g. postgres://user@host:5432/db"))
         })?;
         if url.host_str().is_none_or(str::is_empty) {
-            return Err(Error::input(
-                "the database URL has no host, e.g. postgres://user@localhost:5432/db",
-            ));
+            return Err(Error::input("the database URL has no host, e.g. postgres://user@localhost:5432/db"));
         }
         let password = url.password().map(|p| {
             let decoded = percent_decode(p);
@@ -104,12 +86,7 @@ impl Target {
         if dialect == Dialect::MySql {
             let _ = url.set_scheme("mysql");
         }
-        Ok(Target {
-            dialect,
-            url: Some(url),
-            sqlite_path: None,
-            password,
-        })
+        Ok(Target { dialect, url: Some(url), sqlite_path: None, password })
     }
 
     pub fn with_password(mut self, password: Option<SecretString>) -> Target {
@@ -138,9 +115,7 @@ impl Target {
 
     /// A SQLite file that does not exist yet: an empty database, for verbs that only read.
     pub fn is_unborn(&self) -> bool {
-        self.sqlite_path
-            .as_ref()
-            .is_some_and(|p| p.to_str() != Some(":memory:") && !p.exists())
+        self.sqlite_path.as_ref().is_some_and(|p| p.to_str() != Some(":memory:") && !p.exists())
     }
 
     pub(crate) fn url(&self) -> &Url {
@@ -148,9 +123,7 @@ impl Target {
     }
 
     pub(crate) fn sqlite_path(&self) -> &Path {
-        self.sqlite_path
-            .as_deref()
-            .expect("sqlite targets have a path")
+        self.sqlite_path.as_deref().expect("sqlite targets have a path")
     }
 
     pub(crate) fn password(&self) -> Option<&str> {
@@ -171,11 +144,7 @@ mod tests {
 
     #[test]
     fn passwords_leave_the_url() {
-        let t = Target::parse(
-            "postgres://app:s3cr%40t@db.example:5432/app",
-            Path::new("/p"),
-        )
-        .unwrap();
+        let t = Target::parse("postgres://app:s3cr%40t@db.example:5432/app", Path::new("/p")).unwrap();
         assert_eq!(t.display(), "postgres://app@db.example:5432/app");
         assert_eq!(t.password(), Some("s3cr@t"));
         assert!(!format!("{t:?}").contains("s3cr"));
@@ -191,12 +160,7 @@ mod tests {
 
     #[test]
     fn unknown_schemes_and_malformed_urls_are_input_errors() {
-        assert!(
-            Target::parse("oracle://x", Path::new("/"))
-                .unwrap_err()
-                .message
-                .contains("oracle")
-        );
+        assert!(Target::parse("oracle://x", Path::new("/")).unwrap_err().message.contains("oracle"));
         let e = Target::parse("postgres://u:hunter2@:5432/x", Path::new("/")).unwrap_err();
         assert!(!e.message.contains("hunter2"), "{}", e.message);
         let t = Target::parse("mariadb://root@127.0.0.1/db", Path::new("/")).unwrap();

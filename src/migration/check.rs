@@ -48,29 +48,20 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
                 P::BadName { file } | P::NotUtf8 { file } | P::Unreadable { file, .. } => {
                     (FindingKind::BadFile, None, vec![file.clone()])
                 }
-                P::DownWithoutUp { version, file } => {
-                    (FindingKind::BadFile, Some(*version), vec![file.clone()])
-                }
+                P::DownWithoutUp { version, file } => (FindingKind::BadFile, Some(*version), vec![file.clone()]),
             };
             let message = p.message();
             let (message, fix) = match message.split_once(". ") {
                 Some((m, f)) => (m.to_string(), f.to_string()),
                 None => (message, String::new()),
             };
-            Finding {
-                kind,
-                version,
-                files,
-                message,
-                fix,
-            }
+            Finding { kind, version, files, message, fix }
         })
         .collect();
 
     // Revision chain from the guide's header: two files revising the same parent, or a parent
     // that names no file. Files without a header (sqlx's own) are not part of the chain.
-    let mut children: BTreeMap<&str, Vec<&crate::migration::source::MigrationFile>> =
-        BTreeMap::new();
+    let mut children: BTreeMap<&str, Vec<&crate::migration::source::MigrationFile>> = BTreeMap::new();
     for m in &source.migrations {
         let Some(parent) = m.header.revises.as_deref() else {
             continue;
@@ -84,10 +75,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
                 kind: FindingKind::UnknownRevision,
                 version: Some(m.version),
                 files: vec![m.file_name()],
-                message: format!(
-                    "{} says `Revises: {parent}`, but no migration has that version",
-                    m.file_name()
-                ),
+                message: format!("{} says `Revises: {parent}`, but no migration has that version", m.file_name()),
                 fix: "edit its `Revises:` line to name the migration it follows".into(),
             }),
         }
@@ -110,14 +98,8 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
     }
 
     for m in &source.migrations {
-        if m.kind == crate::migration::source::Kind::Reversible
-            && !m.down_path.as_ref().is_some_and(|p| p.exists())
-        {
-            let down = m
-                .down_path
-                .as_deref()
-                .map(crate::migration::source::file_name)
-                .unwrap_or_default();
+        if m.kind == crate::migration::source::Kind::Reversible && !m.down_path.as_ref().is_some_and(|p| p.exists()) {
+            let down = m.down_path.as_deref().map(crate::migration::source::file_name).unwrap_or_default();
             out.push(Finding {
                 kind: FindingKind::MissingDown,
                 version: Some(m.version),
@@ -147,13 +129,8 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
     for r in rows {
         let files: Vec<String> = r.file.iter().cloned().collect();
         let v = r.version;
-        let finding = |kind, message: String, fix: String| Finding {
-            kind,
-            version: Some(v),
-            files: files.clone(),
-            message,
-            fix,
-        };
+        let finding =
+            |kind, message: String, fix: String| Finding { kind, version: Some(v), files: files.clone(), message, fix };
         match r.state {
             State::Failed => out.push(finding(
                 FindingKind::Failed,
@@ -175,10 +152,7 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
         if r.drift {
             out.push(finding(
                 FindingKind::Drift,
-                format!(
-                    "{} was edited after it was applied (checksum changed)",
-                    r.file.as_deref().unwrap_or_default()
-                ),
+                format!("{} was edited after it was applied (checksum changed)", r.file.as_deref().unwrap_or_default()),
                 format!("undo the edit, or accept it with `godwit repair {v} --reason \"...\"`"),
             ));
         }

@@ -22,17 +22,8 @@ pub struct NewMigration {
 
 /// Turns what a person typed into the file-name part: `Add email column` -> `add_email_column`.
 pub fn slug(name: &str) -> Result<String> {
-    let s: String = name
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_whitespace() || c == '-' {
-                '_'
-            } else {
-                c.to_ascii_lowercase()
-            }
-        })
-        .collect();
+    let s: String =
+        name.trim().chars().map(|c| if c.is_whitespace() || c == '-' { '_' } else { c.to_ascii_lowercase() }).collect();
     if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(Error::input(format!(
             "`{name}` is not a usable migration name: use letters, digits, spaces, - and _, e.g. add_email_column"
@@ -45,29 +36,16 @@ pub fn slug(name: &str) -> Result<String> {
 /// so two `new` at the same second get different versions.
 pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec<PathBuf>> {
     let slug = slug(&spec.name)?;
-    fs::create_dir_all(dir)
-        .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
     let _guard = crate::fslock::lock(dir, "new")?;
     let source = Source::load(dir)?;
     let newest = source.migrations.iter().map(|m| m.version).max();
     // Any version taken by any file, including broken ones, counts as taken.
     let taken = fs::read_dir(dir)
         .map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .to_str()?
-                .split('_')
-                .next()?
-                .parse::<i64>()
-                .ok()
-        })
+        .filter_map(|e| e.ok()?.file_name().to_str()?.split('_').next()?.parse::<i64>().ok())
         .max();
-    let stamp: i64 = now
-        .format("%Y%m%d%H%M%S")
-        .to_string()
-        .parse()
-        .expect("digits");
+    let stamp: i64 = now.format("%Y%m%d%H%M%S").to_string().parse().expect("digits");
     let version = stamp.max(taken.map_or(0, |t| t + 1));
 
     let description = slug.replace('_', " ");
@@ -82,28 +60,18 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
     ));
     let files: Vec<(PathBuf, String)> = if spec.reversible {
         vec![
-            (
-                dir.join(format!("{version}_{slug}.up.sql")),
-                format!("{header}{}", spec.up),
-            ),
+            (dir.join(format!("{version}_{slug}.up.sql")), format!("{header}{}", spec.up)),
             (
                 dir.join(format!("{version}_{slug}.down.sql")),
                 format!(
                     "{}-- Revert: {description}\n\n{}",
-                    if spec.no_transaction {
-                        "-- no-transaction\n"
-                    } else {
-                        ""
-                    },
+                    if spec.no_transaction { "-- no-transaction\n" } else { "" },
                     spec.down
                 ),
             ),
         ]
     } else {
-        vec![(
-            dir.join(format!("{version}_{slug}.sql")),
-            format!("{header}{}", spec.up),
-        )]
+        vec![(dir.join(format!("{version}_{slug}.sql")), format!("{header}{}", spec.up))]
     };
     for (path, body) in &files {
         let mut f = OpenOptions::new()
@@ -111,8 +79,7 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
             .create_new(true)
             .open(path)
             .map_err(|e| Error::input(format!("cannot create {}: {e}", path.display())))?;
-        f.write_all(body.as_bytes())
-            .map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
+        f.write_all(body.as_bytes()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(files.into_iter().map(|(p, _)| p).collect())
 }
@@ -126,11 +93,7 @@ mod tests {
     fn same_second_gets_distinct_versions_and_a_chain() {
         let d = tempfile::tempdir().unwrap();
         let now = Utc.with_ymd_and_hms(2024, 2, 1, 14, 57, 45).unwrap();
-        let spec = |n: &str| NewMigration {
-            name: n.into(),
-            reversible: true,
-            ..Default::default()
-        };
+        let spec = |n: &str| NewMigration { name: n.into(), reversible: true, ..Default::default() };
         let a = create(d.path(), &spec("create todos table"), now).unwrap();
         let b = create(d.path(), &spec("add-email"), now).unwrap();
         assert!(a[0].ends_with("20240201145745_create_todos_table.up.sql"));
@@ -138,14 +101,8 @@ mod tests {
         let s = Source::load(d.path()).unwrap();
         assert!(s.problems.is_empty());
         assert_eq!(s.migrations[0].header.revises.as_deref(), Some(""));
-        assert_eq!(
-            s.migrations[1].header.revises.as_deref(),
-            Some("20240201145745")
-        );
-        assert_eq!(
-            s.migrations[1].header.revision_id.as_deref(),
-            Some("20240201145746")
-        );
+        assert_eq!(s.migrations[1].header.revises.as_deref(), Some("20240201145745"));
+        assert_eq!(s.migrations[1].header.revision_id.as_deref(), Some("20240201145746"));
         assert!(s.migrations[1].sql.starts_with("-- add email\n"));
     }
 
@@ -157,16 +114,8 @@ mod tests {
             .map(|i| {
                 let dir = d.path().to_path_buf();
                 std::thread::spawn(move || {
-                    create(
-                        &dir,
-                        &NewMigration {
-                            name: format!("m{i}"),
-                            reversible: false,
-                            ..Default::default()
-                        },
-                        now,
-                    )
-                    .unwrap()
+                    create(&dir, &NewMigration { name: format!("m{i}"), reversible: false, ..Default::default() }, now)
+                        .unwrap()
                 })
             })
             .collect();

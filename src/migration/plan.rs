@@ -18,10 +18,7 @@ pub enum DownTarget {
 pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
     source.ensure_valid()?;
     if let Some(dirty) = applied.iter().find(|a| !a.success) {
-        let file = source
-            .get(dirty.version)
-            .map(|m| m.file_name())
-            .unwrap_or_else(|| "its file".into());
+        let file = source.get(dirty.version).map(|m| m.file_name()).unwrap_or_else(|| "its file".into());
         return Err(Error::failed(format!(
             "migration {} ({}) failed part way in an earlier run and left the database partly changed; \
              nothing was run. Look at the database and {file}, finish or undo that change by hand, then \
@@ -73,11 +70,7 @@ pub fn plan_up<'a>(
         .filter(|m| to.is_none_or(|t| m.version <= t))
         .collect();
     if !allow_out_of_order && let Some(newest) = newest {
-        let late: Vec<String> = pending
-            .iter()
-            .filter(|m| m.version < newest)
-            .map(|m| m.file_name())
-            .collect();
+        let late: Vec<String> = pending.iter().filter(|m| m.version < newest).map(|m| m.file_name()).collect();
         if !late.is_empty() {
             return Err(Error::input(format!(
                 "pending migration(s) older than the newest applied one ({newest}): {}. This usually comes \
@@ -91,11 +84,7 @@ pub fn plan_up<'a>(
 }
 
 /// Applied migrations to revert, newest first. Every one must be reversible with its down file present.
-pub fn plan_down<'a>(
-    source: &'a Source,
-    applied: &[Applied],
-    target: DownTarget,
-) -> Result<Vec<&'a MigrationFile>> {
+pub fn plan_down<'a>(source: &'a Source, applied: &[Applied], target: DownTarget) -> Result<Vec<&'a MigrationFile>> {
     validate(source, applied)?;
     let chosen: Vec<&Applied> = match target {
         DownTarget::Steps(n) => applied.iter().rev().take(n).collect(),
@@ -103,9 +92,7 @@ pub fn plan_down<'a>(
     };
     let mut out = Vec::with_capacity(chosen.len());
     for a in chosen {
-        let m = source
-            .get(a.version)
-            .expect("validated: every applied version has a file");
+        let m = source.get(a.version).expect("validated: every applied version has a file");
         if m.kind == Kind::Simple {
             return Err(Error::input(format!(
                 "migration {} ({}) is irreversible: {} has no down script; nothing was rolled back. Roll back to \
@@ -117,11 +104,7 @@ pub fn plan_down<'a>(
             )));
         }
         if !m.down_path.as_ref().is_some_and(|p| p.exists()) {
-            let expected = m
-                .down_path
-                .as_ref()
-                .map(|p| crate::migration::source::file_name(p))
-                .unwrap_or_default();
+            let expected = m.down_path.as_ref().map(|p| crate::migration::source::file_name(p)).unwrap_or_default();
             return Err(Error::input(format!(
                 "migration {} cannot be rolled back: its down file {expected} is missing; nothing was rolled back. \
                  Write it (the SQL that undoes {}) and try again.",
@@ -170,11 +153,7 @@ mod tests {
     }
 
     fn source(files: Vec<MigrationFile>) -> Source {
-        Source {
-            dir: "/x".into(),
-            migrations: files,
-            problems: vec![],
-        }
+        Source { dir: "/x".into(), migrations: files, problems: vec![] }
     }
 
     fn versions(ms: &[&MigrationFile]) -> Vec<i64> {
@@ -183,11 +162,8 @@ mod tests {
 
     #[test]
     fn up_plans() {
-        let s = source(vec![
-            file(1, Kind::Reversible, "a"),
-            file(2, Kind::Reversible, "b"),
-            file(3, Kind::Simple, "c"),
-        ]);
+        let s =
+            source(vec![file(1, Kind::Reversible, "a"), file(2, Kind::Reversible, "b"), file(3, Kind::Simple, "c")]);
         let a1 = applied(&s.migrations[0]);
         let cases: Vec<(Vec<Applied>, Option<i64>, Vec<i64>)> = vec![
             (vec![], None, vec![1, 2, 3]),
@@ -196,20 +172,13 @@ mod tests {
             (vec![], Some(0), vec![]),
         ];
         for (applied, to, want) in cases {
-            assert_eq!(
-                versions(&plan_up(&s, &applied, to, false).unwrap()),
-                want,
-                "to {to:?}"
-            );
+            assert_eq!(versions(&plan_up(&s, &applied, to, false).unwrap()), want, "to {to:?}");
         }
     }
 
     #[test]
     fn up_refusals() {
-        let s = source(vec![
-            file(1, Kind::Reversible, "a"),
-            file(2, Kind::Reversible, "b"),
-        ]);
+        let s = source(vec![file(1, Kind::Reversible, "a"), file(2, Kind::Reversible, "b")]);
         let mut drift = applied(&s.migrations[0]);
         drift.checksum = vec![0; 48];
         let e = plan_up(&s, &[drift], None, false).unwrap_err();
@@ -219,32 +188,17 @@ mod tests {
         dirty.success = false;
         let e = plan_up(&s, &[dirty], None, false).unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::Failed);
-        assert!(
-            e.message.contains("godwit resolve 1 --applied"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("godwit resolve 1 --applied"), "{}", e.message);
 
         let mut gone = applied(&s.migrations[0]);
         gone.version = 9;
         let e = plan_up(&s, &[gone], None, false).unwrap_err();
-        assert!(
-            e.message.contains("migration 9") && e.message.contains("not in"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("migration 9") && e.message.contains("not in"), "{}", e.message);
 
         let late = applied(&s.migrations[1]);
         let e = plan_up(&s, std::slice::from_ref(&late), None, false).unwrap_err();
-        assert!(
-            e.message.contains("1_m1.up.sql") && e.message.contains("--allow-out-of-order"),
-            "{}",
-            e.message
-        );
-        assert_eq!(
-            versions(&plan_up(&s, &[late], None, true).unwrap()),
-            vec![1]
-        );
+        assert!(e.message.contains("1_m1.up.sql") && e.message.contains("--allow-out-of-order"), "{}", e.message);
+        assert_eq!(versions(&plan_up(&s, &[late], None, true).unwrap()), vec![1]);
     }
 
     #[test]
@@ -255,18 +209,9 @@ mod tests {
             file(3, Kind::Reversible, "c"),
         ]);
         let all: Vec<Applied> = s.migrations.iter().map(applied).collect();
-        assert_eq!(
-            versions(&plan_down(&s, &all, DownTarget::Steps(1)).unwrap()),
-            vec![3]
-        );
-        assert_eq!(
-            versions(&plan_down(&s, &all, DownTarget::Steps(9)).unwrap()),
-            vec![3, 2, 1]
-        );
-        assert_eq!(
-            versions(&plan_down(&s, &all, DownTarget::To(1)).unwrap()),
-            vec![3, 2]
-        );
+        assert_eq!(versions(&plan_down(&s, &all, DownTarget::Steps(1)).unwrap()), vec![3]);
+        assert_eq!(versions(&plan_down(&s, &all, DownTarget::Steps(9)).unwrap()), vec![3, 2, 1]);
+        assert_eq!(versions(&plan_down(&s, &all, DownTarget::To(1)).unwrap()), vec![3, 2]);
         assert!(plan_down(&s, &[], DownTarget::Steps(1)).unwrap().is_empty());
     }
 
@@ -277,11 +222,7 @@ mod tests {
         let s = source(vec![file(1, Kind::Simple, "a"), missing]);
         let all: Vec<Applied> = s.migrations.iter().map(applied).collect();
         let e = plan_down(&s, &all, DownTarget::Steps(1)).unwrap_err();
-        assert!(
-            e.message.contains("2_m2.down.sql") && e.message.contains("missing"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("2_m2.down.sql") && e.message.contains("missing"), "{}", e.message);
         let e = plan_down(&s, &all[..1], DownTarget::Steps(1)).unwrap_err();
         assert!(e.message.contains("irreversible"), "{}", e.message);
     }

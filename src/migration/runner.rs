@@ -31,19 +31,13 @@ impl Cancel {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub lock_timeout: Duration,
-    pub dry_run: bool,
     pub allow_out_of_order: bool,
     pub cancel: Cancel,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions {
-            lock_timeout: Duration::from_secs(30),
-            dry_run: false,
-            allow_out_of_order: false,
-            cancel: Cancel::default(),
-        }
+        RunOptions { lock_timeout: Duration::from_secs(30), allow_out_of_order: false, cancel: Cancel::default() }
     }
 }
 
@@ -89,21 +83,11 @@ impl RunReport {
 fn step(m: &MigrationFile, direction: Direction) -> Result<Step> {
     let (file, sql) = match direction {
         Direction::Up => (m.file_name(), m.sql.clone()),
-        Direction::Down => (
-            m.down_path
-                .as_deref()
-                .map(crate::migration::source::file_name)
-                .unwrap_or_default(),
-            m.down_sql()?,
-        ),
+        Direction::Down => {
+            (m.down_path.as_deref().map(crate::migration::source::file_name).unwrap_or_default(), m.down_sql()?)
+        }
     };
-    Ok(Step {
-        version: m.version,
-        description: m.description.clone(),
-        file,
-        sql,
-        no_transaction: m.no_transaction,
-    })
+    Ok(Step { version: m.version, description: m.description.clone(), file, sql, no_transaction: m.no_transaction })
 }
 
 /// Applies pending migrations up to `to`.
@@ -114,11 +98,6 @@ pub async fn up(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    if opts.dry_run {
-        let applied = db.applied().await?;
-        let plan = plan::plan_up(source, &applied, to, opts.allow_out_of_order)?;
-        return preview(db, Direction::Up, &plan);
-    }
     locked(db, opts, async |db: &mut dyn Database| {
         let applied = db.applied().await?;
         let plan = plan::plan_up(source, &applied, to, opts.allow_out_of_order)?;
@@ -135,11 +114,6 @@ pub async fn down(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    if opts.dry_run {
-        let applied = db.applied().await?;
-        let plan = plan::plan_down(source, &applied, target)?;
-        return preview(db, Direction::Down, &plan);
-    }
     locked(db, opts, async |db: &mut dyn Database| {
         let applied = db.applied().await?;
         let plan = plan::plan_down(source, &applied, target)?;
@@ -159,9 +133,7 @@ pub async fn redo(
         let applied = db.applied().await?;
         let plan = plan::plan_down(source, &applied, DownTarget::Steps(1))?;
         if plan.is_empty() {
-            return Err(Error::input(
-                "nothing to redo: no migration is applied to this database.",
-            ));
+            return Err(Error::input("nothing to redo: no migration is applied to this database."));
         }
         let down = run(db, Direction::Down, &plan, opts, on_event).await?;
         if down.failure.is_some() || down.cancelled {
@@ -173,23 +145,24 @@ pub async fn redo(
     .await
 }
 
-fn preview(
-    _db: &mut dyn Database,
-    direction: Direction,
-    plan: &[&MigrationFile],
+/// What `up` would run, with its SQL, given the history; runs nothing.
+pub fn preview_up(
+    source: &Source,
+    applied: &[db::Applied],
+    to: Option<i64>,
+    allow_out_of_order: bool,
 ) -> Result<RunReport> {
-    let planned = plan
-        .iter()
-        .map(|m| step(m, direction))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(RunReport {
-        direction,
-        dry_run: true,
-        planned,
-        done: vec![],
-        cancelled: false,
-        failure: None,
-    })
+    preview(Direction::Up, &plan::plan_up(source, applied, to, allow_out_of_order)?)
+}
+
+/// What `down` would run, with its SQL; runs nothing.
+pub fn preview_down(source: &Source, applied: &[db::Applied], target: DownTarget) -> Result<RunReport> {
+    preview(Direction::Down, &plan::plan_down(source, applied, target)?)
+}
+
+fn preview(direction: Direction, plan: &[&MigrationFile]) -> Result<RunReport> {
+    let planned = plan.iter().map(|m| step(m, direction)).collect::<Result<Vec<_>>>()?;
+    Ok(RunReport { direction, dry_run: true, planned, done: vec![], cancelled: false, failure: None })
 }
 
 /// Runs `f` under the migration lock, creating the history tables first, and always unlocks.
@@ -218,10 +191,7 @@ async fn run(
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
     // Read every script and refuse a malformed one before anything runs.
-    let planned = plan
-        .iter()
-        .map(|m| step(m, direction))
-        .collect::<Result<Vec<_>>>()?;
+    let planned = plan.iter().map(|m| step(m, direction)).collect::<Result<Vec<_>>>()?;
     for (m, s) in plan.iter().zip(&planned) {
         let path = match direction {
             Direction::Up => m.path.clone(),
@@ -231,14 +201,7 @@ async fn run(
     }
     let actor = db::actor();
     let total = plan.len();
-    let mut report = RunReport {
-        direction,
-        dry_run: false,
-        planned,
-        done: vec![],
-        cancelled: false,
-        failure: None,
-    };
+    let mut report = RunReport { direction, dry_run: false, planned, done: vec![], cancelled: false, failure: None };
     on_event(&RunEvent::Started { direction, total });
     for (index, m) in plan.iter().enumerate() {
         if opts.cancel.is_cancelled() {
@@ -253,9 +216,7 @@ async fn run(
             description: m.description.clone(),
         });
         let sql = &report.planned[index].sql;
-        let empty = split::split(sql, db.dialect())
-            .map(|s| s.is_empty())
-            .unwrap_or(false);
+        let empty = split::split(sql, db.dialect()).map(|s| s.is_empty()).unwrap_or(false);
         let result = match (direction, empty) {
             // An empty or comment-only up file is recorded without being sent (MySQL refuses an
             // empty query).
@@ -263,10 +224,7 @@ async fn run(
                 .record_empty(m, &actor)
                 .await
                 .map(|_| Duration::ZERO)
-                .map_err(|error| db::Failure {
-                    error,
-                    dirty: false,
-                }),
+                .map_err(|error| db::Failure { error, dirty: false }),
             (Direction::Up, false) => db.apply(m, &actor).await,
             (Direction::Down, _) => db.revert(m, sql, &actor).await,
         };
@@ -279,11 +237,7 @@ async fn run(
                     description: m.description.clone(),
                     duration_ns,
                 });
-                report.done.push(Done {
-                    version: m.version,
-                    description: m.description.clone(),
-                    duration_ns,
-                });
+                report.done.push(Done { version: m.version, description: m.description.clone(), duration_ns });
             }
             Err(db::Failure { error, dirty }) => {
                 let error = explain_failure(error, m, direction, dirty, report.done.len(), total);
@@ -302,11 +256,7 @@ async fn run(
                     version: Some(m.version),
                     description: m.description.clone(),
                     duration: None,
-                    outcome: if dirty {
-                        Outcome::Dirty
-                    } else {
-                        Outcome::Failed
-                    },
+                    outcome: if dirty { Outcome::Dirty } else { Outcome::Failed },
                     error: Some(error.message.clone()),
                     detail: None,
                 };
@@ -318,12 +268,7 @@ async fn run(
             }
         }
     }
-    on_event(&RunEvent::Finished {
-        direction,
-        done: report.done.len(),
-        total,
-        cancelled: report.cancelled,
-    });
+    on_event(&RunEvent::Finished { direction, done: report.done.len(), total, cancelled: report.cancelled });
     Ok(report)
 }
 
@@ -347,15 +292,9 @@ fn explain_failure(
             v = m.version
         )
     } else {
-        format!(
-            "\nMigration {} changed nothing: the database is as it was before it.",
-            m.version
-        )
+        format!("\nMigration {} changed nothing: the database is as it was before it.", m.version)
     };
-    error.message = format!(
-        "{}{state}\n{done} of {total} migration(s) {verb} before the failure.",
-        error.message
-    );
+    error.message = format!("{}{state}\n{done} of {total} migration(s) {verb} before the failure.", error.message);
     if error.kind != ErrorKind::Input {
         error.kind = ErrorKind::Failed;
     }

@@ -60,12 +60,8 @@ impl MigrationFile {
             )));
         };
         match fs::read(path) {
-            Ok(bytes) => String::from_utf8(bytes).map_err(|_| {
-                Error::input(format!(
-                    "{} is not valid UTF-8; save it as UTF-8.",
-                    path.display()
-                ))
-            }),
+            Ok(bytes) => String::from_utf8(bytes)
+                .map_err(|_| Error::input(format!("{} is not valid UTF-8; save it as UTF-8.", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(format!(
                 "migration {} cannot be rolled back: its down file {} is missing. Write it (the SQL \
                  that undoes {}) and try again.",
@@ -107,9 +103,9 @@ impl SourceProblem {
                  version (`godwit new` picks a free one) and move its SQL there.",
                 files.join(", ")
             ),
-            SourceProblem::DownWithoutUp { file, .. } => format!(
-                "{file} has no matching .up.sql. Add the up file or remove the stray down file."
-            ),
+            SourceProblem::DownWithoutUp { file, .. } => {
+                format!("{file} has no matching .up.sql. Add the up file or remove the stray down file.")
+            }
             SourceProblem::NotUtf8 { file } => {
                 format!("{file} is not valid UTF-8; save it as UTF-8.")
             }
@@ -142,16 +138,13 @@ impl Source {
         let mut problems = Vec::new();
 
         for entry in entries {
-            let entry =
-                entry.map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?;
+            let entry = entry.map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?;
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.ends_with(".sql") || !path.is_file() {
                 continue;
             }
-            let Some((version, rest)) = name
-                .split_once('_')
-                .and_then(|(v, rest)| Some((v.parse::<i64>().ok()?, rest)))
+            let Some((version, rest)) = name.split_once('_').and_then(|(v, rest)| Some((v.parse::<i64>().ok()?, rest)))
             else {
                 problems.push(SourceProblem::BadName { file: name });
                 continue;
@@ -168,10 +161,7 @@ impl Source {
             let bytes = match fs::read(&path) {
                 Ok(b) => b,
                 Err(e) => {
-                    problems.push(SourceProblem::Unreadable {
-                        file: name,
-                        error: e.to_string(),
-                    });
+                    problems.push(SourceProblem::Unreadable { file: name, error: e.to_string() });
                     continue;
                 }
             };
@@ -182,13 +172,8 @@ impl Source {
             let checksum = Sha384::digest(sql.as_bytes()).to_vec();
             let no_transaction = sql.starts_with("-- no-transaction");
             let header = parse_header(&sql);
-            let down_path = (kind == Kind::Reversible).then(|| {
-                path.with_file_name(format!(
-                    "{}_{}.down.sql",
-                    version,
-                    rest.trim_end_matches(suffix)
-                ))
-            });
+            let down_path = (kind == Kind::Reversible)
+                .then(|| path.with_file_name(format!("{}_{}.down.sql", version, rest.trim_end_matches(suffix))));
             ups.entry(version).or_default().push(MigrationFile {
                 version,
                 description,
@@ -207,10 +192,7 @@ impl Source {
             if files.len() > 1 {
                 let mut names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
                 names.sort();
-                problems.push(SourceProblem::DuplicateVersion {
-                    version,
-                    files: names,
-                });
+                problems.push(SourceProblem::DuplicateVersion { version, files: names });
                 continue;
             }
             let mut m = files.pop().expect("one file");
@@ -232,18 +214,11 @@ impl Source {
         }
         for (version, files) in downs {
             for f in files {
-                problems.push(SourceProblem::DownWithoutUp {
-                    version,
-                    file: file_name(&f),
-                });
+                problems.push(SourceProblem::DownWithoutUp { version, file: file_name(&f) });
             }
         }
         problems.sort_by_key(|p| format!("{p:?}"));
-        Ok(Source {
-            dir: dir.to_path_buf(),
-            migrations,
-            problems,
-        })
+        Ok(Source { dir: dir.to_path_buf(), migrations, problems })
     }
 
     /// Refuses to go on while the folder has problems, naming every one.
@@ -251,11 +226,7 @@ impl Source {
         if self.problems.is_empty() {
             return Ok(());
         }
-        let lines: Vec<String> = self
-            .problems
-            .iter()
-            .map(|p| format!("  - {}", p.message()))
-            .collect();
+        let lines: Vec<String> = self.problems.iter().map(|p| format!("  - {}", p.message())).collect();
         Err(Error::input(format!(
             "the migrations folder {} has {} problem(s); nothing was run:\n{}",
             self.dir.display(),
@@ -265,17 +236,12 @@ impl Source {
     }
 
     pub fn get(&self, version: i64) -> Option<&MigrationFile> {
-        self.migrations
-            .binary_search_by_key(&version, |m| m.version)
-            .ok()
-            .map(|i| &self.migrations[i])
+        self.migrations.binary_search_by_key(&version, |m| m.version).ok().map(|i| &self.migrations[i])
     }
 }
 
 pub fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// Reads the guide's header from the comment block at the top of a file.
@@ -315,11 +281,7 @@ mod tests {
     #[test]
     fn reads_like_sqlx() {
         let d = tempfile::tempdir().unwrap();
-        write(
-            d.path(),
-            "1_create_users.up.sql",
-            "-- no-transaction\nCREATE TABLE users (id int);\n",
-        );
+        write(d.path(), "1_create_users.up.sql", "-- no-transaction\nCREATE TABLE users (id int);\n");
         write(d.path(), "1_create_users.down.sql", "DROP TABLE users;\n");
         write(d.path(), "2_seed.sql", "INSERT INTO users VALUES (1);\n");
         write(d.path(), "README.md", "not a migration");
@@ -327,26 +289,13 @@ mod tests {
         assert!(s.problems.is_empty(), "{:?}", s.problems);
         assert_eq!(s.migrations.len(), 2);
         let m = &s.migrations[0];
-        assert_eq!(
-            (m.version, m.description.as_str(), m.kind),
-            (1, "create users", Kind::Reversible)
-        );
+        assert_eq!((m.version, m.description.as_str(), m.kind), (1, "create users", Kind::Reversible));
         assert!(m.no_transaction);
         assert_eq!(m.down_sql().unwrap(), "DROP TABLE users;\n");
         assert_eq!(s.migrations[1].kind, Kind::Simple);
-        assert!(
-            s.migrations[1]
-                .down_sql()
-                .unwrap_err()
-                .message
-                .contains("irreversible")
-        );
+        assert!(s.migrations[1].down_sql().unwrap_err().message.contains("irreversible"));
         // Checksums equal sqlx's own, byte for byte, including BOM, CRLF and tabs.
-        write(
-            d.path(),
-            "3_odd.sql",
-            "\u{feff}create table t (\r\n\tx int\r\n);\r\n",
-        );
+        write(d.path(), "3_odd.sql", "\u{feff}create table t (\r\n\tx int\r\n);\r\n");
         let s = Source::load(d.path()).unwrap();
         let ours: Vec<Vec<u8>> = s.migrations.iter().map(|m| m.checksum.clone()).collect();
         let theirs: Vec<Vec<u8>> = sqlx::migrate::resolve_blocking(d.path())
@@ -372,18 +321,8 @@ mod tests {
         assert!(s.migrations.is_empty());
         let msg = s.ensure_valid().unwrap_err();
         assert_eq!(msg.kind, crate::error::ErrorKind::Input);
-        for needle in [
-            "abc_x.sql",
-            "nounderscore.sql",
-            "5_a.sql, 5_b.up.sql",
-            "7_gone.down.sql",
-            "8_bin.sql",
-        ] {
-            assert!(
-                msg.message.contains(needle),
-                "{needle} missing from: {}",
-                msg.message
-            );
+        for needle in ["abc_x.sql", "nounderscore.sql", "5_a.sql, 5_b.up.sql", "7_gone.down.sql", "8_bin.sql"] {
+            assert!(msg.message.contains(needle), "{needle} missing from: {}", msg.message);
         }
     }
 
@@ -393,11 +332,7 @@ mod tests {
         write(d.path(), "3_add.up.sql", "SELECT 1;");
         let s = Source::load(d.path()).unwrap();
         let e = s.migrations[0].down_sql().unwrap_err();
-        assert!(
-            e.message.contains("3_add.down.sql") && e.message.contains("missing"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("3_add.down.sql") && e.message.contains("missing"), "{}", e.message);
     }
 
     #[test]

@@ -76,10 +76,7 @@ pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitErr
                 while depth > 0 {
                     match (b.get(i), b.get(i + 1)) {
                         (None, _) => {
-                            return Err(SplitError {
-                                line: open_line,
-                                what: "a /* comment that is never closed",
-                            });
+                            return Err(SplitError { line: open_line, what: "a /* comment that is never closed" });
                         }
                         (Some(b'*'), Some(b'/')) => {
                             depth -= 1;
@@ -162,11 +159,7 @@ pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitErr
             }
             b';' if block_depth == 0 => {
                 if let Some((offset, l)) = first.take() {
-                    out.push(Statement {
-                        sql: &sql[offset..i],
-                        offset,
-                        line: l,
-                    });
+                    out.push(Statement { sql: &sql[offset..i], offset, line: l });
                 }
                 i += 1;
                 prev_word.clear();
@@ -189,11 +182,7 @@ pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitErr
         }
     }
     if let Some((offset, l)) = first {
-        out.push(Statement {
-            sql: sql[offset..].trim_end(),
-            offset,
-            line: l,
-        });
+        out.push(Statement { sql: sql[offset..].trim_end(), offset, line: l });
     }
     Ok(out)
 }
@@ -220,10 +209,7 @@ fn is_word(c: u8) -> bool {
 fn dollar_tag(b: &[u8]) -> Option<usize> {
     let mut j = 1;
     while j < b.len() && b[j] != b'$' {
-        let ok = b[j].is_ascii_alphabetic()
-            || b[j] == b'_'
-            || b[j] >= 0x80
-            || (j > 1 && b[j].is_ascii_digit());
+        let ok = b[j].is_ascii_alphabetic() || b[j] == b'_' || b[j] >= 0x80 || (j > 1 && b[j].is_ascii_digit());
         if !ok {
             return None;
         }
@@ -237,9 +223,7 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.chars().count(), |nl| {
-        before[nl + 1..].chars().count()
-    }) + 1;
+    let col = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
     (line, col)
 }
 
@@ -256,10 +240,7 @@ mod tests {
         let sql = "-- a comment; still comment\nCREATE TABLE a (x text default 'a;b');\n/* c; */ INSERT INTO a VALUES ('it''s; fine');\n";
         assert_eq!(
             texts(sql, Dialect::Postgres),
-            vec![
-                "CREATE TABLE a (x text default 'a;b')",
-                "INSERT INTO a VALUES ('it''s; fine')"
-            ]
+            vec!["CREATE TABLE a (x text default 'a;b')", "INSERT INTO a VALUES ('it''s; fine')"]
         );
     }
 
@@ -297,40 +278,25 @@ mod tests {
     #[test]
     fn mysql_backslash_escapes_and_backticks() {
         let sql = "INSERT INTO `a;b` VALUES ('x\\';y');\nSELECT 1";
-        assert_eq!(
-            texts(sql, Dialect::MySql),
-            vec!["INSERT INTO `a;b` VALUES ('x\\';y')", "SELECT 1"]
-        );
+        assert_eq!(texts(sql, Dialect::MySql), vec!["INSERT INTO `a;b` VALUES ('x\\';y')", "SELECT 1"]);
     }
 
     #[test]
     fn postgres_escape_strings_only_with_e_prefix() {
         // In a standard string a backslash is a plain character.
         assert_eq!(texts("SELECT 'a\\'; SELECT 2", Dialect::Postgres).len(), 2);
-        assert_eq!(
-            texts("SELECT E'a\\'; b'; SELECT 2", Dialect::Postgres).len(),
-            2
-        );
+        assert_eq!(texts("SELECT E'a\\'; b'; SELECT 2", Dialect::Postgres).len(), 2);
     }
 
     #[test]
     fn nested_block_comments_on_postgres() {
-        assert_eq!(
-            texts("/* a /* b; */ c; */ SELECT 1; SELECT 2", Dialect::Postgres).len(),
-            2
-        );
+        assert_eq!(texts("/* a /* b; */ c; */ SELECT 1; SELECT 2", Dialect::Postgres).len(), 2);
     }
 
     #[test]
     fn unterminated_constructs_name_their_line() {
         let e = split("SELECT 1;\nSELECT 'abc;\n", Dialect::Postgres).unwrap_err();
-        assert_eq!(
-            e,
-            SplitError {
-                line: 2,
-                what: "a string that is never closed"
-            }
-        );
+        assert_eq!(e, SplitError { line: 2, what: "a string that is never closed" });
         let e = split("SELECT 1;\n\n/* open", Dialect::Sqlite).unwrap_err();
         assert_eq!(e.line, 3);
         let e = split("DO $x$ BEGIN END", Dialect::Postgres).unwrap_err();

@@ -75,10 +75,7 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
                 (None, a)
             }
         };
-        let version = f
-            .map(|f| f.version)
-            .or(a.map(|a| a.version))
-            .expect("one side");
+        let version = f.map(|f| f.version).or(a.map(|a| a.version)).expect("one side");
         let state = match (f, a) {
             (_, Some(a)) if !a.success => State::Failed,
             (Some(_), Some(_)) => State::Applied,
@@ -87,10 +84,7 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
         };
         out.push(StatusRow {
             version,
-            description: f
-                .map(|f| f.description.clone())
-                .or(a.map(|a| a.description.clone()))
-                .unwrap_or_default(),
+            description: f.map(|f| f.description.clone()).or(a.map(|a| a.description.clone())).unwrap_or_default(),
             state,
             file: f.map(|f| f.file_name()),
             kind: f.map(|f| f.kind),
@@ -100,9 +94,8 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
             drift: matches!((f, a), (Some(f), Some(a)) if f.checksum != a.checksum),
             out_of_order: state == State::Pending && newest.is_some_and(|n| version < n),
             // Only asks the file system about reversible files; cheap next to reading them.
-            missing_down: f.is_some_and(|f| {
-                f.kind == Kind::Reversible && !f.down_path.as_ref().is_some_and(|p| p.exists())
-            }),
+            missing_down: f
+                .is_some_and(|f| f.kind == Kind::Reversible && !f.down_path.as_ref().is_some_and(|p| p.exists())),
         });
     }
     out
@@ -116,10 +109,6 @@ pub fn summary(rows: &[StatusRow]) -> Summary {
         failed: count(State::Failed),
         missing: count(State::Missing),
         drift: rows.iter().filter(|r| r.drift).count(),
-        current: rows
-            .iter()
-            .filter(|r| r.state != State::Pending)
-            .map(|r| r.version)
-            .max(),
+        current: rows.iter().filter(|r| r.state != State::Pending).map(|r| r.version).max(),
     }
 }

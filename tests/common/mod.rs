@@ -10,13 +10,11 @@ use godwit::db::{self, ConnectOptions, Database, Dialect, Target};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection, Executor};
 
 pub fn pg_admin_url() -> String {
-    std::env::var("GODWIT_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("GODWIT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub fn mysql_admin_url() -> String {
-    std::env::var("GODWIT_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into())
+    std::env::var("GODWIT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into())
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -40,23 +38,13 @@ async fn admin_exec(dialect: Dialect, sql: String) {
         Dialect::Postgres => {
             let mut c = sqlx::PgConnection::connect(&pg_admin_url())
                 .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot reach the test PostgreSQL at {}: {e}",
-                        pg_admin_url()
-                    )
-                });
+                .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {}: {e}", pg_admin_url()));
             c.execute(AssertSqlSafe(sql)).await.unwrap();
         }
         Dialect::MySql => {
             let mut c = sqlx::MySqlConnection::connect(&mysql_admin_url())
                 .await
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot reach the test MariaDB at {}: {e}",
-                        mysql_admin_url()
-                    )
-                });
+                .unwrap_or_else(|e| panic!("cannot reach the test MariaDB at {}: {e}", mysql_admin_url()));
             c.execute(AssertSqlSafe(sql)).await.unwrap();
         }
         Dialect::Sqlite => {}
@@ -84,12 +72,7 @@ impl TestDb {
             }
             Dialect::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
         };
-        TestDb {
-            dialect,
-            url,
-            name,
-            dir,
-        }
+        TestDb { dialect, url, name, dir }
     }
 
     pub fn migrations(&self) -> PathBuf {
@@ -105,13 +88,8 @@ impl TestDb {
     }
 
     pub async fn connect(&self) -> Box<dyn Database> {
-        let opts = ConnectOptions {
-            create_sqlite: true,
-            ..Default::default()
-        };
-        db::connect(&self.target(), &opts)
-            .await
-            .unwrap_or_else(|e| panic!("connect {}: {e}", self.url))
+        let opts = ConnectOptions { create_sqlite: true, ..Default::default() };
+        db::connect(&self.target(), &opts).await.unwrap_or_else(|e| panic!("connect {}: {e}", self.url))
     }
 
     /// Runs a query on a plain sqlx connection and returns the first column of each row as text.
@@ -120,28 +98,16 @@ impl TestDb {
         match self.dialect {
             Dialect::Postgres => {
                 let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar::<_, String>(sql)
-                    .fetch_all(&mut c)
-                    .await
-                    .unwrap()
+                sqlx::query_scalar::<_, String>(sql).fetch_all(&mut c).await.unwrap()
             }
             Dialect::MySql => {
                 let mut c = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
-                sqlx::query_scalar::<_, String>(sql)
-                    .fetch_all(&mut c)
-                    .await
-                    .unwrap()
+                sqlx::query_scalar::<_, String>(sql).fetch_all(&mut c).await.unwrap()
             }
             Dialect::Sqlite => {
-                let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(self.sqlite_path())
-                    .connect()
-                    .await
-                    .unwrap();
-                sqlx::query_scalar::<_, String>(sql)
-                    .fetch_all(&mut c)
-                    .await
-                    .unwrap()
+                let mut c =
+                    sqlx::sqlite::SqliteConnectOptions::new().filename(self.sqlite_path()).connect().await.unwrap();
+                sqlx::query_scalar::<_, String>(sql).fetch_all(&mut c).await.unwrap()
             }
         }
     }
@@ -163,19 +129,13 @@ impl TestDb {
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
             }
         };
-        self.strings(q)
-            .await
-            .into_iter()
-            .filter(|t| !t.starts_with('_'))
-            .collect()
+        self.strings(q).await.into_iter().filter(|t| !t.starts_with('_')).collect()
     }
 
     /// `version:success` of each history row.
     pub async fn history(&self) -> Vec<String> {
         let q = match self.dialect {
-            Dialect::Postgres => {
-                "SELECT version::text || ':' || success::text FROM _sqlx_migrations ORDER BY version"
-            }
+            Dialect::Postgres => "SELECT version::text || ':' || success::text FROM _sqlx_migrations ORDER BY version",
             Dialect::MySql => {
                 "SELECT CONCAT(version, ':', IF(success, 'true', 'false')) FROM _sqlx_migrations ORDER BY version"
             }
@@ -211,10 +171,7 @@ impl Drop for TestDb {
         }
         // Drop runs outside async: use a thread with its own runtime.
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 let sql = match dialect {
                     Dialect::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),

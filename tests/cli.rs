@@ -1,0 +1,265 @@
+//! The `godwit` binary as scripts and people use it: output, messages and the contract's exit codes.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::TestDb;
+use godwit::db::Dialect;
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn godwit(dir: &Path, url: &str, args: &[&str]) -> Out {
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(dir)
+        .args(["--url", url, "--source", "migrations", "--connect-timeout", "3"])
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
+
+fn run(t: &TestDb, args: &[&str]) -> Out {
+    godwit(t.dir.path(), &t.url, args)
+}
+
+fn pair(t: &TestDb, v: i64, name: &str, up: &str, down: &str) {
+    t.write(&format!("{v}_{name}.up.sql"), up);
+    t.write(&format!("{v}_{name}.down.sql"), down);
+}
+
+#[tokio::test]
+async fn bad_files_are_refused_with_exit_2_and_nothing_applied() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    t.write("x_bad_name.sql", "SELECT 1;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("x_bad_name.sql") && o.stderr.contains("Rename it"), "{}", o.stderr);
+    std::fs::remove_file(t.migrations().join("x_bad_name.sql")).unwrap();
+
+    t.write("1_other.sql", "SELECT 1;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("version 1 is used by more than one migration"), "{}", o.stderr);
+    std::fs::remove_file(t.migrations().join("1_other.sql")).unwrap();
+
+    t.write("2_open.up.sql", "INSERT INTO a VALUES (1);\nSELECT 'never closed;\n");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("2_open.up.sql line 2: a string that is never closed"), "{}", o.stderr);
+    assert!(!t.sqlite_path().exists() || t.history().await.is_empty(), "nothing applied");
+}
+
+#[tokio::test]
+async fn failing_migration_exits_1_with_the_line() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    pair(
+        &t,
+        2,
+        "b",
+        "-- header\n\nINSERT INTO a VALUES (1);\nINSERT INTO a VALUES ('not a number');\n",
+        "DELETE FROM a;",
+    );
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("2_b.up.sql (line 4, column 23)"), "{}", o.stderr);
+    assert!(o.stderr.contains("invalid input syntax for type integer"), "{}", o.stderr);
+    assert!(o.stderr.contains("1 of 2 migration(s) applied"), "{}", o.stderr);
+    assert_eq!(t.history().await, vec!["1:true"]);
+    assert_eq!(t.strings("SELECT count(*)::text FROM a").await, vec!["0"]);
+    let o = run(&t, &["history"]);
+    assert!(o.stdout.contains("apply    failed"), "{}", o.stdout);
+}
+
+#[tokio::test]
+async fn drift_is_refused_then_repaired() {
+    let t = TestDb::new(Dialect::MySql).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    t.write("1_a.up.sql", "CREATE TABLE a (id INTEGER); -- reformatted");
+    pair(&t, 2, "b", "CREATE TABLE b (id INTEGER);", "DROP TABLE b;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("1_a.up.sql was edited after it was applied"), "{}", o.stderr);
+    assert_eq!(t.tables().await, vec!["a"]);
+    let o = run(&t, &["check"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.contains("godwit repair 1"), "{}", o.stdout);
+    let o = run(&t, &["repair", "1", "--reason", "comment only"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(run(&t, &["up"]).code, 0);
+    assert_eq!(t.tables().await, vec!["a", "b"]);
+    let o = run(&t, &["history"]);
+    assert!(o.stdout.contains("repair") && o.stdout.contains("reason: comment only"), "{}", o.stdout);
+    assert_eq!(run(&t, &["repair", "1", "--reason", "again"]).code, 2, "nothing left to repair");
+}
+
+#[tokio::test]
+async fn missing_files_and_down_files() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    t.write("2_b.up.sql", "CREATE TABLE b (id INTEGER);");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let o = run(&t, &["down"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("2_b.down.sql is missing"), "{}", o.stderr);
+    assert_eq!(t.tables().await, vec!["a", "b"]);
+    std::fs::remove_file(t.migrations().join("2_b.up.sql")).unwrap();
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("migration 2 (b) is applied to this database but its file is not in"), "{}", o.stderr);
+    let o = run(&t, &["status"]);
+    assert!(o.stdout.contains("missing") && o.stdout.contains("file missing"), "{}", o.stdout);
+}
+
+#[tokio::test]
+async fn mariadb_part_way_failure_then_resolve() {
+    let t = TestDb::new(Dialect::MySql).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);\nCREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("godwit resolve 1 --applied"), "{}", o.stderr);
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 1, "refuses to go on");
+    assert!(o.stderr.contains("failed part way in an earlier run"), "{}", o.stderr);
+    // The person drops the half-made table and fixes the file, then says so.
+    t.strings("SELECT 'x' FROM (SELECT 1) z WHERE 0").await;
+    let o = run(&t, &["resolve", "1", "--rolled-back"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    pair(&t, 1, "a", "DROP TABLE IF EXISTS a;\nCREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(t.history().await, vec!["1:true"]);
+    assert!(t.log().await.contains(&"resolve:ok:1".to_string()));
+}
+
+#[tokio::test]
+async fn a_held_lock_exits_4() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    let mut holder = t.connect().await;
+    holder.lock(Duration::from_secs(5)).await.unwrap();
+    let o = run(&t, &["--lock-timeout", "1", "up"]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stderr.contains("holds the migration lock") && o.stderr.contains("application godwit"), "{}", o.stderr);
+    assert!(t.tables().await.is_empty());
+    holder.unlock().await.unwrap();
+    assert_eq!(run(&t, &["up"]).code, 0);
+}
+
+#[test]
+fn unreachable_and_missing_databases_exit_3_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let o = godwit(dir.path(), &format!("postgres://app:Sup3rSecret@127.0.0.1:{port}/app"), &["status"]);
+    assert_eq!(o.code, 3);
+    assert!(o.stderr.contains("connection refused by postgres://app@127.0.0.1"), "{}", o.stderr);
+    assert!(!o.stderr.contains("Sup3rSecret"));
+    let mut u = url::Url::parse(&common::mysql_admin_url()).unwrap();
+    u.set_path("/godwit_nope");
+    let o = godwit(dir.path(), u.as_str(), &["up"]);
+    assert_eq!(o.code, 3);
+    assert!(o.stderr.contains("does not exist"), "{}", o.stderr);
+}
+
+#[test]
+fn new_names_and_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "sqlite://x.db";
+    let o = godwit(dir.path(), url, &["new"]);
+    assert_eq!(o.code, 2, "no name and no terminal: {}", o.stderr);
+    for name in ["create_users", "add email", "add-index"] {
+        let o = godwit(dir.path(), url, &["new", name]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+    }
+    let o = godwit(dir.path(), url, &["new", "--simple", "seed"]);
+    assert_eq!(o.code, 0);
+    let s = godwit::migration::source::Source::load(&dir.path().join("migrations")).unwrap();
+    assert!(s.problems.is_empty(), "{:?}", s.problems);
+    assert_eq!(s.migrations.len(), 4, "four distinct versions even within one second");
+    assert_eq!(s.migrations[3].kind, godwit::migration::source::Kind::Simple);
+    // `Revises:` chains them.
+    assert_eq!(s.migrations[2].header.revises.as_deref(), Some(s.migrations[1].version.to_string().as_str()));
+    assert_eq!(godwit(dir.path(), url, &["new", "drop; table"]).code, 2);
+}
+
+#[tokio::test]
+async fn check_reports_conflicts_out_of_order_and_json() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    let h = |v: i64, parent: &str| {
+        format!("-- m\n--\n-- Revision ID: {v}\n-- Revises: {parent}\n-- Create Date: x\n\nSELECT 1;\n")
+    };
+    pair(&t, 10, "base", &h(10, ""), "");
+    pair(&t, 30, "branch_b", &h(30, "10"), "");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    pair(&t, 20, "branch_a", &h(20, "10"), "");
+    pair(&t, 40, "orphan", &h(40, "35"), "");
+    std::fs::remove_file(t.migrations().join("40_orphan.down.sql")).unwrap();
+    let o = run(&t, &["check"]);
+    assert_eq!(o.code, 1);
+    for needle in [
+        "revision conflict: 20_branch_a.up.sql and 30_branch_b.up.sql all revise 10",
+        "40_orphan.up.sql says `Revises: 35`",
+        "20_branch_a.up.sql is pending but older than the newest applied migration",
+        "40_orphan.up.sql has no down file 40_orphan.down.sql",
+    ] {
+        assert!(o.stdout.contains(needle), "missing `{needle}` in:\n{}", o.stdout);
+    }
+    let o = run(&t, &["check", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 4);
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("--allow-out-of-order"));
+
+    let o = run(&t, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["summary"]["applied"], 2);
+    assert_eq!(v["summary"]["pending"], 2);
+    assert_eq!(v["migrations"][1]["out_of_order"], true);
+}
+
+#[tokio::test]
+async fn dry_run_shows_sql_and_runs_nothing_then_redo() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    let o = run(&t, &["up", "--dry-run"]);
+    assert_eq!(o.code, 0);
+    assert!(o.stdout.contains("CREATE TABLE a (id INTEGER);") && o.stdout.contains("nothing was run"), "{}", o.stdout);
+    assert!(!t.sqlite_path().exists(), "a dry run does not even create the file");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let o = run(&t, &["redo"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("Redo of 1 passed"), "{}", o.stdout);
+    assert_eq!(t.log().await, vec!["apply:ok:1", "rollback:ok:1", "apply:ok:1"]);
+}
+
+#[test]
+fn init_adopts_an_sqlx_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("migrations/1_a.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).arg("init").output().unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Adopted 1 existing migration"));
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).arg("up").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.path().join("dev.db").exists());
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).arg("init").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
