@@ -44,4 +44,4 @@ migrate-check: build
 
 bench:
 	scripts/setup-test.sh
-	cargo run --release --bin godwit-bench
+	cargo bench --bench engine

@@ -98,7 +98,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
     }
 
     for m in &source.migrations {
-        if m.kind == crate::migration::source::Kind::Reversible && !m.down_path.as_ref().is_some_and(|p| p.exists()) {
+        if m.kind == crate::migration::source::Kind::Reversible && !m.has_down {
             let down = m.down_path.as_deref().map(crate::migration::source::file_name).unwrap_or_default();
             out.push(Finding {
                 kind: FindingKind::MissingDown,

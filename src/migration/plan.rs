@@ -103,7 +103,7 @@ pub fn plan_down<'a>(source: &'a Source, applied: &[Applied], target: DownTarget
                 m.version
             )));
         }
-        if !m.down_path.as_ref().is_some_and(|p| p.exists()) {
+        if !m.has_down {
             let expected = m.down_path.as_ref().map(|p| crate::migration::source::file_name(p)).unwrap_or_default();
             return Err(Error::input(format!(
                 "migration {} cannot be rolled back: its down file {expected} is missing; nothing was rolled back. \
@@ -126,7 +126,6 @@ mod tests {
 
     fn file(v: i64, kind: Kind, sql: &str) -> MigrationFile {
         use sha2::Digest;
-        let dir = std::env::temp_dir();
         MigrationFile {
             version: v,
             description: format!("m{v}"),
@@ -135,8 +134,8 @@ mod tests {
             sql: sql.into(),
             checksum: sha2::Sha384::digest(sql.as_bytes()).to_vec(),
             no_transaction: false,
-            // The temp dir exists, standing in for a present down file.
-            down_path: (kind == Kind::Reversible).then_some(dir),
+            down_path: (kind == Kind::Reversible).then(|| PathBuf::from(format!("/x/{v}_m{v}.down.sql"))),
+            has_down: kind == Kind::Reversible,
             header: Header::default(),
         }
     }
@@ -218,7 +217,7 @@ mod tests {
     #[test]
     fn down_refuses_irreversible_and_missing_down_files() {
         let mut missing = file(2, Kind::Reversible, "b");
-        missing.down_path = Some("/nonexistent/2_m2.down.sql".into());
+        missing.has_down = false;
         let s = source(vec![file(1, Kind::Simple, "a"), missing]);
         let all: Vec<Applied> = s.migrations.iter().map(applied).collect();
         let e = plan_down(&s, &all, DownTarget::Steps(1)).unwrap_err();

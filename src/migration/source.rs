@@ -38,8 +38,10 @@ pub struct MigrationFile {
     /// SHA-384 of the up file's bytes, as sqlx computes it.
     pub checksum: Vec<u8>,
     pub no_transaction: bool,
-    /// Expected down file of a reversible migration; it may be missing, which `check` reports.
+    /// Down file of a reversible migration (the expected name when there is none).
     pub down_path: Option<PathBuf>,
+    /// The down file was there when the folder was read; `check` reports reversible ones without.
+    pub has_down: bool,
     pub header: Header,
 }
 
@@ -133,15 +135,23 @@ impl Source {
             ))
         })?;
 
-        let mut ups: BTreeMap<i64, Vec<MigrationFile>> = BTreeMap::new();
+        // List first (the file type comes with the directory entry: no extra stat per file), then
+        // read and hash the up files on every core: status on thousands of files stays fast.
+        let mut listed = Vec::new();
         let mut downs: BTreeMap<i64, Vec<PathBuf>> = BTreeMap::new();
         let mut problems = Vec::new();
-
         for entry in entries {
             let entry = entry.map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?;
-            let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".sql") || !path.is_file() {
+            if !name.ends_with(".sql") {
+                continue;
+            }
+            let is_file = match entry.file_type() {
+                Ok(t) if t.is_symlink() => entry.path().is_file(),
+                Ok(t) => t.is_file(),
+                Err(_) => false,
+            };
+            if !is_file {
                 continue;
             }
             let Some((version, rest)) = name.split_once('_').and_then(|(v, rest)| Some((v.parse::<i64>().ok()?, rest)))
@@ -149,42 +159,31 @@ impl Source {
                 problems.push(SourceProblem::BadName { file: name });
                 continue;
             };
-            let (kind, suffix) = if rest.ends_with(".up.sql") {
-                (Kind::Reversible, ".up.sql")
-            } else if rest.ends_with(".down.sql") {
-                downs.entry(version).or_default().push(path);
+            if rest.ends_with(".down.sql") {
+                downs.entry(version).or_default().push(entry.path());
                 continue;
-            } else {
-                (Kind::Simple, ".sql")
-            };
-            let description = rest.trim_end_matches(suffix).replace('_', " ");
-            let bytes = match fs::read(&path) {
-                Ok(b) => b,
-                Err(e) => {
-                    problems.push(SourceProblem::Unreadable { file: name, error: e.to_string() });
-                    continue;
-                }
-            };
-            let Ok(sql) = String::from_utf8(bytes) else {
-                problems.push(SourceProblem::NotUtf8 { file: name });
-                continue;
-            };
-            let checksum = Sha384::digest(sql.as_bytes()).to_vec();
-            let no_transaction = sql.starts_with("-- no-transaction");
-            let header = parse_header(&sql);
-            let down_path = (kind == Kind::Reversible)
-                .then(|| path.with_file_name(format!("{}_{}.down.sql", version, rest.trim_end_matches(suffix))));
-            ups.entry(version).or_default().push(MigrationFile {
-                version,
-                description,
-                kind,
-                path,
-                sql,
-                checksum,
-                no_transaction,
-                down_path,
-                header,
-            });
+            }
+            let kind = if rest.ends_with(".up.sql") { Kind::Reversible } else { Kind::Simple };
+            listed.push((version, kind, entry.path(), name));
+        }
+
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+        let chunk = listed.len().div_ceil(threads).max(1);
+        let read: Vec<std::result::Result<MigrationFile, SourceProblem>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = listed
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|(v, k, p, n)| read_up(*v, *k, p, n)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("reader thread")).collect()
+        });
+        let mut ups: BTreeMap<i64, Vec<MigrationFile>> = BTreeMap::new();
+        for r in read {
+            match r {
+                Ok(m) => ups.entry(m.version).or_default().push(m),
+                Err(p) => problems.push(p),
+            }
         }
 
         let mut migrations = Vec::with_capacity(ups.len());
@@ -199,8 +198,10 @@ impl Source {
             if let Some(mut d) = downs.remove(&version) {
                 d.sort();
                 // Pair with the down file of the same version even if its description differs.
-                if m.kind == Kind::Reversible && m.down_path.as_ref().is_none_or(|p| !p.exists()) {
-                    m.down_path = Some(d.remove(0));
+                if m.kind == Kind::Reversible {
+                    let exact = d.iter().position(|p| Some(p) == m.down_path.as_ref()).unwrap_or(0);
+                    m.down_path = Some(d.remove(exact));
+                    m.has_down = true;
                 } else if m.kind == Kind::Simple {
                     d.insert(0, m.path.clone());
                     problems.push(SourceProblem::DuplicateVersion {
@@ -238,6 +239,25 @@ impl Source {
     pub fn get(&self, version: i64) -> Option<&MigrationFile> {
         self.migrations.binary_search_by_key(&version, |m| m.version).ok().map(|i| &self.migrations[i])
     }
+}
+
+fn read_up(version: i64, kind: Kind, path: &Path, name: &str) -> std::result::Result<MigrationFile, SourceProblem> {
+    let bytes = fs::read(path).map_err(|e| SourceProblem::Unreadable { file: name.into(), error: e.to_string() })?;
+    let sql = String::from_utf8(bytes).map_err(|_| SourceProblem::NotUtf8 { file: name.into() })?;
+    let suffix = if kind == Kind::Reversible { ".up.sql" } else { ".sql" };
+    let stem = name.split_once('_').map_or("", |(_, rest)| rest).trim_end_matches(suffix);
+    Ok(MigrationFile {
+        version,
+        description: stem.replace('_', " "),
+        kind,
+        checksum: Sha384::digest(sql.as_bytes()).to_vec(),
+        no_transaction: sql.starts_with("-- no-transaction"),
+        header: parse_header(&sql),
+        down_path: (kind == Kind::Reversible).then(|| path.with_file_name(format!("{version}_{stem}.down.sql"))),
+        has_down: false,
+        path: path.to_path_buf(),
+        sql,
+    })
 }
 
 pub fn file_name(path: &Path) -> String {

@@ -93,9 +93,7 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
             execution_time_ns: a.map(|a| a.execution_time),
             drift: matches!((f, a), (Some(f), Some(a)) if f.checksum != a.checksum),
             out_of_order: state == State::Pending && newest.is_some_and(|n| version < n),
-            // Only asks the file system about reversible files; cheap next to reading them.
-            missing_down: f
-                .is_some_and(|f| f.kind == Kind::Reversible && !f.down_path.as_ref().is_some_and(|p| p.exists())),
+            missing_down: f.is_some_and(|f| f.kind == Kind::Reversible && !f.has_down),
         });
     }
     out
