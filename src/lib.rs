@@ -8,5 +8,6 @@ pub mod event;
 mod fslock;
 pub mod migration;
 pub mod project;
+pub mod template;
 
 pub use error::{Error, ErrorKind, Result};

@@ -19,6 +19,8 @@ pub struct Config {
     pub migrations: String,
     /// The environment verbs use when `--env` is not given.
     pub default_env: Option<String>,
+    /// The project's migration templates (default `templates`).
+    pub templates: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
 }
@@ -87,6 +89,10 @@ impl Project {
 
     pub fn migrations_dir(&self) -> PathBuf {
         self.root.join(&self.config.migrations)
+    }
+
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join(self.config.templates.as_deref().unwrap_or("templates"))
     }
 
     /// The environment to use: the one asked for, else `default_env`, else `dev`, else the only one.

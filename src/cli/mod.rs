@@ -18,7 +18,9 @@ use crate::migration::source::Source;
 use crate::migration::status::{self, State};
 use crate::migration::{check, new};
 use crate::project::{self, Project, Workspace};
+use crate::template;
 use progress::{Progress, ms};
+use std::collections::BTreeMap;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,6 +64,19 @@ enum Verb {
         /// One irreversible VERSION_name.sql instead of an up/down pair.
         #[arg(long)]
         simple: bool,
+        /// Fill the migration from a template (`godwit templates` lists them).
+        #[arg(long, short)]
+        template: Option<String>,
+        /// A template parameter, KEY=VALUE (repeat for each).
+        #[arg(long = "param", short, value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        #[command(flatten)]
+        dialect: DialectFlag,
+    },
+    /// The templates `new --template` can use, with their parameters.
+    Templates {
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// Apply pending migrations.
     Up {
@@ -126,6 +141,13 @@ enum Verb {
 }
 
 #[derive(Args, Debug)]
+struct DialectFlag {
+    /// Write SQL for this database instead of the environment's: postgres, mysql or sqlite.
+    #[arg(long, value_name = "DB")]
+    dialect: Option<String>,
+}
+
+#[derive(Args, Debug)]
 struct JsonFlag {
     /// One JSON document on stdout.
     #[arg(long)]
@@ -173,6 +195,26 @@ impl Ctx {
             "no godwit.toml here or in any parent folder, and no --url or DATABASE_URL: run `godwit init` to make \
              this folder a project, or pass --url.",
         ))
+    }
+
+    fn templates_dir(&self) -> Option<PathBuf> {
+        self.project.as_ref().map(|p| p.templates_dir())
+    }
+
+    /// The SQL dialect to write: `--dialect`, else the environment's database.
+    fn dialect(&self, flag: Option<&str>) -> Result<db::Dialect> {
+        match flag.map(str::to_ascii_lowercase).as_deref() {
+            Some("postgres" | "postgresql" | "pg") => Ok(db::Dialect::Postgres),
+            Some("mysql" | "mariadb") => Ok(db::Dialect::MySql),
+            Some("sqlite") => Ok(db::Dialect::Sqlite),
+            Some(other) => Err(Error::input(format!("--dialect is postgres, mysql or sqlite, not `{other}`"))),
+            None => self.workspace().map(|w| w.target.dialect()).map_err(|e| {
+                Error::input(format!(
+                    "{} (or say which database to write SQL for with --dialect postgres|mysql|sqlite)",
+                    e.message
+                ))
+            }),
+        }
     }
 
     fn source_dir(&self) -> Result<PathBuf> {
@@ -261,7 +303,10 @@ async fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx { cli, project };
     match &ctx.cli.verb {
         Verb::Init { .. } => unreachable!("handled above"),
-        Verb::New { name, simple } => new_verb(&ctx, name.clone(), *simple),
+        Verb::New { name, simple, template, params, dialect } => {
+            new_verb(&ctx, name.clone(), *simple, template.as_deref(), params, dialect.dialect.as_deref())
+        }
+        Verb::Templates { json } => templates(&ctx, json.json),
         Verb::Up { to, dry_run, allow_out_of_order } => up(&ctx, *to, *dry_run, *allow_out_of_order).await,
         Verb::Down { steps, to, dry_run } => {
             let target = match (steps, to) {
@@ -298,24 +343,88 @@ fn print_json(v: &impl Serialize) {
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 
-fn new_verb(ctx: &Ctx, name: Option<String>, simple: bool) -> Result<()> {
+fn prompt(question: &str) -> Result<String> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read the answer: {e}")))?;
+    Ok(line.trim().to_string())
+}
+
+fn new_verb(
+    ctx: &Ctx,
+    name: Option<String>,
+    simple: bool,
+    template: Option<&str>,
+    params: &[String],
+    dialect: Option<&str>,
+) -> Result<()> {
+    let tty = std::io::stdin().is_terminal();
     let name = match name {
         Some(n) => n,
-        None if std::io::stdin().is_terminal() => {
-            eprint!("Migration name (e.g. create_todos_table): ");
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read the name: {e}")))?;
-            line.trim().to_string()
-        }
-        None => {
-            return Err(Error::input("give the migration a name: `godwit new create_todos_table`"));
-        }
+        None if tty => prompt("Migration name (e.g. create_todos_table): ")?,
+        None => return Err(Error::input("give the migration a name: `godwit new create_todos_table`")),
     };
-    let spec = new::NewMigration { name, reversible: !simple, ..Default::default() };
+    let mut spec = new::NewMigration { name, reversible: !simple, ..Default::default() };
+    if let Some(t) = template {
+        let mut values = parse_params(params)?;
+        let dir = ctx.templates_dir();
+        if values.is_empty() && tty {
+            let info = template::list(dir.as_deref())?.into_iter().find(|i| i.name == t);
+            for p in info.map(|i| i.params).unwrap_or_default() {
+                let help = p.help.as_deref().map(|h| format!(" ({h})")).unwrap_or_default();
+                let default =
+                    p.default.as_deref().filter(|d| !d.is_empty()).map(|d| format!(" [{d}]")).unwrap_or_default();
+                let answer =
+                    prompt(&format!("{}{help}{default}: ", if p.label.is_empty() { &p.name } else { &p.label }))?;
+                if !answer.is_empty() {
+                    values.insert(p.name, answer);
+                }
+            }
+        }
+        let rendered = template::render(t, &values, ctx.dialect(dialect)?, dir.as_deref())?;
+        spec.reversible = rendered.down.is_some() && !simple;
+        spec.up = rendered.up;
+        spec.down = rendered.down.unwrap_or_default();
+        spec.no_transaction = rendered.no_transaction;
+    }
     let files = new::create(&ctx.source_dir()?, &spec, chrono::Utc::now())?;
     for f in files {
         println!("Created {}", f.display());
+    }
+    Ok(())
+}
+
+fn parse_params(params: &[String]) -> Result<BTreeMap<String, String>> {
+    params
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .ok_or_else(|| Error::input(format!("--param takes KEY=VALUE, not `{kv}`")))
+        })
+        .collect()
+}
+
+fn templates(ctx: &Ctx, json: bool) -> Result<()> {
+    let all = template::list(ctx.templates_dir().as_deref())?;
+    if json {
+        print_json(&all);
+        return Ok(());
+    }
+    for t in &all {
+        let origin = match t.origin {
+            template::Origin::BuiltIn => "built in",
+            template::Origin::Project => "project",
+        };
+        println!("{} ({origin}): {}", t.name, t.description);
+        for p in &t.params {
+            let default =
+                p.default.as_deref().filter(|d| !d.is_empty()).map(|d| format!(", default {d}")).unwrap_or_default();
+            let req = if p.required && p.default.is_none() { ", required" } else { "" };
+            let help = p.help.as_deref().map(|h| format!(": {h}")).unwrap_or_default();
+            println!("    {:<20} {:?}{default}{req}{help}", p.name, p.kind);
+        }
     }
     Ok(())
 }

@@ -81,8 +81,14 @@ impl Postgres {
         self.conn.execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ())
     }
 
+    /// Ends the transaction a failed batch left open. A batch refused at parse time never opened
+    /// one, and a ROLLBACK then draws a server warning: ask first.
     async fn rollback(&mut self) {
-        let _ = self.batch("ROLLBACK".into()).await;
+        if let Err(e) = self.batch("SELECT 1".into()).await
+            && e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "25P02")
+        {
+            let _ = self.batch("ROLLBACK".into()).await;
+        }
     }
 
     /// Runs `body` (a file's SQL) wrapped with bookkeeping in one transaction and one round trip.

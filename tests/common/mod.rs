@@ -132,6 +132,35 @@ impl TestDb {
         self.strings(q).await.into_iter().filter(|t| !t.starts_with('_')).collect()
     }
 
+    /// The user schema as sorted lines (columns, indexes, constraints), from the catalogs; the
+    /// history tables are left out. Two equal snapshots mean the same schema.
+    pub async fn schema(&self) -> Vec<String> {
+        let queries: &[&str] = match self.dialect {
+            Dialect::Postgres => &[
+                "SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' '                  || coalesce(column_default, '') || ' ' || coalesce(character_maximum_length::text, '')                  FROM information_schema.columns WHERE table_schema = 'public' AND left(table_name, 1) <> '_'",
+                "SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public' AND left(tablename, 1) <> '_'",
+                "SELECT 'constraint ' || conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid)                  FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND left(conrelid::regclass::text, 1) <> '_'",
+                "SELECT 'table ' || table_name FROM information_schema.tables WHERE table_schema = 'public' AND left(table_name, 1) <> '_'",
+            ],
+            Dialect::MySql => &[
+                "SELECT CONCAT_WS(' ', 'column', table_name, column_name, column_type, is_nullable, COALESCE(column_default, 'NULL'), extra)                  FROM information_schema.columns WHERE table_schema = DATABASE() AND LEFT(table_name, 1) <> '_'",
+                "SELECT CONCAT_WS(' ', 'index', table_name, index_name, non_unique, seq_in_index, column_name)                  FROM information_schema.statistics WHERE table_schema = DATABASE() AND LEFT(table_name, 1) <> '_'",
+                "SELECT CONCAT_WS(' ', 'fk', k.table_name, k.constraint_name, k.column_name, k.referenced_table_name, k.referenced_column_name, r.delete_rule)                  FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r                  ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name                  WHERE k.table_schema = DATABASE() AND k.referenced_table_name IS NOT NULL",
+            ],
+            Dialect::Sqlite => &[
+                "SELECT 'column ' || m.name || '.' || p.name || ' ' || p.type || ' ' || p.\"notnull\" || ' ' || coalesce(p.dflt_value, '') || ' ' || p.pk                  FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND substr(m.name, 1, 1) <> '_'",
+                "SELECT 'index ' || m.name || ' ' || il.name || ' ' || il.\"unique\" || ' ' || ii.name FROM sqlite_master m, pragma_index_list(m.name) il,                  pragma_index_info(il.name) ii WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND substr(m.name, 1, 1) <> '_'",
+                "SELECT 'fk ' || m.name || ' ' || f.\"table\" || ' ' || f.\"from\" || ' ' || f.\"to\" || ' ' || f.on_delete FROM sqlite_master m,                  pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND substr(m.name, 1, 1) <> '_'",
+            ],
+        };
+        let mut out = Vec::new();
+        for q in queries {
+            out.extend(self.strings(q).await);
+        }
+        out.sort();
+        out
+    }
+
     /// `version:success` of each history row.
     pub async fn history(&self) -> Vec<String> {
         let q = match self.dialect {

@@ -1,0 +1,271 @@
+//! Migration templates: the built-in ones (a correct up and down per dialect for common changes)
+//! and the project's own (`templates/NAME.up.sql` + `.down.sql`, minijinja, parameters declared in
+//! `NAME.toml`). What a template writes is an ordinary migration file.
+
+mod builtin;
+pub mod dialect;
+mod project;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::Dialect;
+use crate::error::{Error, Result};
+
+/// What kind of value a parameter takes; the desktop app draws its form from this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamKind {
+    /// Free text.
+    Text,
+    /// A table, column or index name.
+    Identifier,
+    /// Names separated by commas.
+    Identifiers,
+    /// A column type (`text`, `string`, `integer`, `id`, `timestamp`, `numeric(10,2)`, ...).
+    Type,
+    /// Column definitions separated by commas: `id id, title string not null, done boolean default false`.
+    Columns,
+    Bool,
+    /// One of `choices`.
+    Choice,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Param {
+    pub name: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default = "text_kind")]
+    pub kind: ParamKind,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default = "yes")]
+    pub required: bool,
+    #[serde(default)]
+    pub choices: Vec<String>,
+    #[serde(default)]
+    pub help: Option<String>,
+}
+
+fn text_kind() -> ParamKind {
+    ParamKind::Text
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    BuiltIn,
+    Project,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TemplateInfo {
+    pub name: String,
+    pub description: String,
+    pub origin: Origin,
+    pub params: Vec<Param>,
+}
+
+/// A rendered template: the bodies of the up and down files (the header is added by `new`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rendered {
+    pub up: String,
+    /// `None`: the change cannot be undone; the migration is written as one irreversible file.
+    pub down: Option<String>,
+    pub no_transaction: bool,
+}
+
+/// Every template: built-ins first, then the project's (a project template may not reuse a built-in name).
+pub fn list(templates_dir: Option<&Path>) -> Result<Vec<TemplateInfo>> {
+    let mut all = builtin::infos();
+    if let Some(dir) = templates_dir {
+        for t in project::load_all(dir)? {
+            if all.iter().any(|b| b.name == t.info.name) {
+                return Err(Error::input(format!(
+                    "{}: `{}` is the name of a built-in template; rename the project's files.",
+                    dir.display(),
+                    t.info.name
+                )));
+            }
+            all.push(t.info);
+        }
+    }
+    Ok(all)
+}
+
+/// Renders template `name` with `values` (parameter name to value, as typed) for `dialect`.
+pub fn render(
+    name: &str,
+    values: &BTreeMap<String, String>,
+    dialect: Dialect,
+    templates_dir: Option<&Path>,
+) -> Result<Rendered> {
+    if let Some(info) = builtin::infos().into_iter().find(|t| t.name == name) {
+        let v = Values::new(&info, values)?;
+        return builtin::render(name, &v, dialect);
+    }
+    if let Some(dir) = templates_dir
+        && let Some(t) = project::load_all(dir)?.into_iter().find(|t| t.info.name == name)
+    {
+        let v = Values::new(&t.info, values)?;
+        return t.render(&v, dialect);
+    }
+    let names: Vec<String> = list(templates_dir)?.into_iter().map(|t| t.name).collect();
+    Err(Error::input(format!("there is no template `{name}`; known: {}", names.join(", "))))
+}
+
+/// Parameter values checked against the declarations: unknown names refused, defaults filled in,
+/// required ones present, kinds parsed.
+pub(crate) struct Values<'a> {
+    info: &'a TemplateInfo,
+    map: BTreeMap<String, String>,
+}
+
+impl<'a> Values<'a> {
+    fn new(info: &'a TemplateInfo, given: &BTreeMap<String, String>) -> Result<Values<'a>> {
+        for k in given.keys() {
+            if !info.params.iter().any(|p| &p.name == k) {
+                let known: Vec<&str> = info.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(Error::input(format!(
+                    "template `{}` has no parameter `{k}`; its parameters: {}",
+                    info.name,
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                )));
+            }
+        }
+        let mut map = BTreeMap::new();
+        for p in &info.params {
+            let v = given.get(&p.name).cloned().or_else(|| p.default.clone()).unwrap_or_default();
+            if v.trim().is_empty() && p.required {
+                return Err(Error::input(format!(
+                    "template `{}` needs parameter `{}` ({}): pass --param {}=VALUE",
+                    info.name,
+                    p.name,
+                    if p.label.is_empty() { &p.name } else { &p.label },
+                    p.name
+                )));
+            }
+            match p.kind {
+                ParamKind::Identifier if !v.is_empty() => check_name(&info.name, &p.name, &v)?,
+                ParamKind::Identifiers => {
+                    for n in split_list(&v) {
+                        check_name(&info.name, &p.name, &n)?;
+                    }
+                }
+                ParamKind::Bool if !v.is_empty() => {
+                    parse_bool(&v).ok_or_else(|| {
+                        Error::input(format!("parameter `{}` of `{}` is true or false, not `{v}`", p.name, info.name))
+                    })?;
+                }
+                ParamKind::Choice if !v.is_empty() && !p.choices.iter().any(|c| c.eq_ignore_ascii_case(&v)) => {
+                    return Err(Error::input(format!(
+                        "parameter `{}` of `{}` is one of {}, not `{v}`",
+                        p.name,
+                        info.name,
+                        p.choices.join(", ")
+                    )));
+                }
+                _ => {}
+            }
+            map.insert(p.name.clone(), v);
+        }
+        Ok(Values { info, map })
+    }
+
+    pub(crate) fn str(&self, name: &str) -> &str {
+        self.map.get(name).map(String::as_str).unwrap_or_default()
+    }
+
+    pub(crate) fn bool(&self, name: &str) -> bool {
+        parse_bool(self.str(name)).unwrap_or(false)
+    }
+
+    pub(crate) fn list(&self, name: &str) -> Vec<String> {
+        split_list(self.str(name))
+    }
+
+    pub(crate) fn template(&self) -> &str {
+        &self.info.name
+    }
+
+    pub(crate) fn kind(&self, name: &str) -> ParamKind {
+        self.info.params.iter().find(|p| p.name == name).map_or(ParamKind::Text, |p| p.kind)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.map.iter()
+    }
+}
+
+fn check_name(template: &str, param: &str, v: &str) -> Result<()> {
+    if v.trim().is_empty() || v.chars().any(|c| c.is_control() || c == '\0') || v.len() > 63 {
+        return Err(Error::input(format!("parameter `{param}` of `{template}`: `{v}` is not a usable name")));
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "y" | "1" | "on" => Some(true),
+        "false" | "no" | "n" | "0" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// Splits on commas outside parentheses and quotes: `a, b` and `x numeric(10,2), y text default 'a,b'`.
+pub(crate) fn split_list(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut depth, mut quote, mut cur) = (0i32, None::<char>, String::new());
+    for c in v.chars() {
+        match (c, quote) {
+            (q, Some(open)) if q == open => quote = None,
+            (_, Some(_)) => {}
+            ('\'' | '"' | '`', None) => quote = Some(c),
+            ('(', None) => depth += 1,
+            (')', None) => depth -= 1,
+            (',', None) if depth == 0 => {
+                out.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_split_outside_parens_and_quotes() {
+        assert_eq!(split_list("a, b ,c"), vec!["a", "b", "c"]);
+        assert_eq!(
+            split_list("x numeric(10,2), y text default 'a,b'"),
+            vec!["x numeric(10,2)", "y text default 'a,b'"]
+        );
+        assert!(split_list(" , ").is_empty());
+    }
+
+    #[test]
+    fn values_are_checked() {
+        let none = BTreeMap::new();
+        let e = render("add_column", &none, Dialect::Postgres, None).unwrap_err();
+        assert!(e.message.contains("needs parameter `table`"), "{}", e.message);
+        let mut v = BTreeMap::new();
+        v.insert("tabel".to_string(), "x".to_string());
+        let e = render("add_column", &v, Dialect::Postgres, None).unwrap_err();
+        assert!(e.message.contains("no parameter `tabel`"), "{}", e.message);
+        let e = render("nope", &none, Dialect::Postgres, None).unwrap_err();
+        assert!(e.message.contains("create_table"), "{}", e.message);
+    }
+}
