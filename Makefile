@@ -4,7 +4,7 @@
 CARGO_TARGET_DIR ?= target
 export CARGO_TARGET_DIR
 GODWIT := $(CARGO_TARGET_DIR)/debug/godwit
-ENV_FLAG := $(if $(ENV),--env $(ENV),)
+ENV_FLAG := $(if $(ENV), --env $(ENV),)
 
 .PHONY: run test lint unit build migration migrate migrate-down migrate-logs migrate-check bench
 
@@ -27,20 +27,20 @@ lint:
 
 # Asks for the name on a terminal, like the guide's `make migration`; or NAME=add_email_column.
 migration: build
-	$(GODWIT) $(ENV_FLAG) new $(NAME)
+	$(GODWIT)$(ENV_FLAG) new $(NAME)
 
 migrate: build
-	$(GODWIT) $(ENV_FLAG) up
+	$(GODWIT)$(ENV_FLAG) up
 
 migrate-down: build
-	$(GODWIT) $(ENV_FLAG) down
+	$(GODWIT)$(ENV_FLAG) down
 
 migrate-logs: build
-	$(GODWIT) $(ENV_FLAG) history
+	$(GODWIT)$(ENV_FLAG) history
 
 migrate-check: build
-	$(GODWIT) $(ENV_FLAG) status
-	$(GODWIT) $(ENV_FLAG) check
+	$(GODWIT)$(ENV_FLAG) status
+	$(GODWIT)$(ENV_FLAG) check
 
 bench:
 	scripts/setup-test.sh

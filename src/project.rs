@@ -75,7 +75,7 @@ impl Project {
         let config: Config =
             toml::from_str(&text).map_err(|e| Error::input(format!("{} is not valid: {e}", path.display())))?;
         for (name, env) in &config.env {
-            if url::Url::parse(&env.url).is_ok_and(|u| u.password().is_some()) {
+            if url::Url::parse(&env.url).is_ok_and(|u| crate::db::target::take_password(u).0.is_some()) {
                 return Err(Error::input(format!(
                     "{}: the url of env.{name} holds a password, and this file is committed. Remove the password \
                      from the URL and give it to Godwit through GODWIT_PASSWORD_{} instead.",

@@ -124,6 +124,30 @@ async fn missing_files_and_down_files() {
     assert!(o.stderr.contains("migration 2 (b) is applied to this database but its file is not in"), "{}", o.stderr);
     let o = run(&t, &["status"]);
     assert!(o.stdout.contains("missing") && o.stdout.contains("file missing"), "{}", o.stdout);
+    // Removed on purpose: the person says so, and the history forgets it.
+    let o = run(&t, &["resolve", "2", "--rolled-back"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(t.history().await, vec!["1:true"]);
+    assert_eq!(run(&t, &["up"]).code, 0);
+}
+
+#[tokio::test]
+async fn database_errors_are_the_users_own_and_sqlx_stays_quiet() {
+    let t = TestDb::new(Dialect::MySql).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);\n\nSELEC * FROM a;\n", "DROP TABLE a;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 1);
+    assert!(o.stderr.contains("1_a.up.sql (line 3, column 1)"), "{}", o.stderr);
+    assert!(o.stderr.contains("near 'SELEC * FROM a;'"), "{}", o.stderr);
+    assert!(!o.stderr.contains("_sqlx_migrations"), "bookkeeping SQL leaked into the message: {}", o.stderr);
+    assert!(o.stderr.contains("DDL commits itself on MySQL/MariaDB"), "{}", o.stderr);
+
+    // A slow migration: sqlx would log the whole batch at WARN.
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "slow", "SELECT pg_sleep(1.1);", "");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stderr.contains("sqlx") && !o.stderr.contains("WARN"), "{}", o.stderr);
 }
 
 #[tokio::test]
@@ -213,7 +237,7 @@ async fn check_reports_conflicts_out_of_order_and_json() {
     let o = run(&t, &["check"]);
     assert_eq!(o.code, 1);
     for needle in [
-        "revision conflict: 20_branch_a.up.sql and 30_branch_b.up.sql all revise 10",
+        "revision conflict: 20_branch_a.up.sql and 30_branch_b.up.sql both revise 10",
         "40_orphan.up.sql says `Revises: 35`",
         "20_branch_a.up.sql is pending but older than the newest applied migration",
         "40_orphan.up.sql has no down file 40_orphan.down.sql",

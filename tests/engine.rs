@@ -95,7 +95,7 @@ async fn failing_migration(d: Dialect) {
         assert_eq!(failed, Some(true));
         assert_eq!(t.tables().await, vec!["a", "b"]);
         assert_eq!(t.history().await, vec!["1:true", "2:false"]);
-        assert_eq!(t.log().await, vec!["apply:ok:1", "apply:dirty:2"]);
+        assert_eq!(t.log().await, vec!["apply:ok:1", "apply:partial:2"]);
         let e = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap_err();
         assert!(e.message.contains("godwit resolve 2"), "{}", e.message);
         assert_eq!(t.tables().await, vec!["a", "b"], "nothing ran after the refusal");

@@ -60,6 +60,7 @@ enum Verb {
     },
     /// Create a migration (asks for the name on a terminal).
     New {
+        /// What the migration does, e.g. add_email_column (asked for on a terminal when left out).
         name: Option<String>,
         /// One irreversible VERSION_name.sql instead of an up/down pair.
         #[arg(long)]
@@ -92,11 +93,13 @@ enum Verb {
     },
     /// Roll back the newest applied migration (or more).
     Down {
+        /// How many of the newest applied migrations to roll back (default 1).
         #[arg(long, conflicts_with = "to", value_name = "N")]
         steps: Option<usize>,
         /// Roll back everything after this version (0: everything).
         #[arg(long, value_name = "VERSION")]
         to: Option<i64>,
+        /// Show what would run, with its SQL, and run nothing.
         #[arg(long)]
         dry_run: bool,
     },
@@ -106,6 +109,7 @@ enum Verb {
     Status(JsonFlag),
     /// The event log: applies, rollbacks, failures, repairs, resolves.
     History {
+        /// How many of the newest events to show.
         #[arg(long, default_value_t = 50)]
         limit: i64,
         #[command(flatten)]
@@ -123,18 +127,21 @@ enum Verb {
     Verify,
     /// Accept the edited file of an applied migration (records the new checksum).
     Repair {
+        /// The applied migration whose edited file to accept.
         version: i64,
         /// Why, for the log.
         #[arg(long)]
         reason: String,
     },
     /// Clear a failed migration after fixing the database by hand.
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["applied", "rolled_back"])))]
     Resolve {
+        /// The failed migration's version.
         version: i64,
         /// You finished the migration's changes by hand.
-        #[arg(long, required_unless_present = "rolled_back", conflicts_with = "rolled_back")]
+        #[arg(long)]
         applied: bool,
-        /// You undid the migration's changes by hand.
+        /// You undid the migration's changes by hand (also forgets an applied migration whose file was removed).
         #[arg(long)]
         rolled_back: bool,
     },
@@ -156,8 +163,11 @@ struct JsonFlag {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
+    // As sqlx-cli does: DATABASE_URL and friends may come from a .env file.
+    let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
@@ -456,7 +466,10 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
         return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
     }
     if total == 0 && report.failure.is_none() {
-        println!("Nothing to do: {label} is up to date.");
+        match report.direction {
+            crate::event::Direction::Up => println!("Nothing to do: {label} is up to date."),
+            crate::event::Direction::Down => println!("Nothing to roll back on {label}."),
+        }
         return Ok(());
     }
     let report = report.into_result()?;
@@ -545,7 +558,7 @@ async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     for r in &rows {
         let mut notes = Vec::new();
         if r.drift {
-            notes.push(format!("edited after apply: `godwit repair {}`", r.version));
+            notes.push(format!("edited after apply: `godwit repair {} --reason \"...\"`", r.version));
         }
         if r.out_of_order {
             notes.push("older than applied ones".to_string());
@@ -567,6 +580,9 @@ async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
             r.execution_time_ns.map(ms).unwrap_or_default(),
             r.description,
         );
+    }
+    if !source.problems.is_empty() {
+        println!("{} problem(s) in {}: see `godwit check`.", source.problems.len(), source.dir.display());
     }
     let current = summary.current.map(|c| format!(" · current {c}")).unwrap_or_default();
     let mut line = format!("{} applied, {} pending{current}", summary.applied, summary.pending);
@@ -620,11 +636,12 @@ async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<()> {
     if offline {
         let source = Source::load(&ctx.source_dir()?)?;
         let dialect = ctx.workspace().ok().map(|w| w.target.dialect());
-        findings = check::check_files(&source, dialect);
+        findings = check::check_files(&source, dialect, &[]);
     } else {
         let (db, source, _) = ctx.open_for_reading(false).await?;
-        findings = check::check_files(&source, Some(ctx.workspace()?.target.dialect()));
         let applied = read(db, async |db| db.applied().await).await?;
+        let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
+        findings = check::check_files(&source, Some(ctx.workspace()?.target.dialect()), &versions);
         findings.extend(check::check_history(&status::rows(&source, &applied)));
     }
     if json {
@@ -728,7 +745,9 @@ async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
 
 async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
     amend(ctx, version, |row, source| {
-        if row.success {
+        // A migration whose file was removed on purpose can be forgotten the same way.
+        let removed = row.success && !applied && source.get(version).is_none();
+        if row.success && !removed {
             return Err(Error::input(format!(
                 "migration {version} is not marked failed; there is nothing to resolve."
             )));

@@ -23,6 +23,7 @@ pub use target::{ConnectOptions, Target};
 #[serde(rename_all = "snake_case")]
 pub enum Dialect {
     Postgres,
+    #[serde(rename = "mysql")]
     MySql,
     Sqlite,
 }
@@ -68,7 +69,7 @@ pub enum Outcome {
     /// Failed and left nothing behind.
     Failed,
     /// Failed part way: some statements stayed applied (`success = false` in `_sqlx_migrations`).
-    Dirty,
+    Partial,
 }
 
 impl EventKind {
@@ -101,7 +102,7 @@ impl Outcome {
         match self {
             Outcome::Ok => "ok",
             Outcome::Failed => "failed",
-            Outcome::Dirty => "dirty",
+            Outcome::Partial => "partial",
         }
     }
 }
@@ -219,6 +220,12 @@ pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Box<dyn D
     }
 }
 
+/// sqlx logs every statement (and slow ones at WARN) through `log`: that would print whole
+/// migration batches on a user's terminal. Godwit reports what it runs itself.
+pub(crate) fn quiet<O: sqlx::ConnectOptions>(o: O) -> O {
+    o.log_statements(log::LevelFilter::Off).log_slow_statements(log::LevelFilter::Off, Duration::ZERO)
+}
+
 /// The OS user and host that run a migration, for `_godwit_log`.
 pub fn actor() -> String {
     let user = whoami::username().unwrap_or_else(|_| "unknown".into());
@@ -242,8 +249,8 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
             let db = e.as_database_error().expect("database error");
             match error_code(&e).as_deref().unwrap_or_default() {
                 "28P01" | "1045" => format!(
-                    "the server at {at} refused the password for this user: store the right one \
-                     (`godwit secret set ENV`, or GODWIT_PASSWORD_<ENV> in pipelines)."
+                    "the server at {at} refused the password for this user: check the password \
+                     (GODWIT_PASSWORD_<ENV> for an environment, or the one in --url / DATABASE_URL)."
                 ),
                 "28000" | "1044" | "1698" => format!("the server at {at} does not let this user in: {}", db.message()),
                 "3D000" | "1049" => format!(
@@ -256,6 +263,23 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
         other => format!("cannot connect to {at}: {other}"),
     };
     Error::connect(msg)
+}
+
+/// MySQL quotes the text after the error ("near '...' at line N", the line counted within the
+/// statement): keep the first line of the quote, which is the user's SQL, not the bookkeeping
+/// that follows it in the batch; Godwit gives the file's line itself.
+fn tidy_message(db: &dyn sqlx::error::DatabaseError) -> String {
+    let msg = db.message();
+    if db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some()
+        && let Some(start) = msg.find("near '")
+        && let Some(end) = msg.rfind("' at line ")
+        && end > start + 6
+    {
+        let quoted = &msg[start + 6..end];
+        let first = quoted.lines().next().unwrap_or_default();
+        return format!("{}near '{first}'", &msg[..start]);
+    }
+    msg.to_string()
 }
 
 /// The code that tells database errors apart: MySQL's error number (its SQLSTATEs are too coarse),
@@ -305,16 +329,16 @@ pub(crate) fn trimmed_body<'a>(
 pub(crate) fn migration_error(
     m: &MigrationFile,
     file: &std::path::Path,
+    text: &str,
     e: &sqlx::Error,
     offset: Option<usize>,
 ) -> Error {
     let name = crate::migration::source::file_name(file);
     let (detail, location) = match e.as_database_error() {
         Some(db) => (
-            db.message().to_string(),
+            tidy_message(db),
             offset.map(|o| {
-                let sql = std::fs::read_to_string(file).unwrap_or_default();
-                let (line, column) = crate::migration::split::line_col(&sql, o);
+                let (line, column) = crate::migration::split::line_col(text, o);
                 Location { file: name.clone(), line, column }
             }),
         ),

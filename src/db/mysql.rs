@@ -79,7 +79,7 @@ impl MySql {
         if let Some(p) = target.password() {
             o = o.password(p);
         }
-        let conn = o.connect().await.map_err(|e| connect_error(target, e))?;
+        let conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
         Ok(MySql { conn, target: target.display(), lock_name: None })
     }
 
@@ -123,7 +123,7 @@ impl MySql {
         };
         let _ = self.batch("ROLLBACK".into()).await;
         let failed_stmt = done.checked_sub(before.len()).filter(|k| *k < offsets.len());
-        let error = migration_error(m, file, &e, failed_stmt.map(|k| offsets[k]));
+        let error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
         let row: Option<bool> = sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = ?")
             .bind(m.version)
             .fetch_optional(&mut self.conn)
@@ -223,7 +223,10 @@ impl Database for MySql {
 
     async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure> {
         let ev = sql::ok_event(EventKind::Apply, m);
-        let after = [sql::set_success(m.version, true, Some(ELAPSED)), sql::insert_log(&My, &ev, actor, ELAPSED)];
+        let after = [
+            sql::set_success(m.version, true, Some(ELAPSED)),
+            sql::insert_log(&My, &ev, actor, &sql::recorded_time(m.version)),
+        ];
         let mark = sql::insert_history(&My, m, false, "-1");
         self.run(m, &m.path, &m.sql, mark, sql::delete_history(m.version), &after, !m.no_transaction).await
     }

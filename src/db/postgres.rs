@@ -73,7 +73,7 @@ impl Postgres {
         if let Some(p) = target.password() {
             o = o.password(p);
         }
-        let conn = o.connect().await.map_err(|e| connect_error(target, e))?;
+        let conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
         Ok(Postgres { conn, target: target.display(), lock_id: None })
     }
 
@@ -107,7 +107,7 @@ impl Postgres {
             Err(e) => {
                 self.rollback().await;
                 let offset = error_position(&e).and_then(|p| char_to_byte(body, p.checked_sub(1 + PREFIX.len())?));
-                Err(Failure { error: migration_error(m, file, &e, offset), dirty: false })
+                Err(Failure { error: migration_error(m, file, body, &e, offset), dirty: false })
             }
         }
     }
@@ -133,7 +133,7 @@ impl Postgres {
                     .and_then(|p| char_to_byte(st.sql, p.checked_sub(1)?))
                     .map(|o| st.offset + o)
                     .or(Some(st.offset));
-                let error = migration_error(m, file, &e, offset);
+                let error = migration_error(m, file, body, &e, offset);
                 if i == 0 {
                     // Nothing ran: take the marker back so the database reads as before.
                     let _ = self.batch(undo_begin).await;
@@ -274,7 +274,10 @@ impl Database for Postgres {
                 )
                 .await;
         }
-        let after = [sql::insert_history(&Pg, m, true, ELAPSED), sql::insert_log(&Pg, &ev, actor, ELAPSED)];
+        let after = [
+            sql::insert_history(&Pg, m, true, ELAPSED),
+            sql::insert_log(&Pg, &ev, actor, &sql::recorded_time(m.version)),
+        ];
         self.run_in_tx(m, &m.path, &m.sql, &after).await
     }
 

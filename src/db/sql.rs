@@ -88,6 +88,11 @@ pub(crate) fn ok_event(kind: EventKind, m: &MigrationFile) -> NewEvent {
     }
 }
 
+/// The execution time the history row holds, so the log says the same.
+pub(crate) fn recorded_time(version: i64) -> String {
+    format!("(SELECT execution_time FROM _sqlx_migrations WHERE version = {version})")
+}
+
 pub(crate) fn duration_literal(d: Option<Duration>) -> String {
     d.map_or_else(|| "NULL".into(), |d| ns(d).to_string())
 }

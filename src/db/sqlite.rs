@@ -70,7 +70,7 @@ impl Sqlite {
             .filename(path)
             .create_if_missing(opts.create_sqlite)
             .busy_timeout(opts.lock_timeout);
-        let conn = o
+        let conn = super::quiet(o)
             .connect()
             .await
             .map_err(|e| Error::connect(format!("cannot open the SQLite database {}: {e}", path.display())))?;
@@ -103,7 +103,7 @@ impl Sqlite {
         let elapsed = start.elapsed();
         if let Err((e, done)) = result {
             let failed_stmt = done.checked_sub(1).filter(|k| *k < offsets.len());
-            let error = migration_error(m, file, &e, failed_stmt.map(|k| offsets[k]));
+            let error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
             if in_tx {
                 let _ = self.batch("ROLLBACK".into()).await;
                 return Err(Failure { error, dirty: false });

@@ -71,18 +71,21 @@ impl Target {
             let p = if p.is_absolute() || path == ":memory:" { p } else { base.join(p) };
             return Ok(Target { dialect, url: None, sqlite_path: Some(p), password: None });
         }
-        let mut url = Url::parse(raw).map_err(|e| {
+        let url = Url::parse(raw).map_err(|e| {
             // The URL may hold a password: say what is wrong without echoing it.
             Error::input(format!("the database URL is malformed ({e}); expected e.g. postgres://user@host:5432/db"))
         })?;
         if url.host_str().is_none_or(str::is_empty) {
             return Err(Error::input("the database URL has no host, e.g. postgres://user@localhost:5432/db"));
         }
-        let password = url.password().map(|p| {
-            let decoded = percent_decode(p);
-            SecretString::from(decoded)
-        });
-        let _ = url.set_password(None);
+        if url.path().trim_matches('/').is_empty() {
+            return Err(Error::input(format!(
+                "the database URL {} names no database: add it at the end, e.g. {}mydb",
+                redacted(&url),
+                redacted(&url).trim_end_matches('/').to_string() + "/"
+            )));
+        }
+        let (password, mut url) = take_password(url);
         if dialect == Dialect::MySql {
             let _ = url.set_scheme("mysql");
         }
@@ -131,6 +134,34 @@ impl Target {
     }
 }
 
+/// Moves a password out of a URL: `user:PASSWORD@host` and `?password=...` (both understood by sqlx).
+pub(crate) fn take_password(mut url: Url) -> (Option<SecretString>, Url) {
+    let mut password = url.password().map(|p| SecretString::from(percent_decode(p)));
+    let _ = url.set_password(None);
+    if url.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("password")) {
+        let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        let mut q = url.query_pairs_mut();
+        q.clear();
+        for (k, v) in pairs {
+            if k.eq_ignore_ascii_case("password") {
+                password = Some(SecretString::from(v));
+            } else {
+                q.append_pair(&k, &v);
+            }
+        }
+        drop(q);
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+    }
+    (password, url)
+}
+
+/// A URL as it may be shown.
+pub(crate) fn redacted(url: &Url) -> String {
+    take_password(url.clone()).1.to_string()
+}
+
 fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
@@ -148,6 +179,11 @@ mod tests {
         assert_eq!(t.display(), "postgres://app@db.example:5432/app");
         assert_eq!(t.password(), Some("s3cr@t"));
         assert!(!format!("{t:?}").contains("s3cr"));
+        let t = Target::parse("postgres://app@db/app?sslmode=require&password=hunter2", Path::new("/p")).unwrap();
+        assert_eq!(t.display(), "postgres://app@db/app?sslmode=require");
+        assert_eq!(t.password(), Some("hunter2"));
+        let e = Target::parse("postgres://app:pw@db:5432/", Path::new("/p")).unwrap_err();
+        assert!(e.message.contains("names no database") && !e.message.contains("pw"), "{}", e.message);
     }
 
     #[test]

@@ -34,8 +34,9 @@ pub struct Finding {
     pub fix: String,
 }
 
-/// Findings about the folder alone (no database needed).
-pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
+/// Findings about the folder; `applied` (the history's versions, empty offline) keeps a parent that
+/// is applied but whose file is gone from being reported twice (`check_history` reports it).
+pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -> Vec<Finding> {
     use crate::migration::source::SourceProblem as P;
     let mut out: Vec<Finding> = source
         .problems
@@ -52,7 +53,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
             };
             let message = p.message();
             let (message, fix) = match message.split_once(". ") {
-                Some((m, f)) => (m.to_string(), f.to_string()),
+                Some((m, f)) => (m.to_string(), lower_first(f.trim_end_matches('.'))),
                 None => (message, String::new()),
             };
             Finding { kind, version, files, message, fix }
@@ -66,11 +67,15 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
         let Some(parent) = m.header.revises.as_deref() else {
             continue;
         };
+        // An empty `Revises:` starts the chain; two such files are two chains.
         if parent.is_empty() {
+            children.entry("").or_default().push(m);
             continue;
         }
-        match parent.parse::<i64>().ok().and_then(|v| source.get(v)) {
+        let version = parent.parse::<i64>().ok();
+        match version.and_then(|v| source.get(v)) {
             Some(_) => children.entry(parent).or_default().push(m),
+            None if version.is_some_and(|v| applied.contains(&v)) => {}
             None => out.push(Finding {
                 kind: FindingKind::UnknownRevision,
                 version: Some(m.version),
@@ -84,12 +89,21 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
         if kids.len() > 1 {
             let files: Vec<String> = kids.iter().map(|m| m.file_name()).collect();
             let last = kids.iter().map(|m| m.version).max().unwrap_or_default();
+            let (what, after) = if parent.is_empty() {
+                ("start the chain (empty `Revises:`)".to_string(), "the start".to_string())
+            } else {
+                (format!("revise {parent}"), parent.to_string())
+            };
             out.push(Finding {
                 kind: FindingKind::RevisionConflict,
                 version: Some(last),
-                message: format!("revision conflict: {} all revise {parent}", files.join(" and ")),
+                message: format!(
+                    "revision conflict: {} {} {what}",
+                    list(&files),
+                    if files.len() == 2 { "both" } else { "all" }
+                ),
                 fix: format!(
-                    "two branches each added a migration after {parent}. Put them in a line: edit the `Revises:` of \
+                    "two branches each added a migration after {after}. Put them in a line: edit the `Revises:` of \
                      the later one ({last}) to name the other, and check that it does not depend on running first"
                 ),
                 files,
@@ -140,7 +154,10 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
             State::Missing => out.push(finding(
                 FindingKind::MissingFile,
                 format!("migration {v} ({}) is applied but its file is gone", r.description),
-                "restore the file from version control, or check out the branch that has it".into(),
+                format!(
+                    "restore the file from version control, or check out the branch that has it; if it was removed \
+                     on purpose and its changes are undone, `godwit resolve {v} --rolled-back` forgets it"
+                ),
             )),
             State::Pending if r.out_of_order => out.push(finding(
                 FindingKind::OutOfOrder,
@@ -158,4 +175,16 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
         }
     }
     out
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+}
+
+fn list(files: &[String]) -> String {
+    match files {
+        [a, b] => format!("{a} and {b}"),
+        _ => files.join(", "),
+    }
 }

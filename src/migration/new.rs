@@ -24,7 +24,10 @@ pub struct NewMigration {
 pub fn slug(name: &str) -> Result<String> {
     let s: String =
         name.trim().chars().map(|c| if c.is_whitespace() || c == '-' { '_' } else { c.to_ascii_lowercase() }).collect();
-    if s.is_empty() || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+    if s.is_empty() {
+        return Err(Error::input("a migration needs a name, e.g. add_email_column"));
+    }
+    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(Error::input(format!(
             "`{name}` is not a usable migration name: use letters, digits, spaces, - and _, e.g. add_email_column"
         )));

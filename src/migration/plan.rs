@@ -52,6 +52,16 @@ pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
     Ok(())
 }
 
+/// A `--to` target must name a migration (a typo must not mean "all of them").
+fn known_version(source: &Source, applied: &[Applied], v: i64) -> Result<()> {
+    if source.get(v).is_some() || applied.iter().any(|a| a.version == v) {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "no migration has version {v}; nothing was run. `godwit status` lists the versions (`down --to 0` rolls back everything)."
+    )))
+}
+
 /// Pending migrations up to `to` (inclusive), in version order. A pending migration older than the
 /// newest applied one (two branches merged) is refused unless `allow_out_of_order`.
 pub fn plan_up<'a>(
@@ -61,6 +71,9 @@ pub fn plan_up<'a>(
     allow_out_of_order: bool,
 ) -> Result<Vec<&'a MigrationFile>> {
     validate(source, applied)?;
+    if let Some(v) = to {
+        known_version(source, applied, v)?;
+    }
     let newest = applied.iter().map(|a| a.version).max();
     let is_applied = |v: i64| applied.binary_search_by_key(&v, |a| a.version).is_ok();
     let pending: Vec<&MigrationFile> = source
@@ -86,6 +99,11 @@ pub fn plan_up<'a>(
 /// Applied migrations to revert, newest first. Every one must be reversible with its down file present.
 pub fn plan_down<'a>(source: &'a Source, applied: &[Applied], target: DownTarget) -> Result<Vec<&'a MigrationFile>> {
     validate(source, applied)?;
+    if let DownTarget::To(v) = target
+        && v != 0
+    {
+        known_version(source, applied, v)?;
+    }
     let chosen: Vec<&Applied> = match target {
         DownTarget::Steps(n) => applied.iter().rev().take(n).collect(),
         DownTarget::To(v) => applied.iter().rev().take_while(|a| a.version > v).collect(),
@@ -95,12 +113,11 @@ pub fn plan_down<'a>(source: &'a Source, applied: &[Applied], target: DownTarget
         let m = source.get(a.version).expect("validated: every applied version has a file");
         if m.kind == Kind::Simple {
             return Err(Error::input(format!(
-                "migration {} ({}) is irreversible: {} has no down script; nothing was rolled back. Roll back to \
-                 a version after it (`godwit down --to {}`), or restore a backup.",
+                "migration {} ({}) is irreversible: {} has no down script; nothing was rolled back. To undo \
+                 it, write a new migration that reverses it, or restore a backup taken before it.",
                 m.version,
                 m.description,
                 m.file_name(),
-                m.version
             )));
         }
         if !m.has_down {
@@ -168,7 +185,7 @@ mod tests {
             (vec![], None, vec![1, 2, 3]),
             (vec![a1.clone()], None, vec![2, 3]),
             (vec![a1.clone()], Some(2), vec![2]),
-            (vec![], Some(0), vec![]),
+            (vec![], Some(1), vec![1]),
         ];
         for (applied, to, want) in cases {
             assert_eq!(versions(&plan_up(&s, &applied, to, false).unwrap()), want, "to {to:?}");
@@ -212,6 +229,10 @@ mod tests {
         assert_eq!(versions(&plan_down(&s, &all, DownTarget::Steps(9)).unwrap()), vec![3, 2, 1]);
         assert_eq!(versions(&plan_down(&s, &all, DownTarget::To(1)).unwrap()), vec![3, 2]);
         assert!(plan_down(&s, &[], DownTarget::Steps(1)).unwrap().is_empty());
+        assert_eq!(versions(&plan_down(&s, &all, DownTarget::To(0)).unwrap()), vec![3, 2, 1]);
+        let e = plan_down(&s, &all, DownTarget::To(5)).unwrap_err();
+        assert!(e.message.contains("no migration has version 5"), "{}", e.message);
+        assert!(plan_up(&s, &[], Some(99), false).unwrap_err().message.contains("version 99"));
     }
 
     #[test]

@@ -240,7 +240,12 @@ async fn run(
                 report.done.push(Done { version: m.version, description: m.description.clone(), duration_ns });
             }
             Err(db::Failure { error, dirty }) => {
-                let error = explain_failure(error, m, direction, dirty, report.done.len(), total);
+                let why = if report.planned[index].sql.starts_with("-- no-transaction") {
+                    "it runs outside a transaction (-- no-transaction)"
+                } else {
+                    "DDL commits itself on MySQL/MariaDB"
+                };
+                let error = explain_failure(error, m, direction, dirty.then_some(why), report.done.len(), total);
                 on_event(&RunEvent::MigrationFailed {
                     direction,
                     version: m.version,
@@ -256,7 +261,7 @@ async fn run(
                     version: Some(m.version),
                     description: m.description.clone(),
                     duration: None,
-                    outcome: if dirty { Outcome::Dirty } else { Outcome::Failed },
+                    outcome: if dirty { Outcome::Partial } else { Outcome::Failed },
                     error: Some(error.message.clone()),
                     detail: None,
                 };
@@ -276,7 +281,8 @@ fn explain_failure(
     mut error: Error,
     m: &MigrationFile,
     direction: Direction,
-    dirty: bool,
+    // Why the database was left part way, when it was.
+    dirty: Option<&str>,
     done: usize,
     total: usize,
 ) -> Error {
@@ -284,10 +290,10 @@ fn explain_failure(
         Direction::Up => "applied",
         Direction::Down => "rolled back",
     };
-    let state = if dirty {
+    let state = if let Some(why) = dirty {
         format!(
-            "\nThe database was left part way through migration {v} (DDL cannot be rolled back here); it is \
-             marked failed and later runs will stop until you fix it by hand and run \
+            "\nThe database was left part way through migration {v} ({why}, so its finished statements \
+             stay). It is marked failed and later runs will stop until you fix it by hand and run \
              `godwit resolve {v} --applied` or `godwit resolve {v} --rolled-back`.",
             v = m.version
         )

@@ -107,6 +107,6 @@ pub fn summary(rows: &[StatusRow]) -> Summary {
         failed: count(State::Failed),
         missing: count(State::Missing),
         drift: rows.iter().filter(|r| r.drift).count(),
-        current: rows.iter().filter(|r| r.state != State::Pending).map(|r| r.version).max(),
+        current: rows.iter().filter(|r| r.state == State::Applied).map(|r| r.version).max(),
     }
 }
