@@ -12,7 +12,12 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Clients are always needed (psql/mariadb for the servers' set-up here; dump tools later).
 want postgresql-client
 want mariadb-client
-if [ -z "${GODWIT_TEST_PG_URL:-}" ] && ! port_open 5432; then want postgresql; fi
+# A real Secret Service for the keyring tests, run headless under dbus-run-session.
+want gnome-keyring
+want dbus-x11
+want libsecret-tools
+# initdb/pg_ctl for the tests' own password-checking PostgreSQL cluster.
+want postgresql
 if [ -z "${GODWIT_TEST_MYSQL_URL:-}" ] && ! port_open 3306; then want mariadb-server; fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then

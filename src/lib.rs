@@ -7,7 +7,9 @@ pub mod error;
 pub mod event;
 mod fslock;
 pub mod migration;
+pub mod profile;
 pub mod project;
+pub mod secret;
 pub mod template;
 
 pub use error::{Error, ErrorKind, Result};

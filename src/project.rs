@@ -8,13 +8,17 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Target;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::profile::{self, EnvConfig, EnvInfo};
+use crate::secret;
 
 pub const CONFIG_FILE: &str = "godwit.toml";
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Names the project in the keyring (`<id>/<env>`) and the person's own files; `init` writes it.
+    pub id: Option<String>,
     #[serde(default = "default_migrations")]
     pub migrations: String,
     /// The environment verbs use when `--env` is not given.
@@ -29,30 +33,76 @@ fn default_migrations() -> String {
     "migrations".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct EnvConfig {
-    /// Database URL without a password.
-    pub url: String,
-    pub color: Option<String>,
-    #[serde(default)]
-    pub protected: bool,
-}
-
 #[derive(Debug, Clone)]
 pub struct Project {
     pub root: PathBuf,
     pub config: Config,
+    /// The person's own environments for this project (never committed).
+    pub personal: BTreeMap<String, EnvConfig>,
 }
 
 /// What a verb works on: a database and a migrations folder.
 #[derive(Debug, Clone)]
 pub struct Workspace {
-    /// The environment's name, when it came from `godwit.toml`.
+    /// The environment's name, when it came from a profile.
     pub env: Option<String>,
     pub target: Target,
     pub migrations: PathBuf,
     pub protected: bool,
+    /// Where the password is kept in the keyring, for environments.
+    secret_key: Option<String>,
+}
+
+impl Workspace {
+    pub fn adhoc(target: Target, migrations: PathBuf) -> Workspace {
+        Workspace { env: None, target, migrations, protected: false, secret_key: None }
+    }
+
+    /// Adds the password, from GODWIT_PASSWORD_<ENV> or else the keyring, just before connecting
+    /// (verbs that only read files never touch the keyring). A keyring that cannot be read is not
+    /// an error yet: the server may not need a password; if it does, its refusal says why.
+    pub fn resolve_password(&mut self) {
+        let (Some(env), Some(key)) = (&self.env, &self.secret_key) else { return };
+        if self.target.dialect() == crate::db::Dialect::Sqlite || self.target.has_password() {
+            return;
+        }
+        let var = password_var(env);
+        if let Some(p) = password_from_env(env) {
+            self.target =
+                self.target.clone().with_password(Some(p)).with_auth_hint(format!("the password came from {var}"));
+            return;
+        }
+        let hint = match secret::get(key) {
+            Ok(Some(p)) => {
+                self.target = self.target.clone().with_password(Some(p));
+                format!("the password came from the OS keyring: store the right one with `godwit secret set {env}`")
+            }
+            Ok(None) => format!(
+                "no password is stored for `{env}`: store it in the OS keyring with `godwit secret set {env}`, or set {var}"
+            ),
+            Err(e) => format!("{}; or set {var}", e.message),
+        };
+        self.target = self.target.clone().with_auth_hint(hint);
+    }
+}
+
+/// Asks for the environment's name to be typed before a protected environment is changed.
+/// `typed` is what the person typed (a prompt, the app's dialog) or gave with `--confirm`.
+pub fn check_confirmation(ws: &Workspace, typed: Option<&str>) -> Result<()> {
+    let Some(env) = ws.env.as_deref().filter(|_| ws.protected) else { return Ok(()) };
+    match typed {
+        Some(t) if t.trim() == env => Ok(()),
+        Some(t) => Err(Error::new(
+            ErrorKind::Protected,
+            format!("`{}` is not `{env}`: {env} is protected, and nothing was changed.", t.trim()),
+        )),
+        None => Err(Error::new(
+            ErrorKind::Protected,
+            format!(
+                "{env} is protected: type its name when asked, or pass --confirm {env} where there is no terminal. Nothing was changed."
+            ),
+        )),
+    }
 }
 
 impl Project {
@@ -75,16 +125,36 @@ impl Project {
         let config: Config =
             toml::from_str(&text).map_err(|e| Error::input(format!("{} is not valid: {e}", path.display())))?;
         for (name, env) in &config.env {
-            if url::Url::parse(&env.url).is_ok_and(|u| crate::db::target::take_password(u).0.is_some()) {
+            if let Some(url) = &env.url {
+                profile::refuse_password(name, url).map_err(|e| {
+                    Error::input(format!("{}: {} This file is committed: remove it now.", path.display(), e.message))
+                })?;
+            }
+        }
+        let mut p = Project { root: root.to_path_buf(), config, personal: BTreeMap::new() };
+        if let Some(file) = profile::personal_file(&p.id()) {
+            p.personal = profile::load_personal(&file)?;
+            if let Some(both) = p.personal.keys().find(|k| p.config.env.contains_key(*k)) {
                 return Err(Error::input(format!(
-                    "{}: the url of env.{name} holds a password, and this file is committed. Remove the password \
-                     from the URL and give it to Godwit through GODWIT_PASSWORD_{} instead.",
+                    "environment `{both}` is in both {} and your own {}; rename one.",
                     path.display(),
-                    env_var_suffix(name)
+                    file.display()
                 )));
             }
         }
-        Ok(Project { root: root.to_path_buf(), config })
+        Ok(p)
+    }
+
+    /// The project's id: `id` in godwit.toml, else one derived from the folder's path.
+    pub fn id(&self) -> String {
+        if let Some(id) = &self.config.id {
+            return id.clone();
+        }
+        use sha2::Digest;
+        let canonical = self.root.canonicalize().unwrap_or_else(|_| self.root.clone());
+        let hash = hex::encode(&sha2::Sha256::digest(canonical.to_string_lossy().as_bytes())[..6]);
+        let name = canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        format!("{name}-{hash}")
     }
 
     pub fn migrations_dir(&self) -> PathBuf {
@@ -95,16 +165,25 @@ impl Project {
         self.root.join(self.config.templates.as_deref().unwrap_or("templates"))
     }
 
+    /// An environment and whether it is the person's own.
+    pub fn env(&self, name: &str) -> Option<(&EnvConfig, bool)> {
+        self.config.env.get(name).map(|e| (e, false)).or_else(|| self.personal.get(name).map(|e| (e, true)))
+    }
+
+    fn env_names(&self) -> Vec<&String> {
+        self.config.env.keys().chain(self.personal.keys()).collect()
+    }
+
     /// The environment to use: the one asked for, else `default_env`, else `dev`, else the only one.
     pub fn env_name(&self, asked: Option<&str>) -> Result<String> {
-        let names: Vec<&String> = self.config.env.keys().collect();
+        let names = self.env_names();
         let pick = asked
             .map(str::to_string)
             .or_else(|| self.config.default_env.clone())
-            .or_else(|| self.config.env.contains_key("dev").then(|| "dev".into()))
+            .or_else(|| self.env("dev").map(|_| "dev".into()))
             .or_else(|| (names.len() == 1).then(|| names[0].clone()));
         match pick {
-            Some(n) if self.config.env.contains_key(&n) => Ok(n),
+            Some(n) if self.env(&n).is_some() => Ok(n),
             Some(n) => Err(Error::input(format!(
                 "there is no environment `{n}` in {}; known: {}",
                 self.root.join(CONFIG_FILE).display(),
@@ -118,11 +197,109 @@ impl Project {
         }
     }
 
+    pub fn secret_key(&self, env: &str) -> String {
+        secret::key(&self.id(), env)
+    }
+
+    /// The environment's workspace, without its password yet (see `Workspace::resolve_password`).
     pub fn workspace(&self, asked: Option<&str>) -> Result<Workspace> {
         let name = self.env_name(asked)?;
-        let env = &self.config.env[&name];
-        let target = Target::parse(&env.url, &self.root)?.with_password(password_from_env(&name));
-        Ok(Workspace { env: Some(name), target, migrations: self.migrations_dir(), protected: env.protected })
+        let (env, _) = self.env(&name).expect("env_name checked it");
+        let target = Target::parse(&env.url(&name)?, &self.root)?;
+        Ok(Workspace {
+            secret_key: Some(self.secret_key(&name)),
+            env: Some(name),
+            target,
+            migrations: self.migrations_dir(),
+            protected: env.protected,
+        })
+    }
+
+    /// `env add`: a new environment in godwit.toml, or in the person's own file.
+    pub fn add_env(&mut self, name: &str, env: EnvConfig, personal: bool) -> Result<PathBuf> {
+        profile::check_name(name)?;
+        if self.env(name).is_some() {
+            return Err(Error::input(format!(
+                "there is already an environment `{name}`; `godwit env remove {name}` first."
+            )));
+        }
+        let url = env.url(name)?;
+        profile::refuse_password(name, &url)?;
+        Target::parse(&url, &self.root)?;
+        let path = if personal {
+            profile::personal_file(&self.id())
+                .ok_or_else(|| Error::input("this system has no config folder for personal environments"))?
+        } else {
+            self.root.join(CONFIG_FILE)
+        };
+        profile::write_env(&path, name, &env)?;
+        if personal {
+            self.personal.insert(name.into(), env);
+        } else {
+            self.config.env.insert(name.into(), env);
+        }
+        Ok(path)
+    }
+
+    /// `env remove`: removes the environment and its stored password.
+    pub fn remove_env(&mut self, name: &str) -> Result<()> {
+        let Some((_, personal)) = self.env(name) else {
+            return Err(Error::input(format!("there is no environment `{name}`; known: {}", list(&self.env_names()))));
+        };
+        let path = if personal {
+            profile::personal_file(&self.id()).expect("loaded from it")
+        } else {
+            self.root.join(CONFIG_FILE)
+        };
+        profile::delete_env(&path, name)?;
+        self.config.env.remove(name);
+        self.personal.remove(name);
+        // The keyring may be unavailable; the environment is gone either way, and a stale
+        // password under its key is harmless and said.
+        if let Err(e) = secret::remove(&self.secret_key(name)) {
+            tracing::warn!("{}", e.message);
+        }
+        Ok(())
+    }
+
+    /// Every environment with where its password would come from.
+    pub fn envs(&self) -> Vec<EnvInfo> {
+        let mut keyring_ok = true;
+        let mut out = Vec::new();
+        for (name, env, personal) in
+            self.config.env.iter().map(|(n, e)| (n, e, false)).chain(self.personal.iter().map(|(n, e)| (n, e, true)))
+        {
+            let url = env.url(name).unwrap_or_default();
+            let dialect = profile::dialect_of(&url, &self.root);
+            let password = if dialect == Some(crate::db::Dialect::Sqlite) {
+                "none".to_string()
+            } else if password_from_env(name).is_some() {
+                "environment".into()
+            } else if !keyring_ok {
+                "unknown".into()
+            } else {
+                match secret::get(&self.secret_key(name)) {
+                    Ok(Some(_)) => "keyring".into(),
+                    Ok(None) => "none".into(),
+                    Err(_) => {
+                        // One failure is enough to know: do not wait on every environment.
+                        keyring_ok = false;
+                        "unknown".into()
+                    }
+                }
+            };
+            let shown = Target::parse(&url, &self.root).map(|t| t.display()).unwrap_or(url);
+            out.push(EnvInfo {
+                name: name.clone(),
+                url: shown,
+                dialect,
+                color: env.color.clone(),
+                protected: env.protected,
+                personal,
+                password,
+            });
+        }
+        out
     }
 }
 
@@ -135,13 +312,15 @@ fn list(names: &[&String]) -> String {
 }
 
 /// `GODWIT_PASSWORD_<ENV>`: the environment's name upper-cased, other characters as `_`.
-pub fn env_var_suffix(env: &str) -> String {
-    env.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+pub fn password_var(env: &str) -> String {
+    let suffix: String =
+        env.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
+    format!("GODWIT_PASSWORD_{suffix}")
 }
 
 /// The password for headless pipelines that have no keyring.
 pub fn password_from_env(env: &str) -> Option<SecretString> {
-    std::env::var(format!("GODWIT_PASSWORD_{}", env_var_suffix(env))).ok().map(SecretString::from)
+    std::env::var(password_var(env)).ok().filter(|p| !p.is_empty()).map(SecretString::from)
 }
 
 /// `godwit init`: writes `godwit.toml` in `root`, adopting an existing migrations folder.
@@ -156,12 +335,30 @@ pub fn init(root: &Path, migrations: &str) -> Result<(PathBuf, usize)> {
     let dir = root.join(migrations);
     let adopted = if dir.is_dir() { crate::migration::source::Source::load(&dir)?.migrations.len() } else { 0 };
     fs::create_dir_all(&dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    let name: String = root
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".into())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect();
+    let id = format!("{name}-{:08x}", rand_u32());
     let text = format!(
-        "# Godwit project settings. Commit this file; never put a password in it.\nmigrations = \"{migrations}\"\n\n\
-         [env.dev]\nurl = \"sqlite://dev.db\"\n"
+        "# Godwit project settings. Commit this file; never put a password in it.\n\
+         # `id` names this project's passwords in each person's OS keyring.\nid = \"{id}\"\n\
+         migrations = \"{migrations}\"\n\n[env.dev]\nurl = \"sqlite://dev.db\"\n"
     );
     fs::write(&path, text).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
     Ok((path, adopted))
+}
+
+/// Enough randomness for a project id, without a dependency: time and process, hashed.
+fn rand_u32() -> u32 {
+    use sha2::Digest;
+    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+    let h = sha2::Sha256::digest(seed.as_bytes());
+    u32::from_le_bytes([h[0], h[1], h[2], h[3]])
 }
 
 #[cfg(test)]
@@ -192,7 +389,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"postgres://a:hunter2@db/app\"\n").unwrap();
         let e = Project::load(d.path()).unwrap_err();
-        assert!(e.message.contains("GODWIT_PASSWORD_X") && !e.message.contains("hunter2"), "{}", e.message);
+        assert!(e.message.contains("godwit secret set x") && !e.message.contains("hunter2"), "{}", e.message);
         fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"sqlite://a.db\"\nprotect = true\n").unwrap();
         assert!(Project::load(d.path()).unwrap_err().message.contains("protect"));
     }

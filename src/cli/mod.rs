@@ -18,6 +18,7 @@ use crate::migration::source::Source;
 use crate::migration::status::{self, State};
 use crate::migration::{check, new};
 use crate::project::{self, Project, Workspace};
+use crate::secret;
 use crate::template;
 use progress::{Progress, ms};
 use std::collections::BTreeMap;
@@ -41,9 +42,12 @@ pub struct Cli {
     /// Migrations folder for --url (default: ./migrations).
     #[arg(long, global = true, value_name = "DIR")]
     source: Option<PathBuf>,
-    /// Seconds to wait for the database to answer when connecting.
-    #[arg(long, global = true, default_value_t = 10, value_name = "SECS")]
-    connect_timeout: u64,
+    /// Seconds to wait for the database to answer when connecting (default 10; 5 for `env test`).
+    #[arg(long, global = true, value_name = "SECS")]
+    connect_timeout: Option<u64>,
+    /// The name of a protected environment, to change it where there is no terminal to type it at.
+    #[arg(long, global = true, value_name = "ENV")]
+    confirm: Option<String>,
     /// Seconds to wait for another run's migration lock.
     #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
     lock_timeout: u64,
@@ -73,6 +77,16 @@ enum Verb {
         params: Vec<String>,
         #[command(flatten)]
         dialect: DialectFlag,
+    },
+    /// Connection profiles: add, list, test, remove environments.
+    Env {
+        #[command(subcommand)]
+        cmd: EnvCmd,
+    },
+    /// Passwords in the OS keyring: set or remove an environment's.
+    Secret {
+        #[command(subcommand)]
+        cmd: SecretCmd,
     },
     /// The templates `new --template` can use, with their parameters.
     Templates {
@@ -147,6 +161,54 @@ enum Verb {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum EnvCmd {
+    /// Add an environment to godwit.toml (or, with --personal, to your own settings):
+    /// `--url URL` (without a password), or --driver with --host, --port, --database, --user.
+    Add {
+        name: String,
+        /// Instead of --url: postgres, mysql or sqlite.
+        #[arg(long, requires = "database")]
+        driver: Option<String>,
+        #[arg(long, requires = "driver")]
+        host: Option<String>,
+        #[arg(long, requires = "driver")]
+        port: Option<u16>,
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, requires = "driver")]
+        user: Option<String>,
+        /// A colour for the app (e.g. amber, red, #3b82f6).
+        #[arg(long)]
+        color: Option<String>,
+        /// Ask for the environment's name before changing it, and back up before every run.
+        #[arg(long)]
+        protected: bool,
+        /// Keep it in your own settings, not in the committed godwit.toml.
+        #[arg(long)]
+        personal: bool,
+    },
+    /// The environments, with where each one's password comes from.
+    List(JsonFlag),
+    /// Connect and report the server version, round trip and migration history.
+    Test { name: Option<String> },
+    /// Remove an environment and its stored password.
+    Remove { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum SecretCmd {
+    /// Store an environment's password in the OS keyring (typed without echo, or read from stdin).
+    Set {
+        env: String,
+        /// Read the password from standard input instead of asking.
+        #[arg(long)]
+        stdin: bool,
+    },
+    /// Remove an environment's password from the OS keyring.
+    Remove { env: String },
+}
+
 #[derive(Args, Debug)]
 struct DialectFlag {
     /// Write SQL for this database instead of the environment's: postgres, mysql or sqlite.
@@ -188,7 +250,9 @@ struct Ctx {
 
 impl Ctx {
     fn workspace(&self) -> Result<Workspace> {
-        if let Some(url) = &self.cli.url {
+        if let Some(url) =
+            self.cli.url.as_ref().filter(|_| !matches!(self.cli.verb, Verb::Env { .. } | Verb::Secret { .. }))
+        {
             return adhoc(url, self.cli.source.clone());
         }
         if let Some(p) = &self.project {
@@ -237,7 +301,7 @@ impl Ctx {
 
     fn connect_options(&self, create_sqlite: bool) -> ConnectOptions {
         ConnectOptions {
-            connect_timeout: Duration::from_secs(self.cli.connect_timeout),
+            connect_timeout: Duration::from_secs(self.cli.connect_timeout.unwrap_or(10)),
             create_sqlite,
             lock_timeout: Duration::from_secs(self.cli.lock_timeout),
         }
@@ -258,8 +322,20 @@ impl Ctx {
         RunOptions { lock_timeout: Duration::from_secs(self.cli.lock_timeout), allow_out_of_order, cancel }
     }
 
-    /// Connects and loads the folder; the name shown for the database in output.
+    /// Connects to change the database: a protected environment asks for its name first.
     async fn open(&self, create_sqlite: bool) -> Result<(Box<dyn Database>, Source, String)> {
+        let w = self.workspace()?;
+        if w.protected {
+            let typed = match &self.cli.confirm {
+                Some(c) => Some(c.clone()),
+                None if std::io::stdin().is_terminal() => Some(prompt(&format!(
+                    "{} is protected. Type its name to go on: ",
+                    w.env.as_deref().unwrap_or_default()
+                ))?),
+                None => None,
+            };
+            project::check_confirmation(&w, typed.as_deref())?;
+        }
         let (db, source, label) = self.open_for_reading(create_sqlite).await?;
         let db = db.ok_or_else(|| Error::connect(format!("{label} does not exist yet: `godwit up` creates it.")))?;
         Ok((db, source, label))
@@ -268,7 +344,7 @@ impl Ctx {
     /// Like `open`, but a SQLite file that does not exist yet reads as an empty database (`None`)
     /// instead of being created.
     async fn open_for_reading(&self, create_sqlite: bool) -> Result<(Option<Box<dyn Database>>, Source, String)> {
-        let w = self.workspace()?;
+        let mut w = self.workspace()?;
         let source = Source::load(&w.migrations)?;
         let label = match &w.env {
             Some(e) => format!("{e} ({})", w.target.display()),
@@ -277,6 +353,7 @@ impl Ctx {
         if !create_sqlite && w.target.is_unborn() {
             return Ok((None, source, label));
         }
+        w.resolve_password();
         let db = db::connect(&w.target, &self.connect_options(create_sqlite)).await?;
         Ok((Some(db), source, label))
     }
@@ -284,12 +361,7 @@ impl Ctx {
 
 fn adhoc(url: &str, source: Option<PathBuf>) -> Result<Workspace> {
     let cwd = std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
-    Ok(Workspace {
-        env: None,
-        target: Target::parse(url, &cwd)?,
-        migrations: source.unwrap_or_else(|| cwd.join("migrations")),
-        protected: false,
-    })
+    Ok(Workspace::adhoc(Target::parse(url, &cwd)?, source.unwrap_or_else(|| cwd.join("migrations"))))
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -306,7 +378,9 @@ async fn run(cli: Cli) -> Result<()> {
         println!("Next: `godwit new create_first_table`, then `godwit up`.");
         return Ok(());
     }
-    let project = if cli.url.is_some() && cli.project.is_none() { None } else { Project::find(&start)? };
+    let adhoc =
+        cli.url.is_some() && cli.project.is_none() && !matches!(cli.verb, Verb::Env { .. } | Verb::Secret { .. });
+    let project = if adhoc { None } else { Project::find(&start)? };
     if cli.project.is_some() && project.is_none() {
         return Err(Error::input(format!("no {} in {}", project::CONFIG_FILE, start.display())));
     }
@@ -317,6 +391,8 @@ async fn run(cli: Cli) -> Result<()> {
             new_verb(&ctx, name.clone(), *simple, template.as_deref(), params, dialect.dialect.as_deref())
         }
         Verb::Templates { json } => templates(&ctx, json.json),
+        Verb::Env { cmd } => env_verb(&ctx, cmd).await,
+        Verb::Secret { cmd } => secret_verb(&ctx, cmd),
         Verb::Up { to, dry_run, allow_out_of_order } => up(&ctx, *to, *dry_run, *allow_out_of_order).await,
         Verb::Down { steps, to, dry_run } => {
             let target = match (steps, to) {
@@ -778,4 +854,133 @@ async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
         Ok((change, event, done))
     })
     .await
+}
+
+fn project_of(ctx: &Ctx) -> Result<Project> {
+    ctx.project.clone().ok_or_else(|| {
+        Error::input("environments live in godwit.toml: run this inside a project (or `godwit init` to make one).")
+    })
+}
+
+async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
+    match cmd {
+        EnvCmd::Add { name, driver, host, port, database, user, color, protected, personal } => {
+            let mut p = project_of(ctx)?;
+            // `--url` is the global flag; here it is the new environment's URL.
+            let url = ctx.cli.url.clone();
+            if url.is_some() == driver.is_some() {
+                return Err(Error::input(
+                    "give the environment's database as --url URL, or as --driver with --database (and --host, --port, --user)",
+                ));
+            }
+            let env = crate::profile::EnvConfig {
+                url,
+                driver: driver.clone(),
+                host: host.clone(),
+                port: *port,
+                database: database.clone(),
+                user: user.clone(),
+                color: color.clone(),
+                protected: *protected,
+            };
+            let path = p.add_env(name, env, *personal)?;
+            println!("Added environment `{name}` to {}.", path.display());
+            let w = p.workspace(Some(name))?;
+            if w.target.dialect() != db::Dialect::Sqlite {
+                println!(
+                    "Store its password with `godwit secret set {name}`, then check it with `godwit env test {name}`."
+                );
+            }
+            Ok(())
+        }
+        EnvCmd::List(json) => {
+            let envs = project_of(ctx)?.envs();
+            if json.json {
+                print_json(&envs);
+                return Ok(());
+            }
+            if envs.is_empty() {
+                println!("No environments yet: `godwit env add NAME --url URL`.");
+            }
+            for e in envs {
+                let mut tags = Vec::new();
+                if e.protected {
+                    tags.push("protected".to_string());
+                }
+                if e.personal {
+                    tags.push("personal".to_string());
+                }
+                if let Some(c) = &e.color {
+                    tags.push(c.clone());
+                }
+                tags.push(format!("password: {}", e.password));
+                println!("{:<12} {}  [{}]", e.name, e.url, tags.join(", "));
+            }
+            Ok(())
+        }
+        EnvCmd::Test { name } => {
+            let p = project_of(ctx)?;
+            let mut w = p.workspace(name.as_deref().or(ctx.cli.env.as_deref()))?;
+            w.resolve_password();
+            let timeout = Duration::from_secs(ctx.cli.connect_timeout.unwrap_or(5));
+            let opts = ConnectOptions { connect_timeout: timeout, ..ctx.connect_options(false) };
+            let probe = db::probe(&w.target, &opts).await?;
+            let env = w.env.unwrap_or_default();
+            println!("{env}: connected to {} {} at {}", probe.dialect.name(), probe.server_version, w.target.display());
+            let history = if probe.history_table {
+                format!(
+                    "{} migration(s) applied{}",
+                    probe.applied,
+                    if probe.failed > 0 { format!(", {} failed part way", probe.failed) } else { String::new() }
+                )
+            } else {
+                "no history table yet (nothing applied)".to_string()
+            };
+            println!("  round trip {:.1} ms · {history}", probe.round_trip_ms);
+            Ok(())
+        }
+        EnvCmd::Remove { name } => {
+            let mut p = project_of(ctx)?;
+            p.remove_env(name)?;
+            println!("Removed environment `{name}` and its stored password.");
+            Ok(())
+        }
+    }
+}
+
+fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
+    let p = project_of(ctx)?;
+    match cmd {
+        SecretCmd::Set { env, stdin } => {
+            let w = p.workspace(Some(env))?;
+            if w.target.dialect() == db::Dialect::Sqlite {
+                return Err(Error::input(format!("`{env}` is a SQLite file: it has no password.")));
+            }
+            let password = if *stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
+                line.trim_end_matches(['\n', '\r']).to_string()
+            } else if std::io::stdin().is_terminal() {
+                rpassword::prompt_password(format!("Password for {env} ({}): ", w.target.display()))
+                    .map_err(|e| Error::input(format!("cannot read the password: {e}")))?
+            } else {
+                return Err(Error::input("no terminal to type the password at: pipe it in with --stdin."));
+            };
+            if password.is_empty() {
+                return Err(Error::input("the password is empty; nothing was stored."));
+            }
+            secret::set(&p.secret_key(env), &secrecy::SecretString::from(password))?;
+            println!("Stored the password of `{env}` in the OS keyring.");
+            Ok(())
+        }
+        SecretCmd::Remove { env } => {
+            p.workspace(Some(env))?;
+            if secret::remove(&p.secret_key(env))? {
+                println!("Removed the password of `{env}` from the OS keyring.");
+            } else {
+                println!("No password was stored for `{env}`.");
+            }
+            Ok(())
+        }
+    }
 }

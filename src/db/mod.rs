@@ -168,6 +168,12 @@ pub trait Database: Send {
 
     async fn server_version(&mut self) -> Result<String>;
 
+    /// One round trip to the server.
+    async fn ping(&mut self) -> Result<()>;
+
+    /// Whether `_sqlx_migrations` exists.
+    async fn history_exists(&mut self) -> Result<bool>;
+
     /// Creates `_sqlx_migrations` (sqlx's columns) and `_godwit_log` when missing, and refuses a
     /// `_sqlx_migrations` that some other tool made with other columns.
     async fn ensure_tables(&mut self) -> Result<()>;
@@ -226,6 +232,44 @@ pub(crate) fn quiet<O: sqlx::ConnectOptions>(o: O) -> O {
     o.log_statements(log::LevelFilter::Off).log_slow_statements(log::LevelFilter::Off, Duration::ZERO)
 }
 
+/// What `env test` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    pub dialect: Dialect,
+    pub server_version: String,
+    pub round_trip_ms: f64,
+    pub history_table: bool,
+    pub applied: usize,
+    pub failed: usize,
+}
+
+/// Connects within the timeout and reports on the server and its migration history.
+pub async fn probe(target: &Target, opts: &ConnectOptions) -> Result<Probe> {
+    let mut db = connect(target, opts).await?;
+    let result = async {
+        let server_version = db.server_version().await?;
+        let mut best = Duration::MAX;
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            db.ping().await?;
+            best = best.min(t.elapsed());
+        }
+        let history_table = db.history_exists().await?;
+        let applied = if history_table { db.applied().await? } else { vec![] };
+        Ok(Probe {
+            dialect: db.dialect(),
+            server_version,
+            round_trip_ms: best.as_secs_f64() * 1e3,
+            history_table,
+            failed: applied.iter().filter(|a| !a.success).count(),
+            applied: applied.iter().filter(|a| a.success).count(),
+        })
+    }
+    .await;
+    db.close().await;
+    result
+}
+
 /// The OS user and host that run a migration, for `_godwit_log`.
 pub fn actor() -> String {
     let user = whoami::username().unwrap_or_else(|_| "unknown".into());
@@ -248,10 +292,9 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
         sqlx::Error::Database(_) => {
             let db = e.as_database_error().expect("database error");
             match error_code(&e).as_deref().unwrap_or_default() {
-                "28P01" | "1045" => format!(
-                    "the server at {at} refused the password for this user: check the password \
-                     (GODWIT_PASSWORD_<ENV> for an environment, or the one in --url / DATABASE_URL)."
-                ),
+                "28P01" | "1045" => {
+                    format!("the server at {at} refused the password for this user: {}.", target.auth_hint())
+                }
                 "28000" | "1044" | "1698" => format!("the server at {at} does not let this user in: {}", db.message()),
                 "3D000" | "1049" => format!(
                     "the database of {at} does not exist: create it (e.g. `createdb`, `CREATE DATABASE`) or fix the URL."

@@ -163,6 +163,14 @@ impl Database for MySql {
         Ok(v)
     }
 
+    async fn ping(&mut self) -> Result<()> {
+        self.conn.ping().await.map_err(Error::from)
+    }
+
+    async fn history_exists(&mut self) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, bool>("SELECT COUNT(*) > 0 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'").fetch_one(&mut self.conn).await?)
+    }
+
     async fn ensure_tables(&mut self) -> Result<()> {
         self.batch(CREATE_TABLES.into()).await?;
         let cols: Vec<String> = sqlx::query_scalar(

@@ -204,6 +204,16 @@ impl Database for Postgres {
         Ok(v)
     }
 
+    async fn ping(&mut self) -> Result<()> {
+        self.conn.ping().await.map_err(Error::from)
+    }
+
+    async fn history_exists(&mut self) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut self.conn)
+            .await?)
+    }
+
     async fn ensure_tables(&mut self) -> Result<()> {
         self.batch(format!("SET client_min_messages = warning;{CREATE_TABLES}RESET client_min_messages;")).await?;
         let cols: Vec<String> = sqlx::query_scalar(

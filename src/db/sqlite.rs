@@ -135,6 +135,18 @@ impl Database for Sqlite {
         Ok(v)
     }
 
+    async fn ping(&mut self) -> Result<()> {
+        self.conn.ping().await.map_err(Error::from)
+    }
+
+    async fn history_exists(&mut self) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, bool>(
+            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+        )
+        .fetch_one(&mut self.conn)
+        .await?)
+    }
+
     async fn ensure_tables(&mut self) -> Result<()> {
         self.batch(CREATE_TABLES.into()).await?;
         let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('_sqlx_migrations')")

@@ -18,6 +18,8 @@ pub struct Target {
     url: Option<Url>,
     sqlite_path: Option<PathBuf>,
     password: Option<SecretString>,
+    /// Said when the server refuses the password: where it came from, how to store the right one.
+    auth_hint: Option<String>,
 }
 
 impl fmt::Debug for Target {
@@ -69,7 +71,7 @@ impl Target {
             }
             let p = PathBuf::from(path);
             let p = if p.is_absolute() || path == ":memory:" { p } else { base.join(p) };
-            return Ok(Target { dialect, url: None, sqlite_path: Some(p), password: None });
+            return Ok(Target { dialect, url: None, sqlite_path: Some(p), password: None, auth_hint: None });
         }
         let url = Url::parse(raw).map_err(|e| {
             // The URL may hold a password: say what is wrong without echoing it.
@@ -89,7 +91,7 @@ impl Target {
         if dialect == Dialect::MySql {
             let _ = url.set_scheme("mysql");
         }
-        Ok(Target { dialect, url: Some(url), sqlite_path: None, password })
+        Ok(Target { dialect, url: Some(url), sqlite_path: None, password, auth_hint: None })
     }
 
     pub fn with_password(mut self, password: Option<SecretString>) -> Target {
@@ -97,6 +99,15 @@ impl Target {
             self.password = password;
         }
         self
+    }
+
+    pub fn with_auth_hint(mut self, hint: String) -> Target {
+        self.auth_hint = Some(hint);
+        self
+    }
+
+    pub(crate) fn auth_hint(&self) -> &str {
+        self.auth_hint.as_deref().unwrap_or("check the password given in --url or DATABASE_URL")
     }
 
     pub fn dialect(&self) -> Dialect {

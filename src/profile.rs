@@ -1,0 +1,212 @@
+//! Connection profiles: a project's environments (in `godwit.toml`, committed, never a password)
+//! and a person's own (in the platform's config dir, never committed). The CLI and the desktop app
+//! edit both through these functions; edits keep the files' comments and layout.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Dialect, Target};
+use crate::error::{Error, Result};
+
+/// One environment. Either `url`, or its parts (`driver`, `host`, `port`, `database`, `user`).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// `postgres`, `mysql` or `sqlite`, with the parts below.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protected: bool,
+}
+
+impl EnvConfig {
+    /// The URL (without a password) this environment connects to.
+    pub fn url(&self, name: &str) -> Result<String> {
+        if let Some(u) = &self.url {
+            return Ok(u.clone());
+        }
+        let driver = self.driver.as_deref().ok_or_else(|| {
+            Error::input(format!("env.{name} needs `url`, or `driver` with host, port, database and user"))
+        })?;
+        if driver == "sqlite" {
+            let db = self
+                .database
+                .as_deref()
+                .ok_or_else(|| Error::input(format!("env.{name}: sqlite needs `database` (the file)")))?;
+            return Ok(format!("sqlite://{db}"));
+        }
+        let mut u = url::Url::parse(&format!("{driver}://placeholder"))
+            .map_err(|_| Error::input(format!("env.{name}: unknown driver `{driver}` (postgres, mysql, sqlite)")))?;
+        u.set_host(Some(self.host.as_deref().unwrap_or("localhost")))
+            .map_err(|e| Error::input(format!("env.{name}: bad host: {e}")))?;
+        let _ = u.set_port(self.port);
+        if let Some(user) = &self.user {
+            let _ = u.set_username(user);
+        }
+        u.set_path(&format!("/{}", self.database.as_deref().unwrap_or_default()));
+        Ok(u.to_string())
+    }
+}
+
+/// What `env list` shows, and the desktop app's sidebar.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvInfo {
+    pub name: String,
+    /// Without a password.
+    pub url: String,
+    pub dialect: Option<Dialect>,
+    pub color: Option<String>,
+    pub protected: bool,
+    /// From the person's own file, not the project's.
+    pub personal: bool,
+    /// Where the password would come from: `keyring`, `environment` (GODWIT_PASSWORD_<ENV>), `none`,
+    /// or `unknown` when the keyring could not be asked.
+    pub password: String,
+}
+
+/// The person's own environments for a project: `<config dir>/godwit/projects/<project id>.toml`.
+pub fn personal_file(project_id: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("GODWIT_CONFIG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::config_dir().map(|d| d.join("godwit")))?;
+    Some(base.join("projects").join(format!("{project_id}.toml")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PersonalFile {
+    #[serde(default)]
+    env: std::collections::BTreeMap<String, EnvConfig>,
+}
+
+pub(crate) fn load_personal(path: &Path) -> Result<std::collections::BTreeMap<String, EnvConfig>> {
+    if !path.exists() {
+        return Ok(Default::default());
+    }
+    let text = fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let f: PersonalFile =
+        toml::from_str(&text).map_err(|e| Error::input(format!("{} is not valid: {e}", path.display())))?;
+    Ok(f.env)
+}
+
+/// Refuses a URL that holds a password, saying where passwords go instead.
+pub fn refuse_password(name: &str, url: &str) -> Result<()> {
+    if url::Url::parse(url).is_ok_and(|u| crate::db::target::take_password(u).0.is_some()) {
+        return Err(Error::input(format!(
+            "the URL for `{name}` holds a password; environments never keep one in a file. Give the URL without it, \
+             then store the password in the OS keyring with `godwit secret set {name}` (or set {} in pipelines).",
+            crate::project::password_var(name)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a name people will type at prompts and in `--env`.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return Err(Error::input(format!("`{name}` is not a usable environment name: use letters, digits, - and _")));
+    }
+    Ok(())
+}
+
+/// Adds `[env.NAME]` to a TOML file (creating it), keeping what else the file says.
+pub(crate) fn write_env(path: &Path, name: &str, env: &EnvConfig) -> Result<()> {
+    let text = if path.exists() {
+        fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?
+    } else {
+        String::new()
+    };
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| Error::input(format!("{} is not valid TOML: {e}", path.display())))?;
+    let value = toml_edit::ser::to_document(env).map_err(|e| Error::input(format!("cannot write env.{name}: {e}")))?;
+    let envs = doc.entry("env").or_insert_with(|| {
+        let mut t = toml_edit::Table::new();
+        t.set_implicit(true);
+        toml_edit::Item::Table(t)
+    });
+    let envs = envs.as_table_mut().ok_or_else(|| Error::input(format!("{}: `env` is not a table", path.display())))?;
+    envs.insert(name, toml_edit::Item::Table(value.as_table().clone()));
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    fs::write(path, doc.to_string()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Removes `[env.NAME]` from a TOML file; `false` when it was not there.
+pub(crate) fn delete_env(path: &Path, name: &str) -> Result<bool> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    let text = fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().map_err(|e| Error::input(format!("{} is not valid TOML: {e}", path.display())))?;
+    let removed = doc.get_mut("env").and_then(|e| e.as_table_mut()).and_then(|t| t.remove(name)).is_some();
+    if removed {
+        fs::write(path, doc.to_string()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(removed)
+}
+
+/// The dialect of an environment's URL, when it parses.
+pub(crate) fn dialect_of(url: &str, root: &Path) -> Option<Dialect> {
+    Target::parse(url, root).ok().map(|t| t.dialect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_from_parts() {
+        let e = EnvConfig {
+            driver: Some("postgres".into()),
+            host: Some("db.internal".into()),
+            port: Some(5433),
+            database: Some("app".into()),
+            user: Some("deploy".into()),
+            ..Default::default()
+        };
+        assert_eq!(e.url("x").unwrap(), "postgres://deploy@db.internal:5433/app");
+        let s = EnvConfig { driver: Some("sqlite".into()), database: Some("dev.db".into()), ..Default::default() };
+        assert_eq!(s.url("x").unwrap(), "sqlite://dev.db");
+        assert!(EnvConfig::default().url("x").unwrap_err().message.contains("needs `url`"));
+    }
+
+    #[test]
+    fn edits_keep_the_rest_of_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("godwit.toml");
+        fs::write(&p, "# my comment\nmigrations = \"db\"\n\n[env.dev]\nurl = \"sqlite://dev.db\" # local\n").unwrap();
+        let env = EnvConfig { url: Some("postgres://app@db/app".into()), protected: true, ..Default::default() };
+        write_env(&p, "prod", &env).unwrap();
+        let text = fs::read_to_string(&p).unwrap();
+        assert!(text.contains("# my comment") && text.contains("# local"), "{text}");
+        assert!(text.contains("[env.prod]\nurl = \"postgres://app@db/app\"\nprotected = true"), "{text}");
+        assert!(delete_env(&p, "prod").unwrap());
+        assert!(!delete_env(&p, "prod").unwrap());
+        let text = fs::read_to_string(&p).unwrap();
+        assert!(!text.contains("prod") && text.contains("[env.dev]"), "{text}");
+    }
+
+    #[test]
+    fn passwords_are_refused() {
+        let e = refuse_password("prod", "postgres://app:hunter2@db/app").unwrap_err();
+        assert!(e.message.contains("godwit secret set prod") && !e.message.contains("hunter2"), "{}", e.message);
+        assert!(refuse_password("prod", "mysql://app@db/app?password=x").is_err());
+        refuse_password("prod", "postgres://app@db/app").unwrap();
+    }
+}

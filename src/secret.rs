@@ -1,0 +1,100 @@
+//! Passwords in the OS keyring (Secret Service on Linux, Keychain, Credential Manager), service
+//! `godwit`, key `<project id>/<env>`. Every call is bounded in time: a locked keyring with an
+//! unlock prompt nobody answers, or a Secret Service that never replies, becomes an error.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, ErrorKind, Result};
+
+const SERVICE: &str = "godwit";
+
+/// How long a keyring call may take (`GODWIT_KEYRING_TIMEOUT` seconds, default 10).
+fn timeout() -> Duration {
+    std::env::var("GODWIT_KEYRING_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(10), Duration::from_secs_f64)
+}
+
+pub fn key(project_id: &str, env: &str) -> String {
+    format!("{project_id}/{env}")
+}
+
+/// Runs a keyring call on its own thread and gives up after the timeout (the thread is left to
+/// finish on its own; the process does not wait for it).
+fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> keyring::Result<T> + Send + 'static) -> Result<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    let limit = timeout();
+    match rx.recv_timeout(limit) {
+        Ok(r) => r.map_err(|e| keyring_error(what, e)),
+        Err(_) => Err(Error::new(
+            ErrorKind::Connect,
+            format!(
+                "the OS keyring did not answer within {limit:?} while {what}: it may be locked and waiting for an \
+                 unlock prompt. Unlock it and try again, or give the password through GODWIT_PASSWORD_<ENV>."
+            ),
+        )),
+    }
+}
+
+/// The keyring's own errors, in words that never include a secret (some variants carry the
+/// stored bytes).
+fn keyring_error(what: &str, e: keyring::Error) -> Error {
+    use keyring::Error as K;
+    let why = match e {
+        K::NoDefaultStore => "no keyring is available (on Linux: no Secret Service on the session bus; start one \
+                              such as gnome-keyring, or use GODWIT_PASSWORD_<ENV>)"
+            .to_string(),
+        K::NoStorageAccess(p) => format!(
+            "the keyring is locked or refused access ({p}): unlock it (log in to the desktop session, or \
+             `gnome-keyring-daemon --unlock`) and try again, or use GODWIT_PASSWORD_<ENV>"
+        ),
+        K::PlatformFailure(p) => format!("the keyring failed: {p}"),
+        K::BadEncoding(_) | K::BadDataFormat(..) => "the stored password is not readable text; store it again".into(),
+        K::Ambiguous(_) => {
+            "the keyring holds more than one password for this environment; remove them and store one".into()
+        }
+        K::TooLong(attr, _) => format!("{attr} is too long for the keyring"),
+        K::Invalid(attr, why) => format!("{attr}: {why}"),
+        other => format!("{other}"),
+    };
+    Error::new(ErrorKind::Connect, format!("while {what}: {why}"))
+}
+
+/// The stored password, if there is one.
+pub fn get(key: &str) -> Result<Option<SecretString>> {
+    let k = key.to_string();
+    bounded(&format!("reading the password of {key}"), move || {
+        let entry = keyring::Entry::new(SERVICE, &k)?;
+        match entry.get_password() {
+            Ok(p) => Ok(Some(SecretString::from(p))),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(e),
+        }
+    })
+}
+
+pub fn set(key: &str, password: &SecretString) -> Result<()> {
+    let (k, p) = (key.to_string(), SecretString::from(password.expose_secret().to_string()));
+    bounded(&format!("storing the password of {key}"), move || {
+        keyring::Entry::new(SERVICE, &k)?.set_password(p.expose_secret())
+    })
+}
+
+/// Removes the stored password; `false` when there was none.
+pub fn remove(key: &str) -> Result<bool> {
+    let k = key.to_string();
+    bounded(&format!("removing the password of {key}"), move || {
+        match keyring::Entry::new(SERVICE, &k)?.delete_credential() {
+            Ok(()) => Ok(true),
+            Err(keyring::Error::NoEntry) => Ok(false),
+            Err(e) => Err(e),
+        }
+    })
+}

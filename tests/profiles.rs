@@ -1,0 +1,594 @@
+//! Connection profiles and passwords against real parts: a real Secret Service (gnome-keyring on
+//! its own D-Bus session, HOME in a temporary folder), a PostgreSQL cluster of the test's own that
+//! checks passwords (scram-sha-256), a MariaDB user with a password.
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A private session bus with an unlocked gnome-keyring on it, and a HOME of its own.
+struct Keyring {
+    dir: tempfile::TempDir,
+    bus: Child,
+    keyring: Option<Child>,
+    address: String,
+}
+
+impl Keyring {
+    fn start(unlocked: bool) -> Keyring {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["home", "run"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        let socket = dir.path().join("bus");
+        let address = format!("unix:path={}", socket.display());
+        let bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--nopidfile", &format!("--address={address}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (make test installs dbus): cannot start a session bus");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "the session bus did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut k = Keyring { dir, bus, keyring: None, address };
+        if unlocked {
+            let mut child = k
+                .command("gnome-keyring-daemon")
+                .args(["--foreground", "--unlock", "--components=secrets"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("gnome-keyring-daemon (make test installs gnome-keyring)");
+            child.stdin.take().unwrap().write_all(b"keyring-unlock-pw").unwrap();
+            k.keyring = Some(child);
+            // Ready when the Secret Service answers on the bus.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let o = k.command("secret-tool").args(["search", "service", "nothing"]).output().unwrap();
+                if o.status.success() || String::from_utf8_lossy(&o.stderr).is_empty() {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "gnome-keyring did not come up: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        k
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.home())
+            .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address);
+        c
+    }
+
+    fn godwit(&self, project: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = self.command(env!("CARGO_BIN_EXE_godwit"));
+        c.current_dir(project).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Keyring {
+    fn drop(&mut self) {
+        if let Some(k) = &mut self.keyring {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+/// A PostgreSQL cluster of the test's own, on a free loopback port, that checks passwords.
+struct Cluster {
+    dir: tempfile::TempDir,
+    port: u16,
+    bin: PathBuf,
+}
+
+impl Cluster {
+    fn start(password: &str) -> Cluster {
+        let bin = PathBuf::from(
+            String::from_utf8(Command::new("pg_config").arg("--bindir").output().unwrap().stdout).unwrap().trim(),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::write(dir.path().join("pw"), password).unwrap();
+        Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let run = |args: &[&str]| {
+            let o = Command::new("runuser").args(["-u", "postgres", "--"]).args(args).output().unwrap();
+            assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        };
+        run(&[
+            bin.join("initdb").to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "--auth=scram-sha-256",
+            "--username=postgres",
+            &format!("--pwfile={}", dir.path().join("pw").display()),
+        ]);
+        run(&[
+            bin.join("pg_ctl").to_str().unwrap(),
+            "-D",
+            data.to_str().unwrap(),
+            "-l",
+            dir.path().join("log").to_str().unwrap(),
+            "-o",
+            &format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.path().display()),
+            "-w",
+            "start",
+        ]);
+        Cluster { dir, port, bin }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-D", self.dir.path().join("data").to_str().unwrap(), "-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn project(dir: &Path, envs: &str) -> PathBuf {
+    let root = dir.join("proj");
+    std::fs::create_dir_all(root.join("migrations")).unwrap();
+    std::fs::write(root.join("godwit.toml"), format!("id = \"test-project\"\n{envs}")).unwrap();
+    std::fs::write(root.join("migrations/1_t.up.sql"), "CREATE TABLE t (id INTEGER);").unwrap();
+    std::fs::write(root.join("migrations/1_t.down.sql"), "DROP TABLE t;").unwrap();
+    root
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn passwords_live_in_the_keyring_and_wrong_ones_are_named() {
+    let pw = "Cluster-Pw-7731";
+    let cluster = Cluster::start(pw);
+    let k = Keyring::start(true);
+    let root = project(k.dir.path(), "");
+    let url = cluster.url();
+
+    // A URL with a password is refused, without echoing it.
+    let o = k.godwit(
+        &root,
+        &["env", "add", "pg", "--url", &format!("postgres://postgres:{pw}@127.0.0.1:{}/postgres", cluster.port)],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("godwit secret set pg") && !text(&o).contains(pw), "{}", text(&o));
+
+    let o = k.godwit(&root, &["env", "add", "pg", "--url", &url, "--color", "amber"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    // Without a password yet: the server refuses, and the message says how to store one.
+    let o = k.godwit(&root, &["env", "test", "pg"], None);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains("no password is stored for `pg`") && text(&o).contains("GODWIT_PASSWORD_PG"),
+        "{}",
+        text(&o)
+    );
+
+    // A wrong password, stored: refused, and named as such.
+    let o = k.godwit(&root, &["secret", "set", "pg", "--stdin"], Some("not-it\n"));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = k.godwit(&root, &["env", "test", "pg"], None);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("refused the password") && text(&o).contains("OS keyring"), "{}", text(&o));
+
+    // The right one: never typed again.
+    let o = k.godwit(&root, &["secret", "set", "pg", "--stdin"], Some(&format!("{pw}\n")));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = k.godwit(&root, &["env", "test", "pg"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("connected to PostgreSQL 15") && text(&o).contains("no history table yet"),
+        "{}",
+        text(&o)
+    );
+    let o = k.godwit(&root, &["--env", "pg", "up"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = k.godwit(&root, &["env", "test", "pg"], None);
+    assert!(text(&o).contains("1 migration(s) applied"), "{}", text(&o));
+    let o = k.godwit(&root, &["env", "list", "--json"], None);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list[0]["password"], "keyring");
+    assert_eq!(list[0]["color"], "amber");
+    // Nothing on disk holds it.
+    assert_no_file_holds(k.dir.path(), pw);
+
+    // GODWIT_PASSWORD_<ENV> wins, for pipelines: a wrong one there is refused and named.
+    let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
+    let o = c.current_dir(&root).env("GODWIT_PASSWORD_PG", "wrong").args(["env", "test", "pg"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("GODWIT_PASSWORD_PG"), "{}", text(&o));
+
+    // Removing the environment removes its password.
+    let o = k.godwit(&root, &["env", "remove", "pg"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = k.command("secret-tool").args(["lookup", "service", "godwit"]).output().unwrap();
+    assert!(o.stdout.is_empty());
+    assert!(!std::fs::read_to_string(root.join("godwit.toml")).unwrap().contains("[env.pg]"));
+}
+
+#[test]
+fn headless_pipelines_use_the_environment_variable_without_any_keyring() {
+    let pw = "Headless-Pw-4410";
+    let cluster = Cluster::start(pw);
+    let dir = tempfile::tempdir().unwrap();
+    let root = project(dir.path(), &format!("[env.ci]\nurl = \"{}\"\n", cluster.url()));
+    let run = |extra: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_godwit"));
+        c.current_dir(&root)
+            .env("HOME", dir.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("GODWIT_KEYRING_TIMEOUT", "3");
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        c.args(args).output().unwrap()
+    };
+    let started = Instant::now();
+    let o = run(&[], &["--env", "ci", "status"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(text(&o).contains("GODWIT_PASSWORD_CI") && text(&o).contains("keyring"), "{}", text(&o));
+    let o = run(&[("GODWIT_PASSWORD_CI", pw)], &["--env", "ci", "up"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_keyring_that_is_missing_or_locked_is_a_bounded_clear_error() {
+    // A session bus with no Secret Service on it.
+    let k = Keyring::start(false);
+    let root = project(k.dir.path(), "[env.db]\nurl = \"postgres://app@127.0.0.1:1/app\"\n");
+    let started = Instant::now();
+    let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
+    let o = c
+        .current_dir(&root)
+        .env("GODWIT_KEYRING_TIMEOUT", "3")
+        .args(["secret", "set", "db", "--stdin"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "bounded");
+    assert_eq!(o.status.code(), Some(2), "an empty password is refused first: {}", text(&o));
+    let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
+    let mut child = c
+        .current_dir(&root)
+        .env("GODWIT_KEYRING_TIMEOUT", "3")
+        .args(["secret", "set", "db", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(15), "bounded");
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("keyring"), "{}", text(&o));
+
+    // A keyring daemon that is running but locked (no --unlock): storing would need an unlock
+    // prompt nobody can answer. It fails or times out; it never hangs.
+    let mut locked = k
+        .command("gnome-keyring-daemon")
+        .args(["--foreground", "--components=secrets"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
+    let mut child = c
+        .current_dir(&root)
+        .env("GODWIT_KEYRING_TIMEOUT", "3")
+        .args(["secret", "set", "db", "--stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    let _ = locked.kill();
+    let _ = locked.wait();
+    assert!(started.elapsed() < Duration::from_secs(15), "bounded: {:?}", started.elapsed());
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("keyring"), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn mariadb_wrong_password_refused_port_silent_host_missing_database() {
+    use sqlx::{Connection, Executor};
+    let user = format!("godwit_pw_{}", std::process::id());
+    let mut admin = sqlx::MySqlConnection::connect(&common::mysql_admin_url()).await.unwrap();
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("DROP USER IF EXISTS '{user}'@'%', '{user}'@'127.0.0.1'")))
+        .await
+        .unwrap();
+    for host in ["%", "127.0.0.1"] {
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE USER '{user}'@'{host}' IDENTIFIED BY 'Right-Pw-1'")))
+            .await
+            .unwrap();
+    }
+    let t = common::TestDb::new(godwit::db::Dialect::MySql).await;
+    let mut base = url::Url::parse(&t.url).unwrap();
+    let _ = base.set_username(&user);
+    let refused = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let envs = format!(
+        "[env.my]\nurl = \"{base}\"\n[env.refused]\nurl = \"mysql://u@127.0.0.1:{refused}/x\"\n[env.silent]\nurl = \"postgres://u@127.0.0.1:{}/x\"\n\
+         [env.nodb]\nurl = \"mysql://root@127.0.0.1:3306/godwit_no_such_db\"\n",
+        silent.local_addr().unwrap().port()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = project(dir.path(), &envs);
+    let godwit = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_godwit"));
+        c.current_dir(&root)
+            .env("HOME", dir.path())
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("GODWIT_KEYRING_TIMEOUT", "2");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        c.args(args).output().unwrap()
+    };
+    let o = godwit(&[("GODWIT_PASSWORD_MY", "Wrong-Pw")], &["env", "test", "my"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("refused the password") && !text(&o).contains("Wrong-Pw"), "{}", text(&o));
+    // The user has no rights on the test database yet: a different message from a wrong password.
+    let o = godwit(&[("GODWIT_PASSWORD_MY", "Right-Pw-1")], &["env", "test", "my"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("does not let this user in"), "{}", text(&o));
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("GRANT ALL ON {}.* TO '{user}'@'%', '{user}'@'127.0.0.1'", t.name)))
+        .await
+        .unwrap();
+    let o = godwit(&[("GODWIT_PASSWORD_MY", "Right-Pw-1")], &["env", "test", "my"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("MariaDB") || text(&o).contains("10.11"), "{}", text(&o));
+
+    let o = godwit(&[], &["env", "test", "refused"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("connection refused"), "{}", text(&o));
+    let started = Instant::now();
+    let o = godwit(&[], &["--connect-timeout", "1", "env", "test", "silent"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert!(text(&o).contains("no answer"), "{}", text(&o));
+    let o = godwit(&[], &["env", "test", "nodb"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(text(&o).contains("does not exist"), "{}", text(&o));
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("DROP USER IF EXISTS '{user}'@'%', '{user}'@'127.0.0.1'")))
+        .await
+        .unwrap();
+    drop(silent);
+}
+
+#[tokio::test]
+async fn protected_environments_ask_for_their_name() {
+    let t = common::TestDb::new(godwit::db::Dialect::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let root = project(dir.path(), &format!("[env.prod]\nurl = \"{}\"\nprotected = true\n", t.url));
+    let godwit = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(&root)
+            .env("HOME", dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = godwit(&["up"]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains("--confirm prod"), "{}", text(&o));
+    assert!(!t.sqlite_path().exists(), "nothing was done");
+    let o = godwit(&["up", "--confirm", "staging"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert!(text(&o).contains("`staging` is not `prod`"), "{}", text(&o));
+    // Reading needs no confirmation.
+    assert!(godwit(&["status"]).status.success());
+    // On a terminal, the name is typed at a prompt (a pseudo-terminal through `script`).
+    let on_tty = |typed: &str| {
+        let cmd = format!("{} up", env!("CARGO_BIN_EXE_godwit"));
+        let mut child = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(&root)
+            .env("HOME", dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        input.write_all(format!("{typed}\n").as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        drop(input);
+        o
+    };
+    let o = on_tty("prdo");
+    assert!(text(&o).contains("Type its name") && text(&o).contains("`prdo` is not `prod`"), "{}", text(&o));
+    assert!(!t.sqlite_path().exists());
+    let o = on_tty("prod");
+    assert!(text(&o).contains("Applied 1 migration"), "{}", text(&o));
+    let o = godwit(&["down", "--confirm", "prod"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(godwit(&["repair", "1", "--reason", "x"]).status.code(), Some(5));
+    assert_eq!(godwit(&["resolve", "1", "--applied"]).status.code(), Some(5));
+}
+
+#[test]
+fn personal_environments_stay_out_of_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = project(dir.path(), "");
+    let godwit = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(&root)
+            .env("HOME", dir.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = godwit(&["env", "add", "mine", "--driver", "sqlite", "--database", "mine.db", "--personal"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!std::fs::read_to_string(root.join("godwit.toml")).unwrap().contains("mine"));
+    let personal = dir.path().join(".config/godwit/projects/test-project.toml");
+    assert!(std::fs::read_to_string(&personal).unwrap().contains("[env.mine]"), "{}", personal.display());
+    let o = godwit(&["env", "list"]);
+    assert!(text(&o).contains("mine") && text(&o).contains("personal"), "{}", text(&o));
+    assert!(godwit(&["--env", "mine", "up"]).status.success());
+    assert!(root.join("mine.db").exists());
+}
+
+/// Every verb, success and failure, with tracing at TRACE: the password appears in no output, no
+/// file, no process argument list.
+#[test]
+fn the_password_leaks_nowhere() {
+    let pw = "Zq9-Distinctive-Pw-Leak-Check";
+    let cluster = Cluster::start(pw);
+    let k = Keyring::start(true);
+    let root = project(k.dir.path(), "");
+    std::fs::write(root.join("migrations/2_bad.up.sql"), "CREATE TABLE nope (id INTEGER);\nSELECT * FROM missing;")
+        .unwrap();
+    std::fs::write(root.join("migrations/2_bad.down.sql"), "DROP TABLE nope;").unwrap();
+
+    // Watch every process's argument list while the verbs run.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let watcher = {
+        let (stop, seen) = (stop.clone(), seen.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                    if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
+                        && String::from_utf8_lossy(&cmd).contains(pw)
+                    {
+                        seen.lock().unwrap().push(String::from_utf8_lossy(&cmd).replace('\0', " "));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+    };
+
+    let mut outputs = Vec::new();
+    let mut run = |args: &[&str], stdin: Option<&str>| {
+        let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
+        c.current_dir(&root)
+            .env("GODWIT_LOG", "trace")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        let o = child.wait_with_output().unwrap();
+        outputs.push((args.join(" "), text(&o)));
+        o
+    };
+    run(&["env", "add", "pg", "--url", &cluster.url(), "--protected"], None);
+    run(&["secret", "set", "pg", "--stdin"], Some("wrong-one\n"));
+    run(&["--env", "pg", "status"], None);
+    run(&["--env", "pg", "env", "test", "pg"], None);
+    run(&["secret", "set", "pg", "--stdin"], Some(&format!("{pw}\n")));
+    for args in [
+        &["env", "test", "pg"][..],
+        &["env", "list"],
+        &["env", "list", "--json"],
+        &["--env", "pg", "status", "--json"],
+        &["--env", "pg", "up", "--dry-run"],
+        &["--env", "pg", "up", "--confirm", "pg"],
+        &["--env", "pg", "history", "--json"],
+        &["--env", "pg", "history"],
+        &["--env", "pg", "check", "--json"],
+        &["--env", "pg", "verify"],
+        &["--env", "pg", "down", "--confirm", "pg"],
+        &["--env", "pg", "redo", "--confirm", "pg"],
+        &["--env", "pg", "templates", "--json"],
+        &["--env", "pg", "new", "x", "--template", "add_column", "--param", "table=t", "--param", "column=c"],
+        &["secret", "remove", "pg"],
+        &["--env", "pg", "status"],
+    ] {
+        run(args, None);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    watcher.join().unwrap();
+
+    assert!(outputs.iter().any(|(_, o)| o.contains("2_bad.up.sql")), "the failing migration ran");
+    assert!(outputs.iter().any(|(_, o)| o.contains("refused the password")), "the wrong password was tried");
+    assert!(outputs.iter().any(|(_, o)| o.contains("TRACE") || o.contains("DEBUG")), "tracing was on");
+    for (args, out) in &outputs {
+        assert!(!out.contains(pw), "`godwit {args}` printed the password:\n{out}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "a process argument list held the password: {:?}", seen.lock().unwrap());
+    assert_no_file_holds(k.dir.path(), pw);
+}
+
+/// No file under `dir` (project, HOME with its config and data dirs) contains `needle`, except the
+/// keyring's own encrypted store, which is checked to be encrypted (it does not hold it either).
+fn assert_no_file_holds(dir: &Path, needle: &str) {
+    for entry in walk(dir) {
+        if let Ok(bytes) = std::fs::read(&entry) {
+            assert!(!String::from_utf8_lossy(&bytes).contains(needle), "{} holds the password", entry.display());
+        }
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    out
+}
