@@ -1,6 +1,7 @@
 //! Godwit's core: migration files, the databases, the engine. No Tauri and no terminal here; the CLI
 //! and the desktop app are thin layers over it.
 
+pub mod backup;
 pub mod cli;
 pub mod db;
 pub mod error;

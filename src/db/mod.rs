@@ -19,7 +19,7 @@ use crate::migration::source::MigrationFile;
 pub(crate) use sql::ns;
 pub use target::{ConnectOptions, Target};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Dialect {
     Postgres,
@@ -60,6 +60,8 @@ pub enum EventKind {
     Rollback,
     Repair,
     Resolve,
+    Backup,
+    Restore,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -79,6 +81,8 @@ impl EventKind {
             EventKind::Rollback => "rollback",
             EventKind::Repair => "repair",
             EventKind::Resolve => "resolve",
+            EventKind::Backup => "backup",
+            EventKind::Restore => "restore",
         }
     }
 }
@@ -135,6 +139,56 @@ pub struct Event {
     pub outcome: Outcome,
     pub error: Option<String>,
     pub detail: Option<String>,
+}
+
+/// A table and its rows at backup time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::FromRow)]
+pub struct TableCount {
+    pub table: String,
+    pub rows: i64,
+}
+
+/// SHA-256 of a schema's lines.
+pub fn fingerprint(lines: &[String]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(lines.join("\n").as_bytes()))
+}
+
+/// Counts tables in one round trip per 500: one row, one column per table, in the given order.
+pub(crate) fn count_queries(tables: &[String], quote: impl Fn(&str) -> String) -> Vec<String> {
+    tables
+        .chunks(500)
+        .map(|chunk| {
+            let cols: Vec<String> = chunk.iter().map(|t| format!("(SELECT COUNT(*) FROM {})", quote(t))).collect();
+            format!("SELECT {}", cols.join(", "))
+        })
+        .collect()
+}
+
+/// Runs `count_queries` and pairs the counts with the names.
+pub(crate) async fn count_tables<'c, DB>(
+    conn: &'c mut <DB as sqlx::Database>::Connection,
+    tables: Vec<String>,
+    quote: impl Fn(&str) -> String,
+) -> Result<Vec<TableCount>>
+where
+    DB: sqlx::Database,
+    for<'e> &'e mut <DB as sqlx::Database>::Connection: sqlx::Executor<'e, Database = DB>,
+    i64: sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    use sqlx::Row;
+    let mut out = Vec::with_capacity(tables.len());
+    let mut names = tables.iter();
+    for q in count_queries(&tables, quote) {
+        let row = sqlx::query(sqlx::AssertSqlSafe(q)).fetch_one(&mut *conn).await?;
+        for i in 0..row.len() {
+            let rows: i64 = row.try_get(i)?;
+            out.push(TableCount { table: names.next().expect("one name per column").clone(), rows });
+        }
+    }
+    Ok(out)
 }
 
 /// A change to a history row that a person asked for.
@@ -202,6 +256,28 @@ pub trait Database: Send {
 
     /// Changes a history row and records the event, in one transaction (`repair`, `resolve`).
     async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()>;
+
+    /// Opens a read-only snapshot for a backup: the counts and schema read next see the same data
+    /// as the dump. PostgreSQL returns the snapshot's id for `pg_dump --snapshot`.
+    async fn begin_snapshot(&mut self) -> Result<Option<String>>;
+    async fn end_snapshot(&mut self) -> Result<()>;
+
+    /// Rows in each table (the event log left out: backups do not carry it), by name.
+    async fn table_counts(&mut self) -> Result<Vec<TableCount>>;
+
+    /// The schema as sorted lines from the catalogs (tables, columns, indexes, constraints,
+    /// views, triggers, routines), for a fingerprint that is equal when the schema is.
+    async fn schema_lines(&mut self) -> Result<Vec<String>>;
+
+    /// The user tables, for finding what a restore must drop (tables made after the backup).
+    async fn tables(&mut self) -> Result<Vec<String>>;
+
+    /// Drops tables (and what depends on them).
+    async fn drop_tables(&mut self, names: &[String]) -> Result<()>;
+
+    /// Makes an empty database on the same server, for verifying a backup.
+    async fn create_scratch(&mut self, name: &str) -> Result<()>;
+    async fn drop_scratch(&mut self, name: &str) -> Result<()>;
 
     async fn close(self: Box<Self>);
 }

@@ -11,7 +11,9 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::sql::{self, Syntax};
-use super::{Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Target};
+use super::{
+    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, TableCount, Target,
+};
 use super::{connect_error, error_code, migration_error, run_counted, trimmed_body};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::source::MigrationFile;
@@ -289,9 +291,88 @@ impl Database for MySql {
         Ok(())
     }
 
+    async fn begin_snapshot(&mut self) -> Result<Option<String>> {
+        self.batch("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY".into()).await?;
+        Ok(None)
+    }
+
+    async fn end_snapshot(&mut self) -> Result<()> {
+        self.batch("COMMIT".into()).await.map_err(Error::from)
+    }
+
+    async fn tables(&mut self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() \
+             AND table_type = 'BASE TABLE' AND table_name <> '_godwit_log' ORDER BY 1",
+        )
+        .fetch_all(&mut self.conn)
+        .await?)
+    }
+
+    async fn table_counts(&mut self) -> Result<Vec<TableCount>> {
+        let tables = self.tables().await?;
+        super::count_tables::<sqlx::MySql>(&mut self.conn, tables, quote).await
+    }
+
+    async fn schema_lines(&mut self) -> Result<Vec<String>> {
+        // Names are compared without the database's own name, so a restored copy in a scratch
+        // database has the same fingerprint.
+        let queries = [
+            "SELECT CAST(CONCAT_WS(' ', 'column', table_name, column_name, column_type, is_nullable, COALESCE(column_default, 'NULL'), extra) AS CHAR) \
+             FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name <> '_godwit_log'",
+            "SELECT CAST(CONCAT_WS(' ', 'index', table_name, index_name, non_unique, seq_in_index, column_name) AS CHAR) \
+             FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name <> '_godwit_log'",
+            "SELECT CAST(CONCAT_WS(' ', 'fk', k.table_name, k.constraint_name, k.column_name, k.referenced_table_name, k.referenced_column_name, r.delete_rule) AS CHAR) \
+             FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r \
+             ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name \
+             WHERE k.table_schema = DATABASE() AND k.referenced_table_name IS NOT NULL",
+            "SELECT CAST(CONCAT('view ', table_name, ' ', REPLACE(view_definition, CONCAT('`', DATABASE(), '`.'), '')) AS CHAR) \
+             FROM information_schema.views WHERE table_schema = DATABASE()",
+            "SELECT CAST(CONCAT_WS(' ', 'trigger', event_object_table, trigger_name, action_timing, event_manipulation) AS CHAR) \
+             FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+            "SELECT CAST(CONCAT_WS(' ', 'routine', routine_type, routine_name) AS CHAR) FROM information_schema.routines \
+             WHERE routine_schema = DATABASE()",
+        ];
+        let mut out = Vec::new();
+        for q in queries {
+            out.extend(sqlx::query_scalar::<_, String>(q).fetch_all(&mut self.conn).await?);
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn drop_tables(&mut self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = names.iter().map(|n| quote(n)).collect();
+        self.batch(format!(
+            "SET FOREIGN_KEY_CHECKS = 0; DROP TABLE IF EXISTS {}; SET FOREIGN_KEY_CHECKS = 1",
+            list.join(", ")
+        ))
+        .await
+        .map_err(Error::from)
+    }
+
+    async fn create_scratch(&mut self, name: &str) -> Result<()> {
+        self.batch(format!("CREATE DATABASE {}", quote(name))).await.map_err(|e| {
+            Error::failed(format!(
+                "cannot create the scratch database {name} to verify the backup (does this user have CREATE?): {e}"
+            ))
+        })
+    }
+
+    async fn drop_scratch(&mut self, name: &str) -> Result<()> {
+        self.batch(format!("DROP DATABASE IF EXISTS {}", quote(name))).await.map_err(Error::from)
+    }
+
     async fn close(self: Box<Self>) {
         let _ = self.conn.close().await;
     }
+}
+
+fn quote(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
 }
 
 fn undefined_table(e: &sqlx::Error) -> bool {

@@ -11,7 +11,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPos
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::sql::{self, Syntax};
-use super::{Amend, Applied, Database, Dialect, Event, EventKind, Failure, NewEvent, connect_error, migration_error};
+use super::{
+    Amend, Applied, Database, Dialect, Event, EventKind, Failure, NewEvent, TableCount, connect_error, migration_error,
+};
 use super::{ConnectOptions, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::source::MigrationFile;
@@ -346,6 +348,89 @@ impl Database for Postgres {
             return Err(e.into());
         }
         Ok(())
+    }
+
+    async fn begin_snapshot(&mut self) -> Result<Option<String>> {
+        self.batch("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY".into()).await?;
+        let id: String = sqlx::query_scalar("SELECT pg_export_snapshot()").fetch_one(&mut self.conn).await?;
+        Ok(Some(id))
+    }
+
+    async fn end_snapshot(&mut self) -> Result<()> {
+        self.batch("COMMIT".into()).await.map_err(Error::from)
+    }
+
+    async fn tables(&mut self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables \
+             WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%' \
+             AND tablename <> '_godwit_log' ORDER BY 1",
+        )
+        .fetch_all(&mut self.conn)
+        .await?)
+    }
+
+    async fn table_counts(&mut self) -> Result<Vec<TableCount>> {
+        let tables = self.tables().await?;
+        super::count_tables::<sqlx::Postgres>(&mut self.conn, tables, |t| t.to_string()).await
+    }
+
+    async fn schema_lines(&mut self) -> Result<Vec<String>> {
+        const USER: &str = "NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+        let queries = [
+            format!(
+                "SELECT 'column ' || table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || ' ' \
+                 || is_nullable || ' ' || coalesce(column_default, '') FROM information_schema.columns \
+                 WHERE table_schema {USER} AND table_name <> '_godwit_log'"
+            ),
+            format!(
+                "SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname {USER} AND tablename <> '_godwit_log'"
+            ),
+            format!(
+                "SELECT 'constraint ' || n.nspname || ' ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' || \
+                 pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
+                 WHERE n.nspname {USER} AND c.conrelid::regclass::text NOT LIKE '%_godwit_log'"
+            ),
+            format!(
+                "SELECT 'view ' || schemaname || '.' || viewname || ' ' || definition FROM pg_views WHERE schemaname {USER}"
+            ),
+            format!(
+                "SELECT 'trigger ' || event_object_schema || '.' || event_object_table || ' ' || trigger_name || ' ' || \
+                 action_timing || ' ' || event_manipulation || ' ' || action_statement FROM information_schema.triggers \
+                 WHERE trigger_schema {USER}"
+            ),
+            format!(
+                "SELECT 'function ' || n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' \
+                 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname {USER} AND n.nspname NOT LIKE 'pg\\_%'"
+            ),
+        ];
+        let mut out = Vec::new();
+        for q in queries {
+            out.extend(sqlx::query_scalar::<_, String>(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?);
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    async fn drop_tables(&mut self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.batch(format!("DROP TABLE IF EXISTS {} CASCADE", names.join(", "))).await.map_err(Error::from)
+    }
+
+    async fn create_scratch(&mut self, name: &str) -> Result<()> {
+        self.batch(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""))).await.map_err(|e| {
+            Error::failed(format!(
+                "cannot create the scratch database {name} to verify the backup (does this user have CREATEDB?): {e}"
+            ))
+        })
+    }
+
+    async fn drop_scratch(&mut self, name: &str) -> Result<()> {
+        self.batch(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\"")))
+            .await
+            .map_err(Error::from)
     }
 
     async fn close(self: Box<Self>) {

@@ -9,7 +9,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::sql::{self, Syntax};
-use super::{Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Target};
+use super::{
+    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, TableCount, Target,
+};
 use super::{migration_error, run_counted, trimmed_body};
 use crate::error::{Error, Result};
 use crate::migration::source::MigrationFile;
@@ -259,9 +261,61 @@ impl Database for Sqlite {
         Ok(())
     }
 
+    async fn begin_snapshot(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    async fn end_snapshot(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn tables(&mut self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_godwit_log' ORDER BY 1",
+        )
+        .fetch_all(&mut self.conn)
+        .await?)
+    }
+
+    async fn table_counts(&mut self) -> Result<Vec<TableCount>> {
+        let tables = self.tables().await?;
+        super::count_tables::<sqlx::Sqlite>(&mut self.conn, tables, quote).await
+    }
+
+    async fn schema_lines(&mut self) -> Result<Vec<String>> {
+        let mut out: Vec<String> = sqlx::query_scalar(
+            "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(sql, '') FROM sqlite_master \
+             WHERE name NOT LIKE 'sqlite_%' AND tbl_name <> '_godwit_log'",
+        )
+        .fetch_all(&mut self.conn)
+        .await?;
+        out.sort();
+        Ok(out)
+    }
+
+    async fn drop_tables(&mut self, names: &[String]) -> Result<()> {
+        for n in names {
+            self.batch(format!("DROP TABLE IF EXISTS {}", quote(n))).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_scratch(&mut self, _name: &str) -> Result<()> {
+        Ok(())
+    }
+
+    async fn drop_scratch(&mut self, name: &str) -> Result<()> {
+        let _ = std::fs::remove_file(name);
+        Ok(())
+    }
+
     async fn close(self: Box<Self>) {
         let _ = self.conn.close().await;
     }
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 fn undefined_table(e: &sqlx::Error) -> bool {

@@ -132,6 +132,26 @@ impl Target {
         self.sqlite_path.as_ref().is_some_and(|p| p.to_str() != Some(":memory:") && !p.exists())
     }
 
+    /// The same server and credentials, another database (or SQLite file): for scratch restores.
+    pub fn with_database(&self, database: &str) -> Target {
+        let mut t = self.clone();
+        match (&mut t.url, &mut t.sqlite_path) {
+            (Some(u), _) => u.set_path(&format!("/{database}")),
+            (None, Some(p)) => *p = PathBuf::from(database),
+            _ => {}
+        }
+        t
+    }
+
+    /// The database's name (a server database, or the SQLite file's path).
+    pub fn database(&self) -> String {
+        match (&self.url, &self.sqlite_path) {
+            (Some(u), _) => u.path().trim_start_matches('/').to_string(),
+            (None, Some(p)) => p.display().to_string(),
+            _ => String::new(),
+        }
+    }
+
     pub(crate) fn url(&self) -> &Url {
         self.url.as_ref().expect("server targets have a URL")
     }

@@ -1,0 +1,393 @@
+//! Backups: made with each database's own tool, kept in the user's data dir with a manifest
+//! (checksum, row counts, schema fingerprint), verified by restoring into a scratch database,
+//! and restored only when their checksum still matches.
+
+mod mariadb;
+mod postgres;
+mod sqlite;
+pub mod tool;
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::db::{self, ConnectOptions, Database, Dialect, EventKind, NewEvent, Outcome, TableCount, Target};
+use crate::error::{Error, ErrorKind, Result};
+use crate::migration::runner::Cancel;
+
+/// One backup in the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupEntry {
+    pub id: String,
+    pub env: String,
+    /// The database, as shown (never with a password).
+    pub database: String,
+    pub dialect: Dialect,
+    pub server_version: String,
+    /// The newest applied migration when the backup was made.
+    pub migration_version: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    /// The file's name in the store's folder.
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub duration_ms: u64,
+    pub tool: String,
+    pub tool_version: String,
+    pub tables: Vec<TableCount>,
+    pub schema_fingerprint: String,
+}
+
+/// What a backup or restore reports while it works.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum BackupEvent {
+    Phase { message: String },
+    Bytes { bytes: u64, elapsed_ms: u64 },
+}
+
+/// The backups of one environment: `<data dir>/godwit/backups/<project id>/<env>/`.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub dir: PathBuf,
+}
+
+const MANIFEST: &str = "manifest.json";
+
+impl Store {
+    pub fn new(project_id: &str, env: &str) -> Result<Store> {
+        let base = std::env::var_os("GODWIT_DATA_DIR")
+            .map(PathBuf::from)
+            .or_else(|| dirs::data_dir().map(|d| d.join("godwit")))
+            .ok_or_else(|| Error::input("this system has no data folder for backups; set GODWIT_DATA_DIR"))?;
+        Ok(Store { dir: base.join("backups").join(project_id).join(env) })
+    }
+
+    /// Newest first.
+    pub fn list(&self) -> Result<Vec<BackupEntry>> {
+        let path = self.dir.join(MANIFEST);
+        if !path.exists() {
+            return Ok(vec![]);
+        }
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+        let mut all: Vec<BackupEntry> =
+            serde_json::from_str(&text).map_err(|e| Error::input(format!("{} is damaged: {e}", path.display())))?;
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(all)
+    }
+
+    /// A backup by id, or the newest.
+    pub fn get(&self, id: Option<&str>) -> Result<BackupEntry> {
+        let all = self.list()?;
+        match id {
+            None => all
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::input("there is no backup of this environment yet: `godwit backup` makes one.")),
+            Some(id) => all.into_iter().find(|e| e.id == id).ok_or_else(|| {
+                Error::input(format!("there is no backup `{id}` of this environment; `godwit backups` lists them."))
+            }),
+        }
+    }
+
+    pub fn file(&self, e: &BackupEntry) -> PathBuf {
+        self.dir.join(&e.file)
+    }
+
+    fn write(&self, entries: &[BackupEntry]) -> Result<()> {
+        let tmp = self.dir.join(format!("{MANIFEST}.tmp"));
+        let text = serde_json::to_string_pretty(entries).expect("serializable");
+        std::fs::write(&tmp, text).map_err(|e| Error::failed(format!("cannot write {}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, self.dir.join(MANIFEST))
+            .map_err(|e| Error::failed(format!("cannot write the manifest: {e}")))
+    }
+
+    /// Adds an entry and removes the oldest beyond `keep`; returns the ids removed.
+    fn add(&self, entry: BackupEntry, keep: usize) -> Result<Vec<String>> {
+        let _guard = crate::fslock::lock(&self.dir, "backups")?;
+        let mut all = self.list()?;
+        all.insert(0, entry);
+        let removed: Vec<BackupEntry> = if all.len() > keep.max(1) { all.split_off(keep.max(1)) } else { vec![] };
+        self.write(&all)?;
+        for r in &removed {
+            let _ = std::fs::remove_file(self.file(r));
+        }
+        Ok(removed.into_iter().map(|r| r.id).collect())
+    }
+}
+
+fn new_id(now: DateTime<Utc>) -> String {
+    use sha2::Digest;
+    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+    let h = sha2::Sha256::digest(seed.as_bytes());
+    format!("{}-{}", now.format("%Y%m%d-%H%M%S"), hex::encode(&h[..2]))
+}
+
+/// Throttles byte counts to a few events a second.
+fn throttled(on: &(dyn Fn(&BackupEvent) + Send + Sync), started: Instant) -> impl Fn(u64) + Send + Sync + '_ {
+    let last = Mutex::new(Instant::now() - Duration::from_secs(1));
+    move |bytes| {
+        let mut l = last.lock().expect("not poisoned");
+        if l.elapsed() >= Duration::from_millis(200) {
+            *l = Instant::now();
+            on(&BackupEvent::Bytes { bytes, elapsed_ms: started.elapsed().as_millis() as u64 });
+        }
+    }
+}
+
+/// Backs up the database behind `db` (connected to `target`) into `store`, keeping the newest `keep`.
+/// A failed or cancelled backup leaves no file and no manifest entry.
+pub async fn backup(
+    db: &mut dyn Database,
+    target: &Target,
+    store: &Store,
+    env: &str,
+    keep: usize,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<BackupEntry> {
+    let tool = tool::for_dialect(db.dialect());
+    let server_version = db.server_version().await?;
+    let (tool_name, tool_version) = tool.check(&server_version).await?;
+    std::fs::create_dir_all(&store.dir)
+        .map_err(|e| Error::failed(format!("cannot create {}: {e}", store.dir.display())))?;
+    let applied = db.applied().await?;
+    let migration_version = applied.iter().filter(|a| a.success).map(|a| a.version).max();
+    let now = Utc::now();
+    let id = new_id(now);
+    let file = format!("{id}.{}", tool.extension());
+    let partial = store.dir.join(format!("{file}.partial"));
+    on(&BackupEvent::Phase { message: format!("backing up {} with {tool_name}", target.display()) });
+
+    let started = Instant::now();
+    let progress = throttled(on, started);
+    let snapshot = db.begin_snapshot().await?;
+    let (dumped, measured) = tokio::join!(tool.dump(target, snapshot.as_deref(), &partial, &progress, cancel), async {
+        Ok::<_, Error>((db.table_counts().await?, db.schema_lines().await?))
+    });
+    let _ = db.end_snapshot().await;
+    let finished = async {
+        let hash = dumped?;
+        let (tables, lines) = measured?;
+        let sha256 = match hash {
+            Some(h) => h,
+            None => tool::sha256_of(&partial)?,
+        };
+        let path = store.dir.join(&file);
+        std::fs::rename(&partial, &path)
+            .map_err(|e| Error::failed(format!("cannot finish {}: {e}", path.display())))?;
+        let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        Ok::<_, Error>((tables, lines, sha256, size))
+    }
+    .await;
+    let (tables, lines, sha256, size) = match finished {
+        Ok(v) => v,
+        Err(e) => {
+            // Nothing that looks like a finished backup stays behind.
+            let _ = std::fs::remove_file(&partial);
+            let mut e = e;
+            if e.kind != ErrorKind::Cancelled {
+                e.message = format!("the backup failed, and nothing was changed: {}", e.message);
+            }
+            return Err(e);
+        }
+    };
+    progress(size);
+    let entry = BackupEntry {
+        id: id.clone(),
+        env: env.to_string(),
+        database: target.display(),
+        dialect: db.dialect(),
+        server_version,
+        migration_version,
+        created_at: now,
+        file,
+        size,
+        sha256,
+        duration_ms: started.elapsed().as_millis() as u64,
+        tool: tool_name,
+        tool_version,
+        tables,
+        schema_fingerprint: db::fingerprint(&lines),
+    };
+    for old in store.add(entry.clone(), keep)? {
+        on(&BackupEvent::Phase { message: format!("removed backup {old} (keeping the newest {keep})") });
+    }
+    log(db, EventKind::Backup, &entry, started.elapsed(), format!("{} bytes, {}", entry.size, entry.tool)).await;
+    Ok(entry)
+}
+
+/// Records a backup or restore in `_godwit_log` when the database has one (a database never
+/// migrated has none, and a backup does not create it).
+async fn log(db: &mut dyn Database, kind: EventKind, e: &BackupEntry, took: Duration, detail: String) {
+    let event = NewEvent {
+        kind,
+        version: e.migration_version,
+        description: format!("backup {}", e.id),
+        duration: Some(took),
+        outcome: Outcome::Ok,
+        error: None,
+        detail: Some(detail),
+    };
+    if matches!(db.history_exists().await, Ok(true)) {
+        let _ = db.ensure_tables().await;
+        if let Err(err) = db.log(&event, &db::actor()).await {
+            tracing::warn!("could not record the {} in _godwit_log: {err}", kind.as_str());
+        }
+    }
+}
+
+/// Checks a backup's file against its checksum.
+fn check_file(store: &Store, e: &BackupEntry) -> Result<PathBuf> {
+    let path = store.file(e);
+    if !path.exists() {
+        return Err(Error::input(format!("the file of backup {} is missing ({}).", e.id, path.display())));
+    }
+    let sha = tool::sha256_of(&path)?;
+    if sha != e.sha256 {
+        return Err(Error::new(
+            ErrorKind::Failed,
+            format!(
+                "backup {} is damaged: its file's checksum is {sha}, the manifest says {}. It was refused and \
+                 nothing was changed; use another backup (`godwit backups`).",
+                e.id, e.sha256
+            ),
+        ));
+    }
+    Ok(path)
+}
+
+/// What a verify or a restore found when it compared the data with the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub id: String,
+    pub tables: usize,
+    pub rows: i64,
+    /// Empty when everything matched.
+    pub differences: Vec<String>,
+}
+
+impl Comparison {
+    pub fn matches(&self) -> bool {
+        self.differences.is_empty()
+    }
+}
+
+async fn compare(db: &mut dyn Database, e: &BackupEntry) -> Result<Comparison> {
+    let counts = db.table_counts().await?;
+    let fingerprint = db::fingerprint(&db.schema_lines().await?);
+    let mut differences = Vec::new();
+    for want in &e.tables {
+        match counts.iter().find(|c| c.table == want.table) {
+            None => differences.push(format!("table {} is missing", want.table)),
+            Some(c) if c.rows != want.rows => {
+                differences.push(format!("table {} has {} rows, {} at backup time", want.table, c.rows, want.rows))
+            }
+            Some(_) => {}
+        }
+    }
+    for c in &counts {
+        if !e.tables.iter().any(|t| t.table == c.table) {
+            differences.push(format!("table {} was not in the backup", c.table));
+        }
+    }
+    if fingerprint != e.schema_fingerprint && differences.is_empty() {
+        differences.push("the schema differs from the one at backup time".into());
+    }
+    Ok(Comparison {
+        id: e.id.clone(),
+        tables: e.tables.len(),
+        rows: e.tables.iter().map(|t| t.rows).sum(),
+        differences,
+    })
+}
+
+/// Restores a backup into a scratch database on the same server (a temporary file for SQLite),
+/// compares its tables, rows and schema with the manifest, and drops it.
+pub async fn verify(
+    db: &mut dyn Database,
+    target: &Target,
+    store: &Store,
+    id: Option<&str>,
+    opts: &ConnectOptions,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<Comparison> {
+    let e = store.get(id)?;
+    on(&BackupEvent::Phase { message: format!("checking the file of backup {}", e.id) });
+    let file = check_file(store, &e)?;
+    let tool = tool::for_dialect(db.dialect());
+    tool.check(&db.server_version().await?).await?;
+    let tmp = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a scratch folder: {e}")))?;
+    let scratch_name = match db.dialect() {
+        Dialect::Sqlite => tmp.path().join("verify.db").display().to_string(),
+        _ => format!("godwit_verify_{}", new_id(Utc::now()).replace('-', "_")),
+    };
+    let scratch = target.with_database(&scratch_name);
+    on(&BackupEvent::Phase { message: format!("restoring backup {} into scratch database {scratch_name}", e.id) });
+    db.create_scratch(&scratch_name).await?;
+    let result = async {
+        tool.restore(&scratch, &file, true, cancel).await?;
+        let mut s = db::connect(&scratch, opts).await?;
+        let r = compare(s.as_mut(), &e).await;
+        s.close().await;
+        r
+    }
+    .await;
+    let dropped = db.drop_scratch(&scratch_name).await;
+    let c = result?;
+    dropped?;
+    Ok(c)
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub entry: BackupEntry,
+    /// Tables made after the backup, dropped so the database is as it was.
+    pub dropped: Vec<String>,
+    pub comparison: Comparison,
+}
+
+/// Restores a backup over the database, after checking the file's checksum. Tables created after
+/// the backup are dropped; the event log is kept. Runs under the migration lock.
+pub async fn restore(
+    db: &mut dyn Database,
+    target: &Target,
+    store: &Store,
+    id: Option<&str>,
+    lock_timeout: Duration,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<Restored> {
+    let e = store.get(id)?;
+    on(&BackupEvent::Phase { message: format!("checking the file of backup {}", e.id) });
+    let file = check_file(store, &e)?;
+    let tool = tool::for_dialect(db.dialect());
+    tool.check(&db.server_version().await?).await?;
+    let started = Instant::now();
+    db.lock(lock_timeout).await?;
+    let result = async {
+        on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
+        tool.restore(target, &file, false, cancel)
+            .await
+            .map_err(|err| Error::failed(format!("restoring backup {} failed: {}", e.id, err.message)))?;
+        let extra: Vec<String> =
+            db.tables().await?.into_iter().filter(|t| !e.tables.iter().any(|k| &k.table == t)).collect();
+        if !extra.is_empty() {
+            on(&BackupEvent::Phase { message: format!("dropping tables made after the backup: {}", extra.join(", ")) });
+            db.drop_tables(&extra).await?;
+        }
+        let comparison = compare(db, &e).await?;
+        Ok::<_, Error>((extra, comparison))
+    }
+    .await;
+    let _ = db.unlock().await;
+    let (dropped, comparison) = result?;
+    log(db, EventKind::Restore, &e, started.elapsed(), format!("restored {}", e.file)).await;
+    Ok(Restored { entry: e, dropped, comparison })
+}

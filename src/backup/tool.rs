@@ -1,0 +1,218 @@
+//! Dump tools as child processes: the password reaches them through their environment or a 0600
+//! file, never their argument list; their output streams into the backup file while it is hashed
+//! and counted; a cancel kills them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::Command;
+
+use crate::db::{Dialect, Target};
+use crate::error::{Error, ErrorKind, Result};
+use crate::migration::runner::Cancel;
+
+/// Bytes written so far, for progress.
+pub type Progress<'a> = &'a (dyn Fn(u64) + Send + Sync);
+
+#[async_trait]
+pub trait Tool: Send + Sync {
+    /// The tool's name and version; refuses a client older than the server.
+    async fn check(&self, server_version: &str) -> Result<(String, String)>;
+
+    /// The backup file's extension.
+    fn extension(&self) -> &'static str;
+
+    /// Writes a backup of `target` to `out`; returns the file's SHA-256 when it was computed on the way.
+    async fn dump(
+        &self,
+        target: &Target,
+        snapshot: Option<&str>,
+        out: &Path,
+        progress: Progress<'_>,
+        cancel: &Cancel,
+    ) -> Result<Option<String>>;
+
+    /// Loads a backup file into `target` (replacing what the backup holds).
+    async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()>;
+}
+
+pub fn for_dialect(d: Dialect) -> Box<dyn Tool> {
+    match d {
+        Dialect::Postgres => Box::new(super::postgres::PgDump),
+        Dialect::MySql => Box::new(super::mariadb::MariaDbDump),
+        Dialect::Sqlite => Box::new(super::sqlite::SqliteBackup),
+    }
+}
+
+/// Finds the first of `names` on PATH.
+pub(crate) fn find(names: &[&str], install: &str) -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in names {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    Err(Error::input(format!("{} was not found on PATH: install it ({install}) and try again.", names.join(" or "))))
+}
+
+/// `tool --version`, first line.
+pub(crate) async fn version_of(tool: &Path) -> Result<String> {
+    let o = Command::new(tool)
+        .arg("--version")
+        .output()
+        .await
+        .map_err(|e| Error::input(format!("cannot run {}: {e}", tool.display())))?;
+    Ok(String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().trim().to_string())
+}
+
+/// The first number in a version text: `pg_dump (PostgreSQL) 15.20` -> 15.
+pub(crate) fn major(version: &str) -> Option<u32> {
+    version.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty())?.parse().ok()
+}
+
+fn tool_name(cmd: &Command) -> String {
+    Path::new(cmd.as_std().get_program()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Runs a dump tool, streaming its stdout into `out` (hashing and counting), or feeding `input`
+/// to its stdin. Kills it on cancel. Its stderr becomes the error message when it fails.
+pub(crate) async fn run(
+    mut cmd: Command,
+    out: Option<&Path>,
+    input: Option<&Path>,
+    progress: Progress<'_>,
+    cancel: &Cancel,
+) -> Result<Option<String>> {
+    let name = tool_name(&cmd);
+    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(if out.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| Error::input(format!("cannot start {name}: {e}")))?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_task = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+
+    let io = async {
+        let mut hasher = Sha256::new();
+        let mut total = 0u64;
+        if let (Some(out), Some(mut stdout)) = (out, child.stdout.take()) {
+            let mut file = tokio::fs::File::create(out)
+                .await
+                .map_err(|e| Error::failed(format!("cannot create {}: {e}", out.display())))?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = stdout.read(&mut buf).await.map_err(|e| Error::failed(format!("reading from {name}: {e}")))?;
+                if n == 0 {
+                    break;
+                }
+                file.write_all(&buf[..n]).await.map_err(|e| disk_error(out, e))?;
+                hasher.update(&buf[..n]);
+                total += n as u64;
+                progress(total);
+            }
+            file.flush().await.map_err(|e| disk_error(out, e))?;
+            file.sync_all().await.map_err(|e| disk_error(out, e))?;
+            return Ok(Some(hex::encode(hasher.finalize())));
+        }
+        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+            let mut file = tokio::fs::File::open(input)
+                .await
+                .map_err(|e| Error::input(format!("cannot read {}: {e}", input.display())))?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| Error::input(format!("cannot read {}: {e}", input.display())))?;
+                if n == 0 {
+                    break;
+                }
+                if stdin.write_all(&buf[..n]).await.is_err() {
+                    // The tool stopped reading: its exit status and stderr say why.
+                    break;
+                }
+                total += n as u64;
+                progress(total);
+            }
+        }
+        Ok(None)
+    };
+    let watch_cancel = async {
+        while !cancel.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let hash = tokio::select! {
+        r = io => r,
+        _ = watch_cancel => {
+            let _ = child.kill().await;
+            return Err(Error::new(ErrorKind::Cancelled, format!("cancelled; {name} was stopped")));
+        }
+    };
+    let hash = match hash {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = child.kill().await;
+            return Err(e);
+        }
+    };
+    let status = child.wait().await.map_err(|e| Error::failed(format!("{name}: {e}")))?;
+    let stderr = err_task.await.unwrap_or_default();
+    if !status.success() {
+        return Err(Error::failed(format!("{name} failed ({status}): {}", stderr.trim())));
+    }
+    Ok(hash)
+}
+
+fn disk_error(path: &Path, e: std::io::Error) -> Error {
+    let why = if e.raw_os_error() == Some(28) { "the disk is full".to_string() } else { e.to_string() };
+    Error::failed(format!("cannot write the backup {}: {why}", path.display()))
+}
+
+/// Hashes a file (for tools that write it themselves, and to check a backup before restoring it).
+pub fn sha256_of(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// A file only its owner can read, removed when dropped: where a password goes for tools that
+/// read one from a file.
+pub(crate) struct SecretFile(tempfile::NamedTempFile);
+
+impl SecretFile {
+    pub(crate) fn new(contents: &str) -> Result<SecretFile> {
+        use std::io::Write;
+        // tempfile creates it 0600 on Unix.
+        let mut f = tempfile::Builder::new()
+            .prefix("godwit-")
+            .tempfile()
+            .map_err(|e| Error::failed(format!("cannot create a private file for the password: {e}")))?;
+        f.write_all(contents.as_bytes()).map_err(|e| Error::failed(format!("cannot write a private file: {e}")))?;
+        Ok(SecretFile(f))
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.0.path()
+    }
+}

@@ -1,0 +1,127 @@
+//! What a verb works on: the project, the environment, the connection.
+
+use super::*;
+
+pub(super) struct Ctx {
+    pub(super) cli: Cli,
+    pub(super) project: Option<Project>,
+}
+
+impl Ctx {
+    pub(super) fn workspace(&self) -> Result<Workspace> {
+        if let Some(url) =
+            self.cli.url.as_ref().filter(|_| !matches!(self.cli.verb, Verb::Env { .. } | Verb::Secret { .. }))
+        {
+            return adhoc(url, self.cli.source.clone());
+        }
+        if let Some(p) = &self.project {
+            let mut w = p.workspace(self.cli.env.as_deref())?;
+            if let Some(s) = &self.cli.source {
+                w.migrations = s.clone();
+            }
+            return Ok(w);
+        }
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            return adhoc(&url, self.cli.source.clone());
+        }
+        Err(Error::input(
+            "no godwit.toml here or in any parent folder, and no --url or DATABASE_URL: run `godwit init` to make \
+             this folder a project, or pass --url.",
+        ))
+    }
+
+    pub(super) fn templates_dir(&self) -> Option<PathBuf> {
+        self.project.as_ref().map(|p| p.templates_dir())
+    }
+
+    /// The SQL dialect to write: `--dialect`, else the environment's database.
+    pub(super) fn dialect(&self, flag: Option<&str>) -> Result<db::Dialect> {
+        match flag.map(str::to_ascii_lowercase).as_deref() {
+            Some("postgres" | "postgresql" | "pg") => Ok(db::Dialect::Postgres),
+            Some("mysql" | "mariadb") => Ok(db::Dialect::MySql),
+            Some("sqlite") => Ok(db::Dialect::Sqlite),
+            Some(other) => Err(Error::input(format!("--dialect is postgres, mysql or sqlite, not `{other}`"))),
+            None => self.workspace().map(|w| w.target.dialect()).map_err(|e| {
+                Error::input(format!(
+                    "{} (or say which database to write SQL for with --dialect postgres|mysql|sqlite)",
+                    e.message
+                ))
+            }),
+        }
+    }
+
+    pub(super) fn source_dir(&self) -> Result<PathBuf> {
+        match (&self.cli.source, &self.project) {
+            (Some(s), _) => Ok(s.clone()),
+            (None, Some(p)) => Ok(p.migrations_dir()),
+            (None, None) => Ok(PathBuf::from("migrations")),
+        }
+    }
+
+    pub(super) fn connect_options(&self, create_sqlite: bool) -> ConnectOptions {
+        ConnectOptions {
+            connect_timeout: Duration::from_secs(self.cli.connect_timeout.unwrap_or(10)),
+            create_sqlite,
+            lock_timeout: Duration::from_secs(self.cli.lock_timeout),
+        }
+    }
+
+    pub(super) fn run_options(&self, allow_out_of_order: bool) -> RunOptions {
+        let cancel = Cancel::default();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping after the current migration (Ctrl-C again to abort it)...");
+                c.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        RunOptions { lock_timeout: Duration::from_secs(self.cli.lock_timeout), allow_out_of_order, cancel }
+    }
+
+    /// Connects to change the database: a protected environment asks for its name first.
+    pub(super) async fn open(&self, create_sqlite: bool) -> Result<(Box<dyn Database>, Source, String)> {
+        let w = self.workspace()?;
+        if w.protected {
+            let typed = match &self.cli.confirm {
+                Some(c) => Some(c.clone()),
+                None if std::io::stdin().is_terminal() => Some(prompt(&format!(
+                    "{} is protected. Type its name to go on: ",
+                    w.env.as_deref().unwrap_or_default()
+                ))?),
+                None => None,
+            };
+            project::check_confirmation(&w, typed.as_deref())?;
+        }
+        let (db, source, label) = self.open_for_reading(create_sqlite).await?;
+        let db = db.ok_or_else(|| Error::connect(format!("{label} does not exist yet: `godwit up` creates it.")))?;
+        Ok((db, source, label))
+    }
+
+    /// Like `open`, but a SQLite file that does not exist yet reads as an empty database (`None`)
+    /// instead of being created.
+    pub(super) async fn open_for_reading(
+        &self,
+        create_sqlite: bool,
+    ) -> Result<(Option<Box<dyn Database>>, Source, String)> {
+        let mut w = self.workspace()?;
+        let source = Source::load(&w.migrations)?;
+        let label = match &w.env {
+            Some(e) => format!("{e} ({})", w.target.display()),
+            None => w.target.display(),
+        };
+        if !create_sqlite && w.target.is_unborn() {
+            return Ok((None, source, label));
+        }
+        w.resolve_password();
+        let db = db::connect(&w.target, &self.connect_options(create_sqlite)).await?;
+        Ok((Some(db), source, label))
+    }
+}
+
+pub(super) fn adhoc(url: &str, source: Option<PathBuf>) -> Result<Workspace> {
+    let cwd = std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
+    Ok(Workspace::adhoc(Target::parse(url, &cwd)?, source.unwrap_or_else(|| cwd.join("migrations"))))
+}

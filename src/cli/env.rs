@@ -1,0 +1,132 @@
+//! Connection profiles and passwords: `env` and `secret`.
+
+use super::*;
+
+fn project_of(ctx: &Ctx) -> Result<Project> {
+    ctx.project.clone().ok_or_else(|| {
+        Error::input("environments live in godwit.toml: run this inside a project (or `godwit init` to make one).")
+    })
+}
+
+pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
+    match cmd {
+        EnvCmd::Add { name, driver, host, port, database, user, color, protected, personal } => {
+            let mut p = project_of(ctx)?;
+            // `--url` is the global flag; here it is the new environment's URL.
+            let url = ctx.cli.url.clone();
+            if url.is_some() == driver.is_some() {
+                return Err(Error::input(
+                    "give the environment's database as --url URL, or as --driver with --database (and --host, --port, --user)",
+                ));
+            }
+            let env = crate::profile::EnvConfig {
+                url,
+                driver: driver.clone(),
+                host: host.clone(),
+                port: *port,
+                database: database.clone(),
+                user: user.clone(),
+                color: color.clone(),
+                protected: *protected,
+            };
+            let path = p.add_env(name, env, *personal)?;
+            println!("Added environment `{name}` to {}.", path.display());
+            let w = p.workspace(Some(name))?;
+            if w.target.dialect() != db::Dialect::Sqlite {
+                println!(
+                    "Store its password with `godwit secret set {name}`, then check it with `godwit env test {name}`."
+                );
+            }
+            Ok(())
+        }
+        EnvCmd::List(json) => {
+            let envs = project_of(ctx)?.envs();
+            if json.json {
+                print_json(&envs);
+                return Ok(());
+            }
+            if envs.is_empty() {
+                println!("No environments yet: `godwit env add NAME --url URL`.");
+            }
+            for e in envs {
+                let mut tags = Vec::new();
+                if e.protected {
+                    tags.push("protected".to_string());
+                }
+                if e.personal {
+                    tags.push("personal".to_string());
+                }
+                if let Some(c) = &e.color {
+                    tags.push(c.clone());
+                }
+                tags.push(format!("password: {}", e.password));
+                println!("{:<12} {}  [{}]", e.name, e.url, tags.join(", "));
+            }
+            Ok(())
+        }
+        EnvCmd::Test { name } => {
+            let p = project_of(ctx)?;
+            let mut w = p.workspace(name.as_deref().or(ctx.cli.env.as_deref()))?;
+            w.resolve_password();
+            let timeout = Duration::from_secs(ctx.cli.connect_timeout.unwrap_or(5));
+            let opts = ConnectOptions { connect_timeout: timeout, ..ctx.connect_options(false) };
+            let probe = db::probe(&w.target, &opts).await?;
+            let env = w.env.unwrap_or_default();
+            println!("{env}: connected to {} {} at {}", probe.dialect.name(), probe.server_version, w.target.display());
+            let history = if probe.history_table {
+                format!(
+                    "{} migration(s) applied{}",
+                    probe.applied,
+                    if probe.failed > 0 { format!(", {} failed part way", probe.failed) } else { String::new() }
+                )
+            } else {
+                "no history table yet (nothing applied)".to_string()
+            };
+            println!("  round trip {:.1} ms · {history}", probe.round_trip_ms);
+            Ok(())
+        }
+        EnvCmd::Remove { name } => {
+            let mut p = project_of(ctx)?;
+            p.remove_env(name)?;
+            println!("Removed environment `{name}` and its stored password.");
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
+    let p = project_of(ctx)?;
+    match cmd {
+        SecretCmd::Set { env, stdin } => {
+            let w = p.workspace(Some(env))?;
+            if w.target.dialect() == db::Dialect::Sqlite {
+                return Err(Error::input(format!("`{env}` is a SQLite file: it has no password.")));
+            }
+            let password = if *stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
+                line.trim_end_matches(['\n', '\r']).to_string()
+            } else if std::io::stdin().is_terminal() {
+                rpassword::prompt_password(format!("Password for {env} ({}): ", w.target.display()))
+                    .map_err(|e| Error::input(format!("cannot read the password: {e}")))?
+            } else {
+                return Err(Error::input("no terminal to type the password at: pipe it in with --stdin."));
+            };
+            if password.is_empty() {
+                return Err(Error::input("the password is empty; nothing was stored."));
+            }
+            secret::set(&p.secret_key(env), &secrecy::SecretString::from(password))?;
+            println!("Stored the password of `{env}` in the OS keyring.");
+            Ok(())
+        }
+        SecretCmd::Remove { env } => {
+            p.workspace(Some(env))?;
+            if secret::remove(&p.secret_key(env))? {
+                println!("Removed the password of `{env}` from the OS keyring.");
+            } else {
+                println!("No password was stored for `{env}`.");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Verbs that read: status, history, check, verify.
+
+use super::*;
+use crate::migration::check;
+use crate::migration::status::{self, State};
+
+#[derive(Serialize)]
+struct StatusDoc<'a> {
+    env: Option<String>,
+    database: String,
+    dialect: db::Dialect,
+    summary: status::Summary,
+    migrations: &'a [status::StatusRow],
+}
+
+pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
+    let w = ctx.workspace()?;
+    let (db, source, label) = ctx.open_for_reading(false).await?;
+    let applied = read(db, async |db| db.applied().await).await?;
+    let rows = status::rows(&source, &applied);
+    let summary = status::summary(&rows);
+    if json {
+        print_json(&StatusDoc {
+            env: w.env,
+            database: w.target.display(),
+            dialect: w.target.dialect(),
+            summary,
+            migrations: &rows,
+        });
+        return Ok(());
+    }
+    println!("{label} · {}", w.target.dialect().name());
+    if rows.is_empty() {
+        println!("No migrations in {} yet: `godwit new NAME` creates one.", source.dir.display());
+    } else {
+        println!("{:<16} {:<8} {:<20} {:>9}  DESCRIPTION", "VERSION", "STATE", "APPLIED AT (UTC)", "TIME");
+    }
+    for r in &rows {
+        let mut notes = Vec::new();
+        if r.drift {
+            notes.push(format!("edited after apply: `godwit repair {} --reason \"...\"`", r.version));
+        }
+        if r.out_of_order {
+            notes.push("older than applied ones".to_string());
+        }
+        if r.missing_down {
+            notes.push("no down file".to_string());
+        }
+        match r.state {
+            State::Failed => notes.push(format!("failed part way: `godwit resolve {}`", r.version)),
+            State::Missing => notes.push("file missing".to_string()),
+            _ => {}
+        }
+        let notes = if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join("; ")) };
+        println!(
+            "{:<16} {:<8} {:<20} {:>9}  {}{notes}",
+            r.version,
+            format!("{:?}", r.state).to_lowercase(),
+            r.applied_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+            r.execution_time_ns.map(ms).unwrap_or_default(),
+            r.description,
+        );
+    }
+    if !source.problems.is_empty() {
+        println!("{} problem(s) in {}: see `godwit check`.", source.problems.len(), source.dir.display());
+    }
+    let current = summary.current.map(|c| format!(" · current {c}")).unwrap_or_default();
+    let mut line = format!("{} applied, {} pending{current}", summary.applied, summary.pending);
+    if summary.failed + summary.missing + summary.drift > 0 {
+        line.push_str(&format!(
+            " · {} failed, {} missing, {} edited: see `godwit check`",
+            summary.failed, summary.missing, summary.drift
+        ));
+    }
+    println!("{line}");
+    Ok(())
+}
+
+pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
+    let (db, _source, label) = ctx.open_for_reading(false).await?;
+    let events = read(db, async |db| db.events(limit).await).await?;
+    if json {
+        print_json(&events);
+        return Ok(());
+    }
+    if events.is_empty() {
+        println!("No events recorded on {label} yet.");
+        return Ok(());
+    }
+    println!(
+        "{:<19} {:<8} {:<7} {:<16} {:>9}  {:<20} DESCRIPTION",
+        "WHEN (UTC)", "EVENT", "OUTCOME", "VERSION", "TIME", "WHO"
+    );
+    for e in &events {
+        println!(
+            "{:<19} {:<8} {:<7} {:<16} {:>9}  {:<20} {}",
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            e.kind.as_str(),
+            e.outcome.as_str(),
+            e.version.map(|v| v.to_string()).unwrap_or_default(),
+            e.duration_ns.map(ms).unwrap_or_default(),
+            e.actor,
+            e.description.as_deref().unwrap_or_default(),
+        );
+        for extra in [&e.detail, &e.error].into_iter().flatten() {
+            for l in extra.lines() {
+                println!("    {l}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<()> {
+    let mut findings;
+    if offline {
+        let source = Source::load(&ctx.source_dir()?)?;
+        let dialect = ctx.workspace().ok().map(|w| w.target.dialect());
+        findings = check::check_files(&source, dialect, &[]);
+    } else {
+        let (db, source, _) = ctx.open_for_reading(false).await?;
+        let applied = read(db, async |db| db.applied().await).await?;
+        let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
+        findings = check::check_files(&source, Some(ctx.workspace()?.target.dialect()), &versions);
+        findings.extend(check::check_history(&status::rows(&source, &applied)));
+    }
+    if json {
+        print_json(&serde_json::json!({ "findings": findings }));
+    } else if findings.is_empty() {
+        println!("No problems found.");
+    } else {
+        for f in &findings {
+            println!("- {}\n  fix: {}", f.message, f.fix);
+        }
+    }
+    if findings.is_empty() { Ok(()) } else { Err(Error::failed(format!("{} problem(s) found", findings.len()))) }
+}
+
+pub(super) async fn verify(ctx: &Ctx) -> Result<()> {
+    let (db, source, label) = ctx.open_for_reading(false).await?;
+    let applied = read(db, async |db| db.applied().await).await?;
+    let findings: Vec<check::Finding> = check::check_history(&status::rows(&source, &applied))
+        .into_iter()
+        .filter(|f| matches!(f.kind, check::FindingKind::Drift | check::FindingKind::MissingFile))
+        .collect();
+    for f in &findings {
+        println!("- {}\n  fix: {}", f.message, f.fix);
+    }
+    if findings.is_empty() {
+        println!("All {} applied migration(s) on {label} match their files.", applied.len());
+        Ok(())
+    } else {
+        Err(Error::failed(format!("{} applied migration(s) do not match their files", findings.len())))
+    }
+}
