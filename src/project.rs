@@ -27,6 +27,14 @@ pub struct Config {
     pub templates: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
+    pub backups: Option<BackupsConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupsConfig {
+    /// How many backups of each environment to keep (default 10).
+    pub keep: Option<usize>,
 }
 
 fn default_migrations() -> String {
@@ -54,6 +62,11 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// What a person types to confirm a change: the environment's name, else the database's.
+    pub fn confirm_name(&self) -> String {
+        self.env.clone().unwrap_or_else(|| self.target.database())
+    }
+
     pub fn adhoc(target: Target, migrations: PathBuf) -> Workspace {
         Workspace { env: None, target, migrations, protected: false, secret_key: None }
     }
@@ -86,20 +99,25 @@ impl Workspace {
     }
 }
 
-/// Asks for the environment's name to be typed before a protected environment is changed.
-/// `typed` is what the person typed (a prompt, the app's dialog) or gave with `--confirm`.
-pub fn check_confirmation(ws: &Workspace, typed: Option<&str>) -> Result<()> {
-    let Some(env) = ws.env.as_deref().filter(|_| ws.protected) else { return Ok(()) };
+/// Asks for a name to be typed before a protected environment is changed (or, with `always`,
+/// before any environment is, as a restore does). `typed` is what the person typed (a prompt, the
+/// app's dialog) or gave with `--confirm`.
+pub fn check_confirmation(ws: &Workspace, typed: Option<&str>, always: bool) -> Result<()> {
+    if !ws.protected && !always {
+        return Ok(());
+    }
+    let name = ws.confirm_name();
+    let why = if ws.protected { format!("{name} is protected") } else { format!("this replaces the data of {name}") };
     match typed {
-        Some(t) if t.trim() == env => Ok(()),
+        Some(t) if t.trim() == name => Ok(()),
         Some(t) => Err(Error::new(
             ErrorKind::Protected,
-            format!("`{}` is not `{env}`: {env} is protected, and nothing was changed.", t.trim()),
+            format!("`{}` is not `{name}`: {why}, and nothing was changed.", t.trim()),
         )),
         None => Err(Error::new(
             ErrorKind::Protected,
             format!(
-                "{env} is protected: type its name when asked, or pass --confirm {env} where there is no terminal. Nothing was changed."
+                "{why}: type its name when asked, or pass --confirm {name} where there is no terminal. Nothing was changed."
             ),
         )),
     }

@@ -66,6 +66,20 @@ impl Store {
         Ok(Store { dir: base.join("backups").join(project_id).join(env) })
     }
 
+    /// The store of a workspace: its project and environment, or for an ad hoc URL, one named
+    /// after the database.
+    pub fn for_workspace(project_id: Option<String>, ws: &crate::project::Workspace) -> Result<Store> {
+        use sha2::Digest;
+        match (project_id, &ws.env) {
+            (Some(p), Some(e)) => Store::new(&p, e),
+            _ => {
+                let shown = ws.target.display();
+                let hash = hex::encode(&sha2::Sha256::digest(shown.as_bytes())[..6]);
+                Store::new("adhoc", &format!("{}-{hash}", sanitize(&ws.target.database())))
+            }
+        }
+    }
+
     /// Newest first.
     pub fn list(&self) -> Result<Vec<BackupEntry>> {
         let path = self.dir.join(MANIFEST);
@@ -118,6 +132,10 @@ impl Store {
         }
         Ok(removed.into_iter().map(|r| r.id).collect())
     }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
 }
 
 fn new_id(now: DateTime<Utc>) -> String {

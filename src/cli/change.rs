@@ -40,19 +40,102 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn up(ctx: &Ctx, to: Option<i64>, dry_run: bool, allow_out_of_order: bool) -> Result<()> {
+/// What `up --backup` and protected environments ask for before a run.
+pub(super) struct BackupFirst {
+    pub(super) wanted: bool,
+    pub(super) verify: bool,
+}
+
+/// Backs up before a run when asked or when the environment is protected, if the run has work to
+/// do. A backup that fails (or does not verify) stops the run before anything is migrated.
+async fn backup_first(ctx: &Ctx, o: &mut Opened, first: &BackupFirst, has_work: bool) -> Result<Option<String>> {
+    if !(first.wanted || o.ws.protected) || !has_work {
+        return Ok(None);
+    }
+    let store = ctx.store(&o.ws)?;
+    let cancel = Cancel::default();
+    let shown = BackupProgress::new();
+    let on = |e: &crate::backup::BackupEvent| shown.on_event(e);
+    let env = o.ws.confirm_name();
+    let entry = crate::backup::backup(o.db.as_mut(), &o.ws.target, &store, &env, ctx.keep(), &cancel, &on)
+        .await
+        .map_err(|mut e| {
+            e.message = format!(
+                "{}
+Nothing was migrated.",
+                e.message
+            );
+            e
+        })?;
+    shown.finish();
+    eprintln!("Backed up {} to {} ({}).", o.label, entry.id, bytes(entry.size));
+    if first.verify {
+        let c = crate::backup::verify(
+            o.db.as_mut(),
+            &o.ws.target,
+            &store,
+            Some(&entry.id),
+            &ctx.connect_options(false),
+            &cancel,
+            &on,
+        )
+        .await?;
+        if !c.matches() {
+            return Err(Error::failed(format!(
+                "backup {} did not verify: {}. Nothing was migrated.",
+                entry.id,
+                c.differences.join("; ")
+            )));
+        }
+        eprintln!("Verified backup {}: {} tables, {} rows, schema as recorded.", entry.id, c.tables, c.rows);
+    }
+    Ok(Some(entry.id))
+}
+
+/// Points a failed run at the backup taken just before it.
+fn with_restore_hint(result: Result<()>, backup: Option<String>) -> Result<()> {
+    match (result, backup) {
+        (Err(mut e), Some(id)) if e.kind == ErrorKind::Failed => {
+            e.message = format!(
+                "{}
+A backup from just before this run is {id}: `godwit restore {id}` brings the database back to it.",
+                e.message
+            );
+            Err(e)
+        }
+        (r, _) => r,
+    }
+}
+
+pub(super) async fn up(
+    ctx: &Ctx,
+    to: Option<i64>,
+    dry_run: bool,
+    allow_out_of_order: bool,
+    first: BackupFirst,
+) -> Result<()> {
     if dry_run {
         let (db, source, label) = ctx.open_for_reading(false).await?;
         let applied = read(db, async |db| db.applied().await).await?;
         return finish_run(runner::preview_up(&source, &applied, to, allow_out_of_order)?, &label, Instant::now());
     }
-    let (mut db, source, label) = ctx.open(true).await?;
+    let mut o = ctx.open(true).await?;
+    let applied = o.db.applied().await?;
+    let has_work = !runner::preview_up(&o.source, &applied, to, allow_out_of_order)?.planned.is_empty();
+    let backup = backup_first(ctx, &mut o, &first, has_work).await;
+    let backup = match backup {
+        Ok(b) => b,
+        Err(e) => {
+            o.db.close().await;
+            return Err(e);
+        }
+    };
     let opts = ctx.run_options(allow_out_of_order);
     let mut progress = Progress::new();
     let started = Instant::now();
-    let report = runner::up(db.as_mut(), &source, to, &opts, &mut |e| progress.on_event(e)).await;
-    db.close().await;
-    finish_run(report?, &label, started)
+    let report = runner::up(o.db.as_mut(), &o.source, to, &opts, &mut |e| progress.on_event(e)).await;
+    o.db.close().await;
+    with_restore_hint(report.and_then(|r| finish_run(r, &o.label, started)), backup)
 }
 
 pub(super) async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result<()> {
@@ -61,30 +144,50 @@ pub(super) async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result
         let applied = read(db, async |db| db.applied().await).await?;
         return finish_run(runner::preview_down(&source, &applied, target)?, &label, Instant::now());
     }
-    let (mut db, source, label) = ctx.open(false).await?;
+    let mut o = ctx.open(false).await?;
+    let applied = o.db.applied().await?;
+    let has_work = !runner::preview_down(&o.source, &applied, target)?.planned.is_empty();
+    let backup = match backup_first(ctx, &mut o, &BackupFirst { wanted: false, verify: false }, has_work).await {
+        Ok(b) => b,
+        Err(e) => {
+            o.db.close().await;
+            return Err(e);
+        }
+    };
     let opts = ctx.run_options(false);
     let mut progress = Progress::new();
     let started = Instant::now();
-    let report = runner::down(db.as_mut(), &source, target, &opts, &mut |e| progress.on_event(e)).await;
-    db.close().await;
-    finish_run(report?, &label, started)
+    let report = runner::down(o.db.as_mut(), &o.source, target, &opts, &mut |e| progress.on_event(e)).await;
+    o.db.close().await;
+    with_restore_hint(report.and_then(|r| finish_run(r, &o.label, started)), backup)
 }
 
 pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
-    let (mut db, source, label) = ctx.open(false).await?;
+    let mut o = ctx.open(false).await?;
+    let backup = match backup_first(ctx, &mut o, &BackupFirst { wanted: false, verify: false }, true).await {
+        Ok(b) => b,
+        Err(e) => {
+            o.db.close().await;
+            return Err(e);
+        }
+    };
     let opts = ctx.run_options(false);
     let mut progress = Progress::new();
     let started = Instant::now();
-    let result = runner::redo(db.as_mut(), &source, &opts, &mut |e| progress.on_event(e)).await;
-    db.close().await;
-    let (down, up) = result?;
-    let version = down.planned.first().map(|s| s.version).unwrap_or_default();
-    finish_run(down, &label, started)?;
-    if let Some(up) = up {
-        finish_run(up, &label, started)?;
-        println!("Redo of {version} passed: its down and up both ran.");
+    let result = runner::redo(o.db.as_mut(), &o.source, &opts, &mut |e| progress.on_event(e)).await;
+    o.db.close().await;
+    let outcome = async {
+        let (down, up) = result?;
+        let version = down.planned.first().map(|s| s.version).unwrap_or_default();
+        finish_run(down, &o.label, started)?;
+        if let Some(up) = up {
+            finish_run(up, &o.label, started)?;
+            println!("Redo of {version} passed: its down and up both ran.");
+        }
+        Ok(())
     }
-    Ok(())
+    .await;
+    with_restore_hint(outcome, backup)
 }
 
 /// Runs a history change under the migration lock.
@@ -93,7 +196,7 @@ pub(super) async fn amend(
     version: i64,
     build: impl FnOnce(&db::Applied, &Source) -> Result<(Amend, NewEvent, String)>,
 ) -> Result<()> {
-    let (mut db, source, label) = ctx.open(false).await?;
+    let Opened { mut db, source, label, .. } = ctx.open(false).await?;
     let result = async {
         db.lock(Duration::from_secs(ctx.cli.lock_timeout)).await?;
         let result = async {

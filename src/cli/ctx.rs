@@ -81,23 +81,48 @@ impl Ctx {
         RunOptions { lock_timeout: Duration::from_secs(self.cli.lock_timeout), allow_out_of_order, cancel }
     }
 
-    /// Connects to change the database: a protected environment asks for its name first.
-    pub(super) async fn open(&self, create_sqlite: bool) -> Result<(Box<dyn Database>, Source, String)> {
-        let w = self.workspace()?;
-        if w.protected {
-            let typed = match &self.cli.confirm {
-                Some(c) => Some(c.clone()),
-                None if std::io::stdin().is_terminal() => Some(prompt(&format!(
-                    "{} is protected. Type its name to go on: ",
-                    w.env.as_deref().unwrap_or_default()
-                ))?),
-                None => None,
-            };
-            project::check_confirmation(&w, typed.as_deref())?;
+    /// Asks for the environment's name where the change needs it (see `check_confirmation`).
+    pub(super) fn confirm(&self, w: &Workspace, always: bool) -> Result<()> {
+        if !w.protected && !always {
+            return Ok(());
         }
-        let (db, source, label) = self.open_for_reading(create_sqlite).await?;
-        let db = db.ok_or_else(|| Error::connect(format!("{label} does not exist yet: `godwit up` creates it.")))?;
-        Ok((db, source, label))
+        let typed = match &self.cli.confirm {
+            Some(c) => Some(c.clone()),
+            None if std::io::stdin().is_terminal() => {
+                let why = if w.protected { "is protected" } else { "will be replaced" };
+                Some(prompt(&format!("{} {why}. Type its name to go on: ", w.confirm_name()))?)
+            }
+            None => None,
+        };
+        project::check_confirmation(w, typed.as_deref(), always)
+    }
+
+    /// Connects to change the database, after the confirmation a protected environment asks for.
+    pub(super) async fn open(&self, create_sqlite: bool) -> Result<Opened> {
+        self.open_confirmed(create_sqlite, false).await
+    }
+
+    pub(super) async fn open_confirmed(&self, create_sqlite: bool, always: bool) -> Result<Opened> {
+        let mut ws = self.workspace()?;
+        self.confirm(&ws, always)?;
+        let source = Source::load(&ws.migrations)?;
+        let label = label(&ws);
+        if !create_sqlite && ws.target.is_unborn() {
+            return Err(Error::connect(format!("{label} does not exist yet: `godwit up` creates it.")));
+        }
+        ws.resolve_password();
+        let db = db::connect(&ws.target, &self.connect_options(create_sqlite)).await?;
+        Ok(Opened { db, source, label, ws })
+    }
+
+    /// Where this environment's backups are kept.
+    pub(super) fn store(&self, ws: &Workspace) -> Result<crate::backup::Store> {
+        crate::backup::Store::for_workspace(self.project.as_ref().map(|p| p.id()), ws)
+    }
+
+    /// How many backups to keep: `[backups] keep` in godwit.toml, else 10.
+    pub(super) fn keep(&self) -> usize {
+        self.project.as_ref().and_then(|p| p.config.backups.as_ref()).and_then(|b| b.keep).unwrap_or(10)
     }
 
     /// Like `open`, but a SQLite file that does not exist yet reads as an empty database (`None`)
@@ -108,16 +133,29 @@ impl Ctx {
     ) -> Result<(Option<Box<dyn Database>>, Source, String)> {
         let mut w = self.workspace()?;
         let source = Source::load(&w.migrations)?;
-        let label = match &w.env {
-            Some(e) => format!("{e} ({})", w.target.display()),
-            None => w.target.display(),
-        };
+        let label = label(&w);
         if !create_sqlite && w.target.is_unborn() {
             return Ok((None, source, label));
         }
         w.resolve_password();
         let db = db::connect(&w.target, &self.connect_options(create_sqlite)).await?;
         Ok((Some(db), source, label))
+    }
+}
+
+/// A database connected for a change, with what was needed to get there.
+pub(super) struct Opened {
+    pub(super) db: Box<dyn Database>,
+    pub(super) source: Source,
+    pub(super) label: String,
+    pub(super) ws: Workspace,
+}
+
+/// How a database is named in output: `env (url)`.
+pub(super) fn label(w: &Workspace) -> String {
+    match &w.env {
+        Some(e) => format!("{e} ({})", w.target.display()),
+        None => w.target.display(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! errors to stderr; exit codes are the contract's (DESIGN.md).
 
 mod author;
+mod backups;
 mod change;
 mod ctx;
 mod env;
@@ -27,7 +28,7 @@ use author::*;
 use change::*;
 use ctx::*;
 use env::*;
-use progress::{Progress, ms};
+use progress::{BackupProgress, Progress, bytes, ms};
 use show::*;
 use std::collections::BTreeMap;
 
@@ -86,6 +87,20 @@ enum Verb {
         #[command(flatten)]
         dialect: DialectFlag,
     },
+    /// Back up the environment's database (kept in your data folder, with a manifest).
+    Backup,
+    /// The environment's backups; `backups verify ID` restores one into a scratch database and checks it.
+    Backups {
+        #[command(subcommand)]
+        cmd: Option<BackupsCmd>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Restore a backup (the newest when no id is given) over the environment's database.
+    Restore {
+        /// The backup's id, from `godwit backups`.
+        id: Option<String>,
+    },
     /// Connection profiles: add, list, test, remove environments.
     Env {
         #[command(subcommand)]
@@ -112,6 +127,12 @@ enum Verb {
         /// Also apply pending migrations older than the newest applied one.
         #[arg(long)]
         allow_out_of_order: bool,
+        /// Back up first (protected environments always do); nothing is migrated if the backup fails.
+        #[arg(long)]
+        backup: bool,
+        /// With --backup: restore the backup into a scratch database and check it before migrating.
+        #[arg(long, requires = "backup")]
+        verify: bool,
     },
     /// Roll back the newest applied migration (or more).
     Down {
@@ -167,6 +188,12 @@ enum Verb {
         #[arg(long)]
         rolled_back: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum BackupsCmd {
+    /// Restore a backup into a scratch database and compare tables, rows and schema with its manifest.
+    Verify { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -279,8 +306,14 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Verb::Templates { json } => templates(&ctx, json.json),
         Verb::Env { cmd } => env_verb(&ctx, cmd).await,
+        Verb::Backup => backups::backup_verb(&ctx).await,
+        Verb::Backups { cmd: None, json } => backups::list(&ctx, json.json),
+        Verb::Backups { cmd: Some(BackupsCmd::Verify { id }), .. } => backups::verify(&ctx, id).await,
+        Verb::Restore { id } => backups::restore(&ctx, id.as_deref()).await,
         Verb::Secret { cmd } => secret_verb(&ctx, cmd),
-        Verb::Up { to, dry_run, allow_out_of_order } => up(&ctx, *to, *dry_run, *allow_out_of_order).await,
+        Verb::Up { to, dry_run, allow_out_of_order, backup, verify } => {
+            up(&ctx, *to, *dry_run, *allow_out_of_order, BackupFirst { wanted: *backup, verify: *verify }).await
+        }
         Verb::Down { steps, to, dry_run } => {
             let target = match (steps, to) {
                 (_, Some(v)) => DownTarget::To(*v),

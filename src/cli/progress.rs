@@ -86,3 +86,49 @@ pub fn ms(ns: i64) -> String {
         format!("{:.1} s", us as f64 / 1e6)
     }
 }
+
+/// Shows a backup or restore: its phases as lines, its bytes on a spinner on a terminal.
+pub struct BackupProgress {
+    bar: Option<ProgressBar>,
+}
+
+impl BackupProgress {
+    pub fn new() -> BackupProgress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::new_spinner();
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        BackupProgress { bar }
+    }
+
+    pub fn on_event(&self, e: &crate::backup::BackupEvent) {
+        use crate::backup::BackupEvent;
+        match (e, &self.bar) {
+            (BackupEvent::Phase { message }, Some(b)) => b.println(message),
+            (BackupEvent::Phase { message }, None) => eprintln!("{message}"),
+            (BackupEvent::Bytes { bytes: n, elapsed_ms }, Some(b)) => {
+                b.set_message(format!("{} written ({:.1} s)", bytes(*n), *elapsed_ms as f64 / 1000.0))
+            }
+            (BackupEvent::Bytes { .. }, None) => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// A size for people: `912 B`, `4.2 MB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
