@@ -45,3 +45,4 @@ migrate-check: build
 bench:
 	scripts/setup-test.sh
 	cargo bench --bench engine
+	cargo bench --bench backup

@@ -552,6 +552,11 @@ fn the_password_leaks_nowhere() {
         &["--env", "pg", "redo", "--confirm", "pg"],
         &["--env", "pg", "templates", "--json"],
         &["--env", "pg", "new", "x", "--template", "add_column", "--param", "table=t", "--param", "column=c"],
+        &["--env", "pg", "backup"],
+        &["--env", "pg", "backups", "--json"],
+        &["--env", "pg", "up", "--backup", "--verify", "--confirm", "pg"],
+        &["--env", "pg", "restore", "--confirm", "pg"],
+        &["--env", "pg", "backups"],
         &["secret", "remove", "pg"],
         &["--env", "pg", "status"],
     ] {
@@ -563,6 +568,7 @@ fn the_password_leaks_nowhere() {
     assert!(outputs.iter().any(|(_, o)| o.contains("2_bad.up.sql")), "the failing migration ran");
     assert!(outputs.iter().any(|(_, o)| o.contains("refused the password")), "the wrong password was tried");
     assert!(outputs.iter().any(|(_, o)| o.contains("TRACE") || o.contains("DEBUG")), "tracing was on");
+    assert!(outputs.iter().any(|(_, o)| o.contains("Restored")), "a backup was restored");
     for (args, out) in &outputs {
         assert!(!out.contains(pw), "`godwit {args}` printed the password:\n{out}");
     }

@@ -1,0 +1,318 @@
+//! Backups on real servers: a round trip through a destructive migration, and the ways a backup
+//! can go wrong (no tool, an old tool, a full disk, a damaged file, a cancel).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::TestDb;
+use godwit::ErrorKind;
+use godwit::backup::{self, BackupEvent, Store};
+use godwit::db::Dialect;
+use godwit::migration::runner::Cancel;
+
+/// Representative data: tables with many rows, an index, a view, and a trigger (with a function
+/// on PostgreSQL).
+fn seed_sql(d: Dialect) -> String {
+    let mut s = String::from(
+        "CREATE TABLE authors (id INTEGER PRIMARY KEY, name VARCHAR(100) NOT NULL);\n\
+         CREATE TABLE books (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL, title VARCHAR(200), pages INTEGER);\n\
+         CREATE INDEX books_author ON books (author_id);\n\
+         CREATE TABLE audit (id INTEGER, note VARCHAR(100));\n\
+         CREATE VIEW long_books AS SELECT id, title FROM books WHERE pages > 300;\n",
+    );
+    s.push_str(match d {
+        Dialect::Postgres => {
+            "CREATE FUNCTION note_book() RETURNS trigger AS $$ BEGIN INSERT INTO audit VALUES (NEW.id, 'added'); RETURN NEW; END $$ LANGUAGE plpgsql;\n\
+             CREATE TRIGGER books_audit AFTER INSERT ON books FOR EACH ROW EXECUTE FUNCTION note_book();\n\
+             INSERT INTO authors SELECT g, 'author ' || g FROM generate_series(1, 500) g;\n\
+             INSERT INTO books SELECT g, 1 + g % 500, 'title ' || md5(g::text), g % 900 FROM generate_series(1, 20000) g;\n"
+        }
+        Dialect::MySql => {
+            "CREATE TRIGGER books_audit AFTER INSERT ON books FOR EACH ROW INSERT INTO audit VALUES (NEW.id, 'added');\n\
+             SET SESSION max_recursive_iterations = 100000;\n\
+             INSERT INTO authors WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 500) SELECT n, CONCAT('author ', n) FROM g;\n\
+             INSERT INTO books WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) SELECT n, 1 + n % 500, CONCAT('title ', MD5(n)), n % 900 FROM g;\n"
+        }
+        Dialect::Sqlite => {
+            "CREATE TRIGGER books_audit AFTER INSERT ON books BEGIN INSERT INTO audit VALUES (NEW.id, 'added'); END;\n\
+             INSERT INTO authors WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 500) SELECT n, 'author ' || n FROM g;\n\
+             INSERT INTO books WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) SELECT n, 1 + n % 500, 'title ' || hex(n * 7919), n % 900 FROM g;\n"
+        }
+    });
+    s
+}
+
+fn row_text(d: Dialect, table: &str, cols: &str) -> String {
+    let cols: Vec<&str> = cols.split(',').collect();
+    let expr = match d {
+        Dialect::MySql => format!("CONCAT_WS('|', {})", cols.join(", ")),
+        Dialect::Postgres => {
+            cols.iter().map(|c| format!("coalesce({c}::text, '')")).collect::<Vec<_>>().join(" || '|' || ")
+        }
+        Dialect::Sqlite => cols.iter().map(|c| format!("coalesce({c}, '')")).collect::<Vec<_>>().join(" || '|' || "),
+    };
+    format!("SELECT {expr} FROM {table} ORDER BY 1")
+}
+
+/// Every row of every seeded table, as text.
+async fn data(t: &TestDb) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    for (table, cols) in [("authors", "id,name"), ("books", "id,author_id,title,pages"), ("audit", "id,note")] {
+        out.push(t.strings(&row_text(t.dialect, table, cols)).await);
+    }
+    out
+}
+
+fn godwit(t: &TestDb, data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(t.dir.path())
+        .env("GODWIT_DATA_DIR", data_dir)
+        .args(["--url", &t.url, "--source", "migrations"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(files(&e.path()));
+        } else {
+            out.push(e.file_name().to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+async fn round_trip(d: Dialect) {
+    let t = TestDb::new(d).await;
+    t.write("1_seed.sql", &seed_sql(d));
+    let destroy = "DROP VIEW long_books;\nDROP TABLE audit;\nDELETE FROM books WHERE id % 2 = 0;\n\
+                   ALTER TABLE authors ADD COLUMN email VARCHAR(100);\nUPDATE authors SET name = 'gone';\n\
+                   CREATE TABLE newer (id INTEGER);\n";
+    t.write("2_destroy.sql", destroy);
+    let data_dir = tempfile::tempdir().unwrap();
+    let o = godwit(&t, data_dir.path(), &["up", "--to", "1"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (schema, rows, history) = (t.schema().await, data(&t).await, t.history().await);
+    assert_eq!(rows[1].len(), 20000);
+    assert_eq!(rows[2].len(), 20000, "the trigger fired for every book");
+
+    // Backup then migrate, destructively.
+    let o = godwit(&t, data_dir.path(), &["up", "--backup", "--verify"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Verified backup"), "{}", text(&o));
+    assert!(!t.tables().await.contains(&"audit".to_string()), "the destructive migration ran");
+    assert_ne!(t.schema().await, schema);
+
+    let o = godwit(&t, data_dir.path(), &["backups", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entry = &list[0];
+    assert_eq!(entry["migration_version"], 1);
+    assert!(entry["sha256"].as_str().unwrap().len() == 64 && entry["size"].as_u64().unwrap() > 0);
+    let books =
+        entry["tables"].as_array().unwrap().iter().find(|t| t["table"].as_str().unwrap().ends_with("books")).unwrap();
+    assert_eq!(books["rows"], 20000);
+
+    let db_name = t.target().database();
+    let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &db_name]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!t.tables().await.contains(&"newer".to_string()), "the table made after the backup is gone");
+    assert_eq!(t.schema().await, schema, "schema back");
+    assert_eq!(data(&t).await, rows, "every row back");
+    assert_eq!(t.history().await, history, "history as at backup time");
+    // The log kept what happened, including the run that was undone, and the restore.
+    let log = t.log().await;
+    for needle in ["backup:ok:1", "apply:ok:2", "restore:ok:1"] {
+        assert!(log.iter().any(|l| l == needle), "{needle} missing from {log:?}");
+    }
+}
+
+on_each_db!(round_trip);
+
+#[tokio::test]
+async fn missing_and_too_old_tools_stop_before_anything_runs() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let data_dir = tempfile::tempdir().unwrap();
+    // No pg_dump on PATH.
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(t.dir.path())
+        .env("GODWIT_DATA_DIR", data_dir.path())
+        .env("PATH", empty.path())
+        .args(["--url", &t.url, "up", "--backup"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("pg_dump was not found on PATH") && text(&o).contains("Nothing was migrated"),
+        "{}",
+        text(&o)
+    );
+    assert!(t.tables().await.is_empty());
+    // A pg_dump older than the server.
+    let fake = tempfile::tempdir().unwrap();
+    for tool in ["pg_dump", "pg_restore"] {
+        let p = fake.path().join(tool);
+        std::fs::write(&p, format!("#!/bin/sh\necho '{tool} (PostgreSQL) 12.9'\n")).unwrap();
+        Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(t.dir.path())
+        .env("GODWIT_DATA_DIR", data_dir.path())
+        .env("PATH", format!("{}:{}", fake.path().display(), std::env::var("PATH").unwrap()))
+        .args(["--url", &t.url, "backup"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("older than the server") && text(&o).contains("postgresql-client-15"), "{}", text(&o));
+    assert!(files(data_dir.path()).is_empty(), "{:?}", files(data_dir.path()));
+}
+
+/// A small tmpfs as the data dir: the dump cannot fit.
+#[tokio::test]
+async fn a_full_disk_leaves_no_backup_and_migrates_nothing() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    t.write(
+        "1_big.sql",
+        "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 60000) g;",
+    );
+    t.write("2_next.sql", "CREATE TABLE next (id INTEGER);");
+    let mount = tempfile::tempdir().unwrap();
+    let ok =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(mount.path()).status().unwrap();
+    assert!(ok.success(), "this test needs to mount a small tmpfs (run as root)");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.path().to_path_buf());
+    assert!(godwit(&t, mount.path(), &["up", "--to", "1"]).status.success());
+    let o = godwit(&t, mount.path(), &["up", "--backup"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("the disk is full") && text(&o).contains("Nothing was migrated"), "{}", text(&o));
+    assert_eq!(t.history().await, vec!["1:true"], "nothing migrated");
+    assert!(files(mount.path()).is_empty(), "no half file left: {:?}", files(mount.path()));
+}
+
+#[tokio::test]
+async fn a_damaged_backup_is_refused() {
+    let t = TestDb::new(Dialect::MySql).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1), (2);");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+    let store_file = walk(data_dir.path()).into_iter().find(|p| p.extension().is_some_and(|e| e == "sql")).unwrap();
+    let mut bytes = std::fs::read(&store_file).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] ^= 0x20;
+    std::fs::write(&store_file, bytes).unwrap();
+    t.strings("SELECT 'x' FROM DUAL WHERE 0").await;
+    let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &t.name]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("is damaged") && text(&o).contains("nothing was changed"), "{}", text(&o));
+    let id = store_file.file_stem().unwrap().to_string_lossy().into_owned();
+    let o = godwit(&t, data_dir.path(), &["backups", "verify", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("is damaged"));
+    assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM a").await, vec!["2"]);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_cancelled_backup_leaves_nothing_that_looks_complete() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    t.write("1_big.sql", "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) || md5((g * 5)::text) AS v FROM generate_series(1, 600000) g;");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    let store = Store { dir: data_dir.path().join("store") };
+    let mut db = t.connect().await;
+    let cancel = Cancel::default();
+    let c = cancel.clone();
+    let on = move |e: &BackupEvent| {
+        if matches!(e, BackupEvent::Bytes { bytes, .. } if *bytes > 0) {
+            c.cancel();
+        }
+    };
+    let r = backup::backup(db.as_mut(), &t.target(), &store, "test", 10, &cancel, &on).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cancelled, "{}", e.message);
+    assert!(files(&store.dir).is_empty(), "{:?}", files(&store.dir));
+    assert!(store.list().unwrap().is_empty());
+    db.close().await;
+}
+
+#[tokio::test]
+async fn retention_and_the_restore_hint_after_a_failed_run() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let data_dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.dir.path().join("godwit.toml"),
+        format!("[env.dev]\nurl = \"{}\"\nprotected = true\n[backups]\nkeep = 2\n", t.url),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .env("GODWIT_DATA_DIR", data_dir.path())
+            .env("HOME", data_dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Protected: a backup is made before the run without being asked.
+    let o = run(&["up", "--confirm", "dev"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Backed up dev"), "{}", text(&o));
+    for _ in 0..2 {
+        assert!(run(&["backup"]).status.success());
+    }
+    let o = run(&["backups", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "keep = 2");
+    let dbs = walk(data_dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "db")).count();
+    assert_eq!(dbs, 2, "the oldest file went with its entry");
+    // A failing migration after the backup points at it.
+    t.write("2_bad.sql", "CREATE TABLE b (id INTEGER);\nINSERT INTO nowhere VALUES (1);");
+    let o = run(&["up", "--confirm", "dev"]);
+    assert_eq!(o.status.code(), Some(1));
+    let newest = serde_json::from_slice::<serde_json::Value>(&run(&["backups", "--json"]).stdout).unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(text(&o).contains(&format!("godwit restore {newest}")), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn restore_needs_the_name_typed() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+    let o = godwit(&t, data_dir.path(), &["restore"]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(text(&o).contains("this replaces the data of"), "{}", text(&o));
+}
