@@ -18,6 +18,9 @@ want dbus-x11
 want libsecret-tools
 # initdb/pg_ctl for the tests' own password-checking PostgreSQL cluster.
 want postgresql
+# The desktop shell (Tauri 2 on WebKitGTK) and its window under Xvfb, screenshots.
+for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev pkg-config \
+         xvfb webkit2gtk-driver imagemagick xauth; do want "$p"; done
 if [ -z "${GODWIT_TEST_MYSQL_URL:-}" ] && ! port_open 3306; then want mariadb-server; fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -5,8 +5,9 @@ use std::fmt;
 
 /// What kind of failure, as scripts and the UI need to tell them apart.
 /// The exit codes are part of the CLI contract (DESIGN.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum ErrorKind {
     /// A migration or a check failed (exit 1).
     Failed,
@@ -43,7 +44,8 @@ pub struct Error {
 }
 
 /// A place in a migration file, for "the line of the file" in messages and the app.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[ts(export)]
 pub struct Location {
     pub file: String,
     pub line: usize,

@@ -5,15 +5,17 @@ use serde::Serialize;
 
 use crate::error::Location;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum Direction {
     Up,
     Down,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[ts(export)]
 pub enum RunEvent {
     Started { direction: Direction, total: usize },
     MigrationStarted { direction: Direction, index: usize, total: usize, version: i64, description: String },

@@ -11,8 +11,9 @@ use crate::db::{Dialect, Target};
 use crate::error::{Error, Result};
 
 /// One environment. Either `url`, or its parts (`driver`, `host`, `port`, `database`, `user`).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+#[ts(export)]
 pub struct EnvConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -63,7 +64,8 @@ impl EnvConfig {
 }
 
 /// What `env list` shows, and the desktop app's sidebar.
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct EnvInfo {
     pub name: String,
     /// Without a password.

@@ -49,11 +49,21 @@ impl Keyring {
                 .expect("gnome-keyring-daemon (make test installs gnome-keyring)");
             child.stdin.take().unwrap().write_all(b"keyring-unlock-pw").unwrap();
             k.keyring = Some(child);
-            // Ready when the Secret Service answers on the bus.
+            // Ready when the unlocked login keyring takes a secret (it is created asynchronously).
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                let o = k.command("secret-tool").args(["search", "service", "nothing"]).output().unwrap();
-                if o.status.success() || String::from_utf8_lossy(&o.stderr).is_empty() {
+                let mut probe = k
+                    .command("secret-tool")
+                    .args(["store", "--label=probe", "godwit-probe", "1"])
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                probe.stdin.take().unwrap().write_all(b"x").unwrap();
+                let o = probe.wait_with_output().unwrap();
+                if o.status.success() {
+                    k.command("secret-tool").args(["clear", "godwit-probe", "1"]).status().unwrap();
                     break;
                 }
                 assert!(
@@ -565,7 +575,7 @@ fn the_password_leaks_nowhere() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     watcher.join().unwrap();
 
-    assert!(outputs.iter().any(|(_, o)| o.contains("2_bad.up.sql")), "the failing migration ran");
+    assert!(outputs.iter().any(|(_, o)| o.contains("2_bad.up.sql")), "the failing migration ran: {outputs:#?}");
     assert!(outputs.iter().any(|(_, o)| o.contains("refused the password")), "the wrong password was tried");
     assert!(outputs.iter().any(|(_, o)| o.contains("TRACE") || o.contains("DEBUG")), "tracing was on");
     assert!(outputs.iter().any(|(_, o)| o.contains("Restored")), "a backup was restored");

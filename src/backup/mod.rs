@@ -19,7 +19,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::migration::runner::Cancel;
 
 /// One backup in the manifest.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize, Deserialize)]
+#[ts(export)]
 pub struct BackupEntry {
     pub id: String,
     pub env: String,
@@ -42,8 +43,9 @@ pub struct BackupEntry {
 }
 
 /// What a backup or restore reports while it works.
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[ts(export)]
 pub enum BackupEvent {
     Phase { message: String },
     Bytes { bytes: u64, elapsed_ms: u64 },
@@ -280,7 +282,8 @@ fn check_file(store: &Store, e: &BackupEntry) -> Result<PathBuf> {
 }
 
 /// What a verify or a restore found when it compared the data with the manifest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct Comparison {
     pub id: String,
     pub tables: usize,
@@ -363,7 +366,8 @@ pub async fn verify(
 }
 
 /// What a restore did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct Restored {
     pub entry: BackupEntry,
     /// Tables made after the backup, dropped so the database is as it was.

@@ -190,108 +190,32 @@ pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
     with_restore_hint(outcome, backup)
 }
 
-/// Runs a history change under the migration lock.
-pub(super) async fn amend(
-    ctx: &Ctx,
-    version: i64,
-    build: impl FnOnce(&db::Applied, &Source) -> Result<(Amend, NewEvent, String)>,
-) -> Result<()> {
-    let Opened { mut db, source, label, .. } = ctx.open(false).await?;
-    let result = async {
-        db.lock(Duration::from_secs(ctx.cli.lock_timeout)).await?;
-        let result = async {
-            let applied = db.applied().await?;
-            let row = applied.iter().find(|a| a.version == version).ok_or_else(|| {
-                Error::input(format!(
-                    "migration {version} is not in the history of {label}; `godwit status` lists what is."
-                ))
-            })?;
-            let (change, event, done) = build(row, &source)?;
-            db.ensure_tables().await?;
-            db.amend(&change, &event, &db::actor()).await?;
-            println!("{done}");
-            Ok(())
-        }
-        .await;
-        let _ = db.unlock().await;
-        result
-    }
+pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
+    let Opened { mut db, source, .. } = ctx.open(false).await?;
+    let r = crate::migration::amend::repair(
+        db.as_mut(),
+        &source,
+        version,
+        reason,
+        Duration::from_secs(ctx.cli.lock_timeout),
+    )
     .await;
     db.close().await;
-    result
-}
-
-pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
-    if reason.trim().is_empty() {
-        return Err(Error::input(
-            "say why with --reason \"...\": it goes to the log beside the old and new checksums.",
-        ));
-    }
-    amend(ctx, version, |row, source| {
-        let m = source.get(version).ok_or_else(|| {
-            Error::input(format!(
-                "migration {version} has no file in {}: there is nothing to accept.",
-                source.dir.display()
-            ))
-        })?;
-        if m.checksum == row.checksum {
-            return Err(Error::input(format!(
-                "{} matches what was applied; there is nothing to repair.",
-                m.file_name()
-            )));
-        }
-        let event = NewEvent {
-            kind: EventKind::Repair,
-            version: Some(version),
-            description: m.description.clone(),
-            duration: None,
-            outcome: Outcome::Ok,
-            error: None,
-            detail: Some(format!(
-                "checksum {} -> {}; reason: {reason}",
-                hex::encode(&row.checksum),
-                hex::encode(&m.checksum)
-            )),
-        };
-        let done = format!("Accepted the edited {}: its new checksum is recorded.", m.file_name());
-        Ok((Amend::Checksum { version, checksum: m.checksum.clone() }, event, done))
-    })
-    .await
+    println!("{}", r?);
+    Ok(())
 }
 
 pub(super) async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
-    amend(ctx, version, |row, source| {
-        // A migration whose file was removed on purpose can be forgotten the same way.
-        let removed = row.success && !applied && source.get(version).is_none();
-        if row.success && !removed {
-            return Err(Error::input(format!(
-                "migration {version} is not marked failed; there is nothing to resolve."
-            )));
-        }
-        let (change, detail, done) = if applied {
-            let checksum = source.get(version).map_or_else(|| row.checksum.clone(), |m| m.checksum.clone());
-            (
-                Amend::Succeeded { version, checksum },
-                "finished by hand: marked applied",
-                format!("Marked {version} applied."),
-            )
-        } else {
-            (
-                Amend::Forget { version },
-                "undone by hand: marked rolled back",
-                format!("Marked {version} rolled back; `godwit up` will run it again."),
-            )
-        };
-        let event = NewEvent {
-            kind: EventKind::Resolve,
-            version: Some(version),
-            description: row.description.clone(),
-            duration: None,
-            outcome: Outcome::Ok,
-            error: None,
-            detail: Some(detail.into()),
-        };
-        Ok((change, event, done))
-    })
-    .await
+    let Opened { mut db, source, .. } = ctx.open(false).await?;
+    let r = crate::migration::amend::resolve(
+        db.as_mut(),
+        &source,
+        version,
+        applied,
+        Duration::from_secs(ctx.cli.lock_timeout),
+    )
+    .await;
+    db.close().await;
+    println!("{}", r?);
+    Ok(())
 }

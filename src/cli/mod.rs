@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use crate::db::{self, Amend, ConnectOptions, Database, EventKind, NewEvent, Outcome, Target};
+use crate::db::{self, ConnectOptions, Database, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::plan::DownTarget;
 use crate::migration::runner::{self, Cancel, RunOptions, RunReport};

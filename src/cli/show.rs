@@ -4,38 +4,23 @@ use super::*;
 use crate::migration::check;
 use crate::migration::status::{self, State};
 
-#[derive(Serialize)]
-struct StatusDoc<'a> {
-    env: Option<String>,
-    database: String,
-    dialect: db::Dialect,
-    summary: status::Summary,
-    migrations: &'a [status::StatusRow],
-}
-
 pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     let w = ctx.workspace()?;
     let (db, source, label) = ctx.open_for_reading(false).await?;
     let applied = read(db, async |db| db.applied().await).await?;
-    let rows = status::rows(&source, &applied);
-    let summary = status::summary(&rows);
+    let report = status::report(&w, &source, &applied);
     if json {
-        print_json(&StatusDoc {
-            env: w.env,
-            database: w.target.display(),
-            dialect: w.target.dialect(),
-            summary,
-            migrations: &rows,
-        });
+        print_json(&report);
         return Ok(());
     }
+    let (rows, summary) = (&report.migrations, &report.summary);
     println!("{label} · {}", w.target.dialect().name());
     if rows.is_empty() {
         println!("No migrations in {} yet: `godwit new NAME` creates one.", source.dir.display());
     } else {
         println!("{:<16} {:<8} {:<20} {:>9}  DESCRIPTION", "VERSION", "STATE", "APPLIED AT (UTC)", "TIME");
     }
-    for r in &rows {
+    for r in rows {
         let mut notes = Vec::new();
         if r.drift {
             notes.push(format!("edited after apply: `godwit repair {} --reason \"...\"`", r.version));

@@ -19,8 +19,9 @@ use crate::migration::source::MigrationFile;
 pub(crate) use sql::ns;
 pub use target::{ConnectOptions, Target};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum Dialect {
     Postgres,
     #[serde(rename = "mysql")]
@@ -39,7 +40,8 @@ impl Dialect {
 }
 
 /// A row of `_sqlx_migrations`, with sqlx's meaning.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize, sqlx::FromRow)]
+#[ts(export)]
 pub struct Applied {
     pub version: i64,
     pub description: String,
@@ -47,14 +49,16 @@ pub struct Applied {
     /// `false`: the migration failed part way outside a transaction and the database needs a person.
     pub success: bool,
     #[serde(with = "hex::serde")]
+    #[ts(type = "string")]
     pub checksum: Vec<u8>,
     /// Nanoseconds; -1 when unknown (sqlx writes -1 first and may never update it).
     pub execution_time: i64,
 }
 
 /// What happened, in `_godwit_log`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum EventKind {
     Apply,
     Rollback,
@@ -64,8 +68,9 @@ pub enum EventKind {
     Restore,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum Outcome {
     Ok,
     /// Failed and left nothing behind.
@@ -124,7 +129,8 @@ pub struct NewEvent {
 }
 
 /// A row of `_godwit_log`.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize, sqlx::FromRow)]
+#[ts(export)]
 pub struct Event {
     pub id: i64,
     pub at: DateTime<Utc>,
@@ -142,7 +148,8 @@ pub struct Event {
 }
 
 /// A table and its rows at backup time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, sqlx::FromRow)]
+#[ts(export)]
 pub struct TableCount {
     pub table: String,
     pub rows: i64,
@@ -309,7 +316,8 @@ pub(crate) fn quiet<O: sqlx::ConnectOptions>(o: O) -> O {
 }
 
 /// What `env test` reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct Probe {
     pub dialect: Dialect,
     pub server_version: String,

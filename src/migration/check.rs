@@ -9,8 +9,9 @@ use crate::migration::source::Source;
 use crate::migration::split;
 use crate::migration::status::{State, StatusRow};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum FindingKind {
     BadFile,
     DuplicateVersion,
@@ -24,7 +25,8 @@ pub enum FindingKind {
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct Finding {
     pub kind: FindingKind,
     pub version: Option<i64>,

@@ -1,3 +1,4 @@
+pub mod amend;
 pub mod check;
 pub mod new;
 pub mod plan;

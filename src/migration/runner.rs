@@ -42,7 +42,8 @@ impl Default for RunOptions {
 }
 
 /// One migration of a plan, with exactly the SQL that will be sent.
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct Step {
     pub version: i64,
     pub description: String,
@@ -51,7 +52,8 @@ pub struct Step {
     pub no_transaction: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct Done {
     pub version: i64,
     pub description: String,
@@ -60,7 +62,8 @@ pub struct Done {
 
 /// What a run did: the plan, what completed, and the failure that stopped it, if any
 /// ("3 of 5 applied, failed at 4").
-#[derive(Debug, Serialize)]
+#[derive(ts_rs::TS, Debug, Serialize)]
+#[ts(export)]
 pub struct RunReport {
     pub direction: Direction,
     pub dry_run: bool,

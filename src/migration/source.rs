@@ -11,15 +11,17 @@ use sha2::{Digest, Sha384};
 use crate::error::{Error, Result};
 
 /// Reversible (`.up.sql` + `.down.sql`) or simple (`.sql`, cannot be rolled back).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum Kind {
     Simple,
     Reversible,
 }
 
 /// The guide's header: `-- description`, `-- Revision ID:`, `-- Revises:`, `-- Create Date:`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[ts(export)]
 pub struct Header {
     pub revision_id: Option<String>,
     /// `Some("")` for the first migration of a chain (`Revises:` left empty).
@@ -78,8 +80,9 @@ impl MigrationFile {
 
 /// Something wrong with the folder that stops Godwit from trusting it; `check` lists them all,
 /// a run refuses to start while any is there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
+#[ts(export)]
 pub enum SourceProblem {
     /// A `.sql` file whose name does not start with an integer version.
     BadName { file: String },

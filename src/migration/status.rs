@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::db::Applied;
 use crate::migration::source::{Kind, Source};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum State {
     Applied,
     Pending,
@@ -18,7 +19,8 @@ pub enum State {
     Missing,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct StatusRow {
     pub version: i64,
     pub description: String,
@@ -37,7 +39,8 @@ pub struct StatusRow {
     pub missing_down: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct Summary {
     pub applied: usize,
     pub pending: usize,
@@ -97,6 +100,32 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
         });
     }
     out
+}
+
+/// Everything `status` shows: the document of `status --json` and the app's Status screen.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct StatusReport {
+    pub env: Option<String>,
+    /// The database, as shown (never with a password).
+    pub database: String,
+    pub dialect: crate::db::Dialect,
+    pub summary: Summary,
+    pub migrations: Vec<StatusRow>,
+    /// Problems with the migrations folder (`check` lists them with their fixes).
+    pub problems: Vec<String>,
+}
+
+pub fn report(ws: &crate::project::Workspace, source: &Source, applied: &[Applied]) -> StatusReport {
+    let migrations = rows(source, applied);
+    StatusReport {
+        env: ws.env.clone(),
+        database: ws.target.display(),
+        dialect: ws.target.dialect(),
+        summary: summary(&migrations),
+        migrations,
+        problems: source.problems.iter().map(|p| p.message()).collect(),
+    }
 }
 
 pub fn summary(rows: &[StatusRow]) -> Summary {

@@ -15,8 +15,9 @@ use crate::db::Dialect;
 use crate::error::{Error, Result};
 
 /// What kind of value a parameter takes; the desktop app draws its form from this.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum ParamKind {
     /// Free text.
     Text,
@@ -33,8 +34,9 @@ pub enum ParamKind {
     Choice,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[ts(export)]
 pub struct Param {
     pub name: String,
     #[serde(default)]
@@ -58,14 +60,16 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[ts(export)]
 pub enum Origin {
     BuiltIn,
     Project,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
 pub struct TemplateInfo {
     pub name: String,
     pub description: String,
@@ -74,7 +78,8 @@ pub struct TemplateInfo {
 }
 
 /// A rendered template: the bodies of the up and down files (the header is added by `new`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
+#[ts(export)]
 pub struct Rendered {
     pub up: String,
     /// `None`: the change cannot be undone; the migration is written as one irreversible file.

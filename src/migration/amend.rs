@@ -1,0 +1,121 @@
+//! `repair` and `resolve`: changes to the history a person asks for, each recorded with why.
+
+use std::time::Duration;
+
+use crate::db::{self, Amend, Applied, Database, EventKind, NewEvent, Outcome};
+use crate::error::{Error, Result};
+use crate::migration::source::Source;
+
+/// Runs a history change under the migration lock; returns what was done, in words.
+async fn amend(
+    db: &mut dyn Database,
+    source: &Source,
+    version: i64,
+    lock_timeout: Duration,
+    build: impl FnOnce(&Applied, &Source) -> Result<(Amend, NewEvent, String)>,
+) -> Result<String> {
+    db.lock(lock_timeout).await?;
+    let result = async {
+        let applied = db.applied().await?;
+        let row = applied.iter().find(|a| a.version == version).ok_or_else(|| {
+            Error::input(format!(
+                "migration {version} is not in this database's history; `godwit status` lists what is."
+            ))
+        })?;
+        let (change, event, done) = build(row, source)?;
+        db.ensure_tables().await?;
+        db.amend(&change, &event, &db::actor()).await?;
+        Ok(done)
+    }
+    .await;
+    let _ = db.unlock().await;
+    result
+}
+
+/// Accepts the edited file of an applied migration: records its new checksum, and the old and new
+/// checksums with the reason in `_godwit_log`.
+pub async fn repair(
+    db: &mut dyn Database,
+    source: &Source,
+    version: i64,
+    reason: &str,
+    lock_timeout: Duration,
+) -> Result<String> {
+    if reason.trim().is_empty() {
+        return Err(Error::input("say why (--reason \"...\"): it goes to the log beside the old and new checksums."));
+    }
+    amend(db, source, version, lock_timeout, |row, source| {
+        let m = source.get(version).ok_or_else(|| {
+            Error::input(format!(
+                "migration {version} has no file in {}: there is nothing to accept.",
+                source.dir.display()
+            ))
+        })?;
+        if m.checksum == row.checksum {
+            return Err(Error::input(format!(
+                "{} matches what was applied; there is nothing to repair.",
+                m.file_name()
+            )));
+        }
+        let event = NewEvent {
+            kind: EventKind::Repair,
+            version: Some(version),
+            description: m.description.clone(),
+            duration: None,
+            outcome: Outcome::Ok,
+            error: None,
+            detail: Some(format!(
+                "checksum {} -> {}; reason: {reason}",
+                hex::encode(&row.checksum),
+                hex::encode(&m.checksum)
+            )),
+        };
+        let done = format!("Accepted the edited {}: its new checksum is recorded.", m.file_name());
+        Ok((Amend::Checksum { version, checksum: m.checksum.clone() }, event, done))
+    })
+    .await
+}
+
+/// Clears a migration that failed part way, after a person finished (`applied`) or undid it by
+/// hand; also forgets an applied migration whose file was removed on purpose.
+pub async fn resolve(
+    db: &mut dyn Database,
+    source: &Source,
+    version: i64,
+    applied: bool,
+    lock_timeout: Duration,
+) -> Result<String> {
+    amend(db, source, version, lock_timeout, |row, source| {
+        let removed = row.success && !applied && source.get(version).is_none();
+        if row.success && !removed {
+            return Err(Error::input(format!(
+                "migration {version} is not marked failed; there is nothing to resolve."
+            )));
+        }
+        let (change, detail, done) = if applied {
+            let checksum = source.get(version).map_or_else(|| row.checksum.clone(), |m| m.checksum.clone());
+            (
+                Amend::Succeeded { version, checksum },
+                "finished by hand: marked applied",
+                format!("Marked {version} applied."),
+            )
+        } else {
+            (
+                Amend::Forget { version },
+                "undone by hand: marked rolled back",
+                format!("Marked {version} rolled back; `godwit up` will run it again."),
+            )
+        };
+        let event = NewEvent {
+            kind: EventKind::Resolve,
+            version: Some(version),
+            description: row.description.clone(),
+            duration: None,
+            outcome: Outcome::Ok,
+            error: None,
+            detail: Some(detail.into()),
+        };
+        Ok((change, event, done))
+    })
+    .await
+}
