@@ -6,24 +6,40 @@ export CARGO_TARGET_DIR
 GODWIT := $(CARGO_TARGET_DIR)/debug/godwit
 ENV_FLAG := $(if $(ENV), --env $(ENV),)
 
-.PHONY: run test lint unit build migration migrate migrate-down migrate-logs migrate-check bench
+.PHONY: run test lint ui setup build migration migrate migrate-down migrate-logs migrate-check bench
 
 build:
 	cargo build --bin godwit
 
-# The demo project's `dev` environment is a SQLite file: no server needed.
-run: build
-	$(GODWIT) up
-	$(GODWIT) status
-	$(GODWIT) history
-
-test: lint
+# Installs what the builds and tests need on Debian 12 (apt packages, servers, cargo-nextest).
+setup:
 	scripts/setup-test.sh
-	cargo nextest run --workspace --no-fail-fast
 
-lint:
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+# The front end, built into src-tauri's frontendDist (the shell embeds it when it compiles).
+ui: node_modules
+	npm run build
+
+# The desktop app on the demo project (its `dev` environment is a SQLite file: no server needed).
+run: ui
+	@dpkg -s libwebkit2gtk-4.1-dev >/dev/null 2>&1 || scripts/setup-test.sh
+	cargo build -p godwit-app
+	$(CARGO_TARGET_DIR)/debug/godwit-app $(CURDIR)
+
+test: setup ui lint
+	cargo nextest run --workspace --no-fail-fast
+	npm test
+	@# The generated front-end types must be committed as the Rust types say.
+	@git diff --exit-code --stat -- ui/src/lib/bindings || (echo "ui/src/lib/bindings is stale: run cargo test and commit it" && exit 1)
+	@test -z "$$(git status --porcelain -- ui/src/lib/bindings)" || (echo "new generated types in ui/src/lib/bindings: commit them" && exit 1)
+
+lint: ui
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	npm run check
 
 # Asks for the name on a terminal, like the guide's `make migration`; or NAME=add_email_column.
 migration: build

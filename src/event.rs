@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::Location;
 
-#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
 pub enum Direction {

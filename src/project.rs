@@ -241,6 +241,12 @@ impl Project {
                 "there is already an environment `{name}`; `godwit env remove {name}` first."
             )));
         }
+        self.save_env(name, env, personal)
+    }
+
+    /// Adds or replaces an environment (the app's edit form); its stored password stays.
+    pub fn save_env(&mut self, name: &str, env: EnvConfig, personal: bool) -> Result<PathBuf> {
+        profile::check_name(name)?;
         let url = env.url(name)?;
         profile::refuse_password(name, &url)?;
         Target::parse(&url, &self.root)?;
@@ -250,6 +256,18 @@ impl Project {
         } else {
             self.root.join(CONFIG_FILE)
         };
+        // Moving between the project's file and the person's own: take it out of the other.
+        if let Some((_, was_personal)) = self.env(name)
+            && was_personal != personal
+        {
+            let other =
+                if was_personal { profile::personal_file(&self.id()) } else { Some(self.root.join(CONFIG_FILE)) };
+            if let Some(other) = other {
+                profile::delete_env(&other, name)?;
+            }
+            self.config.env.remove(name);
+            self.personal.remove(name);
+        }
         profile::write_env(&path, name, &env)?;
         if personal {
             self.personal.insert(name.into(), env);

@@ -413,3 +413,56 @@ pub async fn restore(
     log(db, EventKind::Restore, &e, started.elapsed(), format!("restored {}", e.file)).await;
     Ok(Restored { entry: e, dropped, comparison })
 }
+
+/// Backs up before a run when asked (`wanted`) or when the environment is protected, if the run has
+/// work to do, and verifies the backup when asked. A backup that fails or does not verify stops
+/// the run before anything is migrated. Returns the backup made.
+#[allow(clippy::too_many_arguments)]
+pub async fn before_run(
+    db: &mut dyn Database,
+    ws: &crate::project::Workspace,
+    store: &Store,
+    keep: usize,
+    wanted: bool,
+    verify_it: bool,
+    has_work: bool,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<Option<BackupEntry>> {
+    if !(wanted || ws.protected) || !has_work {
+        return Ok(None);
+    }
+    let entry = backup(db, &ws.target, store, &ws.confirm_name(), keep, cancel, on).await.map_err(|mut e| {
+        e.message = format!("{}\nNothing was migrated.", e.message);
+        e
+    })?;
+    on(&BackupEvent::Phase { message: format!("backed up to {} ({} bytes)", entry.id, entry.size) });
+    if verify_it {
+        let opts = ConnectOptions { create_sqlite: false, ..Default::default() };
+        let c = verify(db, &ws.target, store, Some(&entry.id), &opts, cancel, on).await?;
+        if !c.matches() {
+            return Err(Error::failed(format!(
+                "backup {} did not verify: {}. Nothing was migrated.",
+                entry.id,
+                c.differences.join("; ")
+            )));
+        }
+        on(&BackupEvent::Phase {
+            message: format!("verified backup {}: {} tables, {} rows, schema as recorded", entry.id, c.tables, c.rows),
+        });
+    }
+    Ok(Some(entry))
+}
+
+/// Points a failed run at the backup taken just before it.
+pub fn restore_hint(mut e: Error, backup_id: Option<&str>) -> Error {
+    if let Some(id) = backup_id
+        && e.kind == ErrorKind::Failed
+    {
+        e.message = format!(
+            "{}\nA backup from just before this run is {id}: `godwit restore {id}` brings the database back to it.",
+            e.message
+        );
+    }
+    e
+}

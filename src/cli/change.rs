@@ -46,65 +46,28 @@ pub(super) struct BackupFirst {
     pub(super) verify: bool,
 }
 
-/// Backs up before a run when asked or when the environment is protected, if the run has work to
-/// do. A backup that fails (or does not verify) stops the run before anything is migrated.
 async fn backup_first(ctx: &Ctx, o: &mut Opened, first: &BackupFirst, has_work: bool) -> Result<Option<String>> {
-    if !(first.wanted || o.ws.protected) || !has_work {
-        return Ok(None);
-    }
     let store = ctx.store(&o.ws)?;
-    let cancel = Cancel::default();
     let shown = BackupProgress::new();
-    let on = |e: &crate::backup::BackupEvent| shown.on_event(e);
-    let env = o.ws.confirm_name();
-    let entry = crate::backup::backup(o.db.as_mut(), &o.ws.target, &store, &env, ctx.keep(), &cancel, &on)
-        .await
-        .map_err(|mut e| {
-            e.message = format!(
-                "{}
-Nothing was migrated.",
-                e.message
-            );
-            e
-        })?;
+    let r = crate::backup::before_run(
+        o.db.as_mut(),
+        &o.ws,
+        &store,
+        ctx.keep(),
+        first.wanted,
+        first.verify,
+        has_work,
+        &Cancel::default(),
+        &|e| shown.on_event(e),
+    )
+    .await;
     shown.finish();
-    eprintln!("Backed up {} to {} ({}).", o.label, entry.id, bytes(entry.size));
-    if first.verify {
-        let c = crate::backup::verify(
-            o.db.as_mut(),
-            &o.ws.target,
-            &store,
-            Some(&entry.id),
-            &ctx.connect_options(false),
-            &cancel,
-            &on,
-        )
-        .await?;
-        if !c.matches() {
-            return Err(Error::failed(format!(
-                "backup {} did not verify: {}. Nothing was migrated.",
-                entry.id,
-                c.differences.join("; ")
-            )));
-        }
-        eprintln!("Verified backup {}: {} tables, {} rows, schema as recorded.", entry.id, c.tables, c.rows);
-    }
-    Ok(Some(entry.id))
+    Ok(r?.map(|e| e.id))
 }
 
 /// Points a failed run at the backup taken just before it.
 fn with_restore_hint(result: Result<()>, backup: Option<String>) -> Result<()> {
-    match (result, backup) {
-        (Err(mut e), Some(id)) if e.kind == ErrorKind::Failed => {
-            e.message = format!(
-                "{}
-A backup from just before this run is {id}: `godwit restore {id}` brings the database back to it.",
-                e.message
-            );
-            Err(e)
-        }
-        (r, _) => r,
-    }
+    result.map_err(|e| crate::backup::restore_hint(e, backup.as_deref()))
 }
 
 pub(super) async fn up(

@@ -101,12 +101,7 @@ pub async fn up(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    locked(db, opts, async |db: &mut dyn Database| {
-        let applied = db.applied().await?;
-        let plan = plan::plan_up(source, &applied, to, opts.allow_out_of_order)?;
-        run(db, Direction::Up, &plan, opts, on_event).await
-    })
-    .await
+    under_lock(db, source, Work::Up(to), opts, on_event).await.map(|(r, _)| r)
 }
 
 /// Reverts applied migrations, newest first.
@@ -117,12 +112,7 @@ pub async fn down(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    locked(db, opts, async |db: &mut dyn Database| {
-        let applied = db.applied().await?;
-        let plan = plan::plan_down(source, &applied, target)?;
-        run(db, Direction::Down, &plan, opts, on_event).await
-    })
-    .await
+    under_lock(db, source, Work::Down(target), opts, on_event).await.map(|(r, _)| r)
 }
 
 /// Reverts the newest applied migration and applies it again: "test both upgrade and downgrade".
@@ -132,20 +122,62 @@ pub async fn redo(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<(RunReport, Option<RunReport>)> {
-    locked(db, opts, async |db: &mut dyn Database| {
-        let applied = db.applied().await?;
-        let plan = plan::plan_down(source, &applied, DownTarget::Steps(1))?;
-        if plan.is_empty() {
-            return Err(Error::input("nothing to redo: no migration is applied to this database."));
+    under_lock(db, source, Work::Redo, opts, on_event).await
+}
+
+enum Work {
+    Up(Option<i64>),
+    Down(DownTarget),
+    Redo,
+}
+
+/// Runs the work under the migration lock, creating the history tables first, and always unlocks.
+async fn under_lock(
+    db: &mut dyn Database,
+    source: &Source,
+    work: Work,
+    opts: &RunOptions,
+    on_event: &mut (dyn FnMut(&RunEvent) + Send),
+) -> Result<(RunReport, Option<RunReport>)> {
+    db.lock(opts.lock_timeout).await?;
+    let result = locked_work(db, source, work, opts, on_event).await;
+    let unlocked = db.unlock().await;
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
+async fn locked_work(
+    db: &mut dyn Database,
+    source: &Source,
+    work: Work,
+    opts: &RunOptions,
+    on_event: &mut (dyn FnMut(&RunEvent) + Send),
+) -> Result<(RunReport, Option<RunReport>)> {
+    db.ensure_tables().await?;
+    let applied = db.applied().await?;
+    match work {
+        Work::Up(to) => {
+            let plan = plan::plan_up(source, &applied, to, opts.allow_out_of_order)?;
+            Ok((run(db, Direction::Up, &plan, opts, on_event).await?, None))
         }
-        let down = run(db, Direction::Down, &plan, opts, on_event).await?;
-        if down.failure.is_some() || down.cancelled {
-            return Ok((down, None));
+        Work::Down(target) => {
+            let plan = plan::plan_down(source, &applied, target)?;
+            Ok((run(db, Direction::Down, &plan, opts, on_event).await?, None))
         }
-        let up = run(db, Direction::Up, &plan, opts, on_event).await?;
-        Ok((down, Some(up)))
-    })
-    .await
+        Work::Redo => {
+            let plan = plan::plan_down(source, &applied, DownTarget::Steps(1))?;
+            if plan.is_empty() {
+                return Err(Error::input("nothing to redo: no migration is applied to this database."));
+            }
+            let down = run(db, Direction::Down, &plan, opts, on_event).await?;
+            if down.failure.is_some() || down.cancelled {
+                return Ok((down, None));
+            }
+            let up = run(db, Direction::Up, &plan, opts, on_event).await?;
+            Ok((down, Some(up)))
+        }
+    }
 }
 
 /// What `up` would run, with its SQL, given the history; runs nothing.
@@ -166,24 +198,6 @@ pub fn preview_down(source: &Source, applied: &[db::Applied], target: DownTarget
 fn preview(direction: Direction, plan: &[&MigrationFile]) -> Result<RunReport> {
     let planned = plan.iter().map(|m| step(m, direction)).collect::<Result<Vec<_>>>()?;
     Ok(RunReport { direction, dry_run: true, planned, done: vec![], cancelled: false, failure: None })
-}
-
-/// Runs `f` under the migration lock, creating the history tables first, and always unlocks.
-async fn locked<T>(
-    db: &mut dyn Database,
-    opts: &RunOptions,
-    f: impl AsyncFnOnce(&mut dyn Database) -> Result<T>,
-) -> Result<T> {
-    db.lock(opts.lock_timeout).await?;
-    let result = async {
-        db.ensure_tables().await?;
-        f(&mut *db).await
-    }
-    .await;
-    let unlocked = db.unlock().await;
-    let value = result?;
-    unlocked?;
-    Ok(value)
 }
 
 async fn run(

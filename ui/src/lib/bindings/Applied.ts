@@ -3,7 +3,7 @@
 /**
  * A row of `_sqlx_migrations`, with sqlx's meaning.
  */
-export type Applied = { version: bigint, description: string, installed_on: string, 
+export type Applied = { version: number, description: string, installed_on: string, 
 /**
  * `false`: the migration failed part way outside a transaction and the database needs a person.
  */
@@ -11,4 +11,4 @@ success: boolean, checksum: string,
 /**
  * Nanoseconds; -1 when unknown (sqlx writes -1 first and may never update it).
  */
-execution_time: bigint, };
+execution_time: number, };

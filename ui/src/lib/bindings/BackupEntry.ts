@@ -13,8 +13,8 @@ database: string, dialect: Dialect, server_version: string,
 /**
  * The newest applied migration when the backup was made.
  */
-migration_version: bigint | null, created_at: string, 
+migration_version: number | null, created_at: string, 
 /**
  * The file's name in the store's folder.
  */
-file: string, size: bigint, sha256: string, duration_ms: bigint, tool: string, tool_version: string, tables: Array<TableCount>, schema_fingerprint: string, };
+file: string, size: number, sha256: string, duration_ms: number, tool: string, tool_version: string, tables: Array<TableCount>, schema_fingerprint: string, };

@@ -3,4 +3,4 @@
 /**
  * What a backup or restore reports while it works.
  */
-export type BackupEvent = { "event": "phase", message: string, } | { "event": "bytes", bytes: bigint, elapsed_ms: bigint, };
+export type BackupEvent = { "event": "phase", message: string, } | { "event": "bytes", bytes: number, elapsed_ms: number, };

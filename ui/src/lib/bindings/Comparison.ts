@@ -3,7 +3,7 @@
 /**
  * What a verify or a restore found when it compared the data with the manifest.
  */
-export type Comparison = { id: string, tables: number, rows: bigint, 
+export type Comparison = { id: string, tables: number, rows: number, 
 /**
  * Empty when everything matched.
  */

@@ -5,8 +5,8 @@ import type { Outcome } from "./Outcome";
 /**
  * A row of `_godwit_log`.
  */
-export type Event = { id: bigint, at: string, kind: EventKind, version: bigint | null, description: string | null, 
+export type Event = { id: number, at: string, kind: EventKind, version: number | null, description: string | null, 
 /**
  * OS user@host that ran it.
  */
-actor: string, duration_ns: bigint | null, outcome: Outcome, error: string | null, detail: string | null, };
+actor: string, duration_ns: number | null, outcome: Outcome, error: string | null, detail: string | null, };

@@ -2,11 +2,11 @@
 import type { Kind } from "./Kind";
 import type { State } from "./State";
 
-export type StatusRow = { version: bigint, description: string, state: State, file: string | null, kind: Kind | null, no_transaction: boolean, applied_at: string | null, 
+export type StatusRow = { version: number, description: string, state: State, file: string | null, kind: Kind | null, no_transaction: boolean, applied_at: string | null, 
 /**
  * Nanoseconds; -1 when sqlx did not record it.
  */
-execution_time_ns: bigint | null, 
+execution_time_ns: number | null, 
 /**
  * The file changed after it was applied: `repair`.
  */

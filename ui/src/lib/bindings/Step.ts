@@ -3,4 +3,4 @@
 /**
  * One migration of a plan, with exactly the SQL that will be sent.
  */
-export type Step = { version: bigint, description: string, file: string, sql: string, no_transaction: boolean, };
+export type Step = { version: number, description: string, file: string, sql: string, no_transaction: boolean, };

@@ -4,4 +4,4 @@ export type Summary = { applied: number, pending: number, failed: number, missin
 /**
  * The newest applied version.
  */
-current: bigint | null, };
+current: number | null, };

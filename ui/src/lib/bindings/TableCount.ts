@@ -3,4 +3,4 @@
 /**
  * A table and its rows at backup time.
  */
-export type TableCount = { table: string, rows: bigint, };
+export type TableCount = { table: string, rows: number, };

@@ -1,0 +1,453 @@
+//! What the window can ask for, as plain functions over the core (no Tauri types, so the shell's
+//! tests call them directly against real databases). The `#[tauri::command]`s in `lib.rs` are
+//! one-line wrappers. No SQL here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use godwit::backup::{self, BackupEntry, BackupEvent, Comparison, Restored, Store};
+use godwit::db::{self, ConnectOptions, Database, Event, Probe};
+use godwit::event::{Direction, RunEvent};
+use godwit::migration::check::{self, Finding};
+use godwit::migration::new::{self, NewMigration};
+use godwit::migration::plan::DownTarget;
+use godwit::migration::runner::{self, RunOptions, RunReport};
+use godwit::migration::source::Source;
+use godwit::migration::status::{self, StatusReport};
+use godwit::profile::{EnvConfig, EnvInfo};
+use godwit::project::{self, Project, Workspace};
+use godwit::template::{self, Rendered, TemplateInfo};
+use godwit::{Error, Result, secret};
+use serde::Serialize;
+
+use crate::state::AppState;
+
+/// What the window shows of a project.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ProjectView {
+    pub root: String,
+    pub id: String,
+    pub migrations: String,
+    pub default_env: Option<String>,
+    pub envs: Vec<EnvInfo>,
+}
+
+/// One typed stream for every long job: its id first (for Cancel), then its progress.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[ts(export)]
+pub enum AppEvent {
+    Job { id: u32 },
+    Run { event: RunEvent },
+    Backup { event: BackupEvent },
+}
+
+/// Sends an event to the window; `false` when the window is gone (the job then stops).
+pub type Sink<'a> = &'a (dyn Fn(AppEvent) -> bool + Send + Sync);
+
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn project(state: &AppState) -> Result<Project> {
+    state
+        .project
+        .lock()
+        .expect("not poisoned")
+        .clone()
+        .ok_or_else(|| Error::input("no project is open: open a folder with godwit.toml or a migrations folder"))
+}
+
+fn view(p: &Project) -> ProjectView {
+    ProjectView {
+        root: p.root.display().to_string(),
+        id: p.id(),
+        migrations: p.migrations_dir().display().to_string(),
+        default_env: p.env_name(None).ok(),
+        envs: p.envs(),
+    }
+}
+
+fn recent_file() -> Option<PathBuf> {
+    let base = std::env::var_os("GODWIT_CONFIG_DIR")
+        .map(PathBuf::from)
+        .or_else(|| dirs::config_dir().map(|d| d.join("godwit")))?;
+    Some(base.join("recent.json"))
+}
+
+pub fn recent_projects() -> Vec<String> {
+    recent_file()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn remember(root: &Path) {
+    let Some(file) = recent_file() else { return };
+    let root = root.display().to_string();
+    let mut all = recent_projects();
+    all.retain(|r| r != &root);
+    all.insert(0, root);
+    all.truncate(10);
+    if let Some(dir) = file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(file, serde_json::to_string_pretty(&all).unwrap_or_default());
+}
+
+/// Opens a folder: a project (godwit.toml in it or above), or a sqlx-style migrations folder (or a
+/// folder holding one), which is adopted with `init`.
+pub fn open_project(state: &AppState, path: &Path) -> Result<ProjectView> {
+    let path = path.canonicalize().map_err(|e| Error::input(format!("cannot open {}: {e}", path.display())))?;
+    let p = match Project::find(&path)? {
+        Some(p) => p,
+        None => {
+            let has_sql = |d: &Path| {
+                std::fs::read_dir(d)
+                    .map(|e| e.flatten().any(|f| f.path().extension().is_some_and(|x| x == "sql")))
+                    .unwrap_or(false)
+            };
+            let (root, folder) = if path.join("migrations").is_dir() {
+                (path.clone(), "migrations".to_string())
+            } else if has_sql(&path) {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                (path.parent().unwrap_or(&path).to_path_buf(), name)
+            } else {
+                return Err(Error::input(format!(
+                    "{} has no godwit.toml and no migrations folder: open a project, or a folder of sqlx migrations.",
+                    path.display()
+                )));
+            };
+            project::init(&root, &folder)?;
+            Project::load(&root)?
+        }
+    };
+    remember(&p.root);
+    let v = view(&p);
+    *state.project.lock().expect("not poisoned") = Some(p);
+    Ok(v)
+}
+
+pub fn current_project(state: &AppState) -> Option<ProjectView> {
+    state.project.lock().expect("not poisoned").as_ref().map(view)
+}
+
+pub fn save_env(
+    state: &AppState,
+    name: &str,
+    env: EnvConfig,
+    personal: bool,
+    password: Option<String>,
+) -> Result<ProjectView> {
+    let mut p = project(state)?;
+    p.save_env(name, env, personal)?;
+    if let Some(pw) = password.filter(|p| !p.is_empty()) {
+        secret::set(&p.secret_key(name), &secrecy::SecretString::from(pw))?;
+    }
+    let v = view(&p);
+    *state.project.lock().expect("not poisoned") = Some(p);
+    Ok(v)
+}
+
+pub fn remove_env(state: &AppState, name: &str) -> Result<ProjectView> {
+    let mut p = project(state)?;
+    p.remove_env(name)?;
+    let v = view(&p);
+    *state.project.lock().expect("not poisoned") = Some(p);
+    Ok(v)
+}
+
+/// The environment's configuration, for the edit form (never a password).
+pub fn env_config(state: &AppState, name: &str) -> Result<(EnvConfig, bool)> {
+    let p = project(state)?;
+    p.env(name)
+        .map(|(e, personal)| (e.clone(), personal))
+        .ok_or_else(|| Error::input(format!("there is no environment `{name}`")))
+}
+
+fn workspace(state: &AppState, env: &str) -> Result<(Project, Workspace)> {
+    let p = project(state)?;
+    let mut ws = p.workspace(Some(env))?;
+    ws.resolve_password();
+    Ok((p, ws))
+}
+
+async fn connect(ws: &Workspace, create: bool) -> Result<Box<dyn Database>> {
+    db::connect(&ws.target, &ConnectOptions { create_sqlite: create, ..Default::default() }).await
+}
+
+/// A connection for reading, or none when a SQLite file does not exist yet (it reads as empty).
+async fn open_existing(ws: &Workspace) -> Result<Option<Box<dyn Database>>> {
+    if ws.target.is_unborn() {
+        return Ok(None);
+    }
+    connect(ws, false).await.map(Some)
+}
+
+async fn applied(ws: &Workspace) -> Result<Vec<godwit::db::Applied>> {
+    let Some(mut db) = open_existing(ws).await? else { return Ok(vec![]) };
+    let r = db.applied().await;
+    db.close().await;
+    r
+}
+
+pub async fn test_env(state: &AppState, env: &str) -> Result<Probe> {
+    let (_, ws) = workspace(state, env)?;
+    db::probe(&ws.target, &ConnectOptions { connect_timeout: Duration::from_secs(5), ..Default::default() }).await
+}
+
+pub async fn status(state: &AppState, env: &str) -> Result<StatusReport> {
+    let (_, ws) = workspace(state, env)?;
+    let source = Source::load(&ws.migrations)?;
+    let applied = applied(&ws).await?;
+    Ok(status::report(&ws, &source, &applied))
+}
+
+pub async fn history(state: &AppState, env: &str, limit: i64) -> Result<Vec<Event>> {
+    let (_, ws) = workspace(state, env)?;
+    let Some(mut db) = open_existing(&ws).await? else { return Ok(vec![]) };
+    let r = db.events(limit).await;
+    db.close().await;
+    r
+}
+
+pub async fn check(state: &AppState, env: &str) -> Result<Vec<Finding>> {
+    let (_, ws) = workspace(state, env)?;
+    let source = Source::load(&ws.migrations)?;
+    let applied = applied(&ws).await?;
+    let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
+    let mut findings = check::check_files(&source, Some(ws.target.dialect()), &versions);
+    findings.extend(check::check_history(&status::rows(&source, &applied)));
+    Ok(findings)
+}
+
+fn down_target(to: Option<i64>, steps: Option<usize>) -> DownTarget {
+    match (to, steps) {
+        (Some(v), _) => DownTarget::To(v),
+        (None, n) => DownTarget::Steps(n.unwrap_or(1)),
+    }
+}
+
+/// Exactly the SQL a run would send, without running it.
+pub async fn plan(
+    state: &AppState,
+    env: &str,
+    direction: Direction,
+    to: Option<i64>,
+    steps: Option<usize>,
+) -> Result<RunReport> {
+    let (_, ws) = workspace(state, env)?;
+    let source = Source::load(&ws.migrations)?;
+    let applied = applied(&ws).await?;
+    match direction {
+        Direction::Up => runner::preview_up(&source, &applied, to, false),
+        Direction::Down => runner::preview_down(&source, &applied, down_target(to, steps)),
+    }
+}
+
+/// What a run asks for.
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct RunRequest {
+    pub env: String,
+    pub direction: Option<Direction>,
+    /// Up: the last version to apply. Down: the version to go back to (it stays applied).
+    pub to: Option<i64>,
+    /// Down: how many to roll back (default 1).
+    pub steps: Option<usize>,
+    /// What the person typed to confirm a protected environment.
+    pub confirm: Option<String>,
+    /// Back up first (protected environments always do).
+    pub backup: bool,
+    /// Verify that backup in a scratch database first.
+    pub verify: bool,
+}
+
+/// Applies or rolls back, streaming progress; stops between migrations when cancelled.
+pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<RunReport> {
+    let (p, ws) = workspace(state, &req.env)?;
+    project::check_confirmation(&ws, req.confirm.as_deref(), false)?;
+    let job = state.start_job();
+    sink(AppEvent::Job { id: job.id });
+    let cancel = job.cancel.clone();
+    let on_backup = |e: &BackupEvent| {
+        if !sink(AppEvent::Backup { event: e.clone() }) {
+            cancel.cancel();
+        }
+    };
+    let source = Source::load(&ws.migrations)?;
+    let direction = req.direction.unwrap_or(Direction::Up);
+    let mut db = connect(&ws, direction == Direction::Up).await?;
+    let result = async {
+        let applied = db.applied().await?;
+        let preview = match direction {
+            Direction::Up => runner::preview_up(&source, &applied, req.to, false)?,
+            Direction::Down => runner::preview_down(&source, &applied, down_target(req.to, req.steps))?,
+        };
+        let store = Store::for_workspace(Some(p.id()), &ws)?;
+        let keep = p.config.backups.as_ref().and_then(|b| b.keep).unwrap_or(10);
+        let has_work = !preview.planned.is_empty();
+        let backup = backup::before_run(
+            db.as_mut(),
+            &ws,
+            &store,
+            keep,
+            req.backup,
+            req.verify,
+            has_work,
+            &job.cancel,
+            &on_backup,
+        )
+        .await?;
+        let opts = RunOptions { lock_timeout: LOCK_TIMEOUT, allow_out_of_order: false, cancel: job.cancel.clone() };
+        let mut on_run = |e: &RunEvent| {
+            if !sink(AppEvent::Run { event: e.clone() }) {
+                job.cancel.cancel();
+            }
+        };
+        let report = match direction {
+            Direction::Up => runner::up(db.as_mut(), &source, req.to, &opts, &mut on_run).await,
+            Direction::Down => {
+                runner::down(db.as_mut(), &source, down_target(req.to, req.steps), &opts, &mut on_run).await
+            }
+        };
+        report
+            .and_then(RunReport::into_result)
+            .map_err(|e| backup::restore_hint(e, backup.as_ref().map(|b| b.id.as_str())))
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+pub fn cancel(state: &AppState, job: u32) -> bool {
+    state.cancel(job)
+}
+
+pub async fn repair(
+    state: &AppState,
+    env: &str,
+    version: i64,
+    reason: &str,
+    confirm: Option<String>,
+) -> Result<String> {
+    let (_, ws) = workspace(state, env)?;
+    project::check_confirmation(&ws, confirm.as_deref(), false)?;
+    let source = Source::load(&ws.migrations)?;
+    let mut db = connect(&ws, false).await?;
+    let r = godwit::migration::amend::repair(db.as_mut(), &source, version, reason, LOCK_TIMEOUT).await;
+    db.close().await;
+    r
+}
+
+pub async fn resolve(
+    state: &AppState,
+    env: &str,
+    version: i64,
+    applied: bool,
+    confirm: Option<String>,
+) -> Result<String> {
+    let (_, ws) = workspace(state, env)?;
+    project::check_confirmation(&ws, confirm.as_deref(), false)?;
+    let source = Source::load(&ws.migrations)?;
+    let mut db = connect(&ws, false).await?;
+    let r = godwit::migration::amend::resolve(db.as_mut(), &source, version, applied, LOCK_TIMEOUT).await;
+    db.close().await;
+    r
+}
+
+pub fn templates(state: &AppState) -> Result<Vec<TemplateInfo>> {
+    let p = project(state)?;
+    template::list(Some(&p.templates_dir()))
+}
+
+pub fn render_template(state: &AppState, env: &str, name: &str, params: BTreeMap<String, String>) -> Result<Rendered> {
+    let p = project(state)?;
+    let dialect = p.workspace(Some(env))?.target.dialect();
+    template::render(name, &params, dialect, Some(&p.templates_dir()))
+}
+
+/// Writes a new migration (the header is added here, as `godwit new` does).
+pub fn create_migration(
+    state: &AppState,
+    name: &str,
+    up: &str,
+    down: Option<&str>,
+    no_transaction: bool,
+) -> Result<Vec<String>> {
+    let p = project(state)?;
+    let spec = NewMigration {
+        name: name.into(),
+        reversible: down.is_some(),
+        up: up.into(),
+        down: down.unwrap_or_default().into(),
+        no_transaction,
+    };
+    Ok(new::create(&p.migrations_dir(), &spec, chrono::Utc::now())?
+        .into_iter()
+        .map(|f| f.display().to_string())
+        .collect())
+}
+
+pub fn backups(state: &AppState, env: &str) -> Result<Vec<BackupEntry>> {
+    let (p, ws) = workspace(state, env)?;
+    Store::for_workspace(Some(p.id()), &ws)?.list()
+}
+
+pub async fn backup_now(state: &AppState, env: &str, sink: Sink<'_>) -> Result<BackupEntry> {
+    let (p, ws) = workspace(state, env)?;
+    let job = state.start_job();
+    sink(AppEvent::Job { id: job.id });
+    let on = |e: &BackupEvent| {
+        if !sink(AppEvent::Backup { event: e.clone() }) {
+            job.cancel.cancel();
+        }
+    };
+    let store = Store::for_workspace(Some(p.id()), &ws)?;
+    let keep = p.config.backups.as_ref().and_then(|b| b.keep).unwrap_or(10);
+    let mut db = connect(&ws, false).await?;
+    let r = backup::backup(db.as_mut(), &ws.target, &store, env, keep, &job.cancel, &on).await;
+    db.close().await;
+    r
+}
+
+pub async fn verify_backup(state: &AppState, env: &str, id: &str, sink: Sink<'_>) -> Result<Comparison> {
+    let (p, ws) = workspace(state, env)?;
+    let job = state.start_job();
+    sink(AppEvent::Job { id: job.id });
+    let on = |e: &BackupEvent| {
+        if !sink(AppEvent::Backup { event: e.clone() }) {
+            job.cancel.cancel();
+        }
+    };
+    let store = Store::for_workspace(Some(p.id()), &ws)?;
+    let mut db = connect(&ws, false).await?;
+    let r =
+        backup::verify(db.as_mut(), &ws.target, &store, Some(id), &ConnectOptions::default(), &job.cancel, &on).await;
+    db.close().await;
+    r
+}
+
+/// Restores a backup: always asks for the environment's name to be typed.
+pub async fn restore_backup(
+    state: &AppState,
+    env: &str,
+    id: &str,
+    confirm: Option<String>,
+    sink: Sink<'_>,
+) -> Result<Restored> {
+    let (p, ws) = workspace(state, env)?;
+    project::check_confirmation(&ws, confirm.as_deref(), true)?;
+    let job = state.start_job();
+    sink(AppEvent::Job { id: job.id });
+    let on = |e: &BackupEvent| {
+        if !sink(AppEvent::Backup { event: e.clone() }) {
+            job.cancel.cancel();
+        }
+    };
+    let store = Store::for_workspace(Some(p.id()), &ws)?;
+    let mut db = connect(&ws, false).await?;
+    let r = backup::restore(db.as_mut(), &ws.target, &store, Some(id), LOCK_TIMEOUT, &job.cancel, &on).await;
+    db.close().await;
+    r
+}

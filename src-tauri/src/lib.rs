@@ -1,0 +1,232 @@
+//! Godwit's desktop shell: a window over the core. Each command is a line or two over `api`;
+//! long jobs stream typed events over a channel and can be cancelled.
+
+pub mod api;
+pub mod error;
+pub mod state;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use godwit::backup::{BackupEntry, Comparison, Restored};
+use godwit::db::{Event, Probe};
+use godwit::event::Direction;
+use godwit::migration::check::Finding;
+use godwit::migration::runner::RunReport;
+use godwit::migration::status::StatusReport;
+use godwit::profile::EnvConfig;
+use godwit::template::{Rendered, TemplateInfo};
+use tauri::ipc::Channel;
+use tauri::{Manager, State};
+
+use api::{AppEvent, ProjectView, RunRequest};
+use error::CommandResult;
+use state::AppState;
+
+/// Adapts a channel to the API's sink: a failed send means the window is gone.
+fn sink(ch: &Channel<AppEvent>) -> impl Fn(AppEvent) -> bool + Send + Sync + '_ {
+    move |e| ch.send(e).is_ok()
+}
+
+#[tauri::command]
+fn open_project(state: State<'_, AppState>, path: PathBuf) -> CommandResult<ProjectView> {
+    Ok(api::open_project(&state, &path)?)
+}
+
+#[tauri::command]
+fn current_project(state: State<'_, AppState>) -> Option<ProjectView> {
+    api::current_project(&state)
+}
+
+#[tauri::command]
+fn recent_projects() -> Vec<String> {
+    api::recent_projects()
+}
+
+#[tauri::command]
+fn env_config(state: State<'_, AppState>, name: String) -> CommandResult<(EnvConfig, bool)> {
+    Ok(api::env_config(&state, &name)?)
+}
+
+#[tauri::command]
+fn save_env(
+    state: State<'_, AppState>,
+    name: String,
+    env: EnvConfig,
+    personal: bool,
+    password: Option<String>,
+) -> CommandResult<ProjectView> {
+    Ok(api::save_env(&state, &name, env, personal, password)?)
+}
+
+#[tauri::command]
+fn remove_env(state: State<'_, AppState>, name: String) -> CommandResult<ProjectView> {
+    Ok(api::remove_env(&state, &name)?)
+}
+
+#[tauri::command]
+async fn test_env(state: State<'_, AppState>, env: String) -> CommandResult<Probe> {
+    Ok(api::test_env(&state, &env).await?)
+}
+
+#[tauri::command]
+async fn status(state: State<'_, AppState>, env: String) -> CommandResult<StatusReport> {
+    Ok(api::status(&state, &env).await?)
+}
+
+#[tauri::command]
+async fn history(state: State<'_, AppState>, env: String, limit: i64) -> CommandResult<Vec<Event>> {
+    Ok(api::history(&state, &env, limit).await?)
+}
+
+#[tauri::command]
+async fn check(state: State<'_, AppState>, env: String) -> CommandResult<Vec<Finding>> {
+    Ok(api::check(&state, &env).await?)
+}
+
+#[tauri::command]
+async fn plan(
+    state: State<'_, AppState>,
+    env: String,
+    direction: Direction,
+    to: Option<i64>,
+    steps: Option<usize>,
+) -> CommandResult<RunReport> {
+    Ok(api::plan(&state, &env, direction, to, steps).await?)
+}
+
+#[tauri::command]
+async fn run_migrations(
+    state: State<'_, AppState>,
+    req: RunRequest,
+    events: Channel<AppEvent>,
+) -> CommandResult<RunReport> {
+    Ok(api::run(&state, req, &sink(&events)).await?)
+}
+
+#[tauri::command]
+fn cancel(state: State<'_, AppState>, job: u32) -> bool {
+    api::cancel(&state, job)
+}
+
+#[tauri::command]
+async fn repair(
+    state: State<'_, AppState>,
+    env: String,
+    version: i64,
+    reason: String,
+    confirm: Option<String>,
+) -> CommandResult<String> {
+    Ok(api::repair(&state, &env, version, &reason, confirm).await?)
+}
+
+#[tauri::command]
+async fn resolve(
+    state: State<'_, AppState>,
+    env: String,
+    version: i64,
+    applied: bool,
+    confirm: Option<String>,
+) -> CommandResult<String> {
+    Ok(api::resolve(&state, &env, version, applied, confirm).await?)
+}
+
+#[tauri::command]
+fn templates(state: State<'_, AppState>) -> CommandResult<Vec<TemplateInfo>> {
+    Ok(api::templates(&state)?)
+}
+
+#[tauri::command]
+fn render_template(
+    state: State<'_, AppState>,
+    env: String,
+    name: String,
+    params: BTreeMap<String, String>,
+) -> CommandResult<Rendered> {
+    Ok(api::render_template(&state, &env, &name, params)?)
+}
+
+#[tauri::command]
+fn create_migration(
+    state: State<'_, AppState>,
+    name: String,
+    up: String,
+    down: Option<String>,
+    no_transaction: bool,
+) -> CommandResult<Vec<String>> {
+    Ok(api::create_migration(&state, &name, &up, down.as_deref(), no_transaction)?)
+}
+
+#[tauri::command]
+fn backups(state: State<'_, AppState>, env: String) -> CommandResult<Vec<BackupEntry>> {
+    Ok(api::backups(&state, &env)?)
+}
+
+#[tauri::command]
+async fn backup_now(state: State<'_, AppState>, env: String, events: Channel<AppEvent>) -> CommandResult<BackupEntry> {
+    Ok(api::backup_now(&state, &env, &sink(&events)).await?)
+}
+
+#[tauri::command]
+async fn verify_backup(
+    state: State<'_, AppState>,
+    env: String,
+    id: String,
+    events: Channel<AppEvent>,
+) -> CommandResult<Comparison> {
+    Ok(api::verify_backup(&state, &env, &id, &sink(&events)).await?)
+}
+
+#[tauri::command]
+async fn restore_backup(
+    state: State<'_, AppState>,
+    env: String,
+    id: String,
+    confirm: Option<String>,
+    events: Channel<AppEvent>,
+) -> CommandResult<Restored> {
+    Ok(api::restore_backup(&state, &env, &id, confirm, &sink(&events)).await?)
+}
+
+/// Starts the app. The project to open comes from the first argument or GODWIT_PROJECT
+/// (`make run` opens the demo project this way); otherwise the window shows recent projects.
+pub fn run() {
+    tauri::Builder::default()
+        .manage(AppState::default())
+        .setup(|app| {
+            let path = std::env::args().nth(1).or_else(|| std::env::var("GODWIT_PROJECT").ok());
+            if let Some(path) = path {
+                let state = app.state::<AppState>();
+                if let Err(e) = api::open_project(&state, std::path::Path::new(&path)) {
+                    tracing::warn!("could not open {path}: {}", e.message);
+                }
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            open_project,
+            current_project,
+            recent_projects,
+            env_config,
+            save_env,
+            remove_env,
+            test_env,
+            status,
+            history,
+            check,
+            plan,
+            run_migrations,
+            cancel,
+            repair,
+            resolve,
+            templates,
+            render_template,
+            create_migration,
+            backups,
+            backup_now,
+            verify_backup,
+            restore_backup,
+        ])
+        .run(tauri::generate_context!())
+        .expect("the window could not start");
+}

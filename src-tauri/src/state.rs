@@ -1,0 +1,48 @@
+//! What the app holds between commands: the open project, and a cancel token per running job.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use godwit::migration::runner::Cancel;
+use godwit::project::Project;
+
+#[derive(Default)]
+pub struct AppState {
+    pub project: Mutex<Option<Project>>,
+    runs: Mutex<HashMap<u32, Cancel>>,
+    next: AtomicU32,
+}
+
+impl AppState {
+    /// A new job that `cancel` can stop; forgotten when the returned guard drops.
+    pub fn start_job(&self) -> Job<'_> {
+        let id = self.next.fetch_add(1, Ordering::SeqCst) + 1;
+        let cancel = Cancel::default();
+        self.runs.lock().expect("not poisoned").insert(id, cancel.clone());
+        Job { state: self, id, cancel }
+    }
+
+    /// Asks a job to stop (between migrations, or by stopping a dump tool). `false` if it is gone.
+    pub fn cancel(&self, id: u32) -> bool {
+        match self.runs.lock().expect("not poisoned").get(&id) {
+            Some(c) => {
+                c.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+pub struct Job<'a> {
+    state: &'a AppState,
+    pub id: u32,
+    pub cancel: Cancel,
+}
+
+impl Drop for Job<'_> {
+    fn drop(&mut self) {
+        self.state.runs.lock().expect("not poisoned").remove(&self.id);
+    }
+}

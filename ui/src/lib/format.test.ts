@@ -1,0 +1,20 @@
+import { describe, expect, it } from 'vitest';
+import { bytes, duration, when } from './format';
+
+describe('format', () => {
+  it('durations read like the CLI', () => {
+    expect(duration(-1)).toBe('-');
+    expect(duration(null)).toBe('-');
+    expect(duration(850_000)).toBe('850 µs');
+    expect(duration(12_300_000)).toBe('12 ms');
+    expect(duration(12_300_000_000)).toBe('12.3 s');
+  });
+  it('sizes', () => {
+    expect(bytes(912)).toBe('912 B');
+    expect(bytes(4_200_000)).toBe('4.2 MB');
+  });
+  it('times drop fractions and zones', () => {
+    expect(when('2026-11-25T04:11:07.123456Z')).toBe('2026-11-25 04:11:07');
+    expect(when('2026-11-25T04:11:07+00:00')).toBe('2026-11-25 04:11:07');
+  });
+});

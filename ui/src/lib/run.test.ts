@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { apply, start } from './run';
+import type { Step } from './bindings/Step';
+
+const plan: Step[] = [1, 2, 3].map((v) => ({ version: v, description: `m${v}`, file: `${v}_m.up.sql`, sql: '', no_transaction: false }));
+
+describe('run progress', () => {
+  it('follows the events to a cancel between migrations', () => {
+    let v = start(plan);
+    v = apply(v, { type: 'job', id: 7 });
+    v = apply(v, { type: 'run', event: { event: 'started', direction: 'up', total: 3 } });
+    v = apply(v, { type: 'run', event: { event: 'migration_started', direction: 'up', index: 0, total: 3, version: 1, description: 'm1' } });
+    expect(v.steps[0].state).toBe('running');
+    v = apply(v, { type: 'run', event: { event: 'migration_finished', direction: 'up', version: 1, description: 'm1', duration_ns: 5_000_000 } });
+    v = apply(v, { type: 'run', event: { event: 'finished', direction: 'up', done: 1, total: 3, cancelled: true } });
+    expect(v.job).toBe(7);
+    expect(v.steps.map((s) => s.state)).toEqual(['done', 'skipped', 'skipped']);
+    expect(v.cancelled && v.finished).toBe(true);
+  });
+  it('keeps the failure with its line', () => {
+    let v = start(plan);
+    const location = { file: '2_m.up.sql', line: 4, column: 23 };
+    v = apply(v, { type: 'run', event: { event: 'migration_failed', direction: 'up', version: 2, message: 'boom', location, dirty: false } });
+    expect(v.steps[1].state).toBe('failed');
+    expect(v.failure).toEqual({ message: 'boom', location, partial: false });
+  });
+  it('shows backup phases and bytes before the run', () => {
+    let v = start(plan);
+    v = apply(v, { type: 'backup', event: { event: 'phase', message: 'backing up' } });
+    v = apply(v, { type: 'backup', event: { event: 'bytes', bytes: 1024, elapsed_ms: 10 } });
+    expect(v.phase).toBe('backing up');
+    expect(v.bytes).toBe(1024);
+  });
+});
