@@ -1,0 +1,181 @@
+//! The shell's commands (their plain functions) over real SQLite and PostgreSQL: what the window
+//! gets back, what streams while it runs, and what the database holds afterwards.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use godwit::event::Direction;
+use godwit::profile::EnvConfig;
+use godwit_app::api::{self, AppEvent, RunRequest};
+use godwit_app::state::AppState;
+use sqlx::{Connection, Executor};
+
+fn project(dir: &Path, envs: &str) {
+    std::fs::create_dir_all(dir.join("migrations")).unwrap();
+    std::fs::write(dir.join("godwit.toml"), format!("id = \"app-test\"\n{envs}")).unwrap();
+    for i in 1..=3 {
+        std::fs::write(dir.join(format!("migrations/{i}_t{i}.up.sql")), format!("CREATE TABLE t{i} (id INTEGER);"))
+            .unwrap();
+        std::fs::write(dir.join(format!("migrations/{i}_t{i}.down.sql")), format!("DROP TABLE t{i};")).unwrap();
+    }
+}
+
+fn collect() -> (Mutex<Vec<AppEvent>>, impl Fn(&Mutex<Vec<AppEvent>>, AppEvent) -> bool) {
+    (Mutex::new(Vec::new()), |log: &Mutex<Vec<AppEvent>>, e| {
+        log.lock().unwrap().push(e);
+        true
+    })
+}
+
+#[tokio::test]
+async fn sqlite_open_status_apply_history_and_protection() {
+    let dir = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("GODWIT_CONFIG_DIR", dir.path().join("config")) };
+    unsafe { std::env::set_var("GODWIT_DATA_DIR", dir.path().join("data")) };
+    project(
+        dir.path(),
+        "[env.dev]\nurl = \"sqlite://dev.db\"\n[env.prod]\nurl = \"sqlite://prod.db\"\nprotected = true\n",
+    );
+    let state = AppState::default();
+    let view = api::open_project(&state, dir.path()).unwrap();
+    assert_eq!(view.default_env.as_deref(), Some("dev"));
+    assert_eq!(view.envs.len(), 2);
+    assert!(api::recent_projects().contains(&dir.path().canonicalize().unwrap().display().to_string()));
+
+    let s = api::status(&state, "dev").await.unwrap();
+    assert_eq!((s.summary.applied, s.summary.pending), (0, 3));
+    assert!(!dir.path().join("dev.db").exists(), "reading does not create the file");
+
+    let plan = api::plan(&state, "dev", Direction::Up, Some(2), None).await.unwrap();
+    assert_eq!(
+        plan.planned.iter().map(|p| p.sql.as_str()).collect::<Vec<_>>(),
+        ["CREATE TABLE t1 (id INTEGER);", "CREATE TABLE t2 (id INTEGER);"]
+    );
+
+    let (log, push) = collect();
+    let sink = |e| push(&log, e);
+    let report =
+        api::run(&state, RunRequest { env: "dev".into(), to: Some(2), ..Default::default() }, &sink).await.unwrap();
+    assert_eq!(report.done.len(), 2);
+    let events = log.lock().unwrap();
+    assert!(matches!(events.first(), Some(AppEvent::Job { .. })), "the job id comes first, for Cancel");
+    assert_eq!(
+        events.iter().filter(|e| matches!(e, AppEvent::Run { .. })).count(),
+        6,
+        "started, 2 x (started, finished), finished"
+    );
+    drop(events);
+    let s = api::status(&state, "dev").await.unwrap();
+    assert_eq!((s.summary.applied, s.summary.pending, s.summary.current), (2, 1, Some(2)));
+    let h = api::history(&state, "dev", 10).await.unwrap();
+    assert_eq!(h.len(), 2);
+
+    // Roll back the newest.
+    let sink = |_e| true;
+    api::run(&state, RunRequest { env: "dev".into(), direction: Some(Direction::Down), ..Default::default() }, &sink)
+        .await
+        .unwrap();
+    assert_eq!(api::status(&state, "dev").await.unwrap().summary.applied, 1);
+
+    // Protected: refused without the typed name, and nothing happens.
+    let e =
+        api::run(&state, RunRequest { env: "prod".into(), confirm: Some("prdo".into()), ..Default::default() }, &sink)
+            .await
+            .unwrap_err();
+    assert_eq!(e.kind, godwit::ErrorKind::Protected);
+    assert!(!dir.path().join("prod.db").exists());
+    let r =
+        api::run(&state, RunRequest { env: "prod".into(), confirm: Some("prod".into()), ..Default::default() }, &sink)
+            .await
+            .unwrap();
+    assert_eq!(r.done.len(), 3);
+
+    // New migration from a template, as the form does it.
+    let mut params = std::collections::BTreeMap::new();
+    for (k, v) in [("table", "t1"), ("column", "email"), ("type", "string")] {
+        params.insert(k.to_string(), v.to_string());
+    }
+    let rendered = api::render_template(&state, "dev", "add_column", params).unwrap();
+    let files = api::create_migration(&state, "add email", &rendered.up, rendered.down.as_deref(), false).unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(api::status(&state, "dev").await.unwrap().summary.pending, 3);
+    assert!(api::templates(&state).unwrap().iter().any(|t| t.name == "create_table"));
+}
+
+#[tokio::test]
+async fn postgres_failure_with_its_line_cancel_backups_and_environments() {
+    let admin =
+        std::env::var("GODWIT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("godwit_app_{}", std::process::id());
+    let mut admin_conn =
+        sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {admin}: {e}"));
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+
+    let dir = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("GODWIT_CONFIG_DIR", dir.path().join("config")) };
+    unsafe { std::env::set_var("GODWIT_DATA_DIR", dir.path().join("data")) };
+    project(dir.path(), "");
+    std::fs::write(dir.path().join("migrations/4_bad.up.sql"), "-- bad\nINSERT INTO t1 VALUES ('x');\n").unwrap();
+    std::fs::write(dir.path().join("migrations/4_bad.down.sql"), "").unwrap();
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+
+    // The environment form: the password goes nowhere on disk (trust auth here: no keyring needed).
+    let env = EnvConfig { url: Some(url.to_string()), color: Some("amber".into()), ..Default::default() };
+    let view = api::save_env(&state, "pg", env, false, None).unwrap();
+    assert_eq!(view.envs.iter().find(|e| e.name == "pg").unwrap().color.as_deref(), Some("amber"));
+    let probe = api::test_env(&state, "pg").await.unwrap();
+    assert!(probe.server_version.starts_with("15") && !probe.history_table);
+
+    let sink = |_e| true;
+    let e = api::run(&state, RunRequest { env: "pg".into(), ..Default::default() }, &sink).await.unwrap_err();
+    assert_eq!(e.kind, godwit::ErrorKind::Failed);
+    assert!(e.message.contains("4_bad.up.sql") && e.message.contains("invalid input syntax"), "{}", e.message);
+    assert_eq!(e.location.as_ref().map(|l| l.line), Some(2));
+    let s = api::status(&state, "pg").await.unwrap();
+    assert_eq!(s.summary.applied, 3, "the earlier ones stay applied");
+    let h = api::history(&state, "pg", 10).await.unwrap();
+    assert_eq!(h[0].outcome, godwit::db::Outcome::Failed);
+    std::fs::remove_file(dir.path().join("migrations/4_bad.up.sql")).unwrap();
+    std::fs::remove_file(dir.path().join("migrations/4_bad.down.sql")).unwrap();
+
+    // Cancel from the window: stop after the first migration of a long run.
+    for i in 5..=40 {
+        std::fs::write(dir.path().join(format!("migrations/{i}_x{i}.sql")), format!("CREATE TABLE x{i} (id INTEGER);"))
+            .unwrap();
+    }
+    let state_ref = &state;
+    let sink = move |e: AppEvent| {
+        if let AppEvent::Run { event: godwit::event::RunEvent::MigrationFinished { .. } } = e {
+            // The job id is 2: the failed run above was job 1.
+            state_ref.cancel(2);
+        }
+        true
+    };
+    let r = api::run(&state, RunRequest { env: "pg".into(), ..Default::default() }, &sink).await.unwrap();
+    assert!(r.cancelled);
+    assert_eq!(r.done.len(), 1);
+    assert_eq!(api::status(&state, "pg").await.unwrap().summary.applied, 4, "the status says what the database holds");
+
+    // Backups from the window.
+    let (log, push) = collect();
+    let sink = |e| push(&log, e);
+    let b = api::backup_now(&state, "pg", &sink).await.unwrap();
+    assert!(log.lock().unwrap().iter().any(|e| matches!(e, AppEvent::Backup { .. })));
+    assert_eq!(api::backups(&state, "pg").unwrap()[0].id, b.id);
+    let c = api::verify_backup(&state, "pg", &b.id, &sink).await.unwrap();
+    assert!(c.differences.is_empty(), "{:?}", c.differences);
+    let e = api::restore_backup(&state, "pg", &b.id, None, &sink).await.unwrap_err();
+    assert_eq!(e.kind, godwit::ErrorKind::Protected, "a restore needs the name typed");
+    let r = api::restore_backup(&state, "pg", &b.id, Some("pg".into()), &sink).await.unwrap();
+    assert!(r.comparison.differences.is_empty());
+
+    let checks = api::check(&state, "pg").await.unwrap();
+    assert!(checks.is_empty(), "{checks:?}");
+    api::remove_env(&state, "pg").unwrap();
+    assert!(!std::fs::read_to_string(dir.path().join("godwit.toml")).unwrap().contains("[env.pg]"));
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
+}
