@@ -20,11 +20,18 @@ fn project(dir: &Path, envs: &str) {
     }
 }
 
-fn collect() -> (Mutex<Vec<AppEvent>>, impl Fn(&Mutex<Vec<AppEvent>>, AppEvent) -> bool) {
-    (Mutex::new(Vec::new()), |log: &Mutex<Vec<AppEvent>>, e| {
-        log.lock().unwrap().push(e);
+/// What the window would have received.
+#[derive(Default)]
+struct Log(Mutex<Vec<AppEvent>>);
+
+impl Log {
+    fn push(&self, e: AppEvent) -> bool {
+        self.0.lock().unwrap().push(e);
         true
-    })
+    }
+    fn events(&self) -> Vec<AppEvent> {
+        self.0.lock().unwrap().clone()
+    }
 }
 
 #[tokio::test]
@@ -52,19 +59,18 @@ async fn sqlite_open_status_apply_history_and_protection() {
         ["CREATE TABLE t1 (id INTEGER);", "CREATE TABLE t2 (id INTEGER);"]
     );
 
-    let (log, push) = collect();
-    let sink = |e| push(&log, e);
+    let log = Log::default();
+    let sink = |e| log.push(e);
     let report =
         api::run(&state, RunRequest { env: "dev".into(), to: Some(2), ..Default::default() }, &sink).await.unwrap();
     assert_eq!(report.done.len(), 2);
-    let events = log.lock().unwrap();
+    let events = log.events();
     assert!(matches!(events.first(), Some(AppEvent::Job { .. })), "the job id comes first, for Cancel");
     assert_eq!(
         events.iter().filter(|e| matches!(e, AppEvent::Run { .. })).count(),
         6,
         "started, 2 x (started, finished), finished"
     );
-    drop(events);
     let s = api::status(&state, "dev").await.unwrap();
     assert_eq!((s.summary.applied, s.summary.pending, s.summary.current), (2, 1, Some(2)));
     let h = api::history(&state, "dev", 10).await.unwrap();
@@ -161,10 +167,10 @@ async fn postgres_failure_with_its_line_cancel_backups_and_environments() {
     assert_eq!(api::status(&state, "pg").await.unwrap().summary.applied, 4, "the status says what the database holds");
 
     // Backups from the window.
-    let (log, push) = collect();
-    let sink = |e| push(&log, e);
+    let log = Log::default();
+    let sink = |e| log.push(e);
     let b = api::backup_now(&state, "pg", &sink).await.unwrap();
-    assert!(log.lock().unwrap().iter().any(|e| matches!(e, AppEvent::Backup { .. })));
+    assert!(log.events().iter().any(|e| matches!(e, AppEvent::Backup { .. })));
     assert_eq!(api::backups(&state, "pg").unwrap()[0].id, b.id);
     let c = api::verify_backup(&state, "pg", &b.id, &sink).await.unwrap();
     assert!(c.differences.is_empty(), "{:?}", c.differences);
