@@ -194,6 +194,8 @@ impl Source {
             if files.len() > 1 {
                 let mut names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
                 names.sort();
+                // Their down files are part of the same clash, not strays.
+                downs.remove(&version);
                 problems.push(SourceProblem::DuplicateVersion { version, files: names });
                 continue;
             }
@@ -337,6 +339,7 @@ mod tests {
         write(d.path(), "nounderscore.sql", "");
         write(d.path(), "5_a.sql", "");
         write(d.path(), "5_b.up.sql", "");
+        write(d.path(), "5_b.down.sql", "");
         write(d.path(), "7_gone.down.sql", "");
         write(d.path(), "8_bin.sql", "");
         fs::write(d.path().join("8_bin.sql"), [0xff, 0xfe, 0x00]).unwrap();
@@ -347,6 +350,8 @@ mod tests {
         for needle in ["abc_x.sql", "nounderscore.sql", "5_a.sql, 5_b.up.sql", "7_gone.down.sql", "8_bin.sql"] {
             assert!(msg.message.contains(needle), "{needle} missing from: {}", msg.message);
         }
+        assert!(!msg.message.contains("5_b.down.sql has no matching"), "{}", msg.message);
+        assert_eq!(s.problems.len(), 5, "{:?}", s.problems);
     }
 
     #[test]
