@@ -179,6 +179,11 @@ impl Project {
         self.root.join(&self.config.migrations)
     }
 
+    /// How many backups of each environment to keep: `[backups] keep`, else 10.
+    pub fn backups_keep(&self) -> usize {
+        self.config.backups.as_ref().and_then(|b| b.keep).unwrap_or(10)
+    }
+
     pub fn templates_dir(&self) -> PathBuf {
         self.root.join(self.config.templates.as_deref().unwrap_or("templates"))
     }

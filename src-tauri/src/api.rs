@@ -269,12 +269,7 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
     project::check_confirmation(&ws, req.confirm.as_deref(), false)?;
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });
-    let cancel = job.cancel.clone();
-    let on_backup = |e: &BackupEvent| {
-        if !sink(AppEvent::Backup { event: e.clone() }) {
-            cancel.cancel();
-        }
-    };
+    let on_backup = forward(sink, &job);
     let source = Source::load(&ws.migrations)?;
     let direction = req.direction.unwrap_or(Direction::Up);
     let mut db = connect(&ws, direction == Direction::Up).await?;
@@ -285,7 +280,7 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
             Direction::Down => runner::preview_down(&source, &applied, down_target(req.to, req.steps))?,
         };
         let store = Store::for_workspace(Some(p.id()), &ws)?;
-        let keep = p.config.backups.as_ref().and_then(|b| b.keep).unwrap_or(10);
+        let keep = p.backups_keep();
         let has_work = !preview.planned.is_empty();
         let backup = backup::before_run(
             db.as_mut(),
@@ -394,36 +389,40 @@ pub fn backups(state: &AppState, env: &str) -> Result<Vec<BackupEntry>> {
     Store::for_workspace(Some(p.id()), &ws)?.list()
 }
 
-pub async fn backup_now(state: &AppState, env: &str, sink: Sink<'_>) -> Result<BackupEntry> {
-    let (p, ws) = workspace(state, env)?;
-    let job = state.start_job();
-    sink(AppEvent::Job { id: job.id });
-    let on = |e: &BackupEvent| {
+/// Forwards backup progress to the window; cancels the job when the window is gone.
+fn forward<'a>(sink: Sink<'a>, job: &'a crate::state::Job<'_>) -> impl Fn(&BackupEvent) + Send + Sync + 'a {
+    move |e| {
         if !sink(AppEvent::Backup { event: e.clone() }) {
             job.cancel.cancel();
         }
-    };
+    }
+}
+
+/// What a backup job needs: the project, the environment with its password, its backup store.
+fn backup_job(state: &AppState, env: &str) -> Result<(Project, Workspace, Store)> {
+    let (p, ws) = workspace(state, env)?;
     let store = Store::for_workspace(Some(p.id()), &ws)?;
-    let keep = p.config.backups.as_ref().and_then(|b| b.keep).unwrap_or(10);
+    Ok((p, ws, store))
+}
+
+pub async fn backup_now(state: &AppState, env: &str, sink: Sink<'_>) -> Result<BackupEntry> {
+    let (p, ws, store) = backup_job(state, env)?;
+    let job = state.start_job();
+    sink(AppEvent::Job { id: job.id });
     let mut db = connect(&ws, false).await?;
-    let r = backup::backup(db.as_mut(), &ws.target, &store, env, keep, &job.cancel, &on).await;
+    let r =
+        backup::backup(db.as_mut(), &ws.target, &store, env, p.backups_keep(), &job.cancel, &forward(sink, &job)).await;
     db.close().await;
     r
 }
 
 pub async fn verify_backup(state: &AppState, env: &str, id: &str, sink: Sink<'_>) -> Result<Comparison> {
-    let (p, ws) = workspace(state, env)?;
+    let (_, ws, store) = backup_job(state, env)?;
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });
-    let on = |e: &BackupEvent| {
-        if !sink(AppEvent::Backup { event: e.clone() }) {
-            job.cancel.cancel();
-        }
-    };
-    let store = Store::for_workspace(Some(p.id()), &ws)?;
     let mut db = connect(&ws, false).await?;
-    let r =
-        backup::verify(db.as_mut(), &ws.target, &store, Some(id), &ConnectOptions::default(), &job.cancel, &on).await;
+    let opts = ConnectOptions::default();
+    let r = backup::verify(db.as_mut(), &ws.target, &store, Some(id), &opts, &job.cancel, &forward(sink, &job)).await;
     db.close().await;
     r
 }
@@ -436,18 +435,13 @@ pub async fn restore_backup(
     confirm: Option<String>,
     sink: Sink<'_>,
 ) -> Result<Restored> {
-    let (p, ws) = workspace(state, env)?;
+    let (_, ws, store) = backup_job(state, env)?;
     project::check_confirmation(&ws, confirm.as_deref(), true)?;
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });
-    let on = |e: &BackupEvent| {
-        if !sink(AppEvent::Backup { event: e.clone() }) {
-            job.cancel.cancel();
-        }
-    };
-    let store = Store::for_workspace(Some(p.id()), &ws)?;
     let mut db = connect(&ws, false).await?;
-    let r = backup::restore(db.as_mut(), &ws.target, &store, Some(id), LOCK_TIMEOUT, &job.cancel, &on).await;
+    let r = backup::restore(db.as_mut(), &ws.target, &store, Some(id), LOCK_TIMEOUT, &job.cancel, &forward(sink, &job))
+        .await;
     db.close().await;
     r
 }

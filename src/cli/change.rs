@@ -46,6 +46,7 @@ pub(super) struct BackupFirst {
     pub(super) verify: bool,
 }
 
+/// Backs up before a run (see `backup::before_run`). On failure the connection is dropped unused.
 async fn backup_first(ctx: &Ctx, o: &mut Opened, first: &BackupFirst, has_work: bool) -> Result<Option<String>> {
     let store = ctx.store(&o.ws)?;
     let shown = BackupProgress::new();
@@ -85,14 +86,7 @@ pub(super) async fn up(
     let mut o = ctx.open(true).await?;
     let applied = o.db.applied().await?;
     let has_work = !runner::preview_up(&o.source, &applied, to, allow_out_of_order)?.planned.is_empty();
-    let backup = backup_first(ctx, &mut o, &first, has_work).await;
-    let backup = match backup {
-        Ok(b) => b,
-        Err(e) => {
-            o.db.close().await;
-            return Err(e);
-        }
-    };
+    let backup = backup_first(ctx, &mut o, &first, has_work).await?;
     let opts = ctx.run_options(allow_out_of_order);
     let mut progress = Progress::new();
     let started = Instant::now();
@@ -110,13 +104,7 @@ pub(super) async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result
     let mut o = ctx.open(false).await?;
     let applied = o.db.applied().await?;
     let has_work = !runner::preview_down(&o.source, &applied, target)?.planned.is_empty();
-    let backup = match backup_first(ctx, &mut o, &BackupFirst { wanted: false, verify: false }, has_work).await {
-        Ok(b) => b,
-        Err(e) => {
-            o.db.close().await;
-            return Err(e);
-        }
-    };
+    let backup = backup_first(ctx, &mut o, &BackupFirst { wanted: false, verify: false }, has_work).await?;
     let opts = ctx.run_options(false);
     let mut progress = Progress::new();
     let started = Instant::now();
@@ -127,13 +115,7 @@ pub(super) async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result
 
 pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
     let mut o = ctx.open(false).await?;
-    let backup = match backup_first(ctx, &mut o, &BackupFirst { wanted: false, verify: false }, true).await {
-        Ok(b) => b,
-        Err(e) => {
-            o.db.close().await;
-            return Err(e);
-        }
-    };
+    let backup = backup_first(ctx, &mut o, &BackupFirst { wanted: false, verify: false }, true).await?;
     let opts = ctx.run_options(false);
     let mut progress = Progress::new();
     let started = Instant::now();

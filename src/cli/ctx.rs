@@ -122,7 +122,7 @@ impl Ctx {
 
     /// How many backups to keep: `[backups] keep` in godwit.toml, else 10.
     pub(super) fn keep(&self) -> usize {
-        self.project.as_ref().and_then(|p| p.config.backups.as_ref()).and_then(|b| b.keep).unwrap_or(10)
+        self.project.as_ref().map_or(10, Project::backups_keep)
     }
 
     /// Like `open`, but a SQLite file that does not exist yet reads as an empty database (`None`)
