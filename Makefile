@@ -6,7 +6,10 @@ export CARGO_TARGET_DIR
 GODWIT := $(CARGO_TARGET_DIR)/debug/godwit
 ENV_FLAG := $(if $(ENV), --env $(ENV),)
 
-.PHONY: run test lint ui setup build migration migrate migrate-down migrate-logs migrate-check bench
+TOOLS := $(HOME)/.cache/godwit/tools
+TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
+
+.PHONY: run test e2e lint ui setup build migration migrate migrate-down migrate-logs migrate-check bench
 
 build:
 	cargo build --bin godwit
@@ -32,9 +35,16 @@ run: ui
 test: setup ui lint
 	cargo nextest run --workspace --no-fail-fast
 	npm test
+	$(MAKE) e2e
 	@# The generated front-end types must be committed as the Rust types say.
 	@git diff --exit-code --stat -- ui/src/lib/bindings || (echo "ui/src/lib/bindings is stale: run cargo test and commit it" && exit 1)
 	@test -z "$$(git status --porcelain -- ui/src/lib/bindings)" || (echo "new generated types in ui/src/lib/bindings: commit them" && exit 1)
+
+# End-to-end: the real app window under Xvfb, driven over WebDriver (tauri-driver, kept outside the clone).
+e2e: ui
+	@test -x $(TAURI_DRIVER) || cargo install tauri-driver --locked --root $(TOOLS)
+	cargo build -p godwit-app
+	TAURI_DRIVER=$(TAURI_DRIVER) GODWIT_APP=$(CARGO_TARGET_DIR)/debug/godwit-app tests/e2e/run.sh
 
 lint: ui
 	cargo fmt --all --check
