@@ -87,7 +87,9 @@ impl Keyring {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("XDG_RUNTIME_DIR", self.dir.path().join("run"))
-            .env("DBUS_SESSION_BUS_ADDRESS", &self.address);
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            // Keyring calls that cannot succeed fail fast in tests.
+            .env("GODWIT_KEYRING_TIMEOUT", "5");
         c
     }
 
@@ -288,28 +290,10 @@ fn a_keyring_that_is_missing_or_locked_is_a_bounded_clear_error() {
     let k = Keyring::start(false);
     let root = project(k.dir.path(), "[env.db]\nurl = \"postgres://app@127.0.0.1:1/app\"\n");
     let started = Instant::now();
-    let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
-    let o = c
-        .current_dir(&root)
-        .env("GODWIT_KEYRING_TIMEOUT", "3")
-        .args(["secret", "set", "db", "--stdin"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = k.godwit(&root, &["secret", "set", "db", "--stdin"], None);
     assert!(started.elapsed() < Duration::from_secs(10), "bounded");
     assert_eq!(o.status.code(), Some(2), "an empty password is refused first: {}", text(&o));
-    let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
-    let mut child = c
-        .current_dir(&root)
-        .env("GODWIT_KEYRING_TIMEOUT", "3")
-        .args(["secret", "set", "db", "--stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = k.godwit(&root, &["secret", "set", "db", "--stdin"], Some("pw\n"));
     assert!(started.elapsed() < Duration::from_secs(15), "bounded");
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("keyring"), "{}", text(&o));
@@ -325,18 +309,7 @@ fn a_keyring_that_is_missing_or_locked_is_a_bounded_clear_error() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let started = Instant::now();
-    let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
-    let mut child = c
-        .current_dir(&root)
-        .env("GODWIT_KEYRING_TIMEOUT", "3")
-        .args(["secret", "set", "db", "--stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"pw\n").unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = k.godwit(&root, &["secret", "set", "db", "--stdin"], Some("pw\n"));
     let _ = locked.kill();
     let _ = locked.wait();
     assert!(started.elapsed() < Duration::from_secs(15), "bounded: {:?}", started.elapsed());

@@ -178,10 +178,7 @@ async fn connect(ws: &Workspace, create: bool) -> Result<Box<dyn Database>> {
 
 /// A connection for reading, or none when a SQLite file does not exist yet (it reads as empty).
 async fn open_existing(ws: &Workspace) -> Result<Option<Box<dyn Database>>> {
-    if ws.target.is_unborn() {
-        return Ok(None);
-    }
-    connect(ws, false).await.map(Some)
+    db::connect_existing(&ws.target, &ConnectOptions::default()).await
 }
 
 async fn applied(ws: &Workspace) -> Result<Vec<godwit::db::Applied>> {
@@ -319,6 +316,14 @@ pub fn cancel(state: &AppState, job: u32) -> bool {
     state.cancel(job)
 }
 
+/// What repair and resolve need: the environment confirmed, its folder, a connection.
+async fn open_to_amend(state: &AppState, env: &str, confirm: Option<&str>) -> Result<(Source, Box<dyn Database>)> {
+    let (_, ws) = workspace(state, env)?;
+    project::check_confirmation(&ws, confirm, false)?;
+    let source = Source::load(&ws.migrations)?;
+    Ok((source, connect(&ws, false).await?))
+}
+
 pub async fn repair(
     state: &AppState,
     env: &str,
@@ -326,10 +331,7 @@ pub async fn repair(
     reason: &str,
     confirm: Option<String>,
 ) -> Result<String> {
-    let (_, ws) = workspace(state, env)?;
-    project::check_confirmation(&ws, confirm.as_deref(), false)?;
-    let source = Source::load(&ws.migrations)?;
-    let mut db = connect(&ws, false).await?;
+    let (source, mut db) = open_to_amend(state, env, confirm.as_deref()).await?;
     let r = godwit::migration::amend::repair(db.as_mut(), &source, version, reason, LOCK_TIMEOUT).await;
     db.close().await;
     r
@@ -342,10 +344,7 @@ pub async fn resolve(
     applied: bool,
     confirm: Option<String>,
 ) -> Result<String> {
-    let (_, ws) = workspace(state, env)?;
-    project::check_confirmation(&ws, confirm.as_deref(), false)?;
-    let source = Source::load(&ws.migrations)?;
-    let mut db = connect(&ws, false).await?;
+    let (source, mut db) = open_to_amend(state, env, confirm.as_deref()).await?;
     let r = godwit::migration::amend::resolve(db.as_mut(), &source, version, applied, LOCK_TIMEOUT).await;
     db.close().await;
     r

@@ -4,7 +4,7 @@ use super::*;
 use crate::backup::{self, BackupEntry};
 
 pub(super) async fn backup_verb(ctx: &Ctx) -> Result<()> {
-    let (db, _source, label) = ctx.open_for_reading(false).await?;
+    let (db, _source, label) = ctx.open_for_reading().await?;
     let mut db = db.ok_or_else(|| Error::input(format!("{label} does not exist yet: there is nothing to back up.")))?;
     let ws = ctx.workspace()?;
     let mut target = ws.clone();
@@ -59,7 +59,7 @@ pub(super) fn list(ctx: &Ctx, json: bool) -> Result<()> {
 }
 
 pub(super) async fn verify(ctx: &Ctx, id: &str) -> Result<()> {
-    let (db, _source, label) = ctx.open_for_reading(false).await?;
+    let (db, _source, label) = ctx.open_for_reading().await?;
     let mut db = db.ok_or_else(|| Error::input(format!("{label} does not exist; its server is needed to verify.")))?;
     let mut ws = ctx.workspace()?;
     ws.resolve_password();

@@ -79,7 +79,7 @@ pub(super) async fn up(
     first: BackupFirst,
 ) -> Result<()> {
     if dry_run {
-        let (db, source, label) = ctx.open_for_reading(false).await?;
+        let (db, source, label) = ctx.open_for_reading().await?;
         let applied = read(db, async |db| db.applied().await).await?;
         return finish_run(runner::preview_up(&source, &applied, to, allow_out_of_order)?, &label, Instant::now());
     }
@@ -97,7 +97,7 @@ pub(super) async fn up(
 
 pub(super) async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result<()> {
     if dry_run {
-        let (db, source, label) = ctx.open_for_reading(false).await?;
+        let (db, source, label) = ctx.open_for_reading().await?;
         let applied = read(db, async |db| db.applied().await).await?;
         return finish_run(runner::preview_down(&source, &applied, target)?, &label, Instant::now());
     }

@@ -127,19 +127,13 @@ impl Ctx {
 
     /// Like `open`, but a SQLite file that does not exist yet reads as an empty database (`None`)
     /// instead of being created.
-    pub(super) async fn open_for_reading(
-        &self,
-        create_sqlite: bool,
-    ) -> Result<(Option<Box<dyn Database>>, Source, String)> {
+    pub(super) async fn open_for_reading(&self) -> Result<(Option<Box<dyn Database>>, Source, String)> {
         let mut w = self.workspace()?;
         let source = Source::load(&w.migrations)?;
         let label = label(&w);
-        if !create_sqlite && w.target.is_unborn() {
-            return Ok((None, source, label));
-        }
         w.resolve_password();
-        let db = db::connect(&w.target, &self.connect_options(create_sqlite)).await?;
-        Ok((Some(db), source, label))
+        let db = db::connect_existing(&w.target, &self.connect_options(false)).await?;
+        Ok((db, source, label))
     }
 }
 

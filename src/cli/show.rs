@@ -6,7 +6,7 @@ use crate::migration::status::{self, State};
 
 pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     let w = ctx.workspace()?;
-    let (db, source, label) = ctx.open_for_reading(false).await?;
+    let (db, source, label) = ctx.open_for_reading().await?;
     let applied = read(db, async |db| db.applied().await).await?;
     let report = status::report(&w, &source, &applied);
     if json {
@@ -62,7 +62,7 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
 }
 
 pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
-    let (db, _source, label) = ctx.open_for_reading(false).await?;
+    let (db, _source, label) = ctx.open_for_reading().await?;
     let events = read(db, async |db| db.events(limit).await).await?;
     if json {
         print_json(&events);
@@ -103,7 +103,7 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<(
         let dialect = ctx.workspace().ok().map(|w| w.target.dialect());
         findings = check::check_files(&source, dialect, &[]);
     } else {
-        let (db, source, _) = ctx.open_for_reading(false).await?;
+        let (db, source, _) = ctx.open_for_reading().await?;
         let applied = read(db, async |db| db.applied().await).await?;
         let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
         findings = check::check_files(&source, Some(ctx.workspace()?.target.dialect()), &versions);
@@ -122,7 +122,7 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<(
 }
 
 pub(super) async fn verify(ctx: &Ctx) -> Result<()> {
-    let (db, source, label) = ctx.open_for_reading(false).await?;
+    let (db, source, label) = ctx.open_for_reading().await?;
     let applied = read(db, async |db| db.applied().await).await?;
     let findings: Vec<check::Finding> = check::check_history(&status::rows(&source, &applied))
         .into_iter()

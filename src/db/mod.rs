@@ -309,6 +309,15 @@ pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Box<dyn D
     }
 }
 
+/// Connects for reading: a SQLite file that does not exist yet is an empty database (`None`), and
+/// is not created by looking at it.
+pub async fn connect_existing(target: &Target, opts: &ConnectOptions) -> Result<Option<Box<dyn Database>>> {
+    if target.is_unborn() {
+        return Ok(None);
+    }
+    connect(target, &ConnectOptions { create_sqlite: false, ..opts.clone() }).await.map(Some)
+}
+
 /// sqlx logs every statement (and slow ones at WARN) through `log`: that would print whole
 /// migration batches on a user's terminal. Godwit reports what it runs itself.
 pub(crate) fn quiet<O: sqlx::ConnectOptions>(o: O) -> O {
