@@ -1,10 +1,11 @@
 // Starts the real app under tauri-driver (WebKitWebDriver) with its own HOME and project, and
 // drives it with WebdriverIO. On failure, a screenshot and the driver's log go to E2E_ARTIFACTS.
 import { spawn, execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
+import assert from 'node:assert/strict';
 import { remote } from 'webdriverio';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -43,6 +44,31 @@ export function demoProject() {
   return { dir, project: join(dir, 'project'), home: join(dir, 'home') };
 }
 
+/** A project in a fresh folder: `migrations` maps file names to SQL, `toml` is godwit.toml's body. */
+export function newProject(toml, migrations = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'godwit-e2e-'));
+  const project = join(dir, 'project');
+  mkdirSync(join(project, 'migrations'), { recursive: true });
+  writeFileSync(join(project, 'godwit.toml'), `id = "e2e-${process.pid}-${Date.now()}"\n${toml}`);
+  for (const [name, sql] of Object.entries(migrations)) writeFileSync(join(project, 'migrations', name), sql);
+  mkdirSync(join(dir, 'home'));
+  return { dir, project, home: join(dir, 'home') };
+}
+
+/** Every file under `dir` whose bytes hold `needle`. */
+export function filesHolding(dir, needle) {
+  const hits = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const f = join(d, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.isFile() && statSync(f).size < 50e6 && readFileSync(f).includes(needle)) hits.push(f);
+    }
+  };
+  walk(dir);
+  return hits;
+}
+
 /** Opens the app on `project`; returns the WebdriverIO browser and a stop function. */
 export async function launch(t, { project, home }) {
   const port = await freePort();
@@ -58,6 +84,9 @@ export async function launch(t, { project, home }) {
     hostname: '127.0.0.1',
     port,
     logLevel: 'warn',
+    // A stuck command fails the test in seconds, not after minutes of retries.
+    connectionRetryTimeout: 30000,
+    connectionRetryCount: 0,
     capabilities: {
       browserName: 'wry',
       'wdio:enforceWebDriverClassic': true,
@@ -99,4 +128,78 @@ export async function seeText(browser, text, timeout = 15000) {
 export function sqlite(file, sql) {
   const out = execFileSync('python3', ['-c', 'import sqlite3,sys,json; print(json.dumps(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchall()))', file, sql]);
   return JSON.parse(String(out));
+}
+
+/** Clicks the button whose text contains `text` (inside `scope`, a CSS selector, when given). */
+export async function click(browser, text, scope = '') {
+  const b = await (scope ? browser.$(scope) : browser).$(`button*=${text}`);
+  await b.waitForClickable({ timeout: 15000 });
+  await b.click();
+}
+
+/** Types into the input or select labelled `label` (its aria-label). */
+export async function fill(browser, label, value) {
+  const el = await browser.$(`[aria-label="${label}"]`);
+  await el.waitForDisplayed({ timeout: 15000 });
+  if ((await el.getTagName()) === 'select') {
+    // Clicking an option opens WebKitGTK's native menu, which then blocks screenshots: set it as a
+    // keyboard choice would, with the events the page listens to.
+    await browser.execute((e, v) => {
+      e.value = v;
+      e.dispatchEvent(new Event('input', { bubbles: true }));
+      e.dispatchEvent(new Event('change', { bubbles: true }));
+    }, el, value);
+    assert.equal(await el.getValue(), value, `no option ${value} in ${label}`);
+  } else await el.setValue(value);
+}
+
+/** The window's text. */
+export const windowText = (browser) => browser.execute(() => document.body.innerText);
+
+const pgBase = new URL(process.env.GODWIT_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+const myBase = new URL(process.env.GODWIT_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/mysql');
+const unique = (prefix) => `${prefix}_${process.pid}_${Date.now()}`.toLowerCase();
+
+/** A new PostgreSQL database on the test server (`url` without a password), dropped by `drop()`. */
+export function pgDatabase(base = pgBase) {
+  const name = unique('godwit_e2e');
+  const url = (db) => Object.assign(new URL(base), { pathname: `/${db}` }).toString();
+  const query = (sql, db = name) => String(execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', url(db), '-c', sql], { env: pgEnv() })).trim();
+  query(`CREATE DATABASE ${name}`, pgBase.pathname.slice(1) || 'postgres');
+  return {
+    name,
+    url: url(name),
+    query,
+    drop: () => query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`, pgBase.pathname.slice(1) || 'postgres'),
+  };
+}
+const pgEnv = () => ({ ...process.env, PGCONNECT_TIMEOUT: '10' });
+
+/** A new MariaDB/MySQL database on the test server, dropped by `drop()`. */
+export function mysqlDatabase() {
+  const name = unique('godwit_e2e');
+  const args = ['-h', myBase.hostname, '-P', myBase.port || '3306', '-u', decodeURIComponent(myBase.username), '--batch', '--skip-column-names'];
+  // The password (if any) goes through the environment, never the argument list.
+  const env = { ...process.env, MYSQL_PWD: decodeURIComponent(myBase.password) };
+  const query = (sql, db = name) => String(execFileSync('mariadb', [...args, ...(db ? ['-D', db] : []), '-e', sql], { env })).trim();
+  query(`CREATE DATABASE ${name}`, null);
+  const url = Object.assign(new URL(myBase), { password: '', pathname: `/${name}` }).toString();
+  return { name, url, query, drop: () => query(`DROP DATABASE IF EXISTS ${name}`, null) };
+}
+
+/** A PostgreSQL cluster of its own that asks for a password (scram), on a free loopback port. */
+export async function scramCluster(password) {
+  const bin = String(execFileSync('pg_config', ['--bindir'])).trim();
+  const dir = mkdtempSync(join(tmpdir(), 'godwit-e2e-pg-'));
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'pw'), password);
+  execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  const port = await freePort();
+  const asPostgres = (args) => execFileSync('runuser', ['-u', 'postgres', '--', ...args], { stdio: 'pipe' });
+  asPostgres([join(bin, 'initdb'), '-D', join(dir, 'data'), '--auth=scram-sha-256', '--username=postgres', `--pwfile=${join(dir, 'pw')}`]);
+  asPostgres([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-w', 'start']);
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    stop: () => asPostgres([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop']),
+  };
 }

@@ -1,0 +1,40 @@
+// Scenario 6: cancel a run of 200 migrations midway. It stops between migrations, and the status
+// shown is the database's true state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { click, launch, newProject, pgDatabase, seeText, windowText } from './harness.mjs';
+
+test('cancelling a long run stops between migrations', async (t) => {
+  const db = pgDatabase();
+  t.after(() => db.drop());
+  const migrations = {};
+  for (let i = 1; i <= 200; i++) {
+    migrations[`${i}_step_${i}.up.sql`] = `CREATE TABLE step_${i} (id int);\nSELECT pg_sleep(0.03);\n`;
+    migrations[`${i}_step_${i}.down.sql`] = `DROP TABLE step_${i};\n`;
+  }
+  const p = newProject(`[env.pg]\nurl = "${db.url}"\n`, migrations);
+
+  const { browser, stop } = await launch(t, p);
+  let passed = false;
+  try {
+    await seeText(browser, '200 pending');
+    await browser.keys(['a']);
+    await seeText(browser, '200 migration(s) will run');
+    await click(browser, 'Apply', '.dialog footer');
+    await browser.waitUntil(async () => (await browser.$$('.progress li.done')).length >= 10, { timeout: 30000 });
+    await click(browser, 'Cancel', '.dialog footer');
+    await seeText(browser, 'Cancelled:');
+    const ran = Number(/Cancelled: (\d+) ran/.exec(await windowText(browser))[1]);
+    assert.ok(ran >= 10 && ran < 200, `ran ${ran}`);
+
+    // Nothing half-done: every recorded migration's table exists, and no other.
+    assert.equal(db.query('SELECT count(*) FROM _sqlx_migrations WHERE success'), String(ran));
+    assert.equal(db.query("SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'step\\_%'"), String(ran));
+    await click(browser, 'Close', '.dialog');
+    await seeText(browser, `${ran} applied`);
+    await seeText(browser, `${200 - ran} pending`);
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+});

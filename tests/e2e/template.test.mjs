@@ -1,0 +1,63 @@
+// Scenario 3: a migration from the "add_column" template through its form, its SQL edited, applied
+// to PostgreSQL and rolled back; the column comes and goes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { click, fill, launch, newProject, pgDatabase, seeText } from './harness.mjs';
+
+test('add a column from a template, apply it, roll it back', async (t) => {
+  const db = pgDatabase();
+  t.after(() => db.drop());
+  db.query('CREATE TABLE accounts (id int PRIMARY KEY)');
+  const p = newProject(`[env.pg]\nurl = "${db.url}"\n`);
+  const column = () => db.query("SELECT col_description('accounts'::regclass, attnum) FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'nickname'");
+
+  const { browser, stop } = await launch(t, p);
+  let passed = false;
+  try {
+    await seeText(browser, 'No migrations yet');
+    await browser.keys(['5']);
+    await fill(browser, 'Template', 'add_column');
+    await fill(browser, 'table', 'accounts');
+    await fill(browser, 'column', 'nickname');
+    await click(browser, 'Fill from template');
+    await seeText(browser, 'ALTER TABLE accounts ADD COLUMN nickname TEXT;');
+    await seeText(browser, 'ALTER TABLE accounts DROP COLUMN nickname;');
+
+    // Edit the up SQL in the editor: a second statement at its end.
+    const editor = await browser.$('[aria-label="up-sql"]');
+    await editor.click();
+    await browser.keys(['Control', 'End']);
+    await browser.keys(['Control']);
+    await editor.addValue("COMMENT ON COLUMN accounts.nickname IS 'shown name';");
+    await click(browser, 'Create migration');
+    await seeText(browser, 'Created ');
+    const files = readdirSync(join(p.project, 'migrations'));
+    const up = files.find((f) => f.endsWith('_add_column.up.sql'));
+    assert.ok(up && files.includes(up.replace('.up.', '.down.')), files.join(', '));
+    assert.match(readFileSync(join(p.project, 'migrations', up), 'utf8'), /ADD COLUMN nickname TEXT;\s*COMMENT ON COLUMN accounts\.nickname IS 'shown name';/);
+
+    await browser.keys(['1']);
+    await seeText(browser, '1 pending');
+    await browser.keys(['a']);
+    await seeText(browser, "COMMENT ON COLUMN accounts.nickname IS 'shown name';");
+    await click(browser, 'Apply', '.dialog footer');
+    await seeText(browser, 'Done.');
+    await click(browser, 'Close', '.dialog');
+    await seeText(browser, '1 applied');
+    assert.equal(column(), 'shown name');
+
+    await browser.keys(['r']);
+    await seeText(browser, 'DROP COLUMN nickname');
+    await click(browser, 'Roll back', '.dialog footer');
+    await seeText(browser, 'Done.');
+    await click(browser, 'Close', '.dialog');
+    await seeText(browser, '0 applied');
+    assert.equal(column(), '', 'the column is gone');
+    assert.equal(db.query('SELECT count(*) FROM _sqlx_migrations'), '0');
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+});
