@@ -256,6 +256,8 @@ async fn check_reports_conflicts_out_of_order_and_json() {
     assert_eq!(v["summary"]["applied"], 2);
     assert_eq!(v["summary"]["pending"], 2);
     assert_eq!(v["migrations"][1]["out_of_order"], true);
+    assert_eq!(v["migrations"][0]["applied_by"], godwit::db::actor());
+    assert_eq!(v["migrations"][1]["applied_by"], serde_json::Value::Null);
 }
 
 #[tokio::test]

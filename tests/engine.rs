@@ -45,6 +45,9 @@ async fn up_then_down(d: Dialect) {
     // execution_time is measured, not left at sqlx's -1.
     let applied = db.applied().await.unwrap();
     assert!(applied[..2].iter().all(|a| a.execution_time > 0), "{applied:?}");
+    // Status names who applied each one.
+    let me = godwit::db::actor();
+    assert_eq!(db.appliers().await.unwrap(), vec![(1, me.clone()), (2, me.clone()), (3, me.clone())]);
 
     // Nothing left to do.
     let again = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();

@@ -196,8 +196,15 @@ pub async fn test_env(state: &AppState, env: &str) -> Result<Probe> {
 pub async fn status(state: &AppState, env: &str) -> Result<StatusReport> {
     let (_, ws) = workspace(state, env)?;
     let source = Source::load(&ws.migrations)?;
-    let applied = applied(&ws).await?;
-    Ok(status::report(&ws, &source, &applied))
+    let recorded = match open_existing(&ws).await? {
+        Some(mut db) => {
+            let r = status::Recorded::read(db.as_mut()).await;
+            db.close().await;
+            r?
+        }
+        None => status::Recorded::default(),
+    };
+    Ok(status::report(&ws, &source, &recorded))
 }
 
 pub async fn history(state: &AppState, env: &str, limit: i64) -> Result<Vec<Event>> {

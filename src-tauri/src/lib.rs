@@ -33,6 +33,15 @@ fn open_project(state: State<'_, AppState>, path: PathBuf) -> CommandResult<Proj
     Ok(api::open_project(&state, &path)?)
 }
 
+/// The system's folder chooser; `None` when the person closed it.
+#[tauri::command]
+async fn pick_folder(app: tauri::AppHandle) -> Option<String> {
+    use tauri_plugin_dialog::DialogExt;
+    let picked =
+        app.dialog().file().set_title("Open a Godwit project or a folder of migrations").blocking_pick_folder();
+    picked.and_then(|p| p.into_path().ok()).map(|p| p.display().to_string())
+}
+
 #[tauri::command]
 fn current_project(state: State<'_, AppState>) -> Option<ProjectView> {
     api::current_project(&state)
@@ -192,6 +201,7 @@ async fn restore_backup(
 /// (`make run` opens the demo project this way); otherwise the window shows recent projects.
 pub fn run() {
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .manage(AppState::default())
         .setup(|app| {
             let path = std::env::args().nth(1).or_else(|| std::env::var("GODWIT_PROJECT").ok());
@@ -205,6 +215,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             open_project,
+            pick_folder,
             current_project,
             recent_projects,
             env_config,

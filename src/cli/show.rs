@@ -7,8 +7,8 @@ use crate::migration::status::{self, State};
 pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     let w = ctx.workspace()?;
     let (db, source, label) = ctx.open_for_reading().await?;
-    let applied = read(db, async |db| db.applied().await).await?;
-    let report = status::report(&w, &source, &applied);
+    let recorded = read(db, async |db| status::Recorded::read(db).await).await?;
+    let report = status::report(&w, &source, &recorded);
     if json {
         print_json(&report);
         return Ok(());

@@ -258,6 +258,9 @@ pub trait Database: Send {
 
     async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()>;
 
+    /// Who last applied each version, from `_godwit_log`; empty when it does not exist yet.
+    async fn appliers(&mut self) -> Result<Vec<(i64, String)>>;
+
     /// Newest first; empty when `_godwit_log` does not exist yet.
     async fn events(&mut self, limit: i64) -> Result<Vec<Event>>;
 

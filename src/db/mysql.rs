@@ -267,6 +267,14 @@ impl Database for MySql {
             .map_err(Error::from)
     }
 
+    async fn appliers(&mut self) -> Result<Vec<(i64, String)>> {
+        match sqlx::query_as(sql::SELECT_APPLIERS).fetch_all(&mut self.conn).await {
+            Ok(rows) => Ok(rows),
+            Err(e) if undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
         match sqlx::query_as::<_, Event>(AssertSqlSafe(format!("{}{limit}", sql::SELECT_EVENTS)))
             .fetch_all(&mut self.conn)

@@ -119,5 +119,9 @@ pub(crate) fn check_columns(found: &[String]) -> crate::error::Result<()> {
 pub(crate) const SELECT_APPLIED: &str = "SELECT version, description, installed_on, success, checksum, execution_time \
      FROM _sqlx_migrations ORDER BY version";
 
+/// Who last applied each version, for the status screen.
+pub(crate) const SELECT_APPLIERS: &str = "SELECT version, actor FROM _godwit_log WHERE id IN \
+     (SELECT MAX(id) FROM _godwit_log WHERE event = 'apply' AND outcome = 'ok' AND version IS NOT NULL GROUP BY version) ORDER BY version";
+
 pub(crate) const SELECT_EVENTS: &str = "SELECT id, event_at AS at, event AS kind, version, description, actor, \
      duration_ns, outcome, error, detail FROM _godwit_log ORDER BY id DESC LIMIT ";

@@ -29,6 +29,8 @@ pub struct StatusRow {
     pub kind: Option<Kind>,
     pub no_transaction: bool,
     pub applied_at: Option<DateTime<Utc>>,
+    /// OS user@host of the last apply (`_godwit_log`); none for migrations applied by other tools.
+    pub applied_by: Option<String>,
     /// Nanoseconds; -1 when sqlx did not record it.
     pub execution_time_ns: Option<i64>,
     /// The file changed after it was applied: `repair`.
@@ -93,6 +95,7 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
             kind: f.map(|f| f.kind),
             no_transaction: f.is_some_and(|f| f.no_transaction),
             applied_at: a.map(|a| a.installed_on),
+            applied_by: None,
             execution_time_ns: a.map(|a| a.execution_time),
             drift: matches!((f, a), (Some(f), Some(a)) if f.checksum != a.checksum),
             out_of_order: state == State::Pending && newest.is_some_and(|n| version < n),
@@ -116,8 +119,25 @@ pub struct StatusReport {
     pub problems: Vec<String>,
 }
 
-pub fn report(ws: &crate::project::Workspace, source: &Source, applied: &[Applied]) -> StatusReport {
-    let migrations = rows(source, applied);
+/// What status reads from a database: the history table, and who applied what.
+#[derive(Default)]
+pub struct Recorded {
+    pub applied: Vec<Applied>,
+    pub appliers: Vec<(i64, String)>,
+}
+
+impl Recorded {
+    pub async fn read(db: &mut dyn crate::db::Database) -> crate::Result<Recorded> {
+        Ok(Recorded { applied: db.applied().await?, appliers: db.appliers().await? })
+    }
+}
+
+pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Recorded) -> StatusReport {
+    let mut migrations = rows(source, &recorded.applied);
+    let by: std::collections::HashMap<i64, &String> = recorded.appliers.iter().map(|(v, a)| (*v, a)).collect();
+    for r in migrations.iter_mut().filter(|r| r.applied_at.is_some()) {
+        r.applied_by = by.get(&r.version).map(|a| a.to_string());
+    }
     StatusReport {
         env: ws.env.clone(),
         database: ws.target.display(),

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { hostname, userInfo } from 'node:os';
 import { demoProject, launch, seeText, sqlite } from './harness.mjs';
 
 test('apply the demo migration', async (t) => {
@@ -22,6 +23,9 @@ test('apply the demo migration', async (t) => {
     await (await browser.$('button=Close')).click();
     await seeText(browser, '1 applied');
     assert.equal(await browser.execute(() => document.querySelector('.badge.applied')?.textContent), 'applied');
+    // Who applied it: this machine's user@host, from the event log.
+    const by = await browser.execute(() => document.querySelector('.row .c-by')?.textContent);
+    assert.equal(by, `${userInfo().username}@${hostname()}`);
 
     await browser.keys(['2']);
     await seeText(browser, '1 event(s)');

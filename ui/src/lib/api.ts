@@ -34,6 +34,7 @@ function streaming<T>(cmd: string, args: Record<string, unknown>, onEvent: (e: A
 
 export const api = {
   openProject: (path: string) => invoke<ProjectView>('open_project', { path }),
+  pickFolder: () => invoke<string | null>('pick_folder'),
   currentProject: () => invoke<ProjectView | null>('current_project'),
   recentProjects: () => invoke<string[]>('recent_projects'),
   envConfig: (name: string) => invoke<[EnvConfig, boolean]>('env_config', { name }),

@@ -4,6 +4,10 @@ import type { State } from "./State";
 
 export type StatusRow = { version: number, description: string, state: State, file: string | null, kind: Kind | null, no_transaction: boolean, applied_at: string | null, 
 /**
+ * OS user@host of the last apply (`_godwit_log`); none for migrations applied by other tools.
+ */
+applied_by: string | null, 
+/**
  * Nanoseconds; -1 when sqlx did not record it.
  */
 execution_time_ns: number | null, 
