@@ -9,7 +9,7 @@ ENV_FLAG := $(if $(ENV), --env $(ENV),)
 TOOLS := $(HOME)/.cache/godwit/tools
 TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
-.PHONY: run test e2e lint ui setup build migration migrate migrate-down migrate-logs migrate-check bench
+.PHONY: run test e2e screenshots lint ui setup build migration migrate migrate-down migrate-logs migrate-check bench
 
 build:
 	cargo build --bin godwit
@@ -45,6 +45,13 @@ e2e: ui
 	@test -x $(TAURI_DRIVER) || cargo install tauri-driver --locked --root $(TOOLS)
 	cargo build -p godwit-app
 	TAURI_DRIVER=$(TAURI_DRIVER) GODWIT_APP=$(CARGO_TARGET_DIR)/debug/godwit-app tests/e2e/run.sh
+
+# Retakes docs/screenshots through the e2e harness (PostgreSQL, MariaDB and SQLite environments).
+screenshots: ui
+	@test -x $(TAURI_DRIVER) || cargo install tauri-driver --locked --root $(TOOLS)
+	cargo build -p godwit-app --bin godwit-app
+	cargo build --bin godwit
+	E2E_ONLY=tests/e2e/screenshots.mjs TAURI_DRIVER=$(TAURI_DRIVER) GODWIT_APP=$(CARGO_TARGET_DIR)/debug/godwit-app tests/e2e/run.sh
 
 lint: ui
 	cargo fmt --all --check

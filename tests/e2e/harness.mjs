@@ -70,12 +70,14 @@ export function filesHolding(dir, needle) {
 }
 
 /** Opens the app on `project`; returns the WebdriverIO browser and a stop function. */
-export async function launch(t, { project, home }) {
+export async function launch(t, { project, home }, env = {}) {
   const port = await freePort();
   const nativePort = await freePort();
   const log = [];
+  // Its own process group: stop() takes down the driver, WebKitWebDriver and the app together.
   const driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(nativePort)], {
-    env: { ...process.env, HOME: home, GODWIT_PROJECT: project, GODWIT_CONFIG_DIR: join(home, 'config'), GODWIT_DATA_DIR: join(home, 'data') },
+    detached: true,
+    env: { ...process.env, HOME: home, GODWIT_PROJECT: project, GODWIT_CONFIG_DIR: join(home, 'config'), GODWIT_DATA_DIR: join(home, 'data'), ...env },
   });
   driver.stdout.on('data', (d) => log.push(String(d)));
   driver.stderr.on('data', (d) => log.push(String(d)));
@@ -100,16 +102,35 @@ export async function launch(t, { project, home }) {
       mkdirSync(ARTIFACTS, { recursive: true });
       const name = t.name.replace(/\W+/g, '_');
       try {
-        await browser.saveScreenshot(join(ARTIFACTS, `${name}.png`));
+        await screenshot(browser, join(ARTIFACTS, `${name}.png`));
       } catch {}
       writeFileSync(join(ARTIFACTS, `${name}.log`), log.join(''));
     }
     try {
       await browser.deleteSession();
     } catch {}
-    driver.kill();
+    try {
+      process.kill(-driver.pid, 'SIGKILL');
+    } catch {}
   };
   return { browser, stop };
+}
+
+/** Saves a screenshot of the window. WebKitWebDriver's snapshot waits for the next frame, which a
+ * page at rest never paints: a 1-pixel animation keeps frames coming while it is taken. */
+export async function screenshot(browser, file) {
+  await browser.execute(() => {
+    const tick = document.createElement('div');
+    tick.id = 'e2e-tick';
+    tick.style.cssText = 'position:fixed;left:0;top:0;width:1px;height:1px;opacity:0.01';
+    tick.animate([{ transform: 'translateX(0)' }, { transform: 'translateX(1px)' }], { duration: 200, iterations: Infinity });
+    document.body.append(tick);
+  });
+  try {
+    await browser.saveScreenshot(file);
+  } finally {
+    await browser.execute(() => document.getElementById('e2e-tick')?.remove());
+  }
 }
 
 /** Waits until the page shows `text`. */

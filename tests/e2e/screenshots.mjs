@@ -1,0 +1,118 @@
+// Takes the README's screenshots (docs/screenshots) with the e2e harness: `make screenshots`.
+// A project with a SQLite `dev`, a PostgreSQL `staging` of 301 migrations (the last one fails)
+// and a protected MariaDB `prod` with a backup.
+import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { click, fill, launch, mysqlDatabase, newProject, pgDatabase, screenshot, seeText } from './harness.mjs';
+
+const OUT = resolve(import.meta.dirname, '../../docs/screenshots');
+const GODWIT = resolve(process.env.GODWIT_APP, '../godwit');
+const pause = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const names = ['create users', 'add email to users', 'create orders', 'add index orders user', 'create products', 'add price', 'create invoices', 'add status', 'create audit log', 'rename total'];
+function migrations() {
+  const m = {};
+  for (let i = 1; i <= 300; i++) {
+    const v = 20250101000000 + i * 100;
+    const slug = `${names[(i - 1) % 10].replaceAll(' ', '_')}_${i}`;
+    m[`${v}_${slug}.up.sql`] = `-- ${names[(i - 1) % 10]} ${i}\nCREATE TABLE t_${i} (id BIGINT PRIMARY KEY, label VARCHAR(80) NOT NULL DEFAULT '');\n`;
+    m[`${v}_${slug}.down.sql`] = `DROP TABLE t_${i};\n`;
+  }
+  m['20250101030100_backfill_totals.up.sql'] = '-- Fills the new total column from the order lines.\nUPDATE t_3 SET label = \'x\';\nUPDATE t_3 SET total = 0 WHERE total IS NULL;\n';
+  m['20250101030100_backfill_totals.down.sql'] = '-- nothing to undo\n';
+  return m;
+}
+
+test('screenshots', async (t) => {
+  const pg = pgDatabase();
+  const my = mysqlDatabase();
+  t.after(() => (pg.drop(), my.drop()));
+  my.query("CREATE TABLE customers (id int PRIMARY KEY, name varchar(40)); INSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace');");
+  const p = newProject(
+    `default_env = "staging"\n\n[env.dev]\nurl = "sqlite://dev.db"\ncolor = "green"\n\n[env.staging]\nurl = "${pg.url}"\ncolor = "amber"\n\n[env.prod]\nurl = "${my.url}"\ncolor = "red"\nprotected = true\n`,
+    migrations(),
+  );
+  const env = { HOME: p.home, GODWIT_CONFIG_DIR: join(p.home, 'config'), GODWIT_DATA_DIR: join(p.home, 'data') };
+  const godwit = (...args) => execFileSync(GODWIT, ['--project', p.project, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  godwit('--env', 'staging', 'up', '--to', '20250101029800');
+  godwit('--env', 'prod', 'up', '--to', '20250101000500', '--confirm', 'prod');
+  godwit('--env', 'prod', 'backup', '--confirm', 'prod');
+
+  const shot = async (browser, name) => {
+    await pause(300);
+    await screenshot(browser, join(OUT, `${name}.png`));
+  };
+  let { browser, stop } = await launch(t, p);
+  try {
+    await seeText(browser, '298 applied');
+    await shot(browser, 'status');
+
+    await browser.keys(['a']);
+    await seeText(browser, 'exactly this SQL');
+    await shot(browser, 'apply-preview');
+    await click(browser, 'Apply', '.dialog footer');
+    await seeText(browser, 'column "total" does not exist');
+    await shot(browser, 'apply-failed');
+    await click(browser, 'Close', '.dialog');
+
+    await browser.keys(['2']);
+    await seeText(browser, 'event(s)');
+    await fill(browser, 'Outcome', '');
+    await shot(browser, 'history');
+
+    await browser.keys(['5']);
+    await fill(browser, 'Template', 'add_column');
+    await fill(browser, 'table', 'orders');
+    await fill(browser, 'column', 'shipped_at');
+    await fill(browser, 'type', 'timestamp');
+    await click(browser, 'Fill from template');
+    await fill(browser, 'Migration name', 'add shipped at to orders');
+    await seeText(browser, 'DROP COLUMN shipped_at');
+    await shot(browser, 'new');
+
+    await (await browser.$('button[data-env="prod"]')).click();
+    await browser.keys(['3']);
+    await seeText(browser, 'mariadb-dump');
+    await shot(browser, 'backups');
+    await browser.keys(['1']);
+    await seeText(browser, '5 applied');
+    await browser.keys(['b']);
+    await seeText(browser, 'Type prod to confirm');
+    await fill(browser, 'Confirm environment name', 'production');
+    await shot(browser, 'protected-confirm');
+    await click(browser, 'Close', '.dialog');
+
+    await (await browser.$('button.edit[title="Edit staging"]')).click();
+    await seeText(browser, 'Edit staging');
+    await click(browser, 'Test connection');
+    await seeText(browser, 'Connected:');
+    await shot(browser, 'environment');
+    await click(browser, 'Close', 'form');
+
+    // An applied file edited afterwards: the run is refused, and Check says how to repair.
+    await (await browser.$('button[data-env="staging"]')).click();
+    writeFileSync(join(p.project, 'migrations/20250101000200_add_email_to_users_2.up.sql'), '-- add email to users 2\nCREATE TABLE t_2 (id BIGINT PRIMARY KEY);\n');
+    await browser.keys(['F5']);
+    await seeText(browser, '1 edited');
+    await browser.keys(['4']);
+    await seeText(browser, 'repair');
+    await shot(browser, 'check');
+    await browser.keys(['1']);
+    await browser.keys(['a']);
+    await seeText(browser, 'edited after');
+    await shot(browser, 'apply-refused-drift');
+  } finally {
+    await stop(true);
+  }
+
+  // The dark theme follows the system's (GTK's) preference.
+  ({ browser, stop } = await launch(t, p, { GTK_THEME: 'Adwaita:dark' }));
+  try {
+    await seeText(browser, 'applied');
+    await shot(browser, 'status-dark');
+  } finally {
+    await stop(true);
+  }
+});
