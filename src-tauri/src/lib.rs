@@ -57,8 +57,9 @@ fn env_config(state: State<'_, AppState>, name: String) -> CommandResult<(EnvCon
     Ok(api::env_config(&state, &name)?)
 }
 
+// Async so the keyring's D-Bus round trips run off the window's thread.
 #[tauri::command]
-fn save_env(
+async fn save_env(
     state: State<'_, AppState>,
     name: String,
     env: EnvConfig,
@@ -69,7 +70,7 @@ fn save_env(
 }
 
 #[tauri::command]
-fn remove_env(state: State<'_, AppState>, name: String) -> CommandResult<ProjectView> {
+async fn remove_env(state: State<'_, AppState>, name: String) -> CommandResult<ProjectView> {
     Ok(api::remove_env(&state, &name)?)
 }
 

@@ -48,7 +48,7 @@ impl Tool for MariaDbDump {
     }
 
     fn extension(&self) -> &'static str {
-        "sql"
+        "sql.zst"
     }
 
     async fn dump(
@@ -65,13 +65,13 @@ impl Tool for MariaDbDump {
         c.args(["--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--skip-dump-date"])
             .arg(format!("--ignore-table={db}._godwit_log"))
             .arg(&db);
-        tool::run(c, Some(out), None, progress, cancel).await
+        tool::run(c, Some(out), None, true, progress, cancel).await
     }
 
     async fn restore(&self, target: &Target, file: &Path, _fresh: bool, cancel: &Cancel) -> Result<()> {
         let opts = options(target)?;
         let mut c = base(&tool::find(&["mariadb", "mysql"], INSTALL)?, target, &opts);
         c.arg("--binary-mode").arg(target.database());
-        tool::run(c, None, Some(file), &|_| {}, cancel).await.map(|_| ())
+        tool::run(c, None, Some(file), false, &|_| {}, cancel).await.map(|_| ())
     }
 }

@@ -4,11 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::db::{Dialect, Target};
@@ -87,6 +89,7 @@ pub(crate) async fn run(
     mut cmd: Command,
     out: Option<&Path>,
     input: Option<&Path>,
+    compress: bool,
     progress: Progress<'_>,
     cancel: &Cancel,
 ) -> Result<Option<String>> {
@@ -104,47 +107,52 @@ pub(crate) async fn run(
     });
 
     let io = async {
-        let mut hasher = Sha256::new();
-        let mut total = 0u64;
         if let (Some(out), Some(mut stdout)) = (out, child.stdout.take()) {
-            let mut file = tokio::fs::File::create(out)
-                .await
+            let file = std::fs::File::create(out)
                 .map_err(|e| Error::failed(format!("cannot create {}: {e}", out.display())))?;
+            // Compression runs on its own thread, so the dump keeps streaming while a chunk is packed.
+            let written = Arc::new(AtomicU64::new(0));
+            let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
+            let writer = tokio::task::spawn_blocking({
+                let (out, written) = (out.to_path_buf(), written.clone());
+                move || pack(rx, file, compress, &written).map_err(|e| disk_error(&out, e))
+            });
             let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = stdout.read(&mut buf).await.map_err(|e| Error::failed(format!("reading from {name}: {e}")))?;
-                if n == 0 {
-                    break;
+            let read = loop {
+                let n = match stdout.read(&mut buf).await {
+                    Ok(n) => n,
+                    Err(e) => break Err(Error::failed(format!("reading from {name}: {e}"))),
+                };
+                // A closed channel means the writer failed: its error is the one to report.
+                if n == 0 || tx.send(buf[..n].to_vec()).await.is_err() {
+                    break Ok(());
                 }
-                file.write_all(&buf[..n]).await.map_err(|e| disk_error(out, e))?;
-                hasher.update(&buf[..n]);
-                total += n as u64;
-                progress(total);
-            }
-            file.flush().await.map_err(|e| disk_error(out, e))?;
-            file.sync_all().await.map_err(|e| disk_error(out, e))?;
-            return Ok(Some(hex::encode(hasher.finalize())));
+                progress(written.load(Ordering::Relaxed));
+            };
+            drop(tx);
+            let hash = writer.await.map_err(|e| Error::failed(format!("the backup writer stopped: {e}")))??;
+            read?;
+            progress(written.load(Ordering::Relaxed));
+            return Ok(Some(hash));
         }
-        if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-            let mut file = tokio::fs::File::open(input)
+        if let (Some(input), Some(stdin)) = (input, child.stdin.take()) {
+            let cannot_read = |e: std::io::Error| Error::input(format!("cannot read {}: {e}", input.display()));
+            let file = std::fs::File::open(input).map_err(cannot_read)?;
+            // Backups made before compression are plain files.
+            let reader: Box<dyn std::io::Read + Send> = if is_compressed(input) {
+                Box::new(zstd::stream::read::Decoder::new(file).map_err(cannot_read)?)
+            } else {
+                Box::new(file)
+            };
+            let stdin = std::fs::File::from(
+                stdin.into_owned_fd().map_err(|e| Error::failed(format!("cannot feed {name}: {e}")))?,
+            );
+            // Its own thread: reading and unpacking overlap with the tool's work.
+            let fed = tokio::task::spawn_blocking(move || feed(reader, stdin))
                 .await
-                .map_err(|e| Error::input(format!("cannot read {}: {e}", input.display())))?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = file
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| Error::input(format!("cannot read {}: {e}", input.display())))?;
-                if n == 0 {
-                    break;
-                }
-                if stdin.write_all(&buf[..n]).await.is_err() {
-                    // The tool stopped reading: its exit status and stderr say why.
-                    break;
-                }
-                total += n as u64;
-                progress(total);
-            }
+                .map_err(|e| Error::failed(format!("the restore reader stopped: {e}")))?
+                .map_err(cannot_read)?;
+            progress(fed);
         }
         Ok(None)
     };
@@ -173,6 +181,69 @@ pub(crate) async fn run(
         return Err(Error::failed(format!("{name} failed ({status}): {}", stderr.trim())));
     }
     Ok(hash)
+}
+
+/// Writes the dump's chunks into `file` (zstd-compressed if asked), hashing and counting what is written.
+fn pack(
+    mut chunks: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    file: std::fs::File,
+    compress: bool,
+    written: &AtomicU64,
+) -> std::io::Result<String> {
+    struct Hashing<'a> {
+        file: std::fs::File,
+        hasher: Sha256,
+        written: &'a AtomicU64,
+    }
+    impl std::io::Write for Hashing<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.file.write(buf)?;
+            self.hasher.update(&buf[..n]);
+            self.written.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.file.flush()
+        }
+    }
+    let hashing = Hashing { file, hasher: Sha256::new(), written };
+    let done = if compress {
+        let mut zstd = zstd::stream::write::Encoder::new(hashing, ZSTD_LEVEL)?;
+        while let Some(chunk) = chunks.blocking_recv() {
+            std::io::Write::write_all(&mut zstd, &chunk)?;
+        }
+        zstd.finish()?
+    } else {
+        let mut plain = hashing;
+        while let Some(chunk) = chunks.blocking_recv() {
+            std::io::Write::write_all(&mut plain, &chunk)?;
+        }
+        plain
+    };
+    done.file.sync_all()?;
+    Ok(hex::encode(done.hasher.finalize()))
+}
+
+/// Copies a backup into a tool's stdin; stops early when the tool stops reading (its exit status
+/// and stderr then say why).
+fn feed(mut from: Box<dyn std::io::Read + Send>, mut to: std::fs::File) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0;
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 || std::io::Write::write_all(&mut to, &buf[..n]).is_err() {
+            return Ok(total);
+        }
+        total += n as u64;
+    }
+}
+
+/// zstd's level 1: fast enough to keep up with a dump tool, and it packs SQL text tightly.
+const ZSTD_LEVEL: i32 = 1;
+
+/// Plain-SQL dumps (MariaDB/MySQL) are stored as `*.zst`; older backups are plain files.
+pub(crate) fn is_compressed(file: &Path) -> bool {
+    file.extension().is_some_and(|e| e == "zst")
 }
 
 fn disk_error(path: &Path, e: std::io::Error) -> Error {
