@@ -1,4 +1,4 @@
-//! The shell's commands (their plain functions) over real SQLite and PostgreSQL: what the window
+//! The shell's commands (their plain functions) over real SQLite, PostgreSQL and MariaDB: what the window
 //! gets back, what streams while it runs, and what the database holds afterwards.
 
 use std::path::Path;
@@ -184,4 +184,60 @@ async fn postgres_failure_with_its_line_cancel_backups_and_environments() {
     api::remove_env(&state, "pg").unwrap();
     assert!(!std::fs::read_to_string(dir.path().join("godwit.toml")).unwrap().contains("[env.pg]"));
     admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
+}
+
+/// Every screen's commands on MariaDB: status (with who applied), plan, run, history, check and its
+/// repair, a template in MySQL's SQL, and backups.
+#[tokio::test]
+async fn mariadb_every_screen() {
+    let admin = std::env::var("GODWIT_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".into());
+    let name = format!("godwit_app_{}", std::process::id());
+    let mut admin_conn =
+        sqlx::MySqlConnection::connect(&admin).await.unwrap_or_else(|e| panic!("cannot reach MariaDB at {admin}: {e}"));
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+
+    let dir = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("GODWIT_CONFIG_DIR", dir.path().join("config")) };
+    unsafe { std::env::set_var("GODWIT_DATA_DIR", dir.path().join("data")) };
+    project(dir.path(), &format!("[env.maria]\nurl = \"{url}\"\n"));
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+    assert!(api::test_env(&state, "maria").await.unwrap().server_version.contains("MariaDB"));
+
+    let plan = api::plan(&state, "maria", Direction::Up, None, None).await.unwrap();
+    assert_eq!(plan.planned.len(), 3);
+    let sink = |_e| true;
+    api::run(&state, RunRequest { env: "maria".into(), ..Default::default() }, &sink).await.unwrap();
+    let s = api::status(&state, "maria").await.unwrap();
+    assert_eq!(s.summary.applied, 3);
+    assert_eq!(s.migrations[0].applied_by.as_deref(), Some(godwit::db::actor().as_str()));
+    assert_eq!(api::history(&state, "maria", 10).await.unwrap().len(), 3);
+
+    // Check finds an edited file; its repair (as the Check screen does it) clears it.
+    std::fs::write(dir.path().join("migrations/2_t2.up.sql"), "CREATE TABLE t2 (id BIGINT);").unwrap();
+    let checks = api::check(&state, "maria").await.unwrap();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    api::repair(&state, "maria", 2, "widened on purpose", None).await.unwrap();
+    assert!(api::check(&state, "maria").await.unwrap().is_empty());
+
+    let mut params = std::collections::BTreeMap::new();
+    for (k, v) in [("table", "t1"), ("column", "at"), ("type", "timestamp")] {
+        params.insert(k.to_string(), v.to_string());
+    }
+    let rendered = api::render_template(&state, "maria", "add_column", params).unwrap();
+    assert!(rendered.up.contains("ADD COLUMN") && rendered.up.contains("DATETIME(6)"), "MySQL's type: {}", rendered.up);
+
+    let b = api::backup_now(&state, "maria", &sink).await.unwrap();
+    assert!(b.file.ends_with(".sql.zst"));
+    assert!(api::verify_backup(&state, "maria", &b.id, &sink).await.unwrap().differences.is_empty());
+    api::run(&state, RunRequest { env: "maria".into(), direction: Some(Direction::Down), ..Default::default() }, &sink)
+        .await
+        .unwrap();
+    let r = api::restore_backup(&state, "maria", &b.id, Some("maria".into()), &sink).await.unwrap();
+    assert!(r.comparison.differences.is_empty(), "{:?}", r.comparison.differences);
+    assert_eq!(api::status(&state, "maria").await.unwrap().summary.applied, 3, "the rolled-back one is back");
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
 }
