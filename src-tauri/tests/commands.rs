@@ -20,6 +20,14 @@ fn project(dir: &Path, envs: &str) {
     }
 }
 
+/// A folder for the project, with config and data dirs of its own.
+fn folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("GODWIT_CONFIG_DIR", dir.path().join("config")) };
+    unsafe { std::env::set_var("GODWIT_DATA_DIR", dir.path().join("data")) };
+    dir
+}
+
 /// What the window would have received.
 #[derive(Default)]
 struct Log(Mutex<Vec<AppEvent>>);
@@ -36,9 +44,7 @@ impl Log {
 
 #[tokio::test]
 async fn sqlite_open_status_apply_history_and_protection() {
-    let dir = tempfile::tempdir().unwrap();
-    unsafe { std::env::set_var("GODWIT_CONFIG_DIR", dir.path().join("config")) };
-    unsafe { std::env::set_var("GODWIT_DATA_DIR", dir.path().join("data")) };
+    let dir = folder();
     project(
         dir.path(),
         "[env.dev]\nurl = \"sqlite://dev.db\"\n[env.prod]\nurl = \"sqlite://prod.db\"\nprotected = true\n",
@@ -120,9 +126,7 @@ async fn postgres_failure_with_its_line_cancel_backups_and_environments() {
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&format!("/{name}"));
 
-    let dir = tempfile::tempdir().unwrap();
-    unsafe { std::env::set_var("GODWIT_CONFIG_DIR", dir.path().join("config")) };
-    unsafe { std::env::set_var("GODWIT_DATA_DIR", dir.path().join("data")) };
+    let dir = folder();
     project(dir.path(), "");
     std::fs::write(dir.path().join("migrations/4_bad.up.sql"), "-- bad\nINSERT INTO t1 VALUES ('x');\n").unwrap();
     std::fs::write(dir.path().join("migrations/4_bad.down.sql"), "").unwrap();
@@ -199,9 +203,7 @@ async fn mariadb_every_screen() {
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&format!("/{name}"));
 
-    let dir = tempfile::tempdir().unwrap();
-    unsafe { std::env::set_var("GODWIT_CONFIG_DIR", dir.path().join("config")) };
-    unsafe { std::env::set_var("GODWIT_DATA_DIR", dir.path().join("data")) };
+    let dir = folder();
     project(dir.path(), &format!("[env.maria]\nurl = \"{url}\"\n"));
     let state = AppState::default();
     api::open_project(&state, dir.path()).unwrap();
