@@ -57,6 +57,8 @@ async fn up_then_down(d: Dialect) {
     assert_eq!(r.done.iter().map(|d| d.version).collect::<Vec<_>>(), vec![3, 2]);
     assert_eq!(t.tables().await, vec!["users"]);
     assert_eq!(t.history().await, vec!["1:true"]);
+    // Rolled back: nobody is named for 2 and 3 until they are applied again.
+    assert_eq!(db.appliers().await.unwrap(), vec![(1, me.clone())]);
     runner::down(db.as_mut(), &source, DownTarget::To(0), &opts(), &mut |_| {}).await.unwrap().into_result().unwrap();
     assert!(t.tables().await.is_empty());
     assert!(t.log().await.ends_with(&["rollback:ok:3".into(), "rollback:ok:2".into(), "rollback:ok:1".into()]));

@@ -139,6 +139,7 @@ pub fn save_env(
     personal: bool,
     password: Option<String>,
 ) -> Result<ProjectView> {
+    let _one_at_a_time = state.editing.lock().expect("not poisoned");
     let mut p = project(state)?;
     p.save_env(name, env, personal)?;
     if let Some(pw) = password.filter(|p| !p.is_empty()) {
@@ -150,6 +151,7 @@ pub fn save_env(
 }
 
 pub fn remove_env(state: &AppState, name: &str) -> Result<ProjectView> {
+    let _one_at_a_time = state.editing.lock().expect("not poisoned");
     let mut p = project(state)?;
     p.remove_env(name)?;
     let v = view(&p);

@@ -37,9 +37,12 @@ fn open_project(state: State<'_, AppState>, path: PathBuf) -> CommandResult<Proj
 #[tauri::command]
 async fn pick_folder(app: tauri::AppHandle) -> Option<String> {
     use tauri_plugin_dialog::DialogExt;
-    let picked =
-        app.dialog().file().set_title("Open a Godwit project or a folder of migrations").blocking_pick_folder();
-    picked.and_then(|p| p.into_path().ok()).map(|p| p.display().to_string())
+    // A callback, not the blocking call: no worker thread waits while the dialog is open.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog().file().set_title("Open a Godwit project or a folder of migrations").pick_folder(move |p| {
+        let _ = tx.send(p);
+    });
+    rx.await.ok().flatten().and_then(|p| p.into_path().ok()).map(|p| p.display().to_string())
 }
 
 #[tauri::command]

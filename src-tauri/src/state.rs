@@ -10,6 +10,9 @@ use godwit::project::Project;
 #[derive(Default)]
 pub struct AppState {
     pub project: Mutex<Option<Project>>,
+    /// Held while an environment is saved or removed: each reads, changes and writes back the
+    /// project, so two at once would lose one of the changes.
+    pub editing: Mutex<()>,
     runs: Mutex<HashMap<u32, Cancel>>,
     next: AtomicU32,
 }

@@ -395,9 +395,16 @@ pub async fn restore(
     db.lock(lock_timeout).await?;
     let result = async {
         on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
-        tool.restore(target, &file, false, cancel)
-            .await
-            .map_err(|err| Error::failed(format!("restoring backup {} failed: {}", e.id, err.message)))?;
+        tool.restore(target, &file, false, cancel).await.map_err(|err| match err.kind {
+            ErrorKind::Cancelled => {
+                let state = match db.dialect() {
+                    Dialect::Postgres => "the restore's transaction was rolled back: the database is as it was",
+                    _ => "the database may be partly restored: restore again to finish",
+                };
+                Error::new(ErrorKind::Cancelled, format!("{}; {state}", err.message))
+            }
+            _ => Error::failed(format!("restoring backup {} failed: {}", e.id, err.message)),
+        })?;
         let extra: Vec<String> =
             db.tables().await?.into_iter().filter(|t| !e.tables.iter().any(|k| &k.table == t)).collect();
         if !extra.is_empty() {

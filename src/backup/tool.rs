@@ -100,14 +100,17 @@ pub(crate) async fn run(
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| Error::input(format!("cannot start {name}: {e}")))?;
     let mut stderr = child.stderr.take().expect("piped");
+    // Keeps the first 64 KiB and drains the rest: a closed pipe would kill a chatty tool.
     let err_task = tokio::spawn(async move {
         let mut buf = Vec::new();
         let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
+        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
         String::from_utf8_lossy(&buf).into_owned()
     });
 
+    let (stdout, stdin) = (child.stdout.take(), child.stdin.take());
     let io = async {
-        if let (Some(out), Some(mut stdout)) = (out, child.stdout.take()) {
+        if let (Some(out), Some(mut stdout)) = (out, stdout) {
             let file = std::fs::File::create(out)
                 .map_err(|e| Error::failed(format!("cannot create {}: {e}", out.display())))?;
             // Compression runs on its own thread, so the dump keeps streaming while a chunk is packed.
@@ -135,7 +138,7 @@ pub(crate) async fn run(
             progress(written.load(Ordering::Relaxed));
             return Ok(Some(hash));
         }
-        if let (Some(input), Some(stdin)) = (input, child.stdin.take()) {
+        if let (Some(input), Some(stdin)) = (input, stdin) {
             let cannot_read = |e: std::io::Error| Error::input(format!("cannot read {}: {e}", input.display()));
             let file = std::fs::File::open(input).map_err(cannot_read)?;
             // Backups made before compression are plain files.
@@ -161,21 +164,23 @@ pub(crate) async fn run(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    let hash = tokio::select! {
-        r = io => r,
-        _ = watch_cancel => {
+    // Cancel is watched until the tool exits, not only while data flows: pg_restore reads its file
+    // itself, and a restore's long part comes after the last byte was fed.
+    let finished = async {
+        let hash: Result<Option<String>> = io.await;
+        if hash.is_err() {
             let _ = child.kill().await;
-            return Err(Error::new(ErrorKind::Cancelled, format!("cancelled; {name} was stopped")));
         }
+        let status = child.wait().await.map_err(|e| Error::failed(format!("{name}: {e}")));
+        (hash, status)
     };
-    let hash = match hash {
-        Ok(h) => h,
-        Err(e) => {
-            let _ = child.kill().await;
-            return Err(e);
-        }
+    let (hash, status) = tokio::select! {
+        r = finished => r,
+        // Dropping the child at return kills it (`kill_on_drop`).
+        _ = watch_cancel => return Err(Error::new(ErrorKind::Cancelled, format!("cancelled; {name} was stopped"))),
     };
-    let status = child.wait().await.map_err(|e| Error::failed(format!("{name}: {e}")))?;
+    let hash = hash?;
+    let status = status?;
     let stderr = err_task.await.unwrap_or_default();
     if !status.success() {
         return Err(Error::failed(format!("{name} failed ({status}): {}", stderr.trim())));

@@ -119,9 +119,11 @@ pub(crate) fn check_columns(found: &[String]) -> crate::error::Result<()> {
 pub(crate) const SELECT_APPLIED: &str = "SELECT version, description, installed_on, success, checksum, execution_time \
      FROM _sqlx_migrations ORDER BY version";
 
-/// Who last applied each version, for the status screen.
-pub(crate) const SELECT_APPLIERS: &str = "SELECT version, actor FROM _godwit_log WHERE id IN \
-     (SELECT MAX(id) FROM _godwit_log WHERE event = 'apply' AND outcome = 'ok' AND version IS NOT NULL GROUP BY version) ORDER BY version";
+/// Who applied each version, for the status screen: its last apply or rollback, when that was an
+/// apply (after a rollback it is not known who applied it again, with another tool).
+pub(crate) const SELECT_APPLIERS: &str = "SELECT version, actor FROM _godwit_log WHERE event = 'apply' AND id IN \
+     (SELECT MAX(id) FROM _godwit_log WHERE event IN ('apply', 'rollback') AND outcome = 'ok' \
+     AND version IS NOT NULL GROUP BY version) ORDER BY version";
 
 pub(crate) const SELECT_EVENTS: &str = "SELECT id, event_at AS at, event AS kind, version, description, actor, \
      duration_ns, outcome, error, detail FROM _godwit_log ORDER BY id DESC LIMIT ";

@@ -1,7 +1,7 @@
 // Starts the real app under tauri-driver (WebKitWebDriver) with its own HOME and project, and
 // drives it with WebdriverIO. On failure, a screenshot and the driver's log go to E2E_ARTIFACTS.
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
@@ -81,21 +81,36 @@ export async function launch(t, { project, home }, env = {}) {
   });
   driver.stdout.on('data', (d) => log.push(String(d)));
   driver.stderr.on('data', (d) => log.push(String(d)));
-  await waitPort(port, 15000);
-  const browser = await remote({
-    hostname: '127.0.0.1',
-    port,
-    logLevel: 'warn',
-    // A stuck command fails the test in seconds, not after minutes of retries.
-    connectionRetryTimeout: 30000,
-    connectionRetryCount: 0,
-    capabilities: {
-      browserName: 'wry',
-      'wdio:enforceWebDriverClassic': true,
-      // The project to open is the app's first argument, as `make run` gives it.
-      'tauri:options': { application: APP, args: [project] },
-    },
-  });
+  const killAll = () => {
+    try {
+      process.kill(-driver.pid, 'SIGKILL');
+    } catch {}
+  };
+  // Whatever happens to this test process, the app does not outlive it.
+  process.once('exit', killAll);
+  let browser;
+  try {
+    await waitPort(port, 15000);
+    browser = await remote({
+      hostname: '127.0.0.1',
+      port,
+      logLevel: 'warn',
+      // A stuck command fails the test in seconds, not after minutes of retries.
+      connectionRetryTimeout: 30000,
+      connectionRetryCount: 0,
+      capabilities: {
+        browserName: 'wry',
+        'wdio:enforceWebDriverClassic': true,
+        // The project to open is the app's first argument, as `make run` gives it.
+        'tauri:options': { application: APP, args: [project] },
+      },
+    });
+  } catch (e) {
+    killAll();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, `${t.name.replace(/\W+/g, '_')}.log`), log.join(''));
+    throw e;
+  }
   // stop(true) after the assertions passed; anything else keeps a screenshot and the log.
   const stop = async (passed = false) => {
     if (!passed) {
@@ -109,9 +124,7 @@ export async function launch(t, { project, home }, env = {}) {
     try {
       await browser.deleteSession();
     } catch {}
-    try {
-      process.kill(-driver.pid, 'SIGKILL');
-    } catch {}
+    killAll();
   };
   return { browser, stop };
 }
@@ -221,6 +234,9 @@ export async function scramCluster(password) {
   asPostgres([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, '-w', 'start']);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    stop: () => asPostgres([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop']),
+    stop: () => {
+      asPostgres([join(bin, 'pg_ctl'), '-D', join(dir, 'data'), '-m', 'immediate', 'stop']);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }

@@ -24,7 +24,7 @@ test('a password typed once is kept in the keyring across restarts', async (t) =
     // The field is emptied once the keyring has the password.
     assert.equal(await (await browser.$('[aria-label="Password"]')).getValue(), '');
     await click(browser, 'Test connection');
-    await seeText(browser, 'Connected: postgres 15');
+    await seeText(browser, 'Connected: postgres ');
     await seeText(browser, 'no history table yet');
     await click(browser, 'Close', 'form');
     await seeText(browser, '1 pending');
@@ -43,7 +43,7 @@ test('a password typed once is kept in the keyring across restarts', async (t) =
     await seeText(browser, 'Edit staging');
     assert.equal(await (await browser.$('[aria-label="Password"]')).getValue(), '', 'the password is never shown again');
     await click(browser, 'Test connection');
-    await seeText(browser, 'Connected: postgres 15');
+    await seeText(browser, 'Connected: postgres ');
     assert.deepEqual(filesHolding(p.dir, password), [], 'no file in the project or HOME holds the password');
     passed = true;
   } finally {
