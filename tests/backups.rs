@@ -133,7 +133,7 @@ async fn round_trip(d: Dialect) {
             if d == Dialect::Postgres {
                 head.starts_with("PGDMP")
             } else {
-                (head.contains("MariaDB dump") || head.contains("MySQL dump"))
+                head.contains("MariaDB dump") || head.contains("MySQL dump")
             },
             "{head}"
         );
