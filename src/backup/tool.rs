@@ -252,7 +252,8 @@ pub(crate) fn is_compressed(file: &Path) -> bool {
 }
 
 fn disk_error(path: &Path, e: std::io::Error) -> Error {
-    let why = if e.raw_os_error() == Some(28) { "the disk is full".to_string() } else { e.to_string() };
+    // ENOSPC, or EDQUOT: a full quota is a full disk to the person reading this.
+    let why = if matches!(e.raw_os_error(), Some(28 | 122)) { "the disk is full".to_string() } else { e.to_string() };
     Error::failed(format!("cannot write the backup {}: {why}", path.display()))
 }
 
