@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { apply, start } from './run';
+import { apply, runnable, start } from './run';
 import type { Step } from './bindings/Step';
 
 const plan: Step[] = [1, 2, 3].map((v) => ({ version: v, description: `m${v}`, file: `${v}_m.up.sql`, sql: '', no_transaction: false }));
@@ -30,5 +30,19 @@ describe('run progress', () => {
     v = apply(v, { type: 'backup', event: { event: 'bytes', bytes: 1024, elapsed_ms: 10 } });
     expect(v.phase).toBe('backing up');
     expect(v.bytes).toBe(1024);
+  });
+});
+
+describe('runnable', () => {
+  const dev = { name: 'dev', protected: false };
+  const prod = { name: 'prod', protected: true };
+  it('runs a dialog once only', () => {
+    expect(runnable({ planned: 2, started: false, env: dev, typed: '' })).toBe(true);
+    expect(runnable({ planned: 2, started: true, env: dev, typed: '' })).toBe(false);
+  });
+  it('needs work to do and, when protected, the exact name', () => {
+    expect(runnable({ planned: 0, started: false, env: dev, typed: '' })).toBe(false);
+    expect(runnable({ planned: 1, started: false, env: prod, typed: 'production' })).toBe(false);
+    expect(runnable({ planned: 1, started: false, env: prod, typed: 'prod' })).toBe(true);
   });
 });

@@ -15,6 +15,12 @@ export interface RunView {
   cancelled: boolean;
 }
 
+/** Whether a run dialog may run: once only (its plan is stale afterwards, and a second Ctrl+Enter
+ * must not run it again), with work to do, and the name typed for a protected environment. */
+export function runnable(d: { planned: number; started: boolean; env: { name: string; protected: boolean }; typed: string }) {
+  return d.planned > 0 && !d.started && (!d.env.protected || d.typed === d.env.name);
+}
+
 export function start(plan: Step[]): RunView {
   return {
     job: null,
