@@ -34,7 +34,7 @@ test('add a column from a template, apply it, roll it back', async (t) => {
     await click(browser, 'Create migration');
     await seeText(browser, 'Created ');
     const files = readdirSync(join(p.project, 'migrations'));
-    const up = files.find((f) => f.endsWith('_add_column.up.sql'));
+    const up = files.find((f) => f.endsWith('_add_nickname_to_accounts.up.sql'));
     assert.ok(up && files.includes(up.replace('.up.', '.down.')), files.join(', '));
     assert.match(readFileSync(join(p.project, 'migrations', up), 'utf8'), /ADD COLUMN nickname TEXT;\s*COMMENT ON COLUMN accounts\.nickname IS 'shown name';/);
 
