@@ -68,8 +68,8 @@ test('screenshots', async (t) => {
     await fill(browser, 'column', 'shipped_at');
     await fill(browser, 'type', 'timestamp');
     await click(browser, 'Fill from template');
-    await fill(browser, 'Migration name', 'add shipped at to orders');
     await seeText(browser, 'DROP COLUMN shipped_at');
+    await browser.waitUntil(async () => (await (await browser.$('[aria-label="Migration name"]')).getValue()) === 'add_shipped_at_to_orders');
     await shot(browser, 'new');
 
     await (await browser.$('button[data-env="prod"]')).click();
