@@ -354,3 +354,36 @@ async fn restore_needs_the_name_typed() {
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     assert!(text(&o).contains("this replaces the data of"), "{}", text(&o));
 }
+
+/// A MariaDB backup made before dumps were compressed (a plain `.sql`) still restores.
+#[tokio::test]
+async fn a_plain_backup_from_before_compression_restores() {
+    let t = TestDb::new(Dialect::MySql).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1), (2), (3);");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+
+    // Turn the stored backup into what an older Godwit wrote: the plain dump, named .sql.
+    let packed = walk(data_dir.path()).into_iter().find(|p| p.to_string_lossy().ends_with(".sql.zst")).unwrap();
+    let plain = zstd::decode_all(&std::fs::read(&packed).unwrap()[..]).unwrap();
+    let plain_path = packed.with_extension("");
+    std::fs::write(&plain_path, &plain).unwrap();
+    std::fs::remove_file(&packed).unwrap();
+    let manifest = packed.parent().unwrap().join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&plain))
+    };
+    let entry = &mut m[0];
+    entry["file"] = plain_path.file_name().unwrap().to_string_lossy().into_owned().into();
+    entry["sha256"] = sha.into();
+    entry["size"] = plain.len().into();
+    std::fs::write(&manifest, serde_json::to_string(&m).unwrap()).unwrap();
+
+    t.strings("DELETE FROM a").await;
+    let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &t.name]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM a").await, vec!["3"]);
+}

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -116,9 +116,13 @@ pub(crate) async fn run(
             // Compression runs on its own thread, so the dump keeps streaming while a chunk is packed.
             let written = Arc::new(AtomicU64::new(0));
             let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
+            // Raised when the dump ends badly, or this future is dropped by a cancel (it is declared
+            // after `tx`, so it drops first): the writer then stops without finishing a file that is
+            // about to be deleted.
+            let abort = Abort(Arc::new(AtomicBool::new(false)));
             let writer = tokio::task::spawn_blocking({
-                let (out, written) = (out.to_path_buf(), written.clone());
-                move || pack(rx, file, compress, &written).map_err(|e| disk_error(&out, e))
+                let (out, written, aborted) = (out.to_path_buf(), written.clone(), abort.0.clone());
+                move || pack(rx, file, compress, &written, &aborted).map_err(|e| disk_error(&out, e))
             });
             let mut buf = vec![0u8; 1 << 20];
             let read = loop {
@@ -132,9 +136,13 @@ pub(crate) async fn run(
                 }
                 progress(written.load(Ordering::Relaxed));
             };
+            if read.is_err() {
+                abort.0.store(true, Ordering::Relaxed);
+            }
             drop(tx);
-            let hash = writer.await.map_err(|e| Error::failed(format!("the backup writer stopped: {e}")))??;
+            let packed = writer.await.map_err(|e| Error::failed(format!("the backup writer stopped: {e}")))?;
             read?;
+            let hash = packed?;
             progress(written.load(Ordering::Relaxed));
             return Ok(Some(hash));
         }
@@ -194,6 +202,7 @@ fn pack(
     file: std::fs::File,
     compress: bool,
     written: &AtomicU64,
+    aborted: &AtomicBool,
 ) -> std::io::Result<String> {
     struct Hashing<'a> {
         file: std::fs::File,
@@ -214,19 +223,41 @@ fn pack(
     let hashing = Hashing { file, hasher: Sha256::new(), written };
     let done = if compress {
         let mut zstd = zstd::stream::write::Encoder::new(hashing, ZSTD_LEVEL)?;
-        while let Some(chunk) = chunks.blocking_recv() {
-            std::io::Write::write_all(&mut zstd, &chunk)?;
-        }
+        drain(&mut chunks, &mut zstd, aborted)?;
         zstd.finish()?
     } else {
         let mut plain = hashing;
-        while let Some(chunk) = chunks.blocking_recv() {
-            std::io::Write::write_all(&mut plain, &chunk)?;
-        }
+        drain(&mut chunks, &mut plain, aborted)?;
         plain
     };
     done.file.sync_all()?;
     Ok(hex::encode(done.hasher.finalize()))
+}
+
+/// Writes the chunks until the channel closes; an error if the dump was abandoned meanwhile.
+fn drain(
+    chunks: &mut tokio::sync::mpsc::Receiver<Vec<u8>>,
+    to: &mut impl std::io::Write,
+    aborted: &AtomicBool,
+) -> std::io::Result<()> {
+    while let Some(chunk) = chunks.blocking_recv() {
+        if aborted.load(Ordering::Relaxed) {
+            break;
+        }
+        to.write_all(&chunk)?;
+    }
+    if aborted.load(Ordering::Relaxed) {
+        return Err(std::io::Error::other("the dump was abandoned"));
+    }
+    Ok(())
+}
+
+struct Abort(Arc<AtomicBool>);
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// Copies a backup into a tool's stdin; stops early when the tool stops reading (its exit status
