@@ -28,6 +28,17 @@ test('a password typed once is kept in the keyring across restarts', async (t) =
     await seeText(browser, 'no history table yet');
     await click(browser, 'Close', 'form');
     await seeText(browser, '1 pending');
+
+    // A URL pasted with its password: the password is taken out of it, into the keyring.
+    await click(browser, 'Add environment');
+    await fill(browser, 'Environment name', 'pasted');
+    await fill(browser, 'Database URL', cluster.url.replace('postgres@', `postgres:${password}@`));
+    await click(browser, 'Save', 'form');
+    await seeText(browser, 'The password in the URL went to the keyring');
+    assert.equal(await (await browser.$('[aria-label="Database URL"]')).getValue(), cluster.url);
+    await click(browser, 'Test connection');
+    await seeText(browser, 'Connected: postgres ');
+    await click(browser, 'Close', 'form');
     passed = true;
   } finally {
     await stop(passed);
