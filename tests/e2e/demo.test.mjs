@@ -13,6 +13,8 @@ test('apply the demo migration', async (t) => {
   try {
     await seeText(browser, 'create todos table');
     await seeText(browser, '0 applied');
+    await browser.keys(['r']);
+    await seeText(browser, 'Nothing is applied: there is nothing to roll back.');
     assert.equal(await browser.execute(() => document.querySelector('.badge.pending')?.textContent), 'pending');
 
     await browser.keys(['a']);
