@@ -27,34 +27,23 @@ async fn main() {
         (u.host_str().unwrap().to_string(), u.port().unwrap_or(5432).to_string(), u.username().to_string());
     let scale = std::env::var("GODWIT_BENCH_SCALE").unwrap_or_else(|_| "70".into());
     let name = format!("godwit_bench_backup_{}", std::process::id());
+    let conn = ["-h", host.as_str(), "-p", port.as_str(), "-U", user.as_str()];
     let psql = |sql: &str| {
-        sh(Command::new("psql").args(["-q", "-h", &host, "-p", &port, "-U", &user, "-d", "postgres", "-c", sql]));
+        sh(Command::new("psql").arg("-q").args(conn).args(["-d", "postgres", "-c", sql]));
     };
     psql(&format!("DROP DATABASE IF EXISTS {name}"));
     psql(&format!("CREATE DATABASE {name}"));
     println!("== filling {name} with pgbench -i -s {scale}");
     let t = Instant::now();
-    sh(Command::new("pgbench").args(["-q", "-i", "-s", &scale, "-h", &host, "-p", &port, "-U", &user, &name]));
-    let mut c = Command::new("psql");
-    let size = String::from_utf8(
-        c.args([
-            "-Atq",
-            "-h",
-            &host,
-            "-p",
-            &port,
-            "-U",
-            &user,
-            "-d",
-            &name,
-            "-c",
-            "SELECT pg_database_size(current_database())",
-        ])
+    sh(Command::new("pgbench").args(["-q", "-i", "-s", &scale]).args(conn).arg(&name));
+    let size = Command::new("psql")
+        .arg("-Atq")
+        .args(conn)
+        .args(["-d", &name, "-c", "SELECT pg_database_size(current_database())"])
         .output()
         .unwrap()
-        .stdout,
-    )
-    .unwrap();
+        .stdout;
+    let size = String::from_utf8(size).unwrap();
     let bytes: f64 = size.trim().parse().unwrap();
     println!("   {:.0} MB in {:.0} s", bytes / 1e6, secs(t.elapsed()));
 
@@ -70,10 +59,7 @@ async fn main() {
     let (mut plain_size, mut ours_size) = (0, 0);
     for round in 1..=3 {
         let t = Instant::now();
-        sh(Command::new("pg_dump")
-            .args(["-Fc", "-h", &host, "-p", &port, "-U", &user, "-f"])
-            .arg(&plain_file)
-            .arg(&name));
+        sh(Command::new("pg_dump").arg("-Fc").args(conn).arg("-f").arg(&plain_file).arg(&name));
         plain_dump = plain_dump.min(secs(t.elapsed()));
 
         let mut db = db::connect(&target, &opts).await.unwrap();
@@ -85,20 +71,9 @@ async fn main() {
 
         let t = Instant::now();
         sh(Command::new("pg_restore")
-            .args([
-                "--clean",
-                "--if-exists",
-                "--single-transaction",
-                "--no-owner",
-                "-h",
-                &host,
-                "-p",
-                &port,
-                "-U",
-                &user,
-                "-d",
-                &name,
-            ])
+            .args(["--clean", "--if-exists", "--single-transaction", "--no-owner"])
+            .args(conn)
+            .args(["-d", &name])
             .arg(&plain_file));
         plain_restore = plain_restore.min(secs(t.elapsed()));
 
