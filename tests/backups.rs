@@ -372,13 +372,9 @@ async fn a_plain_backup_from_before_compression_restores() {
     std::fs::remove_file(&packed).unwrap();
     let manifest = packed.parent().unwrap().join("manifest.json");
     let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
-    let sha = {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(&plain))
-    };
     let entry = &mut m[0];
     entry["file"] = plain_path.file_name().unwrap().to_string_lossy().into_owned().into();
-    entry["sha256"] = sha.into();
+    entry["sha256"] = backup::tool::sha256_of(&plain_path).unwrap().into();
     entry["size"] = plain.len().into();
     std::fs::write(&manifest, serde_json::to_string(&m).unwrap()).unwrap();
 
