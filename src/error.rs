@@ -41,6 +41,24 @@ pub struct Error {
     pub message: String,
     /// Where in a migration file a database error points, when it says.
     pub location: Option<Location>,
+    /// What a person can do about it: the CLI words it as a command, the app offers it as a button.
+    /// Boxed: errors travel in every `Result`, and most have none.
+    pub remedy: Option<Box<Remedy>>,
+}
+
+/// A way out of an error that the CLI and the app each offer in their own terms.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "remedy", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Remedy {
+    /// The keyring's password for `env` was stored for another server than the one the
+    /// environment names now, and was not sent: a person confirms the new server once.
+    TrustServer {
+        env: String,
+        /// `None`: stored before passwords were bound to a server.
+        stored_for: Option<String>,
+        now: String,
+    },
 }
 
 /// A place in a migration file, for "the line of the file" in messages and the app.
@@ -60,7 +78,11 @@ impl fmt::Display for Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), location: None }
+        Error { kind, message: message.into(), location: None, remedy: None }
+    }
+    pub fn with_remedy(mut self, remedy: Remedy) -> Self {
+        self.remedy = Some(Box::new(remedy));
+        self
     }
     pub fn input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Input, message)

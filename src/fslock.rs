@@ -1,45 +1,92 @@
-//! Exclusive locks on a file in the temp dir named after what they protect (a migrations folder,
-//! a SQLite database): the OS releases them when the process ends, and nothing appears beside the
-//! user's files.
+//! Exclusive locks on a lock file that the OS releases when the process ends. A lock file is
+//! opened without following a symlink, and one that a run removes when it is done is checked,
+//! once locked, to be the file still at its path (a waiter may have opened one just removed).
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-fn lock_path(what: &Path, purpose: &str) -> PathBuf {
-    let canonical = what.canonicalize().unwrap_or_else(|_| what.to_path_buf());
-    let key = hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8]);
-    std::env::temp_dir().join(format!("godwit-{purpose}-{key}.lock"))
+/// A held lock; released (and its file removed, when asked) on drop.
+pub struct FileLock {
+    file: File,
+    path: PathBuf,
+    remove: bool,
 }
 
-fn open(what: &Path, purpose: &str) -> Result<File> {
-    let path = lock_path(what, purpose);
-    OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::input(format!("cannot create the lock file {}: {e}", path.display())))
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        // Removed while still held: a waiter that opened it sees another file at the path and retries.
+        if self.remove {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        let _ = self.file.unlock();
+    }
 }
 
-/// Waits for the lock. Released when the returned file is dropped.
-pub fn lock(what: &Path, purpose: &str) -> Result<File> {
-    let f = open(what, purpose)?;
-    f.lock().map_err(|e| Error::input(format!("cannot lock {}: {e}", lock_path(what, purpose).display())))?;
-    Ok(f)
+fn open(path: &Path) -> Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true).write(true).create(true).truncate(false).mode(0o644).custom_flags(libc::O_NOFOLLOW);
+    match o.open(path) {
+        Ok(f) => Ok(f),
+        // Another user's lock file: locking needs only to read it.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path).map_err(|e| cannot(path, e))
+        }
+        Err(e) => Err(cannot(path, e)),
+    }
 }
 
-/// Takes the lock if it is free.
-pub fn try_lock(what: &Path, purpose: &str) -> Result<Option<File>> {
-    let f = open(what, purpose)?;
-    match f.try_lock() {
-        Ok(()) => Ok(Some(f)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(Error::input(format!("cannot lock {}: {e}", lock_path(what, purpose).display())))
+fn cannot(path: &Path, e: std::io::Error) -> Error {
+    let why = if e.raw_os_error() == Some(libc::ELOOP) { "it is a symbolic link".to_string() } else { e.to_string() };
+    Error::input(format!("cannot use the lock file {}: {why}", path.display()))
+}
+
+/// Whether `file` is still the file at `path`.
+fn still_there(file: &File, path: &Path) -> bool {
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Takes the lock at `path` if it is free. With `remove`, the file is removed on release.
+pub fn try_lock(path: &Path, remove: bool) -> Result<Option<FileLock>> {
+    loop {
+        let file = open(path)?;
+        match file.try_lock() {
+            Ok(()) if !remove || still_there(&file, path) => {
+                return Ok(Some(FileLock { file, path: path.to_path_buf(), remove }));
+            }
+            Ok(()) => continue,
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(cannot(path, e)),
         }
     }
+}
+
+/// Waits for the lock at `path`; the file stays (for folders only their owner can reach).
+pub fn lock(path: &Path) -> Result<FileLock> {
+    let file = open(path)?;
+    file.lock().map_err(|e| cannot(path, e))?;
+    Ok(FileLock { file, path: path.to_path_buf(), remove: false })
+}
+
+/// A lock file for one user's processes, named after what it protects: in the user's runtime
+/// folder (or cache folder), never a shared temp folder another user could plant a link in.
+pub fn private_path(what: &Path, purpose: &str) -> Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|d| PathBuf::from(d).join("godwit"))
+        .or_else(|| dirs::cache_dir().map(|d| d.join("godwit").join("locks")))
+        .ok_or_else(|| Error::input("this system has no runtime or cache folder for Godwit's lock files"))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    let canonical = what.canonicalize().unwrap_or_else(|_| what.to_path_buf());
+    let key = hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8]);
+    Ok(dir.join(format!("{purpose}-{key}.lock")))
 }

@@ -76,7 +76,8 @@ pub struct EnvInfo {
     /// From the person's own file, not the project's.
     pub personal: bool,
     /// Where the password would come from: `keyring`, `environment` (GODWIT_PASSWORD_<ENV>), `none`,
-    /// or `unknown` when the keyring could not be asked.
+    /// `keyring_other_server` (stored for another server: not sent until confirmed), or `unknown`
+    /// when the keyring could not be asked.
     pub password: String,
 }
 
@@ -121,6 +122,18 @@ pub fn refuse_password(name: &str, url: &str) -> Result<()> {
 pub fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
         return Err(Error::input(format!("`{name}` is not a usable environment name: use letters, digits, - and _")));
+    }
+    Ok(())
+}
+
+/// Checks a project id (`id` in godwit.toml): it names folders and keyring entries, so it is one
+/// plain name, whatever a cloned repository says.
+pub fn check_id(id: &str) -> Result<()> {
+    let plain = id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if id.is_empty() || id.len() > 128 || !plain || id.starts_with('.') {
+        return Err(Error::input(format!(
+            "`{id}` is not a usable project id: use letters, digits, -, _ and . (not first), at most 128."
+        )));
     }
     Ok(())
 }

@@ -74,20 +74,34 @@ impl Workspace {
     /// Adds the password, from GODWIT_PASSWORD_<ENV> or else the keyring, just before connecting
     /// (verbs that only read files never touch the keyring). A keyring that cannot be read is not
     /// an error yet: the server may not need a password; if it does, its refusal says why.
-    pub fn resolve_password(&mut self) {
-        let (Some(env), Some(key)) = (&self.env, &self.secret_key) else { return };
+    ///
+    /// A stored password is sent only to the server it was stored for. When the environment now
+    /// names another one (a changed or hostile `godwit.toml`), nothing is sent and the error offers
+    /// `Remedy::TrustServer`; `trust_server` is that confirmation, given once: the password is then
+    /// bound to the new server. Returns what it was bound to before, when it was rebound.
+    pub fn resolve_password(&mut self, trust_server: bool) -> Result<Option<String>> {
+        let (Some(env), Some(key)) = (&self.env, &self.secret_key) else { return Ok(None) };
         if self.target.dialect() == crate::db::Dialect::Sqlite || self.target.has_password() {
-            return;
+            return Ok(None);
         }
         let var = password_var(env);
         if let Some(p) = password_from_env(env) {
             self.target =
                 self.target.clone().with_password(Some(p)).with_auth_hint(format!("the password came from {var}"));
-            return;
+            return Ok(None);
         }
+        let mut rebound = None;
         let hint = match secret::get(key) {
-            Ok(Some(p)) => {
-                self.target = self.target.clone().with_password(Some(p));
+            Ok(Some(stored)) => {
+                let now = self.target.binding();
+                if stored.bound_to.as_deref() != Some(now.as_str()) {
+                    if !trust_server {
+                        return Err(server_changed(env, stored.bound_to, now));
+                    }
+                    secret::rebind(key, &now)?;
+                    rebound = Some(stored.bound_to.unwrap_or_else(|| "no server (stored by an older Godwit)".into()));
+                }
+                self.target = self.target.clone().with_password(Some(stored.password));
                 format!("the password came from the OS keyring: store the right one with `godwit secret set {env}`")
             }
             Ok(None) => format!(
@@ -96,7 +110,29 @@ impl Workspace {
             Err(e) => format!("{}; or set {var}", e.message),
         };
         self.target = self.target.clone().with_auth_hint(hint);
+        Ok(rebound)
     }
+
+    /// Stores the environment's password, bound to the server it names now.
+    pub fn store_password(&self, password: &SecretString) -> Result<()> {
+        let key = self.secret_key.as_deref().ok_or_else(|| Error::input("only an environment keeps a password"))?;
+        secret::set(key, password, &self.target.binding())
+    }
+}
+
+fn server_changed(env: &str, stored_for: Option<String>, now: String) -> Error {
+    let was = match &stored_for {
+        Some(b) => format!("was stored for {b}"),
+        None => "was stored by an older Godwit, before passwords were bound to a server".into(),
+    };
+    Error::new(
+        ErrorKind::Connect,
+        format!(
+            "the password of `{env}` in the OS keyring {was}, but `{env}` now connects to {now}. It was not sent. \
+             If {now} is the right server, confirm it once; otherwise check who changed the environment."
+        ),
+    )
+    .with_remedy(crate::error::Remedy::TrustServer { env: env.to_string(), stored_for, now })
 }
 
 /// Asks for a name to be typed before a protected environment is changed (or, with `always`,
@@ -142,7 +178,13 @@ impl Project {
             fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
         let config: Config =
             toml::from_str(&text).map_err(|e| Error::input(format!("{} is not valid: {e}", path.display())))?;
+        // Names from a file that may be a stranger's become folder names and keyring keys.
+        let invalid = |e: Error| Error::input(format!("{}: {}", path.display(), e.message));
+        if let Some(id) = &config.id {
+            profile::check_id(id).map_err(invalid)?;
+        }
         for (name, env) in &config.env {
+            profile::check_name(name).map_err(invalid)?;
             if let Some(url) = &env.url {
                 profile::refuse_password(name, url).map_err(|e| {
                     Error::input(format!("{}: {} This file is committed: remove it now.", path.display(), e.message))
@@ -152,6 +194,9 @@ impl Project {
         let mut p = Project { root: root.to_path_buf(), config, personal: BTreeMap::new() };
         if let Some(file) = profile::personal_file(&p.id()) {
             p.personal = profile::load_personal(&file)?;
+            for name in p.personal.keys() {
+                profile::check_name(name).map_err(|e| Error::input(format!("{}: {}", file.display(), e.message)))?;
+            }
             if let Some(both) = p.personal.keys().find(|k| p.config.env.contains_key(*k)) {
                 return Err(Error::input(format!(
                     "environment `{both}` is in both {} and your own {}; rename one.",
@@ -171,7 +216,13 @@ impl Project {
         use sha2::Digest;
         let canonical = self.root.canonicalize().unwrap_or_else(|_| self.root.clone());
         let hash = hex::encode(&sha2::Sha256::digest(canonical.to_string_lossy().as_bytes())[..6]);
-        let name = canonical.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name: String = canonical
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+            .collect();
         format!("{name}-{hash}")
     }
 
@@ -249,12 +300,15 @@ impl Project {
         self.save_env(name, env, personal)
     }
 
-    /// Adds or replaces an environment (the app's edit form); its stored password stays.
+    /// Adds or replaces an environment (the app's edit form). Its stored password stays, and follows
+    /// an edit to another server: the person editing chose it (a password that was bound elsewhere
+    /// still is).
     pub fn save_env(&mut self, name: &str, env: EnvConfig, personal: bool) -> Result<PathBuf> {
         profile::check_name(name)?;
         let url = env.url(name)?;
         profile::refuse_password(name, &url)?;
-        Target::parse(&url, &self.root)?;
+        let new_binding = Target::parse(&url, &self.root)?.binding();
+        let old_binding = self.workspace(Some(name)).ok().map(|w| w.target.binding());
         let path = if personal {
             profile::personal_file(&self.id())
                 .ok_or_else(|| Error::input("this system has no config folder for personal environments"))?
@@ -278,6 +332,14 @@ impl Project {
             self.personal.insert(name.into(), env);
         } else {
             self.config.env.insert(name.into(), env);
+        }
+        if let Some(old) = old_binding.filter(|o| *o != new_binding) {
+            let key = self.secret_key(name);
+            if let Ok(Some(stored)) = secret::get(&key)
+                && stored.bound_to.as_deref() == Some(old.as_str())
+            {
+                secret::rebind(&key, &new_binding)?;
+            }
         }
         Ok(path)
     }
@@ -320,7 +382,15 @@ impl Project {
                 "unknown".into()
             } else {
                 match secret::get(&self.secret_key(name)) {
-                    Ok(Some(_)) => "keyring".into(),
+                    Ok(Some(s))
+                        if s.bound_to
+                            .as_deref()
+                            .is_some_and(|b| Target::parse(&url, &self.root).is_ok_and(|t| t.binding() == b)) =>
+                    {
+                        "keyring".into()
+                    }
+                    // Stored for another server: not sent until a person confirms the new one.
+                    Ok(Some(_)) => "keyring_other_server".into(),
                     Ok(None) => "none".into(),
                     Err(_) => {
                         // One failure is enough to know: do not wait on every environment.

@@ -1,6 +1,10 @@
 //! Passwords in the OS keyring (Secret Service on Linux, Keychain, Credential Manager), service
 //! `godwit`, key `<project id>/<env>`. Every call is bounded in time: a locked keyring with an
 //! unlock prompt nobody answers, or a Secret Service that never replies, becomes an error.
+//!
+//! A password is stored with the server it was stored for (driver, host, port, user, database:
+//! `Target::binding`). The key alone is not enough: the project id is committed, so a fork or a
+//! hostile repository with the same id could point the environment at its own server.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -67,23 +71,74 @@ fn keyring_error(what: &str, e: keyring::Error) -> Error {
     Error::new(ErrorKind::Connect, format!("while {what}: {why}"))
 }
 
+/// A stored password and the server it was stored for.
+pub struct Stored {
+    pub password: SecretString,
+    /// `None` for a password stored before passwords were bound (it is sent nowhere until confirmed).
+    pub bound_to: Option<String>,
+}
+
+/// How a password and its binding are kept in one keyring entry.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope {
+    godwit_secret: u32,
+    #[serde(rename = "for")]
+    bound_to: String,
+    password: String,
+}
+
+impl Stored {
+    fn decode(text: String) -> Stored {
+        match serde_json::from_str::<Envelope>(&text) {
+            Ok(e) if e.godwit_secret == 1 => {
+                Stored { password: SecretString::from(e.password), bound_to: Some(e.bound_to) }
+            }
+            _ => Stored { password: SecretString::from(text), bound_to: None },
+        }
+    }
+
+    fn encode(&self, bound_to: &str) -> SecretString {
+        let e = Envelope {
+            godwit_secret: 1,
+            bound_to: bound_to.to_string(),
+            password: self.password.expose_secret().to_string(),
+        };
+        SecretString::from(serde_json::to_string(&e).expect("serializable"))
+    }
+}
+
 /// The stored password, if there is one.
-pub fn get(key: &str) -> Result<Option<SecretString>> {
+pub fn get(key: &str) -> Result<Option<Stored>> {
     let k = key.to_string();
-    bounded(&format!("reading the password of {key}"), move || {
+    let text = bounded(&format!("reading the password of {key}"), move || {
         let entry = keyring::Entry::new(SERVICE, &k)?;
         match entry.get_password() {
             Ok(p) => Ok(Some(SecretString::from(p))),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(e),
         }
-    })
+    })?;
+    Ok(text.map(|t| Stored::decode(t.expose_secret().to_string())))
 }
 
-pub fn set(key: &str, password: &SecretString) -> Result<()> {
-    let (k, p) = (key.to_string(), SecretString::from(password.expose_secret().to_string()));
+/// Stores a password for the server `bound_to` (see `Target::binding`); it is sent nowhere else.
+pub fn set(key: &str, password: &SecretString, bound_to: &str) -> Result<()> {
+    let stored = Stored { password: password.clone(), bound_to: None };
+    put(key, stored.encode(bound_to))
+}
+
+/// Binds the stored password to another server, after a person confirmed it; `false` when none is stored.
+pub fn rebind(key: &str, bound_to: &str) -> Result<bool> {
+    match get(key)? {
+        Some(stored) => put(key, stored.encode(bound_to)).map(|_| true),
+        None => Ok(false),
+    }
+}
+
+fn put(key: &str, value: SecretString) -> Result<()> {
+    let k = key.to_string();
     bounded(&format!("storing the password of {key}"), move || {
-        keyring::Entry::new(SERVICE, &k)?.set_password(p.expose_secret())
+        keyring::Entry::new(SERVICE, &k)?.set_password(value.expose_secret())
     })
 }
 
@@ -97,4 +152,20 @@ pub fn remove(key: &str) -> Result<bool> {
             Err(e) => Err(e),
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binding_travels_with_its_password() {
+        let s = Stored { password: SecretString::from("pw\"{}"), bound_to: None };
+        let back = Stored::decode(s.encode("postgres://app@db:5432/app").expose_secret().to_string());
+        assert_eq!(back.password.expose_secret(), "pw\"{}");
+        assert_eq!(back.bound_to.as_deref(), Some("postgres://app@db:5432/app"));
+        // A password stored before bindings is bound to nothing, even when it looks like JSON.
+        let old = Stored::decode(r#"{"password":"x"}"#.into());
+        assert_eq!((old.password.expose_secret(), old.bound_to), (r#"{"password":"x"}"#, None));
+    }
 }

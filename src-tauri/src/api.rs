@@ -12,13 +12,13 @@ use godwit::event::{Direction, RunEvent};
 use godwit::migration::check::{self, Finding};
 use godwit::migration::new::{self, NewMigration};
 use godwit::migration::plan::DownTarget;
-use godwit::migration::runner::{self, RunOptions, RunReport};
+use godwit::migration::runner::{self, RunOptions, RunReport, Work};
 use godwit::migration::source::Source;
 use godwit::migration::status::{self, StatusReport};
 use godwit::profile::{EnvConfig, EnvInfo};
 use godwit::project::{self, Project, Workspace};
 use godwit::template::{self, Rendered, TemplateInfo};
-use godwit::{Error, Result, secret};
+use godwit::{Error, Result};
 use serde::Serialize;
 
 use crate::state::AppState;
@@ -143,7 +143,7 @@ pub fn save_env(
     let mut p = project(state)?;
     p.save_env(name, env, personal)?;
     if let Some(pw) = password.filter(|p| !p.is_empty()) {
-        secret::set(&p.secret_key(name), &secrecy::SecretString::from(pw))?;
+        p.workspace(Some(name))?.store_password(&secrecy::SecretString::from(pw))?;
     }
     let v = view(&p);
     *state.project.lock().expect("not poisoned") = Some(p);
@@ -170,8 +170,15 @@ pub fn env_config(state: &AppState, name: &str) -> Result<(EnvConfig, bool)> {
 fn workspace(state: &AppState, env: &str) -> Result<(Project, Workspace)> {
     let p = project(state)?;
     let mut ws = p.workspace(Some(env))?;
-    ws.resolve_password();
+    ws.resolve_password(false)?;
     Ok((p, ws))
+}
+
+/// A person confirmed that the environment's stored password may go to the server it names now
+/// (the answer to `Remedy::TrustServer`): binds the password to that server.
+pub fn trust_server(state: &AppState, env: &str) -> Result<()> {
+    let mut ws = project(state)?.workspace(Some(env))?;
+    ws.resolve_password(true).map(|_| ())
 }
 
 async fn connect(ws: &Workspace, create: bool) -> Result<Box<dyn Database>> {
@@ -279,44 +286,31 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
     let source = Source::load(&ws.migrations)?;
     let direction = req.direction.unwrap_or(Direction::Up);
     let mut db = connect(&ws, direction == Direction::Up).await?;
-    let result = async {
-        let applied = db.applied().await?;
-        let preview = match direction {
-            Direction::Up => runner::preview_up(&source, &applied, req.to, false)?,
-            Direction::Down => runner::preview_down(&source, &applied, down_target(req.to, req.steps))?,
-        };
-        let store = Store::for_workspace(Some(p.id()), &ws)?;
-        let keep = p.backups_keep();
-        let has_work = !preview.planned.is_empty();
-        let backup = backup::before_run(
-            db.as_mut(),
-            &ws,
-            &store,
-            keep,
-            req.backup,
-            req.verify,
-            has_work,
-            &job.cancel,
-            &on_backup,
-        )
-        .await?;
-        let opts = RunOptions { lock_timeout: LOCK_TIMEOUT, allow_out_of_order: false, cancel: job.cancel.clone() };
-        let mut on_run = |e: &RunEvent| {
-            if !sink(AppEvent::Run { event: e.clone() }) {
-                job.cancel.cancel();
-            }
-        };
-        let report = match direction {
-            Direction::Up => runner::up(db.as_mut(), &source, req.to, &opts, &mut on_run).await,
-            Direction::Down => {
-                runner::down(db.as_mut(), &source, down_target(req.to, req.steps), &opts, &mut on_run).await
-            }
-        };
-        report
-            .and_then(RunReport::into_result)
-            .map_err(|e| backup::restore_hint(e, backup.as_ref().map(|b| b.id.as_str())))
-    }
-    .await;
+    let store = Store::for_workspace(Some(p.id()), &ws)?;
+    let opts = RunOptions { lock_timeout: LOCK_TIMEOUT, allow_out_of_order: false, cancel: job.cancel.clone() };
+    let work = match direction {
+        Direction::Up => Work::Up(req.to),
+        Direction::Down => Work::Down(down_target(req.to, req.steps)),
+    };
+    let mut on_run = |e: &RunEvent| {
+        if !sink(AppEvent::Run { event: e.clone() }) {
+            job.cancel.cancel();
+        }
+    };
+    let mut backup = backup::BackupFirst {
+        ws: &ws,
+        store,
+        keep: p.backups_keep(),
+        wanted: req.backup,
+        verify: req.verify,
+        cancel: &job.cancel,
+        on: &on_backup,
+        taken: None,
+    };
+    let result = runner::execute(db.as_mut(), &source, work, &opts, &mut backup, &mut on_run)
+        .await
+        .and_then(|(report, _)| report.into_result())
+        .map_err(|e| backup.hint(e));
     db.close().await;
     result
 }

@@ -1,7 +1,7 @@
-//! Errors cross the bridge as `{kind, message, location}`: the front end branches on `kind`,
-//! shows `message`, and points at `location` in a migration file.
+//! Errors cross the bridge as `{kind, message, location, remedy}`: the front end branches on
+//! `kind`, shows `message`, points at `location` in a migration file, and offers `remedy` as a button.
 
-use godwit::error::{ErrorKind, Location};
+use godwit::error::{ErrorKind, Location, Remedy};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
@@ -10,11 +10,12 @@ pub struct CommandError {
     pub kind: ErrorKind,
     pub message: String,
     pub location: Option<Location>,
+    pub remedy: Option<Box<Remedy>>,
 }
 
 impl From<godwit::Error> for CommandError {
     fn from(e: godwit::Error) -> Self {
-        CommandError { kind: e.kind, message: e.message, location: e.location }
+        CommandError { kind: e.kind, message: e.message, location: e.location, remedy: e.remedy }
     }
 }
 

@@ -72,6 +72,12 @@ async fn save_env(
     Ok(api::save_env(&state, &name, env, personal, password)?)
 }
 
+// Async: it reads and writes the keyring.
+#[tauri::command]
+async fn trust_server(state: State<'_, AppState>, env: String) -> CommandResult<()> {
+    Ok(api::trust_server(&state, &env)?)
+}
+
 #[tauri::command]
 async fn remove_env(state: State<'_, AppState>, name: String) -> CommandResult<ProjectView> {
     Ok(api::remove_env(&state, &name)?)
@@ -217,6 +223,23 @@ pub fn run() {
             }
             Ok(())
         })
+        .on_window_event(|window, event| {
+            // Closing the window mid-run stops the running migration on the server and waits for
+            // its answer (and its log row) before the window goes: the process must not end with a
+            // statement the server would go on to finish.
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event
+                && window.state::<AppState>().abort_all()
+            {
+                api.prevent_close();
+                let window = window.clone();
+                tauri::async_runtime::spawn(async move {
+                    while window.state::<AppState>().has_jobs() {
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    }
+                    let _ = window.destroy();
+                });
+            }
+        })
         .invoke_handler(tauri::generate_handler![
             open_project,
             pick_folder,
@@ -225,6 +248,7 @@ pub fn run() {
             env_config,
             save_env,
             remove_env,
+            trust_server,
             test_env,
             status,
             history,

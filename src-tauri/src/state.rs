@@ -26,6 +26,17 @@ impl AppState {
         Job { state: self, id, cancel }
     }
 
+    /// Stops every job now (a running migration is stopped on the server); `false` when none runs.
+    pub fn abort_all(&self) -> bool {
+        let runs = self.runs.lock().expect("not poisoned");
+        runs.values().for_each(Cancel::abort);
+        !runs.is_empty()
+    }
+
+    pub fn has_jobs(&self) -> bool {
+        !self.runs.lock().expect("not poisoned").is_empty()
+    }
+
     /// Asks a job to stop (between migrations, or by stopping a dump tool). `false` if it is gone.
     pub fn cancel(&self, id: u32) -> bool {
         match self.runs.lock().expect("not poisoned").get(&id) {

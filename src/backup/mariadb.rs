@@ -1,33 +1,67 @@
 //! MySQL and MariaDB: `mariadb-dump` (or `mysqldump`) `--single-transaction --routines --triggers`,
-//! restored with the `mariadb` (or `mysql`) client. The password goes in a 0600 option file.
+//! restored with the `mariadb` (or `mysql`) client. The password reaches them in an option file
+//! read from a pipe (`/dev/fd/3`): nothing on disk to leave behind if Godwit is killed.
 
 use std::path::Path;
 
 use async_trait::async_trait;
 use tokio::process::Command;
 
-use super::tool::{self, Progress, SecretFile, Tool};
+use super::tool::{self, Progress, Tool};
 use crate::db::Target;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::migration::runner::Cancel;
 
 pub struct MariaDbDump;
 
 const INSTALL: &str = "Debian: apt install mariadb-client";
 
-/// The client's options file: `[client]` with the password, if any. It must come first.
-fn options(target: &Target) -> Result<SecretFile> {
+/// The client's options: `[client]` with the password, if any, in the option file's escapes
+/// (a quoted value; newlines and quotes escaped, so no password ends the line or the value).
+fn options_text(target: &Target) -> String {
     let mut text = String::from("[client]\n");
     if let Some(p) = target.password() {
-        text.push_str(&format!("password=\"{}\"\n", p.replace('\\', "\\\\").replace('"', "\\\"")));
+        let mut quoted = String::with_capacity(p.len() + 2);
+        for c in p.chars() {
+            match c {
+                '\\' => quoted.push_str("\\\\"),
+                '"' => quoted.push_str("\\\""),
+                '\'' => quoted.push_str("\\'"),
+                '\n' => quoted.push_str("\\n"),
+                '\r' => quoted.push_str("\\r"),
+                '\t' => quoted.push_str("\\t"),
+                c => quoted.push(c),
+            }
+        }
+        text.push_str(&format!("password=\"{quoted}\"\n"));
     }
-    SecretFile::new(&text)
+    text
 }
 
-fn base(program: &Path, target: &Target, opts: &SecretFile) -> Command {
+/// The options in a pipe whose read end the tool gets as fd 3.
+fn options(target: &Target) -> Result<std::io::PipeReader> {
+    let (reader, mut writer) =
+        std::io::pipe().map_err(|e| Error::failed(format!("cannot make a pipe for the password: {e}")))?;
+    // A few hundred bytes: far below a pipe's buffer, so this never waits for the reader.
+    std::io::Write::write_all(&mut writer, options_text(target).as_bytes())
+        .map_err(|e| Error::failed(format!("cannot write the password to a pipe: {e}")))?;
+    Ok(reader)
+}
+
+fn base(program: &Path, target: &Target, opts: &std::io::PipeReader) -> Command {
+    use std::os::fd::AsRawFd;
     let url = target.url();
-    let mut c = Command::new(program);
-    c.arg(format!("--defaults-extra-file={}", opts.path().display()))
+    let mut c = tool::command(program);
+    let fd = opts.as_raw_fd();
+    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            let r = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
+            if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+        });
+    }
+    // Must be the first option.
+    c.arg("--defaults-extra-file=/dev/fd/3")
         // The URL means TCP even for `localhost` (the client would pick the socket).
         .arg("--protocol=TCP")
         .args(["--host", url.host_str().unwrap_or("localhost")])

@@ -61,11 +61,42 @@ const MANIFEST: &str = "manifest.json";
 
 impl Store {
     pub fn new(project_id: &str, env: &str) -> Result<Store> {
+        // Both come from godwit.toml, which may be a stranger's: each must stay one folder name.
+        crate::profile::check_id(project_id)?;
+        crate::profile::check_name(env)?;
         let base = std::env::var_os("GODWIT_DATA_DIR")
             .map(PathBuf::from)
             .or_else(|| dirs::data_dir().map(|d| d.join("godwit")))
             .ok_or_else(|| Error::input("this system has no data folder for backups; set GODWIT_DATA_DIR"))?;
         Ok(Store { dir: base.join("backups").join(project_id).join(env) })
+    }
+
+    /// Creates the store's folders, readable by their owner only (backups hold the data).
+    fn create(&self) -> Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.dir)
+            .map_err(|e| Error::failed(format!("cannot create {}: {e}", self.dir.display())))?;
+        // A store made by an older Godwit was open to all.
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::failed(format!("cannot make {} private: {e}", self.dir.display())))
+    }
+
+    /// Removes `.partial` files left by backups that were killed: a running backup holds a lock
+    /// on its own, so only abandoned ones can be locked here.
+    fn sweep(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.extension().is_some_and(|x| x == "partial")
+                && let Ok(f) = std::fs::File::open(&path)
+                && f.try_lock().is_ok()
+            {
+                tracing::info!("removing {}, left by a backup that did not finish", path.display());
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
 
     /// The store of a workspace: its project and environment, or for an ad hoc URL, one named
@@ -92,6 +123,16 @@ impl Store {
             std::fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
         let mut all: Vec<BackupEntry> =
             serde_json::from_str(&text).map_err(|e| Error::input(format!("{} is damaged: {e}", path.display())))?;
+        // Entries name files in this folder only: retention deletes them, restore reads them.
+        if let Some(bad) = all.iter().find(|e| !is_plain_name(&e.file)) {
+            return Err(Error::input(format!(
+                "{} is damaged: backup {} names the file `{}`, which is not a file in {}. Nothing was read or removed.",
+                path.display(),
+                bad.id,
+                bad.file,
+                self.dir.display()
+            )));
+        }
         all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(all)
     }
@@ -117,14 +158,16 @@ impl Store {
     fn write(&self, entries: &[BackupEntry]) -> Result<()> {
         let tmp = self.dir.join(format!("{MANIFEST}.tmp"));
         let text = serde_json::to_string_pretty(entries).expect("serializable");
-        std::fs::write(&tmp, text).map_err(|e| Error::failed(format!("cannot write {}: {e}", tmp.display())))?;
+        private_file(&tmp)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+            .map_err(|e| Error::failed(format!("cannot write {}: {e}", tmp.display())))?;
         std::fs::rename(&tmp, self.dir.join(MANIFEST))
             .map_err(|e| Error::failed(format!("cannot write the manifest: {e}")))
     }
 
     /// Adds an entry and removes the oldest beyond `keep`; returns the ids removed.
     fn add(&self, entry: BackupEntry, keep: usize) -> Result<Vec<String>> {
-        let _guard = crate::fslock::lock(&self.dir, "backups")?;
+        let _guard = crate::fslock::lock(&self.dir.join(".lock"))?;
         let mut all = self.list()?;
         all.insert(0, entry);
         let removed: Vec<BackupEntry> = if all.len() > keep.max(1) { all.split_off(keep.max(1)) } else { vec![] };
@@ -134,6 +177,20 @@ impl Store {
         }
         Ok(removed.into_iter().map(|r| r.id).collect())
     }
+}
+
+/// A file name with no folder in it.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
+/// Creates (or truncates) a file only its owner can read.
+pub(crate) fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    // An existing file keeps its mode on open.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    Ok(f)
 }
 
 fn sanitize(s: &str) -> String {
@@ -173,14 +230,18 @@ pub async fn backup(
     let tool = tool::for_dialect(db.dialect());
     let server_version = db.server_version().await?;
     let (tool_name, tool_version) = tool.check(&server_version).await?;
-    std::fs::create_dir_all(&store.dir)
-        .map_err(|e| Error::failed(format!("cannot create {}: {e}", store.dir.display())))?;
+    store.create()?;
+    store.sweep();
     let applied = db.applied().await?;
     let migration_version = applied.iter().filter(|a| a.success).map(|a| a.version).max();
     let now = Utc::now();
     let id = new_id(now);
     let file = format!("{id}.{}", tool.extension());
     let partial = store.dir.join(format!("{file}.partial"));
+    // Held until the backup ends, so a sweep by another run leaves this one's file alone.
+    let partial_lock = private_file(&partial)
+        .and_then(|f| f.try_lock().map_err(std::io::Error::other).map(|_| f))
+        .map_err(|e| Error::failed(format!("cannot create {}: {e}", partial.display())))?;
     on(&BackupEvent::Phase { message: format!("backing up {} with {tool_name}", target.display()) });
 
     let started = Instant::now();
@@ -216,6 +277,7 @@ pub async fn backup(
             return Err(e);
         }
     };
+    drop(partial_lock);
     progress(size);
     let entry = BackupEntry {
         id: id.clone(),
@@ -461,8 +523,38 @@ pub async fn before_run(
     Ok(Some(entry))
 }
 
+/// The backup a run asks for (or its protected environment requires), taken under the run's lock
+/// once the plan is known (see `before_run`). A failed run names it (`restore_hint`).
+pub struct BackupFirst<'a> {
+    pub ws: &'a crate::project::Workspace,
+    pub store: Store,
+    pub keep: usize,
+    pub wanted: bool,
+    pub verify: bool,
+    pub cancel: &'a Cancel,
+    pub on: &'a (dyn Fn(&BackupEvent) + Send + Sync),
+    pub taken: Option<BackupEntry>,
+}
+
+#[async_trait::async_trait]
+impl crate::migration::runner::BeforeRun for BackupFirst<'_> {
+    async fn before(&mut self, db: &mut dyn Database, planned: usize) -> Result<()> {
+        let (ws, store, on) = (self.ws, &self.store, self.on);
+        self.taken =
+            before_run(db, ws, store, self.keep, self.wanted, self.verify, planned > 0, self.cancel, on).await?;
+        Ok(())
+    }
+}
+
+impl BackupFirst<'_> {
+    /// Points a failed run at the backup taken just before it.
+    pub fn hint(&self, e: Error) -> Error {
+        restore_hint(e, self.taken.as_ref().map(|b| b.id.as_str()))
+    }
+}
+
 /// Points a failed run at the backup taken just before it.
-pub fn restore_hint(mut e: Error, backup_id: Option<&str>) -> Error {
+fn restore_hint(mut e: Error, backup_id: Option<&str>) -> Error {
     if let Some(id) = backup_id
         && e.kind == ErrorKind::Failed
     {

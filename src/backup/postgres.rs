@@ -17,7 +17,7 @@ const INSTALL: &str = "Debian: apt install postgresql-client";
 
 fn base(program: &Path, target: &Target) -> Command {
     let url = target.url();
-    let mut c = Command::new(program);
+    let mut c = tool::command(program);
     c.arg("--no-password")
         .args(["--host", url.host_str().unwrap_or("localhost")])
         .args(["--port", &url.port().unwrap_or(5432).to_string()]);

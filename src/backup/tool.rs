@@ -1,5 +1,5 @@
-//! Dump tools as child processes: the password reaches them through their environment or a 0600
-//! file, never their argument list; their output streams into the backup file while it is hashed
+//! Dump tools as child processes, with an allow-listed environment: the password reaches them
+//! through their environment or a pipe, never their argument list; their output streams into the backup file while it is hashed
 //! and counted; a cancel kills them.
 
 use std::path::{Path, PathBuf};
@@ -64,9 +64,24 @@ pub(crate) fn find(names: &[&str], install: &str) -> Result<PathBuf> {
     Err(Error::input(format!("{} was not found on PATH: install it ({install}) and try again.", names.join(" or "))))
 }
 
+/// A dump tool's command with only the environment it needs: PATH, HOME, the locale and the time
+/// zone. Nothing else of Godwit's environment reaches it (`DATABASE_URL`, `GODWIT_PASSWORD_*`,
+/// `LD_PRELOAD` and the like); the caller adds the tool's own variables, such as its password.
+pub(crate) fn command(program: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.env_clear();
+    for (k, v) in std::env::vars_os() {
+        let name = k.to_string_lossy();
+        if matches!(name.as_ref(), "PATH" | "HOME" | "LANG" | "LANGUAGE" | "TZ") || name.starts_with("LC_") {
+            c.env(&k, v);
+        }
+    }
+    c
+}
+
 /// `tool --version`, first line.
 pub(crate) async fn version_of(tool: &Path) -> Result<String> {
-    let o = Command::new(tool)
+    let o = command(tool)
         .arg("--version")
         .output()
         .await
@@ -111,8 +126,8 @@ pub(crate) async fn run(
     let (stdout, stdin) = (child.stdout.take(), child.stdin.take());
     let io = async {
         if let (Some(out), Some(mut stdout)) = (out, stdout) {
-            let file = std::fs::File::create(out)
-                .map_err(|e| Error::failed(format!("cannot create {}: {e}", out.display())))?;
+            let file =
+                super::private_file(out).map_err(|e| Error::failed(format!("cannot create {}: {e}", out.display())))?;
             // Compression runs on its own thread, so the dump keeps streaming while a chunk is packed.
             let written = Arc::new(AtomicU64::new(0));
             let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
@@ -302,25 +317,4 @@ pub fn sha256_of(path: &Path) -> Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
-}
-
-/// A file only its owner can read, removed when dropped: where a password goes for tools that
-/// read one from a file.
-pub(crate) struct SecretFile(tempfile::NamedTempFile);
-
-impl SecretFile {
-    pub(crate) fn new(contents: &str) -> Result<SecretFile> {
-        use std::io::Write;
-        // tempfile creates it 0600 on Unix.
-        let mut f = tempfile::Builder::new()
-            .prefix("godwit-")
-            .tempfile()
-            .map_err(|e| Error::failed(format!("cannot create a private file for the password: {e}")))?;
-        f.write_all(contents.as_bytes()).map_err(|e| Error::failed(format!("cannot write a private file: {e}")))?;
-        Ok(SecretFile(f))
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        self.0.path()
-    }
 }

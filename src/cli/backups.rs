@@ -8,7 +8,7 @@ pub(super) async fn backup_verb(ctx: &Ctx) -> Result<()> {
     let mut db = db.ok_or_else(|| Error::input(format!("{label} does not exist yet: there is nothing to back up.")))?;
     let ws = ctx.workspace()?;
     let mut target = ws.clone();
-    target.resolve_password();
+    ctx.password(&mut target)?;
     let store = ctx.store(&ws)?;
     let cancel = cancel_on_ctrl_c();
     let shown = BackupProgress::new();
@@ -62,7 +62,7 @@ pub(super) async fn verify(ctx: &Ctx, id: &str) -> Result<()> {
     let (db, _source, label) = ctx.open_for_reading().await?;
     let mut db = db.ok_or_else(|| Error::input(format!("{label} does not exist; its server is needed to verify.")))?;
     let mut ws = ctx.workspace()?;
-    ws.resolve_password();
+    ctx.password(&mut ws)?;
     let store = ctx.store(&ws)?;
     let shown = BackupProgress::new();
     let result = backup::verify(

@@ -1,6 +1,7 @@
 //! Verbs that change a database: up, down, redo, repair, resolve.
 
 use super::*;
+use crate::migration::runner::Work;
 
 fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
     let verb = match report.direction {
@@ -26,7 +27,7 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
         println!(
             "Stopped after {done} of {total} migration(s) on {label}: cancelled. The database has the first {done}."
         );
-        return Err(Error::new(ErrorKind::Cancelled, "cancelled"));
+        return Err(report.failure.unwrap_or_else(|| Error::new(ErrorKind::Cancelled, "cancelled")));
     }
     if total == 0 && report.failure.is_none() {
         match report.direction {
@@ -46,29 +47,44 @@ pub(super) struct BackupFirst {
     pub(super) verify: bool,
 }
 
-/// Backs up before a run (see `backup::before_run`). On failure the connection is dropped unused.
-async fn backup_first(ctx: &Ctx, o: &mut Opened, first: &BackupFirst, has_work: bool) -> Result<Option<String>> {
-    let store = ctx.store(&o.ws)?;
+/// Runs the work on the opened database, with the backup asked for (or required) taken under the
+/// run's lock once the plan is known; a failure after a backup names it.
+async fn run_and_finish(ctx: &Ctx, o: Opened, work: Work, allow_out_of_order: bool, first: BackupFirst) -> Result<()> {
+    let opts = ctx.run_options(allow_out_of_order);
     let shown = BackupProgress::new();
-    let r = crate::backup::before_run(
-        o.db.as_mut(),
-        &o.ws,
-        &store,
-        ctx.keep(),
-        first.wanted,
-        first.verify,
-        has_work,
-        &Cancel::default(),
-        &|e| shown.on_event(e),
-    )
+    let on_backup = |e: &crate::backup::BackupEvent| shown.on_event(e);
+    let mut backup = crate::backup::BackupFirst {
+        ws: &o.ws,
+        store: ctx.store(&o.ws)?,
+        keep: ctx.keep(),
+        wanted: first.wanted,
+        verify: first.verify,
+        cancel: &opts.cancel,
+        on: &on_backup,
+        taken: None,
+    };
+    let mut progress = Progress::new();
+    let started = Instant::now();
+    let mut db = o.db;
+    let result = runner::execute(db.as_mut(), &o.source, work, &opts, &mut backup, &mut |e| {
+        shown.finish();
+        progress.on_event(e)
+    })
     .await;
     shown.finish();
-    Ok(r?.map(|e| e.id))
-}
-
-/// Points a failed run at the backup taken just before it.
-fn with_restore_hint(result: Result<()>, backup: Option<String>) -> Result<()> {
-    result.map_err(|e| crate::backup::restore_hint(e, backup.as_deref()))
+    db.close().await;
+    let outcome = async {
+        let (report, then) = result?;
+        let version = report.planned.first().map(|s| s.version).unwrap_or_default();
+        finish_run(report, &o.label, started)?;
+        if let Some(up) = then {
+            finish_run(up, &o.label, started)?;
+            println!("Redo of {version} passed: its down and up both ran.");
+        }
+        Ok(())
+    }
+    .await;
+    outcome.map_err(|e| backup.hint(e))
 }
 
 pub(super) async fn up(
@@ -83,16 +99,8 @@ pub(super) async fn up(
         let applied = read(db, async |db| db.applied().await).await?;
         return finish_run(runner::preview_up(&source, &applied, to, allow_out_of_order)?, &label, Instant::now());
     }
-    let mut o = ctx.open(true).await?;
-    let applied = o.db.applied().await?;
-    let has_work = !runner::preview_up(&o.source, &applied, to, allow_out_of_order)?.planned.is_empty();
-    let backup = backup_first(ctx, &mut o, &first, has_work).await?;
-    let opts = ctx.run_options(allow_out_of_order);
-    let mut progress = Progress::new();
-    let started = Instant::now();
-    let report = runner::up(o.db.as_mut(), &o.source, to, &opts, &mut |e| progress.on_event(e)).await;
-    o.db.close().await;
-    with_restore_hint(report.and_then(|r| finish_run(r, &o.label, started)), backup)
+    let o = ctx.open(true).await?;
+    run_and_finish(ctx, o, Work::Up(to), allow_out_of_order, first).await
 }
 
 pub(super) async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result<()> {
@@ -101,38 +109,13 @@ pub(super) async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result
         let applied = read(db, async |db| db.applied().await).await?;
         return finish_run(runner::preview_down(&source, &applied, target)?, &label, Instant::now());
     }
-    let mut o = ctx.open(false).await?;
-    let applied = o.db.applied().await?;
-    let has_work = !runner::preview_down(&o.source, &applied, target)?.planned.is_empty();
-    let backup = backup_first(ctx, &mut o, &BackupFirst { wanted: false, verify: false }, has_work).await?;
-    let opts = ctx.run_options(false);
-    let mut progress = Progress::new();
-    let started = Instant::now();
-    let report = runner::down(o.db.as_mut(), &o.source, target, &opts, &mut |e| progress.on_event(e)).await;
-    o.db.close().await;
-    with_restore_hint(report.and_then(|r| finish_run(r, &o.label, started)), backup)
+    let o = ctx.open(false).await?;
+    run_and_finish(ctx, o, Work::Down(target), false, BackupFirst { wanted: false, verify: false }).await
 }
 
 pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
-    let mut o = ctx.open(false).await?;
-    let backup = backup_first(ctx, &mut o, &BackupFirst { wanted: false, verify: false }, true).await?;
-    let opts = ctx.run_options(false);
-    let mut progress = Progress::new();
-    let started = Instant::now();
-    let result = runner::redo(o.db.as_mut(), &o.source, &opts, &mut |e| progress.on_event(e)).await;
-    o.db.close().await;
-    let outcome = async {
-        let (down, up) = result?;
-        let version = down.planned.first().map(|s| s.version).unwrap_or_default();
-        finish_run(down, &o.label, started)?;
-        if let Some(up) = up {
-            finish_run(up, &o.label, started)?;
-            println!("Redo of {version} passed: its down and up both ran.");
-        }
-        Ok(())
-    }
-    .await;
-    with_restore_hint(outcome, backup)
+    let o = ctx.open(false).await?;
+    run_and_finish(ctx, o, Work::Redo, false, BackupFirst { wanted: false, verify: false }).await
 }
 
 pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {

@@ -5,6 +5,8 @@ use super::*;
 pub(super) struct Ctx {
     pub(super) cli: Cli,
     pub(super) project: Option<Project>,
+    /// `DATABASE_URL`, from the environment or a `.env` file.
+    pub(super) database_url: Option<String>,
 }
 
 impl Ctx {
@@ -21,8 +23,8 @@ impl Ctx {
             }
             return Ok(w);
         }
-        if let Ok(url) = std::env::var("DATABASE_URL") {
-            return adhoc(&url, self.cli.source.clone());
+        if let Some(url) = &self.database_url {
+            return adhoc(url, self.cli.source.clone());
         }
         Err(Error::input(
             "no godwit.toml here or in any parent folder, and no --url or DATABASE_URL: run `godwit init` to make \
@@ -70,11 +72,39 @@ impl Ctx {
         let cancel = Cancel::default();
         let c = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping after the current migration (Ctrl-C again to abort it)...");
-                c.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
+            // A supervisor's SIGTERM is a second Ctrl-C at once: its SIGKILL may follow within
+            // seconds, so the running statement is stopped rather than waited for.
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            let mut presses = 0;
+            loop {
+                let terminated = async {
+                    match term.as_mut() {
+                        Some(t) => t.recv().await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => { if r.is_err() { return; } presses += 1; }
+                    _ = terminated => presses = presses.max(1) + 1,
+                }
+                match presses {
+                    1 => {
+                        eprintln!("\nstopping after the current migration (Ctrl-C again to stop it now)...");
+                        c.cancel();
+                    }
+                    2 => {
+                        eprintln!(
+                            "\nstopping the running migration on the server (Ctrl-C again to exit without waiting)..."
+                        );
+                        c.abort();
+                    }
+                    _ => {
+                        eprintln!(
+                            "\nexiting without waiting for the server: the running migration may still finish there. \
+                             `godwit status` shows what it did."
+                        );
+                        std::process::exit(130);
+                    }
                 }
             }
         });
@@ -110,9 +140,22 @@ impl Ctx {
         if !create_sqlite && ws.target.is_unborn() {
             return Err(Error::connect(format!("{label} does not exist yet: `godwit up` creates it.")));
         }
-        ws.resolve_password();
+        self.password(&mut ws)?;
         let db = db::connect(&ws.target, &self.connect_options(create_sqlite)).await?;
         Ok(Opened { db, source, label, ws })
+    }
+
+    /// Adds the environment's password before connecting (`Workspace::resolve_password`), saying
+    /// so when `--trust-host` bound it to a new server.
+    pub(super) fn password(&self, ws: &mut Workspace) -> Result<()> {
+        if let Some(was) = ws.resolve_password(self.cli.trust_host)? {
+            eprintln!(
+                "The password of `{}` is now bound to {} (it was for {was}).",
+                ws.env.as_deref().unwrap_or_default(),
+                ws.target.binding()
+            );
+        }
+        Ok(())
     }
 
     /// Where this environment's backups are kept.
@@ -131,7 +174,7 @@ impl Ctx {
         let mut w = self.workspace()?;
         let source = Source::load(&w.migrations)?;
         let label = label(&w);
-        w.resolve_password();
+        self.password(&mut w)?;
         let db = db::connect_existing(&w.target, &self.connect_options(false)).await?;
         Ok((db, source, label))
     }

@@ -67,7 +67,7 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
         EnvCmd::Test { name } => {
             let p = project_of(ctx)?;
             let mut w = p.workspace(name.as_deref().or(ctx.cli.env.as_deref()))?;
-            w.resolve_password();
+            ctx.password(&mut w)?;
             let timeout = Duration::from_secs(ctx.cli.connect_timeout.unwrap_or(5));
             let opts = ConnectOptions { connect_timeout: timeout, ..ctx.connect_options(false) };
             let probe = db::probe(&w.target, &opts).await?;
@@ -115,8 +115,8 @@ pub(super) fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
             if password.is_empty() {
                 return Err(Error::input("the password is empty; nothing was stored."));
             }
-            secret::set(&p.secret_key(env), &secrecy::SecretString::from(password))?;
-            println!("Stored the password of `{env}` in the OS keyring.");
+            w.store_password(&secrecy::SecretString::from(password))?;
+            println!("Stored the password of `{env}` in the OS keyring, for {} only.", w.target.binding());
             Ok(())
         }
         SecretCmd::Remove { env } => {

@@ -60,6 +60,10 @@ pub struct Cli {
     /// Seconds to wait for another run's migration lock.
     #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
     lock_timeout: u64,
+    /// Send the environment's stored password to the server it names now, though it was stored for
+    /// another one (a changed godwit.toml), and bind it to the new server from then on.
+    #[arg(long, global = true)]
+    trust_host: bool,
     #[command(subcommand)]
     verb: Verb,
 }
@@ -260,9 +264,8 @@ struct JsonFlag {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
-    // As sqlx-cli does: DATABASE_URL and friends may come from a .env file.
-    let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    let project_flag = cli.project.clone();
     tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG").unwrap_or_else(|_| "warn".into()))
@@ -273,6 +276,9 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {}", e.message);
+            if let Some(r) = &e.remedy {
+                eprintln!("{}", remedy(r, project_flag.as_deref()));
+            }
             e.exit_code()
         }
     }
@@ -298,7 +304,7 @@ async fn run(cli: Cli) -> Result<()> {
     if cli.project.is_some() && project.is_none() {
         return Err(Error::input(format!("no {} in {}", project::CONFIG_FILE, start.display())));
     }
-    let ctx = Ctx { cli, project };
+    let ctx = Ctx { cli, project, database_url: database_url() };
     match &ctx.cli.verb {
         Verb::Init { .. } => unreachable!("handled above"),
         Verb::New { name, simple, template, params, dialect } => {
@@ -332,6 +338,15 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// `DATABASE_URL` from the environment, else from a `.env` file in this folder or a parent (as
+/// sqlx-cli reads it). Only that one key is read, and nothing is exported: a `.env` from a cloned
+/// project must not reach the dump tools (`LD_PRELOAD`, …) or set anything else.
+fn database_url() -> Option<String> {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .or_else(|| dotenvy::dotenv_iter().ok()?.flatten().find(|(k, _)| k == "DATABASE_URL").map(|(_, v)| v))
+}
+
 /// Reads from a database that may not exist yet (nothing to read) and closes it.
 async fn read<T: Default>(
     db: Option<Box<dyn Database>>,
@@ -343,6 +358,30 @@ async fn read<T: Default>(
     let result = f(db.as_mut()).await;
     db.close().await;
     result
+}
+
+/// A remedy in the CLI's words: the command to type, as it can be pasted.
+fn remedy(r: &crate::error::Remedy, project: Option<&std::path::Path>) -> String {
+    use crate::error::Remedy;
+    let godwit = match project {
+        Some(p) => format!("godwit --project {}", shell_quote(&p.display().to_string())),
+        None => "godwit".into(),
+    };
+    match r {
+        Remedy::TrustServer { env, .. } => format!(
+            "To confirm the new server: `{godwit} --trust-host env test {env}` (connects, and binds the password to \
+             it), or store the password again with `{godwit} secret set {env}`."
+        ),
+    }
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c)) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 fn print_json(v: &impl Serialize) {

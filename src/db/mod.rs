@@ -289,7 +289,19 @@ pub trait Database: Send {
     async fn create_scratch(&mut self, name: &str) -> Result<()>;
     async fn drop_scratch(&mut self, name: &str) -> Result<()>;
 
+    /// What stops the statement this connection is running, from elsewhere (a second Ctrl-C, a
+    /// window closing): asked for once before a run.
+    async fn interrupter(&mut self) -> Result<Box<dyn Interrupt>>;
+
     async fn close(self: Box<Self>);
+}
+
+/// Stops a connection's running statement on the server (PostgreSQL's `pg_cancel_backend` and
+/// MariaDB's `KILL QUERY` from a second connection, `sqlite3_interrupt`), so that "aborted" is true
+/// when Godwit says it: the statement fails as cancelled, and its transaction rolls back.
+#[async_trait]
+pub trait Interrupt: Send + Sync {
+    async fn interrupt(&self) -> Result<()>;
 }
 
 /// Opens a connection to `target` within the connect timeout.

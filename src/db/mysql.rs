@@ -20,8 +20,24 @@ use crate::migration::source::MigrationFile;
 
 pub struct MySql {
     conn: MySqlConnection,
-    target: String,
+    target: Target,
     lock_name: Option<String>,
+}
+
+/// Kills a connection's running statement (not the connection) from a connection of its own.
+struct MyInterrupt {
+    target: Target,
+    id: u64,
+}
+
+#[async_trait]
+impl super::Interrupt for MyInterrupt {
+    async fn interrupt(&self) -> Result<()> {
+        let mut other = MySql::connect(&self.target, &ConnectOptions::default()).await?;
+        let r = other.batch(format!("KILL QUERY {}", self.id)).await;
+        let _ = other.conn.close().await;
+        r.map_err(Error::from)
+    }
 }
 
 struct My;
@@ -82,7 +98,7 @@ impl MySql {
             o = o.password(p);
         }
         let conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
-        Ok(MySql { conn, target: target.display(), lock_name: None })
+        Ok(MySql { conn, target: target.clone(), lock_name: None })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
@@ -206,7 +222,7 @@ impl Database for MySql {
                     format!(
                         "another migration run holds the migration lock on {} (waited {timeout:?}).{holder} \
                          Wait for it to finish, or raise --lock-timeout.",
-                        self.target
+                        self.target.display()
                     ),
                 ))
             }
@@ -372,6 +388,11 @@ impl Database for MySql {
 
     async fn drop_scratch(&mut self, name: &str) -> Result<()> {
         self.batch(format!("DROP DATABASE IF EXISTS {}", quote(name))).await.map_err(Error::from)
+    }
+
+    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
+        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut self.conn).await?;
+        Ok(Box::new(MyInterrupt { target: self.target.clone(), id }))
     }
 
     async fn close(self: Box<Self>) {

@@ -21,8 +21,24 @@ use crate::migration::split;
 
 pub struct Postgres {
     conn: PgConnection,
-    target: String,
+    target: Target,
     lock_id: Option<i64>,
+}
+
+/// Cancels a backend's running statement from a connection of its own.
+struct PgInterrupt {
+    target: Target,
+    pid: i32,
+}
+
+#[async_trait]
+impl super::Interrupt for PgInterrupt {
+    async fn interrupt(&self) -> Result<()> {
+        let mut other = Postgres::connect(&self.target, &ConnectOptions::default()).await?;
+        let r = sqlx::query("SELECT pg_cancel_backend($1)").bind(self.pid).execute(&mut other.conn).await;
+        let _ = other.conn.close().await;
+        r.map(|_| ()).map_err(Error::from)
+    }
 }
 
 struct Pg;
@@ -76,7 +92,7 @@ impl Postgres {
             o = o.password(p);
         }
         let conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
-        Ok(Postgres { conn, target: target.display(), lock_id: None })
+        Ok(Postgres { conn, target: target.clone(), lock_id: None })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
@@ -245,7 +261,7 @@ impl Database for Postgres {
                     format!(
                         "another migration run holds the migration lock on {} (waited {timeout:?}).{holder} \
                          Wait for it to finish, or raise --lock-timeout.",
-                        self.target
+                        self.target.display()
                     ),
                 ));
             }
@@ -439,6 +455,11 @@ impl Database for Postgres {
         self.batch(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", name.replace('"', "\"\"")))
             .await
             .map_err(Error::from)
+    }
+
+    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut self.conn).await?;
+        Ok(Box::new(PgInterrupt { target: self.target.clone(), pid }))
     }
 
     async fn close(self: Box<Self>) {

@@ -2,6 +2,7 @@
 //! keeps a second writer out), its bookkeeping is added before the commit. sqlx takes no lock on
 //! SQLite; the immediate transaction and the history table's primary key keep runs apart.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -17,9 +18,40 @@ use crate::error::{Error, Result};
 use crate::migration::source::MigrationFile;
 
 pub struct Sqlite {
+    /// The connection's handle for `sqlite3_interrupt`. Declared first: dropped (and cleared)
+    /// before the connection.
+    handle: SharedHandle,
     conn: SqliteConnection,
     path: std::path::PathBuf,
-    lock: Option<std::fs::File>,
+    lock: Option<crate::fslock::FileLock>,
+}
+
+#[derive(Default)]
+struct SharedHandle(Arc<Mutex<Option<RawHandle>>>);
+
+impl Drop for SharedHandle {
+    fn drop(&mut self) {
+        self.0.lock().expect("not poisoned").take();
+    }
+}
+
+struct RawHandle(std::ptr::NonNull<libsqlite3_sys::sqlite3>);
+
+// SAFETY: sqlite3_interrupt is documented as safe to call from any thread while the connection is
+// open; the handle is only used under the mutex, and taken out of it before the connection closes.
+unsafe impl Send for RawHandle {}
+
+struct LiteInterrupt(Arc<Mutex<Option<RawHandle>>>);
+
+#[async_trait]
+impl super::Interrupt for LiteInterrupt {
+    async fn interrupt(&self) -> Result<()> {
+        if let Some(h) = self.0.lock().expect("not poisoned").as_ref() {
+            // SAFETY: the connection is open while the handle is in the mutex (see `RawHandle`).
+            unsafe { libsqlite3_sys::sqlite3_interrupt(h.0.as_ptr()) };
+        }
+        Ok(())
+    }
 }
 
 struct Lite;
@@ -76,7 +108,7 @@ impl Sqlite {
             .connect()
             .await
             .map_err(|e| Error::connect(format!("cannot open the SQLite database {}: {e}", path.display())))?;
-        Ok(Sqlite { conn, path: path.to_path_buf(), lock: None })
+        Ok(Sqlite { conn, path: path.to_path_buf(), lock: None, handle: Default::default() })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
@@ -157,12 +189,16 @@ impl Database for Sqlite {
         sql::check_columns(&cols)
     }
 
-    /// sqlx takes no lock on SQLite. Godwit's runners exclude each other with a file lock keyed by
-    /// the database file, which the OS drops if the process dies.
+    /// sqlx takes no lock on SQLite. Godwit's runners exclude each other with a lock file beside
+    /// the database (`FILE-godwit-lock`, removed when the run ends), so every process that can reach
+    /// the file sees the same lock, whoever runs it and whatever its temp folder; the OS drops it
+    /// if the process dies.
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
+        let mut path = self.path.clone().into_os_string();
+        path.push("-godwit-lock");
         loop {
-            if let Some(f) = crate::fslock::try_lock(&self.path, "sqlite")? {
+            if let Some(f) = crate::fslock::try_lock(std::path::Path::new(&path), true)? {
                 self.lock = Some(f);
                 return Ok(());
             }
@@ -170,7 +206,7 @@ impl Database for Sqlite {
                 return Err(Error::new(
                     crate::error::ErrorKind::Lock,
                     format!(
-                        "another migration run on this machine holds the lock on {} (waited {timeout:?}). \
+                        "another migration run holds the lock on {} (waited {timeout:?}). \
                          Wait for it to finish, or raise --lock-timeout.",
                         self.path.display()
                     ),
@@ -317,8 +353,16 @@ impl Database for Sqlite {
         Ok(())
     }
 
+    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
+        let raw = self.conn.lock_handle().await?.as_raw_handle();
+        *self.handle.0.lock().expect("not poisoned") = Some(RawHandle(raw));
+        Ok(Box::new(LiteInterrupt(self.handle.0.clone())))
+    }
+
     async fn close(self: Box<Self>) {
-        let _ = self.conn.close().await;
+        let Sqlite { handle, conn, .. } = *self;
+        drop(handle);
+        let _ = conn.close().await;
     }
 }
 

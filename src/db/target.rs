@@ -127,6 +127,30 @@ impl Target {
         }
     }
 
+    /// What a stored password is bound to: the driver, host, port, user and database this target
+    /// connects to, with the query parameters that would send the connection elsewhere (sqlx reads
+    /// `host`, `hostaddr`, `port`, `dbname` and `user` there on PostgreSQL, `socket` on MySQL).
+    /// Shown to people when it changes; never holds a password.
+    pub fn binding(&self) -> String {
+        let Some(u) = &self.url else { return self.display() };
+        let q = |k: &str| u.query_pairs().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.into_owned());
+        let (scheme, default_port) = match self.dialect {
+            Dialect::Postgres => ("postgres", 5432),
+            _ => ("mysql", 3306),
+        };
+        let host = q("host").unwrap_or_else(|| u.host_str().unwrap_or_default().to_ascii_lowercase());
+        let port = q("port").unwrap_or_else(|| u.port().unwrap_or(default_port).to_string());
+        let user = q("user").unwrap_or_else(|| percent_decode(u.username()));
+        let database = q("dbname").unwrap_or_else(|| percent_decode(&self.database()));
+        let mut b = format!("{scheme}://{user}@{host}:{port}/{database}");
+        for k in ["hostaddr", "socket"] {
+            if let Some(v) = q(k) {
+                b.push_str(&format!(" {k}={v}"));
+            }
+        }
+        b
+    }
+
     /// A SQLite file that does not exist yet: an empty database, for verbs that only read.
     pub fn is_unborn(&self) -> bool {
         self.sqlite_path.as_ref().is_some_and(|p| p.to_str() != Some(":memory:") && !p.exists())
@@ -215,6 +239,19 @@ mod tests {
         assert_eq!(t.password(), Some("hunter2"));
         let e = Target::parse("postgres://app:pw@db:5432/", Path::new("/p")).unwrap_err();
         assert!(e.message.contains("names no database") && !e.message.contains("pw"), "{}", e.message);
+    }
+
+    #[test]
+    fn bindings_name_where_the_connection_really_goes() {
+        let b = |u: &str| Target::parse(u, Path::new("/p")).unwrap().binding();
+        assert_eq!(b("postgres://app:pw@DB.example/app?sslmode=require"), "postgres://app@db.example:5432/app");
+        assert_eq!(b("postgres://app@db.example:5432/app"), b("postgresql://app@db.example/app"));
+        assert_eq!(b("mariadb://root@127.0.0.1/x"), "mysql://root@127.0.0.1:3306/x");
+        // Query parameters that redirect the connection are part of it.
+        assert_eq!(b("postgres://app@db/app?host=evil.example"), "postgres://app@evil.example:5432/app");
+        assert_eq!(b("postgres://app@db/app?port=6000&dbname=x&user=y"), "postgres://y@db:6000/x");
+        assert_ne!(b("postgres://app@db/app?hostaddr=10.9.9.9"), b("postgres://app@db/app"));
+        assert_ne!(b("mysql://app@db/app?socket=/tmp/s"), b("mysql://app@db/app"));
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub fn slug(name: &str) -> Result<String> {
 pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec<PathBuf>> {
     let slug = slug(&spec.name)?;
     fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
-    let _guard = crate::fslock::lock(dir, "new")?;
+    let _guard = crate::fslock::lock(&crate::fslock::private_path(dir, "new")?)?;
     let source = Source::load(dir)?;
     let newest = source.migrations.iter().map(|m| m.version).max();
     // Any version taken by any file, including broken ones, counts as taken.

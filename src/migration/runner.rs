@@ -15,16 +15,33 @@ use crate::migration::plan::{self, DownTarget};
 use crate::migration::source::{MigrationFile, Source};
 use crate::migration::split;
 
-/// Asks a run to stop before its next migration.
+/// Asks a run to stop: `cancel` before its next migration, `abort` now, by stopping the running
+/// statement on the server (its transaction then rolls back).
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel {
+    stop: Arc<AtomicBool>,
+    abort: Arc<AtomicBool>,
+}
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
+    }
+    pub fn abort(&self) {
+        self.cancel();
+        self.abort.store(true, Ordering::SeqCst);
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.stop.load(Ordering::SeqCst)
+    }
+    pub fn is_aborted(&self) -> bool {
+        self.abort.load(Ordering::SeqCst)
+    }
+    /// Resolves once `abort` is asked for.
+    async fn aborted(&self) {
+        while !self.is_aborted() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -101,7 +118,7 @@ pub async fn up(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    under_lock(db, source, Work::Up(to), opts, on_event).await.map(|(r, _)| r)
+    execute(db, source, Work::Up(to), opts, &mut (), on_event).await.map(|(r, _)| r)
 }
 
 /// Reverts applied migrations, newest first.
@@ -112,7 +129,7 @@ pub async fn down(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    under_lock(db, source, Work::Down(target), opts, on_event).await.map(|(r, _)| r)
+    execute(db, source, Work::Down(target), opts, &mut (), on_event).await.map(|(r, _)| r)
 }
 
 /// Reverts the newest applied migration and applies it again: "test both upgrade and downgrade".
@@ -122,25 +139,46 @@ pub async fn redo(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<(RunReport, Option<RunReport>)> {
-    under_lock(db, source, Work::Redo, opts, on_event).await
+    execute(db, source, Work::Redo, opts, &mut (), on_event).await
 }
 
-enum Work {
+/// Work done under a run's lock once its plan is known, before its first migration (a backup).
+#[async_trait::async_trait]
+pub trait BeforeRun: Send {
+    /// `planned`: how many migrations will run.
+    async fn before(&mut self, db: &mut dyn Database, planned: usize) -> Result<()>;
+}
+
+/// Nothing before the run.
+#[async_trait::async_trait]
+impl BeforeRun for () {
+    async fn before(&mut self, _: &mut dyn Database, _: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What a run does.
+#[derive(Debug, Clone, Copy)]
+pub enum Work {
     Up(Option<i64>),
     Down(DownTarget),
     Redo,
 }
 
 /// Runs the work under the migration lock, creating the history tables first, and always unlocks.
-async fn under_lock(
+/// The history is read and the plan made only under the lock (another runner's migration in flight
+/// is never seen half-done). `before` runs there too, once the plan is known and before its first
+/// migration, with how many will run: the backup a run asks for.
+pub async fn execute(
     db: &mut dyn Database,
     source: &Source,
     work: Work,
     opts: &RunOptions,
+    before: &mut dyn BeforeRun,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<(RunReport, Option<RunReport>)> {
     db.lock(opts.lock_timeout).await?;
-    let result = locked_work(db, source, work, opts, on_event).await;
+    let result = locked_work(db, source, work, opts, before, on_event).await;
     let unlocked = db.unlock().await;
     let value = result?;
     unlocked?;
@@ -152,6 +190,7 @@ async fn locked_work(
     source: &Source,
     work: Work,
     opts: &RunOptions,
+    before: &mut dyn BeforeRun,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<(RunReport, Option<RunReport>)> {
     db.ensure_tables().await?;
@@ -159,10 +198,12 @@ async fn locked_work(
     match work {
         Work::Up(to) => {
             let plan = plan::plan_up(source, &applied, to, opts.allow_out_of_order)?;
+            before.before(db, plan.len()).await?;
             Ok((run(db, Direction::Up, &plan, opts, on_event).await?, None))
         }
         Work::Down(target) => {
             let plan = plan::plan_down(source, &applied, target)?;
+            before.before(db, plan.len()).await?;
             Ok((run(db, Direction::Down, &plan, opts, on_event).await?, None))
         }
         Work::Redo => {
@@ -170,6 +211,7 @@ async fn locked_work(
             if plan.is_empty() {
                 return Err(Error::input("nothing to redo: no migration is applied to this database."));
             }
+            before.before(db, plan.len()).await?;
             let down = run(db, Direction::Down, &plan, opts, on_event).await?;
             if down.failure.is_some() || down.cancelled {
                 return Ok((down, None));
@@ -217,6 +259,8 @@ async fn run(
         split::split(&s.sql, db.dialect()).map_err(|e| e.into_error(&path))?;
     }
     let actor = db::actor();
+    // Asked for before the first migration, so an abort needs no round trip to set it up.
+    let interrupter = if plan.is_empty() { None } else { Some(db.interrupter().await) };
     let total = plan.len();
     let mut report = RunReport { direction, dry_run: false, planned, done: vec![], cancelled: false, failure: None };
     on_event(&RunEvent::Started { direction, total });
@@ -234,16 +278,38 @@ async fn run(
         });
         let sql = &report.planned[index].sql;
         let empty = split::split(sql, db.dialect()).map(|s| s.is_empty()).unwrap_or(false);
-        let result = match (direction, empty) {
-            // An empty or comment-only up file is recorded without being sent (MySQL refuses an
-            // empty query).
-            (Direction::Up, true) => db
-                .record_empty(m, &actor)
-                .await
-                .map(|_| Duration::ZERO)
-                .map_err(|error| db::Failure { error, dirty: false }),
-            (Direction::Up, false) => db.apply(m, &actor).await,
-            (Direction::Down, _) => db.revert(m, sql, &actor).await,
+        let result = {
+            let work = async {
+                match (direction, empty) {
+                    // An empty or comment-only up file is recorded without being sent (MySQL refuses an
+                    // empty query).
+                    (Direction::Up, true) => db
+                        .record_empty(m, &actor)
+                        .await
+                        .map(|_| Duration::ZERO)
+                        .map_err(|error| db::Failure { error, dirty: false }),
+                    (Direction::Up, false) => db.apply(m, &actor).await,
+                    (Direction::Down, _) => db.revert(m, sql, &actor).await,
+                }
+            };
+            tokio::pin!(work);
+            tokio::select! {
+                biased;
+                r = &mut work => r,
+                _ = opts.cancel.aborted() => {
+                    // Stop the statement on the server, then wait for its answer: the outcome below is
+                    // what the database did, not what was hoped for.
+                    let stopped = match &interrupter {
+                        Some(Ok(i)) => i.interrupt().await,
+                        Some(Err(e)) => Err(Error::failed(e.message.clone())),
+                        None => Ok(()),
+                    };
+                    if let Err(e) = stopped {
+                        tracing::warn!("could not stop migration {} on the server ({e}); waiting for it to finish", m.version);
+                    }
+                    work.await
+                }
+            }
         };
         match result {
             Ok(d) => {
@@ -262,7 +328,13 @@ async fn run(
                 } else {
                     "DDL commits itself on MySQL/MariaDB"
                 };
-                let error = explain_failure(error, m, direction, dirty.then_some(why), report.done.len(), total);
+                let mut error = explain_failure(error, m, direction, dirty.then_some(why), report.done.len(), total);
+                if opts.cancel.is_aborted() {
+                    error.kind = ErrorKind::Cancelled;
+                    error.message =
+                        format!("aborted: migration {} was stopped on the server. {}", m.version, error.message);
+                    report.cancelled = true;
+                }
                 on_event(&RunEvent::MigrationFailed {
                     direction,
                     version: m.version,

@@ -22,7 +22,7 @@ export type { CommandError };
 /** A CommandError as thrown by `invoke`, or anything else turned into one. */
 export function asError(e: unknown): CommandError {
   if (e && typeof e === 'object' && 'message' in e && 'kind' in e) return e as CommandError;
-  return { kind: 'failed', message: String(e), location: null };
+  return { kind: 'failed', message: String(e), location: null, remedy: null };
 }
 
 function streaming<T>(cmd: string, args: Record<string, unknown>, onEvent: (e: AppEvent) => void): Promise<T> {
@@ -41,6 +41,7 @@ export const api = {
   saveEnv: (name: string, env: EnvConfig, personal: boolean, password: string | null) =>
     invoke<ProjectView>('save_env', { name, env, personal, password }),
   removeEnv: (name: string) => invoke<ProjectView>('remove_env', { name }),
+  trustServer: (env: string) => invoke<null>('trust_server', { env }),
   testEnv: (env: string) => invoke<Probe>('test_env', { env }),
   status: (env: string) => invoke<StatusReport>('status', { env }),
   history: (env: string, limit: number) => invoke<Event[]>('history', { env, limit }),

@@ -15,6 +15,7 @@ url: string, dialect: Dialect | null, color: string | null, protected: boolean,
 personal: boolean, 
 /**
  * Where the password would come from: `keyring`, `environment` (GODWIT_PASSWORD_<ENV>), `none`,
- * or `unknown` when the keyring could not be asked.
+ * `keyring_other_server` (stored for another server: not sent until confirmed), or `unknown`
+ * when the keyring could not be asked.
  */
 password: string, };
