@@ -581,3 +581,53 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A stored password goes only to the server it was stored for: a godwit.toml that now names
+/// another host, port or database (a fork with the same project id, a query parameter that
+/// redirects) gets nothing sent until a person confirms the new server once.
+#[test]
+fn a_stored_password_goes_only_to_the_server_it_was_stored_for() {
+    let pw = "Bound-Pw-5521";
+    let cluster = Cluster::start(pw);
+    let k = Keyring::start(true);
+    let root = project(k.dir.path(), &format!("[env.prod]\nurl = \"{}\"\n", cluster.url()));
+    let o = k.godwit(&root, &["secret", "set", "prod", "--stdin"], Some(&format!("{pw}\n")));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(k.godwit(&root, &["env", "test", "prod"], None).status.success());
+
+    // The attacker's server: it records whether anyone connected at all.
+    let attacker = TcpListener::bind("127.0.0.1:0").unwrap();
+    attacker.set_nonblocking(true).unwrap();
+    let port = attacker.local_addr().unwrap().port();
+    let set_url = |url: &str| {
+        std::fs::write(root.join("godwit.toml"), format!("id = \"test-project\"\n[env.prod]\nurl = \"{url}\"\n"))
+            .unwrap()
+    };
+    for url in [
+        format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        format!("postgres://postgres@127.0.0.1:{}/postgres?port={port}", cluster.port),
+    ] {
+        set_url(&url);
+        let o = k.godwit(&root, &["env", "test", "prod"], None);
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+        // The printed remedy names the command that confirms the new server.
+        assert!(text(&o).contains("`godwit --trust-host env test prod`"), "{}", text(&o));
+        assert!(!text(&o).contains(pw));
+        assert!(attacker.accept().is_err(), "something connected to the unconfirmed server");
+        let o = k.godwit(&root, &["env", "list", "--json"], None);
+        let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(list[0]["password"], "keyring_other_server");
+    }
+
+    // A real move (another database on the same server): refused once, then confirmed with the
+    // command as printed, and from then on the password goes there without asking.
+    set_url(&format!("postgres://postgres@127.0.0.1:{}/template1", cluster.port));
+    assert_eq!(k.godwit(&root, &["env", "test", "prod"], None).status.code(), Some(3));
+    let o = k.godwit(&root, &["--trust-host", "env", "test", "prod"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = k.godwit(&root, &["env", "test", "prod"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    // And the old server is now the other one.
+    set_url(&cluster.url());
+    assert_eq!(k.godwit(&root, &["env", "test", "prod"], None).status.code(), Some(3));
+}

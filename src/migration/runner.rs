@@ -260,7 +260,12 @@ async fn run(
     }
     let actor = db::actor();
     // Asked for before the first migration, so an abort needs no round trip to set it up.
-    let interrupter = if plan.is_empty() { None } else { Some(db.interrupter().await) };
+    let interrupter = match plan.is_empty() {
+        true => None,
+        false => {
+            db.interrupter().await.map_err(|e| tracing::warn!("a second Ctrl-C could not stop a statement: {e}")).ok()
+        }
+    };
     let total = plan.len();
     let mut report = RunReport { direction, dry_run: false, planned, done: vec![], cancelled: false, failure: None };
     on_event(&RunEvent::Started { direction, total });
@@ -292,24 +297,7 @@ async fn run(
                     (Direction::Down, _) => db.revert(m, sql, &actor).await,
                 }
             };
-            tokio::pin!(work);
-            tokio::select! {
-                biased;
-                r = &mut work => r,
-                _ = opts.cancel.aborted() => {
-                    // Stop the statement on the server, then wait for its answer: the outcome below is
-                    // what the database did, not what was hoped for.
-                    let stopped = match &interrupter {
-                        Some(Ok(i)) => i.interrupt().await,
-                        Some(Err(e)) => Err(Error::failed(e.message.clone())),
-                        None => Ok(()),
-                    };
-                    if let Err(e) = stopped {
-                        tracing::warn!("could not stop migration {} on the server ({e}); waiting for it to finish", m.version);
-                    }
-                    work.await
-                }
-            }
+            stoppable(work, interrupter.as_deref(), &opts.cancel).await
         };
         match result {
             Ok(d) => {
@@ -331,8 +319,7 @@ async fn run(
                 let mut error = explain_failure(error, m, direction, dirty.then_some(why), report.done.len(), total);
                 if opts.cancel.is_aborted() {
                     error.kind = ErrorKind::Cancelled;
-                    error.message =
-                        format!("aborted: migration {} was stopped on the server. {}", m.version, error.message);
+                    error.message = format!("stopped on the server at your request: {}", error.message);
                     report.cancelled = true;
                 }
                 on_event(&RunEvent::MigrationFailed {
@@ -364,6 +351,28 @@ async fn run(
     }
     on_event(&RunEvent::Finished { direction, done: report.done.len(), total, cancelled: report.cancelled });
     Ok(report)
+}
+
+/// Waits for a migration's work. Once an abort is asked for, stops its statement on the server
+/// (again each second, in case a request came before the statement reached the server) and still
+/// waits for the answer, so what the run reports is what the database did.
+async fn stoppable<T>(work: impl Future<Output = T>, interrupter: Option<&dyn db::Interrupt>, cancel: &Cancel) -> T {
+    tokio::pin!(work);
+    tokio::select! {
+        biased;
+        r = &mut work => return r,
+        _ = cancel.aborted() => {}
+    }
+    loop {
+        if let Some(i) = interrupter
+            && let Err(e) = i.interrupt().await
+        {
+            tracing::warn!("could not stop the running migration on the server ({e}); waiting for it to finish");
+        }
+        if let Ok(r) = tokio::time::timeout(Duration::from_secs(1), &mut work).await {
+            return r;
+        }
+    }
 }
 
 fn explain_failure(

@@ -1,0 +1,357 @@
+//! Trust boundaries: a project folder is a stranger's input, a run can be killed, other people's
+//! processes share the machine. Each test here failed before the rule it checks was kept.
+
+mod common;
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::TestDb;
+use godwit::db::Dialect;
+
+/// A project around a test database: `godwit.toml` with `[env.dev]`, and the person's data and
+/// config folders of its own.
+struct Project {
+    t: TestDb,
+    home: tempfile::TempDir,
+}
+
+impl Project {
+    async fn new(d: Dialect) -> Project {
+        let t = TestDb::new(d).await;
+        std::fs::write(
+            t.dir.path().join("godwit.toml"),
+            format!("id = \"trust-test\"\n[env.dev]\nurl = \"{}\"\n", t.url),
+        )
+        .unwrap();
+        Project { t, home: tempfile::tempdir().unwrap() }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.home.path().join("data")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_godwit"));
+        c.current_dir(self.t.dir.path())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("GODWIT_DATA_DIR", self.data())
+            .env("GODWIT_CONFIG_DIR", self.home.path().join("config"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn godwit(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn store(&self) -> PathBuf {
+        self.data().join("backups/trust-test/dev")
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn dotenv_gives_database_url_only_and_dump_tools_get_an_allow_listed_environment() {
+    let p = Project::new(Dialect::Postgres).await;
+    p.t.write("1_t.up.sql", "CREATE TABLE t (id INT);");
+    // A cloned project's .env: it must not reach a child process.
+    std::fs::write(
+        p.t.dir.path().join(".env"),
+        "LD_PRELOAD=/nonexistent/godwit-test-preload.so\nFOO_FROM_DOTENV=1\nPGOPTIONS=-c statement_timeout=1\n",
+    )
+    .unwrap();
+    // pg_dump first on PATH is a wrapper that records its environment and runs the real one.
+    let bin = p.home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let seen = p.home.path().join("env-seen");
+    let real = Command::new("sh").args(["-c", "command -v pg_dump"]).output().unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    let wrapper = bin.join("pg_dump");
+    std::fs::write(&wrapper, format!("#!/bin/sh\nenv >> '{}'\nexec '{real}' \"$@\"\n", seen.display())).unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+
+    let o = p
+        .command(&["up", "--backup"])
+        .env("PATH", &path)
+        .env("GODWIT_PASSWORD_OTHER", "not-for-children")
+        .env("DATABASE_URL", "postgres://someone:secret@elsewhere/db")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let env = std::fs::read_to_string(&seen).unwrap();
+    assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+    for leaked in ["LD_PRELOAD", "FOO_FROM_DOTENV", "PGOPTIONS", "GODWIT_PASSWORD_OTHER", "DATABASE_URL"] {
+        assert!(!env.lines().any(|l| l.starts_with(&format!("{leaked}="))), "{leaked} reached pg_dump:\n{env}");
+    }
+    assert_eq!(p.t.history().await, ["1:true"]);
+
+    // Without a project, .env's DATABASE_URL is still read (as sqlx-cli does).
+    std::fs::remove_file(p.t.dir.path().join("godwit.toml")).unwrap();
+    std::fs::write(p.t.dir.path().join(".env"), format!("DATABASE_URL={}\n", p.t.url)).unwrap();
+    let o = p.godwit(&["--source", "migrations", "status", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(status["summary"]["applied"], 1, "{status}");
+}
+
+#[tokio::test]
+async fn backups_are_private_and_killed_ones_leave_nothing() {
+    let p = Project::new(Dialect::Sqlite).await;
+    p.t.write("1_t.up.sql", "CREATE TABLE t (id INT);");
+    assert!(p.godwit(&["up"]).status.success());
+    // What a killed backup left: a .partial nobody holds, in a store an older Godwit made open.
+    std::fs::create_dir_all(p.store()).unwrap();
+    std::fs::set_permissions(p.store(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let stale = p.store().join("20200101-000000-dead.db.partial");
+    std::fs::write(&stale, "half a backup").unwrap();
+
+    let o = p.godwit(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!stale.exists(), "the stale .partial was not swept");
+    assert_eq!(mode(&p.store()), 0o700);
+    let files: Vec<PathBuf> = std::fs::read_dir(p.store()).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(files.iter().any(|f| f.extension().is_some_and(|x| x == "db")), "{files:?}");
+    for f in files.iter().filter(|f| f.is_file()) {
+        if f.file_name().unwrap() != ".lock" {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn names_in_a_cloned_godwit_toml_never_become_paths() {
+    let p = Project::new(Dialect::Sqlite).await;
+    let toml = p.t.dir.path().join("godwit.toml");
+    for bad in [
+        format!("id = \"../../../escaped\"\n[env.dev]\nurl = \"{}\"\n", p.t.url),
+        format!("id = \"trust-test\"\n[env.\"../../x\"]\nurl = \"{}\"\n", p.t.url),
+    ] {
+        std::fs::write(&toml, bad).unwrap();
+        let o = p.godwit(&["backup"]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    }
+    assert!(!p.data().exists(), "a folder was written: {:?}", p.data());
+
+    // A planted manifest entry naming a file elsewhere is refused, and the file is not removed.
+    std::fs::write(&toml, format!("id = \"trust-test\"\n[backups]\nkeep = 1\n[env.dev]\nurl = \"{}\"\n", p.t.url))
+        .unwrap();
+    p.t.write("1_t.up.sql", "CREATE TABLE t (id INT);");
+    assert!(p.godwit(&["up"]).status.success());
+    let victim = p.home.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::fs::create_dir_all(p.store()).unwrap();
+    let entry = serde_json::json!([{
+        "id": "20200101-000000-aaaa", "env": "dev", "database": "x", "dialect": "sqlite", "server_version": "3",
+        "migration_version": null, "created_at": "2020-01-01T00:00:00Z", "file": victim.display().to_string(),
+        "size": 7, "sha256": "00", "duration_ms": 1, "tool": "x", "tool_version": "1", "tables": [],
+        "schema_fingerprint": "00"
+    }]);
+    std::fs::write(p.store().join("manifest.json"), entry.to_string()).unwrap();
+    let o = p.godwit(&["backup"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(victim.exists());
+    assert_eq!(p.godwit(&["backups"]).status.code(), Some(2));
+}
+
+/// Starts `godwit up` on a migration that runs long, and returns once the server (or, for SQLite,
+/// the runner) has it running.
+fn start_long_run(p: &Project, sql: &str) -> Child {
+    p.t.write("1_long.up.sql", sql);
+    p.t.write("1_long.down.sql", "SELECT 1;");
+    let mut child = p.command(&["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 256];
+    while !seen.contains("applying") {
+        assert!(Instant::now() < deadline, "the run did not start: {seen}");
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "godwit ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    // Keep draining stderr so the child never blocks on it.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    child
+}
+
+async fn wait_until_running(t: &TestDb, probe: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while t.strings(probe).await != ["1"] {
+        assert!(Instant::now() < deadline, "the long statement never showed on the server");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: a plain kill(2) to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+/// A second Ctrl-C (or one SIGTERM) stops the statement on the server, and the process reports
+/// what the database then holds: nothing applied, and it stays so.
+async fn abort_stops_the_statement_on_the_server(d: Dialect, sql: &str, running: Option<&str>, term: bool) {
+    let p = Project::new(d).await;
+    let child = start_long_run(&p, sql);
+    match running {
+        Some(probe) => wait_until_running(&p.t, probe).await,
+        None => tokio::time::sleep(Duration::from_millis(300)).await,
+    }
+    if term {
+        signal(&child, libc::SIGTERM);
+    } else {
+        signal(&child, libc::SIGINT);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        signal(&child, libc::SIGINT);
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // The server is not still running it, and the history says what the process said.
+    if let Some(probe) = running {
+        assert_eq!(p.t.strings(probe).await, ["0"]);
+    }
+    assert!(p.t.history().await.is_empty(), "{:?}", p.t.history().await);
+    assert_eq!(p.t.log().await, ["apply:failed:1"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(p.t.history().await.is_empty(), "applied after the process said it was stopped");
+    let o = p.godwit(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((status["summary"]["applied"].as_i64(), status["summary"]["pending"].as_i64()), (Some(0), Some(1)));
+}
+
+const PG_RUNNING: &str = "SELECT count(*)::text FROM pg_stat_activity \
+     WHERE datname = current_database() AND state = 'active' AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()";
+const MY_RUNNING: &str = "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST \
+     WHERE DB = DATABASE() AND INFO LIKE '%SLEEP(600)%' AND ID <> CONNECTION_ID()";
+
+#[tokio::test]
+async fn second_ctrl_c_stops_pg_sleep_on_the_server() {
+    abort_stops_the_statement_on_the_server(Dialect::Postgres, "SELECT pg_sleep(600);", Some(PG_RUNNING), false).await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_pg_sleep_on_the_server() {
+    abort_stops_the_statement_on_the_server(Dialect::Postgres, "SELECT pg_sleep(600);", Some(PG_RUNNING), true).await;
+}
+
+#[tokio::test]
+async fn second_ctrl_c_stops_mariadb_sleep_on_the_server() {
+    abort_stops_the_statement_on_the_server(Dialect::MySql, "SELECT SLEEP(600);", Some(MY_RUNNING), false).await;
+}
+
+#[tokio::test]
+async fn second_ctrl_c_interrupts_a_long_sqlite_statement() {
+    let count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) \
+                 SELECT count(*) FROM c;";
+    abort_stops_the_statement_on_the_server(Dialect::Sqlite, count, None, false).await;
+}
+
+/// Runs `n` copies of `godwit up` at once, each with its own temp folder, and returns their outputs.
+fn race(p: &Project, n: usize) -> Vec<Output> {
+    let tmps: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+    let children: Vec<Child> = tmps
+        .iter()
+        .map(|tmp| {
+            p.command(&["--lock-timeout", "120", "up"])
+                .env("TMPDIR", tmp.path())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children.into_iter().map(|c| c.wait_with_output().unwrap()).collect()
+}
+
+async fn racing_runners_all_succeed(d: Dialect) {
+    let p = Project::new(d).await;
+    for v in 1..=5 {
+        // Slow enough that the runners overlap.
+        let sleep = match d {
+            Dialect::MySql => "DO SLEEP(0.05);",
+            Dialect::Postgres => "SELECT pg_sleep(0.05);",
+            Dialect::Sqlite => "",
+        };
+        p.t.write(&format!("{v}_t{v}.up.sql"), &format!("{sleep}\nCREATE TABLE t{v} (id INT);"));
+    }
+    for o in race(&p, 8) {
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(p.t.history().await, ["1:true", "2:true", "3:true", "4:true", "5:true"]);
+    assert!(p.t.log().await.iter().all(|l| l.starts_with("apply:ok:")), "{:?}", p.t.log().await);
+}
+
+#[tokio::test]
+async fn mariadb_racing_runners_plan_under_the_lock() {
+    racing_runners_all_succeed(Dialect::MySql).await;
+}
+
+#[tokio::test]
+async fn sqlite_racing_runners_with_their_own_temp_folders_exclude_each_other() {
+    racing_runners_all_succeed(Dialect::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_planted_symlink_is_never_followed_to_take_the_lock() {
+    let p = Project::new(Dialect::Sqlite).await;
+    p.t.write("1_t.up.sql", "CREATE TABLE t (id INT);");
+    let target = p.home.path().join("not-yours");
+    std::fs::write(&target, "precious").unwrap();
+    let mut lock = p.t.sqlite_path().into_os_string();
+    lock.push("-godwit-lock");
+    std::os::unix::fs::symlink(&target, &lock).unwrap();
+    let o = p.godwit(&["up"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
+    assert!(p.t.tables().await.is_empty());
+}
+
+#[tokio::test]
+async fn mariadb_passwords_with_quotes_newlines_and_non_ascii_reach_the_dump_tools() {
+    let p = Project::new(Dialect::MySql).await;
+    p.t.write("1_t.up.sql", "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1), (2);");
+    let user = format!("u{}", p.t.name.trim_start_matches("godwit_t_"));
+    let password = "q\"uo'te\\back#hash\nnew line é";
+    let admin = |sql: String| {
+        let o = Command::new("mariadb").args(["--protocol=TCP", "-h127.0.0.1", "-uroot", "-e", &sql]).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let quoted = password.replace('\\', "\\\\").replace('\'', "\\'").replace('\n', "\\n");
+    admin(format!("CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY '{quoted}'"));
+    admin(format!("GRANT ALL ON {}.* TO '{user}'@'127.0.0.1'", p.t.name));
+    let url = format!("mysql://{user}@127.0.0.1:3306/{}", p.t.name);
+    std::fs::write(p.t.dir.path().join("godwit.toml"), format!("id = \"trust-test\"\n[env.dev]\nurl = \"{url}\"\n"))
+        .unwrap();
+    let with_pw = |args: &[&str]| p.command(args).env("GODWIT_PASSWORD_DEV", password).output().unwrap();
+    let tmp_before: Vec<_> = std::fs::read_dir(std::env::temp_dir()).unwrap().flatten().map(|e| e.path()).collect();
+
+    assert!(with_pw(&["up"]).status.success());
+    let o = with_pw(&["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("new line"), "{}", text(&o));
+    p.t.strings("DELETE FROM t").await;
+    let o = with_pw(&["restore", "--confirm", "dev"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(p.t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM t").await, ["2"]);
+    // No option file was left anywhere in the temp folder.
+    let new: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|f| !tmp_before.contains(f) && f.file_name().unwrap().to_string_lossy().starts_with("godwit-"))
+        .collect();
+    assert!(new.is_empty(), "{new:?}");
+    admin(format!("DROP USER '{user}'@'127.0.0.1'"));
+}
