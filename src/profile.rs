@@ -101,14 +101,16 @@ pub(crate) fn load_personal(path: &Path) -> Result<std::collections::BTreeMap<St
         return Ok(Default::default());
     }
     let text = fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-    let f: PersonalFile =
-        toml::from_str(&text).map_err(|e| Error::input(format!("{} is not valid: {e}", path.display())))?;
+    let f: PersonalFile = toml::from_str(&text)
+        .map_err(|e| Error::input(crate::db::target::redact_text(&format!("{} is not valid: {e}", path.display()))))?;
     Ok(f.env)
 }
 
 /// Refuses a URL that holds a password, saying where passwords go instead.
 pub fn refuse_password(name: &str, url: &str) -> Result<()> {
-    if url::Url::parse(url).is_ok_and(|u| crate::db::target::take_password(u).0.is_some()) {
+    let secret_in =
+        |u: url::Url| crate::db::target::has_ssl_password(&u) || crate::db::target::take_password(u).0.is_some();
+    if url::Url::parse(url).is_ok_and(secret_in) {
         return Err(Error::input(format!(
             "the URL for `{name}` holds a password; environments never keep one in a file. Give the URL without it, \
              then store the password in the OS keyring with `godwit secret set {name}` (or set {} in pipelines).",
@@ -145,8 +147,9 @@ pub(crate) fn write_env(path: &Path, name: &str, env: &EnvConfig) -> Result<()> 
     } else {
         String::new()
     };
-    let mut doc: toml_edit::DocumentMut =
-        text.parse().map_err(|e| Error::input(format!("{} is not valid TOML: {e}", path.display())))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
+        Error::input(crate::db::target::redact_text(&format!("{} is not valid TOML: {e}", path.display())))
+    })?;
     let value = toml_edit::ser::to_document(env).map_err(|e| Error::input(format!("cannot write env.{name}: {e}")))?;
     let envs = doc.entry("env").or_insert_with(|| {
         let mut t = toml_edit::Table::new();
@@ -167,8 +170,9 @@ pub(crate) fn delete_env(path: &Path, name: &str) -> Result<bool> {
         return Ok(false);
     }
     let text = fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-    let mut doc: toml_edit::DocumentMut =
-        text.parse().map_err(|e| Error::input(format!("{} is not valid TOML: {e}", path.display())))?;
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
+        Error::input(crate::db::target::redact_text(&format!("{} is not valid TOML: {e}", path.display())))
+    })?;
     let removed = doc.get_mut("env").and_then(|e| e.as_table_mut()).and_then(|t| t.remove(name)).is_some();
     if removed {
         fs::write(path, doc.to_string()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;

@@ -176,8 +176,10 @@ impl Project {
         let path = root.join(CONFIG_FILE);
         let text =
             fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-        let config: Config =
-            toml::from_str(&text).map_err(|e| Error::input(format!("{} is not valid: {e}", path.display())))?;
+        // A syntax error quotes its line, which may be a URL with a password typed into it.
+        let config: Config = toml::from_str(&text).map_err(|e| {
+            Error::input(crate::db::target::redact_text(&format!("{} is not valid: {e}", path.display())))
+        })?;
         // Names from a file that may be a stranger's become folder names and keyring keys.
         let invalid = |e: Error| Error::input(format!("{}: {}", path.display(), e.message));
         if let Some(id) = &config.id {

@@ -355,3 +355,70 @@ async fn mariadb_passwords_with_quotes_newlines_and_non_ascii_reach_the_dump_too
     assert!(new.is_empty(), "{new:?}");
     admin(format!("DROP USER '{user}'@'127.0.0.1'"));
 }
+
+/// A database whose name needs percent-encoding in the URL, and reads like options or a
+/// connection string to the dump tools, is backed up and restored as itself.
+async fn odd_database_names_reach_the_dump_tools_as_names(d: Dialect) {
+    use sqlx::{Connection, Executor};
+    let name = format!("gw café x port=1 {}", std::process::id());
+    let (admin, quoted) = match d {
+        Dialect::Postgres => (common::pg_admin_url(), format!("\"{name}\"")),
+        _ => (common::mysql_admin_url(), format!("`{name}`")),
+    };
+    let exec = async |sql: String| match d {
+        Dialect::Postgres => {
+            sqlx::PgConnection::connect(&admin).await.unwrap().execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+        }
+        _ => {
+            sqlx::MySqlConnection::connect(&admin).await.unwrap().execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+        }
+    };
+    exec(format!("DROP DATABASE IF EXISTS {quoted}")).await;
+    exec(format!("CREATE DATABASE {quoted}")).await;
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!(
+        "/{}",
+        url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20")
+    ));
+    let p = Project::new(Dialect::Sqlite).await;
+    std::fs::write(p.t.dir.path().join("godwit.toml"), format!("id = \"trust-test\"\n[env.dev]\nurl = \"{url}\"\n"))
+        .unwrap();
+    p.t.write("1_t.up.sql", "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1), (2), (3);");
+    for args in [&["up"][..], &["backup"]] {
+        let o = p.godwit(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    let o = p.godwit(&["backups", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list[0]["tables"].as_array().unwrap().iter().map(|t| t["rows"].as_i64().unwrap()).sum::<i64>(), 4);
+    let o = p.godwit(&["backups", "verify", &id]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = p.godwit(&["restore", &id, "--confirm", "dev"]);
+    assert!(o.status.success(), "{}", text(&o));
+    exec(format!("DROP DATABASE {quoted}")).await;
+}
+
+#[tokio::test]
+async fn odd_postgres_database_names_are_names() {
+    odd_database_names_reach_the_dump_tools_as_names(Dialect::Postgres).await;
+}
+
+#[tokio::test]
+async fn odd_mariadb_database_names_are_names() {
+    odd_database_names_reach_the_dump_tools_as_names(Dialect::MySql).await;
+}
+
+#[tokio::test]
+async fn a_syntax_error_on_a_url_line_does_not_print_its_password() {
+    let p = Project::new(Dialect::Sqlite).await;
+    std::fs::write(
+        p.t.dir.path().join("godwit.toml"),
+        "id = \"trust-test\"\n[env.prod]\nurl = \"postgres://app:Sy-Pw-88@db/app?sslpassword=Key-Pw-77\" oops\n",
+    )
+    .unwrap();
+    let o = p.godwit(&["status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("godwit.toml"), "{}", text(&o));
+    assert!(!text(&o).contains("Sy-Pw-88") && !text(&o).contains("Key-Pw-77"), "{}", text(&o));
+}

@@ -50,7 +50,7 @@ fn options(target: &Target) -> Result<std::io::PipeReader> {
 
 fn base(program: &Path, target: &Target, opts: &std::io::PipeReader) -> Command {
     use std::os::fd::AsRawFd;
-    let url = target.url();
+    let e = target.endpoint().expect("server targets have an endpoint");
     let mut c = tool::command(program);
     let fd = opts.as_raw_fd();
     // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
@@ -61,13 +61,14 @@ fn base(program: &Path, target: &Target, opts: &std::io::PipeReader) -> Command 
         });
     }
     // Must be the first option.
-    c.arg("--defaults-extra-file=/dev/fd/3")
+    c.arg("--defaults-extra-file=/dev/fd/3");
+    match &e.socket {
+        Some(socket) => c.arg("--protocol=SOCKET").arg(format!("--socket={socket}")),
         // The URL means TCP even for `localhost` (the client would pick the socket).
-        .arg("--protocol=TCP")
-        .args(["--host", url.host_str().unwrap_or("localhost")])
-        .args(["--port", &url.port().unwrap_or(3306).to_string()]);
-    if !url.username().is_empty() {
-        c.args(["--user", url.username()]);
+        None => c.arg("--protocol=TCP").arg(format!("--host={}", e.host)).arg(format!("--port={}", e.port)),
+    };
+    if !e.user.is_empty() {
+        c.arg(format!("--user={}", e.user));
     }
     c
 }
@@ -98,6 +99,8 @@ impl Tool for MariaDbDump {
         let mut c = base(&tool::find(&["mariadb-dump", "mysqldump"], INSTALL)?, target, &opts);
         c.args(["--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--skip-dump-date"])
             .arg(format!("--ignore-table={db}._godwit_log"))
+            // The name comes from a project file: never read as an option.
+            .arg("--")
             .arg(&db);
         tool::run(c, Some(out), None, true, progress, cancel).await
     }
@@ -105,7 +108,7 @@ impl Tool for MariaDbDump {
     async fn restore(&self, target: &Target, file: &Path, _fresh: bool, cancel: &Cancel) -> Result<()> {
         let opts = options(target)?;
         let mut c = base(&tool::find(&["mariadb", "mysql"], INSTALL)?, target, &opts);
-        c.arg("--binary-mode").arg(target.database());
+        c.arg("--binary-mode").arg("--").arg(target.database());
         tool::run(c, None, Some(file), false, &|_| {}, cancel).await.map(|_| ())
     }
 }

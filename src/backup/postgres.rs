@@ -15,15 +15,29 @@ pub struct PgDump;
 
 const INSTALL: &str = "Debian: apt install postgresql-client";
 
+/// The target as one libpq connection string for `--dbname`, each value quoted: a database named
+/// `x port=1` stays a name, and a socket folder or `hostaddr` is used as sqlx uses it.
+fn conninfo(target: &Target) -> String {
+    let e = target.endpoint().expect("server targets have an endpoint");
+    let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+    let mut parts = vec![
+        format!("host={}", quote(e.socket.as_deref().unwrap_or(&e.host))),
+        format!("port={}", e.port),
+        format!("dbname={}", quote(&e.database)),
+    ];
+    if !e.user.is_empty() {
+        parts.push(format!("user={}", quote(&e.user)));
+    }
+    if let Some(a) = &e.hostaddr {
+        parts.push(format!("hostaddr={}", quote(a)));
+    }
+    parts.join(" ")
+}
+
 fn base(program: &Path, target: &Target) -> Command {
     let url = target.url();
     let mut c = tool::command(program);
-    c.arg("--no-password")
-        .args(["--host", url.host_str().unwrap_or("localhost")])
-        .args(["--port", &url.port().unwrap_or(5432).to_string()]);
-    if !url.username().is_empty() {
-        c.args(["--username", url.username()]);
-    }
+    c.arg("--no-password");
     // The password travels in the child's environment, not its argument list.
     if let Some(p) = target.password() {
         c.env("PGPASSWORD", p);
@@ -85,14 +99,14 @@ impl Tool for PgDump {
         if let Some(s) = snapshot {
             c.arg(format!("--snapshot={s}"));
         }
-        c.args(["--dbname", &target.database()]);
+        c.arg(format!("--dbname={}", conninfo(target)));
         tool::run(c, Some(out), None, false, progress, cancel).await
     }
 
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()> {
         let mut c = base(&tool::find(&["pg_restore"], INSTALL)?, target);
         // One transaction: a restore that fails leaves the database as it was.
-        c.args(["--single-transaction", "--no-owner", "--dbname", &target.database()]);
+        c.args(["--single-transaction", "--no-owner"]).arg(format!("--dbname={}", conninfo(target)));
         if !fresh {
             c.args(["--clean", "--if-exists"]);
         }

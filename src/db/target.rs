@@ -87,9 +87,19 @@ impl Target {
                 redacted(&url).trim_end_matches('/').to_string() + "/"
             )));
         }
+        if has_ssl_password(&url) {
+            return Err(Error::input(format!(
+                "the database URL {} has sslpassword, which sqlx cannot use (and which would be a secret in the URL): \
+                 decrypt the client key or remove the parameter.",
+                redacted(&url)
+            )));
+        }
         let (password, mut url) = take_password(url);
         if dialect == Dialect::MySql {
             let _ = url.set_scheme("mysql");
+        }
+        if dialect == Dialect::Postgres {
+            normalize(&mut url)?;
         }
         Ok(Target { dialect, url: Some(url), sqlite_path: None, password, auth_hint: None })
     }
@@ -128,27 +138,39 @@ impl Target {
     }
 
     /// What a stored password is bound to: the driver, host, port, user and database this target
-    /// connects to, with the query parameters that would send the connection elsewhere (sqlx reads
-    /// `host`, `hostaddr`, `port`, `dbname` and `user` there on PostgreSQL, `socket` on MySQL).
-    /// Shown to people when it changes; never holds a password.
+    /// connects to, with the query parameters that still send the connection elsewhere (`hostaddr`,
+    /// a socket). Shown to people when it changes; never holds a password.
     pub fn binding(&self) -> String {
-        let Some(u) = &self.url else { return self.display() };
-        let q = |k: &str| u.query_pairs().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.into_owned());
-        let (scheme, default_port) = match self.dialect {
-            Dialect::Postgres => ("postgres", 5432),
-            _ => ("mysql", 3306),
-        };
-        let host = q("host").unwrap_or_else(|| u.host_str().unwrap_or_default().to_ascii_lowercase());
-        let port = q("port").unwrap_or_else(|| u.port().unwrap_or(default_port).to_string());
-        let user = q("user").unwrap_or_else(|| percent_decode(u.username()));
-        let database = q("dbname").unwrap_or_else(|| percent_decode(&self.database()));
-        let mut b = format!("{scheme}://{user}@{host}:{port}/{database}");
-        for k in ["hostaddr", "socket"] {
-            if let Some(v) = q(k) {
+        let Some(e) = self.endpoint() else { return self.display() };
+        let scheme = if self.dialect == Dialect::Postgres { "postgres" } else { "mysql" };
+        let mut b = format!("{scheme}://{}@{}:{}/{}", e.user, e.host.to_ascii_lowercase(), e.port, e.database);
+        for (k, v) in [("hostaddr", &e.hostaddr), ("socket", &e.socket)] {
+            if let Some(v) = v {
                 b.push_str(&format!(" {k}={v}"));
             }
         }
         b
+    }
+
+    /// Where a server target connects, part by part, as sqlx reads its URL (for the dump tools,
+    /// which must reach the same database).
+    pub(crate) fn endpoint(&self) -> Option<Endpoint> {
+        let u = self.url.as_ref()?;
+        let q = |k: &str| u.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
+        let default_port = if self.dialect == Dialect::Postgres { 5432 } else { 3306 };
+        // PostgreSQL's `host=/dir` is a socket folder; MySQL's `socket=` a socket file.
+        let socket = match self.dialect {
+            Dialect::Postgres => q("host"),
+            _ => q("socket"),
+        };
+        Some(Endpoint {
+            host: u.host_str().unwrap_or("localhost").to_string(),
+            port: u.port().unwrap_or(default_port),
+            user: percent_decode(u.username()),
+            database: self.database(),
+            hostaddr: q("hostaddr"),
+            socket,
+        })
     }
 
     /// A SQLite file that does not exist yet: an empty database, for verbs that only read.
@@ -170,7 +192,7 @@ impl Target {
     /// The database's name (a server database, or the SQLite file's path).
     pub fn database(&self) -> String {
         match (&self.url, &self.sqlite_path) {
-            (Some(u), _) => u.path().trim_start_matches('/').to_string(),
+            (Some(u), _) => percent_decode(u.path().trim_start_matches('/')),
             (None, Some(p)) => p.display().to_string(),
             _ => String::new(),
         }
@@ -187,6 +209,51 @@ impl Target {
     pub(crate) fn password(&self) -> Option<&str> {
         self.password.as_ref().map(|p| p.expose_secret())
     }
+}
+
+/// The parts of a server connection (see `Target::endpoint`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub database: String,
+    /// PostgreSQL's `hostaddr`: the address connected to, whatever `host` says.
+    pub hostaddr: Option<String>,
+    /// A Unix socket (a folder on PostgreSQL, a file on MySQL) used instead of TCP.
+    pub socket: Option<String>,
+}
+
+/// Moves the query parameters sqlx reads as the host, port, user and database (PostgreSQL's
+/// `host`, `port`, `user`, `dbname`) into the URL's own parts, so every reader of the URL (the
+/// password's binding, the dump tools, a scratch database) sees where it really connects.
+/// A `host` that is a socket folder stays a parameter.
+fn normalize(url: &mut Url) -> Result<()> {
+    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    if !pairs
+        .iter()
+        .any(|(k, v)| matches!(k.as_str(), "port" | "user" | "dbname") || (k == "host" && !v.starts_with('/')))
+    {
+        return Ok(());
+    }
+    let bad = |what: &str| Error::input(format!("the database URL's {what} parameter is not usable"));
+    let mut keep = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "host" if !v.starts_with('/') => url.set_host(Some(&v)).map_err(|_| bad("host"))?,
+            "port" => url.set_port(Some(v.parse().map_err(|_| bad("port"))?)).map_err(|_| bad("port"))?,
+            "user" => url.set_username(&v).map_err(|_| bad("user"))?,
+            "dbname" => {
+                url.set_path(&format!("/{}", url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()))
+            }
+            _ => keep.push((k, v)),
+        }
+    }
+    url.set_query(None);
+    if !keep.is_empty() {
+        url.query_pairs_mut().extend_pairs(keep);
+    }
+    Ok(())
 }
 
 /// Moves a password out of a URL: `user:PASSWORD@host` and `?password=...` (both understood by sqlx).
@@ -212,9 +279,61 @@ pub(crate) fn take_password(mut url: Url) -> (Option<SecretString>, Url) {
     (password, url)
 }
 
-/// A URL as it may be shown.
+/// Text that may quote a URL (a configuration line in a parse error) as it may be shown: a
+/// `user:password@` loses its password, and a `password=` or `sslpassword=` value is starred.
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let ends = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '&' | '#');
+    while !rest.is_empty() {
+        let lower = rest.to_ascii_lowercase();
+        let scheme = lower.find("://").map(|i| (i, 3));
+        let param = lower.find("password=").map(|i| (i, "password=".len()));
+        let Some((at, len)) = [scheme, param].into_iter().flatten().min_by_key(|(i, _)| *i) else {
+            out.push_str(rest);
+            break;
+        };
+        out.push_str(&rest[..at + len]);
+        rest = &rest[at + len..];
+        let end = rest.find(|c: char| ends(c) || (len == 3 && matches!(c, '/' | '?'))).unwrap_or(rest.len());
+        let (value, after) = rest.split_at(end);
+        if len == 3 {
+            // An authority: keep `user@host`, drop `:password`.
+            match value.rfind('@') {
+                Some(a) => {
+                    let user = &value[..a];
+                    out.push_str(user.split(':').next().unwrap_or_default());
+                    out.push_str(&value[a..]);
+                }
+                None => out.push_str(value),
+            }
+        } else if !value.is_empty() {
+            out.push_str("***");
+        }
+        rest = after;
+    }
+    out
+}
+
+/// A URL as it may be shown: without its password, nor a client key's (`sslpassword`).
 pub(crate) fn redacted(url: &Url) -> String {
-    take_password(url.clone()).1.to_string()
+    let mut u = take_password(url.clone()).1;
+    if has_ssl_password(&u) {
+        let keep: Vec<(String, String)> = u
+            .query_pairs()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("sslpassword"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        u.set_query(None);
+        if !keep.is_empty() {
+            u.query_pairs_mut().extend_pairs(keep);
+        }
+    }
+    u.to_string()
+}
+
+pub(crate) fn has_ssl_password(url: &Url) -> bool {
+    url.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("sslpassword"))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -249,9 +368,42 @@ mod tests {
         assert_eq!(b("mariadb://root@127.0.0.1/x"), "mysql://root@127.0.0.1:3306/x");
         // Query parameters that redirect the connection are part of it.
         assert_eq!(b("postgres://app@db/app?host=evil.example"), "postgres://app@evil.example:5432/app");
+        assert_eq!(b("postgres://app@db/caf%C3%A9"), "postgres://app@db:5432/café");
         assert_eq!(b("postgres://app@db/app?port=6000&dbname=x&user=y"), "postgres://y@db:6000/x");
         assert_ne!(b("postgres://app@db/app?hostaddr=10.9.9.9"), b("postgres://app@db/app"));
         assert_ne!(b("mysql://app@db/app?socket=/tmp/s"), b("mysql://app@db/app"));
+    }
+
+    #[test]
+    fn query_parameters_that_redirect_become_the_urls_own_parts() {
+        let t = Target::parse("postgres://app@db/app?dbname=other&sslmode=require&port=6000", Path::new("/p")).unwrap();
+        assert_eq!(t.display(), "postgres://app@db:6000/other?sslmode=require");
+        // A scratch database is really another database, whatever the URL said.
+        assert_eq!(t.with_database("scratch").database(), "scratch");
+        let e = Target::parse("postgres://app@db/x%20port%3D1", Path::new("/p")).unwrap().endpoint().unwrap();
+        assert_eq!((e.database.as_str(), e.port), ("x port=1", 5432));
+        let e = Target::parse("postgres://app@db/app?host=/run/pg", Path::new("/p")).unwrap().endpoint().unwrap();
+        assert_eq!(e.socket.as_deref(), Some("/run/pg"));
+        // MySQL's URL has no such parameters: they stay as they are.
+        let t = Target::parse("mysql://app@db/app?port=1", Path::new("/p")).unwrap();
+        assert_eq!(t.endpoint().unwrap().port, 3306);
+    }
+
+    #[test]
+    fn text_quoting_urls_loses_their_passwords() {
+        let line = "3 | url = \"postgres://app:hunter2@db/app?sslpassword=k3y&sslmode=require\" oops";
+        let shown = redact_text(line);
+        assert_eq!(shown, "3 | url = \"postgres://app@db/app?sslpassword=***&sslmode=require\" oops");
+        assert_eq!(redact_text("mysql://u@h/d?password=x y"), "mysql://u@h/d?password=*** y");
+        assert_eq!(redact_text("no url here"), "no url here");
+    }
+
+    #[test]
+    fn ssl_key_passwords_are_refused_without_being_shown() {
+        let e =
+            Target::parse("postgres://app@db/app?sslpassword=hunter2&sslmode=require", Path::new("/p")).unwrap_err();
+        assert!(!e.message.contains("hunter2") && e.message.contains("sslmode=require"), "{}", e.message);
+        assert!(crate::profile::refuse_password("x", "postgres://app@db/app?sslpassword=hunter2").is_err());
     }
 
     #[test]
