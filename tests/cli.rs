@@ -289,3 +289,48 @@ fn init_adopts_an_sqlx_folder() {
     let o = Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).arg("init").output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn a_byte_order_mark_is_left_out_and_hinted_at() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    // The BOM would hide the directive: CREATE INDEX CONCURRENTLY refuses to run in a transaction.
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    t.write("2_idx.up.sql", "\u{feff}-- no-transaction\nCREATE INDEX CONCURRENTLY a_id ON a (id);");
+    t.write("2_idx.down.sql", "\u{feff}DROP INDEX a_id;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let o = run(&t, &["check", "--json"]);
+    assert_eq!(o.code, 0, "a hint is not a failure: {}", o.stdout);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["findings"][0]["kind"], "byte_order_mark", "{v}");
+    let o = run(&t, &["down"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    // The checksum is sqlx's: the file's bytes, BOM and all.
+    use sha2::Digest;
+    let bytes = std::fs::read(t.migrations().join("2_idx.up.sql")).unwrap();
+    let want = hex::encode(sha2::Sha384::digest(&bytes));
+    run(&t, &["up"]);
+    assert_eq!(t.strings("SELECT encode(checksum, 'hex') FROM _sqlx_migrations WHERE version = 2").await, [want]);
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_utf8_makes_status_fail() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    std::fs::write(t.migrations().join("2_latin1.up.sql"), b"INSERT INTO a VALUES (1); -- caf\xe9").unwrap();
+    for args in [&["status"][..], &["status", "--json"], &["check"]] {
+        let o = run(&t, args);
+        assert_ne!(o.code, 0, "{args:?}: {}", o.stdout);
+        assert!(o.stderr.contains("2_latin1.up.sql") || o.stdout.contains("2_latin1.up.sql"), "{}", o.stderr);
+    }
+    assert_eq!(run(&t, &["status"]).code, 2);
+}
+
+#[tokio::test]
+async fn new_refuses_when_no_version_is_left() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, i64::MAX, "last", "SELECT 1;", "SELECT 1;");
+    let o = run(&t, &["new", "after_it"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert_eq!(std::fs::read_dir(t.migrations()).unwrap().count(), 2);
+}

@@ -23,6 +23,15 @@ pub enum FindingKind {
     MissingFile,
     Drift,
     Failed,
+    /// A byte order mark at the start of a file: harmless to Godwit, a hint only.
+    ByteOrderMark,
+}
+
+impl FindingKind {
+    /// A hint does not make `check` fail.
+    pub fn is_hint(self) -> bool {
+        self == FindingKind::ByteOrderMark
+    }
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]
@@ -114,6 +123,20 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
     }
 
     for m in &source.migrations {
+        if m.bom {
+            out.push(Finding {
+                kind: FindingKind::ByteOrderMark,
+                version: Some(m.version),
+                files: vec![m.file_name()],
+                message: format!(
+                    "{} starts with a byte order mark (an invisible character): Godwit leaves it out when it \
+                     reads and sends the file, other tools may not",
+                    m.file_name()
+                ),
+                fix: "save the file as UTF-8 without a BOM (the checksum then changes: only for a pending migration)"
+                    .into(),
+            });
+        }
         if m.kind == crate::migration::source::Kind::Reversible && !m.has_down {
             let down = m.down_path.as_deref().map(crate::migration::source::file_name).unwrap_or_default();
             out.push(Finding {

@@ -49,7 +49,17 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
         .filter_map(|e| e.ok()?.file_name().to_str()?.split('_').next()?.parse::<i64>().ok())
         .max();
     let stamp: i64 = now.format("%Y%m%d%H%M%S").to_string().parse().expect("digits");
-    let version = stamp.max(taken.map_or(0, |t| t + 1));
+    let after_taken = match taken {
+        None => 0,
+        Some(t) => t.checked_add(1).ok_or_else(|| {
+            Error::input(format!(
+                "{} has a migration with version {t}, the largest there is: no version is left after it. \
+                 Renumber that migration (a timestamp such as {stamp}) and try again.",
+                dir.display()
+            ))
+        })?,
+    };
+    let version = stamp.max(after_taken);
 
     let description = slug.replace('_', " ");
     let mut header = String::new();

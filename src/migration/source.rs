@@ -40,6 +40,9 @@ pub struct MigrationFile {
     /// SHA-384 of the up file's bytes, as sqlx computes it.
     pub checksum: Vec<u8>,
     pub no_transaction: bool,
+    /// The file starts with a UTF-8 byte order mark: hashed with it (as sqlx does), sent and read
+    /// without it (a server would fail on the invisible character, and it would hide a directive).
+    pub bom: bool,
     /// Down file of a reversible migration (the expected name when there is none).
     pub down_path: Option<PathBuf>,
     /// The down file was there when the folder was read; `check` reports reversible ones without.
@@ -65,6 +68,7 @@ impl MigrationFile {
         };
         match fs::read(path) {
             Ok(bytes) => String::from_utf8(bytes)
+                .map(|s| without_bom(s).0)
                 .map_err(|_| Error::input(format!("{} is not valid UTF-8; save it as UTF-8.", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(format!(
                 "migration {} cannot be rolled back: its down file {} is missing. Write it (the SQL \
@@ -248,21 +252,35 @@ impl Source {
 
 fn read_up(version: i64, kind: Kind, path: &Path, name: &str) -> std::result::Result<MigrationFile, SourceProblem> {
     let bytes = fs::read(path).map_err(|e| SourceProblem::Unreadable { file: name.into(), error: e.to_string() })?;
+    let checksum = Sha384::digest(&bytes).to_vec();
     let sql = String::from_utf8(bytes).map_err(|_| SourceProblem::NotUtf8 { file: name.into() })?;
+    let (sql, bom) = without_bom(sql);
     let suffix = if kind == Kind::Reversible { ".up.sql" } else { ".sql" };
     let stem = name.split_once('_').map_or("", |(_, rest)| rest).trim_end_matches(suffix);
     Ok(MigrationFile {
         version,
         description: stem.replace('_', " "),
         kind,
-        checksum: Sha384::digest(sql.as_bytes()).to_vec(),
+        checksum,
         no_transaction: sql.starts_with("-- no-transaction"),
+        bom,
         header: parse_header(&sql),
         down_path: (kind == Kind::Reversible).then(|| path.with_file_name(format!("{version}_{stem}.down.sql"))),
         has_down: false,
         path: path.to_path_buf(),
         sql,
     })
+}
+
+/// A file's text without a leading byte order mark, and whether it had one.
+fn without_bom(mut text: String) -> (String, bool) {
+    match text.strip_prefix('\u{feff}') {
+        Some(_) => {
+            text.drain(..'\u{feff}'.len_utf8());
+            (text, true)
+        }
+        None => (text, false),
+    }
 }
 
 pub fn file_name(path: &Path) -> String {
