@@ -334,3 +334,25 @@ async fn new_refuses_when_no_version_is_left() {
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert_eq!(std::fs::read_dir(t.migrations()).unwrap().count(), 2);
 }
+
+#[tokio::test]
+async fn a_busy_sqlite_file_is_a_lock_wait_and_a_damaged_one_is_named() {
+    use sqlx::{ConnectOptions, Executor};
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    pair(&t, 2, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
+    // Another connection holds the write lock (a `sqlite3` shell in a transaction).
+    let mut other = sqlx::sqlite::SqliteConnectOptions::new().filename(t.sqlite_path()).connect().await.unwrap();
+    other.execute("BEGIN IMMEDIATE").await.unwrap();
+    let o = run(&t, &["--lock-timeout", "1", "up"]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(o.stderr.contains(&t.sqlite_path().display().to_string()), "{}", o.stderr);
+    other.execute("ROLLBACK").await.unwrap();
+    assert_eq!(t.history().await, ["1:true"]);
+
+    std::fs::write(t.sqlite_path(), b"this is not a database, it only has a .db name ").unwrap();
+    let o = run(&t, &["status"]);
+    assert_ne!(o.code, 0);
+    assert!(o.stderr.contains(&t.sqlite_path().display().to_string()), "{}", o.stderr);
+}

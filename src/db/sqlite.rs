@@ -111,6 +111,30 @@ impl Sqlite {
         Ok(Sqlite { conn, path: path.to_path_buf(), lock: None, handle: Default::default() })
     }
 
+    /// A SQLite error, naming the file. Busy or locked (another connection kept the write lock
+    /// past the lock timeout) is a lock wait, exit 4; a damaged file says so.
+    fn lite(&self, e: sqlx::Error) -> Error {
+        let file = self.path.display();
+        if is_busy(&e) {
+            return Error::new(
+                crate::error::ErrorKind::Lock,
+                format!(
+                    "the SQLite database {file} is locked by another connection (waited for it as long as the lock \
+                     timeout): let it finish (another program, or a `sqlite3` shell in a transaction), or raise \
+                     --lock-timeout. Nothing was changed."
+                ),
+            );
+        }
+        match primary_code(&e) {
+            Some(11 | 26) => Error::failed(format!(
+                "the SQLite database {file} is damaged or is not a SQLite database ({}): restore it from a backup \
+                 (`godwit backups` lists them) or fix the path in the URL.",
+                e.as_database_error().map(|d| d.message().to_string()).unwrap_or_default()
+            )),
+            _ => Error::failed(format!("the SQLite database {file}: {e}")),
+        }
+    }
+
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
         self.conn.execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ())
     }
@@ -136,6 +160,10 @@ impl Sqlite {
         let result = run_counted(&mut self.conn, format!("{before};\n{body};")).await;
         let elapsed = start.elapsed();
         if let Err((e, done)) = result {
+            if done == 0 && is_busy(&e) {
+                // The write lock was never had: nothing ran.
+                return Err(Failure { error: self.lite(e), dirty: false });
+            }
             let failed_stmt = done.checked_sub(1).filter(|k| *k < offsets.len());
             let error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
             if in_tx {
@@ -165,7 +193,8 @@ impl Database for Sqlite {
     }
 
     async fn server_version(&mut self) -> Result<String> {
-        let v: String = sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut self.conn).await?;
+        let v: String =
+            sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut self.conn).await.map_err(|e| self.lite(e))?;
         Ok(v)
     }
 
@@ -174,18 +203,20 @@ impl Database for Sqlite {
     }
 
     async fn history_exists(&mut self) -> Result<bool> {
-        Ok(sqlx::query_scalar::<_, bool>(
+        sqlx::query_scalar::<_, bool>(
             "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
         )
         .fetch_one(&mut self.conn)
-        .await?)
+        .await
+        .map_err(|e| self.lite(e))
     }
 
     async fn ensure_tables(&mut self) -> Result<()> {
-        self.batch(CREATE_TABLES.into()).await?;
+        self.batch(CREATE_TABLES.into()).await.map_err(|e| self.lite(e))?;
         let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('_sqlx_migrations')")
             .fetch_all(&mut self.conn)
-            .await?;
+            .await
+            .map_err(|e| self.lite(e))?;
         sql::check_columns(&cols)
     }
 
@@ -225,7 +256,7 @@ impl Database for Sqlite {
         match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED).fetch_all(&mut self.conn).await {
             Ok(rows) => Ok(rows),
             Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(self.lite(e)),
         }
     }
 
@@ -364,6 +395,16 @@ impl Database for Sqlite {
         drop(handle);
         let _ = conn.close().await;
     }
+}
+
+/// SQLite's primary result code (the extended code's low byte).
+fn primary_code(e: &sqlx::Error) -> Option<i32> {
+    super::error_code(e)?.parse::<i32>().ok().map(|c| c & 0xff)
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED.
+fn is_busy(e: &sqlx::Error) -> bool {
+    matches!(primary_code(e), Some(5 | 6))
 }
 
 fn quote(name: &str) -> String {

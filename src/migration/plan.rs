@@ -151,6 +151,7 @@ mod tests {
             sql: sql.into(),
             checksum: sha2::Sha384::digest(sql.as_bytes()).to_vec(),
             no_transaction: false,
+            bom: false,
             down_path: (kind == Kind::Reversible).then(|| PathBuf::from(format!("/x/{v}_m{v}.down.sql"))),
             has_down: kind == Kind::Reversible,
             header: Header::default(),

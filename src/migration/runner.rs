@@ -399,7 +399,7 @@ fn explain_failure(
         format!("\nMigration {} changed nothing: the database is as it was before it.", m.version)
     };
     error.message = format!("{}{state}\n{done} of {total} migration(s) {verb} before the failure.", error.message);
-    if error.kind != ErrorKind::Input {
+    if !matches!(error.kind, ErrorKind::Input | ErrorKind::Lock) {
         error.kind = ErrorKind::Failed;
     }
     error
