@@ -356,3 +356,31 @@ async fn a_busy_sqlite_file_is_a_lock_wait_and_a_damaged_one_is_named() {
     assert_ne!(o.code, 0);
     assert!(o.stderr.contains(&t.sqlite_path().display().to_string()), "{}", o.stderr);
 }
+
+/// SQLite gets a long file a few statements at a time: a failure deep in it still names its own
+/// line, and the whole migration rolls back.
+#[tokio::test]
+async fn a_long_sqlite_file_fails_at_its_own_line_and_rolls_back() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    let mut up = String::from("CREATE TABLE t (id INTEGER PRIMARY KEY, note TEXT);\n");
+    for i in 0..3000 {
+        if i == 2500 {
+            up.push_str("INSERT INTO t VALUES (1, 'the same id again');\n");
+        }
+        up.push_str(&format!("INSERT INTO t VALUES ({}, 'a row with some text to make the file long');\n", i + 2));
+    }
+    pair(&t, 1, "long", &up, "DROP TABLE t;");
+    // Without the duplicate first: the file runs.
+    let good = up.replace("INSERT INTO t VALUES (1, 'the same id again');\n", "");
+    pair(&t, 1, "long", &good.replace("(2, 'a row", "(1, 'a row"), "DROP TABLE t;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    assert_eq!(t.strings("SELECT CAST(COUNT(*) AS TEXT) FROM t").await, ["3000"]);
+    assert_eq!(run(&t, &["down"]).code, 0);
+
+    pair(&t, 1, "long", &up.replace("(2, 'a row", "(1, 'a row"), "DROP TABLE t;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    // Line 1 is the CREATE TABLE; the duplicate is the 2502nd line.
+    assert!(o.stderr.contains("(line 2502, column 1)"), "{}", o.stderr);
+    assert!(t.tables().await.is_empty());
+}

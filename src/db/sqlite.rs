@@ -13,9 +13,10 @@ use super::sql::{self, Syntax};
 use super::{
     Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, TableCount, Target,
 };
-use super::{migration_error, run_counted, trimmed_body};
+use super::{migration_error, run_counted};
 use crate::error::{Error, Result};
 use crate::migration::source::MigrationFile;
+use crate::migration::split::Statement;
 
 pub struct Sqlite {
     /// The connection's handle for `sqlite3_interrupt`. Declared first: dropped (and cleared)
@@ -153,24 +154,35 @@ impl Sqlite {
         unmark: String,
         finish: impl FnOnce(Duration) -> Vec<String>,
     ) -> Result<Duration, Failure> {
-        let (body, offsets) =
-            trimmed_body(file, sql_text, Dialect::Sqlite).map_err(|error| Failure { error, dirty: false })?;
+        let stmts = crate::migration::split::split(sql_text, Dialect::Sqlite)
+            .map_err(|e| Failure { error: e.into_error(file), dirty: false })?;
         let before = if in_tx { Lite.begin().to_string() } else { mark };
         let start = Instant::now();
-        let result = run_counted(&mut self.conn, format!("{before};\n{body};")).await;
-        let elapsed = start.elapsed();
-        if let Err((e, done)) = result {
-            if done == 0 && is_busy(&e) {
-                // The write lock was never had: nothing ran.
-                return Err(Failure { error: self.lite(e), dirty: false });
+        if let Err(e) = self.batch(before).await {
+            // The write lock (or the marker) was never had: nothing ran.
+            return Err(Failure { error: self.lite(e), dirty: false });
+        }
+        // A few statements at a time: SQLite copies the rest of the text it is given at every
+        // statement, so one batch of the whole file takes time that grows with its square.
+        let mut done = 0;
+        let mut result = Ok(());
+        for chunk in chunks(&stmts, CHUNK_BYTES) {
+            let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
+            let text = &sql_text[first.offset..last.offset + last.sql.len()];
+            if let Err((e, ran)) = run_counted(&mut self.conn, format!("{text};")).await {
+                result = Err((e, done + ran));
+                break;
             }
-            let failed_stmt = done.checked_sub(1).filter(|k| *k < offsets.len());
-            let error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
+            done += chunk.len();
+        }
+        let elapsed = start.elapsed();
+        if let Err((e, failed)) = result {
+            let error = migration_error(m, file, sql_text, &e, stmts.get(failed).map(|s| s.offset));
             if in_tx {
                 let _ = self.batch("ROLLBACK".into()).await;
                 return Err(Failure { error, dirty: false });
             }
-            if failed_stmt == Some(0) {
+            if failed == 0 {
                 let _ = self.batch(unmark).await;
                 return Err(Failure { error, dirty: false });
             }
@@ -395,6 +407,28 @@ impl Database for Sqlite {
         drop(handle);
         let _ = conn.close().await;
     }
+}
+
+/// How much SQL goes to SQLite at once (see `Sqlite::run`).
+const CHUNK_BYTES: usize = 16 * 1024;
+
+/// Consecutive statements of at most about `bytes` of SQL each (a longer statement alone).
+fn chunks<'a, 's>(stmts: &'a [Statement<'s>], bytes: usize) -> impl Iterator<Item = &'a [Statement<'s>]> {
+    let mut rest = stmts;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut size = 0;
+        let n = rest.iter().take_while(|s| {
+            size += s.sql.len();
+            size <= bytes
+        });
+        let n = n.count().max(1);
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
 }
 
 /// SQLite's primary result code (the extended code's low byte).
