@@ -384,3 +384,24 @@ async fn a_long_sqlite_file_fails_at_its_own_line_and_rolls_back() {
     assert!(o.stderr.contains("(line 2502, column 1)"), "{}", o.stderr);
     assert!(t.tables().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_migration_over_max_allowed_packet_is_refused_before_it_is_sent() {
+    let t = TestDb::new(Dialect::MySql).await;
+    let max: Vec<String> = t.strings("SELECT CAST(@@max_allowed_packet AS CHAR)").await;
+    let max: usize = max[0].parse().unwrap();
+    let mut up = String::from("CREATE TABLE t (id INT, note TEXT);\nINSERT INTO t VALUES ");
+    let row = "(1, 'a row with enough text to add up to more than the packet limit of the server .........')";
+    while up.len() <= max {
+        up.push_str(row);
+        up.push(',');
+    }
+    up.push_str(row);
+    up.push(';');
+    pair(&t, 1, "big", &up, "DROP TABLE t;");
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("1_big.up.sql") && o.stderr.contains("max_allowed_packet"), "{}", o.stderr);
+    assert!(t.history().await.is_empty());
+    assert!(t.tables().await.is_empty());
+}

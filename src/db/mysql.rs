@@ -135,6 +135,7 @@ impl MySql {
             parts.push("COMMIT".into());
         }
         let text = parts.join(";\n");
+        self.fits_in_a_packet(m, file, text.len()).await.map_err(|error| Failure { error, dirty: false })?;
         let start = Instant::now();
         let Err((e, done)) = run_counted(&mut self.conn, text).await else {
             return Ok(start.elapsed());
@@ -155,6 +156,31 @@ impl MySql {
             return Err(Failure { error, dirty: false });
         }
         Err(Failure { error, dirty: marked })
+    }
+
+    /// A query longer than the server's `max_allowed_packet` makes it close the connection (the
+    /// client sees a broken pipe): refuse it before anything is sent, saying how to go on. Asked
+    /// only for large files.
+    async fn fits_in_a_packet(&mut self, m: &MigrationFile, file: &std::path::Path, len: usize) -> Result<()> {
+        if len < 1 << 20 {
+            return Ok(());
+        }
+        let max: u64 = sqlx::query_scalar("SELECT @@max_allowed_packet").fetch_one(&mut self.conn).await?;
+        if len as u64 <= max {
+            return Ok(());
+        }
+        let mb = |n: u64| format!("{:.1} MB", n as f64 / 1e6);
+        Err(Error::input(format!(
+            "migration {} ({}) is {} to send, more than the server's max_allowed_packet ({}), so the server would \
+             drop the connection. Nothing was sent. Raise the limit on the server (`SET GLOBAL max_allowed_packet = \
+             {};` and max_allowed_packet under [mysqld] in its configuration, to keep it after a restart), or split \
+             the file into smaller migrations.",
+            m.version,
+            crate::migration::source::file_name(file),
+            mb(len as u64),
+            mb(max),
+            (len as u64 + (1 << 20)).next_multiple_of(1 << 20),
+        )))
     }
 
     async fn lock_holder(&mut self, name: &str) -> String {
