@@ -164,6 +164,13 @@ impl<'a> Values<'a> {
                         check_name(&info.name, &p.name, &n)?;
                     }
                 }
+                ParamKind::Type if !v.is_empty() && !is_type(&v) => {
+                    return Err(Error::input(format!(
+                        "parameter `{}` of `{}`: `{v}` is not a column type. Give a type name with optional \
+                         parameters and array brackets, e.g. text, numeric(10,2), double precision, text[]",
+                        p.name, info.name
+                    )));
+                }
                 ParamKind::Bool if !v.is_empty() => {
                     parse_bool(&v).ok_or_else(|| {
                         Error::input(format!("parameter `{}` of `{}` is true or false, not `{v}`", p.name, info.name))
@@ -216,6 +223,51 @@ fn check_name(template: &str, param: &str, v: &str) -> Result<()> {
     Ok(())
 }
 
+/// Whether `v` reads as a column type and nothing more (it is pasted into SQL): words
+/// (`double precision`, `public.mood`), one list of numbers or quoted values in parentheses
+/// (`numeric(10, 2)`, `enum('a', 'b')`), more words after it (`unsigned`), array brackets (`text[]`).
+pub(crate) fn is_type(v: &str) -> bool {
+    let v = v.trim();
+    if !v.starts_with(|c: char| c.is_ascii_alphabetic()) || v.len() > 200 {
+        return false;
+    }
+    let mut chars = v.chars().peekable();
+    let mut params = false;
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ' ') => {}
+            '(' if !params => {
+                params = true;
+                let mut empty = true;
+                loop {
+                    match chars.next() {
+                        // No type takes an empty list: `now()` is a call.
+                        Some(')') if empty => return false,
+                        Some(')') => break,
+                        Some(' ') => {}
+                        Some(c) if c.is_ascii_digit() || c == ',' => empty = false,
+                        Some('\'') => {
+                            if !chars.by_ref().any(|c| c == '\'') {
+                                return false;
+                            }
+                            empty = false;
+                        }
+                        _ => return false,
+                    }
+                }
+            }
+            '[' => {
+                while chars.next_if(|c| c.is_ascii_digit()).is_some() {}
+                if chars.next() != Some(']') {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
 pub(crate) fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "yes" | "y" | "1" | "on" => Some(true),
@@ -259,6 +311,42 @@ mod tests {
             vec!["x numeric(10,2)", "y text default 'a,b'"]
         );
         assert!(split_list(" , ").is_empty());
+    }
+
+    #[test]
+    fn a_type_is_a_type_and_nothing_more() {
+        for ok in [
+            "text",
+            "numeric(10, 2)",
+            "double precision",
+            "text[]",
+            "int[3][]",
+            "public.mood",
+            "enum('a', 'b')",
+            "int(10) unsigned",
+            "timestamp with time zone",
+            "varchar(255)",
+        ] {
+            assert!(is_type(ok), "{ok}");
+        }
+        for bad in [
+            "text; DROP TABLE users",
+            "text default now()",
+            "int) ; --",
+            "text -- x",
+            "(1)",
+            "enum('a'",
+            "x'y",
+            "text /* */",
+            "",
+        ] {
+            assert!(!is_type(bad), "{bad}");
+        }
+        let mut v = BTreeMap::new();
+        for (k, val) in [("table", "users"), ("column", "email"), ("type", "text; DROP TABLE users")] {
+            v.insert(k.to_string(), val.to_string());
+        }
+        assert_eq!(render("add_column", &v, Dialect::Postgres, None).unwrap_err().kind, crate::ErrorKind::Input);
     }
 
     #[test]
