@@ -59,6 +59,9 @@ pub enum Remedy {
         stored_for: Option<String>,
         now: String,
     },
+    /// A folder of migrations with no godwit.toml: making it a project writes `config`, adopting
+    /// the migrations in `migrations` (a person says yes first).
+    CreateProject { root: String, config: String, migrations: String },
 }
 
 /// A place in a migration file, for "the line of the file" in messages and the app.

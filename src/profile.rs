@@ -106,6 +106,14 @@ pub(crate) fn load_personal(path: &Path) -> Result<std::collections::BTreeMap<St
     Ok(f.env)
 }
 
+/// A URL typed with its password (pasted into the app's form): the URL without it, and the
+/// password, which goes to the keyring. `None` when it holds none, or does not parse (saving it
+/// then says what is wrong).
+pub fn split_password(url: &str) -> Option<(String, secrecy::SecretString)> {
+    let (password, rest) = crate::db::target::take_password(url::Url::parse(url.trim()).ok()?);
+    password.map(|p| (rest.to_string(), p))
+}
+
 /// Refuses a URL that holds a password, saying where passwords go instead.
 pub fn refuse_password(name: &str, url: &str) -> Result<()> {
     let secret_in =
@@ -126,6 +134,19 @@ pub fn check_name(name: &str) -> Result<()> {
         return Err(Error::input(format!("`{name}` is not a usable environment name: use letters, digits, - and _")));
     }
     Ok(())
+}
+
+/// The colours the app draws an environment in, by name; any other is `#rrggbb`.
+pub const COLORS: [&str; 6] = ["green", "blue", "amber", "red", "purple", "gray"];
+
+/// Checks an environment's colour: it goes into the app's styles, so it is a named colour or
+/// `#rrggbb`, never free text from a cloned godwit.toml.
+pub fn check_color(name: &str, color: &str) -> Result<()> {
+    let hex = color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit());
+    if COLORS.contains(&color) || hex {
+        return Ok(());
+    }
+    Err(Error::input(format!("env.{name}: color `{color}` is not one of {} or #rrggbb", COLORS.join(", "))))
 }
 
 /// Checks a project id (`id` in godwit.toml): it names folders and keyring entries, so it is one
@@ -219,6 +240,22 @@ mod tests {
         assert!(!delete_env(&p, "prod").unwrap());
         let text = fs::read_to_string(&p).unwrap();
         assert!(!text.contains("prod") && text.contains("[env.dev]"), "{text}");
+    }
+
+    #[test]
+    fn a_pasted_password_is_split_out() {
+        use secrecy::ExposeSecret;
+        let (url, pw) = split_password("postgres://app:s%40cret@db.example:5432/app?sslmode=require").unwrap();
+        assert_eq!(
+            (url.as_str(), pw.expose_secret()),
+            ("postgres://app@db.example:5432/app?sslmode=require", "s@cret")
+        );
+        // A stray percent sign is part of the password, not an error.
+        let (url, pw) = split_password("mysql://root:100%zz@127.0.0.1:3306/shop").unwrap();
+        assert_eq!((url.as_str(), pw.expose_secret()), ("mysql://root@127.0.0.1:3306/shop", "100%zz"));
+        assert!(split_password("postgres://app@db.example/app").is_none());
+        assert!(split_password("sqlite://dev.db").is_none());
+        assert!(split_password("not a url").is_none());
     }
 
     #[test]

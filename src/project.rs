@@ -187,6 +187,9 @@ impl Project {
         }
         for (name, env) in &config.env {
             profile::check_name(name).map_err(invalid)?;
+            if let Some(c) = &env.color {
+                profile::check_color(name, c).map_err(invalid)?;
+            }
             if let Some(url) = &env.url {
                 profile::refuse_password(name, url).map_err(|e| {
                     Error::input(format!("{}: {} This file is committed: remove it now.", path.display(), e.message))
@@ -196,8 +199,12 @@ impl Project {
         let mut p = Project { root: root.to_path_buf(), config, personal: BTreeMap::new() };
         if let Some(file) = profile::personal_file(&p.id()) {
             p.personal = profile::load_personal(&file)?;
-            for name in p.personal.keys() {
-                profile::check_name(name).map_err(|e| Error::input(format!("{}: {}", file.display(), e.message)))?;
+            for (name, env) in &p.personal {
+                let invalid = |e: Error| Error::input(format!("{}: {}", file.display(), e.message));
+                profile::check_name(name).map_err(invalid)?;
+                if let Some(c) = &env.color {
+                    profile::check_color(name, c).map_err(invalid)?;
+                }
             }
             if let Some(both) = p.personal.keys().find(|k| p.config.env.contains_key(*k)) {
                 return Err(Error::input(format!(
@@ -307,6 +314,9 @@ impl Project {
     /// still is).
     pub fn save_env(&mut self, name: &str, env: EnvConfig, personal: bool) -> Result<PathBuf> {
         profile::check_name(name)?;
+        if let Some(c) = &env.color {
+            profile::check_color(name, c)?;
+        }
         let url = env.url(name)?;
         profile::refuse_password(name, &url)?;
         let new_binding = Target::parse(&url, &self.root)?.binding();
@@ -457,10 +467,12 @@ pub fn init(root: &Path, migrations: &str) -> Result<(PathBuf, usize)> {
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
         .collect();
     let id = format!("{name}-{:08x}", rand_u32());
+    // The folder's name is quoted as TOML: whatever it holds stays a string.
     let text = format!(
         "# Godwit project settings. Commit this file; never put a password in it.\n\
          # `id` names this project's passwords in each person's OS keyring.\nid = \"{id}\"\n\
-         migrations = \"{migrations}\"\n\n[env.dev]\nurl = \"sqlite://dev.db\"\n"
+         migrations = {}\n\n[env.dev]\nurl = \"sqlite://dev.db\"\n",
+        toml_edit::Value::from(migrations)
     );
     fs::write(&path, text).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
     Ok((path, adopted))

@@ -422,3 +422,16 @@ async fn a_syntax_error_on_a_url_line_does_not_print_its_password() {
     assert!(text(&o).contains("godwit.toml"), "{}", text(&o));
     assert!(!text(&o).contains("Sy-Pw-88") && !text(&o).contains("Key-Pw-77"), "{}", text(&o));
 }
+
+#[tokio::test]
+async fn a_colour_from_godwit_toml_is_a_colour() {
+    let p = Project::new(Dialect::Sqlite).await;
+    let toml = p.t.dir.path().join("godwit.toml");
+    let with = |c: &str| format!("id = \"trust-test\"\n[env.dev]\nurl = \"{}\"\ncolor = \"{c}\"\n", p.t.url);
+    std::fs::write(&toml, with("red; position: fixed; inset: 0; background: url(x)")).unwrap();
+    assert_eq!(p.godwit(&["env", "list"]).status.code(), Some(2));
+    for ok in ["amber", "#3b82f6"] {
+        std::fs::write(&toml, with(ok)).unwrap();
+        assert!(p.godwit(&["env", "list"]).status.success());
+    }
+}

@@ -95,59 +95,101 @@ fn remember(root: &Path) {
     let _ = std::fs::write(file, serde_json::to_string_pretty(&all).unwrap_or_default());
 }
 
-/// Opens a folder: a project (godwit.toml in it or above), or a sqlx-style migrations folder (or a
-/// folder holding one), which is adopted with `init`.
+/// Opens a folder: a project (godwit.toml in it or above). A sqlx-style migrations folder (or a
+/// folder holding one) is not adopted without asking: the error offers `Remedy::CreateProject`,
+/// naming the file it would write, and `create_project` does it.
 pub fn open_project(state: &AppState, path: &Path) -> Result<ProjectView> {
     let path = path.canonicalize().map_err(|e| Error::input(format!("cannot open {}: {e}", path.display())))?;
-    let p = match Project::find(&path)? {
-        Some(p) => p,
-        None => {
-            let has_sql = |d: &Path| {
-                std::fs::read_dir(d)
-                    .map(|e| e.flatten().any(|f| f.path().extension().is_some_and(|x| x == "sql")))
-                    .unwrap_or(false)
-            };
-            let (root, folder) = if path.join("migrations").is_dir() {
-                (path.clone(), "migrations".to_string())
-            } else if has_sql(&path) {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                (path.parent().unwrap_or(&path).to_path_buf(), name)
-            } else {
-                return Err(Error::input(format!(
-                    "{} has no godwit.toml and no migrations folder: open a project, or a folder of sqlx migrations.",
-                    path.display()
-                )));
-            };
-            project::init(&root, &folder)?;
-            Project::load(&root)?
-        }
+    let Some(p) = Project::find(&path)? else {
+        let (root, folder) = adoptable(&path)?;
+        let config = root.join(project::CONFIG_FILE);
+        let count = Source::load(&root.join(&folder)).map(|s| s.migrations.len()).unwrap_or(0);
+        return Err(Error::input(format!(
+            "{} has no godwit.toml. Opening it as a project writes {}, adopting the {count} migration(s) in {folder}/.",
+            path.display(),
+            config.display()
+        ))
+        .with_remedy(godwit::error::Remedy::CreateProject {
+            root: root.display().to_string(),
+            config: config.display().to_string(),
+            migrations: folder,
+        }));
     };
+    Ok(opened(state, p))
+}
+
+/// A person said yes to `Remedy::CreateProject`: writes its godwit.toml and opens it.
+pub fn create_project(state: &AppState, root: &Path, migrations: &str) -> Result<ProjectView> {
+    project::init(root, migrations)?;
+    Ok(opened(state, Project::load(root)?))
+}
+
+/// Where a folder without godwit.toml would become a project: the folder itself when it holds
+/// `migrations/`, its parent when it is a folder of `.sql` files.
+fn adoptable(path: &Path) -> Result<(PathBuf, String)> {
+    let has_sql = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|e| e.flatten().any(|f| f.path().extension().is_some_and(|x| x == "sql")))
+            .unwrap_or(false)
+    };
+    if path.join("migrations").is_dir() {
+        Ok((path.to_path_buf(), "migrations".to_string()))
+    } else if has_sql(path) {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok((path.parent().unwrap_or(path).to_path_buf(), name))
+    } else {
+        Err(Error::input(format!(
+            "{} has no godwit.toml and no migrations folder: open a project, or a folder of sqlx migrations.",
+            path.display()
+        )))
+    }
+}
+
+fn opened(state: &AppState, p: Project) -> ProjectView {
     remember(&p.root);
     let v = view(&p);
     *state.project.lock().expect("not poisoned") = Some(p);
-    Ok(v)
+    v
 }
 
 pub fn current_project(state: &AppState) -> Option<ProjectView> {
     state.project.lock().expect("not poisoned").as_ref().map(view)
 }
 
+/// What saving an environment did.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct SavedEnv {
+    pub project: ProjectView,
+    /// The URL held a password: it went to the keyring, and the URL was saved without it.
+    pub password_moved: bool,
+}
+
+/// Saves an environment from the form. A URL pasted with its password is split: the password goes
+/// to the keyring (unless one was typed in its own field), the URL to the file without it.
 pub fn save_env(
     state: &AppState,
     name: &str,
-    env: EnvConfig,
+    mut env: EnvConfig,
     personal: bool,
     password: Option<String>,
-) -> Result<ProjectView> {
+) -> Result<SavedEnv> {
     let _one_at_a_time = state.editing.lock().expect("not poisoned");
     let mut p = project(state)?;
-    p.save_env(name, env, personal)?;
-    if let Some(pw) = password.filter(|p| !p.is_empty()) {
-        p.workspace(Some(name))?.store_password(&secrecy::SecretString::from(pw))?;
+    let mut password = password.filter(|p| !p.is_empty()).map(secrecy::SecretString::from);
+    let pasted = env.url.as_deref().and_then(godwit::profile::split_password);
+    let password_moved = pasted.is_some();
+    if let Some((url, pw)) = pasted {
+        env.url = Some(url);
+        password = password.or(Some(pw));
     }
-    let v = view(&p);
+    p.save_env(name, env, personal)?;
+    if let Some(pw) = password {
+        p.workspace(Some(name))?.store_password(&pw)?;
+    }
+    let project = view(&p);
     *state.project.lock().expect("not poisoned") = Some(p);
-    Ok(v)
+    Ok(SavedEnv { project, password_moved })
 }
 
 pub fn remove_env(state: &AppState, name: &str) -> Result<ProjectView> {

@@ -19,7 +19,7 @@ use godwit::template::{Rendered, TemplateInfo};
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
 
-use api::{AppEvent, ProjectView, RunRequest};
+use api::{AppEvent, ProjectView, RunRequest, SavedEnv};
 use error::CommandResult;
 use state::AppState;
 
@@ -31,6 +31,11 @@ fn sink(ch: &Channel<AppEvent>) -> impl Fn(AppEvent) -> bool + Send + Sync + '_ 
 #[tauri::command]
 fn open_project(state: State<'_, AppState>, path: PathBuf) -> CommandResult<ProjectView> {
     Ok(api::open_project(&state, &path)?)
+}
+
+#[tauri::command]
+fn create_project(state: State<'_, AppState>, root: PathBuf, migrations: String) -> CommandResult<ProjectView> {
+    Ok(api::create_project(&state, &root, &migrations)?)
 }
 
 /// The system's folder chooser; `None` when the person closed it.
@@ -68,7 +73,7 @@ async fn save_env(
     env: EnvConfig,
     personal: bool,
     password: Option<String>,
-) -> CommandResult<ProjectView> {
+) -> CommandResult<SavedEnv> {
     Ok(api::save_env(&state, &name, env, personal, password)?)
 }
 
@@ -242,6 +247,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             open_project,
+            create_project,
             pick_folder,
             current_project,
             recent_projects,

@@ -135,7 +135,7 @@ async fn postgres_failure_with_its_line_cancel_backups_and_environments() {
 
     // The environment form: the password goes nowhere on disk (trust auth here: no keyring needed).
     let env = EnvConfig { url: Some(url.to_string()), color: Some("amber".into()), ..Default::default() };
-    let view = api::save_env(&state, "pg", env, false, None).unwrap();
+    let view = api::save_env(&state, "pg", env, false, None).unwrap().project;
     assert_eq!(view.envs.iter().find(|e| e.name == "pg").unwrap().color.as_deref(), Some("amber"));
     let probe = api::test_env(&state, "pg").await.unwrap();
     assert!(probe.server_version.starts_with("15") && !probe.history_table);
@@ -242,4 +242,26 @@ async fn mariadb_every_screen() {
     assert!(r.comparison.differences.is_empty(), "{:?}", r.comparison.differences);
     assert_eq!(api::status(&state, "maria").await.unwrap().summary.applied, 3, "the rolled-back one is back");
     admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
+}
+
+/// A folder of `.sql` files is not made a project behind the person's back: opening it says
+/// which file it would write, and only `create_project` writes it.
+#[test]
+fn a_folder_of_migrations_is_adopted_only_when_asked() {
+    let dir = folder();
+    let sql = dir.path().join("db");
+    std::fs::create_dir(&sql).unwrap();
+    std::fs::write(sql.join("1_t.up.sql"), "CREATE TABLE t (id INTEGER);").unwrap();
+    let state = AppState::default();
+    let e = api::open_project(&state, &sql).unwrap_err();
+    let Some(godwit::error::Remedy::CreateProject { root, config, migrations }) = e.remedy.as_deref().cloned() else {
+        panic!("no CreateProject remedy: {e:?}")
+    };
+    let canonical = dir.path().canonicalize().unwrap();
+    assert_eq!((root.as_str(), migrations.as_str()), (canonical.to_str().unwrap(), "db"));
+    assert_eq!(config, canonical.join("godwit.toml").display().to_string());
+    assert!(!dir.path().join("godwit.toml").exists(), "written without asking");
+    let view = api::create_project(&state, std::path::Path::new(&root), &migrations).unwrap();
+    assert_eq!(view.migrations, canonical.join("db").display().to_string());
+    assert!(dir.path().join("godwit.toml").exists());
 }

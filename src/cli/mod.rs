@@ -372,6 +372,11 @@ fn remedy(r: &crate::error::Remedy, project: Option<&std::path::Path>) -> String
             "To confirm the new server: `{godwit} --trust-host env test {env}` (connects, and binds the password to \
              it), or store the password again with `{godwit} secret set {env}`."
         ),
+        Remedy::CreateProject { root, migrations, .. } => format!(
+            "To make it a project: `godwit --project {} init --migrations {}`.",
+            shell_quote(root),
+            shell_quote(migrations)
+        ),
     }
 }
 

@@ -14,6 +14,7 @@ import type { Rendered } from './bindings/Rendered';
 import type { Restored } from './bindings/Restored';
 import type { RunReport } from './bindings/RunReport';
 import type { RunRequest } from './bindings/RunRequest';
+import type { SavedEnv } from './bindings/SavedEnv';
 import type { StatusReport } from './bindings/StatusReport';
 import type { TemplateInfo } from './bindings/TemplateInfo';
 
@@ -34,12 +35,13 @@ function streaming<T>(cmd: string, args: Record<string, unknown>, onEvent: (e: A
 
 export const api = {
   openProject: (path: string) => invoke<ProjectView>('open_project', { path }),
+  createProject: (root: string, migrations: string) => invoke<ProjectView>('create_project', { root, migrations }),
   pickFolder: () => invoke<string | null>('pick_folder'),
   currentProject: () => invoke<ProjectView | null>('current_project'),
   recentProjects: () => invoke<string[]>('recent_projects'),
   envConfig: (name: string) => invoke<[EnvConfig, boolean]>('env_config', { name }),
   saveEnv: (name: string, env: EnvConfig, personal: boolean, password: string | null) =>
-    invoke<ProjectView>('save_env', { name, env, personal, password }),
+    invoke<SavedEnv>('save_env', { name, env, personal, password }),
   removeEnv: (name: string) => invoke<ProjectView>('remove_env', { name }),
   trustServer: (env: string) => invoke<null>('trust_server', { env }),
   testEnv: (env: string) => invoke<Probe>('test_env', { env }),
