@@ -265,3 +265,47 @@ fn a_folder_of_migrations_is_adopted_only_when_asked() {
     assert_eq!(view.migrations, canonical.join("db").display().to_string());
     assert!(dir.path().join("godwit.toml").exists());
 }
+
+/// What closing the window mid-run does (`AppState::abort_all`, then waiting for the jobs): the
+/// running statement is stopped on the server and the run reports it; nothing finishes afterwards.
+#[tokio::test]
+async fn closing_mid_run_stops_the_statement_on_the_server() {
+    let admin =
+        std::env::var("GODWIT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("godwit_app_close_{}", std::process::id());
+    let mut admin_conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    let dir = folder();
+    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("godwit.toml"), format!("id = \"app-test\"\n[env.pg]\nurl = \"{url}\"\n")).unwrap();
+    std::fs::write(dir.path().join("migrations/1_sleep.up.sql"), "SELECT pg_sleep(600);").unwrap();
+    std::fs::write(dir.path().join("migrations/1_sleep.down.sql"), "SELECT 1;").unwrap();
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+
+    let running = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND state = 'active' AND query LIKE '%pg_sleep(600)%'"
+    );
+    let sink = |_e| true;
+    let run = api::run(&state, RunRequest { env: "pg".into(), ..Default::default() }, &sink);
+    let close = async {
+        let mut watch = sqlx::PgConnection::connect(&admin).await.unwrap();
+        while sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(running.clone())).fetch_one(&mut watch).await.unwrap()
+            == 0
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(state.abort_all(), "the run is a job");
+    };
+    let (result, ()) = tokio::join!(run, close);
+    assert_eq!(result.unwrap_err().kind, godwit::ErrorKind::Cancelled);
+    assert!(!state.has_jobs());
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(running)).fetch_one(&mut admin_conn).await.unwrap();
+    assert_eq!(n, 0, "the statement still runs on the server");
+    let s = api::status(&state, "pg").await.unwrap();
+    assert_eq!((s.summary.applied, s.summary.pending), (0, 1));
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
+}

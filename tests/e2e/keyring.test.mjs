@@ -3,6 +3,8 @@
 // scram cluster of the test's own), so connecting proves the keyring kept it; no file holds it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { click, fill, filesHolding, launch, newProject, scramCluster, seeText } from './harness.mjs';
 
 test('a password typed once is kept in the keyring across restarts', async (t) => {
@@ -56,6 +58,21 @@ test('a password typed once is kept in the keyring across restarts', async (t) =
     await click(browser, 'Test connection');
     await seeText(browser, 'Connected: postgres ');
     assert.deepEqual(filesHolding(p.dir, password), [], 'no file in the project or HOME holds the password');
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+
+  // godwit.toml now points both environments at another database (a teammate's edit, or a fork's): the
+  // stored password is not sent until the person confirms the new server with the button.
+  const toml = join(p.project, 'godwit.toml');
+  writeFileSync(toml, readFileSync(toml, 'utf8').replaceAll(cluster.url, cluster.url.replace(/\/postgres$/, '/template1')));
+  ({ browser, stop } = await launch(t, p));
+  passed = false;
+  try {
+    await seeText(browser, 'It was not sent');
+    await click(browser, 'Send it to postgres://postgres@127.0.0.1');
+    await seeText(browser, '1 pending');
     passed = true;
   } finally {
     await stop(passed);

@@ -3,7 +3,7 @@
 // and a protected MariaDB `prod` with a backup.
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { click, fill, launch, mysqlDatabase, newProject, pgDatabase, screenshot, seeText } from './harness.mjs';
 
@@ -112,6 +112,19 @@ test('screenshots', async (t) => {
   try {
     await seeText(browser, 'applied');
     await shot(browser, 'status-dark');
+  } finally {
+    await stop(true);
+  }
+
+  // A stored password, then godwit.toml pointing staging at another host: nothing is sent until
+  // the person confirms the new server.
+  execFileSync(GODWIT, ['--project', p.project, 'secret', 'set', 'staging', '--stdin'], { env: { ...process.env, ...env }, input: 'staging-pw\n' });
+  const toml = join(p.project, 'godwit.toml');
+  writeFileSync(toml, readFileSync(toml, 'utf8').replace(pg.url, pg.url.replace('127.0.0.1', 'localhost')));
+  ({ browser, stop } = await launch(t, p));
+  try {
+    await seeText(browser, 'It was not sent');
+    await shot(browser, 'trust-server');
   } finally {
     await stop(true);
   }
