@@ -149,6 +149,19 @@ pub fn check_color(name: &str, color: &str) -> Result<()> {
     Err(Error::input(format!("env.{name}: color `{color}` is not one of {} or #rrggbb", COLORS.join(", "))))
 }
 
+/// Checks what a file says of its environments where it reaches folder names, keyring keys and the
+/// app's styles: their names and colours (the file may be a stranger's).
+pub(crate) fn check_envs(file: &Path, envs: &std::collections::BTreeMap<String, EnvConfig>) -> Result<()> {
+    let invalid = |e: Error| Error::input(format!("{}: {}", file.display(), e.message));
+    for (name, env) in envs {
+        check_name(name).map_err(invalid)?;
+        if let Some(c) = &env.color {
+            check_color(name, c).map_err(invalid)?;
+        }
+    }
+    Ok(())
+}
+
 /// Checks a project id (`id` in godwit.toml): it names folders and keyring entries, so it is one
 /// plain name, whatever a cloned repository says.
 pub fn check_id(id: &str) -> Result<()> {

@@ -180,16 +180,11 @@ impl Project {
         let config: Config = toml::from_str(&text).map_err(|e| {
             Error::input(crate::db::target::redact_text(&format!("{} is not valid: {e}", path.display())))
         })?;
-        // Names from a file that may be a stranger's become folder names and keyring keys.
-        let invalid = |e: Error| Error::input(format!("{}: {}", path.display(), e.message));
         if let Some(id) = &config.id {
-            profile::check_id(id).map_err(invalid)?;
+            profile::check_id(id).map_err(|e| Error::input(format!("{}: {}", path.display(), e.message)))?;
         }
+        profile::check_envs(&path, &config.env)?;
         for (name, env) in &config.env {
-            profile::check_name(name).map_err(invalid)?;
-            if let Some(c) = &env.color {
-                profile::check_color(name, c).map_err(invalid)?;
-            }
             if let Some(url) = &env.url {
                 profile::refuse_password(name, url).map_err(|e| {
                     Error::input(format!("{}: {} This file is committed: remove it now.", path.display(), e.message))
@@ -199,13 +194,7 @@ impl Project {
         let mut p = Project { root: root.to_path_buf(), config, personal: BTreeMap::new() };
         if let Some(file) = profile::personal_file(&p.id()) {
             p.personal = profile::load_personal(&file)?;
-            for (name, env) in &p.personal {
-                let invalid = |e: Error| Error::input(format!("{}: {}", file.display(), e.message));
-                profile::check_name(name).map_err(invalid)?;
-                if let Some(c) = &env.color {
-                    profile::check_color(name, c).map_err(invalid)?;
-                }
-            }
+            profile::check_envs(&file, &p.personal)?;
             if let Some(both) = p.personal.keys().find(|k| p.config.env.contains_key(*k)) {
                 return Err(Error::input(format!(
                     "environment `{both}` is in both {} and your own {}; rename one.",
