@@ -70,8 +70,8 @@ test('a password typed once is kept in the keyring across restarts', async (t) =
   ({ browser, stop } = await launch(t, p));
   passed = false;
   try {
-    await seeText(browser, 'It was not sent');
-    await click(browser, 'Send it to postgres://postgres@127.0.0.1');
+    await seeText(browser, 'was stored for another server, and was not sent');
+    await click(browser, 'Send the password to the new server');
     await seeText(browser, '1 pending');
     passed = true;
   } finally {

@@ -123,7 +123,7 @@ test('screenshots', async (t) => {
   writeFileSync(toml, readFileSync(toml, 'utf8').replace(pg.url, pg.url.replace('127.0.0.1', 'localhost')));
   ({ browser, stop } = await launch(t, p));
   try {
-    await seeText(browser, 'It was not sent');
+    await seeText(browser, 'was not sent');
     await shot(browser, 'trust-server');
   } finally {
     await stop(true);
