@@ -405,3 +405,69 @@ async fn a_migration_over_max_allowed_packet_is_refused_before_it_is_sent() {
     assert!(t.history().await.is_empty());
     assert!(t.tables().await.is_empty());
 }
+
+#[tokio::test]
+async fn a_rollback_preview_shows_the_down_files_own_transaction_rule() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "t", "CREATE TABLE t (id INT);", "DROP TABLE t;");
+    pair(&t, 2, "idx", "-- no-transaction\nCREATE INDEX CONCURRENTLY t_id ON t (id);", "DROP INDEX t_id;");
+    pair(&t, 3, "idx2", "CREATE INDEX t_id2 ON t (id);", "-- no-transaction\nDROP INDEX CONCURRENTLY t_id2;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let o = run(&t, &["down", "--to", "1", "--dry-run"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("-- 3 3_idx2.down.sql (no transaction)"), "{}", o.stdout);
+    assert!(o.stdout.contains("-- 2 2_idx.down.sql\n"), "{}", o.stdout);
+    assert_eq!(run(&t, &["down", "--to", "1"]).code, 0);
+    assert_eq!(t.history().await, ["1:true"]);
+}
+
+/// `up --dry-run --json > plan.json`, then `up --plan plan.json`: the run does exactly what was
+/// previewed, or nothing.
+#[tokio::test]
+async fn the_plan_you_saw_is_the_plan_that_runs() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 10, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    pair(&t, 20, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
+    pair(&t, 30, "c", "CREATE TABLE c (id INT);", "DROP TABLE c;");
+    let save = || {
+        let o = run(&t, &["up", "--dry-run", "--json"]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        std::fs::write(t.dir.path().join("plan.json"), &o.stdout).unwrap();
+    };
+    let plan = t.dir.path().join("plan.json");
+    let plan = plan.to_str().unwrap();
+
+    // A file edited after the preview: refused, and nothing ran.
+    save();
+    pair(&t, 20, "b", "CREATE TABLE b (id INT, edited INT);", "DROP TABLE b;");
+    let o = run(&t, &["up", "--plan", plan]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("20_b.up.sql"), "{}", o.stderr);
+    assert!(t.tables().await.is_empty());
+
+    // A new file among the planned ones: refused.
+    save();
+    pair(&t, 15, "new", "CREATE TABLE n (id INT);", "DROP TABLE n;");
+    let o = run(&t, &["up", "--plan", plan]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("15_new.up.sql"), "{}", o.stderr);
+    assert!(t.tables().await.is_empty());
+
+    // A teammate's run since the preview: refused.
+    save();
+    assert_eq!(run(&t, &["up", "--to", "10"]).code, 0);
+    assert_eq!(run(&t, &["up", "--plan", plan]).code, 1);
+    assert_eq!(t.tables().await, ["a"]);
+
+    // Unchanged: it runs, and only up to the plan's last version (a file added after it waits).
+    save();
+    pair(&t, 40, "d", "CREATE TABLE d (id INT);", "DROP TABLE d;");
+    let o = run(&t, &["up", "--plan", plan]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(t.tables().await, ["a", "b", "c", "n"]);
+
+    // A plan to roll back is not a plan to apply.
+    let o = run(&t, &["down", "--dry-run", "--json"]);
+    std::fs::write(t.dir.path().join("plan.json"), &o.stdout).unwrap();
+    assert_eq!(run(&t, &["up", "--plan", plan]).code, 2);
+}

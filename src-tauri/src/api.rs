@@ -12,7 +12,7 @@ use godwit::event::{Direction, RunEvent};
 use godwit::migration::check::{self, Finding};
 use godwit::migration::new::{self, NewMigration};
 use godwit::migration::plan::DownTarget;
-use godwit::migration::runner::{self, RunOptions, RunReport, Work};
+use godwit::migration::runner::{self, RunOptions, RunReport, Seen, Work};
 use godwit::migration::source::Source;
 use godwit::migration::status::{self, StatusReport};
 use godwit::profile::{EnvConfig, EnvInfo};
@@ -316,6 +316,8 @@ pub struct RunRequest {
     pub backup: bool,
     /// Verify that backup in a scratch database first.
     pub verify: bool,
+    /// The plan the person previewed: if the run would now do anything else, it does nothing.
+    pub expect: Option<Vec<Seen>>,
 }
 
 /// Applies or rolls back, streaming progress; stops between migrations when cancelled.
@@ -329,7 +331,12 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
     let direction = req.direction.unwrap_or(Direction::Up);
     let mut db = connect(&ws, direction == Direction::Up).await?;
     let store = Store::for_workspace(Some(p.id()), &ws)?;
-    let opts = RunOptions { lock_timeout: LOCK_TIMEOUT, allow_out_of_order: false, cancel: job.cancel.clone() };
+    let opts = RunOptions {
+        lock_timeout: LOCK_TIMEOUT,
+        allow_out_of_order: false,
+        cancel: job.cancel.clone(),
+        expect: req.expect.clone(),
+    };
     let work = match direction {
         Direction::Up => Work::Up(req.to),
         Direction::Down => Work::Down(down_target(req.to, req.steps)),

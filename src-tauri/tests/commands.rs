@@ -65,6 +65,16 @@ async fn sqlite_open_status_apply_history_and_protection() {
         ["CREATE TABLE t1 (id INTEGER);", "CREATE TABLE t2 (id INTEGER);"]
     );
 
+    // The plan the window showed, then an edit to a file in it: the run refuses and runs nothing.
+    let seen: Vec<godwit::migration::runner::Seen> = plan.planned.iter().map(Into::into).collect();
+    let t2 = dir.path().join("migrations/2_t2.up.sql");
+    std::fs::write(&t2, "CREATE TABLE t2 (id INTEGER, edited INTEGER);").unwrap();
+    let stale = RunRequest { env: "dev".into(), to: Some(2), expect: Some(seen), ..Default::default() };
+    let e = api::run(&state, stale, &|_| true).await.unwrap_err();
+    assert_eq!(e.kind, godwit::ErrorKind::Failed);
+    assert_eq!(api::status(&state, "dev").await.unwrap().summary.applied, 0, "nothing ran");
+    std::fs::write(&t2, "CREATE TABLE t2 (id INTEGER);").unwrap();
+
     let log = Log::default();
     let sink = |e| log.push(e);
     let report =

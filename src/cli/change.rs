@@ -3,6 +3,38 @@
 use super::*;
 use crate::migration::runner::Work;
 
+/// How a run was asked for: a preview (`--dry-run`, as JSON with `--json`), or a run of a plan
+/// previewed before (`--plan FILE`).
+pub(super) struct Preview {
+    pub(super) dry_run: bool,
+    pub(super) json: bool,
+    pub(super) plan: Option<PathBuf>,
+}
+
+impl Preview {
+    /// The steps of a saved plan, as seen, and the last version to run; `None` without `--plan`.
+    fn seen(&self) -> Result<Option<(Vec<runner::Seen>, i64)>> {
+        #[derive(serde::Deserialize)]
+        struct Saved {
+            direction: crate::event::Direction,
+            planned: Vec<runner::Seen>,
+        }
+        let Some(path) = &self.plan else { return Ok(None) };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::input(format!("cannot read the plan {}: {e}", path.display())))?;
+        let saved: Saved = serde_json::from_str(&text).map_err(|e| {
+            Error::input(format!("{} is not a plan from `godwit up --dry-run --json`: {e}", path.display()))
+        })?;
+        if saved.direction != crate::event::Direction::Up {
+            return Err(Error::input(format!("{} is a plan to roll back, not to apply.", path.display())));
+        }
+        let last = saved.planned.last().map(|s| s.version).ok_or_else(|| {
+            Error::input(format!("the plan in {} runs nothing: there was nothing to apply.", path.display()))
+        })?;
+        Ok(Some((saved.planned, last)))
+    }
+}
+
 fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
     let verb = match report.direction {
         crate::event::Direction::Up => "Applied",
@@ -49,8 +81,15 @@ pub(super) struct BackupFirst {
 
 /// Runs the work on the opened database, with the backup asked for (or required) taken under the
 /// run's lock once the plan is known; a failure after a backup names it.
-async fn run_and_finish(ctx: &Ctx, o: Opened, work: Work, allow_out_of_order: bool, first: BackupFirst) -> Result<()> {
-    let opts = ctx.run_options(allow_out_of_order);
+async fn run_and_finish(
+    ctx: &Ctx,
+    o: Opened,
+    work: Work,
+    allow_out_of_order: bool,
+    first: BackupFirst,
+    expect: Option<Vec<runner::Seen>>,
+) -> Result<()> {
+    let opts = RunOptions { expect, ..ctx.run_options(allow_out_of_order) };
     let shown = BackupProgress::new();
     let on_backup = |e: &crate::backup::BackupEvent| shown.on_event(e);
     let mut backup = crate::backup::BackupFirst {
@@ -87,35 +126,48 @@ async fn run_and_finish(ctx: &Ctx, o: Opened, work: Work, allow_out_of_order: bo
     outcome.map_err(|e| backup.hint(e))
 }
 
+/// Prints a preview, as text or as the JSON `up --plan` reads.
+fn show_preview(report: RunReport, label: &str, json: bool) -> Result<()> {
+    if json {
+        print_json(&report);
+        return Ok(());
+    }
+    finish_run(report, label, Instant::now())
+}
+
 pub(super) async fn up(
     ctx: &Ctx,
     to: Option<i64>,
-    dry_run: bool,
+    how: Preview,
     allow_out_of_order: bool,
     first: BackupFirst,
 ) -> Result<()> {
-    if dry_run {
+    if how.dry_run {
         let (db, source, label) = ctx.open_for_reading().await?;
         let applied = read(db, async |db| db.applied().await).await?;
-        return finish_run(runner::preview_up(&source, &applied, to, allow_out_of_order)?, &label, Instant::now());
+        return show_preview(runner::preview_up(&source, &applied, to, allow_out_of_order)?, &label, how.json);
     }
+    let (expect, to) = match how.seen()? {
+        Some((seen, last)) => (Some(seen), Some(last)),
+        None => (None, to),
+    };
     let o = ctx.open(true).await?;
-    run_and_finish(ctx, o, Work::Up(to), allow_out_of_order, first).await
+    run_and_finish(ctx, o, Work::Up(to), allow_out_of_order, first, expect).await
 }
 
-pub(super) async fn down(ctx: &Ctx, target: DownTarget, dry_run: bool) -> Result<()> {
-    if dry_run {
+pub(super) async fn down(ctx: &Ctx, target: DownTarget, how: Preview) -> Result<()> {
+    if how.dry_run {
         let (db, source, label) = ctx.open_for_reading().await?;
         let applied = read(db, async |db| db.applied().await).await?;
-        return finish_run(runner::preview_down(&source, &applied, target)?, &label, Instant::now());
+        return show_preview(runner::preview_down(&source, &applied, target)?, &label, how.json);
     }
     let o = ctx.open(false).await?;
-    run_and_finish(ctx, o, Work::Down(target), false, BackupFirst { wanted: false, verify: false }).await
+    run_and_finish(ctx, o, Work::Down(target), false, BackupFirst { wanted: false, verify: false }, None).await
 }
 
 pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
     let o = ctx.open(false).await?;
-    run_and_finish(ctx, o, Work::Redo, false, BackupFirst { wanted: false, verify: false }).await
+    run_and_finish(ctx, o, Work::Redo, false, BackupFirst { wanted: false, verify: false }, None).await
 }
 
 pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {

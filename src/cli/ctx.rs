@@ -108,7 +108,12 @@ impl Ctx {
                 }
             }
         });
-        RunOptions { lock_timeout: Duration::from_secs(self.cli.lock_timeout), allow_out_of_order, cancel }
+        RunOptions {
+            lock_timeout: Duration::from_secs(self.cli.lock_timeout),
+            allow_out_of_order,
+            cancel,
+            expect: None,
+        }
     }
 
     /// Asks for the environment's name where the change needs it (see `check_confirmation`).

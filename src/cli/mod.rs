@@ -137,6 +137,13 @@ enum Verb {
         /// With --backup: restore the backup into a scratch database and check it before migrating.
         #[arg(long, requires = "backup")]
         verify: bool,
+        /// With --dry-run: the plan as one JSON document (for --plan).
+        #[arg(long, requires = "dry_run")]
+        json: bool,
+        /// Run exactly the plan in FILE (from `up --dry-run --json`); if it changed since (a file
+        /// edited, another run, a new file), nothing runs.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["dry_run", "to"])]
+        plan: Option<PathBuf>,
     },
     /// Roll back the newest applied migration (or more).
     Down {
@@ -149,6 +156,9 @@ enum Verb {
         /// Show what would run, with its SQL, and run nothing.
         #[arg(long)]
         dry_run: bool,
+        /// With --dry-run: the plan as one JSON document.
+        #[arg(long, requires = "dry_run")]
+        json: bool,
     },
     /// Roll back the newest applied migration and apply it again.
     Redo,
@@ -317,16 +327,17 @@ async fn run(cli: Cli) -> Result<()> {
         Verb::Backups { cmd: Some(BackupsCmd::Verify { id }), .. } => backups::verify(&ctx, id).await,
         Verb::Restore { id } => backups::restore(&ctx, id.as_deref()).await,
         Verb::Secret { cmd } => secret_verb(&ctx, cmd),
-        Verb::Up { to, dry_run, allow_out_of_order, backup, verify } => {
-            up(&ctx, *to, *dry_run, *allow_out_of_order, BackupFirst { wanted: *backup, verify: *verify }).await
+        Verb::Up { to, dry_run, allow_out_of_order, backup, verify, json, plan } => {
+            let how = Preview { dry_run: *dry_run, json: *json, plan: plan.clone() };
+            up(&ctx, *to, how, *allow_out_of_order, BackupFirst { wanted: *backup, verify: *verify }).await
         }
-        Verb::Down { steps, to, dry_run } => {
+        Verb::Down { steps, to, dry_run, json } => {
             let target = match (steps, to) {
                 (_, Some(v)) => DownTarget::To(*v),
                 (Some(n), None) => DownTarget::Steps(*n),
                 (None, None) => DownTarget::Steps(1),
             };
-            down(&ctx, target, *dry_run).await
+            down(&ctx, target, Preview { dry_run: *dry_run, json: *json, plan: None }).await
         }
         Verb::Redo => redo(&ctx).await,
         Verb::Status(j) => status_verb(&ctx, j.json).await,

@@ -289,7 +289,7 @@ impl Database for MySql {
         let after = [sql::delete_history(m.version), sql::insert_log(&My, &ev, actor, ELAPSED)];
         let mark = sql::set_success(m.version, false, None);
         let unmark = sql::set_success(m.version, true, None);
-        self.run(m, &down, down_sql, mark, unmark, &after, !down_sql.starts_with("-- no-transaction")).await
+        self.run(m, &down, down_sql, mark, unmark, &after, !crate::migration::source::no_transaction(down_sql)).await
     }
 
     async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {

@@ -312,7 +312,7 @@ impl Database for Postgres {
     async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure> {
         let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
         let ev = sql::ok_event(EventKind::Rollback, m);
-        if down_sql.starts_with("-- no-transaction") {
+        if crate::migration::source::no_transaction(down_sql) {
             return self
                 .run_each(
                     m,

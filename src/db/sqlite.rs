@@ -297,7 +297,7 @@ impl Database for Sqlite {
         let ev = sql::ok_event(EventKind::Rollback, m);
         let mark = sql::set_success(m.version, false, None);
         let unmark = sql::set_success(m.version, true, None);
-        self.run(m, &down, down_sql, !down_sql.starts_with("-- no-transaction"), mark, unmark, |d| {
+        self.run(m, &down, down_sql, !crate::migration::source::no_transaction(down_sql), mark, unmark, |d| {
             vec![sql::delete_history(m.version), sql::insert_log(&Lite, &ev, actor, &sql::ns(d).to_string())]
         })
         .await

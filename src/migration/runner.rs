@@ -50,11 +50,19 @@ pub struct RunOptions {
     pub lock_timeout: Duration,
     pub allow_out_of_order: bool,
     pub cancel: Cancel,
+    /// The plan a person previewed: the run refuses, changing nothing, when the plan it makes
+    /// under the lock is not this one (a file edited, a teammate's run, a new file).
+    pub expect: Option<Vec<Seen>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { lock_timeout: Duration::from_secs(30), allow_out_of_order: false, cancel: Cancel::default() }
+        RunOptions {
+            lock_timeout: Duration::from_secs(30),
+            allow_out_of_order: false,
+            cancel: Cancel::default(),
+            expect: None,
+        }
     }
 }
 
@@ -67,6 +75,46 @@ pub struct Step {
     pub file: String,
     pub sql: String,
     pub no_transaction: bool,
+    /// SHA-256 of `sql`: what a run given this step as seen (`Seen`) checks.
+    pub checksum: String,
+}
+
+/// A step as a person saw it in a preview (a `Step` read back from `up --dry-run --json` reads as one).
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[ts(export)]
+pub struct Seen {
+    pub version: i64,
+    pub checksum: String,
+}
+
+impl From<&Step> for Seen {
+    fn from(s: &Step) -> Seen {
+        Seen { version: s.version, checksum: s.checksum.clone() }
+    }
+}
+
+/// What differs between a previewed plan and the one made now, in words; empty when they agree.
+fn plan_changes(seen: &[Seen], now: &[Step]) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in seen {
+        match now.iter().find(|n| n.version == s.version) {
+            None => out.push(format!(
+                "{} is no longer in the plan (applied or rolled back by another run meanwhile, or its file is gone)",
+                s.version
+            )),
+            Some(n) if n.checksum != s.checksum => {
+                out.push(format!("{} ({}) was edited after the preview", n.version, n.file))
+            }
+            Some(_) => {}
+        }
+    }
+    for n in now.iter().filter(|n| !seen.iter().any(|s| s.version == n.version)) {
+        out.push(format!("{} ({}) would run too: it was not in the preview", n.version, n.file));
+    }
+    if out.is_empty() && !seen.iter().map(|s| s.version).eq(now.iter().map(|n| n.version)) {
+        out.push("the same migrations would run in another order".into());
+    }
+    out
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]
@@ -107,7 +155,10 @@ fn step(m: &MigrationFile, direction: Direction) -> Result<Step> {
             (m.down_path.as_deref().map(crate::migration::source::file_name).unwrap_or_default(), m.down_sql()?)
         }
     };
-    Ok(Step { version: m.version, description: m.description.clone(), file, sql, no_transaction: m.no_transaction })
+    // The down file's own first line says how it runs, not the up file's.
+    let no_transaction = crate::migration::source::no_transaction(&sql);
+    let checksum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sql.as_bytes()));
+    Ok(Step { version: m.version, description: m.description.clone(), file, sql, no_transaction, checksum })
 }
 
 /// Applies pending migrations up to `to`.
@@ -195,28 +246,36 @@ async fn locked_work(
 ) -> Result<(RunReport, Option<RunReport>)> {
     db.ensure_tables().await?;
     let applied = db.applied().await?;
-    match work {
-        Work::Up(to) => {
-            let plan = plan::plan_up(source, &applied, to, opts.allow_out_of_order)?;
-            before.before(db, plan.len()).await?;
-            Ok((run(db, Direction::Up, &plan, opts, on_event).await?, None))
+    let (direction, plan) = match work {
+        Work::Up(to) => (Direction::Up, plan::plan_up(source, &applied, to, opts.allow_out_of_order)?),
+        Work::Down(target) => (Direction::Down, plan::plan_down(source, &applied, target)?),
+        Work::Redo => (Direction::Down, plan::plan_down(source, &applied, DownTarget::Steps(1))?),
+    };
+    let planned = steps(&plan, direction)?;
+    if let Some(seen) = &opts.expect {
+        let changes = plan_changes(seen, &planned);
+        if !changes.is_empty() {
+            return Err(Error::failed(format!(
+                "the plan changed since it was previewed, so nothing was run:\n{}\nPreview it again.",
+                changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+            )));
         }
-        Work::Down(target) => {
-            let plan = plan::plan_down(source, &applied, target)?;
+    }
+    match work {
+        Work::Up(_) | Work::Down(_) => {
             before.before(db, plan.len()).await?;
-            Ok((run(db, Direction::Down, &plan, opts, on_event).await?, None))
+            Ok((run(db, direction, &plan, planned, opts, on_event).await?, None))
         }
         Work::Redo => {
-            let plan = plan::plan_down(source, &applied, DownTarget::Steps(1))?;
             if plan.is_empty() {
                 return Err(Error::input("nothing to redo: no migration is applied to this database."));
             }
             before.before(db, plan.len()).await?;
-            let down = run(db, Direction::Down, &plan, opts, on_event).await?;
+            let down = run(db, Direction::Down, &plan, planned, opts, on_event).await?;
             if down.failure.is_some() || down.cancelled {
                 return Ok((down, None));
             }
-            let up = run(db, Direction::Up, &plan, opts, on_event).await?;
+            let up = run(db, Direction::Up, &plan, steps(&plan, Direction::Up)?, opts, on_event).await?;
             Ok((down, Some(up)))
         }
     }
@@ -238,19 +297,25 @@ pub fn preview_down(source: &Source, applied: &[db::Applied], target: DownTarget
 }
 
 fn preview(direction: Direction, plan: &[&MigrationFile]) -> Result<RunReport> {
-    let planned = plan.iter().map(|m| step(m, direction)).collect::<Result<Vec<_>>>()?;
+    let planned = steps(plan, direction)?;
     Ok(RunReport { direction, dry_run: true, planned, done: vec![], cancelled: false, failure: None })
 }
 
+/// Each migration's step: every script read, so a missing or unreadable one stops the run first.
+fn steps(plan: &[&MigrationFile], direction: Direction) -> Result<Vec<Step>> {
+    plan.iter().map(|m| step(m, direction)).collect()
+}
+
+/// Runs `planned` (the steps of `plan`).
 async fn run(
     db: &mut dyn Database,
     direction: Direction,
     plan: &[&MigrationFile],
+    planned: Vec<Step>,
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    // Read every script and refuse a malformed one before anything runs.
-    let planned = plan.iter().map(|m| step(m, direction)).collect::<Result<Vec<_>>>()?;
+    // Refuse a malformed script before anything runs.
     for (m, s) in plan.iter().zip(&planned) {
         let path = match direction {
             Direction::Up => m.path.clone(),
@@ -311,7 +376,7 @@ async fn run(
                 report.done.push(Done { version: m.version, description: m.description.clone(), duration_ns });
             }
             Err(db::Failure { error, dirty }) => {
-                let why = if report.planned[index].sql.starts_with("-- no-transaction") {
+                let why = if report.planned[index].no_transaction {
                     "it runs outside a transaction (-- no-transaction)"
                 } else {
                     "DDL commits itself on MySQL/MariaDB"

@@ -262,7 +262,7 @@ fn read_up(version: i64, kind: Kind, path: &Path, name: &str) -> std::result::Re
         description: stem.replace('_', " "),
         kind,
         checksum,
-        no_transaction: sql.starts_with("-- no-transaction"),
+        no_transaction: no_transaction(&sql),
         bom,
         header: parse_header(&sql),
         down_path: (kind == Kind::Reversible).then(|| path.with_file_name(format!("{version}_{stem}.down.sql"))),
@@ -270,6 +270,12 @@ fn read_up(version: i64, kind: Kind, path: &Path, name: &str) -> std::result::Re
         path: path.to_path_buf(),
         sql,
     })
+}
+
+/// Whether a script runs outside a transaction: a first line `-- no-transaction`, as sqlx reads it.
+/// An up file and its down file each say so for themselves.
+pub fn no_transaction(sql: &str) -> bool {
+    sql.starts_with("-- no-transaction")
 }
 
 /// A file's text without a leading byte order mark, and whether it had one.

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { apply, runnable, start } from './run';
 import type { Step } from './bindings/Step';
 
-const plan: Step[] = [1, 2, 3].map((v) => ({ version: v, description: `m${v}`, file: `${v}_m.up.sql`, sql: '', no_transaction: false }));
+const plan: Step[] = [1, 2, 3].map((v) => ({ version: v, description: `m${v}`, file: `${v}_m.up.sql`, sql: '', no_transaction: false, checksum: '' }));
 
 describe('run progress', () => {
   it('follows the events to a cancel between migrations', () => {

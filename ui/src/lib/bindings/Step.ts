@@ -3,4 +3,8 @@
 /**
  * One migration of a plan, with exactly the SQL that will be sent.
  */
-export type Step = { version: number, description: string, file: string, sql: string, no_transaction: boolean, };
+export type Step = { version: number, description: string, file: string, sql: string, no_transaction: boolean, 
+/**
+ * SHA-256 of `sql`: what a run given this step as seen (`Seen`) checks.
+ */
+checksum: string, };
