@@ -471,3 +471,71 @@ async fn the_plan_you_saw_is_the_plan_that_runs() {
     std::fs::write(t.dir.path().join("plan.json"), &o.stdout).unwrap();
     assert_eq!(run(&t, &["up", "--plan", plan]).code, 2);
 }
+
+/// The connection killed in the middle of a run: cannot connect (exit 3), and the account and the
+/// status afterwards are what the database holds.
+async fn a_connection_lost_mid_run_exits_3_with_a_true_account(d: Dialect) {
+    let t = TestDb::new(d).await;
+    let (sleep, running, kill) = match d {
+        Dialect::Postgres => (
+            "SELECT pg_sleep(600);",
+            "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' \
+             AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE datname = current_database() \
+             AND query LIKE '%pg_sleep(600)%' AND pid <> pg_backend_pid()",
+        ),
+        _ => (
+            "SELECT SLEEP(600);",
+            "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() \
+             AND INFO LIKE '%SLEEP(600)%' AND ID <> CONNECTION_ID()",
+            "",
+        ),
+    };
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    pair(&t, 2, "slow", sleep, "SELECT 1;");
+    pair(&t, 3, "c", "CREATE TABLE c (id INT);", "DROP TABLE c;");
+    let child = Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(t.dir.path())
+        .args(["--url", &t.url, "--source", "migrations", "up"])
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while t.strings(running).await != ["1"] {
+        assert!(std::time::Instant::now() < deadline, "the slow migration never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    match d {
+        Dialect::Postgres => {
+            t.strings(kill).await;
+        }
+        _ => {
+            let ids = t
+                .strings(
+                    "SELECT CAST(ID AS CHAR) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() \
+                     AND INFO LIKE '%SLEEP(600)%' AND ID <> CONNECTION_ID()",
+                )
+                .await;
+            t.strings(&format!("KILL CONNECTION {}", ids[0])).await;
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(t.history().await, ["1:true"]);
+    let o = run(&t, &["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!((status["summary"]["applied"].as_i64(), status["summary"]["pending"].as_i64()), (Some(1), Some(2)));
+}
+
+#[tokio::test]
+async fn a_postgres_connection_lost_mid_run_exits_3_with_a_true_account() {
+    a_connection_lost_mid_run_exits_3_with_a_true_account(Dialect::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_mariadb_connection_lost_mid_run_exits_3_with_a_true_account() {
+    a_connection_lost_mid_run_exits_3_with_a_true_account(Dialect::MySql).await;
+}

@@ -293,6 +293,10 @@ pub trait Database: Send {
     /// window closing): asked for once before a run.
     async fn interrupter(&mut self) -> Result<Box<dyn Interrupt>>;
 
+    /// Connects again after the connection was lost, to find out what the database holds. The
+    /// session's lock went with the old connection.
+    async fn reconnect(&mut self) -> Result<()>;
+
     async fn close(self: Box<Self>);
 }
 
@@ -496,13 +500,36 @@ pub(crate) fn migration_error(
         None => (e.to_string(), None),
     };
     let at = location.as_ref().map(|l| format!(" (line {}, column {})", l.line, l.column)).unwrap_or_default();
+    if connection_lost(e) {
+        return Error::connect(format!(
+            "the connection to the database was lost during migration {} ({}) in {name}: {detail}",
+            m.version, m.description
+        ));
+    }
     let mut err = Error::failed(format!("migration {} ({}) failed in {name}{at}: {detail}", m.version, m.description));
     err.location = location;
     err
 }
 
+/// Whether an error means the connection is gone (the network, a server restart, a killed
+/// session), as opposed to the SQL failing.
+pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's admin shutdown, crash shutdown, cannot connect now, connection failure;
+        // MariaDB's "connection was killed", "server has gone away", "lost connection".
+        _ => matches!(
+            error_code(e).as_deref(),
+            Some("57P01" | "57P02" | "57P03" | "08006" | "08003" | "1927" | "2006" | "2013")
+        ),
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if connection_lost(&e) {
+            return Error::connect(format!("the connection to the database was lost: {e}"));
+        }
         Error::failed(format!("database error: {e}"))
     }
 }

@@ -416,6 +416,12 @@ impl Database for MySql {
         self.batch(format!("DROP DATABASE IF EXISTS {}", quote(name))).await.map_err(Error::from)
     }
 
+    async fn reconnect(&mut self) -> Result<()> {
+        self.conn = MySql::connect(&self.target, &ConnectOptions::default()).await?.conn;
+        self.lock_name = None;
+        Ok(())
+    }
+
     async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
         let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut self.conn).await?;
         Ok(Box::new(MyInterrupt { target: self.target.clone(), id }))

@@ -457,6 +457,12 @@ impl Database for Postgres {
             .map_err(Error::from)
     }
 
+    async fn reconnect(&mut self) -> Result<()> {
+        self.conn = Postgres::connect(&self.target, &ConnectOptions::default()).await?.conn;
+        self.lock_id = None;
+        Ok(())
+    }
+
     async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut self.conn).await?;
         Ok(Box::new(PgInterrupt { target: self.target.clone(), pid }))

@@ -400,6 +400,11 @@ impl Database for Sqlite {
         Ok(())
     }
 
+    /// A file in this process: there is no connection to lose.
+    async fn reconnect(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
         let raw = self.conn.lock_handle().await?.as_raw_handle();
         *self.handle.0.lock().expect("not poisoned") = Some(RawHandle(raw));

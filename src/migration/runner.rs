@@ -232,7 +232,10 @@ pub async fn execute(
     let result = locked_work(db, source, work, opts, before, on_event).await;
     let unlocked = db.unlock().await;
     let value = result?;
-    unlocked?;
+    // A lost connection took its session's lock with it; the report says what happened.
+    if !value.0.failure.as_ref().is_some_and(|f| f.kind == ErrorKind::Connect) {
+        unlocked?;
+    }
     Ok(value)
 }
 
@@ -375,6 +378,33 @@ async fn run(
                 });
                 report.done.push(Done { version: m.version, description: m.description.clone(), duration_ns });
             }
+            Err(db::Failure { error, .. }) if error.kind == ErrorKind::Connect => {
+                // The connection went away mid-migration: what the database holds now, read over a
+                // new connection, decides what is said.
+                let state = after_lost_connection(db, m.version, direction).await;
+                let version = m.version;
+                if state == Lost::Finished {
+                    on_event(&RunEvent::MigrationFinished {
+                        direction,
+                        version,
+                        description: m.description.clone(),
+                        duration_ns: 0,
+                    });
+                    report.done.push(Done { version, description: m.description.clone(), duration_ns: 0 });
+                }
+                let error = lost_connection(error, version, direction, state, report.done.len(), total);
+                if state != Lost::Finished {
+                    on_event(&RunEvent::MigrationFailed {
+                        direction,
+                        version,
+                        message: error.message.clone(),
+                        location: None,
+                        dirty: state == Lost::PartWay,
+                    });
+                }
+                report.failure = Some(error);
+                break;
+            }
             Err(db::Failure { error, dirty }) => {
                 let why = if report.planned[index].no_transaction {
                     "it runs outside a transaction (-- no-transaction)"
@@ -416,6 +446,57 @@ async fn run(
     }
     on_event(&RunEvent::Finished { direction, done: report.done.len(), total, cancelled: report.cancelled });
     Ok(report)
+}
+
+/// What a migration did when the connection was lost during it, as the database tells afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lost {
+    Finished,
+    Unchanged,
+    PartWay,
+    /// The database cannot be reached again to ask.
+    Unknown,
+}
+
+/// Connects again (within 10 s) and reads the migration's history row.
+async fn after_lost_connection(db: &mut dyn Database, version: i64, direction: Direction) -> Lost {
+    let read = async {
+        db.reconnect().await?;
+        db.applied().await
+    };
+    let Ok(Ok(applied)) = tokio::time::timeout(Duration::from_secs(10), read).await else { return Lost::Unknown };
+    match (direction, applied.iter().find(|a| a.version == version)) {
+        (Direction::Up, Some(a)) if a.success => Lost::Finished,
+        (Direction::Up, None) => Lost::Unchanged,
+        (Direction::Down, None) => Lost::Finished,
+        (Direction::Down, Some(a)) if a.success => Lost::Unchanged,
+        (_, Some(_)) => Lost::PartWay,
+    }
+}
+
+/// The account of a run whose connection was lost: cannot connect (exit 3), and what is true now.
+fn lost_connection(mut error: Error, v: i64, direction: Direction, state: Lost, done: usize, total: usize) -> Error {
+    let verb = match direction {
+        Direction::Up => "applied",
+        Direction::Down => "rolled back",
+    };
+    let now = match state {
+        Lost::Finished => format!("Connected again: migration {v} had finished before the connection went."),
+        Lost::Unchanged => {
+            format!("Connected again: migration {v} changed nothing; the database is as it was before it.")
+        }
+        Lost::PartWay => format!(
+            "Connected again: migration {v} was left part way (it is marked failed). Fix the database by hand, \
+             then `godwit resolve {v} --applied` or `godwit resolve {v} --rolled-back`."
+        ),
+        Lost::Unknown => format!(
+            "The database cannot be reached now, so whether migration {v} was {verb} is not known: \
+             `godwit status` tells once it is back."
+        ),
+    };
+    error.kind = ErrorKind::Connect;
+    error.message = format!("{}\n{now}\n{done} of {total} migration(s) {verb}; the rest did not run.", error.message);
+    error
 }
 
 /// Waits for a migration's work. Once an abort is asked for, stops its statement on the server
