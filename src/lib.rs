@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 mod fslock;
 pub mod migration;
+pub mod ops;
 pub mod profile;
 pub mod project;
 pub mod secret;

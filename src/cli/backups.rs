@@ -1,38 +1,29 @@
 //! Backups: `backup`, `backups` (list, verify) and `restore`.
 
 use super::*;
-use crate::backup::{self, BackupEntry};
+use crate::backup::BackupEntry;
 
 pub(super) async fn backup_verb(ctx: &Ctx) -> Result<()> {
-    let (db, _source, label) = ctx.open_for_reading().await?;
-    let mut db = db.ok_or_else(|| Error::input(format!("{label} does not exist yet: there is nothing to back up.")))?;
-    let ws = ctx.workspace()?;
-    let mut target = ws.clone();
-    ctx.password(&mut target)?;
-    let store = ctx.store(&ws)?;
-    let cancel = cancel_on_ctrl_c();
+    let s = ctx.session()?;
     let shown = BackupProgress::new();
-    let result = backup::backup(db.as_mut(), &target.target, &store, &ws.confirm_name(), ctx.keep(), &cancel, &|e| {
-        shown.on_event(e)
-    })
-    .await;
+    let result = ops::backup(&s, &ctx.cancel_on_signals(), &|e| shown.on_event(e)).await;
     shown.finish();
-    db.close().await;
     let e = result?;
     println!(
-        "Backed up {label} to {} ({}, {:.1} s, {}): {}",
+        "Backed up {} to {} ({}, {:.1} s, {}): {}",
+        label(&s.ws),
         e.id,
         bytes(e.size),
         e.duration_ms as f64 / 1000.0,
         e.tool,
-        store.file(&e).display()
+        s.store()?.file(&e).display()
     );
     Ok(())
 }
 
 pub(super) fn list(ctx: &Ctx, json: bool) -> Result<()> {
     let ws = ctx.workspace()?;
-    let store = ctx.store(&ws)?;
+    let store = crate::backup::Store::for_workspace(ctx.project.as_ref().map(|p| p.id()), &ws)?;
     let all = store.list()?;
     if json {
         print_json(&all);
@@ -59,24 +50,10 @@ pub(super) fn list(ctx: &Ctx, json: bool) -> Result<()> {
 }
 
 pub(super) async fn verify(ctx: &Ctx, id: &str) -> Result<()> {
-    let (db, _source, label) = ctx.open_for_reading().await?;
-    let mut db = db.ok_or_else(|| Error::input(format!("{label} does not exist; its server is needed to verify.")))?;
-    let mut ws = ctx.workspace()?;
-    ctx.password(&mut ws)?;
-    let store = ctx.store(&ws)?;
+    let s = ctx.session()?;
     let shown = BackupProgress::new();
-    let result = backup::verify(
-        db.as_mut(),
-        &ws.target,
-        &store,
-        Some(id),
-        &ctx.connect_options(false),
-        &cancel_on_ctrl_c(),
-        &|e| shown.on_event(e),
-    )
-    .await;
+    let result = ops::verify_backup(&s, Some(id), &ctx.cancel_on_signals(), &|e| shown.on_event(e)).await;
     shown.finish();
-    db.close().await;
     let c = result?;
     if c.matches() {
         println!(
@@ -93,33 +70,23 @@ pub(super) async fn verify(ctx: &Ctx, id: &str) -> Result<()> {
 }
 
 pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
+    let s = ctx.session()?;
     // Show which backup before asking for the confirmation.
-    let ws = ctx.workspace()?;
-    let entry: BackupEntry = ctx.store(&ws)?.get(id)?;
+    let entry: BackupEntry = s.store()?.get(id)?;
     eprintln!(
         "Restoring backup {} of {} (made {}, at migration {}) replaces its data.",
         entry.id,
-        label(&ws),
+        label(&s.ws),
         entry.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
         entry.migration_version.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
     );
-    let mut o = ctx.open_confirmed(false, true).await?;
-    let store = ctx.store(&o.ws)?;
+    let typed = ctx.typed(&s.ws, true)?;
     let shown = BackupProgress::new();
-    let result = backup::restore(
-        o.db.as_mut(),
-        &o.ws.target,
-        &store,
-        Some(&entry.id),
-        Duration::from_secs(ctx.cli.lock_timeout),
-        &cancel_on_ctrl_c(),
-        &|e| shown.on_event(e),
-    )
-    .await;
+    let cancel = ctx.cancel_on_signals();
+    let result = ops::restore(&s, Some(&entry.id), typed.as_deref(), &cancel, &|e| shown.on_event(e)).await;
     shown.finish();
-    o.db.close().await;
     let r = result?;
-    println!("Restored {} from backup {}.", o.label, r.entry.id);
+    println!("Restored {} from backup {}.", label(&s.ws), r.entry.id);
     if !r.dropped.is_empty() {
         println!("Dropped tables made after the backup: {}.", r.dropped.join(", "));
     }
@@ -135,17 +102,4 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
         }
         Err(Error::failed("the restored database differs from what the backup recorded (see above)"))
     }
-}
-
-/// A cancel token that Ctrl-C sets.
-fn cancel_on_ctrl_c() -> Cancel {
-    let cancel = Cancel::default();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ncancelling...");
-            c.cancel();
-        }
-    });
-    cancel
 }

@@ -79,60 +79,46 @@ pub(super) struct BackupFirst {
     pub(super) verify: bool,
 }
 
-/// Runs the work on the opened database, with the backup asked for (or required) taken under the
-/// run's lock once the plan is known; a failure after a backup names it.
-async fn run_and_finish(
-    ctx: &Ctx,
-    o: Opened,
-    work: Work,
-    allow_out_of_order: bool,
-    first: BackupFirst,
-    expect: Option<Vec<runner::Seen>>,
-) -> Result<()> {
-    let opts = RunOptions { expect, ..ctx.run_options(allow_out_of_order) };
+/// Runs the work (see `ops::run`), showing its progress, and words what it did.
+async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
+    let s = ctx.session()?;
+    req.confirm = ctx.typed(&s.ws, false)?;
+    let label = label(&s.ws);
+    let cancel = ctx.cancel_on_signals();
     let shown = BackupProgress::new();
-    let on_backup = |e: &crate::backup::BackupEvent| shown.on_event(e);
-    let mut backup = crate::backup::BackupFirst {
-        ws: &o.ws,
-        store: ctx.store(&o.ws)?,
-        keep: ctx.keep(),
-        wanted: first.wanted,
-        verify: first.verify,
-        cancel: &opts.cancel,
-        on: &on_backup,
-        taken: None,
-    };
     let mut progress = Progress::new();
     let started = Instant::now();
-    let mut db = o.db;
-    let result = runner::execute(db.as_mut(), &o.source, work, &opts, &mut backup, &mut |e| {
-        shown.finish();
-        progress.on_event(e)
-    })
+    let result = ops::run(
+        &s,
+        req,
+        &cancel,
+        &mut |e| {
+            shown.finish();
+            progress.on_event(e)
+        },
+        &|e| shown.on_event(e),
+    )
     .await;
     shown.finish();
-    db.close().await;
-    let outcome = async {
-        let (report, then) = result?;
-        let version = report.planned.first().map(|s| s.version).unwrap_or_default();
-        finish_run(report, &o.label, started)?;
-        if let Some(up) = then {
-            finish_run(up, &o.label, started)?;
-            println!("Redo of {version} passed: its down and up both ran.");
-        }
-        Ok(())
+    let (report, then) = result?;
+    let version = report.planned.first().map(|s| s.version).unwrap_or_default();
+    finish_run(report, &label, started)?;
+    if let Some(up) = then {
+        finish_run(up, &label, started)?;
+        println!("Redo of {version} passed: its down and up both ran.");
     }
-    .await;
-    outcome.map_err(|e| backup.hint(e))
+    Ok(())
 }
 
 /// Prints a preview, as text or as the JSON `up --plan` reads.
-fn show_preview(report: RunReport, label: &str, json: bool) -> Result<()> {
+async fn show_preview(ctx: &Ctx, work: Work, allow_out_of_order: bool, json: bool) -> Result<()> {
+    let s = ctx.session()?;
+    let report = ops::preview(&s, work, allow_out_of_order).await?;
     if json {
         print_json(&report);
         return Ok(());
     }
-    finish_run(report, label, Instant::now())
+    finish_run(report, &label(&s.ws), Instant::now())
 }
 
 pub(super) async fn up(
@@ -143,59 +129,43 @@ pub(super) async fn up(
     first: BackupFirst,
 ) -> Result<()> {
     if how.dry_run {
-        let (db, source, label) = ctx.open_for_reading().await?;
-        let applied = read(db, async |db| db.applied().await).await?;
-        return show_preview(runner::preview_up(&source, &applied, to, allow_out_of_order)?, &label, how.json);
+        return show_preview(ctx, Work::Up(to), allow_out_of_order, how.json).await;
     }
     let (expect, to) = match how.seen()? {
         Some((seen, last)) => (Some(seen), Some(last)),
         None => (None, to),
     };
-    let o = ctx.open(true).await?;
-    run_and_finish(ctx, o, Work::Up(to), allow_out_of_order, first, expect).await
+    let req = ops::RunRequest {
+        allow_out_of_order,
+        backup: first.wanted,
+        verify: first.verify,
+        expect,
+        ..ops::RunRequest::new(Work::Up(to))
+    };
+    run_and_finish(ctx, req).await
 }
 
 pub(super) async fn down(ctx: &Ctx, target: DownTarget, how: Preview) -> Result<()> {
     if how.dry_run {
-        let (db, source, label) = ctx.open_for_reading().await?;
-        let applied = read(db, async |db| db.applied().await).await?;
-        return show_preview(runner::preview_down(&source, &applied, target)?, &label, how.json);
+        return show_preview(ctx, Work::Down(target), false, how.json).await;
     }
-    let o = ctx.open(false).await?;
-    run_and_finish(ctx, o, Work::Down(target), false, BackupFirst { wanted: false, verify: false }, None).await
+    run_and_finish(ctx, ops::RunRequest::new(Work::Down(target))).await
 }
 
 pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
-    let o = ctx.open(false).await?;
-    run_and_finish(ctx, o, Work::Redo, false, BackupFirst { wanted: false, verify: false }, None).await
+    run_and_finish(ctx, ops::RunRequest::new(Work::Redo)).await
 }
 
 pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
-    let Opened { mut db, source, .. } = ctx.open(false).await?;
-    let r = crate::migration::amend::repair(
-        db.as_mut(),
-        &source,
-        version,
-        reason,
-        Duration::from_secs(ctx.cli.lock_timeout),
-    )
-    .await;
-    db.close().await;
-    println!("{}", r?);
+    let s = ctx.session()?;
+    let typed = ctx.typed(&s.ws, false)?;
+    println!("{}", ops::repair(&s, version, reason, typed.as_deref()).await?);
     Ok(())
 }
 
 pub(super) async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
-    let Opened { mut db, source, .. } = ctx.open(false).await?;
-    let r = crate::migration::amend::resolve(
-        db.as_mut(),
-        &source,
-        version,
-        applied,
-        Duration::from_secs(ctx.cli.lock_timeout),
-    )
-    .await;
-    db.close().await;
-    println!("{}", r?);
+    let s = ctx.session()?;
+    let typed = ctx.typed(&s.ws, false)?;
+    println!("{}", ops::resolve(&s, version, applied, typed.as_deref()).await?);
     Ok(())
 }

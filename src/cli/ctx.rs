@@ -68,7 +68,10 @@ impl Ctx {
         }
     }
 
-    pub(super) fn run_options(&self, allow_out_of_order: bool) -> RunOptions {
+    /// A cancel token driven by signals: Ctrl-C stops after the current migration (or stops a
+    /// backup's tool); a second Ctrl-C, or SIGTERM, stops the running statement on the server; a
+    /// third exits at once.
+    pub(super) fn cancel_on_signals(&self) -> Cancel {
         let cancel = Cancel::default();
         let c = cancel.clone();
         tokio::spawn(async move {
@@ -108,51 +111,33 @@ impl Ctx {
                 }
             }
         });
-        RunOptions {
-            lock_timeout: Duration::from_secs(self.cli.lock_timeout),
-            allow_out_of_order,
-            cancel,
-            expect: None,
-        }
+        cancel
     }
 
-    /// Asks for the environment's name where the change needs it (see `check_confirmation`).
-    pub(super) fn confirm(&self, w: &Workspace, always: bool) -> Result<()> {
+    /// What the person typed to confirm a change where one is needed (`--confirm`, or asked on a
+    /// terminal); `ops` checks it (`project::check_confirmation`).
+    pub(super) fn typed(&self, w: &Workspace, always: bool) -> Result<Option<String>> {
         if !w.protected && !always {
-            return Ok(());
+            return Ok(None);
         }
-        let typed = match &self.cli.confirm {
-            Some(c) => Some(c.clone()),
+        match &self.cli.confirm {
+            Some(c) => Ok(Some(c.clone())),
             None if std::io::stdin().is_terminal() => {
                 let why = if w.protected { "is protected" } else { "will be replaced" };
-                Some(prompt(&format!("{} {why}. Type its name to go on: ", w.confirm_name()))?)
+                Ok(Some(prompt(&format!("{} {why}. Type its name to go on: ", w.confirm_name()))?))
             }
-            None => None,
-        };
-        project::check_confirmation(w, typed.as_deref(), always)
-    }
-
-    /// Connects to change the database, after the confirmation a protected environment asks for.
-    pub(super) async fn open(&self, create_sqlite: bool) -> Result<Opened> {
-        self.open_confirmed(create_sqlite, false).await
-    }
-
-    pub(super) async fn open_confirmed(&self, create_sqlite: bool, always: bool) -> Result<Opened> {
-        let mut ws = self.workspace()?;
-        self.confirm(&ws, always)?;
-        let source = Source::load(&ws.migrations)?;
-        let label = label(&ws);
-        if !create_sqlite && ws.target.is_unborn() {
-            return Err(Error::connect(format!("{label} does not exist yet: `godwit up` creates it.")));
+            None => Ok(None),
         }
-        self.password(&mut ws)?;
-        let db = db::connect(&ws.target, &self.connect_options(create_sqlite)).await?;
-        Ok(Opened { db, source, label, ws })
     }
 
-    /// Adds the environment's password before connecting (`Workspace::resolve_password`), saying
-    /// so when `--trust-host` bound it to a new server.
-    pub(super) fn password(&self, ws: &mut Workspace) -> Result<()> {
+    /// The environment, its password resolved, ready for `ops`.
+    pub(super) fn session(&self) -> Result<ops::Session> {
+        self.session_of(self.workspace()?)
+    }
+
+    /// A workspace with its password resolved, saying so when `--trust-host` bound it to a new
+    /// server.
+    pub(super) fn session_of(&self, mut ws: Workspace) -> Result<ops::Session> {
         if let Some(was) = ws.resolve_password(self.cli.trust_host)? {
             eprintln!(
                 "The password of `{}` is now bound to {} (it was for {was}).",
@@ -160,37 +145,14 @@ impl Ctx {
                 ws.target.binding()
             );
         }
-        Ok(())
+        Ok(ops::Session {
+            ws,
+            project_id: self.project.as_ref().map(|p| p.id()),
+            keep: self.project.as_ref().map_or(10, Project::backups_keep),
+            connect: self.connect_options(false),
+            lock_timeout: Duration::from_secs(self.cli.lock_timeout),
+        })
     }
-
-    /// Where this environment's backups are kept.
-    pub(super) fn store(&self, ws: &Workspace) -> Result<crate::backup::Store> {
-        crate::backup::Store::for_workspace(self.project.as_ref().map(|p| p.id()), ws)
-    }
-
-    /// How many backups to keep: `[backups] keep` in godwit.toml, else 10.
-    pub(super) fn keep(&self) -> usize {
-        self.project.as_ref().map_or(10, Project::backups_keep)
-    }
-
-    /// Like `open`, but a SQLite file that does not exist yet reads as an empty database (`None`)
-    /// instead of being created.
-    pub(super) async fn open_for_reading(&self) -> Result<(Option<Box<dyn Database>>, Source, String)> {
-        let mut w = self.workspace()?;
-        let source = Source::load(&w.migrations)?;
-        let label = label(&w);
-        self.password(&mut w)?;
-        let db = db::connect_existing(&w.target, &self.connect_options(false)).await?;
-        Ok((db, source, label))
-    }
-}
-
-/// A database connected for a change, with what was needed to get there.
-pub(super) struct Opened {
-    pub(super) db: Box<dyn Database>,
-    pub(super) source: Source,
-    pub(super) label: String,
-    pub(super) ws: Workspace,
 }
 
 /// How a database is named in output: `env (url)`.

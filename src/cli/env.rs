@@ -66,8 +66,7 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
         }
         EnvCmd::Test { name } => {
             let p = project_of(ctx)?;
-            let mut w = p.workspace(name.as_deref().or(ctx.cli.env.as_deref()))?;
-            ctx.password(&mut w)?;
+            let w = ctx.session_of(p.workspace(name.as_deref().or(ctx.cli.env.as_deref()))?)?.ws;
             let timeout = Duration::from_secs(ctx.cli.connect_timeout.unwrap_or(5));
             let opts = ConnectOptions { connect_timeout: timeout, ..ctx.connect_options(false) };
             let probe = db::probe(&w.target, &opts).await?;

@@ -16,11 +16,12 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use crate::db::{self, ConnectOptions, Database, Target};
+use crate::db::{self, ConnectOptions, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::plan::DownTarget;
-use crate::migration::runner::{self, Cancel, RunOptions, RunReport};
+use crate::migration::runner::{self, Cancel, RunReport};
 use crate::migration::source::Source;
+use crate::ops;
 use crate::project::{self, Project, Workspace};
 use crate::secret;
 use crate::template;
@@ -356,19 +357,6 @@ fn database_url() -> Option<String> {
     std::env::var("DATABASE_URL")
         .ok()
         .or_else(|| dotenvy::dotenv_iter().ok()?.flatten().find(|(k, _)| k == "DATABASE_URL").map(|(_, v)| v))
-}
-
-/// Reads from a database that may not exist yet (nothing to read) and closes it.
-async fn read<T: Default>(
-    db: Option<Box<dyn Database>>,
-    f: impl AsyncFnOnce(&mut dyn Database) -> Result<T>,
-) -> Result<T> {
-    let Some(mut db) = db else {
-        return Ok(T::default());
-    };
-    let result = f(db.as_mut()).await;
-    db.close().await;
-    result
 }
 
 /// A remedy in the CLI's words: the command to type, as it can be pasted.

@@ -2,20 +2,19 @@
 
 use super::*;
 use crate::migration::check;
-use crate::migration::status::{self, State};
+use crate::migration::status::State;
 
 pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
-    let w = ctx.workspace()?;
-    let (db, source, label) = ctx.open_for_reading().await?;
-    let recorded = read(db, async |db| status::Recorded::read(db).await).await?;
-    let report = status::report(&w, &source, &recorded);
+    let s = ctx.session()?;
+    let report = ops::status(&s).await?;
+    let (w, label) = (&s.ws, label(&s.ws));
     // Files Godwit cannot read are not "0 pending": the status is not the whole truth, and says so.
-    let unread = || match source.problems.len() {
+    let unread = || match report.problems.len() {
         0 => Ok(()),
         n => Err(Error::input(format!(
             "{n} problem(s) in {}, so this status may be incomplete:\n{}",
-            source.dir.display(),
-            source.problems.iter().map(|p| format!("  - {}", p.message())).collect::<Vec<_>>().join("\n")
+            w.migrations.display(),
+            report.problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
         ))),
     };
     if json {
@@ -25,7 +24,7 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     let (rows, summary) = (&report.migrations, &report.summary);
     println!("{label} · {}", w.target.dialect().name());
     if rows.is_empty() {
-        println!("No migrations in {} yet: `godwit new NAME` creates one.", source.dir.display());
+        println!("No migrations in {} yet: `godwit new NAME` creates one.", w.migrations.display());
     } else {
         println!("{:<16} {:<8} {:<20} {:>9}  DESCRIPTION", "VERSION", "STATE", "APPLIED AT (UTC)", "TIME");
     }
@@ -68,8 +67,9 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
 }
 
 pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
-    let (db, _source, label) = ctx.open_for_reading().await?;
-    let events = read(db, async |db| db.events(limit).await).await?;
+    let s = ctx.session()?;
+    let events = ops::history(&s, limit).await?;
+    let label = label(&s.ws);
     if json {
         print_json(&events);
         return Ok(());
@@ -103,18 +103,14 @@ pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
 }
 
 pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<()> {
-    let mut findings;
-    if offline {
+    let findings = if offline {
+        // Without a connection the environment may not even resolve: the files are enough.
         let source = Source::load(&ctx.source_dir()?)?;
         let dialect = ctx.workspace().ok().map(|w| w.target.dialect());
-        findings = check::check_files(&source, dialect, &[]);
+        check::check_files(&source, dialect, &[])
     } else {
-        let (db, source, _) = ctx.open_for_reading().await?;
-        let applied = read(db, async |db| db.applied().await).await?;
-        let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
-        findings = check::check_files(&source, Some(ctx.workspace()?.target.dialect()), &versions);
-        findings.extend(check::check_history(&status::rows(&source, &applied)));
-    }
+        ops::check(&ctx.session()?).await?
+    };
     if json {
         print_json(&serde_json::json!({ "findings": findings }));
     } else if findings.is_empty() {
@@ -131,17 +127,14 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<(
 }
 
 pub(super) async fn verify(ctx: &Ctx) -> Result<()> {
-    let (db, source, label) = ctx.open_for_reading().await?;
-    let applied = read(db, async |db| db.applied().await).await?;
-    let findings: Vec<check::Finding> = check::check_history(&status::rows(&source, &applied))
-        .into_iter()
-        .filter(|f| matches!(f.kind, check::FindingKind::Drift | check::FindingKind::MissingFile))
-        .collect();
+    let s = ctx.session()?;
+    let (findings, applied) = ops::verify_files(&s).await?;
+    let label = label(&s.ws);
     for f in &findings {
         println!("- {}\n  fix: {}", f.message, f.fix);
     }
     if findings.is_empty() {
-        println!("All {} applied migration(s) on {label} match their files.", applied.len());
+        println!("All {applied} applied migration(s) on {label} match their files.");
         Ok(())
     } else {
         Err(Error::failed(format!("{} applied migration(s) do not match their files", findings.len())))

@@ -1,0 +1,221 @@
+//! What a person does with an environment, one function each, for the CLI and the app alike: a
+//! request in, an outcome out. Every rule lives here or below (confirmations, backing up first,
+//! the plan that was seen, the restore hint); the CLI and the app only build requests and word or
+//! draw what comes back.
+
+use std::time::Duration;
+
+use crate::backup::{self, BackupEntry, BackupEvent, BackupFirst, Comparison, Restored, Store};
+use crate::db::{self, ConnectOptions, Database, Event};
+use crate::error::Result;
+use crate::event::RunEvent;
+use crate::migration::check::{self, Finding};
+use crate::migration::plan::DownTarget;
+use crate::migration::runner::{self, Cancel, RunOptions, RunReport, Seen, Work};
+use crate::migration::source::Source;
+use crate::migration::status::{self, StatusReport};
+use crate::project::{self, Workspace};
+
+/// An environment ready to be worked on: its workspace with the password resolved, where its
+/// backups go, and how long to wait.
+pub struct Session {
+    pub ws: Workspace,
+    /// The project's id, for the backup store (`None` for an ad hoc URL).
+    pub project_id: Option<String>,
+    /// How many backups to keep.
+    pub keep: usize,
+    pub connect: ConnectOptions,
+    pub lock_timeout: Duration,
+}
+
+impl Session {
+    pub fn store(&self) -> Result<Store> {
+        Store::for_workspace(self.project_id.clone(), &self.ws)
+    }
+
+    /// A connection that changes the database (`create`: a missing SQLite file is made).
+    pub async fn open(&self, create: bool) -> Result<Box<dyn Database>> {
+        db::connect(&self.ws.target, &ConnectOptions { create_sqlite: create, ..self.connect.clone() }).await
+    }
+
+    /// A connection for reading; `None` when a SQLite file does not exist yet (it reads as empty).
+    async fn read(&self) -> Result<Option<Box<dyn Database>>> {
+        db::connect_existing(&self.ws.target, &self.connect).await
+    }
+
+    /// Runs `f` on a connection for reading, or gives `T::default()` for a database not made yet.
+    async fn reading<T: Default>(&self, f: impl AsyncFnOnce(&mut dyn Database) -> Result<T>) -> Result<T> {
+        let Some(mut db) = self.read().await? else { return Ok(T::default()) };
+        let r = f(db.as_mut()).await;
+        db.close().await;
+        r
+    }
+
+    fn source(&self) -> Result<Source> {
+        Source::load(&self.ws.migrations)
+    }
+}
+
+/// Applied and pending migrations, with what is wrong with each.
+pub async fn status(s: &Session) -> Result<StatusReport> {
+    let source = s.source()?;
+    let recorded = s.reading(async |db| status::Recorded::read(db).await).await?;
+    Ok(status::report(&s.ws, &source, &recorded))
+}
+
+/// The newest `limit` events of `_godwit_log`.
+pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
+    s.reading(async |db| db.events(limit).await).await
+}
+
+/// Everything that would stop or surprise a run.
+pub async fn check(s: &Session) -> Result<Vec<Finding>> {
+    let source = s.source()?;
+    let applied = s.reading(async |db| db.applied().await).await?;
+    let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
+    let mut findings = check::check_files(&source, Some(s.ws.target.dialect()), &versions);
+    findings.extend(check::check_history(&status::rows(&source, &applied)));
+    Ok(findings)
+}
+
+/// Applied migrations whose files no longer match them (edited, or gone), and how many are applied.
+pub async fn verify_files(s: &Session) -> Result<(Vec<Finding>, usize)> {
+    let source = s.source()?;
+    let applied = s.reading(async |db| db.applied().await).await?;
+    let findings = check::check_history(&status::rows(&source, &applied))
+        .into_iter()
+        .filter(|f| matches!(f.kind, check::FindingKind::Drift | check::FindingKind::MissingFile))
+        .collect();
+    Ok((findings, applied.len()))
+}
+
+/// Exactly the SQL a run would send, without running it. (A redo previews its rollback.)
+pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
+    let source = s.source()?;
+    let applied = s.reading(async |db| db.applied().await).await?;
+    match work {
+        Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
+        Work::Down(target) => runner::preview_down(&source, &applied, target),
+        Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1)),
+    }
+}
+
+/// A run a person asked for.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub work: Work,
+    pub allow_out_of_order: bool,
+    /// Back up first (a protected environment always does).
+    pub backup: bool,
+    /// Verify that backup in a scratch database first.
+    pub verify: bool,
+    /// The plan the person saw: anything else and nothing runs.
+    pub expect: Option<Vec<Seen>>,
+    /// What the person typed to confirm a protected environment.
+    pub confirm: Option<String>,
+}
+
+impl RunRequest {
+    pub fn new(work: Work) -> RunRequest {
+        RunRequest { work, allow_out_of_order: false, backup: false, verify: false, expect: None, confirm: None }
+    }
+}
+
+/// Applies, rolls back or redoes, under the lock, with the backup asked for (or required) taken
+/// once the plan is known. A failure after a backup names it (in the error, or in the report's
+/// failure). A redo returns its rollback and, when that went through, its apply.
+pub async fn run(
+    s: &Session,
+    req: RunRequest,
+    cancel: &Cancel,
+    on_run: &mut (dyn FnMut(&RunEvent) + Send),
+    on_backup: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<(RunReport, Option<RunReport>)> {
+    project::check_confirmation(&s.ws, req.confirm.as_deref(), false)?;
+    let source = s.source()?;
+    let opts = RunOptions {
+        lock_timeout: s.lock_timeout,
+        allow_out_of_order: req.allow_out_of_order,
+        cancel: cancel.clone(),
+        expect: req.expect,
+    };
+    let mut first = BackupFirst {
+        ws: &s.ws,
+        store: s.store()?,
+        keep: s.keep,
+        wanted: req.backup,
+        verify: req.verify,
+        cancel,
+        on: on_backup,
+        taken: None,
+    };
+    let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
+    let result = runner::execute(db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
+    db.close().await;
+    let (mut report, mut then) = result.map_err(|e| first.hint(e))?;
+    for r in std::iter::once(&mut report).chain(then.as_mut()) {
+        r.failure = r.failure.take().map(|e| first.hint(e));
+    }
+    Ok((report, then))
+}
+
+/// Accepts the edited file of an applied migration (a protected environment asks for its name).
+pub async fn repair(s: &Session, version: i64, reason: &str, confirm: Option<&str>) -> Result<String> {
+    project::check_confirmation(&s.ws, confirm, false)?;
+    let source = s.source()?;
+    let mut db = s.open(false).await?;
+    let r = crate::migration::amend::repair(db.as_mut(), &source, version, reason, s.lock_timeout).await;
+    db.close().await;
+    r
+}
+
+/// Clears a failed migration after a person fixed the database by hand.
+pub async fn resolve(s: &Session, version: i64, applied: bool, confirm: Option<&str>) -> Result<String> {
+    project::check_confirmation(&s.ws, confirm, false)?;
+    let source = s.source()?;
+    let mut db = s.open(false).await?;
+    let r = crate::migration::amend::resolve(db.as_mut(), &source, version, applied, s.lock_timeout).await;
+    db.close().await;
+    r
+}
+
+/// Backs up the environment's database; a database not made yet has nothing to back up.
+pub async fn backup(s: &Session, cancel: &Cancel, on: &(dyn Fn(&BackupEvent) + Send + Sync)) -> Result<BackupEntry> {
+    let store = s.store()?;
+    let mut db = s.read().await?.ok_or_else(|| {
+        crate::Error::input(format!("{} does not exist yet: there is nothing to back up.", s.ws.target.display()))
+    })?;
+    let r = backup::backup(db.as_mut(), &s.ws.target, &store, &s.ws.confirm_name(), s.keep, cancel, on).await;
+    db.close().await;
+    r
+}
+
+/// Restores a backup into a scratch database and compares it with its manifest.
+pub async fn verify_backup(
+    s: &Session,
+    id: Option<&str>,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<Comparison> {
+    let store = s.store()?;
+    let mut db = s.open(false).await?;
+    let r = backup::verify(db.as_mut(), &s.ws.target, &store, id, &s.connect, cancel, on).await;
+    db.close().await;
+    r
+}
+
+/// Restores a backup over the environment's database: its name must always be typed.
+pub async fn restore(
+    s: &Session,
+    id: Option<&str>,
+    confirm: Option<&str>,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<Restored> {
+    project::check_confirmation(&s.ws, confirm, true)?;
+    let store = s.store()?;
+    let mut db = s.open(false).await?;
+    let r = backup::restore(db.as_mut(), &s.ws.target, &store, id, s.lock_timeout, cancel, on).await;
+    db.close().await;
+    r
+}
