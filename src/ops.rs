@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use futures_util::future::BoxFuture;
+
 use crate::backup::{self, BackupEntry, BackupEvent, BackupFirst, Comparison, Restored, Store};
 use crate::db::{self, ConnectOptions, Database, Event};
 use crate::error::Result;
@@ -44,7 +46,11 @@ impl Session {
     }
 
     /// Runs `f` on a connection for reading, or gives `T::default()` for a database not made yet.
-    async fn reading<T: Default>(&self, f: impl AsyncFnOnce(&mut dyn Database) -> Result<T>) -> Result<T> {
+    /// (A boxed future rather than an async closure: the app's commands must be `Send`.)
+    async fn reading<T: Default>(
+        &self,
+        f: impl for<'d> FnOnce(&'d mut dyn Database) -> BoxFuture<'d, Result<T>>,
+    ) -> Result<T> {
         let Some(mut db) = self.read().await? else { return Ok(T::default()) };
         let r = f(db.as_mut()).await;
         db.close().await;
@@ -59,19 +65,19 @@ impl Session {
 /// Applied and pending migrations, with what is wrong with each.
 pub async fn status(s: &Session) -> Result<StatusReport> {
     let source = s.source()?;
-    let recorded = s.reading(async |db| status::Recorded::read(db).await).await?;
+    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await?;
     Ok(status::report(&s.ws, &source, &recorded))
 }
 
 /// The newest `limit` events of `_godwit_log`.
 pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
-    s.reading(async |db| db.events(limit).await).await
+    s.reading(|db| db.events(limit)).await
 }
 
 /// Everything that would stop or surprise a run.
 pub async fn check(s: &Session) -> Result<Vec<Finding>> {
     let source = s.source()?;
-    let applied = s.reading(async |db| db.applied().await).await?;
+    let applied = s.reading(|db| db.applied()).await?;
     let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
     let mut findings = check::check_files(&source, Some(s.ws.target.dialect()), &versions);
     findings.extend(check::check_history(&status::rows(&source, &applied)));
@@ -81,7 +87,7 @@ pub async fn check(s: &Session) -> Result<Vec<Finding>> {
 /// Applied migrations whose files no longer match them (edited, or gone), and how many are applied.
 pub async fn verify_files(s: &Session) -> Result<(Vec<Finding>, usize)> {
     let source = s.source()?;
-    let applied = s.reading(async |db| db.applied().await).await?;
+    let applied = s.reading(|db| db.applied()).await?;
     let findings = check::check_history(&status::rows(&source, &applied))
         .into_iter()
         .filter(|f| matches!(f.kind, check::FindingKind::Drift | check::FindingKind::MissingFile))
@@ -92,7 +98,7 @@ pub async fn verify_files(s: &Session) -> Result<(Vec<Finding>, usize)> {
 /// Exactly the SQL a run would send, without running it. (A redo previews its rollback.)
 pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
     let source = s.source()?;
-    let applied = s.reading(async |db| db.applied().await).await?;
+    let applied = s.reading(|db| db.applied()).await?;
     match work {
         Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
         Work::Down(target) => runner::preview_down(&source, &applied, target),

@@ -6,17 +6,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use godwit::backup::{self, BackupEntry, BackupEvent, Comparison, Restored, Store};
-use godwit::db::{self, ConnectOptions, Database, Event, Probe};
+use godwit::backup::{BackupEntry, BackupEvent, Comparison, Restored, Store};
+use godwit::db::{self, ConnectOptions, Event, Probe};
 use godwit::event::{Direction, RunEvent};
-use godwit::migration::check::{self, Finding};
+use godwit::migration::check::Finding;
 use godwit::migration::new::{self, NewMigration};
 use godwit::migration::plan::DownTarget;
-use godwit::migration::runner::{self, RunOptions, RunReport, Seen, Work};
+use godwit::migration::runner::{RunReport, Seen, Work};
 use godwit::migration::source::Source;
-use godwit::migration::status::{self, StatusReport};
+use godwit::migration::status::StatusReport;
+use godwit::ops;
 use godwit::profile::{EnvConfig, EnvInfo};
-use godwit::project::{self, Project, Workspace};
+use godwit::project::{self, Project};
 use godwit::template::{self, Rendered, TemplateInfo};
 use godwit::{Error, Result};
 use serde::Serialize;
@@ -209,11 +210,19 @@ pub fn env_config(state: &AppState, name: &str) -> Result<(EnvConfig, bool)> {
         .ok_or_else(|| Error::input(format!("there is no environment `{name}`")))
 }
 
-fn workspace(state: &AppState, env: &str) -> Result<(Project, Workspace)> {
+/// The environment as `ops` works on it, its password resolved (never on the window's thread:
+/// every command that gets here is async).
+fn session(state: &AppState, env: &str) -> Result<ops::Session> {
     let p = project(state)?;
     let mut ws = p.workspace(Some(env))?;
     ws.resolve_password(false)?;
-    Ok((p, ws))
+    Ok(ops::Session {
+        ws,
+        project_id: Some(p.id()),
+        keep: p.backups_keep(),
+        connect: ConnectOptions::default(),
+        lock_timeout: LOCK_TIMEOUT,
+    })
 }
 
 /// A person confirmed that the environment's stored password may go to the server it names now
@@ -223,63 +232,28 @@ pub fn trust_server(state: &AppState, env: &str) -> Result<()> {
     ws.resolve_password(true).map(|_| ())
 }
 
-async fn connect(ws: &Workspace, create: bool) -> Result<Box<dyn Database>> {
-    db::connect(&ws.target, &ConnectOptions { create_sqlite: create, ..Default::default() }).await
-}
-
-/// A connection for reading, or none when a SQLite file does not exist yet (it reads as empty).
-async fn open_existing(ws: &Workspace) -> Result<Option<Box<dyn Database>>> {
-    db::connect_existing(&ws.target, &ConnectOptions::default()).await
-}
-
-async fn applied(ws: &Workspace) -> Result<Vec<godwit::db::Applied>> {
-    let Some(mut db) = open_existing(ws).await? else { return Ok(vec![]) };
-    let r = db.applied().await;
-    db.close().await;
-    r
-}
-
 pub async fn test_env(state: &AppState, env: &str) -> Result<Probe> {
-    let (_, ws) = workspace(state, env)?;
-    db::probe(&ws.target, &ConnectOptions { connect_timeout: Duration::from_secs(5), ..Default::default() }).await
+    let s = session(state, env)?;
+    db::probe(&s.ws.target, &ConnectOptions { connect_timeout: Duration::from_secs(5), ..Default::default() }).await
 }
 
 pub async fn status(state: &AppState, env: &str) -> Result<StatusReport> {
-    let (_, ws) = workspace(state, env)?;
-    let source = Source::load(&ws.migrations)?;
-    let recorded = match open_existing(&ws).await? {
-        Some(mut db) => {
-            let r = status::Recorded::read(db.as_mut()).await;
-            db.close().await;
-            r?
-        }
-        None => status::Recorded::default(),
-    };
-    Ok(status::report(&ws, &source, &recorded))
+    ops::status(&session(state, env)?).await
 }
 
 pub async fn history(state: &AppState, env: &str, limit: i64) -> Result<Vec<Event>> {
-    let (_, ws) = workspace(state, env)?;
-    let Some(mut db) = open_existing(&ws).await? else { return Ok(vec![]) };
-    let r = db.events(limit).await;
-    db.close().await;
-    r
+    ops::history(&session(state, env)?, limit).await
 }
 
 pub async fn check(state: &AppState, env: &str) -> Result<Vec<Finding>> {
-    let (_, ws) = workspace(state, env)?;
-    let source = Source::load(&ws.migrations)?;
-    let applied = applied(&ws).await?;
-    let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
-    let mut findings = check::check_files(&source, Some(ws.target.dialect()), &versions);
-    findings.extend(check::check_history(&status::rows(&source, &applied)));
-    Ok(findings)
+    ops::check(&session(state, env)?).await
 }
 
-fn down_target(to: Option<i64>, steps: Option<usize>) -> DownTarget {
-    match (to, steps) {
-        (Some(v), _) => DownTarget::To(v),
-        (None, n) => DownTarget::Steps(n.unwrap_or(1)),
+fn work(direction: Direction, to: Option<i64>, steps: Option<usize>) -> Work {
+    match (direction, to, steps) {
+        (Direction::Up, to, _) => Work::Up(to),
+        (Direction::Down, Some(v), _) => Work::Down(DownTarget::To(v)),
+        (Direction::Down, None, n) => Work::Down(DownTarget::Steps(n.unwrap_or(1))),
     }
 }
 
@@ -291,15 +265,8 @@ pub async fn plan(
     to: Option<i64>,
     steps: Option<usize>,
 ) -> Result<RunReport> {
-    let (_, ws) = workspace(state, env)?;
-    let source = Source::load(&ws.migrations)?;
-    let applied = applied(&ws).await?;
-    match direction {
-        Direction::Up => runner::preview_up(&source, &applied, to, false),
-        Direction::Down => runner::preview_down(&source, &applied, down_target(to, steps)),
-    }
+    ops::preview(&session(state, env)?, work(direction, to, steps), false).await
 }
-
 /// What a run asks for.
 #[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
 #[ts(export)]
@@ -322,58 +289,28 @@ pub struct RunRequest {
 
 /// Applies or rolls back, streaming progress; stops between migrations when cancelled.
 pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<RunReport> {
-    let (p, ws) = workspace(state, &req.env)?;
-    project::check_confirmation(&ws, req.confirm.as_deref(), false)?;
+    let s = session(state, &req.env)?;
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });
     let on_backup = forward(sink, &job);
-    let source = Source::load(&ws.migrations)?;
-    let direction = req.direction.unwrap_or(Direction::Up);
-    let mut db = connect(&ws, direction == Direction::Up).await?;
-    let store = Store::for_workspace(Some(p.id()), &ws)?;
-    let opts = RunOptions {
-        lock_timeout: LOCK_TIMEOUT,
-        allow_out_of_order: false,
-        cancel: job.cancel.clone(),
-        expect: req.expect.clone(),
-    };
-    let work = match direction {
-        Direction::Up => Work::Up(req.to),
-        Direction::Down => Work::Down(down_target(req.to, req.steps)),
-    };
     let mut on_run = |e: &RunEvent| {
         if !sink(AppEvent::Run { event: e.clone() }) {
             job.cancel.cancel();
         }
     };
-    let mut backup = backup::BackupFirst {
-        ws: &ws,
-        store,
-        keep: p.backups_keep(),
-        wanted: req.backup,
+    let request = ops::RunRequest {
+        backup: req.backup,
         verify: req.verify,
-        cancel: &job.cancel,
-        on: &on_backup,
-        taken: None,
+        expect: req.expect,
+        confirm: req.confirm,
+        ..ops::RunRequest::new(work(req.direction.unwrap_or(Direction::Up), req.to, req.steps))
     };
-    let result = runner::execute(db.as_mut(), &source, work, &opts, &mut backup, &mut on_run)
-        .await
-        .and_then(|(report, _)| report.into_result())
-        .map_err(|e| backup.hint(e));
-    db.close().await;
-    result
+    let (report, _) = ops::run(&s, request, &job.cancel, &mut on_run, &on_backup).await?;
+    report.into_result()
 }
 
 pub fn cancel(state: &AppState, job: u32) -> bool {
     state.cancel(job)
-}
-
-/// What repair and resolve need: the environment confirmed, its folder, a connection.
-async fn open_to_amend(state: &AppState, env: &str, confirm: Option<&str>) -> Result<(Source, Box<dyn Database>)> {
-    let (_, ws) = workspace(state, env)?;
-    project::check_confirmation(&ws, confirm, false)?;
-    let source = Source::load(&ws.migrations)?;
-    Ok((source, connect(&ws, false).await?))
 }
 
 pub async fn repair(
@@ -383,10 +320,7 @@ pub async fn repair(
     reason: &str,
     confirm: Option<String>,
 ) -> Result<String> {
-    let (source, mut db) = open_to_amend(state, env, confirm.as_deref()).await?;
-    let r = godwit::migration::amend::repair(db.as_mut(), &source, version, reason, LOCK_TIMEOUT).await;
-    db.close().await;
-    r
+    ops::repair(&session(state, env)?, version, reason, confirm.as_deref()).await
 }
 
 pub async fn resolve(
@@ -396,10 +330,7 @@ pub async fn resolve(
     applied: bool,
     confirm: Option<String>,
 ) -> Result<String> {
-    let (source, mut db) = open_to_amend(state, env, confirm.as_deref()).await?;
-    let r = godwit::migration::amend::resolve(db.as_mut(), &source, version, applied, LOCK_TIMEOUT).await;
-    db.close().await;
-    r
+    ops::resolve(&session(state, env)?, version, applied, confirm.as_deref()).await
 }
 
 pub fn templates(state: &AppState) -> Result<Vec<TemplateInfo>> {
@@ -436,8 +367,8 @@ pub fn create_migration(
 }
 
 pub fn backups(state: &AppState, env: &str) -> Result<Vec<BackupEntry>> {
-    let (p, ws) = workspace(state, env)?;
-    Store::for_workspace(Some(p.id()), &ws)?.list()
+    let p = project(state)?;
+    Store::for_workspace(Some(p.id()), &p.workspace(Some(env))?)?.list()
 }
 
 /// Forwards backup progress to the window; cancels the job when the window is gone.
@@ -449,33 +380,18 @@ fn forward<'a>(sink: Sink<'a>, job: &'a crate::state::Job<'_>) -> impl Fn(&Backu
     }
 }
 
-/// What a backup job needs: the project, the environment with its password, its backup store.
-fn backup_job(state: &AppState, env: &str) -> Result<(Project, Workspace, Store)> {
-    let (p, ws) = workspace(state, env)?;
-    let store = Store::for_workspace(Some(p.id()), &ws)?;
-    Ok((p, ws, store))
-}
-
 pub async fn backup_now(state: &AppState, env: &str, sink: Sink<'_>) -> Result<BackupEntry> {
-    let (p, ws, store) = backup_job(state, env)?;
+    let s = session(state, env)?;
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });
-    let mut db = connect(&ws, false).await?;
-    let r =
-        backup::backup(db.as_mut(), &ws.target, &store, env, p.backups_keep(), &job.cancel, &forward(sink, &job)).await;
-    db.close().await;
-    r
+    ops::backup(&s, &job.cancel, &forward(sink, &job)).await
 }
 
 pub async fn verify_backup(state: &AppState, env: &str, id: &str, sink: Sink<'_>) -> Result<Comparison> {
-    let (_, ws, store) = backup_job(state, env)?;
+    let s = session(state, env)?;
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });
-    let mut db = connect(&ws, false).await?;
-    let opts = ConnectOptions::default();
-    let r = backup::verify(db.as_mut(), &ws.target, &store, Some(id), &opts, &job.cancel, &forward(sink, &job)).await;
-    db.close().await;
-    r
+    ops::verify_backup(&s, Some(id), &job.cancel, &forward(sink, &job)).await
 }
 
 /// Restores a backup: always asks for the environment's name to be typed.
@@ -486,13 +402,8 @@ pub async fn restore_backup(
     confirm: Option<String>,
     sink: Sink<'_>,
 ) -> Result<Restored> {
-    let (_, ws, store) = backup_job(state, env)?;
-    project::check_confirmation(&ws, confirm.as_deref(), true)?;
+    let s = session(state, env)?;
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });
-    let mut db = connect(&ws, false).await?;
-    let r = backup::restore(db.as_mut(), &ws.target, &store, Some(id), LOCK_TIMEOUT, &job.cancel, &forward(sink, &job))
-        .await;
-    db.close().await;
-    r
+    ops::restore(&s, Some(id), confirm.as_deref(), &job.cancel, &forward(sink, &job)).await
 }
