@@ -100,6 +100,16 @@ fn remember(root: &Path) {
 /// folder holding one) is not adopted without asking: the error offers `Remedy::CreateProject`,
 /// naming the file it would write, and `create_project` does it.
 pub fn open_project(state: &AppState, path: &Path) -> Result<ProjectView> {
+    Ok(opened(state, find_project(path)?))
+}
+
+/// Opens a folder as `open_project` does, without listing its environments (which asks the keyring).
+pub fn load_project(state: &AppState, path: &Path) -> Result<()> {
+    keep(state, find_project(path)?);
+    Ok(())
+}
+
+fn find_project(path: &Path) -> Result<Project> {
     let path = path.canonicalize().map_err(|e| Error::input(format!("cannot open {}: {e}", path.display())))?;
     let Some(p) = Project::find(&path)? else {
         let (root, folder) = adoptable(&path)?;
@@ -116,7 +126,7 @@ pub fn open_project(state: &AppState, path: &Path) -> Result<ProjectView> {
             migrations: folder,
         }));
     };
-    Ok(opened(state, p))
+    Ok(p)
 }
 
 /// A person said yes to `Remedy::CreateProject`: writes its godwit.toml and opens it.
@@ -147,10 +157,15 @@ fn adoptable(path: &Path) -> Result<(PathBuf, String)> {
 }
 
 fn opened(state: &AppState, p: Project) -> ProjectView {
-    remember(&p.root);
     let v = view(&p);
-    *state.project.lock().expect("not poisoned") = Some(p);
+    keep(state, p);
     v
+}
+
+/// The open project from now on, and first among the recent ones.
+fn keep(state: &AppState, p: Project) {
+    remember(&p.root);
+    *state.project.lock().expect("not poisoned") = Some(p);
 }
 
 pub fn current_project(state: &AppState) -> Option<ProjectView> {

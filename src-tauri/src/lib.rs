@@ -28,12 +28,13 @@ fn sink(ch: &Channel<AppEvent>) -> impl Fn(AppEvent) -> bool + Send + Sync + '_ 
     move |e| ch.send(e).is_ok()
 }
 
-#[tauri::command]
+// `async`: off the window's thread, since listing environments asks the keyring (up to its timeout).
+#[tauri::command(async)]
 fn open_project(state: State<'_, AppState>, path: PathBuf) -> CommandResult<ProjectView> {
     Ok(api::open_project(&state, &path)?)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn create_project(state: State<'_, AppState>, root: PathBuf, migrations: String) -> CommandResult<ProjectView> {
     Ok(api::create_project(&state, &root, &migrations)?)
 }
@@ -50,7 +51,7 @@ async fn pick_folder(app: tauri::AppHandle) -> Option<String> {
     rx.await.ok().flatten().and_then(|p| p.into_path().ok()).map(|p| p.display().to_string())
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 fn current_project(state: State<'_, AppState>) -> Option<ProjectView> {
     api::current_project(&state)
 }
@@ -222,7 +223,8 @@ pub fn run() {
             let path = std::env::args().nth(1).or_else(|| std::env::var("GODWIT_PROJECT").ok());
             if let Some(path) = path {
                 let state = app.state::<AppState>();
-                if let Err(e) = api::open_project(&state, std::path::Path::new(&path)) {
+                // Loaded here, listed (with the keyring) when the window asks.
+                if let Err(e) = api::load_project(&state, std::path::Path::new(&path)) {
                     tracing::warn!("could not open {path}: {}", e.message);
                 }
             }
