@@ -2,6 +2,7 @@
 //! and the desktop app are thin layers over it.
 
 pub mod backup;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod db;
 pub mod error;
