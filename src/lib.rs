@@ -13,6 +13,7 @@ pub mod ops;
 pub mod profile;
 pub mod project;
 pub mod secret;
+pub mod syntax;
 pub mod template;
 
 pub use error::{Error, ErrorKind, Result};

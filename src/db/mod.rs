@@ -16,28 +16,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Location, Result};
 use crate::migration::source::MigrationFile;
+pub use crate::syntax::Dialect;
 pub(crate) use sql::ns;
 pub use target::{ConnectOptions, Target};
-
-#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[ts(export)]
-pub enum Dialect {
-    Postgres,
-    #[serde(rename = "mysql")]
-    MySql,
-    Sqlite,
-}
-
-impl Dialect {
-    pub fn name(self) -> &'static str {
-        match self {
-            Dialect::Postgres => "PostgreSQL",
-            Dialect::MySql => "MySQL/MariaDB",
-            Dialect::Sqlite => "SQLite",
-        }
-    }
-}
 
 /// A row of `_sqlx_migrations`, with sqlx's meaning.
 #[derive(ts_rs::TS, Debug, Clone, Serialize, sqlx::FromRow)]
@@ -475,7 +456,7 @@ pub(crate) fn trimmed_body<'a>(
     sql: &'a str,
     dialect: Dialect,
 ) -> Result<(&'a str, Vec<usize>)> {
-    let stmts = crate::migration::split::split(sql, dialect).map_err(|e| e.into_error(file))?;
+    let stmts = crate::syntax::split::split(sql, dialect).map_err(|e| e.into_error(file))?;
     let end = stmts.last().map_or(0, |s| s.offset + s.sql.len());
     Ok((&sql[..end], stmts.iter().map(|s| s.offset).collect()))
 }
@@ -493,7 +474,7 @@ pub(crate) fn migration_error(
         Some(db) => (
             tidy_message(db),
             offset.map(|o| {
-                let (line, column) = crate::migration::split::line_col(text, o);
+                let (line, column) = crate::syntax::split::line_col(text, o);
                 Location { file: name.clone(), line, column }
             }),
         ),

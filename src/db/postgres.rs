@@ -17,7 +17,7 @@ use super::{
 use super::{ConnectOptions, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::source::MigrationFile;
-use crate::migration::split;
+use crate::syntax::split;
 
 pub struct Postgres {
     conn: PgConnection,

@@ -16,7 +16,7 @@ use super::{
 use super::{migration_error, run_counted};
 use crate::error::{Error, Result};
 use crate::migration::source::MigrationFile;
-use crate::migration::split::Statement;
+use crate::syntax::split::Statement;
 
 pub struct Sqlite {
     /// The connection's handle for `sqlite3_interrupt`. Declared first: dropped (and cleared)
@@ -154,7 +154,7 @@ impl Sqlite {
         unmark: String,
         finish: impl FnOnce(Duration) -> Vec<String>,
     ) -> Result<Duration, Failure> {
-        let stmts = crate::migration::split::split(sql_text, Dialect::Sqlite)
+        let stmts = crate::syntax::split::split(sql_text, Dialect::Sqlite)
             .map_err(|e| Failure { error: e.into_error(file), dirty: false })?;
         let before = if in_tx { Lite.begin().to_string() } else { mark };
         let start = Instant::now();

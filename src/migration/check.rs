@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::db::Dialect;
 use crate::migration::source::Source;
-use crate::migration::split;
 use crate::migration::status::{State, StatusRow};
+use crate::syntax::split;
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -4,5 +4,4 @@ pub mod new;
 pub mod plan;
 pub mod runner;
 pub mod source;
-pub mod split;
 pub mod status;

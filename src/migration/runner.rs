@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Direction, RunEvent};
 use crate::migration::plan::{self, DownTarget};
 use crate::migration::source::{MigrationFile, Source};
-use crate::migration::split;
+use crate::syntax::split;
 
 /// Asks a run to stop: `cancel` before its next migration, `abort` now, by stopping the running
 /// statement on the server (its transaction then rolls back).

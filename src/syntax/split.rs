@@ -4,7 +4,7 @@
 //! an empty query with error 1065), and refusing a file that ends inside a string or comment before any of
 //! it is sent.
 
-use crate::db::Dialect;
+use super::Dialect;
 
 /// One statement of a file: its text without the terminating `;`, and where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ impl SplitError {
     pub fn into_error(self, file: &std::path::Path) -> crate::error::Error {
         crate::error::Error::input(format!(
             "{} line {}: {}. Nothing was run; close it and try again.",
-            crate::migration::source::file_name(file),
+            file.file_name().unwrap_or(file.as_os_str()).to_string_lossy(),
             self.line,
             self.what
         ))
