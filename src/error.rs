@@ -41,9 +41,8 @@ pub struct Error {
     pub message: String,
     /// Where in a migration file a database error points, when it says.
     pub location: Option<Location>,
-    /// What a person can do about it: the CLI words it as a command, the app offers it as a button.
-    /// Boxed: errors travel in every `Result`, and most have none.
-    pub remedy: Option<Box<Remedy>>,
+    /// What a person can do about it: the CLI words each as a command, the app offers each as a button.
+    pub remedies: Vec<Remedy>,
 }
 
 /// A way out of an error that the CLI and the app each offer in their own terms.
@@ -62,6 +61,16 @@ pub enum Remedy {
     /// A folder of migrations with no godwit.toml: making it a project writes `config`, adopting
     /// the migrations in `migrations` (a person says yes first).
     CreateProject { root: String, config: String, migrations: String },
+    /// A migration was left part way: once a person has finished or undone it by hand, mark it so.
+    Resolve { version: i64 },
+    /// An applied migration's file was edited on purpose: accept its new checksum, with a reason.
+    Repair { version: i64 },
+    /// Pending migrations are older than applied ones (two branches merged): run them as they are.
+    AllowOutOfOrder,
+    /// A run failed after a backup was taken: restoring it brings the database back.
+    Restore { backup: String },
+    /// The server wants a password that is not stored, or refused the one stored: store it.
+    SetPassword { env: String },
 }
 
 /// A place in a migration file, for "the line of the file" in messages and the app.
@@ -81,10 +90,10 @@ impl fmt::Display for Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), location: None, remedy: None }
+        Error { kind, message: message.into(), location: None, remedies: Vec::new() }
     }
     pub fn with_remedy(mut self, remedy: Remedy) -> Self {
-        self.remedy = Some(Box::new(remedy));
+        self.remedies.push(remedy);
         self
     }
     pub fn input(message: impl Into<String>) -> Self {

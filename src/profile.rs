@@ -121,9 +121,10 @@ pub fn refuse_password(name: &str, url: &str) -> Result<()> {
     if url::Url::parse(url).is_ok_and(secret_in) {
         return Err(Error::input(format!(
             "the URL for `{name}` holds a password; environments never keep one in a file. Give the URL without it, \
-             then store the password in the OS keyring with `godwit secret set {name}` (or set {} in pipelines).",
+             then store the password in the OS keyring (or set {} in pipelines).",
             crate::project::password_var(name)
-        )));
+        ))
+        .with_remedy(crate::error::Remedy::SetPassword { env: name.to_string() }));
     }
     Ok(())
 }
@@ -274,7 +275,8 @@ mod tests {
     #[test]
     fn passwords_are_refused() {
         let e = refuse_password("prod", "postgres://app:hunter2@db/app").unwrap_err();
-        assert!(e.message.contains("godwit secret set prod") && !e.message.contains("hunter2"), "{}", e.message);
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert_eq!(e.remedies, [crate::error::Remedy::SetPassword { env: "prod".into() }]);
         assert!(refuse_password("prod", "mysql://app@db/app?password=x").is_err());
         refuse_password("prod", "postgres://app@db/app").unwrap();
     }

@@ -102,14 +102,13 @@ impl Workspace {
                     rebound = Some(stored.bound_to.unwrap_or_else(|| "no server (stored by an older Godwit)".into()));
                 }
                 self.target = self.target.clone().with_password(Some(stored.password));
-                format!("the password came from the OS keyring: store the right one with `godwit secret set {env}`")
+                "the password came from the OS keyring: store the right one".to_string()
             }
-            Ok(None) => format!(
-                "no password is stored for `{env}`: store it in the OS keyring with `godwit secret set {env}`, or set {var}"
-            ),
+            Ok(None) => format!("no password is stored for `{env}`: store it in the OS keyring, or set {var}"),
             Err(e) => format!("{}; or set {var}", e.message),
         };
-        self.target = self.target.clone().with_auth_hint(hint);
+        let remedy = crate::error::Remedy::SetPassword { env: env.clone() };
+        self.target = self.target.clone().with_auth_hint(hint).with_auth_remedy(remedy);
         Ok(rebound)
     }
 
@@ -186,8 +185,9 @@ impl Project {
         profile::check_envs(&path, &config.env)?;
         for (name, env) in &config.env {
             if let Some(url) = &env.url {
-                profile::refuse_password(name, url).map_err(|e| {
-                    Error::input(format!("{}: {} This file is committed: remove it now.", path.display(), e.message))
+                profile::refuse_password(name, url).map_err(|mut e| {
+                    e.message = format!("{}: {} This file is committed: remove it now.", path.display(), e.message);
+                    e
                 })?;
             }
         }
@@ -503,7 +503,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"postgres://a:hunter2@db/app\"\n").unwrap();
         let e = Project::load(d.path()).unwrap_err();
-        assert!(e.message.contains("godwit secret set x") && !e.message.contains("hunter2"), "{}", e.message);
+        assert!(!e.message.contains("hunter2"), "{}", e.message);
+        assert_eq!(e.remedies, [crate::error::Remedy::SetPassword { env: "x".into() }]);
         fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"sqlite://a.db\"\nprotect = true\n").unwrap();
         assert!(Project::load(d.path()).unwrap_err().message.contains("protect"));
     }

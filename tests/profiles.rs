@@ -49,8 +49,9 @@ impl Keyring {
                 .expect("gnome-keyring-daemon (make test installs gnome-keyring)");
             child.stdin.take().unwrap().write_all(b"keyring-unlock-pw").unwrap();
             k.keyring = Some(child);
-            // Ready when the unlocked login keyring takes a secret (it is created asynchronously).
-            let deadline = Instant::now() + Duration::from_secs(10);
+            // Ready when the unlocked login keyring takes a secret (it is created asynchronously, and
+            // slowly while other tests' daemons start on two cores).
+            let deadline = Instant::now() + Duration::from_secs(60);
             loop {
                 let mut probe = k
                     .command("secret-tool")

@@ -279,8 +279,9 @@ pub async fn plan(
     direction: Direction,
     to: Option<i64>,
     steps: Option<usize>,
+    allow_out_of_order: bool,
 ) -> Result<RunReport> {
-    ops::preview(&session(state, env)?, work(direction, to, steps), false).await
+    ops::preview(&session(state, env)?, work(direction, to, steps), allow_out_of_order).await
 }
 /// What a run asks for.
 #[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
@@ -298,6 +299,8 @@ pub struct RunRequest {
     pub backup: bool,
     /// Verify that backup in a scratch database first.
     pub verify: bool,
+    /// Also apply pending migrations older than applied ones (the person chose to).
+    pub allow_out_of_order: bool,
     /// The plan the person previewed: if the run would now do anything else, it does nothing.
     pub expect: Option<Vec<Seen>>,
 }
@@ -316,6 +319,7 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
     let request = ops::RunRequest {
         backup: req.backup,
         verify: req.verify,
+        allow_out_of_order: req.allow_out_of_order,
         expect: req.expect,
         confirm: req.confirm,
         ..ops::RunRequest::new(work(req.direction.unwrap_or(Direction::Up), req.to, req.steps))

@@ -1,5 +1,5 @@
-//! Errors cross the bridge as `{kind, message, location, remedy}`: the front end branches on
-//! `kind`, shows `message`, points at `location` in a migration file, and offers `remedy` as a button.
+//! Errors cross the bridge as `{kind, message, location, remedies}`: the front end branches on
+//! `kind`, shows `message`, points at `location` in a migration file, and offers each remedy.
 
 use godwit::error::{ErrorKind, Location, Remedy};
 use serde::Serialize;
@@ -10,12 +10,12 @@ pub struct CommandError {
     pub kind: ErrorKind,
     pub message: String,
     pub location: Option<Location>,
-    pub remedy: Option<Box<Remedy>>,
+    pub remedies: Vec<Remedy>,
 }
 
 impl From<godwit::Error> for CommandError {
     fn from(e: godwit::Error) -> Self {
-        CommandError { kind: e.kind, message: e.message, location: e.location, remedy: e.remedy }
+        CommandError { kind: e.kind, message: e.message, location: e.location, remedies: e.remedies }
     }
 }
 

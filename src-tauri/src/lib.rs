@@ -116,8 +116,9 @@ async fn plan(
     direction: Direction,
     to: Option<i64>,
     steps: Option<usize>,
+    allow_out_of_order: bool,
 ) -> CommandResult<RunReport> {
-    Ok(api::plan(&state, &env, direction, to, steps).await?)
+    Ok(api::plan(&state, &env, direction, to, steps, allow_out_of_order).await?)
 }
 
 #[tauri::command]

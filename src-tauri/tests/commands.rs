@@ -59,7 +59,7 @@ async fn sqlite_open_status_apply_history_and_protection() {
     assert_eq!((s.summary.applied, s.summary.pending), (0, 3));
     assert!(!dir.path().join("dev.db").exists(), "reading does not create the file");
 
-    let plan = api::plan(&state, "dev", Direction::Up, Some(2), None).await.unwrap();
+    let plan = api::plan(&state, "dev", Direction::Up, Some(2), None, false).await.unwrap();
     assert_eq!(
         plan.planned.iter().map(|p| p.sql.as_str()).collect::<Vec<_>>(),
         ["CREATE TABLE t1 (id INTEGER);", "CREATE TABLE t2 (id INTEGER);"]
@@ -219,7 +219,7 @@ async fn mariadb_every_screen() {
     api::open_project(&state, dir.path()).unwrap();
     assert!(api::test_env(&state, "maria").await.unwrap().server_version.contains("MariaDB"));
 
-    let plan = api::plan(&state, "maria", Direction::Up, None, None).await.unwrap();
+    let plan = api::plan(&state, "maria", Direction::Up, None, None, false).await.unwrap();
     assert_eq!(plan.planned.len(), 3);
     let sink = |_e| true;
     api::run(&state, RunRequest { env: "maria".into(), ..Default::default() }, &sink).await.unwrap();
@@ -264,7 +264,7 @@ fn a_folder_of_migrations_is_adopted_only_when_asked() {
     std::fs::write(sql.join("1_t.up.sql"), "CREATE TABLE t (id INTEGER);").unwrap();
     let state = AppState::default();
     let e = api::open_project(&state, &sql).unwrap_err();
-    let Some(godwit::error::Remedy::CreateProject { root, config, migrations }) = e.remedy.as_deref().cloned() else {
+    let Some(godwit::error::Remedy::CreateProject { root, config, migrations }) = e.remedies.first().cloned() else {
         panic!("no CreateProject remedy: {e:?}")
     };
     let canonical = dir.path().canonicalize().unwrap();
@@ -318,4 +318,33 @@ async fn closing_mid_run_stops_the_statement_on_the_server() {
     let s = api::status(&state, "pg").await.unwrap();
     assert_eq!((s.summary.applied, s.summary.pending), (0, 1));
     admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
+}
+
+/// A pending migration older than applied ones (two branches merged): the run is refused with the
+/// remedy the window offers as a button, and the person's choice to include it is honoured.
+#[tokio::test]
+async fn out_of_order_is_offered_then_honoured() {
+    let dir = folder();
+    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("godwit.toml"), "id = \"app-test\"\n[env.dev]\nurl = \"sqlite://dev.db\"\n")
+        .unwrap();
+    std::fs::write(dir.path().join("migrations/1_a.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
+    std::fs::write(dir.path().join("migrations/3_c.sql"), "CREATE TABLE c (id INTEGER);").unwrap();
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+    let sink = |_e| true;
+    api::run(&state, RunRequest { env: "dev".into(), ..Default::default() }, &sink).await.unwrap();
+    // Another branch's migration, merged after 3 was applied.
+    std::fs::write(dir.path().join("migrations/2_late.sql"), "CREATE TABLE late (id INTEGER);").unwrap();
+    let late = RunRequest { env: "dev".into(), ..Default::default() };
+    let e = api::plan(&state, "dev", Direction::Up, None, None, false).await.unwrap_err();
+    assert_eq!(e.remedies, [godwit::error::Remedy::AllowOutOfOrder]);
+    assert_eq!(
+        api::run(&state, late.clone(), &sink).await.unwrap_err().remedies,
+        [godwit::error::Remedy::AllowOutOfOrder]
+    );
+    let plan = api::plan(&state, "dev", Direction::Up, None, None, true).await.unwrap();
+    assert_eq!(plan.planned.iter().map(|s| s.version).collect::<Vec<_>>(), [2]);
+    let r = api::run(&state, RunRequest { allow_out_of_order: true, ..late }, &sink).await.unwrap();
+    assert_eq!(r.done.len(), 1);
 }

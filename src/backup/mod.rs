@@ -559,9 +559,10 @@ fn restore_hint(mut e: Error, backup_id: Option<&str>) -> Error {
         && e.kind == ErrorKind::Failed
     {
         e.message = format!(
-            "{}\nA backup from just before this run is {id}: `godwit restore {id}` brings the database back to it.",
+            "{}\nA backup from just before this run is {id}: restoring it brings the database back.",
             e.message
         );
+        e = e.with_remedy(crate::error::Remedy::Restore { backup: id.to_string() });
     }
     e
 }

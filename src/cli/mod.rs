@@ -276,7 +276,7 @@ struct JsonFlag {
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let project_flag = cli.project.clone();
+    let again = again(&cli);
     tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG").unwrap_or_else(|_| "warn".into()))
@@ -287,8 +287,8 @@ pub fn main() -> i32 {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {}", e.message);
-            if let Some(r) = &e.remedy {
-                eprintln!("{}", remedy(r, project_flag.as_deref()));
+            for r in &e.remedies {
+                eprintln!("{}", remedy(r, &again));
             }
             e.exit_code()
         }
@@ -359,13 +359,33 @@ fn database_url() -> Option<String> {
         .or_else(|| dotenvy::dotenv_iter().ok()?.flatten().find(|(k, _)| k == "DATABASE_URL").map(|(_, v)| v))
 }
 
+/// `godwit` with the flags that chose this project and database, for the commands printed as
+/// remedies: pasted as printed, they act on the same environment (never with a password: a URL is
+/// shown as `Target::display` shows it).
+fn again(cli: &Cli) -> String {
+    let mut s = String::from("godwit");
+    if let Some(p) = &cli.project {
+        s.push_str(&format!(" --project {}", shell_quote(&p.display().to_string())));
+    }
+    // For `env` and `secret`, --url is an environment's new URL, not the database worked on.
+    if let Some(u) = cli.url.as_ref().filter(|_| !matches!(cli.verb, Verb::Env { .. } | Verb::Secret { .. })) {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        if let Ok(t) = Target::parse(u, &cwd) {
+            s.push_str(&format!(" --url {}", shell_quote(&t.display())));
+        }
+    }
+    if let Some(src) = &cli.source {
+        s.push_str(&format!(" --source {}", shell_quote(&src.display().to_string())));
+    }
+    if let Some(e) = &cli.env {
+        s.push_str(&format!(" --env {}", shell_quote(e)));
+    }
+    s
+}
+
 /// A remedy in the CLI's words: the command to type, as it can be pasted.
-fn remedy(r: &crate::error::Remedy, project: Option<&std::path::Path>) -> String {
+fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
     use crate::error::Remedy;
-    let godwit = match project {
-        Some(p) => format!("godwit --project {}", shell_quote(&p.display().to_string())),
-        None => "godwit".into(),
-    };
     match r {
         Remedy::TrustServer { env, .. } => format!(
             "To confirm the new server: `{godwit} --trust-host env test {env}` (connects, and binds the password to \
@@ -376,6 +396,16 @@ fn remedy(r: &crate::error::Remedy, project: Option<&std::path::Path>) -> String
             shell_quote(root),
             shell_quote(migrations)
         ),
+        Remedy::Resolve { version } => format!(
+            "Once the database is fixed by hand: `{godwit} resolve {version} --applied` (you finished the \
+             migration) or `{godwit} resolve {version} --rolled-back` (you undid it)."
+        ),
+        Remedy::Repair { version } => {
+            format!("To accept the edit: `{godwit} repair {version} --reason \"why it was edited\"`.")
+        }
+        Remedy::AllowOutOfOrder => format!("To apply them as they are: `{godwit} up --allow-out-of-order`."),
+        Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
+        Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
     }
 }
 

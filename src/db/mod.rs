@@ -398,7 +398,11 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
         sqlx::Error::Tls(t) => format!("TLS with {at} failed: {t}"),
         other => format!("cannot connect to {at}: {other}"),
     };
-    Error::connect(msg)
+    let refused = matches!(error_code(&e).as_deref(), Some("28P01" | "1045"));
+    match target.auth_remedy().filter(|_| refused) {
+        Some(r) => Error::connect(msg).with_remedy(r.clone()),
+        None => Error::connect(msg),
+    }
 }
 
 /// MySQL quotes the text after the error ("near '...' at line N", the line counted within the

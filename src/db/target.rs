@@ -20,6 +20,8 @@ pub struct Target {
     password: Option<SecretString>,
     /// Said when the server refuses the password: where it came from, how to store the right one.
     auth_hint: Option<String>,
+    /// What to offer when the server refuses the password.
+    auth_remedy: Option<crate::error::Remedy>,
 }
 
 impl fmt::Debug for Target {
@@ -71,7 +73,14 @@ impl Target {
             }
             let p = PathBuf::from(path);
             let p = if p.is_absolute() || path == ":memory:" { p } else { base.join(p) };
-            return Ok(Target { dialect, url: None, sqlite_path: Some(p), password: None, auth_hint: None });
+            return Ok(Target {
+                dialect,
+                url: None,
+                sqlite_path: Some(p),
+                password: None,
+                auth_hint: None,
+                auth_remedy: None,
+            });
         }
         let url = Url::parse(raw).map_err(|e| {
             // The URL may hold a password: say what is wrong without echoing it.
@@ -101,7 +110,7 @@ impl Target {
         if dialect == Dialect::Postgres {
             normalize(&mut url)?;
         }
-        Ok(Target { dialect, url: Some(url), sqlite_path: None, password, auth_hint: None })
+        Ok(Target { dialect, url: Some(url), sqlite_path: None, password, auth_hint: None, auth_remedy: None })
     }
 
     pub fn with_password(mut self, password: Option<SecretString>) -> Target {
@@ -114,6 +123,15 @@ impl Target {
     pub fn with_auth_hint(mut self, hint: String) -> Target {
         self.auth_hint = Some(hint);
         self
+    }
+
+    pub fn with_auth_remedy(mut self, remedy: crate::error::Remedy) -> Target {
+        self.auth_remedy = Some(remedy);
+        self
+    }
+
+    pub(crate) fn auth_remedy(&self) -> Option<&crate::error::Remedy> {
+        self.auth_remedy.as_ref()
     }
 
     pub(crate) fn auth_hint(&self) -> &str {

@@ -2,7 +2,7 @@
 //! No I/O here, so every rule is a table-driven unit test.
 
 use crate::db::Applied;
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::migration::source::{Kind, MigrationFile, Source};
 
 /// How far `down` goes.
@@ -21,10 +21,11 @@ pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
         let file = source.get(dirty.version).map(|m| m.file_name()).unwrap_or_else(|| "its file".into());
         return Err(Error::failed(format!(
             "migration {} ({}) failed part way in an earlier run and left the database partly changed; \
-             nothing was run. Look at the database and {file}, finish or undo that change by hand, then \
-             run `godwit resolve {} --applied` (finished) or `godwit resolve {} --rolled-back` (undone).",
-            dirty.version, dirty.description, dirty.version, dirty.version
-        )));
+             nothing was run. Look at the database and {file}, finish or undo that change by hand, then mark \
+             it resolved.",
+            dirty.version, dirty.description
+        ))
+        .with_remedy(Remedy::Resolve { version: dirty.version }));
     }
     for a in applied {
         match source.get(a.version) {
@@ -40,11 +41,11 @@ pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
             Some(m) if m.checksum != a.checksum => {
                 return Err(Error::input(format!(
                     "{} was edited after it was applied (its checksum changed); nothing was run. Undo the edit, \
-                     or if the change is intended and the database already matches it, accept it with \
-                     `godwit repair {} --reason \"...\"`.",
-                    m.file_name(),
-                    a.version
-                )));
+                     or if the change is intended and the database already matches it, accept it (repair it, \
+                     saying why).",
+                    m.file_name()
+                ))
+                .with_remedy(Remedy::Repair { version: a.version }));
             }
             Some(_) => {}
         }
@@ -88,9 +89,10 @@ pub fn plan_up<'a>(
             return Err(Error::input(format!(
                 "pending migration(s) older than the newest applied one ({newest}): {}. This usually comes \
                  from merging two branches; nothing was run. Give them new versions after {newest} (rename \
-                 the files) if they depend on newer ones, or apply them as they are with `--allow-out-of-order`.",
+                 the files) if they depend on newer ones, or apply them as they are, out of order.",
                 late.join(", ")
-            )));
+            ))
+            .with_remedy(Remedy::AllowOutOfOrder));
         }
     }
     Ok(pending)
@@ -199,13 +201,13 @@ mod tests {
         let mut drift = applied(&s.migrations[0]);
         drift.checksum = vec![0; 48];
         let e = plan_up(&s, &[drift], None, false).unwrap_err();
-        assert!(e.message.contains("godwit repair 1"), "{}", e.message);
+        assert_eq!(e.remedies, [Remedy::Repair { version: 1 }]);
 
         let mut dirty = applied(&s.migrations[0]);
         dirty.success = false;
         let e = plan_up(&s, &[dirty], None, false).unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::Failed);
-        assert!(e.message.contains("godwit resolve 1 --applied"), "{}", e.message);
+        assert_eq!(e.remedies, [Remedy::Resolve { version: 1 }]);
 
         let mut gone = applied(&s.migrations[0]);
         gone.version = 9;
@@ -214,7 +216,8 @@ mod tests {
 
         let late = applied(&s.migrations[1]);
         let e = plan_up(&s, std::slice::from_ref(&late), None, false).unwrap_err();
-        assert!(e.message.contains("1_m1.up.sql") && e.message.contains("--allow-out-of-order"), "{}", e.message);
+        assert!(e.message.contains("1_m1.up.sql"), "{}", e.message);
+        assert_eq!(e.remedies, [Remedy::AllowOutOfOrder]);
         assert_eq!(versions(&plan_up(&s, &[late], None, true).unwrap()), vec![1]);
     }
 

@@ -487,13 +487,16 @@ fn lost_connection(mut error: Error, v: i64, direction: Direction, state: Lost, 
         }
         Lost::PartWay => format!(
             "Connected again: migration {v} was left part way (it is marked failed). Fix the database by hand, \
-             then `godwit resolve {v} --applied` or `godwit resolve {v} --rolled-back`."
+             then mark it resolved."
         ),
         Lost::Unknown => format!(
-            "The database cannot be reached now, so whether migration {v} was {verb} is not known: \
-             `godwit status` tells once it is back."
+            "The database cannot be reached now, so whether migration {v} was {verb} is not known: its status \
+             tells once it is back."
         ),
     };
+    if state == Lost::PartWay {
+        error = error.with_remedy(crate::error::Remedy::Resolve { version: v });
+    }
     error.kind = ErrorKind::Connect;
     error.message = format!("{}\n{now}\n{done} of {total} migration(s) {verb}; the rest did not run.", error.message);
     error
@@ -535,10 +538,10 @@ fn explain_failure(
         Direction::Down => "rolled back",
     };
     let state = if let Some(why) = dirty {
+        error = error.with_remedy(crate::error::Remedy::Resolve { version: m.version });
         format!(
             "\nThe database was left part way through migration {v} ({why}, so its finished statements \
-             stay). It is marked failed and later runs will stop until you fix it by hand and run \
-             `godwit resolve {v} --applied` or `godwit resolve {v} --rolled-back`.",
+             stay). It is marked failed and later runs will stop until you fix it by hand and mark it resolved.",
             v = m.version
         )
     } else {

@@ -23,7 +23,7 @@ export type { CommandError };
 /** A CommandError as thrown by `invoke`, or anything else turned into one. */
 export function asError(e: unknown): CommandError {
   if (e && typeof e === 'object' && 'message' in e && 'kind' in e) return e as CommandError;
-  return { kind: 'failed', message: String(e), location: null, remedy: null };
+  return { kind: 'failed', message: String(e), location: null, remedies: [] };
 }
 
 function streaming<T>(cmd: string, args: Record<string, unknown>, onEvent: (e: AppEvent) => void): Promise<T> {
@@ -48,8 +48,8 @@ export const api = {
   status: (env: string) => invoke<StatusReport>('status', { env }),
   history: (env: string, limit: number) => invoke<Event[]>('history', { env, limit }),
   check: (env: string) => invoke<Finding[]>('check', { env }),
-  plan: (env: string, direction: Direction, to: number | null, steps: number | null) =>
-    invoke<RunReport>('plan', { env, direction, to, steps }),
+  plan: (env: string, direction: Direction, to: number | null, steps: number | null, allowOutOfOrder = false) =>
+    invoke<RunReport>('plan', { env, direction, to, steps, allowOutOfOrder }),
   run: (req: RunRequest, onEvent: (e: AppEvent) => void) => streaming<RunReport>('run_migrations', { req }, onEvent),
   cancel: (job: number) => invoke<boolean>('cancel', { job }),
   repair: (env: string, version: number, reason: string, confirm: string | null) =>

@@ -3,4 +3,4 @@ import type { ErrorKind } from "./ErrorKind";
 import type { Location } from "./Location";
 import type { Remedy } from "./Remedy";
 
-export type CommandError = { kind: ErrorKind, message: string, location: Location | null, remedy: Remedy | null, };
+export type CommandError = { kind: ErrorKind, message: string, location: Location | null, remedies: Array<Remedy>, };

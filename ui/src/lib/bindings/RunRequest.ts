@@ -27,6 +27,10 @@ backup: boolean,
  */
 verify: boolean, 
 /**
+ * Also apply pending migrations older than applied ones (the person chose to).
+ */
+allow_out_of_order: boolean, 
+/**
  * The plan the person previewed: if the run would now do anything else, it does nothing.
  */
 expect: Array<Seen> | null, };
