@@ -71,6 +71,19 @@ pub enum Remedy {
     Restore { backup: String },
     /// The server wants a password that is not stored, or refused the one stored: store it.
     SetPassword { env: String },
+    /// A protected environment's name, typed to confirm a change (asked for where there is a place to type).
+    Confirm { name: String },
+    /// Another run held the migration lock (or a SQLite file's write lock) longer than the wait: wait
+    /// longer, or try again.
+    WaitForLock,
+    /// The server did not answer in time: wait longer, or try again.
+    WaitForServer,
+    /// The environment's backups, listed (or the first one made).
+    Backups,
+    /// The migrations and their versions, as the status lists them.
+    Status,
+    /// An environment of that name already exists: remove it first.
+    RemoveEnv { env: String },
 }
 
 /// A place in a migration file, for "the line of the file" in messages and the app.

@@ -149,12 +149,8 @@ pub fn check_confirmation(ws: &Workspace, typed: Option<&str>, always: bool) -> 
             ErrorKind::Protected,
             format!("`{}` is not `{name}`: {why}, and nothing was changed.", t.trim()),
         )),
-        None => Err(Error::new(
-            ErrorKind::Protected,
-            format!(
-                "{why}: type its name when asked, or pass --confirm {name} where there is no terminal. Nothing was changed."
-            ),
-        )),
+        None => Err(Error::new(ErrorKind::Protected, format!("{why}: type its name to confirm. Nothing was changed."))
+            .with_remedy(crate::error::Remedy::Confirm { name })),
     }
 }
 
@@ -292,8 +288,9 @@ impl Project {
         profile::check_name(name)?;
         if self.env(name).is_some() {
             return Err(Error::input(format!(
-                "there is already an environment `{name}`; `godwit env remove {name}` first."
-            )));
+                "there is already an environment `{name}`: remove it first, or choose another name."
+            ))
+            .with_remedy(crate::error::Remedy::RemoveEnv { env: name.to_string() }));
         }
         self.save_env(name, env, personal)
     }

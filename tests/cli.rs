@@ -109,7 +109,7 @@ async fn drift_is_refused_then_repaired() {
     assert_eq!(t.tables().await, vec!["a"]);
     let o = run(&t, &["check"]);
     assert_eq!(o.code, 1);
-    assert!(o.stdout.contains("godwit repair 1"), "{}", o.stdout);
+    assert!(o.stdout.contains(" repair 1 --reason "), "{}", o.stdout);
     let o = run(&t, &["repair", "1", "--reason", "comment only"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(run(&t, &["up"]).code, 0);

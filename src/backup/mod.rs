@@ -141,12 +141,13 @@ impl Store {
     pub fn get(&self, id: Option<&str>) -> Result<BackupEntry> {
         let all = self.list()?;
         match id {
-            None => all
-                .into_iter()
-                .next()
-                .ok_or_else(|| Error::input("there is no backup of this environment yet: `godwit backup` makes one.")),
+            None => all.into_iter().next().ok_or_else(|| {
+                Error::input("there is no backup of this environment yet: make one first.")
+                    .with_remedy(crate::error::Remedy::Backups)
+            }),
             Some(id) => all.into_iter().find(|e| e.id == id).ok_or_else(|| {
-                Error::input(format!("there is no backup `{id}` of this environment; `godwit backups` lists them."))
+                Error::input(format!("there is no backup `{id}` of this environment."))
+                    .with_remedy(crate::error::Remedy::Backups)
             }),
         }
     }
@@ -335,10 +336,11 @@ fn check_file(store: &Store, e: &BackupEntry) -> Result<PathBuf> {
             ErrorKind::Failed,
             format!(
                 "backup {} is damaged: its file's checksum is {sha}, the manifest says {}. It was refused and \
-                 nothing was changed; use another backup (`godwit backups`).",
+                 nothing was changed; use another backup.",
                 e.id, e.sha256
             ),
-        ));
+        )
+        .with_remedy(crate::error::Remedy::Backups));
     }
     Ok(path)
 }

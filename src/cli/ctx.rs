@@ -7,6 +7,8 @@ pub(super) struct Ctx {
     pub(super) project: Option<Project>,
     /// `DATABASE_URL`, from the environment or a `.env` file.
     pub(super) database_url: Option<String>,
+    /// `godwit` with the flags that chose this environment, for commands printed as remedies.
+    pub(super) again: String,
 }
 
 impl Ctx {

@@ -277,13 +277,14 @@ struct JsonFlag {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let again = again(&cli);
+    let shown = again.clone();
     tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    match rt.block_on(run(cli)) {
+    match rt.block_on(run(cli, shown)) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {}", e.message);
@@ -295,7 +296,7 @@ pub fn main() -> i32 {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli, again: String) -> Result<()> {
     let start = match &cli.project {
         Some(p) => p.clone(),
         None => std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?,
@@ -315,7 +316,7 @@ async fn run(cli: Cli) -> Result<()> {
     if cli.project.is_some() && project.is_none() {
         return Err(Error::input(format!("no {} in {}", project::CONFIG_FILE, start.display())));
     }
-    let ctx = Ctx { cli, project, database_url: database_url() };
+    let ctx = Ctx { cli, project, database_url: database_url(), again };
     match &ctx.cli.verb {
         Verb::Init { .. } => unreachable!("handled above"),
         Verb::New { name, simple, template, params, dialect } => {
@@ -406,6 +407,12 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::AllowOutOfOrder => format!("To apply them as they are: `{godwit} up --allow-out-of-order`."),
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
+        Remedy::Confirm { name } => format!("Where there is no terminal, add `--confirm {name}` to the command."),
+        Remedy::WaitForLock => "To wait longer, add `--lock-timeout SECONDS` to the command.".into(),
+        Remedy::WaitForServer => "To wait longer, add `--connect-timeout SECONDS` to the command.".into(),
+        Remedy::Backups => format!("`{godwit} backups` lists the backups; `{godwit} backup` makes one."),
+        Remedy::Status => format!("`{godwit} status` lists the migrations and their versions."),
+        Remedy::RemoveEnv { env } => format!("`{godwit} env remove {env}` removes it (and its stored password)."),
     }
 }
 

@@ -118,6 +118,9 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<(
     } else {
         for f in &findings {
             println!("- {}\n  fix: {}", f.message, f.fix);
+            for r in &f.remedies {
+                println!("  {}", remedy(r, &ctx.again));
+            }
         }
     }
     match findings.iter().filter(|f| !f.kind.is_hint()).count() {
@@ -132,6 +135,9 @@ pub(super) async fn verify(ctx: &Ctx) -> Result<()> {
     let label = label(&s.ws);
     for f in &findings {
         println!("- {}\n  fix: {}", f.message, f.fix);
+        for r in &f.remedies {
+            println!("  {}", remedy(r, &ctx.again));
+        }
     }
     if findings.is_empty() {
         println!("All {applied} applied migration(s) on {label} match their files.");

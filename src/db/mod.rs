@@ -301,11 +301,11 @@ pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Box<dyn D
     match tokio::time::timeout(opts.connect_timeout, fut).await {
         Ok(r) => r,
         Err(_) => Err(Error::connect(format!(
-            "no answer from {} within {:?}: check the host and port, firewalls and VPN, or raise \
-             --connect-timeout.",
+            "no answer from {} within {:?}: check the host and port, firewalls and VPN, or wait longer.",
             target.display(),
             opts.connect_timeout
-        ))),
+        ))
+        .with_remedy(crate::error::Remedy::WaitForServer)),
     }
 }
 

@@ -247,10 +247,11 @@ impl Database for MySql {
                     ErrorKind::Lock,
                     format!(
                         "another migration run holds the migration lock on {} (waited {timeout:?}).{holder} \
-                         Wait for it to finish, or raise --lock-timeout.",
+                         Wait for it to finish, or wait longer.",
                         self.target.display()
                     ),
-                ))
+                )
+                .with_remedy(crate::error::Remedy::WaitForLock))
             }
             None => {
                 Err(Error::failed(format!("the server refused the migration lock {name} (GET_LOCK returned NULL)")))

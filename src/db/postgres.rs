@@ -260,10 +260,11 @@ impl Database for Postgres {
                     ErrorKind::Lock,
                     format!(
                         "another migration run holds the migration lock on {} (waited {timeout:?}).{holder} \
-                         Wait for it to finish, or raise --lock-timeout.",
+                         Wait for it to finish, or wait longer.",
                         self.target.display()
                     ),
-                ));
+                )
+                .with_remedy(crate::error::Remedy::WaitForLock));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

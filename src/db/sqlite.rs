@@ -97,7 +97,7 @@ impl Sqlite {
         let path = target.sqlite_path();
         if !opts.create_sqlite && !path.exists() {
             return Err(Error::connect(format!(
-                "the SQLite database {} does not exist yet: `godwit up` creates it, or fix the path in the URL.",
+                "the SQLite database {} does not exist yet: applying migrations creates it, or fix the path in the URL.",
                 path.display()
             )));
         }
@@ -121,17 +121,19 @@ impl Sqlite {
                 crate::error::ErrorKind::Lock,
                 format!(
                     "the SQLite database {file} is locked by another connection (waited for it as long as the lock \
-                     timeout): let it finish (another program, or a `sqlite3` shell in a transaction), or raise \
-                     --lock-timeout. Nothing was changed."
+                     timeout): let it finish (another program, or a `sqlite3` shell in a transaction), or wait \
+                     longer. Nothing was changed."
                 ),
-            );
+            )
+            .with_remedy(crate::error::Remedy::WaitForLock);
         }
         match primary_code(&e) {
             Some(11 | 26) => Error::failed(format!(
-                "the SQLite database {file} is damaged or is not a SQLite database ({}): restore it from a backup \
-                 (`godwit backups` lists them) or fix the path in the URL.",
+                "the SQLite database {file} is damaged or is not a SQLite database ({}): restore it from a backup, \
+                 or fix the path in the URL.",
                 e.as_database_error().map(|d| d.message().to_string()).unwrap_or_default()
-            )),
+            ))
+            .with_remedy(crate::error::Remedy::Backups),
             _ => Error::failed(format!("the SQLite database {file}: {e}")),
         }
     }
@@ -254,10 +256,11 @@ impl Database for Sqlite {
                     crate::error::ErrorKind::Lock,
                     format!(
                         "another migration run holds the lock on {} (waited {timeout:?}). \
-                         Wait for it to finish, or raise --lock-timeout.",
+                         Wait for it to finish, or wait longer.",
                         self.path.display()
                     ),
-                ));
+                )
+                .with_remedy(crate::error::Remedy::WaitForLock));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -18,9 +18,8 @@ async fn amend(
     let result = async {
         let applied = db.applied().await?;
         let row = applied.iter().find(|a| a.version == version).ok_or_else(|| {
-            Error::input(format!(
-                "migration {version} is not in this database's history; `godwit status` lists what is."
-            ))
+            Error::input(format!("migration {version} is not in this database's history."))
+                .with_remedy(crate::error::Remedy::Status)
         })?;
         let (change, event, done) = build(row, source)?;
         db.ensure_tables().await?;
@@ -42,7 +41,9 @@ pub async fn repair(
     lock_timeout: Duration,
 ) -> Result<String> {
     if reason.trim().is_empty() {
-        return Err(Error::input("say why (--reason \"...\"): it goes to the log beside the old and new checksums."));
+        return Err(Error::input(
+            "say why it was edited: the reason goes to the log beside the old and new checksums.",
+        ));
     }
     amend(db, source, version, lock_timeout, |row, source| {
         let m = source.get(version).ok_or_else(|| {
@@ -103,7 +104,7 @@ pub async fn resolve(
             (
                 Amend::Forget { version },
                 "undone by hand: marked rolled back",
-                format!("Marked {version} rolled back; `godwit up` will run it again."),
+                format!("Marked {version} rolled back; the next apply runs it again."),
             )
         };
         let event = NewEvent {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::db::Dialect;
+use crate::error::Remedy;
 use crate::migration::source::Source;
 use crate::migration::status::{State, StatusRow};
 use crate::syntax::split;
@@ -43,6 +44,8 @@ pub struct Finding {
     pub message: String,
     /// What to do about it.
     pub fix: String,
+    /// What can be done about it: the CLI words each as a command, the app offers each as a button.
+    pub remedies: Vec<Remedy>,
 }
 
 /// Findings about the folder; `applied` (the history's versions, empty offline) keeps a parent that
@@ -67,7 +70,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 Some((m, f)) => (m.to_string(), lower_first(f.trim_end_matches('.'))),
                 None => (message, String::new()),
             };
-            Finding { kind, version, files, message, fix }
+            Finding { kind, version, files, message, fix, remedies: Vec::new() }
         })
         .collect();
 
@@ -93,6 +96,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 files: vec![m.file_name()],
                 message: format!("{} says `Revises: {parent}`, but no migration has that version", m.file_name()),
                 fix: "edit its `Revises:` line to name the migration it follows".into(),
+                remedies: Vec::new(),
             }),
         }
     }
@@ -118,6 +122,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                      the later one ({last}) to name the other, and check that it does not depend on running first"
                 ),
                 files,
+                remedies: Vec::new(),
             });
         }
     }
@@ -135,6 +140,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 ),
                 fix: "save the file as UTF-8 without a BOM (the checksum then changes: only for a pending migration)"
                     .into(),
+                remedies: Vec::new(),
             });
         }
         if m.kind == crate::migration::source::Kind::Reversible && !m.has_down {
@@ -145,6 +151,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 files: vec![m.file_name()],
                 message: format!("{} has no down file {down}", m.file_name()),
                 fix: format!("write {down} with the SQL that undoes it, or rename the up file to {}_....sql if it is irreversible", m.version),
+                remedies: Vec::new(),
             });
         }
         if let Some(d) = dialect
@@ -156,6 +163,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 files: vec![m.file_name()],
                 message: format!("{} line {}: {}", m.file_name(), e.line, e.what),
                 fix: "close it".into(),
+                remedies: Vec::new(),
             });
         }
     }
@@ -168,26 +176,38 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
     for r in rows {
         let files: Vec<String> = r.file.iter().cloned().collect();
         let v = r.version;
-        let finding =
-            |kind, message: String, fix: String| Finding { kind, version: Some(v), files: files.clone(), message, fix };
+        let finding = |kind, message: String, fix: String, remedy: Remedy| Finding {
+            kind,
+            version: Some(v),
+            files: files.clone(),
+            message,
+            fix,
+            remedies: vec![remedy],
+        };
         match r.state {
             State::Failed => out.push(finding(
                 FindingKind::Failed,
                 format!("migration {v} ({}) failed part way and left the database partly changed", r.description),
-                format!("fix the database by hand, then `godwit resolve {v} --applied` or `godwit resolve {v} --rolled-back`"),
+                "fix the database by hand, then mark it resolved (finished, or undone)".into(),
+                Remedy::Resolve { version: v },
             )),
             State::Missing => out.push(finding(
                 FindingKind::MissingFile,
                 format!("migration {v} ({}) is applied but its file is gone", r.description),
-                format!(
-                    "restore the file from version control, or check out the branch that has it; if it was removed \
-                     on purpose and its changes are undone, `godwit resolve {v} --rolled-back` forgets it"
-                ),
+                "restore the file from version control, or check out the branch that has it; if it was removed \
+                 on purpose and its changes are undone, resolving it as rolled back forgets it"
+                    .into(),
+                Remedy::Resolve { version: v },
             )),
             State::Pending if r.out_of_order => out.push(finding(
                 FindingKind::OutOfOrder,
-                format!("{} is pending but older than the newest applied migration", r.file.as_deref().unwrap_or_default()),
-                "give it a version after the newest applied one (rename the files), or apply it with `godwit up --allow-out-of-order`".into(),
+                format!(
+                    "{} is pending but older than the newest applied migration",
+                    r.file.as_deref().unwrap_or_default()
+                ),
+                "give it a version after the newest applied one (rename the files), or apply it as it is, out of order"
+                    .into(),
+                Remedy::AllowOutOfOrder,
             )),
             _ => {}
         }
@@ -195,7 +215,8 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
             out.push(finding(
                 FindingKind::Drift,
                 format!("{} was edited after it was applied (checksum changed)", r.file.as_deref().unwrap_or_default()),
-                format!("undo the edit, or accept it with `godwit repair {v} --reason \"...\"`"),
+                "undo the edit, or accept it (repair it, saying why)".into(),
+                Remedy::Repair { version: v },
             ));
         }
     }

@@ -59,8 +59,9 @@ fn known_version(source: &Source, applied: &[Applied], v: i64) -> Result<()> {
         return Ok(());
     }
     Err(Error::input(format!(
-        "no migration has version {v}; nothing was run. `godwit status` lists the versions (`down --to 0` rolls back everything)."
-    )))
+        "no migration has version {v}; nothing was run (rolling back to version 0 rolls back everything)."
+    ))
+    .with_remedy(Remedy::Status))
 }
 
 /// Pending migrations up to `to` (inclusive), in version order. A pending migration older than the

@@ -109,7 +109,7 @@ impl SourceProblem {
             ),
             SourceProblem::DuplicateVersion { version, files } => format!(
                 "version {version} is used by more than one migration: {}. Give one of them a new \
-                 version (`godwit new` picks a free one) and move its SQL there.",
+                 version (a new migration gets a free one) and move its SQL there.",
                 files.join(", ")
             ),
             SourceProblem::DownWithoutUp { file, .. } => {

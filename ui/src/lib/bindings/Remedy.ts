@@ -7,4 +7,4 @@ export type Remedy = { "remedy": "trust_server", env: string,
 /**
  * `None`: stored before passwords were bound to a server.
  */
-stored_for: string | null, now: string, } | { "remedy": "create_project", root: string, config: string, migrations: string, } | { "remedy": "resolve", version: number, } | { "remedy": "repair", version: number, } | { "remedy": "allow_out_of_order" } | { "remedy": "restore", backup: string, } | { "remedy": "set_password", env: string, };
+stored_for: string | null, now: string, } | { "remedy": "create_project", root: string, config: string, migrations: string, } | { "remedy": "resolve", version: number, } | { "remedy": "repair", version: number, } | { "remedy": "allow_out_of_order" } | { "remedy": "restore", backup: string, } | { "remedy": "set_password", env: string, } | { "remedy": "confirm", name: string, } | { "remedy": "wait_for_lock" } | { "remedy": "wait_for_server" } | { "remedy": "backups" } | { "remedy": "status" } | { "remedy": "remove_env", env: string, };
