@@ -81,7 +81,7 @@ impl Workspace {
     /// bound to the new server. Returns what it was bound to before, when it was rebound.
     pub fn resolve_password(&mut self, trust_server: bool) -> Result<Option<String>> {
         let (Some(env), Some(key)) = (&self.env, &self.secret_key) else { return Ok(None) };
-        if self.target.dialect() == crate::db::Dialect::Sqlite || self.target.has_password() {
+        if !self.target.dialect().has_passwords() || self.target.has_password() {
             return Ok(None);
         }
         let var = password_var(env);
@@ -372,7 +372,7 @@ impl Project {
         {
             let url = env.url(name).unwrap_or_default();
             let dialect = profile::dialect_of(&url, &self.root);
-            let password = if dialect == Some(crate::db::Dialect::Sqlite) {
+            let password = if dialect.is_some_and(|d| !d.has_passwords()) {
                 "none".to_string()
             } else if password_from_env(name).is_some() {
                 "environment".into()

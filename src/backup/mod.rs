@@ -408,10 +408,7 @@ pub async fn verify(
     let tool = tool::for_dialect(db.dialect());
     tool.check(&db.server_version().await?).await?;
     let tmp = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a scratch folder: {e}")))?;
-    let scratch_name = match db.dialect() {
-        Dialect::Sqlite => tmp.path().join("verify.db").display().to_string(),
-        _ => format!("godwit_verify_{}", new_id(Utc::now()).replace('-', "_")),
-    };
+    let scratch_name = tool.scratch(tmp.path(), &new_id(Utc::now()));
     let scratch = target.with_database(&scratch_name);
     on(&BackupEvent::Phase { message: format!("restoring backup {} into scratch database {scratch_name}", e.id) });
     db.create_scratch(&scratch_name).await?;
@@ -461,9 +458,9 @@ pub async fn restore(
         on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
         tool.restore(target, &file, false, cancel).await.map_err(|err| match err.kind {
             ErrorKind::Cancelled => {
-                let state = match db.dialect() {
-                    Dialect::Postgres => "the restore's transaction was rolled back: the database is as it was",
-                    _ => "the database may be partly restored: restore again to finish",
+                let state = match tool.restore_is_atomic() {
+                    true => "the restore's transaction was rolled back: the database is as it was",
+                    false => "the database may be partly restored: restore again to finish",
                 };
                 Error::new(ErrorKind::Cancelled, format!("{}; {state}", err.message))
             }

@@ -79,6 +79,11 @@ impl Tool for PgDump {
         "dump"
     }
 
+    /// `pg_restore --single-transaction`.
+    fn restore_is_atomic(&self) -> bool {
+        true
+    }
+
     async fn dump(
         &self,
         target: &Target,

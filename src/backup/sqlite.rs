@@ -166,6 +166,10 @@ impl Tool for SqliteBackup {
         "db"
     }
 
+    fn scratch(&self, dir: &Path, _id: &str) -> String {
+        dir.join("verify.db").display().to_string()
+    }
+
     async fn dump(
         &self,
         target: &Target,

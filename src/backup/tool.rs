@@ -40,6 +40,18 @@ pub trait Tool: Send + Sync {
 
     /// Loads a backup file into `target` (replacing what the backup holds).
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()>;
+
+    /// Where a backup is verified: a database on the same server named after `id`, or a file in
+    /// the scratch folder `dir`.
+    fn scratch(&self, dir: &Path, id: &str) -> String {
+        let _ = dir;
+        format!("godwit_verify_{}", id.replace('-', "_"))
+    }
+
+    /// Whether a restore stopped part way leaves the database as it was (one transaction).
+    fn restore_is_atomic(&self) -> bool {
+        false
+    }
 }
 
 pub fn for_dialect(d: Dialect) -> Box<dyn Tool> {

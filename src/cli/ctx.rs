@@ -40,11 +40,9 @@ impl Ctx {
 
     /// The SQL dialect to write: `--dialect`, else the environment's database.
     pub(super) fn dialect(&self, flag: Option<&str>) -> Result<db::Dialect> {
-        match flag.map(str::to_ascii_lowercase).as_deref() {
-            Some("postgres" | "postgresql" | "pg") => Ok(db::Dialect::Postgres),
-            Some("mysql" | "mariadb") => Ok(db::Dialect::MySql),
-            Some("sqlite") => Ok(db::Dialect::Sqlite),
-            Some(other) => Err(Error::input(format!("--dialect is postgres, mysql or sqlite, not `{other}`"))),
+        match flag {
+            Some(name) => db::Dialect::from_name(name)
+                .ok_or_else(|| Error::input(format!("--dialect is postgres, mysql or sqlite, not `{name}`"))),
             None => self.workspace().map(|w| w.target.dialect()).map_err(|e| {
                 Error::input(format!(
                     "{} (or say which database to write SQL for with --dialect postgres|mysql|sqlite)",

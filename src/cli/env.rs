@@ -32,7 +32,7 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
             let path = p.add_env(name, env, *personal)?;
             println!("Added environment `{name}` to {}.", path.display());
             let w = p.workspace(Some(name))?;
-            if w.target.dialect() != db::Dialect::Sqlite {
+            if w.target.dialect().has_passwords() {
                 println!(
                     "Store its password with `godwit secret set {name}`, then check it with `godwit env test {name}`."
                 );
@@ -98,7 +98,7 @@ pub(super) fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
     match cmd {
         SecretCmd::Set { env, stdin } => {
             let w = p.workspace(Some(env))?;
-            if w.target.dialect() == db::Dialect::Sqlite {
+            if !w.target.dialect().has_passwords() {
                 return Err(Error::input(format!("`{env}` is a SQLite file: it has no password.")));
             }
             let password = if *stdin {

@@ -17,6 +17,21 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    /// A dialect by one of the names people type (`--dialect pg`, `mariadb`, ...).
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        match name.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" | "pg" => Some(Dialect::Postgres),
+            "mysql" | "mariadb" => Some(Dialect::MySql),
+            "sqlite" => Some(Dialect::Sqlite),
+            _ => None,
+        }
+    }
+
+    /// Whether its databases are servers that may ask for a password (a SQLite file has none).
+    pub fn has_passwords(self) -> bool {
+        self != Dialect::Sqlite
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Postgres => "PostgreSQL",
