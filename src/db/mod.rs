@@ -227,12 +227,12 @@ pub trait Database: Send {
     /// `_sqlx_migrations` in version order; empty when the table does not exist yet.
     async fn applied(&mut self) -> Result<Vec<Applied>>;
 
-    /// Runs an up migration and records it (history and log) in as few round trips as the
-    /// database allows. `statements` is the file split into statements (never empty here).
-    async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure>;
+    /// Runs an up migration's script and records it (history and log) in as few round trips as the
+    /// database allows (the script has at least one statement).
+    async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure>;
 
     /// Runs a down script and removes the history row, recording a rollback event.
-    async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure>;
+    async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure>;
 
     /// Records an empty (comment-only) migration as applied without sending it.
     async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()>;
@@ -453,16 +453,28 @@ where
     Ok(())
 }
 
-/// A file's SQL without what follows its last statement, so appended bookkeeping never makes an
-/// empty statement (MySQL refuses those), with the start offset of each statement.
-pub(crate) fn trimmed_body<'a>(
-    file: &std::path::Path,
-    sql: &'a str,
-    dialect: Dialect,
-) -> Result<(&'a str, Vec<usize>)> {
-    let stmts = crate::syntax::split::split(sql, dialect).map_err(|e| e.into_error(file))?;
-    let end = stmts.last().map_or(0, |s| s.offset + s.sql.len());
-    Ok((&sql[..end], stmts.iter().map(|s| s.offset).collect()))
+/// A script as it is sent: its file, its text split into statements once (before a run starts),
+/// and whether it runs outside a transaction (its own first line says).
+pub struct Script<'a> {
+    pub file: &'a std::path::Path,
+    pub sql: &'a str,
+    pub statements: Vec<crate::syntax::split::Statement<'a>>,
+    pub no_transaction: bool,
+}
+
+impl<'a> Script<'a> {
+    /// Splits `sql`; a file that ends inside a string or comment is refused, naming its line.
+    pub fn new(file: &'a std::path::Path, sql: &'a str, dialect: Dialect) -> Result<Script<'a>> {
+        let statements = crate::syntax::split::split(sql, dialect).map_err(|e| e.into_error(file))?;
+        Ok(Script { file, sql, statements, no_transaction: crate::migration::source::no_transaction(sql) })
+    }
+
+    /// The text up to the end of its last statement, so appended bookkeeping never makes an empty
+    /// statement (MySQL refuses those), and the start offset of each statement.
+    pub(crate) fn body(&self) -> (&'a str, Vec<usize>) {
+        let end = self.statements.last().map_or(0, |s| s.offset + s.sql.len());
+        (&self.sql[..end], self.statements.iter().map(|s| s.offset).collect())
+    }
 }
 
 /// A database error raised by migration SQL, with the file's line where the database says.

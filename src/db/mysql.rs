@@ -14,7 +14,7 @@ use super::sql::{self, Syntax};
 use super::{
     Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, TableCount, Target,
 };
-use super::{connect_error, error_code, migration_error, run_counted, trimmed_body};
+use super::{Script, connect_error, error_code, migration_error, run_counted};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::source::MigrationFile;
 
@@ -108,19 +108,16 @@ impl MySql {
     /// Runs `before`, the file's statements and `after` as one batch. `mark` is the history change
     /// made first (committed by the first DDL statement if there is one); `unmark` undoes it when the
     /// first statement of the file fails, which changed nothing.
-    #[allow(clippy::too_many_arguments)]
     async fn run(
         &mut self,
         m: &MigrationFile,
-        file: &std::path::Path,
-        sql_text: &str,
+        script: &Script<'_>,
         mark: String,
         unmark: String,
         after: &[String],
-        in_tx: bool,
     ) -> Result<Duration, Failure> {
-        let (body, offsets) =
-            trimmed_body(file, sql_text, Dialect::MySql).map_err(|error| Failure { error, dirty: false })?;
+        let (file, sql_text, in_tx) = (script.file, script.sql, !script.no_transaction);
+        let (body, offsets) = script.body();
         let mut before = vec!["SET @godwit_t0 = SYSDATE(6)".to_string()];
         if in_tx {
             before.push(My.begin().into());
@@ -274,23 +271,22 @@ impl Database for MySql {
         }
     }
 
-    async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure> {
+    async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
         let ev = sql::ok_event(EventKind::Apply, m);
         let after = [
             sql::set_success(m.version, true, Some(ELAPSED)),
             sql::insert_log(&My, &ev, actor, &sql::recorded_time(m.version)),
         ];
         let mark = sql::insert_history(&My, m, false, "-1");
-        self.run(m, &m.path, &m.sql, mark, sql::delete_history(m.version), &after, !m.no_transaction).await
+        self.run(m, up, mark, sql::delete_history(m.version), &after).await
     }
 
-    async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure> {
-        let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
+    async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
         let ev = sql::ok_event(EventKind::Rollback, m);
         let after = [sql::delete_history(m.version), sql::insert_log(&My, &ev, actor, ELAPSED)];
         let mark = sql::set_success(m.version, false, None);
         let unmark = sql::set_success(m.version, true, None);
-        self.run(m, &down, down_sql, mark, unmark, &after, !crate::migration::source::no_transaction(down_sql)).await
+        self.run(m, down, mark, unmark, &after).await
     }
 
     async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {

@@ -12,12 +12,12 @@ use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::sql::{self, Syntax};
 use super::{
-    Amend, Applied, Database, Dialect, Event, EventKind, Failure, NewEvent, TableCount, connect_error, migration_error,
+    Amend, Applied, Database, Dialect, Event, EventKind, Failure, NewEvent, Script, TableCount, connect_error,
+    migration_error,
 };
 use super::{ConnectOptions, Target};
 use crate::error::{Error, ErrorKind, Result};
 use crate::migration::source::MigrationFile;
-use crate::syntax::split;
 
 pub struct Postgres {
     conn: PgConnection,
@@ -135,17 +135,15 @@ impl Postgres {
     async fn run_each(
         &mut self,
         m: &MigrationFile,
-        file: &std::path::Path,
-        body: &str,
+        script: &Script<'_>,
         begin: String,
         done: impl FnOnce(Duration) -> Vec<String>,
         undo_begin: String,
     ) -> Result<Duration, Failure> {
-        let stmts =
-            split::split(body, Dialect::Postgres).map_err(|e| Failure { error: e.into_error(file), dirty: false })?;
+        let (file, body) = (script.file, script.sql);
         let start = Instant::now();
         self.batch(begin).await.map_err(|e| Failure { error: e.into(), dirty: false })?;
-        for (i, st) in stmts.iter().enumerate() {
+        for (i, st) in script.statements.iter().enumerate() {
             if let Err(e) = self.batch(st.sql.to_string()).await {
                 let offset = error_position(&e)
                     .and_then(|p| char_to_byte(st.sql, p.checked_sub(1)?))
@@ -285,15 +283,14 @@ impl Database for Postgres {
         }
     }
 
-    async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure> {
+    async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
         let ev = sql::ok_event(EventKind::Apply, m);
-        if m.no_transaction {
+        if up.no_transaction {
             let undo = sql::delete_history(m.version);
             return self
                 .run_each(
                     m,
-                    &m.path,
-                    &m.sql,
+                    up,
                     sql::insert_history(&Pg, m, false, "-1"),
                     |d| {
                         let t = sql::ns(d).to_string();
@@ -307,18 +304,16 @@ impl Database for Postgres {
             sql::insert_history(&Pg, m, true, ELAPSED),
             sql::insert_log(&Pg, &ev, actor, &sql::recorded_time(m.version)),
         ];
-        self.run_in_tx(m, &m.path, &m.sql, &after).await
+        self.run_in_tx(m, up.file, up.sql, &after).await
     }
 
-    async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure> {
-        let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
+    async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
         let ev = sql::ok_event(EventKind::Rollback, m);
-        if crate::migration::source::no_transaction(down_sql) {
+        if down.no_transaction {
             return self
                 .run_each(
                     m,
-                    &down,
-                    down_sql,
+                    down,
                     sql::set_success(m.version, false, None),
                     |d| vec![sql::delete_history(m.version), sql::insert_log(&Pg, &ev, actor, &sql::ns(d).to_string())],
                     sql::set_success(m.version, true, None),
@@ -326,7 +321,7 @@ impl Database for Postgres {
                 .await;
         }
         let after = [sql::delete_history(m.version), sql::insert_log(&Pg, &ev, actor, ELAPSED)];
-        self.run_in_tx(m, &down, down_sql, &after).await
+        self.run_in_tx(m, down.file, down.sql, &after).await
     }
 
     async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {

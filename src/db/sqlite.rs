@@ -11,7 +11,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
 use super::sql::{self, Syntax};
 use super::{
-    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, TableCount, Target,
+    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Script, TableCount, Target,
 };
 use super::{migration_error, run_counted};
 use crate::error::{Error, Result};
@@ -145,19 +145,15 @@ impl Sqlite {
     /// Runs a file's SQL, then `finish(elapsed)` (its bookkeeping). In a transaction everything is
     /// rolled back on failure; without one (`-- no-transaction`), `mark` goes in first and a failure
     /// after the first statement leaves it, as on the other databases.
-    #[allow(clippy::too_many_arguments)]
     async fn run(
         &mut self,
         m: &MigrationFile,
-        file: &std::path::Path,
-        sql_text: &str,
-        in_tx: bool,
+        script: &Script<'_>,
         mark: String,
         unmark: String,
         finish: impl FnOnce(Duration) -> Vec<String>,
     ) -> Result<Duration, Failure> {
-        let stmts = crate::syntax::split::split(sql_text, Dialect::Sqlite)
-            .map_err(|e| Failure { error: e.into_error(file), dirty: false })?;
+        let (file, sql_text, stmts, in_tx) = (script.file, script.sql, &script.statements, !script.no_transaction);
         let before = if in_tx { Lite.begin().to_string() } else { mark };
         let start = Instant::now();
         if let Err(e) = self.batch(before).await {
@@ -168,7 +164,7 @@ impl Sqlite {
         // statement, so one batch of the whole file takes time that grows with its square.
         let mut done = 0;
         let mut result = Ok(());
-        for chunk in chunks(&stmts, CHUNK_BYTES) {
+        for chunk in chunks(stmts, CHUNK_BYTES) {
             let (first, last) = (&chunk[0], &chunk[chunk.len() - 1]);
             let text = &sql_text[first.offset..last.offset + last.sql.len()];
             if let Err((e, ran)) = run_counted(&mut self.conn, format!("{text};")).await {
@@ -279,11 +275,11 @@ impl Database for Sqlite {
         }
     }
 
-    async fn apply(&mut self, m: &MigrationFile, actor: &str) -> Result<Duration, Failure> {
+    async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
         let ev = sql::ok_event(EventKind::Apply, m);
-        let in_tx = !m.no_transaction;
+        let in_tx = !up.no_transaction;
         let mark = sql::insert_history(&Lite, m, false, "-1");
-        self.run(m, &m.path, &m.sql, in_tx, mark, sql::delete_history(m.version), |d| {
+        self.run(m, up, mark, sql::delete_history(m.version), |d| {
             let t = sql::ns(d).to_string();
             let history = if in_tx {
                 sql::insert_history(&Lite, m, true, &t)
@@ -295,12 +291,11 @@ impl Database for Sqlite {
         .await
     }
 
-    async fn revert(&mut self, m: &MigrationFile, down_sql: &str, actor: &str) -> Result<Duration, Failure> {
-        let down = m.down_path.clone().unwrap_or_else(|| m.path.clone());
+    async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
         let ev = sql::ok_event(EventKind::Rollback, m);
         let mark = sql::set_success(m.version, false, None);
         let unmark = sql::set_success(m.version, true, None);
-        self.run(m, &down, down_sql, !crate::migration::source::no_transaction(down_sql), mark, unmark, |d| {
+        self.run(m, down, mark, unmark, |d| {
             vec![sql::delete_history(m.version), sql::insert_log(&Lite, &ev, actor, &sql::ns(d).to_string())]
         })
         .await

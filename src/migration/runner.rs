@@ -13,7 +13,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Direction, RunEvent};
 use crate::migration::plan::{self, DownTarget};
 use crate::migration::source::{MigrationFile, Source};
-use crate::syntax::split;
 
 /// Asks a run to stop: `cancel` before its next migration, `abort` now, by stopping the running
 /// statement on the server (its transaction then rolls back).
@@ -318,14 +317,18 @@ async fn run(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    // Refuse a malformed script before anything runs.
-    for (m, s) in plan.iter().zip(&planned) {
-        let path = match direction {
-            Direction::Up => m.path.clone(),
-            Direction::Down => m.down_path.clone().unwrap_or_default(),
-        };
-        split::split(&s.sql, db.dialect()).map_err(|e| e.into_error(&path))?;
-    }
+    // Each script split once, here: a malformed one is refused before anything runs.
+    let scripts = plan
+        .iter()
+        .zip(&planned)
+        .map(|(m, s)| {
+            let path = match direction {
+                Direction::Up => &m.path,
+                Direction::Down => m.down_path.as_ref().unwrap_or(&m.path),
+            };
+            db::Script::new(path, &s.sql, db.dialect())
+        })
+        .collect::<Result<Vec<_>>>()?;
     let actor = db::actor();
     // Asked for before the first migration, so an abort needs no round trip to set it up.
     let interrupter = match plan.is_empty() {
@@ -335,11 +338,11 @@ async fn run(
         }
     };
     let total = plan.len();
-    let mut report = RunReport { direction, dry_run: false, planned, done: vec![], cancelled: false, failure: None };
+    let (mut done, mut cancelled, mut failure) = (Vec::new(), false, None);
     on_event(&RunEvent::Started { direction, total });
     for (index, m) in plan.iter().enumerate() {
         if opts.cancel.is_cancelled() {
-            report.cancelled = true;
+            cancelled = true;
             break;
         }
         on_event(&RunEvent::MigrationStarted {
@@ -349,8 +352,8 @@ async fn run(
             version: m.version,
             description: m.description.clone(),
         });
-        let sql = &report.planned[index].sql;
-        let empty = split::split(sql, db.dialect()).map(|s| s.is_empty()).unwrap_or(false);
+        let script = &scripts[index];
+        let empty = script.statements.is_empty();
         let result = {
             let work = async {
                 match (direction, empty) {
@@ -361,8 +364,8 @@ async fn run(
                         .await
                         .map(|_| Duration::ZERO)
                         .map_err(|error| db::Failure { error, dirty: false }),
-                    (Direction::Up, false) => db.apply(m, &actor).await,
-                    (Direction::Down, _) => db.revert(m, sql, &actor).await,
+                    (Direction::Up, false) => db.apply(m, script, &actor).await,
+                    (Direction::Down, _) => db.revert(m, script, &actor).await,
                 }
             };
             stoppable(work, interrupter.as_deref(), &opts.cancel).await
@@ -376,7 +379,7 @@ async fn run(
                     description: m.description.clone(),
                     duration_ns,
                 });
-                report.done.push(Done { version: m.version, description: m.description.clone(), duration_ns });
+                done.push(Done { version: m.version, description: m.description.clone(), duration_ns });
             }
             Err(db::Failure { error, .. }) if error.kind == ErrorKind::Connect => {
                 // The connection went away mid-migration: what the database holds now, read over a
@@ -390,9 +393,9 @@ async fn run(
                         description: m.description.clone(),
                         duration_ns: 0,
                     });
-                    report.done.push(Done { version, description: m.description.clone(), duration_ns: 0 });
+                    done.push(Done { version, description: m.description.clone(), duration_ns: 0 });
                 }
-                let error = lost_connection(error, version, direction, state, report.done.len(), total);
+                let error = lost_connection(error, version, direction, state, done.len(), total);
                 if state != Lost::Finished {
                     on_event(&RunEvent::MigrationFailed {
                         direction,
@@ -402,20 +405,20 @@ async fn run(
                         dirty: state == Lost::PartWay,
                     });
                 }
-                report.failure = Some(error);
+                failure = Some(error);
                 break;
             }
             Err(db::Failure { error, dirty }) => {
-                let why = if report.planned[index].no_transaction {
+                let why = if script.no_transaction {
                     "it runs outside a transaction (-- no-transaction)"
                 } else {
                     "DDL commits itself on MySQL/MariaDB"
                 };
-                let mut error = explain_failure(error, m, direction, dirty.then_some(why), report.done.len(), total);
+                let mut error = explain_failure(error, m, direction, dirty.then_some(why), done.len(), total);
                 if opts.cancel.is_aborted() {
                     error.kind = ErrorKind::Cancelled;
                     error.message = format!("stopped on the server at your request: {}", error.message);
-                    report.cancelled = true;
+                    cancelled = true;
                 }
                 on_event(&RunEvent::MigrationFailed {
                     direction,
@@ -439,13 +442,13 @@ async fn run(
                 if let Err(e) = db.log(&event, &actor).await {
                     tracing::warn!("could not record the failure in _godwit_log: {e}");
                 }
-                report.failure = Some(error);
+                failure = Some(error);
                 break;
             }
         }
     }
-    on_event(&RunEvent::Finished { direction, done: report.done.len(), total, cancelled: report.cancelled });
-    Ok(report)
+    on_event(&RunEvent::Finished { direction, done: done.len(), total, cancelled });
+    Ok(RunReport { direction, dry_run: false, planned, done, cancelled, failure })
 }
 
 /// What a migration did when the connection was lost during it, as the database tells afterwards.
