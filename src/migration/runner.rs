@@ -354,22 +354,20 @@ async fn run(
         });
         let script = &scripts[index];
         let empty = script.statements.is_empty();
-        let result = {
-            let work = async {
-                match (direction, empty) {
-                    // An empty or comment-only up file is recorded without being sent (MySQL refuses an
-                    // empty query).
-                    (Direction::Up, true) => db
-                        .record_empty(m, &actor)
-                        .await
-                        .map(|_| Duration::ZERO)
-                        .map_err(|error| db::Failure { error, dirty: false }),
-                    (Direction::Up, false) => db.apply(m, script, &actor).await,
-                    (Direction::Down, _) => db.revert(m, script, &actor).await,
-                }
-            };
-            stoppable(work, interrupter.as_deref(), &opts.cancel).await
+        let work = async {
+            match (direction, empty) {
+                // An empty or comment-only up file is recorded without being sent (MySQL refuses an
+                // empty query).
+                (Direction::Up, true) => db
+                    .record_empty(m, &actor)
+                    .await
+                    .map(|_| Duration::ZERO)
+                    .map_err(|error| db::Failure { error, dirty: false }),
+                (Direction::Up, false) => db.apply(m, script, &actor).await,
+                (Direction::Down, _) => db.revert(m, script, &actor).await,
+            }
         };
+        let result = stoppable(work, interrupter.as_deref(), &opts.cancel).await;
         match result {
             Ok(d) => {
                 let duration_ns = crate::db::ns(d);
