@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{Dialect, Target};
+use crate::db::Dialect;
 use crate::error::{Error, Result};
 
 /// One environment. Either `url`, or its parts (`driver`, `host`, `port`, `database`, `user`).
@@ -213,11 +213,6 @@ pub(crate) fn delete_env(path: &Path, name: &str) -> Result<bool> {
         fs::write(path, doc.to_string()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
     }
     Ok(removed)
-}
-
-/// The dialect of an environment's URL, when it parses.
-pub(crate) fn dialect_of(url: &str, root: &Path) -> Option<Dialect> {
-    Target::parse(url, root).ok().map(|t| t.dialect())
 }
 
 #[cfg(test)]

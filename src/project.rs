@@ -371,7 +371,8 @@ impl Project {
             self.config.env.iter().map(|(n, e)| (n, e, false)).chain(self.personal.iter().map(|(n, e)| (n, e, true)))
         {
             let url = env.url(name).unwrap_or_default();
-            let dialect = profile::dialect_of(&url, &self.root);
+            let target = Target::parse(&url, &self.root).ok();
+            let dialect = target.as_ref().map(Target::dialect);
             let password = if dialect.is_some_and(|d| !d.has_passwords()) {
                 "none".to_string()
             } else if password_from_env(name).is_some() {
@@ -380,11 +381,7 @@ impl Project {
                 "unknown".into()
             } else {
                 match secret::get(&self.secret_key(name)) {
-                    Ok(Some(s))
-                        if s.bound_to
-                            .as_deref()
-                            .is_some_and(|b| Target::parse(&url, &self.root).is_ok_and(|t| t.binding() == b)) =>
-                    {
+                    Ok(Some(s)) if s.bound_to.is_some() && s.bound_to == target.as_ref().map(Target::binding) => {
                         "keyring".into()
                     }
                     // Stored for another server: not sent until a person confirms the new one.
@@ -397,7 +394,7 @@ impl Project {
                     }
                 }
             };
-            let shown = Target::parse(&url, &self.root).map(|t| t.display()).unwrap_or(url);
+            let shown = target.as_ref().map_or(url, Target::display);
             out.push(EnvInfo {
                 name: name.clone(),
                 url: shown,

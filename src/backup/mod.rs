@@ -482,48 +482,10 @@ pub async fn restore(
     Ok(Restored { entry: e, dropped, comparison })
 }
 
-/// Backs up before a run when asked (`wanted`) or when the environment is protected, if the run has
-/// work to do, and verifies the backup when asked. A backup that fails or does not verify stops
-/// the run before anything is migrated. Returns the backup made.
-#[allow(clippy::too_many_arguments)]
-pub async fn before_run(
-    db: &mut dyn Database,
-    ws: &crate::project::Workspace,
-    store: &Store,
-    keep: usize,
-    wanted: bool,
-    verify_it: bool,
-    has_work: bool,
-    cancel: &Cancel,
-    on: &(dyn Fn(&BackupEvent) + Send + Sync),
-) -> Result<Option<BackupEntry>> {
-    if !(wanted || ws.protected) || !has_work {
-        return Ok(None);
-    }
-    let entry = backup(db, &ws.target, store, &ws.confirm_name(), keep, cancel, on).await.map_err(|mut e| {
-        e.message = format!("{}\nNothing was migrated.", e.message);
-        e
-    })?;
-    on(&BackupEvent::Phase { message: format!("backed up to {} ({} bytes)", entry.id, entry.size) });
-    if verify_it {
-        let opts = ConnectOptions { create_sqlite: false, ..Default::default() };
-        let c = verify(db, &ws.target, store, Some(&entry.id), &opts, cancel, on).await?;
-        if !c.matches() {
-            return Err(Error::failed(format!(
-                "backup {} did not verify: {}. Nothing was migrated.",
-                entry.id,
-                c.differences.join("; ")
-            )));
-        }
-        on(&BackupEvent::Phase {
-            message: format!("verified backup {}: {} tables, {} rows, schema as recorded", entry.id, c.tables, c.rows),
-        });
-    }
-    Ok(Some(entry))
-}
-
-/// The backup a run asks for (or its protected environment requires), taken under the run's lock
-/// once the plan is known (see `before_run`). A failed run names it (`restore_hint`).
+/// The backup a run asks for (`wanted`) or its protected environment requires, taken under the
+/// run's lock once the plan is known and only if the run has work, and verified when asked. A
+/// backup that fails or does not verify stops the run before anything is migrated. A failed run
+/// names it (`hint`).
 pub struct BackupFirst<'a> {
     pub ws: &'a crate::project::Workspace,
     pub store: Store,
@@ -538,9 +500,35 @@ pub struct BackupFirst<'a> {
 #[async_trait::async_trait]
 impl crate::migration::runner::BeforeRun for BackupFirst<'_> {
     async fn before(&mut self, db: &mut dyn Database, planned: usize) -> Result<()> {
-        let (ws, store, on) = (self.ws, &self.store, self.on);
-        self.taken =
-            before_run(db, ws, store, self.keep, self.wanted, self.verify, planned > 0, self.cancel, on).await?;
+        let (ws, store, cancel, on) = (self.ws, &self.store, self.cancel, self.on);
+        if !(self.wanted || ws.protected) || planned == 0 {
+            return Ok(());
+        }
+        let entry =
+            backup(db, &ws.target, store, &ws.confirm_name(), self.keep, cancel, on).await.map_err(|mut e| {
+                e.message = format!("{}\nNothing was migrated.", e.message);
+                e
+            })?;
+        on(&BackupEvent::Phase { message: format!("backed up to {} ({} bytes)", entry.id, entry.size) });
+        if self.verify {
+            let opts = ConnectOptions { create_sqlite: false, ..Default::default() };
+            let c = verify(db, &ws.target, store, Some(&entry.id), &opts, cancel, on).await?;
+            if !c.matches() {
+                return Err(Error::failed(format!(
+                    "backup {} did not verify: {}. Nothing was migrated.",
+                    entry.id,
+                    c.differences.join("; ")
+                )));
+            }
+            on(&BackupEvent::Phase {
+                message: format!(
+                    "verified backup {}: {} tables, {} rows, schema as recorded",
+                    entry.id, c.tables, c.rows
+                ),
+            });
+        }
+        // Only now does a failure name it: nothing was migrated before this point.
+        self.taken = Some(entry);
         Ok(())
     }
 }

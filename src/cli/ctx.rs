@@ -60,10 +60,12 @@ impl Ctx {
         }
     }
 
-    pub(super) fn connect_options(&self, create_sqlite: bool) -> ConnectOptions {
+    /// How long to wait for the server and for the lock (`ops` makes a missing SQLite file where a
+    /// verb writes).
+    pub(super) fn connect_options(&self) -> ConnectOptions {
         ConnectOptions {
             connect_timeout: Duration::from_secs(self.cli.connect_timeout.unwrap_or(10)),
-            create_sqlite,
+            create_sqlite: false,
             lock_timeout: Duration::from_secs(self.cli.lock_timeout),
         }
     }
@@ -149,7 +151,7 @@ impl Ctx {
             ws,
             project_id: self.project.as_ref().map(|p| p.id()),
             keep: self.project.as_ref().map_or(10, Project::backups_keep),
-            connect: self.connect_options(false),
+            connect: self.connect_options(),
             lock_timeout: Duration::from_secs(self.cli.lock_timeout),
         })
     }

@@ -68,7 +68,7 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
             let p = project_of(ctx)?;
             let w = ctx.session_of(p.workspace(name.as_deref().or(ctx.cli.env.as_deref()))?)?.ws;
             let timeout = Duration::from_secs(ctx.cli.connect_timeout.unwrap_or(5));
-            let opts = ConnectOptions { connect_timeout: timeout, ..ctx.connect_options(false) };
+            let opts = ConnectOptions { connect_timeout: timeout, ..ctx.connect_options() };
             let probe = db::probe(&w.target, &opts).await?;
             let env = w.env.unwrap_or_default();
             println!("{env}: connected to {} {} at {}", probe.dialect.name(), probe.server_version, w.target.display());
