@@ -42,7 +42,7 @@ impl Keyring {
             // Ready when the unlocked login keyring takes a secret (it is created asynchronously).
             // A daemon that has not made it after a while on two busy cores is started again.
             let (mut ready, mut last) = (false, String::new());
-            'attempts: for _ in 0..3 {
+            'attempts: for attempt in 0..3 {
                 if let Some(mut old) = k.keyring.take() {
                     let _ = old.kill();
                     let _ = old.wait();
@@ -52,7 +52,8 @@ impl Keyring {
                     .args(["--foreground", "--unlock", "--components=secrets"])
                     .stdin(Stdio::piped())
                     .stdout(Stdio::null())
-                    .stderr(Stdio::null())
+                    // Kept, so a daemon that never comes up says why.
+                    .stderr(std::fs::File::create(k.dir.path().join(format!("keyring-{attempt}.log"))).unwrap())
                     .spawn()
                     .expect("gnome-keyring-daemon (make test installs gnome-keyring)");
                 child.stdin.take().unwrap().write_all(b"keyring-unlock-pw").unwrap();
@@ -78,7 +79,10 @@ impl Keyring {
                     std::thread::sleep(Duration::from_millis(50));
                 }
             }
-            assert!(ready, "gnome-keyring did not come up, started three times: {last}");
+            let logs: Vec<String> = (0..3)
+                .map(|i| std::fs::read_to_string(k.dir.path().join(format!("keyring-{i}.log"))).unwrap_or_default())
+                .collect();
+            assert!(ready, "gnome-keyring did not come up, started three times: {last}\ndaemon said: {logs:?}");
         }
         k
     }
