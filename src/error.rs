@@ -1,8 +1,6 @@
 //! The one error type of the core. Each error carries a kind the CLI maps to an exit code and the
 //! desktop app branches on, and a message a person can act on: what went wrong, where, what to do.
 
-use std::fmt;
-
 /// What kind of failure, as scripts and the UI need to tell them apart.
 /// The exit codes are part of the CLI contract (DESIGN.md).
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -35,9 +33,87 @@ impl ErrorKind {
     }
 }
 
+/// The situation an error names. Tests, the CLI's exit code and the app's branches follow from it;
+/// the message says the same in words.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, serde::Serialize, thiserror::Error)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+#[ts(export)]
+pub enum Problem {
+    /// Bad usage or configuration: arguments, `godwit.toml`, an environment, a template's values.
+    #[error("bad input")]
+    Input,
+    /// A migration file that cannot be used as it is (name, encoding, header, statements).
+    #[error("a migration file cannot be used")]
+    BadFile,
+    /// An applied migration's file changed after it ran.
+    #[error("migration {version} changed after it was applied")]
+    Drift { version: i64 },
+    /// An applied migration's file is not in the folder.
+    #[error("migration {version} is applied but its file is missing")]
+    MissingFile { version: i64 },
+    /// Pending migrations older than applied ones, not allowed to run out of order.
+    #[error("pending migrations are older than applied ones")]
+    OutOfOrder,
+    /// A migration failed in an earlier run and left the database partly changed.
+    #[error("migration {version} failed part way earlier")]
+    Dirty { version: i64 },
+    /// A migration failed in this run.
+    #[error("migration {version} failed")]
+    MigrationFailed { version: i64 },
+    /// What would run now differs from the plan that was previewed.
+    #[error("the plan changed since it was previewed")]
+    PlanChanged,
+    /// Another run holds the migration lock (or a SQLite file's write lock).
+    #[error("the migration lock is held")]
+    LockHeld {
+        /// Who holds it, when the server says.
+        holder: Option<String>,
+    },
+    /// The server cannot be reached, or the database does not exist.
+    #[error("cannot connect")]
+    CannotConnect,
+    /// The server refused the user or its password.
+    #[error("authentication refused")]
+    AuthRefused,
+    /// The stored password is bound to another server than the environment names now.
+    #[error("the stored password belongs to another server")]
+    ServerChanged,
+    /// The OS keyring is missing, locked or did not answer.
+    #[error("the OS keyring is not available")]
+    Keyring,
+    /// The connection went away in the middle of work.
+    #[error("the connection was lost")]
+    ConnectionLost,
+    /// Refused by a protection rule (a protected environment's name not typed).
+    #[error("refused by protection")]
+    Protected,
+    /// A person stopped the work.
+    #[error("cancelled")]
+    Cancelled,
+    /// Anything else that failed: a dump tool, the file system, a check.
+    #[error("failed")]
+    Failed,
+}
+
+impl Problem {
+    /// The kind, and so the exit code, each situation has in the CLI contract.
+    pub fn kind(&self) -> ErrorKind {
+        use Problem::*;
+        match self {
+            Input | BadFile | Drift { .. } | MissingFile { .. } | OutOfOrder => ErrorKind::Input,
+            Dirty { .. } | MigrationFailed { .. } | PlanChanged | Failed => ErrorKind::Failed,
+            LockHeld { .. } => ErrorKind::Lock,
+            CannotConnect | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
+            Protected => ErrorKind::Protected,
+            Cancelled => ErrorKind::Cancelled,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
+#[error("{message}")]
 pub struct Error {
-    pub kind: ErrorKind,
+    pub problem: Problem,
     pub message: String,
     /// Where in a migration file a database error points, when it says.
     pub location: Option<Location>,
@@ -61,8 +137,9 @@ pub enum Remedy {
     /// A folder of migrations with no godwit.toml: making it a project writes `config`, adopting
     /// the migrations in `migrations` (a person says yes first).
     CreateProject { root: String, config: String, migrations: String },
-    /// A migration was left part way: once a person has finished or undone it by hand, mark it so.
-    Resolve { version: i64 },
+    /// A migration was left part way (or its file is gone): once a person has finished or undone it
+    /// by hand, mark it so, with one of `outcomes`.
+    Resolve { version: i64, outcomes: Vec<Resolution> },
     /// An applied migration's file was edited on purpose: accept its new checksum, with a reason.
     Repair { version: i64 },
     /// Pending migrations are older than applied ones (two branches merged): run them as they are.
@@ -86,6 +163,24 @@ pub enum Remedy {
     RemoveEnv { env: String },
 }
 
+/// What a person says they did to a migration left part way.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Resolution {
+    /// Finished it: it counts as applied.
+    Applied,
+    /// Undid it: it counts as never run.
+    RolledBack,
+}
+
+impl Remedy {
+    /// Resolving a migration left part way: finished or undone.
+    pub fn resolve(version: i64) -> Remedy {
+        Remedy::Resolve { version, outcomes: vec![Resolution::Applied, Resolution::RolledBack] }
+    }
+}
+
 /// A place in a migration file, for "the line of the file" in messages and the app.
 #[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[ts(export)]
@@ -95,31 +190,28 @@ pub struct Location {
     pub column: usize,
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
 impl Error {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), location: None, remedies: Vec::new() }
+    pub fn new(problem: Problem, message: impl Into<String>) -> Self {
+        Error { problem, message: message.into(), location: None, remedies: Vec::new() }
     }
     pub fn with_remedy(mut self, remedy: Remedy) -> Self {
         self.remedies.push(remedy);
         self
     }
     pub fn input(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Input, message)
+        Self::new(Problem::Input, message)
     }
     pub fn failed(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Failed, message)
+        Self::new(Problem::Failed, message)
     }
     pub fn connect(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::Connect, message)
+        Self::new(Problem::CannotConnect, message)
+    }
+    pub fn kind(&self) -> ErrorKind {
+        self.problem.kind()
     }
     pub fn exit_code(&self) -> i32 {
-        self.kind.exit_code()
+        self.kind().exit_code()
     }
 }
 

@@ -16,4 +16,4 @@ pub mod secret;
 pub mod syntax;
 pub mod template;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Problem, Result};

@@ -72,13 +72,29 @@ pub struct EnvInfo {
     pub url: String,
     pub dialect: Option<Dialect>,
     pub color: Option<String>,
+    /// The colour as `#rrggbb`, for drawing it.
+    pub color_hex: Option<String>,
     pub protected: bool,
     /// From the person's own file, not the project's.
     pub personal: bool,
-    /// Where the password would come from: `keyring`, `environment` (GODWIT_PASSWORD_<ENV>), `none`,
-    /// `keyring_other_server` (stored for another server: not sent until confirmed), or `unknown`
-    /// when the keyring could not be asked.
-    pub password: String,
+    pub password: PasswordSource,
+}
+
+/// Where an environment's password would come from.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum PasswordSource {
+    /// The OS keyring, stored for the server the environment names.
+    Keyring,
+    /// `GODWIT_PASSWORD_<ENV>`.
+    Environment,
+    /// None stored (or the database takes none).
+    None,
+    /// The keyring's, stored for another server: not sent until a person confirms the new one.
+    KeyringOtherServer,
+    /// The keyring could not be asked.
+    Unknown,
 }
 
 /// The person's own environments for a project: `<config dir>/godwit/projects/<project id>.toml`.
@@ -137,17 +153,37 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The colours the app draws an environment in, by name; any other is `#rrggbb`.
-pub const COLORS: [&str; 6] = ["green", "blue", "amber", "red", "purple", "gray"];
+/// The colours the app draws an environment in, by name, with how it draws them; any other is `#rrggbb`.
+pub const PALETTE: [(&str, &str); 6] = [
+    ("green", "#2f9e5b"),
+    ("blue", "#3b82f6"),
+    ("amber", "#d99a1e"),
+    ("red", "#d64545"),
+    ("purple", "#8b5cf6"),
+    ("gray", "#8a939b"),
+];
+
+/// The names of `PALETTE`.
+pub fn color_names() -> Vec<String> {
+    PALETTE.iter().map(|(n, _)| n.to_string()).collect()
+}
+
+/// A valid colour (named or `#rrggbb`) as `#rrggbb`.
+pub fn color_hex(color: &str) -> Option<String> {
+    let hex = color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit());
+    match PALETTE.iter().find(|(n, _)| *n == color) {
+        Some((_, h)) => Some(h.to_string()),
+        None => hex.then(|| color.to_string()),
+    }
+}
 
 /// Checks an environment's colour: it goes into the app's styles, so it is a named colour or
 /// `#rrggbb`, never free text from a cloned godwit.toml.
 pub fn check_color(name: &str, color: &str) -> Result<()> {
-    let hex = color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit());
-    if COLORS.contains(&color) || hex {
+    if color_hex(color).is_some() {
         return Ok(());
     }
-    Err(Error::input(format!("env.{name}: color `{color}` is not one of {} or #rrggbb", COLORS.join(", "))))
+    Err(Error::input(format!("env.{name}: color `{color}` is not one of {} or #rrggbb", color_names().join(", "))))
 }
 
 /// Checks what a file says of its environments where it reaches folder names, keyring keys and the

@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Target;
-use crate::error::{Error, ErrorKind, Result};
-use crate::profile::{self, EnvConfig, EnvInfo};
+use crate::error::{Error, Problem, Result};
+use crate::profile::{self, EnvConfig, EnvInfo, PasswordSource};
 use crate::secret;
 
 pub const CONFIG_FILE: &str = "godwit.toml";
@@ -125,7 +125,7 @@ fn server_changed(env: &str, stored_for: Option<String>, now: String) -> Error {
         None => "was stored by an older Godwit, before passwords were bound to a server".into(),
     };
     Error::new(
-        ErrorKind::Connect,
+        Problem::ServerChanged,
         format!(
             "the password of `{env}` in the OS keyring {was}, but `{env}` now connects to {now}. It was not sent. \
              If {now} is the right server, confirm it once; otherwise check who changed the environment."
@@ -146,10 +146,10 @@ pub fn check_confirmation(ws: &Workspace, typed: Option<&str>, always: bool) -> 
     match typed {
         Some(t) if t.trim() == name => Ok(()),
         Some(t) => Err(Error::new(
-            ErrorKind::Protected,
+            Problem::Protected,
             format!("`{}` is not `{name}`: {why}, and nothing was changed.", t.trim()),
         )),
-        None => Err(Error::new(ErrorKind::Protected, format!("{why}: type its name to confirm. Nothing was changed."))
+        None => Err(Error::new(Problem::Protected, format!("{why}: type its name to confirm. Nothing was changed."))
             .with_remedy(crate::error::Remedy::Confirm { name })),
     }
 }
@@ -374,23 +374,22 @@ impl Project {
             let target = Target::parse(&url, &self.root).ok();
             let dialect = target.as_ref().map(Target::dialect);
             let password = if dialect.is_some_and(|d| !d.has_passwords()) {
-                "none".to_string()
+                PasswordSource::None
             } else if password_from_env(name).is_some() {
-                "environment".into()
+                PasswordSource::Environment
             } else if !keyring_ok {
-                "unknown".into()
+                PasswordSource::Unknown
             } else {
                 match secret::get(&self.secret_key(name)) {
                     Ok(Some(s)) if s.bound_to.is_some() && s.bound_to == target.as_ref().map(Target::binding) => {
-                        "keyring".into()
+                        PasswordSource::Keyring
                     }
-                    // Stored for another server: not sent until a person confirms the new one.
-                    Ok(Some(_)) => "keyring_other_server".into(),
-                    Ok(None) => "none".into(),
+                    Ok(Some(_)) => PasswordSource::KeyringOtherServer,
+                    Ok(None) => PasswordSource::None,
                     Err(_) => {
                         // One failure is enough to know: do not wait on every environment.
                         keyring_ok = false;
-                        "unknown".into()
+                        PasswordSource::Unknown
                     }
                 }
             };
@@ -400,6 +399,7 @@ impl Project {
                 url: shown,
                 dialect,
                 color: env.color.clone(),
+                color_hex: env.color.as_deref().and_then(profile::color_hex),
                 protected: env.protected,
                 personal,
                 password,

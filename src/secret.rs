@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Problem, Result};
 
 const SERVICE: &str = "godwit";
 
@@ -38,7 +38,7 @@ fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> keyring::Result<T>
     match rx.recv_timeout(limit) {
         Ok(r) => r.map_err(|e| keyring_error(what, e)),
         Err(_) => Err(Error::new(
-            ErrorKind::Connect,
+            Problem::Keyring,
             format!(
                 "the OS keyring did not answer within {limit:?} while {what}: it may be locked and waiting for an \
                  unlock prompt. Unlock it and try again, or give the password through GODWIT_PASSWORD_<ENV>."
@@ -68,7 +68,7 @@ fn keyring_error(what: &str, e: keyring::Error) -> Error {
         K::Invalid(attr, why) => format!("{attr}: {why}"),
         other => format!("{other}"),
     };
-    Error::new(ErrorKind::Connect, format!("while {what}: {why}"))
+    Error::new(Problem::Keyring, format!("while {what}: {why}"))
 }
 
 /// A stored password and the server it was stored for.

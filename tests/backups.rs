@@ -275,7 +275,7 @@ async fn a_cancelled_backup_leaves_nothing_that_looks_complete() {
     };
     let r = backup::backup(db.as_mut(), &t.target(), &store, "test", 10, &cancel, &on).await;
     let e = r.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Cancelled, "{}", e.message);
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{}", e.message);
     assert!(files(&store.dir).is_empty(), "{:?}", files(&store.dir));
     assert!(store.list().unwrap().is_empty());
 
@@ -296,7 +296,7 @@ async fn a_cancelled_backup_leaves_nothing_that_looks_complete() {
     };
     let lock = std::time::Duration::from_secs(10);
     let e = backup::restore(db.as_mut(), &t.target(), &store, Some(&entry.id), lock, &cancel, &on).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Cancelled, "{}", e.message);
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{}", e.message);
     assert_eq!(t.strings("SELECT count(*)::text FROM big").await, vec!["10"], "the restore's transaction was undone");
     db.close().await;
 }

@@ -5,12 +5,12 @@ mod common;
 use std::time::Duration;
 
 use common::TestDb;
-use godwit::ErrorKind;
 use godwit::db::Dialect;
 use godwit::event::RunEvent;
 use godwit::migration::plan::DownTarget;
 use godwit::migration::runner::{self, RunOptions};
 use godwit::migration::source::Source;
+use godwit::{ErrorKind, Problem};
 
 fn opts() -> RunOptions {
     RunOptions { lock_timeout: Duration::from_secs(10), ..Default::default() }
@@ -89,7 +89,7 @@ async fn failing_migration(d: Dialect) {
     .await
     .unwrap();
     let err = report.failure.as_ref().expect("migration 2 fails");
-    assert_eq!(err.kind, ErrorKind::Failed);
+    assert_eq!(err.problem, Problem::MigrationFailed { version: 2 });
     assert!(err.message.contains("2_bad.up.sql") && err.message.contains("nowhere"), "{}", err.message);
     assert!(err.message.contains("1 of 3"), "{}", err.message);
     // The database says where: the failing statement is on line 4.
@@ -102,7 +102,7 @@ async fn failing_migration(d: Dialect) {
         assert_eq!(t.history().await, vec!["1:true", "2:false"]);
         assert_eq!(t.log().await, vec!["apply:ok:1", "apply:partial:2"]);
         let e = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap_err();
-        assert_eq!(e.remedies, [godwit::error::Remedy::Resolve { version: 2 }]);
+        assert_eq!(e.remedies, [godwit::error::Remedy::resolve(2)]);
         assert_eq!(t.tables().await, vec!["a", "b"], "nothing ran after the refusal");
     } else {
         assert_eq!(failed, Some(false));
@@ -214,8 +214,8 @@ async fn refusals(d: Dialect) {
     t.write("1_create_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY); -- edited");
     let edited = Source::load(&t.migrations()).unwrap();
     let e = runner::up(db.as_mut(), &edited, None, &opts(), &mut |_| {}).await.unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Input);
-    assert!(e.message.contains("1_create_users.up.sql"), "{}", e.message);
+    assert_eq!(e.problem, Problem::Drift { version: 1 });
+    assert_eq!(e.kind(), ErrorKind::Input);
     assert_eq!(e.remedies, [godwit::error::Remedy::Repair { version: 1 }]);
     assert_eq!(t.history().await, vec!["1:true", "2:true"]);
 
@@ -253,7 +253,8 @@ async fn lock_serialises_runners(d: Dialect) {
         a.lock(Duration::from_secs(5)).await.unwrap();
         let short = RunOptions { lock_timeout: Duration::from_secs(1), ..Default::default() };
         let e = runner::up(b.as_mut(), &source, None, &short, &mut |_| {}).await.unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Lock, "{}", e.message);
+        assert!(matches!(e.problem, Problem::LockHeld { .. }), "{}", e.message);
+        assert_eq!(e.exit_code(), 4);
         assert_eq!(e.remedies, [godwit::error::Remedy::WaitForLock]);
         a.unlock().await.unwrap();
     }
@@ -345,7 +346,7 @@ async fn postgres_no_transaction_runs_statement_by_statement() {
     let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
     let e = r.failure.unwrap();
     assert!(e.message.contains("part way"), "{}", e.message);
-    assert_eq!(e.remedies, [godwit::error::Remedy::Resolve { version: 3 }]);
+    assert_eq!(e.remedies, [godwit::error::Remedy::resolve(3)]);
     assert_eq!(e.location.map(|l| l.line), Some(3));
     assert_eq!(t.history().await, vec!["1:true", "2:true", "3:false"]);
     db.close().await;
@@ -362,8 +363,7 @@ async fn connect_failures_are_bounded_and_named() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let e =
         connect(&Target::parse(&format!("postgres://u@127.0.0.1:{port}/x"), here).unwrap(), &opts).await.err().unwrap();
-    assert_eq!(e.kind, ErrorKind::Connect);
-    assert!(e.message.contains("refused"), "{}", e.message);
+    assert_eq!(e.problem, Problem::CannotConnect);
 
     // A listener that accepts and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -380,8 +380,7 @@ async fn connect_failures_are_bounded_and_named() {
         let mut u = url::Url::parse(&admin).unwrap();
         u.set_path("/godwit_no_such_db");
         let e = connect(&Target::parse(u.as_str(), here).unwrap(), &opts).await.err().unwrap();
-        assert_eq!(e.kind, ErrorKind::Connect);
-        assert!(e.message.contains("does not exist"), "{}", e.message);
+        assert_eq!(e.problem, Problem::CannotConnect);
     }
     drop(silent);
 }

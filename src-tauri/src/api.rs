@@ -11,7 +11,6 @@ use godwit::db::{self, ConnectOptions, Event, Probe};
 use godwit::event::{Direction, RunEvent};
 use godwit::migration::check::Finding;
 use godwit::migration::new::{self, NewMigration};
-use godwit::migration::plan::DownTarget;
 use godwit::migration::runner::{RunReport, Seen, Work};
 use godwit::migration::source::Source;
 use godwit::migration::status::StatusReport;
@@ -33,6 +32,8 @@ pub struct ProjectView {
     pub migrations: String,
     pub default_env: Option<String>,
     pub envs: Vec<EnvInfo>,
+    /// The colour names an environment can take (or `#rrggbb`).
+    pub colors: Vec<String>,
 }
 
 /// One typed stream for every long job: its id first (for Cancel), then its progress.
@@ -66,6 +67,7 @@ fn view(p: &Project) -> ProjectView {
         migrations: p.migrations_dir().display().to_string(),
         default_env: p.env_name(None).ok(),
         envs: p.envs(),
+        colors: godwit::profile::color_names(),
     }
 }
 
@@ -264,14 +266,6 @@ pub async fn check(state: &AppState, env: &str) -> Result<Vec<Finding>> {
     ops::check(&session(state, env)?).await
 }
 
-fn work(direction: Direction, to: Option<i64>, steps: Option<usize>) -> Work {
-    match (direction, to, steps) {
-        (Direction::Up, to, _) => Work::Up(to),
-        (Direction::Down, Some(v), _) => Work::Down(DownTarget::To(v)),
-        (Direction::Down, None, n) => Work::Down(DownTarget::Steps(n.unwrap_or(1))),
-    }
-}
-
 /// Exactly the SQL a run would send, without running it.
 pub async fn plan(
     state: &AppState,
@@ -281,7 +275,7 @@ pub async fn plan(
     steps: Option<usize>,
     allow_out_of_order: bool,
 ) -> Result<RunReport> {
-    ops::preview(&session(state, env)?, work(direction, to, steps), allow_out_of_order).await
+    ops::preview(&session(state, env)?, Work::asked(direction, to, steps)?, allow_out_of_order).await
 }
 /// What a run asks for.
 #[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
@@ -322,7 +316,7 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
         allow_out_of_order: req.allow_out_of_order,
         expect: req.expect,
         confirm: req.confirm,
-        ..ops::RunRequest::new(work(req.direction.unwrap_or(Direction::Up), req.to, req.steps))
+        ..ops::RunRequest::new(Work::asked(req.direction.unwrap_or(Direction::Up), req.to, req.steps)?)
     };
     let (report, _) = ops::run(&s, request, &job.cancel, &mut on_run, &on_backup).await?;
     report.into_result()

@@ -71,7 +71,7 @@ async fn sqlite_open_status_apply_history_and_protection() {
     std::fs::write(&t2, "CREATE TABLE t2 (id INTEGER, edited INTEGER);").unwrap();
     let stale = RunRequest { env: "dev".into(), to: Some(2), expect: Some(seen), ..Default::default() };
     let e = api::run(&state, stale, &|_| true).await.unwrap_err();
-    assert_eq!(e.kind, godwit::ErrorKind::Failed);
+    assert_eq!(e.problem, godwit::Problem::PlanChanged);
     assert_eq!(api::status(&state, "dev").await.unwrap().summary.applied, 0, "nothing ran");
     std::fs::write(&t2, "CREATE TABLE t2 (id INTEGER);").unwrap();
 
@@ -104,7 +104,7 @@ async fn sqlite_open_status_apply_history_and_protection() {
         api::run(&state, RunRequest { env: "prod".into(), confirm: Some("prdo".into()), ..Default::default() }, &sink)
             .await
             .unwrap_err();
-    assert_eq!(e.kind, godwit::ErrorKind::Protected);
+    assert_eq!(e.problem, godwit::Problem::Protected);
     assert!(!dir.path().join("prod.db").exists());
     let r =
         api::run(&state, RunRequest { env: "prod".into(), confirm: Some("prod".into()), ..Default::default() }, &sink)
@@ -152,7 +152,7 @@ async fn postgres_failure_with_its_line_cancel_backups_and_environments() {
 
     let sink = |_e| true;
     let e = api::run(&state, RunRequest { env: "pg".into(), ..Default::default() }, &sink).await.unwrap_err();
-    assert_eq!(e.kind, godwit::ErrorKind::Failed);
+    assert_eq!(e.problem, godwit::Problem::MigrationFailed { version: 4 });
     assert!(e.message.contains("4_bad.up.sql") && e.message.contains("invalid input syntax"), "{}", e.message);
     assert_eq!(e.location.as_ref().map(|l| l.line), Some(2));
     let s = api::status(&state, "pg").await.unwrap();
@@ -189,7 +189,7 @@ async fn postgres_failure_with_its_line_cancel_backups_and_environments() {
     let c = api::verify_backup(&state, "pg", &b.id, &sink).await.unwrap();
     assert!(c.differences.is_empty(), "{:?}", c.differences);
     let e = api::restore_backup(&state, "pg", &b.id, None, &sink).await.unwrap_err();
-    assert_eq!(e.kind, godwit::ErrorKind::Protected, "a restore needs the name typed");
+    assert_eq!(e.problem, godwit::Problem::Protected, "a restore needs the name typed");
     let r = api::restore_backup(&state, "pg", &b.id, Some("pg".into()), &sink).await.unwrap();
     assert!(r.comparison.differences.is_empty());
 
@@ -311,7 +311,7 @@ async fn closing_mid_run_stops_the_statement_on_the_server() {
         assert!(state.abort_all(), "the run is a job");
     };
     let (result, ()) = tokio::join!(run, close);
-    assert_eq!(result.unwrap_err().kind, godwit::ErrorKind::Cancelled);
+    assert_eq!(result.unwrap_err().problem, godwit::Problem::Cancelled);
     assert!(!state.has_jobs());
     let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(running)).fetch_one(&mut admin_conn).await.unwrap();
     assert_eq!(n, 0, "the statement still runs on the server");

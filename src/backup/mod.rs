@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::db::{self, ConnectOptions, Database, Dialect, EventKind, NewEvent, Outcome, TableCount, Target};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Problem, Result};
 use crate::migration::runner::Cancel;
 
 /// One backup in the manifest.
@@ -272,7 +272,7 @@ pub async fn backup(
             // Nothing that looks like a finished backup stays behind.
             let _ = std::fs::remove_file(&partial);
             let mut e = e;
-            if e.kind != ErrorKind::Cancelled {
+            if e.problem != Problem::Cancelled {
                 e.message = format!("the backup failed, and nothing was changed: {}", e.message);
             }
             return Err(e);
@@ -333,7 +333,7 @@ fn check_file(store: &Store, e: &BackupEntry) -> Result<PathBuf> {
     let sha = tool::sha256_of(&path)?;
     if sha != e.sha256 {
         return Err(Error::new(
-            ErrorKind::Failed,
+            Problem::Failed,
             format!(
                 "backup {} is damaged: its file's checksum is {sha}, the manifest says {}. It was refused and \
                  nothing was changed; use another backup.",
@@ -456,13 +456,13 @@ pub async fn restore(
     db.lock(lock_timeout).await?;
     let result = async {
         on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
-        tool.restore(target, &file, false, cancel).await.map_err(|err| match err.kind {
-            ErrorKind::Cancelled => {
+        tool.restore(target, &file, false, cancel).await.map_err(|err| match err.problem {
+            Problem::Cancelled => {
                 let state = match tool.restore_is_atomic() {
                     true => "the restore's transaction was rolled back: the database is as it was",
                     false => "the database may be partly restored: restore again to finish",
                 };
-                Error::new(ErrorKind::Cancelled, format!("{}; {state}", err.message))
+                Error::new(Problem::Cancelled, format!("{}; {state}", err.message))
             }
             _ => Error::failed(format!("restoring backup {} failed: {}", e.id, err.message)),
         })?;
@@ -543,7 +543,7 @@ impl BackupFirst<'_> {
 /// Points a failed run at the backup taken just before it.
 fn restore_hint(mut e: Error, backup_id: Option<&str>) -> Error {
     if let Some(id) = backup_id
-        && e.kind == ErrorKind::Failed
+        && e.kind() == ErrorKind::Failed
     {
         e.message = format!(
             "{}\nA backup from just before this run is {id}: restoring it brings the database back.",

@@ -10,7 +10,7 @@ use libsqlite3_sys as ffi;
 
 use super::tool::{Progress, Tool};
 use crate::db::Target;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Problem, Result};
 use crate::migration::runner::Cancel;
 
 pub struct SqliteBackup;
@@ -60,7 +60,7 @@ fn copy(from: &Path, to: &Path, create: bool, progress: &(dyn Fn(u64) + Send + S
     let size = std::fs::metadata(from).map(|m| m.len()).unwrap_or(0);
     let result = loop {
         if cancel.is_cancelled() {
-            break Err(Error::new(ErrorKind::Cancelled, "cancelled"));
+            break Err(Error::new(Problem::Cancelled, "cancelled"));
         }
         // SAFETY: b is a live backup object.
         let rc = unsafe { ffi::sqlite3_backup_step(b, STEP) };

@@ -14,7 +14,7 @@ use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::db::{Dialect, Target};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Problem, Result};
 use crate::migration::runner::Cancel;
 
 /// Bytes written so far, for progress.
@@ -212,7 +212,7 @@ pub(crate) async fn run(
     let (hash, status) = tokio::select! {
         r = finished => r,
         // Dropping the child at return kills it (`kill_on_drop`).
-        _ = watch_cancel => return Err(Error::new(ErrorKind::Cancelled, format!("cancelled; {name} was stopped"))),
+        _ = watch_cancel => return Err(Error::new(Problem::Cancelled, format!("cancelled; {name} was stopped"))),
     };
     let hash = hash?;
     let status = status?;

@@ -59,7 +59,7 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
         println!(
             "Stopped after {done} of {total} migration(s) on {label}: cancelled. The database has the first {done}."
         );
-        return Err(report.failure.unwrap_or_else(|| Error::new(ErrorKind::Cancelled, "cancelled")));
+        return Err(report.failure.unwrap_or_else(|| Error::new(Problem::Cancelled, "cancelled")));
     }
     if total == 0 && report.failure.is_none() {
         match report.direction {
@@ -145,11 +145,11 @@ pub(super) async fn up(
     run_and_finish(ctx, req).await
 }
 
-pub(super) async fn down(ctx: &Ctx, target: DownTarget, how: Preview) -> Result<()> {
+pub(super) async fn down(ctx: &Ctx, work: Work, how: Preview) -> Result<()> {
     if how.dry_run {
-        return show_preview(ctx, Work::Down(target), false, how.json).await;
+        return show_preview(ctx, work, false, how.json).await;
     }
-    run_and_finish(ctx, ops::RunRequest::new(Work::Down(target))).await
+    run_and_finish(ctx, ops::RunRequest::new(work)).await
 }
 
 pub(super) async fn redo(ctx: &Ctx) -> Result<()> {

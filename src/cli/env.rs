@@ -1,6 +1,7 @@
 //! Connection profiles and passwords: `env` and `secret`.
 
 use super::*;
+use crate::profile::PasswordSource;
 
 fn project_of(ctx: &Ctx) -> Result<Project> {
     ctx.project.clone().ok_or_else(|| {
@@ -59,7 +60,16 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
                 if let Some(c) = &e.color {
                     tags.push(c.clone());
                 }
-                tags.push(format!("password: {}", e.password));
+                tags.push(
+                    match e.password {
+                        PasswordSource::Keyring => "password in the keyring",
+                        PasswordSource::Environment => "password from the environment",
+                        PasswordSource::None => "no password stored",
+                        PasswordSource::KeyringOtherServer => "password stored for another server",
+                        PasswordSource::Unknown => "keyring not available",
+                    }
+                    .to_string(),
+                );
                 println!("{:<12} {}  [{}]", e.name, e.url, tags.join(", "));
             }
             Ok(())

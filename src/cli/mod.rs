@@ -17,9 +17,9 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::db::{self, ConnectOptions, Target};
-use crate::error::{Error, ErrorKind, Result};
-use crate::migration::plan::DownTarget;
-use crate::migration::runner::{self, Cancel, RunReport};
+use crate::error::{Error, Problem, Result};
+use crate::event::Direction;
+use crate::migration::runner::{self, Cancel, RunReport, Work};
 use crate::migration::source::Source;
 use crate::ops;
 use crate::project::{self, Project, Workspace};
@@ -334,12 +334,8 @@ async fn run(cli: Cli, again: String) -> Result<()> {
             up(&ctx, *to, how, *allow_out_of_order, BackupFirst { wanted: *backup, verify: *verify }).await
         }
         Verb::Down { steps, to, dry_run, json } => {
-            let target = match (steps, to) {
-                (_, Some(v)) => DownTarget::To(*v),
-                (Some(n), None) => DownTarget::Steps(*n),
-                (None, None) => DownTarget::Steps(1),
-            };
-            down(&ctx, target, Preview { dry_run: *dry_run, json: *json, plan: None }).await
+            let work = Work::asked(Direction::Down, *to, *steps)?;
+            down(&ctx, work, Preview { dry_run: *dry_run, json: *json, plan: None }).await
         }
         Verb::Redo => redo(&ctx).await,
         Verb::Status(j) => status_verb(&ctx, j.json).await,
@@ -386,7 +382,7 @@ fn again(cli: &Cli) -> String {
 
 /// A remedy in the CLI's words: the command to type, as it can be pasted.
 fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
-    use crate::error::Remedy;
+    use crate::error::{Remedy, Resolution};
     match r {
         Remedy::TrustServer { env, .. } => format!(
             "To confirm the new server: `{godwit} --trust-host env test {env}` (connects, and binds the password to \
@@ -397,10 +393,18 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             shell_quote(root),
             shell_quote(migrations)
         ),
-        Remedy::Resolve { version } => format!(
-            "Once the database is fixed by hand: `{godwit} resolve {version} --applied` (you finished the \
-             migration) or `{godwit} resolve {version} --rolled-back` (you undid it)."
-        ),
+        Remedy::Resolve { version, outcomes } => {
+            let each: Vec<String> = outcomes
+                .iter()
+                .map(|o| match o {
+                    Resolution::Applied => {
+                        format!("`{godwit} resolve {version} --applied` (you finished the migration)")
+                    }
+                    Resolution::RolledBack => format!("`{godwit} resolve {version} --rolled-back` (you undid it)"),
+                })
+                .collect();
+            format!("Once the database is fixed by hand: {}.", each.join(" or "))
+        }
         Remedy::Repair { version } => {
             format!("To accept the edit: `{godwit} repair {version} --reason \"why it was edited\"`.")
         }

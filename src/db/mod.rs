@@ -2,6 +2,7 @@
 //! Each implementation owns its history tables, its lock, its transaction rules and how it
 //! batches a migration with its bookkeeping; the engine above never asks which one it has.
 
+mod history;
 mod mysql;
 mod postgres;
 mod sql;
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::error::{Error, Location, Result};
+use crate::error::{Error, Location, Problem, Result};
 use crate::migration::source::MigrationFile;
 pub use crate::syntax::Dialect;
 pub(crate) use sql::ns;
@@ -204,14 +205,15 @@ pub struct ServerInfo {
     pub version: String,
 }
 
+/// A connection to one database: what runs migrations, what reads and amends their history, and
+/// what looks at the schema and data (backups; schema work). Each driver implements the three.
+pub trait Database: Migrate + History + Inspect {}
+impl<T: Migrate + History + Inspect + ?Sized> Database for T {}
+
+/// Running migrations: the lock, the history tables, a script and its bookkeeping, and stopping it.
 #[async_trait]
-pub trait Database: Send {
+pub trait Migrate: Send {
     fn dialect(&self) -> Dialect;
-
-    async fn server_version(&mut self) -> Result<String>;
-
-    /// One round trip to the server.
-    async fn ping(&mut self) -> Result<()>;
 
     /// Whether `_sqlx_migrations` exists.
     async fn history_exists(&mut self) -> Result<bool>;
@@ -224,15 +226,30 @@ pub trait Database: Send {
     async fn lock(&mut self, timeout: Duration) -> Result<()>;
     async fn unlock(&mut self) -> Result<()>;
 
-    /// `_sqlx_migrations` in version order; empty when the table does not exist yet.
-    async fn applied(&mut self) -> Result<Vec<Applied>>;
-
     /// Runs an up migration's script and records it (history and log) in as few round trips as the
     /// database allows (the script has at least one statement).
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure>;
 
     /// Runs a down script and removes the history row, recording a rollback event.
     async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure>;
+
+    /// What stops the statement this connection is running, from elsewhere (a second Ctrl-C, a
+    /// window closing): asked for once before a run.
+    async fn interrupter(&mut self) -> Result<Box<dyn Interrupt>>;
+
+    /// Connects again after the connection was lost, to find out what the database holds. The
+    /// session's lock went with the old connection.
+    async fn reconnect(&mut self) -> Result<()>;
+
+    async fn close(self: Box<Self>);
+}
+
+/// The history tables, read and amended. One implementation for all three databases
+/// (`history.rs`), over what each driver's `Bookkeeper` gives it.
+#[async_trait]
+pub trait History: Send {
+    /// `_sqlx_migrations` in version order; empty when the table does not exist yet.
+    async fn applied(&mut self) -> Result<Vec<Applied>>;
 
     /// Records an empty (comment-only) migration as applied without sending it.
     async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()>;
@@ -247,6 +264,15 @@ pub trait Database: Send {
 
     /// Changes a history row and records the event, in one transaction (`repair`, `resolve`).
     async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()>;
+}
+
+/// Looking at the server, its schema and its data, for backups and their checks.
+#[async_trait]
+pub trait Inspect: Send {
+    async fn server_version(&mut self) -> Result<String>;
+
+    /// One round trip to the server.
+    async fn ping(&mut self) -> Result<()>;
 
     /// Opens a read-only snapshot for a backup: the counts and schema read next see the same data
     /// as the dump. PostgreSQL returns the snapshot's id for `pg_dump --snapshot`.
@@ -269,16 +295,6 @@ pub trait Database: Send {
     /// Makes an empty database on the same server, for verifying a backup.
     async fn create_scratch(&mut self, name: &str) -> Result<()>;
     async fn drop_scratch(&mut self, name: &str) -> Result<()>;
-
-    /// What stops the statement this connection is running, from elsewhere (a second Ctrl-C, a
-    /// window closing): asked for once before a run.
-    async fn interrupter(&mut self) -> Result<Box<dyn Interrupt>>;
-
-    /// Connects again after the connection was lost, to find out what the database holds. The
-    /// session's lock went with the old connection.
-    async fn reconnect(&mut self) -> Result<()>;
-
-    async fn close(self: Box<Self>);
 }
 
 /// Stops a connection's running statement on the server (PostgreSQL's `pg_cancel_backend` and
@@ -399,9 +415,14 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
         other => format!("cannot connect to {at}: {other}"),
     };
     let refused = matches!(error_code(&e).as_deref(), Some("28P01" | "1045"));
+    let problem = match error_code(&e).as_deref() {
+        Some("28P01" | "1045" | "28000" | "1044" | "1698") => Problem::AuthRefused,
+        _ => Problem::CannotConnect,
+    };
+    let err = Error::new(problem, msg);
     match target.auth_remedy().filter(|_| refused) {
-        Some(r) => Error::connect(msg).with_remedy(r.clone()),
-        None => Error::connect(msg),
+        Some(r) => err.with_remedy(r.clone()),
+        None => err,
     }
 }
 
@@ -498,12 +519,18 @@ pub(crate) fn migration_error(
     };
     let at = location.as_ref().map(|l| format!(" (line {}, column {})", l.line, l.column)).unwrap_or_default();
     if connection_lost(e) {
-        return Error::connect(format!(
-            "the connection to the database was lost during migration {} ({}) in {name}: {detail}",
-            m.version, m.description
-        ));
+        return Error::new(
+            Problem::ConnectionLost,
+            format!(
+                "the connection to the database was lost during migration {} ({}) in {name}: {detail}",
+                m.version, m.description
+            ),
+        );
     }
-    let mut err = Error::failed(format!("migration {} ({}) failed in {name}{at}: {detail}", m.version, m.description));
+    let mut err = Error::new(
+        Problem::MigrationFailed { version: m.version },
+        format!("migration {} ({}) failed in {name}{at}: {detail}", m.version, m.description),
+    );
     err.location = location;
     err
 }
@@ -525,7 +552,7 @@ pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         if connection_lost(&e) {
-            return Error::connect(format!("the connection to the database was lost: {e}"));
+            return Error::new(Problem::ConnectionLost, format!("the connection to the database was lost: {e}"));
         }
         Error::failed(format!("database error: {e}"))
     }

@@ -10,12 +10,11 @@ use async_trait::async_trait;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
+use super::history::Bookkeeper;
 use super::sql::{self, Syntax};
-use super::{
-    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, TableCount, Target,
-};
+use super::{ConnectOptions, Dialect, EventKind, Failure, Inspect, Migrate, TableCount, Target};
 use super::{Script, connect_error, error_code, migration_error, run_counted};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Problem, Result};
 use crate::migration::source::MigrationFile;
 
 pub struct MySql {
@@ -40,7 +39,8 @@ impl super::Interrupt for MyInterrupt {
     }
 }
 
-struct My;
+#[derive(Default)]
+pub(crate) struct My;
 
 impl Syntax for My {
     fn text(&self, s: &str) -> String {
@@ -180,7 +180,7 @@ impl MySql {
         )))
     }
 
-    async fn lock_holder(&mut self, name: &str) -> String {
+    async fn lock_holder(&mut self, name: &str) -> Option<String> {
         let row: Option<(String, String)> = sqlx::query_as(
             "SELECT CAST(USER AS CHAR), CAST(HOST AS CHAR) FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(?)",
         )
@@ -189,23 +189,14 @@ impl MySql {
         .await
         .ok()
         .flatten();
-        row.map(|(u, h)| format!(" It is held by {u} from {h}.")).unwrap_or_default()
+        row.map(|(u, h)| format!("{u} from {h}"))
     }
 }
 
 #[async_trait]
-impl Database for MySql {
+impl Migrate for MySql {
     fn dialect(&self) -> Dialect {
         Dialect::MySql
-    }
-
-    async fn server_version(&mut self) -> Result<String> {
-        let v: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut self.conn).await?;
-        Ok(v)
-    }
-
-    async fn ping(&mut self) -> Result<()> {
-        self.conn.ping().await.map_err(Error::from)
     }
 
     async fn history_exists(&mut self) -> Result<bool> {
@@ -241,11 +232,12 @@ impl Database for MySql {
             Some(_) => {
                 let holder = self.lock_holder(&name).await;
                 Err(Error::new(
-                    ErrorKind::Lock,
+                    Problem::LockHeld { holder: holder.clone() },
                     format!(
-                        "another migration run holds the migration lock on {} (waited {timeout:?}).{holder} \
+                        "another migration run holds the migration lock on {} (waited {timeout:?}).{} \
                          Wait for it to finish, or wait longer.",
-                        self.target.display()
+                        self.target.display(),
+                        holder.map(|h| format!(" It is held by {h}.")).unwrap_or_default()
                     ),
                 )
                 .with_remedy(crate::error::Remedy::WaitForLock))
@@ -261,14 +253,6 @@ impl Database for MySql {
             sqlx::query("SELECT RELEASE_LOCK(?)").bind(name).execute(&mut self.conn).await?;
         }
         Ok(())
-    }
-
-    async fn applied(&mut self) -> Result<Vec<Applied>> {
-        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED).fetch_all(&mut self.conn).await {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
     }
 
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
@@ -289,53 +273,31 @@ impl Database for MySql {
         self.run(m, down, mark, unmark, &after).await
     }
 
-    async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {
-        let ev = sql::ok_event(EventKind::Apply, m);
-        self.batch(format!(
-            "START TRANSACTION;\n{};\n{};\nCOMMIT",
-            sql::insert_history(&My, m, true, "0"),
-            sql::insert_log(&My, &ev, actor, "0")
-        ))
-        .await
-        .map_err(Error::from)
-    }
-
-    async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
-        self.batch(sql::insert_log(&My, event, actor, &sql::duration_literal(event.duration)))
-            .await
-            .map_err(Error::from)
-    }
-
-    async fn appliers(&mut self) -> Result<Vec<(i64, String)>> {
-        match sqlx::query_as(sql::SELECT_APPLIERS).fetch_all(&mut self.conn).await {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
-        match sqlx::query_as::<_, Event>(AssertSqlSafe(format!("{}{limit}", sql::SELECT_EVENTS)))
-            .fetch_all(&mut self.conn)
-            .await
-        {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
-        let text = format!(
-            "START TRANSACTION;\n{};\n{};\nCOMMIT",
-            sql::amend(&My, change),
-            sql::insert_log(&My, event, actor, "NULL")
-        );
-        if let Err(e) = self.batch(text).await {
-            let _ = self.batch("ROLLBACK".into()).await;
-            return Err(e.into());
-        }
+    async fn reconnect(&mut self) -> Result<()> {
+        self.conn = MySql::connect(&self.target, &ConnectOptions::default()).await?.conn;
+        self.lock_name = None;
         Ok(())
+    }
+
+    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
+        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut self.conn).await?;
+        Ok(Box::new(MyInterrupt { target: self.target.clone(), id }))
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+#[async_trait]
+impl Inspect for MySql {
+    async fn server_version(&mut self) -> Result<String> {
+        let v: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut self.conn).await?;
+        Ok(v)
+    }
+
+    async fn ping(&mut self) -> Result<()> {
+        self.conn.ping().await.map_err(Error::from)
     }
 
     async fn begin_snapshot(&mut self) -> Result<Option<String>> {
@@ -412,20 +374,23 @@ impl Database for MySql {
     async fn drop_scratch(&mut self, name: &str) -> Result<()> {
         self.batch(format!("DROP DATABASE IF EXISTS {}", quote(name))).await.map_err(Error::from)
     }
+}
 
-    async fn reconnect(&mut self) -> Result<()> {
-        self.conn = MySql::connect(&self.target, &ConnectOptions::default()).await?.conn;
-        self.lock_name = None;
-        Ok(())
+#[async_trait]
+impl Bookkeeper for MySql {
+    type Db = sqlx::MySql;
+    type Words = My;
+
+    fn conn(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection {
+        &mut self.conn
     }
 
-    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
-        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut self.conn).await?;
-        Ok(Box::new(MyInterrupt { target: self.target.clone(), id }))
+    fn undefined_table(e: &sqlx::Error) -> bool {
+        undefined_table(e)
     }
 
-    async fn close(self: Box<Self>) {
-        let _ = self.conn.close().await;
+    async fn rollback(&mut self) {
+        let _ = self.batch("ROLLBACK".into()).await;
     }
 }
 

@@ -10,13 +10,11 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
+use super::history::Bookkeeper;
 use super::sql::{self, Syntax};
-use super::{
-    Amend, Applied, Database, Dialect, Event, EventKind, Failure, NewEvent, Script, TableCount, connect_error,
-    migration_error,
-};
 use super::{ConnectOptions, Target};
-use crate::error::{Error, ErrorKind, Result};
+use super::{Dialect, EventKind, Failure, Inspect, Migrate, Script, TableCount, connect_error, migration_error};
+use crate::error::{Error, Problem, Result};
 use crate::migration::source::MigrationFile;
 
 pub struct Postgres {
@@ -41,7 +39,8 @@ impl super::Interrupt for PgInterrupt {
     }
 }
 
-struct Pg;
+#[derive(Default)]
+pub(crate) struct Pg;
 
 impl Syntax for Pg {
     fn text(&self, s: &str) -> String {
@@ -167,7 +166,7 @@ impl Postgres {
         Ok(elapsed)
     }
 
-    async fn lock_holder(&mut self, id: i64) -> String {
+    async fn lock_holder(&mut self, id: i64) -> Option<String> {
         let row: Option<(i32, Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT a.pid, a.application_name, a.usename::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = ($1 >> 32) & 4294967295 \
@@ -178,14 +177,13 @@ impl Postgres {
         .await
         .ok()
         .flatten();
-        match row {
-            Some((pid, app, user)) => format!(
-                " It is held by server process {pid} (user {}, application {}).",
+        row.map(|(pid, app, user)| {
+            format!(
+                "server process {pid} (user {}, application {})",
                 user.unwrap_or_default(),
                 app.filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".into())
-            ),
-            None => String::new(),
-        }
+            )
+        })
     }
 }
 
@@ -210,18 +208,9 @@ pub(crate) fn sqlx_lock_id(database: &str) -> i64 {
 }
 
 #[async_trait]
-impl Database for Postgres {
+impl Migrate for Postgres {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
-    }
-
-    async fn server_version(&mut self) -> Result<String> {
-        let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(&mut self.conn).await?;
-        Ok(v)
-    }
-
-    async fn ping(&mut self) -> Result<()> {
-        self.conn.ping().await.map_err(Error::from)
     }
 
     async fn history_exists(&mut self) -> Result<bool> {
@@ -255,11 +244,12 @@ impl Database for Postgres {
             if Instant::now() >= deadline {
                 let holder = self.lock_holder(id).await;
                 return Err(Error::new(
-                    ErrorKind::Lock,
+                    Problem::LockHeld { holder: holder.clone() },
                     format!(
-                        "another migration run holds the migration lock on {} (waited {timeout:?}).{holder} \
+                        "another migration run holds the migration lock on {} (waited {timeout:?}).{} \
                          Wait for it to finish, or wait longer.",
-                        self.target.display()
+                        self.target.display(),
+                        holder.map(|h| format!(" It is held by {h}.")).unwrap_or_default()
                     ),
                 )
                 .with_remedy(crate::error::Remedy::WaitForLock));
@@ -273,14 +263,6 @@ impl Database for Postgres {
             sqlx::query("SELECT pg_advisory_unlock($1)").bind(id).execute(&mut self.conn).await?;
         }
         Ok(())
-    }
-
-    async fn applied(&mut self) -> Result<Vec<Applied>> {
-        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED).fetch_all(&mut self.conn).await {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
     }
 
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
@@ -324,50 +306,31 @@ impl Database for Postgres {
         self.run_in_tx(m, down.file, down.sql, &after).await
     }
 
-    async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {
-        let ev = sql::ok_event(EventKind::Apply, m);
-        self.batch(format!(
-            "BEGIN;\n{};\n{};\nCOMMIT;",
-            sql::insert_history(&Pg, m, true, "0"),
-            sql::insert_log(&Pg, &ev, actor, "0")
-        ))
-        .await
-        .map_err(Error::from)
-    }
-
-    async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
-        self.batch(sql::insert_log(&Pg, event, actor, &sql::duration_literal(event.duration)))
-            .await
-            .map_err(Error::from)
-    }
-
-    async fn appliers(&mut self) -> Result<Vec<(i64, String)>> {
-        match sqlx::query_as(sql::SELECT_APPLIERS).fetch_all(&mut self.conn).await {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
-        match sqlx::query_as::<_, Event>(AssertSqlSafe(format!("{}{limit}", sql::SELECT_EVENTS)))
-            .fetch_all(&mut self.conn)
-            .await
-        {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
-        let text =
-            format!("BEGIN;\n{};\n{};\nCOMMIT;", sql::amend(&Pg, change), sql::insert_log(&Pg, event, actor, "NULL"));
-        if let Err(e) = self.batch(text).await {
-            self.rollback().await;
-            return Err(e.into());
-        }
+    async fn reconnect(&mut self) -> Result<()> {
+        self.conn = Postgres::connect(&self.target, &ConnectOptions::default()).await?.conn;
+        self.lock_id = None;
         Ok(())
+    }
+
+    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut self.conn).await?;
+        Ok(Box::new(PgInterrupt { target: self.target.clone(), pid }))
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}
+
+#[async_trait]
+impl Inspect for Postgres {
+    async fn server_version(&mut self) -> Result<String> {
+        let v: String = sqlx::query_scalar("SHOW server_version").fetch_one(&mut self.conn).await?;
+        Ok(v)
+    }
+
+    async fn ping(&mut self) -> Result<()> {
+        self.conn.ping().await.map_err(Error::from)
     }
 
     async fn begin_snapshot(&mut self) -> Result<Option<String>> {
@@ -452,20 +415,23 @@ impl Database for Postgres {
             .await
             .map_err(Error::from)
     }
+}
 
-    async fn reconnect(&mut self) -> Result<()> {
-        self.conn = Postgres::connect(&self.target, &ConnectOptions::default()).await?.conn;
-        self.lock_id = None;
-        Ok(())
+#[async_trait]
+impl Bookkeeper for Postgres {
+    type Db = sqlx::Postgres;
+    type Words = Pg;
+
+    fn conn(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection {
+        &mut self.conn
     }
 
-    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
-        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut self.conn).await?;
-        Ok(Box::new(PgInterrupt { target: self.target.clone(), pid }))
+    fn undefined_table(e: &sqlx::Error) -> bool {
+        undefined_table(e)
     }
 
-    async fn close(self: Box<Self>) {
-        let _ = self.conn.close().await;
+    async fn rollback(&mut self) {
+        Postgres::rollback(self).await
     }
 }
 

@@ -9,10 +9,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions as _, Connection as _, Executor as _};
 
+use super::history::Bookkeeper;
 use super::sql::{self, Syntax};
-use super::{
-    Amend, Applied, ConnectOptions, Database, Dialect, Event, EventKind, Failure, NewEvent, Script, TableCount, Target,
-};
+use super::{ConnectOptions, Dialect, EventKind, Failure, Inspect, Migrate, Script, TableCount, Target};
 use super::{migration_error, run_counted};
 use crate::error::{Error, Result};
 use crate::migration::source::MigrationFile;
@@ -55,7 +54,8 @@ impl super::Interrupt for LiteInterrupt {
     }
 }
 
-struct Lite;
+#[derive(Default)]
+pub(crate) struct Lite;
 
 impl Syntax for Lite {
     fn text(&self, s: &str) -> String {
@@ -118,7 +118,7 @@ impl Sqlite {
         let file = self.path.display();
         if is_busy(&e) {
             return Error::new(
-                crate::error::ErrorKind::Lock,
+                crate::error::Problem::LockHeld { holder: None },
                 format!(
                     "the SQLite database {file} is locked by another connection (waited for it as long as the lock \
                      timeout): let it finish (another program, or a `sqlite3` shell in a transaction), or wait \
@@ -197,19 +197,9 @@ impl Sqlite {
 }
 
 #[async_trait]
-impl Database for Sqlite {
+impl Migrate for Sqlite {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
-    }
-
-    async fn server_version(&mut self) -> Result<String> {
-        let v: String =
-            sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut self.conn).await.map_err(|e| self.lite(e))?;
-        Ok(v)
-    }
-
-    async fn ping(&mut self) -> Result<()> {
-        self.conn.ping().await.map_err(Error::from)
     }
 
     async fn history_exists(&mut self) -> Result<bool> {
@@ -249,7 +239,7 @@ impl Database for Sqlite {
             }
             if Instant::now() >= deadline {
                 return Err(Error::new(
-                    crate::error::ErrorKind::Lock,
+                    crate::error::Problem::LockHeld { holder: None },
                     format!(
                         "another migration run holds the lock on {} (waited {timeout:?}). \
                          Wait for it to finish, or wait longer.",
@@ -265,14 +255,6 @@ impl Database for Sqlite {
     async fn unlock(&mut self) -> Result<()> {
         self.lock = None;
         Ok(())
-    }
-
-    async fn applied(&mut self) -> Result<Vec<Applied>> {
-        match sqlx::query_as::<_, Applied>(sql::SELECT_APPLIED).fetch_all(&mut self.conn).await {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(self.lite(e)),
-        }
     }
 
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
@@ -301,53 +283,34 @@ impl Database for Sqlite {
         .await
     }
 
-    async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {
-        let ev = sql::ok_event(EventKind::Apply, m);
-        self.batch(format!(
-            "BEGIN IMMEDIATE;\n{};\n{};\nCOMMIT;",
-            sql::insert_history(&Lite, m, true, "0"),
-            sql::insert_log(&Lite, &ev, actor, "0")
-        ))
-        .await
-        .map_err(Error::from)
-    }
-
-    async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
-        self.batch(sql::insert_log(&Lite, event, actor, &sql::duration_literal(event.duration)))
-            .await
-            .map_err(Error::from)
-    }
-
-    async fn appliers(&mut self) -> Result<Vec<(i64, String)>> {
-        match sqlx::query_as(sql::SELECT_APPLIERS).fetch_all(&mut self.conn).await {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
-        match sqlx::query_as::<_, Event>(AssertSqlSafe(format!("{}{limit}", sql::SELECT_EVENTS)))
-            .fetch_all(&mut self.conn)
-            .await
-        {
-            Ok(rows) => Ok(rows),
-            Err(e) if undefined_table(&e) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
-        let text = format!(
-            "BEGIN IMMEDIATE;\n{};\n{};\nCOMMIT;",
-            sql::amend(&Lite, change),
-            sql::insert_log(&Lite, event, actor, "NULL")
-        );
-        if let Err(e) = self.batch(text).await {
-            let _ = self.batch("ROLLBACK".into()).await;
-            return Err(e.into());
-        }
+    /// A file in this process: there is no connection to lose.
+    async fn reconnect(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
+        let raw = self.conn.lock_handle().await?.as_raw_handle();
+        *self.handle.0.lock().expect("not poisoned") = Some(RawHandle(raw));
+        Ok(Box::new(LiteInterrupt(self.handle.0.clone())))
+    }
+
+    async fn close(self: Box<Self>) {
+        let Sqlite { handle, conn, .. } = *self;
+        drop(handle);
+        let _ = conn.close().await;
+    }
+}
+
+#[async_trait]
+impl Inspect for Sqlite {
+    async fn server_version(&mut self) -> Result<String> {
+        let v: String =
+            sqlx::query_scalar("SELECT sqlite_version()").fetch_one(&mut self.conn).await.map_err(|e| self.lite(e))?;
+        Ok(v)
+    }
+
+    async fn ping(&mut self) -> Result<()> {
+        self.conn.ping().await.map_err(Error::from)
     }
 
     async fn begin_snapshot(&mut self) -> Result<Option<String>> {
@@ -397,22 +360,27 @@ impl Database for Sqlite {
         let _ = std::fs::remove_file(name);
         Ok(())
     }
+}
 
-    /// A file in this process: there is no connection to lose.
-    async fn reconnect(&mut self) -> Result<()> {
-        Ok(())
+#[async_trait]
+impl Bookkeeper for Sqlite {
+    type Db = sqlx::Sqlite;
+    type Words = Lite;
+
+    fn conn(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection {
+        &mut self.conn
     }
 
-    async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
-        let raw = self.conn.lock_handle().await?.as_raw_handle();
-        *self.handle.0.lock().expect("not poisoned") = Some(RawHandle(raw));
-        Ok(Box::new(LiteInterrupt(self.handle.0.clone())))
+    fn undefined_table(e: &sqlx::Error) -> bool {
+        undefined_table(e)
     }
 
-    async fn close(self: Box<Self>) {
-        let Sqlite { handle, conn, .. } = *self;
-        drop(handle);
-        let _ = conn.close().await;
+    async fn rollback(&mut self) {
+        let _ = self.batch("ROLLBACK".into()).await;
+    }
+
+    fn db_error(&self, e: sqlx::Error) -> Error {
+        self.lite(e)
     }
 }
 

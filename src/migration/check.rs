@@ -189,7 +189,7 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
                 FindingKind::Failed,
                 format!("migration {v} ({}) failed part way and left the database partly changed", r.description),
                 "fix the database by hand, then mark it resolved (finished, or undone)".into(),
-                Remedy::Resolve { version: v },
+                Remedy::resolve(v),
             )),
             State::Missing => out.push(finding(
                 FindingKind::MissingFile,
@@ -197,7 +197,7 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
                 "restore the file from version control, or check out the branch that has it; if it was removed \
                  on purpose and its changes are undone, resolving it as rolled back forgets it"
                     .into(),
-                Remedy::Resolve { version: v },
+                Remedy::Resolve { version: v, outcomes: vec![crate::error::Resolution::RolledBack] },
             )),
             State::Pending if r.out_of_order => out.push(finding(
                 FindingKind::OutOfOrder,

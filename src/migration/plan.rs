@@ -2,7 +2,7 @@
 //! No I/O here, so every rule is a table-driven unit test.
 
 use crate::db::Applied;
-use crate::error::{Error, Remedy, Result};
+use crate::error::{Error, Problem, Remedy, Result};
 use crate::migration::source::{Kind, MigrationFile, Source};
 
 /// How far `down` goes.
@@ -19,32 +19,41 @@ pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
     source.ensure_valid()?;
     if let Some(dirty) = applied.iter().find(|a| !a.success) {
         let file = source.get(dirty.version).map(|m| m.file_name()).unwrap_or_else(|| "its file".into());
-        return Err(Error::failed(format!(
-            "migration {} ({}) failed part way in an earlier run and left the database partly changed; \
+        return Err(Error::new(
+            Problem::Dirty { version: dirty.version },
+            format!(
+                "migration {} ({}) failed part way in an earlier run and left the database partly changed; \
              nothing was run. Look at the database and {file}, finish or undo that change by hand, then mark \
              it resolved.",
-            dirty.version, dirty.description
-        ))
-        .with_remedy(Remedy::Resolve { version: dirty.version }));
+                dirty.version, dirty.description
+            ),
+        )
+        .with_remedy(Remedy::resolve(dirty.version)));
     }
     for a in applied {
         match source.get(a.version) {
             None => {
-                return Err(Error::input(format!(
-                    "migration {} ({}) is applied to this database but its file is not in {}; nothing was run. \
-                     Restore the file (e.g. from version control), or check out the branch that has it.",
-                    a.version,
-                    a.description,
-                    source.dir.display()
-                )));
+                return Err(Error::new(
+                    Problem::MissingFile { version: a.version },
+                    format!(
+                        "migration {} ({}) is applied to this database but its file is not in {}; nothing was \
+                         run. Restore the file (e.g. from version control), or check out the branch that has it.",
+                        a.version,
+                        a.description,
+                        source.dir.display()
+                    ),
+                ));
             }
             Some(m) if m.checksum != a.checksum => {
-                return Err(Error::input(format!(
-                    "{} was edited after it was applied (its checksum changed); nothing was run. Undo the edit, \
+                return Err(Error::new(
+                    Problem::Drift { version: a.version },
+                    format!(
+                        "{} was edited after it was applied (its checksum changed); nothing was run. Undo the edit, \
                      or if the change is intended and the database already matches it, accept it (repair it, \
                      saying why).",
-                    m.file_name()
-                ))
+                        m.file_name()
+                    ),
+                )
                 .with_remedy(Remedy::Repair { version: a.version }));
             }
             Some(_) => {}
@@ -87,12 +96,15 @@ pub fn plan_up<'a>(
     if !allow_out_of_order && let Some(newest) = newest {
         let late: Vec<String> = pending.iter().filter(|m| m.version < newest).map(|m| m.file_name()).collect();
         if !late.is_empty() {
-            return Err(Error::input(format!(
-                "pending migration(s) older than the newest applied one ({newest}): {}. This usually comes \
+            return Err(Error::new(
+                Problem::OutOfOrder,
+                format!(
+                    "pending migration(s) older than the newest applied one ({newest}): {}. This usually comes \
                  from merging two branches; nothing was run. Give them new versions after {newest} (rename \
                  the files) if they depend on newer ones, or apply them as they are, out of order.",
-                late.join(", ")
-            ))
+                    late.join(", ")
+                ),
+            )
             .with_remedy(Remedy::AllowOutOfOrder));
         }
     }
@@ -207,8 +219,8 @@ mod tests {
         let mut dirty = applied(&s.migrations[0]);
         dirty.success = false;
         let e = plan_up(&s, &[dirty], None, false).unwrap_err();
-        assert_eq!(e.kind, crate::ErrorKind::Failed);
-        assert_eq!(e.remedies, [Remedy::Resolve { version: 1 }]);
+        assert!(matches!(e.problem, crate::Problem::Dirty { .. }));
+        assert_eq!(e.remedies, [Remedy::resolve(1)]);
 
         let mut gone = applied(&s.migrations[0]);
         gone.version = 9;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::db::{self, Database, EventKind, NewEvent, Outcome};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Problem, Result};
 use crate::event::{Direction, RunEvent};
 use crate::migration::plan::{self, DownTarget};
 use crate::migration::source::{MigrationFile, Source};
@@ -215,6 +215,21 @@ pub enum Work {
     Redo,
 }
 
+impl Work {
+    /// What a person asked for, with the defaults in one place: up runs everything pending (or up
+    /// to `to`); down goes back to `to`, or rolls back `steps`, one when neither is given.
+    pub fn asked(direction: Direction, to: Option<i64>, steps: Option<usize>) -> Result<Work> {
+        Ok(match (direction, to, steps) {
+            (Direction::Up, to, _) => Work::Up(to),
+            (Direction::Down, Some(v), _) => Work::Down(DownTarget::To(v)),
+            (Direction::Down, None, Some(0)) => {
+                return Err(Error::input("rolling back 0 migrations does nothing: ask for 1 or more."));
+            }
+            (Direction::Down, None, n) => Work::Down(DownTarget::Steps(n.unwrap_or(1))),
+        })
+    }
+}
+
 /// Runs the work under the migration lock, creating the history tables first, and always unlocks.
 /// The history is read and the plan made only under the lock (another runner's migration in flight
 /// is never seen half-done). `before` runs there too, once the plan is known and before its first
@@ -232,7 +247,7 @@ pub async fn execute(
     let unlocked = db.unlock().await;
     let value = result?;
     // A lost connection took its session's lock with it; the report says what happened.
-    if !value.0.failure.as_ref().is_some_and(|f| f.kind == ErrorKind::Connect) {
+    if !value.0.failure.as_ref().is_some_and(|f| f.problem == Problem::ConnectionLost) {
         unlocked?;
     }
     Ok(value)
@@ -257,10 +272,13 @@ async fn locked_work(
     if let Some(seen) = &opts.expect {
         let changes = plan_changes(seen, &planned);
         if !changes.is_empty() {
-            return Err(Error::failed(format!(
-                "the plan changed since it was previewed, so nothing was run:\n{}\nPreview it again.",
-                changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
-            )));
+            return Err(Error::new(
+                Problem::PlanChanged,
+                format!(
+                    "the plan changed since it was previewed, so nothing was run:\n{}\nPreview it again.",
+                    changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+                ),
+            ));
         }
     }
     match work {
@@ -379,7 +397,7 @@ async fn run(
                 });
                 done.push(Done { version: m.version, description: m.description.clone(), duration_ns });
             }
-            Err(db::Failure { error, .. }) if error.kind == ErrorKind::Connect => {
+            Err(db::Failure { error, .. }) if error.kind() == ErrorKind::Connect => {
                 // The connection went away mid-migration: what the database holds now, read over a
                 // new connection, decides what is said.
                 let state = after_lost_connection(db, m.version, direction).await;
@@ -414,7 +432,7 @@ async fn run(
                 };
                 let mut error = explain_failure(error, m, direction, dirty.then_some(why), done.len(), total);
                 if opts.cancel.is_aborted() {
-                    error.kind = ErrorKind::Cancelled;
+                    error.problem = Problem::Cancelled;
                     error.message = format!("stopped on the server at your request: {}", error.message);
                     cancelled = true;
                 }
@@ -496,9 +514,9 @@ fn lost_connection(mut error: Error, v: i64, direction: Direction, state: Lost, 
         ),
     };
     if state == Lost::PartWay {
-        error = error.with_remedy(crate::error::Remedy::Resolve { version: v });
+        error = error.with_remedy(crate::error::Remedy::resolve(v));
     }
-    error.kind = ErrorKind::Connect;
+    error.problem = Problem::ConnectionLost;
     error.message = format!("{}\n{now}\n{done} of {total} migration(s) {verb}; the rest did not run.", error.message);
     error
 }
@@ -539,7 +557,7 @@ fn explain_failure(
         Direction::Down => "rolled back",
     };
     let state = if let Some(why) = dirty {
-        error = error.with_remedy(crate::error::Remedy::Resolve { version: m.version });
+        error = error.with_remedy(crate::error::Remedy::resolve(m.version));
         format!(
             "\nThe database was left part way through migration {v} ({why}, so its finished statements \
              stay). It is marked failed and later runs will stop until you fix it by hand and mark it resolved.",
@@ -549,8 +567,8 @@ fn explain_failure(
         format!("\nMigration {} changed nothing: the database is as it was before it.", m.version)
     };
     error.message = format!("{}{state}\n{done} of {total} migration(s) {verb} before the failure.", error.message);
-    if !matches!(error.kind, ErrorKind::Input | ErrorKind::Lock) {
-        error.kind = ErrorKind::Failed;
+    if !matches!(error.kind(), ErrorKind::Input | ErrorKind::Lock) {
+        error.problem = Problem::MigrationFailed { version: m.version };
     }
     error
 }

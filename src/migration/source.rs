@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha384};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 
 /// Reversible (`.up.sql` + `.down.sql`) or simple (`.sql`, cannot be rolled back).
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -67,9 +67,9 @@ impl MigrationFile {
             )));
         };
         match fs::read(path) {
-            Ok(bytes) => String::from_utf8(bytes)
-                .map(|s| without_bom(s).0)
-                .map_err(|_| Error::input(format!("{} is not valid UTF-8; save it as UTF-8.", path.display()))),
+            Ok(bytes) => String::from_utf8(bytes).map(|s| without_bom(s).0).map_err(|_| {
+                Error::new(Problem::BadFile, format!("{} is not valid UTF-8; save it as UTF-8.", path.display()))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(format!(
                 "migration {} cannot be rolled back: its down file {} is missing. Write it (the SQL \
                  that undoes {}) and try again.",
@@ -237,12 +237,15 @@ impl Source {
             return Ok(());
         }
         let lines: Vec<String> = self.problems.iter().map(|p| format!("  - {}", p.message())).collect();
-        Err(Error::input(format!(
-            "the migrations folder {} has {} problem(s); nothing was run:\n{}",
-            self.dir.display(),
-            self.problems.len(),
-            lines.join("\n")
-        )))
+        Err(Error::new(
+            Problem::BadFile,
+            format!(
+                "the migrations folder {} has {} problem(s); nothing was run:\n{}",
+                self.dir.display(),
+                self.problems.len(),
+                lines.join("\n")
+            ),
+        ))
     }
 
     pub fn get(&self, version: i64) -> Option<&MigrationFile> {
@@ -370,7 +373,7 @@ mod tests {
         let s = Source::load(d.path()).unwrap();
         assert!(s.migrations.is_empty());
         let msg = s.ensure_valid().unwrap_err();
-        assert_eq!(msg.kind, crate::error::ErrorKind::Input);
+        assert_eq!(msg.kind(), crate::error::ErrorKind::Input);
         for needle in ["abc_x.sql", "nounderscore.sql", "5_a.sql, 5_b.up.sql", "7_gone.down.sql", "8_bin.sql"] {
             assert!(msg.message.contains(needle), "{needle} missing from: {}", msg.message);
         }

@@ -117,6 +117,9 @@ pub struct StatusReport {
     pub migrations: Vec<StatusRow>,
     /// Problems with the migrations folder (`check` lists them with their fixes).
     pub problems: Vec<String>,
+    /// The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
+    /// is applied, `None` when none is.
+    pub rollback_to: Option<i64>,
 }
 
 /// What status reads from a database: the history table, and who applied what.
@@ -144,7 +147,9 @@ pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Record
     for r in migrations.iter_mut().filter(|r| r.applied_at.is_some()) {
         r.applied_by = by.get(&r.version).map(|a| a.to_string());
     }
+    let applied: Vec<i64> = recorded.applied.iter().map(|a| a.version).collect();
     StatusReport {
+        rollback_to: applied.len().checked_sub(1).map(|i| if i == 0 { 0 } else { applied[i - 1] }),
         env: ws.env.clone(),
         database: ws.target.display(),
         dialect: ws.target.dialect(),

@@ -25,12 +25,13 @@ pub struct SplitError {
 impl SplitError {
     /// The error a person reads: which file, which line, what to do.
     pub fn into_error(self, file: &std::path::Path) -> crate::error::Error {
-        crate::error::Error::input(format!(
-            "{} line {}: {}. Nothing was run; close it and try again.",
-            file.file_name().unwrap_or(file.as_os_str()).to_string_lossy(),
-            self.line,
-            self.what
-        ))
+        let name = file.file_name().unwrap_or(file.as_os_str()).to_string_lossy().into_owned();
+        let mut e = crate::error::Error::new(
+            crate::error::Problem::BadFile,
+            format!("{name} line {}: {}. Nothing was run; close it and try again.", self.line, self.what),
+        );
+        e.location = Some(crate::error::Location { file: name, line: self.line, column: 1 });
+        e
     }
 }
 

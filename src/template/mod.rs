@@ -346,7 +346,7 @@ mod tests {
         for (k, val) in [("table", "users"), ("column", "email"), ("type", "text; DROP TABLE users")] {
             v.insert(k.to_string(), val.to_string());
         }
-        assert_eq!(render("add_column", &v, Dialect::Postgres, None).unwrap_err().kind, crate::ErrorKind::Input);
+        assert_eq!(render("add_column", &v, Dialect::Postgres, None).unwrap_err().kind(), crate::ErrorKind::Input);
     }
 
     #[test]

@@ -4,4 +4,8 @@ import type { EnvInfo } from "./EnvInfo";
 /**
  * What the window shows of a project.
  */
-export type ProjectView = { root: string, id: string, migrations: string, default_env: string | null, envs: Array<EnvInfo>, };
+export type ProjectView = { root: string, id: string, migrations: string, default_env: string | null, envs: Array<EnvInfo>, 
+/**
+ * The colour names an environment can take (or `#rrggbb`).
+ */
+colors: Array<string>, };

@@ -14,4 +14,9 @@ database: string, dialect: Dialect, summary: Summary, migrations: Array<StatusRo
 /**
  * Problems with the migrations folder (`check` lists them with their fixes).
  */
-problems: Array<string>, };
+problems: Array<string>, 
+/**
+ * The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
+ * is applied, `None` when none is.
+ */
+rollback_to: number | null, };

@@ -1,0 +1,112 @@
+//! The history tables, read and amended the same way on every database. A driver gives its
+//! connection, its SQL words and how it tells a missing table; `History` follows for all three.
+
+use async_trait::async_trait;
+use sqlx::{AssertSqlSafe, Executor as _};
+
+use super::sql::{self, Syntax};
+use super::{Amend, Applied, Event, EventKind, History, NewEvent};
+use crate::error::{Error, Result};
+use crate::migration::source::MigrationFile;
+
+/// What a driver lends the shared history code.
+#[async_trait]
+pub(crate) trait Bookkeeper: Send {
+    type Db: sqlx::Database;
+    type Words: Syntax + Default + Send;
+
+    fn conn(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection;
+
+    /// Whether an error says a history table does not exist yet (reads then find nothing).
+    fn undefined_table(e: &sqlx::Error) -> bool;
+
+    /// A database error in words; SQLite names its busy file here.
+    fn db_error(&self, e: sqlx::Error) -> Error {
+        e.into()
+    }
+
+    /// Ends the transaction a failed batch left open.
+    async fn rollback(&mut self);
+}
+
+#[async_trait]
+impl<T> History for T
+where
+    T: Bookkeeper,
+    for<'e> &'e mut <T::Db as sqlx::Database>::Connection: sqlx::Executor<'e, Database = T::Db>,
+    <T::Db as sqlx::Database>::Arguments: sqlx::IntoArguments<T::Db>,
+    Applied: for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
+    Event: for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
+    (i64, String): for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
+{
+    async fn applied(&mut self) -> Result<Vec<Applied>> {
+        let rows = sqlx::query_as::<T::Db, Applied>(sql::SELECT_APPLIED).fetch_all(self.conn()).await;
+        self.rows(rows)
+    }
+
+    async fn record_empty(&mut self, m: &MigrationFile, actor: &str) -> Result<()> {
+        let w = T::Words::default();
+        let ev = sql::ok_event(EventKind::Apply, m);
+        let text = format!(
+            "{};\n{};\n{};\nCOMMIT;",
+            w.begin(),
+            sql::insert_history(&w, m, true, "0"),
+            sql::insert_log(&w, &ev, actor, "0")
+        );
+        self.in_transaction(text).await
+    }
+
+    async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
+        let text = sql::insert_log(&T::Words::default(), event, actor, &sql::duration_literal(event.duration));
+        self.conn().execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ()).map_err(|e| self.db_error(e))
+    }
+
+    async fn appliers(&mut self) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query_as::<T::Db, (i64, String)>(sql::SELECT_APPLIERS).fetch_all(self.conn()).await;
+        self.rows(rows)
+    }
+
+    async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
+        let text = format!("{}{limit}", sql::SELECT_EVENTS);
+        let rows = sqlx::query_as::<T::Db, Event>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
+        self.rows(rows)
+    }
+
+    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
+        let w = T::Words::default();
+        let text = format!(
+            "{};\n{};\n{};\nCOMMIT;",
+            w.begin(),
+            sql::amend(&w, change),
+            sql::insert_log(&w, event, actor, "NULL")
+        );
+        self.in_transaction(text).await
+    }
+}
+
+/// The shared steps behind `History`.
+#[async_trait]
+trait Steps: Bookkeeper {
+    /// Rows read from a history table; none while it does not exist.
+    fn rows<R: Send>(&self, rows: std::result::Result<Vec<R>, sqlx::Error>) -> Result<Vec<R>> {
+        match rows {
+            Ok(rows) => Ok(rows),
+            Err(e) if Self::undefined_table(&e) => Ok(Vec::new()),
+            Err(e) => Err(self.db_error(e)),
+        }
+    }
+
+    /// Runs a `BEGIN … COMMIT` batch; on failure, ends the transaction it may have left open.
+    async fn in_transaction(&mut self, text: String) -> Result<()>
+    where
+        for<'e> &'e mut <Self::Db as sqlx::Database>::Connection: sqlx::Executor<'e, Database = Self::Db>,
+    {
+        if let Err(e) = self.conn().execute(sqlx::raw_sql(AssertSqlSafe(text))).await {
+            self.rollback().await;
+            return Err(self.db_error(e));
+        }
+        Ok(())
+    }
+}
+
+impl<T: Bookkeeper> Steps for T {}

@@ -1,0 +1,53 @@
+// Generated from src-tauri/src/lib.rs by src-tauri/tests/bindings.rs (cargo test). Do not edit.
+import { Channel, invoke } from '@tauri-apps/api/core';
+import type { AppEvent } from './AppEvent';
+import type { BackupEntry } from './BackupEntry';
+import type { Comparison } from './Comparison';
+import type { Direction } from './Direction';
+import type { EnvConfig } from './EnvConfig';
+import type { Event } from './Event';
+import type { Finding } from './Finding';
+import type { Probe } from './Probe';
+import type { ProjectView } from './ProjectView';
+import type { Rendered } from './Rendered';
+import type { Restored } from './Restored';
+import type { RunReport } from './RunReport';
+import type { RunRequest } from './RunRequest';
+import type { SavedEnv } from './SavedEnv';
+import type { StatusReport } from './StatusReport';
+import type { TemplateInfo } from './TemplateInfo';
+
+function streaming<T, E>(cmd: string, args: Record<string, unknown>, onEvent: (e: E) => void): Promise<T> {
+  // Subscribed before the call, so no early event is lost.
+  const events = new Channel<E>();
+  events.onmessage = onEvent;
+  return invoke<T>(cmd, { ...args, events });
+}
+
+export const commands = {
+  openProject: (path: string) => invoke<ProjectView>('open_project', { path }),
+  createProject: (root: string, migrations: string) => invoke<ProjectView>('create_project', { root, migrations }),
+  pickFolder: () => invoke<string | null>('pick_folder'),
+  currentProject: () => invoke<ProjectView | null>('current_project'),
+  recentProjects: () => invoke<Array<string>>('recent_projects'),
+  envConfig: (name: string) => invoke<[EnvConfig, boolean]>('env_config', { name }),
+  saveEnv: (name: string, env: EnvConfig, personal: boolean, password: string | null) => invoke<SavedEnv>('save_env', { name, env, personal, password }),
+  trustServer: (env: string) => invoke<null>('trust_server', { env }),
+  removeEnv: (name: string) => invoke<ProjectView>('remove_env', { name }),
+  testEnv: (env: string) => invoke<Probe>('test_env', { env }),
+  status: (env: string) => invoke<StatusReport>('status', { env }),
+  history: (env: string, limit: number) => invoke<Array<Event>>('history', { env, limit }),
+  check: (env: string) => invoke<Array<Finding>>('check', { env }),
+  plan: (env: string, direction: Direction, to: number | null, steps: number | null, allowOutOfOrder: boolean) => invoke<RunReport>('plan', { env, direction, to, steps, allowOutOfOrder }),
+  runMigrations: (req: RunRequest, onEvent: (e: AppEvent) => void) => streaming<RunReport, AppEvent>('run_migrations', { req }, onEvent),
+  cancel: (job: number) => invoke<boolean>('cancel', { job }),
+  repair: (env: string, version: number, reason: string, confirm: string | null) => invoke<string>('repair', { env, version, reason, confirm }),
+  resolve: (env: string, version: number, applied: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, confirm }),
+  templates: () => invoke<Array<TemplateInfo>>('templates'),
+  renderTemplate: (env: string, name: string, params: Record<string, string>) => invoke<Rendered>('render_template', { env, name, params }),
+  createMigration: (name: string, up: string, down: string | null, noTransaction: boolean) => invoke<Array<string>>('create_migration', { name, up, down, noTransaction }),
+  backups: (env: string) => invoke<Array<BackupEntry>>('backups', { env }),
+  backupNow: (env: string, onEvent: (e: AppEvent) => void) => streaming<BackupEntry, AppEvent>('backup_now', { env }, onEvent),
+  verifyBackup: (env: string, id: string, onEvent: (e: AppEvent) => void) => streaming<Comparison, AppEvent>('verify_backup', { env, id }, onEvent),
+  restoreBackup: (env: string, id: string, confirm: string | null, onEvent: (e: AppEvent) => void) => streaming<Restored, AppEvent>('restore_backup', { env, id, confirm }, onEvent),
+};
