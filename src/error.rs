@@ -17,14 +17,15 @@ pub enum ErrorKind {
     Lock,
     /// Refused by a protection rule (exit 5).
     Protected,
-    /// The run was cancelled between migrations (exit 1: the work asked for was not done).
+    /// A person stopped the work (Ctrl-C, SIGTERM, Cancel): exit 130, as a shell reports an interrupt.
     Cancelled,
 }
 
 impl ErrorKind {
     pub fn exit_code(self) -> i32 {
         match self {
-            ErrorKind::Failed | ErrorKind::Cancelled => 1,
+            ErrorKind::Failed => 1,
+            ErrorKind::Cancelled => 130,
             ErrorKind::Input => 2,
             ErrorKind::Connect => 3,
             ErrorKind::Lock => 4,

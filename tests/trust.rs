@@ -217,7 +217,7 @@ async fn abort_stops_the_statement_on_the_server(d: Dialect, sql: &str, running:
         signal(&child, libc::SIGINT);
     }
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
     // The server is not still running it, and the history says what the process said.
     if let Some(probe) = running {
         assert_eq!(p.t.strings(probe).await, ["0"]);
@@ -229,6 +229,18 @@ async fn abort_stops_the_statement_on_the_server(d: Dialect, sql: &str, running:
     let o = p.godwit(&["status", "--json"]);
     let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!((status["summary"]["applied"].as_i64(), status["summary"]["pending"].as_i64()), (Some(0), Some(1)));
+}
+
+/// One Ctrl-C lets the running migration finish, runs no more, and exits 130.
+#[tokio::test]
+async fn one_ctrl_c_stops_after_the_current_migration() {
+    let p = Project::new(Dialect::Postgres).await;
+    p.t.write("2_after.up.sql", "CREATE TABLE after_stop (id INTEGER);");
+    let child = start_long_run(&p, "SELECT pg_sleep(1);");
+    signal(&child, libc::SIGINT);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert_eq!(p.t.history().await, ["1:true"]);
 }
 
 const PG_RUNNING: &str = "SELECT count(*)::text FROM pg_stat_activity \

@@ -412,6 +412,13 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
             }
         }
         sqlx::Error::Tls(t) => format!("TLS with {at} failed: {t}"),
+        // Another server on that port (e.g. a PostgreSQL URL at MariaDB's 3306) answers in words the
+        // driver cannot read.
+        sqlx::Error::Protocol(_) => format!(
+            "the server at {at} did not answer as {} does: check the port (PostgreSQL usually listens on 5432, \
+             MySQL and MariaDB on 3306) and the URL's scheme.",
+            target.dialect().name()
+        ),
         other => format!("cannot connect to {at}: {other}"),
     };
     let refused = matches!(error_code(&e).as_deref(), Some("28P01" | "1045"));

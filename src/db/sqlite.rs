@@ -95,6 +95,13 @@ CREATE TABLE IF NOT EXISTS _godwit_log (
 impl Sqlite {
     pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Self> {
         let path = target.sqlite_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+            return Err(Error::connect(format!(
+                "the folder of the SQLite database {} does not exist: create {} first, or fix the path in the URL.",
+                path.display(),
+                dir.display()
+            )));
+        }
         if !opts.create_sqlite && !path.exists() {
             return Err(Error::connect(format!(
                 "the SQLite database {} does not exist yet: applying migrations creates it, or fix the path in the URL.",

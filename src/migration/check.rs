@@ -60,17 +60,14 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 P::DuplicateVersion { version, files } => {
                     (FindingKind::DuplicateVersion, Some(*version), files.clone())
                 }
-                P::BadName { file } | P::NotUtf8 { file } | P::Unreadable { file, .. } => {
-                    (FindingKind::BadFile, None, vec![file.clone()])
-                }
+                P::BadName { file }
+                | P::BadSeparator { file, .. }
+                | P::BadCase { file, .. }
+                | P::NotUtf8 { file }
+                | P::Unreadable { file, .. } => (FindingKind::BadFile, None, vec![file.clone()]),
                 P::DownWithoutUp { version, file } => (FindingKind::BadFile, Some(*version), vec![file.clone()]),
             };
-            let message = p.message();
-            let (message, fix) = match message.split_once(". ") {
-                Some((m, f)) => (m.to_string(), lower_first(f.trim_end_matches('.'))),
-                None => (message, String::new()),
-            };
-            Finding { kind, version, files, message, fix, remedies: Vec::new() }
+            Finding { kind, version, files, message: p.what(), fix: p.fix(), remedies: Vec::new() }
         })
         .collect();
 
@@ -221,11 +218,6 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
         }
     }
     out
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
 }
 
 fn list(files: &[String]) -> String {

@@ -90,6 +90,10 @@ impl MigrationFile {
 pub enum SourceProblem {
     /// A `.sql` file whose name does not start with an integer version.
     BadName { file: String },
+    /// A version followed by something other than `_` (`20240101-add.up.sql`).
+    BadSeparator { file: String, rename: String },
+    /// A `.SQL` (or `.UP.SQL`, ...) extension: sqlx reads lower-case ones only.
+    BadCase { file: String, rename: String },
     /// Two files claim the same version.
     DuplicateVersion { version: i64, files: Vec<String> },
     /// A `.down.sql` with no `.up.sql` of the same version.
@@ -101,26 +105,69 @@ pub enum SourceProblem {
 }
 
 impl SourceProblem {
-    pub fn message(&self) -> String {
+    /// What is wrong.
+    pub fn what(&self) -> String {
         match self {
-            SourceProblem::BadName { file } => format!(
-                "{file}: the name does not start with a version. Rename it VERSION_description.sql \
-                 (or .up.sql/.down.sql), e.g. 20240201145745_create_todos_table.up.sql."
-            ),
-            SourceProblem::DuplicateVersion { version, files } => format!(
-                "version {version} is used by more than one migration: {}. Give one of them a new \
-                 version (a new migration gets a free one) and move its SQL there.",
-                files.join(", ")
-            ),
-            SourceProblem::DownWithoutUp { file, .. } => {
-                format!("{file} has no matching .up.sql. Add the up file or remove the stray down file.")
+            SourceProblem::BadName { file } => format!("{file}: the name does not start with a version"),
+            SourceProblem::BadSeparator { file, .. } => {
+                format!("{file}: the version must be followed by `_`")
             }
-            SourceProblem::NotUtf8 { file } => {
-                format!("{file} is not valid UTF-8; save it as UTF-8.")
+            SourceProblem::BadCase { file, .. } => {
+                format!("{file}: the extension is not lower-case, so it is not read")
             }
+            SourceProblem::DuplicateVersion { version, files } => {
+                format!("version {version} is used by more than one migration: {}", files.join(", "))
+            }
+            SourceProblem::DownWithoutUp { file, .. } => format!("{file} has no matching .up.sql"),
+            SourceProblem::NotUtf8 { file } => format!("{file} is not valid UTF-8"),
             SourceProblem::Unreadable { file, error } => format!("cannot read {file}: {error}"),
         }
     }
+
+    /// What to do about it.
+    pub fn fix(&self) -> String {
+        match self {
+            SourceProblem::BadName { .. } => "rename it VERSION_description.sql (or .up.sql/.down.sql), e.g. \
+                                             20240201145745_create_todos_table.up.sql"
+                .into(),
+            SourceProblem::BadSeparator { rename, .. } | SourceProblem::BadCase { rename, .. } => {
+                format!("rename it {rename}")
+            }
+            SourceProblem::DuplicateVersion { .. } => {
+                "give one of them a new version (a new migration gets a free one) and move its SQL there".into()
+            }
+            SourceProblem::DownWithoutUp { .. } => "add the up file or remove the stray down file".into(),
+            SourceProblem::NotUtf8 { .. } => {
+                "save it as UTF-8 (in an editor: reopen with its encoding, save as UTF-8)".into()
+            }
+            SourceProblem::Unreadable { .. } => "check its permissions".into(),
+        }
+    }
+
+    pub fn message(&self) -> String {
+        let fix = self.fix();
+        let mut first = fix.chars();
+        let fix = first.next().map(|c| c.to_uppercase().chain(first).collect::<String>()).unwrap_or_default();
+        format!("{}. {fix}.", self.what())
+    }
+}
+
+/// Names that look like migrations but that sqlx would not read as they are: a `.SQL` extension in
+/// another case, or a version followed by `-` (or another character) instead of `_`.
+fn misnamed(name: &str) -> Option<SourceProblem> {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".sql") && !name.ends_with(".sql") {
+        let cut = [".up.sql", ".down.sql", ".sql"].iter().find(|e| lower.ends_with(*e)).map_or(4, |e| e.len());
+        let rename = format!("{}{}", &name[..name.len() - cut], &lower[lower.len() - cut..]);
+        return Some(SourceProblem::BadCase { file: name.to_string(), rename });
+    }
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    let sep = name[digits..].chars().next()?;
+    if digits > 0 && sep != '_' && !sep.is_ascii_alphanumeric() && sep != '.' {
+        let rename = format!("{}_{}", &name[..digits], &name[digits + sep.len_utf8()..]);
+        return Some(SourceProblem::BadSeparator { file: name.to_string(), rename });
+    }
+    None
 }
 
 /// A migrations folder: its migrations in version order, and whatever is wrong with it.
@@ -150,7 +197,7 @@ impl Source {
         for entry in entries {
             let entry = entry.map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.ends_with(".sql") {
+            if !name.to_ascii_lowercase().ends_with(".sql") {
                 continue;
             }
             let is_file = match entry.file_type() {
@@ -159,6 +206,10 @@ impl Source {
                 Err(_) => false,
             };
             if !is_file {
+                continue;
+            }
+            if let Some(p) = misnamed(&name) {
+                problems.push(p);
                 continue;
             }
             let Some((version, rest)) = name.split_once('_').and_then(|(v, rest)| Some((v.parse::<i64>().ok()?, rest)))
@@ -379,6 +430,31 @@ mod tests {
         }
         assert!(!msg.message.contains("5_b.down.sql has no matching"), "{}", msg.message);
         assert_eq!(s.problems.len(), 5, "{:?}", s.problems);
+    }
+
+    #[test]
+    fn near_miss_names_are_reported_with_the_name_to_use() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "20261129000001-dash.up.sql", "SELECT 1;");
+        write(d.path(), "2_SHOUT.UP.SQL", "SELECT 1;");
+        write(d.path(), "3_plain.Sql", "SELECT 1;");
+        let s = Source::load(d.path()).unwrap();
+        assert!(s.migrations.is_empty());
+        let mut p = s.problems.clone();
+        p.sort_by_key(SourceProblem::what);
+        assert_eq!(
+            p,
+            [
+                SourceProblem::BadSeparator {
+                    file: "20261129000001-dash.up.sql".into(),
+                    rename: "20261129000001_dash.up.sql".into()
+                },
+                SourceProblem::BadCase { file: "2_SHOUT.UP.SQL".into(), rename: "2_SHOUT.up.sql".into() },
+                SourceProblem::BadCase { file: "3_plain.Sql".into(), rename: "3_plain.sql".into() },
+            ]
+        );
+        let f = crate::migration::check::check_files(&s, None, &[]);
+        assert!(f.iter().all(|f| !f.fix.is_empty()));
     }
 
     #[test]

@@ -91,6 +91,9 @@ export async function launch(t, { project, home }, env = {}) {
   let browser;
   try {
     await waitPort(port, 15000);
+    // tauri-driver forwards to WebKitWebDriver, which it starts itself: a session asked for before
+    // that one listens fails with a socket error.
+    await waitPort(nativePort, 15000);
     browser = await remote({
       hostname: '127.0.0.1',
       port,

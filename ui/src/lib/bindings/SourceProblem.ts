@@ -4,4 +4,4 @@
  * Something wrong with the folder that stops Godwit from trusting it; `check` lists them all,
  * a run refuses to start while any is there.
  */
-export type SourceProblem = { "problem": "bad_name", file: string, } | { "problem": "duplicate_version", version: number, files: Array<string>, } | { "problem": "down_without_up", version: number, file: string, } | { "problem": "not_utf8", file: string, } | { "problem": "unreadable", file: string, error: string, };
+export type SourceProblem = { "problem": "bad_name", file: string, } | { "problem": "bad_separator", file: string, rename: string, } | { "problem": "bad_case", file: string, rename: string, } | { "problem": "duplicate_version", version: number, files: Array<string>, } | { "problem": "down_without_up", version: number, file: string, } | { "problem": "not_utf8", file: string, } | { "problem": "unreadable", file: string, error: string, };
