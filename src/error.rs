@@ -158,6 +158,8 @@ pub enum Remedy {
     WaitForServer,
     /// The environment's backups, listed (or the first one made).
     Backups,
+    /// What would run changed since it was seen: look at the plan as it is now.
+    Preview,
     /// The migrations and their versions, as the status lists them.
     Status,
     /// An environment of that name already exists: remove it first.

@@ -17,9 +17,38 @@ pub enum Direction {
 #[serde(tag = "event", rename_all = "snake_case")]
 #[ts(export)]
 pub enum RunEvent {
-    Started { direction: Direction, total: usize },
-    MigrationStarted { direction: Direction, index: usize, total: usize, version: i64, description: String },
-    MigrationFinished { direction: Direction, version: i64, description: String, duration_ns: i64 },
-    MigrationFailed { direction: Direction, version: i64, message: String, location: Option<Location>, dirty: bool },
-    Finished { direction: Direction, done: usize, total: usize, cancelled: bool },
+    /// Something a person should know before the run starts (a revision conflict among the files).
+    Warning {
+        message: String,
+    },
+    Started {
+        direction: Direction,
+        total: usize,
+    },
+    MigrationStarted {
+        direction: Direction,
+        index: usize,
+        total: usize,
+        version: i64,
+        description: String,
+    },
+    MigrationFinished {
+        direction: Direction,
+        version: i64,
+        description: String,
+        duration_ns: i64,
+    },
+    MigrationFailed {
+        direction: Direction,
+        version: i64,
+        message: String,
+        location: Option<Location>,
+        dirty: bool,
+    },
+    Finished {
+        direction: Direction,
+        done: usize,
+        total: usize,
+        cancelled: bool,
+    },
 }

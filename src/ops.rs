@@ -9,7 +9,7 @@ use futures_util::future::BoxFuture;
 
 use crate::backup::{self, BackupEntry, BackupEvent, BackupFirst, Comparison, Restored, Store};
 use crate::db::{self, ConnectOptions, Database, Event};
-use crate::error::Result;
+use crate::error::{Error, Problem, Remedy, Result};
 use crate::event::RunEvent;
 use crate::migration::check::{self, Finding};
 use crate::migration::plan::DownTarget;
@@ -78,10 +78,7 @@ pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
 pub async fn check(s: &Session) -> Result<Vec<Finding>> {
     let source = s.source()?;
     let applied = s.reading(|db| db.applied()).await?;
-    let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
-    let mut findings = check::check_files(&source, Some(s.ws.target.dialect()), &versions);
-    findings.extend(check::check_history(&status::rows(&source, &applied)));
-    Ok(findings)
+    Ok(check::all(&source, Some(s.ws.target.dialect()), &applied))
 }
 
 /// Applied migrations whose files no longer match them (edited, or gone), and how many are applied.
@@ -99,11 +96,14 @@ pub async fn verify_files(s: &Session) -> Result<(Vec<Finding>, usize)> {
 pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
     let source = s.source()?;
     let applied = s.reading(|db| db.applied()).await?;
-    match work {
+    let mut report = match work {
         Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
         Work::Down(target) => runner::preview_down(&source, &applied, target),
         Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1)),
-    }
+    }?;
+    report.database = s.ws.target.display();
+    report.warnings = check::conflicts(&source, &applied);
+    Ok(report)
 }
 
 /// A run a person asked for.
@@ -117,13 +117,23 @@ pub struct RunRequest {
     pub verify: bool,
     /// The plan the person saw: anything else and nothing runs.
     pub expect: Option<Vec<Seen>>,
+    /// The database that plan was made for (a saved plan says): any other and nothing runs.
+    pub expect_database: Option<String>,
     /// What the person typed to confirm a protected environment.
     pub confirm: Option<String>,
 }
 
 impl RunRequest {
     pub fn new(work: Work) -> RunRequest {
-        RunRequest { work, allow_out_of_order: false, backup: false, verify: false, expect: None, confirm: None }
+        RunRequest {
+            work,
+            allow_out_of_order: false,
+            backup: false,
+            verify: false,
+            expect: None,
+            expect_database: None,
+            confirm: None,
+        }
     }
 }
 
@@ -138,6 +148,14 @@ pub async fn run(
     on_backup: &(dyn Fn(&BackupEvent) + Send + Sync),
 ) -> Result<(RunReport, Option<RunReport>)> {
     project::check_confirmation(&s.ws, req.confirm.as_deref(), false)?;
+    let here = s.ws.target.display();
+    if let Some(there) = req.expect_database.as_ref().filter(|d| !d.is_empty() && **d != here) {
+        return Err(Error::new(
+            Problem::PlanChanged,
+            format!("the plan was made for {there}, not for {here}, so nothing was run."),
+        )
+        .with_remedy(Remedy::Preview));
+    }
     let source = s.source()?;
     let opts = RunOptions {
         lock_timeout: s.lock_timeout,
@@ -156,11 +174,32 @@ pub async fn run(
         taken: None,
     };
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
+    let warnings = match db.applied().await {
+        Ok(applied) => check::conflicts(&source, &applied),
+        Err(e) => {
+            db.close().await;
+            return Err(e);
+        }
+    };
+    for w in &warnings {
+        on_run(&RunEvent::Warning { message: w.clone() });
+    }
     let result = runner::execute(db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
     db.close().await;
-    let (mut report, mut then) = result.map_err(|e| first.hint(e))?;
+    let (mut report, mut then) = result?;
+    // The backup is offered only once the database changed: a failure that changed nothing needs
+    // no restore, and a restore would lose what was written since the backup.
+    let mut changed = false;
     for r in std::iter::once(&mut report).chain(then.as_mut()) {
-        r.failure = r.failure.take().map(|e| first.hint(e));
+        let part_way =
+            r.failure.as_ref().is_some_and(|e| e.remedies.iter().any(|x| matches!(x, Remedy::Resolve { .. })));
+        changed |= !r.done.is_empty() || part_way;
+        if changed {
+            r.failure = r.failure.take().map(|e| first.hint(e));
+        }
+        r.database = s.ws.target.display();
+        r.backup = first.taken.as_ref().map(|b| b.id.clone());
+        r.warnings = warnings.clone();
     }
     Ok((report, then))
 }

@@ -154,6 +154,15 @@ pub fn check_confirmation(ws: &Workspace, typed: Option<&str>, always: bool) -> 
     }
 }
 
+/// What became of a removed environment's stored password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordRemoval {
+    Removed,
+    NoneStored,
+    /// The keyring could not be asked (why): a password may still be stored under the old name.
+    NotReached(String),
+}
+
 impl Project {
     /// Looks for `godwit.toml` in `start` and its parents.
     pub fn find(start: &Path) -> Result<Option<Project>> {
@@ -343,7 +352,7 @@ impl Project {
     }
 
     /// `env remove`: removes the environment and its stored password.
-    pub fn remove_env(&mut self, name: &str) -> Result<()> {
+    pub fn remove_env(&mut self, name: &str) -> Result<PasswordRemoval> {
         let Some((_, personal)) = self.env(name) else {
             return Err(Error::input(format!("there is no environment `{name}`; known: {}", list(&self.env_names()))));
         };
@@ -356,11 +365,12 @@ impl Project {
         self.config.env.remove(name);
         self.personal.remove(name);
         // The keyring may be unavailable; the environment is gone either way, and a stale
-        // password under its key is harmless and said.
-        if let Err(e) = secret::remove(&self.secret_key(name)) {
-            tracing::warn!("{}", e.message);
-        }
-        Ok(())
+        // password under its key is harmless (it is bound to its server) and said.
+        Ok(match secret::remove(&self.secret_key(name)) {
+            Ok(true) => PasswordRemoval::Removed,
+            Ok(false) => PasswordRemoval::NoneStored,
+            Err(e) => PasswordRemoval::NotReached(e.message),
+        })
     }
 
     /// Every environment with where its password would come from.
@@ -430,7 +440,7 @@ pub fn password_from_env(env: &str) -> Option<SecretString> {
 }
 
 /// `godwit init`: writes `godwit.toml` in `root`, adopting an existing migrations folder.
-pub fn init(root: &Path, migrations: &str) -> Result<(PathBuf, usize)> {
+pub fn init(root: &Path, migrations: &str) -> Result<Created> {
     let path = root.join(CONFIG_FILE);
     if path.exists() {
         return Err(Error::input(format!(
@@ -439,7 +449,13 @@ pub fn init(root: &Path, migrations: &str) -> Result<(PathBuf, usize)> {
         )));
     }
     let dir = root.join(migrations);
-    let adopted = if dir.is_dir() { crate::migration::source::Source::load(&dir)?.migrations.len() } else { 0 };
+    let (adopted, problems) = match dir.is_dir() {
+        true => {
+            let s = crate::migration::source::Source::load(&dir)?;
+            (s.migrations.len(), s.problems.len())
+        }
+        false => (0, 0),
+    };
     fs::create_dir_all(&dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
     let name: String = root
         .canonicalize()
@@ -458,7 +474,16 @@ pub fn init(root: &Path, migrations: &str) -> Result<(PathBuf, usize)> {
         toml_edit::Value::from(migrations)
     );
     fs::write(&path, text).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
-    Ok((path, adopted))
+    Ok(Created { config: path, adopted, problems })
+}
+
+/// A project made by `init`.
+pub struct Created {
+    pub config: PathBuf,
+    /// Migrations already in the folder.
+    pub adopted: usize,
+    /// Files in the folder that are not usable as they are (`check` lists them).
+    pub problems: usize,
 }
 
 /// Enough randomness for a project id, without a dependency: time and process, hashed.
@@ -498,7 +523,8 @@ mod tests {
         fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"postgres://a:hunter2@db/app\"\n").unwrap();
         let e = Project::load(d.path()).unwrap_err();
         assert!(!e.message.contains("hunter2"), "{}", e.message);
-        assert_eq!(e.remedies, [crate::error::Remedy::SetPassword { env: "x".into() }]);
+        // Storing the password cannot work while the file that holds it does not load: no remedy.
+        assert!(e.remedies.is_empty());
         fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"sqlite://a.db\"\nprotect = true\n").unwrap();
         assert!(Project::load(d.path()).unwrap_err().message.contains("protect"));
     }

@@ -332,8 +332,16 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
     assert_eq!(list.as_array().unwrap().len(), 2, "keep = 2");
     let dbs = walk(data_dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "db")).count();
     assert_eq!(dbs, 2, "the oldest file went with its entry");
-    // A failing migration after the backup points at it.
-    t.write("2_bad.sql", "CREATE TABLE b (id INTEGER);\nINSERT INTO nowhere VALUES (1);");
+    // A failing migration that changed nothing: no restore is offered (it would only lose writes).
+    let bad = "CREATE TABLE b (id INTEGER);\nINSERT INTO nowhere VALUES (1);";
+    t.write("2_bad.sql", bad);
+    let o = run(&["up", "--confirm", "dev"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!text(&o).contains("restore"), "{}", text(&o));
+    // One applied, then a failure: the backup from before the run is pointed at.
+    std::fs::remove_file(t.migrations().join("2_bad.sql")).unwrap();
+    t.write("2_b.sql", "CREATE TABLE c (id INTEGER);");
+    t.write("3_bad.sql", bad);
     let o = run(&["up", "--confirm", "dev"]);
     assert_eq!(o.status.code(), Some(1));
     let newest = serde_json::from_slice::<serde_json::Value>(&run(&["backups", "--json"]).stdout).unwrap()[0]["id"]

@@ -218,6 +218,20 @@ fn unreachable_and_missing_databases_exit_3_without_the_password() {
     let o = godwit(dir.path(), u.as_str(), &["up"]);
     assert_eq!(o.code, 3);
     assert!(o.stderr.contains("does not exist"), "{}", o.stderr);
+
+    // A PostgreSQL URL at MariaDB's port: said in Godwit's words, not the driver's.
+    let port = u.port().unwrap_or(3306);
+    let o = godwit(dir.path(), &format!("postgres://postgres@127.0.0.1:{port}/x"), &["status"]);
+    assert_eq!(o.code, 3);
+    assert!(o.stderr.contains("did not answer as PostgreSQL") && !o.stderr.contains("sqlx"), "{}", o.stderr);
+
+    // A SQLite file in a folder that does not exist: reading names the folder too, and nothing is made.
+    for verb in ["status", "up"] {
+        let o = godwit(dir.path(), "sqlite://nowhere/x.db", &[verb]);
+        assert_eq!(o.code, 3, "{verb}: {}", o.stdout);
+        assert!(o.stderr.contains("folder"), "{}", o.stderr);
+    }
+    assert!(!dir.path().join("nowhere").exists());
 }
 
 #[test]
@@ -277,6 +291,24 @@ async fn check_reports_conflicts_out_of_order_and_json() {
     assert_eq!(v["migrations"][1]["out_of_order"], true);
     assert_eq!(v["migrations"][0]["applied_by"], godwit::db::actor());
     assert_eq!(v["migrations"][1]["applied_by"], serde_json::Value::Null);
+
+    // The advice names the file that is not applied (editing an applied one would stop every run),
+    // status marks both files, and a run warns before it starts.
+    let o = run(&t, &["check"]);
+    assert!(o.stdout.contains("edit the `Revises:` of 20_branch_a.up.sql (not applied) to 30"), "{}", o.stdout);
+    let o = run(&t, &["status"]);
+    assert_eq!(o.stdout.lines().filter(|l| l.contains("revision conflict")).count(), 2, "{}", o.stdout);
+    std::fs::remove_file(t.migrations().join("40_orphan.up.sql")).unwrap();
+    let o = run(&t, &["up", "--allow-out-of-order"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("warning: revision conflict"), "{}", o.stderr);
+
+    // Both applied: the conflict is history, a hint and not a failure.
+    let o = run(&t, &["check", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let kinds: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["settled_conflict"]);
 }
 
 #[tokio::test]
@@ -477,6 +509,14 @@ async fn the_plan_you_saw_is_the_plan_that_runs() {
     assert_eq!(run(&t, &["up", "--to", "10"]).code, 0);
     assert_eq!(run(&t, &["up", "--plan", plan]).code, 1);
     assert_eq!(t.tables().await, ["a"]);
+
+    // Saved for this database, run on another: refused there, and nothing made.
+    save();
+    let other = t.dir.path().join("other.db");
+    let o = godwit(t.dir.path(), &format!("sqlite://{}", other.display()), &["up", "--plan", plan]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(printed_commands(&o.stderr).iter().any(|c| c.contains("--dry-run")), "{}", o.stderr);
+    assert!(!other.exists());
 
     // Unchanged: it runs, and only up to the plan's last version (a file added after it waits).
     save();

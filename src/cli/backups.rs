@@ -30,7 +30,7 @@ pub(super) fn list(ctx: &Ctx, json: bool) -> Result<()> {
         return Ok(());
     }
     if all.is_empty() {
-        println!("No backups of {} yet: `godwit backup` makes one.", label(&ws));
+        println!("No backups of {} yet: `{} backup` makes one.", label(&ws), ctx.again.clone());
         return Ok(());
     }
     println!("{:<21} {:<19} {:>9} {:<16} {:>7}  TOOL", "ID", "CREATED (UTC)", "SIZE", "AT VERSION", "ROWS");
@@ -74,7 +74,8 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     // Show which backup before asking for the confirmation.
     let entry: BackupEntry = s.store()?.get(id)?;
     eprintln!(
-        "Restoring backup {} of {} (made {}, at migration {}) replaces its data.",
+        "Restoring backup {} of {} (made {}, at migration {}) replaces its data: its tables go back to what they \
+         held then, and tables made since are dropped.",
         entry.id,
         label(&s.ws),
         entry.created_at.format("%Y-%m-%d %H:%M:%S UTC"),

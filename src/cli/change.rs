@@ -3,6 +3,14 @@
 use super::*;
 use crate::migration::runner::Work;
 
+/// A plan saved by `up --dry-run --json`, as read back.
+#[derive(serde::Deserialize)]
+struct Saved {
+    direction: crate::event::Direction,
+    planned: Vec<runner::Seen>,
+    database: Option<String>,
+}
+
 /// How a run was asked for: a preview (`--dry-run`, as JSON with `--json`), or a run of a plan
 /// previewed before (`--plan FILE`).
 pub(super) struct Preview {
@@ -12,13 +20,8 @@ pub(super) struct Preview {
 }
 
 impl Preview {
-    /// The steps of a saved plan, as seen, and the last version to run; `None` without `--plan`.
-    fn seen(&self) -> Result<Option<(Vec<runner::Seen>, i64)>> {
-        #[derive(serde::Deserialize)]
-        struct Saved {
-            direction: crate::event::Direction,
-            planned: Vec<runner::Seen>,
-        }
+    /// The steps of a saved plan, as seen, and the database it was made for; `None` without `--plan`.
+    fn seen(&self) -> Result<Option<Saved>> {
         let Some(path) = &self.plan else { return Ok(None) };
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::input(format!("cannot read the plan {}: {e}", path.display())))?;
@@ -28,10 +31,13 @@ impl Preview {
         if saved.direction != crate::event::Direction::Up {
             return Err(Error::input(format!("{} is a plan to roll back, not to apply.", path.display())));
         }
-        let last = saved.planned.last().map(|s| s.version).ok_or_else(|| {
-            Error::input(format!("the plan in {} runs nothing: there was nothing to apply.", path.display()))
-        })?;
-        Ok(Some((saved.planned, last)))
+        if saved.planned.is_empty() {
+            return Err(Error::input(format!(
+                "the plan in {} runs nothing: there was nothing to apply.",
+                path.display()
+            )));
+        }
+        Ok(Some(saved))
     }
 }
 
@@ -56,9 +62,12 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
     let total = report.planned.len();
     let done = report.done.len();
     if report.cancelled {
-        println!(
-            "Stopped after {done} of {total} migration(s) on {label}: cancelled. The database has the first {done}."
-        );
+        match done {
+            0 => println!("Stopped before any migration ran on {label}: nothing was applied or rolled back."),
+            _ => println!(
+                "Stopped after {done} of {total} migration(s) on {label}: cancelled. The database has the first {done}."
+            ),
+        }
         return Err(report.failure.unwrap_or_else(|| Error::new(Problem::Cancelled, "cancelled")));
     }
     if total == 0 && report.failure.is_none() {
@@ -69,7 +78,12 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
         return Ok(());
     }
     let report = report.into_result()?;
-    println!("{verb} {} migration(s) on {label} in {}.", report.done.len(), ms(started.elapsed().as_nanos() as i64));
+    let backup = report.backup.as_ref().map(|id| format!(" (backup {id} taken first)")).unwrap_or_default();
+    println!(
+        "{verb} {} migration(s) on {label} in {}{backup}.",
+        report.done.len(),
+        ms(started.elapsed().as_nanos() as i64)
+    );
     Ok(())
 }
 
@@ -131,15 +145,17 @@ pub(super) async fn up(
     if how.dry_run {
         return show_preview(ctx, Work::Up(to), allow_out_of_order, how.json).await;
     }
-    let (expect, to) = match how.seen()? {
-        Some((seen, last)) => (Some(seen), Some(last)),
-        None => (None, to),
+    let (expect, to, expect_database) = match how.seen()? {
+        // Up to the plan's last version: a file added after it waits.
+        Some(s) => (Some(s.planned.clone()), s.planned.last().map(|s| s.version), s.database),
+        None => (None, to, None),
     };
     let req = ops::RunRequest {
         allow_out_of_order,
         backup: first.wanted,
         verify: first.verify,
         expect,
+        expect_database,
         ..ops::RunRequest::new(Work::Up(to))
     };
     run_and_finish(ctx, req).await

@@ -76,6 +76,7 @@ impl Ctx {
     pub(super) fn cancel_on_signals(&self) -> Cancel {
         let cancel = Cancel::default();
         let c = cancel.clone();
+        let status = format!("{} status", again(&self.cli));
         tokio::spawn(async move {
             // A supervisor's SIGTERM is a second Ctrl-C at once: its SIGKILL may follow within
             // seconds, so the running statement is stopped rather than waited for.
@@ -106,7 +107,7 @@ impl Ctx {
                     _ => {
                         eprintln!(
                             "\nexiting without waiting for the server: the running migration may still finish there. \
-                             `godwit status` shows what it did."
+                             `{status}` shows what it did."
                         );
                         std::process::exit(130);
                     }

@@ -96,8 +96,15 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
         }
         EnvCmd::Remove { name } => {
             let mut p = project_of(ctx)?;
-            p.remove_env(name)?;
-            println!("Removed environment `{name}` and its stored password.");
+            match p.remove_env(name)? {
+                project::PasswordRemoval::Removed => {
+                    println!("Removed environment `{name}` and its stored password.")
+                }
+                project::PasswordRemoval::NoneStored => println!("Removed environment `{name}`."),
+                project::PasswordRemoval::NotReached(why) => println!(
+                    "Removed environment `{name}`. Its password, if one is stored, stays in the OS keyring ({why})."
+                ),
+            }
             Ok(())
         }
     }

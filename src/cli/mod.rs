@@ -302,10 +302,16 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         None => std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?,
     };
     if let Verb::Init { migrations } = &cli.verb {
-        let (path, adopted) = project::init(&start, migrations)?;
-        println!("Created {} with a `dev` environment (SQLite file dev.db).", path.display());
-        if adopted > 0 {
-            println!("Adopted {adopted} existing migration(s) in {migrations}/.");
+        let made = project::init(&start, migrations)?;
+        println!("Created {} with a `dev` environment (SQLite file dev.db).", made.config.display());
+        if made.adopted > 0 {
+            println!("Adopted {} existing migration(s) in {migrations}/.", made.adopted);
+        }
+        if made.problems > 0 {
+            println!(
+                "{} file(s) in {migrations}/ cannot be used as they are: `{again} check` lists them with their fixes.",
+                made.problems
+            );
         }
         println!("Next: `godwit new create_first_table`, then `godwit up`.");
         return Ok(());
@@ -412,8 +418,12 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
         Remedy::Confirm { name } => format!("Where there is no terminal, add `--confirm {name}` to the command."),
-        Remedy::WaitForLock => "To wait longer, add `--lock-timeout SECONDS` to the command.".into(),
-        Remedy::WaitForServer => "To wait longer, add `--connect-timeout SECONDS` to the command.".into(),
+        Remedy::WaitForLock => "To wait longer, add `--lock-timeout 300` (seconds) to the command.".into(),
+        Remedy::WaitForServer => "To wait longer, add `--connect-timeout 30` (seconds) to the command.".into(),
+        Remedy::Preview => format!(
+            "To save the plan as it is now: `{godwit} up --dry-run --json > plan.json`; once it is reviewed, \
+             `{godwit} up --plan plan.json`."
+        ),
         Remedy::Backups => format!("`{godwit} backups` lists the backups; `{godwit} backup` makes one."),
         Remedy::Status => format!("`{godwit} status` lists the migrations and their versions."),
         Remedy::RemoveEnv { env } => format!("`{godwit} env remove {env}` removes it (and its stored password)."),

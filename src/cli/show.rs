@@ -28,10 +28,19 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     } else {
         println!("{:<16} {:<8} {:<20} {:>9}  DESCRIPTION", "VERSION", "STATE", "APPLIED AT (UTC)", "TIME");
     }
+    let conflicted: Vec<&String> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == crate::migration::check::FindingKind::RevisionConflict)
+        .flat_map(|f| &f.files)
+        .collect();
     for r in rows {
         let mut notes = Vec::new();
+        if r.file.as_ref().is_some_and(|f| conflicted.contains(&f)) {
+            notes.push("revision conflict".to_string());
+        }
         if r.drift {
-            notes.push(format!("edited after apply: `godwit repair {} --reason \"...\"`", r.version));
+            notes.push("edited after apply".to_string());
         }
         if r.out_of_order {
             notes.push("older than applied ones".to_string());
@@ -40,7 +49,7 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
             notes.push("no down file".to_string());
         }
         match r.state {
-            State::Failed => notes.push(format!("failed part way: `godwit resolve {}`", r.version)),
+            State::Failed => notes.push("failed part way".to_string()),
             State::Missing => notes.push("file missing".to_string()),
             _ => {}
         }
@@ -56,11 +65,9 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
     }
     let current = summary.current.map(|c| format!(" · current {c}")).unwrap_or_default();
     let mut line = format!("{} applied, {} pending{current}", summary.applied, summary.pending);
-    if summary.failed + summary.missing + summary.drift > 0 {
-        line.push_str(&format!(
-            " · {} failed, {} missing, {} edited: see `godwit check`",
-            summary.failed, summary.missing, summary.drift
-        ));
+    match report.findings.iter().filter(|f| !f.kind.is_hint()).count() {
+        0 => {}
+        n => line.push_str(&format!(" · {n} problem(s): `{} check` says what to do", ctx.again)),
     }
     println!("{line}");
     unread()
@@ -78,6 +85,7 @@ pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
         println!("No events recorded on {label} yet.");
         return Ok(());
     }
+    println!("{label} · {}", s.ws.target.dialect().name());
     println!(
         "{:<19} {:<8} {:<7} {:<16} {:>9}  {:<20} DESCRIPTION",
         "WHEN (UTC)", "EVENT", "OUTCOME", "VERSION", "TIME", "WHO"

@@ -401,12 +401,16 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
         sqlx::Error::Database(_) => {
             let db = e.as_database_error().expect("database error");
             match error_code(&e).as_deref().unwrap_or_default() {
-                "28P01" | "1045" => {
+                "28P01" | "1045" if target.has_password() => {
                     format!("the server at {at} refused the password for this user: {}.", target.auth_hint())
                 }
+                "28P01" | "1045" => format!(
+                    "the server at {at} wants a password for this user, and none was sent: {}.",
+                    target.auth_hint()
+                ),
                 "28000" | "1044" | "1698" => format!("the server at {at} does not let this user in: {}", db.message()),
                 "3D000" | "1049" => format!(
-                    "the database of {at} does not exist: create it (e.g. `createdb`, `CREATE DATABASE`) or fix the URL."
+                    "the database of {at} does not exist: create it (`CREATE DATABASE` on the server) or fix the URL."
                 ),
                 _ => format!("cannot connect to {at}: {}", db.message()),
             }

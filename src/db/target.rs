@@ -191,9 +191,13 @@ impl Target {
         })
     }
 
-    /// A SQLite file that does not exist yet: an empty database, for verbs that only read.
+    /// A SQLite file that does not exist yet, in a folder that does: an empty database, for verbs
+    /// that only read (a missing folder is an error: applying would not create it).
     pub fn is_unborn(&self) -> bool {
-        self.sqlite_path.as_ref().is_some_and(|p| p.to_str() != Some(":memory:") && !p.exists())
+        self.sqlite_path.as_ref().is_some_and(|p| {
+            let folder = p.parent().is_none_or(|d| d.as_os_str().is_empty() || d.is_dir());
+            p.to_str() != Some(":memory:") && !p.exists() && folder
+        })
     }
 
     /// The same server and credentials, another database (or SQLite file): for scratch restores.

@@ -26,12 +26,15 @@ pub enum FindingKind {
     Failed,
     /// A byte order mark at the start of a file: harmless to Godwit, a hint only.
     ByteOrderMark,
+    /// Two files revise the same migration and both are applied: the order they ran in is history
+    /// (editing either would change an applied file). A hint only.
+    SettledConflict,
 }
 
 impl FindingKind {
     /// A hint does not make `check` fail.
     pub fn is_hint(self) -> bool {
-        self == FindingKind::ByteOrderMark
+        matches!(self, FindingKind::ByteOrderMark | FindingKind::SettledConflict)
     }
 }
 
@@ -46,6 +49,24 @@ pub struct Finding {
     pub fix: String,
     /// What can be done about it: the CLI words each as a command, the app offers each as a button.
     pub remedies: Vec<Remedy>,
+}
+
+/// Everything `check` reports for a folder and a database's history.
+pub fn all(source: &Source, dialect: Option<Dialect>, applied: &[crate::db::Applied]) -> Vec<Finding> {
+    let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
+    let mut findings = check_files(source, dialect, &versions);
+    findings.extend(check_history(&crate::migration::status::rows(source, applied)));
+    findings
+}
+
+/// The revision conflicts a run should warn about, in words.
+pub fn conflicts(source: &Source, applied: &[crate::db::Applied]) -> Vec<String> {
+    let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
+    check_files(source, None, &versions)
+        .into_iter()
+        .filter(|f| f.kind == FindingKind::RevisionConflict)
+        .map(|f| format!("{}: {}", f.message, f.fix))
+        .collect()
 }
 
 /// Findings about the folder; `applied` (the history's versions, empty offline) keeps a parent that
@@ -100,23 +121,34 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
     for (parent, kids) in children {
         if kids.len() > 1 {
             let files: Vec<String> = kids.iter().map(|m| m.file_name()).collect();
-            let last = kids.iter().map(|m| m.version).max().unwrap_or_default();
-            let (what, after) = if parent.is_empty() {
-                ("start the chain (empty `Revises:`)".to_string(), "the start".to_string())
-            } else {
-                (format!("revise {parent}"), parent.to_string())
+            let what = match parent {
+                "" => "start the chain (empty `Revises:`)".to_string(),
+                p => format!("revise {p}"),
             };
+            let message = format!("{} {} {what}", list(&files), if files.len() == 2 { "both" } else { "all" });
+            // Only a file that is not applied may be edited: an applied one would then differ from
+            // what ran, and every run would stop until it is repaired.
+            let pending: Vec<_> = kids.iter().filter(|m| !applied.contains(&m.version)).collect();
+            let Some(edit) = pending.iter().max_by_key(|m| m.version) else {
+                out.push(Finding {
+                    kind: FindingKind::SettledConflict,
+                    version: kids.iter().map(|m| m.version).max(),
+                    message: format!("{message}; all are applied, in version order"),
+                    fix: "nothing to do: the order they ran in is history; a new migration revises the newest".into(),
+                    files,
+                    remedies: Vec::new(),
+                });
+                continue;
+            };
+            let after = kids.iter().filter(|m| m.version != edit.version).map(|m| m.version).max().unwrap_or_default();
             out.push(Finding {
                 kind: FindingKind::RevisionConflict,
-                version: Some(last),
-                message: format!(
-                    "revision conflict: {} {} {what}",
-                    list(&files),
-                    if files.len() == 2 { "both" } else { "all" }
-                ),
+                version: Some(edit.version),
+                message: format!("revision conflict: {message}"),
                 fix: format!(
-                    "two branches each added a migration after {after}. Put them in a line: edit the `Revises:` of \
-                     the later one ({last}) to name the other, and check that it does not depend on running first"
+                    "two branches each added a migration after the same one. Put them in a line: edit the \
+                     `Revises:` of {} (not applied) to {after}, and check that it does not depend on running first",
+                    edit.file_name()
                 ),
                 files,
                 remedies: Vec::new(),

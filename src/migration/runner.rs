@@ -129,6 +129,15 @@ pub struct Done {
 #[derive(ts_rs::TS, Debug, Serialize)]
 #[ts(export)]
 pub struct RunReport {
+    /// The database it is for, as shown (never with a password); a saved plan runs only there.
+    #[serde(default)]
+    pub database: String,
+    /// The id of the backup taken just before the run, when one was.
+    #[serde(default)]
+    pub backup: Option<String>,
+    /// What a person should know before it runs (revision conflicts among the files).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     pub direction: Direction,
     pub dry_run: bool,
     pub planned: Vec<Step>,
@@ -275,10 +284,11 @@ async fn locked_work(
             return Err(Error::new(
                 Problem::PlanChanged,
                 format!(
-                    "the plan changed since it was previewed, so nothing was run:\n{}\nPreview it again.",
+                    "the plan changed since it was previewed, so nothing was run:\n{}\nLook at the plan as it is now.",
                     changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
                 ),
-            ));
+            )
+            .with_remedy(crate::error::Remedy::Preview));
         }
     }
     match work {
@@ -318,7 +328,17 @@ pub fn preview_down(source: &Source, applied: &[db::Applied], target: DownTarget
 
 fn preview(direction: Direction, plan: &[&MigrationFile]) -> Result<RunReport> {
     let planned = steps(plan, direction)?;
-    Ok(RunReport { direction, dry_run: true, planned, done: vec![], cancelled: false, failure: None })
+    Ok(RunReport {
+        database: String::new(),
+        backup: None,
+        warnings: Vec::new(),
+        direction,
+        dry_run: true,
+        planned,
+        done: vec![],
+        cancelled: false,
+        failure: None,
+    })
 }
 
 /// Each migration's step: every script read, so a missing or unreadable one stops the run first.
@@ -464,7 +484,17 @@ async fn run(
         }
     }
     on_event(&RunEvent::Finished { direction, done: done.len(), total, cancelled });
-    Ok(RunReport { direction, dry_run: false, planned, done, cancelled, failure })
+    Ok(RunReport {
+        database: String::new(),
+        backup: None,
+        warnings: Vec::new(),
+        direction,
+        dry_run: false,
+        planned,
+        done,
+        cancelled,
+        failure,
+    })
 }
 
 /// What a migration did when the connection was lost during it, as the database tells afterwards.

@@ -156,9 +156,10 @@ impl SourceProblem {
 /// another case, or a version followed by `-` (or another character) instead of `_`.
 fn misnamed(name: &str) -> Option<SourceProblem> {
     let lower = name.to_ascii_lowercase();
-    if lower.ends_with(".sql") && !name.ends_with(".sql") {
-        let cut = [".up.sql", ".down.sql", ".sql"].iter().find(|e| lower.ends_with(*e)).map_or(4, |e| e.len());
-        let rename = format!("{}{}", &name[..name.len() - cut], &lower[lower.len() - cut..]);
+    if let Some(ext) = [".up.sql", ".down.sql", ".sql"].into_iter().find(|e| lower.ends_with(e))
+        && !name.ends_with(ext)
+    {
+        let rename = format!("{}{ext}", &name[..name.len() - ext.len()]);
         return Some(SourceProblem::BadCase { file: name.to_string(), rename });
     }
     let digits = name.bytes().take_while(u8::is_ascii_digit).count();
@@ -273,7 +274,9 @@ impl Source {
             }
             migrations.push(m);
         }
-        for (version, files) in downs {
+        // An up file that could not be read is reported itself; its down file is not a stray.
+        let listed_ups: std::collections::HashSet<i64> = listed.iter().map(|(v, ..)| *v).collect();
+        for (version, files) in downs.into_iter().filter(|(v, _)| !listed_ups.contains(v)) {
             for f in files {
                 problems.push(SourceProblem::DownWithoutUp { version, file: file_name(&f) });
             }
@@ -419,13 +422,13 @@ mod tests {
         write(d.path(), "5_b.up.sql", "");
         write(d.path(), "5_b.down.sql", "");
         write(d.path(), "7_gone.down.sql", "");
-        write(d.path(), "8_bin.sql", "");
-        fs::write(d.path().join("8_bin.sql"), [0xff, 0xfe, 0x00]).unwrap();
+        fs::write(d.path().join("8_bin.up.sql"), [0xff, 0xfe, 0x00]).unwrap();
+        write(d.path(), "8_bin.down.sql", "");
         let s = Source::load(d.path()).unwrap();
         assert!(s.migrations.is_empty());
         let msg = s.ensure_valid().unwrap_err();
         assert_eq!(msg.kind(), crate::error::ErrorKind::Input);
-        for needle in ["abc_x.sql", "nounderscore.sql", "5_a.sql, 5_b.up.sql", "7_gone.down.sql", "8_bin.sql"] {
+        for needle in ["abc_x.sql", "nounderscore.sql", "5_a.sql, 5_b.up.sql", "7_gone.down.sql", "8_bin.up.sql"] {
             assert!(msg.message.contains(needle), "{needle} missing from: {}", msg.message);
         }
         assert!(!msg.message.contains("5_b.down.sql has no matching"), "{}", msg.message);
@@ -438,6 +441,7 @@ mod tests {
         write(d.path(), "20261129000001-dash.up.sql", "SELECT 1;");
         write(d.path(), "2_SHOUT.UP.SQL", "SELECT 1;");
         write(d.path(), "3_plain.Sql", "SELECT 1;");
+        write(d.path(), "4_mixed.Up.sql", "SELECT 1;");
         let s = Source::load(d.path()).unwrap();
         assert!(s.migrations.is_empty());
         let mut p = s.problems.clone();
@@ -451,6 +455,7 @@ mod tests {
                 },
                 SourceProblem::BadCase { file: "2_SHOUT.UP.SQL".into(), rename: "2_SHOUT.up.sql".into() },
                 SourceProblem::BadCase { file: "3_plain.Sql".into(), rename: "3_plain.sql".into() },
+                SourceProblem::BadCase { file: "4_mixed.Up.sql".into(), rename: "4_mixed.up.sql".into() },
             ]
         );
         let f = crate::migration::check::check_files(&s, None, &[]);

@@ -117,6 +117,8 @@ pub struct StatusReport {
     pub migrations: Vec<StatusRow>,
     /// Problems with the migrations folder (`check` lists them with their fixes).
     pub problems: Vec<String>,
+    /// What `check` reports, the same findings: a count shown here is the count shown there.
+    pub findings: Vec<crate::migration::check::Finding>,
     /// The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
     /// is applied, `None` when none is.
     pub rollback_to: Option<i64>,
@@ -156,6 +158,7 @@ pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Record
         summary: summary(&migrations),
         migrations,
         problems: source.problems.iter().map(|p| p.message()).collect(),
+        findings: crate::migration::check::all(source, Some(ws.target.dialect()), &recorded.applied),
     }
 }
 

@@ -7,4 +7,16 @@ import type { Step } from "./Step";
  * What a run did: the plan, what completed, and the failure that stopped it, if any
  * ("3 of 5 applied, failed at 4").
  */
-export type RunReport = { direction: Direction, dry_run: boolean, planned: Array<Step>, done: Array<Done>, cancelled: boolean, };
+export type RunReport = { 
+/**
+ * The database it is for, as shown (never with a password); a saved plan runs only there.
+ */
+database: string, 
+/**
+ * The id of the backup taken just before the run, when one was.
+ */
+backup: string | null, 
+/**
+ * What a person should know before it runs (revision conflicts among the files).
+ */
+warnings: Array<string>, direction: Direction, dry_run: boolean, planned: Array<Step>, done: Array<Done>, cancelled: boolean, };
