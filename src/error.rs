@@ -70,9 +70,12 @@ pub enum Problem {
         /// Who holds it, when the server says.
         holder: Option<String>,
     },
-    /// The server cannot be reached, or the database does not exist.
+    /// The server cannot be reached.
     #[error("cannot connect")]
     CannotConnect,
+    /// The server answered, and has no database of that name.
+    #[error("the database does not exist")]
+    NoDatabase,
     /// The server refused the user or its password.
     #[error("authentication refused")]
     AuthRefused,
@@ -104,7 +107,7 @@ impl Problem {
             Input | BadFile | Drift { .. } | MissingFile { .. } | OutOfOrder => ErrorKind::Input,
             Dirty { .. } | MigrationFailed { .. } | PlanChanged | Failed => ErrorKind::Failed,
             LockHeld { .. } => ErrorKind::Lock,
-            CannotConnect | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
+            CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
             Protected => ErrorKind::Protected,
             Cancelled => ErrorKind::Cancelled,
         }
@@ -160,6 +163,8 @@ pub enum Remedy {
     Backups,
     /// What would run changed since it was seen: look at the plan as it is now.
     Preview,
+    /// The environment's database does not exist on its server: create it (empty).
+    CreateDatabase,
     /// The migrations and their versions, as the status lists them.
     Status,
     /// An environment of that name already exists: remove it first.

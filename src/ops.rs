@@ -264,3 +264,15 @@ pub async fn restore(
     db.close().await;
     r
 }
+
+/// Creates the environment's database, empty; `false` when it existed (nothing was done).
+pub async fn create_database(s: &Session) -> Result<bool> {
+    db::create_database(&s.ws.target, &s.connect).await
+}
+
+/// Drops the environment's database, its name typed first whatever its protection; `false` when it
+/// did not exist.
+pub async fn drop_database(s: &Session, confirm: Option<&str>) -> Result<bool> {
+    project::check_confirmation(&s.ws, confirm, true)?;
+    db::drop_database(&s.ws.target, &s.connect).await
+}

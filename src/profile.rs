@@ -71,6 +71,8 @@ pub struct EnvInfo {
     /// Without a password.
     pub url: String,
     pub dialect: Option<Dialect>,
+    /// The dialect as people name it (`MySQL/MariaDB`), for showing.
+    pub dialect_name: Option<String>,
     pub color: Option<String>,
     /// The colour as `#rrggbb`, for drawing it.
     pub color_hex: Option<String>,

@@ -408,6 +408,7 @@ impl Project {
                 name: name.clone(),
                 url: shown,
                 dialect,
+                dialect_name: dialect.map(|d| d.name().to_string()),
                 color: env.color.clone(),
                 color_hex: env.color.as_deref().and_then(profile::color_hex),
                 protected: env.protected,

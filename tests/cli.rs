@@ -598,3 +598,69 @@ async fn a_postgres_connection_lost_mid_run_exits_3_with_a_true_account() {
 async fn a_mariadb_connection_lost_mid_run_exits_3_with_a_true_account() {
     a_connection_lost_mid_run_exits_3_with_a_true_account(Dialect::MySql).await;
 }
+
+/// `db drop` asks for the name and drops; reading the missing database then says so, and the
+/// command it prints (`db create`) makes it again, empty; `db create` on one that exists does nothing.
+async fn the_database_itself_is_dropped_and_created(d: Dialect) {
+    let t = TestDb::new(d).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let o = run(&t, &["db", "create"]);
+    assert!(o.code == 0 && o.stdout.contains("already exists"), "{}", o.stdout);
+
+    let o = run(&t, &["db", "drop"]);
+    assert_eq!(o.code, 5, "the name is asked for first: {}", o.stderr);
+    let name = godwit::db::Target::parse(&t.url, t.dir.path()).unwrap().database();
+    let o = run(&t, &["--confirm", &name, "db", "drop"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+
+    let o = run(&t, &["status"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    let pasted = printed_commands(&o.stderr);
+    assert!(pasted.iter().any(|c| c.ends_with(" db create")), "{}", o.stderr);
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg(pasted.iter().find(|c| c.ends_with(" db create")).unwrap())
+        .current_dir(t.dir.path())
+        .env("PATH", path_with_godwit())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let o = run(&t, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!((v["summary"]["applied"].as_i64(), v["summary"]["pending"].as_i64()), (Some(0), Some(1)));
+}
+
+#[tokio::test]
+async fn the_postgres_database_itself_is_dropped_and_created() {
+    the_database_itself_is_dropped_and_created(Dialect::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_mariadb_database_itself_is_dropped_and_created() {
+    the_database_itself_is_dropped_and_created(Dialect::MySql).await;
+}
+
+#[tokio::test]
+async fn a_sqlite_file_is_dropped_and_created() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let name = godwit::db::Target::parse(&t.url, t.dir.path()).unwrap().database();
+    assert_eq!(run(&t, &["--confirm", &name, "db", "drop"]).code, 0);
+    assert!(!t.sqlite_path().exists());
+    assert!(run(&t, &["--confirm", &name, "db", "drop"]).stdout.contains("does not exist"));
+    assert_eq!(run(&t, &["db", "create"]).code, 0);
+    assert!(t.sqlite_path().exists());
+}
+
+/// A verb's help lists its own options first and the global ones under their own heading.
+#[test]
+fn help_keeps_global_options_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = godwit(dir.path(), "sqlite://x.db", &["env", "add", "--help"]);
+    assert_eq!(o.code, 0);
+    let (own, global) = o.stdout.split_once("Global options:").expect("a heading of its own");
+    assert!(own.contains("--protected") && !own.contains("--lock-timeout"), "{}", o.stdout);
+    assert!(global.contains("--lock-timeout") && global.contains("the new environment's URL"), "{}", o.stdout);
+}

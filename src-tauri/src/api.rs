@@ -254,6 +254,10 @@ pub async fn test_env(state: &AppState, env: &str) -> Result<Probe> {
     db::probe(&s.ws.target, &ConnectOptions { connect_timeout: Duration::from_secs(5), ..Default::default() }).await
 }
 
+pub async fn create_database(state: &AppState, env: &str) -> Result<bool> {
+    ops::create_database(&session(state, env)?).await
+}
+
 pub async fn status(state: &AppState, env: &str) -> Result<StatusReport> {
     ops::status(&session(state, env)?).await
 }

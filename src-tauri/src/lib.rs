@@ -94,6 +94,12 @@ async fn test_env(state: State<'_, AppState>, env: String) -> CommandResult<Prob
     Ok(api::test_env(&state, &env).await?)
 }
 
+/// Creates the environment's database, empty; `false` when it existed.
+#[tauri::command]
+async fn create_database(state: State<'_, AppState>, env: String) -> CommandResult<bool> {
+    Ok(api::create_database(&state, &env).await?)
+}
+
 #[tauri::command]
 async fn status(state: State<'_, AppState>, env: String) -> CommandResult<StatusReport> {
     Ok(api::status(&state, &env).await?)
@@ -259,6 +265,7 @@ pub fn run() {
             remove_env,
             trust_server,
             test_env,
+            create_database,
             status,
             history,
             check,

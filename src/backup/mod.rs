@@ -411,7 +411,7 @@ pub async fn verify(
     let scratch_name = tool.scratch(tmp.path(), &new_id(Utc::now()));
     let scratch = target.with_database(&scratch_name);
     on(&BackupEvent::Phase { message: format!("restoring backup {} into scratch database {scratch_name}", e.id) });
-    db.create_scratch(&scratch_name).await?;
+    db.create_database(&scratch_name).await?;
     let result = async {
         tool.restore(&scratch, &file, true, cancel).await?;
         let mut s = db::connect(&scratch, opts).await?;

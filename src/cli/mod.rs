@@ -5,6 +5,7 @@ mod author;
 mod backups;
 mod change;
 mod ctx;
+mod database;
 mod env;
 mod progress;
 mod show;
@@ -28,6 +29,7 @@ use crate::template;
 use author::*;
 use change::*;
 use ctx::*;
+use database::*;
 use env::*;
 use progress::{BackupProgress, Progress, bytes, ms};
 use show::*;
@@ -37,7 +39,9 @@ use std::collections::BTreeMap;
 #[command(
     name = "godwit",
     version,
-    about = "Database migrations for PostgreSQL, MySQL/MariaDB and SQLite, sqlx-compatible"
+    about = "Database migrations for PostgreSQL, MySQL/MariaDB and SQLite, sqlx-compatible",
+    // Under every verb's own options, not mixed with them.
+    next_help_heading = "Global options"
 )]
 pub struct Cli {
     /// Project folder holding godwit.toml (default: look upwards from the current folder).
@@ -46,7 +50,8 @@ pub struct Cli {
     /// Environment from godwit.toml (default: default_env, else `dev`).
     #[arg(long, short, global = true, value_name = "ENV", env = "GODWIT_ENV")]
     env: Option<String>,
-    /// Ad hoc database URL instead of an environment (DATABASE_URL is read when neither is given).
+    /// A database URL to work on instead of an environment (DATABASE_URL is read when neither is
+    /// given); with `env add`, the new environment's URL (without its password).
     #[arg(long, global = true, value_name = "URL", conflicts_with = "env")]
     url: Option<String>,
     /// Migrations folder for --url (default: ./migrations).
@@ -105,6 +110,11 @@ enum Verb {
     Restore {
         /// The backup's id, from `godwit backups`.
         id: Option<String>,
+    },
+    /// The environment's database itself: create it empty, or drop it.
+    Db {
+        #[command(subcommand)]
+        cmd: DbCmd,
     },
     /// Connection profiles: add, list, test, remove environments.
     Env {
@@ -212,6 +222,14 @@ enum BackupsCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum DbCmd {
+    /// Create the environment's database, empty (nothing is done when it exists).
+    Create,
+    /// Drop the environment's database and everything in it (its name is asked for first).
+    Drop,
+}
+
+#[derive(Subcommand, Debug)]
 enum EnvCmd {
     /// Add an environment to godwit.toml (or, with --personal, to your own settings):
     /// `--url URL` (without a password), or --driver with --host, --port, --database, --user.
@@ -220,12 +238,16 @@ enum EnvCmd {
         /// Instead of --url: postgres, mysql or sqlite.
         #[arg(long, requires = "database")]
         driver: Option<String>,
+        /// With --driver: the server's host (default localhost).
         #[arg(long, requires = "driver")]
         host: Option<String>,
+        /// With --driver: the server's port (default the driver's).
         #[arg(long, requires = "driver")]
         port: Option<u16>,
+        /// With --driver: the database's name (for sqlite, the file).
         #[arg(long)]
         database: Option<String>,
+        /// With --driver: the user to connect as.
         #[arg(long, requires = "driver")]
         user: Option<String>,
         /// A colour for the app (e.g. amber, red, #3b82f6).
@@ -330,6 +352,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         }
         Verb::Templates { json } => templates(&ctx, json.json),
         Verb::Env { cmd } => env_verb(&ctx, cmd).await,
+        Verb::Db { cmd } => db_verb(&ctx, cmd).await,
         Verb::Backup => backups::backup_verb(&ctx).await,
         Verb::Backups { cmd: None, json } => backups::list(&ctx, json.json),
         Verb::Backups { cmd: Some(BackupsCmd::Verify { id }), .. } => backups::verify(&ctx, id).await,
@@ -420,6 +443,7 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Confirm { name } => format!("Where there is no terminal, add `--confirm {name}` to the command."),
         Remedy::WaitForLock => "To wait longer, add `--lock-timeout 300` (seconds) to the command.".into(),
         Remedy::WaitForServer => "To wait longer, add `--connect-timeout 30` (seconds) to the command.".into(),
+        Remedy::CreateDatabase => format!("To create it, empty: `{godwit} db create`."),
         Remedy::Preview => format!(
             "To save the plan as it is now: `{godwit} up --dry-run --json > plan.json`; once it is reviewed, \
              `{godwit} up --plan plan.json`."

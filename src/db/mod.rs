@@ -292,9 +292,13 @@ pub trait Inspect: Send {
     /// Drops tables (and what depends on them).
     async fn drop_tables(&mut self, names: &[String]) -> Result<()>;
 
-    /// Makes an empty database on the same server, for verifying a backup.
-    async fn create_scratch(&mut self, name: &str) -> Result<()>;
+    /// Makes an empty database on the same server (for verifying a backup; `db create`).
+    async fn create_database(&mut self, name: &str) -> Result<()>;
+    /// Drops a scratch database, ending any session still in it.
     async fn drop_scratch(&mut self, name: &str) -> Result<()>;
+    /// Drops a database a person asked to drop; `false` when it did not exist. A database in use is
+    /// refused by the server, not forced.
+    async fn drop_database(&mut self, name: &str) -> Result<bool>;
 }
 
 /// Stops a connection's running statement on the server (PostgreSQL's `pg_cancel_backend` and
@@ -322,6 +326,63 @@ pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Box<dyn D
             opts.connect_timeout
         ))
         .with_remedy(crate::error::Remedy::WaitForServer)),
+    }
+}
+
+/// Creates the target's database, empty, on its server (a SQLite file: the file). `false` when it
+/// already existed: nothing was done.
+pub async fn create_database(target: &Target, opts: &ConnectOptions) -> Result<bool> {
+    if target.dialect() == Dialect::Sqlite {
+        if !target.is_unborn() {
+            return Ok(false);
+        }
+        connect(target, &ConnectOptions { create_sqlite: true, ..opts.clone() }).await?.close().await;
+        return Ok(true);
+    }
+    match connect(target, opts).await {
+        Ok(db) => {
+            db.close().await;
+            return Ok(false);
+        }
+        Err(e) if e.problem == Problem::NoDatabase => {}
+        Err(e) => return Err(e),
+    }
+    let mut admin = connect(&maintenance(target), opts).await?;
+    let made = admin.create_database(&target.database()).await;
+    admin.close().await;
+    made.map(|()| true)
+}
+
+/// Drops the target's database (a SQLite file: removes it). `false` when it did not exist.
+pub async fn drop_database(target: &Target, opts: &ConnectOptions) -> Result<bool> {
+    if target.dialect() == Dialect::Sqlite {
+        let path = target.sqlite_path();
+        return match std::fs::remove_file(path) {
+            Ok(()) => {
+                // Its journal files go with it; they may not exist.
+                for ext in ["-wal", "-shm", "-journal"] {
+                    let mut side = path.as_os_str().to_owned();
+                    side.push(ext);
+                    let _ = std::fs::remove_file(side);
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::failed(format!("cannot remove {}: {e}", path.display()))),
+        };
+    }
+    let mut admin = connect(&maintenance(target), opts).await?;
+    let dropped = admin.drop_database(&target.database()).await;
+    admin.close().await;
+    dropped
+}
+
+/// The database on the same server to connect to while the target's own does not exist (or is being
+/// dropped): PostgreSQL's `postgres`, none for MySQL.
+fn maintenance(target: &Target) -> Target {
+    match target.dialect() {
+        Dialect::Postgres => target.with_database("postgres"),
+        _ => target.with_database(""),
     }
 }
 
@@ -409,9 +470,9 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
                     target.auth_hint()
                 ),
                 "28000" | "1044" | "1698" => format!("the server at {at} does not let this user in: {}", db.message()),
-                "3D000" | "1049" => format!(
-                    "the database of {at} does not exist: create it (`CREATE DATABASE` on the server) or fix the URL."
-                ),
+                "3D000" | "1049" => {
+                    format!("the database of {at} does not exist on its server: create it (empty), or fix the URL.")
+                }
                 _ => format!("cannot connect to {at}: {}", db.message()),
             }
         }
@@ -426,11 +487,16 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
         other => format!("cannot connect to {at}: {other}"),
     };
     let refused = matches!(error_code(&e).as_deref(), Some("28P01" | "1045"));
-    let problem = match error_code(&e).as_deref() {
-        Some("28P01" | "1045" | "28000" | "1044" | "1698") => Problem::AuthRefused,
-        _ => Problem::CannotConnect,
+    let (problem, remedy) = match error_code(&e).as_deref() {
+        Some("28P01" | "1045" | "28000" | "1044" | "1698") => (Problem::AuthRefused, None),
+        Some("3D000" | "1049") => (Problem::NoDatabase, Some(crate::error::Remedy::CreateDatabase)),
+        _ => (Problem::CannotConnect, None),
     };
     let err = Error::new(problem, msg);
+    let err = match remedy {
+        Some(r) => err.with_remedy(r),
+        None => err,
+    };
     match target.auth_remedy().filter(|_| refused) {
         Some(r) => err.with_remedy(r.clone()),
         None => err,

@@ -363,12 +363,24 @@ impl Inspect for MySql {
         .map_err(Error::from)
     }
 
-    async fn create_scratch(&mut self, name: &str) -> Result<()> {
-        self.batch(format!("CREATE DATABASE {}", quote(name))).await.map_err(|e| {
-            Error::failed(format!(
-                "cannot create the scratch database {name} to verify the backup (does this user have CREATE?): {e}"
-            ))
-        })
+    async fn create_database(&mut self, name: &str) -> Result<()> {
+        self.batch(format!("CREATE DATABASE {}", quote(name)))
+            .await
+            .map_err(|e| Error::failed(format!("cannot create the database {name} (may this user CREATE?): {e}")))
+    }
+
+    async fn drop_database(&mut self, name: &str) -> Result<bool> {
+        let exists: Option<String> =
+            sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
+                .bind(name)
+                .fetch_optional(&mut self.conn)
+                .await?;
+        if exists.is_some() {
+            self.batch(format!("DROP DATABASE {}", quote(name)))
+                .await
+                .map_err(|e| Error::failed(format!("cannot drop the database {name}: {e}")))?;
+        }
+        Ok(exists.is_some())
     }
 
     async fn drop_scratch(&mut self, name: &str) -> Result<()> {

@@ -402,12 +402,23 @@ impl Inspect for Postgres {
         self.batch(format!("DROP TABLE IF EXISTS {} CASCADE", names.join(", "))).await.map_err(Error::from)
     }
 
-    async fn create_scratch(&mut self, name: &str) -> Result<()> {
-        self.batch(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""))).await.map_err(|e| {
-            Error::failed(format!(
-                "cannot create the scratch database {name} to verify the backup (does this user have CREATEDB?): {e}"
-            ))
-        })
+    async fn create_database(&mut self, name: &str) -> Result<()> {
+        self.batch(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
+            .await
+            .map_err(|e| Error::failed(format!("cannot create the database {name} (may this user CREATEDB?): {e}")))
+    }
+
+    async fn drop_database(&mut self, name: &str) -> Result<bool> {
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&mut self.conn)
+            .await?;
+        if exists {
+            self.batch(format!("DROP DATABASE \"{}\"", name.replace('"', "\"\"")))
+                .await
+                .map_err(|e| Error::failed(format!("cannot drop the database {name}: {e}")))?;
+        }
+        Ok(exists)
     }
 
     async fn drop_scratch(&mut self, name: &str) -> Result<()> {

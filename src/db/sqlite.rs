@@ -359,8 +359,12 @@ impl Inspect for Sqlite {
         Ok(())
     }
 
-    async fn create_scratch(&mut self, _name: &str) -> Result<()> {
+    async fn create_database(&mut self, _name: &str) -> Result<()> {
         Ok(())
+    }
+
+    async fn drop_database(&mut self, name: &str) -> Result<bool> {
+        Ok(std::fs::remove_file(name).is_ok())
     }
 
     async fn drop_scratch(&mut self, name: &str) -> Result<()> {

@@ -9,7 +9,11 @@ export type EnvInfo = { name: string,
 /**
  * Without a password.
  */
-url: string, dialect: Dialect | null, color: string | null, 
+url: string, dialect: Dialect | null, 
+/**
+ * The dialect as people name it (`MySQL/MariaDB`), for showing.
+ */
+dialect_name: string | null, color: string | null, 
 /**
  * The colour as `#rrggbb`, for drawing it.
  */

@@ -35,6 +35,7 @@ export const commands = {
   trustServer: (env: string) => invoke<null>('trust_server', { env }),
   removeEnv: (name: string) => invoke<ProjectView>('remove_env', { name }),
   testEnv: (env: string) => invoke<Probe>('test_env', { env }),
+  createDatabase: (env: string) => invoke<boolean>('create_database', { env }),
   status: (env: string) => invoke<StatusReport>('status', { env }),
   history: (env: string, limit: number) => invoke<Array<Event>>('history', { env, limit }),
   check: (env: string) => invoke<Array<Finding>>('check', { env }),

@@ -1,0 +1,22 @@
+//! `db create` and `db drop`: the environment's database itself.
+
+use super::*;
+
+pub(super) async fn db_verb(ctx: &Ctx, cmd: &DbCmd) -> Result<()> {
+    let s = ctx.session()?;
+    let label = label(&s.ws);
+    match cmd {
+        DbCmd::Create => match ops::create_database(&s).await? {
+            true => println!("Created {label}, empty: `{} up` applies the migrations.", ctx.again),
+            false => println!("{label} already exists; nothing was done."),
+        },
+        DbCmd::Drop => {
+            let typed = ctx.typed_because(&s.ws, true, "will be dropped with everything in it")?;
+            match ops::drop_database(&s, typed.as_deref()).await? {
+                true => println!("Dropped {label}."),
+                false => println!("{label} does not exist; nothing was done."),
+            }
+        }
+    }
+    Ok(())
+}
