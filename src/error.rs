@@ -165,6 +165,8 @@ pub enum Remedy {
     Preview,
     /// The environment's database does not exist on its server: create it (empty).
     CreateDatabase,
+    /// A new migration's up has no statement: write it anyway, as a file to fill in.
+    CreateEmpty,
     /// The migrations and their versions, as the status lists them.
     Status,
     /// An environment of that name already exists: remove it first.

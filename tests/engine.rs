@@ -380,7 +380,8 @@ async fn connect_failures_are_bounded_and_named() {
         let mut u = url::Url::parse(&admin).unwrap();
         u.set_path("/godwit_no_such_db");
         let e = connect(&Target::parse(u.as_str(), here).unwrap(), &opts).await.err().unwrap();
-        assert_eq!(e.problem, Problem::CannotConnect);
+        assert_eq!(e.problem, Problem::NoDatabase);
+        assert_eq!(e.remedies, [godwit::error::Remedy::CreateDatabase]);
     }
     drop(silent);
 }

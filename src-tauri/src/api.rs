@@ -368,6 +368,7 @@ pub fn create_migration(
     up: &str,
     down: Option<&str>,
     no_transaction: bool,
+    allow_empty: bool,
 ) -> Result<Vec<String>> {
     let p = project(state)?;
     let spec = NewMigration {
@@ -376,6 +377,7 @@ pub fn create_migration(
         up: up.into(),
         down: down.unwrap_or_default().into(),
         no_transaction,
+        allow_empty,
     };
     Ok(new::create(&p.migrations_dir(), &spec, chrono::Utc::now())?
         .into_iter()

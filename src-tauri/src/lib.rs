@@ -185,8 +185,9 @@ fn create_migration(
     up: String,
     down: Option<String>,
     no_transaction: bool,
+    allow_empty: bool,
 ) -> CommandResult<Vec<String>> {
-    Ok(api::create_migration(&state, &name, &up, down.as_deref(), no_transaction)?)
+    Ok(api::create_migration(&state, &name, &up, down.as_deref(), no_transaction, allow_empty)?)
 }
 
 #[tauri::command]

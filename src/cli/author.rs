@@ -17,7 +17,9 @@ pub(super) fn new_verb(
         None if tty => prompt("Migration name (e.g. create_todos_table): ")?,
         None => return Err(Error::input("give the migration a name: `godwit new create_todos_table`")),
     };
-    let mut spec = new::NewMigration { name, reversible: !simple, ..Default::default() };
+    // Without a template, the files are written to be filled in: the command says so.
+    let mut spec =
+        new::NewMigration { name, reversible: !simple, allow_empty: template.is_none(), ..Default::default() };
     if let Some(t) = template {
         let mut values = parse_params(params)?;
         let dir = ctx.templates_dir();
@@ -41,8 +43,15 @@ pub(super) fn new_verb(
         spec.no_transaction = rendered.no_transaction;
     }
     let files = new::create(&ctx.source_dir()?, &spec, chrono::Utc::now())?;
-    for f in files {
+    for f in &files {
         println!("Created {}", f.display());
+    }
+    if !new::has_statement(&spec.up) {
+        println!(
+            "Write its SQL in {} before `{} up`: an empty migration is recorded as applied and changes nothing.",
+            files[0].display(),
+            ctx.again
+        );
     }
     Ok(())
 }

@@ -444,6 +444,9 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::WaitForLock => "To wait longer, add `--lock-timeout 300` (seconds) to the command.".into(),
         Remedy::WaitForServer => "To wait longer, add `--connect-timeout 30` (seconds) to the command.".into(),
         Remedy::CreateDatabase => format!("To create it, empty: `{godwit} db create`."),
+        Remedy::CreateEmpty => {
+            "Without a template, `new` writes the files with an empty up, to fill in before `up`.".into()
+        }
         Remedy::Preview => format!(
             "To save the plan as it is now: `{godwit} up --dry-run --json > plan.json`; once it is reviewed, \
              `{godwit} up --plan plan.json`."

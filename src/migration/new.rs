@@ -18,6 +18,15 @@ pub struct NewMigration {
     pub up: String,
     pub down: String,
     pub no_transaction: bool,
+    /// Write it though its up has no statement yet (a file to fill in). Otherwise such an up is
+    /// refused: once applied it would be recorded as done and change nothing.
+    pub allow_empty: bool,
+}
+
+/// Whether SQL holds a statement (not only blanks and comments). Unclosed text counts as one: the
+/// run reports it.
+pub fn has_statement(sql: &str) -> bool {
+    crate::syntax::split::split(sql, crate::syntax::Dialect::Postgres).map_or(true, |s| !s.is_empty())
 }
 
 /// Turns what a person typed into the file-name part: `Add email column` -> `add_email_column`.
@@ -39,6 +48,14 @@ pub fn slug(name: &str) -> Result<String> {
 /// so two `new` at the same second get different versions.
 pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec<PathBuf>> {
     let slug = slug(&spec.name)?;
+    if !spec.allow_empty && !has_statement(&spec.up) {
+        return Err(Error::input(format!(
+            "the up of `{}` has no statement, so nothing was written: once applied it would be recorded as \
+             done and change nothing. Write its SQL (or fill it from its template) first.",
+            spec.name
+        ))
+        .with_remedy(crate::error::Remedy::CreateEmpty));
+    }
     fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
     let _guard = crate::fslock::lock(&crate::fslock::private_path(dir, "new")?)?;
     let source = Source::load(dir)?;
@@ -106,7 +123,7 @@ mod tests {
     fn same_second_gets_distinct_versions_and_a_chain() {
         let d = tempfile::tempdir().unwrap();
         let now = Utc.with_ymd_and_hms(2024, 2, 1, 14, 57, 45).unwrap();
-        let spec = |n: &str| NewMigration { name: n.into(), reversible: true, ..Default::default() };
+        let spec = |n: &str| NewMigration { name: n.into(), reversible: true, allow_empty: true, ..Default::default() };
         let a = create(d.path(), &spec("create todos table"), now).unwrap();
         let b = create(d.path(), &spec("add-email"), now).unwrap();
         assert!(a[0].ends_with("20240201145745_create_todos_table.up.sql"));
@@ -120,6 +137,17 @@ mod tests {
     }
 
     #[test]
+    fn an_up_without_a_statement_is_written_only_when_asked_for() {
+        let d = tempfile::tempdir().unwrap();
+        let empty = NewMigration { name: "later".into(), up: "-- to do\n".into(), ..Default::default() };
+        let e = create(d.path(), &empty, Utc::now()).unwrap_err();
+        assert_eq!(e.remedies, [crate::error::Remedy::CreateEmpty]);
+        assert!(Source::load(d.path()).unwrap().migrations.is_empty(), "nothing written");
+        create(d.path(), &NewMigration { allow_empty: true, ..empty }, Utc::now()).unwrap();
+        assert_eq!(Source::load(d.path()).unwrap().migrations.len(), 1);
+    }
+
+    #[test]
     fn concurrent_news_never_collide() {
         let d = tempfile::tempdir().unwrap();
         let now = Utc::now();
@@ -127,8 +155,8 @@ mod tests {
             .map(|i| {
                 let dir = d.path().to_path_buf();
                 std::thread::spawn(move || {
-                    create(&dir, &NewMigration { name: format!("m{i}"), reversible: false, ..Default::default() }, now)
-                        .unwrap()
+                    let spec = NewMigration { name: format!("m{i}"), up: "SELECT 1;".into(), ..Default::default() };
+                    create(&dir, &spec, now).unwrap()
                 })
             })
             .collect();

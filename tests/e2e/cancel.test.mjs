@@ -22,7 +22,7 @@ test('cancelling a long run stops between migrations', async (t) => {
     await seeText(browser, '200 migration(s) will run');
     await click(browser, 'Apply', '.dialog footer');
     await browser.waitUntil(async () => (await browser.$$('.progress li.done')).length >= 10, { timeout: 30000 });
-    await click(browser, 'Cancel', '.dialog footer');
+    await click(browser, 'Cancel', '.dialog header');
     await seeText(browser, 'Cancelled:');
     const ran = Number(/Cancelled: (\d+) ran/.exec(await windowText(browser))[1]);
     assert.ok(ran >= 10 && ran < 200, `ran ${ran}`);

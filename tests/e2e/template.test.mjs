@@ -61,3 +61,34 @@ test('add a column from a template, apply it, roll it back', async (t) => {
     await stop(passed);
   }
 });
+
+test('a template is rendered when Create is clicked unfilled, and an empty up is written only when asked', async (t) => {
+  const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n');
+  const { browser, stop } = await launch(t, p);
+  let passed = false;
+  try {
+    await seeText(browser, 'No migrations yet');
+    await browser.keys(['5']);
+    await fill(browser, 'Template', 'add_column');
+    await fill(browser, 'table', 'accounts');
+    await fill(browser, 'column', 'nickname');
+    // No "Fill from template": Create renders it all the same.
+    await click(browser, 'Create migration');
+    await seeText(browser, 'Created ');
+    const files = () => readdirSync(join(p.project, 'migrations'));
+    const up = files().find((f) => f.endsWith('.up.sql'));
+    assert.match(readFileSync(join(p.project, 'migrations', up), 'utf8'), /ALTER TABLE accounts ADD COLUMN nickname/);
+
+    // A raw migration with no SQL: refused, nothing written, until the person says to write it empty.
+    await fill(browser, 'Template', 'raw');
+    await fill(browser, 'Migration name', 'later');
+    await click(browser, 'Create migration');
+    await seeText(browser, 'has no statement');
+    assert.equal(files().filter((f) => f.includes('_later.')).length, 0, files().join(', '));
+    await click(browser, 'Create it empty');
+    await browser.waitUntil(async () => files().filter((f) => f.includes('_later.')).length === 2, { timeout: 15000 });
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+});

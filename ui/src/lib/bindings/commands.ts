@@ -46,7 +46,7 @@ export const commands = {
   resolve: (env: string, version: number, applied: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, confirm }),
   templates: () => invoke<Array<TemplateInfo>>('templates'),
   renderTemplate: (env: string, name: string, params: Record<string, string>) => invoke<Rendered>('render_template', { env, name, params }),
-  createMigration: (name: string, up: string, down: string | null, noTransaction: boolean) => invoke<Array<string>>('create_migration', { name, up, down, noTransaction }),
+  createMigration: (name: string, up: string, down: string | null, noTransaction: boolean, allowEmpty: boolean) => invoke<Array<string>>('create_migration', { name, up, down, noTransaction, allowEmpty }),
   backups: (env: string) => invoke<Array<BackupEntry>>('backups', { env }),
   backupNow: (env: string, onEvent: (e: AppEvent) => void) => streaming<BackupEntry, AppEvent>('backup_now', { env }, onEvent),
   verifyBackup: (env: string, id: string, onEvent: (e: AppEvent) => void) => streaming<Comparison, AppEvent>('verify_backup', { env, id }, onEvent),
