@@ -96,13 +96,16 @@ pub async fn verify_files(s: &Session) -> Result<(Vec<Finding>, usize)> {
 pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
     let source = s.source()?;
     let applied = s.reading(|db| db.applied()).await?;
+    let up = matches!(work, Work::Up(_));
     let mut report = match work {
         Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
         Work::Down(target) => runner::preview_down(&source, &applied, target),
         Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1)),
     }?;
     report.database = s.ws.target.display();
-    report.warnings = check::conflicts(&source, &applied);
+    if up {
+        report.warnings = check::warnings(&source, &applied);
+    }
     Ok(report)
 }
 
@@ -174,12 +177,15 @@ pub async fn run(
         taken: None,
     };
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
-    let warnings = match db.applied().await {
-        Ok(applied) => check::conflicts(&source, &applied),
-        Err(e) => {
-            db.close().await;
-            return Err(e);
-        }
+    let warnings = match req.work {
+        Work::Up(_) => match db.applied().await {
+            Ok(applied) => check::warnings(&source, &applied),
+            Err(e) => {
+                db.close().await;
+                return Err(e);
+            }
+        },
+        _ => Vec::new(),
     };
     for w in &warnings {
         on_run(&RunEvent::Warning { message: w.clone() });

@@ -324,6 +324,13 @@ async fn dry_run_shows_sql_and_runs_nothing_then_redo() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("Redo of 1 passed"), "{}", o.stdout);
     assert_eq!(t.log().await, vec!["apply:ok:1", "rollback:ok:1", "apply:ok:1"]);
+
+    // A pending migration with no statement: the run says, before it starts, that it changes nothing.
+    let o = run(&t, &["new", "later"]);
+    assert!(o.stdout.contains("Write its SQL"), "{}", o.stdout);
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("_later.up.sql has no statement"), "{}", o.stderr);
 }
 
 #[test]

@@ -59,14 +59,21 @@ pub fn all(source: &Source, dialect: Option<Dialect>, applied: &[crate::db::Appl
     findings
 }
 
-/// The revision conflicts a run should warn about, in words.
-pub fn conflicts(source: &Source, applied: &[crate::db::Applied]) -> Vec<String> {
+/// What a run should warn about before it starts, in words: revision conflicts among the files, and
+/// pending migrations whose up has no statement (recorded as applied, changing nothing).
+pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<String> {
     let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
-    check_files(source, None, &versions)
+    let mut out: Vec<String> = check_files(source, None, &versions)
         .into_iter()
         .filter(|f| f.kind == FindingKind::RevisionConflict)
         .map(|f| format!("{}: {}", f.message, f.fix))
-        .collect()
+        .collect();
+    for m in source.migrations.iter().filter(|m| !versions.contains(&m.version)) {
+        if !crate::migration::new::has_statement(&m.sql) {
+            out.push(format!("{} has no statement: it will be recorded as applied and change nothing", m.file_name()));
+        }
+    }
+    out
 }
 
 /// Findings about the folder; `applied` (the history's versions, empty offline) keeps a parent that
