@@ -69,6 +69,15 @@ pub async fn status(s: &Session) -> Result<StatusReport> {
     Ok(status::report(&s.ws, &source, &recorded))
 }
 
+/// The migrations as the folder has them, without the database (when it cannot be read): every
+/// one pending, as far as the files say.
+pub fn files_status(s: &Session) -> Result<StatusReport> {
+    let source = s.source()?;
+    let mut report = status::report(&s.ws, &source, &status::Recorded::default());
+    report.database_read = false;
+    Ok(report)
+}
+
 /// The newest `limit` events of `_godwit_log`.
 pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
     s.reading(|db| db.events(limit)).await

@@ -258,6 +258,10 @@ pub async fn create_database(state: &AppState, env: &str) -> Result<bool> {
     ops::create_database(&session(state, env)?).await
 }
 
+pub fn files_status(state: &AppState, env: &str) -> Result<StatusReport> {
+    ops::files_status(&session(state, env)?)
+}
+
 pub async fn status(state: &AppState, env: &str) -> Result<StatusReport> {
     ops::status(&session(state, env)?).await
 }

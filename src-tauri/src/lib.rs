@@ -105,6 +105,12 @@ async fn status(state: State<'_, AppState>, env: String) -> CommandResult<Status
     Ok(api::status(&state, &env).await?)
 }
 
+/// The migrations as the folder has them, when the database cannot be read.
+#[tauri::command(async)]
+fn files_status(state: State<'_, AppState>, env: String) -> CommandResult<StatusReport> {
+    Ok(api::files_status(&state, &env)?)
+}
+
 #[tauri::command]
 async fn history(state: State<'_, AppState>, env: String, limit: i64) -> CommandResult<Vec<Event>> {
     Ok(api::history(&state, &env, limit).await?)
@@ -268,6 +274,7 @@ pub fn run() {
             test_env,
             create_database,
             status,
+            files_status,
             history,
             check,
             plan,

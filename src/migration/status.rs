@@ -119,6 +119,8 @@ pub struct StatusReport {
     pub problems: Vec<String>,
     /// What `check` reports, the same findings: a count shown here is the count shown there.
     pub findings: Vec<crate::migration::check::Finding>,
+    /// Whether the database was read; `false`: the files only, every one shown pending.
+    pub database_read: bool,
     /// The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
     /// is applied, `None` when none is.
     pub rollback_to: Option<i64>,
@@ -151,6 +153,7 @@ pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Record
     }
     let applied: Vec<i64> = recorded.applied.iter().map(|a| a.version).collect();
     StatusReport {
+        database_read: true,
         rollback_to: applied.len().checked_sub(1).map(|i| if i == 0 { 0 } else { applied[i - 1] }),
         env: ws.env.clone(),
         database: ws.target.display(),

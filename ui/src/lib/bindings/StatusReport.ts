@@ -21,6 +21,10 @@ problems: Array<string>,
  */
 findings: Array<Finding>, 
 /**
+ * Whether the database was read; `false`: the files only, every one shown pending.
+ */
+database_read: boolean, 
+/**
  * The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
  * is applied, `None` when none is.
  */

@@ -37,6 +37,7 @@ export const commands = {
   testEnv: (env: string) => invoke<Probe>('test_env', { env }),
   createDatabase: (env: string) => invoke<boolean>('create_database', { env }),
   status: (env: string) => invoke<StatusReport>('status', { env }),
+  filesStatus: (env: string) => invoke<StatusReport>('files_status', { env }),
   history: (env: string, limit: number) => invoke<Array<Event>>('history', { env, limit }),
   check: (env: string) => invoke<Array<Finding>>('check', { env }),
   plan: (env: string, direction: Direction, to: number | null, steps: number | null, allowOutOfOrder: boolean) => invoke<RunReport>('plan', { env, direction, to, steps, allowOutOfOrder }),
