@@ -12,6 +12,7 @@ use crate::db::{self, ConnectOptions, Database, Event};
 use crate::error::{Error, Problem, Remedy, Result};
 use crate::event::RunEvent;
 use crate::migration::check::{self, Finding};
+use crate::migration::detail;
 use crate::migration::plan::DownTarget;
 use crate::migration::runner::{self, Cancel, RunOptions, RunReport, Seen, Work};
 use crate::migration::source::Source;
@@ -78,9 +79,23 @@ pub fn files_status(s: &Session) -> Result<StatusReport> {
     Ok(report)
 }
 
+/// One migration's page: its files, header, checksums, events and what can be done about it.
+pub async fn migration(s: &Session, version: i64) -> Result<detail::MigrationDetail> {
+    let source = s.source()?;
+    let (applied, events) = s
+        .reading(|db| {
+            Box::pin(async move {
+                let applied = db.applied().await?;
+                Ok((applied, db.events(Some(version), 200).await?))
+            })
+        })
+        .await?;
+    detail::detail(&source, &applied, version, events)
+}
+
 /// The newest `limit` events of `_godwit_log`.
 pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
-    s.reading(|db| db.events(limit)).await
+    s.reading(|db| db.events(None, limit)).await
 }
 
 /// Everything that would stop or surprise a run.

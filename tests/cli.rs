@@ -671,3 +671,23 @@ fn help_keeps_global_options_apart() {
     assert!(own.contains("--protected") && !own.contains("--lock-timeout"), "{}", o.stdout);
     assert!(global.contains("--lock-timeout") && global.contains("the new environment's URL"), "{}", o.stdout);
 }
+
+/// `show VERSION`: one migration's files, SQL, checksum state and events; an edit shows with its repair.
+#[tokio::test]
+async fn show_tells_one_migration() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let o = run(&t, &["show", "1", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["down_sql"], "DROP TABLE a;");
+    assert_eq!(v["checksum"], v["applied_checksum"]);
+    assert_eq!(v["events"][0]["kind"], "apply");
+    assert_eq!(v["undo_to"], 0);
+
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER); -- edited", "DROP TABLE a;");
+    let o = run(&t, &["show", "1"]);
+    assert!(o.stdout.contains("edited after it was applied"), "{}", o.stdout);
+    assert!(printed_commands(&o.stdout).iter().any(|c| c.contains(" repair 1 ")), "{}", o.stdout);
+    assert_eq!(run(&t, &["show", "2"]).code, 2);
+}

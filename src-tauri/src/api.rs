@@ -262,6 +262,14 @@ pub fn files_status(state: &AppState, env: &str) -> Result<StatusReport> {
     ops::files_status(&session(state, env)?)
 }
 
+pub async fn migration(
+    state: &AppState,
+    env: &str,
+    version: i64,
+) -> Result<godwit::migration::detail::MigrationDetail> {
+    ops::migration(&session(state, env)?, version).await
+}
+
 pub async fn status(state: &AppState, env: &str) -> Result<StatusReport> {
     ops::status(&session(state, env)?).await
 }

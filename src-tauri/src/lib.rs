@@ -12,6 +12,7 @@ use godwit::backup::{BackupEntry, Comparison, Restored};
 use godwit::db::{Event, Probe};
 use godwit::event::Direction;
 use godwit::migration::check::Finding;
+use godwit::migration::detail::MigrationDetail;
 use godwit::migration::runner::RunReport;
 use godwit::migration::status::StatusReport;
 use godwit::profile::EnvConfig;
@@ -109,6 +110,12 @@ async fn status(state: State<'_, AppState>, env: String) -> CommandResult<Status
 #[tauri::command(async)]
 fn files_status(state: State<'_, AppState>, env: String) -> CommandResult<StatusReport> {
     Ok(api::files_status(&state, &env)?)
+}
+
+/// One migration's page.
+#[tauri::command]
+async fn migration(state: State<'_, AppState>, env: String, version: i64) -> CommandResult<MigrationDetail> {
+    Ok(api::migration(&state, &env, version).await?)
 }
 
 #[tauri::command]
@@ -275,6 +282,7 @@ pub fn run() {
             create_database,
             status,
             files_status,
+            migration,
             history,
             check,
             plan,

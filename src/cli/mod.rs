@@ -176,6 +176,13 @@ enum Verb {
     /// Applied and pending migrations.
     Status(JsonFlag),
     /// The event log: applies, rollbacks, failures, repairs, resolves.
+    /// One migration: its files and SQL, its header, whether its file matches what was applied, its
+    /// events, and what can be done about it.
+    Show {
+        version: i64,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     History {
         /// How many of the newest events to show.
         #[arg(long, default_value_t = 50)]
@@ -369,6 +376,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Redo => redo(&ctx).await,
         Verb::Status(j) => status_verb(&ctx, j.json).await,
         Verb::History { limit, json } => history(&ctx, *limit, json.json).await,
+        Verb::Show { version, json } => show_migration(&ctx, *version, json.json).await,
         Verb::Check { offline, json } => check_verb(&ctx, *offline, json.json).await,
         Verb::Verify => verify(&ctx).await,
         Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,

@@ -154,3 +154,63 @@ pub(super) async fn verify(ctx: &Ctx) -> Result<()> {
         Err(Error::failed(format!("{} applied migration(s) do not match their files", findings.len())))
     }
 }
+
+pub(super) async fn show_migration(ctx: &Ctx, version: i64, json: bool) -> Result<()> {
+    let s = ctx.session()?;
+    let d = ops::migration(&s, version).await?;
+    if json {
+        print_json(&d);
+        return Ok(());
+    }
+    let r = &d.row;
+    println!("{} {} · {} · {}", r.version, r.description, format!("{:?}", r.state).to_lowercase(), label(&s.ws));
+    let files = match (&r.file, &d.down_file) {
+        (Some(up), Some(down)) => format!("{up} and {down}"),
+        (Some(up), None) => format!("{up} (irreversible)"),
+        (None, _) => "(missing)".into(),
+    };
+    println!("{:<10}{files}", "Files");
+    if let Some(p) = &d.revises {
+        println!("{:<10}{}", "Revises", if p.is_empty() { "(the start of the chain)" } else { p });
+    }
+    let matches = match (&d.checksum, &d.applied_checksum) {
+        (_, None) => "not applied here",
+        (None, Some(_)) => "its file is gone",
+        (Some(f), Some(a)) if f == a => "the file matches what was applied",
+        _ => "the file was edited after it was applied",
+    };
+    println!("{:<10}{matches}", "Checksum");
+    if let Some(at) = r.applied_at {
+        let by = r.applied_by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default();
+        println!("{:<10}{}{by}", "Applied", at.format("%Y-%m-%d %H:%M:%S UTC"));
+    }
+    for f in &d.findings {
+        println!("{:<10}{}: {}", "Problem", f.message, f.fix);
+    }
+    for rem in &d.remedies {
+        println!("  {}", remedy(rem, &ctx.again));
+    }
+    if let Some(sql) = &d.up_sql {
+        println!("\n-- up\n{}", sql.trim_end());
+    }
+    match (&d.down_sql, &d.down_error) {
+        (Some(sql), _) => println!("\n-- down\n{}", sql.trim_end()),
+        (None, Some(e)) => println!("\n-- down: {e}"),
+        (None, None) => {}
+    }
+    if !d.events.is_empty() {
+        println!("\nEvents (newest first):");
+        for e in &d.events {
+            let extra = e.detail.as_deref().or(e.error.as_deref()).unwrap_or_default();
+            println!(
+                "  {} {:<8} {:<7} {}  {}",
+                e.at.format("%Y-%m-%d %H:%M:%S"),
+                e.kind.as_str(),
+                e.outcome.as_str(),
+                e.actor,
+                extra.lines().next().unwrap_or_default()
+            );
+        }
+    }
+    Ok(())
+}

@@ -66,8 +66,8 @@ where
         self.rows(rows)
     }
 
-    async fn events(&mut self, limit: i64) -> Result<Vec<Event>> {
-        let text = format!("{}{limit}", sql::SELECT_EVENTS);
+    async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>> {
+        let text = sql::select_events(version, limit);
         let rows = sqlx::query_as::<T::Db, Event>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
         self.rows(rows)
     }

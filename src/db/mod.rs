@@ -259,8 +259,8 @@ pub trait History: Send {
     /// Who last applied each version, from `_godwit_log`; empty when it does not exist yet.
     async fn appliers(&mut self) -> Result<Vec<(i64, String)>>;
 
-    /// Newest first; empty when `_godwit_log` does not exist yet.
-    async fn events(&mut self, limit: i64) -> Result<Vec<Event>>;
+    /// Newest first (of one version, when given); empty when `_godwit_log` does not exist yet.
+    async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>>;
 
     /// Changes a history row and records the event, in one transaction (`repair`, `resolve`).
     async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()>;

@@ -125,5 +125,11 @@ pub(crate) const SELECT_APPLIERS: &str = "SELECT version, actor FROM _godwit_log
      (SELECT MAX(id) FROM _godwit_log WHERE event IN ('apply', 'rollback') AND outcome = 'ok' \
      AND version IS NOT NULL GROUP BY version) ORDER BY version";
 
-pub(crate) const SELECT_EVENTS: &str = "SELECT id, event_at AS at, event AS kind, version, description, actor, \
-     duration_ns, outcome, error, detail FROM _godwit_log ORDER BY id DESC LIMIT ";
+/// The newest events (of one version, when given), at most `limit`.
+pub(crate) fn select_events(version: Option<i64>, limit: i64) -> String {
+    let only = version.map(|v| format!("WHERE version = {v} ")).unwrap_or_default();
+    format!(
+        "SELECT id, event_at AS at, event AS kind, version, description, actor, duration_ns, outcome, error, detail \
+         FROM _godwit_log {only}ORDER BY id DESC LIMIT {limit}"
+    )
+}

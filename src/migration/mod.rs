@@ -1,5 +1,6 @@
 pub mod amend;
 pub mod check;
+pub mod detail;
 pub mod new;
 pub mod plan;
 pub mod runner;

@@ -7,6 +7,7 @@ import type { Direction } from './Direction';
 import type { EnvConfig } from './EnvConfig';
 import type { Event } from './Event';
 import type { Finding } from './Finding';
+import type { MigrationDetail } from './MigrationDetail';
 import type { Probe } from './Probe';
 import type { ProjectView } from './ProjectView';
 import type { Rendered } from './Rendered';
@@ -38,6 +39,7 @@ export const commands = {
   createDatabase: (env: string) => invoke<boolean>('create_database', { env }),
   status: (env: string) => invoke<StatusReport>('status', { env }),
   filesStatus: (env: string) => invoke<StatusReport>('files_status', { env }),
+  migration: (env: string, version: number) => invoke<MigrationDetail>('migration', { env, version }),
   history: (env: string, limit: number) => invoke<Array<Event>>('history', { env, limit }),
   check: (env: string) => invoke<Array<Finding>>('check', { env }),
   plan: (env: string, direction: Direction, to: number | null, steps: number | null, allowOutOfOrder: boolean) => invoke<RunReport>('plan', { env, direction, to, steps, allowOutOfOrder }),
