@@ -306,3 +306,14 @@ pub async fn drop_database(s: &Session, confirm: Option<&str>) -> Result<bool> {
     project::check_confirmation(&s.ws, confirm, true)?;
     db::drop_database(&s.ws.target, &s.connect).await
 }
+
+/// A template rendered for `dialect`, with warnings where the project's environments on other
+/// databases would need other SQL.
+pub fn render_template(
+    p: &project::Project,
+    dialect: db::Dialect,
+    name: &str,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<crate::template::Rendered> {
+    crate::template::render_for_project(name, values, dialect, &p.dialects(), Some(&p.templates_dir()))
+}

@@ -251,6 +251,20 @@ impl Project {
         self.config.env.keys().chain(self.personal.keys()).collect()
     }
 
+    /// The databases the environments use, each with its environments' names (URLs only: no keyring).
+    pub fn dialects(&self) -> Vec<(crate::syntax::Dialect, Vec<String>)> {
+        let mut out: Vec<(crate::syntax::Dialect, Vec<String>)> = Vec::new();
+        for name in self.env_names() {
+            let Some((env, _)) = self.env(name) else { continue };
+            let Ok(target) = env.url(name).and_then(|u| Target::parse(&u, &self.root)) else { continue };
+            match out.iter_mut().find(|(d, _)| *d == target.dialect()) {
+                Some((_, names)) => names.push(name.clone()),
+                None => out.push((target.dialect(), vec![name.clone()])),
+            }
+        }
+        out
+    }
+
     /// The environment to use: the one asked for, else `default_env`, else `dev`, else the only one.
     pub fn env_name(&self, asked: Option<&str>) -> Result<String> {
         let names = self.env_names();

@@ -691,3 +691,25 @@ async fn show_tells_one_migration() {
     assert!(printed_commands(&o.stdout).iter().any(|c| c.contains(" repair 1 ")), "{}", o.stdout);
     assert_eq!(run(&t, &["show", "2"]).code, 2);
 }
+
+/// A project whose environments use different databases: a template written for one warns where
+/// the others would need other SQL (a SQLite `dev` writes a `DROP INDEX` MariaDB refuses).
+#[test]
+fn templates_warn_where_other_databases_need_other_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("godwit.toml"),
+        "id = \"mixed\"\n[env.dev]\nurl = \"sqlite://dev.db\"\n[env.staging]\nurl = \"mysql://app@db.example/app\"\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(dir.path())
+        .args(["-e", "dev", "new", "idx", "-t", "add_index", "-p", "table=t", "-p", "columns=a"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("warning: written for SQLite") && stderr.contains("MySQL/MariaDB (staging)"), "{stderr}");
+    assert!(stderr.contains("DROP INDEX t_a_idx;"), "{stderr}");
+}

@@ -370,7 +370,7 @@ pub fn templates(state: &AppState) -> Result<Vec<TemplateInfo>> {
 pub fn render_template(state: &AppState, env: &str, name: &str, params: BTreeMap<String, String>) -> Result<Rendered> {
     let p = project(state)?;
     let dialect = p.workspace(Some(env))?.target.dialect();
-    template::render(name, &params, dialect, Some(&p.templates_dir()))
+    ops::render_template(&p, dialect, name, &params)
 }
 
 /// Writes a new migration (the header is added here, as `godwit new` does).

@@ -36,7 +36,13 @@ pub(super) fn new_verb(
                 }
             }
         }
-        let rendered = template::render(t, &values, ctx.dialect(dialect)?, dir.as_deref())?;
+        let rendered = match &ctx.project {
+            Some(p) => ops::render_template(p, ctx.dialect(dialect)?, t, &values)?,
+            None => template::render(t, &values, ctx.dialect(dialect)?, dir.as_deref())?,
+        };
+        for w in &rendered.warnings {
+            eprintln!("warning: {w}");
+        }
         spec.reversible = rendered.down.is_some() && !simple;
         spec.up = rendered.up;
         spec.down = rendered.down.unwrap_or_default();

@@ -85,6 +85,43 @@ pub struct Rendered {
     /// `None`: the change cannot be undone; the migration is written as one irreversible file.
     pub down: Option<String>,
     pub no_transaction: bool,
+    /// The database it was written for.
+    pub dialect: Dialect,
+    /// Where the project's other databases need other SQL than this (the migration runs on them too).
+    pub warnings: Vec<String>,
+}
+
+/// Renders a template for `dialect`, and says where the project's environments on other databases
+/// (`others`: each database with its environments' names) would need other SQL: a migration is
+/// written once and runs on all of them.
+pub fn render_for_project(
+    name: &str,
+    values: &BTreeMap<String, String>,
+    dialect: Dialect,
+    others: &[(Dialect, Vec<String>)],
+    templates_dir: Option<&Path>,
+) -> Result<Rendered> {
+    let mut r = render(name, values, dialect, templates_dir)?;
+    for (d, envs) in others.iter().filter(|(d, _)| *d != dialect) {
+        let on = format!("{} ({})", d.name(), envs.join(", "));
+        match render(name, values, *d, templates_dir) {
+            Err(e) => r.warnings.push(format!("{on} cannot take this migration as written: {}", e.message)),
+            Ok(o) => {
+                let ours = r.up.lines().chain(r.down.as_deref().unwrap_or_default().lines());
+                let theirs: Vec<&str> = o.up.lines().chain(o.down.as_deref().unwrap_or_default().lines()).collect();
+                if let Some(line) = ours.filter(|l| !theirs.contains(l)).find(|l| !l.trim().is_empty()) {
+                    r.warnings.push(format!(
+                        "written for {}; for {on} this template writes other SQL (this line differs: `{}`). \
+                         The migration runs there too: check it on {}, or write SQL both accept.",
+                        dialect.name(),
+                        line.trim(),
+                        d.name()
+                    ));
+                }
+            }
+        }
+    }
+    Ok(r)
 }
 
 /// Every template: built-ins first, then the project's (a project template may not reuse a built-in name).

@@ -192,6 +192,8 @@ impl ProjectTemplate {
             up: render(&self.up)?,
             down: self.down.as_ref().map(&mut render).transpose()?,
             no_transaction: self.no_transaction,
+            dialect,
+            warnings: Vec::new(),
         })
     }
 }
