@@ -309,6 +309,11 @@ async fn check_reports_conflicts_out_of_order_and_json() {
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     let kinds: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["settled_conflict"]);
+
+    // A renamed file whose header still names its old version.
+    pair(&t, 50, "renamed", &h(49, "30"), "");
+    let o = run(&t, &["check"]);
+    assert!(o.stdout.contains("50_renamed.up.sql says `Revision ID: 49`, but its version is 50"), "{}", o.stdout);
 }
 
 #[tokio::test]

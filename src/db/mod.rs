@@ -320,12 +320,21 @@ pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Box<dyn D
     };
     match tokio::time::timeout(opts.connect_timeout, fut).await {
         Ok(r) => r,
-        Err(_) => Err(Error::connect(format!(
-            "no answer from {} within {:?}: check the host and port, firewalls and VPN, or wait longer.",
-            target.display(),
-            opts.connect_timeout
-        ))
-        .with_remedy(crate::error::Remedy::WaitForServer)),
+        Err(_) => {
+            // A MySQL client waits for the server to speak first and a PostgreSQL server for the
+            // client: a MySQL URL at PostgreSQL's port hangs rather than fails.
+            let other = match (target.dialect(), target.endpoint().map(|e| e.port)) {
+                (Dialect::MySql, Some(5432)) => " Port 5432 is usually PostgreSQL's: check the URL's scheme and port.",
+                (Dialect::Postgres, Some(3306)) => " Port 3306 is usually MySQL's: check the URL's scheme and port.",
+                _ => "",
+            };
+            Err(Error::connect(format!(
+                "no answer from {} within {:?}: check the host and port, firewalls and VPN, or wait longer.{other}",
+                target.display(),
+                opts.connect_timeout
+            ))
+            .with_remedy(crate::error::Remedy::WaitForServer))
+        }
     }
 }
 

@@ -18,6 +18,8 @@ pub enum FindingKind {
     DuplicateVersion,
     RevisionConflict,
     UnknownRevision,
+    /// A file's `Revision ID:` is not its version (it was renamed): the chain names the old one.
+    RevisionIdMismatch,
     MissingDown,
     Unterminated,
     OutOfOrder,
@@ -164,6 +166,28 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
     }
 
     for m in &source.migrations {
+        if let Some(id) = m.header.revision_id.as_deref().filter(|id| id.parse::<i64>().ok() != Some(m.version)) {
+            let fix = if applied.contains(&m.version) {
+                format!(
+                    "it is applied, so leave it; a `Revises: {id}` in another file should name {} instead",
+                    m.version
+                )
+            } else {
+                format!("edit its `Revision ID:` to {} (and any `Revises: {id}` to {})", m.version, m.version)
+            };
+            out.push(Finding {
+                kind: FindingKind::RevisionIdMismatch,
+                version: Some(m.version),
+                files: vec![m.file_name()],
+                message: format!(
+                    "{} says `Revision ID: {id}`, but its version is {} (renamed?)",
+                    m.file_name(),
+                    m.version
+                ),
+                fix,
+                remedies: Vec::new(),
+            });
+        }
         if m.bom {
             out.push(Finding {
                 kind: FindingKind::ByteOrderMark,

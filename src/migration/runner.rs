@@ -453,7 +453,8 @@ async fn run(
                 let mut error = explain_failure(error, m, direction, dirty.then_some(why), done.len(), total);
                 if opts.cancel.is_aborted() {
                     error.problem = Problem::Cancelled;
-                    error.message = format!("stopped on the server at your request: {}", error.message);
+                    let on = if db.dialect() == crate::db::Dialect::Sqlite { "" } else { " on the server" };
+                    error.message = format!("stopped{on} at your request: {}", error.message);
                     cancelled = true;
                 }
                 on_event(&RunEvent::MigrationFailed {
