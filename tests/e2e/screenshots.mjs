@@ -103,6 +103,12 @@ test('screenshots', async (t) => {
     await browser.keys(['a']);
     await seeText(browser, 'edited after');
     await shot(browser, 'apply-refused-drift');
+    await click(browser, 'Close', '.dialog');
+
+    // That migration's own page: its SQL, the checksum against what was applied, its events.
+    await click(browser, '20250101000200', '.status');
+    await seeText(browser, 'the file was edited after it was applied');
+    await shot(browser, 'migration-page');
   } finally {
     await stop(true);
   }
