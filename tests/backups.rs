@@ -324,6 +324,8 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
     let o = run(&["up", "--confirm", "dev"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("backed up to"), "{}", text(&o));
+    // The backup's id is in the result, on stdout.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("taken first"), "{}", text(&o));
     for _ in 0..2 {
         assert!(run(&["backup"]).status.success());
     }

@@ -325,6 +325,7 @@ async fn dry_run_shows_sql_and_runs_nothing_then_redo() {
     assert!(o.stdout.contains("CREATE TABLE a (id INTEGER);") && o.stdout.contains("nothing was run"), "{}", o.stdout);
     assert!(!t.sqlite_path().exists(), "a dry run does not even create the file");
     assert_eq!(run(&t, &["up"]).code, 0);
+    assert_eq!(run(&t, &["down", "--steps", "0"]).code, 2, "rolling back nothing is bad input");
     let o = run(&t, &["redo"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("Redo of 1 passed"), "{}", o.stdout);
@@ -343,9 +344,13 @@ fn init_adopts_an_sqlx_folder() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("migrations")).unwrap();
     std::fs::write(dir.path().join("migrations/1_a.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
+    std::fs::write(dir.path().join("migrations/2-b.sql"), "CREATE TABLE b (id INTEGER);").unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).arg("init").output().unwrap();
     assert!(o.status.success());
-    assert!(String::from_utf8_lossy(&o.stdout).contains("Adopted 1 existing migration"));
+    // Every file is counted: the one that cannot be used as it is too.
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("Adopted 1 existing migration") && said.contains("1 file(s)"), "{said}");
+    std::fs::rename(dir.path().join("migrations/2-b.sql"), dir.path().join("migrations/2_b.sql")).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).arg("up").output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(dir.path().join("dev.db").exists());
