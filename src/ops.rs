@@ -317,3 +317,37 @@ pub fn render_template(
 ) -> Result<crate::template::Rendered> {
     crate::template::render_for_project(name, values, dialect, &p.dialects(), Some(&p.templates_dir()))
 }
+
+/// How long testing an environment waits for its server unless told otherwise: a test should
+/// answer fast.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects and reports on the server and its migration history.
+pub async fn test_env(s: &Session, timeout: Option<Duration>) -> Result<db::Probe> {
+    let opts = ConnectOptions { connect_timeout: timeout.unwrap_or(TEST_TIMEOUT), ..s.connect.clone() };
+    db::probe(&s.ws.target, &opts).await
+}
+
+/// Saves an environment (new or edited) and, when given, its password in the OS keyring, bound to
+/// the server it names. A URL pasted with its password in it is split: the URL is saved without
+/// it, and the password stored. Says whether a password was moved out of the URL.
+pub fn save_env(
+    p: &mut project::Project,
+    name: &str,
+    mut env: crate::profile::EnvConfig,
+    personal: bool,
+    password: Option<secrecy::SecretString>,
+) -> Result<bool> {
+    let mut password = password;
+    let pasted = env.url.as_deref().and_then(crate::profile::split_password);
+    let moved = pasted.is_some();
+    if let Some((url, pw)) = pasted {
+        env.url = Some(url);
+        password = password.or(Some(pw));
+    }
+    p.save_env(name, env, personal)?;
+    if let Some(pw) = password {
+        p.workspace(Some(name))?.store_password(&pw)?;
+    }
+    Ok(moved)
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use godwit::backup::{BackupEntry, BackupEvent, Comparison, Restored, Store};
-use godwit::db::{self, ConnectOptions, Event, Probe};
+use godwit::db::{ConnectOptions, Event, Probe};
 use godwit::event::{Direction, RunEvent};
 use godwit::migration::check::Finding;
 use godwit::migration::new::{self, NewMigration};
@@ -188,23 +188,14 @@ pub struct SavedEnv {
 pub fn save_env(
     state: &AppState,
     name: &str,
-    mut env: EnvConfig,
+    env: EnvConfig,
     personal: bool,
     password: Option<String>,
 ) -> Result<SavedEnv> {
     let _one_at_a_time = state.editing.lock().expect("not poisoned");
     let mut p = project(state)?;
-    let mut password = password.filter(|p| !p.is_empty()).map(secrecy::SecretString::from);
-    let pasted = env.url.as_deref().and_then(godwit::profile::split_password);
-    let password_moved = pasted.is_some();
-    if let Some((url, pw)) = pasted {
-        env.url = Some(url);
-        password = password.or(Some(pw));
-    }
-    p.save_env(name, env, personal)?;
-    if let Some(pw) = password {
-        p.workspace(Some(name))?.store_password(&pw)?;
-    }
+    let password = password.filter(|p| !p.is_empty()).map(secrecy::SecretString::from);
+    let password_moved = ops::save_env(&mut p, name, env, personal, password)?;
     let project = view(&p);
     *state.project.lock().expect("not poisoned") = Some(p);
     Ok(SavedEnv { project, password_moved })
@@ -250,8 +241,7 @@ pub fn trust_server(state: &AppState, env: &str) -> Result<()> {
 }
 
 pub async fn test_env(state: &AppState, env: &str) -> Result<Probe> {
-    let s = session(state, env)?;
-    db::probe(&s.ws.target, &ConnectOptions { connect_timeout: Duration::from_secs(5), ..Default::default() }).await
+    ops::test_env(&session(state, env)?, None).await
 }
 
 pub async fn create_database(state: &AppState, env: &str) -> Result<bool> {

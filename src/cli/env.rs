@@ -35,7 +35,8 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
             let w = p.workspace(Some(name))?;
             if w.target.dialect().has_passwords() {
                 println!(
-                    "Store its password with `godwit secret set {name}`, then check it with `godwit env test {name}`."
+                    "Store its password with `{g} secret set {name}`, then check it with `{g} env test {name}`.",
+                    g = ctx.again
                 );
             }
             Ok(())
@@ -76,10 +77,9 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
         }
         EnvCmd::Test { name } => {
             let p = project_of(ctx)?;
-            let w = ctx.session_of(p.workspace(name.as_deref().or(ctx.cli.env.as_deref()))?)?.ws;
-            let timeout = Duration::from_secs(ctx.cli.connect_timeout.unwrap_or(5));
-            let opts = ConnectOptions { connect_timeout: timeout, ..ctx.connect_options() };
-            let probe = db::probe(&w.target, &opts).await?;
+            let s = ctx.session_of(p.workspace(name.as_deref().or(ctx.cli.env.as_deref()))?)?;
+            let probe = ops::test_env(&s, ctx.cli.connect_timeout.map(Duration::from_secs)).await?;
+            let w = s.ws;
             let env = w.env.unwrap_or_default();
             println!("{env}: connected to {} {} at {}", probe.dialect.name(), probe.server_version, w.target.display());
             let history = if probe.history_table {
