@@ -98,6 +98,8 @@ async fn failing_migration(d: Dialect) {
 
     if d == Dialect::MySql {
         assert_eq!(failed, Some(true));
+        // What ran before the failure, so a person knows what to fix by hand.
+        assert!(err.message.contains("2 statement(s) before it (lines 2–3) ran"), "{}", err.message);
         assert_eq!(t.tables().await, vec!["a", "b"]);
         assert_eq!(t.history().await, vec!["1:true", "2:false"]);
         assert_eq!(t.log().await, vec!["apply:ok:1", "apply:partial:2"]);

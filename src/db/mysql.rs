@@ -139,7 +139,7 @@ impl MySql {
         };
         let _ = self.batch("ROLLBACK".into()).await;
         let failed_stmt = done.checked_sub(before.len()).filter(|k| *k < offsets.len());
-        let error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
+        let mut error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
         let row: Option<bool> = sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = ?")
             .bind(m.version)
             .fetch_optional(&mut self.conn)
@@ -151,6 +151,19 @@ impl MySql {
             // implicit commit). Take it back so the database reads as before.
             let _ = self.batch(unmark).await;
             return Err(Failure { error, dirty: false });
+        }
+        if marked && let Some(k) = failed_stmt.filter(|k| *k > 0) {
+            // Say which statements ran before the failing one: a person fixes the rest by hand.
+            let line = |o: usize| crate::syntax::split::line_col(sql_text, o).0;
+            let lines = match (line(offsets[0]), line(offsets[k - 1])) {
+                (a, b) if a == b => format!("line {a}"),
+                (a, b) => format!("lines {a}–{b}"),
+            };
+            error.message = format!(
+                "{}\nThe {k} statement(s) before it ({lines}) ran; MySQL/MariaDB commits each DDL statement as it \
+                 runs, so what they changed up to the last DDL statement stays.",
+                error.message
+            );
         }
         Err(Failure { error, dirty: marked })
     }
