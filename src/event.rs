@@ -13,13 +13,33 @@ pub enum Direction {
     Down,
 }
 
+/// Something a person should know before a run starts, in words, with what it is about.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[ts(export)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub message: String,
+}
+
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum WarningKind {
+    /// Two files revise the same migration.
+    RevisionConflict,
+    /// A pending up with no statement: applied, it changes nothing.
+    EmptyUp,
+    /// A down with no statement: rolled back, it changes nothing but the history.
+    EmptyDown,
+}
+
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[ts(export)]
 pub enum RunEvent {
-    /// Something a person should know before the run starts (a revision conflict among the files).
+    /// Something a person should know before the run starts.
     Warning {
-        message: String,
+        warning: Warning,
     },
     Started {
         direction: Direction,

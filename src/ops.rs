@@ -212,7 +212,7 @@ pub async fn run(
         _ => Vec::new(),
     };
     for w in &warnings {
-        on_run(&RunEvent::Warning { message: w.clone() });
+        on_run(&RunEvent::Warning { warning: w.clone() });
     }
     let result = runner::execute(db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
     db.close().await;
@@ -229,7 +229,7 @@ pub async fn run(
         }
         r.database = s.ws.target.display();
         r.backup = first.taken.as_ref().map(|b| b.id.clone());
-        r.warnings = warnings.clone();
+        r.warnings.splice(0..0, warnings.iter().cloned());
     }
     Ok((report, then))
 }

@@ -337,6 +337,11 @@ async fn dry_run_shows_sql_and_runs_nothing_then_redo() {
     let o = run(&t, &["up"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("_later.up.sql has no statement"), "{}", o.stderr);
+    // Its down is as empty: a redo says the down was not tested rather than that it passed.
+    let o = run(&t, &["redo"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stderr.contains("_later.down.sql has no statement"), "{}", o.stderr);
+    assert!(o.stdout.contains("the down was not tested"), "{}", o.stdout);
 }
 
 #[test]

@@ -116,10 +116,14 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     shown.finish();
     let (report, then) = result?;
     let version = report.planned.first().map(|s| s.version).unwrap_or_default();
+    let empty_down = report.warnings.iter().any(|w| w.kind == crate::event::WarningKind::EmptyDown);
     finish_run(report, &label, started)?;
     if let Some(up) = then {
         finish_run(up, &label, started)?;
-        println!("Redo of {version} passed: its down and up both ran.");
+        match empty_down {
+            false => println!("Redo of {version} passed: its down and up both ran."),
+            true => println!("Redo of {version} ran, but its down has no statement: the down was not tested."),
+        }
     }
     Ok(())
 }

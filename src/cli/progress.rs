@@ -20,7 +20,7 @@ impl Progress {
     pub fn on_event(&mut self, e: &RunEvent) {
         let tty = std::io::stderr().is_terminal();
         match e {
-            RunEvent::Warning { message } => eprintln!("warning: {message}"),
+            RunEvent::Warning { warning } => eprintln!("warning: {}", warning.message),
             RunEvent::Started { total, .. } if tty && *total > 0 => {
                 let bar = ProgressBar::new(*total as u64);
                 bar.set_style(

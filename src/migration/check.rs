@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::db::Dialect;
 use crate::error::Remedy;
+use crate::event::{Warning, WarningKind};
 use crate::migration::source::Source;
 use crate::migration::status::{State, StatusRow};
 use crate::syntax::split;
@@ -63,16 +64,22 @@ pub fn all(source: &Source, dialect: Option<Dialect>, applied: &[crate::db::Appl
 
 /// What a run should warn about before it starts, in words: revision conflicts among the files, and
 /// pending migrations whose up has no statement (recorded as applied, changing nothing).
-pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<String> {
+pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<Warning> {
     let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
-    let mut out: Vec<String> = check_files(source, None, &versions)
+    let mut out: Vec<Warning> = check_files(source, None, &versions)
         .into_iter()
         .filter(|f| f.kind == FindingKind::RevisionConflict)
-        .map(|f| format!("{}: {}", f.message, f.fix))
+        .map(|f| Warning { kind: WarningKind::RevisionConflict, message: format!("{}: {}", f.message, f.fix) })
         .collect();
     for m in source.migrations.iter().filter(|m| !versions.contains(&m.version)) {
         if !crate::migration::new::has_statement(&m.sql) {
-            out.push(format!("{} has no statement: it will be recorded as applied and change nothing", m.file_name()));
+            out.push(Warning {
+                kind: WarningKind::EmptyUp,
+                message: format!(
+                    "{} has no statement: it will be recorded as applied and change nothing",
+                    m.file_name()
+                ),
+            });
         }
     }
     out

@@ -137,7 +137,7 @@ pub struct RunReport {
     pub backup: Option<String>,
     /// What a person should know before it runs (revision conflicts among the files).
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<crate::event::Warning>,
     pub direction: Direction,
     pub dry_run: bool,
     pub planned: Vec<Step>,
@@ -375,6 +375,20 @@ async fn run(
             db.interrupter().await.map_err(|e| tracing::warn!("a second Ctrl-C could not stop a statement: {e}")).ok()
         }
     };
+    // A down with no statement changes nothing but the history: say so before it runs.
+    let mut warnings = Vec::new();
+    if direction == Direction::Down {
+        for (m, s) in plan.iter().zip(&scripts).filter(|(_, s)| s.statements.is_empty()) {
+            let file = crate::migration::source::file_name(s.file);
+            warnings.push(crate::event::Warning {
+                kind: crate::event::WarningKind::EmptyDown,
+                message: format!("{file} has no statement: rolling back {} changes nothing but the history", m.version),
+            });
+        }
+    }
+    for w in &warnings {
+        on_event(&RunEvent::Warning { warning: w.clone() });
+    }
     let total = plan.len();
     let (mut done, mut cancelled, mut failure) = (Vec::new(), false, None);
     on_event(&RunEvent::Started { direction, total });
@@ -488,7 +502,7 @@ async fn run(
     Ok(RunReport {
         database: String::new(),
         backup: None,
-        warnings: Vec::new(),
+        warnings,
         direction,
         dry_run: false,
         planned,

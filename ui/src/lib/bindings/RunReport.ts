@@ -2,6 +2,7 @@
 import type { Direction } from "./Direction";
 import type { Done } from "./Done";
 import type { Step } from "./Step";
+import type { Warning } from "./Warning";
 
 /**
  * What a run did: the plan, what completed, and the failure that stopped it, if any
@@ -19,4 +20,4 @@ backup: string | null,
 /**
  * What a person should know before it runs (revision conflicts among the files).
  */
-warnings: Array<string>, direction: Direction, dry_run: boolean, planned: Array<Step>, done: Array<Done>, cancelled: boolean, };
+warnings: Array<Warning>, direction: Direction, dry_run: boolean, planned: Array<Step>, done: Array<Done>, cancelled: boolean, };
