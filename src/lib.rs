@@ -12,6 +12,7 @@ pub mod migration;
 pub mod ops;
 pub mod profile;
 pub mod project;
+pub mod schema;
 pub mod secret;
 pub mod syntax;
 pub mod template;

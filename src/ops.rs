@@ -17,6 +17,7 @@ use crate::migration::plan::DownTarget;
 use crate::migration::runner::{self, Cancel, RunOptions, RunReport, Seen, Work};
 use crate::migration::source::Source;
 use crate::migration::status::{self, StatusReport};
+use crate::migration::verify;
 use crate::project::{self, Workspace};
 
 /// An environment ready to be worked on: its workspace with the password resolved, where its
@@ -105,15 +106,65 @@ pub async fn check(s: &Session) -> Result<Vec<Finding>> {
     Ok(check::all(&source, Some(s.ws.target.dialect()), &applied))
 }
 
-/// Applied migrations whose files no longer match them (edited, or gone), and how many are applied.
-pub async fn verify_files(s: &Session) -> Result<(Vec<Finding>, usize)> {
+/// Proves every migration's down (from `from` on) on a scratch database beside the environment's,
+/// made for it and always dropped (also when verifying fails or is cancelled).
+pub async fn verify(
+    s: &Session,
+    from: Option<i64>,
+    cancel: &Cancel,
+    on: &mut (dyn FnMut(usize, usize, &verify::Checked) + Send),
+) -> Result<verify::VerifyReport> {
     let source = s.source()?;
-    let applied = s.reading(|db| db.applied()).await?;
-    let findings = check::check_history(&status::rows(&source, &applied))
-        .into_iter()
-        .filter(|f| matches!(f.kind, check::FindingKind::Drift | check::FindingKind::MissingFile))
-        .collect();
-    Ok((findings, applied.len()))
+    source.ensure_valid()?;
+    let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
+    let result = async {
+        let mut db = db::connect(&scratch.target, &ConnectOptions { create_sqlite: true, ..s.connect.clone() }).await?;
+        let r = verify::verify(db.as_mut(), &source, from, cancel, on).await;
+        db.close().await;
+        r
+    }
+    .await;
+    let removed = scratch.remove().await;
+    let report = result?;
+    removed.map_err(|e| Error::failed(format!("verified, but the scratch database was not dropped: {}", e.message)))?;
+    Ok(report)
+}
+
+/// What was changed by hand: the environment's applied migrations replayed on a scratch database
+/// beside it, and the live schema compared with what they made (`before`: the migrations', `after`:
+/// the live one).
+pub async fn drift(s: &Session, cancel: &Cancel) -> Result<Vec<crate::schema::Change>> {
+    let source = s.source()?;
+    let (applied, live) = s
+        .reading(|db| {
+            Box::pin(async move {
+                let applied = db.applied().await?;
+                Ok((applied, db.inspect().await?))
+            })
+        })
+        .await?;
+    let versions: Vec<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
+    let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
+    let made = async {
+        let mut db = db::connect(&scratch.target, &ConnectOptions { create_sqlite: true, ..s.connect.clone() }).await?;
+        let r = async {
+            verify::replay(db.as_mut(), &source, &versions, cancel).await?;
+            db.inspect().await
+        }
+        .await;
+        db.close().await;
+        r
+    }
+    .await;
+    let removed = scratch.remove().await;
+    let made = made?;
+    removed.map_err(|e| Error::failed(format!("compared, but the scratch database was not dropped: {}", e.message)))?;
+    Ok(crate::schema::diff(&made, &live))
+}
+
+/// A database's schema, as Godwit compares it.
+pub async fn schema(s: &Session) -> Result<crate::schema::Schema> {
+    s.reading(|db| db.inspect()).await
 }
 
 /// Exactly the SQL a run would send, without running it. (A redo previews its rollback.)

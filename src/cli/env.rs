@@ -3,7 +3,7 @@
 use super::*;
 use crate::profile::PasswordSource;
 
-fn project_of(ctx: &Ctx) -> Result<Project> {
+pub(super) fn project_of(ctx: &Ctx) -> Result<Project> {
     ctx.project.clone().ok_or_else(|| {
         Error::input("environments live in godwit.toml: run this inside a project (or `godwit init` to make one).")
     })

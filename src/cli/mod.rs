@@ -8,6 +8,7 @@ mod ctx;
 mod database;
 mod env;
 mod progress;
+mod schema;
 mod show;
 
 use std::io::{IsTerminal, Write};
@@ -32,6 +33,7 @@ use ctx::*;
 use database::*;
 use env::*;
 use progress::{BackupProgress, Progress, bytes, ms};
+use schema::*;
 use show::*;
 use std::collections::BTreeMap;
 
@@ -198,8 +200,35 @@ enum Verb {
         #[command(flatten)]
         json: JsonFlag,
     },
-    /// Compare applied migrations' checksums with their files.
-    Verify,
+    /// Prove every migration's down on a scratch database: for each, apply, roll back, compare the
+    /// schema with before, apply again. Exit 1 when a down leaves something or a step fails.
+    Verify {
+        /// Verify only this version and newer (the older ones are applied to start from).
+        #[arg(long, value_name = "VERSION")]
+        from: Option<i64>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// What was changed by hand: replay the applied migrations on a scratch database and compare
+    /// with the live schema. Exit 1 when they differ.
+    Drift {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// The environment's schema as Godwit compares it (tables, constraints, indexes, views, ...).
+    Schema {
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// The differences between two environments' schemas, object by object.
+    Diff {
+        /// The environment to compare from.
+        a: String,
+        /// The environment to compare with.
+        b: String,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Accept the edited file of an applied migration (records the new checksum).
     Repair {
         /// The applied migration whose edited file to accept.
@@ -378,7 +407,10 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::History { limit, json } => history(&ctx, *limit, json.json).await,
         Verb::Show { version, json } => show_migration(&ctx, *version, json.json).await,
         Verb::Check { offline, json } => check_verb(&ctx, *offline, json.json).await,
-        Verb::Verify => verify(&ctx).await,
+        Verb::Verify { from, json } => verify(&ctx, *from, json.json).await,
+        Verb::Schema { json } => schema(&ctx, json.json).await,
+        Verb::Drift { json } => drift(&ctx, json.json).await,
+        Verb::Diff { a, b, json } => diff(&ctx, a, b, json.json).await,
         Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
         Verb::Resolve { version, applied, .. } => resolve(&ctx, *version, *applied).await,
     }

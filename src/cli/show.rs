@@ -137,24 +137,6 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<(
     }
 }
 
-pub(super) async fn verify(ctx: &Ctx) -> Result<()> {
-    let s = ctx.session()?;
-    let (findings, applied) = ops::verify_files(&s).await?;
-    let label = label(&s.ws);
-    for f in &findings {
-        println!("- {}\n  fix: {}", f.message, f.fix);
-        for r in &f.remedies {
-            println!("  {}", remedy(r, &ctx.again));
-        }
-    }
-    if findings.is_empty() {
-        println!("All {applied} applied migration(s) on {label} match their files.");
-        Ok(())
-    } else {
-        Err(Error::failed(format!("{} applied migration(s) do not match their files", findings.len())))
-    }
-}
-
 pub(super) async fn show_migration(ctx: &Ctx, version: i64, json: bool) -> Result<()> {
     let s = ctx.session()?;
     let d = ops::migration(&s, version).await?;

@@ -286,6 +286,11 @@ pub trait Inspect: Send {
     /// views, triggers, routines), for a fingerprint that is equal when the schema is.
     async fn schema_lines(&mut self) -> Result<Vec<String>>;
 
+    /// The schema as a normalised model (tables with their columns, constraints, indexes, views,
+    /// sequences, types, functions, triggers, extensions), Godwit's and sqlx's tables left out, in a
+    /// fixed number of queries.
+    async fn inspect(&mut self) -> Result<crate::schema::Schema>;
+
     /// The user tables, for finding what a restore must drop (tables made after the backup).
     async fn tables(&mut self) -> Result<Vec<String>>;
 
@@ -384,6 +389,48 @@ pub async fn drop_database(target: &Target, opts: &ConnectOptions) -> Result<boo
     let dropped = admin.drop_database(&target.database()).await;
     admin.close().await;
     dropped
+}
+
+/// A database made for Godwit's own work beside an environment's: a new, uniquely named database on
+/// the same server (a file in the temp folder for SQLite). Never the environment's own; `remove`
+/// drops it, and every path that made one calls it.
+pub struct Scratch {
+    pub target: Target,
+    opts: ConnectOptions,
+}
+
+impl Scratch {
+    pub async fn new(beside: &Target, opts: &ConnectOptions) -> Result<Scratch> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let name = format!("godwit_scratch_{}_{nanos}", std::process::id());
+        let target = match beside.dialect() {
+            Dialect::Sqlite => {
+                beside.with_database(&std::env::temp_dir().join(format!("{name}.db")).display().to_string())
+            }
+            _ => beside.with_database(&name),
+        };
+        if target.database() == beside.database() {
+            return Err(Error::failed("the scratch database would be the environment's own: nothing was done"));
+        }
+        create_database(&target, opts).await.map_err(|e| {
+            Error::new(
+                e.problem.clone(),
+                format!("cannot make a scratch database beside {}: {}", beside.display(), e.message),
+            )
+        })?;
+        Ok(Scratch { target, opts: opts.clone() })
+    }
+
+    /// Drops it, ending any session still in it.
+    pub async fn remove(self) -> Result<()> {
+        if self.target.dialect() == Dialect::Sqlite {
+            return drop_database(&self.target, &self.opts).await.map(|_| ());
+        }
+        let mut admin = connect(&maintenance(&self.target), &self.opts).await?;
+        let r = admin.drop_scratch(&self.target.database()).await;
+        admin.close().await;
+        r
+    }
 }
 
 /// The database on the same server to connect to while the target's own does not exist (or is being

@@ -304,6 +304,26 @@ impl Migrate for MySql {
 
 #[async_trait]
 impl Inspect for MySql {
+    async fn inspect(&mut self) -> Result<crate::schema::Schema> {
+        // GROUP_CONCAT stops at 1 KiB unless told otherwise: a table of many columns would be cut.
+        self.batch("SET SESSION group_concat_max_len = 16777216".into()).await?;
+        let (db, version): (String, String) =
+            sqlx::query_as("SELECT CAST(DATABASE() AS CHAR), CAST(VERSION() AS CHAR)")
+                .fetch_one(&mut self.conn)
+                .await?;
+        // MariaDB names a check's table (its names are per table); MySQL's are per schema.
+        let same_table = if version.contains("MariaDB") { " AND cc.TABLE_NAME = tc.TABLE_NAME" } else { "" };
+        let mut rows: Vec<(String, String, String)> = Vec::new();
+        for q in MY_INSPECT {
+            let q = q.replace("{SAME_TABLE}", same_table);
+            rows.extend(sqlx::query_as(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?);
+        }
+        // Views and routines name the database they were made in: another database (a scratch
+        // copy) holding the same objects must read the same.
+        let own = format!("{}.", quote(&db));
+        Ok(crate::schema::Schema::from_rows(rows.into_iter().map(|(k, n, d)| (k, n, d.replace(&own, "")))))
+    }
+
     async fn server_version(&mut self) -> Result<String> {
         let v: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut self.conn).await?;
         Ok(v)
@@ -418,6 +438,43 @@ impl Bookkeeper for MySql {
         let _ = self.batch("ROLLBACK".into()).await;
     }
 }
+
+/// One query per kind of object, each giving `(kind, name, definition)` rows; Godwit's and sqlx's
+/// tables left out. Every column is cast to text (information_schema mixes binary and text).
+const MY_INSPECT: [&str; 6] = [
+    "SELECT 'table', CAST(t.TABLE_NAME AS CHAR), CAST(CONCAT(GROUP_CONCAT(CONCAT(c.COLUMN_NAME, ' ', c.COLUMN_TYPE, \
+     IF(c.IS_NULLABLE = 'NO', ' NOT NULL', ''), IFNULL(CONCAT(' DEFAULT ', c.COLUMN_DEFAULT), ''), \
+     IF(c.EXTRA <> '', CONCAT(' ', c.EXTRA), ''), IFNULL(CONCAT(' COLLATE ', c.COLLATION_NAME), '')) \
+     ORDER BY c.ORDINAL_POSITION SEPARATOR '\\n'), '\\nENGINE=', IFNULL(t.ENGINE, ''), ' COLLATE=', \
+     IFNULL(t.TABLE_COLLATION, '')) AS CHAR) FROM information_schema.TABLES t JOIN information_schema.COLUMNS c \
+     ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME WHERE t.TABLE_SCHEMA = DATABASE() \
+     AND t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_NAME NOT IN ('_sqlx_migrations', '_godwit_log') \
+     GROUP BY t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION",
+    "SELECT 'constraint', CAST(CONCAT(x.TABLE_NAME, ' ', x.def) AS CHAR), CAST(x.def AS CHAR) FROM (SELECT \
+     k.TABLE_NAME, CONCAT('FOREIGN KEY (', GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION), ') REFERENCES ', \
+     k.REFERENCED_TABLE_NAME, ' (', GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION), \
+     ') ON DELETE ', r.DELETE_RULE, ' ON UPDATE ', r.UPDATE_RULE) AS def FROM information_schema.KEY_COLUMN_USAGE k \
+     JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
+     AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME WHERE k.TABLE_SCHEMA = DATABASE() \
+     AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+     GROUP BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.REFERENCED_TABLE_NAME, r.DELETE_RULE, r.UPDATE_RULE) x",
+    "SELECT 'constraint', CAST(CONCAT(tc.TABLE_NAME, ' CHECK (', cc.CHECK_CLAUSE, ')') AS CHAR), \
+     CAST(CONCAT('CHECK (', cc.CHECK_CLAUSE, ')') AS CHAR) FROM information_schema.TABLE_CONSTRAINTS tc \
+     JOIN information_schema.CHECK_CONSTRAINTS cc ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
+     AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME{SAME_TABLE} WHERE tc.TABLE_SCHEMA = DATABASE() \
+     AND tc.CONSTRAINT_TYPE = 'CHECK'",
+    "SELECT 'index', CAST(CONCAT(TABLE_NAME, '.', INDEX_NAME) AS CHAR), CAST(CONCAT(IF(NON_UNIQUE = 0, 'UNIQUE ', ''), \
+     INDEX_TYPE, ' (', GROUP_CONCAT(CONCAT(IFNULL(COLUMN_NAME, ''), IFNULL(CONCAT('(', SUB_PART, ')'), '')) \
+     ORDER BY SEQ_IN_INDEX), ')') AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
+     AND TABLE_NAME NOT IN ('_sqlx_migrations', '_godwit_log') GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE",
+    "SELECT 'function', CAST(ROUTINE_NAME AS CHAR), \
+     CAST(CONCAT(ROUTINE_TYPE, ' ', IFNULL(DTD_IDENTIFIER, ''), '\\n', IFNULL(ROUTINE_DEFINITION, '')) AS CHAR) \
+     FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
+     UNION ALL SELECT 'view', CAST(TABLE_NAME AS CHAR), CAST(VIEW_DEFINITION AS CHAR) FROM information_schema.VIEWS \
+     WHERE TABLE_SCHEMA = DATABASE()",
+    "SELECT 'trigger', CAST(CONCAT(EVENT_OBJECT_TABLE, '.', TRIGGER_NAME) AS CHAR), CAST(CONCAT(ACTION_TIMING, ' ', \
+     EVENT_MANIPULATION, ' ', ACTION_STATEMENT) AS CHAR) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
+];
 
 fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))

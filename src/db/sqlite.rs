@@ -359,6 +359,14 @@ impl Inspect for Sqlite {
         Ok(())
     }
 
+    async fn inspect(&mut self) -> Result<crate::schema::Schema> {
+        let mut rows: Vec<(String, String, String)> = Vec::new();
+        for q in LITE_INSPECT {
+            rows.extend(sqlx::query_as(AssertSqlSafe(q)).fetch_all(&mut self.conn).await.map_err(|e| self.lite(e))?);
+        }
+        Ok(crate::schema::Schema::from_rows(rows))
+    }
+
     async fn create_database(&mut self, _name: &str) -> Result<()> {
         Ok(())
     }
@@ -430,6 +438,29 @@ fn is_busy(e: &sqlx::Error) -> bool {
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
+
+/// One query per kind of object, each giving `(kind, name, definition)` rows: tables and their
+/// foreign keys and unique constraints from the pragmas (a column added and dropped again reads
+/// the same), indexes, views and triggers as written. SQLite's own objects and Godwit's and sqlx's
+/// tables are left out.
+const LITE_INSPECT: [&str; 4] = [
+    "SELECT 'table', t, group_concat(col, char(10)) FROM (SELECT m.name AS t, p.name || ' ' || p.type || \
+     CASE WHEN p.\"notnull\" THEN ' NOT NULL' ELSE '' END || coalesce(' DEFAULT ' || p.dflt_value, '') || \
+     CASE WHEN p.pk > 0 THEN ' PRIMARY KEY ' || p.pk ELSE '' END AS col FROM sqlite_master m \
+     JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+     AND m.name NOT IN ('_sqlx_migrations', '_godwit_log') ORDER BY m.name, p.cid) GROUP BY t",
+    "SELECT 'constraint', t || ' ' || def, def FROM (SELECT m.name AS t, 'FOREIGN KEY (' || group_concat(f.\"from\") || \
+     ') REFERENCES ' || f.\"table\" || ' (' || group_concat(coalesce(f.\"to\", '')) || ') ON DELETE ' || f.on_delete || \
+     ' ON UPDATE ' || f.on_update AS def FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
+     WHERE m.type = 'table' AND m.name NOT IN ('_sqlx_migrations', '_godwit_log') GROUP BY m.name, f.id)",
+    "SELECT 'constraint', t || ' ' || def, def FROM (SELECT m.name AS t, 'UNIQUE (' || group_concat(ii.name) || ')' AS def \
+     FROM sqlite_master m JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii \
+     WHERE m.type = 'table' AND il.origin = 'u' AND m.name NOT IN ('_sqlx_migrations', '_godwit_log') \
+     GROUP BY m.name, il.name)",
+    "SELECT type, CASE WHEN type IN ('index', 'trigger') THEN tbl_name || '.' || name ELSE name END, sql \
+     FROM sqlite_master WHERE type IN ('index', 'view', 'trigger') AND sql IS NOT NULL \
+     AND tbl_name NOT IN ('_sqlx_migrations', '_godwit_log') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+];
 
 fn undefined_table(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.message().starts_with("no such table"))

@@ -6,3 +6,4 @@ pub mod plan;
 pub mod runner;
 pub mod source;
 pub mod status;
+pub mod verify;

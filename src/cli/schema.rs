@@ -1,0 +1,142 @@
+//! Schema verbs: `verify` (every down, on a scratch database), `schema` and `diff`.
+
+use super::*;
+use crate::migration::verify::{Outcome, Step};
+use crate::schema::Change;
+
+pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, json: bool) -> Result<()> {
+    let s = ctx.session()?;
+    let label = label(&s.ws);
+    if !json {
+        eprintln!("Verifying each migration's down on a scratch database beside {label} ...");
+    }
+    let cancel = ctx.cancel_on_signals();
+    let mut shown = |i: usize, total: usize, c: &crate::migration::verify::Checked| {
+        if !json {
+            eprintln!("  [{}/{total}] {} {}", i + 1, c.file, word(&c.outcome));
+        }
+    };
+    let report = ops::verify(&s, from, &cancel, &mut shown).await?;
+    if json {
+        print_json(&report);
+    }
+    let problems: Vec<_> = report.checked.iter().filter(|c| c.is_problem()).collect();
+    if !json {
+        for c in &problems {
+            match &c.outcome {
+                Outcome::Leaves { changes } => {
+                    println!("{}: its down does not bring the schema back:", c.file);
+                    print_changes(changes, "before its up", "after its down");
+                }
+                Outcome::Fails { step, message, .. } => {
+                    let when = match step {
+                        Step::Up => "its up failed",
+                        Step::Down => "its down failed",
+                        Step::UpAgain => {
+                            "its up failed when run again after its down (the down left something behind, or the up cannot run twice)"
+                        }
+                    };
+                    println!("{}: {when}:\n  {}", c.file, message.replace('\n', "\n  "));
+                }
+                _ => {}
+            }
+        }
+        let verified = report.checked.iter().filter(|c| matches!(c.outcome, Outcome::Restores)).count();
+        println!(
+            "{verified} of {} migration(s) restore the schema with their down; {} problem(s).",
+            report.checked.len(),
+            problems.len()
+        );
+    }
+    if report.cancelled {
+        return Err(Error::new(Problem::Cancelled, "verifying was stopped; the scratch database was dropped"));
+    }
+    match problems.len() {
+        0 => Ok(()),
+        n => Err(Error::failed(format!("{n} migration(s) failed verification"))),
+    }
+}
+
+fn word(o: &Outcome) -> &'static str {
+    match o {
+        Outcome::Restores => "ok",
+        Outcome::Leaves { .. } => "LEAVES SOMETHING",
+        Outcome::Fails { .. } => "FAILS",
+        Outcome::Irreversible => "irreversible (applied, no down to check)",
+        Outcome::Applied => "applied (older than --from)",
+    }
+}
+
+/// Each object that differs, with its definition on each side.
+fn print_changes(changes: &[Change], a: &str, b: &str) {
+    for c in changes {
+        let what = match (&c.before, &c.after) {
+            (None, _) => format!("only {b}"),
+            (_, None) => format!("only {a}"),
+            _ => "differs".to_string(),
+        };
+        println!("  {} {} ({what})", c.kind.as_str(), c.name);
+        for (side, def) in [(a, &c.before), (b, &c.after)] {
+            if let Some(def) = def {
+                println!("    {side}:");
+                for l in def.lines() {
+                    println!("      {l}");
+                }
+            }
+        }
+    }
+}
+
+pub(super) async fn drift(ctx: &Ctx, json: bool) -> Result<()> {
+    let s = ctx.session()?;
+    let label = label(&s.ws);
+    let cancel = ctx.cancel_on_signals();
+    let changes = ops::drift(&s, &cancel).await?;
+    if json {
+        print_json(&changes);
+    } else if changes.is_empty() {
+        println!("{label} has the schema its applied migrations make.");
+    } else {
+        print_changes(&changes, "as the migrations make it", "as it is");
+        println!("{label}: {} object(s) differ from what its applied migrations make.", changes.len());
+    }
+    match changes.len() {
+        0 => Ok(()),
+        n => Err(Error::failed(format!("{n} object(s) drifted"))),
+    }
+}
+
+pub(super) async fn schema(ctx: &Ctx, json: bool) -> Result<()> {
+    let s = ctx.session()?;
+    let schema = ops::schema(&s).await?;
+    if json {
+        print_json(&schema);
+        return Ok(());
+    }
+    println!("{} · {}", label(&s.ws), s.ws.target.dialect().name());
+    for o in &schema.objects {
+        println!("{} {}", o.kind.as_str(), o.name);
+        for l in o.definition.lines() {
+            println!("    {l}");
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn diff(ctx: &Ctx, a: &str, b: &str, json: bool) -> Result<()> {
+    let p = project_of(ctx)?;
+    let (sa, sb) = (ctx.session_of(p.workspace(Some(a))?)?, ctx.session_of(p.workspace(Some(b))?)?);
+    let changes = crate::schema::diff(&ops::schema(&sa).await?, &ops::schema(&sb).await?);
+    if json {
+        print_json(&changes);
+    } else if changes.is_empty() {
+        println!("{a} and {b} have the same schema.");
+    } else {
+        print_changes(&changes, a, b);
+        println!("{} object(s) differ between {a} and {b}.", changes.len());
+    }
+    match changes.len() {
+        0 => Ok(()),
+        n => Err(Error::failed(format!("{n} object(s) differ"))),
+    }
+}

@@ -1,0 +1,179 @@
+//! A database's schema as a normalised model (objects by kind and name, each with its definition as
+//! the server states it), and the difference between two. `verify`, `drift` and `diff` all read
+//! schemas through `db::Inspect::inspect` and compare them here.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The kinds of objects Godwit compares, in the order a schema lists them.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum ObjectKind {
+    Extension,
+    Schema,
+    Type,
+    Sequence,
+    /// Its columns (name, type, nullability, default, collation, identity) and table options.
+    Table,
+    /// Primary key, unique, check and foreign key constraints, named by their definition (the
+    /// server's generated names are noise).
+    Constraint,
+    Index,
+    View,
+    MaterializedView,
+    Function,
+    Trigger,
+}
+
+impl ObjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Extension => "extension",
+            ObjectKind::Schema => "schema",
+            ObjectKind::Type => "type",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Table => "table",
+            ObjectKind::Constraint => "constraint",
+            ObjectKind::Index => "index",
+            ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
+            ObjectKind::Function => "function",
+            ObjectKind::Trigger => "trigger",
+        }
+    }
+
+    /// The kind a catalog query names in its first column.
+    pub fn from_name(s: &str) -> Option<ObjectKind> {
+        Some(match s {
+            "extension" => ObjectKind::Extension,
+            "schema" => ObjectKind::Schema,
+            "type" => ObjectKind::Type,
+            "sequence" => ObjectKind::Sequence,
+            "table" => ObjectKind::Table,
+            "constraint" => ObjectKind::Constraint,
+            "index" => ObjectKind::Index,
+            "view" => ObjectKind::View,
+            "materialized view" => ObjectKind::MaterializedView,
+            "function" => ObjectKind::Function,
+            "trigger" => ObjectKind::Trigger,
+            _ => return None,
+        })
+    }
+}
+
+/// One object: what it is, its name (qualified by its table for constraints, indexes and
+/// triggers), and its definition.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[ts(export, rename = "SchemaObject")]
+pub struct Object {
+    pub kind: ObjectKind,
+    pub name: String,
+    pub definition: String,
+}
+
+/// A schema: its objects, sorted by kind and name.
+#[derive(ts_rs::TS, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[ts(export)]
+pub struct Schema {
+    pub objects: Vec<Object>,
+}
+
+impl Schema {
+    /// Builds a schema from catalog rows `(kind, name, definition)`: definitions are trimmed, runs
+    /// of blanks made one, and rows of a kind Godwit does not know are left out.
+    pub fn from_rows(rows: impl IntoIterator<Item = (String, String, String)>) -> Schema {
+        let mut by_key: BTreeMap<(ObjectKind, String), String> = BTreeMap::new();
+        for (kind, name, definition) in rows {
+            if let Some(kind) = ObjectKind::from_name(&kind) {
+                by_key.insert((kind, name), normalise(&definition));
+            }
+        }
+        Schema {
+            objects: by_key.into_iter().map(|((kind, name), definition)| Object { kind, name, definition }).collect(),
+        }
+    }
+}
+
+/// Whitespace as a person would not mind it: each line trimmed of trailing blanks, blank lines and
+/// runs of spaces inside a line made one.
+fn normalise(definition: &str) -> String {
+    definition
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What differs for one object between two schemas: added (no `before`), removed (no `after`), or
+/// changed (both).
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[ts(export, rename = "SchemaChange")]
+pub struct Change {
+    pub kind: ObjectKind,
+    pub name: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl Change {
+    pub fn what(&self) -> &'static str {
+        match (&self.before, &self.after) {
+            (None, _) => "added",
+            (_, None) => "removed",
+            _ => "changed",
+        }
+    }
+}
+
+/// Every object that differs from `a` to `b`, in schema order.
+pub fn diff(a: &Schema, b: &Schema) -> Vec<Change> {
+    let index = |s: &Schema| -> BTreeMap<(ObjectKind, String), String> {
+        s.objects.iter().map(|o| ((o.kind, o.name.clone()), o.definition.clone())).collect()
+    };
+    let (a, b) = (index(a), index(b));
+    let mut keys: Vec<&(ObjectKind, String)> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (before, after) = (a.get(k), b.get(k));
+            (before != after).then(|| Change {
+                kind: k.0,
+                name: k.1.clone(),
+                before: before.cloned(),
+                after: after.cloned(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(rows: &[(&str, &str, &str)]) -> Schema {
+        Schema::from_rows(rows.iter().map(|(k, n, d)| (k.to_string(), n.to_string(), d.to_string())))
+    }
+
+    #[test]
+    fn differences_are_per_object_and_blank_space_is_not_one() {
+        let a = schema(&[
+            ("table", "t", "id integer NOT NULL\nname text"),
+            ("index", "t.t_name", "CREATE INDEX t_name ON t (name)"),
+            ("view", "v", "SELECT 1"),
+            ("mystery", "x", "left out"),
+        ]);
+        let b = schema(&[
+            ("table", "t", "id  integer NOT NULL \nname text\n"),
+            ("view", "v", "SELECT 2"),
+            ("function", "f()", "BEGIN END"),
+        ]);
+        let d = diff(&a, &b);
+        let seen: Vec<(&str, &str, &str)> = d.iter().map(|c| (c.kind.as_str(), c.name.as_str(), c.what())).collect();
+        assert_eq!(seen, [("index", "t.t_name", "removed"), ("view", "v", "changed"), ("function", "f()", "added")]);
+        assert!(diff(&a, &a).is_empty());
+    }
+}

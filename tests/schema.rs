@@ -1,0 +1,298 @@
+//! The schema engine on the three databases: `verify` finds downs that do not restore the schema
+//! (naming the migration and the object), passes good ones without false alarms, and leaves no
+//! scratch database behind; `diff` compares two schemas object by object.
+
+mod common;
+
+use common::TestDb;
+use godwit::db::Dialect;
+use godwit::migration::runner::Cancel;
+use godwit::migration::source::Source;
+use godwit::migration::verify::{self, Outcome, Step};
+use godwit::schema::ObjectKind;
+
+fn pair(t: &TestDb, v: i64, name: &str, up: &str, down: &str) {
+    t.write(&format!("{v}_{name}.up.sql"), up);
+    t.write(&format!("{v}_{name}.down.sql"), down);
+}
+
+/// Verifies the test's folder on its own database (standing in for the scratch one).
+async fn verify(t: &TestDb) -> verify::VerifyReport {
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let report = verify::verify(db.as_mut(), &source, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap();
+    db.close().await;
+    report
+}
+
+/// The outcome of each migration, in words a test can compare.
+fn outcomes(r: &verify::VerifyReport) -> Vec<(i64, String)> {
+    r.checked
+        .iter()
+        .map(|c| {
+            let what = match &c.outcome {
+                Outcome::Restores => "restores".to_string(),
+                Outcome::Leaves { changes } => {
+                    let objects: Vec<String> =
+                        changes.iter().map(|c| format!("{} {} {}", c.what(), c.kind.as_str(), c.name)).collect();
+                    format!("leaves {}", objects.join("; "))
+                }
+                Outcome::Fails { step, .. } => format!("fails {step:?}"),
+                Outcome::Irreversible => "irreversible".into(),
+                Outcome::Applied => "applied".into(),
+            };
+            (c.version, what)
+        })
+        .collect()
+}
+
+/// Good migrations of every kind of object verify clean: no counter, generated name or
+/// formatting reads as a difference.
+async fn good_downs_pass(d: Dialect) {
+    let t = TestDb::new(d).await;
+    let serial = match d {
+        Dialect::Postgres => "id SERIAL PRIMARY KEY",
+        Dialect::MySql => "id INT AUTO_INCREMENT PRIMARY KEY",
+        Dialect::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+    };
+    pair(
+        &t,
+        1,
+        "users",
+        &format!("CREATE TABLE users ({serial}, email VARCHAR(100) NOT NULL UNIQUE, age INT CHECK (age > 0));"),
+        "DROP TABLE users;",
+    );
+    pair(
+        &t,
+        2,
+        "orders",
+        "CREATE TABLE orders (id INT PRIMARY KEY, user_id INT REFERENCES users (id) ON DELETE CASCADE);\n\
+         CREATE INDEX orders_user ON orders (user_id);\nINSERT INTO users (email, age) VALUES ('a@b', 3);",
+        // Its data goes too: the up inserts a unique email, and runs again after the down.
+        "DROP TABLE orders;\nDELETE FROM users WHERE email = 'a@b';",
+    );
+    pair(&t, 3, "view", "CREATE VIEW adults AS SELECT id, email FROM users WHERE age >= 18;", "DROP VIEW adults;");
+    pair(&t, 4, "nick", "ALTER TABLE users ADD COLUMN nick VARCHAR(20);", "ALTER TABLE users DROP COLUMN nick;");
+    if d == Dialect::Postgres {
+        pair(
+            &t,
+            5,
+            "fn",
+            "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+             CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();\n\
+             CREATE TYPE mood AS ENUM ('ok', 'meh');\nCREATE SEQUENCE tickets START 100;",
+            "DROP SEQUENCE tickets;\nDROP TYPE mood;\nDROP TRIGGER users_touch ON users;\nDROP FUNCTION touch();",
+        );
+    }
+    let r = verify(&t).await;
+    assert!(r.checked.iter().all(|c| matches!(c.outcome, Outcome::Restores)), "{:?}", outcomes(&r));
+    assert_eq!(r.checked.len(), if d == Dialect::Postgres { 5 } else { 4 });
+}
+
+/// Broken downs, each found at its migration with the object it leaves named.
+async fn broken_downs_are_named(d: Dialect) {
+    let t = TestDb::new(d).await;
+    pair(&t, 1, "users", "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100));", "DROP TABLE users;");
+    // A default the down does not take back: the up runs again, so verifying goes on.
+    let default = match d {
+        Dialect::Sqlite => None,
+        _ => Some("ALTER TABLE users ALTER COLUMN email SET DEFAULT 'none';"),
+    };
+    if let Some(up) = default {
+        pair(&t, 2, "default", up, "SELECT 1;");
+    }
+    // An index the down forgets.
+    pair(&t, 3, "index", "CREATE INDEX users_email ON users (email);", "SELECT 1;");
+    let r = verify(&t).await;
+    let mut want = vec![(1, "restores".to_string())];
+    if default.is_some() {
+        want.push((2, "leaves changed table users".into()));
+    }
+    let index = match d {
+        Dialect::MySql => "users.users_email",
+        Dialect::Postgres => "users_email",
+        Dialect::Sqlite => "users.users_email",
+    };
+    want.push((3, format!("leaves added index {index}")));
+    assert_eq!(outcomes(&r), want);
+    if let Outcome::Leaves { changes } = &r.checked.last().unwrap().outcome {
+        assert_eq!(changes[0].kind, ObjectKind::Index);
+        assert!(changes[0].before.is_none() && changes[0].after.as_deref().is_some_and(|a| a.contains("email")));
+    }
+}
+
+/// A down that drops the wrong column: the table differs, and the up cannot run again.
+async fn a_wrong_column_dropped_stops_there(d: Dialect) {
+    let t = TestDb::new(d).await;
+    pair(&t, 1, "users", "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100));", "DROP TABLE users;");
+    pair(&t, 2, "nick", "ALTER TABLE users ADD COLUMN nick VARCHAR(20);", "ALTER TABLE users DROP COLUMN email;");
+    pair(&t, 3, "later", "CREATE TABLE later (id INT);", "DROP TABLE later;");
+    let r = verify(&t).await;
+    assert_eq!(outcomes(&r), [(1, "restores".to_string()), (2, "leaves changed table users".into())]);
+}
+
+/// An up that fails is reported at its step, and nothing after it is verified.
+async fn a_failing_up_is_reported(d: Dialect) {
+    let t = TestDb::new(d).await;
+    pair(&t, 1, "bad", "CREATE TABLE a (id INT);\nINSERT INTO nowhere VALUES (1);", "DROP TABLE a;");
+    pair(&t, 2, "later", "CREATE TABLE later (id INT);", "DROP TABLE later;");
+    let r = verify(&t).await;
+    assert_eq!(r.checked.len(), 1);
+    assert!(matches!(&r.checked[0].outcome, Outcome::Fails { step: Step::Up, location: Some(l), .. } if l.line == 2));
+}
+
+macro_rules! on_each_database {
+    ($($test:ident),*) => {
+        mod postgres { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Postgres).await } )* }
+        mod mariadb { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::MySql).await } )* }
+        mod sqlite { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Sqlite).await } )* }
+    };
+}
+
+on_each_database!(
+    good_downs_pass,
+    broken_downs_are_named,
+    a_wrong_column_dropped_stops_there,
+    a_failing_up_is_reported
+);
+
+/// `godwit verify` makes its scratch database beside the environment's and drops it, also when a
+/// down is broken; the environment's own database is not touched.
+#[tokio::test]
+async fn verify_leaves_no_scratch_database() {
+    for d in [Dialect::Postgres, Dialect::MySql] {
+        let t = TestDb::new(d).await;
+        pair(&t, 1, "users", "CREATE TABLE users (id INT PRIMARY KEY);", "SELECT 1;");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .args(["--url", &t.url, "--source", "migrations", "verify"])
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{out}{}", String::from_utf8_lossy(&o.stderr));
+        assert!(out.contains("table users (only after its down)"), "{out}");
+        assert!(t.tables().await.is_empty(), "the environment's own database is untouched");
+        let left = match d {
+            Dialect::Postgres => "SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit\\_scratch\\_%'",
+            _ => {
+                "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'godwit\\_scratch\\_%'"
+            }
+        };
+        assert!(t.strings(left).await.is_empty(), "a scratch database was left on {d:?}");
+    }
+}
+
+fn godwit(t: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(t.dir.path())
+        .args(["--url", &t.url, "--source", "migrations"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into(),
+        String::from_utf8_lossy(&o.stderr).into(),
+    )
+}
+
+/// Changes made by hand (an extra index, a changed type, a dropped constraint) are found by
+/// `drift`, and nothing else is.
+async fn drift_finds_what_was_changed_by_hand(d: Dialect) {
+    let t = TestDb::new(d).await;
+    pair(
+        &t,
+        1,
+        "users",
+        "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100), age INT, CONSTRAINT age_positive CHECK (age > 0));",
+        "DROP TABLE users;",
+    );
+    pair(&t, 2, "idx", "CREATE INDEX users_age ON users (age);", "DROP INDEX users_age;");
+    let (code, out, err) = godwit(&t, &["up"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = godwit(&t, &["drift"]);
+    assert_eq!(code, 0, "no drift right after up: {out}{err}");
+
+    let by_hand: &[&str] = match d {
+        Dialect::Postgres => &[
+            "CREATE INDEX users_email ON users (email)",
+            "ALTER TABLE users ALTER COLUMN email TYPE VARCHAR(200)",
+            "ALTER TABLE users DROP CONSTRAINT age_positive",
+        ],
+        Dialect::MySql => &[
+            "CREATE INDEX users_email ON users (email)",
+            "ALTER TABLE users MODIFY email VARCHAR(200)",
+            "ALTER TABLE users DROP CONSTRAINT age_positive",
+        ],
+        // SQLite cannot change a column or drop a constraint in place: an index made by hand.
+        Dialect::Sqlite => &["CREATE INDEX users_email ON users (email)"],
+    };
+    for sql in by_hand {
+        t.strings(sql).await;
+    }
+    let (code, out, err) = godwit(&t, &["drift", "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let changes: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut seen: Vec<String> = changes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {}", c["kind"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect();
+    seen.sort();
+    let mut want: Vec<String> = match d {
+        Dialect::Postgres => vec!["index users_email", "table users", "constraint users CHECK ((age > 0))"],
+        Dialect::MySql => vec!["index users.users_email", "table users", "constraint users CHECK (`age` > 0)"],
+        Dialect::Sqlite => vec!["index users.users_email"],
+    }
+    .into_iter()
+    .map(String::from)
+    .collect();
+    want.sort();
+    assert_eq!(seen, want, "{out}");
+}
+
+mod drift {
+    #[tokio::test]
+    async fn postgres() {
+        super::drift_finds_what_was_changed_by_hand(godwit::db::Dialect::Postgres).await
+    }
+    #[tokio::test]
+    async fn mariadb() {
+        super::drift_finds_what_was_changed_by_hand(godwit::db::Dialect::MySql).await
+    }
+    #[tokio::test]
+    async fn sqlite() {
+        super::drift_finds_what_was_changed_by_hand(godwit::db::Dialect::Sqlite).await
+    }
+}
+
+/// `diff A B`: two environments' schemas, object by object.
+#[tokio::test]
+async fn diff_compares_two_environments() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    std::fs::write(
+        t.dir.path().join("godwit.toml"),
+        "id = \"cmp\"\n[env.one]\nurl = \"sqlite://one.db\"\n[env.two]\nurl = \"sqlite://two.db\"\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).to_string())
+    };
+    assert_eq!(run(&["-e", "one", "up"]).0, 0);
+    assert_eq!(run(&["-e", "two", "up"]).0, 0);
+    assert_eq!(run(&["diff", "one", "two"]).0, 0);
+    let two = godwit::db::Target::parse("sqlite://two.db", t.dir.path()).unwrap();
+    let mut db = godwit::db::connect(&two, &Default::default()).await.unwrap();
+    let _ = db.drop_tables(&["a".into()]).await;
+    db.close().await;
+    let (code, out) = run(&["diff", "one", "two"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("table a (only one)") && out.contains("1 object(s) differ"), "{out}");
+}
