@@ -354,7 +354,7 @@ pub async fn create_database(s: &Session) -> Result<bool> {
 /// Drops the environment's database, its name typed first whatever its protection; `false` when it
 /// did not exist.
 pub async fn drop_database(s: &Session, confirm: Option<&str>) -> Result<bool> {
-    project::check_confirmation(&s.ws, confirm, true)?;
+    project::check_confirmation_because(&s.ws, confirm, true, "this drops, with everything in it,")?;
     db::drop_database(&s.ws.target, &s.connect).await
 }
 

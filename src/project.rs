@@ -138,11 +138,17 @@ fn server_changed(env: &str, stored_for: Option<String>, now: String) -> Error {
 /// before any environment is, as a restore does). `typed` is what the person typed (a prompt, the
 /// app's dialog) or gave with `--confirm`.
 pub fn check_confirmation(ws: &Workspace, typed: Option<&str>, always: bool) -> Result<()> {
+    check_confirmation_because(ws, typed, always, "this replaces the data of")
+}
+
+/// `check_confirmation`, saying what happens to an environment that is not protected
+/// (`happens` is followed by its name).
+pub fn check_confirmation_because(ws: &Workspace, typed: Option<&str>, always: bool, happens: &str) -> Result<()> {
     if !ws.protected && !always {
         return Ok(());
     }
     let name = ws.confirm_name();
-    let why = if ws.protected { format!("{name} is protected") } else { format!("this replaces the data of {name}") };
+    let why = if ws.protected { format!("{name} is protected") } else { format!("{happens} {name}") };
     match typed {
         Some(t) if t.trim() == name => Ok(()),
         Some(t) => Err(Error::new(

@@ -423,6 +423,19 @@ async fn a_busy_sqlite_file_is_a_lock_wait_and_a_damaged_one_is_named() {
     assert!(o.stderr.contains(&t.sqlite_path().display().to_string()), "{}", o.stderr);
     other.execute("ROLLBACK").await.unwrap();
     assert_eq!(t.history().await, ["1:true"]);
+    // The remedy is the command as typed, waiting longer: pasted, it runs.
+    let pasted = printed_commands(&o.stderr);
+    let again = pasted.iter().find(|c| c.contains("--lock-timeout 300")).expect("a command to wait longer");
+    assert!(!again.contains("--lock-timeout 1 "), "{again}");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(again)
+        .current_dir(t.dir.path())
+        .env("PATH", path_with_godwit())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(t.history().await, ["1:true", "2:true"]);
 
     std::fs::write(t.sqlite_path(), b"this is not a database, it only has a .db name ").unwrap();
     let o = run(&t, &["status"]);
@@ -674,6 +687,10 @@ async fn a_sqlite_file_is_dropped_and_created() {
     assert!(run(&t, &["--confirm", &name, "db", "drop"]).stdout.contains("does not exist"));
     assert_eq!(run(&t, &["db", "create"]).code, 0);
     assert!(t.sqlite_path().exists());
+    // In a folder that does not exist: said, not claimed to exist already.
+    let o = godwit(t.dir.path(), "sqlite://nowhere/x.db", &["db", "create"]);
+    assert_eq!(o.code, 3, "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("folder"), "{}", o.stderr);
 }
 
 /// A verb's help lists its own options first and the global ones under their own heading.
@@ -727,4 +744,40 @@ fn templates_warn_where_other_databases_need_other_sql() {
     assert!(o.status.success(), "{stderr}");
     assert!(stderr.contains("warning: written for SQLite") && stderr.contains("MySQL/MariaDB (staging)"), "{stderr}");
     assert!(stderr.contains("DROP INDEX t_a_idx;"), "{stderr}");
+}
+
+/// `env test NAME` names its environment as an argument: the remedy it prints acts on that one
+/// (pasted, it creates that environment's database, not the default's).
+#[tokio::test]
+async fn env_test_remedies_act_on_the_tested_environment() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    std::fs::write(
+        t.dir.path().join("godwit.toml"),
+        format!("id = \"et\"\n[env.dev]\nurl = \"sqlite://dev.db\"\n[env.pg]\nurl = \"{}\"\n", t.url),
+    )
+    .unwrap();
+    let in_project = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    assert!(in_project(&["-e", "pg", "--confirm", "pg", "db", "drop"]).status.success());
+    let o = in_project(&["env", "test", "pg"]);
+    assert_eq!(o.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let pasted = printed_commands(&stderr);
+    assert_eq!(pasted, ["godwit --env pg db create"], "{stderr}");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(&pasted[0])
+        .current_dir(t.dir.path())
+        .env("PATH", path_with_godwit())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!t.dir.path().join("dev.db").exists(), "the default environment was not touched");
+    assert!(in_project(&["env", "test", "pg"]).status.success());
 }

@@ -622,7 +622,7 @@ fn a_stored_password_goes_only_to_the_server_it_was_stored_for() {
         let o = k.godwit(&root, &["env", "test", "prod"], None);
         assert_eq!(o.status.code(), Some(3), "{}", text(&o));
         // The printed remedy names the command that confirms the new server.
-        assert!(text(&o).contains("`godwit --trust-host env test prod`"), "{}", text(&o));
+        assert!(text(&o).contains("`godwit --env prod --trust-host env test prod`"), "{}", text(&o));
         assert!(!text(&o).contains(pw));
         assert!(attacker.accept().is_err(), "something connected to the unconfirmed server");
         let o = k.godwit(&root, &["env", "list", "--json"], None);

@@ -63,7 +63,7 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
     let done = report.done.len();
     if report.cancelled {
         match done {
-            0 => println!("Stopped before any migration ran on {label}: nothing was applied or rolled back."),
+            0 => println!("Stopped on {label} before any migration finished: nothing was applied or rolled back."),
             _ => println!(
                 "Stopped after {done} of {total} migration(s) on {label}: cancelled. The database has the first {done}."
             ),
@@ -72,7 +72,7 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
     }
     if total == 0 && report.failure.is_none() {
         match report.direction {
-            crate::event::Direction::Up => println!("Nothing to do: {label} is up to date."),
+            crate::event::Direction::Up => println!("Nothing to apply on {label}."),
             crate::event::Direction::Down => println!("Nothing to roll back on {label}."),
         }
         return Ok(());
@@ -135,6 +135,9 @@ async fn show_preview(ctx: &Ctx, work: Work, allow_out_of_order: bool, json: boo
     if json {
         print_json(&report);
         return Ok(());
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {}", w.message);
     }
     finish_run(report, &label(&s.ws), Instant::now())
 }

@@ -177,7 +177,6 @@ enum Verb {
     Redo,
     /// Applied and pending migrations.
     Status(JsonFlag),
-    /// The event log: applies, rollbacks, failures, repairs, resolves.
     /// One migration: its files and SQL, its header, whether its file matches what was applied, its
     /// events, and what can be done about it.
     Show {
@@ -185,6 +184,7 @@ enum Verb {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// The event log: applies, rollbacks, failures, repairs, resolves.
     History {
         /// How many of the newest events to show.
         #[arg(long, default_value_t = 50)]
@@ -443,7 +443,12 @@ fn again(cli: &Cli) -> String {
     if let Some(src) = &cli.source {
         s.push_str(&format!(" --source {}", shell_quote(&src.display().to_string())));
     }
-    if let Some(e) = &cli.env {
+    // `env test NAME` names its environment as an argument: a remedy must act on that one.
+    let tested = match &cli.verb {
+        Verb::Env { cmd: EnvCmd::Test { name: Some(n) } } => Some(n),
+        _ => None,
+    };
+    if let Some(e) = tested.or(cli.env.as_ref()) {
         s.push_str(&format!(" --env {}", shell_quote(e)));
     }
     s
@@ -481,8 +486,8 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
         Remedy::Confirm { name } => format!("Where there is no terminal, add `--confirm {name}` to the command."),
-        Remedy::WaitForLock => "To wait longer, add `--lock-timeout 300` (seconds) to the command.".into(),
-        Remedy::WaitForServer => "To wait longer, add `--connect-timeout 30` (seconds) to the command.".into(),
+        Remedy::WaitForLock => format!("To wait longer (seconds): `{}`.", retry_with("--lock-timeout", "300")),
+        Remedy::WaitForServer => format!("To wait longer (seconds): `{}`.", retry_with("--connect-timeout", "30")),
         Remedy::CreateDatabase => format!("To create it, empty: `{godwit} db create`."),
         Remedy::CreateEmpty => {
             "Without a template, `new` writes the files with an empty up, to fill in before `up`.".into()
@@ -495,6 +500,38 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Status => format!("`{godwit} status` lists the migrations and their versions."),
         Remedy::RemoveEnv { env } => format!("`{godwit} env remove {env}` removes it (and its stored password)."),
     }
+}
+
+/// The command as it was typed, with `flag` set to `value` (an earlier value of it left out) and any
+/// URL shown without its password: pasted, it runs the same thing, waiting longer.
+fn retry_with(flag: &str, value: &str) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut out = vec!["godwit".to_string()];
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == flag {
+            args.next();
+            continue;
+        }
+        if a.starts_with(&format!("{flag}=")) {
+            continue;
+        }
+        if let Some(u) = a.strip_prefix("--url=") {
+            out.push(shell_quote(&format!(
+                "--url={}",
+                Target::parse(u, &cwd).map(|t| t.display()).unwrap_or_default()
+            )));
+            continue;
+        }
+        out.push(shell_quote(&a));
+        if a == "--url"
+            && let Some(u) = args.next()
+        {
+            out.push(shell_quote(&Target::parse(&u, &cwd).map(|t| t.display()).unwrap_or(u)));
+        }
+    }
+    out.push(format!("{flag} {value}"));
+    out.join(" ")
 }
 
 /// Quotes a word for a POSIX shell when it needs it.

@@ -164,7 +164,8 @@ pub(super) async fn show_migration(ctx: &Ctx, version: i64, json: bool) -> Resul
     println!("{:<10}{matches}", "Checksum");
     if let Some(at) = r.applied_at {
         let by = r.applied_by.as_ref().map(|b| format!(" by {b}")).unwrap_or_default();
-        println!("{:<10}{}{by}", "Applied", at.format("%Y-%m-%d %H:%M:%S UTC"));
+        let when = if r.state == crate::migration::status::State::Failed { "Failed" } else { "Applied" };
+        println!("{:<10}{}{by}", when, at.format("%Y-%m-%d %H:%M:%S UTC"));
     }
     for f in &d.findings {
         println!("{:<10}{}: {}", "Problem", f.message, f.fix);

@@ -333,12 +333,13 @@ pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Box<dyn D
                 (Dialect::Postgres, Some(3306)) => " Port 3306 is usually MySQL's: check the URL's scheme and port.",
                 _ => "",
             };
-            Err(Error::connect(format!(
+            let e = Error::connect(format!(
                 "no answer from {} within {:?}: check the host and port, firewalls and VPN, or wait longer.{other}",
                 target.display(),
                 opts.connect_timeout
-            ))
-            .with_remedy(crate::error::Remedy::WaitForServer))
+            ));
+            // Waiting longer cannot help a client and a server that each wait for the other.
+            Err(if other.is_empty() { e.with_remedy(crate::error::Remedy::WaitForServer) } else { e })
         }
     }
 }
@@ -347,7 +348,8 @@ pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Box<dyn D
 /// already existed: nothing was done.
 pub async fn create_database(target: &Target, opts: &ConnectOptions) -> Result<bool> {
     if target.dialect() == Dialect::Sqlite {
-        if !target.is_unborn() {
+        // A missing folder is said by connecting (it is not created).
+        if target.sqlite_path().exists() {
             return Ok(false);
         }
         connect(target, &ConnectOptions { create_sqlite: true, ..opts.clone() }).await?.close().await;
@@ -430,6 +432,20 @@ impl Scratch {
         let r = admin.drop_scratch(&self.target.database()).await;
         admin.close().await;
         r
+    }
+}
+
+/// Why a server refused to drop a database, in words (not the driver's).
+pub(crate) fn drop_refused(name: &str, e: &sqlx::Error) -> Error {
+    match error_code(e).as_deref() {
+        Some("55006") => Error::failed(format!(
+            "the database {name} was not dropped: other sessions are connected to it. Close them (or wait for them), \
+             then drop it again."
+        )),
+        _ => Error::failed(format!(
+            "the database {name} was not dropped: {}",
+            e.as_database_error().map_or_else(|| e.to_string(), |d| d.message().to_string())
+        )),
     }
 }
 

@@ -409,9 +409,7 @@ impl Inspect for MySql {
                 .fetch_optional(&mut self.conn)
                 .await?;
         if exists.is_some() {
-            self.batch(format!("DROP DATABASE {}", quote(name)))
-                .await
-                .map_err(|e| Error::failed(format!("cannot drop the database {name}: {e}")))?;
+            self.batch(format!("DROP DATABASE {}", quote(name))).await.map_err(|e| super::drop_refused(name, &e))?;
         }
         Ok(exists.is_some())
     }

@@ -428,7 +428,7 @@ impl Inspect for Postgres {
         if exists {
             self.batch(format!("DROP DATABASE \"{}\"", name.replace('"', "\"\"")))
                 .await
-                .map_err(|e| Error::failed(format!("cannot drop the database {name}: {e}")))?;
+                .map_err(|e| super::drop_refused(name, &e))?;
         }
         Ok(exists)
     }

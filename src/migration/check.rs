@@ -149,7 +149,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 out.push(Finding {
                     kind: FindingKind::SettledConflict,
                     version: kids.iter().map(|m| m.version).max(),
-                    message: format!("{message}; all are applied, in version order"),
+                    message: format!("{message}; all are applied (the order they ran in is history)"),
                     fix: "nothing to do: the order they ran in is history; a new migration revises the newest".into(),
                     files,
                     remedies: Vec::new(),

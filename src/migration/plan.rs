@@ -63,14 +63,12 @@ pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
 }
 
 /// A `--to` target must name a migration (a typo must not mean "all of them").
-fn known_version(source: &Source, applied: &[Applied], v: i64) -> Result<()> {
+fn known_version(source: &Source, applied: &[Applied], v: i64, down: bool) -> Result<()> {
     if source.get(v).is_some() || applied.iter().any(|a| a.version == v) {
         return Ok(());
     }
-    Err(Error::input(format!(
-        "no migration has version {v}; nothing was run (rolling back to version 0 rolls back everything)."
-    ))
-    .with_remedy(Remedy::Status))
+    let hint = if down { " (rolling back to version 0 rolls back everything)" } else { "" };
+    Err(Error::input(format!("no migration has version {v}; nothing was run{hint}.")).with_remedy(Remedy::Status))
 }
 
 /// Pending migrations up to `to` (inclusive), in version order. A pending migration older than the
@@ -83,7 +81,7 @@ pub fn plan_up<'a>(
 ) -> Result<Vec<&'a MigrationFile>> {
     validate(source, applied)?;
     if let Some(v) = to {
-        known_version(source, applied, v)?;
+        known_version(source, applied, v, false)?;
     }
     let newest = applied.iter().map(|a| a.version).max();
     let is_applied = |v: i64| applied.binary_search_by_key(&v, |a| a.version).is_ok();
@@ -117,7 +115,7 @@ pub fn plan_down<'a>(source: &'a Source, applied: &[Applied], target: DownTarget
     if let DownTarget::To(v) = target
         && v != 0
     {
-        known_version(source, applied, v)?;
+        known_version(source, applied, v, true)?;
     }
     let chosen: Vec<&Applied> = match target {
         DownTarget::Steps(n) => applied.iter().rev().take(n).collect(),
