@@ -41,9 +41,21 @@ pub struct ProjectView {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[ts(export)]
 pub enum AppEvent {
-    Job { id: u32 },
-    Run { event: RunEvent },
-    Backup { event: BackupEvent },
+    Job {
+        id: u32,
+    },
+    Run {
+        event: RunEvent,
+    },
+    Backup {
+        event: BackupEvent,
+    },
+    /// One migration verified (`index` of `total`).
+    Verify {
+        index: usize,
+        total: usize,
+        checked: godwit::migration::verify::Checked,
+    },
 }
 
 /// Sends an event to the window; `false` when the window is gone (the job then stops).
@@ -413,6 +425,30 @@ pub async fn verify_backup(state: &AppState, env: &str, id: &str, sink: Sink<'_>
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });
     ops::verify_backup(&s, Some(id), &job.cancel, &forward(sink, &job)).await
+}
+
+/// Proves every migration's down on a scratch database, streaming each migration's outcome.
+pub async fn verify_migrations(
+    state: &AppState,
+    env: &str,
+    from: Option<i64>,
+    sink: Sink<'_>,
+) -> Result<godwit::migration::verify::VerifyReport> {
+    let s = session(state, env)?;
+    let job = state.start_job();
+    sink(AppEvent::Job { id: job.id });
+    let mut on = |index: usize, total: usize, checked: &godwit::migration::verify::Checked| {
+        if !sink(AppEvent::Verify { index, total, checked: checked.clone() }) {
+            job.cancel.cancel();
+        }
+    };
+    ops::verify(&s, from, &job.cancel, &mut on).await
+}
+
+/// Two environments' schemas, object by object.
+pub async fn compare(state: &AppState, a: &str, b: &str) -> Result<Vec<godwit::schema::Change>> {
+    let (sa, sb) = (session(state, a)?, session(state, b)?);
+    Ok(godwit::schema::diff(&ops::schema(&sa).await?, &ops::schema(&sb).await?))
 }
 
 /// Restores a backup: always asks for the environment's name to be typed.

@@ -13,9 +13,12 @@ use godwit::db::{Event, Probe};
 use godwit::event::Direction;
 use godwit::migration::check::Finding;
 use godwit::migration::detail::MigrationDetail;
+use godwit::migration::verify::VerifyReport;
+// As the window knows it (ts-rs names it SchemaChange).
 use godwit::migration::runner::RunReport;
 use godwit::migration::status::StatusReport;
 use godwit::profile::EnvConfig;
+use godwit::schema::Change as SchemaChange;
 use godwit::template::{Rendered, TemplateInfo};
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
@@ -224,6 +227,21 @@ async fn verify_backup(
 }
 
 #[tauri::command]
+async fn verify_migrations(
+    state: State<'_, AppState>,
+    env: String,
+    from: Option<i64>,
+    events: Channel<AppEvent>,
+) -> CommandResult<VerifyReport> {
+    Ok(api::verify_migrations(&state, &env, from, &sink(&events)).await?)
+}
+
+#[tauri::command]
+async fn compare(state: State<'_, AppState>, a: String, b: String) -> CommandResult<Vec<SchemaChange>> {
+    Ok(api::compare(&state, &a, &b).await?)
+}
+
+#[tauri::command]
 async fn restore_backup(
     state: State<'_, AppState>,
     env: String,
@@ -297,6 +315,8 @@ pub fn run() {
             backup_now,
             verify_backup,
             restore_backup,
+            verify_migrations,
+            compare,
         ])
         .run(tauri::generate_context!())
         .expect("the window could not start");

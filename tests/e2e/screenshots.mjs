@@ -109,6 +109,14 @@ test('screenshots', async (t) => {
     await click(browser, '20250101000200', '.status');
     await seeText(browser, 'the file was edited after it was applied');
     await shot(browser, 'migration-page');
+    await click(browser, 'Close', '.dialog');
+
+    // Every down proven on a scratch copy beside dev: the backfill fails, and is shown first.
+    await (await browser.$('button[data-env="dev"]')).click();
+    await browser.keys(['6']);
+    await click(browser, 'Verify');
+    await seeText(browser, 'restore the schema with their down', 120000);
+    await shot(browser, 'schema-verify');
   } finally {
     await stop(true);
   }

@@ -10,7 +10,7 @@ export const SHORTCUTS: Record<string, Action> = {
   Escape: 'close',
 };
 
-export const TABS = ['status', 'history', 'backups', 'check', 'new'] as const;
+export const TABS = ['status', 'history', 'backups', 'check', 'new', 'schema'] as const;
 export type Tab = (typeof TABS)[number];
 
 /** What a key press asks for; nothing while typing in a field (except Escape), or with modifiers. */

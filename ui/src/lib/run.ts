@@ -40,7 +40,7 @@ export function apply(v: RunView, e: AppEvent): RunView {
   else if (e.type === 'backup') {
     if (e.event.event === 'phase') next.phase = e.event.message;
     else next.bytes = e.event.bytes;
-  } else {
+  } else if (e.type === 'run') {
     const r = e.event;
     switch (r.event) {
       case 'migration_started': {

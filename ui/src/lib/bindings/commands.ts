@@ -15,8 +15,10 @@ import type { Restored } from './Restored';
 import type { RunReport } from './RunReport';
 import type { RunRequest } from './RunRequest';
 import type { SavedEnv } from './SavedEnv';
+import type { SchemaChange } from './SchemaChange';
 import type { StatusReport } from './StatusReport';
 import type { TemplateInfo } from './TemplateInfo';
+import type { VerifyReport } from './VerifyReport';
 
 function streaming<T, E>(cmd: string, args: Record<string, unknown>, onEvent: (e: E) => void): Promise<T> {
   // Subscribed before the call, so no early event is lost.
@@ -53,5 +55,7 @@ export const commands = {
   backups: (env: string) => invoke<Array<BackupEntry>>('backups', { env }),
   backupNow: (env: string, onEvent: (e: AppEvent) => void) => streaming<BackupEntry, AppEvent>('backup_now', { env }, onEvent),
   verifyBackup: (env: string, id: string, onEvent: (e: AppEvent) => void) => streaming<Comparison, AppEvent>('verify_backup', { env, id }, onEvent),
+  verifyMigrations: (env: string, from: number | null, onEvent: (e: AppEvent) => void) => streaming<VerifyReport, AppEvent>('verify_migrations', { env, from }, onEvent),
+  compare: (a: string, b: string) => invoke<Array<SchemaChange>>('compare', { a, b }),
   restoreBackup: (env: string, id: string, confirm: string | null, onEvent: (e: AppEvent) => void) => streaming<Restored, AppEvent>('restore_backup', { env, id, confirm }, onEvent),
 };
