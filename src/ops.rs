@@ -111,15 +111,24 @@ pub async fn check(s: &Session) -> Result<Vec<Finding>> {
 pub async fn verify(
     s: &Session,
     from: Option<i64>,
+    seed: Option<&std::path::Path>,
     cancel: &Cancel,
     on: &mut (dyn FnMut(usize, usize, &verify::Checked) + Send),
 ) -> Result<verify::VerifyReport> {
     let source = s.source()?;
     source.ensure_valid()?;
+    let seed_sql = match seed {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| Error::input(format!("cannot read the seed {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
     let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
     let result = async {
         let mut db = db::connect(&scratch.target, &ConnectOptions { create_sqlite: true, ..s.connect.clone() }).await?;
-        let r = verify::verify(db.as_mut(), &source, from, cancel, on).await;
+        let seed = seed.zip(seed_sql.as_deref()).map(|(file, sql)| verify::Seed { file, sql });
+        let r = verify::verify(db.as_mut(), &source, from, seed, cancel, on).await;
         db.close().await;
         r
     }

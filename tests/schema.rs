@@ -20,7 +20,7 @@ fn pair(t: &TestDb, v: i64, name: &str, up: &str, down: &str) {
 async fn verify(t: &TestDb) -> verify::VerifyReport {
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
-    let report = verify::verify(db.as_mut(), &source, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap();
+    let report = verify::verify(db.as_mut(), &source, None, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap();
     db.close().await;
     report
 }
@@ -32,7 +32,7 @@ fn outcomes(r: &verify::VerifyReport) -> Vec<(i64, String)> {
         .map(|c| {
             let what = match &c.outcome {
                 Outcome::Restores => "restores".to_string(),
-                Outcome::Leaves { changes } => {
+                Outcome::Leaves { changes, .. } => {
                     let objects: Vec<String> =
                         changes.iter().map(|c| format!("{} {} {}", c.what(), c.kind.as_str(), c.name)).collect();
                     format!("leaves {}", objects.join("; "))
@@ -115,7 +115,7 @@ async fn broken_downs_are_named(d: Dialect) {
     };
     want.push((3, format!("leaves added index {index}")));
     assert_eq!(outcomes(&r), want);
-    if let Outcome::Leaves { changes } = &r.checked.last().unwrap().outcome {
+    if let Outcome::Leaves { changes, .. } = &r.checked.last().unwrap().outcome {
         assert_eq!(changes[0].kind, ObjectKind::Index);
         assert!(changes[0].before.is_none() && changes[0].after.as_deref().is_some_and(|a| a.contains("email")));
     }
@@ -250,6 +250,12 @@ async fn drift_finds_what_was_changed_by_hand(d: Dialect) {
     .collect();
     want.sort();
     assert_eq!(seen, want, "{out}");
+    // `check --schema` counts each drifted object as a problem.
+    let (code, out, _) = godwit(&t, &["check", "--schema", "--json"]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let drifted = v["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "schema_drift").count();
+    assert_eq!(drifted, want.len(), "{out}");
 }
 
 mod drift {
@@ -295,4 +301,48 @@ async fn diff_compares_two_environments() {
     let (code, out) = run(&["diff", "one", "two"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("table a (only one)") && out.contains("1 object(s) differ"), "{out}");
+}
+
+/// `--seed`: data loaded before the first migration verified; a down that keeps the schema but
+/// loses rows is found, with the table and its counts.
+#[tokio::test]
+async fn a_seeded_verify_holds_downs_to_their_rows() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "items", "CREATE TABLE items (id INTEGER, name TEXT);", "DROP TABLE items;");
+    pair(
+        &t,
+        2,
+        "note",
+        "ALTER TABLE items ADD COLUMN note TEXT;",
+        "DROP TABLE items;\nCREATE TABLE items (id INTEGER, name TEXT);",
+    );
+    std::fs::write(t.dir.path().join("seed.sql"), "INSERT INTO items VALUES (1, 'a'), (2, 'b');").unwrap();
+    let (code, out, err) = godwit(&t, &["verify", "--from", "2", "--seed", "seed.sql", "--json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["checked"][0]["outcome"]["outcome"], "applied");
+    assert_eq!(v["checked"][1]["outcome"]["rows"], serde_json::json!([{ "table": "items", "before": 2, "after": 0 }]));
+    assert_eq!(v["checked"][1]["outcome"]["changes"], serde_json::json!([]));
+}
+
+/// A verify stopped by a person drops its scratch database too.
+#[tokio::test]
+async fn a_cancelled_verify_drops_its_scratch_database() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    pair(&t, 2, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
+    let session = godwit::ops::Session {
+        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
+        project_id: None,
+        keep: 1,
+        connect: Default::default(),
+        lock_timeout: std::time::Duration::from_secs(5),
+    };
+    let cancel = Cancel::default();
+    let stop = cancel.clone();
+    let report = godwit::ops::verify(&session, None, None, &cancel, &mut |_, _, _| stop.cancel()).await.unwrap();
+    assert!(report.cancelled);
+    assert_eq!(report.checked.len(), 1);
+    let left = t.strings("SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit\\_scratch\\_%'").await;
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -442,7 +442,7 @@ pub async fn verify_migrations(
             job.cancel.cancel();
         }
     };
-    ops::verify(&s, from, &job.cancel, &mut on).await
+    ops::verify(&s, from, None, &job.cancel, &mut on).await
 }
 
 /// Two environments' schemas, object by object.

@@ -195,8 +195,11 @@ enum Verb {
     /// Everything that would stop or surprise a run, each with its way out.
     Check {
         /// Check the files only, without connecting.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "schema")]
         offline: bool,
+        /// Also compare the live schema with what the applied migrations make (on a scratch database).
+        #[arg(long)]
+        schema: bool,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -206,6 +209,10 @@ enum Verb {
         /// Verify only this version and newer (the older ones are applied to start from).
         #[arg(long, value_name = "VERSION")]
         from: Option<i64>,
+        /// SQL that loads data before the first migration verified; each down must then also bring
+        /// back every table's row count.
+        #[arg(long, value_name = "FILE.sql")]
+        seed: Option<PathBuf>,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -406,8 +413,8 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Status(j) => status_verb(&ctx, j.json).await,
         Verb::History { limit, json } => history(&ctx, *limit, json.json).await,
         Verb::Show { version, json } => show_migration(&ctx, *version, json.json).await,
-        Verb::Check { offline, json } => check_verb(&ctx, *offline, json.json).await,
-        Verb::Verify { from, json } => verify(&ctx, *from, json.json).await,
+        Verb::Check { offline, schema, json } => check_verb(&ctx, *offline, *schema, json.json).await,
+        Verb::Verify { from, seed, json } => verify(&ctx, *from, seed.as_deref(), json.json).await,
         Verb::Schema { json } => schema(&ctx, json.json).await,
         Verb::Drift { json } => drift(&ctx, json.json).await,
         Verb::Diff { a, b, json } => diff(&ctx, a, b, json.json).await,

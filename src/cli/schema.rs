@@ -4,7 +4,7 @@ use super::*;
 use crate::migration::verify::{Outcome, Step};
 use crate::schema::Change;
 
-pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, json: bool) -> Result<()> {
+pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, seed: Option<&std::path::Path>, json: bool) -> Result<()> {
     let s = ctx.session()?;
     let label = label(&s.ws);
     if !json {
@@ -16,7 +16,7 @@ pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, json: bool) -> Result<(
             eprintln!("  [{}/{total}] {} {}", i + 1, c.file, word(&c.outcome));
         }
     };
-    let report = ops::verify(&s, from, &cancel, &mut shown).await?;
+    let report = ops::verify(&s, from, seed, &cancel, &mut shown).await?;
     if json {
         print_json(&report);
     }
@@ -24,9 +24,12 @@ pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, json: bool) -> Result<(
     if !json {
         for c in &problems {
             match &c.outcome {
-                Outcome::Leaves { changes } => {
+                Outcome::Leaves { changes, rows } => {
                     println!("{}: its down does not bring the schema back:", c.file);
                     print_changes(changes, "before its up", "after its down");
+                    for r in rows {
+                        println!("  rows of {}: {} before its up, {} after its down", r.table, r.before, r.after);
+                    }
                 }
                 Outcome::Fails { step, message, .. } => {
                     let when = match step {

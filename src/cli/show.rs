@@ -110,8 +110,8 @@ pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<()> {
-    let findings = if offline {
+pub(super) async fn check_verb(ctx: &Ctx, offline: bool, schema: bool, json: bool) -> Result<()> {
+    let mut findings = if offline {
         // Without a connection the environment may not even resolve: the files are enough.
         let source = Source::load(&ctx.source_dir()?)?;
         let dialect = ctx.workspace().ok().map(|w| w.target.dialect());
@@ -119,6 +119,10 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, json: bool) -> Result<(
     } else {
         ops::check(&ctx.session()?).await?
     };
+    if schema {
+        let changes = ops::drift(&ctx.session()?, &ctx.cancel_on_signals()).await?;
+        findings.extend(check::drift_findings(&changes));
+    }
     if json {
         print_json(&serde_json::json!({ "findings": findings }));
     } else if findings.is_empty() {

@@ -233,6 +233,9 @@ pub trait Migrate: Send {
     /// Runs a down script and removes the history row, recording a rollback event.
     async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure>;
 
+    /// Runs a script's statements with no bookkeeping (seed data for `verify`).
+    async fn execute_script(&mut self, script: &Script<'_>) -> Result<()>;
+
     /// What stops the statement this connection is running, from elsewhere (a second Ctrl-C, a
     /// window closing): asked for once before a run.
     async fn interrupter(&mut self) -> Result<Box<dyn Interrupt>>;

@@ -32,6 +32,8 @@ pub enum FindingKind {
     /// Two files revise the same migration and both are applied: the order they ran in is history
     /// (editing either would change an applied file). A hint only.
     SettledConflict,
+    /// The live schema differs from what the applied migrations make (changed by hand).
+    SchemaDrift,
 }
 
 impl FindingKind {
@@ -83,6 +85,29 @@ pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<Warning>
         }
     }
     out
+}
+
+/// Schema drift as findings: one per object changed by hand.
+pub fn drift_findings(changes: &[crate::schema::Change]) -> Vec<Finding> {
+    changes
+        .iter()
+        .map(|c| {
+            let how = match (&c.before, &c.after) {
+                (None, _) => "exists, but no applied migration makes it",
+                (_, None) => "is made by the applied migrations, but is gone",
+                _ => "differs from what the applied migrations make",
+            };
+            Finding {
+                kind: FindingKind::SchemaDrift,
+                version: None,
+                files: Vec::new(),
+                message: format!("{} {} {how}", c.kind.as_str(), c.name),
+                fix: "undo the change made by hand, or write a migration that makes it (`drift` shows both sides)"
+                    .into(),
+                remedies: Vec::new(),
+            }
+        })
+        .collect()
 }
 
 /// Findings about the folder; `applied` (the history's versions, empty offline) keeps a parent that

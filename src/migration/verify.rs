@@ -18,8 +18,9 @@ use crate::schema::{self, Change};
 pub enum Outcome {
     /// Its down brings the schema back to what it was before its up, and its up runs again.
     Restores,
-    /// Its down leaves the schema otherwise than before its up: each object that differs.
-    Leaves { changes: Vec<Change> },
+    /// Its down leaves the schema otherwise than before its up (each object that differs), or, with
+    /// seed data, tables with other row counts than before its up.
+    Leaves { changes: Vec<Change>, rows: Vec<Rows> },
     /// Its up, its down, or its up run again failed (`step` says which).
     Fails { step: Step, message: String, location: Option<Location> },
     /// It has no down: applied, not rolled back.
@@ -35,6 +36,22 @@ pub enum Step {
     Up,
     Down,
     UpAgain,
+}
+
+/// A table whose row count a migration's up and down did not bring back.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
+#[ts(export)]
+pub struct Rows {
+    pub table: String,
+    pub before: i64,
+    pub after: i64,
+}
+
+/// Data loaded on the scratch database before the first migration verified (`--seed`), so that
+/// each down is also held to the rows it must keep.
+pub struct Seed<'a> {
+    pub file: &'a std::path::Path,
+    pub sql: &'a str,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]
@@ -66,6 +83,7 @@ pub async fn verify(
     db: &mut dyn Database,
     source: &Source,
     from: Option<i64>,
+    seed: Option<Seed<'_>>,
     cancel: &Cancel,
     on: &mut (dyn FnMut(usize, usize, &Checked) + Send),
 ) -> Result<VerifyReport> {
@@ -74,10 +92,16 @@ pub async fn verify(
     let actor = db::actor();
     let total = source.migrations.len();
     let mut report = VerifyReport::default();
+    let mut seed = seed;
     for (i, m) in source.migrations.iter().enumerate() {
         if cancel.is_cancelled() {
             report.cancelled = true;
             break;
+        }
+        if from.is_none_or(|f| m.version >= f)
+            && let Some(s) = seed.take()
+        {
+            load_seed(db, &s).await?;
         }
         let outcome = match from.is_some_and(|f| m.version < f) {
             true => match up(db, m, &actor).await {
@@ -101,6 +125,7 @@ pub async fn verify(
 /// start from is not one any environment has).
 async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str) -> Result<(Outcome, bool)> {
     let before = db.inspect().await?;
+    let counts_before = db.table_counts().await?;
     if let Err(e) = up(db, m, actor).await {
         return Ok((fails(Step::Up, e), true));
     }
@@ -114,12 +139,32 @@ async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str) -> Res
         return Ok((fails(Step::Down, f.error), true));
     }
     let changes = schema::diff(&before, &db.inspect().await?);
+    let counts_after = db.table_counts().await?;
+    let rows: Vec<Rows> = counts_before
+        .iter()
+        .filter_map(|b| {
+            let after = counts_after.iter().find(|a| a.table == b.table)?;
+            (after.rows != b.rows).then(|| Rows { table: b.table.clone(), before: b.rows, after: after.rows })
+        })
+        .collect();
     let again = up(db, m, actor).await;
-    Ok(match (changes.is_empty(), again) {
+    Ok(match (changes.is_empty() && rows.is_empty(), again) {
         (true, Ok(())) => (Outcome::Restores, false),
         // What the down left behind says more than the up's failure it causes.
-        (false, again) => (Outcome::Leaves { changes }, again.is_err()),
+        (false, again) => (Outcome::Leaves { changes, rows }, again.is_err()),
         (true, Err(e)) => (fails(Step::UpAgain, e), true),
+    })
+}
+
+/// Runs the seed file's statements, outside the migrations' history.
+async fn load_seed(db: &mut dyn Database, seed: &Seed<'_>) -> Result<()> {
+    let script = db::Script::new(seed.file, seed.sql, db.dialect())?;
+    db.execute_script(&script).await.map_err(|e| {
+        Error::input(format!(
+            "the seed {} could not be loaded on the scratch database: {}",
+            seed.file.display(),
+            e.message
+        ))
     })
 }
 
