@@ -18,8 +18,8 @@ use crate::schema::{self, Change};
 pub enum Outcome {
     /// Its down brings the schema back to what it was before its up, and its up runs again.
     Restores,
-    /// Its down leaves the schema otherwise than before its up (each object that differs), or, with
-    /// seed data, tables with other row counts than before its up.
+    /// Its down leaves the schema otherwise than before its up (each object that differs), or tables
+    /// with other row counts than before its up (rows its up inserted, or `--seed` data it lost).
     Leaves { changes: Vec<Change>, rows: Vec<Rows> },
     /// Its up, its down, or its up run again failed (`step` says which).
     Fails { step: Step, message: String, location: Option<Location> },
