@@ -79,3 +79,4 @@ bench:
 	scripts/setup-test.sh
 	cargo bench --bench engine
 	cargo bench --bench backup
+	cargo bench --bench schema
