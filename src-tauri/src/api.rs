@@ -445,6 +445,19 @@ pub async fn verify_migrations(
     ops::verify(&s, from, None, &job.cancel, &mut on).await
 }
 
+/// What was changed by hand on an environment: its applied migrations replayed on a scratch
+/// database and compared with the live schema.
+pub async fn drift(state: &AppState, env: &str) -> Result<Vec<godwit::schema::Change>> {
+    let s = session(state, env)?;
+    let job = state.start_job();
+    ops::drift(&s, &job.cancel).await
+}
+
+/// An environment's schema, as Godwit compares it.
+pub async fn schema(state: &AppState, env: &str) -> Result<godwit::schema::Schema> {
+    ops::schema(&session(state, env)?).await
+}
+
 /// Two environments' schemas, object by object.
 pub async fn compare(state: &AppState, a: &str, b: &str) -> Result<Vec<godwit::schema::Change>> {
     let (sa, sb) = (session(state, a)?, session(state, b)?);

@@ -19,6 +19,7 @@ use godwit::migration::runner::RunReport;
 use godwit::migration::status::StatusReport;
 use godwit::profile::EnvConfig;
 use godwit::schema::Change as SchemaChange;
+use godwit::schema::Schema;
 use godwit::template::{Rendered, TemplateInfo};
 use tauri::ipc::Channel;
 use tauri::{Manager, State};
@@ -237,6 +238,16 @@ async fn verify_migrations(
 }
 
 #[tauri::command]
+async fn drift(state: State<'_, AppState>, env: String) -> CommandResult<Vec<SchemaChange>> {
+    Ok(api::drift(&state, &env).await?)
+}
+
+#[tauri::command]
+async fn schema(state: State<'_, AppState>, env: String) -> CommandResult<Schema> {
+    Ok(api::schema(&state, &env).await?)
+}
+
+#[tauri::command]
 async fn compare(state: State<'_, AppState>, a: String, b: String) -> CommandResult<Vec<SchemaChange>> {
     Ok(api::compare(&state, &a, &b).await?)
 }
@@ -317,6 +328,8 @@ pub fn run() {
             restore_backup,
             verify_migrations,
             compare,
+            drift,
+            schema,
         ])
         .run(tauri::generate_context!())
         .expect("the window could not start");

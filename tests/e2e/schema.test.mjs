@@ -1,10 +1,12 @@
 // The Schema screen: Verify proves every down on a scratch database and opens the diff of one that
-// forgets an index; Compare shows what differs between two environments.
+// forgets an index; Compare shows what differs between two environments; the schema is listed; Check
+// finds an index made by hand.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { click, fill, launch, newProject, seeText } from './harness.mjs';
+import { join } from 'node:path';
+import { click, fill, launch, newProject, seeText, sqlite } from './harness.mjs';
 
 test('verify every down and compare two environments', async (t) => {
   const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n[env.other]\nurl = "sqlite://other.db"\n', {
@@ -38,6 +40,16 @@ test('verify every down and compare two environments', async (t) => {
     await click(browser, 'Compare');
     await seeText(browser, 'object(s) differ');
     await seeText(browser, 'only dev');
+    await click(browser, "Show dev's schema");
+    await seeText(browser, 'CREATE INDEX items_name ON items (name)');
+
+    // An index made by hand on dev: Check finds it against what the migrations make.
+    sqlite(join(p.project, 'dev.db'), 'CREATE INDEX by_hand ON items (id)');
+    await browser.keys(['4']);
+    await click(browser, 'Compare the schema with what the migrations make');
+    await seeText(browser, '1 object(s) changed by hand');
+    await seeText(browser, 'items.by_hand');
+    assert.equal(scratch().length, before, 'the scratch database was dropped');
     passed = true;
   } finally {
     await stop(passed);
