@@ -31,6 +31,8 @@ pub enum WarningKind {
     EmptyUp,
     /// A down with no statement: rolled back, it changes nothing but the history.
     EmptyDown,
+    /// The run went well, but the schema file could not be written.
+    SchemaFile,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]

@@ -30,6 +30,8 @@ pub struct Session {
     pub keep: usize,
     pub connect: ConnectOptions,
     pub lock_timeout: Duration,
+    /// Where a successful run writes the schema (`schema_file`, for the schema environment).
+    pub schema_file: Option<std::path::PathBuf>,
 }
 
 impl Session {
@@ -261,20 +263,7 @@ pub async fn run(
         taken: None,
     };
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
-    let warnings = match req.work {
-        Work::Up(_) => match db.applied().await {
-            Ok(applied) => check::warnings(&source, &applied),
-            Err(e) => {
-                db.close().await;
-                return Err(e);
-            }
-        },
-        _ => Vec::new(),
-    };
-    for w in &warnings {
-        on_run(&RunEvent::Warning { warning: w.clone() });
-    }
-    let result = runner::execute(db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
+    let result = run_on(s, db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
     db.close().await;
     let (mut report, mut then) = result?;
     // The backup is offered only once the database changed: a failure that changed nothing needs
@@ -289,9 +278,51 @@ pub async fn run(
         }
         r.database = s.ws.target.display();
         r.backup = first.taken.as_ref().map(|b| b.id.clone());
-        r.warnings.splice(0..0, warnings.iter().cloned());
     }
     Ok((report, then))
+}
+
+/// The run itself on an open connection: the warnings before it, the migrations, and the schema
+/// file after it.
+async fn run_on(
+    s: &Session,
+    db: &mut dyn Database,
+    source: &Source,
+    work: Work,
+    opts: &RunOptions,
+    first: &mut BackupFirst<'_>,
+    on_run: &mut (dyn FnMut(&RunEvent) + Send),
+) -> Result<(RunReport, Option<RunReport>)> {
+    let warnings = match work {
+        Work::Up(_) => check::warnings(source, &db.applied().await?),
+        _ => Vec::new(),
+    };
+    for w in &warnings {
+        on_run(&RunEvent::Warning { warning: w.clone() });
+    }
+    let (mut report, mut then) = runner::execute(db, source, work, opts, first, on_run).await?;
+    for r in std::iter::once(&mut report).chain(then.as_mut()) {
+        r.warnings.splice(0..0, warnings.iter().cloned());
+    }
+    let last = then.as_mut().unwrap_or(&mut report);
+    if let Some(file) = &s.schema_file
+        && last.failure.is_none()
+        && !last.done.is_empty()
+        && let Err(e) = write_schema_file(db, file).await
+    {
+        last.warnings.push(crate::event::Warning { kind: crate::event::WarningKind::SchemaFile, message: e.message });
+    }
+    Ok((report, then))
+}
+
+/// Rewrites the schema file (never through a link: the project's files are untrusted input).
+async fn write_schema_file(db: &mut dyn Database, file: &std::path::Path) -> Result<()> {
+    let text = db.inspect().await?.to_text(db.dialect().name());
+    if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::input(format!("{} is a link: the schema file was not written", file.display())));
+    }
+    std::fs::write(file, text)
+        .map_err(|e| Error::input(format!("cannot write the schema file {}: {e}", file.display())))
 }
 
 /// Accepts the edited file of an applied migration (a protected environment asks for its name).

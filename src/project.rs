@@ -28,6 +28,28 @@ pub struct Config {
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
     pub backups: Option<BackupsConfig>,
+    /// A file rewritten with the schema after each successful run in `dev` (or `schema_env`), so a
+    /// pull request shows the schema change beside the migration.
+    pub schema_file: Option<String>,
+    /// The environment whose runs rewrite `schema_file` (default `dev`).
+    pub schema_env: Option<String>,
+}
+
+/// Checks that `rel`, from godwit.toml, names a place inside the project: relative, without `..`,
+/// and, where it exists already, not a link that leads outside.
+fn inside(root: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
+    use std::path::Component;
+    let p = Path::new(rel);
+    if rel.is_empty() || p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err("must be a path inside the project (relative, without `..`)".into());
+    }
+    let full = root.join(p);
+    if let (Ok(real), Ok(base)) = (full.canonicalize(), root.canonicalize())
+        && !real.starts_with(&base)
+    {
+        return Err(format!("leads outside the project (to {})", real.display()));
+    }
+    Ok(full)
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -194,6 +216,18 @@ impl Project {
             profile::check_id(id).map_err(|e| Error::input(format!("{}: {}", path.display(), e.message)))?;
         }
         profile::check_envs(&path, &config.env)?;
+        // Folders and files the project names are written to (`new`, the schema file): a cloned
+        // repository's godwit.toml must not point them outside the project.
+        for (key, rel) in [
+            ("migrations", Some(config.migrations.as_str())),
+            ("templates", config.templates.as_deref()),
+            ("schema_file", config.schema_file.as_deref()),
+        ] {
+            if let Some(rel) = rel {
+                inside(root, rel)
+                    .map_err(|why| Error::input(format!("{}: `{key} = \"{rel}\"` {why}", path.display())))?;
+            }
+        }
         for (name, env) in &config.env {
             if let Some(url) = &env.url {
                 profile::refuse_password(name, url).map_err(|mut e| {
@@ -233,6 +267,13 @@ impl Project {
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
             .collect();
         format!("{name}-{hash}")
+    }
+
+    /// Where a successful run on `env` writes the schema: `schema_file`, when `env` is `schema_env`
+    /// (default `dev`).
+    pub fn schema_file_for(&self, env: Option<&str>) -> Option<PathBuf> {
+        let file = self.config.schema_file.as_deref()?;
+        (env? == self.config.schema_env.as_deref().unwrap_or("dev")).then(|| self.root.join(file))
     }
 
     pub fn migrations_dir(&self) -> PathBuf {

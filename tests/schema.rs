@@ -340,6 +340,7 @@ async fn a_cancelled_verify_drops_its_scratch_database() {
         keep: 1,
         connect: Default::default(),
         lock_timeout: std::time::Duration::from_secs(5),
+        schema_file: None,
     };
     let cancel = Cancel::default();
     let stop = cancel.clone();
@@ -372,4 +373,43 @@ async fn postgres_leftovers_and_a_non_idempotent_up() {
     pair(&t, 1, "fn", "CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42';", "SELECT 1;");
     let r = verify(&t).await;
     assert_eq!(outcomes(&r), [(1, "leaves added function answer()".to_string())]);
+}
+
+/// `schema_file`: each successful run in `dev` rewrites it; a godwit.toml cannot point it (or the
+/// migrations and templates folders) outside the project.
+#[test]
+fn the_schema_file_follows_dev_and_stays_in_the_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).args(args).output().unwrap()
+    };
+    let toml = |extra: &str| {
+        std::fs::write(
+            dir.path().join("godwit.toml"),
+            format!("id = \"sf\"\n{extra}\n[env.dev]\nurl = \"sqlite://dev.db\"\n[env.ci]\nurl = \"sqlite://ci.db\"\n"),
+        )
+        .unwrap()
+    };
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("migrations/1_a.up.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
+    std::fs::write(dir.path().join("migrations/1_a.down.sql"), "DROP TABLE a;").unwrap();
+    toml("schema_file = \"schema.txt\"");
+    assert!(run(&["-e", "ci", "up"]).status.success());
+    assert!(!dir.path().join("schema.txt").exists(), "only runs in dev write it");
+    assert!(run(&["-e", "dev", "up"]).status.success());
+    let text = std::fs::read_to_string(dir.path().join("schema.txt")).unwrap();
+    assert!(text.contains("-- table a\nid INTEGER"), "{text}");
+    assert!(run(&["-e", "dev", "down"]).status.success());
+    assert!(!std::fs::read_to_string(dir.path().join("schema.txt")).unwrap().contains("-- table a"));
+
+    for bad in ["schema_file = \"../out.txt\"", "migrations = \"/tmp\"", "templates = \"a/../../b\""] {
+        toml(bad);
+        let o = run(&["-e", "dev", "status"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("inside the project"), "{bad}");
+    }
+    std::os::unix::fs::symlink("/tmp", dir.path().join("elsewhere")).unwrap();
+    toml("migrations = \"elsewhere\"");
+    let o = run(&["-e", "dev", "status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
 }

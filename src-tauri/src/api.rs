@@ -237,6 +237,7 @@ fn session(state: &AppState, env: &str) -> Result<ops::Session> {
     let mut ws = p.workspace(Some(env))?;
     ws.resolve_password(false)?;
     Ok(ops::Session {
+        schema_file: p.schema_file_for(ws.env.as_deref()),
         ws,
         project_id: Some(p.id()),
         keep: p.backups_keep(),

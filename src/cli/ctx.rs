@@ -154,6 +154,7 @@ impl Ctx {
             );
         }
         Ok(ops::Session {
+            schema_file: self.project.as_ref().and_then(|p| p.schema_file_for(ws.env.as_deref())),
             ws,
             project_id: self.project.as_ref().map(|p| p.id()),
             keep: self.project.as_ref().map_or(10, Project::backups_keep),

@@ -96,6 +96,21 @@ impl Schema {
     }
 }
 
+impl Schema {
+    /// The schema as a text file for a pull request to show: each object, its kind and name, then
+    /// its definition. It is read, not run.
+    pub fn to_text(&self, dialect: &str) -> String {
+        let mut out = format!(
+            "-- The {dialect} schema as Godwit reads it, written after each run (schema_file in godwit.toml).\n\
+             -- For reading and review: it is not a script to run.\n"
+        );
+        for o in &self.objects {
+            out.push_str(&format!("\n-- {} {}\n{}\n", o.kind.as_str(), o.name, o.definition));
+        }
+        out
+    }
+}
+
 /// Whitespace as a person would not mind it: each line trimmed of trailing blanks, blank lines and
 /// runs of spaces inside a line made one.
 fn normalise(definition: &str) -> String {
