@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Executor as _};
 
 use super::sql::{self, Syntax};
-use super::{Amend, Applied, Event, EventKind, History, NewEvent};
+use super::{Amend, Applied, Event, EventKind, History, NewEvent, Script};
 use crate::error::{Error, Result};
 use crate::migration::source::MigrationFile;
 
@@ -70,6 +70,15 @@ where
         let text = sql::select_events(version, limit);
         let rows = sqlx::query_as::<T::Db, Event>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
         self.rows(rows)
+    }
+
+    async fn execute_script(&mut self, script: &Script<'_>) -> Result<()> {
+        let (body, _) = script.body();
+        if body.trim().is_empty() {
+            return Ok(());
+        }
+        let text = body.to_string();
+        self.conn().execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ()).map_err(|e| self.db_error(e))
     }
 
     async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {

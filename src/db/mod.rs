@@ -233,9 +233,6 @@ pub trait Migrate: Send {
     /// Runs a down script and removes the history row, recording a rollback event.
     async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure>;
 
-    /// Runs a script's statements with no bookkeeping (seed data for `verify`).
-    async fn execute_script(&mut self, script: &Script<'_>) -> Result<()>;
-
     /// What stops the statement this connection is running, from elsewhere (a second Ctrl-C, a
     /// window closing): asked for once before a run.
     async fn interrupter(&mut self) -> Result<Box<dyn Interrupt>>;
@@ -267,6 +264,10 @@ pub trait History: Send {
 
     /// Changes a history row and records the event, in one transaction (`repair`, `resolve`).
     async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()>;
+
+    /// Runs a script's statements with no bookkeeping at all (seed data for `verify`): written once
+    /// here, over each driver's connection, with the history code.
+    async fn execute_script(&mut self, script: &Script<'_>) -> Result<()>;
 }
 
 /// Looking at the server, its schema and its data, for backups and their checks.

@@ -286,14 +286,6 @@ impl Migrate for MySql {
         self.run(m, down, mark, unmark, &after).await
     }
 
-    async fn execute_script(&mut self, script: &Script<'_>) -> Result<()> {
-        let (body, _) = script.body();
-        if body.trim().is_empty() {
-            return Ok(());
-        }
-        self.batch(body.to_string()).await.map_err(Error::from)
-    }
-
     async fn reconnect(&mut self) -> Result<()> {
         self.conn = MySql::connect(&self.target, &ConnectOptions::default()).await?.conn;
         self.lock_name = None;

@@ -306,14 +306,6 @@ impl Migrate for Postgres {
         self.run_in_tx(m, down.file, down.sql, &after).await
     }
 
-    async fn execute_script(&mut self, script: &Script<'_>) -> Result<()> {
-        let (body, _) = script.body();
-        if body.trim().is_empty() {
-            return Ok(());
-        }
-        self.batch(body.to_string()).await.map_err(Error::from)
-    }
-
     async fn reconnect(&mut self) -> Result<()> {
         self.conn = Postgres::connect(&self.target, &ConnectOptions::default()).await?.conn;
         self.lock_id = None;

@@ -291,14 +291,6 @@ impl Migrate for Sqlite {
     }
 
     /// A file in this process: there is no connection to lose.
-    async fn execute_script(&mut self, script: &Script<'_>) -> Result<()> {
-        let (body, _) = script.body();
-        if body.trim().is_empty() {
-            return Ok(());
-        }
-        self.batch(body.to_string()).await.map_err(|e| self.lite(e))
-    }
-
     async fn reconnect(&mut self) -> Result<()> {
         Ok(())
     }
