@@ -126,19 +126,31 @@ pub async fn verify(
         ),
         None => None,
     };
+    let seed = seed.zip(seed_sql.as_deref()).map(|(file, sql)| verify::Seed { file, sql });
+    let (scratch, mut db) = open_scratch(s).await?;
+    let r = verify::verify(db.as_mut(), &source, from, seed, cancel, on).await;
+    close_scratch(scratch, db, r).await
+}
+
+/// A scratch database made beside the environment's, and a connection to it. Whatever is done
+/// there, `close_scratch` ends: it drops the database.
+async fn open_scratch(s: &Session) -> Result<(db::Scratch, Box<dyn Database>)> {
     let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
-    let result = async {
-        let mut db = db::connect(&scratch.target, &ConnectOptions { create_sqlite: true, ..s.connect.clone() }).await?;
-        let seed = seed.zip(seed_sql.as_deref()).map(|(file, sql)| verify::Seed { file, sql });
-        let r = verify::verify(db.as_mut(), &source, from, seed, cancel, on).await;
-        db.close().await;
-        r
+    match db::connect(&scratch.target, &ConnectOptions { create_sqlite: true, ..s.connect.clone() }).await {
+        Ok(db) => Ok((scratch, db)),
+        Err(e) => {
+            let _ = scratch.remove().await;
+            Err(e)
+        }
     }
-    .await;
+}
+
+async fn close_scratch<T>(scratch: db::Scratch, db: Box<dyn Database>, result: Result<T>) -> Result<T> {
+    db.close().await;
     let removed = scratch.remove().await;
-    let report = result?;
-    removed.map_err(|e| Error::failed(format!("verified, but the scratch database was not dropped: {}", e.message)))?;
-    Ok(report)
+    let value = result?;
+    removed.map_err(|e| Error::failed(format!("done, but the scratch database was not dropped: {}", e.message)))?;
+    Ok(value)
 }
 
 /// What was changed by hand: the environment's applied migrations replayed on a scratch database
@@ -155,21 +167,12 @@ pub async fn drift(s: &Session, cancel: &Cancel) -> Result<Vec<crate::schema::Ch
         })
         .await?;
     let versions: Vec<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
-    let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
-    let made = async {
-        let mut db = db::connect(&scratch.target, &ConnectOptions { create_sqlite: true, ..s.connect.clone() }).await?;
-        let r = async {
-            verify::replay(db.as_mut(), &source, &versions, cancel).await?;
-            db.inspect().await
-        }
-        .await;
-        db.close().await;
-        r
-    }
-    .await;
-    let removed = scratch.remove().await;
-    let made = made?;
-    removed.map_err(|e| Error::failed(format!("compared, but the scratch database was not dropped: {}", e.message)))?;
+    let (scratch, mut db) = open_scratch(s).await?;
+    let made = match verify::replay(db.as_mut(), &source, &versions, cancel).await {
+        Ok(()) => db.inspect().await,
+        Err(e) => Err(e),
+    };
+    let made = close_scratch(scratch, db, made).await?;
     Ok(crate::schema::diff(&made, &live))
 }
 
