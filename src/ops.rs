@@ -138,8 +138,10 @@ async fn open_scratch(s: &Session) -> Result<(db::Scratch, Box<dyn Database>)> {
     let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
     match db::connect(&scratch.target, &ConnectOptions { create_sqlite: true, ..s.connect.clone() }).await {
         Ok(db) => Ok((scratch, db)),
-        Err(e) => {
-            let _ = scratch.remove().await;
+        Err(mut e) => {
+            if let Err(r) = scratch.remove().await {
+                e.message = format!("{}\nThe scratch database was not dropped either: {}", e.message, r.message);
+            }
             Err(e)
         }
     }
@@ -147,10 +149,15 @@ async fn open_scratch(s: &Session) -> Result<(db::Scratch, Box<dyn Database>)> {
 
 async fn close_scratch<T>(scratch: db::Scratch, db: Box<dyn Database>, result: Result<T>) -> Result<T> {
     db.close().await;
-    let removed = scratch.remove().await;
-    let value = result?;
-    removed.map_err(|e| Error::failed(format!("done, but the scratch database was not dropped: {}", e.message)))?;
-    Ok(value)
+    match (result, scratch.remove().await) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(r)) => Err(Error::failed(format!("done, but the scratch database was not dropped: {}", r.message))),
+        (Err(e), Ok(())) => Err(e),
+        (Err(mut e), Err(r)) => {
+            e.message = format!("{}\nThe scratch database was not dropped either: {}", e.message, r.message);
+            Err(e)
+        }
+    }
 }
 
 /// What was changed by hand: the environment's applied migrations replayed on a scratch database
@@ -439,9 +446,17 @@ pub fn save_env(
         env.url = Some(url);
         password = password.or(Some(pw));
     }
+    let before = p.env(name).map(|(e, was_personal)| (e.clone(), was_personal));
     p.save_env(name, env, personal)?;
-    if let Some(pw) = password {
-        p.workspace(Some(name))?.store_password(&pw)?;
+    if let Some(pw) = password
+        && let Err(e) = p.workspace(Some(name)).and_then(|w| w.store_password(&pw))
+    {
+        // The password was not stored: the environment is left as it was, not half-saved.
+        let _ = match before {
+            Some((old, was_personal)) => p.save_env(name, old, was_personal).map(|_| ()),
+            None => p.remove_env(name).map(|_| ()),
+        };
+        return Err(e);
     }
     Ok(moved)
 }

@@ -44,7 +44,10 @@ fn inside(root: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
         return Err("must be a path inside the project (relative, without `..`)".into());
     }
     let full = root.join(p);
-    if let (Ok(real), Ok(base)) = (full.canonicalize(), root.canonicalize())
+    // The deepest part that exists already says where the rest will be made: a link anywhere on
+    // the way (`elsewhere -> ~/.config`, then `elsewhere/new/file`) is followed here.
+    let existing = full.ancestors().find(|a| a.exists()).unwrap_or(root);
+    if let (Ok(real), Ok(base)) = (existing.canonicalize(), root.canonicalize())
         && !real.starts_with(&base)
     {
         return Err(format!("leads outside the project (to {})", real.display()));
@@ -226,6 +229,22 @@ impl Project {
             if let Some(rel) = rel {
                 inside(root, rel)
                     .map_err(|why| Error::input(format!("{}: `{key} = \"{rel}\"` {why}", path.display())))?;
+            }
+        }
+        // The schema file is overwritten after runs: never a file the project keeps otherwise.
+        if let Some(rel) = config.schema_file.as_deref() {
+            let parts = |p: &str| -> Vec<std::ffi::OsString> {
+                Path::new(p).iter().filter(|c| *c != ".").map(|c| c.to_os_string()).collect()
+            };
+            let (file, migrations) = (parts(rel), parts(&config.migrations));
+            let taken =
+                file.first().is_some_and(|c| c == ".git") || file == [CONFIG_FILE] || file.starts_with(&migrations);
+            if taken {
+                return Err(Error::input(format!(
+                    "{}: `schema_file = \"{rel}\"` names a file the project keeps (godwit.toml, .git, the \
+                     migrations): give it a file of its own, such as schema.txt",
+                    path.display()
+                )));
             }
         }
         for (name, env) in &config.env {

@@ -83,8 +83,8 @@ async fn good_downs_pass(d: Dialect) {
             "fn",
             "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
              CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();\n\
-             CREATE TYPE mood AS ENUM ('ok', 'meh');\nCREATE SEQUENCE tickets START 100;",
-            "DROP SEQUENCE tickets;\nDROP TYPE mood;\nDROP TRIGGER users_touch ON users;\nDROP FUNCTION touch();",
+             CREATE TYPE mood AS ENUM ('ok', 'meh');\nCREATE TYPE nothing AS ENUM ();\nCREATE SEQUENCE tickets START 100;",
+            "DROP SEQUENCE tickets;\nDROP TYPE nothing;\nDROP TYPE mood;\nDROP TRIGGER users_touch ON users;\nDROP FUNCTION touch();",
         );
     }
     let r = verify(&t).await;
@@ -409,7 +409,17 @@ fn the_schema_file_follows_dev_and_stays_in_the_project() {
         assert!(String::from_utf8_lossy(&o.stderr).contains("inside the project"), "{bad}");
     }
     std::os::unix::fs::symlink("/tmp", dir.path().join("elsewhere")).unwrap();
-    toml("migrations = \"elsewhere\"");
-    let o = run(&["-e", "dev", "status"]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    // A link, whether the path through it exists yet or not, and files the project keeps.
+    for bad in [
+        "migrations = \"elsewhere\"",
+        "schema_file = \"elsewhere/not-yet/schema.txt\"",
+        "schema_file = \"godwit.toml\"",
+        "schema_file = \".git/hooks/pre-commit\"",
+        "schema_file = \"migrations/9_x.up.sql\"",
+    ] {
+        toml(bad);
+        let o = run(&["-e", "dev", "status"]);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert!(!std::path::Path::new("/tmp/not-yet").exists());
 }

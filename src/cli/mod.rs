@@ -493,8 +493,8 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
         Remedy::Confirm { name } => format!("Where there is no terminal, add `--confirm {name}` to the command."),
-        Remedy::WaitForLock => format!("To wait longer (seconds): `{}`.", retry_with("--lock-timeout", "300")),
-        Remedy::WaitForServer => format!("To wait longer (seconds): `{}`.", retry_with("--connect-timeout", "30")),
+        Remedy::WaitForLock => format!("To wait longer (seconds): `{}`.", retry_with("--lock-timeout", 300)),
+        Remedy::WaitForServer => format!("To wait longer (seconds): `{}`.", retry_with("--connect-timeout", 30)),
         Remedy::CreateDatabase => format!("To create it, empty: `{godwit} db create`."),
         Remedy::CreateEmpty => {
             "Without a template, `new` writes the files with an empty up, to fill in before `up`.".into()
@@ -511,16 +511,20 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
 
 /// The command as it was typed, with `flag` set to `value` (an earlier value of it left out) and any
 /// URL shown without its password: pasted, it runs the same thing, waiting longer.
-fn retry_with(flag: &str, value: &str) -> String {
+fn retry_with(flag: &str, at_least: u64) -> String {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut out = vec!["godwit".to_string()];
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned());
+    // Longer than what was waited: twice the value given, at least `at_least`.
+    let mut value = at_least;
     while let Some(a) = args.next() {
-        if a == flag {
-            args.next();
-            continue;
-        }
-        if a.starts_with(&format!("{flag}=")) {
+        let given = match a.strip_prefix(&format!("{flag}=")) {
+            Some(v) => Some(v.to_string()),
+            None if a == flag => args.next(),
+            None => None,
+        };
+        if let Some(v) = given {
+            value = value.max(v.parse::<u64>().unwrap_or(0).saturating_mul(2));
             continue;
         }
         if let Some(u) = a.strip_prefix("--url=") {

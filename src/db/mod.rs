@@ -407,8 +407,11 @@ pub struct Scratch {
 
 impl Scratch {
     pub async fn new(beside: &Target, opts: &ConnectOptions) -> Result<Scratch> {
+        // The app runs several jobs in one process: a counter keeps their names apart.
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let name = format!("godwit_scratch_{}_{nanos}", std::process::id());
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("godwit_scratch_{}_{n}_{nanos}", std::process::id());
         let target = match beside.dialect() {
             Dialect::Sqlite => {
                 beside.with_database(&std::env::temp_dir().join(format!("{name}.db")).display().to_string())
@@ -418,12 +421,17 @@ impl Scratch {
         if target.database() == beside.database() {
             return Err(Error::failed("the scratch database would be the environment's own: nothing was done"));
         }
-        create_database(&target, opts).await.map_err(|e| {
-            Error::new(
-                e.problem.clone(),
-                format!("cannot make a scratch database beside {}: {}", beside.display(), e.message),
-            )
+        // Not the environment's `NoDatabase` (its remedy would offer to create it): the scratch's.
+        let made = create_database(&target, opts).await.map_err(|e| {
+            Error::failed(format!("cannot make a scratch database beside {}: {}", beside.display(), e.message))
         })?;
+        if !made {
+            return Err(Error::failed(format!(
+                "a database named {} already exists beside {}: it is not Godwit's to use or drop; nothing was done",
+                target.database(),
+                beside.display()
+            )));
+        }
         Ok(Scratch { target, opts: opts.clone() })
     }
 

@@ -479,12 +479,12 @@ const INSPECT: [&str; 10] = [
     concat!(
         "SELECT 'type', ",
         qualified!("n.nspname", "t.typname"),
-        ", CASE t.typtype WHEN 'e' THEN 'enum (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY \
-         e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')' WHEN 'd' THEN 'domain ' || \
+        ", coalesce(CASE t.typtype WHEN 'e' THEN 'enum (' || coalesce((SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY \
+         e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '') || ')' WHEN 'd' THEN 'domain ' || \
          format_type(t.typbasetype, t.typtypmod) || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END || \
-         coalesce(' DEFAULT ' || t.typdefault, '') ELSE 'composite (' || (SELECT string_agg(a.attname || ' ' || \
+         coalesce(' DEFAULT ' || t.typdefault, '') ELSE 'composite (' || coalesce((SELECT string_agg(a.attname || ' ' || \
          format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = \
-         t.typrelid AND a.attnum > 0 AND NOT a.attisdropped) || ')' END \
+         t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')' END, '') \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER} AND (t.typtype IN ('e', 'd') OR \
          (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')"
@@ -525,7 +525,8 @@ const INSPECT: [&str; 10] = [
     concat!(
         "SELECT 'index', ",
         qualified!("n.nspname", "i.relname"),
-        ", regexp_replace(pg_get_indexdef(i.oid), ' ON ' || quote_ident(current_schema()) || '\\.', ' ON ') \
+        ", coalesce(regexp_replace(pg_get_indexdef(i.oid), ' ON ' || quote_ident(current_schema()) || '\\.', ' ON '), \
+         pg_get_indexdef(i.oid)) \
          FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
          JOIN pg_namespace n ON n.oid = i.relnamespace WHERE {USER} \
          AND t.relname NOT IN ('_sqlx_migrations', '_godwit_log') \

@@ -569,7 +569,11 @@ fn lost_connection(mut error: Error, v: i64, direction: Direction, state: Lost, 
 /// Waits for a migration's work. Once an abort is asked for, stops its statement on the server
 /// (again each second, in case a request came before the statement reached the server) and still
 /// waits for the answer, so what the run reports is what the database did.
-async fn stoppable<T>(work: impl Future<Output = T>, interrupter: Option<&dyn db::Interrupt>, cancel: &Cancel) -> T {
+pub(crate) async fn stoppable<T>(
+    work: impl Future<Output = T>,
+    interrupter: Option<&dyn db::Interrupt>,
+    cancel: &Cancel,
+) -> T {
     tokio::pin!(work);
     tokio::select! {
         biased;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::db::{self, Database};
 use crate::error::{Error, Location, Result};
-use crate::migration::runner::Cancel;
+use crate::migration::runner::{self, Cancel};
 use crate::migration::source::{Kind, MigrationFile, Source};
 use crate::schema::{self, Change};
 
@@ -90,6 +90,10 @@ pub async fn verify(
     source.ensure_valid()?;
     db.ensure_tables().await?;
     let actor = db::actor();
+    // An abort (a second Ctrl-C, SIGTERM, closing the window) stops the running statement, so the
+    // scratch database is dropped before the process ends.
+    let interrupter = db.interrupter().await.ok();
+    let stop = Stop { interrupter: interrupter.as_deref(), cancel };
     let total = source.migrations.len();
     let mut report = VerifyReport::default();
     let mut seed = seed;
@@ -104,11 +108,11 @@ pub async fn verify(
             load_seed(db, &s).await?;
         }
         let outcome = match from.is_some_and(|f| m.version < f) {
-            true => match up(db, m, &actor).await {
+            true => match up(db, m, &actor, &stop).await {
                 Ok(()) => (Outcome::Applied, false),
                 Err(e) => (fails(Step::Up, e), true),
             },
-            false => check_one(db, m, &actor).await?,
+            false => check_one(db, m, &actor, &stop).await?,
         };
         let (outcome, stop) = outcome;
         let checked = Checked { version: m.version, file: m.file_name(), outcome };
@@ -123,10 +127,10 @@ pub async fn verify(
 
 /// One migration's outcome, and whether verifying must stop there (the schema the next one would
 /// start from is not one any environment has).
-async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str) -> Result<(Outcome, bool)> {
+async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str, stop: &Stop<'_>) -> Result<(Outcome, bool)> {
     let before = db.inspect().await?;
     let counts_before = db.table_counts().await?;
-    if let Err(e) = up(db, m, actor).await {
+    if let Err(e) = up(db, m, actor, stop).await {
         return Ok((fails(Step::Up, e), true));
     }
     if m.kind == Kind::Simple {
@@ -135,7 +139,7 @@ async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str) -> Res
     let sql = m.down_sql()?;
     let path = m.down_path.as_deref().unwrap_or(&m.path);
     let script = db::Script::new(path, &sql, db.dialect())?;
-    if let Err(f) = db.revert(m, &script, actor).await {
+    if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel).await {
         return Ok((fails(Step::Down, f.error), true));
     }
     let changes = schema::diff(&before, &db.inspect().await?);
@@ -147,7 +151,7 @@ async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str) -> Res
             (after.rows != b.rows).then(|| Rows { table: b.table.clone(), before: b.rows, after: after.rows })
         })
         .collect();
-    let again = up(db, m, actor).await;
+    let again = up(db, m, actor, stop).await;
     Ok(match (changes.is_empty() && rows.is_empty(), again) {
         (true, Ok(())) => (Outcome::Restores, false),
         // What the down left behind says more than the up's failure it causes.
@@ -168,11 +172,20 @@ async fn load_seed(db: &mut dyn Database, seed: &Seed<'_>) -> Result<()> {
     })
 }
 
-async fn up(db: &mut dyn Database, m: &MigrationFile, actor: &str) -> Result<()> {
+/// What stops a statement on the scratch database when a person aborts.
+struct Stop<'a> {
+    interrupter: Option<&'a dyn db::Interrupt>,
+    cancel: &'a Cancel,
+}
+
+async fn up(db: &mut dyn Database, m: &MigrationFile, actor: &str, stop: &Stop<'_>) -> Result<()> {
     let script = db::Script::new(&m.path, &m.sql, db.dialect())?;
     match script.statements.is_empty() {
         true => db.record_empty(m, actor).await,
-        false => db.apply(m, &script, actor).await.map(|_| ()).map_err(|f| f.error),
+        false => runner::stoppable(db.apply(m, &script, actor), stop.interrupter, stop.cancel)
+            .await
+            .map(|_| ())
+            .map_err(|f| f.error),
     }
 }
 
@@ -185,6 +198,8 @@ fn fails(step: Step, e: Error) -> Outcome {
 pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], cancel: &Cancel) -> Result<()> {
     db.ensure_tables().await?;
     let actor = db::actor();
+    let interrupter = db.interrupter().await.ok();
+    let stop = Stop { interrupter: interrupter.as_deref(), cancel };
     for v in versions {
         if cancel.is_cancelled() {
             return Err(Error::new(crate::error::Problem::Cancelled, "stopped while replaying the migrations"));
@@ -195,7 +210,7 @@ pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], ca
                 format!("migration {v} is applied but its file is gone: what the migrations make cannot be rebuilt"),
             )
         })?;
-        up(db, m, &actor).await.map_err(|e| {
+        up(db, m, &actor, &stop).await.map_err(|e| {
             Error::failed(format!("replaying {} on a scratch database failed: {}", m.file_name(), e.message))
         })?;
     }
