@@ -423,3 +423,16 @@ fn the_schema_file_follows_dev_and_stays_in_the_project() {
     }
     assert!(!std::path::Path::new("/tmp/not-yet").exists());
 }
+
+/// A MariaDB database with its own default character set: the scratch copy takes it too, so a
+/// table made without one compares equal (no drift from the server's default).
+#[tokio::test]
+async fn mariadb_drift_follows_the_databases_character_set() {
+    let t = TestDb::new(Dialect::MySql).await;
+    t.strings(&format!("ALTER DATABASE `{}` CHARACTER SET latin1 COLLATE latin1_swedish_ci", t.name)).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT, name VARCHAR(20));", "DROP TABLE a;");
+    let (code, out, err) = godwit(&t, &["up"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = godwit(&t, &["drift"]);
+    assert_eq!(code, 0, "{out}{err}");
+}

@@ -303,6 +303,13 @@ pub trait Inspect: Send {
 
     /// Makes an empty database on the same server (for verifying a backup; `db create`).
     async fn create_database(&mut self, name: &str) -> Result<()>;
+
+    /// Makes an empty database with the defaults of database `like` (MySQL's character set and
+    /// collation, which every table made without its own takes): a scratch copy compares equal.
+    async fn create_database_like(&mut self, name: &str, like: &str) -> Result<()> {
+        let _ = like;
+        self.create_database(name).await
+    }
     /// Drops a scratch database, ending any session still in it.
     async fn drop_scratch(&mut self, name: &str) -> Result<()>;
     /// Drops a database a person asked to drop; `false` when it did not exist. A database in use is
@@ -422,9 +429,18 @@ impl Scratch {
             return Err(Error::failed("the scratch database would be the environment's own: nothing was done"));
         }
         // Not the environment's `NoDatabase` (its remedy would offer to create it): the scratch's.
-        let made = create_database(&target, opts).await.map_err(|e| {
+        let cannot = |e: Error| {
             Error::failed(format!("cannot make a scratch database beside {}: {}", beside.display(), e.message))
-        })?;
+        };
+        let made = match beside.dialect() {
+            Dialect::Sqlite => create_database(&target, opts).await.map_err(cannot)?,
+            _ => {
+                let mut admin = connect(&maintenance(beside), opts).await.map_err(cannot)?;
+                let r = admin.create_database_like(&target.database(), &beside.database()).await;
+                admin.close().await;
+                r.map(|()| true).map_err(cannot)?
+            }
+        };
         if !made {
             return Err(Error::failed(format!(
                 "a database named {} already exists beside {}: it is not Godwit's to use or drop; nothing was done",

@@ -402,6 +402,22 @@ impl Inspect for MySql {
             .map_err(|e| Error::failed(format!("cannot create the database {name} (may this user CREATE?): {e}")))
     }
 
+    async fn create_database_like(&mut self, name: &str, like: &str) -> Result<()> {
+        let defaults: Option<(String, String)> = sqlx::query_as(
+            "SELECT CAST(DEFAULT_CHARACTER_SET_NAME AS CHAR), CAST(DEFAULT_COLLATION_NAME AS CHAR) \
+             FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?",
+        )
+        .bind(like)
+        .fetch_optional(&mut self.conn)
+        .await?;
+        let with = defaults
+            .map(|(cs, co)| format!(" CHARACTER SET {} COLLATE {}", quote(&cs), quote(&co)))
+            .unwrap_or_default();
+        self.batch(format!("CREATE DATABASE {}{with}", quote(name)))
+            .await
+            .map_err(|e| Error::failed(format!("cannot create the database {name} (may this user CREATE?): {e}")))
+    }
+
     async fn drop_database(&mut self, name: &str) -> Result<bool> {
         let exists: Option<String> =
             sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")
