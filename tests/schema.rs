@@ -83,8 +83,9 @@ async fn good_downs_pass(d: Dialect) {
             "fn",
             "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
              CREATE TRIGGER users_touch BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION touch();\n\
-             CREATE TYPE mood AS ENUM ('ok', 'meh');\nCREATE TYPE nothing AS ENUM ();\nCREATE SEQUENCE tickets START 100;",
-            "DROP SEQUENCE tickets;\nDROP TYPE nothing;\nDROP TYPE mood;\nDROP TRIGGER users_touch ON users;\nDROP FUNCTION touch();",
+             CREATE TYPE mood AS ENUM ('ok', 'meh');\nCREATE TYPE nothing AS ENUM ();\nCREATE SEQUENCE tickets START 100;\n\
+             CREATE DOMAIN positive AS int CHECK (VALUE > 0);",
+            "DROP DOMAIN positive;\nDROP SEQUENCE tickets;\nDROP TYPE nothing;\nDROP TYPE mood;\nDROP TRIGGER users_touch ON users;\nDROP FUNCTION touch();",
         );
     }
     let r = verify(&t).await;
@@ -435,4 +436,21 @@ async fn mariadb_drift_follows_the_databases_character_set() {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = godwit(&t, &["drift"]);
     assert_eq!(code, 0, "{out}{err}");
+}
+
+/// A down that loses what only a table's definition says (a CHECK on SQLite, a domain's CHECK on
+/// PostgreSQL) is found.
+#[tokio::test]
+async fn lost_checks_are_found() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "u", "CREATE TABLE u (id INT, age INT);", "DROP TABLE u;");
+    pair(&t, 2, "check", "DROP TABLE u;\nCREATE TABLE u (id INT, age INT CHECK (age > 0));", "SELECT 1;");
+    let r = verify(&t).await;
+    assert_eq!(outcomes(&r)[1], (2, "leaves added constraint u CHECK (age > 0)".to_string()));
+
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "d", "CREATE DOMAIN positive AS int;", "DROP DOMAIN positive;");
+    pair(&t, 2, "check", "ALTER DOMAIN positive ADD CONSTRAINT p CHECK (VALUE > 0);", "SELECT 1;");
+    let r = verify(&t).await;
+    assert_eq!(outcomes(&r)[1], (2, "leaves added constraint positive CHECK ((VALUE > 0))".to_string()));
 }

@@ -472,7 +472,7 @@ macro_rules! qualified {
 /// One query per kind of object, each giving `(kind, name, definition)` rows. Objects an extension
 /// owns, Godwit's and sqlx's tables, and what follows from others (the index behind a constraint,
 /// a serial or identity column's sequence) are left out.
-const INSPECT: [&str; 10] = [
+const INSPECT: [&str; 11] = [
     "SELECT 'extension', extname::text, extname || ' ' || extversion FROM pg_extension WHERE extname <> 'plpgsql'",
     "SELECT 'schema', n.nspname::text, n.nspname::text FROM pg_namespace n WHERE {USER} AND n.nspname <> 'public' \
      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = n.oid AND d.deptype = 'e')",
@@ -521,6 +521,13 @@ const INSPECT: [&str; 10] = [
         " || ' ' || pg_get_constraintdef(k.oid), pg_get_constraintdef(k.oid) \
          FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
          WHERE {USER} AND k.contype IN ('p', 'u', 'c', 'f', 'x') AND t.relname NOT IN ('_sqlx_migrations', '_godwit_log')"
+    ),
+    concat!(
+        "SELECT 'constraint', ",
+        qualified!("n.nspname", "t.typname"),
+        " || ' ' || pg_get_constraintdef(k.oid), pg_get_constraintdef(k.oid) \
+         FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE k.contypid <> 0 AND {USER}"
     ),
     concat!(
         "SELECT 'index', ",

@@ -364,6 +364,19 @@ impl Inspect for Sqlite {
         for q in LITE_INSPECT {
             rows.extend(sqlx::query_as(AssertSqlSafe(q)).fetch_all(&mut self.conn).await.map_err(|e| self.lite(e))?);
         }
+        // CHECK constraints live only in a table's SQL text.
+        let tables: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL \
+             AND name NOT IN ('_sqlx_migrations', '_godwit_log')",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| self.lite(e))?;
+        for (table, sql) in tables {
+            for check in checks(&sql) {
+                rows.push(("constraint".into(), format!("{table} {check}"), check));
+            }
+        }
         Ok(crate::schema::Schema::from_rows(rows))
     }
 
@@ -446,8 +459,9 @@ fn quote(name: &str) -> String {
 const LITE_INSPECT: [&str; 4] = [
     "SELECT 'table', t, group_concat(col, char(10)) FROM (SELECT m.name AS t, p.name || ' ' || p.type || \
      CASE WHEN p.\"notnull\" THEN ' NOT NULL' ELSE '' END || coalesce(' DEFAULT ' || p.dflt_value, '') || \
-     CASE WHEN p.pk > 0 THEN ' PRIMARY KEY ' || p.pk ELSE '' END AS col FROM sqlite_master m \
-     JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+     CASE WHEN p.pk > 0 THEN ' PRIMARY KEY ' || p.pk ELSE '' END || CASE p.hidden WHEN 2 THEN ' GENERATED VIRTUAL' \
+     WHEN 3 THEN ' GENERATED STORED' ELSE '' END AS col FROM sqlite_master m \
+     JOIN pragma_table_xinfo(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
      AND m.name NOT IN ('_sqlx_migrations', '_godwit_log') ORDER BY m.name, p.cid) GROUP BY t",
     "SELECT 'constraint', t || ' ' || def, def FROM (SELECT m.name AS t, 'FOREIGN KEY (' || group_concat(f.\"from\") || \
      ') REFERENCES ' || f.\"table\" || ' (' || group_concat(coalesce(f.\"to\", '')) || ') ON DELETE ' || f.on_delete || \
@@ -462,6 +476,71 @@ const LITE_INSPECT: [&str; 4] = [
      AND tbl_name NOT IN ('_sqlx_migrations', '_godwit_log') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
 ];
 
+/// The `CHECK (...)` clauses of a table's SQL, outside quotes and comments, blanks made one.
+fn checks(sql: &str) -> Vec<String> {
+    let b = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            _ if b.len() - i >= 5
+                && b[i..i + 5].eq_ignore_ascii_case(b"check")
+                && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+            {
+                let mut j = i + 5;
+                while j < b.len() && b[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                if b.get(j) != Some(&b'(') {
+                    i += 5;
+                    continue;
+                }
+                let (start, mut depth) = (j, 0);
+                while j < b.len() {
+                    match b[j] {
+                        b'(' => depth += 1,
+                        b')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                let expr = sql[start..(j + 1).min(sql.len())].split_whitespace().collect::<Vec<_>>().join(" ");
+                out.push(format!("CHECK {expr}"));
+                i = j + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 fn undefined_table(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.message().starts_with("no such table"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn checks_are_read_from_a_tables_sql() {
+        let sql = "CREATE TABLE t (a INT CHECK (a > 0), b TEXT DEFAULT 'check (x)', -- check (y)\n\
+                   é TEXT, CONSTRAINT c CHECK(length(b) < (10 + 1)))";
+        assert_eq!(super::checks(sql), ["CHECK (a > 0)", "CHECK (length(b) < (10 + 1))"]);
+    }
 }
