@@ -781,3 +781,33 @@ async fn env_test_remedies_act_on_the_tested_environment() {
     assert!(!t.dir.path().join("dev.db").exists(), "the default environment was not touched");
     assert!(in_project(&["env", "test", "pg"]).status.success());
 }
+
+/// An ad hoc `--url` with a password: the printed remedies leave the URL out (it is never printed,
+/// and without its password it would not log in) and read DATABASE_URL, and say so; pasted with
+/// DATABASE_URL set, they work.
+#[tokio::test]
+async fn remedies_never_print_a_urls_password_and_still_work() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    let mut u = url::Url::parse(&t.url).unwrap();
+    u.set_password(Some("Sup3rSecret")).unwrap();
+    let with_pw = u.to_string();
+    let name = godwit::db::Target::parse(&t.url, t.dir.path()).unwrap().database();
+    assert_eq!(godwit(t.dir.path(), &t.url, &["--confirm", &name, "db", "drop"]).code, 0);
+    let o = godwit(t.dir.path(), &with_pw, &["status"]);
+    assert_eq!(o.code, 3, "{}", o.stderr);
+    assert!(!o.stderr.contains("Sup3rSecret"), "{}", o.stderr);
+    assert!(o.stderr.contains("DATABASE_URL"), "{}", o.stderr);
+    let pasted = printed_commands(&o.stderr);
+    let create = pasted.iter().find(|c| c.ends_with(" db create")).expect("a create command");
+    assert!(!create.contains("--url"), "{create}");
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg(create)
+        .current_dir(t.dir.path())
+        .env("PATH", path_with_godwit())
+        .env("DATABASE_URL", &with_pw)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert_eq!(godwit(t.dir.path(), &t.url, &["status"]).code, 0);
+}

@@ -342,6 +342,11 @@ struct JsonFlag {
 pub fn main() -> i32 {
     let cli = Cli::parse();
     let again = again(&cli);
+    // A `--url` with a password is shown without it in the commands printed below.
+    let hidden = cli.url.as_ref().is_some_and(|u| {
+        !matches!(cli.verb, Verb::Env { .. } | Verb::Secret { .. })
+            && Target::parse(u, &std::env::current_dir().unwrap_or_default()).is_ok_and(|t| t.has_password())
+    });
     let shown = again.clone();
     tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())
@@ -355,6 +360,12 @@ pub fn main() -> i32 {
             eprintln!("error: {}", e.message);
             for r in &e.remedies {
                 eprintln!("{}", remedy(r, &again));
+            }
+            if hidden && !e.remedies.is_empty() {
+                eprintln!(
+                    "(These commands leave out --url, which holds a password: they read the URL from DATABASE_URL. \
+                     Set it first, e.g. in a .env file here.)"
+                );
             }
             e.exit_code()
         }
@@ -443,7 +454,9 @@ fn again(cli: &Cli) -> String {
     // For `env` and `secret`, --url is an environment's new URL, not the database worked on.
     if let Some(u) = cli.url.as_ref().filter(|_| !matches!(cli.verb, Verb::Env { .. } | Verb::Secret { .. })) {
         let cwd = std::env::current_dir().unwrap_or_default();
-        if let Ok(t) = Target::parse(u, &cwd) {
+        // A URL with a password is left out (it must not be printed, and without it the command
+        // would fail to log in): the printed commands then read DATABASE_URL, and say so.
+        if let Some(t) = Target::parse(u, &cwd).ok().filter(|t| !t.has_password()) {
             s.push_str(&format!(" --url {}", shell_quote(&t.display())));
         }
     }
@@ -527,19 +540,22 @@ fn retry_with(flag: &str, at_least: u64) -> String {
             value = value.max(v.parse::<u64>().unwrap_or(0).saturating_mul(2));
             continue;
         }
-        if let Some(u) = a.strip_prefix("--url=") {
-            out.push(shell_quote(&format!(
-                "--url={}",
-                Target::parse(u, &cwd).map(|t| t.display()).unwrap_or_default()
-            )));
+        // A URL is shown without a password; one that holds a password is left out, as `again`
+        // leaves it out (the command then reads DATABASE_URL).
+        let url = match a.strip_prefix("--url=") {
+            Some(u) => Some(u.to_string()),
+            None if a == "--url" => args.next(),
+            None => None,
+        };
+        if let Some(u) = url {
+            if let Ok(t) = Target::parse(&u, &cwd)
+                && !t.has_password()
+            {
+                out.push(format!("--url {}", shell_quote(&t.display())));
+            }
             continue;
         }
         out.push(shell_quote(&a));
-        if a == "--url"
-            && let Some(u) = args.next()
-        {
-            out.push(shell_quote(&Target::parse(&u, &cwd).map(|t| t.display()).unwrap_or(u)));
-        }
     }
     out.push(format!("{flag} {value}"));
     out.join(" ")
