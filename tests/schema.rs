@@ -298,6 +298,7 @@ async fn diff_compares_two_environments() {
     assert_eq!(run(&["-e", "one", "up"]).0, 0);
     assert_eq!(run(&["-e", "two", "up"]).0, 0);
     assert_eq!(run(&["diff", "one", "two"]).0, 0);
+    assert_eq!(run(&["diff", "one", "--to-migrations"]).0, 0, "one has what its migrations make");
     let two = godwit::db::Target::parse("sqlite://two.db", t.dir.path()).unwrap();
     let mut db = godwit::db::connect(&two, &Default::default()).await.unwrap();
     let _ = db.drop_tables(&["a".into()]).await;

@@ -232,7 +232,11 @@ enum Verb {
         /// The environment to compare from.
         a: String,
         /// The environment to compare with.
-        b: String,
+        #[arg(required_unless_present = "to_migrations", conflicts_with = "to_migrations")]
+        b: Option<String>,
+        /// Compare A with what its applied migrations make (as `drift` does).
+        #[arg(long)]
+        to_migrations: bool,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -427,8 +431,9 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Check { offline, schema, json } => check_verb(&ctx, *offline, *schema, json.json).await,
         Verb::Verify { from, seed, json } => verify(&ctx, *from, seed.as_deref(), json.json).await,
         Verb::Schema { json } => schema(&ctx, json.json).await,
-        Verb::Drift { json } => drift(&ctx, json.json).await,
-        Verb::Diff { a, b, json } => diff(&ctx, a, b, json.json).await,
+        Verb::Drift { json } => drift(&ctx, None, json.json).await,
+        Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,
+        Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,
         Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
         Verb::Resolve { version, applied, .. } => resolve(&ctx, *version, *applied).await,
     }
@@ -466,6 +471,7 @@ fn again(cli: &Cli) -> String {
     // `env test NAME` names its environment as an argument: a remedy must act on that one.
     let tested = match &cli.verb {
         Verb::Env { cmd: EnvCmd::Test { name: Some(n) } } => Some(n),
+        Verb::Diff { a, b: None, .. } => Some(a),
         _ => None,
     };
     if let Some(e) = tested.or(cli.env.as_ref()) {

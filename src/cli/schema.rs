@@ -90,8 +90,12 @@ fn print_changes(changes: &[Change], a: &str, b: &str) {
     }
 }
 
-pub(super) async fn drift(ctx: &Ctx, json: bool) -> Result<()> {
-    let s = ctx.session()?;
+/// `drift`, or `diff ENV --to-migrations` (`env` names the environment).
+pub(super) async fn drift(ctx: &Ctx, env: Option<&str>, json: bool) -> Result<()> {
+    let s = match env {
+        Some(e) => ctx.session_of(project_of(ctx)?.workspace(Some(e))?)?,
+        None => ctx.session()?,
+    };
     let label = label(&s.ws);
     let cancel = ctx.cancel_on_signals();
     let changes = ops::drift(&s, &cancel).await?;
