@@ -65,9 +65,6 @@ impl Keyring {
                 if let Some(mut old) = k.keyring.take() {
                     let _ = old.kill();
                     let _ = old.wait();
-                    // A daemon that did not come up may have left a half-made login keyring that
-                    // the next one cannot open: each attempt starts from none.
-                    let _ = std::fs::remove_dir_all(k.home().join(".local/share/keyrings"));
                 }
                 let mut child = k
                     .command("gnome-keyring-daemon")
