@@ -26,7 +26,12 @@ pub(crate) trait Bookkeeper: Send {
     }
 
     /// Ends the transaction a failed batch left open.
-    async fn rollback(&mut self);
+    async fn rollback(&mut self)
+    where
+        for<'e> &'e mut <Self::Db as sqlx::Database>::Connection: sqlx::Executor<'e, Database = Self::Db>,
+    {
+        let _ = self.conn().execute(sqlx::raw_sql(AssertSqlSafe("ROLLBACK"))).await;
+    }
 }
 
 #[async_trait]

@@ -382,21 +382,9 @@ pub async fn create_database(target: &Target, opts: &ConnectOptions) -> Result<b
 
 /// Drops the target's database (a SQLite file: removes it). `false` when it did not exist.
 pub async fn drop_database(target: &Target, opts: &ConnectOptions) -> Result<bool> {
+    // A SQLite file needs no connection to go.
     if target.dialect() == Dialect::Sqlite {
-        let path = target.sqlite_path();
-        return match std::fs::remove_file(path) {
-            Ok(()) => {
-                // Its journal files go with it; they may not exist.
-                for ext in ["-wal", "-shm", "-journal"] {
-                    let mut side = path.as_os_str().to_owned();
-                    side.push(ext);
-                    let _ = std::fs::remove_file(side);
-                }
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::failed(format!("cannot remove {}: {e}", path.display()))),
-        };
+        return sqlite::remove_file(target.sqlite_path());
     }
     let mut admin = connect(&maintenance(target), opts).await?;
     let dropped = admin.drop_database(&target.database()).await;

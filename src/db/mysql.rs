@@ -447,10 +447,6 @@ impl Bookkeeper for MySql {
     fn undefined_table(e: &sqlx::Error) -> bool {
         undefined_table(e)
     }
-
-    async fn rollback(&mut self) {
-        let _ = self.batch("ROLLBACK".into()).await;
-    }
 }
 
 /// One query per kind of object, each giving `(kind, name, definition)` rows; Godwit's and sqlx's

@@ -385,7 +385,7 @@ impl Inspect for Sqlite {
     }
 
     async fn drop_database(&mut self, name: &str) -> Result<bool> {
-        Ok(std::fs::remove_file(name).is_ok())
+        remove_file(std::path::Path::new(name))
     }
 
     async fn drop_scratch(&mut self, name: &str) -> Result<()> {
@@ -405,10 +405,6 @@ impl Bookkeeper for Sqlite {
 
     fn undefined_table(e: &sqlx::Error) -> bool {
         undefined_table(e)
-    }
-
-    async fn rollback(&mut self) {
-        let _ = self.batch("ROLLBACK".into()).await;
     }
 
     fn db_error(&self, e: sqlx::Error) -> Error {
@@ -450,6 +446,23 @@ fn is_busy(e: &sqlx::Error) -> bool {
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Removes a SQLite database file and its journal files; `false` when there was none.
+pub(crate) fn remove_file(path: &std::path::Path) -> Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {
+            // Its journal files go with it; they may not exist.
+            for ext in ["-wal", "-shm", "-journal"] {
+                let mut side = path.as_os_str().to_owned();
+                side.push(ext);
+                let _ = std::fs::remove_file(side);
+            }
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::failed(format!("cannot remove {}: {e}", path.display()))),
+    }
 }
 
 /// One query per kind of object, each giving `(kind, name, definition)` rows: tables and their
