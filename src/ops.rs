@@ -85,15 +85,15 @@ pub fn files_status(s: &Session) -> Result<StatusReport> {
 /// One migration's page: its files, header, checksums, events and what can be done about it.
 pub async fn migration(s: &Session, version: i64) -> Result<detail::MigrationDetail> {
     let source = s.source()?;
-    let (applied, events) = s
+    let (recorded, events) = s
         .reading(|db| {
             Box::pin(async move {
-                let applied = db.applied().await?;
-                Ok((applied, db.events(Some(version), 200).await?))
+                let recorded = status::Recorded::read(db).await?;
+                Ok((recorded, db.events(Some(version), 200).await?))
             })
         })
         .await?;
-    detail::detail(&source, &applied, version, events)
+    detail::detail(&source, &recorded, version, events)
 }
 
 /// The newest `limit` events of `_godwit_log`.
@@ -105,7 +105,7 @@ pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
 pub async fn check(s: &Session) -> Result<Vec<Finding>> {
     let source = s.source()?;
     let applied = s.reading(|db| db.applied()).await?;
-    Ok(check::all(&source, Some(s.ws.target.dialect()), &applied))
+    Ok(check::all(&source, Some(s.ws.target.dialect()), &applied, &status::rows(&source, &applied)))
 }
 
 /// Proves every migration's down (from `from` on) on a scratch database beside the environment's,

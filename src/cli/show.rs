@@ -159,11 +159,12 @@ pub(super) async fn show_migration(ctx: &Ctx, version: i64, json: bool) -> Resul
     if let Some(p) = &d.revises {
         println!("{:<10}{}", "Revises", if p.is_empty() { "(the start of the chain)" } else { p });
     }
-    let matches = match (&d.checksum, &d.applied_checksum) {
-        (_, None) => "not applied here",
-        (None, Some(_)) => "its file is gone",
-        (Some(f), Some(a)) if f == a => "the file matches what was applied",
-        _ => "the file was edited after it was applied",
+    use crate::migration::detail::FileState;
+    let matches = match d.file_state {
+        FileState::NotApplied => "not applied here",
+        FileState::Gone => "its file is gone",
+        FileState::Matches => "the file matches what was applied",
+        FileState::Edited => "the file was edited after it was applied",
     };
     println!("{:<10}{matches}", "Checksum");
     if let Some(at) = r.applied_at {

@@ -56,11 +56,17 @@ pub struct Finding {
     pub remedies: Vec<Remedy>,
 }
 
-/// Everything `check` reports for a folder and a database's history.
-pub fn all(source: &Source, dialect: Option<Dialect>, applied: &[crate::db::Applied]) -> Vec<Finding> {
+/// Everything `check` reports for a folder and a database's history (`rows`: the status rows of
+/// the two, as the caller has them already).
+pub fn all(
+    source: &Source,
+    dialect: Option<Dialect>,
+    applied: &[crate::db::Applied],
+    rows: &[StatusRow],
+) -> Vec<Finding> {
     let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
     let mut findings = check_files(source, dialect, &versions);
-    findings.extend(check_history(&crate::migration::status::rows(source, applied)));
+    findings.extend(check_history(rows));
     findings
 }
 

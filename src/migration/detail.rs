@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::db::{Applied, Event, EventKind};
+use crate::db::Event;
 use crate::error::{Error, Remedy, Result};
 use crate::migration::check;
 use crate::migration::source::Source;
@@ -26,6 +26,8 @@ pub struct MigrationDetail {
     /// The file's checksum and the one recorded when it was applied (hex).
     pub checksum: Option<String>,
     pub applied_checksum: Option<String>,
+    /// What the two checksums say.
+    pub file_state: FileState,
     /// Newest first.
     pub events: Vec<Event>,
     /// What `check` reports about it.
@@ -36,20 +38,31 @@ pub struct MigrationDetail {
     pub undo_to: Option<i64>,
 }
 
+/// Whether a migration's file is still what was applied.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum FileState {
+    NotApplied,
+    Gone,
+    Matches,
+    Edited,
+}
+
 /// The page of migration `version`, from the folder, the history and its events.
-pub fn detail(source: &Source, applied: &[Applied], version: i64, events: Vec<Event>) -> Result<MigrationDetail> {
-    let mut row = status::rows(source, applied)
-        .into_iter()
+pub fn detail(
+    source: &Source,
+    recorded: &status::Recorded,
+    version: i64,
+    events: Vec<Event>,
+) -> Result<MigrationDetail> {
+    let applied = &recorded.applied;
+    let rows = status::recorded_rows(source, recorded);
+    let row = rows
+        .iter()
         .find(|r| r.version == version)
+        .cloned()
         .ok_or_else(|| Error::input(format!("no migration has version {version}")).with_remedy(Remedy::Status))?;
-    // Who applied it: its newest successful apply or rollback, when that was an apply (as status says).
-    if row.applied_at.is_some() {
-        row.applied_by = events
-            .iter()
-            .find(|e| e.outcome == crate::db::Outcome::Ok && matches!(e.kind, EventKind::Apply | EventKind::Rollback))
-            .filter(|e| e.kind == EventKind::Apply)
-            .map(|e| e.actor.clone());
-    }
     let file = source.get(version);
     let recorded = applied.iter().find(|a| a.version == version);
     let (down_sql, down_error) = match file.filter(|m| m.down_path.is_some()).map(|m| m.down_sql()) {
@@ -58,7 +71,7 @@ pub fn detail(source: &Source, applied: &[Applied], version: i64, events: Vec<Ev
         None => (None, None),
     };
     let findings: Vec<check::Finding> =
-        check::all(source, None, applied).into_iter().filter(|f| f.version == Some(version)).collect();
+        check::all(source, None, applied, &rows).into_iter().filter(|f| f.version == Some(version)).collect();
     let mut remedies: Vec<Remedy> = findings.iter().flat_map(|f| f.remedies.iter().cloned()).collect();
     remedies.dedup();
     let undo_to = recorded.map(|_| applied.iter().map(|a| a.version).filter(|v| *v < version).max().unwrap_or(0));
@@ -71,6 +84,12 @@ pub fn detail(source: &Source, applied: &[Applied], version: i64, events: Vec<Ev
         revision_id: file.and_then(|m| m.header.revision_id.clone()),
         revises: file.and_then(|m| m.header.revises.clone()),
         create_date: file.and_then(|m| m.header.create_date.clone()),
+        file_state: match (file, recorded) {
+            (_, None) => FileState::NotApplied,
+            (None, Some(_)) => FileState::Gone,
+            (Some(f), Some(a)) if f.checksum == a.checksum => FileState::Matches,
+            _ => FileState::Edited,
+        },
         checksum: file.map(|m| hex::encode(&m.checksum)),
         applied_checksum: recorded.map(|a| hex::encode(&a.checksum)),
         events,

@@ -146,11 +146,8 @@ impl Recorded {
 }
 
 pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Recorded) -> StatusReport {
-    let mut migrations = rows(source, &recorded.applied);
-    let by: std::collections::HashMap<i64, &String> = recorded.appliers.iter().map(|(v, a)| (*v, a)).collect();
-    for r in migrations.iter_mut().filter(|r| r.applied_at.is_some()) {
-        r.applied_by = by.get(&r.version).map(|a| a.to_string());
-    }
+    let migrations = recorded_rows(source, recorded);
+    let findings = crate::migration::check::all(source, Some(ws.target.dialect()), &recorded.applied, &migrations);
     let applied: Vec<i64> = recorded.applied.iter().map(|a| a.version).collect();
     StatusReport {
         database_read: true,
@@ -161,8 +158,18 @@ pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Record
         summary: summary(&migrations),
         migrations,
         problems: source.problems.iter().map(|p| p.message()).collect(),
-        findings: crate::migration::check::all(source, Some(ws.target.dialect()), &recorded.applied),
+        findings,
     }
+}
+
+/// The status rows, with who applied each (from the event log).
+pub fn recorded_rows(source: &Source, recorded: &Recorded) -> Vec<StatusRow> {
+    let mut migrations = rows(source, &recorded.applied);
+    let by: std::collections::HashMap<i64, &String> = recorded.appliers.iter().map(|(v, a)| (*v, a)).collect();
+    for r in migrations.iter_mut().filter(|r| r.applied_at.is_some()) {
+        r.applied_by = by.get(&r.version).map(|a| a.to_string());
+    }
+    migrations
 }
 
 pub fn summary(rows: &[StatusRow]) -> Summary {
