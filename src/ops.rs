@@ -3,6 +3,7 @@
 //! the plan that was seen, the restore hint); the CLI and the app only build requests and word or
 //! draw what comes back.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -11,14 +12,16 @@ use crate::backup::{self, BackupEntry, BackupEvent, BackupFirst, Comparison, Res
 use crate::db::{self, ConnectOptions, Database, Event};
 use crate::error::{Error, Problem, Remedy, Result};
 use crate::event::RunEvent;
+use crate::lint;
 use crate::migration::check::{self, Finding};
 use crate::migration::detail;
 use crate::migration::plan::DownTarget;
 use crate::migration::runner::{self, Cancel, RunOptions, RunReport, Seen, Work};
-use crate::migration::source::Source;
+use crate::migration::source::{MigrationFile, Source};
 use crate::migration::status::{self, StatusReport};
 use crate::migration::verify;
 use crate::project::{self, Workspace};
+use crate::syntax::Dialect;
 
 /// An environment ready to be worked on: its workspace with the password resolved, where its
 /// backups go, and how long to wait.
@@ -459,4 +462,47 @@ pub fn save_env(
         return Err(e);
     }
     Ok(moved)
+}
+
+/// The project's `[lint]` settings, refused when they name a rule Godwit does not know (a typo
+/// would switch nothing off, silently).
+pub fn lint_config(project: Option<&crate::project::Project>) -> Result<lint::LintConfig> {
+    let config = project.and_then(|p| p.config.lint.clone()).unwrap_or_default();
+    match config.unknown_rules().as_slice() {
+        [] => Ok(config),
+        unknown => Err(Error::input(format!(
+            "godwit.toml [lint] names rules Godwit does not know: {}. `godwit lint --rules` lists them.",
+            unknown.join(", ")
+        ))),
+    }
+}
+
+/// Lints without a database: every migration in `dir` (`lint --all`), with paths shown from `root`.
+pub fn lint_all(dir: &Path, root: &Path, dialect: Dialect, config: &lint::LintConfig) -> Result<lint::LintReport> {
+    let source = Source::load(dir)?;
+    let all: Vec<&MigrationFile> = source.migrations.iter().collect();
+    Ok(lint::lint(&all, root, dialect, config))
+}
+
+/// Lints the files a person named, in the order given, as the `dialect` reads them.
+pub fn lint_files(files: &[PathBuf], dialect: Dialect, config: &lint::LintConfig) -> Result<lint::LintReport> {
+    let texts = files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .map(|sql| (f.display().to_string(), sql))
+                .map_err(|e| Error::input(format!("cannot read {}: {e}", f.display())))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(lint::lint_files(&texts, dialect, config))
+}
+
+/// Lints what `up` would run on the environment: the migrations not applied there (all of them
+/// when its database does not exist yet), each table they create new for the ones after it.
+pub async fn lint_pending(s: &Session, root: &Path, config: &lint::LintConfig) -> Result<lint::LintReport> {
+    let source = s.source()?;
+    let applied = s.reading(|db| db.applied()).await?;
+    let done: std::collections::HashSet<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
+    let pending: Vec<&MigrationFile> = source.migrations.iter().filter(|m| !done.contains(&m.version)).collect();
+    Ok(lint::lint(&pending, root, s.ws.target.dialect(), config))
 }

@@ -33,6 +33,8 @@ pub struct Config {
     pub schema_file: Option<String>,
     /// The environment whose runs rewrite `schema_file` (default `dev`).
     pub schema_env: Option<String>,
+    /// `godwit lint`'s rules switched off or given another severity.
+    pub lint: Option<crate::lint::LintConfig>,
 }
 
 /// Checks that `rel`, from godwit.toml, names a place inside the project: relative, without `..`,

@@ -7,6 +7,7 @@ mod change;
 mod ctx;
 mod database;
 mod env;
+mod lint;
 mod progress;
 mod schema;
 mod show;
@@ -32,6 +33,7 @@ use change::*;
 use ctx::*;
 use database::*;
 use env::*;
+use lint::*;
 use progress::{BackupProgress, Progress, bytes, ms};
 use schema::*;
 use show::*;
@@ -221,6 +223,27 @@ enum Verb {
     Drift {
         #[command(flatten)]
         json: JsonFlag,
+    },
+    /// Risky statements before they run: locks on tables in use, lost data, SQL the database
+    /// cannot run, downs that do not undo their up. Default: the environment's pending migrations.
+    /// Exit 1 when an error-level finding remains.
+    Lint {
+        /// Files to lint instead, in this order (no connection is made).
+        files: Vec<PathBuf>,
+        /// Every migration in the folder, without a database.
+        #[arg(long, conflicts_with = "files")]
+        all: bool,
+        /// The SQL dialect: postgres, mysql or sqlite (default: the environment's database).
+        #[arg(long, value_name = "DIALECT")]
+        dialect: Option<String>,
+        /// text, json or sarif (for code review tools).
+        #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+        format: LintFormat,
+        #[command(flatten)]
+        json: JsonFlag,
+        /// List the rules and the databases each is checked on.
+        #[arg(long)]
+        rules: bool,
     },
     /// The environment's schema as Godwit compares it (tables, constraints, indexes, views, ...).
     Schema {
@@ -431,6 +454,10 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Check { offline, schema, json } => check_verb(&ctx, *offline, *schema, json.json).await,
         Verb::Verify { from, seed, json } => verify(&ctx, *from, seed.as_deref(), json.json).await,
         Verb::Schema { json } => schema(&ctx, json.json).await,
+        Verb::Lint { files, all, dialect, format, json, rules } => {
+            let format = if json.json { LintFormat::Json } else { *format };
+            lint_verb(&ctx, files, *all, dialect.as_deref(), format, *rules).await
+        }
         Verb::Drift { json } => drift(&ctx, None, json.json).await,
         Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,
         Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,

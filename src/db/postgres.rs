@@ -366,7 +366,8 @@ impl Inspect for Postgres {
         .await?;
         let stored = tables.iter().filter(|(_, stored)| *stored).map(|(t, _)| t.clone()).collect();
         let mut counted = super::count_tables::<sqlx::Postgres>(&mut self.conn, stored, |t| t.to_string()).await?;
-        counted.extend(tables.into_iter().filter(|(_, stored)| !stored).map(|(table, _)| TableCount { table, rows: 0 }));
+        counted
+            .extend(tables.into_iter().filter(|(_, stored)| !stored).map(|(table, _)| TableCount { table, rows: 0 }));
         counted.sort_by(|a, b| a.table.cmp(&b.table));
         Ok(counted)
     }

@@ -1,0 +1,254 @@
+//! `godwit lint`: risky statements found before they run. PostgreSQL through Squawk's own linter
+//! (`squawk-linter`), MySQL/MariaDB and SQLite through Godwit's rules over `sqlparser`, and on every
+//! database the checks that need the migration as a whole (a down that does not undo its up, DDL
+//! mixed with data backfills). Findings know the set being linted: a table created earlier in it is
+//! new, so changing it blocks no one.
+
+mod config;
+mod ignore;
+mod portable;
+mod postgres;
+mod sarif;
+mod whole;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::LintConfig;
+pub use sarif::to_sarif;
+
+use crate::migration::source::{Kind, MigrationFile};
+use crate::syntax::Dialect;
+use crate::syntax::split::{self, Statement};
+
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[ts(export, rename = "LintSeverity")]
+pub enum Severity {
+    /// The migration cannot run, or loses data it was not asked to: `lint` exits 1.
+    Error,
+    /// It runs, but can block or break the application while it does.
+    Warning,
+    /// A better way, worth knowing.
+    Hint,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Hint => "hint",
+        }
+    }
+}
+
+/// One finding: which rule, how bad, where (1-based line and column), why, and what to do instead.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
+#[ts(export, rename = "LintFinding")]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    /// The file's path as given (relative to the project for its migrations).
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub advice: String,
+}
+
+#[derive(ts_rs::TS, Debug, Clone, Default, Serialize)]
+#[ts(export)]
+pub struct LintReport {
+    pub dialect: String,
+    /// How many files were read (ups and downs).
+    pub files: usize,
+    pub findings: Vec<Finding>,
+}
+
+impl LintReport {
+    pub fn errors(&self) -> usize {
+        self.findings.iter().filter(|f| f.severity == Severity::Error).count()
+    }
+}
+
+/// A finding before it is placed and filtered: the byte offset it starts at in its file.
+#[derive(Debug, Clone)]
+pub(crate) struct Raw {
+    pub rule: String,
+    pub severity: Severity,
+    pub offset: usize,
+    pub message: String,
+    pub advice: String,
+    /// The table the statement changes, when the rule is about locking or rewriting it: a table
+    /// created earlier in the set is new, and the finding is dropped.
+    pub table: Option<String>,
+}
+
+/// What a dialect's linter is given for one file.
+pub(crate) struct Input<'a> {
+    pub sql: &'a str,
+    pub statements: &'a [Statement<'a>],
+    /// Runs inside a transaction (no `-- no-transaction`).
+    pub in_transaction: bool,
+    /// A down: only what stops it from running is reported (undoing its up is what it is for).
+    pub down: bool,
+}
+
+/// Lints migrations in order; each table created by one counts as new for those after it.
+/// `existing` tables are never new (an alter on them is reported even if a file creates them).
+pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config: &LintConfig) -> LintReport {
+    let mut report = LintReport { dialect: dialect.name().to_string(), ..Default::default() };
+    let mut new_tables = BTreeSet::new();
+    for m in migrations {
+        let up_name = shown(&m.path, root);
+        report.files += 1;
+        let down = match m.kind {
+            Kind::Simple => None,
+            _ => Some(m.down_sql().unwrap_or_default()),
+        };
+        let mut raws = file_findings(&m.sql, dialect, !m.no_transaction, false, &mut new_tables);
+        raws.extend(whole::migration(&m.sql, down.as_deref(), dialect, m.kind != Kind::Simple));
+        report.findings.extend(place(&m.sql, &up_name, raws, config));
+        if let (Some(down), Some(path)) = (down, m.down_path.as_deref())
+            && m.has_down
+        {
+            report.files += 1;
+            let in_tx = !crate::migration::source::no_transaction(&down);
+            let raws = file_findings(&down, dialect, in_tx, true, &mut BTreeSet::new());
+            report.findings.extend(place(&down, &shown(path, root), raws, config));
+        }
+    }
+    report
+}
+
+/// Lints files that are not migrations of the project (`godwit lint a.sql b.sql`), in the order given.
+pub fn lint_files(files: &[(String, String)], dialect: Dialect, config: &LintConfig) -> LintReport {
+    let mut report = LintReport { dialect: dialect.name().to_string(), ..Default::default() };
+    let mut new_tables = BTreeSet::new();
+    for (name, sql) in files {
+        report.files += 1;
+        let down = name.ends_with(".down.sql");
+        let in_tx = !crate::migration::source::no_transaction(sql);
+        let mut raws = file_findings(sql, dialect, in_tx, down, &mut new_tables);
+        if !down {
+            raws.extend(whole::migration(sql, None, dialect, false));
+        }
+        report.findings.extend(place(sql, name, raws, config));
+    }
+    report
+}
+
+/// One file's findings from its dialect's rules, those on tables new in the set dropped; the
+/// tables it creates join `new_tables`.
+fn file_findings(sql: &str, dialect: Dialect, in_tx: bool, down: bool, new_tables: &mut BTreeSet<String>) -> Vec<Raw> {
+    let statements = match split::split(sql, dialect) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Raw {
+                rule: "unparseable".into(),
+                severity: Severity::Error,
+                offset: sql.split_inclusive('\n').take(e.line.saturating_sub(1)).map(str::len).sum(),
+                message: format!("the file cannot be split into statements: {}", e.what),
+                advice: "close the string, comment or dollar quote it leaves open".into(),
+                table: None,
+            }];
+        }
+    };
+    let input = Input { sql, statements: &statements, in_transaction: in_tx, down };
+    let raws = match dialect {
+        Dialect::Postgres => postgres::lint(&input),
+        Dialect::MySql | Dialect::Sqlite => portable::lint(&input, dialect),
+    };
+    // A table is new for the statements after the one that creates it.
+    let created = whole::created_tables(&statements, dialect);
+    let out = raws
+        .into_iter()
+        .filter(|r| {
+            let Some(t) = &r.table else { return true };
+            let here = created.iter().any(|(offset, name)| name == t && *offset < r.offset);
+            !(new_tables.contains(t) || here)
+        })
+        .collect();
+    if !down {
+        new_tables.extend(created.into_iter().map(|(_, n)| n));
+    }
+    out
+}
+
+/// Findings with their line and column, the file's and statements' ignore comments and the
+/// project's `[lint]` settings applied.
+fn place(sql: &str, file: &str, raws: Vec<Raw>, config: &LintConfig) -> Vec<Finding> {
+    let ignores = ignore::Ignores::read(sql);
+    let mut out: Vec<Finding> = raws
+        .into_iter()
+        .filter(|r| !ignores.silences(&r.rule, r.offset))
+        .filter_map(|r| {
+            let severity = config.severity_of(&r.rule, r.severity)?;
+            let (line, column) = line_col(sql, r.offset);
+            Some(Finding {
+                rule: r.rule,
+                severity,
+                file: file.to_string(),
+                line,
+                column,
+                message: r.message,
+                advice: r.advice,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
+    out.dedup();
+    out
+}
+
+fn line_col(sql: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(sql.len());
+    let before = &sql[..sql.floor_char_boundary(offset)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn shown(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+/// Every rule, with the databases it is checked on, sorted by name.
+pub fn rules() -> Vec<(String, &'static str)> {
+    let pg = postgres::rules();
+    let mut out: std::collections::BTreeMap<String, &'static str> =
+        pg.iter().map(|r| (r.clone(), "PostgreSQL")).collect();
+    for r in portable::RULES {
+        let dbs = match r {
+            _ if r.starts_with("sqlite-") => "SQLite",
+            _ if r.starts_with("mysql-") => "MySQL/MariaDB",
+            _ if pg.iter().any(|p| p == r) => "all",
+            _ => "MySQL/MariaDB, SQLite",
+        };
+        out.insert(r.to_string(), dbs);
+    }
+    for r in whole::RULES {
+        out.insert(r.to_string(), "all");
+    }
+    out.into_iter().collect()
+}
+
+/// Every rule Godwit knows by name, for `[lint]` settings and ignore comments to be checked against.
+pub fn known_rule(name: &str) -> bool {
+    portable::RULES.contains(&name) || whole::RULES.contains(&name) || postgres::known(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_columns_are_one_based() {
+        assert_eq!(line_col("a\nbc", 3), (2, 2));
+        assert_eq!(line_col("é\nx", 3), (2, 1));
+        assert_eq!(line_col("abc", 0), (1, 1));
+    }
+}

@@ -1,0 +1,410 @@
+//! MySQL/MariaDB and SQLite: Godwit's rules over `sqlparser`, statement by statement. The rule ids
+//! are Squawk's where the risk is the same one (`ban-drop-column`, `renaming-table`, …).
+
+use sqlparser::ast::{
+    AlterColumnOperation, AlterTableAlgorithm, AlterTableOperation, ColumnDef, ColumnOption, Expr, Statement,
+    TableConstraint,
+};
+
+use super::whole::{name, parse_one};
+use super::{Input, Raw, Severity};
+use crate::syntax::Dialect;
+
+pub(super) const RULES: &[&str] = &[
+    "adding-required-field",
+    "changing-column-type",
+    "ban-drop-column",
+    "ban-drop-table",
+    "renaming-column",
+    "renaming-table",
+    "foreign-key-without-index",
+    "sqlite-unsupported-alter",
+    "mysql-ddl-not-transactional",
+];
+
+struct Out<'a> {
+    dialect: Dialect,
+    offset: usize,
+    raws: &'a mut Vec<Raw>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, rule: &'static str, severity: Severity, table: Option<&str>, message: String, advice: &str) {
+        self.raws.push(Raw {
+            rule: rule.into(),
+            severity,
+            offset: self.offset,
+            message,
+            advice: advice.into(),
+            table: table.map(str::to_string),
+        });
+    }
+}
+
+pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
+    let mut raws = Vec::new();
+    let parsed: Vec<_> = input.statements.iter().map(|s| (s, parse_one(s.sql, dialect))).collect();
+    // Indexes the file creates, as (table, first column): a foreign key's column is covered by one.
+    let mut indexed: Vec<(String, String)> = Vec::new();
+    for (_, s) in &parsed {
+        match s {
+            Some(Statement::CreateIndex(i)) => {
+                if let Some(c) = i.columns.first().and_then(|c| column_of(&c.column.expr)) {
+                    indexed.push((name(&i.table_name), c));
+                }
+            }
+            Some(Statement::CreateTable(t)) => {
+                indexed.extend(key_columns(&t.columns, &t.constraints).map(|c| (name(&t.name), c)))
+            }
+            _ => {}
+        }
+    }
+    let mut ddl = 0;
+    for (piece, s) in &parsed {
+        let mut out = Out { dialect, offset: piece.offset, raws: &mut raws };
+        let Some(s) = s else {
+            if !input.down {
+                out.push(
+                    "unparseable",
+                    Severity::Warning,
+                    None,
+                    "Godwit's SQL parser cannot read this statement; it was not linted".into(),
+                    "check the statement runs (`godwit up --dry-run` shows it); if it does, silence this with \
+                     `-- godwit:lint-ignore unparseable`",
+                );
+            }
+            continue;
+        };
+        if matches!(
+            s,
+            Statement::CreateTable(_) | Statement::AlterTable(_) | Statement::CreateIndex(_) | Statement::Drop { .. }
+        ) {
+            ddl += 1;
+            if ddl == 2 && dialect == Dialect::MySql && !input.down {
+                out.push(
+                    "mysql-ddl-not-transactional",
+                    Severity::Hint,
+                    None,
+                    "MySQL commits each schema change at once: if a later statement fails, the ones before it stay \
+                     applied and the migration is marked failed"
+                        .into(),
+                    "one schema change per migration makes a failure leave nothing half done",
+                );
+            }
+        }
+        match s {
+            Statement::AlterTable(a) => alter(&mut out, &name(&a.name), &a.operations, input.down),
+            Statement::CreateTable(t) if !input.down => {
+                foreign_keys(&mut out, &name(&t.name), &t.columns, &t.constraints, &indexed);
+            }
+            Statement::Drop { object_type: sqlparser::ast::ObjectType::Table, names, .. } if !input.down => {
+                for n in names {
+                    let t = name(n);
+                    out.push(
+                        "ban-drop-table",
+                        Severity::Warning,
+                        Some(&t),
+                        format!("dropping table {t} loses its rows, and the application may still read it"),
+                        "stop the application using it first, keep a backup (`godwit up --backup`), and drop it in a \
+                         later release",
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    raws
+}
+
+fn alter(out: &mut Out<'_>, table: &str, ops: &[AlterTableOperation], down: bool) {
+    let sqlite = out.dialect == Dialect::Sqlite;
+    let online = ops.iter().any(|op| {
+        matches!(
+            op,
+            AlterTableOperation::Algorithm {
+                algorithm: AlterTableAlgorithm::Inplace | AlterTableAlgorithm::Instant,
+                ..
+            }
+        )
+    });
+    for op in ops {
+        if sqlite && !sqlite_can(op) {
+            out.push(
+                "sqlite-unsupported-alter",
+                Severity::Error,
+                None,
+                format!("SQLite cannot alter a table this way ({})", op_name(op)),
+                "rebuild the table: create the new table, copy the rows (INSERT INTO new SELECT … FROM old), drop the \
+                 old one, rename the new one, and recreate its indexes, triggers and views (SQLite's 12-step \
+                 procedure, https://www.sqlite.org/lang_altertable.html#otheralter)",
+            );
+            continue;
+        }
+        if down {
+            continue;
+        }
+        match op {
+            AlterTableOperation::AddColumn { column_def, .. } => add_column(out, table, column_def),
+            AlterTableOperation::DropColumn { column_names, .. } => {
+                for c in column_names {
+                    out.push(
+                        "ban-drop-column",
+                        Severity::Warning,
+                        Some(table),
+                        format!(
+                            "dropping column {table}.{} loses its values, and running code may still use it",
+                            c.value
+                        ),
+                        "stop the application using the column first, then drop it in a later release",
+                    );
+                }
+            }
+            AlterTableOperation::RenameColumn { old_column_name, .. }
+            | AlterTableOperation::ChangeColumn { old_name: old_column_name, .. }
+                if renames(op) =>
+            {
+                out.push(
+                    "renaming-column",
+                    Severity::Warning,
+                    Some(table),
+                    format!(
+                        "renaming column {table}.{} breaks the running application's queries",
+                        old_column_name.value
+                    ),
+                    "add the new column, write both, move readers over, then drop the old one",
+                );
+            }
+            AlterTableOperation::RenameTable { .. } => out.push(
+                "renaming-table",
+                Severity::Warning,
+                Some(table),
+                format!("renaming table {table} breaks the running application's queries"),
+                "create a view with the old name while the application moves over, or release both together",
+            ),
+            _ => {}
+        }
+        if !sqlite && !online && changes_type(op) {
+            out.push(
+                "changing-column-type",
+                Severity::Warning,
+                Some(table),
+                format!(
+                    "changing a column's type on {table} makes MySQL copy the table, blocking writes while it does"
+                ),
+                "add `, ALGORITHM=INPLACE, LOCK=NONE` so MySQL refuses instead of copying, or use an online schema \
+                 change tool (gh-ost, pt-online-schema-change) on a large table",
+            );
+        }
+    }
+}
+
+fn add_column(out: &mut Out<'_>, table: &str, c: &ColumnDef) {
+    let has = |f: fn(&ColumnOption) -> bool| c.options.iter().any(|o| f(&o.option));
+    let not_null = has(|o| matches!(o, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
+    let filled = has(|o| {
+        matches!(o, ColumnOption::Default(_) | ColumnOption::Generated { .. } | ColumnOption::DialectSpecific(_))
+    });
+    if out.dialect == Dialect::Sqlite && has(|o| matches!(o, ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_))) {
+        out.push(
+            "sqlite-unsupported-alter",
+            Severity::Error,
+            None,
+            format!("SQLite cannot add a PRIMARY KEY or UNIQUE column ({table}.{})", c.name.value),
+            "add the column plain, then CREATE UNIQUE INDEX on it; or rebuild the table (SQLite's 12-step procedure)",
+        );
+        return;
+    }
+    if not_null && !filled {
+        let (severity, message) = match out.dialect {
+            Dialect::Sqlite => (
+                Severity::Error,
+                format!(
+                    "SQLite refuses a NOT NULL column without a default ({table}.{}) on a table with rows",
+                    c.name.value
+                ),
+            ),
+            _ => (
+                Severity::Warning,
+                format!(
+                    "NOT NULL column {table}.{} without a default: MySQL fills the existing rows with the type's implicit \
+                     value ('' or 0), rarely the one meant",
+                    c.name.value
+                ),
+            ),
+        };
+        out.push(
+            "adding-required-field",
+            severity,
+            Some(table),
+            message,
+            "give it a DEFAULT, or add it nullable, backfill it, then make it NOT NULL",
+        );
+    }
+}
+
+/// SQLite's ALTER TABLE does these four; anything else needs the table rebuilt.
+fn sqlite_can(op: &AlterTableOperation) -> bool {
+    matches!(
+        op,
+        AlterTableOperation::AddColumn { .. }
+            | AlterTableOperation::DropColumn { .. }
+            | AlterTableOperation::RenameColumn { .. }
+            | AlterTableOperation::RenameTable { .. }
+    )
+}
+
+fn renames(op: &AlterTableOperation) -> bool {
+    match op {
+        AlterTableOperation::RenameColumn { .. } => true,
+        AlterTableOperation::ChangeColumn { old_name, new_name, .. } => old_name.value != new_name.value,
+        _ => false,
+    }
+}
+
+fn changes_type(op: &AlterTableOperation) -> bool {
+    matches!(
+        op,
+        AlterTableOperation::ModifyColumn { .. }
+            | AlterTableOperation::ChangeColumn { .. }
+            | AlterTableOperation::AlterColumn { op: AlterColumnOperation::SetDataType { .. }, .. }
+    )
+}
+
+fn op_name(op: &AlterTableOperation) -> String {
+    let text = op.to_string();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+fn column_of(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Identifier(i) => Some(i.value.to_lowercase()),
+        _ => None,
+    }
+}
+
+/// The first column of each primary key and unique key a table is created with.
+fn key_columns<'a>(columns: &'a [ColumnDef], constraints: &'a [TableConstraint]) -> impl Iterator<Item = String> + 'a {
+    let inline = columns.iter().filter(|c| {
+        c.options.iter().any(|o| matches!(o.option, ColumnOption::PrimaryKey(_) | ColumnOption::Unique(_)))
+    });
+    let table = constraints.iter().filter_map(|k| match k {
+        TableConstraint::PrimaryKey(p) => p.columns.first().and_then(|c| column_of(&c.column.expr)),
+        TableConstraint::Unique(u) => u.columns.first().and_then(|c| column_of(&c.column.expr)),
+        TableConstraint::Index(i) => i.columns.first().and_then(|c| column_of(&c.column.expr)),
+        _ => None,
+    });
+    inline.map(|c| c.name.value.to_lowercase()).chain(table)
+}
+
+fn foreign_keys(
+    out: &mut Out<'_>,
+    table: &str,
+    columns: &[ColumnDef],
+    constraints: &[TableConstraint],
+    indexed: &[(String, String)],
+) {
+    let inline = columns.iter().filter(|c| c.options.iter().any(|o| matches!(o.option, ColumnOption::ForeignKey(_))));
+    let mut fk_columns: Vec<String> = inline.map(|c| c.name.value.to_lowercase()).collect();
+    fk_columns.extend(constraints.iter().filter_map(|k| match k {
+        TableConstraint::ForeignKey(f) => f.columns.first().map(|c| c.value.to_lowercase()),
+        _ => None,
+    }));
+    for c in fk_columns {
+        if indexed.iter().any(|(t, col)| t == table && *col == c) {
+            continue;
+        }
+        let (severity, message) = match out.dialect {
+            Dialect::Sqlite => (
+                Severity::Warning,
+                format!(
+                    "foreign key column {table}.{c} has no index: SQLite never makes one, so every delete or key change \
+                     in the parent table scans {table}"
+                ),
+            ),
+            _ => (
+                Severity::Hint,
+                format!(
+                    "foreign key column {table}.{c} has no index of its own: MySQL adds one silently, under a name it picks"
+                ),
+            ),
+        };
+        out.push(
+            "foreign-key-without-index",
+            severity,
+            None,
+            message,
+            &format!("add `CREATE INDEX {table}_{c} ON {table} ({c});`"),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::split::split;
+
+    fn rules(sql: &str, d: Dialect) -> Vec<(String, Severity)> {
+        let statements = split(sql, d).unwrap();
+        let input = Input { sql, statements: &statements, in_transaction: true, down: false };
+        lint(&input, d).into_iter().map(|r| (r.rule, r.severity)).collect()
+    }
+
+    fn has(sql: &str, d: Dialect, rule: &str) -> bool {
+        rules(sql, d).iter().any(|(r, _)| r == rule)
+    }
+
+    #[test]
+    fn sqlite_alters_it_cannot_do_are_errors_and_the_ones_it_can_are_not() {
+        assert!(
+            rules("ALTER TABLE a ALTER COLUMN b SET NOT NULL;", Dialect::Sqlite)
+                .contains(&("sqlite-unsupported-alter".into(), Severity::Error))
+        );
+        assert!(!has("ALTER TABLE a ADD COLUMN b TEXT;", Dialect::Sqlite, "sqlite-unsupported-alter"));
+        assert!(has("ALTER TABLE a ADD COLUMN b TEXT UNIQUE;", Dialect::Sqlite, "sqlite-unsupported-alter"));
+    }
+
+    #[test]
+    fn a_required_column_without_a_default_is_found_by_dialect() {
+        assert!(
+            rules("ALTER TABLE a ADD COLUMN b TEXT NOT NULL;", Dialect::Sqlite)
+                .contains(&("adding-required-field".into(), Severity::Error))
+        );
+        assert!(
+            rules("ALTER TABLE a ADD COLUMN b TEXT NOT NULL;", Dialect::MySql)
+                .contains(&("adding-required-field".into(), Severity::Warning))
+        );
+        assert!(!has("ALTER TABLE a ADD COLUMN b TEXT NOT NULL DEFAULT 'x';", Dialect::MySql, "adding-required-field"));
+    }
+
+    #[test]
+    fn mysql_type_changes_copy_unless_an_online_algorithm_is_asked_for() {
+        assert!(has("ALTER TABLE a MODIFY COLUMN b BIGINT;", Dialect::MySql, "changing-column-type"));
+        assert!(!has(
+            "ALTER TABLE a MODIFY COLUMN b BIGINT, ALGORITHM=INPLACE, LOCK=NONE;",
+            Dialect::MySql,
+            "changing-column-type"
+        ));
+    }
+
+    #[test]
+    fn drops_renames_and_unindexed_foreign_keys() {
+        assert!(has("ALTER TABLE a DROP COLUMN b;", Dialect::MySql, "ban-drop-column"));
+        assert!(has("DROP TABLE a;", Dialect::Sqlite, "ban-drop-table"));
+        assert!(has("ALTER TABLE a RENAME COLUMN b TO c;", Dialect::Sqlite, "renaming-column"));
+        assert!(has("ALTER TABLE a RENAME TO b;", Dialect::MySql, "renaming-table"));
+        let fk = "CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p (id));";
+        assert!(rules(fk, Dialect::Sqlite).contains(&("foreign-key-without-index".into(), Severity::Warning)));
+        let covered = format!("{fk}\nCREATE INDEX c_p ON c (p);");
+        assert!(!has(&covered, Dialect::Sqlite, "foreign-key-without-index"));
+    }
+
+    #[test]
+    fn what_the_parser_cannot_read_is_reported_not_a_crash() {
+        assert!(has("CREATE TABEL a (id INT);", Dialect::MySql, "unparseable"));
+        assert!(has(
+            "ALTER TABLE a ADD x INT; ALTER TABLE a ADD y INT;",
+            Dialect::MySql,
+            "mysql-ddl-not-transactional"
+        ));
+    }
+}

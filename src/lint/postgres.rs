@@ -1,0 +1,157 @@
+//! PostgreSQL: Squawk's rules (`squawk-linter`, from the Squawk project) over its own parser, told
+//! whether the file runs in a transaction, with Godwit's severities and its knowledge of which
+//! tables are new.
+
+use squawk_linter::{Linter, Rule};
+use squawk_syntax::SourceFile;
+use squawk_syntax::ast::{self, AstNode};
+
+use super::{Input, Raw, Severity};
+use crate::syntax::Dialect;
+
+pub(super) fn known(name: &str) -> bool {
+    Rule::try_from(name).is_ok()
+}
+
+/// Squawk's rules as Godwit runs them (its defaults).
+pub(super) fn rules() -> Vec<String> {
+    Linter::with_default_rules().rules.iter().map(|r| r.to_string()).collect()
+}
+
+pub(super) fn lint(input: &Input<'_>) -> Vec<Raw> {
+    let parse = SourceFile::parse(input.sql);
+    let mut linter = Linter::with_default_rules();
+    linter.settings.assume_in_transaction = input.in_transaction;
+    let mut out: Vec<Raw> = Vec::new();
+    for e in parse.errors() {
+        out.push(Raw {
+            rule: "unparseable".into(),
+            severity: Severity::Warning,
+            offset: usize::from(e.range().start()),
+            message: format!("Squawk's parser cannot read this statement ({}); it was not linted", e.message()),
+            advice: "check the statement runs (`godwit up --dry-run` shows it); if it does, silence this with \
+                     `-- godwit:lint-ignore unparseable`"
+                .into(),
+            table: None,
+        });
+    }
+    let violations = linter.lint(&parse, input.sql);
+    // Squawk lets a lone CONCURRENTLY statement pass (its tools run those outside a transaction);
+    // Godwit runs every file without `-- no-transaction` in one, where it fails.
+    if input.in_transaction && !violations.iter().any(|v| v.code == Rule::BanConcurrentIndexCreationInTransaction) {
+        for stmt in parse.tree().stmts() {
+            let concurrently = match &stmt {
+                ast::Stmt::CreateIndex(c) => c.concurrently_token(),
+                ast::Stmt::DropIndex(d) => d.concurrently_token(),
+                _ => None,
+            };
+            if concurrently.is_some() {
+                out.push(Raw {
+                    rule: Rule::BanConcurrentIndexCreationInTransaction.to_string(),
+                    severity: Severity::Error,
+                    offset: usize::from(stmt.syntax().text_range().start()),
+                    message: "CONCURRENTLY cannot run inside a transaction, and this file runs in one".into(),
+                    advice: advice(Rule::BanConcurrentIndexCreationInTransaction).unwrap_or_default().into(),
+                    table: None,
+                });
+            }
+        }
+    }
+    for v in violations {
+        let severity = severity(v.code);
+        // A down undoes its up: only what stops it from running is reported there.
+        if input.down && severity != Severity::Error {
+            continue;
+        }
+        let offset = usize::from(v.text_range.start());
+        let table = locks_table(v.code).then(|| statement_table(input, offset)).flatten();
+        out.push(Raw {
+            rule: v.code.to_string(),
+            severity,
+            offset,
+            message: v.message,
+            advice: advice(v.code).map(str::to_string).or(v.help).unwrap_or_default(),
+            table,
+        });
+    }
+    out
+}
+
+/// The table the statement at `offset` changes.
+fn statement_table(input: &Input<'_>, offset: usize) -> Option<String> {
+    let s = input.statements.iter().rev().find(|s| s.offset <= offset)?;
+    super::whole::target_table(s.sql, Dialect::Postgres)
+}
+
+fn severity(rule: Rule) -> Severity {
+    match rule {
+        // It cannot run as written, or it fails on any table with rows.
+        Rule::BanConcurrentIndexCreationInTransaction
+        | Rule::TransactionNesting
+        | Rule::BanUncommittedTransaction
+        | Rule::BanDropDatabase
+        | Rule::AddingRequiredField => Severity::Error,
+        Rule::PreferBigintOverInt
+        | Rule::PreferBigintOverSmallint
+        | Rule::PreferIdentity
+        | Rule::PreferTextField
+        | Rule::PreferTimestampTz
+        | Rule::PreferRobustStmts
+        | Rule::PreferRepack
+        | Rule::BanCharField
+        | Rule::RequireLockTimeout
+        | Rule::RequireStatementTimeout
+        | Rule::RequireTableSchema
+        | Rule::UnusedIgnore => Severity::Hint,
+        _ => Severity::Warning,
+    }
+}
+
+/// Rules about locking or rewriting a table people are using: moot for a table created earlier in
+/// the same set of migrations, which nothing uses yet.
+fn locks_table(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::RequireConcurrentIndexCreation
+            | Rule::ConstraintMissingNotValid
+            | Rule::AddingFieldWithDefault
+            | Rule::AddingForeignKeyConstraint
+            | Rule::ChangingColumnType
+            | Rule::AddingNotNullableField
+            | Rule::AddingSerialPrimaryKeyField
+            | Rule::AddingRequiredField
+            | Rule::DisallowedUniqueConstraint
+            | Rule::RenamingColumn
+            | Rule::RenamingTable
+            | Rule::BanDropColumn
+            | Rule::BanDropNotNull
+            | Rule::BanDropTable
+            | Rule::RequireLockTimeout
+            | Rule::RequireStatementTimeout
+    )
+}
+
+/// Godwit's advice where it knows the migration runs in a transaction it opens itself.
+fn advice(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::BanConcurrentIndexCreationInTransaction => {
+            "CONCURRENTLY cannot run in a transaction: put this statement in a migration of its own whose first \
+             line is `-- no-transaction`"
+        }
+        Rule::TransactionNesting => {
+            "Godwit runs each migration in a transaction already: remove BEGIN/COMMIT, or make the file \
+             `-- no-transaction` if it manages its own"
+        }
+        Rule::RequireConcurrentIndexCreation => {
+            "use CREATE INDEX CONCURRENTLY, in a migration of its own whose first line is `-- no-transaction`"
+        }
+        Rule::AddingRequiredField => {
+            "add the column nullable (or with a default), backfill it, then SET NOT NULL in a later migration"
+        }
+        Rule::RequireLockTimeout => {
+            "start the migration with `SET lock_timeout = '2s';` so it gives up instead of queueing every \
+             query behind it"
+        }
+        _ => return None,
+    })
+}
