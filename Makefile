@@ -80,3 +80,4 @@ bench:
 	cargo bench --bench engine
 	cargo bench --bench backup
 	cargo bench --bench schema
+	cargo bench --bench lint

@@ -35,6 +35,8 @@ pub struct Session {
     pub lock_timeout: Duration,
     /// Where a successful run writes the schema (`schema_file`, for the schema environment).
     pub schema_file: Option<std::path::PathBuf>,
+    /// The project's `[lint]` settings, for the findings a preview shows.
+    pub lint: lint::LintConfig,
 }
 
 impl Session {
@@ -204,6 +206,14 @@ pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Resul
     report.database = s.ws.target.display();
     if up {
         report.warnings = check::warnings(&source, &applied);
+        let planned: Vec<&MigrationFile> = report.planned.iter().filter_map(|p| source.get(p.version)).collect();
+        let files: Vec<&str> = report.planned.iter().map(|p| p.file.as_str()).collect();
+        // The ups that run; their downs are not part of this preview.
+        report.findings = lint::lint(&planned, &s.ws.migrations, s.ws.target.dialect(), &s.lint)
+            .findings
+            .into_iter()
+            .filter(|f| files.contains(&f.file.as_str()))
+            .collect();
     }
     Ok(report)
 }
@@ -497,12 +507,17 @@ pub fn lint_files(files: &[PathBuf], dialect: Dialect, config: &lint::LintConfig
     Ok(lint::lint_files(&texts, dialect, config))
 }
 
+/// Lints a migration being written, in the environment's dialect, without a connection.
+pub fn lint_draft(s: &Session, up: &str, down: Option<&str>, no_transaction: bool) -> Vec<lint::Finding> {
+    lint::lint_draft(up, down, no_transaction, s.ws.target.dialect(), &s.lint)
+}
+
 /// Lints what `up` would run on the environment: the migrations not applied there (all of them
 /// when its database does not exist yet), each table they create new for the ones after it.
-pub async fn lint_pending(s: &Session, root: &Path, config: &lint::LintConfig) -> Result<lint::LintReport> {
+pub async fn lint_pending(s: &Session, root: &Path) -> Result<lint::LintReport> {
     let source = s.source()?;
     let applied = s.reading(|db| db.applied()).await?;
     let done: std::collections::HashSet<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
     let pending: Vec<&MigrationFile> = source.migrations.iter().filter(|m| !done.contains(&m.version)).collect();
-    Ok(lint::lint(&pending, root, s.ws.target.dialect(), config))
+    Ok(lint::lint(&pending, root, s.ws.target.dialect(), &s.lint))
 }

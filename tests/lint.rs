@@ -174,4 +174,14 @@ fn files_it_cannot_read_are_findings_and_sarif_places_them() {
     let rules = o.json["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
     let index = alter["ruleIndex"].as_u64().unwrap() as usize;
     assert_eq!(rules[index]["id"], "sqlite-unsupported-alter");
+
+    // The OASIS SARIF 2.1.0 schema (tests/data, as the serde-sarif crate ships it) accepts it.
+    let schema: Value = serde_json::from_str(include_str!("data/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&o.json).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // And it is strict enough to fail a document that is not SARIF.
+    let mut broken = o.json.clone();
+    broken["runs"][0]["results"][0]["level"] = "fatal".into();
+    assert!(!validator.is_valid(&broken));
 }

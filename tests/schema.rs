@@ -343,6 +343,7 @@ async fn a_cancelled_verify_drops_its_scratch_database() {
         connect: Default::default(),
         lock_timeout: std::time::Duration::from_secs(5),
         schema_file: None,
+        lint: Default::default(),
     };
     let cancel = Cancel::default();
     let stop = cancel.clone();

@@ -243,6 +243,7 @@ fn session(state: &AppState, env: &str) -> Result<ops::Session> {
         keep: p.backups_keep(),
         connect: ConnectOptions::default(),
         lock_timeout: LOCK_TIMEOUT,
+        lint: ops::lint_config(Some(&p))?,
     })
 }
 
@@ -452,6 +453,25 @@ pub async fn drift(state: &AppState, env: &str) -> Result<Vec<godwit::schema::Ch
     let s = session(state, env)?;
     let job = state.start_job();
     ops::drift(&s, &job.cancel).await
+}
+
+/// The findings of `godwit lint` on the environment's pending migrations.
+pub async fn lint_pending(state: &AppState, env: &str) -> Result<godwit::lint::LintReport> {
+    let p = project(state)?;
+    ops::lint_pending(&session(state, env)?, &p.root).await
+}
+
+/// A migration as the editor holds it, linted for the environment's database (no connection).
+pub fn lint_draft(
+    state: &AppState,
+    env: &str,
+    up: &str,
+    down: Option<&str>,
+    no_transaction: bool,
+) -> Result<Vec<godwit::lint::Finding>> {
+    let p = project(state)?;
+    let ws = p.workspace(Some(env))?;
+    Ok(godwit::lint::lint_draft(up, down, no_transaction, ws.target.dialect(), &ops::lint_config(Some(&p))?))
 }
 
 /// An environment's schema, as Godwit compares it.

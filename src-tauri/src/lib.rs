@@ -15,6 +15,7 @@ use godwit::migration::check::Finding;
 use godwit::migration::detail::MigrationDetail;
 use godwit::migration::verify::VerifyReport;
 // As the window knows it (ts-rs names it SchemaChange).
+use godwit::lint::{Finding as LintFinding, LintReport};
 use godwit::migration::runner::RunReport;
 use godwit::migration::status::StatusReport;
 use godwit::profile::EnvConfig;
@@ -243,6 +244,22 @@ async fn drift(state: State<'_, AppState>, env: String) -> CommandResult<Vec<Sch
 }
 
 #[tauri::command]
+async fn lint_pending(state: State<'_, AppState>, env: String) -> CommandResult<LintReport> {
+    Ok(api::lint_pending(&state, &env).await?)
+}
+
+#[tauri::command]
+async fn lint_draft(
+    state: State<'_, AppState>,
+    env: String,
+    up: String,
+    down: Option<String>,
+    no_transaction: bool,
+) -> CommandResult<Vec<LintFinding>> {
+    Ok(api::lint_draft(&state, &env, &up, down.as_deref(), no_transaction)?)
+}
+
+#[tauri::command]
 async fn schema(state: State<'_, AppState>, env: String) -> CommandResult<Schema> {
     Ok(api::schema(&state, &env).await?)
 }
@@ -330,6 +347,8 @@ pub fn run() {
             compare,
             drift,
             schema,
+            lint_pending,
+            lint_draft,
         ])
         .run(tauri::generate_context!())
         .expect("the window could not start");

@@ -160,6 +160,7 @@ impl Ctx {
             keep: self.project.as_ref().map_or(10, Project::backups_keep),
             connect: self.connect_options(),
             lock_timeout: Duration::from_secs(self.cli.lock_timeout),
+            lint: ops::lint_config(self.project.as_ref())?,
         })
     }
 }

@@ -31,7 +31,7 @@ pub(super) async fn lint_verb(
     } else if all || dialect.is_some() {
         ops::lint_all(&ctx.source_dir()?, &root, ctx.dialect(dialect)?, &config)?
     } else {
-        ops::lint_pending(&ctx.session()?, &root, &config).await?
+        ops::lint_pending(&ctx.session()?, &root).await?
     };
     match format {
         LintFormat::Json => print_json(&report),

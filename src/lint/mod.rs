@@ -46,7 +46,7 @@ impl Severity {
 }
 
 /// One finding: which rule, how bad, where (1-based line and column), why, and what to do instead.
-#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[ts(export, rename = "LintFinding")]
 pub struct Finding {
     pub rule: String,
@@ -139,6 +139,26 @@ pub fn lint_files(files: &[(String, String)], dialect: Dialect, config: &LintCon
         report.findings.extend(place(sql, name, raws, config));
     }
     report
+}
+
+/// A migration being written (the app's editor): its up and down as they stand, the files named
+/// `up` and `down`. Every table it alters counts as existing unless the up itself creates it.
+pub fn lint_draft(
+    up: &str,
+    down: Option<&str>,
+    no_transaction: bool,
+    dialect: Dialect,
+    config: &LintConfig,
+) -> Vec<Finding> {
+    let in_tx = !no_transaction && !crate::migration::source::no_transaction(up);
+    let mut raws = file_findings(up, dialect, in_tx, false, &mut BTreeSet::new());
+    raws.extend(whole::migration(up, down, dialect, down.is_some()));
+    let mut out = place(up, "up", raws, config);
+    if let Some(down) = down {
+        let in_tx = !no_transaction && !crate::migration::source::no_transaction(down);
+        out.extend(place(down, "down", file_findings(down, dialect, in_tx, true, &mut BTreeSet::new()), config));
+    }
+    out
 }
 
 /// One file's findings from its dialect's rules, those on tables new in the set dropped; the

@@ -70,7 +70,10 @@ pub(super) fn lint(input: &Input<'_>) -> Vec<Raw> {
             severity,
             offset,
             message: v.message,
-            advice: advice(v.code).map(str::to_string).or(v.help).unwrap_or_default(),
+            advice: advice(v.code)
+                .map(str::to_string)
+                .or(v.help)
+                .unwrap_or_else(|| format!("see https://squawkhq.com/docs/{}", v.code)),
             table,
         });
     }
@@ -135,8 +138,7 @@ fn locks_table(rule: Rule) -> bool {
 fn advice(rule: Rule) -> Option<&'static str> {
     Some(match rule {
         Rule::BanConcurrentIndexCreationInTransaction => {
-            "CONCURRENTLY cannot run in a transaction: put this statement in a migration of its own whose first \
-             line is `-- no-transaction`"
+            "put this statement in a migration of its own whose first line is `-- no-transaction`"
         }
         Rule::TransactionNesting => {
             "Godwit runs each migration in a transaction already: remove BEGIN/COMMIT, or make the file \
@@ -147,6 +149,43 @@ fn advice(rule: Rule) -> Option<&'static str> {
         }
         Rule::AddingRequiredField => {
             "add the column nullable (or with a default), backfill it, then SET NOT NULL in a later migration"
+        }
+        Rule::BanDropColumn => "stop the application reading the column first, then drop it in a later release",
+        Rule::BanDropTable => {
+            "stop the application using the table first, keep a backup (`godwit up --backup`), and drop it in a \
+             later release"
+        }
+        Rule::RenamingColumn => "add the new column, write both, move readers over, then drop the old one",
+        Rule::RenamingTable => "create a view with the old name while the application moves over",
+        Rule::ChangingColumnType => {
+            "most type changes rewrite the table under an ACCESS EXCLUSIVE lock: add a new column, backfill it in \
+             batches, move readers over, then drop the old one"
+        }
+        Rule::AddingForeignKeyConstraint | Rule::ConstraintMissingNotValid => {
+            "add the constraint NOT VALID here, and VALIDATE CONSTRAINT in a later migration (it does not block \
+             writes)"
+        }
+        Rule::AddingFieldWithDefault => {
+            "a volatile default rewrites the table: add the column without it, set the default, then backfill in \
+             batches"
+        }
+        Rule::AddingNotNullableField => {
+            "add CHECK (column IS NOT NULL) NOT VALID, VALIDATE it in a later migration, then SET NOT NULL (no \
+             table scan on PostgreSQL 12 and later)"
+        }
+        Rule::DisallowedUniqueConstraint => {
+            "CREATE UNIQUE INDEX CONCURRENTLY in a `-- no-transaction` migration, then ADD CONSTRAINT … UNIQUE USING \
+             INDEX"
+        }
+        Rule::AddingSerialPrimaryKeyField => {
+            "build a unique index CONCURRENTLY first, then ADD PRIMARY KEY USING INDEX"
+        }
+        Rule::BanDropNotNull => "make sure no running code relies on the column never being NULL",
+        Rule::RequireStatementTimeout => {
+            "start the migration with `SET statement_timeout = '…';`, sized for it, so a runaway statement stops"
+        }
+        Rule::PreferRobustStmts => {
+            "use IF NOT EXISTS / IF EXISTS, so that running the file again after it stopped part way succeeds"
         }
         Rule::RequireLockTimeout => {
             "start the migration with `SET lock_timeout = '2s';` so it gives up instead of queueing every \

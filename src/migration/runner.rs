@@ -138,6 +138,9 @@ pub struct RunReport {
     /// What a person should know before it runs (revision conflicts among the files).
     #[serde(default)]
     pub warnings: Vec<crate::event::Warning>,
+    /// What `lint` finds in the migrations a preview of `up` shows.
+    #[serde(default)]
+    pub findings: Vec<crate::lint::Finding>,
     pub direction: Direction,
     pub dry_run: bool,
     pub planned: Vec<Step>,
@@ -332,6 +335,7 @@ fn preview(direction: Direction, plan: &[&MigrationFile]) -> Result<RunReport> {
         database: String::new(),
         backup: None,
         warnings: Vec::new(),
+        findings: Vec::new(),
         direction,
         dry_run: true,
         planned,
@@ -503,6 +507,7 @@ async fn run(
         database: String::new(),
         backup: None,
         warnings,
+        findings: Vec::new(),
         direction,
         dry_run: false,
         planned,

@@ -117,6 +117,31 @@ test('screenshots', async (t) => {
     await click(browser, 'Verify');
     await seeText(browser, 'restore the schema with their down', 120000);
     await shot(browser, 'schema-verify');
+
+    // Lint: a risky migration's findings on their lines in the preview, and in the editor (the
+    // edited file put back first, so the run is not refused).
+    await (await browser.$('button[data-env="staging"]')).click();
+    const edited = '20250101000200_add_email_to_users_2.up.sql';
+    writeFileSync(join(p.project, 'migrations', edited), migrations()[edited]);
+    writeFileSync(
+      join(p.project, 'migrations/20250101030150_ship_orders.up.sql'),
+      '-- Orders get a shipping date and an index to find them by label.\nALTER TABLE t_3 ADD COLUMN shipped_at TIMESTAMPTZ NOT NULL;\nCREATE INDEX t_3_label ON t_3 (label);\n',
+    );
+    writeFileSync(join(p.project, 'migrations/20250101030150_ship_orders.down.sql'), 'DROP INDEX t_3_label;\nALTER TABLE t_3 DROP COLUMN shipped_at;\n');
+    await browser.keys(['1']);
+    await browser.keys(['F5']);
+    await seeText(browser, '2 pending');
+    await browser.keys(['a']);
+    await seeText(browser, 'Lint: 1 error, 2 warnings');
+    await shot(browser, 'apply-lint');
+    await click(browser, 'Close', '.dialog');
+    await browser.keys(['5']);
+    const editor = await browser.$('[aria-label="up-sql"]');
+    await editor.click();
+    await editor.addValue('ALTER TABLE t_5 DROP COLUMN label;');
+    await seeText(browser, 'ban-drop-column');
+    await fill(browser, 'Migration name', 'drop_label_from_products');
+    await shot(browser, 'new-lint');
   } finally {
     await stop(true);
   }

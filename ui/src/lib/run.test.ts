@@ -45,4 +45,10 @@ describe('runnable', () => {
     expect(runnable({ planned: 1, started: false, env: prod, typed: 'production' })).toBe(false);
     expect(runnable({ planned: 1, started: false, env: prod, typed: 'prod' })).toBe(true);
   });
+  it('runs lint errors on a protected environment only once acknowledged', () => {
+    const withErrors = { planned: 1, started: false, typed: 'prod', lintErrors: 2 };
+    expect(runnable({ ...withErrors, env: prod })).toBe(false);
+    expect(runnable({ ...withErrors, env: prod, lintAcknowledged: true })).toBe(true);
+    expect(runnable({ ...withErrors, env: dev, typed: '' })).toBe(true);
+  });
 });

@@ -16,9 +16,18 @@ export interface RunView {
 }
 
 /** Whether a run dialog may run: once only (its plan is stale afterwards, and a second Ctrl+Enter
- * must not run it again), with work to do, and the name typed for a protected environment. */
-export function runnable(d: { planned: number; started: boolean; env: { name: string; protected: boolean }; typed: string }) {
-  return d.planned > 0 && !d.started && (!d.env.protected || d.typed === d.env.name);
+ * must not run it again), with work to do, and, for a protected environment, its name typed and
+ * any lint errors acknowledged. */
+export function runnable(d: {
+  planned: number;
+  started: boolean;
+  env: { name: string; protected: boolean };
+  typed: string;
+  lintErrors?: number;
+  lintAcknowledged?: boolean;
+}) {
+  const protectedOk = !d.env.protected || (d.typed === d.env.name && (!d.lintErrors || d.lintAcknowledged === true));
+  return d.planned > 0 && !d.started && protectedOk;
 }
 
 export function start(plan: Step[]): RunView {

@@ -7,6 +7,8 @@ import type { Direction } from './Direction';
 import type { EnvConfig } from './EnvConfig';
 import type { Event } from './Event';
 import type { Finding } from './Finding';
+import type { LintFinding } from './LintFinding';
+import type { LintReport } from './LintReport';
 import type { MigrationDetail } from './MigrationDetail';
 import type { Probe } from './Probe';
 import type { ProjectView } from './ProjectView';
@@ -58,6 +60,8 @@ export const commands = {
   verifyBackup: (env: string, id: string, onEvent: (e: AppEvent) => void) => streaming<Comparison, AppEvent>('verify_backup', { env, id }, onEvent),
   verifyMigrations: (env: string, from: number | null, onEvent: (e: AppEvent) => void) => streaming<VerifyReport, AppEvent>('verify_migrations', { env, from }, onEvent),
   drift: (env: string) => invoke<Array<SchemaChange>>('drift', { env }),
+  lintPending: (env: string) => invoke<LintReport>('lint_pending', { env }),
+  lintDraft: (env: string, up: string, down: string | null, noTransaction: boolean) => invoke<Array<LintFinding>>('lint_draft', { env, up, down, noTransaction }),
   schema: (env: string) => invoke<Schema>('schema', { env }),
   compare: (a: string, b: string) => invoke<Array<SchemaChange>>('compare', { a, b }),
   restoreBackup: (env: string, id: string, confirm: string | null, onEvent: (e: AppEvent) => void) => streaming<Restored, AppEvent>('restore_backup', { env, id, confirm }, onEvent),
