@@ -185,3 +185,57 @@ fn files_it_cannot_read_are_findings_and_sarif_places_them() {
     broken["runs"][0]["results"][0]["level"] = "fatal".into();
     assert!(!validator.is_valid(&broken));
 }
+
+/// On a real SQLite file: what the SQLite rules call errors, SQLite refuses; the near cases run.
+#[test]
+fn what_sqlite_rules_call_errors_sqlite_refuses_and_the_near_cases_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("migrations");
+    std::fs::create_dir(&m).unwrap();
+    std::fs::write(dir.path().join("godwit.toml"), "id = \"lint-sqlite\"\n[env.dev]\nurl = \"sqlite://dev.db\"\n")
+        .unwrap();
+    std::fs::write(
+        m.join("1_a.sql"),
+        "CREATE TABLE a (id INTEGER PRIMARY KEY, b TEXT);\nINSERT INTO a (b) VALUES ('x');\n",
+    )
+    .unwrap();
+    assert_eq!(godwit(dir.path(), &["up"]).code, 0);
+    let cases = [
+        (
+            "ALTER TABLE a ADD COLUMN c TEXT NOT NULL;",
+            "adding-required-field",
+            "ALTER TABLE a ADD COLUMN c TEXT NOT NULL DEFAULT '';",
+        ),
+        ("ALTER TABLE a ADD COLUMN d TEXT UNIQUE;", "sqlite-unsupported-alter", "ALTER TABLE a ADD COLUMN d TEXT;"),
+        (
+            "ALTER TABLE a ALTER COLUMN b SET NOT NULL;",
+            "sqlite-unsupported-alter",
+            "ALTER TABLE a RENAME COLUMN b TO e;",
+        ),
+    ];
+    for (i, (bad, rule, near)) in cases.iter().enumerate() {
+        std::fs::write(m.join("9_bad.sql"), bad).unwrap();
+        let o = godwit(dir.path(), &["lint", "--json"]);
+        let f = o.json["findings"].as_array().unwrap();
+        assert!(f.iter().any(|f| f["rule"] == *rule && f["severity"] == "error"), "{bad}: {f:?}");
+        assert_eq!(godwit(dir.path(), &["up"]).code, 1, "SQLite refuses {bad}");
+        std::fs::remove_file(m.join("9_bad.sql")).unwrap();
+
+        let near_file = format!("{}_near.sql", i + 2);
+        std::fs::write(m.join(&near_file), near).unwrap();
+        let o = godwit(dir.path(), &["lint", "--json"]);
+        assert!(!rules_of(&o).contains(&rule.to_string()), "{near}: {}", o.json);
+        assert_eq!(godwit(dir.path(), &["up"]).code, 0, "SQLite runs {near}");
+    }
+}
+
+/// On real PostgreSQL: CONCURRENTLY in a transactional file is an error because it fails there.
+#[tokio::test]
+async fn postgres_refuses_concurrently_where_lint_says_it_will() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    t.write("1_users.sql", "CREATE TABLE users (id BIGINT PRIMARY KEY, email TEXT);\n");
+    t.write("2_index.sql", "CREATE INDEX CONCURRENTLY users_email ON users (email);\n");
+    assert!(rules_of(&lint(&t, &[])).contains(&"ban-concurrent-index-creation-in-transaction".to_string()));
+    let up = godwit(t.dir.path(), &["--url", &t.url, "--source", "migrations", "up"]);
+    assert_eq!(up.code, 1, "{}", up.stderr);
+}
