@@ -193,6 +193,21 @@ pub async fn schema(s: &Session) -> Result<crate::schema::Schema> {
     s.reading(|db| db.inspect()).await
 }
 
+/// The schema as SQL, as the database's own dump tool writes it (`schema --format sql`); empty for
+/// a SQLite file not made yet.
+pub async fn schema_sql(s: &Session) -> Result<String> {
+    let tool = backup::tool::for_dialect(s.ws.target.dialect());
+    match s.ws.target.dialect() {
+        Dialect::Sqlite if !s.ws.target.sqlite_path().exists() => return Ok(String::new()),
+        Dialect::Sqlite => {}
+        _ => {
+            let version = s.reading(|db| db.server_version()).await?;
+            tool.check(&version).await?;
+        }
+    }
+    tool.schema_sql(&s.ws.target).await
+}
+
 /// Exactly the SQL a run would send, without running it. (A redo previews its rollback.)
 pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
     let source = s.source()?;

@@ -145,6 +145,52 @@ async fn a_failing_up_is_reported(d: Dialect) {
     assert!(matches!(&r.checked[0].outcome, Outcome::Fails { step: Step::Up, location: Some(l), .. } if l.line == 2));
 }
 
+/// `schema --format sql`, from the database's own dump tool, loads into an empty database as the
+/// same schema, without Godwit's and sqlx's tables or an AUTO_INCREMENT counter.
+async fn schema_sql_loads_as_the_same_schema(d: Dialect) {
+    let t = TestDb::new(d).await;
+    let serial = match d {
+        Dialect::Postgres => "id SERIAL PRIMARY KEY",
+        Dialect::MySql => "id INT AUTO_INCREMENT PRIMARY KEY",
+        Dialect::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+    };
+    t.write("1_users.sql", &format!("CREATE TABLE users ({serial}, email VARCHAR(100) NOT NULL UNIQUE);"));
+    t.write(
+        "2_orders.sql",
+        "CREATE TABLE orders (id INT PRIMARY KEY, user_id INT REFERENCES users (id));
+         CREATE INDEX orders_user ON orders (user_id);
+CREATE VIEW emails AS SELECT email FROM users;
+         INSERT INTO users (email) VALUES ('a@b');",
+    );
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let opts = godwit::migration::runner::RunOptions::default();
+    godwit::migration::runner::up(db.as_mut(), &source, None, &opts, &mut |_| {}).await.unwrap().into_result().unwrap();
+    let session = godwit::ops::Session {
+        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
+        project_id: None,
+        keep: 1,
+        connect: Default::default(),
+        lock_timeout: std::time::Duration::from_secs(5),
+        schema_file: None,
+        lint: Default::default(),
+    };
+    let sql = godwit::ops::schema_sql(&session).await.unwrap();
+    assert!(sql.contains("orders_user") && !sql.contains("_sqlx_migrations") && !sql.contains("_godwit_log"), "{sql}");
+    assert!(!sql.contains("AUTO_INCREMENT=") && !sql.contains("\\restrict"), "{sql}");
+
+    let fresh = TestDb::new(d).await;
+    let mut other = fresh.connect().await;
+    let file = std::path::Path::new("schema.sql");
+    other.execute_script(&godwit::db::Script::new(file, &sql, d).unwrap()).await.unwrap();
+    // pg_dump's script empties the session's search_path: read the schema on a new connection.
+    other.close().await;
+    let mut other = fresh.connect().await;
+    assert_eq!(db.inspect().await.unwrap(), other.inspect().await.unwrap());
+    db.close().await;
+    other.close().await;
+}
+
 macro_rules! on_each_database {
     ($($test:ident),*) => {
         mod postgres { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Postgres).await } )* }
@@ -157,7 +203,8 @@ on_each_database!(
     good_downs_pass,
     broken_downs_are_named,
     a_wrong_column_dropped_stops_there,
-    a_failing_up_is_reported
+    a_failing_up_is_reported,
+    schema_sql_loads_as_the_same_schema
 );
 
 /// `godwit verify` makes its scratch database beside the environment's and drops it, also when a

@@ -105,6 +105,27 @@ impl Tool for MariaDbDump {
         tool::run(c, Some(out), None, true, progress, cancel).await
     }
 
+    async fn schema_sql(&self, target: &Target) -> Result<String> {
+        let opts = options(target)?;
+        let db = target.database();
+        let mut c = base(&tool::find(&["mariadb-dump", "mysqldump"], INSTALL)?, target, &opts);
+        c.args(["--no-data", "--routines", "--triggers", "--events", "--skip-dump-date", "--skip-comments"])
+            .arg(format!("--ignore-table={db}._godwit_log"))
+            .arg(format!("--ignore-table={db}._sqlx_migrations"))
+            .arg("--")
+            .arg(&db);
+        let text = tool::run_to_text(c).await?;
+        // A table's next AUTO_INCREMENT value is data, not schema.
+        Ok(text
+            .split(" AUTO_INCREMENT=")
+            .enumerate()
+            .map(|(i, part)| match i {
+                0 => part,
+                _ => part.trim_start_matches(|c: char| c.is_ascii_digit()),
+            })
+            .collect())
+    }
+
     async fn restore(&self, target: &Target, file: &Path, _fresh: bool, cancel: &Cancel) -> Result<()> {
         let opts = options(target)?;
         let mut c = base(&tool::find(&["mariadb", "mysql"], INSTALL)?, target, &opts);

@@ -108,6 +108,30 @@ impl Tool for PgDump {
         tool::run(c, Some(out), None, false, progress, cancel).await
     }
 
+    async fn schema_sql(&self, target: &Target) -> Result<String> {
+        let mut c = base(&tool::find(&["pg_dump"], INSTALL)?, target);
+        c.args([
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-table=_godwit_log",
+            "--exclude-table=_godwit_log_id_seq",
+            "--exclude-table=_sqlx_migrations",
+        ])
+        .arg(format!("--dbname={}", conninfo(target)));
+        let text = tool::run_to_text(c).await?;
+        // Newer pg_dump brackets its output with a random key (`\restrict KEY`): left out, so the
+        // same schema reads the same every time.
+        Ok(text.lines().filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")).fold(
+            String::new(),
+            |mut s, l| {
+                s.push_str(l);
+                s.push('\n');
+                s
+            },
+        ))
+    }
+
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()> {
         let mut c = base(&tool::find(&["pg_restore"], INSTALL)?, target);
         // One transaction: a restore that fails leaves the database as it was.

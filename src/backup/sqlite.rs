@@ -185,6 +185,20 @@ impl Tool for SqliteBackup {
         Ok(None)
     }
 
+    async fn schema_sql(&self, target: &Target) -> Result<String> {
+        use sqlx::{ConnectOptions, sqlite::SqliteConnectOptions};
+        let mut conn = SqliteConnectOptions::new().filename(target.sqlite_path()).read_only(true).connect().await?;
+        // SQLite keeps each object's own CREATE statement: tables first, then what hangs off them.
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT sql || ';' FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             AND tbl_name NOT IN ('_sqlx_migrations', '_godwit_log') \
+             ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, name",
+        )
+        .fetch_all(&mut conn)
+        .await?;
+        Ok(rows.iter().map(|s| format!("{s}\n\n")).collect())
+    }
+
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()> {
         let live = target.sqlite_path().to_path_buf();
         let log = if fresh { vec![] } else { read_log(&live).await? };

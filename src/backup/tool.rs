@@ -41,6 +41,10 @@ pub trait Tool: Send + Sync {
     /// Loads a backup file into `target` (replacing what the backup holds).
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()>;
 
+    /// The schema as SQL, without data or Godwit's and sqlx's tables, as the database's own dump
+    /// tool writes it (`godwit schema --format sql`).
+    async fn schema_sql(&self, target: &Target) -> Result<String>;
+
     /// Where a backup is verified: a database on the same server named after `id`, or a file in
     /// the scratch folder `dir`.
     fn scratch(&self, dir: &Path, id: &str) -> String {
@@ -89,6 +93,14 @@ pub(crate) fn command(program: &Path) -> Command {
         }
     }
     c
+}
+
+/// Runs a dump tool that writes SQL, and gives its output as text.
+pub(crate) async fn run_to_text(cmd: Command) -> Result<String> {
+    let dir = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a temporary folder: {e}")))?;
+    let out = dir.path().join("schema.sql");
+    run(cmd, Some(&out), None, false, &|_| {}, &Cancel::default()).await?;
+    std::fs::read_to_string(&out).map_err(|e| Error::failed(format!("cannot read the schema the dump tool wrote: {e}")))
 }
 
 /// `tool --version`, first line.

@@ -245,8 +245,13 @@ enum Verb {
         #[arg(long)]
         rules: bool,
     },
-    /// The environment's schema as Godwit compares it (tables, constraints, indexes, views, ...).
+    /// The environment's schema as Godwit compares it (tables, constraints, indexes, views, ...);
+    /// `--format sql` gives it as SQL, written by the database's own dump tool.
     Schema {
+        /// text, json, or sql (pg_dump --schema-only, mariadb-dump --no-data, SQLite's own CREATE
+        /// statements).
+        #[arg(long, value_enum, default_value_t = SchemaFormat::Text)]
+        format: SchemaFormat,
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -453,7 +458,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Show { version, json } => show_migration(&ctx, *version, json.json).await,
         Verb::Check { offline, schema, json } => check_verb(&ctx, *offline, *schema, json.json).await,
         Verb::Verify { from, seed, json } => verify(&ctx, *from, seed.as_deref(), json.json).await,
-        Verb::Schema { json } => schema(&ctx, json.json).await,
+        Verb::Schema { format, json } => schema(&ctx, if json.json { SchemaFormat::Json } else { *format }).await,
         Verb::Lint { files, all, dialect, format, json, rules } => {
             let format = if json.json { LintFormat::Json } else { *format };
             lint_verb(&ctx, files, *all, dialect.as_deref(), format, *rules).await

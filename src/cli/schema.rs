@@ -113,10 +113,21 @@ pub(super) async fn drift(ctx: &Ctx, env: Option<&str>, json: bool) -> Result<()
     }
 }
 
-pub(super) async fn schema(ctx: &Ctx, json: bool) -> Result<()> {
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum SchemaFormat {
+    Text,
+    Json,
+    Sql,
+}
+
+pub(super) async fn schema(ctx: &Ctx, format: SchemaFormat) -> Result<()> {
     let s = ctx.session()?;
+    if format == SchemaFormat::Sql {
+        print!("{}", ops::schema_sql(&s).await?);
+        return Ok(());
+    }
     let schema = ops::schema(&s).await?;
-    if json {
+    if format == SchemaFormat::Json {
         print_json(&schema);
         return Ok(());
     }
