@@ -118,6 +118,14 @@ test('screenshots', async (t) => {
     await seeText(browser, 'restore the schema with their down', 120000);
     await shot(browser, 'schema-verify');
 
+    // Compare: dev (SQLite, three migrations in) against prod (MariaDB, five).
+    godwit('--env', 'dev', 'up', '--to', '20250101000300');
+    await fill(browser, 'Compare with', 'prod');
+    await click(browser, 'Compare', '.schema');
+    await seeText(browser, 'object(s) differ');
+    await browser.execute(() => [...document.querySelectorAll('h3')].find((h) => h.textContent.startsWith('Compare'))?.scrollIntoView());
+    await shot(browser, 'schema-compare');
+
     // Lint: a risky migration's findings on their lines in the preview, and in the editor (the
     // edited file put back first, so the run is not refused).
     await (await browser.$('button[data-env="staging"]')).click();
