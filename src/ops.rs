@@ -503,9 +503,16 @@ pub fn lint_config(project: Option<&crate::project::Project>) -> Result<lint::Li
 }
 
 /// Lints without a database: every migration in `dir` (`lint --all`), with paths shown from `root`.
-pub fn lint_all(dir: &Path, root: &Path, dialect: Dialect, config: &lint::LintConfig) -> Result<lint::LintReport> {
+/// From `from` on only, when given: the tables older files create count as existing.
+pub fn lint_all(
+    dir: &Path,
+    root: &Path,
+    from: Option<i64>,
+    dialect: Dialect,
+    config: &lint::LintConfig,
+) -> Result<lint::LintReport> {
     let source = Source::load(dir)?;
-    let all: Vec<&MigrationFile> = source.migrations.iter().collect();
+    let all: Vec<&MigrationFile> = source.migrations.iter().filter(|m| from.is_none_or(|f| m.version >= f)).collect();
     Ok(lint::lint(&all, root, dialect, config))
 }
 
@@ -515,7 +522,8 @@ pub fn lint_files(files: &[PathBuf], dialect: Dialect, config: &lint::LintConfig
         .iter()
         .map(|f| {
             std::fs::read_to_string(f)
-                .map(|sql| (f.display().to_string(), sql))
+                // A byte order mark is not SQL (migrations are read without it too).
+                .map(|sql| (f.display().to_string(), sql.strip_prefix('\u{feff}').unwrap_or(&sql).to_string()))
                 .map_err(|e| Error::input(format!("cannot read {}: {e}", f.display())))
         })
         .collect::<Result<Vec<_>>>()?;

@@ -141,15 +141,7 @@ async fn show_preview(ctx: &Ctx, work: Work, allow_out_of_order: bool, json: boo
     }
     let hints = report.findings.iter().filter(|f| f.severity == crate::lint::Severity::Hint).count();
     for f in report.findings.iter().filter(|f| f.severity != crate::lint::Severity::Hint) {
-        eprintln!(
-            "lint {}: {}:{}: [{}] {} Instead: {}",
-            f.severity.as_str(),
-            f.file,
-            f.line,
-            f.rule,
-            f.message,
-            f.advice
-        );
+        eprintln!("lint {}: {}:{}: [{}] {}", f.severity.as_str(), f.file, f.line, f.rule, crate::lint::sentence(f));
     }
     if hints > 0 {
         eprintln!("lint: {hints} hint(s) more; `{} lint` shows them.", ctx.again);

@@ -10,10 +10,17 @@ pub(super) enum LintFormat {
     Sarif,
 }
 
+/// What `lint` reads.
+pub(super) enum LintScope<'a> {
+    Files(&'a [PathBuf]),
+    /// The whole folder, from a version on.
+    All(Option<i64>),
+    Pending,
+}
+
 pub(super) async fn lint_verb(
     ctx: &Ctx,
-    files: &[PathBuf],
-    all: bool,
+    scope: LintScope<'_>,
     dialect: Option<&str>,
     format: LintFormat,
     rules: bool,
@@ -26,17 +33,22 @@ pub(super) async fn lint_verb(
     }
     let config = ops::lint_config(ctx.project.as_ref())?;
     let root = ctx.project.as_ref().map(|p| p.root.clone()).unwrap_or_else(|| PathBuf::from("."));
-    let report = if !files.is_empty() {
-        ops::lint_files(files, ctx.dialect(dialect)?, &config)?
-    } else if all || dialect.is_some() {
-        ops::lint_all(&ctx.source_dir()?, &root, ctx.dialect(dialect)?, &config)?
-    } else {
-        ops::lint_pending(&ctx.session()?, &root).await?
+    let offline = !matches!(scope, LintScope::Pending);
+    let report = match scope {
+        LintScope::Files(files) => ops::lint_files(files, ctx.dialect(dialect)?, &config)?,
+        LintScope::All(from) => ops::lint_all(&ctx.source_dir()?, &root, from, ctx.dialect(dialect)?, &config)?,
+        LintScope::Pending if dialect.is_some() => {
+            return Err(Error::input(
+                "--dialect is for --all and named files; the pending migrations are read as the environment's \
+                 database. Add --all to read the whole folder without a database.",
+            ));
+        }
+        LintScope::Pending => ops::lint_pending(&ctx.session()?, &root).await?,
     };
     match format {
         LintFormat::Json => print_json(&report),
         LintFormat::Sarif => print_json(&crate::lint::to_sarif(&report)),
-        LintFormat::Text => print_findings(&report, !files.is_empty() || all || dialect.is_some()),
+        LintFormat::Text => print_findings(&report, offline),
     }
     match report.errors() {
         0 => Ok(()),

@@ -233,7 +233,12 @@ enum Verb {
         /// Every migration in the folder, without a database.
         #[arg(long, conflicts_with = "files")]
         all: bool,
-        /// The SQL dialect: postgres, mysql or sqlite (default: the environment's database).
+        /// With --all: only this version and newer; the tables older files create count as
+        /// existing (for CI on a branch).
+        #[arg(long, value_name = "VERSION", requires = "all")]
+        from: Option<i64>,
+        /// With --all or files: the SQL dialect, postgres, mysql or sqlite (default: the
+        /// environment's database).
         #[arg(long, value_name = "DIALECT")]
         dialect: Option<String>,
         /// text, json or sarif (for code review tools).
@@ -459,9 +464,14 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Check { offline, schema, json } => check_verb(&ctx, *offline, *schema, json.json).await,
         Verb::Verify { from, seed, json } => verify(&ctx, *from, seed.as_deref(), json.json).await,
         Verb::Schema { format, json } => schema(&ctx, if json.json { SchemaFormat::Json } else { *format }).await,
-        Verb::Lint { files, all, dialect, format, json, rules } => {
+        Verb::Lint { files, all, from, dialect, format, json, rules } => {
             let format = if json.json { LintFormat::Json } else { *format };
-            lint_verb(&ctx, files, *all, dialect.as_deref(), format, *rules).await
+            let scope = match (files.is_empty(), *all) {
+                (false, _) => LintScope::Files(files),
+                (true, true) => LintScope::All(*from),
+                (true, false) => LintScope::Pending,
+            };
+            lint_verb(&ctx, scope, dialect.as_deref(), format, *rules).await
         }
         Verb::Drift { json } => drift(&ctx, None, json.json).await,
         Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,

@@ -105,20 +105,21 @@ pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config
     for m in migrations {
         let up_name = shown(&m.path, root);
         report.files += 1;
-        let down = match m.kind {
-            Kind::Simple => None,
+        // A missing down file is `check`'s to report, not an empty one.
+        let down = match (m.kind, m.has_down) {
+            (Kind::Simple, _) | (_, false) => None,
             _ => Some(m.down_sql().unwrap_or_default()),
         };
         let mut raws = file_findings(&m.sql, dialect, !m.no_transaction, false, &mut new_tables);
         raws.extend(whole::migration(&m.sql, down.as_deref(), dialect, m.kind != Kind::Simple));
-        report.findings.extend(place(&m.sql, &up_name, raws, config));
+        report.findings.extend(place(&m.sql, &up_name, raws, dialect, config));
         if let (Some(down), Some(path)) = (down, m.down_path.as_deref())
             && m.has_down
         {
             report.files += 1;
             let in_tx = !crate::migration::source::no_transaction(&down);
             let raws = file_findings(&down, dialect, in_tx, true, &mut BTreeSet::new());
-            report.findings.extend(place(&down, &shown(path, root), raws, config));
+            report.findings.extend(place(&down, &shown(path, root), raws, dialect, config));
         }
     }
     report
@@ -136,7 +137,7 @@ pub fn lint_files(files: &[(String, String)], dialect: Dialect, config: &LintCon
         if !down {
             raws.extend(whole::migration(sql, None, dialect, false));
         }
-        report.findings.extend(place(sql, name, raws, config));
+        report.findings.extend(place(sql, name, raws, dialect, config));
     }
     report
 }
@@ -153,10 +154,16 @@ pub fn lint_draft(
     let in_tx = !no_transaction && !crate::migration::source::no_transaction(up);
     let mut raws = file_findings(up, dialect, in_tx, false, &mut BTreeSet::new());
     raws.extend(whole::migration(up, down, dialect, down.is_some()));
-    let mut out = place(up, "up", raws, config);
+    let mut out = place(up, "up", raws, dialect, config);
     if let Some(down) = down {
         let in_tx = !no_transaction && !crate::migration::source::no_transaction(down);
-        out.extend(place(down, "down", file_findings(down, dialect, in_tx, true, &mut BTreeSet::new()), config));
+        out.extend(place(
+            down,
+            "down",
+            file_findings(down, dialect, in_tx, true, &mut BTreeSet::new()),
+            dialect,
+            config,
+        ));
     }
     out
 }
@@ -200,8 +207,16 @@ fn file_findings(sql: &str, dialect: Dialect, in_tx: bool, down: bool, new_table
 
 /// Findings with their line and column, the file's and statements' ignore comments and the
 /// project's `[lint]` settings applied.
-fn place(sql: &str, file: &str, raws: Vec<Raw>, config: &LintConfig) -> Vec<Finding> {
-    let ignores = ignore::Ignores::read(sql);
+fn place(sql: &str, file: &str, mut raws: Vec<Raw>, dialect: Dialect, config: &LintConfig) -> Vec<Finding> {
+    let ignores = ignore::Ignores::read(sql, dialect);
+    raws.extend(ignore::unknown(sql).into_iter().map(|(offset, name)| Raw {
+        rule: "unknown-ignore".into(),
+        severity: Severity::Warning,
+        offset,
+        message: format!("this ignore comment names `{name}`, which is not a rule: it silences nothing"),
+        advice: "correct the name (`godwit lint --rules` lists them)".into(),
+        table: None,
+    }));
     let mut out: Vec<Finding> = raws
         .into_iter()
         .filter(|r| !ignores.silences(&r.rule, r.offset))
@@ -222,6 +237,15 @@ fn place(sql: &str, file: &str, raws: Vec<Raw>, config: &LintConfig) -> Vec<Find
     out.sort_by(|a, b| (a.line, a.column, &a.rule).cmp(&(b.line, b.column, &b.rule)));
     out.dedup();
     out
+}
+
+/// A finding's message and advice as one text: "… . Instead: …".
+pub fn sentence(f: &Finding) -> String {
+    let stop = if f.message.ends_with(['.', '!', '?']) { "" } else { "." };
+    match f.advice.is_empty() {
+        true => format!("{}{stop}", f.message),
+        false => format!("{}{stop} Instead: {}", f.message, f.advice),
+    }
 }
 
 fn line_col(sql: &str, offset: usize) -> (usize, usize) {

@@ -2,8 +2,8 @@
 //! are Squawk's where the risk is the same one (`ban-drop-column`, `renaming-table`, …).
 
 use sqlparser::ast::{
-    AlterColumnOperation, AlterTableAlgorithm, AlterTableOperation, ColumnDef, ColumnOption, Expr, Statement,
-    TableConstraint,
+    AlterColumnOperation, AlterTableAlgorithm, AlterTableLock, AlterTableOperation, ColumnDef, ColumnOption, Expr,
+    RenameTableNameKind, Statement, TableConstraint,
 };
 
 use super::whole::{name, parse_one};
@@ -20,6 +20,8 @@ pub(super) const RULES: &[&str] = &[
     "foreign-key-without-index",
     "sqlite-unsupported-alter",
     "mysql-ddl-not-transactional",
+    "mysql-table-rebuild",
+    "ban-truncate",
 ];
 
 struct Out<'a> {
@@ -59,6 +61,22 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
             _ => {}
         }
     }
+    // A table renamed in the file (a rebuild's `posts_new` to `posts`) has the indexes made on its new name.
+    for (_, s) in &parsed {
+        if let Some(Statement::AlterTable(a)) = s {
+            for op in &a.operations {
+                if let AlterTableOperation::RenameTable {
+                    table_name: RenameTableNameKind::To(to) | RenameTableNameKind::As(to),
+                } = op
+                {
+                    let (from, to) = (name(&a.name), name(to));
+                    let more: Vec<_> =
+                        indexed.iter().filter(|(t, _)| *t == to).map(|(_, c)| (from.clone(), c.clone())).collect();
+                    indexed.extend(more);
+                }
+            }
+        }
+    }
     let mut ddl = 0;
     for (piece, s) in &parsed {
         let mut out = Out { dialect, offset: piece.offset, raws: &mut raws };
@@ -66,9 +84,9 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
             if !input.down {
                 out.push(
                     "unparseable",
-                    Severity::Warning,
+                    Severity::Hint,
                     None,
-                    "Godwit's SQL parser cannot read this statement; it was not linted".into(),
+                    "Godwit's SQL parser (sqlparser) cannot read this statement; it was not linted".into(),
                     "check the statement runs (`godwit up --dry-run` shows it); if it does, silence this with \
                      `-- godwit:lint-ignore unparseable`",
                 );
@@ -97,6 +115,16 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
             Statement::CreateTable(t) if !input.down => {
                 foreign_keys(&mut out, &name(&t.name), &t.columns, &t.constraints, &indexed);
             }
+            Statement::Truncate(t) if !input.down => {
+                let tables: Vec<String> = t.table_names.iter().map(|n| name(&n.name)).collect();
+                out.push(
+                    "ban-truncate",
+                    Severity::Warning,
+                    tables.first().map(String::as_str),
+                    format!("TRUNCATE empties {} for good: a down cannot bring the rows back", tables.join(", ")),
+                    "keep a backup (`godwit up --backup`), or delete in batches where the rows matter",
+                );
+            }
             Statement::Drop { object_type: sqlparser::ast::ObjectType::Table, names, .. } if !input.down => {
                 for n in names {
                     let t = name(n);
@@ -118,13 +146,14 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
 
 fn alter(out: &mut Out<'_>, table: &str, ops: &[AlterTableOperation], down: bool) {
     let sqlite = out.dialect == Dialect::Sqlite;
+    // Asking for an online algorithm or no lock makes MySQL refuse rather than copy the table.
     let online = ops.iter().any(|op| {
         matches!(
             op,
             AlterTableOperation::Algorithm {
                 algorithm: AlterTableAlgorithm::Inplace | AlterTableAlgorithm::Instant,
                 ..
-            }
+            } | AlterTableOperation::Lock { lock: AlterTableLock::None, .. }
         )
     });
     for op in ops {
@@ -183,6 +212,26 @@ fn alter(out: &mut Out<'_>, table: &str, ops: &[AlterTableOperation], down: bool
             ),
             _ => {}
         }
+        let rebuild = match op {
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::ForeignKey(_), .. } => {
+                Some("adding a foreign key with foreign_key_checks on")
+            }
+            AlterTableOperation::DropPrimaryKey { .. } => Some("dropping the primary key"),
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::PrimaryKey(_), .. } => {
+                Some("adding a primary key")
+            }
+            _ => None,
+        };
+        if let (false, false, Some(what)) = (sqlite, online, rebuild) {
+            out.push(
+                "mysql-table-rebuild",
+                Severity::Warning,
+                Some(table),
+                format!("{what} rebuilds {table}, blocking writes to it while MySQL copies it"),
+                "on a large table use an online schema change tool (gh-ost, pt-online-schema-change), or add \
+                 `, ALGORITHM=INPLACE, LOCK=NONE` so MySQL refuses instead of copying",
+            );
+        }
         if !sqlite && !online && changes_type(op) {
             out.push(
                 "changing-column-type",
@@ -211,6 +260,25 @@ fn add_column(out: &mut Out<'_>, table: &str, c: &ColumnDef) {
             None,
             format!("SQLite cannot add a PRIMARY KEY or UNIQUE column ({table}.{})", c.name.value),
             "add the column plain, then CREATE UNIQUE INDEX on it; or rebuild the table (SQLite's 12-step procedure)",
+        );
+        return;
+    }
+    // SQLite adds a column to a table with rows only with a constant default.
+    let computed = c.options.iter().any(|o| match &o.option {
+        ColumnOption::Default(e) => !matches!(e, Expr::Value(_) | Expr::UnaryOp { .. }),
+        _ => false,
+    });
+    if out.dialect == Dialect::Sqlite && computed {
+        out.push(
+            "sqlite-unsupported-alter",
+            Severity::Error,
+            Some(table),
+            format!(
+                "SQLite refuses a column with a default that is not a constant ({table}.{}) on a table with rows",
+                c.name.value
+            ),
+            "add the column with a constant default (or none), then UPDATE the rows; or rebuild the table (SQLite's \
+             12-step procedure)",
         );
         return;
     }
@@ -261,13 +329,16 @@ fn renames(op: &AlterTableOperation) -> bool {
     }
 }
 
+/// A column's type set anew. A CHANGE that renames is reported as a rename: its type may well be the same.
 fn changes_type(op: &AlterTableOperation) -> bool {
-    matches!(
-        op,
-        AlterTableOperation::ModifyColumn { .. }
-            | AlterTableOperation::ChangeColumn { .. }
-            | AlterTableOperation::AlterColumn { op: AlterColumnOperation::SetDataType { .. }, .. }
-    )
+    match op {
+        AlterTableOperation::ChangeColumn { .. } => !renames(op),
+        _ => matches!(
+            op,
+            AlterTableOperation::ModifyColumn { .. }
+                | AlterTableOperation::AlterColumn { op: AlterColumnOperation::SetDataType { .. }, .. }
+        ),
+    }
 }
 
 fn op_name(op: &AlterTableOperation) -> String {
@@ -396,6 +467,33 @@ mod tests {
         assert!(rules(fk, Dialect::Sqlite).contains(&("foreign-key-without-index".into(), Severity::Warning)));
         let covered = format!("{fk}\nCREATE INDEX c_p ON c (p);");
         assert!(!has(&covered, Dialect::Sqlite, "foreign-key-without-index"));
+    }
+
+    #[test]
+    fn online_mysql_alters_rebuilds_truncates_and_sqlite_computed_defaults() {
+        assert!(!has(
+            "ALTER TABLE a MODIFY COLUMN b VARCHAR(64) NULL, LOCK=NONE;",
+            Dialect::MySql,
+            "changing-column-type"
+        ));
+        assert!(!has("ALTER TABLE a CHANGE COLUMN b c VARCHAR(50);", Dialect::MySql, "changing-column-type"));
+        assert!(has("ALTER TABLE a CHANGE COLUMN b c VARCHAR(50);", Dialect::MySql, "renaming-column"));
+        assert!(has(
+            "ALTER TABLE a ADD CONSTRAINT f FOREIGN KEY (b) REFERENCES c (id);",
+            Dialect::MySql,
+            "mysql-table-rebuild"
+        ));
+        assert!(has("ALTER TABLE a DROP PRIMARY KEY, ADD PRIMARY KEY (id, b);", Dialect::MySql, "mysql-table-rebuild"));
+        assert!(has("TRUNCATE TABLE sessions;", Dialect::MySql, "ban-truncate"));
+        assert!(
+            rules("ALTER TABLE a ADD COLUMN t TEXT DEFAULT CURRENT_TIMESTAMP;", Dialect::Sqlite)
+                .contains(&("sqlite-unsupported-alter".into(), Severity::Error))
+        );
+        assert!(!has("ALTER TABLE a ADD COLUMN t TEXT DEFAULT 'x';", Dialect::Sqlite, "sqlite-unsupported-alter"));
+        // A rebuild: the index made after the rename covers the new table's foreign key.
+        let rebuild = "CREATE TABLE posts_new (id INTEGER PRIMARY KEY, user_id INTEGER REFERENCES users (id));\n\
+                       DROP TABLE posts;\nALTER TABLE posts_new RENAME TO posts;\nCREATE INDEX posts_user ON posts (user_id);";
+        assert!(!has(rebuild, Dialect::Sqlite, "foreign-key-without-index"));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub fn to_sarif(report: &LintReport) -> Value {
                     Severity::Warning => "warning",
                     Severity::Hint => "note",
                 },
-                "message": { "text": format!("{} Instead: {}", f.message, f.advice) },
+                "message": { "text": super::sentence(f) },
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": { "uri": f.file.replace('\\', "/") },

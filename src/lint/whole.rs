@@ -11,7 +11,8 @@ use super::{Raw, Severity};
 use crate::syntax::Dialect;
 use crate::syntax::split::{self, Statement as Piece};
 
-pub(super) const RULES: &[&str] = &["down-does-not-undo", "empty-down", "mixed-ddl-and-data", "unparseable"];
+pub(super) const RULES: &[&str] =
+    &["down-does-not-undo", "empty-down", "mixed-ddl-and-data", "unparseable", "unknown-ignore"];
 
 pub(super) fn sql_dialect(d: Dialect) -> Box<dyn SqlDialect> {
     match d {
@@ -27,9 +28,39 @@ pub(super) fn parse_one(sql: &str, d: Dialect) -> Option<Statement> {
     (v.len() == 1).then(|| v.remove(0))
 }
 
-/// An object's name as it is compared: its last part, lower case.
+/// An object's name as it is compared: lower case, with its schema when the statement gives one
+/// (`audit.users` and `users` are not taken for the same table).
 pub(super) fn name(n: &ObjectName) -> String {
-    n.0.last().map(|p| p.to_string().trim_matches(['"', '`', '[', ']']).to_lowercase()).unwrap_or_default()
+    let parts: Vec<String> =
+        n.0.iter().map(|p| p.to_string().trim_matches(['"', '`', '[', ']']).to_lowercase()).collect();
+    parts[parts.len().saturating_sub(2)..].join(".")
+}
+
+/// The table a `CREATE TABLE` names, read from its first words: for the statements `sqlparser`
+/// cannot read (MariaDB's `WITH SYSTEM VERSIONING`, PostgreSQL's `LIKE … INCLUDING ALL`, …), so
+/// that the table still counts as new.
+fn created_by_words(sql: &str) -> Option<String> {
+    let words: Vec<&str> = sql.split_whitespace().take(9).collect();
+    let mut i = 0;
+    let next =
+        |i: &mut usize, w: &str| words.get(*i).is_some_and(|x| x.eq_ignore_ascii_case(w)).then(|| *i += 1).is_some();
+    if !next(&mut i, "create") {
+        return None;
+    }
+    for opt in ["or", "replace", "temporary", "temp", "unlogged"] {
+        next(&mut i, opt);
+    }
+    if !next(&mut i, "table") {
+        return None;
+    }
+    if next(&mut i, "if") {
+        next(&mut i, "not");
+        next(&mut i, "exists");
+    }
+    let raw = words.get(i)?.split('(').next()?;
+    let parts: Vec<String> =
+        raw.split('.').map(|p| p.trim_matches(['"', '`', '[', ']']).to_lowercase()).filter(|p| !p.is_empty()).collect();
+    (!parts.is_empty()).then(|| parts[parts.len().saturating_sub(2)..].join("."))
 }
 
 /// The table a statement changes (ALTER TABLE, CREATE INDEX, DROP TABLE, …).
@@ -46,9 +77,10 @@ pub(super) fn target_table(sql: &str, d: Dialect) -> Option<String> {
 pub(super) fn created_tables(statements: &[Piece<'_>], d: Dialect) -> Vec<(usize, String)> {
     statements
         .iter()
-        .filter_map(|s| match parse_one(s.sql, d)? {
-            Statement::CreateTable(t) => Some((s.offset, name(&t.name))),
-            _ => None,
+        .filter_map(|s| match parse_one(s.sql, d) {
+            Some(Statement::CreateTable(t)) => Some((s.offset, name(&t.name))),
+            Some(_) => None,
+            None => created_by_words(s.sql).map(|n| (s.offset, n)),
         })
         .collect()
 }
@@ -57,7 +89,7 @@ pub(super) fn created_tables(statements: &[Piece<'_>], d: Dialect) -> Vec<(usize
 #[derive(Debug, PartialEq, Eq)]
 enum Made {
     Table(String),
-    Index { name: String, table: String },
+    Index { name: String, table: String, columns: Vec<String> },
     Column { table: String, column: String },
     Object { kind: ObjectType, name: String },
     Function(String),
@@ -66,9 +98,15 @@ enum Made {
 
 fn made(s: &Statement) -> Vec<Made> {
     match s {
-        Statement::CreateTable(t) => vec![Made::Table(name(&t.name))],
-        Statement::CreateIndex(i) => match &i.name {
-            Some(n) => vec![Made::Index { name: name(n), table: name(&i.table_name) }],
+        // IF NOT EXISTS and OR REPLACE may meet an object that was there before: the down must not
+        // be told to drop it.
+        Statement::CreateTable(t) if !t.if_not_exists && !t.or_replace => vec![Made::Table(name(&t.name))],
+        Statement::CreateIndex(i) if !i.if_not_exists => match &i.name {
+            Some(n) => vec![Made::Index {
+                name: name(n),
+                table: name(&i.table_name),
+                columns: i.columns.iter().map(|c| c.column.expr.to_string().to_lowercase()).collect(),
+            }],
             None => Vec::new(),
         },
         Statement::AlterTable(a) => a
@@ -81,14 +119,14 @@ fn made(s: &Statement) -> Vec<Made> {
                 _ => None,
             })
             .collect(),
-        Statement::CreateView(v) => {
+        Statement::CreateView(v) if !v.or_replace && !v.if_not_exists => {
             let kind = if v.materialized { ObjectType::MaterializedView } else { ObjectType::View };
             vec![Made::Object { kind, name: name(&v.name) }]
         }
         Statement::CreateType { name: n, .. } => vec![Made::Object { kind: ObjectType::Type, name: name(n) }],
         Statement::CreateSequence { name: n, .. } => vec![Made::Object { kind: ObjectType::Sequence, name: name(n) }],
-        Statement::CreateFunction(f) => vec![Made::Function(name(&f.name))],
-        Statement::CreateExtension(e) => vec![Made::Extension(e.name.value.to_lowercase())],
+        Statement::CreateFunction(f) if !f.or_replace => vec![Made::Function(name(&f.name))],
+        Statement::CreateExtension(e) if !e.if_not_exists => vec![Made::Extension(e.name.value.to_lowercase())],
         _ => Vec::new(),
     }
 }
@@ -102,7 +140,21 @@ fn undone(m: &Made, down: &[Statement]) -> bool {
     };
     match m {
         Made::Table(t) => drops(ObjectType::Table, t),
-        Made::Index { name: i, table } => drops(ObjectType::Index, i) || drops(ObjectType::Table, table),
+        Made::Index { name: i, table, columns } => {
+            drops(ObjectType::Index, i)
+                || drops(ObjectType::Table, table)
+                || down.iter().any(|s| match s {
+                    // MySQL's `ALTER TABLE t DROP INDEX i`, or the index's column dropped with it.
+                    Statement::AlterTable(a) if name(&a.name) == *table => a.operations.iter().any(|op| match op {
+                        AlterTableOperation::DropIndex { name: n } => n.value.to_lowercase() == *i,
+                        AlterTableOperation::DropColumn { column_names, .. } => {
+                            column_names.iter().any(|c| columns.contains(&c.value.to_lowercase()))
+                        }
+                        _ => false,
+                    }),
+                    _ => false,
+                })
+        }
         Made::Column { table, column } => {
             drops(ObjectType::Table, table)
                 || down.iter().any(|s| match s {
@@ -125,9 +177,12 @@ fn undone(m: &Made, down: &[Statement]) -> bool {
     }
 }
 
-fn describe(m: &Made) -> (String, String) {
+fn describe(m: &Made, d: Dialect) -> (String, String) {
     match m {
         Made::Table(t) => (format!("table {t}"), format!("DROP TABLE {t};")),
+        Made::Index { name, table, .. } if d == Dialect::MySql => {
+            (format!("index {name}"), format!("DROP INDEX {name} ON {table};"))
+        }
         Made::Index { name, .. } => (format!("index {name}"), format!("DROP INDEX {name};")),
         Made::Column { table, column } => {
             (format!("column {table}.{column}"), format!("ALTER TABLE {table} DROP COLUMN {column};"))
@@ -152,11 +207,15 @@ fn is_ddl(s: &Statement) -> bool {
     )
 }
 
-/// An UPDATE, a DELETE, or an INSERT … SELECT: rows changed by a query, not a few listed ones.
-fn is_backfill(s: &Statement) -> bool {
+/// An UPDATE, a DELETE, or an INSERT … SELECT into a table that was there before: rows changed by a
+/// query, not a few listed ones (filling a table the same migration creates locks nothing in use).
+fn is_backfill(s: &Statement, created: &[String]) -> bool {
     match s {
         Statement::Update(_) | Statement::Delete(_) => true,
-        Statement::Insert(i) => i.source.as_ref().is_some_and(|q| !matches!(*q.body, SetExpr::Values(_))),
+        Statement::Insert(i) => {
+            let into_new = matches!(&i.table, sqlparser::ast::TableObject::TableName(n) if created.contains(&name(n)));
+            !into_new && i.source.as_ref().is_some_and(|q| !matches!(*q.body, SetExpr::Values(_)))
+        }
         _ => false,
     }
 }
@@ -170,17 +229,28 @@ pub(super) fn migration(up: &str, down: Option<&str>, d: Dialect, reversible: bo
     let mut out = Vec::new();
     let Ok(up_pieces) = split::split(up, d) else { return out };
     let ups = parsed(&up_pieces, d);
+    let created: Vec<String> = created_tables(&up_pieces, d).into_iter().map(|(_, n)| n).collect();
 
-    if let Some(first) = ups.iter().find(|(_, s)| s.as_ref().is_some_and(is_backfill))
+    if let Some(first) = ups.iter().find(|(_, s)| s.as_ref().is_some_and(|s| is_backfill(s, &created)))
         && ups.iter().any(|(_, s)| s.as_ref().is_some_and(is_ddl))
     {
+        // Only PostgreSQL and SQLite hold DDL in the migration's transaction; MySQL commits each.
+        let one_tx = d != Dialect::MySql && !crate::migration::source::no_transaction(up);
+        let message = match one_tx {
+            true => {
+                "this migration changes the schema and rewrites rows in one transaction: the locks its DDL takes \
+                     are held while every row is updated"
+            }
+            false => {
+                "this migration changes the schema and rewrites rows: if the backfill fails, the schema change \
+                      stays without its data"
+            }
+        };
         out.push(Raw {
             rule: "mixed-ddl-and-data".into(),
             severity: Severity::Warning,
             offset: first.0.offset,
-            message: "this migration changes the schema and rewrites rows in one go: the locks its DDL takes are held \
-                      while every row is updated"
-                .into(),
+            message: message.into(),
             advice: "move the backfill into a migration of its own (in batches on a large table)".into(),
             table: None,
         });
@@ -206,16 +276,28 @@ pub(super) fn migration(up: &str, down: Option<&str>, d: Dialect, reversible: bo
         // A down statement it cannot read might be the one that undoes it: no guessing.
         None => return out,
     };
-    let tables_made: Vec<String> = ups
+    let tables_made = created;
+    // What the up itself drops or renames away (a table rebuild's `_new` table) is not the down's.
+    let gone: Vec<String> = ups
         .iter()
-        .filter_map(|(_, s)| match s {
-            Some(Statement::CreateTable(t)) => Some(name(&t.name)),
-            _ => None,
+        .filter_map(|(_, s)| s.as_ref())
+        .flat_map(|s| match s {
+            Statement::Drop { object_type: ObjectType::Table, names, .. } => names.iter().map(name).collect(),
+            Statement::AlterTable(a)
+                if a.operations.iter().any(|op| matches!(op, AlterTableOperation::RenameTable { .. })) =>
+            {
+                vec![name(&a.name)]
+            }
+            _ => Vec::new(),
         })
         .collect();
     for (piece, s) in &ups {
         let Some(s) = s else { continue };
         for m in made(s) {
+            if matches!(&m, Made::Table(t) | Made::Index { table: t, .. } | Made::Column { table: t, .. } if gone.contains(t))
+            {
+                continue;
+            }
             // An index or a column on a table this up creates goes with the table.
             let with_table = match &m {
                 Made::Index { table, .. } | Made::Column { table, .. } => tables_made.contains(table),
@@ -224,7 +306,7 @@ pub(super) fn migration(up: &str, down: Option<&str>, d: Dialect, reversible: bo
             if with_table || undone(&m, &downs) {
                 continue;
             }
-            let (what, fix) = describe(&m);
+            let (what, fix) = describe(&m, d);
             out.push(Raw {
                 rule: "down-does-not-undo".into(),
                 severity: Severity::Warning,
@@ -249,10 +331,10 @@ mod tests {
     #[test]
     fn a_down_that_forgets_what_the_up_made_is_found_and_a_good_one_is_not() {
         let up = "CREATE TABLE a (id INT);\nCREATE INDEX a_id ON a (id);\nALTER TABLE b ADD COLUMN c INT;\nCREATE INDEX b_c ON b (c);";
-        assert!(
-            rules(up, "DROP TABLE a;\nALTER TABLE b DROP COLUMN c;", Dialect::Postgres)
-                == vec!["down-does-not-undo".to_string()]
-        );
+        // Dropping the column takes its index with it.
+        assert!(rules(up, "DROP TABLE a;\nALTER TABLE b DROP COLUMN c;", Dialect::Postgres).is_empty());
+        let on_old = "CREATE INDEX b_d ON b (d);";
+        assert_eq!(rules(on_old, "SELECT 1;", Dialect::Postgres), vec!["down-does-not-undo".to_string()]);
         assert!(
             rules(up, "DROP INDEX b_c;\nDROP TABLE a;\nALTER TABLE b DROP COLUMN c;", Dialect::Postgres).is_empty()
         );
@@ -268,6 +350,32 @@ mod tests {
         );
         let seed = "CREATE TABLE a (id INT);\nINSERT INTO a VALUES (1);";
         assert!(rules(seed, "DROP TABLE a;", Dialect::Postgres).is_empty());
+    }
+
+    #[test]
+    fn what_may_have_been_there_before_or_leaves_with_the_up_is_not_asked_of_the_down() {
+        let pg = Dialect::Postgres;
+        // OR REPLACE and IF NOT EXISTS may meet an object that was there already.
+        assert!(rules("CREATE OR REPLACE VIEW v AS SELECT 1;", "CREATE OR REPLACE VIEW v AS SELECT 2;", pg).is_empty());
+        assert!(rules("CREATE EXTENSION IF NOT EXISTS pgcrypto;", "SELECT 1;", pg).is_empty());
+        // An index goes with the column the down drops.
+        let up = "ALTER TABLE u ADD COLUMN n text;\nCREATE INDEX u_n ON u (n);";
+        assert!(rules(up, "ALTER TABLE u DROP COLUMN n;", pg).is_empty());
+        // A SQLite rebuild: the new table is renamed away, and filling it is not a backfill.
+        let rebuild = "CREATE TABLE p_new (id INTEGER PRIMARY KEY);\nINSERT INTO p_new (id) SELECT id FROM p;\n\
+                       DROP TABLE p;\nALTER TABLE p_new RENAME TO p;";
+        assert!(
+            rules(rebuild, "SELECT 1;", Dialect::Sqlite).is_empty(),
+            "{:?}",
+            rules(rebuild, "SELECT 1;", Dialect::Sqlite)
+        );
+        // MySQL's DROP INDEX names its table; ALTER TABLE … DROP INDEX undoes it too.
+        let my = migration("CREATE INDEX u_n ON u (n);", Some("SELECT 1;"), Dialect::MySql, true);
+        assert!(my[0].advice.contains("DROP INDEX u_n ON u;"), "{}", my[0].advice);
+        assert!(rules("CREATE INDEX u_n ON u (n);", "ALTER TABLE u DROP INDEX u_n;", Dialect::MySql).is_empty());
+        // A schema is part of the name.
+        let m = migration("CREATE TABLE billing.invoices (id int);", Some("SELECT 1;"), pg, true);
+        assert!(m[0].advice.contains("DROP TABLE billing.invoices;"));
     }
 
     #[test]
