@@ -503,3 +503,26 @@ async fn lost_checks_are_found() {
     let r = verify(&t).await;
     assert_eq!(outcomes(&r)[1], (2, "leaves added constraint positive CHECK ((VALUE > 0))".to_string()));
 }
+
+/// SQLite keeps a column's collation and a table's STRICT / WITHOUT ROWID only in its SQL and
+/// pragma_table_list: a down that rebuilds a table without them is found.
+#[tokio::test]
+async fn sqlite_collations_and_table_options_are_compared() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "u", "CREATE TABLE u (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE) STRICT;", "DROP TABLE u;");
+    pair(
+        &t,
+        2,
+        "rebuild",
+        "CREATE TABLE u_new (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE, n INT) STRICT;\nDROP TABLE u;\n\
+         ALTER TABLE u_new RENAME TO u;",
+        "CREATE TABLE u_old (id INTEGER PRIMARY KEY, name TEXT);\nDROP TABLE u;\nALTER TABLE u_old RENAME TO u;",
+    );
+    let r = verify(&t).await;
+    assert_eq!(outcomes(&r)[0], (1, "restores".to_string()));
+    let Outcome::Leaves { changes, .. } = &r.checked[1].outcome else { panic!("{:?}", outcomes(&r)) };
+    let before = changes[0].before.as_deref().unwrap();
+    let after = changes[0].after.as_deref().unwrap();
+    assert!(before.contains("name COLLATE NOCASE") && before.contains("STRICT"), "{before}");
+    assert!(!after.contains("COLLATE") && !after.contains("STRICT"), "{after}");
+}

@@ -372,9 +372,27 @@ impl Inspect for Sqlite {
         .fetch_all(&mut self.conn)
         .await
         .map_err(|e| self.lite(e))?;
+        // Table options and column collations are not in the pragmas' columns: STRICT and WITHOUT
+        // ROWID come from pragma_table_list, collations from the table's own SQL.
+        let options: Vec<(String, bool, bool)> =
+            sqlx::query_as("SELECT name, strict, wr FROM pragma_table_list WHERE schema = 'main' AND type = 'table'")
+                .fetch_all(&mut self.conn)
+                .await
+                .map_err(|e| self.lite(e))?;
         for (table, sql) in tables {
             for check in checks(&sql) {
                 rows.push(("constraint".into(), format!("{table} {check}"), check));
+            }
+            let mut extra: Vec<String> = collations(&sql);
+            if let Some((_, strict, without_rowid)) = options.iter().find(|(n, _, _)| *n == table) {
+                extra.extend(strict.then(|| "STRICT".to_string()));
+                extra.extend(without_rowid.then(|| "WITHOUT ROWID".to_string()));
+            }
+            if let Some(row) = rows.iter_mut().find(|(kind, name, _)| kind == "table" && *name == table) {
+                for line in extra {
+                    row.2.push('\n');
+                    row.2.push_str(&line);
+                }
             }
         }
         Ok(crate::schema::Schema::from_rows(rows))
@@ -488,6 +506,26 @@ const LITE_INSPECT: [&str; 4] = [
      FROM sqlite_master WHERE type IN ('index', 'view', 'trigger') AND sql IS NOT NULL \
      AND tbl_name NOT IN ('_sqlx_migrations', '_godwit_log') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
 ];
+
+/// `column COLLATE name` for each column a table's SQL gives a collation (none when it cannot be read).
+fn collations(sql: &str) -> Vec<String> {
+    use sqlparser::ast::{ColumnOption, Statement};
+    let Ok(mut parsed) = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::SQLiteDialect {}, sql) else {
+        return Vec::new();
+    };
+    let Some(Statement::CreateTable(t)) = parsed.pop() else { return Vec::new() };
+    t.columns
+        .iter()
+        .flat_map(|c| {
+            c.options.iter().filter_map(move |o| match &o.option {
+                ColumnOption::Collation(n) => {
+                    Some(format!("{} COLLATE {}", c.name.value, n.to_string().to_uppercase()))
+                }
+                _ => None,
+            })
+        })
+        .collect()
+}
 
 /// The `CHECK (...)` clauses of a table's SQL, outside quotes and comments, blanks made one.
 fn checks(sql: &str) -> Vec<String> {
