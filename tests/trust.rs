@@ -10,53 +10,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestDb;
+use common::project::{Project, signal, text};
 use godwit::db::Dialect;
-
-/// A project around a test database: `godwit.toml` with `[env.dev]`, and the person's data and
-/// config folders of its own.
-struct Project {
-    t: TestDb,
-    home: tempfile::TempDir,
-}
-
-impl Project {
-    async fn new(d: Dialect) -> Project {
-        let t = TestDb::new(d).await;
-        std::fs::write(
-            t.dir.path().join("godwit.toml"),
-            format!("id = \"trust-test\"\n[env.dev]\nurl = \"{}\"\n", t.url),
-        )
-        .unwrap();
-        Project { t, home: tempfile::tempdir().unwrap() }
-    }
-
-    fn data(&self) -> PathBuf {
-        self.home.path().join("data")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_godwit"));
-        c.current_dir(self.t.dir.path())
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("GODWIT_DATA_DIR", self.data())
-            .env("GODWIT_CONFIG_DIR", self.home.path().join("config"))
-            .stdin(Stdio::null());
-        c
-    }
-
-    fn godwit(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn store(&self) -> PathBuf {
-        self.data().join("backups/trust-test/dev")
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -193,11 +148,6 @@ async fn wait_until_running(t: &TestDb, probe: &str) {
         assert!(Instant::now() < deadline, "the long statement never showed on the server");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn signal(child: &Child, sig: i32) {
-    // SAFETY: a plain kill(2) to our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
 }
 
 /// A second Ctrl-C (or one SIGTERM) stops the statement on the server, and the process reports

@@ -90,7 +90,13 @@ impl Postgres {
         if let Some(p) = target.password() {
             o = o.password(p);
         }
-        let conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
+        let mut conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
+        // A runner killed mid-migration leaves its session on the server, holding the migration
+        // lock until its statement ends; PostgreSQL 14 and later can notice the client is gone
+        // and end it. (Where the server cannot, it refuses the setting: the run goes on without.)
+        if conn.server_version_num().is_some_and(|v| v >= 140000) {
+            let _ = conn.execute("SET client_connection_check_interval = '1s'").await;
+        }
         Ok(Postgres { conn, target: target.clone(), lock_id: None })
     }
 

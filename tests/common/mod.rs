@@ -3,6 +3,8 @@
 //! that cannot be reached fails the test loudly.
 #![allow(dead_code)]
 
+pub mod project;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -108,6 +110,24 @@ impl TestDb {
                 let mut c =
                     sqlx::sqlite::SqliteConnectOptions::new().filename(self.sqlite_path()).connect().await.unwrap();
                 sqlx::query_scalar::<_, String>(sql).fetch_all(&mut c).await.unwrap()
+            }
+        }
+    }
+
+    /// Runs statements on a plain sqlx connection (a person's change, not Godwit's).
+    pub async fn exec(&self, sql: &str) {
+        let sql = AssertSqlSafe(sql.to_string());
+        match self.dialect {
+            Dialect::Postgres => {
+                sqlx::PgConnection::connect(&self.url).await.unwrap().execute(sql).await.unwrap();
+            }
+            Dialect::MySql => {
+                sqlx::MySqlConnection::connect(&self.url).await.unwrap().execute(sql).await.unwrap();
+            }
+            Dialect::Sqlite => {
+                let mut c =
+                    sqlx::sqlite::SqliteConnectOptions::new().filename(self.sqlite_path()).connect().await.unwrap();
+                c.execute(sql).await.unwrap();
             }
         }
     }

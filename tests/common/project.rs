@@ -1,0 +1,60 @@
+//! A project folder around a test database, run as a person runs `godwit` (its own data and
+//! config folders), for the tests that start, signal and kill the real binary.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use godwit::db::Dialect;
+
+use super::TestDb;
+
+/// A project around a test database: `godwit.toml` with `[env.dev]`, and the person's data and
+/// config folders of its own.
+pub struct Project {
+    pub t: TestDb,
+    pub home: tempfile::TempDir,
+}
+
+impl Project {
+    pub async fn new(d: Dialect) -> Project {
+        let t = TestDb::new(d).await;
+        std::fs::write(
+            t.dir.path().join("godwit.toml"),
+            format!("id = \"trust-test\"\n[env.dev]\nurl = \"{}\"\n", t.url),
+        )
+        .unwrap();
+        Project { t, home: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.home.path().join("data")
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_godwit"));
+        c.current_dir(self.t.dir.path())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("GODWIT_DATA_DIR", self.data())
+            .env("GODWIT_CONFIG_DIR", self.home.path().join("config"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn godwit(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.data().join("backups/trust-test/dev")
+    }
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: a plain kill(2) to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
