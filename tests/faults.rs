@@ -9,10 +9,12 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::project::{Project, signal, text};
+use common::proxy::Proxy;
 use godwit::db::Dialect;
 
-/// Starts `godwit up` and returns once it has said which migration it is applying.
-fn start(p: &Project) -> Child {
+/// Starts `godwit up` and returns once it has said which migration it is applying, with what it
+/// prints on stderr after that.
+fn start(p: &Project) -> (Child, std::thread::JoinHandle<String>) {
     let mut child = p.command(&["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let mut seen = String::new();
@@ -24,8 +26,12 @@ fn start(p: &Project) -> Child {
         assert!(n > 0, "godwit ended early: {seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    child
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        seen + &rest
+    });
+    (child, rest)
 }
 
 /// Waits until `probe` (a query giving one text) answers "1".
@@ -56,13 +62,14 @@ async fn postgres_killed_mid_migration_rolls_back_and_the_next_run_goes_on() {
          SELECT pg_sleep(CASE WHEN to_regclass('go_on') IS NULL THEN 600 ELSE 0 END);",
     );
     p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
-    let child = start(&p);
+    let (child, said) = start(&p);
     until(
         &p,
         "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
     )
     .await;
     kill(child);
+    drop(said);
     p.t.exec("CREATE TABLE go_on (id INT)").await;
 
     let o = p.godwit(&["--lock-timeout", "20", "up"]);
@@ -81,9 +88,10 @@ async fn sqlite_killed_mid_migration_rolls_back_and_the_next_run_goes_on() {
          WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < (SELECT CASE WHEN EXISTS \
          (SELECT 1 FROM sqlite_master WHERE name = 'go_on') THEN 1 ELSE 5000000000 END)) SELECT count(*) FROM c;",
     );
-    let child = start(&p);
+    let (child, said) = start(&p);
     tokio::time::sleep(Duration::from_millis(500)).await;
     kill(child);
+    drop(said);
     p.t.exec("CREATE TABLE go_on (id INT)").await;
 
     let o = p.godwit(&["--lock-timeout", "20", "up"]);
@@ -99,7 +107,7 @@ async fn mariadb_killed_mid_migration_is_finished_by_the_server_and_the_next_run
     let p = Project::new(Dialect::MySql).await;
     p.t.write("1_half.sql", "CREATE TABLE made (id INT);\nDO SLEEP(2);\nCREATE TABLE second (id INT);");
     p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
-    let child = start(&p);
+    let (child, said) = start(&p);
     until(
         &p,
         "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'DO SLEEP(2)%' \
@@ -107,6 +115,7 @@ async fn mariadb_killed_mid_migration_is_finished_by_the_server_and_the_next_run
     )
     .await;
     kill(child);
+    drop(said);
 
     let o = p.godwit(&["--lock-timeout", "20", "up"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -114,4 +123,86 @@ async fn mariadb_killed_mid_migration_is_finished_by_the_server_and_the_next_run
     assert_eq!(p.t.tables().await, ["after_it", "made", "second"]);
     // Applied once each: one ok event per migration.
     assert_eq!(p.t.log().await.iter().filter(|l| l.starts_with("apply:ok:")).count(), 2, "{:?}", p.t.log().await);
+}
+
+/// Points the project's `dev` at a proxy in front of its server.
+async fn through_proxy(p: &Project) -> Proxy {
+    let url = url::Url::parse(&p.t.url).unwrap();
+    let proxy = Proxy::start(format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())).await;
+    let mut via = url.clone();
+    via.set_port(Some(proxy.port)).unwrap();
+    std::fs::write(p.t.dir.path().join("godwit.toml"), format!("id = \"trust-test\"\n[env.dev]\nurl = \"{via}\"\n"))
+        .unwrap();
+    proxy
+}
+
+/// The connection cut mid-migration: exit 3, the migration rolled back on the server (which ends
+/// the session once it sees the client gone), a true status, and the next run applies it once.
+// The proxy runs on the test's runtime while the test blocks on the child: two worker threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connection_cut_mid_migration_exits_3_and_the_next_run_goes_on() {
+    let p = Project::new(Dialect::Postgres).await;
+    let proxy = through_proxy(&p).await;
+    p.t.write(
+        "1_slow.sql",
+        "CREATE TABLE made (id INT);\n\
+         SELECT pg_sleep(CASE WHEN to_regclass('go_on') IS NULL THEN 600 ELSE 0 END);",
+    );
+    p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
+    let (child, said) = start(&p);
+    until(
+        &p,
+        "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
+    )
+    .await;
+    proxy.cut();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", said.join().unwrap());
+
+    let o = p.godwit(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((status["summary"]["applied"].as_i64(), status["summary"]["pending"].as_i64()), (Some(0), Some(2)));
+    p.t.exec("CREATE TABLE go_on (id INT)").await;
+    let o = p.godwit(&["--lock-timeout", "20", "up"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(p.t.history().await, ["1:true", "2:true"]);
+}
+
+/// MariaDB with the connection cut mid-migration: exit 3; the server finishes the batch it has, so
+/// the next run finds it applied and goes on, nothing applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_connection_cut_mid_migration_exits_3_and_nothing_runs_twice() {
+    let p = Project::new(Dialect::MySql).await;
+    let proxy = through_proxy(&p).await;
+    p.t.write("1_half.sql", "CREATE TABLE made (id INT);\nDO SLEEP(2);\nCREATE TABLE second (id INT);");
+    p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
+    let (child, said) = start(&p);
+    until(
+        &p,
+        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'DO SLEEP(2)%' \
+         AND ID <> CONNECTION_ID()",
+    )
+    .await;
+    proxy.cut();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", said.join().unwrap());
+    let o = p.godwit(&["--lock-timeout", "20", "up"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(p.t.history().await, ["1:true", "2:true"]);
+    assert_eq!(p.t.log().await.iter().filter(|l| l.starts_with("apply:ok:")).count(), 2, "{:?}", p.t.log().await);
+}
+
+/// A server that answers nothing: connecting gives up after --connect-timeout, exit 3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_server_times_out_with_exit_3() {
+    for d in [Dialect::Postgres, Dialect::MySql] {
+        let p = Project::new(d).await;
+        let proxy = through_proxy(&p).await;
+        proxy.black_hole();
+        let started = Instant::now();
+        let o = p.godwit(&["--connect-timeout", "2", "status"]);
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+        // Bounded: the timeout fired (generously, on a loaded machine), not a TCP default.
+        assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
+    }
 }

@@ -438,7 +438,7 @@ async fn run(
             Err(db::Failure { error, .. }) if error.kind() == ErrorKind::Connect => {
                 // The connection went away mid-migration: what the database holds now, read over a
                 // new connection, decides what is said.
-                let state = after_lost_connection(db, m.version, direction).await;
+                let state = after_lost_connection(db, m.version, direction, opts.lock_timeout).await;
                 let version = m.version;
                 if state == Lost::Finished {
                     on_event(&RunEvent::MigrationFinished {
@@ -523,17 +523,28 @@ enum Lost {
     Finished,
     Unchanged,
     PartWay,
+    /// The lost session is still running it on the server (it holds the migration lock).
+    StillRunning,
     /// The database cannot be reached again to ask.
     Unknown,
 }
 
-/// Connects again (within 10 s) and reads the migration's history row.
-async fn after_lost_connection(db: &mut dyn Database, version: i64, direction: Direction) -> Lost {
-    let read = async {
-        db.reconnect().await?;
-        db.applied().await
+/// Connects again (within 10 s), waits for the migration lock, and reads the migration's history row.
+async fn after_lost_connection(db: &mut dyn Database, version: i64, direction: Direction, wait: Duration) -> Lost {
+    let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(10), db.reconnect()).await else { return Lost::Unknown };
+    // The lost session may still be running the migration on the server (MariaDB finishes the batch
+    // it was sent), holding the lock: its history row is final only once it lets go. SQLite's lock
+    // is this process's own.
+    if db.dialect() != crate::db::Dialect::Sqlite {
+        match db.lock(wait).await {
+            Ok(()) => {}
+            Err(e) if matches!(e.problem, Problem::LockHeld { .. }) => return Lost::StillRunning,
+            Err(_) => return Lost::Unknown,
+        }
+    }
+    let Ok(Ok(applied)) = tokio::time::timeout(Duration::from_secs(10), db.applied()).await else {
+        return Lost::Unknown;
     };
-    let Ok(Ok(applied)) = tokio::time::timeout(Duration::from_secs(10), read).await else { return Lost::Unknown };
     match (direction, applied.iter().find(|a| a.version == version)) {
         (Direction::Up, Some(a)) if a.success => Lost::Finished,
         (Direction::Up, None) => Lost::Unchanged,
@@ -550,13 +561,17 @@ fn lost_connection(mut error: Error, v: i64, direction: Direction, state: Lost, 
         Direction::Down => "rolled back",
     };
     let now = match state {
-        Lost::Finished => format!("Connected again: migration {v} had finished before the connection went."),
+        Lost::Finished => format!("Connected again: migration {v} is {verb} (the server finished it)."),
         Lost::Unchanged => {
             format!("Connected again: migration {v} changed nothing; the database is as it was before it.")
         }
         Lost::PartWay => format!(
             "Connected again: migration {v} was left part way (it is marked failed). Fix the database by hand, \
              then mark it resolved."
+        ),
+        Lost::StillRunning => format!(
+            "Connected again: the server is still running migration {v} in the lost session (it holds the \
+             migration lock); how it ends shows in its status once it lets go."
         ),
         Lost::Unknown => format!(
             "The database cannot be reached now, so whether migration {v} was {verb} is not known: its status \

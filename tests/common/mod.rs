@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod project;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
