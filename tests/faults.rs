@@ -4,35 +4,12 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::project::{Project, signal, text};
+use common::project::{Project, signal, start_up, text};
 use common::proxy::Proxy;
 use godwit::db::Dialect;
-
-/// Starts `godwit up` and returns once it has said which migration it is applying, with what it
-/// prints on stderr after that.
-fn start(p: &Project) -> (Child, std::thread::JoinHandle<String>) {
-    let mut child = p.command(&["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut buf = [0u8; 256];
-    while !seen.contains("applying") {
-        assert!(Instant::now() < deadline, "the run did not start: {seen}");
-        let n = stderr.read(&mut buf).unwrap();
-        assert!(n > 0, "godwit ended early: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    let rest = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stderr.read_to_string(&mut rest);
-        seen + &rest
-    });
-    (child, rest)
-}
 
 /// Waits until `probe` (a query giving one text) answers "1".
 async fn until(p: &Project, probe: &str) {
@@ -41,6 +18,39 @@ async fn until(p: &Project, probe: &str) {
         assert!(Instant::now() < deadline, "never: {probe}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `godwit up` running a PostgreSQL migration that sleeps ten minutes on its first run only (the
+/// test makes `go_on` before the next), with a second migration after it.
+async fn pg_slow_run(p: &Project) -> (Child, std::thread::JoinHandle<String>) {
+    p.t.write(
+        "1_slow.sql",
+        "CREATE TABLE made (id INT);\n\
+         SELECT pg_sleep(CASE WHEN to_regclass('go_on') IS NULL THEN 600 ELSE 0 END);",
+    );
+    p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
+    let run = start_up(p);
+    until(
+        p,
+        "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(CASE%' \
+         AND pid <> pg_backend_pid()",
+    )
+    .await;
+    run
+}
+
+/// `godwit up` on MariaDB, inside a migration of three statements (the second sleeps two seconds).
+async fn mariadb_batch_run(p: &Project) -> (Child, std::thread::JoinHandle<String>) {
+    p.t.write("1_half.sql", "CREATE TABLE made (id INT);\nDO SLEEP(2);\nCREATE TABLE second (id INT);");
+    p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
+    let run = start_up(p);
+    until(
+        p,
+        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND INFO LIKE 'DO SLEEP(2)%' \
+         AND ID <> CONNECTION_ID()",
+    )
+    .await;
+    run
 }
 
 fn kill(child: Child) {
@@ -55,19 +65,7 @@ fn kill(child: Child) {
 #[tokio::test]
 async fn postgres_killed_mid_migration_rolls_back_and_the_next_run_goes_on() {
     let p = Project::new(Dialect::Postgres).await;
-    // Long on the first run only: the test makes `go_on` before the second.
-    p.t.write(
-        "1_slow.sql",
-        "CREATE TABLE made (id INT);\n\
-         SELECT pg_sleep(CASE WHEN to_regclass('go_on') IS NULL THEN 600 ELSE 0 END);",
-    );
-    p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
-    let (child, said) = start(&p);
-    until(
-        &p,
-        "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
-    )
-    .await;
+    let (child, said) = pg_slow_run(&p).await;
     kill(child);
     drop(said);
     p.t.exec("CREATE TABLE go_on (id INT)").await;
@@ -88,7 +86,7 @@ async fn sqlite_killed_mid_migration_rolls_back_and_the_next_run_goes_on() {
          WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < (SELECT CASE WHEN EXISTS \
          (SELECT 1 FROM sqlite_master WHERE name = 'go_on') THEN 1 ELSE 5000000000 END)) SELECT count(*) FROM c;",
     );
-    let (child, said) = start(&p);
+    let (child, said) = start_up(&p);
     tokio::time::sleep(Duration::from_millis(500)).await;
     kill(child);
     drop(said);
@@ -105,15 +103,7 @@ async fn sqlite_killed_mid_migration_rolls_back_and_the_next_run_goes_on() {
 #[tokio::test]
 async fn mariadb_killed_mid_migration_is_finished_by_the_server_and_the_next_run_goes_on() {
     let p = Project::new(Dialect::MySql).await;
-    p.t.write("1_half.sql", "CREATE TABLE made (id INT);\nDO SLEEP(2);\nCREATE TABLE second (id INT);");
-    p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
-    let (child, said) = start(&p);
-    until(
-        &p,
-        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'DO SLEEP(2)%' \
-         AND ID <> CONNECTION_ID()",
-    )
-    .await;
+    let (child, said) = mariadb_batch_run(&p).await;
     kill(child);
     drop(said);
 
@@ -143,18 +133,7 @@ async fn through_proxy(p: &Project) -> Proxy {
 async fn postgres_connection_cut_mid_migration_exits_3_and_the_next_run_goes_on() {
     let p = Project::new(Dialect::Postgres).await;
     let proxy = through_proxy(&p).await;
-    p.t.write(
-        "1_slow.sql",
-        "CREATE TABLE made (id INT);\n\
-         SELECT pg_sleep(CASE WHEN to_regclass('go_on') IS NULL THEN 600 ELSE 0 END);",
-    );
-    p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
-    let (child, said) = start(&p);
-    until(
-        &p,
-        "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
-    )
-    .await;
+    let (child, said) = pg_slow_run(&p).await;
     proxy.cut();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", said.join().unwrap());
@@ -174,15 +153,7 @@ async fn postgres_connection_cut_mid_migration_exits_3_and_the_next_run_goes_on(
 async fn mariadb_connection_cut_mid_migration_exits_3_and_nothing_runs_twice() {
     let p = Project::new(Dialect::MySql).await;
     let proxy = through_proxy(&p).await;
-    p.t.write("1_half.sql", "CREATE TABLE made (id INT);\nDO SLEEP(2);\nCREATE TABLE second (id INT);");
-    p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
-    let (child, said) = start(&p);
-    until(
-        &p,
-        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'DO SLEEP(2)%' \
-         AND ID <> CONNECTION_ID()",
-    )
-    .await;
+    let (child, said) = mariadb_batch_run(&p).await;
     proxy.cut();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", said.join().unwrap());

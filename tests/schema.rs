@@ -16,6 +16,19 @@ fn pair(t: &TestDb, v: i64, name: &str, up: &str, down: &str) {
     t.write(&format!("{v}_{name}.down.sql"), down);
 }
 
+/// The test database as `ops` works on it.
+fn session(t: &TestDb) -> godwit::ops::Session {
+    godwit::ops::Session {
+        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
+        project_id: None,
+        keep: 1,
+        connect: Default::default(),
+        lock_timeout: std::time::Duration::from_secs(5),
+        schema_file: None,
+        lint: Default::default(),
+    }
+}
+
 /// Verifies the test's folder on its own database (standing in for the scratch one).
 async fn verify(t: &TestDb) -> verify::VerifyReport {
     let source = Source::load(&t.migrations()).unwrap();
@@ -166,15 +179,7 @@ CREATE VIEW emails AS SELECT email FROM users;
     let mut db = t.connect().await;
     let opts = godwit::migration::runner::RunOptions::default();
     godwit::migration::runner::up(db.as_mut(), &source, None, &opts, &mut |_| {}).await.unwrap().into_result().unwrap();
-    let session = godwit::ops::Session {
-        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
-        project_id: None,
-        keep: 1,
-        connect: Default::default(),
-        lock_timeout: std::time::Duration::from_secs(5),
-        schema_file: None,
-        lint: Default::default(),
-    };
+    let session = session(&t);
     let sql = godwit::ops::schema_sql(&session).await.unwrap();
     assert!(sql.contains("orders_user") && !sql.contains("_sqlx_migrations") && !sql.contains("_godwit_log"), "{sql}");
     assert!(!sql.contains("AUTO_INCREMENT=") && !sql.contains("\\restrict"), "{sql}");
@@ -383,15 +388,7 @@ async fn a_cancelled_verify_drops_its_scratch_database() {
     let t = TestDb::new(Dialect::Postgres).await;
     pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
     pair(&t, 2, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
-    let session = godwit::ops::Session {
-        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
-        project_id: None,
-        keep: 1,
-        connect: Default::default(),
-        lock_timeout: std::time::Duration::from_secs(5),
-        schema_file: None,
-        lint: Default::default(),
-    };
+    let session = session(&t);
     let cancel = Cancel::default();
     let stop = cancel.clone();
     let report = godwit::ops::verify(&session, None, None, &cancel, &mut |_, _, _| stop.cancel()).await.unwrap();

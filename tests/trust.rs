@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestDb;
-use common::project::{Project, signal, text};
+use common::project::{Project, signal, start_up, text};
 use godwit::db::Dialect;
 
 fn mode(p: &Path) -> u32 {
@@ -126,20 +126,7 @@ async fn names_in_a_cloned_godwit_toml_never_become_paths() {
 fn start_long_run(p: &Project, sql: &str) -> Child {
     p.t.write("1_long.up.sql", sql);
     p.t.write("1_long.down.sql", "SELECT 1;");
-    let mut child = p.command(&["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut buf = [0u8; 256];
-    while !seen.contains("applying") {
-        assert!(Instant::now() < deadline, "the run did not start: {seen}");
-        let n = stderr.read(&mut buf).unwrap();
-        assert!(n > 0, "godwit ended early: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    // Keep draining stderr so the child never blocks on it.
-    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-    child
+    start_up(p).0
 }
 
 async fn wait_until_running(t: &TestDb, probe: &str) {

@@ -1,8 +1,10 @@
 //! A project folder around a test database, run as a person runs `godwit` (its own data and
 //! config folders), for the tests that start, signal and kill the real binary.
 
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use godwit::db::Dialect;
 
@@ -57,4 +59,26 @@ pub fn text(o: &Output) -> String {
 pub fn signal(child: &Child, sig: i32) {
     // SAFETY: a plain kill(2) to our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+/// Starts `godwit up` and returns once it has said which migration it is applying, with a thread
+/// that keeps reading its stderr (so it never blocks) and gives all it said.
+pub fn start_up(p: &Project) -> (Child, std::thread::JoinHandle<String>) {
+    let mut child = p.command(&["up"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 256];
+    while !seen.contains("applying") {
+        assert!(Instant::now() < deadline, "the run did not start: {seen}");
+        let n = stderr.read(&mut buf).unwrap();
+        assert!(n > 0, "godwit ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let rest = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        seen + &rest
+    });
+    (child, rest)
 }
