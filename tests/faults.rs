@@ -177,3 +177,78 @@ async fn a_black_holed_server_times_out_with_exit_3() {
         assert!(started.elapsed() < Duration::from_secs(30), "{:?}", started.elapsed());
     }
 }
+
+fn bytes_of(p: &std::path::Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+/// SQLite files that cannot be written: corrupt, or locked by another process. Each gives a clear
+/// error (no panic: never exit 101) and leaves the file as it was. (A read-only file is not tested:
+/// the tests run as root, whom permissions do not stop.)
+#[tokio::test]
+async fn sqlite_files_that_cannot_be_written_are_refused_and_left_as_they_were() {
+    let p = Project::new(Dialect::Sqlite).await;
+    p.t.write("1_a.sql", "CREATE TABLE a (id INT);");
+    assert!(p.godwit(&["up"]).status.success());
+    p.t.write("2_b.sql", "CREATE TABLE b (id INT);");
+    let file = p.t.sqlite_path();
+
+    // Locked by another process: a writer that holds its transaction open.
+    let mut holder = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys,time; c=sqlite3.connect(sys.argv[1], isolation_level=None); \
+             c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(30)",
+        ])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()), &mut line).unwrap();
+    let before = bytes_of(&file);
+    let o = p.godwit(&["--lock-timeout", "2", "up"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(matches!(o.status.code(), Some(1..=4)), "{}", text(&o));
+    assert_eq!(bytes_of(&file), before);
+    assert_eq!(p.t.history().await, ["1:true"]);
+
+    // Corrupt: its header overwritten.
+    let mut corrupt = bytes_of(&file);
+    corrupt[..16].copy_from_slice(b"not a sqlite db!");
+    std::fs::write(&file, &corrupt).unwrap();
+    let o = p.godwit(&["up"]);
+    assert!(matches!(o.status.code(), Some(1..=3)), "{}", text(&o));
+    assert_eq!(bytes_of(&file), corrupt);
+}
+
+/// SQLite on a full disk (the file size limit of the process, as a filling disk gives it): the
+/// run fails with an error, and the database still holds exactly what it held.
+#[tokio::test]
+async fn sqlite_on_a_full_disk_fails_cleanly() {
+    use std::os::unix::process::CommandExt;
+    let p = Project::new(Dialect::Sqlite).await;
+    p.t.write("1_a.sql", "CREATE TABLE a (id INT);");
+    assert!(p.godwit(&["up"]).status.success());
+    let big = "INSERT INTO big SELECT randomblob(1000) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 \
+               FROM c WHERE x < 20000) SELECT x FROM c);";
+    p.t.write("2_big.sql", &format!("CREATE TABLE big (b BLOB);\n{big}"));
+    let mut c = p.command(&["up"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let limit = libc::rlimit { rlim_cur: 1 << 20, rlim_max: 1 << 20 };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(p.t.history().await, ["1:true"]);
+    assert_eq!(p.t.tables().await, ["a"]);
+    assert_eq!(p.t.strings("PRAGMA integrity_check").await, ["ok"]);
+}
