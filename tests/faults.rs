@@ -252,3 +252,76 @@ async fn sqlite_on_a_full_disk_fails_cleanly() {
     assert_eq!(p.t.tables().await, ["a"]);
     assert_eq!(p.t.strings("PRAGMA integrity_check").await, ["ok"]);
 }
+
+/// The server restarted during a run, on a cluster of the test's own: exit 3 with what is true
+/// once it is back (the migration rolled back), and the next run applies it once.
+#[tokio::test]
+async fn postgres_restarted_mid_migration_exits_3_and_the_next_run_goes_on() {
+    let cluster = common::cluster::Cluster::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(
+        dir.path().join("godwit.toml"),
+        format!("id = \"restart\"\n[env.dev]\nurl = \"{}\"\n", cluster.url()),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("migrations/1_slow.sql"),
+        "CREATE TABLE made (id INT);\nSELECT pg_sleep(CASE WHEN to_regclass('go_on') IS NULL THEN 600 ELSE 0 END);",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("migrations/2_after.sql"), "CREATE TABLE after_it (id INT);").unwrap();
+    let godwit = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("GODWIT_DATA_DIR", dir.path().join("data"))
+            .env("GODWIT_CONFIG_DIR", dir.path().join("config"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let query = |sql: &'static str| {
+        let url = cluster.url();
+        async move {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar::<_, String>(sql).fetch_all(&mut c).await.unwrap()
+        }
+    };
+    let child = godwit(&["up"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while query(
+        "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(CASE%' AND pid <> pg_backend_pid()",
+    )
+    .await
+        != ["1"]
+    {
+        assert!(Instant::now() < deadline, "the migration never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.restart();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(query("SELECT count(*)::text FROM pg_tables WHERE tablename = 'made'").await, ["0"], "rolled back");
+
+    {
+        use sqlx::{Connection, Executor};
+        sqlx::PgConnection::connect(&cluster.url())
+            .await
+            .unwrap()
+            .execute("CREATE TABLE go_on (id INT)")
+            .await
+            .unwrap();
+    }
+    let o = godwit(&["up"]).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        query("SELECT string_agg(version::text || ':' || success::text, ',' ORDER BY version) FROM _sqlx_migrations")
+            .await,
+        ["1:true,2:true"]
+    );
+}

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::cluster::Cluster;
+
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -146,64 +148,6 @@ impl Drop for Keyring {
     }
 }
 
-/// A PostgreSQL cluster of the test's own, on a free loopback port, that checks passwords.
-struct Cluster {
-    dir: tempfile::TempDir,
-    port: u16,
-    bin: PathBuf,
-}
-
-impl Cluster {
-    fn start(password: &str) -> Cluster {
-        let bin = PathBuf::from(
-            String::from_utf8(Command::new("pg_config").arg("--bindir").output().unwrap().stdout).unwrap().trim(),
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        std::fs::write(dir.path().join("pw"), password).unwrap();
-        Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let run = |args: &[&str]| {
-            let o = Command::new("runuser").args(["-u", "postgres", "--"]).args(args).output().unwrap();
-            assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        };
-        run(&[
-            bin.join("initdb").to_str().unwrap(),
-            "-D",
-            data.to_str().unwrap(),
-            "--auth=scram-sha-256",
-            "--username=postgres",
-            &format!("--pwfile={}", dir.path().join("pw").display()),
-        ]);
-        run(&[
-            bin.join("pg_ctl").to_str().unwrap(),
-            "-D",
-            data.to_str().unwrap(),
-            "-l",
-            dir.path().join("log").to_str().unwrap(),
-            "-o",
-            &format!("-p {port} -k {} -c listen_addresses=127.0.0.1", dir.path().display()),
-            "-w",
-            "start",
-        ]);
-        Cluster { dir, port, bin }
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D", self.dir.path().join("data").to_str().unwrap(), "-m", "immediate", "stop"])
-            .output();
-    }
-}
-
 fn project(dir: &Path, envs: &str) -> PathBuf {
     let root = dir.join("proj");
     std::fs::create_dir_all(root.join("migrations")).unwrap();
@@ -220,7 +164,7 @@ fn text(o: &Output) -> String {
 #[test]
 fn passwords_live_in_the_keyring_and_wrong_ones_are_named() {
     let pw = "Cluster-Pw-7731";
-    let cluster = Cluster::start(pw);
+    let cluster = Cluster::start(Some(pw));
     let k = Keyring::start(true);
     let root = project(k.dir.path(), "");
     let url = cluster.url();
@@ -291,7 +235,7 @@ fn passwords_live_in_the_keyring_and_wrong_ones_are_named() {
 #[test]
 fn headless_pipelines_use_the_environment_variable_without_any_keyring() {
     let pw = "Headless-Pw-4410";
-    let cluster = Cluster::start(pw);
+    let cluster = Cluster::start(Some(pw));
     let dir = tempfile::tempdir().unwrap();
     let root = project(dir.path(), &format!("[env.ci]\nurl = \"{}\"\n", cluster.url()));
     let run = |extra: &[(&str, &str)], args: &[&str]| {
@@ -500,7 +444,7 @@ fn personal_environments_stay_out_of_the_project() {
 #[test]
 fn the_password_leaks_nowhere() {
     let pw = "Zq9-Distinctive-Pw-Leak-Check";
-    let cluster = Cluster::start(pw);
+    let cluster = Cluster::start(Some(pw));
     let k = Keyring::start(true);
     let root = project(k.dir.path(), "");
     std::fs::write(root.join("migrations/2_bad.up.sql"), "CREATE TABLE nope (id INTEGER);\nSELECT * FROM missing;")
@@ -618,7 +562,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_stored_password_goes_only_to_the_server_it_was_stored_for() {
     let pw = "Bound-Pw-5521";
-    let cluster = Cluster::start(pw);
+    let cluster = Cluster::start(Some(pw));
     let k = Keyring::start(true);
     let root = project(k.dir.path(), &format!("[env.prod]\nurl = \"{}\"\n", cluster.url()));
     let o = k.godwit(&root, &["secret", "set", "prod", "--stdin"], Some(&format!("{pw}\n")));

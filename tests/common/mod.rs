@@ -3,6 +3,7 @@
 //! that cannot be reached fails the test loudly.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod project;
 pub mod proxy;
 
