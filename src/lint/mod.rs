@@ -98,7 +98,6 @@ pub(crate) struct Input<'a> {
 }
 
 /// Lints migrations in order; each table created by one counts as new for those after it.
-/// `existing` tables are never new (an alter on them is reported even if a file creates them).
 pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config: &LintConfig) -> LintReport {
     let mut report = LintReport { dialect: dialect.name().to_string(), ..Default::default() };
     let mut new_tables = BTreeSet::new();
@@ -113,9 +112,7 @@ pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config
         let mut raws = file_findings(&m.sql, dialect, !m.no_transaction, false, &mut new_tables);
         raws.extend(whole::migration(&m.sql, down.as_deref(), dialect, m.kind != Kind::Simple));
         report.findings.extend(place(&m.sql, &up_name, raws, dialect, config));
-        if let (Some(down), Some(path)) = (down, m.down_path.as_deref())
-            && m.has_down
-        {
+        if let (Some(down), Some(path)) = (down, m.down_path.as_deref()) {
             report.files += 1;
             let in_tx = !crate::migration::source::no_transaction(&down);
             let raws = file_findings(&down, dialect, in_tx, true, &mut BTreeSet::new());
