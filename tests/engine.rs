@@ -353,7 +353,7 @@ async fn postgres_no_transaction_runs_statement_by_statement() {
     assert_eq!(t.history().await, vec!["1:true", "2:true", "3:false"]);
     // Later runs refuse, changing nothing, until a person resolves it.
     let again = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await;
-    let e = again.and_then(|r| r.into_result()).err().expect("refused");
+    let e = again.and_then(|r| r.into_result()).expect_err("refused");
     assert!(e.remedies.contains(&godwit::error::Remedy::resolve(3)), "{:?}", e.remedies);
     assert_eq!(t.history().await, vec!["1:true", "2:true", "3:false"]);
     db.close().await;
