@@ -530,11 +530,6 @@ pub fn lint_files(files: &[PathBuf], dialect: Dialect, config: &lint::LintConfig
     Ok(lint::lint_files(&texts, dialect, config))
 }
 
-/// Lints a migration being written, in the environment's dialect, without a connection.
-pub fn lint_draft(s: &Session, up: &str, down: Option<&str>, no_transaction: bool) -> Vec<lint::Finding> {
-    lint::lint_draft(up, down, no_transaction, s.ws.target.dialect(), &s.lint)
-}
-
 /// Lints what `up` would run on the environment: the migrations not applied there (all of them
 /// when its database does not exist yet), each table they create new for the ones after it.
 pub async fn lint_pending(s: &Session, root: &Path) -> Result<lint::LintReport> {

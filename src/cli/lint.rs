@@ -31,12 +31,13 @@ pub(super) async fn lint_verb(
         }
         return Ok(());
     }
-    let config = ops::lint_config(ctx.project.as_ref())?;
     let root = ctx.project.as_ref().map(|p| p.root.clone()).unwrap_or_else(|| PathBuf::from("."));
     let offline = !matches!(scope, LintScope::Pending);
+    // The pending migrations are read through a session, which carries the project's settings.
+    let config = || ops::lint_config(ctx.project.as_ref());
     let report = match scope {
-        LintScope::Files(files) => ops::lint_files(files, ctx.dialect(dialect)?, &config)?,
-        LintScope::All(from) => ops::lint_all(&ctx.source_dir()?, &root, from, ctx.dialect(dialect)?, &config)?,
+        LintScope::Files(files) => ops::lint_files(files, ctx.dialect(dialect)?, &config()?)?,
+        LintScope::All(from) => ops::lint_all(&ctx.source_dir()?, &root, from, ctx.dialect(dialect)?, &config()?)?,
         LintScope::Pending if dialect.is_some() => {
             return Err(Error::input(
                 "--dialect is for --all and named files; the pending migrations are read as the environment's \

@@ -75,12 +75,17 @@ pub(super) fn target_table(sql: &str, d: Dialect) -> Option<String> {
 
 /// The tables the statements create, with each creating statement's offset.
 pub(super) fn created_tables(statements: &[Piece<'_>], d: Dialect) -> Vec<(usize, String)> {
-    statements
+    created_in(&parsed(statements, d))
+}
+
+/// The tables statements already parsed create, with each creating statement's offset.
+fn created_in(parsed: &[(&Piece<'_>, Option<Statement>)]) -> Vec<(usize, String)> {
+    parsed
         .iter()
-        .filter_map(|s| match parse_one(s.sql, d) {
-            Some(Statement::CreateTable(t)) => Some((s.offset, name(&t.name))),
+        .filter_map(|(p, s)| match s {
+            Some(Statement::CreateTable(t)) => Some((p.offset, name(&t.name))),
             Some(_) => None,
-            None => created_by_words(s.sql).map(|n| (s.offset, n)),
+            None => created_by_words(p.sql).map(|n| (p.offset, n)),
         })
         .collect()
 }
@@ -229,7 +234,7 @@ pub(super) fn migration(up: &str, down: Option<&str>, d: Dialect, reversible: bo
     let mut out = Vec::new();
     let Ok(up_pieces) = split::split(up, d) else { return out };
     let ups = parsed(&up_pieces, d);
-    let created: Vec<String> = created_tables(&up_pieces, d).into_iter().map(|(_, n)| n).collect();
+    let created: Vec<String> = created_in(&ups).into_iter().map(|(_, n)| n).collect();
 
     if let Some(first) = ups.iter().find(|(_, s)| s.as_ref().is_some_and(|s| is_backfill(s, &created)))
         && ups.iter().any(|(_, s)| s.as_ref().is_some_and(is_ddl))
