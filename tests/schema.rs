@@ -523,3 +523,41 @@ async fn sqlite_collations_and_table_options_are_compared() {
     assert!(before.contains("name COLLATE NOCASE") && before.contains("STRICT"), "{before}");
     assert!(!after.contains("COLLATE") && !after.contains("STRICT"), "{after}");
 }
+
+/// PostgreSQL deparses only objects a connection has not read before: after each kind of change
+/// (a column renamed under an index, a foreign key and a view; a type changed; a function's body;
+/// a table renamed), a snapshot on the connection that read the earlier ones equals a fresh one.
+#[tokio::test]
+async fn a_connection_that_read_before_snapshots_as_a_fresh_one() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    t.exec(
+        "CREATE TABLE a (id INT PRIMARY KEY, name TEXT CHECK (name <> ''));
+         CREATE TABLE b (id SERIAL PRIMARY KEY, a_id INT REFERENCES a (id), note TEXT DEFAULT 'x', qty INT);
+         CREATE INDEX b_qty ON b (qty) WHERE qty > 0;
+         CREATE INDEX b_note ON b (lower(note));
+         CREATE VIEW named AS SELECT a.name, b.note FROM a JOIN b ON b.a_id = a.id;
+         CREATE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 42';
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+         CREATE TRIGGER b_touch BEFORE UPDATE ON b FOR EACH ROW EXECUTE FUNCTION touch();",
+    )
+    .await;
+    let mut db = t.connect().await;
+    db.inspect().await.unwrap();
+    for change in [
+        "ALTER TABLE b RENAME COLUMN note TO remark",
+        "ALTER TABLE b ALTER COLUMN qty TYPE BIGINT",
+        "ALTER TABLE b ALTER COLUMN remark SET DEFAULT 'y'",
+        "CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS 'SELECT 43'",
+        "ALTER TABLE a RENAME TO alpha",
+        "CREATE SCHEMA other; CREATE TABLE other.c (id INT)",
+        "ALTER TABLE b DROP CONSTRAINT b_a_id_fkey",
+        "DROP VIEW named; ALTER TABLE b ADD COLUMN extra INT",
+    ] {
+        t.exec(change).await;
+        let mut fresh = t.connect().await;
+        let expected = fresh.inspect().await.unwrap();
+        fresh.close().await;
+        assert_eq!(db.inspect().await.unwrap(), expected, "after {change}");
+    }
+    db.close().await;
+}

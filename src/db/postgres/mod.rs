@@ -3,6 +3,8 @@
 //! statement at a time, because PostgreSQL runs a multi-statement query as one implicit transaction
 //! (where `CREATE INDEX CONCURRENTLY` is refused).
 
+mod inspect;
+
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,8 @@ pub struct Postgres {
     conn: PgConnection,
     target: Target,
     lock_id: Option<i64>,
+    /// What earlier snapshots on this connection read, so the next deparses only what changed.
+    inspected: inspect::Inspected,
 }
 
 /// Cancels a backend's running statement from a connection of its own.
@@ -97,7 +101,7 @@ impl Postgres {
         if conn.server_version_num().is_some_and(|v| v >= 140000) {
             let _ = conn.execute("SET client_connection_check_interval = '1s'").await;
         }
-        Ok(Postgres { conn, target: target.clone(), lock_id: None })
+        Ok(Postgres { conn, target: target.clone(), lock_id: None, inspected: Default::default() })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
@@ -416,15 +420,7 @@ impl Inspect for Postgres {
     }
 
     async fn inspect(&mut self) -> Result<crate::schema::Schema> {
-        let mut rows = Vec::new();
-        for q in INSPECT {
-            rows.extend(
-                sqlx::query_as::<_, (String, String, String)>(AssertSqlSafe(q.replace("{USER}", INSPECT_USER)))
-                    .fetch_all(&mut self.conn)
-                    .await?,
-            );
-        }
-        Ok(crate::schema::Schema::from_rows(rows))
+        inspect::inspect(&mut self.conn, &mut self.inspected).await
     }
 
     async fn drop_tables(&mut self, names: &[String]) -> Result<()> {
@@ -477,109 +473,6 @@ impl Bookkeeper for Postgres {
         Postgres::rollback(self).await
     }
 }
-
-/// The namespaces of user objects: not the system's, not an extension's own.
-const INSPECT_USER: &str =
-    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'";
-
-/// How an object's name reads: bare in the current schema, qualified elsewhere.
-macro_rules! qualified {
-    ($schema:expr, $name:expr) => {
-        concat!("CASE WHEN ", $schema, " = current_schema() THEN '' ELSE ", $schema, " || '.' END || ", $name)
-    };
-}
-
-/// One query per kind of object, each giving `(kind, name, definition)` rows. Objects an extension
-/// owns, Godwit's and sqlx's tables, and what follows from others (the index behind a constraint,
-/// a serial or identity column's sequence) are left out.
-const INSPECT: [&str; 11] = [
-    "SELECT 'extension', extname::text, extname || ' ' || extversion FROM pg_extension WHERE extname <> 'plpgsql'",
-    "SELECT 'schema', n.nspname::text, n.nspname::text FROM pg_namespace n WHERE {USER} AND n.nspname <> 'public' \
-     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = n.oid AND d.deptype = 'e')",
-    concat!(
-        "SELECT 'type', ",
-        qualified!("n.nspname", "t.typname"),
-        ", coalesce(CASE t.typtype WHEN 'e' THEN 'enum (' || coalesce((SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY \
-         e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '') || ')' WHEN 'd' THEN 'domain ' || \
-         format_type(t.typbasetype, t.typtypmod) || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END || \
-         coalesce(' DEFAULT ' || t.typdefault, '') ELSE 'composite (' || coalesce((SELECT string_agg(a.attname || ' ' || \
-         format_type(a.atttypid, a.atttypmod), ', ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = \
-         t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')' END, '') \
-         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER} AND (t.typtype IN ('e', 'd') OR \
-         (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
-         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = t.oid AND d.deptype = 'e')"
-    ),
-    concat!(
-        "SELECT 'sequence', ",
-        qualified!("s.schemaname", "s.sequencename"),
-        ", s.data_type::text || ' start ' || s.start_value || ' increment ' || s.increment_by || ' min ' || \
-         s.min_value || ' max ' || s.max_value || CASE WHEN s.cycle THEN ' cycle' ELSE '' END \
-         FROM pg_sequences s JOIN pg_namespace n ON n.nspname = s.schemaname JOIN pg_class c ON c.relname = \
-         s.sequencename AND c.relnamespace = n.oid WHERE {USER} \
-         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))"
-    ),
-    concat!(
-        "SELECT 'table', ",
-        qualified!("n.nspname", "c.relname"),
-        ", coalesce(string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || \
-         CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END || coalesce(' DEFAULT ' || \
-         pg_get_expr(ad.adbin, ad.adrelid), '') || CASE a.attidentity WHEN 'a' THEN ' GENERATED ALWAYS AS IDENTITY' \
-         WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END || CASE WHEN a.attgenerated = 's' THEN \
-         ' GENERATED ALWAYS AS (' || pg_get_expr(ad.adbin, ad.adrelid) || ') STORED' ELSE '' END || \
-         coalesce(' COLLATE ' || nullif(co.collname, 'default'), ''), E'\\n' ORDER BY a.attnum), '') || \
-         CASE WHEN c.relkind = 'p' THEN E'\\nPARTITION BY ' || pg_get_partkeydef(c.oid) ELSE '' END \
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_attribute a ON a.attrelid = \
-         c.oid AND a.attnum > 0 AND NOT a.attisdropped LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND \
-         ad.adnum = a.attnum LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0 \
-         WHERE c.relkind IN ('r', 'p') AND {USER} AND c.relname NOT IN ('_sqlx_migrations', '_godwit_log') \
-         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e') \
-         GROUP BY n.nspname, c.relname, c.relkind, c.oid"
-    ),
-    concat!(
-        "SELECT 'constraint', ",
-        qualified!("n.nspname", "t.relname"),
-        " || ' ' || pg_get_constraintdef(k.oid), pg_get_constraintdef(k.oid) \
-         FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
-         WHERE {USER} AND k.contype IN ('p', 'u', 'c', 'f', 'x') AND t.relname NOT IN ('_sqlx_migrations', '_godwit_log')"
-    ),
-    concat!(
-        "SELECT 'constraint', ",
-        qualified!("n.nspname", "t.typname"),
-        " || ' ' || pg_get_constraintdef(k.oid), pg_get_constraintdef(k.oid) \
-         FROM pg_constraint k JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace \
-         WHERE k.contypid <> 0 AND {USER}"
-    ),
-    concat!(
-        "SELECT 'index', ",
-        qualified!("n.nspname", "i.relname"),
-        ", coalesce(regexp_replace(pg_get_indexdef(i.oid), ' ON ' || quote_ident(current_schema()) || '\\.', ' ON '), \
-         pg_get_indexdef(i.oid)) \
-         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
-         JOIN pg_namespace n ON n.oid = i.relnamespace WHERE {USER} \
-         AND t.relname NOT IN ('_sqlx_migrations', '_godwit_log') \
-         AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = x.indexrelid AND k.conrelid = x.indrelid)"
-    ),
-    concat!(
-        "SELECT CASE c.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, ",
-        qualified!("n.nspname", "c.relname"),
-        ", pg_get_viewdef(c.oid) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('v', 'm') AND {USER} \
-         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')"
-    ),
-    concat!(
-        "SELECT 'function', ",
-        qualified!("n.nspname", "p.proname"),
-        " || '(' || pg_get_function_identity_arguments(p.oid) || ')', pg_get_functiondef(p.oid) \
-         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER} AND p.prokind IN ('f', 'p') \
-         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')"
-    ),
-    concat!(
-        "SELECT 'trigger', ",
-        qualified!("n.nspname", "c.relname"),
-        " || '.' || g.tgname, pg_get_triggerdef(g.oid) FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid \
-         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT g.tgisinternal AND {USER}"
-    ),
-];
 
 fn undefined_table(e: &sqlx::Error) -> bool {
     e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42P01")
