@@ -559,5 +559,9 @@ async fn a_connection_that_read_before_snapshots_as_a_fresh_one() {
         fresh.close().await;
         assert_eq!(db.inspect().await.unwrap(), expected, "after {change}");
     }
+    let last = db.inspect().await.unwrap();
+    let index = last.objects.iter().find(|o| o.kind == ObjectKind::Index && o.name == "b_note").unwrap();
+    assert_eq!(index.definition, "CREATE INDEX b_note ON b USING btree (lower(remark))");
+    assert!(last.objects.iter().any(|o| o.kind == ObjectKind::Table && o.name == "other.c"));
     db.close().await;
 }

@@ -295,6 +295,11 @@ pub trait Inspect: Send {
     /// fixed number of queries.
     async fn inspect(&mut self) -> Result<crate::schema::Schema>;
 
+    /// The schema and each table's rows, as `verify` reads them around each down.
+    async fn snapshot(&mut self) -> Result<(crate::schema::Schema, Vec<TableCount>)> {
+        Ok((self.inspect().await?, self.table_counts().await?))
+    }
+
     /// The user tables, for finding what a restore must drop (tables made after the backup).
     async fn tables(&mut self) -> Result<Vec<String>>;
 

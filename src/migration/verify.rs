@@ -128,8 +128,7 @@ pub async fn verify(
 /// One migration's outcome, and whether verifying must stop there (the schema the next one would
 /// start from is not one any environment has).
 async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str, stop: &Stop<'_>) -> Result<(Outcome, bool)> {
-    let before = db.inspect().await?;
-    let counts_before = db.table_counts().await?;
+    let (before, counts_before) = db.snapshot().await?;
     if let Err(e) = up(db, m, actor, stop).await {
         return Ok((fails(Step::Up, e), true));
     }
@@ -142,8 +141,8 @@ async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str, stop: 
     if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel).await {
         return Ok((fails(Step::Down, f.error), true));
     }
-    let changes = schema::diff(&before, &db.inspect().await?);
-    let counts_after = db.table_counts().await?;
+    let (after, counts_after) = db.snapshot().await?;
+    let changes = schema::diff(&before, &after);
     let rows: Vec<Rows> = counts_before
         .iter()
         .filter_map(|b| {

@@ -80,19 +80,34 @@ pub struct Schema {
     pub objects: Vec<Object>,
 }
 
+impl Object {
+    /// An object from a catalog row, its definition trimmed and runs of blanks made one; none for
+    /// a kind Godwit does not know.
+    pub fn from_row(kind: &str, name: String, definition: &str) -> Option<Object> {
+        Some(Object { kind: ObjectKind::from_name(kind)?, name, definition: normalise(definition) })
+    }
+}
+
 impl Schema {
-    /// Builds a schema from catalog rows `(kind, name, definition)`: definitions are trimmed, runs
-    /// of blanks made one, and rows of a kind Godwit does not know are left out.
+    /// Builds a schema from catalog rows `(kind, name, definition)` (see [`Object::from_row`]).
     pub fn from_rows(rows: impl IntoIterator<Item = (String, String, String)>) -> Schema {
-        let mut by_key: BTreeMap<(ObjectKind, String), String> = BTreeMap::new();
-        for (kind, name, definition) in rows {
-            if let Some(kind) = ObjectKind::from_name(&kind) {
-                by_key.insert((kind, name), normalise(&definition));
+        Schema::from_objects(
+            rows.into_iter().filter_map(|(kind, name, definition)| Object::from_row(&kind, name, &definition)),
+        )
+    }
+
+    /// Builds a schema from objects: sorted by kind and name, the last of two alike kept.
+    pub fn from_objects(objects: impl IntoIterator<Item = Object>) -> Schema {
+        let mut sorted: Vec<Object> = objects.into_iter().collect();
+        sorted.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        let mut kept: Vec<Object> = Vec::with_capacity(sorted.len());
+        for o in sorted {
+            if kept.last().is_some_and(|l| l.kind == o.kind && l.name == o.name) {
+                kept.pop();
             }
+            kept.push(o);
         }
-        Schema {
-            objects: by_key.into_iter().map(|((kind, name), definition)| Object { kind, name, definition }).collect(),
-        }
+        Schema { objects: kept }
     }
 }
 

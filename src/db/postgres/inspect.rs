@@ -1,87 +1,168 @@
 //! PostgreSQL's schema snapshot: `(kind, name, definition)` for every user object, read from the
 //! catalogs. Deparsing (`pg_get_indexdef` and the like) is most of a snapshot's cost, and `verify`
-//! takes two snapshots per migration of a schema that changes little between them; so each object
-//! of the costly kinds is listed with a key, its OID and the ids of the transactions that last wrote
-//! its own catalog rows (a row changed is a row rewritten, with a new one; the index flags `CREATE
-//! INDEX CONCURRENTLY` sets in place are added), and only objects whose key the connection has not
-//! seen are deparsed, in a second query. What a definition shows of *other* objects is their names:
-//! when any object's name changes (or the search path), everything is deparsed again.
+//! takes two snapshots per migration of a schema that changes little between them. So a snapshot
+//! first lists, catalog by catalog, each user row's OID and the transaction that last wrote it (a
+//! row changed is a row rewritten, with a new one; the index flags `CREATE INDEX CONCURRENTLY` sets
+//! in place are added): an object's key is the ids of its own rows. Only objects whose key the
+//! connection has not seen are deparsed, in a second query. What a definition shows of *other*
+//! objects is their names: when a name changes (or the search path), everything is read again.
 
 use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::LazyLock;
 
 use sqlx::postgres::PgConnection;
 use sqlx::postgres::types::Oid;
 
 use crate::error::Result;
-use crate::schema::Schema;
+use crate::schema::{Object, Schema};
 
-/// What the connection's earlier snapshot read: each keyed object's row, and each object's name.
+/// What the connection's earlier snapshots read, by object: its key, its row (none for what is not
+/// a user object: a TOAST table, an extension's function), and the names others may show of it.
 #[derive(Default)]
 pub(super) struct Inspected {
-    rows: HashMap<String, Object>,
+    objects: HashMap<Id, Read>,
     names: HashMap<String, String>,
 }
 
-type Object = (String, String, String);
+struct Read {
+    key: Key,
+    row: Option<Object>,
+    names: String,
+}
 
-/// A row of either query: `(key, kind, name, definition)`. The listing gives the key alone for a
-/// keyed object (kind `keyed`), a name for each `name` row, and whole rows (no key) for the rest.
+/// A hash of the `(catalog, xmin)` pairs of an object's rows, in no order: any row rewritten, added
+/// or removed changes it.
+type Key = u128;
+
+/// An object by its catalog (`c` a relation, `k` a constraint, `f` a function, `t` a trigger) and OID.
+type Id = (char, u32);
+
+/// A row of the listing: `(tag, kind, name, definition)`. Kind `ids` carries, in `definition`, a
+/// catalog's rows as `oid xmin` pairs (`tag` says which catalog), kind `name` one name others may
+/// show; the rest are whole objects of the cheap kinds.
 type Row = (Option<String>, String, Option<String>, Option<String>);
 
-pub(super) async fn inspect(conn: &mut PgConnection, cache: &mut Inspected) -> Result<Schema> {
-    let listed: Vec<Row> = sqlx::query_as(LIST.as_str()).fetch_all(&mut *conn).await?;
-    let (mut keys, mut names, mut objects) = (Vec::new(), HashMap::new(), Vec::new());
-    for (key, kind, name, definition) in listed {
-        match (kind.as_str(), key) {
-            ("keyed", Some(key)) => keys.push(key),
-            ("name", Some(key)) => {
-                names.insert(key, name.unwrap_or_default());
+/// A deparsed object: `(oid, catalog, kind, name, definition, names)`.
+type Deparsed = (String, String, String, String, String, String);
+
+/// The schema; with `tables`, also each user table (the event log left out) and whether it has
+/// storage, read in the same query.
+pub(super) async fn inspect(
+    conn: &mut PgConnection,
+    cache: &mut Inspected,
+    tables: bool,
+) -> Result<(Schema, Vec<(String, bool)>)> {
+    let list = if tables { LIST_WITH_TABLES.as_str() } else { LIST.as_str() };
+    let listed: Vec<Row> = sqlx::query_as(list).fetch_all(&mut *conn).await?;
+    let (mut ids, mut names, mut objects, mut stored) = (HashMap::new(), HashMap::new(), Vec::new(), Vec::new());
+    for (tag, kind, name, definition) in listed {
+        match kind.as_str() {
+            "stored" => stored.push((name.unwrap_or_default(), definition.is_some_and(|d| d == "true"))),
+            "ids" => {
+                ids.insert(tag.unwrap_or_default(), definition.unwrap_or_default());
             }
-            _ => objects.push((kind, name.unwrap_or_default(), definition.unwrap_or_default())),
+            "name" => {
+                names.insert(tag.unwrap_or_default(), name.unwrap_or_default());
+            }
+            _ => objects.extend(Object::from_row(&kind, name.unwrap_or_default(), &definition.unwrap_or_default())),
         }
     }
     if names.iter().any(|(k, n)| cache.names.get(k).is_some_and(|old| old != n)) {
-        cache.rows.clear();
+        cache.objects.clear();
     }
-    let unknown: Vec<Oid> = keys.iter().filter(|k| !cache.rows.contains_key(*k)).filter_map(|k| oid(k)).collect();
-    let mut fresh: HashMap<String, Object> = HashMap::new();
-    if !unknown.is_empty() {
-        let rows: Vec<Row> = sqlx::query_as(DEPARSE.as_str()).bind(&unknown).fetch_all(&mut *conn).await?;
-        for (key, kind, name, definition) in rows {
-            if let Some(key) = key {
-                fresh.insert(key, (kind, name.unwrap_or_default(), definition.unwrap_or_default()));
+    let keys = keys(&ids);
+    let mut read = deparse(conn, &keys, |id, key| cache.objects.get(id).is_none_or(|r| r.key != key)).await?;
+    // A relation, column or function renamed: what others show of it may be stale; read them all.
+    if read.iter().any(|(id, r)| cache.objects.get(id).is_some_and(|old| old.names != r.names)) {
+        cache.objects.clear();
+        read = deparse(conn, &keys, |_, _| true).await?;
+    }
+    let mut kept = HashMap::new();
+    for (id, key) in keys {
+        let known = read.remove(&id).or_else(|| cache.objects.remove(&id).filter(|r| r.key == key));
+        // Listed but not deparsed: dropped between the two queries.
+        let Some(r) = known else { continue };
+        objects.extend(r.row.clone());
+        kept.insert(id, Read { key, ..r });
+    }
+    cache.objects = kept;
+    cache.names = names;
+    Ok((Schema::from_objects(objects), stored))
+}
+
+/// Each object's key, from the listed ids: a relation's own row with its columns, defaults,
+/// partition key, index row and rules; a constraint's, function's or trigger's own row.
+fn keys(ids: &HashMap<String, String>) -> HashMap<Id, Key> {
+    let pairs = |tag: &str| {
+        ids.get(tag).map(String::as_str).unwrap_or("").split(',').filter_map(|p| {
+            let (oid, xmin) = p.split_once(' ')?;
+            Some((oid.parse::<u32>().ok()?, xmin))
+        })
+    };
+    // Two independent 64-bit hashes per row, summed: the sum does not depend on the rows' order.
+    let row = |part: &str, xmin: &str| -> Key {
+        let half = |seed: u8| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (seed, part, xmin).hash(&mut h);
+            h.finish() as u128
+        };
+        (half(0) << 64) | half(1)
+    };
+    let mut keys: HashMap<Id, Key> = HashMap::new();
+    for (oid, xmin) in pairs("c") {
+        keys.insert(('c', oid), row("c", xmin));
+    }
+    for part in ["a", "d", "p", "x", "w"] {
+        for (oid, xmin) in pairs(part) {
+            if let Some(key) = keys.get_mut(&('c', oid)) {
+                *key = key.wrapping_add(row(part, xmin));
             }
         }
     }
-    let mut seen = HashMap::new();
-    for key in keys {
-        if let Some(row) = fresh.remove(&key).or_else(|| cache.rows.remove(&key)) {
-            objects.push(row.clone());
-            seen.insert(key, row);
+    for tag in ["k", "f", "t"] {
+        for (oid, xmin) in pairs(tag) {
+            keys.insert((tag.chars().next().unwrap_or('k'), oid), row(tag, xmin));
         }
     }
-    // An object changed between the two queries: as the second read it.
-    objects.extend(fresh.into_values());
-    cache.rows = seen;
-    cache.names = names;
-    Ok(Schema::from_rows(objects))
+    keys
 }
 
-/// The OID in a key (`r16390:...`).
-fn oid(key: &str) -> Option<Oid> {
-    key.get(1..)?.split(':').next()?.parse().ok().map(Oid)
+/// Deparses the objects `stale` picks, each catalog's OIDs in their own parameter.
+async fn deparse(
+    conn: &mut PgConnection,
+    keys: &HashMap<Id, Key>,
+    stale: impl Fn(&Id, Key) -> bool,
+) -> Result<HashMap<Id, Read>> {
+    let wanted: Vec<&Id> = keys.iter().filter(|(id, key)| stale(id, **key)).map(|(id, _)| id).collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let of = |tag: char| wanted.iter().filter(|(t, _)| *t == tag).map(|(_, oid)| Oid(*oid)).collect::<Vec<_>>();
+    let rows: Vec<Deparsed> = sqlx::query_as(DEPARSE.as_str())
+        .bind(of('c'))
+        .bind(of('k'))
+        .bind(of('f'))
+        .bind(of('t'))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut found: HashMap<Id, Read> = HashMap::new();
+    for (oid, tag, kind, name, definition, names) in rows {
+        let (Ok(oid), Some(tag)) = (oid.parse::<u32>(), tag.chars().next()) else { continue };
+        let key = keys.get(&(tag, oid)).copied().unwrap_or_default();
+        found.insert((tag, oid), Read { key, row: Object::from_row(&kind, name, &definition), names });
+    }
+    // What the deparsing leaves out is not a user object: remembered as such.
+    for id in wanted {
+        found.entry(*id).or_insert_with(|| Read { key: keys[id], row: None, names: String::new() });
+    }
+    Ok(found)
 }
 
 /// The namespaces of user objects: not the system's, not an extension's own. Each part also asks
 /// for OIDs from 16384 (`FirstNormalObjectId`: what initdb made is below it), which lets the server
 /// read the catalogs by their OID indexes instead of scanning thousands of built-in rows.
 const USER: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'";
-
-/// The dependencies that leave an object out (an extension's own, a serial column's sequence), read
-/// once per query: a hashed lookup in each part, whatever plan the catalogs' statistics suggest.
-const DEPS: &str = "WITH deps AS MATERIALIZED (SELECT classid, objid, deptype FROM pg_depend \
-     WHERE objid >= 16384 AND deptype IN ('a', 'i', 'e'))";
 
 /// How an object's name reads: bare in the current schema, qualified elsewhere.
 macro_rules! qualified {
@@ -96,7 +177,7 @@ macro_rules! qualified {
 const WHOLE: [&str; 5] = [
     "SELECT NULL, 'extension', extname::text, extname || ' ' || extversion FROM pg_extension WHERE extname <> 'plpgsql'",
     "SELECT NULL, 'schema', n.nspname::text, n.nspname::text FROM pg_namespace n WHERE {USER} AND n.nspname <> 'public' \
-     AND n.oid NOT IN (SELECT objid FROM deps WHERE classid = 'pg_namespace'::regclass AND deptype = 'e')",
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')",
     concat!(
         "SELECT NULL, 'type', ",
         qualified!("n.nspname", "t.typname"),
@@ -108,16 +189,16 @@ const WHOLE: [&str; 5] = [
          t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')' END, '') \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid >= 16384 AND {USER} AND (t.typtype IN ('e', 'd') OR \
          (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
-         AND t.oid NOT IN (SELECT objid FROM deps WHERE classid = 'pg_type'::regclass AND deptype = 'e')"
+         AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')"
     ),
     concat!(
         "SELECT NULL, 'sequence', ",
-        qualified!("s.schemaname", "s.sequencename"),
-        ", s.data_type::text || ' start ' || s.start_value || ' increment ' || s.increment_by || ' min ' || \
-         s.min_value || ' max ' || s.max_value || CASE WHEN s.cycle THEN ' cycle' ELSE '' END \
-         FROM pg_sequences s JOIN pg_namespace n ON n.nspname = s.schemaname JOIN pg_class c ON c.relname = \
-         s.sequencename AND c.relnamespace = n.oid WHERE c.oid >= 16384 AND {USER} AND c.oid NOT IN (SELECT objid FROM deps \
-         WHERE classid = 'pg_class'::regclass)"
+        qualified!("n.nspname", "c.relname"),
+        ", format_type(s.seqtypid, NULL) || ' start ' || s.seqstart || ' increment ' || s.seqincrement || ' min ' || \
+         s.seqmin || ' max ' || s.seqmax || CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END \
+         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE s.seqrelid >= 16384 AND {USER} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i', 'e'))"
     ),
     concat!(
         "SELECT NULL, 'constraint', ",
@@ -128,32 +209,31 @@ const WHOLE: [&str; 5] = [
     ),
 ];
 
-/// A kind whose objects are keyed: `inner` lists each one's `oid`, `key` and what its name is made
-/// of, `oid` names the column it is read by, and `outer` deparses the rows of `{INNER}` into
-/// `(key, kind, name, definition)`.
+/// A kind deparsed only when changed: `inner` lists its objects with their `oid` and what their
+/// names are made of, `oid` names the column to look one up by, and `outer` deparses the rows of
+/// `{INNER}` into `(oid, catalog, kind, name, definition, names)`, where `names` is what other
+/// objects' definitions may show of it.
 struct Keyed {
     inner: &'static str,
     oid: &'static str,
+    /// The parameter with the OIDs wanted: `$1` relations, `$2` constraints, `$3` functions, `$4` triggers.
+    param: &'static str,
     outer: &'static str,
 }
 
 const KEYED: [Keyed; 6] = [
-    // A table's key covers its own row, its partition key, and its columns with their defaults.
     Keyed {
         inner: concat!(
             "SELECT c.oid, c.relkind, ",
             qualified!("n.nspname", "c.relname"),
-            " AS name, 'r' || c.oid || ':' || c.xmin || ':' || coalesce((SELECT p.xmin::text FROM pg_partitioned_table p \
-             WHERE p.partrelid = c.oid), '') || ':' || coalesce((SELECT string_agg(a.xmin || '.' || \
-             coalesce(ad.xmin::text, ''), ',' ORDER BY a.attnum) FROM pg_attribute a LEFT JOIN pg_attrdef ad ON \
-             ad.adrelid = a.attrelid AND ad.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT \
-             a.attisdropped), '') AS key \
+            " AS name \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p') AND {USER} AND c.relname NOT IN ('_sqlx_migrations', '_godwit_log') \
-             AND c.oid NOT IN (SELECT objid FROM deps WHERE classid = 'pg_class'::regclass AND deptype = 'e')"
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
         ),
         oid: "c.oid",
-        outer: "SELECT key, 'table', name, coalesce((SELECT string_agg(a.attname || ' ' || \
+        param: "$1",
+        outer: "SELECT oid::text, 'c', 'table', name, coalesce((SELECT string_agg(a.attname || ' ' || \
              format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END || \
              coalesce(' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid), '') || CASE a.attidentity WHEN 'a' THEN \
              ' GENERATED ALWAYS AS IDENTITY' WHEN 'd' THEN ' GENERATED BY DEFAULT AS IDENTITY' ELSE '' END || \
@@ -162,7 +242,7 @@ const KEYED: [Keyed; 6] = [
              FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
              LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> 0 \
              WHERE a.attrelid = s.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || \
-             CASE WHEN s.relkind = 'p' THEN E'\\nPARTITION BY ' || pg_get_partkeydef(s.oid) ELSE '' END FROM {INNER} s",
+             CASE WHEN s.relkind = 'p' THEN E'\\nPARTITION BY ' || pg_get_partkeydef(s.oid) ELSE '' END, {RELNAMES} FROM {INNER} s",
     },
     // A constraint is named by its definition (the server's generated names are noise); OFFSET 0
     // keeps the planner from deparsing it twice.
@@ -170,106 +250,143 @@ const KEYED: [Keyed; 6] = [
         inner: concat!(
             "SELECT k.oid, ",
             qualified!("n.nspname", "t.relname"),
-            " AS prefix, 'k' || k.oid || ':' || k.xmin AS key \
+            " AS prefix \
              FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
              WHERE k.oid >= 16384 AND {USER} AND k.contype IN ('p', 'u', 'c', 'f', 'x') \
              AND t.relname NOT IN ('_sqlx_migrations', '_godwit_log')"
         ),
         oid: "k.oid",
-        outer: "SELECT key, 'constraint', prefix || ' ' || def, def FROM (SELECT key, prefix, \
+        param: "$2",
+        outer: "SELECT oid::text, 'k', 'constraint', prefix || ' ' || def, def, '' FROM (SELECT oid, prefix, \
              pg_get_constraintdef(oid) AS def FROM {INNER} s OFFSET 0) d",
     },
     Keyed {
         inner: concat!(
             "SELECT i.oid, ",
             qualified!("n.nspname", "i.relname"),
-            " AS name, 'i' || i.oid || ':' || x.xmin || ':' || i.xmin || ':' || x.indisvalid || x.indisready || \
-             x.indislive AS key \
+            " AS name \
              FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
              JOIN pg_namespace n ON n.oid = i.relnamespace WHERE x.indexrelid >= 16384 AND {USER} \
              AND t.relname NOT IN ('_sqlx_migrations', '_godwit_log') \
              AND x.indexrelid NOT IN (SELECT conindid FROM pg_constraint WHERE contype IN ('p', 'u', 'x'))"
         ),
         oid: "x.indexrelid",
-        outer: "SELECT key, 'index', name, coalesce(regexp_replace(pg_get_indexdef(oid), \
-             ' ON ' || quote_ident(current_schema()) || '\\.', ' ON '), pg_get_indexdef(oid)) FROM {INNER} s",
+        param: "$1",
+        outer: "SELECT oid::text, 'c', 'index', name, coalesce(regexp_replace(pg_get_indexdef(oid), \
+             ' ON ' || quote_ident(current_schema()) || '\\.', ' ON '), pg_get_indexdef(oid)), name FROM {INNER} s",
     },
     Keyed {
         inner: concat!(
             "SELECT c.oid, c.relkind, ",
             qualified!("n.nspname", "c.relname"),
-            " AS name, 'v' || c.oid || ':' || c.xmin || ':' || coalesce((SELECT string_agg(r.xmin::text, ',') \
-             FROM pg_rewrite r WHERE r.ev_class = c.oid), '') AS key \
+            " AS name \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.oid >= 16384 AND c.relkind IN ('v', 'm') AND {USER} \
-             AND c.oid NOT IN (SELECT objid FROM deps WHERE classid = 'pg_class'::regclass AND deptype = 'e')"
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
         ),
         oid: "c.oid",
-        outer: "SELECT key, CASE relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, name, pg_get_viewdef(oid) \
-             FROM {INNER} s",
+        param: "$1",
+        outer: "SELECT oid::text, 'c', CASE relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END, name, \
+             pg_get_viewdef(oid), {RELNAMES} FROM {INNER} s",
     },
     Keyed {
         inner: concat!(
             "SELECT p.oid, ",
             qualified!("n.nspname", "p.proname"),
-            " AS name, 'f' || p.oid || ':' || p.xmin AS key \
+            " AS name, p.pronamespace || '.' || p.proname AS names \
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE p.oid >= 16384 AND {USER} AND p.prokind IN ('f', 'p') \
-             AND p.oid NOT IN (SELECT objid FROM deps WHERE classid = 'pg_proc'::regclass AND deptype = 'e')"
+             AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
         ),
         oid: "p.oid",
-        outer: "SELECT key, 'function', name || '(' || pg_get_function_identity_arguments(oid) || ')', \
-             pg_get_functiondef(oid) FROM {INNER} s",
+        param: "$3",
+        outer: "SELECT oid::text, 'f', 'function', name || '(' || pg_get_function_identity_arguments(oid) || ')', \
+             pg_get_functiondef(oid), names FROM {INNER} s",
     },
     Keyed {
         inner: concat!(
             "SELECT g.oid, ",
             qualified!("n.nspname", "c.relname"),
-            " || '.' || g.tgname AS name, 't' || g.oid || ':' || g.xmin AS key FROM pg_trigger g \
+            " || '.' || g.tgname AS name FROM pg_trigger g \
              JOIN pg_class c ON c.oid = g.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE g.oid >= 16384 AND NOT g.tgisinternal AND {USER}"
         ),
         oid: "g.oid",
-        outer: "SELECT key, 'trigger', name, pg_get_triggerdef(oid) FROM {INNER} s",
+        param: "$4",
+        outer: "SELECT oid::text, 't', 'trigger', name, pg_get_triggerdef(oid), '' FROM {INNER} s",
     },
 ];
 
-// The names a definition may show of other objects, with the search path that decides how they
-// are qualified. Any of them changed: the cached definitions may read stale.
-const NAMES: &str = "SELECT 'c' || c.oid, 'name', c.relnamespace || '.' || c.relname || coalesce(':' || (SELECT string_agg(a.attname, \
-     ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), ''), \
-     NULL FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid >= 16384 AND {USER} AND c.relkind <> 'i' \
-     UNION ALL SELECT 'y' || t.oid, 'name', t.typnamespace || '.' || t.typname, NULL FROM pg_type t \
+/// Each catalog's user rows as `oid xmin` pairs, one row per catalog (a relation's columns,
+/// defaults, partition key, index row and rules under the relation's OID).
+const IDS: &str = "SELECT 'c', 'ids', NULL, string_agg(oid || ' ' || xmin, ',') FROM pg_class \
+     WHERE oid >= 16384 AND relkind IN ('r', 'p', 'i', 'I', 'v', 'm') \
+     UNION ALL SELECT 'a', 'ids', NULL, string_agg(attrelid || ' ' || xmin, ',') \
+     FROM pg_attribute WHERE attrelid >= 16384 AND attnum > 0 \
+     UNION ALL SELECT 'd', 'ids', NULL, string_agg(adrelid || ' ' || xmin, ',') FROM pg_attrdef \
+     WHERE adrelid >= 16384 \
+     UNION ALL SELECT 'p', 'ids', NULL, string_agg(partrelid || ' ' || xmin, ',') FROM pg_partitioned_table \
+     WHERE partrelid >= 16384 \
+     UNION ALL SELECT 'x', 'ids', NULL, string_agg(indexrelid || ' ' || xmin || indisvalid || indisready || indislive, ',') \
+     FROM pg_index WHERE indexrelid >= 16384 \
+     UNION ALL SELECT 'w', 'ids', NULL, string_agg(ev_class || ' ' || xmin, ',') FROM pg_rewrite \
+     WHERE ev_class >= 16384 \
+     UNION ALL SELECT 'k', 'ids', NULL, string_agg(oid || ' ' || xmin, ',') FROM pg_constraint \
+     WHERE oid >= 16384 AND conrelid <> 0 \
+     UNION ALL SELECT 'f', 'ids', NULL, string_agg(oid || ' ' || xmin, ',') FROM pg_proc WHERE oid >= 16384 \
+     UNION ALL SELECT 't', 'ids', NULL, string_agg(oid || ' ' || xmin, ',') FROM pg_trigger \
+     WHERE oid >= 16384 AND NOT tgisinternal";
+
+/// The names of the cheap kinds a definition may show (types, sequences, schemas, collations), with
+/// the search path that decides how names are qualified.
+const NAMES: &str = "SELECT 'y' || t.oid, 'name', t.typnamespace || '.' || t.typname, NULL FROM pg_type t \
      JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid >= 16384 AND {USER} AND t.typrelid = 0 \
-     UNION ALL SELECT 'p' || p.oid, 'name', p.pronamespace || '.' || p.proname, NULL FROM pg_proc p \
-     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid >= 16384 AND {USER} \
+     AND t.typcategory <> 'A' \
+     UNION ALL SELECT 's' || c.oid, 'name', c.relnamespace || '.' || c.relname, NULL FROM pg_class c \
+     WHERE c.oid >= 16384 AND c.relkind = 'S' \
      UNION ALL SELECT 'n' || n.oid, 'name', n.nspname, NULL FROM pg_namespace n \
      UNION ALL SELECT 'o' || o.oid, 'name', o.collnamespace || '.' || o.collname, NULL FROM pg_collation o \
-     JOIN pg_namespace n ON n.oid = o.collnamespace WHERE o.oid >= 16384 AND {USER} \
+     WHERE o.oid >= 16384 \
      UNION ALL SELECT 'path', 'name', current_schema() || ' ' || current_setting('search_path'), NULL";
 
-/// Every object: whole rows of the cheap kinds, the key of each keyed one, and the names.
-static LIST: LazyLock<String> = LazyLock::new(|| {
-    let parts = WHOLE
-        .iter()
-        .map(|p| p.to_string())
-        .chain(KEYED.iter().map(|k| format!("SELECT key, 'keyed', NULL, NULL FROM ({}) s", k.inner)))
-        .chain([NAMES.to_string()]);
-    union(parts)
-});
+/// Whole rows of the cheap kinds, each catalog's ids, and the names.
+static LIST: LazyLock<String> = LazyLock::new(|| union(WHOLE.iter().chain([&IDS, &NAMES]).map(|p| p.to_string())));
 
-/// The keyed objects whose OIDs are `$1`, deparsed. Each is looked up by its OID, one at a time:
-/// a new scratch database's catalog statistics are those of an empty one, and a join the planner
-/// would choose from them can scan a whole catalog once per object.
+/// The same, with each table and whether it has storage.
+static LIST_WITH_TABLES: LazyLock<String> =
+    LazyLock::new(|| union(WHOLE.iter().chain([&IDS, &NAMES, &TABLES]).map(|p| p.to_string())));
+
+/// Each user table by its quoted name, and whether its file holds anything (a partitioned table
+/// holds nothing itself but is counted).
+const TABLES: &str = "SELECT NULL, 'stored', quote_ident(n.nspname) || '.' || quote_ident(c.relname), \
+     (c.relkind = 'p' OR pg_relation_size(c.oid) > 0)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_%' AND c.relname <> '_godwit_log'";
+
+/// The user tables alone, as [`TABLES`] lists them.
+pub(super) async fn tables(conn: &mut PgConnection) -> Result<Vec<(String, bool)>> {
+    let rows: Vec<Row> = sqlx::query_as(TABLES).fetch_all(&mut *conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, _, name, stored)| (name.unwrap_or_default(), stored.is_some_and(|s| s == "true")))
+        .collect())
+}
+
+/// The objects whose OIDs are `$1` to `$4`, deparsed, each catalog read from the OIDs wanted: a new
+/// scratch database plans with an empty one's statistics, and a join the planner would choose from
+/// them can scan a whole catalog once per object.
 static DEPARSE: LazyLock<String> = LazyLock::new(|| {
     union(KEYED.iter().map(|k| {
-        let only =
-            format!("(SELECT s.* FROM unnest($1::oid[]) AS u(oid), LATERAL ({} AND {} = u.oid) s)", k.inner, k.oid);
-        k.outer.replace("{INNER}", &only)
+        let only = format!("({} AND {} = ANY({}::oid[]))", k.inner, k.oid, k.param);
+        k.outer.replace("{INNER}", &only).replace("{RELNAMES}", RELNAMES)
     }))
 });
 
+/// What others may show of a relation: its name and its columns' names.
+const RELNAMES: &str = "name || ':' || coalesce((SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_attribute a \
+     WHERE a.attrelid = s.oid AND a.attnum > 0 AND NOT a.attisdropped), '')";
+
 fn union(parts: impl Iterator<Item = String>) -> String {
     let parts: Vec<String> = parts.map(|p| format!("({})", p.replace("{USER}", USER))).collect();
-    format!("{DEPS}\n{}", parts.join("\nUNION ALL\n"))
+    parts.join("\nUNION ALL\n")
 }

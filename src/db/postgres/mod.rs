@@ -364,22 +364,8 @@ impl Inspect for Postgres {
     }
 
     async fn table_counts(&mut self) -> Result<Vec<TableCount>> {
-        // A table whose file is empty has no rows in any snapshot: only the others are counted
-        // (verify reads the counts twice per migration, on a schema of mostly empty tables).
-        let tables: Vec<(String, bool)> = sqlx::query_as(
-            "SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname), c.relkind = 'p' OR pg_relation_size(c.oid) > 0 \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') \
-             AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' \
-             AND c.relname <> '_godwit_log' ORDER BY 1",
-        )
-        .fetch_all(&mut self.conn)
-        .await?;
-        let stored = tables.iter().filter(|(_, stored)| *stored).map(|(t, _)| t.clone()).collect();
-        let mut counted = super::count_tables::<sqlx::Postgres>(&mut self.conn, stored, |t| t.to_string()).await?;
-        counted
-            .extend(tables.into_iter().filter(|(_, stored)| !stored).map(|(table, _)| TableCount { table, rows: 0 }));
-        counted.sort_by(|a, b| a.table.cmp(&b.table));
-        Ok(counted)
+        let tables = inspect::tables(&mut self.conn).await?;
+        counted(&mut self.conn, tables).await
     }
 
     async fn schema_lines(&mut self) -> Result<Vec<String>> {
@@ -420,7 +406,12 @@ impl Inspect for Postgres {
     }
 
     async fn inspect(&mut self) -> Result<crate::schema::Schema> {
-        inspect::inspect(&mut self.conn, &mut self.inspected).await
+        Ok(inspect::inspect(&mut self.conn, &mut self.inspected, false).await?.0)
+    }
+
+    async fn snapshot(&mut self) -> Result<(crate::schema::Schema, Vec<TableCount>)> {
+        let (schema, tables) = inspect::inspect(&mut self.conn, &mut self.inspected, true).await?;
+        Ok((schema, counted(&mut self.conn, tables).await?))
     }
 
     async fn drop_tables(&mut self, names: &[String]) -> Result<()> {
@@ -472,6 +463,17 @@ impl Bookkeeper for Postgres {
     async fn rollback(&mut self) {
         Postgres::rollback(self).await
     }
+}
+
+/// Each table's rows, from its name and whether it has storage: a table whose file is empty has no
+/// rows and is not counted (verify reads the counts twice per migration, on a schema of mostly
+/// empty tables).
+async fn counted(conn: &mut PgConnection, tables: Vec<(String, bool)>) -> Result<Vec<TableCount>> {
+    let stored = tables.iter().filter(|(_, stored)| *stored).map(|(t, _)| t.clone()).collect();
+    let mut counted = super::count_tables::<sqlx::Postgres>(conn, stored, |t| t.to_string()).await?;
+    counted.extend(tables.into_iter().filter(|(_, stored)| !stored).map(|(table, _)| TableCount { table, rows: 0 }));
+    counted.sort_by(|a, b| a.table.cmp(&b.table));
+    Ok(counted)
 }
 
 fn undefined_table(e: &sqlx::Error) -> bool {
