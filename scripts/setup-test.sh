@@ -18,6 +18,8 @@ want dbus-x11
 want libsecret-tools
 # initdb/pg_ctl for the tests' own password-checking PostgreSQL cluster.
 want postgresql
+# A virtualenv for Alembic (the import tests install it from PyPI).
+want python3-venv
 # The desktop shell (Tauri 2 on WebKitGTK) and its window under Xvfb, screenshots.
 for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev pkg-config \
          xvfb webkit2gtk-driver imagemagick xauth; do want "$p"; done
@@ -59,4 +61,12 @@ done
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   echo "setup: installing cargo-nextest"
   cargo install cargo-nextest --locked
+fi
+
+# Alembic from PyPI in a virtualenv of its own, for the import tests (tests/import.rs finds it here).
+ALEMBIC_VENV="$HOME/.cache/godwit/tools/alembic"
+if [ ! -x "$ALEMBIC_VENV/bin/alembic" ] || ! "$ALEMBIC_VENV/bin/python" -c 'import psycopg2' 2>/dev/null; then
+  echo "setup: installing Alembic into $ALEMBIC_VENV"
+  python3 -m venv "$ALEMBIC_VENV"
+  "$ALEMBIC_VENV/bin/pip" install --quiet --disable-pip-version-check 'alembic>=1.13,<2' 'psycopg2-binary>=2.9,<3'
 fi

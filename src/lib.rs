@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod event;
 mod fslock;
+pub mod import;
 pub mod lint;
 pub mod migration;
 pub mod ops;

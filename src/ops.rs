@@ -539,3 +539,91 @@ pub async fn lint_pending(s: &Session, root: &Path) -> Result<lint::LintReport> 
     let pending: Vec<&MigrationFile> = source.migrations.iter().filter(|m| !done.contains(&m.version)).collect();
     Ok(lint::lint(&pending, root, s.ws.target.dialect(), &s.lint))
 }
+
+/// What to import, and from where.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub tool: crate::import::Tool,
+    pub dir: PathBuf,
+    /// The Python that runs an Alembic project (found beside it when `None`).
+    pub python: Option<PathBuf>,
+    pub dry_run: bool,
+}
+
+/// What `import` wrote and recorded (or would, in a dry run).
+#[derive(ts_rs::TS, Debug, Clone, serde::Serialize)]
+#[ts(export)]
+pub struct ImportOutcome {
+    pub import: crate::import::Import,
+    pub files: crate::import::Written,
+    /// What the other tool's history table said, when a database was given.
+    pub history: Option<crate::import::history::Adoption>,
+    pub dry_run: bool,
+}
+
+/// Writes another tool's migrations into `migrations` as Godwit files, rendered for `dialect`;
+/// given a database, records what that tool ran there as applied (not run). Everything that can
+/// refuse does so before anything is written.
+pub async fn import(
+    req: &ImportRequest,
+    migrations: &Path,
+    dialect: Dialect,
+    history: Option<(&Session, Option<&str>)>,
+) -> Result<ImportOutcome> {
+    let (tool, dir) = (req.tool, req.dir.clone());
+    let opts = crate::import::ReadOptions { dialect, python: req.python.clone() };
+    // Alembic runs a Python process: off the async workers.
+    let mut found = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts))
+        .await
+        .map_err(|e| Error::new(Problem::Failed, format!("reading the project stopped: {e}")))??;
+    if tool == crate::import::Tool::GolangMigrate && crate::import::same_folder(&req.dir, migrations) {
+        crate::import::use_in_place(&mut found, migrations)?;
+    }
+    let mut db = None;
+    let mut adoption = None;
+    if let Some((s, confirm)) = history {
+        if !req.dry_run {
+            project::check_confirmation(&s.ws, confirm, false)?;
+        }
+        let mut conn = s.open(false).await?;
+        match crate::import::history::plan(conn.as_mut(), &found).await {
+            Ok(a) => adoption = Some(a),
+            Err(e) => {
+                conn.close().await;
+                return Err(e);
+            }
+        }
+        db = Some((conn, s.lock_timeout));
+    }
+    // The files are checked against the folder, then written; a refusal here writes none.
+    let files = match crate::import::write(&mut found, migrations, req.dry_run) {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some((conn, _)) = db {
+                conn.close().await;
+            }
+            return Err(e);
+        }
+    };
+    if let (Some((mut conn, lock_timeout)), Some(a)) = (db, adoption.as_ref()) {
+        let recorded = if req.dry_run {
+            Ok(())
+        } else {
+            crate::import::history::record(conn.as_mut(), &found, a, lock_timeout).await
+        };
+        conn.close().await;
+        if let Err(mut e) = recorded {
+            if !files.written.is_empty() {
+                e.message = format!(
+                    "{} file(s) were written to {}, but recording the history failed: {}. Importing again with the \
+                     same command records it (the files already there are left as they are).",
+                    files.written.len(),
+                    files.dir,
+                    e.message
+                );
+            }
+            return Err(e);
+        }
+    }
+    Ok(ImportOutcome { import: found, files, history: adoption, dry_run: req.dry_run })
+}

@@ -7,6 +7,7 @@ mod change;
 mod ctx;
 mod database;
 mod env;
+mod import;
 mod lint;
 mod progress;
 mod schema;
@@ -33,6 +34,7 @@ use change::*;
 use ctx::*;
 use database::*;
 use env::*;
+use import::*;
 use lint::*;
 use progress::{BackupProgress, Progress, bytes, ms};
 use schema::*;
@@ -273,6 +275,27 @@ enum Verb {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Bring in another tool's migrations as Godwit files. With --env or --url, also record what
+    /// that tool ran on the database as applied (without running it), so `up` runs only the rest.
+    Import {
+        /// alembic, flyway, dbmate or golang-migrate.
+        #[arg(value_parser = ["alembic", "flyway", "dbmate", "golang-migrate"])]
+        tool: String,
+        /// The other tool's migrations folder (Alembic: the folder with alembic.ini, or with env.py).
+        dir: PathBuf,
+        /// Show what would be written and recorded; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The Python that runs the project's Alembic (default: a virtualenv beside it, else python3).
+        #[arg(long, value_name = "PATH")]
+        python: Option<PathBuf>,
+        /// The SQL dialect Alembic renders for, postgres, mysql or sqlite (default: the environment's
+        /// database).
+        #[arg(long, value_name = "DIALECT")]
+        dialect: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Accept the edited file of an applied migration (records the new checksum).
     Repair {
         /// The applied migration whose edited file to accept.
@@ -477,6 +500,9 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,
         Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,
         Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
+        Verb::Import { tool, dir, dry_run, python, dialect, json } => {
+            import_verb(&ctx, tool, dir, *dry_run, python.as_deref(), dialect.as_deref(), json.json).await
+        }
         Verb::Resolve { version, applied, .. } => resolve(&ctx, *version, *applied).await,
     }
 }

@@ -43,6 +43,7 @@ where
     Applied: for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
     Event: for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
     (i64, String): for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
+    (String, String, String): for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
 {
     async fn applied(&mut self) -> Result<Vec<Applied>> {
         let rows = sqlx::query_as::<T::Db, Applied>(sql::SELECT_APPLIED).fetch_all(self.conn()).await;
@@ -86,15 +87,25 @@ where
         self.conn().execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ()).map_err(|e| self.db_error(e))
     }
 
-    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()> {
+    async fn amend(&mut self, changes: &[(Amend, NewEvent)], actor: &str) -> Result<()> {
         let w = T::Words::default();
-        let text = format!(
-            "{};\n{};\n{};\nCOMMIT;",
-            w.begin(),
-            sql::amend(&w, change),
-            sql::insert_log(&w, event, actor, "NULL")
-        );
+        let mut text = format!("{};\n", w.begin());
+        for (change, event) in changes {
+            text.push_str(&format!("{};\n{};\n", sql::amend(&w, change), sql::insert_log(&w, event, actor, "NULL")));
+        }
+        text.push_str("COMMIT;");
         self.in_transaction(text).await
+    }
+
+    async fn foreign_rows(&mut self, query: &str) -> Result<Option<Vec<(String, String, String)>>> {
+        let rows = sqlx::query_as::<T::Db, (String, String, String)>(AssertSqlSafe(query.to_string()))
+            .fetch_all(self.conn())
+            .await;
+        match rows {
+            Ok(rows) => Ok(Some(rows)),
+            Err(e) if T::undefined_table(&e) => Ok(None),
+            Err(e) => Err(self.db_error(e)),
+        }
     }
 }
 

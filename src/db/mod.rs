@@ -48,6 +48,8 @@ pub enum EventKind {
     Resolve,
     Backup,
     Restore,
+    /// Recorded as applied by `import`: another tool ran it.
+    Import,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -70,6 +72,7 @@ impl EventKind {
             EventKind::Resolve => "resolve",
             EventKind::Backup => "backup",
             EventKind::Restore => "restore",
+            EventKind::Import => "import",
         }
     }
 }
@@ -189,6 +192,8 @@ pub enum Amend {
     Succeeded { version: i64, checksum: Vec<u8> },
     /// `resolve --rolled-back`: a person undid a failed migration by hand.
     Forget { version: i64 },
+    /// `import`: another tool ran it; recorded as applied without running it.
+    Adopt { version: i64, description: String, checksum: Vec<u8> },
 }
 
 /// Why a migration or its rollback failed, and whether it left the database part way.
@@ -263,7 +268,11 @@ pub trait History: Send {
     async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>>;
 
     /// Changes a history row and records the event, in one transaction (`repair`, `resolve`).
-    async fn amend(&mut self, change: &Amend, event: &NewEvent, actor: &str) -> Result<()>;
+    async fn amend(&mut self, changes: &[(Amend, NewEvent)], actor: &str) -> Result<()>;
+
+    /// Rows of another tool's history table, each column read as text; `None` when there is no
+    /// such table.
+    async fn foreign_rows(&mut self, query: &str) -> Result<Option<Vec<(String, String, String)>>>;
 
     /// Runs a script's statements with no bookkeeping at all (seed data for `verify`): written once
     /// here, over each driver's connection, with the history code.

@@ -58,6 +58,13 @@ pub(crate) fn amend(s: &impl Syntax, a: &Amend) -> String {
             s.bytes(checksum)
         ),
         Amend::Forget { version } => delete_history(*version),
+        // sqlx's -1: the time it took is not known.
+        Amend::Adopt { version, description, checksum } => format!(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ({version}, {}, TRUE, {}, -1)",
+            s.text(description),
+            s.bytes(checksum)
+        ),
     }
 }
 

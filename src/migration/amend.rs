@@ -23,7 +23,7 @@ async fn amend(
         })?;
         let (change, event, done) = build(row, source)?;
         db.ensure_tables().await?;
-        db.amend(&change, &event, &db::actor()).await?;
+        db.amend(&[(change, event)], &db::actor()).await?;
         Ok(done)
     }
     .await;

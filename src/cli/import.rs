@@ -1,0 +1,86 @@
+//! `godwit import`: another tool's migrations as Godwit files, and with a database, its history.
+
+use super::*;
+use crate::import::{NoteKind, Tool};
+
+pub(super) async fn import_verb(
+    ctx: &Ctx,
+    tool: &str,
+    dir: &std::path::Path,
+    dry_run: bool,
+    python: Option<&std::path::Path>,
+    dialect: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let tool = Tool::from_name(tool).ok_or_else(|| {
+        Error::input(format!("`{tool}` is not a tool Godwit imports from: alembic, flyway, dbmate or golang-migrate"))
+    })?;
+    let req = ops::ImportRequest { tool, dir: dir.to_path_buf(), python: python.map(PathBuf::from), dry_run };
+    // The history is read only from a database named on purpose, not from the default environment.
+    let named = ctx.cli.env.is_some() || ctx.cli.url.is_some();
+    let session = if named { Some(ctx.session()?) } else { None };
+    let (migrations, dialect) = match (&session, dialect) {
+        (Some(s), None) => (s.ws.migrations.clone(), s.ws.target.dialect()),
+        (_, flag) => (ctx.source_dir()?, ctx.dialect(flag)?),
+    };
+    let confirm = match &session {
+        Some(s) if !dry_run => ctx.typed_because(&s.ws, false, "records history in")?,
+        _ => None,
+    };
+    let out = ops::import(&req, &migrations, dialect, session.as_ref().map(|s| (s, confirm.as_deref()))).await?;
+    if json {
+        print_json(&out);
+        return Ok(());
+    }
+    let n = out.import.migrations.len();
+    let (verb, files) = if dry_run { ("Would import", "to write") } else { ("Imported", "written") };
+    println!(
+        "{verb} {n} {} migration{} from {} into {} ({} file{} {files}{}).",
+        tool.name(),
+        if n == 1 { "" } else { "s" },
+        out.import.from,
+        migrations.display(),
+        out.files.written.len(),
+        if out.files.written.len() == 1 { "" } else { "s" },
+        if out.files.unchanged.is_empty() {
+            String::new()
+        } else {
+            format!("; {} already there, left as they are", out.files.unchanged.len())
+        }
+    );
+    let what = if tool == Tool::Alembic { "revision" } else { "version" };
+    for m in &out.import.migrations {
+        let kind = if m.files.len() == 2 { "" } else { "  (irreversible)" };
+        println!("  {}_{}  from {what} {}{kind}", m.version, m.description.replace(' ', "_"), m.id);
+    }
+    if !out.import.notes.is_empty() {
+        println!("Notes:");
+        for n in &out.import.notes {
+            let mark = if n.kind == NoteKind::Unsupported || n.kind == NoteKind::Placeholder { "!" } else { "-" };
+            println!("  {mark} {}: {}", n.subject, n.message);
+        }
+    }
+    if let (Some(h), Some(s)) = (&out.history, &session) {
+        let label = label(&s.ws);
+        let record = if dry_run { "would record" } else { "recorded" };
+        println!(
+            "History in {label}: {} says {} of them ran; {record} {} as applied (not run){}.",
+            h.table,
+            h.record.len() + h.already.len(),
+            h.record.len(),
+            if h.already.is_empty() { String::new() } else { format!(", {} were already recorded", h.already.len()) }
+        );
+        if !h.pending.is_empty() {
+            println!("{} pending there: `{} up` runs the rest.", h.pending.len(), ctx.again);
+        }
+    } else if !dry_run {
+        println!(
+            "Next: on a database the old tool already migrated, import again with --env ENV (or --url) to record \
+             what ran there, so `godwit up` runs only the rest."
+        );
+    }
+    if dry_run {
+        println!("Dry run: nothing was written or recorded.");
+    }
+    Ok(())
+}

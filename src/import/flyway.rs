@@ -1,0 +1,199 @@
+//! Flyway: `V<version>__<name>.sql` ups, `U<version>__<name>.sql` undos, anywhere under the folder;
+//! `R__` repeatables and baseline (`B`) migrations have no Godwit equivalent and are named, not
+//! imported. A `<file>.conf` with `executeInTransaction=false` makes a `-- no-transaction` file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{Foreign, Note, NoteKind, files_under, read_text, words};
+use crate::error::{Error, Result};
+
+pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
+    let mut ups: BTreeMap<Version, Foreign> = BTreeMap::new();
+    let mut undos: BTreeMap<Version, (String, String)> = BTreeMap::new();
+    let mut notes = Vec::new();
+    for rel in files_under(dir)? {
+        let name = rel.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let shown = rel.display().to_string();
+        let Some(stem) = name.strip_suffix(".sql") else {
+            if name.ends_with(".java") || name.ends_with(".kt") {
+                notes.push(unsupported(&shown, "a Java migration: Godwit runs SQL files only"));
+            }
+            continue;
+        };
+        let (prefix, rest) = stem.split_at(stem.chars().next().map_or(0, char::len_utf8));
+        let Some((version, description)) = rest.split_once("__") else {
+            continue;
+        };
+        match prefix {
+            "R" if version.is_empty() => {
+                notes.push(unsupported(&shown, "a repeatable migration (run again whenever it changes)"));
+            }
+            "B" => notes.push(unsupported(&shown, "a baseline migration: import the V files it stands for")),
+            "V" | "U" => {
+                let Some(v) = Version::parse(version) else {
+                    notes.push(unsupported(&shown, "its version is not numbers separated by dots or _"));
+                    continue;
+                };
+                let sql = read_text(dir, &rel)?;
+                if prefix == "U" {
+                    undos.insert(v, (shown, sql));
+                    continue;
+                }
+                if let Some(other) = ups.get(&v) {
+                    return Err(Error::input(format!(
+                        "{} and {shown} have the same Flyway version {}; Flyway refuses them too",
+                        other.files[0], v.text
+                    )));
+                }
+                if sql.contains("${") {
+                    notes.push(Note {
+                        kind: NoteKind::Placeholder,
+                        subject: shown.clone(),
+                        message: "it holds ${…}, which Flyway replaces with a placeholder's value and Godwit \
+                                  sends as written: replace it by hand"
+                            .into(),
+                    });
+                }
+                let no_transaction = in_transaction_false(dir, &rel);
+                if no_transaction {
+                    notes.push(Note {
+                        kind: NoteKind::NoTransaction,
+                        subject: shown.clone(),
+                        message: "its .conf says executeInTransaction=false".into(),
+                    });
+                }
+                ups.insert(
+                    v.clone(),
+                    Foreign {
+                        id: v.text.clone(),
+                        description: words(description),
+                        up: sql,
+                        no_transaction,
+                        files: vec![shown],
+                        ..Default::default()
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+    for (v, (file, sql)) in undos {
+        match ups.get_mut(&v) {
+            Some(up) => {
+                up.files.push(file);
+                up.down = Some(sql);
+            }
+            None => notes.push(unsupported(&file, "an undo with no V file of its version")),
+        }
+    }
+    Ok((ups.into_values().collect(), notes))
+}
+
+fn unsupported(file: &str, why: &str) -> Note {
+    Note { kind: NoteKind::Unsupported, subject: file.into(), message: format!("not imported: {why}") }
+}
+
+/// `V1_1__x.sql.conf` beside the script, saying `executeInTransaction=false`.
+fn in_transaction_false(dir: &Path, rel: &Path) -> bool {
+    let conf = dir.join(format!("{}.conf", rel.display()));
+    std::fs::read_to_string(conf).is_ok_and(|text| {
+        text.lines().any(|l| {
+            let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+            l.eq_ignore_ascii_case("executeInTransaction=false")
+        })
+    })
+}
+
+/// A Flyway version: numbers compared one by one, `_` read as `.`, trailing zeros not counted
+/// (`1.0` is `1`), as Flyway compares them.
+#[derive(Debug, Clone)]
+pub(super) struct Version {
+    parts: Vec<String>,
+    /// As the file name writes it, with `.` for `_` (as Flyway's history table records it).
+    pub text: String,
+}
+
+impl Version {
+    pub(super) fn parse(s: &str) -> Option<Version> {
+        let text = s.replace('_', ".");
+        let mut parts: Vec<String> = text
+            .split('.')
+            .map(|p| {
+                (!p.is_empty() && p.chars().all(|c| c.is_ascii_digit())).then(|| p.trim_start_matches('0').to_string())
+            })
+            .collect::<Option<_>>()?;
+        while parts.last().is_some_and(|p| p.is_empty()) && parts.len() > 1 {
+            parts.pop();
+        }
+        Some(Version { parts, text })
+    }
+}
+
+impl PartialEq for Version {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+impl Eq for Version {}
+impl PartialOrd for Version {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Version {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let n = self.parts.len().max(other.parts.len());
+        let part = |v: &Version, i: usize| v.parts.get(i).cloned().unwrap_or_default();
+        (0..n)
+            .map(|i| {
+                let (a, b) = (part(self, i), part(other, i));
+                a.len().cmp(&b.len()).then(a.cmp(&b))
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_flyway_does() {
+        let v = |s| Version::parse(s).unwrap();
+        assert!(v("1.1") < v("1.10"));
+        assert!(v("2") > v("1.9.9"));
+        assert_eq!(v("1.0"), v("1"));
+        assert_eq!(v("1_1"), v("1.01"));
+        assert_eq!(v("1_1").text, "1.1");
+        assert!(Version::parse("1.a").is_none());
+        assert!(Version::parse("").is_none());
+    }
+
+    #[test]
+    fn reads_ups_undos_and_names_what_it_leaves() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |name: &str, body: &str| {
+            let p = d.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        };
+        w("V1__Create_person.sql", "CREATE TABLE person (id int);");
+        w("U1__Create_person.sql", "DROP TABLE person;");
+        w("sub/V1_1__Add_name.sql", "ALTER TABLE person ADD name text;");
+        w("sub/V1_1__Add_name.sql.conf", "executeInTransaction = false\n");
+        w("R__people_view.sql", "CREATE OR REPLACE VIEW people AS SELECT * FROM person;");
+        w("V2__uses_placeholders.sql", "SELECT '${schema}';");
+        w("README.md", "notes");
+        let (found, notes) = read(d.path()).unwrap();
+        let ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["1", "1.1", "2"]);
+        assert_eq!(found[0].description, "Create person");
+        assert_eq!(found[0].down.as_deref(), Some("DROP TABLE person;"));
+        assert!(found[1].no_transaction && found[1].down.is_none());
+        let kinds: Vec<NoteKind> = notes.iter().map(|n| n.kind).collect();
+        assert!(kinds.contains(&NoteKind::Unsupported) && kinds.contains(&NoteKind::Placeholder));
+        assert!(notes.iter().any(|n| n.subject == "R__people_view.sql"));
+    }
+}

@@ -1,0 +1,480 @@
+//! `godwit import`: another tool's migrations written as Godwit files, and that tool's history
+//! table read so what ran there is recorded as applied instead of running again.
+//!
+//! Reading never writes: `read` builds the whole import in memory (each tool in its own module),
+//! `write` checks every file against the folder before it writes one, and `history::adopt` records
+//! the applied ones in one transaction.
+
+mod alembic;
+mod dbmate;
+mod flyway;
+mod golang;
+pub mod history;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::syntax::Dialect;
+
+/// The tools Godwit imports from.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export, rename = "ImportTool")]
+pub enum Tool {
+    Alembic,
+    Flyway,
+    Dbmate,
+    GolangMigrate,
+}
+
+impl Tool {
+    pub fn from_name(name: &str) -> Option<Tool> {
+        match name.to_ascii_lowercase().as_str() {
+            "alembic" => Some(Tool::Alembic),
+            "flyway" => Some(Tool::Flyway),
+            "dbmate" => Some(Tool::Dbmate),
+            "golang-migrate" | "migrate" => Some(Tool::GolangMigrate),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Alembic => "Alembic",
+            Tool::Flyway => "Flyway",
+            Tool::Dbmate => "dbmate",
+            Tool::GolangMigrate => "golang-migrate",
+        }
+    }
+}
+
+/// One migration as the other tool has it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Foreign {
+    /// Its version or revision as that tool names it (`1.1`, `20151129054053`, `ae1027a6acf`).
+    pub id: String,
+    /// Alembic's `down_revision`s; the others are a line, ordered by `id`.
+    pub parents: Vec<String>,
+    pub description: String,
+    pub up: String,
+    /// `None`: the tool has no down for it.
+    pub down: Option<String>,
+    pub no_transaction: bool,
+    pub created: Option<NaiveDateTime>,
+    /// The files it came from, relative to the folder imported.
+    pub files: Vec<String>,
+}
+
+/// Something the import did not carry over as it was, said by name.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
+#[ts(export, rename = "ImportNote")]
+pub struct Note {
+    pub kind: NoteKind,
+    /// The file or revision it is about.
+    pub subject: String,
+    pub message: String,
+}
+
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export, rename = "ImportNoteKind")]
+pub enum NoteKind {
+    /// A file Godwit cannot run (Flyway's repeatable and Java migrations): not imported.
+    Unsupported,
+    /// A revision two lines of work branched from or met at (Alembic).
+    Branch,
+    /// A merge revision with no SQL of its own: no file is written for it.
+    Merge,
+    /// No down, or an empty one: imported as irreversible.
+    Irreversible,
+    /// Written with `-- no-transaction`, as the other tool ran it.
+    NoTransaction,
+    /// Versions that are not whole numbers, numbered in the tool's order.
+    Renumbered,
+    /// Text the other tool would have substituted before running (placeholders, variables).
+    Placeholder,
+}
+
+/// A file the import writes.
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct NewFile {
+    pub name: String,
+    pub content: String,
+    /// Already in the folder with this content (an import run again): left as it is.
+    pub exists: bool,
+}
+
+/// One imported migration.
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct Imported {
+    /// Its version or revision in the other tool.
+    pub id: String,
+    pub version: i64,
+    pub description: String,
+    pub files: Vec<NewFile>,
+    /// Its other-tool parents, when it has a graph (Alembic).
+    pub parents: Vec<String>,
+    /// The other tool's files it comes from.
+    pub sources: Vec<String>,
+}
+
+impl Imported {
+    /// SHA-384 of the up file, as `_sqlx_migrations` records it.
+    pub fn checksum(&self) -> Vec<u8> {
+        use sha2::Digest;
+        sha2::Sha384::digest(self.files[0].content.as_bytes()).to_vec()
+    }
+}
+
+/// What `import` reads from a folder and would write.
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct Import {
+    pub tool: Tool,
+    pub from: String,
+    pub migrations: Vec<Imported>,
+    pub notes: Vec<Note>,
+    /// Other-tool ids without a file of their own (Alembic merges), so history can place them.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub(crate) graph: Vec<(String, Vec<String>)>,
+}
+
+/// How to read the other tool's project.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The SQL the files are written for (Alembic renders its operations in this dialect).
+    pub dialect: Dialect,
+    /// The Python that runs Alembic; found beside the project when `None`.
+    pub python: Option<PathBuf>,
+}
+
+/// Reads `dir` as `tool`'s project. Runs nothing but Alembic's own offline mode, and writes nothing.
+pub fn read(tool: Tool, dir: &Path, opts: &ReadOptions) -> Result<Import> {
+    if !dir.is_dir() {
+        return Err(Error::input(format!("{} is not a folder", dir.display())));
+    }
+    let (foreign, mut notes) = match tool {
+        Tool::Alembic => alembic::read(dir, opts)?,
+        Tool::Flyway => flyway::read(dir)?,
+        Tool::Dbmate => dbmate::read(dir)?,
+        Tool::GolangMigrate => golang::read(dir)?,
+    };
+    if foreign.is_empty() {
+        return Err(Error::input(format!(
+            "{} holds no {} migrations (looked for {})",
+            dir.display(),
+            tool.name(),
+            match tool {
+                Tool::Alembic => "versions/*.py",
+                Tool::Flyway => "V<version>__<name>.sql",
+                Tool::Dbmate => "<version>_<name>.sql with -- migrate:up",
+                Tool::GolangMigrate => "<version>_<name>.up.sql",
+            }
+        )));
+    }
+    let graph = foreign.iter().map(|f| (f.id.clone(), f.parents.clone())).collect();
+    let versions = versions(tool, &foreign, &mut notes)?;
+    let mut migrations = Vec::new();
+    let mut previous: Option<i64> = None;
+    for (f, version) in foreign.iter().zip(versions) {
+        let Some(version) = version else { continue };
+        migrations.push(render(tool, f, version, previous, &mut notes));
+        previous = Some(version);
+    }
+    Ok(Import { tool, from: dir.display().to_string(), migrations, notes, graph })
+}
+
+/// Godwit versions in the tool's order: its own when they are whole numbers that rise, otherwise
+/// Alembic's create dates (each at least one after the last) or Flyway's order numbered from 1.
+/// `None` for a revision that gets no file (an Alembic merge with no SQL).
+fn versions(tool: Tool, foreign: &[Foreign], notes: &mut Vec<Note>) -> Result<Vec<Option<i64>>> {
+    if tool == Tool::Alembic {
+        let mut last = 0i64;
+        return Ok(foreign
+            .iter()
+            .map(|f| {
+                if f.parents.len() > 1 && !crate::migration::new::has_statement(&f.up) {
+                    return None;
+                }
+                let stamp = f.created.map_or(0, |d| d.format("%Y%m%d%H%M%S").to_string().parse().unwrap_or(0));
+                last = stamp.max(last + 1);
+                Some(last)
+            })
+            .collect());
+    }
+    let own: Option<Vec<i64>> = foreign.iter().map(|f| f.id.parse::<i64>().ok().filter(|v| *v > 0)).collect();
+    match own {
+        Some(v) if v.windows(2).all(|w| w[0] < w[1]) => Ok(v.into_iter().map(Some).collect()),
+        Some(_) if tool != Tool::Flyway => {
+            // Two files with the same number (`1_a.up.sql` and `001_b.up.sql`).
+            Err(Error::input(format!("two {} migrations have the same version; rename one", tool.name())))
+        }
+        _ => {
+            notes.push(Note {
+                kind: NoteKind::Renumbered,
+                subject: foreign.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(", "),
+                message: "Godwit versions are whole numbers: numbered 1, 2, 3… in Flyway's order, each file's \
+                          header keeps its Flyway version"
+                    .into(),
+            });
+            Ok((1..=foreign.len() as i64).map(Some).collect())
+        }
+    }
+}
+
+/// The file-name part of a description: `Add e-mail column!` -> `add_e_mail_column`.
+fn slug(description: &str, fallback: &str) -> String {
+    let mut s = String::new();
+    for c in description.chars() {
+        if c.is_ascii_alphanumeric() {
+            s.push(c.to_ascii_lowercase());
+        } else if !s.ends_with('_') && !s.is_empty() {
+            s.push('_');
+        }
+    }
+    let s: String = s.trim_end_matches('_').chars().take(60).collect();
+    let s = s.trim_end_matches('_').to_string();
+    if s.is_empty() { slug(fallback, "migration") } else { s }
+}
+
+fn render(tool: Tool, f: &Foreign, version: i64, previous: Option<i64>, notes: &mut Vec<Note>) -> Imported {
+    let slug = slug(&f.description, &format!("{} {}", tool.name(), f.id));
+    let description = slug.replace('_', " ");
+    let origin = match tool {
+        Tool::Alembic => format!(
+            "Alembic revision {} (revises {})",
+            f.id,
+            if f.parents.is_empty() { "nothing".to_string() } else { f.parents.join(", ") }
+        ),
+        _ => format!("{} {}", tool.name(), f.files.join(", ")),
+    };
+    let directive = if f.no_transaction { "-- no-transaction\n" } else { "" };
+    let header = format!(
+        "{directive}-- {description}\n--\n-- Revision ID: {version}\n-- Revises: {}\n{}-- Imported from {origin}\n\n",
+        previous.map(|v| v.to_string()).unwrap_or_default(),
+        f.created.map(|d| format!("-- Create Date: {}\n", d.format("%Y-%m-%d %H:%M:%S"))).unwrap_or_default(),
+    );
+    let up = format!("{header}{}\n", f.up.trim_end());
+    let down = f.down.as_deref().filter(|d| crate::migration::new::has_statement(d));
+    let mut files = Vec::new();
+    match down {
+        Some(down) => {
+            files.push(NewFile { name: format!("{version}_{slug}.up.sql"), content: up, exists: false });
+            files.push(NewFile {
+                name: format!("{version}_{slug}.down.sql"),
+                content: format!("{directive}-- Revert: {description}\n\n{}\n", down.trim_end()),
+                exists: false,
+            });
+        }
+        None => {
+            if crate::migration::new::has_statement(&f.up) {
+                notes.push(Note {
+                    kind: NoteKind::Irreversible,
+                    subject: f.files.first().cloned().unwrap_or_else(|| f.id.clone()),
+                    message: format!("{} has no down for it: imported as irreversible", tool.name()),
+                });
+            }
+            files.push(NewFile { name: format!("{version}_{slug}.sql"), content: up, exists: false });
+        }
+    }
+    Imported { id: f.id.clone(), version, description, files, parents: f.parents.clone(), sources: f.files.clone() }
+}
+
+/// A golang-migrate folder that is the project's migrations folder, used as it is (its naming is
+/// sqlx's): nothing is written, and history is recorded with the files' own checksums.
+pub fn use_in_place(import: &mut Import, dir: &Path) -> Result<()> {
+    for m in &mut import.migrations {
+        m.files = m
+            .sources
+            .iter()
+            .map(|name| {
+                let path = dir.join(name);
+                let bytes =
+                    fs::read(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+                let content = String::from_utf8(bytes)
+                    .map_err(|_| Error::input(format!("{} is not UTF-8 text", path.display())))?;
+                Ok(NewFile { name: name.clone(), content, exists: true })
+            })
+            .collect::<Result<_>>()?;
+    }
+    Ok(())
+}
+
+/// Whether two paths name the same folder.
+pub fn same_folder(a: &Path, b: &Path) -> bool {
+    matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
+}
+
+/// What `write` did with each file.
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct Written {
+    pub dir: String,
+    /// Files written now (or that would be, in a dry run).
+    pub written: Vec<String>,
+    /// Files already there with the same content.
+    pub unchanged: Vec<String>,
+}
+
+/// Compares the import with `dir` and writes the files that are not there yet. Refuses before
+/// writing any when a file there differs, or another migration there has one of the versions.
+pub fn write(import: &mut Import, dir: &Path, dry_run: bool) -> Result<Written> {
+    let taken: Vec<(i64, String)> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().to_str()?.to_string();
+                Some((name.split('_').next()?.parse::<i64>().ok()?, name))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::input(format!("cannot list {}: {e}", dir.display()))),
+    };
+    for m in &mut import.migrations {
+        for f in &mut m.files {
+            let path = dir.join(&f.name);
+            match fs::read(&path) {
+                Ok(bytes) if bytes == f.content.as_bytes() => f.exists = true,
+                Ok(_) => {
+                    return Err(Error::input(format!(
+                        "{} is already there and differs from what the import writes: nothing was written. Move \
+                         it away (or import into an empty migrations folder) and try again.",
+                        path.display()
+                    )));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::input(format!("cannot read {}: {e}", path.display()))),
+            }
+        }
+        if let Some((_, other)) =
+            taken.iter().find(|(v, name)| *v == m.version && !m.files.iter().any(|f| &f.name == name))
+        {
+            return Err(Error::input(format!(
+                "{} in {} already has version {}, which the import gives {}: nothing was written. Import into an \
+                 empty migrations folder, or move {other} away.",
+                other,
+                dir.display(),
+                m.version,
+                m.files[0].name
+            )));
+        }
+    }
+    let (mut written, mut unchanged) = (Vec::new(), Vec::new());
+    for f in import.migrations.iter().flat_map(|m| &m.files) {
+        if f.exists { unchanged.push(f.name.clone()) } else { written.push(f.name.clone()) }
+    }
+    if !dry_run && !written.is_empty() {
+        fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+        let mut done: Vec<PathBuf> = Vec::new();
+        for f in import.migrations.iter().flat_map(|m| &m.files).filter(|f| !f.exists) {
+            let path = dir.join(&f.name);
+            let result = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut file| std::io::Write::write_all(&mut file, f.content.as_bytes()));
+            if let Err(e) = result {
+                // Take back what this run wrote, so a failed import leaves the folder as it was.
+                for p in &done {
+                    let _ = fs::remove_file(p);
+                }
+                if done.iter().all(|p| p != &path) && e.kind() != std::io::ErrorKind::AlreadyExists {
+                    let _ = fs::remove_file(&path);
+                }
+                return Err(Error::input(format!("cannot write {}: {e}; nothing was left written", path.display())));
+            }
+            done.push(path);
+        }
+    }
+    Ok(Written { dir: dir.display().to_string(), written, unchanged })
+}
+
+/// The files of `dir` and its subfolders, sorted, as paths relative to it.
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let entries = fs::read_dir(dir.join(&rel))
+            .map_err(|e| Error::input(format!("cannot list {}: {e}", dir.join(&rel).display())))?;
+        for entry in entries.flatten() {
+            let name = rel.join(entry.file_name());
+            // A link could lead outside the folder; the tools' own folders do not need them.
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(name),
+                Ok(t) if t.is_file() => out.push(name),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_text(dir: &Path, rel: &Path) -> Result<String> {
+    let path = dir.join(rel);
+    let bytes = fs::read(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::input(format!("{} is not UTF-8 text; save it as UTF-8 and import again", path.display()))
+    })?;
+    Ok(text.trim_start_matches('\u{feff}').to_string())
+}
+
+/// `Create_users_table` -> `create users table`.
+fn words(name: &str) -> String {
+    name.replace('_', " ").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_file_names() {
+        assert_eq!(slug("Add e-mail column!", "x"), "add_e_mail_column");
+        assert_eq!(slug("  ", "Alembic ab12"), "alembic_ab12");
+        assert_eq!(slug("émoji ☃", "x"), "moji");
+    }
+
+    #[test]
+    fn own_versions_are_kept_and_others_numbered() {
+        let f = |id: &str| Foreign { id: id.into(), up: "SELECT 1;".into(), ..Default::default() };
+        let mut notes = Vec::new();
+        let v = versions(Tool::Flyway, &[f("1"), f("2"), f("10")], &mut notes).unwrap();
+        assert_eq!(v, vec![Some(1), Some(2), Some(10)]);
+        assert!(notes.is_empty());
+        let v = versions(Tool::Flyway, &[f("1"), f("1.1"), f("2")], &mut notes).unwrap();
+        assert_eq!(v, vec![Some(1), Some(2), Some(3)]);
+        assert_eq!(notes[0].kind, NoteKind::Renumbered);
+        let e = versions(Tool::GolangMigrate, &[f("1"), f("1")], &mut notes).unwrap_err();
+        assert_eq!(e.problem, crate::error::Problem::Input);
+    }
+
+    #[test]
+    fn alembic_versions_follow_create_dates_and_rise() {
+        let at = |s: &str| Some(NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap());
+        let f = |created, parents: &[&str], up: &str| Foreign {
+            created,
+            parents: parents.iter().map(|p| p.to_string()).collect(),
+            up: up.into(),
+            ..Default::default()
+        };
+        let v = versions(
+            Tool::Alembic,
+            &[
+                f(at("2024-02-01 14:57:45"), &[], "CREATE TABLE a ();"),
+                f(at("2024-02-01 14:57:45"), &["a"], "CREATE TABLE b ();"),
+                f(None, &["b"], "CREATE TABLE c ();"),
+                f(at("2024-01-01 00:00:00"), &["c", "x"], "\n"),
+            ],
+            &mut Vec::new(),
+        )
+        .unwrap();
+        assert_eq!(v, vec![Some(20240201145745), Some(20240201145746), Some(20240201145747), None]);
+    }
+}

@@ -1,0 +1,419 @@
+//! `godwit import`: other tools' projects become Godwit files, and their history tables say what
+//! is already applied. Alembic (from PyPI, in the venv `make test` installs) and dbmate (from npm)
+//! are the real tools; Flyway's and golang-migrate's tables are made as those tools make them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::TestDb;
+use godwit::db::Dialect;
+use godwit::import::Tool;
+use godwit::migration::runner::{self, RunOptions};
+use godwit::migration::source::Source;
+use godwit::ops::{self, ImportOutcome, ImportRequest};
+use godwit::{Problem, Result};
+
+fn session(t: &TestDb) -> ops::Session {
+    ops::Session {
+        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
+        project_id: None,
+        keep: 1,
+        connect: Default::default(),
+        lock_timeout: std::time::Duration::from_secs(5),
+        schema_file: None,
+        lint: Default::default(),
+    }
+}
+
+/// Imports `dir` into `t`'s migrations folder; with `history`, also reads the tool's table in `t`.
+async fn import(tool: Tool, dir: &Path, t: &TestDb, history: bool, dry_run: bool) -> Result<ImportOutcome> {
+    let req = ImportRequest { tool, dir: dir.to_path_buf(), python: Some(alembic_python()), dry_run };
+    let s = session(t);
+    ops::import(&req, &t.migrations(), t.dialect, history.then_some((&s, None))).await
+}
+
+async fn up(t: &TestDb) -> Vec<i64> {
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let report = runner::up(db.as_mut(), &source, None, &RunOptions::default(), &mut |_| {})
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    db.close().await;
+    report.done.iter().map(|d| d.version).collect()
+}
+
+/// The database made (a SQLite file does not exist until something connects).
+async fn made(d: Dialect) -> TestDb {
+    let t = TestDb::new(d).await;
+    t.connect().await.close().await;
+    t
+}
+
+async fn recorded(t: &TestDb) -> usize {
+    let mut db = t.connect().await;
+    let n = db.applied().await.unwrap().len();
+    db.close().await;
+    n
+}
+
+fn files(t: &TestDb) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(t.migrations()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+    names.sort();
+    names
+}
+
+fn alembic_python() -> PathBuf {
+    let p = std::env::var_os("GODWIT_TEST_ALEMBIC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dirs::home_dir().unwrap().join(".cache/godwit/tools/alembic/bin/python"));
+    assert!(p.is_file(), "no Alembic venv at {}: `scripts/setup-test.sh` installs it", p.display());
+    p
+}
+
+/// The test project copied out of the repository, so running Alembic writes nothing there.
+fn alembic_project() -> tempfile::TempDir {
+    let to = tempfile::tempdir().unwrap();
+    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/import/alembic");
+    for rel in ["alembic.ini", "migrations/env.py"] {
+        std::fs::create_dir_all(to.path().join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(from.join(rel), to.path().join(rel)).unwrap();
+    }
+    std::fs::create_dir_all(to.path().join("migrations/versions")).unwrap();
+    for e in std::fs::read_dir(from.join("migrations/versions")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.path().join("migrations/versions").join(e.file_name())).unwrap();
+    }
+    to
+}
+
+/// Alembic itself, online, on `t` (`target` as `alembic upgrade` takes it).
+fn alembic_upgrade(project: &Path, t: &TestDb, target: &str) {
+    let url = t.url.replacen("postgres://", "postgresql+psycopg2://", 1);
+    let o = Command::new(alembic_python())
+        .args(["-m", "alembic", "upgrade", target])
+        .current_dir(project)
+        .env("DATABASE_URL", url)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "alembic upgrade {target}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The schema without Alembic's own table.
+async fn user_schema(t: &TestDb) -> Vec<String> {
+    t.schema().await.into_iter().filter(|l| !l.contains("alembic_version")).collect()
+}
+
+/// Imported files applied by Godwit make the schema Alembic makes; a database Alembic took
+/// halfway gets its history recorded, and `up` then runs only the rest.
+#[tokio::test]
+async fn alembic_files_make_what_alembic_makes_and_a_halfway_database_runs_only_the_rest() {
+    let project = alembic_project();
+    let twin = TestDb::new(Dialect::Postgres).await;
+    alembic_upgrade(project.path(), &twin, "heads");
+
+    let t = TestDb::new(Dialect::Postgres).await;
+    let out = import(Tool::Alembic, project.path(), &t, false, false).await.unwrap();
+    let ids: Vec<&str> = out.import.migrations.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["a1", "b2", "d4", "c3"], "in the order Alembic runs them; the merge e5 has no SQL");
+    assert_eq!(out.import.migrations[0].version, 20240201145745, "from its create date");
+    let kinds: Vec<_> = out.import.notes.iter().map(|n| (n.kind, n.subject.as_str())).collect();
+    assert!(kinds.contains(&(godwit::import::NoteKind::Merge, "e5")), "{kinds:?}");
+    assert!(kinds.contains(&(godwit::import::NoteKind::Branch, "b2")), "{kinds:?}");
+    assert_eq!(files(&t).len(), 8, "an up and a down each");
+    assert!(!project.path().join("migrations/versions/__pycache__").exists(), "nothing written into the project");
+    assert_eq!(up(&t).await.len(), 4);
+    assert_eq!(user_schema(&t).await, user_schema(&twin).await);
+
+    // Halfway: Alembic ran a1 and b2 there.
+    let half = TestDb::new(Dialect::Postgres).await;
+    alembic_upgrade(project.path(), &half, "b2");
+    std::fs::remove_dir_all(half.migrations()).unwrap();
+    let out = import(Tool::Alembic, project.path(), &half, true, false).await.unwrap();
+    let h = out.history.unwrap();
+    assert_eq!(h.record, [20240201145745, 20240203090000]);
+    assert_eq!(h.pending.len(), 2);
+    assert_eq!(half.log().await, ["import:ok:20240201145745", "import:ok:20240203090000"]);
+    assert_eq!(up(&half).await, [20240205110000, 20240205110001], "only what Alembic had not run");
+    assert_eq!(user_schema(&half).await, user_schema(&twin).await);
+    assert_eq!(
+        half.strings("SELECT version_num FROM alembic_version").await,
+        ["b2"],
+        "the old table is left as it was"
+    );
+
+    // Again: the files are there and the history recorded; nothing changes.
+    let again = import(Tool::Alembic, project.path(), &half, true, false).await.unwrap();
+    assert!(again.files.written.is_empty() && again.files.unchanged.len() == 8);
+    let h = again.history.unwrap();
+    assert!(h.record.is_empty() && h.already.len() == 2, "{h:?}");
+}
+
+/// An env.py that cannot render offline, or a Python without Alembic, is a clear error that
+/// writes nothing.
+#[tokio::test]
+async fn an_alembic_that_cannot_run_offline_writes_nothing() {
+    let project = alembic_project();
+    std::fs::write(project.path().join("migrations/env.py"), "raise SystemExit('online only')\n").unwrap();
+    let t = TestDb::new(Dialect::Sqlite).await;
+    let e = import(Tool::Alembic, project.path(), &t, false, false).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input);
+    let req = ImportRequest {
+        tool: Tool::Alembic,
+        dir: alembic_project().path().to_path_buf(),
+        python: Some(PathBuf::from("/nonexistent/python")),
+        dry_run: false,
+    };
+    let e = ops::import(&req, &t.migrations(), Dialect::Sqlite, None).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input);
+    assert!(files(&t).is_empty());
+}
+
+fn write_all(dir: &Path, files: &[(&str, &str)]) {
+    for (name, body) in files {
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+}
+
+fn dbmate() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules/.bin/dbmate");
+    assert!(p.exists(), "no dbmate at {}: `npm ci` installs it", p.display());
+    p
+}
+
+/// dbmate's URL for a test database.
+fn dbmate_url(t: &TestDb) -> String {
+    match t.dialect {
+        Dialect::Sqlite => format!("sqlite:{}", t.sqlite_path().display()),
+        _ => t.url.clone(),
+    }
+}
+
+/// dbmate itself applies the first two migrations; the import records those two and `up` runs
+/// the third. Its `transaction:false` becomes `-- no-transaction`.
+async fn dbmate_history_is_adopted(d: Dialect) {
+    let t = TestDb::new(d).await;
+    let dir = tempfile::tempdir().unwrap();
+    let all = [
+        (
+            "20240101000000_create_person.sql",
+            "-- migrate:up\nCREATE TABLE person (id INT PRIMARY KEY, name VARCHAR(100));\n\n-- migrate:down\nDROP TABLE person;\n",
+        ),
+        (
+            "20240102000000_add_email.sql",
+            "-- migrate:up transaction:false\nALTER TABLE person ADD email VARCHAR(200);\n-- migrate:down\nALTER TABLE person DROP COLUMN email;\n",
+        ),
+        (
+            "20240103000000_seed.sql",
+            "-- migrate:up\nINSERT INTO person (id, name) VALUES (1, 'Ada');\n-- migrate:down\n",
+        ),
+    ];
+    write_all(dir.path(), &all[..2]);
+    let o = Command::new(dbmate())
+        .args([
+            "--url",
+            &dbmate_url(&t),
+            "--migrations-dir",
+            &dir.path().display().to_string(),
+            "--no-dump-schema",
+            "up",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "dbmate up: {}", String::from_utf8_lossy(&o.stderr));
+    write_all(dir.path(), &all[2..]);
+
+    let out = import(Tool::Dbmate, dir.path(), &t, true, false).await.unwrap();
+    assert_eq!(out.history.as_ref().unwrap().record, [20240101000000, 20240102000000]);
+    let email = std::fs::read_to_string(t.migrations().join("20240102000000_add_email.up.sql")).unwrap();
+    assert!(email.starts_with("-- no-transaction\n"), "{email}");
+    assert!(files(&t).contains(&"20240103000000_seed.sql".to_string()), "an empty down: irreversible");
+    assert_eq!(up(&t).await, [20240103000000]);
+    assert_eq!(t.strings("SELECT name FROM person").await, ["Ada"]);
+    assert_eq!(t.history().await.len(), 3);
+}
+
+/// Flyway's table as Flyway makes it: a baseline at 1, then 1.1 run, then 2 failed. The failure
+/// stops the import before anything is written; once settled, the versions up to 1.1 are
+/// recorded (renumbered 1, 2) and 3 stays pending.
+async fn flyway_history_is_adopted_and_a_failure_is_not_papered_over(d: Dialect) {
+    let t = made(d).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_all(
+        dir.path(),
+        &[
+            ("V1__Create_person.sql", "CREATE TABLE person (id INT PRIMARY KEY, name VARCHAR(100));"),
+            ("U1__Create_person.sql", "DROP TABLE person;"),
+            ("V1_1__Add_email.sql", "ALTER TABLE person ADD email VARCHAR(200);"),
+            ("V2__Add_phone.sql", "ALTER TABLE person ADD phone VARCHAR(20);"),
+            ("R__Person_view.sql", "CREATE VIEW people AS SELECT * FROM person;"),
+        ],
+    );
+    let boolean = if d == Dialect::MySql { "TINYINT(1)" } else { "BOOLEAN" };
+    t.exec(&format!(
+        "CREATE TABLE flyway_schema_history (installed_rank INT NOT NULL PRIMARY KEY, version VARCHAR(50), \
+         description VARCHAR(200) NOT NULL, type VARCHAR(20) NOT NULL, script VARCHAR(1000) NOT NULL, checksum INT, \
+         installed_by VARCHAR(100) NOT NULL, installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+         execution_time INT NOT NULL, success {boolean} NOT NULL);
+         CREATE TABLE person (id INT PRIMARY KEY, name VARCHAR(100), email VARCHAR(200));
+         INSERT INTO flyway_schema_history (installed_rank, version, description, type, script, installed_by, \
+         execution_time, success) VALUES
+         (1, '1', '<< Flyway Baseline >>', 'BASELINE', '<< Flyway Baseline >>', 'ci', 0, TRUE),
+         (2, '1.1', 'Add email', 'SQL', 'V1_1__Add_email.sql', 'ci', 5, TRUE),
+         (3, NULL, 'Person view', 'SQL', 'R__Person_view.sql', 'ci', 5, TRUE),
+         (4, '2', 'Add phone', 'SQL', 'V2__Add_phone.sql', 'ci', 5, FALSE);"
+    ))
+    .await;
+    let e = import(Tool::Flyway, dir.path(), &t, true, false).await.unwrap_err();
+    assert!(matches!(e.problem, Problem::Dirty { version: 3 }), "{e:?}");
+    assert!(files(&t).is_empty(), "nothing written");
+
+    t.exec("DELETE FROM flyway_schema_history WHERE installed_rank = 4").await;
+    let out = import(Tool::Flyway, dir.path(), &t, true, false).await.unwrap();
+    assert!(out.import.notes.iter().any(|n| n.subject == "R__Person_view.sql"));
+    let h = out.history.unwrap();
+    assert_eq!((h.record, h.pending), (vec![1, 2], vec![3]));
+    assert_eq!(up(&t).await, [3]);
+    assert_eq!(
+        t.strings("SELECT version FROM flyway_schema_history WHERE version IS NOT NULL ORDER BY installed_rank").await,
+        ["1", "1.1"]
+    );
+}
+
+/// golang-migrate's one-row table: version 2 means 1 and 2 ran; dirty stops the import.
+async fn golang_migrate_history_is_adopted_and_dirty_is_refused(d: Dialect) {
+    let t = made(d).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_all(
+        dir.path(),
+        &[
+            ("000001_create_person.up.sql", "CREATE TABLE person (id INT PRIMARY KEY);"),
+            ("000001_create_person.down.sql", "DROP TABLE person;"),
+            ("000002_add_name.up.sql", "ALTER TABLE person ADD name VARCHAR(100);"),
+            ("000002_add_name.down.sql", "ALTER TABLE person DROP COLUMN name;"),
+            ("000003_add_email.up.sql", "ALTER TABLE person ADD email VARCHAR(100);"),
+            ("000003_add_email.down.sql", "ALTER TABLE person DROP COLUMN email;"),
+        ],
+    );
+    let boolean = if d == Dialect::MySql { "TINYINT(1)" } else { "BOOLEAN" };
+    t.exec(&format!(
+        "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, dirty {boolean} NOT NULL);
+         CREATE TABLE person (id INT PRIMARY KEY, name VARCHAR(100));
+         INSERT INTO schema_migrations (version, dirty) VALUES (2, TRUE);"
+    ))
+    .await;
+    let e = import(Tool::GolangMigrate, dir.path(), &t, true, false).await.unwrap_err();
+    assert!(matches!(e.problem, Problem::Dirty { version: 2 }), "{e:?}");
+    assert!(files(&t).is_empty());
+
+    t.exec("UPDATE schema_migrations SET dirty = FALSE").await;
+    let dry = import(Tool::GolangMigrate, dir.path(), &t, true, true).await.unwrap();
+    assert_eq!(dry.history.unwrap().record, [1, 2]);
+    assert!(files(&t).is_empty() && recorded(&t).await == 0, "a dry run changes nothing");
+    let out = import(Tool::GolangMigrate, dir.path(), &t, true, false).await.unwrap();
+    assert_eq!(out.history.unwrap().record, [1, 2]);
+    assert_eq!(up(&t).await, [3]);
+}
+
+/// A golang-migrate folder that is the project's migrations folder is used as it is: nothing is
+/// written, and what ran is recorded with the files' own checksums, so `up` and `check` agree.
+#[tokio::test]
+async fn a_golang_migrate_folder_is_used_in_place() {
+    let t = made(Dialect::Sqlite).await;
+    write_all(
+        &t.migrations(),
+        &[
+            ("000001_create_person.up.sql", "CREATE TABLE person (id INT PRIMARY KEY);"),
+            ("000001_create_person.down.sql", "DROP TABLE person;"),
+            ("000002_add_name.up.sql", "ALTER TABLE person ADD name VARCHAR(100);"),
+        ],
+    );
+    t.exec(
+        "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL);
+         CREATE TABLE person (id INT PRIMARY KEY); INSERT INTO schema_migrations VALUES (1, FALSE);",
+    )
+    .await;
+    let before = files(&t);
+    let out = import(Tool::GolangMigrate, &t.migrations(), &t, true, false).await.unwrap();
+    assert!(out.files.written.is_empty());
+    assert_eq!(files(&t), before);
+    assert_eq!(out.history.unwrap().record, [1]);
+    assert_eq!(up(&t).await, [2], "the recorded checksum is the file's own");
+}
+
+macro_rules! on_each_database {
+    ($($test:ident),*) => {
+        mod postgres { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Postgres).await } )* }
+        mod mariadb { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::MySql).await } )* }
+        mod sqlite { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Sqlite).await } )* }
+    };
+}
+
+on_each_database!(
+    dbmate_history_is_adopted,
+    flyway_history_is_adopted_and_a_failure_is_not_papered_over,
+    golang_migrate_history_is_adopted_and_dirty_is_refused
+);
+
+/// A file already in the folder with other content, or another migration holding an imported
+/// version, stops the import before anything is written; a history table another tool made is
+/// refused by name.
+#[tokio::test]
+async fn conflicts_and_strange_tables_change_nothing() {
+    let t = made(Dialect::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), &[("1_a.up.sql", "CREATE TABLE a (id INT);"), ("2_b.up.sql", "CREATE TABLE b (id INT);")]);
+    t.write("2_something_else.sql", "SELECT 1;");
+    let e = import(Tool::GolangMigrate, dir.path(), &t, false, false).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input);
+    assert_eq!(files(&t), ["2_something_else.sql"]);
+
+    std::fs::remove_file(t.migrations().join("2_something_else.sql")).unwrap();
+    t.write("2_b.sql", "-- edited\n");
+    assert_eq!(import(Tool::GolangMigrate, dir.path(), &t, false, false).await.unwrap_err().problem, Problem::Input);
+    assert_eq!(files(&t), ["2_b.sql"]);
+
+    // No golang-migrate table here at all; then dbmate's table where golang-migrate's is expected.
+    std::fs::remove_file(t.migrations().join("2_b.sql")).unwrap();
+    assert_eq!(import(Tool::GolangMigrate, dir.path(), &t, true, false).await.unwrap_err().problem, Problem::Input);
+    t.exec("CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('1');")
+        .await;
+    assert_eq!(import(Tool::GolangMigrate, dir.path(), &t, true, false).await.unwrap_err().problem, Problem::Input);
+    assert!(files(&t).is_empty());
+}
+
+/// The CLI says what it wrote and what it recorded, and a dry run says it changed nothing.
+#[tokio::test]
+async fn the_cli_words_an_import() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    let project = alembic_project();
+    alembic_upgrade(project.path(), &t, "a1");
+    let run = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .args(["--url", &t.url, "--source", "migrations", "import", "alembic"])
+            .arg(project.path())
+            .args(["--python", &alembic_python().display().to_string()])
+            .args(extra)
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (code, out) = run(&["--dry-run"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("Would import 4 Alembic migrations")
+            && out.contains("8 files to write")
+            && out.contains("nothing was written or recorded"),
+        "{out}"
+    );
+    assert!(files(&t).is_empty());
+    let (code, out) = run(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("recorded 1 as applied") && out.contains("3 pending there"), "{out}");
+}
