@@ -417,3 +417,84 @@ async fn the_cli_words_an_import() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("recorded 1 as applied") && out.contains("3 pending there"), "{out}");
 }
+
+/// A session on `t` whose migrations folder is `dir`'s (environments of one project).
+fn session_in(t: &TestDb, dir: &TestDb) -> ops::Session {
+    ops::Session { ws: godwit::project::Workspace::adhoc(t.target(), dir.migrations()), ..session(t) }
+}
+
+async fn baseline(s: &ops::Session, dry_run: bool) -> Result<godwit::import::baseline::BaselineOutcome> {
+    ops::baseline(s, None, dry_run, None, &Default::default()).await
+}
+
+/// A database no migrations made: its baseline is written, proven and recorded; a second one with
+/// the same schema records the same file; one that differs, one with history and an empty one are
+/// refused, changing nothing; a new database gets the schema from the file.
+async fn baseline_starts_a_project_from_a_database(d: Dialect) {
+    let schema = "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100) NOT NULL);
+         CREATE TABLE orders (id INT PRIMARY KEY, user_id INT REFERENCES users (id));
+         CREATE INDEX orders_user ON orders (user_id);
+         CREATE VIEW emails AS SELECT email FROM users;";
+    let prod = made(d).await;
+    prod.exec(schema).await;
+    std::fs::remove_dir(prod.migrations()).unwrap();
+
+    let dry = baseline(&session(&prod), true).await.unwrap();
+    assert!(dry.written && !dry.recorded && dry.sql.contains("orders_user"));
+    assert!(!prod.migrations().exists() && recorded(&prod).await == 0, "a dry run changes nothing");
+    let out = baseline(&session(&prod), false).await.unwrap();
+    assert!(out.written && out.recorded);
+    assert_eq!(files(&prod), std::slice::from_ref(&out.file));
+    assert_eq!(prod.log().await, [format!("baseline:ok:{}", out.version)]);
+    assert!(up(&prod).await.is_empty());
+    let e = baseline(&session(&prod), false).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input, "it has history now");
+
+    let staging = made(d).await;
+    staging.exec(schema).await;
+    let again = baseline(&session_in(&staging, &prod), false).await.unwrap();
+    assert!(!again.written && again.recorded && again.version == out.version);
+    assert_eq!(files(&prod).len(), 1);
+
+    let other = made(d).await;
+    other.exec(schema).await;
+    other.exec("CREATE INDEX users_email ON users (email);").await;
+    let e = baseline(&session_in(&other, &prod), false).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Failed);
+    assert_eq!(recorded(&other).await, 0);
+
+    let empty = made(d).await;
+    assert_eq!(baseline(&session_in(&empty, &prod), false).await.unwrap_err().problem, Problem::Input);
+
+    let fresh = made(d).await;
+    let source = Source::load(&prod.migrations()).unwrap();
+    let mut db = fresh.connect().await;
+    runner::up(db.as_mut(), &source, None, &RunOptions::default(), &mut |_| {}).await.unwrap().into_result().unwrap();
+    db.close().await;
+    assert_eq!(fresh.schema().await, prod.schema().await);
+}
+
+/// A database another tool manages is imported, not baselined.
+#[tokio::test]
+async fn baseline_points_a_managed_database_to_import() {
+    let t = made(Dialect::Sqlite).await;
+    t.exec("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY); CREATE TABLE a (id INT);").await;
+    assert_eq!(baseline(&session(&t), false).await.unwrap_err().problem, Problem::Input);
+    assert!(files(&t).is_empty());
+}
+
+mod baseline_on {
+    use super::*;
+    #[tokio::test]
+    async fn postgres() {
+        baseline_starts_a_project_from_a_database(Dialect::Postgres).await
+    }
+    #[tokio::test]
+    async fn mariadb() {
+        baseline_starts_a_project_from_a_database(Dialect::MySql).await
+    }
+    #[tokio::test]
+    async fn sqlite() {
+        baseline_starts_a_project_from_a_database(Dialect::Sqlite).await
+    }
+}

@@ -84,3 +84,40 @@ pub(super) async fn import_verb(
     }
     Ok(())
 }
+
+pub(super) async fn baseline_verb(ctx: &Ctx, version: Option<i64>, dry_run: bool, json: bool) -> Result<()> {
+    let s = ctx.session()?;
+    let confirm = if dry_run { None } else { ctx.typed_because(&s.ws, false, "records a baseline in")? };
+    let cancel = ctx.cancel_on_signals();
+    let out = ops::baseline(&s, version, dry_run, confirm.as_deref(), &cancel).await?;
+    if json {
+        print_json(&out);
+        return Ok(());
+    }
+    let label = s.ws.confirm_name();
+    let folder = s.ws.migrations.display();
+    match (out.dry_run, out.written) {
+        (true, true) => {
+            println!("{}", out.sql.trim_end());
+            println!(
+                "\nWould write {folder}/{} ({} objects; run on a scratch database, it makes {label}'s schema exactly) \
+                 and record it as applied there. Dry run: nothing was written or recorded.",
+                out.file, out.objects
+            );
+        }
+        (true, false) => println!(
+            "{label}'s schema is what {} makes: would record it as applied there. Dry run: nothing was recorded.",
+            out.file
+        ),
+        (false, true) => println!(
+            "Wrote {folder}/{} from {label}'s schema ({} objects; run on a scratch database, it makes that schema \
+             exactly) and recorded it as applied there. Commit it; `{} new` starts the next migration.",
+            out.file, out.objects, ctx.again
+        ),
+        (false, false) => println!(
+            "{label}'s schema is what {} makes: recorded it as applied there; `{} up` runs only what is newer.",
+            out.file, ctx.again
+        ),
+    }
+    Ok(())
+}

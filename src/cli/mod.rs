@@ -296,6 +296,19 @@ enum Verb {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// For a database no migrations made: write the project's first migration from its schema,
+    /// proven on a scratch database, and record it as applied there. With the project's baseline
+    /// already written, record it on another database whose schema it makes.
+    Baseline {
+        /// The baseline's version (default: now, as YYYYMMDDHHMMSS).
+        #[arg(long, value_name = "VERSION")]
+        version: Option<i64>,
+        /// Show the file it would write; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Accept the edited file of an applied migration (records the new checksum).
     Repair {
         /// The applied migration whose edited file to accept.
@@ -500,6 +513,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,
         Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,
         Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
+        Verb::Baseline { version, dry_run, json } => baseline_verb(&ctx, *version, *dry_run, json.json).await,
         Verb::Import { tool, dir, dry_run, python, dialect, json } => {
             import_verb(&ctx, tool, dir, *dry_run, python.as_deref(), dialect.as_deref(), json.json).await
         }

@@ -50,6 +50,8 @@ pub enum EventKind {
     Restore,
     /// Recorded as applied by `import`: another tool ran it.
     Import,
+    /// A first migration written from the schema by `baseline`, recorded as applied.
+    Baseline,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -73,6 +75,7 @@ impl EventKind {
             EventKind::Backup => "backup",
             EventKind::Restore => "restore",
             EventKind::Import => "import",
+            EventKind::Baseline => "baseline",
         }
     }
 }

@@ -35,7 +35,12 @@ fn table(tool: Tool) -> &'static str {
     }
 }
 
-/// (version, kind, state) as text, in the order the tool wrote them.
+/// The tool's table, and a query of its rows as (version, kind, state) text in the order the tool
+/// wrote them.
+pub(super) fn query_for(tool: Tool, dialect: Dialect) -> (&'static str, String) {
+    (table(tool), query(tool, dialect))
+}
+
 fn query(tool: Tool, dialect: Dialect) -> String {
     let as_text = |e: &str| match dialect {
         Dialect::MySql => format!("CAST({e} AS CHAR)"),

@@ -6,6 +6,7 @@
 //! the applied ones in one transaction.
 
 mod alembic;
+pub mod baseline;
 mod dbmate;
 mod flyway;
 mod golang;
