@@ -561,19 +561,29 @@ pub struct ImportOutcome {
     pub dry_run: bool,
 }
 
-/// Writes another tool's migrations into `migrations` as Godwit files, rendered for `dialect`;
-/// given a database, records what that tool ran there as applied (not run). Everything that can
-/// refuse does so before anything is written.
+/// Writes another tool's migrations into `migrations` as Godwit files (Alembic's rendered for
+/// `dialect`, else the database's); given a database, records what that tool ran there as applied
+/// (not run). Everything that can refuse does so before anything is written.
 pub async fn import(
     req: &ImportRequest,
     migrations: &Path,
-    dialect: Dialect,
+    dialect: Option<Dialect>,
     history: Option<(&Session, Option<&str>)>,
 ) -> Result<ImportOutcome> {
-    let (tool, dir) = (req.tool, req.dir.clone());
-    let opts = crate::import::ReadOptions { dialect, python: req.python.clone() };
+    let own = history.map(|(s, _)| s.ws.target.dialect());
+    if let (Some(asked), Some(own)) = (dialect, own)
+        && asked != own
+    {
+        return Err(Error::input(format!(
+            "--dialect {} is not the database's ({}): the files are rendered for the database they are recorded in",
+            asked.name(),
+            own.name()
+        )));
+    }
+    let (tool, dir, into) = (req.tool, req.dir.clone(), migrations.to_path_buf());
+    let opts = crate::import::ReadOptions { dialect: dialect.or(own), python: req.python.clone() };
     // Alembic runs a Python process: off the async workers.
-    let mut found = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts))
+    let mut found = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts, &into))
         .await
         .map_err(|e| Error::new(Problem::Failed, format!("reading the project stopped: {e}")))??;
     if tool == crate::import::Tool::GolangMigrate && crate::import::same_folder(&req.dir, migrations) {

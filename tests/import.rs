@@ -31,7 +31,7 @@ fn session(t: &TestDb) -> ops::Session {
 async fn import(tool: Tool, dir: &Path, t: &TestDb, history: bool, dry_run: bool) -> Result<ImportOutcome> {
     let req = ImportRequest { tool, dir: dir.to_path_buf(), python: Some(alembic_python()), dry_run };
     let s = session(t);
-    ops::import(&req, &t.migrations(), t.dialect, history.then_some((&s, None))).await
+    ops::import(&req, &t.migrations(), Some(t.dialect), history.then_some((&s, None))).await
 }
 
 async fn up(t: &TestDb) -> Vec<i64> {
@@ -169,7 +169,7 @@ async fn an_alembic_that_cannot_run_offline_writes_nothing() {
         python: Some(PathBuf::from("/nonexistent/python")),
         dry_run: false,
     };
-    let e = ops::import(&req, &t.migrations(), Dialect::Sqlite, None).await.unwrap_err();
+    let e = ops::import(&req, &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input);
     assert!(files(&t).is_empty());
 }
@@ -385,6 +385,33 @@ async fn conflicts_and_strange_tables_change_nothing() {
         .await;
     assert_eq!(import(Tool::GolangMigrate, dir.path(), &t, true, false).await.unwrap_err().problem, Problem::Input);
     assert!(files(&t).is_empty());
+}
+
+/// A second import after the other tool's folder grew keeps what the first wrote and adds the
+/// new migration after it; a file name cannot break out of its comment line into the SQL.
+#[tokio::test]
+async fn a_grown_folder_imports_again_without_duplicates() {
+    let t = made(Dialect::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_all(
+        dir.path(),
+        &[
+            ("V1__one.sql", "CREATE TABLE one (id INT);"),
+            ("V1_1__one_and_a_bit.sql", "CREATE TABLE bit (id INT);"),
+            ("V2__two.sql", "CREATE TABLE two (id INT);"),
+            ("U2__x\nDROP TABLE one;\n.sql", "DROP TABLE two;"),
+        ],
+    );
+    let first = import(Tool::Flyway, dir.path(), &t, false, false).await.unwrap();
+    assert_eq!(first.import.migrations.iter().map(|m| m.version).collect::<Vec<_>>(), [1, 2, 3]);
+    let two = std::fs::read_to_string(t.migrations().join("3_two.up.sql")).unwrap();
+    assert!(!two.lines().any(|l| l.starts_with("DROP")), "{two}");
+    write_all(dir.path(), &[("V1_2__mid.sql", "CREATE TABLE mid (id INT);")]);
+    let again = import(Tool::Flyway, dir.path(), &t, false, false).await.unwrap();
+    assert_eq!(again.files.written, ["4_mid.sql"]);
+    let ids: Vec<(i64, &str)> = again.import.migrations.iter().map(|m| (m.version, m.id.as_str())).collect();
+    assert_eq!(ids, [(1, "1"), (2, "1.1"), (4, "1.2"), (3, "2")]);
+    assert_eq!(files(&t).len(), 5);
 }
 
 /// The CLI says what it wrote and what it recorded, and a dry run says it changed nothing.

@@ -16,12 +16,19 @@ pub(super) async fn import_verb(
         Error::input(format!("`{tool}` is not a tool Godwit imports from: alembic, flyway, dbmate or golang-migrate"))
     })?;
     let req = ops::ImportRequest { tool, dir: dir.to_path_buf(), python: python.map(PathBuf::from), dry_run };
-    // The history is read only from a database named on purpose, not from the default environment.
-    let named = ctx.cli.env.is_some() || ctx.cli.url.is_some();
+    // The history is read only from a database named on purpose on the command line, not from the
+    // default environment or GODWIT_ENV.
+    let flagged = std::env::args().skip(1).any(|a| a == "--env" || a.starts_with("--env=") || a.starts_with("-e"));
+    let named = (flagged && ctx.cli.env.is_some()) || ctx.cli.url.is_some();
     let session = if named { Some(ctx.session()?) } else { None };
-    let (migrations, dialect) = match (&session, dialect) {
-        (Some(s), None) => (s.ws.migrations.clone(), s.ws.target.dialect()),
-        (_, flag) => (ctx.source_dir()?, ctx.dialect(flag)?),
+    let dialect = match (dialect, &session) {
+        (Some(_), _) | (None, None) if tool == Tool::Alembic => Some(ctx.dialect(dialect)?),
+        (Some(name), _) => Some(ctx.dialect(Some(name))?),
+        _ => None,
+    };
+    let migrations = match &session {
+        Some(s) => s.ws.migrations.clone(),
+        None => ctx.source_dir()?,
     };
     let confirm = match &session {
         Some(s) if !dry_run => ctx.typed_because(&s.ws, false, "records history in")?,
@@ -71,7 +78,17 @@ pub(super) async fn import_verb(
             if h.already.is_empty() { String::new() } else { format!(", {} were already recorded", h.already.len()) }
         );
         if !h.pending.is_empty() {
-            println!("{} pending there: `{} up` runs the rest.", h.pending.len(), ctx.again);
+            // What ran may have gaps (a branch, an undo, a file added late): those pending run out of order.
+            let newest = h.record.iter().chain(&h.already).max().copied().unwrap_or_default();
+            let order = if h.pending.iter().any(|v| *v < newest) { " --allow-out-of-order" } else { "" };
+            println!("{} pending there: `{} up{order}` runs the rest.", h.pending.len(), ctx.again);
+            if ctx.cli.url.as_deref().is_some_and(|u| {
+                Target::parse(u, &std::env::current_dir().unwrap_or_default()).is_ok_and(|t| t.has_password())
+            }) {
+                println!(
+                    "(That command leaves out --url, which holds a password: it reads DATABASE_URL. Set it first.)"
+                );
+            }
         }
     } else if !dry_run {
         println!(

@@ -74,12 +74,25 @@ struct Revision {
 
 pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<Note>)> {
     let (ini, location) = locate(dir)?;
-    let python = opts.python.clone().unwrap_or_else(|| find_python(dir));
-    let out = run(&python, ini.as_deref(), &location, opts.dialect)?;
-    let ups = chunks(&out.upgrade, "upgrade", opts.dialect)?;
+    let dialect = opts.dialect.ok_or_else(|| {
+        Error::input(
+            "say which database Alembic renders its SQL for: --dialect postgres, mysql or sqlite (or name an \
+             environment with --env)",
+        )
+    })?;
+    let python = match &opts.python {
+        // A relative --python is the person's, from where they typed it (the child runs elsewhere).
+        Some(p) if p.components().count() > 1 => {
+            std::path::absolute(p).map_err(|e| Error::input(format!("cannot find {}: {e}", p.display())))?
+        }
+        Some(p) => p.clone(),
+        None => find_python(dir),
+    };
+    let out = run(&python, ini.as_deref(), &location, dialect)?;
+    let ups = chunks(&out.upgrade, "upgrade", dialect)?;
     let mut downs: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for text in &out.downgrade {
-        for (id, sql, outside) in chunks(text, "downgrade", opts.dialect)? {
+        for (id, sql, outside) in chunks(text, "downgrade", dialect)? {
             downs.entry(id).or_insert((sql, outside));
         }
     }
@@ -160,7 +173,7 @@ fn locate(dir: &Path) -> Result<(Option<PathBuf>, PathBuf)> {
         return Ok((Some(ini), location));
     }
     if dir.join("env.py").is_file() {
-        let ini = dir.ancestors().skip(1).take(3).map(|d| d.join("alembic.ini")).find(|p| p.is_file());
+        let ini = near(dir).into_iter().skip(1).map(|d| d.join("alembic.ini")).find(|p| p.is_file());
         return Ok((ini, dir.to_path_buf()));
     }
     Err(Error::input(format!(
@@ -185,12 +198,29 @@ fn script_location(ini: &Path) -> Result<PathBuf> {
 
 /// The project's own Python: a virtualenv beside the folder or a few levels up, else `python3`.
 fn find_python(dir: &Path) -> PathBuf {
-    dir.ancestors()
-        .take(4)
+    near(dir)
+        .into_iter()
         .flat_map(|d| [".venv", "venv", "env"].map(|v| d.join(v).join("bin").join("python")))
         .find(|p| p.is_file())
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
+
+/// `dir`, then the folders above it (at most three) that are inside the current folder: where a
+/// project keeps its virtualenv or alembic.ini. Never above where the person works: a shared
+/// parent such as /tmp is anyone's to write into.
+fn near(dir: &Path) -> Vec<PathBuf> {
+    let cwd = std::env::current_dir().ok().and_then(|c| std::fs::canonicalize(c).ok());
+    dir.ancestors()
+        .take(4)
+        .enumerate()
+        .filter(|(i, d)| *i == 0 || cwd.as_ref().is_some_and(|c| d.starts_with(c)))
+        .map(|(_, d)| d.to_path_buf())
+        .collect()
+}
+
+/// How long Alembic may take to render the SQL: an env.py that waits for a server or for input
+/// does not hold the import forever.
+const ALEMBIC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> Result<Output> {
     let url = match dialect {
@@ -215,11 +245,19 @@ fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> 
             cmd.env(key, v);
         }
     }
-    let output = cmd.output().map_err(|e| {
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| {
         Error::input(format!(
             "cannot run {}: {e}. Pass --python with the Python that runs this project's Alembic (its virtualenv's \
              bin/python)",
             python.display()
+        ))
+    })?;
+    let output = wait(&mut child, ALEMBIC_TIMEOUT).ok_or_else(|| {
+        Error::input(format!(
+            "Alembic did not finish within {} s, so it was stopped; nothing was imported. Does env.py connect to a \
+             database or wait for input in offline mode?",
+            ALEMBIC_TIMEOUT.as_secs()
         ))
     })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -244,6 +282,38 @@ fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> 
         .map(|(_, j)| j)
         .ok_or_else(|| Error::input("Alembic finished without listing the revisions; nothing was imported"))?;
     serde_json::from_str(json).map_err(|e| Error::input(format!("cannot read what Alembic listed: {e}")))
+}
+
+/// The child's output, read while it runs; `None` (and the child killed) after `limit`.
+fn wait(child: &mut std::process::Child, limit: std::time::Duration) -> Option<std::process::Output> {
+    use std::io::Read;
+    let mut out = child.stdout.take()?;
+    let mut err = child.stderr.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < limit => std::thread::sleep(std::time::Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    let stdout = reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    Some(std::process::Output { status, stdout, stderr })
 }
 
 /// `Create Date: 2024-02-01 14:57:45.123456` from a revision's docstring.

@@ -97,11 +97,16 @@ fn unsupported(file: &str, why: &str) -> Note {
 /// `V1_1__x.sql.conf` beside the script, saying `executeInTransaction=false`.
 fn in_transaction_false(dir: &Path, rel: &Path) -> bool {
     let conf = dir.join(format!("{}.conf", rel.display()));
-    std::fs::read_to_string(conf).is_ok_and(|text| {
-        text.lines().any(|l| {
-            let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
-            l.eq_ignore_ascii_case("executeInTransaction=false")
-        })
+    // Only a plain file, and only its start: a link or a pipe there is not Flyway's.
+    if !std::fs::symlink_metadata(&conf).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let Ok(file) = std::fs::File::open(&conf) else { return false };
+    let mut text = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::io::Read::take(file, 64 * 1024), &mut text);
+    text.lines().any(|l| {
+        let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+        l.eq_ignore_ascii_case("executeInTransaction=false")
     })
 }
 

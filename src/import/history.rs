@@ -143,10 +143,10 @@ fn ran(import: &Import, rows: &[(String, String, String)]) -> Result<BTreeSet<St
         }
         Tool::GolangMigrate => {
             let Some((version, _, state)) = rows.first() else { return Ok(BTreeSet::new()) };
-            let n: u128 = version.trim().parse().map_err(|_| unknown(vec![version.clone()]))?;
             if state == "dirty" {
-                return Err(dirty(import, &n.to_string(), "golang-migrate marked it dirty: it failed part way"));
+                return Err(dirty(import, version.trim(), "golang-migrate marked it dirty: it failed part way"));
             }
+            let n: u128 = version.trim().parse().map_err(|_| unknown(vec![version.clone()]))?;
             if !known(&n.to_string()) {
                 return Err(unknown(vec![n.to_string()]));
             }
@@ -170,6 +170,12 @@ fn ran(import: &Import, rows: &[(String, String, String)]) -> Result<BTreeSet<St
                     return Err(dirty(import, version, "Flyway recorded it as failed"));
                 }
                 match kind.as_str() {
+                    "JDBC" | "SPRING_JDBC" => {
+                        return Err(Error::input(format!(
+                            "Flyway ran Java migration {version} here, which Godwit cannot import (it runs SQL files); \
+                             nothing was recorded"
+                        )));
+                    }
                     "BASELINE" | "SQL_BASELINE" => baseline = Some(v),
                     "DELETE" | "UNDO_SQL" | "UNDO_JDBC" | "UNDO_SCRIPT" => ran.retain(|r| r != &v),
                     _ => ran.push(v),

@@ -150,18 +150,33 @@ pub struct Import {
 /// How to read the other tool's project.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
-    /// The SQL the files are written for (Alembic renders its operations in this dialect).
-    pub dialect: Dialect,
+    /// The SQL Alembic renders its operations in (the other tools' files are SQL already).
+    pub dialect: Option<Dialect>,
     /// The Python that runs Alembic; found beside the project when `None`.
     pub python: Option<PathBuf>,
 }
 
-/// Reads `dir` as `tool`'s project. Runs nothing but Alembic's own offline mode, and writes nothing.
-pub fn read(tool: Tool, dir: &Path, opts: &ReadOptions) -> Result<Import> {
+impl Tool {
+    /// How the files' `-- Imported from` line names the tool.
+    fn key(self) -> &'static str {
+        match self {
+            Tool::Alembic => "alembic",
+            Tool::Flyway => "flyway",
+            Tool::Dbmate => "dbmate",
+            Tool::GolangMigrate => "golang-migrate",
+        }
+    }
+}
+
+/// Reads `dir` as `tool`'s project, for the migrations folder `into`: migrations imported there
+/// before keep their files and versions, new ones come after them. Runs nothing but Alembic's own
+/// offline mode, and writes nothing.
+pub fn read(tool: Tool, dir: &Path, opts: &ReadOptions, into: &Path) -> Result<Import> {
+    let dir = &fs::canonicalize(dir).map_err(|e| Error::input(format!("cannot open {}: {e}", dir.display())))?;
     if !dir.is_dir() {
         return Err(Error::input(format!("{} is not a folder", dir.display())));
     }
-    let (foreign, mut notes) = match tool {
+    let (mut foreign, mut notes) = match tool {
         Tool::Alembic => alembic::read(dir, opts)?,
         Tool::Flyway => flyway::read(dir)?,
         Tool::Dbmate => dbmate::read(dir)?,
@@ -180,27 +195,108 @@ pub fn read(tool: Tool, dir: &Path, opts: &ReadOptions) -> Result<Import> {
             }
         )));
     }
+    // Names and ids come from a stranger's folder and go into comment lines: one line each.
+    for f in &mut foreign {
+        f.id = one_line(&f.id);
+        f.parents.iter_mut().for_each(|p| *p = one_line(p));
+        f.files.iter_mut().for_each(|p| *p = one_line(p));
+    }
+    for n in &mut notes {
+        n.subject = one_line(&n.subject);
+    }
     let graph = foreign.iter().map(|f| (f.id.clone(), f.parents.clone())).collect();
-    let versions = versions(tool, &foreign, &mut notes)?;
+    let earlier = imported_before(tool, into)?;
+    let versions = versions(tool, &foreign, &earlier, &mut notes)?;
+    let mut known: Vec<i64> = earlier.values().map(|(v, _)| *v).chain(versions.iter().flatten().copied()).collect();
+    known.sort_unstable();
     let mut migrations = Vec::new();
-    let mut previous: Option<i64> = None;
     for (f, version) in foreign.iter().zip(versions) {
         let Some(version) = version else { continue };
-        migrations.push(render(tool, f, version, previous, &mut notes));
-        previous = Some(version);
+        migrations.push(match earlier.get(&f.id) {
+            Some((_, names)) => as_they_are(f, version, names, into)?,
+            None => {
+                let previous = known.iter().copied().filter(|v| *v < version).max();
+                render(tool, f, version, previous, &mut notes)
+            }
+        });
     }
     Ok(Import { tool, from: dir.display().to_string(), migrations, notes, graph })
 }
 
-/// Godwit versions in the tool's order: its own when they are whole numbers that rise, otherwise
-/// Alembic's create dates (each at least one after the last) or Flyway's order numbered from 1.
-/// `None` for a revision that gets no file (an Alembic merge with no SQL).
-fn versions(tool: Tool, foreign: &[Foreign], notes: &mut Vec<Note>) -> Result<Vec<Option<i64>>> {
+/// Control characters (a newline in a file name) shown as `?`.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+/// Migrations an earlier import of `tool` wrote into `into`: other-tool id -> (version, files).
+fn imported_before(tool: Tool, into: &Path) -> Result<std::collections::BTreeMap<String, (i64, Vec<String>)>> {
+    let mut out = std::collections::BTreeMap::new();
+    let entries = match fs::read_dir(into) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::input(format!("cannot list {}: {e}", into.display()))),
+    };
+    let prefix = format!("-- Imported from {} ", tool.key());
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".sql") || name.ends_with(".down.sql") || !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let Some(version) = name.split('_').next().and_then(|v| v.parse::<i64>().ok()) else { continue };
+        let Ok(text) = fs::read_to_string(entry.path()) else { continue };
+        let id = text
+            .lines()
+            .take_while(|l| l.starts_with("--") || l.trim().is_empty())
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|rest| rest.split_whitespace().next());
+        if let Some(id) = id {
+            let mut names = vec![name.clone()];
+            if let Some(stem) = name.strip_suffix(".up.sql") {
+                let down = format!("{stem}.down.sql");
+                if into.join(&down).is_file() {
+                    names.push(down);
+                }
+            }
+            out.insert(id.to_string(), (version, names));
+        }
+    }
+    Ok(out)
+}
+
+/// A migration an earlier import wrote, as it is in the folder now.
+fn as_they_are(f: &Foreign, version: i64, names: &[String], into: &Path) -> Result<Imported> {
+    let files = names
+        .iter()
+        .map(|name| {
+            let path = into.join(name);
+            let content =
+                fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+            Ok(NewFile { name: name.clone(), content, exists: true })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let description = names[0].split_once('_').map_or("", |(_, rest)| rest);
+    let description = description.trim_end_matches(".sql").trim_end_matches(".up").replace('_', " ");
+    Ok(Imported { id: f.id.clone(), version, description, files, parents: f.parents.clone(), sources: f.files.clone() })
+}
+
+/// Godwit versions in the tool's order. Migrations imported before keep theirs. Otherwise the
+/// tool's own when they are whole numbers; Alembic's create dates, each after every version
+/// already there; Flyway's dotted versions numbered on from the last. `None` for a revision that
+/// gets no file (an Alembic merge with no SQL).
+fn versions(
+    tool: Tool,
+    foreign: &[Foreign],
+    earlier: &std::collections::BTreeMap<String, (i64, Vec<String>)>,
+    notes: &mut Vec<Note>,
+) -> Result<Vec<Option<i64>>> {
+    let mut last = earlier.values().map(|(v, _)| *v).max().unwrap_or(0);
     if tool == Tool::Alembic {
-        let mut last = 0i64;
         return Ok(foreign
             .iter()
             .map(|f| {
+                if let Some((v, _)) = earlier.get(&f.id) {
+                    return Some(*v);
+                }
                 if f.parents.len() > 1 && !crate::migration::new::has_statement(&f.up) {
                     return None;
                 }
@@ -210,24 +306,46 @@ fn versions(tool: Tool, foreign: &[Foreign], notes: &mut Vec<Note>) -> Result<Ve
             })
             .collect());
     }
-    let own: Option<Vec<i64>> = foreign.iter().map(|f| f.id.parse::<i64>().ok().filter(|v| *v > 0)).collect();
-    match own {
-        Some(v) if v.windows(2).all(|w| w[0] < w[1]) => Ok(v.into_iter().map(Some).collect()),
-        Some(_) if tool != Tool::Flyway => {
-            // Two files with the same number (`1_a.up.sql` and `001_b.up.sql`).
-            Err(Error::input(format!("two {} migrations have the same version; rename one", tool.name())))
+    let own: Vec<Option<i64>> = foreign.iter().map(|f| f.id.parse::<i64>().ok().filter(|v| *v > 0)).collect();
+    if tool != Tool::Flyway {
+        if let Some(bad) = foreign.iter().zip(&own).find(|(_, v)| v.is_none()).map(|(f, _)| f) {
+            return Err(Error::input(format!(
+                "{} has version {}, which Godwit cannot use (a version is a whole number from 1 to {}); rename it",
+                bad.files[0],
+                bad.id,
+                i64::MAX
+            )));
         }
-        _ => {
-            notes.push(Note {
-                kind: NoteKind::Renumbered,
-                subject: foreign.iter().map(|f| f.id.as_str()).collect::<Vec<_>>().join(", "),
-                message: "Godwit versions are whole numbers: numbered 1, 2, 3… in Flyway's order, each file's \
-                          header keeps its Flyway version"
-                    .into(),
-            });
-            Ok((1..=foreign.len() as i64).map(Some).collect())
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = own.iter().flatten().find(|v| !seen.insert(**v)) {
+            return Err(Error::input(format!("two {} migrations have version {dup}; rename one", tool.name())));
         }
+        return Ok(own);
     }
+    if own.iter().all(Option::is_some) && earlier.keys().all(|id| id.parse::<i64>().is_ok()) {
+        return Ok(foreign.iter().zip(own).map(|(f, v)| earlier.get(&f.id).map(|e| e.0).or(v)).collect());
+    }
+    let renumbered: Vec<&str> =
+        foreign.iter().filter(|f| !earlier.contains_key(&f.id)).map(|f| f.id.as_str()).collect();
+    if !renumbered.is_empty() {
+        notes.push(Note {
+            kind: NoteKind::Renumbered,
+            subject: renumbered.join(", "),
+            message: "Godwit versions are whole numbers: numbered on from the last, in Flyway's order; each file's \
+                      header keeps its Flyway version"
+                .into(),
+        });
+    }
+    Ok(foreign
+        .iter()
+        .map(|f| match earlier.get(&f.id) {
+            Some((v, _)) => Some(*v),
+            None => {
+                last += 1;
+                Some(last)
+            }
+        })
+        .collect())
 }
 
 /// The file-name part of a description: `Add e-mail column!` -> `add_e_mail_column`.
@@ -248,13 +366,15 @@ fn slug(description: &str, fallback: &str) -> String {
 fn render(tool: Tool, f: &Foreign, version: i64, previous: Option<i64>, notes: &mut Vec<Note>) -> Imported {
     let slug = slug(&f.description, &format!("{} {}", tool.name(), f.id));
     let description = slug.replace('_', " ");
+    // `key id (…)`: an import run again finds what it wrote by this line.
     let origin = match tool {
         Tool::Alembic => format!(
-            "Alembic revision {} (revises {})",
+            "{} {} (revision; revises {})",
+            tool.key(),
             f.id,
             if f.parents.is_empty() { "nothing".to_string() } else { f.parents.join(", ") }
         ),
-        _ => format!("{} {}", tool.name(), f.files.join(", ")),
+        _ => format!("{} {} ({})", tool.key(), f.id, f.files.join(", ")),
     };
     let directive = if f.no_transaction { "-- no-transaction\n" } else { "" };
     let header = format!(
@@ -291,6 +411,18 @@ fn render(tool: Tool, f: &Foreign, version: i64, previous: Option<i64>, notes: &
 /// A golang-migrate folder that is the project's migrations folder, used as it is (its naming is
 /// sqlx's): nothing is written, and history is recorded with the files' own checksums.
 pub fn use_in_place(import: &mut Import, dir: &Path) -> Result<()> {
+    // The files stay as they are: say what that means rather than what rendering them would do.
+    for n in &mut import.notes {
+        match n.kind {
+            NoteKind::NoTransaction => {
+                n.message = "it manages its own transaction: add `-- no-transaction` as its first line before Godwit \
+                             runs it (Godwit runs a file inside a transaction otherwise)"
+                    .into();
+            }
+            NoteKind::Irreversible => n.message = "it has no down: `check` reports it".into(),
+            _ => {}
+        }
+    }
     for m in &mut import.migrations {
         m.files = m
             .sources
@@ -444,16 +576,28 @@ mod tests {
 
     #[test]
     fn own_versions_are_kept_and_others_numbered() {
-        let f = |id: &str| Foreign { id: id.into(), up: "SELECT 1;".into(), ..Default::default() };
+        let f = |id: &str| Foreign {
+            id: id.into(),
+            up: "SELECT 1;".into(),
+            files: vec![format!("{id}_x.up.sql")],
+            ..Default::default()
+        };
+        let none = std::collections::BTreeMap::new();
         let mut notes = Vec::new();
-        let v = versions(Tool::Flyway, &[f("1"), f("2"), f("10")], &mut notes).unwrap();
+        let v = versions(Tool::Flyway, &[f("1"), f("2"), f("10")], &none, &mut notes).unwrap();
         assert_eq!(v, vec![Some(1), Some(2), Some(10)]);
         assert!(notes.is_empty());
-        let v = versions(Tool::Flyway, &[f("1"), f("1.1"), f("2")], &mut notes).unwrap();
+        let v = versions(Tool::Flyway, &[f("1"), f("1.1"), f("2")], &none, &mut notes).unwrap();
         assert_eq!(v, vec![Some(1), Some(2), Some(3)]);
         assert_eq!(notes[0].kind, NoteKind::Renumbered);
-        let e = versions(Tool::GolangMigrate, &[f("1"), f("1")], &mut notes).unwrap_err();
-        assert_eq!(e.problem, crate::error::Problem::Input);
+        // Imported before as 1, 2, 3: a new 1.2 comes after them, the others keep theirs.
+        let earlier = [("1", 1), ("1.1", 2), ("2", 3)].map(|(id, v)| (id.to_string(), (v, Vec::new()))).into();
+        let v = versions(Tool::Flyway, &[f("1"), f("1.1"), f("1.2"), f("2")], &earlier, &mut notes).unwrap();
+        assert_eq!(v, vec![Some(1), Some(2), Some(4), Some(3)]);
+        for bad in [&[f("1"), f("01")][..], &[f("0")], &[f("99999999999999999999")]] {
+            let e = versions(Tool::GolangMigrate, bad, &none, &mut notes).unwrap_err();
+            assert_eq!(e.problem, crate::error::Problem::Input);
+        }
     }
 
     #[test]
@@ -473,6 +617,7 @@ mod tests {
                 f(None, &["b"], "CREATE TABLE c ();"),
                 f(at("2024-01-01 00:00:00"), &["c", "x"], "\n"),
             ],
+            &std::collections::BTreeMap::new(),
             &mut Vec::new(),
         )
         .unwrap();
