@@ -171,6 +171,10 @@ pub enum Remedy {
     Status,
     /// An environment of that name already exists: remove it first.
     RemoveEnv { env: String },
+    /// Migrations in the way of a revision conflict or out of order: renumber them after the newest.
+    Rebase,
+    /// `rebase` could not read an environment: leave it out, if a person knows it has none of them.
+    SkipEnv { env: String },
 }
 
 /// What a person says they did to a migration left part way.

@@ -834,3 +834,64 @@ pub async fn baseline(
     }
     Ok(outcome)
 }
+
+/// What `rebase` did (or would), and which environments it checked.
+#[derive(ts_rs::TS, Debug, Clone, serde::Serialize)]
+#[ts(export)]
+pub struct RebaseOutcome {
+    pub plan: crate::migration::rebase::RebasePlan,
+    /// The environments whose history was read.
+    pub checked: Vec<String>,
+    /// Environments left out on purpose (`--skip`).
+    pub skipped: Vec<String>,
+    pub dry_run: bool,
+}
+
+/// Renumbers the migrations in the way of a conflict or out of order to follow the newest one,
+/// after reading every environment's history: one that has any of them applied refuses it, and
+/// one that cannot be read refuses it too unless it is in `skip`.
+pub async fn rebase(
+    migrations: &Path,
+    envs: Vec<(String, Result<Session>)>,
+    skip: &[String],
+    dry_run: bool,
+) -> Result<RebaseOutcome> {
+    use crate::migration::rebase;
+    let source = Source::load(migrations)?;
+    let mut applied = std::collections::BTreeSet::new();
+    let (mut checked, mut unreachable, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    for (name, session) in envs {
+        if skip.contains(&name) {
+            skipped.push(name);
+            continue;
+        }
+        let read = match session {
+            Ok(s) => s.reading(|db| db.applied()).await,
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(rows) => {
+                applied.extend(rows.iter().map(|a| a.version));
+                checked.push(name);
+            }
+            Err(e) => unreachable.push((name, e.message)),
+        }
+    }
+    let plan = rebase::plan(&source, &applied, chrono::Utc::now())?;
+    if !plan.renames.is_empty()
+        && let Some((name, why)) = unreachable.first()
+    {
+        return Err(Error::new(
+            Problem::CannotConnect,
+            format!(
+                "cannot read the history of {name} ({why}): rebase reads every environment first, since renaming a \
+                 migration {name} has applied would run it again there. Nothing was renamed."
+            ),
+        )
+        .with_remedy(Remedy::SkipEnv { env: name.clone() }));
+    }
+    if !dry_run {
+        rebase::apply(&plan, migrations)?;
+    }
+    Ok(RebaseOutcome { plan, checked, skipped, dry_run })
+}

@@ -525,3 +525,110 @@ mod baseline_on {
         baseline_starts_a_project_from_a_database(Dialect::Sqlite).await
     }
 }
+
+fn headed(t: &TestDb, v: i64, name: &str, parent: &str, sql: &str) {
+    t.write(
+        &format!("{v}_{name}.up.sql"),
+        &format!("-- {name}\n--\n-- Revision ID: {v}\n-- Revises: {parent}\n\n{sql}\n"),
+    );
+    t.write(&format!("{v}_{name}.down.sql"), &format!("DROP TABLE {name};\n"));
+}
+
+async fn apply_to(t: &TestDb, dir: &TestDb, to: i64) {
+    let source = Source::load(&dir.migrations()).unwrap();
+    let mut db = t.connect().await;
+    runner::up(db.as_mut(), &source, Some(to), &RunOptions::default(), &mut |_| {})
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    db.close().await;
+}
+
+/// Two branches each added a migration after 1: the one no environment applied moves after the
+/// newest, and `check` is clean again. One applied somewhere, or an environment that cannot be
+/// read, stops it before anything is renamed (the latter can be skipped by name).
+async fn rebase_puts_a_conflict_in_a_line(d: Dialect) {
+    let dev = made(d).await;
+    let staging = made(d).await;
+    headed(&dev, 1, "base", "", "CREATE TABLE base (id INT);");
+    headed(&dev, 2, "ours", "1", "CREATE TABLE ours (id INT);");
+    headed(&dev, 3, "theirs", "1", "CREATE TABLE theirs (id INT);");
+    apply_to(&dev, &dev, 2).await;
+    apply_to(&staging, &dev, 1).await;
+    let envs = || vec![("dev".to_string(), Ok(session(&dev))), ("staging".to_string(), Ok(session_in(&staging, &dev)))];
+
+    let dry = ops::rebase(&dev.migrations(), envs(), &[], true).await.unwrap();
+    assert_eq!(dry.plan.renames.iter().map(|r| r.version).collect::<Vec<_>>(), [3]);
+    assert_eq!(dry.checked, ["dev", "staging"]);
+    assert!(files(&dev).contains(&"3_theirs.up.sql".to_string()), "a dry run renames nothing");
+
+    // An environment that cannot be read: refused, unless skipped by name.
+    let with_closed = || {
+        let nowhere = godwit::db::Target::parse("postgres://postgres@127.0.0.1:1/nowhere", dev.dir.path()).unwrap();
+        let mut e = envs();
+        let ws = godwit::project::Workspace::adhoc(nowhere, dev.migrations());
+        e.push(("prod".to_string(), Ok(ops::Session { ws, ..session(&dev) })));
+        e
+    };
+    let e = ops::rebase(&dev.migrations(), with_closed(), &[], false).await.unwrap_err();
+    assert_eq!(e.problem, Problem::CannotConnect);
+    assert_eq!(e.remedies, [godwit::error::Remedy::SkipEnv { env: "prod".into() }]);
+    assert!(files(&dev).contains(&"3_theirs.up.sql".to_string()));
+
+    let done = ops::rebase(&dev.migrations(), with_closed(), &["prod".to_string()], false).await.unwrap();
+    assert_eq!(done.skipped, ["prod"]);
+    let new = done.plan.renames[0].new_version;
+    assert!(new > 3 && files(&dev).contains(&format!("{new}_theirs.up.sql")));
+    assert!(!files(&dev).contains(&"3_theirs.up.sql".to_string()));
+    let mut db = dev.connect().await;
+    let source = Source::load(&dev.migrations()).unwrap();
+    let applied: Vec<i64> = db.applied().await.unwrap().iter().map(|a| a.version).collect();
+    db.close().await;
+    assert!(
+        godwit::migration::check::check_files(&source, Some(d), &applied)
+            .iter()
+            .all(|f| f.kind != godwit::migration::check::FindingKind::RevisionConflict)
+    );
+    assert_eq!(up(&dev).await, [new]);
+
+    // Two more branches after it; what revises the later one ran on staging (out of order): the
+    // later one cannot move without it, and it cannot be renamed.
+    headed(&dev, new + 1, "left", &new.to_string(), "CREATE TABLE lefty (id INT);");
+    headed(&dev, new + 2, "right", &new.to_string(), "CREATE TABLE righty (id INT);");
+    headed(&dev, new + 3, "on_right", &(new + 2).to_string(), "CREATE TABLE on_right (id INT);");
+    let mut db = staging.connect().await;
+    db.ensure_tables().await.unwrap();
+    let adopt = godwit::db::Amend::Adopt { version: new + 3, description: "on right".into(), checksum: vec![0] };
+    let event = godwit::db::NewEvent {
+        kind: godwit::db::EventKind::Import,
+        version: Some(new + 3),
+        description: "on right".into(),
+        duration: None,
+        outcome: godwit::db::Outcome::Ok,
+        error: None,
+        detail: None,
+    };
+    db.amend(&[(adopt, event)], "test").await.unwrap();
+    db.close().await;
+    let before = files(&dev);
+    let e = ops::rebase(&dev.migrations(), envs(), &[], false).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input, "{e:?}");
+    assert_eq!(files(&dev), before, "nothing renamed");
+}
+
+mod rebase_on {
+    use super::*;
+    #[tokio::test]
+    async fn postgres() {
+        rebase_puts_a_conflict_in_a_line(Dialect::Postgres).await
+    }
+    #[tokio::test]
+    async fn mariadb() {
+        rebase_puts_a_conflict_in_a_line(Dialect::MySql).await
+    }
+    #[tokio::test]
+    async fn sqlite() {
+        rebase_puts_a_conflict_in_a_line(Dialect::Sqlite).await
+    }
+}

@@ -366,6 +366,13 @@ pub async fn resolve(
     ops::resolve(&session(state, env)?, version, applied, confirm.as_deref()).await
 }
 
+pub async fn rebase(state: &AppState, dry_run: bool) -> Result<ops::RebaseOutcome> {
+    let p = project(state)?;
+    // Each environment's history is read: one whose password is missing counts as unreadable.
+    let envs = p.envs().into_iter().map(|e| (e.name.clone(), session(state, &e.name))).collect();
+    ops::rebase(&p.migrations_dir(), envs, &[], dry_run).await
+}
+
 pub fn templates(state: &AppState) -> Result<Vec<TemplateInfo>> {
     let p = project(state)?;
     template::list(Some(&p.templates_dir()))

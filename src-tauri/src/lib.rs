@@ -14,6 +14,7 @@ use godwit::event::Direction;
 use godwit::migration::check::Finding;
 use godwit::migration::detail::MigrationDetail;
 use godwit::migration::verify::VerifyReport;
+use godwit::ops::RebaseOutcome;
 // As the window knows it (ts-rs names it SchemaChange).
 use godwit::lint::{Finding as LintFinding, LintReport};
 use godwit::migration::runner::RunReport;
@@ -181,6 +182,13 @@ async fn resolve(
     Ok(api::resolve(&state, &env, version, applied, confirm).await?)
 }
 
+/// Renumbers the pending migrations in a revision conflict or out of order, after reading every
+/// environment; `dry_run` only lists the renames.
+#[tauri::command]
+async fn rebase(state: State<'_, AppState>, dry_run: bool) -> CommandResult<RebaseOutcome> {
+    Ok(api::rebase(&state, dry_run).await?)
+}
+
 #[tauri::command]
 fn templates(state: State<'_, AppState>) -> CommandResult<Vec<TemplateInfo>> {
     Ok(api::templates(&state)?)
@@ -336,6 +344,7 @@ pub fn run() {
             cancel,
             repair,
             resolve,
+            rebase,
             templates,
             render_template,
             create_migration,

@@ -138,3 +138,53 @@ pub(super) async fn baseline_verb(ctx: &Ctx, version: Option<i64>, dry_run: bool
     }
     Ok(())
 }
+
+pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json: bool) -> Result<()> {
+    // Every environment of the project (or the one --url names).
+    let (migrations, envs) = match (&ctx.project, &ctx.cli.url) {
+        (Some(p), None) => {
+            let envs = p
+                .envs()
+                .into_iter()
+                .map(|e| {
+                    let session = p.workspace(Some(&e.name)).and_then(|ws| ctx.session_of(ws));
+                    (e.name, session)
+                })
+                .collect();
+            (ctx.source_dir()?, envs)
+        }
+        _ => {
+            let s = ctx.session()?;
+            (s.ws.migrations.clone(), vec![(s.ws.confirm_name(), Ok(s))])
+        }
+    };
+    let out = ops::rebase(&migrations, envs, skip, dry_run).await?;
+    if json {
+        print_json(&out);
+        return Ok(());
+    }
+    if out.plan.renames.is_empty() {
+        println!("Nothing to rebase: no pending migration is in a revision conflict or out of order.");
+        return Ok(());
+    }
+    let verb = if dry_run { "Would rename" } else { "Renamed" };
+    println!(
+        "{verb} {} migration(s) to follow {} (checked {}{}):",
+        out.plan.renames.len(),
+        out.plan.after.map_or_else(|| "nothing".to_string(), |v| v.to_string()),
+        if out.checked.is_empty() { "no environment".to_string() } else { out.checked.join(", ") },
+        if out.skipped.is_empty() { String::new() } else { format!("; skipped {}", out.skipped.join(", ")) }
+    );
+    for r in &out.plan.renames {
+        for (from, to) in r.from.iter().zip(&r.to) {
+            println!("  {from} -> {to}");
+        }
+        println!("    ({})", r.why);
+    }
+    if dry_run {
+        println!("Dry run: nothing was renamed.");
+    } else {
+        println!("Their `Revision ID:` and `Revises:` lines follow the new order. Commit the renames.");
+    }
+    Ok(())
+}

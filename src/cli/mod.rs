@@ -309,6 +309,18 @@ enum Verb {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Fix a revision conflict or out-of-order pending migrations: renumber the ones no environment
+    /// has applied to follow the newest, re-linking their headers. Every environment is read first.
+    Rebase {
+        /// Show the renames; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave out an environment that cannot be read (only when you know it has none of them).
+        #[arg(long, value_name = "ENV")]
+        skip: Vec<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Accept the edited file of an applied migration (records the new checksum).
     Repair {
         /// The applied migration whose edited file to accept.
@@ -513,6 +525,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,
         Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,
         Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
+        Verb::Rebase { dry_run, skip, json } => rebase_verb(&ctx, *dry_run, skip, json.json).await,
         Verb::Baseline { version, dry_run, json } => baseline_verb(&ctx, *version, *dry_run, json.json).await,
         Verb::Import { tool, dir, dry_run, python, dialect, json } => {
             import_verb(&ctx, tool, dir, *dry_run, python.as_deref(), dialect.as_deref(), json.json).await
@@ -607,6 +620,13 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Backups => format!("`{godwit} backups` lists the backups; `{godwit} backup` makes one."),
         Remedy::Status => format!("`{godwit} status` lists the migrations and their versions."),
         Remedy::RemoveEnv { env } => format!("`{godwit} env remove {env}` removes it (and its stored password)."),
+        Remedy::Rebase => format!(
+            "To renumber the pending ones after the newest: `{godwit} rebase --dry-run` shows the renames, \
+             `{godwit} rebase` does them."
+        ),
+        Remedy::SkipEnv { env } => {
+            format!("If you know {env} has none of them applied: `{godwit} rebase --skip {}`.", shell_quote(env))
+        }
     }
 }
 

@@ -198,7 +198,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                     edit.file_name()
                 ),
                 files,
-                remedies: Vec::new(),
+                remedies: vec![Remedy::Rebase],
             });
         }
     }
@@ -303,11 +303,15 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
                     "{} is pending but older than the newest applied migration",
                     r.file.as_deref().unwrap_or_default()
                 ),
-                "give it a version after the newest applied one (rename the files), or apply it as it is, out of order"
+                "give it a version after the newest applied one (rebase renames the files), or apply it as it is, out \
+                 of order"
                     .into(),
                 Remedy::AllowOutOfOrder,
             )),
             _ => {}
+        }
+        if let Some(f) = out.last_mut().filter(|f| f.kind == FindingKind::OutOfOrder && f.version == Some(v)) {
+            f.remedies.push(Remedy::Rebase);
         }
         if r.drift {
             out.push(finding(

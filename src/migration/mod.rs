@@ -3,6 +3,7 @@ pub mod check;
 pub mod detail;
 pub mod new;
 pub mod plan;
+pub mod rebase;
 pub mod runner;
 pub mod source;
 pub mod status;

@@ -103,7 +103,8 @@ pub fn plan_up<'a>(
                     late.join(", ")
                 ),
             )
-            .with_remedy(Remedy::AllowOutOfOrder));
+            .with_remedy(Remedy::AllowOutOfOrder)
+            .with_remedy(Remedy::Rebase));
         }
     }
     Ok(pending)
@@ -228,7 +229,7 @@ mod tests {
         let late = applied(&s.migrations[1]);
         let e = plan_up(&s, std::slice::from_ref(&late), None, false).unwrap_err();
         assert!(e.message.contains("1_m1.up.sql"), "{}", e.message);
-        assert_eq!(e.remedies, [Remedy::AllowOutOfOrder]);
+        assert_eq!(e.remedies, [Remedy::AllowOutOfOrder, Remedy::Rebase]);
         assert_eq!(versions(&plan_up(&s, &[late], None, true).unwrap()), vec![1]);
     }
 

@@ -12,6 +12,7 @@ import type { LintReport } from './LintReport';
 import type { MigrationDetail } from './MigrationDetail';
 import type { Probe } from './Probe';
 import type { ProjectView } from './ProjectView';
+import type { RebaseOutcome } from './RebaseOutcome';
 import type { Rendered } from './Rendered';
 import type { Restored } from './Restored';
 import type { RunReport } from './RunReport';
@@ -52,6 +53,7 @@ export const commands = {
   cancel: (job: number) => invoke<boolean>('cancel', { job }),
   repair: (env: string, version: number, reason: string, confirm: string | null) => invoke<string>('repair', { env, version, reason, confirm }),
   resolve: (env: string, version: number, applied: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, confirm }),
+  rebase: (dryRun: boolean) => invoke<RebaseOutcome>('rebase', { dryRun }),
   templates: () => invoke<Array<TemplateInfo>>('templates'),
   renderTemplate: (env: string, name: string, params: Record<string, string>) => invoke<Rendered>('render_template', { env, name, params }),
   createMigration: (name: string, up: string, down: string | null, noTransaction: boolean, allowEmpty: boolean) => invoke<Array<string>>('create_migration', { name, up, down, noTransaction, allowEmpty }),
