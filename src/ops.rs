@@ -895,3 +895,254 @@ pub async fn rebase(
     }
     Ok(RebaseOutcome { plan, checked, skipped, dry_run })
 }
+
+/// What to squash: everything up to `to`.
+#[derive(Debug, Clone)]
+pub struct SquashRequest {
+    pub to: i64,
+    pub dry_run: bool,
+    /// Environments left out on purpose when they cannot be read.
+    pub skip: Vec<String>,
+    /// Squash though some of the files change rows (the squashed file makes the schema only).
+    pub schema_only: bool,
+}
+
+/// Replaces the migrations up to `req.to` with one file, made on scratch databases beside `s`'s
+/// server and proven to build the same schema, and rewrites the history of every environment in
+/// `envs` that has them applied, one transaction each. Every environment is read, and every check
+/// made, before anything changes; one behind `to`, or one that cannot be read (unless skipped),
+/// refuses it by name.
+pub async fn squash(
+    s: &Session,
+    envs: Vec<(String, Result<Session>)>,
+    req: &SquashRequest,
+    cancel: &Cancel,
+) -> Result<crate::migration::squash::SquashOutcome> {
+    use crate::migration::squash::{self, EnvSquash};
+    let dialect = s.ws.target.dialect();
+    let source = s.source()?;
+    source.ensure_valid()?;
+    let now = chrono::Utc::now();
+
+    // The squashed file: written by an earlier run, or made now.
+    let (squashed, file, sql, removed, data) = match squash::existing(&source, req.to) {
+        Some((m, versions)) => (versions, m.file_name(), m.sql.clone(), Vec::new(), Vec::new()),
+        None => {
+            let ms: Vec<&MigrationFile> = source.migrations.iter().filter(|m| m.version <= req.to).collect();
+            if source.get(req.to).is_none() {
+                return Err(Error::input(format!("no migration has version {}", req.to)).with_remedy(Remedy::Status));
+            }
+            if ms.len() < 2 {
+                return Err(Error::input(format!(
+                    "{} is the only migration up to {}: there is nothing to squash",
+                    ms[0].file_name(),
+                    req.to
+                )));
+            }
+            let data: Vec<String> =
+                ms.iter().filter(|m| squash::changes_rows(&m.sql, dialect)).map(|m| m.file_name()).collect();
+            if !data.is_empty() && !req.schema_only {
+                return Err(Error::input(format!(
+                    "{} change rows, and the squashed file makes the schema only: a new database would lack those rows. \
+                     Move that data elsewhere (a seed), or squash anyway with --schema-only",
+                    data.join(", ")
+                )));
+            }
+            let removed: Vec<String> = ms
+                .iter()
+                .flat_map(|m| {
+                    let down =
+                        m.down_path.as_ref().filter(|_| m.has_down).map(|p| crate::migration::source::file_name(p));
+                    std::iter::once(m.file_name()).chain(down)
+                })
+                .collect();
+            let versions: Vec<i64> = ms.iter().map(|m| m.version).collect();
+            let file = format!("{}_squashed.sql", req.to);
+            (versions, file, String::new(), removed, data)
+        }
+    };
+
+    // Every environment's history, before anything is made or changed.
+    let mut states: Vec<(String, Option<Session>, EnvSquash)> = Vec::new();
+    let mut reads: Vec<(String, Session, Vec<db::Applied>)> = Vec::new();
+    for (name, session) in envs {
+        if req.skip.contains(&name) {
+            states.push((name, None, EnvSquash::Skipped));
+            continue;
+        }
+        let session = session.map_err(|e| cannot_read(&name, e))?;
+        let applied = session.reading(|db| db.applied()).await.map_err(|e| cannot_read(&name, e))?;
+        reads.push((name, session, applied));
+    }
+
+    // Made now: replayed on one scratch database, dumped, and run on another to prove it.
+    let sql = if sql.is_empty() {
+        let (scratch, mut sdb) = open_scratch(s).await?;
+        let built = match verify::replay(sdb.as_mut(), &source, &squashed, cancel).await {
+            Ok(()) => sdb.inspect().await,
+            Err(e) => Err(e),
+        };
+        let version = match &built {
+            Ok(_) => sdb.server_version().await,
+            Err(_) => Ok(String::new()),
+        };
+        let target = scratch.target.clone();
+        let dumped = match (&built, version) {
+            (Ok(_), Ok(v)) => {
+                let tool = crate::backup::tool::for_dialect(dialect);
+                match if dialect == Dialect::Sqlite { Ok(Default::default()) } else { tool.check(&v).await } {
+                    Ok(_) => tool.schema_sql(&target).await,
+                    Err(e) => Err(e),
+                }
+            }
+            (Err(_), _) => Ok(String::new()),
+            (_, Err(e)) => Err(e),
+        };
+        let built = close_scratch(scratch, sdb, built.and_then(|b| dumped.map(|d| (b, d)))).await?;
+        let (schema, dump) = built;
+        let text = squash::render(&dump, dialect, req.to, &squashed, now);
+        let proof = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a temporary folder: {e}")))?;
+        std::fs::write(proof.path().join(&file), &text)
+            .map_err(|e| Error::failed(format!("cannot write a temporary file: {e}")))?;
+        let tried = Source::load(proof.path())?;
+        let (scratch, mut sdb) = open_scratch(s).await?;
+        let made = match verify::replay(sdb.as_mut(), &tried, &[req.to], cancel).await {
+            Ok(()) => sdb.inspect().await,
+            Err(e) => Err(e),
+        };
+        let made = close_scratch(scratch, sdb, made).await?;
+        let changes = crate::schema::diff(&schema, &made);
+        if !changes.is_empty() {
+            let listed: Vec<String> =
+                changes.iter().take(5).map(|c| format!("{} {} {}", c.kind.as_str(), c.name, c.what())).collect();
+            return Err(Error::failed(format!(
+                "the squashed file does not build what the migrations build ({}): nothing was changed",
+                listed.join("; ")
+            )));
+        }
+        text
+    } else {
+        sql
+    };
+    let checksum = {
+        use sha2::Digest;
+        sha2::Sha384::digest(sql.as_bytes()).to_vec()
+    };
+    for (name, session, applied) in reads {
+        let state = squash::classify(&applied, &squashed, req.to, &checksum).map_err(|e| {
+            let mut e = e;
+            e.message = format!("{name} {}. Nothing was changed", e.message);
+            e
+        })?;
+        states.push((name, Some(session), state));
+    }
+    let envs_out: Vec<(String, EnvSquash)> = states.iter().map(|(n, _, st)| (n.clone(), *st)).collect();
+    let outcome = |sql: String| squash::SquashOutcome {
+        version: req.to,
+        file: file.clone(),
+        squashed: squashed.clone(),
+        removed: removed.clone(),
+        data: data.clone(),
+        envs: envs_out.clone(),
+        dry_run: req.dry_run,
+        sql,
+    };
+    if req.dry_run {
+        return Ok(outcome(sql));
+    }
+
+    // The files: the squashed one written, then the ones it replaces removed.
+    if !removed.is_empty() {
+        let path = s.ws.migrations.join(&file);
+        let taken = source.get(req.to).map(|m| m.path.clone());
+        let staged = s.ws.migrations.join(format!(".{file}.new"));
+        std::fs::write(&staged, &sql)
+            .map_err(|e| Error::input(format!("cannot write {}: {e}; nothing was changed", staged.display())))?;
+        for name in &removed {
+            let _ = std::fs::remove_file(s.ws.migrations.join(name));
+        }
+        if let Err(e) = std::fs::rename(&staged, &path) {
+            return Err(Error::failed(format!(
+                "the squashed files were removed but {} could not be put in place ({e}): it is at {}; rename it by hand{}",
+                path.display(),
+                staged.display(),
+                taken.map(|_| String::new()).unwrap_or_default()
+            )));
+        }
+    }
+
+    // Each history, in one transaction each.
+    let m = Source::load(&s.ws.migrations)?;
+    let m = m
+        .get(req.to)
+        .ok_or_else(|| Error::failed(format!("{file} is gone from {}", s.ws.migrations.display())))?
+        .clone();
+    let mut failed = Vec::new();
+    for (name, session, state) in &states {
+        let (Some(session), EnvSquash::Rewrite) = (session, state) else { continue };
+        let r = async {
+            let mut db = session.open(false).await?;
+            let r = rewrite(db.as_mut(), &m, &squashed, session.lock_timeout).await;
+            db.close().await;
+            r
+        }
+        .await;
+        if let Err(e) = r {
+            failed.push(format!("{name}: {}", e.message));
+        }
+    }
+    if !failed.is_empty() {
+        return Err(Error::failed(format!(
+            "{file} replaces the squashed files, but these histories were not rewritten: {}. Running the same squash again \
+             rewrites them",
+            failed.join("; ")
+        )));
+    }
+    Ok(outcome(String::new()))
+}
+
+fn cannot_read(name: &str, e: Error) -> Error {
+    Error::new(
+        Problem::CannotConnect,
+        format!(
+            "cannot read the history of {name} ({}): squash reads every environment first, since one it does not \
+             rewrite would report the squashed migrations missing. Nothing was changed.",
+            e.message
+        ),
+    )
+    .with_remedy(Remedy::SkipEnv { env: name.to_string() })
+}
+
+/// One history's squashed rows replaced by the squashed migration's, under the lock.
+async fn rewrite(db: &mut dyn Database, m: &MigrationFile, squashed: &[i64], lock_timeout: Duration) -> Result<()> {
+    db.lock(lock_timeout).await?;
+    let r = async {
+        let event = |version: i64, detail: String| db::NewEvent {
+            kind: db::EventKind::Squash,
+            version: Some(version),
+            description: m.description.clone(),
+            duration: None,
+            outcome: db::Outcome::Ok,
+            error: None,
+            detail: Some(detail),
+        };
+        let mut changes: Vec<(db::Amend, db::NewEvent)> = squashed
+            .iter()
+            .map(|v| (db::Amend::Forget { version: *v }, event(*v, format!("squashed into {}", m.file_name()))))
+            .collect();
+        changes.push((
+            db::Amend::Adopt { version: m.version, description: m.description.clone(), checksum: m.checksum.clone() },
+            event(
+                m.version,
+                format!(
+                    "recorded as applied: it replaces {}",
+                    squashed.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+        ));
+        db.amend(&changes, &db::actor()).await
+    }
+    .await;
+    let _ = db.unlock().await;
+    r
+}

@@ -632,3 +632,92 @@ mod rebase_on {
         rebase_puts_a_conflict_in_a_line(Dialect::Sqlite).await
     }
 }
+
+/// Three migrations become one built from what they make: a history that has them all is
+/// rewritten, a new database runs the squashed file and gets the same schema, and one behind the
+/// squashed version (or files that change rows) stops it before anything changes.
+async fn squash_replaces_the_oldest_migrations(d: Dialect) {
+    let dev = made(d).await;
+    let staging = made(d).await;
+    let behind = made(d).await;
+    let fresh = made(d).await;
+    headed(&dev, 1, "users", "", "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100));");
+    headed(&dev, 2, "orders", "1", "CREATE TABLE orders (id INT PRIMARY KEY, user_id INT REFERENCES users (id));");
+    headed(
+        &dev,
+        3,
+        "notes",
+        "2",
+        "CREATE TABLE notes (id INT PRIMARY KEY); CREATE INDEX users_email ON users (email);",
+    );
+    headed(&dev, 4, "tags", "3", "CREATE TABLE tags (id INT PRIMARY KEY);");
+    apply_to(&dev, &dev, 4).await;
+    apply_to(&staging, &dev, 3).await;
+    apply_to(&behind, &dev, 2).await;
+    let envs = |with_behind: bool| {
+        let mut e = vec![
+            ("dev".to_string(), Ok(session(&dev))),
+            ("staging".to_string(), Ok(session_in(&staging, &dev))),
+            ("fresh".to_string(), Ok(session_in(&fresh, &dev))),
+        ];
+        if with_behind {
+            e.push(("qa".to_string(), Ok(session_in(&behind, &dev))));
+        }
+        e
+    };
+    let req = |dry_run| ops::SquashRequest { to: 3, dry_run, skip: Vec::new(), schema_only: false };
+    let cancel = Default::default();
+    let before = files(&dev);
+
+    let e = ops::squash(&session(&dev), envs(true), &req(false), &cancel).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input, "{e:?}");
+    assert_eq!(files(&dev), before);
+
+    let dry = ops::squash(&session(&dev), envs(false), &req(true), &cancel).await.unwrap();
+    use godwit::migration::squash::EnvSquash;
+    let states: Vec<EnvSquash> = dry.envs.iter().map(|(_, s)| *s).collect();
+    assert_eq!(states, [EnvSquash::Rewrite, EnvSquash::Rewrite, EnvSquash::Fresh]);
+    assert!(dry.sql.contains("-- Squashes: 1, 2, 3"));
+    assert_eq!(files(&dev), before, "a dry run changes nothing");
+
+    let done = ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap();
+    assert_eq!(done.removed.len(), 6);
+    assert_eq!(files(&dev), ["3_squashed.sql", "4_tags.down.sql", "4_tags.up.sql"]);
+    assert_eq!(dev.history().await, ["3:true", "4:true"]);
+    assert_eq!(staging.history().await, ["3:true"]);
+    assert!(ops::check(&session(&dev)).await.unwrap().is_empty(), "nothing reported missing or edited");
+    assert!(ops::check(&session_in(&staging, &dev)).await.unwrap().is_empty());
+    assert!(dev.log().await.iter().any(|l| l.starts_with("squash:ok:3")));
+    assert_eq!(up(&dev).await, Vec::<i64>::new());
+    let source = Source::load(&dev.migrations()).unwrap();
+    let mut db = fresh.connect().await;
+    runner::up(db.as_mut(), &source, None, &RunOptions::default(), &mut |_| {}).await.unwrap().into_result().unwrap();
+    db.close().await;
+    assert_eq!(fresh.schema().await, dev.schema().await);
+
+    // Run again: everything already names the squashed file.
+    let again = ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap();
+    assert!(again.envs.iter().all(|(_, s)| *s == EnvSquash::Done), "{:?}", again.envs);
+
+    // Files that change rows are not squashed into a schema-only file unless asked.
+    headed(&dev, 5, "seed", "4", "INSERT INTO tags (id) VALUES (1);");
+    let e =
+        ops::squash(&session(&dev), vec![], &ops::SquashRequest { to: 5, ..req(false) }, &cancel).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input);
+}
+
+mod squash_on {
+    use super::*;
+    #[tokio::test]
+    async fn postgres() {
+        squash_replaces_the_oldest_migrations(Dialect::Postgres).await
+    }
+    #[tokio::test]
+    async fn mariadb() {
+        squash_replaces_the_oldest_migrations(Dialect::MySql).await
+    }
+    #[tokio::test]
+    async fn sqlite() {
+        squash_replaces_the_oldest_migrations(Dialect::Sqlite).await
+    }
+}

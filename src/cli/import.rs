@@ -139,26 +139,72 @@ pub(super) async fn baseline_verb(ctx: &Ctx, version: Option<i64>, dry_run: bool
     Ok(())
 }
 
-pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json: bool) -> Result<()> {
-    // Every environment of the project (or the one --url names).
-    let (migrations, envs) = match (&ctx.project, &ctx.cli.url) {
-        (Some(p), None) => {
-            let envs = p
-                .envs()
-                .into_iter()
-                .map(|e| {
-                    let session = p.workspace(Some(&e.name)).and_then(|ws| ctx.session_of(ws));
-                    (e.name, session)
-                })
-                .collect();
-            (ctx.source_dir()?, envs)
-        }
+/// Every environment of the project (or the one --url names), each with its password resolved or
+/// why not.
+fn every_env(ctx: &Ctx) -> Result<Vec<(String, Result<ops::Session>)>> {
+    Ok(match (&ctx.project, &ctx.cli.url) {
+        (Some(p), None) => p
+            .envs()
+            .into_iter()
+            .map(|e| {
+                let session = p.workspace(Some(&e.name)).and_then(|ws| ctx.session_of(ws));
+                (e.name, session)
+            })
+            .collect(),
         _ => {
             let s = ctx.session()?;
-            (s.ws.migrations.clone(), vec![(s.ws.confirm_name(), Ok(s))])
+            vec![(s.ws.confirm_name(), Ok(s))]
         }
+    })
+}
+
+pub(super) async fn squash_verb(ctx: &Ctx, req: &ops::SquashRequest, json: bool) -> Result<()> {
+    use crate::migration::squash::EnvSquash;
+    let s = ctx.session()?;
+    let cancel = ctx.cancel_on_signals();
+    let out = ops::squash(&s, every_env(ctx)?, req, &cancel).await?;
+    if json {
+        print_json(&out);
+        return Ok(());
+    }
+    let list: Vec<String> = out.squashed.iter().map(i64::to_string).collect();
+    if req.dry_run {
+        println!("{}", out.sql.trim_end());
+        println!();
+    }
+    let (write, rewrite) =
+        if req.dry_run { ("Would replace", "would be rewritten") } else { ("Replaced", "rewritten") };
+    if out.removed.is_empty() {
+        println!("{} replaces {} (written before).", out.file, list.join(", "));
+    } else {
+        println!("{write} {} migration(s) ({}) with {}.", out.squashed.len(), list.join(", "), out.file);
+    }
+    for (name, state) in &out.envs {
+        let what = match state {
+            EnvSquash::Rewrite => format!("history {rewrite} (one transaction)"),
+            EnvSquash::Fresh => "has none of them: runs the squashed file".into(),
+            EnvSquash::Done => "already names the squashed file".into(),
+            EnvSquash::Skipped => "skipped: its history still names the squashed migrations".into(),
+        };
+        println!("  {name}: {what}");
+    }
+    if !out.data.is_empty() {
+        println!("! {} changed rows: the squashed file makes the schema only.", out.data.join(", "));
+    }
+    if req.dry_run {
+        println!("Dry run: nothing was changed.");
+    } else if !out.removed.is_empty() {
+        println!("The removed files are in version control; commit the change.");
+    }
+    Ok(())
+}
+
+pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json: bool) -> Result<()> {
+    let migrations = match (&ctx.project, &ctx.cli.url) {
+        (Some(_), None) => ctx.source_dir()?,
+        _ => ctx.session()?.ws.migrations.clone(),
     };
-    let out = ops::rebase(&migrations, envs, skip, dry_run).await?;
+    let out = ops::rebase(&migrations, every_env(ctx)?, skip, dry_run).await?;
     if json {
         print_json(&out);
         return Ok(());

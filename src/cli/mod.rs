@@ -309,6 +309,25 @@ enum Verb {
         #[command(flatten)]
         json: JsonFlag,
     },
+    /// Replace the migrations up to VERSION with one file made from what they build (proven on
+    /// scratch databases to build the same schema), and rewrite every environment's history to
+    /// match. Every environment is read first; one behind VERSION refuses it.
+    Squash {
+        /// The newest migration to squash; it and all older ones become one.
+        #[arg(long, value_name = "VERSION")]
+        to: i64,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Leave out an environment that cannot be read (its history then names files that are gone).
+        #[arg(long, value_name = "ENV")]
+        skip: Vec<String>,
+        /// Squash though some files change rows: the squashed file makes the schema only.
+        #[arg(long)]
+        schema_only: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// Fix a revision conflict or out-of-order pending migrations: renumber the ones no environment
     /// has applied to follow the newest, re-linking their headers. Every environment is read first.
     Rebase {
@@ -525,6 +544,10 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,
         Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,
         Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
+        Verb::Squash { to, dry_run, skip, schema_only, json } => {
+            let req = ops::SquashRequest { to: *to, dry_run: *dry_run, skip: skip.clone(), schema_only: *schema_only };
+            squash_verb(&ctx, &req, json.json).await
+        }
         Verb::Rebase { dry_run, skip, json } => rebase_verb(&ctx, *dry_run, skip, json.json).await,
         Verb::Baseline { version, dry_run, json } => baseline_verb(&ctx, *version, *dry_run, json.json).await,
         Verb::Import { tool, dir, dry_run, python, dialect, json } => {

@@ -52,6 +52,8 @@ pub enum EventKind {
     Import,
     /// A first migration written from the schema by `baseline`, recorded as applied.
     Baseline,
+    /// History rewritten by `squash`: the squashed rows removed, the squashed file's recorded.
+    Squash,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -76,6 +78,7 @@ impl EventKind {
             EventKind::Restore => "restore",
             EventKind::Import => "import",
             EventKind::Baseline => "baseline",
+            EventKind::Squash => "squash",
         }
     }
 }

@@ -6,5 +6,6 @@ pub mod plan;
 pub mod rebase;
 pub mod runner;
 pub mod source;
+pub mod squash;
 pub mod status;
 pub mod verify;

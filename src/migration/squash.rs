@@ -1,0 +1,162 @@
+//! `godwit squash --to V`: the migrations up to V become one file made from what they build
+//! (replayed on a scratch database and written by the database's own dump tool), proven to build
+//! the identical schema, and each environment's history rewritten to match, in one transaction
+//! each. The squashed file's header names the versions it replaced, so a squash interrupted
+//! between environments finishes when run again.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::db::Applied;
+use crate::error::{Error, Result};
+use crate::migration::source::{MigrationFile, Source};
+use crate::syntax::Dialect;
+
+const SQUASHES: &str = "-- Squashes: ";
+
+/// What squashing does to one environment's history.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum EnvSquash {
+    /// It has every squashed migration applied: its rows become the squashed one's.
+    Rewrite,
+    /// It has none of them: it runs the squashed file.
+    Fresh,
+    /// Its history already names the squashed file.
+    Done,
+    /// Left out on purpose (`--skip`).
+    Skipped,
+}
+
+/// The squashed migration, and what happens where.
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct SquashOutcome {
+    pub version: i64,
+    pub file: String,
+    /// The versions it replaces.
+    pub squashed: Vec<i64>,
+    /// The files removed (written already, when the squash is finished on another run).
+    pub removed: Vec<String>,
+    /// Squashed files whose statements change rows: the squashed file makes the schema only.
+    pub data: Vec<String>,
+    pub envs: Vec<(String, EnvSquash)>,
+    pub dry_run: bool,
+    /// The squashed file's content (empty when it was written before).
+    pub sql: String,
+}
+
+/// A squashed file already in the folder, and the versions its header says it replaced.
+pub fn existing(source: &Source, version: i64) -> Option<(&MigrationFile, Vec<i64>)> {
+    let m = source.get(version)?;
+    let line = m.sql.lines().take_while(|l| l.starts_with("--")).find_map(|l| l.strip_prefix(SQUASHES))?;
+    let versions: Vec<i64> = line.split(',').filter_map(|v| v.trim().parse().ok()).collect();
+    (!versions.is_empty()).then_some((m, versions))
+}
+
+/// The squashed file: a header naming what it replaced, then the dump tool's schema made runnable
+/// as a migration (as a baseline's is).
+pub fn render(
+    dump: &str,
+    dialect: Dialect,
+    version: i64,
+    squashed: &[i64],
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let body = crate::import::baseline::render(dump, dialect, version, "", now);
+    // The baseline's own header lines are replaced by the squash's.
+    let body = body.split_once("\n\n").map_or(body.as_str(), |(_, rest)| rest);
+    let list: Vec<String> = squashed.iter().map(i64::to_string).collect();
+    format!(
+        "-- squashed\n--\n-- Revision ID: {version}\n-- Revises: \n-- Create Date: {}\n{SQUASHES}{}\n-- What they built, \
+         written by `godwit squash`; their files are in version control.\n\n{body}",
+        now.format("%Y-%m-%d %H:%M:%S"),
+        list.join(", ")
+    )
+}
+
+/// What squashing `squashed` (into `version`, with checksum `checksum`) does to a history.
+pub fn classify(applied: &[Applied], squashed: &[i64], version: i64, checksum: &[u8]) -> Result<EnvSquash> {
+    let ok: BTreeSet<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
+    let failed: Vec<i64> =
+        applied.iter().filter(|a| !a.success && squashed.contains(&a.version)).map(|a| a.version).collect();
+    let others: Vec<i64> = squashed.iter().copied().filter(|v| *v != version).collect();
+    let row = applied.iter().find(|a| a.version == version);
+    if failed.is_empty() {
+        if row.is_some_and(|r| r.checksum == checksum) && others.iter().all(|v| !ok.contains(v)) {
+            return Ok(EnvSquash::Done);
+        }
+        if squashed.iter().all(|v| ok.contains(v)) {
+            return Ok(EnvSquash::Rewrite);
+        }
+        if squashed.iter().all(|v| !ok.contains(v)) {
+            return Ok(EnvSquash::Fresh);
+        }
+    }
+    let has: Vec<String> = squashed.iter().filter(|v| ok.contains(v)).map(i64::to_string).collect();
+    Err(Error::input(format!(
+        "is behind {version}: it has {} of the {} migrations squashed{}; apply the rest up to {version} there first",
+        if has.is_empty() { "none".to_string() } else { has.join(", ") },
+        squashed.len(),
+        if failed.is_empty() { String::new() } else { format!(", and {} failed part way", list(&failed)) }
+    )))
+}
+
+fn list(v: &[i64]) -> String {
+    v.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether a file's statements change rows (the squashed file keeps only the schema).
+pub fn changes_rows(sql: &str, dialect: Dialect) -> bool {
+    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return false };
+    statements.iter().any(|s| {
+        let first = s
+            .sql
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .flat_map(str::split_whitespace)
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        matches!(first.as_str(), "INSERT" | "UPDATE" | "DELETE" | "COPY" | "MERGE" | "REPLACE")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(v: i64, success: bool, checksum: u8) -> Applied {
+        Applied {
+            version: v,
+            description: String::new(),
+            installed_on: chrono::Utc::now(),
+            success,
+            checksum: vec![checksum],
+            execution_time: 0,
+        }
+    }
+
+    #[test]
+    fn each_history_is_rewritten_fresh_done_or_behind() {
+        let s = [1, 2, 3];
+        let all = [applied(1, true, 0), applied(2, true, 0), applied(3, true, 0), applied(4, true, 0)];
+        assert_eq!(classify(&all, &s, 3, &[9]).unwrap(), EnvSquash::Rewrite);
+        assert_eq!(classify(&[], &s, 3, &[9]).unwrap(), EnvSquash::Fresh);
+        assert_eq!(classify(&[applied(3, true, 9), applied(4, true, 0)], &s, 3, &[9]).unwrap(), EnvSquash::Done);
+        assert!(classify(&all[..2], &s, 3, &[9]).is_err());
+        assert!(classify(&[applied(1, true, 0), applied(2, true, 0), applied(3, false, 0)], &s, 3, &[9]).is_err());
+    }
+
+    #[test]
+    fn the_header_names_what_it_replaced() {
+        let now = chrono::Utc::now();
+        let text = render("CREATE TABLE t (id int);\n", Dialect::Sqlite, 3, &[1, 2, 3], now);
+        assert!(text.starts_with("-- squashed\n--\n-- Revision ID: 3\n"), "{text}");
+        assert!(text.contains("\n-- Squashes: 1, 2, 3\n") && text.ends_with("CREATE TABLE t (id int);\n"), "{text}");
+        assert!(changes_rows("CREATE TABLE t (id int);\n-- seed\ninsert into t values (1);", Dialect::Sqlite));
+        assert!(!changes_rows("CREATE TABLE t (id int);", Dialect::Sqlite));
+    }
+}
