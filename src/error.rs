@@ -173,6 +173,8 @@ pub enum Remedy {
     RemoveEnv { env: String },
     /// Migrations in the way of a revision conflict or out of order: renumber them after the newest.
     Rebase,
+    /// A folder holding another tool's project: import it into `migrations` and make it a project.
+    ImportProject { root: String, tool: crate::import::Tool, from: String, migrations: String },
     /// `rebase` could not read an environment: leave it out, if a person knows it has none of them.
     SkipEnv { env: String },
 }

@@ -1146,3 +1146,19 @@ async fn rewrite(db: &mut dyn Database, m: &MigrationFile, squashed: &[i64], loc
     let _ = db.unlock().await;
     r
 }
+
+/// A folder holding another tool's project made a Godwit project: its migrations imported into a
+/// new folder beside them (`import::folder_for`), then godwit.toml written with a `dev` SQLite
+/// environment. Nothing is written in a dry run, or when the folder is a project already.
+pub async fn import_project(root: &Path, req: &ImportRequest, dialect: Option<Dialect>) -> Result<ImportOutcome> {
+    let config = root.join(project::CONFIG_FILE);
+    if config.exists() {
+        return Err(Error::input(format!("{} exists already: open the project and import there", config.display())));
+    }
+    let folder = crate::import::folder_for(root);
+    let out = import(req, &root.join(folder), dialect, None).await?;
+    if !req.dry_run {
+        project::init(root, folder)?;
+    }
+    Ok(out)
+}

@@ -126,6 +126,22 @@ pub fn load_project(state: &AppState, path: &Path) -> Result<()> {
 fn find_project(path: &Path) -> Result<Project> {
     let path = path.canonicalize().map_err(|e| Error::input(format!("cannot open {}: {e}", path.display())))?;
     let Some(p) = Project::find(&path)? else {
+        if let Some((tool, from)) = godwit::import::detect(&path) {
+            return Err(Error::input(format!(
+                "{} has no godwit.toml, and holds {} migrations in {}: importing them makes it a project, with Godwit's \
+                 files in {}/.",
+                path.display(),
+                tool.name(),
+                from.display(),
+                godwit::import::folder_for(&path)
+            ))
+            .with_remedy(godwit::error::Remedy::ImportProject {
+                root: path.display().to_string(),
+                tool,
+                from: from.display().to_string(),
+                migrations: godwit::import::folder_for(&path).into(),
+            }));
+        }
         let (root, folder) = adoptable(&path)?;
         let config = root.join(project::CONFIG_FILE);
         let count = Source::load(&root.join(&folder)).map(|s| s.migrations.len()).unwrap_or(0);
@@ -141,6 +157,22 @@ fn find_project(path: &Path) -> Result<Project> {
         }));
     };
     Ok(p)
+}
+
+/// What importing another tool's project would write (`Remedy::ImportProject`), or, once a person
+/// said yes, the import done and the project opened.
+pub async fn import_project(
+    state: &AppState,
+    root: &Path,
+    tool: godwit::import::Tool,
+    from: &Path,
+    dialect: godwit::db::Dialect,
+    dry_run: bool,
+) -> Result<(ops::ImportOutcome, Option<ProjectView>)> {
+    let req = ops::ImportRequest { tool, dir: from.to_path_buf(), python: None, dry_run };
+    let out = ops::import_project(root, &req, Some(dialect)).await?;
+    let view = if dry_run { None } else { Some(opened(state, Project::load(root)?)) };
+    Ok((out, view))
 }
 
 /// A person said yes to `Remedy::CreateProject`: writes its godwit.toml and opens it.

@@ -9,12 +9,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use godwit::backup::{BackupEntry, Comparison, Restored};
+use godwit::db::Dialect;
 use godwit::db::{Event, Probe};
 use godwit::event::Direction;
+use godwit::import::Tool as ImportTool;
 use godwit::migration::check::Finding;
 use godwit::migration::detail::MigrationDetail;
 use godwit::migration::verify::VerifyReport;
-use godwit::ops::RebaseOutcome;
+use godwit::ops::{ImportOutcome, RebaseOutcome};
 // As the window knows it (ts-rs names it SchemaChange).
 use godwit::lint::{Finding as LintFinding, LintReport};
 use godwit::migration::runner::RunReport;
@@ -182,6 +184,31 @@ async fn resolve(
     Ok(api::resolve(&state, &env, version, applied, confirm).await?)
 }
 
+/// What importing another tool's project writes (nothing is written).
+#[tauri::command]
+async fn import_preview(
+    state: State<'_, AppState>,
+    root: PathBuf,
+    tool: ImportTool,
+    from: PathBuf,
+    dialect: Dialect,
+) -> CommandResult<ImportOutcome> {
+    Ok(api::import_project(&state, &root, tool, &from, dialect, true).await?.0)
+}
+
+/// Imports another tool's project and opens it.
+#[tauri::command]
+async fn import_project(
+    state: State<'_, AppState>,
+    root: PathBuf,
+    tool: ImportTool,
+    from: PathBuf,
+    dialect: Dialect,
+) -> CommandResult<ProjectView> {
+    let (_, view) = api::import_project(&state, &root, tool, &from, dialect, false).await?;
+    Ok(view.ok_or_else(|| godwit::Error::failed("the project did not open"))?)
+}
+
 /// Renumbers the pending migrations in a revision conflict or out of order, after reading every
 /// environment; `dry_run` only lists the renames.
 #[tauri::command]
@@ -345,6 +372,8 @@ pub fn run() {
             repair,
             resolve,
             rebase,
+            import_preview,
+            import_project,
             templates,
             render_template,
             create_migration,

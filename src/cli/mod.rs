@@ -643,6 +643,14 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Backups => format!("`{godwit} backups` lists the backups; `{godwit} backup` makes one."),
         Remedy::Status => format!("`{godwit} status` lists the migrations and their versions."),
         Remedy::RemoveEnv { env } => format!("`{godwit} env remove {env}` removes it (and its stored password)."),
+        Remedy::ImportProject { root, tool, from, migrations } => format!(
+            "To bring it in: `godwit --project {} init --migrations {}`, then `godwit --project {} import {} {}`.",
+            shell_quote(root),
+            shell_quote(migrations),
+            shell_quote(root),
+            tool.key(),
+            shell_quote(from)
+        ),
         Remedy::Rebase => format!(
             "To renumber the pending ones after the newest: `{godwit} rebase --dry-run` shows the renames, \
              `{godwit} rebase` does them."

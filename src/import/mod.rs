@@ -157,8 +157,8 @@ pub struct ReadOptions {
 }
 
 impl Tool {
-    /// How the files' `-- Imported from` line names the tool.
-    fn key(self) -> &'static str {
+    /// How the command line and the files' `-- Imported from` line name the tool.
+    pub fn key(self) -> &'static str {
         match self {
             Tool::Alembic => "alembic",
             Tool::Flyway => "flyway",
@@ -408,6 +408,60 @@ fn render(tool: Tool, f: &Foreign, version: i64, previous: Option<i64>, notes: &
     Imported { id: f.id.clone(), version, description, files, parents: f.parents.clone(), sources: f.files.clone() }
 }
 
+/// Another tool's project in a folder without godwit.toml: the tool and the folder to import from
+/// (the folder itself, or one or two levels down for Alembic's alembic.ini, Flyway's usual
+/// `sql/` or `db/migration`, and dbmate's `db/migrations`).
+pub fn detect(root: &Path) -> Option<(Tool, PathBuf)> {
+    let alembic = [PathBuf::new()]
+        .into_iter()
+        .chain(subfolders(root))
+        .chain(
+            subfolders(root)
+                .iter()
+                .flat_map(|d| subfolders(&root.join(d)).into_iter().map(|s| d.join(s)))
+                .collect::<Vec<_>>(),
+        )
+        .find(|d| root.join(d).join("alembic.ini").is_file());
+    if let Some(d) = alembic {
+        return Some((Tool::Alembic, if d.as_os_str().is_empty() { root.to_path_buf() } else { root.join(d) }));
+    }
+    let holds = |dir: &Path, want: &dyn Fn(&str, &Path) -> bool| {
+        fs::read_dir(dir).is_ok_and(|e| {
+            e.flatten()
+                .any(|f| f.file_type().is_ok_and(|t| t.is_file()) && want(&f.file_name().to_string_lossy(), &f.path()))
+        })
+    };
+    let flyway = |name: &str, _: &Path| name.starts_with('V') && name.contains("__") && name.ends_with(".sql");
+    for d in ["sql", "db/migration", "src/main/resources/db/migration", ""] {
+        if holds(&root.join(d), &flyway) {
+            return Some((Tool::Flyway, if d.is_empty() { root.to_path_buf() } else { root.join(d) }));
+        }
+    }
+    let dbmate = |name: &str, path: &Path| {
+        name.ends_with(".sql") && fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l.trim() == "-- migrate:up"))
+    };
+    if holds(&root.join("db/migrations"), &dbmate) {
+        return Some((Tool::Dbmate, root.join("db/migrations")));
+    }
+    None
+}
+
+fn subfolders(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| PathBuf::from(e.file_name()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Where a new project's Godwit migrations go: `migrations`, unless the other tool uses that name.
+pub fn folder_for(root: &Path) -> &'static str {
+    if root.join("migrations").exists() { "godwit-migrations" } else { "migrations" }
+}
+
 /// A golang-migrate folder that is the project's migrations folder, used as it is (its naming is
 /// sqlx's): nothing is written, and history is recorded with the files' own checksums.
 pub fn use_in_place(import: &mut Import, dir: &Path) -> Result<()> {
@@ -566,6 +620,26 @@ fn words(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_tools_projects_are_recognised() {
+        let d = tempfile::tempdir().unwrap();
+        let at = |rel: &str, body: &str| {
+            let p = d.path().join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, body).unwrap();
+        };
+        assert_eq!(detect(d.path()), None);
+        at("db/migrations/20240101_a.sql", "-- migrate:up\nSELECT 1;\n");
+        assert_eq!(detect(d.path()), Some((Tool::Dbmate, d.path().join("db/migrations"))));
+        at("sql/V1__a.sql", "SELECT 1;");
+        assert_eq!(detect(d.path()), Some((Tool::Flyway, d.path().join("sql"))));
+        at("docker/postgres/alembic.ini", "[alembic]\n");
+        assert_eq!(detect(d.path()), Some((Tool::Alembic, d.path().join("docker/postgres"))));
+        assert_eq!(folder_for(d.path()), "migrations");
+        fs::create_dir(d.path().join("migrations")).unwrap();
+        assert_eq!(folder_for(d.path()), "godwit-migrations");
+    }
 
     #[test]
     fn slugs_are_file_names() {

@@ -3,7 +3,8 @@
 // and a protected MariaDB `prod` with a backup.
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { click, fill, launch, mysqlDatabase, newProject, pgDatabase, screenshot, seeText } from './harness.mjs';
 
@@ -172,6 +173,27 @@ test('screenshots', async (t) => {
   try {
     await seeText(browser, 'was not sent');
     await shot(browser, 'trust-server');
+  } finally {
+    await stop(true);
+  }
+});
+
+test('import screenshot', async (t) => {
+  // The guide's own situation: an Alembic project, opened in Godwit for the first time.
+  const dir = mkdtempSync(join(tmpdir(), 'godwit-shot-'));
+  const todos = join(dir, 'todos');
+  cpSync(resolve(import.meta.dirname, '../data/import/alembic'), todos, { recursive: true });
+  mkdirSync(join(dir, 'home'));
+  // The project's own virtualenv, where Godwit looks for it: beside the project.
+  symlinkSync(join(process.env.HOME, '.cache/godwit/tools/alembic'), join(todos, '.venv'));
+  const { browser, stop } = await launch(t, { project: join(dir, 'home'), home: join(dir, 'home') });
+  try {
+    await fill(browser, 'Project folder', todos);
+    await click(browser, 'Open');
+    await click(browser, 'Import it…');
+    await seeText(browser, '20240201145745_create_todos_table.up.sql');
+    await pause(300);
+    await screenshot(browser, join(OUT, 'import.png'));
   } finally {
     await stop(true);
   }

@@ -3,10 +3,13 @@ import { Channel, invoke } from '@tauri-apps/api/core';
 import type { AppEvent } from './AppEvent';
 import type { BackupEntry } from './BackupEntry';
 import type { Comparison } from './Comparison';
+import type { Dialect } from './Dialect';
 import type { Direction } from './Direction';
 import type { EnvConfig } from './EnvConfig';
 import type { Event } from './Event';
 import type { Finding } from './Finding';
+import type { ImportOutcome } from './ImportOutcome';
+import type { ImportTool } from './ImportTool';
 import type { LintFinding } from './LintFinding';
 import type { LintReport } from './LintReport';
 import type { MigrationDetail } from './MigrationDetail';
@@ -53,6 +56,8 @@ export const commands = {
   cancel: (job: number) => invoke<boolean>('cancel', { job }),
   repair: (env: string, version: number, reason: string, confirm: string | null) => invoke<string>('repair', { env, version, reason, confirm }),
   resolve: (env: string, version: number, applied: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, confirm }),
+  importPreview: (root: string, tool: ImportTool, from: string, dialect: Dialect) => invoke<ImportOutcome>('import_preview', { root, tool, from, dialect }),
+  importProject: (root: string, tool: ImportTool, from: string, dialect: Dialect) => invoke<ProjectView>('import_project', { root, tool, from, dialect }),
   rebase: (dryRun: boolean) => invoke<RebaseOutcome>('rebase', { dryRun }),
   templates: () => invoke<Array<TemplateInfo>>('templates'),
   renderTemplate: (env: string, name: string, params: Record<string, string>) => invoke<Rendered>('render_template', { env, name, params }),
