@@ -398,6 +398,33 @@ pub async fn resolve(
     ops::resolve(&session(state, env)?, version, applied, confirm.as_deref()).await
 }
 
+/// The environment's schema as the project's first migration (`dry_run`: shown, not written).
+pub async fn baseline(
+    state: &AppState,
+    env: &str,
+    dry_run: bool,
+    confirm: Option<String>,
+) -> Result<godwit::import::baseline::BaselineOutcome> {
+    let s = session(state, env)?;
+    ops::baseline(&s, None, dry_run, confirm.as_deref(), &Default::default()).await
+}
+
+/// The migrations up to `to` squashed into one, made on scratch databases beside `env`'s server;
+/// every environment's history is read (and rewritten when not a dry run).
+pub async fn squash(
+    state: &AppState,
+    env: &str,
+    to: i64,
+    dry_run: bool,
+    schema_only: bool,
+) -> Result<godwit::migration::squash::SquashOutcome> {
+    let s = session(state, env)?;
+    let p = project(state)?;
+    let envs = p.envs().into_iter().map(|e| (e.name.clone(), session(state, &e.name))).collect();
+    let req = ops::SquashRequest { to, dry_run, skip: Vec::new(), schema_only };
+    ops::squash(&s, envs, &req, &Default::default()).await
+}
+
 pub async fn rebase(state: &AppState, dry_run: bool) -> Result<ops::RebaseOutcome> {
     let p = project(state)?;
     // Each environment's history is read: one whose password is missing counts as unreadable.

@@ -13,8 +13,10 @@ use godwit::db::Dialect;
 use godwit::db::{Event, Probe};
 use godwit::event::Direction;
 use godwit::import::Tool as ImportTool;
+use godwit::import::baseline::BaselineOutcome;
 use godwit::migration::check::Finding;
 use godwit::migration::detail::MigrationDetail;
+use godwit::migration::squash::SquashOutcome;
 use godwit::migration::verify::VerifyReport;
 use godwit::ops::{ImportOutcome, RebaseOutcome};
 // As the window knows it (ts-rs names it SchemaChange).
@@ -182,6 +184,29 @@ async fn resolve(
     confirm: Option<String>,
 ) -> CommandResult<String> {
     Ok(api::resolve(&state, &env, version, applied, confirm).await?)
+}
+
+/// The environment's schema as the project's first migration; `dry_run` shows it only.
+#[tauri::command]
+async fn baseline(
+    state: State<'_, AppState>,
+    env: String,
+    dry_run: bool,
+    confirm: Option<String>,
+) -> CommandResult<BaselineOutcome> {
+    Ok(api::baseline(&state, &env, dry_run, confirm).await?)
+}
+
+/// The migrations up to `to` replaced by one; `dry_run` shows what happens where.
+#[tauri::command]
+async fn squash(
+    state: State<'_, AppState>,
+    env: String,
+    to: i64,
+    dry_run: bool,
+    schema_only: bool,
+) -> CommandResult<SquashOutcome> {
+    Ok(api::squash(&state, &env, to, dry_run, schema_only).await?)
 }
 
 /// What importing another tool's project writes (nothing is written).
@@ -372,6 +397,8 @@ pub fn run() {
             repair,
             resolve,
             rebase,
+            baseline,
+            squash,
             import_preview,
             import_project,
             templates,

@@ -2,6 +2,7 @@
 import { Channel, invoke } from '@tauri-apps/api/core';
 import type { AppEvent } from './AppEvent';
 import type { BackupEntry } from './BackupEntry';
+import type { BaselineOutcome } from './BaselineOutcome';
 import type { Comparison } from './Comparison';
 import type { Dialect } from './Dialect';
 import type { Direction } from './Direction';
@@ -23,6 +24,7 @@ import type { RunRequest } from './RunRequest';
 import type { SavedEnv } from './SavedEnv';
 import type { Schema } from './Schema';
 import type { SchemaChange } from './SchemaChange';
+import type { SquashOutcome } from './SquashOutcome';
 import type { StatusReport } from './StatusReport';
 import type { TemplateInfo } from './TemplateInfo';
 import type { VerifyReport } from './VerifyReport';
@@ -56,6 +58,8 @@ export const commands = {
   cancel: (job: number) => invoke<boolean>('cancel', { job }),
   repair: (env: string, version: number, reason: string, confirm: string | null) => invoke<string>('repair', { env, version, reason, confirm }),
   resolve: (env: string, version: number, applied: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, confirm }),
+  baseline: (env: string, dryRun: boolean, confirm: string | null) => invoke<BaselineOutcome>('baseline', { env, dryRun, confirm }),
+  squash: (env: string, to: number, dryRun: boolean, schemaOnly: boolean) => invoke<SquashOutcome>('squash', { env, to, dryRun, schemaOnly }),
   importPreview: (root: string, tool: ImportTool, from: string, dialect: Dialect) => invoke<ImportOutcome>('import_preview', { root, tool, from, dialect }),
   importProject: (root: string, tool: ImportTool, from: string, dialect: Dialect) => invoke<ProjectView>('import_project', { root, tool, from, dialect }),
   rebase: (dryRun: boolean) => invoke<RebaseOutcome>('rebase', { dryRun }),
