@@ -672,10 +672,13 @@ pub async fn baseline(
             .with_remedy(Remedy::Status));
         }
         if let Some((tool, table)) = baseline::other_tool(db.as_mut()).await? {
+            let whose = match tool {
+                crate::import::Tool::Dbmate => "dbmate's or golang-migrate's".to_string(),
+                t => format!("{}'s", t.name()),
+            };
             return Err(Error::input(format!(
-                "{label} has {table}, {}'s history table: bring that tool's migrations in with `import`, which also \
-                 records what ran here, rather than a baseline.",
-                tool.name()
+                "{label} has {table}, {whose} history table: bring that tool's migrations in with `import`, which \
+                 also records what ran here, rather than a baseline."
             )));
         }
         db.inspect().await
@@ -835,6 +838,14 @@ pub async fn baseline(
     Ok(outcome)
 }
 
+/// `--skip` names that are not environments (a typo would leave out nothing, silently).
+fn unknown_skips<T>(envs: &[(String, T)], skip: &[String]) -> Result<()> {
+    match skip.iter().find(|n| !envs.iter().any(|(e, _)| e == *n)) {
+        Some(n) => Err(Error::input(format!("there is no environment `{n}` to skip"))),
+        None => Ok(()),
+    }
+}
+
 /// What `rebase` did (or would), and which environments it checked.
 #[derive(ts_rs::TS, Debug, Clone, serde::Serialize)]
 #[ts(export)]
@@ -842,7 +853,7 @@ pub struct RebaseOutcome {
     pub plan: crate::migration::rebase::RebasePlan,
     /// The environments whose history was read.
     pub checked: Vec<String>,
-    /// Environments left out on purpose (`--skip`).
+    /// Environments left out on purpose (`--skip`) because they could not be read.
     pub skipped: Vec<String>,
     pub dry_run: bool,
 }
@@ -860,11 +871,8 @@ pub async fn rebase(
     let source = Source::load(migrations)?;
     let mut applied = std::collections::BTreeSet::new();
     let (mut checked, mut unreachable, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    unknown_skips(&envs, skip)?;
     for (name, session) in envs {
-        if skip.contains(&name) {
-            skipped.push(name);
-            continue;
-        }
         let read = match session {
             Ok(s) => s.reading(|db| db.applied()).await,
             Err(e) => Err(e),
@@ -874,6 +882,8 @@ pub async fn rebase(
                 applied.extend(rows.iter().map(|a| a.version));
                 checked.push(name);
             }
+            // Left out only when it cannot be read: one that can is always checked.
+            Err(_) if skip.contains(&name) => skipped.push(name),
             Err(e) => unreachable.push((name, e.message)),
         }
     }
@@ -963,16 +973,50 @@ pub async fn squash(
     };
 
     // Every environment's history, before anything is made or changed.
+    unknown_skips(&envs, &req.skip)?;
     let mut states: Vec<(String, Option<Session>, EnvSquash)> = Vec::new();
     let mut reads: Vec<(String, Session, Vec<db::Applied>)> = Vec::new();
     for (name, session) in envs {
-        if req.skip.contains(&name) {
-            states.push((name, None, EnvSquash::Skipped));
-            continue;
+        let read = match session {
+            Ok(session) => match session.reading(|db| db.applied()).await {
+                Ok(applied) => Ok((session, applied)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        match read {
+            // The squashed file is one database's SQL: every environment must speak it.
+            Ok((session, _)) if session.ws.target.dialect() != dialect => {
+                return Err(Error::input(format!(
+                    "{name} is {}, and the squashed file would be {}'s SQL: squash needs every environment on one kind \
+                     of database. Nothing was changed",
+                    session.ws.target.dialect().name(),
+                    dialect.name()
+                )));
+            }
+            Ok((session, applied)) => reads.push((name, session, applied)),
+            // Left out only when it cannot be read: one that can is always checked.
+            Err(_) if req.skip.contains(&name) => states.push((name, None, EnvSquash::Skipped)),
+            Err(e) => return Err(cannot_read(&name, e)),
         }
-        let session = session.map_err(|e| cannot_read(&name, e))?;
-        let applied = session.reading(|db| db.applied()).await.map_err(|e| cannot_read(&name, e))?;
-        reads.push((name, session, applied));
+    }
+    // An applied file edited since: its edit would vanish into the squashed file unreported.
+    for (name, _, applied) in &reads {
+        for a in applied.iter().filter(|a| squashed.contains(&a.version)) {
+            if let Some(m) =
+                source.get(a.version).filter(|m| removed.contains(&m.file_name()) && m.checksum != a.checksum)
+            {
+                return Err(Error::new(
+                    Problem::Drift { version: a.version },
+                    format!(
+                        "{} was edited after it was applied on {name}: undo the edit, or accept it (repair), before \
+                         squashing. Nothing was changed",
+                        m.file_name()
+                    ),
+                )
+                .with_remedy(Remedy::Repair { version: a.version }));
+            }
+        }
     }
 
     // Made now: replayed on one scratch database, dumped, and run on another to prove it.
@@ -1051,23 +1095,44 @@ pub async fn squash(
         return Ok(outcome(sql));
     }
 
-    // The files: the squashed one written, then the ones it replaces removed.
+    // The files: the squashed one staged (never through a planted link), the ones it replaces
+    // removed, then the staged one put in place; a file that cannot be removed puts back those that
+    // were, so the folder is as it was.
     if !removed.is_empty() {
-        let path = s.ws.migrations.join(&file);
-        let taken = source.get(req.to).map(|m| m.path.clone());
-        let staged = s.ws.migrations.join(format!(".{file}.new"));
-        std::fs::write(&staged, &sql)
-            .map_err(|e| Error::input(format!("cannot write {}: {e}; nothing was changed", staged.display())))?;
-        for name in &removed {
-            let _ = std::fs::remove_file(s.ws.migrations.join(name));
+        let dir = &s.ws.migrations;
+        let path = dir.join(&file);
+        let staged = dir.join(format!(".{file}.new"));
+        let write = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staged)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, sql.as_bytes()));
+        if let Err(e) = write {
+            return Err(Error::input(format!("cannot write {}: {e}; nothing was changed", staged.display())));
         }
-        if let Err(e) = std::fs::rename(&staged, &path) {
-            return Err(Error::failed(format!(
-                "the squashed files were removed but {} could not be put in place ({e}): it is at {}; rename it by hand{}",
-                path.display(),
-                staged.display(),
-                taken.map(|_| String::new()).unwrap_or_default()
-            )));
+        let mut kept: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
+        let mut failure = None;
+        for name in &removed {
+            let old = dir.join(name);
+            let gone = std::fs::read(&old).and_then(|bytes| std::fs::remove_file(&old).map(|()| bytes));
+            match gone {
+                Ok(bytes) => kept.push((old, bytes)),
+                Err(e) => {
+                    failure = Some(format!("cannot remove {name}: {e}"));
+                    break;
+                }
+            }
+        }
+        let placed = match failure {
+            Some(f) => Err(f),
+            None => std::fs::rename(&staged, &path).map_err(|e| format!("cannot put {file} in place: {e}")),
+        };
+        if let Err(why) = placed {
+            for (old, bytes) in &kept {
+                let _ = std::fs::write(old, bytes);
+            }
+            let _ = std::fs::remove_file(&staged);
+            return Err(Error::failed(format!("{why}; the files are as they were and no history was changed")));
         }
     }
 
@@ -1117,6 +1182,11 @@ fn cannot_read(name: &str, e: Error) -> Error {
 async fn rewrite(db: &mut dyn Database, m: &MigrationFile, squashed: &[i64], lock_timeout: Duration) -> Result<()> {
     db.lock(lock_timeout).await?;
     let r = async {
+        // A run may have changed it since it was read: it must still have every one applied.
+        let now = crate::migration::squash::classify(&db.applied().await?, squashed, m.version, &m.checksum)?;
+        if now != crate::migration::squash::EnvSquash::Rewrite {
+            return Err(Error::new(Problem::PlanChanged, "its history changed while squashing"));
+        }
         let event = |version: i64, detail: String| db::NewEvent {
             kind: db::EventKind::Squash,
             version: Some(version),

@@ -471,6 +471,10 @@ async fn baseline_starts_a_project_from_a_database(d: Dialect) {
     assert!(!prod.migrations().exists() && recorded(&prod).await == 0, "a dry run changes nothing");
     let out = baseline(&session(&prod), false).await.unwrap();
     assert!(out.written && out.recorded);
+    assert!(
+        !out.sql.to_uppercase().contains("DROP TABLE"),
+        "run on a database that has the tables, it must empty none"
+    );
     assert_eq!(files(&prod), std::slice::from_ref(&out.file));
     assert_eq!(prod.log().await, [format!("baseline:ok:{}", out.version)]);
     assert!(up(&prod).await.is_empty());
@@ -679,6 +683,24 @@ async fn squash_replaces_the_oldest_migrations(d: Dialect) {
     assert_eq!(states, [EnvSquash::Rewrite, EnvSquash::Rewrite, EnvSquash::Fresh]);
     assert!(dry.sql.contains("-- Squashes: 1, 2, 3"));
     assert_eq!(files(&dev), before, "a dry run changes nothing");
+
+    // Another kind of database among the environments; a skip naming no environment; a link
+    // planted where the squashed file is staged: each refused, nothing changed.
+    let other = made(if d == Dialect::Sqlite { Dialect::Postgres } else { Dialect::Sqlite }).await;
+    let mut mixed = envs(false);
+    mixed.push(("other".to_string(), Ok(session_in(&other, &dev))));
+    assert_eq!(ops::squash(&session(&dev), mixed, &req(false), &cancel).await.unwrap_err().problem, Problem::Input);
+    let typo = ops::SquashRequest { skip: vec!["stagin".into()], ..req(false) };
+    assert_eq!(ops::squash(&session(&dev), envs(false), &typo, &cancel).await.unwrap_err().problem, Problem::Input);
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    std::os::unix::fs::symlink(outside.path(), dev.migrations().join(".3_squashed.sql.new")).unwrap();
+    assert_eq!(
+        ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap_err().problem,
+        Problem::Input
+    );
+    assert_eq!(std::fs::read(outside.path()).unwrap(), b"", "nothing written through the link");
+    std::fs::remove_file(dev.migrations().join(".3_squashed.sql.new")).unwrap();
+    assert_eq!(files(&dev), before);
 
     let done = ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap();
     assert_eq!(done.removed.len(), 6);

@@ -109,11 +109,20 @@ impl Tool for MariaDbDump {
         let opts = options(target)?;
         let db = target.database();
         let mut c = base(&tool::find(&["mariadb-dump", "mysqldump"], INSTALL)?, target, &opts);
-        c.args(["--no-data", "--routines", "--triggers", "--events", "--skip-dump-date", "--skip-comments"])
-            .arg(format!("--ignore-table={db}._godwit_log"))
-            .arg(format!("--ignore-table={db}._sqlx_migrations"))
-            .arg("--")
-            .arg(&db);
+        // No DROP TABLE: run as a baseline or a squashed migration, the SQL must never empty a table.
+        c.args([
+            "--no-data",
+            "--skip-add-drop-table",
+            "--routines",
+            "--triggers",
+            "--events",
+            "--skip-dump-date",
+            "--skip-comments",
+        ])
+        .arg(format!("--ignore-table={db}._godwit_log"))
+        .arg(format!("--ignore-table={db}._sqlx_migrations"))
+        .arg("--")
+        .arg(&db);
         let text = tool::run_to_text(c).await?;
         // A table's next AUTO_INCREMENT value is data, not schema.
         Ok(text

@@ -136,6 +136,9 @@ pub(super) async fn baseline_verb(ctx: &Ctx, version: Option<i64>, dry_run: bool
             out.file, ctx.again
         ),
     }
+    if out.written {
+        println!("It holds the schema only: a new database gets the tables, not their rows.");
+    }
     Ok(())
 }
 

@@ -664,23 +664,31 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
 /// The command as it was typed, with `flag` set to `value` (an earlier value of it left out) and any
 /// URL shown without its password: pasted, it runs the same thing, waiting longer.
 fn retry_with(flag: &str, at_least: u64) -> String {
+    let (mut out, given) = typed(Some(flag));
+    // Longer than what was waited: twice the value given, at least `at_least`.
+    let value = given.iter().fold(at_least, |v, g| v.max(g.parse::<u64>().unwrap_or(0).saturating_mul(2)));
+    out.push(format!("{flag} {value}"));
+    out.join(" ")
+}
+
+/// The command as it was typed, quoted for a shell, without `flag` (its values returned apart); a
+/// URL is shown without its password, and one that holds a password is left out, as `again` leaves
+/// it out (the command then reads DATABASE_URL).
+fn typed(flag: Option<&str>) -> (Vec<String>, Vec<String>) {
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut out = vec!["godwit".to_string()];
+    let mut values = Vec::new();
     let mut args = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned());
-    // Longer than what was waited: twice the value given, at least `at_least`.
-    let mut value = at_least;
     while let Some(a) = args.next() {
-        let given = match a.strip_prefix(&format!("{flag}=")) {
-            Some(v) => Some(v.to_string()),
-            None if a == flag => args.next(),
+        let given = match flag {
+            Some(f) if a == f => args.next(),
+            Some(f) => a.strip_prefix(&format!("{f}=")).map(str::to_string),
             None => None,
         };
         if let Some(v) = given {
-            value = value.max(v.parse::<u64>().unwrap_or(0).saturating_mul(2));
+            values.push(v);
             continue;
         }
-        // A URL is shown without a password; one that holds a password is left out, as `again`
-        // leaves it out (the command then reads DATABASE_URL).
         let url = match a.strip_prefix("--url=") {
             Some(u) => Some(u.to_string()),
             None if a == "--url" => args.next(),
@@ -696,8 +704,7 @@ fn retry_with(flag: &str, at_least: u64) -> String {
         }
         out.push(shell_quote(&a));
     }
-    out.push(format!("{flag} {value}"));
-    out.join(" ")
+    (out, values)
 }
 
 /// Quotes a word for a POSIX shell when it needs it.

@@ -102,7 +102,18 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
         .chain(applied.iter().copied())
         .max();
     let stamp: i64 = now.format("%Y%m%d%H%M%S").to_string().parse().expect("digits");
-    let first = after.map_or(stamp, |a| stamp.max(a + 1));
+    let last = i64::MAX - why.len() as i64;
+    let first = match after {
+        Some(a) if a >= last => {
+            return Err(Error::input(format!(
+                "{a} is the newest version, and no {} version(s) are left after it: renumber it (a timestamp such as \
+                 {stamp}) first",
+                why.len()
+            )));
+        }
+        Some(a) => stamp.max(a + 1),
+        None => stamp,
+    };
     let mut renames = Vec::new();
     for (next, m) in (first..).zip(source.migrations.iter().filter(|m| why.contains_key(&m.version))) {
         let mut from = vec![m.file_name()];
@@ -254,6 +265,16 @@ mod tests {
         write(d.path(), "6_z.sql", &header(6, "4"));
         let source = Source::load(d.path()).unwrap();
         let e = plan(&source, &BTreeSet::from([1, 2, 3, 5, 6]), now).unwrap_err();
+        assert_eq!(e.problem, crate::error::Problem::Input);
+    }
+
+    #[test]
+    fn no_version_left_after_the_newest_is_an_error_not_an_overflow() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), &format!("{}_c.sql", i64::MAX - 1), "SELECT 1;");
+        write(d.path(), "2_b.sql", "SELECT 2;");
+        let source = Source::load(d.path()).unwrap();
+        let e = plan(&source, &BTreeSet::from([i64::MAX - 1]), Utc::now()).unwrap_err();
         assert_eq!(e.problem, crate::error::Problem::Input);
     }
 }

@@ -109,18 +109,23 @@ fn list(v: &[i64]) -> String {
 }
 
 /// Whether a file's statements change rows (the squashed file keeps only the schema).
+/// Statements that may (a procedure call, an anonymous block, a `WITH … INSERT`) count too.
 pub fn changes_rows(sql: &str, dialect: Dialect) -> bool {
-    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return false };
+    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return true };
+    const WRITES: [&str; 6] = ["INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "REPLACE"];
     statements.iter().any(|s| {
-        let first = s
+        let words: Vec<String> = s
             .sql
             .lines()
             .filter(|l| !l.trim_start().starts_with("--"))
-            .flat_map(str::split_whitespace)
-            .next()
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        matches!(first.as_str(), "INSERT" | "UPDATE" | "DELETE" | "COPY" | "MERGE" | "REPLACE")
+            .flat_map(|l| l.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
+            .filter(|w| !w.is_empty())
+            .map(|w| w.to_ascii_uppercase())
+            .collect();
+        let first = words.first().map(String::as_str).unwrap_or_default();
+        WRITES.contains(&first)
+            || matches!(first, "CALL" | "DO" | "EXEC" | "EXECUTE")
+            || (first == "WITH" && words.iter().any(|w| WRITES.contains(&w.as_str())))
     })
 }
 
@@ -158,5 +163,7 @@ mod tests {
         assert!(text.contains("\n-- Squashes: 1, 2, 3\n") && text.ends_with("CREATE TABLE t (id int);\n"), "{text}");
         assert!(changes_rows("CREATE TABLE t (id int);\n-- seed\ninsert into t values (1);", Dialect::Sqlite));
         assert!(!changes_rows("CREATE TABLE t (id int);", Dialect::Sqlite));
+        assert!(changes_rows("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x;", Dialect::Postgres));
+        assert!(changes_rows("DO $$ BEGIN PERFORM 1; END $$;", Dialect::Postgres));
     }
 }

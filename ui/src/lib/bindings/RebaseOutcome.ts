@@ -10,6 +10,6 @@ export type RebaseOutcome = { plan: RebasePlan,
  */
 checked: Array<string>, 
 /**
- * Environments left out on purpose (`--skip`).
+ * Environments left out on purpose (`--skip`) because they could not be read.
  */
 skipped: Array<string>, dry_run: boolean, };
