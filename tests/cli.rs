@@ -811,3 +811,27 @@ async fn remedies_never_print_a_urls_password_and_still_work() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     assert_eq!(godwit(t.dir.path(), &t.url, &["status"]).code, 0);
 }
+
+/// At a terminal, a long status shows what needs a look and the newest applied ones, and says how
+/// many older ones it left out; piped, or with --all, it lists every migration.
+#[tokio::test]
+async fn a_long_status_at_a_terminal_is_a_summary() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    for i in 1..=60 {
+        t.write(&format!("{i}_t{i}.sql"), &format!("CREATE TABLE t{i} (id INT);"));
+    }
+    assert_eq!(run(&t, &["up", "--to", "55"]).code, 0);
+    // `script` gives the command a terminal (util-linux, in every Debian).
+    let at_terminal = |extra: &str| {
+        let command = format!("{} --url {} --source migrations status {extra}", env!("CARGO_BIN_EXE_godwit"), t.url);
+        let o =
+            Command::new("script").args(["-qec", &command, "/dev/null"]).current_dir(t.dir.path()).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let short = at_terminal("");
+    assert!(short.contains("50 older applied migration(s) not shown"), "{short}");
+    assert!(short.contains("t51") && short.contains("t60") && !short.contains(" t50"), "{short}");
+    assert!(at_terminal("--all").contains(" t1\r\n"));
+    let piped = run(&t, &["status"]);
+    assert!(piped.stdout.contains(" t1\n") && !piped.stdout.contains("not shown"), "{}", piped.stdout);
+}

@@ -179,8 +179,15 @@ enum Verb {
     },
     /// Roll back the newest applied migration and apply it again.
     Redo,
-    /// Applied and pending migrations.
-    Status(JsonFlag),
+    /// Applied and pending migrations. At a terminal, a long list shows what needs attention and
+    /// the newest applied ones; piped, or with --all, every migration.
+    Status {
+        /// Every migration, at a terminal too.
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
     /// One migration: its files and SQL, its header, whether its file matches what was applied, its
     /// events, and what can be done about it.
     Show {
@@ -525,7 +532,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
             down(&ctx, work, Preview { dry_run: *dry_run, json: *json, plan: None }).await
         }
         Verb::Redo => redo(&ctx).await,
-        Verb::Status(j) => status_verb(&ctx, j.json).await,
+        Verb::Status { all, json } => status_verb(&ctx, json.json, *all || !std::io::stdout().is_terminal()).await,
         Verb::History { limit, json } => history(&ctx, *limit, json.json).await,
         Verb::Show { version, json } => show_migration(&ctx, *version, json.json).await,
         Verb::Check { offline, schema, json } => check_verb(&ctx, *offline, *schema, json.json).await,

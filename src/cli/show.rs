@@ -4,7 +4,12 @@ use super::*;
 use crate::migration::check;
 use crate::migration::status::State;
 
-pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
+/// How many of the newest applied migrations a terminal is shown when the list is long.
+const NEWEST_SHOWN: usize = 5;
+
+/// `all`: every migration (piped output, or --all); otherwise those that need attention and the
+/// newest applied, when there are more than fit a screen.
+pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> {
     let s = ctx.session()?;
     let report = ops::status(&s).await?;
     let (w, label) = (&s.ws, label(&s.ws));
@@ -34,7 +39,20 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool) -> Result<()> {
         .filter(|f| f.kind == crate::migration::check::FindingKind::RevisionConflict)
         .flat_map(|f| &f.files)
         .collect();
-    for r in rows {
+    // A clean applied row is history; the rest needs a look.
+    let quiet = |r: &&crate::migration::status::StatusRow| {
+        r.state == State::Applied
+            && !r.drift
+            && !r.out_of_order
+            && !r.file.as_ref().is_some_and(|f| conflicted.contains(&f))
+    };
+    let newest: Vec<i64> = rows.iter().rev().filter(quiet).take(NEWEST_SHOWN).map(|r| r.version).collect();
+    let short = !all && rows.len() > 40;
+    let hidden = if short { rows.iter().filter(quiet).count().saturating_sub(newest.len()) } else { 0 };
+    if hidden > 0 {
+        println!("… {hidden} older applied migration(s) not shown (`{} status --all` lists every one)", ctx.again);
+    }
+    for r in rows.iter().filter(|r| !short || !quiet(r) || newest.contains(&r.version)) {
         let mut notes = Vec::new();
         if r.file.as_ref().is_some_and(|f| conflicted.contains(&f)) {
             notes.push("revision conflict".to_string());
