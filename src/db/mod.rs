@@ -311,8 +311,10 @@ pub trait Inspect: Send {
     async fn inspect(&mut self) -> Result<crate::schema::Schema>;
 
     /// The schema and each table's rows, as `verify` reads them around each down.
-    async fn snapshot(&mut self) -> Result<(crate::schema::Schema, Vec<TableCount>)> {
-        Ok((self.inspect().await?, self.table_counts().await?))
+    /// `counts: false` leaves the rows out (none are returned).
+    async fn snapshot(&mut self, counts: bool) -> Result<(crate::schema::Schema, Vec<TableCount>)> {
+        let schema = self.inspect().await?;
+        Ok((schema, if counts { self.table_counts().await? } else { Vec::new() }))
     }
 
     /// The user tables, for finding what a restore must drop (tables made after the backup).

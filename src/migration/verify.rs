@@ -96,6 +96,7 @@ pub async fn verify(
     let stop = Stop { interrupter: interrupter.as_deref(), cancel };
     let total = source.migrations.len();
     let mut report = VerifyReport::default();
+    let seeded = seed.is_some();
     let mut seed = seed;
     for (i, m) in source.migrations.iter().enumerate() {
         if cancel.is_cancelled() {
@@ -112,7 +113,7 @@ pub async fn verify(
                 Ok(()) => (Outcome::Applied, false),
                 Err(e) => (fails(Step::Up, e), true),
             },
-            false => check_one(db, m, &actor, &stop).await?,
+            false => check_one(db, m, &actor, &stop, seeded).await?,
         };
         let (outcome, stop) = outcome;
         let checked = Checked { version: m.version, file: m.file_name(), outcome };
@@ -125,23 +126,73 @@ pub async fn verify(
     Ok(report)
 }
 
+/// Whether a script may change the rows of a table it does not create: anything but schema
+/// statements (a `CREATE TABLE … AS` fills only the table it makes), and MySQL's `ALTER IGNORE`,
+/// which deletes duplicates.
+fn may_change_rows(sql: &str, dialect: crate::syntax::Dialect) -> bool {
+    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return true };
+    statements.iter().any(|s| {
+        let words: Vec<String> = s
+            .sql
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .flat_map(str::split_whitespace)
+            .take(2)
+            .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
+            .collect();
+        let first = words.first().map(String::as_str).unwrap_or_default();
+        let schema_only = matches!(
+            first,
+            "CREATE"
+                | "ALTER"
+                | "DROP"
+                | "COMMENT"
+                | "GRANT"
+                | "REVOKE"
+                | "SET"
+                | "RESET"
+                | "BEGIN"
+                | "COMMIT"
+                | "START"
+                | "END"
+                | "ANALYZE"
+                | "REINDEX"
+                | "RENAME"
+        );
+        !schema_only || (first == "ALTER" && words.get(1).is_some_and(|w| w == "IGNORE"))
+    })
+}
+
 /// One migration's outcome, and whether verifying must stop there (the schema the next one would
 /// start from is not one any environment has).
-async fn check_one(db: &mut dyn Database, m: &MigrationFile, actor: &str, stop: &Stop<'_>) -> Result<(Outcome, bool)> {
-    let (before, counts_before) = db.snapshot().await?;
+async fn check_one(
+    db: &mut dyn Database,
+    m: &MigrationFile,
+    actor: &str,
+    stop: &Stop<'_>,
+    seeded: bool,
+) -> Result<(Outcome, bool)> {
+    if m.kind == Kind::Simple {
+        return Ok(match up(db, m, actor, stop).await {
+            Ok(()) => (Outcome::Irreversible, false),
+            Err(e) => (fails(Step::Up, e), true),
+        });
+    }
+    let sql = m.down_sql()?;
+    // Rows are counted when they may change: with a seed, or when the up or the down holds a
+    // statement other than schema changes. DDL alone cannot change a surviving table's rows (an
+    // event trigger that writes on DDL is the exception this leaves out).
+    let counts = seeded || may_change_rows(&m.sql, db.dialect()) || may_change_rows(&sql, db.dialect());
+    let (before, counts_before) = db.snapshot(counts).await?;
     if let Err(e) = up(db, m, actor, stop).await {
         return Ok((fails(Step::Up, e), true));
     }
-    if m.kind == Kind::Simple {
-        return Ok((Outcome::Irreversible, false));
-    }
-    let sql = m.down_sql()?;
     let path = m.down_path.as_deref().unwrap_or(&m.path);
     let script = db::Script::new(path, &sql, db.dialect())?;
     if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel).await {
         return Ok((fails(Step::Down, f.error), true));
     }
-    let (after, counts_after) = db.snapshot().await?;
+    let (after, counts_after) = db.snapshot(counts).await?;
     let changes = schema::diff(&before, &after);
     let rows: Vec<Rows> = counts_before
         .iter()
@@ -214,4 +265,22 @@ pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], ca
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_change_rows;
+    use crate::syntax::Dialect;
+
+    #[test]
+    fn rows_are_counted_unless_a_script_only_changes_the_schema() {
+        let pg = Dialect::Postgres;
+        assert!(!may_change_rows("CREATE TABLE t (id int);\n-- note\nCREATE INDEX i ON t (id);\nDROP VIEW v;", pg));
+        assert!(!may_change_rows("ALTER TABLE t ADD c int DEFAULT 0;\nCREATE TABLE u AS SELECT * FROM t;", pg));
+        assert!(may_change_rows("CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);", pg));
+        assert!(may_change_rows("UPDATE t SET c = 1;", pg));
+        assert!(may_change_rows("TRUNCATE t;", pg));
+        assert!(may_change_rows("SELECT backfill();", pg));
+        assert!(may_change_rows("ALTER IGNORE TABLE t ADD UNIQUE (c);", Dialect::MySql));
+    }
 }

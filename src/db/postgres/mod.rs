@@ -409,9 +409,9 @@ impl Inspect for Postgres {
         Ok(inspect::inspect(&mut self.conn, &mut self.inspected, false).await?.0)
     }
 
-    async fn snapshot(&mut self) -> Result<(crate::schema::Schema, Vec<TableCount>)> {
-        let (schema, tables) = inspect::inspect(&mut self.conn, &mut self.inspected, true).await?;
-        Ok((schema, counted(&mut self.conn, tables).await?))
+    async fn snapshot(&mut self, counts: bool) -> Result<(crate::schema::Schema, Vec<TableCount>)> {
+        let (schema, tables) = inspect::inspect(&mut self.conn, &mut self.inspected, counts).await?;
+        Ok((schema, if counts { counted(&mut self.conn, tables).await? } else { Vec::new() }))
     }
 
     async fn drop_tables(&mut self, names: &[String]) -> Result<()> {
