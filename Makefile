@@ -9,7 +9,7 @@ ENV_FLAG := $(if $(ENV), --env $(ENV),)
 TOOLS := $(HOME)/.cache/godwit/tools
 TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
-.PHONY: run test e2e screenshots lint ui setup build migration migrate migrate-down migrate-logs migrate-check bench
+.PHONY: run test e2e screenshots lint ui setup build migration migrate migrate-down migrate-logs migrate-check bench bench-peers
 
 build:
 	cargo build --bin godwit
@@ -81,3 +81,12 @@ bench:
 	cargo bench --bench backup
 	cargo bench --bench schema
 	cargo bench --bench lint
+
+# Godwit beside sqlx-cli, dbmate and Alembic, whole processes on the local PostgreSQL: writes
+# docs/BENCHMARKS.md and docs/benchmarks.png. The peers go to $(TOOLS), outside the clone.
+BENCH_PY := $(TOOLS)/bench/bin/python
+bench-peers: setup node_modules
+	@test -x $(TOOLS)/bin/sqlx || cargo install sqlx-cli --version 0.9.0 --locked --no-default-features --features postgres,native-tls --root $(TOOLS)
+	@$(BENCH_PY) -c 'import alembic, psycopg2, matplotlib' 2>/dev/null || (python3 -m venv $(TOOLS)/bench && $(TOOLS)/bench/bin/pip install --quiet --disable-pip-version-check 'alembic>=1.13,<2' 'psycopg2-binary>=2.9,<3' 'matplotlib>=3.8,<4')
+	cargo build --release --bin godwit
+	$(BENCH_PY) bench/peers.py $(BENCH_ARGS)
