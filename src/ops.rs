@@ -723,17 +723,7 @@ pub async fn baseline(
     };
 
     // The proof: the file run on a scratch database beside the environment makes its schema.
-    let proof = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a temporary folder: {e}")))?;
-    std::fs::write(proof.path().join(&file), &sql)
-        .map_err(|e| Error::failed(format!("cannot write a temporary file: {e}")))?;
-    let tried = Source::load(proof.path())?;
-    let version = tried.migrations[0].version;
-    let (scratch, mut sdb) = open_scratch(s).await?;
-    let made = match verify::replay(sdb.as_mut(), &tried, &[version], cancel).await {
-        Ok(()) => sdb.inspect().await,
-        Err(e) => Err(e),
-    };
-    let made = close_scratch(scratch, sdb, made).await?;
+    let (made, version) = built_by(s, &file, &sql, cancel).await?;
     let changes = crate::schema::diff(&made, &live);
     if !changes.is_empty() {
         let listed: Vec<String> = changes
@@ -1045,16 +1035,7 @@ pub async fn squash(
         let built = close_scratch(scratch, sdb, built.and_then(|b| dumped.map(|d| (b, d)))).await?;
         let (schema, dump) = built;
         let text = squash::render(&dump, dialect, req.to, &squashed, now);
-        let proof = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a temporary folder: {e}")))?;
-        std::fs::write(proof.path().join(&file), &text)
-            .map_err(|e| Error::failed(format!("cannot write a temporary file: {e}")))?;
-        let tried = Source::load(proof.path())?;
-        let (scratch, mut sdb) = open_scratch(s).await?;
-        let made = match verify::replay(sdb.as_mut(), &tried, &[req.to], cancel).await {
-            Ok(()) => sdb.inspect().await,
-            Err(e) => Err(e),
-        };
-        let made = close_scratch(scratch, sdb, made).await?;
+        let (made, _) = built_by(s, &file, &text, cancel).await?;
         let changes = crate::schema::diff(&schema, &made);
         if !changes.is_empty() {
             let listed: Vec<String> =
@@ -1164,6 +1145,26 @@ pub async fn squash(
         )));
     }
     Ok(outcome(String::new()))
+}
+
+/// The schema one migration file (`file`, holding `sql`) builds on a scratch database beside `s`,
+/// and its version: the proof a baseline or a squashed file gets before it is written.
+async fn built_by(s: &Session, file: &str, sql: &str, cancel: &Cancel) -> Result<(crate::schema::Schema, i64)> {
+    let proof = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a temporary folder: {e}")))?;
+    std::fs::write(proof.path().join(file), sql)
+        .map_err(|e| Error::failed(format!("cannot write a temporary file: {e}")))?;
+    let tried = Source::load(proof.path())?;
+    let version = tried
+        .migrations
+        .first()
+        .map(|m| m.version)
+        .ok_or_else(|| Error::failed(format!("{file} does not read as a migration")))?;
+    let (scratch, mut db) = open_scratch(s).await?;
+    let made = match verify::replay(db.as_mut(), &tried, &[version], cancel).await {
+        Ok(()) => db.inspect().await,
+        Err(e) => Err(e),
+    };
+    Ok((close_scratch(scratch, db, made).await?, version))
 }
 
 fn cannot_read(name: &str, e: Error) -> Error {

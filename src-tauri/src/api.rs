@@ -398,6 +398,12 @@ pub async fn resolve(
     ops::resolve(&session(state, env)?, version, applied, confirm.as_deref()).await
 }
 
+/// Every environment of the open project, each a session or why not (a missing password makes
+/// one unreadable), for the verbs that read every history.
+fn every_session(state: &AppState) -> Result<Vec<(String, Result<ops::Session>)>> {
+    Ok(project(state)?.envs().into_iter().map(|e| (e.name.clone(), session(state, &e.name))).collect())
+}
+
 /// The environment's schema as the project's first migration (`dry_run`: shown, not written).
 pub async fn baseline(
     state: &AppState,
@@ -419,17 +425,14 @@ pub async fn squash(
     schema_only: bool,
 ) -> Result<godwit::migration::squash::SquashOutcome> {
     let s = session(state, env)?;
-    let p = project(state)?;
-    let envs = p.envs().into_iter().map(|e| (e.name.clone(), session(state, &e.name))).collect();
+    let envs = every_session(state)?;
     let req = ops::SquashRequest { to, dry_run, skip: Vec::new(), schema_only };
     ops::squash(&s, envs, &req, &Default::default()).await
 }
 
 pub async fn rebase(state: &AppState, dry_run: bool) -> Result<ops::RebaseOutcome> {
-    let p = project(state)?;
-    // Each environment's history is read: one whose password is missing counts as unreadable.
-    let envs = p.envs().into_iter().map(|e| (e.name.clone(), session(state, &e.name))).collect();
-    ops::rebase(&p.migrations_dir(), envs, &[], dry_run).await
+    let migrations = project(state)?.migrations_dir();
+    ops::rebase(&migrations, every_session(state)?, &[], dry_run).await
 }
 
 pub fn templates(state: &AppState) -> Result<Vec<TemplateInfo>> {

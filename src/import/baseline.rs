@@ -45,6 +45,16 @@ pub fn existing(source: &Source) -> Option<&MigrationFile> {
 /// bookkeeping in the same transaction is not. A MariaDB dump's `DELIMITER` lines, which only its
 /// command-line client reads, are taken out.
 pub fn render(dump: &str, dialect: Dialect, version: i64, of: &str, now: DateTime<Utc>) -> String {
+    format!(
+        "-- baseline\n--\n-- Revision ID: {version}\n-- Revises: \n-- Create Date: {}\n-- The schema of {of} as it was, \
+         written by `godwit baseline`.\n\n{}\n",
+        now.format("%Y-%m-%d %H:%M:%S"),
+        runnable(dump, dialect)
+    )
+}
+
+/// A dump tool's schema made runnable as a migration (see `render`), without its header.
+pub fn runnable(dump: &str, dialect: Dialect) -> String {
     let mut body = String::new();
     for line in dump.lines() {
         let line = match dialect {
@@ -76,12 +86,7 @@ pub fn render(dump: &str, dialect: Dialect, version: i64, of: &str, now: DateTim
         body.push_str(line);
         body.push('\n');
     }
-    format!(
-        "-- baseline\n--\n-- Revision ID: {version}\n-- Revises: \n-- Create Date: {}\n-- The schema of {of} as it was, \
-         written by `godwit baseline`.\n\n{}\n",
-        now.format("%Y-%m-%d %H:%M:%S"),
-        body.trim()
-    )
+    body.trim().to_string()
 }
 
 /// Another tool's history table in the database: it is imported from, not baselined.

@@ -65,15 +65,13 @@ pub fn render(
     squashed: &[i64],
     now: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let body = crate::import::baseline::render(dump, dialect, version, "", now);
-    // The baseline's own header lines are replaced by the squash's.
-    let body = body.split_once("\n\n").map_or(body.as_str(), |(_, rest)| rest);
     let list: Vec<String> = squashed.iter().map(i64::to_string).collect();
     format!(
         "-- squashed\n--\n-- Revision ID: {version}\n-- Revises: \n-- Create Date: {}\n{SQUASHES}{}\n-- What they built, \
-         written by `godwit squash`; their files are in version control.\n\n{body}",
+         written by `godwit squash`; their files are in version control.\n\n{}\n",
         now.format("%Y-%m-%d %H:%M:%S"),
-        list.join(", ")
+        list.join(", "),
+        crate::import::baseline::runnable(dump, dialect)
     )
 }
 
