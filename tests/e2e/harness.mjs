@@ -132,6 +132,14 @@ export async function launch(t, { project, home }, env = {}) {
   return { browser, stop };
 }
 
+/** Applies everything pending through the Apply dialog (the `a` key), and closes it once done. */
+export async function applyAll(browser) {
+  await browser.keys(['a']);
+  await click(browser, 'Apply', '.dialog footer');
+  await seeText(browser, 'Done.');
+  await click(browser, 'Close', '.dialog');
+}
+
 /** Saves a screenshot of the window. WebKitWebDriver's snapshot waits for the next frame, which a
  * page at rest never paints: a 1-pixel animation keeps frames coming while it is taken. */
 export async function screenshot(browser, file) {

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { click, fill, launch, newProject, seeText, sqlite } from './harness.mjs';
+import { applyAll, click, fill, launch, newProject, seeText, sqlite } from './harness.mjs';
 
 test("a migration's page shows its SQL and events, repairs an edit and rolls it back", async (t) => {
   const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n', {
@@ -17,10 +17,7 @@ test("a migration's page shows its SQL and events, repairs an edit and rolls it 
   let passed = false;
   try {
     await seeText(browser, '2 pending');
-    await browser.keys(['a']);
-    await click(browser, 'Apply', '.dialog footer');
-    await seeText(browser, 'Done.');
-    await click(browser, 'Close', '.dialog');
+    await applyAll(browser);
     await seeText(browser, '2 applied');
 
     // Edited after it was applied: the page says so and offers the repair.

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { click, launch, newProject, seeText } from './harness.mjs';
+import { applyAll, click, launch, newProject, seeText } from './harness.mjs';
 
 test('Check renumbers an out-of-order migration with Rebase', async (t) => {
   const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n', {
@@ -17,10 +17,7 @@ test('Check renumbers an out-of-order migration with Rebase', async (t) => {
   let passed = false;
   try {
     await seeText(browser, '2 pending');
-    await browser.keys(['a']);
-    await click(browser, 'Apply', '.dialog footer');
-    await seeText(browser, 'Done.');
-    await click(browser, 'Close', '.dialog');
+    await applyAll(browser);
     await seeText(browser, '2 applied');
 
     const dir = join(p.project, 'migrations');

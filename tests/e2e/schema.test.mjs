@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { click, fill, launch, newProject, seeText, sqlite } from './harness.mjs';
+import { applyAll, click, fill, launch, newProject, seeText, sqlite } from './harness.mjs';
 
 test('verify every down and compare two environments', async (t) => {
   const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n[env.other]\nurl = "sqlite://other.db"\n', {
@@ -31,10 +31,7 @@ test('verify every down and compare two environments', async (t) => {
 
     // dev gets its migrations; other has none: Compare says what differs.
     await browser.keys(['1']);
-    await browser.keys(['a']);
-    await click(browser, 'Apply', '.dialog footer');
-    await seeText(browser, 'Done.');
-    await click(browser, 'Close', '.dialog');
+    await applyAll(browser);
     await browser.keys(['6']);
     await fill(browser, 'Compare with', 'other');
     await click(browser, 'Compare');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { click, fill, launch, newProject, seeText, sqlite } from './harness.mjs';
+import { applyAll, click, fill, launch, newProject, seeText, sqlite } from './harness.mjs';
 
 test('Baseline writes a database first migration; Squash replaces old ones', async (t) => {
   const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n\n[env.legacy]\nurl = "sqlite://legacy.db"\n', {
@@ -18,10 +18,7 @@ test('Baseline writes a database first migration; Squash replaces old ones', asy
   let passed = false;
   try {
     await seeText(browser, '3 pending');
-    await browser.keys(['a']);
-    await click(browser, 'Apply', '.dialog footer');
-    await seeText(browser, 'Done.');
-    await click(browser, 'Close', '.dialog');
+    await applyAll(browser);
     await seeText(browser, '3 applied');
 
     await click(browser, '⋯', '.project');
