@@ -73,9 +73,12 @@ impl Session {
 
 /// Applied and pending migrations, with what is wrong with each.
 pub async fn status(s: &Session) -> Result<StatusReport> {
-    let source = s.source()?;
-    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await?;
-    Ok(status::report(&s.ws, &source, &recorded))
+    // The files are read on other threads while the database answers: the two waits overlap.
+    let dir = s.ws.migrations.clone();
+    let files = tokio::task::spawn_blocking(move || Source::load(&dir));
+    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await;
+    let source = files.await.expect("migrations reader")?;
+    Ok(status::report(&s.ws, &source, &recorded?))
 }
 
 /// The migrations as the folder has them, without the database (when it cannot be read): every

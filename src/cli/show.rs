@@ -1,5 +1,7 @@
 //! Verbs that read: status, history, check, verify.
 
+use std::fmt::Write as _;
+
 use super::*;
 use crate::migration::check;
 use crate::migration::status::State;
@@ -52,6 +54,9 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
     if hidden > 0 {
         println!("… {hidden} older applied migration(s) not shown (`{} status --all` lists every one)", ctx.again);
     }
+    // One write for the table, and the time format parsed once: 10,000 rows to a pipe stay quick.
+    let when = chrono::format::StrftimeItems::new("%Y-%m-%d %H:%M:%S").parse_to_owned().expect("a valid format");
+    let mut table = String::new();
     for r in rows.iter().filter(|r| !short || !quiet(r) || newest.contains(&r.version)) {
         let mut notes = Vec::new();
         if r.file.as_ref().is_some_and(|f| conflicted.contains(&f)) {
@@ -72,15 +77,17 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
             _ => {}
         }
         let notes = if notes.is_empty() { String::new() } else { format!("  [{}]", notes.join("; ")) };
-        println!(
+        let _ = writeln!(
+            table,
             "{:<16} {:<8} {:<20} {:>9}  {}{notes}",
             r.version,
-            format!("{:?}", r.state).to_lowercase(),
-            r.applied_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+            r.state.as_str(),
+            r.applied_at.map(|t| t.format_with_items(when.iter()).to_string()).unwrap_or_default(),
             r.execution_time_ns.map(ms).unwrap_or_default(),
             r.description,
         );
     }
+    print!("{table}");
     let current = summary.current.map(|c| format!(" · current {c}")).unwrap_or_default();
     let mut line = format!("{} applied, {} pending{current}", summary.applied, summary.pending);
     match report.findings.iter().filter(|f| !f.kind.is_hint()).count() {
@@ -167,7 +174,7 @@ pub(super) async fn show_migration(ctx: &Ctx, version: i64, json: bool) -> Resul
         return Ok(());
     }
     let r = &d.row;
-    println!("{} {} · {} · {}", r.version, r.description, format!("{:?}", r.state).to_lowercase(), label(&s.ws));
+    println!("{} {} · {} · {}", r.version, r.description, r.state.as_str(), label(&s.ws));
     let files = match (&r.file, &d.down_file) {
         (Some(up), Some(down)) => format!("{up} and {down}"),
         (Some(up), None) => format!("{up} (irreversible)"),

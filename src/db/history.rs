@@ -42,7 +42,7 @@ where
     <T::Db as sqlx::Database>::Arguments: sqlx::IntoArguments<T::Db>,
     Applied: for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
     Event: for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
-    (i64, String): for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
+    (i64, i64, String, String): for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
     (String, String, String): for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
 {
     async fn applied(&mut self) -> Result<Vec<Applied>> {
@@ -68,8 +68,24 @@ where
     }
 
     async fn appliers(&mut self) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query_as::<T::Db, (i64, String)>(sql::SELECT_APPLIERS).fetch_all(self.conn()).await;
-        self.rows(rows)
+        let rows =
+            sqlx::query_as::<T::Db, (i64, i64, String, String)>(sql::SELECT_APPLIES).fetch_all(self.conn()).await;
+        let mut last: std::collections::HashMap<i64, (i64, String, String)> = std::collections::HashMap::new();
+        for (id, version, event, actor) in self.rows(rows)? {
+            match last.get(&version) {
+                Some((newer, ..)) if *newer > id => {}
+                _ => {
+                    last.insert(version, (id, event, actor));
+                }
+            }
+        }
+        let mut by: Vec<(i64, String)> = last
+            .into_iter()
+            .filter(|(_, (_, event, _))| event == "apply")
+            .map(|(v, (_, _, actor))| (v, actor))
+            .collect();
+        by.sort_unstable_by_key(|(v, _)| *v);
+        Ok(by)
     }
 
     async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>> {

@@ -74,12 +74,13 @@ pub fn all(
 /// pending migrations whose up has no statement (recorded as applied, changing nothing).
 pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<Warning> {
     let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
+    let set: std::collections::HashSet<i64> = versions.iter().copied().collect();
     let mut out: Vec<Warning> = check_files(source, None, &versions)
         .into_iter()
         .filter(|f| f.kind == FindingKind::RevisionConflict)
         .map(|f| Warning { kind: WarningKind::RevisionConflict, message: format!("{}: {}", f.message, f.fix) })
         .collect();
-    for m in source.migrations.iter().filter(|m| !versions.contains(&m.version)) {
+    for m in source.migrations.iter().filter(|m| !set.contains(&m.version)) {
         if !crate::migration::new::has_statement(&m.sql) {
             out.push(Warning {
                 kind: WarningKind::EmptyUp,
@@ -120,6 +121,7 @@ pub fn drift_findings(changes: &[crate::schema::Change]) -> Vec<Finding> {
 /// is applied but whose file is gone from being reported twice (`check_history` reports it).
 pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -> Vec<Finding> {
     use crate::migration::source::SourceProblem as P;
+    let applied: std::collections::HashSet<i64> = applied.iter().copied().collect();
     let mut out: Vec<Finding> = source
         .problems
         .iter()
@@ -252,7 +254,9 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 remedies: Vec::new(),
             });
         }
+        // An applied file ran as it is (or its drift is reported): only what is still to run is split.
         if let Some(d) = dialect
+            && !applied.contains(&m.version)
             && let Err(e) = split::split(&m.sql, d)
         {
             out.push(Finding {

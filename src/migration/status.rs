@@ -19,6 +19,17 @@ pub enum State {
     Missing,
 }
 
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Failed => "failed",
+            State::Missing => "missing",
+        }
+    }
+}
+
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]
 #[ts(export)]
 pub struct StatusRow {
