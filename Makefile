@@ -82,11 +82,13 @@ bench:
 	cargo bench --bench schema
 	cargo bench --bench lint
 
-# Godwit beside sqlx-cli, dbmate and Alembic, whole processes on the local PostgreSQL: writes
-# docs/BENCHMARKS.md and docs/benchmarks.png. The peers go to $(TOOLS), outside the clone.
+# Godwit beside sqlx-cli, dbmate and Alembic, whole processes on the local PostgreSQL, MariaDB and
+# a SQLite file: writes docs/BENCHMARKS.md and docs/benchmarks.png (about an hour on 2 cores). The
+# peers go to $(TOOLS), outside the clone.
 BENCH_PY := $(TOOLS)/bench/bin/python
-bench-peers: setup node_modules
-	@test -x $(TOOLS)/bin/sqlx || cargo install sqlx-cli --version 0.9.0 --locked --no-default-features --features postgres,native-tls --root $(TOOLS)
-	@$(BENCH_PY) -c 'import alembic, psycopg2, matplotlib' 2>/dev/null || (python3 -m venv $(TOOLS)/bench && $(TOOLS)/bench/bin/pip install --quiet --disable-pip-version-check 'alembic>=1.13,<2' 'psycopg2-binary>=2.9,<3' 'matplotlib>=3.8,<4')
+bench-peers: setup ui
+	bench/setup.sh
+	@test -x $(TAURI_DRIVER) || cargo install tauri-driver --locked --root $(TOOLS)
 	cargo build --release --bin godwit
+	cargo build --release -p godwit-app
 	$(BENCH_PY) bench/peers.py $(BENCH_ARGS)
