@@ -9,7 +9,7 @@ ENV_FLAG := $(if $(ENV), --env $(ENV),)
 TOOLS := $(HOME)/.cache/godwit/tools
 TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
-.PHONY: run test e2e screenshots lint ui setup build migration migrate migrate-down migrate-logs migrate-check bench bench-peers
+.PHONY: run test e2e screenshots lint ui setup build dist test-dist migration migrate migrate-down migrate-logs migrate-check bench bench-peers
 
 build:
 	cargo build --bin godwit
@@ -39,6 +39,16 @@ test: setup ui lint
 	@# The generated front-end types must be committed as the Rust types say.
 	@git diff --exit-code --stat -- ui/src/lib/bindings || (echo "ui/src/lib/bindings is stale: run cargo test and commit it" && exit 1)
 	@test -z "$$(git status --porcelain -- ui/src/lib/bindings)" || (echo "new generated types in ui/src/lib/bindings: commit them" && exit 1)
+
+# Release packages (dist/godwit_VERSION_amd64.deb, and an AppImage where Tauri's AppImage tools can
+# be had): the app and the CLI with its man pages and shell completions.
+dist: setup ui
+	scripts/dist.sh
+
+# Installs the .deb with apt, starts the installed app under Xvfb, removes it again (needs root).
+test-dist:
+	@command -v xwininfo >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq x11-utils
+	scripts/test-dist.sh
 
 # End-to-end: the real app window under Xvfb, driven over WebDriver (tauri-driver, kept outside the clone).
 e2e: ui

@@ -101,10 +101,7 @@ pub enum PasswordSource {
 
 /// The person's own environments for a project: `<config dir>/godwit/projects/<project id>.toml`.
 pub fn personal_file(project_id: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("GODWIT_CONFIG_DIR")
-        .map(PathBuf::from)
-        .or_else(|| dirs::config_dir().map(|d| d.join("godwit")))?;
-    Some(base.join("projects").join(format!("{project_id}.toml")))
+    Some(crate::folders::config_dir()?.join("projects").join(format!("{project_id}.toml")))
 }
 
 #[derive(Debug, Default, Deserialize)]

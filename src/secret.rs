@@ -154,6 +154,17 @@ pub fn remove(key: &str) -> Result<bool> {
     })
 }
 
+/// The keyring this build stores passwords in, as a person would call it.
+pub fn backend_name() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "macOS Keychain"
+    } else if cfg!(windows) {
+        "Windows Credential Manager"
+    } else {
+        "Secret Service (GNOME Keyring or KWallet)"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

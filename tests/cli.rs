@@ -363,6 +363,28 @@ fn init_adopts_an_sqlx_folder() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+#[test]
+fn completions_and_man_pages_come_from_the_verbs() {
+    let bin = env!("CARGO_BIN_EXE_godwit");
+    for (shell, mark) in [("bash", "_godwit()"), ("zsh", "#compdef godwit"), ("fish", "complete -c godwit")] {
+        let o = Command::new(bin).args(["completions", shell]).output().unwrap();
+        let script = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && script.contains(mark), "{shell}: {script:.200}");
+        // Every verb is offered, the newest ones too.
+        assert!(script.contains("squash") && script.contains("rebase"), "{shell}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(bin).arg("manpages").arg(dir.path()).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let up = std::fs::read_to_string(dir.path().join("godwit-up.1")).unwrap();
+    assert!(up.starts_with(".ie") || up.contains(".TH godwit-up"), "{up:.200}");
+    assert!(up.contains("dry\\-run"), "{up:.400}");
+    assert!(dir.path().join("godwit.1").is_file() && dir.path().join("godwit-env-add.1").is_file());
+    // A folder that is not there is refused, naming it.
+    let o = Command::new(bin).args(["manpages", "/nonexistent/godwit-man"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
 #[tokio::test]
 async fn a_byte_order_mark_is_left_out_and_hinted_at() {
     let t = TestDb::new(Dialect::Postgres).await;

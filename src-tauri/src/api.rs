@@ -84,10 +84,7 @@ fn view(p: &Project) -> ProjectView {
 }
 
 fn recent_file() -> Option<PathBuf> {
-    let base = std::env::var_os("GODWIT_CONFIG_DIR")
-        .map(PathBuf::from)
-        .or_else(|| dirs::config_dir().map(|d| d.join("godwit")))?;
-    Some(base.join("recent.json"))
+    Some(godwit::folders::config_dir()?.join("recent.json"))
 }
 
 pub fn recent_projects() -> Vec<String> {
@@ -144,9 +141,12 @@ fn find_project(path: &Path) -> Result<Project> {
         }
         let (root, folder) = adoptable(&path)?;
         let config = root.join(project::CONFIG_FILE);
-        let count = Source::load(&root.join(&folder)).map(|s| s.migrations.len()).unwrap_or(0);
+        let what = match Source::load(&root.join(&folder)) {
+            Ok(s) => format!("adopting the {} migration(s) in {folder}/", s.migrations.len()),
+            Err(_) => format!("with an empty {folder}/ folder and a SQLite `dev` environment"),
+        };
         return Err(Error::input(format!(
-            "{} has no godwit.toml. Opening it as a project writes {}, adopting the {count} migration(s) in {folder}/.",
+            "{} has no godwit.toml. Opening it as a project writes {}, {what}.",
             path.display(),
             config.display()
         ))
@@ -175,6 +175,37 @@ pub async fn import_project(
     Ok((out, view))
 }
 
+/// The demo project (a SQLite environment: nothing to install), copied into the data folder the
+/// first time and opened from there; a copy already there is opened as it is.
+pub fn try_demo(state: &AppState) -> Result<ProjectView> {
+    const FILES: [(&str, &str); 3] = [
+        ("godwit.toml", include_str!("../../godwit.toml")),
+        (
+            "migrations/20240201145745_create_todos_table.up.sql",
+            include_str!("../../migrations/20240201145745_create_todos_table.up.sql"),
+        ),
+        (
+            "migrations/20240201145745_create_todos_table.down.sql",
+            include_str!("../../migrations/20240201145745_create_todos_table.down.sql"),
+        ),
+    ];
+    let root = godwit::folders::data_dir()
+        .ok_or_else(|| Error::input("this system has no data folder for the demo; set GODWIT_DATA_DIR"))?
+        .join("demo");
+    if !root.join(project::CONFIG_FILE).exists() {
+        for (name, text) in FILES {
+            let path = root.join(name);
+            let write = || {
+                std::fs::create_dir_all(path.parent().expect("a file in a folder"))?;
+                // Its own id: backups of this copy are not mixed with a clone's demo project.
+                std::fs::write(&path, text.replace("id = \"godwit-demo\"", "id = \"godwit-demo-copy\""))
+            };
+            write().map_err(|e| Error::failed(format!("cannot write the demo project to {}: {e}", path.display())))?;
+        }
+    }
+    Ok(opened(state, Project::load(&root)?))
+}
+
 /// A person said yes to `Remedy::CreateProject`: writes its godwit.toml and opens it.
 pub fn create_project(state: &AppState, root: &Path, migrations: &str) -> Result<ProjectView> {
     project::init(root, migrations)?;
@@ -182,7 +213,7 @@ pub fn create_project(state: &AppState, root: &Path, migrations: &str) -> Result
 }
 
 /// Where a folder without godwit.toml would become a project: the folder itself when it holds
-/// `migrations/`, its parent when it is a folder of `.sql` files.
+/// `migrations/` or is empty, its parent when it is a folder of `.sql` files.
 fn adoptable(path: &Path) -> Result<(PathBuf, String)> {
     let has_sql = |d: &Path| {
         std::fs::read_dir(d)
@@ -194,9 +225,13 @@ fn adoptable(path: &Path) -> Result<(PathBuf, String)> {
     } else if has_sql(path) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         Ok((path.parent().unwrap_or(path).to_path_buf(), name))
+    } else if std::fs::read_dir(path).is_ok_and(|mut e| e.next().is_none()) {
+        // An empty folder: offered as a new project (the remedy says the file it would write).
+        Ok((path.to_path_buf(), "migrations".to_string()))
     } else {
         Err(Error::input(format!(
-            "{} has no godwit.toml and no migrations folder: open a project, or a folder of sqlx migrations.",
+            "{} has no godwit.toml and no migrations folder: open a project, a folder of migrations, or an empty \
+             folder to start a new project in.",
             path.display()
         )))
     }

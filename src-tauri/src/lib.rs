@@ -12,6 +12,7 @@ use godwit::backup::{BackupEntry, Comparison, Restored};
 use godwit::db::Dialect;
 use godwit::db::{Event, Probe};
 use godwit::event::Direction;
+use godwit::folders::About;
 use godwit::import::Tool as ImportTool;
 use godwit::import::baseline::BaselineOutcome;
 use godwit::migration::check::Finding;
@@ -70,6 +71,16 @@ fn current_project(state: State<'_, AppState>) -> Option<ProjectView> {
 #[tauri::command]
 fn recent_projects() -> Vec<String> {
     api::recent_projects()
+}
+
+#[tauri::command(async)]
+fn try_demo(state: State<'_, AppState>) -> CommandResult<ProjectView> {
+    Ok(api::try_demo(&state)?)
+}
+
+#[tauri::command]
+fn about() -> About {
+    godwit::folders::about()
 }
 
 #[tauri::command]
@@ -345,6 +356,8 @@ async fn restore_backup(
 pub fn run() {
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        // The window's size and place, as the person left them (the official plugin).
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .manage(AppState::default())
         .setup(|app| {
             let path = std::env::args().nth(1).or_else(|| std::env::var("GODWIT_PROJECT").ok());
@@ -380,6 +393,8 @@ pub fn run() {
             pick_folder,
             current_project,
             recent_projects,
+            try_demo,
+            about,
             env_config,
             save_env,
             remove_env,

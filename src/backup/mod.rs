@@ -64,24 +64,23 @@ impl Store {
         // Both come from godwit.toml, which may be a stranger's: each must stay one folder name.
         crate::profile::check_id(project_id)?;
         crate::profile::check_name(env)?;
-        let base = std::env::var_os("GODWIT_DATA_DIR")
-            .map(PathBuf::from)
-            .or_else(|| dirs::data_dir().map(|d| d.join("godwit")))
+        let base = crate::folders::backups_dir()
             .ok_or_else(|| Error::input("this system has no data folder for backups; set GODWIT_DATA_DIR"))?;
-        Ok(Store { dir: base.join("backups").join(project_id).join(env) })
+        Ok(Store { dir: base.join(project_id).join(env) })
     }
 
     /// Creates the store's folders, readable by their owner only (backups hold the data).
     fn create(&self) -> Result<()> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(|e| Error::failed(format!("cannot create {}: {e}", self.dir.display())))?;
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(&self.dir).map_err(|e| Error::failed(format!("cannot create {}: {e}", self.dir.display())))?;
         // A store made by an older Godwit was open to all.
-        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::failed(format!("cannot make {} private: {e}", self.dir.display())))
+        #[cfg(unix)]
+        std::fs::set_permissions(&self.dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .map_err(|e| Error::failed(format!("cannot make {} private: {e}", self.dir.display())))?;
+        Ok(())
     }
 
     /// Removes `.partial` files left by backups that were killed: a running backup holds a lock
@@ -185,12 +184,17 @@ fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }
 
-/// Creates (or truncates) a file only its owner can read.
+/// Creates (or truncates) a file only its owner can read. (On Windows the data folder under the
+/// person's profile is theirs alone already.)
 pub(crate) fn private_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let f = o.open(path)?;
     // An existing file keeps its mode on open.
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    #[cfg(unix)]
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     Ok(f)
 }
 

@@ -31,8 +31,16 @@ fn message(db: *mut ffi::sqlite3) -> String {
 }
 
 fn open(path: &Path, flags: i32) -> Result<Handle> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::input("a path with a NUL byte"))?;
+    // The bytes as they are on Unix; Windows paths go to SQLite as UTF-8.
+    #[cfg(unix)]
+    let name = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let name = path
+        .to_str()
+        .ok_or_else(|| Error::input(format!("{} is not a UTF-8 path", path.display())))?
+        .as_bytes()
+        .to_vec();
+    let c = CString::new(name).map_err(|_| Error::input("a path with a NUL byte"))?;
     let mut db = std::ptr::null_mut();
     // SAFETY: valid C string, out pointer, default VFS.
     let rc = unsafe { ffi::sqlite3_open_v2(c.as_ptr(), &mut db, flags, std::ptr::null()) };

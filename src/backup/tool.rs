@@ -70,8 +70,9 @@ pub fn for_dialect(d: Dialect) -> Box<dyn Tool> {
 pub(crate) fn find(names: &[&str], install: &str) -> Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     for name in names {
+        let file = if cfg!(windows) { format!("{name}.exe") } else { name.to_string() };
         for dir in std::env::split_paths(&path) {
-            let p = dir.join(name);
+            let p = dir.join(&file);
             if p.is_file() {
                 return Ok(p);
             }

@@ -11,6 +11,7 @@ mod import;
 mod lint;
 mod progress;
 mod schema;
+mod shell;
 mod show;
 
 use std::io::{IsTerminal, Write};
@@ -136,6 +137,15 @@ enum Verb {
     Templates {
         #[command(flatten)]
         json: JsonFlag,
+    },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell, e.g.
+    /// `godwit completions bash > ~/.local/share/bash-completion/completions/godwit`.
+    Completions { shell: clap_complete::Shell },
+    /// Write the man pages (godwit.1 and one per verb) into DIR; for packagers.
+    #[command(hide = true)]
+    Manpages {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
     /// Apply pending migrations.
     Up {
@@ -488,6 +498,12 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Some(p) => p.clone(),
         None => std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?,
     };
+    // Neither needs a project.
+    match &cli.verb {
+        Verb::Completions { shell } => return shell::completions(*shell),
+        Verb::Manpages { dir } => return shell::manpages(dir),
+        _ => {}
+    }
     if let Verb::Init { migrations } = &cli.verb {
         let made = project::init(&start, migrations)?;
         println!("Created {} with a `dev` environment (SQLite file dev.db).", made.config.display());
@@ -511,7 +527,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     }
     let ctx = Ctx { cli, project, database_url: database_url(), again };
     match &ctx.cli.verb {
-        Verb::Init { .. } => unreachable!("handled above"),
+        Verb::Init { .. } | Verb::Completions { .. } | Verb::Manpages { .. } => unreachable!("handled above"),
         Verb::New { name, simple, template, params, dialect } => {
             new_verb(&ctx, name.clone(), *simple, template.as_deref(), params, dialect.dialect.as_deref())
         }

@@ -69,7 +69,7 @@ export function filesHolding(dir, needle) {
   return hits;
 }
 
-/** Opens the app on `project`; returns the WebdriverIO browser and a stop function. */
+/** Opens the app on `project` (none: its first-run screen); returns the WebdriverIO browser and a stop function. */
 export async function launch(t, { project, home }, env = {}) {
   const port = await freePort();
   const nativePort = await freePort();
@@ -77,7 +77,7 @@ export async function launch(t, { project, home }, env = {}) {
   // Its own process group: stop() takes down the driver, WebKitWebDriver and the app together.
   const driver = spawn(DRIVER, ['--port', String(port), '--native-port', String(nativePort)], {
     detached: true,
-    env: { ...process.env, HOME: home, GODWIT_PROJECT: project, GODWIT_CONFIG_DIR: join(home, 'config'), GODWIT_DATA_DIR: join(home, 'data'), ...env },
+    env: { ...process.env, HOME: home, ...(project ? { GODWIT_PROJECT: project } : {}), GODWIT_CONFIG_DIR: join(home, 'config'), GODWIT_DATA_DIR: join(home, 'data'), ...env },
   });
   driver.stdout.on('data', (d) => log.push(String(d)));
   driver.stderr.on('data', (d) => log.push(String(d)));
@@ -105,7 +105,7 @@ export async function launch(t, { project, home }, env = {}) {
         browserName: 'wry',
         'wdio:enforceWebDriverClassic': true,
         // The project to open is the app's first argument, as `make run` gives it.
-        'tauri:options': { application: APP, args: [project] },
+        'tauri:options': { application: APP, args: project ? [project] : [] },
       },
     });
   } catch (e) {

@@ -198,3 +198,23 @@ test('import screenshot', async (t) => {
     await stop(true);
   }
 });
+
+test('first-run screenshots', async (t) => {
+  // A first run with a project opened before: the welcome screen with it among the recent ones.
+  const dir = mkdtempSync(join(tmpdir(), 'godwit-shot-'));
+  const home = join(dir, 'home');
+  mkdirSync(join(home, 'config'), { recursive: true });
+  writeFileSync(join(home, 'config', 'recent.json'), JSON.stringify(['/home/ada/work/shop-api', '/home/ada/work/billing']));
+  const { browser, stop } = await launch(t, { project: undefined, home });
+  try {
+    await seeText(browser, 'Try the demo');
+    await pause(300);
+    await screenshot(browser, join(OUT, 'first-run.png'));
+    await click(browser, 'About Godwit');
+    await seeText(browser, 'Backups');
+    await pause(300);
+    await screenshot(browser, join(OUT, 'about.png'));
+  } finally {
+    await stop(true);
+  }
+});

@@ -1,5 +1,6 @@
 // Generated from src-tauri/src/lib.rs by src-tauri/tests/bindings.rs (cargo test). Do not edit.
 import { Channel, invoke } from '@tauri-apps/api/core';
+import type { About } from './About';
 import type { AppEvent } from './AppEvent';
 import type { BackupEntry } from './BackupEntry';
 import type { BaselineOutcome } from './BaselineOutcome';
@@ -42,6 +43,8 @@ export const commands = {
   pickFolder: () => invoke<string | null>('pick_folder'),
   currentProject: () => invoke<ProjectView | null>('current_project'),
   recentProjects: () => invoke<Array<string>>('recent_projects'),
+  tryDemo: () => invoke<ProjectView>('try_demo'),
+  about: () => invoke<About>('about'),
   envConfig: (name: string) => invoke<[EnvConfig, boolean]>('env_config', { name }),
   saveEnv: (name: string, env: EnvConfig, personal: boolean, password: string | null) => invoke<SavedEnv>('save_env', { name, env, personal, password }),
   trustServer: (env: string) => invoke<null>('trust_server', { env }),
