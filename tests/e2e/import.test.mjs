@@ -23,7 +23,7 @@ test('a Flyway folder is offered for import, previewed, and opened as a project'
   let passed = false;
   try {
     await fill(browser, 'Project folder', shop);
-    await click(browser, 'Open');
+    await click(browser, 'Open', 'form');
     await seeText(browser, 'holds Flyway migrations');
     await click(browser, 'Import it…');
     await seeText(browser, '1_create_person.up.sql');

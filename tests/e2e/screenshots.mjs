@@ -189,7 +189,7 @@ test('import screenshot', async (t) => {
   const { browser, stop } = await launch(t, { project: join(dir, 'home'), home: join(dir, 'home') });
   try {
     await fill(browser, 'Project folder', todos);
-    await click(browser, 'Open');
+    await click(browser, 'Open', 'form');
     await click(browser, 'Import it…');
     await seeText(browser, '20240201145745_create_todos_table.up.sql');
     await pause(300);
