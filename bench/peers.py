@@ -230,24 +230,16 @@ class Counter:
 
         return up_w, asyncio.ensure_future(back())
 
-    async def postgres(self, reader, writer):
+    async def relay(self, reader, writer, start, frame):
+        """Passes a client's bytes on to the server: what `start` reads first (the startup), then
+        one message at a time from `frame`, which says whether it is a query."""
         up_w, task = await self.pipe(reader, writer)
         try:
-            # The startup (and an SSL request) has no type byte: its length comes first.
-            head = await reader.readexactly(8)
-            if int.from_bytes(head[4:8], "big") == 80877103:  # SSLRequest: say no
-                writer.write(b"N")
-                await writer.drain()
-                head = await reader.readexactly(8)
-            rest = await reader.readexactly(int.from_bytes(head[:4], "big") - 8)
-            up_w.write(head + rest)
+            up_w.write(await start(reader, writer))
             while True:
-                kind = await reader.readexactly(1)
-                length = await reader.readexactly(4)
-                body = await reader.readexactly(int.from_bytes(length, "big") - 4)
-                if kind in (b"Q", b"E"):
-                    self.queries += 1
-                up_w.write(kind + length + body)
+                data, query = await frame(reader)
+                self.queries += query
+                up_w.write(data)
                 await up_w.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -255,22 +247,35 @@ class Counter:
             up_w.close()
             task.cancel()
 
+    async def postgres(self, reader, writer):
+        async def start(reader, writer):
+            # The startup (and an SSL request) has no type byte: its length comes first.
+            head = await reader.readexactly(8)
+            if int.from_bytes(head[4:8], "big") == 80877103:  # SSLRequest: say no
+                writer.write(b"N")
+                await writer.drain()
+                head = await reader.readexactly(8)
+            return head + await reader.readexactly(int.from_bytes(head[:4], "big") - 8)
+
+        async def frame(reader):
+            kind = await reader.readexactly(1)
+            length = await reader.readexactly(4)
+            body = await reader.readexactly(int.from_bytes(length, "big") - 4)
+            return kind + length + body, kind in (b"Q", b"E")
+
+        await self.relay(reader, writer, start, frame)
+
     async def mysql(self, reader, writer):
-        up_w, task = await self.pipe(reader, writer)
-        try:
+        async def start(reader, writer):
+            return b""  # the server speaks first
+
+        async def frame(reader):
             # Packets: 3-byte length, sequence number; a command starts a sequence (number 0).
-            while True:
-                head = await reader.readexactly(4)
-                body = await reader.readexactly(int.from_bytes(head[:3], "little"))
-                if head[3] == 0 and body[:1] in (b"\x03", b"\x17"):
-                    self.queries += 1
-                up_w.write(head + body)
-                await up_w.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            up_w.close()
-            task.cancel()
+            head = await reader.readexactly(4)
+            body = await reader.readexactly(int.from_bytes(head[:3], "little"))
+            return head + body, head[3] == 0 and body[:1] in (b"\x03", b"\x17")
+
+        await self.relay(reader, writer, start, frame)
 
 
 def median_range(xs):
