@@ -40,7 +40,7 @@ test: setup ui lint
 	@git diff --exit-code --stat -- ui/src/lib/bindings || (echo "ui/src/lib/bindings is stale: run cargo test and commit it" && exit 1)
 	@test -z "$$(git status --porcelain -- ui/src/lib/bindings)" || (echo "new generated types in ui/src/lib/bindings: commit them" && exit 1)
 
-# Release packages (dist/godwit_VERSION_amd64.deb, and an AppImage where Tauri's AppImage tools can
+# Release packages (dist/Godwit_VERSION_amd64.deb, and an AppImage where Tauri's AppImage tools can
 # be had): the app and the CLI with its man pages and shell completions.
 dist: setup ui
 	scripts/dist.sh

@@ -3,8 +3,7 @@
 // processes then. Run by bench/peers.py under Xvfb (bench/app.sh); prints one JSON line.
 //   node bench/app.mjs PROJECT EXPECTED_APPLIED ROUNDS
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch } from '../tests/e2e/harness.mjs';

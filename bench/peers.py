@@ -43,19 +43,19 @@ class Server:
             self.base = os.environ.get("GODWIT_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql").rsplit("/", 1)[0]
             self.port = 3306
         self.host = "127.0.0.1"
-        self.floor = "psql" if kind == "postgres" else "mariadb"
 
-    def url(self, db, port=None, plain=False):
-        base = self.base if port is None else self.base.replace(f":{self.port}", f":{port}")
-        if self.kind == "postgres":
-            return f"{base}/{db}" + ("?sslmode=disable" if plain else "")
-        return f"{base}/{db}"
+    def url(self, db, port=None):
+        """Database `db`'s URL; with `port`, the counting proxy's, without TLS."""
+        if port is None:
+            return f"{self.base}/{db}"
+        base = self.base.replace(f":{self.port}", f":{port}")
+        return f"{base}/{db}" + ("?sslmode=disable" if self.kind == "postgres" else "")
 
-    def client(self, db):
-        """The server's own client, as an argument list (SQL on stdin or -c/-e after it)."""
+    def client(self, db, port=None):
+        """The server's own client, as an argument list (SQL after -c/-e); `port` as for `url`."""
         if self.kind == "postgres":
-            return ["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-d", self.url(db)]
-        return ["mariadb", "-h", self.host, "-P", str(self.port), "-u", "root", "--batch", db]
+            return ["psql", "-qX", "-v", "ON_ERROR_STOP=1", "-d", self.url(db, port)]
+        return ["mariadb", "-h", self.host, "-P", str(port or self.port), "-u", "root", "--batch", db]
 
     def admin(self, sql):
         flag = "-c" if self.kind == "postgres" else "-e"
@@ -131,25 +131,20 @@ def godwit_bin():
 def commands(tool, sets, server, db, port=None):
     """(apply, status, rollback) as argument lists for one tool on database `db` of `server` (a
     Server, or a SQLite file's path); `port` points them at the counting proxy, without TLS."""
-    plain = port is not None
     if isinstance(server, Path):
         u = {"godwit": f"sqlite://{server}", "sqlx": f"sqlite://{server}", "dbmate": f"sqlite:{server}",
              "alembic": f"sqlite:///{server}"}[tool] if tool != "floor" else None
     else:
-        u = server.url(db, port, plain)
+        u = server.url(db, port)
     env = {}
     if tool == "floor":
+        read = "SELECT * FROM _sqlx_migrations ORDER BY version"
         if isinstance(server, Path):
-            return {"status": ["sqlite3", str(server), "SELECT * FROM _sqlx_migrations ORDER BY version"]}, env
-        client = server.client(db)
-        if plain:
-            client = [a.replace(f":{server.port}/", f":{port}/") if "://" in a else a for a in client]
-            client = [str(port) if a == str(server.port) else a for a in client]
+            return {"status": ["sqlite3", str(server), read]}, env
+        client = server.client(db, port)
         if server.kind == "postgres":
-            return {"apply": client + ["-f", str(sets["floor"])],
-                    "status": client + ["-c", "SELECT * FROM _sqlx_migrations ORDER BY version"]}, env
-        return {"apply": client + ["-e", f"source {sets['floor']}"],
-                "status": client + ["-e", "SELECT * FROM _sqlx_migrations ORDER BY version"]}, env
+            return {"apply": client + ["-f", str(sets["floor"])], "status": client + ["-c", read]}, env
+        return {"apply": client + ["-e", f"source {sets['floor']}"], "status": client + ["-e", read]}, env
     if tool == "godwit":
         g = [str(godwit_bin()), "--url", u, "--source", str(sets["sqlx"])]
         return {"apply": g + ["up"], "status": g + ["status"], "rollback": g + ["down", "--steps", "BACK"]}, env

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Release packages of the app and the CLI, made by Tauri's bundler: dist/godwit_VERSION_amd64.deb
+# Release packages of the app and the CLI, made by Tauri's bundler: dist/Godwit_VERSION_amd64.deb
 # (the app, /usr/bin/godwit, man pages and shell completions), and an AppImage where the bundler's
 # AppImage tools can be had. Needs `make ui` first (the Makefile's `dist` target does it).
 set -euo pipefail

@@ -36,12 +36,12 @@ HOME="$home" xvfb-run -a -s "-screen 0 1280x820x24" dbus-run-session -- sh -c '
     if xwininfo -root -tree 2>/dev/null | grep -q "\"Godwit\""; then
       import -window root "$shot" 2>/dev/null
       if [ "$(convert "$shot" -format %k info: 2>/dev/null || echo 0)" -gt 20 ]; then
-        cp "$shot" "$1"; kill $pid; exit 0
+        cp "$shot" "$1"; rm -f "$shot"; kill $pid; exit 0
       fi
     fi
     sleep 0.2
   done
-  kill $pid 2>/dev/null; exit 1' "$app" "${SCREENSHOT:-/dev/null}" || fail "the installed app showed no window named Godwit with its first screen within 20 s"
+  rm -f "$shot"; kill $pid 2>/dev/null; exit 1' "$app" "${SCREENSHOT:-/dev/null}" || fail "the installed app showed no window named Godwit with its first screen within 20 s"
 # The web view keeps the window's own data (the last environment of each project) here.
 kept="$home/.local/share/$(node -p "require('./src-tauri/tauri.conf.json').identifier")"
 [ -d "$kept" ] || fail "the app kept nothing in $kept"

@@ -70,22 +70,18 @@ where
     async fn appliers(&mut self) -> Result<Vec<(i64, String)>> {
         let rows =
             sqlx::query_as::<T::Db, (i64, i64, String, String)>(sql::SELECT_APPLIES).fetch_all(self.conn()).await;
-        let mut last: std::collections::HashMap<i64, (i64, String, String)> = std::collections::HashMap::new();
+        // Each version's newest event, in version order.
+        let mut last = std::collections::BTreeMap::<i64, (i64, String, String)>::new();
         for (id, version, event, actor) in self.rows(rows)? {
-            match last.get(&version) {
-                Some((newer, ..)) if *newer > id => {}
-                _ => {
-                    last.insert(version, (id, event, actor));
-                }
+            if last.get(&version).is_none_or(|(newer, ..)| *newer < id) {
+                last.insert(version, (id, event, actor));
             }
         }
-        let mut by: Vec<(i64, String)> = last
+        Ok(last
             .into_iter()
             .filter(|(_, (_, event, _))| event == "apply")
             .map(|(v, (_, _, actor))| (v, actor))
-            .collect();
-        by.sort_unstable_by_key(|(v, _)| *v);
-        Ok(by)
+            .collect())
     }
 
     async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>> {
