@@ -1,6 +1,8 @@
 //! MySQL and MariaDB: `mariadb-dump` (or `mysqldump`) `--single-transaction --routines --triggers`,
 //! restored with the `mariadb` (or `mysql`) client. The password reaches them in an option file
-//! read from a pipe (`/dev/fd/3`): nothing on disk to leave behind if Godwit is killed.
+//! read from a pipe (`/dev/fd/3`): nothing on disk to leave behind if Godwit is killed. Windows
+//! has no `/dev/fd`: there it is in the tool's own environment (`MYSQL_PWD`), which only the same
+//! user can read.
 
 use std::path::Path;
 
@@ -9,13 +11,14 @@ use tokio::process::Command;
 
 use super::tool::{self, Progress, Tool};
 use crate::db::Target;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::migration::runner::Cancel;
 
 pub struct MariaDbDump;
 
 const INSTALL: &str = "Debian: apt install mariadb-client";
 
+#[cfg(unix)]
 /// The client's options: `[client]` with the password, if any, in the option file's escapes
 /// (a quoted value; newlines and quotes escaped, so no password ends the line or the value).
 fn options_text(target: &Target) -> String {
@@ -38,30 +41,43 @@ fn options_text(target: &Target) -> String {
     text
 }
 
-/// The options in a pipe whose read end the tool gets as fd 3.
-fn options(target: &Target) -> Result<std::io::PipeReader> {
+/// The tool's command with the password passed as the module's comment says.
+#[cfg(unix)]
+fn with_password(program: &Path, target: &Target) -> Result<Command> {
+    use crate::error::Error;
+    use std::os::fd::AsRawFd;
     let (reader, mut writer) =
         std::io::pipe().map_err(|e| Error::failed(format!("cannot make a pipe for the password: {e}")))?;
     // A few hundred bytes: far below a pipe's buffer, so this never waits for the reader.
     std::io::Write::write_all(&mut writer, options_text(target).as_bytes())
         .map_err(|e| Error::failed(format!("cannot write the password to a pipe: {e}")))?;
-    Ok(reader)
-}
-
-fn base(program: &Path, target: &Target, opts: &std::io::PipeReader) -> Command {
-    use std::os::fd::AsRawFd;
-    let e = target.endpoint().expect("server targets have an endpoint");
+    drop(writer);
     let mut c = tool::command(program);
-    let fd = opts.as_raw_fd();
-    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec.
+    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec. The closure owns
+    // the read end, so it stays open until the command is gone.
     unsafe {
         c.pre_exec(move || {
+            let fd = reader.as_raw_fd();
             let r = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
             if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
         });
     }
     // Must be the first option.
     c.arg("--defaults-extra-file=/dev/fd/3");
+    Ok(c)
+}
+#[cfg(not(unix))]
+fn with_password(program: &Path, target: &Target) -> Result<Command> {
+    let mut c = tool::command(program);
+    if let Some(p) = target.password() {
+        c.env("MYSQL_PWD", p);
+    }
+    Ok(c)
+}
+
+fn base(program: &Path, target: &Target) -> Result<Command> {
+    let e = target.endpoint().expect("server targets have an endpoint");
+    let mut c = with_password(program, target)?;
     match &e.socket {
         Some(socket) => c.arg("--protocol=SOCKET").arg(format!("--socket={socket}")),
         // The URL means TCP even for `localhost` (the client would pick the socket).
@@ -70,7 +86,7 @@ fn base(program: &Path, target: &Target, opts: &std::io::PipeReader) -> Command 
     if !e.user.is_empty() {
         c.arg(format!("--user={}", e.user));
     }
-    c
+    Ok(c)
 }
 
 #[async_trait]
@@ -94,9 +110,8 @@ impl Tool for MariaDbDump {
         progress: Progress<'_>,
         cancel: &Cancel,
     ) -> Result<Option<String>> {
-        let opts = options(target)?;
         let db = target.database();
-        let mut c = base(&tool::find(&["mariadb-dump", "mysqldump"], INSTALL)?, target, &opts);
+        let mut c = base(&tool::find(&["mariadb-dump", "mysqldump"], INSTALL)?, target)?;
         c.args(["--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--skip-dump-date"])
             .arg(format!("--ignore-table={db}._godwit_log"))
             // The name comes from a project file: never read as an option.
@@ -106,9 +121,8 @@ impl Tool for MariaDbDump {
     }
 
     async fn schema_sql(&self, target: &Target) -> Result<String> {
-        let opts = options(target)?;
         let db = target.database();
-        let mut c = base(&tool::find(&["mariadb-dump", "mysqldump"], INSTALL)?, target, &opts);
+        let mut c = base(&tool::find(&["mariadb-dump", "mysqldump"], INSTALL)?, target)?;
         // No DROP TABLE: run as a baseline or a squashed migration, the SQL must never empty a table.
         c.args([
             "--no-data",
@@ -136,8 +150,7 @@ impl Tool for MariaDbDump {
     }
 
     async fn restore(&self, target: &Target, file: &Path, _fresh: bool, cancel: &Cancel) -> Result<()> {
-        let opts = options(target)?;
-        let mut c = base(&tool::find(&["mariadb", "mysql"], INSTALL)?, target, &opts);
+        let mut c = base(&tool::find(&["mariadb", "mysql"], INSTALL)?, target)?;
         c.arg("--binary-mode").arg("--").arg(target.database());
         tool::run(c, None, Some(file), false, &|_| {}, cancel).await.map(|_| ())
     }

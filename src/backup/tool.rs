@@ -88,8 +88,17 @@ pub(crate) fn command(program: &Path) -> Command {
     let mut c = Command::new(program);
     c.env_clear();
     for (k, v) in std::env::vars_os() {
-        let name = k.to_string_lossy();
-        if matches!(name.as_ref(), "PATH" | "HOME" | "LANG" | "LANGUAGE" | "TZ") || name.starts_with("LC_") {
+        // Windows names are case-insensitive (`Path`).
+        let name =
+            if cfg!(windows) { k.to_string_lossy().to_ascii_uppercase() } else { k.to_string_lossy().into_owned() };
+        let wanted = matches!(name.as_str(), "PATH" | "HOME" | "LANG" | "LANGUAGE" | "TZ") || name.starts_with("LC_");
+        // What Windows programs need to start at all (sockets need SystemRoot).
+        let windows = cfg!(windows)
+            && matches!(
+                name.as_str(),
+                "SYSTEMROOT" | "WINDIR" | "TEMP" | "TMP" | "USERPROFILE" | "APPDATA" | "LOCALAPPDATA" | "PATHEXT"
+            );
+        if wanted || windows {
             c.env(&k, v);
         }
     }
@@ -195,9 +204,11 @@ pub(crate) async fn run(
             } else {
                 Box::new(file)
             };
-            let stdin = std::fs::File::from(
-                stdin.into_owned_fd().map_err(|e| Error::failed(format!("cannot feed {name}: {e}")))?,
-            );
+            #[cfg(unix)]
+            let stdin = stdin.into_owned_fd();
+            #[cfg(windows)]
+            let stdin = stdin.into_owned_handle();
+            let stdin = std::fs::File::from(stdin.map_err(|e| Error::failed(format!("cannot feed {name}: {e}")))?);
             // Its own thread: reading and unpacking overlap with the tool's work.
             let fed = tokio::task::spawn_blocking(move || feed(reader, stdin))
                 .await

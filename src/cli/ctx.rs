@@ -80,7 +80,11 @@ impl Ctx {
         tokio::spawn(async move {
             // A supervisor's SIGTERM is a second Ctrl-C at once: its SIGKILL may follow within
             // seconds, so the running statement is stopped rather than waited for.
+            #[cfg(unix)]
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            // Windows services stop a console program with Ctrl-Break or by closing it: no SIGTERM.
+            #[cfg(not(unix))]
+            let mut term: Option<tokio::sync::mpsc::Receiver<()>> = None;
             let mut presses = 0;
             loop {
                 let terminated = async {
