@@ -9,7 +9,7 @@ ENV_FLAG := $(if $(ENV), --env $(ENV),)
 TOOLS := $(HOME)/.cache/godwit/tools
 TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
-.PHONY: run test e2e screenshots lint ui setup build dist test-dist check-windows migration migrate migrate-down migrate-logs migrate-check bench bench-peers
+.PHONY: run test e2e screenshots lint ui setup build dist test-dist check-windows fuzz migration migrate migrate-down migrate-logs migrate-check bench bench-peers
 
 build:
 	cargo build --bin godwit
@@ -49,6 +49,10 @@ dist: setup ui
 test-dist:
 	@command -v xwininfo >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq x11-utils
 	scripts/test-dist.sh
+
+# Fuzzes the splitter, migration files and godwit.toml (cargo-fuzz, nightly), FUZZ_SECONDS each.
+fuzz:
+	scripts/fuzz.sh
 
 # The core and the CLI type-checked for Windows (MinGW target): no Linux-only code outside cfg(unix).
 check-windows:

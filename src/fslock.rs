@@ -57,7 +57,13 @@ fn open(path: &Path) -> Result<File> {
 
 fn cannot(path: &Path, e: std::io::Error) -> Error {
     #[cfg(unix)]
-    let why = if e.raw_os_error() == Some(libc::ELOOP) { "it is a symbolic link".to_string() } else { e.to_string() };
+    let why = match e.raw_os_error() {
+        Some(libc::ELOOP) => "it is a symbolic link".to_string(),
+        Some(libc::EROFS) => "its folder is on a read-only file system, so nothing there can be changed; \
+                              mount it read-write, or work on a copy elsewhere"
+            .to_string(),
+        _ => e.to_string(),
+    };
     #[cfg(not(unix))]
     let why = e.to_string();
     Error::input(format!("cannot use the lock file {}: {why}", path.display()))

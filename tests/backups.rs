@@ -224,14 +224,15 @@ async fn a_full_disk_leaves_no_backup_and_migrates_nothing() {
 }
 
 #[tokio::test]
-async fn a_damaged_backup_is_refused() {
+async fn a_damaged_or_truncated_backup_is_refused() {
     let t = TestDb::new(Dialect::MySql).await;
     t.write("1_a.sql", "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1), (2);");
     let data_dir = tempfile::tempdir().unwrap();
     assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
     assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
     let store_file = walk(data_dir.path()).into_iter().find(|p| p.to_string_lossy().ends_with(".sql.zst")).unwrap();
-    let mut bytes = std::fs::read(&store_file).unwrap();
+    let original = std::fs::read(&store_file).unwrap();
+    let mut bytes = original.clone();
     let i = bytes.len() / 2;
     bytes[i] ^= 0x20;
     std::fs::write(&store_file, bytes).unwrap();
@@ -243,6 +244,12 @@ async fn a_damaged_backup_is_refused() {
     let o = godwit(&t, data_dir.path(), &["backups", "verify", &id]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("is damaged"));
+    assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM a").await, vec!["2"]);
+
+    // Truncated (a copy cut short, a disk that filled after the fact): refused the same way.
+    std::fs::write(&store_file, &original[..original.len() / 3]).unwrap();
+    let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &t.name]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM a").await, vec!["2"]);
 }
 

@@ -183,8 +183,7 @@ fn bytes_of(p: &std::path::Path) -> Vec<u8> {
 }
 
 /// SQLite files that cannot be written: corrupt, or locked by another process. Each gives a clear
-/// error (no panic: never exit 101) and leaves the file as it was. (A read-only file is not tested:
-/// the tests run as root, whom permissions do not stop.)
+/// error (no panic: never exit 101) and leaves the file as it was.
 #[tokio::test]
 async fn sqlite_files_that_cannot_be_written_are_refused_and_left_as_they_were() {
     let p = Project::new(Dialect::Sqlite).await;
@@ -221,6 +220,49 @@ async fn sqlite_files_that_cannot_be_written_are_refused_and_left_as_they_were()
     let o = p.godwit(&["up"]);
     assert!(matches!(o.status.code(), Some(1..=3)), "{}", text(&o));
     assert_eq!(bytes_of(&file), corrupt);
+}
+
+/// A SQLite file on a read-only file system (a tmpfs remounted read-only: the tests run as root,
+/// whom file permissions do not stop): `status` still reads it, `up` is refused with a clear error,
+/// and the file is left as it was.
+#[tokio::test]
+async fn a_read_only_sqlite_file_is_refused_and_left_as_it_was() {
+    let p = Project::new(Dialect::Sqlite).await;
+    p.t.write("1_a.sql", "CREATE TABLE a (id INT);");
+    assert!(p.godwit(&["up"]).status.success());
+    p.t.write("2_b.sql", "CREATE TABLE b (id INT);");
+    let mount = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(mount.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "this test needs to mount a tmpfs (run as root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.path().to_path_buf());
+    let file = mount.path().join("ro.db");
+    std::fs::copy(p.t.sqlite_path(), &file).unwrap();
+    let remounted = std::process::Command::new("mount").args(["-o", "remount,ro"]).arg(mount.path()).status().unwrap();
+    assert!(remounted.success());
+    std::fs::write(
+        p.t.dir.path().join("godwit.toml"),
+        format!("id = \"trust-test\"\n[env.dev]\nurl = \"sqlite://{}\"\n", file.display()),
+    )
+    .unwrap();
+    let before = bytes_of(&file);
+
+    let o = p.godwit(&["status", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let status: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((status["summary"]["applied"].as_u64(), status["summary"]["pending"].as_u64()), (Some(1), Some(1)));
+    let o = p.godwit(&["up"]);
+    assert!(matches!(o.status.code(), Some(1..=3)), "{}", text(&o));
+    assert_eq!(bytes_of(&file), before);
 }
 
 /// SQLite on a full disk (the file size limit of the process, as a filling disk gives it): the
@@ -324,4 +366,86 @@ async fn postgres_restarted_mid_migration_exits_3_and_the_next_run_goes_on() {
             .await,
         ["1:true,2:true"]
     );
+}
+
+/// The MariaDB server restarted during a run (a server of the test's own, stopped with SIGTERM and
+/// started again, as a service manager restarts it) while the migration's second statement waits:
+/// the first one's DDL stayed (MariaDB cannot roll DDL back), so the migration is part way. Exit 3;
+/// it is recorded failed, and later runs refuse, changing nothing, until a person resolves it.
+#[tokio::test]
+async fn mariadb_restarted_mid_migration_exits_3_and_is_left_for_a_person() {
+    let mut server = common::mariadb_server::MariaDbServer::start();
+    let admin = server.url("mysql");
+    let query = |url: String, sql: &'static str| async move {
+        use sqlx::Connection;
+        let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        sqlx::query_scalar::<_, String>(sql).fetch_all(&mut c).await.unwrap()
+    };
+    query(admin.clone(), "SELECT 'x' FROM DUAL WHERE 0").await;
+    {
+        use sqlx::{Connection, Executor};
+        sqlx::MySqlConnection::connect(&admin).await.unwrap().execute("CREATE DATABASE app").await.unwrap();
+    }
+    let url = server.url("app");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("godwit.toml"), format!("id = \"restart\"\n[env.dev]\nurl = \"{url}\"\n")).unwrap();
+    std::fs::write(
+        dir.path().join("migrations/1_slow.sql"),
+        "CREATE TABLE made (id INT);\n\
+         DO SLEEP(IF((SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'go_on') = 0, 600, 0));\n\
+         CREATE TABLE second (id INT);",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("migrations/2_after.sql"), "CREATE TABLE after_it (id INT);").unwrap();
+    let godwit = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(dir.path())
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env("GODWIT_DATA_DIR", dir.path().join("data"))
+            .env("GODWIT_CONFIG_DIR", dir.path().join("config"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = godwit(&["up"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while query(
+        url.clone(),
+        "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'DO SLEEP(IF%'",
+    )
+    .await
+        != ["1"]
+    {
+        assert!(Instant::now() < deadline, "the migration never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.restart();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let history = || query(url.clone(), "SELECT CONCAT(version, ':', success) FROM _sqlx_migrations ORDER BY version");
+    assert_eq!(history().await, ["1:0"]);
+    let tables = || {
+        query(
+            url.clone(),
+            "SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'app' AND TABLE_NAME NOT LIKE '\\_%'",
+        )
+    };
+    assert_eq!(tables().await, ["made"], "part way: the statement before the wait stayed");
+
+    let o = godwit(&["up"]).wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(tables().await, ["made"], "the refusal changed nothing");
+
+    // The person undoes the part that ran and says so; then the run goes on.
+    query(url.clone(), "DROP TABLE made").await;
+    query(url.clone(), "CREATE TABLE go_on (id INT)").await;
+    let o = godwit(&["resolve", "1", "--rolled-back"]).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = godwit(&["up"]).wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(history().await, ["1:1", "2:1"]);
 }

@@ -29,7 +29,7 @@ use godwit::schema::Change as SchemaChange;
 use godwit::schema::Schema;
 use godwit::template::{Rendered, TemplateInfo};
 use tauri::ipc::Channel;
-use tauri::{Manager, State};
+use tauri::{Emitter, Manager, State};
 
 use api::{AppEvent, ProjectView, RunRequest, SavedEnv};
 use error::CommandResult;
@@ -371,20 +371,24 @@ pub fn run() {
             Ok(())
         })
         .on_window_event(|window, event| {
-            // Closing the window mid-run stops the running migration on the server and waits for
-            // its answer (and its log row) before the window goes: the process must not end with a
-            // statement the server would go on to finish.
+            // Closing the window mid-run lets the running migration finish and be recorded, and
+            // starts no other; the window goes when the run has stopped. Closing it again stops
+            // the running statement on the server (the process must still not end before the
+            // server has answered, or the server could go on to finish what was reported stopped).
             if let tauri::WindowEvent::CloseRequested { api, .. } = event
-                && window.state::<AppState>().abort_all()
+                && let Some(n) = window.state::<AppState>().stop_for_close()
             {
                 api.prevent_close();
-                let window = window.clone();
-                tauri::async_runtime::spawn(async move {
-                    while window.state::<AppState>().has_jobs() {
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    }
-                    let _ = window.destroy();
-                });
+                let _ = window.emit("godwit://closing", n);
+                if n == 1 {
+                    let window = window.clone();
+                    tauri::async_runtime::spawn(async move {
+                        while window.state::<AppState>().has_jobs() {
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        }
+                        let _ = window.destroy();
+                    });
+                }
             }
         })
         .invoke_handler(tauri::generate_handler![

@@ -15,6 +15,7 @@ pub struct AppState {
     pub editing: Mutex<()>,
     runs: Mutex<HashMap<u32, Cancel>>,
     next: AtomicU32,
+    close_requests: AtomicU32,
 }
 
 impl AppState {
@@ -26,11 +27,18 @@ impl AppState {
         Job { state: self, id, cancel }
     }
 
-    /// Stops every job now (a running migration is stopped on the server); `false` when none runs.
-    pub fn abort_all(&self) -> bool {
+    /// The window asked to close while jobs run, as Ctrl-C does in the CLI: the first time every
+    /// job stops between migrations (the running one finishes and is recorded: on MariaDB a
+    /// migration stopped inside is left part way); after that the running statement is stopped
+    /// on the server. Which time this is, or `None` when nothing runs and the window may close.
+    pub fn stop_for_close(&self) -> Option<u32> {
         let runs = self.runs.lock().expect("not poisoned");
-        runs.values().for_each(Cancel::abort);
-        !runs.is_empty()
+        if runs.is_empty() {
+            return None;
+        }
+        let n = self.close_requests.fetch_add(1, Ordering::SeqCst) + 1;
+        runs.values().for_each(if n == 1 { Cancel::cancel } else { Cancel::abort });
+        Some(n)
     }
 
     pub fn has_jobs(&self) -> bool {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod mariadb_server;
 pub mod project;
 pub mod proxy;
 
