@@ -165,9 +165,62 @@ pub fn backend_name() -> &'static str {
     }
 }
 
+/// Passwords this process has in hand (from a keyring, the environment or a URL), so that what a
+/// crash prints can leave them out: a panic's message may quote any value, such as a driver's
+/// connection options.
+static IN_HAND: std::sync::Mutex<Vec<SecretString>> = std::sync::Mutex::new(Vec::new());
+
+pub(crate) fn in_hand(password: &SecretString) {
+    let mut held = IN_HAND.lock().unwrap_or_else(|e| e.into_inner());
+    if !password.expose_secret().is_empty() && !held.iter().any(|p| p.expose_secret() == password.expose_secret()) {
+        held.push(password.clone());
+    }
+}
+
+/// `text` without any password in hand, nor one written into a URL.
+pub fn scrub(text: &str) -> String {
+    let mut out = crate::db::target::redact_text(text);
+    for p in IN_HAND.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        out = out.replace(p.expose_secret(), "********");
+    }
+    out
+}
+
+/// What a person reads when Godwit panics: the bug, where, and what to do; never a password.
+pub fn panic_report(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let what = info.payload_as_str().unwrap_or("(no message)");
+    let at = info.location().map(|l| format!(" ({}:{})", l.file(), l.line())).unwrap_or_default();
+    format!(
+        "godwit stopped on a bug: {}{at}. Please report it with the command that led here. \
+         `godwit status` shows what the database holds now.",
+        scrub(what)
+    )
+}
+
+/// Prints `panic_report` instead of Rust's own panic message (which prints the payload as is).
+pub fn report_panics() {
+    std::panic::set_hook(Box::new(|info| eprintln!("{}", panic_report(info))));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_report_holds_no_password() {
+        in_hand(&SecretString::from("Pw-In-Hand-77"));
+        let report = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let previous = std::panic::take_hook();
+        let into = report.clone();
+        std::panic::set_hook(Box::new(move |info| *into.lock().unwrap() = panic_report(info)));
+        let _ = std::panic::catch_unwind(|| {
+            panic!("options: PgConnectOptions {{ password: Some(\"Pw-In-Hand-77\") }}, postgres://u:Url-Pw-8@h/db")
+        });
+        std::panic::set_hook(previous);
+        let report = report.lock().unwrap().clone();
+        assert!(report.contains("PgConnectOptions") && report.contains("secret.rs"), "{report}");
+        assert!(!report.contains("Pw-In-Hand-77") && !report.contains("Url-Pw-8"), "{report}");
+    }
 
     #[test]
     fn a_binding_travels_with_its_password() {

@@ -439,8 +439,8 @@ fn personal_environments_stay_out_of_the_project() {
     assert!(root.join("mine.db").exists());
 }
 
-/// Every verb, success and failure, with tracing at TRACE: the password appears in no output, no
-/// file, no process argument list.
+/// Every verb, success and failure (a refused password, a server gone), with tracing at TRACE:
+/// the password appears in no output, no file, no process argument list.
 #[test]
 fn the_password_leaks_nowhere() {
     let pw = "Zq9-Distinctive-Pw-Leak-Check";
@@ -518,6 +518,13 @@ fn the_password_leaks_nowhere() {
         &["--env", "pg", "status"],
     ] {
         run(args, None);
+    }
+    // A server gone mid-session: stopped, with the password in hand.
+    run(&["secret", "set", "pg", "--stdin"], Some(&format!("{pw}\n")));
+    Cluster::pg_ctl(&cluster.bin, &cluster.dir.path().join("data"), cluster.dir.path(), cluster.port, "stop");
+    for args in [&["--env", "pg", "status"][..], &["--env", "pg", "up", "--confirm", "pg"], &["--env", "pg", "backup"]] {
+        let o = run(args, None);
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     watcher.join().unwrap();

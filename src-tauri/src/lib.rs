@@ -354,6 +354,7 @@ async fn restore_backup(
 /// Starts the app. The project to open comes from the first argument or GODWIT_PROJECT
 /// (`make run` opens the demo project this way); otherwise the window shows recent projects.
 pub fn run() {
+    godwit::secret::report_panics();
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         // The window's size and place, as the person left them (the official plugin).

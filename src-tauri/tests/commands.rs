@@ -277,10 +277,11 @@ fn a_folder_of_migrations_is_adopted_only_when_asked() {
     assert!(dir.path().join("godwit.toml").exists());
 }
 
-/// What closing the window mid-run does (`AppState::abort_all`, then waiting for the jobs): the
+/// What closing the window mid-run does (`AppState::stop_for_close`, then waiting for the jobs):
+/// once, the running migration goes on (tests/e2e/close.test.mjs shows it finish); again, the
 /// running statement is stopped on the server and the run reports it; nothing finishes afterwards.
 #[tokio::test]
-async fn closing_mid_run_stops_the_statement_on_the_server() {
+async fn closing_twice_mid_run_stops_the_statement_on_the_server() {
     let admin =
         std::env::var("GODWIT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("godwit_app_close_{}", std::process::id());
@@ -309,7 +310,11 @@ async fn closing_mid_run_stops_the_statement_on_the_server() {
         {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        assert!(state.abort_all(), "the run is a job");
+        assert_eq!(state.stop_for_close(), Some(1), "the run is a job");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let still: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(running.clone())).fetch_one(&mut watch).await.unwrap();
+        assert_eq!(still, 1, "closing once stopped the running migration");
+        assert_eq!(state.stop_for_close(), Some(2));
     };
     let (result, ()) = tokio::join!(run, close);
     assert_eq!(result.unwrap_err().problem, godwit::Problem::Cancelled);
@@ -346,4 +351,142 @@ async fn out_of_order_is_offered_then_honoured() {
     assert_eq!(plan.planned.iter().map(|s| s.version).collect::<Vec<_>>(), [2]);
     let r = api::run(&state, RunRequest { allow_out_of_order: true, ..late }, &sink).await.unwrap();
     assert_eq!(r.done.len(), 1);
+}
+
+/// sqlx-cli as `bench/setup.sh` and `scripts/setup-test.sh` install it.
+fn sqlx_cli() -> std::path::PathBuf {
+    let p = dirs::home_dir().unwrap().join(".cache/godwit/tools/sqlx-pg-mysql-sqlite/bin/sqlx");
+    assert!(p.exists(), "{} is missing: run scripts/setup-test.sh", p.display());
+    p
+}
+
+/// The godwit CLI built beside this test (`cargo nextest run --workspace` builds it).
+fn godwit_cli() -> std::path::PathBuf {
+    let p = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("godwit");
+    assert!(p.exists(), "{} is missing: cargo build --bin godwit", p.display());
+    p
+}
+
+/// A fresh PostgreSQL database with five slow migrations (slow enough that runners overlap), and
+/// a project on it; dropped with the returned guard.
+async fn racing_project(tag: &str) -> (tempfile::TempDir, String, DropDb) {
+    let admin =
+        std::env::var("GODWIT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("godwit_app_{tag}_{}", std::process::id());
+    let mut admin_conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
+    admin_conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&format!("/{name}"));
+    let dir = folder();
+    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("godwit.toml"), format!("id = \"app-test\"\n[env.pg]\nurl = \"{url}\"\n")).unwrap();
+    for v in 1..=5 {
+        std::fs::write(
+            dir.path().join(format!("migrations/{v}_t{v}.sql")),
+            format!("CREATE TABLE t{v} (id INT);\nSELECT pg_sleep(0.2);"),
+        )
+        .unwrap();
+    }
+    (dir, url.to_string(), DropDb { admin, name })
+}
+
+struct DropDb {
+    admin: String,
+    name: String,
+}
+
+impl Drop for DropDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Its own runtime: drop runs inside the test's.
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new().unwrap().block_on(async {
+                let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+                let _ = c.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await;
+            })
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+/// `cli` copies of `godwit up`, `sqlx` of `sqlx migrate run` and `apps` runs through the app's
+/// command layer (each with the state of a window of its own), all at once: each one's outcome.
+async fn race(dir: &Path, url: &str, cli: usize, sqlx: usize, apps: usize) -> Vec<(String, bool, String)> {
+    let spawn = |program: std::path::PathBuf, args: Vec<String>| {
+        let mut c = tokio::process::Command::new(program);
+        c.current_dir(dir).args(args).env_remove("DATABASE_URL").stdin(std::process::Stdio::null());
+        async move { c.output().await.unwrap() }
+    };
+    let godwit_args = || ["--lock-timeout", "120", "--env", "pg", "up"].map(String::from).to_vec();
+    let sqlx_args = || ["migrate", "run", "--source", "migrations", "--database-url", url].map(String::from).to_vec();
+    let processes = futures_util::future::join_all(
+        (0..cli)
+            .map(|_| ("godwit", spawn(godwit_cli(), godwit_args())))
+            .chain((0..sqlx).map(|_| ("sqlx-cli", spawn(sqlx_cli(), sqlx_args()))))
+            .map(|(who, f)| async move {
+                let o = f.await;
+                let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+                (who.to_string(), o.status.success(), said)
+            }),
+    );
+    let states: Vec<AppState> = (0..apps).map(|_| AppState::default()).collect();
+    for state in &states {
+        api::open_project(state, dir).unwrap();
+    }
+    let sink = |_e| true;
+    let runs = futures_util::future::join_all(states.iter().map(|state| async {
+        let r = api::run(state, RunRequest { env: "pg".into(), ..Default::default() }, &sink).await;
+        ("app".to_string(), r.is_ok(), r.err().map(|e| e.message).unwrap_or_default())
+    }));
+    let (mut outcomes, runs) = tokio::join!(processes, runs);
+    outcomes.extend(runs);
+    outcomes
+}
+
+/// The history and how many of the migrations' tables exist.
+async fn applied(url: &str) -> (Vec<String>, i64) {
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    let history =
+        sqlx::query_scalar("SELECT version::text || ':' || success::text FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut db)
+            .await
+            .unwrap();
+    let tables = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE tablename ~ '^t[0-9]$'")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    (history, tables)
+}
+
+const AT_HEAD: [&str; 5] = ["1:true", "2:true", "3:true", "4:true", "5:true"];
+
+/// Eight runners at once on one PostgreSQL database, the app's command layer (four windows' worth
+/// of state) and the CLI (four processes) mixed: they take one advisory lock (sqlx's key) and plan
+/// under it, so every one succeeds and every migration is applied exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_runners_mixing_the_app_and_the_cli_apply_each_migration_once() {
+    let (dir, url, _drop) = racing_project("mixed").await;
+    for (who, ok, said) in race(dir.path(), &url, 4, 0, 4).await {
+        assert!(ok, "{who}: {said}");
+    }
+    assert_eq!(applied(&url).await, (AT_HEAD.map(String::from).to_vec(), 5));
+}
+
+/// The same with sqlx-cli among them. `sqlx migrate run` takes no lock (sqlx's library Migrator
+/// does; the CLI does not), so it can collide with a run in progress: whoever loses fails, and on
+/// PostgreSQL its transaction is rolled back. Nothing is applied twice or left half done, and one
+/// more `godwit up` finishes what is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlx_cli_among_the_runners_collides_without_harm() {
+    let (dir, url, _drop) = racing_project("with_sqlx").await;
+    race(dir.path(), &url, 3, 2, 3).await;
+    let (history, tables) = applied(&url).await;
+    assert!(history.iter().all(|h| h.ends_with(":true")), "{history:?}");
+    assert_eq!(history.len() as i64, tables, "a table for each recorded migration and no other");
+    let o =
+        std::process::Command::new(godwit_cli()).current_dir(dir.path()).args(["--env", "pg", "up"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(applied(&url).await, (AT_HEAD.map(String::from).to_vec(), 5));
 }

@@ -461,6 +461,7 @@ struct JsonFlag {
 
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
+    crate::secret::report_panics();
     let cli = Cli::parse();
     let again = again(&cli);
     // A `--url` with a password is shown without it in the commands printed below.

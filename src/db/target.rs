@@ -114,7 +114,8 @@ impl Target {
     }
 
     pub fn with_password(mut self, password: Option<SecretString>) -> Target {
-        if password.is_some() {
+        if let Some(p) = &password {
+            crate::secret::in_hand(p);
             self.password = password;
         }
         self
@@ -297,6 +298,9 @@ pub(crate) fn take_password(mut url: Url) -> (Option<SecretString>, Url) {
         if url.query() == Some("") {
             url.set_query(None);
         }
+    }
+    if let Some(p) = &password {
+        crate::secret::in_hand(p);
     }
     (password, url)
 }

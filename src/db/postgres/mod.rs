@@ -230,7 +230,17 @@ impl Migrate for Postgres {
     }
 
     async fn ensure_tables(&mut self) -> Result<()> {
-        self.batch(format!("SET client_min_messages = warning;{CREATE_TABLES}RESET client_min_messages;")).await?;
+        let create = format!("SET client_min_messages = warning;{CREATE_TABLES}RESET client_min_messages;");
+        if let Err(e) = self.batch(create.clone()).await {
+            // Another tool creating the same table at the same moment without taking the lock
+            // (`sqlx migrate run` takes none): IF NOT EXISTS does not cover that race; once it is
+            // over, the table is there.
+            let raced = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "23505" || c == "42P07");
+            if !raced {
+                return Err(e.into());
+            }
+            self.batch(create).await?;
+        }
         let cols: Vec<String> = sqlx::query_scalar(
             "SELECT column_name::text FROM information_schema.columns \
              WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
