@@ -191,6 +191,19 @@ async fn mariadb_part_way_failure_then_resolve() {
 }
 
 #[tokio::test]
+async fn a_held_lock_exits_4_on_mariadb() {
+    let t = TestDb::new(Dialect::MySql).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    let mut holder = t.connect().await;
+    holder.lock(Duration::from_secs(5)).await.unwrap();
+    let o = run(&t, &["--lock-timeout", "1", "up"]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    assert!(t.tables().await.is_empty());
+    holder.unlock().await.unwrap();
+    assert_eq!(run(&t, &["up"]).code, 0);
+}
+
+#[tokio::test]
 async fn a_held_lock_exits_4() {
     let t = TestDb::new(Dialect::Postgres).await;
     pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");

@@ -449,3 +449,57 @@ async fn mariadb_restarted_mid_migration_exits_3_and_is_left_for_a_person() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(history().await, ["1:1", "2:1"]);
 }
+
+/// Godwit killed with SIGKILL while its dump tool works, then while its restore tool works (each
+/// held at a table lock another session keeps, so the kill lands inside): the tool ends with
+/// Godwit rather than going on unwatched, no backup is listed for the killed one, the restore's
+/// single transaction is rolled back, and the next runs find the lock free and go on.
+#[tokio::test]
+async fn postgres_killed_mid_backup_and_mid_restore_leaves_nothing_half_done() {
+    use sqlx::{Connection, Executor};
+    let p = Project::new(Dialect::Postgres).await;
+    p.t.write("1_t.sql", "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);");
+    assert!(p.godwit(&["up"]).status.success());
+    // Godwit names its tools' sessions `godwit` (PGAPPNAME), as its own.
+    let gone = "SELECT (count(*) = 0)::int::text FROM pg_stat_activity WHERE application_name = 'godwit'";
+    let waiting = |query: &str| {
+        format!(
+            "SELECT count(*)::text FROM pg_stat_activity WHERE application_name = 'godwit' \
+             AND wait_event_type = 'Lock' AND query LIKE '{query}%'"
+        )
+    };
+    let spawn = |args: &[&str]| {
+        p.command(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+    };
+    let listed = || {
+        let o = p.godwit(&["backups", "--json"]);
+        assert!(o.status.success(), "{}", text(&o));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().map_or(0, Vec::len)
+    };
+
+    // Mid-backup: pg_dump waits for a table another session has locked.
+    let mut holder = sqlx::PgConnection::connect(&p.t.url).await.unwrap();
+    holder.execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let child = spawn(&["backup"]);
+    until(&p, &waiting("LOCK TABLE")).await;
+    kill(child);
+    until(&p, gone).await;
+    holder.execute("ROLLBACK").await.unwrap();
+    assert_eq!(listed(), 0, "a killed backup is not listed");
+    let o = p.godwit(&["--lock-timeout", "10", "backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(listed(), 1);
+
+    // Mid-restore: pg_restore waits to drop a table another session reads.
+    p.t.exec("INSERT INTO t VALUES (2)").await;
+    holder.execute("BEGIN; LOCK TABLE t IN ACCESS SHARE MODE").await.unwrap();
+    let child = spawn(&["restore", "--confirm", "dev"]);
+    until(&p, &waiting("DROP TABLE")).await;
+    kill(child);
+    until(&p, gone).await;
+    holder.execute("ROLLBACK").await.unwrap();
+    assert_eq!(p.t.strings("SELECT count(*)::text FROM t").await, ["2"], "the restore was rolled back");
+    let o = p.godwit(&["--lock-timeout", "10", "restore", "--confirm", "dev"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(p.t.strings("SELECT count(*)::text FROM t").await, ["1"]);
+}

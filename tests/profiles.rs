@@ -522,7 +522,8 @@ fn the_password_leaks_nowhere() {
     // A server gone mid-session: stopped, with the password in hand.
     run(&["secret", "set", "pg", "--stdin"], Some(&format!("{pw}\n")));
     Cluster::pg_ctl(&cluster.bin, &cluster.dir.path().join("data"), cluster.dir.path(), cluster.port, "stop");
-    for args in [&["--env", "pg", "status"][..], &["--env", "pg", "up", "--confirm", "pg"], &["--env", "pg", "backup"]] {
+    for args in [&["--env", "pg", "status"][..], &["--env", "pg", "up", "--confirm", "pg"], &["--env", "pg", "backup"]]
+    {
         let o = run(args, None);
         assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     }

@@ -102,6 +102,26 @@ pub(crate) fn command(program: &Path) -> Command {
             c.env(&k, v);
         }
     }
+    #[cfg(target_os = "linux")]
+    {
+        // A tool outlives a killed Godwit otherwise: a pg_restore would go on restoring with no
+        // migration lock held, over whatever runs next. Linux ends it with Godwit instead (the
+        // threads that spawn tools live as long as the process).
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
+        unsafe {
+            c.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Godwit died before the line above: nobody would end this tool.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
     c
 }
 
