@@ -295,37 +295,41 @@ async fn sqlite_on_a_full_disk_fails_cleanly() {
     assert_eq!(p.t.strings("PRAGMA integrity_check").await, ["ok"]);
 }
 
+/// A project on a server of the test's own: a slow first migration (`slow`) and a second one after it.
+fn own_server_project(url: &str, slow: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("godwit.toml"), format!("id = \"restart\"\n[env.dev]\nurl = \"{url}\"\n")).unwrap();
+    std::fs::write(dir.path().join("migrations/1_slow.sql"), slow).unwrap();
+    std::fs::write(dir.path().join("migrations/2_after.sql"), "CREATE TABLE after_it (id INT);").unwrap();
+    dir
+}
+
+/// `godwit ARGS` started in `dir`, with config and data folders there.
+fn start_godwit(dir: &std::path::Path, args: &[&str]) -> Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("GODWIT_DATA_DIR", dir.join("data"))
+        .env("GODWIT_CONFIG_DIR", dir.join("config"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// The server restarted during a run, on a cluster of the test's own: exit 3 with what is true
 /// once it is back (the migration rolled back), and the next run applies it once.
 #[tokio::test]
 async fn postgres_restarted_mid_migration_exits_3_and_the_next_run_goes_on() {
     let cluster = common::cluster::Cluster::start(None);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("migrations")).unwrap();
-    std::fs::write(
-        dir.path().join("godwit.toml"),
-        format!("id = \"restart\"\n[env.dev]\nurl = \"{}\"\n", cluster.url()),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("migrations/1_slow.sql"),
+    let dir = own_server_project(
+        &cluster.url(),
         "CREATE TABLE made (id INT);\nSELECT pg_sleep(CASE WHEN to_regclass('go_on') IS NULL THEN 600 ELSE 0 END);",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("migrations/2_after.sql"), "CREATE TABLE after_it (id INT);").unwrap();
-    let godwit = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
-            .current_dir(dir.path())
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("GODWIT_DATA_DIR", dir.path().join("data"))
-            .env("GODWIT_CONFIG_DIR", dir.path().join("config"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    );
+    let godwit = |args: &[&str]| start_godwit(dir.path(), args);
     let query = |sql: &'static str| {
         let url = cluster.url();
         async move {
@@ -387,30 +391,13 @@ async fn mariadb_restarted_mid_migration_exits_3_and_is_left_for_a_person() {
         sqlx::MySqlConnection::connect(&admin).await.unwrap().execute("CREATE DATABASE app").await.unwrap();
     }
     let url = server.url("app");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("migrations")).unwrap();
-    std::fs::write(dir.path().join("godwit.toml"), format!("id = \"restart\"\n[env.dev]\nurl = \"{url}\"\n")).unwrap();
-    std::fs::write(
-        dir.path().join("migrations/1_slow.sql"),
+    let dir = own_server_project(
+        &url,
         "CREATE TABLE made (id INT);\n\
          DO SLEEP(IF((SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_NAME = 'go_on') = 0, 600, 0));\n\
          CREATE TABLE second (id INT);",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("migrations/2_after.sql"), "CREATE TABLE after_it (id INT);").unwrap();
-    let godwit = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
-            .current_dir(dir.path())
-            .args(args)
-            .env_remove("DATABASE_URL")
-            .env("GODWIT_DATA_DIR", dir.path().join("data"))
-            .env("GODWIT_CONFIG_DIR", dir.path().join("config"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    );
+    let godwit = |args: &[&str]| start_godwit(dir.path(), args);
     let child = godwit(&["up"]);
     let deadline = Instant::now() + Duration::from_secs(30);
     while query(

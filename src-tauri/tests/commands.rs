@@ -282,17 +282,9 @@ fn a_folder_of_migrations_is_adopted_only_when_asked() {
 /// running statement is stopped on the server and the run reports it; nothing finishes afterwards.
 #[tokio::test]
 async fn closing_twice_mid_run_stops_the_statement_on_the_server() {
-    let admin =
-        std::env::var("GODWIT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("godwit_app_close_{}", std::process::id());
+    let (dir, _url, db) = pg_project("close").await;
+    let (admin, name) = (db.admin.clone(), db.name.clone());
     let mut admin_conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}"))).await.unwrap();
-    admin_conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&format!("/{name}"));
-    let dir = folder();
-    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
-    std::fs::write(dir.path().join("godwit.toml"), format!("id = \"app-test\"\n[env.pg]\nurl = \"{url}\"\n")).unwrap();
     std::fs::write(dir.path().join("migrations/1_sleep.up.sql"), "SELECT pg_sleep(600);").unwrap();
     std::fs::write(dir.path().join("migrations/1_sleep.down.sql"), "SELECT 1;").unwrap();
     let state = AppState::default();
@@ -323,7 +315,6 @@ async fn closing_twice_mid_run_stops_the_statement_on_the_server() {
     assert_eq!(n, 0, "the statement still runs on the server");
     let s = api::status(&state, "pg").await.unwrap();
     assert_eq!((s.summary.applied, s.summary.pending), (0, 1));
-    admin_conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
 }
 
 /// A pending migration older than applied ones (two branches merged): the run is refused with the
@@ -367,9 +358,9 @@ fn godwit_cli() -> std::path::PathBuf {
     p
 }
 
-/// A fresh PostgreSQL database with five slow migrations (slow enough that runners overlap), and
-/// a project on it; dropped with the returned guard.
-async fn racing_project(tag: &str) -> (tempfile::TempDir, String, DropDb) {
+/// A fresh PostgreSQL database and a project (environment `pg`) on it, with no migration yet;
+/// the database is dropped with the returned guard.
+async fn pg_project(tag: &str) -> (tempfile::TempDir, String, DropDb) {
     let admin =
         std::env::var("GODWIT_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let name = format!("godwit_app_{tag}_{}", std::process::id());
@@ -381,6 +372,12 @@ async fn racing_project(tag: &str) -> (tempfile::TempDir, String, DropDb) {
     let dir = folder();
     std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
     std::fs::write(dir.path().join("godwit.toml"), format!("id = \"app-test\"\n[env.pg]\nurl = \"{url}\"\n")).unwrap();
+    (dir, url.to_string(), DropDb { admin, name })
+}
+
+/// `pg_project` with five slow migrations (slow enough that runners overlap).
+async fn racing_project(tag: &str) -> (tempfile::TempDir, String, DropDb) {
+    let (dir, url, db) = pg_project(tag).await;
     for v in 1..=5 {
         std::fs::write(
             dir.path().join(format!("migrations/{v}_t{v}.sql")),
@@ -388,7 +385,7 @@ async fn racing_project(tag: &str) -> (tempfile::TempDir, String, DropDb) {
         )
         .unwrap();
     }
-    (dir, url.to_string(), DropDb { admin, name })
+    (dir, url, db)
 }
 
 struct DropDb {
