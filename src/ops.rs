@@ -289,6 +289,7 @@ pub async fn run(
     let source = s.source()?;
     let opts = RunOptions {
         lock_timeout: s.lock_timeout,
+        stall_timeout: s.connect.stall_timeout,
         allow_out_of_order: req.allow_out_of_order,
         cancel: cancel.clone(),
         expect: req.expect,
@@ -305,7 +306,8 @@ pub async fn run(
     };
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
     let result = run_on(s, db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
-    db.close().await;
+    // Bounded: over a connection the server stopped answering, a polite close would wait for ever.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), db.close()).await;
     let (mut report, mut then) = result?;
     // The backup is offered only once the database changed: a failure that changed nothing needs
     // no restore, and a restore would lose what was written since the backup.

@@ -178,6 +178,53 @@ async fn a_black_holed_server_times_out_with_exit_3() {
     }
 }
 
+/// A server that stops answering in the middle of a migration (the proxy turns into a black hole
+/// while the statement runs; the connection stays up, nothing comes back): the run asks the server
+/// over other connections whether it still runs it, gets no yes, and stops waiting after
+/// `--stall-timeout` with exit 3. Once the server is reachable again the next run goes on, and
+/// nothing was applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_silent_mid_migration_stops_the_wait_after_the_stall_timeout() {
+    for d in [Dialect::Postgres, Dialect::MySql] {
+        let p = Project::new(d).await;
+        let proxy = through_proxy(&p).await;
+        let (sleep, running) = match d {
+            Dialect::Postgres => (
+                "SELECT pg_sleep(1);",
+                "SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(1)%' AND pid <> pg_backend_pid()",
+            ),
+            _ => (
+                "DO SLEEP(1);",
+                "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'DO SLEEP(1)%'",
+            ),
+        };
+        p.t.write("1_slow.sql", &format!("CREATE TABLE made (id INT);\n{sleep}"));
+        p.t.write("2_after.sql", "CREATE TABLE after_it (id INT);");
+        let child = p
+            .command(&["--stall-timeout", "2", "--connect-timeout", "2", "up"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        until(&p, running).await;
+        proxy.black_hole();
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+
+        // Straight to the server now: the next run applies what is left, each migration once.
+        std::fs::write(
+            p.t.dir.path().join("godwit.toml"),
+            format!("id = \"trust-test\"\n[env.dev]\nurl = \"{}\"\n", p.t.url),
+        )
+        .unwrap();
+        let o = p.godwit(&["up"]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert_eq!(p.t.history().await, ["1:true", "2:true"]);
+        assert_eq!(p.t.tables().await, ["after_it", "made"]);
+        assert_eq!(p.t.log().await.iter().filter(|l| l.starts_with("apply:ok:")).count(), 2, "{:?}", p.t.log().await);
+    }
+}
+
 fn bytes_of(p: &std::path::Path) -> Vec<u8> {
     std::fs::read(p).unwrap()
 }

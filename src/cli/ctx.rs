@@ -67,6 +67,7 @@ impl Ctx {
             connect_timeout: Duration::from_secs(self.cli.connect_timeout.unwrap_or(10)),
             create_sqlite: false,
             lock_timeout: Duration::from_secs(self.cli.lock_timeout),
+            stall_timeout: Duration::from_secs(self.cli.stall_timeout.max(1)),
         }
     }
 

@@ -73,6 +73,10 @@ pub struct Cli {
     /// Seconds to wait for another run's migration lock.
     #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
     lock_timeout: u64,
+    /// Seconds a running migration may go without the server confirming (asked over another
+    /// connection) that it still runs it; then the run stops waiting and says what it can tell.
+    #[arg(long, global = true, default_value_t = 300, value_name = "SECS")]
+    stall_timeout: u64,
     /// Send the environment's stored password to the server it names now, though it was stored for
     /// another one (a changed godwit.toml), and bind it to the new server from then on.
     #[arg(long, global = true)]

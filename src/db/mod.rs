@@ -345,6 +345,8 @@ pub trait Inspect: Send {
 #[async_trait]
 pub trait Interrupt: Send + Sync {
     async fn interrupt(&self) -> Result<()>;
+    /// Whether the server says, over a new connection, that the session is running a statement.
+    async fn running(&self) -> Result<bool>;
 }
 
 /// Opens a connection to `target` within the connect timeout.

@@ -37,6 +37,16 @@ impl super::Interrupt for MyInterrupt {
         let _ = other.conn.close().await;
         r.map_err(Error::from)
     }
+
+    async fn running(&self) -> Result<bool> {
+        let mut other = MySql::connect(&self.target, &ConnectOptions::default()).await?;
+        let r = sqlx::query_scalar::<_, String>("SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = ?")
+            .bind(self.id)
+            .fetch_optional(&mut other.conn)
+            .await;
+        let _ = other.conn.close().await;
+        Ok(r.map_err(Error::from)?.is_some_and(|c| c == "Query"))
+    }
 }
 
 #[derive(Default)]

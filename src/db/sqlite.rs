@@ -52,6 +52,11 @@ impl super::Interrupt for LiteInterrupt {
         }
         Ok(())
     }
+
+    /// A file in this process: nothing between to stop answering.
+    async fn running(&self) -> Result<bool> {
+        Ok(true)
+    }
 }
 
 #[derive(Default)]

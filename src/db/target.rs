@@ -37,6 +37,9 @@ pub struct ConnectOptions {
     /// Create a missing SQLite file (for verbs that write); server databases are never created.
     pub create_sqlite: bool,
     pub lock_timeout: Duration,
+    /// How long a running migration may go without the server confirming, over another
+    /// connection, that it is still running it, before the run stops waiting for its answer.
+    pub stall_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -45,6 +48,7 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             create_sqlite: false,
             lock_timeout: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(300),
         }
     }
 }

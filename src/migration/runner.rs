@@ -52,11 +52,14 @@ pub struct RunOptions {
     /// The plan a person previewed: the run refuses, changing nothing, when the plan it makes
     /// under the lock is not this one (a file edited, a teammate's run, a new file).
     pub expect: Option<Vec<Seen>>,
+    /// See `ConnectOptions::stall_timeout`.
+    pub stall_timeout: Duration,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
+            stall_timeout: crate::db::ConnectOptions::default().stall_timeout,
             lock_timeout: Duration::from_secs(30),
             allow_out_of_order: false,
             cancel: Cancel::default(),
@@ -256,12 +259,18 @@ pub async fn execute(
 ) -> Result<(RunReport, Option<RunReport>)> {
     db.lock(opts.lock_timeout).await?;
     let result = locked_work(db, source, work, opts, before, on_event).await;
+    let lost =
+        result.as_ref().is_ok_and(|(r, _)| r.failure.as_ref().is_some_and(|f| f.problem == Problem::ConnectionLost));
+    if lost {
+        // A lost connection took its session's lock with it, or (a server gone silent) keeps it
+        // until this process ends: an unlock sent there would wait for ever. The report says
+        // what happened.
+        let _ = tokio::time::timeout(Duration::from_secs(5), db.unlock()).await;
+        return result;
+    }
     let unlocked = db.unlock().await;
     let value = result?;
-    // A lost connection took its session's lock with it; the report says what happened.
-    if !value.0.failure.as_ref().is_some_and(|f| f.problem == Problem::ConnectionLost) {
-        unlocked?;
-    }
+    unlocked?;
     Ok(value)
 }
 
@@ -423,7 +432,7 @@ async fn run(
                 (Direction::Down, _) => db.revert(m, script, &actor).await,
             }
         };
-        let result = stoppable(work, interrupter.as_deref(), &opts.cancel).await;
+        let result = stoppable(work, interrupter.as_deref(), &opts.cancel, opts.stall_timeout).await;
         match result {
             Ok(d) => {
                 let duration_ns = crate::db::ns(d);
@@ -517,6 +526,29 @@ async fn run(
     })
 }
 
+/// Returns (the error to report) only once the server has not confirmed for `stall` that the
+/// session still runs its statement: it said no, or could not be asked.
+async fn stalled(interrupter: Option<&dyn db::Interrupt>, stall: Duration) -> Error {
+    let Some(i) = interrupter else { return std::future::pending().await };
+    let every = (stall / 4).max(Duration::from_millis(250));
+    let mut confirmed = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(every).await;
+        if let Ok(Ok(true)) = tokio::time::timeout(every.max(Duration::from_secs(5)), i.running()).await {
+            confirmed = tokio::time::Instant::now();
+        } else if confirmed.elapsed() >= stall {
+            return Error::new(
+                Problem::ConnectionLost,
+                format!(
+                    "the server has not confirmed for {} s that it is still running the migration, and its answer \
+                     has not come (the network or the server stopped answering); the run stopped waiting",
+                    stall.as_secs()
+                ),
+            );
+        }
+    }
+}
+
 /// What a migration did when the connection was lost during it, as the database tells afterwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lost {
@@ -589,16 +621,22 @@ fn lost_connection(mut error: Error, v: i64, direction: Direction, state: Lost, 
 /// Waits for a migration's work. Once an abort is asked for, stops its statement on the server
 /// (again each second, in case a request came before the statement reached the server) and still
 /// waits for the answer, so what the run reports is what the database did.
+/// A server that stops answering mid-statement (the connection still up, nothing coming back)
+/// would keep the run waiting for ever: while the work runs, the server is asked over another
+/// connection whether it still runs it, and with no yes for `stall`, the run stops waiting as if
+/// the connection were lost (the caller then says what the database holds, if it can be reached).
 pub(crate) async fn stoppable<T>(
-    work: impl Future<Output = T>,
+    work: impl Future<Output = std::result::Result<T, db::Failure>>,
     interrupter: Option<&dyn db::Interrupt>,
     cancel: &Cancel,
-) -> T {
+    stall: Duration,
+) -> std::result::Result<T, db::Failure> {
     tokio::pin!(work);
     tokio::select! {
         biased;
         r = &mut work => return r,
         _ = cancel.aborted() => {}
+        error = stalled(interrupter, stall) => return Err(db::Failure { error, dirty: false }),
     }
     loop {
         if let Some(i) = interrupter

@@ -189,7 +189,7 @@ async fn check_one(
     }
     let path = m.down_path.as_deref().unwrap_or(&m.path);
     let script = db::Script::new(path, &sql, db.dialect())?;
-    if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel).await {
+    if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
         return Ok((fails(Step::Down, f.error), true));
     }
     let (after, counts_after) = db.snapshot(counts).await?;
@@ -228,11 +228,17 @@ struct Stop<'a> {
     cancel: &'a Cancel,
 }
 
+impl Stop<'_> {
+    fn stall(&self) -> std::time::Duration {
+        db::ConnectOptions::default().stall_timeout
+    }
+}
+
 async fn up(db: &mut dyn Database, m: &MigrationFile, actor: &str, stop: &Stop<'_>) -> Result<()> {
     let script = db::Script::new(&m.path, &m.sql, db.dialect())?;
     match script.statements.is_empty() {
         true => db.record_empty(m, actor).await,
-        false => runner::stoppable(db.apply(m, &script, actor), stop.interrupter, stop.cancel)
+        false => runner::stoppable(db.apply(m, &script, actor), stop.interrupter, stop.cancel, stop.stall())
             .await
             .map(|_| ())
             .map_err(|f| f.error),

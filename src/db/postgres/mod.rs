@@ -41,6 +41,18 @@ impl super::Interrupt for PgInterrupt {
         let _ = other.conn.close().await;
         r.map(|_| ()).map_err(Error::from)
     }
+
+    async fn running(&self) -> Result<bool> {
+        let mut other = Postgres::connect(&self.target, &ConnectOptions::default()).await?;
+        let r = sqlx::query_scalar::<_, bool>(
+            "SELECT coalesce(state = 'active', false) FROM pg_stat_activity WHERE pid = $1",
+        )
+        .bind(self.pid)
+        .fetch_optional(&mut other.conn)
+        .await;
+        let _ = other.conn.close().await;
+        Ok(r.map_err(Error::from)?.unwrap_or(false))
+    }
 }
 
 #[derive(Default)]
