@@ -621,6 +621,7 @@ fn lost_connection(mut error: Error, v: i64, direction: Direction, state: Lost, 
 /// Waits for a migration's work. Once an abort is asked for, stops its statement on the server
 /// (again each second, in case a request came before the statement reached the server) and still
 /// waits for the answer, so what the run reports is what the database did.
+///
 /// A server that stops answering mid-statement (the connection still up, nothing coming back)
 /// would keep the run waiting for ever: while the work runs, the server is asked over another
 /// connection whether it still runs it, and with no yes for `stall`, the run stops waiting as if
