@@ -7,6 +7,7 @@ pub mod cli;
 pub mod db;
 pub mod error;
 pub mod event;
+pub mod fleet;
 pub mod folders;
 mod fslock;
 pub mod import;

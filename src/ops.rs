@@ -12,6 +12,7 @@ use crate::backup::{self, BackupEntry, BackupEvent, BackupFirst, Comparison, Res
 use crate::db::{self, ConnectOptions, Database, Event};
 use crate::error::{Error, Problem, Remedy, Result};
 use crate::event::RunEvent;
+use crate::fleet;
 use crate::lint;
 use crate::migration::check::{self, Finding};
 use crate::migration::detail;
@@ -366,6 +367,55 @@ async fn write_schema_file(db: &mut dyn Database, file: &std::path::Path) -> Res
     }
     std::fs::write(file, text)
         .map_err(|e| Error::input(format!("cannot write the schema file {}: {e}", file.display())))
+}
+
+/// A run over a fleet a person asked for.
+pub struct FleetRequest {
+    pub fleet: String,
+    pub operation: fleet::Operation,
+    pub policy: fleet::Policy,
+    /// What the person typed to confirm a protected fleet (its name).
+    pub confirm: Option<String>,
+    /// Send the environments' stored passwords to the servers they name now (see `--trust-host`).
+    pub trust_host: bool,
+    pub settings: fleet::Settings,
+}
+
+/// Works on every database of a fleet. A fleet that changes a protected database (the fleet, or
+/// one of its environments) needs the fleet's name typed first, and each such database is backed
+/// up before its run. Only a fleet that cannot be listed fails as a whole; each member's outcome is
+/// in the report.
+pub async fn fleet(
+    p: &project::Project,
+    mut req: FleetRequest,
+    cancel: &Cancel,
+    on: fleet::OnRow,
+) -> Result<fleet::FleetReport> {
+    let cfg = p.fleet(&req.fleet)?;
+    if req.policy.per_server == 0 {
+        req.policy.per_server = cfg.per_server.unwrap_or(fleet::PER_SERVER);
+    }
+    let members = fleet::members(p, &req.fleet, &req.settings.connect, req.trust_host).await?;
+    if req.operation.changes() && (cfg.protected || members.iter().any(|m| m.ws.protected)) {
+        let name = &req.fleet;
+        match req.confirm.as_deref().map(str::trim) {
+            Some(t) if t == name => {}
+            Some(t) => {
+                return Err(Error::new(
+                    Problem::Protected,
+                    format!("`{t}` is not `{name}`: fleet {name} is protected, and nothing was changed."),
+                ));
+            }
+            None => {
+                return Err(Error::new(
+                    Problem::Protected,
+                    format!("fleet {name} is protected: type its name to confirm. Nothing was changed."),
+                )
+                .with_remedy(Remedy::Confirm { name: name.clone() }));
+            }
+        }
+    }
+    Ok(fleet::run(&req.fleet, members, req.operation, &req.policy, &req.settings, cancel, on).await)
 }
 
 /// Accepts the edited file of an applied migration (a protected environment asks for its name).

@@ -131,9 +131,7 @@ pub fn split_password(url: &str) -> Option<(String, secrecy::SecretString)> {
 
 /// Refuses a URL that holds a password, saying where passwords go instead.
 pub fn refuse_password(name: &str, url: &str) -> Result<()> {
-    let secret_in =
-        |u: url::Url| crate::db::target::has_ssl_password(&u) || crate::db::target::take_password(u).0.is_some();
-    if url::Url::parse(url).is_ok_and(secret_in) {
+    if holds_password(url) {
         return Err(Error::input(format!(
             "the URL for `{name}` holds a password; environments never keep one in a file. Give the URL without it, \
              then store the password in the OS keyring (or set {} in pipelines).",
@@ -141,6 +139,13 @@ pub fn refuse_password(name: &str, url: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether a URL carries a password (in its user part, or as a TLS key's passphrase).
+pub fn holds_password(url: &str) -> bool {
+    let secret_in =
+        |u: url::Url| crate::db::target::has_ssl_password(&u) || crate::db::target::take_password(u).0.is_some();
+    url::Url::parse(url).is_ok_and(secret_in)
 }
 
 /// Checks a name people will type at prompts and in `--env`.

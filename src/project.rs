@@ -35,11 +35,14 @@ pub struct Config {
     pub schema_env: Option<String>,
     /// `godwit lint`'s rules switched off or given another severity.
     pub lint: Option<crate::lint::LintConfig>,
+    /// Groups of databases that take the same migrations (tenants, shards, regions).
+    #[serde(default)]
+    pub fleet: BTreeMap<String, crate::fleet::FleetConfig>,
 }
 
 /// Checks that `rel`, from godwit.toml, names a place inside the project: relative, without `..`,
 /// and, where it exists already, not a link that leads outside.
-fn inside(root: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
+pub(crate) fn inside(root: &Path, rel: &str) -> std::result::Result<PathBuf, String> {
     use std::path::Component;
     let p = Path::new(rel);
     if rel.is_empty() || p.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
@@ -96,6 +99,11 @@ impl Workspace {
 
     pub fn adhoc(target: Target, migrations: PathBuf) -> Workspace {
         Workspace { env: None, target, migrations, protected: false, secret_key: None }
+    }
+
+    /// A database of a fleet that is not an environment (its password, if any, is in `target`).
+    pub fn member(target: Target, migrations: PathBuf, protected: bool) -> Workspace {
+        Workspace { env: None, target, migrations, protected, secret_key: None }
     }
 
     /// Adds the password, from GODWIT_PASSWORD_<ENV> or else the keyring, just before connecting
@@ -269,6 +277,16 @@ impl Project {
                 )));
             }
         }
+        let envs = p.env_names();
+        for (name, fleet) in &p.config.fleet {
+            let why = profile::check_name(name)
+                .err()
+                .map(|_| "is not a usable name: use letters, digits, - and _".to_string())
+                .or_else(|| fleet.problem(root, &envs));
+            if let Some(why) = why {
+                return Err(Error::input(format!("{}: fleet `{name}` {why}", path.display())));
+            }
+        }
         Ok(p)
     }
 
@@ -308,6 +326,22 @@ impl Project {
 
     pub fn templates_dir(&self) -> PathBuf {
         self.root.join(self.config.templates.as_deref().unwrap_or("templates"))
+    }
+
+    /// A fleet by name.
+    pub fn fleet(&self, name: &str) -> Result<&crate::fleet::FleetConfig> {
+        self.config.fleet.get(name).ok_or_else(|| {
+            let known: Vec<&String> = self.config.fleet.keys().collect();
+            let known = if known.is_empty() {
+                "none yet; add one under [fleet.NAME]".to_string()
+            } else {
+                known.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
+            };
+            Error::input(format!(
+                "there is no fleet `{name}` in {}; known: {known}",
+                self.root.join(CONFIG_FILE).display()
+            ))
+        })
     }
 
     /// An environment and whether it is the person's own.
@@ -610,5 +644,30 @@ mod tests {
         assert!(e.remedies.is_empty());
         fs::write(d.path().join(CONFIG_FILE), "[env.x]\nurl = \"sqlite://a.db\"\nprotect = true\n").unwrap();
         assert!(Project::load(d.path()).unwrap_err().message.contains("protect"));
+    }
+
+    #[test]
+    fn a_fleet_is_checked_on_load() {
+        let d = tempfile::tempdir().unwrap();
+        let load = |fleet: &str| {
+            fs::write(d.path().join(CONFIG_FILE), format!("[env.eu]\nurl = \"sqlite://eu.db\"\n[fleet.f]\n{fleet}\n"))
+                .unwrap();
+            Project::load(d.path()).map(|_| ()).map_err(|e| e.message)
+        };
+        assert!(load("envs = [\"eu\"]").is_ok());
+        assert!(load("file = \"tenants.txt\"\nper_server = 2").is_ok());
+        for (bad, says) in [
+            ("envs = [\"eu\"]\nfile = \"t.txt\"", "exactly one"),
+            ("", "exactly one"),
+            ("envs = [\"us\"]", "`us`"),
+            ("pattern = \"postgres://app:hunter2@db/t_%\"", "password"),
+            ("pattern = \"postgres://app@db/tenants\"", "no `%`"),
+            ("pattern = \"sqlite://t_%.db\"", "SQLite"),
+            ("file = \"../elsewhere.txt\"", "inside the project"),
+            ("file = \"t.txt\"\nper_server = 0", "per_server"),
+        ] {
+            let e = load(bad).unwrap_err();
+            assert!(e.contains(says) && !e.contains("hunter2"), "{bad}: {e}");
+        }
     }
 }

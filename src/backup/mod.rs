@@ -98,17 +98,20 @@ impl Store {
         }
     }
 
-    /// The store of a workspace: its project and environment, or for an ad hoc URL, one named
-    /// after the database.
+    /// The store of a workspace: its project and environment, or for a database that is no
+    /// environment (a fleet's, an ad hoc URL), one named after the database, in its project if any.
     pub fn for_workspace(project_id: Option<String>, ws: &crate::project::Workspace) -> Result<Store> {
         use sha2::Digest;
+        let named = || {
+            let shown = ws.target.display();
+            let hash = hex::encode(&sha2::Sha256::digest(shown.as_bytes())[..6]);
+            format!("{}-{hash}", sanitize(&ws.target.database()))
+        };
         match (project_id, &ws.env) {
             (Some(p), Some(e)) => Store::new(&p, e),
-            _ => {
-                let shown = ws.target.display();
-                let hash = hex::encode(&sha2::Sha256::digest(shown.as_bytes())[..6]);
-                Store::new("adhoc", &format!("{}-{hash}", sanitize(&ws.target.database())))
-            }
+            // A fleet's database that is not an environment: in its project, by its URL.
+            (Some(p), None) => Store::new(&p, &named()),
+            (None, _) => Store::new("adhoc", &named()),
         }
     }
 

@@ -49,10 +49,10 @@ pub(super) fn list(ctx: &Ctx, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn verify(ctx: &Ctx, id: &str) -> Result<()> {
+pub(super) async fn verify(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     let s = ctx.session()?;
     let shown = BackupProgress::new();
-    let result = ops::verify_backup(&s, Some(id), &ctx.cancel_on_signals(), &|e| shown.on_event(e)).await;
+    let result = ops::verify_backup(&s, id, &ctx.cancel_on_signals(), &|e| shown.on_event(e)).await;
     shown.finish();
     let c = result?;
     if c.matches() {

@@ -114,6 +114,7 @@ pub(super) fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
     let p = project_of(ctx)?;
     match cmd {
         SecretCmd::Set { env, stdin } => {
+            let env = env.as_deref().expect("checked before: a name, or --fleet");
             let w = p.workspace(Some(env))?;
             if !w.target.dialect().has_passwords() {
                 return Err(Error::input(format!("`{env}` is a SQLite file: it has no password.")));

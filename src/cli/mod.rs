@@ -7,6 +7,7 @@ mod change;
 mod ctx;
 mod database;
 mod env;
+mod fleet;
 mod import;
 mod lint;
 mod progress;
@@ -81,6 +82,8 @@ pub struct Cli {
     /// another one (a changed godwit.toml), and bind it to the new server from then on.
     #[arg(long, global = true)]
     trust_host: bool,
+    #[command(flatten)]
+    fleet: fleet::FleetFlags,
     #[command(subcommand)]
     verb: Verb,
 }
@@ -114,6 +117,12 @@ enum Verb {
     Backups {
         #[command(subcommand)]
         cmd: Option<BackupsCmd>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// `backups verify` for the newest backup (with --fleet: of each database).
+    #[command(hide = true)]
+    VerifyBackups {
         #[command(flatten)]
         json: JsonFlag,
     },
@@ -168,8 +177,9 @@ enum Verb {
         /// With --backup: restore the backup into a scratch database and check it before migrating.
         #[arg(long, requires = "backup")]
         verify: bool,
-        /// With --dry-run: the plan as one JSON document (for --plan).
-        #[arg(long, requires = "dry_run")]
+        /// With --dry-run: the plan as one JSON document (for --plan); with --fleet, the fleet's
+        /// report.
+        #[arg(long)]
         json: bool,
         /// Run exactly the plan in FILE (from `up --dry-run --json`); if it changed since (a file
         /// edited, another run, a new file), nothing runs.
@@ -187,8 +197,8 @@ enum Verb {
         /// Show what would run, with its SQL, and run nothing.
         #[arg(long)]
         dry_run: bool,
-        /// With --dry-run: the plan as one JSON document.
-        #[arg(long, requires = "dry_run")]
+        /// With --dry-run: the plan as one JSON document; with --fleet, the fleet's report.
+        #[arg(long)]
         json: bool,
     },
     /// Roll back the newest applied migration and apply it again.
@@ -385,8 +395,9 @@ enum Verb {
 
 #[derive(Subcommand, Debug)]
 enum BackupsCmd {
-    /// Restore a backup into a scratch database and compare tables, rows and schema with its manifest.
-    Verify { id: String },
+    /// Restore a backup (the newest when no id is given) into a scratch database and compare
+    /// tables, rows and schema with its manifest.
+    Verify { id: Option<String> },
 }
 
 #[derive(Subcommand, Debug)]
@@ -440,7 +451,8 @@ enum EnvCmd {
 enum SecretCmd {
     /// Store an environment's password in the OS keyring (typed without echo, or read from stdin).
     Set {
-        env: String,
+        /// The environment (leave out with --fleet: the fleet's password for each of its servers).
+        env: Option<String>,
         /// Read the password from standard input instead of asking.
         #[arg(long)]
         stdin: bool,
@@ -531,6 +543,20 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         return Err(Error::input(format!("no {} in {}", project::CONFIG_FILE, start.display())));
     }
     let ctx = Ctx { cli, project, database_url: database_url(), again };
+    if let Some(name) = ctx.cli.fleet.fleet.clone() {
+        return fleet::fleet_verb(&ctx, &name).await;
+    }
+    match &ctx.cli.verb {
+        Verb::Up { json: true, dry_run: false, .. } | Verb::Down { json: true, dry_run: false, .. } => {
+            return Err(Error::input("--json shows a plan: add --dry-run (or, with --fleet, the fleet's report)"));
+        }
+        Verb::Secret { cmd: SecretCmd::Set { env: None, .. } } => {
+            return Err(Error::input(
+                "name the environment: `godwit secret set ENV` (or a fleet's, with --fleet NAME)",
+            ));
+        }
+        _ => {}
+    }
     match &ctx.cli.verb {
         Verb::Init { .. } | Verb::Completions { .. } | Verb::Manpages { .. } => unreachable!("handled above"),
         Verb::New { name, simple, template, params, dialect } => {
@@ -541,7 +567,8 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Db { cmd } => db_verb(&ctx, cmd).await,
         Verb::Backup => backups::backup_verb(&ctx).await,
         Verb::Backups { cmd: None, json } => backups::list(&ctx, json.json),
-        Verb::Backups { cmd: Some(BackupsCmd::Verify { id }), .. } => backups::verify(&ctx, id).await,
+        Verb::Backups { cmd: Some(BackupsCmd::Verify { id }), .. } => backups::verify(&ctx, id.as_deref()).await,
+        Verb::VerifyBackups { .. } => backups::verify(&ctx, None).await,
         Verb::Restore { id } => backups::restore(&ctx, id.as_deref()).await,
         Verb::Secret { cmd } => secret_verb(&ctx, cmd),
         Verb::Up { to, dry_run, allow_out_of_order, backup, verify, json, plan } => {

@@ -337,6 +337,10 @@ pub trait Inspect: Send {
     /// Drops a database a person asked to drop; `false` when it did not exist. A database in use is
     /// refused by the server, not forced.
     async fn drop_database(&mut self, name: &str) -> Result<bool>;
+
+    /// The server's databases this user may connect to, sorted (a fleet's pattern is matched
+    /// against them); the server's own catalogs left out.
+    async fn databases(&mut self) -> Result<Vec<String>>;
 }
 
 /// Stops a connection's running statement on the server (PostgreSQL's `pg_cancel_backend` and
@@ -402,6 +406,17 @@ pub async fn create_database(target: &Target, opts: &ConnectOptions) -> Result<b
     let made = admin.create_database(&target.database()).await;
     admin.close().await;
     made.map(|()| true)
+}
+
+/// The databases on the target's server (see `Inspect::databases`).
+pub async fn list_databases(target: &Target, opts: &ConnectOptions) -> Result<Vec<String>> {
+    if target.dialect() == Dialect::Sqlite {
+        return Err(Error::input("a SQLite file is not a server: it has no databases to list"));
+    }
+    let mut admin = connect(&maintenance(target), opts).await?;
+    let names = admin.databases().await;
+    admin.close().await;
+    names
 }
 
 /// Drops the target's database (a SQLite file: removes it). `false` when it did not exist.

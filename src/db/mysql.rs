@@ -428,6 +428,15 @@ impl Inspect for MySql {
             .map_err(|e| Error::failed(format!("cannot create the database {name} (may this user CREATE?): {e}")))
     }
 
+    async fn databases(&mut self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN \
+             ('mysql', 'information_schema', 'performance_schema', 'sys') ORDER BY 1",
+        )
+        .fetch_all(&mut self.conn)
+        .await?)
+    }
+
     async fn drop_database(&mut self, name: &str) -> Result<bool> {
         let exists: Option<String> =
             sqlx::query_scalar("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?")

@@ -411,6 +411,10 @@ impl Inspect for Sqlite {
         remove_file(std::path::Path::new(name))
     }
 
+    async fn databases(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     async fn drop_scratch(&mut self, name: &str) -> Result<()> {
         let _ = std::fs::remove_file(name);
         Ok(())

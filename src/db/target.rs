@@ -165,14 +165,28 @@ impl Target {
     /// a socket). Shown to people when it changes; never holds a password.
     pub fn binding(&self) -> String {
         let Some(e) = self.endpoint() else { return self.display() };
+        self.binding_of(&e, true)
+    }
+
+    fn binding_of(&self, e: &Endpoint, with_database: bool) -> String {
         let scheme = if self.dialect == Dialect::Postgres { "postgres" } else { "mysql" };
-        let mut b = format!("{scheme}://{}@{}:{}/{}", e.user, e.host.to_ascii_lowercase(), e.port, e.database);
+        let mut b = format!("{scheme}://{}@{}:{}", e.user, e.host.to_ascii_lowercase(), e.port);
+        if with_database {
+            b.push_str(&format!("/{}", e.database));
+        }
         for (k, v) in [("hostaddr", &e.hostaddr), ("socket", &e.socket)] {
             if let Some(v) = v {
                 b.push_str(&format!(" {k}={v}"));
             }
         }
         b
+    }
+
+    /// The server alone (`binding` without the database): what a fleet's connection budget and
+    /// its stored passwords are counted by. Every SQLite file is on one "server", this machine.
+    pub fn server(&self) -> String {
+        let Some(e) = self.endpoint() else { return "sqlite".into() };
+        self.binding_of(&e, false)
     }
 
     /// Where a server target connects, part by part, as sqlx reads its URL (for the dump tools,
@@ -402,6 +416,9 @@ mod tests {
         assert_eq!(b("postgres://app@db/app?port=6000&dbname=x&user=y"), "postgres://y@db:6000/x");
         assert_ne!(b("postgres://app@db/app?hostaddr=10.9.9.9"), b("postgres://app@db/app"));
         assert_ne!(b("mysql://app@db/app?socket=/tmp/s"), b("mysql://app@db/app"));
+        let server = |u: &str| Target::parse(u, Path::new("/p")).unwrap().server();
+        assert_eq!(server("postgres://app@DB/tenant_%?sslmode=require"), "postgres://app@db:5432");
+        assert_eq!(server("postgres://app@db/a?hostaddr=10.9.9.9"), "postgres://app@db:5432 hostaddr=10.9.9.9");
     }
 
     #[test]

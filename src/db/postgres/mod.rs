@@ -449,6 +449,15 @@ impl Inspect for Postgres {
             .map_err(|e| Error::failed(format!("cannot create the database {name} (may this user CREATEDB?): {e}")))
     }
 
+    async fn databases(&mut self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT datname::text FROM pg_database WHERE datallowconn AND NOT datistemplate \
+             AND has_database_privilege(datname, 'CONNECT') ORDER BY 1",
+        )
+        .fetch_all(&mut self.conn)
+        .await?)
+    }
+
     async fn drop_database(&mut self, name: &str) -> Result<bool> {
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(name)

@@ -1,0 +1,277 @@
+//! Which databases a fleet is: `[fleet.NAME]` in godwit.toml, checked on load, and its members
+//! found at run time (environments, a server's databases matching a pattern, or a file of URLs),
+//! each with its password resolved.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::db::{self, ConnectOptions, Target};
+use crate::error::{Error, Result};
+use crate::project::{Project, Workspace};
+use crate::secret;
+
+const NO_PASSWORDS: &str = "a fleet's URLs never keep one. Give them without it, then store the fleet's \
+                            password in the OS keyring, or set it in the environment";
+
+/// Connections a fleet run opens on one server at once unless `per_server` says otherwise.
+pub const PER_SERVER: usize = 8;
+
+/// `[fleet.NAME]`: its members, named exactly one way.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// Environments of this project.
+    pub envs: Option<Vec<String>>,
+    /// A server URL whose database name holds `%` (any characters): the server's databases that
+    /// match, listed when the fleet runs.
+    pub pattern: Option<String>,
+    /// A file in the project with one database URL per line (no passwords; `#` starts a comment).
+    pub file: Option<String>,
+    /// Ask for the fleet's name before changing it, and back up each database before its run.
+    #[serde(default)]
+    pub protected: bool,
+    /// Connections one server is given at once (default 8).
+    pub per_server: Option<usize>,
+}
+
+impl FleetConfig {
+    /// What is wrong with the fleet as written, in words that follow `fleet NAME`.
+    pub(crate) fn problem(&self, root: &Path, envs: &[&String]) -> Option<String> {
+        let ways = [self.envs.is_some(), self.pattern.is_some(), self.file.is_some()];
+        if ways.iter().filter(|w| **w).count() != 1 {
+            return Some("needs exactly one of `envs`, `pattern` or `file`".into());
+        }
+        if self.per_server == Some(0) {
+            return Some("`per_server` must be at least 1".into());
+        }
+        if let Some(names) = &self.envs {
+            if names.is_empty() {
+                return Some("`envs` is empty".into());
+            }
+            if let Some(n) = names.iter().find(|n| !envs.contains(n)) {
+                return Some(format!("names `{n}`, which is not an environment of this project"));
+            }
+        }
+        if let Some(p) = &self.pattern {
+            if crate::profile::holds_password(p) {
+                return Some(format!("`pattern` holds a password: {}", NO_PASSWORDS));
+            }
+            match Target::parse(p, root) {
+                Err(e) => return Some(format!("`pattern`: {}", e.message)),
+                Ok(t) if t.dialect() == db::Dialect::Sqlite => {
+                    return Some("`pattern` is for a server's databases; list SQLite files with `file`".into());
+                }
+                Ok(t) if !t.database().contains('%') => {
+                    return Some(format!(
+                        "`pattern`'s database `{}` has no `%` to match tenants' names with (e.g. tenant_%)",
+                        t.database()
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+        if let Some(f) = &self.file
+            && let Err(why) = crate::project::inside(root, f)
+        {
+            return Some(format!("`file = \"{f}\"` {why}"));
+        }
+        None
+    }
+}
+
+/// One database of a fleet, ready to be worked on (or not, and why).
+pub struct Member {
+    /// As the fleet's table shows it: the environment, else the database's name.
+    pub name: String,
+    /// The server it is on (`Target::server`), for the connection budget.
+    pub server: String,
+    pub ws: Workspace,
+    /// Why it cannot be worked on, found before connecting (its stored password is for another
+    /// server): it is reported, and the others go on.
+    pub problem: Option<Error>,
+}
+
+/// The fleet's members in a fixed order (the file's or the pattern's names sorted), their passwords
+/// resolved. A pattern's server is asked for its databases.
+pub async fn members(p: &Project, fleet: &str, connect: &ConnectOptions, trust_host: bool) -> Result<Vec<Member>> {
+    let cfg = p.fleet(fleet)?;
+    let migrations = p.migrations_dir();
+    let mut out = Vec::new();
+    if let Some(envs) = &cfg.envs {
+        for env in envs {
+            let mut ws = p.workspace(Some(env))?;
+            ws.protected |= cfg.protected;
+            let problem = ws.resolve_password(trust_host).err();
+            out.push(Member { name: env.clone(), server: ws.target.server(), ws, problem });
+        }
+        return Ok(out);
+    }
+    let mut passwords = Passwords { project: p, fleet, known: HashMap::new() };
+    if let Some(pattern) = &cfg.pattern {
+        let base = passwords.apply(Target::parse(pattern, &p.root)?);
+        let wanted = base.database();
+        let names: Vec<String> =
+            db::list_databases(&base, connect).await?.into_iter().filter(|n| matches(&wanted, n)).collect();
+        if names.is_empty() {
+            return Err(Error::input(format!(
+                "fleet `{fleet}` has no databases: none on {} matches `{wanted}`",
+                base.server()
+            )));
+        }
+        for name in names {
+            let ws = Workspace::member(base.with_database(&name), migrations.clone(), cfg.protected);
+            out.push(Member { name, server: base.server(), ws, problem: None });
+        }
+        return Ok(out);
+    }
+    let rel = cfg.file.as_deref().expect("checked on load: one of the three");
+    let path = crate::project::inside(&p.root, rel).map_err(|why| Error::input(format!("`file = \"{rel}\"` {why}")))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::input(format!("cannot read fleet `{fleet}`'s file {}: {e}", path.display())))?;
+    let mut targets = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |why: String| Error::input(format!("{}:{}: {why}", path.display(), n + 1));
+        if crate::profile::holds_password(line) {
+            return Err(at(format!("this URL holds a password: {NO_PASSWORDS} ({})", password_var(fleet))));
+        }
+        targets.push(Target::parse(line, &p.root).map_err(|e| at(e.message))?);
+    }
+    if targets.is_empty() {
+        return Err(Error::input(format!("fleet `{fleet}` has no databases: {} lists none", path.display())));
+    }
+    // A database's name alone says which it is, unless two servers have the same one.
+    let mut names: Vec<String> = targets.iter().map(Target::database).collect();
+    let unique = {
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.windows(2).all(|w| w[0] != w[1])
+    };
+    if !unique {
+        names = targets.iter().map(Target::display).collect();
+    }
+    for (target, name) in targets.into_iter().zip(names) {
+        let server = target.server();
+        let ws = Workspace::member(passwords.apply(target), migrations.clone(), cfg.protected);
+        out.push(Member { name, server, ws, problem: None });
+    }
+    Ok(out)
+}
+
+/// A fleet's passwords, one per server: `GODWIT_PASSWORD_FLEET_<NAME>` for all of them, else the
+/// OS keyring's, each stored for one server and sent only there.
+struct Passwords<'a> {
+    project: &'a Project,
+    fleet: &'a str,
+    known: HashMap<String, (Option<SecretString>, String)>,
+}
+
+impl Passwords<'_> {
+    fn apply(&mut self, target: Target) -> Target {
+        if !target.dialect().has_passwords() || target.has_password() {
+            return target;
+        }
+        let server = target.server();
+        let (password, hint) =
+            self.known.entry(server.clone()).or_insert_with(|| password(self.project, self.fleet, &server)).clone();
+        target.with_password(password).with_auth_hint(hint)
+    }
+}
+
+fn password(p: &Project, fleet: &str, server: &str) -> (Option<SecretString>, String) {
+    let var = password_var(fleet);
+    if let Some(pw) = std::env::var(&var).ok().filter(|v| !v.is_empty()) {
+        return (Some(SecretString::from(pw)), format!("the password came from {var}"));
+    }
+    match secret::get(&key(p, fleet, server)) {
+        // The key names the server; the binding is checked all the same, as for environments.
+        Ok(Some(s)) if s.bound_to.as_deref() == Some(server) => (
+            Some(s.password),
+            format!("the password came from the OS keyring (fleet `{fleet}` on {server}): store the right one"),
+        ),
+        Ok(_) => (None, format!("no password is stored for fleet `{fleet}` on {server}: store one, or set {var}")),
+        Err(e) => (None, format!("{}; or set {var}", e.message)),
+    }
+}
+
+/// `GODWIT_PASSWORD_FLEET_<NAME>`.
+pub fn password_var(fleet: &str) -> String {
+    crate::project::password_var(&format!("fleet_{fleet}"))
+}
+
+fn key(p: &Project, fleet: &str, server: &str) -> String {
+    secret::key(&p.id(), &format!("fleet.{fleet} {server}"))
+}
+
+/// The servers a fleet's stored passwords are for (a pattern's one, a file's each); none for a
+/// fleet of environments, whose passwords are the environments' own. Reads no keyring.
+pub fn servers(p: &Project, fleet: &str) -> Result<Vec<String>> {
+    let cfg = p.fleet(fleet)?;
+    let mut out: Vec<String> = Vec::new();
+    let urls: Vec<String> = match (&cfg.pattern, &cfg.file) {
+        (Some(pattern), _) => vec![pattern.clone()],
+        (None, Some(rel)) => {
+            let path = crate::project::inside(&p.root, rel).map_err(Error::input)?;
+            std::fs::read_to_string(&path)
+                .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or_default().trim().to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    for url in urls {
+        let t = Target::parse(&url, &p.root)?;
+        if t.dialect().has_passwords() && !out.contains(&t.server()) {
+            out.push(t.server());
+        }
+    }
+    Ok(out)
+}
+
+/// Stores the fleet's password for one of its servers, bound to it.
+pub fn store_password(p: &Project, fleet: &str, server: &str, password: &SecretString) -> Result<()> {
+    secret::set(&key(p, fleet, server), password, server)
+}
+
+/// Whether `name` matches `pattern`, where `%` stands for any characters (and nothing else is
+/// special: `_` is common in tenants' names).
+pub fn matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('%');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else { return false };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_matches_any_characters_where_it_has_percent() {
+        assert!(matches("tenant_%", "tenant_1"));
+        assert!(matches("tenant_%", "tenant_"));
+        assert!(!matches("tenant_%", "tenantx1"));
+        assert!(matches("%_eu", "acme_eu"));
+        assert!(matches("t%_%_eu", "t1_x_eu"));
+        assert!(!matches("t%_eu", "t_us"));
+        assert!(!matches("ab%ba", "aba"));
+        assert!(matches("exact", "exact"));
+        assert!(!matches("exact", "exactly"));
+    }
+}

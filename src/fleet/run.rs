@@ -1,0 +1,479 @@
+//! A fleet run: one operation on each member, a few at a time and never more than a server's
+//! budget on one server, each database under its own migration lock. A member that fails or cannot
+//! be reached is reported and the others go on, unless a policy says stop; cancelling stops
+//! starting members, and the running ones stop after their current migration.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::Member;
+use crate::db::ConnectOptions;
+use crate::error::{Error, ErrorKind, Problem};
+use crate::event::RunEvent;
+use crate::migration::runner::{Cancel, Work};
+use crate::ops::{self, RunRequest, Session};
+
+/// What a fleet run does on each member.
+#[derive(Debug, Clone, Copy)]
+pub enum Operation {
+    /// Reads where each stands.
+    Status,
+    /// Reads where each stands, and fails a member with anything `check` finds.
+    Check,
+    /// Applies or rolls back, as `up`, `down` and `redo` do on one database.
+    Run { work: Work, allow_out_of_order: bool },
+    /// Restores each member's newest backup into a scratch database and compares it.
+    VerifyBackups,
+}
+
+impl Operation {
+    /// Whether it changes the databases (a protected fleet's name is then asked for).
+    pub fn changes(&self) -> bool {
+        matches!(self, Operation::Run { .. })
+    }
+}
+
+/// How many at a time, and when to stop early.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Members worked on at once.
+    pub jobs: usize,
+    /// Members worked on at once on one server.
+    pub per_server: usize,
+    /// Stop starting members once this many failed or could not be reached.
+    pub max_failures: Option<usize>,
+    /// Work on this many first, and go on only if every one of them passed.
+    pub canary: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy { jobs: 4, per_server: super::PER_SERVER, max_failures: None, canary: 0 }
+    }
+}
+
+/// Where a member stands.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum State {
+    Waiting,
+    Running,
+    /// Every migration in the folder is applied.
+    AtHead,
+    /// Some are pending.
+    Behind,
+    /// The operation failed on it, or it needs a person (a migration failed part way).
+    Failed,
+    /// It could not be connected to (or its password could not be sent).
+    Unreachable,
+    /// A policy or a cancel stopped the run before it was started.
+    Skipped,
+}
+
+impl State {
+    pub fn is_final(self) -> bool {
+        !matches!(self, State::Waiting | State::Running)
+    }
+    /// Counts against `max_failures` and fails a canary.
+    pub fn is_failure(self) -> bool {
+        matches!(self, State::Failed | State::Unreachable)
+    }
+}
+
+/// One member's row: the table's line, and its detail.
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct MemberRow {
+    pub name: String,
+    /// The database, as shown (never with a password).
+    pub database: String,
+    pub server: String,
+    pub state: State,
+    /// The newest applied migration, once read.
+    pub version: Option<i64>,
+    pub pending: usize,
+    /// Migrations this run applied or rolled back.
+    pub done: usize,
+    /// The migration running now.
+    pub running: Option<i64>,
+    /// How long its work took, once finished.
+    #[ts(type = "number | null")]
+    pub ms: Option<u64>,
+    /// The backup taken before its run.
+    pub backup: Option<String>,
+    pub error: Option<MemberError>,
+}
+
+/// Why a member failed or was not reached.
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct MemberError {
+    pub kind: ErrorKind,
+    pub problem: Problem,
+    pub message: String,
+}
+
+impl From<&Error> for MemberError {
+    fn from(e: &Error) -> Self {
+        MemberError { kind: e.kind(), problem: e.problem.clone(), message: e.message.clone() }
+    }
+}
+
+/// Why a run stopped starting members.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Stopped {
+    /// A canary failed.
+    Canary,
+    /// `max_failures` were reached.
+    MaxFailures,
+    /// A person stopped it.
+    Cancelled,
+}
+
+#[derive(ts_rs::TS, Debug, Clone, Default, Serialize)]
+#[ts(export)]
+pub struct FleetSummary {
+    pub total: usize,
+    pub at_head: usize,
+    pub behind: usize,
+    pub failed: usize,
+    pub unreachable: usize,
+    pub skipped: usize,
+}
+
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct FleetReport {
+    pub fleet: String,
+    pub members: Vec<MemberRow>,
+    pub summary: FleetSummary,
+    pub stopped: Option<Stopped>,
+    #[ts(type = "number")]
+    pub ms: u64,
+}
+
+impl FleetReport {
+    /// The error a run's outcome amounts to: any failed member fails it; otherwise any unreachable
+    /// one is a connection failure; otherwise a cancel is a cancel.
+    pub fn outcome(&self) -> crate::Result<()> {
+        let s = &self.summary;
+        let of = |n: usize, what: &str| format!("{n} of {} databases of fleet `{}` {what}", s.total, self.fleet);
+        if s.failed > 0 {
+            return Err(Error::new(Problem::Failed, of(s.failed, "failed")));
+        }
+        if s.unreachable > 0 {
+            return Err(Error::new(Problem::CannotConnect, of(s.unreachable, "could not be reached")));
+        }
+        if self.stopped == Some(Stopped::Cancelled) {
+            return Err(Error::new(Problem::Cancelled, of(s.skipped, "were not started: the run was stopped")));
+        }
+        Ok(())
+    }
+}
+
+/// What every member's session shares.
+#[derive(Clone)]
+pub struct Settings {
+    pub project_id: Option<String>,
+    pub keep: usize,
+    pub connect: ConnectOptions,
+    pub lock_timeout: Duration,
+    pub lint: crate::lint::LintConfig,
+}
+
+impl Settings {
+    fn session(&self, ws: crate::project::Workspace) -> Session {
+        Session {
+            ws,
+            project_id: self.project_id.clone(),
+            keep: self.keep,
+            connect: self.connect.clone(),
+            lock_timeout: self.lock_timeout,
+            schema_file: None,
+            lint: self.lint.clone(),
+        }
+    }
+}
+
+/// Told of every change to a member's row, by its index.
+pub type OnRow = Arc<dyn Fn(usize, &MemberRow) + Send + Sync>;
+
+/// Works on every member as the policy allows and says where each one stands. Never fails as a
+/// whole: each member's failure is in its row.
+pub async fn run(
+    fleet: &str,
+    members: Vec<Member>,
+    op: Operation,
+    policy: &Policy,
+    settings: &Settings,
+    cancel: &Cancel,
+    on: OnRow,
+) -> FleetReport {
+    let start = Instant::now();
+    let rows: Vec<MemberRow> = members
+        .iter()
+        .map(|m| MemberRow {
+            name: m.name.clone(),
+            database: m.ws.target.display(),
+            server: m.server.clone(),
+            state: State::Waiting,
+            version: None,
+            pending: 0,
+            done: 0,
+            running: None,
+            ms: None,
+            backup: None,
+            error: None,
+        })
+        .collect();
+    for (i, r) in rows.iter().enumerate() {
+        on(i, r);
+    }
+    let order = start_order(&members);
+    let mut board = Board { rows, failures: 0, stopped: None, on, policy: policy.clone() };
+    let mut members: Vec<Option<Member>> = members.into_iter().map(Some).collect();
+    let canaries = policy.canary.min(order.len());
+    let (first, rest) = order.split_at(canaries);
+    board.phase(first, &mut members, op, settings, cancel).await;
+    if board.stopped.is_none() && first.iter().any(|i| board.rows[*i].state.is_failure()) {
+        board.stopped = Some(Stopped::Canary);
+    }
+    board.phase(rest, &mut members, op, settings, cancel).await;
+    let mut summary = FleetSummary { total: board.rows.len(), ..FleetSummary::default() };
+    for r in &board.rows {
+        match r.state {
+            State::AtHead => summary.at_head += 1,
+            State::Behind => summary.behind += 1,
+            State::Failed => summary.failed += 1,
+            State::Unreachable => summary.unreachable += 1,
+            State::Skipped | State::Waiting | State::Running => summary.skipped += 1,
+        }
+    }
+    FleetReport {
+        fleet: fleet.to_string(),
+        members: board.rows,
+        summary,
+        stopped: board.stopped,
+        ms: start.elapsed().as_millis() as u64,
+    }
+}
+
+/// The order members are started in: the servers taken in turn, so that a server's budget being
+/// full does not hold up the members of the others.
+fn start_order(members: &[Member]) -> Vec<usize> {
+    let mut by_server: Vec<(&str, VecDeque<usize>)> = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        match by_server.iter_mut().find(|(s, _)| *s == m.server) {
+            Some((_, q)) => q.push_back(i),
+            None => by_server.push((&m.server, VecDeque::from([i]))),
+        }
+    }
+    let mut out = Vec::with_capacity(members.len());
+    while out.len() < members.len() {
+        for (_, q) in by_server.iter_mut() {
+            if let Some(i) = q.pop_front() {
+                out.push(i);
+            }
+        }
+    }
+    out
+}
+
+type Permits = (tokio::sync::OwnedSemaphorePermit, tokio::sync::OwnedSemaphorePermit);
+
+struct Board {
+    rows: Vec<MemberRow>,
+    failures: usize,
+    stopped: Option<Stopped>,
+    on: OnRow,
+    policy: Policy,
+}
+
+impl Board {
+    /// Starts `order`'s members as the budgets allow, until a policy or a cancel stops it; waits
+    /// for every started one.
+    async fn phase(
+        &mut self,
+        order: &[usize],
+        members: &mut [Option<Member>],
+        op: Operation,
+        settings: &Settings,
+        cancel: &Cancel,
+    ) {
+        let jobs = Arc::new(Semaphore::new(self.policy.jobs.max(1)));
+        let mut servers: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        // A member's permits come back with its row: its slot is free only once its outcome is
+        // counted, so a policy stops the next start in time.
+        let mut running: JoinSet<(usize, MemberRow, Permits)> = JoinSet::new();
+        let mut queue: VecDeque<usize> = order.iter().copied().collect();
+        while let Some(i) = queue.front().copied() {
+            let server = servers
+                .entry(self.rows[i].server.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.policy.per_server.max(1))))
+                .clone();
+            let permits = loop {
+                if cancel.is_cancelled() && self.stopped.is_none() {
+                    self.stopped = Some(Stopped::Cancelled);
+                }
+                if self.stopped.is_some() {
+                    break None;
+                }
+                let room = async {
+                    let s = server.clone().acquire_owned().await.expect("never closed");
+                    let j = jobs.clone().acquire_owned().await.expect("never closed");
+                    (s, j)
+                };
+                tokio::select! {
+                    biased;
+                    Some(done) = running.join_next(), if !running.is_empty() => self.finished(done),
+                    p = room => break Some(p),
+                    _ = cancelled(cancel) => {}
+                }
+            };
+            let Some(permits) = permits else { break };
+            queue.pop_front();
+            let member = members[i].take().expect("each member starts once");
+            let (row, on, settings, cancel) = (self.rows[i].clone(), self.on.clone(), settings.clone(), cancel.clone());
+            running.spawn(async move {
+                let row = one(member, row, op, &settings, &cancel, &|r| on(i, r)).await;
+                (i, row, permits)
+            });
+        }
+        for i in queue {
+            self.rows[i].state = State::Skipped;
+            (self.on)(i, &self.rows[i]);
+        }
+        while let Some(done) = running.join_next().await {
+            self.finished(done);
+        }
+    }
+
+    fn finished(&mut self, done: std::result::Result<(usize, MemberRow, Permits), tokio::task::JoinError>) {
+        // A member's task panicking is a bug, reported there; the panic hook said the rest.
+        let Ok((i, row, _permits)) = done else { return };
+        if row.state.is_failure() {
+            self.failures += 1;
+            if self.policy.max_failures.is_some_and(|k| self.failures >= k) && self.stopped.is_none() {
+                self.stopped = Some(Stopped::MaxFailures);
+            }
+        }
+        self.rows[i] = row;
+        (self.on)(i, &self.rows[i]);
+    }
+}
+
+async fn cancelled(cancel: &Cancel) {
+    while !cancel.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One member's work, and where it stands after it (read again from its database).
+async fn one(
+    m: Member,
+    mut row: MemberRow,
+    op: Operation,
+    settings: &Settings,
+    cancel: &Cancel,
+    on: &(dyn Fn(&MemberRow) + Send + Sync),
+) -> MemberRow {
+    let start = Instant::now();
+    row.state = State::Running;
+    on(&row);
+    let s = settings.session(m.ws);
+    let failure = match m.problem {
+        Some(e) => Some(e),
+        None => work(&s, op, cancel, &mut row, on).await,
+    };
+    let reached = failure.as_ref().is_none_or(|e| e.kind() != ErrorKind::Connect);
+    row.running = None;
+    // Where it stands now, whatever happened (a failed run may have applied some first).
+    let read = if reached { Some(ops::status(&s).await) } else { None };
+    row.state = match (&failure, &read) {
+        (Some(e), _) => unreached_or_failed(e),
+        (None, Some(Err(e))) => unreached_or_failed(e),
+        (None, Some(Ok(st))) if op_fails_on_findings(op) && st.findings.iter().any(|f| !f.kind.is_hint()) => {
+            State::Failed
+        }
+        (None, Some(Ok(st))) if st.summary.failed > 0 => State::Failed,
+        (None, Some(Ok(st))) if st.summary.pending > 0 => State::Behind,
+        _ => State::AtHead,
+    };
+    if let Some(Ok(st)) = &read {
+        row.version = st.summary.current;
+        row.pending = st.summary.pending;
+    }
+    row.error = match (&failure, &read) {
+        (Some(e), _) | (None, Some(Err(e))) => Some(e.into()),
+        (None, Some(Ok(st))) if row.state == State::Failed => {
+            let found: Vec<&crate::migration::check::Finding> =
+                st.findings.iter().filter(|f| !f.kind.is_hint()).collect();
+            let message = match found.as_slice() {
+                [] => format!("{} migration(s) failed part way and need a person", st.summary.failed),
+                [one] => one.message.clone(),
+                [first, ..] => format!("{} (and {} more)", first.message, found.len() - 1),
+            };
+            Some(MemberError { kind: ErrorKind::Failed, problem: Problem::Failed, message })
+        }
+        _ => None,
+    };
+    row.ms = Some(start.elapsed().as_millis() as u64);
+    row
+}
+
+fn op_fails_on_findings(op: Operation) -> bool {
+    matches!(op, Operation::Check)
+}
+
+fn unreached_or_failed(e: &Error) -> State {
+    if e.kind() == ErrorKind::Connect { State::Unreachable } else { State::Failed }
+}
+
+/// The operation itself; its failure, if any.
+async fn work(
+    s: &Session,
+    op: Operation,
+    cancel: &Cancel,
+    row: &mut MemberRow,
+    on: &(dyn Fn(&MemberRow) + Send + Sync),
+) -> Option<Error> {
+    match op {
+        Operation::Status | Operation::Check => None,
+        Operation::VerifyBackups => match ops::verify_backup(s, None, cancel, &|_| {}).await {
+            Ok(c) if c.matches() => None,
+            Ok(c) => Some(Error::failed(format!("backup {} does not match: {}", c.id, c.differences.join("; ")))),
+            Err(e) => Some(e),
+        },
+        Operation::Run { work, allow_out_of_order } => {
+            let req = RunRequest {
+                allow_out_of_order,
+                // The fleet's name was confirmed for all of its members.
+                confirm: Some(s.ws.confirm_name()),
+                ..RunRequest::new(work)
+            };
+            let mut live = row.clone();
+            let mut on_run = |e: &RunEvent| {
+                if let RunEvent::MigrationStarted { version, .. } = e {
+                    live.running = Some(*version);
+                    on(&live);
+                }
+            };
+            match ops::run(s, req, cancel, &mut on_run, &|_| {}).await {
+                Ok((report, then)) => {
+                    row.done = report.done.len() + then.as_ref().map_or(0, |t| t.done.len());
+                    row.backup = report.backup.clone();
+                    report.failure.or(then.and_then(|t| t.failure))
+                }
+                Err(e) => Some(e),
+            }
+        }
+    }
+}
