@@ -32,6 +32,7 @@ pub struct ProjectView {
     pub migrations: String,
     pub default_env: Option<String>,
     pub envs: Vec<EnvInfo>,
+    pub fleets: Vec<godwit::fleet::FleetInfo>,
     /// The colour names an environment can take (or `#rrggbb`).
     pub colors: Vec<String>,
 }
@@ -49,6 +50,11 @@ pub enum AppEvent {
     },
     Backup {
         event: BackupEvent,
+    },
+    /// A fleet's database changed state (`index` in the fleet's order).
+    Fleet {
+        index: usize,
+        row: godwit::fleet::MemberRow,
     },
     /// One migration verified (`index` of `total`).
     Verify {
@@ -79,6 +85,7 @@ fn view(p: &Project) -> ProjectView {
         migrations: p.migrations_dir().display().to_string(),
         default_env: p.env_name(None).ok(),
         envs: p.envs(),
+        fleets: godwit::fleet::infos(p),
         colors: godwit::profile::color_names(),
     }
 }
@@ -407,6 +414,88 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
     };
     let (report, _) = ops::run(&s, request, &job.cancel, &mut on_run, &on_backup).await?;
     report.into_result()
+}
+
+/// What a fleet run does on each database.
+#[derive(Debug, Clone, Copy, serde::Deserialize, ts_rs::TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum FleetAction {
+    Status,
+    Check,
+    /// Everything pending.
+    Up,
+    /// One step back.
+    Down,
+    /// The newest backup of each.
+    VerifyBackups,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, ts_rs::TS)]
+#[ts(export)]
+pub struct FleetRunRequest {
+    pub fleet: String,
+    pub action: FleetAction,
+    /// Databases at once (default 4).
+    pub jobs: Option<usize>,
+    /// Start no more once this many failed or were not reached.
+    pub max_failures: Option<usize>,
+    /// Work on this many first; go on only if all of them passed.
+    pub canary: Option<usize>,
+    /// The fleet's name, typed, when it is protected.
+    pub confirm: Option<String>,
+}
+
+/// Works on every database of a fleet, streaming each one's row as it changes; a cancel stops
+/// starting databases, and the running ones stop after their current migration.
+pub async fn fleet_run(state: &AppState, req: FleetRunRequest, sink: Sink<'_>) -> Result<godwit::fleet::FleetReport> {
+    use godwit::fleet::{Operation, Policy, Settings};
+    let p = project(state)?;
+    let operation = match req.action {
+        FleetAction::Status => Operation::Status,
+        FleetAction::Check => Operation::Check,
+        FleetAction::Up => Operation::Run { work: Work::Up(None), allow_out_of_order: false },
+        FleetAction::Down => {
+            Operation::Run { work: Work::asked(Direction::Down, None, None)?, allow_out_of_order: false }
+        }
+        FleetAction::VerifyBackups => Operation::VerifyBackups,
+    };
+    let request = ops::FleetRequest {
+        fleet: req.fleet,
+        operation,
+        policy: Policy {
+            jobs: req.jobs.unwrap_or(4).max(1),
+            per_server: 0,
+            max_failures: req.max_failures,
+            canary: req.canary.unwrap_or(0),
+        },
+        confirm: req.confirm,
+        trust_host: false,
+        settings: Settings {
+            project_id: Some(p.id()),
+            keep: p.backups_keep(),
+            connect: ConnectOptions::default(),
+            lock_timeout: LOCK_TIMEOUT,
+            lint: ops::lint_config(Some(&p))?,
+        },
+    };
+    let job = state.start_job();
+    sink(AppEvent::Job { id: job.id });
+    // The fleet's members run on tasks of their own; their rows come back here to be sent.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let on: godwit::fleet::OnRow = std::sync::Arc::new(move |i, row| {
+        let _ = tx.send((i, row.clone()));
+    });
+    let run = ops::fleet(&p, request, &job.cancel, on);
+    let forward = async {
+        while let Some((index, row)) = rx.recv().await {
+            if !sink(AppEvent::Fleet { index, row }) {
+                job.cancel.cancel();
+            }
+        }
+    };
+    let (report, ()) = tokio::join!(run, forward);
+    report
 }
 
 pub fn cancel(state: &AppState, job: u32) -> bool {

@@ -171,6 +171,15 @@ async fn run_migrations(
 }
 
 #[tauri::command]
+async fn fleet_run(
+    state: State<'_, AppState>,
+    req: api::FleetRunRequest,
+    events: Channel<AppEvent>,
+) -> CommandResult<godwit::fleet::FleetReport> {
+    Ok(api::fleet_run(&state, req, &sink(&events)).await?)
+}
+
+#[tauri::command]
 fn cancel(state: State<'_, AppState>, job: u32) -> bool {
     api::cancel(&state, job)
 }
@@ -413,6 +422,7 @@ pub fn run() {
             check,
             plan,
             run_migrations,
+            fleet_run,
             cancel,
             repair,
             resolve,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::*;
-use crate::fleet::{FleetReport, MemberRow, Operation, Policy, State, Stopped};
+use crate::fleet::{FleetReport, MemberRow, MemberState, Operation, Policy, Stopped};
 
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Fleet options (with --fleet)")]
@@ -138,11 +138,11 @@ impl Live {
     fn show(&mut self, i: usize, row: &MemberRow) {
         let Some(bars) = &self.bars else { return };
         self.width = self.width.max(row.name.chars().count().min(40));
-        if row.state == State::Waiting {
+        if row.state == MemberState::Waiting {
             self.head.inc_length(1);
             return;
         }
-        if row.state == State::Running {
+        if row.state == MemberState::Running {
             let bar = self.running.entry(i).or_insert_with(|| {
                 let b = bars.add(ProgressBar::new_spinner());
                 b.set_style(ProgressStyle::with_template("  {spinner} {wide_msg}").expect("template"));
@@ -163,7 +163,7 @@ impl Live {
         *self.counts.entry(state_word(row.state)).or_default() += 1;
         self.head.inc(1);
         self.head.set_message(counts(&self.counts));
-        if row.state != State::Skipped {
+        if row.state != MemberState::Skipped {
             let _ = bars.println(line(row, self.width));
         }
     }
@@ -184,15 +184,15 @@ fn counts(c: &HashMap<&'static str, usize>) -> String {
         .join(" · ")
 }
 
-fn state_word(s: State) -> &'static str {
+fn state_word(s: MemberState) -> &'static str {
     match s {
-        State::Waiting => "waiting",
-        State::Running => "running",
-        State::AtHead => "at head",
-        State::Behind => "behind",
-        State::Failed => "failed",
-        State::Unreachable => "unreachable",
-        State::Skipped => "skipped",
+        MemberState::Waiting => "waiting",
+        MemberState::Running => "running",
+        MemberState::AtHead => "at head",
+        MemberState::Behind => "behind",
+        MemberState::Failed => "failed",
+        MemberState::Unreachable => "unreachable",
+        MemberState::Skipped => "skipped",
     }
 }
 
@@ -200,7 +200,7 @@ fn state_word(s: State) -> &'static str {
 fn line(r: &MemberRow, width: usize) -> String {
     let version = r.version.map_or("-".to_string(), |v| v.to_string());
     let state = match r.state {
-        State::Behind => format!("behind {}", r.pending),
+        MemberState::Behind => format!("behind {}", r.pending),
         s => state_word(s).to_string(),
     };
     let time = r.ms.map_or(String::new(), |ms| super::progress::ms(ms as i64 * 1_000_000));
@@ -216,7 +216,7 @@ fn print_report(r: &FleetReport, tty: bool) {
     let width = r.members.iter().map(|m| m.name.chars().count()).max().unwrap_or(8).clamp(8, 40);
     // At a terminal every finished row went by live; the table repeats only those that need a look.
     let shown: Vec<&MemberRow> =
-        r.members.iter().filter(|m| !tty || m.state.is_failure()).filter(|m| m.state != State::Skipped).collect();
+        r.members.iter().filter(|m| !tty || m.state.is_failure()).filter(|m| m.state != MemberState::Skipped).collect();
     if !shown.is_empty() {
         println!("{:width$}  {:>14}  {:<11}  {:>7}  detail", "database", "version", "state", "time");
         for m in shown {

@@ -82,6 +82,36 @@ impl FleetConfig {
     }
 }
 
+/// A fleet as the app lists it.
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
+#[ts(export)]
+pub struct FleetInfo {
+    pub name: String,
+    /// How its members are named: the environments, the pattern, or the file.
+    pub members: String,
+    /// Changing it asks for its name, and each database is backed up first (the fleet is
+    /// protected, or one of its environments is).
+    pub protected: bool,
+}
+
+/// The project's fleets, without connecting.
+pub fn infos(p: &Project) -> Vec<FleetInfo> {
+    p.config
+        .fleet
+        .iter()
+        .map(|(name, f)| {
+            let members = match (&f.envs, &f.pattern, &f.file) {
+                (Some(envs), _, _) => format!("environments {}", envs.join(", ")),
+                (_, Some(pattern), _) => format!("databases matching {pattern}"),
+                (_, _, Some(file)) => format!("the databases listed in {file}"),
+                _ => String::new(),
+            };
+            let env_protected = f.envs.iter().flatten().any(|e| p.env(e).is_some_and(|(env, _)| env.protected));
+            FleetInfo { name: name.clone(), members, protected: f.protected || env_protected }
+        })
+        .collect()
+}
+
 /// One database of a fleet, ready to be worked on (or not, and why).
 pub struct Member {
     /// As the fleet's table shows it: the environment, else the database's name.
@@ -146,8 +176,14 @@ pub async fn members(p: &Project, fleet: &str, connect: &ConnectOptions, trust_h
     if targets.is_empty() {
         return Err(Error::input(format!("fleet `{fleet}` has no databases: {} lists none", path.display())));
     }
-    // A database's name alone says which it is, unless two servers have the same one.
-    let mut names: Vec<String> = targets.iter().map(Target::database).collect();
+    // A database's name (a SQLite file's own name) says which it is, unless two have the same one.
+    let short = |t: &Target| match t.dialect() {
+        db::Dialect::Sqlite => {
+            Path::new(&t.database()).file_name().map_or_else(|| t.database(), |n| n.to_string_lossy().into_owned())
+        }
+        _ => t.database(),
+    };
+    let mut names: Vec<String> = targets.iter().map(short).collect();
     let unique = {
         let mut sorted = names.clone();
         sorted.sort();

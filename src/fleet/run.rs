@@ -61,7 +61,7 @@ impl Default for Policy {
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[ts(export)]
-pub enum State {
+pub enum MemberState {
     Waiting,
     Running,
     /// Every migration in the folder is applied.
@@ -76,13 +76,13 @@ pub enum State {
     Skipped,
 }
 
-impl State {
+impl MemberState {
     pub fn is_final(self) -> bool {
-        !matches!(self, State::Waiting | State::Running)
+        !matches!(self, MemberState::Waiting | MemberState::Running)
     }
     /// Counts against `max_failures` and fails a canary.
     pub fn is_failure(self) -> bool {
-        matches!(self, State::Failed | State::Unreachable)
+        matches!(self, MemberState::Failed | MemberState::Unreachable)
     }
 }
 
@@ -94,7 +94,7 @@ pub struct MemberRow {
     /// The database, as shown (never with a password).
     pub database: String,
     pub server: String,
-    pub state: State,
+    pub state: MemberState,
     /// The newest applied migration, once read.
     pub version: Option<i64>,
     pub pending: usize,
@@ -224,7 +224,7 @@ pub async fn run(
             name: m.name.clone(),
             database: m.ws.target.display(),
             server: m.server.clone(),
-            state: State::Waiting,
+            state: MemberState::Waiting,
             version: None,
             pending: 0,
             done: 0,
@@ -250,11 +250,11 @@ pub async fn run(
     let mut summary = FleetSummary { total: board.rows.len(), ..FleetSummary::default() };
     for r in &board.rows {
         match r.state {
-            State::AtHead => summary.at_head += 1,
-            State::Behind => summary.behind += 1,
-            State::Failed => summary.failed += 1,
-            State::Unreachable => summary.unreachable += 1,
-            State::Skipped | State::Waiting | State::Running => summary.skipped += 1,
+            MemberState::AtHead => summary.at_head += 1,
+            MemberState::Behind => summary.behind += 1,
+            MemberState::Failed => summary.failed += 1,
+            MemberState::Unreachable => summary.unreachable += 1,
+            MemberState::Skipped | MemberState::Waiting | MemberState::Running => summary.skipped += 1,
         }
     }
     FleetReport {
@@ -348,7 +348,7 @@ impl Board {
             });
         }
         for i in queue {
-            self.rows[i].state = State::Skipped;
+            self.rows[i].state = MemberState::Skipped;
             (self.on)(i, &self.rows[i]);
         }
         while let Some(done) = running.join_next().await {
@@ -386,26 +386,35 @@ async fn one(
     on: &(dyn Fn(&MemberRow) + Send + Sync),
 ) -> MemberRow {
     let start = Instant::now();
-    row.state = State::Running;
+    row.state = MemberState::Running;
     on(&row);
     let s = settings.session(m.ws);
-    let failure = match m.problem {
-        Some(e) => Some(e),
+    let (failure, at_head) = match m.problem {
+        Some(e) => (Some(e), false),
         None => work(&s, op, cancel, &mut row, on).await,
     };
     let reached = failure.as_ref().is_none_or(|e| e.kind() != ErrorKind::Connect);
     row.running = None;
+    if at_head {
+        // Every file applied, as the run just said: the folder's newest version is the database's.
+        row.state = MemberState::AtHead;
+        row.version = crate::migration::source::Source::load(&s.ws.migrations)
+            .ok()
+            .and_then(|src| src.migrations.last().map(|m| m.version));
+        row.ms = Some(start.elapsed().as_millis() as u64);
+        return row;
+    }
     // Where it stands now, whatever happened (a failed run may have applied some first).
     let read = if reached { Some(ops::status(&s).await) } else { None };
     row.state = match (&failure, &read) {
         (Some(e), _) => unreached_or_failed(e),
         (None, Some(Err(e))) => unreached_or_failed(e),
         (None, Some(Ok(st))) if op_fails_on_findings(op) && st.findings.iter().any(|f| !f.kind.is_hint()) => {
-            State::Failed
+            MemberState::Failed
         }
-        (None, Some(Ok(st))) if st.summary.failed > 0 => State::Failed,
-        (None, Some(Ok(st))) if st.summary.pending > 0 => State::Behind,
-        _ => State::AtHead,
+        (None, Some(Ok(st))) if st.summary.failed > 0 => MemberState::Failed,
+        (None, Some(Ok(st))) if st.summary.pending > 0 => MemberState::Behind,
+        _ => MemberState::AtHead,
     };
     if let Some(Ok(st)) = &read {
         row.version = st.summary.current;
@@ -413,7 +422,7 @@ async fn one(
     }
     row.error = match (&failure, &read) {
         (Some(e), _) | (None, Some(Err(e))) => Some(e.into()),
-        (None, Some(Ok(st))) if row.state == State::Failed => {
+        (None, Some(Ok(st))) if row.state == MemberState::Failed => {
             let found: Vec<&crate::migration::check::Finding> =
                 st.findings.iter().filter(|f| !f.kind.is_hint()).collect();
             let message = match found.as_slice() {
@@ -433,24 +442,27 @@ fn op_fails_on_findings(op: Operation) -> bool {
     matches!(op, Operation::Check)
 }
 
-fn unreached_or_failed(e: &Error) -> State {
-    if e.kind() == ErrorKind::Connect { State::Unreachable } else { State::Failed }
+fn unreached_or_failed(e: &Error) -> MemberState {
+    if e.kind() == ErrorKind::Connect { MemberState::Unreachable } else { MemberState::Failed }
 }
 
-/// The operation itself; its failure, if any.
+/// The operation itself: its failure, if any, and whether it leaves the database at head for
+/// certain (an `up` to the end that went through: no need to read it again).
 async fn work(
     s: &Session,
     op: Operation,
     cancel: &Cancel,
     row: &mut MemberRow,
     on: &(dyn Fn(&MemberRow) + Send + Sync),
-) -> Option<Error> {
+) -> (Option<Error>, bool) {
     match op {
-        Operation::Status | Operation::Check => None,
+        Operation::Status | Operation::Check => (None, false),
         Operation::VerifyBackups => match ops::verify_backup(s, None, cancel, &|_| {}).await {
-            Ok(c) if c.matches() => None,
-            Ok(c) => Some(Error::failed(format!("backup {} does not match: {}", c.id, c.differences.join("; ")))),
-            Err(e) => Some(e),
+            Ok(c) if c.matches() => (None, false),
+            Ok(c) => {
+                (Some(Error::failed(format!("backup {} does not match: {}", c.id, c.differences.join("; ")))), false)
+            }
+            Err(e) => (Some(e), false),
         },
         Operation::Run { work, allow_out_of_order } => {
             let req = RunRequest {
@@ -470,9 +482,11 @@ async fn work(
                 Ok((report, then)) => {
                     row.done = report.done.len() + then.as_ref().map_or(0, |t| t.done.len());
                     row.backup = report.backup.clone();
-                    report.failure.or(then.and_then(|t| t.failure))
+                    let whole = !report.cancelled && report.failure.is_none();
+                    let at_head = whole && matches!(work, Work::Up(None));
+                    (report.failure.or(then.and_then(|t| t.failure)), at_head)
                 }
-                Err(e) => Some(e),
+                Err(e) => (Some(e), false),
             }
         }
     }

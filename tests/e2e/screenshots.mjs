@@ -218,3 +218,46 @@ test('first-run screenshots', async (t) => {
     await stop(true);
   }
 });
+
+test('fleet screenshots', async (t) => {
+  // Sixty tenant databases on the local PostgreSQL and one region whose server is down: one tenant
+  // already has the table the first migration makes.
+  const tenants = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'stark', 'wayne', 'wonka', 'tyrell', 'cyberdyne', 'soylent', 'aperture'];
+  const names = Array.from({ length: 60 }, (_, i) => `gwshot_${tenants[i % 12]}_${String(Math.floor(i / 12) + 1).padStart(2, '0')}`);
+  const base = new URL(process.env.GODWIT_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres');
+  const url = (db) => Object.assign(new URL(base), { pathname: `/${db}` }).toString();
+  const psql = (sql, db = 'postgres') => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url(db), '-c', sql], { stdio: 'pipe' });
+  const dropAll = () => names.forEach((n) => psql(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`));
+  dropAll();
+  t.after(dropAll);
+  names.forEach((n) => psql(`CREATE DATABASE ${n}`));
+  psql('CREATE TABLE accounts (id int)', 'gwshot_hooli_01');
+  const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n\n[fleet.tenants]\nfile = "tenants.txt"\n', {
+    '20250301090000_create_accounts.up.sql': 'CREATE TABLE accounts (id BIGINT PRIMARY KEY, name TEXT NOT NULL);\n',
+    '20250301090000_create_accounts.down.sql': 'DROP TABLE accounts;\n',
+    '20250302090000_add_plan.up.sql': "ALTER TABLE accounts ADD COLUMN plan TEXT NOT NULL DEFAULT 'free';\n",
+    '20250302090000_add_plan.down.sql': 'ALTER TABLE accounts DROP COLUMN plan;\n',
+    '20250303090000_create_invoices.up.sql': 'CREATE TABLE invoices (id BIGINT PRIMARY KEY, account_id BIGINT REFERENCES accounts);\nSELECT pg_sleep(0.1);\n',
+    '20250303090000_create_invoices.down.sql': 'DROP TABLE invoices;\n',
+  });
+  writeFileSync(join(p.project, 'tenants.txt'), names.map((n) => `${url(n)}\n`).join('') + 'postgres://app@127.0.0.1:1/gwshot_region_ap\n');
+  const { browser, stop } = await launch(t, p);
+  try {
+    await (await browser.$('button[data-fleet="tenants"]')).click();
+    await seeText(browser, 'behind 3');
+    await click(browser, 'Run…');
+    await fill(browser, 'Databases at once', '4');
+    await fill(browser, 'On failure', 'count');
+    await fill(browser, 'Failures allowed', '5');
+    await pause(300);
+    await screenshot(browser, join(OUT, 'fleet-run.png'));
+    await click(browser, 'Run', '.dialog footer');
+    await seeText(browser, 'at head 59', 120000);
+    await (await browser.$('button[data-member="gwshot_hooli_01"]')).click();
+    await seeText(browser, 'already exists');
+    await pause(300);
+    await screenshot(browser, join(OUT, 'fleet.png'));
+  } finally {
+    await stop(true);
+  }
+});

@@ -10,6 +10,8 @@ import type { Direction } from './Direction';
 import type { EnvConfig } from './EnvConfig';
 import type { Event } from './Event';
 import type { Finding } from './Finding';
+import type { FleetReport } from './FleetReport';
+import type { FleetRunRequest } from './FleetRunRequest';
 import type { ImportOutcome } from './ImportOutcome';
 import type { ImportTool } from './ImportTool';
 import type { LintFinding } from './LintFinding';
@@ -58,6 +60,7 @@ export const commands = {
   check: (env: string) => invoke<Array<Finding>>('check', { env }),
   plan: (env: string, direction: Direction, to: number | null, steps: number | null, allowOutOfOrder: boolean) => invoke<RunReport>('plan', { env, direction, to, steps, allowOutOfOrder }),
   runMigrations: (req: RunRequest, onEvent: (e: AppEvent) => void) => streaming<RunReport, AppEvent>('run_migrations', { req }, onEvent),
+  fleetRun: (req: FleetRunRequest, onEvent: (e: AppEvent) => void) => streaming<FleetReport, AppEvent>('fleet_run', { req }, onEvent),
   cancel: (job: number) => invoke<boolean>('cancel', { job }),
   repair: (env: string, version: number, reason: string, confirm: string | null) => invoke<string>('repair', { env, version, reason, confirm }),
   resolve: (env: string, version: number, applied: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, confirm }),
