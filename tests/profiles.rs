@@ -613,3 +613,32 @@ fn a_stored_password_goes_only_to_the_server_it_was_stored_for() {
     set_url(&cluster.url());
     assert_eq!(k.godwit(&root, &["env", "test", "prod"], None).status.code(), Some(3));
 }
+
+#[test]
+fn a_fleets_password_is_stored_per_server_and_sent_only_there() {
+    let pw = "Fleet-Pw-7731";
+    let cluster = Cluster::start(Some(pw));
+    let k = Keyring::start(true);
+    let root = project(k.dir.path(), "[fleet.f]\nfile = \"dbs.txt\"\n");
+    std::fs::write(root.join("dbs.txt"), format!("{}\n", cluster.url())).unwrap();
+    // Before one is stored: the server asks for one and gets none.
+    assert_eq!(k.godwit(&root, &["--fleet", "f", "status"], None).status.code(), Some(3));
+    let o = k.godwit(&root, &["--fleet", "f", "secret", "set", "--stdin"], Some(&format!("{pw}\n")));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = k.godwit(&root, &["--fleet", "f", "up"], None);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains(pw));
+
+    // The same database through another name for the server is another server: the password
+    // stored for 127.0.0.1 is not sent to localhost.
+    std::fs::write(root.join("dbs.txt"), format!("{}\n", cluster.url().replace("127.0.0.1", "localhost"))).unwrap();
+    let o = k.godwit(&root, &["--fleet", "f", "status", "--json"], None);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["members"][0]["error"]["problem"]["problem"], "auth_refused", "{r}");
+    // A URL with a password in the fleet's file is refused before anything connects.
+    std::fs::write(root.join("dbs.txt"), cluster.url().replace("postgres@", &format!("postgres:{pw}@"))).unwrap();
+    let o = k.godwit(&root, &["--fleet", "f", "status"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains(pw));
+}

@@ -209,7 +209,7 @@ fn line(r: &MemberRow, width: usize) -> String {
         None if r.done > 0 => format!("{} migration(s) run", r.done),
         None => String::new(),
     };
-    format!("{:width$}  {version:>14}  {state:<11}  {time:>7}  {detail}", r.name).trim_end().to_string()
+    format!("{:width$}  {version:>14}  {state:<12}  {time:>7}  {detail}", r.name).trim_end().to_string()
 }
 
 fn print_report(r: &FleetReport, tty: bool) {
@@ -218,7 +218,7 @@ fn print_report(r: &FleetReport, tty: bool) {
     let shown: Vec<&MemberRow> =
         r.members.iter().filter(|m| !tty || m.state.is_failure()).filter(|m| m.state != MemberState::Skipped).collect();
     if !shown.is_empty() {
-        println!("{:width$}  {:>14}  {:<11}  {:>7}  detail", "database", "version", "state", "time");
+        println!("{:width$}  {:>14}  {:<12}  {:>7}  detail", "database", "version", "state", "time");
         for m in shown {
             println!("{}", line(m, width));
         }
@@ -253,8 +253,8 @@ fn next_step(r: &FleetReport, op: Operation, godwit: &str) {
     let s = &r.summary;
     match op {
         Operation::Run { .. } if s.failed + s.unreachable + s.skipped + s.behind > 0 => println!(
-            "Once the failed ones are fixed, `{}` again works on each database from where it stands: those already \
-             done are left as they are.",
+            "Running `{}` again works on each database from where it stands: those already done are left as they \
+             are.",
             typed(None).0.join(" ")
         ),
         Operation::Status | Operation::Check if s.behind > 0 => {
