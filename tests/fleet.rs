@@ -301,6 +301,29 @@ async fn ctrl_c_stops_starting_tenants_and_a_rerun_finishes(d: Dialect) {
     }
 }
 
+async fn ctrl_c_once_every_tenant_has_started_is_still_a_stop(d: Dialect) {
+    let t = Tenants::new(d, 3, true).await;
+    let child = t
+        .command(&["--fleet", "t", "up", "--jobs", "8", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every tenant started at once; pressed while they run their slow second migration.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while t.applied(&t.names[0]).await < 1 {
+        assert!(Instant::now() < deadline, "the fleet run made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SAFETY: a plain kill(2) to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let o = child.wait_with_output().unwrap();
+    let r = report(&o);
+    assert_eq!(o.status.code(), Some(130), "{r}");
+    assert_eq!(r["stopped"], "cancelled");
+    assert_eq!(count(&r, "failed"), 0, "{r}");
+}
+
 async fn a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_one_asks_and_backs_up(d: Dialect) {
     let t = Tenants::new(d, 5, false).await;
     let prefix = t.names[0].trim_end_matches("00").to_string();
@@ -332,6 +355,10 @@ async fn a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_on
 mod postgres {
     use super::*;
     #[tokio::test(flavor = "multi_thread")]
+    async fn ctrl_c_once_every_tenant_has_started_is_still_a_stop() {
+        super::ctrl_c_once_every_tenant_has_started_is_still_a_stop(Dialect::Postgres).await
+    }
+    #[tokio::test(flavor = "multi_thread")]
     async fn a_failing_and_an_unreachable_tenant_leave_the_others_at_head() {
         super::a_failing_and_an_unreachable_tenant_leave_the_others_at_head(Dialect::Postgres).await
     }
@@ -354,6 +381,10 @@ mod postgres {
 
 mod mariadb {
     use super::*;
+    #[tokio::test(flavor = "multi_thread")]
+    async fn ctrl_c_once_every_tenant_has_started_is_still_a_stop() {
+        super::ctrl_c_once_every_tenant_has_started_is_still_a_stop(Dialect::MySql).await
+    }
     #[tokio::test(flavor = "multi_thread")]
     async fn a_failing_and_an_unreachable_tenant_leave_the_others_at_head() {
         super::a_failing_and_an_unreachable_tenant_leave_the_others_at_head(Dialect::MySql).await

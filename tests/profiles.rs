@@ -641,4 +641,8 @@ fn a_fleets_password_is_stored_per_server_and_sent_only_there() {
     let o = k.godwit(&root, &["--fleet", "f", "status"], None);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(!text(&o).contains(pw));
+    // One piped password for a fleet on several servers (a stranger's file may add one): refused.
+    std::fs::write(root.join("dbs.txt"), format!("{}\npostgres://app@127.0.0.1:1/x\n", cluster.url())).unwrap();
+    let o = k.godwit(&root, &["--fleet", "f", "secret", "set", "--stdin"], Some(&format!("{pw}\n")));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }

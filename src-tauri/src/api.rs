@@ -464,7 +464,7 @@ pub async fn fleet_run(state: &AppState, req: FleetRunRequest, sink: Sink<'_>) -
         fleet: req.fleet,
         operation,
         policy: Policy {
-            jobs: req.jobs.unwrap_or(4).max(1),
+            jobs: req.jobs.unwrap_or(4).clamp(1, godwit::fleet::MAX_AT_ONCE),
             per_server: 0,
             max_failures: req.max_failures,
             canary: req.canary.unwrap_or(0),

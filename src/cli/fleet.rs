@@ -8,6 +8,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::*;
 use crate::fleet::{FleetReport, MemberRow, MemberState, Operation, Policy, Stopped};
+use crate::migration::plan::DownTarget;
 
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Fleet options (with --fleet)")]
@@ -33,7 +34,7 @@ pub(super) struct FleetFlags {
 impl FleetFlags {
     fn policy(&self) -> Policy {
         Policy {
-            jobs: self.jobs.max(1),
+            jobs: self.jobs.clamp(1, crate::fleet::MAX_AT_ONCE),
             // The fleet's own `per_server`, read by `ops::fleet`.
             per_server: 0,
             max_failures: if self.stop_on_failure { Some(1) } else { self.max_failures },
@@ -69,7 +70,10 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
     };
     let confirm = match (&ctx.cli.confirm, operation.changes()) {
         (Some(c), _) => Some(c.clone()),
-        (None, true) if p.fleet(name)?.protected && std::io::stdin().is_terminal() => {
+        (None, true)
+            if crate::fleet::infos(p).iter().any(|f| f.name == name && f.protected)
+                && std::io::stdin().is_terminal() =>
+        {
             Some(prompt(&format!("fleet {name} is protected. Type its name to go on: "))?)
         }
         _ => None,
@@ -252,11 +256,17 @@ fn print_report(r: &FleetReport, tty: bool) {
 fn next_step(r: &FleetReport, op: Operation, godwit: &str) {
     let s = &r.summary;
     match op {
-        Operation::Run { .. } if s.failed + s.unreachable + s.skipped + s.behind > 0 => println!(
-            "Running `{}` again works on each database from where it stands: those already done are left as they \
-             are.",
-            typed(None).0.join(" ")
-        ),
+        // Again from where each stands is the same run only for a run to a place; another `down`
+        // would roll back one step more.
+        Operation::Run { work: Work::Up(_) | Work::Down(DownTarget::To(_)), .. }
+            if s.failed + s.unreachable + s.skipped + s.behind > 0 =>
+        {
+            println!(
+                "Running `{}` again works on each database from where it stands: those already done are left as \
+                 they are.",
+                typed(None).0.join(" ")
+            )
+        }
         Operation::Status | Operation::Check if s.behind > 0 => {
             println!("`{godwit} up` applies the pending migrations of the {} behind.", s.behind)
         }
@@ -271,6 +281,15 @@ fn secret_set(p: &Project, fleet: &str, stdin: bool) -> Result<()> {
         return Err(Error::input(format!(
             "fleet `{fleet}` has no server that takes a password here: a fleet of environments uses each \
              environment's own (`godwit secret set ENV`); SQLite files have none."
+        )));
+    }
+    if stdin && servers.len() > 1 {
+        return Err(Error::input(format!(
+            "fleet `{fleet}` is on {} servers ({}): type each one's password at a terminal, so that each goes only \
+             where you mean it to; or set {} where the fleet runs.",
+            servers.len(),
+            servers.join(", "),
+            crate::fleet::password_var(fleet)
         )));
     }
     let piped = if stdin {

@@ -223,11 +223,21 @@ impl Target {
     pub fn with_database(&self, database: &str) -> Target {
         let mut t = self.clone();
         match (&mut t.url, &mut t.sqlite_path) {
-            (Some(u), _) => u.set_path(&format!("/{database}")),
+            // A `%` in a name is a character, not the start of an escape.
+            (Some(u), _) => u.set_path(&format!("/{}", database.replace('%', "%25"))),
             (None, Some(p)) => *p = PathBuf::from(database),
             _ => {}
         }
         t
+    }
+
+    /// The database's name as the URL spells it, percent-escapes and all (a fleet's pattern,
+    /// whose every `%` is a wildcard).
+    pub fn raw_database(&self) -> String {
+        match &self.url {
+            Some(u) => u.path().trim_start_matches('/').to_string(),
+            None => self.database(),
+        }
     }
 
     /// The database's name (a server database, or the SQLite file's path).
@@ -416,6 +426,11 @@ mod tests {
         assert_eq!(b("postgres://app@db/app?port=6000&dbname=x&user=y"), "postgres://y@db:6000/x");
         assert_ne!(b("postgres://app@db/app?hostaddr=10.9.9.9"), b("postgres://app@db/app"));
         assert_ne!(b("mysql://app@db/app?socket=/tmp/s"), b("mysql://app@db/app"));
+        // A fleet's pattern as typed: `%` is its wildcard, not an escape; a listed name with a `%`
+        // in it stays that name.
+        let t = Target::parse("postgres://a@db/t%41%", Path::new("/p")).unwrap();
+        assert_eq!(t.raw_database(), "t%41%");
+        assert_eq!(t.with_database("50%_off").database(), "50%_off");
         let server = |u: &str| Target::parse(u, Path::new("/p")).unwrap().server();
         assert_eq!(server("postgres://app@DB/tenant_%?sslmode=require"), "postgres://app@db:5432");
         assert_eq!(server("postgres://app@db/a?hostaddr=10.9.9.9"), "postgres://app@db:5432 hostaddr=10.9.9.9");

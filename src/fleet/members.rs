@@ -44,8 +44,8 @@ impl FleetConfig {
         if ways.iter().filter(|w| **w).count() != 1 {
             return Some("needs exactly one of `envs`, `pattern` or `file`".into());
         }
-        if self.per_server == Some(0) {
-            return Some("`per_server` must be at least 1".into());
+        if self.per_server.is_some_and(|n| n == 0 || n > super::MAX_AT_ONCE) {
+            return Some(format!("`per_server` must be from 1 to {}", super::MAX_AT_ONCE));
         }
         if let Some(names) = &self.envs {
             if names.is_empty() {
@@ -64,10 +64,10 @@ impl FleetConfig {
                 Ok(t) if t.dialect() == db::Dialect::Sqlite => {
                     return Some("`pattern` is for a server's databases; list SQLite files with `file`".into());
                 }
-                Ok(t) if !t.database().contains('%') => {
+                Ok(t) if !t.raw_database().contains('%') => {
                     return Some(format!(
                         "`pattern`'s database `{}` has no `%` to match tenants' names with (e.g. tenant_%)",
-                        t.database()
+                        t.raw_database()
                     ));
                 }
                 Ok(_) => {}
@@ -142,7 +142,8 @@ pub async fn members(p: &Project, fleet: &str, connect: &ConnectOptions, trust_h
     let mut passwords = Passwords { project: p, fleet, known: HashMap::new() };
     if let Some(pattern) = &cfg.pattern {
         let base = passwords.apply(Target::parse(pattern, &p.root)?);
-        let wanted = base.database();
+        // Every `%` in a pattern is a wildcard, never a percent-escape: match on the name as typed.
+        let wanted = base.raw_database();
         let names: Vec<String> =
             db::list_databases(&base, connect).await?.into_iter().filter(|n| matches(&wanted, n)).collect();
         if names.is_empty() {
@@ -200,7 +201,7 @@ pub async fn members(p: &Project, fleet: &str, connect: &ConnectOptions, trust_h
     Ok(out)
 }
 
-/// A fleet's passwords, one per server: `GODWIT_PASSWORD_FLEET_<NAME>` for all of them, else the
+/// A fleet's passwords, one per server: `GODWIT_FLEET_PASSWORD_<NAME>` for all of them, else the
 /// OS keyring's, each stored for one server and sent only there.
 struct Passwords<'a> {
     project: &'a Project,
@@ -236,9 +237,10 @@ fn password(p: &Project, fleet: &str, server: &str) -> (Option<SecretString>, St
     }
 }
 
-/// `GODWIT_PASSWORD_FLEET_<NAME>`.
+/// `GODWIT_FLEET_PASSWORD_<NAME>` (apart from the environments' `GODWIT_PASSWORD_<ENV>`: a fleet
+/// and an environment may share a name).
 pub fn password_var(fleet: &str) -> String {
-    crate::project::password_var(&format!("fleet_{fleet}"))
+    crate::project::password_var(fleet).replacen("GODWIT_PASSWORD_", "GODWIT_FLEET_PASSWORD_", 1)
 }
 
 fn key(p: &Project, fleet: &str, server: &str) -> String {

@@ -38,6 +38,9 @@ impl Operation {
     }
 }
 
+/// More databases at once than any server or this process should be asked for.
+pub const MAX_AT_ONCE: usize = 1024;
+
 /// How many at a time, and when to stop early.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -247,6 +250,9 @@ pub async fn run(
         board.stopped = Some(Stopped::Canary);
     }
     board.phase(rest, &mut members, op, settings, cancel).await;
+    if board.stopped.is_none() && cancel.is_cancelled() {
+        board.stopped = Some(Stopped::Cancelled);
+    }
     let mut summary = FleetSummary { total: board.rows.len(), ..FleetSummary::default() };
     for r in &board.rows {
         match r.state {
@@ -308,16 +314,17 @@ impl Board {
         settings: &Settings,
         cancel: &Cancel,
     ) {
-        let jobs = Arc::new(Semaphore::new(self.policy.jobs.max(1)));
+        let jobs = Arc::new(Semaphore::new(self.policy.jobs.clamp(1, MAX_AT_ONCE)));
         let mut servers: HashMap<String, Arc<Semaphore>> = HashMap::new();
         // A member's permits come back with its row: its slot is free only once its outcome is
         // counted, so a policy stops the next start in time.
         let mut running: JoinSet<(usize, MemberRow, Permits)> = JoinSet::new();
+        let mut tasks: HashMap<tokio::task::Id, usize> = HashMap::new();
         let mut queue: VecDeque<usize> = order.iter().copied().collect();
         while let Some(i) = queue.front().copied() {
             let server = servers
                 .entry(self.rows[i].server.clone())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.policy.per_server.max(1))))
+                .or_insert_with(|| Arc::new(Semaphore::new(self.policy.per_server.clamp(1, MAX_AT_ONCE))))
                 .clone();
             let permits = loop {
                 if cancel.is_cancelled() && self.stopped.is_none() {
@@ -333,7 +340,7 @@ impl Board {
                 };
                 tokio::select! {
                     biased;
-                    Some(done) = running.join_next(), if !running.is_empty() => self.finished(done),
+                    Some(done) = running.join_next(), if !running.is_empty() => self.finished(done, &tasks),
                     p = room => break Some(p),
                     _ = cancelled(cancel) => {}
                 }
@@ -342,23 +349,38 @@ impl Board {
             queue.pop_front();
             let member = members[i].take().expect("each member starts once");
             let (row, on, settings, cancel) = (self.rows[i].clone(), self.on.clone(), settings.clone(), cancel.clone());
-            running.spawn(async move {
+            let task = running.spawn(async move {
                 let row = one(member, row, op, &settings, &cancel, &|r| on(i, r)).await;
                 (i, row, permits)
             });
+            tasks.insert(task.id(), i);
         }
         for i in queue {
             self.rows[i].state = MemberState::Skipped;
             (self.on)(i, &self.rows[i]);
         }
         while let Some(done) = running.join_next().await {
-            self.finished(done);
+            self.finished(done, &tasks);
         }
     }
 
-    fn finished(&mut self, done: std::result::Result<(usize, MemberRow, Permits), tokio::task::JoinError>) {
-        // A member's task panicking is a bug, reported there; the panic hook said the rest.
-        let Ok((i, row, _permits)) = done else { return };
+    fn finished(
+        &mut self,
+        done: std::result::Result<(usize, MemberRow, Permits), tokio::task::JoinError>,
+        tasks: &HashMap<tokio::task::Id, usize>,
+    ) {
+        let (i, row) = match done {
+            Ok((i, row, _permits)) => (i, row),
+            // A bug (the panic hook reported it): the member's outcome is not known.
+            Err(e) => {
+                let Some(&i) = tasks.get(&e.id()) else { return };
+                let mut row = self.rows[i].clone();
+                row.state = MemberState::Failed;
+                let e = Error::failed("Godwit stopped working on this database (an internal error, reported above)");
+                row.error = Some((&e).into());
+                (i, row)
+            }
+        };
         if row.state.is_failure() {
             self.failures += 1;
             if self.policy.max_failures.is_some_and(|k| self.failures >= k) && self.stopped.is_none() {
@@ -393,7 +415,10 @@ async fn one(
         Some(e) => (Some(e), false),
         None => work(&s, op, cancel, &mut row, on).await,
     };
-    let reached = failure.as_ref().is_none_or(|e| e.kind() != ErrorKind::Connect);
+    // Not reached: it could not be connected to. A connection lost mid-run reached it (and may have
+    // changed it), so it is read again like any failure.
+    let reached =
+        failure.as_ref().is_none_or(|e| e.kind() != ErrorKind::Connect || e.problem == Problem::ConnectionLost);
     row.running = None;
     if at_head {
         // Every file applied, as the run just said: the folder's newest version is the database's.
@@ -407,6 +432,11 @@ async fn one(
     // Where it stands now, whatever happened (a failed run may have applied some first).
     let read = if reached { Some(ops::status(&s).await) } else { None };
     row.state = match (&failure, &read) {
+        // Stopped by a person: where it stands is what it is (the error still says why).
+        (Some(e), Some(Ok(st))) if e.kind() == ErrorKind::Cancelled && st.summary.failed == 0 => {
+            if st.summary.pending > 0 { MemberState::Behind } else { MemberState::AtHead }
+        }
+        (Some(e), _) if e.kind() == ErrorKind::Cancelled => MemberState::Skipped,
         (Some(e), _) => unreached_or_failed(e),
         (None, Some(Err(e))) => unreached_or_failed(e),
         (None, Some(Ok(st))) if op_fails_on_findings(op) && st.findings.iter().any(|f| !f.kind.is_hint()) => {
@@ -443,7 +473,11 @@ fn op_fails_on_findings(op: Operation) -> bool {
 }
 
 fn unreached_or_failed(e: &Error) -> MemberState {
-    if e.kind() == ErrorKind::Connect { MemberState::Unreachable } else { MemberState::Failed }
+    if e.kind() == ErrorKind::Connect && e.problem != Problem::ConnectionLost {
+        MemberState::Unreachable
+    } else {
+        MemberState::Failed
+    }
 }
 
 /// The operation itself: its failure, if any, and whether it leaves the database at head for
