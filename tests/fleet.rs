@@ -181,6 +181,25 @@ fn closed_port_url(dialect: Dialect) -> String {
     format!("{scheme}://root@127.0.0.1:{port}/gone")
 }
 
+async fn a_clean_run_brings_every_tenant_to_head(d: Dialect) {
+    let t = Tenants::new(d, 50, false).await;
+    let (code, r) = t.fleet(&["status"]);
+    assert_eq!((code, count(&r, "behind")), (0, 50), "{r}");
+    let (code, r) = t.fleet(&["up", "--jobs", "8"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!((count(&r, "at_head"), count(&r, "total")), (50, 50), "{r}");
+    assert!(r["members"].as_array().unwrap().iter().all(|m| m["done"] == 3 && m["version"] == 3), "{r}");
+    for name in &t.names {
+        assert_eq!(t.applied(name).await, 3, "{name}");
+    }
+    let (code, r) = t.fleet(&["check"]);
+    assert_eq!((code, count(&r, "at_head")), (0, 50), "{r}");
+    // And back: one step down everywhere.
+    let (code, r) = t.fleet(&["down"]);
+    assert_eq!((code, count(&r, "behind")), (0, 50), "{r}");
+    assert_eq!(t.applied(&t.names[20]).await, 2);
+}
+
 async fn a_failing_and_an_unreachable_tenant_leave_the_others_at_head(d: Dialect) {
     let t = Tenants::new(d, 50, false).await;
     let bad = t.names[7].clone();
@@ -352,56 +371,19 @@ async fn a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_on
     assert!(t.data().join("backups/fleet-test").is_dir());
 }
 
-mod postgres {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread")]
-    async fn ctrl_c_once_every_tenant_has_started_is_still_a_stop() {
-        super::ctrl_c_once_every_tenant_has_started_is_still_a_stop(Dialect::Postgres).await
-    }
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_failing_and_an_unreachable_tenant_leave_the_others_at_head() {
-        super::a_failing_and_an_unreachable_tenant_leave_the_others_at_head(Dialect::Postgres).await
-    }
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_failing_canary_stops_the_fleet_and_a_rerun_finishes_it() {
-        super::a_failing_canary_stops_the_fleet_and_a_rerun_finishes_it(Dialect::Postgres).await
-    }
-    #[tokio::test(flavor = "multi_thread")]
-    async fn ctrl_c_stops_starting_tenants_and_a_rerun_finishes() {
-        super::ctrl_c_stops_starting_tenants_and_a_rerun_finishes(Dialect::Postgres).await
-    }
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_one_asks_and_backs_up() {
-        super::a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_one_asks_and_backs_up(
-            Dialect::Postgres,
-        )
-        .await
-    }
+/// One test per server for each scenario (fleets are for servers; SQLite files are in the app's test).
+macro_rules! on_each_server {
+    ($($name:ident),* $(,)?) => {
+        mod postgres { $( #[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name(godwit::db::Dialect::Postgres).await } )* }
+        mod mariadb { $( #[tokio::test(flavor = "multi_thread")] async fn $name() { super::$name(godwit::db::Dialect::MySql).await } )* }
+    };
 }
 
-mod mariadb {
-    use super::*;
-    #[tokio::test(flavor = "multi_thread")]
-    async fn ctrl_c_once_every_tenant_has_started_is_still_a_stop() {
-        super::ctrl_c_once_every_tenant_has_started_is_still_a_stop(Dialect::MySql).await
-    }
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_failing_and_an_unreachable_tenant_leave_the_others_at_head() {
-        super::a_failing_and_an_unreachable_tenant_leave_the_others_at_head(Dialect::MySql).await
-    }
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_failing_canary_stops_the_fleet_and_a_rerun_finishes_it() {
-        super::a_failing_canary_stops_the_fleet_and_a_rerun_finishes_it(Dialect::MySql).await
-    }
-    #[tokio::test(flavor = "multi_thread")]
-    async fn ctrl_c_stops_starting_tenants_and_a_rerun_finishes() {
-        super::ctrl_c_stops_starting_tenants_and_a_rerun_finishes(Dialect::MySql).await
-    }
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_one_asks_and_backs_up() {
-        super::a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_one_asks_and_backs_up(
-            Dialect::MySql,
-        )
-        .await
-    }
-}
+on_each_server!(
+    a_clean_run_brings_every_tenant_to_head,
+    a_failing_and_an_unreachable_tenant_leave_the_others_at_head,
+    a_failing_canary_stops_the_fleet_and_a_rerun_finishes_it,
+    ctrl_c_stops_starting_tenants_and_a_rerun_finishes,
+    ctrl_c_once_every_tenant_has_started_is_still_a_stop,
+    a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_one_asks_and_backs_up,
+);
