@@ -138,6 +138,12 @@ impl Tenants {
         r.unwrap_or(0)
     }
 
+    /// Starts `godwit --fleet t ARGS --json` in the background.
+    fn start(&self, args: &[&str]) -> std::process::Child {
+        let mut c = self.command(&[&["--fleet", "t"], args, &["--json"]].concat());
+        c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+
     fn data(&self) -> PathBuf {
         self.home.path().join("data")
     }
@@ -164,6 +170,17 @@ fn report(o: &Output) -> Value {
     let out = String::from_utf8_lossy(&o.stdout);
     serde_json::from_str(&out)
         .unwrap_or_else(|e| panic!("not a report ({e}): {out}\n{}", String::from_utf8_lossy(&o.stderr)))
+}
+
+/// Presses Ctrl-C on a fleet run: it ends as stopped (130), and its report.
+fn interrupted(child: std::process::Child) -> Value {
+    // SAFETY: a plain kill(2) to our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let o = child.wait_with_output().unwrap();
+    let r = report(&o);
+    assert_eq!(o.status.code(), Some(130), "{r}");
+    assert_eq!(r["stopped"], "cancelled");
+    r
 }
 
 fn state<'a>(r: &'a Value, name: &str) -> &'a str {
@@ -279,12 +296,7 @@ async fn a_failing_canary_stops_the_fleet_and_a_rerun_finishes_it(d: Dialect) {
 
 async fn ctrl_c_stops_starting_tenants_and_a_rerun_finishes(d: Dialect) {
     let t = Tenants::new(d, 50, true).await;
-    let child = t
-        .command(&["--fleet", "t", "up", "--jobs", "2", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = t.start(&["up", "--jobs", "2"]);
     // Once a few tenants are done, as a person would press it.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -298,12 +310,7 @@ async fn ctrl_c_stops_starting_tenants_and_a_rerun_finishes(d: Dialect) {
         assert!(Instant::now() < deadline, "the fleet run made no progress");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // SAFETY: a plain kill(2) to our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let o = child.wait_with_output().unwrap();
-    let r = report(&o);
-    assert_eq!(o.status.code(), Some(130), "{r}");
-    assert_eq!(r["stopped"], "cancelled");
+    let r = interrupted(child);
     assert_eq!(count(&r, "failed") + count(&r, "unreachable"), 0, "the running ones finished cleanly: {r}");
     assert!(count(&r, "skipped") > 0, "{r}");
     assert!(count(&r, "at_head") >= 3, "{r}");
@@ -322,24 +329,14 @@ async fn ctrl_c_stops_starting_tenants_and_a_rerun_finishes(d: Dialect) {
 
 async fn ctrl_c_once_every_tenant_has_started_is_still_a_stop(d: Dialect) {
     let t = Tenants::new(d, 3, true).await;
-    let child = t
-        .command(&["--fleet", "t", "up", "--jobs", "8", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = t.start(&["up", "--jobs", "8"]);
     // Every tenant started at once; pressed while they run their slow second migration.
     let deadline = Instant::now() + Duration::from_secs(60);
     while t.applied(&t.names[0]).await < 1 {
         assert!(Instant::now() < deadline, "the fleet run made no progress");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    // SAFETY: a plain kill(2) to our own child.
-    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let o = child.wait_with_output().unwrap();
-    let r = report(&o);
-    assert_eq!(o.status.code(), Some(130), "{r}");
-    assert_eq!(r["stopped"], "cancelled");
+    let r = interrupted(child);
     assert_eq!(count(&r, "failed"), 0, "{r}");
 }
 
