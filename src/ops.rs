@@ -392,29 +392,12 @@ pub async fn fleet(
     on: fleet::OnRow,
 ) -> Result<fleet::FleetReport> {
     let cfg = p.fleet(&req.fleet)?;
-    if req.policy.per_server == 0 {
-        req.policy.per_server = cfg.per_server.unwrap_or(fleet::PER_SERVER);
+    req.policy.per_server = req.policy.per_server.or(cfg.per_server);
+    if req.operation.changes() && fleet::protected(p, &req.fleet) {
+        let why = format!("fleet {} is protected", req.fleet);
+        project::check_typed(&req.fleet, &why, req.confirm.as_deref())?;
     }
     let members = fleet::members(p, &req.fleet, &req.settings.connect, req.trust_host).await?;
-    if req.operation.changes() && (cfg.protected || members.iter().any(|m| m.ws.protected)) {
-        let name = &req.fleet;
-        match req.confirm.as_deref().map(str::trim) {
-            Some(t) if t == name => {}
-            Some(t) => {
-                return Err(Error::new(
-                    Problem::Protected,
-                    format!("`{t}` is not `{name}`: fleet {name} is protected, and nothing was changed."),
-                ));
-            }
-            None => {
-                return Err(Error::new(
-                    Problem::Protected,
-                    format!("fleet {name} is protected: type its name to confirm. Nothing was changed."),
-                )
-                .with_remedy(Remedy::Confirm { name: name.clone() }));
-            }
-        }
-    }
     Ok(fleet::run(&req.fleet, members, req.operation, &req.policy, &req.settings, cancel, on).await)
 }
 

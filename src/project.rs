@@ -184,6 +184,11 @@ pub fn check_confirmation_because(ws: &Workspace, typed: Option<&str>, always: b
     }
     let name = ws.confirm_name();
     let why = if ws.protected { format!("{name} is protected") } else { format!("{happens} {name}") };
+    check_typed(&name, &why, typed)
+}
+
+/// That `typed` is `name`, which must be typed because of `why` (an environment's or a fleet's).
+pub fn check_typed(name: &str, why: &str, typed: Option<&str>) -> Result<()> {
     match typed {
         Some(t) if t.trim() == name => Ok(()),
         Some(t) => Err(Error::new(
@@ -191,7 +196,7 @@ pub fn check_confirmation_because(ws: &Workspace, typed: Option<&str>, always: b
             format!("`{}` is not `{name}`: {why}, and nothing was changed.", t.trim()),
         )),
         None => Err(Error::new(Problem::Protected, format!("{why}: type its name to confirm. Nothing was changed."))
-            .with_remedy(crate::error::Remedy::Confirm { name })),
+            .with_remedy(crate::error::Remedy::Confirm { name: name.to_string() })),
     }
 }
 

@@ -464,20 +464,14 @@ pub async fn fleet_run(state: &AppState, req: FleetRunRequest, sink: Sink<'_>) -
         fleet: req.fleet,
         operation,
         policy: Policy {
-            jobs: req.jobs.unwrap_or(4).clamp(1, godwit::fleet::MAX_AT_ONCE),
-            per_server: 0,
+            jobs: req.jobs.unwrap_or(godwit::fleet::JOBS),
+            per_server: None,
             max_failures: req.max_failures,
             canary: req.canary.unwrap_or(0),
         },
         confirm: req.confirm,
         trust_host: false,
-        settings: Settings {
-            project_id: Some(p.id()),
-            keep: p.backups_keep(),
-            connect: ConnectOptions::default(),
-            lock_timeout: LOCK_TIMEOUT,
-            lint: ops::lint_config(Some(&p))?,
-        },
+        settings: Settings::of(&p, ConnectOptions::default(), LOCK_TIMEOUT)?,
     };
     let job = state.start_job();
     sink(AppEvent::Job { id: job.id });

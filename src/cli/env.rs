@@ -110,6 +110,24 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
     }
 }
 
+/// A password to store: one line from stdin (`--stdin`), else typed without echo after `ask`.
+/// An empty one is refused.
+pub(super) fn read_password(stdin: bool, ask: &str) -> Result<secrecy::SecretString> {
+    let password = if stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
+        line.trim_end_matches(['\n', '\r']).to_string()
+    } else if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(ask).map_err(|e| Error::input(format!("cannot read the password: {e}")))?
+    } else {
+        return Err(Error::input("no terminal to type the password at: pipe it in with --stdin."));
+    };
+    if password.is_empty() {
+        return Err(Error::input("the password is empty; nothing was stored."));
+    }
+    Ok(secrecy::SecretString::from(password))
+}
+
 pub(super) fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
     let p = project_of(ctx)?;
     match cmd {
@@ -119,20 +137,8 @@ pub(super) fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
             if !w.target.dialect().has_passwords() {
                 return Err(Error::input(format!("`{env}` is a SQLite file: it has no password.")));
             }
-            let password = if *stdin {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
-                line.trim_end_matches(['\n', '\r']).to_string()
-            } else if std::io::stdin().is_terminal() {
-                rpassword::prompt_password(format!("Password for {env} ({}): ", w.target.display()))
-                    .map_err(|e| Error::input(format!("cannot read the password: {e}")))?
-            } else {
-                return Err(Error::input("no terminal to type the password at: pipe it in with --stdin."));
-            };
-            if password.is_empty() {
-                return Err(Error::input("the password is empty; nothing was stored."));
-            }
-            w.store_password(&secrecy::SecretString::from(password))?;
+            let password = read_password(*stdin, &format!("Password for {env} ({}): ", w.target.display()))?;
+            w.store_password(&password)?;
             println!("Stored the password of `{env}` in the OS keyring, for {} only.", w.target.binding());
             Ok(())
         }

@@ -18,7 +18,7 @@ pub(super) struct FleetFlags {
     #[arg(long, global = true, value_name = "NAME", conflicts_with_all = ["env", "url"])]
     pub(super) fleet: Option<String>,
     /// Databases worked on at once.
-    #[arg(long, global = true, default_value_t = 4, value_name = "N")]
+    #[arg(long, global = true, default_value_t = crate::fleet::JOBS, value_name = "N")]
     jobs: usize,
     /// Start no more databases once one failed or could not be reached.
     #[arg(long, global = true)]
@@ -34,9 +34,8 @@ pub(super) struct FleetFlags {
 impl FleetFlags {
     fn policy(&self) -> Policy {
         Policy {
-            jobs: self.jobs.clamp(1, crate::fleet::MAX_AT_ONCE),
-            // The fleet's own `per_server`, read by `ops::fleet`.
-            per_server: 0,
+            jobs: self.jobs,
+            per_server: None,
             max_failures: if self.stop_on_failure { Some(1) } else { self.max_failures },
             canary: self.canary.unwrap_or(0),
         }
@@ -70,10 +69,7 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
     };
     let confirm = match (&ctx.cli.confirm, operation.changes()) {
         (Some(c), _) => Some(c.clone()),
-        (None, true)
-            if crate::fleet::infos(p).iter().any(|f| f.name == name && f.protected)
-                && std::io::stdin().is_terminal() =>
-        {
+        (None, true) if crate::fleet::protected(p, name) && std::io::stdin().is_terminal() => {
             Some(prompt(&format!("fleet {name} is protected. Type its name to go on: "))?)
         }
         _ => None,
@@ -84,13 +80,7 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
         policy: ctx.cli.fleet.policy(),
         confirm,
         trust_host: ctx.cli.trust_host,
-        settings: crate::fleet::Settings {
-            project_id: Some(p.id()),
-            keep: p.backups_keep(),
-            connect: ctx.connect_options(),
-            lock_timeout: Duration::from_secs(ctx.cli.lock_timeout),
-            lint: ops::lint_config(Some(p))?,
-        },
+        settings: crate::fleet::Settings::of(p, ctx.connect_options(), Duration::from_secs(ctx.cli.lock_timeout))?,
     };
     let live = Arc::new(Mutex::new(Live::new(name)));
     let shown = live.clone();
@@ -292,25 +282,9 @@ fn secret_set(p: &Project, fleet: &str, stdin: bool) -> Result<()> {
             crate::fleet::password_var(fleet)
         )));
     }
-    let piped = if stdin {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
-        Some(line.trim_end_matches(['\n', '\r']).to_string())
-    } else if !std::io::stdin().is_terminal() {
-        return Err(Error::input("no terminal to type the password at: pipe it in with --stdin."));
-    } else {
-        None
-    };
     for server in servers {
-        let password = match &piped {
-            Some(p) => p.clone(),
-            None => rpassword::prompt_password(format!("Password for fleet {fleet} on {server}: "))
-                .map_err(|e| Error::input(format!("cannot read the password: {e}")))?,
-        };
-        if password.is_empty() {
-            return Err(Error::input(format!("the password for {server} is empty; it was not stored.")));
-        }
-        crate::fleet::store_password(p, fleet, &server, &secrecy::SecretString::from(password))?;
+        let password = read_password(stdin, &format!("Password for fleet {fleet} on {server}: "))?;
+        crate::fleet::store_password(p, fleet, &server, &password)?;
         println!("Stored fleet {fleet}'s password in the OS keyring, for {server} only.");
     }
     Ok(())

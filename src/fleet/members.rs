@@ -106,10 +106,18 @@ pub fn infos(p: &Project) -> Vec<FleetInfo> {
                 (_, _, Some(file)) => format!("the databases listed in {file}"),
                 _ => String::new(),
             };
-            let env_protected = f.envs.iter().flatten().any(|e| p.env(e).is_some_and(|(env, _)| env.protected));
-            FleetInfo { name: name.clone(), members, protected: f.protected || env_protected }
+            FleetInfo { name: name.clone(), members, protected: protected(p, name) }
         })
         .collect()
+}
+
+/// Whether changing the fleet asks for its name and backs up each database first: it is
+/// protected, or one of its environments is.
+pub fn protected(p: &Project, fleet: &str) -> bool {
+    p.config
+        .fleet
+        .get(fleet)
+        .is_some_and(|f| f.protected || f.envs.iter().flatten().any(|e| p.env(e).is_some_and(|(env, _)| env.protected)))
 }
 
 /// One database of a fleet, ready to be worked on (or not, and why).
@@ -159,24 +167,7 @@ pub async fn members(p: &Project, fleet: &str, connect: &ConnectOptions, trust_h
         return Ok(out);
     }
     let rel = cfg.file.as_deref().expect("checked on load: one of the three");
-    let path = crate::project::inside(&p.root, rel).map_err(|why| Error::input(format!("`file = \"{rel}\"` {why}")))?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::input(format!("cannot read fleet `{fleet}`'s file {}: {e}", path.display())))?;
-    let mut targets = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or_default().trim();
-        if line.is_empty() {
-            continue;
-        }
-        let at = |why: String| Error::input(format!("{}:{}: {why}", path.display(), n + 1));
-        if crate::profile::holds_password(line) {
-            return Err(at(format!("this URL holds a password: {NO_PASSWORDS} ({})", password_var(fleet))));
-        }
-        targets.push(Target::parse(line, &p.root).map_err(|e| at(e.message))?);
-    }
-    if targets.is_empty() {
-        return Err(Error::input(format!("fleet `{fleet}` has no databases: {} lists none", path.display())));
-    }
+    let targets = listed(p, fleet, rel)?;
     // A database's name (a SQLite file's own name) says which it is, unless two have the same one.
     let short = |t: &Target| match t.dialect() {
         db::Dialect::Sqlite => {
@@ -199,6 +190,29 @@ pub async fn members(p: &Project, fleet: &str, connect: &ConnectOptions, trust_h
         out.push(Member { name, server, ws, problem: None });
     }
     Ok(out)
+}
+
+/// The databases a fleet's file lists, in its order; a URL with a password in it is refused.
+fn listed(p: &Project, fleet: &str, rel: &str) -> Result<Vec<Target>> {
+    let path = crate::project::inside(&p.root, rel).map_err(|why| Error::input(format!("`file = \"{rel}\"` {why}")))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::input(format!("cannot read fleet `{fleet}`'s file {}: {e}", path.display())))?;
+    let mut targets = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let at = |why: String| Error::input(format!("{}:{}: {why}", path.display(), n + 1));
+        if crate::profile::holds_password(line) {
+            return Err(at(format!("this URL holds a password: {NO_PASSWORDS} ({})", password_var(fleet))));
+        }
+        targets.push(Target::parse(line, &p.root).map_err(|e| at(e.message))?);
+    }
+    if targets.is_empty() {
+        return Err(Error::input(format!("fleet `{fleet}` has no databases: {} lists none", path.display())));
+    }
+    Ok(targets)
 }
 
 /// A fleet's passwords, one per server: `GODWIT_FLEET_PASSWORD_<NAME>` for all of them, else the
@@ -251,22 +265,13 @@ fn key(p: &Project, fleet: &str, server: &str) -> String {
 /// fleet of environments, whose passwords are the environments' own. Reads no keyring.
 pub fn servers(p: &Project, fleet: &str) -> Result<Vec<String>> {
     let cfg = p.fleet(fleet)?;
-    let mut out: Vec<String> = Vec::new();
-    let urls: Vec<String> = match (&cfg.pattern, &cfg.file) {
-        (Some(pattern), _) => vec![pattern.clone()],
-        (None, Some(rel)) => {
-            let path = crate::project::inside(&p.root, rel).map_err(Error::input)?;
-            std::fs::read_to_string(&path)
-                .map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?
-                .lines()
-                .map(|l| l.split('#').next().unwrap_or_default().trim().to_string())
-                .filter(|l| !l.is_empty())
-                .collect()
-        }
+    let targets = match (&cfg.pattern, &cfg.file) {
+        (Some(pattern), _) => vec![Target::parse(pattern, &p.root)?],
+        (None, Some(rel)) => listed(p, fleet, rel)?,
         _ => Vec::new(),
     };
-    for url in urls {
-        let t = Target::parse(&url, &p.root)?;
+    let mut out: Vec<String> = Vec::new();
+    for t in targets {
         if t.dialect().has_passwords() && !out.contains(&t.server()) {
             out.push(t.server());
         }

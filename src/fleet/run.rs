@@ -41,23 +41,21 @@ impl Operation {
 /// More databases at once than any server or this process should be asked for.
 pub const MAX_AT_ONCE: usize = 1024;
 
+/// Databases worked on at once unless asked otherwise.
+pub const JOBS: usize = 4;
+
 /// How many at a time, and when to stop early.
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// Members worked on at once.
     pub jobs: usize,
-    /// Members worked on at once on one server.
-    pub per_server: usize,
+    /// Members worked on at once on one server (`None`: the fleet's `per_server`, else
+    /// `PER_SERVER`).
+    pub per_server: Option<usize>,
     /// Stop starting members once this many failed or could not be reached.
     pub max_failures: Option<usize>,
     /// Work on this many first, and go on only if every one of them passed.
     pub canary: usize,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy { jobs: 4, per_server: super::PER_SERVER, max_failures: None, canary: 0 }
-    }
 }
 
 /// Where a member stands.
@@ -80,9 +78,6 @@ pub enum MemberState {
 }
 
 impl MemberState {
-    pub fn is_final(self) -> bool {
-        !matches!(self, MemberState::Waiting | MemberState::Running)
-    }
     /// Counts against `max_failures` and fails a canary.
     pub fn is_failure(self) -> bool {
         matches!(self, MemberState::Failed | MemberState::Unreachable)
@@ -193,6 +188,17 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// A project's settings: its backups, its `[lint]`; how long to wait is the caller's.
+    pub fn of(p: &crate::project::Project, connect: ConnectOptions, lock_timeout: Duration) -> crate::Result<Settings> {
+        Ok(Settings {
+            project_id: Some(p.id()),
+            keep: p.backups_keep(),
+            connect,
+            lock_timeout,
+            lint: ops::lint_config(Some(p))?,
+        })
+    }
+
     fn session(&self, ws: crate::project::Workspace) -> Session {
         Session {
             ws,
@@ -324,7 +330,10 @@ impl Board {
         while let Some(i) = queue.front().copied() {
             let server = servers
                 .entry(self.rows[i].server.clone())
-                .or_insert_with(|| Arc::new(Semaphore::new(self.policy.per_server.clamp(1, MAX_AT_ONCE))))
+                .or_insert_with(|| {
+                    let budget = self.policy.per_server.unwrap_or(super::PER_SERVER);
+                    Arc::new(Semaphore::new(budget.clamp(1, MAX_AT_ONCE)))
+                })
                 .clone();
             let permits = loop {
                 if cancel.is_cancelled() && self.stopped.is_none() {
@@ -342,7 +351,7 @@ impl Board {
                     biased;
                     Some(done) = running.join_next(), if !running.is_empty() => self.finished(done, &tasks),
                     p = room => break Some(p),
-                    _ = cancelled(cancel) => {}
+                    _ = cancel.cancelled() => {}
                 }
             };
             let Some(permits) = permits else { break };
@@ -392,12 +401,6 @@ impl Board {
     }
 }
 
-async fn cancelled(cancel: &Cancel) {
-    while !cancel.is_cancelled() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// One member's work, and where it stands after it (read again from its database).
 async fn one(
     m: Member,
@@ -431,6 +434,10 @@ async fn one(
     }
     // Where it stands now, whatever happened (a failed run may have applied some first).
     let read = if reached { Some(ops::status(&s).await) } else { None };
+    let found: Vec<&crate::migration::check::Finding> = match &read {
+        Some(Ok(st)) => st.findings.iter().filter(|f| !f.kind.is_hint()).collect(),
+        _ => Vec::new(),
+    };
     row.state = match (&failure, &read) {
         // Stopped by a person: where it stands is what it is (the error still says why).
         (Some(e), Some(Ok(st))) if e.kind() == ErrorKind::Cancelled && st.summary.failed == 0 => {
@@ -439,9 +446,7 @@ async fn one(
         (Some(e), _) if e.kind() == ErrorKind::Cancelled => MemberState::Skipped,
         (Some(e), _) => unreached_or_failed(e),
         (None, Some(Err(e))) => unreached_or_failed(e),
-        (None, Some(Ok(st))) if op_fails_on_findings(op) && st.findings.iter().any(|f| !f.kind.is_hint()) => {
-            MemberState::Failed
-        }
+        (None, Some(Ok(_))) if op_fails_on_findings(op) && !found.is_empty() => MemberState::Failed,
         (None, Some(Ok(st))) if st.summary.failed > 0 => MemberState::Failed,
         (None, Some(Ok(st))) if st.summary.pending > 0 => MemberState::Behind,
         _ => MemberState::AtHead,
@@ -453,8 +458,6 @@ async fn one(
     row.error = match (&failure, &read) {
         (Some(e), _) | (None, Some(Err(e))) => Some(e.into()),
         (None, Some(Ok(st))) if row.state == MemberState::Failed => {
-            let found: Vec<&crate::migration::check::Finding> =
-                st.findings.iter().filter(|f| !f.kind.is_hint()).collect();
             let message = match found.as_slice() {
                 [] => format!("{} migration(s) failed part way and need a person", st.summary.failed),
                 [one] => one.message.clone(),

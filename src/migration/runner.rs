@@ -42,6 +42,12 @@ impl Cancel {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    /// Resolves once a stop (or an abort) is asked for.
+    pub async fn cancelled(&self) {
+        while !self.is_cancelled() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
