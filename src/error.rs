@@ -177,6 +177,9 @@ pub enum Remedy {
     ImportProject { root: String, tool: crate::import::Tool, from: String, migrations: String },
     /// `rebase` could not read an environment: leave it out, if a person knows it has none of them.
     SkipEnv { env: String },
+    /// The person's own `PGPASSWORD` or `~/.pgpass` was not sent to `env`: their own settings may
+    /// allow it for that environment.
+    AllowAmbient { env: String },
 }
 
 /// What a person says they did to a migration left part way.

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-/// Settings: personal environments (`projects/ID.toml`), recent projects, window state.
+/// Settings: the person's own for each project folder (`projects/ID-FOLDERHASH.toml`), recent
+/// projects, window state.
 pub fn config_dir() -> Option<PathBuf> {
     std::env::var_os("GODWIT_CONFIG_DIR").map(PathBuf::from).or_else(|| dirs::config_dir().map(|d| d.join("godwit")))
 }

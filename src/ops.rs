@@ -754,7 +754,7 @@ pub async fn baseline(
             if version <= 0 {
                 return Err(Error::input("a version is a positive number, such as a timestamp (20240201145745)."));
             }
-            let dump = schema_sql(s).await?;
+            let dump = backup::tool::as_migration_sql(&schema_sql(s).await?);
             let sql = baseline::render(&dump, s.ws.target.dialect(), version, &label, now);
             (baseline::file_name(version), sql, true)
         }
@@ -1063,7 +1063,7 @@ pub async fn squash(
             (Ok(_), Ok(v)) => {
                 let tool = crate::backup::tool::for_dialect(dialect);
                 match if dialect == Dialect::Sqlite { Ok(Default::default()) } else { tool.check(&v).await } {
-                    Ok(_) => tool.schema_sql(&target).await,
+                    Ok(_) => tool.schema_sql(&target).await.map(|d| crate::backup::tool::as_migration_sql(&d)),
                     Err(e) => Err(e),
                 }
             }

@@ -97,28 +97,83 @@ pub enum PasswordSource {
     KeyringOtherServer,
     /// The keyring could not be asked.
     Unknown,
+    /// None stored; the person's own `PGPASSWORD` or pass file, which their settings allow here.
+    Ambient,
 }
 
-/// The person's own environments for a project: `<config dir>/godwit/projects/<project id>.toml`.
-pub fn personal_file(project_id: &str) -> Option<PathBuf> {
+/// The person's own settings for a project folder:
+/// `<config dir>/godwit/projects/<project id>-<folder hash>.toml`. Tied to the folder as well as the
+/// committed id: a fork, or a stranger's project that copies the id, has settings of its own.
+pub fn personal_file(project_id: &str, root: &Path) -> Option<PathBuf> {
+    Some(crate::folders::config_dir()?.join("projects").join(format!("{project_id}-{}.toml", folder_hash(root))))
+}
+
+/// Where personal settings were kept before they were tied to a folder (`<project id>.toml`):
+/// never read, since any project with that id would get them; `env list` says how to move them.
+pub fn legacy_personal_file(project_id: &str) -> Option<PathBuf> {
     Some(crate::folders::config_dir()?.join("projects").join(format!("{project_id}.toml")))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PersonalFile {
-    #[serde(default)]
-    env: std::collections::BTreeMap<String, EnvConfig>,
+/// A short hash of the folder's real path.
+pub(crate) fn folder_hash(root: &Path) -> String {
+    use sha2::Digest;
+    let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    hex::encode(&sha2::Sha256::digest(canonical.to_string_lossy().as_bytes())[..6])
 }
 
-pub(crate) fn load_personal(path: &Path) -> Result<std::collections::BTreeMap<String, EnvConfig>> {
+/// What a person's own file says for one project folder.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Personal {
+    /// Their own environments.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, EnvConfig>,
+    /// Environments for which their own `PGPASSWORD` and `~/.pgpass` may be sent
+    /// (`godwit secret ambient ENV`): never said by a project's committed files.
+    #[serde(default)]
+    pub ambient_passwords: Vec<String>,
+}
+
+pub(crate) fn load_personal(path: &Path) -> Result<Personal> {
     if !path.exists() {
         return Ok(Default::default());
     }
     let text = fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-    let f: PersonalFile = toml::from_str(&text)
-        .map_err(|e| Error::input(crate::db::target::redact_text(&format!("{} is not valid: {e}", path.display()))))?;
-    Ok(f.env)
+    toml::from_str(&text)
+        .map_err(|e| Error::input(crate::db::target::redact_text(&format!("{} is not valid: {e}", path.display()))))
+}
+
+/// Says in the person's own file whether their ambient passwords may go to `env`.
+pub(crate) fn write_ambient(path: &Path, env: &str, allowed: bool) -> Result<()> {
+    let mut doc = edit(path)?;
+    let list = doc.entry("ambient_passwords").or_insert_with(|| toml_edit::value(toml_edit::Array::new()));
+    let list = list
+        .as_array_mut()
+        .ok_or_else(|| Error::input(format!("{}: `ambient_passwords` is not a list", path.display())))?;
+    list.retain(|v| v.as_str() != Some(env));
+    if allowed {
+        list.push(env);
+    }
+    save(path, &doc)
+}
+
+/// A TOML file to edit (empty when it does not exist yet).
+fn edit(path: &Path) -> Result<toml_edit::DocumentMut> {
+    let text = if path.exists() {
+        fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?
+    } else {
+        String::new()
+    };
+    text.parse().map_err(|e| {
+        Error::input(crate::db::target::redact_text(&format!("{} is not valid TOML: {e}", path.display())))
+    })
+}
+
+fn save(path: &Path, doc: &toml_edit::DocumentMut) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    fs::write(path, doc.to_string()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))
 }
 
 /// A URL typed with its password (pasted into the app's form): the URL without it, and the
@@ -216,14 +271,7 @@ pub fn check_id(id: &str) -> Result<()> {
 
 /// Adds `[env.NAME]` to a TOML file (creating it), keeping what else the file says.
 pub(crate) fn write_env(path: &Path, name: &str, env: &EnvConfig) -> Result<()> {
-    let text = if path.exists() {
-        fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?
-    } else {
-        String::new()
-    };
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
-        Error::input(crate::db::target::redact_text(&format!("{} is not valid TOML: {e}", path.display())))
-    })?;
+    let mut doc = edit(path)?;
     let value = toml_edit::ser::to_document(env).map_err(|e| Error::input(format!("cannot write env.{name}: {e}")))?;
     let envs = doc.entry("env").or_insert_with(|| {
         let mut t = toml_edit::Table::new();
@@ -232,10 +280,7 @@ pub(crate) fn write_env(path: &Path, name: &str, env: &EnvConfig) -> Result<()> 
     });
     let envs = envs.as_table_mut().ok_or_else(|| Error::input(format!("{}: `env` is not a table", path.display())))?;
     envs.insert(name, toml_edit::Item::Table(value.as_table().clone()));
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    fs::write(path, doc.to_string()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))
+    save(path, &doc)
 }
 
 /// Removes `[env.NAME]` from a TOML file; `false` when it was not there.
@@ -243,13 +288,10 @@ pub(crate) fn delete_env(path: &Path, name: &str) -> Result<bool> {
     if !path.exists() {
         return Ok(false);
     }
-    let text = fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
-    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| {
-        Error::input(crate::db::target::redact_text(&format!("{} is not valid TOML: {e}", path.display())))
-    })?;
+    let mut doc = edit(path)?;
     let removed = doc.get_mut("env").and_then(|e| e.as_table_mut()).and_then(|t| t.remove(name)).is_some();
     if removed {
-        fs::write(path, doc.to_string()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
+        save(path, &doc)?;
     }
     Ok(removed)
 }

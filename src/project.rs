@@ -77,6 +77,11 @@ pub struct Project {
     pub config: Config,
     /// The person's own environments for this project (never committed).
     pub personal: BTreeMap<String, EnvConfig>,
+    /// Environments the person lets their own `PGPASSWORD` and `~/.pgpass` go to.
+    pub ambient_passwords: Vec<String>,
+    /// A personal file from before they were tied to a folder, not read (see
+    /// `profile::legacy_personal_file`).
+    pub legacy_personal: Option<PathBuf>,
 }
 
 /// What a verb works on: a database and a migrations folder.
@@ -89,6 +94,8 @@ pub struct Workspace {
     pub protected: bool,
     /// Where the password is kept in the keyring, for environments.
     secret_key: Option<String>,
+    /// The person's own settings let their ambient passwords go to this environment.
+    ambient: bool,
 }
 
 impl Workspace {
@@ -98,12 +105,12 @@ impl Workspace {
     }
 
     pub fn adhoc(target: Target, migrations: PathBuf) -> Workspace {
-        Workspace { env: None, target, migrations, protected: false, secret_key: None }
+        Workspace { env: None, target, migrations, protected: false, secret_key: None, ambient: false }
     }
 
     /// A database of a fleet that is not an environment (its password, if any, is in `target`).
     pub fn member(target: Target, migrations: PathBuf, protected: bool) -> Workspace {
-        Workspace { env: None, target, migrations, protected, secret_key: None }
+        Workspace { env: None, target, migrations, protected, secret_key: None, ambient: false }
     }
 
     /// Adds the password, from GODWIT_PASSWORD_<ENV> or else the keyring, just before connecting
@@ -129,7 +136,7 @@ impl Workspace {
         let hint = match secret::get(key) {
             Ok(Some(stored)) => {
                 let now = self.target.binding();
-                if stored.bound_to.as_deref() != Some(now.as_str()) {
+                if !stored.bound_to.as_deref().is_some_and(|b| crate::db::target::binding_allows(b, &now)) {
                     if !trust_server {
                         return Err(server_changed(env, stored.bound_to, now));
                     }
@@ -139,8 +146,35 @@ impl Workspace {
                 self.target = self.target.clone().with_password(Some(stored.password));
                 "the password came from the OS keyring: store the right one".to_string()
             }
-            Ok(None) => format!("no password is stored for `{env}`: store it in the OS keyring, or set {var}"),
-            Err(e) => format!("{}; or set {var}", e.message),
+            Ok(_) | Err(_) if self.ambient => {
+                self.target = self.target.clone().with_ambient(true);
+                match crate::db::target::ambient_sources().is_empty() {
+                    true => format!(
+                        "neither PGPASSWORD nor a pass file holds one (your own settings let `{env}` use them): \
+                         store its password in the OS keyring, or set {var}"
+                    ),
+                    false => format!("fix them, or store the password of `{env}` in the OS keyring"),
+                }
+            }
+            found => {
+                let why = match found {
+                    Ok(_) => format!("no password is stored for `{env}`"),
+                    Err(e) => e.message,
+                };
+                let ambient = crate::db::target::ambient_sources();
+                if self.target.dialect() == crate::db::Dialect::Postgres && !ambient.is_empty() {
+                    // Said, so the person knows why their own password did not work here.
+                    let remedy = crate::error::Remedy::AllowAmbient { env: env.clone() };
+                    self.target = self.target.clone().with_auth_remedy(remedy);
+                    format!(
+                        "{why}, and your own {} was not sent (a project's file may name any server): store its \
+                         password in the OS keyring, set {var}, or let `{env}` use your own",
+                        ambient.join(" and ")
+                    )
+                } else {
+                    format!("{why}: store it in the OS keyring, or set {var}")
+                }
+            }
         };
         let remedy = crate::error::Remedy::SetPassword { env: env.clone() };
         self.target = self.target.clone().with_auth_hint(hint).with_auth_remedy(remedy);
@@ -210,10 +244,14 @@ pub enum PasswordRemoval {
 }
 
 impl Project {
-    /// Looks for `godwit.toml` in `start` and its parents.
+    /// Looks for `godwit.toml` in `start` and its parents, up to the first parent that someone else
+    /// could have put one in (a shared folder such as `/tmp`, or another user's).
     pub fn find(start: &Path) -> Result<Option<Project>> {
         let mut dir = Some(start);
         while let Some(d) = dir {
+            if d != start && !trusted_parent(d) {
+                break;
+            }
             if d.join(CONFIG_FILE).is_file() {
                 return Project::load(d).map(Some);
             }
@@ -270,10 +308,19 @@ impl Project {
                 })?;
             }
         }
-        let mut p = Project { root: root.to_path_buf(), config, personal: BTreeMap::new() };
-        if let Some(file) = profile::personal_file(&p.id()) {
-            p.personal = profile::load_personal(&file)?;
+        let mut p = Project {
+            root: root.to_path_buf(),
+            config,
+            personal: BTreeMap::new(),
+            ambient_passwords: Vec::new(),
+            legacy_personal: None,
+        };
+        if let Some(file) = profile::personal_file(&p.id(), root) {
+            let own = profile::load_personal(&file)?;
+            p.personal = own.env;
+            p.ambient_passwords = own.ambient_passwords;
             profile::check_envs(&file, &p.personal)?;
+            p.legacy_personal = profile::legacy_personal_file(&p.id()).filter(|f| f.is_file() && !file.exists());
             if let Some(both) = p.personal.keys().find(|k| p.config.env.contains_key(*k)) {
                 return Err(Error::input(format!(
                     "environment `{both}` is in both {} and your own {}; rename one.",
@@ -406,6 +453,7 @@ impl Project {
         let target = Target::parse(&env.url(&name)?, &self.root)?;
         Ok(Workspace {
             secret_key: Some(self.secret_key(&name)),
+            ambient: self.ambient_passwords.contains(&name),
             env: Some(name),
             target,
             migrations: self.migrations_dir(),
@@ -438,7 +486,7 @@ impl Project {
         let new_binding = Target::parse(&url, &self.root)?.binding();
         let old_binding = self.workspace(Some(name)).ok().map(|w| w.target.binding());
         let path = if personal {
-            profile::personal_file(&self.id())
+            profile::personal_file(&self.id(), &self.root)
                 .ok_or_else(|| Error::input("this system has no config folder for personal environments"))?
         } else {
             self.root.join(CONFIG_FILE)
@@ -447,8 +495,11 @@ impl Project {
         if let Some((_, was_personal)) = self.env(name)
             && was_personal != personal
         {
-            let other =
-                if was_personal { profile::personal_file(&self.id()) } else { Some(self.root.join(CONFIG_FILE)) };
+            let other = if was_personal {
+                profile::personal_file(&self.id(), &self.root)
+            } else {
+                Some(self.root.join(CONFIG_FILE))
+            };
             if let Some(other) = other {
                 profile::delete_env(&other, name)?;
             }
@@ -464,10 +515,26 @@ impl Project {
         if let Some(old) = old_binding.filter(|o| *o != new_binding) {
             let key = self.secret_key(name);
             if let Ok(Some(stored)) = secret::get(&key)
-                && stored.bound_to.as_deref() == Some(old.as_str())
+                && stored.bound_to.as_deref().is_some_and(|b| crate::db::target::binding_allows(b, &old))
             {
                 secret::rebind(&key, &new_binding)?;
             }
+        }
+        Ok(path)
+    }
+
+    /// `secret ambient`: whether the person's own `PGPASSWORD` and `~/.pgpass` may be sent to `env`,
+    /// written in their own file for this folder (never the project's).
+    pub fn allow_ambient(&mut self, env: &str, allowed: bool) -> Result<PathBuf> {
+        if self.env(env).is_none() {
+            return Err(Error::input(format!("there is no environment `{env}`; known: {}", list(&self.env_names()))));
+        }
+        let path = profile::personal_file(&self.id(), &self.root)
+            .ok_or_else(|| Error::input("this system has no config folder for your own settings"))?;
+        profile::write_ambient(&path, env, allowed)?;
+        self.ambient_passwords.retain(|e| e != env);
+        if allowed {
+            self.ambient_passwords.push(env.to_string());
         }
         Ok(path)
     }
@@ -478,7 +545,7 @@ impl Project {
             return Err(Error::input(format!("there is no environment `{name}`; known: {}", list(&self.env_names()))));
         };
         let path = if personal {
-            profile::personal_file(&self.id()).expect("loaded from it")
+            profile::personal_file(&self.id(), &self.root).expect("loaded from it")
         } else {
             self.root.join(CONFIG_FILE)
         };
@@ -512,10 +579,16 @@ impl Project {
                 PasswordSource::Unknown
             } else {
                 match secret::get(&self.secret_key(name)) {
-                    Ok(Some(s)) if s.bound_to.is_some() && s.bound_to == target.as_ref().map(Target::binding) => {
+                    Ok(Some(s))
+                        if s.bound_to
+                            .as_deref()
+                            .zip(target.as_ref().map(Target::binding))
+                            .is_some_and(|(stored, now)| crate::db::target::binding_allows(stored, &now)) =>
+                    {
                         PasswordSource::Keyring
                     }
                     Ok(Some(_)) => PasswordSource::KeyringOtherServer,
+                    Ok(None) if self.ambient_passwords.contains(name) => PasswordSource::Ambient,
                     Ok(None) => PasswordSource::None,
                     Err(_) => {
                         // One failure is enough to know: do not wait on every environment.
@@ -539,6 +612,26 @@ impl Project {
         }
         out
     }
+}
+
+/// Whether a parent folder's `godwit.toml` is the person's: the folder is theirs (or the
+/// system's) and nobody else may write in it.
+#[cfg(unix)]
+fn trusted_parent(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    // SAFETY: getegid has no preconditions.
+    let my_group = unsafe { libc::getegid() };
+    std::fs::metadata(dir).is_ok_and(|m| {
+        let others_write = m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0 && m.gid() != my_group);
+        (m.uid() == me || m.uid() == 0) && !others_write
+    })
+}
+
+#[cfg(not(unix))]
+fn trusted_parent(_dir: &Path) -> bool {
+    true
 }
 
 fn list(names: &[&String]) -> String {
@@ -637,6 +730,23 @@ mod tests {
         assert!(w.protected);
         let e = p.env_name(Some("stage")).unwrap_err();
         assert!(e.message.contains("dev, prod"), "{}", e.message);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_godwit_toml_planted_in_a_shared_parent_is_not_found() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let shared = d.path().join("shared");
+        let mine = shared.join("mine/sub");
+        fs::create_dir_all(&mine).unwrap();
+        fs::write(shared.join(CONFIG_FILE), "[env.evil]\nurl = \"postgres://app@evil.example/db\"\n").unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(Project::find(&mine).unwrap().is_none());
+        // In the folder itself, it is the one the person chose to work in.
+        assert!(Project::find(&shared).unwrap().is_some());
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(Project::find(&mine).unwrap().is_some());
     }
 
     #[test]

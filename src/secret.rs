@@ -181,7 +181,19 @@ pub(crate) fn in_hand(password: &SecretString) {
 pub fn scrub(text: &str) -> String {
     let mut out = crate::db::target::redact_text(text);
     for p in IN_HAND.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-        out = out.replace(p.expose_secret(), "********");
+        let p = p.expose_secret();
+        // As written, and as a `Debug` print or JSON would escape it (a `"` or `\` in it).
+        let json = serde_json::to_string(p).unwrap_or_default();
+        for form in [
+            p.to_string(),
+            p.escape_debug().to_string(),
+            p.escape_default().to_string(),
+            json[1..json.len() - 1].to_string(),
+        ] {
+            if !form.is_empty() {
+                out = out.replace(&form, "********");
+            }
+        }
     }
     out
 }
@@ -220,6 +232,10 @@ mod tests {
         let report = report.lock().unwrap().clone();
         assert!(report.contains("PgConnectOptions") && report.contains("secret.rs"), "{report}");
         assert!(!report.contains("Pw-In-Hand-77") && !report.contains("Url-Pw-8"), "{report}");
+        // A password with a quote or a backslash, printed escaped (`{:?}` of the options).
+        in_hand(&SecretString::from(r#"Esc"Pw\9"#));
+        let report = scrub(&format!("{:?}", Some(r#"Esc"Pw\9"#)));
+        assert!(!report.contains("Pw"), "{report}");
     }
 
     #[test]

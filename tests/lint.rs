@@ -167,7 +167,13 @@ fn files_it_cannot_read_are_findings_and_sarif_places_them() {
     let f = found(&o);
     assert!(f.contains(&("unparseable".into(), "a.sql".into(), 1)), "{f:?}");
     assert!(f.contains(&("sqlite-unsupported-alter".into(), "a.sql".into(), 2)), "{f:?}");
-    assert!(f.contains(&("unparseable".into(), "b.sql".into(), 1)), "{f:?}");
+    assert!(f.contains(&("unsplittable".into(), "b.sql".into(), 1)), "{f:?}");
+    // Not even `all` at the top of the file silences it: the file was not linted at all.
+    std::fs::write(dir.path().join("c.sql"), "-- godwit:lint-ignore all\n\nDROP TABLE users;\nSELECT 'never closed;\n")
+        .unwrap();
+    let o = godwit(dir.path(), &["lint", "c.sql", "--dialect", "sqlite", "--json"]);
+    assert!(found(&o).contains(&("unsplittable".into(), "c.sql".into(), 4)), "{:?}", found(&o));
+    assert_eq!(o.code, 1);
 
     let o = godwit(dir.path(), &["lint", "a.sql", "--dialect", "sqlite", "--format", "sarif"]);
     assert_eq!(o.json["version"], "2.1.0");

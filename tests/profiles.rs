@@ -431,8 +431,13 @@ fn personal_environments_stay_out_of_the_project() {
     let o = godwit(&["env", "add", "mine", "--driver", "sqlite", "--database", "mine.db", "--personal"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(!std::fs::read_to_string(root.join("godwit.toml")).unwrap().contains("mine"));
-    let personal = dir.path().join(".config/godwit/projects/test-project.toml");
-    assert!(std::fs::read_to_string(&personal).unwrap().contains("[env.mine]"), "{}", personal.display());
+    // Tied to this folder as well as the id: `test-project-<folder hash>.toml`.
+    let projects = dir.path().join(".config/godwit/projects");
+    let files: Vec<PathBuf> = std::fs::read_dir(&projects).unwrap().flatten().map(|e| e.path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("test-project-") && name.ends_with(".toml"), "{name}");
+    assert!(std::fs::read_to_string(&files[0]).unwrap().contains("[env.mine]"), "{name}");
     let o = godwit(&["env", "list"]);
     assert!(text(&o).contains("mine") && text(&o).contains("personal"), "{}", text(&o));
     assert!(godwit(&["--env", "mine", "up"]).status.success());
@@ -600,6 +605,13 @@ fn a_stored_password_goes_only_to_the_server_it_was_stored_for() {
         let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(list[0]["password"], "keyring_other_server");
     }
+
+    // The same server with weaker TLS than the password was stored with: asked first, like another
+    // server (the password would cross the network in the clear).
+    set_url(&format!("{}?sslmode=disable", cluster.url()));
+    let o = k.godwit(&root, &["env", "test", "prod"], None);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("--trust-host env test prod"), "{}", text(&o));
 
     // A real move (another database on the same server): refused once, then confirmed with the
     // command as printed, and from then on the password goes there without asking.

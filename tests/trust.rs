@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TestDb;
+use common::pgtrap::PasswordTrap;
 use common::project::{Project, signal, start_up, text};
 use godwit::db::Dialect;
 
@@ -382,4 +383,204 @@ async fn a_colour_from_godwit_toml_is_a_colour() {
         std::fs::write(&toml, with(ok)).unwrap();
         assert!(p.godwit(&["env", "list"]).status.success());
     }
+}
+
+/// A HOME of the test's own holding a `~/.pgpass` line and a `~/.my.cnf` for every server: the
+/// person's own passwords, which a project's file must not be able to send anywhere.
+fn home_with_own_passwords(p: &Project) -> PathBuf {
+    let home = p.home.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".pgpass"), "*:*:*:*:Pgpass-Secret-1\n").unwrap();
+    std::fs::set_permissions(home.join(".pgpass"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(home.join(".my.cnf"), "[client]\npassword=MyCnf-Secret-4\n").unwrap();
+    home
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_persons_own_postgres_passwords_go_only_where_they_allow_them() {
+    let p = Project::new(Dialect::Postgres).await;
+    p.t.write("1_t.up.sql", "CREATE TABLE t (id INT);");
+    // A stranger's server that asks for a password and then lets the client in.
+    let trap = PasswordTrap::start(Some("127.0.0.1:5432".into())).await;
+    let toml = |extra: &str| {
+        std::fs::write(
+            p.t.dir.path().join("godwit.toml"),
+            format!(
+                "id = \"trust-test\"\n[env.dev]\nurl = \"postgres://postgres@127.0.0.1:{}/{}{extra}\"\n",
+                trap.port, p.t.name
+            ),
+        )
+        .unwrap()
+    };
+    toml("");
+    let home = home_with_own_passwords(&p);
+    let run = |args: &[&str], pgpassword: bool| {
+        let mut c = p.command(args);
+        c.env("HOME", &home).env_remove("PGPASSFILE");
+        match pgpassword {
+            true => c.env("PGPASSWORD", "Ambient-Secret-2"),
+            false => c.env_remove("PGPASSWORD"),
+        };
+        c.output().unwrap()
+    };
+    // The driver sends none of the person's own; the dump tool, with none to send, does not log in.
+    for args in [&["status"][..], &["up"]] {
+        let o = run(args, true);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    assert_eq!(run(&["backup"], true).status.code(), Some(1));
+    let sent = trap.passwords();
+    assert!(sent.len() >= 3 && sent.iter().all(String::is_empty), "{sent:?}");
+
+    // Their own settings allow it for this environment: then it goes, to the driver and the tool.
+    let o = p.godwit(&["secret", "ambient", "dev"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!std::fs::read_to_string(p.t.dir.path().join("godwit.toml")).unwrap().contains("ambient"));
+    let before = trap.passwords().len();
+    assert!(run(&["backup"], true).status.success());
+    let sent = trap.passwords()[before..].to_vec();
+    assert!(sent.len() >= 2 && sent.iter().all(|s| s == "Ambient-Secret-2"), "{sent:?}");
+    let before = trap.passwords().len();
+    assert!(run(&["backup"], false).status.success());
+    let sent = trap.passwords()[before..].to_vec();
+    assert!(sent.len() >= 2 && sent.iter().all(|s| s == "Pgpass-Secret-1"), "{sent:?}");
+
+    // A fork of the project (the same id in another folder) has its own settings: nothing is sent.
+    let fork = tempfile::tempdir().unwrap();
+    std::fs::copy(p.t.dir.path().join("godwit.toml"), fork.path().join("godwit.toml")).unwrap();
+    std::fs::create_dir(fork.path().join("migrations")).unwrap();
+    let before = trap.passwords().len();
+    let o = p
+        .command(&["status"])
+        .current_dir(fork.path())
+        .env("HOME", &home)
+        .env("PGPASSWORD", "Ambient-Secret-2")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(trap.passwords()[before..].iter().all(String::is_empty), "{:?}", trap.passwords());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_login_says_truthfully_that_the_persons_own_password_was_not_sent() {
+    let p = Project::new(Dialect::Postgres).await;
+    let trap = PasswordTrap::start(None).await;
+    std::fs::write(
+        p.t.dir.path().join("godwit.toml"),
+        format!("id = \"trust-test\"\n[env.dev]\nurl = \"postgres://app@127.0.0.1:{}/appdb\"\n", trap.port),
+    )
+    .unwrap();
+    let home = home_with_own_passwords(&p);
+    let o = p.command(&["status"]).env("HOME", &home).env("PGPASSWORD", "Ambient-Secret-2").output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(trap.passwords(), [""]);
+    // The remedy offered is the command that allows it, as it can be pasted.
+    assert!(text(&o).contains("`godwit secret ambient dev`"), "{}", text(&o));
+    assert!(!text(&o).contains("Ambient-Secret-2") && !text(&o).contains("Pgpass-Secret-1"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dotenv_is_read_literally_and_only_in_its_own_folder() {
+    let p = Project::new(Dialect::Postgres).await;
+    std::fs::remove_file(p.t.dir.path().join("godwit.toml")).unwrap();
+    let trap = PasswordTrap::start(None).await;
+    let dotenv = format!("DATABASE_URL=postgres://app:${{SECRET_TOKEN}}@127.0.0.1:{}/appdb\n", trap.port);
+    std::fs::write(p.t.dir.path().join(".env"), &dotenv).unwrap();
+    let o = p.command(&["status"]).env("SECRET_TOKEN", "Token-Secret-3").output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(trap.passwords(), ["${SECRET_TOKEN}"]);
+    // A .env in a parent folder (a shared one, say) is not read at all.
+    let sub = p.t.dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let o = p.command(&["status"]).current_dir(&sub).env("SECRET_TOKEN", "Token-Secret-3").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(trap.passwords().len(), 1);
+}
+
+#[tokio::test]
+async fn mariadb_dump_tools_never_read_the_persons_own_option_files() {
+    let p = Project::new(Dialect::MySql).await;
+    p.t.write("1_t.up.sql", "CREATE TABLE t (id INT);");
+    // A server that lets this user in without a password, and turns away one that sends any.
+    let user = format!("n{}", p.t.name.trim_start_matches("godwit_t_"));
+    let admin = |sql: String| {
+        let o = Command::new("mariadb").args(["--protocol=TCP", "-h127.0.0.1", "-uroot", "-e", &sql]).output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    admin(format!("CREATE USER '{user}'@'127.0.0.1'"));
+    admin(format!("GRANT ALL ON {}.* TO '{user}'@'127.0.0.1'", p.t.name));
+    let url = format!("mysql://{user}@127.0.0.1:3306/{}", p.t.name);
+    std::fs::write(p.t.dir.path().join("godwit.toml"), format!("id = \"trust-test\"\n[env.dev]\nurl = \"{url}\"\n"))
+        .unwrap();
+    let home = home_with_own_passwords(&p);
+    for args in [&["up", "--backup"][..], &["schema", "--format", "sql"]] {
+        let o = p.command(args).env("HOME", &home).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    admin(format!("DROP USER '{user}'@'127.0.0.1'"));
+}
+
+/// A cloned folder without godwit.toml whose `migrations` is a link to elsewhere (or `--source`
+/// naming such a link): `new` and `import` write nothing through it.
+#[tokio::test]
+async fn a_migrations_link_leading_outside_is_never_written_through() {
+    let p = Project::new(Dialect::Sqlite).await;
+    let dir = p.t.dir.path();
+    std::fs::remove_file(dir.join("godwit.toml")).unwrap();
+    std::fs::remove_dir(dir.join("migrations")).unwrap();
+    let outside = p.home.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("migrations")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("other")).unwrap();
+    std::fs::create_dir_all(dir.join("db")).unwrap();
+    std::fs::write(
+        dir.join("db/20200101000000_x.sql"),
+        "-- migrate:up\ncreate table x (id int);\n-- migrate:down\ndrop table x;\n",
+    )
+    .unwrap();
+    for args in [
+        &["new", "x", "--simple"][..],
+        &["--source", "other", "new", "x", "--simple"],
+        &["import", "dbmate", "db", "--dialect", "sqlite"],
+    ] {
+        let o = p.godwit(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+    }
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    // The real path, spelled out, is the person's choice.
+    let o = p.godwit(&["--source", outside.to_str().unwrap(), "new", "x", "--simple"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// Two projects with one committed id and the same environment names (a fork, or a stranger's
+/// copy) on other databases: neither's retention, restore or verify reaches the other's backups.
+#[tokio::test]
+async fn forks_with_one_id_keep_their_backups_apart() {
+    let first = Project::new(Dialect::Sqlite).await;
+    first.t.write("1_t.up.sql", "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1), (2);");
+    for args in [&["up"][..], &["backup"], &["backup"]] {
+        let o = first.godwit(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    }
+    // The fork: the same id and environment, its own database, the same person's data folder.
+    let fork = Project::new(Dialect::Sqlite).await;
+    std::fs::write(
+        fork.t.dir.path().join("godwit.toml"),
+        format!("id = \"trust-test\"\n[backups]\nkeep = 1\n[env.dev]\nurl = \"{}\"\n", fork.t.url),
+    )
+    .unwrap();
+    fork.t.write("1_t.up.sql", "CREATE TABLE t (id INT);");
+    let run = |args: &[&str]| fork.command(args).env("GODWIT_DATA_DIR", first.data()).output().unwrap();
+    let o = run(&["backups", "--json"]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
+    assert!(run(&["up"]).status.success());
+    for args in [&["restore", "--confirm", "dev"][..], &["backups", "verify"]] {
+        assert_eq!(run(args).status.code(), Some(2), "{args:?}");
+    }
+    assert!(run(&["backup"]).status.success());
+    // The first's two backups are still there, and still its own.
+    let o = first.godwit(&["backups", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(fork.t.strings("SELECT CAST(COUNT(*) AS TEXT) FROM t").await, ["0"]);
 }

@@ -62,13 +62,16 @@ fn with_password(program: &Path, target: &Target) -> Result<Command> {
             if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
         });
     }
-    // Must be the first option.
-    c.arg("--defaults-extra-file=/dev/fd/3");
+    // Must be the first option. Only this file: `--defaults-extra-file` would still read the
+    // person's ~/.my.cnf, and send its password to whatever server a project names.
+    c.arg("--defaults-file=/dev/fd/3");
     Ok(c)
 }
 #[cfg(not(unix))]
 fn with_password(program: &Path, target: &Target) -> Result<Command> {
     let mut c = tool::command(program);
+    // The person's own option files are not read (see the Unix one).
+    c.arg("--no-defaults");
     if let Some(p) = target.password() {
         c.env("MYSQL_PWD", p);
     }

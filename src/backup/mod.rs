@@ -100,18 +100,38 @@ impl Store {
 
     /// The store of a workspace: its project and environment, or for a database that is no
     /// environment (a fleet's, an ad hoc URL), one named after the database, in its project if any.
+    /// Each is keyed by what its backups are of (the server and database, or the SQLite file) as
+    /// well: a fork with the same project id and environment names, or an edit that points an
+    /// environment elsewhere, gets a store of its own. Its retention never deletes, and its restore
+    /// and verify never read, another database's backups.
     pub fn for_workspace(project_id: Option<String>, ws: &crate::project::Workspace) -> Result<Store> {
-        use sha2::Digest;
-        let named = || {
-            let shown = ws.target.display();
-            let hash = hex::encode(&sha2::Sha256::digest(shown.as_bytes())[..6]);
-            format!("{}-{hash}", sanitize(&ws.target.database()))
-        };
+        let named = || format!("{}-{}", sanitize(&ws.target.database()), short_hash(&ws.target.display()));
         match (project_id, &ws.env) {
-            (Some(p), Some(e)) => Store::new(&p, e),
+            (Some(p), Some(e)) => {
+                let store = Store::new(&p, &Store::folder(e, &ws.target))?;
+                store.adopt_legacy(&Store::new(&p, e)?, &ws.target);
+                Ok(store)
+            }
             // A fleet's database that is not an environment: in its project, by its URL.
             (Some(p), None) => Store::new(&p, &named()),
             (None, _) => Store::new("adhoc", &named()),
+        }
+    }
+
+    /// An environment's store folder: its name and a hash of what it is of.
+    pub fn folder(env: &str, target: &Target) -> String {
+        format!("{env}-{}", short_hash(&target.identity()))
+    }
+
+    /// Takes over a store from before stores were keyed by database (`<project>/<env>`), when
+    /// every backup in it says it is of this database; otherwise it stays where it is, unread.
+    fn adopt_legacy(&self, legacy: &Store, target: &Target) {
+        if self.dir.exists() || !legacy.dir.join(MANIFEST).is_file() {
+            return;
+        }
+        let Ok(entries) = legacy.list() else { return };
+        if entries.iter().all(|e| e.database == target.display() && e.dialect == target.dialect()) {
+            let _ = std::fs::rename(&legacy.dir, &self.dir);
         }
     }
 
@@ -180,6 +200,11 @@ impl Store {
         }
         Ok(removed.into_iter().map(|r| r.id).collect())
     }
+}
+
+fn short_hash(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..6])
 }
 
 /// A file name with no folder in it.

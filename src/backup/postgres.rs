@@ -42,10 +42,29 @@ fn base(program: &Path, target: &Target) -> Command {
     if let Some(p) = target.password() {
         c.env("PGPASSWORD", p);
     }
-    for (k, v) in url.query_pairs() {
-        if k == "sslmode" {
-            c.env("PGSSLMODE", v.as_ref());
+    if target.ambient() {
+        // The person allowed their own for this target: what sqlx read, libpq reads too.
+        for k in ["PGPASSWORD", "PGPASSFILE"] {
+            if let (Some(v), None) = (std::env::var_os(k), target.password()) {
+                c.env(k, v);
+            }
         }
+    } else {
+        // libpq reads ~/.pgpass by itself (HOME is passed on): not for a server a project names.
+        // A file that is not there, in the person's own folder, is read silently as none
+        // (`/dev/null` draws a warning that it is not a plain file).
+        let none = crate::folders::config_dir().unwrap_or_default().join("no-pgpass");
+        c.env("PGPASSFILE", none);
+    }
+    for (k, v) in url.query_pairs() {
+        let var = match k.as_ref() {
+            "sslmode" | "ssl-mode" => "PGSSLMODE",
+            "sslrootcert" | "ssl-root-cert" | "ssl-ca" => "PGSSLROOTCERT",
+            "sslcert" | "ssl-cert" => "PGSSLCERT",
+            "sslkey" | "ssl-key" => "PGSSLKEY",
+            _ => continue,
+        };
+        c.env(var, v.as_ref());
     }
     c.env("PGAPPNAME", "godwit").env("PGCONNECT_TIMEOUT", "10");
     c
@@ -119,17 +138,9 @@ impl Tool for PgDump {
             "--exclude-table=_sqlx_migrations",
         ])
         .arg(format!("--dbname={}", conninfo(target)));
-        let text = tool::run_to_text(c).await?;
-        // Newer pg_dump brackets its output with a random key (`\restrict KEY`): left out, so the
-        // same schema reads the same every time.
-        Ok(text.lines().filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")).fold(
-            String::new(),
-            |mut s, l| {
-                s.push_str(l);
-                s.push('\n');
-                s
-            },
-        ))
+        // As pg_dump wrote it: newer ones bracket the output with a random key (`\restrict KEY`),
+        // which keeps a hostile server from slipping psql commands into it when psql reads it.
+        tool::run_to_text(c).await
     }
 
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()> {

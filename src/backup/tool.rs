@@ -133,6 +133,20 @@ pub(crate) async fn run_to_text(cmd: Command) -> Result<String> {
     std::fs::read_to_string(&out).map_err(|e| Error::failed(format!("cannot read the schema the dump tool wrote: {e}")))
 }
 
+/// A dump tool's schema as a migration's SQL, which the driver runs: without pg_dump's psql-only
+/// `\restrict` and `\unrestrict` lines (psql's guard, meaningless to a driver, and random in each
+/// dump).
+pub fn as_migration_sql(dump: &str) -> String {
+    dump.lines().filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")).fold(
+        String::new(),
+        |mut s, l| {
+            s.push_str(l);
+            s.push('\n');
+            s
+        },
+    )
+}
+
 /// `tool --version`, first line.
 pub(crate) async fn version_of(tool: &Path) -> Result<String> {
     let o = command(tool)

@@ -1,12 +1,13 @@
 //! What a verb works on: the project, the environment, the connection.
 
 use super::*;
+use std::path::Path;
 
 pub(super) struct Ctx {
     pub(super) cli: Cli,
     pub(super) project: Option<Project>,
     /// `DATABASE_URL`, from the environment or a `.env` file.
-    pub(super) database_url: Option<String>,
+    pub(super) database_url: Option<DatabaseUrl>,
     /// `godwit` with the flags that chose this environment, for commands printed as remedies.
     pub(super) again: String,
 }
@@ -16,17 +17,18 @@ impl Ctx {
         if let Some(url) =
             self.cli.url.as_ref().filter(|_| !matches!(self.cli.verb, Verb::Env { .. } | Verb::Secret { .. }))
         {
-            return adhoc(url, self.cli.source.clone());
+            // Typed by the person: their own PGPASSWORD and ~/.pgpass may go with it, as with psql.
+            return adhoc(url, self.cli.source.clone(), true);
         }
         if let Some(p) = &self.project {
             let mut w = p.workspace(self.cli.env.as_deref())?;
             if let Some(s) = &self.cli.source {
-                w.migrations = s.clone();
+                w.migrations = folder_here(s)?;
             }
             return Ok(w);
         }
-        if let Some(url) = &self.database_url {
-            return adhoc(url, self.cli.source.clone());
+        if let Some(d) = &self.database_url {
+            return adhoc(&d.url, self.cli.source.clone(), d.theirs);
         }
         Err(Error::input(
             "no godwit.toml here or in any parent folder, and no --url or DATABASE_URL: run `godwit init` to make \
@@ -54,9 +56,9 @@ impl Ctx {
 
     pub(super) fn source_dir(&self) -> Result<PathBuf> {
         match (&self.cli.source, &self.project) {
-            (Some(s), _) => Ok(s.clone()),
+            (Some(s), _) => folder_here(s),
             (None, Some(p)) => Ok(p.migrations_dir()),
-            (None, None) => Ok(PathBuf::from("migrations")),
+            (None, None) => folder_here(Path::new("migrations")),
         }
     }
 
@@ -180,7 +182,38 @@ pub(super) fn label(w: &Workspace) -> String {
     }
 }
 
-pub(super) fn adhoc(url: &str, source: Option<PathBuf>) -> Result<Workspace> {
+/// `DATABASE_URL` and where it came from.
+pub(super) struct DatabaseUrl {
+    pub(super) url: String,
+    /// From the person's own environment, not a folder's `.env`.
+    pub(super) theirs: bool,
+}
+
+/// A database named by a URL; `theirs` when the person gave it (`--url`, their own `DATABASE_URL`),
+/// so their ambient passwords may go with it.
+pub(super) fn adhoc(url: &str, source: Option<PathBuf>, theirs: bool) -> Result<Workspace> {
     let cwd = std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
-    Ok(Workspace::adhoc(Target::parse(url, &cwd)?, source.unwrap_or_else(|| cwd.join("migrations"))))
+    let target = Target::parse(url, &cwd)?.with_ambient(theirs);
+    let migrations = folder_here(source.as_deref().unwrap_or(Path::new("migrations")))?;
+    Ok(Workspace::adhoc(target, cwd.join(migrations)))
+}
+
+/// A migrations folder named from the current one (`--source`, or `migrations` without a
+/// project): one that a cloned folder's link leads elsewhere (`migrations -> ~/.ssh`) is refused,
+/// as godwit.toml's is. A path the person spells out (absolute, or with `..`) is theirs.
+fn folder_here(rel: &Path) -> Result<PathBuf> {
+    let cwd = std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
+    let spelled_out = rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir));
+    if spelled_out {
+        return Ok(rel.to_path_buf());
+    }
+    project::inside(&cwd, &rel.to_string_lossy()).map_err(|why| {
+        Error::input(format!(
+            "the migrations folder {} {}, through a link; nothing was read or written. Give the folder's own \
+             path if you mean it.",
+            rel.display(),
+            why.replace("the project", "the current folder")
+        ))
+    })?;
+    Ok(rel.to_path_buf())
 }

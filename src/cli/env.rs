@@ -42,7 +42,8 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
             Ok(())
         }
         EnvCmd::List(json) => {
-            let envs = project_of(ctx)?.envs();
+            let p = project_of(ctx)?;
+            let envs = p.envs();
             if json.json {
                 print_json(&envs);
                 return Ok(());
@@ -68,10 +69,20 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
                         PasswordSource::None => "no password stored",
                         PasswordSource::KeyringOtherServer => "password stored for another server",
                         PasswordSource::Unknown => "keyring not available",
+                        PasswordSource::Ambient => "your own PGPASSWORD or pass file",
                     }
                     .to_string(),
                 );
                 println!("{:<12} {}  [{}]", e.name, e.url, tags.join(", "));
+            }
+            if let (Some(old), Some(now)) = (&p.legacy_personal, crate::profile::personal_file(&p.id(), &p.root)) {
+                println!(
+                    "\n{} holds your own settings for projects with this id, from a Godwit that did not tie them \
+                     to a folder; they are not used. If they are this folder's: `mv {} {}`",
+                    old.display(),
+                    shell_quote(&old.display().to_string()),
+                    shell_quote(&now.display().to_string())
+                );
             }
             Ok(())
         }
@@ -140,6 +151,18 @@ pub(super) fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
             let password = read_password(*stdin, &format!("Password for {env} ({}): ", w.target.display()))?;
             w.store_password(&password)?;
             println!("Stored the password of `{env}` in the OS keyring, for {} only.", w.target.binding());
+            Ok(())
+        }
+        SecretCmd::Ambient { env, off } => {
+            let path = p.clone().allow_ambient(env, !*off)?;
+            match off {
+                false => println!(
+                    "`{env}` may now use your own PGPASSWORD and pass file when no password is stored for it \
+                     (noted in {}).",
+                    path.display()
+                ),
+                true => println!("`{env}` no longer uses your own PGPASSWORD or pass file."),
+            }
             Ok(())
         }
         SecretCmd::Remove { env } => {

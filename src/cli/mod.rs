@@ -459,6 +459,14 @@ enum SecretCmd {
     },
     /// Remove an environment's password from the OS keyring.
     Remove { env: String },
+    /// Let an environment use your own PGPASSWORD and ~/.pgpass (or PGPASSFILE) when no password
+    /// is stored for it. Kept in your own settings for this project folder, never in godwit.toml.
+    Ambient {
+        env: String,
+        /// Stop sending them to it.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -542,7 +550,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     if cli.project.is_some() && project.is_none() {
         return Err(Error::input(format!("no {} in {}", project::CONFIG_FILE, start.display())));
     }
-    let ctx = Ctx { cli, project, database_url: database_url(), again };
+    let ctx = Ctx { cli, project, database_url: database_url(&start), again };
     if let Some(name) = ctx.cli.fleet.fleet.clone() {
         return fleet::fleet_verb(&ctx, &name).await;
     }
@@ -612,13 +620,34 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     }
 }
 
-/// `DATABASE_URL` from the environment, else from a `.env` file in this folder or a parent (as
-/// sqlx-cli reads it). Only that one key is read, and nothing is exported: a `.env` from a cloned
-/// project must not reach the dump tools (`LD_PRELOAD`, …) or set anything else.
-fn database_url() -> Option<String> {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .or_else(|| dotenvy::dotenv_iter().ok()?.flatten().find(|(k, _)| k == "DATABASE_URL").map(|(_, v)| v))
+/// `DATABASE_URL` from the person's environment (theirs: their own passwords may go with it), else
+/// from a `.env` file in `dir` (a folder's: they may not). Only that one key is read, literally,
+/// and nothing is exported: a `.env` from a cloned project must not reach the dump tools
+/// (`LD_PRELOAD`, …), set anything else, or put the person's other variables (`${SECRET}`) into a URL.
+/// Parent folders are not searched: a `.env` in a shared parent is anyone's.
+fn database_url(dir: &std::path::Path) -> Option<DatabaseUrl> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return Some(DatabaseUrl { url, theirs: true });
+    }
+    let text = std::fs::read_to_string(dir.join(".env")).ok()?;
+    text.lines().find_map(|line| {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let (key, value) = line.split_once('=')?;
+        (key.trim() == "DATABASE_URL").then(|| DatabaseUrl { url: dotenv_value(value.trim()), theirs: false })
+    })
+}
+
+/// A `.env` value as written: quotes removed, an unquoted value's ` #` comment dropped, nothing
+/// expanded.
+fn dotenv_value(v: &str) -> String {
+    if let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
+        return inner.to_string();
+    }
+    if let Some(inner) = v.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        return inner.replace("\\\"", "\"").replace("\\\\", "\\");
+    }
+    v.split(" #").next().unwrap_or_default().trim_end().to_string()
 }
 
 /// `godwit` with the flags that chose this project and database, for the commands printed as
@@ -709,6 +738,10 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Rebase => format!(
             "To renumber the pending ones after the newest: `{godwit} rebase --dry-run` shows the renames, \
              `{godwit} rebase` does them."
+        ),
+        Remedy::AllowAmbient { env } => format!(
+            "To let `{env}` use your own PGPASSWORD and ~/.pgpass (only do this if you trust its server): \
+             `{godwit} secret ambient {env}`."
         ),
         Remedy::SkipEnv { env } => {
             format!("If you know {env} has none of them applied: `{godwit} rebase --skip {}`.", shell_quote(env))

@@ -432,11 +432,13 @@ pub async fn drop_database(target: &Target, opts: &ConnectOptions) -> Result<boo
 }
 
 /// A database made for Godwit's own work beside an environment's: a new, uniquely named database on
-/// the same server (a file in the temp folder for SQLite). Never the environment's own; `remove`
-/// drops it, and every path that made one calls it.
+/// the same server (for SQLite, a file in a private folder of its own: the shared temp folder is
+/// everyone's). Never the environment's own; `remove` drops it, and every path that made one calls it.
 pub struct Scratch {
     pub target: Target,
     opts: ConnectOptions,
+    /// SQLite's folder (0700), removed with the scratch.
+    _folder: Option<tempfile::TempDir>,
 }
 
 impl Scratch {
@@ -446,11 +448,22 @@ impl Scratch {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("godwit_scratch_{}_{n}_{nanos}", std::process::id());
-        let target = match beside.dialect() {
-            Dialect::Sqlite => {
-                beside.with_database(&std::env::temp_dir().join(format!("{name}.db")).display().to_string())
-            }
-            _ => beside.with_database(&name),
+        let folder =
+            match beside.dialect() {
+                Dialect::Sqlite => {
+                    let mut b = tempfile::Builder::new();
+                    b.prefix("godwit-scratch-");
+                    #[cfg(unix)]
+                    b.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+                    Some(b.tempdir().map_err(|e| {
+                        Error::failed(format!("cannot make a private folder for a scratch database: {e}"))
+                    })?)
+                }
+                _ => None,
+            };
+        let target = match &folder {
+            Some(dir) => beside.with_database(&dir.path().join(format!("{name}.db")).display().to_string()),
+            None => beside.with_database(&name),
         };
         if target.database() == beside.database() {
             return Err(Error::failed("the scratch database would be the environment's own: nothing was done"));
@@ -475,7 +488,7 @@ impl Scratch {
                 beside.display()
             )));
         }
-        Ok(Scratch { target, opts: opts.clone() })
+        Ok(Scratch { target, opts: opts.clone(), _folder: folder })
     }
 
     /// Drops it, ending any session still in it.
@@ -592,6 +605,11 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
                 "28P01" | "1045" if target.has_password() => {
                     format!("the server at {at} refused the password for this user: {}.", target.auth_hint())
                 }
+                "28P01" if target.ambient() && !target::ambient_sources().is_empty() => format!(
+                    "the server at {at} refused the password for this user from your own {}: {}.",
+                    target::ambient_sources().join(" or "),
+                    target.auth_hint()
+                ),
                 "28P01" | "1045" => format!(
                     "the server at {at} wants a password for this user, and none was sent: {}.",
                     target.auth_hint()
@@ -624,10 +642,8 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
         Some(r) => err.with_remedy(r),
         None => err,
     };
-    match target.auth_remedy().filter(|_| refused) {
-        Some(r) => err.with_remedy(r.clone()),
-        None => err,
-    }
+    let remedies = if refused { target.auth_remedies() } else { &[] };
+    remedies.iter().fold(err, |err, r| err.with_remedy(r.clone()))
 }
 
 /// MySQL quotes the text after the error ("near '...' at line N", the line counted within the

@@ -21,7 +21,10 @@ pub struct Target {
     /// Said when the server refuses the password: where it came from, how to store the right one.
     auth_hint: Option<String>,
     /// What to offer when the server refuses the password.
-    auth_remedy: Option<crate::error::Remedy>,
+    auth_remedies: Vec<crate::error::Remedy>,
+    /// Whether the person's own ambient passwords (`PGPASSWORD`, `~/.pgpass`) may be sent here:
+    /// only for a URL they gave themselves, or an environment their own settings name.
+    ambient: bool,
 }
 
 impl fmt::Debug for Target {
@@ -83,7 +86,8 @@ impl Target {
                 sqlite_path: Some(p),
                 password: None,
                 auth_hint: None,
-                auth_remedy: None,
+                auth_remedies: Vec::new(),
+                ambient: false,
             });
         }
         let url = Url::parse(raw).map_err(|e| {
@@ -114,7 +118,28 @@ impl Target {
         if dialect == Dialect::Postgres {
             normalize(&mut url)?;
         }
-        Ok(Target { dialect, url: Some(url), sqlite_path: None, password, auth_hint: None, auth_remedy: None })
+        Ok(Target {
+            dialect,
+            url: Some(url),
+            sqlite_path: None,
+            password,
+            auth_hint: None,
+            auth_remedies: Vec::new(),
+            ambient: false,
+        })
+    }
+
+    /// Lets the driver and the dump tools use the person's own ambient passwords (`PGPASSWORD`,
+    /// `PGPASSFILE` or `~/.pgpass`) for this target. Never for a URL from a project's files unless
+    /// the person's own settings say so for that environment.
+    pub fn with_ambient(mut self, allowed: bool) -> Target {
+        self.ambient = allowed;
+        self
+    }
+
+    /// See `with_ambient`.
+    pub fn ambient(&self) -> bool {
+        self.ambient
     }
 
     pub fn with_password(mut self, password: Option<SecretString>) -> Target {
@@ -130,13 +155,16 @@ impl Target {
         self
     }
 
+    /// Adds a way out offered when the server refuses the password (once each).
     pub fn with_auth_remedy(mut self, remedy: crate::error::Remedy) -> Target {
-        self.auth_remedy = Some(remedy);
+        if !self.auth_remedies.contains(&remedy) {
+            self.auth_remedies.push(remedy);
+        }
         self
     }
 
-    pub(crate) fn auth_remedy(&self) -> Option<&crate::error::Remedy> {
-        self.auth_remedy.as_ref()
+    pub(crate) fn auth_remedies(&self) -> &[crate::error::Remedy] {
+        &self.auth_remedies
     }
 
     pub(crate) fn auth_hint(&self) -> &str {
@@ -179,7 +207,42 @@ impl Target {
                 b.push_str(&format!(" {k}={v}"));
             }
         }
+        if with_database {
+            b.push_str(&self.tls_binding());
+        }
         b
+    }
+
+    /// The TLS settings the URL asks for, as a binding's tail (empty for the driver's default):
+    /// a password stored with `verify-full` is not sent in plain text after an edit.
+    fn tls_binding(&self) -> String {
+        let Some(u) = &self.url else { return String::new() };
+        let q = |keys: &[&str]| {
+            u.query_pairs().find(|(k, _)| keys.contains(&k.as_ref())).map(|(_, v)| v.to_ascii_lowercase())
+        };
+        let mut b = String::new();
+        if let Some(mode) = q(&["sslmode", "ssl-mode"]) {
+            b.push_str(&format!(" sslmode={mode}"));
+        }
+        // Last: a path may hold spaces.
+        if let Some(root) = q(&["sslrootcert", "ssl-root-cert", "ssl-ca", "sslca"]) {
+            b.push_str(&format!(" sslrootcert={root}"));
+        }
+        b
+    }
+
+    /// What a backup is of: the server and database (`binding` without its TLS settings), or the
+    /// SQLite file's real path.
+    pub fn identity(&self) -> String {
+        match (self.endpoint(), &self.sqlite_path) {
+            (Some(e), _) => self.binding_of(&e, false) + "/" + &e.database,
+            // The folder's real path: the file itself may not be made yet.
+            (None, Some(p)) => match (p.parent().and_then(|d| d.canonicalize().ok()), p.file_name()) {
+                (Some(dir), Some(name)) => dir.join(name).display().to_string(),
+                _ => p.display().to_string(),
+            },
+            _ => String::new(),
+        }
     }
 
     /// The server alone (`binding` without the database): what a fleet's connection budget and
@@ -187,6 +250,11 @@ impl Target {
     pub fn server(&self) -> String {
         let Some(e) = self.endpoint() else { return "sqlite".into() };
         self.binding_of(&e, false)
+    }
+
+    /// `server` with the TLS settings: what a fleet's password for that server is bound to.
+    pub fn server_binding(&self) -> String {
+        format!("{}{}", self.server(), self.tls_binding())
     }
 
     /// Where a server target connects, part by part, as sqlx reads its URL (for the dump tools,
@@ -260,6 +328,59 @@ impl Target {
     pub(crate) fn password(&self) -> Option<&str> {
         self.password.as_ref().map(|p| p.expose_secret())
     }
+}
+
+/// Where the person's own PostgreSQL password would come from, if a target may use it
+/// (`Target::ambient`): `PGPASSWORD`, and the pass file if there is one.
+pub fn ambient_sources() -> Vec<String> {
+    let mut out = Vec::new();
+    if std::env::var_os("PGPASSWORD").is_some_and(|v| !v.is_empty()) {
+        out.push("PGPASSWORD".to_string());
+    }
+    let file = std::env::var_os("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".pgpass")))
+        .filter(|f| f.is_file());
+    if let Some(f) = file {
+        out.push(f.display().to_string());
+    }
+    out
+}
+
+/// Whether a password stored for the binding `stored` may be sent to `now`: the same server and
+/// database, and TLS at least as strong (a certificate check stays with its root certificate).
+/// A weaker mode, or another server, is confirmed by a person first.
+pub fn binding_allows(stored: &str, now: &str) -> bool {
+    if stored == now {
+        return true;
+    }
+    let (stored_place, stored_mode, stored_root) = split_tls(stored);
+    let (now_place, now_mode, now_root) = split_tls(now);
+    let verifying = stored_mode >= 4;
+    stored_place == now_place && now_mode >= stored_mode && (!verifying || stored_root == now_root)
+}
+
+/// A binding's place, the rank of its TLS mode (0 off … 5 full verification; 2, "prefer", when
+/// the URL says none) and its root certificate.
+fn split_tls(binding: &str) -> (&str, u8, Option<&str>) {
+    let (rest, root) = match binding.find(" sslrootcert=") {
+        Some(i) => (&binding[..i], Some(&binding[i + " sslrootcert=".len()..])),
+        None => (binding, None),
+    };
+    let (place, mode) = match rest.find(" sslmode=") {
+        Some(i) => (&rest[..i], &rest[i + " sslmode=".len()..]),
+        None => (rest, "prefer"),
+    };
+    let rank = match mode {
+        "disable" | "disabled" => 0,
+        "allow" => 1,
+        "prefer" | "preferred" => 2,
+        "require" | "required" => 3,
+        "verify-ca" | "verify_ca" => 4,
+        "verify-full" | "verify_identity" => 5,
+        _ => 0,
+    };
+    (place, rank, root)
 }
 
 /// The parts of a server connection (see `Target::endpoint`).
@@ -417,7 +538,10 @@ mod tests {
     #[test]
     fn bindings_name_where_the_connection_really_goes() {
         let b = |u: &str| Target::parse(u, Path::new("/p")).unwrap().binding();
-        assert_eq!(b("postgres://app:pw@DB.example/app?sslmode=require"), "postgres://app@db.example:5432/app");
+        assert_eq!(
+            b("postgres://app:pw@DB.example/app?sslmode=require"),
+            "postgres://app@db.example:5432/app sslmode=require"
+        );
         assert_eq!(b("postgres://app@db.example:5432/app"), b("postgresql://app@db.example/app"));
         assert_eq!(b("mariadb://root@127.0.0.1/x"), "mysql://root@127.0.0.1:3306/x");
         // Query parameters that redirect the connection are part of it.
@@ -434,6 +558,32 @@ mod tests {
         let server = |u: &str| Target::parse(u, Path::new("/p")).unwrap().server();
         assert_eq!(server("postgres://app@DB/tenant_%?sslmode=require"), "postgres://app@db:5432");
         assert_eq!(server("postgres://app@db/a?hostaddr=10.9.9.9"), "postgres://app@db:5432 hostaddr=10.9.9.9");
+    }
+
+    #[test]
+    fn a_password_bound_with_tls_is_not_sent_with_less() {
+        let b = |u: &str| Target::parse(u, Path::new("/p")).unwrap().binding();
+        let full = b("postgres://app@db/app?sslmode=verify-full&sslrootcert=/etc/ca.pem");
+        assert_eq!(full, "postgres://app@db:5432/app sslmode=verify-full sslrootcert=/etc/ca.pem");
+        assert!(binding_allows(&full, &full));
+        for weaker in [
+            "postgres://app@db/app?sslmode=disable",
+            "postgres://app@db/app",
+            "postgres://app@db/app?sslmode=require",
+            "postgres://app@db/app?sslmode=verify-full&sslrootcert=/tmp/evil.pem",
+            "postgres://app@db/app?sslmode=verify-full",
+        ] {
+            assert!(!binding_allows(&full, &b(weaker)), "{weaker}");
+        }
+        // No mode (the driver's `prefer`) may become a stronger one without asking, not a weaker.
+        let plain = b("postgres://app@db/app");
+        assert_eq!(plain, "postgres://app@db:5432/app");
+        assert!(binding_allows(&plain, &b("postgres://app@db/app?sslmode=require")));
+        assert!(!binding_allows(&plain, &b("postgres://app@db/app?sslmode=disable")));
+        assert!(!binding_allows(&plain, &b("postgres://app@other/app?sslmode=require")));
+        let my = b("mysql://app@db/app?ssl-mode=VERIFY_IDENTITY");
+        assert!(!binding_allows(&my, &b("mysql://app@db/app?ssl-mode=DISABLED")));
+        assert!(binding_allows(&b("mysql://app@db/app?ssl-mode=REQUIRED"), &my));
     }
 
     #[test]

@@ -165,6 +165,10 @@ pub fn lint_draft(
     out
 }
 
+/// The finding of a file that cannot be split into statements: an error that no comment or
+/// setting silences (the file's comments cannot be placed, and nothing else in it was linted).
+pub(super) const UNSPLITTABLE: &str = "unsplittable";
+
 /// One file's findings from its dialect's rules, those on tables new in the set dropped; the
 /// tables it creates join `new_tables`.
 fn file_findings(sql: &str, dialect: Dialect, in_tx: bool, down: bool, new_tables: &mut BTreeSet<String>) -> Vec<Raw> {
@@ -172,7 +176,7 @@ fn file_findings(sql: &str, dialect: Dialect, in_tx: bool, down: bool, new_table
         Ok(s) => s,
         Err(e) => {
             return vec![Raw {
-                rule: "unparseable".into(),
+                rule: UNSPLITTABLE.into(),
                 severity: Severity::Error,
                 offset: sql.split_inclusive('\n').take(e.line.saturating_sub(1)).map(str::len).sum(),
                 message: format!("the file cannot be split into statements: {}", e.what),
@@ -216,9 +220,12 @@ fn place(sql: &str, file: &str, mut raws: Vec<Raw>, dialect: Dialect, config: &L
     }));
     let mut out: Vec<Finding> = raws
         .into_iter()
-        .filter(|r| !ignores.silences(&r.rule, r.offset))
+        .filter(|r| r.rule == UNSPLITTABLE || !ignores.silences(&r.rule, r.offset))
         .filter_map(|r| {
-            let severity = config.severity_of(&r.rule, r.severity)?;
+            let severity = match r.rule.as_str() {
+                UNSPLITTABLE => Severity::Error,
+                _ => config.severity_of(&r.rule, r.severity)?,
+            };
             let (line, column) = line_col(sql, r.offset);
             Some(Finding {
                 rule: r.rule,

@@ -12,7 +12,7 @@ use crate::syntax::Dialect;
 use crate::syntax::split::{self, Statement as Piece};
 
 pub(super) const RULES: &[&str] =
-    &["down-does-not-undo", "empty-down", "mixed-ddl-and-data", "unparseable", "unknown-ignore"];
+    &["down-does-not-undo", "empty-down", "mixed-ddl-and-data", "unparseable", "unknown-ignore", super::UNSPLITTABLE];
 
 pub(super) fn sql_dialect(d: Dialect) -> Box<dyn SqlDialect> {
     match d {

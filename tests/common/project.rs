@@ -48,7 +48,9 @@ impl Project {
     }
 
     pub fn store(&self) -> PathBuf {
-        self.data().join("backups/trust-test/dev")
+        // Keyed by what its backups are of, as Godwit keys it.
+        let target = godwit::db::Target::parse(&self.t.url, self.t.dir.path()).unwrap();
+        self.data().join("backups/trust-test").join(godwit::backup::Store::folder("dev", &target))
     }
 }
 

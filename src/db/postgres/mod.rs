@@ -103,8 +103,16 @@ impl Postgres {
         let mut o = PgConnectOptions::from_str(target.url().as_str())
             .map_err(|e| Error::input(format!("bad PostgreSQL URL {}: {e}", target.display())))?
             .application_name("godwit");
-        if let Some(p) = target.password() {
-            o = o.password(p);
+        // sqlx fills what the URL leaves out from the person's own PGPASSWORD and ~/.pgpass
+        // (and the port from PGPORT): a project's URL may name any server, so those go only where
+        // the person allowed them. The port is the one the binding and the dump tools use.
+        match target.password() {
+            Some(p) => o = o.password(p),
+            None if !target.ambient() => o = o.password(""),
+            None => {}
+        }
+        if let Some(e) = target.endpoint().filter(|e| e.socket.is_none()) {
+            o = o.port(e.port);
         }
         let mut conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
         // A runner killed mid-migration leaves its session on the server, holding the migration

@@ -3,4 +3,4 @@
 /**
  * Where an environment's password would come from.
  */
-export type PasswordSource = "keyring" | "environment" | "none" | "keyring_other_server" | "unknown";
+export type PasswordSource = "keyring" | "environment" | "none" | "keyring_other_server" | "unknown" | "ambient";
