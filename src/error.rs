@@ -91,6 +91,9 @@ pub enum Problem {
     /// Refused by a protection rule (a protected environment's name not typed).
     #[error("refused by protection")]
     Protected,
+    /// Reading a project would run its code (an Alembic env.py), and a person has not said yes.
+    #[error("running the project's code was not agreed to")]
+    CodeNotAllowed,
     /// A person stopped the work.
     #[error("cancelled")]
     Cancelled,
@@ -108,7 +111,7 @@ impl Problem {
             Dirty { .. } | MigrationFailed { .. } | PlanChanged | Failed => ErrorKind::Failed,
             LockHeld { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
-            Protected => ErrorKind::Protected,
+            Protected | CodeNotAllowed => ErrorKind::Protected,
             Cancelled => ErrorKind::Cancelled,
         }
     }
@@ -177,6 +180,8 @@ pub enum Remedy {
     ImportProject { root: String, tool: crate::import::Tool, from: String, migrations: String },
     /// `rebase` could not read an environment: leave it out, if a person knows it has none of them.
     SkipEnv { env: String },
+    /// Reading a project runs its code (`code`): a person agrees to run it, having seen what.
+    RunCode { code: crate::import::CodeToRun },
     /// The person's own `PGPASSWORD` or `~/.pgpass` was not sent to `env`: their own settings may
     /// allow it for that environment.
     AllowAmbient { env: String },

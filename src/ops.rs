@@ -585,6 +585,9 @@ pub struct ImportRequest {
     pub dir: PathBuf,
     /// The Python that runs an Alembic project (found beside it when `None`).
     pub python: Option<PathBuf>,
+    /// What a person agreed to run to read the project (`import::code_to_run`); Alembic's is run
+    /// only when it is still exactly that.
+    pub run_code: Option<crate::import::CodeToRun>,
     pub dry_run: bool,
 }
 
@@ -619,7 +622,11 @@ pub async fn import(
         )));
     }
     let (tool, dir, into) = (req.tool, req.dir.clone(), migrations.to_path_buf());
-    let opts = crate::import::ReadOptions { dialect: dialect.or(own), python: req.python.clone() };
+    let opts = crate::import::ReadOptions {
+        dialect: dialect.or(own),
+        python: req.python.clone(),
+        run_code: req.run_code.clone(),
+    };
     // Alembic runs a Python process: off the async workers.
     let mut found = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts, &into))
         .await
@@ -867,6 +874,25 @@ pub async fn baseline(
 }
 
 /// `--skip` names that are not environments (a typo would leave out nothing, silently).
+/// What `squash` and `rebase` must read besides the environments: each fleet whose databases are
+/// not environments (a pattern's or a file's). They cannot be read here, so each stands as an
+/// environment that cannot be read: the run refuses, unless a person who knows that fleet has none
+/// of the migrations applied leaves it out (`--skip "fleet NAME"`). Otherwise a member that applied
+/// a renamed file would later fail, and be told to run it again.
+pub fn unread_fleets(p: &project::Project) -> Vec<(String, Result<Session>)> {
+    p.config
+        .fleet
+        .iter()
+        .filter(|(_, f)| f.envs.is_none())
+        .map(|(name, _)| {
+            let why = Error::input(format!(
+                "fleet {name}'s databases are not environments, and squash and rebase read environments only"
+            ));
+            (format!("fleet {name}"), Err(why))
+        })
+        .collect()
+}
+
 fn unknown_skips<T>(envs: &[(String, T)], skip: &[String]) -> Result<()> {
     match skip.iter().find(|n| !envs.iter().any(|(e, _)| e == *n)) {
         Some(n) => Err(Error::input(format!("there is no environment `{n}` to skip"))),
@@ -958,6 +984,7 @@ pub async fn squash(
 ) -> Result<crate::migration::squash::SquashOutcome> {
     use crate::migration::squash::{self, EnvSquash};
     let dialect = s.ws.target.dialect();
+    squash::finish_interrupted(&s.ws.migrations, req.to)?;
     let source = s.source()?;
     source.ensure_valid()?;
     let now = chrono::Utc::now();
@@ -1114,9 +1141,10 @@ pub async fn squash(
         return Ok(outcome(sql));
     }
 
-    // The files: the squashed one staged (never through a planted link), the ones it replaces
-    // removed, then the staged one put in place; a file that cannot be removed puts back those that
-    // were, so the folder is as it was.
+    // The files: the squashed one staged (never through a planted link) and put in place, then the
+    // ones it replaces removed. A file that cannot be removed puts back those that were and takes
+    // the new one away, so the folder is as it was; a squash stopped between the two (a crash)
+    // is finished by the next (`finish_interrupted`): at no point is the project left with neither.
     if !removed.is_empty() {
         let dir = &s.ws.migrations;
         let path = dir.join(&file);
@@ -1129,29 +1157,26 @@ pub async fn squash(
         if let Err(e) = write {
             return Err(Error::input(format!("cannot write {}: {e}; nothing was changed", staged.display())));
         }
+        if let Err(e) = std::fs::rename(&staged, &path) {
+            let _ = std::fs::remove_file(&staged);
+            return Err(Error::failed(format!("cannot put {file} in place: {e}; nothing was changed")));
+        }
         let mut kept: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
-        let mut failure = None;
         for name in &removed {
             let old = dir.join(name);
             let gone = std::fs::read(&old).and_then(|bytes| std::fs::remove_file(&old).map(|()| bytes));
             match gone {
                 Ok(bytes) => kept.push((old, bytes)),
                 Err(e) => {
-                    failure = Some(format!("cannot remove {name}: {e}"));
-                    break;
+                    for (old, bytes) in &kept {
+                        let _ = std::fs::write(old, bytes);
+                    }
+                    let _ = std::fs::remove_file(&path);
+                    return Err(Error::failed(format!(
+                        "cannot remove {name}: {e}; the files are as they were and no history was changed"
+                    )));
                 }
             }
-        }
-        let placed = match failure {
-            Some(f) => Err(f),
-            None => std::fs::rename(&staged, &path).map_err(|e| format!("cannot put {file} in place: {e}")),
-        };
-        if let Err(why) = placed {
-            for (old, bytes) in &kept {
-                let _ = std::fs::write(old, bytes);
-            }
-            let _ = std::fs::remove_file(&staged);
-            return Err(Error::failed(format!("{why}; the files are as they were and no history was changed")));
         }
     }
 

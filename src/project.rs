@@ -614,23 +614,30 @@ impl Project {
     }
 }
 
-/// Whether a parent folder's `godwit.toml` is the person's: the folder is theirs (or the
-/// system's) and nobody else may write in it.
-#[cfg(unix)]
+/// Whether a parent folder's `godwit.toml` is the person's (see `is_theirs`).
 fn trusted_parent(dir: &Path) -> bool {
+    is_theirs(dir)
+}
+
+/// Whether what is at `path` (not followed, if a link) is the person's: theirs or the system's,
+/// and nobody else may write to it.
+#[cfg(unix)]
+pub(crate) fn is_theirs(path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     // SAFETY: getegid has no preconditions.
     let my_group = unsafe { libc::getegid() };
-    std::fs::metadata(dir).is_ok_and(|m| {
-        let others_write = m.mode() & 0o002 != 0 || (m.mode() & 0o020 != 0 && m.gid() != my_group);
+    std::fs::symlink_metadata(path).is_ok_and(|m| {
+        // A link's own mode is always 0777 and means nothing; its owner does.
+        let mode = if m.file_type().is_symlink() { 0 } else { m.mode() };
+        let others_write = mode & 0o002 != 0 || (mode & 0o020 != 0 && m.gid() != my_group);
         (m.uid() == me || m.uid() == 0) && !others_write
     })
 }
 
 #[cfg(not(unix))]
-fn trusted_parent(_dir: &Path) -> bool {
+pub(crate) fn is_theirs(_path: &Path) -> bool {
     true
 }
 

@@ -29,7 +29,9 @@ fn session(t: &TestDb) -> ops::Session {
 
 /// Imports `dir` into `t`'s migrations folder; with `history`, also reads the tool's table in `t`.
 async fn import(tool: Tool, dir: &Path, t: &TestDb, history: bool, dry_run: bool) -> Result<ImportOutcome> {
-    let req = ImportRequest { tool, dir: dir.to_path_buf(), python: Some(alembic_python()), dry_run };
+    // Agreed to, as a person does once shown what runs.
+    let run_code = (tool == Tool::Alembic).then(|| godwit::import::code_to_run(dir, Some(&alembic_python())).unwrap());
+    let req = ImportRequest { tool, dir: dir.to_path_buf(), python: Some(alembic_python()), run_code, dry_run };
     let s = session(t);
     ops::import(&req, &t.migrations(), Some(t.dialect), history.then_some((&s, None))).await
 }
@@ -163,10 +165,12 @@ async fn an_alembic_that_cannot_run_offline_writes_nothing() {
     let t = TestDb::new(Dialect::Sqlite).await;
     let e = import(Tool::Alembic, project.path(), &t, false, false).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input);
+    let python = PathBuf::from("/nonexistent/python");
     let req = ImportRequest {
         tool: Tool::Alembic,
-        dir: alembic_project().path().to_path_buf(),
-        python: Some(PathBuf::from("/nonexistent/python")),
+        dir: project.path().to_path_buf(),
+        run_code: Some(godwit::import::code_to_run(project.path(), Some(&python)).unwrap()),
+        python: Some(python),
         dry_run: false,
     };
     let e = ops::import(&req, &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
@@ -425,7 +429,7 @@ async fn the_cli_words_an_import() {
             .current_dir(t.dir.path())
             .args(["--url", &t.url, "--source", "migrations", "import", "alembic"])
             .arg(project.path())
-            .args(["--python", &alembic_python().display().to_string()])
+            .args(["--python", &alembic_python().display().to_string(), "--run-code"])
             .args(extra)
             .output()
             .unwrap();
@@ -742,4 +746,60 @@ mod squash_on {
     async fn sqlite() {
         squash_replaces_the_oldest_migrations(Dialect::Sqlite).await
     }
+}
+
+/// An Alembic project's code (env.py, its revisions) runs only once a person has said yes to what
+/// runs: not to preview, not for a dry run, not with another interpreter than the one agreed to.
+/// A virtualenv that is not the person's is never the interpreter.
+#[tokio::test]
+async fn an_alembic_projects_code_runs_only_when_agreed_to() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = alembic_project();
+    let marker = project.path().join("env-py-ran");
+    let env_py = project.path().join("migrations/env.py");
+    let original = std::fs::read_to_string(&env_py).unwrap();
+    std::fs::write(&env_py, format!("open({:?}, 'w').write('ran')\n{original}", marker.display().to_string())).unwrap();
+    let t = TestDb::new(Dialect::Sqlite).await;
+    let python = alembic_python();
+    let asked = |run_code| ImportRequest {
+        tool: Tool::Alembic,
+        dir: project.path().to_path_buf(),
+        python: Some(python.clone()),
+        run_code,
+        dry_run: true,
+    };
+    let e = ops::import(&asked(None), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
+    assert_eq!(e.problem, Problem::CodeNotAllowed);
+    assert!(
+        matches!(&e.remedies[..], [godwit::error::Remedy::RunCode { code }] if code.python == python.display().to_string())
+    );
+    // Agreed to for python3, not for this interpreter.
+    let other = godwit::import::code_to_run(project.path(), Some(Path::new("python3"))).unwrap();
+    let e = ops::import(&asked(Some(other)), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
+    assert_eq!(e.problem, Problem::CodeNotAllowed);
+    // The CLI without a terminal to ask at, dry run and all.
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(t.dir.path())
+        .args(["--source", "migrations", "import", "alembic", "--dialect", "sqlite", "--dry-run", "--python"])
+        .arg(&python)
+        .arg(project.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--run-code"));
+    assert!(!marker.exists(), "env.py ran before anyone agreed");
+    let code = godwit::import::code_to_run(project.path(), Some(&python)).unwrap();
+    assert!(code.files.iter().any(|f| f.ends_with("env.py")), "{code:?}");
+    ops::import(&asked(Some(code)), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap();
+    assert!(marker.exists());
+
+    // A virtualenv beside the project that others may write into is passed over.
+    let venv = project.path().join(".venv/bin");
+    std::fs::create_dir_all(&venv).unwrap();
+    std::os::unix::fs::symlink(&python, venv.join("python")).unwrap();
+    let found = |dir: &Path| godwit::import::code_to_run(dir, None).unwrap().python;
+    assert!(found(project.path()).ends_with(".venv/bin/python"), "{}", found(project.path()));
+    std::fs::set_permissions(project.path().join(".venv"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    assert_eq!(found(project.path()), "python3");
 }

@@ -584,3 +584,46 @@ async fn forks_with_one_id_keep_their_backups_apart() {
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     assert_eq!(fork.t.strings("SELECT CAST(COUNT(*) AS TEXT) FROM t").await, ["0"]);
 }
+
+/// `squash` and `rebase` read every environment's history before they change files; a fleet whose
+/// databases are not environments cannot be read there, so it stops them (a member that applied a
+/// squashed or renamed file would fail later) unless a person leaves it out on purpose.
+#[tokio::test]
+async fn squash_and_rebase_do_not_pass_over_a_fleets_databases() {
+    let p = Project::new(Dialect::Sqlite).await;
+    let dir = p.t.dir.path();
+    std::fs::write(
+        dir.join("godwit.toml"),
+        format!("id = \"trust-test\"\n[env.dev]\nurl = \"{}\"\n[fleet.tenants]\nfile = \"tenants.txt\"\n", p.t.url),
+    )
+    .unwrap();
+    std::fs::write(dir.join("tenants.txt"), "sqlite://tenant1.db\n").unwrap();
+    p.t.write("10_a.sql", "CREATE TABLE a (id INT);");
+    p.t.write("20_b.sql", "CREATE TABLE b (id INT);");
+    p.t.write("30_c.sql", "CREATE TABLE c (id INT);");
+    assert!(p.godwit(&["up"]).status.success());
+    // Out of order once it is there: rebase would rename it.
+    p.t.write("15_x.sql", "CREATE TABLE x (id INT);");
+    let files = || {
+        let mut f: Vec<String> = std::fs::read_dir(dir.join("migrations"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        f.sort();
+        f
+    };
+    let before = files();
+    for args in [&["rebase"][..], &["squash", "--to", "30"]] {
+        let o = p.godwit(args);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains("--skip 'fleet tenants'"), "{}", text(&o));
+    }
+    assert_eq!(files(), before);
+    let o = p.godwit(&["rebase", "--skip", "fleet tenants"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!files().contains(&"15_x.sql".to_string()) && files().len() == 4, "{:?}", files());
+    let o = p.godwit(&["squash", "--to", "20", "--skip", "fleet tenants"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(files().contains(&"20_squashed.sql".to_string()) && files().len() == 3, "{:?}", files());
+}

@@ -166,17 +166,27 @@ fn find_project(path: &Path) -> Result<Project> {
     Ok(p)
 }
 
+/// What reading another tool's project would run (Alembic's Python and the project's files), to be
+/// shown before anything runs; `None` for the tools whose files are only read.
+pub fn import_code(tool: godwit::import::Tool, from: &Path) -> Result<Option<godwit::import::CodeToRun>> {
+    match tool {
+        godwit::import::Tool::Alembic => Ok(Some(godwit::import::code_to_run(from, None)?)),
+        _ => Ok(None),
+    }
+}
+
 /// What importing another tool's project would write (`Remedy::ImportProject`), or, once a person
-/// said yes, the import done and the project opened.
+/// said yes, the import done and the project opened. `run_code` is what the person agreed to run.
 pub async fn import_project(
     state: &AppState,
     root: &Path,
     tool: godwit::import::Tool,
     from: &Path,
     dialect: godwit::db::Dialect,
+    run_code: Option<godwit::import::CodeToRun>,
     dry_run: bool,
 ) -> Result<(ops::ImportOutcome, Option<ProjectView>)> {
-    let req = ops::ImportRequest { tool, dir: from.to_path_buf(), python: None, dry_run };
+    let req = ops::ImportRequest { tool, dir: from.to_path_buf(), python: None, run_code, dry_run };
     let out = ops::import_project(root, &req, Some(dialect)).await?;
     let view = if dry_run { None } else { Some(opened(state, Project::load(root)?)) };
     Ok((out, view))
@@ -519,7 +529,8 @@ pub async fn resolve(
 /// Every environment of the open project, each a session or why not (a missing password makes
 /// one unreadable), for the verbs that read every history.
 fn every_session(state: &AppState) -> Result<Vec<(String, Result<ops::Session>)>> {
-    Ok(project(state)?.envs().into_iter().map(|e| (e.name.clone(), session(state, &e.name))).collect())
+    let p = project(state)?;
+    Ok(p.envs().into_iter().map(|e| (e.name.clone(), session(state, &e.name))).chain(ops::unread_fleets(&p)).collect())
 }
 
 /// The environment's schema as the project's first migration (`dry_run`: shown, not written).

@@ -13,6 +13,7 @@ use godwit::db::Dialect;
 use godwit::db::{Event, Probe};
 use godwit::event::Direction;
 use godwit::folders::About;
+use godwit::import::CodeToRun;
 use godwit::import::Tool as ImportTool;
 use godwit::import::baseline::BaselineOutcome;
 use godwit::migration::check::Finding;
@@ -229,7 +230,14 @@ async fn squash(
     Ok(api::squash(&state, &env, to, dry_run, schema_only).await?)
 }
 
-/// What importing another tool's project writes (nothing is written).
+/// What reading another tool's project runs (Alembic's), shown before it runs; nothing runs.
+#[tauri::command]
+fn import_code(tool: ImportTool, from: PathBuf) -> CommandResult<Option<CodeToRun>> {
+    Ok(api::import_code(tool, &from)?)
+}
+
+/// What importing another tool's project writes (nothing is written); Alembic's runs only the
+/// code the person agreed to (`run_code`).
 #[tauri::command]
 async fn import_preview(
     state: State<'_, AppState>,
@@ -237,8 +245,9 @@ async fn import_preview(
     tool: ImportTool,
     from: PathBuf,
     dialect: Dialect,
+    run_code: Option<CodeToRun>,
 ) -> CommandResult<ImportOutcome> {
-    Ok(api::import_project(&state, &root, tool, &from, dialect, true).await?.0)
+    Ok(api::import_project(&state, &root, tool, &from, dialect, run_code, true).await?.0)
 }
 
 /// Imports another tool's project and opens it.
@@ -249,8 +258,9 @@ async fn import_project(
     tool: ImportTool,
     from: PathBuf,
     dialect: Dialect,
+    run_code: Option<CodeToRun>,
 ) -> CommandResult<ProjectView> {
-    let (_, view) = api::import_project(&state, &root, tool, &from, dialect, false).await?;
+    let (_, view) = api::import_project(&state, &root, tool, &from, dialect, run_code, false).await?;
     Ok(view.ok_or_else(|| godwit::Error::failed("the project did not open"))?)
 }
 
@@ -429,6 +439,7 @@ pub fn run() {
             rebase,
             baseline,
             squash,
+            import_code,
             import_preview,
             import_project,
             templates,

@@ -276,15 +276,16 @@ fn secret_set(p: &Project, fleet: &str, stdin: bool) -> Result<()> {
     if stdin && servers.len() > 1 {
         return Err(Error::input(format!(
             "fleet `{fleet}` is on {} servers ({}): type each one's password at a terminal, so that each goes only \
-             where you mean it to; or set {} where the fleet runs.",
+             where you mean it to; or set {} where the fleet runs (that one password is then sent to every one \
+             of them).",
             servers.len(),
-            servers.join(", "),
+            servers.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>().join(", "),
             crate::fleet::password_var(fleet)
         )));
     }
-    for server in servers {
+    for (server, binding) in servers {
         let password = read_password(stdin, &format!("Password for fleet {fleet} on {server}: "))?;
-        crate::fleet::store_password(p, fleet, &server, &password)?;
+        crate::fleet::store_password(p, fleet, &server, &binding, &password)?;
         println!("Stored fleet {fleet}'s password in the OS keyring, for {server} only.");
     }
     Ok(())

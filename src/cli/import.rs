@@ -3,19 +3,31 @@
 use super::*;
 use crate::import::{NoteKind, Tool};
 
+/// How `import` was asked to run.
+pub(super) struct How<'a> {
+    pub(super) dry_run: bool,
+    pub(super) python: Option<&'a std::path::Path>,
+    /// `--run-code`: the project's code may run without asking.
+    pub(super) run_code: bool,
+    pub(super) json: bool,
+}
+
 pub(super) async fn import_verb(
     ctx: &Ctx,
     tool: &str,
     dir: &std::path::Path,
-    dry_run: bool,
-    python: Option<&std::path::Path>,
+    how: How<'_>,
     dialect: Option<&str>,
-    json: bool,
 ) -> Result<()> {
+    let How { dry_run, python, json, .. } = how;
     let tool = Tool::from_name(tool).ok_or_else(|| {
         Error::input(format!("`{tool}` is not a tool Godwit imports from: alembic, flyway, dbmate or golang-migrate"))
     })?;
-    let req = ops::ImportRequest { tool, dir: dir.to_path_buf(), python: python.map(PathBuf::from), dry_run };
+    let run_code = match tool {
+        Tool::Alembic => code_consent(dir, python, how.run_code)?,
+        _ => None,
+    };
+    let req = ops::ImportRequest { tool, dir: dir.to_path_buf(), python: python.map(PathBuf::from), run_code, dry_run };
     // The history is read only from a database named on purpose on the command line, not from the
     // default environment or GODWIT_ENV.
     let flagged = std::env::args().skip(1).any(|a| a == "--env" || a.starts_with("--env=") || a.starts_with("-e"));
@@ -153,6 +165,7 @@ fn every_env(ctx: &Ctx) -> Result<Vec<(String, Result<ops::Session>)>> {
                 let session = p.workspace(Some(&e.name)).and_then(|ws| ctx.session_of(ws));
                 (e.name, session)
             })
+            .chain(ops::unread_fleets(p))
             .collect(),
         _ => {
             let s = ctx.session()?;
@@ -236,4 +249,30 @@ pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json:
         println!("Their `Revision ID:` and `Revises:` lines follow the new order. Commit the renames.");
     }
     Ok(())
+}
+
+/// What the person agreed to run to read an Alembic project: with `--run-code`, what would run;
+/// at a terminal, what they said yes to once shown it; otherwise nothing (and `ops` refuses).
+fn code_consent(
+    dir: &std::path::Path,
+    python: Option<&std::path::Path>,
+    given: bool,
+) -> Result<Option<crate::import::CodeToRun>> {
+    let code = crate::import::code_to_run(dir, python)?;
+    if given {
+        return Ok(Some(code));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    eprintln!("Reading this Alembic project runs its code, with its own privileges, as you:");
+    eprintln!("  interpreter: {}", code.python);
+    for f in &code.files {
+        eprintln!("  runs: {f}");
+    }
+    let answer = prompt("Run it? Only if you trust that code [y/N]: ")?;
+    match answer.trim() {
+        "y" | "Y" | "yes" => Ok(Some(code)),
+        _ => Err(Error::new(crate::error::Problem::CodeNotAllowed, "nothing was run, written or recorded.")),
+    }
 }

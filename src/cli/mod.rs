@@ -314,12 +314,19 @@ enum Verb {
         tool: String,
         /// The other tool's migrations folder (Alembic: the folder with alembic.ini, or with env.py).
         dir: PathBuf,
-        /// Show what would be written and recorded; change nothing.
+        /// Show what would be written and recorded; change nothing. Alembic's still runs the
+        /// project's Python (env.py and its revisions, in offline mode) to render the SQL, after
+        /// asking.
         #[arg(long)]
         dry_run: bool,
-        /// The Python that runs the project's Alembic (default: a virtualenv beside it, else python3).
+        /// The Python that runs the project's Alembic (default: a virtualenv beside it that is
+        /// yours, else python3).
         #[arg(long, value_name = "PATH")]
         python: Option<PathBuf>,
+        /// Alembic: run the project's code (its env.py and revisions) without asking. Without a
+        /// terminal to ask at, nothing runs unless this is given.
+        #[arg(long)]
+        run_code: bool,
         /// The SQL dialect Alembic renders for, postgres, mysql or sqlite (default: the environment's
         /// database).
         #[arg(long, value_name = "DIALECT")]
@@ -350,7 +357,8 @@ enum Verb {
         /// Show what would change; change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Leave out an environment that cannot be read (its history then names files that are gone).
+        /// Leave out an environment that cannot be read (its history then names files that are gone);
+        /// a fleet whose databases are not environments is named "fleet NAME".
         #[arg(long, value_name = "ENV")]
         skip: Vec<String>,
         /// Squash though some files change rows: the squashed file makes the schema only.
@@ -365,7 +373,8 @@ enum Verb {
         /// Show the renames; change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Leave out an environment that cannot be read (only when you know it has none of them).
+        /// Leave out an environment that cannot be read (only when you know it has none of them); a
+        /// fleet whose databases are not environments is named "fleet NAME".
         #[arg(long, value_name = "ENV")]
         skip: Vec<String>,
         #[command(flatten)]
@@ -613,8 +622,10 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         }
         Verb::Rebase { dry_run, skip, json } => rebase_verb(&ctx, *dry_run, skip, json.json).await,
         Verb::Baseline { version, dry_run, json } => baseline_verb(&ctx, *version, *dry_run, json.json).await,
-        Verb::Import { tool, dir, dry_run, python, dialect, json } => {
-            import_verb(&ctx, tool, dir, *dry_run, python.as_deref(), dialect.as_deref(), json.json).await
+        Verb::Import { tool, dir, dry_run, python, run_code, dialect, json } => {
+            let how =
+                import::How { dry_run: *dry_run, python: python.as_deref(), run_code: *run_code, json: json.json };
+            import_verb(&ctx, tool, dir, how, dialect.as_deref()).await
         }
         Verb::Resolve { version, applied, .. } => resolve(&ctx, *version, *applied).await,
     }
@@ -739,6 +750,11 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             "To renumber the pending ones after the newest: `{godwit} rebase --dry-run` shows the renames, \
              `{godwit} rebase` does them."
         ),
+        Remedy::RunCode { .. } => {
+            "Once you have read that code and trust it, add `--run-code` to the command (or run it at a terminal, \
+             which asks)."
+                .into()
+        }
         Remedy::AllowAmbient { env } => format!(
             "To let `{env}` use your own PGPASSWORD and ~/.pgpass (only do this if you trust its server): \
              `{godwit} secret ambient {env}`."

@@ -228,21 +228,26 @@ impl Passwords<'_> {
         if !target.dialect().has_passwords() || target.has_password() {
             return target;
         }
-        let server = target.server();
-        let (password, hint) =
-            self.known.entry(server.clone()).or_insert_with(|| password(self.project, self.fleet, &server)).clone();
+        let (server, binding) = (target.server(), target.server_binding());
+        // Keyed by the binding: one server reached with two TLS settings is asked about each.
+        let (password, hint) = self
+            .known
+            .entry(binding.clone())
+            .or_insert_with(|| password(self.project, self.fleet, &server, &binding))
+            .clone();
         target.with_password(password).with_auth_hint(hint)
     }
 }
 
-fn password(p: &Project, fleet: &str, server: &str) -> (Option<SecretString>, String) {
+fn password(p: &Project, fleet: &str, server: &str, binding: &str) -> (Option<SecretString>, String) {
     let var = password_var(fleet);
     if let Some(pw) = std::env::var(&var).ok().filter(|v| !v.is_empty()) {
         return (Some(SecretString::from(pw)), format!("the password came from {var}"));
     }
     match secret::get(&key(p, fleet, server)) {
-        // The key names the server; the binding is checked all the same, as for environments.
-        Ok(Some(s)) if s.bound_to.as_deref() == Some(server) => (
+        // The key names the server; the binding (with TLS) is checked all the same, as for
+        // environments.
+        Ok(Some(s)) if s.bound_to.as_deref().is_some_and(|b| crate::db::target::binding_allows(b, binding)) => (
             Some(s.password),
             format!("the password came from the OS keyring (fleet `{fleet}` on {server}): store the right one"),
         ),
@@ -261,27 +266,28 @@ fn key(p: &Project, fleet: &str, server: &str) -> String {
     secret::key(&p.id(), &format!("fleet.{fleet} {server}"))
 }
 
-/// The servers a fleet's stored passwords are for (a pattern's one, a file's each); none for a
-/// fleet of environments, whose passwords are the environments' own. Reads no keyring.
-pub fn servers(p: &Project, fleet: &str) -> Result<Vec<String>> {
+/// The servers a fleet's stored passwords are for (a pattern's one, a file's each), each with what
+/// its password is bound to (`Target::server_binding`); none for a fleet of environments, whose
+/// passwords are the environments' own. Reads no keyring.
+pub fn servers(p: &Project, fleet: &str) -> Result<Vec<(String, String)>> {
     let cfg = p.fleet(fleet)?;
     let targets = match (&cfg.pattern, &cfg.file) {
         (Some(pattern), _) => vec![Target::parse(pattern, &p.root)?],
         (None, Some(rel)) => listed(p, fleet, rel)?,
         _ => Vec::new(),
     };
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<(String, String)> = Vec::new();
     for t in targets {
-        if t.dialect().has_passwords() && !out.contains(&t.server()) {
-            out.push(t.server());
+        if t.dialect().has_passwords() && !out.iter().any(|(s, _)| *s == t.server()) {
+            out.push((t.server(), t.server_binding()));
         }
     }
     Ok(out)
 }
 
-/// Stores the fleet's password for one of its servers, bound to it.
-pub fn store_password(p: &Project, fleet: &str, server: &str, password: &SecretString) -> Result<()> {
-    secret::set(&key(p, fleet, server), password, server)
+/// Stores the fleet's password for one of its servers, bound to it (`binding`, with its TLS).
+pub fn store_password(p: &Project, fleet: &str, server: &str, binding: &str, password: &SecretString) -> Result<()> {
+    secret::set(&key(p, fleet, server), password, binding)
 }
 
 /// Whether `name` matches `pattern`, where `%` stands for any characters (and nothing else is

@@ -2,9 +2,11 @@
 //! project's Python in offline mode (`upgrade base:heads --sql`, `downgrade HEAD:base --sql`); the
 //! output is cut at Alembic's `-- Running upgrade A -> B` lines. No Python is read by Godwit.
 //!
-//! This runs the project's `env.py`: the person asked for it by importing an Alembic project. The
-//! child gets a database URL with the dialect only (no host, user or password) and no other
-//! environment than it needs to find its Python.
+//! This runs the project's `env.py` and revision files, which may be a stranger's code: it runs only
+//! once a person has seen what runs (`code_to_run`: the interpreter and the files) and said yes,
+//! and a virtualenv's interpreter is used only from folders that are theirs. The child gets a
+//! database URL with the dialect only (no host, user or password) and no other environment than it
+//! needs to find its Python.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -72,6 +74,42 @@ struct Revision {
     longdoc: String,
 }
 
+/// What reading an Alembic project runs: shown to a person, who says yes before it runs.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[ts(export)]
+pub struct CodeToRun {
+    /// The Python interpreter.
+    pub python: String,
+    /// The project's files it runs: env.py, and the revision files it loads.
+    pub files: Vec<String>,
+}
+
+/// What `read` would run for the project in `dir` (the interpreter `python`, else the project's
+/// own virtualenv's, else `python3`). Runs nothing.
+pub fn code_to_run(dir: &Path, python: Option<&Path>) -> Result<CodeToRun> {
+    let dir = &std::fs::canonicalize(dir).map_err(|e| Error::input(format!("cannot open {}: {e}", dir.display())))?;
+    let (_, location) = locate(dir)?;
+    let python = interpreter(dir, python)?;
+    let mut files = vec![location.join("env.py").display().to_string()];
+    let versions = location.join("versions");
+    let count = std::fs::read_dir(&versions)
+        .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "py")).count())
+        .unwrap_or(0);
+    files.push(format!("{}/*.py ({count} files)", versions.display()));
+    Ok(CodeToRun { python: python.display().to_string(), files })
+}
+
+fn interpreter(dir: &Path, python: Option<&Path>) -> Result<PathBuf> {
+    Ok(match python {
+        // A relative --python is the person's, from where they typed it (the child runs elsewhere).
+        Some(p) if p.components().count() > 1 => {
+            std::path::absolute(p).map_err(|e| Error::input(format!("cannot find {}: {e}", p.display())))?
+        }
+        Some(p) => p.to_path_buf(),
+        None => find_python(dir),
+    })
+}
+
 pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<Note>)> {
     let (ini, location) = locate(dir)?;
     let dialect = opts.dialect.ok_or_else(|| {
@@ -80,14 +118,20 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
              environment with --env)",
         )
     })?;
-    let python = match &opts.python {
-        // A relative --python is the person's, from where they typed it (the child runs elsewhere).
-        Some(p) if p.components().count() > 1 => {
-            std::path::absolute(p).map_err(|e| Error::input(format!("cannot find {}: {e}", p.display())))?
-        }
-        Some(p) => p.clone(),
-        None => find_python(dir),
-    };
+    let code = code_to_run(dir, opts.python.as_deref())?;
+    if opts.run_code.as_ref() != Some(&code) {
+        return Err(Error::new(
+            crate::error::Problem::CodeNotAllowed,
+            format!(
+                "reading this Alembic project runs its code: {} with {}. Nothing was run: say yes to running it \
+                 first.",
+                code.python,
+                code.files.join(" and ")
+            ),
+        )
+        .with_remedy(crate::error::Remedy::RunCode { code }));
+    }
+    let python = PathBuf::from(&code.python);
     let out = run(&python, ini.as_deref(), &location, dialect)?;
     let ups = chunks(&out.upgrade, "upgrade", dialect)?;
     let mut downs: BTreeMap<String, (String, bool)> = BTreeMap::new();
@@ -197,11 +241,17 @@ fn script_location(ini: &Path) -> Result<PathBuf> {
 }
 
 /// The project's own Python: a virtualenv beside the folder or a few levels up, else `python3`.
+/// A virtualenv in a folder that is not the person's (another user's, or one others may write
+/// in) is passed over: its interpreter could be anything.
 fn find_python(dir: &Path) -> PathBuf {
     near(dir)
         .into_iter()
-        .flat_map(|d| [".venv", "venv", "env"].map(|v| d.join(v).join("bin").join("python")))
-        .find(|p| p.is_file())
+        .flat_map(|d| [".venv", "venv", "env"].map(|v| (d.clone(), d.join(v))))
+        .find(|(d, venv)| {
+            let python = venv.join("bin").join("python");
+            python.is_file() && [d.as_path(), venv, &venv.join("bin")].iter().all(|f| crate::project::is_theirs(f))
+        })
+        .map(|(_, venv)| venv.join("bin").join("python"))
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 

@@ -6,6 +6,7 @@
 //! the applied ones in one transaction.
 
 mod alembic;
+pub use alembic::{CodeToRun, code_to_run};
 pub mod baseline;
 mod dbmate;
 mod flyway;
@@ -154,6 +155,8 @@ pub struct ReadOptions {
     pub dialect: Option<Dialect>,
     /// The Python that runs Alembic; found beside the project when `None`.
     pub python: Option<PathBuf>,
+    /// What a person agreed to run (`code_to_run`): Alembic is run only when it is what would run.
+    pub run_code: Option<CodeToRun>,
 }
 
 impl Tool {

@@ -56,6 +56,32 @@ pub fn existing(source: &Source, version: i64) -> Option<(&MigrationFile, Vec<i6
     (!versions.is_empty()).then_some((m, versions))
 }
 
+/// Finishes a squash that stopped after putting its file (`VERSION_squashed.sql`) in place and
+/// before removing the files it replaces: those are removed now, as the file's header lists them.
+/// Nothing happens when there is no such file, or it replaces nothing still there.
+pub fn finish_interrupted(dir: &std::path::Path, version: i64) -> Result<()> {
+    let name = format!("{version}_squashed.sql");
+    let Ok(text) = std::fs::read_to_string(dir.join(&name)) else { return Ok(()) };
+    let Some(line) = text.lines().take_while(|l| l.starts_with("--")).find_map(|l| l.strip_prefix(SQUASHES)) else {
+        return Ok(());
+    };
+    let versions: BTreeSet<i64> = line.split(',').filter_map(|v| v.trim().parse().ok()).collect();
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let of = file.split('_').next().and_then(|v| v.parse::<i64>().ok());
+        let migration = file.ends_with(".sql") && entry.file_type().is_ok_and(|t| t.is_file());
+        if file != name && migration && of.is_some_and(|v| versions.contains(&v)) {
+            std::fs::remove_file(entry.path()).map_err(|e| {
+                Error::input(format!(
+                    "{file} is replaced by {name}, left by a squash that stopped part way, and cannot be removed: {e}"
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The squashed file: a header naming what it replaced, then the dump tool's schema made runnable
 /// as a migration (as a baseline's is).
 pub fn render(
@@ -110,7 +136,7 @@ fn list(v: &[i64]) -> String {
 /// Statements that may (a procedure call, an anonymous block, a `WITH … INSERT`) count too.
 pub fn changes_rows(sql: &str, dialect: Dialect) -> bool {
     let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return true };
-    const WRITES: [&str; 6] = ["INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "REPLACE"];
+    const WRITES: [&str; 7] = ["INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "REPLACE", "LOAD"];
     statements.iter().any(|s| {
         let words: Vec<String> = s
             .sql
@@ -121,9 +147,20 @@ pub fn changes_rows(sql: &str, dialect: Dialect) -> bool {
             .map(|w| w.to_ascii_uppercase())
             .collect();
         let first = words.first().map(String::as_str).unwrap_or_default();
+        let has = |w: &str| words.iter().any(|x| x == w);
+        // A table made from a query, with its rows.
+        let from_query = first == "CREATE"
+            && words.iter().take_while(|w| *w != "AS").any(|w| w == "TABLE")
+            && words
+                .windows(2)
+                .any(|p| p[0] == "AS" && matches!(p[1].as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE"));
         WRITES.contains(&first)
             || matches!(first, "CALL" | "DO" | "EXEC" | "EXECUTE")
             || (first == "WITH" && words.iter().any(|w| WRITES.contains(&w.as_str())))
+            || from_query
+            // `SELECT … INTO new_table`, and a top-level `SELECT` that calls a function
+            // (`setval`, a procedure's work): run for what they leave behind.
+            || (first == "SELECT" && (has("INTO") || s.sql.contains('(')))
     })
 }
 
@@ -139,6 +176,52 @@ mod tests {
             success,
             checksum: vec![checksum],
             execution_time: 0,
+        }
+    }
+
+    #[test]
+    fn a_squash_stopped_between_its_two_steps_is_finished() {
+        let d = tempfile::tempdir().unwrap();
+        for (name, body) in [
+            ("1_a.up.sql", "CREATE TABLE a (id INT);"),
+            ("1_a.down.sql", "DROP TABLE a;"),
+            ("2_b.sql", "CREATE TABLE b (id INT);"),
+            ("3_c.sql", "CREATE TABLE c (id INT);"),
+            (
+                "2_squashed.sql",
+                "-- squashed\n-- Squashes: 1, 2\n\nCREATE TABLE a (id INT);\nCREATE TABLE b (id INT);\n",
+            ),
+        ] {
+            std::fs::write(d.path().join(name), body).unwrap();
+        }
+        finish_interrupted(d.path(), 2).unwrap();
+        let mut left: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["2_squashed.sql", "3_c.sql"]);
+        let source = Source::load(d.path()).unwrap();
+        source.ensure_valid().unwrap();
+        assert_eq!(existing(&source, 2).unwrap().1, [1, 2]);
+    }
+
+    #[test]
+    fn statements_that_leave_rows_behind_are_data() {
+        for sql in [
+            "INSERT INTO t VALUES (1);",
+            "CREATE TABLE archive AS SELECT * FROM orders;",
+            "CREATE TABLE copy AS (SELECT 1 AS x);",
+            "SELECT * INTO backup_t FROM t;",
+            "SELECT setval('t_id_seq', 1000);",
+            "SELECT create_hypertable('m', 'at');",
+            "LOAD DATA INFILE 'x.csv' INTO TABLE t;",
+        ] {
+            assert!(changes_rows(sql, Dialect::Postgres), "{sql}");
+        }
+        for sql in ["CREATE TABLE t (id INT);", "SELECT 1;", "CREATE VIEW v AS SELECT 1;", "CREATE INDEX i ON t (a);"] {
+            assert!(!changes_rows(sql, Dialect::Postgres), "{sql}");
         }
     }
 

@@ -2,8 +2,8 @@
 // write first, and opens the new project with the migrations pending.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { click, fill, launch, seeText } from './harness.mjs';
 
@@ -33,6 +33,41 @@ test('a Flyway folder is offered for import, previewed, and opened as a project'
     await seeText(browser, '2 pending');
     assert.ok(existsSync(join(shop, 'godwit.toml')));
     assert.deepEqual(readdirSync(join(shop, 'migrations')).sort(), ['1_create_person.down.sql', '1_create_person.up.sql', '2_add_name.sql']);
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+});
+
+test("an Alembic project's code runs only after the person has seen it and said yes", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'godwit-e2e-'));
+  const todo = join(dir, 'todo');
+  cpSync(join(import.meta.dirname, '../data/import/alembic'), todo, { recursive: true });
+  // env.py leaves a mark when it runs; the project's own virtualenv is Alembic's.
+  const marker = join(dir, 'env-py-ran');
+  const envPy = join(todo, 'migrations', 'env.py');
+  writeFileSync(envPy, `open(${JSON.stringify(marker)}, 'w').write('ran')\n` + readFileSync(envPy, 'utf8'));
+  mkdirSync(join(todo, '.venv', 'bin'), { recursive: true });
+  const python = join(todo, '.venv', 'bin', 'python');
+  writeFileSync(python, `#!/bin/sh\nexec ${join(homedir(), '.cache/godwit/tools/alembic/bin/python')} "$@"\n`);
+  chmodSync(python, 0o755);
+  mkdirSync(join(dir, 'home'));
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  const { browser, stop } = await launch(t, { project: empty, home: join(dir, 'home') });
+  let passed = false;
+  try {
+    await fill(browser, 'Project folder', todo);
+    await click(browser, 'Open', 'form');
+    await seeText(browser, 'holds Alembic migrations');
+    await click(browser, 'Import it…');
+    await seeText(browser, 'Run it and show the files');
+    await seeText(browser, python);
+    assert.ok(!existsSync(marker), 'env.py ran before anyone agreed');
+    await click(browser, 'Run it and show the files');
+    await seeText(browser, '20240201145745_create_todos_table.up.sql');
+    assert.ok(existsSync(marker));
+    assert.ok(!existsSync(join(todo, 'godwit.toml')), 'the preview writes nothing');
     passed = true;
   } finally {
     await stop(passed);

@@ -4,6 +4,7 @@ import type { About } from './About';
 import type { AppEvent } from './AppEvent';
 import type { BackupEntry } from './BackupEntry';
 import type { BaselineOutcome } from './BaselineOutcome';
+import type { CodeToRun } from './CodeToRun';
 import type { Comparison } from './Comparison';
 import type { Dialect } from './Dialect';
 import type { Direction } from './Direction';
@@ -66,8 +67,9 @@ export const commands = {
   resolve: (env: string, version: number, applied: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, confirm }),
   baseline: (env: string, dryRun: boolean, confirm: string | null) => invoke<BaselineOutcome>('baseline', { env, dryRun, confirm }),
   squash: (env: string, to: number, dryRun: boolean, schemaOnly: boolean) => invoke<SquashOutcome>('squash', { env, to, dryRun, schemaOnly }),
-  importPreview: (root: string, tool: ImportTool, from: string, dialect: Dialect) => invoke<ImportOutcome>('import_preview', { root, tool, from, dialect }),
-  importProject: (root: string, tool: ImportTool, from: string, dialect: Dialect) => invoke<ProjectView>('import_project', { root, tool, from, dialect }),
+  importCode: (tool: ImportTool, from: string) => invoke<CodeToRun | null>('import_code', { tool, from }),
+  importPreview: (root: string, tool: ImportTool, from: string, dialect: Dialect, runCode: CodeToRun | null) => invoke<ImportOutcome>('import_preview', { root, tool, from, dialect, runCode }),
+  importProject: (root: string, tool: ImportTool, from: string, dialect: Dialect, runCode: CodeToRun | null) => invoke<ProjectView>('import_project', { root, tool, from, dialect, runCode }),
   rebase: (dryRun: boolean) => invoke<RebaseOutcome>('rebase', { dryRun }),
   templates: () => invoke<Array<TemplateInfo>>('templates'),
   renderTemplate: (env: string, name: string, params: Record<string, string>) => invoke<Rendered>('render_template', { env, name, params }),
