@@ -768,7 +768,7 @@ pub async fn baseline(
     };
 
     // The proof: the file run on a scratch database beside the environment makes its schema.
-    let (made, version) = built_by(s, &file, &sql, cancel).await?;
+    let (made, version, _) = built_by(s, &file, &sql, false, cancel).await?;
     let changes = crate::schema::diff(&made, &live);
     if !changes.is_empty() {
         let listed: Vec<String> = changes
@@ -1006,6 +1006,18 @@ pub async fn squash(
             }
             let data: Vec<String> =
                 ms.iter().filter(|m| squash::changes_rows(&m.sql, dialect)).map(|m| m.file_name()).collect();
+            let granting: Vec<String> =
+                ms.iter().filter(|m| squash::grants(&m.sql, dialect)).map(|m| m.file_name()).collect();
+            if !granting.is_empty() && !crate::backup::tool::for_dialect(dialect).dumps_privileges() && !req.schema_only
+            {
+                return Err(Error::input(format!(
+                    "{} grant or revoke privileges, which {}'s dump tool does not write: the squashed file would lose \
+                     them. Keep those statements in a migration after the squashed ones, or squash anyway with \
+                     --schema-only",
+                    granting.join(", "),
+                    dialect.name()
+                )));
+            }
             if !data.is_empty() && !req.schema_only {
                 return Err(Error::input(format!(
                     "{} change rows, and the squashed file makes the schema only: a new database would lack those rows. \
@@ -1090,7 +1102,11 @@ pub async fn squash(
             (Ok(_), Ok(v)) => {
                 let tool = crate::backup::tool::for_dialect(dialect);
                 match if dialect == Dialect::Sqlite { Ok(Default::default()) } else { tool.check(&v).await } {
-                    Ok(_) => tool.schema_sql(&target).await.map(|d| crate::backup::tool::as_migration_sql(&d)),
+                    // With the privileges the migrations granted, where the tool writes them.
+                    Ok(_) => tool
+                        .schema_sql_with_privileges(&target)
+                        .await
+                        .map(|d| crate::backup::tool::as_migration_sql(&d)),
                     Err(e) => Err(e),
                 }
             }
@@ -1100,8 +1116,14 @@ pub async fn squash(
         let built = close_scratch(scratch, sdb, built.and_then(|b| dumped.map(|d| (b, d)))).await?;
         let (schema, dump) = built;
         let text = squash::render(&dump, dialect, req.to, &squashed, now);
-        let (made, _) = built_by(s, &file, &text, cancel).await?;
+        let (made, _, granted) = built_by(s, &file, &text, true, cancel).await?;
         let changes = crate::schema::diff(&schema, &made);
+        let (wanted, granted) = (squash::privileges(&dump), granted.map(|g| squash::privileges(&g)));
+        if granted.as_ref().is_some_and(|g| *g != wanted) {
+            return Err(Error::failed(
+                "the squashed file does not grant the privileges the migrations grant: nothing was changed",
+            ));
+        }
         if !changes.is_empty() {
             let listed: Vec<String> =
                 changes.iter().take(5).map(|c| format!("{} {} {}", c.kind.as_str(), c.name, c.what())).collect();
@@ -1211,8 +1233,15 @@ pub async fn squash(
 }
 
 /// The schema one migration file (`file`, holding `sql`) builds on a scratch database beside `s`,
-/// and its version: the proof a baseline or a squashed file gets before it is written.
-async fn built_by(s: &Session, file: &str, sql: &str, cancel: &Cancel) -> Result<(crate::schema::Schema, i64)> {
+/// and its version: the proof a baseline or a squashed file gets before it is written. With
+/// `privileges`, also the dump with its privileges, where the dump tool writes them.
+async fn built_by(
+    s: &Session,
+    file: &str,
+    sql: &str,
+    privileges: bool,
+    cancel: &Cancel,
+) -> Result<(crate::schema::Schema, i64, Option<String>)> {
     let proof = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a temporary folder: {e}")))?;
     std::fs::write(proof.path().join(file), sql)
         .map_err(|e| Error::failed(format!("cannot write a temporary file: {e}")))?;
@@ -1227,7 +1256,20 @@ async fn built_by(s: &Session, file: &str, sql: &str, cancel: &Cancel) -> Result
         Ok(()) => db.inspect().await,
         Err(e) => Err(e),
     };
-    Ok((close_scratch(scratch, db, made).await?, version))
+    let tool = crate::backup::tool::for_dialect(s.ws.target.dialect());
+    let granted = match (&made, privileges && tool.dumps_privileges()) {
+        (Ok(_), true) => match db.server_version().await {
+            Ok(v) => match tool.check(&v).await {
+                Ok(_) => tool.schema_sql_with_privileges(&scratch.target).await.map(Some),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        },
+        _ => Ok(None),
+    };
+    let made = made.and_then(|m| granted.map(|g| (m, g)));
+    let (made, granted) = close_scratch(scratch, db, made).await?;
+    Ok((made, version, granted))
 }
 
 fn cannot_read(name: &str, e: Error) -> Error {

@@ -732,6 +732,51 @@ async fn squash_replaces_the_oldest_migrations(d: Dialect) {
     assert_eq!(e.problem, Problem::Input);
 }
 
+/// Privileges the squashed migrations granted are in the squashed file where the dump tool writes
+/// them (PostgreSQL), and a fresh database gets them; where it does not (MariaDB), the squash stops.
+#[tokio::test]
+async fn a_squash_keeps_the_privileges_its_migrations_granted() {
+    use sqlx::Connection as _;
+    let dev = made(Dialect::Postgres).await;
+    let fresh = made(Dialect::Postgres).await;
+    let role = format!("{}_reader", dev.name);
+    let mut admin = sqlx::PgConnection::connect(&common::pg_admin_url()).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE ROLE {role}"))).execute(&mut admin).await.unwrap();
+    headed(&dev, 1, "users", "", "CREATE TABLE users (id INT PRIMARY KEY);");
+    headed(&dev, 2, "grants", "1", &format!("CREATE TABLE grants (id INT);\nGRANT SELECT ON users TO {role};"));
+    apply_to(&dev, &dev, 2).await;
+    let req = ops::SquashRequest { to: 2, dry_run: false, skip: Vec::new(), schema_only: false };
+    let envs = vec![("dev".to_string(), Ok(session(&dev))), ("fresh".to_string(), Ok(session_in(&fresh, &dev)))];
+    let out = ops::squash(&session(&dev), envs, &req, &Default::default()).await.unwrap();
+    assert!(out.removed.len() == 4, "{out:?}");
+    let file = std::fs::read_to_string(dev.migrations().join("2_squashed.sql")).unwrap();
+    assert!(file.contains(&format!("GRANT SELECT ON TABLE public.users TO {role};")), "{file}");
+    apply_to(&fresh, &dev, 2).await;
+    let granted: bool = sqlx::query_scalar("SELECT has_table_privilege($1, 'users', 'SELECT')")
+        .bind(&role)
+        .fetch_one(&mut sqlx::PgConnection::connect(&fresh.url).await.unwrap())
+        .await
+        .unwrap();
+    assert!(granted);
+    drop((dev, fresh));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP ROLE {role}"))).execute(&mut admin).await.unwrap();
+
+    let my = made(Dialect::MySql).await;
+    headed(&my, 1, "users", "", "CREATE TABLE users (id INT PRIMARY KEY);");
+    headed(
+        &my,
+        2,
+        "grants",
+        "1",
+        &format!("CREATE TABLE grants (id INT);\nGRANT SELECT ON {}.users TO CURRENT_USER;", my.name),
+    );
+    let before = files(&my);
+    let req = ops::SquashRequest { to: 2, dry_run: false, skip: Vec::new(), schema_only: false };
+    let e = ops::squash(&session(&my), vec![], &req, &Default::default()).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input);
+    assert_eq!(files(&my), before);
+}
+
 mod squash_on {
     use super::*;
     #[tokio::test]

@@ -297,6 +297,16 @@ pub fn save_env(
     Ok(SavedEnv { project, password_moved })
 }
 
+/// Lets `env` use the person's own PGPASSWORD and pass file (`Remedy::AllowAmbient`), in their own
+/// settings for this project folder.
+pub fn allow_ambient(state: &AppState, env: &str) -> Result<()> {
+    let _one_at_a_time = state.editing.lock().expect("not poisoned");
+    let mut p = project(state)?;
+    p.allow_ambient(env, true)?;
+    *state.project.lock().expect("not poisoned") = Some(p);
+    Ok(())
+}
+
 pub fn remove_env(state: &AppState, name: &str) -> Result<ProjectView> {
     let _one_at_a_time = state.editing.lock().expect("not poisoned");
     let mut p = project(state)?;
@@ -533,7 +543,8 @@ fn every_session(state: &AppState) -> Result<Vec<(String, Result<ops::Session>)>
     Ok(p.envs().into_iter().map(|e| (e.name.clone(), session(state, &e.name))).chain(ops::unread_fleets(&p)).collect())
 }
 
-/// The environment's schema as the project's first migration (`dry_run`: shown, not written).
+/// The environment's schema as the project's first migration (`dry_run`: shown, not written). A
+/// job: closing the window stops its proof and drops its scratch database before it closes.
 pub async fn baseline(
     state: &AppState,
     env: &str,
@@ -541,11 +552,12 @@ pub async fn baseline(
     confirm: Option<String>,
 ) -> Result<godwit::import::baseline::BaselineOutcome> {
     let s = session(state, env)?;
-    ops::baseline(&s, None, dry_run, confirm.as_deref(), &Default::default()).await
+    let job = state.start_job();
+    ops::baseline(&s, None, dry_run, confirm.as_deref(), &job.cancel).await
 }
 
 /// The migrations up to `to` squashed into one, made on scratch databases beside `env`'s server;
-/// every environment's history is read (and rewritten when not a dry run).
+/// every environment's history is read (and rewritten when not a dry run). A job, as `baseline` is.
 pub async fn squash(
     state: &AppState,
     env: &str,
@@ -556,7 +568,8 @@ pub async fn squash(
     let s = session(state, env)?;
     let envs = every_session(state)?;
     let req = ops::SquashRequest { to, dry_run, skip: Vec::new(), schema_only };
-    ops::squash(&s, envs, &req, &Default::default()).await
+    let job = state.start_job();
+    ops::squash(&s, envs, &req, &job.cancel).await
 }
 
 pub async fn rebase(state: &AppState, dry_run: bool) -> Result<ops::RebaseOutcome> {

@@ -107,6 +107,12 @@ async fn trust_server(state: State<'_, AppState>, env: String) -> CommandResult<
     Ok(api::trust_server(&state, &env)?)
 }
 
+/// Lets an environment use the person's own PGPASSWORD and pass file.
+#[tauri::command]
+fn allow_ambient(state: State<'_, AppState>, env: String) -> CommandResult<()> {
+    Ok(api::allow_ambient(&state, &env)?)
+}
+
 #[tauri::command]
 async fn remove_env(state: State<'_, AppState>, name: String) -> CommandResult<ProjectView> {
     Ok(api::remove_env(&state, &name)?)
@@ -440,6 +446,7 @@ pub fn run() {
             baseline,
             squash,
             import_code,
+            allow_ambient,
             import_preview,
             import_project,
             templates,

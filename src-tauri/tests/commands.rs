@@ -317,6 +317,46 @@ async fn closing_twice_mid_run_stops_the_statement_on_the_server() {
     assert_eq!((s.summary.applied, s.summary.pending), (0, 1));
 }
 
+/// Squash is a job: closing the window while it proves its file stops the proof on the server and
+/// drops its scratch database before the window closes.
+#[tokio::test]
+async fn closing_mid_squash_leaves_no_scratch_database() {
+    let (dir, _url, db) = pg_project("squash").await;
+    let admin = db.admin.clone();
+    std::fs::write(dir.path().join("migrations/1_slow.sql"), "SELECT pg_sleep(600);").unwrap();
+    std::fs::write(dir.path().join("migrations/2_t.sql"), "CREATE TABLE t (id INT);").unwrap();
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+    let scratch = format!("godwit\\_scratch\\_{}\\_%", std::process::id());
+    let sleeping = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE '{scratch}' AND state = 'active' AND query LIKE '%pg_sleep(600)%'"
+    );
+    let squash = api::squash(&state, "pg", 2, false, true);
+    let close = async {
+        let mut watch = sqlx::PgConnection::connect(&admin).await.unwrap();
+        while sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sleeping.clone())).fetch_one(&mut watch).await.unwrap()
+            == 0
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(state.stop_for_close(), Some(1), "the squash is a job");
+        assert_eq!(state.stop_for_close(), Some(2));
+    };
+    let (result, ()) = tokio::join!(squash, close);
+    let e = result.unwrap_err();
+    assert_eq!(e.problem, godwit::Problem::Cancelled, "{e:?}");
+    assert!(!state.has_jobs());
+    let mut watch = sqlx::PgConnection::connect(&admin).await.unwrap();
+    let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM pg_database WHERE datname LIKE '{scratch}'"
+    )))
+    .fetch_one(&mut watch)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "a scratch database was left behind");
+    assert!(dir.path().join("migrations/1_slow.sql").exists(), "nothing was changed");
+}
+
 /// A pending migration older than applied ones (two branches merged): the run is refused with the
 /// remedy the window offers as a button, and the person's choice to include it is honoured.
 #[tokio::test]

@@ -70,6 +70,25 @@ fn base(program: &Path, target: &Target) -> Command {
     c
 }
 
+/// `pg_dump --schema-only`, with or without the privileges granted.
+async fn schema(target: &Target, privileges: bool) -> Result<String> {
+    let mut c = base(&tool::find(&["pg_dump"], INSTALL)?, target);
+    c.args([
+        "--schema-only",
+        "--no-owner",
+        "--exclude-table=_godwit_log",
+        "--exclude-table=_godwit_log_id_seq",
+        "--exclude-table=_sqlx_migrations",
+    ]);
+    if !privileges {
+        c.arg("--no-privileges");
+    }
+    c.arg(format!("--dbname={}", conninfo(target)));
+    // As pg_dump wrote it: newer ones bracket the output with a random key (`\restrict KEY`),
+    // which keeps a hostile server from slipping psql commands into it when psql reads it.
+    tool::run_to_text(c).await
+}
+
 #[async_trait]
 impl Tool for PgDump {
     async fn check(&self, server_version: &str) -> Result<(String, String)> {
@@ -128,19 +147,15 @@ impl Tool for PgDump {
     }
 
     async fn schema_sql(&self, target: &Target) -> Result<String> {
-        let mut c = base(&tool::find(&["pg_dump"], INSTALL)?, target);
-        c.args([
-            "--schema-only",
-            "--no-owner",
-            "--no-privileges",
-            "--exclude-table=_godwit_log",
-            "--exclude-table=_godwit_log_id_seq",
-            "--exclude-table=_sqlx_migrations",
-        ])
-        .arg(format!("--dbname={}", conninfo(target)));
-        // As pg_dump wrote it: newer ones bracket the output with a random key (`\restrict KEY`),
-        // which keeps a hostile server from slipping psql commands into it when psql reads it.
-        tool::run_to_text(c).await
+        schema(target, false).await
+    }
+
+    async fn schema_sql_with_privileges(&self, target: &Target) -> Result<String> {
+        schema(target, true).await
+    }
+
+    fn dumps_privileges(&self) -> bool {
+        true
     }
 
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()> {

@@ -45,6 +45,18 @@ pub trait Tool: Send + Sync {
     /// tool writes it (`godwit schema --format sql`).
     async fn schema_sql(&self, target: &Target) -> Result<String>;
 
+    /// `schema_sql` with the privileges granted on the schema's objects, where the dump tool
+    /// writes them (PostgreSQL's `GRANT`/`REVOKE`; the others' tools keep no privileges in a
+    /// database's dump).
+    async fn schema_sql_with_privileges(&self, target: &Target) -> Result<String> {
+        self.schema_sql(target).await
+    }
+
+    /// Whether `schema_sql_with_privileges` holds the privileges.
+    fn dumps_privileges(&self) -> bool {
+        false
+    }
+
     /// Where a backup is verified: a database on the same server named after `id`, or a file in
     /// the scratch folder `dir`.
     fn scratch(&self, dir: &Path, id: &str) -> String {

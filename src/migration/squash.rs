@@ -56,6 +56,33 @@ pub fn existing(source: &Source, version: i64) -> Option<(&MigrationFile, Vec<i6
     (!versions.is_empty()).then_some((m, versions))
 }
 
+/// Whether a migration grants or revokes privileges (kept in a squashed file only where the dump
+/// tool writes them).
+pub fn grants(sql: &str, dialect: Dialect) -> bool {
+    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return false };
+    statements.iter().any(|s| {
+        let first = s
+            .sql
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .flat_map(str::split_whitespace)
+            .next()
+            .map(str::to_ascii_uppercase);
+        matches!(first.as_deref(), Some("GRANT" | "REVOKE"))
+    })
+}
+
+/// A dump's privilege statements, sorted: what the squashed file must grant as the migrations did.
+pub fn privileges(dump: &str) -> Vec<String> {
+    let mut out: Vec<String> = dump
+        .lines()
+        .filter(|l| l.starts_with("GRANT ") || l.starts_with("REVOKE ") || l.starts_with("ALTER DEFAULT PRIVILEGES"))
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out
+}
+
 /// Finishes a squash that stopped after putting its file (`VERSION_squashed.sql`) in place and
 /// before removing the files it replaces: those are removed now, as the file's header lists them.
 /// Nothing happens when there is no such file, or it replaces nothing still there.

@@ -266,8 +266,10 @@ pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], ca
                 format!("migration {v} is applied but its file is gone: what the migrations make cannot be rebuilt"),
             )
         })?;
-        up(db, m, &actor, &stop).await.map_err(|e| {
-            Error::failed(format!("replaying {} on a scratch database failed: {}", m.file_name(), e.message))
+        up(db, m, &actor, &stop).await.map_err(|e| match cancel.is_aborted() {
+            // Stopped on the server because a person asked: not a fault of the migration.
+            true => Error::new(crate::error::Problem::Cancelled, format!("stopped while replaying {}", m.file_name())),
+            false => Error::failed(format!("replaying {} on a scratch database failed: {}", m.file_name(), e.message)),
         })?;
     }
     Ok(())

@@ -51,6 +51,7 @@ export const commands = {
   envConfig: (name: string) => invoke<[EnvConfig, boolean]>('env_config', { name }),
   saveEnv: (name: string, env: EnvConfig, personal: boolean, password: string | null) => invoke<SavedEnv>('save_env', { name, env, personal, password }),
   trustServer: (env: string) => invoke<null>('trust_server', { env }),
+  allowAmbient: (env: string) => invoke<null>('allow_ambient', { env }),
   removeEnv: (name: string) => invoke<ProjectView>('remove_env', { name }),
   testEnv: (env: string) => invoke<Probe>('test_env', { env }),
   createDatabase: (env: string) => invoke<boolean>('create_database', { env }),
