@@ -526,8 +526,16 @@ impl Project {
     /// `secret ambient`: whether the person's own `PGPASSWORD` and `~/.pgpass` may be sent to `env`,
     /// written in their own file for this folder (never the project's).
     pub fn allow_ambient(&mut self, env: &str, allowed: bool) -> Result<PathBuf> {
-        if self.env(env).is_none() {
-            return Err(Error::input(format!("there is no environment `{env}`; known: {}", list(&self.env_names()))));
+        let target = self.workspace(Some(env))?.target;
+        if allowed && !target.dialect().has_passwords() {
+            return Err(Error::input(format!("`{env}` is a SQLite file: it has no password.")));
+        }
+        if allowed && target.dialect() != crate::db::Dialect::Postgres {
+            return Err(Error::input(format!(
+                "`{env}` is {}: only PostgreSQL's clients read PGPASSWORD and a pass file. Store its password in \
+                 the OS keyring instead.",
+                target.dialect().name()
+            )));
         }
         let path = profile::personal_file(&self.id(), &self.root)
             .ok_or_else(|| Error::input("this system has no config folder for your own settings"))?;

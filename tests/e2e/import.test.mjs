@@ -7,6 +7,26 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { click, fill, launch, seeText } from './harness.mjs';
 
+/** Starts the app on an empty folder (the picker shows), types `folder` there, opens it and waits
+ * for the import it offers; `body` then drives the window. */
+async function offered(t, dir, folder, tool, body) {
+  mkdirSync(join(dir, 'home'));
+  const empty = join(dir, 'empty');
+  mkdirSync(empty);
+  const { browser, stop } = await launch(t, { project: empty, home: join(dir, 'home') });
+  let passed = false;
+  try {
+    await fill(browser, 'Project folder', folder);
+    await click(browser, 'Open', 'form');
+    await seeText(browser, `holds ${tool} migrations`);
+    await click(browser, 'Import it…');
+    await body(browser);
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+}
+
 test('a Flyway folder is offered for import, previewed, and opened as a project', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'godwit-e2e-'));
   const shop = join(dir, 'shop');
@@ -15,17 +35,7 @@ test('a Flyway folder is offered for import, previewed, and opened as a project'
   writeFileSync(join(shop, 'sql', 'U1__Create_person.sql'), 'DROP TABLE person;\n');
   writeFileSync(join(shop, 'sql', 'V2__Add_name.sql'), 'ALTER TABLE person ADD name TEXT;\n');
   writeFileSync(join(shop, 'sql', 'R__People.sql'), 'CREATE VIEW people AS SELECT * FROM person;\n');
-  mkdirSync(join(dir, 'home'));
-  // Started on an empty folder: the picker shows, and the Flyway folder is typed there.
-  const empty = join(dir, 'empty');
-  mkdirSync(empty);
-  const { browser, stop } = await launch(t, { project: empty, home: join(dir, 'home') });
-  let passed = false;
-  try {
-    await fill(browser, 'Project folder', shop);
-    await click(browser, 'Open', 'form');
-    await seeText(browser, 'holds Flyway migrations');
-    await click(browser, 'Import it…');
+  await offered(t, dir, shop, 'Flyway', async (browser) => {
     await seeText(browser, '1_create_person.up.sql');
     await seeText(browser, 'R__People.sql');
     assert.ok(!existsSync(join(shop, 'godwit.toml')), 'the preview writes nothing');
@@ -33,10 +43,7 @@ test('a Flyway folder is offered for import, previewed, and opened as a project'
     await seeText(browser, '2 pending');
     assert.ok(existsSync(join(shop, 'godwit.toml')));
     assert.deepEqual(readdirSync(join(shop, 'migrations')).sort(), ['1_create_person.down.sql', '1_create_person.up.sql', '2_add_name.sql']);
-    passed = true;
-  } finally {
-    await stop(passed);
-  }
+  });
 });
 
 test("an Alembic project's code runs only after the person has seen it and said yes", async (t) => {
@@ -51,16 +58,7 @@ test("an Alembic project's code runs only after the person has seen it and said 
   const python = join(todo, '.venv', 'bin', 'python');
   writeFileSync(python, `#!/bin/sh\nexec ${join(homedir(), '.cache/godwit/tools/alembic/bin/python')} "$@"\n`);
   chmodSync(python, 0o755);
-  mkdirSync(join(dir, 'home'));
-  const empty = join(dir, 'empty');
-  mkdirSync(empty);
-  const { browser, stop } = await launch(t, { project: empty, home: join(dir, 'home') });
-  let passed = false;
-  try {
-    await fill(browser, 'Project folder', todo);
-    await click(browser, 'Open', 'form');
-    await seeText(browser, 'holds Alembic migrations');
-    await click(browser, 'Import it…');
+  await offered(t, dir, todo, 'Alembic', async (browser) => {
     await seeText(browser, 'Run it and show the files');
     await seeText(browser, python);
     assert.ok(!existsSync(marker), 'env.py ran before anyone agreed');
@@ -68,8 +66,5 @@ test("an Alembic project's code runs only after the person has seen it and said 
     await seeText(browser, '20240201145745_create_todos_table.up.sql');
     assert.ok(existsSync(marker));
     assert.ok(!existsSync(join(todo, 'godwit.toml')), 'the preview writes nothing');
-    passed = true;
-  } finally {
-    await stop(passed);
-  }
+  });
 });

@@ -191,6 +191,11 @@ test('import screenshot', async (t) => {
     await fill(browser, 'Project folder', todos);
     await click(browser, 'Open', 'form');
     await click(browser, 'Import it…');
+    // Alembic's env.py is the project's code: what would run is shown, and runs once agreed to.
+    await seeText(browser, 'Run it and show the files');
+    await pause(300);
+    await screenshot(browser, join(OUT, 'import-consent.png'));
+    await click(browser, 'Run it and show the files');
     await seeText(browser, '20240201145745_create_todos_table.up.sql');
     await pause(300);
     await screenshot(browser, join(OUT, 'import.png'));
