@@ -178,8 +178,9 @@ pub enum Remedy {
     Rebase,
     /// A folder holding another tool's project: import it into `migrations` and make it a project.
     ImportProject { root: String, tool: crate::import::Tool, from: String, migrations: String },
-    /// `rebase` could not read an environment: leave it out, if a person knows it has none of them.
-    SkipEnv { env: String },
+    /// `rebase` (or `squash`, with the version it squashes to) could not read an environment: leave
+    /// it out, if a person knows it has none of them.
+    SkipEnv { env: String, squash_to: Option<i64> },
     /// Reading a project runs its code (`code`): a person agrees to run it, having seen what.
     RunCode { code: crate::import::CodeToRun },
     /// The person's own `PGPASSWORD` or `~/.pgpass` was not sent to `env`: their own settings may

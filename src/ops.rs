@@ -873,7 +873,6 @@ pub async fn baseline(
     Ok(outcome)
 }
 
-/// `--skip` names that are not environments (a typo would leave out nothing, silently).
 /// What `squash` and `rebase` must read besides the environments: each fleet whose databases are
 /// not environments (a pattern's or a file's). They cannot be read here, so each stands as an
 /// environment that cannot be read: the run refuses, unless a person who knows that fleet has none
@@ -893,6 +892,7 @@ pub fn unread_fleets(p: &project::Project) -> Vec<(String, Result<Session>)> {
         .collect()
 }
 
+/// `--skip` names that are not environments (a typo would leave out nothing, silently).
 fn unknown_skips<T>(envs: &[(String, T)], skip: &[String]) -> Result<()> {
     match skip.iter().find(|n| !envs.iter().any(|(e, _)| e == *n)) {
         Some(n) => Err(Error::input(format!("there is no environment `{n}` to skip"))),
@@ -938,21 +938,21 @@ pub async fn rebase(
             }
             // Left out only when it cannot be read: one that can is always checked.
             Err(_) if skip.contains(&name) => skipped.push(name),
-            Err(e) => unreachable.push((name, e.message)),
+            Err(e) => unreachable.push((name, e.problem, e.message)),
         }
     }
     let plan = rebase::plan(&source, &applied, chrono::Utc::now())?;
     if !plan.renames.is_empty()
-        && let Some((name, why)) = unreachable.first()
+        && let Some((name, problem, why)) = unreachable.first()
     {
         return Err(Error::new(
-            Problem::CannotConnect,
+            read_problem(problem.clone()),
             format!(
                 "cannot read the history of {name} ({why}): rebase reads every environment first, since renaming a \
                  migration {name} has applied would run it again there. Nothing was renamed."
             ),
         )
-        .with_remedy(Remedy::SkipEnv { env: name.clone() }));
+        .with_remedy(Remedy::SkipEnv { env: name.clone(), squash_to: None }));
     }
     if !dry_run {
         rebase::apply(&plan, migrations)?;
@@ -984,7 +984,9 @@ pub async fn squash(
 ) -> Result<crate::migration::squash::SquashOutcome> {
     use crate::migration::squash::{self, EnvSquash};
     let dialect = s.ws.target.dialect();
-    squash::finish_interrupted(&s.ws.migrations, req.to)?;
+    if !req.dry_run {
+        squash::finish_interrupted(&s.ws.migrations, req.to)?;
+    }
     let source = s.source()?;
     source.ensure_valid()?;
     let now = chrono::Utc::now();
@@ -1006,15 +1008,21 @@ pub async fn squash(
             }
             let data: Vec<String> =
                 ms.iter().filter(|m| squash::changes_rows(&m.sql, dialect)).map(|m| m.file_name()).collect();
-            let granting: Vec<String> =
-                ms.iter().filter(|m| squash::grants(&m.sql, dialect)).map(|m| m.file_name()).collect();
-            if !granting.is_empty() && !crate::backup::tool::for_dialect(dialect).dumps_privileges() && !req.schema_only
-            {
+            // Privileges the squashed file cannot keep: any beyond the database, and any at all
+            // where the dump tool writes none.
+            let kept = if crate::backup::tool::for_dialect(dialect).dumps_privileges() {
+                squash::Privileges::OnObjects
+            } else {
+                squash::Privileges::None
+            };
+            let lost: Vec<String> =
+                ms.iter().filter(|m| squash::privileges_of(&m.sql, dialect) > kept).map(|m| m.file_name()).collect();
+            if !lost.is_empty() && !req.schema_only {
                 return Err(Error::input(format!(
-                    "{} grant or revoke privileges, which {}'s dump tool does not write: the squashed file would lose \
-                     them. Keep those statements in a migration after the squashed ones, or squash anyway with \
-                     --schema-only",
-                    granting.join(", "),
+                    "{} grant, revoke or change roles or privileges that a dump of {}'s database does not hold: the \
+                     squashed file would lose them. Keep those statements in a migration after the squashed ones, or \
+                     squash anyway with --schema-only",
+                    lost.join(", "),
                     dialect.name()
                 )));
             }
@@ -1064,7 +1072,7 @@ pub async fn squash(
             Ok((session, applied)) => reads.push((name, session, applied)),
             // Left out only when it cannot be read: one that can is always checked.
             Err(_) if req.skip.contains(&name) => states.push((name, None, EnvSquash::Skipped)),
-            Err(e) => return Err(cannot_read(&name, e)),
+            Err(e) => return Err(cannot_read(&name, e, req.to)),
         }
     }
     // An applied file edited since: its edit would vanish into the squashed file unreported.
@@ -1171,17 +1179,25 @@ pub async fn squash(
         let dir = &s.ws.migrations;
         let path = dir.join(&file);
         let staged = dir.join(format!(".{file}.new"));
-        let write = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&staged)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, sql.as_bytes()));
+        // Left by a squash that died while writing it; a link planted there is refused below.
+        if std::fs::symlink_metadata(&staged).is_ok_and(|m| m.file_type().is_file()) {
+            let _ = std::fs::remove_file(&staged);
+        }
+        // On disk before any old file goes, so a power loss cannot leave neither.
+        let write = std::fs::OpenOptions::new().write(true).create_new(true).open(&staged).and_then(|mut f| {
+            std::io::Write::write_all(&mut f, sql.as_bytes())?;
+            f.sync_all()
+        });
         if let Err(e) = write {
             return Err(Error::input(format!("cannot write {}: {e}; nothing was changed", staged.display())));
         }
         if let Err(e) = std::fs::rename(&staged, &path) {
             let _ = std::fs::remove_file(&staged);
             return Err(Error::failed(format!("cannot put {file} in place: {e}; nothing was changed")));
+        }
+        #[cfg(unix)]
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
         }
         let mut kept: Vec<(std::path::PathBuf, Vec<u8>)> = Vec::new();
         for name in &removed {
@@ -1272,16 +1288,25 @@ async fn built_by(
     Ok((made, version, granted))
 }
 
-fn cannot_read(name: &str, e: Error) -> Error {
+/// Why an environment's history could not be read, as the refusal of the whole run: a setting
+/// (a fleet these verbs cannot read, a bad URL) is bad input, anything else a connection's fault.
+fn read_problem(p: Problem) -> Problem {
+    match p {
+        Problem::Input => Problem::Input,
+        _ => Problem::CannotConnect,
+    }
+}
+
+fn cannot_read(name: &str, e: Error, to: i64) -> Error {
     Error::new(
-        Problem::CannotConnect,
+        read_problem(e.problem.clone()),
         format!(
             "cannot read the history of {name} ({}): squash reads every environment first, since one it does not \
              rewrite would report the squashed migrations missing. Nothing was changed.",
             e.message
         ),
     )
-    .with_remedy(Remedy::SkipEnv { env: name.to_string() })
+    .with_remedy(Remedy::SkipEnv { env: name.to_string(), squash_to: Some(to) })
 }
 
 /// One history's squashed rows replaced by the squashed migration's, under the lock.

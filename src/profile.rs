@@ -116,9 +116,14 @@ pub fn legacy_personal_file(project_id: &str) -> Option<PathBuf> {
 
 /// A short hash of the folder's real path.
 pub(crate) fn folder_hash(root: &Path) -> String {
-    use sha2::Digest;
     let canonical = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    hex::encode(&sha2::Sha256::digest(canonical.to_string_lossy().as_bytes())[..6])
+    short_hash(&canonical.to_string_lossy())
+}
+
+/// Twelve hex digits of a text's SHA-256: names that stay apart without showing the text.
+pub(crate) fn short_hash(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..6])
 }
 
 /// What a person's own file says for one project folder.
@@ -129,9 +134,11 @@ pub struct Personal {
     #[serde(default)]
     pub env: std::collections::BTreeMap<String, EnvConfig>,
     /// Environments for which their own `PGPASSWORD` and `~/.pgpass` may be sent
-    /// (`godwit secret ambient ENV`): never said by a project's committed files.
+    /// (`godwit secret ambient ENV`), each with the server it was allowed for (a binding, as a
+    /// stored password has): an edit of the environment's URL does not take the permission along.
+    /// Never said by a project's committed files.
     #[serde(default)]
-    pub ambient_passwords: Vec<String>,
+    pub ambient_passwords: std::collections::BTreeMap<String, String>,
 }
 
 pub(crate) fn load_personal(path: &Path) -> Result<Personal> {
@@ -143,16 +150,21 @@ pub(crate) fn load_personal(path: &Path) -> Result<Personal> {
         .map_err(|e| Error::input(crate::db::target::redact_text(&format!("{} is not valid: {e}", path.display()))))
 }
 
-/// Says in the person's own file whether their ambient passwords may go to `env`.
-pub(crate) fn write_ambient(path: &Path, env: &str, allowed: bool) -> Result<()> {
+/// Says in the person's own file whether their ambient passwords may go to `env`, and for which
+/// server (`Some(binding)`), or not (`None`).
+pub(crate) fn write_ambient(path: &Path, env: &str, allowed_for: Option<&str>) -> Result<()> {
     let mut doc = edit(path)?;
-    let list = doc.entry("ambient_passwords").or_insert_with(|| toml_edit::value(toml_edit::Array::new()));
-    let list = list
-        .as_array_mut()
-        .ok_or_else(|| Error::input(format!("{}: `ambient_passwords` is not a list", path.display())))?;
-    list.retain(|v| v.as_str() != Some(env));
-    if allowed {
-        list.push(env);
+    let table = doc.entry("ambient_passwords").or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+    let table = table
+        .as_table_mut()
+        .ok_or_else(|| Error::input(format!("{}: `ambient_passwords` is not a table", path.display())))?;
+    match allowed_for {
+        Some(binding) => {
+            table.insert(env, toml_edit::value(binding));
+        }
+        None => {
+            table.remove(env);
+        }
     }
     save(path, &doc)
 }

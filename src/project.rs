@@ -77,8 +77,9 @@ pub struct Project {
     pub config: Config,
     /// The person's own environments for this project (never committed).
     pub personal: BTreeMap<String, EnvConfig>,
-    /// Environments the person lets their own `PGPASSWORD` and `~/.pgpass` go to.
-    pub ambient_passwords: Vec<String>,
+    /// Environments the person lets their own `PGPASSWORD` and `~/.pgpass` go to, with the server
+    /// each was allowed for.
+    pub ambient_passwords: BTreeMap<String, String>,
     /// A personal file from before they were tied to a folder, not read (see
     /// `profile::legacy_personal_file`).
     pub legacy_personal: Option<PathBuf>,
@@ -136,12 +137,15 @@ impl Workspace {
         let hint = match secret::get(key) {
             Ok(Some(stored)) => {
                 let now = self.target.binding();
-                if !stored.bound_to.as_deref().is_some_and(|b| crate::db::target::binding_allows(b, &now)) {
+                if !stored.allows(&now) {
                     if !trust_server {
                         return Err(server_changed(env, stored.bound_to, now));
                     }
                     secret::rebind(key, &now)?;
                     rebound = Some(stored.bound_to.unwrap_or_else(|| "no server (stored by an older Godwit)".into()));
+                } else if !stored.tls_bound {
+                    // Bound from now on with the TLS settings it is used with, as newer ones are.
+                    let _ = secret::rebind(key, &now);
                 }
                 self.target = self.target.clone().with_password(Some(stored.password));
                 "the password came from the OS keyring: store the right one".to_string()
@@ -249,7 +253,8 @@ impl Project {
     pub fn find(start: &Path) -> Result<Option<Project>> {
         let mut dir = Some(start);
         while let Some(d) = dir {
-            if d != start && !trusted_parent(d) {
+            // A parent's godwit.toml counts only when the folder is the person's.
+            if d != start && !is_theirs(d) {
                 break;
             }
             if d.join(CONFIG_FILE).is_file() {
@@ -312,7 +317,7 @@ impl Project {
             root: root.to_path_buf(),
             config,
             personal: BTreeMap::new(),
-            ambient_passwords: Vec::new(),
+            ambient_passwords: BTreeMap::new(),
             legacy_personal: None,
         };
         if let Some(file) = profile::personal_file(&p.id(), root) {
@@ -347,9 +352,8 @@ impl Project {
         if let Some(id) = &self.config.id {
             return id.clone();
         }
-        use sha2::Digest;
         let canonical = self.root.canonicalize().unwrap_or_else(|_| self.root.clone());
-        let hash = hex::encode(&sha2::Sha256::digest(canonical.to_string_lossy().as_bytes())[..6]);
+        let hash = profile::folder_hash(&self.root);
         let name: String = canonical
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -453,7 +457,7 @@ impl Project {
         let target = Target::parse(&env.url(&name)?, &self.root)?;
         Ok(Workspace {
             secret_key: Some(self.secret_key(&name)),
-            ambient: self.ambient_passwords.contains(&name),
+            ambient: self.ambient_allowed(&name, &target),
             env: Some(name),
             target,
             migrations: self.migrations_dir(),
@@ -515,7 +519,7 @@ impl Project {
         if let Some(old) = old_binding.filter(|o| *o != new_binding) {
             let key = self.secret_key(name);
             if let Ok(Some(stored)) = secret::get(&key)
-                && stored.bound_to.as_deref().is_some_and(|b| crate::db::target::binding_allows(b, &old))
+                && stored.allows(&old)
             {
                 secret::rebind(&key, &new_binding)?;
             }
@@ -523,27 +527,35 @@ impl Project {
         Ok(path)
     }
 
+    /// Whether the person let their own passwords go to `env`, for the server it names now.
+    fn ambient_allowed(&self, env: &str, target: &Target) -> bool {
+        self.ambient_passwords.get(env).is_some_and(|b| crate::db::target::binding_allows(b, &target.binding()))
+    }
+
     /// `secret ambient`: whether the person's own `PGPASSWORD` and `~/.pgpass` may be sent to `env`,
-    /// written in their own file for this folder (never the project's).
+    /// for the server it names now, written in their own file for this folder (never the
+    /// project's). Taking it back works for an environment that is gone too.
     pub fn allow_ambient(&mut self, env: &str, allowed: bool) -> Result<PathBuf> {
+        let path = profile::personal_file(&self.id(), &self.root)
+            .ok_or_else(|| Error::input("this system has no config folder for your own settings"))?;
+        if !allowed {
+            profile::write_ambient(&path, env, None)?;
+            self.ambient_passwords.remove(env);
+            return Ok(path);
+        }
         let target = self.workspace(Some(env))?.target;
-        if allowed && !target.dialect().has_passwords() {
+        if !target.dialect().has_passwords() {
             return Err(Error::input(format!("`{env}` is a SQLite file: it has no password.")));
         }
-        if allowed && target.dialect() != crate::db::Dialect::Postgres {
+        if target.dialect() != crate::db::Dialect::Postgres {
             return Err(Error::input(format!(
                 "`{env}` is {}: only PostgreSQL's clients read PGPASSWORD and a pass file. Store its password in \
                  the OS keyring instead.",
                 target.dialect().name()
             )));
         }
-        let path = profile::personal_file(&self.id(), &self.root)
-            .ok_or_else(|| Error::input("this system has no config folder for your own settings"))?;
-        profile::write_ambient(&path, env, allowed)?;
-        self.ambient_passwords.retain(|e| e != env);
-        if allowed {
-            self.ambient_passwords.push(env.to_string());
-        }
+        profile::write_ambient(&path, env, Some(&target.binding()))?;
+        self.ambient_passwords.insert(env.to_string(), target.binding());
         Ok(path)
     }
 
@@ -562,6 +574,10 @@ impl Project {
         self.personal.remove(name);
         // The keyring may be unavailable; the environment is gone either way, and a stale
         // password under its key is harmless (it is bound to its server) and said.
+        // An environment added later under this name does not inherit the permission.
+        if self.ambient_passwords.contains_key(name) {
+            self.allow_ambient(name, false)?;
+        }
         Ok(match secret::remove(&self.secret_key(name)) {
             Ok(true) => PasswordRemoval::Removed,
             Ok(false) => PasswordRemoval::NoneStored,
@@ -587,16 +603,11 @@ impl Project {
                 PasswordSource::Unknown
             } else {
                 match secret::get(&self.secret_key(name)) {
-                    Ok(Some(s))
-                        if s.bound_to
-                            .as_deref()
-                            .zip(target.as_ref().map(Target::binding))
-                            .is_some_and(|(stored, now)| crate::db::target::binding_allows(stored, &now)) =>
-                    {
-                        PasswordSource::Keyring
-                    }
+                    Ok(Some(s)) if target.as_ref().is_some_and(|t| s.allows(&t.binding())) => PasswordSource::Keyring,
                     Ok(Some(_)) => PasswordSource::KeyringOtherServer,
-                    Ok(None) if self.ambient_passwords.contains(name) => PasswordSource::Ambient,
+                    Ok(None) if target.as_ref().is_some_and(|t| self.ambient_allowed(name, t)) => {
+                        PasswordSource::Ambient
+                    }
                     Ok(None) => PasswordSource::None,
                     Err(_) => {
                         // One failure is enough to know: do not wait on every environment.
@@ -620,11 +631,6 @@ impl Project {
         }
         out
     }
-}
-
-/// Whether a parent folder's `godwit.toml` is the person's (see `is_theirs`).
-fn trusted_parent(dir: &Path) -> bool {
-    is_theirs(dir)
 }
 
 /// Whether what is at `path` (not followed, if a link) is the person's: theirs or the system's,

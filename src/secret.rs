@@ -76,6 +76,20 @@ pub struct Stored {
     pub password: SecretString,
     /// `None` for a password stored before passwords were bound (it is sent nowhere until confirmed).
     pub bound_to: Option<String>,
+    /// Bound with the URL's TLS settings (stored since bindings carry them): an older binding says
+    /// nothing of TLS, and its place alone is compared (`allows`).
+    pub tls_bound: bool,
+}
+
+impl Stored {
+    /// Whether this password may go to the binding `now` (`db::target::binding_allows`). One stored
+    /// before bindings carried TLS settings goes where its place is the same: the TLS mode it was
+    /// used with then is not known.
+    pub fn allows(&self, now: &str) -> bool {
+        self.bound_to.as_deref().is_some_and(|b| {
+            crate::db::target::binding_allows(b, now) || (!self.tls_bound && b == crate::db::target::place_of(now))
+        })
+    }
 }
 
 /// How a password and its binding are kept in one keyring entry.
@@ -90,16 +104,18 @@ struct Envelope {
 impl Stored {
     fn decode(text: String) -> Stored {
         match serde_json::from_str::<Envelope>(&text) {
-            Ok(e) if e.godwit_secret == 1 => {
-                Stored { password: SecretString::from(e.password), bound_to: Some(e.bound_to) }
-            }
-            _ => Stored { password: SecretString::from(text), bound_to: None },
+            Ok(e) if matches!(e.godwit_secret, 1 | 2) => Stored {
+                password: SecretString::from(e.password),
+                bound_to: Some(e.bound_to),
+                tls_bound: e.godwit_secret == 2,
+            },
+            _ => Stored { password: SecretString::from(text), bound_to: None, tls_bound: false },
         }
     }
 
     fn encode(&self, bound_to: &str) -> SecretString {
         let e = Envelope {
-            godwit_secret: 1,
+            godwit_secret: 2,
             bound_to: bound_to.to_string(),
             password: self.password.expose_secret().to_string(),
         };
@@ -123,7 +139,7 @@ pub fn get(key: &str) -> Result<Option<Stored>> {
 
 /// Stores a password for the server `bound_to` (see `Target::binding`); it is sent nowhere else.
 pub fn set(key: &str, password: &SecretString, bound_to: &str) -> Result<()> {
-    let stored = Stored { password: password.clone(), bound_to: None };
+    let stored = Stored { password: password.clone(), bound_to: None, tls_bound: true };
     put(key, stored.encode(bound_to))
 }
 
@@ -184,12 +200,8 @@ pub fn scrub(text: &str) -> String {
         let p = p.expose_secret();
         // As written, and as a `Debug` print or JSON would escape it (a `"` or `\` in it).
         let json = serde_json::to_string(p).unwrap_or_default();
-        for form in [
-            p.to_string(),
-            p.escape_debug().to_string(),
-            p.escape_default().to_string(),
-            json[1..json.len() - 1].to_string(),
-        ] {
+        let json = json.strip_prefix('"').and_then(|j| j.strip_suffix('"')).unwrap_or_default().to_string();
+        for form in [p.to_string(), p.escape_debug().to_string(), p.escape_default().to_string(), json] {
             if !form.is_empty() {
                 out = out.replace(&form, "********");
             }
@@ -240,10 +252,16 @@ mod tests {
 
     #[test]
     fn a_binding_travels_with_its_password() {
-        let s = Stored { password: SecretString::from("pw\"{}"), bound_to: None };
+        let s = Stored { password: SecretString::from("pw\"{}"), bound_to: None, tls_bound: true };
         let back = Stored::decode(s.encode("postgres://app@db:5432/app").expose_secret().to_string());
         assert_eq!(back.password.expose_secret(), "pw\"{}");
         assert_eq!(back.bound_to.as_deref(), Some("postgres://app@db:5432/app"));
+        // Stored before bindings carried TLS settings: its place alone is compared.
+        let v1 = Stored::decode(r#"{"godwit_secret":1,"for":"postgres://app@db:5432/app","password":"x"}"#.into());
+        assert!(v1.allows("postgres://app@db:5432/app sslmode=disable"));
+        assert!(!v1.allows("postgres://app@evil:5432/app"));
+        let v2 = Stored::decode(s.encode("postgres://app@db:5432/app").expose_secret().to_string());
+        assert!(!v2.allows("postgres://app@db:5432/app sslmode=disable"));
         // A password stored before bindings is bound to nothing, even when it looks like JSON.
         let old = Stored::decode(r#"{"password":"x"}"#.into());
         assert_eq!((old.password.expose_secret(), old.bound_to), (r#"{"password":"x"}"#, None));

@@ -445,6 +445,17 @@ async fn the_persons_own_postgres_passwords_go_only_where_they_allow_them() {
     let sent = trap.passwords()[before..].to_vec();
     assert!(sent.len() >= 2 && sent.iter().all(|s| s == "Pgpass-Secret-1"), "{sent:?}");
 
+    // Allowed for that server, not for whatever the environment names later (a pulled edit).
+    let other = PasswordTrap::start(Some("127.0.0.1:5432".into())).await;
+    let moved = std::fs::read_to_string(p.t.dir.path().join("godwit.toml"))
+        .unwrap()
+        .replace(&format!(":{}/", trap.port), &format!(":{}/", other.port));
+    std::fs::write(p.t.dir.path().join("godwit.toml"), &moved).unwrap();
+    assert!(run(&["status"], true).status.success());
+    assert_eq!(other.passwords(), [""]);
+    let back = moved.replace(&format!(":{}/", other.port), &format!(":{}/", trap.port));
+    std::fs::write(p.t.dir.path().join("godwit.toml"), back).unwrap();
+
     // A fork of the project (the same id in another folder) has its own settings: nothing is sent.
     let fork = tempfile::tempdir().unwrap();
     std::fs::copy(p.t.dir.path().join("godwit.toml"), fork.path().join("godwit.toml")).unwrap();
@@ -614,10 +625,13 @@ async fn squash_and_rebase_do_not_pass_over_a_fleets_databases() {
         f
     };
     let before = files();
-    for args in [&["rebase"][..], &["squash", "--to", "30"]] {
+    for (args, remedy) in [
+        (&["rebase"][..], "`godwit rebase --skip 'fleet tenants'`"),
+        (&["squash", "--to", "30"], "`godwit squash --to 30 --skip 'fleet tenants'`"),
+    ] {
         let o = p.godwit(args);
-        assert_eq!(o.status.code(), Some(3), "{args:?}: {}", text(&o));
-        assert!(text(&o).contains("--skip 'fleet tenants'"), "{}", text(&o));
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(remedy), "{}", text(&o));
     }
     assert_eq!(files(), before);
     let o = p.godwit(&["rebase", "--skip", "fleet tenants"]);

@@ -63,8 +63,10 @@ fn with_password(program: &Path, target: &Target) -> Result<Command> {
         });
     }
     // Must be the first option. Only this file: `--defaults-extra-file` would still read the
-    // person's ~/.my.cnf, and send its password to whatever server a project names.
+    // person's ~/.my.cnf, and send its password to whatever server a project names. MySQL's own
+    // clients read ~/.mylogin.cnf even so, unless pointed at a file that is not there.
     c.arg("--defaults-file=/dev/fd/3");
+    c.env("MYSQL_TEST_LOGIN_FILE", "/nonexistent/godwit-no-login-file");
     Ok(c)
 }
 #[cfg(not(unix))]
@@ -72,6 +74,7 @@ fn with_password(program: &Path, target: &Target) -> Result<Command> {
     let mut c = tool::command(program);
     // The person's own option files are not read (see the Unix one).
     c.arg("--no-defaults");
+    c.env("MYSQL_TEST_LOGIN_FILE", "NUL");
     if let Some(p) = target.password() {
         c.env("MYSQL_PWD", p);
     }

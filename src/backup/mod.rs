@@ -105,7 +105,8 @@ impl Store {
     /// environment elsewhere, gets a store of its own. Its retention never deletes, and its restore
     /// and verify never read, another database's backups.
     pub fn for_workspace(project_id: Option<String>, ws: &crate::project::Workspace) -> Result<Store> {
-        let named = || format!("{}-{}", sanitize(&ws.target.database()), short_hash(&ws.target.display()));
+        let named =
+            || format!("{}-{}", sanitize(&ws.target.database()), crate::profile::short_hash(&ws.target.display()));
         match (project_id, &ws.env) {
             (Some(p), Some(e)) => {
                 let store = Store::new(&p, &Store::folder(e, &ws.target))?;
@@ -120,7 +121,7 @@ impl Store {
 
     /// An environment's store folder: its name and a hash of what it is of.
     pub fn folder(env: &str, target: &Target) -> String {
-        format!("{env}-{}", short_hash(&target.identity()))
+        format!("{env}-{}", crate::profile::short_hash(&target.identity()))
     }
 
     /// Takes over a store from before stores were keyed by database (`<project>/<env>`), when
@@ -200,11 +201,6 @@ impl Store {
         }
         Ok(removed.into_iter().map(|r| r.id).collect())
     }
-}
-
-fn short_hash(text: &str) -> String {
-    use sha2::Digest;
-    hex::encode(&sha2::Sha256::digest(text.as_bytes())[..6])
 }
 
 /// A file name with no folder in it.

@@ -50,16 +50,22 @@ fn base(program: &Path, target: &Target) -> Command {
             }
         }
     } else {
-        // libpq reads ~/.pgpass by itself (HOME is passed on): not for a server a project names.
-        // A file that is not there, in the person's own folder, is read silently as none
-        // (`/dev/null` draws a warning that it is not a plain file).
-        let none = crate::folders::config_dir().unwrap_or_default().join("no-pgpass");
-        c.env("PGPASSFILE", none);
+        // libpq reads the person's ~/.pgpass, ~/.postgresql/postgresql.crt and key, and a Kerberos
+        // ticket by itself (HOME is passed on); sqlx reads none of them, and neither goes to a
+        // server a project names. A file that is not there, in the person's own folder, reads as
+        // none (`/dev/null` draws a warning that it is not a plain file). The URL's own client
+        // certificate, below, still counts.
+        let none = crate::folders::config_dir().map_or_else(|| "/dev/null".into(), |d| d.join("godwit-none"));
+        for k in ["PGPASSFILE", "PGSSLCERT", "PGSSLKEY"] {
+            c.env(k, &none);
+        }
+        c.env("PGGSSENCMODE", "disable");
     }
+    use crate::db::target::{SSL_MODE, SSL_ROOT_CERT};
     for (k, v) in url.query_pairs() {
         let var = match k.as_ref() {
-            "sslmode" | "ssl-mode" => "PGSSLMODE",
-            "sslrootcert" | "ssl-root-cert" | "ssl-ca" => "PGSSLROOTCERT",
+            k if SSL_MODE.contains(&k) => "PGSSLMODE",
+            k if SSL_ROOT_CERT.contains(&k) => "PGSSLROOTCERT",
             "sslcert" | "ssl-cert" => "PGSSLCERT",
             "sslkey" | "ssl-key" => "PGSSLKEY",
             _ => continue,

@@ -655,7 +655,8 @@ fn dotenv_value(v: &str) -> String {
     if let Some(inner) = v.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
         return inner.to_string();
     }
-    if let Some(inner) = v.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+    // A quoted value ends at its closing quote; a comment may follow it.
+    if let Some(inner) = v.strip_prefix('"').and_then(|r| r.rsplit_once('"')).map(|(inner, _)| inner) {
         return inner.replace("\\\"", "\"").replace("\\\\", "\\");
     }
     v.split(" #").next().unwrap_or_default().trim_end().to_string()
@@ -759,8 +760,9 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             "To let `{env}` use your own PGPASSWORD and ~/.pgpass (only do this if you trust its server): \
              `{godwit} secret ambient {env}`."
         ),
-        Remedy::SkipEnv { env } => {
-            format!("If you know {env} has none of them applied: `{godwit} rebase --skip {}`.", shell_quote(env))
+        Remedy::SkipEnv { env, squash_to } => {
+            let verb = squash_to.map_or_else(|| "rebase".to_string(), |to| format!("squash --to {to}"));
+            format!("If you know {env} has none of them applied: `{godwit} {verb} --skip {}`.", shell_quote(env))
         }
     }
 }

@@ -605,11 +605,15 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
                 "28P01" | "1045" if target.has_password() => {
                     format!("the server at {at} refused the password for this user: {}.", target.auth_hint())
                 }
-                "28P01" if target.ambient() && !target::ambient_sources().is_empty() => format!(
-                    "the server at {at} refused the password for this user from your own {}: {}.",
-                    target::ambient_sources().join(" or "),
-                    target.auth_hint()
-                ),
+                "28P01" if target.ambient() && !target::ambient_sources().is_empty() => {
+                    // sqlx sends PGPASSWORD when it is set, else a pass file's matching line if any.
+                    let sources = target::ambient_sources();
+                    let sent = match sources.first().map(String::as_str) {
+                        Some("PGPASSWORD") => "your own PGPASSWORD was sent".to_string(),
+                        _ => format!("a matching line of your own {} was sent, if it has one", sources.join("")),
+                    };
+                    format!("the server at {at} refused the login for this user ({sent}): {}.", target.auth_hint())
+                }
                 "28P01" | "1045" => format!(
                     "the server at {at} wants a password for this user, and none was sent: {}.",
                     target.auth_hint()

@@ -111,6 +111,14 @@ impl Target {
                 redacted(&url)
             )));
         }
+        if let Some(twice) = repeated_setting(&url) {
+            // sqlx takes the last of two, the dump tools and the password's binding the first:
+            // one URL must not name two servers or two TLS modes.
+            return Err(Error::input(format!(
+                "the database URL {} gives `{twice}` twice (or under two names): give it once",
+                redacted(&url)
+            )));
+        }
         let (password, mut url) = take_password(url);
         if dialect == Dialect::MySql {
             let _ = url.set_scheme("mysql");
@@ -217,15 +225,13 @@ impl Target {
     /// a password stored with `verify-full` is not sent in plain text after an edit.
     fn tls_binding(&self) -> String {
         let Some(u) = &self.url else { return String::new() };
-        let q = |keys: &[&str]| {
-            u.query_pairs().find(|(k, _)| keys.contains(&k.as_ref())).map(|(_, v)| v.to_ascii_lowercase())
-        };
+        let q = |keys: &[&str]| u.query_pairs().find(|(k, _)| keys.contains(&k.as_ref())).map(|(_, v)| v.into_owned());
         let mut b = String::new();
-        if let Some(mode) = q(&["sslmode", "ssl-mode"]) {
-            b.push_str(&format!(" sslmode={mode}"));
+        if let Some(mode) = q(SSL_MODE) {
+            b.push_str(&format!(" sslmode={}", mode.to_ascii_lowercase()));
         }
         // Last: a path may hold spaces.
-        if let Some(root) = q(&["sslrootcert", "ssl-root-cert", "ssl-ca", "sslca"]) {
+        if let Some(root) = q(SSL_ROOT_CERT) {
             b.push_str(&format!(" sslrootcert={root}"));
         }
         b
@@ -330,6 +336,20 @@ impl Target {
     }
 }
 
+/// The names sqlx reads a URL's TLS mode and root certificate under (PostgreSQL's and MySQL's).
+pub(crate) const SSL_MODE: &[&str] = &["sslmode", "ssl-mode"];
+pub(crate) const SSL_ROOT_CERT: &[&str] = &["sslrootcert", "ssl-root-cert", "ssl-ca", "sslca"];
+
+/// A connection setting the URL gives twice, counting the names sqlx reads it under.
+fn repeated_setting(url: &Url) -> Option<String> {
+    let groups: [&[&str]; 8] =
+        [SSL_MODE, SSL_ROOT_CERT, &["host"], &["hostaddr"], &["socket"], &["port"], &["user"], &["dbname"]];
+    groups.into_iter().find_map(|names| {
+        let n = url.query_pairs().filter(|(k, _)| names.contains(&k.as_ref())).count();
+        (n > 1).then(|| names[0].to_string())
+    })
+}
+
 /// Where the person's own PostgreSQL password would come from, if a target may use it
 /// (`Target::ambient`): `PGPASSWORD`, and the pass file if there is one.
 pub fn ambient_sources() -> Vec<String> {
@@ -358,6 +378,11 @@ pub fn binding_allows(stored: &str, now: &str) -> bool {
     let (now_place, now_mode, now_root) = split_tls(now);
     let verifying = stored_mode >= 4;
     stored_place == now_place && now_mode >= stored_mode && (!verifying || stored_root == now_root)
+}
+
+/// A binding without its TLS settings: the server and database alone.
+pub fn place_of(binding: &str) -> &str {
+    split_tls(binding).0
 }
 
 /// A binding's place, the rank of its TLS mode (0 off … 5 full verification; 2, "prefer", when
@@ -581,6 +606,14 @@ mod tests {
         assert!(binding_allows(&plain, &b("postgres://app@db/app?sslmode=require")));
         assert!(!binding_allows(&plain, &b("postgres://app@db/app?sslmode=disable")));
         assert!(!binding_allows(&plain, &b("postgres://app@other/app?sslmode=require")));
+        // One setting given twice (sqlx takes the last, the binding would take the first): refused.
+        for twice in [
+            "postgres://app@db/app?sslmode=verify-full&sslmode=disable",
+            "postgres://app@db/app?sslmode=verify-full&ssl-mode=disable",
+            "postgres://app@db/app?hostaddr=10.0.0.5&hostaddr=203.0.113.9",
+        ] {
+            assert!(Target::parse(twice, Path::new("/p")).is_err(), "{twice}");
+        }
         let my = b("mysql://app@db/app?ssl-mode=VERIFY_IDENTITY");
         assert!(!binding_allows(&my, &b("mysql://app@db/app?ssl-mode=DISABLED")));
         assert!(binding_allows(&b("mysql://app@db/app?ssl-mode=REQUIRED"), &my));

@@ -229,7 +229,7 @@ impl Passwords<'_> {
             return target;
         }
         let (server, binding) = (target.server(), target.server_binding());
-        // Keyed by the binding: one server reached with two TLS settings is asked about each.
+        // Looked up once per binding: the same server under weaker TLS gets its own answer.
         let (password, hint) = self
             .known
             .entry(binding.clone())
@@ -247,11 +247,19 @@ fn password(p: &Project, fleet: &str, server: &str, binding: &str) -> (Option<Se
     match secret::get(&key(p, fleet, server)) {
         // The key names the server; the binding (with TLS) is checked all the same, as for
         // environments.
-        Ok(Some(s)) if s.bound_to.as_deref().is_some_and(|b| crate::db::target::binding_allows(b, binding)) => (
+        Ok(Some(s)) if s.allows(binding) => (
             Some(s.password),
             format!("the password came from the OS keyring (fleet `{fleet}` on {server}): store the right one"),
         ),
-        Ok(_) => (None, format!("no password is stored for fleet `{fleet}` on {server}: store one, or set {var}")),
+        Ok(Some(s)) => (
+            None,
+            format!(
+                "the password of fleet `{fleet}` on {server} was stored for {} and was not sent to {binding} (weaker \
+                 TLS): store it again for this server, or set {var}",
+                s.bound_to.unwrap_or_default()
+            ),
+        ),
+        Ok(None) => (None, format!("no password is stored for fleet `{fleet}` on {server}: store one, or set {var}")),
         Err(e) => (None, format!("{}; or set {var}", e.message)),
     }
 }

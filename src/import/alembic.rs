@@ -90,7 +90,7 @@ pub fn code_to_run(dir: &Path, python: Option<&Path>) -> Result<CodeToRun> {
     let dir = &std::fs::canonicalize(dir).map_err(|e| Error::input(format!("cannot open {}: {e}", dir.display())))?;
     let (_, location) = locate(dir)?;
     let python = interpreter(dir, python)?;
-    let mut files = vec![location.join("env.py").display().to_string()];
+    let mut files = vec![format!("{} (and what it imports)", location.join("env.py").display())];
     let versions = location.join("versions");
     let count = std::fs::read_dir(&versions)
         .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "py")).count())
@@ -249,7 +249,10 @@ fn find_python(dir: &Path) -> PathBuf {
         .flat_map(|d| [".venv", "venv", "env"].map(|v| (d.clone(), d.join(v))))
         .find(|(d, venv)| {
             let python = venv.join("bin").join("python");
-            python.is_file() && [d.as_path(), venv, &venv.join("bin")].iter().all(|f| crate::project::is_theirs(f))
+            // The interpreter a link leads to counts too: it could be another user's file.
+            let real = python.canonicalize().unwrap_or_else(|_| python.clone());
+            python.is_file()
+                && [d.as_path(), venv, &venv.join("bin"), &python, &real].iter().all(|f| crate::project::is_theirs(f))
         })
         .map(|(_, venv)| venv.join("bin").join("python"))
         .unwrap_or_else(|| PathBuf::from("python3"))

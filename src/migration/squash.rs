@@ -56,20 +56,41 @@ pub fn existing(source: &Source, version: i64) -> Option<(&MigrationFile, Vec<i6
     (!versions.is_empty()).then_some((m, versions))
 }
 
-/// Whether a migration grants or revokes privileges (kept in a squashed file only where the dump
-/// tool writes them).
-pub fn grants(sql: &str, dialect: Dialect) -> bool {
-    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return false };
-    statements.iter().any(|s| {
-        let first = s
+/// What a migration does to privileges, as far as a squashed file can keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Privileges {
+    None,
+    /// Grants or revokes on the database's own objects: kept where the dump tool writes them.
+    OnObjects,
+    /// Roles, role membership, or the database itself (`CREATE ROLE`, `GRANT a TO b`, `GRANT
+    /// CONNECT ON DATABASE`, `ALTER DATABASE`): no dump of one database holds them.
+    BeyondTheDatabase,
+}
+
+/// What `sql` does to privileges (the most of its statements).
+pub fn privileges_of(sql: &str, dialect: Dialect) -> Privileges {
+    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return Privileges::None };
+    let each = statements.iter().map(|s| {
+        let words: Vec<String> = s
             .sql
             .lines()
             .filter(|l| !l.trim_start().starts_with("--"))
-            .flat_map(str::split_whitespace)
-            .next()
-            .map(str::to_ascii_uppercase);
-        matches!(first.as_deref(), Some("GRANT" | "REVOKE"))
-    })
+            .flat_map(|l| l.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
+            .filter(|w| !w.is_empty())
+            .map(|w| w.to_ascii_uppercase())
+            .collect();
+        let (first, second) = (words.first().map_or("", String::as_str), words.get(1).map_or("", String::as_str));
+        let has_on = words.iter().any(|w| w == "ON");
+        let on_database = words.windows(2).any(|p| p[0] == "ON" && p[1] == "DATABASE");
+        match first {
+            "CREATE" | "ALTER" | "DROP" if matches!(second, "ROLE" | "USER" | "GROUP") => Privileges::BeyondTheDatabase,
+            "ALTER" if second == "DATABASE" => Privileges::BeyondTheDatabase,
+            "GRANT" | "REVOKE" if !has_on || on_database => Privileges::BeyondTheDatabase,
+            "GRANT" | "REVOKE" => Privileges::OnObjects,
+            _ => Privileges::None,
+        }
+    });
+    each.max().unwrap_or(Privileges::None)
 }
 
 /// A dump's privilege statements, sorted: what the squashed file must grant as the migrations did.
@@ -163,7 +184,7 @@ fn list(v: &[i64]) -> String {
 /// Statements that may (a procedure call, an anonymous block, a `WITH … INSERT`) count too.
 pub fn changes_rows(sql: &str, dialect: Dialect) -> bool {
     let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return true };
-    const WRITES: [&str; 7] = ["INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "REPLACE", "LOAD"];
+    const WRITES: [&str; 6] = ["INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "REPLACE"];
     statements.iter().any(|s| {
         let words: Vec<String> = s
             .sql
@@ -175,13 +196,17 @@ pub fn changes_rows(sql: &str, dialect: Dialect) -> bool {
             .collect();
         let first = words.first().map(String::as_str).unwrap_or_default();
         let has = |w: &str| words.iter().any(|x| x == w);
-        // A table made from a query, with its rows.
+        // A table made from a query, with its rows: `CREATE [modifiers] TABLE name AS …` (not a
+        // function that `RETURNS TABLE … AS $$ SELECT`).
+        let modifiers = ["GLOBAL", "LOCAL", "TEMP", "TEMPORARY", "UNLOGGED", "OR", "REPLACE"];
+        let table_at = words.iter().skip(1).position(|w| !modifiers.contains(&w.as_str())).map(|i| i + 1);
         let from_query = first == "CREATE"
-            && words.iter().take_while(|w| *w != "AS").any(|w| w == "TABLE")
+            && table_at.is_some_and(|i| words[i] == "TABLE")
             && words
                 .windows(2)
                 .any(|p| p[0] == "AS" && matches!(p[1].as_str(), "SELECT" | "WITH" | "VALUES" | "TABLE"));
         WRITES.contains(&first)
+            || (first == "LOAD" && words.get(1).is_some_and(|w| w == "DATA" || w == "XML"))
             || matches!(first, "CALL" | "DO" | "EXEC" | "EXECUTE")
             || (first == "WITH" && words.iter().any(|w| WRITES.contains(&w.as_str())))
             || from_query
@@ -235,6 +260,22 @@ mod tests {
     }
 
     #[test]
+    fn privileges_beyond_the_database_are_told_apart() {
+        let pg = Dialect::Postgres;
+        assert_eq!(privileges_of("CREATE TABLE t (id INT);", pg), Privileges::None);
+        assert_eq!(privileges_of("GRANT SELECT ON t TO reader;", pg), Privileges::OnObjects);
+        for sql in [
+            "CREATE ROLE reader;",
+            "GRANT reader TO app;",
+            "GRANT CONNECT ON DATABASE app TO reader;",
+            "ALTER DATABASE app SET search_path = x;",
+            "GRANT SELECT ON t TO r;\nALTER ROLE r LOGIN;",
+        ] {
+            assert_eq!(privileges_of(sql, pg), Privileges::BeyondTheDatabase, "{sql}");
+        }
+    }
+
+    #[test]
     fn statements_that_leave_rows_behind_are_data() {
         for sql in [
             "INSERT INTO t VALUES (1);",
@@ -244,10 +285,18 @@ mod tests {
             "SELECT setval('t_id_seq', 1000);",
             "SELECT create_hypertable('m', 'at');",
             "LOAD DATA INFILE 'x.csv' INTO TABLE t;",
+            "CREATE UNLOGGED TABLE u AS SELECT 1 AS x;",
         ] {
             assert!(changes_rows(sql, Dialect::Postgres), "{sql}");
         }
-        for sql in ["CREATE TABLE t (id INT);", "SELECT 1;", "CREATE VIEW v AS SELECT 1;", "CREATE INDEX i ON t (a);"] {
+        for sql in [
+            "CREATE TABLE t (id INT);",
+            "SELECT 1;",
+            "CREATE VIEW v AS SELECT 1;",
+            "CREATE INDEX i ON t (a);",
+            "CREATE FUNCTION f() RETURNS TABLE (x int) AS $$ SELECT 1 $$ LANGUAGE sql;",
+            "LOAD 'auto_explain';",
+        ] {
             assert!(!changes_rows(sql, Dialect::Postgres), "{sql}");
         }
     }
