@@ -265,6 +265,12 @@ impl Project {
         Ok(None)
     }
 
+    /// The `godwit.toml` that `find` passed over in a parent someone else could write in, if any:
+    /// for saying why no project was found.
+    pub fn passed_over(start: &Path) -> Option<PathBuf> {
+        start.ancestors().skip(1).find(|d| !is_theirs(d) && d.join(CONFIG_FILE).is_file()).map(|d| d.join(CONFIG_FILE))
+    }
+
     pub fn load(root: &Path) -> Result<Project> {
         let path = root.join(CONFIG_FILE);
         let text =
@@ -764,6 +770,8 @@ mod tests {
         fs::write(shared.join(CONFIG_FILE), "[env.evil]\nurl = \"postgres://app@evil.example/db\"\n").unwrap();
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
         assert!(Project::find(&mine).unwrap().is_none());
+        // Said when no project is found, so the person knows which file was passed over.
+        assert_eq!(Project::passed_over(&mine), Some(shared.join(CONFIG_FILE)));
         // In the folder itself, it is the one the person chose to work in.
         assert!(Project::find(&shared).unwrap().is_some());
         fs::set_permissions(&shared, fs::Permissions::from_mode(0o755)).unwrap();

@@ -30,10 +30,20 @@ impl Ctx {
         if let Some(d) = &self.database_url {
             return adhoc(&d.url, self.cli.source.clone(), d.theirs);
         }
-        Err(Error::input(
-            "no godwit.toml here or in any parent folder, and no --url or DATABASE_URL: run `godwit init` to make \
-             this folder a project, or pass --url.",
-        ))
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let passed = Project::passed_over(self.cli.project.as_deref().unwrap_or(&cwd))
+            .map(|f| {
+                format!(
+                    " ({} was not read: others may write in that folder; if it is yours, pass --project {})",
+                    f.display(),
+                    shell_quote(&f.parent().unwrap_or(&f).display().to_string())
+                )
+            })
+            .unwrap_or_default();
+        Err(Error::input(format!(
+            "no godwit.toml here or in any parent folder of yours{passed}, and no --url or DATABASE_URL: run \
+             `godwit init` to make this folder a project, or pass --url."
+        )))
     }
 
     pub(super) fn templates_dir(&self) -> Option<PathBuf> {
