@@ -166,7 +166,7 @@ impl Workspace {
                     Err(e) => e.message,
                 };
                 let ambient = crate::db::target::ambient_sources();
-                if self.target.dialect() == crate::db::Dialect::Postgres && !ambient.is_empty() {
+                if self.target.dialect().has_ambient_passwords() && !ambient.is_empty() {
                     // Said, so the person knows why their own password did not work here.
                     let remedy = crate::error::Remedy::AllowAmbient { env: env.clone() };
                     self.target = self.target.clone().with_auth_remedy(remedy);
@@ -553,7 +553,7 @@ impl Project {
         if !target.dialect().has_passwords() {
             return Err(Error::input(format!("`{env}` is a SQLite file: it has no password.")));
         }
-        if target.dialect() != crate::db::Dialect::Postgres {
+        if !target.dialect().has_ambient_passwords() {
             return Err(Error::input(format!(
                 "`{env}` is {}: only PostgreSQL's clients read PGPASSWORD and a pass file. Store its password in \
                  the OS keyring instead.",

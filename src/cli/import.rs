@@ -265,7 +265,7 @@ fn code_consent(
     if !std::io::stdin().is_terminal() {
         return Ok(None);
     }
-    eprintln!("Reading this Alembic project runs its code, with its own privileges, as you:");
+    eprintln!("Reading this Alembic project runs its code as you, with your privileges:");
     eprintln!("  interpreter: {}", code.python);
     for f in &code.files {
         eprintln!("  runs: {f}");

@@ -32,6 +32,12 @@ impl Dialect {
         self != Dialect::Sqlite
     }
 
+    /// Whether its clients read a person's own ambient password (`PGPASSWORD`, a pass file):
+    /// PostgreSQL's do; sqlx's MySQL driver reads no option file.
+    pub fn has_ambient_passwords(self) -> bool {
+        self == Dialect::Postgres
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Postgres => "PostgreSQL",
