@@ -569,7 +569,9 @@ async fn a_migrations_link_leading_outside_is_never_written_through() {
 async fn forks_with_one_id_keep_their_backups_apart() {
     let first = Project::new(Dialect::Sqlite).await;
     first.t.write("1_t.up.sql", "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1), (2);");
-    for args in [&["up"][..], &["backup"], &["backup"]] {
+    for args in
+        [&["up"][..], &["backup"], &["backup"], &["env", "add", "mine", "--url", "sqlite://mine.db", "--personal"]]
+    {
         let o = first.godwit(args);
         assert!(o.status.success(), "{args:?}: {}", text(&o));
     }
@@ -581,7 +583,14 @@ async fn forks_with_one_id_keep_their_backups_apart() {
     )
     .unwrap();
     fork.t.write("1_t.up.sql", "CREATE TABLE t (id INT);");
-    let run = |args: &[&str]| fork.command(args).env("GODWIT_DATA_DIR", first.data()).output().unwrap();
+    let run = |args: &[&str]| {
+        let config = first.home.path().join("config");
+        fork.command(args).env("GODWIT_DATA_DIR", first.data()).env("GODWIT_CONFIG_DIR", config).output().unwrap()
+    };
+    // The first's personal environment is the first's.
+    let o = run(&["env", "list", "--json"]);
+    let envs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(envs.as_array().unwrap().len(), 1, "{envs}");
     let o = run(&["backups", "--json"]);
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
     assert!(run(&["up"]).status.success());
