@@ -557,17 +557,19 @@ pub async fn baseline(
 }
 
 /// The migrations up to `to` squashed into one, made on scratch databases beside `env`'s server;
-/// every environment's history is read (and rewritten when not a dry run). A job, as `baseline` is.
+/// every environment's history is read (and rewritten when not a dry run), but those a person
+/// leaves out (`skip`, from `Remedy::SkipEnv`). A job, as `baseline` is.
 pub async fn squash(
     state: &AppState,
     env: &str,
     to: i64,
     dry_run: bool,
     schema_only: bool,
+    skip: Vec<String>,
 ) -> Result<godwit::migration::squash::SquashOutcome> {
     let s = session(state, env)?;
     let envs = every_session(state)?;
-    let req = ops::SquashRequest { to, dry_run, skip: Vec::new(), schema_only };
+    let req = ops::SquashRequest { to, dry_run, skip, schema_only };
     let job = state.start_job();
     ops::squash(&s, envs, &req, &job.cancel).await
 }

@@ -232,8 +232,9 @@ async fn squash(
     to: i64,
     dry_run: bool,
     schema_only: bool,
+    skip: Vec<String>,
 ) -> CommandResult<SquashOutcome> {
-    Ok(api::squash(&state, &env, to, dry_run, schema_only).await?)
+    Ok(api::squash(&state, &env, to, dry_run, schema_only, skip).await?)
 }
 
 /// What reading another tool's project runs (Alembic's), shown before it runs; nothing runs.

@@ -317,6 +317,24 @@ async fn closing_twice_mid_run_stops_the_statement_on_the_server() {
     assert_eq!((s.summary.applied, s.summary.pending), (0, 1));
 }
 
+/// A fleet whose databases are not environments stops a squash, with the remedy the window offers
+/// as a button; leaving it out, as that button does, lets the squash go on.
+#[tokio::test]
+async fn a_squash_stopped_by_a_fleet_goes_on_once_it_is_left_out() {
+    let dir = folder();
+    project(dir.path(), "[env.dev]\nurl = \"sqlite://dev.db\"\n[fleet.t]\nfile = \"t.txt\"\n");
+    std::fs::write(dir.path().join("t.txt"), "sqlite://tenant.db\n").unwrap();
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+    let e = api::squash(&state, "dev", 2, true, false, Vec::new()).await.unwrap_err();
+    assert!(
+        matches!(&e.remedies[..], [godwit::error::Remedy::SkipEnv { env, squash_to: Some(2) }] if env == "fleet t"),
+        "{e:?}"
+    );
+    let dry = api::squash(&state, "dev", 2, true, false, vec!["fleet t".into()]).await.unwrap();
+    assert_eq!(dry.squashed, [1, 2]);
+}
+
 /// Squash is a job: closing the window while it proves its file stops the proof on the server and
 /// drops its scratch database before the window closes.
 #[tokio::test]
@@ -331,7 +349,7 @@ async fn closing_mid_squash_leaves_no_scratch_database() {
     let sleeping = format!(
         "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE '{scratch}' AND state = 'active' AND query LIKE '%pg_sleep(600)%'"
     );
-    let squash = api::squash(&state, "pg", 2, false, true);
+    let squash = api::squash(&state, "pg", 2, false, true, Vec::new());
     let close = async {
         let mut watch = sqlx::PgConnection::connect(&admin).await.unwrap();
         while sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sleeping.clone())).fetch_one(&mut watch).await.unwrap()
