@@ -92,7 +92,49 @@ fn base(program: &Path, target: &Target) -> Result<Command> {
     if !e.user.is_empty() {
         c.arg(format!("--user={}", e.user));
     }
+    c.args(tls_options(target));
     Ok(c)
+}
+
+/// The URL's TLS settings as the MariaDB clients take them, so the tools reach the server as
+/// securely as sqlx does (and as the stored password's binding says).
+fn tls_options(target: &Target) -> Vec<String> {
+    use crate::db::target::{SSL_MODE, SSL_ROOT_CERT};
+    let url = target.url();
+    let q = |keys: &[&str]| url.query_pairs().find(|(k, _)| keys.contains(&k.as_ref())).map(|(_, v)| v.into_owned());
+    let mut out = Vec::new();
+    match q(SSL_MODE).map(|m| m.to_ascii_uppercase()).as_deref() {
+        Some("DISABLED") => out.push("--skip-ssl".to_string()),
+        Some("REQUIRED" | "VERIFY_CA") => out.push("--ssl".into()),
+        Some("VERIFY_IDENTITY") => out.extend(["--ssl".into(), "--ssl-verify-server-cert".into()]),
+        _ => {}
+    }
+    for (keys, option) in [
+        (SSL_ROOT_CERT, "--ssl-ca"),
+        (&["sslcert", "ssl-cert"][..], "--ssl-cert"),
+        (&["sslkey", "ssl-key"][..], "--ssl-key"),
+    ] {
+        if let Some(v) = q(keys) {
+            out.push(format!("{option}={v}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tools_reach_the_server_with_the_urls_tls() {
+        let t = |u: &str| tls_options(&Target::parse(u, Path::new("/p")).unwrap());
+        assert_eq!(
+            t("mysql://app@db/app?ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/ca.pem"),
+            ["--ssl", "--ssl-verify-server-cert", "--ssl-ca=/etc/ca.pem"]
+        );
+        assert_eq!(t("mysql://app@db/app?ssl-mode=disabled"), ["--skip-ssl"]);
+        assert!(t("mysql://app@db/app").is_empty());
+    }
 }
 
 #[async_trait]
