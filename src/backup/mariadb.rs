@@ -121,22 +121,6 @@ fn tls_options(target: &Target) -> Vec<String> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_tools_reach_the_server_with_the_urls_tls() {
-        let t = |u: &str| tls_options(&Target::parse(u, Path::new("/p")).unwrap());
-        assert_eq!(
-            t("mysql://app@db/app?ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/ca.pem"),
-            ["--ssl", "--ssl-verify-server-cert", "--ssl-ca=/etc/ca.pem"]
-        );
-        assert_eq!(t("mysql://app@db/app?ssl-mode=disabled"), ["--skip-ssl"]);
-        assert!(t("mysql://app@db/app").is_empty());
-    }
-}
-
 #[async_trait]
 impl Tool for MariaDbDump {
     async fn check(&self, _server_version: &str) -> Result<(String, String)> {
@@ -201,5 +185,21 @@ impl Tool for MariaDbDump {
         let mut c = base(&tool::find(&["mariadb", "mysql"], INSTALL)?, target)?;
         c.arg("--binary-mode").arg("--").arg(target.database());
         tool::run(c, None, Some(file), false, &|_| {}, cancel).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tools_reach_the_server_with_the_urls_tls() {
+        let t = |u: &str| tls_options(&Target::parse(u, Path::new("/p")).unwrap());
+        assert_eq!(
+            t("mysql://app@db/app?ssl-mode=VERIFY_IDENTITY&ssl-ca=/etc/ca.pem"),
+            ["--ssl", "--ssl-verify-server-cert", "--ssl-ca=/etc/ca.pem"]
+        );
+        assert_eq!(t("mysql://app@db/app?ssl-mode=disabled"), ["--skip-ssl"]);
+        assert!(t("mysql://app@db/app").is_empty());
     }
 }
