@@ -18,6 +18,7 @@ pub mod profile;
 pub mod project;
 pub mod schema;
 pub mod secret;
+pub mod sqlx_config;
 pub mod syntax;
 pub mod template;
 

@@ -295,6 +295,7 @@ impl Project {
                     .map_err(|why| Error::input(format!("{}: `{key} = \"{rel}\"` {why}", path.display())))?;
             }
         }
+        crate::sqlx_config::check(root, &config.migrations)?;
         // The schema file is overwritten after runs: never a file the project keeps otherwise.
         if let Some(rel) = config.schema_file.as_deref() {
             let parts = |p: &str| -> Vec<std::ffi::OsString> {

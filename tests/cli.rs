@@ -376,6 +376,32 @@ fn init_adopts_an_sqlx_folder() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// A `sqlx.toml` that moves sqlx-cli's history (`table-name`) or changes its checksums is refused
+/// before anything connects: Godwit would otherwise keep a history apart and run every migration
+/// sqlx-cli applied again. One that names the same migrations folder is fine; another is refused.
+#[tokio::test]
+async fn an_sqlx_toml_godwit_does_not_follow_stops_it_before_anything_runs() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    let sqlx_toml = t.dir.path().join("sqlx.toml");
+    for bad in [
+        "[migrate]\ntable-name = \"meta.schema_history\"\ncreate-schemas = [\"meta\"]\n",
+        "[migrate]\nignored-chars = [\"\\r\"]\n",
+        "[migrate]\nmigrations-dir = \"db/migrations\"\n",
+    ] {
+        std::fs::write(&sqlx_toml, bad).unwrap();
+        for args in [&["status"][..], &["up"]] {
+            let o = run(&t, args);
+            assert_eq!(o.code, 2, "{bad} {args:?}: {}", o.stderr);
+            assert!(o.stderr.contains("sqlx.toml"), "{}", o.stderr);
+        }
+    }
+    assert!(t.tables().await.is_empty(), "nothing ran, no history table was made");
+    std::fs::write(&sqlx_toml, "[migrate]\nmigrations-dir = \"migrations\"\n").unwrap();
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
 #[test]
 fn completions_and_man_pages_come_from_the_verbs() {
     let bin = env!("CARGO_BIN_EXE_godwit");

@@ -205,6 +205,7 @@ pub(super) fn adhoc(url: &str, source: Option<PathBuf>, theirs: bool) -> Result<
     let cwd = std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
     let target = Target::parse(url, &cwd)?.with_ambient(theirs);
     let migrations = folder_here(source.as_deref().unwrap_or(Path::new("migrations")))?;
+    crate::sqlx_config::check(&cwd, &migrations.to_string_lossy())?;
     Ok(Workspace::adhoc(target, cwd.join(migrations)))
 }
 
