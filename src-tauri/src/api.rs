@@ -574,9 +574,11 @@ pub async fn squash(
     ops::squash(&s, envs, &req, &job.cancel).await
 }
 
-pub async fn rebase(state: &AppState, dry_run: bool) -> Result<ops::RebaseOutcome> {
+/// Renumbers the pending migrations in a conflict, after reading every environment but those a
+/// person leaves out (`skip`, from `Remedy::SkipEnv`).
+pub async fn rebase(state: &AppState, dry_run: bool, skip: &[String]) -> Result<ops::RebaseOutcome> {
     let migrations = project(state)?.migrations_dir();
-    ops::rebase(&migrations, every_session(state)?, &[], dry_run).await
+    ops::rebase(&migrations, every_session(state)?, skip, dry_run).await
 }
 
 pub fn templates(state: &AppState) -> Result<Vec<TemplateInfo>> {

@@ -274,8 +274,8 @@ async fn import_project(
 /// Renumbers the pending migrations in a revision conflict or out of order, after reading every
 /// environment; `dry_run` only lists the renames.
 #[tauri::command]
-async fn rebase(state: State<'_, AppState>, dry_run: bool) -> CommandResult<RebaseOutcome> {
-    Ok(api::rebase(&state, dry_run).await?)
+async fn rebase(state: State<'_, AppState>, dry_run: bool, skip: Vec<String>) -> CommandResult<RebaseOutcome> {
+    Ok(api::rebase(&state, dry_run, &skip).await?)
 }
 
 #[tauri::command]
