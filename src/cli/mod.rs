@@ -314,9 +314,9 @@ enum Verb {
         tool: String,
         /// The other tool's migrations folder (Alembic: the folder with alembic.ini, or with env.py).
         dir: PathBuf,
-        /// Show what would be written and recorded; change nothing. Alembic's still runs the
-        /// project's Python (env.py and its revisions, in offline mode) to render the SQL, after
-        /// asking.
+        /// Show what would be written and recorded; change nothing. For Alembic, the project's
+        /// Python (env.py and its revisions, in offline mode) still runs to render the SQL, once
+        /// agreed to.
         #[arg(long)]
         dry_run: bool,
         /// The Python that runs the project's Alembic (default: a virtualenv beside it that is
