@@ -67,18 +67,22 @@ pub enum Privileges {
     BeyondTheDatabase,
 }
 
+/// A statement's words, upper-cased, without its comment lines.
+fn words(statement: &str) -> Vec<String> {
+    statement
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .flat_map(|l| l.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_uppercase())
+        .collect()
+}
+
 /// What `sql` does to privileges (the most of its statements).
 pub fn privileges_of(sql: &str, dialect: Dialect) -> Privileges {
     let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return Privileges::None };
     let each = statements.iter().map(|s| {
-        let words: Vec<String> = s
-            .sql
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .flat_map(|l| l.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
-            .filter(|w| !w.is_empty())
-            .map(|w| w.to_ascii_uppercase())
-            .collect();
+        let words = words(s.sql);
         let (first, second) = (words.first().map_or("", String::as_str), words.get(1).map_or("", String::as_str));
         let has_on = words.iter().any(|w| w == "ON");
         let on_database = words.windows(2).any(|p| p[0] == "ON" && p[1] == "DATABASE");
@@ -186,14 +190,7 @@ pub fn changes_rows(sql: &str, dialect: Dialect) -> bool {
     let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return true };
     const WRITES: [&str; 6] = ["INSERT", "UPDATE", "DELETE", "COPY", "MERGE", "REPLACE"];
     statements.iter().any(|s| {
-        let words: Vec<String> = s
-            .sql
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .flat_map(|l| l.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
-            .filter(|w| !w.is_empty())
-            .map(|w| w.to_ascii_uppercase())
-            .collect();
+        let words = words(s.sql);
         let first = words.first().map(String::as_str).unwrap_or_default();
         let has = |w: &str| words.iter().any(|x| x == w);
         // A table made from a query, with its rows: `CREATE [modifiers] TABLE name AS …` (not a
