@@ -80,9 +80,6 @@ pub struct Project {
     /// Environments the person lets their own `PGPASSWORD` and `~/.pgpass` go to, with the server
     /// each was allowed for.
     pub ambient_passwords: BTreeMap<String, String>,
-    /// A personal file from before they were tied to a folder, not read (see
-    /// `profile::legacy_personal_file`).
-    pub legacy_personal: Option<PathBuf>,
 }
 
 /// What a verb works on: a database and a migrations folder.
@@ -320,19 +317,13 @@ impl Project {
                 })?;
             }
         }
-        let mut p = Project {
-            root: root.to_path_buf(),
-            config,
-            personal: BTreeMap::new(),
-            ambient_passwords: BTreeMap::new(),
-            legacy_personal: None,
-        };
+        let mut p =
+            Project { root: root.to_path_buf(), config, personal: BTreeMap::new(), ambient_passwords: BTreeMap::new() };
         if let Some(file) = profile::personal_file(&p.id(), root) {
             let own = profile::load_personal(&file)?;
             p.personal = own.env;
             p.ambient_passwords = own.ambient_passwords;
             profile::check_envs(&file, &p.personal)?;
-            p.legacy_personal = profile::legacy_personal_file(&p.id()).filter(|f| f.is_file() && !file.exists());
             if let Some(both) = p.personal.keys().find(|k| p.config.env.contains_key(*k)) {
                 return Err(Error::input(format!(
                     "environment `{both}` is in both {} and your own {}; rename one.",
@@ -352,6 +343,14 @@ impl Project {
             }
         }
         Ok(p)
+    }
+
+    /// A personal file from before they were tied to a folder (`profile::legacy_personal_file`),
+    /// not read, when this folder has none of the new kind yet: with where it would go.
+    pub fn unread_personal_file(&self) -> Option<(PathBuf, PathBuf)> {
+        let now = profile::personal_file(&self.id(), &self.root)?;
+        let old = profile::legacy_personal_file(&self.id()).filter(|f| f.is_file() && !now.exists())?;
+        Some((old, now))
     }
 
     /// The project's id: `id` in godwit.toml, else one derived from the folder's path.

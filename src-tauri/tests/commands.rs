@@ -296,12 +296,7 @@ async fn closing_twice_mid_run_stops_the_statement_on_the_server() {
     let sink = |_e| true;
     let run = api::run(&state, RunRequest { env: "pg".into(), ..Default::default() }, &sink);
     let close = async {
-        let mut watch = sqlx::PgConnection::connect(&admin).await.unwrap();
-        while sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(running.clone())).fetch_one(&mut watch).await.unwrap()
-            == 0
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let mut watch = until_counted(&admin, &running).await;
         assert_eq!(state.stop_for_close(), Some(1), "the run is a job");
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let still: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(running.clone())).fetch_one(&mut watch).await.unwrap();
@@ -351,12 +346,7 @@ async fn closing_mid_squash_leaves_no_scratch_database() {
     );
     let squash = api::squash(&state, "pg", 2, false, true, Vec::new());
     let close = async {
-        let mut watch = sqlx::PgConnection::connect(&admin).await.unwrap();
-        while sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sleeping.clone())).fetch_one(&mut watch).await.unwrap()
-            == 0
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        until_counted(&admin, &sleeping).await;
         assert_eq!(state.stop_for_close(), Some(1), "the squash is a job");
         assert_eq!(state.stop_for_close(), Some(2));
     };
@@ -414,6 +404,17 @@ fn godwit_cli() -> std::path::PathBuf {
     let p = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("godwit");
     assert!(p.exists(), "{} is missing: cargo build --bin godwit", p.display());
     p
+}
+
+/// Waits until `count` (a `SELECT count(*)`) finds something on the server at `admin`; returns
+/// the connection it watched with.
+async fn until_counted(admin: &str, count: &str) -> sqlx::PgConnection {
+    let mut watch = sqlx::PgConnection::connect(admin).await.unwrap();
+    while sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count.to_string())).fetch_one(&mut watch).await.unwrap() == 0
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    watch
 }
 
 /// A fresh PostgreSQL database and a project (environment `pg`) on it, with no migration yet;

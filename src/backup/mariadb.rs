@@ -100,8 +100,7 @@ fn base(program: &Path, target: &Target) -> Result<Command> {
 /// securely as sqlx does (and as the stored password's binding says).
 fn tls_options(target: &Target) -> Vec<String> {
     use crate::db::target::{SSL_MODE, SSL_ROOT_CERT};
-    let url = target.url();
-    let q = |keys: &[&str]| url.query_pairs().find(|(k, _)| keys.contains(&k.as_ref())).map(|(_, v)| v.into_owned());
+    let q = |keys: &[&str]| target.param(keys);
     let mut out = Vec::new();
     match q(SSL_MODE).map(|m| m.to_ascii_uppercase()).as_deref() {
         Some("DISABLED") => out.push("--skip-ssl".to_string()),

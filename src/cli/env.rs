@@ -75,7 +75,7 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
                 );
                 println!("{:<12} {}  [{}]", e.name, e.url, tags.join(", "));
             }
-            if let (Some(old), Some(now)) = (&p.legacy_personal, crate::profile::personal_file(&p.id(), &p.root)) {
+            if let Some((old, now)) = p.unread_personal_file() {
                 println!(
                     "\n{} holds your own settings for projects with this id, from a Godwit that did not tie them \
                      to a folder; they are not used. If they are this folder's: `mv {} {}`",

@@ -224,14 +224,12 @@ impl Target {
     /// The TLS settings the URL asks for, as a binding's tail (empty for the driver's default):
     /// a password stored with `verify-full` is not sent in plain text after an edit.
     fn tls_binding(&self) -> String {
-        let Some(u) = &self.url else { return String::new() };
-        let q = |keys: &[&str]| u.query_pairs().find(|(k, _)| keys.contains(&k.as_ref())).map(|(_, v)| v.into_owned());
         let mut b = String::new();
-        if let Some(mode) = q(SSL_MODE) {
+        if let Some(mode) = self.param(SSL_MODE) {
             b.push_str(&format!(" sslmode={}", mode.to_ascii_lowercase()));
         }
         // Last: a path may hold spaces.
-        if let Some(root) = q(SSL_ROOT_CERT) {
+        if let Some(root) = self.param(SSL_ROOT_CERT) {
             b.push_str(&format!(" sslrootcert={root}"));
         }
         b
@@ -263,11 +261,18 @@ impl Target {
         format!("{}{}", self.server(), self.tls_binding())
     }
 
+    /// The URL's query parameter under any of `names` (a setting sqlx reads under several); given
+    /// once at most, as `parse` checks for the connection's settings.
+    pub(crate) fn param(&self, names: &[&str]) -> Option<String> {
+        let u = self.url.as_ref()?;
+        u.query_pairs().find(|(k, _)| names.contains(&k.as_ref())).map(|(_, v)| v.into_owned())
+    }
+
     /// Where a server target connects, part by part, as sqlx reads its URL (for the dump tools,
     /// which must reach the same database).
     pub(crate) fn endpoint(&self) -> Option<Endpoint> {
         let u = self.url.as_ref()?;
-        let q = |k: &str| u.query_pairs().find(|(n, _)| n == k).map(|(_, v)| v.into_owned());
+        let q = |k: &str| self.param(&[k]);
         let default_port = if self.dialect == Dialect::Postgres { 5432 } else { 3306 };
         // PostgreSQL's `host=/dir` is a socket folder; MySQL's `socket=` a socket file.
         let socket = match self.dialect {

@@ -51,9 +51,14 @@ pub struct SquashOutcome {
 /// A squashed file already in the folder, and the versions its header says it replaced.
 pub fn existing(source: &Source, version: i64) -> Option<(&MigrationFile, Vec<i64>)> {
     let m = source.get(version)?;
-    let line = m.sql.lines().take_while(|l| l.starts_with("--")).find_map(|l| l.strip_prefix(SQUASHES))?;
-    let versions: Vec<i64> = line.split(',').filter_map(|v| v.trim().parse().ok()).collect();
+    let versions = replaced(&m.sql)?;
     (!versions.is_empty()).then_some((m, versions))
+}
+
+/// The versions a squashed file's header says it replaced; `None` when it has no such header.
+fn replaced(sql: &str) -> Option<Vec<i64>> {
+    let line = sql.lines().take_while(|l| l.starts_with("--")).find_map(|l| l.strip_prefix(SQUASHES))?;
+    Some(line.split(',').filter_map(|v| v.trim().parse().ok()).collect())
 }
 
 /// What a migration does to privileges, as far as a squashed file can keep it.
@@ -114,10 +119,7 @@ pub fn privileges(dump: &str) -> Vec<String> {
 pub fn finish_interrupted(dir: &std::path::Path, version: i64) -> Result<()> {
     let name = format!("{version}_squashed.sql");
     let Ok(text) = std::fs::read_to_string(dir.join(&name)) else { return Ok(()) };
-    let Some(line) = text.lines().take_while(|l| l.starts_with("--")).find_map(|l| l.strip_prefix(SQUASHES)) else {
-        return Ok(());
-    };
-    let versions: BTreeSet<i64> = line.split(',').filter_map(|v| v.trim().parse().ok()).collect();
+    let Some(versions) = replaced(&text) else { return Ok(()) };
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
