@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SQLX = Path.home() / ".cache/godwit/tools/sqlx-pg-mysql-sqlite/bin/sqlx"
+SQLX = Path.home() / ".cache/godwit/tools/sqlx-cli-0.9.0-default/bin/sqlx"
 BASE = os.environ.get("GODWIT_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0]
 PREFIX = "gwbench_fleet_"
 

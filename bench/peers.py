@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = Path.home() / ".cache/godwit/tools"
-SQLX = TOOLS / "sqlx-pg-mysql-sqlite/bin/sqlx"
+SQLX = TOOLS / "sqlx-cli-0.9.0-default/bin/sqlx"
 PEERS = ["godwit", "sqlx", "dbmate", "alembic"]
 
 

@@ -8,11 +8,11 @@ TOOLS="$HOME/.cache/godwit/tools"
 if ! command -v sqlite3 >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3
 fi
-# The root names the features: a sqlx-cli built with fewer is not mistaken for this one.
-SQLX_ROOT="$TOOLS/sqlx-pg-mysql-sqlite"
+# The root names the version and features (the defaults, which read sqlx.toml): another build is
+# not mistaken for this one.
+SQLX_ROOT="$TOOLS/sqlx-cli-0.9.0-default"
 if [ ! -x "$SQLX_ROOT/bin/sqlx" ]; then
-  cargo install sqlx-cli --version 0.9.0 --locked --no-default-features \
-    --features postgres,mysql,sqlite,native-tls --root "$SQLX_ROOT"
+  cargo install sqlx-cli --version 0.9.0 --locked --root "$SQLX_ROOT"
 fi
 VENV="$TOOLS/bench"
 if ! "$VENV/bin/python" -c 'import alembic, psycopg2, pymysql, matplotlib' 2>/dev/null; then

@@ -63,12 +63,12 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-# sqlx-cli, which tests run beside Godwit on one database (the same build bench/setup.sh makes).
-SQLX_ROOT="$HOME/.cache/godwit/tools/sqlx-pg-mysql-sqlite"
+# sqlx-cli, which tests run beside Godwit on one database (the same build bench/setup.sh makes):
+# its default features, as people install it, so it reads sqlx.toml.
+SQLX_ROOT="$HOME/.cache/godwit/tools/sqlx-cli-0.9.0-default"
 if [ ! -x "$SQLX_ROOT/bin/sqlx" ]; then
   echo "setup: installing sqlx-cli into $SQLX_ROOT"
-  cargo install sqlx-cli --version 0.9.0 --locked --no-default-features \
-    --features postgres,mysql,sqlite,native-tls --root "$SQLX_ROOT"
+  cargo install sqlx-cli --version 0.9.0 --locked --root "$SQLX_ROOT"
 fi
 
 # Alembic from PyPI in a virtualenv of its own, for the import tests (tests/import.rs finds it here).

@@ -68,15 +68,15 @@ impl Session {
     }
 
     fn source(&self) -> Result<Source> {
-        Source::load(&self.ws.migrations)
+        self.ws.source()
     }
 }
 
 /// Applied and pending migrations, with what is wrong with each.
 pub async fn status(s: &Session) -> Result<StatusReport> {
     // The files are read on other threads while the database answers: the two waits overlap.
-    let dir = s.ws.migrations.clone();
-    let files = tokio::task::spawn_blocking(move || Source::load(&dir));
+    let (dir, sums) = (s.ws.migrations.clone(), s.ws.checksums.clone());
+    let files = tokio::task::spawn_blocking(move || Source::load_with(&dir, &sums));
     let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await;
     let source = files.await.expect("migrations reader")?;
     Ok(status::report(&s.ws, &source, &recorded?))
@@ -145,7 +145,7 @@ pub async fn verify(
 /// there, `close_scratch` ends: it drops the database.
 async fn open_scratch(s: &Session) -> Result<(db::Scratch, Box<dyn Database>)> {
     let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
-    match db::connect(&scratch.target, &ConnectOptions { create_sqlite: true, ..s.connect.clone() }).await {
+    match db::connect(&scratch.target, scratch.options()).await {
         Ok(db) => Ok((scratch, db)),
         Err(mut e) => {
             if let Err(r) = scratch.remove().await {
@@ -200,7 +200,7 @@ pub async fn schema(s: &Session) -> Result<crate::schema::Schema> {
 /// The schema as SQL, as the database's own dump tool writes it (`schema --format sql`); empty for
 /// a SQLite file not made yet.
 pub async fn schema_sql(s: &Session) -> Result<String> {
-    let tool = backup::tool::for_dialect(s.ws.target.dialect());
+    let tool = backup::tool::for_dialect(s.ws.target.dialect(), &s.connect.tables);
     match s.ws.target.dialect() {
         Dialect::Sqlite if !s.ws.target.sqlite_path().exists() => return Ok(String::new()),
         Dialect::Sqlite => {}
@@ -641,7 +641,7 @@ pub async fn import(
             project::check_confirmation(&s.ws, confirm, false)?;
         }
         let mut conn = s.open(false).await?;
-        match crate::import::history::plan(conn.as_mut(), &found).await {
+        match crate::import::history::plan(conn.as_mut(), &found, &s.ws.checksums).await {
             Ok(a) => adoption = Some(a),
             Err(e) => {
                 conn.close().await;
@@ -660,11 +660,11 @@ pub async fn import(
             return Err(e);
         }
     };
-    if let (Some((mut conn, lock_timeout)), Some(a)) = (db, adoption.as_ref()) {
+    if let (Some((mut conn, lock_timeout)), Some(a), Some((s, _))) = (db, adoption.as_ref(), history) {
         let recorded = if req.dry_run {
             Ok(())
         } else {
-            crate::import::history::record(conn.as_mut(), &found, a, lock_timeout).await
+            crate::import::history::record(conn.as_mut(), &found, a, &s.ws.checksums, lock_timeout).await
         };
         conn.close().await;
         if let Err(mut e) = recorded {
@@ -761,7 +761,7 @@ pub async fn baseline(
             if version <= 0 {
                 return Err(Error::input("a version is a positive number, such as a timestamp (20240201145745)."));
             }
-            let dump = backup::tool::as_migration_sql(&schema_sql(s).await?);
+            let dump = backup::tool::as_migration_sql(&schema_sql(s).await?, &s.connect.tables);
             let sql = baseline::render(&dump, s.ws.target.dialect(), version, &label, now);
             (baseline::file_name(version), sql, true)
         }
@@ -821,7 +821,7 @@ pub async fn baseline(
             .and_then(|mut f| std::io::Write::write_all(&mut f, sql.as_bytes()))
             .map_err(|e| Error::input(format!("cannot write {}: {e}; nothing was recorded", path.display())))?;
     }
-    let source = Source::load(&s.ws.migrations)?;
+    let source = s.ws.source()?;
     let m = baseline::existing(&source)
         .ok_or_else(|| Error::failed(format!("{} is gone from {}", file, s.ws.migrations.display())))?;
     let mut db = s.open(false).await?;
@@ -1010,7 +1010,7 @@ pub async fn squash(
                 ms.iter().filter(|m| squash::changes_rows(&m.sql, dialect)).map(|m| m.file_name()).collect();
             // Privileges the squashed file cannot keep: any beyond the database, and any at all
             // where the dump tool writes none.
-            let kept = if crate::backup::tool::for_dialect(dialect).dumps_privileges() {
+            let kept = if crate::backup::tool::for_dialect(dialect, &s.connect.tables).dumps_privileges() {
                 squash::Privileges::OnObjects
             } else {
                 squash::Privileges::None
@@ -1108,13 +1108,13 @@ pub async fn squash(
         let target = scratch.target.clone();
         let dumped = match (&built, version) {
             (Ok(_), Ok(v)) => {
-                let tool = crate::backup::tool::for_dialect(dialect);
+                let tool = crate::backup::tool::for_dialect(dialect, &scratch.options().tables);
                 match if dialect == Dialect::Sqlite { Ok(Default::default()) } else { tool.check(&v).await } {
                     // With the privileges the migrations granted, where the tool writes them.
                     Ok(_) => tool
                         .schema_sql_with_privileges(&target)
                         .await
-                        .map(|d| crate::backup::tool::as_migration_sql(&d)),
+                        .map(|d| crate::backup::tool::as_migration_sql(&d, &s.connect.tables)),
                     Err(e) => Err(e),
                 }
             }
@@ -1144,10 +1144,7 @@ pub async fn squash(
     } else {
         sql
     };
-    let checksum = {
-        use sha2::Digest;
-        sha2::Sha384::digest(sql.as_bytes()).to_vec()
-    };
+    let checksum = s.ws.checksums.of(&sql);
     for (name, session, applied) in reads {
         let state = squash::classify(&applied, &squashed, req.to, &checksum).map_err(|e| {
             let mut e = e;
@@ -1219,7 +1216,7 @@ pub async fn squash(
     }
 
     // Each history, in one transaction each.
-    let m = Source::load(&s.ws.migrations)?;
+    let m = s.ws.source()?;
     let m = m
         .get(req.to)
         .ok_or_else(|| Error::failed(format!("{file} is gone from {}", s.ws.migrations.display())))?
@@ -1261,7 +1258,7 @@ async fn built_by(
     let proof = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a temporary folder: {e}")))?;
     std::fs::write(proof.path().join(file), sql)
         .map_err(|e| Error::failed(format!("cannot write a temporary file: {e}")))?;
-    let tried = Source::load(proof.path())?;
+    let tried = Source::load_with(proof.path(), &s.ws.checksums)?;
     let version = tried
         .migrations
         .first()
@@ -1272,7 +1269,7 @@ async fn built_by(
         Ok(()) => db.inspect().await,
         Err(e) => Err(e),
     };
-    let tool = crate::backup::tool::for_dialect(s.ws.target.dialect());
+    let tool = crate::backup::tool::for_dialect(s.ws.target.dialect(), &scratch.options().tables);
     let granted = match (&made, privileges && tool.dumps_privileges()) {
         (Ok(_), true) => match db.server_version().await {
             Ok(v) => match tool.check(&v).await {
@@ -1359,7 +1356,7 @@ pub async fn import_project(root: &Path, req: &ImportRequest, dialect: Option<Di
     let folder = crate::import::folder_for(root);
     let out = import(req, &root.join(folder), dialect, None).await?;
     if !req.dry_run {
-        project::init(root, folder)?;
+        project::init(root, Some(folder))?;
     }
     Ok(out)
 }

@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::Target;
 use crate::error::{Error, Problem, Result};
+use crate::migration::source::{Checksums, Source};
 use crate::profile::{self, EnvConfig, EnvInfo, PasswordSource};
 use crate::secret;
+use crate::sqlx_config::{self, SqlxConfig};
 
 pub const CONFIG_FILE: &str = "godwit.toml";
 
@@ -19,8 +21,8 @@ pub const CONFIG_FILE: &str = "godwit.toml";
 pub struct Config {
     /// Names the project in the keyring (`<id>/<env>`) and the person's own files; `init` writes it.
     pub id: Option<String>,
-    #[serde(default = "default_migrations")]
-    pub migrations: String,
+    /// The migrations folder; without it, sqlx.toml's `migrations-dir`, else `migrations`.
+    pub migrations: Option<String>,
     /// The environment verbs use when `--env` is not given.
     pub default_env: Option<String>,
     /// The project's migration templates (default `templates`).
@@ -60,15 +62,23 @@ pub(crate) fn inside(root: &Path, rel: &str) -> std::result::Result<PathBuf, Str
     Ok(full)
 }
 
+/// The migrations folder godwit.toml and sqlx.toml settle on, checked to be inside the project
+/// (sqlx.toml may come from a stranger's repository too).
+fn settled_migrations(root: &Path, config: &Config, sqlx: Option<&SqlxConfig>) -> Result<String> {
+    let godwit = root.join(CONFIG_FILE);
+    let dir = sqlx_config::migrations_dir(config.migrations.as_deref().map(|m| (godwit.as_path(), m)), sqlx)?;
+    if let Some(s) = sqlx.filter(|_| config.migrations.is_none()) {
+        inside(root, &dir)
+            .map_err(|why| Error::input(format!("{}: `migrations-dir = \"{dir}\"` {why}", s.path.display())))?;
+    }
+    Ok(dir)
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupsConfig {
     /// How many backups of each environment to keep (default 10).
     pub keep: Option<usize>,
-}
-
-fn default_migrations() -> String {
-    "migrations".into()
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +90,10 @@ pub struct Project {
     /// Environments the person lets their own `PGPASSWORD` and `~/.pgpass` go to, with the server
     /// each was allowed for.
     pub ambient_passwords: BTreeMap<String, String>,
+    /// The folder's `sqlx.toml` (or the file `--config` named), which Godwit follows as sqlx-cli does.
+    pub sqlx: Option<SqlxConfig>,
+    /// The migrations folder, from godwit.toml or sqlx.toml.
+    migrations: String,
 }
 
 /// What a verb works on: a database and a migrations folder.
@@ -89,6 +103,8 @@ pub struct Workspace {
     pub env: Option<String>,
     pub target: Target,
     pub migrations: PathBuf,
+    /// How the migrations' checksums are computed (sqlx.toml's `ignored-chars`).
+    pub checksums: Checksums,
     pub protected: bool,
     /// Where the password is kept in the keyring, for environments.
     secret_key: Option<String>,
@@ -103,12 +119,22 @@ impl Workspace {
     }
 
     pub fn adhoc(target: Target, migrations: PathBuf) -> Workspace {
-        Workspace { env: None, target, migrations, protected: false, secret_key: None, ambient: false }
+        let checksums = Checksums::default();
+        Workspace { env: None, target, migrations, checksums, protected: false, secret_key: None, ambient: false }
     }
 
     /// A database of a fleet that is not an environment (its password, if any, is in `target`).
     pub fn member(target: Target, migrations: PathBuf, protected: bool) -> Workspace {
-        Workspace { env: None, target, migrations, protected, secret_key: None, ambient: false }
+        Workspace { protected, ..Workspace::adhoc(target, migrations) }
+    }
+
+    pub fn with_checksums(self, checksums: Checksums) -> Workspace {
+        Workspace { checksums, ..self }
+    }
+
+    /// The migrations folder, read.
+    pub fn source(&self) -> Result<Source> {
+        Source::load_with(&self.migrations, &self.checksums)
     }
 
     /// Adds the password, from GODWIT_PASSWORD_<ENV> or else the keyring, just before connecting
@@ -248,6 +274,11 @@ impl Project {
     /// Looks for `godwit.toml` in `start` and its parents, up to the first parent that someone else
     /// could have put one in (a shared folder such as `/tmp`, or another user's).
     pub fn find(start: &Path) -> Result<Option<Project>> {
+        Project::find_with(start, None)
+    }
+
+    /// `find`, following the sqlx config file `sqlx` instead of the project's sqlx.toml.
+    pub fn find_with(start: &Path, sqlx: Option<&Path>) -> Result<Option<Project>> {
         let mut dir = Some(start);
         while let Some(d) = dir {
             // A parent's godwit.toml counts only when the folder is the person's.
@@ -255,7 +286,7 @@ impl Project {
                 break;
             }
             if d.join(CONFIG_FILE).is_file() {
-                return Project::load(d).map(Some);
+                return Project::load_with(d, sqlx).map(Some);
             }
             dir = d.parent();
         }
@@ -269,6 +300,11 @@ impl Project {
     }
 
     pub fn load(root: &Path) -> Result<Project> {
+        Project::load_with(root, None)
+    }
+
+    /// `load`, following the sqlx config file `sqlx` (sqlx-cli's `--config`) instead of the folder's.
+    pub fn load_with(root: &Path, sqlx: Option<&Path>) -> Result<Project> {
         let path = root.join(CONFIG_FILE);
         let text =
             fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
@@ -283,7 +319,7 @@ impl Project {
         // Folders and files the project names are written to (`new`, the schema file): a cloned
         // repository's godwit.toml must not point them outside the project.
         for (key, rel) in [
-            ("migrations", Some(config.migrations.as_str())),
+            ("migrations", config.migrations.as_deref()),
             ("templates", config.templates.as_deref()),
             ("schema_file", config.schema_file.as_deref()),
         ] {
@@ -292,13 +328,17 @@ impl Project {
                     .map_err(|why| Error::input(format!("{}: `{key} = \"{rel}\"` {why}", path.display())))?;
             }
         }
-        crate::sqlx_config::check(root, &config.migrations)?;
+        let sqlx = match sqlx {
+            Some(file) => Some(sqlx_config::read(file)?),
+            None => sqlx_config::in_folder(root)?,
+        };
+        let migrations = settled_migrations(root, &config, sqlx.as_ref())?;
         // The schema file is overwritten after runs: never a file the project keeps otherwise.
         if let Some(rel) = config.schema_file.as_deref() {
             let parts = |p: &str| -> Vec<std::ffi::OsString> {
                 Path::new(p).iter().filter(|c| *c != ".").map(|c| c.to_os_string()).collect()
             };
-            let (file, migrations) = (parts(rel), parts(&config.migrations));
+            let (file, migrations) = (parts(rel), parts(&migrations));
             let taken =
                 file.first().is_some_and(|c| c == ".git") || file == [CONFIG_FILE] || file.starts_with(&migrations);
             if taken {
@@ -317,8 +357,14 @@ impl Project {
                 })?;
             }
         }
-        let mut p =
-            Project { root: root.to_path_buf(), config, personal: BTreeMap::new(), ambient_passwords: BTreeMap::new() };
+        let mut p = Project {
+            root: root.to_path_buf(),
+            config,
+            personal: BTreeMap::new(),
+            ambient_passwords: BTreeMap::new(),
+            sqlx,
+            migrations,
+        };
         if let Some(file) = profile::personal_file(&p.id(), root) {
             let own = profile::load_personal(&file)?;
             p.personal = own.env;
@@ -378,7 +424,17 @@ impl Project {
     }
 
     pub fn migrations_dir(&self) -> PathBuf {
-        self.root.join(&self.config.migrations)
+        self.root.join(&self.migrations)
+    }
+
+    /// Where this project's databases keep their history (sqlx.toml's `[migrate]`).
+    pub fn tables(&self) -> crate::db::Tables {
+        self.sqlx.as_ref().map(|c| c.tables.clone()).unwrap_or_default()
+    }
+
+    /// How checksums are computed: the characters sqlx.toml's `ignored-chars` leaves out.
+    pub fn checksums(&self) -> Checksums {
+        Checksums::ignoring(self.sqlx.as_ref().map(|c| c.ignored_chars.clone()).unwrap_or_default())
     }
 
     /// How many backups of each environment to keep: `[backups] keep`, else 10.
@@ -467,6 +523,7 @@ impl Project {
             env: Some(name),
             target,
             migrations: self.migrations_dir(),
+            checksums: self.checksums(),
             protected: env.protected,
         })
     }
@@ -681,8 +738,9 @@ pub fn password_from_env(env: &str) -> Option<SecretString> {
     std::env::var(password_var(env)).ok().filter(|p| !p.is_empty()).map(SecretString::from)
 }
 
-/// `godwit init`: writes `godwit.toml` in `root`, adopting an existing migrations folder.
-pub fn init(root: &Path, migrations: &str) -> Result<Created> {
+/// `godwit init`: writes `godwit.toml` in `root`, adopting an existing migrations folder. In an sqlx
+/// project whose sqlx.toml names the folder, that stays the one place that says it.
+pub fn init(root: &Path, asked: Option<&str>) -> Result<Created> {
     let path = root.join(CONFIG_FILE);
     if path.exists() {
         return Err(Error::input(format!(
@@ -690,10 +748,27 @@ pub fn init(root: &Path, migrations: &str) -> Result<Created> {
             path.display()
         )));
     }
-    let dir = root.join(migrations);
+    let sqlx = sqlx_config::in_folder(root)?;
+    let theirs = sqlx.as_ref().and_then(|c| c.migrations_dir.clone().map(|d| (c.path.clone(), d)));
+    let migrations = match (asked, &theirs) {
+        (Some(ours), Some((file, theirs))) if !sqlx_config::same_folder(ours, theirs) => {
+            return Err(Error::input(format!(
+                "{} says the migrations are in `{theirs}`: with --migrations {ours}, sqlx-cli and Godwit would apply \
+                 different folders. Leave out --migrations (Godwit then reads {}). Nothing was written.",
+                file.display(),
+                file.display()
+            )));
+        }
+        (Some(ours), _) => ours.to_string(),
+        (None, Some((_, theirs))) => theirs.clone(),
+        (None, None) => "migrations".into(),
+    };
+    inside(root, &migrations).map_err(|why| Error::input(format!("the migrations folder `{migrations}` {why}")))?;
+    let dir = root.join(&migrations);
     let (adopted, problems) = match dir.is_dir() {
         true => {
-            let s = crate::migration::source::Source::load(&dir)?;
+            let sums = Checksums::ignoring(sqlx.map(|c| c.ignored_chars).unwrap_or_default());
+            let s = Source::load_with(&dir, &sums)?;
             (s.migrations.len(), s.problems.len())
         }
         false => (0, 0),
@@ -709,19 +784,26 @@ pub fn init(root: &Path, migrations: &str) -> Result<Created> {
         .collect();
     let id = format!("{name}-{:08x}", rand_u32());
     // The folder's name is quoted as TOML: whatever it holds stays a string.
+    let folder = match theirs {
+        Some((file, _)) => {
+            format!("# The migrations folder, the history table and checksums: as {} says.\n", file.display())
+        }
+        None => format!("migrations = {}\n", toml_edit::Value::from(migrations.as_str())),
+    };
     let text = format!(
         "# Godwit project settings. Commit this file; never put a password in it.\n\
          # `id` names this project's passwords in each person's OS keyring.\nid = \"{id}\"\n\
-         migrations = {}\n\n[env.dev]\nurl = \"sqlite://dev.db\"\n",
-        toml_edit::Value::from(migrations)
+         {folder}\n[env.dev]\nurl = \"sqlite://dev.db\"\n"
     );
     fs::write(&path, text).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
-    Ok(Created { config: path, adopted, problems })
+    Ok(Created { config: path, migrations, adopted, problems })
 }
 
 /// A project made by `init`.
 pub struct Created {
     pub config: PathBuf,
+    /// The migrations folder, relative to the project.
+    pub migrations: String,
     /// Migrations already in the folder.
     pub adopted: usize,
     /// Files in the folder that are not usable as they are (`check` lists them).

@@ -31,6 +31,16 @@ fn godwit(dir: &Path, url: &str, args: &[&str]) -> Out {
     }
 }
 
+/// A command's outcome, without DATABASE_URL or a terminal.
+fn output(c: &mut Command) -> Out {
+    let o = c.env_remove("DATABASE_URL").stdin(Stdio::null()).output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
+
 fn run(t: &TestDb, args: &[&str]) -> Out {
     godwit(t.dir.path(), &t.url, args)
 }
@@ -376,18 +386,18 @@ fn init_adopts_an_sqlx_folder() {
     assert_eq!(o.status.code(), Some(2));
 }
 
-/// A `sqlx.toml` that moves sqlx-cli's history (`table-name`) or changes its checksums is refused
-/// before anything connects: Godwit would otherwise keep a history apart and run every migration
-/// sqlx-cli applied again. One that names the same migrations folder is fine; another is refused.
+/// A `sqlx.toml` key Godwit would not follow as sqlx-cli does (one it does not know, a SQLite
+/// extension to load, a migrations folder outside the project) stops it before anything connects.
 #[tokio::test]
-async fn an_sqlx_toml_godwit_does_not_follow_stops_it_before_anything_runs() {
+async fn what_godwit_cannot_follow_in_sqlx_toml_stops_it_before_anything_runs() {
     let t = TestDb::new(Dialect::Postgres).await;
     pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
     let sqlx_toml = t.dir.path().join("sqlx.toml");
     for bad in [
-        "[migrate]\ntable-name = \"meta.schema_history\"\ncreate-schemas = [\"meta\"]\n",
-        "[migrate]\nignored-chars = [\"\\r\"]\n",
-        "[migrate]\nmigrations-dir = \"db/migrations\"\n",
+        "[migrate]\nsomething-new = 1\n",
+        "[migrate.defaults]\nmigration-type = \"sometimes\"\n",
+        "[drivers.sqlite]\nunsafe-load-extensions = [\"./evil\"]\n",
+        "[migrate]\ntable-name = \"a.b.c\"\n",
     ] {
         std::fs::write(&sqlx_toml, bad).unwrap();
         for args in [&["status"][..], &["up"]] {
@@ -396,10 +406,68 @@ async fn an_sqlx_toml_godwit_does_not_follow_stops_it_before_anything_runs() {
             assert!(o.stderr.contains("sqlx.toml"), "{}", o.stderr);
         }
     }
-    assert!(t.tables().await.is_empty(), "nothing ran, no history table was made");
-    std::fs::write(&sqlx_toml, "[migrate]\nmigrations-dir = \"migrations\"\n").unwrap();
-    let o = run(&t, &["up"]);
+    // Without --source, the folder sqlx.toml names, which must be inside this one.
+    std::fs::write(&sqlx_toml, "[migrate]\nmigrations-dir = \"../elsewhere\"\n").unwrap();
+    let o = output(Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(t.dir.path()).args(["--url", &t.url, "up"]));
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("migrations-dir"), "{}", o.stderr);
+    assert!(t.tables().await.is_empty(), "nothing ran");
+
+    // The URL's variable may be named by a stranger's file: a value that is not a URL is neither
+    // used nor shown.
+    std::fs::write(&sqlx_toml, "[common]\ndatabase-url-var = \"GODWIT_TEST_TOKEN\"\n").unwrap();
+    let o = output(
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .env("GODWIT_TEST_TOKEN", "ghp_not-a-url-but-a-Secret-77")
+            .arg("status"),
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("GODWIT_TEST_TOKEN") && !o.stderr.contains("Secret-77"), "{}", o.stderr);
+    // Holding the URL, it is used as sqlx-cli uses it.
+    let o = output(
+        Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(t.dir.path()).env("GODWIT_TEST_TOKEN", &t.url).arg("up"),
+    );
     assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(t.history().await.len(), 1);
+}
+
+/// godwit.toml and sqlx.toml say where the migrations are in one place: `init` in an sqlx project
+/// leaves the folder to sqlx.toml, and a godwit.toml that names another is refused, naming both
+/// files. `--config FILE` is followed instead of the folder's sqlx.toml, as by sqlx-cli.
+#[test]
+fn sqlx_toml_and_godwit_toml_settle_on_one_migrations_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_godwit");
+    let godwit = |args: &[&str]| output(Command::new(bin).current_dir(dir.path()).args(args));
+    std::fs::write(dir.path().join("sqlx.toml"), "[migrate]\nmigrations-dir = \"db/migrations\"\n").unwrap();
+    std::fs::create_dir_all(dir.path().join("db/migrations")).unwrap();
+    std::fs::write(dir.path().join("db/migrations/1_a.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
+
+    let o = godwit(&["init", "--migrations", "migrations"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("sqlx.toml") && o.stderr.contains("db/migrations"), "{}", o.stderr);
+    assert!(!dir.path().join("godwit.toml").exists(), "nothing written");
+
+    let o = godwit(&["init"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("Adopted 1 existing migration(s) in db/migrations/"), "{}", o.stdout);
+    let config = std::fs::read_to_string(dir.path().join("godwit.toml")).unwrap();
+    assert!(!config.contains("\nmigrations ="), "{config}");
+    let o = godwit(&["status", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("\"1_a.sql\""), "{}", o.stdout);
+
+    std::fs::write(dir.path().join("godwit.toml"), format!("migrations = \"migrations\"\n{config}")).unwrap();
+    let o = godwit(&["status"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("godwit.toml") && o.stderr.contains("sqlx.toml"), "{}", o.stderr);
+
+    std::fs::create_dir_all(dir.path().join("migrations")).unwrap();
+    std::fs::write(dir.path().join("other.toml"), "[migrate]\nmigrations-dir = \"migrations\"\n").unwrap();
+    let o = godwit(&["--config", "other.toml", "status", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(!o.stdout.contains("1_a.sql"), "the other file's folder: {}", o.stdout);
 }
 
 #[test]

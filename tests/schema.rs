@@ -188,7 +188,7 @@ CREATE VIEW emails AS SELECT email FROM users;
     if d == Dialect::Postgres {
         assert!(sql.lines().any(|l| l.starts_with("\\restrict ")), "{sql}");
     }
-    let sql = godwit::backup::tool::as_migration_sql(&sql);
+    let sql = godwit::backup::tool::as_migration_sql(&sql, &Default::default());
     assert!(!sql.contains("\\restrict"), "{sql}");
 
     let fresh = TestDb::new(d).await;
@@ -226,22 +226,30 @@ async fn verify_leaves_no_scratch_database() {
     for d in [Dialect::Postgres, Dialect::MySql] {
         let t = TestDb::new(d).await;
         pair(&t, 1, "users", "CREATE TABLE users (id INT PRIMARY KEY);", "SELECT 1;");
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
             .current_dir(t.dir.path())
             .args(["--url", &t.url, "--source", "migrations", "verify"])
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        // Scratch names carry the process id: other tests' runs at the same moment are not this one's.
+        let pid = child.id();
+        let o = child.wait_with_output().unwrap();
         let out = String::from_utf8_lossy(&o.stdout);
         assert_eq!(o.status.code(), Some(1), "{out}{}", String::from_utf8_lossy(&o.stderr));
         assert!(out.contains("table users (only after its down)"), "{out}");
         assert!(t.tables().await.is_empty(), "the environment's own database is untouched");
         let left = match d {
-            Dialect::Postgres => "SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit\\_scratch\\_%'",
+            Dialect::Postgres => {
+                "SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit\\_scratch\\_PID\\_%'"
+            }
             _ => {
-                "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'godwit\\_scratch\\_%'"
+                "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'godwit\\_scratch\\_PID\\_%'"
             }
         };
-        assert!(t.strings(left).await.is_empty(), "a scratch database was left on {d:?}");
+        let left = left.replace("PID", &pid.to_string());
+        assert!(t.strings(&left).await.is_empty(), "a scratch database was left on {d:?}");
     }
 }
 

@@ -89,6 +89,7 @@ async fn every_builtin_round_trips(d: Dialect) {
             no_transaction: rendered.no_transaction,
             // `raw` is the empty pair to fill in.
             allow_empty: name == "raw",
+            versioning: None,
         };
         new::create(&t.migrations(), &spec, chrono::Utc::now()).unwrap();
         let mut db = t.connect().await;

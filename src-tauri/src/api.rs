@@ -225,7 +225,7 @@ pub fn try_demo(state: &AppState) -> Result<ProjectView> {
 
 /// A person said yes to `Remedy::CreateProject`: writes its godwit.toml and opens it.
 pub fn create_project(state: &AppState, root: &Path, migrations: &str) -> Result<ProjectView> {
-    project::init(root, migrations)?;
+    project::init(root, Some(migrations))?;
     Ok(opened(state, Project::load(root)?))
 }
 
@@ -237,7 +237,11 @@ fn adoptable(path: &Path) -> Result<(PathBuf, String)> {
             .map(|e| e.flatten().any(|f| f.path().extension().is_some_and(|x| x == "sql")))
             .unwrap_or(false)
     };
-    if path.join("migrations").is_dir() {
+    // An sqlx project's sqlx.toml says where its migrations are.
+    let theirs = godwit::sqlx_config::in_folder(path)?.and_then(|c| c.migrations_dir);
+    if let Some(dir) = theirs.filter(|d| path.join(d).is_dir()) {
+        Ok((path.to_path_buf(), dir))
+    } else if path.join("migrations").is_dir() {
         Ok((path.to_path_buf(), "migrations".to_string()))
     } else if has_sql(path) {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -335,7 +339,7 @@ fn session(state: &AppState, env: &str) -> Result<ops::Session> {
         ws,
         project_id: Some(p.id()),
         keep: p.backups_keep(),
-        connect: ConnectOptions::default(),
+        connect: ConnectOptions { tables: p.tables(), ..ConnectOptions::default() },
         lock_timeout: LOCK_TIMEOUT,
         lint: ops::lint_config(Some(&p))?,
     })
@@ -609,6 +613,7 @@ pub fn create_migration(
         down: down.unwrap_or_default().into(),
         no_transaction,
         allow_empty,
+        versioning: p.sqlx.as_ref().map(|c| c.versioning),
     };
     Ok(new::create(&p.migrations_dir(), &spec, chrono::Utc::now())?
         .into_iter()

@@ -394,7 +394,7 @@ async fn out_of_order_is_offered_then_honoured() {
 
 /// sqlx-cli as `bench/setup.sh` and `scripts/setup-test.sh` install it.
 fn sqlx_cli() -> std::path::PathBuf {
-    let p = dirs::home_dir().unwrap().join(".cache/godwit/tools/sqlx-pg-mysql-sqlite/bin/sqlx");
+    let p = dirs::home_dir().unwrap().join(".cache/godwit/tools/sqlx-cli-0.9.0-default/bin/sqlx");
     assert!(p.exists(), "{} is missing: run scripts/setup-test.sh", p.display());
     p
 }

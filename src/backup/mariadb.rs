@@ -14,7 +14,9 @@ use crate::db::Target;
 use crate::error::Result;
 use crate::migration::runner::Cancel;
 
-pub struct MariaDbDump;
+pub struct MariaDbDump {
+    pub(crate) tables: crate::db::Tables,
+}
 
 const INSTALL: &str = "Debian: apt install mariadb-client";
 
@@ -120,6 +122,20 @@ fn tls_options(target: &Target) -> Vec<String> {
     out
 }
 
+impl MariaDbDump {
+    /// `--ignore-table` for the log and, with `history`, the history table: those in the dumped
+    /// database (a history kept in another database is not in its dump anyway).
+    fn ignored(&self, db: &str, history: bool) -> Vec<String> {
+        let d = crate::db::Dialect::MySql;
+        [Some(&self.tables.log), history.then_some(&self.tables.history)]
+            .into_iter()
+            .flatten()
+            .filter(|t| t.stored_schema(d).is_none_or(|s| s == db))
+            .map(|t| format!("--ignore-table={db}.{}", t.stored_name(d)))
+            .collect()
+    }
+}
+
 #[async_trait]
 impl Tool for MariaDbDump {
     async fn check(&self, _server_version: &str) -> Result<(String, String)> {
@@ -144,7 +160,7 @@ impl Tool for MariaDbDump {
         let db = target.database();
         let mut c = base(&tool::find(&["mariadb-dump", "mysqldump"], INSTALL)?, target)?;
         c.args(["--single-transaction", "--routines", "--triggers", "--events", "--hex-blob", "--skip-dump-date"])
-            .arg(format!("--ignore-table={db}._godwit_log"))
+            .args(self.ignored(&db, false))
             // The name comes from a project file: never read as an option.
             .arg("--")
             .arg(&db);
@@ -164,8 +180,7 @@ impl Tool for MariaDbDump {
             "--skip-dump-date",
             "--skip-comments",
         ])
-        .arg(format!("--ignore-table={db}._godwit_log"))
-        .arg(format!("--ignore-table={db}._sqlx_migrations"))
+        .args(self.ignored(&db, true))
         .arg("--")
         .arg(&db);
         let text = tool::run_to_text(c).await?;

@@ -256,7 +256,7 @@ pub async fn backup(
     cancel: &Cancel,
     on: &(dyn Fn(&BackupEvent) + Send + Sync),
 ) -> Result<BackupEntry> {
-    let tool = tool::for_dialect(db.dialect());
+    let tool = tool::for_dialect(db.dialect(), db.history_tables());
     let server_version = db.server_version().await?;
     let (tool_name, tool_version) = tool.check(&server_version).await?;
     store.create()?;
@@ -433,7 +433,7 @@ pub async fn verify(
     let e = store.get(id)?;
     on(&BackupEvent::Phase { message: format!("checking the file of backup {}", e.id) });
     let file = check_file(store, &e)?;
-    let tool = tool::for_dialect(db.dialect());
+    let tool = tool::for_dialect(db.dialect(), db.history_tables());
     tool.check(&db.server_version().await?).await?;
     let tmp = tempfile::tempdir().map_err(|e| Error::failed(format!("cannot make a scratch folder: {e}")))?;
     let scratch_name = tool.scratch(tmp.path(), &new_id(Utc::now()));
@@ -478,7 +478,7 @@ pub async fn restore(
     let e = store.get(id)?;
     on(&BackupEvent::Phase { message: format!("checking the file of backup {}", e.id) });
     let file = check_file(store, &e)?;
-    let tool = tool::for_dialect(db.dialect());
+    let tool = tool::for_dialect(db.dialect(), db.history_tables());
     tool.check(&db.server_version().await?).await?;
     let started = Instant::now();
     db.lock(lock_timeout).await?;

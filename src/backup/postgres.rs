@@ -7,11 +7,13 @@ use async_trait::async_trait;
 use tokio::process::Command;
 
 use super::tool::{self, Progress, Tool};
-use crate::db::Target;
+use crate::db::{Dialect, Target};
 use crate::error::{Error, Result};
 use crate::migration::runner::Cancel;
 
-pub struct PgDump;
+pub struct PgDump {
+    pub(crate) tables: crate::db::Tables,
+}
 
 const INSTALL: &str = "Debian: apt install postgresql-client";
 
@@ -76,16 +78,28 @@ fn base(program: &Path, target: &Target) -> Command {
     c
 }
 
+/// pg_dump's `--exclude-table` options for the log (and its sequence) and, with `history`, the
+/// history table. Each is a quoted pattern: matched as written, never as a pattern.
+fn excluded(tables: &crate::db::Tables, history: bool) -> Vec<String> {
+    let d = Dialect::Postgres;
+    let pattern = |t: &crate::db::TableName, suffix: &str| {
+        let name = format!("\"{}{suffix}\"", t.stored_name(d).replace('"', "\"\""));
+        match t.stored_schema(d) {
+            Some(s) => format!("--exclude-table=\"{}\".{name}", s.replace('"', "\"\"")),
+            None => format!("--exclude-table={name}"),
+        }
+    };
+    let mut out = vec![pattern(&tables.log, ""), pattern(&tables.log, "_id_seq")];
+    if history {
+        out.push(pattern(&tables.history, ""));
+    }
+    out
+}
+
 /// `pg_dump --schema-only`, with or without the privileges granted.
-async fn schema(target: &Target, privileges: bool) -> Result<String> {
+async fn schema(target: &Target, tables: &crate::db::Tables, privileges: bool) -> Result<String> {
     let mut c = base(&tool::find(&["pg_dump"], INSTALL)?, target);
-    c.args([
-        "--schema-only",
-        "--no-owner",
-        "--exclude-table=_godwit_log",
-        "--exclude-table=_godwit_log_id_seq",
-        "--exclude-table=_sqlx_migrations",
-    ]);
+    c.args(["--schema-only", "--no-owner"]).args(excluded(tables, true));
     if !privileges {
         c.arg("--no-privileges");
     }
@@ -139,12 +153,7 @@ impl Tool for PgDump {
         let mut c = base(&tool::find(&["pg_dump"], INSTALL)?, target);
         // zlib level 1: a third faster than the default level for a file a few percent larger, and
         // still an archive pg_restore reads quickly (an uncompressed one restores slower).
-        c.args([
-            "--format=custom",
-            "--compress=1",
-            "--exclude-table=_godwit_log",
-            "--exclude-table=_godwit_log_id_seq",
-        ]);
+        c.args(["--format=custom", "--compress=1"]).args(excluded(&self.tables, false));
         if let Some(s) = snapshot {
             c.arg(format!("--snapshot={s}"));
         }
@@ -153,11 +162,11 @@ impl Tool for PgDump {
     }
 
     async fn schema_sql(&self, target: &Target) -> Result<String> {
-        schema(target, false).await
+        schema(target, &self.tables, false).await
     }
 
     async fn schema_sql_with_privileges(&self, target: &Target) -> Result<String> {
-        schema(target, true).await
+        schema(target, &self.tables, true).await
     }
 
     fn dumps_privileges(&self) -> bool {

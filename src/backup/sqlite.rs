@@ -13,7 +13,9 @@ use crate::db::Target;
 use crate::error::{Error, Problem, Result};
 use crate::migration::runner::Cancel;
 
-pub struct SqliteBackup;
+pub struct SqliteBackup {
+    pub(crate) tables: crate::db::Tables,
+}
 
 /// An open database handle, closed when dropped.
 struct Handle(*mut ffi::sqlite3);
@@ -126,37 +128,40 @@ async fn connect(path: &Path) -> Result<sqlx::SqliteConnection> {
         .map_err(|e| Error::failed(format!("cannot open {}: {e}", path.display())))
 }
 
-async fn read_log(path: &Path) -> Result<Vec<LogRow>> {
+async fn read_log(path: &Path, tables: &crate::db::Tables) -> Result<Vec<LogRow>> {
     let mut c = connect(path).await?;
-    let rows = sqlx::query_as::<_, LogRow>("SELECT * FROM _godwit_log ORDER BY id")
-        .fetch_all(&mut c)
-        .await
-        .unwrap_or_default();
+    let q = tables.fill("SELECT * FROM {log} ORDER BY id", crate::db::Dialect::Sqlite);
+    let rows = sqlx::query_as::<_, LogRow>(sqlx::AssertSqlSafe(q)).fetch_all(&mut c).await.unwrap_or_default();
     Ok(rows)
 }
 
-async fn put_back_log(path: &Path, rows: Vec<LogRow>) -> Result<()> {
+async fn put_back_log(path: &Path, tables: &crate::db::Tables, rows: Vec<LogRow>) -> Result<()> {
     use sqlx::{Connection, Executor};
     let mut c = connect(path).await?;
     let newest: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(id) FROM _godwit_log").fetch_one(&mut c).await.unwrap_or(None);
+        sqlx::query_scalar(sqlx::AssertSqlSafe(tables.fill("SELECT MAX(id) FROM {log}", crate::db::Dialect::Sqlite)))
+            .fetch_one(&mut c)
+            .await
+            .unwrap_or(None);
+    let insert = tables.fill(
+        "INSERT INTO {log} (id, event_at, event, version, description, actor, duration_ns, outcome, error, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        crate::db::Dialect::Sqlite,
+    );
     let mut tx = c.begin().await?;
     for r in rows.into_iter().filter(|r| Some(r.id) > newest) {
         tx.execute(
-            sqlx::query(
-                "INSERT INTO _godwit_log (id, event_at, event, version, description, actor, duration_ns, outcome, error, detail) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(r.id)
-            .bind(r.event_at)
-            .bind(r.event)
-            .bind(r.version)
-            .bind(r.description)
-            .bind(r.actor)
-            .bind(r.duration_ns)
-            .bind(r.outcome)
-            .bind(r.error)
-            .bind(r.detail),
+            sqlx::query(sqlx::AssertSqlSafe(insert.clone()))
+                .bind(r.id)
+                .bind(r.event_at)
+                .bind(r.event)
+                .bind(r.version)
+                .bind(r.description)
+                .bind(r.actor)
+                .bind(r.duration_ns)
+                .bind(r.outcome)
+                .bind(r.error)
+                .bind(r.detail),
         )
         .await?;
     }
@@ -197,11 +202,12 @@ impl Tool for SqliteBackup {
         use sqlx::{ConnectOptions, sqlite::SqliteConnectOptions};
         let mut conn = SqliteConnectOptions::new().filename(target.sqlite_path()).read_only(true).connect().await?;
         // SQLite keeps each object's own CREATE statement: tables first, then what hangs off them.
-        let rows: Vec<String> = sqlx::query_scalar(
+        let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(self.tables.fill(
             "SELECT sql || ';' FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-             AND tbl_name NOT IN ('_sqlx_migrations', '_godwit_log') \
+             AND tbl_name NOT IN ({history_name}, {log_name}) \
              ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, name",
-        )
+            crate::db::Dialect::Sqlite,
+        )))
         .fetch_all(&mut conn)
         .await?;
         Ok(rows.iter().map(|s| format!("{s}\n\n")).collect())
@@ -209,11 +215,11 @@ impl Tool for SqliteBackup {
 
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()> {
         let live = target.sqlite_path().to_path_buf();
-        let log = if fresh { vec![] } else { read_log(&live).await? };
+        let log = if fresh { vec![] } else { read_log(&live, &self.tables).await? };
         let (from, to, c) = (file.to_path_buf(), live.clone(), cancel.clone());
         blocking(move || copy(&from, &to, fresh, &|_| {}, &c)).await?;
         if !log.is_empty() {
-            put_back_log(&live, log).await?;
+            put_back_log(&live, &self.tables, log).await?;
         }
         Ok(())
     }

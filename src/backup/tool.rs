@@ -70,11 +70,14 @@ pub trait Tool: Send + Sync {
     }
 }
 
-pub fn for_dialect(d: Dialect) -> Box<dyn Tool> {
+/// The tool for `d`'s databases, whose history is in `tables` (left out of schema dumps, and the
+/// log out of backups).
+pub fn for_dialect(d: Dialect, tables: &crate::db::Tables) -> Box<dyn Tool> {
+    let tables = tables.clone();
     match d {
-        Dialect::Postgres => Box::new(super::postgres::PgDump),
-        Dialect::MySql => Box::new(super::mariadb::MariaDbDump),
-        Dialect::Sqlite => Box::new(super::sqlite::SqliteBackup),
+        Dialect::Postgres => Box::new(super::postgres::PgDump { tables }),
+        Dialect::MySql => Box::new(super::mariadb::MariaDbDump { tables }),
+        Dialect::Sqlite => Box::new(super::sqlite::SqliteBackup { tables }),
     }
 }
 
@@ -147,12 +150,21 @@ pub(crate) async fn run_to_text(cmd: Command) -> Result<String> {
 
 /// A dump tool's schema as a migration's SQL, which the driver runs: without pg_dump's psql-only
 /// `\restrict` and `\unrestrict` lines (psql's guard, meaningless to a driver, and random in each
-/// dump).
-pub fn as_migration_sql(dump: &str) -> String {
+/// dump). A schema that sqlx.toml's `create-schemas` makes before any migration runs is made only
+/// if it is not there yet: the migration must not fail on it.
+pub fn as_migration_sql(dump: &str, tables: &crate::db::Tables) -> String {
+    let made_first = |line: &str| {
+        let name = line.strip_prefix("CREATE SCHEMA ")?.strip_suffix(';')?;
+        tables
+            .create_schemas
+            .iter()
+            .any(|s| if s.starts_with('"') { s == name } else { s.eq_ignore_ascii_case(name) })
+            .then(|| format!("CREATE SCHEMA IF NOT EXISTS {name};"))
+    };
     dump.lines().filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")).fold(
         String::new(),
         |mut s, l| {
-            s.push_str(l);
+            s.push_str(&made_first(l).unwrap_or_else(|| l.to_string()));
             s.push('\n');
             s
         },
@@ -399,4 +411,20 @@ pub fn sha256_of(path: &Path) -> Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex::encode(h.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_made_before_the_migrations_is_made_only_if_missing() {
+        let tables = crate::db::Tables::new(crate::db::TableName::parse("meta.h").unwrap(), vec!["Meta".into()]);
+        let dump = "\\restrict abc\nCREATE SCHEMA meta;\nCREATE SCHEMA app;\nCREATE TABLE meta.t (id int);\n\\unrestrict abc\n";
+        assert_eq!(
+            as_migration_sql(dump, &tables),
+            "CREATE SCHEMA IF NOT EXISTS meta;\nCREATE SCHEMA app;\nCREATE TABLE meta.t (id int);\n"
+        );
+        assert!(as_migration_sql(dump, &Default::default()).contains("CREATE SCHEMA meta;\n"));
+    }
 }

@@ -6,7 +6,7 @@ use crate::migration::new;
 pub(super) fn new_verb(
     ctx: &Ctx,
     name: Option<String>,
-    simple: bool,
+    reversible: Option<bool>,
     template: Option<&str>,
     params: &[String],
     dialect: Option<&str>,
@@ -18,8 +18,16 @@ pub(super) fn new_verb(
         None => return Err(Error::input("give the migration a name: `godwit new create_todos_table`")),
     };
     // Without a template, the files are written to be filled in: the command says so.
-    let mut spec =
-        new::NewMigration { name, reversible: !simple, allow_empty: template.is_none(), ..Default::default() };
+    let dir = ctx.source_dir()?;
+    let simple = reversible == Some(false);
+    let mut spec = new::NewMigration {
+        name,
+        reversible: reversible.unwrap_or_else(|| new::reversible_by_default(&dir, ctx.sqlx.as_ref())),
+        allow_empty: template.is_none(),
+        // With an sqlx.toml, numbered as `sqlx migrate add` numbers them.
+        versioning: ctx.sqlx.as_ref().map(|c| c.versioning),
+        ..Default::default()
+    };
     if let Some(t) = template {
         let mut values = parse_params(params)?;
         let dir = ctx.templates_dir();
@@ -48,7 +56,7 @@ pub(super) fn new_verb(
         spec.down = rendered.down.unwrap_or_default();
         spec.no_transaction = rendered.no_transaction;
     }
-    let files = new::create(&ctx.source_dir()?, &spec, chrono::Utc::now())?;
+    let files = new::create(&dir, &spec, chrono::Utc::now())?;
     for f in &files {
         println!("Created {}", f.display());
     }

@@ -6,6 +6,8 @@ use std::path::Path;
 pub(super) struct Ctx {
     pub(super) cli: Cli,
     pub(super) project: Option<Project>,
+    /// The sqlx.toml followed: the project's, or without one the current folder's (or `--config`).
+    pub(super) sqlx: Option<crate::sqlx_config::SqlxConfig>,
     /// `DATABASE_URL`, from the environment or a `.env` file.
     pub(super) database_url: Option<DatabaseUrl>,
     /// `godwit` with the flags that chose this environment, for commands printed as remedies.
@@ -18,7 +20,7 @@ impl Ctx {
             self.cli.url.as_ref().filter(|_| !matches!(self.cli.verb, Verb::Env { .. } | Verb::Secret { .. }))
         {
             // Typed by the person: their own PGPASSWORD and ~/.pgpass may go with it, as with psql.
-            return adhoc(url, self.cli.source.clone(), true);
+            return adhoc(url, self.cli.source.clone(), self.sqlx.as_ref(), true);
         }
         if let Some(p) = &self.project {
             let mut w = p.workspace(self.cli.env.as_deref())?;
@@ -28,7 +30,7 @@ impl Ctx {
             return Ok(w);
         }
         if let Some(d) = &self.database_url {
-            return adhoc(&d.url, self.cli.source.clone(), d.theirs);
+            return adhoc(&d.url, self.cli.source.clone(), self.sqlx.as_ref(), d.theirs);
         }
         let cwd = std::env::current_dir().unwrap_or_default();
         let passed = Project::passed_over(self.cli.project.as_deref().unwrap_or(&cwd))
@@ -68,7 +70,7 @@ impl Ctx {
         match (&self.cli.source, &self.project) {
             (Some(s), _) => folder_here(s),
             (None, Some(p)) => Ok(p.migrations_dir()),
-            (None, None) => folder_here(Path::new("migrations")),
+            (None, None) => adhoc_migrations(self.sqlx.as_ref()),
         }
     }
 
@@ -80,6 +82,7 @@ impl Ctx {
             create_sqlite: false,
             lock_timeout: Duration::from_secs(self.cli.lock_timeout),
             stall_timeout: Duration::from_secs(self.cli.stall_timeout.max(1)),
+            tables: self.sqlx.as_ref().map(|c| c.tables.clone()).unwrap_or_default(),
         }
     }
 
@@ -201,12 +204,39 @@ pub(super) struct DatabaseUrl {
 
 /// A database named by a URL; `theirs` when the person gave it (`--url`, their own `DATABASE_URL`),
 /// so their ambient passwords may go with it.
-pub(super) fn adhoc(url: &str, source: Option<PathBuf>, theirs: bool) -> Result<Workspace> {
+pub(super) fn adhoc(
+    url: &str,
+    source: Option<PathBuf>,
+    sqlx: Option<&crate::sqlx_config::SqlxConfig>,
+    theirs: bool,
+) -> Result<Workspace> {
     let cwd = std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
     let target = Target::parse(url, &cwd)?.with_ambient(theirs);
-    let migrations = folder_here(source.as_deref().unwrap_or(Path::new("migrations")))?;
-    crate::sqlx_config::check(&cwd, &migrations.to_string_lossy())?;
-    Ok(Workspace::adhoc(target, cwd.join(migrations)))
+    let migrations = match source {
+        Some(s) => folder_here(&s)?,
+        None => adhoc_migrations(sqlx)?,
+    };
+    let checksums =
+        crate::migration::source::Checksums::ignoring(sqlx.map(|c| c.ignored_chars.clone()).unwrap_or_default());
+    Ok(Workspace::adhoc(target, cwd.join(migrations)).with_checksums(checksums))
+}
+
+/// The migrations folder without a project or --source: sqlx.toml's, as sqlx-cli reads it. The file
+/// may be a stranger's: its folder must be inside the current one.
+fn adhoc_migrations(sqlx: Option<&crate::sqlx_config::SqlxConfig>) -> Result<PathBuf> {
+    let Some((dir, file)) = sqlx.and_then(|c| c.migrations_dir.as_deref().map(|d| (d, &c.path))) else {
+        return folder_here(Path::new("migrations"));
+    };
+    let cwd = std::env::current_dir().map_err(|e| Error::input(format!("no current folder: {e}")))?;
+    project::inside(&cwd, dir).map_err(|why| {
+        Error::input(format!(
+            "{}: `migrations-dir = \"{dir}\"` {why}; nothing was read or written. Pass --source with the folder's \
+             own path if you mean it.",
+            file.display(),
+            why = why.replace("the project", "the current folder")
+        ))
+    })?;
+    Ok(PathBuf::from(dir))
 }
 
 /// A migrations folder named from the current one (`--source`, or `migrations` without a

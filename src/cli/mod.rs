@@ -62,9 +62,12 @@ pub struct Cli {
     /// given); with `env add`, the new environment's URL (without its password).
     #[arg(long, global = true, value_name = "URL", conflicts_with = "env")]
     url: Option<String>,
-    /// Migrations folder for --url (default: ./migrations).
+    /// Migrations folder for --url (default: sqlx.toml's `migrations-dir`, else ./migrations).
     #[arg(long, global = true, value_name = "DIR")]
     source: Option<PathBuf>,
+    /// An sqlx config file to follow instead of the project's sqlx.toml (as sqlx-cli's --config).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Seconds to wait for the database to answer when connecting (default 10; 5 for `env test`).
     #[arg(long, global = true, value_name = "SECS")]
     connect_timeout: Option<u64>,
@@ -92,13 +95,17 @@ pub struct Cli {
 enum Verb {
     /// Make this folder a Godwit project (adopts an existing sqlx migrations folder).
     Init {
-        #[arg(long, default_value = "migrations")]
-        migrations: String,
+        /// The migrations folder (default: sqlx.toml's `migrations-dir`, else `migrations`).
+        #[arg(long)]
+        migrations: Option<String>,
     },
     /// Create a migration (asks for the name on a terminal).
     New {
         /// What the migration does, e.g. add_email_column (asked for on a terminal when left out).
         name: Option<String>,
+        /// An up/down pair (the default, unless sqlx.toml's `migration-type` says otherwise).
+        #[arg(long, short, conflicts_with = "simple")]
+        reversible: bool,
         /// One irreversible VERSION_name.sql instead of an up/down pair.
         #[arg(long)]
         simple: bool,
@@ -539,7 +546,8 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         _ => {}
     }
     if let Verb::Init { migrations } = &cli.verb {
-        let made = project::init(&start, migrations)?;
+        let made = project::init(&start, migrations.as_deref())?;
+        let migrations = &made.migrations;
         println!("Created {} with a `dev` environment (SQLite file dev.db).", made.config.display());
         if made.adopted > 0 {
             println!("Adopted {} existing migration(s) in {migrations}/.", made.adopted);
@@ -555,11 +563,19 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     }
     let adhoc =
         cli.url.is_some() && cli.project.is_none() && !matches!(cli.verb, Verb::Env { .. } | Verb::Secret { .. });
-    let project = if adhoc { None } else { Project::find(&start)? };
+    let project = if adhoc { None } else { Project::find_with(&start, cli.config.as_deref())? };
     if cli.project.is_some() && project.is_none() {
         return Err(Error::input(format!("no {} in {}", project::CONFIG_FILE, start.display())));
     }
-    let ctx = Ctx { cli, project, database_url: database_url(&start), again };
+    // sqlx.toml: the project's (or the file --config names); without a project, the current
+    // folder's, as sqlx-cli reads it.
+    let sqlx = match (&project, &cli.config) {
+        (Some(p), _) => p.sqlx.clone(),
+        (None, Some(file)) => Some(crate::sqlx_config::read(file)?),
+        (None, None) => crate::sqlx_config::in_folder(&start)?,
+    };
+    let database_url = database_url(&start, sqlx.as_ref())?;
+    let ctx = Ctx { cli, project, sqlx, database_url, again };
     if let Some(name) = ctx.cli.fleet.fleet.clone() {
         return fleet::fleet_verb(&ctx, &name).await;
     }
@@ -576,8 +592,9 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     }
     match &ctx.cli.verb {
         Verb::Init { .. } | Verb::Completions { .. } | Verb::Manpages { .. } => unreachable!("handled above"),
-        Verb::New { name, simple, template, params, dialect } => {
-            new_verb(&ctx, name.clone(), *simple, template.as_deref(), params, dialect.dialect.as_deref())
+        Verb::New { name, reversible, simple, template, params, dialect } => {
+            let shape = (*reversible).then_some(true).or((*simple).then_some(false));
+            new_verb(&ctx, name.clone(), shape, template.as_deref(), params, dialect.dialect.as_deref())
         }
         Verb::Templates { json } => templates(&ctx, json.json),
         Verb::Env { cmd } => env_verb(&ctx, cmd).await,
@@ -636,17 +653,36 @@ async fn run(cli: Cli, again: String) -> Result<()> {
 /// and nothing is exported: a `.env` from a cloned project must not reach the dump tools
 /// (`LD_PRELOAD`, …), set anything else, or put the person's other variables (`${SECRET}`) into a URL.
 /// Parent folders are not searched: a `.env` in a shared parent is anyone's.
-fn database_url(dir: &std::path::Path) -> Option<DatabaseUrl> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
-        return Some(DatabaseUrl { url, theirs: true });
+///
+/// sqlx.toml's `database-url-var` names another variable, as sqlx-cli reads it. The file may be a
+/// stranger's, and the variable one of the person's secrets: its value is taken only when it is a
+/// database URL, and never echoed.
+fn database_url(dir: &std::path::Path, sqlx: Option<&crate::sqlx_config::SqlxConfig>) -> Result<Option<DatabaseUrl>> {
+    let named = sqlx.and_then(|c| c.database_url_var.as_deref().map(|v| (v, c.path.as_path())));
+    let var = named.map_or("DATABASE_URL", |(v, _)| v);
+    let found = match std::env::var(var) {
+        Ok(url) => Some(DatabaseUrl { url, theirs: true }),
+        Err(_) => std::fs::read_to_string(dir.join(".env")).ok().and_then(|text| {
+            text.lines().find_map(|line| {
+                let line = line.trim();
+                let line = line.strip_prefix("export ").unwrap_or(line);
+                let (key, value) = line.split_once('=')?;
+                (key.trim() == var).then(|| DatabaseUrl { url: dotenv_value(value.trim()), theirs: false })
+            })
+        }),
+    };
+    if let (Some(d), Some((var, file))) = (&found, named) {
+        let scheme = d.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        if !matches!(scheme.as_deref(), Some("postgres" | "postgresql" | "mysql" | "mariadb" | "sqlite")) {
+            return Err(Error::input(format!(
+                "{} says the database URL is in `{var}` (`[common] database-url-var`), and `{var}` does not hold a \
+                 postgres://, mysql:// or sqlite:// URL; its value was not used or shown. Set `{var}` to the \
+                 database's URL, or pass --url.",
+                file.display()
+            )));
+        }
     }
-    let text = std::fs::read_to_string(dir.join(".env")).ok()?;
-    text.lines().find_map(|line| {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let (key, value) = line.split_once('=')?;
-        (key.trim() == "DATABASE_URL").then(|| DatabaseUrl { url: dotenv_value(value.trim()), theirs: false })
-    })
+    Ok(found)
 }
 
 /// A `.env` value as written: quotes removed, an unquoted value's ` #` comment dropped, nothing

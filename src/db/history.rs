@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use sqlx::{AssertSqlSafe, Executor as _};
 
 use super::sql::{self, Syntax};
-use super::{Amend, Applied, Event, EventKind, History, NewEvent, Script};
+use super::{Amend, Applied, Event, EventKind, History, NewEvent, Script, Tables};
 use crate::error::{Error, Result};
 use crate::migration::source::MigrationFile;
 
@@ -16,6 +16,9 @@ pub(crate) trait Bookkeeper: Send {
     type Words: Syntax + Default + Send;
 
     fn conn(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection;
+
+    /// Where the history lives on this connection.
+    fn tables(&self) -> &Tables;
 
     /// Whether an error says a history table does not exist yet (reads then find nothing).
     fn undefined_table(e: &sqlx::Error) -> bool;
@@ -45,8 +48,13 @@ where
     (i64, i64, String, String): for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
     (String, String, String): for<'r> sqlx::FromRow<'r, <T::Db as sqlx::Database>::Row>,
 {
+    fn history_tables(&self) -> &Tables {
+        Bookkeeper::tables(self)
+    }
+
     async fn applied(&mut self) -> Result<Vec<Applied>> {
-        let rows = sqlx::query_as::<T::Db, Applied>(sql::SELECT_APPLIED).fetch_all(self.conn()).await;
+        let text = self.fill(sql::SELECT_APPLIED);
+        let rows = sqlx::query_as::<T::Db, Applied>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
         self.rows(rows)
     }
 
@@ -56,20 +64,22 @@ where
         let text = format!(
             "{};\n{};\n{};\nCOMMIT;",
             w.begin(),
-            sql::insert_history(&w, m, true, "0"),
-            sql::insert_log(&w, &ev, actor, "0")
+            sql::insert_history(&w, self.tables(), m, true, "0"),
+            sql::insert_log(&w, self.tables(), &ev, actor, "0")
         );
         self.in_transaction(text).await
     }
 
     async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()> {
-        let text = sql::insert_log(&T::Words::default(), event, actor, &sql::duration_literal(event.duration));
+        let text =
+            sql::insert_log(&T::Words::default(), self.tables(), event, actor, &sql::duration_literal(event.duration));
         self.conn().execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ()).map_err(|e| self.db_error(e))
     }
 
     async fn appliers(&mut self) -> Result<Vec<(i64, String)>> {
+        let text = self.fill(sql::SELECT_APPLIES);
         let rows =
-            sqlx::query_as::<T::Db, (i64, i64, String, String)>(sql::SELECT_APPLIES).fetch_all(self.conn()).await;
+            sqlx::query_as::<T::Db, (i64, i64, String, String)>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
         // Each version's newest event, in version order.
         let mut last = std::collections::BTreeMap::<i64, (i64, String, String)>::new();
         for (id, version, event, actor) in self.rows(rows)? {
@@ -85,7 +95,7 @@ where
     }
 
     async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>> {
-        let text = sql::select_events(version, limit);
+        let text = sql::select_events(&T::Words::default(), self.tables(), version, limit);
         let rows = sqlx::query_as::<T::Db, Event>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
         self.rows(rows)
     }
@@ -103,7 +113,12 @@ where
         let w = T::Words::default();
         let mut text = format!("{};\n", w.begin());
         for (change, event) in changes {
-            text.push_str(&format!("{};\n{};\n", sql::amend(&w, change), sql::insert_log(&w, event, actor, "NULL")));
+            let t = self.tables();
+            text.push_str(&format!(
+                "{};\n{};\n",
+                sql::amend(&w, t, change),
+                sql::insert_log(&w, t, event, actor, "NULL")
+            ));
         }
         text.push_str("COMMIT;");
         self.in_transaction(text).await
@@ -124,6 +139,11 @@ where
 /// The shared steps behind `History`.
 #[async_trait]
 trait Steps: Bookkeeper {
+    /// One of Godwit's queries with this connection's table names in it.
+    fn fill(&self, sql: &str) -> String {
+        self.tables().fill(sql, Self::Words::default().dialect())
+    }
+
     /// Rows read from a history table; none while it does not exist.
     fn rows<R: Send>(&self, rows: std::result::Result<Vec<R>, sqlx::Error>) -> Result<Vec<R>> {
         match rows {

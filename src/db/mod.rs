@@ -7,6 +7,7 @@ mod mysql;
 mod postgres;
 mod sql;
 mod sqlite;
+pub mod tables;
 pub mod target;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ use crate::error::{Error, Location, Problem, Result};
 use crate::migration::source::MigrationFile;
 pub use crate::syntax::Dialect;
 pub(crate) use sql::ns;
+pub use tables::{TableName, Tables};
 pub use target::{ConnectOptions, Target};
 
 /// A row of `_sqlx_migrations`, with sqlx's meaning.
@@ -259,6 +261,9 @@ pub trait Migrate: Send {
 /// (`history.rs`), over what each driver's `Bookkeeper` gives it.
 #[async_trait]
 pub trait History: Send {
+    /// Where the history lives on this connection.
+    fn history_tables(&self) -> &Tables;
+
     /// `_sqlx_migrations` in version order; empty when the table does not exist yet.
     async fn applied(&mut self) -> Result<Vec<Applied>>;
 
@@ -488,7 +493,14 @@ impl Scratch {
                 beside.display()
             )));
         }
-        Ok(Scratch { target, opts: opts.clone(), _folder: folder })
+        // Its history where a scratch's own is (`Tables::for_scratch`); a missing SQLite file is made.
+        let tables = opts.tables.for_scratch(beside.dialect());
+        Ok(Scratch { target, opts: ConnectOptions { tables, create_sqlite: true, ..opts.clone() }, _folder: folder })
+    }
+
+    /// How to connect to it: where its history goes, among the rest.
+    pub fn options(&self) -> &ConnectOptions {
+        &self.opts
     }
 
     /// Drops it, ending any session still in it.

@@ -21,6 +21,7 @@ pub struct MySql {
     conn: MySqlConnection,
     target: Target,
     lock_name: Option<String>,
+    tables: super::Tables,
 }
 
 /// Kills a connection's running statement (not the connection) from a connection of its own.
@@ -62,6 +63,9 @@ impl Syntax for My {
     fn bytes(&self, b: &[u8]) -> String {
         format!("X'{}'", hex::encode(b))
     }
+    fn dialect(&self) -> Dialect {
+        Dialect::MySql
+    }
     fn begin(&self) -> &'static str {
         "START TRANSACTION"
     }
@@ -71,7 +75,7 @@ impl Syntax for My {
 const ELAPSED: &str = "TIMESTAMPDIFF(MICROSECOND, @godwit_t0, SYSDATE(6)) * 1000";
 
 const CREATE_TABLES: &str = r#"
-CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+CREATE TABLE IF NOT EXISTS {history} (
     version BIGINT PRIMARY KEY,
     description TEXT NOT NULL,
     installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -79,7 +83,7 @@ CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     checksum BLOB NOT NULL,
     execution_time BIGINT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS _godwit_log (
+CREATE TABLE IF NOT EXISTS {log} (
     id BIGINT AUTO_INCREMENT PRIMARY KEY,
     event_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
     event VARCHAR(16) NOT NULL,
@@ -99,7 +103,7 @@ fn sqlx_lock_name(database: &str) -> String {
 }
 
 impl MySql {
-    pub async fn connect(target: &Target, _opts: &ConnectOptions) -> Result<Self> {
+    pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Self> {
         // sqlx's options set the session (sql_mode, time zone, utf8mb4) as sqlx's migrator has it,
         // so schemas come out the same.
         let mut o = MySqlConnectOptions::from_str(target.url().as_str())
@@ -108,7 +112,7 @@ impl MySql {
             o = o.password(p);
         }
         let conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
-        Ok(MySql { conn, target: target.clone(), lock_name: None })
+        Ok(MySql { conn, target: target.clone(), lock_name: None, tables: opts.tables.clone() })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
@@ -150,11 +154,9 @@ impl MySql {
         let _ = self.batch("ROLLBACK".into()).await;
         let failed_stmt = done.checked_sub(before.len()).filter(|k| *k < offsets.len());
         let mut error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
-        let row: Option<bool> = sqlx::query_scalar("SELECT success FROM _sqlx_migrations WHERE version = ?")
-            .bind(m.version)
-            .fetch_optional(&mut self.conn)
-            .await
-            .unwrap_or(None);
+        let q = self.tables.fill("SELECT success FROM {history} WHERE version = ?", Dialect::MySql);
+        let row: Option<bool> =
+            sqlx::query_scalar(AssertSqlSafe(q)).bind(m.version).fetch_optional(&mut self.conn).await.unwrap_or(None);
         let marked = row == Some(false);
         if marked && failed_stmt == Some(0) {
             // The first statement failed: only the marker was committed (by that statement's
@@ -223,18 +225,30 @@ impl Migrate for MySql {
     }
 
     async fn history_exists(&mut self) -> Result<bool> {
-        Ok(sqlx::query_scalar::<_, bool>("SELECT COUNT(*) > 0 FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'").fetch_one(&mut self.conn).await?)
+        let h = &self.tables.history;
+        Ok(sqlx::query_scalar::<_, bool>(
+            "SELECT COUNT(*) > 0 FROM information_schema.tables \
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
+        )
+        .bind(h.stored_schema(Dialect::MySql))
+        .bind(h.stored_name(Dialect::MySql))
+        .fetch_one(&mut self.conn)
+        .await?)
     }
 
     async fn ensure_tables(&mut self) -> Result<()> {
-        self.batch(CREATE_TABLES.into()).await?;
+        let t = &self.tables;
+        let create = format!("{}{}", t.create_schemas_sql(Dialect::MySql), t.fill(CREATE_TABLES, Dialect::MySql));
+        self.batch(create).await?;
         let cols: Vec<String> = sqlx::query_scalar(
             "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'",
+             WHERE table_schema = COALESCE(?, DATABASE()) AND table_name = ?",
         )
+        .bind(self.tables.history.stored_schema(Dialect::MySql))
+        .bind(self.tables.history.stored_name(Dialect::MySql))
         .fetch_all(&mut self.conn)
         .await?;
-        sql::check_columns(&cols)
+        sql::check_columns(&self.tables, Dialect::MySql, &cols)
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
@@ -279,20 +293,22 @@ impl Migrate for MySql {
     }
 
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Apply, m);
         let after = [
-            sql::set_success(m.version, true, Some(ELAPSED)),
-            sql::insert_log(&My, &ev, actor, &sql::recorded_time(m.version)),
+            sql::set_success(&My, &tb, m.version, true, Some(ELAPSED)),
+            sql::insert_log(&My, &tb, &ev, actor, &sql::recorded_time(&My, &tb, m.version)),
         ];
-        let mark = sql::insert_history(&My, m, false, "-1");
-        self.run(m, up, mark, sql::delete_history(m.version), &after).await
+        let mark = sql::insert_history(&My, &tb, m, false, "-1");
+        self.run(m, up, mark, sql::delete_history(&My, &tb, m.version), &after).await
     }
 
     async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Rollback, m);
-        let after = [sql::delete_history(m.version), sql::insert_log(&My, &ev, actor, ELAPSED)];
-        let mark = sql::set_success(m.version, false, None);
-        let unmark = sql::set_success(m.version, true, None);
+        let after = [sql::delete_history(&My, &tb, m.version), sql::insert_log(&My, &tb, &ev, actor, ELAPSED)];
+        let mark = sql::set_success(&My, &tb, m.version, false, None);
+        let unmark = sql::set_success(&My, &tb, m.version, true, None);
         self.run(m, down, mark, unmark, &after).await
     }
 
@@ -325,7 +341,7 @@ impl Inspect for MySql {
         let same_table = if version.contains("MariaDB") { " AND cc.TABLE_NAME = tc.TABLE_NAME" } else { "" };
         let mut rows: Vec<(String, String, String)> = Vec::new();
         for q in MY_INSPECT {
-            let q = q.replace("{SAME_TABLE}", same_table);
+            let q = self.tables.fill(&q.replace("{SAME_TABLE}", same_table), Dialect::MySql);
             rows.extend(sqlx::query_as(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?);
         }
         // Views and routines name the database they were made in: another database (a scratch
@@ -353,12 +369,12 @@ impl Inspect for MySql {
     }
 
     async fn tables(&mut self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        let q = self.tables.fill(
             "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() \
-             AND table_type = 'BASE TABLE' AND table_name <> '_godwit_log' ORDER BY 1",
-        )
-        .fetch_all(&mut self.conn)
-        .await?)
+             AND table_type = 'BASE TABLE' AND table_name <> {log_name} ORDER BY 1",
+            Dialect::MySql,
+        );
+        Ok(sqlx::query_scalar(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?)
     }
 
     async fn table_counts(&mut self) -> Result<Vec<TableCount>> {
@@ -371,9 +387,9 @@ impl Inspect for MySql {
         // database has the same fingerprint.
         let queries = [
             "SELECT CAST(CONCAT_WS(' ', 'column', table_name, column_name, column_type, is_nullable, COALESCE(column_default, 'NULL'), extra) AS CHAR) \
-             FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name <> '_godwit_log'",
+             FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name <> {log_name}",
             "SELECT CAST(CONCAT_WS(' ', 'index', table_name, index_name, non_unique, seq_in_index, column_name) AS CHAR) \
-             FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name <> '_godwit_log'",
+             FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name <> {log_name}",
             "SELECT CAST(CONCAT_WS(' ', 'fk', k.table_name, k.constraint_name, k.column_name, k.referenced_table_name, k.referenced_column_name, r.delete_rule) AS CHAR) \
              FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r \
              ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name \
@@ -387,7 +403,8 @@ impl Inspect for MySql {
         ];
         let mut out = Vec::new();
         for q in queries {
-            out.extend(sqlx::query_scalar::<_, String>(q).fetch_all(&mut self.conn).await?);
+            let q = self.tables.fill(q, Dialect::MySql);
+            out.extend(sqlx::query_scalar::<_, String>(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?);
         }
         out.sort();
         Ok(out)
@@ -463,6 +480,10 @@ impl Bookkeeper for MySql {
         &mut self.conn
     }
 
+    fn tables(&self) -> &super::Tables {
+        &self.tables
+    }
+
     fn undefined_table(e: &sqlx::Error) -> bool {
         undefined_table(e)
     }
@@ -478,7 +499,7 @@ const MY_INSPECT: [&str; 6] = [
      ORDER BY c.ORDINAL_POSITION SEPARATOR '\\n'), '\\nENGINE=', IFNULL(t.ENGINE, ''), ' COLLATE=', \
      IFNULL(t.TABLE_COLLATION, '')) AS CHAR) FROM information_schema.TABLES t JOIN information_schema.COLUMNS c \
      ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME WHERE t.TABLE_SCHEMA = DATABASE() \
-     AND t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_NAME NOT IN ('_sqlx_migrations', '_godwit_log') \
+     AND t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_NAME NOT IN ({history_name}, {log_name}) \
      GROUP BY t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION",
     "SELECT 'constraint', CAST(CONCAT(x.TABLE_NAME, ' ', x.def) AS CHAR), CAST(x.def AS CHAR) FROM (SELECT \
      k.TABLE_NAME, CONCAT('FOREIGN KEY (', GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION), ') REFERENCES ', \
@@ -496,7 +517,7 @@ const MY_INSPECT: [&str; 6] = [
     "SELECT 'index', CAST(CONCAT(TABLE_NAME, '.', INDEX_NAME) AS CHAR), CAST(CONCAT(IF(NON_UNIQUE = 0, 'UNIQUE ', ''), \
      INDEX_TYPE, ' (', GROUP_CONCAT(CONCAT(IFNULL(COLUMN_NAME, ''), IFNULL(CONCAT('(', SUB_PART, ')'), '')) \
      ORDER BY SEQ_IN_INDEX), ')') AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
-     AND TABLE_NAME NOT IN ('_sqlx_migrations', '_godwit_log') GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE",
+     AND TABLE_NAME NOT IN ({history_name}, {log_name}) GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE",
     "SELECT 'function', CAST(CONCAT(LOWER(ROUTINE_TYPE), ' ', ROUTINE_NAME) AS CHAR), \
      CAST(CONCAT(ROUTINE_TYPE, ' ', IFNULL(DTD_IDENTIFIER, ''), '\\n', IFNULL(ROUTINE_DEFINITION, '')) AS CHAR) \
      FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use crate::db::{Amend, EventKind, NewEvent, Outcome};
+use crate::db::{Amend, EventKind, NewEvent, Outcome, Tables};
 use crate::migration::source::MigrationFile;
+use crate::syntax::Dialect;
 
 /// The bits of syntax that differ between databases.
 pub(crate) trait Syntax {
@@ -15,6 +16,7 @@ pub(crate) trait Syntax {
     fn bytes(&self, b: &[u8]) -> String;
     /// The statement that opens a transaction.
     fn begin(&self) -> &'static str;
+    fn dialect(&self) -> Dialect;
 
     fn opt_text(&self, s: Option<&str>) -> String {
         s.map_or_else(|| "NULL".into(), |s| self.text(s))
@@ -25,10 +27,17 @@ pub(crate) fn ns(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
-pub(crate) fn insert_history(s: &impl Syntax, m: &MigrationFile, success: bool, execution_time: &str) -> String {
+pub(crate) fn insert_history(
+    s: &impl Syntax,
+    t: &Tables,
+    m: &MigrationFile,
+    success: bool,
+    execution_time: &str,
+) -> String {
     format!(
-        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+        "INSERT INTO {} (version, description, success, checksum, execution_time) \
          VALUES ({}, {}, {}, {}, {execution_time})",
+        t.history.sql(s.dialect()),
         m.version,
         s.text(&m.description),
         if success { "TRUE" } else { "FALSE" },
@@ -36,31 +45,38 @@ pub(crate) fn insert_history(s: &impl Syntax, m: &MigrationFile, success: bool, 
     )
 }
 
-pub(crate) fn set_success(version: i64, success: bool, execution_time: Option<&str>) -> String {
+pub(crate) fn set_success(
+    s: &impl Syntax,
+    t: &Tables,
+    version: i64,
+    success: bool,
+    execution_time: Option<&str>,
+) -> String {
     let time = execution_time.map(|t| format!(", execution_time = {t}")).unwrap_or_default();
     format!(
-        "UPDATE _sqlx_migrations SET success = {}{time} WHERE version = {version}",
+        "UPDATE {} SET success = {}{time} WHERE version = {version}",
+        t.history.sql(s.dialect()),
         if success { "TRUE" } else { "FALSE" }
     )
 }
 
-pub(crate) fn delete_history(version: i64) -> String {
-    format!("DELETE FROM _sqlx_migrations WHERE version = {version}")
+pub(crate) fn delete_history(s: &impl Syntax, t: &Tables, version: i64) -> String {
+    format!("DELETE FROM {} WHERE version = {version}", t.history.sql(s.dialect()))
 }
 
-pub(crate) fn amend(s: &impl Syntax, a: &Amend) -> String {
+pub(crate) fn amend(s: &impl Syntax, t: &Tables, a: &Amend) -> String {
+    let history = t.history.sql(s.dialect());
     match a {
         Amend::Checksum { version, checksum } => {
-            format!("UPDATE _sqlx_migrations SET checksum = {} WHERE version = {version}", s.bytes(checksum))
+            format!("UPDATE {history} SET checksum = {} WHERE version = {version}", s.bytes(checksum))
         }
-        Amend::Succeeded { version, checksum } => format!(
-            "UPDATE _sqlx_migrations SET checksum = {}, success = TRUE WHERE version = {version}",
-            s.bytes(checksum)
-        ),
-        Amend::Forget { version } => delete_history(*version),
+        Amend::Succeeded { version, checksum } => {
+            format!("UPDATE {history} SET checksum = {}, success = TRUE WHERE version = {version}", s.bytes(checksum))
+        }
+        Amend::Forget { version } => delete_history(s, t, *version),
         // sqlx's -1: the time it took is not known.
         Amend::Adopt { version, description, checksum } => format!(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+            "INSERT INTO {history} (version, description, success, checksum, execution_time) \
              VALUES ({version}, {}, TRUE, {}, -1)",
             s.text(description),
             s.bytes(checksum)
@@ -69,10 +85,11 @@ pub(crate) fn amend(s: &impl Syntax, a: &Amend) -> String {
 }
 
 /// An event row; `duration` is an SQL expression so a batch can measure itself on the server.
-pub(crate) fn insert_log(s: &impl Syntax, e: &NewEvent, actor: &str, duration: &str) -> String {
+pub(crate) fn insert_log(s: &impl Syntax, t: &Tables, e: &NewEvent, actor: &str, duration: &str) -> String {
     format!(
-        "INSERT INTO _godwit_log (event, version, description, actor, duration_ns, outcome, error, detail) \
+        "INSERT INTO {} (event, version, description, actor, duration_ns, outcome, error, detail) \
          VALUES ({}, {}, {}, {}, {duration}, {}, {}, {})",
+        t.log.sql(s.dialect()),
         s.text(e.kind.as_str()),
         e.version.map_or_else(|| "NULL".into(), |v| v.to_string()),
         s.text(&e.description),
@@ -96,8 +113,8 @@ pub(crate) fn ok_event(kind: EventKind, m: &MigrationFile) -> NewEvent {
 }
 
 /// The execution time the history row holds, so the log says the same.
-pub(crate) fn recorded_time(version: i64) -> String {
-    format!("(SELECT execution_time FROM _sqlx_migrations WHERE version = {version})")
+pub(crate) fn recorded_time(s: &impl Syntax, t: &Tables, version: i64) -> String {
+    format!("(SELECT execution_time FROM {} WHERE version = {version})", t.history.sql(s.dialect()))
 }
 
 pub(crate) fn duration_literal(d: Option<Duration>) -> String {
@@ -107,36 +124,38 @@ pub(crate) fn duration_literal(d: Option<Duration>) -> String {
 pub(crate) const HISTORY_COLUMNS: [&str; 6] =
     ["version", "description", "installed_on", "success", "checksum", "execution_time"];
 
-/// Refuses a `_sqlx_migrations` whose columns are not sqlx's (another tool made it).
-pub(crate) fn check_columns(found: &[String]) -> crate::error::Result<()> {
+/// Refuses a history table whose columns are not sqlx's (another tool made it).
+pub(crate) fn check_columns(t: &Tables, d: Dialect, found: &[String]) -> crate::error::Result<()> {
     let missing: Vec<&str> =
         HISTORY_COLUMNS.iter().copied().filter(|c| !found.iter().any(|f| f.eq_ignore_ascii_case(c))).collect();
     if missing.is_empty() {
         return Ok(());
     }
     Err(crate::error::Error::input(format!(
-        "this database has a table named _sqlx_migrations that is not sqlx's: it lacks {} (it has {}). \
+        "this database has a table named {} that is not sqlx's: it lacks {} (it has {}). \
          Another tool made it; Godwit will not write to it. Rename that table, or point Godwit at \
          another database or schema.",
+        t.history.sql(d),
         missing.join(", "),
         found.join(", ")
     )))
 }
 
 pub(crate) const SELECT_APPLIED: &str = "SELECT version, description, installed_on, success, checksum, execution_time \
-     FROM _sqlx_migrations ORDER BY version";
+     FROM {history} ORDER BY version";
 
 /// The log's successful applies and rollbacks, for who applied each version (its last such event,
 /// when that was an apply: after a rollback it is not known who applied it again, with another
 /// tool). A plain scan, the newest picked in Rust: grouping on the server sorted the whole log.
-pub(crate) const SELECT_APPLIES: &str = "SELECT id, version, event, actor FROM _godwit_log \
+pub(crate) const SELECT_APPLIES: &str = "SELECT id, version, event, actor FROM {log} \
      WHERE event IN ('apply', 'rollback') AND outcome = 'ok' AND version IS NOT NULL";
 
 /// The newest events (of one version, when given), at most `limit`.
-pub(crate) fn select_events(version: Option<i64>, limit: i64) -> String {
+pub(crate) fn select_events(s: &impl Syntax, t: &Tables, version: Option<i64>, limit: i64) -> String {
     let only = version.map(|v| format!("WHERE version = {v} ")).unwrap_or_default();
     format!(
         "SELECT id, event_at AS at, event AS kind, version, description, actor, duration_ns, outcome, error, detail \
-         FROM _godwit_log {only}ORDER BY id DESC LIMIT {limit}"
+         FROM {} {only}ORDER BY id DESC LIMIT {limit}",
+        t.log.sql(s.dialect())
     )
 }

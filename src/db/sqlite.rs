@@ -24,6 +24,7 @@ pub struct Sqlite {
     conn: SqliteConnection,
     path: std::path::PathBuf,
     lock: Option<crate::fslock::FileLock>,
+    tables: super::Tables,
 }
 
 #[derive(Default)]
@@ -69,13 +70,16 @@ impl Syntax for Lite {
     fn bytes(&self, b: &[u8]) -> String {
         format!("X'{}'", hex::encode(b))
     }
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
     fn begin(&self) -> &'static str {
         "BEGIN IMMEDIATE"
     }
 }
 
 const CREATE_TABLES: &str = r#"
-CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+CREATE TABLE IF NOT EXISTS {history} (
     version BIGINT PRIMARY KEY,
     description TEXT NOT NULL,
     installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
@@ -83,7 +87,7 @@ CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     checksum BLOB NOT NULL,
     execution_time BIGINT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS _godwit_log (
+CREATE TABLE IF NOT EXISTS {log} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     event_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),
     event TEXT NOT NULL,
@@ -121,7 +125,13 @@ impl Sqlite {
             .connect()
             .await
             .map_err(|e| Error::connect(format!("cannot open the SQLite database {}: {e}", path.display())))?;
-        Ok(Sqlite { conn, path: path.to_path_buf(), lock: None, handle: Default::default() })
+        Ok(Sqlite {
+            conn,
+            path: path.to_path_buf(),
+            lock: None,
+            handle: Default::default(),
+            tables: opts.tables.clone(),
+        })
     }
 
     /// A SQLite error, naming the file. Busy or locked (another connection kept the write lock
@@ -215,21 +225,42 @@ impl Migrate for Sqlite {
     }
 
     async fn history_exists(&mut self) -> Result<bool> {
-        sqlx::query_scalar::<_, bool>(
-            "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-        )
+        let h = &self.tables.history;
+        let master = h.stored_schema(Dialect::Sqlite).map(|s| format!("{}.", quote(&s))).unwrap_or_default();
+        sqlx::query_scalar::<_, bool>(AssertSqlSafe(format!(
+            "SELECT COUNT(*) > 0 FROM {master}sqlite_master WHERE type = 'table' AND name = ?"
+        )))
+        .bind(h.stored_name(Dialect::Sqlite))
         .fetch_one(&mut self.conn)
         .await
         .map_err(|e| self.lite(e))
     }
 
     async fn ensure_tables(&mut self) -> Result<()> {
-        self.batch(CREATE_TABLES.into()).await.map_err(|e| self.lite(e))?;
-        let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('_sqlx_migrations')")
+        // SQLite makes no schemas: one is a database file attached to the connection, which sqlx
+        // checks for, and so does Godwit (it attaches none).
+        for schema in self.tables.create_schemas.clone() {
+            let there: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!("PRAGMA {schema}.schema_version")))
+                .fetch_optional(&mut self.conn)
+                .await
+                .unwrap_or(None);
+            if there.is_none() {
+                return Err(Error::input(format!(
+                    "sqlx.toml's `create-schemas` names {schema}, which SQLite cannot make: a schema there is another \
+                     database file attached to the connection. Remove it from `create-schemas` (and from `table-name`)."
+                )));
+            }
+        }
+        let create = self.tables.fill(CREATE_TABLES, Dialect::Sqlite);
+        self.batch(create).await.map_err(|e| self.lite(e))?;
+        let h = &self.tables.history;
+        let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?, ?)")
+            .bind(h.stored_name(Dialect::Sqlite))
+            .bind(h.stored_schema(Dialect::Sqlite).unwrap_or_else(|| "main".into()))
             .fetch_all(&mut self.conn)
             .await
             .map_err(|e| self.lite(e))?;
-        sql::check_columns(&cols)
+        sql::check_columns(&self.tables, Dialect::Sqlite, &cols)
     }
 
     /// sqlx takes no lock on SQLite. Godwit's runners exclude each other with a lock file beside
@@ -270,27 +301,32 @@ impl Migrate for Sqlite {
     }
 
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Apply, m);
         let in_tx = !up.no_transaction;
-        let mark = sql::insert_history(&Lite, m, false, "-1");
-        self.run(m, up, mark, sql::delete_history(m.version), |d| {
+        let mark = sql::insert_history(&Lite, &tb, m, false, "-1");
+        self.run(m, up, mark, sql::delete_history(&Lite, &tb, m.version), |d| {
             let t = sql::ns(d).to_string();
             let history = if in_tx {
-                sql::insert_history(&Lite, m, true, &t)
+                sql::insert_history(&Lite, &tb, m, true, &t)
             } else {
-                sql::set_success(m.version, true, Some(&t))
+                sql::set_success(&Lite, &tb, m.version, true, Some(&t))
             };
-            vec![history, sql::insert_log(&Lite, &ev, actor, &t)]
+            vec![history, sql::insert_log(&Lite, &tb, &ev, actor, &t)]
         })
         .await
     }
 
     async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Rollback, m);
-        let mark = sql::set_success(m.version, false, None);
-        let unmark = sql::set_success(m.version, true, None);
+        let mark = sql::set_success(&Lite, &tb, m.version, false, None);
+        let unmark = sql::set_success(&Lite, &tb, m.version, true, None);
         self.run(m, down, mark, unmark, |d| {
-            vec![sql::delete_history(m.version), sql::insert_log(&Lite, &ev, actor, &sql::ns(d).to_string())]
+            vec![
+                sql::delete_history(&Lite, &tb, m.version),
+                sql::insert_log(&Lite, &tb, &ev, actor, &sql::ns(d).to_string()),
+            ]
         })
         .await
     }
@@ -334,11 +370,11 @@ impl Inspect for Sqlite {
     }
 
     async fn tables(&mut self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> '_godwit_log' ORDER BY 1",
-        )
-        .fetch_all(&mut self.conn)
-        .await?)
+        let q = self.tables.fill(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> {log_name} ORDER BY 1",
+            Dialect::Sqlite,
+        );
+        Ok(sqlx::query_scalar(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?)
     }
 
     async fn table_counts(&mut self) -> Result<Vec<TableCount>> {
@@ -347,12 +383,12 @@ impl Inspect for Sqlite {
     }
 
     async fn schema_lines(&mut self) -> Result<Vec<String>> {
-        let mut out: Vec<String> = sqlx::query_scalar(
+        let q = self.tables.fill(
             "SELECT type || ' ' || name || ' ' || tbl_name || ' ' || coalesce(sql, '') FROM sqlite_master \
-             WHERE name NOT LIKE 'sqlite_%' AND tbl_name <> '_godwit_log'",
-        )
-        .fetch_all(&mut self.conn)
-        .await?;
+             WHERE name NOT LIKE 'sqlite_%' AND tbl_name <> {log_name}",
+            Dialect::Sqlite,
+        );
+        let mut out: Vec<String> = sqlx::query_scalar(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?;
         out.sort();
         Ok(out)
     }
@@ -367,13 +403,15 @@ impl Inspect for Sqlite {
     async fn inspect(&mut self) -> Result<crate::schema::Schema> {
         let mut rows: Vec<(String, String, String)> = Vec::new();
         for q in LITE_INSPECT {
+            let q = self.tables.fill(q, Dialect::Sqlite);
             rows.extend(sqlx::query_as(AssertSqlSafe(q)).fetch_all(&mut self.conn).await.map_err(|e| self.lite(e))?);
         }
         // CHECK constraints live only in a table's SQL text.
-        let tables: Vec<(String, String)> = sqlx::query_as(
+        let tables: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(self.tables.fill(
             "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL \
-             AND name NOT IN ('_sqlx_migrations', '_godwit_log')",
-        )
+             AND name NOT IN ({history_name}, {log_name})",
+            Dialect::Sqlite,
+        )))
         .fetch_all(&mut self.conn)
         .await
         .map_err(|e| self.lite(e))?;
@@ -428,6 +466,10 @@ impl Bookkeeper for Sqlite {
 
     fn conn(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection {
         &mut self.conn
+    }
+
+    fn tables(&self) -> &super::Tables {
+        &self.tables
     }
 
     fn undefined_table(e: &sqlx::Error) -> bool {
@@ -502,18 +544,18 @@ const LITE_INSPECT: [&str; 4] = [
      CASE WHEN p.pk > 0 THEN ' PRIMARY KEY ' || p.pk ELSE '' END || CASE p.hidden WHEN 2 THEN ' GENERATED VIRTUAL' \
      WHEN 3 THEN ' GENERATED STORED' ELSE '' END AS col FROM sqlite_master m \
      JOIN pragma_table_xinfo(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
-     AND m.name NOT IN ('_sqlx_migrations', '_godwit_log') ORDER BY m.name, p.cid) GROUP BY t",
+     AND m.name NOT IN ({history_name}, {log_name}) ORDER BY m.name, p.cid) GROUP BY t",
     "SELECT 'constraint', t || ' ' || def, def FROM (SELECT m.name AS t, 'FOREIGN KEY (' || group_concat(f.\"from\") || \
      ') REFERENCES ' || f.\"table\" || ' (' || group_concat(coalesce(f.\"to\", '')) || ') ON DELETE ' || f.on_delete || \
      ' ON UPDATE ' || f.on_update AS def FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
-     WHERE m.type = 'table' AND m.name NOT IN ('_sqlx_migrations', '_godwit_log') GROUP BY m.name, f.id)",
+     WHERE m.type = 'table' AND m.name NOT IN ({history_name}, {log_name}) GROUP BY m.name, f.id)",
     "SELECT 'constraint', t || ' ' || def, def FROM (SELECT m.name AS t, 'UNIQUE (' || group_concat(ii.name) || ')' AS def \
      FROM sqlite_master m JOIN pragma_index_list(m.name) il JOIN pragma_index_info(il.name) ii \
-     WHERE m.type = 'table' AND il.origin = 'u' AND m.name NOT IN ('_sqlx_migrations', '_godwit_log') \
+     WHERE m.type = 'table' AND il.origin = 'u' AND m.name NOT IN ({history_name}, {log_name}) \
      GROUP BY m.name, il.name)",
     "SELECT type, CASE WHEN type IN ('index', 'trigger') THEN tbl_name || '.' || name ELSE name END, sql \
      FROM sqlite_master WHERE type IN ('index', 'view', 'trigger') AND sql IS NOT NULL \
-     AND tbl_name NOT IN ('_sqlx_migrations', '_godwit_log') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+     AND tbl_name NOT IN ({history_name}, {log_name}) AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
 ];
 
 /// `column COLLATE name` for each column a table's SQL gives a collation (none when it cannot be read).

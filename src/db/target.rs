@@ -43,6 +43,8 @@ pub struct ConnectOptions {
     /// How long a running migration may go without the server confirming, over another
     /// connection, that it is still running it, before the run stops waiting for its answer.
     pub stall_timeout: Duration,
+    /// Where the project keeps its history (sqlx.toml's `[migrate] table-name`, `create-schemas`).
+    pub tables: super::Tables,
 }
 
 impl Default for ConnectOptions {
@@ -52,6 +54,7 @@ impl Default for ConnectOptions {
             create_sqlite: false,
             lock_timeout: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(300),
+            tables: super::Tables::default(),
         }
     }
 }

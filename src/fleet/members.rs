@@ -161,7 +161,8 @@ pub async fn members(p: &Project, fleet: &str, connect: &ConnectOptions, trust_h
             )));
         }
         for name in names {
-            let ws = Workspace::member(base.with_database(&name), migrations.clone(), cfg.protected);
+            let ws = Workspace::member(base.with_database(&name), migrations.clone(), cfg.protected)
+                .with_checksums(p.checksums());
             out.push(Member { name, server: base.server(), ws, problem: None });
         }
         return Ok(out);
@@ -186,7 +187,8 @@ pub async fn members(p: &Project, fleet: &str, connect: &ConnectOptions, trust_h
     }
     for (target, name) in targets.into_iter().zip(names) {
         let server = target.server();
-        let ws = Workspace::member(passwords.apply(target), migrations.clone(), cfg.protected);
+        let ws =
+            Workspace::member(passwords.apply(target), migrations.clone(), cfg.protected).with_checksums(p.checksums());
         out.push(Member { name, server, ws, problem: None });
     }
     Ok(out)

@@ -193,7 +193,7 @@ impl Settings {
         Ok(Settings {
             project_id: Some(p.id()),
             keep: p.backups_keep(),
-            connect,
+            connect: ConnectOptions { tables: p.tables(), ..connect },
             lock_timeout,
             lint: ops::lint_config(Some(p))?,
         })
@@ -426,9 +426,7 @@ async fn one(
     if at_head {
         // Every file applied, as the run just said: the folder's newest version is the database's.
         row.state = MemberState::AtHead;
-        row.version = crate::migration::source::Source::load(&s.ws.migrations)
-            .ok()
-            .and_then(|src| src.migrations.last().map(|m| m.version));
+        row.version = s.ws.source().ok().and_then(|src| src.migrations.last().map(|m| m.version));
         row.ms = Some(start.elapsed().as_millis() as u64);
         return row;
     }

@@ -2,6 +2,7 @@
 //! `_sqlx_migrations` as applied without running them. The old table is only read. A failed or
 //! dirty state there stops the import: a person must settle it with that tool first.
 
+use crate::migration::source::Checksums;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -60,7 +61,7 @@ fn query(tool: Tool, dialect: Dialect) -> String {
 }
 
 /// Reads the other tool's table and works out what to record. Changes nothing.
-pub async fn plan(db: &mut dyn Database, import: &Import) -> Result<Adoption> {
+pub async fn plan(db: &mut dyn Database, import: &Import, sums: &Checksums) -> Result<Adoption> {
     let name = table(import.tool);
     let rows = db.foreign_rows(&query(import.tool, db.dialect())).await.map_err(|e| {
         if e.problem.kind() == crate::ErrorKind::Connect {
@@ -89,10 +90,10 @@ pub async fn plan(db: &mut dyn Database, import: &Import) -> Result<Adoption> {
         }
         match applied.iter().find(|a| a.version == m.version) {
             None => out.record.push(m.version),
-            Some(a) if a.success && a.checksum == m.checksum() => out.already.push(m.version),
+            Some(a) if a.success && a.checksum == m.checksum(sums) => out.already.push(m.version),
             Some(_) => {
                 return Err(Error::input(format!(
-                    "_sqlx_migrations already has version {} with another checksum (or marked failed): this database \
+                    "the history already has version {} with another checksum (or marked failed): this database \
                      was migrated from other files. Nothing was recorded",
                     m.version
                 )));
@@ -212,7 +213,13 @@ fn dirty(import: &Import, id: &str, what: &str) -> Error {
 
 /// Records `plan.record` as applied, in one transaction under the migration lock, each with an
 /// `import` event in `_godwit_log`.
-pub async fn record(db: &mut dyn Database, import: &Import, plan: &Adoption, lock_timeout: Duration) -> Result<()> {
+pub async fn record(
+    db: &mut dyn Database,
+    import: &Import,
+    plan: &Adoption,
+    sums: &Checksums,
+    lock_timeout: Duration,
+) -> Result<()> {
     if plan.record.is_empty() {
         return Ok(());
     }
@@ -233,7 +240,7 @@ pub async fn record(db: &mut dyn Database, import: &Import, plan: &Adoption, loc
             .filter(|m| plan.record.contains(&m.version))
             .map(|m| {
                 let change =
-                    Amend::Adopt { version: m.version, description: m.description.clone(), checksum: m.checksum() };
+                    Amend::Adopt { version: m.version, description: m.description.clone(), checksum: m.checksum(sums) };
                 let event = NewEvent {
                     kind: EventKind::Import,
                     version: Some(m.version),

@@ -127,10 +127,9 @@ pub struct Imported {
 }
 
 impl Imported {
-    /// SHA-384 of the up file, as `_sqlx_migrations` records it.
-    pub fn checksum(&self) -> Vec<u8> {
-        use sha2::Digest;
-        sha2::Sha384::digest(self.files[0].content.as_bytes()).to_vec()
+    /// The up file's checksum, as the history records it.
+    pub fn checksum(&self, sums: &crate::migration::source::Checksums) -> Vec<u8> {
+        sums.of(&self.files[0].content)
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::migration::source::Source;
+use crate::sqlx_config::{MigrationType, SqlxConfig, Versioning};
 
 /// What to write into a new migration.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,43 @@ pub struct NewMigration {
     /// Write it though its up has no statement yet (a file to fill in). Otherwise such an up is
     /// refused: once applied it would be recorded as done and change nothing.
     pub allow_empty: bool,
+    /// How to number it, as sqlx.toml's `migration-versioning` says; `None`: a timestamp.
+    pub versioning: Option<Versioning>,
+}
+
+/// Whether a new migration is an up/down pair when the person did not say: sqlx.toml's
+/// `migration-type`, as `sqlx migrate add` reads it (inferred: as the newest migration is, a single
+/// file when there is none). Without an sqlx.toml, a pair.
+pub fn reversible_by_default(dir: &Path, sqlx: Option<&SqlxConfig>) -> bool {
+    match sqlx.map(|c| c.migration_type) {
+        None | Some(MigrationType::Reversible) => true,
+        Some(MigrationType::Simple) => false,
+        Some(MigrationType::Inferred) => Source::load(dir)
+            .ok()
+            .and_then(|s| s.migrations.last().map(|m| m.kind == crate::migration::source::Kind::Reversible))
+            .unwrap_or(false),
+    }
+}
+
+/// The version and how it is written in the file name: sqlx's sequential numbers are written with
+/// four digits at least (`0002`), timestamps as they are.
+fn numbered(versioning: Option<Versioning>, newest: &[i64], after_taken: i64, stamp: i64) -> (i64, String) {
+    let sequential = match versioning {
+        None | Some(Versioning::Timestamp) => false,
+        Some(Versioning::Sequential) => true,
+        Some(Versioning::Inferred) => match newest {
+            [.., previous, latest] => latest - previous == 1,
+            [latest] => matches!(latest, 0 | 1),
+            [] => false,
+        },
+    };
+    if sequential {
+        let v = after_taken.max(1);
+        (v, format!("{v:04}"))
+    } else {
+        let v = stamp.max(after_taken);
+        (v, v.to_string())
+    }
 }
 
 /// Whether SQL holds a statement (not only blanks and comments). Unclosed text counts as one: the
@@ -76,7 +114,8 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
             ))
         })?,
     };
-    let version = stamp.max(after_taken);
+    let versions: Vec<i64> = source.migrations.iter().map(|m| m.version).collect();
+    let (version, prefix) = numbered(spec.versioning, &versions, after_taken, stamp);
 
     let description = slug.replace('_', " ");
     let mut header = String::new();
@@ -90,9 +129,9 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
     ));
     let files: Vec<(PathBuf, String)> = if spec.reversible {
         vec![
-            (dir.join(format!("{version}_{slug}.up.sql")), format!("{header}{}", spec.up)),
+            (dir.join(format!("{prefix}_{slug}.up.sql")), format!("{header}{}", spec.up)),
             (
-                dir.join(format!("{version}_{slug}.down.sql")),
+                dir.join(format!("{prefix}_{slug}.down.sql")),
                 format!(
                     "{}-- Revert: {description}\n\n{}",
                     if spec.no_transaction { "-- no-transaction\n" } else { "" },
@@ -101,7 +140,7 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
             ),
         ]
     } else {
-        vec![(dir.join(format!("{version}_{slug}.sql")), format!("{header}{}", spec.up))]
+        vec![(dir.join(format!("{prefix}_{slug}.sql")), format!("{header}{}", spec.up))]
     };
     for (path, body) in &files {
         let mut f = OpenOptions::new()
@@ -166,6 +205,49 @@ mod tests {
         let s = Source::load(d.path()).unwrap();
         assert!(s.problems.is_empty(), "{:?}", s.problems);
         assert_eq!(s.migrations.len(), 8);
+    }
+
+    #[test]
+    fn numbering_and_shape_follow_sqlx_toml_as_sqlx_migrate_add_does() {
+        let d = tempfile::tempdir().unwrap();
+        let now = Utc.with_ymd_and_hms(2024, 2, 1, 14, 57, 45).unwrap();
+        let spec = |name: &str, v: Option<Versioning>| NewMigration {
+            name: name.into(),
+            up: "SELECT 1;".into(),
+            versioning: v,
+            ..Default::default()
+        };
+        let names = || {
+            let mut n: Vec<String> =
+                fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            n.sort();
+            n
+        };
+        // Inferred on an empty folder: a timestamp, as sqlx writes.
+        create(d.path(), &spec("a", Some(Versioning::Inferred)), now).unwrap();
+        assert_eq!(names(), ["20240201145745_a.sql"]);
+        let d2 = tempfile::tempdir().unwrap();
+        create(d2.path(), &spec("first", Some(Versioning::Sequential)), now).unwrap();
+        create(d2.path(), &spec("second", Some(Versioning::Inferred)), now).unwrap();
+        create(d2.path(), &spec("third", Some(Versioning::Inferred)), now).unwrap();
+        let mut got: Vec<String> =
+            fs::read_dir(d2.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, ["0001_first.sql", "0002_second.sql", "0003_third.sql"]);
+        // Asked for a timestamp, after sequential ones: the timestamp.
+        create(d2.path(), &spec("fourth", Some(Versioning::Timestamp)), now).unwrap();
+        assert_eq!(Source::load(d2.path()).unwrap().migrations.last().unwrap().version, 20240201145745);
+
+        let sqlx = |t: &str| crate::sqlx_config::SqlxConfig {
+            migration_type: toml::Value::String(t.into()).try_into().unwrap(),
+            ..Default::default()
+        };
+        assert!(reversible_by_default(d.path(), None), "Godwit's own default: a pair");
+        assert!(reversible_by_default(d.path(), Some(&sqlx("reversible"))));
+        assert!(!reversible_by_default(d.path(), Some(&sqlx("simple"))));
+        assert!(!reversible_by_default(d.path(), Some(&sqlx("inferred"))), "the newest is one file");
+        create(d.path(), &NewMigration { reversible: true, ..spec("b", None) }, now).unwrap();
+        assert!(reversible_by_default(d.path(), Some(&sqlx("inferred"))), "the newest is a pair");
     }
 
     #[test]

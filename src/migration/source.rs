@@ -179,9 +179,46 @@ pub struct Source {
     pub problems: Vec<SourceProblem>,
 }
 
+/// How a migration's checksum is computed: SHA-384 of the file, as sqlx does, leaving out the
+/// characters sqlx.toml's `[migrate] ignored-chars` names (a file with CRLF line endings and one
+/// with LF then agree when `\r` is left out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Checksums {
+    ignored: std::collections::BTreeSet<char>,
+}
+
+impl Checksums {
+    pub fn ignoring(ignored: std::collections::BTreeSet<char>) -> Checksums {
+        Checksums { ignored }
+    }
+
+    pub fn of(&self, text: &str) -> Vec<u8> {
+        self.of_bytes(text.as_bytes())
+    }
+
+    /// Of a file's bytes. A file that is not UTF-8 is refused before its checksum matters.
+    fn of_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) if !self.ignored.is_empty() => {
+                let mut digest = Sha384::new();
+                for part in text.split(|c| self.ignored.contains(&c)) {
+                    digest.update(part.as_bytes());
+                }
+                digest.finalize().to_vec()
+            }
+            _ => Sha384::digest(bytes).to_vec(),
+        }
+    }
+}
+
 impl Source {
     /// Reads a folder. A missing folder is an error; a folder with problems is not (see `ensure_valid`).
     pub fn load(dir: &Path) -> Result<Source> {
+        Source::load_with(dir, &Checksums::default())
+    }
+
+    /// Reads a folder, with checksums computed as `sums` says.
+    pub fn load_with(dir: &Path, sums: &Checksums) -> Result<Source> {
         let entries = fs::read_dir(dir).map_err(|e| {
             Error::input(format!(
                 "cannot read the migrations folder {}: {e}. Create it, or point `migrations` in \
@@ -232,7 +269,7 @@ impl Source {
             let handles: Vec<_> = listed
                 .chunks(chunk)
                 .map(|part| {
-                    scope.spawn(move || part.iter().map(|(v, k, p, n)| read_up(*v, *k, p, n)).collect::<Vec<_>>())
+                    scope.spawn(move || part.iter().map(|(v, k, p, n)| read_up(*v, *k, p, n, sums)).collect::<Vec<_>>())
                 })
                 .collect();
             handles.into_iter().flat_map(|h| h.join().expect("reader thread")).collect()
@@ -307,9 +344,15 @@ impl Source {
     }
 }
 
-fn read_up(version: i64, kind: Kind, path: &Path, name: &str) -> std::result::Result<MigrationFile, SourceProblem> {
+fn read_up(
+    version: i64,
+    kind: Kind,
+    path: &Path,
+    name: &str,
+    sums: &Checksums,
+) -> std::result::Result<MigrationFile, SourceProblem> {
     let bytes = fs::read(path).map_err(|e| SourceProblem::Unreadable { file: name.into(), error: e.to_string() })?;
-    let checksum = Sha384::digest(&bytes).to_vec();
+    let checksum = sums.of_bytes(&bytes);
     let sql = String::from_utf8(bytes).map_err(|_| SourceProblem::NotUtf8 { file: name.into() })?;
     let (sql, bom) = without_bom(sql);
     let suffix = if kind == Kind::Reversible { ".up.sql" } else { ".sql" };

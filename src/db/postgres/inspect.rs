@@ -11,9 +11,11 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::LazyLock;
 
+use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgConnection;
 use sqlx::postgres::types::Oid;
 
+use crate::db::{Dialect, Tables};
 use crate::error::Result;
 use crate::schema::{Object, Schema};
 
@@ -50,11 +52,12 @@ type Deparsed = (String, String, String, String, String, String);
 /// storage, read in the same query.
 pub(super) async fn inspect(
     conn: &mut PgConnection,
+    history: &Tables,
     cache: &mut Inspected,
     tables: bool,
 ) -> Result<(Schema, Vec<(String, bool)>)> {
-    let list = if tables { LIST_WITH_TABLES.as_str() } else { LIST.as_str() };
-    let listed: Vec<Row> = sqlx::query_as(list).fetch_all(&mut *conn).await?;
+    let list = history.fill(if tables { LIST_WITH_TABLES.as_str() } else { LIST.as_str() }, Dialect::Postgres);
+    let listed: Vec<Row> = sqlx::query_as(AssertSqlSafe(list)).fetch_all(&mut *conn).await?;
     let (mut ids, mut names, mut objects, mut stored) = (HashMap::new(), HashMap::new(), Vec::new(), Vec::new());
     for (tag, kind, name, definition) in listed {
         match kind.as_str() {
@@ -72,11 +75,11 @@ pub(super) async fn inspect(
         cache.objects.clear();
     }
     let keys = keys(&ids);
-    let mut read = deparse(conn, &keys, |id, key| cache.objects.get(id).is_none_or(|r| r.key != key)).await?;
+    let mut read = deparse(conn, history, &keys, |id, key| cache.objects.get(id).is_none_or(|r| r.key != key)).await?;
     // A relation, column or function renamed: what others show of it may be stale; read them all.
     if read.iter().any(|(id, r)| cache.objects.get(id).is_some_and(|old| old.names != r.names)) {
         cache.objects.clear();
-        read = deparse(conn, &keys, |_, _| true).await?;
+        read = deparse(conn, history, &keys, |_, _| true).await?;
     }
     let mut kept = HashMap::new();
     for (id, key) in keys {
@@ -131,6 +134,7 @@ fn keys(ids: &HashMap<String, String>) -> HashMap<Id, Key> {
 /// Deparses the objects `stale` picks, each catalog's OIDs in their own parameter.
 async fn deparse(
     conn: &mut PgConnection,
+    history: &Tables,
     keys: &HashMap<Id, Key>,
     stale: impl Fn(&Id, Key) -> bool,
 ) -> Result<HashMap<Id, Read>> {
@@ -139,7 +143,7 @@ async fn deparse(
         return Ok(HashMap::new());
     }
     let of = |tag: char| wanted.iter().filter(|(t, _)| *t == tag).map(|(_, oid)| Oid(*oid)).collect::<Vec<_>>();
-    let rows: Vec<Deparsed> = sqlx::query_as(DEPARSE.as_str())
+    let rows: Vec<Deparsed> = sqlx::query_as(AssertSqlSafe(history.fill(DEPARSE.as_str(), Dialect::Postgres)))
         .bind(of('c'))
         .bind(of('k'))
         .bind(of('f'))
@@ -228,7 +232,7 @@ const KEYED: [Keyed; 6] = [
             qualified!("n.nspname", "c.relname"),
             " AS name \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p') AND {USER} AND c.relname NOT IN ('_sqlx_migrations', '_godwit_log') \
+             WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p') AND {USER} AND c.relname NOT IN ({history_name}, {log_name}) \
              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')"
         ),
         oid: "c.oid",
@@ -253,7 +257,7 @@ const KEYED: [Keyed; 6] = [
             " AS prefix \
              FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
              WHERE k.oid >= 16384 AND {USER} AND k.contype IN ('p', 'u', 'c', 'f', 'x') \
-             AND t.relname NOT IN ('_sqlx_migrations', '_godwit_log')"
+             AND t.relname NOT IN ({history_name}, {log_name})"
         ),
         oid: "k.oid",
         param: "$2",
@@ -267,7 +271,7 @@ const KEYED: [Keyed; 6] = [
             " AS name \
              FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
              JOIN pg_namespace n ON n.oid = i.relnamespace WHERE x.indexrelid >= 16384 AND {USER} \
-             AND t.relname NOT IN ('_sqlx_migrations', '_godwit_log') \
+             AND t.relname NOT IN ({history_name}, {log_name}) \
              AND x.indexrelid NOT IN (SELECT conindid FROM pg_constraint WHERE contype IN ('p', 'u', 'x'))"
         ),
         oid: "x.indexrelid",
@@ -361,11 +365,12 @@ static LIST_WITH_TABLES: LazyLock<String> =
 const TABLES: &str = "SELECT NULL, 'stored', quote_ident(n.nspname) || '.' || quote_ident(c.relname), \
      (c.relkind = 'p' OR pg_relation_size(c.oid) > 0)::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
      WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-     AND n.nspname NOT LIKE 'pg\\_%' AND c.relname <> '_godwit_log'";
+     AND n.nspname NOT LIKE 'pg\\_%' AND c.relname <> {log_name}";
 
 /// The user tables alone, as [`TABLES`] lists them.
-pub(super) async fn tables(conn: &mut PgConnection) -> Result<Vec<(String, bool)>> {
-    let rows: Vec<Row> = sqlx::query_as(TABLES).fetch_all(&mut *conn).await?;
+pub(super) async fn tables(conn: &mut PgConnection, history: &Tables) -> Result<Vec<(String, bool)>> {
+    let rows: Vec<Row> =
+        sqlx::query_as(AssertSqlSafe(history.fill(TABLES, Dialect::Postgres))).fetch_all(&mut *conn).await?;
     Ok(rows
         .into_iter()
         .map(|(_, _, name, stored)| (name.unwrap_or_default(), stored.is_some_and(|s| s == "true")))

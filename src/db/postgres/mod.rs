@@ -23,6 +23,7 @@ pub struct Postgres {
     conn: PgConnection,
     target: Target,
     lock_id: Option<i64>,
+    tables: super::Tables,
     /// What earlier snapshots on this connection read, so the next deparses only what changed.
     inspected: inspect::Inspected,
 }
@@ -66,6 +67,9 @@ impl Syntax for Pg {
     fn bytes(&self, b: &[u8]) -> String {
         format!("decode('{}', 'hex')", hex::encode(b))
     }
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
     fn begin(&self) -> &'static str {
         "BEGIN"
     }
@@ -76,7 +80,7 @@ impl Syntax for Pg {
 const ELAPSED: &str = "(extract(epoch from clock_timestamp() - statement_timestamp()) * 1000000000)::bigint";
 
 const CREATE_TABLES: &str = r#"
-CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+CREATE TABLE IF NOT EXISTS {history} (
     version BIGINT PRIMARY KEY,
     description TEXT NOT NULL,
     installed_on TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -84,7 +88,7 @@ CREATE TABLE IF NOT EXISTS _sqlx_migrations (
     checksum BYTEA NOT NULL,
     execution_time BIGINT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS _godwit_log (
+CREATE TABLE IF NOT EXISTS {log} (
     id BIGSERIAL PRIMARY KEY,
     event_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
     event TEXT NOT NULL,
@@ -99,7 +103,7 @@ CREATE TABLE IF NOT EXISTS _godwit_log (
 "#;
 
 impl Postgres {
-    pub async fn connect(target: &Target, _opts: &ConnectOptions) -> Result<Self> {
+    pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Self> {
         let mut o = PgConnectOptions::from_str(target.url().as_str())
             .map_err(|e| Error::input(format!("bad PostgreSQL URL {}: {e}", target.display())))?
             .application_name("godwit");
@@ -121,7 +125,13 @@ impl Postgres {
         if conn.server_version_num().is_some_and(|v| v >= 140000) {
             let _ = conn.execute("SET client_connection_check_interval = '1s'").await;
         }
-        Ok(Postgres { conn, target: target.clone(), lock_id: None, inspected: Default::default() })
+        Ok(Postgres {
+            conn,
+            target: target.clone(),
+            lock_id: None,
+            tables: opts.tables.clone(),
+            inspected: Default::default(),
+        })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
@@ -244,13 +254,18 @@ impl Migrate for Postgres {
     }
 
     async fn history_exists(&mut self) -> Result<bool> {
-        Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        Ok(sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+            .bind(self.tables.history.sql(Dialect::Postgres))
             .fetch_one(&mut self.conn)
             .await?)
     }
 
     async fn ensure_tables(&mut self) -> Result<()> {
-        let create = format!("SET client_min_messages = warning;{CREATE_TABLES}RESET client_min_messages;");
+        let create = format!(
+            "SET client_min_messages = warning;{}{}RESET client_min_messages;",
+            self.tables.create_schemas_sql(Dialect::Postgres),
+            self.tables.fill(CREATE_TABLES, Dialect::Postgres)
+        );
         if let Err(e) = self.batch(create.clone()).await {
             // Another tool creating the same table at the same moment without taking the lock
             // (`sqlx migrate run` takes none): IF NOT EXISTS does not cover that race; once it is
@@ -263,11 +278,13 @@ impl Migrate for Postgres {
         }
         let cols: Vec<String> = sqlx::query_scalar(
             "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'",
+             WHERE table_schema = coalesce($1, current_schema()) AND table_name = $2",
         )
+        .bind(self.tables.history.stored_schema(Dialect::Postgres))
+        .bind(self.tables.history.stored_name(Dialect::Postgres))
         .fetch_all(&mut self.conn)
         .await?;
-        sql::check_columns(&cols)
+        sql::check_columns(&self.tables, Dialect::Postgres, &cols)
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
@@ -306,43 +323,53 @@ impl Migrate for Postgres {
     }
 
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Apply, m);
         if up.no_transaction {
-            let undo = sql::delete_history(m.version);
+            let undo = sql::delete_history(&Pg, &tb, m.version);
             return self
                 .run_each(
                     m,
                     up,
-                    sql::insert_history(&Pg, m, false, "-1"),
+                    sql::insert_history(&Pg, &tb, m, false, "-1"),
                     |d| {
                         let t = sql::ns(d).to_string();
-                        vec![sql::set_success(m.version, true, Some(&t)), sql::insert_log(&Pg, &ev, actor, &t)]
+                        vec![
+                            sql::set_success(&Pg, &tb, m.version, true, Some(&t)),
+                            sql::insert_log(&Pg, &tb, &ev, actor, &t),
+                        ]
                     },
                     undo,
                 )
                 .await;
         }
         let after = [
-            sql::insert_history(&Pg, m, true, ELAPSED),
-            sql::insert_log(&Pg, &ev, actor, &sql::recorded_time(m.version)),
+            sql::insert_history(&Pg, &tb, m, true, ELAPSED),
+            sql::insert_log(&Pg, &tb, &ev, actor, &sql::recorded_time(&Pg, &tb, m.version)),
         ];
         self.run_in_tx(m, up.file, up.sql, &after).await
     }
 
     async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Rollback, m);
         if down.no_transaction {
             return self
                 .run_each(
                     m,
                     down,
-                    sql::set_success(m.version, false, None),
-                    |d| vec![sql::delete_history(m.version), sql::insert_log(&Pg, &ev, actor, &sql::ns(d).to_string())],
-                    sql::set_success(m.version, true, None),
+                    sql::set_success(&Pg, &tb, m.version, false, None),
+                    |d| {
+                        vec![
+                            sql::delete_history(&Pg, &tb, m.version),
+                            sql::insert_log(&Pg, &tb, &ev, actor, &sql::ns(d).to_string()),
+                        ]
+                    },
+                    sql::set_success(&Pg, &tb, m.version, true, None),
                 )
                 .await;
         }
-        let after = [sql::delete_history(m.version), sql::insert_log(&Pg, &ev, actor, ELAPSED)];
+        let after = [sql::delete_history(&Pg, &tb, m.version), sql::insert_log(&Pg, &tb, &ev, actor, ELAPSED)];
         self.run_in_tx(m, down.file, down.sql, &after).await
     }
 
@@ -384,17 +411,17 @@ impl Inspect for Postgres {
     }
 
     async fn tables(&mut self) -> Result<Vec<String>> {
-        Ok(sqlx::query_scalar(
+        let q = self.tables.fill(
             "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables \
              WHERE schemaname NOT IN ('pg_catalog', 'information_schema') AND schemaname NOT LIKE 'pg\\_%' \
-             AND tablename <> '_godwit_log' ORDER BY 1",
-        )
-        .fetch_all(&mut self.conn)
-        .await?)
+             AND tablename <> {log_name} ORDER BY 1",
+            Dialect::Postgres,
+        );
+        Ok(sqlx::query_scalar(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?)
     }
 
     async fn table_counts(&mut self) -> Result<Vec<TableCount>> {
-        let tables = inspect::tables(&mut self.conn).await?;
+        let tables = inspect::tables(&mut self.conn, &self.tables).await?;
         counted(&mut self.conn, tables).await
     }
 
@@ -404,15 +431,15 @@ impl Inspect for Postgres {
             format!(
                 "SELECT 'column ' || table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || ' ' \
                  || is_nullable || ' ' || coalesce(column_default, '') FROM information_schema.columns \
-                 WHERE table_schema {USER} AND table_name <> '_godwit_log'"
+                 WHERE table_schema {USER} AND table_name <> {{log_name}}"
             ),
             format!(
-                "SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname {USER} AND tablename <> '_godwit_log'"
+                "SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname {USER} AND tablename <> {{log_name}}"
             ),
             format!(
                 "SELECT 'constraint ' || n.nspname || ' ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' || \
                  pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace \
-                 WHERE n.nspname {USER} AND c.conrelid::regclass::text NOT LIKE '%_godwit_log'"
+                 WHERE n.nspname {USER} AND c.conrelid IS DISTINCT FROM to_regclass({{log_sql}})"
             ),
             format!(
                 "SELECT 'view ' || schemaname || '.' || viewname || ' ' || definition FROM pg_views WHERE schemaname {USER}"
@@ -429,6 +456,7 @@ impl Inspect for Postgres {
         ];
         let mut out = Vec::new();
         for q in queries {
+            let q = self.tables.fill(&q, Dialect::Postgres);
             out.extend(sqlx::query_scalar::<_, String>(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?);
         }
         out.sort();
@@ -436,11 +464,11 @@ impl Inspect for Postgres {
     }
 
     async fn inspect(&mut self) -> Result<crate::schema::Schema> {
-        Ok(inspect::inspect(&mut self.conn, &mut self.inspected, false).await?.0)
+        Ok(inspect::inspect(&mut self.conn, &self.tables, &mut self.inspected, false).await?.0)
     }
 
     async fn snapshot(&mut self, counts: bool) -> Result<(crate::schema::Schema, Vec<TableCount>)> {
-        let (schema, tables) = inspect::inspect(&mut self.conn, &mut self.inspected, counts).await?;
+        let (schema, tables) = inspect::inspect(&mut self.conn, &self.tables, &mut self.inspected, counts).await?;
         Ok((schema, if counts { counted(&mut self.conn, tables).await? } else { Vec::new() }))
     }
 
@@ -493,6 +521,10 @@ impl Bookkeeper for Postgres {
 
     fn conn(&mut self) -> &mut <Self::Db as sqlx::Database>::Connection {
         &mut self.conn
+    }
+
+    fn tables(&self) -> &super::Tables {
+        &self.tables
     }
 
     fn undefined_table(e: &sqlx::Error) -> bool {
