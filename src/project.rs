@@ -785,9 +785,7 @@ pub fn init(root: &Path, asked: Option<&str>) -> Result<Created> {
     let id = format!("{name}-{:08x}", rand_u32());
     // The folder's name is quoted as TOML: whatever it holds stays a string.
     let folder = match theirs {
-        Some((file, _)) => {
-            format!("# The migrations folder, the history table and checksums: as {} says.\n", file.display())
-        }
+        Some(_) => "# The migrations folder, the history table and checksums: as sqlx.toml says.\n".to_string(),
         None => format!("migrations = {}\n", toml_edit::Value::from(migrations.as_str())),
     };
     let text = format!(

@@ -546,3 +546,50 @@ async fn sqlx_cli_among_the_runners_collides_without_harm() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(applied(&url).await, (AT_HEAD.map(String::from).to_vec(), 5));
 }
+
+/// An sqlx project whose sqlx.toml moves the history (`table-name`, `create-schemas`) and its
+/// migrations (`migrations-dir`): what sqlx-cli applied there is what the app shows applied, the
+/// app's run goes there too, and sqlx-cli then finds nothing to apply.
+#[tokio::test]
+async fn the_app_follows_sqlx_toml_as_sqlx_cli_does() {
+    let (dir, url, _drop) = pg_project("sqlx_toml").await;
+    std::fs::write(
+        dir.path().join("sqlx.toml"),
+        "[migrate]\ntable-name = \"meta.schema_history\"\ncreate-schemas = [\"meta\"]\nmigrations-dir = \"db/migrations\"\n",
+    )
+    .unwrap();
+    let m = dir.path().join("db/migrations");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(m.join("1_a.sql"), "CREATE TABLE a (id INT);").unwrap();
+    let sqlx = std::process::Command::new(sqlx_cli())
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &url)
+        .args(["migrate", "run"])
+        .output()
+        .unwrap();
+    assert!(sqlx.status.success(), "{}", String::from_utf8_lossy(&sqlx.stderr));
+    std::fs::write(m.join("2_b.sql"), "CREATE TABLE b (id INT);").unwrap();
+
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+    let s = api::status(&state, "pg").await.unwrap();
+    assert_eq!((s.summary.applied, s.summary.pending), (1, 1), "{:?}", s.migrations);
+    let r = api::run(&state, RunRequest { env: "pg".into(), ..Default::default() }, &|_e| true).await.unwrap();
+    assert_eq!(r.done.len(), 1);
+    assert_eq!(api::history(&state, "pg", 10).await.unwrap().len(), 1, "the app's apply, logged beside the history");
+
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    let versions: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM meta.schema_history ORDER BY 1").fetch_all(&mut c).await.unwrap();
+    assert_eq!(versions, [1, 2]);
+    let default: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text").fetch_one(&mut c).await.unwrap();
+    assert_eq!(default, None, "no history apart from sqlx-cli's");
+    let again = std::process::Command::new(sqlx_cli())
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &url)
+        .args(["migrate", "run"])
+        .output()
+        .unwrap();
+    assert!(again.status.success() && !String::from_utf8_lossy(&again.stdout).contains("Applied"));
+}
