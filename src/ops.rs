@@ -16,6 +16,7 @@ use crate::fleet;
 use crate::lint;
 use crate::migration::check::{self, Finding};
 use crate::migration::detail;
+use crate::migration::guard::{Confirmation, Guard};
 use crate::migration::plan::DownTarget;
 use crate::migration::runner::{self, Cancel, RunOptions, RunReport, Seen, Work};
 use crate::migration::source::{MigrationFile, Source};
@@ -225,16 +226,21 @@ pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Resul
     report.database = s.ws.target.display();
     if up {
         report.warnings = check::warnings(&source, &applied);
-        let planned: Vec<&MigrationFile> = report.planned.iter().filter_map(|p| source.get(p.version)).collect();
-        let files: Vec<&str> = report.planned.iter().map(|p| p.file.as_str()).collect();
-        // The ups that run; their downs are not part of this preview.
-        report.findings = lint::lint(&planned, &s.ws.migrations, s.ws.target.dialect(), &s.lint)
-            .findings
-            .into_iter()
-            .filter(|f| files.contains(&f.file.as_str()))
-            .collect();
+        report.findings = findings_of(s, &source, &report.planned);
     }
+    report.guard = Guard::for_run(&s.ws, &report.findings);
     Ok(report)
+}
+
+/// What `lint` finds in the ups a run would apply (their downs are not part of it).
+fn findings_of(s: &Session, source: &Source, planned: &[runner::Step]) -> Vec<lint::Finding> {
+    let files: Vec<&MigrationFile> = planned.iter().filter_map(|p| source.get(p.version)).collect();
+    let names: Vec<&str> = planned.iter().map(|p| p.file.as_str()).collect();
+    lint::lint(&files, &s.ws.migrations, s.ws.target.dialect(), &s.lint)
+        .findings
+        .into_iter()
+        .filter(|f| names.contains(&f.file.as_str()))
+        .collect()
 }
 
 /// A run a person asked for.
@@ -252,6 +258,8 @@ pub struct RunRequest {
     pub expect_database: Option<String>,
     /// What the person typed to confirm a protected environment.
     pub confirm: Option<String>,
+    /// The person read the lint errors in what would run, and wants it to run anyway.
+    pub acknowledge_lint: bool,
 }
 
 impl RunRequest {
@@ -264,6 +272,7 @@ impl RunRequest {
             expect: None,
             expect_database: None,
             confirm: None,
+            acknowledge_lint: false,
         }
     }
 }
@@ -278,7 +287,9 @@ pub async fn run(
     on_run: &mut (dyn FnMut(&RunEvent) + Send),
     on_backup: &(dyn Fn(&BackupEvent) + Send + Sync),
 ) -> Result<(RunReport, Option<RunReport>)> {
-    project::check_confirmation(&s.ws, req.confirm.as_deref(), false)?;
+    let confirmed = Confirmation { typed: req.confirm.clone(), lint_acknowledged: req.acknowledge_lint };
+    // The name first, before anything connects; the lint errors once it is known what would run.
+    Guard::for_run(&s.ws, &[]).enforce(&confirmed)?;
     let here = s.ws.target.display();
     if let Some(there) = req.expect_database.as_ref().filter(|d| !d.is_empty() && **d != here) {
         return Err(Error::new(
@@ -306,6 +317,18 @@ pub async fn run(
         taken: None,
     };
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
+    if let (Work::Up(to), true) = (req.work, s.ws.protected) {
+        let guarded = async {
+            let applied = db.applied().await?;
+            // A plan that cannot be made is the run's to report, with its remedies.
+            let planned = runner::preview_up(&source, &applied, to, req.allow_out_of_order).map(|r| r.planned);
+            Guard::for_run(&s.ws, &findings_of(s, &source, &planned.unwrap_or_default())).enforce(&confirmed)
+        };
+        if let Err(e) = guarded.await {
+            db.close().await;
+            return Err(e);
+        }
+    }
     let result = run_on(s, db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
     // Bounded: over a connection the server stopped answering, a polite close would wait for ever.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), db.close()).await;

@@ -964,3 +964,48 @@ async fn a_long_status_at_a_terminal_is_a_summary() {
     let piped = run(&t, &["status"]);
     assert!(piped.stdout.contains(" t1\n") && !piped.stdout.contains("not shown"), "{}", piped.stdout);
 }
+
+/// On a protected environment, migrations that lint finds errors in run only once someone says
+/// they read them: the preview's guard counts them, and the run refuses (exit 5, nothing run, no
+/// backup) until `--acknowledge-lint`. The app's run goes through the same guard
+/// (src-tauri/tests/commands.rs).
+#[tokio::test]
+async fn a_protected_run_with_lint_errors_needs_them_acknowledged() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    std::fs::write(t.dir.path().join("godwit.toml"), format!("[env.prod]\nurl = \"{}\"\nprotected = true\n", t.url))
+        .unwrap();
+    // A table made before (by hand): a required column added to it is a lint error.
+    t.exec("CREATE TABLE items (id BIGINT PRIMARY KEY)").await;
+    t.write("1_sku.sql", "ALTER TABLE items ADD COLUMN sku TEXT NOT NULL;\n");
+    let home = tempfile::tempdir().unwrap();
+    let godwit = |args: &[&str]| {
+        output(
+            Command::new(env!("CARGO_BIN_EXE_godwit"))
+                .current_dir(t.dir.path())
+                .env("GODWIT_DATA_DIR", home.path().join("data"))
+                .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+                .args(["--env", "prod"])
+                .args(args),
+        )
+    };
+    let o = godwit(&["up", "--dry-run", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(plan["guard"]["confirm"], "prod");
+    assert_eq!(plan["guard"]["backup"], "protected");
+    assert!(plan["guard"]["lint_errors"].as_u64().unwrap() >= 1, "{}", plan["findings"]);
+
+    let o = godwit(&["up", "--confirm", "prod"]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(o.stderr.contains("--acknowledge-lint"), "{}", o.stderr);
+    assert_eq!(
+        t.strings("SELECT count(*)::text FROM pg_tables WHERE tablename = '_sqlx_migrations'").await,
+        ["0"],
+        "nothing ran"
+    );
+    assert!(!home.path().join("data/backups").exists(), "no backup either: the guard comes first");
+
+    let o = godwit(&["up", "--confirm", "prod", "--acknowledge-lint"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(t.history().await.len(), 1);
+}

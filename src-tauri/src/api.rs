@@ -415,6 +415,9 @@ pub struct RunRequest {
     pub allow_out_of_order: bool,
     /// The plan the person previewed: if the run would now do anything else, it does nothing.
     pub expect: Option<Vec<Seen>>,
+    /// The person read the lint errors the preview's guard counts, and wants it to run anyway.
+    #[serde(default)]
+    pub acknowledge_lint: bool,
 }
 
 /// Applies or rolls back, streaming progress; stops between migrations when cancelled.
@@ -434,6 +437,7 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
         allow_out_of_order: req.allow_out_of_order,
         expect: req.expect,
         confirm: req.confirm,
+        acknowledge_lint: req.acknowledge_lint,
         ..ops::RunRequest::new(Work::asked(req.direction.unwrap_or(Direction::Up), req.to, req.steps)?)
     };
     let (report, _) = ops::run(&s, request, &job.cancel, &mut on_run, &on_backup).await?;

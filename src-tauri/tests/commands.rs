@@ -593,3 +593,35 @@ async fn the_app_follows_sqlx_toml_as_sqlx_cli_does() {
         .unwrap();
     assert!(again.status.success() && !String::from_utf8_lossy(&again.stdout).contains("Applied"));
 }
+
+/// The app's run of a protected environment goes through the core's guard, as the CLI's does: the
+/// plan says what to confirm, and the run refuses lint errors not acknowledged, whatever the window
+/// sent.
+#[tokio::test]
+async fn a_protected_run_with_lint_errors_needs_them_acknowledged_in_the_app_too() {
+    let (dir, url, _drop) = pg_project("guard").await;
+    std::fs::write(
+        dir.path().join("godwit.toml"),
+        format!("id = \"app-test\"\n[env.pg]\nurl = \"{url}\"\nprotected = true\n"),
+    )
+    .unwrap();
+    // A table made before (by hand): a required column added to it is a lint error.
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    c.execute("CREATE TABLE items (id BIGINT PRIMARY KEY)").await.unwrap();
+    std::fs::write(dir.path().join("migrations/1_sku.sql"), "ALTER TABLE items ADD COLUMN sku TEXT NOT NULL;\n")
+        .unwrap();
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+    let plan = api::plan(&state, "pg", Direction::Up, None, None, false).await.unwrap();
+    assert_eq!(plan.guard.confirm.as_deref(), Some("pg"));
+    assert!(plan.guard.lint_errors >= 1);
+
+    let req = RunRequest { env: "pg".into(), confirm: Some("pg".into()), ..Default::default() };
+    let e = api::run(&state, req.clone(), &|_e| true).await.unwrap_err();
+    assert_eq!(
+        (e.problem, e.remedies),
+        (godwit::error::Problem::Protected, vec![godwit::error::Remedy::AcknowledgeLint])
+    );
+    let r = api::run(&state, RunRequest { acknowledge_lint: true, ..req }, &|_e| true).await.unwrap();
+    assert_eq!(r.done.len(), 1);
+}

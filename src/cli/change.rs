@@ -97,6 +97,13 @@ pub(super) struct BackupFirst {
 async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     let s = ctx.session()?;
     req.confirm = ctx.typed(&s.ws, false)?;
+    if let Work::Up(_) = req.work
+        && s.ws.protected
+        && !req.acknowledge_lint
+        && std::io::stdin().is_terminal()
+    {
+        req.acknowledge_lint = ask_about_lint_errors(&s, &req).await?;
+    }
     let label = label(&s.ws);
     let cancel = ctx.cancel_on_signals();
     let shown = BackupProgress::new();
@@ -128,6 +135,28 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     Ok(())
 }
 
+/// At a terminal, before a protected run: the lint errors in what would run, and whether the
+/// person wants it to run anyway (the run's guard refuses them otherwise).
+async fn ask_about_lint_errors(s: &ops::Session, req: &ops::RunRequest) -> Result<bool> {
+    let report = match ops::preview(s, req.work, req.allow_out_of_order).await {
+        Ok(r) => r,
+        // The run reports why it cannot be planned.
+        Err(_) => return Ok(false),
+    };
+    if report.guard.lint_errors == 0 {
+        return Ok(false);
+    }
+    for f in report.findings.iter().filter(|f| f.severity == crate::lint::Severity::Error) {
+        eprintln!("lint error: {}:{}: [{}] {}", f.file, f.line, f.rule, crate::lint::sentence(f));
+    }
+    let answer = prompt(&format!(
+        "{} lint error(s) above in what would run on {}, which is protected. Type `run` to run it anyway: ",
+        report.guard.lint_errors,
+        s.ws.confirm_name()
+    ))?;
+    Ok(answer.trim() == "run")
+}
+
 /// Prints a preview, as text or as the JSON `up --plan` reads.
 async fn show_preview(ctx: &Ctx, work: Work, allow_out_of_order: bool, json: bool) -> Result<()> {
     let s = ctx.session()?;
@@ -155,6 +184,7 @@ pub(super) async fn up(
     how: Preview,
     allow_out_of_order: bool,
     first: BackupFirst,
+    acknowledge_lint: bool,
 ) -> Result<()> {
     if how.dry_run {
         return show_preview(ctx, Work::Up(to), allow_out_of_order, how.json).await;
@@ -170,6 +200,7 @@ pub(super) async fn up(
         verify: first.verify,
         expect,
         expect_database,
+        acknowledge_lint,
         ..ops::RunRequest::new(Work::Up(to))
     };
     run_and_finish(ctx, req).await

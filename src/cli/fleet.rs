@@ -49,7 +49,7 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
     let (operation, json) = match &ctx.cli.verb {
         Verb::Status { json, .. } => (Operation::Status, json.json),
         Verb::Check { offline: false, schema: false, json } => (Operation::Check, json.json),
-        Verb::Up { to, dry_run: false, allow_out_of_order, backup: false, verify: false, json, plan: None } => {
+        Verb::Up { to, dry_run: false, allow_out_of_order, backup: false, verify: false, json, plan: None, .. } => {
             (Operation::Run { work: Work::Up(*to), allow_out_of_order: *allow_out_of_order }, *json)
         }
         Verb::Down { steps, to, dry_run: false, json } => {

@@ -192,6 +192,10 @@ enum Verb {
         /// edited, another run, a new file), nothing runs.
         #[arg(long, value_name = "FILE", conflicts_with_all = ["dry_run", "to"])]
         plan: Option<PathBuf>,
+        /// On a protected environment: run migrations that lint finds errors in, once you have read
+        /// them (at a terminal, you are asked instead).
+        #[arg(long)]
+        acknowledge_lint: bool,
     },
     /// Roll back the newest applied migration (or more).
     Down {
@@ -605,9 +609,10 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::VerifyBackups { .. } => backups::verify(&ctx, None).await,
         Verb::Restore { id } => backups::restore(&ctx, id.as_deref()).await,
         Verb::Secret { cmd } => secret_verb(&ctx, cmd),
-        Verb::Up { to, dry_run, allow_out_of_order, backup, verify, json, plan } => {
+        Verb::Up { to, dry_run, allow_out_of_order, backup, verify, json, plan, acknowledge_lint } => {
             let how = Preview { dry_run: *dry_run, json: *json, plan: plan.clone() };
-            up(&ctx, *to, how, *allow_out_of_order, BackupFirst { wanted: *backup, verify: *verify }).await
+            let first = BackupFirst { wanted: *backup, verify: *verify };
+            up(&ctx, *to, how, *allow_out_of_order, first, *acknowledge_lint).await
         }
         Verb::Down { steps, to, dry_run, json } => {
             let work = Work::asked(Direction::Down, *to, *steps)?;
@@ -762,6 +767,10 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
         Remedy::Confirm { name } => format!("Where there is no terminal, add `--confirm {name}` to the command."),
+        Remedy::AcknowledgeLint => format!(
+            "`{godwit} up --dry-run` shows them; once you have read them, add `--acknowledge-lint` to the command \
+             (at a terminal, you are asked)."
+        ),
         Remedy::WaitForLock => format!("To wait longer (seconds): `{}`.", retry_with("--lock-timeout", 300)),
         Remedy::WaitForServer => format!("To wait longer (seconds): `{}`.", retry_with("--connect-timeout", 30)),
         Remedy::CreateDatabase => format!("To create it, empty: `{godwit} db create`."),

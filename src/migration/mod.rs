@@ -1,6 +1,7 @@
 pub mod amend;
 pub mod check;
 pub mod detail;
+pub mod guard;
 pub mod new;
 pub mod plan;
 pub mod rebase;

@@ -150,6 +150,9 @@ pub struct RunReport {
     /// What `lint` finds in the migrations a preview of `up` shows.
     #[serde(default)]
     pub findings: Vec<crate::lint::Finding>,
+    /// What the person must confirm before it runs (a preview's; the run enforces it again).
+    #[serde(default)]
+    pub guard: crate::migration::guard::Guard,
     pub direction: Direction,
     pub dry_run: bool,
     pub planned: Vec<Step>,
@@ -349,6 +352,7 @@ fn preview(direction: Direction, plan: &[&MigrationFile]) -> Result<RunReport> {
     Ok(RunReport {
         database: String::new(),
         backup: None,
+        guard: Default::default(),
         warnings: Vec::new(),
         findings: Vec::new(),
         direction,
@@ -521,6 +525,7 @@ async fn run(
     Ok(RunReport {
         database: String::new(),
         backup: None,
+        guard: Default::default(),
         warnings,
         findings: Vec::new(),
         direction,

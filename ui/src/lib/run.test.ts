@@ -34,21 +34,22 @@ describe('run progress', () => {
 });
 
 describe('runnable', () => {
-  const dev = { name: 'dev', protected: false };
-  const prod = { name: 'prod', protected: true };
+  const free = { confirm: null, backup: null, lint_errors: 0 };
+  const prod = { confirm: 'prod', backup: 'protected' as const, lint_errors: 0 };
   it('runs a dialog once only', () => {
-    expect(runnable({ planned: 2, started: false, env: dev, typed: '' })).toBe(true);
-    expect(runnable({ planned: 2, started: true, env: dev, typed: '' })).toBe(false);
+    expect(runnable({ planned: 2, started: false, guard: free, typed: '' })).toBe(true);
+    expect(runnable({ planned: 2, started: true, guard: free, typed: '' })).toBe(false);
   });
-  it('needs work to do and, when protected, the exact name', () => {
-    expect(runnable({ planned: 0, started: false, env: dev, typed: '' })).toBe(false);
-    expect(runnable({ planned: 1, started: false, env: prod, typed: 'production' })).toBe(false);
-    expect(runnable({ planned: 1, started: false, env: prod, typed: 'prod' })).toBe(true);
+  it('needs work to do and the name the guard asks for', () => {
+    expect(runnable({ planned: 0, started: false, guard: free, typed: '' })).toBe(false);
+    expect(runnable({ planned: 1, started: false, guard: prod, typed: 'production' })).toBe(false);
+    expect(runnable({ planned: 1, started: false, guard: prod, typed: 'prod' })).toBe(true);
   });
-  it('runs lint errors on a protected environment only once acknowledged', () => {
-    const withErrors = { planned: 1, started: false, typed: 'prod', lintErrors: 2 };
-    expect(runnable({ ...withErrors, env: prod })).toBe(false);
-    expect(runnable({ ...withErrors, env: prod, lintAcknowledged: true })).toBe(true);
-    expect(runnable({ ...withErrors, env: dev, typed: '' })).toBe(true);
+  it('runs lint errors the guard counts only once acknowledged', () => {
+    const withErrors = { planned: 1, started: false, typed: 'prod', guard: { ...prod, lint_errors: 2 } };
+    expect(runnable(withErrors)).toBe(false);
+    expect(runnable({ ...withErrors, lintAcknowledged: true })).toBe(true);
+    // Not asked for (an environment that is not protected): shown, not in the way.
+    expect(runnable({ planned: 1, started: false, typed: '', guard: free })).toBe(true);
   });
 });

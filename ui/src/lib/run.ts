@@ -1,5 +1,6 @@
 // What a run dialog shows, built from the run's events (a reducer, so it is tested without a window).
 import type { AppEvent } from './bindings/AppEvent';
+import type { Guard } from './bindings/Guard';
 import type { Location } from './bindings/Location';
 import type { Step } from './bindings/Step';
 
@@ -16,18 +17,12 @@ export interface RunView {
 }
 
 /** Whether a run dialog may run: once only (its plan is stale afterwards, and a second Ctrl+Enter
- * must not run it again), with work to do, and, for a protected environment, its name typed and
- * any lint errors acknowledged. */
-export function runnable(d: {
-  planned: number;
-  started: boolean;
-  env: { name: string; protected: boolean };
-  typed: string;
-  lintErrors?: number;
-  lintAcknowledged?: boolean;
-}) {
-  const protectedOk = !d.env.protected || (d.typed === d.env.name && (!d.lintErrors || d.lintAcknowledged === true));
-  return d.planned > 0 && !d.started && protectedOk;
+ * must not run it again), with work to do, and what its guard (the core's) asks for given: the name
+ * typed, the lint errors acknowledged. The run enforces the same guard. */
+export function runnable(d: { planned: number; started: boolean; guard: Guard; typed: string; lintAcknowledged?: boolean }) {
+  const named = d.guard.confirm == null || d.typed === d.guard.confirm;
+  const acknowledged = d.guard.lint_errors === 0 || d.lintAcknowledged === true;
+  return d.planned > 0 && !d.started && named && acknowledged;
 }
 
 export function start(plan: Step[]): RunView {

@@ -33,4 +33,8 @@ allow_out_of_order: boolean,
 /**
  * The plan the person previewed: if the run would now do anything else, it does nothing.
  */
-expect: Array<Seen> | null, };
+expect: Array<Seen> | null, 
+/**
+ * The person read the lint errors the preview's guard counts, and wants it to run anyway.
+ */
+acknowledge_lint: boolean, };

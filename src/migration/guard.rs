@@ -1,0 +1,125 @@
+//! What a run needs from a person before it goes, decided once, here: whose name is typed, whether
+//! a backup comes first and why, and whether lint errors in what would run must be acknowledged. A
+//! preview carries it for the CLI and the app to draw; the run works it out again and enforces it,
+//! so neither front end decides it and neither can skip it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Problem, Remedy, Result};
+use crate::lint::{Finding, Severity};
+use crate::project::Workspace;
+
+#[derive(ts_rs::TS, Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[ts(export)]
+pub struct Guard {
+    /// The name to type before it runs (a protected environment's); none: nothing to type.
+    pub confirm: Option<String>,
+    /// Why a backup is taken first; none: only if the person asks for one.
+    pub backup: Option<BackupWhy>,
+    /// Error-level lint findings in the migrations that would run, which the person must
+    /// acknowledge first (on a protected environment; elsewhere they are shown, not asked about).
+    pub lint_errors: usize,
+}
+
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum BackupWhy {
+    /// The environment is protected: every run backs it up first.
+    Protected,
+}
+
+/// What a person confirmed, as a front end sends it back.
+#[derive(Debug, Clone, Default)]
+pub struct Confirmation {
+    /// The name they typed.
+    pub typed: Option<String>,
+    /// They read the lint errors and want it to run anyway.
+    pub lint_acknowledged: bool,
+}
+
+impl Guard {
+    /// A run's guard on `ws`, with `findings` the lint findings in what it would run.
+    pub fn for_run(ws: &Workspace, findings: &[Finding]) -> Guard {
+        if !ws.protected {
+            return Guard::default();
+        }
+        Guard {
+            confirm: Some(ws.confirm_name()),
+            backup: Some(BackupWhy::Protected),
+            lint_errors: findings.iter().filter(|f| f.severity == Severity::Error).count(),
+        }
+    }
+
+    /// Refuses, changing nothing, what was not confirmed as the guard asks.
+    pub fn enforce(&self, c: &Confirmation) -> Result<()> {
+        if let Some(name) = &self.confirm {
+            crate::project::check_typed(name, &format!("{name} is protected"), c.typed.as_deref())?;
+        }
+        if self.lint_errors > 0 && !c.lint_acknowledged {
+            let name = self.confirm.as_deref().unwrap_or("this environment");
+            return Err(Error::new(
+                Problem::Protected,
+                format!(
+                    "{} lint error(s) in the migrations that would run, and {name} is protected: they run only once \
+                     someone who has read them says so. Nothing was run.",
+                    self.lint_errors
+                ),
+            )
+            .with_remedy(Remedy::AcknowledgeLint));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Target;
+
+    fn ws(protected: bool) -> Workspace {
+        let target = Target::parse("sqlite://x.db", std::path::Path::new("/tmp")).unwrap();
+        Workspace::member(target, "/tmp/m".into(), protected)
+    }
+
+    fn finding(severity: Severity) -> Finding {
+        Finding {
+            rule: "r".into(),
+            severity,
+            file: "1_a.sql".into(),
+            line: 1,
+            column: 1,
+            message: String::new(),
+            advice: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_protected_run_asks_for_its_name_a_backup_and_its_lint_errors_acknowledged() {
+        let findings = [finding(Severity::Error), finding(Severity::Warning), finding(Severity::Error)];
+        assert_eq!(Guard::for_run(&ws(false), &findings), Guard::default(), "nothing asked elsewhere");
+        let g = Guard::for_run(&ws(true), &findings);
+        assert_eq!(g.confirm, Some(ws(true).confirm_name()));
+        assert_eq!(g.backup, Some(BackupWhy::Protected));
+        assert_eq!(g.lint_errors, 2);
+        assert_eq!(Guard::for_run(&ws(true), &[finding(Severity::Warning)]).lint_errors, 0);
+    }
+
+    #[test]
+    fn what_was_not_confirmed_is_refused() {
+        let typed = |t: Option<&str>, ack: bool| Confirmation { typed: t.map(String::from), lint_acknowledged: ack };
+        let g = Guard { confirm: Some("prod".into()), backup: Some(BackupWhy::Protected), lint_errors: 1 };
+        for (c, remedy) in [
+            (typed(None, true), Remedy::Confirm { name: "prod".into() }),
+            (typed(Some("prod"), false), Remedy::AcknowledgeLint),
+        ] {
+            let e = g.enforce(&c).unwrap_err();
+            assert_eq!((e.problem, e.remedies), (Problem::Protected, vec![remedy]));
+        }
+        assert_eq!(g.enforce(&typed(Some("staging"), true)).unwrap_err().problem, Problem::Protected);
+        assert!(g.enforce(&typed(Some(" prod "), true)).is_ok());
+        assert!(Guard::default().enforce(&Confirmation::default()).is_ok());
+        let clean = Guard { lint_errors: 0, ..g };
+        assert!(clean.enforce(&typed(Some("prod"), false)).is_ok());
+    }
+}
