@@ -77,6 +77,8 @@ pub struct EnvInfo {
     /// The colour as `#rrggbb`, for drawing it.
     pub color_hex: Option<String>,
     pub protected: bool,
+    /// What a change to it needs from a person (its name typed; a run also says its lint errors).
+    pub changes: crate::migration::guard::Guard,
     /// From the person's own file, not the project's.
     pub personal: bool,
     pub password: PasswordSource,

@@ -688,6 +688,7 @@ impl Project {
                 color: env.color.clone(),
                 color_hex: env.color.as_deref().and_then(profile::color_hex),
                 protected: env.protected,
+                changes: crate::migration::guard::Guard::for_change(name, env.protected),
                 personal,
                 password,
             });

@@ -611,7 +611,9 @@ async fn a_protected_run_with_lint_errors_needs_them_acknowledged_in_the_app_too
     std::fs::write(dir.path().join("migrations/1_sku.sql"), "ALTER TABLE items ADD COLUMN sku TEXT NOT NULL;\n")
         .unwrap();
     let state = AppState::default();
-    api::open_project(&state, dir.path()).unwrap();
+    let view = api::open_project(&state, dir.path()).unwrap();
+    // What any change to it needs, for the fixes and the squash to draw.
+    assert_eq!(view.envs[0].changes.confirm.as_deref(), Some("pg"));
     let plan = api::plan(&state, "pg", Direction::Up, None, None, false).await.unwrap();
     assert_eq!(plan.guard.confirm.as_deref(), Some("pg"));
     assert!(plan.guard.lint_errors >= 1);

@@ -92,6 +92,8 @@ pub struct FleetInfo {
     /// Changing it asks for its name, and each database is backed up first (the fleet is
     /// protected, or one of its environments is).
     pub protected: bool,
+    /// What a change to it needs from a person.
+    pub changes: crate::migration::guard::Guard,
 }
 
 /// The project's fleets, without connecting.
@@ -106,7 +108,9 @@ pub fn infos(p: &Project) -> Vec<FleetInfo> {
                 (_, _, Some(file)) => format!("the databases listed in {file}"),
                 _ => String::new(),
             };
-            FleetInfo { name: name.clone(), members, protected: protected(p, name) }
+            let protected = protected(p, name);
+            let changes = crate::migration::guard::Guard::for_change(name, protected);
+            FleetInfo { name: name.clone(), members, protected, changes }
         })
         .collect()
 }

@@ -39,16 +39,22 @@ pub struct Confirmation {
 }
 
 impl Guard {
+    /// What any change to an environment (or a fleet) named `name` needs: on a protected one, its
+    /// name typed, and a backup first where the change runs migrations.
+    pub fn for_change(name: &str, protected: bool) -> Guard {
+        match protected {
+            true => Guard { confirm: Some(name.into()), backup: Some(BackupWhy::Protected), lint_errors: 0 },
+            false => Guard::default(),
+        }
+    }
+
     /// A run's guard on `ws`, with `findings` the lint findings in what it would run.
     pub fn for_run(ws: &Workspace, findings: &[Finding]) -> Guard {
-        if !ws.protected {
-            return Guard::default();
+        let mut g = Guard::for_change(&ws.confirm_name(), ws.protected);
+        if ws.protected {
+            g.lint_errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
         }
-        Guard {
-            confirm: Some(ws.confirm_name()),
-            backup: Some(BackupWhy::Protected),
-            lint_errors: findings.iter().filter(|f| f.severity == Severity::Error).count(),
-        }
+        g
     }
 
     /// Refuses, changing nothing, what was not confirmed as the guard asks.
@@ -103,6 +109,13 @@ mod tests {
         assert_eq!(g.backup, Some(BackupWhy::Protected));
         assert_eq!(g.lint_errors, 2);
         assert_eq!(Guard::for_run(&ws(true), &[finding(Severity::Warning)]).lint_errors, 0);
+    }
+
+    #[test]
+    fn a_change_to_a_protected_environment_or_fleet_asks_for_its_name() {
+        assert_eq!(Guard::for_change("shards", false), Guard::default());
+        let g = Guard::for_change("shards", true);
+        assert_eq!((g.confirm.as_deref(), g.backup, g.lint_errors), (Some("shards"), Some(BackupWhy::Protected), 0));
     }
 
     #[test]
