@@ -6,14 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::TestDb;
+use common::{Out, TestDb, output};
 use godwit::db::Dialect;
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
 
 fn godwit(dir: &Path, url: &str, args: &[&str]) -> Out {
     let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
@@ -24,16 +18,6 @@ fn godwit(dir: &Path, url: &str, args: &[&str]) -> Out {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into(),
-        stderr: String::from_utf8_lossy(&o.stderr).into(),
-    }
-}
-
-/// A command's outcome, without DATABASE_URL or a terminal.
-fn output(c: &mut Command) -> Out {
-    let o = c.env_remove("DATABASE_URL").stdin(Stdio::null()).output().unwrap();
     Out {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into(),

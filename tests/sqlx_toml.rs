@@ -7,30 +7,15 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::TestDb;
+use common::{Out, TestDb, output};
 use godwit::db::Dialect;
 
 fn sqlx_cli() -> PathBuf {
     let p = dirs::home_dir().unwrap().join(".cache/godwit/tools/sqlx-cli-0.9.0-default/bin/sqlx");
     assert!(p.is_file(), "sqlx-cli is not at {} (scripts/setup-test.sh installs it)", p.display());
     p
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn output(c: &mut Command) -> Out {
-    let o = c.env_remove("DATABASE_URL").stdin(Stdio::null()).output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into(),
-        stderr: String::from_utf8_lossy(&o.stderr).into(),
-    }
 }
 
 /// sqlx-cli in the project folder, the URL in `APP_DB` as sqlx.toml says.

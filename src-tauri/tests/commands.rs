@@ -561,13 +561,17 @@ async fn the_app_follows_sqlx_toml_as_sqlx_cli_does() {
     let m = dir.path().join("db/migrations");
     std::fs::create_dir_all(&m).unwrap();
     std::fs::write(m.join("1_a.sql"), "CREATE TABLE a (id INT);").unwrap();
-    let sqlx = std::process::Command::new(sqlx_cli())
-        .current_dir(dir.path())
-        .env("DATABASE_URL", &url)
-        .args(["migrate", "run"])
-        .output()
-        .unwrap();
-    assert!(sqlx.status.success(), "{}", String::from_utf8_lossy(&sqlx.stderr));
+    let migrate_run = || {
+        let o = std::process::Command::new(sqlx_cli())
+            .current_dir(dir.path())
+            .env("DATABASE_URL", &url)
+            .args(["migrate", "run"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    migrate_run();
     std::fs::write(m.join("2_b.sql"), "CREATE TABLE b (id INT);").unwrap();
 
     let state = AppState::default();
@@ -585,13 +589,7 @@ async fn the_app_follows_sqlx_toml_as_sqlx_cli_does() {
     let default: Option<String> =
         sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text").fetch_one(&mut c).await.unwrap();
     assert_eq!(default, None, "no history apart from sqlx-cli's");
-    let again = std::process::Command::new(sqlx_cli())
-        .current_dir(dir.path())
-        .env("DATABASE_URL", &url)
-        .args(["migrate", "run"])
-        .output()
-        .unwrap();
-    assert!(again.status.success() && !String::from_utf8_lossy(&again.stdout).contains("Applied"));
+    assert!(!migrate_run().contains("Applied"), "sqlx-cli finds nothing to apply");
 }
 
 /// The app's run of a protected environment goes through the core's guard, as the CLI's does: the

@@ -251,3 +251,20 @@ macro_rules! on_each_db {
         mod sqlite { $( #[tokio::test] async fn $name() { super::$name(godwit::db::Dialect::Sqlite).await } )* }
     };
 }
+
+/// What a command printed and how it ended.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A command's outcome, without DATABASE_URL or a terminal.
+pub fn output(c: &mut std::process::Command) -> Out {
+    let o = c.env_remove("DATABASE_URL").stdin(std::process::Stdio::null()).output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into(),
+        stderr: String::from_utf8_lossy(&o.stderr).into(),
+    }
+}
