@@ -42,6 +42,29 @@ pub struct Session {
 }
 
 impl Session {
+    /// A workspace of `p` (none for an ad hoc URL) made ready: its backups, its `[lint]`, its
+    /// schema file, and its history where sqlx.toml says.
+    pub fn new(
+        ws: Workspace,
+        p: Option<&project::Project>,
+        connect: ConnectOptions,
+        lock_timeout: Duration,
+    ) -> Result<Session> {
+        Ok(Session {
+            schema_file: p.and_then(|p| p.schema_file_for(ws.env.as_deref())),
+            // An ad hoc `--url`'s backups are kept apart from the project's, as they always were.
+            project_id: p.filter(|_| ws.env.is_some()).map(|p| p.id()),
+            keep: p.map_or(10, project::Project::backups_keep),
+            connect: match p {
+                Some(p) => ConnectOptions { tables: p.tables(), ..connect },
+                None => connect,
+            },
+            lock_timeout,
+            lint: lint_config(p)?,
+            ws,
+        })
+    }
+
     pub fn store(&self) -> Result<Store> {
         Store::for_workspace(self.project_id.clone(), &self.ws)
     }

@@ -334,15 +334,7 @@ fn session(state: &AppState, env: &str) -> Result<ops::Session> {
     let p = project(state)?;
     let mut ws = p.workspace(Some(env))?;
     ws.resolve_password(false)?;
-    Ok(ops::Session {
-        schema_file: p.schema_file_for(ws.env.as_deref()),
-        ws,
-        project_id: Some(p.id()),
-        keep: p.backups_keep(),
-        connect: ConnectOptions { tables: p.tables(), ..ConnectOptions::default() },
-        lock_timeout: LOCK_TIMEOUT,
-        lint: ops::lint_config(Some(&p))?,
-    })
+    ops::Session::new(ws, Some(&p), ConnectOptions::default(), LOCK_TIMEOUT)
 }
 
 /// A person confirmed that the environment's stored password may go to the server it names now

@@ -173,17 +173,8 @@ impl Ctx {
                 ws.target.binding()
             );
         }
-        // An ad hoc `--url`'s backups are kept apart from the project's, as they always were.
-        let project_id = self.project.as_ref().filter(|_| ws.env.is_some()).map(|p| p.id());
-        Ok(ops::Session {
-            schema_file: self.project.as_ref().and_then(|p| p.schema_file_for(ws.env.as_deref())),
-            ws,
-            project_id,
-            keep: self.project.as_ref().map_or(10, Project::backups_keep),
-            connect: self.connect_options(),
-            lock_timeout: Duration::from_secs(self.cli.lock_timeout),
-            lint: ops::lint_config(self.project.as_ref())?,
-        })
+        let lock_timeout = Duration::from_secs(self.cli.lock_timeout);
+        ops::Session::new(ws, self.project.as_ref(), self.connect_options(), lock_timeout)
     }
 }
 
