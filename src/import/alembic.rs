@@ -433,13 +433,7 @@ enum Role {
 }
 
 fn role(statement: &str, table: &str) -> Role {
-    let words: Vec<String> = statement
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .flat_map(str::split_whitespace)
-        .take(3)
-        .map(|w| w.to_ascii_uppercase())
-        .collect();
+    let words = crate::syntax::words::leading(statement, 3);
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
     let on_table = |i: usize| words.get(i).is_some_and(|n| n.eq_ignore_ascii_case(table));
     if matches!(w(0), "BEGIN" | "COMMIT") || (w(0) == "START" && w(1) == "TRANSACTION") {

@@ -80,14 +80,7 @@ fn outside_transaction(sql: &str) -> bool {
         return false;
     };
     statements.iter().any(|s| {
-        let words: Vec<String> = s
-            .sql
-            .lines()
-            .map(|l| l.split("--").next().unwrap_or_default())
-            .flat_map(str::split_whitespace)
-            .take(4)
-            .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
-            .collect();
+        let words = crate::syntax::words::leading(s.sql, 4);
         let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
         matches!(w(0), "BEGIN" | "COMMIT" | "ROLLBACK" | "VACUUM")
             || (w(0) == "START" && w(1) == "TRANSACTION")

@@ -40,7 +40,7 @@ pub(super) fn name(n: &ObjectName) -> String {
 /// cannot read (MariaDB's `WITH SYSTEM VERSIONING`, PostgreSQL's `LIKE … INCLUDING ALL`, …), so
 /// that the table still counts as new.
 fn created_by_words(sql: &str) -> Option<String> {
-    let words: Vec<&str> = sql.split_whitespace().take(9).collect();
+    let words: Vec<&str> = crate::syntax::words::words(sql).into_iter().take(9).collect();
     let mut i = 0;
     let next =
         |i: &mut usize, w: &str| words.get(*i).is_some_and(|x| x.eq_ignore_ascii_case(w)).then(|| *i += 1).is_some();

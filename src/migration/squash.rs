@@ -72,15 +72,9 @@ pub enum Privileges {
     BeyondTheDatabase,
 }
 
-/// A statement's words, upper-cased, without its comment lines.
+/// A statement's words, upper-cased, without its comments.
 fn words(statement: &str) -> Vec<String> {
-    statement
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("--"))
-        .flat_map(|l| l.split(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_ascii_uppercase())
-        .collect()
+    crate::syntax::words::leading(statement, usize::MAX)
 }
 
 /// What `sql` does to privileges (the most of its statements).

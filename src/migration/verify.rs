@@ -132,14 +132,7 @@ pub async fn verify(
 fn may_change_rows(sql: &str, dialect: crate::syntax::Dialect) -> bool {
     let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return true };
     statements.iter().any(|s| {
-        let words: Vec<String> = s
-            .sql
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("--"))
-            .flat_map(str::split_whitespace)
-            .take(2)
-            .map(|w| w.trim_end_matches(';').to_ascii_uppercase())
-            .collect();
+        let words = crate::syntax::words::leading(s.sql, 2);
         let first = words.first().map(String::as_str).unwrap_or_default();
         let schema_only = matches!(
             first,

@@ -2,6 +2,7 @@
 //! line and column of an offset. A leaf: it uses nothing of `db` or `migration`, and both use it.
 
 pub mod split;
+pub mod words;
 
 use serde::Serialize;
 
