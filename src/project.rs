@@ -754,9 +754,8 @@ pub fn init(root: &Path, asked: Option<&str>) -> Result<Created> {
     let migrations = match (asked, &theirs) {
         (Some(ours), Some((file, theirs))) if !sqlx_config::same_folder(ours, theirs) => {
             return Err(Error::input(format!(
-                "{} says the migrations are in `{theirs}`: with --migrations {ours}, sqlx-cli and Godwit would apply \
-                 different folders. Leave out --migrations (Godwit then reads {}). Nothing was written.",
-                file.display(),
+                "{} says the migrations are in `{theirs}`, not `{ours}`: sqlx-cli and Godwit would apply different \
+                 folders. Let the project use `{theirs}` (its sqlx.toml says so for both tools). Nothing was written.",
                 file.display()
             )));
         }

@@ -350,15 +350,7 @@ async fn a_golang_migrate_folder_is_used_in_place() {
     assert_eq!(up(&t).await, [2], "the recorded checksum is the file's own");
 }
 
-macro_rules! on_each_database {
-    ($($test:ident),*) => {
-        mod postgres { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Postgres).await } )* }
-        mod mariadb { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::MySql).await } )* }
-        mod sqlite { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Sqlite).await } )* }
-    };
-}
-
-on_each_database!(
+on_each_db!(
     dbmate_history_is_adopted,
     flyway_history_is_adopted_and_a_failure_is_not_papered_over,
     golang_migrate_history_is_adopted_and_dirty_is_refused

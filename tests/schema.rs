@@ -203,15 +203,7 @@ CREATE VIEW emails AS SELECT email FROM users;
     other.close().await;
 }
 
-macro_rules! on_each_database {
-    ($($test:ident),*) => {
-        mod postgres { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Postgres).await } )* }
-        mod mariadb { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::MySql).await } )* }
-        mod sqlite { $( #[tokio::test] async fn $test() { super::$test(godwit::db::Dialect::Sqlite).await } )* }
-    };
-}
-
-on_each_database!(
+on_each_db!(
     good_downs_pass,
     broken_downs_are_named,
     a_wrong_column_dropped_stops_there,
