@@ -1,0 +1,44 @@
+//! Backups of an environment, their checks, and restores.
+
+use super::*;
+
+/// Backs up the environment's database; a database not made yet has nothing to back up.
+pub async fn backup(s: &Session, cancel: &Cancel, on: &(dyn Fn(&BackupEvent) + Send + Sync)) -> Result<BackupEntry> {
+    let store = s.store()?;
+    let mut db = s.read().await?.ok_or_else(|| {
+        crate::Error::input(format!("{} does not exist yet: there is nothing to back up.", s.ws.target.display()))
+    })?;
+    let r = backup::backup(db.as_mut(), &s.ws.target, &store, &s.ws.confirm_name(), s.keep, cancel, on).await;
+    db.close().await;
+    r
+}
+
+/// Restores a backup into a scratch database and compares it with its manifest.
+pub async fn verify_backup(
+    s: &Session,
+    id: Option<&str>,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<Comparison> {
+    let store = s.store()?;
+    let mut db = s.open(false).await?;
+    let r = backup::verify(db.as_mut(), &s.ws.target, &store, id, &s.connect, cancel, on).await;
+    db.close().await;
+    r
+}
+
+/// Restores a backup over the environment's database: its name must always be typed.
+pub async fn restore(
+    s: &Session,
+    id: Option<&str>,
+    confirm: Option<&str>,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<Restored> {
+    project::check_confirmation(&s.ws, confirm, true)?;
+    let store = s.store()?;
+    let mut db = s.open(false).await?;
+    let r = backup::restore(db.as_mut(), &s.ws.target, &store, id, s.lock_timeout, cancel, on).await;
+    db.close().await;
+    r
+}

@@ -1,0 +1,124 @@
+//! Another tool's migrations brought in, with the history it left.
+
+use super::*;
+
+/// What to import, and from where.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub tool: crate::import::Tool,
+    pub dir: PathBuf,
+    /// The Python that runs an Alembic project (found beside it when `None`).
+    pub python: Option<PathBuf>,
+    /// What a person agreed to run to read the project (`import::code_to_run`); Alembic's is run
+    /// only when it is still exactly that.
+    pub run_code: Option<crate::import::CodeToRun>,
+    pub dry_run: bool,
+}
+
+/// What `import` wrote and recorded (or would, in a dry run).
+#[derive(ts_rs::TS, Debug, Clone, serde::Serialize)]
+#[ts(export)]
+pub struct ImportOutcome {
+    pub import: crate::import::Import,
+    pub files: crate::import::Written,
+    /// What the other tool's history table said, when a database was given.
+    pub history: Option<crate::import::history::Adoption>,
+    pub dry_run: bool,
+}
+
+/// Writes another tool's migrations into `migrations` as Godwit files (Alembic's rendered for
+/// `dialect`, else the database's); given a database, records what that tool ran there as applied
+/// (not run). Everything that can refuse does so before anything is written.
+pub async fn import(
+    req: &ImportRequest,
+    migrations: &Path,
+    dialect: Option<Dialect>,
+    history: Option<(&Session, Option<&str>)>,
+) -> Result<ImportOutcome> {
+    let own = history.map(|(s, _)| s.ws.target.dialect());
+    if let (Some(asked), Some(own)) = (dialect, own)
+        && asked != own
+    {
+        return Err(Error::input(format!(
+            "--dialect {} is not the database's ({}): the files are rendered for the database they are recorded in",
+            asked.name(),
+            own.name()
+        )));
+    }
+    let (tool, dir, into) = (req.tool, req.dir.clone(), migrations.to_path_buf());
+    let opts = crate::import::ReadOptions {
+        dialect: dialect.or(own),
+        python: req.python.clone(),
+        run_code: req.run_code.clone(),
+    };
+    // Alembic runs a Python process: off the async workers.
+    let mut found = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts, &into))
+        .await
+        .map_err(|e| Error::new(Problem::Failed, format!("reading the project stopped: {e}")))??;
+    if tool == crate::import::Tool::GolangMigrate && crate::import::same_folder(&req.dir, migrations) {
+        crate::import::use_in_place(&mut found, migrations)?;
+    }
+    let mut db = None;
+    let mut adoption = None;
+    if let Some((s, confirm)) = history {
+        if !req.dry_run {
+            project::check_confirmation(&s.ws, confirm, false)?;
+        }
+        let mut conn = s.open(false).await?;
+        match crate::import::history::plan(conn.as_mut(), &found, &s.ws.checksums).await {
+            Ok(a) => adoption = Some(a),
+            Err(e) => {
+                conn.close().await;
+                return Err(e);
+            }
+        }
+        db = Some((conn, s.lock_timeout));
+    }
+    // The files are checked against the folder, then written; a refusal here writes none.
+    let files = match crate::import::write(&mut found, migrations, req.dry_run) {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some((conn, _)) = db {
+                conn.close().await;
+            }
+            return Err(e);
+        }
+    };
+    if let (Some((mut conn, lock_timeout)), Some(a), Some((s, _))) = (db, adoption.as_ref(), history) {
+        let recorded = if req.dry_run {
+            Ok(())
+        } else {
+            crate::import::history::record(conn.as_mut(), &found, a, &s.ws.checksums, lock_timeout).await
+        };
+        conn.close().await;
+        if let Err(mut e) = recorded {
+            if !files.written.is_empty() {
+                e.message = format!(
+                    "{} file(s) were written to {}, but recording the history failed: {}. Importing again with the \
+                     same command records it (the files already there are left as they are).",
+                    files.written.len(),
+                    files.dir,
+                    e.message
+                );
+            }
+            return Err(e);
+        }
+    }
+    Ok(ImportOutcome { import: found, files, history: adoption, dry_run: req.dry_run })
+}
+
+/// A folder holding another tool's project made a Godwit project: its migrations imported into a
+/// new folder beside them (`import::folder_for`), then godwit.toml written with a `dev` SQLite
+/// environment. Nothing is written in a dry run, or when the folder is a project already.
+pub async fn import_project(root: &Path, req: &ImportRequest, dialect: Option<Dialect>) -> Result<ImportOutcome> {
+    let config = root.join(project::CONFIG_FILE);
+    if config.exists() {
+        return Err(Error::input(format!("{} exists already: open the project and import there", config.display())));
+    }
+    let folder = crate::import::folder_for(root);
+    let out = import(req, &root.join(folder), dialect, None).await?;
+    if !req.dry_run {
+        project::init(root, Some(folder))?;
+    }
+    Ok(out)
+}

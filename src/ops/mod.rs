@@ -1,0 +1,367 @@
+//! What a person does with an environment, one function each, for the CLI and the app alike: a
+//! request in, an outcome out. Every rule lives here or below (confirmations, backing up first,
+//! the plan that was seen, the restore hint); the CLI and the app only build requests and word or
+//! draw what comes back.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+
+use crate::backup::{self, BackupEntry, BackupEvent, BackupFirst, Comparison, Restored, Store};
+use crate::db::{self, ConnectOptions, Database, Event};
+use crate::error::{Error, Problem, Remedy, Result};
+use crate::event::RunEvent;
+use crate::fleet;
+use crate::lint;
+use crate::migration::check::{self, Finding};
+use crate::migration::detail;
+use crate::migration::guard::{Confirmation, Guard};
+use crate::migration::plan::DownTarget;
+use crate::migration::runner::{self, Cancel, RunOptions, RunReport, Seen, Work};
+use crate::migration::source::{MigrationFile, Source};
+use crate::migration::status::{self, StatusReport};
+use crate::migration::verify;
+use crate::project::{self, Workspace};
+use crate::syntax::Dialect;
+
+mod backups;
+mod baseline;
+mod import;
+mod rebase;
+mod run;
+mod squash;
+
+pub use backups::*;
+pub use baseline::*;
+pub use import::*;
+pub use rebase::*;
+pub use run::*;
+pub use squash::*;
+
+/// An environment ready to be worked on: its workspace with the password resolved, where its
+/// backups go, and how long to wait.
+pub struct Session {
+    pub ws: Workspace,
+    /// The project's id, for the backup store (`None` for an ad hoc URL).
+    pub project_id: Option<String>,
+    /// How many backups to keep.
+    pub keep: usize,
+    pub connect: ConnectOptions,
+    pub lock_timeout: Duration,
+    /// Where a successful run writes the schema (`schema_file`, for the schema environment).
+    pub schema_file: Option<std::path::PathBuf>,
+    /// The project's `[lint]` settings, for the findings a preview shows.
+    pub lint: lint::LintConfig,
+}
+
+impl Session {
+    /// A workspace of `p` (none for an ad hoc URL) made ready: its backups, its `[lint]`, its
+    /// schema file, and its history where sqlx.toml says.
+    pub fn new(
+        ws: Workspace,
+        p: Option<&project::Project>,
+        connect: ConnectOptions,
+        lock_timeout: Duration,
+    ) -> Result<Session> {
+        Ok(Session {
+            schema_file: p.and_then(|p| p.schema_file_for(ws.env.as_deref())),
+            // An ad hoc `--url`'s backups are kept apart from the project's, as they always were.
+            project_id: p.filter(|_| ws.env.is_some()).map(|p| p.id()),
+            keep: p.map_or(10, project::Project::backups_keep),
+            connect: match p {
+                Some(p) => ConnectOptions { tables: p.tables(), ..connect },
+                None => connect,
+            },
+            lock_timeout,
+            lint: lint_config(p)?,
+            ws,
+        })
+    }
+
+    pub fn store(&self) -> Result<Store> {
+        Store::for_workspace(self.project_id.clone(), &self.ws)
+    }
+
+    /// A connection that changes the database (`create`: a missing SQLite file is made).
+    pub async fn open(&self, create: bool) -> Result<Box<dyn Database>> {
+        db::connect(&self.ws.target, &ConnectOptions { create_sqlite: create, ..self.connect.clone() }).await
+    }
+
+    /// A connection for reading; `None` when a SQLite file does not exist yet (it reads as empty).
+    async fn read(&self) -> Result<Option<Box<dyn Database>>> {
+        db::connect_existing(&self.ws.target, &self.connect).await
+    }
+
+    /// Runs `f` on a connection for reading, or gives `T::default()` for a database not made yet.
+    /// (A boxed future rather than an async closure: the app's commands must be `Send`.)
+    async fn reading<T: Default>(
+        &self,
+        f: impl for<'d> FnOnce(&'d mut dyn Database) -> BoxFuture<'d, Result<T>>,
+    ) -> Result<T> {
+        let Some(mut db) = self.read().await? else { return Ok(T::default()) };
+        let r = f(db.as_mut()).await;
+        db.close().await;
+        r
+    }
+
+    fn source(&self) -> Result<Source> {
+        self.ws.source()
+    }
+}
+
+/// Applied and pending migrations, with what is wrong with each.
+pub async fn status(s: &Session) -> Result<StatusReport> {
+    // The files are read on other threads while the database answers: the two waits overlap.
+    let (dir, sums) = (s.ws.migrations.clone(), s.ws.checksums.clone());
+    let files = tokio::task::spawn_blocking(move || Source::load_with(&dir, &sums));
+    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await;
+    let source = files.await.expect("migrations reader")?;
+    Ok(status::report(&s.ws, &source, &recorded?))
+}
+
+/// The migrations as the folder has them, without the database (when it cannot be read): every
+/// one pending, as far as the files say.
+pub fn files_status(s: &Session) -> Result<StatusReport> {
+    let source = s.source()?;
+    let mut report = status::report(&s.ws, &source, &status::Recorded::default());
+    report.database_read = false;
+    Ok(report)
+}
+
+/// One migration's page: its files, header, checksums, events and what can be done about it.
+pub async fn migration(s: &Session, version: i64) -> Result<detail::MigrationDetail> {
+    let source = s.source()?;
+    let (recorded, events) = s
+        .reading(|db| {
+            Box::pin(async move {
+                let recorded = status::Recorded::read(db).await?;
+                Ok((recorded, db.events(Some(version), 200).await?))
+            })
+        })
+        .await?;
+    detail::detail(&source, &recorded, version, events)
+}
+
+/// The newest `limit` events of `_godwit_log`.
+pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
+    s.reading(|db| db.events(None, limit)).await
+}
+
+/// Everything that would stop or surprise a run.
+pub async fn check(s: &Session) -> Result<Vec<Finding>> {
+    let source = s.source()?;
+    let applied = s.reading(|db| db.applied()).await?;
+    Ok(check::all(&source, Some(s.ws.target.dialect()), &applied, &status::rows(&source, &applied)))
+}
+
+/// Proves every migration's down (from `from` on) on a scratch database beside the environment's,
+/// made for it and always dropped (also when verifying fails or is cancelled).
+pub async fn verify(
+    s: &Session,
+    from: Option<i64>,
+    seed: Option<&std::path::Path>,
+    cancel: &Cancel,
+    on: &mut (dyn FnMut(usize, usize, &verify::Checked) + Send),
+) -> Result<verify::VerifyReport> {
+    let source = s.source()?;
+    source.ensure_valid()?;
+    let seed_sql = match seed {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| Error::input(format!("cannot read the seed {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let seed = seed.zip(seed_sql.as_deref()).map(|(file, sql)| verify::Seed { file, sql });
+    let (scratch, mut db) = open_scratch(s).await?;
+    let r = verify::verify(db.as_mut(), &source, from, seed, cancel, on).await;
+    close_scratch(scratch, db, r).await
+}
+
+/// A scratch database made beside the environment's, and a connection to it. Whatever is done
+/// there, `close_scratch` ends: it drops the database.
+async fn open_scratch(s: &Session) -> Result<(db::Scratch, Box<dyn Database>)> {
+    let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
+    match db::connect(&scratch.target, scratch.options()).await {
+        Ok(db) => Ok((scratch, db)),
+        Err(mut e) => {
+            if let Err(r) = scratch.remove().await {
+                e.message = format!("{}\nThe scratch database was not dropped either: {}", e.message, r.message);
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn close_scratch<T>(scratch: db::Scratch, db: Box<dyn Database>, result: Result<T>) -> Result<T> {
+    db.close().await;
+    match (result, scratch.remove().await) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(r)) => Err(Error::failed(format!("done, but the scratch database was not dropped: {}", r.message))),
+        (Err(e), Ok(())) => Err(e),
+        (Err(mut e), Err(r)) => {
+            e.message = format!("{}\nThe scratch database was not dropped either: {}", e.message, r.message);
+            Err(e)
+        }
+    }
+}
+
+/// What was changed by hand: the environment's applied migrations replayed on a scratch database
+/// beside it, and the live schema compared with what they made (`before`: the migrations', `after`:
+/// the live one).
+pub async fn drift(s: &Session, cancel: &Cancel) -> Result<Vec<crate::schema::Change>> {
+    let source = s.source()?;
+    let (applied, live) = s
+        .reading(|db| {
+            Box::pin(async move {
+                let applied = db.applied().await?;
+                Ok((applied, db.inspect().await?))
+            })
+        })
+        .await?;
+    let versions: Vec<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
+    let (scratch, mut db) = open_scratch(s).await?;
+    let made = match verify::replay(db.as_mut(), &source, &versions, cancel).await {
+        Ok(()) => db.inspect().await,
+        Err(e) => Err(e),
+    };
+    let made = close_scratch(scratch, db, made).await?;
+    Ok(crate::schema::diff(&made, &live))
+}
+
+/// A database's schema, as Godwit compares it.
+pub async fn schema(s: &Session) -> Result<crate::schema::Schema> {
+    s.reading(|db| db.inspect()).await
+}
+
+/// The schema as SQL, as the database's own dump tool writes it (`schema --format sql`); empty for
+/// a SQLite file not made yet.
+pub async fn schema_sql(s: &Session) -> Result<String> {
+    let tool = backup::tool::for_dialect(s.ws.target.dialect(), &s.connect.tables);
+    match s.ws.target.dialect() {
+        Dialect::Sqlite if !s.ws.target.sqlite_path().exists() => return Ok(String::new()),
+        Dialect::Sqlite => {}
+        _ => {
+            let version = s.reading(|db| db.server_version()).await?;
+            tool.check(&version).await?;
+        }
+    }
+    tool.schema_sql(&s.ws.target).await
+}
+
+/// Creates the environment's database, empty; `false` when it existed (nothing was done).
+pub async fn create_database(s: &Session) -> Result<bool> {
+    db::create_database(&s.ws.target, &s.connect).await
+}
+
+/// Drops the environment's database, its name typed first whatever its protection; `false` when it
+/// did not exist.
+pub async fn drop_database(s: &Session, confirm: Option<&str>) -> Result<bool> {
+    project::check_confirmation_because(&s.ws, confirm, true, "this drops, with everything in it,")?;
+    db::drop_database(&s.ws.target, &s.connect).await
+}
+
+/// A template rendered for `dialect`, with warnings where the project's environments on other
+/// databases would need other SQL.
+pub fn render_template(
+    p: &project::Project,
+    dialect: db::Dialect,
+    name: &str,
+    values: &std::collections::BTreeMap<String, String>,
+) -> Result<crate::template::Rendered> {
+    crate::template::render_for_project(name, values, dialect, &p.dialects(), Some(&p.templates_dir()))
+}
+
+/// How long testing an environment waits for its server unless told otherwise: a test should
+/// answer fast.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connects and reports on the server and its migration history.
+pub async fn test_env(s: &Session, timeout: Option<Duration>) -> Result<db::Probe> {
+    let opts = ConnectOptions { connect_timeout: timeout.unwrap_or(TEST_TIMEOUT), ..s.connect.clone() };
+    db::probe(&s.ws.target, &opts).await
+}
+
+/// Saves an environment (new or edited) and, when given, its password in the OS keyring, bound to
+/// the server it names. A URL pasted with its password in it is split: the URL is saved without
+/// it, and the password stored. Says whether a password was moved out of the URL.
+pub fn save_env(
+    p: &mut project::Project,
+    name: &str,
+    mut env: crate::profile::EnvConfig,
+    personal: bool,
+    password: Option<secrecy::SecretString>,
+) -> Result<bool> {
+    let mut password = password;
+    let pasted = env.url.as_deref().and_then(crate::profile::split_password);
+    let moved = pasted.is_some();
+    if let Some((url, pw)) = pasted {
+        env.url = Some(url);
+        password = password.or(Some(pw));
+    }
+    let before = p.env(name).map(|(e, was_personal)| (e.clone(), was_personal));
+    p.save_env(name, env, personal)?;
+    if let Some(pw) = password
+        && let Err(e) = p.workspace(Some(name)).and_then(|w| w.store_password(&pw))
+    {
+        // The password was not stored: the environment is left as it was, not half-saved.
+        let _ = match before {
+            Some((old, was_personal)) => p.save_env(name, old, was_personal).map(|_| ()),
+            None => p.remove_env(name).map(|_| ()),
+        };
+        return Err(e);
+    }
+    Ok(moved)
+}
+
+/// The project's `[lint]` settings, refused when they name a rule Godwit does not know (a typo
+/// would switch nothing off, silently).
+pub fn lint_config(project: Option<&crate::project::Project>) -> Result<lint::LintConfig> {
+    let config = project.and_then(|p| p.config.lint.clone()).unwrap_or_default();
+    match config.unknown_rules().as_slice() {
+        [] => Ok(config),
+        unknown => Err(Error::input(format!(
+            "godwit.toml [lint] names rules Godwit does not know: {}. `godwit lint --rules` lists them.",
+            unknown.join(", ")
+        ))),
+    }
+}
+
+/// Lints without a database: every migration in `dir` (`lint --all`), with paths shown from `root`.
+/// From `from` on only, when given: the tables older files create count as existing.
+pub fn lint_all(
+    dir: &Path,
+    root: &Path,
+    from: Option<i64>,
+    dialect: Dialect,
+    config: &lint::LintConfig,
+) -> Result<lint::LintReport> {
+    let source = Source::load(dir)?;
+    let all: Vec<&MigrationFile> = source.migrations.iter().filter(|m| from.is_none_or(|f| m.version >= f)).collect();
+    Ok(lint::lint(&all, root, dialect, config))
+}
+
+/// Lints the files a person named, in the order given, as the `dialect` reads them.
+pub fn lint_files(files: &[PathBuf], dialect: Dialect, config: &lint::LintConfig) -> Result<lint::LintReport> {
+    let texts = files
+        .iter()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                // A byte order mark is not SQL (migrations are read without it too).
+                .map(|sql| (f.display().to_string(), sql.strip_prefix('\u{feff}').unwrap_or(&sql).to_string()))
+                .map_err(|e| Error::input(format!("cannot read {}: {e}", f.display())))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(lint::lint_files(&texts, dialect, config))
+}
+
+/// Lints what `up` would run on the environment: the migrations not applied there (all of them
+/// when its database does not exist yet), each table they create new for the ones after it.
+pub async fn lint_pending(s: &Session, root: &Path) -> Result<lint::LintReport> {
+    let source = s.source()?;
+    let applied = s.reading(|db| db.applied()).await?;
+    let done: std::collections::HashSet<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
+    let pending: Vec<&MigrationFile> = source.migrations.iter().filter(|m| !done.contains(&m.version)).collect();
+    Ok(lint::lint(&pending, root, s.ws.target.dialect(), &s.lint))
+}

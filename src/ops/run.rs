@@ -1,0 +1,234 @@
+//! Runs: the preview, the run under its guard, fleets, and the fixes a failed run offers.
+
+use super::*;
+
+/// Exactly the SQL a run would send, without running it. (A redo previews its rollback.)
+pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
+    let source = s.source()?;
+    let applied = s.reading(|db| db.applied()).await?;
+    let up = matches!(work, Work::Up(_));
+    let mut report = match work {
+        Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
+        Work::Down(target) => runner::preview_down(&source, &applied, target),
+        Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1)),
+    }?;
+    report.database = s.ws.target.display();
+    if up {
+        report.warnings = check::warnings(&source, &applied);
+        report.findings = findings_of(s, &source, &report.planned);
+    }
+    report.guard = Guard::for_run(&s.ws, &report.findings);
+    Ok(report)
+}
+
+/// What `lint` finds in the ups a run would apply (their downs are not part of it).
+fn findings_of(s: &Session, source: &Source, planned: &[runner::Step]) -> Vec<lint::Finding> {
+    let files: Vec<&MigrationFile> = planned.iter().filter_map(|p| source.get(p.version)).collect();
+    let names: Vec<&str> = planned.iter().map(|p| p.file.as_str()).collect();
+    lint::lint(&files, &s.ws.migrations, s.ws.target.dialect(), &s.lint)
+        .findings
+        .into_iter()
+        .filter(|f| names.contains(&f.file.as_str()))
+        .collect()
+}
+
+/// A run a person asked for.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub work: Work,
+    pub allow_out_of_order: bool,
+    /// Back up first (a protected environment always does).
+    pub backup: bool,
+    /// Verify that backup in a scratch database first.
+    pub verify: bool,
+    /// The plan the person saw: anything else and nothing runs.
+    pub expect: Option<Vec<Seen>>,
+    /// The database that plan was made for (a saved plan says): any other and nothing runs.
+    pub expect_database: Option<String>,
+    /// What the person typed to confirm a protected environment.
+    pub confirm: Option<String>,
+    /// The person read the lint errors in what would run, and wants it to run anyway.
+    pub acknowledge_lint: bool,
+}
+
+impl RunRequest {
+    pub fn new(work: Work) -> RunRequest {
+        RunRequest {
+            work,
+            allow_out_of_order: false,
+            backup: false,
+            verify: false,
+            expect: None,
+            expect_database: None,
+            confirm: None,
+            acknowledge_lint: false,
+        }
+    }
+}
+
+/// Applies, rolls back or redoes, under the lock, with the backup asked for (or required) taken
+/// once the plan is known. A failure after a backup names it (in the error, or in the report's
+/// failure). A redo returns its rollback and, when that went through, its apply.
+pub async fn run(
+    s: &Session,
+    req: RunRequest,
+    cancel: &Cancel,
+    on_run: &mut (dyn FnMut(&RunEvent) + Send),
+    on_backup: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<(RunReport, Option<RunReport>)> {
+    let confirmed = Confirmation { typed: req.confirm.clone(), lint_acknowledged: req.acknowledge_lint };
+    // The name first, before anything connects; the lint errors once it is known what would run.
+    Guard::for_run(&s.ws, &[]).enforce(&confirmed)?;
+    let here = s.ws.target.display();
+    if let Some(there) = req.expect_database.as_ref().filter(|d| !d.is_empty() && **d != here) {
+        return Err(Error::new(
+            Problem::PlanChanged,
+            format!("the plan was made for {there}, not for {here}, so nothing was run."),
+        )
+        .with_remedy(Remedy::Preview));
+    }
+    let source = s.source()?;
+    let opts = RunOptions {
+        lock_timeout: s.lock_timeout,
+        stall_timeout: s.connect.stall_timeout,
+        allow_out_of_order: req.allow_out_of_order,
+        cancel: cancel.clone(),
+        expect: req.expect,
+    };
+    let mut first = BackupFirst {
+        ws: &s.ws,
+        store: s.store()?,
+        keep: s.keep,
+        wanted: req.backup,
+        verify: req.verify,
+        cancel,
+        on: on_backup,
+        taken: None,
+    };
+    let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
+    if let (Work::Up(to), true) = (req.work, s.ws.protected) {
+        let guarded = async {
+            let applied = db.applied().await?;
+            // A plan that cannot be made is the run's to report, with its remedies.
+            let planned = runner::preview_up(&source, &applied, to, req.allow_out_of_order).map(|r| r.planned);
+            Guard::for_run(&s.ws, &findings_of(s, &source, &planned.unwrap_or_default())).enforce(&confirmed)
+        };
+        if let Err(e) = guarded.await {
+            db.close().await;
+            return Err(e);
+        }
+    }
+    let result = run_on(s, db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
+    // Bounded: over a connection the server stopped answering, a polite close would wait for ever.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), db.close()).await;
+    let (mut report, mut then) = result?;
+    // The backup is offered only once the database changed: a failure that changed nothing needs
+    // no restore, and a restore would lose what was written since the backup.
+    let mut changed = false;
+    for r in std::iter::once(&mut report).chain(then.as_mut()) {
+        let part_way =
+            r.failure.as_ref().is_some_and(|e| e.remedies.iter().any(|x| matches!(x, Remedy::Resolve { .. })));
+        changed |= !r.done.is_empty() || part_way;
+        if changed {
+            r.failure = r.failure.take().map(|e| first.hint(e));
+        }
+        r.database = s.ws.target.display();
+        r.backup = first.taken.as_ref().map(|b| b.id.clone());
+    }
+    Ok((report, then))
+}
+
+/// The run itself on an open connection: the warnings before it, the migrations, and the schema
+/// file after it.
+async fn run_on(
+    s: &Session,
+    db: &mut dyn Database,
+    source: &Source,
+    work: Work,
+    opts: &RunOptions,
+    first: &mut BackupFirst<'_>,
+    on_run: &mut (dyn FnMut(&RunEvent) + Send),
+) -> Result<(RunReport, Option<RunReport>)> {
+    let warnings = match work {
+        Work::Up(_) => check::warnings(source, &db.applied().await?),
+        _ => Vec::new(),
+    };
+    for w in &warnings {
+        on_run(&RunEvent::Warning { warning: w.clone() });
+    }
+    let (mut report, mut then) = runner::execute(db, source, work, opts, first, on_run).await?;
+    for r in std::iter::once(&mut report).chain(then.as_mut()) {
+        r.warnings.splice(0..0, warnings.iter().cloned());
+    }
+    let last = then.as_mut().unwrap_or(&mut report);
+    if let Some(file) = &s.schema_file
+        && last.failure.is_none()
+        && !last.done.is_empty()
+        && let Err(e) = write_schema_file(db, file).await
+    {
+        last.warnings.push(crate::event::Warning { kind: crate::event::WarningKind::SchemaFile, message: e.message });
+    }
+    Ok((report, then))
+}
+
+/// Rewrites the schema file (never through a link: the project's files are untrusted input).
+async fn write_schema_file(db: &mut dyn Database, file: &std::path::Path) -> Result<()> {
+    let text = db.inspect().await?.to_text(db.dialect().name());
+    if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Error::input(format!("{} is a link: the schema file was not written", file.display())));
+    }
+    std::fs::write(file, text)
+        .map_err(|e| Error::input(format!("cannot write the schema file {}: {e}", file.display())))
+}
+
+/// A run over a fleet a person asked for.
+pub struct FleetRequest {
+    pub fleet: String,
+    pub operation: fleet::Operation,
+    pub policy: fleet::Policy,
+    /// What the person typed to confirm a protected fleet (its name).
+    pub confirm: Option<String>,
+    /// Send the environments' stored passwords to the servers they name now (see `--trust-host`).
+    pub trust_host: bool,
+    pub settings: fleet::Settings,
+}
+
+/// Works on every database of a fleet. A fleet that changes a protected database (the fleet, or
+/// one of its environments) needs the fleet's name typed first, and each such database is backed
+/// up before its run. Only a fleet that cannot be listed fails as a whole; each member's outcome is
+/// in the report.
+pub async fn fleet(
+    p: &project::Project,
+    mut req: FleetRequest,
+    cancel: &Cancel,
+    on: fleet::OnRow,
+) -> Result<fleet::FleetReport> {
+    let cfg = p.fleet(&req.fleet)?;
+    req.policy.per_server = req.policy.per_server.or(cfg.per_server);
+    if req.operation.changes() && fleet::protected(p, &req.fleet) {
+        let why = format!("fleet {} is protected", req.fleet);
+        project::check_typed(&req.fleet, &why, req.confirm.as_deref())?;
+    }
+    let members = fleet::members(p, &req.fleet, &req.settings.connect, req.trust_host).await?;
+    Ok(fleet::run(&req.fleet, members, req.operation, &req.policy, &req.settings, cancel, on).await)
+}
+
+/// Accepts the edited file of an applied migration (a protected environment asks for its name).
+pub async fn repair(s: &Session, version: i64, reason: &str, confirm: Option<&str>) -> Result<String> {
+    project::check_confirmation(&s.ws, confirm, false)?;
+    let source = s.source()?;
+    let mut db = s.open(false).await?;
+    let r = crate::migration::amend::repair(db.as_mut(), &source, version, reason, s.lock_timeout).await;
+    db.close().await;
+    r
+}
+
+/// Clears a failed migration after a person fixed the database by hand.
+pub async fn resolve(s: &Session, version: i64, applied: bool, confirm: Option<&str>) -> Result<String> {
+    project::check_confirmation(&s.ws, confirm, false)?;
+    let source = s.source()?;
+    let mut db = s.open(false).await?;
+    let r = crate::migration::amend::resolve(db.as_mut(), &source, version, applied, s.lock_timeout).await;
+    db.close().await;
+    r
+}
