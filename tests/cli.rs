@@ -408,6 +408,14 @@ async fn what_godwit_cannot_follow_in_sqlx_toml_stops_it_before_anything_runs() 
     );
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("GODWIT_TEST_TOKEN") && !o.stderr.contains("Secret-77"), "{}", o.stderr);
+    // Verbs that need no database are not stopped by it.
+    let o = output(
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .env("GODWIT_TEST_TOKEN", "ghp_not-a-url-but-a-Secret-77")
+            .args(["check", "--offline"]),
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
     // Holding the URL, it is used as sqlx-cli uses it.
     let o = output(
         Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(t.dir.path()).env("GODWIT_TEST_TOKEN", &t.url).arg("up"),

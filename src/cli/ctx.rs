@@ -30,6 +30,9 @@ impl Ctx {
             return Ok(w);
         }
         if let Some(d) = &self.database_url {
+            if let Some(why) = &d.refused {
+                return Err(Error::input(why.clone()));
+            }
             return adhoc(&d.url, self.cli.source.clone(), self.sqlx.as_ref(), d.theirs);
         }
         let cwd = std::env::current_dir().unwrap_or_default();
@@ -191,6 +194,8 @@ pub(super) struct DatabaseUrl {
     pub(super) url: String,
     /// From the person's own environment, not a folder's `.env`.
     pub(super) theirs: bool,
+    /// Why the variable's value is not used (it is not a URL), said when a verb needs it.
+    pub(super) refused: Option<String>,
 }
 
 /// A database named by a URL; `theirs` when the person gave it (`--url`, their own `DATABASE_URL`),

@@ -578,7 +578,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         (None, Some(file)) => Some(crate::sqlx_config::read(file)?),
         (None, None) => crate::sqlx_config::in_folder(&start)?,
     };
-    let database_url = database_url(&start, sqlx.as_ref())?;
+    let database_url = database_url(&start, sqlx.as_ref());
     let ctx = Ctx { cli, project, sqlx, database_url, again };
     if let Some(name) = ctx.cli.fleet.fleet.clone() {
         return fleet::fleet_verb(&ctx, &name).await;
@@ -661,33 +661,38 @@ async fn run(cli: Cli, again: String) -> Result<()> {
 ///
 /// sqlx.toml's `database-url-var` names another variable, as sqlx-cli reads it. The file may be a
 /// stranger's, and the variable one of the person's secrets: its value is taken only when it is a
-/// database URL, and never echoed.
-fn database_url(dir: &std::path::Path, sqlx: Option<&crate::sqlx_config::SqlxConfig>) -> Result<Option<DatabaseUrl>> {
+/// database URL, and never echoed; otherwise the refusal is kept for a verb that needs the URL.
+fn database_url(dir: &std::path::Path, sqlx: Option<&crate::sqlx_config::SqlxConfig>) -> Option<DatabaseUrl> {
     let named = sqlx.and_then(|c| c.database_url_var.as_deref().map(|v| (v, c.path.as_path())));
     let var = named.map_or("DATABASE_URL", |(v, _)| v);
     let found = match std::env::var(var) {
-        Ok(url) => Some(DatabaseUrl { url, theirs: true }),
+        Ok(url) => Some(DatabaseUrl { url, theirs: true, refused: None }),
         Err(_) => std::fs::read_to_string(dir.join(".env")).ok().and_then(|text| {
             text.lines().find_map(|line| {
                 let line = line.trim();
                 let line = line.strip_prefix("export ").unwrap_or(line);
                 let (key, value) = line.split_once('=')?;
-                (key.trim() == var).then(|| DatabaseUrl { url: dotenv_value(value.trim()), theirs: false })
+                (key.trim() == var).then(|| DatabaseUrl {
+                    url: dotenv_value(value.trim()),
+                    theirs: false,
+                    refused: None,
+                })
             })
         }),
     };
     if let (Some(d), Some((var, file))) = (&found, named) {
         let scheme = d.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
         if !matches!(scheme.as_deref(), Some("postgres" | "postgresql" | "mysql" | "mariadb" | "sqlite")) {
-            return Err(Error::input(format!(
+            let why = format!(
                 "{} says the database URL is in `{var}` (`[common] database-url-var`), and `{var}` does not hold a \
                  postgres://, mysql:// or sqlite:// URL; its value was not used or shown. Set `{var}` to the \
                  database's URL, or pass --url.",
                 file.display()
-            )));
+            );
+            return Some(DatabaseUrl { url: String::new(), theirs: false, refused: Some(why) });
         }
     }
-    Ok(found)
+    found
 }
 
 /// A `.env` value as written: quotes removed, an unquoted value's ` #` comment dropped, nothing
