@@ -429,12 +429,12 @@ impl Project {
 
     /// Where this project's databases keep their history (sqlx.toml's `[migrate]`).
     pub fn tables(&self) -> crate::db::Tables {
-        self.sqlx.as_ref().map(|c| c.tables.clone()).unwrap_or_default()
+        sqlx_config::tables(self.sqlx.as_ref())
     }
 
     /// How checksums are computed: the characters sqlx.toml's `ignored-chars` leaves out.
     pub fn checksums(&self) -> Checksums {
-        Checksums::ignoring(self.sqlx.as_ref().map(|c| c.ignored_chars.clone()).unwrap_or_default())
+        sqlx_config::checksums(self.sqlx.as_ref())
     }
 
     /// How many backups of each environment to keep: `[backups] keep`, else 10.
@@ -767,8 +767,7 @@ pub fn init(root: &Path, asked: Option<&str>) -> Result<Created> {
     let dir = root.join(&migrations);
     let (adopted, problems) = match dir.is_dir() {
         true => {
-            let sums = Checksums::ignoring(sqlx.map(|c| c.ignored_chars).unwrap_or_default());
-            let s = Source::load_with(&dir, &sums)?;
+            let s = Source::load_with(&dir, &sqlx_config::checksums(sqlx.as_ref()))?;
             (s.migrations.len(), s.problems.len())
         }
         false => (0, 0),

@@ -163,6 +163,16 @@ fn parse(path: &Path, text: &str) -> Result<SqlxConfig> {
     })
 }
 
+/// Where the history is, as `sqlx` says (sqlx's own tables without a file).
+pub fn tables(sqlx: Option<&SqlxConfig>) -> Tables {
+    sqlx.map(|c| c.tables.clone()).unwrap_or_default()
+}
+
+/// How checksums are computed, as `sqlx` says (of every character without a file).
+pub fn checksums(sqlx: Option<&SqlxConfig>) -> crate::migration::source::Checksums {
+    crate::migration::source::Checksums::ignoring(sqlx.map(|c| c.ignored_chars.clone()).unwrap_or_default())
+}
+
 /// The migrations folder when godwit.toml and sqlx.toml may both name one: the one that does, or
 /// `migrations`. Both naming different folders is an error that names both files.
 pub fn migrations_dir(godwit: Option<(&Path, &str)>, sqlx: Option<&SqlxConfig>) -> Result<String> {

@@ -85,7 +85,7 @@ impl Ctx {
             create_sqlite: false,
             lock_timeout: Duration::from_secs(self.cli.lock_timeout),
             stall_timeout: Duration::from_secs(self.cli.stall_timeout.max(1)),
-            tables: self.sqlx.as_ref().map(|c| c.tables.clone()).unwrap_or_default(),
+            tables: crate::sqlx_config::tables(self.sqlx.as_ref()),
         }
     }
 
@@ -212,9 +212,7 @@ pub(super) fn adhoc(
         Some(s) => folder_here(&s)?,
         None => adhoc_migrations(sqlx)?,
     };
-    let checksums =
-        crate::migration::source::Checksums::ignoring(sqlx.map(|c| c.ignored_chars.clone()).unwrap_or_default());
-    Ok(Workspace::adhoc(target, cwd.join(migrations)).with_checksums(checksums))
+    Ok(Workspace::adhoc(target, cwd.join(migrations)).with_checksums(crate::sqlx_config::checksums(sqlx)))
 }
 
 /// The migrations folder without a project or --source: sqlx.toml's, as sqlx-cli reads it. The file
