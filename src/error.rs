@@ -17,6 +17,9 @@ pub enum ErrorKind {
     Lock,
     /// Refused by a protection rule (exit 5).
     Protected,
+    /// The database's history and the files disagree in a way only a person can settle: an applied
+    /// file edited or deleted, pending migrations older than applied ones, one left part way (exit 6).
+    Decision,
     /// A person stopped the work (Ctrl-C, SIGTERM, Cancel): exit 130, as a shell reports an interrupt.
     Cancelled,
 }
@@ -30,6 +33,7 @@ impl ErrorKind {
             ErrorKind::Connect => 3,
             ErrorKind::Lock => 4,
             ErrorKind::Protected => 5,
+            ErrorKind::Decision => 6,
         }
     }
 }
@@ -46,6 +50,19 @@ pub enum Problem {
     /// A migration file that cannot be used as it is (name, encoding, header, statements).
     #[error("a migration file cannot be used")]
     BadFile,
+    /// Something named does not exist: an environment, a migration's version, a backup, a template.
+    #[error("no such {what}")]
+    NotFound { what: Named },
+    /// A file, a backup or an environment is for another kind of database than the work needs.
+    #[error("made for another kind of database")]
+    WrongDialect,
+    /// A schema built from migrations is not the schema it had to be (a baseline or a squash proven
+    /// on a scratch database, a down that does not undo its up).
+    #[error("the schemas differ")]
+    SchemaMismatch,
+    /// The file system refused to read or write `path`.
+    #[error("cannot read or write {path}")]
+    Io { path: String },
     /// An applied migration's file changed after it ran.
     #[error("migration {version} changed after it was applied")]
     Drift { version: i64 },
@@ -107,13 +124,44 @@ impl Problem {
     pub fn kind(&self) -> ErrorKind {
         use Problem::*;
         match self {
-            Input | BadFile | Drift { .. } | MissingFile { .. } | OutOfOrder => ErrorKind::Input,
-            Dirty { .. } | MigrationFailed { .. } | PlanChanged | Failed => ErrorKind::Failed,
+            Input | BadFile | NotFound { .. } | WrongDialect => ErrorKind::Input,
+            Drift { .. } | MissingFile { .. } | OutOfOrder | Dirty { .. } => ErrorKind::Decision,
+            MigrationFailed { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => ErrorKind::Failed,
             LockHeld { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
             Protected | CodeNotAllowed => ErrorKind::Protected,
             Cancelled => ErrorKind::Cancelled,
         }
+    }
+}
+
+/// What kind of thing a [`Problem::NotFound`] names.
+#[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[ts(export)]
+pub enum Named {
+    Environment,
+    Fleet,
+    Migration,
+    Backup,
+    Template,
+    /// A database the environment names, or a SQLite file.
+    Database,
+    /// A file or folder a person named.
+    Path,
+}
+
+impl std::fmt::Display for Named {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Named::Environment => "environment",
+            Named::Fleet => "fleet",
+            Named::Migration => "migration",
+            Named::Backup => "backup",
+            Named::Template => "template",
+            Named::Database => "database",
+            Named::Path => "file or folder",
+        })
     }
 }
 
@@ -234,6 +282,24 @@ impl Error {
     }
     pub fn connect(message: impl Into<String>) -> Self {
         Self::new(Problem::CannotConnect, message)
+    }
+    pub fn not_found(what: Named, message: impl Into<String>) -> Self {
+        Self::new(Problem::NotFound { what }, message)
+    }
+    /// The file system refused `doing` ("cannot write", "cannot read") at `path`.
+    pub fn io(doing: &str, path: &std::path::Path, e: &std::io::Error) -> Self {
+        Self::new(Problem::Io { path: path.display().to_string() }, format!("{doing} {}: {e}", path.display()))
+    }
+    /// What was being done when this went wrong, said first; the problem and remedies stay.
+    pub fn context(mut self, before: impl std::fmt::Display) -> Self {
+        self.message = format!("{before}: {}", self.message);
+        self
+    }
+    /// What else a person must know (what was or was not changed), said after.
+    pub fn and(mut self, after: impl std::fmt::Display) -> Self {
+        let sep = if self.message.ends_with(['.', '!', '?']) { " " } else { "; " };
+        self.message = format!("{}{sep}{after}", self.message);
+        self
     }
     pub fn kind(&self) -> ErrorKind {
         self.problem.kind()

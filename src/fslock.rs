@@ -119,7 +119,7 @@ pub fn private_path(what: &Path, purpose: &str) -> Result<PathBuf> {
     builder.recursive(true);
     #[cfg(unix)]
     builder.mode(0o700);
-    builder.create(&dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    builder.create(&dir).map_err(|e| Error::io("cannot create", &dir, &e))?;
     let canonical = what.canonicalize().unwrap_or_else(|_| what.to_path_buf());
     let key = hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..8]);
     Ok(dir.join(format!("{purpose}-{key}.lock")))

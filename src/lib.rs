@@ -22,4 +22,4 @@ pub mod sqlx_config;
 pub mod syntax;
 pub mod template;
 
-pub use error::{Error, ErrorKind, Problem, Result};
+pub use error::{Error, ErrorKind, Named, Problem, Result};

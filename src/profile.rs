@@ -147,7 +147,7 @@ pub(crate) fn load_personal(path: &Path) -> Result<Personal> {
     if !path.exists() {
         return Ok(Default::default());
     }
-    let text = fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let text = fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, &e))?;
     toml::from_str(&text)
         .map_err(|e| Error::input(crate::db::target::redact_text(&format!("{} is not valid: {e}", path.display()))))
 }
@@ -174,7 +174,7 @@ pub(crate) fn write_ambient(path: &Path, env: &str, allowed_for: Option<&str>) -
 /// A TOML file to edit (empty when it does not exist yet).
 fn edit(path: &Path) -> Result<toml_edit::DocumentMut> {
     let text = if path.exists() {
-        fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?
+        fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, &e))?
     } else {
         String::new()
     };
@@ -185,9 +185,9 @@ fn edit(path: &Path) -> Result<toml_edit::DocumentMut> {
 
 fn save(path: &Path, doc: &toml_edit::DocumentMut) -> Result<()> {
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, &e))?;
     }
-    fs::write(path, doc.to_string()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))
+    fs::write(path, doc.to_string()).map_err(|e| Error::io("cannot write", path, &e))
 }
 
 /// A URL typed with its password (pasted into the app's form): the URL without it, and the

@@ -118,8 +118,7 @@ pub fn in_folder(dir: &Path) -> Result<Option<SqlxConfig>> {
 
 /// Reads a config file (sqlx-cli's `--config FILE`).
 pub fn read(path: &Path) -> Result<SqlxConfig> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, &e))?;
     parse(path, &text)
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{Out, TestDb, output};
 use godwit::db::Dialect;
+use serde_json::json;
 
 fn godwit(dir: &Path, url: &str, args: &[&str]) -> Out {
     let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
@@ -27,6 +28,11 @@ fn godwit(dir: &Path, url: &str, args: &[&str]) -> Out {
 
 fn run(t: &TestDb, args: &[&str]) -> Out {
     godwit(t.dir.path(), &t.url, args)
+}
+
+/// `run`, with an error written as JSON (`Out::problem`).
+fn run_json(t: &TestDb, args: &[&str]) -> Out {
+    godwit(t.dir.path(), &t.url, &[&["--errors", "json"], args].concat())
 }
 
 /// The commands an error printed as remedies (between backticks, starting with `godwit`).
@@ -97,9 +103,8 @@ async fn drift_is_refused_then_repaired() {
     assert_eq!(run(&t, &["up"]).code, 0);
     t.write("1_a.up.sql", "CREATE TABLE a (id INTEGER); -- reformatted");
     pair(&t, 2, "b", "CREATE TABLE b (id INTEGER);", "DROP TABLE b;");
-    let o = run(&t, &["up"]);
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("1_a.up.sql was edited after it was applied"), "{}", o.stderr);
+    let o = run_json(&t, &["up"]);
+    assert_eq!((o.code, o.problem()), (6, Some(json!({"problem": "drift", "version": 1}))), "{}", o.stderr);
     assert_eq!(t.tables().await, vec!["a"]);
     let o = run(&t, &["check"]);
     assert_eq!(o.code, 1);
@@ -119,14 +124,12 @@ async fn missing_files_and_down_files() {
     pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
     t.write("2_b.up.sql", "CREATE TABLE b (id INTEGER);");
     assert_eq!(run(&t, &["up"]).code, 0);
-    let o = run(&t, &["down"]);
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("2_b.down.sql is missing"), "{}", o.stderr);
+    let o = run_json(&t, &["down"]);
+    assert_eq!((o.code, o.problem_is()), (2, "bad_file".into()), "{}", o.stderr);
     assert_eq!(t.tables().await, vec!["a", "b"]);
     std::fs::remove_file(t.migrations().join("2_b.up.sql")).unwrap();
-    let o = run(&t, &["up"]);
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("migration 2 (b) is applied to this database but its file is not in"), "{}", o.stderr);
+    let o = run_json(&t, &["up"]);
+    assert_eq!((o.code, o.problem()), (6, Some(json!({"problem": "missing_file", "version": 2}))), "{}", o.stderr);
     let o = run(&t, &["status"]);
     assert!(o.stdout.contains("missing") && o.stdout.contains("file missing"), "{}", o.stdout);
     // Removed on purpose: the person says so, and the history forgets it.
@@ -162,8 +165,8 @@ async fn mariadb_part_way_failure_then_resolve() {
     let o = run(&t, &["up"]);
     assert_eq!(o.code, 1);
     let o = run(&t, &["up"]);
-    assert_eq!(o.code, 1, "refuses to go on");
-    assert!(o.stderr.contains("failed part way in an earlier run"), "{}", o.stderr);
+    assert_eq!(o.code, 6, "refuses to go on: {}", o.stderr);
+    assert_eq!(run_json(&t, &["up"]).problem(), Some(json!({"problem": "dirty", "version": 1})));
     // The person drops the half-made table and fixes the file, then says so with the second command
     // the error printed, pasted as printed.
     t.strings("DROP TABLE a").await;
@@ -276,20 +279,25 @@ async fn check_reports_conflicts_out_of_order_and_json() {
     std::fs::remove_file(t.migrations().join("40_orphan.down.sql")).unwrap();
     let o = run(&t, &["check"]);
     assert_eq!(o.code, 1);
-    for needle in [
-        "revision conflict: 20_branch_a.up.sql and 30_branch_b.up.sql both revise 10",
-        "40_orphan.up.sql says `Revises: 35`",
-        "20_branch_a.up.sql is pending but older than the newest applied migration",
-        "40_orphan.up.sql has no down file 40_orphan.down.sql",
-    ] {
-        assert!(o.stdout.contains(needle), "missing `{needle}` in:\n{}", o.stdout);
-    }
+    assert!(o.stdout.contains("20_branch_a.up.sql and 30_branch_b.up.sql both revise 10"), "{}", o.stdout);
     let o = run(&t, &["check", "--json"]);
+    assert_eq!(o.code, 1);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    assert_eq!(v["findings"].as_array().unwrap().len(), 4);
-    let o = run(&t, &["up"]);
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("--allow-out-of-order"));
+    let found: Vec<(&str, &serde_json::Value)> =
+        v["findings"].as_array().unwrap().iter().map(|f| (f["kind"].as_str().unwrap(), &f["files"])).collect();
+    assert_eq!(
+        found,
+        [
+            ("unknown_revision", &json!(["40_orphan.up.sql"])),
+            ("revision_conflict", &json!(["20_branch_a.up.sql", "30_branch_b.up.sql"])),
+            ("missing_down", &json!(["40_orphan.up.sql"])),
+            ("out_of_order", &json!(["20_branch_a.up.sql"])),
+        ]
+    );
+    let o = run_json(&t, &["up"]);
+    assert_eq!((o.code, o.problem_is()), (6, "out_of_order".into()), "{}", o.stderr);
+    let remedies = &o.problem_doc()["remedies"];
+    assert!(remedies.as_array().unwrap().contains(&json!({"remedy": "allow_out_of_order"})), "{remedies}");
 
     let o = run(&t, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();

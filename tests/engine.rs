@@ -217,7 +217,7 @@ async fn refusals(d: Dialect) {
     let edited = Source::load(&t.migrations()).unwrap();
     let e = runner::up(db.as_mut(), &edited, None, &opts(), &mut |_| {}).await.unwrap_err();
     assert_eq!(e.problem, Problem::Drift { version: 1 });
-    assert_eq!(e.kind(), ErrorKind::Input);
+    assert_eq!((e.kind(), e.exit_code()), (ErrorKind::Decision, 6));
     assert_eq!(e.remedies, [godwit::error::Remedy::Repair { version: 1 }]);
     assert_eq!(t.history().await, vec!["1:true", "2:true"]);
 
@@ -226,7 +226,7 @@ async fn refusals(d: Dialect) {
     std::fs::remove_file(t.migrations().join("2_create_posts.down.sql")).unwrap();
     let gone = Source::load(&t.migrations()).unwrap();
     let e = runner::up(db.as_mut(), &gone, None, &opts(), &mut |_| {}).await.unwrap_err();
-    assert!(e.message.contains("migration 2") && e.message.contains("not in"), "{}", e.message);
+    assert_eq!((e.kind(), e.problem), (ErrorKind::Decision, Problem::MissingFile { version: 2 }));
     db.close().await;
 }
 

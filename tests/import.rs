@@ -487,7 +487,7 @@ async fn baseline_starts_a_project_from_a_database(d: Dialect) {
     other.exec(schema).await;
     other.exec("CREATE INDEX users_email ON users (email);").await;
     let e = baseline(&session_in(&other, &prod), false).await.unwrap_err();
-    assert_eq!(e.problem, Problem::Failed);
+    assert_eq!(e.problem, Problem::SchemaMismatch);
     assert_eq!(recorded(&other).await, 0);
 
     let empty = made(d).await;
@@ -685,15 +685,20 @@ async fn squash_replaces_the_oldest_migrations(d: Dialect) {
     let other = made(if d == Dialect::Sqlite { Dialect::Postgres } else { Dialect::Sqlite }).await;
     let mut mixed = envs(false);
     mixed.push(("other".to_string(), Ok(session_in(&other, &dev))));
-    assert_eq!(ops::squash(&session(&dev), mixed, &req(false), &cancel).await.unwrap_err().problem, Problem::Input);
+    assert_eq!(
+        ops::squash(&session(&dev), mixed, &req(false), &cancel).await.unwrap_err().problem,
+        Problem::WrongDialect
+    );
     let typo = ops::SquashRequest { skip: vec!["stagin".into()], ..req(false) };
-    assert_eq!(ops::squash(&session(&dev), envs(false), &typo, &cancel).await.unwrap_err().problem, Problem::Input);
+    assert_eq!(
+        ops::squash(&session(&dev), envs(false), &typo, &cancel).await.unwrap_err().problem,
+        Problem::NotFound { what: godwit::Named::Environment }
+    );
     let outside = tempfile::NamedTempFile::new().unwrap();
     std::os::unix::fs::symlink(outside.path(), dev.migrations().join(".3_squashed.sql.new")).unwrap();
-    assert_eq!(
-        ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap_err().problem,
-        Problem::Input
-    );
+    let e = ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap_err();
+    let staged = dev.migrations().join(".3_squashed.sql.new").display().to_string();
+    assert_eq!(e.problem, Problem::Io { path: staged });
     assert_eq!(std::fs::read(outside.path()).unwrap(), b"", "nothing written through the link");
     std::fs::remove_file(dev.migrations().join(".3_squashed.sql.new")).unwrap();
     assert_eq!(files(&dev), before);

@@ -474,13 +474,15 @@ pub async fn fleet_run(state: &AppState, req: FleetRunRequest, sink: Sink<'_>) -
     let operation = match req.action {
         FleetAction::Status => Operation::Status,
         FleetAction::Check => Operation::Check,
-        FleetAction::Up => Operation::Run { work: Work::Up(None), allow_out_of_order: false },
-        FleetAction::Down => {
-            Operation::Run { work: Work::asked(Direction::Down, None, None)?, allow_out_of_order: false }
-        }
+        FleetAction::Up => Operation::Run { work: Work::Up(None), allow_out_of_order: false, acknowledge_lint: false },
+        FleetAction::Down => Operation::Run {
+            work: Work::asked(Direction::Down, None, None)?,
+            allow_out_of_order: false,
+            acknowledge_lint: false,
+        },
         FleetAction::VerifyBackups => Operation::VerifyBackups,
     };
-    let request = ops::FleetRequest {
+    let request = godwit::fleet::FleetRequest {
         fleet: req.fleet,
         operation,
         policy: Policy {
@@ -500,7 +502,7 @@ pub async fn fleet_run(state: &AppState, req: FleetRunRequest, sink: Sink<'_>) -
     let on: godwit::fleet::OnRow = std::sync::Arc::new(move |i, row| {
         let _ = tx.send((i, row.clone()));
     });
-    let run = ops::fleet(&p, request, &job.cancel, on);
+    let run = godwit::fleet::start(&p, request, &job.cancel, on);
     let forward = async {
         while let Some((index, row)) = rx.recv().await {
             if !sink(AppEvent::Fleet { index, row }) {

@@ -75,7 +75,7 @@ impl Store {
         b.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-        b.create(&self.dir).map_err(|e| Error::failed(format!("cannot create {}: {e}", self.dir.display())))?;
+        b.create(&self.dir).map_err(|e| Error::io("cannot create", &self.dir, &e))?;
         // A store made by an older Godwit was open to all.
         #[cfg(unix)]
         std::fs::set_permissions(&self.dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))
@@ -142,8 +142,7 @@ impl Store {
         if !path.exists() {
             return Ok(vec![]);
         }
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, &e))?;
         let mut all: Vec<BackupEntry> =
             serde_json::from_str(&text).map_err(|e| Error::input(format!("{} is damaged: {e}", path.display())))?;
         // Entries name files in this folder only: retention deletes them, restore reads them.
@@ -165,11 +164,11 @@ impl Store {
         let all = self.list()?;
         match id {
             None => all.into_iter().next().ok_or_else(|| {
-                Error::input("there is no backup of this environment yet: make one first.")
+                Error::not_found(crate::Named::Backup, "there is no backup of this environment yet: make one first.")
                     .with_remedy(crate::error::Remedy::Backups)
             }),
             Some(id) => all.into_iter().find(|e| e.id == id).ok_or_else(|| {
-                Error::input(format!("there is no backup `{id}` of this environment."))
+                Error::not_found(crate::Named::Backup, format!("there is no backup `{id}` of this environment."))
                     .with_remedy(crate::error::Remedy::Backups)
             }),
         }
@@ -184,7 +183,7 @@ impl Store {
         let text = serde_json::to_string_pretty(entries).expect("serializable");
         private_file(&tmp)
             .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-            .map_err(|e| Error::failed(format!("cannot write {}: {e}", tmp.display())))?;
+            .map_err(|e| Error::io("cannot write", &tmp, &e))?;
         std::fs::rename(&tmp, self.dir.join(MANIFEST))
             .map_err(|e| Error::failed(format!("cannot write the manifest: {e}")))
     }
@@ -270,7 +269,7 @@ pub async fn backup(
     // Held until the backup ends, so a sweep by another run leaves this one's file alone.
     let partial_lock = private_file(&partial)
         .and_then(|f| f.try_lock().map_err(std::io::Error::other).map(|_| f))
-        .map_err(|e| Error::failed(format!("cannot create {}: {e}", partial.display())))?;
+        .map_err(|e| Error::io("cannot create", &partial, &e))?;
     on(&BackupEvent::Phase { message: format!("backing up {} with {tool_name}", target.display()) });
 
     let started = Instant::now();
@@ -299,11 +298,10 @@ pub async fn backup(
         Err(e) => {
             // Nothing that looks like a finished backup stays behind.
             let _ = std::fs::remove_file(&partial);
-            let mut e = e;
-            if e.problem != Problem::Cancelled {
-                e.message = format!("the backup failed, and nothing was changed: {}", e.message);
-            }
-            return Err(e);
+            return Err(match e.problem {
+                Problem::Cancelled => e,
+                _ => e.context("the backup failed, and nothing was changed"),
+            });
         }
     };
     drop(partial_lock);

@@ -218,8 +218,7 @@ pub(crate) async fn run(
     let (stdout, stdin) = (child.stdout.take(), child.stdin.take());
     let io = async {
         if let (Some(out), Some(mut stdout)) = (out, stdout) {
-            let file =
-                super::private_file(out).map_err(|e| Error::failed(format!("cannot create {}: {e}", out.display())))?;
+            let file = super::private_file(out).map_err(|e| Error::io("cannot create", out, &e))?;
             // Compression runs on its own thread, so the dump keeps streaming while a chunk is packed.
             let written = Arc::new(AtomicU64::new(0));
             let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(32);
@@ -254,7 +253,7 @@ pub(crate) async fn run(
             return Ok(Some(hash));
         }
         if let (Some(input), Some(stdin)) = (input, stdin) {
-            let cannot_read = |e: std::io::Error| Error::input(format!("cannot read {}: {e}", input.display()));
+            let cannot_read = |e: std::io::Error| Error::io("cannot read", input, &e);
             let file = std::fs::File::open(input).map_err(cannot_read)?;
             // Backups made before compression are plain files.
             let reader: Box<dyn std::io::Read + Send> = if is_compressed(input) {
@@ -400,11 +399,11 @@ fn disk_error(path: &Path, e: std::io::Error) -> Error {
 /// Hashes a file (for tools that write it themselves, and to check a backup before restoring it).
 pub fn sha256_of(path: &Path) -> Result<String> {
     use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io("cannot read", path, &e))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+        let n = f.read(&mut buf).map_err(|e| Error::io("cannot read", path, &e))?;
         if n == 0 {
             break;
         }

@@ -49,13 +49,33 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
     let (operation, json) = match &ctx.cli.verb {
         Verb::Status { json, .. } => (Operation::Status, json.json),
         Verb::Check { offline: false, schema: false, json } => (Operation::Check, json.json),
-        Verb::Up { to, dry_run: false, allow_out_of_order, backup: false, verify: false, json, plan: None, .. } => {
-            (Operation::Run { work: Work::Up(*to), allow_out_of_order: *allow_out_of_order }, *json)
-        }
-        Verb::Down { steps, to, dry_run: false, json } => {
-            (Operation::Run { work: Work::asked(Direction::Down, *to, *steps)?, allow_out_of_order: false }, *json)
-        }
-        Verb::Redo => (Operation::Run { work: Work::Redo, allow_out_of_order: false }, false),
+        Verb::Up {
+            to,
+            dry_run: false,
+            allow_out_of_order,
+            backup: false,
+            verify: false,
+            json,
+            plan: None,
+            acknowledge_lint,
+            ..
+        } => (
+            Operation::Run {
+                work: Work::Up(*to),
+                allow_out_of_order: *allow_out_of_order,
+                acknowledge_lint: *acknowledge_lint,
+            },
+            *json,
+        ),
+        Verb::Down { steps, to, dry_run: false, json } => (
+            Operation::Run {
+                work: Work::asked(Direction::Down, *to, *steps)?,
+                allow_out_of_order: false,
+                acknowledge_lint: false,
+            },
+            *json,
+        ),
+        Verb::Redo => (Operation::Run { work: Work::Redo, allow_out_of_order: false, acknowledge_lint: false }, false),
         Verb::Backups { cmd: Some(BackupsCmd::Verify { id: None }), json } => (Operation::VerifyBackups, json.json),
         Verb::VerifyBackups { json } => (Operation::VerifyBackups, json.json),
         Verb::Secret { cmd: SecretCmd::Set { env: None, stdin } } => return secret_set(p, name, *stdin),
@@ -74,7 +94,7 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
         }
         _ => None,
     };
-    let req = ops::FleetRequest {
+    let req = crate::fleet::FleetRequest {
         fleet: name.to_string(),
         operation,
         policy: ctx.cli.fleet.policy(),
@@ -86,7 +106,7 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
     let shown = live.clone();
     let on: crate::fleet::OnRow = Arc::new(move |i, row| shown.lock().expect("display").show(i, row));
     let cancel = ctx.cancel_on_signals();
-    let report = ops::fleet(p, req, &cancel, on).await;
+    let report = crate::fleet::start(p, req, &cancel, on).await;
     live.lock().expect("display").finish();
     let report = report?;
     if json {

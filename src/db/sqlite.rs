@@ -13,7 +13,7 @@ use super::history::Bookkeeper;
 use super::sql::{self, Syntax};
 use super::{ConnectOptions, Dialect, EventKind, Failure, Inspect, Migrate, Script, TableCount, Target};
 use super::{migration_error, run_counted};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::migration::source::MigrationFile;
 use crate::syntax::split::Statement;
 
@@ -105,17 +105,23 @@ impl Sqlite {
     pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Self> {
         let path = target.sqlite_path();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
-            return Err(Error::connect(format!(
-                "the folder of the SQLite database {} does not exist: create {} first, or fix the path in the URL.",
-                path.display(),
-                dir.display()
-            )));
+            return Err(Error::new(
+                Problem::NoDatabase,
+                format!(
+                    "the folder of the SQLite database {} does not exist: create {} first, or fix the path in the URL.",
+                    path.display(),
+                    dir.display()
+                ),
+            ));
         }
         if !opts.create_sqlite && !path.exists() {
-            return Err(Error::connect(format!(
-                "the SQLite database {} does not exist yet: applying migrations creates it, or fix the path in the URL.",
-                path.display()
-            )));
+            return Err(Error::new(
+                Problem::NoDatabase,
+                format!(
+                    "the SQLite database {} does not exist yet: applying migrations creates it, or fix the path in the URL.",
+                    path.display()
+                ),
+            ));
         }
         let o = SqliteConnectOptions::new()
             .filename(path)
@@ -530,7 +536,7 @@ pub(crate) fn remove_file(path: &std::path::Path) -> Result<bool> {
             Ok(true)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::failed(format!("cannot remove {}: {e}", path.display()))),
+        Err(e) => Err(Error::io("cannot remove", path, &e)),
     }
 }
 

@@ -15,6 +15,7 @@ use super::Member;
 use crate::db::ConnectOptions;
 use crate::error::{Error, ErrorKind, Problem};
 use crate::event::RunEvent;
+use crate::migration::guard::{Confirmation, Guard};
 use crate::migration::runner::{Cancel, Work};
 use crate::ops::{self, RunRequest, Session};
 
@@ -25,8 +26,9 @@ pub enum Operation {
     Status,
     /// Reads where each stands, and fails a member with anything `check` finds.
     Check,
-    /// Applies or rolls back, as `up`, `down` and `redo` do on one database.
-    Run { work: Work, allow_out_of_order: bool },
+    /// Applies or rolls back, as `up`, `down` and `redo` do on one database. `acknowledge_lint`:
+    /// the person read the lint errors that a protected member's guard asks about.
+    Run { work: Work, allow_out_of_order: bool, acknowledge_lint: bool },
     /// Restores each member's newest backup into a scratch database and compares it.
     VerifyBackups,
 }
@@ -499,9 +501,10 @@ async fn work(
             }
             Err(e) => (Some(e), false),
         },
-        Operation::Run { work, allow_out_of_order } => {
+        Operation::Run { work, allow_out_of_order, acknowledge_lint } => {
             let req = RunRequest {
                 allow_out_of_order,
+                acknowledge_lint,
                 // The fleet's name was confirmed for all of its members.
                 confirm: Some(s.ws.confirm_name()),
                 ..RunRequest::new(work)
@@ -525,4 +528,36 @@ async fn work(
             }
         }
     }
+}
+
+/// A run over a fleet a person asked for.
+pub struct FleetRequest {
+    pub fleet: String,
+    pub operation: Operation,
+    pub policy: Policy,
+    /// What the person typed to confirm a protected fleet (its name).
+    pub confirm: Option<String>,
+    /// Send the environments' stored passwords to the servers they name now (see `--trust-host`).
+    pub trust_host: bool,
+    pub settings: Settings,
+}
+
+/// Works on every database of a fleet. A fleet that changes a protected database (the fleet, or
+/// one of its environments) needs the fleet's name typed first, and each such database is backed
+/// up before its run. Only a fleet that cannot be listed fails as a whole; each member's outcome is
+/// in the report.
+pub async fn start(
+    p: &crate::project::Project,
+    mut req: FleetRequest,
+    cancel: &Cancel,
+    on: OnRow,
+) -> crate::Result<FleetReport> {
+    let cfg = p.fleet(&req.fleet)?;
+    req.policy.per_server = req.policy.per_server.or(cfg.per_server);
+    if req.operation.changes() {
+        let guard = Guard::for_fleet(&req.fleet, super::protected(p, &req.fleet));
+        guard.enforce(&Confirmation::typed(req.confirm.as_deref()))?;
+    }
+    let members = super::members(p, &req.fleet, &req.settings.connect, req.trust_host).await?;
+    Ok(run(&req.fleet, members, req.operation, &req.policy, &req.settings, cancel, on).await)
 }

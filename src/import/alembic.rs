@@ -87,7 +87,7 @@ pub struct CodeToRun {
 /// What `read` would run for the project in `dir` (the interpreter `python`, else the project's
 /// own virtualenv's, else `python3`). Runs nothing.
 pub fn code_to_run(dir: &Path, python: Option<&Path>) -> Result<CodeToRun> {
-    let dir = &std::fs::canonicalize(dir).map_err(|e| Error::input(format!("cannot open {}: {e}", dir.display())))?;
+    let dir = &std::fs::canonicalize(dir).map_err(|e| Error::io("cannot open", dir, &e))?;
     let (_, location) = locate(dir)?;
     let python = interpreter(dir, python)?;
     let mut files = vec![format!("{} (and what it imports)", location.join("env.py").display())];
@@ -229,7 +229,7 @@ fn locate(dir: &Path) -> Result<(Option<PathBuf>, PathBuf)> {
 
 /// `script_location` from an alembic.ini, relative to it (`%(here)s` is its folder).
 fn script_location(ini: &Path) -> Result<PathBuf> {
-    let text = std::fs::read_to_string(ini).map_err(|e| Error::input(format!("cannot read {}: {e}", ini.display())))?;
+    let text = std::fs::read_to_string(ini).map_err(|e| Error::io("cannot read", ini, &e))?;
     let here = ini.parent().unwrap_or(Path::new("."));
     let value = text
         .lines()

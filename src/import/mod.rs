@@ -174,7 +174,7 @@ impl Tool {
 /// before keep their files and versions, new ones come after them. Runs nothing but Alembic's own
 /// offline mode, and writes nothing.
 pub fn read(tool: Tool, dir: &Path, opts: &ReadOptions, into: &Path) -> Result<Import> {
-    let dir = &fs::canonicalize(dir).map_err(|e| Error::input(format!("cannot open {}: {e}", dir.display())))?;
+    let dir = &fs::canonicalize(dir).map_err(|e| Error::io("cannot open", dir, &e))?;
     if !dir.is_dir() {
         return Err(Error::input(format!("{} is not a folder", dir.display())));
     }
@@ -271,8 +271,7 @@ fn as_they_are(f: &Foreign, version: i64, names: &[String], into: &Path) -> Resu
         .iter()
         .map(|name| {
             let path = into.join(name);
-            let content =
-                fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+            let content = fs::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, &e))?;
             Ok(NewFile { name: name.clone(), content, exists: true })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -485,8 +484,7 @@ pub fn use_in_place(import: &mut Import, dir: &Path) -> Result<()> {
             .iter()
             .map(|name| {
                 let path = dir.join(name);
-                let bytes =
-                    fs::read(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+                let bytes = fs::read(&path).map_err(|e| Error::io("cannot read", &path, &e))?;
                 let content = String::from_utf8(bytes)
                     .map_err(|_| Error::input(format!("{} is not UTF-8 text", path.display())))?;
                 Ok(NewFile { name: name.clone(), content, exists: true })
@@ -538,7 +536,7 @@ pub fn write(import: &mut Import, dir: &Path, dry_run: bool) -> Result<Written> 
                     )));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::input(format!("cannot read {}: {e}", path.display()))),
+                Err(e) => return Err(Error::io("cannot read", &path, &e)),
             }
         }
         if let Some((_, other)) =
@@ -559,7 +557,7 @@ pub fn write(import: &mut Import, dir: &Path, dry_run: bool) -> Result<Written> 
         if f.exists { unchanged.push(f.name.clone()) } else { written.push(f.name.clone()) }
     }
     if !dry_run && !written.is_empty() {
-        fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, &e))?;
         let mut done: Vec<PathBuf> = Vec::new();
         for f in import.migrations.iter().flat_map(|m| &m.files).filter(|f| !f.exists) {
             let path = dir.join(&f.name);
@@ -576,7 +574,7 @@ pub fn write(import: &mut Import, dir: &Path, dry_run: bool) -> Result<Written> 
                 if done.iter().all(|p| p != &path) && e.kind() != std::io::ErrorKind::AlreadyExists {
                     let _ = fs::remove_file(&path);
                 }
-                return Err(Error::input(format!("cannot write {}: {e}; nothing was left written", path.display())));
+                return Err(Error::io("cannot write", &path, &e).and("nothing was left written"));
             }
             done.push(path);
         }
@@ -607,7 +605,7 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn read_text(dir: &Path, rel: &Path) -> Result<String> {
     let path = dir.join(rel);
-    let bytes = fs::read(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = fs::read(&path).map_err(|e| Error::io("cannot read", &path, &e))?;
     let text = String::from_utf8(bytes).map_err(|_| {
         Error::input(format!("{} is not UTF-8 text; save it as UTF-8 and import again", path.display()))
     })?;

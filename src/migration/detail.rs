@@ -58,11 +58,10 @@ pub fn detail(
 ) -> Result<MigrationDetail> {
     let applied = &recorded.applied;
     let rows = status::recorded_rows(source, recorded);
-    let row = rows
-        .iter()
-        .find(|r| r.version == version)
-        .cloned()
-        .ok_or_else(|| Error::input(format!("no migration has version {version}")).with_remedy(Remedy::Status))?;
+    let row = rows.iter().find(|r| r.version == version).cloned().ok_or_else(|| {
+        Error::not_found(crate::Named::Migration, format!("no migration has version {version}"))
+            .with_remedy(Remedy::Status)
+    })?;
     let file = source.get(version);
     let recorded = applied.iter().find(|a| a.version == version);
     let (down_sql, down_error) = match file.filter(|m| m.down_path.is_some()).map(|m| m.down_sql()) {

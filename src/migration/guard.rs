@@ -19,6 +19,10 @@ pub struct Guard {
     /// Error-level lint findings in the migrations that would run, which the person must
     /// acknowledge first (on a protected environment; elsewhere they are shown, not asked about).
     pub lint_errors: usize,
+    /// Why the name is asked for, in words, when it is not that the environment is protected.
+    #[serde(skip)]
+    #[ts(skip)]
+    because: Option<String>,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,14 +42,45 @@ pub struct Confirmation {
     pub lint_acknowledged: bool,
 }
 
+impl Confirmation {
+    /// A name typed (or given with `--confirm`), nothing else.
+    pub fn typed(name: Option<&str>) -> Confirmation {
+        Confirmation { typed: name.map(String::from), lint_acknowledged: false }
+    }
+}
+
 impl Guard {
     /// What any change to an environment (or a fleet) named `name` needs: on a protected one, its
     /// name typed, and a backup first where the change runs migrations.
     pub fn for_change(name: &str, protected: bool) -> Guard {
         match protected {
-            true => Guard { confirm: Some(name.into()), backup: Some(BackupWhy::Protected), lint_errors: 0 },
+            true => Guard { confirm: Some(name.into()), backup: Some(BackupWhy::Protected), ..Guard::default() },
             false => Guard::default(),
         }
+    }
+
+    /// A fleet's run that changes its databases: the fleet's name, when it (or one of its
+    /// environments) is protected; each protected member is backed up by its own run's guard.
+    pub fn for_fleet(name: &str, protected: bool) -> Guard {
+        Guard {
+            confirm: protected.then(|| name.into()),
+            because: Some(format!("fleet {name} is protected")),
+            ..Guard::default()
+        }
+    }
+
+    /// A change to `ws`'s history that runs no migration (repair, resolve, a baseline or an
+    /// import recorded): a protected environment's name.
+    pub fn for_history(ws: &Workspace) -> Guard {
+        Guard { confirm: ws.protected.then(|| ws.confirm_name()), ..Guard::default() }
+    }
+
+    /// A change that replaces or drops `ws`'s data (restore, `db drop`): its name, protected or not.
+    /// `happens` says what, followed by the name ("this replaces the data of").
+    pub fn for_replacing(ws: &Workspace, happens: &str) -> Guard {
+        let name = ws.confirm_name();
+        let because = (!ws.protected).then(|| format!("{happens} {name}"));
+        Guard { confirm: Some(name), because, ..Guard::default() }
     }
 
     /// A run's guard on `ws`, with `findings` the lint findings in what it would run.
@@ -60,7 +95,8 @@ impl Guard {
     /// Refuses, changing nothing, what was not confirmed as the guard asks.
     pub fn enforce(&self, c: &Confirmation) -> Result<()> {
         if let Some(name) = &self.confirm {
-            crate::project::check_typed(name, &format!("{name} is protected"), c.typed.as_deref())?;
+            let why = self.because.clone().unwrap_or_else(|| format!("{name} is protected"));
+            typed(name, &why, c.typed.as_deref())?;
         }
         if self.lint_errors > 0 && !c.lint_acknowledged {
             let name = self.confirm.as_deref().unwrap_or("this environment");
@@ -75,6 +111,19 @@ impl Guard {
             .with_remedy(Remedy::AcknowledgeLint));
         }
         Ok(())
+    }
+}
+
+/// That `typed` is `name`, which must be typed because of `why`.
+fn typed(name: &str, why: &str, typed: Option<&str>) -> Result<()> {
+    match typed {
+        Some(t) if t.trim() == name => Ok(()),
+        Some(t) => Err(Error::new(
+            Problem::Protected,
+            format!("`{}` is not `{name}`: {why}, and nothing was changed.", t.trim()),
+        )),
+        None => Err(Error::new(Problem::Protected, format!("{why}: type its name to confirm. Nothing was changed."))
+            .with_remedy(Remedy::Confirm { name: name.to_string() })),
     }
 }
 
@@ -116,12 +165,29 @@ mod tests {
         assert_eq!(Guard::for_change("shards", false), Guard::default());
         let g = Guard::for_change("shards", true);
         assert_eq!((g.confirm.as_deref(), g.backup, g.lint_errors), (Some("shards"), Some(BackupWhy::Protected), 0));
+        assert_eq!(Guard::for_fleet("shards", false).confirm, None);
+        assert_eq!(Guard::for_fleet("shards", true).confirm.as_deref(), Some("shards"));
+    }
+
+    #[test]
+    fn history_changes_ask_on_protected_ones_and_replacing_data_asks_everywhere() {
+        assert_eq!(Guard::for_history(&ws(false)), Guard::default());
+        let g = Guard::for_history(&ws(true));
+        assert_eq!((g.confirm, g.backup), (Some(ws(true).confirm_name()), None), "a history change takes no backup");
+        for protected in [false, true] {
+            let g = Guard::for_replacing(&ws(protected), "this drops");
+            assert_eq!(g.confirm, Some(ws(protected).confirm_name()));
+            let e = g.enforce(&Confirmation::default()).unwrap_err();
+            assert_eq!(e.remedies, vec![Remedy::Confirm { name: ws(protected).confirm_name() }]);
+            assert!(g.enforce(&Confirmation::typed(Some(&ws(protected).confirm_name()))).is_ok());
+        }
     }
 
     #[test]
     fn what_was_not_confirmed_is_refused() {
         let typed = |t: Option<&str>, ack: bool| Confirmation { typed: t.map(String::from), lint_acknowledged: ack };
-        let g = Guard { confirm: Some("prod".into()), backup: Some(BackupWhy::Protected), lint_errors: 1 };
+        let g =
+            Guard { confirm: Some("prod".into()), backup: Some(BackupWhy::Protected), lint_errors: 1, because: None };
         for (c, remedy) in [
             (typed(None, true), Remedy::Confirm { name: "prod".into() }),
             (typed(Some("prod"), false), Remedy::AcknowledgeLint),

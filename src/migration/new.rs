@@ -94,7 +94,7 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
         ))
         .with_remedy(crate::error::Remedy::CreateEmpty));
     }
-    fs::create_dir_all(dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
+    fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, &e))?;
     let _guard = crate::fslock::lock(&crate::fslock::private_path(dir, "new")?)?;
     let source = Source::load(dir)?;
     let newest = source.migrations.iter().map(|m| m.version).max();
@@ -147,8 +147,8 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
             .write(true)
             .create_new(true)
             .open(path)
-            .map_err(|e| Error::input(format!("cannot create {}: {e}", path.display())))?;
-        f.write_all(body.as_bytes()).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(|e| Error::io("cannot create", path, &e))?;
+        f.write_all(body.as_bytes()).map_err(|e| Error::io("cannot write", path, &e))?;
     }
     Ok(files.into_iter().map(|(p, _)| p).collect())
 }

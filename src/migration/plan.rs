@@ -68,7 +68,8 @@ fn known_version(source: &Source, applied: &[Applied], v: i64, down: bool) -> Re
         return Ok(());
     }
     let hint = if down { " (rolling back to version 0 rolls back everything)" } else { "" };
-    Err(Error::input(format!("no migration has version {v}; nothing was run{hint}.")).with_remedy(Remedy::Status))
+    Err(Error::not_found(crate::Named::Migration, format!("no migration has version {v}; nothing was run{hint}."))
+        .with_remedy(Remedy::Status))
 }
 
 /// Pending migrations up to `to` (inclusive), in version order. A pending migration older than the
@@ -136,12 +137,15 @@ pub fn plan_down<'a>(source: &'a Source, applied: &[Applied], target: DownTarget
         }
         if !m.has_down {
             let expected = m.down_path.as_ref().map(|p| crate::migration::source::file_name(p)).unwrap_or_default();
-            return Err(Error::input(format!(
-                "migration {} cannot be rolled back: its down file {expected} is missing; nothing was rolled back. \
+            return Err(Error::new(
+                Problem::BadFile,
+                format!(
+                    "migration {} cannot be rolled back: its down file {expected} is missing; nothing was rolled back. \
                  Write it (the SQL that undoes {}) and try again.",
-                m.version,
-                m.file_name()
-            )));
+                    m.version,
+                    m.file_name()
+                ),
+            ));
         }
         out.push(m);
     }

@@ -70,14 +70,17 @@ impl MigrationFile {
             Ok(bytes) => String::from_utf8(bytes).map(|s| without_bom(s).0).map_err(|_| {
                 Error::new(Problem::BadFile, format!("{} is not valid UTF-8; save it as UTF-8.", path.display()))
             }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::input(format!(
-                "migration {} cannot be rolled back: its down file {} is missing. Write it (the SQL \
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::new(
+                Problem::BadFile,
+                format!(
+                    "migration {} cannot be rolled back: its down file {} is missing. Write it (the SQL \
                  that undoes {}) and try again.",
-                self.version,
-                path.display(),
-                self.file_name()
-            ))),
-            Err(e) => Err(Error::input(format!("cannot read {}: {e}", path.display()))),
+                    self.version,
+                    path.display(),
+                    self.file_name()
+                ),
+            )),
+            Err(e) => Err(Error::io("cannot read", path, &e)),
         }
     }
 }

@@ -6,7 +6,10 @@ use super::*;
 pub async fn backup(s: &Session, cancel: &Cancel, on: &(dyn Fn(&BackupEvent) + Send + Sync)) -> Result<BackupEntry> {
     let store = s.store()?;
     let mut db = s.read().await?.ok_or_else(|| {
-        crate::Error::input(format!("{} does not exist yet: there is nothing to back up.", s.ws.target.display()))
+        crate::Error::new(
+            Problem::NoDatabase,
+            format!("{} does not exist yet: there is nothing to back up.", s.ws.target.display()),
+        )
     })?;
     let r = backup::backup(db.as_mut(), &s.ws.target, &store, &s.ws.confirm_name(), s.keep, cancel, on).await;
     db.close().await;
@@ -35,7 +38,7 @@ pub async fn restore(
     cancel: &Cancel,
     on: &(dyn Fn(&BackupEvent) + Send + Sync),
 ) -> Result<Restored> {
-    project::check_confirmation(&s.ws, confirm, true)?;
+    Guard::for_replacing(&s.ws, "this replaces the data of").enforce(&Confirmation::typed(confirm))?;
     let store = s.store()?;
     let mut db = s.open(false).await?;
     let r = backup::restore(db.as_mut(), &s.ws.target, &store, id, s.lock_timeout, cancel, on).await;

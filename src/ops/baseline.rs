@@ -16,7 +16,7 @@ pub async fn baseline(
 ) -> Result<crate::import::baseline::BaselineOutcome> {
     use crate::import::baseline;
     if !dry_run {
-        project::check_confirmation(&s.ws, confirm, false)?;
+        Guard::for_history(&s.ws).enforce(&Confirmation::typed(confirm))?;
     }
     // No folder yet is a project with no migrations yet.
     let source = match s.ws.migrations.exists() {
@@ -25,7 +25,10 @@ pub async fn baseline(
     };
     let label = s.ws.confirm_name();
     let mut db = s.read().await?.ok_or_else(|| {
-        Error::input(format!("{} does not exist yet: there is no schema to baseline.", s.ws.target.display()))
+        Error::new(
+            Problem::NoDatabase,
+            format!("{} does not exist yet: there is no schema to baseline.", s.ws.target.display()),
+        )
     })?;
     let live = async {
         let applied = db.applied().await?;
@@ -104,19 +107,22 @@ pub async fn baseline(
             })
             .collect();
         let more = if changes.len() > 5 { "; …" } else { "" };
-        return Err(Error::failed(if written {
-            format!(
-                "the baseline written from {label}'s schema does not make it again on a scratch database \
+        return Err(Error::new(
+            Problem::SchemaMismatch,
+            if written {
+                format!(
+                    "the baseline written from {label}'s schema does not make it again on a scratch database \
                  ({}{more}): nothing was written or recorded.",
-                listed.join("; ")
-            )
-        } else {
-            format!(
-                "{label}'s schema is not what {file} makes ({}{more}): nothing was recorded. Bring it in line by \
+                    listed.join("; ")
+                )
+            } else {
+                format!(
+                    "{label}'s schema is not what {file} makes ({}{more}): nothing was recorded. Bring it in line by \
                  hand first.",
-                listed.join("; ")
-            )
-        }));
+                    listed.join("; ")
+                )
+            },
+        ));
     }
     let outcome = baseline::BaselineOutcome {
         file: file.clone(),
@@ -132,14 +138,13 @@ pub async fn baseline(
     }
     let path = s.ws.migrations.join(&file);
     if written {
-        std::fs::create_dir_all(&s.ws.migrations)
-            .map_err(|e| Error::input(format!("cannot create {}: {e}", s.ws.migrations.display())))?;
+        std::fs::create_dir_all(&s.ws.migrations).map_err(|e| Error::io("cannot create", &s.ws.migrations, &e))?;
         std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(&path)
             .and_then(|mut f| std::io::Write::write_all(&mut f, sql.as_bytes()))
-            .map_err(|e| Error::input(format!("cannot write {}: {e}; nothing was recorded", path.display())))?;
+            .map_err(|e| Error::io("cannot write", &path, &e).and("nothing was recorded"))?;
     }
     let source = s.ws.source()?;
     let m = baseline::existing(&source)
@@ -180,15 +185,13 @@ pub async fn baseline(
     }
     .await;
     db.close().await;
-    if let Err(mut e) = recorded {
-        if written {
-            e.message = format!(
-                "{} was written, but recording it failed: {}. Running baseline again records it.",
-                path.display(),
-                e.message
-            );
-        }
-        return Err(e);
+    if let Err(e) = recorded {
+        return Err(match written {
+            true => e
+                .context(format!("{} was written, but recording it failed", path.display()))
+                .and("Running baseline again records it."),
+            false => e,
+        });
     }
     Ok(outcome)
 }

@@ -62,7 +62,7 @@ pub async fn import(
     let mut adoption = None;
     if let Some((s, confirm)) = history {
         if !req.dry_run {
-            project::check_confirmation(&s.ws, confirm, false)?;
+            Guard::for_history(&s.ws).enforce(&Confirmation::typed(confirm))?;
         }
         let mut conn = s.open(false).await?;
         match crate::import::history::plan(conn.as_mut(), &found, &s.ws.checksums).await {
@@ -91,17 +91,17 @@ pub async fn import(
             crate::import::history::record(conn.as_mut(), &found, a, &s.ws.checksums, lock_timeout).await
         };
         conn.close().await;
-        if let Err(mut e) = recorded {
-            if !files.written.is_empty() {
-                e.message = format!(
-                    "{} file(s) were written to {}, but recording the history failed: {}. Importing again with the \
-                     same command records it (the files already there are left as they are).",
-                    files.written.len(),
-                    files.dir,
-                    e.message
-                );
-            }
-            return Err(e);
+        if let Err(e) = recorded {
+            return Err(match files.written.is_empty() {
+                true => e,
+                false => e
+                    .context(format!(
+                        "{} file(s) were written to {}, but recording the history failed",
+                        files.written.len(),
+                        files.dir
+                    ))
+                    .and("Importing again records it (the files already there are left as they are)."),
+            });
         }
     }
     Ok(ImportOutcome { import: found, files, history: adoption, dry_run: req.dry_run })

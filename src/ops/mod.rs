@@ -10,9 +10,8 @@ use futures_util::future::BoxFuture;
 
 use crate::backup::{self, BackupEntry, BackupEvent, BackupFirst, Comparison, Restored, Store};
 use crate::db::{self, ConnectOptions, Database, Event};
-use crate::error::{Error, Problem, Remedy, Result};
+use crate::error::{Error, Named, Problem, Remedy, Result};
 use crate::event::RunEvent;
-use crate::fleet;
 use crate::lint;
 use crate::migration::check::{self, Finding};
 use crate::migration::detail;
@@ -258,7 +257,7 @@ pub async fn create_database(s: &Session) -> Result<bool> {
 /// Drops the environment's database, its name typed first whatever its protection; `false` when it
 /// did not exist.
 pub async fn drop_database(s: &Session, confirm: Option<&str>) -> Result<bool> {
-    project::check_confirmation_because(&s.ws, confirm, true, "this drops, with everything in it,")?;
+    Guard::for_replacing(&s.ws, "this drops, with everything in it,").enforce(&Confirmation::typed(confirm))?;
     db::drop_database(&s.ws.target, &s.connect).await
 }
 
@@ -350,7 +349,7 @@ pub fn lint_files(files: &[PathBuf], dialect: Dialect, config: &lint::LintConfig
             std::fs::read_to_string(f)
                 // A byte order mark is not SQL (migrations are read without it too).
                 .map(|sql| (f.display().to_string(), sql.strip_prefix('\u{feff}').unwrap_or(&sql).to_string()))
-                .map_err(|e| Error::input(format!("cannot read {}: {e}", f.display())))
+                .map_err(|e| Error::io("cannot read", f, &e))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(lint::lint_files(&texts, dialect, config))

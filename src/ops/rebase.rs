@@ -25,7 +25,7 @@ pub fn unread_fleets(p: &project::Project) -> Vec<(String, Result<Session>)> {
 /// `--skip` names that are not environments (a typo would leave out nothing, silently).
 pub(super) fn unknown_skips<T>(envs: &[(String, T)], skip: &[String]) -> Result<()> {
     match skip.iter().find(|n| !envs.iter().any(|(e, _)| e == *n)) {
-        Some(n) => Err(Error::input(format!("there is no environment `{n}` to skip"))),
+        Some(n) => Err(Error::not_found(Named::Environment, format!("there is no environment `{n}` to skip"))),
         None => Ok(()),
     }
 }

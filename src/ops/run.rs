@@ -181,41 +181,9 @@ async fn write_schema_file(db: &mut dyn Database, file: &std::path::Path) -> Res
         .map_err(|e| Error::input(format!("cannot write the schema file {}: {e}", file.display())))
 }
 
-/// A run over a fleet a person asked for.
-pub struct FleetRequest {
-    pub fleet: String,
-    pub operation: fleet::Operation,
-    pub policy: fleet::Policy,
-    /// What the person typed to confirm a protected fleet (its name).
-    pub confirm: Option<String>,
-    /// Send the environments' stored passwords to the servers they name now (see `--trust-host`).
-    pub trust_host: bool,
-    pub settings: fleet::Settings,
-}
-
-/// Works on every database of a fleet. A fleet that changes a protected database (the fleet, or
-/// one of its environments) needs the fleet's name typed first, and each such database is backed
-/// up before its run. Only a fleet that cannot be listed fails as a whole; each member's outcome is
-/// in the report.
-pub async fn fleet(
-    p: &project::Project,
-    mut req: FleetRequest,
-    cancel: &Cancel,
-    on: fleet::OnRow,
-) -> Result<fleet::FleetReport> {
-    let cfg = p.fleet(&req.fleet)?;
-    req.policy.per_server = req.policy.per_server.or(cfg.per_server);
-    if req.operation.changes() && fleet::protected(p, &req.fleet) {
-        let why = format!("fleet {} is protected", req.fleet);
-        project::check_typed(&req.fleet, &why, req.confirm.as_deref())?;
-    }
-    let members = fleet::members(p, &req.fleet, &req.settings.connect, req.trust_host).await?;
-    Ok(fleet::run(&req.fleet, members, req.operation, &req.policy, &req.settings, cancel, on).await)
-}
-
 /// Accepts the edited file of an applied migration (a protected environment asks for its name).
 pub async fn repair(s: &Session, version: i64, reason: &str, confirm: Option<&str>) -> Result<String> {
-    project::check_confirmation(&s.ws, confirm, false)?;
+    Guard::for_history(&s.ws).enforce(&Confirmation::typed(confirm))?;
     let source = s.source()?;
     let mut db = s.open(false).await?;
     let r = crate::migration::amend::repair(db.as_mut(), &source, version, reason, s.lock_timeout).await;
@@ -225,7 +193,7 @@ pub async fn repair(s: &Session, version: i64, reason: &str, confirm: Option<&st
 
 /// Clears a failed migration after a person fixed the database by hand.
 pub async fn resolve(s: &Session, version: i64, applied: bool, confirm: Option<&str>) -> Result<String> {
-    project::check_confirmation(&s.ws, confirm, false)?;
+    Guard::for_history(&s.ws).enforce(&Confirmation::typed(confirm))?;
     let source = s.source()?;
     let mut db = s.open(false).await?;
     let r = crate::migration::amend::resolve(db.as_mut(), &source, version, applied, s.lock_timeout).await;

@@ -40,7 +40,8 @@ pub async fn squash(
         None => {
             let ms: Vec<&MigrationFile> = source.migrations.iter().filter(|m| m.version <= req.to).collect();
             if source.get(req.to).is_none() {
-                return Err(Error::input(format!("no migration has version {}", req.to)).with_remedy(Remedy::Status));
+                return Err(Error::not_found(Named::Migration, format!("no migration has version {}", req.to))
+                    .with_remedy(Remedy::Status));
             }
             if ms.len() < 2 {
                 return Err(Error::input(format!(
@@ -105,12 +106,15 @@ pub async fn squash(
         match read {
             // The squashed file is one database's SQL: every environment must speak it.
             Ok((session, _)) if session.ws.target.dialect() != dialect => {
-                return Err(Error::input(format!(
-                    "{name} is {}, and the squashed file would be {}'s SQL: squash needs every environment on one kind \
+                return Err(Error::new(
+                    Problem::WrongDialect,
+                    format!(
+                        "{name} is {}, and the squashed file would be {}'s SQL: squash needs every environment on one kind \
                      of database. Nothing was changed",
-                    session.ws.target.dialect().name(),
-                    dialect.name()
-                )));
+                        session.ws.target.dialect().name(),
+                        dialect.name()
+                    ),
+                ));
             }
             Ok((session, applied)) => reads.push((name, session, applied)),
             // Left out only when it cannot be read: one that can is always checked.
@@ -171,17 +175,21 @@ pub async fn squash(
         let changes = crate::schema::diff(&schema, &made);
         let (wanted, granted) = (squash::privileges(&dump), granted.map(|g| squash::privileges(&g)));
         if granted.as_ref().is_some_and(|g| *g != wanted) {
-            return Err(Error::failed(
+            return Err(Error::new(
+                Problem::SchemaMismatch,
                 "the squashed file does not grant the privileges the migrations grant: nothing was changed",
             ));
         }
         if !changes.is_empty() {
             let listed: Vec<String> =
                 changes.iter().take(5).map(|c| format!("{} {} {}", c.kind.as_str(), c.name, c.what())).collect();
-            return Err(Error::failed(format!(
-                "the squashed file does not build what the migrations build ({}): nothing was changed",
-                listed.join("; ")
-            )));
+            return Err(Error::new(
+                Problem::SchemaMismatch,
+                format!(
+                    "the squashed file does not build what the migrations build ({}): nothing was changed",
+                    listed.join("; ")
+                ),
+            ));
         }
         text
     } else {
@@ -189,11 +197,8 @@ pub async fn squash(
     };
     let checksum = s.ws.checksums.of(&sql);
     for (name, session, applied) in reads {
-        let state = squash::classify(&applied, &squashed, req.to, &checksum).map_err(|e| {
-            let mut e = e;
-            e.message = format!("{name} {}. Nothing was changed", e.message);
-            e
-        })?;
+        let state = squash::classify(&applied, &squashed, req.to, &checksum)
+            .map_err(|e| e.context(&name).and("Nothing was changed."))?;
         states.push((name, Some(session), state));
     }
     let envs_out: Vec<(String, EnvSquash)> = states.iter().map(|(n, _, st)| (n.clone(), *st)).collect();
@@ -229,7 +234,7 @@ pub async fn squash(
             f.sync_all()
         });
         if let Err(e) = write {
-            return Err(Error::input(format!("cannot write {}: {e}; nothing was changed", staged.display())));
+            return Err(Error::io("cannot write", &staged, &e).and("nothing was changed"));
         }
         if let Err(e) = std::fs::rename(&staged, &path) {
             let _ = std::fs::remove_file(&staged);

@@ -160,7 +160,7 @@ pub fn render(
         return t.render(&v, dialect);
     }
     let names: Vec<String> = list(templates_dir)?.into_iter().map(|t| t.name).collect();
-    Err(Error::input(format!("there is no template `{name}`; known: {}", names.join(", "))))
+    Err(Error::not_found(crate::Named::Template, format!("there is no template `{name}`; known: {}", names.join(", "))))
 }
 
 /// Parameter values checked against the declarations: unknown names refused, defaults filled in,

@@ -55,7 +55,7 @@ pub(super) fn load_all(dir: &Path) -> Result<Vec<ProjectTemplate>> {
 }
 
 fn read(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))
+    fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, &e))
 }
 
 fn load(dir: &Path, name: &str) -> Result<ProjectTemplate> {

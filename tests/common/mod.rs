@@ -259,6 +259,27 @@ pub struct Out {
     pub stderr: String,
 }
 
+impl Out {
+    /// The problem an error names, from a run with `--errors json` (`None` when it succeeded).
+    pub fn problem(&self) -> Option<serde_json::Value> {
+        let last = self.stderr.lines().rev().find(|l| l.starts_with('{'))?;
+        let doc: serde_json::Value = serde_json::from_str(last).expect("--errors json writes one JSON object");
+        Some(doc["problem"].clone())
+    }
+    /// The whole JSON error (`problem`, `remedies`, `commands`…), from a run with `--errors json`.
+    pub fn problem_doc(&self) -> serde_json::Value {
+        let last = self.stderr.lines().rev().find(|l| l.starts_with('{')).expect("a JSON error on stderr");
+        serde_json::from_str(last).expect("--errors json writes one JSON object")
+    }
+    /// The problem's name (`not_found`, `drift`, …), from a run with `--errors json`.
+    pub fn problem_is(&self) -> String {
+        match self.problem() {
+            Some(p) => p["problem"].as_str().unwrap_or_default().to_string(),
+            None => panic!("no JSON error on stderr (run with --errors json): {}", self.stderr),
+        }
+    }
+}
+
 /// A command's outcome, without DATABASE_URL or a terminal.
 pub fn output(c: &mut std::process::Command) -> Out {
     let o = c.env_remove("DATABASE_URL").stdin(std::process::Stdio::null()).output().unwrap();

@@ -4,4 +4,4 @@
  * What kind of failure, as scripts and the UI need to tell them apart.
  * The exit codes are part of the CLI contract (DESIGN.md).
  */
-export type ErrorKind = "failed" | "input" | "connect" | "lock" | "protected" | "cancelled";
+export type ErrorKind = "failed" | "input" | "connect" | "lock" | "protected" | "decision" | "cancelled";

@@ -4,15 +4,19 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::db::Target;
-use crate::error::{Error, Problem, Result};
+use crate::error::{Error, Named, Problem, Result};
 use crate::migration::source::{Checksums, Source};
 use crate::profile::{self, EnvConfig, EnvInfo, PasswordSource};
 use crate::secret;
 use crate::sqlx_config::{self, SqlxConfig};
+
+mod init;
+mod workspace;
+pub use init::*;
+pub use workspace::*;
 
 pub const CONFIG_FILE: &str = "godwit.toml";
 
@@ -96,171 +100,6 @@ pub struct Project {
     migrations: String,
 }
 
-/// What a verb works on: a database and a migrations folder.
-#[derive(Debug, Clone)]
-pub struct Workspace {
-    /// The environment's name, when it came from a profile.
-    pub env: Option<String>,
-    pub target: Target,
-    pub migrations: PathBuf,
-    /// How the migrations' checksums are computed (sqlx.toml's `ignored-chars`).
-    pub checksums: Checksums,
-    pub protected: bool,
-    /// Where the password is kept in the keyring, for environments.
-    secret_key: Option<String>,
-    /// The person's own settings let their ambient passwords go to this environment.
-    ambient: bool,
-}
-
-impl Workspace {
-    /// What a person types to confirm a change: the environment's name, else the database's.
-    pub fn confirm_name(&self) -> String {
-        self.env.clone().unwrap_or_else(|| self.target.database())
-    }
-
-    pub fn adhoc(target: Target, migrations: PathBuf) -> Workspace {
-        let checksums = Checksums::default();
-        Workspace { env: None, target, migrations, checksums, protected: false, secret_key: None, ambient: false }
-    }
-
-    /// A database of a fleet that is not an environment (its password, if any, is in `target`).
-    pub fn member(target: Target, migrations: PathBuf, protected: bool) -> Workspace {
-        Workspace { protected, ..Workspace::adhoc(target, migrations) }
-    }
-
-    pub fn with_checksums(self, checksums: Checksums) -> Workspace {
-        Workspace { checksums, ..self }
-    }
-
-    /// The migrations folder, read.
-    pub fn source(&self) -> Result<Source> {
-        Source::load_with(&self.migrations, &self.checksums)
-    }
-
-    /// Adds the password, from GODWIT_PASSWORD_<ENV> or else the keyring, just before connecting
-    /// (verbs that only read files never touch the keyring). A keyring that cannot be read is not
-    /// an error yet: the server may not need a password; if it does, its refusal says why.
-    ///
-    /// A stored password is sent only to the server it was stored for. When the environment now
-    /// names another one (a changed or hostile `godwit.toml`), nothing is sent and the error offers
-    /// `Remedy::TrustServer`; `trust_server` is that confirmation, given once: the password is then
-    /// bound to the new server. Returns what it was bound to before, when it was rebound.
-    pub fn resolve_password(&mut self, trust_server: bool) -> Result<Option<String>> {
-        let (Some(env), Some(key)) = (&self.env, &self.secret_key) else { return Ok(None) };
-        if !self.target.dialect().has_passwords() || self.target.has_password() {
-            return Ok(None);
-        }
-        let var = password_var(env);
-        if let Some(p) = password_from_env(env) {
-            self.target =
-                self.target.clone().with_password(Some(p)).with_auth_hint(format!("the password came from {var}"));
-            return Ok(None);
-        }
-        let mut rebound = None;
-        let hint = match secret::get(key) {
-            Ok(Some(stored)) => {
-                let now = self.target.binding();
-                if !stored.allows(&now) {
-                    if !trust_server {
-                        return Err(server_changed(env, stored.bound_to, now));
-                    }
-                    secret::rebind(key, &now)?;
-                    rebound = Some(stored.bound_to.unwrap_or_else(|| "no server (stored by an older Godwit)".into()));
-                } else if !stored.tls_bound {
-                    // Bound from now on with the TLS settings it is used with, as newer ones are.
-                    let _ = secret::rebind(key, &now);
-                }
-                self.target = self.target.clone().with_password(Some(stored.password));
-                "the password came from the OS keyring: store the right one".to_string()
-            }
-            Ok(_) | Err(_) if self.ambient => {
-                self.target = self.target.clone().with_ambient(true);
-                match crate::db::target::ambient_sources().is_empty() {
-                    true => format!(
-                        "neither PGPASSWORD nor a pass file holds one (your own settings let `{env}` use them): \
-                         store its password in the OS keyring, or set {var}"
-                    ),
-                    false => format!("fix them, or store the password of `{env}` in the OS keyring"),
-                }
-            }
-            found => {
-                let why = match found {
-                    Ok(_) => format!("no password is stored for `{env}`"),
-                    Err(e) => e.message,
-                };
-                let ambient = crate::db::target::ambient_sources();
-                if self.target.dialect().has_ambient_passwords() && !ambient.is_empty() {
-                    // Said, so the person knows why their own password did not work here.
-                    let remedy = crate::error::Remedy::AllowAmbient { env: env.clone() };
-                    self.target = self.target.clone().with_auth_remedy(remedy);
-                    format!(
-                        "{why}, and your own {} was not sent (a project's file may name any server): store its \
-                         password in the OS keyring, set {var}, or let `{env}` use your own",
-                        ambient.join(" and ")
-                    )
-                } else {
-                    format!("{why}: store it in the OS keyring, or set {var}")
-                }
-            }
-        };
-        let remedy = crate::error::Remedy::SetPassword { env: env.clone() };
-        self.target = self.target.clone().with_auth_hint(hint).with_auth_remedy(remedy);
-        Ok(rebound)
-    }
-
-    /// Stores the environment's password, bound to the server it names now.
-    pub fn store_password(&self, password: &SecretString) -> Result<()> {
-        let key = self.secret_key.as_deref().ok_or_else(|| Error::input("only an environment keeps a password"))?;
-        secret::set(key, password, &self.target.binding())
-    }
-}
-
-fn server_changed(env: &str, stored_for: Option<String>, now: String) -> Error {
-    let was = match &stored_for {
-        Some(b) => format!("was stored for {b}"),
-        None => "was stored by an older Godwit, before passwords were bound to a server".into(),
-    };
-    Error::new(
-        Problem::ServerChanged,
-        format!(
-            "the password of `{env}` in the OS keyring {was}, but `{env}` now connects to {now}. It was not sent. \
-             If {now} is the right server, confirm it once; otherwise check who changed the environment."
-        ),
-    )
-    .with_remedy(crate::error::Remedy::TrustServer { env: env.to_string(), stored_for, now })
-}
-
-/// Asks for a name to be typed before a protected environment is changed (or, with `always`,
-/// before any environment is, as a restore does). `typed` is what the person typed (a prompt, the
-/// app's dialog) or gave with `--confirm`.
-pub fn check_confirmation(ws: &Workspace, typed: Option<&str>, always: bool) -> Result<()> {
-    check_confirmation_because(ws, typed, always, "this replaces the data of")
-}
-
-/// `check_confirmation`, saying what happens to an environment that is not protected
-/// (`happens` is followed by its name).
-pub fn check_confirmation_because(ws: &Workspace, typed: Option<&str>, always: bool, happens: &str) -> Result<()> {
-    if !ws.protected && !always {
-        return Ok(());
-    }
-    let name = ws.confirm_name();
-    let why = if ws.protected { format!("{name} is protected") } else { format!("{happens} {name}") };
-    check_typed(&name, &why, typed)
-}
-
-/// That `typed` is `name`, which must be typed because of `why` (an environment's or a fleet's).
-pub fn check_typed(name: &str, why: &str, typed: Option<&str>) -> Result<()> {
-    match typed {
-        Some(t) if t.trim() == name => Ok(()),
-        Some(t) => Err(Error::new(
-            Problem::Protected,
-            format!("`{}` is not `{name}`: {why}, and nothing was changed.", t.trim()),
-        )),
-        None => Err(Error::new(Problem::Protected, format!("{why}: type its name to confirm. Nothing was changed."))
-            .with_remedy(crate::error::Remedy::Confirm { name: name.to_string() })),
-    }
-}
-
 /// What became of a removed environment's stored password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PasswordRemoval {
@@ -306,8 +145,7 @@ impl Project {
     /// `load`, following the sqlx config file `sqlx` (sqlx-cli's `--config`) instead of the folder's.
     pub fn load_with(root: &Path, sqlx: Option<&Path>) -> Result<Project> {
         let path = root.join(CONFIG_FILE);
-        let text =
-            fs::read_to_string(&path).map_err(|e| Error::input(format!("cannot read {}: {e}", path.display())))?;
+        let text = fs::read_to_string(&path).map_err(|e| Error::io("cannot read", &path, &e))?;
         // A syntax error quotes its line, which may be a URL with a password typed into it.
         let config: Config = toml::from_str(&text).map_err(|e| {
             Error::input(crate::db::target::redact_text(&format!("{} is not valid: {e}", path.display())))
@@ -351,10 +189,8 @@ impl Project {
         }
         for (name, env) in &config.env {
             if let Some(url) = &env.url {
-                profile::refuse_password(name, url).map_err(|mut e| {
-                    e.message = format!("{}: {} This file is committed: remove it now.", path.display(), e.message);
-                    e
-                })?;
+                profile::refuse_password(name, url)
+                    .map_err(|e| e.context(path.display()).and("This file is committed: remove it now."))?;
             }
         }
         let mut p = Project {
@@ -455,10 +291,10 @@ impl Project {
             } else {
                 known.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
             };
-            Error::input(format!(
-                "there is no fleet `{name}` in {}; known: {known}",
-                self.root.join(CONFIG_FILE).display()
-            ))
+            Error::not_found(
+                Named::Fleet,
+                format!("there is no fleet `{name}` in {}; known: {known}", self.root.join(CONFIG_FILE).display()),
+            )
         })
     }
 
@@ -495,11 +331,14 @@ impl Project {
             .or_else(|| (names.len() == 1).then(|| names[0].clone()));
         match pick {
             Some(n) if self.env(&n).is_some() => Ok(n),
-            Some(n) => Err(Error::input(format!(
-                "there is no environment `{n}` in {}; known: {}",
-                self.root.join(CONFIG_FILE).display(),
-                list(&names)
-            ))),
+            Some(n) => Err(Error::not_found(
+                Named::Environment,
+                format!(
+                    "there is no environment `{n}` in {}; known: {}",
+                    self.root.join(CONFIG_FILE).display(),
+                    list(&names)
+                ),
+            )),
             None => Err(Error::input(format!(
                 "choose an environment with --env ({}), or set default_env in {}",
                 list(&names),
@@ -625,7 +464,10 @@ impl Project {
     /// `env remove`: removes the environment and its stored password.
     pub fn remove_env(&mut self, name: &str) -> Result<PasswordRemoval> {
         let Some((_, personal)) = self.env(name) else {
-            return Err(Error::input(format!("there is no environment `{name}`; known: {}", list(&self.env_names()))));
+            return Err(Error::not_found(
+                Named::Environment,
+                format!("there is no environment `{name}`; known: {}", list(&self.env_names())),
+            ));
         };
         let path = if personal {
             profile::personal_file(&self.id(), &self.root).expect("loaded from it")
@@ -725,94 +567,6 @@ fn list(names: &[&String]) -> String {
     } else {
         names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
     }
-}
-
-/// `GODWIT_PASSWORD_<ENV>`: the environment's name upper-cased, other characters as `_`.
-pub fn password_var(env: &str) -> String {
-    let suffix: String =
-        env.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect();
-    format!("GODWIT_PASSWORD_{suffix}")
-}
-
-/// The password for headless pipelines that have no keyring.
-pub fn password_from_env(env: &str) -> Option<SecretString> {
-    std::env::var(password_var(env)).ok().filter(|p| !p.is_empty()).map(SecretString::from)
-}
-
-/// `godwit init`: writes `godwit.toml` in `root`, adopting an existing migrations folder. In an sqlx
-/// project whose sqlx.toml names the folder, that stays the one place that says it.
-pub fn init(root: &Path, asked: Option<&str>) -> Result<Created> {
-    let path = root.join(CONFIG_FILE);
-    if path.exists() {
-        return Err(Error::input(format!(
-            "{} already exists; this folder is already a Godwit project.",
-            path.display()
-        )));
-    }
-    let sqlx = sqlx_config::in_folder(root)?;
-    let theirs = sqlx.as_ref().and_then(|c| c.migrations_dir.clone().map(|d| (c.path.clone(), d)));
-    let migrations = match (asked, &theirs) {
-        (Some(ours), Some((file, theirs))) if !sqlx_config::same_folder(ours, theirs) => {
-            return Err(Error::input(format!(
-                "{} says the migrations are in `{theirs}`, not `{ours}`: sqlx-cli and Godwit would apply different \
-                 folders. Let the project use `{theirs}` (its sqlx.toml says so for both tools). Nothing was written.",
-                file.display()
-            )));
-        }
-        (Some(ours), _) => ours.to_string(),
-        (None, Some((_, theirs))) => theirs.clone(),
-        (None, None) => "migrations".into(),
-    };
-    inside(root, &migrations).map_err(|why| Error::input(format!("the migrations folder `{migrations}` {why}")))?;
-    let dir = root.join(&migrations);
-    let (adopted, problems) = match dir.is_dir() {
-        true => {
-            let s = Source::load_with(&dir, &sqlx_config::checksums(sqlx.as_ref()))?;
-            (s.migrations.len(), s.problems.len())
-        }
-        false => (0, 0),
-    };
-    fs::create_dir_all(&dir).map_err(|e| Error::input(format!("cannot create {}: {e}", dir.display())))?;
-    let name: String = root
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "project".into())
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
-        .collect();
-    let id = format!("{name}-{:08x}", rand_u32());
-    // The folder's name is quoted as TOML: whatever it holds stays a string.
-    let folder = match theirs {
-        Some(_) => "# The migrations folder, the history table and checksums: as sqlx.toml says.\n".to_string(),
-        None => format!("migrations = {}\n", toml_edit::Value::from(migrations.as_str())),
-    };
-    let text = format!(
-        "# Godwit project settings. Commit this file; never put a password in it.\n\
-         # `id` names this project's passwords in each person's OS keyring.\nid = \"{id}\"\n\
-         {folder}\n[env.dev]\nurl = \"sqlite://dev.db\"\n"
-    );
-    fs::write(&path, text).map_err(|e| Error::input(format!("cannot write {}: {e}", path.display())))?;
-    Ok(Created { config: path, migrations, adopted, problems })
-}
-
-/// A project made by `init`.
-pub struct Created {
-    pub config: PathBuf,
-    /// The migrations folder, relative to the project.
-    pub migrations: String,
-    /// Migrations already in the folder.
-    pub adopted: usize,
-    /// Files in the folder that are not usable as they are (`check` lists them).
-    pub problems: usize,
-}
-
-/// Enough randomness for a project id, without a dependency: time and process, hashed.
-fn rand_u32() -> u32 {
-    use sha2::Digest;
-    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-    let h = sha2::Sha256::digest(seed.as_bytes());
-    u32::from_le_bytes([h[0], h[1], h[2], h[3]])
 }
 
 #[cfg(test)]

@@ -1,0 +1,79 @@
+//! `godwit init`: a folder made a project.
+
+use super::*;
+
+/// `godwit init`: writes `godwit.toml` in `root`, adopting an existing migrations folder. In an sqlx
+/// project whose sqlx.toml names the folder, that stays the one place that says it.
+pub fn init(root: &Path, asked: Option<&str>) -> Result<Created> {
+    let path = root.join(CONFIG_FILE);
+    if path.exists() {
+        return Err(Error::input(format!(
+            "{} already exists; this folder is already a Godwit project.",
+            path.display()
+        )));
+    }
+    let sqlx = sqlx_config::in_folder(root)?;
+    let theirs = sqlx.as_ref().and_then(|c| c.migrations_dir.clone().map(|d| (c.path.clone(), d)));
+    let migrations = match (asked, &theirs) {
+        (Some(ours), Some((file, theirs))) if !sqlx_config::same_folder(ours, theirs) => {
+            return Err(Error::input(format!(
+                "{} says the migrations are in `{theirs}`, not `{ours}`: sqlx-cli and Godwit would apply different \
+                 folders. Let the project use `{theirs}` (its sqlx.toml says so for both tools). Nothing was written.",
+                file.display()
+            )));
+        }
+        (Some(ours), _) => ours.to_string(),
+        (None, Some((_, theirs))) => theirs.clone(),
+        (None, None) => "migrations".into(),
+    };
+    inside(root, &migrations).map_err(|why| Error::input(format!("the migrations folder `{migrations}` {why}")))?;
+    let dir = root.join(&migrations);
+    let (adopted, problems) = match dir.is_dir() {
+        true => {
+            let s = Source::load_with(&dir, &sqlx_config::checksums(sqlx.as_ref()))?;
+            (s.migrations.len(), s.problems.len())
+        }
+        false => (0, 0),
+    };
+    fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, &e))?;
+    let name: String = root
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "project".into())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+        .collect();
+    let id = format!("{name}-{:08x}", rand_u32());
+    // The folder's name is quoted as TOML: whatever it holds stays a string.
+    let folder = match theirs {
+        Some(_) => "# The migrations folder, the history table and checksums: as sqlx.toml says.\n".to_string(),
+        None => format!("migrations = {}\n", toml_edit::Value::from(migrations.as_str())),
+    };
+    let text = format!(
+        "# Godwit project settings. Commit this file; never put a password in it.\n\
+         # `id` names this project's passwords in each person's OS keyring.\nid = \"{id}\"\n\
+         {folder}\n[env.dev]\nurl = \"sqlite://dev.db\"\n"
+    );
+    fs::write(&path, text).map_err(|e| Error::io("cannot write", &path, &e))?;
+    Ok(Created { config: path, migrations, adopted, problems })
+}
+
+/// A project made by `init`.
+pub struct Created {
+    pub config: PathBuf,
+    /// The migrations folder, relative to the project.
+    pub migrations: String,
+    /// Migrations already in the folder.
+    pub adopted: usize,
+    /// Files in the folder that are not usable as they are (`check` lists them).
+    pub problems: usize,
+}
+
+/// Enough randomness for a project id, without a dependency: time and process, hashed.
+fn rand_u32() -> u32 {
+    use sha2::Digest;
+    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+    let h = sha2::Sha256::digest(seed.as_bytes());
+    u32::from_le_bytes([h[0], h[1], h[2], h[3]])
+}
