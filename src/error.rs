@@ -232,6 +232,9 @@ pub enum Remedy {
     /// `rebase` (or `squash`, with the version it squashes to) could not read an environment: leave
     /// it out, if a person knows it has none of them.
     SkipEnv { env: String, squash_to: Option<i64> },
+    /// A squash up to `to` would lose rows or privileges some files make: squash the schema only,
+    /// knowing they are not in the squashed file.
+    SquashSchemaOnly { to: i64 },
     /// Reading a project runs its code (`code`): a person agrees to run it, having seen what.
     RunCode { code: crate::import::CodeToRun },
     /// The person's own `PGPASSWORD` or `~/.pgpass` was not sent to `env`: their own settings may

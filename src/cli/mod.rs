@@ -368,6 +368,9 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             "To let `{env}` use your own PGPASSWORD and ~/.pgpass (only do this if you trust its server): \
              `{godwit} secret ambient {env}`."
         ),
+        Remedy::SquashSchemaOnly { to } => {
+            format!("To squash the schema without them: `{godwit} squash --to {to} --schema-only`.")
+        }
         Remedy::SkipEnv { env, squash_to } => {
             let verb = squash_to.map_or_else(|| "rebase".to_string(), |to| format!("squash --to {to}"));
             format!("If you know {env} has none of them applied: `{godwit} {verb} --skip {}`.", shell_quote(env))

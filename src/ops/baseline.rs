@@ -31,59 +31,22 @@ pub async fn baseline(
         )
     })?;
     let live = async {
-        let applied = db.applied().await?;
-        if !applied.is_empty() {
-            return Err(Error::input(format!(
-                "{label} already has {} migration(s) recorded: baseline is for a database no migrations made.",
-                applied.len()
-            ))
-            .with_remedy(Remedy::Status));
-        }
-        if let Some((tool, table)) = baseline::other_tool(db.as_mut()).await? {
-            let whose = match tool {
-                crate::import::Tool::Dbmate => "dbmate's or golang-migrate's".to_string(),
-                t => format!("{}'s", t.name()),
-            };
-            return Err(Error::input(format!(
-                "{label} has {table}, {whose} history table: bring that tool's migrations in with `import`, which \
-                 also records what ran here, rather than a baseline."
-            )));
-        }
-        db.inspect().await
+        let applied = db.applied().await?.len();
+        let other = baseline::other_tool(db.as_mut()).await?;
+        refuse_database(&label, applied, other, None)?;
+        let live = db.inspect().await?;
+        refuse_database(&label, 0, None, Some(live.objects.len()))?;
+        Ok::<_, Error>(live)
     }
     .await;
     db.close().await;
     let live = live?;
-    if live.objects.is_empty() {
-        return Err(Error::input(format!(
-            "{label} holds no tables, views or other objects: there is nothing to baseline. Start with `godwit new`."
-        )));
-    }
 
     let now = chrono::Utc::now();
-    let (file, sql, written) = match baseline::existing(&source) {
-        Some(m) => {
-            if version.is_some_and(|v| v != m.version) {
-                return Err(Error::input(format!(
-                    "the project's baseline is {} already: leave out --version to record it here.",
-                    m.file_name()
-                )));
-            }
-            (m.file_name(), m.sql.clone(), false)
-        }
-        None if !source.migrations.is_empty() => {
-            return Err(Error::input(format!(
-                "{} already holds {} migration(s) and none is a baseline: baseline writes a project's first migration.",
-                s.ws.migrations.display(),
-                source.migrations.len()
-            )));
-        }
+    let (file, sql, written) = match plan_file(&source, version, now, &s.ws.migrations)? {
+        Some(m) => (m.file_name(), m.sql.clone(), false),
         None => {
-            let stamp: i64 = now.format("%Y%m%d%H%M%S").to_string().parse().expect("digits");
-            let version = version.unwrap_or(stamp);
-            if version <= 0 {
-                return Err(Error::input("a version is a positive number, such as a timestamp (20240201145745)."));
-            }
+            let version = version.unwrap_or_else(|| stamp(now));
             let dump = backup::tool::as_migration_sql(&schema_sql(s).await?, &s.connect.tables);
             let sql = baseline::render(&dump, s.ws.target.dialect(), version, &label, now);
             (baseline::file_name(version), sql, true)
@@ -194,4 +157,104 @@ pub async fn baseline(
         });
     }
     Ok(outcome)
+}
+
+/// A version made of the time, as `new` names files.
+fn stamp(now: chrono::DateTime<chrono::Utc>) -> i64 {
+    now.format("%Y%m%d%H%M%S").to_string().parse().expect("digits")
+}
+
+/// Why a database cannot be baselined: migrations already recorded there, another tool's
+/// history table, or nothing in it (`objects`, once inspected).
+fn refuse_database(
+    label: &str,
+    applied: usize,
+    other: Option<(crate::import::Tool, &str)>,
+    objects: Option<usize>,
+) -> Result<()> {
+    if applied > 0 {
+        return Err(Error::input(format!(
+            "{label} already has {applied} migration(s) recorded: baseline is for a database no migrations made."
+        ))
+        .with_remedy(Remedy::Status));
+    }
+    if let Some((tool, table)) = other {
+        let whose = match tool {
+            crate::import::Tool::Dbmate => "dbmate's or golang-migrate's".to_string(),
+            t => format!("{}'s", t.name()),
+        };
+        return Err(Error::input(format!(
+            "{label} has {table}, {whose} history table: bring that tool's migrations in with an import, which also \
+             records what ran here, rather than a baseline."
+        )));
+    }
+    if objects == Some(0) {
+        return Err(Error::input(format!(
+            "{label} holds no tables, views or other objects: there is nothing to baseline. Start with a new \
+             migration instead."
+        )));
+    }
+    Ok(())
+}
+
+/// The baseline file: the project's own when it has one (`Some`, to record elsewhere), else none
+/// yet (`None`: written from the schema). Refused when the folder holds other migrations, or
+/// `version` is not the existing baseline's or not a positive number.
+fn plan_file<'a>(
+    source: &'a Source,
+    version: Option<i64>,
+    now: chrono::DateTime<chrono::Utc>,
+    folder: &Path,
+) -> Result<Option<&'a MigrationFile>> {
+    use crate::import::baseline;
+    match baseline::existing(source) {
+        Some(m) if version.is_some_and(|v| v != m.version) => Err(Error::input(format!(
+            "the project's baseline is {} already: record it here without another version.",
+            m.file_name()
+        ))),
+        Some(m) => Ok(Some(m)),
+        None if !source.migrations.is_empty() => Err(Error::input(format!(
+            "{} already holds {} migration(s) and none is a baseline: baseline writes a project's first migration.",
+            folder.display(),
+            source.migrations.len()
+        ))),
+        None if version.unwrap_or_else(|| stamp(now)) <= 0 => {
+            Err(Error::input("a version is a positive number, such as a timestamp (20240201145745)."))
+        }
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::folder;
+    use super::*;
+
+    #[test]
+    fn a_database_with_history_another_tools_table_or_nothing_in_it_is_refused() {
+        assert!(refuse_database("prod", 0, None, None).is_ok());
+        assert!(refuse_database("prod", 0, None, Some(3)).is_ok());
+        let e = refuse_database("prod", 2, None, None).unwrap_err();
+        assert_eq!((e.problem, e.remedies), (Problem::Input, vec![Remedy::Status]));
+        let flyway = Some((crate::import::Tool::Flyway, "flyway_schema_history"));
+        assert_eq!(refuse_database("prod", 0, flyway, None).unwrap_err().problem, Problem::Input);
+        assert_eq!(refuse_database("prod", 0, None, Some(0)).unwrap_err().problem, Problem::Input);
+    }
+
+    #[test]
+    fn the_projects_baseline_is_recorded_elsewhere_and_a_new_one_needs_an_empty_folder() {
+        let now = chrono::Utc::now();
+        let (d, empty) = folder(&[]);
+        assert!(plan_file(&empty, None, now, d.path()).unwrap().is_none(), "written now");
+        assert!(plan_file(&empty, Some(7), now, d.path()).unwrap().is_none());
+        assert_eq!(plan_file(&empty, Some(0), now, d.path()).unwrap_err().problem, Problem::Input);
+
+        let (d, has) = folder(&[("5_baseline.sql", "CREATE TABLE a (id INT);"), ("6_b.sql", "SELECT 1;")]);
+        assert_eq!(plan_file(&has, None, now, d.path()).unwrap().map(|m| m.version), Some(5));
+        assert_eq!(plan_file(&has, Some(5), now, d.path()).unwrap().map(|m| m.version), Some(5));
+        assert_eq!(plan_file(&has, Some(9), now, d.path()).unwrap_err().problem, Problem::Input);
+
+        let (d, other) = folder(&[("1_a.sql", "CREATE TABLE a (id INT);")]);
+        assert_eq!(plan_file(&other, None, now, d.path()).unwrap_err().problem, Problem::Input);
+    }
 }

@@ -35,22 +35,9 @@ pub async fn import(
     dialect: Option<Dialect>,
     history: Option<(&Session, Option<&str>)>,
 ) -> Result<ImportOutcome> {
-    let own = history.map(|(s, _)| s.ws.target.dialect());
-    if let (Some(asked), Some(own)) = (dialect, own)
-        && asked != own
-    {
-        return Err(Error::input(format!(
-            "--dialect {} is not the database's ({}): the files are rendered for the database they are recorded in",
-            asked.name(),
-            own.name()
-        )));
-    }
+    let dialect = rendered_for(dialect, history.map(|(s, _)| s.ws.target.dialect()))?;
     let (tool, dir, into) = (req.tool, req.dir.clone(), migrations.to_path_buf());
-    let opts = crate::import::ReadOptions {
-        dialect: dialect.or(own),
-        python: req.python.clone(),
-        run_code: req.run_code.clone(),
-    };
+    let opts = crate::import::ReadOptions { dialect, python: req.python.clone(), run_code: req.run_code.clone() };
     // Alembic runs a Python process: off the async workers.
     let mut found = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts, &into))
         .await
@@ -121,4 +108,36 @@ pub async fn import_project(root: &Path, req: &ImportRequest, dialect: Option<Di
         project::init(root, Some(folder))?;
     }
     Ok(out)
+}
+
+/// The database the files are rendered for: the one their history is recorded in, which a
+/// `--dialect` asked for must agree with; else the one asked for, if any.
+fn rendered_for(asked: Option<Dialect>, recorded_in: Option<Dialect>) -> Result<Option<Dialect>> {
+    match (asked, recorded_in) {
+        (Some(asked), Some(own)) if asked != own => Err(Error::new(
+            Problem::WrongDialect,
+            format!(
+                "the files were asked for {}, and the database they are recorded in is {}: they are rendered for \
+                 the database they are recorded in",
+                asked.name(),
+                own.name()
+            ),
+        )),
+        (asked, own) => Ok(own.or(asked)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_recorded_in_a_database_are_rendered_for_it() {
+        use Dialect::*;
+        assert_eq!(rendered_for(None, None).unwrap(), None);
+        assert_eq!(rendered_for(Some(MySql), None).unwrap(), Some(MySql));
+        assert_eq!(rendered_for(None, Some(Postgres)).unwrap(), Some(Postgres));
+        assert_eq!(rendered_for(Some(Postgres), Some(Postgres)).unwrap(), Some(Postgres));
+        assert_eq!(rendered_for(Some(Sqlite), Some(Postgres)).unwrap_err().problem, Problem::WrongDialect);
+    }
 }

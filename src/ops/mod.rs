@@ -109,6 +109,28 @@ impl Session {
     }
 }
 
+/// Each environment's history as read: read, left out on purpose (`--skip`, only when it cannot
+/// be read: one that can is always checked), or not read, with why.
+struct Reads<T> {
+    read: Vec<(String, T)>,
+    skipped: Vec<String>,
+    unread: Vec<(String, Error)>,
+}
+
+impl<T> Reads<T> {
+    fn sort(reads: Vec<(String, Result<T>)>, skip: &[String]) -> Reads<T> {
+        let mut out = Reads { read: Vec::new(), skipped: Vec::new(), unread: Vec::new() };
+        for (name, r) in reads {
+            match r {
+                Ok(t) => out.read.push((name, t)),
+                Err(_) if skip.contains(&name) => out.skipped.push(name),
+                Err(e) => out.unread.push((name, e)),
+            }
+        }
+        out
+    }
+}
+
 /// Applied and pending migrations, with what is wrong with each.
 pub async fn status(s: &Session) -> Result<StatusReport> {
     // The files are read on other threads while the database answers: the two waits overlap.
@@ -363,4 +385,43 @@ pub async fn lint_pending(s: &Session, root: &Path) -> Result<lint::LintReport> 
     let done: std::collections::HashSet<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
     let pending: Vec<&MigrationFile> = source.migrations.iter().filter(|m| !done.contains(&m.version)).collect();
     Ok(lint::lint(&pending, root, s.ws.target.dialect(), &s.lint))
+}
+
+/// A migrations folder written from `(file, sql)` pairs, for the plans' tests.
+#[cfg(test)]
+fn folder(files: &[(&str, &str)]) -> (tempfile::TempDir, Source) {
+    let d = tempfile::tempdir().unwrap();
+    for (name, sql) in files {
+        std::fs::write(d.path().join(name), sql).unwrap();
+    }
+    let source = Source::load(d.path()).unwrap();
+    (d, source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_environment_that_cannot_be_read_is_left_out_only_when_asked() {
+        let reads: Vec<(String, Result<u8>)> = vec![
+            ("dev".into(), Ok(1)),
+            ("staging".into(), Err(Error::connect("down"))),
+            ("prod".into(), Err(Error::connect("down"))),
+            ("qa".into(), Ok(2)),
+        ];
+        let r = Reads::sort(reads, &["prod".into(), "qa".into()]);
+        assert_eq!(r.read, [("dev".to_string(), 1), ("qa".to_string(), 2)], "one that can be read is always read");
+        assert_eq!(r.skipped, ["prod"]);
+        let unread: Vec<(&str, &Problem)> = r.unread.iter().map(|(n, e)| (n.as_str(), &e.problem)).collect();
+        assert_eq!(unread, [("staging", &Problem::CannotConnect)]);
+    }
+
+    #[test]
+    fn a_skip_that_names_no_environment_is_refused() {
+        let envs = [("dev".to_string(), ()), ("prod".to_string(), ())];
+        assert!(rebase::unknown_skips(&envs, &["prod".into()]).is_ok());
+        let e = rebase::unknown_skips(&envs, &["prdo".into()]).unwrap_err();
+        assert_eq!(e.problem, Problem::NotFound { what: Named::Environment });
+    }
 }

@@ -53,39 +53,65 @@ pub async fn rebase(
 ) -> Result<RebaseOutcome> {
     use crate::migration::rebase;
     let source = Source::load(migrations)?;
-    let mut applied = std::collections::BTreeSet::new();
-    let (mut checked, mut unreachable, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     unknown_skips(&envs, skip)?;
+    let mut read = Vec::new();
     for (name, session) in envs {
-        let read = match session {
+        let r = match session {
             Ok(s) => s.reading(|db| db.applied()).await,
             Err(e) => Err(e),
         };
-        match read {
-            Ok(rows) => {
-                applied.extend(rows.iter().map(|a| a.version));
-                checked.push(name);
-            }
-            // Left out only when it cannot be read: one that can is always checked.
-            Err(_) if skip.contains(&name) => skipped.push(name),
-            Err(e) => unreachable.push((name, e.problem, e.message)),
-        }
+        read.push((name, r));
     }
+    let reads = Reads::sort(read, skip);
+    let applied = reads.read.iter().flat_map(|(_, rows)| rows.iter().map(|a| a.version)).collect();
     let plan = rebase::plan(&source, &applied, chrono::Utc::now())?;
-    if !plan.renames.is_empty()
-        && let Some((name, problem, why)) = unreachable.first()
-    {
-        return Err(Error::new(
-            read_problem(problem.clone()),
-            format!(
-                "cannot read the history of {name} ({why}): rebase reads every environment first, since renaming a \
-                 migration {name} has applied would run it again there. Nothing was renamed."
-            ),
-        )
-        .with_remedy(Remedy::SkipEnv { env: name.clone(), squash_to: None }));
-    }
+    refuse_unread(&plan, reads.unread)?;
+    let (checked, skipped) = (reads.read.into_iter().map(|(n, _)| n).collect(), reads.skipped);
     if !dry_run {
         rebase::apply(&plan, migrations)?;
     }
     Ok(RebaseOutcome { plan, checked, skipped, dry_run })
+}
+
+/// A rebase that renames something refuses while an environment's history is unread: renaming a
+/// migration it has applied would run it again there.
+fn refuse_unread(plan: &crate::migration::rebase::RebasePlan, unread: Vec<(String, Error)>) -> Result<()> {
+    match unread.into_iter().next() {
+        Some((name, e)) if !plan.renames.is_empty() => Err(Error::new(
+            read_problem(e.problem),
+            format!(
+                "cannot read the history of {name} ({}): rebase reads every environment first, since renaming a \
+                 migration {name} has applied would run it again there. Nothing was renamed.",
+                e.message
+            ),
+        )
+        .with_remedy(Remedy::SkipEnv { env: name, squash_to: None })),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migration::rebase::{RebasePlan, Rename};
+
+    #[test]
+    fn an_unread_environment_stops_a_rebase_only_when_something_moves() {
+        let down = || vec![("prod".to_string(), Error::new(Problem::AuthRefused, "refused"))];
+        assert!(refuse_unread(&RebasePlan::default(), down()).is_ok(), "nothing renamed: nothing to fear");
+        let moves = RebasePlan {
+            renames: vec![Rename {
+                version: 3,
+                new_version: 9,
+                from: vec!["3_a.sql".into()],
+                to: vec!["9_a.sql".into()],
+                why: "out of order".into(),
+            }],
+            after: Some(8),
+        };
+        let e = refuse_unread(&moves, down()).unwrap_err();
+        assert_eq!(e.remedies, vec![Remedy::SkipEnv { env: "prod".into(), squash_to: None }]);
+        assert_eq!(e.problem, read_problem(Problem::AuthRefused));
+        assert!(refuse_unread(&moves, Vec::new()).is_ok());
+    }
 }

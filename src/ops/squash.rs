@@ -35,111 +35,40 @@ pub async fn squash(
     let now = chrono::Utc::now();
 
     // The squashed file: written by an earlier run, or made now.
-    let (squashed, file, sql, removed, data) = match squash::existing(&source, req.to) {
-        Some((m, versions)) => (versions, m.file_name(), m.sql.clone(), Vec::new(), Vec::new()),
-        None => {
-            let ms: Vec<&MigrationFile> = source.migrations.iter().filter(|m| m.version <= req.to).collect();
-            if source.get(req.to).is_none() {
-                return Err(Error::not_found(Named::Migration, format!("no migration has version {}", req.to))
-                    .with_remedy(Remedy::Status));
-            }
-            if ms.len() < 2 {
-                return Err(Error::input(format!(
-                    "{} is the only migration up to {}: there is nothing to squash",
-                    ms[0].file_name(),
-                    req.to
-                )));
-            }
-            let data: Vec<String> =
-                ms.iter().filter(|m| squash::changes_rows(&m.sql, dialect)).map(|m| m.file_name()).collect();
-            // Privileges the squashed file cannot keep: any beyond the database, and any at all
-            // where the dump tool writes none.
-            let kept = if crate::backup::tool::for_dialect(dialect, &s.connect.tables).dumps_privileges() {
-                squash::Privileges::OnObjects
-            } else {
-                squash::Privileges::None
-            };
-            let lost: Vec<String> =
-                ms.iter().filter(|m| squash::privileges_of(&m.sql, dialect) > kept).map(|m| m.file_name()).collect();
-            if !lost.is_empty() && !req.schema_only {
-                return Err(Error::input(format!(
-                    "{} grant, revoke or change roles or privileges that a dump of {}'s database does not hold: the \
-                     squashed file would lose them. Keep those statements in a migration after the squashed ones, or \
-                     squash anyway with --schema-only",
-                    lost.join(", "),
-                    dialect.name()
-                )));
-            }
-            if !data.is_empty() && !req.schema_only {
-                return Err(Error::input(format!(
-                    "{} change rows, and the squashed file makes the schema only: a new database would lack those rows. \
-                     Move that data elsewhere (a seed), or squash anyway with --schema-only",
-                    data.join(", ")
-                )));
-            }
-            let removed: Vec<String> = ms
-                .iter()
-                .flat_map(|m| {
-                    let down =
-                        m.down_path.as_ref().filter(|_| m.has_down).map(|p| crate::migration::source::file_name(p));
-                    std::iter::once(m.file_name()).chain(down)
-                })
-                .collect();
-            let versions: Vec<i64> = ms.iter().map(|m| m.version).collect();
-            let file = format!("{}_squashed.sql", req.to);
-            (versions, file, String::new(), removed, data)
-        }
-    };
+    let dumps_privileges = crate::backup::tool::for_dialect(dialect, &s.connect.tables).dumps_privileges();
+    let SquashFiles { squashed, file, sql, removed, data } = plan_files(&source, req, dialect, dumps_privileges)?;
 
     // Every environment's history, before anything is made or changed.
     unknown_skips(&envs, &req.skip)?;
-    let mut states: Vec<(String, Option<Session>, EnvSquash)> = Vec::new();
-    let mut reads: Vec<(String, Session, Vec<db::Applied>)> = Vec::new();
+    let mut read = Vec::new();
     for (name, session) in envs {
-        let read = match session {
-            Ok(session) => match session.reading(|db| db.applied()).await {
-                Ok(applied) => Ok((session, applied)),
-                Err(e) => Err(e),
-            },
+        let r = match session {
+            Ok(session) => session.reading(|db| db.applied()).await.map(|applied| (session, applied)),
             Err(e) => Err(e),
         };
-        match read {
-            // The squashed file is one database's SQL: every environment must speak it.
-            Ok((session, _)) if session.ws.target.dialect() != dialect => {
-                return Err(Error::new(
-                    Problem::WrongDialect,
-                    format!(
-                        "{name} is {}, and the squashed file would be {}'s SQL: squash needs every environment on one kind \
-                     of database. Nothing was changed",
-                        session.ws.target.dialect().name(),
-                        dialect.name()
-                    ),
-                ));
-            }
-            Ok((session, applied)) => reads.push((name, session, applied)),
-            // Left out only when it cannot be read: one that can is always checked.
-            Err(_) if req.skip.contains(&name) => states.push((name, None, EnvSquash::Skipped)),
-            Err(e) => return Err(cannot_read(&name, e, req.to)),
-        }
+        read.push((name, r));
     }
-    // An applied file edited since: its edit would vanish into the squashed file unreported.
-    for (name, _, applied) in &reads {
-        for a in applied.iter().filter(|a| squashed.contains(&a.version)) {
-            if let Some(m) =
-                source.get(a.version).filter(|m| removed.contains(&m.file_name()) && m.checksum != a.checksum)
-            {
-                return Err(Error::new(
-                    Problem::Drift { version: a.version },
-                    format!(
-                        "{} was edited after it was applied on {name}: undo the edit, or accept it (repair), before \
-                         squashing. Nothing was changed",
-                        m.file_name()
-                    ),
-                )
-                .with_remedy(Remedy::Repair { version: a.version }));
-            }
-        }
+    let reads = Reads::sort(read, &req.skip);
+    if let Some((name, e)) = reads.unread.into_iter().next() {
+        return Err(cannot_read(&name, e, req.to));
     }
+    // The squashed file is one database's SQL: every environment must speak it.
+    if let Some((name, (session, _))) = reads.read.iter().find(|(_, (s, _))| s.ws.target.dialect() != dialect) {
+        return Err(Error::new(
+            Problem::WrongDialect,
+            format!(
+                "{name} is {}, and the squashed file would be {}'s SQL: squash needs every environment on one kind \
+                 of database. Nothing was changed",
+                session.ws.target.dialect().name(),
+                dialect.name()
+            ),
+        ));
+    }
+    let histories: Vec<(&str, &[db::Applied])> = reads.read.iter().map(|(n, (_, a))| (n.as_str(), &a[..])).collect();
+    no_edits_lost(&source, &histories, &squashed, &removed)?;
+    let mut states: Vec<(String, Option<Session>, EnvSquash)> =
+        reads.skipped.into_iter().map(|n| (n, None, EnvSquash::Skipped)).collect();
+    let reads: Vec<(String, Session, Vec<db::Applied>)> = reads.read.into_iter().map(|(n, (s, a))| (n, s, a)).collect();
 
     // Made now: replayed on one scratch database, dumped, and run on another to prove it.
     let sql = if sql.is_empty() {
@@ -293,6 +222,105 @@ pub async fn squash(
     Ok(outcome(String::new()))
 }
 
+/// The files of a squash, decided from the folder alone.
+#[derive(Debug, PartialEq)]
+struct SquashFiles {
+    /// The versions the squashed file replaces.
+    squashed: Vec<i64>,
+    file: String,
+    /// The squashed file's SQL when an earlier run wrote it; empty: made now.
+    sql: String,
+    /// The files it replaces (ups and downs); none when an earlier run removed them.
+    removed: Vec<String>,
+    /// Those that change rows (left out of a schema-only squash).
+    data: Vec<String>,
+}
+
+/// What squashing up to `req.to` replaces, or why it cannot: no such version, nothing to squash,
+/// rows or privileges the squashed file would lose (unless `schema_only`). `dumps_privileges`: the
+/// dump tool keeps grants on objects.
+fn plan_files(source: &Source, req: &SquashRequest, dialect: Dialect, dumps_privileges: bool) -> Result<SquashFiles> {
+    use crate::migration::squash;
+    if let Some((m, squashed)) = squash::existing(source, req.to) {
+        let file = m.file_name();
+        return Ok(SquashFiles { squashed, file, sql: m.sql.clone(), removed: Vec::new(), data: Vec::new() });
+    }
+    if source.get(req.to).is_none() {
+        return Err(Error::not_found(Named::Migration, format!("no migration has version {}", req.to))
+            .with_remedy(Remedy::Status));
+    }
+    let ms: Vec<&MigrationFile> = source.migrations.iter().filter(|m| m.version <= req.to).collect();
+    if ms.len() < 2 {
+        return Err(Error::input(format!(
+            "{} is the only migration up to {}: there is nothing to squash",
+            ms[0].file_name(),
+            req.to
+        )));
+    }
+    let data: Vec<String> =
+        ms.iter().filter(|m| squash::changes_rows(&m.sql, dialect)).map(|m| m.file_name()).collect();
+    // Privileges the squashed file cannot keep: any beyond the database, and any at all where the
+    // dump tool writes none.
+    let kept = if dumps_privileges { squash::Privileges::OnObjects } else { squash::Privileges::None };
+    let lost: Vec<String> =
+        ms.iter().filter(|m| squash::privileges_of(&m.sql, dialect) > kept).map(|m| m.file_name()).collect();
+    if !lost.is_empty() && !req.schema_only {
+        return Err(Error::input(format!(
+            "{} grant, revoke or change roles or privileges that a dump of {}'s database does not hold: the squashed \
+             file would lose them. Keep those statements in a migration after the squashed ones, or squash the schema \
+             only",
+            lost.join(", "),
+            dialect.name()
+        ))
+        .with_remedy(Remedy::SquashSchemaOnly { to: req.to }));
+    }
+    if !data.is_empty() && !req.schema_only {
+        return Err(Error::input(format!(
+            "{} change rows, and the squashed file makes the schema only: a new database would lack those rows. Move \
+             that data elsewhere (a seed), or squash the schema only",
+            data.join(", ")
+        ))
+        .with_remedy(Remedy::SquashSchemaOnly { to: req.to }));
+    }
+    let removed = ms
+        .iter()
+        .flat_map(|m| {
+            let down = m.down_path.as_ref().filter(|_| m.has_down).map(|p| crate::migration::source::file_name(p));
+            std::iter::once(m.file_name()).chain(down)
+        })
+        .collect();
+    let squashed = ms.iter().map(|m| m.version).collect();
+    Ok(SquashFiles { squashed, file: format!("{}_squashed.sql", req.to), sql: String::new(), removed, data })
+}
+
+/// Refuses a squash that would swallow an applied file edited since it ran (the edit would vanish
+/// into the squashed file unreported), naming the environment.
+fn no_edits_lost(
+    source: &Source,
+    histories: &[(&str, &[db::Applied])],
+    squashed: &[i64],
+    removed: &[String],
+) -> Result<()> {
+    for (name, applied) in histories {
+        for a in applied.iter().filter(|a| squashed.contains(&a.version)) {
+            if let Some(m) =
+                source.get(a.version).filter(|m| removed.contains(&m.file_name()) && m.checksum != a.checksum)
+            {
+                return Err(Error::new(
+                    Problem::Drift { version: a.version },
+                    format!(
+                        "{} was edited after it was applied on {name}: undo the edit, or accept it (repair), before \
+                         squashing. Nothing was changed",
+                        m.file_name()
+                    ),
+                )
+                .with_remedy(Remedy::Repair { version: a.version }));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The schema one migration file (`file`, holding `sql`) builds on a scratch database beside `s`,
 /// and its version: the proof a baseline or a squashed file gets before it is written. With
 /// `privileges`, also the dump with its privileges, where the dump tool writes them.
@@ -391,4 +419,89 @@ async fn rewrite(db: &mut dyn Database, m: &MigrationFile, squashed: &[i64], loc
     .await;
     let _ = db.unlock().await;
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::folder;
+    use super::*;
+
+    fn req(to: i64, schema_only: bool) -> SquashRequest {
+        SquashRequest { to, dry_run: true, skip: Vec::new(), schema_only }
+    }
+
+    fn applied(version: i64, checksum: &[u8]) -> db::Applied {
+        db::Applied {
+            version,
+            description: String::new(),
+            installed_on: chrono::Utc::now(),
+            success: true,
+            checksum: checksum.to_vec(),
+            execution_time: 0,
+        }
+    }
+
+    #[test]
+    fn the_files_up_to_the_version_are_replaced_by_one() {
+        let (_d, source) = folder(&[
+            ("1_a.up.sql", "CREATE TABLE a (id INT);"),
+            ("1_a.down.sql", "DROP TABLE a;"),
+            ("2_b.sql", "CREATE TABLE b (id INT);"),
+            ("3_c.sql", "CREATE TABLE c (id INT);"),
+        ]);
+        let f = plan_files(&source, &req(2, false), Dialect::Postgres, true).unwrap();
+        assert_eq!(f.squashed, [1, 2]);
+        assert_eq!(f.file, "2_squashed.sql");
+        assert_eq!(f.removed, ["1_a.up.sql", "1_a.down.sql", "2_b.sql"], "downs go with their ups");
+        assert!(f.sql.is_empty() && f.data.is_empty());
+    }
+
+    #[test]
+    fn nothing_to_squash_or_no_such_version_is_refused() {
+        let (_d, source) = folder(&[("1_a.sql", "CREATE TABLE a (id INT);"), ("3_c.sql", "SELECT 1;")]);
+        let e = plan_files(&source, &req(2, false), Dialect::Sqlite, false).unwrap_err();
+        assert_eq!((e.problem, e.remedies), (Problem::NotFound { what: Named::Migration }, vec![Remedy::Status]));
+        assert_eq!(plan_files(&source, &req(1, false), Dialect::Sqlite, false).unwrap_err().problem, Problem::Input);
+    }
+
+    #[test]
+    fn rows_and_privileges_the_squashed_file_would_lose_need_schema_only() {
+        let (_d, source) = folder(&[
+            ("1_a.sql", "CREATE TABLE a (id INT);"),
+            ("2_seed.sql", "INSERT INTO a VALUES (1);"),
+            ("3_grant.sql", "GRANT SELECT ON a TO reader;"),
+        ]);
+        let e = plan_files(&source, &req(2, false), Dialect::Postgres, true).unwrap_err();
+        assert_eq!((e.problem, e.remedies), (Problem::Input, vec![Remedy::SquashSchemaOnly { to: 2 }]));
+        let f = plan_files(&source, &req(2, true), Dialect::Postgres, true).unwrap();
+        assert_eq!(f.data, ["2_seed.sql"]);
+        // A grant on an object: kept where the dump tool writes grants, lost where it writes none.
+        assert!(plan_files(&source, &req(3, true), Dialect::Postgres, true).is_ok());
+        let (_d, grants) = folder(&[("1_a.sql", "CREATE TABLE a (id INT);"), ("2_g.sql", "GRANT SELECT ON a TO r;")]);
+        assert!(plan_files(&grants, &req(2, false), Dialect::Postgres, true).is_ok());
+        let e = plan_files(&grants, &req(2, false), Dialect::Sqlite, false).unwrap_err();
+        assert_eq!(e.remedies, vec![Remedy::SquashSchemaOnly { to: 2 }]);
+    }
+
+    #[test]
+    fn a_squashed_file_written_earlier_is_taken_as_it_is() {
+        let now = chrono::Utc::now();
+        let text = crate::migration::squash::render("CREATE TABLE a (id INT);", Dialect::Sqlite, 2, &[1, 2], now);
+        let (_d, source) = folder(&[("2_squashed.sql", &text), ("3_c.sql", "SELECT 1;")]);
+        let f = plan_files(&source, &req(2, false), Dialect::Sqlite, false).unwrap();
+        assert_eq!((f.squashed, f.file.as_str(), f.removed.len()), (vec![1, 2], "2_squashed.sql", 0));
+        assert_eq!(f.sql, text);
+    }
+
+    #[test]
+    fn an_applied_file_edited_since_is_not_swallowed() {
+        let (_d, source) = folder(&[("1_a.sql", "CREATE TABLE a (id INT);"), ("2_b.sql", "SELECT 1;")]);
+        let removed = vec!["1_a.sql".to_string(), "2_b.sql".to_string()];
+        let same = [applied(1, &source.migrations[0].checksum)];
+        let edited = [applied(1, b"other")];
+        assert!(no_edits_lost(&source, &[("dev", &same)], &[1, 2], &removed).is_ok());
+        let e = no_edits_lost(&source, &[("dev", &same), ("prod", &edited)], &[1, 2], &removed).unwrap_err();
+        assert_eq!((e.problem, e.remedies), (Problem::Drift { version: 1 }, vec![Remedy::Repair { version: 1 }]));
+        assert!(no_edits_lost(&source, &[("prod", &edited)], &[2], &removed).is_ok(), "not squashed: not lost");
+    }
 }
