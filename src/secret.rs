@@ -216,7 +216,7 @@ pub fn panic_report(info: &std::panic::PanicHookInfo<'_>) -> String {
     let at = info.location().map(|l| format!(" ({}:{})", l.file(), l.line())).unwrap_or_default();
     format!(
         "godwit stopped on a bug: {}{at}. Please report it with the command that led here. \
-         `godwit status` shows what the database holds now.",
+         The status shows what the database holds now.",
         scrub(what)
     )
 }

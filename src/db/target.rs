@@ -179,7 +179,7 @@ impl Target {
     }
 
     pub(crate) fn auth_hint(&self) -> &str {
-        self.auth_hint.as_deref().unwrap_or("check the password given in --url or DATABASE_URL")
+        self.auth_hint.as_deref().unwrap_or("check the password in the URL")
     }
 
     pub fn dialect(&self) -> Dialect {

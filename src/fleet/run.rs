@@ -18,6 +18,7 @@ use crate::event::RunEvent;
 use crate::migration::guard::{Confirmation, Guard};
 use crate::migration::runner::{Cancel, Work};
 use crate::ops::{self, RunRequest, Session};
+use crate::project::MAX_AT_ONCE;
 
 /// What a fleet run does on each member.
 #[derive(Debug, Clone, Copy)]
@@ -39,9 +40,6 @@ impl Operation {
         matches!(self, Operation::Run { .. })
     }
 }
-
-/// More databases at once than any server or this process should be asked for.
-pub const MAX_AT_ONCE: usize = 1024;
 
 /// Databases worked on at once unless asked otherwise.
 pub const JOBS: usize = 4;

@@ -114,8 +114,8 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
     let (ini, location) = locate(dir)?;
     let dialect = opts.dialect.ok_or_else(|| {
         Error::input(
-            "say which database Alembic renders its SQL for: --dialect postgres, mysql or sqlite (or name an \
-             environment with --env)",
+            "say which database Alembic renders its SQL for (postgres, mysql or sqlite), or import into an \
+             environment, whose database says it",
         )
     })?;
     let code = code_to_run(dir, opts.python.as_deref())?;
@@ -301,8 +301,7 @@ fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> 
     cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| {
         Error::input(format!(
-            "cannot run {}: {e}. Pass --python with the Python that runs this project's Alembic (its virtualenv's \
-             bin/python)",
+            "cannot run {}: {e}. Name the Python that runs this project's Alembic (its virtualenv's bin/python)",
             python.display()
         ))
     })?;
@@ -319,8 +318,8 @@ fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> 
         let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
         if stderr.contains("No module named 'alembic'") {
             return Err(Error::input(format!(
-                "{} has no Alembic installed. Pass --python with the Python that runs this project's Alembic (its \
-                 virtualenv's bin/python)",
+                "{} has no Alembic installed. Name the Python that runs this project's Alembic (its virtualenv's \
+                 bin/python)",
                 python.display()
             )));
         }

@@ -76,7 +76,7 @@ pub async fn plan(db: &mut dyn Database, import: &Import, sums: &Checksums) -> R
     let Some(rows) = rows else {
         return Err(Error::input(format!(
             "this database has no {name} table: {} has not run here (or keeps its history elsewhere). Nothing was \
-             recorded; import without --env/--url to write only the files",
+             recorded; import without a database to write only the files",
             import.tool.name()
         )));
     };

@@ -215,7 +215,7 @@ fn place(sql: &str, file: &str, mut raws: Vec<Raw>, dialect: Dialect, config: &L
         severity: Severity::Warning,
         offset,
         message: format!("this ignore comment names `{name}`, which is not a rule: it silences nothing"),
-        advice: "correct the name (`godwit lint --rules` lists them)".into(),
+        advice: "correct the name (the list of lint rules names them all)".into(),
         table: None,
     }));
     let mut out: Vec<Finding> = raws

@@ -87,7 +87,7 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
                     Severity::Hint,
                     None,
                     "Godwit's SQL parser (sqlparser) cannot read this statement; it was not linted".into(),
-                    "check the statement runs (`godwit up --dry-run` shows it); if it does, silence this with \
+                    "check the statement runs (a dry run shows it); if it does, silence this with \
                      `-- godwit:lint-ignore unparseable`",
                 );
             }
@@ -122,7 +122,7 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
                     Severity::Warning,
                     tables.first().map(String::as_str),
                     format!("TRUNCATE empties {} for good: a down cannot bring the rows back", tables.join(", ")),
-                    "keep a backup (`godwit up --backup`), or delete in batches where the rows matter",
+                    "back up first, or delete in batches where the rows matter",
                 );
             }
             Statement::Drop { object_type: sqlparser::ast::ObjectType::Table, names, .. } if !input.down => {
@@ -133,7 +133,7 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
                         Severity::Warning,
                         Some(&t),
                         format!("dropping table {t} loses its rows, and the application may still read it"),
-                        "stop the application using it first, keep a backup (`godwit up --backup`), and drop it in a \
+                        "stop the application using it, back up first, and drop it in a \
                          later release",
                     );
                 }

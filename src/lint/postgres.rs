@@ -29,7 +29,7 @@ pub(super) fn lint(input: &Input<'_>) -> Vec<Raw> {
             severity: Severity::Warning,
             offset: usize::from(e.range().start()),
             message: format!("Squawk's parser cannot read this statement ({}); it was not linted", e.message()),
-            advice: "check the statement runs (`godwit up --dry-run` shows it); if it does, silence this with \
+            advice: "check the statement runs (a dry run shows it); if it does, silence this with \
                      `-- godwit:lint-ignore unparseable`"
                 .into(),
             table: None,
@@ -152,7 +152,7 @@ fn advice(rule: Rule) -> Option<&'static str> {
         }
         Rule::BanDropColumn => "stop the application reading the column first, then drop it in a later release",
         Rule::BanDropTable => {
-            "stop the application using the table first, keep a backup (`godwit up --backup`), and drop it in a \
+            "stop the application using the table, back up first, and drop it in a \
              later release"
         }
         Rule::RenamingColumn => "add the new column, write both, move readers over, then drop the old one",

@@ -317,7 +317,7 @@ pub(super) fn migration(up: &str, down: Option<&str>, d: Dialect, reversible: bo
                 severity: Severity::Warning,
                 offset: piece.offset,
                 message: format!("the up creates {what}; the down does not remove it"),
-                advice: format!("add `{fix}` to the down (`godwit verify` proves a down on a scratch database)"),
+                advice: format!("add `{fix}` to the down (verifying proves a down on a scratch database)"),
                 table: None,
             });
         }

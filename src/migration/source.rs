@@ -225,7 +225,7 @@ impl Source {
         let entries = fs::read_dir(dir).map_err(|e| {
             Error::input(format!(
                 "cannot read the migrations folder {}: {e}. Create it, or point `migrations` in \
-                 godwit.toml (or --source) at the right folder.",
+                 godwit.toml at the right folder.",
                 dir.display()
             ))
         })?;

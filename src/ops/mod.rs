@@ -343,7 +343,7 @@ pub fn lint_config(project: Option<&crate::project::Project>) -> Result<lint::Li
     match config.unknown_rules().as_slice() {
         [] => Ok(config),
         unknown => Err(Error::input(format!(
-            "godwit.toml [lint] names rules Godwit does not know: {}. `godwit lint --rules` lists them.",
+            "godwit.toml [lint] names rules Godwit does not know: {}. The list of lint rules names them all.",
             unknown.join(", ")
         ))),
     }

@@ -13,8 +13,10 @@ use crate::profile::{self, EnvConfig, EnvInfo, PasswordSource};
 use crate::secret;
 use crate::sqlx_config::{self, SqlxConfig};
 
+mod fleets;
 mod init;
 mod workspace;
+pub use fleets::*;
 pub use init::*;
 pub use workspace::*;
 
@@ -43,7 +45,7 @@ pub struct Config {
     pub lint: Option<crate::lint::LintConfig>,
     /// Groups of databases that take the same migrations (tenants, shards, regions).
     #[serde(default)]
-    pub fleet: BTreeMap<String, crate::fleet::FleetConfig>,
+    pub fleet: BTreeMap<String, FleetConfig>,
 }
 
 /// Checks that `rel`, from godwit.toml, names a place inside the project: relative, without `..`,
@@ -283,7 +285,7 @@ impl Project {
     }
 
     /// A fleet by name.
-    pub fn fleet(&self, name: &str) -> Result<&crate::fleet::FleetConfig> {
+    pub fn fleet(&self, name: &str) -> Result<&FleetConfig> {
         self.config.fleet.get(name).ok_or_else(|| {
             let known: Vec<&String> = self.config.fleet.keys().collect();
             let known = if known.is_empty() {
@@ -340,7 +342,7 @@ impl Project {
                 ),
             )),
             None => Err(Error::input(format!(
-                "choose an environment with --env ({}), or set default_env in {}",
+                "name one of the environments ({}), or set default_env in {}",
                 list(&names),
                 CONFIG_FILE
             ))),

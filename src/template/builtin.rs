@@ -124,7 +124,7 @@ pub(super) fn render(name: &str, v: &Values, d: Dialect) -> Result<Rendered> {
             let default = v.str("default");
             if d == Dialect::Sqlite && !nullable && default.is_empty() {
                 return Err(Error::input(
-                    "SQLite cannot add a NOT NULL column without a default: give --param default=VALUE, or nullable=true",
+                    "SQLite cannot add a NOT NULL column without a default: give it a default (default=VALUE), or make it nullable (nullable=true)",
                 ));
             }
             let mut col = format!("{c} {}", column_type(d, v.str("type")));

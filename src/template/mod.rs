@@ -187,7 +187,7 @@ impl<'a> Values<'a> {
             let v = given.get(&p.name).cloned().or_else(|| p.default.clone()).unwrap_or_default();
             if v.trim().is_empty() && p.required {
                 return Err(Error::input(format!(
-                    "template `{}` needs parameter `{}` ({}): pass --param {}=VALUE",
+                    "template `{}` needs parameter `{}` ({}): give it a value ({}=VALUE)",
                     info.name,
                     p.name,
                     if p.label.is_empty() { &p.name } else { &p.label },
