@@ -56,21 +56,20 @@ async fn bad_files_are_refused_with_exit_2_and_nothing_applied() {
     let t = TestDb::new(Dialect::Sqlite).await;
     pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
     t.write("x_bad_name.sql", "SELECT 1;");
-    let o = run(&t, &["up"]);
-    assert_eq!(o.code, 2, "{}", o.stderr);
+    let o = run_json(&t, &["up"]);
+    assert_eq!((o.code, o.problem_is()), (2, "bad_file".into()), "{}", o.stderr);
+    // Each file named, with what to do, once.
     assert!(o.stderr.contains("x_bad_name.sql") && o.stderr.contains("Rename it"), "{}", o.stderr);
     std::fs::remove_file(t.migrations().join("x_bad_name.sql")).unwrap();
 
     t.write("1_other.sql", "SELECT 1;");
-    let o = run(&t, &["up"]);
-    assert_eq!(o.code, 2);
-    assert!(o.stderr.contains("version 1 is used by more than one migration"), "{}", o.stderr);
+    let o = run_json(&t, &["up"]);
+    assert_eq!((o.code, o.problem_is()), (2, "bad_file".into()), "a version used twice: {}", o.stderr);
     std::fs::remove_file(t.migrations().join("1_other.sql")).unwrap();
 
     t.write("2_open.up.sql", "INSERT INTO a VALUES (1);\nSELECT 'never closed;\n");
-    let o = run(&t, &["up"]);
-    assert_eq!(o.code, 2, "{}", o.stderr);
-    assert!(o.stderr.contains("2_open.up.sql line 2: a string that is never closed"), "{}", o.stderr);
+    let o = run_json(&t, &["up"]);
+    assert_eq!((o.code, o.problem_is()), (2, "bad_file".into()), "a string never closed: {}", o.stderr);
     assert!(!t.sqlite_path().exists() || t.history().await.is_empty(), "nothing applied");
 }
 
@@ -225,9 +224,8 @@ fn unreachable_and_missing_databases_exit_3_without_the_password() {
     assert!(!o.stderr.contains("Sup3rSecret"));
     let mut u = url::Url::parse(&common::mysql_admin_url()).unwrap();
     u.set_path("/godwit_nope");
-    let o = godwit(dir.path(), u.as_str(), &["up"]);
-    assert_eq!(o.code, 3);
-    assert!(o.stderr.contains("does not exist"), "{}", o.stderr);
+    let o = godwit(dir.path(), u.as_str(), &["--errors", "json", "up"]);
+    assert_eq!((o.code, o.problem_is()), (3, "no_database".into()), "{}", o.stderr);
 
     // A PostgreSQL URL at MariaDB's port: said in Godwit's words, not the driver's.
     let port = u.port().unwrap_or(3306);
@@ -237,9 +235,8 @@ fn unreachable_and_missing_databases_exit_3_without_the_password() {
 
     // A SQLite file in a folder that does not exist: reading names the folder too, and nothing is made.
     for verb in ["status", "up"] {
-        let o = godwit(dir.path(), "sqlite://nowhere/x.db", &[verb]);
-        assert_eq!(o.code, 3, "{verb}: {}", o.stdout);
-        assert!(o.stderr.contains("folder"), "{}", o.stderr);
+        let o = godwit(dir.path(), "sqlite://nowhere/x.db", &["--errors", "json", verb]);
+        assert_eq!((o.code, o.problem_is()), (3, "no_database".into()), "{verb}: {}", o.stderr);
     }
     assert!(!dir.path().join("nowhere").exists());
 }

@@ -148,7 +148,7 @@ async fn mariadb_first_ddl_failure_is_clean() {
     let mut db = t.connect().await;
     let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
     let e = r.failure.unwrap();
-    assert!(e.message.contains("changed nothing"), "{}", e.message);
+    assert_eq!(e.problem, Problem::MigrationFailed { version: 1 });
     assert!(t.history().await.is_empty());
     assert_eq!(t.log().await, vec!["apply:failed:1"]);
     db.close().await;
@@ -347,8 +347,8 @@ async fn postgres_no_transaction_runs_statement_by_statement() {
     let source = Source::load(&t.migrations()).unwrap();
     let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
     let e = r.failure.unwrap();
-    assert!(e.message.contains("part way"), "{}", e.message);
-    assert_eq!(e.remedies, [godwit::error::Remedy::resolve(3)]);
+    assert_eq!(e.problem, Problem::MigrationFailed { version: 3 });
+    assert_eq!(e.remedies, [godwit::error::Remedy::resolve(3)], "left part way: resolve it");
     assert_eq!(e.location.map(|l| l.line), Some(3));
     assert_eq!(t.history().await, vec!["1:true", "2:true", "3:false"]);
     // Later runs refuse, changing nothing, until a person resolves it.
@@ -379,7 +379,7 @@ async fn connect_failures_are_bounded_and_named() {
     let e =
         connect(&Target::parse(&format!("mysql://u:pw@127.0.0.1:{port}/x"), here).unwrap(), &opts).await.err().unwrap();
     assert!(started.elapsed() < Duration::from_secs(5));
-    assert!(e.message.contains("no answer"), "{}", e.message);
+    assert_eq!((e.problem, e.remedies.clone()), (Problem::CannotConnect, vec![godwit::error::Remedy::WaitForServer]));
     assert!(!e.message.contains("pw@"), "{}", e.message);
 
     // Databases that do not exist.

@@ -5,6 +5,7 @@
 mod common;
 
 use common::cluster::Cluster;
+use common::problem_in;
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -329,9 +330,9 @@ async fn mariadb_wrong_password_refused_port_silent_host_missing_database() {
         }
         c.args(args).output().unwrap()
     };
-    let o = godwit(&[("GODWIT_PASSWORD_MY", "Wrong-Pw")], &["env", "test", "my"]);
-    assert_eq!(o.status.code(), Some(3));
-    assert!(text(&o).contains("refused the password") && !text(&o).contains("Wrong-Pw"), "{}", text(&o));
+    let o = godwit(&[("GODWIT_PASSWORD_MY", "Wrong-Pw")], &["--errors", "json", "env", "test", "my"]);
+    assert_eq!((o.status.code(), problem_in(&o.stderr)), (Some(3), "auth_refused".into()));
+    assert!(!text(&o).contains("Wrong-Pw"), "{}", text(&o));
     // The user has no rights on the test database yet: a different message from a wrong password.
     let o = godwit(&[("GODWIT_PASSWORD_MY", "Right-Pw-1")], &["env", "test", "my"]);
     assert_eq!(o.status.code(), Some(3));
@@ -344,17 +345,14 @@ async fn mariadb_wrong_password_refused_port_silent_host_missing_database() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("MariaDB") || text(&o).contains("10.11"), "{}", text(&o));
 
-    let o = godwit(&[], &["env", "test", "refused"]);
-    assert_eq!(o.status.code(), Some(3));
-    assert!(text(&o).contains("connection refused"), "{}", text(&o));
+    let o = godwit(&[], &["--errors", "json", "env", "test", "refused"]);
+    assert_eq!((o.status.code(), problem_in(&o.stderr)), (Some(3), "cannot_connect".into()));
     let started = Instant::now();
-    let o = godwit(&[], &["--connect-timeout", "1", "env", "test", "silent"]);
-    assert_eq!(o.status.code(), Some(3));
+    let o = godwit(&[], &["--errors", "json", "--connect-timeout", "1", "env", "test", "silent"]);
+    assert_eq!((o.status.code(), problem_in(&o.stderr)), (Some(3), "cannot_connect".into()));
     assert!(started.elapsed() < Duration::from_secs(6));
-    assert!(text(&o).contains("no answer"), "{}", text(&o));
-    let o = godwit(&[], &["env", "test", "nodb"]);
-    assert_eq!(o.status.code(), Some(3));
-    assert!(text(&o).contains("does not exist"), "{}", text(&o));
+    let o = godwit(&[], &["--errors", "json", "env", "test", "nodb"]);
+    assert_eq!((o.status.code(), problem_in(&o.stderr)), (Some(3), "no_database".into()));
     admin
         .execute(sqlx::AssertSqlSafe(format!("DROP USER IF EXISTS '{user}'@'%', '{user}'@'127.0.0.1'")))
         .await
@@ -380,9 +378,8 @@ async fn protected_environments_ask_for_their_name() {
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     assert!(text(&o).contains("--confirm prod"), "{}", text(&o));
     assert!(!t.sqlite_path().exists(), "nothing was done");
-    let o = godwit(&["up", "--confirm", "staging"]);
-    assert_eq!(o.status.code(), Some(5));
-    assert!(text(&o).contains("`staging` is not `prod`"), "{}", text(&o));
+    let o = godwit(&["--errors", "json", "up", "--confirm", "staging"]);
+    assert_eq!((o.status.code(), problem_in(&o.stderr)), (Some(5), "protected".into()));
     // Reading needs no confirmation.
     assert!(godwit(&["status"]).status.success());
     // On a terminal, the name is typed at a prompt (a pseudo-terminal through `script`).

@@ -228,11 +228,11 @@ mod tests {
         let mut gone = applied(&s.migrations[0]);
         gone.version = 9;
         let e = plan_up(&s, &[gone], None, false).unwrap_err();
-        assert!(e.message.contains("migration 9") && e.message.contains("not in"), "{}", e.message);
+        assert_eq!(e.problem, Problem::MissingFile { version: 9 });
 
         let late = applied(&s.migrations[1]);
         let e = plan_up(&s, std::slice::from_ref(&late), None, false).unwrap_err();
-        assert!(e.message.contains("1_m1.up.sql"), "{}", e.message);
+        assert_eq!(e.problem, Problem::OutOfOrder);
         assert_eq!(e.remedies, [Remedy::AllowOutOfOrder, Remedy::Rebase]);
         assert_eq!(versions(&plan_up(&s, &[late], None, true).unwrap()), vec![1]);
     }
@@ -251,8 +251,10 @@ mod tests {
         assert!(plan_down(&s, &[], DownTarget::Steps(1)).unwrap().is_empty());
         assert_eq!(versions(&plan_down(&s, &all, DownTarget::To(0)).unwrap()), vec![3, 2, 1]);
         let e = plan_down(&s, &all, DownTarget::To(5)).unwrap_err();
-        assert!(e.message.contains("no migration has version 5"), "{}", e.message);
-        assert!(plan_up(&s, &[], Some(99), false).unwrap_err().message.contains("version 99"));
+        assert_eq!(e.problem, Problem::NotFound { what: crate::Named::Migration });
+        assert_eq!(e.remedies, [Remedy::Status]);
+        let e = plan_up(&s, &[], Some(99), false).unwrap_err();
+        assert_eq!(e.problem, Problem::NotFound { what: crate::Named::Migration });
     }
 
     #[test]
@@ -262,8 +264,8 @@ mod tests {
         let s = source(vec![file(1, Kind::Simple, "a"), missing]);
         let all: Vec<Applied> = s.migrations.iter().map(applied).collect();
         let e = plan_down(&s, &all, DownTarget::Steps(1)).unwrap_err();
-        assert!(e.message.contains("2_m2.down.sql") && e.message.contains("missing"), "{}", e.message);
+        assert_eq!(e.problem, Problem::BadFile, "{}", e.message);
         let e = plan_down(&s, &all[..1], DownTarget::Steps(1)).unwrap_err();
-        assert!(e.message.contains("irreversible"), "{}", e.message);
+        assert_eq!(e.problem, Problem::Input, "an irreversible migration: {}", e.message);
     }
 }

@@ -259,6 +259,14 @@ pub struct Out {
     pub stderr: String,
 }
 
+/// The problem's name an error written with `--errors json` names on `stderr`.
+pub fn problem_in(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let last = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON error in: {text}"));
+    let doc: serde_json::Value = serde_json::from_str(last).expect("--errors json writes one JSON object");
+    doc["problem"]["problem"].as_str().unwrap_or_default().to_string()
+}
+
 impl Out {
     /// The problem an error names, from a run with `--errors json` (`None` when it succeeded).
     pub fn problem(&self) -> Option<serde_json::Value> {
