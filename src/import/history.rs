@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::flyway::Version;
 use super::{Import, Tool};
-use crate::db::{self, Amend, Database, EventKind, NewEvent, Outcome};
+use crate::db::{Amend, Database, EventKind, NewEvent, Outcome};
 use crate::error::{Error, Problem, Result};
 use crate::syntax::Dialect;
 
@@ -223,17 +223,14 @@ pub async fn record(
     if plan.record.is_empty() {
         return Ok(());
     }
-    db.lock(lock_timeout).await?;
-    let result = async {
+    crate::migration::amend::under_lock(db, lock_timeout, |applied| {
         // Another run may have applied some since the plan was made.
-        let applied = db.applied().await?;
         if let Some(a) = applied.iter().find(|a| plan.record.contains(&a.version)) {
             return Err(Error::new(
                 Problem::PlanChanged,
                 format!("version {} was recorded here meanwhile; import again to see what is left", a.version),
             ));
         }
-        db.ensure_tables().await?;
         let changes: Vec<(Amend, NewEvent)> = import
             .migrations
             .iter()
@@ -258,9 +255,7 @@ pub async fn record(
                 (change, event)
             })
             .collect();
-        db.amend(&changes, &db::actor()).await
-    }
-    .await;
-    let _ = db.unlock().await;
-    result
+        Ok((changes, ()))
+    })
+    .await
 }

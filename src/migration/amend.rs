@@ -6,7 +6,28 @@ use crate::db::{self, Amend, Applied, Database, EventKind, NewEvent, Outcome};
 use crate::error::{Error, Result};
 use crate::migration::source::Source;
 
-/// Runs a history change under the migration lock; returns what was done, in words.
+/// Changes the history under the migration lock, the one way every change to it is made: the
+/// history is read afresh under the lock, `decide` works out the changes from what it holds now
+/// (and refuses if it moved since it was planned), and they are recorded in one transaction.
+pub async fn under_lock<T>(
+    db: &mut dyn Database,
+    lock_timeout: Duration,
+    decide: impl FnOnce(&[Applied]) -> Result<(Vec<(Amend, NewEvent)>, T)>,
+) -> Result<T> {
+    db.lock(lock_timeout).await?;
+    let result = async {
+        let applied = db.applied().await?;
+        let (changes, done) = decide(&applied)?;
+        db.ensure_tables().await?;
+        db.amend(&changes, &db::actor()).await?;
+        Ok(done)
+    }
+    .await;
+    let _ = db.unlock().await;
+    result
+}
+
+/// One applied migration's row changed under the lock; returns what was done, in words.
 async fn amend(
     db: &mut dyn Database,
     source: &Source,
@@ -14,21 +35,15 @@ async fn amend(
     lock_timeout: Duration,
     build: impl FnOnce(&Applied, &Source) -> Result<(Amend, NewEvent, String)>,
 ) -> Result<String> {
-    db.lock(lock_timeout).await?;
-    let result = async {
-        let applied = db.applied().await?;
+    under_lock(db, lock_timeout, |applied| {
         let row = applied.iter().find(|a| a.version == version).ok_or_else(|| {
             Error::input(format!("migration {version} is not in this database's history."))
                 .with_remedy(crate::error::Remedy::Status)
         })?;
         let (change, event, done) = build(row, source)?;
-        db.ensure_tables().await?;
-        db.amend(&[(change, event)], &db::actor()).await?;
-        Ok(done)
-    }
-    .await;
-    let _ = db.unlock().await;
-    result
+        Ok((vec![(change, event)], done))
+    })
+    .await
 }
 
 /// Accepts the edited file of an applied migration: records its new checksum, and the old and new

@@ -113,39 +113,27 @@ pub async fn baseline(
     let m = baseline::existing(&source)
         .ok_or_else(|| Error::failed(format!("{} is gone from {}", file, s.ws.migrations.display())))?;
     let mut db = s.open(false).await?;
-    let recorded = async {
-        db.lock(s.lock_timeout).await?;
-        let r = async {
-            if !db.applied().await?.is_empty() {
-                return Err(Error::new(
-                    Problem::PlanChanged,
-                    "a migration was recorded here meanwhile: nothing was recorded",
-                ));
-            }
-            db.ensure_tables().await?;
-            let change = db::Amend::Adopt {
-                version: m.version,
-                description: m.description.clone(),
-                checksum: m.checksum.clone(),
-            };
-            let event = db::NewEvent {
-                kind: db::EventKind::Baseline,
-                version: Some(m.version),
-                description: m.description.clone(),
-                duration: None,
-                outcome: db::Outcome::Ok,
-                error: None,
-                detail: Some(format!(
-                    "recorded as applied, not run: the schema was already there ({} objects)",
-                    live.objects.len()
-                )),
-            };
-            db.amend(&[(change, event)], &db::actor()).await
+    let objects = live.objects.len();
+    let recorded = crate::migration::amend::under_lock(db.as_mut(), s.lock_timeout, |applied| {
+        if !applied.is_empty() {
+            return Err(Error::new(
+                Problem::PlanChanged,
+                "a migration was recorded here meanwhile: nothing was recorded",
+            ));
         }
-        .await;
-        let _ = db.unlock().await;
-        r
-    }
+        let change =
+            db::Amend::Adopt { version: m.version, description: m.description.clone(), checksum: m.checksum.clone() };
+        let event = db::NewEvent {
+            kind: db::EventKind::Baseline,
+            version: Some(m.version),
+            description: m.description.clone(),
+            duration: None,
+            outcome: db::Outcome::Ok,
+            error: None,
+            detail: Some(format!("recorded as applied, not run: the schema was already there ({objects} objects)")),
+        };
+        Ok((vec![(change, event)], ()))
+    })
     .await;
     db.close().await;
     if let Err(e) = recorded {

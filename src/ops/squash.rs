@@ -384,10 +384,9 @@ fn cannot_read(name: &str, e: Error, to: i64) -> Error {
 
 /// One history's squashed rows replaced by the squashed migration's, under the lock.
 async fn rewrite(db: &mut dyn Database, m: &MigrationFile, squashed: &[i64], lock_timeout: Duration) -> Result<()> {
-    db.lock(lock_timeout).await?;
-    let r = async {
+    crate::migration::amend::under_lock(db, lock_timeout, |applied| {
         // A run may have changed it since it was read: it must still have every one applied.
-        let now = crate::migration::squash::classify(&db.applied().await?, squashed, m.version, &m.checksum)?;
+        let now = crate::migration::squash::classify(applied, squashed, m.version, &m.checksum)?;
         if now != crate::migration::squash::EnvSquash::Rewrite {
             return Err(Error::new(Problem::PlanChanged, "its history changed while squashing"));
         }
@@ -404,21 +403,14 @@ async fn rewrite(db: &mut dyn Database, m: &MigrationFile, squashed: &[i64], loc
             .iter()
             .map(|v| (db::Amend::Forget { version: *v }, event(*v, format!("squashed into {}", m.file_name()))))
             .collect();
+        let replaced = squashed.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
         changes.push((
             db::Amend::Adopt { version: m.version, description: m.description.clone(), checksum: m.checksum.clone() },
-            event(
-                m.version,
-                format!(
-                    "recorded as applied: it replaces {}",
-                    squashed.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
-                ),
-            ),
+            event(m.version, format!("recorded as applied: it replaces {replaced}")),
         ));
-        db.amend(&changes, &db::actor()).await
-    }
-    .await;
-    let _ = db.unlock().await;
-    r
+        Ok((changes, ()))
+    })
+    .await
 }
 
 #[cfg(test)]
