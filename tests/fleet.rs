@@ -366,6 +366,23 @@ async fn a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_on
     let backups = r["members"].as_array().unwrap().iter().filter(|m| m["backup"].is_string()).count();
     assert_eq!(backups, 5, "{r}");
     assert!(t.data().join("backups/fleet-test").is_dir());
+
+    // A migration with a lint error (made one on every database by the project's `[lint]`): each
+    // protected member's run guard asks for it to be acknowledged, as one environment's does; the
+    // fleet's `--acknowledge-lint` gives it.
+    let config = t.dir.path().join("godwit.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[lint]\nseverity = {{ adding-required-field = \"error\" }}\n")).unwrap();
+    let m = t.dir.path().join("migrations");
+    std::fs::write(m.join("4_sku.up.sql"), "ALTER TABLE users ADD COLUMN sku varchar(20) NOT NULL;").unwrap();
+    std::fs::write(m.join("4_sku.down.sql"), "ALTER TABLE users DROP COLUMN sku;").unwrap();
+    let (code, r) = t.fleet(&["up", "--confirm", "t"]);
+    assert_ne!(code, 0, "{r}");
+    let refused: Vec<&Value> = r["members"].as_array().unwrap().iter().map(|m| &m["error"]["problem"]).collect();
+    assert!(refused.iter().all(|p| p["problem"] == "protected"), "{r}");
+    assert_eq!(t.applied(&t.names[0]).await, 3, "nothing ran");
+    let (code, r) = t.fleet(&["up", "--confirm", "t", "--acknowledge-lint"]);
+    assert_eq!((code, count(&r, "at_head")), (0, 5), "{r}");
 }
 
 /// One test per server for each scenario (fleets are for servers; SQLite files are in the app's test).

@@ -81,7 +81,7 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
         entry.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
         entry.migration_version.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
     );
-    let typed = ctx.typed(&s.ws, true)?;
+    let typed = ctx.typed(&Guard::for_restore(&s.ws))?;
     let shown = BackupProgress::new();
     let cancel = ctx.cancel_on_signals();
     let result = ops::restore(&s, Some(&entry.id), typed.as_deref(), &cancel, &|e| shown.on_event(e)).await;

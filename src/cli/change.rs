@@ -96,9 +96,11 @@ pub(super) struct BackupFirst {
 /// Runs the work (see `ops::run`), showing its progress, and words what it did.
 async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     let s = ctx.session()?;
-    req.confirm = ctx.typed(&s.ws, false)?;
+    let guard = Guard::for_run(&s.ws, &[]);
+    req.confirm = ctx.typed(&guard)?;
+    // Only where the guard asks for a name does it ask about lint errors: see what they are first.
     if let Work::Up(_) = req.work
-        && s.ws.protected
+        && guard.confirm.is_some()
         && !req.acknowledge_lint
         && std::io::stdin().is_terminal()
     {
@@ -219,14 +221,14 @@ pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
 
 pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
     let s = ctx.session()?;
-    let typed = ctx.typed(&s.ws, false)?;
+    let typed = ctx.typed(&Guard::for_history(&s.ws))?;
     println!("{}", ops::repair(&s, version, reason, typed.as_deref()).await?);
     Ok(())
 }
 
 pub(super) async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
     let s = ctx.session()?;
-    let typed = ctx.typed(&s.ws, false)?;
+    let typed = ctx.typed(&Guard::for_history(&s.ws))?;
     println!("{}", ops::resolve(&s, version, applied, typed.as_deref()).await?);
     Ok(())
 }

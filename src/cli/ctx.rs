@@ -140,23 +140,13 @@ impl Ctx {
         cancel
     }
 
-    /// What the person typed to confirm a change where one is needed (`--confirm`, or asked on a
-    /// terminal); `ops` checks it (`project::check_confirmation`).
-    pub(super) fn typed(&self, w: &Workspace, always: bool) -> Result<Option<String>> {
-        self.typed_because(w, always, "will be replaced")
-    }
-
-    /// `typed`, saying what happens to an environment that is not protected.
-    pub(super) fn typed_because(&self, w: &Workspace, always: bool, happens: &str) -> Result<Option<String>> {
-        if !w.protected && !always {
-            return Ok(None);
-        }
+    /// What the person typed to confirm a change, where its guard asks for a name (`--confirm`,
+    /// or asked on a terminal); the operation enforces the same guard.
+    pub(super) fn typed(&self, guard: &Guard) -> Result<Option<String>> {
+        let Some(why) = guard.why() else { return Ok(None) };
         match &self.cli.confirm {
             Some(c) => Ok(Some(c.clone())),
-            None if std::io::stdin().is_terminal() => {
-                let why = if w.protected { "is protected" } else { happens };
-                Ok(Some(prompt(&format!("{} {why}. Type its name to go on: ", w.confirm_name()))?))
-            }
+            None if std::io::stdin().is_terminal() => Ok(Some(prompt(&format!("{why}. Type its name to go on: "))?)),
             None => Ok(None),
         }
     }

@@ -11,7 +11,7 @@ pub(super) async fn db_verb(ctx: &Ctx, cmd: &DbCmd) -> Result<()> {
             false => println!("{label} already exists; nothing was done."),
         },
         DbCmd::Drop => {
-            let typed = ctx.typed_because(&s.ws, true, "will be dropped with everything in it")?;
+            let typed = ctx.typed(&Guard::for_drop(&s.ws))?;
             match ops::drop_database(&s, typed.as_deref()).await? {
                 true => println!("Dropped {label}."),
                 false => println!("{label} does not exist; nothing was done."),

@@ -87,9 +87,10 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
             ));
         }
     };
-    let confirm = match (&ctx.cli.confirm, operation.changes()) {
+    let asked = crate::fleet::guard(p, name).confirm.filter(|_| operation.changes());
+    let confirm = match (&ctx.cli.confirm, asked) {
         (Some(c), _) => Some(c.clone()),
-        (None, true) if crate::fleet::protected(p, name) && std::io::stdin().is_terminal() => {
+        (None, Some(_)) if std::io::stdin().is_terminal() => {
             Some(prompt(&format!("fleet {name} is protected. Type its name to go on: "))?)
         }
         _ => None,

@@ -43,7 +43,7 @@ pub(super) async fn import_verb(
         None => ctx.source_dir()?,
     };
     let confirm = match &session {
-        Some(s) if !dry_run => ctx.typed_because(&s.ws, false, "records history in")?,
+        Some(s) if !dry_run => ctx.typed(&Guard::for_history(&s.ws))?,
         _ => None,
     };
     let out = ops::import(&req, &migrations, dialect, session.as_ref().map(|s| (s, confirm.as_deref()))).await?;
@@ -116,7 +116,7 @@ pub(super) async fn import_verb(
 
 pub(super) async fn baseline_verb(ctx: &Ctx, version: Option<i64>, dry_run: bool, json: bool) -> Result<()> {
     let s = ctx.session()?;
-    let confirm = if dry_run { None } else { ctx.typed_because(&s.ws, false, "records a baseline in")? };
+    let confirm = if dry_run { None } else { ctx.typed(&Guard::for_history(&s.ws))? };
     let cancel = ctx.cancel_on_signals();
     let out = ops::baseline(&s, version, dry_run, confirm.as_deref(), &cancel).await?;
     if json {

@@ -26,6 +26,7 @@ use serde::Serialize;
 use crate::db::{self, ConnectOptions, Target};
 use crate::error::{Error, Problem, Result};
 use crate::event::Direction;
+use crate::migration::guard::Guard;
 use crate::migration::runner::{self, Cancel, RunReport, Work};
 use crate::migration::source::Source;
 use crate::ops;

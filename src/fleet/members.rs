@@ -43,11 +43,14 @@ pub fn infos(p: &Project) -> Vec<FleetInfo> {
                 (_, _, Some(file)) => format!("the databases listed in {file}"),
                 _ => String::new(),
             };
-            let protected = protected(p, name);
-            let changes = crate::migration::guard::Guard::for_change(name, protected);
-            FleetInfo { name: name.clone(), members, protected, changes }
+            FleetInfo { name: name.clone(), members, protected: protected(p, name), changes: guard(p, name) }
         })
         .collect()
+}
+
+/// What changing the fleet's databases needs from a person (`protected`).
+pub fn guard(p: &Project, fleet: &str) -> crate::migration::guard::Guard {
+    crate::migration::guard::Guard::for_fleet(fleet, protected(p, fleet))
 }
 
 /// Whether changing the fleet asks for its name and backs up each database first: it is

@@ -15,7 +15,7 @@ use super::Member;
 use crate::db::ConnectOptions;
 use crate::error::{Error, ErrorKind, Problem};
 use crate::event::RunEvent;
-use crate::migration::guard::{Confirmation, Guard};
+use crate::migration::guard::Confirmation;
 use crate::migration::runner::{Cancel, Work};
 use crate::ops::{self, RunRequest, Session};
 use crate::project::MAX_AT_ONCE;
@@ -553,8 +553,7 @@ pub async fn start(
     let cfg = p.fleet(&req.fleet)?;
     req.policy.per_server = req.policy.per_server.or(cfg.per_server);
     if req.operation.changes() {
-        let guard = Guard::for_fleet(&req.fleet, super::protected(p, &req.fleet));
-        guard.enforce(&Confirmation::typed(req.confirm.as_deref()))?;
+        super::guard(p, &req.fleet).enforce(&Confirmation::typed(req.confirm.as_deref()))?;
     }
     let members = super::members(p, &req.fleet, &req.settings.connect, req.trust_host).await?;
     Ok(run(&req.fleet, members, req.operation, &req.policy, &req.settings, cancel, on).await)

@@ -59,14 +59,10 @@ impl Guard {
         }
     }
 
-    /// A fleet's run that changes its databases: the fleet's name, when it (or one of its
-    /// environments) is protected; each protected member is backed up by its own run's guard.
+    /// A fleet's run that changes its databases: when it (or one of its environments) is
+    /// protected, the fleet's name, and each database backed up before its run.
     pub fn for_fleet(name: &str, protected: bool) -> Guard {
-        Guard {
-            confirm: protected.then(|| name.into()),
-            because: Some(format!("fleet {name} is protected")),
-            ..Guard::default()
-        }
+        Guard { because: protected.then(|| format!("fleet {name} is protected")), ..Guard::for_change(name, protected) }
     }
 
     /// A change to `ws`'s history that runs no migration (repair, resolve, a baseline or an
@@ -75,9 +71,19 @@ impl Guard {
         Guard { confirm: ws.protected.then(|| ws.confirm_name()), ..Guard::default() }
     }
 
-    /// A change that replaces or drops `ws`'s data (restore, `db drop`): its name, protected or not.
-    /// `happens` says what, followed by the name ("this replaces the data of").
-    pub fn for_replacing(ws: &Workspace, happens: &str) -> Guard {
+    /// A restore: it replaces the environment's data, so its name is asked for, protected or not.
+    pub fn for_restore(ws: &Workspace) -> Guard {
+        Guard::for_replacing(ws, "this replaces the data of")
+    }
+
+    /// Dropping the environment's database: its name, protected or not.
+    pub fn for_drop(ws: &Workspace) -> Guard {
+        Guard::for_replacing(ws, "this drops, with everything in it,")
+    }
+
+    /// A change that replaces or drops `ws`'s data: its name, protected or not. `happens` says
+    /// what, followed by the name.
+    fn for_replacing(ws: &Workspace, happens: &str) -> Guard {
         let name = ws.confirm_name();
         let because = (!ws.protected).then(|| format!("{happens} {name}"));
         Guard { confirm: Some(name), because, ..Guard::default() }
@@ -92,10 +98,15 @@ impl Guard {
         g
     }
 
+    /// Why the name is asked for, in words ("prod is protected"); none when it is not.
+    pub fn why(&self) -> Option<String> {
+        let name = self.confirm.as_ref()?;
+        Some(self.because.clone().unwrap_or_else(|| format!("{name} is protected")))
+    }
+
     /// Refuses, changing nothing, what was not confirmed as the guard asks.
     pub fn enforce(&self, c: &Confirmation) -> Result<()> {
-        if let Some(name) = &self.confirm {
-            let why = self.because.clone().unwrap_or_else(|| format!("{name} is protected"));
+        if let (Some(name), Some(why)) = (&self.confirm, self.why()) {
             typed(name, &why, c.typed.as_deref())?;
         }
         if self.lint_errors > 0 && !c.lint_acknowledged {
@@ -165,8 +176,9 @@ mod tests {
         assert_eq!(Guard::for_change("shards", false), Guard::default());
         let g = Guard::for_change("shards", true);
         assert_eq!((g.confirm.as_deref(), g.backup, g.lint_errors), (Some("shards"), Some(BackupWhy::Protected), 0));
-        assert_eq!(Guard::for_fleet("shards", false).confirm, None);
-        assert_eq!(Guard::for_fleet("shards", true).confirm.as_deref(), Some("shards"));
+        assert_eq!(Guard::for_fleet("shards", false), Guard::for_change("shards", false));
+        let g = Guard::for_fleet("shards", true);
+        assert_eq!((g.confirm.as_deref(), g.backup), (Some("shards"), Some(BackupWhy::Protected)));
     }
 
     #[test]
@@ -175,7 +187,7 @@ mod tests {
         let g = Guard::for_history(&ws(true));
         assert_eq!((g.confirm, g.backup), (Some(ws(true).confirm_name()), None), "a history change takes no backup");
         for protected in [false, true] {
-            let g = Guard::for_replacing(&ws(protected), "this drops");
+            let g = Guard::for_drop(&ws(protected));
             assert_eq!(g.confirm, Some(ws(protected).confirm_name()));
             let e = g.enforce(&Confirmation::default()).unwrap_err();
             assert_eq!(e.remedies, vec![Remedy::Confirm { name: ws(protected).confirm_name() }]);

@@ -38,7 +38,7 @@ pub async fn restore(
     cancel: &Cancel,
     on: &(dyn Fn(&BackupEvent) + Send + Sync),
 ) -> Result<Restored> {
-    Guard::for_replacing(&s.ws, "this replaces the data of").enforce(&Confirmation::typed(confirm))?;
+    Guard::for_restore(&s.ws).enforce(&Confirmation::typed(confirm))?;
     let store = s.store()?;
     let mut db = s.open(false).await?;
     let r = backup::restore(db.as_mut(), &s.ws.target, &store, id, s.lock_timeout, cancel, on).await;

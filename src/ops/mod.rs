@@ -279,7 +279,7 @@ pub async fn create_database(s: &Session) -> Result<bool> {
 /// Drops the environment's database, its name typed first whatever its protection; `false` when it
 /// did not exist.
 pub async fn drop_database(s: &Session, confirm: Option<&str>) -> Result<bool> {
-    Guard::for_replacing(&s.ws, "this drops, with everything in it,").enforce(&Confirmation::typed(confirm))?;
+    Guard::for_drop(&s.ws).enforce(&Confirmation::typed(confirm))?;
     db::drop_database(&s.ws.target, &s.connect).await
 }
 
