@@ -104,6 +104,9 @@ async fn drift_is_refused_then_repaired() {
     pair(&t, 2, "b", "CREATE TABLE b (id INTEGER);", "DROP TABLE b;");
     let o = run_json(&t, &["up"]);
     assert_eq!((o.code, o.problem()), (6, Some(json!({"problem": "drift", "version": 1}))), "{}", o.stderr);
+    let doc = o.problem_doc();
+    assert_eq!((&doc["kind"], &doc["remedies"]), (&json!("decision"), &json!([{"remedy": "repair", "version": 1}])));
+    assert_eq!(printed_commands(doc["advice"][0].as_str().unwrap()).len(), 1, "the command, as text mode prints it");
     assert_eq!(t.tables().await, vec!["a"]);
     let o = run(&t, &["check"]);
     assert_eq!(o.code, 1);

@@ -68,7 +68,7 @@ pub fn main() -> i32 {
     match rt.block_on(run(cli, shown)) {
         Ok(()) => 0,
         Err(e) if errors == ErrorFormat::Json => {
-            let commands: Vec<String> = e.remedies.iter().map(|r| remedy(r, &again)).collect();
+            let advice: Vec<String> = e.remedies.iter().map(|r| remedy(r, &again)).collect();
             let doc = serde_json::json!({
                 "problem": e.problem,
                 "kind": e.kind(),
@@ -76,7 +76,7 @@ pub fn main() -> i32 {
                 "message": e.message,
                 "location": e.location,
                 "remedies": e.remedies,
-                "commands": commands,
+                "advice": advice,
             });
             eprintln!("{doc}");
             e.exit_code()

@@ -274,7 +274,7 @@ impl Out {
         let doc: serde_json::Value = serde_json::from_str(last).expect("--errors json writes one JSON object");
         Some(doc["problem"].clone())
     }
-    /// The whole JSON error (`problem`, `remedies`, `commands`…), from a run with `--errors json`.
+    /// The whole JSON error (`problem`, `remedies`, `advice`…), from a run with `--errors json`.
     pub fn problem_doc(&self) -> serde_json::Value {
         let last = self.stderr.lines().rev().find(|l| l.starts_with('{')).expect("a JSON error on stderr");
         serde_json::from_str(last).expect("--errors json writes one JSON object")
