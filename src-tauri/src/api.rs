@@ -464,6 +464,8 @@ pub struct FleetRunRequest {
     pub canary: Option<usize>,
     /// The fleet's name, typed, when it is protected.
     pub confirm: Option<String>,
+    /// The person read the lint errors a protected database's run refused, and wants them run.
+    pub acknowledge_lint: bool,
 }
 
 /// Works on every database of a fleet, streaming each one's row as it changes; a cancel stops
@@ -474,7 +476,9 @@ pub async fn fleet_run(state: &AppState, req: FleetRunRequest, sink: Sink<'_>) -
     let operation = match req.action {
         FleetAction::Status => Operation::Status,
         FleetAction::Check => Operation::Check,
-        FleetAction::Up => Operation::Run { work: Work::Up(None), allow_out_of_order: false, acknowledge_lint: false },
+        FleetAction::Up => {
+            Operation::Run { work: Work::Up(None), allow_out_of_order: false, acknowledge_lint: req.acknowledge_lint }
+        }
         FleetAction::Down => Operation::Run {
             work: Work::asked(Direction::Down, None, None)?,
             allow_out_of_order: false,

@@ -624,4 +624,33 @@ async fn a_protected_run_with_lint_errors_needs_them_acknowledged_in_the_app_too
     );
     let r = api::run(&state, RunRequest { acknowledge_lint: true, ..req }, &|_e| true).await.unwrap();
     assert_eq!(r.done.len(), 1);
+
+    // A fleet of it: the member's run guard refuses the same way, and says how to go on; the
+    // fleet's run sends the acknowledgement on.
+    std::fs::write(
+        dir.path().join("godwit.toml"),
+        format!("id = \"app-test\"\n[env.pg]\nurl = \"{url}\"\nprotected = true\n[fleet.f]\nenvs = [\"pg\"]\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("migrations/2_code.sql"), "ALTER TABLE items ADD COLUMN code TEXT NOT NULL;\n")
+        .unwrap();
+    let view = api::open_project(&state, dir.path()).unwrap();
+    assert_eq!(view.fleets[0].changes.confirm.as_deref(), Some("f"));
+    let fleet = |acknowledge_lint| api::FleetRunRequest {
+        fleet: "f".into(),
+        action: api::FleetAction::Up,
+        jobs: None,
+        max_failures: None,
+        canary: None,
+        confirm: Some("f".into()),
+        acknowledge_lint,
+    };
+    let report = api::fleet_run(&state, fleet(false), &|_e| true).await.unwrap();
+    let e = report.members[0].error.as_ref().expect("refused");
+    assert_eq!(
+        (&e.problem, &e.remedies),
+        (&godwit::error::Problem::Protected, &vec![godwit::error::Remedy::AcknowledgeLint])
+    );
+    let report = api::fleet_run(&state, fleet(true), &|_e| true).await.unwrap();
+    assert_eq!((report.members[0].done, report.summary.failed), (1, 0), "{:?}", report.members[0].error);
 }

@@ -115,11 +115,19 @@ pub struct MemberError {
     pub kind: ErrorKind,
     pub problem: Problem,
     pub message: String,
+    /// The ways out, as one environment's error offers them (lint errors to acknowledge, a
+    /// migration to resolve).
+    pub remedies: Vec<crate::error::Remedy>,
 }
 
 impl From<&Error> for MemberError {
     fn from(e: &Error) -> Self {
-        MemberError { kind: e.kind(), problem: e.problem.clone(), message: e.message.clone() }
+        MemberError {
+            kind: e.kind(),
+            problem: e.problem.clone(),
+            message: e.message.clone(),
+            remedies: e.remedies.clone(),
+        }
     }
 }
 
@@ -461,7 +469,7 @@ async fn one(
                 [one] => one.message.clone(),
                 [first, ..] => format!("{} (and {} more)", first.message, found.len() - 1),
             };
-            Some(MemberError { kind: ErrorKind::Failed, problem: Problem::Failed, message })
+            Some(MemberError { kind: ErrorKind::Failed, problem: Problem::Failed, message, remedies: Vec::new() })
         }
         _ => None,
     };

@@ -66,3 +66,40 @@ test('a fleet of a thousand tenants runs from the Fleet screen', async (t) => {
     await stop(passed);
   }
 });
+
+// A protected fleet whose run meets a migration with lint errors: each database's run refuses it,
+// as one environment's would, and the run dialog then offers to acknowledge them.
+test('a protected fleet runs migrations with lint errors only once they are acknowledged', async (t) => {
+  const p = newProject(
+    '[env.dev]\nurl = "sqlite://dev.db"\n\n[fleet.tiny]\nfile = "tiny.txt"\nprotected = true\n\n' +
+      '[lint]\nseverity = { ban-drop-column = "error" }\n',
+    { '1_users.sql': 'CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n' },
+  );
+  mkdirSync(join(p.project, 'tiny'));
+  writeFileSync(join(p.project, 'tiny.txt'), ['a', 'b', 'c'].map((n) => `sqlite://tiny/${n}.db\n`).join(''));
+  const { browser, stop } = await launch(t, p);
+  let passed = false;
+  const run = async (acknowledge) => {
+    await click(browser, 'Run…');
+    if (acknowledge) await (await browser.$('[aria-label="Run despite lint errors"]')).click();
+    await fill(browser, 'Fleet name', 'tiny');
+    await click(browser, 'Run', '.dialog footer');
+  };
+  try {
+    await (await browser.$('button[data-fleet="tiny"]')).click();
+    await seeText(browser, 'behind 3');
+    await run(false);
+    await seeText(browser, 'at head 3', 60000);
+
+    writeFileSync(join(p.project, 'migrations/2_drop_email.sql'), 'ALTER TABLE users DROP COLUMN email;\n');
+    await run(false);
+    await seeText(browser, 'failed 3', 60000);
+    assert.equal(sqlite(join(p.project, 'tiny/a.db'), 'SELECT count(*) FROM _sqlx_migrations')[0][0], 1);
+    await run(true);
+    await seeText(browser, 'at head 3', 60000);
+    assert.equal(sqlite(join(p.project, 'tiny/a.db'), 'SELECT count(*) FROM _sqlx_migrations')[0][0], 2);
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+});

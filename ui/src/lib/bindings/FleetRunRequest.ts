@@ -17,4 +17,8 @@ canary: number | null,
 /**
  * The fleet's name, typed, when it is protected.
  */
-confirm: string | null, };
+confirm: string | null, 
+/**
+ * The person read the lint errors a protected database's run refused, and wants them run.
+ */
+acknowledge_lint: boolean, };
