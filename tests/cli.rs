@@ -359,6 +359,23 @@ async fn dry_run_shows_sql_and_runs_nothing_then_redo() {
     assert!(o.stdout.contains("the down was not tested"), "{}", o.stdout);
 }
 
+/// Another tool's word for a verb (the seed guide's `make migrate`, Alembic's `upgrade`) is
+/// answered with Godwit's, and refused as any unknown verb is.
+#[test]
+fn other_tools_words_point_to_godwits_verbs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (word, ours) in [("migrate", "up"), ("rollback", "down"), ("logs", "history"), ("migrate-check", "check")] {
+        let o = output(Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).arg(word));
+        assert_eq!(o.code, 2, "{word}: {}", o.stderr);
+        let hinted = printed_commands(&o.stderr);
+        assert_eq!(hinted, [format!("godwit {ours} --help")], "{word}: {}", o.stderr);
+        let pasted = Command::new(env!("CARGO_BIN_EXE_godwit")).args([ours, "--help"]).output().unwrap();
+        assert!(pasted.status.success(), "{ours} --help");
+    }
+    let o = output(Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir.path()).arg("frobnicate"));
+    assert_eq!((o.code, printed_commands(&o.stderr).len()), (2, 0), "{}", o.stderr);
+}
+
 #[test]
 fn init_adopts_an_sqlx_folder() {
     let dir = tempfile::tempdir().unwrap();

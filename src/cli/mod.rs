@@ -50,7 +50,10 @@ use std::collections::BTreeMap;
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     crate::secret::report_panics();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let again = again(&cli);
     // A `--url` with a password is shown without it in the commands printed below.
     let hidden = cli.url.as_ref().is_some_and(|u| {
@@ -97,6 +100,35 @@ pub fn main() -> i32 {
     }
 }
 
+/// Other tools' words for Godwit's verbs (Alembic's, Rails', a Makefile's), for the hint when one is
+/// typed here.
+const OTHER_WORDS: [(&str, &str); 10] = [
+    ("migrate", "up"),
+    ("upgrade", "up"),
+    ("apply", "up"),
+    ("rollback", "down"),
+    ("downgrade", "down"),
+    ("log", "history"),
+    ("logs", "history"),
+    ("current", "status"),
+    ("heads", "status"),
+    ("migrate-check", "check"),
+];
+
+/// Clap's refusal of the command line, with Godwit's verb when another tool's word was typed.
+fn usage_error(e: clap::Error) -> i32 {
+    use clap::error::{ContextKind, ContextValue};
+    let typed = match e.get(ContextKind::InvalidSubcommand) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let _ = e.print();
+    if let Some((word, ours)) = typed.and_then(|t| OTHER_WORDS.iter().find(|(w, _)| *w == t)) {
+        eprintln!("\nGodwit's word for `{word}` is `{ours}`: `godwit {ours} --help` says what it takes.");
+    }
+    e.exit_code()
+}
+
 async fn run(cli: Cli, again: String) -> Result<()> {
     let start = match &cli.project {
         Some(p) => p.clone(),
@@ -114,6 +146,9 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         println!("Created {} with a `dev` environment (SQLite file dev.db).", made.config.display());
         if made.adopted > 0 {
             println!("Adopted {} existing migration(s) in {migrations}/.", made.adopted);
+        }
+        if made.ignored {
+            println!("Added dev.db to .gitignore: a database file in git would change under its history.");
         }
         if made.problems > 0 {
             println!(

@@ -56,7 +56,27 @@ pub fn init(root: &Path, asked: Option<&str>) -> Result<Created> {
          {folder}\n[env.dev]\nurl = \"sqlite://dev.db\"\n"
     );
     fs::write(&path, text).map_err(|e| Error::io("cannot write", &path, &e))?;
-    Ok(Created { config: path, migrations, adopted, problems })
+    let ignored = ignore_dev_db(root);
+    Ok(Created { config: path, migrations, adopted, problems, ignored })
+}
+
+/// The `dev` environment's SQLite file, kept out of git: committed, switching branches would swap
+/// the database under its history. Lines added to `.gitignore` (made if missing); nothing when it
+/// already ignores it or is not a plain file (a link could point anywhere). Whether it added them.
+fn ignore_dev_db(root: &Path) -> bool {
+    let path = root.join(".gitignore");
+    let text = match fs::symlink_metadata(&path) {
+        Ok(m) if m.file_type().is_file() => fs::read_to_string(&path).unwrap_or_default(),
+        Ok(_) => return false,
+        Err(_) => String::new(),
+    };
+    let has = |l: &str| ["dev.db", "/dev.db", "*.db", "dev.db*", "/dev.db*"].contains(&l.trim());
+    if text.lines().any(has) {
+        return false;
+    }
+    let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
+    let lines = "# The local SQLite database of the `dev` environment (godwit init)\n/dev.db\n/dev.db-*\n";
+    fs::write(&path, format!("{text}{sep}{lines}")).is_ok()
 }
 
 /// A project made by `init`.
@@ -68,6 +88,8 @@ pub struct Created {
     pub adopted: usize,
     /// Files in the folder that are not usable as they are (`check` lists them).
     pub problems: usize,
+    /// `.gitignore` was given the `dev` database's file.
+    pub ignored: bool,
 }
 
 /// Enough randomness for a project id, without a dependency: time and process, hashed.
@@ -76,4 +98,40 @@ fn rand_u32() -> u32 {
     let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
     let h = sha2::Sha256::digest(seed.as_bytes());
     u32::from_le_bytes([h[0], h[1], h[2], h[3]])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_keeps_the_dev_database_out_of_git() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(init(d.path(), None).unwrap().ignored);
+        let text = fs::read_to_string(d.path().join(".gitignore")).unwrap();
+        assert!(text.lines().any(|l| l == "/dev.db") && text.lines().any(|l| l == "/dev.db-*"), "{text}");
+
+        // A .gitignore of the project's own is added to, after its last line, once.
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join(".gitignore"), "target").unwrap();
+        init(d.path(), None).unwrap();
+        let text = fs::read_to_string(d.path().join(".gitignore")).unwrap();
+        assert!(text.starts_with("target\n# ") && text.ends_with("/dev.db-*\n"), "{text}");
+        assert!(!ignore_dev_db(d.path()), "already there");
+
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join(".gitignore"), "*.db\n").unwrap();
+        assert!(!init(d.path(), None).unwrap().ignored);
+        assert_eq!(fs::read_to_string(d.path().join(".gitignore")).unwrap(), "*.db\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_gitignore_that_is_a_link_is_not_written_through() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::NamedTempFile::new().unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join(".gitignore")).unwrap();
+        assert!(!init(d.path(), None).unwrap().ignored);
+        assert_eq!(fs::read(outside.path()).unwrap(), b"");
+    }
 }
