@@ -33,9 +33,9 @@ pub async fn baseline(
     let live = async {
         let applied = db.applied().await?.len();
         let other = baseline::other_tool(db.as_mut()).await?;
-        refuse_database(&label, applied, other, None)?;
+        refuse_history(&label, applied, other)?;
         let live = db.inspect().await?;
-        refuse_database(&label, 0, None, Some(live.objects.len()))?;
+        refuse_empty(&label, live.objects.len())?;
         Ok::<_, Error>(live)
     }
     .await;
@@ -152,14 +152,9 @@ fn stamp(now: chrono::DateTime<chrono::Utc>) -> i64 {
     now.format("%Y%m%d%H%M%S").to_string().parse().expect("digits")
 }
 
-/// Why a database cannot be baselined: migrations already recorded there, another tool's
-/// history table, or nothing in it (`objects`, once inspected).
-fn refuse_database(
-    label: &str,
-    applied: usize,
-    other: Option<(crate::import::Tool, &str)>,
-    objects: Option<usize>,
-) -> Result<()> {
+/// A database with a history cannot be baselined: migrations already recorded there, or another
+/// tool's history table.
+fn refuse_history(label: &str, applied: usize, other: Option<(crate::import::Tool, &str)>) -> Result<()> {
     if applied > 0 {
         return Err(Error::input(format!(
             "{label} already has {applied} migration(s) recorded: baseline is for a database no migrations made."
@@ -176,13 +171,18 @@ fn refuse_database(
              records what ran here, rather than a baseline."
         )));
     }
-    if objects == Some(0) {
-        return Err(Error::input(format!(
+    Ok(())
+}
+
+/// Nor can one with nothing in it.
+fn refuse_empty(label: &str, objects: usize) -> Result<()> {
+    match objects {
+        0 => Err(Error::input(format!(
             "{label} holds no tables, views or other objects: there is nothing to baseline. Start with a new \
              migration instead."
-        )));
+        ))),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The baseline file: the project's own when it has one (`Some`, to record elsewhere), else none
@@ -220,13 +220,13 @@ mod tests {
 
     #[test]
     fn a_database_with_history_another_tools_table_or_nothing_in_it_is_refused() {
-        assert!(refuse_database("prod", 0, None, None).is_ok());
-        assert!(refuse_database("prod", 0, None, Some(3)).is_ok());
-        let e = refuse_database("prod", 2, None, None).unwrap_err();
+        assert!(refuse_history("prod", 0, None).is_ok());
+        assert!(refuse_empty("prod", 3).is_ok());
+        let e = refuse_history("prod", 2, None).unwrap_err();
         assert_eq!((e.problem, e.remedies), (Problem::Input, vec![Remedy::Status]));
         let flyway = Some((crate::import::Tool::Flyway, "flyway_schema_history"));
-        assert_eq!(refuse_database("prod", 0, flyway, None).unwrap_err().problem, Problem::Input);
-        assert_eq!(refuse_database("prod", 0, None, Some(0)).unwrap_err().problem, Problem::Input);
+        assert_eq!(refuse_history("prod", 0, flyway).unwrap_err().problem, Problem::Input);
+        assert_eq!(refuse_empty("prod", 0).unwrap_err().problem, Problem::Input);
     }
 
     #[test]

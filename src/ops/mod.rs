@@ -117,6 +117,22 @@ struct Reads<T> {
     unread: Vec<(String, Error)>,
 }
 
+impl Reads<(Session, Vec<db::Applied>)> {
+    /// Every environment's history, read one after the other; `skip` must name environments.
+    async fn histories(envs: Vec<(String, Result<Session>)>, skip: &[String]) -> Result<Self> {
+        unknown_skips(&envs, skip)?;
+        let mut read = Vec::new();
+        for (name, session) in envs {
+            let r = match session {
+                Ok(session) => session.reading(|db| db.applied()).await.map(|applied| (session, applied)),
+                Err(e) => Err(e),
+            };
+            read.push((name, r));
+        }
+        Ok(Reads::sort(read, skip))
+    }
+}
+
 impl<T> Reads<T> {
     fn sort(reads: Vec<(String, Result<T>)>, skip: &[String]) -> Reads<T> {
         let mut out = Reads { read: Vec::new(), skipped: Vec::new(), unread: Vec::new() };
@@ -128,6 +144,14 @@ impl<T> Reads<T> {
             }
         }
         out
+    }
+}
+
+/// `--skip` names that are not environments (a typo would leave out nothing, silently).
+fn unknown_skips<T>(envs: &[(String, T)], skip: &[String]) -> Result<()> {
+    match skip.iter().find(|n| !envs.iter().any(|(e, _)| e == *n)) {
+        Some(n) => Err(Error::not_found(Named::Environment, format!("there is no environment `{n}` to skip"))),
+        None => Ok(()),
     }
 }
 
@@ -206,12 +230,10 @@ async fn open_scratch(s: &Session) -> Result<(db::Scratch, Box<dyn Database>)> {
     let scratch = db::Scratch::new(&s.ws.target, &s.connect).await?;
     match db::connect(&scratch.target, scratch.options()).await {
         Ok(db) => Ok((scratch, db)),
-        Err(mut e) => {
-            if let Err(r) = scratch.remove().await {
-                e.message = format!("{}\nThe scratch database was not dropped either: {}", e.message, r.message);
-            }
-            Err(e)
-        }
+        Err(e) => Err(match scratch.remove().await {
+            Ok(()) => e,
+            Err(r) => not_dropped_either(e, r),
+        }),
     }
 }
 
@@ -221,11 +243,14 @@ async fn close_scratch<T>(scratch: db::Scratch, db: Box<dyn Database>, result: R
         (Ok(value), Ok(())) => Ok(value),
         (Ok(_), Err(r)) => Err(Error::failed(format!("done, but the scratch database was not dropped: {}", r.message))),
         (Err(e), Ok(())) => Err(e),
-        (Err(mut e), Err(r)) => {
-            e.message = format!("{}\nThe scratch database was not dropped either: {}", e.message, r.message);
-            Err(e)
-        }
+        (Err(e), Err(r)) => Err(not_dropped_either(e, r)),
     }
+}
+
+/// `e`, saying too that the scratch database could not be dropped (`r`).
+fn not_dropped_either(mut e: Error, r: Error) -> Error {
+    e.message = format!("{}\nThe scratch database was not dropped either: {}", e.message, r.message);
+    e
 }
 
 /// What was changed by hand: the environment's applied migrations replayed on a scratch database
@@ -420,8 +445,8 @@ mod tests {
     #[test]
     fn a_skip_that_names_no_environment_is_refused() {
         let envs = [("dev".to_string(), ()), ("prod".to_string(), ())];
-        assert!(rebase::unknown_skips(&envs, &["prod".into()]).is_ok());
-        let e = rebase::unknown_skips(&envs, &["prdo".into()]).unwrap_err();
+        assert!(unknown_skips(&envs, &["prod".into()]).is_ok());
+        let e = unknown_skips(&envs, &["prdo".into()]).unwrap_err();
         assert_eq!(e.problem, Problem::NotFound { what: Named::Environment });
     }
 }

@@ -22,14 +22,6 @@ pub fn unread_fleets(p: &project::Project) -> Vec<(String, Result<Session>)> {
         .collect()
 }
 
-/// `--skip` names that are not environments (a typo would leave out nothing, silently).
-pub(super) fn unknown_skips<T>(envs: &[(String, T)], skip: &[String]) -> Result<()> {
-    match skip.iter().find(|n| !envs.iter().any(|(e, _)| e == *n)) {
-        Some(n) => Err(Error::not_found(Named::Environment, format!("there is no environment `{n}` to skip"))),
-        None => Ok(()),
-    }
-}
-
 /// What `rebase` did (or would), and which environments it checked.
 #[derive(ts_rs::TS, Debug, Clone, serde::Serialize)]
 #[ts(export)]
@@ -53,17 +45,8 @@ pub async fn rebase(
 ) -> Result<RebaseOutcome> {
     use crate::migration::rebase;
     let source = Source::load(migrations)?;
-    unknown_skips(&envs, skip)?;
-    let mut read = Vec::new();
-    for (name, session) in envs {
-        let r = match session {
-            Ok(s) => s.reading(|db| db.applied()).await,
-            Err(e) => Err(e),
-        };
-        read.push((name, r));
-    }
-    let reads = Reads::sort(read, skip);
-    let applied = reads.read.iter().flat_map(|(_, rows)| rows.iter().map(|a| a.version)).collect();
+    let reads = Reads::histories(envs, skip).await?;
+    let applied = reads.read.iter().flat_map(|(_, (_, rows))| rows.iter().map(|a| a.version)).collect();
     let plan = rebase::plan(&source, &applied, chrono::Utc::now())?;
     refuse_unread(&plan, reads.unread)?;
     let (checked, skipped) = (reads.read.into_iter().map(|(n, _)| n).collect(), reads.skipped);

@@ -1,6 +1,5 @@
 //! Many migrations replaced by one, proven to build the same schema, histories rewritten.
 
-use super::rebase::unknown_skips;
 use super::*;
 
 /// What to squash: everything up to `to`.
@@ -39,16 +38,7 @@ pub async fn squash(
     let SquashFiles { squashed, file, sql, removed, data } = plan_files(&source, req, dialect, dumps_privileges)?;
 
     // Every environment's history, before anything is made or changed.
-    unknown_skips(&envs, &req.skip)?;
-    let mut read = Vec::new();
-    for (name, session) in envs {
-        let r = match session {
-            Ok(session) => session.reading(|db| db.applied()).await.map(|applied| (session, applied)),
-            Err(e) => Err(e),
-        };
-        read.push((name, r));
-    }
-    let reads = Reads::sort(read, &req.skip);
+    let reads = Reads::histories(envs, &req.skip).await?;
     if let Some((name, e)) = reads.unread.into_iter().next() {
         return Err(cannot_read(&name, e, req.to));
     }

@@ -259,32 +259,31 @@ pub struct Out {
     pub stderr: String,
 }
 
+/// The JSON error `--errors json` wrote last on `stderr`, if any.
+fn json_error(stderr: &str) -> Option<serde_json::Value> {
+    let last = stderr.lines().rev().find(|l| l.starts_with('{'))?;
+    Some(serde_json::from_str(last).expect("--errors json writes one JSON object"))
+}
+
 /// The problem's name an error written with `--errors json` names on `stderr`.
 pub fn problem_in(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    let last = text.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON error in: {text}"));
-    let doc: serde_json::Value = serde_json::from_str(last).expect("--errors json writes one JSON object");
+    let doc = json_error(&text).unwrap_or_else(|| panic!("no JSON error in: {text}"));
     doc["problem"]["problem"].as_str().unwrap_or_default().to_string()
 }
 
 impl Out {
     /// The problem an error names, from a run with `--errors json` (`None` when it succeeded).
     pub fn problem(&self) -> Option<serde_json::Value> {
-        let last = self.stderr.lines().rev().find(|l| l.starts_with('{'))?;
-        let doc: serde_json::Value = serde_json::from_str(last).expect("--errors json writes one JSON object");
-        Some(doc["problem"].clone())
+        json_error(&self.stderr).map(|doc| doc["problem"].clone())
     }
     /// The whole JSON error (`problem`, `remedies`, `advice`…), from a run with `--errors json`.
     pub fn problem_doc(&self) -> serde_json::Value {
-        let last = self.stderr.lines().rev().find(|l| l.starts_with('{')).expect("a JSON error on stderr");
-        serde_json::from_str(last).expect("--errors json writes one JSON object")
+        json_error(&self.stderr).expect("a JSON error on stderr")
     }
     /// The problem's name (`not_found`, `drift`, …), from a run with `--errors json`.
     pub fn problem_is(&self) -> String {
-        match self.problem() {
-            Some(p) => p["problem"].as_str().unwrap_or_default().to_string(),
-            None => panic!("no JSON error on stderr (run with --errors json): {}", self.stderr),
-        }
+        problem_in(self.stderr.as_bytes())
     }
 }
 
