@@ -236,10 +236,32 @@ async fn dbmate_history_is_adopted(d: Dialect) {
     assert_eq!(out.history.as_ref().unwrap().record, [20240101000000, 20240102000000]);
     let email = std::fs::read_to_string(t.migrations().join("20240102000000_add_email.up.sql")).unwrap();
     assert!(email.starts_with("-- no-transaction\n"), "{email}");
-    assert!(files(&t).contains(&"20240103000000_seed.sql".to_string()), "an empty down: irreversible");
+    assert!(files(&t).contains(&"20240103000000_seed.down.sql".to_string()), "an empty down stays one");
+    assert!(out.import.notes.iter().any(|n| n.kind == godwit::import::NoteKind::EmptyDown));
     assert_eq!(up(&t).await, [20240103000000]);
     assert_eq!(t.strings("SELECT name FROM person").await, ["Ada"]);
     assert_eq!(t.history().await.len(), 3);
+    // As dbmate does, rolling back past it changes nothing; lint says it undoes nothing.
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let back = runner::down(
+        db.as_mut(),
+        &source,
+        godwit::migration::plan::DownTarget::Steps(1),
+        &RunOptions::default(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap()
+    .into_result()
+    .unwrap();
+    db.close().await;
+    assert_eq!(back.done.iter().map(|d| d.version).collect::<Vec<_>>(), [20240103000000]);
+    assert_eq!(t.strings("SELECT name FROM person").await, ["Ada"]);
+    let seed = source.migrations.iter().find(|m| m.version == 20240103000000).unwrap();
+    let report = godwit::lint::lint(&[seed], &t.migrations(), d, &Default::default());
+    let rules: Vec<String> = report.findings.into_iter().map(|f| f.rule).collect();
+    assert!(rules.contains(&"empty-down".to_string()), "{rules:?}");
 }
 
 /// Flyway's table as Flyway makes it: a baseline at 1, then 1.1 run, then 2 failed. The failure
@@ -322,6 +344,30 @@ async fn golang_migrate_history_is_adopted_and_dirty_is_refused(d: Dialect) {
     let out = import(Tool::GolangMigrate, dir.path(), &t, true, false).await.unwrap();
     assert_eq!(out.history.unwrap().record, [1, 2]);
     assert_eq!(up(&t).await, [3]);
+}
+
+/// Flyway runs a script holding `CREATE INDEX CONCURRENTLY` outside a transaction by itself, with
+/// no `.conf`; so does the imported file. An empty golang-migrate down stays an empty down.
+#[tokio::test]
+async fn what_the_tools_ran_outside_a_transaction_or_stepped_over_runs_so_here() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_all(
+        dir.path(),
+        &[("V1__t.sql", "CREATE TABLE t (x int);"), ("V2__i.sql", "CREATE INDEX CONCURRENTLY t_x ON t (x);")],
+    );
+    let out = import(Tool::Flyway, dir.path(), &t, false, false).await.unwrap();
+    assert!(
+        out.import.notes.iter().any(|n| n.kind == godwit::import::NoteKind::NoTransaction && n.subject == "V2__i.sql")
+    );
+    assert_eq!(up(&t).await, [1, 2]);
+    assert_eq!(t.strings("SELECT indexname::text FROM pg_indexes WHERE tablename = 't'").await, ["t_x"]);
+
+    let g = TestDb::new(Dialect::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), &[("1_t.up.sql", "CREATE TABLE t (x int);"), ("1_t.down.sql", "")]);
+    import(Tool::GolangMigrate, dir.path(), &g, false, false).await.unwrap();
+    assert_eq!(files(&g), ["1_t.down.sql", "1_t.up.sql"]);
 }
 
 /// A golang-migrate folder that is the project's migrations folder is used as it is: nothing is

@@ -75,7 +75,7 @@ pub(super) async fn import_verb(
     if !out.import.notes.is_empty() {
         println!("Notes:");
         for n in &out.import.notes {
-            let mark = if n.kind == NoteKind::Unsupported || n.kind == NoteKind::Placeholder { "!" } else { "-" };
+            let mark = if n.kind == NoteKind::Unsupported { "!" } else { "-" };
             println!("  {mark} {}: {}", n.subject, n.message);
         }
     }

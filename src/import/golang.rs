@@ -79,14 +79,12 @@ fn outside_transaction(sql: &str) -> bool {
     let Ok(statements) = crate::syntax::split::split(sql, crate::syntax::Dialect::Postgres) else {
         return false;
     };
-    statements.iter().any(|s| {
-        let words = crate::syntax::words::leading(s.sql, 4);
-        let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
-        matches!(w(0), "BEGIN" | "COMMIT" | "ROLLBACK" | "VACUUM")
-            || (w(0) == "START" && w(1) == "TRANSACTION")
-            || words.iter().any(|x| x == "CONCURRENTLY")
-            || (w(0) == "CREATE" && w(1) == "DATABASE")
-    })
+    crate::syntax::words::refused_in_transaction(sql).is_some()
+        || statements.iter().any(|s| {
+            let words = crate::syntax::words::leading(s.sql, 2);
+            let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
+            matches!(w(0), "BEGIN" | "COMMIT" | "ROLLBACK") || (w(0) == "START" && w(1) == "TRANSACTION")
+        })
 }
 
 #[cfg(test)]

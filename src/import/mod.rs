@@ -91,13 +91,15 @@ pub enum NoteKind {
     Branch,
     /// A merge revision with no SQL of its own: no file is written for it.
     Merge,
-    /// No down, or an empty one: imported as irreversible.
+    /// No down: imported as irreversible.
     Irreversible,
+    /// A down with nothing in it: imported as one that undoes nothing.
+    EmptyDown,
     /// Written with `-- no-transaction`, as the other tool ran it.
     NoTransaction,
     /// Versions that are not whole numbers, numbered in the tool's order.
     Renumbered,
-    /// Text the other tool would have substituted before running (placeholders, variables).
+    /// Placeholders replaced with their configured values, as the other tool replaces them.
     Placeholder,
 }
 
@@ -384,14 +386,24 @@ fn render(tool: Tool, f: &Foreign, version: i64, previous: Option<i64>, notes: &
         f.created.map(|d| format!("-- Create Date: {}\n", d.format("%Y-%m-%d %H:%M:%S"))).unwrap_or_default(),
     );
     let up = format!("{header}{}\n", f.up.trim_end());
-    let down = f.down.as_deref().filter(|d| crate::migration::new::has_statement(d));
     let mut files = Vec::new();
-    match down {
+    match f.down.as_deref() {
         Some(down) => {
+            // An empty down stays one: the tool stepped over it, and so does `down`.
+            let body = if crate::migration::new::has_statement(down) {
+                down.trim_end().to_string()
+            } else {
+                notes.push(Note {
+                    kind: NoteKind::EmptyDown,
+                    subject: f.files.first().cloned().unwrap_or_else(|| f.id.clone()),
+                    message: format!("its down is empty in {}: imported as a down that undoes nothing", tool.name()),
+                });
+                format!("-- Empty in {}: rolling back past it changes nothing.", tool.name())
+            };
             files.push(NewFile { name: format!("{version}_{slug}.up.sql"), content: up, exists: false });
             files.push(NewFile {
                 name: format!("{version}_{slug}.down.sql"),
-                content: format!("{directive}-- Revert: {description}\n\n{}\n", down.trim_end()),
+                content: format!("{directive}-- Revert: {description}\n\n{body}\n"),
                 exists: false,
             });
         }
@@ -432,6 +444,9 @@ pub fn detect(root: &Path) -> Option<(Tool, PathBuf)> {
                 .any(|f| f.file_type().is_ok_and(|t| t.is_file()) && want(&f.file_name().to_string_lossy(), &f.path()))
         })
     };
+    if ["flyway.toml", "flyway.conf"].iter().any(|f| root.join(f).is_file()) {
+        return Some((Tool::Flyway, root.to_path_buf()));
+    }
     let flyway = |name: &str, _: &Path| name.starts_with('V') && name.contains("__") && name.ends_with(".sql");
     for d in ["sql", "db/migration", "src/main/resources/db/migration", ""] {
         if holds(&root.join(d), &flyway) {

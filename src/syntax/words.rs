@@ -56,9 +56,53 @@ pub fn leading(statement: &str, n: usize) -> Vec<String> {
     words(statement).into_iter().take(n).map(str::to_ascii_uppercase).collect()
 }
 
+/// The first statement of `sql` that PostgreSQL refuses inside a transaction block: Flyway's list
+/// (`CREATE`/`DROP` `DATABASE`, `TABLESPACE`, `SUBSCRIPTION`; `ALTER SYSTEM`; `VACUUM`; `DISCARD
+/// ALL`; `REINDEX` of a schema, database or system) and anything `CONCURRENTLY`. `ALTER TYPE … ADD
+/// VALUE` is left out: PostgreSQL 12 and later run it inside one. `None` when `sql` cannot be split.
+pub fn refused_in_transaction(sql: &str) -> Option<String> {
+    let statements = super::split::split(sql, super::Dialect::Postgres).ok()?;
+    statements.into_iter().find_map(|s| {
+        let w = leading(s.sql, 5);
+        let at = |i: usize| w.get(i).map(String::as_str).unwrap_or_default();
+        let refused = (matches!(at(0), "CREATE" | "DROP")
+            && matches!(at(1), "DATABASE" | "TABLESPACE" | "SUBSCRIPTION"))
+            || (at(0) == "ALTER" && at(1) == "SYSTEM")
+            || at(0) == "VACUUM"
+            || (at(0) == "DISCARD" && at(1) == "ALL")
+            || (at(0) == "REINDEX" && [at(1), at(2)].iter().any(|x| matches!(*x, "SCHEMA" | "DATABASE" | "SYSTEM")))
+            || (matches!(at(0), "CREATE" | "DROP" | "REINDEX") && w.iter().any(|x| x == "CONCURRENTLY"));
+        refused.then(|| w.join(" "))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statements_postgres_refuses_in_a_transaction_are_found() {
+        for sql in [
+            "CREATE TABLE t (x int);\n create unique index concurrently t_x on t (x);",
+            "DROP INDEX CONCURRENTLY IF EXISTS t_x;",
+            "REINDEX TABLE CONCURRENTLY t;",
+            "REINDEX VERBOSE DATABASE app;",
+            "VACUUM ANALYZE t;",
+            "CREATE DATABASE other;",
+            "ALTER SYSTEM SET work_mem = '8MB';",
+        ] {
+            assert!(refused_in_transaction(sql).is_some(), "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE concurrently_log (x int);",
+            "ALTER TYPE mood ADD VALUE 'meh';",
+            "CREATE FUNCTION f() RETURNS int AS $$ BEGIN VACUUM; RETURN 1; END $$ LANGUAGE plpgsql;",
+            "-- CREATE INDEX CONCURRENTLY i ON t (x);\nSELECT 1;",
+            "INSERT INTO notes VALUES ('VACUUM');",
+        ] {
+            assert_eq!(refused_in_transaction(sql), None, "{sql}");
+        }
+    }
 
     #[test]
     fn comments_and_punctuation_are_not_words() {

@@ -1,18 +1,30 @@
-//! Flyway: `V<version>__<name>.sql` ups, `U<version>__<name>.sql` undos, anywhere under the folder;
-//! `R__` repeatables and baseline (`B`) migrations have no Godwit equivalent and are named, not
-//! imported. A `<file>.conf` with `executeInTransaction=false` makes a `-- no-transaction` file.
+//! Flyway: `V<version>__<name>.sql` ups, `U<version>__<name>.sql` undos, anywhere under the
+//! configured locations (the folder itself without a configuration); `R__` repeatables and baseline
+//! (`B`) migrations have no Godwit equivalent and are named, not imported. Placeholders are
+//! replaced as Flyway replaces them. A script runs outside a transaction when Flyway would run it
+//! so: its `<file>.conf` says `executeInTransaction=false`, or it holds a statement PostgreSQL
+//! refuses inside one.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod config;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use super::{Foreign, Note, NoteKind, files_under, read_text, words};
 use crate::error::{Error, Result};
 
 pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
+    let config = config::Config::find(dir)?;
     let mut ups: BTreeMap<Version, Foreign> = BTreeMap::new();
     let mut undos: BTreeMap<Version, (String, String)> = BTreeMap::new();
     let mut notes = Vec::new();
-    for rel in files_under(dir)? {
+    let mut unset: Vec<(String, Vec<String>)> = Vec::new();
+    let mut all: BTreeSet<PathBuf> = BTreeSet::new();
+    for folder in config.folders(dir)? {
+        let under = folder.strip_prefix(dir).unwrap_or(Path::new("")).to_path_buf();
+        all.extend(files_under(&folder)?.into_iter().map(|rel| under.join(rel)));
+    }
+    for rel in all {
         let name = rel.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let shown = rel.display().to_string();
         let Some(stem) = name.strip_suffix(".sql") else {
@@ -35,7 +47,22 @@ pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
                     notes.push(unsupported(&shown, "its version is not numbers separated by dots or _"));
                     continue;
                 };
-                let sql = read_text(dir, &rel)?;
+                let text = read_text(dir, &rel)?;
+                let (sql, missing) = config.substitute(&text, &name);
+                if !missing.is_empty() {
+                    unset.push((shown, missing));
+                    continue;
+                }
+                if sql != text {
+                    notes.push(Note {
+                        kind: NoteKind::Placeholder,
+                        subject: shown.clone(),
+                        message: format!(
+                            "its placeholders were replaced with the values in {}, as Flyway replaces them",
+                            config.file.as_deref().unwrap_or("Flyway's configuration")
+                        ),
+                    });
+                }
                 if prefix == "U" {
                     undos.insert(v, (shown, sql));
                     continue;
@@ -46,21 +73,16 @@ pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
                         other.files[0], v.text
                     )));
                 }
-                if sql.contains("${") {
-                    notes.push(Note {
-                        kind: NoteKind::Placeholder,
-                        subject: shown.clone(),
-                        message: "it holds ${…}, which Flyway replaces with a placeholder's value and Godwit \
-                                  sends as written: replace it by hand"
-                            .into(),
-                    });
-                }
-                let no_transaction = in_transaction_false(dir, &rel);
+                let refused = crate::syntax::words::refused_in_transaction(&sql);
+                let no_transaction = in_transaction_false(dir, &rel) || refused.is_some();
                 if no_transaction {
                     notes.push(Note {
                         kind: NoteKind::NoTransaction,
                         subject: shown.clone(),
-                        message: "its .conf says executeInTransaction=false".into(),
+                        message: match refused {
+                            Some(what) => format!("it holds {what}…, which Flyway runs outside a transaction"),
+                            None => "its .conf says executeInTransaction=false".into(),
+                        },
                     });
                 }
                 ups.insert(
@@ -77,6 +99,22 @@ pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
             }
             _ => {}
         }
+    }
+    if !unset.is_empty() {
+        let each: Vec<String> = unset
+            .iter()
+            .map(|(file, names)| {
+                let names: Vec<String> =
+                    names.iter().map(|n| format!("{}{n}{}", config.prefix, config.suffix)).collect();
+                format!("{file} uses {}", names.join(", "))
+            })
+            .collect();
+        return Err(Error::input(format!(
+            "Flyway would replace placeholders that have no value here: {}. Nothing was imported. Set each in {} \
+             (flyway.placeholders.NAME=value), as Flyway reads them, and import again",
+            each.join("; "),
+            config.file.as_deref().unwrap_or("a flyway.conf beside the scripts")
+        )));
     }
     for (v, (file, sql)) in undos {
         match ups.get_mut(&v) {
@@ -191,14 +229,41 @@ mod tests {
         w("R__people_view.sql", "CREATE OR REPLACE VIEW people AS SELECT * FROM person;");
         w("V2__uses_placeholders.sql", "SELECT '${schema}';");
         w("README.md", "notes");
+        let e = read(d.path()).unwrap_err();
+        assert_eq!(e.problem, crate::error::Problem::Input, "an unset placeholder: {}", e.message);
+        w("flyway.conf", "flyway.placeholders.schema=shop\n");
         let (found, notes) = read(d.path()).unwrap();
+        assert_eq!(found[2].up, "SELECT 'shop';");
         let ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids, ["1", "1.1", "2"]);
         assert_eq!(found[0].description, "Create person");
         assert_eq!(found[0].down.as_deref(), Some("DROP TABLE person;"));
         assert!(found[1].no_transaction && found[1].down.is_none());
+        assert!(!found[0].no_transaction);
         let kinds: Vec<NoteKind> = notes.iter().map(|n| n.kind).collect();
         assert!(kinds.contains(&NoteKind::Unsupported) && kinds.contains(&NoteKind::Placeholder));
         assert!(notes.iter().any(|n| n.subject == "R__people_view.sql"));
+    }
+
+    #[test]
+    fn locations_are_read_and_stay_inside_the_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(d.path()).unwrap();
+        let w = |name: &str, body: &str| {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        };
+        w("flyway.toml", "[flyway]\nlocations = [\"filesystem:db/sql\", \"classpath:db/migration\"]\n");
+        w("db/sql/V1__t.sql", "CREATE TABLE t (x int);");
+        w("src/main/resources/db/migration/V2__i.sql", "CREATE INDEX CONCURRENTLY t_x ON t (x);");
+        w("elsewhere/V3__not_a_location.sql", "SELECT 1;");
+        let (found, notes) = read(&dir).unwrap();
+        let files: Vec<&str> = found.iter().map(|f| f.files[0].as_str()).collect();
+        assert_eq!(files, ["db/sql/V1__t.sql", "src/main/resources/db/migration/V2__i.sql"]);
+        assert!(found[1].no_transaction && !found[0].no_transaction);
+        assert!(notes.iter().any(|n| n.kind == NoteKind::NoTransaction));
+        w("flyway.toml", "[flyway]\nlocations = [\"filesystem:../\"]\n");
+        assert_eq!(read(&dir).unwrap_err().problem, crate::error::Problem::Input);
     }
 }
