@@ -671,7 +671,7 @@ pub async fn verify_migrations(
 
 /// What was changed by hand on an environment: its applied migrations replayed on a scratch
 /// database and compared with the live schema.
-pub async fn drift(state: &AppState, env: &str) -> Result<Vec<godwit::schema::Change>> {
+pub async fn drift(state: &AppState, env: &str) -> Result<godwit::schema::Compared> {
     let s = session(state, env)?;
     let job = state.start_job();
     ops::drift(&s, &job.cancel).await
@@ -702,9 +702,9 @@ pub async fn schema(state: &AppState, env: &str) -> Result<godwit::schema::Schem
 }
 
 /// Two environments' schemas, object by object.
-pub async fn compare(state: &AppState, a: &str, b: &str) -> Result<Vec<godwit::schema::Change>> {
+pub async fn compare(state: &AppState, a: &str, b: &str) -> Result<godwit::schema::Compared> {
     let (sa, sb) = (session(state, a)?, session(state, b)?);
-    Ok(godwit::schema::diff(&ops::schema(&sa).await?, &ops::schema(&sb).await?))
+    Ok(godwit::schema::compare(&ops::schema(&sa).await?, &ops::schema(&sb).await?))
 }
 
 /// Restores a backup: always asks for the environment's name to be typed.

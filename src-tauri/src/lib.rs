@@ -20,17 +20,17 @@ use godwit::folders::About;
 use godwit::import::CodeToRun;
 use godwit::import::Tool as ImportTool;
 use godwit::import::baseline::BaselineOutcome;
+use godwit::lint::{Finding as LintFinding, LintReport};
 use godwit::migration::check::Finding;
 use godwit::migration::detail::MigrationDetail;
+use godwit::migration::runner::RunReport;
 use godwit::migration::squash::SquashOutcome;
+use godwit::migration::status::StatusReport;
 use godwit::migration::verify::VerifyReport;
 use godwit::ops::{ImportOutcome, RebaseOutcome};
-// As the window knows it (ts-rs names it SchemaChange).
-use godwit::lint::{Finding as LintFinding, LintReport};
-use godwit::migration::runner::RunReport;
-use godwit::migration::status::StatusReport;
 use godwit::profile::EnvConfig;
-use godwit::schema::Change as SchemaChange;
+// As the window knows it (ts-rs names it SchemaComparison).
+use godwit::schema::Compared as SchemaComparison;
 use godwit::schema::Schema;
 use godwit::template::{Rendered, TemplateInfo};
 use tauri::ipc::Channel;
@@ -340,7 +340,7 @@ async fn verify_migrations(
 }
 
 #[tauri::command]
-async fn drift(state: State<'_, AppState>, env: String) -> CommandResult<Vec<SchemaChange>> {
+async fn drift(state: State<'_, AppState>, env: String) -> CommandResult<SchemaComparison> {
     Ok(api::drift(&state, &env).await?)
 }
 
@@ -366,7 +366,7 @@ async fn schema(state: State<'_, AppState>, env: String) -> CommandResult<Schema
 }
 
 #[tauri::command]
-async fn compare(state: State<'_, AppState>, a: String, b: String) -> CommandResult<Vec<SchemaChange>> {
+async fn compare(state: State<'_, AppState>, a: String, b: String) -> CommandResult<SchemaComparison> {
     Ok(api::compare(&state, &a, &b).await?)
 }
 

@@ -70,6 +70,17 @@ fn word(o: &Outcome) -> &'static str {
     }
 }
 
+/// Other tools' history tables, said once each and not counted as differences.
+fn print_other_tools(others: &[crate::schema::OtherTool]) {
+    for o in others {
+        println!(
+            "{} is {}'s history table, not part of the schema: left out. Drop it once {} no longer runs on this \
+             database.",
+            o.table, o.tool, o.tool
+        );
+    }
+}
+
 /// Each object that differs, with its definition on each side.
 fn print_changes(changes: &[Change], a: &str, b: &str) {
     for c in changes {
@@ -98,14 +109,18 @@ pub(super) async fn drift(ctx: &Ctx, env: Option<&str>, json: bool) -> Result<()
     };
     let label = label(&s.ws);
     let cancel = ctx.cancel_on_signals();
-    let changes = ops::drift(&s, &cancel).await?;
+    let compared = ops::drift(&s, &cancel).await?;
+    let changes = &compared.changes;
     if json {
-        print_json(&changes);
-    } else if changes.is_empty() {
-        println!("{label} has the schema its applied migrations make.");
+        print_json(&compared);
     } else {
-        print_changes(&changes, "as the migrations make it", "as it is");
-        println!("{label}: {} object(s) differ from what its applied migrations make.", changes.len());
+        print_other_tools(&compared.other_tools);
+        if changes.is_empty() {
+            println!("{label} has the schema its applied migrations make.");
+        } else {
+            print_changes(changes, "as the migrations make it", "as it is");
+            println!("{label}: {} object(s) differ from what its applied migrations make.", changes.len());
+        }
     }
     match changes.len() {
         0 => Ok(()),
@@ -144,14 +159,18 @@ pub(super) async fn schema(ctx: &Ctx, format: SchemaFormat) -> Result<()> {
 pub(super) async fn diff(ctx: &Ctx, a: &str, b: &str, json: bool) -> Result<()> {
     let p = project_of(ctx)?;
     let (sa, sb) = (ctx.session_of(p.workspace(Some(a))?)?, ctx.session_of(p.workspace(Some(b))?)?);
-    let changes = crate::schema::diff(&ops::schema(&sa).await?, &ops::schema(&sb).await?);
+    let compared = crate::schema::compare(&ops::schema(&sa).await?, &ops::schema(&sb).await?);
+    let changes = &compared.changes;
     if json {
-        print_json(&changes);
-    } else if changes.is_empty() {
-        println!("{a} and {b} have the same schema.");
+        print_json(&compared);
     } else {
-        print_changes(&changes, a, b);
-        println!("{} object(s) differ between {a} and {b}.", changes.len());
+        print_other_tools(&compared.other_tools);
+        if changes.is_empty() {
+            println!("{a} and {b} have the same schema.");
+        } else {
+            print_changes(changes, a, b);
+            println!("{} object(s) differ between {a} and {b}.", changes.len());
+        }
     }
     match changes.len() {
         0 => Ok(()),

@@ -146,7 +146,7 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, schema: bool, json: boo
     };
     if schema {
         let changes = ops::drift(&ctx.session()?, &ctx.cancel_on_signals()).await?;
-        findings.extend(check::drift_findings(&changes));
+        findings.extend(check::drift_findings(&changes.changes));
     }
     if json {
         print_json(&serde_json::json!({ "findings": findings }));

@@ -255,8 +255,8 @@ fn not_dropped_either(mut e: Error, r: Error) -> Error {
 
 /// What was changed by hand: the environment's applied migrations replayed on a scratch database
 /// beside it, and the live schema compared with what they made (`before`: the migrations', `after`:
-/// the live one).
-pub async fn drift(s: &Session, cancel: &Cancel) -> Result<Vec<crate::schema::Change>> {
+/// the live one). Another tool's history table left there is set apart, not drift.
+pub async fn drift(s: &Session, cancel: &Cancel) -> Result<crate::schema::Compared> {
     let source = s.source()?;
     let (applied, live) = s
         .reading(|db| {
@@ -273,7 +273,7 @@ pub async fn drift(s: &Session, cancel: &Cancel) -> Result<Vec<crate::schema::Ch
         Err(e) => Err(e),
     };
     let made = close_scratch(scratch, db, made).await?;
-    Ok(crate::schema::diff(&made, &live))
+    Ok(crate::schema::compare(&made, &live))
 }
 
 /// A database's schema, as Godwit compares it.

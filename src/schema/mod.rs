@@ -2,6 +2,9 @@
 //! the server states it), and the difference between two. `verify`, `drift` and `diff` all read
 //! schemas through `db::Inspect::inspect` and compare them here.
 
+mod bookkeeping;
+pub use bookkeeping::{Compared, OtherTool};
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -178,6 +181,11 @@ pub fn diff(a: &Schema, b: &Schema) -> Vec<Change> {
             })
         })
         .collect()
+}
+
+/// `diff`, with other migration tools' history tables (and their keys and indexes) set apart.
+pub fn compare(a: &Schema, b: &Schema) -> Compared {
+    bookkeeping::set_apart(diff(a, b))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ import type { RunReport } from './RunReport';
 import type { RunRequest } from './RunRequest';
 import type { SavedEnv } from './SavedEnv';
 import type { Schema } from './Schema';
-import type { SchemaChange } from './SchemaChange';
+import type { SchemaComparison } from './SchemaComparison';
 import type { SquashOutcome } from './SquashOutcome';
 import type { StatusReport } from './StatusReport';
 import type { TemplateInfo } from './TemplateInfo';
@@ -79,10 +79,10 @@ export const commands = {
   backupNow: (env: string, onEvent: (e: AppEvent) => void) => streaming<BackupEntry, AppEvent>('backup_now', { env }, onEvent),
   verifyBackup: (env: string, id: string, onEvent: (e: AppEvent) => void) => streaming<Comparison, AppEvent>('verify_backup', { env, id }, onEvent),
   verifyMigrations: (env: string, from: number | null, onEvent: (e: AppEvent) => void) => streaming<VerifyReport, AppEvent>('verify_migrations', { env, from }, onEvent),
-  drift: (env: string) => invoke<Array<SchemaChange>>('drift', { env }),
+  drift: (env: string) => invoke<SchemaComparison>('drift', { env }),
   lintPending: (env: string) => invoke<LintReport>('lint_pending', { env }),
   lintDraft: (env: string, up: string, down: string | null, noTransaction: boolean) => invoke<Array<LintFinding>>('lint_draft', { env, up, down, noTransaction }),
   schema: (env: string) => invoke<Schema>('schema', { env }),
-  compare: (a: string, b: string) => invoke<Array<SchemaChange>>('compare', { a, b }),
+  compare: (a: string, b: string) => invoke<SchemaComparison>('compare', { a, b }),
   restoreBackup: (env: string, id: string, confirm: string | null, onEvent: (e: AppEvent) => void) => streaming<Restored, AppEvent>('restore_backup', { env, id, confirm }, onEvent),
 };
