@@ -29,10 +29,19 @@ fn session(t: &TestDb) -> ops::Session {
 
 /// Imports `dir` into `t`'s migrations folder; with `history`, also reads the tool's table in `t`.
 async fn import(tool: Tool, dir: &Path, t: &TestDb, history: bool, dry_run: bool) -> Result<ImportOutcome> {
-    // Agreed to, as a person does once shown what runs.
-    let run_code = (tool == Tool::Alembic).then(|| godwit::import::code_to_run(dir, Some(&alembic_python())).unwrap());
-    let req = ImportRequest { tool, dir: dir.to_path_buf(), python: Some(alembic_python()), run_code, dry_run };
     let s = session(t);
+    let mut req = ImportRequest {
+        tool,
+        dir: dir.to_path_buf(),
+        python: Some(alembic_python()),
+        run_code: None,
+        offline: false,
+        dry_run,
+    };
+    // Agreed to, as a person does once shown what runs (with a database: on a scratch one beside it).
+    let against = req.captures(history).then(|| s.ws.target.server());
+    req.run_code =
+        (tool == Tool::Alembic).then(|| godwit::import::code_to_run(dir, Some(&alembic_python()), against).unwrap());
     ops::import(&req, &t.migrations(), Some(t.dialect), history.then_some((&s, None))).await
 }
 
@@ -156,26 +165,129 @@ async fn alembic_files_make_what_alembic_makes_and_a_halfway_database_runs_only_
     assert!(h.record.is_empty() && h.already.len() == 2, "{h:?}");
 }
 
-/// An env.py that cannot render offline, or a Python without Alembic, is a clear error that
-/// writes nothing.
+/// A revision that reads the database cannot be rendered offline, as in Alembic itself: a clear
+/// error that writes nothing. Imported into a database, the revisions run on a scratch database
+/// beside it and what each sent is recorded: the files make what Alembic makes, rows included.
+/// A Python without Alembic is a clear error too.
 #[tokio::test]
-async fn an_alembic_that_cannot_run_offline_writes_nothing() {
+async fn a_revision_that_reads_the_database_is_captured_on_a_scratch_database() {
     let project = alembic_project();
-    std::fs::write(project.path().join("migrations/env.py"), "raise SystemExit('online only')\n").unwrap();
-    let t = TestDb::new(Dialect::Sqlite).await;
-    let e = import(Tool::Alembic, project.path(), &t, false, false).await.unwrap_err();
+    std::fs::write(
+        project.path().join("migrations/versions/f6_inbox.py"),
+        "\"\"\"inbox tag\n\nRevision ID: f6\nRevises: e5\nCreate Date: 2024-03-01 10:00:00\n\"\"\"\n\
+         from alembic import op\nimport sqlalchemy as sa\n\nrevision = 'f6'\ndown_revision = 'e5'\n\n\
+         def upgrade():\n    n = op.get_bind().execute(sa.text('SELECT count(*) FROM tags')).scalar()\n\
+         \x20   if n == 0:\n        op.execute(\"INSERT INTO tags (name) VALUES ('inbox')\")\n\n\
+         def downgrade():\n    op.execute(\"DELETE FROM tags WHERE name = 'inbox'\")\n",
+    )
+    .unwrap();
+    let sqlite = TestDb::new(Dialect::Sqlite).await;
+    let e = import(Tool::Alembic, project.path(), &sqlite, false, false).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input);
+    assert!(files(&sqlite).is_empty());
+
+    let twin = TestDb::new(Dialect::Postgres).await;
+    alembic_upgrade(project.path(), &twin, "heads");
+    // Alembic ran the first revision here: recorded, and `up` runs the rest.
+    let t = TestDb::new(Dialect::Postgres).await;
+    alembic_upgrade(project.path(), &t, "a1");
+    let out = import(Tool::Alembic, project.path(), &t, true, false).await.unwrap();
+    assert!(out.import.notes.iter().any(|n| n.kind == godwit::import::NoteKind::ReadsDatabase && n.subject == "f6"));
+    assert_eq!(out.history.unwrap().record.len(), 1);
+    assert_eq!(up(&t).await.len(), 4);
+    assert_eq!(user_schema(&t).await, user_schema(&twin).await);
+    assert_eq!(t.strings("SELECT name FROM tags").await, twin.strings("SELECT name FROM tags").await);
+    assert_eq!(t.strings("SELECT name FROM tags").await, ["inbox"]);
+    let left = t.strings("SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit_scratch_%'").await;
+    assert!(left.is_empty(), "the scratch database was dropped: {left:?}");
+
     let python = PathBuf::from("/nonexistent/python");
     let req = ImportRequest {
         tool: Tool::Alembic,
         dir: project.path().to_path_buf(),
-        run_code: Some(godwit::import::code_to_run(project.path(), Some(&python)).unwrap()),
+        run_code: Some(godwit::import::code_to_run(project.path(), Some(&python), None).unwrap()),
         python: Some(python),
+        offline: false,
         dry_run: false,
     };
-    let e = ops::import(&req, &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
+    let e = ops::import(&req, &sqlite.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input);
-    assert!(files(&t).is_empty());
+    assert!(files(&sqlite).is_empty());
+}
+
+/// A Flask-Migrate layout (alembic.ini with no script_location beside env.py, an env.py that needs
+/// the application) whose env.py puts a folder on sys.path a revision imports from; one downgrade
+/// that cannot run and one that does nothing. Offline and captured alike: the rest imports, the
+/// failed down is named in its file, the empty one stays empty.
+#[tokio::test]
+async fn a_flask_migrate_project_with_a_failing_and_an_empty_downgrade_imports() {
+    let d = tempfile::tempdir().unwrap();
+    let at = |rel: &str, body: &str| {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    at("migrations/alembic.ini", "[alembic]\n# Flask-Migrate passes the script location in code\n");
+    at(
+        "migrations/env.py",
+        "import os, sys\nsys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', 'app_lib'))\n\
+         from flask import current_app  # the application, which is not there\n",
+    );
+    at("app_lib/names.py", "TABLE = 'people'\n");
+    let revision = |id: &str, parent: &str, up: &str, down: &str| {
+        format!(
+            "\"\"\"{id}\n\nRevision ID: {id}\n\"\"\"\nfrom alembic import op\nimport sqlalchemy as sa\nfrom names import TABLE\n\n\
+             revision = '{id}'\ndown_revision = {parent}\n\ndef upgrade():\n    {up}\n\ndef downgrade():\n    {down}\n"
+        )
+    };
+    at(
+        "migrations/versions/r1.py",
+        &revision(
+            "r1",
+            "None",
+            "op.create_table(TABLE, sa.Column('id', sa.Integer(), primary_key=True))",
+            "op.drop_table(TABLE)",
+        ),
+    );
+    at(
+        "migrations/versions/r2.py",
+        &revision(
+            "r2",
+            "'r1'",
+            "op.add_column(TABLE, sa.Column('flag', sa.Boolean()))",
+            "op.create_table('old', sa.Column('x', sa.Integer()), sa.Column('x', sa.Integer()))",
+        ),
+    );
+    at("migrations/versions/r3.py", &revision("r3", "'r2'", "op.create_index('people_flag', TABLE, ['flag'])", "pass"));
+    let dir = d.path().join("migrations");
+    for history in [false, true] {
+        let t = TestDb::new(Dialect::Postgres).await;
+        if history {
+            // Alembic's table, made and nothing run yet: recorded as nothing applied.
+            t.exec("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)").await;
+        }
+        let out = import(Tool::Alembic, &dir, &t, history, false).await.unwrap();
+        let kinds: Vec<_> = out.import.notes.iter().map(|n| (n.kind, n.subject.as_str())).collect();
+        assert!(kinds.contains(&(godwit::import::NoteKind::EnvSkipped, "env.py")), "{kinds:?}");
+        assert!(kinds.contains(&(godwit::import::NoteKind::Irreversible, "revision r2")), "{kinds:?}");
+        assert!(kinds.contains(&(godwit::import::NoteKind::EmptyDown, "revision r3")), "{kinds:?}");
+        assert_eq!(
+            files(&t),
+            ["1_r1.down.sql", "1_r1.up.sql", "2_r2.sql", "3_r3.down.sql", "3_r3.up.sql"],
+            "{history}"
+        );
+        let r2 = std::fs::read_to_string(t.migrations().join("2_r2.sql")).unwrap();
+        assert!(r2.contains("-- No down: its downgrade failed"), "{r2}");
+        assert_eq!(up(&t).await, [1, 2, 3]);
+        assert_eq!(
+            t.strings(
+                "SELECT indexname::text FROM pg_indexes WHERE tablename = 'people' AND indexname = 'people_flag'"
+            )
+            .await
+            .len(),
+            1
+        );
+    }
 }
 
 fn write_all(dir: &Path, files: &[(&str, &str)]) {
@@ -854,6 +966,7 @@ async fn an_alembic_projects_code_runs_only_when_agreed_to() {
         dir: project.path().to_path_buf(),
         python: Some(python.clone()),
         run_code,
+        offline: false,
         dry_run: true,
     };
     let e = ops::import(&asked(None), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
@@ -862,7 +975,7 @@ async fn an_alembic_projects_code_runs_only_when_agreed_to() {
         matches!(&e.remedies[..], [godwit::error::Remedy::RunCode { code }] if code.python == python.display().to_string())
     );
     // Agreed to for python3, not for this interpreter.
-    let other = godwit::import::code_to_run(project.path(), Some(Path::new("python3"))).unwrap();
+    let other = godwit::import::code_to_run(project.path(), Some(Path::new("python3")), None).unwrap();
     let e = ops::import(&asked(Some(other)), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
     assert_eq!(e.problem, Problem::CodeNotAllowed);
     // The CLI without a terminal to ask at, dry run and all.
@@ -877,7 +990,7 @@ async fn an_alembic_projects_code_runs_only_when_agreed_to() {
     assert_eq!(o.status.code(), Some(5), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--run-code"));
     assert!(!marker.exists(), "env.py ran before anyone agreed");
-    let code = godwit::import::code_to_run(project.path(), Some(&python)).unwrap();
+    let code = godwit::import::code_to_run(project.path(), Some(&python), None).unwrap();
     assert!(code.files.iter().any(|f| f.contains("env.py")), "{code:?}");
     ops::import(&asked(Some(code)), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap();
     assert!(marker.exists());
@@ -886,7 +999,7 @@ async fn an_alembic_projects_code_runs_only_when_agreed_to() {
     let venv = project.path().join(".venv/bin");
     std::fs::create_dir_all(&venv).unwrap();
     std::os::unix::fs::symlink(&python, venv.join("python")).unwrap();
-    let found = |dir: &Path| godwit::import::code_to_run(dir, None).unwrap().python;
+    let found = |dir: &Path| godwit::import::code_to_run(dir, None, None).unwrap().python;
     assert!(found(project.path()).ends_with(".venv/bin/python"), "{}", found(project.path()));
     std::fs::set_permissions(project.path().join(".venv"), std::fs::Permissions::from_mode(0o777)).unwrap();
     assert_eq!(found(project.path()), "python3");

@@ -170,7 +170,7 @@ fn find_project(path: &Path) -> Result<Project> {
 /// shown before anything runs; `None` for the tools whose files are only read.
 pub fn import_code(tool: godwit::import::Tool, from: &Path) -> Result<Option<godwit::import::CodeToRun>> {
     match tool {
-        godwit::import::Tool::Alembic => Ok(Some(godwit::import::code_to_run(from, None)?)),
+        godwit::import::Tool::Alembic => Ok(Some(godwit::import::code_to_run(from, None, None)?)),
         _ => Ok(None),
     }
 }
@@ -186,7 +186,7 @@ pub async fn import_project(
     run_code: Option<godwit::import::CodeToRun>,
     dry_run: bool,
 ) -> Result<(ops::ImportOutcome, Option<ProjectView>)> {
-    let req = ops::ImportRequest { tool, dir: from.to_path_buf(), python: None, run_code, dry_run };
+    let req = ops::ImportRequest { tool, dir: from.to_path_buf(), python: None, run_code, offline: true, dry_run };
     let out = ops::import_project(root, &req, Some(dialect)).await?;
     let view = if dry_run { None } else { Some(opened(state, Project::load(root)?)) };
     Ok((out, view))

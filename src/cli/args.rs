@@ -295,10 +295,14 @@ pub(super) enum Verb {
         /// The other tool's migrations folder (Alembic: the folder with alembic.ini, or with env.py).
         dir: PathBuf,
         /// Show what would be written and recorded; change nothing. For Alembic, the project's
-        /// Python (env.py and its revisions, in offline mode) still runs to render the SQL, once
-        /// agreed to.
+        /// Python (env.py and its revisions) still runs to get the SQL, once agreed to.
         #[arg(long)]
         dry_run: bool,
+        /// Alembic, with --env or --url: render the SQL offline (`alembic upgrade --sql`) instead
+        /// of running the revisions on a scratch database beside that database and recording what
+        /// they send. Offline cannot render a revision that reads the database.
+        #[arg(long)]
+        offline: bool,
         /// The Python that runs the project's Alembic (default: a virtualenv beside it that is
         /// yours, else python3).
         #[arg(long, value_name = "PATH")]

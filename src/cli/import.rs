@@ -6,6 +6,7 @@ use crate::import::{NoteKind, Tool};
 /// How `import` was asked to run.
 pub(super) struct How<'a> {
     pub(super) dry_run: bool,
+    pub(super) offline: bool,
     pub(super) python: Option<&'a std::path::Path>,
     /// `--run-code`: the project's code may run without asking.
     pub(super) run_code: bool,
@@ -19,20 +20,27 @@ pub(super) async fn import_verb(
     how: How<'_>,
     dialect: Option<&str>,
 ) -> Result<()> {
-    let How { dry_run, python, json, .. } = how;
+    let How { dry_run, offline, python, json, .. } = how;
     let tool = Tool::from_name(tool).ok_or_else(|| {
         Error::input(format!("`{tool}` is not a tool Godwit imports from: alembic, flyway, dbmate or golang-migrate"))
     })?;
-    let run_code = match tool {
-        Tool::Alembic => code_consent(dir, python, how.run_code)?,
-        _ => None,
-    };
-    let req = ops::ImportRequest { tool, dir: dir.to_path_buf(), python: python.map(PathBuf::from), run_code, dry_run };
     // The history is read only from a database named on purpose on the command line, not from the
     // default environment or GODWIT_ENV.
     let flagged = std::env::args().skip(1).any(|a| a == "--env" || a.starts_with("--env=") || a.starts_with("-e"));
     let named = (flagged && ctx.cli.env.is_some()) || ctx.cli.url.is_some();
     let session = if named { Some(ctx.session()?) } else { None };
+    let mut req = ops::ImportRequest {
+        tool,
+        dir: dir.to_path_buf(),
+        python: python.map(PathBuf::from),
+        run_code: None,
+        offline,
+        dry_run,
+    };
+    if tool == Tool::Alembic {
+        let against = session.as_ref().filter(|_| req.captures(true)).map(|s| s.ws.target.server());
+        req.run_code = code_consent(dir, python, against, how.run_code)?;
+    }
     let dialect = match (dialect, &session) {
         (Some(_), _) | (None, None) if tool == Tool::Alembic => Some(ctx.dialect(dialect)?),
         (Some(name), _) => Some(ctx.dialect(Some(name))?),
@@ -256,9 +264,10 @@ pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json:
 fn code_consent(
     dir: &std::path::Path,
     python: Option<&std::path::Path>,
+    against: Option<String>,
     given: bool,
 ) -> Result<Option<crate::import::CodeToRun>> {
-    let code = crate::import::code_to_run(dir, python)?;
+    let code = crate::import::code_to_run(dir, python, against)?;
     if given {
         return Ok(Some(code));
     }
@@ -269,6 +278,9 @@ fn code_consent(
     eprintln!("  interpreter: {}", code.python);
     for f in &code.files {
         eprintln!("  runs: {f}");
+    }
+    if let Some(server) = &code.against {
+        eprintln!("  against: a scratch database it makes on {server} and drops afterwards (--offline: none)");
     }
     let answer = prompt("Run it? Only if you trust that code [y/N]: ")?;
     match answer.trim() {

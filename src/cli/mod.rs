@@ -238,9 +238,14 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         }
         Verb::Rebase { dry_run, skip, json } => rebase_verb(&ctx, *dry_run, skip, json.json).await,
         Verb::Baseline { version, dry_run, json } => baseline_verb(&ctx, *version, *dry_run, json.json).await,
-        Verb::Import { tool, dir, dry_run, python, run_code, dialect, json } => {
-            let how =
-                import::How { dry_run: *dry_run, python: python.as_deref(), run_code: *run_code, json: json.json };
+        Verb::Import { tool, dir, dry_run, offline, python, run_code, dialect, json } => {
+            let how = import::How {
+                dry_run: *dry_run,
+                offline: *offline,
+                python: python.as_deref(),
+                run_code: *run_code,
+                json: json.json,
+            };
             import_verb(&ctx, tool, dir, how, dialect.as_deref()).await
         }
         Verb::Resolve { version, applied, .. } => resolve(&ctx, *version, *applied).await,

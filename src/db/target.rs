@@ -544,7 +544,7 @@ pub(crate) fn has_ssl_password(url: &Url) -> bool {
     url.query_pairs().any(|(k, _)| k.eq_ignore_ascii_case("sslpassword"))
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .next()
         .map(|(_, v)| v.into_owned())

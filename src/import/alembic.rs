@@ -19,42 +19,9 @@ use super::{Foreign, Note, NoteKind, ReadOptions};
 use crate::error::{Error, Result};
 use crate::syntax::Dialect;
 
-/// Asks Alembic for the graph and the offline SQL, and prints them as JSON after a marker (the
-/// project's env.py may print too).
-const DRIVER: &str = r#"
-import io, json, sys
-import alembic
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-
-ini, location, url = sys.argv[1], sys.argv[2], sys.argv[3]
-
-def config(buffer=None):
-    cfg = Config(ini or None, output_buffer=buffer)
-    if location:
-        cfg.set_main_option("script_location", location)
-    cfg.set_main_option("sqlalchemy.url", url)
-    return cfg
-
-script = ScriptDirectory.from_config(config())
-revisions = []
-for r in script.walk_revisions():
-    down = r.down_revision
-    parents = [] if down is None else [down] if isinstance(down, str) else list(down)
-    revisions.append({"revision": r.revision, "parents": parents, "doc": r.doc or "", "longdoc": r.longdoc or ""})
-heads = list(script.get_heads())
-
-def offline(fn, spec):
-    buf = io.StringIO()
-    fn(config(buf), spec, sql=True)
-    return buf.getvalue()
-
-up = offline(command.upgrade, "base:heads")
-downs = [offline(command.downgrade, h + ":base") for h in heads]
-sys.stdout.write("\n@@godwit-import@@\n" + json.dumps(
-    {"alembic": alembic.__version__, "revisions": revisions, "heads": heads, "upgrade": up, "downgrade": downs}))
-"#;
+/// Runs the revisions through Alembic, offline or on a scratch database, and prints each one's SQL
+/// as JSON after a marker.
+const DRIVER: &str = include_str!("alembic_driver.py");
 
 const MARKER: &str = "\n@@godwit-import@@\n";
 
@@ -62,8 +29,28 @@ const MARKER: &str = "\n@@godwit-import@@\n";
 struct Output {
     revisions: Vec<Revision>,
     heads: Vec<String>,
-    upgrade: String,
-    downgrade: Vec<String>,
+    steps: Vec<Step>,
+    /// Why env.py could not run (it needs its application, say): the revisions ran without it.
+    env_error: Option<String>,
+}
+
+/// One revision's upgrade or downgrade as it ran.
+#[derive(Deserialize)]
+struct Step {
+    id: String,
+    upgrade: bool,
+    /// Offline: what Alembic wrote for it.
+    #[serde(default)]
+    text: Option<String>,
+    /// Captured: each statement it sent, as sent.
+    #[serde(default)]
+    statements: Option<Vec<String>>,
+    /// It ran an `autocommit_block`.
+    outside: bool,
+    /// Statements that returned rows.
+    reads: u32,
+    /// A downgrade that failed, and why.
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,11 +69,14 @@ pub struct CodeToRun {
     pub python: String,
     /// The project's files it runs: env.py, and the revision files it loads.
     pub files: Vec<String>,
+    /// The server a scratch database is made on for the revisions to run against (captured);
+    /// `None`: rendered offline, with no database.
+    pub against: Option<String>,
 }
 
 /// What `read` would run for the project in `dir` (the interpreter `python`, else the project's
-/// own virtualenv's, else `python3`). Runs nothing.
-pub fn code_to_run(dir: &Path, python: Option<&Path>) -> Result<CodeToRun> {
+/// own virtualenv's, else `python3`), and against which server's scratch database. Runs nothing.
+pub fn code_to_run(dir: &Path, python: Option<&Path>, against: Option<String>) -> Result<CodeToRun> {
     let dir = &std::fs::canonicalize(dir).map_err(|e| Error::io("cannot open", dir, &e))?;
     let (_, location) = locate(dir)?;
     let python = interpreter(dir, python)?;
@@ -96,7 +86,40 @@ pub fn code_to_run(dir: &Path, python: Option<&Path>) -> Result<CodeToRun> {
         .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "py")).count())
         .unwrap_or(0);
     files.push(format!("{}/*.py ({count} files)", versions.display()));
-    Ok(CodeToRun { python: python.display().to_string(), files })
+    Ok(CodeToRun { python: python.display().to_string(), files, against })
+}
+
+/// Where the revisions run when they are captured: a scratch database, made and dropped by the
+/// caller. The password goes to the child on its standard input only.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub target: crate::db::Target,
+}
+
+impl Capture {
+    /// The request's `scratch` part: SQLAlchemy's URL pieces.
+    fn json(&self) -> serde_json::Value {
+        let t = &self.target;
+        if t.dialect() == Dialect::Sqlite {
+            return serde_json::json!({ "driver": "sqlite", "database": t.sqlite_path() });
+        }
+        let url = t.url();
+        let decode = crate::db::target::percent_decode;
+        let query: BTreeMap<String, String> = url
+            .query_pairs()
+            .filter(|(k, _)| k == "sslmode" || k == "host")
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        serde_json::json!({
+            "driver": if t.dialect() == Dialect::Postgres { "postgresql" } else { "mysql" },
+            "host": url.host_str().map(decode),
+            "port": url.port(),
+            "user": (!url.username().is_empty()).then(|| decode(url.username())),
+            "password": t.password(),
+            "database": t.database(),
+            "query": query,
+        })
+    }
 }
 
 fn interpreter(dir: &Path, python: Option<&Path>) -> Result<PathBuf> {
@@ -118,39 +141,49 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
              environment, whose database says it",
         )
     })?;
-    let code = code_to_run(dir, opts.python.as_deref())?;
+    let code = code_to_run(dir, opts.python.as_deref(), opts.against.clone())?;
     if opts.run_code.as_ref() != Some(&code) {
         return Err(Error::new(
             crate::error::Problem::CodeNotAllowed,
             format!(
-                "reading this Alembic project runs its code: {} with {}. Nothing was run: say yes to running it \
+                "reading this Alembic project runs its code: {} with {}{}. Nothing was run: say yes to running it \
                  first.",
                 code.python,
-                code.files.join(" and ")
+                code.files.join(" and "),
+                code.against.as_deref().map(|s| format!(", on a scratch database made on {s}")).unwrap_or_default()
             ),
         )
         .with_remedy(crate::error::Remedy::RunCode { code }));
     }
-    let python = PathBuf::from(&code.python);
-    let out = run(&python, ini.as_deref(), &location, dialect)?;
-    let ups = chunks(&out.upgrade, "upgrade", dialect)?;
-    let mut downs: BTreeMap<String, (String, bool)> = BTreeMap::new();
-    for text in &out.downgrade {
-        for (id, sql, outside) in chunks(text, "downgrade", dialect)? {
-            downs.entry(id).or_insert((sql, outside));
-        }
+    if code.against.is_some() != opts.capture.is_some() {
+        return Err(Error::failed("the scratch database to run the revisions on was not made; nothing was run"));
     }
+    let python = PathBuf::from(&code.python);
+    let out = run(&python, ini.as_deref(), &location, dialect, opts.capture.as_ref())?;
     let by_id: BTreeMap<&str, &Revision> = out.revisions.iter().map(|r| (r.revision.as_str(), r)).collect();
     let mut notes = Vec::new();
+    if let Some(why) = &out.env_error {
+        notes.push(Note {
+            kind: NoteKind::EnvSkipped,
+            subject: "env.py".into(),
+            message: format!("it could not run on its own ({why}): the revisions ran without it"),
+        });
+    }
+    let mut downs: BTreeMap<&str, &Step> = BTreeMap::new();
+    for s in out.steps.iter().filter(|s| !s.upgrade) {
+        downs.entry(s.id.as_str()).or_insert(s);
+    }
     let mut found = Vec::new();
-    for (id, up, up_outside) in ups {
+    for up in out.steps.iter().filter(|s| s.upgrade) {
+        let id = &up.id;
         let Some(r) = by_id.get(id.as_str()) else {
             return Err(Error::input(format!(
                 "Alembic ran revision {id}, which it did not list; nothing was imported"
             )));
         };
+        let (up_sql, up_outside) = sql_of(up, dialect)?;
         if r.parents.len() > 1 {
-            let written = crate::migration::new::has_statement(&up);
+            let written = crate::migration::new::has_statement(&up_sql);
             notes.push(Note {
                 kind: NoteKind::Merge,
                 subject: id.clone(),
@@ -161,7 +194,27 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
                 ),
             });
         }
-        let (down, down_outside) = downs.remove(&id).map_or((None, false), |(d, o)| (Some(d), o));
+        if up.reads > 0 {
+            notes.push(Note {
+                kind: NoteKind::ReadsDatabase,
+                subject: id.clone(),
+                message: format!(
+                    "it read the database as it ran ({} quer{}): its SQL is what it sent to a database made by the \
+                     revisions before it, which holds no rows but theirs; check it against your data",
+                    up.reads,
+                    if up.reads == 1 { "y" } else { "ies" }
+                ),
+            });
+        }
+        let down = downs.get(id.as_str());
+        let (down_sql, down_outside, down_error) = match down {
+            Some(d) if d.error.is_some() => (None, false, d.error.clone()),
+            Some(d) => {
+                let (sql, outside) = sql_of(d, dialect)?;
+                (Some(sql), outside, None)
+            }
+            None => (None, false, None),
+        };
         let no_transaction = up_outside || down_outside;
         if no_transaction {
             notes.push(Note {
@@ -174,8 +227,9 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
             id: id.clone(),
             parents: r.parents.clone(),
             description: r.doc.lines().next().unwrap_or_default().trim().to_string(),
-            up,
-            down,
+            up: up_sql,
+            down: down_sql,
+            down_error,
             no_transaction,
             created: created(&r.longdoc),
             files: vec![format!("revision {id}")],
@@ -213,7 +267,11 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
 fn locate(dir: &Path) -> Result<(Option<PathBuf>, PathBuf)> {
     let ini = dir.join("alembic.ini");
     if ini.is_file() {
-        let location = script_location(&ini)?;
+        // Flask-Migrate's alembic.ini has no script_location: it sits beside env.py and versions/.
+        let location = match script_location(&ini) {
+            Err(_) if dir.join("env.py").is_file() => dir.to_path_buf(),
+            other => other?,
+        };
         return Ok((Some(ini), location));
     }
     if dir.join("env.py").is_file() {
@@ -275,19 +333,29 @@ fn near(dir: &Path) -> Vec<PathBuf> {
 /// does not hold the import forever.
 const ALEMBIC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> Result<Output> {
+fn run(
+    python: &Path,
+    ini: Option<&Path>,
+    location: &Path,
+    dialect: Dialect,
+    capture: Option<&Capture>,
+) -> Result<Output> {
     let url = match dialect {
         Dialect::Postgres => "postgresql://",
         Dialect::MySql => "mysql://",
         Dialect::Sqlite => "sqlite://",
     };
+    let request = serde_json::json!({
+        "mode": if capture.is_some() { "capture" } else { "offline" },
+        "ini": ini.map(|p| p.display().to_string()).unwrap_or_default(),
+        "location": location,
+        "dialect_url": url,
+        "scratch": capture.map(Capture::json),
+    });
     let cwd = ini.and_then(Path::parent).unwrap_or(location);
     let mut cmd = Command::new(python);
     cmd.arg("-c")
         .arg(DRIVER)
-        .arg(ini.map(|p| p.display().to_string()).unwrap_or_default())
-        .arg(location)
-        .arg(url)
         .current_dir(cwd)
         .env_clear()
         // An env.py that reads DATABASE_URL gets the dialect too; bytecode is not written into the project.
@@ -298,24 +366,43 @@ fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> 
             cmd.env(key, v);
         }
     }
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    // The scratch database's password, when it has one, comes on stdin; the person's own pass file
+    // is read only where their own password may be used (libpq reads ~/.pgpass by itself).
+    match capture {
+        Some(c) if c.target.ambient() => {
+            if let Some(v) = std::env::var_os("PGPASSWORD") {
+                cmd.env("PGPASSWORD", v);
+            }
+        }
+        _ => {
+            cmd.env("PGPASSFILE", "/dev/null");
+        }
+    }
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| {
         Error::input(format!(
             "cannot run {}: {e}. Name the Python that runs this project's Alembic (its virtualenv's bin/python)",
             python.display()
         ))
     })?;
-    let output = wait(&mut child, ALEMBIC_TIMEOUT).ok_or_else(|| {
+    if let Some(mut stdin) = child.stdin.take() {
+        // A child that exits before reading says why on stderr, which is read below.
+        let _ = std::io::Write::write_all(&mut stdin, request.to_string().as_bytes());
+    }
+    let limit = if capture.is_some() { CAPTURE_TIMEOUT } else { ALEMBIC_TIMEOUT };
+    let output = wait(&mut child, limit).ok_or_else(|| {
         Error::input(format!(
-            "Alembic did not finish within {} s, so it was stopped; nothing was imported. Does env.py connect to a \
-             database or wait for input in offline mode?",
-            ALEMBIC_TIMEOUT.as_secs()
+            "Alembic did not finish within {} s, so it was stopped; nothing was imported. Does env.py wait for a \
+             server or for input?",
+            limit.as_secs()
         ))
     })?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim();
+        let last = crate::db::target::redact_text(
+            stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim(),
+        );
         if stderr.contains("No module named 'alembic'") {
             return Err(Error::input(format!(
                 "{} has no Alembic installed. Name the Python that runs this project's Alembic (its virtualenv's \
@@ -323,11 +410,27 @@ fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> 
                 python.display()
             )));
         }
-        return Err(Error::input(format!(
-            "Alembic could not render the project's SQL offline ({} said: {last}); nothing was imported. Its env.py \
-             must support offline mode (`alembic upgrade head --sql`)",
-            python.display()
-        )));
+        if let Some(driver) = stderr.lines().find_map(|l| l.split("@@godwit-no-driver@@ ").nth(1)) {
+            return Err(Error::input(format!(
+                "{} has no {} driver for SQLAlchemy ({}), which running the revisions on a scratch database needs. \
+                 Install one into that Python, or import without a database to render the SQL offline",
+                python.display(),
+                driver.trim(),
+                if driver.trim() == "postgresql" { "psycopg2 or psycopg" } else { "pymysql or mysqlclient" }
+            )));
+        }
+        return Err(Error::input(match capture {
+            Some(_) => format!(
+                "Alembic's revisions failed on the scratch database ({} said: {last}); nothing was imported",
+                python.display()
+            ),
+            None => format!(
+                "Alembic could not render the project's SQL offline ({} said: {last}); nothing was imported. A \
+                 revision that reads the database cannot be rendered offline: import into an environment, and \
+                 Godwit runs the revisions on a scratch database beside it and records what they send",
+                python.display()
+            ),
+        }));
     }
     let json = stdout
         .rsplit_once(MARKER)
@@ -335,6 +438,9 @@ fn run(python: &Path, ini: Option<&Path>, location: &Path, dialect: Dialect) -> 
         .ok_or_else(|| Error::input("Alembic finished without listing the revisions; nothing was imported"))?;
     serde_json::from_str(json).map_err(|e| Error::input(format!("cannot read what Alembic listed: {e}")))
 }
+
+/// Running every revision up and down on a scratch database takes longer than rendering them.
+const CAPTURE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
 
 /// The child's output, read while it runs; `None` (and the child killed) after `limit`.
 fn wait(child: &mut std::process::Child, limit: std::time::Duration) -> Option<std::process::Output> {
@@ -374,74 +480,57 @@ fn created(longdoc: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(line.get(..19)?, "%Y-%m-%d %H:%M:%S").ok()
 }
 
-/// Each revision's SQL from Alembic's offline output, in order, without its version-table
-/// bookkeeping and transaction statements (Godwit keeps both itself), and whether it must run
-/// outside a transaction: a `COMMIT` between two of its statements is Alembic's `autocommit_block`.
-fn chunks(text: &str, verb: &str, dialect: Dialect) -> Result<Vec<(String, String, bool)>> {
-    let marker = format!("-- Running {verb} ");
-    let mut parts: Vec<(String, String)> = Vec::new();
-    let mut preamble = String::new();
-    for line in text.split_inclusive('\n') {
-        if let Some(rest) = line.strip_prefix(&marker) {
-            let (from, to) = rest.trim().split_once("->").unwrap_or((rest.trim(), ""));
-            let id = if verb == "upgrade" { to } else { from };
-            parts.push((id.trim().to_string(), String::new()));
-        } else if let Some((_, sql)) = parts.last_mut() {
-            sql.push_str(line);
-        } else {
-            preamble.push_str(line);
+/// One revision's SQL, without the statements Godwit does itself (transactions, savepoints) and
+/// the catalog reads SQLAlchemy's inspector made; and whether it must run outside a transaction:
+/// it entered an `autocommit_block` (offline, a `COMMIT` between two of its statements).
+fn sql_of(step: &Step, dialect: Dialect) -> Result<(String, bool)> {
+    let sent: Vec<String> = match (&step.statements, &step.text) {
+        (Some(statements), _) => {
+            statements.iter().map(|s| s.trim().trim_end_matches(';').trim_end().to_string()).collect()
         }
-    }
-    let table = version_table(&preamble).unwrap_or_else(|| "alembic_version".into());
-    parts
-        .into_iter()
-        .map(|(id, sql)| {
-            let statements: Vec<(Role, &str)> = crate::syntax::split::split(&sql, dialect)
-                .map_err(|e| Error::input(format!("Alembic's SQL for {id} does not end cleanly: {}", e.what)))?
-                .into_iter()
-                .map(|s| (role(s.sql, &table), s.sql))
-                .collect();
-            let work = |r: &[(Role, &str)]| r.iter().any(|(role, _)| *role == Role::Work);
-            let outside = (0..statements.len())
-                .any(|i| statements[i].0 == Role::Transaction && work(&statements[..i]) && work(&statements[i + 1..]));
-            let kept = statements
-                .iter()
-                .filter(|(role, _)| *role == Role::Work)
-                .map(|(_, s)| format!("{};", s.trim()))
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            Ok((id, kept, outside))
-        })
-        .collect()
-}
-
-/// The table Alembic creates first: its version table.
-fn version_table(preamble: &str) -> Option<String> {
-    let at = preamble.find("CREATE TABLE ")? + "CREATE TABLE ".len();
-    let name: String = preamble[at..].chars().take_while(|c| !c.is_whitespace() && *c != '(').collect();
-    (!name.is_empty()).then_some(name)
+        (None, Some(text)) => crate::syntax::split::split(text, dialect)
+            .map_err(|e| Error::input(format!("Alembic's SQL for {} does not end cleanly: {}", step.id, e.what)))?
+            .into_iter()
+            .map(|s| s.sql.trim().to_string())
+            .collect(),
+        (None, None) => Vec::new(),
+    };
+    let roles: Vec<(Role, &str)> = sent.iter().map(|s| (role(s), s.as_str())).collect();
+    let work = |r: &[(Role, &str)]| r.iter().any(|(role, _)| *role == Role::Work);
+    let outside = step.outside
+        || (0..roles.len()).any(|i| roles[i].0 == Role::Transaction && work(&roles[..i]) && work(&roles[i + 1..]));
+    let kept = roles
+        .iter()
+        .filter(|(role, s)| *role == Role::Work && !s.is_empty())
+        .map(|(_, s)| format!("{s};"))
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    Ok((kept, outside))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
-    /// `BEGIN`, `COMMIT`: Godwit opens and ends its own transactions.
+    /// `BEGIN`, `COMMIT`, savepoints: Godwit opens and ends its own transactions.
     Transaction,
-    /// Alembic's own version table.
-    Bookkeeping,
+    /// A read of the system catalogs (an inspector's): not part of the migration.
+    Inspection,
     Work,
 }
 
-fn role(statement: &str, table: &str) -> Role {
-    let words = crate::syntax::words::leading(statement, 3);
+fn role(statement: &str) -> Role {
+    let words = crate::syntax::words::leading(statement, 2);
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
-    let on_table = |i: usize| words.get(i).is_some_and(|n| n.eq_ignore_ascii_case(table));
-    if matches!(w(0), "BEGIN" | "COMMIT") || (w(0) == "START" && w(1) == "TRANSACTION") {
-        Role::Transaction
-    } else if (w(0) == "UPDATE" && on_table(1))
-        || (matches!((w(0), w(1)), ("INSERT", "INTO") | ("DELETE", "FROM") | ("CREATE", "TABLE") | ("DROP", "TABLE"))
-            && on_table(2))
+    let lower = statement.to_ascii_lowercase();
+    let catalog = ["pg_catalog.", "information_schema.", "sqlite_master", "sqlite_schema", "pg_class", "pg_namespace"];
+    if matches!(w(0), "BEGIN" | "COMMIT" | "SAVEPOINT" | "RELEASE")
+        || (w(0) == "START" && w(1) == "TRANSACTION")
+        || (w(0) == "ROLLBACK" && w(1) == "TO")
     {
-        Role::Bookkeeping
+        Role::Transaction
+    } else if matches!(w(0), "SHOW" | "PRAGMA" | "DESCRIBE" | "EXPLAIN")
+        || (w(0) == "SELECT" && catalog.iter().any(|c| lower.contains(c)))
+    {
+        Role::Inspection
     } else {
         Role::Work
     }
@@ -451,31 +540,47 @@ fn role(statement: &str, table: &str) -> Role {
 mod tests {
     use super::*;
 
+    fn step(text: Option<&str>, statements: Option<&[&str]>) -> Step {
+        Step {
+            id: "a1".into(),
+            upgrade: true,
+            text: text.map(str::to_string),
+            statements: statements.map(|s| s.iter().map(|x| x.to_string()).collect()),
+            outside: false,
+            reads: 0,
+            error: None,
+        }
+    }
+
     #[test]
-    fn offline_output_is_cut_per_revision_without_bookkeeping() {
-        let text = "BEGIN;\n\nCREATE TABLE alembic_version (\n    version_num VARCHAR(32) NOT NULL\n);\n\n\
-                    -- Running upgrade  -> a1\n\nCREATE TABLE todos (id SERIAL NOT NULL);\n\n\
-                    INSERT INTO alembic_version (version_num) VALUES ('a1') RETURNING alembic_version.version_num;\n\n\
-                    -- Running upgrade c3, d4 -> e5\n\nDELETE FROM alembic_version WHERE alembic_version.version_num = 'c3';\n\n\
-                    UPDATE alembic_version SET version_num='e5' WHERE alembic_version.version_num = 'd4';\n\nCOMMIT;\n";
-        let parts = chunks(text, "upgrade", Dialect::Postgres).unwrap();
+    fn a_revisions_sql_is_kept_without_transactions_and_catalog_reads() {
+        let offline =
+            step(Some("\nCREATE TABLE todos (id SERIAL NOT NULL);\n\nCREATE INDEX i ON todos (id);\n\n"), None);
         assert_eq!(
-            parts,
-            vec![
-                ("a1".into(), "CREATE TABLE todos (id SERIAL NOT NULL);".into(), false),
-                ("e5".into(), String::new(), false)
-            ]
+            sql_of(&offline, Dialect::Postgres).unwrap(),
+            ("CREATE TABLE todos (id SERIAL NOT NULL);\n\nCREATE INDEX i ON todos (id);".into(), false)
         );
-        let down = "-- Running downgrade a1 -> \n\nDROP TABLE todos;\n\nDELETE FROM alembic_version WHERE x = 'a1';\n";
+        let autocommit = step(
+            Some("ALTER TYPE mood ADD VALUE 'meh';\n\nCOMMIT;\n\nCREATE INDEX CONCURRENTLY i ON t (c);\n\nBEGIN;\n"),
+            None,
+        );
+        let (sql, outside) = sql_of(&autocommit, Dialect::Postgres).unwrap();
+        assert!(outside, "a COMMIT between two statements: outside a transaction");
+        assert_eq!(sql, "ALTER TYPE mood ADD VALUE 'meh';\n\nCREATE INDEX CONCURRENTLY i ON t (c);");
+        let captured = step(
+            None,
+            Some(&[
+                "SAVEPOINT sa_savepoint_1",
+                "SELECT c.relname FROM pg_catalog.pg_class c WHERE c.relname = 't'",
+                "SELECT count(*) FROM t",
+                "UPDATE t SET x = 1;",
+                "RELEASE SAVEPOINT sa_savepoint_1",
+            ]),
+        );
         assert_eq!(
-            chunks(down, "downgrade", Dialect::Postgres).unwrap(),
-            vec![("a1".into(), "DROP TABLE todos;".into(), false)]
+            sql_of(&captured, Dialect::Postgres).unwrap(),
+            ("SELECT count(*) FROM t;\n\nUPDATE t SET x = 1;".into(), false)
         );
-        let autocommit = "-- Running upgrade a1 -> b2\n\nALTER TYPE mood ADD VALUE 'meh';\n\nCOMMIT;\n\nCREATE INDEX \
-                          CONCURRENTLY i ON t (c);\n\nBEGIN;\n\nUPDATE alembic_version SET version_num='b2';\n\nCOMMIT;\n";
-        let parts = chunks(autocommit, "upgrade", Dialect::Postgres).unwrap();
-        assert!(parts[0].2, "a COMMIT between two statements: outside a transaction");
-        assert_eq!(parts[0].1, "ALTER TYPE mood ADD VALUE 'meh';\n\nCREATE INDEX CONCURRENTLY i ON t (c);");
     }
 
     #[test]

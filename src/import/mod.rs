@@ -6,7 +6,7 @@
 //! the applied ones in one transaction.
 
 mod alembic;
-pub use alembic::{CodeToRun, code_to_run};
+pub use alembic::{Capture, CodeToRun, code_to_run};
 pub mod baseline;
 mod dbmate;
 mod flyway;
@@ -66,6 +66,8 @@ pub(crate) struct Foreign {
     /// `None`: the tool has no down for it.
     pub down: Option<String>,
     pub no_transaction: bool,
+    /// Why the down could not be had (Alembic's downgrade failed when it ran): kept without one.
+    pub down_error: Option<String>,
     pub created: Option<NaiveDateTime>,
     /// The files it came from, relative to the folder imported.
     pub files: Vec<String>,
@@ -101,6 +103,10 @@ pub enum NoteKind {
     Renumbered,
     /// Placeholders replaced with their configured values, as the other tool replaces them.
     Placeholder,
+    /// An Alembic revision that read the database as it ran: its SQL is what it sent then.
+    ReadsDatabase,
+    /// Alembic's env.py could not run by itself (it needs its application): the revisions ran without it.
+    EnvSkipped,
 }
 
 /// A file the import writes.
@@ -158,6 +164,11 @@ pub struct ReadOptions {
     pub python: Option<PathBuf>,
     /// What a person agreed to run (`code_to_run`): Alembic is run only when it is what would run.
     pub run_code: Option<CodeToRun>,
+    /// The server Alembic's revisions are to run on, in a scratch database (what the person agrees
+    /// to); `None`: rendered offline.
+    pub against: Option<String>,
+    /// That scratch database, once made.
+    pub capture: Option<Capture>,
 }
 
 impl Tool {
@@ -412,9 +423,21 @@ fn render(tool: Tool, f: &Foreign, version: i64, previous: Option<i64>, notes: &
                 notes.push(Note {
                     kind: NoteKind::Irreversible,
                     subject: f.files.first().cloned().unwrap_or_else(|| f.id.clone()),
-                    message: format!("{} has no down for it: imported as irreversible", tool.name()),
+                    message: match &f.down_error {
+                        Some(why) => format!("its downgrade failed when it ran ({why}): imported as irreversible"),
+                        None => format!("{} has no down for it: imported as irreversible", tool.name()),
+                    },
                 });
             }
+            // Why there is no down, in the file, for whoever looks for one.
+            let up = match &f.down_error {
+                Some(why) => up.replacen(
+                    "\n\n",
+                    &format!("\n-- No down: its downgrade failed when Godwit ran it ({})\n\n", one_line(why)),
+                    1,
+                ),
+                None => up,
+            };
             files.push(NewFile { name: format!("{version}_{slug}.sql"), content: up, exists: false });
         }
     }

@@ -12,7 +12,17 @@ pub struct ImportRequest {
     /// What a person agreed to run to read the project (`import::code_to_run`); Alembic's is run
     /// only when it is still exactly that.
     pub run_code: Option<crate::import::CodeToRun>,
+    /// Alembic's SQL rendered offline even where a database is given (where it is, the revisions
+    /// run on a scratch database beside it and what they send is recorded).
+    pub offline: bool,
     pub dry_run: bool,
+}
+
+impl ImportRequest {
+    /// Whether Alembic's revisions run on a scratch database beside the one in `history`.
+    pub fn captures(&self, history: bool) -> bool {
+        self.tool == crate::import::Tool::Alembic && history && !self.offline
+    }
 }
 
 /// What `import` wrote and recorded (or would, in a dry run).
@@ -37,11 +47,38 @@ pub async fn import(
 ) -> Result<ImportOutcome> {
     let dialect = rendered_for(dialect, history.map(|(s, _)| s.ws.target.dialect()))?;
     let (tool, dir, into) = (req.tool, req.dir.clone(), migrations.to_path_buf());
-    let opts = crate::import::ReadOptions { dialect, python: req.python.clone(), run_code: req.run_code.clone() };
+    // Capturing needs a scratch database, made only once the person agreed to what runs there.
+    let agreed = req.run_code.as_ref().is_some_and(|c| c.against.is_some());
+    let scratch = match history {
+        Some((s, _)) if req.captures(true) && agreed => Some(db::Scratch::new(&s.ws.target, &s.connect).await?),
+        _ => None,
+    };
+    let opts = crate::import::ReadOptions {
+        dialect,
+        python: req.python.clone(),
+        run_code: req.run_code.clone(),
+        against: history.filter(|_| req.captures(true)).map(|(s, _)| s.ws.target.server()),
+        capture: scratch.as_ref().map(|sc| crate::import::Capture { target: sc.target.clone() }),
+    };
     // Alembic runs a Python process: off the async workers.
-    let mut found = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts, &into))
+    let read = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts, &into))
         .await
-        .map_err(|e| Error::new(Problem::Failed, format!("reading the project stopped: {e}")))??;
+        .map_err(|e| Error::new(Problem::Failed, format!("reading the project stopped: {e}")));
+    let read = match scratch {
+        Some(sc) => match (read, sc.remove().await) {
+            (Ok(r), Ok(())) => r,
+            (Ok(Ok(_)), Err(r)) => {
+                return Err(Error::failed(format!(
+                    "the revisions ran, but the scratch database was not dropped: {}; nothing was imported",
+                    r.message
+                )));
+            }
+            (Ok(Err(e)), Err(r)) | (Err(e), Err(r)) => return Err(not_dropped_either(e, r)),
+            (Err(e), Ok(())) => return Err(e),
+        },
+        None => read?,
+    };
+    let mut found = read?;
     if tool == crate::import::Tool::GolangMigrate && crate::import::same_folder(&req.dir, migrations) {
         crate::import::use_in_place(&mut found, migrations)?;
     }

@@ -11,4 +11,9 @@ python: string,
 /**
  * The project's files it runs: env.py, and the revision files it loads.
  */
-files: Array<string>, };
+files: Array<string>, 
+/**
+ * The server a scratch database is made on for the revisions to run against (captured);
+ * `None`: rendered offline, with no database.
+ */
+against: string | null, };
