@@ -97,6 +97,23 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// Refuses a connection the driver could not make as Godwit makes it: a MySQL URL's TLS settings.
+    fn check(&self) -> Result<()> {
+        let t = &self.target;
+        if t.dialect() == Dialect::MySql
+            && t.url().query_pairs().any(|(k, _)| {
+                let k = k.as_ref();
+                crate::db::target::SSL_MODE.contains(&k) || crate::db::target::SSL_ROOT_CERT.contains(&k)
+            })
+        {
+            return Err(Error::input(
+                "this MySQL URL sets TLS, which Godwit cannot hand on to the project's Python driver; nothing was \
+                 run. Import with --offline to render the SQL without a database",
+            ));
+        }
+        Ok(())
+    }
+
     /// The request's `scratch` part: SQLAlchemy's URL pieces.
     fn json(&self) -> serde_json::Value {
         let t = &self.target;
@@ -105,11 +122,23 @@ impl Capture {
         }
         let url = t.url();
         let decode = crate::db::target::percent_decode;
-        let query: BTreeMap<String, String> = url
-            .query_pairs()
-            .filter(|(k, _)| k == "sslmode" || k == "host")
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        // libpq's names for what Godwit reads under either spelling; MySQL's drivers take TLS
+        // another way, so a MySQL URL with TLS settings is refused before anything runs (`check`).
+        let setting =
+            |names: &[&str]| url.query_pairs().find(|(k, _)| names.contains(&k.as_ref())).map(|(_, v)| v.into_owned());
+        let mut query = BTreeMap::new();
+        if t.dialect() == Dialect::Postgres {
+            for (name, names) in [
+                ("sslmode", crate::db::target::SSL_MODE),
+                ("sslrootcert", crate::db::target::SSL_ROOT_CERT),
+                ("host", &["host"][..]),
+                ("hostaddr", &["hostaddr"][..]),
+            ] {
+                if let Some(v) = setting(names) {
+                    query.insert(name.to_string(), v);
+                }
+            }
+        }
         serde_json::json!({
             "driver": if t.dialect() == Dialect::Postgres { "postgresql" } else { "mysql" },
             "host": url.host_str().map(decode),
@@ -158,6 +187,9 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
     if code.against.is_some() != opts.capture.is_some() {
         return Err(Error::failed("the scratch database to run the revisions on was not made; nothing was run"));
     }
+    if let Some(c) = &opts.capture {
+        c.check()?;
+    }
     let python = PathBuf::from(&code.python);
     let out = run(&python, ini.as_deref(), &location, dialect, opts.capture.as_ref())?;
     let by_id: BTreeMap<&str, &Revision> = out.revisions.iter().map(|r| (r.revision.as_str(), r)).collect();
@@ -166,7 +198,10 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
         notes.push(Note {
             kind: NoteKind::EnvSkipped,
             subject: "env.py".into(),
-            message: format!("it could not run on its own ({why}): the revisions ran without it"),
+            message: format!(
+                "it could not run on its own ({}): the revisions ran without it",
+                crate::db::target::redact_text(why)
+            ),
         });
     }
     let mut downs: BTreeMap<&str, &Step> = BTreeMap::new();
@@ -208,7 +243,7 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
         }
         let down = downs.get(id.as_str());
         let (down_sql, down_outside, down_error) = match down {
-            Some(d) if d.error.is_some() => (None, false, d.error.clone()),
+            Some(d) if d.error.is_some() => (None, false, d.error.as_deref().map(crate::db::target::redact_text)),
             Some(d) => {
                 let (sql, outside) = sql_of(d, dialect)?;
                 (Some(sql), outside, None)
@@ -521,14 +556,18 @@ fn role(statement: &str) -> Role {
     let words = crate::syntax::words::leading(statement, 2);
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
     let lower = statement.to_ascii_lowercase();
+    // Reads from the catalogs, not a `SELECT pg_catalog.set_config(…)` or a `PRAGMA x = y` that changes something.
     let catalog = ["pg_catalog.", "information_schema.", "sqlite_master", "sqlite_schema", "pg_class", "pg_namespace"];
+    let from_catalog =
+        catalog.iter().any(|c| lower.contains(&format!("from {c}")) || lower.contains(&format!("join {c}")));
     if matches!(w(0), "BEGIN" | "COMMIT" | "SAVEPOINT" | "RELEASE")
         || (w(0) == "START" && w(1) == "TRANSACTION")
         || (w(0) == "ROLLBACK" && w(1) == "TO")
     {
         Role::Transaction
-    } else if matches!(w(0), "SHOW" | "PRAGMA" | "DESCRIBE" | "EXPLAIN")
-        || (w(0) == "SELECT" && catalog.iter().any(|c| lower.contains(c)))
+    } else if matches!(w(0), "SHOW" | "DESCRIBE" | "EXPLAIN")
+        || (w(0) == "PRAGMA" && !statement.contains('='))
+        || (w(0) == "SELECT" && from_catalog)
     {
         Role::Inspection
     } else {
@@ -581,6 +620,14 @@ mod tests {
             sql_of(&captured, Dialect::Postgres).unwrap(),
             ("SELECT count(*) FROM t;\n\nUPDATE t SET x = 1;".into(), false)
         );
+    }
+
+    #[test]
+    fn only_catalog_reads_are_left_out() {
+        assert!(role("SELECT c.relname FROM pg_catalog.pg_class c") == Role::Inspection);
+        assert!(role("PRAGMA table_info(t)") == Role::Inspection);
+        assert!(role("PRAGMA foreign_keys = OFF") == Role::Work);
+        assert!(role("SELECT pg_catalog.set_config('search_path', 'app', false)") == Role::Work);
     }
 
     #[test]

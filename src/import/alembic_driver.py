@@ -50,17 +50,26 @@ steps = []  # {"id", "upgrade", "text" | "statements", "outside", "reads", "erro
 output = io.StringIO()
 
 
+def _reason(e):
+    # A database error's own first line; SQLAlchemy's last line is a link to its docs.
+    inner = getattr(e, "orig", None) or e
+    lines = str(inner).strip().splitlines()
+    return "%s: %s" % (type(inner).__name__, lines[0] if lines else "")
+
+
 def _run_step(rev_id, is_upgrade, fn, args, kwargs):
     step = {"id": rev_id, "upgrade": is_upgrade, "statements": [], "outside": False, "reads": 0,
             "error": None, "start": output.tell()}
     current["step"] = step
     savepoint = None
+    ran = False
     try:
-        if MODE == "capture" and not is_upgrade:
+        # A failed downgrade is rolled back to where it started, where DDL is transactional (on
+        # MySQL it commits by itself, and a savepoint would not survive it).
+        if MODE == "capture" and not is_upgrade and _migration_context().impl.transactional_ddl:
             savepoint = _migration_connection().begin_nested()
         fn(*args, **kwargs)
-        if savepoint is not None:
-            savepoint.commit()
+        ran = True
     except Exception as e:  # a downgrade that fails is reported, and the rest goes on
         if is_upgrade:
             raise
@@ -69,9 +78,15 @@ def _run_step(rev_id, is_upgrade, fn, args, kwargs):
                 savepoint.rollback()
             except Exception:
                 pass
-        step["error"] = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[-1]
+        step["error"] = _reason(e)
     finally:
         current["step"] = None
+        # An autocommit_block ends the savepoint with the transaction: nothing left to release.
+        if ran and savepoint is not None and savepoint.is_active:
+            try:
+                savepoint.commit()
+            except Exception:
+                pass
         step["text"] = output.getvalue()[step.pop("start"):]
         steps.append(step)
 
@@ -191,7 +206,7 @@ try:
     with EnvironmentContext(config(io.StringIO()), script, fn=lambda rev, ctx: [], as_sql=True):
         script.run_env()
 except BaseException as e:  # an env.py that needs its application: its revisions may not
-    env_error = "".join(traceback.format_exception_only(type(e), e)).strip().splitlines()[-1]
+    env_error = _reason(e)
 finally:
     EnvironmentContext.configure = _configure
 
@@ -202,6 +217,11 @@ state = {"connection": None}
 
 def _migration_connection():
     return state["connection"]
+
+
+def _migration_context():
+    from alembic import context
+    return context.get_context()
 
 
 def _own_env(self):

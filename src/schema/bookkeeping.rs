@@ -56,9 +56,10 @@ fn table_of(c: &Change) -> Option<String> {
 
 /// `changes` with other tools' history tables, and what belongs to them, set apart.
 pub fn set_apart(changes: Vec<Change>) -> Compared {
+    // Only a table one side lacks: where both have it, it is the project's own.
     let other_tools: Vec<OtherTool> = changes
         .iter()
-        .filter(|c| c.kind == ObjectKind::Table)
+        .filter(|c| c.kind == ObjectKind::Table && (c.before.is_none() || c.after.is_none()))
         .filter_map(|c| {
             let columns = c.before.as_deref().or(c.after.as_deref()).unwrap_or_default();
             tool_of(&c.name, columns).map(|tool| OtherTool { tool: tool.into(), table: c.name.clone() })
