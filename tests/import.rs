@@ -198,7 +198,10 @@ async fn a_revision_that_reads_the_database_is_captured_on_a_scratch_database() 
     assert_eq!(user_schema(&t).await, user_schema(&twin).await);
     assert_eq!(t.strings("SELECT name FROM tags").await, twin.strings("SELECT name FROM tags").await);
     assert_eq!(t.strings("SELECT name FROM tags").await, ["inbox"]);
-    let left = t.strings("SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit_scratch_%'").await;
+    // This process's scratch databases (other tests make their own meanwhile).
+    let mine =
+        format!("SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit_scratch_{}_%'", std::process::id());
+    let left = t.strings(&mine).await;
     assert!(left.is_empty(), "the scratch database was dropped: {left:?}");
 
     let python = PathBuf::from("/nonexistent/python");

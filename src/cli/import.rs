@@ -280,7 +280,10 @@ fn code_consent(
         eprintln!("  runs: {f}");
     }
     if let Some(server) = &code.against {
-        eprintln!("  against: a scratch database it makes on {server} and drops afterwards (--offline: none)");
+        eprintln!(
+            "  against: a scratch database made on {server}, with that server's login, and dropped afterwards \
+             (--offline: no database)"
+        );
     }
     let answer = prompt("Run it? Only if you trust that code [y/N]: ")?;
     match answer.trim() {

@@ -69,8 +69,8 @@ pub struct CodeToRun {
     pub python: String,
     /// The project's files it runs: env.py, and the revision files it loads.
     pub files: Vec<String>,
-    /// The server a scratch database is made on for the revisions to run against (captured);
-    /// `None`: rendered offline, with no database.
+    /// The server a scratch database is made on for the revisions to run against (captured), with
+    /// the environment's login, which the project's code can then use; `None`: rendered offline.
     pub against: Option<String>,
 }
 

@@ -148,16 +148,20 @@ def _qmark(statement, params):
     return "".join(out)
 
 
-def _render(cursor, statement, params):
+def _render(cursor, statement, params, paramstyle):
     mogrify = getattr(cursor, "mogrify", None)
+    if mogrify is None and type(cursor).__module__.startswith("psycopg"):
+        # psycopg 3 binds on the server; its client-side cursor writes the statement out the same way.
+        import psycopg
+        mogrify = psycopg.ClientCursor(cursor.connection).mogrify
     if mogrify is not None and params is not None:
         text = mogrify(statement, params)
         return text.decode() if isinstance(text, bytes) else text
     if not params:
         return statement
-    if isinstance(params, (list, tuple)):
+    if paramstyle == "qmark" and isinstance(params, (list, tuple)):
         return _qmark(statement, params)
-    raise RuntimeError("cannot write out a statement with parameters: %s" % statement[:200])
+    raise RuntimeError("cannot write out a statement with parameters (%s): %s" % (paramstyle, statement[:200]))
 
 
 def _before(conn, cursor, statement, params, context, executemany):
@@ -166,7 +170,7 @@ def _before(conn, cursor, statement, params, context, executemany):
         return
     batches = params if executemany else [params]
     for p in batches:
-        step["statements"].append(_render(cursor, statement, p))
+        step["statements"].append(_render(cursor, statement, p, conn.dialect.paramstyle))
 
 
 def _after(conn, cursor, statement, params, context, executemany):

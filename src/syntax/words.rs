@@ -71,7 +71,11 @@ pub fn refused_in_transaction(sql: &str) -> Option<String> {
             || at(0) == "VACUUM"
             || (at(0) == "DISCARD" && at(1) == "ALL")
             || (at(0) == "REINDEX" && [at(1), at(2)].iter().any(|x| matches!(*x, "SCHEMA" | "DATABASE" | "SYSTEM")))
-            || (matches!(at(0), "CREATE" | "DROP" | "REINDEX") && w.iter().any(|x| x == "CONCURRENTLY"));
+            || (matches!(at(0), "CREATE" | "DROP" | "REINDEX") && w.iter().any(|x| x == "CONCURRENTLY"))
+            || (at(0) == "ALTER" && {
+                let more = leading(s.sql, 12);
+                more.iter().any(|x| x == "DETACH") && more.iter().any(|x| x == "CONCURRENTLY")
+            });
         refused.then(|| w.join(" "))
     })
 }
@@ -90,6 +94,7 @@ mod tests {
             "VACUUM ANALYZE t;",
             "CREATE DATABASE other;",
             "ALTER SYSTEM SET work_mem = '8MB';",
+            "ALTER TABLE measurements DETACH PARTITION measurements_2024 CONCURRENTLY;",
         ] {
             assert!(refused_in_transaction(sql).is_some(), "{sql}");
         }

@@ -134,7 +134,16 @@ impl Config {
                 PathBuf::from(location.strip_prefix("filesystem:").unwrap_or(location))
             };
             let path = dir.join(&rel);
-            let Ok(real) = std::fs::canonicalize(&path) else { continue };
+            // A location Flyway would find elsewhere (a wildcard, cloud storage, a jar) is not left
+            // out quietly: the import would lack its versions.
+            let Ok(real) = std::fs::canonicalize(&path) else {
+                return Err(Error::input(format!(
+                    "{} sets location {location}, which is not a folder under {}; nothing was imported. Import \
+                     from the folder that holds those scripts",
+                    self.file.as_deref().unwrap_or("Flyway's configuration"),
+                    dir.display()
+                )));
+            };
             if !real.starts_with(dir) {
                 return Err(Error::input(format!(
                     "{} sets location {location}, which is outside {}; nothing was imported. Import from the \

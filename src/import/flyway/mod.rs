@@ -263,7 +263,9 @@ mod tests {
         assert_eq!(files, ["db/sql/V1__t.sql", "src/main/resources/db/migration/V2__i.sql"]);
         assert!(found[1].no_transaction && !found[0].no_transaction);
         assert!(notes.iter().any(|n| n.kind == NoteKind::NoTransaction));
-        w("flyway.toml", "[flyway]\nlocations = [\"filesystem:../\"]\n");
-        assert_eq!(read(&dir).unwrap_err().problem, crate::error::Problem::Input);
+        for elsewhere in ["filesystem:../", "filesystem:db/**/sql", "s3:bucket/migrations"] {
+            w("flyway.toml", &format!("[flyway]\nlocations = [\"{elsewhere}\"]\n"));
+            assert_eq!(read(&dir).unwrap_err().problem, crate::error::Problem::Input, "{elsewhere}");
+        }
     }
 }

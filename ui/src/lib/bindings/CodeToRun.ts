@@ -13,7 +13,7 @@ python: string,
  */
 files: Array<string>, 
 /**
- * The server a scratch database is made on for the revisions to run against (captured);
- * `None`: rendered offline, with no database.
+ * The server a scratch database is made on for the revisions to run against (captured), with
+ * the environment's login, which the project's code can then use; `None`: rendered offline.
  */
 against: string | null, };
