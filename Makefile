@@ -9,7 +9,7 @@ ENV_FLAG := $(if $(ENV), --env $(ENV),)
 TOOLS := $(HOME)/.cache/godwit/tools
 TAURI_DRIVER := $(TOOLS)/bin/tauri-driver
 
-.PHONY: run test e2e screenshots lint ui setup build dist test-dist check-windows fuzz migration migrate migrate-down migrate-logs migrate-check bench bench-peers
+.PHONY: run test e2e screenshots lint ui setup build dist test-dist check-windows fuzz corpus migration migrate migrate-down migrate-logs migrate-check bench bench-peers
 
 build:
 	cargo build --bin godwit
@@ -53,6 +53,10 @@ test-dist:
 # Fuzzes the splitter, migration files and godwit.toml (cargo-fuzz, nightly), FUZZ_SECONDS each.
 fuzz:
 	scripts/fuzz.sh
+
+# Real public projects imported and checked against their own tools (corpus/README.md); slow.
+corpus: setup
+	scripts/corpus.sh $(CORPUS)
 
 # The core and the CLI type-checked for Windows (MinGW target): no Linux-only code outside cfg(unix).
 check-windows:

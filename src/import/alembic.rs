@@ -191,7 +191,11 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
         c.check()?;
     }
     let python = PathBuf::from(&code.python);
-    let out = run(&python, ini.as_deref(), &location, dialect, opts.capture.as_ref())?;
+    // Flask-Migrate's revisions import the application, which `flask db` finds in the folder above
+    // migrations/ (when that folder is the person's, as for the virtualenv).
+    let flask = ini.as_deref().is_some_and(|i| script_location(i).is_err());
+    let paths: Vec<PathBuf> = if flask { near(&location).into_iter().skip(1).take(1).collect() } else { Vec::new() };
+    let out = run(&python, ini.as_deref(), &location, &paths, dialect, opts.capture.as_ref())?;
     let by_id: BTreeMap<&str, &Revision> = out.revisions.iter().map(|r| (r.revision.as_str(), r)).collect();
     let mut notes = Vec::new();
     if let Some(why) = &out.env_error {
@@ -243,7 +247,7 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
         }
         let down = downs.get(id.as_str());
         let (down_sql, down_outside, down_error) = match down {
-            Some(d) if d.error.is_some() => (None, false, d.error.as_deref().map(crate::db::target::redact_text)),
+            Some(d) if d.error.is_some() => (None, false, d.error.as_deref().map(reason)),
             Some(d) => {
                 let (sql, outside) = sql_of(d, dialect)?;
                 (Some(sql), outside, None)
@@ -372,6 +376,7 @@ fn run(
     python: &Path,
     ini: Option<&Path>,
     location: &Path,
+    paths: &[PathBuf],
     dialect: Dialect,
     capture: Option<&Capture>,
 ) -> Result<Output> {
@@ -384,6 +389,7 @@ fn run(
         "mode": if capture.is_some() { "capture" } else { "offline" },
         "ini": ini.map(|p| p.display().to_string()).unwrap_or_default(),
         "location": location,
+        "paths": paths,
         "dialect_url": url,
         "scratch": capture.map(Capture::json),
     });
@@ -515,6 +521,24 @@ fn created(longdoc: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(line.get(..19)?, "%Y-%m-%d %H:%M:%S").ok()
 }
 
+/// A downgrade's failure as the file and the notes say it: without secrets, and the same on every
+/// run (Python prints objects with their memory address), so an import run again finds its files
+/// unchanged.
+fn reason(error: &str) -> String {
+    let text = crate::db::target::redact_text(error);
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find(" at 0x") {
+        out.push_str(&rest[..at]);
+        rest = rest[at + " at 0x".len()..].trim_start_matches(|c: char| c.is_ascii_hexdigit());
+    }
+    out.push_str(rest);
+    match out.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}…", &out[..cut]),
+        None => out,
+    }
+}
+
 /// One revision's SQL, without the statements Godwit does itself (transactions, savepoints) and
 /// the catalog reads SQLAlchemy's inspector made; and whether it must run outside a transaction:
 /// it entered an `autocommit_block` (offline, a `COMMIT` between two of its statements).
@@ -620,6 +644,16 @@ mod tests {
             sql_of(&captured, Dialect::Postgres).unwrap(),
             ("SELECT count(*) FROM t;\n\nUPDATE t SET x = 1;".into(), false)
         );
+    }
+
+    #[test]
+    fn a_failures_reason_is_the_same_on_every_run() {
+        let e = "CompileError: Can't emit DROP CONSTRAINT for ForeignKeyConstraint(<Dedupe object at 0x7fdfc93320d0>, None)";
+        assert_eq!(
+            reason(e),
+            "CompileError: Can't emit DROP CONSTRAINT for ForeignKeyConstraint(<Dedupe object>, None)"
+        );
+        assert_eq!(reason(&"x".repeat(400)).chars().count(), 301);
     }
 
     #[test]

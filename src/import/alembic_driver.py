@@ -24,6 +24,9 @@ import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+for path in reversed(request.get("paths") or []):
+    sys.path.insert(0, path)
+
 MODE = request["mode"]
 DIALECT_URL = request["dialect_url"]
 SCRATCH = request.get("scratch")

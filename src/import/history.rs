@@ -73,6 +73,11 @@ pub async fn plan(db: &mut dyn Database, import: &Import, sums: &Checksums) -> R
             e.message
         ))
     })?;
+    // A database with nothing in it (a new environment): nothing ran there, and all is pending.
+    let rows = match rows {
+        None if db.inspect().await?.objects.is_empty() => Some(Vec::new()),
+        rows => rows,
+    };
     let Some(rows) = rows else {
         return Err(Error::input(format!(
             "this database has no {name} table: {} has not run here (or keeps its history elsewhere). Nothing was \

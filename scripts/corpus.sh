@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# `make corpus`: imports each real project in corpus/*.sh and checks it against the project's own
+# tool on twin PostgreSQL databases (see corpus/README.md). Slow (virtualenvs, real tools), so it is
+# not part of `make test`. Usage: scripts/corpus.sh [NAME ...]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+MIRRORS="${GODWIT_MIRRORS:-/work/.mirror}"
+PGURL="postgresql://postgres@127.0.0.1:5432"
+export PGOPTIONS="-c client_min_messages=warning"
+OUT="${CARGO_TARGET_DIR:-$ROOT/target}/corpus"
+mkdir -p "$OUT"
+
+cargo build --quiet --bin godwit --manifest-path "$ROOT/Cargo.toml"
+GODWIT="${CARGO_TARGET_DIR:-$ROOT/target}/debug/godwit"
+
+psql_do() { psql "$PGURL/postgres" -v ON_ERROR_STOP=1 -qAtc "$1" >/dev/null; }
+
+# The schema as pg_dump writes it, without the bookkeeping tables either tool keeps and the
+# session's random \restrict token.
+schema_of() {
+  pg_dump "$PGURL/$1" --schema-only --no-owner --no-privileges \
+    -T alembic_version -T flyway_schema_history -T schema_migrations -T '_sqlx_migrations' -T '_godwit_log*' |
+    grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$'
+}
+
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  for f in "$ROOT"/corpus/*.sh; do names+=("$(basename "$f" .sh)"); done
+fi
+
+failed=0
+results=()
+for name in "${names[@]}"; do
+  unset REPO COMMIT TOOL DIR PIP KNOWN
+  # shellcheck source=/dev/null
+  source "$ROOT/corpus/$name.sh"
+  WORK="$OUT/$name"
+  SRC="$WORK/src"
+  VENV="$WORK/venv"
+  mirror="$MIRRORS/${REPO/\//+}/repo"
+  log="$WORK/log.txt"
+  rm -rf "$SRC" "$WORK/import" "$WORK/history"
+  mkdir -p "$SRC" "$WORK/import" "$WORK/history"
+  : >"$log"
+  verdict() {
+    results+=("| $name | $TOOL | \`${COMMIT:0:12}\` | $1 |")
+    echo "corpus: $name: $1"
+  }
+  if ! git -C "$mirror" cat-file -e "$COMMIT^{commit}" 2>/dev/null; then
+    verdict "not run: no mirror of $REPO at $COMMIT in $MIRRORS"
+    failed=1
+    continue
+  fi
+  git -C "$mirror" archive "$COMMIT" | tar -x -C "$SRC"
+
+  python_args=()
+  if [ "$TOOL" = alembic ]; then
+    if [ ! -x "$VENV/bin/python" ]; then
+      python3 -m venv "$VENV"
+    fi
+    # shellcheck disable=SC2086
+    (cd "$SRC" && "$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP) >>"$log" 2>&1
+    python_args=(--python "$VENV/bin/python" --run-code)
+  fi
+
+  twin="corpus_${name}_tool"
+  mine="corpus_${name}_godwit"
+  for db in "$twin" "$mine"; do
+    psql_do "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    psql_do "CREATE DATABASE \"$db\""
+  done
+
+  step() { # what, command...
+    local what="$1"
+    shift
+    if ! "$@" >>"$log" 2>&1; then
+      verdict "FAILS at $what (see $log)"
+      failed=1
+      return 1
+    fi
+  }
+  step "the tool's own run" original_up "$PGURL/$twin" || continue
+  # Run from the project's root, as its own tool is; the files go to the work folder.
+  step "import" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \
+    "$SRC" "$GODWIT" "$PGURL/$mine" "$WORK/import/migrations" "$TOOL" "$DIR" "${python_args[@]}" || continue
+  step "up" bash -c 'cd "$0" && "$1" --url "$2" up' "$WORK/import" "$GODWIT" "$PGURL/$mine" || continue
+  # A difference the project's own tool makes outside the folder imported is recorded in
+  # corpus/NAME.diff, with KNOWN saying why; anything else differing fails.
+  diff <(schema_of "$twin") <(schema_of "$mine") >"$WORK/schema.diff" || true
+  expected=/dev/null
+  [ -f "$ROOT/corpus/$name.diff" ] && expected="$ROOT/corpus/$name.diff"
+  if ! cmp -s "$WORK/schema.diff" "$expected"; then
+    verdict "FAILS: the schemas differ (see $WORK/schema.diff)"
+    failed=1
+    continue
+  fi
+  step "history import" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \
+    "$SRC" "$GODWIT" "$PGURL/$twin" "$WORK/history/migrations" "$TOOL" "$DIR" "${python_args[@]}" || continue
+  pending=$(cd "$WORK/history" && "$GODWIT" --url "$PGURL/$twin" status --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["pending"])')
+  nothing=$(cd "$WORK/history" && "$GODWIT" --url "$PGURL/$twin" up)
+  if [ "$pending" != 0 ] || [[ "$nothing" != Nothing\ to\ apply* ]]; then
+    verdict "FAILS: after the history import, $pending pending and up said: $nothing"
+    failed=1
+    continue
+  fi
+  if ! diff -r "$WORK/import/migrations" "$WORK/history/migrations" >>"$log"; then
+    verdict "FAILS: the history import wrote other files"
+    failed=1
+    continue
+  fi
+  count=$(find "$WORK/import/migrations" -name '*.sql' ! -name '*.down.sql' | wc -l)
+  verdict "passes ($count migrations${KNOWN:+; $KNOWN})"
+  for db in "$twin" "$mine"; do psql_do "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
+done
+
+printf '%s\n' "${results[@]}" >"$OUT/results.md"
+echo "corpus: results in $OUT/results.md"
+exit $failed
