@@ -535,8 +535,15 @@ async fn conflicts_and_strange_tables_change_nothing() {
     assert_eq!(import(Tool::GolangMigrate, dir.path(), &t, false, false).await.unwrap_err().problem, Problem::Input);
     assert_eq!(files(&t), ["2_b.sql"]);
 
-    // No golang-migrate table here at all; then dbmate's table where golang-migrate's is expected.
+    // An empty database is a new one: nothing ran there, all is pending.
     std::fs::remove_file(t.migrations().join("2_b.sql")).unwrap();
+    let fresh = import(Tool::GolangMigrate, dir.path(), &t, true, false).await.unwrap();
+    assert_eq!(fresh.history.unwrap().pending, [1, 2]);
+    for f in files(&t) {
+        std::fs::remove_file(t.migrations().join(f)).unwrap();
+    }
+    // Tables of its own but no golang-migrate table; then dbmate's table where golang-migrate's is expected.
+    t.exec("CREATE TABLE kept (id INT)").await;
     assert_eq!(import(Tool::GolangMigrate, dir.path(), &t, true, false).await.unwrap_err().problem, Problem::Input);
     t.exec("CREATE TABLE schema_migrations (version VARCHAR(128) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('1');")
         .await;

@@ -108,7 +108,7 @@ impl Capture {
         {
             return Err(Error::input(
                 "this MySQL URL sets TLS, which Godwit cannot hand on to the project's Python driver; nothing was \
-                 run. Import with --offline to render the SQL without a database",
+                 run. Have Alembic render the SQL offline instead, with no database",
             ));
         }
         Ok(())
