@@ -166,11 +166,16 @@ fn find_project(path: &Path) -> Result<Project> {
     Ok(p)
 }
 
-/// What reading another tool's project would run (Alembic's Python and the project's files), to be
-/// shown before anything runs; `None` for the tools whose files are only read.
-pub fn import_code(tool: godwit::import::Tool, from: &Path) -> Result<Option<godwit::import::CodeToRun>> {
+/// What reading another tool's project would run (Alembic's Python, `python` or the one found beside
+/// it, and the project's files), to be shown before anything runs; `None` for the tools whose files
+/// are only read.
+pub fn import_code(
+    tool: godwit::import::Tool,
+    from: &Path,
+    python: Option<&Path>,
+) -> Result<Option<godwit::import::CodeToRun>> {
     match tool {
-        godwit::import::Tool::Alembic => Ok(Some(godwit::import::code_to_run(from, None, None)?)),
+        godwit::import::Tool::Alembic => Ok(Some(godwit::import::code_to_run(from, python, None)?)),
         _ => Ok(None),
     }
 }
@@ -186,7 +191,9 @@ pub async fn import_project(
     run_code: Option<godwit::import::CodeToRun>,
     dry_run: bool,
 ) -> Result<(ops::ImportOutcome, Option<ProjectView>)> {
-    let req = ops::ImportRequest { tool, dir: from.to_path_buf(), python: None, run_code, offline: true, dry_run };
+    // The interpreter is the one the person agreed to run.
+    let python = run_code.as_ref().map(|c| std::path::PathBuf::from(&c.python));
+    let req = ops::ImportRequest { tool, dir: from.to_path_buf(), python, run_code, offline: true, dry_run };
     let out = ops::import_project(root, &req, Some(dialect)).await?;
     let view = if dry_run { None } else { Some(opened(state, Project::load(root)?)) };
     Ok((out, view))

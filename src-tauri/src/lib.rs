@@ -243,8 +243,8 @@ async fn squash(
 
 /// What reading another tool's project runs (Alembic's), shown before it runs; nothing runs.
 #[tauri::command]
-fn import_code(tool: ImportTool, from: PathBuf) -> CommandResult<Option<CodeToRun>> {
-    Ok(api::import_code(tool, &from)?)
+fn import_code(tool: ImportTool, from: PathBuf, python: Option<PathBuf>) -> CommandResult<Option<CodeToRun>> {
+    Ok(api::import_code(tool, &from, python.as_deref())?)
 }
 
 /// What importing another tool's project writes (nothing is written); Alembic's runs only the

@@ -61,6 +61,10 @@ test("an Alembic project's code runs only after the person has seen it and said 
   await offered(t, dir, todo, 'Alembic', async (browser) => {
     await seeText(browser, 'Run it and show the files');
     await seeText(browser, python);
+    // Another Python chosen: the consent names it, and it is the one that runs.
+    const chosen = join(homedir(), '.cache/godwit/tools/alembic/bin/python');
+    await fill(browser, 'Python', chosen);
+    await seeText(browser, `Interpreter: ${chosen}`);
     assert.ok(!existsSync(marker), 'env.py ran before anyone agreed');
     await click(browser, 'Run it and show the files');
     await seeText(browser, '20240201145745_create_todos_table.up.sql');
