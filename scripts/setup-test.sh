@@ -73,8 +73,10 @@ fi
 
 # Alembic from PyPI in a virtualenv of its own, for the import tests (tests/import.rs finds it here).
 ALEMBIC_VENV="$HOME/.cache/godwit/tools/alembic"
-if [ ! -x "$ALEMBIC_VENV/bin/alembic" ] || ! "$ALEMBIC_VENV/bin/python" -c 'import psycopg2' 2>/dev/null; then
+# With the drivers the import's capture uses on each server (psycopg2, PyMySQL).
+if [ ! -x "$ALEMBIC_VENV/bin/alembic" ] || ! "$ALEMBIC_VENV/bin/python" -c 'import psycopg2, pymysql' 2>/dev/null; then
   echo "setup: installing Alembic into $ALEMBIC_VENV"
   python3 -m venv "$ALEMBIC_VENV"
-  "$ALEMBIC_VENV/bin/pip" install --quiet --disable-pip-version-check 'alembic>=1.13,<2' 'psycopg2-binary>=2.9,<3'
+  "$ALEMBIC_VENV/bin/pip" install --quiet --disable-pip-version-check 'alembic>=1.13,<2' 'psycopg2-binary>=2.9,<3' \
+    'pymysql>=1.1,<2'
 fi
