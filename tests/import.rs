@@ -181,6 +181,18 @@ async fn a_revision_that_reads_the_database_is_captured_on_a_scratch_database() 
          def downgrade():\n    op.execute(\"DELETE FROM tags WHERE name = 'inbox'\")\n",
     )
     .unwrap();
+    // A database with tables of its own but no alembic_version is refused before any code runs.
+    let marker = project.path().join("env-py-ran");
+    let env_py = project.path().join("migrations/env.py");
+    let original = std::fs::read_to_string(&env_py).unwrap();
+    std::fs::write(&env_py, format!("open({:?}, 'w').write('ran')\n{original}", marker.display().to_string())).unwrap();
+    let other = TestDb::new(Dialect::Postgres).await;
+    other.exec("CREATE TABLE kept (id INT)").await;
+    let e = import(Tool::Alembic, project.path(), &other, true, false).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input);
+    assert!(!marker.exists(), "nothing ran");
+    std::fs::write(&env_py, original).unwrap();
+
     let sqlite = TestDb::new(Dialect::Sqlite).await;
     let e = import(Tool::Alembic, project.path(), &sqlite, false, false).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input);

@@ -60,31 +60,36 @@ fn query(tool: Tool, dialect: Dialect) -> String {
     }
 }
 
-/// Reads the other tool's table and works out what to record. Changes nothing.
-pub async fn plan(db: &mut dyn Database, import: &Import, sums: &Checksums) -> Result<Adoption> {
-    let name = table(import.tool);
-    let rows = db.foreign_rows(&query(import.tool, db.dialect())).await.map_err(|e| {
+/// The rows of `tool`'s history table here, in the order the tool wrote them; none in a database
+/// with nothing in it (a new environment: nothing ran there). Refuses a table it cannot read, and a
+/// database with tables but not that one.
+pub async fn rows(db: &mut dyn Database, tool: Tool) -> Result<Vec<(String, String, String)>> {
+    let name = table(tool);
+    let rows = db.foreign_rows(&query(tool, db.dialect())).await.map_err(|e| {
         if e.problem.kind() == crate::ErrorKind::Connect {
             return e;
         }
         Error::input(format!(
             "cannot read {name} as {}'s history table here ({}); nothing was recorded",
-            import.tool.name(),
+            tool.name(),
             e.message
         ))
     })?;
-    // A database with nothing in it (a new environment): nothing ran there, and all is pending.
-    let rows = match rows {
-        None if db.inspect().await?.objects.is_empty() => Some(Vec::new()),
-        rows => rows,
-    };
-    let Some(rows) = rows else {
-        return Err(Error::input(format!(
+    match rows {
+        Some(rows) => Ok(rows),
+        None if db.inspect().await?.objects.is_empty() => Ok(Vec::new()),
+        None => Err(Error::input(format!(
             "this database has no {name} table: {} has not run here (or keeps its history elsewhere). Nothing was \
              recorded; import without a database to write only the files",
-            import.tool.name()
-        )));
-    };
+            tool.name()
+        ))),
+    }
+}
+
+/// Reads the other tool's table and works out what to record. Changes nothing.
+pub async fn plan(db: &mut dyn Database, import: &Import, sums: &Checksums) -> Result<Adoption> {
+    let name = table(import.tool);
+    let rows = rows(db, import.tool).await?;
     let ran = ran(import, &rows)?;
     let applied = db.applied().await?;
     let mut out = Adoption { table: name.into(), record: Vec::new(), already: Vec::new(), pending: Vec::new() };

@@ -50,7 +50,14 @@ pub async fn import(
     // Capturing needs a scratch database, made only once the person agreed to what runs there.
     let agreed = req.run_code.as_ref().is_some_and(|c| c.against.is_some());
     let scratch = match history {
-        Some((s, _)) if req.captures(true) && agreed => Some(db::Scratch::new(&s.ws.target, &s.connect).await?),
+        Some((s, _)) if req.captures(true) && agreed => {
+            // Running every revision takes a while: a history that would be refused is refused first.
+            let mut conn = s.open(false).await?;
+            let readable = crate::import::history::rows(conn.as_mut(), tool).await;
+            conn.close().await;
+            readable?;
+            Some(db::Scratch::new(&s.ws.target, &s.connect).await?)
+        }
         _ => None,
     };
     let opts = crate::import::ReadOptions {
