@@ -10,7 +10,7 @@
 # context.configure options are in effect; after that the driver's own environment runs the
 # revisions, so the project's env.py never chooses a database. Any connection to a database other
 # than the scratch one is refused before it is made.
-import io, json, sys, traceback
+import io, json, sys
 
 request = json.loads(sys.stdin.read())
 
