@@ -274,6 +274,16 @@ async fn a_flask_migrate_project_with_a_failing_and_an_empty_downgrade_imports(d
         ),
     );
     at("migrations/versions/r3.py", &revision("r3", "'r2'", "op.create_index('people_flag', TABLE, ['flag'])", "pass"));
+    // A downgrade only a database refuses (rendered offline, it is just SQL).
+    at(
+        "migrations/versions/r4.py",
+        &revision(
+            "r4",
+            "'r3'",
+            "op.create_table('extra', sa.Column('id', sa.Integer()))",
+            "op.drop_table('no_such_table')",
+        ),
+    );
     let dir = project.path().join("migrations");
     for history in [false, true] {
         let t = made(d).await;
@@ -286,16 +296,19 @@ async fn a_flask_migrate_project_with_a_failing_and_an_empty_downgrade_imports(d
         assert!(kinds.contains(&(godwit::import::NoteKind::EnvSkipped, "env.py")), "{kinds:?}");
         assert!(kinds.contains(&(godwit::import::NoteKind::Irreversible, "revision r2")), "{kinds:?}");
         assert!(kinds.contains(&(godwit::import::NoteKind::EmptyDown, "revision r3")), "{kinds:?}");
-        assert_eq!(
-            files(&t),
-            ["1_r1.down.sql", "1_r1.up.sql", "2_r2.sql", "3_r3.down.sql", "3_r3.up.sql"],
-            "{history}"
-        );
+        let r4: &[&str] = if history { &["4_r4.sql"] } else { &["4_r4.down.sql", "4_r4.up.sql"] };
+        let want: Vec<&str> = ["1_r1.down.sql", "1_r1.up.sql", "2_r2.sql", "3_r3.down.sql", "3_r3.up.sql"]
+            .into_iter()
+            .chain(r4.iter().copied())
+            .collect();
+        assert_eq!(files(&t), want, "{history}");
         let r2 = std::fs::read_to_string(t.migrations().join("2_r2.sql")).unwrap();
         assert!(r2.contains("-- No down: its downgrade failed"), "{r2}");
+        // Captured, r2's downgrade ran after r4's had failed above it: its reason says so.
+        assert_eq!(r2.contains("after the downgrade of r4 had failed"), history, "{r2}");
         let r1 = std::fs::read_to_string(t.migrations().join("1_r1.down.sql")).unwrap();
         assert!(r1.contains("DROP TABLE people;"), "{r1}");
-        assert_eq!(up(&t).await, [1, 2, 3]);
+        assert_eq!(up(&t).await, [1, 2, 3, 4]);
         assert!(t.schema().await.iter().any(|l| l.contains("people_flag")), "the index is there");
     }
 }

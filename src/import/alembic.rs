@@ -209,8 +209,20 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
         });
     }
     let mut downs: BTreeMap<&str, &Step> = BTreeMap::new();
+    // Downgrades run from the heads down: one that fails after another failed may fail for want of
+    // what that one would have put back (Alembic itself stops at the first).
+    let mut failed_above: Option<&str> = None;
+    let mut after_failure: BTreeMap<&str, &str> = BTreeMap::new();
     for s in out.steps.iter().filter(|s| !s.upgrade) {
         downs.entry(s.id.as_str()).or_insert(s);
+        if s.error.is_some() {
+            match failed_above {
+                Some(first) => {
+                    after_failure.insert(s.id.as_str(), first);
+                }
+                None => failed_above = Some(s.id.as_str()),
+            }
+        }
     }
     let mut found = Vec::new();
     for up in out.steps.iter().filter(|s| s.upgrade) {
@@ -247,7 +259,14 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
         }
         let down = downs.get(id.as_str());
         let (down_sql, down_outside, down_error) = match down {
-            Some(d) if d.error.is_some() => (None, false, d.error.as_deref().map(reason)),
+            Some(d) if d.error.is_some() => {
+                let why = d.error.as_deref().map(reason).unwrap_or_default();
+                let why = match after_failure.get(id.as_str()) {
+                    Some(first) => format!("{why}; it ran after the downgrade of {first} had failed"),
+                    None => why,
+                };
+                (None, false, Some(why))
+            }
             Some(d) => {
                 let (sql, outside) = sql_of(d, dialect)?;
                 (Some(sql), outside, None)
