@@ -39,7 +39,7 @@ async fn import(tool: Tool, dir: &Path, t: &TestDb, history: bool, dry_run: bool
         dry_run,
     };
     // Agreed to, as a person does once shown what runs (with a database: on a scratch one beside it).
-    let against = req.captures(history).then(|| s.ws.target.server());
+    let against = req.scratch_server(history.then_some(&s));
     req.run_code =
         (tool == Tool::Alembic).then(|| godwit::import::code_to_run(dir, Some(&alembic_python()), against).unwrap());
     ops::import(&req, &t.migrations(), Some(t.dialect), history.then_some((&s, None))).await

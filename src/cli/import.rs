@@ -38,7 +38,7 @@ pub(super) async fn import_verb(
         dry_run,
     };
     if tool == Tool::Alembic {
-        let against = session.as_ref().filter(|_| req.captures(true)).map(|s| s.ws.target.server());
+        let against = req.scratch_server(session.as_ref());
         req.run_code = code_consent(dir, python, against, how.run_code)?;
     }
     let dialect = match (dialect, &session) {

@@ -1,12 +1,13 @@
 //! Alembic: the revision graph and each revision's SQL come from Alembic itself, run once with the
-//! project's Python in offline mode (`upgrade base:heads --sql`, `downgrade HEAD:base --sql`); the
-//! output is cut at Alembic's `-- Running upgrade A -> B` lines. No Python is read by Godwit.
+//! project's Python by `alembic_driver.py`: offline (`--sql`), or captured, every upgrade and
+//! downgrade run on a scratch database and what each sends recorded. No Python is read by Godwit.
 //!
 //! This runs the project's `env.py` and revision files, which may be a stranger's code: it runs only
-//! once a person has seen what runs (`code_to_run`: the interpreter and the files) and said yes,
-//! and a virtualenv's interpreter is used only from folders that are theirs. The child gets a
-//! database URL with the dialect only (no host, user or password) and no other environment than it
-//! needs to find its Python.
+//! once a person has seen what runs (`code_to_run`: the interpreter, the files, the server of the
+//! scratch database) and said yes, and a virtualenv's interpreter is used only from folders that
+//! are theirs. The child gets no other environment than it needs to find its Python; the scratch
+//! database's URL and password come on its standard input, and the driver refuses any other
+//! connection.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -208,20 +209,15 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
             ),
         });
     }
-    let mut downs: BTreeMap<&str, &Step> = BTreeMap::new();
-    // Downgrades run from the heads down: one that fails after another failed may fail for want of
-    // what that one would have put back (Alembic itself stops at the first).
+    // Each revision's downgrade, with the first downgrade that failed before it ran: downgrades run
+    // from the heads down, and one that fails after another failed may fail for want of what that
+    // one would have put back (Alembic itself stops at the first).
+    let mut downs: BTreeMap<&str, (&Step, Option<&str>)> = BTreeMap::new();
     let mut failed_above: Option<&str> = None;
-    let mut after_failure: BTreeMap<&str, &str> = BTreeMap::new();
     for s in out.steps.iter().filter(|s| !s.upgrade) {
-        downs.entry(s.id.as_str()).or_insert(s);
+        downs.entry(s.id.as_str()).or_insert((s, failed_above));
         if s.error.is_some() {
-            match failed_above {
-                Some(first) => {
-                    after_failure.insert(s.id.as_str(), first);
-                }
-                None => failed_above = Some(s.id.as_str()),
-            }
+            failed_above = failed_above.or(Some(s.id.as_str()));
         }
     }
     let mut found = Vec::new();
@@ -257,21 +253,18 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
                 ),
             });
         }
-        let down = downs.get(id.as_str());
-        let (down_sql, down_outside, down_error) = match down {
-            Some(d) if d.error.is_some() => {
-                let why = d.error.as_deref().map(reason).unwrap_or_default();
-                let why = match after_failure.get(id.as_str()) {
-                    Some(first) => format!("{why}; it ran after the downgrade of {first} had failed"),
-                    None => why,
-                };
-                (None, false, Some(why))
-            }
-            Some(d) => {
-                let (sql, outside) = sql_of(d, dialect)?;
-                (Some(sql), outside, None)
-            }
+        let (down_sql, down_outside, down_error) = match downs.get(id.as_str()) {
             None => (None, false, None),
+            Some((d, above)) => match (&d.error, above) {
+                (Some(e), Some(first)) => {
+                    (None, false, Some(format!("{}; it ran after the downgrade of {first} had failed", reason(e))))
+                }
+                (Some(e), None) => (None, false, Some(reason(e))),
+                (None, _) => {
+                    let (sql, outside) = sql_of(d, dialect)?;
+                    (Some(sql), outside, None)
+                }
+            },
         };
         let no_transaction = up_outside || down_outside;
         if no_transaction {
@@ -598,11 +591,13 @@ enum Role {
 fn role(statement: &str) -> Role {
     let words = crate::syntax::words::leading(statement, 2);
     let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
-    let lower = statement.to_ascii_lowercase();
     // Reads from the catalogs, not a `SELECT pg_catalog.set_config(…)` or a `PRAGMA x = y` that changes something.
-    let catalog = ["pg_catalog.", "information_schema.", "sqlite_master", "sqlite_schema", "pg_class", "pg_namespace"];
-    let from_catalog =
-        catalog.iter().any(|c| lower.contains(&format!("from {c}")) || lower.contains(&format!("join {c}")));
+    let from_catalog = || {
+        let lower = statement.to_ascii_lowercase();
+        ["pg_catalog.", "information_schema.", "sqlite_master", "sqlite_schema", "pg_class", "pg_namespace"]
+            .iter()
+            .any(|c| lower.contains(&format!("from {c}")) || lower.contains(&format!("join {c}")))
+    };
     if matches!(w(0), "BEGIN" | "COMMIT" | "SAVEPOINT" | "RELEASE")
         || (w(0) == "START" && w(1) == "TRANSACTION")
         || (w(0) == "ROLLBACK" && w(1) == "TO")
@@ -610,7 +605,7 @@ fn role(statement: &str) -> Role {
         Role::Transaction
     } else if matches!(w(0), "SHOW" | "DESCRIBE" | "EXPLAIN")
         || (w(0) == "PRAGMA" && !statement.contains('='))
-        || (w(0) == "SELECT" && from_catalog)
+        || (w(0) == "SELECT" && from_catalog())
     {
         Role::Inspection
     } else {

@@ -79,12 +79,13 @@ fn outside_transaction(sql: &str) -> bool {
     let Ok(statements) = crate::syntax::split::split(sql, crate::syntax::Dialect::Postgres) else {
         return false;
     };
-    crate::syntax::words::refused_in_transaction(sql).is_some()
-        || statements.iter().any(|s| {
-            let words = crate::syntax::words::leading(s.sql, 2);
-            let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
-            matches!(w(0), "BEGIN" | "COMMIT" | "ROLLBACK") || (w(0) == "START" && w(1) == "TRANSACTION")
-        })
+    statements.iter().any(|s| {
+        let words = crate::syntax::words::leading(s.sql, 2);
+        let w = |i: usize| words.get(i).map(String::as_str).unwrap_or_default();
+        matches!(w(0), "BEGIN" | "COMMIT" | "ROLLBACK")
+            || (w(0) == "START" && w(1) == "TRANSACTION")
+            || crate::syntax::words::refused_statement(s.sql).is_some()
+    })
 }
 
 #[cfg(test)]

@@ -184,8 +184,8 @@ impl Tool {
 }
 
 /// Reads `dir` as `tool`'s project, for the migrations folder `into`: migrations imported there
-/// before keep their files and versions, new ones come after them. Runs nothing but Alembic's own
-/// offline mode, and writes nothing.
+/// before keep their files and versions, new ones come after them. Runs nothing but the Alembic
+/// project's revisions (offline, or on `opts.capture`'s scratch database), and writes nothing.
 pub fn read(tool: Tool, dir: &Path, opts: &ReadOptions, into: &Path) -> Result<Import> {
     let dir = &fs::canonicalize(dir).map_err(|e| Error::io("cannot open", dir, &e))?;
     if !dir.is_dir() {
@@ -391,8 +391,14 @@ fn render(tool: Tool, f: &Foreign, version: i64, previous: Option<i64>, notes: &
         _ => format!("{} {} ({})", tool.key(), f.id, f.files.join(", ")),
     };
     let directive = if f.no_transaction { "-- no-transaction\n" } else { "" };
+    // Why there is no down, in the file, for whoever looks for one.
+    let no_down = f
+        .down_error
+        .as_deref()
+        .map(|why| format!("-- No down: its downgrade failed when Godwit ran it ({})\n", one_line(why)))
+        .unwrap_or_default();
     let header = format!(
-        "{directive}-- {description}\n--\n-- Revision ID: {version}\n-- Revises: {}\n{}-- Imported from {origin}\n\n",
+        "{directive}-- {description}\n--\n-- Revision ID: {version}\n-- Revises: {}\n{}-- Imported from {origin}\n{no_down}\n",
         previous.map(|v| v.to_string()).unwrap_or_default(),
         f.created.map(|d| format!("-- Create Date: {}\n", d.format("%Y-%m-%d %H:%M:%S"))).unwrap_or_default(),
     );
@@ -429,15 +435,6 @@ fn render(tool: Tool, f: &Foreign, version: i64, previous: Option<i64>, notes: &
                     },
                 });
             }
-            // Why there is no down, in the file, for whoever looks for one.
-            let up = match &f.down_error {
-                Some(why) => up.replacen(
-                    "\n\n",
-                    &format!("\n-- No down: its downgrade failed when Godwit ran it ({})\n\n", one_line(why)),
-                    1,
-                ),
-                None => up,
-            };
             files.push(NewFile { name: format!("{version}_{slug}.sql"), content: up, exists: false });
         }
     }
@@ -655,6 +652,14 @@ fn words(name: &str) -> String {
     name.replace('_', " ").trim().to_string()
 }
 
+/// Writes `body` to `rel` under `dir`, making the folders on the way: a tool's project in a test.
+#[cfg(test)]
+pub(crate) fn put(dir: &Path, rel: &str, body: &str) {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, body).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -662,11 +667,7 @@ mod tests {
     #[test]
     fn other_tools_projects_are_recognised() {
         let d = tempfile::tempdir().unwrap();
-        let at = |rel: &str, body: &str| {
-            let p = d.path().join(rel);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(p, body).unwrap();
-        };
+        let at = |rel: &str, body: &str| put(d.path(), rel, body);
         assert_eq!(detect(d.path()), None);
         at("db/migrations/20240101_a.sql", "-- migrate:up\nSELECT 1;\n");
         assert_eq!(detect(d.path()), Some((Tool::Dbmate, d.path().join("db/migrations"))));

@@ -19,9 +19,10 @@ pub struct ImportRequest {
 }
 
 impl ImportRequest {
-    /// Whether Alembic's revisions run on a scratch database beside the one in `history`.
-    pub fn captures(&self, history: bool) -> bool {
-        self.tool == crate::import::Tool::Alembic && history && !self.offline
+    /// The server Alembic's revisions run on, in a scratch database beside `history`'s database;
+    /// `None` when they are rendered offline. What the person agrees to names it.
+    pub fn scratch_server(&self, history: Option<&Session>) -> Option<String> {
+        history.filter(|_| self.tool == crate::import::Tool::Alembic && !self.offline).map(|s| s.ws.target.server())
     }
 }
 
@@ -48,9 +49,10 @@ pub async fn import(
     let dialect = rendered_for(dialect, history.map(|(s, _)| s.ws.target.dialect()))?;
     let (tool, dir, into) = (req.tool, req.dir.clone(), migrations.to_path_buf());
     // Capturing needs a scratch database, made only once the person agreed to what runs there.
+    let against = req.scratch_server(history.map(|(s, _)| s));
     let agreed = req.run_code.as_ref().is_some_and(|c| c.against.is_some());
     let scratch = match history {
-        Some((s, _)) if req.captures(true) && agreed => {
+        Some((s, _)) if against.is_some() && agreed => {
             // Running every revision takes a while: a history that would be refused is refused first.
             let mut conn = s.open(false).await?;
             let readable = crate::import::history::rows(conn.as_mut(), tool).await;
@@ -64,7 +66,7 @@ pub async fn import(
         dialect,
         python: req.python.clone(),
         run_code: req.run_code.clone(),
-        against: history.filter(|_| req.captures(true)).map(|(s, _)| s.ws.target.server()),
+        against,
         capture: scratch.as_ref().map(|sc| crate::import::Capture { target: sc.target.clone() }),
     };
     // Alembic runs a Python process: off the async workers.

@@ -62,22 +62,24 @@ pub fn leading(statement: &str, n: usize) -> Vec<String> {
 /// VALUE` is left out: PostgreSQL 12 and later run it inside one. `None` when `sql` cannot be split.
 pub fn refused_in_transaction(sql: &str) -> Option<String> {
     let statements = super::split::split(sql, super::Dialect::Postgres).ok()?;
-    statements.into_iter().find_map(|s| {
-        let w = leading(s.sql, 5);
-        let at = |i: usize| w.get(i).map(String::as_str).unwrap_or_default();
-        let refused = (matches!(at(0), "CREATE" | "DROP")
-            && matches!(at(1), "DATABASE" | "TABLESPACE" | "SUBSCRIPTION"))
-            || (at(0) == "ALTER" && at(1) == "SYSTEM")
-            || at(0) == "VACUUM"
-            || (at(0) == "DISCARD" && at(1) == "ALL")
-            || (at(0) == "REINDEX" && [at(1), at(2)].iter().any(|x| matches!(*x, "SCHEMA" | "DATABASE" | "SYSTEM")))
-            || (matches!(at(0), "CREATE" | "DROP" | "REINDEX") && w.iter().any(|x| x == "CONCURRENTLY"))
-            || (at(0) == "ALTER" && {
-                let more = leading(s.sql, 12);
-                more.iter().any(|x| x == "DETACH") && more.iter().any(|x| x == "CONCURRENTLY")
-            });
-        refused.then(|| w.join(" "))
-    })
+    statements.into_iter().find_map(|s| refused_statement(s.sql))
+}
+
+/// `statement`'s first words when it is one `refused_in_transaction` looks for.
+pub fn refused_statement(statement: &str) -> Option<String> {
+    let w = leading(statement, 5);
+    let at = |i: usize| w.get(i).map(String::as_str).unwrap_or_default();
+    let refused = (matches!(at(0), "CREATE" | "DROP") && matches!(at(1), "DATABASE" | "TABLESPACE" | "SUBSCRIPTION"))
+        || (at(0) == "ALTER" && at(1) == "SYSTEM")
+        || at(0) == "VACUUM"
+        || (at(0) == "DISCARD" && at(1) == "ALL")
+        || (at(0) == "REINDEX" && [at(1), at(2)].iter().any(|x| matches!(*x, "SCHEMA" | "DATABASE" | "SYSTEM")))
+        || (matches!(at(0), "CREATE" | "DROP" | "REINDEX") && w.iter().any(|x| x == "CONCURRENTLY"))
+        || (at(0) == "ALTER" && {
+            let more = leading(statement, 12);
+            more.iter().any(|x| x == "DETACH") && more.iter().any(|x| x == "CONCURRENTLY")
+        });
+    refused.then(|| w.join(" "))
 }
 
 #[cfg(test)]

@@ -217,11 +217,7 @@ mod tests {
     #[test]
     fn reads_ups_undos_and_names_what_it_leaves() {
         let d = tempfile::tempdir().unwrap();
-        let w = |name: &str, body: &str| {
-            let p = d.path().join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, body).unwrap();
-        };
+        let w = |name: &str, body: &str| crate::import::put(d.path(), name, body);
         w("V1__Create_person.sql", "CREATE TABLE person (id int);");
         w("U1__Create_person.sql", "DROP TABLE person;");
         w("sub/V1_1__Add_name.sql", "ALTER TABLE person ADD name text;");
@@ -249,11 +245,7 @@ mod tests {
     fn locations_are_read_and_stay_inside_the_folder() {
         let d = tempfile::tempdir().unwrap();
         let dir = std::fs::canonicalize(d.path()).unwrap();
-        let w = |name: &str, body: &str| {
-            let p = dir.join(name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, body).unwrap();
-        };
+        let w = |name: &str, body: &str| crate::import::put(&dir, name, body);
         w("flyway.toml", "[flyway]\nlocations = [\"filesystem:db/sql\", \"classpath:db/migration\"]\n");
         w("db/sql/V1__t.sql", "CREATE TABLE t (x int);");
         w("src/main/resources/db/migration/V2__i.sql", "CREATE INDEX CONCURRENTLY t_x ON t (x);");
