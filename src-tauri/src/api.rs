@@ -711,7 +711,7 @@ pub async fn schema(state: &AppState, env: &str) -> Result<godwit::schema::Schem
 /// Two environments' schemas, object by object.
 pub async fn compare(state: &AppState, a: &str, b: &str) -> Result<godwit::schema::Compared> {
     let (sa, sb) = (session(state, a)?, session(state, b)?);
-    Ok(godwit::schema::compare(&ops::schema(&sa).await?, &ops::schema(&sb).await?))
+    ops::compare(&sa, &sb).await
 }
 
 /// Restores a backup: always asks for the environment's name to be typed.

@@ -159,7 +159,7 @@ pub(super) async fn schema(ctx: &Ctx, format: SchemaFormat) -> Result<()> {
 pub(super) async fn diff(ctx: &Ctx, a: &str, b: &str, json: bool) -> Result<()> {
     let p = project_of(ctx)?;
     let (sa, sb) = (ctx.session_of(p.workspace(Some(a))?)?, ctx.session_of(p.workspace(Some(b))?)?);
-    let compared = crate::schema::compare(&ops::schema(&sa).await?, &ops::schema(&sb).await?);
+    let compared = ops::compare(&sa, &sb).await?;
     let changes = &compared.changes;
     if json {
         print_json(&compared);

@@ -281,6 +281,11 @@ pub async fn schema(s: &Session) -> Result<crate::schema::Schema> {
     s.reading(|db| db.inspect()).await
 }
 
+/// Two databases' schemas, object by object, with other tools' history tables set apart.
+pub async fn compare(a: &Session, b: &Session) -> Result<crate::schema::Compared> {
+    Ok(crate::schema::compare(&schema(a).await?, &schema(b).await?))
+}
+
 /// The schema as SQL, as the database's own dump tool writes it (`schema --format sql`); empty for
 /// a SQLite file not made yet.
 pub async fn schema_sql(s: &Session) -> Result<String> {
