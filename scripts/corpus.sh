@@ -31,6 +31,22 @@ fi
 
 failed=0
 results=()
+# What happened to the project in hand ($name), as the results table and the console say it.
+verdict() {
+  results+=("| $name | $TOOL | \`${COMMIT:0:12}\` | $1 |")
+  echo "corpus: $name: $1"
+}
+fails() {
+  verdict "$1"
+  failed=1
+}
+# Runs a command into the project's log; a failure is the project's verdict.
+step() { # what, command...
+  local what="$1"
+  shift
+  "$@" >>"$log" 2>&1 || { fails "FAILS at $what (see $log)"; return 1; }
+}
+
 for name in "${names[@]}"; do
   unset REPO COMMIT TOOL DIR PIP KNOWN
   # shellcheck source=/dev/null
@@ -43,13 +59,8 @@ for name in "${names[@]}"; do
   rm -rf "$SRC" "$WORK/import" "$WORK/history"
   mkdir -p "$SRC" "$WORK/import" "$WORK/history"
   : >"$log"
-  verdict() {
-    results+=("| $name | $TOOL | \`${COMMIT:0:12}\` | $1 |")
-    echo "corpus: $name: $1"
-  }
   if ! git -C "$mirror" cat-file -e "$COMMIT^{commit}" 2>/dev/null; then
-    verdict "not run: no mirror of $REPO at $COMMIT in $MIRRORS"
-    failed=1
+    fails "not run: no mirror of $REPO at $COMMIT in $MIRRORS"
     continue
   fi
   git -C "$mirror" archive "$COMMIT" | tar -x -C "$SRC"
@@ -71,15 +82,6 @@ for name in "${names[@]}"; do
     psql_do "CREATE DATABASE \"$db\""
   done
 
-  step() { # what, command...
-    local what="$1"
-    shift
-    if ! "$@" >>"$log" 2>&1; then
-      verdict "FAILS at $what (see $log)"
-      failed=1
-      return 1
-    fi
-  }
   step "the tool's own run" original_up "$PGURL/$twin" || continue
   # Run from the project's root, as its own tool is; the files go to the work folder.
   step "import" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \
@@ -91,8 +93,7 @@ for name in "${names[@]}"; do
   expected=/dev/null
   [ -f "$ROOT/corpus/$name.diff" ] && expected="$ROOT/corpus/$name.diff"
   if ! cmp -s "$WORK/schema.diff" "$expected"; then
-    verdict "FAILS: the schemas differ (see $WORK/schema.diff)"
-    failed=1
+    fails "FAILS: the schemas differ (see $WORK/schema.diff)"
     continue
   fi
   step "history import" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \
@@ -101,13 +102,11 @@ for name in "${names[@]}"; do
     python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["pending"])')
   nothing=$(cd "$WORK/history" && "$GODWIT" --url "$PGURL/$twin" up)
   if [ "$pending" != 0 ] || [[ "$nothing" != Nothing\ to\ apply* ]]; then
-    verdict "FAILS: after the history import, $pending pending and up said: $nothing"
-    failed=1
+    fails "FAILS: after the history import, $pending pending and up said: $nothing"
     continue
   fi
   if ! diff -r "$WORK/import/migrations" "$WORK/history/migrations" >>"$log"; then
-    verdict "FAILS: the history import wrote other files"
-    failed=1
+    fails "FAILS: the history import wrote other files"
     continue
   fi
   count=$(find "$WORK/import/migrations" -name '*.sql' ! -name '*.down.sql' | wc -l)
