@@ -24,6 +24,12 @@ schema_of() {
     grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$'
 }
 
+# dbmate from npm, which ships its release binary; the version the corpus was measured with.
+DBMATE="$OUT/tools/node_modules/.bin/dbmate"
+need_dbmate() {
+  [ -x "$DBMATE" ] || npm install --silent --no-audit --no-fund --prefix "$OUT/tools" dbmate@2.36.0
+}
+
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   for f in "$ROOT"/corpus/*.sh; do names+=("$(basename "$f" .sh)"); done
@@ -48,7 +54,8 @@ step() { # what, command...
 }
 
 for name in "${names[@]}"; do
-  unset REPO COMMIT TOOL DIR PIP KNOWN
+  unset REPO COMMIT TOOL DIR PIP KNOWN PATHS APT
+  unset -f project_env
   # shellcheck source=/dev/null
   source "$ROOT/corpus/$name.sh"
   WORK="$OUT/$name"
@@ -63,16 +70,40 @@ for name in "${names[@]}"; do
     fails "not run: no mirror of $REPO at $COMMIT in $MIRRORS"
     continue
   fi
-  git -C "$mirror" archive "$COMMIT" | tar -x -C "$SRC"
+  # PATHS, where a project names them, are all the run needs of its tree (a mirror may lack the
+  # blobs of large files elsewhere).
+  # shellcheck disable=SC2086
+  git -C "$mirror" archive "$COMMIT" ${PATHS:-} | tar -x -C "$SRC"
 
   python_args=()
+  if [ "$TOOL" = dbmate ]; then
+    need_dbmate >>"$log" 2>&1
+  fi
+  # Debian packages a project's Python needs to build (APT); installed once, as root.
+  for pkg in ${APT:-}; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || apt-get install -y -q "$pkg" >>"$log" 2>&1
+  done
   if [ "$TOOL" = alembic ]; then
     if [ ! -x "$VENV/bin/python" ]; then
       python3 -m venv "$VENV"
     fi
+    # Versions as the project locks them, where it keeps a poetry.lock.
+    constraints=()
+    if [ -f "$SRC/poetry.lock" ]; then
+      awk -F' = ' '$1 == "name" { n = $2 } $1 == "version" && n { gsub(/"/, "", n); gsub(/"/, "", $2); print n "==" $2; n = "" }' \
+        "$SRC/poetry.lock" >"$WORK/constraints.txt"
+      constraints=(-c "$WORK/constraints.txt")
+    fi
     # shellcheck disable=SC2086
-    (cd "$SRC" && "$VENV/bin/pip" install --quiet --disable-pip-version-check $PIP) >>"$log" 2>&1
+    (cd "$SRC" && "$VENV/bin/pip" install --quiet --disable-pip-version-check "${constraints[@]}" $PIP) >>"$log" 2>&1
     python_args=(--python "$VENV/bin/python" --run-code)
+  fi
+  # The settings a project's code reads from the environment (project_env, NAME=VALUE words), as
+  # its tool gets them and as `import` is told to pass them.
+  settings=()
+  if declare -F project_env >/dev/null; then
+    read -r -a settings <<<"$(project_env)"
+    for setting in "${settings[@]}"; do python_args+=(--pass-env "${setting%%=*}"); done
   fi
 
   twin="corpus_${name}_tool"
@@ -84,7 +115,7 @@ for name in "${names[@]}"; do
 
   step "the tool's own run" original_up "$PGURL/$twin" || continue
   # Run from the project's root, as its own tool is; the files go to the work folder.
-  step "import" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \
+  step "import" env "${settings[@]}" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \
     "$SRC" "$GODWIT" "$PGURL/$mine" "$WORK/import/migrations" "$TOOL" "$DIR" "${python_args[@]}" || continue
   step "up" bash -c 'cd "$0" && "$1" --url "$2" up' "$WORK/import" "$GODWIT" "$PGURL/$mine" || continue
   # A difference the project's own tool makes outside the folder imported is recorded in
@@ -96,7 +127,7 @@ for name in "${names[@]}"; do
     fails "FAILS: the schemas differ (see $WORK/schema.diff)"
     continue
   fi
-  step "history import" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \
+  step "history import" env "${settings[@]}" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \
     "$SRC" "$GODWIT" "$PGURL/$twin" "$WORK/history/migrations" "$TOOL" "$DIR" "${python_args[@]}" || continue
   pending=$(cd "$WORK/history" && "$GODWIT" --url "$PGURL/$twin" status --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["pending"])')

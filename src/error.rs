@@ -237,6 +237,9 @@ pub enum Remedy {
     SquashSchemaOnly { to: i64 },
     /// Reading a project runs its code (`code`): a person agrees to run it, having seen what.
     RunCode { code: crate::import::CodeToRun },
+    /// A project's code failed, and it sees none of the person's environment variables but the few
+    /// named: one it reads its settings from can be passed to it by name.
+    PassEnv,
     /// The person's own `PGPASSWORD` or `~/.pgpass` was not sent to `env`: their own settings may
     /// allow it for that environment.
     AllowAmbient { env: String },

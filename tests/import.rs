@@ -36,12 +36,13 @@ async fn import(tool: Tool, dir: &Path, t: &TestDb, history: bool, dry_run: bool
         python: Some(alembic_python()),
         run_code: None,
         offline: false,
+        env: Vec::new(),
         dry_run,
     };
     // Agreed to, as a person does once shown what runs (with a database: on a scratch one beside it).
     let against = req.scratch_server(history.then_some(&s));
-    req.run_code =
-        (tool == Tool::Alembic).then(|| godwit::import::code_to_run(dir, Some(&alembic_python()), against).unwrap());
+    req.run_code = (tool == Tool::Alembic)
+        .then(|| godwit::import::code_to_run(dir, Some(&alembic_python()), against, &[]).unwrap());
     ops::import(&req, &t.migrations(), Some(t.dialect), history.then_some((&s, None))).await
 }
 
@@ -220,14 +221,83 @@ async fn a_revision_that_reads_the_database_is_captured_on_a_scratch_database() 
     let req = ImportRequest {
         tool: Tool::Alembic,
         dir: project.path().to_path_buf(),
-        run_code: Some(godwit::import::code_to_run(project.path(), Some(&python), None).unwrap()),
+        run_code: Some(godwit::import::code_to_run(project.path(), Some(&python), None, &[]).unwrap()),
         python: Some(python),
         offline: false,
+        env: Vec::new(),
         dry_run: false,
     };
     let e = ops::import(&req, &sqlite.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input);
     assert!(files(&sqlite).is_empty());
+}
+
+/// Mealie's shapes: a revision that reads a setting from the environment, and makes its own engine
+/// from the config (given its URL by env.py) to inspect. The setting is seen
+/// only once named (not Godwit's own variables, not unset ones); the revision's engine reaches the
+/// scratch database, as under Alembic it reaches the migrated one.
+#[tokio::test]
+async fn a_project_that_needs_a_setting_and_makes_its_own_engine_imports_once_told() {
+    let project = alembic_project();
+    let env_py = project.path().join("migrations/env.py");
+    let original = std::fs::read_to_string(&env_py).unwrap();
+    let needs = original.replace(
+        "\n\ndef run_migrations_offline",
+        "\nconfig.set_main_option(\"sqlalchemy.url\", url)\n\ndef run_migrations_offline",
+    );
+    assert_ne!(needs, original);
+    std::fs::write(&env_py, needs).unwrap();
+    std::fs::write(
+        project.path().join("migrations/versions/f6_legacy.py"),
+        "\"\"\"legacy\n\nRevision ID: f6\nRevises: e5\n\"\"\"\n\
+         import os\nfrom alembic import op\nimport sqlalchemy as sa\n\n\
+         os.environ['CARGO_MANIFEST_DIR']  # the application's setting\n\
+         revision = 'f6'\ndown_revision = 'e5'\n\n\
+         def upgrade():\n    config = op.get_context().config\n\
+         \x20   engine = sa.engine_from_config(config.get_section(config.config_ini_section), prefix='sqlalchemy.')\n\
+         \x20   if not sa.inspect(engine).has_table('legacy'):\n\
+         \x20       op.create_table('legacy', sa.Column('id', sa.Integer, primary_key=True))\n\n\
+         def downgrade():\n    op.drop_table('legacy')\n",
+    )
+    .unwrap();
+    let twin = TestDb::new(Dialect::Postgres).await;
+    alembic_upgrade(project.path(), &twin, "heads");
+
+    let t = TestDb::new(Dialect::Postgres).await;
+    let s = session(&t);
+    let python = alembic_python();
+    let told = |env: &[&str]| {
+        let env: Vec<String> = env.iter().map(|v| v.to_string()).collect();
+        let mut req = ImportRequest {
+            tool: Tool::Alembic,
+            dir: project.path().to_path_buf(),
+            python: Some(python.clone()),
+            run_code: None,
+            offline: false,
+            env: env.clone(),
+            dry_run: false,
+        };
+        req.run_code =
+            godwit::import::code_to_run(project.path(), Some(&python), req.scratch_server(Some(&s)), &env).ok();
+        req
+    };
+    let e = ops::import(&told(&[]), &t.migrations(), Some(t.dialect), Some((&s, None))).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input);
+    assert!(matches!(&e.remedies[..], [godwit::error::Remedy::PassEnv]), "{:?}", e.remedies);
+    assert!(e.message.contains("KeyError"), "the exception's own line: {}", e.message);
+    assert!(files(&t).is_empty());
+    assert_eq!(recorded(&t).await, 0);
+    for refused in ["PGPASSWORD", "DATABASE_URL", "GODWIT_TEST_SURELY_UNSET"] {
+        let e = godwit::import::code_to_run(project.path(), Some(&python), None, &[refused.to_string()]).unwrap_err();
+        assert_eq!(e.problem, Problem::Input, "{refused}");
+    }
+
+    let out =
+        ops::import(&told(&["CARGO_MANIFEST_DIR"]), &t.migrations(), Some(t.dialect), Some((&s, None))).await.unwrap();
+    assert!(out.import.notes.iter().any(|n| n.kind == godwit::import::NoteKind::ReadsDatabase && n.subject == "f6"));
+    assert_eq!(up(&t).await.len(), 5);
+    assert_eq!(user_schema(&t).await, user_schema(&twin).await);
+    assert!(user_schema(&t).await.iter().any(|l| l.contains("legacy")));
 }
 
 /// A Flask-Migrate layout (alembic.ini with no script_location beside env.py, an env.py that needs
@@ -998,6 +1068,7 @@ async fn an_alembic_projects_code_runs_only_when_agreed_to() {
         python: Some(python.clone()),
         run_code,
         offline: false,
+        env: Vec::new(),
         dry_run: true,
     };
     let e = ops::import(&asked(None), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
@@ -1006,7 +1077,7 @@ async fn an_alembic_projects_code_runs_only_when_agreed_to() {
         matches!(&e.remedies[..], [godwit::error::Remedy::RunCode { code }] if code.python == python.display().to_string())
     );
     // Agreed to for python3, not for this interpreter.
-    let other = godwit::import::code_to_run(project.path(), Some(Path::new("python3")), None).unwrap();
+    let other = godwit::import::code_to_run(project.path(), Some(Path::new("python3")), None, &[]).unwrap();
     let e = ops::import(&asked(Some(other)), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap_err();
     assert_eq!(e.problem, Problem::CodeNotAllowed);
     // The CLI without a terminal to ask at, dry run and all.
@@ -1021,7 +1092,7 @@ async fn an_alembic_projects_code_runs_only_when_agreed_to() {
     assert_eq!(o.status.code(), Some(5), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--run-code"));
     assert!(!marker.exists(), "env.py ran before anyone agreed");
-    let code = godwit::import::code_to_run(project.path(), Some(&python), None).unwrap();
+    let code = godwit::import::code_to_run(project.path(), Some(&python), None, &[]).unwrap();
     assert!(code.files.iter().any(|f| f.contains("env.py")), "{code:?}");
     ops::import(&asked(Some(code)), &t.migrations(), Some(Dialect::Sqlite), None).await.unwrap();
     assert!(marker.exists());
@@ -1030,7 +1101,7 @@ async fn an_alembic_projects_code_runs_only_when_agreed_to() {
     let venv = project.path().join(".venv/bin");
     std::fs::create_dir_all(&venv).unwrap();
     std::os::unix::fs::symlink(&python, venv.join("python")).unwrap();
-    let found = |dir: &Path| godwit::import::code_to_run(dir, None, None).unwrap().python;
+    let found = |dir: &Path| godwit::import::code_to_run(dir, None, None, &[]).unwrap().python;
     assert!(found(project.path()).ends_with(".venv/bin/python"), "{}", found(project.path()));
     std::fs::set_permissions(project.path().join(".venv"), std::fs::Permissions::from_mode(0o777)).unwrap();
     assert_eq!(found(project.path()), "python3");

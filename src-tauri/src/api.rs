@@ -175,7 +175,7 @@ pub fn import_code(
     python: Option<&Path>,
 ) -> Result<Option<godwit::import::CodeToRun>> {
     match tool {
-        godwit::import::Tool::Alembic => Ok(Some(godwit::import::code_to_run(from, python, None)?)),
+        godwit::import::Tool::Alembic => Ok(Some(godwit::import::code_to_run(from, python, None, &[])?)),
         _ => Ok(None),
     }
 }
@@ -193,7 +193,8 @@ pub async fn import_project(
 ) -> Result<(ops::ImportOutcome, Option<ProjectView>)> {
     // The interpreter is the one the person agreed to run.
     let python = run_code.as_ref().map(|c| std::path::PathBuf::from(&c.python));
-    let req = ops::ImportRequest { tool, dir: from.to_path_buf(), python, run_code, offline: true, dry_run };
+    let req =
+        ops::ImportRequest { tool, dir: from.to_path_buf(), python, run_code, offline: true, env: Vec::new(), dry_run };
     let out = ops::import_project(root, &req, Some(dialect)).await?;
     let view = if dry_run { None } else { Some(opened(state, Project::load(root)?)) };
     Ok((out, view))

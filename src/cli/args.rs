@@ -311,6 +311,11 @@ pub(super) enum Verb {
         /// terminal to ask at, nothing runs unless this is given.
         #[arg(long)]
         run_code: bool,
+        /// Alembic: let the project's code see this variable of your environment, which it needs
+        /// for its settings (repeatable). It sees none of yours otherwise but PATH, HOME and the
+        /// locale's.
+        #[arg(long = "pass-env", value_name = "NAME")]
+        pass_env: Vec<String>,
         /// The SQL dialect Alembic renders for, postgres, mysql or sqlite (default: the environment's
         /// database).
         #[arg(long, value_name = "DIALECT")]

@@ -10,6 +10,8 @@ pub(super) struct How<'a> {
     pub(super) python: Option<&'a std::path::Path>,
     /// `--run-code`: the project's code may run without asking.
     pub(super) run_code: bool,
+    /// `--pass-env`: the person's variables the project's code sees.
+    pub(super) pass_env: &'a [String],
     pub(super) json: bool,
 }
 
@@ -35,11 +37,12 @@ pub(super) async fn import_verb(
         python: python.map(PathBuf::from),
         run_code: None,
         offline,
+        env: how.pass_env.to_vec(),
         dry_run,
     };
     if tool == Tool::Alembic {
         let against = req.scratch_server(session.as_ref());
-        req.run_code = code_consent(dir, python, against, how.run_code)?;
+        req.run_code = code_consent(dir, python, against, &req.env, how.run_code)?;
     }
     let dialect = match (dialect, &session) {
         (Some(_), _) | (None, None) if tool == Tool::Alembic => Some(ctx.dialect(dialect)?),
@@ -265,9 +268,10 @@ fn code_consent(
     dir: &std::path::Path,
     python: Option<&std::path::Path>,
     against: Option<String>,
+    env: &[String],
     given: bool,
 ) -> Result<Option<crate::import::CodeToRun>> {
-    let code = crate::import::code_to_run(dir, python, against)?;
+    let code = crate::import::code_to_run(dir, python, against, env)?;
     if given {
         return Ok(Some(code));
     }
@@ -284,6 +288,9 @@ fn code_consent(
             "  against: a scratch database made on {server}, with that server's login, and dropped afterwards \
              (--offline: no database)"
         );
+    }
+    if !code.env.is_empty() {
+        eprintln!("  sees from your environment: {}", code.env.join(", "));
     }
     let answer = prompt("Run it? Only if you trust that code [y/N]: ")?;
     match answer.trim() {

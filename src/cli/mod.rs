@@ -238,12 +238,13 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         }
         Verb::Rebase { dry_run, skip, json } => rebase_verb(&ctx, *dry_run, skip, json.json).await,
         Verb::Baseline { version, dry_run, json } => baseline_verb(&ctx, *version, *dry_run, json.json).await,
-        Verb::Import { tool, dir, dry_run, offline, python, run_code, dialect, json } => {
+        Verb::Import { tool, dir, dry_run, offline, python, run_code, pass_env, dialect, json } => {
             let how = import::How {
                 dry_run: *dry_run,
                 offline: *offline,
                 python: python.as_deref(),
                 run_code: *run_code,
+                pass_env,
                 json: json.json,
             };
             import_verb(&ctx, tool, dir, how, dialect.as_deref()).await
@@ -405,6 +406,9 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
              which asks)."
                 .into()
         }
+        Remedy::PassEnv => "If the project's code reads its settings from your environment, let it see each \
+                            variable it needs: add `--pass-env NAME` to the command, once per variable."
+            .into(),
         Remedy::AllowAmbient { env } => format!(
             "To let `{env}` use your own PGPASSWORD and ~/.pgpass (only do this if you trust its server): \
              `{godwit} secret ambient {env}`."

@@ -73,11 +73,33 @@ pub struct CodeToRun {
     /// The server a scratch database is made on for the revisions to run against (captured), with
     /// the environment's login, which the project's code can then use; `None`: rendered offline.
     pub against: Option<String>,
+    /// Variables of the person's own environment the code sees, by name; it sees none of theirs
+    /// but these, PATH, HOME and the locale's.
+    pub env: Vec<String>,
 }
 
+/// What Godwit sets for the project's Python itself: a variable of the same name from the
+/// person's environment would point the code at a real database or at their passwords.
+const OWN_VARIABLES: &[&str] =
+    &["DATABASE_URL", "PGPASSWORD", "PGPASSFILE", "PGSERVICEFILE", "MYSQL_PWD", "PYTHONDONTWRITEBYTECODE"];
+
 /// What `read` would run for the project in `dir` (the interpreter `python`, else the project's
-/// own virtualenv's, else `python3`), and against which server's scratch database. Runs nothing.
-pub fn code_to_run(dir: &Path, python: Option<&Path>, against: Option<String>) -> Result<CodeToRun> {
+/// own virtualenv's, else `python3`), against which server's scratch database, seeing which of the
+/// person's environment variables (`env`, each set and none Godwit's own). Runs nothing.
+pub fn code_to_run(dir: &Path, python: Option<&Path>, against: Option<String>, env: &[String]) -> Result<CodeToRun> {
+    for name in env {
+        if OWN_VARIABLES.contains(&name.as_str()) {
+            return Err(Error::input(format!(
+                "{name} is set by Godwit for the project's code (a scratch database, or none): it is not passed from \
+                 your environment"
+            )));
+        }
+        if name.is_empty() || name.contains('=') || std::env::var_os(name).is_none() {
+            return Err(Error::input(format!(
+                "`{name}` is not a variable set in your environment, so it cannot be passed to the project's code"
+            )));
+        }
+    }
     let dir = &std::fs::canonicalize(dir).map_err(|e| Error::io("cannot open", dir, &e))?;
     let (_, location) = locate(dir)?;
     let python = interpreter(dir, python)?;
@@ -87,7 +109,7 @@ pub fn code_to_run(dir: &Path, python: Option<&Path>, against: Option<String>) -
         .map(|d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "py")).count())
         .unwrap_or(0);
     files.push(format!("{}/*.py ({count} files)", versions.display()));
-    Ok(CodeToRun { python: python.display().to_string(), files, against })
+    Ok(CodeToRun { python: python.display().to_string(), files, against, env: env.to_vec() })
 }
 
 /// Where the revisions run when they are captured: a scratch database, made and dropped by the
@@ -171,7 +193,7 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
              environment, whose database says it",
         )
     })?;
-    let code = code_to_run(dir, opts.python.as_deref(), opts.against.clone())?;
+    let code = code_to_run(dir, opts.python.as_deref(), opts.against.clone(), &opts.env)?;
     if opts.run_code.as_ref() != Some(&code) {
         return Err(Error::new(
             crate::error::Problem::CodeNotAllowed,
@@ -196,7 +218,7 @@ pub(super) fn read(dir: &Path, opts: &ReadOptions) -> Result<(Vec<Foreign>, Vec<
     // migrations/ (when that folder is the person's, as for the virtualenv).
     let flask = ini.as_deref().is_some_and(|i| script_location(i).is_err());
     let paths: Vec<PathBuf> = if flask { near(&location).into_iter().skip(1).take(1).collect() } else { Vec::new() };
-    let out = run(&python, ini.as_deref(), &location, &paths, dialect, opts.capture.as_ref())?;
+    let out = run(&python, ini.as_deref(), &location, &paths, &code.env, dialect, opts.capture.as_ref())?;
     let by_id: BTreeMap<&str, &Revision> = out.revisions.iter().map(|r| (r.revision.as_str(), r)).collect();
     let mut notes = Vec::new();
     if let Some(why) = &out.env_error {
@@ -389,6 +411,7 @@ fn run(
     ini: Option<&Path>,
     location: &Path,
     paths: &[PathBuf],
+    env: &[String],
     dialect: Dialect,
     capture: Option<&Capture>,
 ) -> Result<Output> {
@@ -414,7 +437,9 @@ fn run(
         // An env.py that reads DATABASE_URL gets the dialect too; bytecode is not written into the project.
         .env("DATABASE_URL", url)
         .env("PYTHONDONTWRITEBYTECODE", "1");
-    for key in ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR"] {
+    for key in
+        ["PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR"].into_iter().chain(env.iter().map(String::as_str))
+    {
         if let Some(v) = std::env::var_os(key) {
             cmd.env(key, v);
         }
@@ -453,9 +478,7 @@ fn run(
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     if !output.status.success() {
-        let last = crate::db::target::redact_text(
-            stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim(),
-        );
+        let last = failure(&stderr);
         if stderr.contains("No module named 'alembic'") {
             return Err(Error::input(format!(
                 "{} has no Alembic installed. Name the Python that runs this project's Alembic (its virtualenv's \
@@ -483,7 +506,8 @@ fn run(
                  Godwit runs the revisions on a scratch database beside it and records what they send",
                 python.display()
             ),
-        }));
+        })
+        .with_remedy(crate::error::Remedy::PassEnv));
     }
     let json = stdout
         .rsplit_once(MARKER)
@@ -536,6 +560,25 @@ fn created(longdoc: &str) -> Option<NaiveDateTime> {
 /// A downgrade's failure as the file and the notes say it: without secrets, and the same on every
 /// run (Python prints objects with their memory address), so an import run again finds its files
 /// unchanged.
+/// What a failed Python said: its exception's line and the unindented lines that carry on its
+/// message (pydantic names the missing setting there), rather than the last line of its stderr.
+fn failure(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr.lines().collect();
+    let said = match lines.iter().rposition(|l| l.starts_with("Traceback (most recent call last)")) {
+        Some(at) => lines[at + 1..]
+            .iter()
+            .skip_while(|l| l.starts_with(' ') || l.trim().is_empty())
+            .take_while(|l| !l.starts_with(' ') && !l.trim().is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim()
+            .to_string(),
+        None => lines.iter().rev().find(|l| !l.trim().is_empty()).map_or("no message", |l| l.trim()).to_string(),
+    };
+    reason(&said)
+}
+
 fn reason(error: &str) -> String {
     let text = crate::db::target::redact_text(error);
     let mut out = String::new();
@@ -683,5 +726,24 @@ mod tests {
         let d = created("create todos\n\nRevision ID: a1\nCreate Date: 2024-02-01 14:57:45.123456\n").unwrap();
         assert_eq!(d.format("%Y%m%d%H%M%S").to_string(), "20240201145745");
         assert!(created("no date").is_none());
+    }
+
+    #[test]
+    fn a_failed_python_is_quoted_by_its_exception_not_its_last_line() {
+        let pydantic = "WARNING - Secrets directory '/run/secrets' does not exist\n\
+            Traceback (most recent call last):\n  File \"env.py\", line 26, in <module>\n    settings = get()\n\
+            pydantic_core._pydantic_core.ValidationError: 1 validation error for AppSettings\nPRODUCTION\n\
+            \x20 Field required [type=missing, input_value={'SECRET': 'x'}]\n\
+            \x20   For further information visit https://errors.pydantic.dev/2.9/v/missing\n";
+        assert_eq!(
+            failure(pydantic),
+            "pydantic_core._pydantic_core.ValidationError: 1 validation error for AppSettings PRODUCTION"
+        );
+        let chained = "Traceback (most recent call last):\n  File \"a\"\nKeyError: 'A'\n\nDuring handling of the \
+            above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File \"b\"\n\
+            RuntimeError: at <object at 0xdeadbeef> it stopped\n";
+        assert_eq!(failure(chained), "RuntimeError: at <object> it stopped");
+        assert_eq!(failure("no traceback here\n\n"), "no traceback here");
+        assert_eq!(failure(""), "no message");
     }
 }

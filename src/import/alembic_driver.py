@@ -199,10 +199,10 @@ def _record(self, *args, **kwargs):
     return _configure(self, **kwargs)
 
 
-def config(buffer=None):
+def config(buffer=None, url=DIALECT_URL):
     cfg = Config(request["ini"] or None, output_buffer=buffer)
     cfg.set_main_option("script_location", request["location"])
-    cfg.set_main_option("sqlalchemy.url", DIALECT_URL)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
@@ -293,8 +293,11 @@ if MODE == "offline":
     for h in heads:
         command.downgrade(config(output), h + ":base", sql=True)
 else:
-    command.upgrade(config(output), "heads")
-    command.downgrade(config(output), "base")
+    # A revision that makes its own engine from the config's URL (to inspect, say) reaches the scratch
+    # database, as under Alembic it reaches the one migrated.
+    scratch = _scratch_url().render_as_string(hide_password=False)
+    command.upgrade(config(output, scratch), "heads")
+    command.downgrade(config(output, scratch), "base")
 
 for s in steps:
     if MODE == "offline":

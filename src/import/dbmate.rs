@@ -19,13 +19,8 @@ pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
         }
         let (version, rest) = stem.split_at(digits);
         let text = read_text(dir, &rel)?;
-        let blocks = blocks(&text);
-        let Some(up) = blocks.iter().find(|b| b.up) else {
-            return Err(Error::input(format!(
-                "{name} has no `-- migrate:up` line, which dbmate needs too; add it above the up's SQL"
-            )));
-        };
-        let down = blocks.iter().find(|b| !b.up);
+        let blocks = blocks(&text).map_err(|why| Error::input(format!("{name}: {why}")))?;
+        let (up, down) = sections(&blocks);
         for b in &blocks {
             if let Some(option) = b.options.iter().find(|o| !o.eq_ignore_ascii_case("transaction:false")) {
                 notes.push(Note {
@@ -37,7 +32,7 @@ pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
                 });
             }
         }
-        let no_transaction = up.no_transaction || down.is_some_and(|d| d.no_transaction);
+        let no_transaction = blocks.iter().any(|b| b.no_transaction);
         if no_transaction {
             notes.push(Note {
                 kind: NoteKind::NoTransaction,
@@ -54,8 +49,8 @@ pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
         out.push(Foreign {
             id: version.to_string(),
             description: words(rest),
-            up: up.sql.clone(),
-            down: down.map(|d| d.sql.clone()),
+            up,
+            down,
             no_transaction,
             files: vec![name],
             ..Default::default()
@@ -72,32 +67,79 @@ struct Block {
     sql: String,
 }
 
-/// The blocks under each `-- migrate:up` / `-- migrate:down` line, as dbmate finds them.
-fn blocks(text: &str) -> Vec<Block> {
+/// A `-- migrate:up` / `-- migrate:down` marker line, as dbmate matches it: at the very start of
+/// the line, then its options.
+fn marker(line: &str) -> Option<(bool, Vec<String>)> {
+    let l = line.strip_prefix("--")?.trim_start();
+    let (word, options) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
+    let up = match word.trim_end() {
+        "migrate:up" => true,
+        "migrate:down" => false,
+        _ => return None,
+    };
+    Some((up, options.split_whitespace().map(String::from).collect()))
+}
+
+/// The blocks under each marker line, as dbmate (2.x) reads them, or why dbmate refuses the file:
+/// statements above the first up (dbmate 1 left them out unrun), a down before its up or twice
+/// after one, or a down marker indented into a statement (dbmate takes it for part of the SQL).
+fn blocks(text: &str) -> std::result::Result<Vec<Block>, String> {
     let mut out: Vec<Block> = Vec::new();
-    for line in text.split_inclusive('\n') {
-        let marker = line.trim().strip_prefix("--").map(str::trim_start).and_then(|l| {
-            let (word, options) = l.split_once(char::is_whitespace).unwrap_or((l, ""));
-            let up = match word {
-                "migrate:up" => true,
-                "migrate:down" => false,
-                _ => return None,
-            };
-            Some((up, options.split_whitespace().map(String::from).collect::<Vec<_>>()))
-        });
-        match (marker, out.last_mut()) {
-            (Some((up, options)), _) => {
-                let no_transaction = options.iter().any(|o| o.eq_ignore_ascii_case("transaction:false"));
-                out.push(Block { up, options, no_transaction, sql: String::new() });
+    let mut indented = None;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        if let Some((up, options)) = marker(line) {
+            match out.last() {
+                None if !up => return Err(format!("line {}: a `-- migrate:down` before any `-- migrate:up`", n + 1)),
+                Some(b) if !up && !b.up => {
+                    return Err(format!("line {}: a second `-- migrate:down` after one `-- migrate:up`", n + 1));
+                }
+                _ => {}
             }
-            (None, Some(b)) => b.sql.push_str(line),
-            (None, None) => {}
+            let no_transaction = options.iter().any(|o| o.eq_ignore_ascii_case("transaction:false"));
+            out.push(Block { up, options, no_transaction, sql: String::new() });
+            continue;
         }
+        if indented.is_none() && line.trim_start() != line && marker(line.trim_start()).is_some() {
+            indented = Some((n + 1, line.trim()));
+        }
+        match out.last_mut() {
+            Some(b) => b.sql.push_str(line),
+            None if line.trim().is_empty() || line.trim_start().starts_with("--") => {}
+            None => {
+                return Err(format!(
+                    "line {}: SQL above the first `-- migrate:up` line, which dbmate refuses too (dbmate 1 left it \
+                     out unrun); move it under the marker or delete it",
+                    n + 1
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err("no `-- migrate:up` line, which dbmate needs too; add it above the up's SQL".into());
+    }
+    // Only where it leaves the file without a down (which dbmate refuses) is it taken for a mistake.
+    if let Some((n, text)) = indented.filter(|_| out.iter().all(|b| b.up)) {
+        return Err(format!(
+            "line {n}: `{text}` is indented, so dbmate reads it as part of the SQL around it, not as a marker, and \
+             finds no down; move it to the start of its line"
+        ));
     }
     for b in &mut out {
         b.sql = b.sql.trim().to_string();
     }
-    out
+    Ok(out)
+}
+
+/// The up and down of a file's up/down sections (dbmate 2.28 runs several in one file, each
+/// section's up in turn, and on rollback each down in file order): one migration. No down when a
+/// section has none.
+fn sections(blocks: &[Block]) -> (String, Option<String>) {
+    let join = |up: bool| blocks.iter().filter(|b| b.up == up).map(|b| b.sql.as_str()).collect::<Vec<_>>();
+    let ups = join(true);
+    let downs = join(false);
+    let down = (downs.len() == ups.len())
+        .then(|| downs.iter().filter(|d| !d.is_empty()).copied().collect::<Vec<_>>().join("\n\n"));
+    (ups.iter().filter(|u| !u.is_empty()).copied().collect::<Vec<_>>().join("\n\n"), down)
 }
 
 #[cfg(test)]
@@ -129,9 +171,37 @@ mod tests {
     }
 
     #[test]
-    fn a_file_without_an_up_block_is_refused() {
+    fn what_dbmate_refuses_is_refused() {
+        for text in [
+            "create table x (id int);\n",
+            "create type t as enum ('a');\n-- migrate:up\ncreate table x (id t);\n-- migrate:down\n",
+            "-- migrate:down\ndrop table x;\n-- migrate:up\ncreate table x (id int);\n",
+            "-- migrate:up\ncreate table x (id int);\n-- migrate:down\ndrop table x;\n-- migrate:down\n",
+            // UPchieve's formatter indented the marker into the statement above it.
+            "-- migrate:up\nALTER TABLE x\n    ADD COLUMN y text\n    -- migrate:down\n        ALTER TABLE x DROP COLUMN y\n",
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(d.path().join("1_x.sql"), text).unwrap();
+            assert_eq!(read(d.path()).unwrap_err().problem, crate::error::Problem::Input, "{text}");
+        }
+    }
+
+    #[test]
+    fn sections_run_as_one_migration_and_a_comment_may_lead() {
         let d = tempfile::tempdir().unwrap();
-        std::fs::write(d.path().join("1_x.sql"), "create table x (id int);\n").unwrap();
-        assert_eq!(read(d.path()).unwrap_err().problem, crate::error::Problem::Input);
+        std::fs::write(
+            d.path().join("1_x.sql"),
+            "-- why this exists\n\n-- migrate:up\ncreate table x (id int);\n-- migrate:down\ndrop table x;\n\
+             -- migrate:up transaction:false\nupdate x set id = 1;\n--migrate:down\nupdate x set id = 0;\n\
+             -- migrate:upgrade is not a marker\n",
+        )
+        .unwrap();
+        let (found, _) = read(d.path()).unwrap();
+        assert_eq!(found[0].up, "create table x (id int);\n\nupdate x set id = 1;");
+        assert_eq!(
+            found[0].down.as_deref(),
+            Some("drop table x;\n\nupdate x set id = 0;\n-- migrate:upgrade is not a marker")
+        );
+        assert!(found[0].no_transaction);
     }
 }

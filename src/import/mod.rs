@@ -169,6 +169,8 @@ pub struct ReadOptions {
     pub against: Option<String>,
     /// That scratch database, once made.
     pub capture: Option<Capture>,
+    /// The person's environment variables the project's code sees, by name (`CodeToRun::env`).
+    pub env: Vec<String>,
 }
 
 impl Tool {

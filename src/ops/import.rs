@@ -15,6 +15,9 @@ pub struct ImportRequest {
     /// Alembic's SQL rendered offline even where a database is given (where it is, the revisions
     /// run on a scratch database beside it and what they send is recorded).
     pub offline: bool,
+    /// The person's environment variables an Alembic project's code sees, by name
+    /// (`import::CodeToRun::env`).
+    pub env: Vec<String>,
     pub dry_run: bool,
 }
 
@@ -68,6 +71,7 @@ pub async fn import(
         run_code: req.run_code.clone(),
         against,
         capture: scratch.as_ref().map(|sc| crate::import::Capture { target: sc.target.clone() }),
+        env: req.env.clone(),
     };
     // Alembic runs a Python process: off the async workers.
     let read = tokio::task::spawn_blocking(move || crate::import::read(tool, &dir, &opts, &into))

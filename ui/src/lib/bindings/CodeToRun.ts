@@ -16,4 +16,9 @@ files: Array<string>,
  * The server a scratch database is made on for the revisions to run against (captured), with
  * the environment's login, which the project's code can then use; `None`: rendered offline.
  */
-against: string | null, };
+against: string | null, 
+/**
+ * Variables of the person's own environment the code sees, by name; it sees none of theirs
+ * but these, PATH, HOME and the locale's.
+ */
+env: Array<string>, };
