@@ -199,6 +199,9 @@ pub enum Remedy {
     Repair { version: i64 },
     /// Pending migrations are older than applied ones (two branches merged): run them as they are.
     AllowOutOfOrder,
+    /// A migration failed and changed nothing: fix its file and apply again; the `kept` migrations
+    /// applied before it in the same run stay applied (a restore would undo them too).
+    FixAndApply { file: String, kept: usize },
     /// A run failed after a backup was taken: restoring it brings the database back.
     Restore { backup: String },
     /// The server wants a password that is not stored, or refused the one stored: store it.

@@ -982,6 +982,71 @@ async fn a_long_status_at_a_terminal_is_a_summary() {
     assert!(piped.stdout.contains(" t1\n") && !piped.stdout.contains("not shown"), "{}", piped.stdout);
 }
 
+/// A migration that failed and changed nothing is fixed and applied again first; the backup taken
+/// before the run comes second, said to undo what the run applied before the failure too.
+#[tokio::test]
+async fn a_failure_that_changed_nothing_is_fixed_and_applied_again_before_any_restore() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    pair(&t, 2, "b", "CREATE TABLE b (id INT);\nCREATE TABLE a (id INT);", "DROP TABLE b;");
+    let home = tempfile::tempdir().unwrap();
+    let o = output(
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .env("GODWIT_DATA_DIR", home.path().join("data"))
+            .args(["--url", &t.url, "--source", "migrations", "up", "--backup"]),
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("also undo the 1 migration"), "{}", o.stderr);
+    let pasted = printed_commands(&o.stderr);
+    assert_eq!(pasted.len(), 2, "{pasted:?}");
+    assert!(pasted[0].ends_with(" up") && pasted[1].contains(" restore "), "fix first: {pasted:?}");
+    pair(&t, 2, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(&pasted[0])
+        .current_dir(t.dir.path())
+        .env("PATH", path_with_godwit())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(t.history().await, ["1:true", "2:true"]);
+}
+
+/// A remedy printed after a protected run keeps the `--confirm` it needed: pasted where there is no
+/// terminal, `resolve` does what it says instead of refusing.
+#[tokio::test]
+async fn a_protected_runs_remedy_keeps_its_confirmation() {
+    let t = TestDb::new(Dialect::MySql).await;
+    std::fs::write(t.dir.path().join("godwit.toml"), format!("[env.prod]\nurl = \"{}\"\nprotected = true\n", t.url))
+        .unwrap();
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);\nCREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    let home = tempfile::tempdir().unwrap();
+    let o = output(
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .env("GODWIT_DATA_DIR", home.path().join("data"))
+            .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+            .args(["--env", "prod", "--confirm", "prod", "up"]),
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let pasted = printed_commands(&o.stderr);
+    let resolve = pasted.iter().find(|c| c.ends_with(" resolve 1 --rolled-back")).expect("a resolve remedy");
+    assert!(resolve.contains("--confirm prod"), "{resolve}");
+    t.strings("DROP TABLE a").await;
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(resolve)
+        .current_dir(t.dir.path())
+        .env("PATH", path_with_godwit())
+        .env("GODWIT_DATA_DIR", home.path().join("data"))
+        .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(t.log().await.contains(&"resolve:ok:1".to_string()));
+}
+
 /// On a protected environment, migrations that lint finds errors in run only once someone says
 /// they read them: the preview's guard counts them, and the run refuses (exit 5, nothing run, no
 /// backup) until `--acknowledge-lint`. The app's run goes through the same guard

@@ -571,10 +571,17 @@ fn restore_hint(mut e: Error, backup_id: Option<&str>) -> Error {
     if let Some(id) = backup_id
         && e.kind() == ErrorKind::Failed
     {
-        e.message = format!(
-            "{}\nA backup from just before this run is {id}: restoring it brings the database back.",
-            e.message
-        );
+        // Where the failed migration changed nothing, a restore is the heavy way back: it also undoes
+        // what the run applied before it.
+        let kept = e.remedies.iter().find_map(|r| match r {
+            crate::error::Remedy::FixAndApply { kept, .. } => Some(*kept),
+            _ => None,
+        });
+        let restore = match kept {
+            Some(0) | None => "restoring it brings the database back".to_string(),
+            Some(n) => format!("restoring it would also undo the {n} migration(s) this run applied before the failure"),
+        };
+        e.message = format!("{}\nA backup from just before this run is {id}: {restore}.", e.message);
         e = e.with_remedy(crate::error::Remedy::Restore { backup: id.to_string() });
     }
     e

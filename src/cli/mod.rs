@@ -337,6 +337,12 @@ fn again(cli: &Cli) -> String {
     if let Some(e) = tested.or(cli.env.as_ref()) {
         s.push_str(&format!(" --env {}", shell_quote(e)));
     }
+    // A protected environment's name, as typed for this run: the remedy changes the same one, and
+    // where there is no terminal to ask at it would refuse without it (commands that change nothing
+    // ignore it).
+    if let Some(c) = &cli.confirm {
+        s.push_str(&format!(" --confirm {}", shell_quote(c)));
+    }
     s
 }
 
@@ -369,6 +375,13 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             format!("To accept the edit: `{godwit} repair {version} --reason \"why it was edited\"`.")
         }
         Remedy::AllowOutOfOrder => format!("To apply them as they are: `{godwit} up --allow-out-of-order`."),
+        Remedy::FixAndApply { file, kept } => format!(
+            "Fix {file}, then apply again: `{godwit} up`{}.",
+            match kept {
+                0 => String::new(),
+                n => format!(" (the {n} migration(s) applied before it stay applied)"),
+            }
+        ),
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
         Remedy::Confirm { name } => format!("Where there is no terminal, add `--confirm {name}` to the command."),

@@ -683,6 +683,10 @@ fn explain_failure(
             v = m.version
         )
     } else {
+        if direction == Direction::Up {
+            let file = m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            error = error.with_remedy(crate::error::Remedy::FixAndApply { file, kept: done });
+        }
         format!("\nMigration {} changed nothing: the database is as it was before it.", m.version)
     };
     error.message = format!("{}{state}\n{done} of {total} migration(s) {verb} before the failure.", error.message);

@@ -1,5 +1,6 @@
 // Scenario 5: a failing migration. The window shows the database's message and the file's line;
-// the database is as it was before that migration; History shows the failure.
+// the database is as it was before that migration, and fixing the file is what it offers; History
+// shows the failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { click, launch, newProject, pgDatabase, seeText, windowText } from './harness.mjs';
@@ -25,6 +26,8 @@ test('a failing migration is reported with its line and changes nothing', async 
     await seeText(browser, '2_broken.up.sql');
     const shown = await windowText(browser);
     assert.match(shown, /line 4, column 8/, shown);
+    // Fixing the file comes first: nothing of it is in the database, and migration 1 stays.
+    assert.match(shown, /Fix 2_broken\.up\.sql, then apply again \(the 1 migration\(s\) applied before it stay applied\)/, shown);
 
     // Migration 1 is in; migration 2 left nothing behind.
     assert.equal(db.query("SELECT count(*) FROM information_schema.tables WHERE table_name IN ('items', 'tags')"), '1');
