@@ -17,6 +17,8 @@ pub enum State {
     Failed,
     /// Applied, but its file is gone.
     Missing,
+    /// The database could not be read: whether it is applied is not known.
+    Unknown,
 }
 
 impl State {
@@ -26,6 +28,7 @@ impl State {
             State::Pending => "pending",
             State::Failed => "failed",
             State::Missing => "missing",
+            State::Unknown => "unknown",
         }
     }
 }
@@ -130,7 +133,7 @@ pub struct StatusReport {
     pub problems: Vec<String>,
     /// What `check` reports, the same findings: a count shown here is the count shown there.
     pub findings: Vec<crate::migration::check::Finding>,
-    /// Whether the database was read; `false`: the files only, every one shown pending.
+    /// Whether the database was read; `false`: the files only, every one's state unknown.
     pub database_read: bool,
     /// The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
     /// is applied, `None` when none is.
@@ -171,6 +174,19 @@ pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Record
         problems: source.problems.iter().map(|p| p.message()).collect(),
         findings,
     }
+}
+
+/// The folder's migrations when the database could not be read: each one's state unknown (not
+/// pending: it may well be applied), with what the folder alone shows wrong.
+pub fn unread(ws: &crate::project::Workspace, source: &Source) -> StatusReport {
+    let mut report = report(ws, source, &Recorded::default());
+    for r in &mut report.migrations {
+        r.state = State::Unknown;
+    }
+    report.summary = summary(&report.migrations);
+    report.database_read = false;
+    report.rollback_to = None;
+    report
 }
 
 /// The status rows, with who applied each (from the event log).

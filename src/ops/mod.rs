@@ -165,13 +165,10 @@ pub async fn status(s: &Session) -> Result<StatusReport> {
     Ok(status::report(&s.ws, &source, &recorded?))
 }
 
-/// The migrations as the folder has them, without the database (when it cannot be read): every
-/// one pending, as far as the files say.
+/// The migrations as the folder has them, without the database (when it cannot be read): which
+/// are applied is not known.
 pub fn files_status(s: &Session) -> Result<StatusReport> {
-    let source = s.source()?;
-    let mut report = status::report(&s.ws, &source, &status::Recorded::default());
-    report.database_read = false;
-    Ok(report)
+    Ok(status::unread(&s.ws, &s.source()?))
 }
 
 /// One migration's page: its files, header, checksums, events and what can be done about it.

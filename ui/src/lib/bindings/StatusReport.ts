@@ -21,7 +21,7 @@ problems: Array<string>,
  */
 findings: Array<Finding>, 
 /**
- * Whether the database was read; `false`: the files only, every one shown pending.
+ * Whether the database was read; `false`: the files only, every one's state unknown.
  */
 database_read: boolean, 
 /**
