@@ -1,5 +1,5 @@
 // A migration merged in late (older than one applied): the Check screen offers Rebase, shows the
-// rename first, and renumbers the file after the newest.
+// rename first, and renumbers the file after the newest; Refresh runs Check again where it is shown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
@@ -35,6 +35,12 @@ test('Check renumbers an out-of-order migration with Rebase', async (t) => {
     assert.ok(!names.includes('2_notes.up.sql'), names.join(', '));
     assert.equal(names.filter((n) => n.endsWith('_notes.up.sql') || n.endsWith('_notes.down.sql')).length, 2, names.join(', '));
     await seeText(browser, 'No problems found.');
+
+    // Made in a shell meanwhile: Refresh (F5) runs Check again, on the Check screen itself.
+    writeFileSync(join(dir, '2_late.up.sql'), 'CREATE TABLE late (id INTEGER);\n');
+    writeFileSync(join(dir, '2_late.down.sql'), 'DROP TABLE late;\n');
+    await browser.keys(['F5']);
+    await seeText(browser, 'older than the newest applied migration');
     passed = true;
   } finally {
     await stop(passed);
