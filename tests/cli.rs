@@ -46,6 +46,13 @@ fn path_with_godwit() -> String {
     format!("{bin}:{}", std::env::var("PATH").unwrap_or_default())
 }
 
+/// A printed command, pasted into a shell in `dir` (no terminal), as a person runs it.
+fn paste_in(dir: &Path, command: &str) -> Command {
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(command).current_dir(dir).env("PATH", path_with_godwit());
+    c
+}
+
 fn pair(t: &TestDb, v: i64, name: &str, up: &str, down: &str) {
     t.write(&format!("{v}_{name}.up.sql"), up);
     t.write(&format!("{v}_{name}.down.sql"), down);
@@ -174,13 +181,7 @@ async fn mariadb_part_way_failure_then_resolve() {
     t.strings("DROP TABLE a").await;
     let pasted = printed_commands(&o.stderr);
     assert!(pasted[1].ends_with(" resolve 1 --rolled-back"), "{pasted:?}");
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(&pasted[1])
-        .current_dir(t.dir.path())
-        .env("PATH", path_with_godwit())
-        .output()
-        .unwrap();
+    let o = paste_in(t.dir.path(), &pasted[1]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     pair(&t, 1, "a", "DROP TABLE IF EXISTS a;\nCREATE TABLE a (id INTEGER);", "DROP TABLE a;");
     let o = run(&t, &["up"]);
@@ -573,13 +574,7 @@ async fn a_busy_sqlite_file_is_a_lock_wait_and_a_damaged_one_is_named() {
     let pasted = printed_commands(&o.stderr);
     let again = pasted.iter().find(|c| c.contains("--lock-timeout 300")).expect("a command to wait longer");
     assert!(!again.contains("--lock-timeout 1 "), "{again}");
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(again)
-        .current_dir(t.dir.path())
-        .env("PATH", path_with_godwit())
-        .output()
-        .unwrap();
+    let o = paste_in(t.dir.path(), again).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(t.history().await, ["1:true", "2:true"]);
 
@@ -799,13 +794,7 @@ async fn the_database_itself_is_dropped_and_created(d: Dialect) {
     assert_eq!(o.code, 3, "{}", o.stderr);
     let pasted = printed_commands(&o.stderr);
     assert!(pasted.iter().any(|c| c.ends_with(" db create")), "{}", o.stderr);
-    let made = Command::new("sh")
-        .arg("-c")
-        .arg(pasted.iter().find(|c| c.ends_with(" db create")).unwrap())
-        .current_dir(t.dir.path())
-        .env("PATH", path_with_godwit())
-        .output()
-        .unwrap();
+    let made = paste_in(t.dir.path(), pasted.iter().find(|c| c.ends_with(" db create")).unwrap()).output().unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let o = run(&t, &["status", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
@@ -916,13 +905,7 @@ async fn env_test_remedies_act_on_the_tested_environment() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     let pasted = printed_commands(&stderr);
     assert_eq!(pasted, ["godwit --env pg db create"], "{stderr}");
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(&pasted[0])
-        .current_dir(t.dir.path())
-        .env("PATH", path_with_godwit())
-        .output()
-        .unwrap();
+    let o = paste_in(t.dir.path(), &pasted[0]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(!t.dir.path().join("dev.db").exists(), "the default environment was not touched");
     assert!(in_project(&["env", "test", "pg"]).status.success());
@@ -946,14 +929,7 @@ async fn remedies_never_print_a_urls_password_and_still_work() {
     let pasted = printed_commands(&o.stderr);
     let create = pasted.iter().find(|c| c.ends_with(" db create")).expect("a create command");
     assert!(!create.contains("--url"), "{create}");
-    let made = Command::new("sh")
-        .arg("-c")
-        .arg(create)
-        .current_dir(t.dir.path())
-        .env("PATH", path_with_godwit())
-        .env("DATABASE_URL", &with_pw)
-        .output()
-        .unwrap();
+    let made = paste_in(t.dir.path(), create).env("DATABASE_URL", &with_pw).output().unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     assert_eq!(godwit(t.dir.path(), &t.url, &["status"]).code, 0);
 }
@@ -1002,13 +978,7 @@ async fn a_failure_that_changed_nothing_is_fixed_and_applied_again_before_any_re
     assert_eq!(pasted.len(), 2, "{pasted:?}");
     assert!(pasted[0].ends_with(" up") && pasted[1].contains(" restore "), "fix first: {pasted:?}");
     pair(&t, 2, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(&pasted[0])
-        .current_dir(t.dir.path())
-        .env("PATH", path_with_godwit())
-        .output()
-        .unwrap();
+    let o = paste_in(t.dir.path(), &pasted[0]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(t.history().await, ["1:true", "2:true"]);
 }
@@ -1034,11 +1004,7 @@ async fn a_protected_runs_remedy_keeps_its_confirmation() {
     let resolve = pasted.iter().find(|c| c.ends_with(" resolve 1 --rolled-back")).expect("a resolve remedy");
     assert!(resolve.contains("--confirm prod"), "{resolve}");
     t.strings("DROP TABLE a").await;
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(resolve)
-        .current_dir(t.dir.path())
-        .env("PATH", path_with_godwit())
+    let o = paste_in(t.dir.path(), resolve)
         .env("GODWIT_DATA_DIR", home.path().join("data"))
         .env("GODWIT_CONFIG_DIR", home.path().join("config"))
         .output()
