@@ -557,9 +557,6 @@ fn created(longdoc: &str) -> Option<NaiveDateTime> {
     NaiveDateTime::parse_from_str(line.get(..19)?, "%Y-%m-%d %H:%M:%S").ok()
 }
 
-/// A downgrade's failure as the file and the notes say it: without secrets, and the same on every
-/// run (Python prints objects with their memory address), so an import run again finds its files
-/// unchanged.
 /// What a failed Python said: its exception's line and the unindented lines that carry on its
 /// message (pydantic names the missing setting there), rather than the last line of its stderr.
 fn failure(stderr: &str) -> String {
@@ -579,6 +576,9 @@ fn failure(stderr: &str) -> String {
     reason(&said)
 }
 
+/// A downgrade's failure as the file and the notes say it: without secrets, and the same on every
+/// run (Python prints objects with their memory address), so an import run again finds its files
+/// unchanged.
 fn reason(error: &str) -> String {
     let text = crate::db::target::redact_text(error);
     let mut out = String::new();

@@ -683,7 +683,8 @@ fn explain_failure(
             v = m.version
         )
     } else {
-        if direction == Direction::Up {
+        // The database refused its SQL (not a lost connection or a cancel): the file is what to fix.
+        if direction == Direction::Up && error.kind() == ErrorKind::Failed {
             let file = m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             error = error.with_remedy(crate::error::Remedy::FixAndApply { file, kept: done });
         }
