@@ -357,7 +357,8 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
         .as_str()
         .unwrap()
         .to_string();
-    assert!(text(&o).contains(&format!("godwit restore {newest}")), "{}", text(&o));
+    // The command keeps the `--confirm dev` the run was given, so it can be pasted as printed.
+    assert!(text(&o).contains(&format!("--confirm dev restore {newest}`")), "{}", text(&o));
 }
 
 #[tokio::test]

@@ -45,9 +45,15 @@ impl AppState {
         !self.runs.lock().expect("not poisoned").is_empty()
     }
 
-    /// Asks a job to stop (between migrations, or by stopping a dump tool). `false` if it is gone.
+    /// Asks a job to stop (between migrations, or by stopping a dump tool); asked again, to stop
+    /// the running statement on the server too, as a second Ctrl-C does in the CLI. `false` if the
+    /// job is gone.
     pub fn cancel(&self, id: u32) -> bool {
         match self.runs.lock().expect("not poisoned").get(&id) {
+            Some(c) if c.is_cancelled() => {
+                c.abort();
+                true
+            }
             Some(c) => {
                 c.cancel();
                 true

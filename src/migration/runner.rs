@@ -490,6 +490,8 @@ async fn run(
                 let mut error = explain_failure(error, m, direction, dirty.then_some(why), done.len(), total);
                 if opts.cancel.is_aborted() {
                     error.problem = Problem::Cancelled;
+                    // Its file is not what went wrong.
+                    error.remedies.retain(|r| !matches!(r, crate::error::Remedy::FixAndApply { .. }));
                     let on = if db.dialect() == crate::db::Dialect::Sqlite { "" } else { " on the server" };
                     error.message = format!("stopped{on} at your request: {}", error.message);
                     cancelled = true;

@@ -26,7 +26,9 @@ test('first run: the demo, a new project, About', async (t) => {
     await click(browser, 'About Godwit');
     await seeText(browser, join(home, 'data', 'backups'));
     await seeText(browser, join(home, 'config'));
-    await click(browser, 'Close', '.dialog');
+    // Escape closes it, as it closes the other dialogs.
+    await browser.keys(['Escape']);
+    await browser.waitUntil(async () => (await browser.$$('.dialog')).length === 0, { timeout: 5000, timeoutMsg: 'About stayed open on Escape' });
 
     // Back to the first screen: the demo is a recent project; an empty folder becomes a new one.
     await click(browser, 'Open…', 'nav .project');
