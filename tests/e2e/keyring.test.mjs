@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { click, fill, filesHolding, launch, newProject, scramCluster, seeText } from './harness.mjs';
+import { click, fill, filesHolding, launch, newProject, scramCluster, seeText, windowText } from './harness.mjs';
 
 test('a password typed once is kept in the keyring across restarts', async (t) => {
   const password = `E2e-${Date.now()}-pw`;
@@ -40,6 +40,11 @@ test('a password typed once is kept in the keyring across restarts', async (t) =
     assert.equal(await (await browser.$('[aria-label="Database URL"]')).getValue(), cluster.url);
     await click(browser, 'Test connection');
     await seeText(browser, 'Connected: postgres ');
+    // A failed save does not leave the earlier "Saved." beside its error.
+    await fill(browser, 'Database URL', 'nonsense://nowhere');
+    await click(browser, 'Save', 'form');
+    await browser.waitUntil(async () => (await browser.$$('form [role="alert"]')).length > 0, { timeout: 10000, timeoutMsg: 'no error shown' });
+    assert.doesNotMatch(await windowText(browser), /Saved\./);
     await click(browser, 'Close', 'form');
     passed = true;
   } finally {

@@ -37,6 +37,9 @@ test('findings in the preview, the Check screen and the editor', async (t) => {
     await editor.click();
     await editor.addValue('ALTER TABLE accounts DROP COLUMN nickname;');
     await seeText(browser, 'ban-drop-column');
+    // The advice is its own sentence, not run into the message (Svelte drops a block's leading space).
+    const item = await browser.execute(() => [...document.querySelectorAll('li')].map((l) => l.textContent).find((t) => t.includes('ban-drop-column')));
+    assert.doesNotMatch(item, /\SInstead:/, item);
     // On the editor's line too, as CodeMirror diagnostics.
     await browser.waitUntil(async () => (await browser.$$('.cm-lintRange-warning')).length > 0, { timeout: 10000 });
     passed = true;
