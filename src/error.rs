@@ -238,6 +238,8 @@ pub enum Remedy {
     /// A squash up to `to` would lose rows or privileges some files make: squash the schema only,
     /// knowing they are not in the squashed file.
     SquashSchemaOnly { to: i64 },
+    /// `init` in a folder inside another project: naming the folder makes a second project there.
+    NestedProject { root: String, migrations: Option<String> },
     /// Reading a project runs its code (`code`): a person agrees to run it, having seen what.
     RunCode { code: crate::import::CodeToRun },
     /// A project's code failed, and it sees none of the person's environment variables but the few

@@ -396,6 +396,26 @@ fn init_adopts_an_sqlx_folder() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// `init` in a folder inside a project refuses, writing nothing (a second project there is more
+/// often a mistaken folder); the command it prints, naming the folder, makes one all the same.
+#[test]
+fn init_inside_a_project_asks_for_the_folder_to_be_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = dir.path().join("services/api");
+    std::fs::create_dir_all(&inner).unwrap();
+    let init = |at: &Path| Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(at).arg("init").output().unwrap();
+    assert!(init(dir.path()).status.success());
+    let o = init(&inner);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(std::fs::read_dir(&inner).unwrap().count(), 0, "nothing was written");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    let pasted = printed_commands(&stderr);
+    let again = pasted.iter().find(|c| c.contains(" init")).expect("a command that names the folder");
+    let o = paste_in(&inner, again).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(inner.join("godwit.toml").is_file());
+}
+
 /// A `sqlx.toml` key Godwit would not follow as sqlx-cli does (one it does not know, a SQLite
 /// extension to load, a migrations folder outside the project) stops it before anything connects.
 #[tokio::test]

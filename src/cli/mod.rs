@@ -141,7 +141,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         _ => {}
     }
     if let Verb::Init { migrations } = &cli.verb {
-        let made = project::init(&start, migrations.as_deref())?;
+        let made = project::init(&start, migrations.as_deref(), cli.project.is_some())?;
         let migrations = &made.migrations;
         println!("Created {} with a `dev` environment (SQLite file dev.db).", made.config.display());
         if made.adopted > 0 {
@@ -358,6 +358,11 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             "To make it a project: `godwit --project {} init --migrations {}`.",
             shell_quote(root),
             shell_quote(migrations)
+        ),
+        Remedy::NestedProject { root, migrations } => format!(
+            "To make a second project there all the same: `godwit --project {} init{}`.",
+            shell_quote(root),
+            migrations.as_deref().map(|m| format!(" --migrations {}", shell_quote(m))).unwrap_or_default()
         ),
         Remedy::Resolve { version, outcomes } => {
             let each: Vec<String> = outcomes

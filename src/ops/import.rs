@@ -155,7 +155,8 @@ pub async fn import_project(root: &Path, req: &ImportRequest, dialect: Option<Di
     let folder = crate::import::folder_for(root);
     let out = import(req, &root.join(folder), dialect, None).await?;
     if !req.dry_run {
-        project::init(root, Some(folder))?;
+        // The window's folder, chosen on purpose.
+        project::init(root, Some(folder), true)?;
     }
     Ok(out)
 }

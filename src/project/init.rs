@@ -3,14 +3,32 @@
 use super::*;
 
 /// `godwit init`: writes `godwit.toml` in `root`, adopting an existing migrations folder. In an sqlx
-/// project whose sqlx.toml names the folder, that stays the one place that says it.
-pub fn init(root: &Path, asked: Option<&str>) -> Result<Created> {
+/// project whose sqlx.toml names the folder, that stays the one place that says it. Inside another
+/// project's folder it is refused unless the person named `root` on purpose (`named`): a second
+/// project there is more often a mistaken folder than a wish.
+pub fn init(root: &Path, asked: Option<&str>, named: bool) -> Result<Created> {
     let path = root.join(CONFIG_FILE);
     if path.exists() {
         return Err(Error::input(format!(
             "{} already exists; this folder is already a Godwit project.",
             path.display()
         )));
+    }
+    // `root` has no godwit.toml: what `find` finds is a parent's (only from the person's own folders).
+    if !named
+        && let Some(enclosing) =
+            Project::find(&std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf())).ok().flatten()
+    {
+        return Err(Error::input(format!(
+            "{} is inside the Godwit project in {}; nothing was written. Run Godwit from there, or name this \
+             folder to make a second project inside it.",
+            root.display(),
+            enclosing.root.display()
+        ))
+        .with_remedy(crate::error::Remedy::NestedProject {
+            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()).display().to_string(),
+            migrations: asked.map(str::to_string),
+        }));
     }
     let sqlx = sqlx_config::in_folder(root)?;
     let theirs = sqlx.as_ref().and_then(|c| c.migrations_dir.clone().map(|d| (c.path.clone(), d)));
@@ -107,21 +125,21 @@ mod tests {
     #[test]
     fn init_keeps_the_dev_database_out_of_git() {
         let d = tempfile::tempdir().unwrap();
-        assert!(init(d.path(), None).unwrap().ignored);
+        assert!(init(d.path(), None, false).unwrap().ignored);
         let text = fs::read_to_string(d.path().join(".gitignore")).unwrap();
         assert!(text.lines().any(|l| l == "/dev.db") && text.lines().any(|l| l == "/dev.db-*"), "{text}");
 
         // A .gitignore of the project's own is added to, after its last line, once.
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join(".gitignore"), "target").unwrap();
-        init(d.path(), None).unwrap();
+        init(d.path(), None, false).unwrap();
         let text = fs::read_to_string(d.path().join(".gitignore")).unwrap();
         assert!(text.starts_with("target\n# ") && text.ends_with("/dev.db-*\n"), "{text}");
         assert!(!ignore_dev_db(d.path()), "already there");
 
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join(".gitignore"), "*.db\n").unwrap();
-        assert!(!init(d.path(), None).unwrap().ignored);
+        assert!(!init(d.path(), None, false).unwrap().ignored);
         assert_eq!(fs::read_to_string(d.path().join(".gitignore")).unwrap(), "*.db\n");
     }
 
@@ -131,7 +149,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let outside = tempfile::NamedTempFile::new().unwrap();
         std::os::unix::fs::symlink(outside.path(), d.path().join(".gitignore")).unwrap();
-        assert!(!init(d.path(), None).unwrap().ignored);
+        assert!(!init(d.path(), None, false).unwrap().ignored);
         assert_eq!(fs::read(outside.path()).unwrap(), b"");
     }
 }
