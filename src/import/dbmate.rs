@@ -134,12 +134,10 @@ fn blocks(text: &str) -> std::result::Result<Vec<Block>, String> {
 /// section's up in turn, and on rollback each down in file order): one migration. No down when a
 /// section has none.
 fn sections(blocks: &[Block]) -> (String, Option<String>) {
-    let join = |up: bool| blocks.iter().filter(|b| b.up == up).map(|b| b.sql.as_str()).collect::<Vec<_>>();
-    let ups = join(true);
-    let downs = join(false);
-    let down = (downs.len() == ups.len())
-        .then(|| downs.iter().filter(|d| !d.is_empty()).copied().collect::<Vec<_>>().join("\n\n"));
-    (ups.iter().filter(|u| !u.is_empty()).copied().collect::<Vec<_>>().join("\n\n"), down)
+    let of = |up: bool| blocks.iter().filter(|b| b.up == up).map(|b| b.sql.as_str()).collect::<Vec<_>>();
+    let joined = |parts: &[&str]| parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join("\n\n");
+    let (ups, downs) = (of(true), of(false));
+    (joined(&ups), (downs.len() == ups.len()).then(|| joined(&downs)))
 }
 
 #[cfg(test)]

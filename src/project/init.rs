@@ -15,10 +15,8 @@ pub fn init(root: &Path, asked: Option<&str>, named: bool) -> Result<Created> {
         )));
     }
     // `root` has no godwit.toml: what `find` finds is a parent's (only from the person's own folders).
-    if !named
-        && let Some(enclosing) =
-            Project::find(&std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf())).ok().flatten()
-    {
+    let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    if !named && let Some(enclosing) = Project::find(&absolute).ok().flatten() {
         return Err(Error::input(format!(
             "{} is inside the Godwit project in {}; nothing was written. Run Godwit from there, or name this \
              folder to make a second project inside it.",
@@ -26,7 +24,7 @@ pub fn init(root: &Path, asked: Option<&str>, named: bool) -> Result<Created> {
             enclosing.root.display()
         ))
         .with_remedy(crate::error::Remedy::NestedProject {
-            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()).display().to_string(),
+            root: absolute.display().to_string(),
             migrations: asked.map(str::to_string),
         }));
     }
