@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Release packages of the app and the CLI, made by Tauri's bundler: dist/Godwit_VERSION_amd64.deb
-# (the app, /usr/bin/godwit, man pages and shell completions), and an AppImage where the bundler's
+# Release packages of the app and the CLI, made by Tauri's bundler: dist/Godwit_VERSION_amd64.deb and
+# dist/Godwit-VERSION-1.x86_64.rpm (the app, /usr/bin/godwit, man pages and shell completions; the
+# bundler writes the .rpm itself, without rpmbuild), and an AppImage where the bundler's
 # AppImage tools can be had. Needs `make ui` first (the Makefile's `dist` target does it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,14 +18,15 @@ dist/stage/godwit completions zsh > dist/stage/completions/_godwit
 dist/stage/godwit completions fish > dist/stage/completions/godwit.fish
 
 # Tauri's AppImage step downloads linuxdeploy and its GTK plugin from GitHub into ~/.cache/tauri
-# the first time. Where GitHub cannot be reached and they are not there already, only the .deb is made.
-bundles=deb
+# the first time. Where GitHub cannot be reached and they are not there already, only the .deb and the
+# .rpm are made.
+bundles=deb,rpm
 if [ -x "$HOME/.cache/tauri/linuxdeploy-x86_64.AppImage" ] || curl -sfI --max-time 5 https://github.com >/dev/null 2>&1; then
-  bundles=deb,appimage
+  bundles=deb,rpm,appimage
 else
   echo "dist: no AppImage: Tauri's bundler fetches linuxdeploy from GitHub, which this machine cannot reach" >&2
 fi
 node_modules/.bin/tauri build --bundles "$bundles"
 
-find "$TARGET/release/bundle" \( -name '*.deb' -o -name '*.AppImage' \) -newer dist/stage/godwit -exec cp {} dist/ \;
-ls -l dist/*.deb dist/*.AppImage 2>/dev/null || true
+find "$TARGET/release/bundle" \( -name '*.deb' -o -name '*.rpm' -o -name '*.AppImage' \) -newer dist/stage/godwit -exec cp {} dist/ \;
+ls -l dist/*.deb dist/*.rpm dist/*.AppImage 2>/dev/null || true

@@ -11,6 +11,22 @@ pkg=$(dpkg-deb -f "$deb" Package)
 fail() { echo "test-dist: FAIL: $*" >&2; exit 1; }
 
 export DEBIAN_FRONTEND=noninteractive
+maintainer=$(dpkg-deb -f "$deb" Maintainer)
+[[ "$maintainer" =~ ^[^\<]+\ \<[^@\>]+@[^\>]+\>$ ]] || fail "the .deb's Maintainer is \"$maintainer\", not a name with an address"
+
+# The .rpm holds what the .deb holds, zsh's completion where RPM distributions keep it. Read with
+# Debian's rpm tool (installing the .rpm itself needs an RPM distribution).
+rpm=$(ls -t dist/*.x86_64.rpm 2>/dev/null | head -1)
+[ -n "$rpm" ] || fail "no .rpm in dist/: run \`make dist\` first"
+command -v rpm >/dev/null || apt-get install -y -qq rpm >/dev/null
+[ "$(rpm -qp --qf '%{VERSION}' "$rpm" 2>/dev/null)" = "$version" ] || fail "$rpm is not version $version"
+[ "$(rpm -qp --qf '%{PACKAGER}' "$rpm" 2>/dev/null)" = "$maintainer" ] || fail "$rpm's Packager differs from the .deb's Maintainer"
+# Files only: each package format lists the directories it owns differently.
+deb_files=$(dpkg-deb -c "$deb" | awk '$1 !~ /^d/ {print substr($6, 2)}' | sed 's#/zsh/vendor-completions/#/zsh/site-functions/#' | sort)
+rpm_files=$(rpm -qp --qf '[%{FILEMODES:perms} %{FILENAMES}\n]' "$rpm" 2>/dev/null | awk '$1 !~ /^d/ {print $2}' | sort)
+[ "$deb_files" = "$rpm_files" ] \
+  || fail "the .rpm and the .deb hold different files: $(diff <(echo "$deb_files") <(echo "$rpm_files") | grep '^[<>]' | head -5 | tr '\n' ' ')"
+
 apt-get install -y -qq "./$deb" >/dev/null
 files=$(dpkg -L "$pkg")
 trap 'apt-get remove --purge -y -qq "$pkg" >/dev/null 2>&1 || true' EXIT

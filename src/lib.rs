@@ -21,5 +21,6 @@ pub mod secret;
 pub mod sqlx_config;
 pub mod syntax;
 pub mod template;
+pub mod timestamp;
 
 pub use error::{Error, ErrorKind, Named, Problem, Result};

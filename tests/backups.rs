@@ -114,7 +114,7 @@ async fn round_trip(d: Dialect) {
 
     let o = godwit(&t, data_dir.path(), &["backups", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let entry = &list[0];
+    let entry = &list["backups"][0];
     assert_eq!(entry["migration_version"], 1);
     assert!(entry["sha256"].as_str().unwrap().len() == 64 && entry["size"].as_u64().unwrap() > 0);
     let books =
@@ -338,7 +338,7 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
     }
     let o = run(&["backups", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 2, "keep = 2");
+    assert_eq!(list["backups"].as_array().unwrap().len(), 2, "keep = 2");
     let dbs = walk(data_dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "db")).count();
     assert_eq!(dbs, 2, "the oldest file went with its entry");
     // A failing migration that changed nothing: no restore is offered (it would only lose writes).
@@ -353,7 +353,7 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
     t.write("3_bad.sql", bad);
     let o = run(&["up", "--confirm", "dev"]);
     assert_eq!(o.status.code(), Some(1));
-    let newest = serde_json::from_slice::<serde_json::Value>(&run(&["backups", "--json"]).stdout).unwrap()[0]["id"]
+    let newest = serde_json::from_slice::<serde_json::Value>(&run(&["backups", "--json"]).stdout).unwrap()["backups"][0]["id"]
         .as_str()
         .unwrap()
         .to_string();

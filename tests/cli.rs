@@ -346,6 +346,10 @@ async fn dry_run_shows_sql_and_runs_nothing_then_redo() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("Redo of 1 passed"), "{}", o.stdout);
     assert_eq!(t.log().await, vec!["apply:ok:1", "rollback:ok:1", "apply:ok:1"]);
+    // Each half its own time, the one its progress line showed.
+    let times: Vec<&str> = o.stderr.lines().filter_map(|l| l.split("... ok (").nth(1)?.strip_suffix(')')).collect();
+    assert_eq!(times.len(), 2, "{}", o.stderr);
+    assert!(o.stdout.contains(&format!("its down ({}) and up ({})", times[0], times[1])), "{}", o.stdout);
 
     // A pending migration with no statement: the run says, before it starts, that it changes nothing.
     let o = run(&t, &["new", "later"]);
@@ -358,6 +362,48 @@ async fn dry_run_shows_sql_and_runs_nothing_then_redo() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("_later.down.sql has no statement"), "{}", o.stderr);
     assert!(o.stdout.contains("the down was not tested"), "{}", o.stdout);
+}
+
+/// Every `--json` is one object on stdout: the environment named the same way, lists under a key,
+/// one spelling of a database, one precision of a moment, and a failure as a document too.
+#[tokio::test]
+async fn json_is_one_envelope_and_errors_are_json_too() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 5, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let doc = |args: &[&str]| {
+        let o = run(&t, args);
+        let v: serde_json::Value =
+            serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}\n{}", o.stdout));
+        assert!(v.is_object(), "{args:?}: {v}");
+        (o.code, v)
+    };
+    for args in [&["status", "--json"][..], &["history", "--json"], &["check", "--json"], &["lint", "--json"]] {
+        let (code, v) = doc(args);
+        assert_eq!(code, 0, "{args:?}");
+        assert_eq!((v["dialect"].as_str(), v["database"].is_string()), (Some("sqlite"), true), "{args:?}: {v}");
+    }
+    let (_, v) = doc(&["lint", "--all", "--json"]);
+    assert_eq!(v["dialect"], "sqlite", "lint spells the database as status does");
+    let (_, history) = doc(&["history", "--json"]);
+    let (_, status) = doc(&["status", "--json"]);
+    let moments = [&history["events"][0]["at"], &status["migrations"][0]["applied_at"]];
+    for m in moments {
+        let m = m.as_str().unwrap();
+        assert!(m.len() == 24 && m.ends_with('Z') && m.as_bytes()[19] == b'.', "milliseconds, UTC: {m}");
+    }
+    assert_eq!(history["events"][0]["duration_ns"], status["migrations"][0]["execution_time_ns"]);
+
+    // A failure under --json: one document on stdout, the same problem as --errors json gives.
+    let (code, v) = doc(&["show", "7", "--json"]);
+    assert_eq!(code, 2);
+    assert_eq!(v["error"]["problem"]["problem"], "not_found", "{v}");
+    assert_eq!(v["error"]["exit_code"], 2);
+    // A document written before the failure stays the only one.
+    pair(&t, 3, "older", "SELECT 1;", "");
+    let (code, v) = doc(&["check", "--json"]);
+    assert_eq!((code, v["error"].is_null()), (1, true), "{v}");
+    assert_eq!(v["findings"][0]["kind"], "out_of_order");
 }
 
 /// Another tool's word for a verb (the seed guide's `make migrate`, Alembic's `upgrade`) is

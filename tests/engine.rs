@@ -45,6 +45,19 @@ async fn up_then_down(d: Dialect) {
     // execution_time is measured, not left at sqlx's -1.
     let applied = db.applied().await.unwrap();
     assert!(applied[..2].iter().all(|a| a.execution_time > 0), "{applied:?}");
+    // One measured time: what the run showed is what the history and the log hold.
+    let shown: Vec<i64> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::MigrationFinished { duration_ns, .. } => Some(*duration_ns),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown, report.done.iter().map(|d| d.duration_ns).collect::<Vec<_>>());
+    assert_eq!(shown, applied.iter().map(|a| a.execution_time).collect::<Vec<_>>());
+    let mut logged: Vec<i64> = db.events(None, 10).await.unwrap().iter().filter_map(|e| e.duration_ns).collect();
+    logged.reverse();
+    assert_eq!(shown, logged);
     // Status names who applied each one.
     let me = godwit::db::actor();
     assert_eq!(db.appliers().await.unwrap(), vec![(1, me.clone()), (2, me.clone()), (3, me.clone())]);
@@ -55,6 +68,8 @@ async fn up_then_down(d: Dialect) {
 
     let r = runner::down(db.as_mut(), &source, DownTarget::Steps(2), &opts(), &mut |_| {}).await.unwrap();
     assert_eq!(r.done.iter().map(|d| d.version).collect::<Vec<_>>(), vec![3, 2]);
+    let logged: Vec<i64> = db.events(None, 2).await.unwrap().iter().rev().filter_map(|e| e.duration_ns).collect();
+    assert_eq!(r.done.iter().map(|d| d.duration_ns).collect::<Vec<_>>(), logged);
     assert_eq!(t.tables().await, vec!["users"]);
     assert_eq!(t.history().await, vec!["1:true"]);
     // Rolled back: nobody is named for 2 and 3 until they are applied again.

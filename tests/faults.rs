@@ -508,7 +508,7 @@ async fn postgres_killed_mid_backup_and_mid_restore_leaves_nothing_half_done() {
     let listed = || {
         let o = p.godwit(&["backups", "--json"]);
         assert!(o.status.success(), "{}", text(&o));
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap().as_array().map_or(0, Vec::len)
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["backups"].as_array().map_or(0, Vec::len)
     };
 
     // Mid-backup: pg_dump waits for a table another session has locked.

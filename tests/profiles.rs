@@ -214,8 +214,8 @@ fn passwords_live_in_the_keyring_and_wrong_ones_are_named() {
     assert!(text(&o).contains("1 migration(s) applied"), "{}", text(&o));
     let o = k.godwit(&root, &["env", "list", "--json"], None);
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(list[0]["password"], "keyring");
-    assert_eq!(list[0]["color"], "amber");
+    assert_eq!(list["environments"][0]["password"], "keyring");
+    assert_eq!(list["environments"][0]["color"], "amber");
     // Nothing on disk holds it.
     assert_no_file_holds(k.dir.path(), pw);
 
@@ -600,7 +600,7 @@ fn a_stored_password_goes_only_to_the_server_it_was_stored_for() {
         assert!(attacker.accept().is_err(), "something connected to the unconfirmed server");
         let o = k.godwit(&root, &["env", "list", "--json"], None);
         let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(list[0]["password"], "keyring_other_server");
+        assert_eq!(list["environments"][0]["password"], "keyring_other_server");
     }
 
     // The same server with weaker TLS than the password was stored with: asked first, like another

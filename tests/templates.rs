@@ -145,7 +145,7 @@ async fn a_project_template_through_the_cli() {
 
     let o = godwit(&["templates", "--json"]);
     let all: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let audit = all.as_array().unwrap().iter().find(|t| t["name"] == "audit").unwrap();
+    let audit = all["templates"].as_array().unwrap().iter().find(|t| t["name"] == "audit").unwrap();
     assert_eq!(audit["origin"], "project");
     assert_eq!(audit["params"][0]["label"], "Audited table");
     assert_eq!(audit["params"][0]["kind"], "identifier");

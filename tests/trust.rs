@@ -339,8 +339,8 @@ async fn odd_database_names_reach_the_dump_tools_as_names(d: Dialect) {
     }
     let o = p.godwit(&["backups", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let id = list[0]["id"].as_str().unwrap().to_string();
-    assert_eq!(list[0]["tables"].as_array().unwrap().iter().map(|t| t["rows"].as_i64().unwrap()).sum::<i64>(), 4);
+    let id = list["backups"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(list["backups"][0]["tables"].as_array().unwrap().iter().map(|t| t["rows"].as_i64().unwrap()).sum::<i64>(), 4);
     let o = p.godwit(&["backups", "verify", &id]);
     assert!(o.status.success(), "{}", text(&o));
     let o = p.godwit(&["restore", &id, "--confirm", "dev"]);
@@ -590,9 +590,9 @@ async fn forks_with_one_id_keep_their_backups_apart() {
     // The first's personal environment is the first's.
     let o = run(&["env", "list", "--json"]);
     let envs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(envs.as_array().unwrap().len(), 1, "{envs}");
+    assert_eq!(envs["environments"].as_array().unwrap().len(), 1, "{envs}");
     let o = run(&["backups", "--json"]);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(), serde_json::json!([]));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["backups"], serde_json::json!([]));
     assert!(run(&["up"]).status.success());
     for args in [&["restore", "--confirm", "dev"][..], &["backups", "verify"]] {
         assert_eq!(run(args).status.code(), Some(2), "{args:?}");

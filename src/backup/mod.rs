@@ -30,6 +30,7 @@ pub struct BackupEntry {
     pub server_version: String,
     /// The newest applied migration when the backup was made.
     pub migration_version: Option<i64>,
+    #[serde(serialize_with = "crate::timestamp::millis")]
     pub created_at: DateTime<Utc>,
     /// The file's name in the store's folder.
     pub file: String,

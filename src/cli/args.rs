@@ -480,6 +480,33 @@ pub(super) struct DialectFlag {
     pub(super) dialect: Option<String>,
 }
 
+impl Verb {
+    /// Whether one JSON document was asked for on stdout: a failure is then written there too.
+    pub(super) fn json(&self) -> bool {
+        match self {
+            Verb::Backups { json, .. }
+            | Verb::VerifyBackups { json }
+            | Verb::Templates { json, .. }
+            | Verb::Status { json, .. }
+            | Verb::Show { json, .. }
+            | Verb::History { json, .. }
+            | Verb::Check { json, .. }
+            | Verb::Verify { json, .. }
+            | Verb::Drift { json, .. }
+            | Verb::Diff { json, .. }
+            | Verb::Import { json, .. }
+            | Verb::Baseline { json, .. }
+            | Verb::Squash { json, .. }
+            | Verb::Rebase { json, .. }
+            | Verb::Env { cmd: EnvCmd::List(json) } => json.json,
+            Verb::Lint { json, format, .. } => json.json || *format != LintFormat::Text,
+            Verb::Schema { json, format } => json.json || *format == SchemaFormat::Json,
+            Verb::Up { json, .. } | Verb::Down { json, .. } => *json,
+            _ => false,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub(super) struct JsonFlag {
     /// One JSON document on stdout.

@@ -84,7 +84,7 @@ pub(super) fn parse_params(params: &[String]) -> Result<BTreeMap<String, String>
 pub(super) fn templates(ctx: &Ctx, json: bool) -> Result<()> {
     let all = template::list(ctx.templates_dir().as_deref())?;
     if json {
-        print_json(&all);
+        print_json(None, "templates", &all);
         return Ok(());
     }
     for t in &all {

@@ -26,7 +26,7 @@ pub(super) fn list(ctx: &Ctx, json: bool) -> Result<()> {
     let store = crate::backup::Store::for_workspace(ctx.project.as_ref().map(|p| p.id()), &ws)?;
     let all = store.list()?;
     if json {
-        print_json(&all);
+        print_json(Some(&ws), "backups", &all);
         return Ok(());
     }
     if all.is_empty() {

@@ -41,7 +41,7 @@ impl Preview {
     }
 }
 
-fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
+fn finish_run(report: RunReport, label: &str) -> Result<()> {
     let verb = match report.direction {
         crate::event::Direction::Up => "Applied",
         crate::event::Direction::Down => "Rolled back",
@@ -79,12 +79,13 @@ fn finish_run(report: RunReport, label: &str, started: Instant) -> Result<()> {
     }
     let report = report.into_result()?;
     let backup = report.backup.as_ref().map(|id| format!(" (backup {id} taken first)")).unwrap_or_default();
-    println!(
-        "{verb} {} migration(s) on {label} in {}{backup}.",
-        report.done.len(),
-        ms(started.elapsed().as_nanos() as i64)
-    );
+    // The migrations' own times, as recorded: the sum of the lines above and of `status`.
+    println!("{verb} {} migration(s) on {label} in {}{backup}.", report.done.len(), ms(total_ns(&report)));
     Ok(())
+}
+
+fn total_ns(report: &RunReport) -> i64 {
+    report.done.iter().map(|d| d.duration_ns.max(0)).sum()
 }
 
 /// What `up --backup` and protected environments ask for before a run.
@@ -110,7 +111,6 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     let cancel = ctx.cancel_on_signals();
     let shown = BackupProgress::new();
     let mut progress = Progress::new();
-    let started = Instant::now();
     let result = ops::run(
         &s,
         req,
@@ -126,11 +126,17 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     let (report, then) = result?;
     let version = report.planned.first().map(|s| s.version).unwrap_or_default();
     let empty_down = report.warnings.iter().any(|w| w.kind == crate::event::WarningKind::EmptyDown);
-    finish_run(report, &label, started)?;
+    let down_ns = total_ns(&report);
+    finish_run(report, &label)?;
     if let Some(up) = then {
-        finish_run(up, &label, started)?;
+        let up_ns = total_ns(&up);
+        finish_run(up, &label)?;
         match empty_down {
-            false => println!("Redo of {version} passed: its down and up both ran."),
+            false => println!(
+                "Redo of {version} passed: its down ({}) and up ({}) both ran.",
+                ms(down_ns),
+                ms(up_ns)
+            ),
             true => println!("Redo of {version} ran, but its down has no statement: the down was not tested."),
         }
     }
@@ -164,7 +170,7 @@ async fn show_preview(ctx: &Ctx, work: Work, allow_out_of_order: bool, json: boo
     let s = ctx.session()?;
     let report = ops::preview(&s, work, allow_out_of_order).await?;
     if json {
-        print_json(&report);
+        print_json(Some(&s.ws), "plan", &report);
         return Ok(());
     }
     for w in &report.warnings {
@@ -177,7 +183,7 @@ async fn show_preview(ctx: &Ctx, work: Work, allow_out_of_order: bool, json: boo
     if hints > 0 {
         eprintln!("lint: {hints} hint(s) more; `{} lint` shows them.", ctx.again);
     }
-    finish_run(report, &label(&s.ws), Instant::now())
+    finish_run(report, &label(&s.ws))
 }
 
 pub(super) async fn up(

@@ -45,7 +45,7 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
             let p = project_of(ctx)?;
             let envs = p.envs();
             if json.json {
-                print_json(&envs);
+                print_json(None, "environments", &envs);
                 return Ok(());
             }
             if envs.is_empty() {

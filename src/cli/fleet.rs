@@ -111,7 +111,7 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
     live.lock().expect("display").finish();
     let report = report?;
     if json {
-        print_json(&report);
+        print_json(None, "report", &report);
     } else {
         print_report(&report, std::io::stdout().is_terminal());
         next_step(&report, operation, &format!("{} --fleet {}", ctx.again, shell_quote(name)));

@@ -59,7 +59,7 @@ pub(super) async fn import_verb(
     };
     let out = ops::import(&req, &migrations, dialect, session.as_ref().map(|s| (s, confirm.as_deref()))).await?;
     if json {
-        print_json(&out);
+        print_json(session.as_ref().map(|s| &s.ws), "import", &out);
         return Ok(());
     }
     let n = out.import.migrations.len();
@@ -131,7 +131,7 @@ pub(super) async fn baseline_verb(ctx: &Ctx, version: Option<i64>, dry_run: bool
     let cancel = ctx.cancel_on_signals();
     let out = ops::baseline(&s, version, dry_run, confirm.as_deref(), &cancel).await?;
     if json {
-        print_json(&out);
+        print_json(Some(&s.ws), "baseline", &out);
         return Ok(());
     }
     let label = s.ws.confirm_name();
@@ -191,7 +191,7 @@ pub(super) async fn squash_verb(ctx: &Ctx, req: &ops::SquashRequest, json: bool)
     let cancel = ctx.cancel_on_signals();
     let out = ops::squash(&s, every_env(ctx)?, req, &cancel).await?;
     if json {
-        print_json(&out);
+        print_json(Some(&s.ws), "squash", &out);
         return Ok(());
     }
     let list: Vec<String> = out.squashed.iter().map(i64::to_string).collect();
@@ -233,7 +233,7 @@ pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json:
     };
     let out = ops::rebase(&migrations, every_env(ctx)?, skip, dry_run).await?;
     if json {
-        print_json(&out);
+        print_json(None, "rebase", &out);
         return Ok(());
     }
     if out.plan.renames.is_empty() {

@@ -46,9 +46,11 @@ pub(super) async fn lint_verb(
         }
         LintScope::Pending => ops::lint_pending(&ctx.session()?, &root).await?,
     };
+    // Pending migrations are an environment's; files and --all are read without one.
+    let about = if offline { None } else { ctx.workspace().ok() };
     match format {
-        LintFormat::Json => print_json(&report),
-        LintFormat::Sarif => print_json(&crate::lint::to_sarif(&report)),
+        LintFormat::Json => print_json(about.as_ref(), "lint", &report),
+        LintFormat::Sarif => print_raw(&crate::lint::to_sarif(&report)),
         LintFormat::Text => print_findings(&report, offline),
     }
     match report.errors() {
@@ -68,7 +70,7 @@ fn print_findings(report: &LintReport, offline: bool) {
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     let what = if offline { "file(s)" } else { "pending file(s)" };
     match report.findings.len() {
-        0 => println!("{} {what} read as {}: nothing to report.", report.files, report.dialect),
+        0 => println!("{} {what} read as {}: nothing to report.", report.files, report.dialect_name),
         n => println!(
             "{n} finding(s) ({} error, {} warning, {} hint) in {} {what}, read as {}. Silence one with \
              `-- godwit:lint-ignore RULE reason` above its statement.",
@@ -76,7 +78,7 @@ fn print_findings(report: &LintReport, offline: bool) {
             count(Severity::Warning),
             count(Severity::Hint),
             report.files,
-            report.dialect
+            report.dialect_name
         ),
     }
 }

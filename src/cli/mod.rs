@@ -18,7 +18,7 @@ mod show;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Parser};
 use serde::Serialize;
@@ -68,20 +68,31 @@ pub fn main() -> i32 {
         .with_writer(std::io::stderr)
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    match rt.block_on(run(cli, shown)) {
+    let json = cli.verb.json();
+    let result = rt.block_on(run(cli, shown));
+    let error_doc = |e: &Error| {
+        let advice: Vec<String> = e.remedies.iter().map(|r| remedy(r, &again)).collect();
+        serde_json::json!({
+            "problem": e.problem,
+            "kind": e.kind(),
+            "exit_code": e.exit_code(),
+            "message": e.message,
+            "location": e.location,
+            "remedies": e.remedies,
+            "advice": advice,
+        })
+    };
+    // Asked for JSON, a script reads stdout: a failure is a document there too.
+    if let Err(e) = &result
+        && json
+        && !DOCUMENT_WRITTEN.load(std::sync::atomic::Ordering::SeqCst)
+    {
+        print_raw(&serde_json::json!({ "error": error_doc(e) }));
+    }
+    match result {
         Ok(()) => 0,
         Err(e) if errors == ErrorFormat::Json => {
-            let advice: Vec<String> = e.remedies.iter().map(|r| remedy(r, &again)).collect();
-            let doc = serde_json::json!({
-                "problem": e.problem,
-                "kind": e.kind(),
-                "exit_code": e.exit_code(),
-                "message": e.message,
-                "location": e.location,
-                "remedies": e.remedies,
-                "advice": advice,
-            });
-            eprintln!("{doc}");
+            eprintln!("{}", error_doc(&e));
             e.exit_code()
         }
         Err(e) => {
@@ -496,7 +507,32 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn print_json(v: &impl Serialize) {
+/// Whether this process has written its JSON document: an error after it is not written again.
+static DOCUMENT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Every `--json` document is one object (the README's "JSON output"). A document about one
+/// environment begins with `env`, `database` and `dialect`; a list goes under `key`.
+fn print_json(about: Option<&Workspace>, key: &str, v: &impl Serialize) {
+    let value = serde_json::to_value(v).expect("serializable");
+    let mut doc = serde_json::Map::new();
+    if let Some(w) = about {
+        doc.insert("env".into(), serde_json::json!(w.env));
+        doc.insert("database".into(), serde_json::json!(w.target.display()));
+        doc.insert("dialect".into(), serde_json::json!(w.target.dialect()));
+    }
+    match value {
+        // The document's own fields win: a report may name its database more exactly.
+        serde_json::Value::Object(fields) => doc.extend(fields),
+        other => {
+            doc.insert(key.into(), other);
+        }
+    }
+    print_raw(&doc);
+}
+
+/// A document in a format of its own (SARIF), written as it is.
+fn print_raw(v: &impl Serialize) {
+    DOCUMENT_WRITTEN.store(true, std::sync::atomic::Ordering::SeqCst);
     println!("{}", serde_json::to_string_pretty(v).expect("serializable"));
 }
 

@@ -18,7 +18,7 @@ pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, seed: Option<&std::path
     };
     let report = ops::verify(&s, from, seed, &cancel, &mut shown).await?;
     if json {
-        print_json(&report);
+        print_json(Some(&s.ws), "verify", &report);
     }
     let problems: Vec<_> = report.checked.iter().filter(|c| c.is_problem()).collect();
     if !json {
@@ -112,7 +112,7 @@ pub(super) async fn drift(ctx: &Ctx, env: Option<&str>, json: bool) -> Result<()
     let compared = ops::drift(&s, &cancel).await?;
     let changes = &compared.changes;
     if json {
-        print_json(&compared);
+        print_json(Some(&s.ws), "drift", &compared);
     } else {
         print_other_tools(&compared.other_tools);
         if changes.is_empty() {
@@ -143,7 +143,7 @@ pub(super) async fn schema(ctx: &Ctx, format: SchemaFormat) -> Result<()> {
     }
     let schema = ops::schema(&s).await?;
     if format == SchemaFormat::Json {
-        print_json(&schema);
+        print_json(Some(&s.ws), "schema", &schema);
         return Ok(());
     }
     println!("{} · {}", label(&s.ws), s.ws.target.dialect().name());
@@ -162,7 +162,7 @@ pub(super) async fn diff(ctx: &Ctx, a: &str, b: &str, json: bool) -> Result<()> 
     let compared = ops::compare(&sa, &sb).await?;
     let changes = &compared.changes;
     if json {
-        print_json(&compared);
+        print_json(None, "diff", &compared);
     } else {
         print_other_tools(&compared.other_tools);
         if changes.is_empty() {

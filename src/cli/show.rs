@@ -25,7 +25,7 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
         ))),
     };
     if json {
-        print_json(&report);
+        print_json(Some(&s.ws), "status", &report);
         return unread();
     }
     let (rows, summary) = (&report.migrations, &report.summary);
@@ -103,7 +103,7 @@ pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
     let events = ops::history(&s, limit).await?;
     let label = label(&s.ws);
     if json {
-        print_json(&events);
+        print_json(Some(&s.ws), "events", &events);
         return Ok(());
     }
     if events.is_empty() {
@@ -149,7 +149,8 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, schema: bool, json: boo
         findings.extend(check::drift_findings(&changes.changes));
     }
     if json {
-        print_json(&serde_json::json!({ "findings": findings }));
+        let about = if offline { None } else { ctx.workspace().ok() };
+        print_json(about.as_ref(), "findings", &findings);
     } else if findings.is_empty() {
         println!("No problems found.");
     } else {
@@ -170,7 +171,7 @@ pub(super) async fn show_migration(ctx: &Ctx, version: i64, json: bool) -> Resul
     let s = ctx.session()?;
     let d = ops::migration(&s, version).await?;
     if json {
-        print_json(&d);
+        print_json(Some(&s.ws), "migration", &d);
         return Ok(());
     }
     let r = &d.row;

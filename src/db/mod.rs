@@ -29,6 +29,7 @@ pub use target::{ConnectOptions, Target};
 pub struct Applied {
     pub version: i64,
     pub description: String,
+    #[serde(serialize_with = "crate::timestamp::millis")]
     pub installed_on: DateTime<Utc>,
     /// `false`: the migration failed part way outside a transaction and the database needs a person.
     pub success: bool,
@@ -126,6 +127,7 @@ pub struct NewEvent {
 #[ts(export)]
 pub struct Event {
     pub id: i64,
+    #[serde(serialize_with = "crate::timestamp::millis")]
     pub at: DateTime<Utc>,
     #[sqlx(try_from = "String")]
     pub kind: EventKind,

@@ -59,16 +59,22 @@ pub struct Finding {
     pub advice: String,
 }
 
-#[derive(ts_rs::TS, Debug, Clone, Default, Serialize)]
+#[derive(ts_rs::TS, Debug, Clone, Serialize)]
 #[ts(export)]
 pub struct LintReport {
-    pub dialect: String,
+    /// Spelt as everywhere in JSON (`sqlite`); `dialect_name` is for people (`SQLite`).
+    pub dialect: Dialect,
+    pub dialect_name: String,
     /// How many files were read (ups and downs).
     pub files: usize,
     pub findings: Vec<Finding>,
 }
 
 impl LintReport {
+    fn new(dialect: Dialect) -> LintReport {
+        LintReport { dialect, dialect_name: dialect.name().to_string(), files: 0, findings: Vec::new() }
+    }
+
     pub fn errors(&self) -> usize {
         self.findings.iter().filter(|f| f.severity == Severity::Error).count()
     }
@@ -99,7 +105,7 @@ pub(crate) struct Input<'a> {
 
 /// Lints migrations in order; each table created by one counts as new for those after it.
 pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config: &LintConfig) -> LintReport {
-    let mut report = LintReport { dialect: dialect.name().to_string(), ..Default::default() };
+    let mut report = LintReport::new(dialect);
     let mut new_tables = BTreeSet::new();
     for m in migrations {
         let up_name = shown(&m.path, root);
@@ -124,7 +130,7 @@ pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config
 
 /// Lints files that are not migrations of the project (`godwit lint a.sql b.sql`), in the order given.
 pub fn lint_files(files: &[(String, String)], dialect: Dialect, config: &LintConfig) -> LintReport {
-    let mut report = LintReport { dialect: dialect.name().to_string(), ..Default::default() };
+    let mut report = LintReport::new(dialect);
     let mut new_tables = BTreeSet::new();
     for (name, sql) in files {
         report.files += 1;

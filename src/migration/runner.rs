@@ -445,7 +445,7 @@ async fn run(
         let result = stoppable(work, interrupter.as_deref(), &opts.cancel, opts.stall_timeout).await;
         match result {
             Ok(d) => {
-                let duration_ns = crate::db::ns(d);
+                let duration_ns = recorded_ns(db, m.version).await.unwrap_or_else(|| crate::db::ns(d));
                 on_event(&RunEvent::MigrationFinished {
                     direction,
                     version: m.version,
@@ -541,6 +541,14 @@ async fn run(
 
 /// Returns (the error to report) only once the server has not confirmed for `stall` that the
 /// session still runs its statement: it said no, or could not be asked.
+/// The time the database recorded for the migration just run. The run, status and history all show
+/// this one: a driver's own clock also counts the commit and the round trip, which the history does
+/// not (PostgreSQL and MySQL measure on the server, inside the transaction).
+async fn recorded_ns(db: &mut dyn Database, version: i64) -> Option<i64> {
+    let events = db.events(Some(version), 1).await.ok()?;
+    events.into_iter().next().filter(|e| e.outcome == crate::db::Outcome::Ok)?.duration_ns.filter(|n| *n >= 0)
+}
+
 async fn stalled(interrupter: Option<&dyn db::Interrupt>, stall: Duration) -> Error {
     let Some(i) = interrupter else { return std::future::pending().await };
     let every = (stall / 4).max(Duration::from_millis(250));

@@ -42,6 +42,7 @@ pub struct StatusRow {
     pub file: Option<String>,
     pub kind: Option<Kind>,
     pub no_transaction: bool,
+    #[serde(serialize_with = "crate::timestamp::opt_millis")]
     pub applied_at: Option<DateTime<Utc>>,
     /// OS user@host of the last apply (`_godwit_log`); none for migrations applied by other tools.
     pub applied_by: Option<String>,
