@@ -22,7 +22,8 @@ mod tests {
 
     #[test]
     fn one_precision() {
-        let t = chrono::Utc.with_ymd_and_hms(2026, 12, 3, 23, 24, 34).unwrap() + chrono::Duration::microseconds(120_456);
+        let t =
+            chrono::Utc.with_ymd_and_hms(2026, 12, 3, 23, 24, 34).unwrap() + chrono::Duration::microseconds(120_456);
         #[derive(serde::Serialize)]
         struct W {
             #[serde(serialize_with = "super::millis")]

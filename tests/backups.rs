@@ -120,6 +120,14 @@ async fn round_trip(d: Dialect) {
     let books =
         entry["tables"].as_array().unwrap().iter().find(|t| t["table"].as_str().unwrap().ends_with("books")).unwrap();
     assert_eq!(books["rows"], 20000);
+    // What a verify found, for a script.
+    let o = godwit(&t, data_dir.path(), &["backups", "verify", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((o.status.code(), &v["id"], &v["differences"]), (Some(0), &entry["id"], &serde_json::json!([])), "{v}");
+    assert_eq!(
+        v["rows"].as_i64(),
+        entry["tables"].as_array().map(|t| t.iter().map(|t| t["rows"].as_i64().unwrap()).sum())
+    );
     // The file is the tool's own dump (a MariaDB one zstd-compressed): restorable by hand.
     if d != Dialect::Sqlite {
         let file = walk(data_dir.path())
@@ -353,7 +361,8 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
     t.write("3_bad.sql", bad);
     let o = run(&["up", "--confirm", "dev"]);
     assert_eq!(o.status.code(), Some(1));
-    let newest = serde_json::from_slice::<serde_json::Value>(&run(&["backups", "--json"]).stdout).unwrap()["backups"][0]["id"]
+    let newest = serde_json::from_slice::<serde_json::Value>(&run(&["backups", "--json"]).stdout).unwrap()["backups"]
+        [0]["id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use godwit::db::Dialect;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Connection, Executor};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -231,6 +231,14 @@ async fn a_failing_and_an_unreachable_tenant_leave_the_others_at_head(d: Dialect
     assert_eq!(state(&r, &bad), "failed");
     let failed = r["members"].as_array().unwrap().iter().find(|m| m["name"] == bad.as_str()).unwrap();
     assert_eq!(failed["error"]["problem"]["problem"], "migration_failed", "{failed}");
+    // Where it failed, as one environment's error says it (PostgreSQL gives no position for a
+    // table that exists; MariaDB's statement is counted).
+    if d == Dialect::MySql {
+        let at = &failed["error"]["location"];
+        assert_eq!((&at["file"], &at["line"]), (&json!("1_users.up.sql"), &json!(1)), "{failed}");
+    }
+    let fine = r["members"].as_array().unwrap().iter().find(|m| m["name"] == t.names[0].as_str()).unwrap();
+    assert_eq!(fine["detail"], "3 migration(s) run", "{fine}");
     assert_eq!(state(&r, "gone"), "unreachable");
     assert_eq!(t.applied(&t.names[0]).await, 3);
     assert_eq!(t.applied(&t.names[49]).await, 3);
@@ -366,6 +374,13 @@ async fn a_pattern_fleet_lists_the_servers_matching_databases_and_a_protected_on
     let backups = r["members"].as_array().unwrap().iter().filter(|m| m["backup"].is_string()).count();
     assert_eq!(backups, 5, "{r}");
     assert!(t.data().join("backups/fleet-test").is_dir());
+    // Each backup verified, and the row says what was found (`--json` after `verify` too).
+    let (code, r) = t.fleet(&["backups", "verify"]);
+    assert_eq!(code, 0, "{r}");
+    for m in r["members"].as_array().unwrap() {
+        let detail = m["detail"].as_str().unwrap_or_default();
+        assert!(detail.starts_with("backup ") && detail.contains(" matches: "), "{m}");
+    }
 
     // A migration with a lint error (made one on every database by the project's `[lint]`): each
     // protected member's run guard asks for it to be acknowledged, as one environment's does; the

@@ -340,7 +340,10 @@ async fn odd_database_names_reach_the_dump_tools_as_names(d: Dialect) {
     let o = p.godwit(&["backups", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let id = list["backups"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(list["backups"][0]["tables"].as_array().unwrap().iter().map(|t| t["rows"].as_i64().unwrap()).sum::<i64>(), 4);
+    assert_eq!(
+        list["backups"][0]["tables"].as_array().unwrap().iter().map(|t| t["rows"].as_i64().unwrap()).sum::<i64>(),
+        4
+    );
     let o = p.godwit(&["backups", "verify", &id]);
     assert!(o.status.success(), "{}", text(&o));
     let o = p.godwit(&["restore", &id, "--confirm", "dev"]);

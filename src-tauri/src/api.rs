@@ -477,6 +477,23 @@ pub struct FleetRunRequest {
     pub acknowledge_lint: bool,
 }
 
+/// The SQL a fleet's `up` or `down` would send, given where its members stand (`newest`, from its
+/// status); the other actions send none.
+pub fn fleet_preview(
+    state: &AppState,
+    action: FleetAction,
+    newest: &[Option<i64>],
+) -> Result<Vec<godwit::migration::runner::Step>> {
+    let direction = match action {
+        FleetAction::Up => Direction::Up,
+        FleetAction::Down => Direction::Down,
+        _ => return Ok(Vec::new()),
+    };
+    let p = project(state)?;
+    let source = godwit::migration::source::Source::load_with(&p.migrations_dir(), &p.checksums())?;
+    godwit::fleet::preview(&source, direction, newest)
+}
+
 /// Works on every database of a fleet, streaming each one's row as it changes; a cancel stops
 /// starting databases, and the running ones stop after their current migration.
 pub async fn fleet_run(state: &AppState, req: FleetRunRequest, sink: Sink<'_>) -> Result<godwit::fleet::FleetReport> {

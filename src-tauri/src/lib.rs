@@ -340,6 +340,15 @@ async fn verify_migrations(
 }
 
 #[tauri::command]
+fn fleet_preview(
+    state: State<'_, AppState>,
+    action: api::FleetAction,
+    newest: Vec<Option<i64>>,
+) -> CommandResult<Vec<godwit::migration::runner::Step>> {
+    Ok(api::fleet_preview(&state, action, &newest)?)
+}
+
+#[tauri::command]
 async fn drift(state: State<'_, AppState>, env: String) -> CommandResult<SchemaComparison> {
     Ok(api::drift(&state, &env).await?)
 }
@@ -444,6 +453,7 @@ pub fn run() {
             plan,
             run_migrations,
             fleet_run,
+            fleet_preview,
             cancel,
             repair,
             resolve,

@@ -395,7 +395,11 @@ pub(super) enum Verb {
 pub(super) enum BackupsCmd {
     /// Restore a backup (the newest when no id is given) into a scratch database and compare
     /// tables, rows and schema with its manifest.
-    Verify { id: Option<String> },
+    Verify {
+        id: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -484,6 +488,7 @@ impl Verb {
     /// Whether one JSON document was asked for on stdout: a failure is then written there too.
     pub(super) fn json(&self) -> bool {
         match self {
+            Verb::Backups { cmd: Some(BackupsCmd::Verify { json: v, .. }), json } => json.json || v.json,
             Verb::Backups { json, .. }
             | Verb::VerifyBackups { json }
             | Verb::Templates { json, .. }

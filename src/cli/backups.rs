@@ -49,20 +49,25 @@ pub(super) fn list(ctx: &Ctx, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn verify(ctx: &Ctx, id: Option<&str>) -> Result<()> {
+pub(super) async fn verify(ctx: &Ctx, id: Option<&str>, json: bool) -> Result<()> {
     let s = ctx.session()?;
     let shown = BackupProgress::new();
     let result = ops::verify_backup(&s, id, &ctx.cancel_on_signals(), &|e| shown.on_event(e)).await;
     shown.finish();
     let c = result?;
-    if c.matches() {
+    if json {
+        print_json(Some(&s.ws), "verified", &c);
+    }
+    if c.matches() && json {
+        Ok(())
+    } else if c.matches() {
         println!(
             "Backup {} is good: restored into a scratch database, {} tables and {} rows and the schema match.",
             c.id, c.tables, c.rows
         );
         Ok(())
     } else {
-        for d in &c.differences {
+        for d in c.differences.iter().filter(|_| !json) {
             println!("- {d}");
         }
         Err(Error::failed(format!("backup {} does not match what was recorded when it was made", c.id)))

@@ -132,11 +132,7 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
         let up_ns = total_ns(&up);
         finish_run(up, &label)?;
         match empty_down {
-            false => println!(
-                "Redo of {version} passed: its down ({}) and up ({}) both ran.",
-                ms(down_ns),
-                ms(up_ns)
-            ),
+            false => println!("Redo of {version} passed: its down ({}) and up ({}) both ran.", ms(down_ns), ms(up_ns)),
             true => println!("Redo of {version} ran, but its down has no statement: the down was not tested."),
         }
     }

@@ -76,7 +76,9 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
             *json,
         ),
         Verb::Redo => (Operation::Run { work: Work::Redo, allow_out_of_order: false, acknowledge_lint: false }, false),
-        Verb::Backups { cmd: Some(BackupsCmd::Verify { id: None }), json } => (Operation::VerifyBackups, json.json),
+        Verb::Backups { cmd: Some(BackupsCmd::Verify { id: None, json: v }), json } => {
+            (Operation::VerifyBackups, json.json || v.json)
+        }
         Verb::VerifyBackups { json } => (Operation::VerifyBackups, json.json),
         Verb::Secret { cmd: SecretCmd::Set { env: None, stdin } } => return secret_set(p, name, *stdin),
         _ => {
@@ -221,8 +223,7 @@ fn line(r: &MemberRow, width: usize) -> String {
     let time = r.ms.map_or(String::new(), |ms| super::progress::ms(ms as i64 * 1_000_000));
     let detail = match &r.error {
         Some(e) => e.message.lines().next().unwrap_or_default().to_string(),
-        None if r.done > 0 => format!("{} migration(s) run", r.done),
-        None => String::new(),
+        None => r.detail.clone().unwrap_or_default(),
     };
     format!("{:width$}  {version:>14}  {state:<12}  {time:>7}  {detail}", r.name).trim_end().to_string()
 }

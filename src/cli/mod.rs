@@ -210,8 +210,10 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Db { cmd } => db_verb(&ctx, cmd).await,
         Verb::Backup => backups::backup_verb(&ctx).await,
         Verb::Backups { cmd: None, json } => backups::list(&ctx, json.json),
-        Verb::Backups { cmd: Some(BackupsCmd::Verify { id }), .. } => backups::verify(&ctx, id.as_deref()).await,
-        Verb::VerifyBackups { .. } => backups::verify(&ctx, None).await,
+        Verb::Backups { cmd: Some(BackupsCmd::Verify { id, json: v }), json } => {
+            backups::verify(&ctx, id.as_deref(), json.json || v.json).await
+        }
+        Verb::VerifyBackups { json } => backups::verify(&ctx, None, json.json).await,
         Verb::Restore { id } => backups::restore(&ctx, id.as_deref()).await,
         Verb::Secret { cmd } => secret_verb(&ctx, cmd),
         Verb::Up { to, dry_run, allow_out_of_order, backup, verify, json, plan, acknowledge_lint } => {

@@ -3,7 +3,9 @@
 //! The state lives in each database's own history: a rerun finds exactly the ones still behind.
 
 mod members;
+mod preview;
 mod run;
 
 pub use members::*;
+pub use preview::preview;
 pub use run::*;

@@ -105,6 +105,8 @@ pub struct MemberRow {
     pub ms: Option<u64>,
     /// The backup taken before its run.
     pub backup: Option<String>,
+    /// What it did, in words, when it did something (migrations run, a backup verified).
+    pub detail: Option<String>,
     pub error: Option<MemberError>,
 }
 
@@ -115,6 +117,8 @@ pub struct MemberError {
     pub kind: ErrorKind,
     pub problem: Problem,
     pub message: String,
+    /// The file, line and column it failed at, as one environment's error gives them.
+    pub location: Option<crate::error::Location>,
     /// The ways out, as one environment's error offers them (lint errors to acknowledge, a
     /// migration to resolve).
     pub remedies: Vec<crate::error::Remedy>,
@@ -126,6 +130,7 @@ impl From<&Error> for MemberError {
             kind: e.kind(),
             problem: e.problem.clone(),
             message: e.message.clone(),
+            location: e.location.clone(),
             remedies: e.remedies.clone(),
         }
     }
@@ -248,6 +253,7 @@ pub async fn run(
             running: None,
             ms: None,
             backup: None,
+            detail: None,
             error: None,
         })
         .collect();
@@ -469,7 +475,13 @@ async fn one(
                 [one] => one.message.clone(),
                 [first, ..] => format!("{} (and {} more)", first.message, found.len() - 1),
             };
-            Some(MemberError { kind: ErrorKind::Failed, problem: Problem::Failed, message, remedies: Vec::new() })
+            Some(MemberError {
+                kind: ErrorKind::Failed,
+                problem: Problem::Failed,
+                message,
+                location: None,
+                remedies: Vec::new(),
+            })
         }
         _ => None,
     };
@@ -501,7 +513,11 @@ async fn work(
     match op {
         Operation::Status | Operation::Check => (None, false),
         Operation::VerifyBackups => match ops::verify_backup(s, None, cancel, &|_| {}).await {
-            Ok(c) if c.matches() => (None, false),
+            Ok(c) if c.matches() => {
+                row.detail =
+                    Some(format!("backup {} matches: {} table(s), {} row(s) and the schema", c.id, c.tables, c.rows));
+                (None, false)
+            }
             Ok(c) => {
                 (Some(Error::failed(format!("backup {} does not match: {}", c.id, c.differences.join("; ")))), false)
             }
@@ -525,6 +541,7 @@ async fn work(
             match ops::run(s, req, cancel, &mut on_run, &|_| {}).await {
                 Ok((report, then)) => {
                     row.done = report.done.len() + then.as_ref().map_or(0, |t| t.done.len());
+                    row.detail = (row.done > 0).then(|| format!("{} migration(s) run", row.done));
                     row.backup = report.backup.clone();
                     let whole = !report.cancelled && report.failure.is_none();
                     let at_head = whole && matches!(work, Work::Up(None));

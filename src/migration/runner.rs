@@ -171,7 +171,7 @@ impl RunReport {
     }
 }
 
-fn step(m: &MigrationFile, direction: Direction) -> Result<Step> {
+pub(crate) fn step(m: &MigrationFile, direction: Direction) -> Result<Step> {
     let (file, sql) = match direction {
         Direction::Up => (m.file_name(), m.sql.clone()),
         Direction::Down => {

@@ -45,6 +45,9 @@ test('a fleet of a thousand tenants runs from the Fleet screen', async (t) => {
     assert.ok(drawn > 5 && drawn < 120, `${drawn} rows drawn`);
 
     await click(browser, 'Run…');
+    // The SQL a run would send, read before it starts.
+    await seeText(browser, '2 migration(s) pending on at least one database');
+    await seeText(browser, 'ALTER TABLE users ADD COLUMN email TEXT;');
     await fill(browser, 'Databases at once', '8');
     await click(browser, 'Run', '.dialog footer');
     await seeText(browser, 'at head 999', 120000);
@@ -58,6 +61,12 @@ test('a fleet of a thousand tenants runs from the Fleet screen', async (t) => {
     rmSync(bad);
     await click(browser, 'All', '.filters');
     await click(browser, 'Run…');
+    // Only the failed tenant lacks them now; it runs both.
+    await seeText(browser, '2 migration(s) pending on at least one database');
+    await fill(browser, 'What to run', 'down');
+    await seeText(browser, 'Each database rolls back its newest; 1 down(s) in all');
+    await seeText(browser, 'ALTER TABLE users DROP COLUMN email;');
+    await fill(browser, 'What to run', 'up');
     await click(browser, 'Run', '.dialog footer');
     await seeText(browser, 'at head 1000', 120000);
     assert.match(await windowText(browser), /unreachable 1/);

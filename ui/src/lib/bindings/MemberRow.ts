@@ -29,4 +29,8 @@ ms: number | null,
 /**
  * The backup taken before its run.
  */
-backup: string | null, error: MemberError | null, };
+backup: string | null, 
+/**
+ * What it did, in words, when it did something (migrations run, a backup verified).
+ */
+detail: string | null, error: MemberError | null, };

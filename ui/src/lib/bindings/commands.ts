@@ -11,6 +11,7 @@ import type { Direction } from './Direction';
 import type { EnvConfig } from './EnvConfig';
 import type { Event } from './Event';
 import type { Finding } from './Finding';
+import type { FleetAction } from './FleetAction';
 import type { FleetReport } from './FleetReport';
 import type { FleetRunRequest } from './FleetRunRequest';
 import type { ImportOutcome } from './ImportOutcome';
@@ -30,6 +31,7 @@ import type { Schema } from './Schema';
 import type { SchemaComparison } from './SchemaComparison';
 import type { SquashOutcome } from './SquashOutcome';
 import type { StatusReport } from './StatusReport';
+import type { Step } from './Step';
 import type { TemplateInfo } from './TemplateInfo';
 import type { VerifyReport } from './VerifyReport';
 
@@ -79,6 +81,7 @@ export const commands = {
   backupNow: (env: string, onEvent: (e: AppEvent) => void) => streaming<BackupEntry, AppEvent>('backup_now', { env }, onEvent),
   verifyBackup: (env: string, id: string, onEvent: (e: AppEvent) => void) => streaming<Comparison, AppEvent>('verify_backup', { env, id }, onEvent),
   verifyMigrations: (env: string, from: number | null, onEvent: (e: AppEvent) => void) => streaming<VerifyReport, AppEvent>('verify_migrations', { env, from }, onEvent),
+  fleetPreview: (action: FleetAction, newest: Array<number | null>) => invoke<Array<Step>>('fleet_preview', { action, newest }),
   drift: (env: string) => invoke<SchemaComparison>('drift', { env }),
   lintPending: (env: string) => invoke<LintReport>('lint_pending', { env }),
   lintDraft: (env: string, up: string, down: string | null, noTransaction: boolean) => invoke<Array<LintFinding>>('lint_draft', { env, up, down, noTransaction }),
