@@ -4,7 +4,7 @@ import { applyEvent, countStates, filtered } from './fleet';
 
 const row = (name: string, state: MemberRow['state']): MemberRow => ({
   name, database: `postgres://db/${name}`, server: 'postgres://app@db:5432', state,
-  version: null, pending: 0, done: 0, running: null, ms: null, backup: null, error: null,
+  version: null, pending: 0, done: 0, running: null, ms: null, backup: null, detail: null, error: null,
 });
 
 describe('a fleet table', () => {
