@@ -406,6 +406,21 @@ async fn json_is_one_envelope_and_errors_are_json_too() {
     assert_eq!(v["findings"][0]["kind"], "out_of_order");
 }
 
+/// `sqlite::memory:` is an empty database for as long as the command runs, not a missing file.
+#[tokio::test]
+async fn an_in_memory_sqlite_database_is_empty_not_missing() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    let o = godwit(t.dir.path(), "sqlite::memory:", &["status", "--json"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!((&v["summary"]["applied"], &v["summary"]["pending"]), (&json!(0), &json!(1)), "{v}");
+    let o = godwit(t.dir.path(), "sqlite::memory:", &["up"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("in memory: what ran is gone"), "{}", o.stdout);
+    assert!(!t.dir.path().join(":memory:").exists(), "no file of that name");
+}
+
 /// Another tool's word for a verb (the seed guide's `make migrate`, Alembic's `upgrade`) is
 /// answered with Godwit's, and refused as any unknown verb is.
 #[test]

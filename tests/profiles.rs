@@ -257,6 +257,16 @@ fn headless_pipelines_use_the_environment_variable_without_any_keyring() {
     assert!(text(&o).contains("GODWIT_PASSWORD_CI") && text(&o).contains("keyring"), "{}", text(&o));
     let o = run(&[("GODWIT_PASSWORD_CI", pw)], &["--env", "ci", "up"]);
     assert!(o.status.success(), "{}", text(&o));
+
+    // Adding an environment here advises what works without a keyring, not `secret set`; `--url`
+    // and `--driver` together are a conflict, not a missing `--database`.
+    let o = run(&[], &["env", "add", "staging", "--url", &cluster.url()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("GODWIT_PASSWORD_STAGING") && out.contains("No OS keyring"), "{out}");
+    let o = run(&[], &["env", "add", "qa", "--url", &cluster.url(), "--driver", "postgres"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("--database"), "{}", text(&o));
 }
 
 #[test]

@@ -417,7 +417,7 @@ pub(super) enum EnvCmd {
     Add {
         name: String,
         /// Instead of --url: postgres, mysql or sqlite.
-        #[arg(long, requires = "database")]
+        #[arg(long, requires = "database", conflicts_with = "url")]
         driver: Option<String>,
         /// With --driver: the server's host (default localhost).
         #[arg(long, requires = "driver")]

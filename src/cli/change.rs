@@ -124,6 +124,9 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     .await;
     shown.finish();
     let (report, then) = result?;
+    if s.ws.target.is_memory() {
+        println!("{label} is in memory: what ran is gone when this command ends.");
+    }
     let version = report.planned.first().map(|s| s.version).unwrap_or_default();
     let empty_down = report.warnings.iter().any(|w| w.kind == crate::event::WarningKind::EmptyDown);
     let down_ns = total_ns(&report);

@@ -34,10 +34,21 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
             println!("Added environment `{name}` to {}.", path.display());
             let w = p.workspace(Some(name))?;
             if w.target.dialect().has_passwords() {
-                println!(
-                    "Store its password with `{g} secret set {name}`, then check it with `{g} env test {name}`.",
-                    g = ctx.again
-                );
+                let g = &ctx.again;
+                let source = p.envs().into_iter().find(|e| &e.name == name).map(|e| e.password);
+                let var = crate::project::password_var(name);
+                match source {
+                    Some(PasswordSource::Environment) => {
+                        println!("Its password comes from {var}: check it with `{g} env test {name}`.")
+                    }
+                    // `secret set` would fail here: say what works instead.
+                    Some(PasswordSource::Unknown) => println!(
+                        "No OS keyring answers here, so its password cannot be stored: set {var} where Godwit runs (or                          start a Secret Service and use `{g} secret set {name}`), then check it with `{g} env test {name}`."
+                    ),
+                    _ => println!(
+                        "Store its password with `{g} secret set {name}`, then check it with `{g} env test {name}`."
+                    ),
+                }
             }
             Ok(())
         }

@@ -114,7 +114,7 @@ impl Sqlite {
                 ),
             ));
         }
-        if !opts.create_sqlite && !path.exists() {
+        if !opts.create_sqlite && !path.exists() && !target.is_memory() {
             return Err(Error::new(
                 Problem::NoDatabase,
                 format!(

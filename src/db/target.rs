@@ -297,8 +297,13 @@ impl Target {
     pub fn is_unborn(&self) -> bool {
         self.sqlite_path.as_ref().is_some_and(|p| {
             let folder = p.parent().is_none_or(|d| d.as_os_str().is_empty() || d.is_dir());
-            p.to_str() != Some(":memory:") && !p.exists() && folder
+            !self.is_memory() && !p.exists() && folder
         })
+    }
+
+    /// `sqlite::memory:`: a database that lives as long as its connection (this command).
+    pub fn is_memory(&self) -> bool {
+        self.sqlite_path.as_deref().is_some_and(|p| p.as_os_str() == ":memory:")
     }
 
     /// The same server and credentials, another database (or SQLite file): for scratch restores.
