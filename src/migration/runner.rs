@@ -300,17 +300,7 @@ async fn locked_work(
     };
     let planned = steps(&plan, direction)?;
     if let Some(seen) = &opts.expect {
-        let changes = plan_changes(seen, &planned);
-        if !changes.is_empty() {
-            return Err(Error::new(
-                Problem::PlanChanged,
-                format!(
-                    "the plan changed since it was previewed, so nothing was run:\n{}\nLook at the plan as it is now.",
-                    changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
-                ),
-            )
-            .with_remedy(crate::error::Remedy::Preview));
-        }
+        expect_plan(seen, &planned)?;
     }
     match work {
         Work::Up(_) | Work::Down(_) => {
@@ -333,6 +323,22 @@ async fn locked_work(
 }
 
 /// What `up` would run, with its SQL, given the history; runs nothing.
+/// Refuses a run whose steps are not the ones a person saw.
+pub fn expect_plan(seen: &[Seen], planned: &[Step]) -> Result<()> {
+    let changes = plan_changes(seen, planned);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        Problem::PlanChanged,
+        format!(
+            "the plan changed since it was previewed, so nothing was run:\n{}\nLook at the plan as it is now.",
+            changes.iter().map(|c| format!("  - {c}")).collect::<Vec<_>>().join("\n")
+        ),
+    )
+    .with_remedy(crate::error::Remedy::Preview))
+}
+
 pub fn preview_up(
     source: &Source,
     applied: &[db::Applied],

@@ -105,6 +105,11 @@ pub async fn run(
         on: on_backup,
         taken: None,
     };
+    // Opening a SQLite file that does not exist yet makes it: a saved plan that no longer holds is
+    // refused first, so the refusal leaves no empty file behind.
+    if let (Some(seen), Work::Up(to), true) = (&opts.expect, req.work, s.ws.target.is_unborn()) {
+        runner::expect_plan(seen, &runner::preview_up(&source, &[], to, req.allow_out_of_order)?.planned)?;
+    }
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
     if let (Work::Up(to), true) = (req.work, s.ws.protected) {
         let guarded = async {
