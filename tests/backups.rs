@@ -161,7 +161,27 @@ async fn round_trip(d: Dialect) {
     }
 }
 
-on_each_db!(round_trip);
+/// `backup` takes the migration lock: while a run holds it, the backup waits, and gives up after
+/// `--lock-timeout` with nothing taken (exit 4); once it is free, the backup goes.
+async fn a_backup_waits_for_a_migration_run(d: Dialect) {
+    let t = TestDb::new(d).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    let mut run = t.connect().await;
+    run.lock(std::time::Duration::from_secs(5)).await.unwrap();
+    let o = godwit(&t, data_dir.path(), &["--lock-timeout", "1", "backup"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(files(data_dir.path()).iter().all(|f| !f.ends_with(".partial")), "nothing left half-written");
+    let o = godwit(&t, data_dir.path(), &["backups", "--json"]);
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["backups"], serde_json::json!([]));
+    run.unlock().await.unwrap();
+    let o = godwit(&t, data_dir.path(), &["--lock-timeout", "1", "backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    run.close().await;
+}
+
+on_each_db!(round_trip, a_backup_waits_for_a_migration_run);
 
 #[tokio::test]
 async fn missing_and_too_old_tools_stop_before_anything_runs() {

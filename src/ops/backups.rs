@@ -11,7 +11,14 @@ pub async fn backup(s: &Session, cancel: &Cancel, on: &(dyn Fn(&BackupEvent) + S
             format!("{} does not exist yet: there is nothing to back up.", s.ws.target.display()),
         )
     })?;
+    // Under the migration lock, as a run's own backup is: a dump taken while another run migrates
+    // would hold half its change, and its manifest would name the wrong version.
+    if let Err(e) = db.lock(s.lock_timeout).await {
+        db.close().await;
+        return Err(e.and("no backup was taken"));
+    }
     let r = backup::backup(db.as_mut(), &s.ws.target, &store, &s.ws.confirm_name(), s.keep, cancel, on).await;
+    let _ = db.unlock().await;
     db.close().await;
     r
 }
