@@ -251,6 +251,57 @@ async fn a_full_disk_leaves_no_backup_and_migrates_nothing() {
     assert!(files(mount.path()).is_empty(), "no half file left: {:?}", files(mount.path()));
 }
 
+/// A SQLite database on a full disk: the run says it is the disk (not the file), changes nothing,
+/// and goes through once there is room.
+#[tokio::test]
+async fn a_full_disk_under_sqlite_is_named_and_changes_nothing() {
+    let mount = tempfile::tempdir().unwrap();
+    let ok =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(mount.path()).status().unwrap();
+    assert!(ok.success(), "this test needs to mount a small tmpfs (run as root)");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(mount.path().to_path_buf());
+    let migrations = mount.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(migrations.join("1_a.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
+    std::fs::write(
+        migrations.join("2_big.sql"),
+        "CREATE TABLE big AS WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 20000) \
+         SELECT n, hex(randomblob(40)) AS v FROM g;",
+    )
+    .unwrap();
+    let godwit = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(mount.path())
+            .args(["--url", "sqlite://dev.db", "--source", "migrations", "--errors", "json"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(godwit(&["up", "--to", "1"]).status.success());
+    let o = godwit(&["up"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let doc: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stderr).lines().last().unwrap()).unwrap();
+    assert_eq!(doc["problem"]["problem"], "io", "{doc}");
+    let remedies: Vec<&str> =
+        doc["remedies"].as_array().unwrap().iter().map(|r| r["remedy"].as_str().unwrap()).collect();
+    assert!(!remedies.contains(&"fix_and_apply"), "the file is not what to fix: {doc}");
+    let o = godwit(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!((&v["summary"]["applied"], &v["summary"]["pending"]), (&serde_json::json!(1), &serde_json::json!(1)));
+    // Room made: the same file goes through.
+    let ok = Command::new("mount").args(["-o", "remount,size=16m"]).arg(mount.path()).status().unwrap();
+    assert!(ok.success());
+    let o = godwit(&["up"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 #[tokio::test]
 async fn a_damaged_or_truncated_backup_is_refused() {
     let t = TestDb::new(Dialect::MySql).await;

@@ -43,7 +43,8 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
                     }
                     // `secret set` would fail here: say what works instead.
                     Some(PasswordSource::Unknown) => println!(
-                        "No OS keyring answers here, so its password cannot be stored: set {var} where Godwit runs (or                          start a Secret Service and use `{g} secret set {name}`), then check it with `{g} env test {name}`."
+                        "No OS keyring answers here, so its password cannot be stored: set {var} where Godwit runs (or \
+                         start a Secret Service and use `{g} secret set {name}`), then check it with `{g} env test {name}`."
                     ),
                     _ => println!(
                         "Store its password with `{g} secret set {name}`, then check it with `{g} env test {name}`."

@@ -2,6 +2,7 @@
 //! keeps a second writer out), its bookkeeping is added before the commit. sqlx takes no lock on
 //! SQLite; the immediate transaction and the history table's primary key keep runs apart.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -142,7 +143,29 @@ impl Sqlite {
 
     /// A SQLite error, naming the file. Busy or locked (another connection kept the write lock
     /// past the lock timeout) is a lock wait, exit 4; a damaged file says so.
+    /// Why a write failed when it is the disk, not the SQL: SQLITE_FULL, or an I/O error on a file
+    /// system with next to nothing left.
+    fn out_of_space(&self, e: &sqlx::Error) -> Option<String> {
+        let free = free_bytes(&self.path);
+        let full = match primary_code(e) {
+            Some(13) => true,
+            Some(10) => free.is_some_and(|f| f < 1 << 20),
+            _ => false,
+        };
+        let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        full.then(|| {
+            let left = free.map(|f| format!(" ({f} bytes free)")).unwrap_or_default();
+            format!(
+                "the disk holding {} is full{left}. Free space there, then run again: the migration's file needs no change.",
+                folder.display()
+            )
+        })
+    }
+
     fn lite(&self, e: sqlx::Error) -> Error {
+        if let Some(why) = self.out_of_space(&e) {
+            return Error::new(crate::error::Problem::Io { path: self.path.display().to_string() }, why);
+        }
         let file = self.path.display();
         if is_busy(&e) {
             return Error::new(
@@ -203,7 +226,13 @@ impl Sqlite {
         }
         let elapsed = start.elapsed();
         if let Err((e, failed)) = result {
-            let error = migration_error(m, file, sql_text, &e, stmts.get(failed).map(|s| s.offset));
+            let error = match self.out_of_space(&e) {
+                Some(why) => Error::new(
+                    crate::error::Problem::Io { path: self.path.display().to_string() },
+                    format!("migration {} ({}) could not be written: {why}", m.version, m.description),
+                ),
+                None => migration_error(m, file, sql_text, &e, stmts.get(failed).map(|s| s.offset)),
+            };
             if in_tx {
                 let _ = self.batch("ROLLBACK".into()).await;
                 return Err(Failure { error, dirty: false });
@@ -218,7 +247,7 @@ impl Sqlite {
         tail = if in_tx { format!("{tail};\nCOMMIT;") } else { format!("BEGIN;\n{tail};\nCOMMIT;") };
         if let Err(e) = self.batch(tail).await {
             let _ = self.batch("ROLLBACK".into()).await;
-            return Err(Failure { error: e.into(), dirty: !in_tx });
+            return Err(Failure { error: self.lite(e), dirty: !in_tx });
         }
         Ok(elapsed)
     }
@@ -512,6 +541,27 @@ fn chunks<'a, 's>(stmts: &'a [Statement<'s>], bytes: usize) -> impl Iterator<Ite
 /// SQLite's primary result code (the extended code's low byte).
 fn primary_code(e: &sqlx::Error) -> Option<i32> {
     super::error_code(e)?.parse::<i32>().ok().map(|c| c & 0xff)
+}
+
+/// The bytes a file's file system has left for it, where the system says.
+#[cfg(not(unix))]
+fn free_bytes(_: &Path) -> Option<u64> {
+    None
+}
+
+/// The bytes a file's file system has left for it, where the system says.
+#[cfg(unix)]
+fn free_bytes(file: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let c = std::ffi::CString::new(folder.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` is written by statvfs before it is read.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    let st = unsafe { st.assume_init() };
+    Some(st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// SQLITE_BUSY or SQLITE_LOCKED.

@@ -700,14 +700,15 @@ fn explain_failure(
         )
     } else {
         // The database refused its SQL (not a lost connection or a cancel): the file is what to fix.
-        if direction == Direction::Up && error.kind() == ErrorKind::Failed {
+        if direction == Direction::Up && error.problem == Problem::Failed {
             let file = m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             error = error.with_remedy(crate::error::Remedy::FixAndApply { file, kept: done });
         }
         format!("\nMigration {} changed nothing: the database is as it was before it.", m.version)
     };
     error.message = format!("{}{state}\n{done} of {total} migration(s) {verb} before the failure.", error.message);
-    if !matches!(error.kind(), ErrorKind::Input | ErrorKind::Lock) {
+    // A full disk stays what it is: nothing in the migration needs fixing.
+    if !matches!(error.kind(), ErrorKind::Input | ErrorKind::Lock) && !matches!(error.problem, Problem::Io { .. }) {
         error.problem = Problem::MigrationFailed { version: m.version };
     }
     error
