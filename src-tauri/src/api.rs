@@ -54,7 +54,8 @@ pub enum AppEvent {
     /// A fleet's database changed state (`index` in the fleet's order).
     Fleet {
         index: usize,
-        row: godwit::fleet::MemberRow,
+        #[ts(as = "godwit::fleet::MemberRow")]
+        row: Box<godwit::fleet::MemberRow>,
     },
     /// One migration verified (`index` of `total`).
     Verify {
@@ -535,7 +536,7 @@ pub async fn fleet_run(state: &AppState, req: FleetRunRequest, sink: Sink<'_>) -
     let run = godwit::fleet::start(&p, request, &job.cancel, on);
     let forward = async {
         while let Some((index, row)) = rx.recv().await {
-            if !sink(AppEvent::Fleet { index, row }) {
+            if !sink(AppEvent::Fleet { index, row: Box::new(row) }) {
                 job.cancel.cancel();
             }
         }

@@ -561,7 +561,9 @@ fn free_bytes(file: &Path) -> Option<u64> {
         return None;
     }
     let st = unsafe { st.assume_init() };
-    Some(st.f_bavail as u64 * st.f_frsize as u64)
+    // The field types differ between systems (32 bits on some).
+    #[allow(clippy::unnecessary_cast)]
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
 /// SQLITE_BUSY or SQLITE_LOCKED.

@@ -101,12 +101,15 @@ pub(crate) struct Input<'a> {
     pub in_transaction: bool,
     /// A down: only what stops it from running is reported (undoing its up is what it is for).
     pub down: bool,
+    /// Indexes (table, first column) the other migrations linted with it create.
+    pub indexed_elsewhere: &'a [(String, String)],
 }
 
 /// Lints migrations in order; each table created by one counts as new for those after it.
 pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config: &LintConfig) -> LintReport {
     let mut report = LintReport::new(dialect);
     let mut new_tables = BTreeSet::new();
+    let elsewhere: Vec<_> = migrations.iter().flat_map(|m| portable::indexes(&m.sql, dialect)).collect();
     for m in migrations {
         let up_name = shown(&m.path, root);
         report.files += 1;
@@ -115,13 +118,13 @@ pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config
             (Kind::Simple, _) | (_, false) => None,
             _ => Some(m.down_sql().unwrap_or_default()),
         };
-        let mut raws = file_findings(&m.sql, dialect, !m.no_transaction, false, &mut new_tables);
+        let mut raws = file_findings(&m.sql, dialect, !m.no_transaction, false, &mut new_tables, &elsewhere);
         raws.extend(whole::migration(&m.sql, down.as_deref(), dialect, m.kind != Kind::Simple));
         report.findings.extend(place(&m.sql, &up_name, raws, dialect, config));
         if let (Some(down), Some(path)) = (down, m.down_path.as_deref()) {
             report.files += 1;
             let in_tx = !crate::migration::source::no_transaction(&down);
-            let raws = file_findings(&down, dialect, in_tx, true, &mut BTreeSet::new());
+            let raws = file_findings(&down, dialect, in_tx, true, &mut BTreeSet::new(), &[]);
             report.findings.extend(place(&down, &shown(path, root), raws, dialect, config));
         }
     }
@@ -132,11 +135,16 @@ pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config
 pub fn lint_files(files: &[(String, String)], dialect: Dialect, config: &LintConfig) -> LintReport {
     let mut report = LintReport::new(dialect);
     let mut new_tables = BTreeSet::new();
+    let elsewhere: Vec<_> = files
+        .iter()
+        .filter(|(name, _)| !name.ends_with(".down.sql"))
+        .flat_map(|(_, sql)| portable::indexes(sql, dialect))
+        .collect();
     for (name, sql) in files {
         report.files += 1;
         let down = name.ends_with(".down.sql");
         let in_tx = !crate::migration::source::no_transaction(sql);
-        let mut raws = file_findings(sql, dialect, in_tx, down, &mut new_tables);
+        let mut raws = file_findings(sql, dialect, in_tx, down, &mut new_tables, &elsewhere);
         if !down {
             raws.extend(whole::migration(sql, None, dialect, false));
         }
@@ -155,7 +163,7 @@ pub fn lint_draft(
     config: &LintConfig,
 ) -> Vec<Finding> {
     let in_tx = !no_transaction && !crate::migration::source::no_transaction(up);
-    let mut raws = file_findings(up, dialect, in_tx, false, &mut BTreeSet::new());
+    let mut raws = file_findings(up, dialect, in_tx, false, &mut BTreeSet::new(), &[]);
     raws.extend(whole::migration(up, down, dialect, down.is_some()));
     let mut out = place(up, "up", raws, dialect, config);
     if let Some(down) = down {
@@ -163,7 +171,7 @@ pub fn lint_draft(
         out.extend(place(
             down,
             "down",
-            file_findings(down, dialect, in_tx, true, &mut BTreeSet::new()),
+            file_findings(down, dialect, in_tx, true, &mut BTreeSet::new(), &[]),
             dialect,
             config,
         ));
@@ -177,7 +185,14 @@ pub(super) const UNSPLITTABLE: &str = "unsplittable";
 
 /// One file's findings from its dialect's rules, those on tables new in the set dropped; the
 /// tables it creates join `new_tables`.
-fn file_findings(sql: &str, dialect: Dialect, in_tx: bool, down: bool, new_tables: &mut BTreeSet<String>) -> Vec<Raw> {
+fn file_findings(
+    sql: &str,
+    dialect: Dialect,
+    in_tx: bool,
+    down: bool,
+    new_tables: &mut BTreeSet<String>,
+    indexed_elsewhere: &[(String, String)],
+) -> Vec<Raw> {
     let statements = match split::split(sql, dialect) {
         Ok(s) => s,
         Err(e) => {
@@ -191,7 +206,7 @@ fn file_findings(sql: &str, dialect: Dialect, in_tx: bool, down: bool, new_table
             }];
         }
     };
-    let input = Input { sql, statements: &statements, in_transaction: in_tx, down };
+    let input = Input { sql, statements: &statements, in_transaction: in_tx, down, indexed_elsewhere };
     let raws = match dialect {
         Dialect::Postgres => postgres::lint(&input),
         Dialect::MySql | Dialect::Sqlite => portable::lint(&input, dialect),
@@ -298,6 +313,49 @@ pub fn known_rule(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn rules_of(files: &[(&str, &str)], d: Dialect) -> Vec<(String, String)> {
+        let files: Vec<(String, String)> = files.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
+        lint_files(&files, d, &LintConfig::default()).findings.into_iter().map(|f| (f.file, f.rule)).collect()
+    }
+
+    #[test]
+    fn a_foreign_keys_index_in_a_later_migration_covers_it() {
+        let fk = ("1_c.up.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p (id));");
+        let index = ("2_i.up.sql", "CREATE INDEX c_p ON c (p);");
+        let unindexed = ("1_c.up.sql".to_string(), "foreign-key-without-index".to_string());
+        assert!(rules_of(&[fk], Dialect::Sqlite).contains(&unindexed));
+        assert!(!rules_of(&[fk, index], Dialect::Sqlite).contains(&unindexed));
+    }
+
+    #[test]
+    fn timeouts_are_asked_for_only_where_a_table_in_use_is_changed() {
+        let timeouts = |files: &[(&str, &str)]| {
+            rules_of(files, Dialect::Postgres).into_iter().filter(|(_, r)| r.starts_with("require-")).count()
+        };
+        assert_eq!(
+            timeouts(&[("1.up.sql", "CREATE EXTENSION IF NOT EXISTS pgcrypto;\nCREATE TYPE m AS ENUM ('a');")]),
+            0
+        );
+        let new = "CREATE SCHEMA a;\nCREATE TABLE a.t (id bigint PRIMARY KEY);\nCREATE INDEX t_id ON a.t (id);";
+        assert_eq!(timeouts(&[("1.up.sql", new)]), 0, "every table it changes is new");
+        let later = ("2.up.sql", "ALTER TABLE a.t ADD COLUMN n text;");
+        assert_eq!(timeouts(&[("1.up.sql", new), later]), 0, "new in the set");
+        assert_eq!(timeouts(&[later]), 2, "a table in use: both timeouts");
+    }
+
+    #[test]
+    fn dropping_a_schema_says_what_goes_with_it() {
+        let pg = lint_files(
+            &[("1.up.sql".into(), "DROP SCHEMA legacy CASCADE;".into())],
+            Dialect::Postgres,
+            &LintConfig::default(),
+        );
+        let drop = pg.findings.iter().find(|f| f.rule == "ban-drop-schema").unwrap();
+        assert!(drop.message.contains("every table"), "{}", drop.message);
+        let my = rules_of(&[("1.up.sql", "DROP SCHEMA legacy;")], Dialect::MySql);
+        assert_eq!(my, [("1.up.sql".to_string(), "ban-drop-database".to_string())]);
+    }
 
     #[test]
     fn lines_and_columns_are_one_based() {

@@ -22,6 +22,7 @@ pub(super) const RULES: &[&str] = &[
     "mysql-ddl-not-transactional",
     "mysql-table-rebuild",
     "ban-truncate",
+    "ban-drop-database",
 ];
 
 struct Out<'a> {
@@ -43,12 +44,17 @@ impl Out<'_> {
     }
 }
 
-pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
-    let mut raws = Vec::new();
-    let parsed: Vec<_> = input.statements.iter().map(|s| (s, parse_one(s.sql, dialect))).collect();
-    // Indexes the file creates, as (table, first column): a foreign key's column is covered by one.
+/// The indexes a file's statements create, as (table, first column): a foreign key's column is
+/// covered by one, in the same file or another of the migrations linted together.
+pub(super) fn indexes(sql: &str, dialect: Dialect) -> Vec<(String, String)> {
+    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return Vec::new() };
+    let parsed: Vec<_> = statements.iter().map(|s| (s, parse_one(s.sql, dialect))).collect();
+    indexes_in(&parsed)
+}
+
+fn indexes_in(parsed: &[(&crate::syntax::split::Statement<'_>, Option<Statement>)]) -> Vec<(String, String)> {
     let mut indexed: Vec<(String, String)> = Vec::new();
-    for (_, s) in &parsed {
+    for (_, s) in parsed {
         match s {
             Some(Statement::CreateIndex(i)) => {
                 if let Some(c) = i.columns.first().and_then(|c| column_of(&c.column.expr)) {
@@ -62,7 +68,7 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
         }
     }
     // A table renamed in the file (a rebuild's `posts_new` to `posts`) has the indexes made on its new name.
-    for (_, s) in &parsed {
+    for (_, s) in parsed {
         if let Some(Statement::AlterTable(a)) = s {
             for op in &a.operations {
                 if let AlterTableOperation::RenameTable {
@@ -77,6 +83,14 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
             }
         }
     }
+    indexed
+}
+
+pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
+    let mut raws = Vec::new();
+    let parsed: Vec<_> = input.statements.iter().map(|s| (s, parse_one(s.sql, dialect))).collect();
+    let mut indexed = indexes_in(&parsed);
+    indexed.extend_from_slice(input.indexed_elsewhere);
     let mut ddl = 0;
     for (piece, s) in &parsed {
         let mut out = Out { dialect, offset: piece.offset, raws: &mut raws };
@@ -135,6 +149,22 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
                         format!("dropping table {t} loses its rows, and the application may still read it"),
                         "stop the application using it, back up first, and drop it in a \
                          later release",
+                    );
+                }
+            }
+            // On MySQL a schema is a database: every table in it goes, with its rows.
+            Statement::Drop {
+                object_type: sqlparser::ast::ObjectType::Schema | sqlparser::ast::ObjectType::Database,
+                names,
+                ..
+            } if !input.down && dialect == Dialect::MySql => {
+                for n in names {
+                    out.push(
+                        "ban-drop-database",
+                        Severity::Error,
+                        None,
+                        format!("this drops the database {} and every table in it, with their rows, for good", name(n)),
+                        "back up first, and drop the tables by name so a review sees each one",
                     );
                 }
             }
@@ -217,6 +247,10 @@ fn alter(out: &mut Out<'_>, table: &str, ops: &[AlterTableOperation], down: bool
                 Some("adding a foreign key with foreign_key_checks on")
             }
             AlterTableOperation::DropPrimaryKey { .. } => Some("dropping the primary key"),
+            // Checked against every row by a copy (MariaDB and MySQL refuse ALGORITHM=INPLACE).
+            AlterTableOperation::AddConstraint { constraint: TableConstraint::Check(_), .. } => {
+                Some("adding a CHECK constraint")
+            }
             AlterTableOperation::AddConstraint { constraint: TableConstraint::PrimaryKey(_), .. } => {
                 Some("adding a primary key")
             }
@@ -230,6 +264,19 @@ fn alter(out: &mut Out<'_>, table: &str, ops: &[AlterTableOperation], down: bool
                 format!("{what} rebuilds {table}, blocking writes to it while MySQL copies it"),
                 "on a large table use an online schema change tool (gh-ost, pt-online-schema-change), or add \
                  `, ALGORITHM=INPLACE, LOCK=NONE` so MySQL refuses instead of copying",
+            );
+        }
+        // Built under a shared lock (MySQL refuses LOCK=NONE for it); a table's first one also rebuilds it.
+        if !sqlite
+            && let AlterTableOperation::AddConstraint { constraint: TableConstraint::FulltextOrSpatial(_), .. } = op
+        {
+            out.push(
+                "mysql-table-rebuild",
+                Severity::Warning,
+                Some(table),
+                format!("adding a FULLTEXT or SPATIAL index blocks writes to {table} while MySQL builds it"),
+                "on a large table build it when writes can wait, or with an online schema change tool (gh-ost, \
+                 pt-online-schema-change)",
             );
         }
         if !sqlite && !online && changes_type(op) {
@@ -416,7 +463,7 @@ mod tests {
 
     fn rules(sql: &str, d: Dialect) -> Vec<(String, Severity)> {
         let statements = split(sql, d).unwrap();
-        let input = Input { sql, statements: &statements, in_transaction: true, down: false };
+        let input = Input { sql, statements: &statements, in_transaction: true, down: false, indexed_elsewhere: &[] };
         lint(&input, d).into_iter().map(|r| (r.rule, r.severity)).collect()
     }
 
@@ -484,7 +531,11 @@ mod tests {
             "mysql-table-rebuild"
         ));
         assert!(has("ALTER TABLE a DROP PRIMARY KEY, ADD PRIMARY KEY (id, b);", Dialect::MySql, "mysql-table-rebuild"));
+        assert!(has("ALTER TABLE a ADD CONSTRAINT ck CHECK (id > 0);", Dialect::MySql, "mysql-table-rebuild"));
+        assert!(has("ALTER TABLE a ADD FULLTEXT INDEX ft (body);", Dialect::MySql, "mysql-table-rebuild"));
+        assert!(!has("ALTER TABLE a ADD INDEX i (b);", Dialect::MySql, "mysql-table-rebuild"));
         assert!(has("TRUNCATE TABLE sessions;", Dialect::MySql, "ban-truncate"));
+        assert!(rules("DROP SCHEMA legacy;", Dialect::MySql).contains(&("ban-drop-database".into(), Severity::Error)));
         assert!(
             rules("ALTER TABLE a ADD COLUMN t TEXT DEFAULT CURRENT_TIMESTAMP;", Dialect::Sqlite)
                 .contains(&("sqlite-unsupported-alter".into(), Severity::Error))

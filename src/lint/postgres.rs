@@ -57,6 +57,16 @@ pub(super) fn lint(input: &Input<'_>) -> Vec<Raw> {
             }
         }
     }
+    // The tables the file's statements change: a timeout protects the queries queued behind a lock
+    // on one of them, so a file that changes none (or only tables new in the set) needs none.
+    let made: Vec<String> =
+        super::whole::created_tables(input.statements, Dialect::Postgres).into_iter().map(|(_, t)| t).collect();
+    let touched: Vec<String> = input
+        .statements
+        .iter()
+        .filter_map(|s| super::whole::target_table(s.sql, Dialect::Postgres))
+        .filter(|t| !made.contains(t))
+        .collect();
     for v in violations {
         let severity = severity(v.code);
         // A down undoes its up: only what stops it from running is reported there.
@@ -64,26 +74,41 @@ pub(super) fn lint(input: &Input<'_>) -> Vec<Raw> {
             continue;
         }
         let offset = usize::from(v.text_range.start());
+        let advice = advice(v.code)
+            .map(str::to_string)
+            .or(v.help)
+            .unwrap_or_else(|| format!("see https://squawkhq.com/docs/{}", v.code));
+        let mut message = v.message;
+        if v.code == Rule::BanDropSchema && statement_at(input, offset).is_some_and(cascades) {
+            message = "DROP SCHEMA … CASCADE drops every table in the schema with its rows, and every view, \
+                       function and type in it, for good"
+                .into();
+        }
+        if matches!(v.code, Rule::RequireLockTimeout | Rule::RequireStatementTimeout) {
+            // One for each table changed; those on new tables are dropped, the rest are one finding.
+            for t in &touched {
+                let (rule, message, advice) = (v.code.to_string(), message.clone(), advice.clone());
+                out.push(Raw { rule, severity, offset, message, advice, table: Some(t.clone()) });
+            }
+            continue;
+        }
         let table = locks_table(v.code).then(|| statement_table(input, offset)).flatten();
-        out.push(Raw {
-            rule: v.code.to_string(),
-            severity,
-            offset,
-            message: v.message,
-            advice: advice(v.code)
-                .map(str::to_string)
-                .or(v.help)
-                .unwrap_or_else(|| format!("see https://squawkhq.com/docs/{}", v.code)),
-            table,
-        });
+        out.push(Raw { rule: v.code.to_string(), severity, offset, message, advice, table });
     }
     out
 }
 
+fn statement_at<'a>(input: &'a Input<'_>, offset: usize) -> Option<&'a str> {
+    input.statements.iter().rev().find(|s| s.offset <= offset).map(|s| s.sql)
+}
+
+fn cascades(sql: &str) -> bool {
+    crate::syntax::words::words(sql).iter().any(|w| w.eq_ignore_ascii_case("cascade"))
+}
+
 /// The table the statement at `offset` changes.
 fn statement_table(input: &Input<'_>, offset: usize) -> Option<String> {
-    let s = input.statements.iter().rev().find(|s| s.offset <= offset)?;
-    super::whole::target_table(s.sql, Dialect::Postgres)
+    super::whole::target_table(statement_at(input, offset)?, Dialect::Postgres)
 }
 
 fn severity(rule: Rule) -> Severity {
@@ -151,6 +176,7 @@ fn advice(rule: Rule) -> Option<&'static str> {
             "add the column nullable (or with a default), backfill it, then SET NOT NULL in a later migration"
         }
         Rule::BanDropColumn => "stop the application reading the column first, then drop it in a later release",
+        Rule::BanDropSchema => "back up first, and drop the tables by name so a review sees each one",
         Rule::BanDropTable => {
             "stop the application using the table, back up first, and drop it in a \
              later release"
