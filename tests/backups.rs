@@ -420,6 +420,16 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
     assert_eq!(list["backups"].as_array().unwrap().len(), 2, "keep = 2");
     let dbs = walk(data_dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "db")).count();
     assert_eq!(dbs, 2, "the oldest file went with its entry");
+    // A file that cannot be split: bad input, before any backup, and nothing to acknowledge.
+    t.write("2_open.sql", "INSERT INTO a VALUES (1);\nSELECT 'never closed;");
+    let ids =
+        || serde_json::from_slice::<serde_json::Value>(&run(&["backups", "--json"]).stdout).unwrap()["backups"].clone();
+    let before = ids();
+    let o = run(&["--errors", "json", "up", "--confirm", "dev"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!text(&o).contains("acknowledge"), "{}", text(&o));
+    assert_eq!(ids(), before, "no backup for a run that cannot start");
+    std::fs::remove_file(t.migrations().join("2_open.sql")).unwrap();
     // A failing migration that changed nothing: no restore is offered (it would only lose writes).
     let bad = "CREATE TABLE b (id INTEGER);\nINSERT INTO nowhere VALUES (1);";
     t.write("2_bad.sql", bad);

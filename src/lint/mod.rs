@@ -181,7 +181,7 @@ pub fn lint_draft(
 
 /// The finding of a file that cannot be split into statements: an error that no comment or
 /// setting silences (the file's comments cannot be placed, and nothing else in it was linted).
-pub(super) const UNSPLITTABLE: &str = "unsplittable";
+pub(crate) const UNSPLITTABLE: &str = "unsplittable";
 
 /// One file's findings from its dialect's rules, those on tables new in the set dropped; the
 /// tables it creates join `new_tables`.

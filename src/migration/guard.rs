@@ -93,7 +93,11 @@ impl Guard {
     pub fn for_run(ws: &Workspace, findings: &[Finding]) -> Guard {
         let mut g = Guard::for_change(&ws.confirm_name(), ws.protected);
         if ws.protected {
-            g.lint_errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+            // A file that cannot be split is refused by the run itself: reading it changes nothing.
+            g.lint_errors = findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error && f.rule != crate::lint::UNSPLITTABLE)
+                .count();
         }
         g
     }

@@ -302,6 +302,7 @@ async fn locked_work(
     if let Some(seen) = &opts.expect {
         expect_plan(seen, &planned)?;
     }
+    scripts(&plan, &planned, direction, db.dialect())?;
     match work {
         Work::Up(_) | Work::Down(_) => {
             before.before(db, plan.len()).await?;
@@ -375,6 +376,25 @@ fn steps(plan: &[&MigrationFile], direction: Direction) -> Result<Vec<Step>> {
     plan.iter().map(|m| step(m, direction)).collect()
 }
 
+/// Each step's script, split: a malformed one is refused before anything runs (or is backed up).
+fn scripts<'a>(
+    plan: &[&'a MigrationFile],
+    planned: &'a [Step],
+    direction: Direction,
+    dialect: db::Dialect,
+) -> Result<Vec<db::Script<'a>>> {
+    plan.iter()
+        .zip(planned)
+        .map(|(m, s)| {
+            let path = match direction {
+                Direction::Up => &m.path,
+                Direction::Down => m.down_path.as_ref().unwrap_or(&m.path),
+            };
+            db::Script::new(path, &s.sql, dialect)
+        })
+        .collect()
+}
+
 /// Runs `planned` (the steps of `plan`).
 async fn run(
     db: &mut dyn Database,
@@ -384,18 +404,7 @@ async fn run(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    // Each script split once, here: a malformed one is refused before anything runs.
-    let scripts = plan
-        .iter()
-        .zip(&planned)
-        .map(|(m, s)| {
-            let path = match direction {
-                Direction::Up => &m.path,
-                Direction::Down => m.down_path.as_ref().unwrap_or(&m.path),
-            };
-            db::Script::new(path, &s.sql, db.dialect())
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let scripts = scripts(plan, &planned, direction, db.dialect())?;
     let actor = db::actor();
     // Asked for before the first migration, so an abort needs no round trip to set it up.
     let interrupter = match plan.is_empty() {
