@@ -190,6 +190,37 @@ async fn mariadb_part_way_failure_then_resolve() {
     assert!(t.log().await.contains(&"resolve:ok:1".to_string()));
 }
 
+/// A down that fails part way on MariaDB: status, check and the next run say it was the rollback,
+/// and name the down file.
+#[tokio::test]
+async fn mariadb_part_way_rollback_names_the_down() {
+    let t = TestDb::new(Dialect::MySql).await;
+    pair(
+        &t,
+        1,
+        "two",
+        "CREATE TABLE a1 (id INTEGER);\nCREATE TABLE a2 (id INTEGER);",
+        "DROP TABLE a2;\nDROP TABLEX a1;",
+    );
+    assert_eq!(run(&t, &["up"]).code, 0);
+    assert_eq!(run(&t, &["down"]).code, 1);
+    let v: serde_json::Value = serde_json::from_str(&run(&t, &["status", "--json"]).stdout).unwrap();
+    assert_eq!((&v["migrations"][0]["state"], &v["migrations"][0]["failed_in_down"]), (&json!("failed"), &json!(true)));
+    let v: serde_json::Value = serde_json::from_str(&run(&t, &["check", "--json"]).stdout).unwrap();
+    assert_eq!(v["findings"][0]["files"], json!(["1_two.down.sql"]), "{v}");
+    let o = run_json(&t, &["down"]);
+    assert_eq!(o.problem(), Some(json!({"problem": "dirty", "version": 1})));
+    assert!(o.problem_doc()["message"].as_str().unwrap().contains("1_two.down.sql"), "{}", o.stderr);
+    // A failed up is still the up's.
+    pair(&t, 2, "bad", "CREATE TABLE b (id INTEGER);\nCREATE TABLEX c (id INTEGER);", "DROP TABLE b;");
+    t.strings("DROP TABLE IF EXISTS a1").await;
+    assert_eq!(run(&t, &["resolve", "1", "--rolled-back"]).code, 0);
+    assert_eq!(run(&t, &["up"]).code, 1);
+    let v: serde_json::Value = serde_json::from_str(&run(&t, &["status", "--json"]).stdout).unwrap();
+    let bad = v["migrations"].as_array().unwrap().iter().find(|m| m["version"] == 2).unwrap().clone();
+    assert_eq!((&bad["state"], &bad["failed_in_down"]), (&json!("failed"), &json!(false)), "{v}");
+}
+
 #[tokio::test]
 async fn a_held_lock_exits_4_on_mariadb() {
     let t = TestDb::new(Dialect::MySql).await;

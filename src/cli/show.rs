@@ -72,6 +72,7 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
             notes.push("no down file".to_string());
         }
         match r.state {
+            State::Failed if r.failed_in_down => notes.push("rollback failed part way".to_string()),
             State::Failed => notes.push("failed part way".to_string()),
             State::Missing => notes.push("file missing".to_string()),
             _ => {}

@@ -287,6 +287,20 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
             remedies: vec![remedy],
         };
         match r.state {
+            State::Failed if r.failed_in_down => out.push(Finding {
+                files: r.file.iter().map(|f| f.replace(".up.sql", ".down.sql")).collect(),
+                ..finding(
+                    FindingKind::Failed,
+                    format!(
+                        "rolling back migration {v} ({}) failed part way and left the database partly changed",
+                        r.description
+                    ),
+                    "finish the rollback by hand and mark it resolved as rolled back, or put back what its down \
+                     removed and mark it resolved as applied"
+                        .into(),
+                    Remedy::resolve(v),
+                )
+            }),
             State::Failed => out.push(finding(
                 FindingKind::Failed,
                 format!("migration {v} ({}) failed part way and left the database partly changed", r.description),

@@ -13,22 +13,34 @@ pub enum DownTarget {
     To(i64),
 }
 
+/// A migration left part way by an earlier run, in its up or (`in_down`) in its down.
+pub fn dirty_error(source: &Source, dirty: &Applied, in_down: bool) -> Error {
+    let m = source.get(dirty.version);
+    let (v, d) = (dirty.version, &dirty.description);
+    let message = if in_down {
+        let down = m.and_then(|m| m.down_path.as_deref()).map(crate::migration::source::file_name);
+        let down = down.unwrap_or_else(|| "its down file".into());
+        format!(
+            "rolling back migration {v} ({d}) failed part way in an earlier run: {down} left the database partly \
+             changed; nothing was run. Look at the database and {down}: finish the rollback by hand and mark it \
+             resolved as rolled back, or put back what it removed and mark it resolved as applied."
+        )
+    } else {
+        let file = m.map(|m| m.file_name()).unwrap_or_else(|| "its file".into());
+        format!(
+            "migration {v} ({d}) failed part way in an earlier run and left the database partly changed; nothing \
+             was run. Look at the database and {file}, finish or undo that change by hand, then mark it resolved."
+        )
+    };
+    Error::new(Problem::Dirty { version: v }, message).with_remedy(Remedy::resolve(v))
+}
+
 /// Refuses to run while the history table and the files disagree: a failed migration waiting for a
 /// person, an applied migration whose file is gone, or one whose file changed after it ran.
 pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
     source.ensure_valid()?;
     if let Some(dirty) = applied.iter().find(|a| !a.success) {
-        let file = source.get(dirty.version).map(|m| m.file_name()).unwrap_or_else(|| "its file".into());
-        return Err(Error::new(
-            Problem::Dirty { version: dirty.version },
-            format!(
-                "migration {} ({}) failed part way in an earlier run and left the database partly changed; \
-             nothing was run. Look at the database and {file}, finish or undo that change by hand, then mark \
-             it resolved.",
-                dirty.version, dirty.description
-            ),
-        )
-        .with_remedy(Remedy::resolve(dirty.version)));
+        return Err(dirty_error(source, dirty, false));
     }
     for a in applied {
         match source.get(a.version) {

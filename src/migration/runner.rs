@@ -293,10 +293,26 @@ async fn locked_work(
 ) -> Result<(RunReport, Option<RunReport>)> {
     db.ensure_tables().await?;
     let applied = db.applied().await?;
-    let (direction, plan) = match work {
-        Work::Up(to) => (Direction::Up, plan::plan_up(source, &applied, to, opts.allow_out_of_order)?),
-        Work::Down(target) => (Direction::Down, plan::plan_down(source, &applied, target)?),
-        Work::Redo => (Direction::Down, plan::plan_down(source, &applied, DownTarget::Steps(1))?),
+    let planned = match work {
+        Work::Up(to) => plan::plan_up(source, &applied, to, opts.allow_out_of_order).map(|p| (Direction::Up, p)),
+        Work::Down(target) => plan::plan_down(source, &applied, target).map(|p| (Direction::Down, p)),
+        Work::Redo => plan::plan_down(source, &applied, DownTarget::Steps(1)).map(|p| (Direction::Down, p)),
+    };
+    let (direction, plan) = match planned {
+        Ok(p) => p,
+        // Left part way by its down: say so, and name the down file.
+        Err(e) => {
+            let dirty = match e.problem {
+                Problem::Dirty { version } => applied.iter().find(|a| a.version == version),
+                _ => None,
+            };
+            return Err(match dirty {
+                Some(d) if crate::migration::status::failed_rolling_back(db, d.version).await => {
+                    plan::dirty_error(source, d, true)
+                }
+                _ => e,
+            });
+        }
     };
     let planned = steps(&plan, direction)?;
     if let Some(seen) = &opts.expect {

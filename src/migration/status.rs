@@ -54,6 +54,8 @@ pub struct StatusRow {
     pub out_of_order: bool,
     /// Reversible, but the down file is not there.
     pub missing_down: bool,
+    /// Failed part way while rolling back (its down), not while applying.
+    pub failed_in_down: bool,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]
@@ -115,6 +117,7 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
             drift: matches!((f, a), (Some(f), Some(a)) if f.checksum != a.checksum),
             out_of_order: state == State::Pending && newest.is_some_and(|n| version < n),
             missing_down: f.is_some_and(|f| f.kind == Kind::Reversible && !f.has_down),
+            failed_in_down: false,
         });
     }
     out
@@ -146,6 +149,8 @@ pub struct StatusReport {
 pub struct Recorded {
     pub applied: Vec<Applied>,
     pub appliers: Vec<(i64, String)>,
+    /// The failed migrations whose failure was in their down (MySQL/MariaDB, or `-- no-transaction`).
+    pub failed_in_down: Vec<i64>,
 }
 
 impl Recorded {
@@ -156,8 +161,21 @@ impl Recorded {
             tracing::warn!("cannot read who applied the migrations: {}", e.message);
             Vec::new()
         });
-        Ok(Recorded { applied, appliers })
+        let mut failed_in_down = Vec::new();
+        for a in applied.iter().filter(|a| !a.success) {
+            if failed_rolling_back(db, a.version).await {
+                failed_in_down.push(a.version);
+            }
+        }
+        Ok(Recorded { applied, appliers, failed_in_down })
     }
+}
+
+/// Whether a failed migration's failure was its down's: its newest event is a rollback left part way.
+pub async fn failed_rolling_back(db: &mut dyn crate::db::Database, version: i64) -> bool {
+    use crate::db::{EventKind, Outcome};
+    let newest = db.events(Some(version), 1).await.ok().and_then(|e| e.into_iter().next());
+    newest.is_some_and(|e| e.kind == EventKind::Rollback && e.outcome == Outcome::Partial)
 }
 
 pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Recorded) -> StatusReport {
@@ -196,6 +214,7 @@ pub fn recorded_rows(source: &Source, recorded: &Recorded) -> Vec<StatusRow> {
     let by: std::collections::HashMap<i64, &String> = recorded.appliers.iter().map(|(v, a)| (*v, a)).collect();
     for r in migrations.iter_mut().filter(|r| r.applied_at.is_some()) {
         r.applied_by = by.get(&r.version).map(|a| a.to_string());
+        r.failed_in_down = r.state == State::Failed && recorded.failed_in_down.contains(&r.version);
     }
     migrations
 }

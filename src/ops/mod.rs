@@ -193,8 +193,9 @@ pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
 /// Everything that would stop or surprise a run.
 pub async fn check(s: &Session) -> Result<Vec<Finding>> {
     let source = s.source()?;
-    let applied = s.reading(|db| db.applied()).await?;
-    Ok(check::all(&source, Some(s.ws.target.dialect()), &applied, &status::rows(&source, &applied)))
+    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await?;
+    let rows = status::recorded_rows(&source, &recorded);
+    Ok(check::all(&source, Some(s.ws.target.dialect()), &recorded.applied, &rows))
 }
 
 /// Proves every migration's down (from `from` on) on a scratch database beside the environment's,

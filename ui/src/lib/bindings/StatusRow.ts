@@ -22,4 +22,8 @@ out_of_order: boolean,
 /**
  * Reversible, but the down file is not there.
  */
-missing_down: boolean, };
+missing_down: boolean, 
+/**
+ * Failed part way while rolling back (its down), not while applying.
+ */
+failed_in_down: boolean, };
