@@ -245,6 +245,8 @@ pub enum Remedy {
     /// A project's code failed, and it sees none of the person's environment variables but the few
     /// named: one it reads its settings from can be passed to it by name.
     PassEnv,
+    /// A template's parameter was left out: give it a value (the app's form asks for each).
+    GiveParam { name: String },
     /// The person's own `PGPASSWORD` or `~/.pgpass` was not sent to `env`: their own settings may
     /// allow it for that environment.
     AllowAmbient { env: String },

@@ -406,6 +406,12 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
             .output()
             .unwrap()
     };
+    // Protected, and no terminal: refused, with the whole command to paste that names it.
+    let o = run(&["up"]);
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let printed: Vec<&str> = stderr.split('`').skip(1).step_by(2).filter(|c| c.starts_with("godwit ")).collect();
+    assert!(printed.contains(&"godwit up --confirm dev"), "{stderr}");
     // Protected: a backup is made before the run without being asked.
     let o = run(&["up", "--confirm", "dev"]);
     assert!(o.status.success(), "{}", text(&o));

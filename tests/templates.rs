@@ -150,6 +150,12 @@ async fn a_project_template_through_the_cli() {
     assert_eq!(audit["params"][0]["label"], "Audited table");
     assert_eq!(audit["params"][0]["kind"], "identifier");
 
+    // A parameter left out: the command to paste gives it.
+    let o = godwit(&["new", "audit_orders", "--template", "audit"]);
+    assert_eq!(o.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let printed: Vec<&str> = stderr.split('`').skip(1).step_by(2).filter(|c| c.starts_with("godwit ")).collect();
+    assert_eq!(printed, ["godwit new audit_orders --template audit --param table=VALUE"], "{stderr}");
     let o = godwit(&["new", "audit_orders", "--template", "audit", "--param", "table=order"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let o = godwit(&["up"]);

@@ -402,10 +402,12 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         ),
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
-        Remedy::Confirm { name } => format!("Where there is no terminal, add `--confirm {name}` to the command."),
+        Remedy::Confirm { name } => {
+            format!("Where there is no terminal, name it: `{}`.", with_flag("--confirm", Some(&shell_quote(name))))
+        }
         Remedy::AcknowledgeLint => format!(
-            "`{godwit} up --dry-run` shows them; once you have read them, add `--acknowledge-lint` to the command \
-             (at a terminal, you are asked)."
+            "`{godwit} up --dry-run` shows them; once you have read them: `{}` (at a terminal, you are asked).",
+            with_flag("--acknowledge-lint", None)
         ),
         Remedy::WaitForLock => format!("To wait longer (seconds): `{}`.", retry_with("--lock-timeout", 300)),
         Remedy::WaitForServer => format!("To wait longer (seconds): `{}`.", retry_with("--connect-timeout", 30)),
@@ -437,6 +439,11 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
              which asks)."
                 .into()
         }
+        Remedy::GiveParam { name } => {
+            let mut command = typed(None).0;
+            command.push(format!("--param {name}=VALUE"));
+            format!("To give it (VALUE replaced): `{}`.", command.join(" "))
+        }
         Remedy::PassEnv => "If the project's code reads its settings from your environment, let it see each \
                             variable it needs: add `--pass-env NAME` to the command, once per variable."
             .into(),
@@ -452,6 +459,17 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             format!("If you know {env} has none of them applied: `{godwit} {verb} --skip {}`.", shell_quote(env))
         }
     }
+}
+
+/// The command as it was typed, with `flag` (and its value) added once at its end.
+fn with_flag(flag: &str, value: Option<&str>) -> String {
+    let mut out = match value {
+        Some(_) => typed(Some(flag)).0,
+        // A switch takes no value: only its own word is left out.
+        None => typed(None).0.into_iter().filter(|a| a != flag).collect(),
+    };
+    out.push(value.map_or_else(|| flag.to_string(), |v| format!("{flag} {v}")));
+    out.join(" ")
 }
 
 /// The command as it was typed, with `flag` set to `value` (an earlier value of it left out) and any

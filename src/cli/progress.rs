@@ -74,17 +74,28 @@ fn done(d: Direction) -> &'static str {
 }
 
 /// A duration for people: `850 µs`, `12 ms`, `3.4 s`.
+/// Rounded as the app's `duration` rounds (ui/src/lib/format.ts), so both show the same number.
 pub fn ms(ns: i64) -> String {
     if ns < 0 {
         return "-".into();
     }
-    let us = ns / 1_000;
-    if us < 1_000 {
-        format!("{us} µs")
-    } else if us < 10_000_000 {
-        format!("{} ms", us / 1_000)
+    let us = ns as f64 / 1e3;
+    if us < 1e3 {
+        format!("{} µs", us.round())
+    } else if us < 1e7 {
+        format!("{} ms", (us / 1e3).round())
     } else {
-        format!("{:.1} s", us as f64 / 1e6)
+        format!("{:.1} s", us / 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_round_as_the_app_does() {
+        let shown: Vec<String> =
+            [-1, 850_000, 1_651_000, 12_300_000, 54_856_000, 12_300_000_000].into_iter().map(super::ms).collect();
+        assert_eq!(shown, ["-", "850 µs", "2 ms", "12 ms", "55 ms", "12.3 s"]);
     }
 }
 

@@ -187,12 +187,12 @@ impl<'a> Values<'a> {
             let v = given.get(&p.name).cloned().or_else(|| p.default.clone()).unwrap_or_default();
             if v.trim().is_empty() && p.required {
                 return Err(Error::input(format!(
-                    "template `{}` needs parameter `{}` ({}): give it a value ({}=VALUE)",
+                    "template `{}` needs parameter `{}` ({}): give it a value",
                     info.name,
                     p.name,
                     if p.label.is_empty() { &p.name } else { &p.label },
-                    p.name
-                )));
+                ))
+                .with_remedy(crate::error::Remedy::GiveParam { name: p.name.clone() }));
             }
             match p.kind {
                 ParamKind::Identifier if !v.is_empty() => check_name(&info.name, &p.name, &v)?,

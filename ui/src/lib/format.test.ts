@@ -7,6 +7,8 @@ describe('format', () => {
     expect(duration(null)).toBe('-');
     expect(duration(850_000)).toBe('850 µs');
     expect(duration(12_300_000)).toBe('12 ms');
+    expect(duration(1_651_000)).toBe('2 ms');
+    expect(duration(54_856_000)).toBe('55 ms');
     expect(duration(12_300_000_000)).toBe('12.3 s');
   });
   it('sizes', () => {
