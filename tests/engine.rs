@@ -107,6 +107,9 @@ async fn failing_migration(d: Dialect) {
     assert_eq!(err.problem, Problem::MigrationFailed { version: 2 });
     assert!(err.message.contains("2_bad.up.sql") && err.message.contains("nowhere"), "{}", err.message);
     assert!(err.message.contains("1 of 3"), "{}", err.message);
+    // The history keeps the migration's own error; the run's account ("1 of 3 …") is not its.
+    let logged = db.events(Some(2), 1).await.unwrap().remove(0).error.unwrap();
+    assert!(logged.contains("nowhere") && !logged.contains("1 of 3"), "{logged}");
     // The database says where: the failing statement is on line 4.
     assert_eq!(err.location.as_ref().map(|l| l.line), Some(4), "{:?}", err.location);
     assert_eq!(report.done.len(), 1);

@@ -257,7 +257,11 @@ pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json:
     if dry_run {
         println!("Dry run: nothing was renamed.");
     } else {
-        println!("Their `Revision ID:` and `Revises:` lines follow the new order. Commit the renames.");
+        let relinked = out.plan.renames.iter().filter(|r| r.relinked).count();
+        match relinked {
+            0 => println!("Commit the renames."),
+            n => println!("The `Revision ID:` and `Revises:` lines of {n} follow the new order. Commit the renames."),
+        }
     }
     Ok(())
 }

@@ -24,6 +24,8 @@ pub struct Rename {
     pub to: Vec<String>,
     /// Why it moves: "revision conflict", "out of order", or "revises a moved migration".
     pub why: String,
+    /// Its up file has a `Revision ID:` or `Revises:` line, rewritten to follow the new order.
+    pub relinked: bool,
 }
 
 /// The renames, in order; empty when nothing is in the way.
@@ -125,7 +127,8 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
             to.push(renamed(&name, next));
             from.push(name);
         }
-        renames.push(Rename { version: m.version, new_version: next, from, to, why: why[&m.version].into() });
+        let relinked = m.header.revision_id.is_some() || m.header.revises.is_some();
+        renames.push(Rename { version: m.version, new_version: next, from, to, why: why[&m.version].into(), relinked });
     }
     Ok(RebasePlan { renames, after })
 }
@@ -227,6 +230,7 @@ mod tests {
             p.renames.iter().map(|r| (r.version, r.new_version, r.why.as_str())).collect();
         assert_eq!(moved, [(3, 20240101000000, "revision conflict"), (4, 20240101000001, "revises a moved migration")]);
         assert_eq!(p.after, Some(5));
+        assert!(p.renames.iter().all(|r| r.relinked), "their headers are rewritten");
         assert_eq!(p.renames[0].to, ["20240101000000_theirs.up.sql", "20240101000000_theirs.down.sql"]);
         apply(&p, d.path()).unwrap();
         let after = Source::load(d.path()).unwrap();
@@ -255,6 +259,7 @@ mod tests {
         let now = Utc::now();
         let p = plan(&source, &BTreeSet::from([1, 3]), now).unwrap();
         assert_eq!(p.renames.iter().map(|r| r.version).collect::<Vec<_>>(), [2]);
+        assert!(!p.renames[0].relinked, "a file without a header has none to rewrite");
         assert!(plan(&source, &BTreeSet::from([1, 2, 3]), now).unwrap().renames.is_empty());
         write(d.path(), "4_x.sql", &header(4, "1"));
         write(d.path(), "5_y.sql", &header(5, "1"));

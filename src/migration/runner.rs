@@ -518,6 +518,8 @@ async fn run(
                 } else {
                     "DDL commits itself on MySQL/MariaDB"
                 };
+                // The history keeps the migration's own error, not the run's account around it.
+                let own = error.message.clone();
                 let mut error = explain_failure(error, m, direction, dirty.then_some(why), done.len(), total);
                 if opts.cancel.is_aborted() {
                     error.problem = Problem::Cancelled;
@@ -543,7 +545,7 @@ async fn run(
                     description: m.description.clone(),
                     duration: None,
                     outcome: if dirty { Outcome::Partial } else { Outcome::Failed },
-                    error: Some(error.message.clone()),
+                    error: Some(own),
                     detail: None,
                 };
                 if let Err(e) = db.log(&event, &actor).await {

@@ -89,6 +89,7 @@ mod tests {
                 from: vec!["3_a.sql".into()],
                 to: vec!["9_a.sql".into()],
                 why: "out of order".into(),
+                relinked: false,
             }],
             after: Some(8),
         };

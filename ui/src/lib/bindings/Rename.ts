@@ -11,4 +11,8 @@ from: Array<string>, to: Array<string>,
 /**
  * Why it moves: "revision conflict", "out of order", or "revises a moved migration".
  */
-why: string, };
+why: string, 
+/**
+ * Its up file has a `Revision ID:` or `Revises:` line, rewritten to follow the new order.
+ */
+relinked: boolean, };
