@@ -263,7 +263,7 @@ fn headless_pipelines_use_the_environment_variable_without_any_keyring() {
     let o = run(&[], &["env", "add", "staging", "--url", &cluster.url()]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("GODWIT_PASSWORD_STAGING") && out.contains("No OS keyring"), "{out}");
+    assert!(out.contains("GODWIT_PASSWORD_STAGING") && out.contains("no OS keyring"), "{out}");
     let o = run(&[], &["env", "add", "qa", "--url", &cluster.url(), "--driver", "postgres"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&o.stderr).contains("--database"), "{}", text(&o));

@@ -43,8 +43,9 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
                     }
                     // `secret set` would fail here: say what works instead.
                     Some(PasswordSource::Unknown) => println!(
-                        "No OS keyring answers here, so its password cannot be stored: set {var} where Godwit runs (or \
-                         start a Secret Service and use `{g} secret set {name}`), then check it with `{g} env test {name}`."
+                        "If its server asks for a password: no OS keyring answers here to store it, so set {var} where \
+                         Godwit runs (or start a Secret Service and use `{g} secret set {name}`). `{g} env test {name}` \
+                         checks the connection."
                     ),
                     _ => println!(
                         "Store its password with `{g} secret set {name}`, then check it with `{g} env test {name}`."
@@ -124,9 +125,13 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
                     println!("Removed environment `{name}` and its stored password.")
                 }
                 project::PasswordRemoval::NoneStored => println!("Removed environment `{name}`."),
-                project::PasswordRemoval::NotReached(why) => println!(
-                    "Removed environment `{name}`. Its password, if one is stored, stays in the OS keyring ({why})."
-                ),
+                project::PasswordRemoval::NotReached(why) => {
+                    tracing::info!("the keyring was not reached: {why}");
+                    println!(
+                        "Removed environment `{name}`. The OS keyring did not answer here: a password stored for it \
+                         from another session, if any, stays there."
+                    )
+                }
             }
             Ok(())
         }
