@@ -508,6 +508,31 @@ fn init_inside_a_project_asks_for_the_folder_to_be_named() {
     assert!(inner.join("godwit.toml").is_file());
 }
 
+/// `init --url` makes `dev` that database (no SQLite file to keep out of git); a URL with a
+/// password is refused, and nothing is written.
+#[tokio::test]
+async fn init_with_a_url_makes_dev_that_database() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    let init = |url: &str| {
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .args(["--url", url, "init"])
+            .output()
+            .unwrap()
+    };
+    let with_password = t.url.replacen("postgres@", "postgres:secret@", 1);
+    let o = init(&with_password);
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!t.dir.path().join("godwit.toml").exists(), "nothing was written");
+    let o = init(&t.url);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!t.dir.path().join(".gitignore").exists(), "no dev.db to keep out of git");
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(t.dir.path()).arg("up").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(t.history().await, vec!["1:true"], "dev is the database --url named");
+}
+
 /// A `sqlx.toml` key Godwit would not follow as sqlx-cli does (one it does not know, a SQLite
 /// extension to load, a migrations folder outside the project) stops it before anything connects.
 #[tokio::test]

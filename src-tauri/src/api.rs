@@ -235,7 +235,7 @@ pub fn try_demo(state: &AppState) -> Result<ProjectView> {
 /// A person said yes to `Remedy::CreateProject`: writes its godwit.toml and opens it.
 pub fn create_project(state: &AppState, root: &Path, migrations: &str) -> Result<ProjectView> {
     // The folder was chosen in the window: named on purpose.
-    project::init(root, Some(migrations), true)?;
+    project::init(root, Some(migrations), true, None)?;
     Ok(opened(state, Project::load(root)?))
 }
 

@@ -62,7 +62,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub(super) enum Verb {
-    /// Make this folder a Godwit project (adopts an existing sqlx migrations folder).
+    /// Make this folder a Godwit project (adopts an existing sqlx migrations folder). Its `dev`
+    /// environment is a SQLite file, dev.db, or the database `--url` names (without a password).
     Init {
         /// The migrations folder (default: sqlx.toml's `migrations-dir`, else `migrations`).
         #[arg(long)]

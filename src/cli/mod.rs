@@ -152,9 +152,13 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         _ => {}
     }
     if let Verb::Init { migrations } = &cli.verb {
-        let made = project::init(&start, migrations.as_deref(), cli.project.is_some())?;
+        let made = project::init(&start, migrations.as_deref(), cli.project.is_some(), cli.url.as_deref())?;
         let migrations = &made.migrations;
-        println!("Created {} with a `dev` environment (SQLite file dev.db).", made.config.display());
+        let dev = match &cli.url {
+            Some(u) => Target::parse(u, &start).map(|t| t.display()).unwrap_or_default(),
+            None => "SQLite file dev.db".into(),
+        };
+        println!("Created {} with a `dev` environment ({dev}).", made.config.display());
         if made.adopted > 0 {
             println!("Adopted {} existing migration(s) in {migrations}/.", made.adopted);
         }

@@ -156,7 +156,7 @@ pub async fn import_project(root: &Path, req: &ImportRequest, dialect: Option<Di
     let out = import(req, &root.join(folder), dialect, None).await?;
     if !req.dry_run {
         // The window's folder, chosen on purpose.
-        project::init(root, Some(folder), true)?;
+        project::init(root, Some(folder), true, None)?;
     }
     Ok(out)
 }

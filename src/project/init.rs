@@ -6,8 +6,18 @@ use super::*;
 /// project whose sqlx.toml names the folder, that stays the one place that says it. Inside another
 /// project's folder it is refused unless the person named `root` on purpose (`named`): a second
 /// project there is more often a mistaken folder than a wish.
-pub fn init(root: &Path, asked: Option<&str>, named: bool) -> Result<Created> {
+pub fn init(root: &Path, asked: Option<&str>, named: bool, dev_url: Option<&str>) -> Result<Created> {
     let path = root.join(CONFIG_FILE);
+    // The `dev` environment: a SQLite file beside godwit.toml, or the database the person named.
+    let dev = dev_url.unwrap_or(DEV_URL);
+    let target = crate::db::Target::parse(dev, root)?;
+    if target.has_password() {
+        return Err(Error::input(
+            "the URL holds a password, and godwit.toml is committed: give the URL without it, then store the \
+             password in the OS keyring for `dev`. Nothing was written.",
+        )
+        .with_remedy(crate::error::Remedy::SetPassword { env: "dev".into() }));
+    }
     if path.exists() {
         return Err(Error::input(format!(
             "{} already exists; this folder is already a Godwit project.",
@@ -69,12 +79,16 @@ pub fn init(root: &Path, asked: Option<&str>, named: bool) -> Result<Created> {
     let text = format!(
         "# Godwit project settings. Commit this file; never put a password in it.\n\
          # `id` names this project's passwords in each person's OS keyring.\nid = \"{id}\"\n\
-         {folder}\n[env.dev]\nurl = \"sqlite://dev.db\"\n"
+         {folder}\n[env.dev]\nurl = {}\n",
+        toml_edit::Value::from(dev)
     );
     fs::write(&path, text).map_err(|e| Error::io("cannot write", &path, &e))?;
-    let ignored = ignore_dev_db(root);
+    let ignored = dev == DEV_URL && ignore_dev_db(root);
     Ok(Created { config: path, migrations, adopted, problems, ignored })
 }
+
+/// The `dev` environment `init` makes unless told another database.
+const DEV_URL: &str = "sqlite://dev.db";
 
 /// The `dev` environment's SQLite file, kept out of git: committed, switching branches would swap
 /// the database under its history. Lines added to `.gitignore` (made if missing); nothing when it
@@ -123,21 +137,21 @@ mod tests {
     #[test]
     fn init_keeps_the_dev_database_out_of_git() {
         let d = tempfile::tempdir().unwrap();
-        assert!(init(d.path(), None, false).unwrap().ignored);
+        assert!(init(d.path(), None, false, None).unwrap().ignored);
         let text = fs::read_to_string(d.path().join(".gitignore")).unwrap();
         assert!(text.lines().any(|l| l == "/dev.db") && text.lines().any(|l| l == "/dev.db-*"), "{text}");
 
         // A .gitignore of the project's own is added to, after its last line, once.
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join(".gitignore"), "target").unwrap();
-        init(d.path(), None, false).unwrap();
+        init(d.path(), None, false, None).unwrap();
         let text = fs::read_to_string(d.path().join(".gitignore")).unwrap();
         assert!(text.starts_with("target\n# ") && text.ends_with("/dev.db-*\n"), "{text}");
         assert!(!ignore_dev_db(d.path()), "already there");
 
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join(".gitignore"), "*.db\n").unwrap();
-        assert!(!init(d.path(), None, false).unwrap().ignored);
+        assert!(!init(d.path(), None, false, None).unwrap().ignored);
         assert_eq!(fs::read_to_string(d.path().join(".gitignore")).unwrap(), "*.db\n");
     }
 
@@ -147,7 +161,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let outside = tempfile::NamedTempFile::new().unwrap();
         std::os::unix::fs::symlink(outside.path(), d.path().join(".gitignore")).unwrap();
-        assert!(!init(d.path(), None, false).unwrap().ignored);
+        assert!(!init(d.path(), None, false, None).unwrap().ignored);
         assert_eq!(fs::read(outside.path()).unwrap(), b"");
     }
 }
