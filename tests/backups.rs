@@ -150,6 +150,8 @@ async fn round_trip(d: Dialect) {
     let db_name = t.target().database();
     let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &db_name]);
     assert!(o.status.success(), "{}", text(&o));
+    // The destructive migration is pending again, and the restore says so.
+    assert!(text(&o).contains("1 migration(s) are pending again (from 2)"), "{}", text(&o));
     assert!(!t.tables().await.contains(&"newer".to_string()), "the table made after the backup is gone");
     assert_eq!(t.schema().await, schema, "schema back");
     assert_eq!(data(&t).await, rows, "every row back");

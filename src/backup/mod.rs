@@ -461,6 +461,9 @@ pub struct Restored {
     /// Tables made after the backup, dropped so the database is as it was.
     pub dropped: Vec<String>,
     pub comparison: Comparison,
+    /// Migrations in the folder that the restored database has not applied: the next `up` runs
+    /// them again (one that dropped data would drop it again).
+    pub pending: Vec<i64>,
 }
 
 /// Restores a backup over the database, after checking the file's checksum. Tables created after
@@ -506,7 +509,7 @@ pub async fn restore(
     let _ = db.unlock().await;
     let (dropped, comparison) = result?;
     log(db, EventKind::Restore, &e, started.elapsed(), format!("restored {}", e.file)).await;
-    Ok(Restored { entry: e, dropped, comparison })
+    Ok(Restored { entry: e, dropped, comparison, pending: Vec::new() })
 }
 
 /// The backup a run asks for (`wanted`) or its protected environment requires, taken under the

@@ -96,6 +96,15 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     if !r.dropped.is_empty() {
         println!("Dropped tables made after the backup: {}.", r.dropped.join(", "));
     }
+    if let Some(first) = r.pending.first() {
+        println!(
+            "{} migration(s) are pending again (from {first}): the next `{} up` runs them, and one that dropped \
+             data drops it again. `{} status` lists them.",
+            r.pending.len(),
+            ctx.again,
+            ctx.again
+        );
+    }
     if r.comparison.matches() {
         println!(
             "Checked: {} tables, {} rows and the schema are as they were at backup time.",

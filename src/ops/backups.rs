@@ -48,7 +48,13 @@ pub async fn restore(
     Guard::for_restore(&s.ws).enforce(&Confirmation::typed(confirm))?;
     let store = s.store()?;
     let mut db = s.open(false).await?;
-    let r = backup::restore(db.as_mut(), &s.ws.target, &store, id, s.lock_timeout, cancel, on).await;
+    let mut r = backup::restore(db.as_mut(), &s.ws.target, &store, id, s.lock_timeout, cancel, on).await;
+    if let Ok(restored) = &mut r
+        && let (Ok(source), Ok(applied)) = (s.source(), db.applied().await)
+    {
+        let applied: std::collections::BTreeSet<i64> = applied.iter().map(|a| a.version).collect();
+        restored.pending = source.migrations.iter().map(|m| m.version).filter(|v| !applied.contains(v)).collect();
+    }
     db.close().await;
     r
 }

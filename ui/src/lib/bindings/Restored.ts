@@ -9,4 +9,9 @@ export type Restored = { entry: BackupEntry,
 /**
  * Tables made after the backup, dropped so the database is as it was.
  */
-dropped: Array<string>, comparison: Comparison, };
+dropped: Array<string>, comparison: Comparison, 
+/**
+ * Migrations in the folder that the restored database has not applied: the next `up` runs
+ * them again (one that dropped data would drop it again).
+ */
+pending: Array<number>, };
