@@ -413,6 +413,7 @@ async fn json_is_one_envelope_and_errors_are_json_too() {
         let (code, v) = doc(args);
         assert_eq!(code, 0, "{args:?}");
         assert_eq!((v["dialect"].as_str(), v["database"].is_string()), (Some("sqlite"), true), "{args:?}: {v}");
+        assert_eq!(v["dialect_name"], "SQLite", "{args:?}");
     }
     let (_, v) = doc(&["lint", "--all", "--json"]);
     assert_eq!(v["dialect"], "sqlite", "lint spells the database as status does");

@@ -535,7 +535,7 @@ fn shell_quote(s: &str) -> String {
 static DOCUMENT_WRITTEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Every `--json` document is one object (the README's "JSON output"). A document about one
-/// environment begins with `env`, `database` and `dialect`; a list goes under `key`.
+/// environment names it (`env`, `database`, `dialect`, `dialect_name`); a list goes under `key`.
 fn print_json(about: Option<&Workspace>, key: &str, v: &impl Serialize) {
     let value = serde_json::to_value(v).expect("serializable");
     let mut doc = serde_json::Map::new();
@@ -543,6 +543,7 @@ fn print_json(about: Option<&Workspace>, key: &str, v: &impl Serialize) {
         doc.insert("env".into(), serde_json::json!(w.env));
         doc.insert("database".into(), serde_json::json!(w.target.display()));
         doc.insert("dialect".into(), serde_json::json!(w.target.dialect()));
+        doc.insert("dialect_name".into(), serde_json::json!(w.target.dialect().name()));
     }
     match value {
         // The document's own fields win: a report may name its database more exactly.
