@@ -997,26 +997,48 @@ async fn show_tells_one_migration() {
     assert_eq!(run(&t, &["show", "2"]).code, 2);
 }
 
-/// A project whose environments use different databases: a template written for one warns where
-/// the others would need other SQL (a SQLite `dev` writes a `DROP INDEX` MariaDB refuses).
-#[test]
-fn templates_warn_where_other_databases_need_other_sql() {
-    let dir = tempfile::tempdir().unwrap();
+/// A project whose environments use different databases (a SQLite `dev`, a MariaDB `prod`): a
+/// template whose down differs writes MariaDB its own (`mysql/…down.sql`), so both roll back; lint
+/// on `prod` reads SQL as MariaDB does and finds a shared down it would refuse.
+#[tokio::test]
+async fn a_mixed_project_gets_downs_every_database_runs() {
+    let t = TestDb::new(Dialect::MySql).await;
+    let dir = t.dir.path();
     std::fs::write(
-        dir.path().join("godwit.toml"),
-        "id = \"mixed\"\n[env.dev]\nurl = \"sqlite://dev.db\"\n[env.staging]\nurl = \"mysql://app@db.example/app\"\n",
+        dir.join("godwit.toml"),
+        format!("id = \"mixed\"\n[env.dev]\nurl = \"sqlite://dev.db\"\n[env.prod]\nurl = \"{}\"\n", t.url),
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
-        .current_dir(dir.path())
-        .args(["-e", "dev", "new", "idx", "-t", "add_index", "-p", "table=t", "-p", "columns=a"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    assert!(stderr.contains("warning: written for SQLite") && stderr.contains("MySQL/MariaDB (staging)"), "{stderr}");
-    assert!(stderr.contains("DROP INDEX t_a_idx;"), "{stderr}");
+    let godwit = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_godwit")).current_dir(dir).args(args).stdin(Stdio::null()).output();
+        let o = o.unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+        )
+    };
+    let (code, text) = godwit(&["new", "t", "-t", "create_table", "-p", "table=t", "-p", "columns=id id, a integer"]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = godwit(&["-e", "dev", "new", "idx", "-t", "add_index", "-p", "table=t", "-p", "columns=a"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("warning"), "the ups agree, the downs are each database's: {text}");
+    let own = std::fs::read_dir(t.migrations().join("mysql")).unwrap().flatten().next().unwrap().path();
+    assert!(std::fs::read_to_string(&own).unwrap().contains("DROP INDEX t_a_idx ON t;"));
+    for env in ["dev", "prod"] {
+        for verb in [&["up"][..], &["down"], &["down"], &["up"]] {
+            let (code, text) = godwit(&[&["-e", env, "--confirm", env][..], verb].concat());
+            assert_eq!(code, 0, "{env} {verb:?}: {text}");
+        }
+    }
+    // The shared down alone (MariaDB's own removed): lint on prod, where it is pending, finds what
+    // MariaDB would refuse.
+    let (code, text) = godwit(&["-e", "prod", "--confirm", "prod", "down"]);
+    assert_eq!(code, 0, "{text}");
+    std::fs::remove_file(&own).unwrap();
+    let (code, text) = godwit(&["-e", "prod", "lint"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("mysql-drop-index-needs-table"), "{text}");
+    assert_eq!(godwit(&["-e", "dev", "lint"]).0, 0, "SQLite runs it");
 }
 
 /// `env test NAME` names its environment as an argument: the remedy it prints acts on that one

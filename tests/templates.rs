@@ -90,6 +90,7 @@ async fn every_builtin_round_trips(d: Dialect) {
             // `raw` is the empty pair to fill in.
             allow_empty: name == "raw",
             versioning: None,
+            own_downs: Vec::new(),
         };
         new::create(&t.migrations(), &spec, chrono::Utc::now()).unwrap();
         let mut db = t.connect().await;

@@ -604,7 +604,7 @@ async fn forks_with_one_id_keep_their_backups_apart() {
     // The first's two backups are still there, and still its own.
     let o = first.godwit(&["backups", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(list["backups"].as_array().unwrap().len(), 2, "{list}");
     assert_eq!(fork.t.strings("SELECT CAST(COUNT(*) AS TEXT) FROM t").await, ["0"]);
 }
 

@@ -633,6 +633,7 @@ pub fn create_migration(
     down: Option<&str>,
     no_transaction: bool,
     allow_empty: bool,
+    own_downs: Vec<godwit::template::OwnDown>,
 ) -> Result<Vec<String>> {
     let p = project(state)?;
     let spec = NewMigration {
@@ -643,6 +644,7 @@ pub fn create_migration(
         no_transaction,
         allow_empty,
         versioning: p.sqlx.as_ref().map(|c| c.versioning),
+        own_downs: if down.is_some() { own_downs } else { Vec::new() },
     };
     Ok(new::create(&p.migrations_dir(), &spec, chrono::Utc::now())?
         .into_iter()

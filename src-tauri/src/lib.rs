@@ -305,8 +305,9 @@ fn create_migration(
     down: Option<String>,
     no_transaction: bool,
     allow_empty: bool,
+    own_downs: Vec<godwit::template::OwnDown>,
 ) -> CommandResult<Vec<String>> {
-    Ok(api::create_migration(&state, &name, &up, down.as_deref(), no_transaction, allow_empty)?)
+    Ok(api::create_migration(&state, &name, &up, down.as_deref(), no_transaction, allow_empty, own_downs)?)
 }
 
 #[tauri::command]

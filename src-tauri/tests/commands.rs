@@ -118,8 +118,16 @@ async fn sqlite_open_status_apply_history_and_protection() {
         params.insert(k.to_string(), v.to_string());
     }
     let rendered = api::render_template(&state, "dev", "add_column", params).unwrap();
-    let files =
-        api::create_migration(&state, "add email", &rendered.up, rendered.down.as_deref(), false, false).unwrap();
+    let files = api::create_migration(
+        &state,
+        "add email",
+        &rendered.up,
+        rendered.down.as_deref(),
+        false,
+        false,
+        rendered.own_downs,
+    )
+    .unwrap();
     assert_eq!(files.len(), 2);
     assert_eq!(api::status(&state, "dev").await.unwrap().summary.pending, 3);
     assert!(api::templates(&state).unwrap().iter().any(|t| t.name == "create_table"));

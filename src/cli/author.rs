@@ -55,6 +55,7 @@ pub(super) fn new_verb(
         spec.up = rendered.up;
         spec.down = rendered.down.unwrap_or_default();
         spec.no_transaction = rendered.no_transaction;
+        spec.own_downs = rendered.own_downs;
     }
     let files = new::create(&dir, &spec, chrono::Utc::now())?;
     for f in &files {

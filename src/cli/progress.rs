@@ -89,16 +89,6 @@ pub fn ms(ns: i64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn durations_round_as_the_app_does() {
-        let shown: Vec<String> =
-            [-1, 850_000, 1_651_000, 12_300_000, 54_856_000, 12_300_000_000].into_iter().map(super::ms).collect();
-        assert_eq!(shown, ["-", "850 µs", "2 ms", "12 ms", "55 ms", "12.3 s"]);
-    }
-}
-
 /// Shows a backup or restore: its phases as lines, its bytes on a spinner on a terminal.
 pub struct BackupProgress {
     bar: Option<ProgressBar>,
@@ -143,4 +133,14 @@ pub fn bytes(n: u64) -> String {
         u += 1;
     }
     if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_round_as_the_app_does() {
+        let shown: Vec<String> =
+            [-1, 850_000, 1_651_000, 12_300_000, 54_856_000, 12_300_000_000].into_iter().map(super::ms).collect();
+        assert_eq!(shown, ["-", "850 µs", "2 ms", "12 ms", "55 ms", "12.3 s"]);
+    }
 }

@@ -21,7 +21,7 @@ pub fn preview(source: &Source, direction: Direction, newest: &[Option<i64>]) ->
             source.migrations.iter().rev().filter(|m| versions.contains(&m.version)).collect()
         }
     };
-    picked.into_iter().map(|m| runner::step(m, direction)).collect()
+    picked.into_iter().map(|m| runner::step(m, direction, None)).collect()
 }
 
 #[cfg(test)]

@@ -116,16 +116,17 @@ pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config
         // A missing down file is `check`'s to report, not an empty one.
         let down = match (m.kind, m.has_down) {
             (Kind::Simple, _) | (_, false) => None,
-            _ => Some(m.down_sql().unwrap_or_default()),
+            // The down this database runs (its own, where the project keeps one).
+            _ => Some(m.down_sql_for(Some(dialect)).unwrap_or_default()),
         };
         let mut raws = file_findings(&m.sql, dialect, !m.no_transaction, false, &mut new_tables, &elsewhere);
         raws.extend(whole::migration(&m.sql, down.as_deref(), dialect, m.kind != Kind::Simple));
         report.findings.extend(place(&m.sql, &up_name, raws, dialect, config));
-        if let (Some(down), Some(path)) = (down, m.down_path.as_deref()) {
+        if let (Some(down), Some(path)) = (down, m.down_path_for(Some(dialect))) {
             report.files += 1;
             let in_tx = !crate::migration::source::no_transaction(&down);
             let raws = file_findings(&down, dialect, in_tx, true, &mut BTreeSet::new(), &[]);
-            report.findings.extend(place(&down, &shown(path, root), raws, dialect, config));
+            report.findings.extend(place(&down, &shown(&path, root), raws, dialect, config));
         }
     }
     report

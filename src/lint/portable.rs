@@ -23,6 +23,7 @@ pub(super) const RULES: &[&str] = &[
     "mysql-table-rebuild",
     "ban-truncate",
     "ban-drop-database",
+    "mysql-drop-index-needs-table",
 ];
 
 struct Out<'a> {
@@ -149,6 +150,22 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
                         format!("dropping table {t} loses its rows, and the application may still read it"),
                         "stop the application using it, back up first, and drop it in a \
                          later release",
+                    );
+                }
+            }
+            // MySQL names an index within its table: without `ON table` the statement fails (in a
+            // down too, where it would stop a rollback).
+            Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, names, table: None, .. }
+                if dialect == Dialect::MySql =>
+            {
+                for n in names {
+                    out.push(
+                        "mysql-drop-index-needs-table",
+                        Severity::Error,
+                        None,
+                        format!("MySQL cannot drop index {} without its table: this statement fails", name(n)),
+                        "write `DROP INDEX name ON table`; where another database runs the same file, give MySQL \
+                         its own down in the migrations folder's mysql/ folder",
                     );
                 }
             }
@@ -536,6 +553,9 @@ mod tests {
         assert!(!has("ALTER TABLE a ADD INDEX i (b);", Dialect::MySql, "mysql-table-rebuild"));
         assert!(has("TRUNCATE TABLE sessions;", Dialect::MySql, "ban-truncate"));
         assert!(rules("DROP SCHEMA legacy;", Dialect::MySql).contains(&("ban-drop-database".into(), Severity::Error)));
+        assert!(has("DROP INDEX i;", Dialect::MySql, "mysql-drop-index-needs-table"));
+        assert!(!has("DROP INDEX i ON t;", Dialect::MySql, "mysql-drop-index-needs-table"));
+        assert!(!has("DROP INDEX i;", Dialect::Sqlite, "mysql-drop-index-needs-table"));
         assert!(
             rules("ALTER TABLE a ADD COLUMN t TEXT DEFAULT CURRENT_TIMESTAMP;", Dialect::Sqlite)
                 .contains(&("sqlite-unsupported-alter".into(), Severity::Error))

@@ -55,6 +55,7 @@ pub fn detail(
     recorded: &status::Recorded,
     version: i64,
     events: Vec<Event>,
+    dialect: crate::syntax::Dialect,
 ) -> Result<MigrationDetail> {
     let applied = &recorded.applied;
     let rows = status::recorded_rows(source, recorded);
@@ -64,7 +65,8 @@ pub fn detail(
     })?;
     let file = source.get(version);
     let recorded = applied.iter().find(|a| a.version == version);
-    let (down_sql, down_error) = match file.filter(|m| m.down_path.is_some()).map(|m| m.down_sql()) {
+    // The down this environment's database runs.
+    let (down_sql, down_error) = match file.filter(|m| m.down_path.is_some()).map(|m| m.down_sql_for(Some(dialect))) {
         Some(Ok(sql)) => (Some(sql), None),
         Some(Err(e)) => (None, Some(e.message)),
         None => (None, None),
@@ -77,7 +79,7 @@ pub fn detail(
     Ok(MigrationDetail {
         row,
         up_sql: file.map(|m| m.sql.clone()),
-        down_file: file.and_then(|m| m.down_path.as_deref()).map(crate::migration::source::file_name),
+        down_file: file.filter(|m| m.down_path.is_some()).map(|m| m.down_name_for(Some(dialect))),
         down_sql,
         down_error,
         revision_id: file.and_then(|m| m.header.revision_id.clone()),

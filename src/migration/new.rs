@@ -24,6 +24,8 @@ pub struct NewMigration {
     pub allow_empty: bool,
     /// How to number it, as sqlx.toml's `migration-versioning` says; `None`: a timestamp.
     pub versioning: Option<Versioning>,
+    /// Downs of other databases than the one `down` is for, where theirs differ (`mysql/…`).
+    pub own_downs: Vec<crate::template::OwnDown>,
 }
 
 /// Whether a new migration is an up/down pair when the person did not say: sqlx.toml's
@@ -127,22 +129,27 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
         newest.map(|v| v.to_string()).unwrap_or_default(),
         now.format("%Y-%m-%d %H:%M:%S")
     ));
+    let revert = |sql: &str| {
+        format!("{}-- Revert: {description}\n\n{sql}", if spec.no_transaction { "-- no-transaction\n" } else { "" })
+    };
     let files: Vec<(PathBuf, String)> = if spec.reversible {
-        vec![
+        let down = format!("{prefix}_{slug}.down.sql");
+        let mut files = vec![
             (dir.join(format!("{prefix}_{slug}.up.sql")), format!("{header}{}", spec.up)),
-            (
-                dir.join(format!("{prefix}_{slug}.down.sql")),
-                format!(
-                    "{}-- Revert: {description}\n\n{}",
-                    if spec.no_transaction { "-- no-transaction\n" } else { "" },
-                    spec.down
-                ),
-            ),
-        ]
+            (dir.join(&down), revert(&spec.down)),
+        ];
+        for own in &spec.own_downs {
+            let folder = dir.join(own.dialect.key());
+            fs::create_dir_all(&folder).map_err(|e| Error::io("cannot create", &folder, &e))?;
+            files.push((folder.join(&down), revert(&own.sql)));
+        }
+        files
     } else {
         vec![(dir.join(format!("{prefix}_{slug}.sql")), format!("{header}{}", spec.up))]
     };
     for (path, body) in &files {
+        // A file ends with a newline, as editors and diffs expect (a typed one may lack it).
+        let body = if body.ends_with('\n') { body.clone() } else { format!("{body}\n") };
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)

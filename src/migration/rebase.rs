@@ -127,6 +127,11 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
             to.push(renamed(&name, next));
             from.push(name);
         }
+        for own in m.own_downs() {
+            let (db, name) = own.split_once('/').expect("a database's folder and a file");
+            to.push(format!("{db}/{}", renamed(name, next)));
+            from.push(own);
+        }
         let relinked = m.header.revision_id.is_some() || m.header.revises.is_some();
         renames.push(Rename { version: m.version, new_version: next, from, to, why: why[&m.version].into(), relinked });
     }
@@ -203,6 +208,7 @@ pub fn apply(plan: &RebasePlan, dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migration::source::SourceProblem;
 
     fn write(dir: &Path, name: &str, body: &str) {
         fs::write(dir.join(name), body).unwrap();
@@ -247,6 +253,38 @@ mod tests {
             .filter(|f| matches!(f.kind, K::RevisionConflict | K::UnknownRevision | K::RevisionIdMismatch))
             .collect();
         assert!(chain.is_empty(), "{chain:?}");
+    }
+
+    #[test]
+    fn a_databases_own_down_moves_with_its_migration_and_a_stray_one_is_a_problem() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "1_a.up.sql", "SELECT 1;");
+        write(d.path(), "2_b.up.sql", "SELECT 2;");
+        write(d.path(), "2_b.down.sql", "DROP INDEX i;");
+        fs::create_dir(d.path().join("mysql")).unwrap();
+        write(d.path(), "mysql/2_b.down.sql", "DROP INDEX i ON t;");
+        let source = Source::load(d.path()).unwrap();
+        assert!(source.problems.is_empty(), "{:?}", source.problems);
+        let m = source.get(2).unwrap();
+        assert_eq!(m.down_sql_for(Some(crate::syntax::Dialect::MySql)).unwrap(), "DROP INDEX i ON t;");
+        assert_eq!(m.down_sql_for(Some(crate::syntax::Dialect::Sqlite)).unwrap(), "DROP INDEX i;");
+        assert_eq!(m.down_name_for(Some(crate::syntax::Dialect::MySql)), "mysql/2_b.down.sql");
+        let now = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let p = plan(&source, &BTreeSet::from([1, 3]), now).unwrap_or_else(|e| panic!("{}", e.message));
+        assert_eq!(p.renames[0].from, ["2_b.up.sql", "2_b.down.sql", "mysql/2_b.down.sql"]);
+        apply(&p, d.path()).unwrap();
+        let after = Source::load(d.path()).unwrap();
+        assert!(after.problems.is_empty(), "{:?}", after.problems);
+        let moved = after.migrations.last().unwrap();
+        assert_eq!(moved.down_sql_for(Some(crate::syntax::Dialect::MySql)).unwrap(), "DROP INDEX i ON t;");
+        // One left behind by a rename made by hand would no longer run: the folder says so.
+        write(d.path(), "mysql/7_gone.down.sql", "SELECT 0;");
+        let stray = Source::load(d.path()).unwrap();
+        assert!(
+            matches!(&stray.problems[..], [SourceProblem::DownWithoutUp { file, .. }] if file == "mysql/7_gone.down.sql"),
+            "{:?}",
+            stray.problems
+        );
     }
 
     #[test]

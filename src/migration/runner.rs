@@ -85,6 +85,10 @@ pub struct Step {
     pub no_transaction: bool,
     /// SHA-256 of `sql`: what a run given this step as seen (`Seen`) checks.
     pub checksum: String,
+    /// The file the SQL was read from (a database's own down, where the project keeps one).
+    #[serde(skip)]
+    #[ts(skip)]
+    pub path: std::path::PathBuf,
 }
 
 /// A step as a person saw it in a preview (a `Step` read back from `up --dry-run --json` reads as one).
@@ -171,17 +175,20 @@ impl RunReport {
     }
 }
 
-pub(crate) fn step(m: &MigrationFile, direction: Direction) -> Result<Step> {
-    let (file, sql) = match direction {
-        Direction::Up => (m.file_name(), m.sql.clone()),
-        Direction::Down => {
-            (m.down_path.as_deref().map(crate::migration::source::file_name).unwrap_or_default(), m.down_sql()?)
-        }
+/// A migration's step on a database of `dialect` (`None`: any; a down is then the shared file).
+pub(crate) fn step(m: &MigrationFile, direction: Direction, dialect: Option<db::Dialect>) -> Result<Step> {
+    let (file, sql, path) = match direction {
+        Direction::Up => (m.file_name(), m.sql.clone(), m.path.clone()),
+        Direction::Down => (
+            m.down_name_for(dialect),
+            m.down_sql_for(dialect)?,
+            m.down_path_for(dialect).unwrap_or_else(|| m.path.clone()),
+        ),
     };
     // The down file's own first line says how it runs, not the up file's.
     let no_transaction = crate::migration::source::no_transaction(&sql);
     let checksum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sql.as_bytes()));
-    Ok(Step { version: m.version, description: m.description.clone(), file, sql, no_transaction, checksum })
+    Ok(Step { version: m.version, description: m.description.clone(), file, sql, no_transaction, checksum, path })
 }
 
 /// Applies pending migrations up to `to`.
@@ -314,11 +321,11 @@ async fn locked_work(
             });
         }
     };
-    let planned = steps(&plan, direction)?;
+    let planned = steps(&plan, direction, db.dialect())?;
     if let Some(seen) = &opts.expect {
         expect_plan(seen, &planned)?;
     }
-    scripts(&plan, &planned, direction, db.dialect())?;
+    scripts(&planned, db.dialect())?;
     match work {
         Work::Up(_) | Work::Down(_) => {
             before.before(db, plan.len()).await?;
@@ -333,7 +340,8 @@ async fn locked_work(
             if down.failure.is_some() || down.cancelled {
                 return Ok((down, None));
             }
-            let up = run(db, Direction::Up, &plan, steps(&plan, Direction::Up)?, opts, on_event).await?;
+            let ups = steps(&plan, Direction::Up, db.dialect())?;
+            let up = run(db, Direction::Up, &plan, ups, opts, on_event).await?;
             Ok((down, Some(up)))
         }
     }
@@ -362,17 +370,24 @@ pub fn preview_up(
     to: Option<i64>,
     allow_out_of_order: bool,
 ) -> Result<RunReport> {
-    preview(Direction::Up, &plan::plan_up(source, applied, to, allow_out_of_order)?)
+    let plan = plan::plan_up(source, applied, to, allow_out_of_order)?;
+    let planned = plan.iter().map(|m| step(m, Direction::Up, None)).collect::<Result<_>>()?;
+    Ok(preview(Direction::Up, planned))
 }
 
-/// What `down` would run, with its SQL; runs nothing.
-pub fn preview_down(source: &Source, applied: &[db::Applied], target: DownTarget) -> Result<RunReport> {
-    preview(Direction::Down, &plan::plan_down(source, applied, target)?)
+/// What `down` would run on a database of `dialect`, with its SQL; runs nothing.
+pub fn preview_down(
+    source: &Source,
+    applied: &[db::Applied],
+    target: DownTarget,
+    dialect: db::Dialect,
+) -> Result<RunReport> {
+    let planned = steps(&plan::plan_down(source, applied, target)?, Direction::Down, dialect)?;
+    Ok(preview(Direction::Down, planned))
 }
 
-fn preview(direction: Direction, plan: &[&MigrationFile]) -> Result<RunReport> {
-    let planned = steps(plan, direction)?;
-    Ok(RunReport {
+fn preview(direction: Direction, planned: Vec<Step>) -> RunReport {
+    RunReport {
         database: String::new(),
         backup: None,
         guard: Default::default(),
@@ -384,31 +399,17 @@ fn preview(direction: Direction, plan: &[&MigrationFile]) -> Result<RunReport> {
         done: vec![],
         cancelled: false,
         failure: None,
-    })
+    }
 }
 
 /// Each migration's step: every script read, so a missing or unreadable one stops the run first.
-fn steps(plan: &[&MigrationFile], direction: Direction) -> Result<Vec<Step>> {
-    plan.iter().map(|m| step(m, direction)).collect()
+fn steps(plan: &[&MigrationFile], direction: Direction, dialect: db::Dialect) -> Result<Vec<Step>> {
+    plan.iter().map(|m| step(m, direction, Some(dialect))).collect()
 }
 
 /// Each step's script, split: a malformed one is refused before anything runs (or is backed up).
-fn scripts<'a>(
-    plan: &[&'a MigrationFile],
-    planned: &'a [Step],
-    direction: Direction,
-    dialect: db::Dialect,
-) -> Result<Vec<db::Script<'a>>> {
-    plan.iter()
-        .zip(planned)
-        .map(|(m, s)| {
-            let path = match direction {
-                Direction::Up => &m.path,
-                Direction::Down => m.down_path.as_ref().unwrap_or(&m.path),
-            };
-            db::Script::new(path, &s.sql, dialect)
-        })
-        .collect()
+fn scripts(planned: &[Step], dialect: db::Dialect) -> Result<Vec<db::Script<'_>>> {
+    planned.iter().map(|s| db::Script::new(&s.path, &s.sql, dialect)).collect()
 }
 
 /// Runs `planned` (the steps of `plan`).
@@ -420,7 +421,7 @@ async fn run(
     opts: &RunOptions,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
-    let scripts = scripts(plan, &planned, direction, db.dialect())?;
+    let scripts = scripts(&planned, db.dialect())?;
     let actor = db::actor();
     // Asked for before the first migration, so an abort needs no round trip to set it up.
     let interrupter = match plan.is_empty() {
@@ -727,7 +728,10 @@ fn explain_failure(
         )
     } else {
         // The database refused its SQL (not a lost connection or a cancel): the file is what to fix.
-        if direction == Direction::Up && error.problem == Problem::Failed {
+        if direction == Direction::Up
+            && error.kind() == ErrorKind::Failed
+            && !matches!(error.problem, Problem::Io { .. })
+        {
             let file = m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
             error = error.with_remedy(crate::error::Remedy::FixAndApply { file, kept: done });
         }

@@ -55,6 +55,45 @@ impl MigrationFile {
         file_name(&self.path)
     }
 
+    /// The down file a database runs: `DB/<down file>` in the migrations folder (`mysql/`,
+    /// `postgres/`, `sqlite/`) where the project keeps one for that database, because its
+    /// environments are on different databases and no one down runs on all of them; else the down
+    /// file. sqlx-cli reads no folder inside the migrations folder, and keeps no down's checksum.
+    pub fn down_path_for(&self, dialect: Option<crate::syntax::Dialect>) -> Option<PathBuf> {
+        let main = self.down_path.as_ref()?;
+        let own = dialect.and_then(|d| Some(main.parent()?.join(d.key()).join(main.file_name()?)));
+        Some(own.filter(|p| p.is_file()).unwrap_or_else(|| main.clone()))
+    }
+
+    /// The databases' own downs this migration has, as paths in the migrations folder
+    /// (`mysql/3_index.down.sql`): a rename or a squash moves or removes them with the rest.
+    pub fn own_downs(&self) -> Vec<String> {
+        [crate::syntax::Dialect::Postgres, crate::syntax::Dialect::MySql, crate::syntax::Dialect::Sqlite]
+            .into_iter()
+            .filter(|d| self.down_path_for(Some(*d)) != self.down_path)
+            .map(|d| self.down_name_for(Some(d)))
+            .collect()
+    }
+
+    /// The down file's name as shown: `mysql/3_index.down.sql` for a database's own.
+    pub fn down_name_for(&self, dialect: Option<crate::syntax::Dialect>) -> String {
+        match (self.down_path_for(dialect), &self.down_path) {
+            (Some(p), Some(main)) if &p != main => {
+                format!("{}/{}", dialect.map(|d| d.key()).unwrap_or_default(), file_name(&p))
+            }
+            (Some(p), _) => file_name(&p),
+            _ => String::new(),
+        }
+    }
+
+    /// The down script a database runs (see `down_path_for`), read when needed.
+    pub fn down_sql_for(&self, dialect: Option<crate::syntax::Dialect>) -> Result<String> {
+        match self.down_path_for(dialect) {
+            Some(path) => self.read_down(&path),
+            None => self.down_sql(),
+        }
+    }
+
     /// The down script, read when needed (status on thousands of files never reads them).
     pub fn down_sql(&self) -> Result<String> {
         let Some(path) = &self.down_path else {
@@ -66,6 +105,10 @@ impl MigrationFile {
                 self.file_name()
             )));
         };
+        self.read_down(path)
+    }
+
+    fn read_down(&self, path: &Path) -> Result<String> {
         match fs::read(path) {
             Ok(bytes) => String::from_utf8(bytes).map(|s| without_bom(s).0).map_err(|_| {
                 Error::new(Problem::BadFile, format!("{} is not valid UTF-8; save it as UTF-8.", path.display()))
@@ -319,6 +362,24 @@ impl Source {
         for (version, files) in downs.into_iter().filter(|(v, _)| !listed_ups.contains(v)) {
             for f in files {
                 problems.push(SourceProblem::DownWithoutUp { version, file: file_name(&f) });
+            }
+        }
+        // A database's own down (`mysql/V_name.down.sql`) with no migration to go with: renamed
+        // without it, it would no longer be run, and the shared down would run in its place.
+        for d in [crate::syntax::Dialect::Postgres, crate::syntax::Dialect::MySql, crate::syntax::Dialect::Sqlite] {
+            let Ok(entries) = fs::read_dir(dir.join(d.key())) else { continue };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !name.ends_with(".sql") {
+                    continue;
+                }
+                let owned = migrations
+                    .iter()
+                    .any(|m| m.down_path.as_deref().and_then(Path::file_name).is_some_and(|f| *f == *name));
+                if !owned {
+                    let version = name.split('_').next().and_then(|v| v.parse().ok()).unwrap_or_default();
+                    problems.push(SourceProblem::DownWithoutUp { version, file: format!("{}/{name}", d.key()) });
+                }
             }
         }
         problems.sort_by_key(|p| format!("{p:?}"));

@@ -171,7 +171,7 @@ async fn check_one(
             Err(e) => (fails(Step::Up, e), true),
         });
     }
-    let sql = m.down_sql()?;
+    let sql = m.down_sql_for(Some(db.dialect()))?;
     // Rows are counted when they may change: with a seed, or when the up or the down holds a
     // statement other than schema changes. DDL alone cannot change a surviving table's rows (an
     // event trigger that writes on DDL is the exception this leaves out).
@@ -180,8 +180,8 @@ async fn check_one(
     if let Err(e) = up(db, m, actor, stop).await {
         return Ok((fails(Step::Up, e), true));
     }
-    let path = m.down_path.as_deref().unwrap_or(&m.path);
-    let script = db::Script::new(path, &sql, db.dialect())?;
+    let path = m.down_path_for(Some(db.dialect())).unwrap_or_else(|| m.path.clone());
+    let script = db::Script::new(&path, &sql, db.dialect())?;
     if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
         return Ok((fails(Step::Down, f.error), true));
     }

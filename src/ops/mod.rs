@@ -182,7 +182,7 @@ pub async fn migration(s: &Session, version: i64) -> Result<detail::MigrationDet
             })
         })
         .await?;
-    detail::detail(&source, &recorded, version, events)
+    detail::detail(&source, &recorded, version, events, s.ws.target.dialect())
 }
 
 /// The newest `limit` events of `_godwit_log`.

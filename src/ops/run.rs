@@ -9,8 +9,8 @@ pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Resul
     let up = matches!(work, Work::Up(_));
     let mut report = match work {
         Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
-        Work::Down(target) => runner::preview_down(&source, &applied, target),
-        Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1)),
+        Work::Down(target) => runner::preview_down(&source, &applied, target, s.ws.target.dialect()),
+        Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1), s.ws.target.dialect()),
     }?;
     report.database = s.ws.target.display();
     if up {

@@ -276,7 +276,7 @@ fn plan_files(source: &Source, req: &SquashRequest, dialect: Dialect, dumps_priv
         .iter()
         .flat_map(|m| {
             let down = m.down_path.as_ref().filter(|_| m.has_down).map(|p| crate::migration::source::file_name(p));
-            std::iter::once(m.file_name()).chain(down)
+            std::iter::once(m.file_name()).chain(down).chain(m.own_downs())
         })
         .collect();
     let squashed = ms.iter().map(|m| m.version).collect();

@@ -39,6 +39,15 @@ impl Dialect {
         self == Dialect::Postgres
     }
 
+    /// As written in URLs' schemes, JSON and folder names: `postgres`, `mysql`, `sqlite`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+            Dialect::Sqlite => "sqlite",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Dialect::Postgres => "PostgreSQL",

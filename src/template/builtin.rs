@@ -192,7 +192,7 @@ pub(super) fn render(name: &str, v: &Values, d: Dialect) -> Result<Rendered> {
         "raw" => ("-- Write the change here.\n".into(), "-- Write what undoes it here.\n".into(), false),
         other => return Err(Error::input(format!("there is no built-in template `{other}`"))),
     };
-    Ok(Rendered { up, down: Some(down), no_transaction, dialect: d, warnings: Vec::new() })
+    Ok(Rendered { up, down: Some(down), no_transaction, dialect: d, warnings: Vec::new(), own_downs: Vec::new() })
 }
 
 fn add_foreign_key(v: &Values, d: Dialect) -> Result<(String, String, bool)> {

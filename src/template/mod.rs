@@ -89,6 +89,17 @@ pub struct Rendered {
     pub dialect: Dialect,
     /// Where the project's other databases need other SQL than this (the migration runs on them too).
     pub warnings: Vec<String>,
+    /// The downs of the project's other databases where theirs differ: each is written as that
+    /// database's own down (`mysql/V_name.down.sql`), so every environment can roll it back.
+    pub own_downs: Vec<OwnDown>,
+}
+
+/// A database's own down, written beside the shared one (see `MigrationFile::down_path_for`).
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[ts(export)]
+pub struct OwnDown {
+    pub dialect: Dialect,
+    pub sql: String,
 }
 
 /// Renders a template for `dialect`, and says where the project's environments on other databases
@@ -107,16 +118,24 @@ pub fn render_for_project(
         match render(name, values, *d, templates_dir) {
             Err(e) => r.warnings.push(format!("{on} cannot take this migration as written: {}", e.message)),
             Ok(o) => {
-                let ours = r.up.lines().chain(r.down.as_deref().unwrap_or_default().lines());
-                let theirs: Vec<&str> = o.up.lines().chain(o.down.as_deref().unwrap_or_default().lines()).collect();
-                if let Some(line) = ours.filter(|l| !theirs.contains(l)).find(|l| !l.trim().is_empty()) {
+                // An up is one file for every database (its checksum is in each history); a down
+                // can be a database's own.
+                let theirs: Vec<&str> = o.up.lines().collect();
+                if let Some(line) = r.up.lines().filter(|l| !theirs.contains(l)).find(|l| !l.trim().is_empty()) {
                     r.warnings.push(format!(
-                        "written for {}; for {on} this template writes other SQL (this line differs: `{}`). \
+                        "written for {}; for {on} this template writes another up (this line differs: `{}`). \
                          The migration runs there too: check it on {}, or write SQL both accept.",
                         dialect.name(),
                         line.trim(),
                         d.name()
                     ));
+                }
+                match (&r.down, o.down) {
+                    (Some(ours), Some(sql)) if *ours != sql => r.own_downs.push(OwnDown { dialect: *d, sql }),
+                    (Some(_), None) => r
+                        .warnings
+                        .push(format!("{on} cannot roll this migration back: the template has no down for it")),
+                    _ => {}
                 }
             }
         }

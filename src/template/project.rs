@@ -194,6 +194,7 @@ impl ProjectTemplate {
             no_transaction: self.no_transaction,
             dialect,
             warnings: Vec::new(),
+            own_downs: Vec::new(),
         })
     }
 }

@@ -19,6 +19,7 @@ import type { ImportTool } from './ImportTool';
 import type { LintFinding } from './LintFinding';
 import type { LintReport } from './LintReport';
 import type { MigrationDetail } from './MigrationDetail';
+import type { OwnDown } from './OwnDown';
 import type { Probe } from './Probe';
 import type { ProjectView } from './ProjectView';
 import type { RebaseOutcome } from './RebaseOutcome';
@@ -76,7 +77,7 @@ export const commands = {
   rebase: (dryRun: boolean, skip: Array<string>) => invoke<RebaseOutcome>('rebase', { dryRun, skip }),
   templates: () => invoke<Array<TemplateInfo>>('templates'),
   renderTemplate: (env: string, name: string, params: Record<string, string>) => invoke<Rendered>('render_template', { env, name, params }),
-  createMigration: (name: string, up: string, down: string | null, noTransaction: boolean, allowEmpty: boolean) => invoke<Array<string>>('create_migration', { name, up, down, noTransaction, allowEmpty }),
+  createMigration: (name: string, up: string, down: string | null, noTransaction: boolean, allowEmpty: boolean, ownDowns: Array<OwnDown>) => invoke<Array<string>>('create_migration', { name, up, down, noTransaction, allowEmpty, ownDowns }),
   backups: (env: string) => invoke<Array<BackupEntry>>('backups', { env }),
   backupNow: (env: string, onEvent: (e: AppEvent) => void) => streaming<BackupEntry, AppEvent>('backup_now', { env }, onEvent),
   verifyBackup: (env: string, id: string, onEvent: (e: AppEvent) => void) => streaming<Comparison, AppEvent>('verify_backup', { env, id }, onEvent),
