@@ -30,6 +30,9 @@ describe('run progress', () => {
     v = apply(v, { type: 'backup', event: { event: 'bytes', bytes: 1024, elapsed_ms: 10 } });
     expect(v.phase).toBe('backing up');
     expect(v.bytes).toBe(1024);
+    // The next phase starts without the dump's count.
+    v = apply(v, { type: 'backup', event: { event: 'phase', message: 'backed up to x (1442 bytes)' } });
+    expect(v.bytes).toBe(null);
   });
 });
 

@@ -42,8 +42,11 @@ export function apply(v: RunView, e: AppEvent): RunView {
   const step = (version: number) => next.steps.find((s) => s.version === version);
   if (e.type === 'job') next.job = e.id;
   else if (e.type === 'backup') {
-    if (e.event.event === 'phase') next.phase = e.event.message;
-    else next.bytes = e.event.bytes;
+    // A byte count belongs to the phase it was counted in (the dump), not to the next one.
+    if (e.event.event === 'phase') {
+      next.phase = e.event.message;
+      next.bytes = null;
+    } else next.bytes = e.event.bytes;
   } else if (e.type === 'run') {
     const r = e.event;
     switch (r.event) {
