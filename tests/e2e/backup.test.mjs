@@ -28,6 +28,8 @@ test('back up and apply on a protected MariaDB, then restore', async (t) => {
     await browser.waitUntil(() => run.isEnabled(), { timeout: 5000 });
     await run.click();
     await seeText(browser, 'Done.');
+    // The outcome names the backup taken first, as the CLI does.
+    assert.match(await windowText(browser), /Backup \d{8}-\d{6}-\w+ was taken first/);
     await click(browser, 'Close', '.dialog');
     await seeText(browser, '1 applied');
     assert.equal(db.query("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'items'"), '0');
@@ -40,6 +42,8 @@ test('back up and apply on a protected MariaDB, then restore', async (t) => {
     await fill(browser, 'Confirm restore', 'prod');
     await click(browser, 'Restore', '.confirm');
     await seeText(browser, 'Restored prod from');
+    // The migration that dropped the table is pending again, and the restore says so.
+    await seeText(browser, '1 migration(s) are pending again');
     assert.equal(db.query('SELECT group_concat(name ORDER BY id) FROM items'), 'pen,ink,nib');
 
     await browser.keys(['1']);

@@ -92,3 +92,28 @@ test('a template is rendered when Create is clicked unfilled, and an empty up is
     await stop(passed);
   }
 });
+
+// A project on two databases: a template whose down differs there writes MariaDB its own down.
+test('a SQLite dev and a MariaDB prod: the index template writes each its own down', async (t) => {
+  const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n\n[env.prod]\nurl = "mysql://root@127.0.0.1:3306/unused"\n');
+  const { browser, stop } = await launch(t, p);
+  let passed = false;
+  try {
+    await seeText(browser, 'No migrations yet');
+    await browser.keys(['5']);
+    await fill(browser, 'Template', 'add_index');
+    await fill(browser, 'table', 't');
+    await fill(browser, 'columns', 'a');
+    await click(browser, 'Fill from template');
+    await seeText(browser, 'DROP INDEX t_a_idx;');
+    await seeText(browser, 'mysql gets its own down');
+    await click(browser, 'Create migration');
+    await seeText(browser, 'Created ');
+    const own = readdirSync(join(p.project, 'migrations', 'mysql'));
+    assert.equal(own.length, 1, own.join(', '));
+    assert.match(readFileSync(join(p.project, 'migrations', 'mysql', own[0]), 'utf8'), /DROP INDEX t_a_idx ON t;/);
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+});
