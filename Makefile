@@ -40,12 +40,13 @@ test: setup ui lint
 	@git diff --exit-code --stat -- ui/src/lib/bindings || (echo "ui/src/lib/bindings is stale: run cargo test and commit it" && exit 1)
 	@test -z "$$(git status --porcelain -- ui/src/lib/bindings)" || (echo "new generated types in ui/src/lib/bindings: commit them" && exit 1)
 
-# Release packages (dist/Godwit_VERSION_amd64.deb, and an AppImage where Tauri's AppImage tools can
-# be had): the app and the CLI with its man pages and shell completions.
+# Release packages (dist/Godwit_VERSION_amd64.deb, dist/Godwit-VERSION-1.x86_64.rpm, and an AppImage
+# where Tauri's AppImage tools can be had): the app and the CLI with its man pages and completions.
 dist: setup ui
 	scripts/dist.sh
 
-# Installs the .deb with apt, starts the installed app under Xvfb, removes it again (needs root).
+# Checks the .deb's Maintainer and that the .rpm holds the same files; installs the .deb with apt,
+# starts the installed app under Xvfb, removes it again (needs root).
 test-dist:
 	@command -v xwininfo >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq x11-utils
 	scripts/test-dist.sh

@@ -225,6 +225,25 @@ async fn missing_and_too_old_tools_stop_before_anything_runs() {
     assert!(files(data_dir.path()).is_empty(), "{:?}", files(data_dir.path()));
 }
 
+/// A 256 kB tmpfs, unmounted when dropped: a disk that fills up.
+struct SmallDisk(tempfile::TempDir);
+
+impl SmallDisk {
+    fn mount() -> SmallDisk {
+        let dir = tempfile::tempdir().unwrap();
+        let ok =
+            Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(dir.path()).status().unwrap();
+        assert!(ok.success(), "this test needs to mount a small tmpfs (run as root)");
+        SmallDisk(dir)
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
+}
+
 /// A small tmpfs as the data dir: the dump cannot fit.
 #[tokio::test]
 async fn a_full_disk_leaves_no_backup_and_migrates_nothing() {
@@ -234,41 +253,21 @@ async fn a_full_disk_leaves_no_backup_and_migrates_nothing() {
         "CREATE TABLE big AS SELECT g AS id, md5(g::text) || md5((g * 7)::text) AS v FROM generate_series(1, 60000) g;",
     );
     t.write("2_next.sql", "CREATE TABLE next (id INTEGER);");
-    let mount = tempfile::tempdir().unwrap();
-    let ok =
-        Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(mount.path()).status().unwrap();
-    assert!(ok.success(), "this test needs to mount a small tmpfs (run as root)");
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mount.path().to_path_buf());
-    assert!(godwit(&t, mount.path(), &["up", "--to", "1"]).status.success());
-    let o = godwit(&t, mount.path(), &["up", "--backup"]);
+    let mount = SmallDisk::mount();
+    assert!(godwit(&t, mount.0.path(), &["up", "--to", "1"]).status.success());
+    let o = godwit(&t, mount.0.path(), &["up", "--backup"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("the disk is full") && text(&o).contains("Nothing was migrated"), "{}", text(&o));
     assert_eq!(t.history().await, vec!["1:true"], "nothing migrated");
-    assert!(files(mount.path()).is_empty(), "no half file left: {:?}", files(mount.path()));
+    assert!(files(mount.0.path()).is_empty(), "no half file left: {:?}", files(mount.0.path()));
 }
 
 /// A SQLite database on a full disk: the run says it is the disk (not the file), changes nothing,
 /// and goes through once there is room.
 #[tokio::test]
 async fn a_full_disk_under_sqlite_is_named_and_changes_nothing() {
-    let mount = tempfile::tempdir().unwrap();
-    let ok =
-        Command::new("mount").args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"]).arg(mount.path()).status().unwrap();
-    assert!(ok.success(), "this test needs to mount a small tmpfs (run as root)");
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(mount.path().to_path_buf());
-    let migrations = mount.path().join("migrations");
+    let mount = SmallDisk::mount();
+    let migrations = mount.0.path().join("migrations");
     std::fs::create_dir(&migrations).unwrap();
     std::fs::write(migrations.join("1_a.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
     std::fs::write(
@@ -279,7 +278,7 @@ async fn a_full_disk_under_sqlite_is_named_and_changes_nothing() {
     .unwrap();
     let godwit = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_godwit"))
-            .current_dir(mount.path())
+            .current_dir(mount.0.path())
             .args(["--url", "sqlite://dev.db", "--source", "migrations", "--errors", "json"])
             .args(args)
             .output()
@@ -298,7 +297,7 @@ async fn a_full_disk_under_sqlite_is_named_and_changes_nothing() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!((&v["summary"]["applied"], &v["summary"]["pending"]), (&serde_json::json!(1), &serde_json::json!(1)));
     // Room made: the same file goes through.
-    let ok = Command::new("mount").args(["-o", "remount,size=16m"]).arg(mount.path()).status().unwrap();
+    let ok = Command::new("mount").args(["-o", "remount,size=16m"]).arg(mount.0.path()).status().unwrap();
     assert!(ok.success());
     let o = godwit(&["up"]);
     assert!(o.status.success(), "{}", text(&o));
