@@ -194,7 +194,13 @@ pub enum Remedy {
     CreateProject { root: String, config: String, migrations: String },
     /// A migration was left part way (or its file is gone): once a person has finished or undone it
     /// by hand, mark it so, with one of `outcomes`.
-    Resolve { version: i64, outcomes: Vec<Resolution> },
+    Resolve {
+        version: i64,
+        outcomes: Vec<Resolution>,
+        /// It was left part way by its down (a rollback): "finished" then means rolled back.
+        #[serde(default)]
+        in_down: bool,
+    },
     /// An applied migration's file was edited on purpose: accept its new checksum, with a reason.
     Repair { version: i64 },
     /// Pending migrations are older than applied ones (two branches merged): run them as they are.
@@ -246,7 +252,7 @@ pub enum Remedy {
     /// named: one it reads its settings from can be passed to it by name.
     PassEnv,
     /// A template's parameter was left out: give it a value (the app's form asks for each).
-    GiveParam { name: String },
+    GiveParam { names: Vec<String> },
     /// The person's own `PGPASSWORD` or `~/.pgpass` was not sent to `env`: their own settings may
     /// allow it for that environment.
     AllowAmbient { env: String },
@@ -266,7 +272,12 @@ pub enum Resolution {
 impl Remedy {
     /// Resolving a migration left part way: finished or undone.
     pub fn resolve(version: i64) -> Remedy {
-        Remedy::Resolve { version, outcomes: vec![Resolution::Applied, Resolution::RolledBack] }
+        Remedy::Resolve { version, outcomes: vec![Resolution::Applied, Resolution::RolledBack], in_down: false }
+    }
+
+    /// `resolve` for a migration its down left part way.
+    pub fn resolve_rollback(version: i64) -> Remedy {
+        Remedy::Resolve { version, outcomes: vec![Resolution::RolledBack, Resolution::Applied], in_down: true }
     }
 }
 

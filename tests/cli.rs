@@ -78,6 +78,9 @@ async fn bad_files_are_refused_with_exit_2_and_nothing_applied() {
     let o = run_json(&t, &["up"]);
     assert_eq!((o.code, o.problem_is()), (2, "bad_file".into()), "a string never closed: {}", o.stderr);
     assert!(!t.sqlite_path().exists() || t.history().await.is_empty(), "nothing applied");
+    // Its dry run says the same instead of that it would run.
+    let o = run_json(&t, &["up", "--dry-run"]);
+    assert_eq!((o.code, o.problem_is()), (2, "bad_file".into()), "{}", o.stdout);
 }
 
 #[tokio::test]
@@ -210,6 +213,9 @@ async fn mariadb_part_way_rollback_names_the_down() {
     assert_eq!(v["findings"][0]["files"], json!(["1_two.down.sql"]), "{v}");
     let o = run_json(&t, &["down"]);
     assert_eq!(o.problem(), Some(json!({"problem": "dirty", "version": 1})));
+    // "Finished" is the rollback: marked rolled back; applied is for putting back what it removed.
+    let remedy = &o.problem_doc()["remedies"][0];
+    assert_eq!((&remedy["in_down"], &remedy["outcomes"][0]), (&json!(true), &json!("rolled_back")), "{remedy}");
     assert!(o.problem_doc()["message"].as_str().unwrap().contains("1_two.down.sql"), "{}", o.stderr);
     // A failed up is still the up's.
     pair(&t, 2, "bad", "CREATE TABLE b (id INTEGER);\nCREATE TABLEX c (id INTEGER);", "DROP TABLE b;");
@@ -219,6 +225,34 @@ async fn mariadb_part_way_rollback_names_the_down() {
     let v: serde_json::Value = serde_json::from_str(&run(&t, &["status", "--json"]).stdout).unwrap();
     let bad = v["migrations"].as_array().unwrap().iter().find(|m| m["version"] == 2).unwrap().clone();
     assert_eq!((&bad["state"], &bad["failed_in_down"]), (&json!("failed"), &json!(false)), "{v}");
+}
+
+/// `check` on a protected environment prints the fix with `--confirm NAME`: pasted where there is
+/// no terminal, it works.
+#[tokio::test]
+async fn checks_remedies_on_a_protected_environment_name_it() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "half", "-- no-transaction\nCREATE TABLE a (id INT);\nCREATE TABLEX b (id INT);", "DROP TABLE a;");
+    std::fs::write(t.dir.path().join("godwit.toml"), format!("[env.dev]\nurl = \"{}\"\nprotected = true\n", t.url))
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let godwit = |args: &[&str]| {
+        output(
+            Command::new(env!("CARGO_BIN_EXE_godwit"))
+                .current_dir(t.dir.path())
+                .env("GODWIT_DATA_DIR", home.path())
+                .args(args)
+                .stdin(Stdio::null()),
+        )
+    };
+    assert_eq!(godwit(&["--confirm", "dev", "up"]).code, 1);
+    let o = godwit(&["check"]);
+    let pasted = printed_commands(&o.stdout);
+    let undo = pasted.iter().find(|c| c.ends_with("--rolled-back")).unwrap_or_else(|| panic!("{}", o.stdout));
+    assert!(undo.contains("--confirm dev"), "{undo}");
+    t.strings("DROP TABLE a").await;
+    let o = paste_in(t.dir.path(), undo).env("GODWIT_DATA_DIR", home.path()).stdin(Stdio::null()).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[tokio::test]

@@ -181,6 +181,6 @@ async fn a_project_template_through_the_cli() {
     std::fs::write(root.join("templates/audit.down.sql"), "DROP TABLE {{ table }}_audit;\n").unwrap();
     let o = godwit(&["new", "again", "--template", "audit"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("needs parameter `table` (Audited table)"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("needs `table` (Audited table)"));
     assert_eq!(std::fs::read_dir(t.migrations()).unwrap().count(), 2, "no file written by the failures");
 }

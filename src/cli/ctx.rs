@@ -51,6 +51,17 @@ impl Ctx {
         )))
     }
 
+    /// `again` for a command that changes the environment: on a protected one, with `--confirm
+    /// NAME` (a remedy printed by a verb that only reads works pasted where there is no terminal).
+    pub(super) fn again_to_change(&self) -> String {
+        match self.workspace() {
+            Ok(w) if w.protected && self.cli.confirm.is_none() => {
+                format!("{} --confirm {}", self.again, shell_quote(&w.confirm_name()))
+            }
+            _ => self.again.clone(),
+        }
+    }
+
     pub(super) fn templates_dir(&self) -> Option<PathBuf> {
         self.project.as_ref().map(|p| p.templates_dir())
     }

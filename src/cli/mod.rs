@@ -381,14 +381,22 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             shell_quote(root),
             migrations.as_deref().map(|m| format!(" --migrations {}", shell_quote(m))).unwrap_or_default()
         ),
-        Remedy::Resolve { version, outcomes } => {
+        Remedy::Resolve { version, outcomes, in_down } => {
             let each: Vec<String> = outcomes
                 .iter()
-                .map(|o| match o {
-                    Resolution::Applied => {
+                .map(|o| match (o, in_down) {
+                    (Resolution::Applied, false) => {
                         format!("`{godwit} resolve {version} --applied` (you finished the migration)")
                     }
-                    Resolution::RolledBack => format!("`{godwit} resolve {version} --rolled-back` (you undid it)"),
+                    (Resolution::RolledBack, false) => {
+                        format!("`{godwit} resolve {version} --rolled-back` (you undid it)")
+                    }
+                    (Resolution::RolledBack, true) => {
+                        format!("`{godwit} resolve {version} --rolled-back` (you finished the rollback)")
+                    }
+                    (Resolution::Applied, true) => {
+                        format!("`{godwit} resolve {version} --applied` (you put back what the down removed)")
+                    }
                 })
                 .collect();
             format!("Once the database is fixed by hand: {}.", each.join(" or "))
@@ -443,10 +451,10 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
              which asks)."
                 .into()
         }
-        Remedy::GiveParam { name } => {
+        Remedy::GiveParam { names } => {
             let mut command = typed(None).0;
-            command.push(format!("--param {name}=VALUE"));
-            format!("To give it (VALUE replaced): `{}`.", command.join(" "))
+            command.extend(names.iter().map(|n| format!("--param {n}=VALUE")));
+            format!("To give them (each VALUE replaced): `{}`.", command.join(" "))
         }
         Remedy::PassEnv => "If the project's code reads its settings from your environment, let it see each \
                             variable it needs: add `--pass-env NAME` to the command, once per variable."

@@ -157,8 +157,9 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, schema: bool, json: boo
     } else {
         for f in &findings {
             println!("- {}\n  fix: {}", f.message, f.fix);
+            let godwit = ctx.again_to_change();
             for r in &f.remedies {
-                println!("  {}", remedy(r, &ctx.again));
+                println!("  {}", remedy(r, &godwit));
             }
         }
     }
@@ -202,8 +203,9 @@ pub(super) async fn show_migration(ctx: &Ctx, version: i64, json: bool) -> Resul
     for f in &d.findings {
         println!("{:<10}{}: {}", "Problem", f.message, f.fix);
     }
+    let godwit = ctx.again_to_change();
     for rem in &d.remedies {
-        println!("  {}", remedy(rem, &ctx.again));
+        println!("  {}", remedy(rem, &godwit));
     }
     if let Some(sql) = &d.up_sql {
         println!("\n-- up\n{}", sql.trim_end());

@@ -164,8 +164,14 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
                         Severity::Error,
                         None,
                         format!("MySQL cannot drop index {} without its table: this statement fails", name(n)),
-                        "write `DROP INDEX name ON table`; where another database runs the same file, give MySQL \
-                         its own down in the migrations folder's mysql/ folder",
+                        if input.down {
+                            "write `DROP INDEX name ON table`; where another database runs the same file, give \
+                             MySQL its own down in the migrations folder's mysql/ folder"
+                        } else {
+                            "write `DROP INDEX name ON table`. An up runs on every environment and SQLite refuses \
+                             `ON table`: a project with both has no one statement for this, so drop the index \
+                             with its table (or a rebuild of it)"
+                        },
                     );
                 }
             }

@@ -298,7 +298,7 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
                     "finish the rollback by hand and mark it resolved as rolled back, or put back what its down \
                      removed and mark it resolved as applied"
                         .into(),
-                    Remedy::resolve(v),
+                    Remedy::resolve_rollback(v),
                 )
             }),
             State::Failed => out.push(finding(
@@ -313,7 +313,7 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
                 "restore the file from version control, or check out the branch that has it; if it was removed \
                  on purpose and its changes are undone, resolving it as rolled back forgets it"
                     .into(),
-                Remedy::Resolve { version: v, outcomes: vec![crate::error::Resolution::RolledBack] },
+                Remedy::Resolve { version: v, outcomes: vec![crate::error::Resolution::RolledBack], in_down: false },
             )),
             State::Pending if r.out_of_order => out.push(finding(
                 FindingKind::OutOfOrder,

@@ -32,7 +32,8 @@ pub fn dirty_error(source: &Source, dirty: &Applied, in_down: bool) -> Error {
              was run. Look at the database and {file}, finish or undo that change by hand, then mark it resolved."
         )
     };
-    Error::new(Problem::Dirty { version: v }, message).with_remedy(Remedy::resolve(v))
+    let remedy = if in_down { Remedy::resolve_rollback(v) } else { Remedy::resolve(v) };
+    Error::new(Problem::Dirty { version: v }, message).with_remedy(remedy)
 }
 
 /// Refuses to run while the history table and the files disagree: a failed migration waiting for a

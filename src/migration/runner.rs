@@ -408,7 +408,7 @@ fn steps(plan: &[&MigrationFile], direction: Direction, dialect: db::Dialect) ->
 }
 
 /// Each step's script, split: a malformed one is refused before anything runs (or is backed up).
-fn scripts(planned: &[Step], dialect: db::Dialect) -> Result<Vec<db::Script<'_>>> {
+pub(crate) fn scripts(planned: &[Step], dialect: db::Dialect) -> Result<Vec<db::Script<'_>>> {
     planned.iter().map(|s| db::Script::new(&s.path, &s.sql, dialect)).collect()
 }
 
@@ -720,7 +720,10 @@ fn explain_failure(
         Direction::Down => "rolled back",
     };
     let state = if let Some(why) = dirty {
-        error = error.with_remedy(crate::error::Remedy::resolve(m.version));
+        error = error.with_remedy(match direction {
+            Direction::Up => crate::error::Remedy::resolve(m.version),
+            Direction::Down => crate::error::Remedy::resolve_rollback(m.version),
+        });
         format!(
             "\nThe database was left part way through migration {v} ({why}, so its finished statements \
              stay). It is marked failed and later runs will stop until you fix it by hand and mark it resolved.",

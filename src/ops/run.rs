@@ -12,6 +12,9 @@ pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Resul
         Work::Down(target) => runner::preview_down(&source, &applied, target, s.ws.target.dialect()),
         Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1), s.ws.target.dialect()),
     }?;
+    // A file that cannot be split would be refused by the run: the preview says so rather than
+    // that it "would run".
+    runner::scripts(&report.planned, s.ws.target.dialect())?;
     report.database = s.ws.target.display();
     if up {
         report.warnings = check::warnings(&source, &applied);

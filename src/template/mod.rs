@@ -201,18 +201,25 @@ impl<'a> Values<'a> {
                 )));
             }
         }
+        // Every missing one at once: a person fixing the command fixes it once.
+        let value = |p: &Param| given.get(&p.name).cloned().or_else(|| p.default.clone()).unwrap_or_default();
+        let missing: Vec<&Param> = info.params.iter().filter(|p| p.required && value(p).trim().is_empty()).collect();
+        if !missing.is_empty() {
+            let named: Vec<String> = missing
+                .iter()
+                .map(|p| format!("`{}` ({})", p.name, if p.label.is_empty() { &p.name } else { &p.label }))
+                .collect();
+            return Err(Error::input(format!(
+                "template `{}` needs {}: give {} a value",
+                info.name,
+                named.join(", "),
+                if missing.len() == 1 { "it" } else { "each" }
+            ))
+            .with_remedy(crate::error::Remedy::GiveParam { names: missing.iter().map(|p| p.name.clone()).collect() }));
+        }
         let mut map = BTreeMap::new();
         for p in &info.params {
-            let v = given.get(&p.name).cloned().or_else(|| p.default.clone()).unwrap_or_default();
-            if v.trim().is_empty() && p.required {
-                return Err(Error::input(format!(
-                    "template `{}` needs parameter `{}` ({}): give it a value",
-                    info.name,
-                    p.name,
-                    if p.label.is_empty() { &p.name } else { &p.label },
-                ))
-                .with_remedy(crate::error::Remedy::GiveParam { name: p.name.clone() }));
-            }
+            let v = value(p);
             match p.kind {
                 ParamKind::Identifier if !v.is_empty() => check_name(&info.name, &p.name, &v)?,
                 ParamKind::Identifiers => {
@@ -409,7 +416,13 @@ mod tests {
     fn values_are_checked() {
         let none = BTreeMap::new();
         let e = render("add_column", &none, Dialect::Postgres, None).unwrap_err();
-        assert!(e.message.contains("needs parameter `table`"), "{}", e.message);
+        assert!(e.message.contains("needs `table`"), "{}", e.message);
+        // Every required one missing is named at once.
+        assert!(
+            matches!(&e.remedies[..], [crate::error::Remedy::GiveParam { names }] if names.len() > 1 && names[0] == "table"),
+            "{:?}",
+            e.remedies
+        );
         let mut v = BTreeMap::new();
         v.insert("tabel".to_string(), "x".to_string());
         let e = render("add_column", &v, Dialect::Postgres, None).unwrap_err();
