@@ -55,22 +55,17 @@ pub(super) async fn verify(ctx: &Ctx, id: Option<&str>, json: bool) -> Result<()
     let result = ops::verify_backup(&s, id, &ctx.cancel_on_signals(), &|e| shown.on_event(e)).await;
     shown.finish();
     let c = result?;
-    if json {
-        print_json(Some(&s.ws), "verified", &c);
-    }
-    if c.matches() && json {
-        Ok(())
-    } else if c.matches() {
-        println!(
+    match (json, c.matches()) {
+        (true, _) => print_json(Some(&s.ws), "verified", &c),
+        (false, true) => println!(
             "Backup {} is good: restored into a scratch database, {} tables and {} rows and the schema match.",
             c.id, c.tables, c.rows
-        );
-        Ok(())
-    } else {
-        for d in c.differences.iter().filter(|_| !json) {
-            println!("- {d}");
-        }
-        Err(Error::failed(format!("backup {} does not match what was recorded when it was made", c.id)))
+        ),
+        (false, false) => c.differences.iter().for_each(|d| println!("- {d}")),
+    }
+    match c.matches() {
+        true => Ok(()),
+        false => Err(Error::failed(format!("backup {} does not match what was recorded when it was made", c.id))),
     }
 }
 

@@ -154,10 +154,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     if let Verb::Init { migrations } = &cli.verb {
         let made = project::init(&start, migrations.as_deref(), cli.project.is_some(), cli.url.as_deref())?;
         let migrations = &made.migrations;
-        let dev = match &cli.url {
-            Some(u) => Target::parse(u, &start).map(|t| t.display()).unwrap_or_default(),
-            None => "SQLite file dev.db".into(),
-        };
+        let dev = if cli.url.is_some() { made.dev.clone() } else { "SQLite file dev.db".into() };
         println!("Created {} with a `dev` environment ({dev}).", made.config.display());
         if made.adopted > 0 {
             println!("Adopted {} existing migration(s) in {migrations}/.", made.adopted);

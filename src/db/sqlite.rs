@@ -141,30 +141,34 @@ impl Sqlite {
         })
     }
 
-    /// A SQLite error, naming the file. Busy or locked (another connection kept the write lock
-    /// past the lock timeout) is a lock wait, exit 4; a damaged file says so.
-    /// Why a write failed when it is the disk, not the SQL: SQLITE_FULL, or an I/O error on a file
+    /// A write that failed because of the disk, not the SQL: SQLITE_FULL, or an I/O error on a file
     /// system with next to nothing left.
-    fn out_of_space(&self, e: &sqlx::Error) -> Option<String> {
-        let free = free_bytes(&self.path);
+    fn out_of_space(&self, e: &sqlx::Error) -> Option<Error> {
+        let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let free = free_bytes(folder);
         let full = match primary_code(e) {
             Some(13) => true,
             Some(10) => free.is_some_and(|f| f < 1 << 20),
             _ => false,
         };
-        let folder = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         full.then(|| {
             let left = free.map(|f| format!(" ({f} bytes free)")).unwrap_or_default();
-            format!(
-                "the disk holding {} is full{left}. Free space there, then run again: the migration's file needs no change.",
-                folder.display()
+            Error::new(
+                crate::error::Problem::Io { path: self.path.display().to_string() },
+                format!(
+                    "the disk holding {} is full{left}. Free space there, then run again: the migration's file \
+                     needs no change.",
+                    folder.display()
+                ),
             )
         })
     }
 
+    /// A SQLite error, naming the file. Busy or locked (another connection kept the write lock
+    /// past the lock timeout) is a lock wait, exit 4; a damaged file says so; a full disk is the disk.
     fn lite(&self, e: sqlx::Error) -> Error {
-        if let Some(why) = self.out_of_space(&e) {
-            return Error::new(crate::error::Problem::Io { path: self.path.display().to_string() }, why);
+        if let Some(full) = self.out_of_space(&e) {
+            return full;
         }
         let file = self.path.display();
         if is_busy(&e) {
@@ -227,10 +231,7 @@ impl Sqlite {
         let elapsed = start.elapsed();
         if let Err((e, failed)) = result {
             let error = match self.out_of_space(&e) {
-                Some(why) => Error::new(
-                    crate::error::Problem::Io { path: self.path.display().to_string() },
-                    format!("migration {} ({}) could not be written: {why}", m.version, m.description),
-                ),
+                Some(full) => full.context(format!("migration {} ({}) could not be written", m.version, m.description)),
                 None => migration_error(m, file, sql_text, &e, stmts.get(failed).map(|s| s.offset)),
             };
             if in_tx {
@@ -543,17 +544,16 @@ fn primary_code(e: &sqlx::Error) -> Option<i32> {
     super::error_code(e)?.parse::<i32>().ok().map(|c| c & 0xff)
 }
 
-/// The bytes a file's file system has left for it, where the system says.
+/// The bytes a folder's file system has left, where the system says.
 #[cfg(not(unix))]
 fn free_bytes(_: &Path) -> Option<u64> {
     None
 }
 
-/// The bytes a file's file system has left for it, where the system says.
+/// The bytes a folder's file system has left, where the system says.
 #[cfg(unix)]
-fn free_bytes(file: &Path) -> Option<u64> {
+fn free_bytes(folder: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
-    let folder = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let c = std::ffi::CString::new(folder.as_os_str().as_bytes()).ok()?;
     let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
     // SAFETY: `c` is a NUL-terminated path and `st` is written by statvfs before it is read.

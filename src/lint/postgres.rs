@@ -58,15 +58,21 @@ pub(super) fn lint(input: &Input<'_>) -> Vec<Raw> {
         }
     }
     // The tables the file's statements change: a timeout protects the queries queued behind a lock
-    // on one of them, so a file that changes none (or only tables new in the set) needs none.
-    let made: Vec<String> =
-        super::whole::created_tables(input.statements, Dialect::Postgres).into_iter().map(|(_, t)| t).collect();
-    let touched: Vec<String> = input
-        .statements
-        .iter()
-        .filter_map(|s| super::whole::target_table(s.sql, Dialect::Postgres))
-        .filter(|t| !made.contains(t))
-        .collect();
+    // on one of them, so a file that changes none (or only tables new in the set) needs none. Read
+    // only when Squawk asks for a timeout.
+    let timeouts = |r: Rule| matches!(r, Rule::RequireLockTimeout | Rule::RequireStatementTimeout);
+    let touched: Vec<String> = match violations.iter().any(|v| timeouts(v.code)) {
+        false => Vec::new(),
+        true => {
+            let made = super::whole::created_tables(input.statements, Dialect::Postgres);
+            input
+                .statements
+                .iter()
+                .filter_map(|s| super::whole::target_table(s.sql, Dialect::Postgres))
+                .filter(|t| !made.iter().any(|(_, m)| m == t))
+                .collect()
+        }
+    };
     for v in violations {
         let severity = severity(v.code);
         // A down undoes its up: only what stops it from running is reported there.
@@ -84,7 +90,7 @@ pub(super) fn lint(input: &Input<'_>) -> Vec<Raw> {
                        function and type in it, for good"
                 .into();
         }
-        if matches!(v.code, Rule::RequireLockTimeout | Rule::RequireStatementTimeout) {
+        if timeouts(v.code) {
             // One for each table changed; those on new tables are dropped, the rest are one finding.
             for t in &touched {
                 let (rule, message, advice) = (v.code.to_string(), message.clone(), advice.clone());

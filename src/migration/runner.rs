@@ -179,11 +179,11 @@ impl RunReport {
 pub(crate) fn step(m: &MigrationFile, direction: Direction, dialect: Option<db::Dialect>) -> Result<Step> {
     let (file, sql, path) = match direction {
         Direction::Up => (m.file_name(), m.sql.clone(), m.path.clone()),
-        Direction::Down => (
-            m.down_name_for(dialect),
-            m.down_sql_for(dialect)?,
-            m.down_path_for(dialect).unwrap_or_else(|| m.path.clone()),
-        ),
+        Direction::Down => match m.down_path_for(dialect) {
+            Some(path) => (m.down_name(&path), m.read_down(&path)?, path),
+            // Irreversible: its error says so.
+            None => (String::new(), m.down_sql()?, m.path.clone()),
+        },
     };
     // The down file's own first line says how it runs, not the up file's.
     let no_transaction = crate::migration::source::no_transaction(&sql);
@@ -325,29 +325,23 @@ async fn locked_work(
     if let Some(seen) = &opts.expect {
         expect_plan(seen, &planned)?;
     }
-    scripts(&planned, db.dialect())?;
     match work {
-        Work::Up(_) | Work::Down(_) => {
-            before.before(db, plan.len()).await?;
-            Ok((run(db, direction, &plan, planned, opts, on_event).await?, None))
-        }
+        Work::Up(_) | Work::Down(_) => Ok((run(db, direction, &plan, planned, opts, before, on_event).await?, None)),
         Work::Redo => {
             if plan.is_empty() {
                 return Err(Error::input("nothing to redo: no migration is applied to this database."));
             }
-            before.before(db, plan.len()).await?;
-            let down = run(db, Direction::Down, &plan, planned, opts, on_event).await?;
+            let down = run(db, Direction::Down, &plan, planned, opts, before, on_event).await?;
             if down.failure.is_some() || down.cancelled {
                 return Ok((down, None));
             }
             let ups = steps(&plan, Direction::Up, db.dialect())?;
-            let up = run(db, Direction::Up, &plan, ups, opts, on_event).await?;
+            let up = run(db, Direction::Up, &plan, ups, opts, &mut (), on_event).await?;
             Ok((down, Some(up)))
         }
     }
 }
 
-/// What `up` would run, with its SQL, given the history; runs nothing.
 /// Refuses a run whose steps are not the ones a person saw.
 pub fn expect_plan(seen: &[Seen], planned: &[Step]) -> Result<()> {
     let changes = plan_changes(seen, planned);
@@ -364,6 +358,7 @@ pub fn expect_plan(seen: &[Seen], planned: &[Step]) -> Result<()> {
     .with_remedy(crate::error::Remedy::Preview))
 }
 
+/// What `up` would run, with its SQL, given the history; runs nothing.
 pub fn preview_up(
     source: &Source,
     applied: &[db::Applied],
@@ -407,21 +402,24 @@ fn steps(plan: &[&MigrationFile], direction: Direction, dialect: db::Dialect) ->
     plan.iter().map(|m| step(m, direction, Some(dialect))).collect()
 }
 
-/// Each step's script, split: a malformed one is refused before anything runs (or is backed up).
+/// Each step's script, split; a malformed one is an error naming its file and line.
 pub(crate) fn scripts(planned: &[Step], dialect: db::Dialect) -> Result<Vec<db::Script<'_>>> {
     planned.iter().map(|s| db::Script::new(&s.path, &s.sql, dialect)).collect()
 }
 
-/// Runs `planned` (the steps of `plan`).
+/// Runs `planned` (the steps of `plan`), with `before` (a backup) once every script is split: a
+/// malformed one is refused before anything is backed up or run.
 async fn run(
     db: &mut dyn Database,
     direction: Direction,
     plan: &[&MigrationFile],
     planned: Vec<Step>,
     opts: &RunOptions,
+    before: &mut dyn BeforeRun,
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
     let scripts = scripts(&planned, db.dialect())?;
+    before.before(db, plan.len()).await?;
     let actor = db::actor();
     // Asked for before the first migration, so an abort needs no round trip to set it up.
     let interrupter = match plan.is_empty() {
@@ -573,8 +571,6 @@ async fn run(
     })
 }
 
-/// Returns (the error to report) only once the server has not confirmed for `stall` that the
-/// session still runs its statement: it said no, or could not be asked.
 /// The time the database recorded for the migration just run. The run, status and history all show
 /// this one: a driver's own clock also counts the commit and the round trip, which the history does
 /// not (PostgreSQL and MySQL measure on the server, inside the transaction).
@@ -583,6 +579,8 @@ async fn recorded_ns(db: &mut dyn Database, version: i64) -> Option<i64> {
     events.into_iter().next().filter(|e| e.outcome == crate::db::Outcome::Ok)?.duration_ns.filter(|n| *n >= 0)
 }
 
+/// Returns (the error to report) only once the server has not confirmed for `stall` that the
+/// session still runs its statement: it said no, or could not be asked.
 async fn stalled(interrupter: Option<&dyn db::Interrupt>, stall: Duration) -> Error {
     let Some(i) = interrupter else { return std::future::pending().await };
     let every = (stall / 4).max(Duration::from_millis(250));

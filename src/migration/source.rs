@@ -70,19 +70,23 @@ impl MigrationFile {
     pub fn own_downs(&self) -> Vec<String> {
         [crate::syntax::Dialect::Postgres, crate::syntax::Dialect::MySql, crate::syntax::Dialect::Sqlite]
             .into_iter()
-            .filter(|d| self.down_path_for(Some(*d)) != self.down_path)
-            .map(|d| self.down_name_for(Some(d)))
+            .filter_map(|d| self.down_path_for(Some(d)).filter(|p| Some(p) != self.down_path.as_ref()))
+            .map(|p| self.down_name(&p))
             .collect()
     }
 
     /// The down file's name as shown: `mysql/3_index.down.sql` for a database's own.
     pub fn down_name_for(&self, dialect: Option<crate::syntax::Dialect>) -> String {
-        match (self.down_path_for(dialect), &self.down_path) {
-            (Some(p), Some(main)) if &p != main => {
-                format!("{}/{}", dialect.map(|d| d.key()).unwrap_or_default(), file_name(&p))
+        self.down_path_for(dialect).map(|p| self.down_name(&p)).unwrap_or_default()
+    }
+
+    /// A down file's name as shown, given its path (from `down_path_for`).
+    pub(crate) fn down_name(&self, path: &Path) -> String {
+        match path.parent().and_then(Path::file_name) {
+            Some(folder) if Some(path) != self.down_path.as_deref() => {
+                format!("{}/{}", folder.to_string_lossy(), file_name(path))
             }
-            (Some(p), _) => file_name(&p),
-            _ => String::new(),
+            _ => file_name(path),
         }
     }
 
@@ -108,7 +112,7 @@ impl MigrationFile {
         self.read_down(path)
     }
 
-    fn read_down(&self, path: &Path) -> Result<String> {
+    pub(crate) fn read_down(&self, path: &Path) -> Result<String> {
         match fs::read(path) {
             Ok(bytes) => String::from_utf8(bytes).map(|s| without_bom(s).0).map_err(|_| {
                 Error::new(Problem::BadFile, format!("{} is not valid UTF-8; save it as UTF-8.", path.display()))

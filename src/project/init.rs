@@ -84,7 +84,7 @@ pub fn init(root: &Path, asked: Option<&str>, named: bool, dev_url: Option<&str>
     );
     fs::write(&path, text).map_err(|e| Error::io("cannot write", &path, &e))?;
     let ignored = dev == DEV_URL && ignore_dev_db(root);
-    Ok(Created { config: path, migrations, adopted, problems, ignored })
+    Ok(Created { config: path, migrations, adopted, problems, ignored, dev: target.display() })
 }
 
 /// The `dev` environment `init` makes unless told another database.
@@ -120,6 +120,8 @@ pub struct Created {
     pub problems: usize,
     /// `.gitignore` was given the `dev` database's file.
     pub ignored: bool,
+    /// The `dev` environment's database, as shown (never with a password).
+    pub dev: String,
 }
 
 /// Enough randomness for a project id, without a dependency: time and process, hashed.
