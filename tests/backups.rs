@@ -94,10 +94,20 @@ fn files(dir: &Path) -> Vec<String> {
 async fn round_trip(d: Dialect) {
     let t = TestDb::new(d).await;
     t.write("1_seed.sql", &seed_sql(d));
-    let destroy = "DROP VIEW long_books;\nDROP TABLE audit;\nDELETE FROM books WHERE id % 2 = 0;\n\
-                   ALTER TABLE authors ADD COLUMN email VARCHAR(100);\nUPDATE authors SET name = 'gone';\n\
-                   CREATE TABLE newer (id INTEGER);\n";
-    t.write("2_destroy.sql", destroy);
+    // Foreign keys made after the backup, from a newer table and from an old one, onto a key the
+    // backup holds: the restore must drop them to put that key back.
+    let mut destroy = String::from(
+        "DROP VIEW long_books;\nDROP TABLE audit;\nDELETE FROM books WHERE id % 2 = 0;\n\
+         ALTER TABLE authors ADD COLUMN email VARCHAR(100);\nUPDATE authors SET name = 'gone';\n\
+         CREATE TABLE newer (id INTEGER PRIMARY KEY, author_id INTEGER, FOREIGN KEY (author_id) REFERENCES authors (id));\n\
+         INSERT INTO newer VALUES (1, 1);\n",
+    );
+    if d != Dialect::Sqlite {
+        destroy.push_str(
+            "ALTER TABLE books ADD CONSTRAINT books_author_fk FOREIGN KEY (author_id) REFERENCES authors (id);\n",
+        );
+    }
+    t.write("2_destroy.sql", &destroy);
     let data_dir = tempfile::tempdir().unwrap();
     let o = godwit(&t, data_dir.path(), &["up", "--to", "1"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -497,4 +507,47 @@ async fn a_plain_backup_from_before_compression_restores() {
     let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &t.name]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM a").await, vec!["3"]);
+}
+
+/// A restore over a live PostgreSQL database commits only a script pg_restore wrote whole, and only
+/// one opened with its `\restrict` guard: a pg_restore that fails part way, or one too old to guard
+/// psql, leaves every table and row as it was.
+#[tokio::test]
+async fn a_restore_commits_only_a_whole_guarded_script() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\nINSERT INTO a VALUES (1), (2), (3);");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+    t.strings("DELETE FROM a WHERE id > 1").await;
+    let before = (t.tables().await, t.strings("SELECT count(*)::text FROM a").await);
+
+    let fake = tempfile::tempdir().unwrap();
+    let restore_with = |script: &str, status: i32| {
+        let p = fake.path().join("pg_restore");
+        let body = format!(
+            "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'pg_restore (PostgreSQL) 15.19'; exit 0; fi\n\
+             printf '%s' '{script}'\nexit {status}\n"
+        );
+        std::fs::write(&p, body).unwrap();
+        Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .env("GODWIT_DATA_DIR", data_dir.path())
+            .env("PATH", format!("{}:{}", fake.path().display(), std::env::var("PATH").unwrap()))
+            .args(["--url", &t.url, "--source", "migrations", "restore", "--confirm", &t.name])
+            .output()
+            .unwrap()
+    };
+    // Guarded, but pg_restore fails after writing part of its script.
+    let o = restore_with("--\n\\restrict k1\nCREATE TABLE half (id INTEGER);\n", 1);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!((t.tables().await, t.strings("SELECT count(*)::text FROM a").await), before, "{}", text(&o));
+    // Whole, but without the guard.
+    let o = restore_with("--\nCREATE TABLE half (id INTEGER);\n", 0);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!((t.tables().await, t.strings("SELECT count(*)::text FROM a").await), before, "{}", text(&o));
+    // History has the failed restore; the refused one never ran.
+    let restores: Vec<String> = t.log().await.into_iter().filter(|l| l.starts_with("restore:")).collect();
+    assert_eq!(restores, ["restore:failed:1"]);
 }

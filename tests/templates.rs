@@ -15,7 +15,9 @@ use godwit::migration::source::Source;
 use godwit::template;
 
 const FIXTURE: &str = "CREATE TABLE users (id BIGINT PRIMARY KEY, name VARCHAR(100));\n\
-                       CREATE TABLE posts (id BIGINT PRIMARY KEY, user_id BIGINT, title VARCHAR(200));\n";
+                       CREATE TABLE posts (id BIGINT PRIMARY KEY, user_id BIGINT, title VARCHAR(200));\n\
+                       CREATE TABLE comments (id BIGINT PRIMARY KEY, post_id BIGINT, \
+                       FOREIGN KEY (post_id) REFERENCES posts (id));\n";
 
 fn cases() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
     vec![
@@ -43,6 +45,9 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
         ),
         ("add_index", vec![("table", "users"), ("columns", "name"), ("unique", "true")]),
         ("add_index", vec![("table", "posts"), ("columns", "user_id, title"), ("concurrently", "true")]),
+        // MySQL drops the index it made for the foreign key once this one can serve it.
+        ("add_index", vec![("table", "comments"), ("columns", "post_id")]),
+        ("add_index", vec![("table", "comments"), ("columns", "post_id, id"), ("unique", "true")]),
         ("rename_column", vec![("table", "posts"), ("from", "title"), ("to", "headline")]),
         ("rename_table", vec![("from", "posts"), ("to", "articles")]),
         (
@@ -71,7 +76,7 @@ async fn every_builtin_round_trips(d: Dialect) {
     for (i, (name, params)) in cases().into_iter().enumerate() {
         let t = TestDb::new(d).await;
         t.write("1_fixture.up.sql", FIXTURE);
-        t.write("1_fixture.down.sql", "DROP TABLE posts;\nDROP TABLE users;\n");
+        t.write("1_fixture.down.sql", "DROP TABLE comments;\nDROP TABLE posts;\nDROP TABLE users;\n");
         let values: BTreeMap<String, String> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let rendered = match template::render(name, &values, d, None) {
             Ok(r) => r,
@@ -117,7 +122,14 @@ async fn every_builtin_round_trips(d: Dialect) {
             rendered.down.unwrap()
         );
         apply_all(&t, db.as_mut()).await;
-        assert_eq!(t.schema().await, after_up, "{name} on {d:?}: re-applying differs from the first up");
+        let mut again = t.schema().await;
+        if d == Dialect::MySql && params.contains(&("table", "comments")) {
+            // The down put back the foreign key's index as one made by hand, which MySQL keeps.
+            let kept = "index comments post_id 1 1 post_id";
+            assert!(again.iter().any(|l| l == kept), "{again:?}");
+            again.retain(|l| l != kept);
+        }
+        assert_eq!(again, after_up, "{name} on {d:?}: re-applying differs from the first up");
         db.close().await;
     }
 }

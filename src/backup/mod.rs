@@ -334,13 +334,25 @@ pub async fn backup(
 /// Records a backup or restore in `_godwit_log` when the database has one (a database never
 /// migrated has none, and a backup does not create it).
 async fn log(db: &mut dyn Database, kind: EventKind, e: &BackupEntry, took: Duration, detail: String) {
+    log_outcome(db, kind, e, took, detail, None).await
+}
+
+/// As [`log`], with the error of one that failed.
+async fn log_outcome(
+    db: &mut dyn Database,
+    kind: EventKind,
+    e: &BackupEntry,
+    took: Duration,
+    detail: String,
+    error: Option<&Error>,
+) {
     let event = NewEvent {
         kind,
         version: e.migration_version,
         description: format!("backup {}", e.id),
         duration: Some(took),
-        outcome: Outcome::Ok,
-        error: None,
+        outcome: if error.is_some() { Outcome::Failed } else { Outcome::Ok },
+        error: error.map(|e| e.message.clone()),
         detail: Some(detail),
     };
     if matches!(db.history_exists().await, Ok(true)) {
@@ -485,29 +497,43 @@ pub async fn restore(
     let started = Instant::now();
     db.lock(lock_timeout).await?;
     let result = async {
-        on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
-        tool.restore(target, &file, false, cancel).await.map_err(|err| match err.problem {
-            Problem::Cancelled => {
-                let state = match tool.restore_is_atomic() {
-                    true => "the restore's transaction was rolled back: the database is as it was",
-                    false => "the database may be partly restored: restore again to finish",
-                };
-                Error::new(Problem::Cancelled, format!("{}; {state}", err.message))
-            }
-            _ => Error::failed(format!("restoring backup {} failed: {}", e.id, err.message)),
-        })?;
+        // Listed before the restore: PostgreSQL's drops them in its own transaction.
         let extra: Vec<String> =
             db.tables().await?.into_iter().filter(|t| !e.tables.iter().any(|k| &k.table == t)).collect();
-        if !extra.is_empty() {
-            on(&BackupEvent::Phase { message: format!("dropping tables made after the backup: {}", extra.join(", ")) });
-            db.drop_tables(&extra).await?;
+        on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
+        tool.restore(target, &file, false, cancel).await.map_err(|err| {
+            let state = match tool.restore_is_atomic() {
+                true => "The restore's transaction was rolled back: the database is as it was",
+                false => "The database may be partly restored: restore again to finish",
+            };
+            match err.problem {
+                Problem::Cancelled => Error::new(Problem::Cancelled, format!("{}. {state}.", err.message)),
+                // Refused before anything ran (a tool too old): its message says so.
+                Problem::Input => Error::input(format!("restoring backup {} failed: {}", e.id, err.message)),
+                problem => Error::new(problem, format!("restoring backup {} failed: {}\n{state}.", e.id, err.message)),
+            }
+        })?;
+        let left: Vec<String> = db.tables().await?.into_iter().filter(|t| extra.contains(t)).collect();
+        if !left.is_empty() {
+            on(&BackupEvent::Phase { message: format!("dropping tables made after the backup: {}", left.join(", ")) });
+            db.drop_tables(&left).await?;
         }
         let comparison = compare(db, &e).await?;
         Ok::<_, Error>((extra, comparison))
     }
     .await;
     let _ = db.unlock().await;
-    let (dropped, comparison) = result?;
+    let (dropped, comparison) = match result {
+        Ok(r) => r,
+        Err(err) => {
+            // One refused before it ran changed nothing worth a line in history.
+            if err.kind() != crate::error::ErrorKind::Input {
+                let detail = format!("restoring {}", e.file);
+                log_outcome(db, EventKind::Restore, &e, started.elapsed(), detail, Some(&err)).await;
+            }
+            return Err(err);
+        }
+    };
     log(db, EventKind::Restore, &e, started.elapsed(), format!("restored {}", e.file)).await;
     Ok(Restored { entry: e, dropped, comparison, pending: Vec::new() })
 }

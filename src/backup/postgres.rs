@@ -2,13 +2,14 @@
 //! least as new as the server. The event log is left out of the dump, so a restore keeps it.
 
 use std::path::Path;
+use std::process::Stdio;
 
 use async_trait::async_trait;
 use tokio::process::Command;
 
 use super::tool::{self, Progress, Tool};
 use crate::db::{Dialect, Target};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problem, Result};
 use crate::migration::runner::Cancel;
 
 pub struct PgDump {
@@ -37,8 +38,12 @@ fn conninfo(target: &Target) -> String {
 }
 
 fn base(program: &Path, target: &Target) -> Command {
+    with_target(tool::command(program), target)
+}
+
+/// A libpq tool's command with what reaches `target`: its password, TLS settings and name.
+fn with_target(mut c: Command, target: &Target) -> Command {
     let url = target.url();
-    let mut c = tool::command(program);
     c.arg("--no-password");
     // The password travels in the child's environment, not its argument list.
     if let Some(p) = target.password() {
@@ -174,13 +179,159 @@ impl Tool for PgDump {
     }
 
     async fn restore(&self, target: &Target, file: &Path, fresh: bool, cancel: &Cancel) -> Result<()> {
+        if !fresh {
+            return self.restore_over(target, file, cancel).await;
+        }
         let mut c = base(&tool::find(&["pg_restore"], INSTALL)?, target);
         // One transaction: a restore that fails leaves the database as it was.
-        c.args(["--single-transaction", "--no-owner"]).arg(format!("--dbname={}", conninfo(target)));
-        if !fresh {
-            c.args(["--clean", "--if-exists"]);
-        }
-        c.arg(file);
+        c.args(["--single-transaction", "--no-owner"]).arg(format!("--dbname={}", conninfo(target))).arg(file);
         tool::run(c, None, None, false, &|_| {}, cancel).await.map(|_| ())
     }
+}
+
+#[cfg(unix)]
+const SIGINT: i32 = libc::SIGINT;
+#[cfg(not(unix))]
+const SIGINT: i32 = 2;
+
+/// Drops every user table but the event log, with what depends on them, before a restore over a
+/// live database: `pg_restore --clean` drops only what the backup holds, so a foreign key made
+/// after the backup (in a newer table, or added to an old one) keeps it from dropping the key it
+/// references. Extension tables stay (their extension owns them); partitions go with their parent.
+const DROP_TABLES: &str = "DO $godwit$ DECLARE names text; BEGIN \
+     SELECT string_agg(format('%I.%I', n.nspname, c.relname), ', ') INTO names FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' \
+     AND c.relname <> {log_name} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'); \
+     IF names IS NOT NULL THEN EXECUTE 'DROP TABLE IF EXISTS ' || names || ' CASCADE'; END IF; END $godwit$;";
+
+impl PgDump {
+    /// Restores over a live database in one transaction that also drops its tables first
+    /// ([`DROP_TABLES`]): pg_restore writes the backup as SQL, Godwit feeds it to psql after
+    /// `BEGIN` and the drop, and sends `COMMIT` only once pg_restore has finished well. A plain pipe
+    /// would not do: psql would run a script cut short by a failing pg_restore, then commit it.
+    async fn restore_over(&self, target: &Target, file: &Path, cancel: &Cancel) -> Result<()> {
+        // Writing a script needs no connection, so no password either.
+        let mut script = tool::command(&tool::find(&["pg_restore"], INSTALL)?);
+        script.args(["--clean", "--if-exists", "--no-owner", "--file=-"]).arg(file);
+        let mut psql = with_target(tool::command_ended_by(&tool::find(&["psql"], INSTALL)?, SIGINT), target);
+        // No ~/.psqlrc; stop at the first error (the transaction then rolls back when psql exits).
+        psql.args(["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1"]).arg(format!("--dbname={}", conninfo(target)));
+        let begin = format!("BEGIN;\n{}\n", self.tables.fill(DROP_TABLES, Dialect::Postgres));
+        feed_script(script, psql, &begin, cancel).await
+    }
+}
+
+/// Streams `script`'s stdout into `psql`'s stdin between `begin` and a `COMMIT` sent only when
+/// `script` exited well. The script must open with pg_restore's `\restrict` guard: without it
+/// (pg_restore before 15.14, 16.10 and 17.6), a hostile server's object names could carry psql
+/// commands, which psql would run on this machine.
+async fn feed_script(mut script: Command, mut psql: Command, begin: &str, cancel: &Cancel) -> Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (from, to) = (tool::tool_name(&script), tool::tool_name(&psql));
+    script.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    psql.stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    let mut writer = script.spawn().map_err(|e| Error::input(format!("cannot start {from}: {e}")))?;
+    let mut reader = psql.spawn().map_err(|e| Error::input(format!("cannot start {to}: {e}")))?;
+    let writer_err = tool::read_stderr(writer.stderr.take().expect("piped"));
+    let reader_err = tool::read_stderr(reader.stderr.take().expect("piped"));
+    let (mut out, mut input) = (writer.stdout.take().expect("piped"), reader.stdin.take().expect("piped"));
+
+    let copy = async {
+        // Ok(false): psql closed its input.
+        let wrote = |r: std::io::Result<()>| match r {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+            Err(e) => Err(Error::failed(format!("cannot feed {to}: {e}"))),
+        };
+        if !wrote(input.write_all(begin.as_bytes()).await)? {
+            return Ok(false);
+        }
+        let (mut buf, mut head, mut guarded) = (vec![0u8; 1 << 20], Vec::new(), false);
+        loop {
+            let n = out.read(&mut buf).await.map_err(|e| Error::failed(format!("reading from {from}: {e}")))?;
+            let mut chunk = &buf[..n];
+            if !guarded {
+                // Hold the script back until its first statement shows the guard.
+                head.extend_from_slice(chunk);
+                match first_statement(&head) {
+                    Some(line) if line.starts_with(b"\\restrict ") => guarded = true,
+                    Some(_) => {
+                        return Err(Error::input(format!(
+                            "{from} is too old to guard psql against commands hidden in a backup (\\restrict): \
+                             install the PostgreSQL client's latest minor release (13.22, 14.19, 15.14, 16.10, 17.6 or newer) \
+                             and restore again. Nothing was restored."
+                        )));
+                    }
+                    // Ended before a statement: its exit status says why, below.
+                    None if n == 0 => break,
+                    None => continue,
+                }
+                chunk = &head;
+            }
+            if n == 0 {
+                break;
+            }
+            if !wrote(input.write_all(chunk).await)? {
+                return Ok(false);
+            }
+            head.clear();
+        }
+        let status = writer.wait().await.map_err(|e| Error::failed(format!("{from}: {e}")))?;
+        if !status.success() {
+            return Err(Error::failed(format!("{from} failed ({status}): {}", take(writer_err).await)));
+        }
+        if !guarded {
+            return Err(Error::failed(format!("{from} wrote no script")));
+        }
+        wrote(input.write_all(b"COMMIT;\n").await)
+    };
+    let watch_cancel = async {
+        while !cancel.is_cancelled() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    let fed = tokio::select! {
+        r = copy => Some(r),
+        _ = watch_cancel => None,
+    };
+    let Some(fed) = fed else {
+        // psql cancels its statement on the server on SIGINT (a kill would leave the session
+        // waiting on a lock, to run it later); both are killed when dropped, without a COMMIT.
+        #[cfg(unix)]
+        if let Some(pid) = reader.id() {
+            // SAFETY: a signal to the child this function started and has not yet reaped.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), reader.wait()).await;
+        }
+        return Err(Error::new(Problem::Cancelled, format!("cancelled; {from} and {to} were stopped")));
+    };
+    let whole = match fed {
+        Ok(whole) => whole,
+        Err(e) => {
+            // Before psql reads end of input: it must not see one and stop as if the script had ended.
+            let _ = reader.kill().await;
+            return Err(e);
+        }
+    };
+    drop(input);
+    let status = reader.wait().await.map_err(|e| Error::failed(format!("{to}: {e}")))?;
+    if !status.success() {
+        return Err(Error::failed(format!("{to} failed ({status}): {}", take(reader_err).await)));
+    }
+    if !whole {
+        return Err(Error::failed(format!("{to} stopped reading before the end; nothing was committed")));
+    }
+    Ok(())
+}
+
+async fn take(task: tokio::task::JoinHandle<String>) -> String {
+    task.await.unwrap_or_default().trim().to_string()
+}
+
+/// The script's first line that is neither blank nor a comment, once it has been read whole.
+fn first_statement(head: &[u8]) -> Option<&[u8]> {
+    let complete = &head[..head.iter().rposition(|&b| b == b'\n')? + 1];
+    complete.split(|&b| b == b'\n').find(|l| !l.is_empty() && !l.starts_with(b"--"))
 }

@@ -100,6 +100,19 @@ pub(crate) fn find(names: &[&str], install: &str) -> Result<PathBuf> {
 /// zone. Nothing else of Godwit's environment reaches it (`DATABASE_URL`, `GODWIT_PASSWORD_*`,
 /// `LD_PRELOAD` and the like); the caller adds the tool's own variables, such as its password.
 pub(crate) fn command(program: &Path) -> Command {
+    command_ended_by(program, END_SIGNAL)
+}
+
+/// The signal a tool gets when Godwit dies: pg_dump and pg_restore answer SIGTERM by cancelling
+/// their query on the server.
+#[cfg(unix)]
+const END_SIGNAL: i32 = libc::SIGTERM;
+#[cfg(not(unix))]
+const END_SIGNAL: i32 = 15;
+
+/// [`command`], sent `signal` when Godwit dies (psql cancels its query on SIGINT, not SIGTERM:
+/// a session waiting for a lock would otherwise wait on, then run, after Godwit is gone).
+pub(crate) fn command_ended_by(program: &Path, #[allow(unused_variables)] signal: i32) -> Command {
     let mut c = Command::new(program);
     c.env_clear();
     for (k, v) in std::env::vars_os() {
@@ -126,7 +139,7 @@ pub(crate) fn command(program: &Path) -> Command {
         // SAFETY: only async-signal-safe calls (prctl, getppid, _exit) between fork and exec.
         unsafe {
             c.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // Godwit died before the line above: nobody would end this tool.
@@ -186,7 +199,7 @@ pub(crate) fn major(version: &str) -> Option<u32> {
     version.split(|c: char| !c.is_ascii_digit()).find(|s| !s.is_empty())?.parse().ok()
 }
 
-fn tool_name(cmd: &Command) -> String {
+pub(crate) fn tool_name(cmd: &Command) -> String {
     Path::new(cmd.as_std().get_program()).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
@@ -206,14 +219,7 @@ pub(crate) async fn run(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| Error::input(format!("cannot start {name}: {e}")))?;
-    let mut stderr = child.stderr.take().expect("piped");
-    // Keeps the first 64 KiB and drains the rest: a closed pipe would kill a chatty tool.
-    let err_task = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
-        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
-        String::from_utf8_lossy(&buf).into_owned()
-    });
+    let err_task = read_stderr(child.stderr.take().expect("piped"));
 
     let (stdout, stdin) = (child.stdout.take(), child.stdin.take());
     let io = async {
@@ -302,6 +308,17 @@ pub(crate) async fn run(
         return Err(Error::failed(format!("{name} failed ({status}): {}", stderr.trim())));
     }
     Ok(hash)
+}
+
+/// A tool's stderr, for its error message: keeps the first 64 KiB and drains the rest (a closed
+/// pipe would kill a chatty tool).
+pub(crate) fn read_stderr(mut stderr: tokio::process::ChildStderr) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
+        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
+        String::from_utf8_lossy(&buf).into_owned()
+    })
 }
 
 /// Writes the dump's chunks into `file` (zstd-compressed if asked), hashing and counting what is written.

@@ -96,8 +96,8 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
             "{} migration(s) are pending again (from {first}): the next `{} up` runs them, and one that dropped \
              data drops it again. `{} status` lists them.",
             r.pending.len(),
-            ctx.again,
-            ctx.again
+            ctx.again_to_change(),
+            ctx.again_to_read()
         );
     }
     if r.comparison.matches() {

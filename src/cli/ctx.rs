@@ -58,8 +58,16 @@ impl Ctx {
             Ok(w) if w.protected && self.cli.confirm.is_none() => {
                 format!("{} --confirm {}", self.again, shell_quote(&w.confirm_name()))
             }
+            Ok(w) if !w.protected => self.again_to_read(),
             _ => self.again.clone(),
         }
+    }
+
+    /// `again` without the `--confirm NAME` typed for this run, which a command that only reads
+    /// (or an environment that is not protected) has no use for.
+    pub(super) fn again_to_read(&self) -> String {
+        let typed = self.cli.confirm.as_ref().map(|c| format!(" --confirm {}", shell_quote(c)));
+        typed.and_then(|t| self.again.strip_suffix(&t).map(str::to_string)).unwrap_or_else(|| self.again.clone())
     }
 
     pub(super) fn templates_dir(&self) -> Option<PathBuf> {

@@ -167,7 +167,7 @@ pub(super) fn render(name: &str, v: &Values, d: Dialect) -> Result<Rendered> {
                 idents(d, &cols)
             );
             let down = match d {
-                Dialect::MySql => format!("DROP INDEX {} ON {};\n", q(&name), q(table)),
+                Dialect::MySql => mysql_drop_index(table, &name, cols.first().map_or("", String::as_str)),
                 _ => format!("DROP INDEX{kw} {};\n", q(&name)),
             };
             (up, down, concurrently)
@@ -193,6 +193,40 @@ pub(super) fn render(name: &str, v: &Values, d: Dialect) -> Result<Rendered> {
         other => return Err(Error::input(format!("there is no built-in template `{other}`"))),
     };
     Ok(Rendered { up, down: Some(down), no_transaction, dialect: d, warnings: Vec::new(), own_downs: Vec::new() })
+}
+
+/// MySQL's down for an index on `column` first: a bare `DROP INDEX`, unless a foreign key on the
+/// column has no other index to use. MySQL and MariaDB drop the index they made for a foreign key
+/// once another can serve it, and refuse to drop that one ("needed in a foreign key constraint");
+/// the down then puts theirs back, under the name MySQL gave it, in the same statement. Which case holds is known only when the
+/// down runs (the key may come from a later migration), so the down asks the database.
+fn mysql_drop_index(table: &str, index: &str, column: &str) -> String {
+    let q = |s: &str| ident(Dialect::MySql, s);
+    let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let (t, i, c) = (lit(table), lit(index), lit(column));
+    let plain = lit(&format!("DROP INDEX {} ON {}", q(index), q(table)));
+    let keep = lit(&format!("ALTER TABLE {} DROP INDEX {}, ADD INDEX ", q(table), q(index)));
+    format!(
+        "-- A foreign key on {column} may have only this index to use (the one MySQL made for it was dropped\n\
+         -- when this one was made): then this index is swapped for one as MySQL would make for the key\n\
+         -- (named after it, or after its column when the key's name is MySQL's own). MySQL keeps that one\n\
+         -- from then on, as any index made by hand: running the up again leaves both.\n\
+         SET @godwit_fk = (SELECT k.CONSTRAINT_NAME FROM information_schema.KEY_COLUMN_USAGE k\n  \
+         WHERE k.TABLE_SCHEMA = DATABASE() AND k.TABLE_NAME = {t} AND k.COLUMN_NAME = {c}\n  \
+         AND k.ORDINAL_POSITION = 1 AND k.REFERENCED_TABLE_NAME IS NOT NULL\n  \
+         AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS s WHERE s.TABLE_SCHEMA = DATABASE()\n    \
+         AND s.TABLE_NAME = {t} AND s.INDEX_NAME <> {i} AND s.SEQ_IN_INDEX = 1 AND s.COLUMN_NAME = {c})\n  \
+         LIMIT 1);\n\
+         SET @godwit_columns = (SELECT GROUP_CONCAT(CONCAT('`', REPLACE(COLUMN_NAME, '`', '``'), '`') ORDER BY ORDINAL_POSITION)\n  \
+         FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = {t}\n  \
+         AND CONSTRAINT_NAME = @godwit_fk);\n\
+         SET @godwit_index = IF(LEFT(@godwit_fk, CHAR_LENGTH({t}) + 6) = CONCAT({t}, '_ibfk_'), {c}, @godwit_fk);\n\
+         SET @godwit_down = IF(@godwit_fk IS NULL, {plain},\n  \
+         CONCAT({keep}, '`', REPLACE(@godwit_index, '`', '``'), '` (', @godwit_columns, ')'));\n\
+         PREPARE godwit_down FROM @godwit_down;\n\
+         EXECUTE godwit_down;\n\
+         DEALLOCATE PREPARE godwit_down;\n"
+    )
 }
 
 fn add_foreign_key(v: &Values, d: Dialect) -> Result<(String, String, bool)> {
@@ -427,6 +461,9 @@ mod tests {
         let r = render("add_index", &v, Dialect::MySql, None).unwrap();
         assert!(!r.no_transaction);
         assert!(r.up.starts_with("-- CONCURRENTLY is PostgreSQL's"));
-        assert_eq!(r.down.unwrap(), "DROP INDEX users_email_name_key ON users;\n");
+        // The plain drop, unless a foreign key needs the index when the down runs (tests/templates.rs).
+        let down = r.down.unwrap();
+        assert!(down.contains("IF(@godwit_fk IS NULL, 'DROP INDEX users_email_name_key ON users',"), "{down}");
+        assert!(down.contains("k.COLUMN_NAME = 'email'"), "{down}");
     }
 }
