@@ -208,6 +208,9 @@ pub enum Remedy {
     /// A migration failed and changed nothing: fix its file and apply again; the `kept` migrations
     /// applied before it in the same run stay applied (a restore would undo them too).
     FixAndApply { file: String, kept: usize },
+    /// A down failed and changed nothing: fix the down file the database ran and roll back again;
+    /// the `kept` migrations rolled back before it in the same run stay rolled back.
+    FixAndRollBack { file: String, kept: usize },
     /// A run failed after a backup was taken: restoring it brings the database back.
     Restore { backup: String },
     /// The server wants a password that is not stored, or refused the one stored: store it.
@@ -270,6 +273,11 @@ pub enum Resolution {
 }
 
 impl Remedy {
+    /// Fixing a migration's file is the way on (not a cancel's, whose file is not what went wrong).
+    pub fn fixes_a_file(&self) -> bool {
+        matches!(self, Remedy::FixAndApply { .. } | Remedy::FixAndRollBack { .. })
+    }
+
     /// Resolving a migration left part way: finished or undone.
     pub fn resolve(version: i64) -> Remedy {
         Remedy::Resolve { version, outcomes: vec![Resolution::Applied, Resolution::RolledBack], in_down: false }

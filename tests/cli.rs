@@ -193,6 +193,35 @@ async fn mariadb_part_way_failure_then_resolve() {
     assert!(t.log().await.contains(&"resolve:ok:1".to_string()));
 }
 
+/// A down the database refuses (changing nothing) names the down file that database ran, its own
+/// where the project keeps one, and the command that rolls back again once it is fixed.
+#[tokio::test]
+async fn a_refused_down_names_its_file_and_the_way_on() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    pair(&t, 2, "b", "CREATE TABLE b (id INTEGER);", "DROP TABLE b;");
+    std::fs::create_dir(t.migrations().join("postgres")).unwrap();
+    t.write("postgres/1_a.down.sql", "DROP TABLE nowhere;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let o = run(&t, &["down", "--to", "0"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(
+            "Fix postgres/1_a.down.sql, then roll back again: `{}` (the 1 migration(s) rolled back before it stay rolled back)"
+                .replace("{}", printed_commands(&o.stderr).last().unwrap())
+                .as_str()
+        ),
+        "{}",
+        o.stderr
+    );
+    let again = printed_commands(&o.stderr).pop().unwrap();
+    assert!(again.ends_with(" down"), "{again}");
+    t.write("postgres/1_a.down.sql", "DROP TABLE a;");
+    let pasted = paste_in(t.dir.path(), &again).output().unwrap();
+    assert!(pasted.status.success(), "{}", String::from_utf8_lossy(&pasted.stderr));
+    assert!(t.tables().await.iter().all(|n| n != "a" && n != "b"), "{:?}", t.tables().await);
+}
+
 /// A down that fails part way on MariaDB: status, check and the next run say it was the rollback,
 /// and name the down file.
 #[tokio::test]
@@ -203,24 +232,30 @@ async fn mariadb_part_way_rollback_names_the_down() {
         1,
         "two",
         "CREATE TABLE a1 (id INTEGER);\nCREATE TABLE a2 (id INTEGER);",
-        "DROP TABLE a2;\nDROP TABLEX a1;",
+        "DROP TABLE a2;\nDROP TABLE a1;",
     );
+    // MariaDB's own down is the one that runs, and the one named.
+    std::fs::create_dir(t.migrations().join("mysql")).unwrap();
+    t.write("mysql/1_two.down.sql", "DROP TABLE a2;\nDROP TABLEX a1;");
     assert_eq!(run(&t, &["up"]).code, 0);
     assert_eq!(run(&t, &["down"]).code, 1);
     let v: serde_json::Value = serde_json::from_str(&run(&t, &["status", "--json"]).stdout).unwrap();
     assert_eq!((&v["migrations"][0]["state"], &v["migrations"][0]["failed_in_down"]), (&json!("failed"), &json!(true)));
     let v: serde_json::Value = serde_json::from_str(&run(&t, &["check", "--json"]).stdout).unwrap();
-    assert_eq!(v["findings"][0]["files"], json!(["1_two.down.sql"]), "{v}");
+    assert_eq!(v["findings"][0]["files"], json!(["mysql/1_two.down.sql"]), "{v}");
     let o = run_json(&t, &["down"]);
     assert_eq!(o.problem(), Some(json!({"problem": "dirty", "version": 1})));
     // "Finished" is the rollback: marked rolled back; applied is for putting back what it removed.
     let remedy = &o.problem_doc()["remedies"][0];
     assert_eq!((&remedy["in_down"], &remedy["outcomes"][0]), (&json!(true), &json!("rolled_back")), "{remedy}");
-    assert!(o.problem_doc()["message"].as_str().unwrap().contains("1_two.down.sql"), "{}", o.stderr);
+    assert!(o.problem_doc()["message"].as_str().unwrap().contains("mysql/1_two.down.sql"), "{}", o.stderr);
     // A failed up is still the up's.
     pair(&t, 2, "bad", "CREATE TABLE b (id INTEGER);\nCREATE TABLEX c (id INTEGER);", "DROP TABLE b;");
     t.strings("DROP TABLE IF EXISTS a1").await;
     assert_eq!(run(&t, &["resolve", "1", "--rolled-back"]).code, 0);
+    // History says it was the rollback that was finished by hand.
+    let v: serde_json::Value = serde_json::from_str(&run(&t, &["history", "--json"]).stdout).unwrap();
+    assert_eq!(v["events"][0]["detail"], json!("rollback finished by hand: marked rolled back"), "{v}");
     assert_eq!(run(&t, &["up"]).code, 1);
     let v: serde_json::Value = serde_json::from_str(&run(&t, &["status", "--json"]).stdout).unwrap();
     let bad = v["migrations"].as_array().unwrap().iter().find(|m| m["version"] == 2).unwrap().clone();
@@ -1205,6 +1240,30 @@ async fn a_protected_runs_remedy_keeps_its_confirmation() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(t.log().await.contains(&"resolve:ok:1".to_string()));
+}
+
+/// At a terminal, a protected run says a file cannot be run before it asks for the name.
+#[tokio::test]
+async fn a_protected_run_refuses_a_bad_file_before_asking_for_the_name() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    std::fs::write(t.dir.path().join("godwit.toml"), format!("[env.prod]\nurl = \"{}\"\nprotected = true\n", t.url))
+        .unwrap();
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES ('never closed);\n");
+    let home = tempfile::tempdir().unwrap();
+    let command = format!("{} --env prod up", env!("CARGO_BIN_EXE_godwit"));
+    // `script` gives the command a terminal.
+    let o = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(t.dir.path())
+        .env("GODWIT_DATA_DIR", home.path().join("data"))
+        .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(shown.contains("a string that is never closed. Nothing was run"), "{shown}");
+    assert!(!shown.contains("Type its name"), "{shown}");
+    assert!(!t.dir.path().join("test.db").exists(), "not even the database file was made");
 }
 
 /// On a protected environment, migrations that lint finds errors in run only once someone says

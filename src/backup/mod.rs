@@ -604,12 +604,15 @@ fn restore_hint(mut e: Error, backup_id: Option<&str>) -> Error {
         // Where the failed migration changed nothing, a restore is the heavy way back: it also undoes
         // what the run applied before it.
         let kept = e.remedies.iter().find_map(|r| match r {
-            crate::error::Remedy::FixAndApply { kept, .. } => Some(*kept),
+            crate::error::Remedy::FixAndApply { kept, .. } => Some((*kept, "undo", "applied")),
+            crate::error::Remedy::FixAndRollBack { kept, .. } => Some((*kept, "reapply", "rolled back")),
             _ => None,
         });
         let restore = match kept {
-            Some(0) | None => "restoring it brings the database back".to_string(),
-            Some(n) => format!("restoring it would also undo the {n} migration(s) this run applied before the failure"),
+            Some((0, ..)) | None => "restoring it brings the database back".to_string(),
+            Some((n, undo, did)) => {
+                format!("restoring it would also {undo} the {n} migration(s) this run {did} before the failure")
+            }
         };
         e.message = format!("{}\nA backup from just before this run is {id}: {restore}.", e.message);
         e = e.with_remedy(crate::error::Remedy::Restore { backup: id.to_string() });

@@ -98,14 +98,23 @@ pub(super) struct BackupFirst {
 async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     let s = ctx.session()?;
     let guard = Guard::for_run(&s.ws, &[]);
+    // At a terminal, a protected run reads what would run before it asks for the name: a file that
+    // cannot run is said first, and its lint errors are shown before the question about them.
+    let at_terminal = guard.confirm.is_some() && std::io::stdin().is_terminal();
+    let preview = match at_terminal {
+        true => match ops::preview(&s, req.work, req.allow_out_of_order).await {
+            Err(e) if e.kind() == crate::error::ErrorKind::Input => return Err(e),
+            // Anything else, the run itself reports.
+            r => r.ok(),
+        },
+        false => None,
+    };
     req.confirm = ctx.typed(&guard)?;
     // Only where the guard asks for a name does it ask about lint errors: see what they are first.
-    if let Work::Up(_) = req.work
-        && guard.confirm.is_some()
+    if let (Work::Up(_), Some(report)) = (req.work, &preview)
         && !req.acknowledge_lint
-        && std::io::stdin().is_terminal()
     {
-        req.acknowledge_lint = ask_about_lint_errors(&s, &req).await?;
+        req.acknowledge_lint = ask_about_lint_errors(report, &s.ws)?;
     }
     let label = label(&s.ws);
     let cancel = ctx.cancel_on_signals();
@@ -144,12 +153,7 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
 
 /// At a terminal, before a protected run: the lint errors in what would run, and whether the
 /// person wants it to run anyway (the run's guard refuses them otherwise).
-async fn ask_about_lint_errors(s: &ops::Session, req: &ops::RunRequest) -> Result<bool> {
-    let report = match ops::preview(s, req.work, req.allow_out_of_order).await {
-        Ok(r) => r,
-        // The run reports why it cannot be planned.
-        Err(_) => return Ok(false),
-    };
+fn ask_about_lint_errors(report: &crate::migration::runner::RunReport, ws: &Workspace) -> Result<bool> {
     if report.guard.lint_errors == 0 {
         return Ok(false);
     }
@@ -159,7 +163,7 @@ async fn ask_about_lint_errors(s: &ops::Session, req: &ops::RunRequest) -> Resul
     let answer = prompt(&format!(
         "{} lint error(s) above in what would run on {}, which is protected. Type `run` to run it anyway: ",
         report.guard.lint_errors,
-        s.ws.confirm_name()
+        ws.confirm_name()
     ))?;
     Ok(answer.trim() == "run")
 }

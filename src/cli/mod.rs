@@ -409,6 +409,13 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
                 n => format!(" (the {n} migration(s) applied before it stay applied)"),
             }
         ),
+        Remedy::FixAndRollBack { file, kept } => format!(
+            "Fix {file}, then roll back again: `{godwit} down`{}.",
+            match kept {
+                0 => String::new(),
+                n => format!(" (the {n} migration(s) rolled back before it stay rolled back)"),
+            }
+        ),
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
         Remedy::Confirm { name } => {

@@ -101,6 +101,8 @@ pub async fn resolve(
     applied: bool,
     lock_timeout: Duration,
 ) -> Result<String> {
+    // Which half failed: the history then says what the person did by hand.
+    let in_down = crate::migration::status::failed_rolling_back(db, version).await;
     amend(db, source, version, lock_timeout, |row, source| {
         let removed = row.success && !applied && source.get(version).is_none();
         if row.success && !removed {
@@ -112,13 +114,17 @@ pub async fn resolve(
             let checksum = source.get(version).map_or_else(|| row.checksum.clone(), |m| m.checksum.clone());
             (
                 Amend::Succeeded { version, checksum },
-                "finished by hand: marked applied",
+                if in_down { "rollback undone by hand: marked applied" } else { "finished by hand: marked applied" },
                 format!("Marked {version} applied."),
             )
         } else {
             (
                 Amend::Forget { version },
-                "undone by hand: marked rolled back",
+                if in_down {
+                    "rollback finished by hand: marked rolled back"
+                } else {
+                    "undone by hand: marked rolled back"
+                },
                 format!("Marked {version} rolled back; the next apply runs it again."),
             )
         };

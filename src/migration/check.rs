@@ -66,7 +66,7 @@ pub fn all(
 ) -> Vec<Finding> {
     let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
     let mut findings = check_files(source, dialect, &versions);
-    findings.extend(check_history(rows));
+    findings.extend(check_history(rows, source, dialect));
     findings
 }
 
@@ -273,7 +273,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
 }
 
 /// Findings that need the database's history.
-pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
+pub fn check_history(rows: &[StatusRow], source: &Source, dialect: Option<Dialect>) -> Vec<Finding> {
     let mut out = Vec::new();
     for r in rows {
         let files: Vec<String> = r.file.iter().cloned().collect();
@@ -288,7 +288,11 @@ pub fn check_history(rows: &[StatusRow]) -> Vec<Finding> {
         };
         match r.state {
             State::Failed if r.failed_in_down => out.push(Finding {
-                files: r.file.iter().map(|f| f.replace(".up.sql", ".down.sql")).collect(),
+                // The down this database ran: its own, where the project keeps one.
+                files: match source.get(v).map(|m| m.down_name_for(dialect)) {
+                    Some(down) if !down.is_empty() => vec![down],
+                    _ => r.file.iter().map(|f| f.replace(".up.sql", ".down.sql")).collect(),
+                },
                 ..finding(
                     FindingKind::Failed,
                     format!(

@@ -14,11 +14,12 @@ pub enum DownTarget {
 }
 
 /// A migration left part way by an earlier run, in its up or (`in_down`) in its down.
-pub fn dirty_error(source: &Source, dirty: &Applied, in_down: bool) -> Error {
+/// `in_down` names the database whose down ran, for its own down file where the project keeps one.
+pub fn dirty_error(source: &Source, dirty: &Applied, in_down: Option<crate::syntax::Dialect>) -> Error {
     let m = source.get(dirty.version);
     let (v, d) = (dirty.version, &dirty.description);
-    let message = if in_down {
-        let down = m.and_then(|m| m.down_path.as_deref()).map(crate::migration::source::file_name);
+    let message = if let Some(dialect) = in_down {
+        let down = m.map(|m| m.down_name_for(Some(dialect))).filter(|n| !n.is_empty());
         let down = down.unwrap_or_else(|| "its down file".into());
         format!(
             "rolling back migration {v} ({d}) failed part way in an earlier run: {down} left the database partly \
@@ -32,7 +33,7 @@ pub fn dirty_error(source: &Source, dirty: &Applied, in_down: bool) -> Error {
              was run. Look at the database and {file}, finish or undo that change by hand, then mark it resolved."
         )
     };
-    let remedy = if in_down { Remedy::resolve_rollback(v) } else { Remedy::resolve(v) };
+    let remedy = if in_down.is_some() { Remedy::resolve_rollback(v) } else { Remedy::resolve(v) };
     Error::new(Problem::Dirty { version: v }, message).with_remedy(remedy)
 }
 
@@ -41,7 +42,7 @@ pub fn dirty_error(source: &Source, dirty: &Applied, in_down: bool) -> Error {
 pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
     source.ensure_valid()?;
     if let Some(dirty) = applied.iter().find(|a| !a.success) {
-        return Err(dirty_error(source, dirty, false));
+        return Err(dirty_error(source, dirty, None));
     }
     for a in applied {
         match source.get(a.version) {

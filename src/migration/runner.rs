@@ -315,7 +315,7 @@ async fn locked_work(
             };
             return Err(match dirty {
                 Some(d) if crate::migration::status::failed_rolling_back(db, d.version).await => {
-                    plan::dirty_error(source, d, true)
+                    plan::dirty_error(source, d, Some(db.dialect()))
                 }
                 _ => e,
             });
@@ -519,11 +519,12 @@ async fn run(
                 };
                 // The history keeps the migration's own error, not the run's account around it.
                 let own = error.message.clone();
-                let mut error = explain_failure(error, m, direction, dirty.then_some(why), done.len(), total);
+                let mut error =
+                    explain_failure(error, m, direction, db.dialect(), dirty.then_some(why), done.len(), total);
                 if opts.cancel.is_aborted() {
                     error.problem = Problem::Cancelled;
                     // Its file is not what went wrong.
-                    error.remedies.retain(|r| !matches!(r, crate::error::Remedy::FixAndApply { .. }));
+                    error.remedies.retain(|r| !r.fixes_a_file());
                     let on = if db.dialect() == crate::db::Dialect::Sqlite { "" } else { " on the server" };
                     error.message = format!("stopped{on} at your request: {}", error.message);
                     cancelled = true;
@@ -708,6 +709,7 @@ fn explain_failure(
     mut error: Error,
     m: &MigrationFile,
     direction: Direction,
+    dialect: crate::db::Dialect,
     // Why the database was left part way, when it was.
     dirty: Option<&str>,
     done: usize,
@@ -729,12 +731,17 @@ fn explain_failure(
         )
     } else {
         // The database refused its SQL (not a lost connection or a cancel): the file is what to fix.
-        if direction == Direction::Up
-            && error.kind() == ErrorKind::Failed
-            && !matches!(error.problem, Problem::Io { .. })
-        {
-            let file = m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-            error = error.with_remedy(crate::error::Remedy::FixAndApply { file, kept: done });
+        if error.kind() == ErrorKind::Failed && !matches!(error.problem, Problem::Io { .. }) {
+            error = error.with_remedy(match direction {
+                Direction::Up => {
+                    let file = m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                    crate::error::Remedy::FixAndApply { file, kept: done }
+                }
+                // The down this database ran: its own, where the project keeps one.
+                Direction::Down => {
+                    crate::error::Remedy::FixAndRollBack { file: m.down_name_for(Some(dialect)), kept: done }
+                }
+            });
         }
         format!("\nMigration {} changed nothing: the database is as it was before it.", m.version)
     };
