@@ -1,5 +1,6 @@
-//! PostgreSQL: `pg_dump --format=custom` and `pg_restore --clean --if-exists`, with a client at
-//! least as new as the server. The event log is left out of the dump, so a restore keeps it.
+//! PostgreSQL: `pg_dump --format=custom` and `pg_restore --clean --if-exists` (its script run by
+//! psql in one transaction), with a client at least as new as the server. The event log is left out
+//! of the dump, so a restore keeps it.
 
 use std::path::Path;
 use std::process::Stdio;
