@@ -222,6 +222,26 @@ async fn a_refused_down_names_its_file_and_the_way_on() {
     assert!(t.tables().await.iter().all(|n| n != "a" && n != "b"), "{:?}", t.tables().await);
 }
 
+/// On MariaDB, a down whose statements before the failing one only set variables and prepare it
+/// (as add_index's down does) changed nothing: it is not marked failed part way.
+#[tokio::test]
+async fn mariadb_failure_after_only_prepared_statements_changed_nothing() {
+    let t = TestDb::new(Dialect::MySql).await;
+    pair(
+        &t,
+        1,
+        "a",
+        "CREATE TABLE a (id INTEGER);",
+        "SET @godwit_x = (SELECT 1);\nPREPARE s FROM 'DROP TABLE nowhere';\nEXECUTE s;\nDEALLOCATE PREPARE s;",
+    );
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let o = run(&t, &["down"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("changed nothing") && !o.stderr.contains("part way"), "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run(&t, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(v["migrations"][0]["state"], json!("applied"), "{v}");
+}
+
 /// A down that fails part way on MariaDB: status, check and the next run say it was the rollback,
 /// and name the down file.
 #[tokio::test]
@@ -1240,6 +1260,55 @@ async fn a_protected_runs_remedy_keeps_its_confirmation() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(t.log().await.contains(&"resolve:ok:1".to_string()));
+}
+
+/// An environment chosen by GODWIT_ENV is named in a printed command (pasted where it is not set,
+/// it acts on that environment still), and a name confirmed for another environment is refused.
+#[tokio::test]
+async fn godwit_env_is_named_in_remedies_and_a_confirmation_for_another_environment_is_refused() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    let prod = t.dir.path().join("prod.db");
+    std::fs::write(
+        t.dir.path().join("godwit.toml"),
+        format!(
+            "[env.dev]\nurl = \"{}\"\n\n[env.prod]\nurl = \"sqlite://{}\"\nprotected = true\n",
+            t.url,
+            prod.display()
+        ),
+    )
+    .unwrap();
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
+    let home = tempfile::tempdir().unwrap();
+    let godwit = |env: Option<&str>, args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_godwit"));
+        c.current_dir(t.dir.path())
+            .env("GODWIT_DATA_DIR", home.path().join("data"))
+            .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+            .env_remove("GODWIT_ENV")
+            .args(args)
+            .stdin(Stdio::null());
+        if let Some(e) = env {
+            c.env("GODWIT_ENV", e);
+        }
+        output(&mut c)
+    };
+    let o = godwit(Some("prod"), &["up"]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    let confirm = printed_commands(&o.stderr).pop().unwrap();
+    assert!(confirm.contains("--env prod") && confirm.ends_with("--confirm prod"), "{confirm}");
+    let pasted = paste_in(t.dir.path(), &confirm)
+        .env("GODWIT_DATA_DIR", home.path().join("data"))
+        .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+        .env_remove("GODWIT_ENV")
+        .output()
+        .unwrap();
+    assert!(pasted.status.success(), "{}", String::from_utf8_lossy(&pasted.stderr));
+    assert!(prod.exists() && !t.dir.path().join("test.db").exists(), "prod was migrated, dev untouched");
+    // prod's name given to a run on dev, which asks for none: refused, nothing changed.
+    let o = godwit(None, &["up", "--confirm", "prod"]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(!t.dir.path().join("test.db").exists(), "dev untouched");
+    assert_eq!(godwit(None, &["up", "--confirm", "dev"]).code, 0);
 }
 
 /// At a terminal, a protected run says a file cannot be run before it asks for the name.

@@ -162,7 +162,8 @@ impl Ctx {
     /// What the person typed to confirm a change, where its guard asks for a name (`--confirm`,
     /// or asked on a terminal); the operation enforces the same guard.
     pub(super) fn typed(&self, guard: &Guard) -> Result<Option<String>> {
-        let Some(why) = guard.why() else { return Ok(None) };
+        // Passed on where nothing is asked too: the guard refuses a name typed for another environment.
+        let Some(why) = guard.why() else { return Ok(self.cli.confirm.clone()) };
         match &self.cli.confirm {
             Some(c) => Ok(Some(c.clone())),
             None if std::io::stdin().is_terminal() => Ok(Some(prompt(&format!("{why}. Type its name to go on: "))?)),

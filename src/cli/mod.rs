@@ -531,6 +531,15 @@ fn typed(flag: Option<&str>) -> (Vec<String>, Vec<String>) {
         }
         out.push(shell_quote(&a));
     }
+    // An environment chosen by GODWIT_ENV is named: pasted where it is not set, the command would
+    // change the default environment instead.
+    let named = std::env::args_os().skip(1).any(|a| {
+        let a = a.to_string_lossy();
+        a == "--env" || a.starts_with("--env=") || (a.starts_with("-e") && !a.starts_with("--"))
+    });
+    if let Some(env) = std::env::var("GODWIT_ENV").ok().filter(|e| !e.is_empty() && !named) {
+        out.insert(1, format!("--env {}", shell_quote(&env)));
+    }
     (out, values)
 }
 

@@ -158,9 +158,9 @@ impl MySql {
         let row: Option<bool> =
             sqlx::query_scalar(AssertSqlSafe(q)).bind(m.version).fetch_optional(&mut self.conn).await.unwrap_or(None);
         let marked = row == Some(false);
-        if marked && failed_stmt == Some(0) {
-            // The first statement failed: only the marker was committed (by that statement's
-            // implicit commit). Take it back so the database reads as before.
+        if marked && failed_stmt.is_some_and(|k| script.statements[..k].iter().all(|s| changes_nothing(s.sql))) {
+            // The first statement that could change anything failed: only the marker was committed
+            // (by that statement's implicit commit). Take it back so the database reads as before.
             let _ = self.batch(unmark).await;
             return Err(Failure { error, dirty: false });
         }
@@ -533,4 +533,18 @@ fn quote(name: &str) -> String {
 
 fn undefined_table(e: &sqlx::Error) -> bool {
     error_code(e).as_deref() == Some("1146")
+}
+
+/// A statement that changes nothing in the database: a user variable set, a statement prepared or
+/// let go (as a down that asks the database before it acts runs them first).
+fn changes_nothing(sql: &str) -> bool {
+    let w = crate::syntax::words::words(sql);
+    let first = w.first().map(|s| s.to_ascii_lowercase());
+    match first.as_deref() {
+        Some("prepare" | "deallocate") => true,
+        Some("set") => {
+            w[1..].first().is_some_and(|v| v.starts_with('@') && !v.starts_with("@@")) && !sql.contains("@@")
+        }
+        _ => false,
+    }
 }

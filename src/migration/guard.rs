@@ -23,6 +23,10 @@ pub struct Guard {
     #[serde(skip)]
     #[ts(skip)]
     because: Option<String>,
+    /// The environment (or fleet) changed, protected or not: a name typed for another is refused.
+    #[serde(skip)]
+    #[ts(skip)]
+    changes: Option<String>,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,9 +57,12 @@ impl Guard {
     /// What any change to an environment (or a fleet) named `name` needs: on a protected one, its
     /// name typed, and a backup first where the change runs migrations.
     pub fn for_change(name: &str, protected: bool) -> Guard {
+        let changes = Some(name.to_string());
         match protected {
-            true => Guard { confirm: Some(name.into()), backup: Some(BackupWhy::Protected), ..Guard::default() },
-            false => Guard::default(),
+            true => {
+                Guard { confirm: Some(name.into()), backup: Some(BackupWhy::Protected), changes, ..Guard::default() }
+            }
+            false => Guard { changes, ..Guard::default() },
         }
     }
 
@@ -68,7 +75,7 @@ impl Guard {
     /// A change to `ws`'s history that runs no migration (repair, resolve, a baseline or an
     /// import recorded): a protected environment's name.
     pub fn for_history(ws: &Workspace) -> Guard {
-        Guard { confirm: ws.protected.then(|| ws.confirm_name()), ..Guard::default() }
+        Guard { confirm: ws.protected.then(|| ws.confirm_name()), changes: Some(ws.confirm_name()), ..Guard::default() }
     }
 
     /// A restore: it replaces the environment's data, so its name is asked for, protected or not.
@@ -86,7 +93,7 @@ impl Guard {
     fn for_replacing(ws: &Workspace, happens: &str) -> Guard {
         let name = ws.confirm_name();
         let because = (!ws.protected).then(|| format!("{happens} {name}"));
-        Guard { confirm: Some(name), because, ..Guard::default() }
+        Guard { confirm: Some(name.clone()), because, changes: Some(name), ..Guard::default() }
     }
 
     /// A run's guard on `ws`, with `findings` the lint findings in what it would run.
@@ -112,6 +119,20 @@ impl Guard {
     pub fn enforce(&self, c: &Confirmation) -> Result<()> {
         if let (Some(name), Some(why)) = (&self.confirm, self.why()) {
             typed(name, &why, c.typed.as_deref())?;
+        }
+        // A name typed where none is asked: a person who meant another environment is stopped.
+        if let (None, Some(changes), Some(t)) = (&self.confirm, &self.changes, c.typed.as_deref())
+            && !t.trim().is_empty()
+            && t.trim() != changes
+        {
+            return Err(Error::new(
+                Problem::Protected,
+                format!(
+                    "`{}` was given to confirm a change to {changes}, which is another environment: nothing was \
+                     changed. Choose the environment you meant, or confirm none ({changes} is not protected).",
+                    t.trim()
+                ),
+            ));
         }
         if self.lint_errors > 0 && !c.lint_acknowledged {
             let name = self.confirm.as_deref().unwrap_or("this environment");
@@ -165,9 +186,24 @@ mod tests {
     }
 
     #[test]
+    fn a_name_typed_for_another_environment_is_refused_where_none_is_asked() {
+        let g = Guard::for_run(&ws(false), &[]);
+        let name = ws(false).confirm_name();
+        assert!(g.enforce(&Confirmation::typed(None)).is_ok());
+        assert!(g.enforce(&Confirmation::typed(Some(&name))).is_ok());
+        let e = g.enforce(&Confirmation::typed(Some("prod"))).unwrap_err();
+        assert_eq!(e.problem, Problem::Protected);
+        assert_eq!(
+            Guard::for_history(&ws(false)).enforce(&Confirmation::typed(Some("prod"))).unwrap_err().problem,
+            Problem::Protected
+        );
+    }
+
+    #[test]
     fn a_protected_run_asks_for_its_name_a_backup_and_its_lint_errors_acknowledged() {
         let findings = [finding(Severity::Error), finding(Severity::Warning), finding(Severity::Error)];
-        assert_eq!(Guard::for_run(&ws(false), &findings), Guard::default(), "nothing asked elsewhere");
+        let open = Guard::for_run(&ws(false), &findings);
+        assert_eq!((open.confirm, open.backup, open.lint_errors), (None, None, 0), "nothing asked elsewhere");
         let g = Guard::for_run(&ws(true), &findings);
         assert_eq!(g.confirm, Some(ws(true).confirm_name()));
         assert_eq!(g.backup, Some(BackupWhy::Protected));
@@ -177,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_change_to_a_protected_environment_or_fleet_asks_for_its_name() {
-        assert_eq!(Guard::for_change("shards", false), Guard::default());
+        assert_eq!(Guard::for_change("shards", false).why(), None);
         let g = Guard::for_change("shards", true);
         assert_eq!((g.confirm.as_deref(), g.backup, g.lint_errors), (Some("shards"), Some(BackupWhy::Protected), 0));
         assert_eq!(Guard::for_fleet("shards", false), Guard::for_change("shards", false));
@@ -187,7 +223,7 @@ mod tests {
 
     #[test]
     fn history_changes_ask_on_protected_ones_and_replacing_data_asks_everywhere() {
-        assert_eq!(Guard::for_history(&ws(false)), Guard::default());
+        assert_eq!(Guard::for_history(&ws(false)).why(), None);
         let g = Guard::for_history(&ws(true));
         assert_eq!((g.confirm, g.backup), (Some(ws(true).confirm_name()), None), "a history change takes no backup");
         for protected in [false, true] {
@@ -202,8 +238,13 @@ mod tests {
     #[test]
     fn what_was_not_confirmed_is_refused() {
         let typed = |t: Option<&str>, ack: bool| Confirmation { typed: t.map(String::from), lint_acknowledged: ack };
-        let g =
-            Guard { confirm: Some("prod".into()), backup: Some(BackupWhy::Protected), lint_errors: 1, because: None };
+        let g = Guard {
+            confirm: Some("prod".into()),
+            backup: Some(BackupWhy::Protected),
+            lint_errors: 1,
+            because: None,
+            changes: None,
+        };
         for (c, remedy) in [
             (typed(None, true), Remedy::Confirm { name: "prod".into() }),
             (typed(Some("prod"), false), Remedy::AcknowledgeLint),
