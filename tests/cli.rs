@@ -144,9 +144,14 @@ async fn missing_files_and_down_files() {
     assert_eq!((o.code, o.problem()), (6, Some(json!({"problem": "missing_file", "version": 2}))), "{}", o.stderr);
     let o = run(&t, &["status"]);
     assert!(o.stdout.contains("missing") && o.stdout.contains("file missing"), "{}", o.stdout);
-    // Removed on purpose: the person says so, and the history forgets it.
-    let o = run(&t, &["resolve", "2", "--rolled-back"]);
-    assert_eq!(o.code, 0, "{}", o.stderr);
+    // Removed on purpose: the person says so, with the command the refusal printed, and the history
+    // forgets it.
+    let o = run(&t, &["up"]);
+    let resolve = printed_commands(&o.stderr).pop().unwrap();
+    assert!(resolve.ends_with(" resolve 2 --rolled-back"), "{}", o.stderr);
+    let pasted = paste_in(t.dir.path(), &resolve).output().unwrap();
+    assert!(pasted.status.success(), "{}", String::from_utf8_lossy(&pasted.stderr));
+    assert!(String::from_utf8_lossy(&pasted.stdout).contains("its file is gone, so nothing runs it again"));
     assert_eq!(t.history().await, vec!["1:true"]);
     assert_eq!(run(&t, &["up"]).code, 0);
 }
@@ -482,6 +487,16 @@ async fn dry_run_shows_sql_and_runs_nothing_then_redo() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stderr.contains("_later.down.sql has no statement"), "{}", o.stderr);
     assert!(o.stdout.contains("the down was not tested"), "{}", o.stdout);
+
+    // A redo whose up fails after its down ran: the error says the down's work stays.
+    pair(&t, 30000101000000, "bc", "CREATE TABLE b (id INTEGER);\nCREATE TABLE c (id INTEGER);", "DROP TABLE c;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    let o = run(&t, &["redo"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("The redo's down ran first, and what it undid stays undone."), "{}", o.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run(&t, &["status", "--json"]).stdout).unwrap();
+    let bc = v["migrations"].as_array().unwrap().iter().find(|m| m["version"] == 30000101000000i64).unwrap().clone();
+    assert_eq!(bc["state"], json!("pending"), "{v}");
 }
 
 /// Every `--json` is one object on stdout: the environment named the same way, lists under a key,

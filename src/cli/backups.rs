@@ -58,7 +58,7 @@ pub(super) async fn verify(ctx: &Ctx, id: Option<&str>, json: bool) -> Result<()
     match (json, c.matches()) {
         (true, _) => print_json(Some(&s.ws), "verified", &c),
         (false, true) => println!(
-            "Backup {} is good: restored into a scratch database, {} tables and {} rows and the schema match.",
+            "Backup {} is good: restored into a scratch database, {} table(s) and {} row(s) and the schema match.",
             c.id, c.tables, c.rows
         ),
         (false, false) => c.differences.iter().for_each(|d| println!("- {d}")),
@@ -74,12 +74,12 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     // Show which backup before asking for the confirmation.
     let entry: BackupEntry = s.store()?.get(id)?;
     eprintln!(
-        "Restoring backup {} of {} (made {}, at migration {}) replaces its data: its tables go back to what they \
+        "Restoring backup {} of {} (made {}, {}) replaces its data: its tables go back to what they \
          held then, and tables made since are dropped.",
         entry.id,
         label(&s.ws),
         entry.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        entry.migration_version.map(|v| v.to_string()).unwrap_or_else(|| "none".into())
+        entry.migration_version.map_or_else(|| "before any migration".into(), |v| format!("at migration {v}"))
     );
     let typed = ctx.typed(&Guard::for_restore(&s.ws))?;
     let shown = BackupProgress::new();
@@ -102,7 +102,7 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     }
     if r.comparison.matches() {
         println!(
-            "Checked: {} tables, {} rows and the schema are as they were at backup time.",
+            "Checked: {} table(s), {} row(s) and the schema are as they were at backup time.",
             r.comparison.tables, r.comparison.rows
         );
         Ok(())

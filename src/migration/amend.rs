@@ -125,7 +125,10 @@ pub async fn resolve(
                 } else {
                     "undone by hand: marked rolled back"
                 },
-                format!("Marked {version} rolled back; the next apply runs it again."),
+                match removed {
+                    true => format!("Marked {version} rolled back; its file is gone, so nothing runs it again."),
+                    false => format!("Marked {version} rolled back; the next apply runs it again."),
+                },
             )
         };
         let event = NewEvent {

@@ -51,12 +51,19 @@ pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
                     Problem::MissingFile { version: a.version },
                     format!(
                         "migration {} ({}) is applied to this database but its file is not in {}; nothing was \
-                         run. Restore the file (e.g. from version control), or check out the branch that has it.",
+                         run. Restore the file (e.g. from version control), or check out the branch that has it. \
+                         If it was removed on purpose and its changes are undone, resolving it as rolled back \
+                         forgets it.",
                         a.version,
                         a.description,
                         source.dir.display()
                     ),
-                ));
+                )
+                .with_remedy(Remedy::Resolve {
+                    version: a.version,
+                    outcomes: vec![crate::error::Resolution::RolledBack],
+                    in_down: false,
+                }));
             }
             Some(m) if m.checksum != a.checksum => {
                 return Err(Error::new(

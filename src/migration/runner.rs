@@ -336,7 +336,11 @@ async fn locked_work(
                 return Ok((down, None));
             }
             let ups = steps(&plan, Direction::Up, db.dialect())?;
-            let up = run(db, Direction::Up, &plan, ups, opts, &mut (), on_event).await?;
+            let mut up = run(db, Direction::Up, &plan, ups, opts, &mut (), on_event).await?;
+            if let Some(e) = up.failure.as_mut() {
+                // "Changed nothing" is the up's: the run as a whole did change something.
+                e.message.push_str("\nThe redo's down ran first, and what it undid stays undone.");
+            }
             Ok((down, Some(up)))
         }
     }
