@@ -222,8 +222,17 @@ pub fn panic_report(info: &std::panic::PanicHookInfo<'_>) -> String {
 }
 
 /// Prints `panic_report` instead of Rust's own panic message (which prints the payload as is).
+/// Output whose reader went away (`godwit history | head`) ends the process quietly, as the shell's
+/// tools end: SIGPIPE itself stays ignored, so a dump tool's pipe that closes is an error Godwit
+/// reports rather than its death.
 pub fn report_panics() {
-    std::panic::set_hook(Box::new(|info| eprintln!("{}", panic_report(info))));
+    std::panic::set_hook(Box::new(|info| {
+        let what = info.payload_as_str().unwrap_or_default();
+        if what.starts_with("failed printing to std") && what.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        eprintln!("{}", panic_report(info))
+    }));
 }
 
 #[cfg(test)]

@@ -193,7 +193,7 @@ async fn a_backup_waits_for_a_migration_run(d: Dialect) {
     run.close().await;
 }
 
-on_each_db!(round_trip, a_backup_waits_for_a_migration_run);
+on_each_db!(round_trip, a_backup_waits_for_a_migration_run, objects_made_after_the_backup);
 
 #[tokio::test]
 async fn missing_and_too_old_tools_stop_before_anything_runs() {
@@ -523,11 +523,12 @@ async fn a_restore_commits_only_a_whole_guarded_script() {
     let before = (t.tables().await, t.strings("SELECT count(*)::text FROM a").await);
 
     let fake = tempfile::tempdir().unwrap();
-    let restore_with = |script: &str, status: i32| {
+    let restore_with = |script: &str, status: i32, more: bool| {
         let p = fake.path().join("pg_restore");
+        // `more` writes 20 MB after the script: psql has stopped reading long before the end.
         let body = format!(
             "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'pg_restore (PostgreSQL) 15.19'; exit 0; fi\n\
-             printf '%s' '{script}'\nexit {status}\n"
+             printf '%s' '{script}'\nif [ -n \"$MORE\" ]; then yes 'SELECT 1;' | head -c 20000000; fi\nexit {status}\n"
         );
         std::fs::write(&p, body).unwrap();
         Command::new("chmod").arg("+x").arg(&p).status().unwrap();
@@ -535,19 +536,102 @@ async fn a_restore_commits_only_a_whole_guarded_script() {
             .current_dir(t.dir.path())
             .env("GODWIT_DATA_DIR", data_dir.path())
             .env("PATH", format!("{}:{}", fake.path().display(), std::env::var("PATH").unwrap()))
+            .env("MORE", if more { "1" } else { "" })
             .args(["--url", &t.url, "--source", "migrations", "restore", "--confirm", &t.name])
             .output()
             .unwrap()
     };
     // Guarded, but pg_restore fails after writing part of its script.
-    let o = restore_with("--\n\\restrict k1\nCREATE TABLE half (id INTEGER);\n", 1);
+    let o = restore_with("--\n\\restrict k1\nCREATE TABLE half (id INTEGER);\n", 1, false);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!((t.tables().await, t.strings("SELECT count(*)::text FROM a").await), before, "{}", text(&o));
+    // psql stops at an error while the script still streams: reported, not Godwit's death by SIGPIPE.
+    let o = restore_with("--\n\\restrict k1\nDROP TABLE nowhere;\n", 0, true);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("psql failed") && text(&o).contains("nowhere"), "{}", text(&o));
+    assert_eq!((t.tables().await, t.strings("SELECT count(*)::text FROM a").await), before, "{}", text(&o));
     // Whole, but without the guard.
-    let o = restore_with("--\nCREATE TABLE half (id INTEGER);\n", 0);
+    let o = restore_with("--\nCREATE TABLE half (id INTEGER);\n", 0, false);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert_eq!((t.tables().await, t.strings("SELECT count(*)::text FROM a").await), before, "{}", text(&o));
     // History has the failed restore; the refused one never ran.
     let restores: Vec<String> = t.log().await.into_iter().filter(|l| l.starts_with("restore:")).collect();
-    assert_eq!(restores, ["restore:failed:1"]);
+    assert_eq!(restores, ["restore:failed:1", "restore:failed:1"]);
+}
+
+/// A MariaDB restore whose client stops part way (killed by a Ctrl-C sent to the terminal's whole
+/// process group, say): Godwit outlives the closed pipe, says the database may be partly restored,
+/// and history records the failed restore.
+#[tokio::test]
+async fn a_mariadb_restore_whose_client_dies_is_reported() {
+    let t = TestDb::new(Dialect::MySql).await;
+    t.write(
+        "1_big.sql",
+        "CREATE TABLE big (id INTEGER PRIMARY KEY, v VARCHAR(100));\n\
+         SET SESSION max_recursive_iterations = 100000;\n\
+         INSERT INTO big WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 50000) \
+         SELECT n, CONCAT(MD5(n), MD5(n + 1)) FROM g;\n",
+    );
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+    let fake = tempfile::tempdir().unwrap();
+    let p = fake.path().join("mariadb");
+    std::fs::write(&p, "#!/bin/sh\nhead -c 1000 >/dev/null\nexit 1\n").unwrap();
+    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
+        .current_dir(t.dir.path())
+        .env("GODWIT_DATA_DIR", data_dir.path())
+        .env("PATH", format!("{}:{}", fake.path().display(), std::env::var("PATH").unwrap()))
+        .args(["--url", &t.url, "--source", "migrations", "restore", "--confirm", &t.name])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("may be partly restored"), "{}", text(&o));
+    assert!(t.log().await.contains(&"restore:failed:1".to_string()), "{:?}", t.log().await);
+}
+
+/// What a migration made after the backup besides tables (a type, a function, a sequence, a view
+/// on nothing) goes with a PostgreSQL or SQLite restore: the next `up` runs that migration again cleanly.
+/// MariaDB's restore drops only tables: a view made since stays, and the restore says the database
+/// differs, records that in history, and prints how to see what is left, rather than promising
+/// that the next `up` runs the migrations again.
+async fn objects_made_after_the_backup(d: Dialect) {
+    let t = TestDb::new(d).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+    let later = match d {
+        Dialect::Postgres => {
+            "CREATE TYPE mood AS ENUM ('ok', 'sad');\nALTER TABLE a ADD COLUMN m mood;\nCREATE SEQUENCE tickets;\n\
+             CREATE FUNCTION answer() RETURNS integer AS 'SELECT 42' LANGUAGE sql;\nCREATE VIEW one AS SELECT 1 AS x;\n\
+             CREATE DOMAIN positive AS integer CHECK (VALUE > 0);\nCREATE TYPE span AS RANGE (subtype = integer);\n"
+        }
+        _ => "CREATE VIEW one AS SELECT 1 AS x;\n",
+    };
+    t.write("2_later.sql", later);
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &t.target().database()]);
+    // SQLite's restore puts back the whole file.
+    if d != Dialect::MySql {
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let o = godwit(&t, data_dir.path(), &["up"]);
+        assert!(o.status.success(), "the migration runs again: {}", text(&o));
+        return;
+    }
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!text(&o).contains("pending again"), "{}", text(&o));
+    let drift = text(&o).split('`').find(|c| c.ends_with(" drift")).map(str::to_string).expect("a drift command");
+    assert!(t.log().await.contains(&"restore:failed:1".to_string()), "{:?}", t.log().await);
+    let bin = Path::new(env!("CARGO_BIN_EXE_godwit")).parent().unwrap().display().to_string();
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(&drift)
+        .current_dir(t.dir.path())
+        .env("GODWIT_DATA_DIR", data_dir.path())
+        .env("PATH", format!("{bin}:{}", std::env::var("PATH").unwrap()))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&pasted.stdout).contains("one"), "{}", text(&pasted));
 }

@@ -534,7 +534,18 @@ pub async fn restore(
             return Err(err);
         }
     };
-    log(db, EventKind::Restore, &e, started.elapsed(), format!("restored {}", e.file)).await;
+    let detail = format!("restored {}", e.file);
+    match comparison.matches() {
+        true => log(db, EventKind::Restore, &e, started.elapsed(), detail).await,
+        // Restored, but not to what the backup recorded: history says so, as the command does.
+        false => {
+            let differs = Error::failed(format!(
+                "the restored database differs from what the backup recorded: {}",
+                comparison.differences.join("; ")
+            ));
+            log_outcome(db, EventKind::Restore, &e, started.elapsed(), detail, Some(&differs)).await
+        }
+    }
     Ok(Restored { entry: e, dropped, comparison, pending: Vec::new() })
 }
 

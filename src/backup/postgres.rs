@@ -195,21 +195,39 @@ const SIGINT: i32 = libc::SIGINT;
 #[cfg(not(unix))]
 const SIGINT: i32 = 2;
 
-/// Drops every user table but the event log, with what depends on them, before a restore over a
-/// live database: `pg_restore --clean` drops only what the backup holds, so a foreign key made
-/// after the backup (in a newer table, or added to an old one) keeps it from dropping the key it
-/// references. Extension tables stay (their extension owns them); partitions go with their parent.
-const DROP_TABLES: &str = "DO $godwit$ DECLARE names text; BEGIN \
-     SELECT string_agg(format('%I.%I', n.nspname, c.relname), ', ') INTO names FROM pg_class c \
-     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
-     AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' \
+/// Drops what the database's own schemas hold (but the event log and what extensions own) before
+/// a restore over a live database, in its transaction: `pg_restore --clean` drops only what the
+/// backup holds, so a foreign key made after the backup (in a newer table, or added to an old one)
+/// keeps it from dropping the key it references, and a view, sequence, function or type made after
+/// it would stay, and stop the next run of the migration that makes it. Views go first, then
+/// tables (partitions with their parent, owned sequences with their table), sequences, routines and
+/// types; what an object makes for itself (a range's constructor) goes with it. The list is made
+/// whole before anything is dropped.
+const DROP_OBJECTS: &str = "DO $godwit$ DECLARE stmts text[]; s text; BEGIN \
+     SELECT array_agg(format('DROP %s IF EXISTS %s CASCADE', kind, name) ORDER BY ord) INTO stmts FROM ( \
+     SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' \
+     WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind, format('%I.%I', n.nspname, c.relname) AS name, \
+     CASE c.relkind WHEN 'v' THEN 1 WHEN 'm' THEN 1 WHEN 'S' THEN 3 ELSE 2 END AS ord \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT c.relispartition AND {USER} \
      AND c.relname <> {log_name} AND NOT EXISTS (SELECT 1 FROM pg_depend d \
-     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'); \
-     IF names IS NOT NULL THEN EXECUTE 'DROP TABLE IF EXISTS ' || names || ' CASCADE'; END IF; END $godwit$;";
+     WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('e', 'i', 'a')) \
+     UNION ALL SELECT CASE p.prokind WHEN 'a' THEN 'AGGREGATE' ELSE 'ROUTINE' END, p.oid::regprocedure::text, 4 \
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER} AND NOT EXISTS (SELECT 1 \
+     FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype IN ('e', 'i')) \
+     UNION ALL SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END, format('%I.%I', n.nspname, t.typname), 5 \
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER} \
+     AND (t.typtype IN ('e', 'd', 'r') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
+     AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid \
+     AND d.deptype IN ('e', 'i'))) o; \
+     FOREACH s IN ARRAY coalesce(stmts, '{}') LOOP EXECUTE s; END LOOP; END $godwit$;";
+
+/// The database's own schemas: not the system's.
+const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
 
 impl PgDump {
-    /// Restores over a live database in one transaction that also drops its tables first
-    /// ([`DROP_TABLES`]): pg_restore writes the backup as SQL, Godwit feeds it to psql after
+    /// Restores over a live database in one transaction that also drops its objects first
+    /// ([`DROP_OBJECTS`]): pg_restore writes the backup as SQL, Godwit feeds it to psql after
     /// `BEGIN` and the drop, and sends `COMMIT` only once pg_restore has finished well. A plain pipe
     /// would not do: psql would run a script cut short by a failing pg_restore, then commit it.
     async fn restore_over(&self, target: &Target, file: &Path, cancel: &Cancel) -> Result<()> {
@@ -219,7 +237,8 @@ impl PgDump {
         let mut psql = with_target(tool::command_ended_by(&tool::find(&["psql"], INSTALL)?, SIGINT), target);
         // No ~/.psqlrc; stop at the first error (the transaction then rolls back when psql exits).
         psql.args(["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1"]).arg(format!("--dbname={}", conninfo(target)));
-        let begin = format!("BEGIN;\n{}\n", self.tables.fill(DROP_TABLES, Dialect::Postgres));
+        let drop = self.tables.fill(&DROP_OBJECTS.replace("{USER}", USER_SCHEMAS), Dialect::Postgres);
+        let begin = format!("BEGIN;\n{drop}\n");
         feed_script(script, psql, &begin, cancel).await
     }
 }

@@ -91,7 +91,7 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     if !r.dropped.is_empty() {
         println!("Dropped tables made after the backup: {}.", r.dropped.join(", "));
     }
-    if let Some(first) = r.pending.first() {
+    if let Some(first) = r.pending.first().filter(|_| r.comparison.matches()) {
         println!(
             "{} migration(s) are pending again (from {first}): the next `{} up` runs them, and one that dropped \
              data drops it again. `{} status` lists them.",
@@ -110,6 +110,13 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
         for d in &r.comparison.differences {
             println!("- {d}");
         }
+        // Only tables made since are dropped: a view, type, function or procedure made since stays,
+        // and would stop the next run of the migration that makes it.
+        println!(
+            "Objects made after the backup other than tables (views, types, functions, procedures) may remain: \
+             `{} drift` lists what differs from what the applied migrations make. Drop them before the next `up`.",
+            ctx.again_to_read()
+        );
         Err(Error::failed("the restored database differs from what the backup recorded (see above)"))
     }
 }
