@@ -111,7 +111,7 @@ test('a SQLite dev and a MariaDB prod: the index template writes each its own do
     await seeText(browser, '.down.sql, mysql/');
     const own = readdirSync(join(p.project, 'migrations', 'mysql'));
     assert.equal(own.length, 1, own.join(', '));
-    assert.match(readFileSync(join(p.project, 'migrations', 'mysql', own[0]), 'utf8'), /DROP INDEX t_a_idx ON t;/);
+    assert.match(readFileSync(join(p.project, 'migrations', 'mysql', own[0]), 'utf8'), /'DROP INDEX t_a_idx ON t'/);
     passed = true;
   } finally {
     await stop(passed);
