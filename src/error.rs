@@ -278,6 +278,11 @@ impl Remedy {
         matches!(self, Remedy::FixAndApply { .. } | Remedy::FixAndRollBack { .. })
     }
 
+    /// Forgetting an applied migration whose file was removed on purpose (resolved as rolled back).
+    pub fn forget(version: i64) -> Remedy {
+        Remedy::Resolve { version, outcomes: vec![Resolution::RolledBack], in_down: false }
+    }
+
     /// Resolving a migration left part way: finished or undone.
     pub fn resolve(version: i64) -> Remedy {
         Remedy::Resolve { version, outcomes: vec![Resolution::Applied, Resolution::RolledBack], in_down: false }

@@ -66,13 +66,20 @@ async fn data(t: &TestDb) -> Vec<Vec<String>> {
 }
 
 fn godwit(t: &TestDb, data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_godwit"))
-        .current_dir(t.dir.path())
-        .env("GODWIT_DATA_DIR", data_dir)
-        .args(["--url", &t.url, "--source", "migrations"])
-        .args(args)
-        .output()
-        .unwrap()
+    godwit_command(t, data_dir, args).output().unwrap()
+}
+
+/// `godwit` on the test's database, for a test to add to (a tool of its own first on PATH).
+fn godwit_command(t: &TestDb, data_dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_godwit"));
+    c.current_dir(t.dir.path()).env("GODWIT_DATA_DIR", data_dir).args(["--url", &t.url, "--source", "migrations"]);
+    c.args(args);
+    c
+}
+
+/// PATH with `dir` first: a fake tool there stands in for the real one.
+fn first_on_path(dir: &Path) -> String {
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap())
 }
 
 fn text(o: &Output) -> String {
@@ -532,12 +539,9 @@ async fn a_restore_commits_only_a_whole_guarded_script() {
         );
         std::fs::write(&p, body).unwrap();
         Command::new("chmod").arg("+x").arg(&p).status().unwrap();
-        Command::new(env!("CARGO_BIN_EXE_godwit"))
-            .current_dir(t.dir.path())
-            .env("GODWIT_DATA_DIR", data_dir.path())
-            .env("PATH", format!("{}:{}", fake.path().display(), std::env::var("PATH").unwrap()))
+        godwit_command(&t, data_dir.path(), &["restore", "--confirm", &t.name])
+            .env("PATH", first_on_path(fake.path()))
             .env("MORE", if more { "1" } else { "" })
-            .args(["--url", &t.url, "--source", "migrations", "restore", "--confirm", &t.name])
             .output()
             .unwrap()
     };
@@ -579,11 +583,8 @@ async fn a_mariadb_restore_whose_client_dies_is_reported() {
     let p = fake.path().join("mariadb");
     std::fs::write(&p, "#!/bin/sh\nhead -c 1000 >/dev/null\nexit 1\n").unwrap();
     Command::new("chmod").arg("+x").arg(&p).status().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_godwit"))
-        .current_dir(t.dir.path())
-        .env("GODWIT_DATA_DIR", data_dir.path())
-        .env("PATH", format!("{}:{}", fake.path().display(), std::env::var("PATH").unwrap()))
-        .args(["--url", &t.url, "--source", "migrations", "restore", "--confirm", &t.name])
+    let o = godwit_command(&t, data_dir.path(), &["restore", "--confirm", &t.name])
+        .env("PATH", first_on_path(fake.path()))
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -624,13 +625,12 @@ async fn objects_made_after_the_backup(d: Dialect) {
     assert!(!text(&o).contains("pending again"), "{}", text(&o));
     let drift = text(&o).split('`').find(|c| c.ends_with(" drift")).map(str::to_string).expect("a drift command");
     assert!(t.log().await.contains(&"restore:failed:1".to_string()), "{:?}", t.log().await);
-    let bin = Path::new(env!("CARGO_BIN_EXE_godwit")).parent().unwrap().display().to_string();
     let pasted = Command::new("sh")
         .arg("-c")
         .arg(&drift)
         .current_dir(t.dir.path())
         .env("GODWIT_DATA_DIR", data_dir.path())
-        .env("PATH", format!("{bin}:{}", std::env::var("PATH").unwrap()))
+        .env("PATH", first_on_path(Path::new(env!("CARGO_BIN_EXE_godwit")).parent().unwrap()))
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&pasted.stdout).contains("one"), "{}", text(&pasted));

@@ -222,9 +222,6 @@ const DROP_OBJECTS: &str = "DO $godwit$ DECLARE stmts text[]; s text; BEGIN \
      AND d.deptype IN ('e', 'i'))) o; \
      FOREACH s IN ARRAY coalesce(stmts, '{}') LOOP EXECUTE s; END LOOP; END $godwit$;";
 
-/// The database's own schemas: not the system's.
-const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'";
-
 impl PgDump {
     /// Restores over a live database in one transaction that also drops its objects first
     /// ([`DROP_OBJECTS`]): pg_restore writes the backup as SQL, Godwit feeds it to psql after
@@ -237,7 +234,8 @@ impl PgDump {
         let mut psql = with_target(tool::command_ended_by(&tool::find(&["psql"], INSTALL)?, SIGINT), target);
         // No ~/.psqlrc; stop at the first error (the transaction then rolls back when psql exits).
         psql.args(["--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1"]).arg(format!("--dbname={}", conninfo(target)));
-        let drop = self.tables.fill(&DROP_OBJECTS.replace("{USER}", USER_SCHEMAS), Dialect::Postgres);
+        let drop =
+            self.tables.fill(&DROP_OBJECTS.replace("{USER}", crate::db::POSTGRES_USER_SCHEMAS), Dialect::Postgres);
         let begin = format!("BEGIN;\n{drop}\n");
         feed_script(script, psql, &begin, cancel).await
     }

@@ -19,6 +19,7 @@ use serde::Serialize;
 use crate::error::{Error, Location, Problem, Result};
 use crate::migration::source::MigrationFile;
 pub use crate::syntax::Dialect;
+pub(crate) use postgres::USER_SCHEMAS as POSTGRES_USER_SCHEMAS;
 pub(crate) use sql::ns;
 pub use tables::{TableName, Tables};
 pub use target::{ConnectOptions, Target};

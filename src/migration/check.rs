@@ -317,7 +317,7 @@ pub fn check_history(rows: &[StatusRow], source: &Source, dialect: Option<Dialec
                 "restore the file from version control, or check out the branch that has it; if it was removed \
                  on purpose and its changes are undone, resolving it as rolled back forgets it"
                     .into(),
-                Remedy::Resolve { version: v, outcomes: vec![crate::error::Resolution::RolledBack], in_down: false },
+                Remedy::forget(v),
             )),
             State::Pending if r.out_of_order => out.push(finding(
                 FindingKind::OutOfOrder,

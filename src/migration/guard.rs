@@ -75,7 +75,7 @@ impl Guard {
     /// A change to `ws`'s history that runs no migration (repair, resolve, a baseline or an
     /// import recorded): a protected environment's name.
     pub fn for_history(ws: &Workspace) -> Guard {
-        Guard { confirm: ws.protected.then(|| ws.confirm_name()), changes: Some(ws.confirm_name()), ..Guard::default() }
+        Guard { backup: None, ..Guard::for_change(&ws.confirm_name(), ws.protected) }
     }
 
     /// A restore: it replaces the environment's data, so its name is asked for, protected or not.

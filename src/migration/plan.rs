@@ -59,11 +59,7 @@ pub fn validate(source: &Source, applied: &[Applied]) -> Result<()> {
                         source.dir.display()
                     ),
                 )
-                .with_remedy(Remedy::Resolve {
-                    version: a.version,
-                    outcomes: vec![crate::error::Resolution::RolledBack],
-                    in_down: false,
-                }));
+                .with_remedy(Remedy::forget(a.version)));
             }
             Some(m) if m.checksum != a.checksum => {
                 return Err(Error::new(

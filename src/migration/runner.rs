@@ -737,10 +737,7 @@ fn explain_failure(
         // The database refused its SQL (not a lost connection or a cancel): the file is what to fix.
         if error.kind() == ErrorKind::Failed && !matches!(error.problem, Problem::Io { .. }) {
             error = error.with_remedy(match direction {
-                Direction::Up => {
-                    let file = m.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                    crate::error::Remedy::FixAndApply { file, kept: done }
-                }
+                Direction::Up => crate::error::Remedy::FixAndApply { file: m.file_name(), kept: done },
                 // The down this database ran: its own, where the project keeps one.
                 Direction::Down => {
                     crate::error::Remedy::FixAndRollBack { file: m.down_name_for(Some(dialect)), kept: done }

@@ -166,7 +166,8 @@ async fn deparse(
 /// The namespaces of user objects: not the system's, not an extension's own. Each part also asks
 /// for OIDs from 16384 (`FirstNormalObjectId`: what initdb made is below it), which lets the server
 /// read the catalogs by their OID indexes instead of scanning thousands of built-in rows.
-const USER: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'";
+pub(crate) const USER: &str =
+    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%'";
 
 /// How an object's name reads: bare in the current schema, qualified elsewhere.
 macro_rules! qualified {

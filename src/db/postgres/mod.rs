@@ -4,6 +4,8 @@
 //! (where `CREATE INDEX CONCURRENTLY` is refused).
 
 mod inspect;
+/// The database's own schemas, as a condition on `n.nspname` (the backup's restore drops what they hold).
+pub(crate) use inspect::USER as USER_SCHEMAS;
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
