@@ -75,6 +75,9 @@ pub enum Problem {
     /// A migration failed in an earlier run and left the database partly changed.
     #[error("migration {version} failed part way earlier")]
     Dirty { version: i64 },
+    /// A restore stopped part way (its tool is not atomic): the database may be partly the backup's.
+    #[error("restoring backup {backup} stopped part way")]
+    PartlyRestored { backup: String },
     /// A migration failed in this run.
     #[error("migration {version} failed")]
     MigrationFailed { version: i64 },
@@ -125,7 +128,9 @@ impl Problem {
         use Problem::*;
         match self {
             Input | BadFile | NotFound { .. } | WrongDialect => ErrorKind::Input,
-            Drift { .. } | MissingFile { .. } | OutOfOrder | Dirty { .. } => ErrorKind::Decision,
+            Drift { .. } | MissingFile { .. } | OutOfOrder | Dirty { .. } | PartlyRestored { .. } => {
+                ErrorKind::Decision
+            }
             MigrationFailed { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => ErrorKind::Failed,
             LockHeld { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,

@@ -565,7 +565,9 @@ async fn a_restore_commits_only_a_whole_guarded_script() {
 
 /// A MariaDB restore whose client stops part way (killed by a Ctrl-C sent to the terminal's whole
 /// process group, say): Godwit outlives the closed pipe, says the database may be partly restored,
-/// and history records the failed restore.
+/// and history records the restore as left part way. The dump loads the history table first, so
+/// what it then says applied is the backup's: `status` and `check` say the restore stopped, and
+/// runs are refused (exit 6) until the restore they name is run again.
 #[tokio::test]
 async fn a_mariadb_restore_whose_client_dies_is_reported() {
     let t = TestDb::new(Dialect::MySql).await;
@@ -579,9 +581,15 @@ async fn a_mariadb_restore_whose_client_dies_is_reported() {
     let data_dir = tempfile::tempdir().unwrap();
     assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
     assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+    t.write("2_later.sql", "CREATE TABLE later (id INTEGER);");
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    // The real client, given only the start of the dump: it loads the history table and part of
+    // `big`, then stops.
     let fake = tempfile::tempdir().unwrap();
     let p = fake.path().join("mariadb");
-    std::fs::write(&p, "#!/bin/sh\nhead -c 1000 >/dev/null\nexit 1\n").unwrap();
+    let real = which("mariadb");
+    std::fs::write(&p, format!("#!/bin/sh\nhead -c 300000 | {} \"$@\"\ncat >/dev/null\nexit 1\n", real.display()))
+        .unwrap();
     Command::new("chmod").arg("+x").arg(&p).status().unwrap();
     let o = godwit_command(&t, data_dir.path(), &["restore", "--confirm", &t.name])
         .env("PATH", first_on_path(fake.path()))
@@ -589,7 +597,48 @@ async fn a_mariadb_restore_whose_client_dies_is_reported() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("may be partly restored"), "{}", text(&o));
-    assert!(t.log().await.contains(&"restore:failed:1".to_string()), "{:?}", t.log().await);
+    assert!(t.log().await.contains(&"restore:partial:1".to_string()), "{:?} {}", t.log().await, text(&o));
+
+    let status = godwit(&t, data_dir.path(), &["status"]);
+    let restore = printed(&status, " restore ").expect("status names the restore to run again");
+    let check = godwit(&t, data_dir.path(), &["check", "--json"]);
+    assert_ne!(check.status.code(), Some(0), "{}", text(&check));
+    let findings: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(findings["findings"][0]["kind"], "partly_restored", "{findings}");
+    for run in [&["up"][..], &["down"], &["up", "--dry-run"]] {
+        let o = godwit(&t, data_dir.path(), run);
+        assert_eq!(o.status.code(), Some(6), "{run:?} is refused: {}", text(&o));
+        assert_eq!(printed(&o, " restore ").as_deref(), Some(restore.as_str()), "{}", text(&o));
+    }
+    assert!(t.tables().await.contains(&"later".to_string()), "nothing ran: {:?}", t.tables().await);
+
+    // The command printed, run to the end with the real client, ends it.
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{restore} --confirm {}", t.name))
+        .current_dir(t.dir.path())
+        .env("GODWIT_DATA_DIR", data_dir.path())
+        .env("PATH", first_on_path(Path::new(env!("CARGO_BIN_EXE_godwit")).parent().unwrap()))
+        .output()
+        .unwrap();
+    assert!(pasted.status.success(), "{restore}: {}", text(&pasted));
+    assert!(godwit(&t, data_dir.path(), &["check"]).status.success());
+    let o = godwit(&t, data_dir.path(), &["up"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(t.tables().await.contains(&"later".to_string()));
+}
+
+/// The first command in backquotes that `o` printed containing `part`.
+fn printed(o: &Output, part: &str) -> Option<String> {
+    text(o).split('`').skip(1).step_by(2).find(|c| c.contains(part)).map(str::to_string)
+}
+
+/// Where `tool` is on PATH.
+fn which(tool: &str) -> PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{tool} is not on PATH"))
 }
 
 /// What a migration made after the backup besides tables (a type, a function, a sequence, a view

@@ -198,13 +198,38 @@ impl Tool for MariaDbDump {
     async fn restore(&self, target: &Target, file: &Path, _fresh: bool, cancel: &Cancel) -> Result<()> {
         let mut c = base(&tool::find(&["mariadb", "mysql"], INSTALL)?, target)?;
         c.arg("--binary-mode").arg("--").arg(target.database());
-        tool::run(c, None, Some(file), false, &|_| {}, cancel).await.map(|_| ())
+        tool::run(c, None, Some(file), false, &|_| {}, cancel).await.map(|_| ()).map_err(|mut e| {
+            e.message = without_echo(&e.message);
+            e
+        })
+    }
+}
+
+/// The client's error without the failed statement it echoes first between dashed lines (from a
+/// dump, a multi-megabyte INSERT): the `ERROR … at line N` lines say what and where.
+fn without_echo(message: &str) -> String {
+    let Some(echo) = message.find("--------------\n") else { return message.to_string() };
+    match message[echo..].find("\nERROR ") {
+        Some(at) => format!("{}{}", &message[..echo], &message[echo + at + 1..]),
+        None => message.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_statement_echoed_by_the_client_is_left_out() {
+        let m = "mariadb failed (exit status: 1): --------------\nINSERT INTO `big` VALUES\n(1,'a'),\n(2,'b\n\
+                 --------------\n\nERROR 1064 (42000) at line 68: You have an error near ''b' at line 3";
+        assert_eq!(
+            without_echo(m),
+            "mariadb failed (exit status: 1): ERROR 1064 (42000) at line 68: You have an error near ''b' at line 3"
+        );
+        let plain = "mariadb failed (exit status: 1): ERROR 2002 (HY000): Can't connect";
+        assert_eq!(without_echo(plain), plain);
+    }
 
     #[test]
     fn the_tools_reach_the_server_with_the_urls_tls() {

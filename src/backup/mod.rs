@@ -334,10 +334,38 @@ pub async fn backup(
 /// Records a backup or restore in `_godwit_log` when the database has one (a database never
 /// migrated has none, and a backup does not create it).
 async fn log(db: &mut dyn Database, kind: EventKind, e: &BackupEntry, took: Duration, detail: String) {
-    log_outcome(db, kind, e, took, detail, None).await
+    log_outcome(db, kind, e, took, detail, None, false).await;
 }
 
-/// As [`log`], with the error of one that failed.
+/// How a backup's or restore's event names its backup: `backup ID`.
+const DESCRIBED: &str = "backup ";
+
+/// The backup whose restore stopped part way, when the newest restore did: until a restore
+/// finishes, the database may hold some tables as the backup had them and some as they were, and
+/// its history table may be the backup's (a MariaDB dump loads it first), so what it says applied
+/// is not to be trusted. Runs are refused; `check` and `status` say so.
+pub async fn left_partly(db: &mut dyn Database) -> Result<Option<String>> {
+    let newest = db.newest_event(EventKind::Restore).await?;
+    Ok(newest.filter(|e| e.outcome == Outcome::Partial).map(|e| {
+        let d = e.description.unwrap_or_default();
+        d.strip_prefix(DESCRIBED).map(str::to_string).unwrap_or(d)
+    }))
+}
+
+/// Why a run is refused after a restore of `backup` stopped part way.
+pub fn partly_restored(backup: &str) -> Error {
+    Error::new(
+        Problem::PartlyRestored { backup: backup.to_string() },
+        format!(
+            "restoring backup {backup} stopped part way, so the database may be partly restored and its history \
+             may be the backup's; nothing was run. Restore the backup again to finish (or restore another one)."
+        ),
+    )
+    .with_remedy(crate::error::Remedy::Restore { backup: backup.to_string() })
+}
+
+/// As [`log`], with the error of one that failed (`partly`: and left the database part way).
+/// Whether it was recorded.
 async fn log_outcome(
     db: &mut dyn Database,
     kind: EventKind,
@@ -345,22 +373,31 @@ async fn log_outcome(
     took: Duration,
     detail: String,
     error: Option<&Error>,
-) {
+    partly: bool,
+) -> bool {
     let event = NewEvent {
         kind,
         version: e.migration_version,
-        description: format!("backup {}", e.id),
+        description: format!("{DESCRIBED}{}", e.id),
         duration: Some(took),
-        outcome: if error.is_some() { Outcome::Failed } else { Outcome::Ok },
+        outcome: match (error, partly) {
+            (None, _) => Outcome::Ok,
+            (Some(_), false) => Outcome::Failed,
+            (Some(_), true) => Outcome::Partial,
+        },
         error: error.map(|e| e.message.clone()),
         detail: Some(detail),
     };
-    if matches!(db.history_exists().await, Ok(true)) {
+    // A restore left part way is recorded even if it took the history table with it: the next run
+    // must find it.
+    if partly || matches!(db.history_exists().await, Ok(true)) {
         let _ = db.ensure_tables().await;
-        if let Err(err) = db.log(&event, &db::actor()).await {
-            tracing::warn!("could not record the {} in _godwit_log: {err}", kind.as_str());
+        match db.log(&event, &db::actor()).await {
+            Ok(()) => return true,
+            Err(err) => tracing::warn!("could not record the {} in _godwit_log: {err}", kind.as_str()),
         }
     }
+    false
 }
 
 /// Checks a backup's file against its checksum.
@@ -496,15 +533,18 @@ pub async fn restore(
     tool.check(&db.server_version().await?).await?;
     let started = Instant::now();
     db.lock(lock_timeout).await?;
+    // Set when the tool failed in a way that may have left some of the backup loaded.
+    let mut partly = false;
     let result = async {
         // Listed before the restore: PostgreSQL's drops them in its own transaction.
         let extra: Vec<String> =
             db.tables().await?.into_iter().filter(|t| !e.tables.iter().any(|k| &k.table == t)).collect();
         on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
         tool.restore(target, &file, false, cancel).await.map_err(|err| {
+            partly = !tool.restore_is_atomic() && err.problem != Problem::Input;
             let state = match tool.restore_is_atomic() {
                 true => "The restore's transaction was rolled back: the database is as it was",
-                false => "The database may be partly restored: restore again to finish",
+                false => "The database may be partly restored: restore again to finish (runs are refused until then)",
             };
             match err.problem {
                 Problem::Cancelled => Error::new(Problem::Cancelled, format!("{}. {state}.", err.message)),
@@ -522,15 +562,26 @@ pub async fn restore(
         Ok::<_, Error>((extra, comparison))
     }
     .await;
-    let _ = db.unlock().await;
     let (dropped, comparison) = match result {
-        Ok(r) => r,
-        Err(err) => {
-            // One refused before it ran changed nothing worth a line in history.
+        Ok(r) => {
+            let _ = db.unlock().await;
+            r
+        }
+        Err(mut err) => {
+            // One refused before it ran changed nothing worth a line in history. One left part way
+            // is recorded before the lock goes, so no run starts on it in between.
             if err.kind() != crate::error::ErrorKind::Input {
                 let detail = format!("restoring {}", e.file);
-                log_outcome(db, EventKind::Restore, &e, started.elapsed(), detail, Some(&err)).await;
+                let logged =
+                    log_outcome(db, EventKind::Restore, &e, started.elapsed(), detail, Some(&err), partly).await;
+                if partly && !logged {
+                    err.message.push_str(
+                        "\nThis could not be recorded in the database's history, so runs will not be refused: \
+                         restore again before running anything.",
+                    );
+                }
             }
+            let _ = db.unlock().await;
             return Err(err);
         }
     };
@@ -543,7 +594,7 @@ pub async fn restore(
                 "the restored database differs from what the backup recorded: {}",
                 comparison.differences.join("; ")
             ));
-            log_outcome(db, EventKind::Restore, &e, started.elapsed(), detail, Some(&differs)).await
+            log_outcome(db, EventKind::Restore, &e, started.elapsed(), detail, Some(&differs), false).await;
         }
     }
     Ok(Restored { entry: e, dropped, comparison, pending: Vec::new() })

@@ -310,14 +310,35 @@ pub(crate) async fn run(
     Ok(hash)
 }
 
-/// A tool's stderr, for its error message: keeps the first 64 KiB and drains the rest (a closed
-/// pipe would kill a chatty tool).
+/// A tool's stderr, for its error message: its start and its end, where the error is (a client
+/// may first echo a whole failed statement), reading it all (a closed pipe would kill a chatty tool).
 pub(crate) fn read_stderr(mut stderr: tokio::process::ChildStderr) -> tokio::task::JoinHandle<String> {
+    const HEAD: usize = 2 * 1024;
+    const TAIL: usize = 6 * 1024;
     tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut buf).await;
-        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::sink()).await;
-        String::from_utf8_lossy(&buf).into_owned()
+        let (mut head, mut tail, mut skipped) = (Vec::new(), std::collections::VecDeque::new(), 0u64);
+        let mut chunk = [0u8; 8192];
+        while let Ok(n) = stderr.read(&mut chunk).await
+            && n > 0
+        {
+            let mut rest = &chunk[..n];
+            let room = HEAD - head.len();
+            head.extend_from_slice(&rest[..room.min(rest.len())]);
+            rest = &rest[room.min(rest.len())..];
+            tail.extend(rest);
+            let over = tail.len().saturating_sub(TAIL);
+            tail.drain(..over);
+            skipped += over as u64;
+        }
+        let tail: Vec<u8> = tail.into();
+        match skipped {
+            0 => String::from_utf8_lossy(&[head, tail].concat()).into_owned(),
+            n => format!(
+                "{}\n… ({n} bytes left out) …\n{}",
+                String::from_utf8_lossy(&head),
+                String::from_utf8_lossy(&tail)
+            ),
+        }
     })
 }
 

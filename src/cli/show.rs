@@ -30,6 +30,13 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
     }
     let (rows, summary) = (&report.migrations, &report.summary);
     println!("{label} · {}", w.target.dialect().name());
+    // Said before the table: the table may be the backup's history.
+    for f in report.findings.iter().filter(|f| f.kind == check::FindingKind::PartlyRestored) {
+        println!("{}; {}.", f.message, f.fix);
+        for r in &f.remedies {
+            println!("{}", remedy(r, &ctx.again_to_change()));
+        }
+    }
     if rows.is_empty() {
         println!("No migrations in {} yet: `godwit new NAME` creates one.", w.migrations.display());
     } else {

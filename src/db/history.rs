@@ -95,9 +95,16 @@ where
     }
 
     async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>> {
-        let text = sql::select_events(&T::Words::default(), self.tables(), version, limit);
+        let which = version.map_or(sql::Events::All, sql::Events::Of);
+        let text = sql::select_events(&T::Words::default(), self.tables(), which, limit);
         let rows = sqlx::query_as::<T::Db, Event>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
         self.rows(rows)
+    }
+
+    async fn newest_event(&mut self, kind: EventKind) -> Result<Option<Event>> {
+        let text = sql::select_events(&T::Words::default(), self.tables(), sql::Events::Kind(kind), 1);
+        let rows = sqlx::query_as::<T::Db, Event>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
+        Ok(self.rows(rows)?.into_iter().next())
     }
 
     async fn execute_script(&mut self, script: &Script<'_>) -> Result<()> {

@@ -281,6 +281,9 @@ pub trait History: Send {
     /// Newest first (of one version, when given); empty when `_godwit_log` does not exist yet.
     async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>>;
 
+    /// The newest event of `kind`; `None` when there is none (or no `_godwit_log` yet).
+    async fn newest_event(&mut self, kind: EventKind) -> Result<Option<Event>>;
+
     /// Changes a history row and records the event, in one transaction (`repair`, `resolve`).
     async fn amend(&mut self, changes: &[(Amend, NewEvent)], actor: &str) -> Result<()>;
 

@@ -95,9 +95,21 @@ pub(crate) fn insert_log(s: &impl Syntax, t: &Tables, e: &NewEvent, actor: &str,
         s.text(&e.description),
         s.text(actor),
         s.text(e.outcome.as_str()),
-        s.opt_text(e.error.as_deref()),
-        s.opt_text(e.detail.as_deref()),
+        s.opt_text(e.error.as_deref().map(clip).as_deref()),
+        s.opt_text(e.detail.as_deref().map(clip).as_deref()),
     )
+}
+
+/// A text that fits the log's columns (MySQL's TEXT holds 64 KiB): its start and its end, where
+/// an error says what failed.
+fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    const KEEP: usize = 8 * 1024;
+    if s.len() <= 2 * KEEP {
+        return s.into();
+    }
+    let head = s.floor_char_boundary(KEEP);
+    let tail = s.ceil_char_boundary(s.len() - KEEP);
+    format!("{}\n… ({} bytes left out) …\n{}", &s[..head], tail - head, &s[tail..]).into()
 }
 
 pub(crate) fn ok_event(kind: EventKind, m: &MigrationFile) -> NewEvent {
@@ -150,9 +162,22 @@ pub(crate) const SELECT_APPLIED: &str = "SELECT version, description, installed_
 pub(crate) const SELECT_APPLIES: &str = "SELECT id, version, event, actor FROM {log} \
      WHERE event IN ('apply', 'rollback') AND outcome = 'ok' AND version IS NOT NULL";
 
-/// The newest events (of one version, when given), at most `limit`.
-pub(crate) fn select_events(s: &impl Syntax, t: &Tables, version: Option<i64>, limit: i64) -> String {
-    let only = version.map(|v| format!("WHERE version = {v} ")).unwrap_or_default();
+/// Which events a read of `_godwit_log` wants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Events {
+    All,
+    Of(i64),
+    Kind(super::EventKind),
+}
+
+/// The newest events (of one version or kind, when given), at most `limit`.
+pub(crate) fn select_events(s: &impl Syntax, t: &Tables, which: Events, limit: i64) -> String {
+    let only = match which {
+        Events::All => String::new(),
+        Events::Of(v) => format!("WHERE version = {v} "),
+        // A fixed word of ours, never a person's text.
+        Events::Kind(k) => format!("WHERE event = '{}' ", k.as_str()),
+    };
     format!(
         "SELECT id, event_at AS at, event AS kind, version, description, actor, duration_ns, outcome, error, detail \
          FROM {} {only}ORDER BY id DESC LIMIT {limit}",

@@ -34,6 +34,8 @@ pub enum FindingKind {
     SettledConflict,
     /// The live schema differs from what the applied migrations make (changed by hand).
     SchemaDrift,
+    /// A restore stopped part way: the database may be partly the backup's, history too.
+    PartlyRestored,
 }
 
 impl FindingKind {
@@ -68,6 +70,28 @@ pub fn all(
     let mut findings = check_files(source, dialect, &versions);
     findings.extend(check_history(rows, source, dialect));
     findings
+}
+
+/// Everything `check` reports for a folder and what a database recorded: [`all`], after a
+/// restore left part way (which comes first: the rest reads a history that may be the backup's).
+pub fn recorded(
+    source: &Source,
+    dialect: Dialect,
+    recorded: &crate::migration::status::Recorded,
+    rows: &[StatusRow],
+) -> Vec<Finding> {
+    let partly = recorded.partly_restored.iter().map(|backup| Finding {
+        kind: FindingKind::PartlyRestored,
+        version: None,
+        files: Vec::new(),
+        message: format!(
+            "restoring backup {backup} stopped part way: the database may be partly restored, and the history \
+             read here may be the backup's"
+        ),
+        fix: "restore the backup again to finish (or restore another one); runs are refused until then".into(),
+        remedies: vec![Remedy::Restore { backup: backup.clone() }],
+    });
+    partly.chain(all(source, Some(dialect), &recorded.applied, rows)).collect()
 }
 
 /// What a run should warn about before it starts, in words: revision conflicts among the files, and

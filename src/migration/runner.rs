@@ -299,6 +299,9 @@ async fn locked_work(
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<(RunReport, Option<RunReport>)> {
     db.ensure_tables().await?;
+    if let Some(backup) = crate::backup::left_partly(db).await? {
+        return Err(crate::backup::partly_restored(&backup));
+    }
     let applied = db.applied().await?;
     let planned = match work {
         Work::Up(to) => plan::plan_up(source, &applied, to, opts.allow_out_of_order).map(|p| (Direction::Up, p)),

@@ -151,6 +151,8 @@ pub struct Recorded {
     pub appliers: Vec<(i64, String)>,
     /// The failed migrations whose failure was in their down (MySQL/MariaDB, or `-- no-transaction`).
     pub failed_in_down: Vec<i64>,
+    /// The backup whose restore stopped part way: what the history says may be the backup's.
+    pub partly_restored: Option<String>,
 }
 
 impl Recorded {
@@ -167,7 +169,9 @@ impl Recorded {
                 failed_in_down.push(a.version);
             }
         }
-        Ok(Recorded { applied, appliers, failed_in_down })
+        // Read as strictly as history itself: a run would refuse on it.
+        let partly_restored = crate::backup::left_partly(db).await?;
+        Ok(Recorded { applied, appliers, failed_in_down, partly_restored })
     }
 }
 
@@ -180,7 +184,7 @@ pub async fn failed_rolling_back(db: &mut dyn crate::db::Database, version: i64)
 
 pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Recorded) -> StatusReport {
     let migrations = recorded_rows(source, recorded);
-    let findings = crate::migration::check::all(source, Some(ws.target.dialect()), &recorded.applied, &migrations);
+    let findings = crate::migration::check::recorded(source, ws.target.dialect(), recorded, &migrations);
     let applied: Vec<i64> = recorded.applied.iter().map(|a| a.version).collect();
     StatusReport {
         database_read: true,

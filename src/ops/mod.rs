@@ -195,7 +195,7 @@ pub async fn check(s: &Session) -> Result<Vec<Finding>> {
     let source = s.source()?;
     let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await?;
     let rows = status::recorded_rows(&source, &recorded);
-    Ok(check::all(&source, Some(s.ws.target.dialect()), &recorded.applied, &rows))
+    Ok(check::recorded(&source, s.ws.target.dialect(), &recorded, &rows))
 }
 
 /// Proves every migration's down (from `from` on) on a scratch database beside the environment's,
