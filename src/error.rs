@@ -214,8 +214,9 @@ pub enum Remedy {
     /// applied before it in the same run stay applied (a restore would undo them too).
     FixAndApply { file: String, kept: usize },
     /// A down failed and changed nothing: fix the down file the database ran and roll back again;
-    /// the `kept` migrations rolled back before it in the same run stay rolled back.
-    FixAndRollBack { file: String, kept: usize },
+    /// the `kept` migrations rolled back before it in the same run stay rolled back, `left` (it
+    /// among them) are still to go. In a `redo`, redo again.
+    FixAndRollBack { file: String, kept: usize, left: usize, redo: bool },
     /// A run failed after a backup was taken: restoring it brings the database back.
     Restore { backup: String },
     /// The server wants a password that is not stored, or refused the one stored: store it.

@@ -227,6 +227,38 @@ async fn a_refused_down_names_its_file_and_the_way_on() {
     assert!(t.tables().await.iter().all(|n| n != "a" && n != "b"), "{:?}", t.tables().await);
 }
 
+/// The command printed after a refused down rolls back what the run had left to roll back (not one
+/// step, nor everything), and after a refused redo it redoes.
+#[tokio::test]
+async fn a_refused_down_is_taken_up_where_it_stopped() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    for (v, n) in [(1, "a"), (2, "b"), (3, "c"), (4, "d")] {
+        pair(&t, v, n, &format!("CREATE TABLE {n} (id INTEGER);"), &format!("DROP TABLE {n};"));
+    }
+    assert_eq!(run(&t, &["up"]).code, 0);
+    t.write("3_c.down.sql", "DROP TABLE nowhere;");
+    let o = run(&t, &["down", "--steps", "3"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let again = printed_commands(&o.stderr).pop().unwrap();
+    assert!(again.ends_with(" down --steps 2"), "{again}");
+    t.write("3_c.down.sql", "DROP TABLE c;");
+    let pasted = paste_in(t.dir.path(), &again).output().unwrap();
+    assert!(pasted.status.success(), "{}", String::from_utf8_lossy(&pasted.stderr));
+    assert_eq!(t.history().await, vec!["1:true"]);
+
+    assert_eq!(run(&t, &["up"]).code, 0);
+    t.write("4_d.down.sql", "DROP TABLE nowhere;");
+    let o = run(&t, &["redo"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let again = printed_commands(&o.stderr).pop().unwrap();
+    assert!(again.ends_with(" redo"), "{again}");
+    t.write("4_d.down.sql", "DROP TABLE d;");
+    let pasted = paste_in(t.dir.path(), &again).output().unwrap();
+    assert!(pasted.status.success(), "{}", String::from_utf8_lossy(&pasted.stderr));
+    assert_eq!(t.history().await.len(), 4);
+    assert!(t.log().await.contains(&"rollback:ok:4".to_string()), "{:?}", t.log().await);
+}
+
 /// On MariaDB, a down whose statements before the failing one only set variables and prepare it
 /// (as add_index's down does) changed nothing: it is not marked failed part way.
 #[tokio::test]

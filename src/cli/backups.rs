@@ -6,7 +6,7 @@ use crate::backup::BackupEntry;
 pub(super) async fn backup_verb(ctx: &Ctx) -> Result<()> {
     let s = ctx.session()?;
     let shown = BackupProgress::new();
-    let result = ops::backup(&s, &ctx.cancel_on_signals(), &|e| shown.on_event(e)).await;
+    let result = ops::backup(&s, &ctx.stop_on_signals(), &|e| shown.on_event(e)).await;
     shown.finish();
     let e = result?;
     println!(
@@ -52,7 +52,7 @@ pub(super) fn list(ctx: &Ctx, json: bool) -> Result<()> {
 pub(super) async fn verify(ctx: &Ctx, id: Option<&str>, json: bool) -> Result<()> {
     let s = ctx.session()?;
     let shown = BackupProgress::new();
-    let result = ops::verify_backup(&s, id, &ctx.cancel_on_signals(), &|e| shown.on_event(e)).await;
+    let result = ops::verify_backup(&s, id, &ctx.stop_on_signals(), &|e| shown.on_event(e)).await;
     shown.finish();
     let c = result?;
     match (json, c.matches()) {
@@ -83,7 +83,7 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     );
     let typed = ctx.typed(&Guard::for_restore(&s.ws))?;
     let shown = BackupProgress::new();
-    let cancel = ctx.cancel_on_signals();
+    let cancel = ctx.stop_on_signals();
     let result = ops::restore(&s, Some(&entry.id), typed.as_deref(), &cancel, &|e| shown.on_event(e)).await;
     shown.finish();
     let r = result?;

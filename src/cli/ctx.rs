@@ -108,10 +108,21 @@ impl Ctx {
         }
     }
 
-    /// A cancel token driven by signals: Ctrl-C stops after the current migration (or stops a
-    /// backup's tool); a second Ctrl-C, or SIGTERM, stops the running statement on the server; a
-    /// third exits at once.
+    /// A cancel token driven by signals, for a run of migrations: Ctrl-C stops after the current
+    /// migration; a second Ctrl-C, or SIGTERM, stops the running statement on the server; a third
+    /// exits at once.
     pub(super) fn cancel_on_signals(&self) -> Cancel {
+        self.on_signals(false)
+    }
+
+    /// As [`Ctx::cancel_on_signals`], for work that is not a run of migrations (a backup, a
+    /// restore, a comparison): the first Ctrl-C or SIGTERM stops it at once (and its tool), the
+    /// next exits without waiting.
+    pub(super) fn stop_on_signals(&self) -> Cancel {
+        self.on_signals(true)
+    }
+
+    fn on_signals(&self, at_once: bool) -> Cancel {
         let cancel = Cancel::default();
         let c = cancel.clone();
         let status = format!("{} status", again(&self.cli));
@@ -134,6 +145,15 @@ impl Ctx {
                 tokio::select! {
                     r = tokio::signal::ctrl_c() => { if r.is_err() { return; } presses += 1; }
                     _ = terminated => presses = presses.max(1) + 1,
+                }
+                if at_once {
+                    if !c.is_cancelled() {
+                        eprintln!("\nstopping (Ctrl-C again to exit without waiting)...");
+                        c.abort();
+                        continue;
+                    }
+                    eprintln!("\nexiting without waiting: `{status}` shows what the database holds.");
+                    std::process::exit(130);
                 }
                 match presses {
                     1 => {

@@ -128,7 +128,7 @@ pub(super) async fn import_verb(
 pub(super) async fn baseline_verb(ctx: &Ctx, version: Option<i64>, dry_run: bool, json: bool) -> Result<()> {
     let s = ctx.session()?;
     let confirm = if dry_run { None } else { ctx.typed(&Guard::for_history(&s.ws))? };
-    let cancel = ctx.cancel_on_signals();
+    let cancel = ctx.stop_on_signals();
     let out = ops::baseline(&s, version, dry_run, confirm.as_deref(), &cancel).await?;
     if json {
         print_json(Some(&s.ws), "baseline", &out);
@@ -188,7 +188,7 @@ fn every_env(ctx: &Ctx) -> Result<Vec<(String, Result<ops::Session>)>> {
 pub(super) async fn squash_verb(ctx: &Ctx, req: &ops::SquashRequest, json: bool) -> Result<()> {
     use crate::migration::squash::EnvSquash;
     let s = ctx.session()?;
-    let cancel = ctx.cancel_on_signals();
+    let cancel = ctx.stop_on_signals();
     let out = ops::squash(&s, every_env(ctx)?, req, &cancel).await?;
     if json {
         print_json(Some(&s.ws), "squash", &out);

@@ -409,8 +409,13 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
                 n => format!(" (the {n} migration(s) applied before it stay applied)"),
             }
         ),
-        Remedy::FixAndRollBack { file, kept } => format!(
-            "Fix {file}, then roll back again: `{godwit} down`{}.",
+        Remedy::FixAndRollBack { file, kept, left, redo } => format!(
+            "Fix {file}, then {}{}.",
+            match (redo, left) {
+                (true, _) => format!("redo again: `{godwit} redo`"),
+                (false, 0 | 1) => format!("roll back again: `{godwit} down`"),
+                (false, n) => format!("roll back the {n} left: `{godwit} down --steps {n}`"),
+            },
             match kept {
                 0 => String::new(),
                 n => format!(" (the {n} migration(s) rolled back before it stay rolled back)"),

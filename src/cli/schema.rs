@@ -108,7 +108,7 @@ pub(super) async fn drift(ctx: &Ctx, env: Option<&str>, json: bool) -> Result<()
         None => ctx.session()?,
     };
     let label = label(&s.ws);
-    let cancel = ctx.cancel_on_signals();
+    let cancel = ctx.stop_on_signals();
     let compared = ops::drift(&s, &cancel).await?;
     let changes = &compared.changes;
     if json {

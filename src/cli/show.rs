@@ -153,7 +153,7 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, schema: bool, json: boo
         ops::check(&ctx.session()?).await?
     };
     if schema {
-        let changes = ops::drift(&ctx.session()?, &ctx.cancel_on_signals()).await?;
+        let changes = ops::drift(&ctx.session()?, &ctx.stop_on_signals()).await?;
         findings.extend(check::drift_findings(&changes.changes));
     }
     if json {

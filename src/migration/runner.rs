@@ -334,7 +334,12 @@ async fn locked_work(
             if plan.is_empty() {
                 return Err(Error::input("nothing to redo: no migration is applied to this database."));
             }
-            let down = run(db, Direction::Down, &plan, planned, opts, before, on_event).await?;
+            let mut down = run(db, Direction::Down, &plan, planned, opts, before, on_event).await?;
+            for r in down.failure.iter_mut().flat_map(|e| e.remedies.iter_mut()) {
+                if let crate::error::Remedy::FixAndRollBack { redo, .. } = r {
+                    *redo = true;
+                }
+            }
             if down.failure.is_some() || down.cancelled {
                 return Ok((down, None));
             }
@@ -743,7 +748,8 @@ fn explain_failure(
                 Direction::Up => crate::error::Remedy::FixAndApply { file: m.file_name(), kept: done },
                 // The down this database ran: its own, where the project keeps one.
                 Direction::Down => {
-                    crate::error::Remedy::FixAndRollBack { file: m.down_name_for(Some(dialect)), kept: done }
+                    let file = m.down_name_for(Some(dialect));
+                    crate::error::Remedy::FixAndRollBack { file, kept: done, left: total - done, redo: false }
                 }
             });
         }
