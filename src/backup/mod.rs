@@ -540,7 +540,16 @@ pub async fn restore(
         let extra: Vec<String> =
             db.tables().await?.into_iter().filter(|t| !e.tables.iter().any(|k| &k.table == t)).collect();
         on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
-        tool.restore(target, &file, false, cancel).await.map_err(|err| {
+        let restored = match tool.restore(target, &file, false, cancel).await {
+            // A Ctrl-C at a terminal reaches the tools too: one may die of it just before Godwit
+            // hears of it, and that is a cancel, not a failure.
+            Err(err) if !matches!(err.problem, Problem::Input | Problem::Cancelled) && stopped_soon(cancel).await => {
+                tracing::debug!("stopped by the cancel: {}", err.message);
+                Err(Error::new(Problem::Cancelled, "cancelled"))
+            }
+            r => r,
+        };
+        restored.map_err(|err| {
             partly = !tool.restore_is_atomic() && err.problem != Problem::Input;
             let state = match tool.restore_is_atomic() {
                 true => "The restore's transaction was rolled back: the database is as it was",
@@ -598,6 +607,11 @@ pub async fn restore(
         }
     }
     Ok(Restored { entry: e, dropped, comparison, pending: Vec::new() })
+}
+
+/// Whether a stop is asked for within a moment.
+async fn stopped_soon(cancel: &Cancel) -> bool {
+    tokio::time::timeout(Duration::from_millis(300), cancel.cancelled()).await.is_ok()
 }
 
 /// The backup a run asks for (`wanted`) or its protected environment requires, taken under the

@@ -191,7 +191,16 @@ pub(crate) async fn version_of(tool: &Path) -> Result<String> {
         .output()
         .await
         .map_err(|e| Error::input(format!("cannot run {}: {e}", tool.display())))?;
-    Ok(String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().trim().to_string())
+    let v = String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or_default().trim().to_string();
+    #[cfg(unix)]
+    if std::os::unix::process::ExitStatusExt::signal(&o.status) == Some(libc::SIGINT) {
+        // A Ctrl-C at the terminal reached it: no version is not an old version.
+        return Err(Error::new(Problem::Cancelled, "cancelled"));
+    }
+    if !o.status.success() || v.is_empty() {
+        return Err(Error::failed(format!("`{} --version` did not say its version ({})", tool.display(), o.status)));
+    }
+    Ok(v)
 }
 
 /// The first number in a version text: `pg_dump (PostgreSQL) 15.20` -> 15.
