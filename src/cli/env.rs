@@ -33,6 +33,9 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
             let path = p.add_env(name, env, *personal)?;
             println!("Added environment `{name}` to {}.", path.display());
             let w = p.workspace(Some(name))?;
+            if let Some(file) = crate::project::ignore_local_db(&p.root, name, &w.target) {
+                println!("Added {file} to .gitignore: a database file in git would change under its history.");
+            }
             if w.target.dialect().has_passwords() {
                 let g = &ctx.again;
                 let source = p.envs().into_iter().find(|e| &e.name == name).map(|e| e.password);

@@ -351,6 +351,9 @@ pub fn save_env(
     }
     let before = p.env(name).map(|(e, was_personal)| (e.clone(), was_personal));
     p.save_env(name, env, personal)?;
+    if let Ok(w) = p.workspace(Some(name)) {
+        project::ignore_local_db(&p.root, name, &w.target);
+    }
     if let Some(pw) = password
         && let Err(e) = p.workspace(Some(name)).and_then(|w| w.store_password(&pw))
     {

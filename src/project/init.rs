@@ -83,29 +83,53 @@ pub fn init(root: &Path, asked: Option<&str>, named: bool, dev_url: Option<&str>
         toml_edit::Value::from(dev)
     );
     fs::write(&path, text).map_err(|e| Error::io("cannot write", &path, &e))?;
-    let ignored = dev == DEV_URL && ignore_dev_db(root);
+    let ignored = dev == DEV_URL && ignore_db(root, "dev", "dev.db");
     Ok(Created { config: path, migrations, adopted, problems, ignored, dev: target.display() })
 }
 
 /// The `dev` environment `init` makes unless told another database.
 const DEV_URL: &str = "sqlite://dev.db";
 
-/// The `dev` environment's SQLite file, kept out of git: committed, switching branches would swap
-/// the database under its history. Lines added to `.gitignore` (made if missing); nothing when it
-/// already ignores it or is not a plain file (a link could point anywhere). Whether it added them.
-fn ignore_dev_db(root: &Path) -> bool {
+/// A local environment's SQLite file inside the project (`env` its name), kept out of git:
+/// committed, switching branches would swap the database under its history. Lines added to
+/// `.gitignore` (made if missing); nothing when it already ignores it or is not a plain file (a link
+/// could point anywhere). The file, as `.gitignore` names it, when it added it.
+pub fn ignore_local_db(root: &Path, env: &str, target: &crate::db::Target) -> Option<String> {
+    if target.dialect() != crate::db::Dialect::Sqlite || target.is_memory() {
+        return None;
+    }
+    let root = root.canonicalize().ok()?;
+    let file = target.sqlite_path();
+    let file = file.parent()?.canonicalize().ok()?.join(file.file_name()?);
+    let rel = file.strip_prefix(&root).ok()?;
+    let rel: Vec<String> = rel
+        .components()
+        .map(|c| match c {
+            std::path::Component::Normal(n) => n.to_str().map(str::to_string),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    let rel = rel.join("/");
+    ignore_db(&root, env, &rel).then_some(rel)
+}
+
+fn ignore_db(root: &Path, env: &str, rel: &str) -> bool {
     let path = root.join(".gitignore");
     let text = match fs::symlink_metadata(&path) {
         Ok(m) if m.file_type().is_file() => fs::read_to_string(&path).unwrap_or_default(),
         Ok(_) => return false,
         Err(_) => String::new(),
     };
-    let has = |l: &str| ["dev.db", "/dev.db", "*.db", "dev.db*", "/dev.db*"].contains(&l.trim());
-    if text.lines().any(has) {
+    let has = |l: &str| {
+        let l = l.trim().trim_start_matches('/');
+        l == rel || l == format!("{rel}*") || (l == "*.db" && rel.ends_with(".db") && !rel.contains('/'))
+    };
+    // A name with a glob character or a newline is not written as a pattern.
+    if text.lines().any(has) || rel.contains(['*', '?', '[', '\\', '\n', '!', '#']) {
         return false;
     }
     let sep = if text.is_empty() || text.ends_with('\n') { "" } else { "\n" };
-    let lines = "# The local SQLite database of the `dev` environment (godwit init)\n/dev.db\n/dev.db-*\n";
+    let lines = format!("# The local SQLite database of the `{env}` environment (godwit)\n/{rel}\n/{rel}-*\n");
     fs::write(&path, format!("{text}{sep}{lines}")).is_ok()
 }
 
@@ -149,12 +173,28 @@ mod tests {
         init(d.path(), None, false, None).unwrap();
         let text = fs::read_to_string(d.path().join(".gitignore")).unwrap();
         assert!(text.starts_with("target\n# ") && text.ends_with("/dev.db-*\n"), "{text}");
-        assert!(!ignore_dev_db(d.path()), "already there");
+        assert!(!ignore_db(d.path(), "dev", "dev.db"), "already there");
 
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join(".gitignore"), "*.db\n").unwrap();
         assert!(!init(d.path(), None, false, None).unwrap().ignored);
         assert_eq!(fs::read_to_string(d.path().join(".gitignore")).unwrap(), "*.db\n");
+    }
+
+    #[test]
+    fn other_local_databases_are_kept_out_of_git_too() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("data")).unwrap();
+        let at = |url: &str| crate::db::Target::parse(url, d.path()).unwrap();
+        assert_eq!(ignore_local_db(d.path(), "local", &at("sqlite://data/local.db")).as_deref(), Some("data/local.db"));
+        assert_eq!(ignore_local_db(d.path(), "local", &at("sqlite://data/local.db")), None, "once");
+        let text = fs::read_to_string(d.path().join(".gitignore")).unwrap();
+        assert!(text.lines().any(|l| l == "/data/local.db") && text.lines().any(|l| l == "/data/local.db-*"), "{text}");
+        let outside = tempfile::tempdir().unwrap();
+        let elsewhere = format!("sqlite://{}/x.db", outside.path().display());
+        for url in [elsewhere.as_str(), "sqlite::memory:", "sqlite://../x.db", "postgres://u@h/db"] {
+            assert_eq!(ignore_local_db(d.path(), "x", &at(url)), None, "{url}");
+        }
     }
 
     #[cfg(unix)]
