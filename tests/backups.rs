@@ -165,6 +165,8 @@ async fn round_trip(d: Dialect) {
     }
 
     let db_name = t.target().database();
+    // Never applied: not "again".
+    t.write("9_never.sql", "CREATE TABLE never (id INTEGER);");
     let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &db_name]);
     assert!(o.status.success(), "{}", text(&o));
     // The destructive migration is pending again, and the restore says so.

@@ -510,7 +510,7 @@ pub struct Restored {
     /// Tables made after the backup, dropped so the database is as it was.
     pub dropped: Vec<String>,
     pub comparison: Comparison,
-    /// Migrations in the folder that the restored database has not applied: the next `up` runs
+    /// Migrations in the folder applied before the restore and not after it: the next `up` runs
     /// them again (one that dropped data would drop it again).
     pub pending: Vec<i64>,
 }

@@ -1,5 +1,7 @@
 //! Backups of an environment, their checks, and restores.
 
+use std::collections::BTreeSet;
+
 use super::*;
 
 /// Backs up the environment's database; a database not made yet has nothing to back up.
@@ -48,12 +50,15 @@ pub async fn restore(
     Guard::for_restore(&s.ws).enforce(&Confirmation::typed(confirm))?;
     let store = s.store()?;
     let mut db = s.open(false).await?;
+    let versions = |a: Vec<crate::db::Applied>| a.into_iter().map(|a| a.version).collect::<BTreeSet<i64>>();
+    // Pending again: applied before the restore, not after it (one never applied is no news).
+    let before = db.applied().await.map(versions);
     let mut r = backup::restore(db.as_mut(), &s.ws.target, &store, id, s.lock_timeout, cancel, on).await;
     if let Ok(restored) = &mut r
-        && let (Ok(source), Ok(applied)) = (s.source(), db.applied().await)
+        && let (Ok(source), Ok(before), Ok(after)) = (s.source(), before, db.applied().await.map(versions))
     {
-        let applied: std::collections::BTreeSet<i64> = applied.iter().map(|a| a.version).collect();
-        restored.pending = source.migrations.iter().map(|m| m.version).filter(|v| !applied.contains(v)).collect();
+        restored.pending =
+            source.migrations.iter().map(|m| m.version).filter(|v| before.contains(v) && !after.contains(v)).collect();
     }
     db.close().await;
     r
