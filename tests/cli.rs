@@ -1382,6 +1382,48 @@ async fn a_protected_run_refuses_a_bad_file_before_asking_for_the_name() {
     assert!(!t.dir.path().join("test.db").exists(), "not even the database file was made");
 }
 
+/// At a terminal, repair and resolve on a protected environment say there is nothing to do before
+/// they ask for the name; a real one asks, and does it once the name is typed.
+#[tokio::test]
+async fn protected_history_changes_say_what_is_wrong_before_asking_for_the_name() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    std::fs::write(t.dir.path().join("godwit.toml"), format!("[env.prod]\nurl = \"{}\"\nprotected = true\n", t.url))
+        .unwrap();
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let home = tempfile::tempdir().unwrap();
+    let at_terminal = |args: &str, typed: &str| {
+        let command = format!("{} --env prod {args}", env!("CARGO_BIN_EXE_godwit"));
+        let mut c = Command::new("script");
+        c.args(["-qec", &command, "/dev/null"])
+            .current_dir(t.dir.path())
+            .env("GODWIT_DATA_DIR", home.path().join("data"))
+            .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(typed.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let up = output(
+        Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .env("GODWIT_DATA_DIR", home.path().join("data"))
+            .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+            .args(["--env", "prod", "up", "--confirm", "prod"]),
+    );
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    for args in ["resolve 1 --applied", "repair 1 --reason typo"] {
+        let shown = at_terminal(args, "");
+        assert!(shown.contains("nothing to"), "{args}: {shown}");
+        assert!(!shown.contains("Type its name"), "{args}: {shown}");
+    }
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER); -- edited");
+    let shown = at_terminal("repair 1 --reason typo", "prod\n");
+    assert!(shown.contains("Type its name") && shown.contains("Accepted the edited"), "{shown}");
+}
+
 /// On a protected environment, migrations that lint finds errors in run only once someone says
 /// they read them: the preview's guard counts them, and the run refuses (exit 5, nothing run, no
 /// backup) until `--acknowledge-lint`. The app's run goes through the same guard

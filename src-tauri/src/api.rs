@@ -556,7 +556,7 @@ pub async fn repair(
     reason: &str,
     confirm: Option<String>,
 ) -> Result<String> {
-    ops::repair(&session(state, env)?, version, reason, confirm.as_deref()).await
+    ops::repair(&session(state, env)?, version, reason, ops::Amending::Confirmed(confirm.as_deref())).await
 }
 
 pub async fn resolve(
@@ -566,7 +566,7 @@ pub async fn resolve(
     applied: bool,
     confirm: Option<String>,
 ) -> Result<String> {
-    ops::resolve(&session(state, env)?, version, applied, confirm.as_deref()).await
+    ops::resolve(&session(state, env)?, version, applied, ops::Amending::Confirmed(confirm.as_deref())).await
 }
 
 /// Every environment of the open project, each a session or why not (a missing password makes

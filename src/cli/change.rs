@@ -230,14 +230,26 @@ pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
 
 pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
     let s = ctx.session()?;
+    // Where a name would be asked, what is wrong with the request is said first.
+    if asks(ctx, &s) {
+        ops::repair(&s, version, reason, ops::Amending::Preview).await?;
+    }
     let typed = ctx.typed(&Guard::for_history(&s.ws))?;
-    println!("{}", ops::repair(&s, version, reason, typed.as_deref()).await?);
+    println!("{}", ops::repair(&s, version, reason, ops::Amending::Confirmed(typed.as_deref())).await?);
     Ok(())
 }
 
 pub(super) async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
     let s = ctx.session()?;
+    if asks(ctx, &s) {
+        ops::resolve(&s, version, applied, ops::Amending::Preview).await?;
+    }
     let typed = ctx.typed(&Guard::for_history(&s.ws))?;
-    println!("{}", ops::resolve(&s, version, applied, typed.as_deref()).await?);
+    println!("{}", ops::resolve(&s, version, applied, ops::Amending::Confirmed(typed.as_deref())).await?);
     Ok(())
+}
+
+/// Whether changing the history here asks for the environment's name at the terminal.
+fn asks(ctx: &Ctx, s: &ops::Session) -> bool {
+    Guard::for_history(&s.ws).why().is_some() && ctx.cli.confirm.is_none() && std::io::stdin().is_terminal()
 }

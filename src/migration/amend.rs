@@ -16,6 +16,9 @@ pub async fn under_lock<T>(
 ) -> Result<T> {
     db.lock(lock_timeout).await?;
     let result = async {
+        if let Some(backup) = crate::backup::left_partly(db).await? {
+            return Err(crate::backup::partly_restored(&backup));
+        }
         let applied = db.applied().await?;
         let (changes, done) = decide(&applied)?;
         db.ensure_tables().await?;
@@ -27,20 +30,32 @@ pub async fn under_lock<T>(
     result
 }
 
-/// One applied migration's row changed under the lock; returns what was done, in words.
+/// One applied migration's row changed under the lock; returns what was done, in words. With
+/// `dry_run`, only decided from the history as it is (no lock, nothing written): what would be
+/// done, or why not, before a person is asked to confirm it.
 async fn amend(
     db: &mut dyn Database,
     source: &Source,
     version: i64,
     lock_timeout: Duration,
+    dry_run: bool,
     build: impl FnOnce(&Applied, &Source) -> Result<(Amend, NewEvent, String)>,
 ) -> Result<String> {
-    under_lock(db, lock_timeout, |applied| {
+    let decide = |applied: &[Applied]| {
         let row = applied.iter().find(|a| a.version == version).ok_or_else(|| {
             Error::input(format!("migration {version} is not in this database's history."))
                 .with_remedy(crate::error::Remedy::Status)
         })?;
-        let (change, event, done) = build(row, source)?;
+        build(row, source)
+    };
+    if dry_run {
+        if let Some(backup) = crate::backup::left_partly(db).await? {
+            return Err(crate::backup::partly_restored(&backup));
+        }
+        return decide(&db.applied().await?).map(|(_, _, done)| done);
+    }
+    under_lock(db, lock_timeout, |applied| {
+        let (change, event, done) = decide(applied)?;
         Ok((vec![(change, event)], done))
     })
     .await
@@ -54,13 +69,14 @@ pub async fn repair(
     version: i64,
     reason: &str,
     lock_timeout: Duration,
+    dry_run: bool,
 ) -> Result<String> {
     if reason.trim().is_empty() {
         return Err(Error::input(
             "say why it was edited: the reason goes to the log beside the old and new checksums.",
         ));
     }
-    amend(db, source, version, lock_timeout, |row, source| {
+    amend(db, source, version, lock_timeout, dry_run, |row, source| {
         let m = source.get(version).ok_or_else(|| {
             Error::input(format!(
                 "migration {version} has no file in {}: there is nothing to accept.",
@@ -100,10 +116,11 @@ pub async fn resolve(
     version: i64,
     applied: bool,
     lock_timeout: Duration,
+    dry_run: bool,
 ) -> Result<String> {
     // Which half failed: the history then says what the person did by hand.
     let in_down = crate::migration::status::failed_rolling_back(db, version).await;
-    amend(db, source, version, lock_timeout, |row, source| {
+    amend(db, source, version, lock_timeout, dry_run, |row, source| {
         let removed = row.success && !applied && source.get(version).is_none();
         if row.success && !removed {
             return Err(Error::input(format!(

@@ -194,22 +194,42 @@ async fn write_schema_file(db: &mut dyn Database, file: &std::path::Path) -> Res
         .map_err(|e| Error::input(format!("cannot write the schema file {}: {e}", file.display())))
 }
 
+/// A change to the history a person asks for: what they typed to confirm it, or `Preview` to
+/// learn what it would do (or why not) before they are asked.
+#[derive(Debug, Clone, Copy)]
+pub enum Amending<'a> {
+    Preview,
+    Confirmed(Option<&'a str>),
+}
+
+impl Amending<'_> {
+    fn dry_run(self, s: &Session) -> Result<bool> {
+        match self {
+            Amending::Preview => Ok(true),
+            Amending::Confirmed(confirm) => {
+                Guard::for_history(&s.ws).enforce(&Confirmation::typed(confirm))?;
+                Ok(false)
+            }
+        }
+    }
+}
+
 /// Accepts the edited file of an applied migration (a protected environment asks for its name).
-pub async fn repair(s: &Session, version: i64, reason: &str, confirm: Option<&str>) -> Result<String> {
-    Guard::for_history(&s.ws).enforce(&Confirmation::typed(confirm))?;
+pub async fn repair(s: &Session, version: i64, reason: &str, how: Amending<'_>) -> Result<String> {
+    let dry_run = how.dry_run(s)?;
     let source = s.source()?;
     let mut db = s.open(false).await?;
-    let r = crate::migration::amend::repair(db.as_mut(), &source, version, reason, s.lock_timeout).await;
+    let r = crate::migration::amend::repair(db.as_mut(), &source, version, reason, s.lock_timeout, dry_run).await;
     db.close().await;
     r
 }
 
 /// Clears a failed migration after a person fixed the database by hand.
-pub async fn resolve(s: &Session, version: i64, applied: bool, confirm: Option<&str>) -> Result<String> {
-    Guard::for_history(&s.ws).enforce(&Confirmation::typed(confirm))?;
+pub async fn resolve(s: &Session, version: i64, applied: bool, how: Amending<'_>) -> Result<String> {
+    let dry_run = how.dry_run(s)?;
     let source = s.source()?;
     let mut db = s.open(false).await?;
-    let r = crate::migration::amend::resolve(db.as_mut(), &source, version, applied, s.lock_timeout).await;
+    let r = crate::migration::amend::resolve(db.as_mut(), &source, version, applied, s.lock_timeout, dry_run).await;
     db.close().await;
     r
 }
