@@ -407,6 +407,48 @@ async fn a_cancelled_backup_leaves_nothing_that_looks_complete() {
     db.close().await;
 }
 
+/// A SQLite restore stopped while it writes the file (its journal is there) leaves the database as
+/// it was: the online backup's transaction is rolled back. Nothing is recorded as left part way, so
+/// the next run is not refused.
+#[tokio::test]
+async fn a_cancelled_sqlite_restore_changes_nothing() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    t.write(
+        "1_big.sql",
+        "CREATE TABLE big (id INTEGER PRIMARY KEY, v TEXT);\n\
+         INSERT INTO big WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 400000) \
+         SELECT n, hex(randomblob(100)) FROM g;\n",
+    );
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    let store = Store { dir: data_dir.path().join("store") };
+    let mut db = t.connect().await;
+    let entry =
+        backup::backup(db.as_mut(), &t.target(), &store, "test", 10, &Cancel::default(), &|_| {}).await.unwrap();
+    t.exec("DELETE FROM big WHERE id > 10").await;
+    let cancel = Cancel::default();
+    let c = cancel.clone();
+    let journal = ["-journal", "-wal"].map(|s| PathBuf::from(format!("{}{s}", t.sqlite_path().display())));
+    let watcher = tokio::spawn(async move {
+        // Stopped once the copy is writing the file.
+        while !journal.iter().any(|j| j.exists()) {
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        }
+        c.cancel();
+    });
+    let lock = std::time::Duration::from_secs(10);
+    let e =
+        backup::restore(db.as_mut(), &t.target(), &store, Some(&entry.id), lock, &cancel, &|_| {}).await.unwrap_err();
+    watcher.abort();
+    assert_eq!(e.kind(), ErrorKind::Cancelled, "{}", e.message);
+    assert!(e.message.contains("as it was"), "{}", e.message);
+    assert_eq!(t.strings("SELECT CAST(count(*) AS TEXT) FROM big").await, vec!["10"]);
+    db.close().await;
+    assert!(t.log().await.contains(&"restore:failed:1".to_string()), "{:?}", t.log().await);
+    t.write("2_more.sql", "CREATE TABLE more (id INTEGER);");
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+}
+
 #[tokio::test]
 async fn retention_and_the_restore_hint_after_a_failed_run() {
     let t = TestDb::new(Dialect::Sqlite).await;

@@ -179,6 +179,12 @@ impl Tool for SqliteBackup {
         "db"
     }
 
+    /// SQLite's online backup writes the file in one transaction: stopped before it is done, it is
+    /// rolled back.
+    fn restore_is_atomic(&self) -> bool {
+        true
+    }
+
     fn scratch(&self, dir: &Path, _id: &str) -> String {
         dir.join("verify.db").display().to_string()
     }
@@ -218,8 +224,12 @@ impl Tool for SqliteBackup {
         let log = if fresh { vec![] } else { read_log(&live, &self.tables).await? };
         let (from, to, c) = (file.to_path_buf(), live.clone(), cancel.clone());
         blocking(move || copy(&from, &to, fresh, &|_| {}, &c)).await?;
-        if !log.is_empty() {
-            put_back_log(&live, &self.tables, log).await?;
+        // The restore is done: a log that cannot be put back is said, not made its failure (which
+        // would claim the database is as it was).
+        if !log.is_empty()
+            && let Err(e) = put_back_log(&live, &self.tables, log).await
+        {
+            tracing::warn!("restored, but the history recorded since the backup could not be put back: {e}");
         }
         Ok(())
     }
