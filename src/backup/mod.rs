@@ -540,7 +540,7 @@ pub async fn restore(
         let extra: Vec<String> =
             db.tables().await?.into_iter().filter(|t| !e.tables.iter().any(|k| &k.table == t)).collect();
         on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
-        let restored = match tool.restore(target, &file, false, cancel).await {
+        let restored = match clear_then_restore(db, tool.as_ref(), target, &file, cancel).await {
             // A Ctrl-C at a terminal reaches the tools too: one may die of it just before Godwit
             // hears of it, and that is a cancel, not a failure.
             Err(err) if !matches!(err.problem, Problem::Input | Problem::Cancelled) && stopped_soon(cancel).await => {
@@ -607,6 +607,19 @@ pub async fn restore(
         }
     }
     Ok(Restored { entry: e, dropped, comparison, pending: Vec::new() })
+}
+
+/// What the tool leaves alone dropped first (MariaDB's views and routines made since), then the
+/// backup restored by its tool. A failure of either is the restore's: it may have changed something.
+async fn clear_then_restore(
+    db: &mut dyn Database,
+    tool: &dyn tool::Tool,
+    target: &Target,
+    file: &std::path::Path,
+    cancel: &Cancel,
+) -> Result<()> {
+    db.clear_for_restore().await.map_err(|e| e.context("dropping the views and routines made since the backup"))?;
+    tool.restore(target, file, false, cancel).await
 }
 
 /// Whether a stop is asked for within a moment.

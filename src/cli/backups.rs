@@ -110,19 +110,7 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
         for d in &r.comparison.differences {
             println!("- {d}");
         }
-        // MariaDB's restore drops only the tables made since: a view, function or procedure made
-        // since stays, and would stop the next run of the migration that makes it.
-        let remain = match s.ws.target.dialect() {
-            crate::db::Dialect::MySql => {
-                "Objects made after the backup other than tables (views, functions, procedures) may remain: "
-            }
-            _ => "",
-        };
-        println!(
-            "{remain}`{} drift` lists what differs from what the applied migrations make.{}",
-            ctx.again_to_read(),
-            if remain.is_empty() { "" } else { " Drop them before the next `up`." }
-        );
+        println!("`{} drift` lists what differs from what the applied migrations make.", ctx.again_to_read());
         Err(Error::failed("the restored database differs from what the backup recorded (see above)"))
     }
 }

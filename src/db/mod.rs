@@ -334,6 +334,15 @@ pub trait Inspect: Send {
     /// Drops tables (and what depends on them).
     async fn drop_tables(&mut self, names: &[String]) -> Result<()>;
 
+    /// Before a restore over this database: drops what the backup's tool would leave as it is
+    /// (made since the backup) and does not drop itself; the backup re-creates its own.
+    /// PostgreSQL's restore drops everything in its own transaction and SQLite's replaces the file,
+    /// so only MySQL/MariaDB has anything to do here: its dump drops and re-creates its own tables,
+    /// views and routines, but not those made since.
+    async fn clear_for_restore(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// Makes an empty database on the same server (for verifying a backup; `db create`).
     async fn create_database(&mut self, name: &str) -> Result<()>;
 

@@ -410,6 +410,24 @@ impl Inspect for MySql {
         Ok(out)
     }
 
+    async fn clear_for_restore(&mut self) -> Result<()> {
+        // Names and kinds as the catalog has them: quoted as identifiers, never as text.
+        let objects: Vec<(String, String)> = sqlx::query_as(
+            "SELECT 'VIEW', CAST(table_name AS CHAR) FROM information_schema.views WHERE table_schema = DATABASE() \
+             UNION ALL SELECT CAST(routine_type AS CHAR), CAST(routine_name AS CHAR) FROM information_schema.routines \
+             WHERE routine_schema = DATABASE() AND routine_type IN ('FUNCTION', 'PROCEDURE') \
+             UNION ALL SELECT 'EVENT', CAST(event_name AS CHAR) FROM information_schema.events WHERE event_schema = DATABASE()",
+        )
+        .fetch_all(&mut self.conn)
+        .await?;
+        let drops: Vec<String> =
+            objects.iter().map(|(kind, name)| format!("DROP {kind} IF EXISTS {}", quote(name))).collect();
+        if drops.is_empty() {
+            return Ok(());
+        }
+        self.batch(drops.join(";\n")).await.map_err(Error::from)
+    }
+
     async fn drop_tables(&mut self, names: &[String]) -> Result<()> {
         if names.is_empty() {
             return Ok(());
