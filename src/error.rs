@@ -223,9 +223,9 @@ pub enum Remedy {
     SetPassword { env: String },
     /// A protected environment's name, typed to confirm a change (asked for where there is a place to type).
     Confirm { name: String },
-    /// Lint errors in what would run on a protected environment: run only once someone who read
-    /// them says so.
-    AcknowledgeLint,
+    /// Lint errors in what would run on a protected environment (in `files`): run only once
+    /// someone who read them says so.
+    AcknowledgeLint { files: Vec<String> },
     /// Another run held the migration lock (or a SQLite file's write lock) longer than the wait: wait
     /// longer, or try again.
     WaitForLock,

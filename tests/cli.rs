@@ -1467,4 +1467,23 @@ async fn a_protected_run_with_lint_errors_needs_them_acknowledged() {
     let o = godwit(&["up", "--confirm", "prod", "--acknowledge-lint"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(t.history().await.len(), 1);
+
+    // A redo applies it again: the same guard, and the commands it prints work.
+    std::fs::rename(t.migrations().join("1_sku.sql"), t.migrations().join("1_sku.up.sql")).unwrap();
+    t.write("1_sku.down.sql", "ALTER TABLE items DROP COLUMN sku;\n");
+    let o = godwit(&["redo", "--confirm", "prod"]);
+    assert_eq!(o.code, 5, "{}", o.stderr);
+    assert!(t.log().await.iter().all(|e| !e.starts_with("rollback")), "nothing ran: {:?}", t.log().await);
+    let printed = printed_commands(&o.stderr);
+    let lint = printed.iter().find(|c| c.contains(" lint ")).expect("a lint command");
+    let read = paste_in(t.dir.path(), lint).env("GODWIT_CONFIG_DIR", home.path().join("config")).output().unwrap();
+    assert!(String::from_utf8_lossy(&read.stdout).contains("1_sku.up.sql"), "{lint}: {read:?}");
+    let again = printed.iter().find(|c| c.ends_with("--acknowledge-lint")).expect("a command to go on");
+    let pasted = paste_in(t.dir.path(), again)
+        .env("GODWIT_DATA_DIR", home.path().join("data"))
+        .env("GODWIT_CONFIG_DIR", home.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(pasted.status.success(), "{again}: {}", String::from_utf8_lossy(&pasted.stderr));
+    assert!(t.log().await.contains(&"rollback:ok:1".to_string()), "{:?}", t.log().await);
 }

@@ -183,7 +183,12 @@ pub(super) enum Verb {
         json: bool,
     },
     /// Roll back the newest applied migration and apply it again.
-    Redo,
+    Redo {
+        /// On a protected environment: apply it again though lint finds errors in it, once you
+        /// have read them (at a terminal, you are asked instead).
+        #[arg(long)]
+        acknowledge_lint: bool,
+    },
     /// Applied and pending migrations. At a terminal, a long list shows what needs attention and
     /// the newest applied ones; piped, or with --all, every migration.
     Status {

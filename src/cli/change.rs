@@ -111,7 +111,7 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     };
     req.confirm = ctx.typed(&guard)?;
     // Only where the guard asks for a name does it ask about lint errors: see what they are first.
-    if let (Work::Up(_), Some(report)) = (req.work, &preview)
+    if let (Work::Up(_) | Work::Redo, Some(report)) = (req.work, &preview)
         && !req.acknowledge_lint
     {
         req.acknowledge_lint = ask_about_lint_errors(report, &s.ws)?;
@@ -224,8 +224,8 @@ pub(super) async fn down(ctx: &Ctx, work: Work, how: Preview) -> Result<()> {
     run_and_finish(ctx, ops::RunRequest::new(work)).await
 }
 
-pub(super) async fn redo(ctx: &Ctx) -> Result<()> {
-    run_and_finish(ctx, ops::RunRequest::new(Work::Redo)).await
+pub(super) async fn redo(ctx: &Ctx, acknowledge_lint: bool) -> Result<()> {
+    run_and_finish(ctx, ops::RunRequest { acknowledge_lint, ..ops::RunRequest::new(Work::Redo) }).await
 }
 
 pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {

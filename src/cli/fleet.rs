@@ -75,7 +75,9 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
             },
             *json,
         ),
-        Verb::Redo => (Operation::Run { work: Work::Redo, allow_out_of_order: false, acknowledge_lint: false }, false),
+        Verb::Redo { acknowledge_lint } => {
+            (Operation::Run { work: Work::Redo, allow_out_of_order: false, acknowledge_lint: *acknowledge_lint }, false)
+        }
         Verb::Backups { cmd: Some(BackupsCmd::Verify { id: None, json: v }), json } => {
             (Operation::VerifyBackups, json.json || v.json)
         }

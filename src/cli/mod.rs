@@ -226,7 +226,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
             let work = Work::asked(Direction::Down, *to, *steps)?;
             down(&ctx, work, Preview { dry_run: *dry_run, json: *json, plan: None }).await
         }
-        Verb::Redo => redo(&ctx).await,
+        Verb::Redo { acknowledge_lint } => redo(&ctx, *acknowledge_lint).await,
         Verb::Status { all, json } => status_verb(&ctx, json.json, *all || !std::io::stdout().is_terminal()).await,
         Verb::History { limit, json } => history(&ctx, *limit, json.json).await,
         Verb::Show { version, json } => show_migration(&ctx, *version, json.json).await,
@@ -426,8 +426,9 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         Remedy::Confirm { name } => {
             format!("Where there is no terminal, name it: `{}`.", with_flag("--confirm", Some(&shell_quote(name))))
         }
-        Remedy::AcknowledgeLint => format!(
-            "`{godwit} up --dry-run` shows them; once you have read them: `{}` (at a terminal, you are asked).",
+        Remedy::AcknowledgeLint { files } => format!(
+            "`{godwit} lint {}` shows them; once you have read them: `{}` (at a terminal, you are asked).",
+            files.iter().map(|f| shell_quote(f)).collect::<Vec<_>>().join(" "),
             with_flag("--acknowledge-lint", None)
         ),
         Remedy::WaitForLock => format!("To wait longer (seconds): `{}`.", retry_with("--lock-timeout", 300)),

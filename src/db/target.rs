@@ -301,6 +301,11 @@ impl Target {
         })
     }
 
+    /// The file a SQLite database lives in; none for a server's database or one in memory.
+    pub fn local_file(&self) -> Option<&Path> {
+        self.sqlite_path.as_deref().filter(|_| !self.is_memory())
+    }
+
     /// `sqlite::memory:`: a database that lives as long as its connection (this command).
     pub fn is_memory(&self) -> bool {
         self.sqlite_path.as_deref().is_some_and(|p| p.as_os_str() == ":memory:")

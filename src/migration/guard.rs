@@ -19,6 +19,10 @@ pub struct Guard {
     /// Error-level lint findings in the migrations that would run, which the person must
     /// acknowledge first (on a protected environment; elsewhere they are shown, not asked about).
     pub lint_errors: usize,
+    /// The files those errors are in, where `lint` reads them.
+    #[serde(skip)]
+    #[ts(skip)]
+    lint_files: Vec<String>,
     /// Why the name is asked for, in words, when it is not that the environment is protected.
     #[serde(skip)]
     #[ts(skip)]
@@ -101,10 +105,17 @@ impl Guard {
         let mut g = Guard::for_change(&ws.confirm_name(), ws.protected);
         if ws.protected {
             // A file that cannot be split is refused by the run itself: reading it changes nothing.
-            g.lint_errors = findings
+            let errors: Vec<&Finding> = findings
                 .iter()
                 .filter(|f| f.severity == Severity::Error && f.rule != crate::lint::UNSPLITTABLE)
-                .count();
+                .collect();
+            g.lint_errors = errors.len();
+            for f in errors {
+                let path = ws.migrations.join(&f.file).display().to_string();
+                if !g.lint_files.contains(&path) {
+                    g.lint_files.push(path);
+                }
+            }
         }
         g
     }
@@ -144,7 +155,7 @@ impl Guard {
                     self.lint_errors
                 ),
             )
-            .with_remedy(Remedy::AcknowledgeLint));
+            .with_remedy(Remedy::AcknowledgeLint { files: self.lint_files.clone() }));
         }
         Ok(())
     }
@@ -208,6 +219,7 @@ mod tests {
         assert_eq!(g.confirm, Some(ws(true).confirm_name()));
         assert_eq!(g.backup, Some(BackupWhy::Protected));
         assert_eq!(g.lint_errors, 2);
+        assert_eq!(g.lint_files.len(), 1, "both in one file: {:?}", g.lint_files);
         assert_eq!(Guard::for_run(&ws(true), &[finding(Severity::Warning)]).lint_errors, 0);
     }
 
@@ -242,12 +254,13 @@ mod tests {
             confirm: Some("prod".into()),
             backup: Some(BackupWhy::Protected),
             lint_errors: 1,
+            lint_files: vec!["/p/migrations/1_a.up.sql".into()],
             because: None,
             changes: None,
         };
         for (c, remedy) in [
             (typed(None, true), Remedy::Confirm { name: "prod".into() }),
-            (typed(Some("prod"), false), Remedy::AcknowledgeLint),
+            (typed(Some("prod"), false), Remedy::AcknowledgeLint { files: vec!["/p/migrations/1_a.up.sql".into()] }),
         ] {
             let e = g.enforce(&c).unwrap_err();
             assert_eq!((e.problem, e.remedies), (Problem::Protected, vec![remedy]));

@@ -23,20 +23,27 @@ pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Resul
     report.database = s.ws.target.display();
     if up {
         report.warnings = check::warnings(&source, &applied);
-        report.findings = findings_of(s, &source, &report.planned);
+    }
+    // What a run applies is linted: an up's pending ones, a redo's one applied again.
+    if up || matches!(work, Work::Redo) {
+        report.findings = findings_of(s, &source, &versions(&report.planned));
     }
     report.guard = Guard::for_run(&s.ws, &report.findings);
     Ok(report)
 }
 
-/// What `lint` finds in the ups a run would apply (their downs are not part of it).
-fn findings_of(s: &Session, source: &Source, planned: &[runner::Step]) -> Vec<lint::Finding> {
-    let files: Vec<&MigrationFile> = planned.iter().filter_map(|p| source.get(p.version)).collect();
-    let names: Vec<&str> = planned.iter().map(|p| p.file.as_str()).collect();
+fn versions(planned: &[runner::Step]) -> Vec<i64> {
+    planned.iter().map(|p| p.version).collect()
+}
+
+/// What `lint` finds in the ups of the migrations a run would apply (their downs are not part of it).
+fn findings_of(s: &Session, source: &Source, versions: &[i64]) -> Vec<lint::Finding> {
+    let files: Vec<&MigrationFile> = versions.iter().filter_map(|v| source.get(*v)).collect();
+    let names: Vec<String> = files.iter().map(|m| m.file_name()).collect();
     lint::lint(&files, &s.ws.migrations, s.ws.target.dialect(), &s.lint)
         .findings
         .into_iter()
-        .filter(|f| names.contains(&f.file.as_str()))
+        .filter(|f| names.contains(&f.file))
         .collect()
 }
 
@@ -119,12 +126,16 @@ pub async fn run(
         runner::expect_plan(seen, &runner::preview_up(&source, &[], to, req.allow_out_of_order)?.planned)?;
     }
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
-    if let (Work::Up(to), true) = (req.work, s.ws.protected) {
+    if s.ws.protected && !matches!(req.work, Work::Down(_)) {
         let guarded = async {
             let applied = db.applied().await?;
             // A plan that cannot be made is the run's to report, with its remedies.
-            let planned = runner::preview_up(&source, &applied, to, req.allow_out_of_order).map(|r| r.planned);
-            Guard::for_run(&s.ws, &findings_of(s, &source, &planned.unwrap_or_default())).enforce(&confirmed)
+            let planned = match req.work {
+                Work::Up(to) => runner::preview_up(&source, &applied, to, req.allow_out_of_order),
+                _ => runner::preview_down(&source, &applied, DownTarget::Steps(1), s.ws.target.dialect()),
+            };
+            let applies = versions(&planned.map(|r| r.planned).unwrap_or_default());
+            Guard::for_run(&s.ws, &findings_of(s, &source, &applies)).enforce(&confirmed)
         };
         if let Err(e) = guarded.await {
             db.close().await;

@@ -95,11 +95,8 @@ const DEV_URL: &str = "sqlite://dev.db";
 /// `.gitignore` (made if missing); nothing when it already ignores it or is not a plain file (a link
 /// could point anywhere). The file, as `.gitignore` names it, when it added it.
 pub fn ignore_local_db(root: &Path, env: &str, target: &crate::db::Target) -> Option<String> {
-    if target.dialect() != crate::db::Dialect::Sqlite || target.is_memory() {
-        return None;
-    }
+    let file = target.local_file()?;
     let root = root.canonicalize().ok()?;
-    let file = target.sqlite_path();
     let file = file.parent()?.canonicalize().ok()?.join(file.file_name()?);
     let rel = file.strip_prefix(&root).ok()?;
     let rel: Vec<String> = rel

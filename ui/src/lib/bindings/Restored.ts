@@ -11,7 +11,7 @@ export type Restored = { entry: BackupEntry,
  */
 dropped: Array<string>, comparison: Comparison, 
 /**
- * Migrations in the folder that the restored database has not applied: the next `up` runs
+ * Migrations in the folder applied before the restore and not after it: the next `up` runs
  * them again (one that dropped data would drop it again).
  */
 pending: Array<number>, };
