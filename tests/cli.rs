@@ -1487,3 +1487,51 @@ async fn a_protected_run_with_lint_errors_needs_them_acknowledged() {
     assert!(pasted.status.success(), "{again}: {}", String::from_utf8_lossy(&pasted.stderr));
     assert!(t.log().await.contains(&"rollback:ok:1".to_string()), "{:?}", t.log().await);
 }
+
+/// While another run applies a migration, `status` and `check` say a run is in progress; on
+/// MariaDB, whose run marks the row first, that row is `running`, not "failed part way" with
+/// advice to fix the database by hand. Once the run is done, it is applied.
+#[tokio::test]
+async fn a_run_in_progress_is_not_reported_as_a_failure() {
+    for d in [Dialect::MySql, Dialect::Postgres] {
+        let t = TestDb::new(d).await;
+        t.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+        assert_eq!(run(&t, &["up"]).code, 0);
+        let sleep = if d == Dialect::MySql { "SELECT SLEEP(4);" } else { "SELECT pg_sleep(4);" };
+        t.write("2_slow.sql", &format!("CREATE TABLE b (id INTEGER);\n{sleep}\n"));
+        let mut up = Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .args(["--url", &t.url, "--source", "migrations", "up"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Until the run holds the lock: the second migration sleeps for a while then.
+        let mut waited = 0;
+        let status = loop {
+            let o = run(&t, &["status", "--json"]);
+            assert_eq!(o.code, 0, "{}", o.stderr);
+            let status: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+            // MariaDB's run marks the row once it starts the migration.
+            let marked = d != Dialect::MySql || status["migrations"][1]["state"] != "pending";
+            if (status["findings"] != json!([]) && marked) || waited > 100 {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waited += 1;
+        };
+        let kinds: Vec<&str> =
+            status["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["run_in_progress"], "{d:?}: {}", status["findings"]);
+        let state = status["migrations"][1]["state"].as_str().unwrap().to_string();
+        assert_eq!(state, if d == Dialect::MySql { "running" } else { "pending" }, "{d:?}");
+        let o = run(&t, &["check"]);
+        assert_eq!(o.code, 0, "{d:?}: only a run in progress: {}{}", o.stdout, o.stderr);
+        assert!(!o.stdout.contains("resolve"), "{d:?}: {}", o.stdout);
+        assert!(up.wait().unwrap().success());
+        let o = run(&t, &["status", "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+        assert_eq!(status["migrations"][1]["state"], "applied");
+        assert_eq!(status["findings"], json!([]));
+    }
+}

@@ -31,7 +31,8 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
     let (rows, summary) = (&report.migrations, &report.summary);
     println!("{label} · {}", w.target.dialect().name());
     // Said before the table: the table may be the backup's history.
-    for f in report.findings.iter().filter(|f| f.kind == check::FindingKind::PartlyRestored) {
+    let first = [check::FindingKind::PartlyRestored, check::FindingKind::RunInProgress];
+    for f in report.findings.iter().filter(|f| first.contains(&f.kind)) {
         println!("{}; {}.", f.message, f.fix);
         for r in &f.remedies {
             println!("{}", remedy(r, &ctx.again_to_change()));
@@ -81,6 +82,7 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
         match r.state {
             State::Failed if r.failed_in_down => notes.push("rollback failed part way".to_string()),
             State::Failed => notes.push("failed part way".to_string()),
+            State::Running => notes.push("a run is applying or rolling it back".to_string()),
             State::Missing => notes.push("file missing".to_string()),
             _ => {}
         }

@@ -240,6 +240,13 @@ pub trait Migrate: Send {
 
     /// Takes sqlx's migration lock, waiting at most `timeout`.
     async fn lock(&mut self, timeout: Duration) -> Result<()>;
+
+    /// Who holds the migration lock, when another session does: a run in progress, whose history
+    /// rows are changing. `None` when it is free, or where the lock cannot be seen from outside
+    /// (SQLite's is its write lock).
+    async fn run_in_progress(&mut self) -> Result<Option<String>> {
+        Ok(None)
+    }
     async fn unlock(&mut self) -> Result<()>;
 
     /// Runs an up migration's script and records it (history and log) in as few round trips as the

@@ -285,6 +285,20 @@ impl Migrate for MySql {
         }
     }
 
+    async fn run_in_progress(&mut self) -> Result<Option<String>> {
+        let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut self.conn).await?;
+        let name = sqlx_lock_name(&db.unwrap_or_default());
+        let (held_by, me): (Option<i64>, i64) =
+            sqlx::query_as("SELECT CAST(IS_USED_LOCK(?) AS SIGNED), CAST(CONNECTION_ID() AS SIGNED)")
+                .bind(&name)
+                .fetch_one(&mut self.conn)
+                .await?;
+        Ok(match held_by.filter(|id| *id != me) {
+            Some(id) => Some(self.lock_holder(&name).await.unwrap_or_else(|| format!("connection {id}"))),
+            None => None,
+        })
+    }
+
     async fn unlock(&mut self) -> Result<()> {
         if let Some(name) = self.lock_name.take() {
             sqlx::query("SELECT RELEASE_LOCK(?)").bind(name).execute(&mut self.conn).await?;

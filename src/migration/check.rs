@@ -36,12 +36,14 @@ pub enum FindingKind {
     SchemaDrift,
     /// A restore stopped part way: the database may be partly the backup's, history too.
     PartlyRestored,
+    /// Another run holds the migration lock: what is recorded is changing. A hint only.
+    RunInProgress,
 }
 
 impl FindingKind {
     /// A hint does not make `check` fail.
     pub fn is_hint(self) -> bool {
-        matches!(self, FindingKind::ByteOrderMark | FindingKind::SettledConflict)
+        matches!(self, FindingKind::ByteOrderMark | FindingKind::SettledConflict | FindingKind::RunInProgress)
     }
 }
 
@@ -91,7 +93,15 @@ pub fn recorded(
         fix: "restore the backup again to finish (or restore another one); runs are refused until then".into(),
         remedies: vec![Remedy::Restore { backup: backup.clone() }],
     });
-    partly.chain(all(source, Some(dialect), &recorded.applied, rows)).collect()
+    let running = recorded.running.iter().map(|holder| Finding {
+        kind: FindingKind::RunInProgress,
+        version: None,
+        files: Vec::new(),
+        message: format!("a run is in progress on this database (the migration lock is held by {holder})"),
+        fix: "what is recorded changes as it goes: look again once it is done".into(),
+        remedies: Vec::new(),
+    });
+    partly.chain(running).chain(all(source, Some(dialect), &recorded.applied, rows)).collect()
 }
 
 /// What a run should warn about before it starts, in words: revision conflicts among the files, and

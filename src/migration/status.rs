@@ -15,6 +15,8 @@ pub enum State {
     Pending,
     /// Failed part way (sqlx's `success = false`): `resolve`.
     Failed,
+    /// Being applied or rolled back by a run in progress (MySQL marks it `success = false` first).
+    Running,
     /// Applied, but its file is gone.
     Missing,
     /// The database could not be read: whether it is applied is not known.
@@ -27,6 +29,7 @@ impl State {
             State::Applied => "applied",
             State::Pending => "pending",
             State::Failed => "failed",
+            State::Running => "running",
             State::Missing => "missing",
             State::Unknown => "unknown",
         }
@@ -153,6 +156,10 @@ pub struct Recorded {
     pub failed_in_down: Vec<i64>,
     /// The backup whose restore stopped part way: what the history says may be the backup's.
     pub partly_restored: Option<String>,
+    /// Who holds the migration lock, when another session does: a run in progress.
+    pub running: Option<String>,
+    /// The rows marked failed that the run in progress is working on (no failure recorded for them).
+    pub in_progress: Vec<i64>,
 }
 
 impl Recorded {
@@ -163,15 +170,26 @@ impl Recorded {
             tracing::warn!("cannot read who applied the migrations: {}", e.message);
             Vec::new()
         });
-        let mut failed_in_down = Vec::new();
+        // Read before the rows' events: a row the run marks while they are read is then its.
+        let running = db.run_in_progress().await.unwrap_or_else(|e| {
+            tracing::warn!("cannot tell whether a run holds the migration lock: {}", e.message);
+            None
+        });
+        let (mut failed_in_down, mut in_progress) = (Vec::new(), Vec::new());
         for a in applied.iter().filter(|a| !a.success) {
-            if failed_rolling_back(db, a.version).await {
-                failed_in_down.push(a.version);
+            use crate::db::{EventKind, Outcome};
+            let newest = db.events(Some(a.version), 1).await.ok().and_then(|e| e.into_iter().next());
+            let failed = newest.as_ref().filter(|e| e.outcome == Outcome::Partial);
+            match failed {
+                Some(e) if e.kind == EventKind::Rollback => failed_in_down.push(a.version),
+                // Marked, and no failure recorded: the run holding the lock is working on it.
+                None if running.is_some() => in_progress.push(a.version),
+                _ => {}
             }
         }
         // Read as strictly as history itself: a run would refuse on it.
         let partly_restored = crate::backup::left_partly(db).await?;
-        Ok(Recorded { applied, appliers, failed_in_down, partly_restored })
+        Ok(Recorded { applied, appliers, failed_in_down, partly_restored, running, in_progress })
     }
 }
 
@@ -219,6 +237,9 @@ pub fn recorded_rows(source: &Source, recorded: &Recorded) -> Vec<StatusRow> {
     for r in migrations.iter_mut().filter(|r| r.applied_at.is_some()) {
         r.applied_by = by.get(&r.version).map(|a| a.to_string());
         r.failed_in_down = r.state == State::Failed && recorded.failed_in_down.contains(&r.version);
+        if r.state == State::Failed && recorded.in_progress.contains(&r.version) {
+            r.state = State::Running;
+        }
     }
     migrations
 }

@@ -289,6 +289,14 @@ impl Migrate for Postgres {
         sql::check_columns(&self.tables, Dialect::Postgres, &cols)
     }
 
+    async fn run_in_progress(&mut self) -> Result<Option<String>> {
+        if self.lock_id.is_some() {
+            return Ok(None);
+        }
+        let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&mut self.conn).await?;
+        Ok(self.lock_holder(sqlx_lock_id(&db)).await)
+    }
+
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
         let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&mut self.conn).await?;
         let id = sqlx_lock_id(&db);
