@@ -236,6 +236,17 @@ pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json:
         print_json(None, "rebase", &out);
         return Ok(());
     }
+    if out.plan.renames.is_empty() && !out.plan.settled.is_empty() {
+        println!(
+            "Nothing to rebase: {} revise the same migration, and each is applied in an environment (checked {}), \
+             so none can be renumbered: the order they ran in is history there. Where they are pending, `{} up` \
+             applies them in version order; a new migration revises the newest.",
+            out.plan.settled.join(", "),
+            out.checked.join(", "),
+            ctx.again_to_change()
+        );
+        return Ok(());
+    }
     if out.plan.renames.is_empty() {
         println!("Nothing to rebase: no pending migration is in a revision conflict or out of order.");
         return Ok(());

@@ -230,7 +230,9 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
                 message: format!("revision conflict: {message}"),
                 fix: format!(
                     "two branches each added a migration after the same one. Put them in a line: edit the \
-                     `Revises:` of {} (not applied) to {after}, and check that it does not depend on running first",
+                     `Revises:` of {} (not applied here) to {after}, and check that it does not depend on running \
+                     first; if another environment has applied it, leave it: `rebase` reads every environment and \
+                     says what can move",
                     edit.file_name()
                 ),
                 files,

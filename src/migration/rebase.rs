@@ -35,6 +35,9 @@ pub struct RebasePlan {
     pub renames: Vec<Rename>,
     /// The newest migration that stays: the first renamed one follows it.
     pub after: Option<i64>,
+    /// Files that revise the same migration and are each applied in some environment: none can
+    /// be renumbered, and their order is history there.
+    pub settled: Vec<String>,
 }
 
 /// What to move, given the versions applied in any environment reachable.
@@ -50,7 +53,11 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
             children.entry(parent).or_default().push(m);
         }
     }
+    let mut settled = Vec::new();
     for kids in children.values().filter(|k| k.len() > 1) {
+        if kids.iter().all(|m| applied.contains(&m.version)) {
+            settled.extend(kids.iter().map(|m| m.file_name()));
+        }
         let stays = kids.iter().find(|m| applied.contains(&m.version)).unwrap_or(&kids[0]).version;
         for m in kids.iter().filter(|m| !applied.contains(&m.version) && m.version != stays) {
             why.insert(m.version, "revision conflict");
@@ -80,7 +87,7 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
         }
     }
     if why.is_empty() {
-        return Ok(RebasePlan::default());
+        return Ok(RebasePlan { settled, ..RebasePlan::default() });
     }
     let applied_moved: Vec<String> = source
         .migrations
@@ -135,7 +142,7 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
         let relinked = m.header.revision_id.is_some() || m.header.revises.is_some();
         renames.push(Rename { version: m.version, new_version: next, from, to, why: why[&m.version].into(), relinked });
     }
-    Ok(RebasePlan { renames, after })
+    Ok(RebasePlan { renames, after, settled })
 }
 
 /// `20240101_add_x.up.sql` as version `v`.
@@ -309,6 +316,21 @@ mod tests {
         let source = Source::load(d.path()).unwrap();
         let e = plan(&source, &BTreeSet::from([1, 2, 3, 5, 6]), now).unwrap_err();
         assert_eq!(e.problem, crate::error::Problem::Input);
+    }
+
+    #[test]
+    fn a_conflict_applied_on_both_sides_somewhere_is_settled_not_moved() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "1_base.sql", &header(1, ""));
+        write(d.path(), "2_ours.sql", &header(2, "1"));
+        write(d.path(), "3_theirs.sql", &header(3, "1"));
+        let source = Source::load(d.path()).unwrap();
+        // Applied in some environment each (the union of every environment's history).
+        let p = plan(&source, &BTreeSet::from([1, 2, 3]), Utc::now()).unwrap();
+        assert!(p.renames.is_empty());
+        assert_eq!(p.settled, ["2_ours.sql", "3_theirs.sql"]);
+        let p = plan(&source, &BTreeSet::from([1, 2]), Utc::now()).unwrap();
+        assert_eq!((p.renames.len(), p.settled.len()), (1, 0), "one side pending everywhere: it moves");
     }
 
     #[test]

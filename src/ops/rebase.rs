@@ -92,6 +92,7 @@ mod tests {
                 relinked: false,
             }],
             after: Some(8),
+            settled: Vec::new(),
         };
         let e = refuse_unread(&moves, down()).unwrap_err();
         assert_eq!(e.remedies, vec![Remedy::SkipEnv { env: "prod".into(), squash_to: None }]);

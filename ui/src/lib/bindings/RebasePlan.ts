@@ -8,4 +8,9 @@ export type RebasePlan = { renames: Array<Rename>,
 /**
  * The newest migration that stays: the first renamed one follows it.
  */
-after: number | null, };
+after: number | null, 
+/**
+ * Files that revise the same migration and are each applied in some environment: none can
+ * be renumbered, and their order is history there.
+ */
+settled: Array<string>, };
