@@ -1535,3 +1535,18 @@ async fn a_run_in_progress_is_not_reported_as_a_failure() {
         assert_eq!(status["findings"], json!([]));
     }
 }
+
+/// The raw template is "an empty up and down to write yourself": it writes them, as `new` without
+/// a template does, and says to fill them in.
+#[tokio::test]
+async fn the_raw_template_writes_files_to_fill_in() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    let o = run(&t, &["new", "wipe", "--template", "raw"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("Write its SQL in"), "{}", o.stdout);
+    let files: Vec<String> = std::fs::read_dir(t.migrations())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 2, "{files:?}");
+}

@@ -23,7 +23,8 @@ pub(super) fn new_verb(
     let mut spec = new::NewMigration {
         name,
         reversible: reversible.unwrap_or_else(|| new::reversible_by_default(&dir, ctx.sqlx.as_ref())),
-        allow_empty: template.is_none(),
+        // The raw template is such files, with a comment in each.
+        allow_empty: template.is_none_or(|t| t == crate::template::RAW),
         // With an sqlx.toml, numbered as `sqlx migrate add` numbers them.
         versioning: ctx.sqlx.as_ref().map(|c| c.versioning),
         ..Default::default()

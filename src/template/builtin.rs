@@ -110,7 +110,7 @@ pub(super) fn infos() -> Vec<TemplateInfo> {
                 p("name", "Constraint name", Identifier, None, false, "derived when empty"),
             ],
         ),
-        info("raw", "An empty up and down to write yourself.", vec![]),
+        info(super::RAW, "An empty up and down to write yourself.", vec![]),
     ]
 }
 
@@ -189,7 +189,7 @@ pub(super) fn render(name: &str, v: &Values, d: Dialect) -> Result<Rendered> {
             (stmt(&from, &to), stmt(&to, &from), false)
         }
         "add_foreign_key" => add_foreign_key(v, d)?,
-        "raw" => ("-- Write the change here.\n".into(), "-- Write what undoes it here.\n".into(), false),
+        super::RAW => ("-- Write the change here.\n".into(), "-- Write what undoes it here.\n".into(), false),
         other => return Err(Error::input(format!("there is no built-in template `{other}`"))),
     };
     Ok(Rendered { up, down: Some(down), no_transaction, dialect: d, warnings: Vec::new(), own_downs: Vec::new() })

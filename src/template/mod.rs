@@ -2,6 +2,9 @@
 //! and the project's own (`templates/NAME.up.sql` + `.down.sql`, minijinja, parameters declared in
 //! `NAME.toml`). What a template writes is an ordinary migration file.
 
+/// The template that is only files to write: an up and a down with a comment each.
+pub const RAW: &str = "raw";
+
 mod builtin;
 pub mod dialect;
 mod project;
