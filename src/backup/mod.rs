@@ -280,6 +280,14 @@ pub async fn backup(
         Ok::<_, Error>((db.table_counts().await?, db.schema_lines().await?))
     });
     let _ = db.end_snapshot().await;
+    let dumped = match dumped {
+        // A terminal's Ctrl-C reaches the dump tool too, which may die of it first.
+        Err(e) if !matches!(e.problem, Problem::Input | Problem::Cancelled) && stopped_soon(cancel).await => {
+            tracing::debug!("stopped by the cancel: {}", e.message);
+            Err(Error::new(Problem::Cancelled, "cancelled"))
+        }
+        r => r,
+    };
     let finished = async {
         let hash = dumped?;
         let (tables, lines) = measured?;

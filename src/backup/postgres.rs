@@ -298,7 +298,7 @@ async fn feed_script(mut script: Command, mut psql: Command, begin: &str, cancel
         }
         let status = writer.wait().await.map_err(|e| Error::failed(format!("{from}: {e}")))?;
         if !status.success() {
-            return Err(Error::failed(format!("{from} failed ({status}): {}", take(writer_err).await)));
+            return Err(tool::failed(&from, &status, &take(writer_err).await));
         }
         if !guarded {
             return Err(Error::failed(format!("{from} wrote no script")));
@@ -336,7 +336,7 @@ async fn feed_script(mut script: Command, mut psql: Command, begin: &str, cancel
     drop(input);
     let status = reader.wait().await.map_err(|e| Error::failed(format!("{to}: {e}")))?;
     if !status.success() {
-        return Err(Error::failed(format!("{to} failed ({status}): {}", take(reader_err).await)));
+        return Err(tool::failed(&to, &status, &take(reader_err).await));
     }
     if !whole {
         return Err(Error::failed(format!("{to} stopped reading before the end; nothing was committed")));

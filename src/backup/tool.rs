@@ -314,9 +314,17 @@ pub(crate) async fn run(
     let status = status?;
     let stderr = err_task.await.unwrap_or_default();
     if !status.success() {
-        return Err(Error::failed(format!("{name} failed ({status}): {}", stderr.trim())));
+        return Err(failed(&name, &status, &stderr));
     }
     Ok(hash)
+}
+
+/// A tool that exited badly, with what it said (if anything).
+pub(crate) fn failed(name: &str, status: &std::process::ExitStatus, stderr: &str) -> Error {
+    match stderr.trim() {
+        "" => Error::failed(format!("{name} failed ({status}) and said nothing")),
+        said => Error::failed(format!("{name} failed ({status}): {said}")),
+    }
 }
 
 /// A tool's stderr, for its error message: its start and its end, where the error is (a client
