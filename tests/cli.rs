@@ -1453,6 +1453,13 @@ async fn a_protected_run_with_lint_errors_needs_them_acknowledged() {
     assert_eq!(plan["guard"]["confirm"], "prod");
     assert_eq!(plan["guard"]["backup"], "protected");
     assert!(plan["guard"]["lint_errors"].as_u64().unwrap() >= 1, "{}", plan["findings"]);
+    // The text plan says what the run will ask for, too.
+    let o = godwit(&["up", "--dry-run"]);
+    assert!(
+        o.stdout.contains("is protected: the run takes a backup first, asks for its name (prod) and asks for the"),
+        "{}",
+        o.stdout
+    );
 
     let o = godwit(&["up", "--confirm", "prod"]);
     assert_eq!(o.code, 5, "{}", o.stderr);

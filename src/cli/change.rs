@@ -56,6 +56,22 @@ fn finish_run(report: RunReport, label: &str) -> Result<()> {
         }
         if !report.planned.is_empty() {
             println!("Dry run: {} migration(s) would run on {label}; nothing was run.", report.planned.len());
+            // What the run itself will ask for, said where the person reads the plan.
+            let g = &report.guard;
+            let mut asks = Vec::new();
+            if g.backup.is_some() {
+                asks.push("takes a backup first".to_string());
+            }
+            if let Some(name) = &g.confirm {
+                asks.push(format!("asks for its name ({name})"));
+            }
+            if g.lint_errors > 0 {
+                asks.push(format!("asks for the {} lint error(s) shown to be acknowledged", g.lint_errors));
+            }
+            if let Some((last, rest)) = asks.split_last() {
+                let all = if rest.is_empty() { last.clone() } else { format!("{} and {last}", rest.join(", ")) };
+                println!("{label} is protected: the run {all}.");
+            }
         }
         return Ok(());
     }
