@@ -200,6 +200,23 @@ async fn second_ctrl_c_stops_mariadb_sleep_on_the_server() {
     abort_stops_the_statement_on_the_server(Dialect::MySql, "SELECT SLEEP(600);", Some(MY_RUNNING), false).await;
 }
 
+/// On MariaDB a statement before the one stopped stays (DDL commits itself): the summary does not
+/// say that nothing was applied, and the error says what was left part way.
+#[tokio::test]
+async fn a_mariadb_migration_stopped_after_its_ddl_is_not_said_to_have_changed_nothing() {
+    let p = Project::new(Dialect::MySql).await;
+    let child = start_long_run(&p, "CREATE TABLE made (id INTEGER);\nSELECT SLEEP(600);");
+    wait_until_running(&p.t, MY_RUNNING).await;
+    signal(&child, libc::SIGINT);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    signal(&child, libc::SIGINT);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    assert!(!text(&o).contains("nothing was applied"), "{}", text(&o));
+    assert!(text(&o).contains("left part way"), "{}", text(&o));
+    assert_eq!(p.t.history().await, ["1:false"]);
+}
+
 #[tokio::test]
 async fn second_ctrl_c_interrupts_a_long_sqlite_statement() {
     let count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 5000000000) \

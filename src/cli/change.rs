@@ -78,7 +78,15 @@ fn finish_run(report: RunReport, label: &str) -> Result<()> {
     let total = report.planned.len();
     let done = report.done.len();
     if report.cancelled {
+        // Stopped on the server mid-migration, MariaDB may keep part of it: the error says which.
+        let part_way = report
+            .failure
+            .as_ref()
+            .is_some_and(|e| e.remedies.iter().any(|r| matches!(r, crate::error::Remedy::Resolve { .. })));
         match done {
+            0 if part_way => {
+                println!("Stopped on {label} before any migration finished (one was left part way: see below).")
+            }
             0 => println!("Stopped on {label} before any migration finished: nothing was applied or rolled back."),
             _ => println!(
                 "Stopped after {done} of {total} migration(s) on {label}: cancelled. The database has the first {done}."

@@ -68,7 +68,7 @@ fn print_findings(report: &LintReport, offline: bool) {
         }
     }
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
-    let what = if offline { "file(s)" } else { "pending file(s)" };
+    let what = if offline { "file(s)" } else { "file(s) of the pending migrations (ups and downs)" };
     match report.findings.len() {
         0 => println!("{} {what} read as {}: nothing to report.", report.files, report.dialect_name),
         n => println!(
