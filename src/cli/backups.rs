@@ -75,7 +75,8 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     let entry: BackupEntry = s.store()?.get(id)?;
     eprintln!(
         "Restoring backup {} of {} (made {}, {}) replaces its data: its tables go back to what they \
-         held then, and tables made since are dropped.",
+         held then, its migration history too (a repair or resolve since is undone), and what was made \
+         since (tables, views, routines) is dropped. Godwit's own event log is kept.",
         entry.id,
         label(&s.ws),
         entry.created_at.format("%Y-%m-%d %H:%M:%S UTC"),

@@ -163,7 +163,8 @@ impl Guard {
 
 /// That `typed` is `name`, which must be typed because of `why`.
 fn typed(name: &str, why: &str, typed: Option<&str>) -> Result<()> {
-    match typed {
+    // Nothing typed is no name, not a wrong one.
+    match typed.filter(|t| !t.trim().is_empty()) {
         Some(t) if t.trim() == name => Ok(()),
         Some(t) => Err(Error::new(
             Problem::Protected,
@@ -260,6 +261,7 @@ mod tests {
         };
         for (c, remedy) in [
             (typed(None, true), Remedy::Confirm { name: "prod".into() }),
+            (typed(Some(" "), true), Remedy::Confirm { name: "prod".into() }),
             (typed(Some("prod"), false), Remedy::AcknowledgeLint { files: vec!["/p/migrations/1_a.up.sql".into()] }),
         ] {
             let e = g.enforce(&c).unwrap_err();
