@@ -517,6 +517,42 @@ async fn retention_and_the_restore_hint_after_a_failed_run() {
         .to_string();
     // The command keeps the `--confirm dev` the run was given, so it can be pasted as printed.
     assert!(text(&o).contains(&format!("--confirm dev restore {newest}`")), "{}", text(&o));
+
+    // A restore there backs up what the database holds first, outside the retention (the oldest
+    // backup, restored here, would otherwise go), and says how to bring it back.
+    let list = |o: &Output| -> Vec<String> {
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["backups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let kept = list(&run(&["backups", "--json"]));
+    let oldest = kept.last().unwrap().clone();
+    t.exec("INSERT INTO c VALUES (42)").await;
+    let o = run(&["--confirm", "dev", "restore", &oldest]);
+    assert!(o.status.success(), "{}", text(&o));
+    let after = list(&run(&["backups", "--json"]));
+    assert_eq!(after.len(), kept.len() + 1, "{after:?}");
+    assert!(after.contains(&oldest));
+    let back = String::from_utf8_lossy(&o.stdout)
+        .split('`')
+        .find(|c| c.contains(" restore ") && c.contains(&after[0]))
+        .map(str::to_string)
+        .expect("the command that brings it back");
+    assert_eq!(t.strings("SELECT CAST(count(*) AS TEXT) FROM sqlite_master WHERE name = 'c'").await, ["0"]);
+    let pasted = Command::new("sh")
+        .arg("-c")
+        .arg(&back)
+        .current_dir(t.dir.path())
+        .env("GODWIT_DATA_DIR", data_dir.path())
+        .env("HOME", data_dir.path())
+        .env("PATH", first_on_path(Path::new(env!("CARGO_BIN_EXE_godwit")).parent().unwrap()))
+        .output()
+        .unwrap();
+    assert!(pasted.status.success(), "{back}: {}", text(&pasted));
+    assert_eq!(t.strings("SELECT CAST(id AS TEXT) FROM c").await, ["42"], "what it held came back");
 }
 
 #[tokio::test]
@@ -670,6 +706,58 @@ async fn a_mariadb_restore_whose_client_dies_is_reported() {
     let o = godwit(&t, data_dir.path(), &["up"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(t.tables().await.contains(&"later".to_string()));
+}
+
+/// The same where the backup was taken before any migration, so its database has no history table
+/// to keep the log beside: the restore left part way is recorded all the same, and so is the one that
+/// finishes it, which lets runs go again.
+#[tokio::test]
+async fn a_restore_finishing_one_left_part_way_clears_it_without_a_history_table() {
+    let t = TestDb::new(Dialect::MySql).await;
+    t.exec("CREATE TABLE big (id INTEGER PRIMARY KEY, v VARCHAR(100))").await;
+    t.exec("INSERT INTO big SELECT seq, CONCAT(MD5(seq), MD5(seq + 1)) FROM seq_1_to_20000").await;
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+    let fake = tempfile::tempdir().unwrap();
+    let p = fake.path().join("mariadb");
+    let real = which("mariadb");
+    std::fs::write(&p, format!("#!/bin/sh\nhead -c 200000 | {} \"$@\"\ncat >/dev/null\nexit 1\n", real.display()))
+        .unwrap();
+    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+    let o = godwit_command(&t, data_dir.path(), &["restore", "--confirm", &t.name])
+        .env("PATH", first_on_path(fake.path()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(godwit(&t, data_dir.path(), &["up"]).status.code(), Some(6), "refused until restored");
+    let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &t.name]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(t.log().await.last().map(String::as_str), Some("restore:ok:"), "{:?}", t.log().await);
+    let o = godwit(&t, data_dir.path(), &["check"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+}
+
+/// A SQLite restore waits for another connection's transaction on the file, but not for ever: it
+/// gives up (exit 4), and the database is as it was.
+#[tokio::test]
+async fn a_sqlite_restore_held_up_by_an_open_transaction_gives_up() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    t.write("1_a.sql", "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1);");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+    t.exec("DELETE FROM a").await;
+    use sqlx::{Connection, Executor};
+    let mut reader = sqlx::SqliteConnection::connect(&t.url).await.unwrap();
+    reader.execute("BEGIN; SELECT count(*) FROM a;").await.unwrap();
+    let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &t.target().database()]);
+    reader.execute("COMMIT").await.unwrap();
+    reader.close().await.unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert_eq!(t.strings("SELECT CAST(count(*) AS TEXT) FROM a").await, ["0"], "as it was");
+    assert!(godwit(&t, data_dir.path(), &["restore", "--confirm", &t.target().database()]).status.success());
+    assert_eq!(t.strings("SELECT CAST(count(*) AS TEXT) FROM a").await, ["1"]);
 }
 
 /// The first command in backquotes that `o` printed containing `part`.

@@ -1504,7 +1504,7 @@ async fn a_run_in_progress_is_not_reported_as_a_failure() {
         let t = TestDb::new(d).await;
         t.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
         assert_eq!(run(&t, &["up"]).code, 0);
-        let sleep = if d == Dialect::MySql { "SELECT SLEEP(4);" } else { "SELECT pg_sleep(4);" };
+        let sleep = if d == Dialect::MySql { "SELECT SLEEP(8);" } else { "SELECT pg_sleep(8);" };
         t.write("2_slow.sql", &format!("CREATE TABLE b (id INTEGER);\n{sleep}\n"));
         let mut up = Command::new(env!("CARGO_BIN_EXE_godwit"))
             .current_dir(t.dir.path())
@@ -1521,7 +1521,7 @@ async fn a_run_in_progress_is_not_reported_as_a_failure() {
             let status: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
             // MariaDB's run marks the row once it starts the migration.
             let marked = d != Dialect::MySql || status["migrations"][1]["state"] != "pending";
-            if (status["findings"] != json!([]) && marked) || waited > 100 {
+            if (status["findings"] != json!([]) && marked) || waited > 300 {
                 break status;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

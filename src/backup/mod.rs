@@ -342,7 +342,7 @@ pub async fn backup(
 /// Records a backup or restore in `_godwit_log` when the database has one (a database never
 /// migrated has none, and a backup does not create it).
 async fn log(db: &mut dyn Database, kind: EventKind, e: &BackupEntry, took: Duration, detail: String) {
-    log_outcome(db, kind, e, took, detail, None, false).await;
+    log_event(db, event(kind, e, took, detail, None, false), false).await;
 }
 
 /// How a backup's or restore's event names its backup: `backup ID`.
@@ -372,18 +372,17 @@ pub fn partly_restored(backup: &str) -> Error {
     .with_remedy(crate::error::Remedy::Restore { backup: backup.to_string() })
 }
 
-/// As [`log`], with the error of one that failed (`partly`: and left the database part way).
-/// Whether it was recorded.
-async fn log_outcome(
-    db: &mut dyn Database,
+/// A backup's or restore's event: failed with `error`, if it did (`partly`: and left the
+/// database part way).
+fn event(
     kind: EventKind,
     e: &BackupEntry,
     took: Duration,
     detail: String,
     error: Option<&Error>,
     partly: bool,
-) -> bool {
-    let event = NewEvent {
+) -> NewEvent {
+    NewEvent {
         kind,
         version: e.migration_version,
         description: format!("{DESCRIBED}{}", e.id),
@@ -395,14 +394,18 @@ async fn log_outcome(
         },
         error: error.map(|e| e.message.clone()),
         detail: Some(detail),
-    };
-    // A restore left part way is recorded even if it took the history table with it: the next run
-    // must find it.
-    if partly || matches!(db.history_exists().await, Ok(true)) {
+    }
+}
+
+/// Records `event` where the database has a history table, or anyway (`must`: a restore left part
+/// way, which the next run must find even if it took the history table with it, and the restore
+/// after it, which clears it). Whether it was recorded.
+async fn log_event(db: &mut dyn Database, event: NewEvent, must: bool) -> bool {
+    if must || matches!(db.history_exists().await, Ok(true)) {
         let _ = db.ensure_tables().await;
         match db.log(&event, &db::actor()).await {
             Ok(()) => return true,
-            Err(err) => tracing::warn!("could not record the {} in _godwit_log: {err}", kind.as_str()),
+            Err(err) => tracing::warn!("could not record the {} in _godwit_log: {err}", event.kind.as_str()),
         }
     }
     false
@@ -521,6 +524,8 @@ pub struct Restored {
     /// Migrations in the folder applied before the restore and not after it: the next `up` runs
     /// them again (one that dropped data would drop it again).
     pub pending: Vec<i64>,
+    /// The backup of what the database held before, taken first (a protected environment).
+    pub safety: Option<String>,
 }
 
 /// Restores a backup over the database, after checking the file's checksum. Tables created after
@@ -541,6 +546,9 @@ pub async fn restore(
     tool.check(&db.server_version().await?).await?;
     let started = Instant::now();
     db.lock(lock_timeout).await?;
+    // A restore after one left part way is recorded however it ends: it is what clears that (or
+    // says it is not cleared), also where the backup had no history table to keep the log beside.
+    let after_partial = matches!(left_partly(db).await, Ok(Some(_)));
     // Set when the tool failed in a way that may have left some of the backup loaded.
     let mut partly = false;
     let result = async {
@@ -585,12 +593,13 @@ pub async fn restore(
             r
         }
         Err(mut err) => {
-            // One refused before it ran changed nothing worth a line in history. One left part way
-            // is recorded before the lock goes, so no run starts on it in between.
-            if err.kind() != crate::error::ErrorKind::Input {
+            // One refused before it ran, or that could not get at the database, changed nothing
+            // worth a line in history. One left part way is recorded before the lock goes, so no
+            // run starts on it in between.
+            if !matches!(err.kind(), crate::error::ErrorKind::Input | crate::error::ErrorKind::Lock) {
                 let detail = format!("restoring {}", e.file);
-                let logged =
-                    log_outcome(db, EventKind::Restore, &e, started.elapsed(), detail, Some(&err), partly).await;
+                let failed = event(EventKind::Restore, &e, started.elapsed(), detail, Some(&err), partly);
+                let logged = log_event(db, failed, partly || after_partial).await;
                 if partly && !logged {
                     err.message.push_str(
                         "\nThis could not be recorded in the database's history, so runs will not be refused: \
@@ -604,17 +613,20 @@ pub async fn restore(
     };
     let detail = format!("restored {}", e.file);
     match comparison.matches() {
-        true => log(db, EventKind::Restore, &e, started.elapsed(), detail).await,
+        true => {
+            log_event(db, event(EventKind::Restore, &e, started.elapsed(), detail, None, false), after_partial).await;
+        }
         // Restored, but not to what the backup recorded: history says so, as the command does.
         false => {
             let differs = Error::failed(format!(
                 "the restored database differs from what the backup recorded: {}",
                 comparison.differences.join("; ")
             ));
-            log_outcome(db, EventKind::Restore, &e, started.elapsed(), detail, Some(&differs), false).await;
+            let differed = event(EventKind::Restore, &e, started.elapsed(), detail, Some(&differs), false);
+            log_event(db, differed, after_partial).await;
         }
     }
-    Ok(Restored { entry: e, dropped, comparison, pending: Vec::new() })
+    Ok(Restored { entry: e, dropped, comparison, pending: Vec::new(), safety: None })
 }
 
 /// What the tool leaves alone dropped first (MariaDB's views and routines made since), then the

@@ -50,12 +50,15 @@ fn open(path: &Path, flags: i32) -> Result<Handle> {
     if rc != ffi::SQLITE_OK {
         return Err(Error::failed(format!("cannot open {}: {}", path.display(), message(db))));
     }
-    // SAFETY: open handle.
-    unsafe { ffi::sqlite3_busy_timeout(db, 10_000) };
+    // SAFETY: open handle. Short: `copy` waits between steps itself, watching for a cancel.
+    unsafe { ffi::sqlite3_busy_timeout(db, 1_000) };
     Ok(handle)
 }
 
 /// Copies database `from` into `to` with the backup API, `STEP` pages at a time.
+/// How long a copy waits for another connection to let go of a file.
+const BUSY_WAIT: Duration = Duration::from_secs(15);
+
 fn copy(from: &Path, to: &Path, create: bool, progress: &(dyn Fn(u64) + Send + Sync), cancel: &Cancel) -> Result<()> {
     const STEP: i32 = 1024;
     let src = open(from, ffi::SQLITE_OPEN_READONLY)?;
@@ -68,6 +71,7 @@ fn copy(from: &Path, to: &Path, create: bool, progress: &(dyn Fn(u64) + Send + S
         return Err(Error::failed(format!("cannot copy into {}: {}", to.display(), message(dst.0))));
     }
     let size = std::fs::metadata(from).map(|m| m.len()).unwrap_or(0);
+    let mut busy_since: Option<std::time::Instant> = None;
     let result = loop {
         if cancel.is_cancelled() {
             break Err(Error::new(Problem::Cancelled, "cancelled"));
@@ -80,7 +84,22 @@ fn copy(from: &Path, to: &Path, create: bool, progress: &(dyn Fn(u64) + Send + S
         }
         match rc {
             ffi::SQLITE_DONE => break Ok(()),
-            ffi::SQLITE_OK => {}
+            ffi::SQLITE_OK => busy_since = None,
+            // Another connection reading or writing the file: waited for, but not for ever.
+            ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED
+                if busy_since.get_or_insert_with(std::time::Instant::now).elapsed() > BUSY_WAIT =>
+            {
+                break Err(Error::new(
+                    Problem::LockHeld { holder: None },
+                    format!(
+                        "copying {} to {} waited {} s for another connection to let go of it (an open transaction, \
+                         in an app or a shell): close it and try again",
+                        from.display(),
+                        to.display(),
+                        BUSY_WAIT.as_secs()
+                    ),
+                ));
+            }
             ffi::SQLITE_BUSY | ffi::SQLITE_LOCKED => std::thread::sleep(Duration::from_millis(50)),
             _ => {
                 break Err(Error::failed(format!(

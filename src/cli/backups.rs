@@ -89,6 +89,12 @@ pub(super) async fn restore(ctx: &Ctx, id: Option<&str>) -> Result<()> {
     shown.finish();
     let r = result?;
     println!("Restored {} from backup {}.", label(&s.ws), r.entry.id);
+    if let Some(b) = &r.safety {
+        println!(
+            "What it held before is backup {b}, taken first (it is protected): `{} restore {b}` brings it back.",
+            ctx.again_to_change()
+        );
+    }
     if !r.dropped.is_empty() {
         println!("Dropped tables made after the backup: {}.", r.dropped.join(", "));
     }

@@ -84,7 +84,9 @@ impl Guard {
 
     /// A restore: it replaces the environment's data, so its name is asked for, protected or not.
     pub fn for_restore(ws: &Workspace) -> Guard {
-        Guard::for_replacing(ws, "this replaces the data of")
+        // What a protected environment held is backed up first, as before a run.
+        let backup = ws.protected.then_some(BackupWhy::Protected);
+        Guard { backup, ..Guard::for_replacing(ws, "this replaces the data of") }
     }
 
     /// Dropping the environment's database: its name, protected or not.

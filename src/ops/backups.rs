@@ -25,6 +25,25 @@ pub async fn backup(s: &Session, cancel: &Cancel, on: &(dyn Fn(&BackupEvent) + S
     r
 }
 
+/// The backup a restore on a protected environment takes first, under the migration lock.
+async fn safety_backup(
+    s: &Session,
+    db: &mut dyn Database,
+    store: &backup::Store,
+    cancel: &Cancel,
+    on: &(dyn Fn(&BackupEvent) + Send + Sync),
+) -> Result<BackupEntry> {
+    let context = "the backup of what the database holds now, taken before a restore on a protected environment, \
+                   failed, so nothing was restored";
+    db.lock(s.lock_timeout).await.map_err(|e| e.context(context))?;
+    let r = backup::backup(db, &s.ws.target, store, &s.ws.confirm_name(), usize::MAX, cancel, on).await;
+    let _ = db.unlock().await;
+    r.map_err(|e| match e.problem {
+        Problem::Cancelled => e,
+        _ => e.context(context),
+    })
+}
+
 /// Restores a backup into a scratch database and compares it with its manifest.
 pub async fn verify_backup(
     s: &Session,
@@ -47,13 +66,34 @@ pub async fn restore(
     cancel: &Cancel,
     on: &(dyn Fn(&BackupEvent) + Send + Sync),
 ) -> Result<Restored> {
-    Guard::for_restore(&s.ws).enforce(&Confirmation::typed(confirm))?;
+    let guard = Guard::for_restore(&s.ws);
+    guard.enforce(&Confirmation::typed(confirm))?;
     let store = s.store()?;
+    // Which backup, before a new one is taken: "the newest" is the one the person was shown.
+    let entry = store.get(id)?;
     let mut db = s.open(false).await?;
+    // A protected environment keeps what it held: backed up first, outside its retention (which
+    // could otherwise remove the very backup being restored).
+    let safety = match guard.backup {
+        Some(_) => match safety_backup(s, db.as_mut(), &store, cancel, on).await {
+            Ok(b) => Some(b.id),
+            Err(e) => {
+                db.close().await;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
     let versions = |a: Vec<crate::db::Applied>| a.into_iter().map(|a| a.version).collect::<BTreeSet<i64>>();
     // Pending again: applied before the restore, not after it (one never applied is no news).
     let before = db.applied().await.map(versions);
-    let mut r = backup::restore(db.as_mut(), &s.ws.target, &store, id, s.lock_timeout, cancel, on).await;
+    let mut r = backup::restore(db.as_mut(), &s.ws.target, &store, Some(&entry.id), s.lock_timeout, cancel, on)
+        .await
+        .map(|restored| backup::Restored { safety: safety.clone(), ..restored })
+        .map_err(|e| match &safety {
+            Some(b) => e.with_remedy(Remedy::Restore { backup: b.clone() }),
+            None => e,
+        });
     if let Ok(restored) = &mut r
         && let (Ok(source), Ok(before), Ok(after)) = (s.source(), before, db.applied().await.map(versions))
     {

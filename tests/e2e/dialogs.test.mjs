@@ -2,9 +2,9 @@
 // line, a refused run's "Preview it again", and a screen's message following to another environment.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyAll, click, launch, newProject, seeText } from './harness.mjs';
+import { applyAll, click, fill, launch, newProject, seeText } from './harness.mjs';
 
 test('the Apply dialog previews again after a refusal, and a message stays with its environment', async (t) => {
   const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n[env.other]\nurl = "sqlite://other.db"\n', {
@@ -50,6 +50,47 @@ test('the Apply dialog previews again after a refusal, and a message stays with 
     await seeText(browser, 'No problems found.');
     const shown = await browser.execute(() => document.body.innerText);
     assert.ok(!shown.includes('Accepted the edited'), shown);
+
+    // An environment added in a shell shows up on Refresh.
+    appendFileSync(join(p.project, 'godwit.toml'), '[env.third]\nurl = "sqlite://third.db"\n');
+    await click(browser, 'Refresh');
+    await (await browser.$('[data-env="third"]')).waitForExist({ timeout: 15000 });
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+});
+
+test('on a protected environment, a plan read again asks again for its name and its lint errors', async (t) => {
+  const p = newProject('[env.prod]\nurl = "sqlite://prod.db"\nprotected = true\n[lint]\nseverity = { ban-drop-column = "error" }\n', {
+    '1_items.sql': 'CREATE TABLE items (id INTEGER, a TEXT, b TEXT);\n',
+  });
+  const { browser, stop } = await launch(t, p);
+  let passed = false;
+  try {
+    await seeText(browser, '1 pending');
+    await browser.keys(['a']);
+    await fill(browser, 'Confirm environment name', 'prod');
+    await click(browser, 'Apply', '.dialog footer');
+    await seeText(browser, 'Done. 1 of 1 ran.');
+    await click(browser, 'Close', '.dialog');
+    writeFileSync(join(p.project, 'migrations', '2_trim.sql'), 'ALTER TABLE items DROP COLUMN a;\n');
+    await click(browser, 'Refresh');
+    await seeText(browser, '1 pending');
+    await browser.keys(['a']);
+    await seeText(browser, 'Lint: 1 error');
+    await fill(browser, 'Confirm environment name', 'prod');
+    await (await browser.$('[aria-label="Run despite lint errors"]')).click();
+    // Another error added before Apply: refused, and read again it is not acknowledged.
+    writeFileSync(join(p.project, 'migrations', '3_more.sql'), 'ALTER TABLE items DROP COLUMN b;\n');
+    await click(browser, 'Apply', '.dialog footer');
+    await seeText(browser, 'the plan changed since it was previewed');
+    await click(browser, 'Preview it again', '.dialog');
+    await seeText(browser, 'Lint: 2 errors');
+    const apply = await browser.$('.dialog footer button.primary');
+    assert.equal(await apply.isEnabled(), false, 'neither the name nor the errors carried over');
+    assert.equal(await (await browser.$('[aria-label="Run despite lint errors"]')).isSelected(), false);
+    assert.equal(await (await browser.$('[aria-label="Confirm environment name"]')).getValue(), '');
     passed = true;
   } finally {
     await stop(passed);

@@ -14,4 +14,8 @@ dropped: Array<string>, comparison: Comparison,
  * Migrations in the folder applied before the restore and not after it: the next `up` runs
  * them again (one that dropped data would drop it again).
  */
-pending: Array<number>, };
+pending: Array<number>, 
+/**
+ * The backup of what the database held before, taken first (a protected environment).
+ */
+safety: string | null, };
