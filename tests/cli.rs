@@ -184,6 +184,16 @@ async fn mariadb_part_way_failure_then_resolve() {
     let o = run(&t, &["up"]);
     assert_eq!(o.code, 6, "refuses to go on: {}", o.stderr);
     assert_eq!(run_json(&t, &["up"]).problem(), Some(json!({"problem": "dirty", "version": 1})));
+    // Its file fixed before it is resolved: not "edited after it was applied" (it never was).
+    pair(&t, 1, "a", "DROP TABLE IF EXISTS a;\nCREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    let c = run(&t, &["check", "--json"]);
+    let kinds: Vec<String> = serde_json::from_str::<serde_json::Value>(&c.stdout).unwrap()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["failed"], "{}", c.stdout);
     // The person drops the half-made table and fixes the file, then says so with the second command
     // the error printed, pasted as printed.
     t.strings("DROP TABLE a").await;

@@ -117,7 +117,8 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
             applied_at: a.map(|a| a.installed_on),
             applied_by: None,
             execution_time_ns: a.map(|a| a.execution_time),
-            drift: matches!((f, a), (Some(f), Some(a)) if f.checksum != a.checksum),
+            // One that failed part way never finished: its file is fixed before it is resolved.
+            drift: matches!((f, a), (Some(f), Some(a)) if a.success && f.checksum != a.checksum),
             out_of_order: state == State::Pending && newest.is_some_and(|n| version < n),
             missing_down: f.is_some_and(|f| f.kind == Kind::Reversible && !f.has_down),
             failed_in_down: false,
