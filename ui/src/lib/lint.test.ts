@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { LintFinding } from './bindings/LintFinding';
-import { byLine, diagnostics, summary } from './lint';
+import { byLine, diagnostics, sentence, summary } from './lint';
 
 const f = (line: number, column: number, severity: LintFinding['severity'], file = 'a.sql'): LintFinding => ({
   rule: 'r',
@@ -33,5 +33,12 @@ describe('lint findings in the front end', () => {
     expect(byLine(all, 'a.sql').has(3)).toBe(false);
     expect(summary(all)).toBe('1 error, 1 warning');
     expect(summary([])).toBe('');
+  });
+});
+
+describe('a finding as a sentence', () => {
+  it('ends its message with a full stop before the advice, once', () => {
+    expect(sentence('running code may still use it')).toBe('running code may still use it.');
+    expect(sentence('it is slow.')).toBe('it is slow.');
   });
 });

@@ -55,3 +55,9 @@ export function summary(findings: LintFinding[]): string {
   const part = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
   return [c.error && part(c.error, 'error'), c.warning && part(c.warning, 'warning')].filter(Boolean).join(', ');
 }
+
+/** A finding's message as a sentence of its own, so the advice after it does not run on. */
+export function sentence(message: string): string {
+  const m = message.trimEnd();
+  return /[.!?:]$/.test(m) ? m : `${m}.`;
+}
