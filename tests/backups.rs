@@ -665,16 +665,7 @@ async fn a_mariadb_restore_whose_client_dies_is_reported() {
     assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
     // The real client, given only the start of the dump: it loads the history table and part of
     // `big`, then stops.
-    let fake = tempfile::tempdir().unwrap();
-    let p = fake.path().join("mariadb");
-    let real = which("mariadb");
-    std::fs::write(&p, format!("#!/bin/sh\nhead -c 300000 | {} \"$@\"\ncat >/dev/null\nexit 1\n", real.display()))
-        .unwrap();
-    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
-    let o = godwit_command(&t, data_dir.path(), &["restore", "--confirm", &t.name])
-        .env("PATH", first_on_path(fake.path()))
-        .output()
-        .unwrap();
+    let o = restore_cut_short(&t, data_dir.path(), 300_000);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("may be partly restored"), "{}", text(&o));
     assert!(t.log().await.contains(&"restore:partial:1".to_string()), "{:?} {}", t.log().await, text(&o));
@@ -718,16 +709,7 @@ async fn a_restore_finishing_one_left_part_way_clears_it_without_a_history_table
     t.exec("INSERT INTO big SELECT seq, CONCAT(MD5(seq), MD5(seq + 1)) FROM seq_1_to_20000").await;
     let data_dir = tempfile::tempdir().unwrap();
     assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
-    let fake = tempfile::tempdir().unwrap();
-    let p = fake.path().join("mariadb");
-    let real = which("mariadb");
-    std::fs::write(&p, format!("#!/bin/sh\nhead -c 200000 | {} \"$@\"\ncat >/dev/null\nexit 1\n", real.display()))
-        .unwrap();
-    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
-    let o = godwit_command(&t, data_dir.path(), &["restore", "--confirm", &t.name])
-        .env("PATH", first_on_path(fake.path()))
-        .output()
-        .unwrap();
+    let o = restore_cut_short(&t, data_dir.path(), 200_000);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(godwit(&t, data_dir.path(), &["up"]).status.code(), Some(6), "refused until restored");
     let o = godwit(&t, data_dir.path(), &["restore", "--confirm", &t.name]);
@@ -758,6 +740,21 @@ async fn a_sqlite_restore_held_up_by_an_open_transaction_gives_up() {
     assert_eq!(t.strings("SELECT CAST(count(*) AS TEXT) FROM a").await, ["0"], "as it was");
     assert!(godwit(&t, data_dir.path(), &["restore", "--confirm", &t.target().database()]).status.success());
     assert_eq!(t.strings("SELECT CAST(count(*) AS TEXT) FROM a").await, ["1"]);
+}
+
+/// `restore` of the newest backup with the real MariaDB client given only the first `bytes` of the
+/// dump (as when it is killed part way).
+fn restore_cut_short(t: &TestDb, data_dir: &Path, bytes: usize) -> Output {
+    let fake = tempfile::tempdir().unwrap();
+    let p = fake.path().join("mariadb");
+    let real = which("mariadb");
+    let script = format!("#!/bin/sh\nhead -c {bytes} | {} \"$@\"\ncat >/dev/null\nexit 1\n", real.display());
+    std::fs::write(&p, script).unwrap();
+    Command::new("chmod").arg("+x").arg(&p).status().unwrap();
+    godwit_command(t, data_dir, &["restore", "--confirm", &t.name])
+        .env("PATH", first_on_path(fake.path()))
+        .output()
+        .unwrap()
 }
 
 /// The first command in backquotes that `o` printed containing `part`.

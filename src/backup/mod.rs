@@ -280,14 +280,7 @@ pub async fn backup(
         Ok::<_, Error>((db.table_counts().await?, db.schema_lines().await?))
     });
     let _ = db.end_snapshot().await;
-    let dumped = match dumped {
-        // A terminal's Ctrl-C reaches the dump tool too, which may die of it first.
-        Err(e) if !matches!(e.problem, Problem::Input | Problem::Cancelled) && stopped_soon(cancel).await => {
-            tracing::debug!("stopped by the cancel: {}", e.message);
-            Err(Error::new(Problem::Cancelled, "cancelled"))
-        }
-        r => r,
-    };
+    let dumped = cancelled_if_stopped(dumped, cancel).await;
     let finished = async {
         let hash = dumped?;
         let (tables, lines) = measured?;
@@ -556,16 +549,8 @@ pub async fn restore(
         let extra: Vec<String> =
             db.tables().await?.into_iter().filter(|t| !e.tables.iter().any(|k| &k.table == t)).collect();
         on(&BackupEvent::Phase { message: format!("restoring backup {} into {}", e.id, target.display()) });
-        let restored = match clear_then_restore(db, tool.as_ref(), target, &file, cancel).await {
-            // A Ctrl-C at a terminal reaches the tools too: one may die of it just before Godwit
-            // hears of it, and that is a cancel, not a failure.
-            Err(err) if !matches!(err.problem, Problem::Input | Problem::Cancelled) && stopped_soon(cancel).await => {
-                tracing::debug!("stopped by the cancel: {}", err.message);
-                Err(Error::new(Problem::Cancelled, "cancelled"))
-            }
-            r => r,
-        };
-        restored.map_err(|err| {
+        let restored = clear_then_restore(db, tool.as_ref(), target, &file, cancel).await;
+        cancelled_if_stopped(restored, cancel).await.map_err(|err| {
             partly = !tool.restore_is_atomic() && err.problem != Problem::Input;
             let state = match tool.restore_is_atomic() {
                 true => "The restore's transaction was rolled back: the database is as it was",
@@ -642,9 +627,21 @@ async fn clear_then_restore(
     tool.restore(target, file, false, cancel).await
 }
 
-/// Whether a stop is asked for within a moment.
-async fn stopped_soon(cancel: &Cancel) -> bool {
-    tokio::time::timeout(Duration::from_millis(300), cancel.cancelled()).await.is_ok()
+/// A tool's failure as a cancel when a stop is asked for within a moment: a Ctrl-C at a terminal
+/// reaches the tools too, and one may die of it just before Godwit hears of it.
+async fn cancelled_if_stopped<T>(r: Result<T>, cancel: &Cancel) -> Result<T> {
+    match r {
+        Err(e) if !matches!(e.problem, Problem::Input | Problem::Cancelled) => {
+            match tokio::time::timeout(Duration::from_millis(300), cancel.cancelled()).await {
+                Ok(()) => {
+                    tracing::debug!("stopped by the cancel: {}", e.message);
+                    Err(Error::new(Problem::Cancelled, "cancelled"))
+                }
+                Err(_) => Err(e),
+            }
+        }
+        r => r,
+    }
 }
 
 /// The backup a run asks for (`wanted`) or its protected environment requires, taken under the
