@@ -669,14 +669,17 @@ async fn a_mariadb_restore_whose_client_dies_is_reported() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("may be partly restored"), "{}", text(&o));
     assert!(t.log().await.contains(&"restore:partial:1".to_string()), "{:?} {}", t.log().await, text(&o));
+    let finish = printed(&o, " restore ").expect("the restore names the command that finishes it");
 
     let status = godwit(&t, data_dir.path(), &["status"]);
     let restore = printed(&status, " restore ").expect("status names the restore to run again");
+    assert_eq!(restore.rsplit(' ').next(), finish.rsplit(' ').next(), "the same backup");
     let check = godwit(&t, data_dir.path(), &["check", "--json"]);
     assert_ne!(check.status.code(), Some(0), "{}", text(&check));
     let findings: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
     assert_eq!(findings["findings"][0]["kind"], "partly_restored", "{findings}");
-    for run in [&["up"][..], &["down"], &["up", "--dry-run"]] {
+    // A backup too: it would pass for a good one, and its retention could remove the one to restore.
+    for run in [&["up"][..], &["down"], &["up", "--dry-run"], &["backup"]] {
         let o = godwit(&t, data_dir.path(), run);
         assert_eq!(o.status.code(), Some(6), "{run:?} is refused: {}", text(&o));
         assert_eq!(printed(&o, " restore ").as_deref(), Some(restore.as_str()), "{}", text(&o));

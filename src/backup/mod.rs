@@ -585,6 +585,10 @@ pub async fn restore(
                 let detail = format!("restoring {}", e.file);
                 let failed = event(EventKind::Restore, &e, started.elapsed(), detail, Some(&err), partly);
                 let logged = log_event(db, failed, partly || after_partial).await;
+                if partly {
+                    // Restoring it again finishes it (runs are refused until then).
+                    err = err.with_remedy(crate::error::Remedy::Restore { backup: e.id.clone() });
+                }
                 if partly && !logged {
                     err.message.push_str(
                         "\nThis could not be recorded in the database's history, so runs will not be refused: \

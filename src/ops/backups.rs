@@ -19,6 +19,13 @@ pub async fn backup(s: &Session, cancel: &Cancel, on: &(dyn Fn(&BackupEvent) + S
         db.close().await;
         return Err(e.and("no backup was taken"));
     }
+    // Nor of a database a restore left part way: it would pass for a good backup, and its
+    // retention could remove the backup that finishes the restore.
+    if let Ok(Some(b)) = backup::left_partly(db.as_mut()).await {
+        let _ = db.unlock().await;
+        db.close().await;
+        return Err(backup::partly_restored(&b).and("No backup was taken."));
+    }
     let r = backup::backup(db.as_mut(), &s.ws.target, &store, &s.ws.confirm_name(), s.keep, cancel, on).await;
     let _ = db.unlock().await;
     db.close().await;
@@ -33,14 +40,14 @@ async fn safety_backup(
     cancel: &Cancel,
     on: &(dyn Fn(&BackupEvent) + Send + Sync),
 ) -> Result<BackupEntry> {
-    let context = "the backup of what the database holds now, taken before a restore on a protected environment, \
-                   failed, so nothing was restored";
-    db.lock(s.lock_timeout).await.map_err(|e| e.context(context))?;
+    db.lock(s.lock_timeout).await.map_err(|e| e.and("Nothing was backed up or restored."))?;
     let r = backup::backup(db, &s.ws.target, store, &s.ws.confirm_name(), usize::MAX, cancel, on).await;
     let _ = db.unlock().await;
     r.map_err(|e| match e.problem {
         Problem::Cancelled => e,
-        _ => e.context(context),
+        _ => e
+            .context("backing up what the protected environment holds before restoring over it")
+            .and("Nothing was restored."),
     })
 }
 
@@ -74,7 +81,9 @@ pub async fn restore(
     let mut db = s.open(false).await?;
     // A protected environment keeps what it held: backed up first, outside its retention (which
     // could otherwise remove the very backup being restored).
-    let safety = match guard.backup {
+    // (Not of a database a restore left part way: there is nothing whole to keep.)
+    let partly = matches!(backup::left_partly(db.as_mut()).await, Ok(Some(_)));
+    let safety = match guard.backup.filter(|_| !partly) {
         Some(_) => match safety_backup(s, db.as_mut(), &store, cancel, on).await {
             Ok(b) => Some(b.id),
             Err(e) => {
@@ -89,11 +98,7 @@ pub async fn restore(
     let before = db.applied().await.map(versions);
     let mut r = backup::restore(db.as_mut(), &s.ws.target, &store, Some(&entry.id), s.lock_timeout, cancel, on)
         .await
-        .map(|restored| backup::Restored { safety: safety.clone(), ..restored })
-        .map_err(|e| match &safety {
-            Some(b) => e.with_remedy(Remedy::Restore { backup: b.clone() }),
-            None => e,
-        });
+        .map(|restored| backup::Restored { safety: safety.clone(), ..restored });
     if let Ok(restored) = &mut r
         && let (Ok(source), Ok(before), Ok(after)) = (s.source(), before, db.applied().await.map(versions))
     {
