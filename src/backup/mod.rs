@@ -353,8 +353,17 @@ pub async fn left_partly(db: &mut dyn Database) -> Result<Option<String>> {
     }))
 }
 
+/// Refuses what must not run on a database a restore left part way (runs, history changes,
+/// backups), with the restore that finishes it.
+pub async fn ensure_restored(db: &mut dyn Database) -> Result<()> {
+    match left_partly(db).await? {
+        Some(backup) => Err(partly_restored(&backup)),
+        None => Ok(()),
+    }
+}
+
 /// Why a run is refused after a restore of `backup` stopped part way.
-pub fn partly_restored(backup: &str) -> Error {
+fn partly_restored(backup: &str) -> Error {
     Error::new(
         Problem::PartlyRestored { backup: backup.to_string() },
         format!(

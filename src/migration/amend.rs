@@ -16,9 +16,7 @@ pub async fn under_lock<T>(
 ) -> Result<T> {
     db.lock(lock_timeout).await?;
     let result = async {
-        if let Some(backup) = crate::backup::left_partly(db).await? {
-            return Err(crate::backup::partly_restored(&backup));
-        }
+        crate::backup::ensure_restored(db).await?;
         let applied = db.applied().await?;
         let (changes, done) = decide(&applied)?;
         db.ensure_tables().await?;
@@ -49,9 +47,7 @@ async fn amend(
         build(row, source)
     };
     if dry_run {
-        if let Some(backup) = crate::backup::left_partly(db).await? {
-            return Err(crate::backup::partly_restored(&backup));
-        }
+        crate::backup::ensure_restored(db).await?;
         return decide(&db.applied().await?).map(|(_, _, done)| done);
     }
     under_lock(db, lock_timeout, |applied| {

@@ -299,9 +299,7 @@ async fn locked_work(
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<(RunReport, Option<RunReport>)> {
     db.ensure_tables().await?;
-    if let Some(backup) = crate::backup::left_partly(db).await? {
-        return Err(crate::backup::partly_restored(&backup));
-    }
+    crate::backup::ensure_restored(db).await?;
     let applied = db.applied().await?;
     let planned = match work {
         Work::Up(to) => plan::plan_up(source, &applied, to, opts.allow_out_of_order).map(|p| (Direction::Up, p)),

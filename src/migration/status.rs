@@ -178,11 +178,8 @@ impl Recorded {
         });
         let (mut failed_in_down, mut in_progress) = (Vec::new(), Vec::new());
         for a in applied.iter().filter(|a| !a.success) {
-            use crate::db::{EventKind, Outcome};
-            let newest = db.events(Some(a.version), 1).await.ok().and_then(|e| e.into_iter().next());
-            let failed = newest.as_ref().filter(|e| e.outcome == Outcome::Partial);
-            match failed {
-                Some(e) if e.kind == EventKind::Rollback => failed_in_down.push(a.version),
+            match left_part_way_by(db, a.version).await {
+                Some(crate::db::EventKind::Rollback) => failed_in_down.push(a.version),
                 // Marked, and no failure recorded: the run holding the lock is working on it.
                 None if running.is_some() => in_progress.push(a.version),
                 _ => {}
@@ -196,9 +193,13 @@ impl Recorded {
 
 /// Whether a failed migration's failure was its down's: its newest event is a rollback left part way.
 pub async fn failed_rolling_back(db: &mut dyn crate::db::Database, version: i64) -> bool {
-    use crate::db::{EventKind, Outcome};
-    let newest = db.events(Some(version), 1).await.ok().and_then(|e| e.into_iter().next());
-    newest.is_some_and(|e| e.kind == EventKind::Rollback && e.outcome == Outcome::Partial)
+    left_part_way_by(db, version).await == Some(crate::db::EventKind::Rollback)
+}
+
+/// What left a migration part way (an apply or a rollback), when its newest event says it was.
+async fn left_part_way_by(db: &mut dyn crate::db::Database, version: i64) -> Option<crate::db::EventKind> {
+    let newest = db.events(Some(version), 1).await.ok()?.into_iter().next()?;
+    (newest.outcome == crate::db::Outcome::Partial).then_some(newest.kind)
 }
 
 pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Recorded) -> StatusReport {

@@ -21,10 +21,13 @@ pub async fn backup(s: &Session, cancel: &Cancel, on: &(dyn Fn(&BackupEvent) + S
     }
     // Nor of a database a restore left part way: it would pass for a good backup, and its
     // retention could remove the backup that finishes the restore.
-    if let Ok(Some(b)) = backup::left_partly(db.as_mut()).await {
+    // (A log that cannot be read does not stop a backup.)
+    if let Err(e) = backup::ensure_restored(db.as_mut()).await
+        && matches!(e.problem, Problem::PartlyRestored { .. })
+    {
         let _ = db.unlock().await;
         db.close().await;
-        return Err(backup::partly_restored(&b).and("No backup was taken."));
+        return Err(e.and("No backup was taken."));
     }
     let r = backup::backup(db.as_mut(), &s.ws.target, &store, &s.ws.confirm_name(), s.keep, cancel, on).await;
     let _ = db.unlock().await;

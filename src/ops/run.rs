@@ -5,12 +5,14 @@ use super::*;
 /// Exactly the SQL a run would send, without running it. (A redo previews its rollback.)
 pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
     let source = s.source()?;
-    let (applied, partly) = s
-        .reading(|db| Box::pin(async move { Ok((db.applied().await?, crate::backup::left_partly(db).await?)) }))
+    let applied = s
+        .reading(|db| {
+            Box::pin(async move {
+                crate::backup::ensure_restored(db).await?;
+                db.applied().await
+            })
+        })
         .await?;
-    if let Some(backup) = partly {
-        return Err(crate::backup::partly_restored(&backup));
-    }
     let up = matches!(work, Work::Up(_));
     let mut report = match work {
         Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
