@@ -78,6 +78,9 @@ pub enum Problem {
     /// A restore stopped part way (its tool is not atomic): the database may be partly the backup's.
     #[error("restoring backup {backup} stopped part way")]
     PartlyRestored { backup: String },
+    /// Views that no longer read stop the dump tool: no backup until they are fixed or dropped.
+    #[error("views no longer read: {}", views.join(", "))]
+    BrokenViews { views: Vec<String> },
     /// A migration failed in this run.
     #[error("migration {version} failed")]
     MigrationFailed { version: i64 },
@@ -128,9 +131,12 @@ impl Problem {
         use Problem::*;
         match self {
             Input | BadFile | NotFound { .. } | WrongDialect => ErrorKind::Input,
-            Drift { .. } | MissingFile { .. } | OutOfOrder | Dirty { .. } | PartlyRestored { .. } => {
-                ErrorKind::Decision
-            }
+            Drift { .. }
+            | MissingFile { .. }
+            | OutOfOrder
+            | Dirty { .. }
+            | PartlyRestored { .. }
+            | BrokenViews { .. } => ErrorKind::Decision,
             MigrationFailed { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => ErrorKind::Failed,
             LockHeld { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,

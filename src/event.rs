@@ -33,6 +33,8 @@ pub enum WarningKind {
     EmptyDown,
     /// The run went well, but the schema file could not be written.
     SchemaFile,
+    /// The run left a view that no longer reads (it used what a migration dropped or renamed).
+    BrokenView,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]

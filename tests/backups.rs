@@ -837,3 +837,69 @@ async fn objects_made_after_the_backup(d: Dialect) {
         .unwrap();
     assert!(pasted.status.success(), "{drift}: {}", text(&pasted));
 }
+
+/// A migration that drops a column a view reads leaves MariaDB's view unreadable, and mariadb-dump
+/// then cannot back the database up. Lint says so before the run, the run says so when it ends,
+/// `check` reports the view, and a backup is refused with its name and the way out (and leaves no
+/// file); once it is dropped by hand, backups work again.
+#[tokio::test]
+async fn a_view_a_migration_breaks_is_said_before_during_and_after() {
+    let t = TestDb::new(Dialect::MySql).await;
+    t.write(
+        "1_items.up.sql",
+        "CREATE TABLE items (id INT PRIMARY KEY, name TEXT);\nCREATE VIEW v_items AS SELECT id, name FROM items;",
+    );
+    t.write("1_items.down.sql", "DROP VIEW v_items;\nDROP TABLE items;");
+    let data_dir = tempfile::tempdir().unwrap();
+    assert!(godwit(&t, data_dir.path(), &["up"]).status.success());
+    t.write("2_drop_name.up.sql", "ALTER TABLE items DROP COLUMN name;");
+    t.write("2_drop_name.down.sql", "ALTER TABLE items ADD COLUMN name TEXT;");
+
+    let o = godwit(&t, data_dir.path(), &["lint", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let errors: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(errors, ["breaks-view"], "{v}");
+
+    let o = godwit(&t, data_dir.path(), &["up"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("warning: this run left view v_items unreadable"), "{}", text(&o));
+
+    let o = godwit(&t, data_dir.path(), &["check", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["findings"][0]["kind"], "broken_view", "{v}");
+
+    let o = godwit(&t, data_dir.path(), &["--errors", "json", "backup"]);
+    assert_eq!(o.status.code(), Some(ErrorKind::Decision.exit_code()), "{}", text(&o));
+    let problem = common::problem_in(&o.stderr);
+    assert_eq!(problem, "broken_views", "{}", text(&o));
+    assert!(files(data_dir.path()).iter().all(|f| !f.contains(".sql")), "no backup file: {:?}", files(data_dir.path()));
+
+    t.exec("DROP VIEW v_items").await;
+    let o = godwit(&t, data_dir.path(), &["backup"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(godwit(&t, data_dir.path(), &["check"]).status.success());
+}
+
+/// SQLite keeps a view whose table is dropped: `check` names it (a backup of the file still works).
+#[tokio::test]
+async fn a_sqlite_view_whose_table_is_gone_is_reported() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    t.write("1_items.sql", "CREATE TABLE items (id INT);\nCREATE VIEW v_items AS SELECT id FROM items;");
+    t.write("2_gone.sql", "DROP TABLE items;");
+    let data_dir = tempfile::tempdir().unwrap();
+    let o = godwit(&t, data_dir.path(), &["up"]);
+    assert!(text(&o).contains("this run left view v_items unreadable"), "{}", text(&o));
+    let o = godwit(&t, data_dir.path(), &["check", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["findings"][0]["kind"], "broken_view", "{v}");
+    assert!(godwit(&t, data_dir.path(), &["backup"]).status.success());
+}

@@ -464,7 +464,7 @@ async fn dbmate_history_is_adopted(d: Dialect) {
     assert_eq!(back.done.iter().map(|d| d.version).collect::<Vec<_>>(), [20240103000000]);
     assert_eq!(t.strings("SELECT name FROM person").await, ["Ada"]);
     let seed = source.migrations.iter().find(|m| m.version == 20240103000000).unwrap();
-    let report = godwit::lint::lint(&[seed], &t.migrations(), d, &Default::default());
+    let report = godwit::lint::lint(&[seed], &[], &t.migrations(), d, &Default::default());
     let rules: Vec<String> = report.findings.into_iter().map(|f| f.rule).collect();
     assert!(rules.contains(&"empty-down".to_string()), "{rules:?}");
 }
@@ -876,6 +876,44 @@ async fn rebase_puts_a_conflict_in_a_line(d: Dialect) {
     assert_eq!(files(&dev), before, "nothing renamed");
 }
 
+/// `check` on an environment where both sides of a conflict are pending reads the others: a side
+/// another environment applied cannot be edited, so where every side is applied somewhere the
+/// conflict is history (a hint; `up` applies them in version order), and where one is not, that
+/// one is the file to edit.
+#[tokio::test]
+async fn check_reads_the_other_environments_before_calling_a_conflict_a_problem() {
+    use godwit::migration::check::FindingKind as K;
+    let d = Dialect::Sqlite;
+    let (dev, staging) = (made(d).await, made(d).await);
+    headed(&dev, 1, "base", "", "CREATE TABLE base (id INT);");
+    headed(&dev, 2, "ours", "1", "CREATE TABLE ours (id INT);");
+    headed(&dev, 3, "theirs", "1", "CREATE TABLE theirs (id INT);");
+    apply_to(&dev, &dev, 2).await;
+    apply_to(&staging, &dev, 1).await;
+    let envs =
+        || Ok(vec![("dev".to_string(), Ok(session(&dev))), ("staging".to_string(), Ok(session_in(&staging, &dev)))]);
+    let kinds = |f: &[godwit::migration::check::Finding]| f.iter().map(|f| (f.kind, f.version)).collect::<Vec<_>>();
+
+    // dev applied 2: 3 is the side to edit.
+    let f = ops::check(&session_in(&staging, &dev), envs).await.unwrap();
+    assert_eq!(kinds(&f), [(K::RevisionConflict, Some(3))]);
+    assert_eq!(f[0].remedies, [godwit::error::Remedy::Rebase]);
+    // dev applies 3 too: each side is applied somewhere, and staging runs both in version order.
+    apply_to(&dev, &dev, 3).await;
+    let f = ops::check(&session_in(&staging, &dev), envs).await.unwrap();
+    assert_eq!(kinds(&f), [(K::SettledConflict, Some(3))], "{f:?}");
+    assert!(f.iter().all(|f| f.kind.is_hint()));
+    // Status counts what check reports.
+    let st = ops::status(&session_in(&staging, &dev), envs).await.unwrap();
+    assert_eq!(kinds(&st.findings), kinds(&f));
+    // Nothing read elsewhere (no other environment): the conflict stays a problem here.
+    let f = ops::check(&session_in(&staging, &dev), || Ok(Vec::new())).await.unwrap();
+    assert_eq!(kinds(&f), [(K::RevisionConflict, Some(3))]);
+    // The others are read only when there is a conflict to settle.
+    let f = ops::check(&session(&dev), || panic!("read without a conflict")).await.unwrap();
+    assert_eq!(kinds(&f), [(K::SettledConflict, Some(3))]);
+}
+
 mod rebase_on {
     use super::*;
     #[tokio::test]
@@ -967,8 +1005,11 @@ async fn squash_replaces_the_oldest_migrations(d: Dialect) {
     assert_eq!(files(&dev), ["3_squashed.sql", "4_tags.down.sql", "4_tags.up.sql"]);
     assert_eq!(dev.history().await, ["3:true", "4:true"]);
     assert_eq!(staging.history().await, ["3:true"]);
-    assert!(ops::check(&session(&dev)).await.unwrap().is_empty(), "nothing reported missing or edited");
-    assert!(ops::check(&session_in(&staging, &dev)).await.unwrap().is_empty());
+    assert!(
+        ops::check(&session(&dev), || Ok(Vec::new())).await.unwrap().is_empty(),
+        "nothing reported missing or edited"
+    );
+    assert!(ops::check(&session_in(&staging, &dev), || Ok(Vec::new())).await.unwrap().is_empty());
     assert!(dev.log().await.iter().any(|l| l.starts_with("squash:ok:3")));
     assert_eq!(up(&dev).await, Vec::<i64>::new());
     let source = Source::load(&dev.migrations()).unwrap();

@@ -375,7 +375,7 @@ pub async fn migration(
 }
 
 pub async fn status(state: &AppState, env: &str) -> Result<StatusReport> {
-    ops::status(&session(state, env)?).await
+    ops::status(&session(state, env)?, || every_session(state)).await
 }
 
 pub async fn history(state: &AppState, env: &str, limit: i64) -> Result<Vec<Event>> {
@@ -383,7 +383,7 @@ pub async fn history(state: &AppState, env: &str, limit: i64) -> Result<Vec<Even
 }
 
 pub async fn check(state: &AppState, env: &str) -> Result<Vec<Finding>> {
-    ops::check(&session(state, env)?).await
+    ops::check(&session(state, env)?, || every_session(state)).await
 }
 
 /// Exactly the SQL a run would send, without running it.
@@ -722,7 +722,11 @@ pub fn lint_draft(
 ) -> Result<Vec<godwit::lint::Finding>> {
     let p = project(state)?;
     let ws = p.workspace(Some(env))?;
-    Ok(godwit::lint::lint_draft(up, down, no_transaction, ws.target.dialect(), &ops::lint_config(Some(&p))?))
+    // The views the project's migrations make; a folder that cannot be read leaves none known.
+    let source = godwit::migration::source::Source::load(&ws.migrations).unwrap_or_default();
+    let before: Vec<_> = source.migrations.iter().collect();
+    let config = ops::lint_config(Some(&p))?;
+    Ok(godwit::lint::lint_draft(up, down, no_transaction, &before, ws.target.dialect(), &config))
 }
 
 /// An environment's schema, as Godwit compares it.

@@ -259,6 +259,7 @@ pub async fn backup(
     let tool = tool::for_dialect(db.dialect(), db.history_tables());
     let server_version = db.server_version().await?;
     let (tool_name, tool_version) = tool.check(&server_version).await?;
+    refuse_broken_views(db).await?;
     store.create()?;
     store.sweep();
     let applied = db.applied().await?;
@@ -330,6 +331,32 @@ pub async fn backup(
     }
     log(db, EventKind::Backup, &entry, started.elapsed(), format!("{} bytes, {}", entry.size, entry.tool)).await;
     Ok(entry)
+}
+
+/// MariaDB's dump tool stops at a view that no longer reads: said before it starts, with the view,
+/// why, and the way out (by hand: a protected run backs up before it runs a migration that would fix it).
+async fn refuse_broken_views(db: &mut dyn Database) -> Result<()> {
+    let broken: Vec<db::BrokenView> = db.broken_views().await?.into_iter().filter(|v| v.blocks_backup).collect();
+    let Some(first) = broken.first() else {
+        return Ok(());
+    };
+    let names: Vec<String> = broken.iter().map(|v| v.name.clone()).collect();
+    let drops: Vec<String> = names.iter().map(|n| format!("DROP VIEW `{}`;", n.replace('`', "``"))).collect();
+    Err(Error::new(
+        Problem::BrokenViews { views: names.clone() },
+        format!(
+            "cannot back up: {} no longer {} ({}), and the dump tool stops at such a view. No backup was made and \
+             nothing was changed. Re-create {} without what is gone (CREATE OR REPLACE VIEW …), or drop {} ({}), by \
+             hand in a MariaDB client: a protected run backs up before any migration that would fix it. Then \
+             write a migration that makes the same change for the other environments",
+            if names.len() == 1 { format!("view {}", names[0]) } else { format!("views {}", names.join(", ")) },
+            if names.len() == 1 { "reads" } else { "read" },
+            first.why,
+            if names.len() == 1 { "it" } else { "them" },
+            if names.len() == 1 { "it" } else { "them" },
+            drops.join(" "),
+        ),
+    ))
 }
 
 /// Records a backup or restore in `_godwit_log` when the database has one (a database never

@@ -167,7 +167,7 @@ pub(super) async fn baseline_verb(ctx: &Ctx, version: Option<i64>, dry_run: bool
 
 /// Every environment of the project (or the one --url names), each with its password resolved or
 /// why not.
-fn every_env(ctx: &Ctx) -> Result<Vec<(String, Result<ops::Session>)>> {
+pub(super) fn every_env(ctx: &Ctx) -> Result<Vec<(String, Result<ops::Session>)>> {
     Ok(match (&ctx.project, &ctx.cli.url) {
         (Some(p), None) => p
             .envs()

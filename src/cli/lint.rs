@@ -36,7 +36,10 @@ pub(super) async fn lint_verb(
     // The pending migrations are read through a session, which carries the project's settings.
     let config = || ops::lint_config(ctx.project.as_ref());
     let report = match scope {
-        LintScope::Files(files) => ops::lint_files(files, ctx.dialect(dialect)?, &config()?)?,
+        LintScope::Files(files) => {
+            let migrations = ctx.project.as_ref().and_then(|_| ctx.source_dir().ok());
+            ops::lint_files(files, migrations.as_deref(), ctx.dialect(dialect)?, &config()?)?
+        }
         LintScope::All(from) => ops::lint_all(&ctx.source_dir()?, &root, from, ctx.dialect(dialect)?, &config()?)?,
         LintScope::Pending if dialect.is_some() => {
             return Err(Error::input(

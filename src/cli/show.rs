@@ -13,7 +13,7 @@ const NEWEST_SHOWN: usize = 5;
 /// newest applied, when there are more than fit a screen.
 pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> {
     let s = ctx.session()?;
-    let report = ops::status(&s).await?;
+    let report = ops::status(&s, || super::import::every_env(ctx)).await?;
     let (w, label) = (&s.ws, label(&s.ws));
     // Files Godwit cannot read are not "0 pending": the status is not the whole truth, and says so.
     let unread = || match report.problems.len() {
@@ -152,7 +152,7 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, schema: bool, json: boo
         let dialect = ctx.workspace().ok().map(|w| w.target.dialect());
         check::check_files(&source, dialect, &[])
     } else {
-        ops::check(&ctx.session()?).await?
+        ops::check(&ctx.session()?, || super::import::every_env(ctx)).await?
     };
     if schema {
         let changes = ops::drift(&ctx.session()?, &ctx.stop_on_signals()).await?;

@@ -151,6 +151,17 @@ pub struct TableCount {
     pub rows: i64,
 }
 
+/// A view the database can no longer read: a table, column or function it uses is gone.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
+#[ts(export)]
+pub struct BrokenView {
+    pub name: String,
+    /// What the database says when it reads the view.
+    pub why: String,
+    /// The database's dump tool cannot back it up while it is so (MariaDB's).
+    pub blocks_backup: bool,
+}
+
 /// SHA-256 of a schema's lines.
 pub fn fingerprint(lines: &[String]) -> String {
     use sha2::Digest;
@@ -348,6 +359,12 @@ pub trait Inspect: Send {
     /// views and routines, but not those made since.
     async fn clear_for_restore(&mut self) -> Result<()> {
         Ok(())
+    }
+
+    /// Views that no longer read (MariaDB and SQLite keep a view whose table or column is dropped;
+    /// PostgreSQL refuses the drop, or drops the view with it).
+    async fn broken_views(&mut self) -> Result<Vec<BrokenView>> {
+        Ok(Vec::new())
     }
 
     /// Makes an empty database on the same server (for verifying a backup; `db create`).

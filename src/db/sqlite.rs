@@ -413,6 +413,23 @@ impl Inspect for Sqlite {
         Ok(sqlx::query_scalar(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?)
     }
 
+    async fn broken_views(&mut self) -> Result<Vec<super::BrokenView>> {
+        let views: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY 1")
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| self.lite(e))?;
+        let mut out = Vec::new();
+        for name in views {
+            // Preparing a read of it is enough: SQLite resolves the view's tables and columns then.
+            let read = format!("SELECT * FROM {} LIMIT 0", quote(&name));
+            if let Err(sqlx::Error::Database(e)) = sqlx::query(AssertSqlSafe(read)).fetch_optional(&mut self.conn).await
+            {
+                out.push(super::BrokenView { name, why: e.message().to_string(), blocks_backup: false });
+            }
+        }
+        Ok(out)
+    }
+
     async fn table_counts(&mut self) -> Result<Vec<TableCount>> {
         let tables = self.tables().await?;
         super::count_tables::<sqlx::Sqlite>(&mut self.conn, tables, quote).await

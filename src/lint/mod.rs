@@ -9,6 +9,7 @@ mod ignore;
 mod portable;
 mod postgres;
 mod sarif;
+mod views;
 mod whole;
 
 use std::collections::BTreeSet;
@@ -105,10 +106,18 @@ pub(crate) struct Input<'a> {
     pub indexed_elsewhere: &'a [(String, String)],
 }
 
-/// Lints migrations in order; each table created by one counts as new for those after it.
-pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config: &LintConfig) -> LintReport {
+/// Lints migrations in order; each table created by one counts as new for those after it. The
+/// views the migrations `before` them make (applied, or older than the first linted) are known.
+pub fn lint(
+    migrations: &[&MigrationFile],
+    before: &[&MigrationFile],
+    root: &Path,
+    dialect: Dialect,
+    config: &LintConfig,
+) -> LintReport {
     let mut report = LintReport::new(dialect);
     let mut new_tables = BTreeSet::new();
+    let mut views = views_of(before.iter().map(|m| m.sql.as_str()), dialect);
     let elsewhere = indexes_in_set(migrations.iter().map(|m| m.sql.as_str()), dialect);
     for m in migrations {
         let up_name = shown(&m.path, root);
@@ -121,6 +130,7 @@ pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config
         };
         let mut raws = file_findings(&m.sql, dialect, !m.no_transaction, false, &mut new_tables, &elsewhere);
         raws.extend(whole::migration(&m.sql, down.as_deref(), dialect, m.kind != Kind::Simple));
+        raws.extend(views.lint(&m.sql, dialect));
         report.findings.extend(place(&m.sql, &up_name, raws, dialect, config));
         if let (Some(down), Some(path)) = (down, m.down_path_for(Some(dialect))) {
             report.files += 1;
@@ -132,10 +142,12 @@ pub fn lint(migrations: &[&MigrationFile], root: &Path, dialect: Dialect, config
     report
 }
 
-/// Lints files that are not migrations of the project (`godwit lint a.sql b.sql`), in the order given.
-pub fn lint_files(files: &[(String, String)], dialect: Dialect, config: &LintConfig) -> LintReport {
+/// Lints files named (`godwit lint a.sql b.sql`), in the order given; `before`: the SQL of the
+/// project's migrations older than them, whose views are known.
+pub fn lint_files(files: &[(String, String)], before: &[&str], dialect: Dialect, config: &LintConfig) -> LintReport {
     let mut report = LintReport::new(dialect);
     let mut new_tables = BTreeSet::new();
+    let mut views = views_of(before.iter().copied(), dialect);
     let ups = files.iter().filter(|(name, _)| !name.ends_with(".down.sql")).map(|(_, sql)| sql.as_str());
     let elsewhere = indexes_in_set(ups, dialect);
     for (name, sql) in files {
@@ -145,10 +157,20 @@ pub fn lint_files(files: &[(String, String)], dialect: Dialect, config: &LintCon
         let mut raws = file_findings(sql, dialect, in_tx, down, &mut new_tables, &elsewhere);
         if !down {
             raws.extend(whole::migration(sql, None, dialect, false));
+            raws.extend(views.lint(sql, dialect));
         }
         report.findings.extend(place(sql, name, raws, dialect, config));
     }
     report
+}
+
+/// The views that the SQL of earlier migrations, in order, leaves.
+fn views_of<'a>(earlier: impl Iterator<Item = &'a str>, dialect: Dialect) -> views::Views {
+    let mut views = views::Views::default();
+    for sql in earlier {
+        views.follow(sql, dialect);
+    }
+    views
 }
 
 /// The indexes the ups linted together create, for the rule that a foreign key needs one (checked
@@ -161,17 +183,20 @@ fn indexes_in_set<'a>(ups: impl Iterator<Item = &'a str>, dialect: Dialect) -> V
 }
 
 /// A migration being written (the app's editor): its up and down as they stand, the files named
-/// `up` and `down`. Every table it alters counts as existing unless the up itself creates it.
+/// `up` and `down`. Every table it alters counts as existing unless the up itself creates it; the
+/// views the project's migrations (`before`) make are known.
 pub fn lint_draft(
     up: &str,
     down: Option<&str>,
     no_transaction: bool,
+    before: &[&MigrationFile],
     dialect: Dialect,
     config: &LintConfig,
 ) -> Vec<Finding> {
     let in_tx = !no_transaction && !crate::migration::source::no_transaction(up);
     let mut raws = file_findings(up, dialect, in_tx, false, &mut BTreeSet::new(), &[]);
     raws.extend(whole::migration(up, down, dialect, down.is_some()));
+    raws.extend(views_of(before.iter().map(|m| m.sql.as_str()), dialect).lint(up, dialect));
     let mut out = place(up, "up", raws, dialect, config);
     if let Some(down) = down {
         let in_tx = !no_transaction && !crate::migration::source::no_transaction(down);
@@ -306,7 +331,7 @@ pub fn rules() -> Vec<(String, &'static str)> {
         };
         out.insert(r.to_string(), dbs);
     }
-    for r in whole::RULES {
+    for r in whole::RULES.iter().chain([&views::RULE]) {
         out.insert(r.to_string(), "all");
     }
     out.into_iter().collect()
@@ -314,7 +339,7 @@ pub fn rules() -> Vec<(String, &'static str)> {
 
 /// Every rule Godwit knows by name, for `[lint]` settings and ignore comments to be checked against.
 pub fn known_rule(name: &str) -> bool {
-    portable::RULES.contains(&name) || whole::RULES.contains(&name) || postgres::known(name)
+    portable::RULES.contains(&name) || whole::RULES.contains(&name) || name == views::RULE || postgres::known(name)
 }
 
 #[cfg(test)]
@@ -323,7 +348,7 @@ mod tests {
 
     fn rules_of(files: &[(&str, &str)], d: Dialect) -> Vec<(String, String)> {
         let files: Vec<(String, String)> = files.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect();
-        lint_files(&files, d, &LintConfig::default()).findings.into_iter().map(|f| (f.file, f.rule)).collect()
+        lint_files(&files, &[], d, &LintConfig::default()).findings.into_iter().map(|f| (f.file, f.rule)).collect()
     }
 
     #[test]
@@ -355,6 +380,7 @@ mod tests {
     fn dropping_a_schema_says_what_goes_with_it() {
         let pg = lint_files(
             &[("1.up.sql".into(), "DROP SCHEMA legacy CASCADE;".into())],
+            &[],
             Dialect::Postgres,
             &LintConfig::default(),
         );

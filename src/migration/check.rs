@@ -38,6 +38,9 @@ pub enum FindingKind {
     PartlyRestored,
     /// Another run holds the migration lock: what is recorded is changing. A hint only.
     RunInProgress,
+    /// A view no longer reads: something it uses was dropped or renamed (on MariaDB its dump tool
+    /// then cannot back the database up).
+    BrokenView,
 }
 
 impl FindingKind {
@@ -67,9 +70,10 @@ pub fn all(
     dialect: Option<Dialect>,
     applied: &[crate::db::Applied],
     rows: &[StatusRow],
+    elsewhere: &Elsewhere,
 ) -> Vec<Finding> {
     let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
-    let mut findings = check_files(source, dialect, &versions);
+    let mut findings = check_files_seen(source, dialect, &versions, elsewhere);
     findings.extend(check_history(rows, source, dialect));
     findings
 }
@@ -81,6 +85,7 @@ pub fn recorded(
     dialect: Dialect,
     recorded: &crate::migration::status::Recorded,
     rows: &[StatusRow],
+    elsewhere: &Elsewhere,
 ) -> Vec<Finding> {
     let partly = recorded.partly_restored.iter().map(|backup| Finding {
         kind: FindingKind::PartlyRestored,
@@ -101,7 +106,27 @@ pub fn recorded(
         fix: "what is recorded changes as it goes: look again once it is done".into(),
         remedies: Vec::new(),
     });
-    partly.chain(running).chain(all(source, Some(dialect), &recorded.applied, rows)).collect()
+    let views = recorded.broken_views.iter().map(broken_view);
+    partly.chain(running).chain(views).chain(all(source, Some(dialect), &recorded.applied, rows, elsewhere)).collect()
+}
+
+fn broken_view(v: &crate::db::BrokenView) -> Finding {
+    let fix = if v.blocks_backup {
+        "backups of this database fail while it is so (the dump tool stops at it), and so does every run on a \
+         protected environment, which backs up first. Re-create the view without what is gone (CREATE OR REPLACE \
+         VIEW) or drop it (DROP VIEW): by hand where runs back up first, then in a migration for the other \
+         environments"
+    } else {
+        "write a migration that re-creates the view without what is gone (DROP VIEW, then CREATE VIEW), or drops it"
+    };
+    Finding {
+        kind: FindingKind::BrokenView,
+        version: None,
+        files: Vec::new(),
+        message: format!("view {} no longer reads: {}", v.name, v.why),
+        fix: fix.into(),
+        remedies: Vec::new(),
+    }
 }
 
 /// What a run should warn about before it starts, in words: revision conflicts among the files, and
@@ -154,6 +179,28 @@ pub fn drift_findings(changes: &[crate::schema::Change]) -> Vec<Finding> {
 /// Findings about the folder; `applied` (the history's versions, empty offline) keeps a parent that
 /// is applied but whose file is gone from being reported twice (`check_history` reports it).
 pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -> Vec<Finding> {
+    check_files_seen(source, dialect, applied, &Elsewhere::default())
+}
+
+/// What the project's other environments have applied, read when this one's files are in a
+/// revision conflict: a side applied in one of them cannot be renumbered (`rebase` leaves it).
+#[derive(Debug, Default)]
+pub struct Elsewhere {
+    /// Each version applied elsewhere, with the environments that applied it.
+    pub applied: BTreeMap<i64, Vec<String>>,
+    /// The environments read.
+    pub read: Vec<String>,
+    /// Those that could not be read.
+    pub unread: Vec<String>,
+}
+
+/// [`check_files`], with what other environments applied.
+pub fn check_files_seen(
+    source: &Source,
+    dialect: Option<Dialect>,
+    applied: &[i64],
+    elsewhere: &Elsewhere,
+) -> Vec<Finding> {
     use crate::migration::source::SourceProblem as P;
     let applied: std::collections::HashSet<i64> = applied.iter().copied().collect();
     let mut out: Vec<Finding> = source
@@ -175,71 +222,7 @@ pub fn check_files(source: &Source, dialect: Option<Dialect>, applied: &[i64]) -
         })
         .collect();
 
-    // Revision chain from the guide's header: two files revising the same parent, or a parent
-    // that names no file. Files without a header (sqlx's own) are not part of the chain.
-    let mut children: BTreeMap<&str, Vec<&crate::migration::source::MigrationFile>> = BTreeMap::new();
-    for m in &source.migrations {
-        let Some(parent) = m.header.revises.as_deref() else {
-            continue;
-        };
-        // An empty `Revises:` starts the chain; two such files are two chains.
-        if parent.is_empty() {
-            children.entry("").or_default().push(m);
-            continue;
-        }
-        let version = parent.parse::<i64>().ok();
-        match version.and_then(|v| source.get(v)) {
-            Some(_) => children.entry(parent).or_default().push(m),
-            None if version.is_some_and(|v| applied.contains(&v)) => {}
-            None => out.push(Finding {
-                kind: FindingKind::UnknownRevision,
-                version: Some(m.version),
-                files: vec![m.file_name()],
-                message: format!("{} says `Revises: {parent}`, but no migration has that version", m.file_name()),
-                fix: "edit its `Revises:` line to name the migration it follows".into(),
-                remedies: Vec::new(),
-            }),
-        }
-    }
-    for (parent, kids) in children {
-        if kids.len() > 1 {
-            let files: Vec<String> = kids.iter().map(|m| m.file_name()).collect();
-            let what = match parent {
-                "" => "start the chain (empty `Revises:`)".to_string(),
-                p => format!("revise {p}"),
-            };
-            let message = format!("{} {} {what}", list(&files), if files.len() == 2 { "both" } else { "all" });
-            // Only a file that is not applied may be edited: an applied one would then differ from
-            // what ran, and every run would stop until it is repaired.
-            let pending: Vec<_> = kids.iter().filter(|m| !applied.contains(&m.version)).collect();
-            let Some(edit) = pending.iter().max_by_key(|m| m.version) else {
-                out.push(Finding {
-                    kind: FindingKind::SettledConflict,
-                    version: kids.iter().map(|m| m.version).max(),
-                    message: format!("{message}; all are applied (the order they ran in is history)"),
-                    fix: "nothing to do: the order they ran in is history; a new migration revises the newest".into(),
-                    files,
-                    remedies: Vec::new(),
-                });
-                continue;
-            };
-            let after = kids.iter().filter(|m| m.version != edit.version).map(|m| m.version).max().unwrap_or_default();
-            out.push(Finding {
-                kind: FindingKind::RevisionConflict,
-                version: Some(edit.version),
-                message: format!("revision conflict: {message}"),
-                fix: format!(
-                    "two branches each added a migration after the same one. Put them in a line: edit the \
-                     `Revises:` of {} (not applied here) to {after}, and check that it does not depend on running \
-                     first; if another environment has applied it, leave it: `rebase` reads every environment and \
-                     says what can move",
-                    edit.file_name()
-                ),
-                files,
-                remedies: vec![Remedy::Rebase],
-            });
-        }
-    }
+    out.extend(conflicts(source, &applied, elsewhere));
 
     for m in &source.migrations {
         if let Some(id) = m.header.revision_id.as_deref().filter(|id| id.parse::<i64>().ok() != Some(m.version)) {
@@ -380,6 +363,115 @@ pub fn check_history(rows: &[StatusRow], source: &Source, dialect: Option<Dialec
             ));
         }
     }
+    out
+}
+
+/// Revision conflicts: two files revising the same parent, or a parent that names no file. Files
+/// without a header (sqlx's own) are not part of the chain.
+fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewhere: &Elsewhere) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut children: BTreeMap<&str, Vec<&crate::migration::source::MigrationFile>> = BTreeMap::new();
+    for m in &source.migrations {
+        let Some(parent) = m.header.revises.as_deref() else {
+            continue;
+        };
+        // An empty `Revises:` starts the chain; two such files are two chains.
+        if parent.is_empty() {
+            children.entry("").or_default().push(m);
+            continue;
+        }
+        let version = parent.parse::<i64>().ok();
+        match version.and_then(|v| source.get(v)) {
+            Some(_) => children.entry(parent).or_default().push(m),
+            None if version.is_some_and(|v| applied.contains(&v)) => {}
+            None => out.push(Finding {
+                kind: FindingKind::UnknownRevision,
+                version: Some(m.version),
+                files: vec![m.file_name()],
+                message: format!("{} says `Revises: {parent}`, but no migration has that version", m.file_name()),
+                fix: "edit its `Revises:` line to name the migration it follows".into(),
+                remedies: Vec::new(),
+            }),
+        }
+    }
+    for (parent, kids) in children {
+        if kids.len() > 1 {
+            let files: Vec<String> = kids.iter().map(|m| m.file_name()).collect();
+            let what = match parent {
+                "" => "start the chain (empty `Revises:`)".to_string(),
+                p => format!("revise {p}"),
+            };
+            let message = format!("{} {} {what}", list(&files), if files.len() == 2 { "both" } else { "all" });
+            // Only a file that is not applied may be edited: an applied one would then differ from
+            // what ran, and every run would stop until it is repaired.
+            let pending: Vec<_> = kids.iter().filter(|m| !applied.contains(&m.version)).collect();
+            if pending.is_empty() {
+                out.push(Finding {
+                    kind: FindingKind::SettledConflict,
+                    version: kids.iter().map(|m| m.version).max(),
+                    message: format!("{message}; all are applied (the order they ran in is history)"),
+                    fix: "nothing to do: the order they ran in is history; a new migration revises the newest".into(),
+                    files,
+                    remedies: Vec::new(),
+                });
+                continue;
+            }
+            // Only a file no environment has applied may be edited (rebase moves the same ones).
+            let movable = pending.iter().filter(|m| !elsewhere.applied.contains_key(&m.version));
+            let Some(edit) = movable.max_by_key(|m| m.version) else {
+                let wheres: Vec<String> = kids
+                    .iter()
+                    .map(|m| match elsewhere.applied.get(&m.version) {
+                        Some(envs) if !applied.contains(&m.version) => format!("{} in {}", m.version, envs.join(", ")),
+                        _ => format!("{} here", m.version),
+                    })
+                    .collect();
+                let waiting: Vec<String> = pending.iter().map(|m| m.file_name()).collect();
+                out.push(Finding {
+                    kind: FindingKind::SettledConflict,
+                    version: kids.iter().map(|m| m.version).max(),
+                    message: format!(
+                        "{message}; each is applied in an environment ({}), so none can be renumbered",
+                        wheres.join(", ")
+                    ),
+                    fix: format!(
+                        "nothing to edit: the order they ran in is history there. `up` applies {} here in version \
+                         order (check that the order does not matter); a new migration revises the newest",
+                        list(&waiting)
+                    ),
+                    files,
+                    remedies: Vec::new(),
+                });
+                continue;
+            };
+            let after = kids.iter().filter(|m| m.version != edit.version).map(|m| m.version).max().unwrap_or_default();
+            let (not_applied, caveat) = if elsewhere.read.is_empty() {
+                (
+                    "not applied here",
+                    "; if another environment has applied it, leave it: `rebase` reads every environment and says \
+                     what can move",
+                )
+            } else if elsewhere.unread.is_empty() {
+                ("applied in no environment", "")
+            } else {
+                ("applied in no environment read", "; `rebase` says whether it can move")
+            };
+            out.push(Finding {
+                kind: FindingKind::RevisionConflict,
+                version: Some(edit.version),
+                message: format!("revision conflict: {message}"),
+                fix: format!(
+                    "two branches each added a migration after the same one. Put them in a line: edit the \
+                     `Revises:` of {} ({not_applied}) to {after}, and check that it does not depend on running \
+                     first{caveat}",
+                    edit.file_name()
+                ),
+                files,
+                remedies: vec![Remedy::Rebase],
+            });
+        }
+    }
+
     out
 }
 

@@ -71,8 +71,10 @@ pub fn detail(
         Some(Err(e)) => (None, Some(e.message)),
         None => (None, None),
     };
-    let findings: Vec<check::Finding> =
-        check::all(source, None, applied, &rows).into_iter().filter(|f| f.version == Some(version)).collect();
+    let findings: Vec<check::Finding> = check::all(source, None, applied, &rows, &Default::default())
+        .into_iter()
+        .filter(|f| f.version == Some(version))
+        .collect();
     let mut remedies: Vec<Remedy> = findings.iter().flat_map(|f| f.remedies.iter().cloned()).collect();
     remedies.dedup();
     let undo_to = recorded.map(|_| applied.iter().map(|a| a.version).filter(|v| *v < version).max().unwrap_or(0));

@@ -161,6 +161,8 @@ pub struct Recorded {
     pub running: Option<String>,
     /// The rows marked failed that the run in progress is working on (no failure recorded for them).
     pub in_progress: Vec<i64>,
+    /// Views that no longer read (a migration dropped what they use).
+    pub broken_views: Vec<crate::db::BrokenView>,
 }
 
 impl Recorded {
@@ -187,7 +189,11 @@ impl Recorded {
         }
         // Read as strictly as history itself: a run would refuse on it.
         let partly_restored = crate::backup::left_partly(db).await?;
-        Ok(Recorded { applied, appliers, failed_in_down, partly_restored, running, in_progress })
+        let broken_views = db.broken_views().await.unwrap_or_else(|e| {
+            tracing::warn!("cannot tell whether every view still reads: {}", e.message);
+            Vec::new()
+        });
+        Ok(Recorded { applied, appliers, failed_in_down, partly_restored, running, in_progress, broken_views })
     }
 }
 
@@ -204,7 +210,8 @@ async fn left_part_way_by(db: &mut dyn crate::db::Database, version: i64) -> Opt
 
 pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Recorded) -> StatusReport {
     let migrations = recorded_rows(source, recorded);
-    let findings = crate::migration::check::recorded(source, ws.target.dialect(), recorded, &migrations);
+    let findings =
+        crate::migration::check::recorded(source, ws.target.dialect(), recorded, &migrations, &Default::default());
     let applied: Vec<i64> = recorded.applied.iter().map(|a| a.version).collect();
     StatusReport {
         database_read: true,

@@ -155,14 +155,22 @@ fn unknown_skips<T>(envs: &[(String, T)], skip: &[String]) -> Result<()> {
     }
 }
 
-/// Applied and pending migrations, with what is wrong with each.
-pub async fn status(s: &Session) -> Result<StatusReport> {
+/// Applied and pending migrations, with what is wrong with each (a revision conflict read as
+/// `check` reads it, with the other environments).
+pub async fn status(s: &Session, others: impl FnOnce() -> Result<Envs>) -> Result<StatusReport> {
     // The files are read on other threads while the database answers: the two waits overlap.
     let (dir, sums) = (s.ws.migrations.clone(), s.ws.checksums.clone());
     let files = tokio::task::spawn_blocking(move || Source::load_with(&dir, &sums));
     let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await;
     let source = files.await.expect("migrations reader")?;
-    Ok(status::report(&s.ws, &source, &recorded?))
+    let recorded = recorded?;
+    let mut report = status::report(&s.ws, &source, &recorded);
+    let findings = std::mem::take(&mut report.findings);
+    report.findings = settled_elsewhere(s, findings, others, |elsewhere| {
+        check::recorded(&source, s.ws.target.dialect(), &recorded, &report.migrations, elsewhere)
+    })
+    .await?;
+    Ok(report)
 }
 
 /// The migrations as the folder has them, without the database (when it cannot be read): which
@@ -190,12 +198,47 @@ pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
     s.reading(|db| db.events(None, limit)).await
 }
 
-/// Everything that would stop or surprise a run.
-pub async fn check(s: &Session) -> Result<Vec<Finding>> {
+/// Everything that would stop or surprise a run. A revision conflict is read again with the other
+/// environments' histories (`others`, asked for only then): a side one of them applied cannot be
+/// renumbered, so where every side is applied somewhere the conflict is settled, not a problem.
+pub async fn check(s: &Session, others: impl FnOnce() -> Result<Envs>) -> Result<Vec<Finding>> {
     let source = s.source()?;
     let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await?;
     let rows = status::recorded_rows(&source, &recorded);
-    Ok(check::recorded(&source, s.ws.target.dialect(), &recorded, &rows))
+    let findings = check::recorded(&source, s.ws.target.dialect(), &recorded, &rows, &Default::default());
+    settled_elsewhere(s, findings, others, |elsewhere| {
+        check::recorded(&source, s.ws.target.dialect(), &recorded, &rows, elsewhere)
+    })
+    .await
+}
+
+/// Each environment's name and session (or why there is none), as `check`, `rebase` and `squash`
+/// read them.
+pub type Envs = Vec<(String, Result<Session>)>;
+
+/// `findings` again (`again`), with what the other environments applied, when they hold a revision
+/// conflict; as they are otherwise, without reading any other environment.
+async fn settled_elsewhere(
+    s: &Session,
+    findings: Vec<Finding>,
+    others: impl FnOnce() -> Result<Envs>,
+    again: impl FnOnce(&check::Elsewhere) -> Vec<Finding>,
+) -> Result<Vec<Finding>> {
+    if !findings.iter().any(|f| f.kind == check::FindingKind::RevisionConflict) {
+        return Ok(findings);
+    }
+    let here = s.ws.confirm_name();
+    let others: Envs = others()?.into_iter().filter(|(name, _)| *name != here).collect();
+    let reads = Reads::histories(others, &[]).await?;
+    let mut elsewhere =
+        check::Elsewhere { unread: reads.unread.into_iter().map(|(name, _)| name).collect(), ..Default::default() };
+    for (name, (_, applied)) in reads.read {
+        for a in applied {
+            elsewhere.applied.entry(a.version).or_default().push(name.clone());
+        }
+        elsewhere.read.push(name);
+    }
+    Ok(again(&elsewhere))
 }
 
 /// Proves every migration's down (from `from` on) on a scratch database beside the environment's,
@@ -390,12 +433,20 @@ pub fn lint_all(
     config: &lint::LintConfig,
 ) -> Result<lint::LintReport> {
     let source = Source::load(dir)?;
-    let all: Vec<&MigrationFile> = source.migrations.iter().filter(|m| from.is_none_or(|f| m.version >= f)).collect();
-    Ok(lint::lint(&all, root, dialect, config))
+    let (all, before): (Vec<&MigrationFile>, Vec<&MigrationFile>) =
+        source.migrations.iter().partition(|m| from.is_none_or(|f| m.version >= f));
+    Ok(lint::lint(&all, &before, root, dialect, config))
 }
 
-/// Lints the files a person named, in the order given, as the `dialect` reads them.
-pub fn lint_files(files: &[PathBuf], dialect: Dialect, config: &lint::LintConfig) -> Result<lint::LintReport> {
+/// Lints the files a person named, in the order given, as the `dialect` reads them. The views of
+/// the project's migrations (`migrations`, when there is a project) older than the first named are
+/// known; a file outside the folder comes after all of them.
+pub fn lint_files(
+    files: &[PathBuf],
+    migrations: Option<&Path>,
+    dialect: Dialect,
+    config: &lint::LintConfig,
+) -> Result<lint::LintReport> {
     let texts = files
         .iter()
         .map(|f| {
@@ -405,7 +456,20 @@ pub fn lint_files(files: &[PathBuf], dialect: Dialect, config: &lint::LintConfig
                 .map_err(|e| Error::io("cannot read", f, &e))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(lint::lint_files(&texts, dialect, config))
+    // A folder that cannot be read only leaves its views unknown: the files named are still linted.
+    let source = migrations.and_then(|dir| Source::load(dir).ok()).unwrap_or_default();
+    let named: Vec<i64> =
+        source.migrations.iter().filter(|m| files.iter().any(|f| same_file(f, &m.path))).map(|m| m.version).collect();
+    let first = named.iter().min().copied().unwrap_or(i64::MAX);
+    let before: Vec<&str> = source.migrations.iter().filter(|m| m.version < first).map(|m| m.sql.as_str()).collect();
+    Ok(lint::lint_files(&texts, &before, dialect, config))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Lints what `up` would run on the environment: the migrations not applied there (all of them
@@ -414,8 +478,9 @@ pub async fn lint_pending(s: &Session, root: &Path) -> Result<lint::LintReport> 
     let source = s.source()?;
     let applied = s.reading(|db| db.applied()).await?;
     let done: std::collections::HashSet<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
-    let pending: Vec<&MigrationFile> = source.migrations.iter().filter(|m| !done.contains(&m.version)).collect();
-    Ok(lint::lint(&pending, root, s.ws.target.dialect(), &s.lint))
+    let (applied, pending): (Vec<&MigrationFile>, Vec<&MigrationFile>) =
+        source.migrations.iter().partition(|m| done.contains(&m.version));
+    Ok(lint::lint(&pending, &applied, root, s.ws.target.dialect(), &s.lint))
 }
 
 /// A migrations folder written from `(file, sql)` pairs, for the plans' tests.

@@ -42,7 +42,11 @@ fn versions(planned: &[runner::Step]) -> Vec<i64> {
 fn findings_of(s: &Session, source: &Source, versions: &[i64]) -> Vec<lint::Finding> {
     let files: Vec<&MigrationFile> = versions.iter().filter_map(|v| source.get(*v)).collect();
     let names: Vec<String> = files.iter().map(|m| m.file_name()).collect();
-    lint::lint(&files, &s.ws.migrations, s.ws.target.dialect(), &s.lint)
+    // What ran before them: the views they may break.
+    let newest = versions.iter().max().copied().unwrap_or_default();
+    let before: Vec<&MigrationFile> =
+        source.migrations.iter().filter(|m| m.version < newest && !versions.contains(&m.version)).collect();
+    lint::lint(&files, &before, &s.ws.migrations, s.ws.target.dialect(), &s.lint)
         .findings
         .into_iter()
         .filter(|f| names.contains(&f.file))
@@ -182,9 +186,17 @@ async fn run_on(
     for w in &warnings {
         on_run(&RunEvent::Warning { warning: w.clone() });
     }
+    let broken_before = broken_views(db).await;
     let (mut report, mut then) = runner::execute(db, source, work, opts, first, on_run).await?;
     for r in std::iter::once(&mut report).chain(then.as_mut()) {
         r.warnings.splice(0..0, warnings.iter().cloned());
+    }
+    if !report.done.is_empty() || then.as_ref().is_some_and(|t| !t.done.is_empty()) {
+        let left = left_unreadable(db, &broken_before).await;
+        for w in &left {
+            on_run(&RunEvent::Warning { warning: w.clone() });
+        }
+        then.as_mut().unwrap_or(&mut report).warnings.extend(left);
     }
     let last = then.as_mut().unwrap_or(&mut report);
     if let Some(file) = &s.schema_file
@@ -192,9 +204,35 @@ async fn run_on(
         && !last.done.is_empty()
         && let Err(e) = write_schema_file(db, file).await
     {
-        last.warnings.push(crate::event::Warning { kind: crate::event::WarningKind::SchemaFile, message: e.message });
+        let warning = crate::event::Warning { kind: crate::event::WarningKind::SchemaFile, message: e.message };
+        on_run(&RunEvent::Warning { warning: warning.clone() });
+        last.warnings.push(warning);
     }
     Ok((report, then))
+}
+
+async fn broken_views(db: &mut dyn Database) -> Vec<String> {
+    db.broken_views().await.unwrap_or_default().into_iter().map(|v| v.name).collect()
+}
+
+/// The views a run left unreadable (read before it: `before`), each as a warning said when it ends.
+async fn left_unreadable(db: &mut dyn Database, before: &[String]) -> Vec<crate::event::Warning> {
+    let now = db.broken_views().await.unwrap_or_default();
+    now.into_iter()
+        .filter(|v| !before.contains(&v.name))
+        .map(|v| {
+            let then = if v.blocks_backup {
+                "no backup of this database can be made until the view is re-created without it or dropped \
+                 (`check` says how)"
+            } else {
+                "re-create the view without it, or drop it, in a migration"
+            };
+            crate::event::Warning {
+                kind: crate::event::WarningKind::BrokenView,
+                message: format!("this run left view {} unreadable: {}; {then}", v.name, v.why),
+            }
+        })
+        .collect()
 }
 
 /// Rewrites the schema file (never through a link: the project's files are untrusted input).

@@ -17,6 +17,12 @@ describe('run progress', () => {
     expect(v.steps.map((s) => s.state)).toEqual(['done', 'skipped', 'skipped']);
     expect(v.cancelled && v.finished).toBe(true);
   });
+  it('keeps what the run left behind, not the warnings its preview showed', () => {
+    let v = start(plan);
+    v = apply(v, { type: 'run', event: { event: 'warning', warning: { kind: 'revision_conflict', message: 'before' } } });
+    v = apply(v, { type: 'run', event: { event: 'warning', warning: { kind: 'broken_view', message: 'view v left unreadable' } } });
+    expect(v.left).toEqual(['view v left unreadable']);
+  });
   it('keeps the failure with its line', () => {
     let v = start(plan);
     const location = { file: '2_m.up.sql', line: 4, column: 23 };

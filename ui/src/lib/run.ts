@@ -14,6 +14,9 @@ export interface RunView {
   failure: { message: string; location: Location | null; partial: boolean } | null;
   finished: boolean;
   cancelled: boolean;
+  /** What the run left behind, said as it ends (a view it broke, a schema file not written); the
+   * warnings before it starts are in the preview. */
+  left: string[];
 }
 
 /** Whether a run dialog may run: once only (its plan is stale afterwards, and a second Ctrl+Enter
@@ -34,6 +37,7 @@ export function start(plan: Step[]): RunView {
     failure: null,
     finished: false,
     cancelled: false,
+    left: [],
   };
 }
 
@@ -70,6 +74,9 @@ export function apply(v: RunView, e: AppEvent): RunView {
         next.failure = { message: r.message, location: r.location, partial: r.dirty };
         break;
       }
+      case 'warning':
+        if (r.warning.kind === 'broken_view' || r.warning.kind === 'schema_file') next.left = [...next.left, r.warning.message];
+        break;
       case 'finished':
         next.finished = true;
         next.cancelled = r.cancelled;
