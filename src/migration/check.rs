@@ -419,13 +419,19 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
             // Only a file no environment has applied may be edited (rebase moves the same ones).
             let movable = pending.iter().filter(|m| !elsewhere.applied.contains_key(&m.version));
             let Some(edit) = movable.max_by_key(|m| m.version) else {
-                let wheres: Vec<String> = kids
-                    .iter()
-                    .map(|m| match elsewhere.applied.get(&m.version) {
-                        Some(envs) if !applied.contains(&m.version) => format!("{} in {}", m.version, envs.join(", ")),
-                        _ => format!("{} here", m.version),
-                    })
-                    .collect();
+                // Grouped by where: "2 and 3 in dev", "2 here, 3 in dev".
+                let mut by_place: Vec<(String, Vec<String>)> = Vec::new();
+                for m in &kids {
+                    let place = match elsewhere.applied.get(&m.version) {
+                        Some(envs) if !applied.contains(&m.version) => format!("in {}", envs.join(", ")),
+                        _ => "here".into(),
+                    };
+                    match by_place.iter_mut().find(|(p, _)| *p == place) {
+                        Some((_, vs)) => vs.push(m.version.to_string()),
+                        None => by_place.push((place, vec![m.version.to_string()])),
+                    }
+                }
+                let wheres: Vec<String> = by_place.iter().map(|(place, vs)| format!("{} {place}", list(vs))).collect();
                 let waiting: Vec<String> = pending.iter().map(|m| m.file_name()).collect();
                 out.push(Finding {
                     kind: FindingKind::SettledConflict,
