@@ -866,6 +866,10 @@ async fn a_view_a_migration_breaks_is_said_before_during_and_after() {
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
     assert_eq!(errors, ["breaks-view"], "{v}");
+    // The file named alone (as a protected run's remedy names it) knows the views before it.
+    let o = godwit(&t, data_dir.path(), &["lint", "--dialect", "mysql", "migrations/2_drop_name.up.sql"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("[breaks-view]"), "{}", text(&o));
 
     let o = godwit(&t, data_dir.path(), &["up"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -342,18 +342,18 @@ async fn refuse_broken_views(db: &mut dyn Database) -> Result<()> {
     };
     let names: Vec<String> = broken.iter().map(|v| v.name.clone()).collect();
     let drops: Vec<String> = names.iter().map(|n| format!("DROP VIEW `{}`;", n.replace('`', "``"))).collect();
+    let (views, reads, it) = match names.len() {
+        1 => (format!("view {}", names[0]), "reads", "it"),
+        _ => (format!("views {}", names.join(", ")), "read", "them"),
+    };
     Err(Error::new(
         Problem::BrokenViews { views: names.clone() },
         format!(
-            "cannot back up: {} no longer {} ({}), and the dump tool stops at such a view. No backup was made and \
-             nothing was changed. Re-create {} without what is gone (CREATE OR REPLACE VIEW …), or drop {} ({}), by \
-             hand in a MariaDB client: a protected run backs up before any migration that would fix it. Then \
-             write a migration that makes the same change for the other environments",
-            if names.len() == 1 { format!("view {}", names[0]) } else { format!("views {}", names.join(", ")) },
-            if names.len() == 1 { "reads" } else { "read" },
+            "cannot back up: {views} no longer {reads} ({}), and the dump tool stops at such a view. No backup was \
+             made and nothing was changed. Re-create {it} without what is gone (CREATE OR REPLACE VIEW …), or drop \
+             {it} ({}), by hand in a MariaDB client: a protected run backs up before any migration that would fix \
+             it. Then write a migration that makes the same change for the other environments",
             first.why,
-            if names.len() == 1 { "it" } else { "them" },
-            if names.len() == 1 { "it" } else { "them" },
             drops.join(" "),
         ),
     ))

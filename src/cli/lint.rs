@@ -37,8 +37,8 @@ pub(super) async fn lint_verb(
     let config = || ops::lint_config(ctx.project.as_ref());
     let report = match scope {
         LintScope::Files(files) => {
-            let migrations = ctx.project.as_ref().and_then(|_| ctx.source_dir().ok());
-            ops::lint_files(files, migrations.as_deref(), ctx.dialect(dialect)?, &config()?)?
+            // The project's folder (or --source), for the views its migrations make.
+            ops::lint_files(files, ctx.source_dir().ok().as_deref(), ctx.dialect(dialect)?, &config()?)?
         }
         LintScope::All(from) => ops::lint_all(&ctx.source_dir()?, &root, from, ctx.dialect(dialect)?, &config()?)?,
         LintScope::Pending if dialect.is_some() => {

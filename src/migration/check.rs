@@ -402,8 +402,6 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
                 p => format!("revise {p}"),
             };
             let message = format!("{} {} {what}", list(&files), if files.len() == 2 { "both" } else { "all" });
-            // Only a file that is not applied may be edited: an applied one would then differ from
-            // what ran, and every run would stop until it is repaired.
             let pending: Vec<_> = kids.iter().filter(|m| !applied.contains(&m.version)).collect();
             if pending.is_empty() {
                 out.push(Finding {
@@ -416,7 +414,9 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
                 });
                 continue;
             }
-            // Only a file no environment has applied may be edited (rebase moves the same ones).
+            // Only a file no environment has applied may be edited: an applied one would then differ
+            // from what ran, and every run there would stop until it is repaired (rebase moves the
+            // same ones).
             let movable = pending.iter().filter(|m| !elsewhere.applied.contains_key(&m.version));
             let Some(edit) = movable.max_by_key(|m| m.version) else {
                 // Grouped by where: "2 and 3 in dev", "2 here, 3 in dev".
