@@ -38,6 +38,8 @@ pub enum FindingKind {
     PartlyRestored,
     /// Another run holds the migration lock: what is recorded is changing. A hint only.
     RunInProgress,
+    /// A pending file's `Revises:` names a newer version: it would run before the one it follows.
+    RevisesNewer,
     /// A view no longer reads: something it uses was dropped or renamed (on MariaDB its dump tool
     /// then cannot back the database up).
     BrokenView,
@@ -54,6 +56,8 @@ impl FindingKind {
 #[ts(export)]
 pub struct Finding {
     pub kind: FindingKind,
+    /// It does not make `check` fail ([`FindingKind::is_hint`]).
+    pub hint: bool,
     pub version: Option<i64>,
     pub files: Vec<String>,
     pub message: String,
@@ -89,6 +93,7 @@ pub fn recorded(
 ) -> Vec<Finding> {
     let partly = recorded.partly_restored.iter().map(|backup| Finding {
         kind: FindingKind::PartlyRestored,
+        hint: FindingKind::PartlyRestored.is_hint(),
         version: None,
         files: Vec::new(),
         message: format!(
@@ -100,6 +105,7 @@ pub fn recorded(
     });
     let running = recorded.running.iter().map(|holder| Finding {
         kind: FindingKind::RunInProgress,
+        hint: FindingKind::RunInProgress.is_hint(),
         version: None,
         files: Vec::new(),
         message: format!("a run is in progress on this database (the migration lock is held by {holder})"),
@@ -115,12 +121,13 @@ fn broken_view(v: &crate::db::BrokenView) -> Finding {
         "backups of this database fail while it is so (the dump tool stops at it), and so does every run on a \
          protected environment, which backs up first. Re-create the view without what is gone (CREATE OR REPLACE \
          VIEW) or drop it (DROP VIEW): by hand where runs back up first, then in a migration for the other \
-         environments"
+         environments, written to run where it was done by hand too (CREATE OR REPLACE VIEW, DROP VIEW IF EXISTS)"
     } else {
         "write a migration that re-creates the view without what is gone (DROP VIEW, then CREATE VIEW), or drops it"
     };
     Finding {
         kind: FindingKind::BrokenView,
+        hint: FindingKind::BrokenView.is_hint(),
         version: None,
         files: Vec::new(),
         message: format!("view {} no longer reads: {}", v.name, v.why),
@@ -137,7 +144,11 @@ pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<Warning>
     let mut out: Vec<Warning> = check_files(source, None, &versions)
         .into_iter()
         .filter(|f| f.kind == FindingKind::RevisionConflict)
-        .map(|f| Warning { kind: WarningKind::RevisionConflict, message: format!("{}: {}", f.message, f.fix) })
+        // Which side may move depends on every environment's history, which a run does not read.
+        .map(|f| Warning {
+            kind: WarningKind::RevisionConflict,
+            message: format!("{}: `check` reads every environment and says which side can move", f.message),
+        })
         .collect();
     for m in source.migrations.iter().filter(|m| !set.contains(&m.version)) {
         if !crate::migration::new::has_statement(&m.sql) {
@@ -165,6 +176,7 @@ pub fn drift_findings(changes: &[crate::schema::Change]) -> Vec<Finding> {
             };
             Finding {
                 kind: FindingKind::SchemaDrift,
+                hint: FindingKind::SchemaDrift.is_hint(),
                 version: None,
                 files: Vec::new(),
                 message: format!("{} {} {how}", c.kind.as_str(), c.name),
@@ -218,7 +230,15 @@ pub fn check_files_seen(
                 | P::Unreadable { file, .. } => (FindingKind::BadFile, None, vec![file.clone()]),
                 P::DownWithoutUp { version, file } => (FindingKind::BadFile, Some(*version), vec![file.clone()]),
             };
-            Finding { kind, version, files, message: p.what(), fix: p.fix(), remedies: Vec::new() }
+            Finding {
+                kind,
+                hint: kind.is_hint(),
+                version,
+                files,
+                message: p.what(),
+                fix: p.fix(),
+                remedies: Vec::new(),
+            }
         })
         .collect();
 
@@ -236,6 +256,7 @@ pub fn check_files_seen(
             };
             out.push(Finding {
                 kind: FindingKind::RevisionIdMismatch,
+                hint: FindingKind::RevisionIdMismatch.is_hint(),
                 version: Some(m.version),
                 files: vec![m.file_name()],
                 message: format!(
@@ -250,6 +271,7 @@ pub fn check_files_seen(
         if m.bom {
             out.push(Finding {
                 kind: FindingKind::ByteOrderMark,
+                hint: FindingKind::ByteOrderMark.is_hint(),
                 version: Some(m.version),
                 files: vec![m.file_name()],
                 message: format!(
@@ -266,6 +288,7 @@ pub fn check_files_seen(
             let down = m.down_path.as_deref().map(crate::migration::source::file_name).unwrap_or_default();
             out.push(Finding {
                 kind: FindingKind::MissingDown,
+                hint: FindingKind::MissingDown.is_hint(),
                 version: Some(m.version),
                 files: vec![m.file_name()],
                 message: format!("{} has no down file {down}", m.file_name()),
@@ -280,6 +303,7 @@ pub fn check_files_seen(
         {
             out.push(Finding {
                 kind: FindingKind::Unterminated,
+                hint: FindingKind::Unterminated.is_hint(),
                 version: Some(m.version),
                 files: vec![m.file_name()],
                 message: format!("{} line {}: {}", m.file_name(), e.line, e.what),
@@ -297,8 +321,9 @@ pub fn check_history(rows: &[StatusRow], source: &Source, dialect: Option<Dialec
     for r in rows {
         let files: Vec<String> = r.file.iter().cloned().collect();
         let v = r.version;
-        let finding = |kind, message: String, fix: String, remedy: Remedy| Finding {
+        let finding = |kind: FindingKind, message: String, fix: String, remedy: Remedy| Finding {
             kind,
+            hint: kind.is_hint(),
             version: Some(v),
             files: files.clone(),
             message,
@@ -382,10 +407,27 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
         }
         let version = parent.parse::<i64>().ok();
         match version.and_then(|v| source.get(v)) {
+            Some(p) if p.version > m.version && !applied.contains(&m.version) => {
+                children.entry(parent).or_default().push(m);
+                out.push(Finding {
+                    kind: FindingKind::RevisesNewer,
+                    hint: FindingKind::RevisesNewer.is_hint(),
+                    version: Some(m.version),
+                    files: vec![m.file_name()],
+                    message: format!(
+                        "{} says `Revises: {parent}`, a newer migration: runs go in version order, so it would run \
+                         first",
+                        m.file_name()
+                    ),
+                    fix: format!("give it a version after {parent}: `rebase` renumbers it and keeps its header"),
+                    remedies: vec![Remedy::Rebase],
+                });
+            }
             Some(_) => children.entry(parent).or_default().push(m),
             None if version.is_some_and(|v| applied.contains(&v)) => {}
             None => out.push(Finding {
                 kind: FindingKind::UnknownRevision,
+                hint: FindingKind::UnknownRevision.is_hint(),
                 version: Some(m.version),
                 files: vec![m.file_name()],
                 message: format!("{} says `Revises: {parent}`, but no migration has that version", m.file_name()),
@@ -406,6 +448,7 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
             if pending.is_empty() {
                 out.push(Finding {
                     kind: FindingKind::SettledConflict,
+                    hint: FindingKind::SettledConflict.is_hint(),
                     version: kids.iter().map(|m| m.version).max(),
                     message: format!("{message}; all are applied (the order they ran in is history)"),
                     fix: "nothing to do: the order they ran in is history; a new migration revises the newest".into(),
@@ -435,6 +478,7 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
                 let waiting: Vec<String> = pending.iter().map(|m| m.file_name()).collect();
                 out.push(Finding {
                     kind: FindingKind::SettledConflict,
+                    hint: FindingKind::SettledConflict.is_hint(),
                     version: kids.iter().map(|m| m.version).max(),
                     message: format!(
                         "{message}; each is applied in an environment ({}), so none can be renumbered",
@@ -451,6 +495,25 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
                 continue;
             };
             let after = kids.iter().filter(|m| m.version != edit.version).map(|m| m.version).max().unwrap_or_default();
+            if edit.version < after {
+                // A header edit alone would chain it after a newer version that runs after it.
+                out.push(Finding {
+                    kind: FindingKind::RevisionConflict,
+                    hint: FindingKind::RevisionConflict.is_hint(),
+                    version: Some(edit.version),
+                    message: format!("revision conflict: {message}"),
+                    fix: format!(
+                        "two branches each added a migration after the same one. {} ({}) must follow {after}, \
+                         which is newer: `rebase` gives it a version after it and re-links its header (editing \
+                         `Revises:` alone would leave it running first)",
+                        edit.file_name(),
+                        if elsewhere.read.is_empty() { "not applied here" } else { "applied in no environment read" },
+                    ),
+                    files,
+                    remedies: vec![Remedy::Rebase],
+                });
+                continue;
+            }
             let (not_applied, caveat) = if elsewhere.read.is_empty() {
                 (
                     "not applied here",
@@ -464,6 +527,7 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
             };
             out.push(Finding {
                 kind: FindingKind::RevisionConflict,
+                hint: FindingKind::RevisionConflict.is_hint(),
                 version: Some(edit.version),
                 message: format!("revision conflict: {message}"),
                 fix: format!(
@@ -485,5 +549,49 @@ fn list(files: &[String]) -> String {
     match files {
         [a, b] => format!("{a} and {b}"),
         _ => files.join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(v: i64, parent: &str) -> String {
+        format!("-- m{v}\n--\n-- Revision ID: {v}\n-- Revises: {parent}\n\nSELECT {v};\n")
+    }
+
+    /// The older side of a conflict, applied nowhere, against a newer side applied elsewhere: a
+    /// header edit would chain it after a migration that runs after it, so the advice is `rebase`;
+    /// and a file whose header was edited so anyway is a problem `rebase` fixes.
+    #[test]
+    fn an_older_side_is_renumbered_not_relinked() {
+        let d = tempfile::tempdir().unwrap();
+        for (v, parent) in [(1, ""), (2, "1"), (3, "1")] {
+            std::fs::write(d.path().join(format!("{v}_m.sql")), header(v, parent)).unwrap();
+        }
+        let source = Source::load(d.path()).unwrap();
+        let elsewhere = Elsewhere {
+            applied: BTreeMap::from([(1, vec!["staging".into()]), (3, vec!["staging".into()])]),
+            read: vec!["staging".into()],
+            unread: Vec::new(),
+        };
+        let f = check_files_seen(&source, None, &[1], &elsewhere);
+        let conflict = f.iter().find(|f| f.kind == FindingKind::RevisionConflict).unwrap();
+        assert_eq!(conflict.version, Some(2));
+        assert!(conflict.fix.contains("`rebase` gives it a version after it"), "{}", conflict.fix);
+        assert_eq!(conflict.remedies, [Remedy::Rebase]);
+
+        std::fs::write(d.path().join("2_m.sql"), header(2, "3")).unwrap();
+        let source = Source::load(d.path()).unwrap();
+        let kinds: Vec<_> = check_files_seen(&source, None, &[1], &elsewhere).iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, [FindingKind::RevisesNewer]);
+        let moved = |applied: std::collections::BTreeSet<i64>| {
+            let p = crate::migration::rebase::plan(&source, &applied, chrono::Utc::now()).unwrap();
+            p.renames.iter().map(|r| (r.version, r.why.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(moved([1, 3].into()), [(2, "out of order".to_string())]);
+        assert_eq!(moved([1].into()), [(2, "revises a newer migration".to_string())], "3 applied nowhere");
+        // Applied here, it ran where it ran: history, not advice.
+        assert!(check_files_seen(&source, None, &[1, 2, 3], &elsewhere).is_empty());
     }
 }

@@ -22,7 +22,8 @@ pub struct Rename {
     /// The files as they are named now, the up first.
     pub from: Vec<String>,
     pub to: Vec<String>,
-    /// Why it moves: "revision conflict", "out of order", or "revises a moved migration".
+    /// Why it moves: "revision conflict", "out of order", "revises a newer migration" or "revises a
+    /// moved migration".
     pub why: String,
     /// Its up file has a `Revision ID:` or `Revises:` line, rewritten to follow the new order.
     pub relinked: bool,
@@ -67,6 +68,17 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
     if let Some(newest) = applied.iter().max() {
         for m in source.migrations.iter().filter(pending).filter(|m| m.version < *newest) {
             why.entry(m.version).or_insert("out of order");
+        }
+    }
+    // Pending files chained after a newer one: they would run before it.
+    for m in source.migrations.iter().filter(pending) {
+        if m.header
+            .revises
+            .as_deref()
+            .and_then(|p| p.parse::<i64>().ok())
+            .is_some_and(|p| p > m.version && source.get(p).is_some())
+        {
+            why.entry(m.version).or_insert("revises a newer migration");
         }
     }
     // And what revises a moved one, to the end of its line.

@@ -5,11 +5,12 @@ use super::*;
 /// Exactly the SQL a run would send, without running it. (A redo previews its rollback.)
 pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
     let source = s.source()?;
-    let applied = s
+    let (applied, unreadable) = s
         .reading(|db| {
             Box::pin(async move {
                 crate::backup::ensure_restored(db).await?;
-                db.applied().await
+                let views = db.broken_views().await.unwrap_or_default();
+                Ok((db.applied().await?, views.into_iter().filter(|v| v.blocks_backup).collect::<Vec<_>>()))
             })
         })
         .await?;
@@ -31,6 +32,19 @@ pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Resul
         report.findings = findings_of(s, &source, &versions(&report.planned));
     }
     report.guard = Guard::for_run(&s.ws, &report.findings);
+    // Said before the name is typed: the backup the run takes first would be refused.
+    if report.guard.backup.is_some() && !report.planned.is_empty() {
+        for v in unreadable {
+            report.warnings.push(crate::event::Warning {
+                kind: crate::event::WarningKind::BrokenView,
+                message: format!(
+                    "the backup this run takes first will fail: view {} no longer reads ({}); fix it by hand first \
+                     (`check` says how)",
+                    v.name, v.why
+                ),
+            });
+        }
+    }
     Ok(report)
 }
 

@@ -2,7 +2,11 @@
 import type { FindingKind } from "./FindingKind";
 import type { Remedy } from "./Remedy";
 
-export type Finding = { kind: FindingKind, version: number | null, files: Array<string>, message: string, 
+export type Finding = { kind: FindingKind, 
+/**
+ * It does not make `check` fail ([`FindingKind::is_hint`]).
+ */
+hint: boolean, version: number | null, files: Array<string>, message: string, 
 /**
  * What to do about it.
  */

@@ -9,7 +9,8 @@ export type Rename = { version: number, new_version: number,
  */
 from: Array<string>, to: Array<string>, 
 /**
- * Why it moves: "revision conflict", "out of order", or "revises a moved migration".
+ * Why it moves: "revision conflict", "out of order", "revises a newer migration" or "revises a
+ * moved migration".
  */
 why: string, 
 /**
