@@ -81,6 +81,10 @@ pub enum Problem {
     /// Views that no longer read stop the dump tool: no backup until they are fixed or dropped.
     #[error("views no longer read: {}", views.join(", "))]
     BrokenViews { views: Vec<String> },
+    /// Two files revise the same migration, and run here `file` would go before the other, which
+    /// another environment applied first.
+    #[error("{file} would run in another order than elsewhere")]
+    RevisionConflict { file: String },
     /// A migration failed in this run.
     #[error("migration {version} failed")]
     MigrationFailed { version: i64 },
@@ -136,7 +140,8 @@ impl Problem {
             | OutOfOrder
             | Dirty { .. }
             | PartlyRestored { .. }
-            | BrokenViews { .. } => ErrorKind::Decision,
+            | BrokenViews { .. }
+            | RevisionConflict { .. } => ErrorKind::Decision,
             MigrationFailed { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => ErrorKind::Failed,
             LockHeld { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,

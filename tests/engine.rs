@@ -367,7 +367,9 @@ async fn postgres_no_transaction_runs_statement_by_statement() {
     let e = r.failure.unwrap();
     assert_eq!(e.problem, Problem::MigrationFailed { version: 3 });
     assert_eq!(e.remedies, [godwit::error::Remedy::resolve(3)], "left part way: resolve it");
-    assert_eq!(e.location.map(|l| l.line), Some(3));
+    assert_eq!(e.location.as_ref().map(|l| l.line), Some(3));
+    // What ran before it, so a person knows what to finish or undo.
+    assert!(e.message.contains("1 statement(s) before it (line 2) ran"), "{}", e.message);
     assert_eq!(t.history().await, vec!["1:true", "2:true", "3:false"]);
     // Later runs refuse, changing nothing, until a person resolves it.
     let again = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await;

@@ -914,6 +914,35 @@ async fn check_reads_the_other_environments_before_calling_a_conflict_a_problem(
     assert_eq!(kinds(&f), [(K::SettledConflict, Some(3))]);
 }
 
+/// Two sides of a conflict, the newer applied on staging first: `up` on dev would run the older
+/// first, the other way round from staging. The preview and the run refuse it (nothing run), with
+/// `rebase` as the way out; out of order, a person may run them as they are.
+#[tokio::test]
+async fn up_refuses_to_run_a_conflict_in_another_order_than_elsewhere() {
+    let d = Dialect::Sqlite;
+    let (dev, staging) = (made(d).await, made(d).await);
+    headed(&dev, 1, "base", "", "CREATE TABLE base (id INT);");
+    headed(&dev, 3, "newer", "1", "CREATE TABLE newer (id INT);");
+    apply_to(&staging, &dev, 3).await;
+    apply_to(&dev, &dev, 1).await;
+    headed(&dev, 2, "older", "1", "CREATE TABLE older (id INT);");
+    let envs = || Ok(vec![("staging".to_string(), Ok(session_in(&staging, &dev)))]);
+    use godwit::migration::runner::Work;
+
+    let e = ops::preview(&session(&dev), Work::Up(None), false, envs).await.unwrap_err();
+    assert_eq!(e.problem, Problem::RevisionConflict { file: "2_older.up.sql".into() });
+    assert_eq!(e.remedies, [godwit::error::Remedy::Rebase, godwit::error::Remedy::AllowOutOfOrder]);
+    let req = ops::RunRequest::new(Work::Up(None));
+    let e = ops::run(&session(&dev), req, &Default::default(), &mut |_| {}, &|_| {}, envs).await.unwrap_err();
+    assert_eq!(e.problem, Problem::RevisionConflict { file: "2_older.up.sql".into() });
+    assert_eq!(dev.history().await, ["1:true"], "nothing ran");
+    // With nothing else read, there is no other order to keep: it runs.
+    assert!(ops::preview(&session(&dev), Work::Up(None), false, || Ok(Vec::new())).await.is_ok());
+    let req = ops::RunRequest { allow_out_of_order: true, ..ops::RunRequest::new(Work::Up(None)) };
+    let (report, _) = ops::run(&session(&dev), req, &Default::default(), &mut |_| {}, &|_| {}, envs).await.unwrap();
+    assert_eq!(report.done.len(), 2, "as they are, when asked");
+}
+
 mod rebase_on {
     use super::*;
     #[tokio::test]

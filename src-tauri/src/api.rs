@@ -395,7 +395,8 @@ pub async fn plan(
     steps: Option<usize>,
     allow_out_of_order: bool,
 ) -> Result<RunReport> {
-    ops::preview(&session(state, env)?, Work::asked(direction, to, steps)?, allow_out_of_order).await
+    let work = Work::asked(direction, to, steps)?;
+    ops::preview(&session(state, env)?, work, allow_out_of_order, || every_session(state)).await
 }
 /// What a run asks for.
 #[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
@@ -442,7 +443,7 @@ pub async fn run(state: &AppState, req: RunRequest, sink: Sink<'_>) -> Result<Ru
         acknowledge_lint: req.acknowledge_lint,
         ..ops::RunRequest::new(Work::asked(req.direction.unwrap_or(Direction::Up), req.to, req.steps)?)
     };
-    let (report, _) = ops::run(&s, request, &job.cancel, &mut on_run, &on_backup).await?;
+    let (report, _) = ops::run(&s, request, &job.cancel, &mut on_run, &on_backup, || every_session(state)).await?;
     report.into_result()
 }
 

@@ -350,12 +350,11 @@ async fn refuse_broken_views(db: &mut dyn Database) -> Result<()> {
         Problem::BrokenViews { views: names.clone() },
         format!(
             "cannot back up: {views} no longer {reads} ({}), and the dump tool stops at such a view. No backup was \
-             made and nothing was changed. Re-create {it} without what is gone (CREATE OR REPLACE VIEW …), or drop \
-             {it} ({}), by hand in a MariaDB client: a protected run backs up before any migration that would fix \
-             it. Then write a migration that makes the same change for the other environments, written to run here \
-             too (CREATE OR REPLACE VIEW, DROP VIEW IF EXISTS)",
+             made and nothing was changed. Re-create {it} without what is gone, or drop {it} ({}), by hand in a \
+             MariaDB client: a protected run backs up before any migration that would fix it. {}",
             first.why,
             drops.join(" "),
+            db::VIEW_FIX_ELSEWHERE,
         ),
     ))
 }

@@ -126,7 +126,7 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
     // cannot run is said first, and its lint errors are shown before the question about them.
     let at_terminal = guard.confirm.is_some() && std::io::stdin().is_terminal();
     let preview = match at_terminal {
-        true => match ops::preview(&s, req.work, req.allow_out_of_order).await {
+        true => match ops::preview(&s, req.work, req.allow_out_of_order, || super::import::every_env(ctx)).await {
             Err(e) if e.kind() == crate::error::ErrorKind::Input => return Err(e),
             // Anything else, the run itself reports.
             r => r.ok(),
@@ -153,6 +153,7 @@ async fn run_and_finish(ctx: &Ctx, mut req: ops::RunRequest) -> Result<()> {
             progress.on_event(e)
         },
         &|e| shown.on_event(e),
+        || super::import::every_env(ctx),
     )
     .await;
     shown.finish();
@@ -195,7 +196,7 @@ fn ask_about_lint_errors(report: &crate::migration::runner::RunReport, ws: &Work
 /// Prints a preview, as text or as the JSON `up --plan` reads.
 async fn show_preview(ctx: &Ctx, work: Work, allow_out_of_order: bool, json: bool) -> Result<()> {
     let s = ctx.session()?;
-    let report = ops::preview(&s, work, allow_out_of_order).await?;
+    let report = ops::preview(&s, work, allow_out_of_order, || super::import::every_env(ctx)).await?;
     if json {
         print_json(Some(&s.ws), "plan", &report);
         return Ok(());

@@ -238,13 +238,18 @@ pub(super) async fn rebase_verb(ctx: &Ctx, dry_run: bool, skip: &[String], json:
     }
     if out.plan.renames.is_empty() && !out.plan.settled.is_empty() {
         println!(
-            "Nothing to rebase: {} revise the same migration, and each is applied in an environment (checked {}), \
-             so none can be renumbered: the order they ran in is history there. Where they are pending, `{} up` \
-             applies them in version order; a new migration revises the newest.",
+            "Nothing to rebase: {} are sides of revision conflicts, each applied in an environment (checked {}), so \
+             none can be renumbered: the order they ran in is history there. A new migration revises the newest.",
             out.plan.settled.join(", "),
             out.checked.join(", "),
-            ctx.again_to_change()
         );
+        for p in &out.settled_pending {
+            let how = match p.out_of_order {
+                false => "`up` applies them in version order".to_string(),
+                true => "a newer migration is applied there, so only `up --allow-out-of-order` applies them".into(),
+            };
+            println!("  {}: {} pending; {how} (check that the order does not matter).", p.env, p.files.join(", "));
+        }
         return Ok(());
     }
     if out.plan.renames.is_empty() {

@@ -151,6 +151,25 @@ pub struct TableCount {
     pub rows: i64,
 }
 
+/// What a migration left part way says of the statements that ran before the failing one
+/// (`ran`: them, in the file `sql`): which lines, so a person knows what to finish or undo.
+pub(crate) fn ran_before(sql: &str, ran: &[crate::syntax::split::Statement<'_>], why: &str) -> String {
+    let line = |o: usize| crate::syntax::split::line_col(sql, o).0;
+    let lines = match (ran.first(), ran.last()) {
+        (Some(a), Some(b)) if line(a.offset) == line(b.offset) => format!("line {}", line(a.offset)),
+        (Some(a), Some(b)) => format!("lines {}–{}", line(a.offset), line(b.offset)),
+        _ => return String::new(),
+    };
+    format!("\nThe {} statement(s) before it ({lines}) ran, and what they changed stays: {why}.", ran.len())
+}
+
+/// How the other environments get the fix of a view made by hand on one: the migration that broke
+/// it may be pending (and refused) there, and the SQL must run on every database.
+pub const VIEW_FIX_ELSEWHERE: &str = "For the other environments: where the migration that dropped what the view \
+     read is still pending, make the view's change in that migration, before the drop (then accept the edit here \
+     with `repair`); where it is applied, write a new migration (DROP VIEW IF EXISTS, then CREATE VIEW, which every \
+     database runs)";
+
 /// A view the database can no longer read: a table, column or function it uses is gone.
 #[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
 #[ts(export)]

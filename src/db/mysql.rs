@@ -165,16 +165,12 @@ impl MySql {
             return Err(Failure { error, dirty: false });
         }
         if marked && let Some(k) = failed_stmt.filter(|k| *k > 0) {
-            // Say which statements ran before the failing one: a person fixes the rest by hand.
-            let line = |o: usize| crate::syntax::split::line_col(sql_text, o).0;
-            let lines = match (line(offsets[0]), line(offsets[k - 1])) {
-                (a, b) if a == b => format!("line {a}"),
-                (a, b) => format!("lines {a}–{b}"),
-            };
-            error.message = format!(
-                "{}\nThe {k} statement(s) before it ({lines}) ran; MySQL/MariaDB commits each DDL statement as it \
-                 runs, so what they changed up to the last DDL statement stays.",
-                error.message
+            // Said so that a person knows what to finish or undo by hand.
+            error.message += &super::ran_before(
+                sql_text,
+                &script.statements[..k],
+                "MySQL/MariaDB commits each DDL statement as it runs (with what ran before it), and each \
+                 statement after one on its own",
             );
         }
         Err(Failure { error, dirty: marked })

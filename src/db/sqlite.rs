@@ -242,6 +242,8 @@ impl Sqlite {
                 let _ = self.batch(unmark).await;
                 return Err(Failure { error, dirty: false });
             }
+            let mut error = error;
+            error.message += &super::ran_before(sql_text, &stmts[..failed], "it runs outside a transaction");
             return Err(Failure { error, dirty: true });
         }
         let mut tail = finish(elapsed).join(";\n");

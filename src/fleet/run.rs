@@ -538,7 +538,8 @@ async fn work(
                     on(&live);
                 }
             };
-            match ops::run(s, req, cancel, &mut on_run, &|_| {}).await {
+            // A fleet's databases are not environments: there are none other to read.
+            match ops::run(s, req, cancel, &mut on_run, &|_| {}, || Ok(Vec::new())).await {
                 Ok((report, then)) => {
                     row.done = report.done.len() + then.as_ref().map_or(0, |t| t.done.len());
                     row.detail = (row.done > 0).then(|| format!("{} migration(s) run", row.done));

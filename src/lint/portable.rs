@@ -24,6 +24,7 @@ pub(super) const RULES: &[&str] = &[
     "ban-truncate",
     "ban-drop-database",
     "mysql-drop-index-needs-table",
+    "postgres-only",
 ];
 
 struct Out<'a> {
@@ -42,6 +43,22 @@ impl Out<'_> {
             advice: advice.into(),
             table: table.map(str::to_string),
         });
+    }
+}
+
+/// The PostgreSQL-only statement a statement is, told by its first words: what the other databases
+/// refuse outright (sqlparser reads some of them in every dialect).
+fn postgres_only(sql: &str) -> Option<&'static str> {
+    let w = crate::syntax::words::leading(sql, 4);
+    let w: Vec<&str> = w.iter().map(String::as_str).collect();
+    match w.as_slice() {
+        ["CREATE", "INDEX", "CONCURRENTLY", ..] | ["CREATE", "UNIQUE", "INDEX", "CONCURRENTLY"] => {
+            Some("CREATE INDEX CONCURRENTLY")
+        }
+        ["DROP", "INDEX", "CONCURRENTLY", ..] => Some("DROP INDEX CONCURRENTLY"),
+        ["REINDEX", ..] => Some("REINDEX"),
+        ["CREATE", "EXTENSION", ..] => Some("CREATE EXTENSION"),
+        _ => None,
     }
 }
 
@@ -95,6 +112,17 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
     let mut ddl = 0;
     for (piece, s) in &parsed {
         let mut out = Out { dialect, offset: piece.offset, raws: &mut raws };
+        if let Some(what) = postgres_only(piece.sql) {
+            out.push(
+                "postgres-only",
+                Severity::Error,
+                None,
+                format!("{what} is PostgreSQL's: {} cannot run it, so the migration fails here", dialect.name()),
+                "write what this database runs instead (CREATE INDEX without CONCURRENTLY, for one), or keep the \
+                 statement to a project whose environments are all PostgreSQL",
+            );
+            continue;
+        }
         let Some(s) = s else {
             if !input.down {
                 out.push(
@@ -492,6 +520,16 @@ mod tests {
 
     fn has(sql: &str, d: Dialect, rule: &str) -> bool {
         rules(sql, d).iter().any(|(r, _)| r == rule)
+    }
+
+    #[test]
+    fn postgres_only_statements_are_errors_elsewhere() {
+        for d in [Dialect::MySql, Dialect::Sqlite] {
+            let found = rules("CREATE UNIQUE INDEX CONCURRENTLY i ON t (a);", d);
+            assert_eq!(found, [("postgres-only".to_string(), Severity::Error)], "{d:?}");
+            assert!(has("DROP INDEX CONCURRENTLY i;", d, "postgres-only"));
+            assert!(!has("CREATE INDEX i ON t (a);", d, "postgres-only"));
+        }
     }
 
     #[test]

@@ -118,12 +118,16 @@ pub fn recorded(
 
 fn broken_view(v: &crate::db::BrokenView) -> Finding {
     let fix = if v.blocks_backup {
-        "backups of this database fail while it is so (the dump tool stops at it), and so does every run on a \
-         protected environment, which backs up first. Re-create the view without what is gone (CREATE OR REPLACE \
-         VIEW) or drop it (DROP VIEW): by hand where runs back up first, then in a migration for the other \
-         environments, written to run where it was done by hand too (CREATE OR REPLACE VIEW, DROP VIEW IF EXISTS)"
+        format!(
+            "backups of this database fail while it is so (the dump tool stops at it), and so does every run on a \
+             protected environment, which backs up first. Re-create the view without what is gone, or drop it, by \
+             hand here. {}",
+            crate::db::VIEW_FIX_ELSEWHERE
+        )
     } else {
-        "write a migration that re-creates the view without what is gone (DROP VIEW, then CREATE VIEW), or drops it"
+        "write a migration that re-creates the view without what is gone (DROP VIEW IF EXISTS, then CREATE VIEW), or \
+         drops it"
+            .into()
     };
     Finding {
         kind: FindingKind::BrokenView,
@@ -131,7 +135,7 @@ fn broken_view(v: &crate::db::BrokenView) -> Finding {
         version: None,
         files: Vec::new(),
         message: format!("view {} no longer reads: {}", v.name, v.why),
-        fix: fix.into(),
+        fix,
         remedies: Vec::new(),
     }
 }
@@ -147,7 +151,7 @@ pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<Warning>
         // Which side may move depends on every environment's history, which a run does not read.
         .map(|f| Warning {
             kind: WarningKind::RevisionConflict,
-            message: format!("{}: `check` reads every environment and says which side can move", f.message),
+            message: format!("{}: `check` reads every environment and says what to do", f.message),
         })
         .collect();
     for m in source.migrations.iter().filter(|m| !set.contains(&m.version)) {
@@ -159,6 +163,38 @@ pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<Warning>
                     m.file_name()
                 ),
             });
+        }
+    }
+    out
+}
+
+/// A pending file (applied nowhere) whose sibling in a revision conflict is newer and applied in
+/// another environment: run here in version order, the two would go the other way round from there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderConflict {
+    pub file: String,
+    pub newer: String,
+    /// Where the newer one is applied.
+    pub envs: Vec<String>,
+}
+
+/// The pending files a run here would put in another order than an environment that applied their
+/// newer sibling (`rebase` moves them after it).
+pub fn order_conflicts(source: &Source, applied: &[i64], elsewhere: &Elsewhere) -> Vec<OrderConflict> {
+    let mut children: BTreeMap<&str, Vec<&crate::migration::source::MigrationFile>> = BTreeMap::new();
+    for m in &source.migrations {
+        if let Some(parent) = m.header.revises.as_deref() {
+            children.entry(parent).or_default().push(m);
+        }
+    }
+    let mut out = Vec::new();
+    for kids in children.values().filter(|k| k.len() > 1) {
+        let nowhere = |v: i64| !applied.contains(&v) && !elsewhere.applied.contains_key(&v);
+        for m in kids.iter().filter(|m| nowhere(m.version)) {
+            let newer = kids.iter().filter(|k| k.version > m.version && !applied.contains(&k.version));
+            if let Some((n, envs)) = newer.filter_map(|k| Some((k, elsewhere.applied.get(&k.version)?))).next() {
+                out.push(OrderConflict { file: m.file_name(), newer: n.file_name(), envs: envs.clone() });
+            }
         }
     }
     out
@@ -476,6 +512,8 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
                 }
                 let wheres: Vec<String> = by_place.iter().map(|(place, vs)| format!("{} {place}", list(vs))).collect();
                 let waiting: Vec<String> = pending.iter().map(|m| m.file_name()).collect();
+                let newest_here = applied.iter().max().copied();
+                let behind = pending.iter().any(|m| newest_here.is_some_and(|n| m.version < n));
                 out.push(Finding {
                     kind: FindingKind::SettledConflict,
                     hint: FindingKind::SettledConflict.is_hint(),
@@ -485,12 +523,25 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
                         wheres.join(", ")
                     ),
                     fix: format!(
-                        "nothing to edit: the order they ran in is history there. `up` applies {} here in version \
-                         order (check that the order does not matter); a new migration revises the newest",
-                        list(&waiting)
+                        "nothing to edit: the order they ran in is history there. {}; a new migration revises the \
+                         newest",
+                        if behind {
+                            format!(
+                                "{} {} older than a migration applied here, so only a run out of order applies {} \
+                                 (check that the order does not matter)",
+                                list(&waiting),
+                                if waiting.len() == 1 { "is" } else { "are" },
+                                if waiting.len() == 1 { "it" } else { "them" }
+                            )
+                        } else {
+                            format!(
+                                "`up` applies {} here in version order (check that the order does not matter)",
+                                list(&waiting)
+                            )
+                        }
                     ),
                     files,
-                    remedies: Vec::new(),
+                    remedies: if behind { vec![Remedy::AllowOutOfOrder] } else { Vec::new() },
                 });
                 continue;
             };
@@ -593,5 +644,15 @@ mod tests {
         assert_eq!(moved([1].into()), [(2, "revises a newer migration".to_string())], "3 applied nowhere");
         // Applied here, it ran where it ran: history, not advice.
         assert!(check_files_seen(&source, None, &[1, 2, 3], &elsewhere).is_empty());
+
+        // Each side applied somewhere, the older pending here behind the newer: settled, and only a
+        // run out of order applies it here (a plain `up` would refuse).
+        std::fs::write(d.path().join("2_m.sql"), header(2, "1")).unwrap();
+        let source = Source::load(d.path()).unwrap();
+        let both = Elsewhere { applied: BTreeMap::from([(2, vec!["dev".into()])]), ..Default::default() };
+        let f = check_files_seen(&source, None, &[1, 3], &both);
+        let settled = f.iter().find(|f| f.kind == FindingKind::SettledConflict).unwrap();
+        assert!(settled.hint);
+        assert_eq!(settled.remedies, [Remedy::AllowOutOfOrder]);
     }
 }

@@ -262,7 +262,13 @@ pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], ca
         up(db, m, &actor, &stop).await.map_err(|e| match cancel.is_aborted() {
             // Stopped on the server because a person asked: not a fault of the migration.
             true => Error::new(crate::error::Problem::Cancelled, format!("stopped while replaying {}", m.file_name())),
-            false => Error::failed(format!("replaying {} on a scratch database failed: {}", m.file_name(), e.message)),
+            false => Error::failed(format!(
+                "replaying {} on a scratch database failed: {}\nThe applied migrations must build the schema from \
+                 nothing. If this one was finished by hand (resolved as applied), make its file what was applied \
+                 there, then accept the edit with `repair`",
+                m.file_name(),
+                e.message
+            )),
         })?;
     }
     Ok(())

@@ -227,6 +227,11 @@ async fn settled_elsewhere(
     if !findings.iter().any(|f| f.kind == check::FindingKind::RevisionConflict) {
         return Ok(findings);
     }
+    Ok(again(&read_elsewhere(s, others).await?))
+}
+
+/// What the environments other than `s`'s have applied (those that cannot be read, named).
+async fn read_elsewhere(s: &Session, others: impl FnOnce() -> Result<Envs>) -> Result<check::Elsewhere> {
     let here = s.ws.confirm_name();
     let others: Envs = others()?.into_iter().filter(|(name, _)| *name != here).collect();
     let reads = Reads::histories(others, &[]).await?;
@@ -238,7 +243,42 @@ async fn settled_elsewhere(
         }
         elsewhere.read.push(name);
     }
-    Ok(again(&elsewhere))
+    Ok(elsewhere)
+}
+
+/// Refuses an up that would run two sides of a revision conflict in another order than an
+/// environment that applied the newer side first (`rebase` renumbers the older; out of order, a
+/// person may run them as they are). The others are read only when a side is pending here.
+pub(crate) async fn refuse_order_conflicts(
+    s: &Session,
+    source: &Source,
+    applied: &[db::Applied],
+    others: impl FnOnce() -> Result<Envs>,
+) -> Result<()> {
+    let here: Vec<i64> = applied.iter().map(|a| a.version).collect();
+    if !check::check_files(source, None, &here).iter().any(|f| f.kind == check::FindingKind::RevisionConflict) {
+        return Ok(());
+    }
+    let elsewhere = read_elsewhere(s, others).await?;
+    let Some(c) = check::order_conflicts(source, &here, &elsewhere).into_iter().next() else {
+        return Ok(());
+    };
+    Err(Error::new(
+        Problem::RevisionConflict { file: c.file.clone() },
+        format!(
+            "{} and {} revise the same migration, and {} is applied in {} first: run here in version order, {} \
+             would go before it, the other way round from there. Nothing was run. `rebase` gives {} a version after \
+             it; or apply them as they are, in another order than there",
+            c.file,
+            c.newer,
+            c.newer,
+            c.envs.join(", "),
+            c.file,
+            c.file
+        ),
+    )
+    .with_remedy(Remedy::Rebase)
+    .with_remedy(Remedy::AllowOutOfOrder))
 }
 
 /// Proves every migration's down (from `from` on) on a scratch database beside the environment's,
@@ -307,7 +347,10 @@ pub async fn drift(s: &Session, cancel: &Cancel) -> Result<crate::schema::Compar
             })
         })
         .await?;
-    let versions: Vec<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
+    // In the order they ran here: one applied out of order made its columns in that order.
+    let mut ran: Vec<&db::Applied> = applied.iter().filter(|a| a.success).collect();
+    ran.sort_by_key(|a| (a.installed_on, a.version));
+    let versions: Vec<i64> = ran.iter().map(|a| a.version).collect();
     let (scratch, mut db) = open_scratch(s).await?;
     let made = match verify::replay(db.as_mut(), &source, &versions, cancel).await {
         Ok(()) => db.inspect().await,

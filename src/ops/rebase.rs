@@ -32,6 +32,18 @@ pub struct RebaseOutcome {
     /// Environments left out on purpose (`--skip`) because they could not be read.
     pub skipped: Vec<String>,
     pub dry_run: bool,
+    /// Where settled files are pending, and how a run there applies them.
+    pub settled_pending: Vec<SettledPending>,
+}
+
+/// An environment where files of a settled conflict are pending.
+#[derive(ts_rs::TS, Debug, Clone, serde::Serialize)]
+#[ts(export)]
+pub struct SettledPending {
+    pub env: String,
+    pub files: Vec<String>,
+    /// A newer migration is applied there: only a run out of order applies them.
+    pub out_of_order: bool,
 }
 
 /// Renumbers the migrations in the way of a conflict or out of order to follow the newest one,
@@ -49,11 +61,29 @@ pub async fn rebase(
     let applied = reads.read.iter().flat_map(|(_, (_, rows))| rows.iter().map(|a| a.version)).collect();
     let plan = rebase::plan(&source, &applied, chrono::Utc::now())?;
     refuse_unread(&plan, reads.unread)?;
+    let settled_pending = reads
+        .read
+        .iter()
+        .filter_map(|(env, (_, rows))| {
+            let here: std::collections::BTreeSet<i64> = rows.iter().map(|a| a.version).collect();
+            let waiting: Vec<&MigrationFile> = source
+                .migrations
+                .iter()
+                .filter(|m| plan.settled.contains(&m.file_name()) && !here.contains(&m.version))
+                .collect();
+            let newest = here.iter().max().copied();
+            (!waiting.is_empty()).then(|| SettledPending {
+                env: env.clone(),
+                files: waiting.iter().map(|m| m.file_name()).collect(),
+                out_of_order: waiting.iter().any(|m| newest.is_some_and(|n| m.version < n)),
+            })
+        })
+        .collect();
     let (checked, skipped) = (reads.read.into_iter().map(|(n, _)| n).collect(), reads.skipped);
     if !dry_run {
         rebase::apply(&plan, migrations)?;
     }
-    Ok(RebaseOutcome { plan, checked, skipped, dry_run })
+    Ok(RebaseOutcome { plan, checked, skipped, dry_run, settled_pending })
 }
 
 /// A rebase that renames something refuses while an environment's history is unread: renaming a

@@ -3,7 +3,12 @@
 use super::*;
 
 /// Exactly the SQL a run would send, without running it. (A redo previews its rollback.)
-pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Result<RunReport> {
+pub async fn preview(
+    s: &Session,
+    work: Work,
+    allow_out_of_order: bool,
+    others: impl FnOnce() -> Result<Envs>,
+) -> Result<RunReport> {
     let source = s.source()?;
     let (applied, unreadable) = s
         .reading(|db| {
@@ -15,6 +20,9 @@ pub async fn preview(s: &Session, work: Work, allow_out_of_order: bool) -> Resul
         })
         .await?;
     let up = matches!(work, Work::Up(_));
+    if up && !allow_out_of_order {
+        refuse_order_conflicts(s, &source, &applied, others).await?;
+    }
     let mut report = match work {
         Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
         Work::Down(target) => runner::preview_down(&source, &applied, target, s.ws.target.dialect()),
@@ -110,6 +118,7 @@ pub async fn run(
     cancel: &Cancel,
     on_run: &mut (dyn FnMut(&RunEvent) + Send),
     on_backup: &(dyn Fn(&BackupEvent) + Send + Sync),
+    others: impl FnOnce() -> Result<Envs>,
 ) -> Result<(RunReport, Option<RunReport>)> {
     let confirmed = Confirmation { typed: req.confirm.clone(), lint_acknowledged: req.acknowledge_lint };
     // The name first, before anything connects; the lint errors once it is known what would run.
@@ -158,6 +167,16 @@ pub async fn run(
             Guard::for_run(&s.ws, &findings_of(s, &source, &applies)).enforce(&confirmed)
         };
         if let Err(e) = guarded.await {
+            db.close().await;
+            return Err(e);
+        }
+    }
+    if matches!(req.work, Work::Up(_)) && !req.allow_out_of_order {
+        let refused = match db.applied().await {
+            Ok(applied) => refuse_order_conflicts(s, &source, &applied, others).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = refused {
             db.close().await;
             return Err(e);
         }

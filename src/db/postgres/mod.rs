@@ -190,12 +190,13 @@ impl Postgres {
                     .and_then(|p| char_to_byte(st.sql, p.checked_sub(1)?))
                     .map(|o| st.offset + o)
                     .or(Some(st.offset));
-                let error = migration_error(m, file, body, &e, offset);
+                let mut error = migration_error(m, file, body, &e, offset);
                 if i == 0 {
                     // Nothing ran: take the marker back so the database reads as before.
                     let _ = self.batch(undo_begin).await;
                     return Err(Failure { error, dirty: false });
                 }
+                error.message += &super::ran_before(body, &script.statements[..i], "it runs outside a transaction");
                 return Err(Failure { error, dirty: true });
             }
         }
