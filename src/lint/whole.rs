@@ -296,11 +296,20 @@ pub(super) fn migration(up: &str, down: Option<&str>, d: Dialect, reversible: bo
             _ => Vec::new(),
         })
         .collect();
+    // Objects the up drops before it makes them again: replaced, so the down has the old one to
+    // put back, not a new one to remove.
+    let mut dropped: Vec<(ObjectType, String)> = Vec::new();
     for (piece, s) in &ups {
         let Some(s) = s else { continue };
+        if let Statement::Drop { object_type, names, .. } = s {
+            dropped.extend(names.iter().map(|n| (*object_type, name(n))));
+        }
         for m in made(s) {
             if matches!(&m, Made::Table(t) | Made::Index { table: t, .. } | Made::Column { table: t, .. } if gone.contains(t))
             {
+                continue;
+            }
+            if matches!(&m, Made::Object { kind, name } if dropped.contains(&(*kind, name.clone()))) {
                 continue;
             }
             // An index or a column on a table this up creates goes with the table.
@@ -360,6 +369,11 @@ mod tests {
     #[test]
     fn what_may_have_been_there_before_or_leaves_with_the_up_is_not_asked_of_the_down() {
         let pg = Dialect::Postgres;
+        // A view dropped and made again is replaced: the down puts the old one back.
+        assert!(
+            rules("DROP VIEW v;\nCREATE VIEW v AS SELECT 2;", "DROP VIEW v;\nCREATE VIEW v AS SELECT 1;", pg)
+                .is_empty()
+        );
         // OR REPLACE and IF NOT EXISTS may meet an object that was there already.
         assert!(rules("CREATE OR REPLACE VIEW v AS SELECT 1;", "CREATE OR REPLACE VIEW v AS SELECT 2;", pg).is_empty());
         assert!(rules("CREATE EXTENSION IF NOT EXISTS pgcrypto;", "SELECT 1;", pg).is_empty());
