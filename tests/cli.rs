@@ -128,6 +128,10 @@ async fn drift_is_refused_then_repaired() {
     let o = run(&t, &["history"]);
     assert!(o.stdout.contains("repair") && o.stdout.contains("reason: comment only"), "{}", o.stdout);
     assert_eq!(run(&t, &["repair", "1", "--reason", "again"]).code, 2, "nothing left to repair");
+    // Its page does not say the file is what ran: a repair accepted it.
+    let v = run_json(&t, &["show", "1", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+    assert_eq!(doc["file_state"], "repaired", "{doc}");
 }
 
 #[tokio::test]

@@ -201,6 +201,7 @@ pub(super) async fn show_migration(ctx: &Ctx, version: i64, json: bool) -> Resul
         FileState::NotApplied => "not applied here",
         FileState::Gone => "its file is gone",
         FileState::Matches => "the file matches what was applied",
+        FileState::Repaired => "the file matches the checksum a repair accepted (what ran was the file before it)",
         FileState::Edited => "the file was edited after it was applied",
     };
     println!("{:<10}{matches}", "Checksum");

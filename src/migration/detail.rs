@@ -46,6 +46,8 @@ pub enum FileState {
     NotApplied,
     Gone,
     Matches,
+    /// It matches the checksum a repair accepted: what ran was the file as it was before.
+    Repaired,
     Edited,
 }
 
@@ -90,7 +92,13 @@ pub fn detail(
         file_state: match (file, recorded) {
             (_, None) => FileState::NotApplied,
             (None, Some(_)) => FileState::Gone,
-            (Some(f), Some(a)) if f.checksum == a.checksum => FileState::Matches,
+            (Some(f), Some(a)) if f.checksum == a.checksum => {
+                use crate::db::EventKind as K;
+                match events.iter().find(|e| matches!(e.kind, K::Apply | K::Repair | K::Resolve)).map(|e| e.kind) {
+                    Some(K::Repair) => FileState::Repaired,
+                    _ => FileState::Matches,
+                }
+            }
             _ => FileState::Edited,
         },
         checksum: file.map(|m| hex::encode(&m.checksum)),

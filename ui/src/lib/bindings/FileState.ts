@@ -3,4 +3,4 @@
 /**
  * Whether a migration's file is still what was applied.
  */
-export type FileState = "not_applied" | "gone" | "matches" | "edited";
+export type FileState = "not_applied" | "gone" | "matches" | "repaired" | "edited";
