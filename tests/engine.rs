@@ -445,3 +445,21 @@ on_each_db!(
     lock_serialises_runners,
     cancel_between_migrations
 );
+
+/// PostgreSQL's refusal says what is in the way (its DETAIL), not only that something is.
+#[tokio::test]
+async fn a_postgres_refusal_names_what_depends_on_it() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    t.write(
+        "1_items.sql",
+        "CREATE TABLE items (id INT, name TEXT);\nCREATE VIEW v_items AS SELECT id, name FROM items;",
+    );
+    t.write("2_drop.sql", "ALTER TABLE items DROP COLUMN name;");
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let report = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
+    let e = report.failure.expect("the drop is refused");
+    assert!(e.message.contains("view v_items depends on column name of table items"), "{}", e.message);
+    assert_eq!(t.history().await, vec!["1:true"]);
+    db.close().await;
+}

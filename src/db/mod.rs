@@ -734,6 +734,11 @@ fn tidy_message(db: &dyn sqlx::error::DatabaseError) -> String {
         let first = quoted.lines().next().unwrap_or_default();
         return format!("{}near '{first}'", &msg[..start]);
     }
+    // PostgreSQL's DETAIL says what is in the way ("view v depends on column c of table t"); its
+    // HINT (often "use CASCADE") is left out: that is a decision, not an explanation.
+    if let Some(detail) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().and_then(|pg| pg.detail()) {
+        return format!("{msg} ({})", detail.lines().collect::<Vec<_>>().join("; "));
+    }
     msg.to_string()
 }
 
