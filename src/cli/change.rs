@@ -271,6 +271,11 @@ pub(super) async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()
     }
     let typed = ctx.typed(&Guard::for_history(&s.ws))?;
     println!("{}", ops::resolve(&s, version, applied, ops::Amending::Confirmed(typed.as_deref())).await?);
+    // The history now says what the person said; the schema was not looked at.
+    println!(
+        "The database was not looked at: `{} check --schema` compares it with what the applied migrations make.",
+        ctx.again_to_read()
+    );
     Ok(())
 }
 

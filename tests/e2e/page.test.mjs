@@ -31,7 +31,7 @@ test("a migration's page shows its SQL and events, repairs an edit and rolls it 
     assert.ok(events.some((r) => r.includes('apply') && r.includes('ok')), events.join('\n'));
     await fill(browser, 'Repair reason', 'a comment only');
     await click(browser, 'Repair (accept the edit)');
-    await seeText(browser, 'the file matches what was applied');
+    await seeText(browser, 'the file matches the checksum a repair accepted');
     await seeText(browser, 'a comment only');
 
     // Rolled back from its page: it and the newer one go.
