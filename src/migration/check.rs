@@ -181,14 +181,8 @@ pub struct OrderConflict {
 /// The pending files a run here would put in another order than an environment that applied their
 /// newer sibling (`rebase` moves them after it).
 pub fn order_conflicts(source: &Source, applied: &[i64], elsewhere: &Elsewhere) -> Vec<OrderConflict> {
-    let mut children: BTreeMap<&str, Vec<&crate::migration::source::MigrationFile>> = BTreeMap::new();
-    for m in &source.migrations {
-        if let Some(parent) = m.header.revises.as_deref() {
-            children.entry(parent).or_default().push(m);
-        }
-    }
     let mut out = Vec::new();
-    for kids in children.values().filter(|k| k.len() > 1) {
+    for kids in source.siblings() {
         let nowhere = |v: i64| !applied.contains(&v) && !elsewhere.applied.contains_key(&v);
         for m in kids.iter().filter(|m| nowhere(m.version)) {
             let newer = kids.iter().filter(|k| k.version > m.version && !applied.contains(&k.version));
@@ -546,25 +540,6 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
                 continue;
             };
             let after = kids.iter().filter(|m| m.version != edit.version).map(|m| m.version).max().unwrap_or_default();
-            if edit.version < after {
-                // A header edit alone would chain it after a newer version that runs after it.
-                out.push(Finding {
-                    kind: FindingKind::RevisionConflict,
-                    hint: FindingKind::RevisionConflict.is_hint(),
-                    version: Some(edit.version),
-                    message: format!("revision conflict: {message}"),
-                    fix: format!(
-                        "two branches each added a migration after the same one. {} ({}) must follow {after}, \
-                         which is newer: `rebase` gives it a version after it and re-links its header (editing \
-                         `Revises:` alone would leave it running first)",
-                        edit.file_name(),
-                        if elsewhere.read.is_empty() { "not applied here" } else { "applied in no environment read" },
-                    ),
-                    files,
-                    remedies: vec![Remedy::Rebase],
-                });
-                continue;
-            }
             let (not_applied, caveat) = if elsewhere.read.is_empty() {
                 (
                     "not applied here",
@@ -576,17 +551,29 @@ fn conflicts(source: &Source, applied: &std::collections::HashSet<i64>, elsewher
             } else {
                 ("applied in no environment read", "; `rebase` says whether it can move")
             };
+            let fix = if edit.version < after {
+                // A header edit alone would chain it after a newer version that runs after it.
+                format!(
+                    "two branches each added a migration after the same one. {} ({}) must follow {after}, which is \
+                     newer: `rebase` gives it a version after it and re-links its header (editing `Revises:` alone \
+                     would leave it running first)",
+                    edit.file_name(),
+                    if elsewhere.read.is_empty() { "not applied here" } else { "applied in no environment read" },
+                )
+            } else {
+                format!(
+                    "two branches each added a migration after the same one. Put them in a line: edit the \
+                     `Revises:` of {} ({not_applied}) to {after}, and check that it does not depend on running \
+                     first{caveat}",
+                    edit.file_name()
+                )
+            };
             out.push(Finding {
                 kind: FindingKind::RevisionConflict,
                 hint: FindingKind::RevisionConflict.is_hint(),
                 version: Some(edit.version),
                 message: format!("revision conflict: {message}"),
-                fix: format!(
-                    "two branches each added a migration after the same one. Put them in a line: edit the \
-                     `Revises:` of {} ({not_applied}) to {after}, and check that it does not depend on running \
-                     first{caveat}",
-                    edit.file_name()
-                ),
+                fix,
                 files,
                 remedies: vec![Remedy::Rebase],
             });

@@ -48,14 +48,8 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
 
     // The later side of each conflict (two files revising the same parent); the oldest child, or
     // one already applied, stays.
-    let mut children: BTreeMap<&str, Vec<&MigrationFile>> = BTreeMap::new();
-    for m in &source.migrations {
-        if let Some(parent) = m.header.revises.as_deref() {
-            children.entry(parent).or_default().push(m);
-        }
-    }
     let mut settled = Vec::new();
-    for kids in children.values().filter(|k| k.len() > 1) {
+    for kids in source.siblings() {
         if kids.iter().all(|m| applied.contains(&m.version)) {
             settled.extend(kids.iter().map(|m| m.file_name()));
         }

@@ -410,6 +410,18 @@ impl Source {
     pub fn get(&self, version: i64) -> Option<&MigrationFile> {
         self.migrations.binary_search_by_key(&version, |m| m.version).ok().map(|i| &self.migrations[i])
     }
+
+    /// The files that revise the same migration (their header's `Revises:`), where there are two
+    /// or more: each a revision conflict, in version order.
+    pub fn siblings(&self) -> Vec<Vec<&MigrationFile>> {
+        let mut children: std::collections::BTreeMap<&str, Vec<&MigrationFile>> = Default::default();
+        for m in &self.migrations {
+            if let Some(parent) = m.header.revises.as_deref() {
+                children.entry(parent).or_default().push(m);
+            }
+        }
+        children.into_values().filter(|kids| kids.len() > 1).collect()
+    }
 }
 
 fn read_up(

@@ -256,7 +256,7 @@ pub(crate) async fn refuse_order_conflicts(
     others: impl FnOnce() -> Result<Envs>,
 ) -> Result<()> {
     let here: Vec<i64> = applied.iter().map(|a| a.version).collect();
-    if !check::check_files(source, None, &here).iter().any(|f| f.kind == check::FindingKind::RevisionConflict) {
+    if !source.siblings().iter().any(|kids| kids.iter().any(|m| !here.contains(&m.version))) {
         return Ok(());
     }
     let elsewhere = read_elsewhere(s, others).await?;
