@@ -85,6 +85,10 @@ pub enum Problem {
     /// another environment applied first.
     #[error("{file} would run in another order than elsewhere")]
     RevisionConflict { file: String },
+    /// A person said how a migration left part way ended (`resolve`), and the live schema is not
+    /// what the applied migrations make that way.
+    #[error("the schema is not what resolving {version} says")]
+    NotAsResolved { version: i64 },
     /// A migration failed in this run.
     #[error("migration {version} failed")]
     MigrationFailed { version: i64 },
@@ -141,7 +145,8 @@ impl Problem {
             | Dirty { .. }
             | PartlyRestored { .. }
             | BrokenViews { .. }
-            | RevisionConflict { .. } => ErrorKind::Decision,
+            | RevisionConflict { .. }
+            | NotAsResolved { .. } => ErrorKind::Decision,
             MigrationFailed { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => ErrorKind::Failed,
             LockHeld { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
@@ -217,6 +222,9 @@ pub enum Remedy {
         #[serde(default)]
         in_down: bool,
     },
+    /// The live schema is not what resolving `version` as `outcome` says (or could not be compared):
+    /// a person who knows the differences are not the migration's marks it all the same.
+    ResolveUnchecked { version: i64, outcome: Resolution, in_down: bool },
     /// An applied migration's file was edited on purpose: accept its new checksum, with a reason.
     Repair { version: i64 },
     /// Pending migrations are older than applied ones (two branches merged): run them as they are.

@@ -565,9 +565,13 @@ pub async fn resolve(
     env: &str,
     version: i64,
     applied: bool,
+    unchecked: bool,
     confirm: Option<String>,
 ) -> Result<String> {
-    ops::resolve(&session(state, env)?, version, applied, ops::Amending::Confirmed(confirm.as_deref())).await
+    let s = session(state, env)?;
+    let job = state.start_job();
+    let r = ops::Resolving { version, applied, unchecked };
+    ops::resolve(&s, r, ops::Amending::Confirmed(confirm.as_deref()), &job.cancel).await
 }
 
 /// Every environment of the open project, each a session or why not (a missing password makes

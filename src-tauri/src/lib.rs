@@ -212,9 +212,10 @@ async fn resolve(
     env: String,
     version: i64,
     applied: bool,
+    unchecked: bool,
     confirm: Option<String>,
 ) -> CommandResult<String> {
-    Ok(api::resolve(&state, &env, version, applied, confirm).await?)
+    Ok(api::resolve(&state, &env, version, applied, unchecked, confirm).await?)
 }
 
 /// The environment's schema as the project's first migration; `dry_run` shows it only.

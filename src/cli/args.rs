@@ -394,6 +394,10 @@ pub(super) enum Verb {
         /// You undid the migration's changes by hand (also forgets an applied migration whose file was removed).
         #[arg(long)]
         rolled_back: bool,
+        /// Mark it on your word, without comparing the schema with what the migrations make
+        /// (differences you know are not the migration's, or no scratch database can be made).
+        #[arg(long)]
+        unchecked: bool,
     },
 }
 

@@ -264,18 +264,17 @@ pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> 
     Ok(())
 }
 
-pub(super) async fn resolve(ctx: &Ctx, version: i64, applied: bool) -> Result<()> {
+pub(super) async fn resolve(ctx: &Ctx, r: ops::Resolving) -> Result<()> {
     let s = ctx.session()?;
+    let cancel = ctx.stop_on_signals();
     if asks(ctx, &s) {
-        ops::resolve(&s, version, applied, ops::Amending::Preview).await?;
+        ops::resolve(&s, r, ops::Amending::Preview, &cancel).await?;
     }
     let typed = ctx.typed(&Guard::for_history(&s.ws))?;
-    println!("{}", ops::resolve(&s, version, applied, ops::Amending::Confirmed(typed.as_deref())).await?);
-    // The history now says what the person said; the schema was not looked at.
-    println!(
-        "The database was not looked at: `{} check --schema` compares it with what the applied migrations make.",
-        ctx.again_to_read()
-    );
+    println!("{}", ops::resolve(&s, r, ops::Amending::Confirmed(typed.as_deref()), &cancel).await?);
+    if r.unchecked {
+        println!("`{} check --schema` compares it with what the applied migrations make.", ctx.again_to_read());
+    }
     Ok(())
 }
 

@@ -263,7 +263,9 @@ async fn run(cli: Cli, again: String) -> Result<()> {
             };
             import_verb(&ctx, tool, dir, how, dialect.as_deref()).await
         }
-        Verb::Resolve { version, applied, .. } => resolve(&ctx, *version, *applied).await,
+        Verb::Resolve { version, applied, unchecked, .. } => {
+            resolve(&ctx, ops::Resolving { version: *version, applied: *applied, unchecked: *unchecked }).await
+        }
     }
 }
 
@@ -398,6 +400,13 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
                 .collect();
             format!("Once the database is fixed by hand: {}.", each.join(" or "))
         }
+        Remedy::ResolveUnchecked { version, outcome, .. } => format!(
+            "To mark it all the same, on your word: `{godwit} resolve {version} {} --unchecked`.",
+            match outcome {
+                Resolution::Applied => "--applied",
+                Resolution::RolledBack => "--rolled-back",
+            }
+        ),
         Remedy::Repair { version } => {
             format!("To accept the edit: `{godwit} repair {version} --reason \"why it was edited\"`.")
         }

@@ -245,6 +245,26 @@ fn fails(step: Step, e: Error) -> Outcome {
 /// Applies, on `db` (a scratch database), the migrations `versions` names, in order: the schema
 /// the environment's applied migrations make. Refuses when one of them has no file.
 pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], cancel: &Cancel) -> Result<()> {
+    replay_as(db, source, versions, cancel, |m, e| {
+        Error::failed(format!(
+            "replaying {} on a scratch database failed: {}\nThe applied migrations must build the schema from \
+             nothing. If this one was finished by hand (resolved as applied), make its file what was applied \
+             there, then accept the edit with `repair`",
+            m.file_name(),
+            e.message
+        ))
+    })
+    .await
+}
+
+/// `replay`, a migration's failure said by `failed`.
+pub async fn replay_as(
+    db: &mut dyn Database,
+    source: &Source,
+    versions: &[i64],
+    cancel: &Cancel,
+    failed: impl Fn(&MigrationFile, Error) -> Error,
+) -> Result<()> {
     db.ensure_tables().await?;
     let actor = db::actor();
     let interrupter = db.interrupter().await.ok();
@@ -262,13 +282,7 @@ pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], ca
         up(db, m, &actor, &stop).await.map_err(|e| match cancel.is_aborted() {
             // Stopped on the server because a person asked: not a fault of the migration.
             true => Error::new(crate::error::Problem::Cancelled, format!("stopped while replaying {}", m.file_name())),
-            false => Error::failed(format!(
-                "replaying {} on a scratch database failed: {}\nThe applied migrations must build the schema from \
-                 nothing. If this one was finished by hand (resolved as applied), make its file what was applied \
-                 there, then accept the edit with `repair`",
-                m.file_name(),
-                e.message
-            )),
+            false => failed(m, e),
         })?;
     }
     Ok(())

@@ -57,32 +57,18 @@ pub async fn baseline(
     let (made, version, _) = built_by(s, &file, &sql, false, cancel).await?;
     let changes = crate::schema::diff(&made, &live);
     if !changes.is_empty() {
-        let listed: Vec<String> = changes
-            .iter()
-            .take(5)
-            .map(|c| {
-                let here = match c.what() {
-                    "added" => "only here",
-                    "removed" => "missing here",
-                    _ => "different here",
-                };
-                format!("{} {}: {here}", c.kind.as_str(), c.name)
-            })
-            .collect();
-        let more = if changes.len() > 5 { "; …" } else { "" };
+        let listed = crate::schema::listed(&changes);
         return Err(Error::new(
             Problem::SchemaMismatch,
             if written {
                 format!(
                     "the baseline written from {label}'s schema does not make it again on a scratch database \
-                 ({}{more}): nothing was written or recorded.",
-                    listed.join("; ")
+                 ({listed}): nothing was written or recorded."
                 )
             } else {
                 format!(
-                    "{label}'s schema is not what {file} makes ({}{more}): nothing was recorded. Bring it in line by \
-                 hand first.",
-                    listed.join("; ")
+                    "{label}'s schema is not what {file} makes ({listed}): nothing was recorded. Bring it in line by \
+                 hand first."
                 )
             },
         ));

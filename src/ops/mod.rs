@@ -28,6 +28,7 @@ mod backups;
 mod baseline;
 mod import;
 mod rebase;
+mod resolve;
 mod run;
 mod squash;
 
@@ -35,6 +36,7 @@ pub use backups::*;
 pub use baseline::*;
 pub use import::*;
 pub use rebase::*;
+pub use resolve::*;
 pub use run::*;
 pub use squash::*;
 

@@ -287,7 +287,7 @@ pub enum Amending<'a> {
 }
 
 impl Amending<'_> {
-    fn dry_run(self, s: &Session) -> Result<bool> {
+    pub(super) fn dry_run(self, s: &Session) -> Result<bool> {
         match self {
             Amending::Preview => Ok(true),
             Amending::Confirmed(confirm) => {
@@ -304,16 +304,6 @@ pub async fn repair(s: &Session, version: i64, reason: &str, how: Amending<'_>) 
     let source = s.source()?;
     let mut db = s.open(false).await?;
     let r = crate::migration::amend::repair(db.as_mut(), &source, version, reason, s.lock_timeout, dry_run).await;
-    db.close().await;
-    r
-}
-
-/// Clears a failed migration after a person fixed the database by hand.
-pub async fn resolve(s: &Session, version: i64, applied: bool, how: Amending<'_>) -> Result<String> {
-    let dry_run = how.dry_run(s)?;
-    let source = s.source()?;
-    let mut db = s.open(false).await?;
-    let r = crate::migration::amend::resolve(db.as_mut(), &source, version, applied, s.lock_timeout, dry_run).await;
     db.close().await;
     r
 }

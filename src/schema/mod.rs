@@ -183,6 +183,27 @@ pub fn diff(a: &Schema, b: &Schema) -> Vec<Change> {
         .collect()
 }
 
+/// The first few of `changes` in words, seen from their `after` side ("only here": in it alone),
+/// for a message.
+pub fn listed(changes: &[Change]) -> String {
+    let mut each: Vec<String> = changes
+        .iter()
+        .take(5)
+        .map(|c| {
+            let here = match c.what() {
+                "added" => "only here",
+                "removed" => "missing here",
+                _ => "different here",
+            };
+            format!("{} {}: {here}", c.kind.as_str(), c.name)
+        })
+        .collect();
+    if changes.len() > 5 {
+        each.push("…".into());
+    }
+    each.join("; ")
+}
+
 /// `diff`, with other migration tools' history tables (and their keys and indexes) set apart.
 pub fn compare(a: &Schema, b: &Schema) -> Compared {
     bookkeeping::set_apart(diff(a, b))

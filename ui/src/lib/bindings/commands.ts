@@ -68,7 +68,7 @@ export const commands = {
   fleetRun: (req: FleetRunRequest, onEvent: (e: AppEvent) => void) => streaming<FleetReport, AppEvent>('fleet_run', { req }, onEvent),
   cancel: (job: number) => invoke<boolean>('cancel', { job }),
   repair: (env: string, version: number, reason: string, confirm: string | null) => invoke<string>('repair', { env, version, reason, confirm }),
-  resolve: (env: string, version: number, applied: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, confirm }),
+  resolve: (env: string, version: number, applied: boolean, unchecked: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, unchecked, confirm }),
   baseline: (env: string, dryRun: boolean, confirm: string | null) => invoke<BaselineOutcome>('baseline', { env, dryRun, confirm }),
   squash: (env: string, to: number, dryRun: boolean, schemaOnly: boolean, skip: Array<string>) => invoke<SquashOutcome>('squash', { env, to, dryRun, schemaOnly, skip }),
   importCode: (tool: ImportTool, from: string, python: string | null) => invoke<CodeToRun | null>('import_code', { tool, from, python }),
