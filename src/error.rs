@@ -89,6 +89,10 @@ pub enum Problem {
     /// what the applied migrations make that way.
     #[error("the schema is not what resolving {version} says")]
     NotAsResolved { version: i64 },
+    /// An applied migration's file was edited so that it makes something else than the database
+    /// has (`repair` refused).
+    #[error("the edited migration {version} makes another schema")]
+    EditChangesSchema { version: i64 },
     /// A migration failed in this run.
     #[error("migration {version} failed")]
     MigrationFailed { version: i64 },
@@ -146,7 +150,8 @@ impl Problem {
             | PartlyRestored { .. }
             | BrokenViews { .. }
             | RevisionConflict { .. }
-            | NotAsResolved { .. } => ErrorKind::Decision,
+            | NotAsResolved { .. }
+            | EditChangesSchema { .. } => ErrorKind::Decision,
             MigrationFailed { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => ErrorKind::Failed,
             LockHeld { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
@@ -227,6 +232,13 @@ pub enum Remedy {
     ResolveUnchecked { version: i64, outcome: Resolution, in_down: bool },
     /// An applied migration's file was edited on purpose: accept its new checksum, with a reason.
     Repair { version: i64 },
+    /// The edited file makes something else than the database has (or could not be compared): a
+    /// person who knows accepts it all the same.
+    RepairUnchecked {
+        version: i64,
+        /// Why it was edited, as the person gave it.
+        reason: String,
+    },
     /// Pending migrations are older than applied ones (two branches merged): run them as they are.
     AllowOutOfOrder,
     /// A migration failed and changed nothing: fix its file and apply again; the `kept` migrations

@@ -903,9 +903,17 @@ async fn check_reads_the_other_environments_before_calling_a_conflict_a_problem(
     let f = ops::check(&session_in(&staging, &dev), envs).await.unwrap();
     assert_eq!(kinds(&f), [(K::SettledConflict, Some(3))], "{f:?}");
     assert!(f.iter().all(|f| f.kind.is_hint()));
-    // Status counts what check reports.
+    // Status counts what check reports, and a run's preview warns of no settled conflict (trial 13).
     let st = ops::status(&session_in(&staging, &dev), envs).await.unwrap();
     assert_eq!(kinds(&st.findings), kinds(&f));
+    use godwit::migration::runner::Work;
+    let conflict_warnings = |r: &godwit::migration::runner::RunReport| {
+        r.warnings.iter().filter(|w| w.kind == godwit::event::WarningKind::RevisionConflict).count()
+    };
+    let p = ops::preview(&session_in(&staging, &dev), Work::Up(None), false, envs).await.unwrap();
+    assert_eq!(conflict_warnings(&p), 0, "{:?}", p.warnings);
+    let p = ops::preview(&session_in(&staging, &dev), Work::Up(None), false, || Ok(Vec::new())).await.unwrap();
+    assert_eq!(conflict_warnings(&p), 1, "nothing read elsewhere: still a warning");
     // Nothing read elsewhere (no other environment): the conflict stays a problem here.
     let f = ops::check(&session_in(&staging, &dev), || Ok(Vec::new())).await.unwrap();
     assert_eq!(kinds(&f), [(K::RevisionConflict, Some(3))]);

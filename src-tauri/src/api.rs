@@ -555,9 +555,13 @@ pub async fn repair(
     env: &str,
     version: i64,
     reason: &str,
+    unchecked: bool,
     confirm: Option<String>,
 ) -> Result<String> {
-    ops::repair(&session(state, env)?, version, reason, ops::Amending::Confirmed(confirm.as_deref())).await
+    let s = session(state, env)?;
+    let job = state.start_job();
+    let r = ops::Repairing { version, reason, unchecked };
+    ops::repair(&s, r, ops::Amending::Confirmed(confirm.as_deref()), &job.cancel).await
 }
 
 pub async fn resolve(

@@ -201,9 +201,10 @@ async fn repair(
     env: String,
     version: i64,
     reason: String,
+    unchecked: bool,
     confirm: Option<String>,
 ) -> CommandResult<String> {
-    Ok(api::repair(&state, &env, version, &reason, confirm).await?)
+    Ok(api::repair(&state, &env, version, &reason, unchecked, confirm).await?)
 }
 
 #[tauri::command]

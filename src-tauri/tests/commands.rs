@@ -237,11 +237,19 @@ async fn mariadb_every_screen() {
     assert_eq!(s.migrations[0].applied_by.as_deref(), Some(godwit::db::actor().as_str()));
     assert_eq!(api::history(&state, "maria", 10).await.unwrap().len(), 3);
 
-    // Check finds an edited file; its repair (as the Check screen does it) clears it.
+    // Check finds an edited file. Its repair (as the Check screen does it) is refused while the
+    // edit changes what the file makes; accepted on the person's word, it clears it.
     std::fs::write(dir.path().join("migrations/2_t2.up.sql"), "CREATE TABLE t2 (id BIGINT);").unwrap();
     let checks = api::check(&state, "maria").await.unwrap();
     assert_eq!(checks.len(), 1, "{checks:?}");
-    api::repair(&state, "maria", 2, "widened on purpose", None).await.unwrap();
+    let e = api::repair(&state, "maria", 2, "widened on purpose", false, None).await.unwrap_err();
+    assert_eq!(e.problem, godwit::error::Problem::EditChangesSchema { version: 2 });
+    assert_eq!(
+        e.remedies,
+        [godwit::error::Remedy::RepairUnchecked { version: 2, reason: "widened on purpose".into() }]
+    );
+    assert_eq!(api::check(&state, "maria").await.unwrap().len(), 1, "nothing was accepted");
+    api::repair(&state, "maria", 2, "widened on purpose", true, None).await.unwrap();
     assert!(api::check(&state, "maria").await.unwrap().is_empty());
 
     let mut params = std::collections::BTreeMap::new();

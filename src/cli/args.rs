@@ -379,9 +379,13 @@ pub(super) enum Verb {
     Repair {
         /// The applied migration whose edited file to accept.
         version: i64,
-        /// Why, for the log.
+        /// Why it was edited, for the log (asked for at a terminal when left out).
         #[arg(long)]
-        reason: String,
+        reason: Option<String>,
+        /// Accept it on your word, without comparing what the edited file makes with the database
+        /// (an edit you know changes it, or no scratch database can be made).
+        #[arg(long)]
+        unchecked: bool,
     },
     /// Clear a failed migration after fixing the database by hand.
     #[command(group(clap::ArgGroup::new("how").required(true).args(["applied", "rolled_back"])))]

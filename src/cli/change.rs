@@ -253,14 +253,30 @@ pub(super) async fn redo(ctx: &Ctx, acknowledge_lint: bool) -> Result<()> {
     run_and_finish(ctx, ops::RunRequest { acknowledge_lint, ..ops::RunRequest::new(Work::Redo) }).await
 }
 
-pub(super) async fn repair(ctx: &Ctx, version: i64, reason: &str) -> Result<()> {
+pub(super) async fn repair(ctx: &Ctx, version: i64, reason: Option<&str>, unchecked: bool) -> Result<()> {
     let s = ctx.session()?;
+    let reason = match reason {
+        Some(r) => r.to_string(),
+        None if std::io::stdin().is_terminal() => {
+            super::prompt(&format!("Why was migration {version} edited? (for the log) "))?
+        }
+        None => {
+            return Err(Error::input(format!(
+                "say why migration {version} was edited, for the log: --reason TEXT (there is no terminal to ask at)"
+            )));
+        }
+    };
+    let r = ops::Repairing { version, reason: &reason, unchecked };
+    let cancel = ctx.stop_on_signals();
     // Where a name would be asked, what is wrong with the request is said first.
     if asks(ctx, &s) {
-        ops::repair(&s, version, reason, ops::Amending::Preview).await?;
+        ops::repair(&s, r, ops::Amending::Preview, &cancel).await?;
     }
     let typed = ctx.typed(&Guard::for_history(&s.ws))?;
-    println!("{}", ops::repair(&s, version, reason, ops::Amending::Confirmed(typed.as_deref())).await?);
+    println!("{}", ops::repair(&s, r, ops::Amending::Confirmed(typed.as_deref()), &cancel).await?);
+    if unchecked {
+        println!("`{} check --schema` compares it with what the applied migrations make.", ctx.again_to_read());
+    }
     Ok(())
 }
 

@@ -245,7 +245,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::Drift { json } => drift(&ctx, None, json.json).await,
         Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,
         Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,
-        Verb::Repair { version, reason } => repair(&ctx, *version, reason).await,
+        Verb::Repair { version, reason, unchecked } => repair(&ctx, *version, reason.as_deref(), *unchecked).await,
         Verb::Squash { to, dry_run, skip, schema_only, json } => {
             let req = ops::SquashRequest { to: *to, dry_run: *dry_run, skip: skip.clone(), schema_only: *schema_only };
             squash_verb(&ctx, &req, json.json).await
@@ -400,6 +400,10 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
                 .collect();
             format!("Once the database is fixed by hand: {}.", each.join(" or "))
         }
+        Remedy::RepairUnchecked { version, reason } => format!(
+            "To accept it all the same, on your word: `{godwit} repair {version} --reason {} --unchecked`.",
+            shell_quote(reason)
+        ),
         Remedy::ResolveUnchecked { version, outcome, .. } => format!(
             "To mark it all the same, on your word: `{godwit} resolve {version} {} --unchecked`.",
             match outcome {
@@ -408,7 +412,7 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
             }
         ),
         Remedy::Repair { version } => {
-            format!("To accept the edit: `{godwit} repair {version} --reason \"why it was edited\"`.")
+            format!("To accept the edit (it asks why, for the log): `{godwit} repair {version}`.")
         }
         Remedy::AllowOutOfOrder => format!("To apply them as they are: `{godwit} up --allow-out-of-order`."),
         Remedy::FixAndApply { file, kept } => format!(

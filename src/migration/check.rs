@@ -142,10 +142,11 @@ fn broken_view(v: &crate::db::BrokenView) -> Finding {
 
 /// What a run should warn about before it starts, in words: revision conflicts among the files, and
 /// pending migrations whose up has no statement (recorded as applied, changing nothing).
-pub fn warnings(source: &Source, applied: &[crate::db::Applied]) -> Vec<Warning> {
+pub fn warnings(source: &Source, applied: &[crate::db::Applied], elsewhere: &Elsewhere) -> Vec<Warning> {
     let versions: Vec<i64> = applied.iter().map(|a| a.version).collect();
     let set: std::collections::HashSet<i64> = versions.iter().copied().collect();
-    let mut out: Vec<Warning> = check_files(source, None, &versions)
+    // A conflict every side of which is applied somewhere is settled: no warning.
+    let mut out: Vec<Warning> = check_files_seen(source, None, &versions, elsewhere)
         .into_iter()
         .filter(|f| f.kind == FindingKind::RevisionConflict)
         // Which side may move depends on every environment's history, which a run does not read.

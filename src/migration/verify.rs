@@ -130,30 +130,43 @@ pub async fn verify(
 /// statements (a `CREATE TABLE … AS` fills only the table it makes), and MySQL's `ALTER IGNORE`,
 /// which deletes duplicates.
 fn may_change_rows(sql: &str, dialect: crate::syntax::Dialect) -> bool {
-    let Ok(statements) = crate::syntax::split::split(sql, dialect) else { return true };
-    statements.iter().any(|s| {
-        let words = crate::syntax::words::leading(s.sql, 2);
-        let first = words.first().map(String::as_str).unwrap_or_default();
-        let schema_only = matches!(
-            first,
-            "CREATE"
-                | "ALTER"
-                | "DROP"
-                | "COMMENT"
-                | "GRANT"
-                | "REVOKE"
-                | "SET"
-                | "RESET"
-                | "BEGIN"
-                | "COMMIT"
-                | "START"
-                | "END"
-                | "ANALYZE"
-                | "REINDEX"
-                | "RENAME"
-        );
-        !schema_only || (first == "ALTER" && words.get(1).is_some_and(|w| w == "IGNORE"))
-    })
+    match crate::syntax::split::split(sql, dialect) {
+        Ok(statements) => statements.iter().any(|s| writes_rows(s.sql)),
+        Err(_) => true,
+    }
+}
+
+/// The lines of the statements in `sql` that may write rows (all of them where it cannot be split).
+pub fn row_writing_lines(sql: &str, dialect: crate::syntax::Dialect) -> Vec<usize> {
+    match crate::syntax::split::split(sql, dialect) {
+        Ok(statements) => statements.iter().filter(|s| writes_rows(s.sql)).map(|s| s.line).collect(),
+        Err(_) => vec![1],
+    }
+}
+
+/// Whether a statement may write rows: anything but schema changes and session settings.
+fn writes_rows(sql: &str) -> bool {
+    let words = crate::syntax::words::leading(sql, 2);
+    let first = words.first().map(String::as_str).unwrap_or_default();
+    let schema_only = matches!(
+        first,
+        "CREATE"
+            | "ALTER"
+            | "DROP"
+            | "COMMENT"
+            | "GRANT"
+            | "REVOKE"
+            | "SET"
+            | "RESET"
+            | "BEGIN"
+            | "COMMIT"
+            | "START"
+            | "END"
+            | "ANALYZE"
+            | "REINDEX"
+            | "RENAME"
+    );
+    !schema_only || (first == "ALTER" && words.get(1).is_some_and(|w| w == "IGNORE"))
 }
 
 /// One migration's outcome, and whether verifying must stop there (the schema the next one would

@@ -24,19 +24,19 @@ use crate::migration::verify;
 use crate::project::{self, Workspace};
 use crate::syntax::Dialect;
 
+mod amend;
 mod backups;
 mod baseline;
 mod import;
 mod rebase;
-mod resolve;
 mod run;
 mod squash;
 
+pub use amend::*;
 pub use backups::*;
 pub use baseline::*;
 pub use import::*;
 pub use rebase::*;
-pub use resolve::*;
 pub use run::*;
 pub use squash::*;
 
@@ -250,20 +250,21 @@ async fn read_elsewhere(s: &Session, others: impl FnOnce() -> Result<Envs>) -> R
 
 /// Refuses an up that would run two sides of a revision conflict in another order than an
 /// environment that applied the newer side first (`rebase` renumbers the older; out of order, a
-/// person may run them as they are). The others are read only when a side is pending here.
+/// person may run them as they are). The others are read only when a side is pending here; what
+/// they applied is returned (nothing, where they were not read), so a settled conflict is no warning.
 pub(crate) async fn refuse_order_conflicts(
     s: &Session,
     source: &Source,
     applied: &[db::Applied],
     others: impl FnOnce() -> Result<Envs>,
-) -> Result<()> {
+) -> Result<check::Elsewhere> {
     let here: Vec<i64> = applied.iter().map(|a| a.version).collect();
     if !source.siblings().iter().any(|kids| kids.iter().any(|m| !here.contains(&m.version))) {
-        return Ok(());
+        return Ok(check::Elsewhere::default());
     }
     let elsewhere = read_elsewhere(s, others).await?;
     let Some(c) = check::order_conflicts(source, &here, &elsewhere).into_iter().next() else {
-        return Ok(());
+        return Ok(elsewhere);
     };
     Err(Error::new(
         Problem::RevisionConflict { file: c.file.clone() },

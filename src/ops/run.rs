@@ -20,9 +20,10 @@ pub async fn preview(
         })
         .await?;
     let up = matches!(work, Work::Up(_));
-    if up && !allow_out_of_order {
-        refuse_order_conflicts(s, &source, &applied, others).await?;
-    }
+    let elsewhere = match up && !allow_out_of_order {
+        true => refuse_order_conflicts(s, &source, &applied, others).await?,
+        false => check::Elsewhere::default(),
+    };
     let mut report = match work {
         Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
         Work::Down(target) => runner::preview_down(&source, &applied, target, s.ws.target.dialect()),
@@ -33,7 +34,7 @@ pub async fn preview(
     runner::scripts(&report.planned, s.ws.target.dialect())?;
     report.database = s.ws.target.display();
     if up {
-        report.warnings = check::warnings(&source, &applied);
+        report.warnings = check::warnings(&source, &applied, &elsewhere);
     }
     // What a run applies is linted: an up's pending ones, a redo's one applied again.
     if up || matches!(work, Work::Redo) {
@@ -171,17 +172,21 @@ pub async fn run(
             return Err(e);
         }
     }
+    let mut elsewhere = check::Elsewhere::default();
     if matches!(req.work, Work::Up(_)) && !req.allow_out_of_order {
         let refused = match db.applied().await {
             Ok(applied) => refuse_order_conflicts(s, &source, &applied, others).await,
             Err(e) => Err(e),
         };
-        if let Err(e) = refused {
-            db.close().await;
-            return Err(e);
+        match refused {
+            Ok(read) => elsewhere = read,
+            Err(e) => {
+                db.close().await;
+                return Err(e);
+            }
         }
     }
-    let result = run_on(s, db.as_mut(), &source, req.work, &opts, &mut first, on_run).await;
+    let result = run_on(s, db.as_mut(), &source, req.work, &opts, &mut first, &elsewhere, on_run).await;
     // Bounded: over a connection the server stopped answering, a polite close would wait for ever.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), db.close()).await;
     let (mut report, mut then) = result?;
@@ -203,6 +208,7 @@ pub async fn run(
 
 /// The run itself on an open connection: the warnings before it, the migrations, and the schema
 /// file after it.
+#[allow(clippy::too_many_arguments)] // each is the caller's, read once here
 async fn run_on(
     s: &Session,
     db: &mut dyn Database,
@@ -210,10 +216,11 @@ async fn run_on(
     work: Work,
     opts: &RunOptions,
     first: &mut BackupFirst<'_>,
+    elsewhere: &check::Elsewhere,
     on_run: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<(RunReport, Option<RunReport>)> {
     let warnings = match work {
-        Work::Up(_) => check::warnings(source, &db.applied().await?),
+        Work::Up(_) => check::warnings(source, &db.applied().await?, elsewhere),
         _ => Vec::new(),
     };
     for w in &warnings {
@@ -296,14 +303,4 @@ impl Amending<'_> {
             }
         }
     }
-}
-
-/// Accepts the edited file of an applied migration (a protected environment asks for its name).
-pub async fn repair(s: &Session, version: i64, reason: &str, how: Amending<'_>) -> Result<String> {
-    let dry_run = how.dry_run(s)?;
-    let source = s.source()?;
-    let mut db = s.open(false).await?;
-    let r = crate::migration::amend::repair(db.as_mut(), &source, version, reason, s.lock_timeout, dry_run).await;
-    db.close().await;
-    r
 }

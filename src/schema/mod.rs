@@ -184,16 +184,21 @@ pub fn diff(a: &Schema, b: &Schema) -> Vec<Change> {
 }
 
 /// The first few of `changes` in words, seen from their `after` side ("only here": in it alone),
-/// for a message.
+/// for a message; a changed object names the lines that differ (a table's columns, say).
 pub fn listed(changes: &[Change]) -> String {
     let mut each: Vec<String> = changes
         .iter()
         .take(5)
         .map(|c| {
-            let here = match c.what() {
-                "added" => "only here",
-                "removed" => "missing here",
-                _ => "different here",
+            let here = match (&c.before, &c.after) {
+                (None, _) => "only here".to_string(),
+                (_, None) => "missing here".to_string(),
+                (Some(made), Some(here)) => match (only_in(here, made), only_in(made, here)) {
+                    (h, m) if h.is_empty() && m.is_empty() => "different here".to_string(),
+                    (h, m) if m.is_empty() => format!("here also `{h}`"),
+                    (h, m) if h.is_empty() => format!("here without `{m}`"),
+                    (h, m) => format!("`{h}` here, not `{m}`"),
+                },
             };
             format!("{} {}: {here}", c.kind.as_str(), c.name)
         })
@@ -202,6 +207,19 @@ pub fn listed(changes: &[Change]) -> String {
         each.push("…".into());
     }
     each.join("; ")
+}
+
+/// The first lines of `a` that `b` does not have, shortened, for `listed`.
+fn only_in(a: &str, b: &str) -> String {
+    let theirs: Vec<&str> = b.lines().map(str::trim).collect();
+    let mine: Vec<&str> = a.lines().map(str::trim).filter(|l| !l.is_empty() && !theirs.contains(l)).collect();
+    let mut text = mine.iter().take(2).copied().collect::<Vec<_>>().join(", ");
+    if text.chars().count() > 100 {
+        text = text.chars().take(99).collect::<String>() + "…";
+    } else if mine.len() > 2 {
+        text.push_str(", …");
+    }
+    text
 }
 
 /// `diff`, with other migration tools' history tables (and their keys and indexes) set apart.
@@ -234,5 +252,15 @@ mod tests {
         let seen: Vec<(&str, &str, &str)> = d.iter().map(|c| (c.kind.as_str(), c.name.as_str(), c.what())).collect();
         assert_eq!(seen, [("index", "t.t_name", "removed"), ("view", "v", "changed"), ("function", "f()", "added")]);
         assert!(diff(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn a_changed_object_is_listed_with_its_lines_that_differ() {
+        let made = schema(&[("table", "t", "id integer\nname varchar(50)"), ("table", "u", "id integer")]);
+        let here = schema(&[("table", "t", "id integer\nname varchar(100)"), ("table", "u", "id integer\nextra text")]);
+        assert_eq!(
+            listed(&diff(&made, &here)),
+            "table t: `name varchar(100)` here, not `name varchar(50)`; table u: here also `extra text`"
+        );
     }
 }

@@ -5,7 +5,7 @@ import type { Named } from "./Named";
  * The situation an error names. Tests, the CLI's exit code and the app's branches follow from it;
  * the message says the same in words.
  */
-export type Problem = { "problem": "input" } | { "problem": "bad_file" } | { "problem": "not_found", what: Named, } | { "problem": "wrong_dialect" } | { "problem": "schema_mismatch" } | { "problem": "io", path: string, } | { "problem": "drift", version: number, } | { "problem": "missing_file", version: number, } | { "problem": "out_of_order" } | { "problem": "dirty", version: number, } | { "problem": "partly_restored", backup: string, } | { "problem": "broken_views", views: Array<string>, } | { "problem": "revision_conflict", file: string, } | { "problem": "not_as_resolved", version: number, } | { "problem": "migration_failed", version: number, } | { "problem": "plan_changed" } | { "problem": "lock_held", 
+export type Problem = { "problem": "input" } | { "problem": "bad_file" } | { "problem": "not_found", what: Named, } | { "problem": "wrong_dialect" } | { "problem": "schema_mismatch" } | { "problem": "io", path: string, } | { "problem": "drift", version: number, } | { "problem": "missing_file", version: number, } | { "problem": "out_of_order" } | { "problem": "dirty", version: number, } | { "problem": "partly_restored", backup: string, } | { "problem": "broken_views", views: Array<string>, } | { "problem": "revision_conflict", file: string, } | { "problem": "not_as_resolved", version: number, } | { "problem": "edit_changes_schema", version: number, } | { "problem": "migration_failed", version: number, } | { "problem": "plan_changed" } | { "problem": "lock_held", 
 /**
  * Who holds it, when the server says.
  */

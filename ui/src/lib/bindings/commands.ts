@@ -67,7 +67,7 @@ export const commands = {
   runMigrations: (req: RunRequest, onEvent: (e: AppEvent) => void) => streaming<RunReport, AppEvent>('run_migrations', { req }, onEvent),
   fleetRun: (req: FleetRunRequest, onEvent: (e: AppEvent) => void) => streaming<FleetReport, AppEvent>('fleet_run', { req }, onEvent),
   cancel: (job: number) => invoke<boolean>('cancel', { job }),
-  repair: (env: string, version: number, reason: string, confirm: string | null) => invoke<string>('repair', { env, version, reason, confirm }),
+  repair: (env: string, version: number, reason: string, unchecked: boolean, confirm: string | null) => invoke<string>('repair', { env, version, reason, unchecked, confirm }),
   resolve: (env: string, version: number, applied: boolean, unchecked: boolean, confirm: string | null) => invoke<string>('resolve', { env, version, applied, unchecked, confirm }),
   baseline: (env: string, dryRun: boolean, confirm: string | null) => invoke<BaselineOutcome>('baseline', { env, dryRun, confirm }),
   squash: (env: string, to: number, dryRun: boolean, schemaOnly: boolean, skip: Array<string>) => invoke<SquashOutcome>('squash', { env, to, dryRun, schemaOnly, skip }),
