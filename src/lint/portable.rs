@@ -24,6 +24,7 @@ pub(super) const RULES: &[&str] = &[
     "ban-truncate",
     "ban-drop-database",
     "mysql-drop-index-needs-table",
+    "mysql-partial-index",
     "postgres-only",
 ];
 
@@ -181,6 +182,15 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
                     );
                 }
             }
+            // MySQL has no partial indexes: the statement fails there.
+            Statement::CreateIndex(i) if dialect == Dialect::MySql && i.predicate.is_some() => out.push(
+                "mysql-partial-index",
+                Severity::Error,
+                Some(&name(&i.table_name)),
+                "MySQL has no partial indexes (CREATE INDEX … WHERE): this statement fails".into(),
+                "index the whole column on MySQL (its own up in the migrations folder's mysql/ folder, where other \
+                 databases run the same file), or keep the partial index to PostgreSQL and SQLite",
+            ),
             // MySQL names an index within its table: without `ON table` the statement fails (in a
             // down too, where it would stop a rollback).
             Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, names, table: None, .. }
@@ -520,6 +530,14 @@ mod tests {
 
     fn has(sql: &str, d: Dialect, rule: &str) -> bool {
         rules(sql, d).iter().any(|(r, _)| r == rule)
+    }
+
+    #[test]
+    fn a_partial_index_is_an_error_on_mysql_only() {
+        let sql = "CREATE INDEX posts_published ON posts (user_id) WHERE published;";
+        assert_eq!(rules(sql, Dialect::MySql), [("mysql-partial-index".to_string(), Severity::Error)]);
+        assert!(!has(sql, Dialect::Sqlite, "mysql-partial-index"));
+        assert!(!has("CREATE INDEX i ON t (a);", Dialect::MySql, "mysql-partial-index"));
     }
 
     #[test]
