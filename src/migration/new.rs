@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::migration::source::Source;
+use crate::migration::source::{Source, SourceProblem};
 use crate::sqlx_config::{MigrationType, SqlxConfig, Versioning};
 
 /// What to write into a new migration.
@@ -99,7 +99,12 @@ pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec
     fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, &e))?;
     let _guard = crate::fslock::lock(&crate::fslock::private_path(dir, "new")?)?;
     let source = Source::load(dir)?;
-    let newest = source.migrations.iter().map(|m| m.version).max();
+    // Two files at one version (a merge) are still the newest: the new file follows them.
+    let duplicated = source.problems.iter().filter_map(|p| match p {
+        SourceProblem::DuplicateVersion { version, .. } => Some(*version),
+        _ => None,
+    });
+    let newest = source.migrations.iter().map(|m| m.version).chain(duplicated).max();
     // Any version taken by any file, including broken ones, counts as taken.
     let taken = fs::read_dir(dir)
         .map_err(|e| Error::input(format!("cannot list {}: {e}", dir.display())))?
@@ -180,6 +185,18 @@ mod tests {
         assert_eq!(s.migrations[1].header.revises.as_deref(), Some("20240201145745"));
         assert_eq!(s.migrations[1].header.revision_id.as_deref(), Some("20240201145746"));
         assert!(s.migrations[1].sql.starts_with("-- add email\n"));
+    }
+
+    #[test]
+    fn a_version_two_files_share_is_what_a_new_one_revises() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["1_a.sql", "5_ours.sql", "5_theirs.sql"] {
+            fs::write(d.path().join(f), "SELECT 1;").unwrap();
+        }
+        let spec = NewMigration { name: "next".into(), allow_empty: true, ..Default::default() };
+        let made = create(d.path(), &spec, Utc::now()).unwrap();
+        let sql = fs::read_to_string(&made[0]).unwrap();
+        assert!(sql.contains("-- Revises: 5\n"), "{sql}");
     }
 
     #[test]
