@@ -391,6 +391,8 @@ async fn resolve_is_compared_with_the_schema() {
     let done = output(&mut paste_in(t.dir.path(), &pasted[0]));
     assert_eq!(done.code, 0, "{}", done.stderr);
     assert_eq!(t.history().await, ["1:true", "2:true"]);
+    let v: serde_json::Value = serde_json::from_str(&run(&t, &["status", "--json"]).stdout).unwrap();
+    assert_eq!(v["migrations"][1]["applied_by"], godwit::db::actor(), "who marked it applied: {v}");
 
     // On the person's word: marked with the leftovers there, and the compare it prints finds them.
     pair(&t, 3, "more", "-- no-transaction\nCREATE INDEX t_both ON t (id, email);\nSELECT 1/0;", "DROP INDEX t_both;");

@@ -87,9 +87,10 @@ where
                 last.insert(version, (id, event, actor));
             }
         }
+        // A migration applied now whose newest event is a resolve was marked applied by its actor.
         Ok(last
             .into_iter()
-            .filter(|(_, (_, event, _))| event == "apply")
+            .filter(|(_, (_, event, _))| event == "apply" || event == "resolve")
             .map(|(v, (_, _, actor))| (v, actor))
             .collect())
     }

@@ -312,7 +312,8 @@ pub trait History: Send {
 
     async fn log(&mut self, event: &NewEvent, actor: &str) -> Result<()>;
 
-    /// Who last applied each version, from `_godwit_log`; empty when it does not exist yet.
+    /// Who last applied each version (or marked it applied, resolving it), from `_godwit_log`; empty
+    /// when it does not exist yet.
     async fn appliers(&mut self) -> Result<Vec<(i64, String)>>;
 
     /// Newest first (of one version, when given); empty when `_godwit_log` does not exist yet.

@@ -160,7 +160,7 @@ pub(crate) const SELECT_APPLIED: &str = "SELECT version, description, installed_
 /// when that was an apply: after a rollback it is not known who applied it again, with another
 /// tool). A plain scan, the newest picked in Rust: grouping on the server sorted the whole log.
 pub(crate) const SELECT_APPLIES: &str = "SELECT id, version, event, actor FROM {log} \
-     WHERE event IN ('apply', 'rollback') AND outcome = 'ok' AND version IS NOT NULL";
+     WHERE event IN ('apply', 'rollback', 'resolve') AND outcome = 'ok' AND version IS NOT NULL";
 
 /// Which events a read of `_godwit_log` wants.
 #[derive(Debug, Clone, Copy)]
