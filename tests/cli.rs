@@ -425,6 +425,11 @@ async fn a_resolve_names_the_lines_whose_rows_were_not_compared() {
     let o = run(&t, &["resolve", "2", "--rolled-back"]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.stdout.contains("lines 2, 4 of 2_seed.sql"), "{}", o.stdout);
+    // The row line 2 wrote is still there: the next run fails on it, and says the earlier word
+    // may be why rather than only blaming the file.
+    let o = run(&t, &["up"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stderr.contains("said on") && o.stderr.contains("undone by hand"), "{}", o.stderr);
 }
 
 /// `repair` compares what the edited file makes with the database (trial 13: an index's columns

@@ -104,6 +104,10 @@ pub async fn repair(
     .await
 }
 
+/// How a resolve's log detail ends when the migration was marked rolled back (a later failure of
+/// the same migration looks for it).
+pub const MARKED_ROLLED_BACK: &str = "marked rolled back";
+
 /// Clears a migration that failed part way, after a person finished (`applied`) or undid it by
 /// hand; also forgets an applied migration whose file was removed on purpose.
 pub async fn resolve(
@@ -127,16 +131,17 @@ pub async fn resolve(
             let checksum = source.get(version).map_or_else(|| row.checksum.clone(), |m| m.checksum.clone());
             (
                 Amend::Succeeded { version, checksum },
-                if in_down { "rollback undone by hand: marked applied" } else { "finished by hand: marked applied" },
+                if in_down { "rollback undone by hand: marked applied" } else { "finished by hand: marked applied" }
+                    .to_string(),
                 format!("Marked {version} applied."),
             )
         } else {
             (
                 Amend::Forget { version },
                 if in_down {
-                    "rollback finished by hand: marked rolled back"
+                    format!("rollback finished by hand: {MARKED_ROLLED_BACK}")
                 } else {
-                    "undone by hand: marked rolled back"
+                    format!("undone by hand: {MARKED_ROLLED_BACK}")
                 },
                 match removed {
                     true => format!("Marked {version} rolled back; its file is gone, so nothing runs it again."),
@@ -151,7 +156,7 @@ pub async fn resolve(
             duration: None,
             outcome: Outcome::Ok,
             error: None,
-            detail: Some(detail.into()),
+            detail: Some(detail),
         };
         Ok((change, event, done))
     })

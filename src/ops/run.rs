@@ -229,6 +229,11 @@ async fn run_on(
     let broken_before = broken_views(db).await;
     let (mut report, mut then) = runner::execute(db, source, work, opts, first, on_run).await?;
     for r in std::iter::once(&mut report).chain(then.as_mut()) {
+        if let Some(e) = r.failure.as_mut() {
+            said_undone_before(db, e).await;
+        }
+    }
+    for r in std::iter::once(&mut report).chain(then.as_mut()) {
         r.warnings.splice(0..0, warnings.iter().cloned());
     }
     if !report.done.is_empty() || then.as_ref().is_some_and(|t| !t.done.is_empty()) {
@@ -249,6 +254,26 @@ async fn run_on(
         last.warnings.push(warning);
     }
     Ok((report, then))
+}
+
+/// A migration that fails again after a person said they undid it by hand: what that earlier run
+/// left (rows, say, which `resolve` cannot compare) may be what fails, not its file.
+async fn said_undone_before(db: &mut dyn Database, e: &mut Error) {
+    let Problem::MigrationFailed { version } = e.problem else { return };
+    let Ok(events) = db.events(Some(version), 2).await else { return };
+    let Some(resolved) = events.get(1).filter(|ev| {
+        ev.kind == db::EventKind::Resolve
+            && ev.detail.as_deref().is_some_and(|d| d.ends_with(crate::migration::amend::MARKED_ROLLED_BACK))
+    }) else {
+        return;
+    };
+    e.message = format!(
+        "{}\nIt failed part way before, and {} said on {} that it was undone by hand: what that run left (rows its \
+         statements wrote, say) may be what fails now, rather than its file.",
+        e.message,
+        resolved.actor,
+        resolved.at.format("%Y-%m-%d %H:%M UTC")
+    );
 }
 
 async fn broken_views(db: &mut dyn Database) -> Vec<String> {
