@@ -435,12 +435,14 @@ async fn a_resolve_names_the_lines_whose_rows_were_not_compared() {
 /// `repair` compares what the edited file makes with the database (trial 13: an index's columns
 /// edited, accepted, and every check clean while the database kept the old index). An edit that
 /// changes the file's objects is refused, naming the lines; a comment is accepted with a hand
-/// change elsewhere named; `--unchecked` takes the word, pasted as printed. Without a terminal to
-/// ask at, the reason must be given.
+/// change elsewhere named (also where the edited file is not the newest); `--unchecked` takes the
+/// word, pasted as printed. Without a terminal to ask at, the reason must be given.
 #[tokio::test]
 async fn repair_is_compared_with_the_schema() {
     let t = TestDb::new(Dialect::Postgres).await;
     pair(&t, 1, "t", "CREATE TABLE t (id int, name varchar(50));", "DROP TABLE t;");
+    // A later one needs it: without it nothing can be built, so what its SQL names is its own.
+    pair(&t, 2, "more", "ALTER TABLE t ADD COLUMN extra int;", "ALTER TABLE t DROP COLUMN extra;");
     assert_eq!(run(&t, &["up"]).code, 0);
     t.exec("CREATE TABLE hand (id int)").await;
 

@@ -79,7 +79,8 @@ async fn repair_borne_out(
     let not_compared = |e: Error| not_compared(e, "Nothing was accepted", "with the edited file", &unchecked);
     let built = build(s, source, &ran(applied, version), version, cancel).await.map_err(not_compared)?;
     let with = built.with.map_err(not_compared)?;
-    let judged = judge(&with, built.without.ok().as_ref(), live);
+    let sql = source.get(version).map(|m| m.sql.as_str()).unwrap_or_default();
+    let judged = judge(&with, built.without.ok().as_ref(), live, sql);
     if judged.its.is_empty() {
         return Ok(judged.others);
     }
@@ -87,9 +88,9 @@ async fn repair_borne_out(
         Problem::EditChangesSchema { version },
         format!(
             "Nothing was accepted: the edited {file} makes something else than the database has ({}); the \
-             database keeps what the file made when it ran. Put the file back as it was and make the change in a new migration; \
-             or accept the edit all the same, knowing the database differs (where it is the newest applied, a redo \
-             then rebuilds it).",
+             database keeps what the file made when it ran. Put the file back as it was and make the change in a \
+             new migration; or accept the edit all the same, knowing the database differs (where it is the newest \
+             applied, a redo then rebuilds it).",
             crate::schema::listed(&judged.its)
         ),
     )
@@ -171,7 +172,7 @@ async fn built_alone(
 
 /// `live` against `claimed`, where `other` (the schema the other way) tells the migration's own
 /// objects (those the two differ in): another hand change is drift, for `drift` to show, not a
-/// reason to doubt the person. Without `other`, every difference counts.
+/// reason to doubt the person. Without `other`, the objects the migration's `sql` names count.
 struct Judged {
     /// The migration's objects that are not as claimed.
     its: Vec<Change>,
@@ -181,10 +182,12 @@ struct Judged {
     other_holds: bool,
 }
 
-fn judge(claimed: &Schema, other: Option<&Schema>, live: &Schema) -> Judged {
+fn judge(claimed: &Schema, other: Option<&Schema>, live: &Schema, sql: &str) -> Judged {
     let off = crate::schema::compare(claimed, live).changes;
     let Some(other) = other else {
-        return Judged { its: off, others: Vec::new(), other_holds: false };
+        // Not buildable the other way: the objects its SQL names stand for its own.
+        let (its, others) = off.into_iter().partition(|c| names(sql, &c.name));
+        return Judged { its, others, other_holds: false };
     };
     let own: Vec<(ObjectKind, String)> =
         crate::schema::diff(claimed, other).into_iter().map(|c| (c.kind, c.name)).collect();
@@ -192,6 +195,19 @@ fn judge(claimed: &Schema, other: Option<&Schema>, live: &Schema) -> Judged {
     let (its, others): (Vec<Change>, Vec<Change>) = off.into_iter().partition(is_own);
     let other_holds = !crate::schema::compare(other, live).changes.iter().any(is_own);
     Judged { its, others, other_holds }
+}
+
+/// Whether `sql` names the object `name` (`schema.table`, `table.index`, `f(int)`): its own last
+/// part, as a whole word, case aside.
+fn names(sql: &str, name: &str) -> bool {
+    let words: std::collections::HashSet<String> = sql
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let bare = name.split('(').next().unwrap_or(name);
+    let own = bare.rsplit('.').next().unwrap_or(bare).trim_matches(|c| c == '"' || c == '`');
+    words.contains(&own.to_lowercase())
 }
 
 /// Clears a failed migration after a person fixed the database by hand. Unless `unchecked`, the live
@@ -302,7 +318,8 @@ async fn resolve_borne_out(
         }),
         false => not_compared(e),
     })?;
-    let judged = judge(&claimed, other.ok().as_ref(), live);
+    let sql = source.get(r.version).map(|m| m.sql.as_str()).unwrap_or_default();
+    let judged = judge(&claimed, other.ok().as_ref(), live, sql);
     if judged.its.is_empty() {
         return Ok(judged.others);
     }
@@ -331,4 +348,20 @@ async fn resolve_borne_out(
         e = e.with_remedy(Remedy::Resolve { version: r.version, outcomes: vec![outcome], in_down });
     }
     Err(e.with_remedy(unchecked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names;
+
+    #[test]
+    fn an_object_is_named_by_any_part_of_its_name() {
+        let sql = "CREATE INDEX posts_published ON posts (user_id);\nALTER TABLE \"Users\" ADD nick text;";
+        assert!(names(sql, "posts.posts_published"));
+        assert!(names(sql, "public.users"));
+        assert!(!names(sql, "public.hand"));
+        assert!(!names("ALTER TABLE public.posts ADD c int;", "public.hand"), "not by its schema");
+        assert!(!names(sql, "post"), "whole words only");
+        assert!(names("SELECT bump(1);", "public.bump(integer)"));
+    }
 }
