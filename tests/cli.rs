@@ -403,10 +403,25 @@ async fn resolve_is_compared_with_the_schema() {
     let o = output(&mut paste_in(t.dir.path(), &unchecked));
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert_eq!(t.history().await, ["1:true", "2:true"]);
+    assert!(o.stdout.contains("line 3 of 3_more.up.sql"), "rows are said on this path too: {}", o.stdout);
     let compare = printed_commands(&o.stdout).pop().expect(&o.stdout);
     let o = output(&mut paste_in(t.dir.path(), &compare));
     assert_eq!(o.code, 1, "the leftover index is drift: {}", o.stdout);
     assert!(o.stdout.contains("t_both"), "{}", o.stdout);
+
+    // Failing on a scratch database too (trial 14), with hand changes about: what its SQL names
+    // is its own, the rest (a hand table, an earlier leftover index) no reason to refuse.
+    for f in ["3_more.up.sql", "3_more.down.sql"] {
+        std::fs::remove_file(t.migrations().join(f)).unwrap();
+    }
+    pair(&t, 4, "gone", "-- no-transaction\nCREATE TABLE gone (id int);\nSELECT 1/0;", "DROP TABLE gone;");
+    assert_eq!(run(&t, &["up"]).code, 1);
+    let o = run_json(&t, &["resolve", "4", "--rolled-back"]);
+    assert_eq!(o.problem(), Some(json!({"problem": "not_as_resolved", "version": 4})), "{}", o.stderr);
+    t.exec("DROP TABLE gone").await;
+    let o = run(&t, &["resolve", "4", "--rolled-back"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(o.stdout.contains("table hand") && o.stdout.contains("t_both"), "{}", o.stdout);
 }
 
 /// Rows are not in the schema a resolve is compared with (trial 13: rows an INSERT left stayed,

@@ -238,9 +238,9 @@ pub async fn resolve(s: &Session, r: Resolving, how: Amending<'_>, cancel: &Canc
     db.close().await;
     let done = done?;
     // What the comparison cannot see is said, so the message claims no more than was compared.
-    let rows = match compared.is_some() {
-        true => rows_unseen(&source, r.version, in_down, s.ws.target.dialect()),
-        false => String::new(),
+    let rows = match forgetting {
+        false => rows_unseen(&source, r.version, in_down, s.ws.target.dialect()),
+        true => String::new(),
     };
     Ok(match compared {
         Some(others) if others.is_empty() => {
@@ -252,7 +252,7 @@ pub async fn resolve(s: &Session, r: Resolving, how: Amending<'_>, cancel: &Canc
             others.len(),
             crate::schema::listed(&others)
         ),
-        None if r.unchecked => format!("{done} The schema was not compared."),
+        None if r.unchecked => format!("{done} The schema was not compared.{rows}"),
         None => done,
     })
 }
