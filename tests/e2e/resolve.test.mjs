@@ -1,6 +1,7 @@
 // The twelfth new-user trial: "I undid it by hand" was taken on trust, with the first statement's
 // table still there. Check compares the word with the schema first: refused, nothing marked, and
-// "mark it all the same" offered; once undone for real, the same button marks it.
+// "mark it all the same" offered; once undone for real, the same button marks it. A hand change
+// the schema comparison finds is not "no problems".
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -29,6 +30,14 @@ test('a resolve the schema does not bear out is refused, then marked once it doe
     await click(browser, 'I undid it by hand');
     await seeText(browser, 'The schema is what the applied migrations make without it.');
     assert.deepEqual(sqlite(db, 'SELECT version FROM _sqlx_migrations'), []);
+
+    // A hand change the comparison finds is a problem: Check no longer says there are none (trial 14).
+    sqlite(db, 'CREATE TABLE by_hand (id INTEGER)');
+    await seeText(browser, 'No problems found.');
+    await click(browser, 'Compare the schema with what the migrations make');
+    await seeText(browser, '1 object(s) changed by hand');
+    const shown = await browser.execute(() => document.body.innerText);
+    assert.ok(!shown.includes('No problems found.'), shown);
     passed = true;
   } finally {
     await stop(passed);
