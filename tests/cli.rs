@@ -1350,6 +1350,17 @@ async fn a_mixed_project_gets_downs_every_database_runs() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("mysql-drop-index-needs-table"), "{text}");
     assert_eq!(godwit(&["-e", "dev", "lint"]).0, 0, "SQLite runs it");
+
+    // The README's own create_table, written for SQLite: its `id` is INTEGER there, and a `bigint`
+    // key to it is what MariaDB refuses (errno 150). Lint on prod says so before it runs (trial 14).
+    std::fs::write(t.migrations().join("mysql").join(own.file_name().unwrap()), "DROP INDEX t_a_idx ON t;").unwrap();
+    let columns = "columns=id id, owner_id bigint references t(id)";
+    let (code, text) = godwit(&["-e", "dev", "new", "owned", "-t", "create_table", "-p", "table=owned", "-p", columns]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = godwit(&["-e", "prod", "lint", "--json"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("\"mysql-foreign-key-type\""), "{text}");
+    assert_eq!(godwit(&["-e", "dev", "lint"]).0, 0, "SQLite takes it");
 }
 
 /// `env test NAME` names its environment as an argument: the remedy it prints acts on that one

@@ -6,6 +6,7 @@
 
 mod config;
 mod ignore;
+mod key_types;
 mod portable;
 mod postgres;
 mod sarif;
@@ -117,7 +118,7 @@ pub fn lint(
 ) -> LintReport {
     let mut report = LintReport::new(dialect);
     let mut new_tables = BTreeSet::new();
-    let mut views = views_of(before.iter().map(|m| m.sql.as_str()), dialect);
+    let mut earlier = followed_through(before.iter().map(|m| m.sql.as_str()), dialect);
     let elsewhere = indexes_in_set(migrations.iter().map(|m| m.sql.as_str()), dialect);
     for m in migrations {
         let up_name = shown(&m.path, root);
@@ -130,7 +131,7 @@ pub fn lint(
         };
         let mut raws = file_findings(&m.sql, dialect, !m.no_transaction, false, &mut new_tables, &elsewhere);
         raws.extend(whole::migration(&m.sql, down.as_deref(), dialect, m.kind != Kind::Simple));
-        raws.extend(views.lint(&m.sql, dialect));
+        raws.extend(earlier.lint(&m.sql, dialect));
         report.findings.extend(place(&m.sql, &up_name, raws, dialect, config));
         if let (Some(down), Some(path)) = (down, m.down_path_for(Some(dialect))) {
             report.files += 1;
@@ -147,7 +148,7 @@ pub fn lint(
 pub fn lint_files(files: &[(String, String)], before: &[&str], dialect: Dialect, config: &LintConfig) -> LintReport {
     let mut report = LintReport::new(dialect);
     let mut new_tables = BTreeSet::new();
-    let mut views = views_of(before.iter().copied(), dialect);
+    let mut earlier = followed_through(before.iter().copied(), dialect);
     let ups = files.iter().filter(|(name, _)| !name.ends_with(".down.sql")).map(|(_, sql)| sql.as_str());
     let elsewhere = indexes_in_set(ups, dialect);
     for (name, sql) in files {
@@ -157,20 +158,37 @@ pub fn lint_files(files: &[(String, String)], before: &[&str], dialect: Dialect,
         let mut raws = file_findings(sql, dialect, in_tx, down, &mut new_tables, &elsewhere);
         if !down {
             raws.extend(whole::migration(sql, None, dialect, false));
-            raws.extend(views.lint(sql, dialect));
+            raws.extend(earlier.lint(sql, dialect));
         }
         report.findings.extend(place(sql, name, raws, dialect, config));
     }
     report
 }
 
-/// The views that the SQL of earlier migrations, in order, leaves.
-fn views_of<'a>(earlier: impl Iterator<Item = &'a str>, dialect: Dialect) -> views::Views {
-    let mut views = views::Views::default();
+/// What the SQL of earlier migrations, in order, leaves that a later one is linted against: the
+/// views, and the integer types of the tables' columns (for foreign keys).
+fn followed_through<'a>(earlier: impl Iterator<Item = &'a str>, dialect: Dialect) -> Followed {
+    let mut followed = Followed::default();
     for sql in earlier {
-        views.follow(sql, dialect);
+        followed.views.follow(sql, dialect);
+        followed.keys.follow(sql, dialect);
     }
-    views
+    followed
+}
+
+#[derive(Default)]
+struct Followed {
+    views: views::Views,
+    keys: key_types::KeyTypes,
+}
+
+impl Followed {
+    /// One up's findings against what came before it, which it then joins.
+    fn lint(&mut self, sql: &str, dialect: Dialect) -> Vec<Raw> {
+        let mut raws = self.views.lint(sql, dialect);
+        raws.extend(self.keys.lint(sql, dialect));
+        raws
+    }
 }
 
 /// The indexes the ups linted together create, for the rule that a foreign key needs one (checked
@@ -196,7 +214,7 @@ pub fn lint_draft(
     let in_tx = !no_transaction && !crate::migration::source::no_transaction(up);
     let mut raws = file_findings(up, dialect, in_tx, false, &mut BTreeSet::new(), &[]);
     raws.extend(whole::migration(up, down, dialect, down.is_some()));
-    raws.extend(views_of(before.iter().map(|m| m.sql.as_str()), dialect).lint(up, dialect));
+    raws.extend(followed_through(before.iter().map(|m| m.sql.as_str()), dialect).lint(up, dialect));
     let mut out = place(up, "up", raws, dialect, config);
     if let Some(down) = down {
         let in_tx = !no_transaction && !crate::migration::source::no_transaction(down);
@@ -334,12 +352,17 @@ pub fn rules() -> Vec<(String, &'static str)> {
     for r in whole::RULES.iter().chain([&views::RULE]) {
         out.insert(r.to_string(), "all");
     }
+    out.insert(key_types::RULE.to_string(), "MySQL/MariaDB");
     out.into_iter().collect()
 }
 
 /// Every rule Godwit knows by name, for `[lint]` settings and ignore comments to be checked against.
 pub fn known_rule(name: &str) -> bool {
-    portable::RULES.contains(&name) || whole::RULES.contains(&name) || name == views::RULE || postgres::known(name)
+    portable::RULES.contains(&name)
+        || whole::RULES.contains(&name)
+        || name == views::RULE
+        || name == key_types::RULE
+        || postgres::known(name)
 }
 
 #[cfg(test)]
