@@ -447,6 +447,25 @@ async fn a_resolve_names_the_lines_whose_rows_were_not_compared() {
     assert!(o.stderr.contains("said on") && o.stderr.contains("undone by hand"), "{}", o.stderr);
 }
 
+/// Drift's advice, followed, works (trial 15: "write a migration that makes it" made one that
+/// failed where the object was already made by hand): the migration it asks for makes it with IF
+/// NOT EXISTS, and then runs here and elsewhere, and the drift is gone.
+#[tokio::test]
+async fn drift_advice_to_keep_a_hand_change_works_where_it_was_made() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "users", "CREATE TABLE users (id int, name text);", "DROP TABLE users;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    t.exec("CREATE INDEX users_name_idx ON users (name)").await;
+    let o = run(&t, &["check", "--schema", "--json"]);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["findings"][0]["kind"], "schema_drift", "{v}");
+    assert!(v["findings"][0]["fix"].as_str().unwrap().contains("IF NOT EXISTS"), "{v}");
+    pair(&t, 2, "keep", "CREATE INDEX IF NOT EXISTS users_name_idx ON users (name);", "DROP INDEX users_name_idx;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    assert_eq!(run(&t, &["check", "--schema"]).code, 0);
+}
+
 /// `repair` compares what the edited file makes with the database (trial 13: an index's columns
 /// edited, accepted, and every check clean while the database kept the old index). An edit that
 /// changes the file's objects is refused, naming the lines; a comment is accepted with a hand
@@ -1361,6 +1380,21 @@ async fn a_mixed_project_gets_downs_every_database_runs() {
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("\"mysql-foreign-key-type\""), "{text}");
     assert_eq!(godwit(&["-e", "dev", "lint"]).0, 0, "SQLite takes it");
+    // Written with the template's `key` type instead, its type is the id's: both run it.
+    for f in
+        std::fs::read_dir(t.migrations()).unwrap().flatten().filter(|f| f.path().to_string_lossy().contains("_owned"))
+    {
+        std::fs::remove_file(f.path()).unwrap();
+    }
+    let columns = "columns=id id, owner_id key references t(id)";
+    let (code, text) = godwit(&["-e", "dev", "new", "owned", "-t", "create_table", "-p", "table=owned", "-p", columns]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = godwit(&["-e", "prod", "lint"]);
+    assert_eq!(code, 0, "{text}");
+    for env in ["dev", "prod"] {
+        let (code, text) = godwit(&["-e", env, "--confirm", env, "up"]);
+        assert_eq!(code, 0, "{env}: {text}");
+    }
 }
 
 /// `env test NAME` names its environment as an argument: the remedy it prints acts on that one

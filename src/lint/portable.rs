@@ -25,6 +25,7 @@ pub(super) const RULES: &[&str] = &[
     "ban-drop-database",
     "mysql-drop-index-needs-table",
     "mysql-partial-index",
+    "sqlite-drop-index-on-table",
     "postgres-only",
 ];
 
@@ -181,6 +182,19 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
                          later release",
                     );
                 }
+            }
+            // MySQL's form: SQLite names indexes schema-wide and refuses `ON table`.
+            Statement::Drop { object_type: sqlparser::ast::ObjectType::Index, table: Some(_), .. }
+                if dialect == Dialect::Sqlite =>
+            {
+                out.push(
+                    "sqlite-drop-index-on-table",
+                    Severity::Error,
+                    None,
+                    "SQLite's DROP INDEX takes no `ON table` (that is MySQL's form): this statement fails".into(),
+                    "write `DROP INDEX name`; where MySQL runs the same file, give MySQL its own down in the \
+                     migrations folder's mysql/ folder",
+                )
             }
             // MySQL has no partial indexes: the statement fails there.
             Statement::CreateIndex(i) if dialect == Dialect::MySql && i.predicate.is_some() => out.push(
@@ -530,6 +544,14 @@ mod tests {
 
     fn has(sql: &str, d: Dialect, rule: &str) -> bool {
         rules(sql, d).iter().any(|(r, _)| r == rule)
+    }
+
+    #[test]
+    fn mysqls_drop_index_on_table_is_an_error_on_sqlite() {
+        let sql = "DROP INDEX orders_notes_idx ON orders;";
+        assert_eq!(rules(sql, Dialect::Sqlite), [("sqlite-drop-index-on-table".to_string(), Severity::Error)]);
+        assert!(!has(sql, Dialect::MySql, "sqlite-drop-index-on-table"));
+        assert!(!has("DROP INDEX orders_notes_idx;", Dialect::Sqlite, "sqlite-drop-index-on-table"));
     }
 
     #[test]

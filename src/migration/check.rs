@@ -200,10 +200,23 @@ pub fn drift_findings(changes: &[crate::schema::Change]) -> Vec<Finding> {
     changes
         .iter()
         .map(|c| {
-            let how = match (&c.before, &c.after) {
-                (None, _) => "exists, but no applied migration makes it",
-                (_, None) => "is made by the applied migrations, but is gone",
-                _ => "differs from what the applied migrations make",
+            // A migration that makes what is here already fails here: the advice says how it runs.
+            let (how, fix) = match (&c.before, &c.after) {
+                (None, _) => (
+                    "exists, but no applied migration makes it",
+                    "drop it by hand; or, to keep it, write a migration that makes it with IF NOT EXISTS (it is \
+                     here already, so a plain CREATE fails here), or drop it here before that migration runs",
+                ),
+                (_, None) => (
+                    "is made by the applied migrations, but is gone",
+                    "make it again by hand (`drift` shows how the migrations make it); or, if it should go, write a \
+                     migration that drops it with IF EXISTS",
+                ),
+                _ => (
+                    "differs from what the applied migrations make",
+                    "put it back as the migrations make it (`drift` shows both sides); to keep the change, put it \
+                     back here all the same and write a migration that makes it",
+                ),
             };
             Finding {
                 kind: FindingKind::SchemaDrift,
@@ -211,8 +224,7 @@ pub fn drift_findings(changes: &[crate::schema::Change]) -> Vec<Finding> {
                 version: None,
                 files: Vec::new(),
                 message: format!("{} {} {how}", c.kind.as_str(), c.name),
-                fix: "undo the change made by hand, or write a migration that makes it (`drift` shows both sides)"
-                    .into(),
+                fix: fix.into(),
                 remedies: Vec::new(),
             }
         })

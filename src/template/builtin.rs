@@ -40,7 +40,8 @@ pub(super) fn infos() -> Vec<TemplateInfo> {
                     Some("id id"),
                     true,
                     "comma-separated: NAME TYPE [not null] [unique] [default VALUE] [primary key] [references TABLE(COLUMN)]; \
-                     type `id` is an auto-incrementing primary key",
+                     type `id` is an auto-incrementing primary key, type `key` an integer key to one (`user_id key \
+                     references users(id)`)",
                 ),
                 p("timestamps", "Add created_at and updated_at", Bool, Some("false"), false, ""),
             ],
@@ -431,6 +432,17 @@ mod tests {
         assert!(render("add_column", &v, Dialect::Sqlite, None).unwrap_err().message.contains("NOT NULL column"));
         let r = render("add_column", &v, Dialect::Postgres, None).unwrap();
         assert_eq!(r.up, "ALTER TABLE \"user\" ADD COLUMN email TEXT NOT NULL;\n");
+    }
+
+    #[test]
+    fn a_key_has_the_integer_type_of_the_id_it_references() {
+        let v = vals(&[("table", "orders"), ("columns", "id id, user_id key references users(id)")]);
+        for (d, key) in [(Dialect::Sqlite, "INTEGER"), (Dialect::MySql, "BIGINT"), (Dialect::Postgres, "BIGINT")] {
+            let users = render("create_table", &vals(&[("table", "users"), ("columns", "id id")]), d, None).unwrap();
+            let orders = render("create_table", &v, d, None).unwrap();
+            assert!(orders.up.contains(&format!("user_id {key},")), "{d:?}: {}", orders.up);
+            assert!(users.up.contains(&format!("id {key}")), "{d:?}: {}", users.up);
+        }
     }
 
     #[test]
