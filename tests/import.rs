@@ -951,6 +951,38 @@ async fn up_refuses_to_run_a_conflict_in_another_order_than_elsewhere() {
     assert_eq!(report.done.len(), 2, "as they are, when asked");
 }
 
+/// Two branches each added migration 2 (sequential numbers, the common merge clash; trial 13):
+/// `check` offers `rebase`, which keeps the one an environment ran (told by its checksum) and
+/// renumbers the other after it, down file and header too; then every environment applies it.
+#[tokio::test]
+async fn rebase_renumbers_the_files_that_share_a_version() {
+    use godwit::migration::check::FindingKind as K;
+    let d = Dialect::Sqlite;
+    let (dev, staging) = (made(d).await, made(d).await);
+    headed(&dev, 1, "base", "", "CREATE TABLE base (id INT);");
+    headed(&dev, 2, "theirs", "1", "CREATE TABLE theirs (id INT);");
+    apply_to(&dev, &dev, 2).await;
+    apply_to(&staging, &dev, 1).await;
+    headed(&dev, 2, "ours", "1", "CREATE TABLE ours (id INT);");
+    let envs = || vec![("dev".to_string(), Ok(session(&dev))), ("staging".to_string(), Ok(session_in(&staging, &dev)))];
+
+    let f = ops::check(&session(&dev), || Ok(envs())).await.unwrap();
+    let clash = f.iter().find(|f| f.kind == K::DuplicateVersion).expect("the clash is a finding");
+    assert_eq!(clash.remedies, [godwit::error::Remedy::Rebase]);
+    // The one applied is not "missing" (its fix, forgetting it, would be wrong).
+    assert!(f.iter().all(|f| f.kind != K::MissingFile), "{f:?}");
+    // `ours` is first by name, but dev ran `theirs`: `ours` is the one to move.
+    let done = ops::rebase(&dev.migrations(), envs(), &[], false).await.unwrap();
+    let moved: Vec<(&str, &str)> = done.plan.renames.iter().map(|r| (r.from[0].as_str(), r.why.as_str())).collect();
+    assert_eq!(moved, [("2_ours.up.sql", "shares its version")]);
+    let new = done.plan.renames[0].new_version;
+    assert!(files(&dev).contains(&format!("{new}_ours.down.sql")), "{:?}", files(&dev));
+    assert!(Source::load(&dev.migrations()).unwrap().problems.is_empty());
+    assert_eq!(up(&dev).await, [new]);
+    apply_to(&staging, &dev, new).await;
+    assert_eq!(staging.history().await, ["1:true", "2:true", &format!("{new}:true")]);
+}
+
 mod rebase_on {
     use super::*;
     #[tokio::test]

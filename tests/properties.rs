@@ -49,7 +49,7 @@ fn world(spec: &BTreeMap<i64, (bool, bool)>) -> (Source, Vec<Applied>) {
             execution_time: 1,
         })
         .collect();
-    (Source { dir: "/m".into(), migrations, problems: vec![] }, applied)
+    (Source { dir: "/m".into(), migrations, problems: vec![], clashes: vec![] }, applied)
 }
 
 fn spec() -> impl Strategy<Value = BTreeMap<i64, (bool, bool)>> {

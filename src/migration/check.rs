@@ -280,7 +280,10 @@ pub fn check_files_seen(
                 files,
                 message: p.what(),
                 fix: p.fix(),
-                remedies: Vec::new(),
+                remedies: match kind {
+                    FindingKind::DuplicateVersion => vec![Remedy::Rebase],
+                    _ => Vec::new(),
+                },
             }
         })
         .collect();
@@ -637,7 +640,7 @@ mod tests {
         let kinds: Vec<_> = check_files_seen(&source, None, &[1], &elsewhere).iter().map(|f| f.kind).collect();
         assert_eq!(kinds, [FindingKind::RevisesNewer]);
         let moved = |applied: std::collections::BTreeSet<i64>| {
-            let p = crate::migration::rebase::plan(&source, &applied, chrono::Utc::now()).unwrap();
+            let p = crate::migration::rebase::plan(&source, &applied, &Default::default(), chrono::Utc::now()).unwrap();
             p.renames.iter().map(|r| (r.version, r.why.clone())).collect::<Vec<_>>()
         };
         assert_eq!(moved([1, 3].into()), [(2, "out of order".to_string())]);

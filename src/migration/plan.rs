@@ -205,7 +205,7 @@ mod tests {
     }
 
     fn source(files: Vec<MigrationFile>) -> Source {
-        Source { dir: "/x".into(), migrations: files, problems: vec![] }
+        Source { dir: "/x".into(), migrations: files, problems: vec![], clashes: vec![] }
     }
 
     fn versions(ms: &[&MigrationFile]) -> Vec<i64> {

@@ -22,8 +22,8 @@ pub struct Rename {
     /// The files as they are named now, the up first.
     pub from: Vec<String>,
     pub to: Vec<String>,
-    /// Why it moves: "revision conflict", "out of order", "revises a newer migration" or "revises a
-    /// moved migration".
+    /// Why it moves: "revision conflict", "out of order", "revises a newer migration", "revises a
+    /// moved migration" or "shares its version".
     pub why: String,
     /// Its up file has a `Revision ID:` or `Revises:` line, rewritten to follow the new order.
     pub relinked: bool,
@@ -41,8 +41,14 @@ pub struct RebasePlan {
     pub settled: Vec<String>,
 }
 
-/// What to move, given the versions applied in any environment reachable.
-pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Result<RebasePlan> {
+/// What to move, given the versions applied in any environment reachable and, for files that share
+/// a version, the checksums applied (`sums`) that tell which one ran.
+pub fn plan(
+    source: &Source,
+    applied: &BTreeSet<i64>,
+    sums: &BTreeSet<(i64, Vec<u8>)>,
+    now: DateTime<Utc>,
+) -> Result<RebasePlan> {
     let pending = |m: &&MigrationFile| !applied.contains(&m.version);
     let mut why: BTreeMap<i64, &'static str> = BTreeMap::new();
 
@@ -92,7 +98,8 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
             why.insert(v, "revises a moved migration");
         }
     }
-    if why.is_empty() {
+    let shared = sharing_a_version(source, applied, sums)?;
+    if why.is_empty() && shared.is_empty() {
         return Ok(RebasePlan { settled, ..RebasePlan::default() });
     }
     let applied_moved: Vec<String> = source
@@ -115,22 +122,27 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
         .map(|m| m.version)
         .filter(|v| !why.contains_key(v))
         .chain(applied.iter().copied())
+        .chain(source.clashes.iter().filter_map(|files| files.first()).map(|m| m.version))
         .max();
     let stamp: i64 = now.format("%Y%m%d%H%M%S").to_string().parse().expect("digits");
-    let last = i64::MAX - why.len() as i64;
+    let mut movers: Vec<(&MigrationFile, &str)> =
+        source.migrations.iter().filter_map(|m| Some((m, *why.get(&m.version)?))).collect();
+    movers.extend(shared.into_iter().map(|m| (m, "shares its version")));
+    movers.sort_by_key(|(m, _)| (m.version, m.file_name()));
+    let last = i64::MAX - movers.len() as i64;
     let first = match after {
         Some(a) if a >= last => {
             return Err(Error::input(format!(
                 "{a} is the newest version, and no {} version(s) are left after it: renumber it (a timestamp such as \
                  {stamp}) first",
-                why.len()
+                movers.len()
             )));
         }
         Some(a) => stamp.max(a + 1),
         None => stamp,
     };
     let mut renames = Vec::new();
-    for (next, m) in (first..).zip(source.migrations.iter().filter(|m| why.contains_key(&m.version))) {
+    for (next, (m, why)) in (first..).zip(movers) {
         let mut from = vec![m.file_name()];
         let mut to = vec![renamed(&m.file_name(), next)];
         if m.has_down
@@ -146,9 +158,45 @@ pub fn plan(source: &Source, applied: &BTreeSet<i64>, now: DateTime<Utc>) -> Res
             from.push(own);
         }
         let relinked = m.header.revision_id.is_some() || m.header.revises.is_some();
-        renames.push(Rename { version: m.version, new_version: next, from, to, why: why[&m.version].into(), relinked });
+        renames.push(Rename { version: m.version, new_version: next, from, to, why: why.into(), relinked });
     }
     Ok(RebasePlan { renames, after, settled })
+}
+
+/// Of the files that share a version, those to renumber: all but the one an environment applied
+/// (its checksum tells which), or all but the first by name where none is applied. Refused where
+/// which one ran cannot be told.
+fn sharing_a_version<'a>(
+    source: &'a Source,
+    applied: &BTreeSet<i64>,
+    sums: &BTreeSet<(i64, Vec<u8>)>,
+) -> Result<Vec<&'a MigrationFile>> {
+    let mut out = Vec::new();
+    for files in &source.clashes {
+        let Some(first) = files.first() else { continue };
+        let v = first.version;
+        let ran: Vec<&MigrationFile> = files.iter().filter(|m| sums.contains(&(v, m.checksum.clone()))).collect();
+        let stays = match ran.as_slice() {
+            // Files alike to the byte are one migration, whichever stays.
+            [one, more @ ..] if more.iter().all(|m| m.checksum == one.checksum) => *one,
+            [] if !applied.contains(&v) => first,
+            _ => {
+                let names: Vec<String> = files.iter().map(|m| m.file_name()).collect();
+                return Err(Error::input(format!(
+                    "{} share version {v}, which an environment applied, and {}: rebase cannot tell which one ran \
+                     there. Give the others new versions by hand (`new` picks a free one). Nothing was renamed",
+                    names.join(", "),
+                    if ran.is_empty() {
+                        "none of them is the file that ran (it was edited)"
+                    } else {
+                        "each ran somewhere"
+                    }
+                )));
+            }
+        };
+        out.extend(files.iter().filter(|m| m.path != stays.path));
+    }
+    Ok(out)
 }
 
 /// `20240101_add_x.up.sql` as version `v`.
@@ -244,7 +292,7 @@ mod tests {
         let source = Source::load(d.path()).unwrap();
         let now = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
         let applied = BTreeSet::from([1, 2]);
-        let p = plan(&source, &applied, now).unwrap();
+        let p = plan(&source, &applied, &BTreeSet::new(), now).unwrap();
         let moved: Vec<(i64, i64, &str)> =
             p.renames.iter().map(|r| (r.version, r.new_version, r.why.as_str())).collect();
         assert_eq!(moved, [(3, 20240101000000, "revision conflict"), (4, 20240101000001, "revises a moved migration")]);
@@ -283,7 +331,8 @@ mod tests {
         assert_eq!(m.down_sql_for(Some(crate::syntax::Dialect::Sqlite)).unwrap(), "DROP INDEX i;");
         assert_eq!(m.down_name_for(Some(crate::syntax::Dialect::MySql)), "mysql/2_b.down.sql");
         let now = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
-        let p = plan(&source, &BTreeSet::from([1, 3]), now).unwrap_or_else(|e| panic!("{}", e.message));
+        let p =
+            plan(&source, &BTreeSet::from([1, 3]), &BTreeSet::new(), now).unwrap_or_else(|e| panic!("{}", e.message));
         assert_eq!(p.renames[0].from, ["2_b.up.sql", "2_b.down.sql", "mysql/2_b.down.sql"]);
         apply(&p, d.path()).unwrap();
         let after = Source::load(d.path()).unwrap();
@@ -308,19 +357,19 @@ mod tests {
         }
         let source = Source::load(d.path()).unwrap();
         let now = Utc::now();
-        let p = plan(&source, &BTreeSet::from([1, 3]), now).unwrap();
+        let p = plan(&source, &BTreeSet::from([1, 3]), &BTreeSet::new(), now).unwrap();
         assert_eq!(p.renames.iter().map(|r| r.version).collect::<Vec<_>>(), [2]);
         assert!(!p.renames[0].relinked, "a file without a header has none to rewrite");
-        assert!(plan(&source, &BTreeSet::from([1, 2, 3]), now).unwrap().renames.is_empty());
+        assert!(plan(&source, &BTreeSet::from([1, 2, 3]), &BTreeSet::new(), now).unwrap().renames.is_empty());
         write(d.path(), "4_x.sql", &header(4, "1"));
         write(d.path(), "5_y.sql", &header(5, "1"));
         let source = Source::load(d.path()).unwrap();
         // Two children of 1: the applied one (5) stays, though 4 is older.
-        let p = plan(&source, &BTreeSet::from([1, 2, 3, 5]), now).unwrap();
+        let p = plan(&source, &BTreeSet::from([1, 2, 3, 5]), &BTreeSet::new(), now).unwrap();
         assert_eq!(p.renames.iter().map(|r| r.version).collect::<Vec<_>>(), [4]);
         write(d.path(), "6_z.sql", &header(6, "4"));
         let source = Source::load(d.path()).unwrap();
-        let e = plan(&source, &BTreeSet::from([1, 2, 3, 5, 6]), now).unwrap_err();
+        let e = plan(&source, &BTreeSet::from([1, 2, 3, 5, 6]), &BTreeSet::new(), now).unwrap_err();
         assert_eq!(e.problem, crate::error::Problem::Input);
     }
 
@@ -332,10 +381,10 @@ mod tests {
         write(d.path(), "3_theirs.sql", &header(3, "1"));
         let source = Source::load(d.path()).unwrap();
         // Applied in some environment each (the union of every environment's history).
-        let p = plan(&source, &BTreeSet::from([1, 2, 3]), Utc::now()).unwrap();
+        let p = plan(&source, &BTreeSet::from([1, 2, 3]), &BTreeSet::new(), Utc::now()).unwrap();
         assert!(p.renames.is_empty());
         assert_eq!(p.settled, ["2_ours.sql", "3_theirs.sql"]);
-        let p = plan(&source, &BTreeSet::from([1, 2]), Utc::now()).unwrap();
+        let p = plan(&source, &BTreeSet::from([1, 2]), &BTreeSet::new(), Utc::now()).unwrap();
         assert_eq!((p.renames.len(), p.settled.len()), (1, 0), "one side pending everywhere: it moves");
     }
 
@@ -345,7 +394,40 @@ mod tests {
         write(d.path(), &format!("{}_c.sql", i64::MAX - 1), "SELECT 1;");
         write(d.path(), "2_b.sql", "SELECT 2;");
         let source = Source::load(d.path()).unwrap();
-        let e = plan(&source, &BTreeSet::from([i64::MAX - 1]), Utc::now()).unwrap_err();
+        let e = plan(&source, &BTreeSet::from([i64::MAX - 1]), &BTreeSet::new(), Utc::now()).unwrap_err();
         assert_eq!(e.problem, crate::error::Problem::Input);
+    }
+
+    #[test]
+    fn files_that_share_a_version_keep_the_applied_one_and_the_others_move() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "1_base.up.sql", &header(1, ""));
+        write(d.path(), "1_base.down.sql", "SELECT 0;");
+        write(d.path(), "2_ours.up.sql", &header(2, "1"));
+        write(d.path(), "2_ours.down.sql", "SELECT 0;");
+        write(d.path(), "2_theirs.up.sql", &format!("{}SELECT 'theirs';\n", header(2, "1")));
+        write(d.path(), "2_theirs.down.sql", "SELECT 0;");
+        let source = Source::load(d.path()).unwrap();
+        let now = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let theirs = source.clashes[0].iter().find(|m| m.file_name() == "2_theirs.up.sql").unwrap().checksum.clone();
+
+        // Applied nowhere: the first by name stays.
+        let p = plan(&source, &BTreeSet::from([1]), &BTreeSet::new(), now).unwrap();
+        let moved: Vec<(&str, &str)> = p.renames.iter().map(|r| (r.from[0].as_str(), r.why.as_str())).collect();
+        assert_eq!(moved, [("2_theirs.up.sql", "shares its version")]);
+        // `theirs` applied somewhere: it stays, `ours` moves, with its down, after 2.
+        let p = plan(&source, &BTreeSet::from([1, 2]), &BTreeSet::from([(2, theirs.clone())]), now).unwrap();
+        assert_eq!(p.renames[0].from, ["2_ours.up.sql", "2_ours.down.sql"]);
+        assert_eq!(p.after, Some(2));
+        // Applied, and neither file is what ran: refused.
+        assert!(plan(&source, &BTreeSet::from([1, 2]), &BTreeSet::new(), now).is_err());
+
+        let p = plan(&source, &BTreeSet::from([1, 2]), &BTreeSet::from([(2, theirs)]), now).unwrap();
+        apply(&p, d.path()).unwrap();
+        let after = Source::load(d.path()).unwrap();
+        assert!(after.problems.is_empty(), "{:?}", after.problems);
+        let m = after.get(20240101000000).unwrap();
+        assert_eq!((m.description.as_str(), m.has_down), ("ours", true));
+        assert_eq!(m.header.revises.as_deref(), Some("2"), "it follows the one that stayed");
     }
 }

@@ -184,7 +184,7 @@ impl SourceProblem {
                 format!("rename it {rename}")
             }
             SourceProblem::DuplicateVersion { .. } => {
-                "give one of them a new version (a new migration gets a free one) and move its SQL there".into()
+                "give all but one a new version: `rebase` renumbers those no environment applied".into()
             }
             SourceProblem::DownWithoutUp { .. } => "add the up file or remove the stray down file".into(),
             SourceProblem::NotUtf8 { .. } => {
@@ -227,6 +227,9 @@ pub struct Source {
     pub dir: PathBuf,
     pub migrations: Vec<MigrationFile>,
     pub problems: Vec<SourceProblem>,
+    /// The up files that share a version (a `DuplicateVersion` problem each), by name, each with
+    /// its own down where one has its description: for `rebase` to renumber all but one.
+    pub clashes: Vec<Vec<MigrationFile>>,
 }
 
 /// How a migration's checksum is computed: SHA-384 of the file, as sqlx does, leaving out the
@@ -333,13 +336,18 @@ impl Source {
         }
 
         let mut migrations = Vec::with_capacity(ups.len());
+        let mut clashes = Vec::new();
         for (version, mut files) in ups {
             if files.len() > 1 {
-                let mut names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
-                names.sort();
-                // Their down files are part of the same clash, not strays.
-                downs.remove(&version);
+                files.sort_by_key(MigrationFile::file_name);
+                let names: Vec<String> = files.iter().map(MigrationFile::file_name).collect();
+                // Their down files are part of the same clash, not strays; each up keeps its own.
+                let d = downs.remove(&version).unwrap_or_default();
+                for m in &mut files {
+                    m.has_down = m.down_path.as_ref().is_some_and(|p| d.contains(p));
+                }
                 problems.push(SourceProblem::DuplicateVersion { version, files: names });
+                clashes.push(files);
                 continue;
             }
             let mut m = files.pop().expect("one file");
@@ -387,7 +395,7 @@ impl Source {
             }
         }
         problems.sort_by_key(|p| format!("{p:?}"));
-        Ok(Source { dir: dir.to_path_buf(), migrations, problems })
+        Ok(Source { dir: dir.to_path_buf(), migrations, problems, clashes })
     }
 
     /// Refuses to go on while the folder has problems, naming every one.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::Applied;
-use crate::migration::source::{Kind, Source};
+use crate::migration::source::{Kind, MigrationFile, Source};
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,9 +77,17 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
     let newest = applied.iter().map(|a| a.version).max();
     let mut out = Vec::with_capacity(source.migrations.len().max(applied.len()));
     let (mut i, mut j) = (0, 0);
-    let files = &source.migrations;
+    // Of files that share a version, the one that ran here (or the first) stands for it: the
+    // version is not "missing" (a forget would be the wrong fix), and the clash is a finding.
+    let mut files: Vec<&MigrationFile> = source.migrations.iter().collect();
+    for clash in &source.clashes {
+        let ran = applied.iter().find(|a| clash.first().is_some_and(|m| m.version == a.version));
+        let standing = clash.iter().find(|m| ran.is_some_and(|a| a.checksum == m.checksum)).or(clash.first());
+        files.extend(standing);
+    }
+    files.sort_by_key(|m| m.version);
     while i < files.len() || j < applied.len() {
-        let f = files.get(i);
+        let f = files.get(i).copied();
         let a = applied.get(j);
         let (f, a) = match (f, a) {
             (Some(f), Some(a)) if f.version == a.version => {

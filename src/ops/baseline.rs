@@ -21,7 +21,9 @@ pub async fn baseline(
     // No folder yet is a project with no migrations yet.
     let source = match s.ws.migrations.exists() {
         true => s.source()?,
-        false => Source { dir: s.ws.migrations.clone(), migrations: Vec::new(), problems: Vec::new() },
+        false => {
+            Source { dir: s.ws.migrations.clone(), migrations: Vec::new(), problems: Vec::new(), clashes: Vec::new() }
+        }
     };
     let label = s.ws.confirm_name();
     let mut db = s.read().await?.ok_or_else(|| {

@@ -58,8 +58,10 @@ pub async fn rebase(
     use crate::migration::rebase;
     let source = Source::load(migrations)?;
     let reads = Reads::histories(envs, skip).await?;
-    let applied = reads.read.iter().flat_map(|(_, (_, rows))| rows.iter().map(|a| a.version)).collect();
-    let plan = rebase::plan(&source, &applied, chrono::Utc::now())?;
+    let rows = || reads.read.iter().flat_map(|(_, (_, rows))| rows.iter());
+    let applied = rows().map(|a| a.version).collect();
+    let sums = rows().map(|a| (a.version, a.checksum.clone())).collect();
+    let plan = rebase::plan(&source, &applied, &sums, chrono::Utc::now())?;
     refuse_unread(&plan, reads.unread)?;
     let settled_pending = reads
         .read

@@ -9,8 +9,8 @@ export type Rename = { version: number, new_version: number,
  */
 from: Array<string>, to: Array<string>, 
 /**
- * Why it moves: "revision conflict", "out of order", "revises a newer migration" or "revises a
- * moved migration".
+ * Why it moves: "revision conflict", "out of order", "revises a newer migration", "revises a
+ * moved migration" or "shares its version".
  */
 why: string, 
 /**
