@@ -66,7 +66,7 @@ impl KeyTypes {
                             ),
                             advice: format!(
                                 "give {c} the type {r} has ({theirs}); where a SQLite file wrote {r} as INTEGER, \
-                                 write the referencing column INTEGER too"
+                                 write the referencing column INTEGER too (create_table's `key` type does)"
                             ),
                             table: None,
                         });

@@ -375,6 +375,12 @@ mod tests {
     }
 
     #[test]
+    fn what_mysql_refuses_is_found_on_a_table_new_in_the_set_too() {
+        let new = ("1_t.up.sql", "CREATE TABLE t (id INT, a INT);\nCREATE INDEX t_a ON t (a) WHERE a > 0;");
+        assert!(rules_of(&[new], Dialect::MySql).contains(&("1_t.up.sql".into(), "mysql-partial-index".into())));
+    }
+
+    #[test]
     fn a_foreign_keys_index_in_a_later_migration_covers_it() {
         let fk = ("1_c.up.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY, p INTEGER REFERENCES p (id));");
         let index = ("2_i.up.sql", "CREATE INDEX c_p ON c (p);");

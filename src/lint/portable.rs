@@ -200,10 +200,11 @@ pub(super) fn lint(input: &Input<'_>, dialect: Dialect) -> Vec<Raw> {
             Statement::CreateIndex(i) if dialect == Dialect::MySql && i.predicate.is_some() => out.push(
                 "mysql-partial-index",
                 Severity::Error,
-                Some(&name(&i.table_name)),
+                // Fails on a table made in the same set too: not a lock finding to drop there.
+                None,
                 "MySQL has no partial indexes (CREATE INDEX … WHERE): this statement fails".into(),
-                "index the whole column on MySQL (its own up in the migrations folder's mysql/ folder, where other \
-                 databases run the same file), or keep the partial index to PostgreSQL and SQLite",
+                "index the whole column (an up runs on every environment), or keep partial indexes to projects whose \
+                 environments are all PostgreSQL or SQLite",
             ),
             // MySQL names an index within its table: without `ON table` the statement fails (in a
             // down too, where it would stop a rollback).

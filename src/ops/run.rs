@@ -260,7 +260,9 @@ async fn run_on(
 /// left (rows, say, which `resolve` cannot compare) may be what fails, not its file.
 async fn said_undone_before(db: &mut dyn Database, e: &mut Error) {
     let Problem::MigrationFailed { version } = e.problem else { return };
-    let Ok(events) = db.events(Some(version), 2).await else { return };
+    // Bounded: the failure may be a connection the server stopped answering.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(2), db.events(Some(version), 2)).await;
+    let Ok(Ok(events)) = read else { return };
     let Some(resolved) = events.get(1).filter(|ev| {
         ev.kind == db::EventKind::Resolve
             && ev.detail.as_deref().is_some_and(|d| d.ends_with(crate::migration::amend::MARKED_ROLLED_BACK))
