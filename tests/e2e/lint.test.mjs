@@ -29,7 +29,7 @@ test('findings in the preview, the Check screen and the editor', async (t) => {
     await browser.keys(['Escape']);
 
     await browser.keys(['4']);
-    await seeText(browser, 'Lint: pending migrations');
+    await seeText(browser, 'Lint: migrations not applied here');
     await seeText(browser, 'sqlite-unsupported-alter');
 
     await browser.keys(['5']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, duration, when } from './format';
+import { bytes, detail, duration, findingLabel, when } from './format';
 
 describe('format', () => {
   it('durations read like the CLI', () => {
@@ -18,5 +18,14 @@ describe('format', () => {
   it('times drop fractions and zones', () => {
     expect(when('2026-11-25T04:11:07.123456Z')).toBe('2026-11-25 04:11:07');
     expect(when('2026-11-25T04:11:07+00:00')).toBe('2026-11-25 04:11:07');
+  });
+  it("a repair's checksums are shortened, the reason kept", () => {
+    const sum = (c: string) => c.repeat(96);
+    expect(detail(`checksum ${sum('a')} -> ${sum('b')}; reason: widened`)).toBe('checksum aaaaaaaaaaaa… -> bbbbbbbbbbbb…; reason: widened');
+    expect(detail('undone by hand: marked rolled back')).toBe('undone by hand: marked rolled back');
+  });
+  it('finding kinds read as words', () => {
+    expect(findingLabel('drift')).toBe('edited');
+    expect(findingLabel('schema_drift')).toBe('schema drift');
   });
 });

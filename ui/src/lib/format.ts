@@ -24,3 +24,15 @@ export function when(iso: string | null | undefined): string {
   if (!iso) return '';
   return iso.replace('T', ' ').replace(/(\.\d+)?(Z|[+-]\d\d:\d\d)?$/, '');
 }
+
+/** A log detail for a table cell: the long checksums a repair records shortened to their first 12
+ * digits (the full ones stay in `godwit history --json`). */
+export function detail(text: string): string {
+  return text.replace(/\b([0-9a-f]{12})[0-9a-f]{52,}\b/g, '$1…');
+}
+
+/** A finding's kind as a badge says it: an edited applied file is "edited", not "drift" (which the
+ * schema comparison reports). */
+export function findingLabel(kind: string): string {
+  return kind === 'drift' ? 'edited' : kind.replace(/_/g, ' ');
+}
