@@ -163,6 +163,16 @@ pub(crate) fn ran_before(sql: &str, ran: &[crate::syntax::split::Statement<'_>],
     format!("\nThe {} statement(s) before it ({lines}) ran, and what they changed stays: {why}.", ran.len())
 }
 
+/// `message` without what `ran_before` said: on a scratch database that is dropped after, nothing
+/// that ran stays, and saying so would read as about the real one.
+pub(crate) fn without_ran_before(message: &str) -> String {
+    message
+        .split('\n')
+        .filter(|l| !(l.starts_with("The ") && l.contains(" statement(s) before it (") && l.contains(" stays: ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// How the other environments get the fix of a view made by hand on one: the migration that broke
 /// it may be pending (and refused) there, and the SQL must run on every database.
 pub const VIEW_FIX_ELSEWHERE: &str = "For the other environments: where the migration that dropped what the view \

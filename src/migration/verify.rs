@@ -264,7 +264,7 @@ pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], ca
              nothing. If this one was finished by hand (resolved as applied), make its file what was applied \
              there, then accept the edit with `repair`",
             m.file_name(),
-            e.message
+            db::without_ran_before(&e.message)
         ))
     })
     .await
@@ -304,6 +304,16 @@ pub async fn replay_as(
 #[cfg(test)]
 mod tests {
     use super::may_change_rows;
+
+    #[test]
+    fn a_scratch_replay_does_not_say_what_stays() {
+        let e = "migration 2 (x) failed in 2_x.up.sql (line 3, column 1): boom\nThe 1 statement(s) before it (line 2) \
+                 ran, and what they changed stays: it runs outside a transaction.\nDETAIL: more";
+        assert_eq!(
+            crate::db::without_ran_before(e),
+            "migration 2 (x) failed in 2_x.up.sql (line 3, column 1): boom\nDETAIL: more"
+        );
+    }
     use crate::syntax::Dialect;
 
     #[test]

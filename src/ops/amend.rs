@@ -128,8 +128,16 @@ struct Built {
 /// own, and either may fail (a later migration may need it).
 async fn build(s: &Session, source: &Source, ran: &[i64], version: i64, cancel: &Cancel) -> Result<Built> {
     let failed = |m: &MigrationFile, e: Error| match m.version == version {
-        true => Error::failed(format!("{} fails on a scratch database: {}", m.file_name(), e.message)),
-        false => Error::failed(format!("replaying {} on a scratch database failed: {}", m.file_name(), e.message)),
+        true => Error::failed(format!(
+            "{} fails on a scratch database: {}",
+            m.file_name(),
+            db::without_ran_before(&e.message)
+        )),
+        false => Error::failed(format!(
+            "replaying {} on a scratch database failed: {}",
+            m.file_name(),
+            db::without_ran_before(&e.message)
+        )),
     };
     let without_it: Vec<i64> = ran.iter().copied().filter(|v| *v != version).collect();
     if ran.last() != Some(&version) {
