@@ -77,7 +77,7 @@ async fn repair_borne_out(
     let file = source.get(version).map(|m| m.file_name()).unwrap_or_else(|| version.to_string());
     let unchecked = Remedy::RepairUnchecked { version, reason: r.reason.to_string() };
     let not_compared = |e: Error| not_compared(e, "Nothing was accepted", "with the edited file", &unchecked);
-    let built = build(s, source, &ran(applied, version), version, cancel).await.map_err(not_compared)?;
+    let built = build(s, source, &ran_here(applied, Some(version)), version, cancel).await.map_err(not_compared)?;
     let with = built.with.map_err(not_compared)?;
     let sql = source.get(version).map(|m| m.sql.as_str()).unwrap_or_default();
     let judged = judge(&with, built.without.ok().as_ref(), live, sql);
@@ -95,14 +95,6 @@ async fn repair_borne_out(
         ),
     )
     .with_remedy(unchecked))
-}
-
-/// The migrations that ran here (and `version`, left part way or not), in the order they ran, as
-/// `drift` replays them.
-fn ran(applied: &[db::Applied], version: i64) -> Vec<i64> {
-    let mut ran: Vec<&db::Applied> = applied.iter().filter(|a| a.success || a.version == version).collect();
-    ran.sort_by_key(|a| (a.installed_on, a.version));
-    ran.iter().map(|a| a.version).collect()
 }
 
 /// `e`, said as why the schema could not be compared (nothing done), with the way to go on without.
@@ -310,7 +302,7 @@ async fn resolve_borne_out(
         in_down,
     };
     let not_compared = |e: Error| not_compared(e, "Nothing was marked", with(r.applied), &unchecked);
-    let built = build(s, source, &ran(applied, r.version), r.version, cancel).await.map_err(not_compared)?;
+    let built = build(s, source, &ran_here(applied, Some(r.version)), r.version, cancel).await.map_err(not_compared)?;
     let (claimed, other) = match r.applied {
         true => (built.with, built.without),
         false => (built.without, built.with),

@@ -350,10 +350,7 @@ pub async fn drift(s: &Session, cancel: &Cancel) -> Result<crate::schema::Compar
             })
         })
         .await?;
-    // In the order they ran here: one applied out of order made its columns in that order.
-    let mut ran: Vec<&db::Applied> = applied.iter().filter(|a| a.success).collect();
-    ran.sort_by_key(|a| (a.installed_on, a.version));
-    let versions: Vec<i64> = ran.iter().map(|a| a.version).collect();
+    let versions = ran_here(&applied, None);
     let (scratch, mut db) = open_scratch(s).await?;
     let made = match verify::replay(db.as_mut(), &source, &versions, cancel).await {
         Ok(()) => db.inspect().await,
@@ -361,6 +358,14 @@ pub async fn drift(s: &Session, cancel: &Cancel) -> Result<crate::schema::Compar
     };
     let made = close_scratch(scratch, db, made).await?;
     Ok(crate::schema::compare(&made, &live))
+}
+
+/// The migrations applied here (and `also`, one left part way), in the order they ran: one applied
+/// out of order made its columns in that order, so a replay follows it.
+fn ran_here(applied: &[db::Applied], also: Option<i64>) -> Vec<i64> {
+    let mut ran: Vec<&db::Applied> = applied.iter().filter(|a| a.success || Some(a.version) == also).collect();
+    ran.sort_by_key(|a| (a.installed_on, a.version));
+    ran.iter().map(|a| a.version).collect()
 }
 
 /// A database's schema, as Godwit compares it.
