@@ -105,6 +105,13 @@ pub enum Problem {
         /// Who holds it, when the server says.
         holder: Option<String>,
     },
+    /// A migration gave up waiting for a lock another session held (or was picked to end a
+    /// deadlock), every try; it changed nothing.
+    #[error("migration {version} could not get a lock")]
+    LockWait { version: i64 },
+    /// A statement ran longer than the statement timeout and was stopped.
+    #[error("migration {version} ran past the statement timeout")]
+    StatementTimeout { version: i64 },
     /// The server cannot be reached.
     #[error("cannot connect")]
     CannotConnect,
@@ -152,8 +159,10 @@ impl Problem {
             | RevisionConflict { .. }
             | NotAsResolved { .. }
             | EditChangesSchema { .. } => ErrorKind::Decision,
-            MigrationFailed { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => ErrorKind::Failed,
-            LockHeld { .. } => ErrorKind::Lock,
+            MigrationFailed { .. } | StatementTimeout { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => {
+                ErrorKind::Failed
+            }
+            LockHeld { .. } | LockWait { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
             Protected | CodeNotAllowed => ErrorKind::Protected,
             Cancelled => ErrorKind::Cancelled,
@@ -262,6 +271,11 @@ pub enum Remedy {
     WaitForLock,
     /// The server did not answer in time: wait longer, or try again.
     WaitForServer,
+    /// A migration gave up waiting (`waited_ms`) for a lock other sessions held: try again when
+    /// they are done (it changed nothing), or let it wait longer.
+    WaitLongerForLocks { waited_ms: u64 },
+    /// A statement ran past the statement timeout (`ms`): run it with a longer one.
+    LongerStatementTimeout { ms: u64 },
     /// The environment's backups, listed (or the first one made).
     Backups,
     /// What would run changed since it was seen: look at the plan as it is now.

@@ -32,9 +32,32 @@ pub struct EnvConfig {
     pub color: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protected: bool,
+    /// The longest a migration's statement waits for a lock another session holds (`5s`, `off`);
+    /// a protected environment waits 5s unless told otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_wait: Option<String>,
+    /// How often a migration that could not get a lock (and changed nothing) is tried again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_retries: Option<u32>,
+    /// The longest a migration's statement may run (`10m`, `off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_timeout: Option<String>,
 }
 
 impl EnvConfig {
+    /// What it says of waiting for locks and of long statements.
+    pub fn waits(&self, name: &str) -> Result<crate::migration::waits::Asked> {
+        use crate::migration::waits::{Asked, Setting};
+        let read = |key: &str, v: &Option<String>| {
+            v.as_deref().map(|t| Setting::parse(&format!("env.{name}.{key}"), t)).transpose()
+        };
+        Ok(Asked {
+            lock_wait: read("lock_wait", &self.lock_wait)?,
+            retries: self.lock_retries,
+            statement_timeout: read("statement_timeout", &self.statement_timeout)?,
+        })
+    }
+
     /// The URL (without a password) this environment connects to.
     pub fn url(&self, name: &str) -> Result<String> {
         if let Some(u) = &self.url {
@@ -267,6 +290,7 @@ pub(crate) fn check_envs(file: &Path, envs: &std::collections::BTreeMap<String, 
         if let Some(c) = &env.color {
             check_color(name, c).map_err(invalid)?;
         }
+        env.waits(name).map_err(invalid)?;
     }
     Ok(())
 }

@@ -563,6 +563,42 @@ async fn a_held_lock_exits_4() {
     assert_eq!(run(&t, &["up"]).code, 0);
 }
 
+#[tokio::test]
+async fn a_lock_wait_that_gives_up_exits_4_naming_the_holder_and_its_remedy_works() {
+    use sqlx::{Connection, Executor};
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    assert_eq!(run(&t, &["up"]).code, 0);
+    pair(&t, 2, "b", "ALTER TABLE a ADD COLUMN b INTEGER;", "ALTER TABLE a DROP COLUMN b;");
+    let dry = run(&t, &["up", "--dry-run", "--lock-wait", "500ms", "--lock-retries", "1"]);
+    assert!(dry.stdout.contains("Waits: each statement waits at most 500ms for a lock"), "{}", dry.stdout);
+
+    let mut holder = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut holder).await.unwrap();
+    holder.execute("BEGIN; SELECT count(*) FROM a").await.unwrap();
+    let o = run_json(&t, &["up", "--lock-wait", "500ms", "--lock-retries", "1"]);
+    assert_eq!((o.code, o.problem_is()), (4, "lock_wait".into()), "{}", o.stderr);
+    let message = o.problem_doc()["message"].as_str().unwrap().to_string();
+    assert!(message.contains(&format!("server process {pid}")), "the holder is named: {message}");
+    assert_eq!(t.history().await, ["1:true"], "nothing of 2 recorded");
+    drop(holder);
+
+    // Pasted as printed, once the holder is gone: it waits longer, and applies.
+    let o = run(&t, &["up", "--lock-wait", "500ms", "--lock-retries", "0"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert_eq!(run(&t, &["down"]).code, 0);
+    let mut holder = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    holder.execute("BEGIN; SELECT count(*) FROM a").await.unwrap();
+    let o = run(&t, &["up", "--lock-wait", "500ms", "--lock-retries", "0"]);
+    assert_eq!(o.code, 4, "{}", o.stderr);
+    drop(holder);
+    let pasted = printed_commands(&o.stderr);
+    let again = pasted.iter().find(|c| c.contains("--lock-wait 1s")).unwrap_or_else(|| panic!("{}", o.stderr));
+    let p = paste_in(t.dir.path(), again).output().unwrap();
+    assert!(p.status.success(), "{again}: {}", String::from_utf8_lossy(&p.stderr));
+    assert_eq!(t.history().await, ["1:true", "2:true"]);
+}
+
 #[test]
 fn unreachable_and_missing_databases_exit_3_without_the_password() {
     let dir = tempfile::tempdir().unwrap();

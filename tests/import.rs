@@ -24,6 +24,7 @@ fn session(t: &TestDb) -> ops::Session {
         lock_timeout: std::time::Duration::from_secs(5),
         schema_file: None,
         lint: Default::default(),
+        waits: Default::default(),
     }
 }
 

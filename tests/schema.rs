@@ -26,6 +26,7 @@ fn session(t: &TestDb) -> godwit::ops::Session {
         lock_timeout: std::time::Duration::from_secs(5),
         schema_file: None,
         lint: Default::default(),
+        waits: Default::default(),
     }
 }
 

@@ -42,6 +42,18 @@ pub struct Cli {
     /// Seconds to wait for another run's migration lock.
     #[arg(long, global = true, default_value_t = 30, value_name = "SECS")]
     pub(super) lock_timeout: u64,
+    /// The longest each statement of a migration waits for a lock other sessions hold (`5s`,
+    /// `500ms`, `off`), over the environment's `lock_wait` (a protected environment's default: 5s).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = wait_setting)]
+    pub(super) lock_wait: Option<crate::migration::waits::Setting>,
+    /// How many times a migration that could not get a lock, and changed nothing, is tried again
+    /// (over the environment's `lock_retries`; a protected environment's default: 3).
+    #[arg(long, global = true, value_name = "N")]
+    pub(super) lock_retries: Option<u32>,
+    /// The longest a statement of a migration may run (`10m`, `off`), over the environment's
+    /// `statement_timeout` (PostgreSQL and MariaDB).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = timeout_setting)]
+    pub(super) statement_timeout: Option<crate::migration::waits::Setting>,
     /// Seconds a running migration may go without the server confirming (asked over another
     /// connection) that it still runs it; then the run stops waiting and says what it can tell.
     #[arg(long, global = true, default_value_t = 300, value_name = "SECS")]
@@ -58,6 +70,14 @@ pub struct Cli {
     pub(super) fleet: fleet::FleetFlags,
     #[command(subcommand)]
     pub(super) verb: Verb,
+}
+
+fn wait_setting(text: &str) -> Result<crate::migration::waits::Setting, String> {
+    crate::migration::waits::Setting::parse("--lock-wait", text).map_err(|e| e.message)
+}
+
+fn timeout_setting(text: &str) -> Result<crate::migration::waits::Setting, String> {
+    crate::migration::waits::Setting::parse("--statement-timeout", text).map_err(|e| e.message)
 }
 
 #[derive(Subcommand, Debug)]

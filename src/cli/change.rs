@@ -56,6 +56,9 @@ fn finish_run(report: RunReport, label: &str) -> Result<()> {
         }
         if !report.planned.is_empty() {
             println!("Dry run: {} migration(s) would run on {label}; nothing was run.", report.planned.len());
+            if let Some(w) = &report.waits_said {
+                println!("Waits: {w}.");
+            }
             // What the run itself will ask for, said where the person reads the plan.
             let g = &report.guard;
             let mut asks = Vec::new();

@@ -207,7 +207,17 @@ impl Ctx {
             );
         }
         let lock_timeout = Duration::from_secs(self.cli.lock_timeout);
-        ops::Session::new(ws, self.project.as_ref(), self.connect_options(), lock_timeout)
+        Ok(ops::Session::new(ws, self.project.as_ref(), self.connect_options(), lock_timeout)?
+            .with_waits(&self.asked_waits()))
+    }
+
+    /// The run's own `--lock-wait`, `--lock-retries` and `--statement-timeout`.
+    pub(super) fn asked_waits(&self) -> crate::migration::waits::Asked {
+        crate::migration::waits::Asked {
+            lock_wait: self.cli.lock_wait,
+            retries: self.cli.lock_retries,
+            statement_timeout: self.cli.statement_timeout,
+        }
     }
 }
 

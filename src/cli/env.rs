@@ -29,6 +29,7 @@ pub(super) async fn env_verb(ctx: &Ctx, cmd: &EnvCmd) -> Result<()> {
                 user: user.clone(),
                 color: color.clone(),
                 protected: *protected,
+                ..Default::default()
             };
             let path = p.add_env(name, env, *personal)?;
             println!("Added environment `{name}` to {}.", path.display());

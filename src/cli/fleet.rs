@@ -105,7 +105,10 @@ pub(super) async fn fleet_verb(ctx: &Ctx, name: &str) -> Result<()> {
         policy: ctx.cli.fleet.policy(),
         confirm,
         trust_host: ctx.cli.trust_host,
-        settings: crate::fleet::Settings::of(p, ctx.connect_options(), Duration::from_secs(ctx.cli.lock_timeout))?,
+        settings: crate::fleet::Settings {
+            waits: ctx.asked_waits(),
+            ..crate::fleet::Settings::of(p, ctx.connect_options(), Duration::from_secs(ctx.cli.lock_timeout))?
+        },
     };
     let live = Arc::new(Mutex::new(Live::new(name)));
     let shown = live.clone();

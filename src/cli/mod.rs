@@ -446,6 +446,14 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         ),
         Remedy::WaitForLock => format!("To wait longer (seconds): `{}`.", retry_with("--lock-timeout", 300)),
         Remedy::WaitForServer => format!("To wait longer (seconds): `{}`.", retry_with("--connect-timeout", 30)),
+        Remedy::WaitLongerForLocks { waited_ms } => format!(
+            "Run it again once the sessions in its way are done (it changed nothing), or let each statement wait \
+             longer, holding up the queries queued behind it meanwhile: `{}`.",
+            retry_with_duration("--lock-wait", *waited_ms)
+        ),
+        Remedy::LongerStatementTimeout { ms } => {
+            format!("To let its statements run longer: `{}`.", retry_with_duration("--statement-timeout", *ms))
+        }
         Remedy::CreateDatabase => format!("To create it, empty: `{godwit} db create`."),
         Remedy::CreateEmpty => {
             "Without a template, `new` writes the files with an empty up, to fill in before `up`.".into()
@@ -514,6 +522,21 @@ fn retry_with(flag: &str, at_least: u64) -> String {
     // Longer than what was waited: twice the value given, at least `at_least`.
     let value = given.iter().fold(at_least, |v, g| v.max(g.parse::<u64>().unwrap_or(0).saturating_mul(2)));
     out.push(format!("{flag} {value}"));
+    out.join(" ")
+}
+
+/// The command as it was typed with `flag` set to twice `ms` (or what was typed, twice).
+fn retry_with_duration(flag: &str, ms: u64) -> String {
+    let (mut out, given) = typed(Some(flag));
+    let was = given
+        .iter()
+        .filter_map(|g| match crate::migration::waits::Setting::parse(flag, g) {
+            Ok(crate::migration::waits::Setting::Limit(d)) => Some(d.as_millis() as u64),
+            _ => None,
+        })
+        .fold(ms, u64::max);
+    let doubled = std::time::Duration::from_millis(was.saturating_mul(2));
+    out.push(format!("{flag} {}", crate::migration::waits::short(doubled)));
     out.join(" ")
 }
 

@@ -10,11 +10,13 @@ use crate::event::{Direction, RunEvent};
 
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// Who is in the current migration's way was said.
+    said_who: bool,
 }
 
 impl Progress {
     pub fn new() -> Progress {
-        Progress { bar: None }
+        Progress { bar: None, said_who: false }
     }
 
     pub fn on_event(&mut self, e: &RunEvent) {
@@ -32,6 +34,7 @@ impl Progress {
                 self.bar = Some(bar);
             }
             RunEvent::MigrationStarted { direction, version, description, .. } => {
+                self.said_who = false;
                 let msg = format!("{} {version} {description}", verb(*direction));
                 match &self.bar {
                     Some(b) => b.set_message(msg),
@@ -49,6 +52,31 @@ impl Progress {
                 Some(b) => b.abandon(),
                 None => eprintln!("FAILED"),
             },
+            RunEvent::Waiting { said, .. } => {
+                self.said_who = true;
+                let line = format!("  waiting for a lock {said}");
+                match &self.bar {
+                    Some(b) => b.println(line),
+                    None => eprint!("\n{line} ... "),
+                }
+            }
+            RunEvent::Retrying { attempt, retries, waited_ms, after_ms, message, .. } => {
+                let short = |ms: u64| crate::migration::waits::short(Duration::from_millis(ms));
+                let mut why = match waited_ms {
+                    Some(w) => format!("no lock within {}", short(*w)),
+                    None => "no lock".to_string(),
+                };
+                // Who was in the way, unless a line above said so.
+                if !self.said_who {
+                    message.lines().skip(1).filter(|l| l.contains(" held")).for_each(|l| why = format!("{why}. {l}"));
+                }
+                let line = format!("  {why}; trying again in {} ({attempt} of {retries})", short(*after_ms));
+                self.said_who = false;
+                match &self.bar {
+                    Some(b) => b.println(line),
+                    None => eprint!("\n{line} ... "),
+                }
+            }
             RunEvent::Finished { .. } => {
                 if let Some(b) = self.bar.take() {
                     b.finish_and_clear();

@@ -289,6 +289,10 @@ pub trait Migrate: Send {
     }
     async fn unlock(&mut self) -> Result<()>;
 
+    /// How long the migrations that follow wait for other sessions' locks and may run, set on this
+    /// session. A limit this database cannot set is refused, before anything runs.
+    async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()>;
+
     /// Runs an up migration's script and records it (history and log) in as few round trips as the
     /// database allows (the script has at least one statement).
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure>;
@@ -425,6 +429,11 @@ pub trait Interrupt: Send + Sync {
     async fn interrupt(&self) -> Result<()>;
     /// Whether the server says, over a new connection, that the session is running a statement.
     async fn running(&self) -> Result<bool>;
+    /// The sessions holding a lock the session waits for; empty when it waits for none (or where
+    /// the database cannot tell while it waits: SQLite says when it gives up).
+    async fn blockers(&self) -> Result<Vec<crate::event::Blocker>> {
+        Ok(Vec::new())
+    }
 }
 
 /// Opens a connection to `target` within the connect timeout.
@@ -837,10 +846,16 @@ pub(crate) fn migration_error(
             ),
         );
     }
-    let mut err = Error::new(
-        Problem::MigrationFailed { version: m.version },
-        format!("migration {} ({}) failed in {name}{at}: {detail}", m.version, m.description),
-    );
+    // Lock not available, deadlock (PostgreSQL; MySQL/MariaDB): it waited and gave up, the
+    // runner may try again. Cancelled (PostgreSQL) or past max_statement_time (MariaDB): the runner
+    // knows whether it stopped it or a statement timeout did.
+    let problem = match error_code(e).as_deref() {
+        Some("55P03" | "40P01" | "1205" | "1213") => Problem::LockWait { version: m.version },
+        Some("57014" | "1969" | "3024") => Problem::StatementTimeout { version: m.version },
+        _ => Problem::MigrationFailed { version: m.version },
+    };
+    let mut err =
+        Error::new(problem, format!("migration {} ({}) failed in {name}{at}: {detail}", m.version, m.description));
     err.location = location;
     err
 }

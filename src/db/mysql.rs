@@ -28,6 +28,45 @@ pub struct MySql {
 struct MyInterrupt {
     target: Target,
     id: u64,
+    /// Asks who is in the way while a migration waits, over one connection kept for it.
+    watcher: tokio::sync::Mutex<Option<MySqlConnection>>,
+}
+
+/// A session in the way: its id, user, host, command, state, statement, and how long its
+/// transaction has been open.
+type BlockerRow = (u64, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>);
+
+/// The sessions whose InnoDB transactions hold the row locks `?` (a connection id) waits for.
+const ROW_LOCK_HOLDERS: &str = "SELECT b.trx_mysql_thread_id, p.USER, p.HOST, p.COMMAND, p.STATE, LEFT(p.INFO, 200), \
+     TIMESTAMPDIFF(SECOND, b.trx_started, NOW()) FROM information_schema.INNODB_TRX r \
+     JOIN information_schema.INNODB_LOCK_WAITS w ON w.requesting_trx_id = r.trx_id \
+     JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id \
+     LEFT JOIN information_schema.PROCESSLIST p ON p.ID = b.trx_mysql_thread_id \
+     WHERE r.trx_mysql_thread_id = ? ORDER BY b.trx_started";
+
+/// The other sessions with a transaction open: a table's metadata lock is held until the
+/// transaction that used the table ends, and the server does not say by which one.
+const OPEN_TRANSACTIONS: &str = "SELECT t.trx_mysql_thread_id, p.USER, p.HOST, p.COMMAND, p.STATE, LEFT(p.INFO, 200), \
+     TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) FROM information_schema.INNODB_TRX t \
+     LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+     WHERE t.trx_mysql_thread_id <> ? ORDER BY t.trx_started";
+
+fn blocker(row: BlockerRow, sure: bool) -> crate::event::Blocker {
+    let (id, user, host, command, state, query, open) = row;
+    // An idle session's state is empty and its command `Sleep`: say it plainly.
+    let state = match (command.as_deref(), state.filter(|s| !s.is_empty())) {
+        (Some("Sleep"), None) => Some("idle in transaction".to_string()),
+        (_, s) => s,
+    };
+    crate::event::Blocker {
+        session: format!("connection {id}"),
+        user,
+        program: host.map(|h| format!("from {h}")),
+        state,
+        query,
+        open_secs: open,
+        sure,
+    }
 }
 
 #[async_trait]
@@ -47,6 +86,30 @@ impl super::Interrupt for MyInterrupt {
             .await;
         let _ = other.conn.close().await;
         Ok(r.map_err(Error::from)?.is_some_and(|c| c == "Query"))
+    }
+
+    async fn blockers(&self) -> Result<Vec<crate::event::Blocker>> {
+        let mut watcher = self.watcher.lock().await;
+        if watcher.is_none() {
+            *watcher = Some(MySql::connect(&self.target, &ConnectOptions::default()).await?.conn);
+        }
+        let conn = watcher.as_mut().expect("made above");
+        let rows: Vec<BlockerRow> =
+            sqlx::query_as(ROW_LOCK_HOLDERS).bind(self.id).fetch_all(&mut *conn).await.unwrap_or_default();
+        if !rows.is_empty() {
+            return Ok(rows.into_iter().map(|r| blocker(r, true)).collect());
+        }
+        // A metadata lock (ALTER TABLE behind a transaction that read the table) or a table lock.
+        let state: Option<String> = sqlx::query_scalar("SELECT STATE FROM information_schema.PROCESSLIST WHERE ID = ?")
+            .bind(self.id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .flatten();
+        if !state.is_some_and(|s| s.starts_with("Waiting for") && s.contains("lock")) {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<BlockerRow> = sqlx::query_as(OPEN_TRANSACTIONS).bind(self.id).fetch_all(&mut *conn).await?;
+        Ok(rows.into_iter().map(|r| blocker(r, false)).collect())
     }
 }
 
@@ -302,6 +365,30 @@ impl Migrate for MySql {
         Ok(())
     }
 
+    async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()> {
+        let mut set = Vec::new();
+        if let Some(w) = waits.lock_wait {
+            // Whole seconds: a metadata lock (DDL) and a row lock (InnoDB) each wait this long.
+            let secs = w.as_secs_f64().ceil().max(1.0) as u64;
+            set.push(format!("lock_wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"));
+        }
+        if let Some(t) = waits.statement_timeout {
+            let version: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&mut self.conn).await?;
+            if !version.contains("MariaDB") {
+                return Err(Error::input(format!(
+                    "statement_timeout cannot be set on {} (MySQL {version}): MySQL limits only SELECT statements' \
+                     time. Leave statement_timeout off for it; nothing was run.",
+                    self.target.display()
+                )));
+            }
+            set.push(format!("max_statement_time = {}", t.as_secs_f64()));
+        }
+        if !set.is_empty() {
+            self.batch(format!("SET SESSION {}", set.join(", "))).await?;
+        }
+        Ok(())
+    }
+
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
         let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Apply, m);
@@ -330,7 +417,7 @@ impl Migrate for MySql {
 
     async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
         let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut self.conn).await?;
-        Ok(Box::new(MyInterrupt { target: self.target.clone(), id }))
+        Ok(Box::new(MyInterrupt { target: self.target.clone(), id, watcher: Default::default() }))
     }
 
     async fn close(self: Box<Self>) {

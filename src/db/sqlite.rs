@@ -26,6 +26,8 @@ pub struct Sqlite {
     path: std::path::PathBuf,
     lock: Option<crate::fslock::FileLock>,
     tables: super::Tables,
+    /// A lock wait was set (`limit`); else the busy timeout is the migration lock's wait.
+    limited: bool,
 }
 
 #[derive(Default)]
@@ -136,6 +138,7 @@ impl Sqlite {
             conn,
             path: path.to_path_buf(),
             lock: None,
+            limited: false,
             handle: Default::default(),
             tables: opts.tables.clone(),
         })
@@ -193,6 +196,27 @@ impl Sqlite {
         }
     }
 
+    /// A migration that could not get the file's write lock within the busy timeout: nothing of it
+    /// ran. Who has the file open is named, where this system says.
+    fn lock_wait(&self, m: &MigrationFile) -> Error {
+        let holders = holders(&self.path);
+        let who = match holders.is_empty() {
+            true => "held by another connection (another program, or a `sqlite3` shell in a transaction)".to_string(),
+            false => crate::event::held_by(&holders),
+        };
+        let e = Error::new(
+            Problem::LockWait { version: m.version },
+            format!(
+                "migration {} ({}) could not get the write lock on {}: nothing of it ran.\nThe lock is {who}.",
+                m.version,
+                m.description,
+                self.path.display()
+            ),
+        );
+        // Without a lock wait of its own, it waited as long as the lock timeout.
+        if self.limited { e } else { e.with_remedy(crate::error::Remedy::WaitForLock) }
+    }
+
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
         self.conn.execute(sqlx::raw_sql(AssertSqlSafe(text))).await.map(|_| ())
     }
@@ -213,7 +237,8 @@ impl Sqlite {
         let start = Instant::now();
         if let Err(e) = self.batch(before).await {
             // The write lock (or the marker) was never had: nothing ran.
-            return Err(Failure { error: self.lite(e), dirty: false });
+            let error = if is_busy(&e) { self.lock_wait(m) } else { self.lite(e) };
+            return Err(Failure { error, dirty: false });
         }
         // A few statements at a time: SQLite copies the rest of the text it is given at every
         // statement, so one batch of the whole file takes time that grows with its square.
@@ -232,6 +257,7 @@ impl Sqlite {
         if let Err((e, failed)) = result {
             let error = match self.out_of_space(&e) {
                 Some(full) => full.context(format!("migration {} ({}) could not be written", m.version, m.description)),
+                None if is_busy(&e) && (in_tx || failed == 0) => self.lock_wait(m),
                 None => migration_error(m, file, sql_text, &e, stmts.get(failed).map(|s| s.offset)),
             };
             if in_tx {
@@ -250,7 +276,10 @@ impl Sqlite {
         tail = if in_tx { format!("{tail};\nCOMMIT;") } else { format!("BEGIN;\n{tail};\nCOMMIT;") };
         if let Err(e) = self.batch(tail).await {
             let _ = self.batch("ROLLBACK".into()).await;
-            return Err(Failure { error: self.lite(e), dirty: !in_tx });
+            // A reader kept the commit from writing the file (a rollback journal): in a transaction
+            // nothing stays, and it may be tried again.
+            let error = if is_busy(&e) && in_tx { self.lock_wait(m) } else { self.lite(e) };
+            return Err(Failure { error, dirty: !in_tx });
         }
         Ok(elapsed)
     }
@@ -335,6 +364,21 @@ impl Migrate for Sqlite {
 
     async fn unlock(&mut self) -> Result<()> {
         self.lock = None;
+        Ok(())
+    }
+
+    async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()> {
+        if waits.statement_timeout.is_some() {
+            return Err(Error::input(format!(
+                "statement_timeout cannot be set on a SQLite file ({}): leave it off for this environment; nothing \
+                 was run.",
+                self.path.display()
+            )));
+        }
+        if let Some(w) = waits.lock_wait {
+            self.batch(format!("PRAGMA busy_timeout = {}", w.as_millis())).await.map_err(|e| self.lite(e))?;
+            self.limited = true;
+        }
         Ok(())
     }
 
@@ -583,6 +627,44 @@ fn free_bytes(folder: &Path) -> Option<u64> {
     // The field types differ between systems (32 bits on some).
     #[allow(clippy::unnecessary_cast)]
     Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// The other processes on this machine with the database file (or its journal) open, as far as
+/// the system lets this one see (Linux's /proc); one of them holds the write lock.
+fn holders(path: &Path) -> Vec<crate::event::Blocker> {
+    let Ok(file) = path.canonicalize() else { return Vec::new() };
+    let ours: Vec<std::path::PathBuf> = ["", "-wal", "-journal"]
+        .iter()
+        .map(|ext| {
+            let mut p = file.clone().into_os_string();
+            p.push(ext);
+            p.into()
+        })
+        .collect();
+    let me = std::process::id().to_string();
+    let Ok(procs) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut out = Vec::new();
+    for p in procs.flatten() {
+        let pid = p.file_name().to_string_lossy().into_owned();
+        if pid == me || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(fds) = std::fs::read_dir(p.path().join("fd")) else { continue };
+        let open = fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|l| ours.contains(&l)));
+        if open {
+            let comm = std::fs::read_to_string(p.path().join("comm")).ok().map(|c| c.trim().to_string());
+            out.push(crate::event::Blocker {
+                session: format!("process {pid}"),
+                user: None,
+                program: comm,
+                state: Some("has the file open".into()),
+                query: None,
+                open_secs: None,
+                sure: false,
+            });
+        }
+    }
+    out
 }
 
 /// SQLITE_BUSY or SQLITE_LOCKED.

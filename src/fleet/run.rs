@@ -198,6 +198,8 @@ pub struct Settings {
     pub connect: ConnectOptions,
     pub lock_timeout: Duration,
     pub lint: crate::lint::LintConfig,
+    /// A run's own lock waits and statement timeout, over each member's.
+    pub waits: crate::migration::waits::Asked,
 }
 
 impl Settings {
@@ -209,11 +211,14 @@ impl Settings {
             connect: ConnectOptions { tables: p.tables(), ..connect },
             lock_timeout,
             lint: ops::lint_config(Some(p))?,
+            waits: Default::default(),
         })
     }
 
     fn session(&self, ws: crate::project::Workspace) -> Session {
+        let waits = ws.waits.clone().over(&self.waits).resolve(ws.protected);
         Session {
+            waits,
             ws,
             project_id: self.project_id.clone(),
             keep: self.keep,

@@ -10,3 +10,4 @@ pub mod source;
 pub mod squash;
 pub mod status;
 pub mod verify;
+pub mod waits;

@@ -60,6 +60,9 @@ pub struct RunOptions {
     pub expect: Option<Vec<Seen>>,
     /// See `ConnectOptions::stall_timeout`.
     pub stall_timeout: Duration,
+    /// How long each statement waits for other sessions' locks, how often a migration that could
+    /// not get one is tried again, and how long a statement may run.
+    pub waits: crate::migration::waits::Waits,
 }
 
 impl Default for RunOptions {
@@ -70,6 +73,7 @@ impl Default for RunOptions {
             allow_out_of_order: false,
             cancel: Cancel::default(),
             expect: None,
+            waits: Default::default(),
         }
     }
 }
@@ -157,6 +161,12 @@ pub struct RunReport {
     /// What the person must confirm before it runs (a preview's; the run enforces it again).
     #[serde(default)]
     pub guard: crate::migration::guard::Guard,
+    /// How its statements wait for locks and how long they may run.
+    #[serde(default)]
+    pub waits: crate::migration::waits::Waits,
+    /// The same in words, for a preview; `None` when nothing is limited.
+    #[serde(default)]
+    pub waits_said: Option<String>,
     pub direction: Direction,
     pub dry_run: bool,
     pub planned: Vec<Step>,
@@ -396,6 +406,8 @@ fn preview(direction: Direction, planned: Vec<Step>) -> RunReport {
         database: String::new(),
         backup: None,
         guard: Default::default(),
+        waits: Default::default(),
+        waits_said: None,
         warnings: Vec::new(),
         findings: Vec::new(),
         direction,
@@ -429,6 +441,10 @@ async fn run(
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
     let scripts = scripts(&planned, db.dialect())?;
+    // A limit the database cannot set is refused before anything is backed up or run.
+    if opts.waits.is_set() && !plan.is_empty() {
+        db.limit(&opts.waits).await?;
+    }
     before.before(db, plan.len()).await?;
     let actor = db::actor();
     // Asked for before the first migration, so an abort needs no round trip to set it up.
@@ -469,20 +485,54 @@ async fn run(
         });
         let script = &scripts[index];
         let empty = script.statements.is_empty();
-        let work = async {
-            match (direction, empty) {
-                // An empty or comment-only up file is recorded without being sent (MySQL refuses an
-                // empty query).
-                (Direction::Up, true) => db
-                    .record_empty(m, &actor)
-                    .await
-                    .map(|_| Duration::ZERO)
-                    .map_err(|error| db::Failure { error, dirty: false }),
-                (Direction::Up, false) => db.apply(m, script, &actor).await,
-                (Direction::Down, _) => db.revert(m, script, &actor).await,
+        let (mut tries, mut in_the_way) = (0, Vec::new());
+        let result = loop {
+            let work = async {
+                match (direction, empty) {
+                    // An empty or comment-only up file is recorded without being sent (MySQL refuses
+                    // an empty query).
+                    (Direction::Up, true) => db
+                        .record_empty(m, &actor)
+                        .await
+                        .map(|_| Duration::ZERO)
+                        .map_err(|error| db::Failure { error, dirty: false }),
+                    (Direction::Up, false) => db.apply(m, script, &actor).await,
+                    (Direction::Down, _) => db.revert(m, script, &actor).await,
+                }
+            };
+            let work = stoppable(work, interrupter.as_deref(), &opts.cancel, opts.stall_timeout);
+            let result = watched(work, interrupter.as_deref(), &mut in_the_way, &mut |blockers| {
+                let said = crate::event::held_by(blockers);
+                on_event(&RunEvent::Waiting { direction, version: m.version, blockers: blockers.to_vec(), said })
+            })
+            .await;
+            match result {
+                Err(mut f) if retry(&f, tries, &opts.waits, &opts.cancel) => {
+                    tries += 1;
+                    let after = crate::migration::waits::Waits::backoff(tries);
+                    said_who(&mut f.error, &in_the_way, &opts.waits);
+                    on_event(&RunEvent::Retrying {
+                        direction,
+                        version: m.version,
+                        attempt: tries,
+                        retries: opts.waits.retries,
+                        waited_ms: opts.waits.lock_wait.map(|w| w.as_millis() as u64),
+                        after_ms: after.as_millis() as u64,
+                        message: f.error.message,
+                    });
+                    in_the_way.clear();
+                    tokio::select! {
+                        _ = tokio::time::sleep(after) => {}
+                        _ = opts.cancel.cancelled() => break Err(f_cancelled(m)),
+                    }
+                }
+                Err(mut f) => {
+                    waited_in_vain(&mut f, &in_the_way, &opts.waits, tries);
+                    break Err(f);
+                }
+                r => break r,
             }
         };
-        let result = stoppable(work, interrupter.as_deref(), &opts.cancel, opts.stall_timeout).await;
         match result {
             Ok(d) => {
                 let duration_ns = recorded_ns(db, m.version).await.unwrap_or_else(|| crate::db::ns(d));
@@ -571,6 +621,8 @@ async fn run(
         database: String::new(),
         backup: None,
         guard: Default::default(),
+        waits: opts.waits,
+        waits_said: opts.waits.describe(),
         warnings,
         findings: Vec::new(),
         direction,
@@ -580,6 +632,110 @@ async fn run(
         cancelled,
         failure,
     })
+}
+
+/// Whether a failed migration is tried again: it only could not get a lock, changed nothing, and
+/// retries are left (and nobody asked the run to stop).
+fn retry(f: &db::Failure, tries: u32, waits: &crate::migration::waits::Waits, cancel: &Cancel) -> bool {
+    matches!(f.error.problem, Problem::LockWait { .. }) && !f.dirty && tries < waits.retries && !cancel.is_cancelled()
+}
+
+/// A run stopped while it paused before trying a migration again: that try never started.
+fn f_cancelled(m: &MigrationFile) -> db::Failure {
+    db::Failure {
+        error: Error::new(
+            Problem::Cancelled,
+            format!(
+                "stopped at your request before trying migration {} ({}) again: it could not get a lock and \
+                 changed nothing",
+                m.version, m.description
+            ),
+        ),
+        dirty: false,
+    }
+}
+
+/// Adds to a lock wait's message how long it waited and who was in the way (as last seen while it
+/// waited).
+fn said_who(e: &mut Error, in_the_way: &[crate::event::Blocker], waits: &crate::migration::waits::Waits) {
+    let waited = waits.lock_wait.map(|w| format!(" {}", crate::migration::waits::short(w))).unwrap_or_default();
+    let who = crate::event::held_by(in_the_way);
+    if !who.is_empty() {
+        e.message = format!("{}\nIt waited{waited} for a lock {who}.", e.message);
+    } else if !waited.is_empty() && !e.message.contains(" held") {
+        e.message = format!("{}\nIt waited{waited} for a lock another session held.", e.message);
+    }
+}
+
+/// Words a lock wait or a statement timeout that ends the run: who was in the way, how often it
+/// was tried, and how to go on. Its timeout is what stopped it only where one was set.
+fn waited_in_vain(
+    f: &mut db::Failure,
+    in_the_way: &[crate::event::Blocker],
+    waits: &crate::migration::waits::Waits,
+    tries: u32,
+) {
+    use crate::migration::waits::short;
+    match f.error.problem {
+        Problem::LockWait { .. } => {
+            said_who(&mut f.error, in_the_way, waits);
+            if tries > 0 {
+                f.error.message = format!("{}\nIt was tried {} times, pausing between.", f.error.message, tries + 1);
+            }
+            if let Some(w) = waits.lock_wait {
+                f.error.remedies.push(crate::error::Remedy::WaitLongerForLocks { waited_ms: w.as_millis() as u64 });
+            }
+        }
+        Problem::StatementTimeout { version } => match waits.statement_timeout {
+            Some(t) => {
+                f.error.message =
+                    format!("{}\nIt ran longer than the statement timeout ({}).", f.error.message, short(t));
+                f.error.remedies.push(crate::error::Remedy::LongerStatementTimeout { ms: t.as_millis() as u64 });
+            }
+            // Stopped by someone else (or by this run, which says so itself).
+            None => f.error.problem = Problem::MigrationFailed { version },
+        },
+        _ => {}
+    }
+}
+
+/// Runs `work`, asking (soon after it starts, then every second) who is in its way, and telling
+/// `on_change` when that changes; `seen` keeps the last sessions seen in the way.
+async fn watched<T>(
+    work: impl std::future::Future<Output = T>,
+    interrupter: Option<&dyn db::Interrupt>,
+    seen: &mut Vec<crate::event::Blocker>,
+    on_change: &mut (dyn FnMut(&[crate::event::Blocker]) + Send),
+) -> T {
+    let Some(i) = interrupter else { return work.await };
+    tokio::pin!(work);
+    // Soon enough to see who is in the way of a short lock wait; most migrations are done by then.
+    let mut every = Duration::from_millis(300);
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut work => return r,
+            _ = tokio::time::sleep(every) => {
+                every = Duration::from_secs(1);
+                let now = match tokio::time::timeout(Duration::from_secs(2), i.blockers()).await {
+                    Ok(Ok(b)) => b,
+                    Ok(Err(e)) => {
+                        tracing::debug!("could not ask who is in the migration's way: {e}");
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                // Told when who is in the way changes, not each time their transaction ages.
+                let who = |b: &[crate::event::Blocker]| b.iter().map(|b| b.session.clone()).collect::<Vec<_>>();
+                if !now.is_empty() && who(&now) != who(seen) {
+                    on_change(&now);
+                }
+                if !now.is_empty() {
+                    *seen = now;
+                }
+            }
+        }
+    }
 }
 
 /// The time the database recorded for the migration just run. The run, status and history all show
@@ -741,7 +897,9 @@ fn explain_failure(
         )
     } else {
         // The database refused its SQL (not a lost connection or a cancel): the file is what to fix.
-        if error.kind() == ErrorKind::Failed && !matches!(error.problem, Problem::Io { .. }) {
+        if error.kind() == ErrorKind::Failed
+            && !matches!(error.problem, Problem::Io { .. } | Problem::StatementTimeout { .. })
+        {
             error = error.with_remedy(match direction {
                 Direction::Up => crate::error::Remedy::FixAndApply { file: m.file_name(), kept: done },
                 // The down this database ran: its own, where the project keeps one.
@@ -755,7 +913,13 @@ fn explain_failure(
     };
     error.message = format!("{}{state}\n{done} of {total} migration(s) {verb} before the failure.", error.message);
     // A full disk stays what it is: nothing in the migration needs fixing.
-    if !matches!(error.kind(), ErrorKind::Input | ErrorKind::Lock) && !matches!(error.problem, Problem::Io { .. }) {
+    // A lock wait or a timeout that left it part way is a migration to finish by hand.
+    let kept = match error.problem {
+        Problem::Io { .. } => true,
+        Problem::LockWait { .. } | Problem::StatementTimeout { .. } => dirty.is_none(),
+        _ => matches!(error.kind(), ErrorKind::Input | ErrorKind::Lock),
+    };
+    if !kept {
         error.problem = Problem::MigrationFailed { version: m.version };
     }
     error

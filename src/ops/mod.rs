@@ -54,6 +54,9 @@ pub struct Session {
     pub schema_file: Option<std::path::PathBuf>,
     /// The project's `[lint]` settings, for the findings a preview shows.
     pub lint: lint::LintConfig,
+    /// How a run's statements wait for locks and how long they may run: the environment's
+    /// settings, a run's own over them, else a protected environment's defaults.
+    pub waits: crate::migration::waits::Waits,
 }
 
 impl Session {
@@ -76,8 +79,14 @@ impl Session {
             },
             lock_timeout,
             lint: lint_config(p)?,
+            waits: ws.waits.resolve(ws.protected),
             ws,
         })
+    }
+
+    /// With a run's own settings (`asked`) over the environment's.
+    pub fn with_waits(self, asked: &crate::migration::waits::Asked) -> Session {
+        Session { waits: self.ws.waits.clone().over(asked).resolve(self.ws.protected), ..self }
     }
 
     pub fn store(&self) -> Result<Store> {

@@ -41,6 +41,8 @@ pub async fn preview(
         report.findings = findings_of(s, &source, &versions(&report.planned));
     }
     report.guard = Guard::for_run(&s.ws, &report.findings);
+    report.waits = s.waits;
+    report.waits_said = s.waits.describe();
     // Said before the name is typed: the backup the run takes first would be refused.
     if report.guard.backup.is_some() && !report.planned.is_empty() {
         for v in unreadable {
@@ -139,6 +141,7 @@ pub async fn run(
         allow_out_of_order: req.allow_out_of_order,
         cancel: cancel.clone(),
         expect: req.expect,
+        waits: s.waits,
     };
     let mut first = BackupFirst {
         ws: &s.ws,

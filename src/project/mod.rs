@@ -358,6 +358,7 @@ impl Project {
         let name = self.env_name(asked)?;
         let (env, _) = self.env(&name).expect("env_name checked it");
         let target = Target::parse(&env.url(&name)?, &self.root)?;
+        let waits = env.waits(&name)?;
         Ok(Workspace {
             secret_key: Some(self.secret_key(&name)),
             ambient: self.ambient_allowed(&name, &target),
@@ -366,6 +367,7 @@ impl Project {
             migrations: self.migrations_dir(),
             checksums: self.checksums(),
             protected: env.protected,
+            waits,
         })
     }
 

@@ -14,6 +14,8 @@ pub struct Workspace {
     /// How the migrations' checksums are computed (sqlx.toml's `ignored-chars`).
     pub checksums: Checksums,
     pub protected: bool,
+    /// What the environment says of lock waits and long statements (a run's flags go over it).
+    pub waits: crate::migration::waits::Asked,
     /// Where the password is kept in the keyring, for environments.
     pub(super) secret_key: Option<String>,
     /// The person's own settings let their ambient passwords go to this environment.
@@ -28,7 +30,16 @@ impl Workspace {
 
     pub fn adhoc(target: Target, migrations: PathBuf) -> Workspace {
         let checksums = Checksums::default();
-        Workspace { env: None, target, migrations, checksums, protected: false, secret_key: None, ambient: false }
+        Workspace {
+            env: None,
+            target,
+            migrations,
+            checksums,
+            protected: false,
+            waits: Default::default(),
+            secret_key: None,
+            ambient: false,
+        }
     }
 
     /// A database of a fleet that is not an environment (its password, if any, is in `target`).

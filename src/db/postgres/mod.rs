@@ -25,6 +25,8 @@ pub struct Postgres {
     conn: PgConnection,
     target: Target,
     lock_id: Option<i64>,
+    /// The lock wait set by `limit`, for the statements that run without it.
+    lock_wait: Option<Duration>,
     tables: super::Tables,
     /// What earlier snapshots on this connection read, so the next deparses only what changed.
     inspected: inspect::Inspected,
@@ -34,6 +36,9 @@ pub struct Postgres {
 struct PgInterrupt {
     target: Target,
     pid: i32,
+    /// Asks who is in the way while a migration waits, over one connection kept for it (made the
+    /// first time it is needed: most migrations end before anyone asks).
+    watcher: tokio::sync::Mutex<Option<PgConnection>>,
 }
 
 #[async_trait]
@@ -55,6 +60,35 @@ impl super::Interrupt for PgInterrupt {
         .await;
         let _ = other.conn.close().await;
         Ok(r.map_err(Error::from)?.unwrap_or(false))
+    }
+
+    async fn blockers(&self) -> Result<Vec<crate::event::Blocker>> {
+        let mut watcher = self.watcher.lock().await;
+        if watcher.is_none() {
+            *watcher = Some(Postgres::connect(&self.target, &ConnectOptions::default()).await?.conn);
+        }
+        let conn = watcher.as_mut().expect("made above");
+        type Row = (i32, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT a.pid, a.usename::text, a.application_name, a.state, left(a.query, 200), \
+             extract(epoch from now() - a.xact_start)::bigint \
+             FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids($1)) ORDER BY a.pid",
+        )
+        .bind(self.pid)
+        .fetch_all(conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(pid, user, app, state, query, open)| crate::event::Blocker {
+                session: format!("server process {pid}"),
+                user,
+                program: app,
+                state,
+                query,
+                open_secs: open,
+                sure: true,
+            })
+            .collect())
     }
 }
 
@@ -131,6 +165,7 @@ impl Postgres {
             conn,
             target: target.clone(),
             lock_id: None,
+            lock_wait: None,
             tables: opts.tables.clone(),
             inspected: Default::default(),
         })
@@ -185,7 +220,17 @@ impl Postgres {
         let start = Instant::now();
         self.batch(begin).await.map_err(|e| Failure { error: e.into(), dirty: false })?;
         for (i, st) in script.statements.iter().enumerate() {
-            if let Err(e) = self.batch(st.sql.to_string()).await {
+            // CREATE INDEX CONCURRENTLY waits for older transactions without blocking anyone, and a
+            // lock timeout there leaves an invalid index behind: it runs without one.
+            let text = match self.lock_wait {
+                Some(w)
+                    if crate::syntax::words::words(st.sql).iter().any(|w| w.eq_ignore_ascii_case("CONCURRENTLY")) =>
+                {
+                    format!("SET lock_timeout = 0; {}; SET lock_timeout = {}", st.sql, w.as_millis())
+                }
+                _ => st.sql.to_string(),
+            };
+            if let Err(e) = self.batch(text).await {
                 let offset = error_position(&e)
                     .and_then(|p| char_to_byte(st.sql, p.checked_sub(1)?))
                     .map(|o| st.offset + o)
@@ -333,6 +378,22 @@ impl Migrate for Postgres {
         Ok(())
     }
 
+    async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()> {
+        // Only what was asked: a role's own settings (ALTER ROLE … SET) stand otherwise.
+        let mut set = Vec::new();
+        if let Some(w) = waits.lock_wait {
+            set.push(format!("SET lock_timeout = {}", w.as_millis()));
+        }
+        if let Some(t) = waits.statement_timeout {
+            set.push(format!("SET statement_timeout = {}", t.as_millis()));
+        }
+        if !set.is_empty() {
+            self.batch(set.join("; ")).await?;
+        }
+        self.lock_wait = waits.lock_wait;
+        Ok(())
+    }
+
     async fn apply(&mut self, m: &MigrationFile, up: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
         let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Apply, m);
@@ -392,7 +453,7 @@ impl Migrate for Postgres {
 
     async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut self.conn).await?;
-        Ok(Box::new(PgInterrupt { target: self.target.clone(), pid }))
+        Ok(Box::new(PgInterrupt { target: self.target.clone(), pid, watcher: Default::default() }))
     }
 
     async fn close(self: Box<Self>) {

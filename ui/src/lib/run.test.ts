@@ -23,6 +23,17 @@ describe('run progress', () => {
     v = apply(v, { type: 'run', event: { event: 'warning', warning: { kind: 'broken_view', message: 'view v left unreadable' } } });
     expect(v.left).toEqual(['view v left unreadable']);
   });
+  it('says who is in the way while a migration waits, and forgets it once it ran', () => {
+    let v = start(plan);
+    v = apply(v, { type: 'run', event: { event: 'migration_started', direction: 'up', index: 0, total: 3, version: 1, description: 'm1' } });
+    const holder = { session: 'server process 42', user: 'app', program: 'psql', state: 'idle in transaction', query: null, open_secs: 9, sure: true };
+    v = apply(v, { type: 'run', event: { event: 'waiting', direction: 'up', version: 1, blockers: [holder], said: 'held by server process 42 (user app, psql)' } });
+    expect(v.waiting).toBe('Waiting for a lock held by server process 42 (user app, psql).');
+    v = apply(v, { type: 'run', event: { event: 'retrying', direction: 'up', version: 1, attempt: 1, retries: 3, waited_ms: 1500, after_ms: 1000, message: 'lock timeout' } });
+    expect(v.waiting).toBe('No lock within 1.5s; trying again in 1s (1 of 3). Nothing of it ran.');
+    v = apply(v, { type: 'run', event: { event: 'migration_finished', direction: 'up', version: 1, description: 'm1', duration_ns: 1 } });
+    expect(v.waiting).toBeNull();
+  });
   it('keeps the failure with its line', () => {
     let v = start(plan);
     const location = { file: '2_m.up.sql', line: 4, column: 23 };

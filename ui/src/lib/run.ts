@@ -14,6 +14,8 @@ export interface RunView {
   failure: { message: string; location: Location | null; partial: boolean } | null;
   finished: boolean;
   cancelled: boolean;
+  /** While a migration waits for a lock: who holds it, and the retries so far (cleared once it ends). */
+  waiting: string | null;
   /** What the run left behind, said as it ends (a view it broke, a schema file not written); the
    * warnings before it starts are in the preview. */
   left: string[];
@@ -37,6 +39,7 @@ export function start(plan: Step[]): RunView {
     failure: null,
     finished: false,
     cancelled: false,
+    waiting: null,
     left: [],
   };
 }
@@ -58,9 +61,19 @@ export function apply(v: RunView, e: AppEvent): RunView {
         const s = step(r.version);
         if (s) s.state = 'running';
         next.phase = null;
+        next.waiting = null;
+        break;
+      }
+      case 'waiting':
+        next.waiting = `Waiting for a lock ${r.said}.`;
+        break;
+      case 'retrying': {
+        const within = r.waited_ms != null ? ` within ${seconds(r.waited_ms)}` : '';
+        next.waiting = `No lock${within}; trying again in ${seconds(r.after_ms)} (${r.attempt} of ${r.retries}). Nothing of it ran.`;
         break;
       }
       case 'migration_finished': {
+        next.waiting = null;
         const s = step(r.version);
         if (s) {
           s.state = 'done';
@@ -69,6 +82,7 @@ export function apply(v: RunView, e: AppEvent): RunView {
         break;
       }
       case 'migration_failed': {
+        next.waiting = null;
         const s = step(r.version);
         if (s) s.state = 'failed';
         next.failure = { message: r.message, location: r.location, partial: r.dirty };
@@ -87,4 +101,10 @@ export function apply(v: RunView, e: AppEvent): RunView {
     }
   }
   return next;
+}
+
+/** `500ms`, `2s`, `1.5s`: as the CLI writes a wait. */
+function seconds(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`;
 }

@@ -7,4 +7,17 @@ export type EnvConfig = { url?: string | null,
 /**
  * `postgres`, `mysql` or `sqlite`, with the parts below.
  */
-driver?: string | null, host?: string | null, port?: number | null, database?: string | null, user?: string | null, color?: string | null, protected?: boolean, };
+driver?: string | null, host?: string | null, port?: number | null, database?: string | null, user?: string | null, color?: string | null, protected?: boolean, 
+/**
+ * The longest a migration's statement waits for a lock another session holds (`5s`, `off`);
+ * a protected environment waits 5s unless told otherwise.
+ */
+lock_wait?: string | null, 
+/**
+ * How often a migration that could not get a lock (and changed nothing) is tried again.
+ */
+lock_retries?: number | null, 
+/**
+ * The longest a migration's statement may run (`10m`, `off`).
+ */
+statement_timeout?: string | null, };

@@ -4,6 +4,7 @@ import type { Done } from "./Done";
 import type { Guard } from "./Guard";
 import type { LintFinding } from "./LintFinding";
 import type { Step } from "./Step";
+import type { Waits } from "./Waits";
 import type { Warning } from "./Warning";
 
 /**
@@ -30,4 +31,12 @@ findings: Array<LintFinding>,
 /**
  * What the person must confirm before it runs (a preview's; the run enforces it again).
  */
-guard: Guard, direction: Direction, dry_run: boolean, planned: Array<Step>, done: Array<Done>, cancelled: boolean, };
+guard: Guard, 
+/**
+ * How its statements wait for locks and how long they may run.
+ */
+waits: Waits, 
+/**
+ * The same in words, for a preview; `None` when nothing is limited.
+ */
+waits_said: string | null, direction: Direction, dry_run: boolean, planned: Array<Step>, done: Array<Done>, cancelled: boolean, };
