@@ -18,6 +18,8 @@ want dbus-x11
 want libsecret-tools
 # initdb/pg_ctl for the tests' own password-checking PostgreSQL cluster.
 want postgresql
+# pt-online-schema-change, which runs the ALTER TABLE statements a migration marks online.
+want percona-toolkit
 # A virtualenv for Alembic (the import tests install it from PyPI).
 want python3-venv
 # The desktop shell (Tauri 2 on WebKitGTK) and its window under Xvfb, screenshots.

@@ -90,6 +90,12 @@ pub enum RunEvent {
         /// What the database said, and who was in the way.
         message: String,
     },
+    /// A line from a tool that runs a statement of the migration (pt-online-schema-change's progress).
+    Output {
+        direction: Direction,
+        version: i64,
+        line: String,
+    },
     Finished {
         direction: Direction,
         done: usize,

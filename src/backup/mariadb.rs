@@ -83,6 +83,49 @@ fn with_password(program: &Path, target: &Target) -> Result<Command> {
     Ok(c)
 }
 
+/// A tool that reads its options file more than once (Percona's, once per connection): the
+/// options, TLS settings with them, in a file in memory at `/dev/fd/3`, which each open reads from
+/// the start. The person's own option files are not read.
+#[cfg(target_os = "linux")]
+pub(crate) fn with_options_in_memory(program: &Path, target: &Target) -> Result<Command> {
+    use crate::error::Error;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut text = options_text(target);
+    for option in tls_options(target) {
+        text.push_str(option.trim_start_matches("--"));
+        text.push('\n');
+    }
+    // SAFETY: a plain system call; the name is a NUL-terminated literal.
+    let fd = unsafe { libc::memfd_create(c"godwit-options".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::failed(format!(
+            "cannot make an options file in memory: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    // SAFETY: `fd` was just made and nothing else owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut file = std::fs::File::from(owned);
+    std::io::Write::write_all(&mut file, text.as_bytes())
+        .map_err(|e| Error::failed(format!("cannot write the options file in memory: {e}")))?;
+    let mut c = tool::command(program);
+    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec. The closure owns
+    // the file, so it stays open until the command is gone.
+    unsafe {
+        c.pre_exec(move || {
+            let fd = file.as_raw_fd();
+            let r = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
+            if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+        });
+    }
+    c.env("MYSQL_TEST_LOGIN_FILE", "/nonexistent/godwit-no-login-file");
+    Ok(c)
+}
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn with_options_in_memory(_: &Path, _: &Target) -> Result<Command> {
+    Err(crate::error::Error::input("online ALTER (pt-online-schema-change) is run by Godwit on Linux only"))
+}
+
 fn base(program: &Path, target: &Target) -> Result<Command> {
     let e = target.endpoint().expect("server targets have an endpoint");
     let mut c = with_password(program, target)?;

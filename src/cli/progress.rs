@@ -77,6 +77,10 @@ impl Progress {
                     None => eprint!("\n{line} ... "),
                 }
             }
+            RunEvent::Output { line, .. } => match &self.bar {
+                Some(b) => b.println(format!("  {line}")),
+                None => eprint!("\n  {line}"),
+            },
             RunEvent::Finished { .. } => {
                 if let Some(b) = self.bar.take() {
                     b.finish_and_clear();

@@ -4,6 +4,7 @@
 
 mod history;
 mod mysql;
+pub mod online;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -292,6 +293,19 @@ pub trait Migrate: Send {
     /// How long the migrations that follow wait for other sessions' locks and may run, set on this
     /// session. A limit this database cannot set is refused, before anything runs.
     async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()>;
+
+    /// Where a tool that runs a statement for this database (pt-online-schema-change) sends its
+    /// lines while it works.
+    fn narrate(&mut self, to: tokio::sync::mpsc::UnboundedSender<String>) {
+        let _ = to;
+    }
+
+    /// Refuses, before anything runs, a script this database cannot run as written here (a
+    /// statement marked online without the tool that runs it).
+    async fn ready(&mut self, script: &Script<'_>) -> Result<()> {
+        let _ = script;
+        Ok(())
+    }
 
     /// Runs an up migration's script and records it (history and log) in as few round trips as the
     /// database allows (the script has at least one statement).
@@ -800,13 +814,33 @@ pub struct Script<'a> {
     pub sql: &'a str,
     pub statements: Vec<crate::syntax::split::Statement<'a>>,
     pub no_transaction: bool,
+    /// The statements marked `-- godwit:online`, by index: on MySQL/MariaDB they run through
+    /// pt-online-schema-change (elsewhere, as written).
+    pub online: Vec<usize>,
 }
 
 impl<'a> Script<'a> {
-    /// Splits `sql`; a file that ends inside a string or comment is refused, naming its line.
+    /// Splits `sql`; a file that ends inside a string or comment is refused, naming its line, and so
+    /// is a statement marked online that is not an ALTER TABLE (on every database, so a mistake is
+    /// found where it is made).
     pub fn new(file: &'a std::path::Path, sql: &'a str, dialect: Dialect) -> Result<Script<'a>> {
         let statements = crate::syntax::split::split(sql, dialect).map_err(|e| e.into_error(file))?;
-        Ok(Script { file, sql, statements, no_transaction: crate::migration::source::no_transaction(sql) })
+        let mut online = Vec::new();
+        let mut since = 0;
+        for (i, st) in statements.iter().enumerate() {
+            if online::marked(&sql[since..st.offset]) {
+                if let Err(why) = online::parse(st.sql) {
+                    let name = crate::migration::source::file_name(file);
+                    let mut e =
+                        Error::new(Problem::BadFile, format!("{name} line {}: {why}. Nothing was run.", st.line));
+                    e.location = Some(Location { file: name, line: st.line, column: 1 });
+                    return Err(e);
+                }
+                online.push(i);
+            }
+            since = (st.offset + st.sql.len()).min(sql.len());
+        }
+        Ok(Script { file, sql, statements, no_transaction: crate::migration::source::no_transaction(sql), online })
     }
 
     /// The text up to the end of its last statement, so appended bookkeeping never makes an empty

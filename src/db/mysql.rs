@@ -22,12 +22,20 @@ pub struct MySql {
     target: Target,
     lock_name: Option<String>,
     tables: super::Tables,
+    /// What `limit` set, for the statements pt-online-schema-change runs.
+    lock_wait: Option<std::time::Duration>,
+    /// Where the lines of a tool that runs a statement go (the run's progress).
+    narrate: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// pt-online-schema-change while it runs, for a stop from elsewhere.
+    running: super::online::Running,
 }
 
 /// Kills a connection's running statement (not the connection) from a connection of its own.
 struct MyInterrupt {
     target: Target,
     id: u64,
+    /// pt-online-schema-change, while it runs a statement of the migration.
+    tool: super::online::Running,
     /// Asks who is in the way while a migration waits, over one connection kept for it.
     watcher: tokio::sync::Mutex<Option<MySqlConnection>>,
 }
@@ -72,6 +80,13 @@ fn blocker(row: BlockerRow, sure: bool) -> crate::event::Blocker {
 #[async_trait]
 impl super::Interrupt for MyInterrupt {
     async fn interrupt(&self) -> Result<()> {
+        // The tool cleans up (its triggers, its copy) when asked to stop.
+        #[cfg(unix)]
+        if let Some(pid) = *self.tool.lock().expect("not poisoned") {
+            // SAFETY: a plain system call on the tool's own process id.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+            return Ok(());
+        }
         let mut other = MySql::connect(&self.target, &ConnectOptions::default()).await?;
         let r = other.batch(format!("KILL QUERY {}", self.id)).await;
         let _ = other.conn.close().await;
@@ -79,6 +94,10 @@ impl super::Interrupt for MyInterrupt {
     }
 
     async fn running(&self) -> Result<bool> {
+        // The tool works over connections of its own, while this one waits.
+        if self.tool.lock().expect("not poisoned").is_some() {
+            return Ok(true);
+        }
         let mut other = MySql::connect(&self.target, &ConnectOptions::default()).await?;
         let r = sqlx::query_scalar::<_, String>("SELECT COMMAND FROM information_schema.PROCESSLIST WHERE ID = ?")
             .bind(self.id)
@@ -175,7 +194,15 @@ impl MySql {
             o = o.password(p);
         }
         let conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
-        Ok(MySql { conn, target: target.clone(), lock_name: None, tables: opts.tables.clone() })
+        Ok(MySql {
+            conn,
+            target: target.clone(),
+            lock_name: None,
+            tables: opts.tables.clone(),
+            lock_wait: None,
+            narrate: None,
+            running: Default::default(),
+        })
     }
 
     async fn batch(&mut self, text: String) -> std::result::Result<(), sqlx::Error> {
@@ -193,6 +220,9 @@ impl MySql {
         unmark: String,
         after: &[String],
     ) -> Result<Duration, Failure> {
+        if !script.online.is_empty() {
+            return self.run_online(m, script, mark, unmark, after).await;
+        }
         let (file, sql_text, in_tx) = (script.file, script.sql, !script.no_transaction);
         let (body, offsets) = script.body();
         let mut before = vec!["SET @godwit_t0 = SYSDATE(6)".to_string()];
@@ -237,6 +267,64 @@ impl MySql {
             );
         }
         Err(Failure { error, dirty: marked })
+    }
+
+    /// A migration with statements marked online: one statement at a time, the marked ones through
+    /// pt-online-schema-change, outside a transaction (as MySQL runs DDL). The history row goes in
+    /// first (`mark`), so a run stopped part way leaves a row that says so.
+    async fn run_online(
+        &mut self,
+        m: &MigrationFile,
+        script: &Script<'_>,
+        mark: String,
+        unmark: String,
+        after: &[String],
+    ) -> Result<Duration, Failure> {
+        let (file, sql_text) = (script.file, script.sql);
+        let name = crate::migration::source::file_name(file);
+        let start = Instant::now();
+        self.batch(format!("SET @godwit_t0 = SYSDATE(6);\n{mark}"))
+            .await
+            .map_err(|e| Failure { error: e.into(), dirty: false })?;
+        for (i, st) in script.statements.iter().enumerate() {
+            // Whether the failing statement may have changed something (the tool says when not).
+            let failed = if script.online.contains(&i) {
+                let alter = super::online::parse(st.sql).expect("checked when the file was split");
+                let ran =
+                    super::online::run(&self.target, &alter, self.lock_wait, self.narrate.as_ref(), &self.running);
+                ran.await.err().map(|(e, changed)| {
+                    let mut error = Error::new(
+                        e.problem,
+                        format!(
+                            "migration {} ({}) failed in {name} (line {}): {}",
+                            m.version, m.description, st.line, e.message
+                        ),
+                    );
+                    error.location = Some(crate::error::Location { file: name.clone(), line: st.line, column: 1 });
+                    (error, changed)
+                })
+            } else {
+                let done = self.batch(st.sql.to_string()).await;
+                done.err().map(|e| (migration_error(m, file, sql_text, &e, Some(st.offset)), false))
+            };
+            let Some((mut error, changed)) = failed else { continue };
+            if i == 0 && !changed {
+                let _ = self.batch(unmark).await;
+                return Err(Failure { error, dirty: false });
+            }
+            error.message += &super::ran_before(
+                sql_text,
+                &script.statements[..i],
+                "MySQL/MariaDB commits each DDL statement as it runs, and a statement run online is its own",
+            );
+            return Err(Failure { error, dirty: true });
+        }
+        let elapsed = start.elapsed();
+        self.batch(after.join(";\n")).await.map_err(|e| Failure {
+            error: Error::failed(format!("migration {} ran, but recording it failed: {e}", m.version)),
+            dirty: true,
+        })?;
+        Ok(elapsed)
     }
 
     /// A query longer than the server's `max_allowed_packet` makes it close the connection (the
@@ -365,7 +453,19 @@ impl Migrate for MySql {
         Ok(())
     }
 
+    fn narrate(&mut self, to: tokio::sync::mpsc::UnboundedSender<String>) {
+        self.narrate = Some(to);
+    }
+
+    async fn ready(&mut self, script: &Script<'_>) -> Result<()> {
+        if !script.online.is_empty() {
+            super::online::find()?;
+        }
+        Ok(())
+    }
+
     async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()> {
+        self.lock_wait = waits.lock_wait;
         let mut set = Vec::new();
         if let Some(w) = waits.lock_wait {
             // Whole seconds: a metadata lock (DDL) and a row lock (InnoDB) each wait this long.
@@ -417,7 +517,12 @@ impl Migrate for MySql {
 
     async fn interrupter(&mut self) -> Result<Box<dyn super::Interrupt>> {
         let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()").fetch_one(&mut self.conn).await?;
-        Ok(Box::new(MyInterrupt { target: self.target.clone(), id, watcher: Default::default() }))
+        Ok(Box::new(MyInterrupt {
+            target: self.target.clone(),
+            id,
+            tool: self.running.clone(),
+            watcher: Default::default(),
+        }))
     }
 
     async fn close(self: Box<Self>) {

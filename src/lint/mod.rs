@@ -263,8 +263,17 @@ fn file_findings(
     };
     // A table is new for the statements after the one that creates it.
     let created = whole::created_tables(&statements, dialect);
+    // A statement marked online copies the table without blocking writes: what it would block is moot.
+    let online = match dialect {
+        Dialect::MySql => online_statements(sql, &statements),
+        _ => Vec::new(),
+    };
     let out = raws
         .into_iter()
+        .filter(|r| {
+            let copied = matches!(r.rule.as_str(), "mysql-table-rebuild" | "changing-column-type");
+            !(copied && online.iter().any(|(from, to)| (*from..*to).contains(&r.offset)))
+        })
         .filter(|r| {
             let Some(t) = &r.table else { return true };
             let here = created.iter().any(|(offset, name)| name == t && *offset < r.offset);
@@ -273,6 +282,20 @@ fn file_findings(
         .collect();
     if !down {
         new_tables.extend(created.into_iter().map(|(_, n)| n));
+    }
+    out
+}
+
+/// Where the statements marked `-- godwit:online` are, as offsets.
+fn online_statements(sql: &str, statements: &[split::Statement<'_>]) -> Vec<(usize, usize)> {
+    let mut since = 0;
+    let mut out = Vec::new();
+    for st in statements {
+        let end = st.offset + st.sql.len();
+        if crate::db::online::marked(&sql[since..st.offset]) {
+            out.push((st.offset, end));
+        }
+        since = end.min(sql.len());
     }
     out
 }
@@ -417,6 +440,16 @@ mod tests {
         assert!(drop.message.contains("every table"), "{}", drop.message);
         let my = rules_of(&[("1.up.sql", "DROP SCHEMA legacy;")], Dialect::MySql);
         assert_eq!(my, [("1.up.sql".to_string(), "ban-drop-database".to_string())]);
+    }
+
+    #[test]
+    fn a_statement_marked_online_is_not_said_to_block_writes() {
+        let copy = "ALTER TABLE a MODIFY COLUMN b BIGINT;";
+        let rules = |sql: &str| rules_of(&[("1_a.up.sql", sql)], Dialect::MySql);
+        let plain = rules(copy);
+        assert!(plain.iter().any(|(_, r)| r == "changing-column-type"), "{plain:?}");
+        let marked = rules(&format!("-- godwit:online\n{copy}"));
+        assert!(!marked.iter().any(|(_, r)| r == "changing-column-type"), "{marked:?}");
     }
 
     #[test]

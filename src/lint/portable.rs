@@ -338,8 +338,8 @@ fn alter(out: &mut Out<'_>, table: &str, ops: &[AlterTableOperation], down: bool
                 Severity::Warning,
                 Some(table),
                 format!("{what} rebuilds {table}, blocking writes to it while MySQL copies it"),
-                "on a large table use an online schema change tool (gh-ost, pt-online-schema-change), or add \
-                 `, ALGORITHM=INPLACE, LOCK=NONE` so MySQL refuses instead of copying",
+                "on a large table, mark it `-- godwit:online` (the line above it) to run it through \
+                 pt-online-schema-change, or add `, ALGORITHM=INPLACE, LOCK=NONE` so MySQL refuses instead of copying",
             );
         }
         // Built under a shared lock (MySQL refuses LOCK=NONE for it); a table's first one also rebuilds it.
@@ -351,8 +351,8 @@ fn alter(out: &mut Out<'_>, table: &str, ops: &[AlterTableOperation], down: bool
                 Severity::Warning,
                 Some(table),
                 format!("adding a FULLTEXT or SPATIAL index blocks writes to {table} while MySQL builds it"),
-                "on a large table build it when writes can wait, or with an online schema change tool (gh-ost, \
-                 pt-online-schema-change)",
+                "on a large table build it when writes can wait, or mark the statement `-- godwit:online` (the line \
+                 above it) to run it through pt-online-schema-change",
             );
         }
         if !sqlite && !online && changes_type(op) {
@@ -363,8 +363,8 @@ fn alter(out: &mut Out<'_>, table: &str, ops: &[AlterTableOperation], down: bool
                 format!(
                     "changing a column's type on {table} makes MySQL copy the table, blocking writes while it does"
                 ),
-                "add `, ALGORITHM=INPLACE, LOCK=NONE` so MySQL refuses instead of copying, or use an online schema \
-                 change tool (gh-ost, pt-online-schema-change) on a large table",
+                "add `, ALGORITHM=INPLACE, LOCK=NONE` so MySQL refuses instead of copying, or, on a large table, \
+                 mark it `-- godwit:online` (the line above it) to run it through pt-online-schema-change",
             );
         }
     }

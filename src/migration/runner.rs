@@ -441,10 +441,16 @@ async fn run(
     on_event: &mut (dyn FnMut(&RunEvent) + Send),
 ) -> Result<RunReport> {
     let scripts = scripts(&planned, db.dialect())?;
-    // A limit the database cannot set is refused before anything is backed up or run.
+    // A limit the database cannot set, or a statement it cannot run as marked, is refused before
+    // anything is backed up or run.
     if opts.waits.is_set() && !plan.is_empty() {
         db.limit(&opts.waits).await?;
     }
+    for s in &scripts {
+        db.ready(s).await?;
+    }
+    let (narrate, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    db.narrate(narrate);
     before.before(db, plan.len()).await?;
     let actor = db::actor();
     // Asked for before the first migration, so an abort needs no round trip to set it up.
@@ -501,9 +507,12 @@ async fn run(
                 }
             };
             let work = stoppable(work, interrupter.as_deref(), &opts.cancel, opts.stall_timeout);
-            let result = watched(work, interrupter.as_deref(), &mut in_the_way, &mut |blockers| {
-                let said = crate::event::held_by(blockers);
-                on_event(&RunEvent::Waiting { direction, version: m.version, blockers: blockers.to_vec(), said })
+            let result = watched(work, interrupter.as_deref(), &mut in_the_way, &mut lines, &mut |seen| match seen {
+                Watch::Blockers(blockers) => {
+                    let said = crate::event::held_by(blockers);
+                    on_event(&RunEvent::Waiting { direction, version: m.version, blockers: blockers.to_vec(), said })
+                }
+                Watch::Line(line) => on_event(&RunEvent::Output { direction, version: m.version, line }),
             })
             .await;
             match result {
@@ -699,24 +708,39 @@ fn waited_in_vain(
     }
 }
 
-/// Runs `work`, asking (soon after it starts, then every second) who is in its way, and telling
-/// `on_change` when that changes; `seen` keeps the last sessions seen in the way.
+/// What `watched` sees while a migration runs.
+enum Watch<'a> {
+    /// Who is in its way, when that changed.
+    Blockers(&'a [crate::event::Blocker]),
+    /// A line from a tool that runs one of its statements.
+    Line(String),
+}
+
+/// Runs `work`, asking (soon after it starts, then every second) who is in its way, and passing on
+/// the lines a tool running its statements prints; `seen` keeps the last sessions seen in the way.
 async fn watched<T>(
     work: impl std::future::Future<Output = T>,
     interrupter: Option<&dyn db::Interrupt>,
     seen: &mut Vec<crate::event::Blocker>,
-    on_change: &mut (dyn FnMut(&[crate::event::Blocker]) + Send),
+    lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    tell: &mut (dyn FnMut(Watch<'_>) + Send),
 ) -> T {
-    let Some(i) = interrupter else { return work.await };
     tokio::pin!(work);
     // Soon enough to see who is in the way of a short lock wait; most migrations are done by then.
     let mut every = Duration::from_millis(300);
     loop {
         tokio::select! {
             biased;
-            r = &mut work => return r,
-            _ = tokio::time::sleep(every) => {
+            r = &mut work => {
+                while let Ok(line) = lines.try_recv() {
+                    tell(Watch::Line(line));
+                }
+                return r;
+            }
+            Some(line) = lines.recv() => tell(Watch::Line(line)),
+            _ = tokio::time::sleep(every), if interrupter.is_some() => {
                 every = Duration::from_secs(1);
+                let Some(i) = interrupter else { continue };
                 let now = match tokio::time::timeout(Duration::from_secs(2), i.blockers()).await {
                     Ok(Ok(b)) => b,
                     Ok(Err(e)) => {
@@ -728,7 +752,7 @@ async fn watched<T>(
                 // Told when who is in the way changes, not each time their transaction ages.
                 let who = |b: &[crate::event::Blocker]| b.iter().map(|b| b.session.clone()).collect::<Vec<_>>();
                 if !now.is_empty() && who(&now) != who(seen) {
-                    on_change(&now);
+                    tell(Watch::Blockers(&now));
                 }
                 if !now.is_empty() {
                     *seen = now;

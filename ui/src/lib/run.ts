@@ -64,6 +64,10 @@ export function apply(v: RunView, e: AppEvent): RunView {
         next.waiting = null;
         break;
       }
+      case 'output':
+        // A tool running one of its statements (pt-online-schema-change): its latest line.
+        next.phase = r.line;
+        break;
       case 'waiting':
         next.waiting = `Waiting for a lock ${r.said}.`;
         break;

@@ -20,4 +20,4 @@ waited_ms: number | null, after_ms: number,
 /**
  * What the database said, and who was in the way.
  */
-message: string, } | { "event": "finished", direction: Direction, done: number, total: number, cancelled: boolean, };
+message: string, } | { "event": "output", direction: Direction, version: number, line: string, } | { "event": "finished", direction: Direction, done: number, total: number, cancelled: boolean, };

@@ -1,0 +1,230 @@
+//! Online ALTER on MySQL/MariaDB: an `ALTER TABLE` marked `-- godwit:online` runs through Percona's
+//! `pt-online-schema-change`, which copies the table into an altered one in small chunks while
+//! triggers keep the copy current, then swaps the two in one short rename: writers wait only for
+//! that rename, not for the whole copy. The tool gets the connection without the password in its
+//! arguments or environment (an option file in memory, as the dump tools get theirs), its output
+//! becomes the run's progress, and a stop asks it to clean up after itself.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::io::AsyncBufReadExt;
+
+use super::Target;
+use crate::error::{Error, Problem, Result};
+
+/// The line above a statement that runs it online.
+pub const MARK: &str = "-- godwit:online";
+
+const TOOL: &str = "pt-online-schema-change";
+const INSTALL: &str = "Debian: apt install percona-toolkit";
+
+/// A marked statement, read: the table it alters (and its database, if named) and what to do to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alter<'a> {
+    pub database: Option<String>,
+    pub table: String,
+    pub spec: &'a str,
+}
+
+/// Whether the text before a statement (since the one before it) marks it.
+pub fn marked(before: &str) -> bool {
+    before.lines().any(|l| l.trim() == MARK || l.trim().strip_prefix(MARK).is_some_and(|r| r.starts_with([' ', ':'])))
+}
+
+/// Reads `ALTER [ONLINE] [IGNORE] TABLE name spec`; an error says what a marked statement must be.
+pub fn parse(statement: &str) -> std::result::Result<Alter<'_>, String> {
+    let not = || format!("`{MARK}` marks an ALTER TABLE of one table, which {TOOL} runs; this is not one");
+    let mut rest = statement.trim_start();
+    let word = |rest: &mut &str| -> String {
+        let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        let w = rest[..end].to_ascii_uppercase();
+        *rest = rest[end..].trim_start();
+        w
+    };
+    if word(&mut rest) != "ALTER" {
+        return Err(not());
+    }
+    let mut w = word(&mut rest);
+    while matches!(w.as_str(), "ONLINE" | "IGNORE") {
+        w = word(&mut rest);
+    }
+    if w != "TABLE" {
+        return Err(not());
+    }
+    let (mut parts, mut i) = (Vec::new(), 0);
+    let b = rest.as_bytes();
+    loop {
+        let part = if b.get(i) == Some(&b'`') {
+            let close = rest[i + 1..].find('`').ok_or_else(not)? + i + 1;
+            let name = rest[i + 1..close].to_string();
+            i = close + 1;
+            name
+        } else {
+            let end =
+                rest[i..].find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).map_or(rest.len(), |n| i + n);
+            let name = rest[i..end].to_string();
+            i = end;
+            name
+        };
+        if part.is_empty() {
+            return Err(not());
+        }
+        parts.push(part);
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            continue;
+        }
+        break;
+    }
+    let spec = rest[i..].trim();
+    if spec.is_empty() {
+        return Err(not());
+    }
+    if spec.contains("--") || spec.contains("/*") || spec.contains('#') {
+        return Err(format!("a statement {TOOL} runs is given to it as text: write it without comments inside it"));
+    }
+    let table = parts.pop().ok_or_else(not)?;
+    Ok(Alter { database: parts.pop(), table, spec })
+}
+
+/// Whether the tool is installed; an error says how to install it.
+pub fn find() -> Result<std::path::PathBuf> {
+    crate::backup::tool::find(&[TOOL], INSTALL).map_err(|e| {
+        Error::input(format!("{} A migration with `{MARK}` statements needs it; nothing was run.", e.message))
+    })
+}
+
+/// The running tool's process id, for a stop from elsewhere (`Interrupt`).
+pub type Running = Arc<Mutex<Option<u32>>>;
+
+/// Runs one marked statement through the tool against `target`'s database, each line it prints
+/// sent to `narrate`. `lock_wait`: how long its own statements wait for a lock (its default is 1s).
+/// A failure says whether the table may have been altered (`true`) or the tool says it was not.
+pub async fn run(
+    target: &Target,
+    alter: &Alter<'_>,
+    lock_wait: Option<std::time::Duration>,
+    narrate: Option<&tokio::sync::mpsc::UnboundedSender<String>>,
+    running: &Running,
+) -> std::result::Result<(), (Error, bool)> {
+    let unchanged = |e: Error| (e, false);
+    let program = find().map_err(unchanged)?;
+    let database = alter.database.clone().unwrap_or_else(|| target.database());
+    let e = target.endpoint().expect("a MySQL target has an endpoint");
+    // The DSN's values are separated by commas: a name with one cannot be given.
+    let plain = |v: &str| !v.contains(',') && !v.contains('=');
+    if ![&database, &alter.table, &e.user, &e.host].iter().all(|v| plain(v)) {
+        return Err(unchanged(Error::input(format!(
+            "{TOOL} cannot be given a database, table, user or host with a comma or `=` in its name; nothing was run."
+        ))));
+    }
+    let mut dsn = vec!["F=/dev/fd/3".to_string()];
+    match &e.socket {
+        Some(s) => dsn.push(format!("S={s}")),
+        None => dsn.extend([format!("h={}", e.host), format!("P={}", e.port)]),
+    }
+    if !e.user.is_empty() {
+        dsn.push(format!("u={}", e.user));
+    }
+    dsn.extend([format!("D={database}"), format!("t={}", alter.table)]);
+    let mut c = crate::backup::mariadb::with_options_in_memory(&program, target).map_err(unchanged)?;
+    c.args(["--execute", "--recursion-method=none", "--progress=time,1", "--alter", alter.spec]);
+    if let Some(w) = lock_wait {
+        let secs = w.as_secs_f64().ceil().max(1.0) as u64;
+        c.arg(format!("--set-vars=lock_wait_timeout={secs},innodb_lock_wait_timeout={secs}"));
+    }
+    c.arg(dsn.join(","));
+    c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().map_err(|e| unchanged(Error::failed(format!("cannot start {TOOL}: {e}"))))?;
+    *running.lock().expect("not poisoned") = child.id();
+    let said = Arc::new(Mutex::new(Vec::<String>::new()));
+    let follow = |out: Box<dyn tokio::io::AsyncRead + Unpin + Send>| {
+        let (narrate, said) = (narrate.cloned(), said.clone());
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut line = line.trim_end().to_string();
+                // Its lines start with the time in full (`2026-12-04T16:22:50 `): the run shows its own.
+                if line.len() > 20 && line.as_bytes()[10] == b'T' && line.as_bytes()[19] == b' ' {
+                    line = line[20..].to_string();
+                }
+                if line.is_empty() {
+                    continue;
+                }
+                // Its table of retry settings and its word on replicas (none are looked for) are noise
+                // in a run's progress.
+                let noise = line.starts_with("  ")
+                    || line.starts_with("Operation, tries")
+                    || line.starts_with("No slaves found")
+                    || line.starts_with("Not checking slave lag");
+                if let Some(n) = narrate.as_ref().filter(|_| !noise) {
+                    let _ = n.send(format!("{TOOL}: {line}"));
+                }
+                let mut s = said.lock().expect("not poisoned");
+                s.push(line);
+                let over = s.len().saturating_sub(40);
+                s.drain(..over);
+            }
+        })
+    };
+    let out = follow(Box::new(child.stdout.take().expect("piped")));
+    let err = follow(Box::new(child.stderr.take().expect("piped")));
+    let status = child.wait().await;
+    *running.lock().expect("not poisoned") = None;
+    let _ = (out.await, err.await);
+    let status = status.map_err(|e| (Error::failed(format!("{TOOL} did not finish: {e}")), true))?;
+    if status.success() {
+        return Ok(());
+    }
+    let said = said.lock().expect("not poisoned").clone();
+    // What went wrong, without its usage banner and the steps that went well.
+    let why: Vec<&String> = said
+        .iter()
+        .filter(|l| !l.contains(" OK") && !l.starts_with("  ") && !l.starts_with("Operation, tries"))
+        .collect();
+    let tail: Vec<&str> = why.iter().rev().take(6).rev().map(|s| s.as_str()).collect();
+    let stopped = said.iter().any(|l| l.starts_with("# Exiting on SIG"));
+    // The tool's last word on the table: it says whether the swap happened.
+    let untouched = said.iter().any(|l| l.contains("was not altered"));
+    let state = match untouched {
+        true => "It removed its triggers and its copy: the table was not altered.",
+        false => "It may have altered the table: look at it (SHOW CREATE TABLE) before going on.",
+    };
+    Err((
+        Error::new(
+            if stopped { Problem::Cancelled } else { Problem::Failed },
+            format!(
+                "{TOOL} {} ({status}): {}\n{state}",
+                if stopped { "was stopped" } else { "failed" },
+                tail.join("\n")
+            ),
+        ),
+        !untouched,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marked_statement_is_read_as_its_table_and_what_to_do() {
+        let a = parse("ALTER TABLE todos ADD COLUMN done INT NOT NULL DEFAULT 0").unwrap();
+        assert_eq!((a.database, a.table.as_str(), a.spec), (None, "todos", "ADD COLUMN done INT NOT NULL DEFAULT 0"));
+        let a = parse("alter online table `app`.`my todos` DROP INDEX i").unwrap();
+        assert_eq!((a.database.as_deref(), a.table.as_str(), a.spec), (Some("app"), "my todos", "DROP INDEX i"));
+        for not in
+            ["CREATE INDEX i ON t (a)", "ALTER TABLE t", "ALTER VIEW v AS SELECT 1", "ALTER TABLE t ADD c INT -- why"]
+        {
+            assert!(parse(not).is_err(), "{not}");
+        }
+    }
+
+    #[test]
+    fn the_mark_is_a_line_of_its_own() {
+        assert!(marked("\n-- godwit:online\n"));
+        assert!(marked("-- godwit:online: the big table\n"));
+        assert!(!marked("-- godwit:onlinex\n"));
+        assert!(!marked("-- see godwit:online\n"));
+    }
+}
