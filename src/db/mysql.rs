@@ -292,17 +292,21 @@ impl MySql {
                 let alter = super::online::parse(st.sql).expect("checked when the file was split");
                 let ran =
                     super::online::run(&self.target, &alter, self.lock_wait, self.narrate.as_ref(), &self.running);
-                ran.await.err().map(|(e, changed)| {
-                    let mut error = Error::new(
-                        e.problem,
-                        format!(
-                            "migration {} ({}) failed in {name} (line {}): {}",
-                            m.version, m.description, st.line, e.message
-                        ),
-                    );
-                    error.location = Some(crate::error::Location { file: name.clone(), line: st.line, column: 1 });
-                    (error, changed)
-                })
+                match ran.await {
+                    Ok(()) => None,
+                    Err(f) => {
+                        let ((problem, said), changed) = self.clear_after_tool(f).await;
+                        let mut error = Error::new(
+                            problem,
+                            format!(
+                                "migration {} ({}) failed in {name} (line {}): {said}",
+                                m.version, m.description, st.line
+                            ),
+                        );
+                        error.location = Some(crate::error::Location { file: name.clone(), line: st.line, column: 1 });
+                        Some((error, changed))
+                    }
+                }
             } else {
                 let done = self.batch(st.sql.to_string()).await;
                 done.err().map(|e| (migration_error(m, file, sql_text, &e, Some(st.offset)), false))
@@ -325,6 +329,29 @@ impl MySql {
             dirty: true,
         })?;
         Ok(elapsed)
+    }
+
+    /// Drops what pt-online-schema-change left when it was stopped (its triggers, which would go on
+    /// copying every write, and its copy), and says so: the problem, the words, and whether the
+    /// database may be other than before.
+    async fn clear_after_tool(&mut self, f: super::online::Failed) -> ((Problem, String), bool) {
+        let super::online::Failed { error, changed, left } = f;
+        if left.is_empty() {
+            return ((error.problem, error.message), changed);
+        }
+        match self.batch(left.join(";\n")).await {
+            Ok(()) => {
+                let said = "Its triggers and its copy of the table, which it leaves when stopped, were dropped.";
+                ((error.problem, format!("{}\n{said}", error.message)), changed)
+            }
+            Err(e) => {
+                let said = format!(
+                    "It left its triggers and its copy of the table, and dropping them failed ({e}): run\n{};",
+                    left.join(";\n")
+                );
+                ((error.problem, format!("{}\n{said}", error.message)), true)
+            }
+        }
     }
 
     /// A query longer than the server's `max_allowed_packet` makes it close the connection (the

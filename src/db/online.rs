@@ -99,15 +99,15 @@ pub type Running = Arc<Mutex<Option<u32>>>;
 
 /// Runs one marked statement through the tool against `target`'s database, each line it prints
 /// sent to `narrate`. `lock_wait`: how long its own statements wait for a lock (its default is 1s).
-/// A failure says whether the table may have been altered (`true`) or the tool says it was not.
+/// A failure says whether the table may have been altered, and what the tool left behind.
 pub async fn run(
     target: &Target,
     alter: &Alter<'_>,
     lock_wait: Option<std::time::Duration>,
     narrate: Option<&tokio::sync::mpsc::UnboundedSender<String>>,
     running: &Running,
-) -> std::result::Result<(), (Error, bool)> {
-    let unchanged = |e: Error| (e, false);
+) -> std::result::Result<(), Failed> {
+    let unchanged = |error: Error| Failed { error, changed: false, left: Vec::new() };
     let program = find().map_err(unchanged)?;
     let database = alter.database.clone().unwrap_or_else(|| target.database());
     let e = target.endpoint().expect("a MySQL target has an endpoint");
@@ -172,35 +172,69 @@ pub async fn run(
     let status = child.wait().await;
     *running.lock().expect("not poisoned") = None;
     let _ = (out.await, err.await);
-    let status = status.map_err(|e| (Error::failed(format!("{TOOL} did not finish: {e}")), true))?;
+    let status = status.map_err(|e| Failed {
+        error: Error::failed(format!("{TOOL} did not finish: {e}")),
+        changed: true,
+        left: Vec::new(),
+    })?;
     if status.success() {
         return Ok(());
     }
     let said = said.lock().expect("not poisoned").clone();
-    // What went wrong, without its usage banner and the steps that went well.
+    let left = leftovers(&said, &database);
+    // What went wrong, without its usage banner, the steps that went well and its cleanup SQL.
     let why: Vec<&String> = said
         .iter()
         .filter(|l| !l.contains(" OK") && !l.starts_with("  ") && !l.starts_with("Operation, tries"))
+        .filter(|l| !l.starts_with("DROP ") && !l.starts_with("Not dropping") && !l.contains("was not altered"))
         .collect();
     let tail: Vec<&str> = why.iter().rev().take(6).rev().map(|s| s.as_str()).collect();
     let stopped = said.iter().any(|l| l.starts_with("# Exiting on SIG"));
     // The tool's last word on the table: it says whether the swap happened.
     let untouched = said.iter().any(|l| l.contains("was not altered"));
-    let state = match untouched {
-        true => "It removed its triggers and its copy: the table was not altered.",
-        false => "It may have altered the table: look at it (SHOW CREATE TABLE) before going on.",
+    let state = match (untouched, left.is_empty()) {
+        (true, true) => "It removed its triggers and its copy: the table was not altered.",
+        (true, false) => "The table was not altered.",
+        (false, _) => "It may have altered the table: look at it (SHOW CREATE TABLE) before going on.",
     };
-    Err((
-        Error::new(
-            if stopped { Problem::Cancelled } else { Problem::Failed },
-            format!(
-                "{TOOL} {} ({status}): {}\n{state}",
-                if stopped { "was stopped" } else { "failed" },
-                tail.join("\n")
-            ),
-        ),
-        !untouched,
-    ))
+    let error = Error::new(
+        if stopped { Problem::Cancelled } else { Problem::Failed },
+        format!("{TOOL} {} ({status}): {}\n{state}", if stopped { "was stopped" } else { "failed" }, tail.join("\n")),
+    );
+    Err(Failed { error, changed: !untouched, left: if untouched { left } else { Vec::new() } })
+}
+
+/// A run of the tool that failed or was stopped.
+#[derive(Debug)]
+pub struct Failed {
+    pub error: Error,
+    /// The table may have been altered (the tool did not say it was not).
+    pub changed: bool,
+    /// What the tool left for a person to drop (stopped, it leaves its triggers and its copy), as
+    /// the statements it printed for that: only its own objects in the table's database.
+    pub left: Vec<String>,
+}
+
+/// The tool's own cleanup statements in what it printed: its triggers (`pt_osc_…`) and its copy
+/// (`_…_new`) in `database`, nothing else.
+fn leftovers(said: &[String], database: &str) -> Vec<String> {
+    let plain = |name: &str| !name.is_empty() && !name.contains('`');
+    said.iter()
+        .filter_map(|l| {
+            let l = l.trim().trim_end_matches(';');
+            let (kind, rest) = if let Some(r) = l.strip_prefix("DROP TRIGGER IF EXISTS ") {
+                ("trigger", r)
+            } else {
+                ("table", l.strip_prefix("DROP TABLE IF EXISTS ")?)
+            };
+            let name = rest.strip_prefix(&format!("`{database}`.`"))?.strip_suffix('`')?;
+            let ours = match kind {
+                "trigger" => name.starts_with("pt_osc_"),
+                _ => name.starts_with('_') && name.ends_with("_new"),
+            };
+            (plain(name) && ours).then(|| l.to_string())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -218,6 +252,24 @@ mod tests {
         {
             assert!(parse(not).is_err(), "{not}");
         }
+    }
+
+    #[test]
+    fn only_the_tools_own_leftovers_in_the_tables_database_are_dropped() {
+        let said: Vec<String> = [
+            "DROP TRIGGER IF EXISTS `app`.`pt_osc_app_big_del`",
+            "Not dropping the new table `app`.`_big_new` because the tool was interrupted.  To drop the new table, execute:",
+            "DROP TABLE IF EXISTS `app`.`_big_new`;",
+            "DROP TABLE IF EXISTS `app`.`big`;",
+            "DROP TABLE IF EXISTS `other`.`_big_new`;",
+            "DROP TRIGGER IF EXISTS `app`.`audit`",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            leftovers(&said, "app"),
+            ["DROP TRIGGER IF EXISTS `app`.`pt_osc_app_big_del`", "DROP TABLE IF EXISTS `app`.`_big_new`"]
+        );
     }
 
     #[test]
