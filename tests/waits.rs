@@ -193,3 +193,60 @@ on_each_db!(
     stops_after_its_retries_having_changed_nothing_and_names_the_holder,
     without_a_lock_wait_it_waits_for_the_holder,
 );
+
+/// A statement timeout stops a statement that runs too long; the migration changed nothing, and
+/// a longer one is offered. SQLite has none: it is refused before anything runs.
+async fn a_statement_timeout_stops_a_long_statement(d: Dialect) {
+    let t = project(d).await;
+    let slow = match d {
+        Dialect::Postgres => "SELECT pg_sleep(5);",
+        Dialect::MySql => "SELECT SLEEP(5);",
+        Dialect::Sqlite => "SELECT 1;",
+    };
+    t.write("1_add_done.up.sql", &format!("ALTER TABLE todos ADD COLUMN done INTEGER;\n{slow}\n"));
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let opts = RunOptions {
+        waits: Waits { lock_wait: None, retries: 0, statement_timeout: Some(Duration::from_millis(500)) },
+        ..Default::default()
+    };
+    let r = runner::up(db.as_mut(), &source, None, &opts, &mut |_| {}).await;
+    db.close().await;
+    if d == Dialect::Sqlite {
+        let e = r.err().expect("refused");
+        assert_eq!(e.problem, Problem::Input, "{}", e.message);
+        assert!(t.history().await.is_empty());
+        return;
+    }
+    let e = r.unwrap().failure.expect("stopped");
+    let dirty = d == Dialect::MySql; // its ALTER committed itself before the long statement
+    match dirty {
+        false => {
+            assert_eq!(e.problem, Problem::StatementTimeout { version: 1 }, "{}", e.message);
+            assert!(e.remedies.iter().any(|r| matches!(r, godwit::error::Remedy::LongerStatementTimeout { ms: 500 })));
+            assert!(t.history().await.is_empty());
+            assert!(columns(&t).await.is_empty(), "rolled back");
+        }
+        true => {
+            assert_eq!(e.problem, Problem::MigrationFailed { version: 1 }, "part way: {}", e.message);
+            assert!(e.remedies.iter().any(|r| matches!(r, godwit::error::Remedy::LongerStatementTimeout { ms: 500 })));
+            assert_eq!(t.history().await, ["1:false"]);
+        }
+    }
+}
+
+mod timeouts {
+    use super::*;
+    #[tokio::test]
+    async fn postgres() {
+        a_statement_timeout_stops_a_long_statement(Dialect::Postgres).await
+    }
+    #[tokio::test]
+    async fn mariadb() {
+        a_statement_timeout_stops_a_long_statement(Dialect::MySql).await
+    }
+    #[tokio::test]
+    async fn sqlite() {
+        a_statement_timeout_stops_a_long_statement(Dialect::Sqlite).await
+    }
+}
