@@ -213,7 +213,7 @@ async fn a_statement_timeout_stops_a_long_statement(d: Dialect) {
     let r = runner::up(db.as_mut(), &source, None, &opts, &mut |_| {}).await;
     db.close().await;
     if d == Dialect::Sqlite {
-        let e = r.err().expect("refused");
+        let e = r.expect_err("refused");
         assert_eq!(e.problem, Problem::Input, "{}", e.message);
         assert!(t.history().await.is_empty());
         return;

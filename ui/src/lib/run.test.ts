@@ -31,6 +31,10 @@ describe('run progress', () => {
     expect(v.waiting).toBe('Waiting for a lock held by server process 42 (user app, psql).');
     v = apply(v, { type: 'run', event: { event: 'retrying', direction: 'up', version: 1, attempt: 1, retries: 3, waited_ms: 1500, after_ms: 1000, message: 'lock timeout' } });
     expect(v.waiting).toBe('No lock within 1.5s; trying again in 1s (1 of 3). Nothing of it ran.');
+    // A SQLite file's holder is named only when the wait gives up: the retry line says it.
+    const message = 'migration 1 (m1) could not get the write lock on dev.db: nothing of it ran.\nThe lock is held, it seems, by process 7 (python3; has the file open).';
+    v = apply(v, { type: 'run', event: { event: 'retrying', direction: 'up', version: 1, attempt: 2, retries: 3, waited_ms: 1000, after_ms: 2000, message } });
+    expect(v.waiting).toBe('No lock within 1s; trying again in 2s (2 of 3). Nothing of it ran. The lock is held, it seems, by process 7 (python3; has the file open).');
     v = apply(v, { type: 'run', event: { event: 'migration_finished', direction: 'up', version: 1, description: 'm1', duration_ns: 1 } });
     expect(v.waiting).toBeNull();
   });

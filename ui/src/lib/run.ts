@@ -73,7 +73,9 @@ export function apply(v: RunView, e: AppEvent): RunView {
         break;
       case 'retrying': {
         const within = r.waited_ms != null ? ` within ${seconds(r.waited_ms)}` : '';
-        next.waiting = `No lock${within}; trying again in ${seconds(r.after_ms)} (${r.attempt} of ${r.retries}). Nothing of it ran.`;
+        // Who held it, where the database says so only when it gives up (a SQLite file's lock).
+        const who = r.message.split('\n').slice(1).find((l) => l.includes(' held'));
+        next.waiting = `No lock${within}; trying again in ${seconds(r.after_ms)} (${r.attempt} of ${r.retries}). Nothing of it ran.${who ? ` ${who}` : ''}`;
         break;
       }
       case 'migration_finished': {
