@@ -14,6 +14,7 @@ pub mod import;
 pub mod lint;
 pub mod migration;
 pub mod ops;
+mod process;
 pub mod profile;
 pub mod project;
 pub mod schema;

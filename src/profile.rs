@@ -51,6 +51,12 @@ impl EnvConfig {
         let read = |key: &str, v: &Option<String>| {
             v.as_deref().map(|t| Setting::parse(&format!("env.{name}.{key}"), t)).transpose()
         };
+        if let Some(n) = self.lock_retries.filter(|n| *n > crate::migration::waits::MAX_RETRIES) {
+            return Err(Error::input(format!(
+                "env.{name}.lock_retries = {n}: at most {} (each retry waits longer)",
+                crate::migration::waits::MAX_RETRIES
+            )));
+        }
         Ok(Asked {
             lock_wait: read("lock_wait", &self.lock_wait)?,
             retries: self.lock_retries,

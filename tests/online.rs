@@ -146,3 +146,38 @@ async fn a_mark_on_anything_but_an_alter_table_is_refused_before_anything_runs()
     assert_eq!(o.problem_doc()["location"]["line"], 4, "{}", o.stderr);
     assert!(!t.sqlite_path().exists() || t.history().await.is_empty(), "nothing ran, not even 1");
 }
+
+/// A stop while the tool copies: it leaves its triggers and its copy, Godwit drops them, and the
+/// table is as it was (the same under write load, with a million rows: `make test-busy`).
+#[tokio::test]
+async fn a_stop_in_the_middle_of_the_copy_leaves_the_table_as_it_was() {
+    let t = TestDb::new(Dialect::MySql).await;
+    t.exec(
+        "CREATE TABLE todos (id INT PRIMARY KEY AUTO_INCREMENT, title VARCHAR(50) NOT NULL); \
+         INSERT INTO todos (title) SELECT CONCAT('row ', seq) FROM seq_1_to_300000",
+    )
+    .await;
+    t.write("1_widen.up.sql", "-- godwit:online\nALTER TABLE todos MODIFY COLUMN title VARCHAR(200) NOT NULL;\n");
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let cancel = runner::Cancel::default();
+    let opts = RunOptions { cancel: cancel.clone(), ..Default::default() };
+    let report = runner::up(db.as_mut(), &source, None, &opts, &mut |e| {
+        if let RunEvent::Output { line, .. } = e
+            && line.contains("Copying")
+        {
+            cancel.abort();
+        }
+    })
+    .await
+    .unwrap();
+    db.close().await;
+    let e = report.failure.expect("stopped");
+    assert_eq!(e.problem, godwit::error::Problem::Cancelled, "{}", e.message);
+    assert!(e.message.contains("Godwit dropped them"), "{}", e.message);
+    assert!(t.history().await.is_empty());
+    assert!(leftovers(&t).await.is_empty(), "{:?}", leftovers(&t).await);
+    let title = t.strings("SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'todos' AND column_name = 'title'").await;
+    assert_eq!(title, ["varchar(50)"]);
+    assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM todos").await, ["300000"]);
+}

@@ -250,3 +250,48 @@ mod timeouts {
         a_statement_timeout_stops_a_long_statement(Dialect::Sqlite).await
     }
 }
+
+/// `CREATE INDEX CONCURRENTLY` runs without the lock wait and the statement timeout (each its own
+/// query: a query of several statements is a transaction, where it is refused), and the limits are
+/// back for what follows.
+#[tokio::test]
+async fn a_concurrent_index_runs_without_the_limits_and_they_come_back() {
+    let t = project(Dialect::Postgres).await;
+    t.write(
+        "2_index.up.sql",
+        "-- no-transaction\nCREATE INDEX CONCURRENTLY todos_title ON todos (title);\nSELECT current_setting('lock_timeout')::text;\n",
+    );
+    t.write("2_index.down.sql", "-- no-transaction\nDROP INDEX CONCURRENTLY todos_title;\n");
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let mut opts = waits(1);
+    opts.waits.statement_timeout = Some(Duration::from_secs(30));
+    let report = runner::up(db.as_mut(), &source, None, &opts, &mut |_| {}).await.unwrap();
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert_eq!(t.history().await, ["1:true", "2:true"]);
+    let steps = godwit::migration::plan::DownTarget::Steps(1);
+    let back = runner::down(db.as_mut(), &source, steps, &opts, &mut |_| {}).await.unwrap();
+    assert!(back.failure.is_none(), "{:?}", back.failure);
+    db.close().await;
+}
+
+/// A `-- no-transaction` file that sets its own lock timeout first: a wait on the statement after
+/// that SET changed nothing, so it is a lock wait (tried again), not a migration left part way.
+#[tokio::test]
+async fn a_files_own_set_before_the_wait_still_changed_nothing() {
+    let t = project(Dialect::Postgres).await;
+    t.write(
+        "1_add_done.up.sql",
+        "-- no-transaction\nSET lock_timeout = '1s';\nALTER TABLE todos ADD COLUMN done INTEGER;\n",
+    );
+    let (holder, named) = Holder::start(&t).await;
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let report = runner::up(db.as_mut(), &source, None, &waits(1), &mut |_| {}).await.unwrap();
+    db.close().await;
+    holder.release();
+    let e = report.failure.expect("it gave up");
+    assert_eq!(e.problem, Problem::LockWait { version: 1 }, "{}", e.message);
+    assert!(e.message.contains(&named), "{}", e.message);
+    assert!(t.history().await.is_empty(), "no row left saying it failed part way");
+}

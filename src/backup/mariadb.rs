@@ -11,6 +11,9 @@ use tokio::process::Command;
 
 use super::tool::{self, Progress, Tool};
 use crate::db::Target;
+#[cfg(unix)]
+use crate::db::my_options::options_text;
+use crate::db::my_options::tls_options;
 use crate::error::Result;
 use crate::migration::runner::Cancel;
 
@@ -19,29 +22,6 @@ pub struct MariaDbDump {
 }
 
 const INSTALL: &str = "Debian: apt install mariadb-client";
-
-#[cfg(unix)]
-/// The client's options: `[client]` with the password, if any, in the option file's escapes
-/// (a quoted value; newlines and quotes escaped, so no password ends the line or the value).
-fn options_text(target: &Target) -> String {
-    let mut text = String::from("[client]\n");
-    if let Some(p) = target.password() {
-        let mut quoted = String::with_capacity(p.len() + 2);
-        for c in p.chars() {
-            match c {
-                '\\' => quoted.push_str("\\\\"),
-                '"' => quoted.push_str("\\\""),
-                '\'' => quoted.push_str("\\'"),
-                '\n' => quoted.push_str("\\n"),
-                '\r' => quoted.push_str("\\r"),
-                '\t' => quoted.push_str("\\t"),
-                c => quoted.push(c),
-            }
-        }
-        text.push_str(&format!("password=\"{quoted}\"\n"));
-    }
-    text
-}
 
 /// The tool's command with the password passed as the module's comment says.
 #[cfg(unix)]
@@ -83,49 +63,6 @@ fn with_password(program: &Path, target: &Target) -> Result<Command> {
     Ok(c)
 }
 
-/// A tool that reads its options file more than once (Percona's, once per connection): the
-/// options, TLS settings with them, in a file in memory at `/dev/fd/3`, which each open reads from
-/// the start. The person's own option files are not read.
-#[cfg(target_os = "linux")]
-pub(crate) fn with_options_in_memory(program: &Path, target: &Target) -> Result<Command> {
-    use crate::error::Error;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-    let mut text = options_text(target);
-    for option in tls_options(target) {
-        text.push_str(option.trim_start_matches("--"));
-        text.push('\n');
-    }
-    // SAFETY: a plain system call; the name is a NUL-terminated literal.
-    let fd = unsafe { libc::memfd_create(c"godwit-options".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(Error::failed(format!(
-            "cannot make an options file in memory: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    // SAFETY: `fd` was just made and nothing else owns it.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-    let mut file = std::fs::File::from(owned);
-    std::io::Write::write_all(&mut file, text.as_bytes())
-        .map_err(|e| Error::failed(format!("cannot write the options file in memory: {e}")))?;
-    let mut c = tool::command(program);
-    // SAFETY: only async-signal-safe calls (dup2, fcntl) between fork and exec. The closure owns
-    // the file, so it stays open until the command is gone.
-    unsafe {
-        c.pre_exec(move || {
-            let fd = file.as_raw_fd();
-            let r = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
-            if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
-        });
-    }
-    c.env("MYSQL_TEST_LOGIN_FILE", "/nonexistent/godwit-no-login-file");
-    Ok(c)
-}
-#[cfg(not(target_os = "linux"))]
-pub(crate) fn with_options_in_memory(_: &Path, _: &Target) -> Result<Command> {
-    Err(crate::error::Error::input("online ALTER (pt-online-schema-change) is run by Godwit on Linux only"))
-}
-
 fn base(program: &Path, target: &Target) -> Result<Command> {
     let e = target.endpoint().expect("server targets have an endpoint");
     let mut c = with_password(program, target)?;
@@ -139,30 +76,6 @@ fn base(program: &Path, target: &Target) -> Result<Command> {
     }
     c.args(tls_options(target));
     Ok(c)
-}
-
-/// The URL's TLS settings as the MariaDB clients take them, so the tools reach the server as
-/// securely as sqlx does (and as the stored password's binding says).
-fn tls_options(target: &Target) -> Vec<String> {
-    use crate::db::target::{SSL_MODE, SSL_ROOT_CERT};
-    let q = |keys: &[&str]| target.param(keys);
-    let mut out = Vec::new();
-    match q(SSL_MODE).map(|m| m.to_ascii_uppercase()).as_deref() {
-        Some("DISABLED") => out.push("--skip-ssl".to_string()),
-        Some("REQUIRED" | "VERIFY_CA") => out.push("--ssl".into()),
-        Some("VERIFY_IDENTITY") => out.extend(["--ssl".into(), "--ssl-verify-server-cert".into()]),
-        _ => {}
-    }
-    for (keys, option) in [
-        (SSL_ROOT_CERT, "--ssl-ca"),
-        (&["sslcert", "ssl-cert"][..], "--ssl-cert"),
-        (&["sslkey", "ssl-key"][..], "--ssl-key"),
-    ] {
-        if let Some(v) = q(keys) {
-            out.push(format!("{option}={v}"));
-        }
-    }
-    out
 }
 
 impl MariaDbDump {

@@ -2,7 +2,7 @@
 //! (checksum, row counts, schema fingerprint), verified by restoring into a scratch database,
 //! and restored only when their checksum still matches.
 
-pub(crate) mod mariadb;
+mod mariadb;
 mod postgres;
 mod sqlite;
 pub mod tool;

@@ -48,7 +48,7 @@ pub struct Cli {
     pub(super) lock_wait: Option<crate::migration::waits::Setting>,
     /// How many times a migration that could not get a lock, and changed nothing, is tried again
     /// (over the environment's `lock_retries`; a protected environment's default: 3).
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=20))]
     pub(super) lock_retries: Option<u32>,
     /// The longest a statement of a migration may run (`10m`, `off`), over the environment's
     /// `statement_timeout` (PostgreSQL and MariaDB).

@@ -3,6 +3,7 @@
 //! batches a migration with its bookkeeping; the engine above never asks which one it has.
 
 mod history;
+pub(crate) mod my_options;
 mod mysql;
 pub mod online;
 mod postgres;
@@ -162,6 +163,22 @@ pub(crate) fn ran_before(sql: &str, ran: &[crate::syntax::split::Statement<'_>],
         _ => return String::new(),
     };
     format!("\nThe {} statement(s) before it ({lines}) ran, and what they changed stays: {why}.", ran.len())
+}
+
+/// A migration's first statement failed, so nothing of it ran, and the history mark made before it
+/// was taken back; if taking it back failed (`undo`), the history still says it failed part way,
+/// and the failure must say so rather than that nothing changed.
+pub(crate) fn unmarked(mut error: Error, undo: Option<sqlx::Error>) -> Failure {
+    match undo {
+        None => Failure { error, dirty: false },
+        Some(e) => {
+            error.message += &format!(
+                "\nNothing of it ran, but taking back the history's mark that it had started failed ({e}): the history \
+                 says it failed part way. Mark it rolled back once you have checked."
+            );
+            Failure { error, dirty: true }
+        }
+    }
 }
 
 /// `message` without what `ran_before` said: on a scratch database that is dropped after, nothing
@@ -885,7 +902,9 @@ pub(crate) fn migration_error(
     // knows whether it stopped it or a statement timeout did.
     let problem = match error_code(e).as_deref() {
         Some("55P03" | "40P01" | "1205" | "1213") => Problem::LockWait { version: m.version },
-        Some("57014" | "1969" | "3024") => Problem::StatementTimeout { version: m.version },
+        Some("1969" | "3024") => Problem::StatementTimeout { version: m.version },
+        // PostgreSQL's code is also a cancel's (a stop, or another session's pg_cancel_backend).
+        Some("57014") if detail.contains("statement timeout") => Problem::StatementTimeout { version: m.version },
         _ => Problem::MigrationFailed { version: m.version },
     };
     let mut err =

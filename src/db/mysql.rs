@@ -254,8 +254,7 @@ impl MySql {
         if marked && failed_stmt.is_some_and(|k| script.statements[..k].iter().all(|s| changes_nothing(s.sql))) {
             // The first statement that could change anything failed: only the marker was committed
             // (by that statement's implicit commit). Take it back so the database reads as before.
-            let _ = self.batch(unmark).await;
-            return Err(Failure { error, dirty: false });
+            return Err(super::unmarked(error, self.batch(unmark).await.err()));
         }
         if marked && let Some(k) = failed_stmt.filter(|k| *k > 0) {
             // Said so that a person knows what to finish or undo by hand.
@@ -283,7 +282,9 @@ impl MySql {
         let (file, sql_text) = (script.file, script.sql);
         let name = crate::migration::source::file_name(file);
         let start = Instant::now();
-        self.batch(format!("SET @godwit_t0 = SYSDATE(6);\n{mark}"))
+        // This session holds the migration lock and waits, idle, while the tool copies the table:
+        // the server's wait_timeout must not end it meanwhile.
+        self.batch(format!("SET SESSION wait_timeout = 31536000;\nSET @godwit_t0 = SYSDATE(6);\n{mark}"))
             .await
             .map_err(|e| Failure { error: e.into(), dirty: false })?;
         for (i, st) in script.statements.iter().enumerate() {
@@ -313,8 +314,7 @@ impl MySql {
             };
             let Some((mut error, changed)) = failed else { continue };
             if i == 0 && !changed {
-                let _ = self.batch(unmark).await;
-                return Err(Failure { error, dirty: false });
+                return Err(super::unmarked(error, self.batch(unmark).await.err()));
             }
             error.message += &super::ran_before(
                 sql_text,
@@ -339,16 +339,21 @@ impl MySql {
         if left.is_empty() {
             return ((error.problem, error.message), changed);
         }
+        let what = match (
+            left.iter().any(|l| l.starts_with("DROP TRIGGER")),
+            left.iter().any(|l| l.starts_with("DROP TABLE")),
+        ) {
+            (true, true) => "its triggers and its copy of the table",
+            (true, false) => "its triggers",
+            _ => "its copy of the table",
+        };
         match self.batch(left.join(";\n")).await {
             Ok(()) => {
-                let said = "Its triggers and its copy of the table, which it leaves when stopped, were dropped.";
+                let said = format!("It left {what} when it stopped: Godwit dropped them.");
                 ((error.problem, format!("{}\n{said}", error.message)), changed)
             }
             Err(e) => {
-                let said = format!(
-                    "It left its triggers and its copy of the table, and dropping them failed ({e}): run\n{};",
-                    left.join(";\n")
-                );
+                let said = format!("It left {what}, and dropping them failed ({e}): run\n{};", left.join(";\n"));
                 ((error.problem, format!("{}\n{said}", error.message)), true)
             }
         }
@@ -495,8 +500,16 @@ impl Migrate for MySql {
         self.lock_wait = waits.lock_wait;
         let mut set = Vec::new();
         if let Some(w) = waits.lock_wait {
-            // Whole seconds: a metadata lock (DDL) and a row lock (InnoDB) each wait this long.
-            let secs = w.as_secs_f64().ceil().max(1.0) as u64;
+            // A metadata lock (DDL) and a row lock (InnoDB) each wait this long, in whole seconds.
+            if w.subsec_nanos() != 0 {
+                return Err(Error::input(format!(
+                    "MySQL/MariaDB wait for a lock in whole seconds: a lock wait of {} cannot be set on {}. Give it in \
+                     whole seconds (1s or more); nothing was run.",
+                    crate::migration::waits::short(w),
+                    self.target.display()
+                )));
+            }
+            let secs = w.as_secs();
             set.push(format!("lock_wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"));
         }
         if let Some(t) = waits.statement_timeout {

@@ -89,7 +89,7 @@ pub fn parse(statement: &str) -> std::result::Result<Alter<'_>, String> {
 
 /// Whether the tool is installed; an error says how to install it.
 pub fn find() -> Result<std::path::PathBuf> {
-    crate::backup::tool::find(&[TOOL], INSTALL).map_err(|e| {
+    crate::process::find(&[TOOL], INSTALL).map_err(|e| {
         Error::input(format!("{} A migration with `{MARK}` statements needs it; nothing was run.", e.message))
     })
 }
@@ -112,10 +112,13 @@ pub async fn run(
     let database = alter.database.clone().unwrap_or_else(|| target.database());
     let e = target.endpoint().expect("a MySQL target has an endpoint");
     // The DSN's values are separated by commas: a name with one cannot be given.
-    let plain = |v: &str| !v.contains(',') && !v.contains('=');
-    if ![&database, &alter.table, &e.user, &e.host].iter().all(|v| plain(v)) {
+    // The DSN's values are separated by commas, and a value can hold no other key.
+    let plain = |v: &str| !v.contains(',') && !v.contains('=') && !v.chars().any(char::is_control);
+    let socket = e.socket.clone().unwrap_or_default();
+    if ![&database, &alter.table, &e.user, &e.host, &socket].iter().all(|v| plain(v)) {
         return Err(unchanged(Error::input(format!(
-            "{TOOL} cannot be given a database, table, user or host with a comma or `=` in its name; nothing was run."
+            "{TOOL} cannot be given a database, table, user, host or socket with a comma or `=` in its name; nothing \
+             was run."
         ))));
     }
     let mut dsn = vec!["F=/dev/fd/3".to_string()];
@@ -127,12 +130,20 @@ pub async fn run(
         dsn.push(format!("u={}", e.user));
     }
     dsn.extend([format!("D={database}"), format!("t={}", alter.table)]);
-    let mut c = crate::backup::mariadb::with_options_in_memory(&program, target).map_err(unchanged)?;
+    let mut c = super::my_options::with_options_in_memory(&program, target).map_err(unchanged)?;
+    // Only these options: no configuration file of the system's or the person's (it must come
+    // first), no call to Percona's server for a version check.
+    c.args(["--config", "/dev/null", "--noversion-check"]);
     c.args(["--execute", "--recursion-method=none", "--progress=time,1", "--alter", alter.spec]);
     if let Some(w) = lock_wait {
-        let secs = w.as_secs_f64().ceil().max(1.0) as u64;
+        // Whole seconds (the driver's `limit` refuses others).
+        let secs = w.as_secs().max(1);
         c.arg(format!("--set-vars=lock_wait_timeout={secs},innodb_lock_wait_timeout={secs}"));
     }
+    // Its own process group: the terminal's Ctrl-C is Godwit's to pass on (a first one lets the
+    // migration finish), not the tool's.
+    #[cfg(unix)]
+    c.process_group(0);
     c.arg(dsn.join(","));
     c.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let mut child = c.spawn().map_err(|e| unchanged(Error::failed(format!("cannot start {TOOL}: {e}"))))?;
@@ -181,7 +192,7 @@ pub async fn run(
         return Ok(());
     }
     let said = said.lock().expect("not poisoned").clone();
-    let left = leftovers(&said, &database);
+    let left = leftovers(&said, &database, &alter.table);
     // What went wrong, without its usage banner, the steps that went well and its cleanup SQL.
     let why: Vec<&String> = said
         .iter()
@@ -215,26 +226,33 @@ pub struct Failed {
     pub left: Vec<String>,
 }
 
-/// The tool's own cleanup statements in what it printed: its triggers (`pt_osc_…`) and its copy
-/// (`_…_new`) in `database`, nothing else.
-fn leftovers(said: &[String], database: &str) -> Vec<String> {
-    let plain = |name: &str| !name.is_empty() && !name.contains('`');
-    said.iter()
-        .filter_map(|l| {
-            let l = l.trim().trim_end_matches(';');
-            let (kind, rest) = if let Some(r) = l.strip_prefix("DROP TRIGGER IF EXISTS ") {
-                ("trigger", r)
-            } else {
-                ("table", l.strip_prefix("DROP TABLE IF EXISTS ")?)
-            };
-            let name = rest.strip_prefix(&format!("`{database}`.`"))?.strip_suffix('`')?;
-            let ours = match kind {
-                "trigger" => name.starts_with("pt_osc_"),
-                _ => name.starts_with('_') && name.ends_with("_new"),
-            };
-            (plain(name) && ours).then(|| l.to_string())
-        })
-        .collect()
+/// The tool's own cleanup statements in what it printed after it was stopped (the lines after its
+/// "To drop … execute:"): its triggers (`pt_osc_DB_TABLE_ins`, `_upd`, `_del`) and its copy
+/// (`_TABLE_new`, with more leading underscores if that was taken) in the table's database, named
+/// exactly, nothing else.
+fn leftovers(said: &[String], database: &str, table: &str) -> Vec<String> {
+    let triggers: Vec<String> =
+        ["ins", "upd", "del"].iter().map(|k| format!("pt_osc_{database}_{table}_{k}")).collect();
+    let copy = |name: &str| name.trim_start_matches('_') == format!("{table}_new") && name.starts_with('_');
+    let mut after = false;
+    let mut out = Vec::new();
+    for l in said {
+        if l.contains("To drop") && l.contains("execute:") {
+            after = true;
+            continue;
+        }
+        let l = l.trim().trim_end_matches(';');
+        let named = |prefix: &str| l.strip_prefix(prefix)?.strip_prefix(&format!("`{database}`.`"))?.strip_suffix('`');
+        let ours = match (named("DROP TRIGGER IF EXISTS "), named("DROP TABLE IF EXISTS ")) {
+            (Some(t), _) => triggers.iter().any(|x| x == t),
+            (_, Some(t)) => copy(t),
+            _ => false,
+        };
+        if after && ours && !out.iter().any(|o: &String| o == l) {
+            out.push(l.to_string());
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -255,19 +273,22 @@ mod tests {
     }
 
     #[test]
-    fn only_the_tools_own_leftovers_in_the_tables_database_are_dropped() {
+    fn only_the_tools_own_leftovers_it_names_after_a_stop_are_dropped() {
         let said: Vec<String> = [
+            "DROP TABLE IF EXISTS `app`.`_big_new`;",
+            "Not dropping triggers because the tool was interrupted.  To drop the triggers, execute:",
             "DROP TRIGGER IF EXISTS `app`.`pt_osc_app_big_del`",
+            "DROP TRIGGER IF EXISTS `app`.`audit`",
             "Not dropping the new table `app`.`_big_new` because the tool was interrupted.  To drop the new table, execute:",
             "DROP TABLE IF EXISTS `app`.`_big_new`;",
             "DROP TABLE IF EXISTS `app`.`big`;",
+            "DROP TABLE IF EXISTS `app`.`_other_new`;",
             "DROP TABLE IF EXISTS `other`.`_big_new`;",
-            "DROP TRIGGER IF EXISTS `app`.`audit`",
         ]
         .map(String::from)
         .to_vec();
         assert_eq!(
-            leftovers(&said, "app"),
+            leftovers(&said, "app", "big"),
             ["DROP TRIGGER IF EXISTS `app`.`pt_osc_app_big_del`", "DROP TABLE IF EXISTS `app`.`_big_new`"]
         );
     }

@@ -237,7 +237,7 @@ impl Sqlite {
         let start = Instant::now();
         if let Err(e) = self.batch(before).await {
             // The write lock (or the marker) was never had: nothing ran.
-            let error = if is_busy(&e) { self.lock_wait(m) } else { self.lite(e) };
+            let error = if waited(&e) { self.lock_wait(m) } else { self.lite(e) };
             return Err(Failure { error, dirty: false });
         }
         // A few statements at a time: SQLite copies the rest of the text it is given at every
@@ -257,7 +257,7 @@ impl Sqlite {
         if let Err((e, failed)) = result {
             let error = match self.out_of_space(&e) {
                 Some(full) => full.context(format!("migration {} ({}) could not be written", m.version, m.description)),
-                None if is_busy(&e) && (in_tx || failed == 0) => self.lock_wait(m),
+                None if waited(&e) && (in_tx || failed == 0) => self.lock_wait(m),
                 None => migration_error(m, file, sql_text, &e, stmts.get(failed).map(|s| s.offset)),
             };
             if in_tx {
@@ -265,8 +265,7 @@ impl Sqlite {
                 return Err(Failure { error, dirty: false });
             }
             if failed == 0 {
-                let _ = self.batch(unmark).await;
-                return Err(Failure { error, dirty: false });
+                return Err(super::unmarked(error, self.batch(unmark).await.err()));
             }
             let mut error = error;
             error.message += &super::ran_before(sql_text, &stmts[..failed], "it runs outside a transaction");
@@ -278,7 +277,7 @@ impl Sqlite {
             let _ = self.batch("ROLLBACK".into()).await;
             // A reader kept the commit from writing the file (a rollback journal): in a transaction
             // nothing stays, and it may be tried again.
-            let error = if is_busy(&e) && in_tx { self.lock_wait(m) } else { self.lite(e) };
+            let error = if waited(&e) && in_tx { self.lock_wait(m) } else { self.lite(e) };
             return Err(Failure { error, dirty: !in_tx });
         }
         Ok(elapsed)
@@ -665,6 +664,12 @@ fn holders(path: &Path) -> Vec<crate::event::Blocker> {
         }
     }
     out
+}
+
+/// SQLITE_BUSY: another connection kept the lock past the busy timeout (SQLITE_LOCKED is a
+/// conflict within one connection, which waiting cannot end).
+fn waited(e: &sqlx::Error) -> bool {
+    primary_code(e) == Some(5)
 }
 
 /// SQLITE_BUSY or SQLITE_LOCKED.

@@ -220,8 +220,9 @@ fn advice(rule: Rule) -> Option<&'static str> {
             "use IF NOT EXISTS / IF EXISTS, so that running the file again after it stopped part way succeeds"
         }
         Rule::RequireLockTimeout => {
-            "start the migration with `SET lock_timeout = '2s';` so it gives up instead of queueing every \
-             query behind it"
+            "give the environment a `lock_wait` (`lock_wait = \"2s\"` in godwit.toml, or `--lock-wait 2s`), or start \
+             the migration with `SET lock_timeout = '2s';`, so it gives up instead of queueing every query behind it \
+             (with `lock_wait`, Godwit also tries it again)"
         }
         _ => return None,
     })

@@ -535,7 +535,8 @@ async fn run(
                         _ = opts.cancel.cancelled() => break Err(f_cancelled(m)),
                     }
                 }
-                Err(mut f) => {
+                // A stop is said as a stop, not as the timeout that looks like it.
+                Err(mut f) if !opts.cancel.is_aborted() => {
                     waited_in_vain(&mut f, &in_the_way, &opts.waits, tries);
                     break Err(f);
                 }
@@ -691,7 +692,8 @@ fn waited_in_vain(
             if tries > 0 {
                 f.error.message = format!("{}\nIt was tried {} times, pausing between.", f.error.message, tries + 1);
             }
-            if let Some(w) = waits.lock_wait {
+            // Part way, it is a migration to finish by hand first, not one to try again.
+            if let (Some(w), false) = (waits.lock_wait, f.dirty) {
                 f.error.remedies.push(crate::error::Remedy::WaitLongerForLocks { waited_ms: w.as_millis() as u64 });
             }
         }

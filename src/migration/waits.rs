@@ -15,6 +15,8 @@ const PROTECTED_RETRIES: u32 = 3;
 /// The pause before the n-th retry doubles from this, up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The most retries a file or a flag may ask for: beyond, a run would wait for many minutes.
+pub const MAX_RETRIES: u32 = 20;
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[ts(export)]
@@ -59,6 +61,10 @@ impl Setting {
         }
         match humantime::parse_duration(text) {
             Ok(d) if d.is_zero() => Err(Error::input(format!("{what} `{text}`: to set no limit, write `off`"))),
+            // The databases count in milliseconds, where 0 would mean no limit at all.
+            Ok(d) if d < Duration::from_millis(1) => {
+                Err(Error::input(format!("{what} `{text}` is shorter than the 1ms the databases can count")))
+            }
             Ok(d) if d > Duration::from_secs(24 * 3600) => {
                 Err(Error::input(format!("{what} `{text}` is longer than a day: write `off` for no limit")))
             }
@@ -179,7 +185,7 @@ mod tests {
         assert_eq!(Setting::parse("x", "500ms").unwrap(), Setting::Limit(Duration::from_millis(500)));
         assert_eq!(Setting::parse("x", "2m").unwrap(), Setting::Limit(Duration::from_secs(120)));
         assert_eq!(Setting::parse("x", "OFF").unwrap(), Setting::Off);
-        for bad in ["0s", "5", "soon", "2d"] {
+        for bad in ["0s", "5", "soon", "2d", "500us"] {
             assert!(Setting::parse("x", bad).is_err(), "{bad}");
         }
         assert_eq!(short(Duration::from_millis(1500)), "1.5s");

@@ -25,8 +25,8 @@ pub struct Postgres {
     conn: PgConnection,
     target: Target,
     lock_id: Option<i64>,
-    /// The lock wait set by `limit`, for the statements that run without it.
-    lock_wait: Option<Duration>,
+    /// What `limit` set, for the statements that run without it.
+    waits: crate::migration::waits::Waits,
     tables: super::Tables,
     /// What earlier snapshots on this connection read, so the next deparses only what changed.
     inspected: inspect::Inspected,
@@ -165,7 +165,7 @@ impl Postgres {
             conn,
             target: target.clone(),
             lock_id: None,
-            lock_wait: None,
+            waits: Default::default(),
             tables: opts.tables.clone(),
             inspected: Default::default(),
         })
@@ -221,25 +221,28 @@ impl Postgres {
         self.batch(begin).await.map_err(|e| Failure { error: e.into(), dirty: false })?;
         for (i, st) in script.statements.iter().enumerate() {
             // CREATE INDEX CONCURRENTLY waits for older transactions without blocking anyone, and a
-            // lock timeout there leaves an invalid index behind: it runs without one.
-            let text = match self.lock_wait {
-                Some(w)
-                    if crate::syntax::words::words(st.sql).iter().any(|w| w.eq_ignore_ascii_case("CONCURRENTLY")) =>
-                {
-                    format!("SET lock_timeout = 0; {}; SET lock_timeout = {}", st.sql, w.as_millis())
-                }
-                _ => st.sql.to_string(),
-            };
-            if let Err(e) = self.batch(text).await {
+            // lock or statement timeout there leaves an invalid index behind: it runs without them
+            // (each SET its own query: a query of several statements is one transaction, where
+            // CONCURRENTLY is refused).
+            let concurrent = self.waits.is_set()
+                && crate::syntax::words::words(st.sql).iter().any(|w| w.eq_ignore_ascii_case("CONCURRENTLY"));
+            if concurrent {
+                let _ = self.batch(limits_sql(&self.waits, true)).await;
+            }
+            let ran = self.batch(st.sql.to_string()).await;
+            if concurrent && let Err(e) = self.batch(limits_sql(&self.waits, false)).await {
+                tracing::warn!("could not set the lock wait again after a CONCURRENTLY statement: {e}");
+            }
+            if let Err(e) = ran {
                 let offset = error_position(&e)
                     .and_then(|p| char_to_byte(st.sql, p.checked_sub(1)?))
                     .map(|o| st.offset + o)
                     .or(Some(st.offset));
                 let mut error = migration_error(m, file, body, &e, offset);
-                if i == 0 {
-                    // Nothing ran: take the marker back so the database reads as before.
-                    let _ = self.batch(undo_begin).await;
-                    return Err(Failure { error, dirty: false });
+                // Nothing ran but settings of the session (a file's own `SET lock_timeout`): take the
+                // marker back so the database reads as before.
+                if script.statements[..i].iter().all(|s| session_only(s.sql)) {
+                    return Err(super::unmarked(error, self.batch(undo_begin).await.err()));
                 }
                 error.message += &super::ran_before(body, &script.statements[..i], "it runs outside a transaction");
                 return Err(Failure { error, dirty: true });
@@ -272,6 +275,33 @@ impl Postgres {
                 app.filter(|a| !a.is_empty()).unwrap_or_else(|| "unknown".into())
             )
         })
+    }
+}
+
+/// The SETs for what `waits` limits (`off`: each set to no limit), and only those: a role's own
+/// settings (ALTER ROLE … SET) stand otherwise.
+fn limits_sql(waits: &crate::migration::waits::Waits, off: bool) -> String {
+    let ms = |d: Duration| if off { 0 } else { d.as_millis() };
+    let mut set = Vec::new();
+    if let Some(w) = waits.lock_wait {
+        set.push(format!("SET lock_timeout = {}", ms(w)));
+    }
+    if let Some(t) = waits.statement_timeout {
+        set.push(format!("SET statement_timeout = {}", ms(t)));
+    }
+    set.join("; ")
+}
+
+/// A statement that changes only this session's settings (`SET lock_timeout = '2s'`), not the database.
+fn session_only(sql: &str) -> bool {
+    let w = crate::syntax::words::leading(sql, 2);
+    match w.first().map(String::as_str) {
+        Some("RESET") => true,
+        // SET ROLE and SET SESSION AUTHORIZATION change who runs what follows: not a setting alone.
+        Some("SET") => {
+            !matches!(w.get(1).map(String::as_str), Some("ROLE" | "SESSION" | "CONSTRAINTS" | "TRANSACTION"))
+        }
+        _ => false,
     }
 }
 
@@ -379,18 +409,10 @@ impl Migrate for Postgres {
     }
 
     async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()> {
-        // Only what was asked: a role's own settings (ALTER ROLE … SET) stand otherwise.
-        let mut set = Vec::new();
-        if let Some(w) = waits.lock_wait {
-            set.push(format!("SET lock_timeout = {}", w.as_millis()));
+        if waits.is_set() {
+            self.batch(limits_sql(waits, false)).await?;
         }
-        if let Some(t) = waits.statement_timeout {
-            set.push(format!("SET statement_timeout = {}", t.as_millis()));
-        }
-        if !set.is_empty() {
-            self.batch(set.join("; ")).await?;
-        }
-        self.lock_wait = waits.lock_wait;
+        self.waits = *waits;
         Ok(())
     }
 
