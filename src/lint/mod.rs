@@ -268,6 +268,21 @@ fn file_findings(
         Dialect::MySql => online_statements(sql, &statements),
         _ => Vec::new(),
     };
+    let swaps = online.iter().map(|(from, _)| Raw {
+        rule: ONLINE_RULE.into(),
+        severity: Severity::Hint,
+        offset: *from,
+        message: "pt-online-schema-change swaps the table for an altered copy: on MariaDB, a server-side prepared \
+                  statement that wrote to it while the tool ran fails afterwards (`Table '…_new' doesn't exist`) until \
+                  the application prepares it again"
+            .into(),
+        advice: "know whether the applications writing to it use server-side prepared statements (sqlx and JDBC's \
+                 useServerPrepStmts do); restart or reconnect them after the run, or run the ALTER when they are \
+                 stopped"
+            .into(),
+        table: None,
+    });
+    let raws: Vec<Raw> = raws.into_iter().chain(swaps.collect::<Vec<_>>()).collect();
     let out = raws
         .into_iter()
         .filter(|r| {
@@ -285,6 +300,9 @@ fn file_findings(
     }
     out
 }
+
+/// A statement marked online: what the table's swap does to the applications using it.
+const ONLINE_RULE: &str = "mysql-online-alter-swap";
 
 /// Where the statements marked `-- godwit:online` are, as offsets.
 fn online_statements(sql: &str, statements: &[split::Statement<'_>]) -> Vec<(usize, usize)> {
@@ -376,6 +394,7 @@ pub fn rules() -> Vec<(String, &'static str)> {
         out.insert(r.to_string(), "all");
     }
     out.insert(key_types::RULE.to_string(), "MySQL/MariaDB");
+    out.insert(ONLINE_RULE.to_string(), "MySQL/MariaDB");
     out.into_iter().collect()
 }
 
@@ -450,6 +469,7 @@ mod tests {
         assert!(plain.iter().any(|(_, r)| r == "changing-column-type"), "{plain:?}");
         let marked = rules(&format!("-- godwit:online\n{copy}"));
         assert!(!marked.iter().any(|(_, r)| r == "changing-column-type"), "{marked:?}");
+        assert!(marked.iter().any(|(_, r)| r == ONLINE_RULE), "what the swap does is said instead: {marked:?}");
     }
 
     #[test]
