@@ -599,6 +599,18 @@ async fn a_lock_wait_that_gives_up_exits_4_naming_the_holder_and_its_remedy_work
     assert_eq!(t.history().await, ["1:true", "2:true"]);
 }
 
+#[tokio::test]
+async fn a_lock_wait_mariadb_cannot_set_is_refused_by_the_dry_run_as_by_the_run() {
+    let t = TestDb::new(Dialect::MySql).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;");
+    for args in [&["up", "--dry-run", "--lock-wait", "500ms"][..], &["up", "--lock-wait", "500ms"]] {
+        let o = run_json(&t, args);
+        assert_eq!((o.code, o.problem_is()), (2, "input".into()), "{args:?}: {}", o.stderr);
+    }
+    assert!(t.tables().await.is_empty(), "nothing ran");
+    assert_eq!(run(&t, &["up", "--lock-wait", "2s"]).code, 0);
+}
+
 #[test]
 fn unreachable_and_missing_databases_exit_3_without_the_password() {
     let dir = tempfile::tempdir().unwrap();

@@ -181,3 +181,47 @@ async fn a_stop_in_the_middle_of_the_copy_leaves_the_table_as_it_was() {
     assert_eq!(title, ["varchar(50)"]);
     assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM todos").await, ["300000"]);
 }
+
+/// The tool's own checks, before it makes anything (a table other tables' keys point at): the table
+/// was not altered, nothing is left part way, and the next run goes on once the file is fixed.
+#[tokio::test]
+async fn a_table_the_tool_refuses_to_start_on_changed_nothing() {
+    let t = TestDb::new(Dialect::MySql).await;
+    todos(&t).await;
+    t.write(
+        "2_tags.up.sql",
+        "CREATE TABLE tags (id INT PRIMARY KEY, todo INT NOT NULL, FOREIGN KEY (todo) REFERENCES todos (id));\n",
+    );
+    t.write("3_widen.up.sql", "-- godwit:online\nALTER TABLE todos MODIFY COLUMN title VARCHAR(200) NOT NULL;\n");
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let report = runner::up(db.as_mut(), &source, None, &RunOptions::default(), &mut |_| {}).await.unwrap();
+    db.close().await;
+    let e = report.failure.expect("the tool refused");
+    assert!(e.message.contains("The table was not altered"), "{}", e.message);
+    assert!(e.message.contains("changed nothing"), "{}", e.message);
+    assert_eq!(t.history().await, ["1:true", "2:true"], "nothing left part way");
+    assert!(leftovers(&t).await.is_empty());
+}
+
+/// Triggers an earlier, killed run of the tool left are named with the SQL to drop them, before
+/// anything runs.
+#[tokio::test]
+async fn what_an_earlier_killed_run_left_is_named_before_anything_runs() {
+    let t = TestDb::new(Dialect::MySql).await;
+    todos(&t).await;
+    t.write("2_widen.up.sql", "-- godwit:online\nALTER TABLE todos MODIFY COLUMN title VARCHAR(200) NOT NULL;\n");
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    runner::up(db.as_mut(), &source, Some(1), &RunOptions::default(), &mut |_| {}).await.unwrap();
+    let trigger = format!("pt_osc_{}_todos_ins", t.name);
+    t.exec(&format!(
+        "CREATE TABLE _todos_new LIKE todos; CREATE TRIGGER `{trigger}` AFTER INSERT ON todos FOR EACH ROW SET @x = 1"
+    ))
+    .await;
+    let e = runner::up(db.as_mut(), &source, None, &RunOptions::default(), &mut |_| {}).await.expect_err("refused");
+    db.close().await;
+    assert!(e.message.contains(&format!("DROP TRIGGER IF EXISTS `{}`.`{trigger}`;", t.name)), "{}", e.message);
+    assert!(e.message.contains("DROP TABLE IF EXISTS"), "{}", e.message);
+    assert_eq!(t.history().await, ["1:true"]);
+}

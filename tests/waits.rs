@@ -229,7 +229,8 @@ async fn a_statement_timeout_stops_a_long_statement(d: Dialect) {
         }
         true => {
             assert_eq!(e.problem, Problem::MigrationFailed { version: 1 }, "part way: {}", e.message);
-            assert!(e.remedies.iter().any(|r| matches!(r, godwit::error::Remedy::LongerStatementTimeout { ms: 500 })));
+            // To be finished by hand first: running it again, longer, is no way out.
+            assert!(!e.remedies.iter().any(|r| matches!(r, godwit::error::Remedy::LongerStatementTimeout { .. })));
             assert_eq!(t.history().await, ["1:false"]);
         }
     }

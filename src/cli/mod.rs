@@ -451,9 +451,13 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
              longer, holding up the queries queued behind it meanwhile: `{}`.",
             retry_with_duration("--lock-wait", *waited_ms)
         ),
-        Remedy::LongerStatementTimeout { ms } => {
-            format!("To let its statements run longer: `{}`.", retry_with_duration("--statement-timeout", *ms))
-        }
+        // How long it needs is not known: doubling may still be too short.
+        Remedy::LongerStatementTimeout { ms } => format!(
+            "It ran past {}. To let its statements run as long as they take: `{}` (or give a longer \
+             --statement-timeout).",
+            crate::migration::waits::short(std::time::Duration::from_millis(*ms)),
+            retry_with_text("--statement-timeout", "off")
+        ),
         Remedy::CreateDatabase => format!("To create it, empty: `{godwit} db create`."),
         Remedy::CreateEmpty => {
             "Without a template, `new` writes the files with an empty up, to fill in before `up`.".into()
@@ -521,6 +525,13 @@ fn retry_with(flag: &str, at_least: u64) -> String {
     let (mut out, given) = typed(Some(flag));
     // Longer than what was waited: twice the value given, at least `at_least`.
     let value = given.iter().fold(at_least, |v, g| v.max(g.parse::<u64>().unwrap_or(0).saturating_mul(2)));
+    out.push(format!("{flag} {value}"));
+    out.join(" ")
+}
+
+/// The command as it was typed with `flag` set to `value`.
+fn retry_with_text(flag: &str, value: &str) -> String {
+    let (mut out, _) = typed(Some(flag));
     out.push(format!("{flag} {value}"));
     out.join(" ")
 }

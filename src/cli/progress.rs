@@ -67,8 +67,11 @@ impl Progress {
                     None => "no lock".to_string(),
                 };
                 // Who was in the way, unless a line above said so.
-                if !self.said_who {
-                    message.lines().skip(1).filter(|l| l.contains(" held")).for_each(|l| why = format!("{why}. {l}"));
+                if !self.said_who
+                    && let Some(l) = message.lines().skip(1).find(|l| l.contains(" held"))
+                {
+                    let l = l.trim_end_matches('.').replacen("The lock is", "it is", 1);
+                    why = format!("{why}: {l}");
                 }
                 let line = format!("  {why}; trying again in {} ({attempt} of {retries})", short(*after_ms));
                 self.said_who = false;

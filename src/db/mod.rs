@@ -165,6 +165,28 @@ pub(crate) fn ran_before(sql: &str, ran: &[crate::syntax::split::Statement<'_>],
     format!("\nThe {} statement(s) before it ({lines}) ran, and what they changed stays: {why}.", ran.len())
 }
 
+/// What of `waits` a database of `dialect` cannot set, said before anything runs (the dry run says
+/// it too): MySQL/MariaDB wait for locks in whole seconds; SQLite has no statement timeout.
+pub fn refused_waits(dialect: Dialect, waits: &crate::migration::waits::Waits, on: &str) -> Option<Error> {
+    use crate::migration::waits::short;
+    match dialect {
+        Dialect::MySql => waits.lock_wait.filter(|w| w.subsec_nanos() != 0).map(|w| {
+            Error::input(format!(
+                "MySQL/MariaDB wait for a lock in whole seconds: a lock wait of {} cannot be set on {on}. Give it in \
+                 whole seconds (1s or more); nothing was run.",
+                short(w)
+            ))
+        }),
+        Dialect::Sqlite => waits.statement_timeout.map(|_| {
+            Error::input(format!(
+                "statement_timeout cannot be set on a SQLite file ({on}): leave it off for this environment; nothing \
+                 was run."
+            ))
+        }),
+        Dialect::Postgres => None,
+    }
+}
+
 /// A migration's first statement failed, so nothing of it ran, and the history mark made before it
 /// was taken back; if taking it back failed (`undo`), the history still says it failed part way,
 /// and the failure must say so rather than that nothing changed.

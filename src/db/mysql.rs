@@ -331,6 +331,46 @@ impl MySql {
         Ok(elapsed)
     }
 
+    /// Refuses to start pt-online-schema-change on a table where an earlier run of it left its
+    /// triggers or its copy (it was killed, or Godwit was): they go on copying every write, and the
+    /// tool would refuse anyway. Says what to drop.
+    async fn no_leftovers(&mut self, alter: &super::online::Alter<'_>) -> Result<()> {
+        let db = match &alter.database {
+            Some(d) => d.clone(),
+            None => sqlx::query_scalar::<_, Option<String>>("SELECT DATABASE()")
+                .fetch_one(&mut self.conn)
+                .await?
+                .unwrap_or_default(),
+        };
+        let t = &alter.table;
+        let found: Vec<(String, String)> = sqlx::query_as(
+            "SELECT 'TRIGGER', trigger_name FROM information_schema.TRIGGERS WHERE trigger_schema = ? \
+             AND trigger_name IN (?, ?, ?) \
+             UNION ALL SELECT 'TABLE', table_name FROM information_schema.TABLES WHERE table_schema = ? \
+             AND table_name = ? ORDER BY 1 DESC, 2",
+        )
+        .bind(&db)
+        .bind(format!("pt_osc_{db}_{t}_ins"))
+        .bind(format!("pt_osc_{db}_{t}_upd"))
+        .bind(format!("pt_osc_{db}_{t}_del"))
+        .bind(&db)
+        .bind(format!("_{t}_new"))
+        .fetch_all(&mut self.conn)
+        .await?;
+        if found.is_empty() {
+            return Ok(());
+        }
+        let drops: Vec<String> =
+            found.iter().map(|(kind, name)| format!("DROP {kind} IF EXISTS `{db}`.`{name}`;")).collect();
+        Err(Error::failed(format!(
+            "an earlier run of pt-online-schema-change on `{db}`.`{t}` left {} behind (it was stopped without \
+             cleaning up, or killed with Godwit): its triggers copy every write to the table into its copy. Once you \
+             know no such run is going on, drop them:\n{}\nNothing was run.",
+            found.iter().map(|(_, n)| n.as_str()).collect::<Vec<_>>().join(", "),
+            drops.join("\n")
+        )))
+    }
+
     /// Drops what pt-online-schema-change left when it was stopped (its triggers, which would go on
     /// copying every write, and its copy), and says so: the problem, the words, and whether the
     /// database may be other than before.
@@ -490,8 +530,13 @@ impl Migrate for MySql {
     }
 
     async fn ready(&mut self, script: &Script<'_>) -> Result<()> {
-        if !script.online.is_empty() {
-            super::online::find()?;
+        if script.online.is_empty() {
+            return Ok(());
+        }
+        super::online::find()?;
+        for i in &script.online {
+            let alter = super::online::parse(script.statements[*i].sql).expect("checked when the file was split");
+            self.no_leftovers(&alter).await?;
         }
         Ok(())
     }
@@ -499,16 +544,11 @@ impl Migrate for MySql {
     async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()> {
         self.lock_wait = waits.lock_wait;
         let mut set = Vec::new();
+        if let Some(e) = super::refused_waits(Dialect::MySql, waits, &self.target.display()) {
+            return Err(e);
+        }
         if let Some(w) = waits.lock_wait {
-            // A metadata lock (DDL) and a row lock (InnoDB) each wait this long, in whole seconds.
-            if w.subsec_nanos() != 0 {
-                return Err(Error::input(format!(
-                    "MySQL/MariaDB wait for a lock in whole seconds: a lock wait of {} cannot be set on {}. Give it in \
-                     whole seconds (1s or more); nothing was run.",
-                    crate::migration::waits::short(w),
-                    self.target.display()
-                )));
-            }
+            // A metadata lock (DDL) and a row lock (InnoDB) each wait this long.
             let secs = w.as_secs();
             set.push(format!("lock_wait_timeout = {secs}, innodb_lock_wait_timeout = {secs}"));
         }

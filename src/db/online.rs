@@ -149,8 +149,10 @@ pub async fn run(
     let mut child = c.spawn().map_err(|e| unchanged(Error::failed(format!("cannot start {TOOL}: {e}"))))?;
     *running.lock().expect("not poisoned") = child.id();
     let said = Arc::new(Mutex::new(Vec::<String>::new()));
+    // The only step that changes the table itself: before it, the table is as it was.
+    let swap = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let follow = |out: Box<dyn tokio::io::AsyncRead + Unpin + Send>| {
-        let (narrate, said) = (narrate.cloned(), said.clone());
+        let (narrate, said, swapping) = (narrate.cloned(), said.clone(), swap.clone());
         tokio::spawn(async move {
             let mut lines = tokio::io::BufReader::new(out).lines();
             while let Ok(Some(line)) = lines.next_line().await {
@@ -164,11 +166,10 @@ pub async fn run(
                 }
                 // Its table of retry settings and its word on replicas (none are looked for) are noise
                 // in a run's progress.
-                let noise = line.starts_with("  ")
-                    || line.starts_with("Operation, tries")
-                    || line.starts_with("No slaves found")
-                    || line.starts_with("Not checking slave lag");
-                if let Some(n) = narrate.as_ref().filter(|_| !noise) {
+                if line.contains("Swapping tables") || line.contains("Swapped original") {
+                    swapping.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+                if let Some(n) = narrate.as_ref().filter(|_| !noise(&line)) {
                     let _ = n.send(format!("{TOOL}: {line}"));
                 }
                 let mut s = said.lock().expect("not poisoned");
@@ -196,16 +197,18 @@ pub async fn run(
     // What went wrong, without its usage banner, the steps that went well and its cleanup SQL.
     let why: Vec<&String> = said
         .iter()
-        .filter(|l| !l.contains(" OK") && !l.starts_with("  ") && !l.starts_with("Operation, tries"))
+        .filter(|l| !l.contains(" OK") && !noise(l))
         .filter(|l| !l.starts_with("DROP ") && !l.starts_with("Not dropping") && !l.contains("was not altered"))
         .collect();
     let tail: Vec<&str> = why.iter().rev().take(6).rev().map(|s| s.as_str()).collect();
     let stopped = said.iter().any(|l| l.starts_with("# Exiting on SIG"));
     // The tool's last word on the table: it says whether the swap happened.
-    let untouched = said.iter().any(|l| l.contains("was not altered"));
+    // The tool's last word on the table says whether the swap happened; without it, whether the
+    // swap began (a check it refused at, before it made anything, never does).
+    let untouched =
+        said.iter().any(|l| l.contains("was not altered")) || !swap.load(std::sync::atomic::Ordering::SeqCst);
     let state = match (untouched, left.is_empty()) {
-        (true, true) => "It removed its triggers and its copy: the table was not altered.",
-        (true, false) => "The table was not altered.",
+        (true, _) => "The table was not altered.",
         (false, _) => "It may have altered the table: look at it (SHOW CREATE TABLE) before going on.",
     };
     let error = Error::new(
@@ -213,6 +216,15 @@ pub async fn run(
         format!("{TOOL} {} ({status}): {}\n{state}", if stopped { "was stopped" } else { "failed" }, tail.join("\n")),
     );
     Err(Failed { error, changed: !untouched, left: if untouched { left } else { Vec::new() } })
+}
+
+/// Lines of the tool's that say nothing about this run: its table of retry settings, its word on
+/// replicas (none are looked for).
+fn noise(line: &str) -> bool {
+    line.starts_with("  ")
+        || line.starts_with("Operation, tries")
+        || line.starts_with("No slaves found")
+        || line.starts_with("Not checking slave lag")
 }
 
 /// A run of the tool that failed or was stopped.

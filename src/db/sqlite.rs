@@ -367,12 +367,8 @@ impl Migrate for Sqlite {
     }
 
     async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()> {
-        if waits.statement_timeout.is_some() {
-            return Err(Error::input(format!(
-                "statement_timeout cannot be set on a SQLite file ({}): leave it off for this environment; nothing \
-                 was run.",
-                self.path.display()
-            )));
+        if let Some(e) = super::refused_waits(Dialect::Sqlite, waits, &self.path.display().to_string()) {
+            return Err(e);
         }
         if let Some(w) = waits.lock_wait {
             self.batch(format!("PRAGMA busy_timeout = {}", w.as_millis())).await.map_err(|e| self.lite(e))?;

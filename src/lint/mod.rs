@@ -264,8 +264,26 @@ fn file_findings(
     // A table is new for the statements after the one that creates it.
     let created = whole::created_tables(&statements, dialect);
     // A statement marked online copies the table without blocking writes: what it would block is moot.
-    let online = match dialect {
-        Dialect::MySql => online_statements(sql, &statements),
+    let marked = online_statements(sql, &statements);
+    // A mark on anything but an ALTER TABLE is refused by every run: an error here too.
+    let bad_marks: Vec<Raw> = marked
+        .iter()
+        .filter_map(|(from, to)| {
+            let why = crate::db::online::parse(&sql[*from..*to]).err()?;
+            Some(Raw {
+                rule: BAD_MARK_RULE.into(),
+                severity: Severity::Error,
+                offset: *from,
+                message: why,
+                advice: "remove the mark, or put it above the ALTER TABLE it is meant for".into(),
+                table: None,
+            })
+        })
+        .collect();
+    let online: Vec<(usize, usize)> = match dialect {
+        Dialect::MySql => {
+            marked.into_iter().filter(|(from, to)| crate::db::online::parse(&sql[*from..*to]).is_ok()).collect()
+        }
         _ => Vec::new(),
     };
     let swaps = online.iter().map(|(from, _)| Raw {
@@ -282,7 +300,7 @@ fn file_findings(
             .into(),
         table: None,
     });
-    let raws: Vec<Raw> = raws.into_iter().chain(swaps.collect::<Vec<_>>()).collect();
+    let raws: Vec<Raw> = raws.into_iter().chain(swaps.collect::<Vec<_>>()).chain(bad_marks).collect();
     let out = raws
         .into_iter()
         .filter(|r| {
@@ -303,6 +321,8 @@ fn file_findings(
 
 /// A statement marked online: what the table's swap does to the applications using it.
 const ONLINE_RULE: &str = "mysql-online-alter-swap";
+/// `-- godwit:online` above a statement it cannot run online.
+const BAD_MARK_RULE: &str = "bad-online-mark";
 
 /// Where the statements marked `-- godwit:online` are, as offsets.
 fn online_statements(sql: &str, statements: &[split::Statement<'_>]) -> Vec<(usize, usize)> {
@@ -395,6 +415,7 @@ pub fn rules() -> Vec<(String, &'static str)> {
     }
     out.insert(key_types::RULE.to_string(), "MySQL/MariaDB");
     out.insert(ONLINE_RULE.to_string(), "MySQL/MariaDB");
+    out.insert(BAD_MARK_RULE.to_string(), "all");
     out.into_iter().collect()
 }
 
@@ -470,6 +491,8 @@ mod tests {
         let marked = rules(&format!("-- godwit:online\n{copy}"));
         assert!(!marked.iter().any(|(_, r)| r == "changing-column-type"), "{marked:?}");
         assert!(marked.iter().any(|(_, r)| r == ONLINE_RULE), "what the swap does is said instead: {marked:?}");
+        let wrong = rules_of(&[("1_a.up.sql", "-- godwit:online\nUPDATE a SET b = 1;")], Dialect::Sqlite);
+        assert!(wrong.iter().any(|(_, r)| r == BAD_MARK_RULE), "{wrong:?}");
     }
 
     #[test]

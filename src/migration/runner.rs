@@ -619,7 +619,11 @@ async fn run(
                     detail: None,
                 };
                 if let Err(e) = db.log(&event, &actor).await {
-                    tracing::warn!("could not record the failure in _godwit_log: {e}");
+                    let why = match e.kind() {
+                        ErrorKind::Lock => "whoever holds the lock keeps it from being written too".to_string(),
+                        _ => e.message,
+                    };
+                    error.message += &format!("\nThe failure could not be recorded in the history ({why}).");
                 }
                 failure = Some(error);
                 break;
@@ -701,7 +705,10 @@ fn waited_in_vain(
             Some(t) => {
                 f.error.message =
                     format!("{}\nIt ran longer than the statement timeout ({}).", f.error.message, short(t));
-                f.error.remedies.push(crate::error::Remedy::LongerStatementTimeout { ms: t.as_millis() as u64 });
+                // Part way, it is a migration to finish by hand first, not one to run again.
+                if !f.dirty {
+                    f.error.remedies.push(crate::error::Remedy::LongerStatementTimeout { ms: t.as_millis() as u64 });
+                }
             }
             // Stopped by someone else (or by this run, which says so itself).
             None => f.error.problem = Problem::MigrationFailed { version },

@@ -10,6 +10,10 @@ pub async fn preview(
     others: impl FnOnce() -> Result<Envs>,
 ) -> Result<RunReport> {
     let source = s.source()?;
+    // What the run would refuse, the preview says.
+    if let Some(e) = db::refused_waits(s.ws.target.dialect(), &s.waits, &s.ws.target.display()) {
+        return Err(e);
+    }
     let (applied, unreadable) = s
         .reading(|db| {
             Box::pin(async move {
