@@ -296,3 +296,27 @@ async fn a_files_own_set_before_the_wait_still_changed_nothing() {
     assert!(e.message.contains(&named), "{}", e.message);
     assert!(t.history().await.is_empty(), "no row left saying it failed part way");
 }
+
+/// A stop asked for while the run pauses before trying again: the try never starts, and the run
+/// says it was stopped, not that the migration failed.
+#[tokio::test]
+async fn a_stop_between_tries_is_a_stop() {
+    let t = project(Dialect::Postgres).await;
+    let (holder, _) = Holder::start(&t).await;
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let opts = waits(3);
+    let cancel = opts.cancel.clone();
+    let report = runner::up(db.as_mut(), &source, None, &opts, &mut |e| {
+        if matches!(e, RunEvent::Retrying { .. }) {
+            cancel.cancel();
+        }
+    })
+    .await
+    .unwrap();
+    db.close().await;
+    holder.release();
+    assert!(report.cancelled);
+    assert_eq!(report.failure.expect("stopped").problem, Problem::Cancelled);
+    assert!(t.history().await.is_empty());
+}

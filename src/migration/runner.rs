@@ -532,7 +532,7 @@ async fn run(
                     in_the_way.clear();
                     tokio::select! {
                         _ = tokio::time::sleep(after) => {}
-                        _ = opts.cancel.cancelled() => break Err(f_cancelled(m)),
+                        _ = opts.cancel.cancelled() => break Err(stopped_between_tries(m)),
                     }
                 }
                 // A stop is said as a stop, not as the timeout that looks like it.
@@ -598,6 +598,9 @@ async fn run(
                     let on = if db.dialect() == crate::db::Dialect::Sqlite { "" } else { " on the server" };
                     error.message = format!("stopped{on} at your request: {}", error.message);
                     cancelled = true;
+                } else if error.problem == Problem::Cancelled && opts.cancel.is_cancelled() {
+                    // Stopped while it paused before trying again: that try never started.
+                    cancelled = true;
                 }
                 on_event(&RunEvent::MigrationFailed {
                     direction,
@@ -655,7 +658,7 @@ fn retry(f: &db::Failure, tries: u32, waits: &crate::migration::waits::Waits, ca
 }
 
 /// A run stopped while it paused before trying a migration again: that try never started.
-fn f_cancelled(m: &MigrationFile) -> db::Failure {
+fn stopped_between_tries(m: &MigrationFile) -> db::Failure {
     db::Failure {
         error: Error::new(
             Problem::Cancelled,
@@ -950,7 +953,7 @@ fn explain_failure(
     let kept = match error.problem {
         Problem::Io { .. } => true,
         Problem::LockWait { .. } | Problem::StatementTimeout { .. } => dirty.is_none(),
-        _ => matches!(error.kind(), ErrorKind::Input | ErrorKind::Lock),
+        _ => matches!(error.kind(), ErrorKind::Input | ErrorKind::Lock | ErrorKind::Cancelled),
     };
     if !kept {
         error.problem = Problem::MigrationFailed { version: m.version };
