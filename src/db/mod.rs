@@ -864,20 +864,14 @@ impl<'a> Script<'a> {
     /// found where it is made).
     pub fn new(file: &'a std::path::Path, sql: &'a str, dialect: Dialect) -> Result<Script<'a>> {
         let statements = crate::syntax::split::split(sql, dialect).map_err(|e| e.into_error(file))?;
-        let mut online = Vec::new();
-        let mut since = 0;
-        for (i, st) in statements.iter().enumerate() {
-            if online::marked(&sql[since..st.offset]) {
-                if let Err(why) = online::parse(st.sql) {
-                    let name = crate::migration::source::file_name(file);
-                    let mut e =
-                        Error::new(Problem::BadFile, format!("{name} line {}: {why}. Nothing was run.", st.line));
-                    e.location = Some(Location { file: name, line: st.line, column: 1 });
-                    return Err(e);
-                }
-                online.push(i);
+        let online = online::marked(sql, &statements);
+        for st in online.iter().map(|i| &statements[*i]) {
+            if let Err(why) = online::parse(st.sql) {
+                let name = crate::migration::source::file_name(file);
+                let mut e = Error::new(Problem::BadFile, format!("{name} line {}: {why}. Nothing was run.", st.line));
+                e.location = Some(Location { file: name, line: st.line, column: 1 });
+                return Err(e);
             }
-            since = (st.offset + st.sql.len()).min(sql.len());
         }
         Ok(Script { file, sql, statements, no_transaction: crate::migration::source::no_transaction(sql), online })
     }

@@ -27,8 +27,21 @@ pub struct Alter<'a> {
 }
 
 /// Whether the text before a statement (since the one before it) marks it.
-pub fn marked(before: &str) -> bool {
+fn marks(before: &str) -> bool {
     before.lines().any(|l| l.trim() == MARK || l.trim().strip_prefix(MARK).is_some_and(|r| r.starts_with([' ', ':'])))
+}
+
+/// The statements of `sql` (split into `statements`) that are marked, by index.
+pub fn marked(sql: &str, statements: &[crate::syntax::split::Statement<'_>]) -> Vec<usize> {
+    let mut since = 0;
+    let mut out = Vec::new();
+    for (i, st) in statements.iter().enumerate() {
+        if marks(&sql[since..st.offset]) {
+            out.push(i);
+        }
+        since = (st.offset + st.sql.len()).min(sql.len());
+    }
+    out
 }
 
 /// Reads `ALTER [ONLINE] [IGNORE] TABLE name spec`; an error says what a marked statement must be.
@@ -307,9 +320,9 @@ mod tests {
 
     #[test]
     fn the_mark_is_a_line_of_its_own() {
-        assert!(marked("\n-- godwit:online\n"));
-        assert!(marked("-- godwit:online: the big table\n"));
-        assert!(!marked("-- godwit:onlinex\n"));
-        assert!(!marked("-- see godwit:online\n"));
+        assert!(marks("\n-- godwit:online\n"));
+        assert!(marks("-- godwit:online: the big table\n"));
+        assert!(!marks("-- godwit:onlinex\n"));
+        assert!(!marks("-- see godwit:online\n"));
     }
 }

@@ -263,27 +263,27 @@ fn file_findings(
     };
     // A table is new for the statements after the one that creates it.
     let created = whole::created_tables(&statements, dialect);
-    // A statement marked online copies the table without blocking writes: what it would block is moot.
-    let marked = online_statements(sql, &statements);
     // A mark on anything but an ALTER TABLE is refused by every run: an error here too.
-    let bad_marks: Vec<Raw> = marked
-        .iter()
-        .filter_map(|(from, to)| {
-            let why = crate::db::online::parse(&sql[*from..*to]).err()?;
+    let (online, bad): (Vec<_>, Vec<_>) = crate::db::online::marked(sql, &statements)
+        .into_iter()
+        .map(|i| (&statements[i], crate::db::online::parse(statements[i].sql).err()))
+        .partition(|(_, bad)| bad.is_none());
+    let bad_marks: Vec<Raw> = bad
+        .into_iter()
+        .filter_map(|(st, why)| {
             Some(Raw {
                 rule: BAD_MARK_RULE.into(),
                 severity: Severity::Error,
-                offset: *from,
-                message: why,
+                offset: st.offset,
+                message: why?,
                 advice: "remove the mark, or put it above the ALTER TABLE it is meant for".into(),
                 table: None,
             })
         })
         .collect();
+    // Where a marked statement is: MySQL/MariaDB runs it online (elsewhere it runs as written).
     let online: Vec<(usize, usize)> = match dialect {
-        Dialect::MySql => {
-            marked.into_iter().filter(|(from, to)| crate::db::online::parse(&sql[*from..*to]).is_ok()).collect()
-        }
+        Dialect::MySql => online.into_iter().map(|(st, _)| (st.offset, st.offset + st.sql.len())).collect(),
         _ => Vec::new(),
     };
     let swaps = online.iter().map(|(from, _)| Raw {
@@ -304,6 +304,7 @@ fn file_findings(
     let out = raws
         .into_iter()
         .filter(|r| {
+            // A statement marked online copies the table without blocking writes: what it would block is moot.
             let copied = matches!(r.rule.as_str(), "mysql-table-rebuild" | "changing-column-type");
             !(copied && online.iter().any(|(from, to)| (*from..*to).contains(&r.offset)))
         })
@@ -323,20 +324,6 @@ fn file_findings(
 const ONLINE_RULE: &str = "mysql-online-alter-swap";
 /// `-- godwit:online` above a statement it cannot run online.
 const BAD_MARK_RULE: &str = "bad-online-mark";
-
-/// Where the statements marked `-- godwit:online` are, as offsets.
-fn online_statements(sql: &str, statements: &[split::Statement<'_>]) -> Vec<(usize, usize)> {
-    let mut since = 0;
-    let mut out = Vec::new();
-    for st in statements {
-        let end = st.offset + st.sql.len();
-        if crate::db::online::marked(&sql[since..st.offset]) {
-            out.push((st.offset, end));
-        }
-        since = end.min(sql.len());
-    }
-    out
-}
 
 /// Findings with their line and column, the file's and statements' ignore comments and the
 /// project's `[lint]` settings applied.
