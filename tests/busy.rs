@@ -10,9 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::TestDb;
+use common::online::{leftovers, up_stopped_while_copying};
 use godwit::db::Dialect;
 use godwit::event::RunEvent;
-use godwit::migration::runner::{self, Cancel, RunOptions};
+use godwit::migration::runner::{self, RunOptions};
 use godwit::migration::source::Source;
 use sqlx::Connection;
 
@@ -87,18 +88,6 @@ async fn totals(t: &TestDb) -> (i64, i64) {
     (it.next().unwrap(), it.next().unwrap())
 }
 
-async fn leftovers(t: &TestDb) -> Vec<String> {
-    let mut out = t
-        .strings(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE '\\_big%'",
-        )
-        .await;
-    out.extend(
-        t.strings("SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE()").await,
-    );
-    out
-}
-
 async fn column_type(t: &TestDb) -> String {
     t.strings(
         "SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'big' \
@@ -119,24 +108,14 @@ async fn a_million_row_table_is_altered_online_while_it_is_written_to() {
     // A stop while the tool copies: it cleans up, and the table is as it was.
     let before = totals(&t).await;
     let mut db = t.connect().await;
-    let cancel = Cancel::default();
-    let opts = RunOptions { cancel: cancel.clone(), ..Default::default() };
-    let report = runner::up(db.as_mut(), &source, None, &opts, &mut |e| {
-        if let RunEvent::Output { line, .. } = e
-            && line.contains("Copying")
-        {
-            cancel.abort();
-        }
-    })
-    .await
-    .unwrap();
+    let report = up_stopped_while_copying(db.as_mut(), &source).await;
     let e = report.failure.expect("stopped");
     assert_eq!(e.problem, godwit::error::Problem::Cancelled, "{}", e.message);
     assert!(e.message.contains("was not altered"), "{}", e.message);
     assert!(t.history().await.is_empty(), "nothing recorded: {}", e.message);
     assert_eq!(column_type(&t).await, "int(11)");
     assert_eq!(totals(&t).await, before);
-    assert!(leftovers(&t).await.is_empty(), "{:?} after: {}", leftovers(&t).await, e.message);
+    assert!(leftovers(&t, "big").await.is_empty(), "{:?} after: {}", leftovers(&t, "big").await, e.message);
 
     // Online, under writes: none fails, none is lost, and the copy's progress is the run's.
     let stop = Arc::new(AtomicBool::new(false));
@@ -166,7 +145,7 @@ async fn a_million_row_table_is_altered_online_while_it_is_written_to() {
     assert!(progress.iter().any(|l| l.contains("Copying")), "{progress:?}");
     assert_eq!(column_type(&t).await, "bigint(20)");
     assert_eq!(totals(&t).await, (before.0 + online.rows, before.1 + online.sum), "every write is in the table");
-    assert!(leftovers(&t).await.is_empty());
+    assert!(leftovers(&t, "big").await.is_empty());
 
     // The same change made directly, to compare: writers wait for the whole copy.
     t.exec("ALTER TABLE big MODIFY COLUMN v INT NOT NULL").await;

@@ -6,6 +6,7 @@
 mod common;
 
 use common::TestDb;
+use common::online::{leftovers, up_stopped_while_copying};
 use godwit::db::{self, ConnectOptions, Dialect, Target};
 use godwit::event::RunEvent;
 use godwit::migration::plan::DownTarget;
@@ -61,13 +62,6 @@ async fn todos(t: &TestDb) {
 }
 
 /// The tool's leftovers: its copy of the table and its triggers.
-async fn leftovers(t: &TestDb) -> Vec<String> {
-    let mut out = t.strings("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE '\\_todos%'").await;
-    out.extend(
-        t.strings("SELECT trigger_name FROM information_schema.triggers WHERE trigger_schema = DATABASE()").await,
-    );
-    out
-}
 
 #[tokio::test]
 async fn a_marked_alter_runs_through_the_tool_up_and_down() {
@@ -96,7 +90,7 @@ async fn a_marked_alter_runs_through_the_tool_up_and_down() {
     assert!(lines.iter().any(|l| l.contains("Successfully altered")), "its progress is the run's: {lines:?}");
     assert_eq!(t.history().await, ["1:true", "2:true"]);
     assert_eq!(t.strings("SELECT CAST(SUM(done = 0) AS CHAR) FROM todos").await, ["3"], "every row copied");
-    assert!(leftovers(&t).await.is_empty());
+    assert!(leftovers(&t, "todos").await.is_empty());
 
     let report =
         runner::down(db.as_mut(), &source, DownTarget::Steps(1), &RunOptions::default(), &mut |_| {}).await.unwrap();
@@ -121,7 +115,7 @@ async fn an_alter_the_tool_refuses_changed_nothing() {
     assert!(e.message.contains("was not altered"), "{}", e.message);
     assert!(e.remedies.iter().any(|r| matches!(r, godwit::error::Remedy::FixAndApply { .. })), "{:?}", e.remedies);
     assert_eq!(t.history().await, ["1:true"], "no row left for 2");
-    assert!(leftovers(&t).await.is_empty());
+    assert!(leftovers(&t, "todos").await.is_empty());
     assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM todos").await, ["3"]);
 }
 
@@ -160,23 +154,13 @@ async fn a_stop_in_the_middle_of_the_copy_leaves_the_table_as_it_was() {
     t.write("1_widen.up.sql", "-- godwit:online\nALTER TABLE todos MODIFY COLUMN title VARCHAR(200) NOT NULL;\n");
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
-    let cancel = runner::Cancel::default();
-    let opts = RunOptions { cancel: cancel.clone(), ..Default::default() };
-    let report = runner::up(db.as_mut(), &source, None, &opts, &mut |e| {
-        if let RunEvent::Output { line, .. } = e
-            && line.contains("Copying")
-        {
-            cancel.abort();
-        }
-    })
-    .await
-    .unwrap();
+    let report = up_stopped_while_copying(db.as_mut(), &source).await;
     db.close().await;
     let e = report.failure.expect("stopped");
     assert_eq!(e.problem, godwit::error::Problem::Cancelled, "{}", e.message);
     assert!(e.message.contains("Godwit dropped them"), "{}", e.message);
     assert!(t.history().await.is_empty());
-    assert!(leftovers(&t).await.is_empty(), "{:?}", leftovers(&t).await);
+    assert!(leftovers(&t, "todos").await.is_empty(), "{:?}", leftovers(&t, "todos").await);
     let title = t.strings("SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'todos' AND column_name = 'title'").await;
     assert_eq!(title, ["varchar(50)"]);
     assert_eq!(t.strings("SELECT CAST(COUNT(*) AS CHAR) FROM todos").await, ["300000"]);
@@ -201,7 +185,7 @@ async fn a_table_the_tool_refuses_to_start_on_changed_nothing() {
     assert!(e.message.contains("The table was not altered"), "{}", e.message);
     assert!(e.message.contains("changed nothing"), "{}", e.message);
     assert_eq!(t.history().await, ["1:true", "2:true"], "nothing left part way");
-    assert!(leftovers(&t).await.is_empty());
+    assert!(leftovers(&t, "todos").await.is_empty());
 }
 
 /// Triggers an earlier, killed run of the tool left are named with the SQL to drop them, before

@@ -5,6 +5,7 @@
 
 pub mod cluster;
 pub mod mariadb_server;
+pub mod online;
 pub mod pgtrap;
 pub mod project;
 pub mod proxy;
