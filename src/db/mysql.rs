@@ -296,13 +296,10 @@ impl MySql {
                 match ran.await {
                     Ok(()) => None,
                     Err(f) => {
-                        let ((problem, said), changed) = self.clear_after_tool(f).await;
-                        let mut error = Error::new(
-                            problem,
-                            format!(
-                                "migration {} ({}) failed in {name} (line {}): {said}",
-                                m.version, m.description, st.line
-                            ),
+                        let (mut error, changed) = self.clear_after_tool(f).await;
+                        error.message = format!(
+                            "migration {} ({}) failed in {name} (line {}): {}",
+                            m.version, m.description, st.line, error.message
                         );
                         error.location = Some(crate::error::Location { file: name.clone(), line: st.line, column: 1 });
                         Some((error, changed))
@@ -372,12 +369,12 @@ impl MySql {
     }
 
     /// Drops what pt-online-schema-change left when it was stopped (its triggers, which would go on
-    /// copying every write, and its copy), and says so: the problem, the words, and whether the
-    /// database may be other than before.
-    async fn clear_after_tool(&mut self, f: super::online::Failed) -> ((Problem, String), bool) {
-        let super::online::Failed { error, changed, left } = f;
+    /// copying every write, and its copy), and says so in the error; with whether the database may be
+    /// other than before.
+    async fn clear_after_tool(&mut self, f: super::online::Failed) -> (Error, bool) {
+        let super::online::Failed { mut error, changed, left } = f;
         if left.is_empty() {
-            return ((error.problem, error.message), changed);
+            return (error, changed);
         }
         let what = match (
             left.iter().any(|l| l.starts_with("DROP TRIGGER")),
@@ -387,16 +384,12 @@ impl MySql {
             (true, false) => "its triggers",
             _ => "its copy of the table",
         };
-        match self.batch(left.join(";\n")).await {
-            Ok(()) => {
-                let said = format!("It left {what} when it stopped: Godwit dropped them.");
-                ((error.problem, format!("{}\n{said}", error.message)), changed)
-            }
-            Err(e) => {
-                let said = format!("It left {what}, and dropping them failed ({e}): run\n{};", left.join(";\n"));
-                ((error.problem, format!("{}\n{said}", error.message)), true)
-            }
-        }
+        let (said, changed) = match self.batch(left.join(";\n")).await {
+            Ok(()) => (format!("It left {what} when it stopped: Godwit dropped them."), changed),
+            Err(e) => (format!("It left {what}, and dropping them failed ({e}): run\n{};", left.join(";\n")), true),
+        };
+        error.message = format!("{}\n{said}", error.message);
+        (error, changed)
     }
 
     /// A query longer than the server's `max_allowed_packet` makes it close the connection (the
@@ -542,11 +535,11 @@ impl Migrate for MySql {
     }
 
     async fn limit(&mut self, waits: &crate::migration::waits::Waits) -> Result<()> {
-        self.lock_wait = waits.lock_wait;
-        let mut set = Vec::new();
         if let Some(e) = super::refused_waits(Dialect::MySql, waits, &self.target.display()) {
             return Err(e);
         }
+        self.lock_wait = waits.lock_wait;
+        let mut set = Vec::new();
         if let Some(w) = waits.lock_wait {
             // A metadata lock (DDL) and a row lock (InnoDB) each wait this long.
             let secs = w.as_secs();
