@@ -112,6 +112,9 @@ pub enum Problem {
     /// A statement ran longer than the statement timeout and was stopped.
     #[error("migration {version} ran past the statement timeout")]
     StatementTimeout { version: i64 },
+    /// Migrations to run use placeholders the environment gives no value for (`names`).
+    #[error("placeholders have no value: {}", names.join(", "))]
+    UnsetPlaceholders { names: Vec<String> },
     /// The server cannot be reached.
     #[error("cannot connect")]
     CannotConnect,
@@ -149,7 +152,7 @@ impl Problem {
     pub fn kind(&self) -> ErrorKind {
         use Problem::*;
         match self {
-            Input | BadFile | NotFound { .. } | WrongDialect => ErrorKind::Input,
+            Input | BadFile | NotFound { .. } | WrongDialect | UnsetPlaceholders { .. } => ErrorKind::Input,
             Drift { .. }
             | MissingFile { .. }
             | OutOfOrder
@@ -261,6 +264,9 @@ pub enum Remedy {
     Restore { backup: String },
     /// The server wants a password that is not stored, or refused the one stored: store it.
     SetPassword { env: String },
+    /// A placeholder the migrations use has no value in `env` (`secret`: it is declared secret and
+    /// none is stored): give it one.
+    SetPlaceholder { env: String, name: String, secret: bool },
     /// A protected environment's name, typed to confirm a change (asked for where there is a place to type).
     Confirm { name: String },
     /// Lint errors in what would run on a protected environment (in `files`): run only once

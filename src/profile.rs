@@ -42,6 +42,10 @@ pub struct EnvConfig {
     /// The longest a migration's statement may run (`10m`, `off`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_timeout: Option<String>,
+    /// Values for `${name}` in migration files marked `-- godwit:placeholders`; a secret one is
+    /// `{ secret = true }`, its value in the OS keyring.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub placeholders: std::collections::BTreeMap<String, crate::migration::placeholders::Setting>,
 }
 
 impl EnvConfig {
@@ -297,6 +301,7 @@ pub(crate) fn check_envs(file: &Path, envs: &std::collections::BTreeMap<String, 
             check_color(name, c).map_err(invalid)?;
         }
         env.waits(name).map_err(invalid)?;
+        crate::migration::placeholders::check_settings(name, &env.placeholders).map_err(invalid)?;
     }
     Ok(())
 }

@@ -27,6 +27,11 @@ pub fn key(project_id: &str, env: &str) -> String {
     format!("{project_id}/{env}")
 }
 
+/// Where an environment's secret placeholder is kept, beside its password (`key`).
+pub fn placeholder_key(env_key: &str, name: &str) -> String {
+    format!("{env_key}/placeholder/{name}")
+}
+
 /// Runs a keyring call on its own thread and gives up after the timeout (the thread is left to
 /// finish on its own; the process does not wait for it).
 fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> keyring::Result<T> + Send + 'static) -> Result<T> {

@@ -34,7 +34,10 @@ fn session(t: &TestDb) -> godwit::ops::Session {
 async fn verify(t: &TestDb) -> verify::VerifyReport {
     let source = Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
-    let report = verify::verify(db.as_mut(), &source, None, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap();
+    let report =
+        verify::verify(db.as_mut(), &source, None, None, &Cancel::default(), &Default::default(), &mut |_, _, _| {})
+            .await
+            .unwrap();
     db.close().await;
     report
 }

@@ -143,6 +143,11 @@ pub(super) enum Verb {
         #[command(subcommand)]
         cmd: SecretCmd,
     },
+    /// Placeholders: the values `${name}` takes in migration files marked `-- godwit:placeholders`.
+    Placeholder {
+        #[command(subcommand)]
+        cmd: PlaceholderCmd,
+    },
     /// The templates `new --template` can use, with their parameters.
     Templates {
         #[command(flatten)]
@@ -503,6 +508,31 @@ pub(super) enum SecretCmd {
         #[arg(long)]
         off: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub(super) enum PlaceholderCmd {
+    /// Give an environment's placeholder a value (asked for when left out), kept in the file the
+    /// environment is in; with --secret, in the OS keyring, typed without echo.
+    Set {
+        env: String,
+        name: String,
+        value: Option<String>,
+        /// Keep it in the OS keyring: it is never shown, logged or written to a file.
+        #[arg(long, conflicts_with = "value")]
+        secret: bool,
+        /// Read the value from standard input instead of asking.
+        #[arg(long, conflicts_with = "value")]
+        stdin: bool,
+    },
+    /// The placeholders an environment has and those the migration files use.
+    List {
+        env: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
+    },
+    /// Take a placeholder away from an environment (a secret one from the OS keyring too).
+    Remove { env: String, name: String },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

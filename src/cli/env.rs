@@ -1,7 +1,8 @@
-//! Connection profiles and passwords: `env` and `secret`.
+//! Connection profiles, passwords and placeholders: `env`, `secret` and `placeholder`.
 
 use super::*;
 use crate::profile::PasswordSource;
+use crate::project::NewValue;
 
 pub(super) fn project_of(ctx: &Ctx) -> Result<Project> {
     ctx.project.clone().ok_or_else(|| {
@@ -196,4 +197,82 @@ pub(super) fn secret_verb(ctx: &Ctx, cmd: &SecretCmd) -> Result<()> {
             Ok(())
         }
     }
+}
+
+pub(super) fn placeholder_verb(ctx: &Ctx, cmd: &PlaceholderCmd) -> Result<()> {
+    let mut p = project_of(ctx)?;
+    match cmd {
+        PlaceholderCmd::Set { env, name, value, secret, stdin } => {
+            let value = match (value, secret) {
+                (Some(v), _) => NewValue::Text(v.clone()),
+                (None, true) => {
+                    NewValue::Secret(read_password(*stdin, &format!("Secret value of {name} for {env}: "))?)
+                }
+                (None, false) => NewValue::Text(read_value(*stdin, &format!("Value of {name} for {env}: "))?),
+            };
+            let secret = matches!(value, NewValue::Secret(_));
+            let path = p.set_placeholder(env, name, value)?;
+            match secret {
+                true => println!(
+                    "Stored {name} of `{env}` in the OS keyring, for {} only ({} says it is secret).",
+                    p.workspace(Some(env))?.target.binding(),
+                    path.display()
+                ),
+                false => println!("Set {name} of `{env}` in {}.", path.display()),
+            }
+            Ok(())
+        }
+        PlaceholderCmd::Remove { env, name } => {
+            match p.remove_placeholder(env, name)? {
+                true => println!("`{env}` no longer has placeholder {name}."),
+                false => println!("`{env}` has no placeholder {name}."),
+            }
+            Ok(())
+        }
+        PlaceholderCmd::List { env, json } => {
+            let env = p.env_name(env.as_deref())?;
+            let ws = p.workspace(Some(&env))?;
+            let list = p.placeholders(&env, &ws.source()?)?;
+            if json.json {
+                print_json(Some(&ws), "placeholders", &list);
+                return Ok(());
+            }
+            if list.is_empty() {
+                println!("`{env}` has no placeholders, and no marked migration file uses one.");
+                return Ok(());
+            }
+            println!("Placeholders of `{env}`:");
+            let width = list.iter().map(|i| i.name.len()).max().unwrap_or(0);
+            for i in &list {
+                let value = match (&i.value, i.secret, i.stored) {
+                    (Some(v), ..) => format!("= {v}"),
+                    (None, true, Some(true)) => "secret, stored in the OS keyring".into(),
+                    (None, true, Some(false)) => "secret, NOT STORED".into(),
+                    (None, true, None) => "secret (the OS keyring could not be asked)".into(),
+                    (None, false, _) => "NO VALUE".into(),
+                };
+                let used = match i.used_by.len() {
+                    0 => "no marked file uses it".to_string(),
+                    _ => format!("used by {}", i.used_by.join(", ")),
+                };
+                println!("  {:width$}  {value}  ({used})", i.name);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A placeholder's value: one line from stdin (`--stdin`), else typed at the terminal.
+fn read_value(stdin: bool, ask: &str) -> Result<String> {
+    if !stdin && !std::io::stdin().is_terminal() {
+        return Err(Error::input(
+            "no terminal to type the value at: give it after the name, or pipe it in with --stdin.",
+        ));
+    }
+    if !stdin {
+        eprint!("{ask}");
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| Error::input(format!("cannot read stdin: {e}")))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }

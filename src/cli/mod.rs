@@ -217,6 +217,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
         Verb::VerifyBackups { json } => backups::verify(&ctx, None, json.json).await,
         Verb::Restore { id } => backups::restore(&ctx, id.as_deref()).await,
         Verb::Secret { cmd } => secret_verb(&ctx, cmd),
+        Verb::Placeholder { cmd } => placeholder_verb(&ctx, cmd),
         Verb::Up { to, dry_run, allow_out_of_order, backup, verify, json, plan, acknowledge_lint } => {
             let how = Preview { dry_run: *dry_run, json: *json, plan: plan.clone() };
             let first = BackupFirst { wanted: *backup, verify: *verify };
@@ -436,6 +437,10 @@ fn remedy(r: &crate::error::Remedy, godwit: &str) -> String {
         ),
         Remedy::Restore { backup } => format!("To bring the database back: `{godwit} restore {backup}`."),
         Remedy::SetPassword { env } => format!("To store the password: `{godwit} secret set {env}`."),
+        Remedy::SetPlaceholder { env, name, secret } => format!(
+            "To give {name} a value for `{env}`: `{godwit} placeholder set {env} {name}{}` (it asks for it).",
+            if *secret { " --secret" } else { "" }
+        ),
         Remedy::Confirm { name } => {
             format!("Where there is no terminal, name it: `{}`.", with_flag("--confirm", Some(&shell_quote(name))))
         }

@@ -21,7 +21,9 @@ pub fn preview(source: &Source, direction: Direction, newest: &[Option<i64>]) ->
             source.migrations.iter().rev().filter(|m| versions.contains(&m.version)).collect()
         }
     };
-    picked.into_iter().map(|m| runner::step(m, direction, None)).collect()
+    // Each member fills its own placeholders: the files are shown as written.
+    let values = crate::migration::placeholders::Values::as_written();
+    picked.into_iter().map(|m| runner::step(m, direction, None, &values)).collect()
 }
 
 #[cfg(test)]

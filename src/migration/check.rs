@@ -43,6 +43,9 @@ pub enum FindingKind {
     /// A view no longer reads: something it uses was dropped or renamed (on MariaDB its dump tool
     /// then cannot back the database up).
     BrokenView,
+    /// A file marked `-- godwit:placeholders` was applied by a tool that does not fill them (no
+    /// apply of it is in Godwit's log): its `${name}` went to the database as written.
+    NotFilled,
 }
 
 impl FindingKind {
@@ -113,7 +116,50 @@ pub fn recorded(
         remedies: Vec::new(),
     });
     let views = recorded.broken_views.iter().map(broken_view);
-    partly.chain(running).chain(views).chain(all(source, Some(dialect), &recorded.applied, rows, elsewhere)).collect()
+    let unfilled = not_filled(source, recorded, rows);
+    partly
+        .chain(running)
+        .chain(views)
+        .chain(unfilled)
+        .chain(all(source, Some(dialect), &recorded.applied, rows, elsewhere))
+        .collect()
+}
+
+/// Marked files applied with no apply of theirs in Godwit's log (nor a person's word, `resolve`):
+/// another tool ran them, and sent `${name}` as written. Not said when the log could not be read.
+fn not_filled(source: &Source, recorded: &crate::migration::status::Recorded, rows: &[StatusRow]) -> Vec<Finding> {
+    if !recorded.log_read {
+        return Vec::new();
+    }
+    let by_godwit: std::collections::HashSet<i64> = recorded.appliers.iter().map(|(v, _)| *v).collect();
+    rows.iter()
+        .filter(|r| r.state == crate::migration::status::State::Applied && !by_godwit.contains(&r.version))
+        .filter_map(|r| source.get(r.version))
+        .filter(|m| crate::migration::placeholders::marked(&m.sql))
+        .map(|m| {
+            let names: Vec<String> =
+                crate::migration::placeholders::names(&m.sql, None).iter().map(|n| format!("${{{n}}}")).collect();
+            Finding {
+                kind: FindingKind::NotFilled,
+                hint: FindingKind::NotFilled.is_hint(),
+                version: Some(m.version),
+                files: vec![m.file_name()],
+                message: format!(
+                    "{} was applied by a tool that does not fill placeholders: {} went to the database as written",
+                    m.file_name(),
+                    if names.is_empty() { "its text".to_string() } else { names.join(", ") }
+                ),
+                fix: "look at what it made; undo it by hand and mark it rolled back, then apply it with Godwit (or, \
+                      if what it made is right, mark it applied)"
+                    .into(),
+                remedies: vec![Remedy::Resolve {
+                    version: m.version,
+                    outcomes: vec![crate::error::Resolution::RolledBack, crate::error::Resolution::Applied],
+                    in_down: false,
+                }],
+            }
+        })
+        .collect()
 }
 
 fn broken_view(v: &crate::db::BrokenView) -> Finding {

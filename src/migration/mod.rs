@@ -3,6 +3,7 @@ pub mod check;
 pub mod detail;
 pub mod guard;
 pub mod new;
+pub mod placeholders;
 pub mod plan;
 pub mod rebase;
 pub mod runner;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::db::{self, Database, EventKind, NewEvent, Outcome};
 use crate::error::{Error, ErrorKind, Problem, Result};
 use crate::event::{Direction, RunEvent};
+use crate::migration::placeholders::{self, Values};
 use crate::migration::plan::{self, DownTarget};
 use crate::migration::source::{MigrationFile, Source};
 
@@ -63,6 +64,8 @@ pub struct RunOptions {
     /// How long each statement waits for other sessions' locks, how often a migration that could
     /// not get one is tried again, and how long a statement may run.
     pub waits: crate::migration::waits::Waits,
+    /// The environment's placeholders, for the files marked to have them filled.
+    pub placeholders: Values,
 }
 
 impl Default for RunOptions {
@@ -74,6 +77,7 @@ impl Default for RunOptions {
             cancel: Cancel::default(),
             expect: None,
             waits: Default::default(),
+            placeholders: Values::default(),
         }
     }
 }
@@ -93,6 +97,25 @@ pub struct Step {
     #[serde(skip)]
     #[ts(skip)]
     pub path: std::path::PathBuf,
+    /// What is sent when a secret placeholder is filled in (`sql` shows it as `${name}`).
+    #[serde(skip)]
+    #[ts(skip)]
+    pub hidden: Option<std::sync::Arc<placeholders::Hidden>>,
+}
+
+impl Step {
+    /// The SQL sent.
+    pub fn sent(&self) -> &str {
+        self.hidden.as_ref().map_or(&self.sql, |h| h.sent())
+    }
+
+    /// `text` without the secrets this step sends.
+    pub fn scrub(&self, text: String) -> String {
+        match &self.hidden {
+            Some(h) => h.scrub(&text),
+            None => text,
+        }
+    }
 }
 
 /// A step as a person saw it in a preview (a `Step` read back from `up --dry-run --json` reads as one).
@@ -186,19 +209,65 @@ impl RunReport {
 }
 
 /// A migration's step on a database of `dialect` (`None`: any; a down is then the shared file).
-pub(crate) fn step(m: &MigrationFile, direction: Direction, dialect: Option<db::Dialect>) -> Result<Step> {
-    let (file, sql, path) = match direction {
-        Direction::Up => (m.file_name(), m.sql.clone(), m.path.clone()),
-        Direction::Down => match m.down_path_for(dialect) {
-            Some(path) => (m.down_name(&path), m.read_down(&path)?, path),
-            // Irreversible: its error says so.
-            None => (String::new(), m.down_sql()?, m.path.clone()),
-        },
-    };
-    // The down file's own first line says how it runs, not the up file's.
-    let no_transaction = crate::migration::source::no_transaction(&sql);
-    let checksum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sql.as_bytes()));
-    Ok(Step { version: m.version, description: m.description.clone(), file, sql, no_transaction, checksum, path })
+pub(crate) fn step(
+    m: &MigrationFile,
+    direction: Direction,
+    dialect: Option<db::Dialect>,
+    values: &Values,
+) -> Result<Step> {
+    Ok(steps(&[m], direction, dialect, values)?.remove(0))
+}
+
+/// Each migration's step: every script read and its placeholders filled, so a missing or unreadable
+/// script, or a placeholder with no value (all of them named), stops the run before anything is sent.
+fn steps(
+    plan: &[&MigrationFile],
+    direction: Direction,
+    dialect: Option<db::Dialect>,
+    values: &Values,
+) -> Result<Vec<Step>> {
+    let mut out = Vec::with_capacity(plan.len());
+    let mut unset = Vec::new();
+    for m in plan {
+        let (file, written, path) = match direction {
+            Direction::Up => (m.file_name(), m.sql.clone(), m.path.clone()),
+            Direction::Down => match m.down_path_for(dialect) {
+                Some(path) => (m.down_name(&path), m.read_down(&path)?, path),
+                // Irreversible: its error says so.
+                None => (String::new(), m.down_sql()?, m.path.clone()),
+            },
+        };
+        // The down file's own first line says how it runs, not the up file's.
+        let no_transaction = crate::migration::source::no_transaction(&written);
+        // A down is filled when it or its up asks.
+        let (sql, hidden) = match placeholders::marked(&written) || placeholders::marked(&m.sql) {
+            false => (written, None),
+            true => match placeholders::fill(&file, &written, dialect, values) {
+                Ok(f) => (f.shown, f.hidden),
+                Err(placeholders::Refusal::Unset(names)) => {
+                    unset.push((file, names));
+                    continue;
+                }
+                Err(placeholders::Refusal::Error(e)) => return Err(e),
+            },
+        };
+        // Of the SQL as shown: a secret's value is not in it, nor in its hash.
+        let checksum = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sql.as_bytes()));
+        out.push(Step {
+            version: m.version,
+            description: m.description.clone(),
+            file,
+            sql,
+            no_transaction,
+            checksum,
+            path,
+            hidden,
+        });
+    }
+    if !unset.is_empty() {
+        return Err(placeholders::unset_error(values.env(), &unset));
+    }
+    Ok(out)
 }
 
 /// Applies pending migrations up to `to`.
@@ -332,7 +401,7 @@ async fn locked_work(
             });
         }
     };
-    let planned = steps(&plan, direction, db.dialect())?;
+    let planned = steps(&plan, direction, Some(db.dialect()), &opts.placeholders)?;
     if let Some(seen) = &opts.expect {
         expect_plan(seen, &planned)?;
     }
@@ -351,7 +420,7 @@ async fn locked_work(
             if down.failure.is_some() || down.cancelled {
                 return Ok((down, None));
             }
-            let ups = steps(&plan, Direction::Up, db.dialect())?;
+            let ups = steps(&plan, Direction::Up, Some(db.dialect()), &opts.placeholders)?;
             let mut up = run(db, Direction::Up, &plan, ups, opts, &mut (), on_event).await?;
             if let Some(e) = up.failure.as_mut() {
                 // "Changed nothing" is the up's: the run as a whole did change something.
@@ -384,9 +453,11 @@ pub fn preview_up(
     applied: &[db::Applied],
     to: Option<i64>,
     allow_out_of_order: bool,
+    dialect: Option<db::Dialect>,
+    values: &Values,
 ) -> Result<RunReport> {
     let plan = plan::plan_up(source, applied, to, allow_out_of_order)?;
-    let planned = plan.iter().map(|m| step(m, Direction::Up, None)).collect::<Result<_>>()?;
+    let planned = steps(&plan, Direction::Up, dialect, values)?;
     Ok(preview(Direction::Up, planned))
 }
 
@@ -396,8 +467,9 @@ pub fn preview_down(
     applied: &[db::Applied],
     target: DownTarget,
     dialect: db::Dialect,
+    values: &Values,
 ) -> Result<RunReport> {
-    let planned = steps(&plan::plan_down(source, applied, target)?, Direction::Down, dialect)?;
+    let planned = steps(&plan::plan_down(source, applied, target)?, Direction::Down, Some(dialect), values)?;
     Ok(preview(Direction::Down, planned))
 }
 
@@ -419,14 +491,29 @@ fn preview(direction: Direction, planned: Vec<Step>) -> RunReport {
     }
 }
 
-/// Each migration's step: every script read, so a missing or unreadable one stops the run first.
-fn steps(plan: &[&MigrationFile], direction: Direction, dialect: db::Dialect) -> Result<Vec<Step>> {
-    plan.iter().map(|m| step(m, direction, Some(dialect))).collect()
-}
-
-/// Each step's script, split; a malformed one is an error naming its file and line.
+/// Each step's script (as sent), split; a malformed one is an error naming its file and line. A
+/// secret may not go through pt-online-schema-change: it would be on the tool's command line.
 pub(crate) fn scripts(planned: &[Step], dialect: db::Dialect) -> Result<Vec<db::Script<'_>>> {
-    planned.iter().map(|s| db::Script::new(&s.path, &s.sql, dialect)).collect()
+    let mut out = Vec::with_capacity(planned.len());
+    for s in planned {
+        let script = db::Script::new(&s.path, s.sent(), dialect)?;
+        if let Some(h) = &s.hidden
+            && let Some(st) = script.online.iter().map(|i| &script.statements[*i]).find(|st| h.holds(st.sql))
+        {
+            let mut e = Error::new(
+                Problem::BadFile,
+                format!(
+                    "{} line {}: a secret placeholder cannot go through an online ALTER (it would be on the tool's \
+                     command line); nothing was run.",
+                    s.file, st.line
+                ),
+            );
+            e.location = Some(crate::error::Location { file: s.file.clone(), line: st.line, column: 1 });
+            return Err(e);
+        }
+        out.push(script);
+    }
+    Ok(out)
 }
 
 /// Runs `planned` (the steps of `plan`), with `before` (a backup) once every script is split: a
@@ -512,9 +599,16 @@ async fn run(
                     let said = crate::event::held_by(blockers);
                     on_event(&RunEvent::Waiting { direction, version: m.version, blockers: blockers.to_vec(), said })
                 }
-                Watch::Line(line) => on_event(&RunEvent::Output { direction, version: m.version, line }),
+                Watch::Line(line) => {
+                    on_event(&RunEvent::Output { direction, version: m.version, line: planned[index].scrub(line) })
+                }
             })
             .await;
+            // What the server says back may quote a secret placeholder's value: never passed on.
+            let result = result.map_err(|mut f| {
+                f.error.message = planned[index].scrub(std::mem::take(&mut f.error.message));
+                f
+            });
             match result {
                 Err(mut f) if retry(&f, tries, &opts.waits, &opts.cancel) => {
                     tries += 1;

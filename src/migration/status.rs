@@ -161,6 +161,8 @@ pub struct StatusReport {
 pub struct Recorded {
     pub applied: Vec<Applied>,
     pub appliers: Vec<(i64, String)>,
+    /// Who applied what could be read from the log (`appliers` is then the whole truth).
+    pub log_read: bool,
     /// The failed migrations whose failure was in their down (MySQL/MariaDB, or `-- no-transaction`).
     pub failed_in_down: Vec<i64>,
     /// The backup whose restore stopped part way: what the history says may be the backup's.
@@ -177,10 +179,13 @@ impl Recorded {
     pub async fn read(db: &mut dyn crate::db::Database) -> crate::Result<Recorded> {
         let applied = db.applied().await?;
         // Who applied what is a nicety: a role that cannot read the log still gets its status.
-        let appliers = db.appliers().await.unwrap_or_else(|e| {
-            tracing::warn!("cannot read who applied the migrations: {}", e.message);
-            Vec::new()
-        });
+        let (appliers, log_read) = match db.appliers().await {
+            Ok(a) => (a, true),
+            Err(e) => {
+                tracing::warn!("cannot read who applied the migrations: {}", e.message);
+                (Vec::new(), false)
+            }
+        };
         // Read before the rows' events: a row the run marks while they are read is then its.
         let running = db.run_in_progress().await.unwrap_or_else(|e| {
             tracing::warn!("cannot tell whether a run holds the migration lock: {}", e.message);
@@ -201,7 +206,16 @@ impl Recorded {
             tracing::warn!("cannot tell whether every view still reads: {}", e.message);
             Vec::new()
         });
-        Ok(Recorded { applied, appliers, failed_in_down, partly_restored, running, in_progress, broken_views })
+        Ok(Recorded {
+            applied,
+            appliers,
+            log_read,
+            failed_in_down,
+            partly_restored,
+            running,
+            in_progress,
+            broken_views,
+        })
     }
 }
 

@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::db::{self, Database};
 use crate::error::{Error, Location, Result};
+use crate::event::Direction;
+use crate::migration::placeholders::Values;
 use crate::migration::runner::{self, Cancel};
 use crate::migration::source::{Kind, MigrationFile, Source};
 use crate::schema::{self, Change};
@@ -85,6 +87,7 @@ pub async fn verify(
     from: Option<i64>,
     seed: Option<Seed<'_>>,
     cancel: &Cancel,
+    values: &Values,
     on: &mut (dyn FnMut(usize, usize, &Checked) + Send),
 ) -> Result<VerifyReport> {
     source.ensure_valid()?;
@@ -93,7 +96,7 @@ pub async fn verify(
     // An abort (a second Ctrl-C, SIGTERM, closing the window) stops the running statement, so the
     // scratch database is dropped before the process ends.
     let interrupter = db.interrupter().await.ok();
-    let stop = Stop { interrupter: interrupter.as_deref(), cancel };
+    let stop = Stop { interrupter: interrupter.as_deref(), cancel, values };
     let total = source.migrations.len();
     let mut report = VerifyReport::default();
     let seeded = seed.is_some();
@@ -184,19 +187,21 @@ async fn check_one(
             Err(e) => (fails(Step::Up, e), true),
         });
     }
-    let sql = m.down_sql_for(Some(db.dialect()))?;
+    let down = runner::step(m, Direction::Down, Some(db.dialect()), stop.values)?;
+    let sql = down.sent();
     // Rows are counted when they may change: with a seed, or when the up or the down holds a
     // statement other than schema changes. DDL alone cannot change a surviving table's rows (an
     // event trigger that writes on DDL is the exception this leaves out).
-    let counts = seeded || may_change_rows(&m.sql, db.dialect()) || may_change_rows(&sql, db.dialect());
+    let counts = seeded || may_change_rows(&m.sql, db.dialect()) || may_change_rows(sql, db.dialect());
     let (before, counts_before) = db.snapshot(counts).await?;
     if let Err(e) = up(db, m, actor, stop).await {
         return Ok((fails(Step::Up, e), true));
     }
-    let path = m.down_path_for(Some(db.dialect())).unwrap_or_else(|| m.path.clone());
-    let script = db::Script::new(&path, &sql, db.dialect())?;
+    let script = db::Script::new(&down.path, sql, db.dialect())?;
     if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
-        return Ok((fails(Step::Down, f.error), true));
+        let mut e = f.error;
+        e.message = down.scrub(e.message);
+        return Ok((fails(Step::Down, e), true));
     }
     let (after, counts_after) = db.snapshot(counts).await?;
     let changes = schema::diff(&before, &after);
@@ -232,6 +237,8 @@ async fn load_seed(db: &mut dyn Database, seed: &Seed<'_>) -> Result<()> {
 struct Stop<'a> {
     interrupter: Option<&'a dyn db::Interrupt>,
     cancel: &'a Cancel,
+    /// The environment's placeholders, for the marked files.
+    values: &'a Values,
 }
 
 impl Stop<'_> {
@@ -241,13 +248,18 @@ impl Stop<'_> {
 }
 
 async fn up(db: &mut dyn Database, m: &MigrationFile, actor: &str, stop: &Stop<'_>) -> Result<()> {
-    let script = db::Script::new(&m.path, &m.sql, db.dialect())?;
+    let step = runner::step(m, Direction::Up, Some(db.dialect()), stop.values)?;
+    let script = db::Script::new(&m.path, step.sent(), db.dialect())?;
     match script.statements.is_empty() {
         true => db.record_empty(m, actor).await,
         false => runner::stoppable(db.apply(m, &script, actor), stop.interrupter, stop.cancel, stop.stall())
             .await
             .map(|_| ())
-            .map_err(|f| f.error),
+            .map_err(|f| {
+                let mut e = f.error;
+                e.message = step.scrub(e.message);
+                e
+            }),
     }
 }
 
@@ -257,8 +269,14 @@ fn fails(step: Step, e: Error) -> Outcome {
 
 /// Applies, on `db` (a scratch database), the migrations `versions` names, in order: the schema
 /// the environment's applied migrations make. Refuses when one of them has no file.
-pub async fn replay(db: &mut dyn Database, source: &Source, versions: &[i64], cancel: &Cancel) -> Result<()> {
-    replay_as(db, source, versions, cancel, |m, e| {
+pub async fn replay(
+    db: &mut dyn Database,
+    source: &Source,
+    versions: &[i64],
+    cancel: &Cancel,
+    values: &Values,
+) -> Result<()> {
+    replay_as(db, source, versions, cancel, values, |m, e| {
         Error::failed(format!(
             "replaying {} on a scratch database failed: {}\nThe applied migrations must build the schema from \
              nothing. If this one was finished by hand (resolved as applied), make its file what was applied \
@@ -276,12 +294,13 @@ pub async fn replay_as(
     source: &Source,
     versions: &[i64],
     cancel: &Cancel,
+    values: &Values,
     failed: impl Fn(&MigrationFile, Error) -> Error,
 ) -> Result<()> {
     db.ensure_tables().await?;
     let actor = db::actor();
     let interrupter = db.interrupter().await.ok();
-    let stop = Stop { interrupter: interrupter.as_deref(), cancel };
+    let stop = Stop { interrupter: interrupter.as_deref(), cancel, values };
     for v in versions {
         if cancel.is_cancelled() {
             return Err(Error::new(crate::error::Problem::Cancelled, "stopped while replaying the migrations"));

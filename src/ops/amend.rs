@@ -139,9 +139,9 @@ async fn build(s: &Session, source: &Source, ran: &[i64], version: i64, cancel: 
     }
     let (scratch, mut db) = open_scratch(s).await?;
     let built = async {
-        verify::replay_as(db.as_mut(), source, &without_it, cancel, &failed).await?;
+        verify::replay_as(db.as_mut(), source, &without_it, cancel, &s.ws.placeholders, &failed).await?;
         let without = Ok(db.inspect().await?);
-        let with = match verify::replay_as(db.as_mut(), source, &[version], cancel, &failed).await {
+        let with = match verify::replay_as(db.as_mut(), source, &[version], cancel, &s.ws.placeholders, &failed).await {
             Ok(()) => db.inspect().await,
             Err(e) if e.problem == Problem::Cancelled => return Err(e),
             Err(e) => Err(e),
@@ -162,11 +162,12 @@ async fn built_alone(
     failed: &(dyn Fn(&MigrationFile, Error) -> Error + Sync),
 ) -> Result<Result<Schema>> {
     let (scratch, mut db) = open_scratch(s).await?;
-    let made: Result<Result<Schema>> = match verify::replay_as(db.as_mut(), source, versions, cancel, failed).await {
-        Err(e) if e.problem == Problem::Cancelled => Err(e),
-        Err(e) => Ok(Err(e)),
-        Ok(()) => Ok(db.inspect().await),
-    };
+    let made: Result<Result<Schema>> =
+        match verify::replay_as(db.as_mut(), source, versions, cancel, &s.ws.placeholders, failed).await {
+            Err(e) if e.problem == Problem::Cancelled => Err(e),
+            Err(e) => Ok(Err(e)),
+            Ok(()) => Ok(db.inspect().await),
+        };
     close_scratch(scratch, db, made).await
 }
 

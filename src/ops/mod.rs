@@ -313,7 +313,7 @@ pub async fn verify(
     };
     let seed = seed.zip(seed_sql.as_deref()).map(|(file, sql)| verify::Seed { file, sql });
     let (scratch, mut db) = open_scratch(s).await?;
-    let r = verify::verify(db.as_mut(), &source, from, seed, cancel, on).await;
+    let r = verify::verify(db.as_mut(), &source, from, seed, cancel, &s.ws.placeholders, on).await;
     close_scratch(scratch, db, r).await
 }
 
@@ -361,7 +361,7 @@ pub async fn drift(s: &Session, cancel: &Cancel) -> Result<crate::schema::Compar
         .await?;
     let versions = ran_here(&applied, None);
     let (scratch, mut db) = open_scratch(s).await?;
-    let made = match verify::replay(db.as_mut(), &source, &versions, cancel).await {
+    let made = match verify::replay(db.as_mut(), &source, &versions, cancel, &s.ws.placeholders).await {
         Ok(()) => db.inspect().await,
         Err(e) => Err(e),
     };

@@ -10,6 +10,7 @@ pub async fn preview(
     others: impl FnOnce() -> Result<Envs>,
 ) -> Result<RunReport> {
     let source = s.source()?;
+    let dialect = s.ws.target.dialect();
     // What the run would refuse, the preview says.
     if let Some(e) = db::refused_waits(s.ws.target.dialect(), &s.waits, &s.ws.target.display()) {
         return Err(e);
@@ -29,9 +30,11 @@ pub async fn preview(
         false => check::Elsewhere::default(),
     };
     let mut report = match work {
-        Work::Up(to) => runner::preview_up(&source, &applied, to, allow_out_of_order),
-        Work::Down(target) => runner::preview_down(&source, &applied, target, s.ws.target.dialect()),
-        Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1), s.ws.target.dialect()),
+        Work::Up(to) => {
+            runner::preview_up(&source, &applied, to, allow_out_of_order, Some(dialect), &s.ws.placeholders)
+        }
+        Work::Down(target) => runner::preview_down(&source, &applied, target, dialect, &s.ws.placeholders),
+        Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1), dialect, &s.ws.placeholders),
     }?;
     // A file that cannot be split would be refused by the run: the preview says so rather than
     // that it "would run".
@@ -146,6 +149,7 @@ pub async fn run(
         cancel: cancel.clone(),
         expect: req.expect,
         waits: s.waits,
+        placeholders: s.ws.placeholders.clone(),
     };
     let mut first = BackupFirst {
         ws: &s.ws,
@@ -157,27 +161,46 @@ pub async fn run(
         on: on_backup,
         taken: None,
     };
-    // Opening a SQLite file that does not exist yet makes it: a saved plan that no longer holds is
-    // refused first, so the refusal leaves no empty file behind.
-    if let (Some(seen), Work::Up(to), true) = (&opts.expect, req.work, s.ws.target.is_unborn()) {
-        runner::expect_plan(seen, &runner::preview_up(&source, &[], to, req.allow_out_of_order)?.planned)?;
+    let dialect = s.ws.target.dialect();
+    let values = &opts.placeholders;
+    // Opening a SQLite file that does not exist yet makes it: a saved plan that no longer holds, or
+    // a placeholder with no value, is refused first, so the refusal leaves no empty file behind.
+    if let (Work::Up(to), true) = (req.work, s.ws.target.is_unborn()) {
+        let planned = runner::preview_up(&source, &[], to, req.allow_out_of_order, Some(dialect), values)?.planned;
+        if let Some(seen) = &opts.expect {
+            runner::expect_plan(seen, &planned)?;
+        }
     }
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
-    if s.ws.protected && !matches!(req.work, Work::Down(_)) {
-        let guarded = async {
-            let applied = db.applied().await?;
-            // A plan that cannot be made is the run's to report, with its remedies.
-            let planned = match req.work {
-                Work::Up(to) => runner::preview_up(&source, &applied, to, req.allow_out_of_order),
-                _ => runner::preview_down(&source, &applied, DownTarget::Steps(1), s.ws.target.dialect()),
-            };
-            let applies = versions(&planned.map(|r| r.planned).unwrap_or_default());
-            Guard::for_run(&s.ws, &findings_of(s, &source, &applies)).enforce(&confirmed)
+    let guarded = async {
+        let applied = db.applied().await?;
+        // A plan that cannot be made is the run's to report, with its remedies; a placeholder with
+        // no value is refused here, before the lock or the history tables are touched.
+        let planned = match req.work {
+            Work::Up(to) => runner::preview_up(&source, &applied, to, req.allow_out_of_order, Some(dialect), values),
+            Work::Down(target) => runner::preview_down(&source, &applied, target, dialect, values),
+            Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1), dialect, values),
         };
-        if let Err(e) = guarded.await {
-            db.close().await;
-            return Err(e);
+        let planned = match planned {
+            Err(e)
+                if matches!(
+                    e.problem,
+                    Problem::UnsetPlaceholders { .. } | Problem::Keyring | Problem::ServerChanged
+                ) =>
+            {
+                return Err(e);
+            }
+            planned => planned,
+        };
+        if !s.ws.protected || matches!(req.work, Work::Down(_)) {
+            return Ok(());
         }
+        let applies = versions(&planned.map(|r| r.planned).unwrap_or_default());
+        Guard::for_run(&s.ws, &findings_of(s, &source, &applies)).enforce(&confirmed)
+    };
+    if let Err(e) = guarded.await {
+        db.close().await;
+        return Err(e);
     }
     let mut elsewhere = check::Elsewhere::default();
     if matches!(req.work, Work::Up(_)) && !req.allow_out_of_order {

@@ -63,7 +63,7 @@ pub async fn squash(
     // Made now: replayed on one scratch database, dumped, and run on another to prove it.
     let sql = if sql.is_empty() {
         let (scratch, mut sdb) = open_scratch(s).await?;
-        let built = match verify::replay(sdb.as_mut(), &source, &squashed, cancel).await {
+        let built = match verify::replay(sdb.as_mut(), &source, &squashed, cancel, &s.ws.placeholders).await {
             Ok(()) => sdb.inspect().await,
             Err(e) => Err(e),
         };
@@ -247,6 +247,16 @@ fn plan_files(source: &Source, req: &SquashRequest, dialect: Dialect, dumps_priv
             req.to
         )));
     }
+    // A squashed file is one database's dump: its placeholders would be one environment's values.
+    let filled: Vec<String> =
+        ms.iter().filter(|m| crate::migration::placeholders::marked(&m.sql)).map(|m| m.file_name()).collect();
+    if !filled.is_empty() {
+        return Err(Error::input(format!(
+            "{} fill placeholders, which differ by environment: a squashed file, dumped from one database, would hold \
+             one environment's values. Squash only the migrations before them",
+            filled.join(", ")
+        )));
+    }
     let data: Vec<String> =
         ms.iter().filter(|m| squash::changes_rows(&m.sql, dialect)).map(|m| m.file_name()).collect();
     // Privileges the squashed file cannot keep: any beyond the database, and any at all where the
@@ -331,7 +341,7 @@ pub(super) async fn built_by(
         .map(|m| m.version)
         .ok_or_else(|| Error::failed(format!("{file} does not read as a migration")))?;
     let (scratch, mut db) = open_scratch(s).await?;
-    let made = match verify::replay(db.as_mut(), &tried, &[version], cancel).await {
+    let made = match verify::replay(db.as_mut(), &tried, &[version], cancel, &s.ws.placeholders).await {
         Ok(()) => db.inspect().await,
         Err(e) => Err(e),
     };

@@ -15,9 +15,11 @@ use crate::sqlx_config::{self, SqlxConfig};
 
 mod fleets;
 mod init;
+mod placeholders;
 mod workspace;
 pub use fleets::*;
 pub use init::*;
+pub use placeholders::*;
 pub use workspace::*;
 
 pub const CONFIG_FILE: &str = "godwit.toml";
@@ -359,7 +361,10 @@ impl Project {
         let (env, _) = self.env(&name).expect("env_name checked it");
         let target = Target::parse(&env.url(&name)?, &self.root)?;
         let waits = env.waits(&name)?;
+        let placeholders =
+            workspace::placeholder_values(&name, &env.placeholders, self.secret_key(&name), target.binding());
         Ok(Workspace {
+            placeholders,
             secret_key: Some(self.secret_key(&name)),
             ambient: self.ambient_allowed(&name, &target),
             env: Some(name),
@@ -424,10 +429,13 @@ impl Project {
         }
         if let Some(old) = old_binding.filter(|o| *o != new_binding) {
             let key = self.secret_key(name);
-            if let Ok(Some(stored)) = secret::get(&key)
-                && stored.allows(&old)
-            {
-                secret::rebind(&key, &new_binding)?;
+            let secrets = self.secret_placeholders(name).into_iter().map(|n| secret::placeholder_key(&key, &n));
+            for key in std::iter::once(key.clone()).chain(secrets) {
+                if let Ok(Some(stored)) = secret::get(&key)
+                    && stored.allows(&old)
+                {
+                    secret::rebind(&key, &new_binding)?;
+                }
             }
         }
         Ok(path)
@@ -465,6 +473,16 @@ impl Project {
         Ok(path)
     }
 
+    /// The names of an environment's secret placeholders.
+    fn secret_placeholders(&self, env: &str) -> Vec<String> {
+        let Some((e, _)) = self.env(env) else { return Vec::new() };
+        e.placeholders
+            .iter()
+            .filter(|(_, s)| matches!(s, crate::migration::placeholders::Setting::Secret { .. }))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
     /// `env remove`: removes the environment and its stored password.
     pub fn remove_env(&mut self, name: &str) -> Result<PasswordRemoval> {
         let Some((_, personal)) = self.env(name) else {
@@ -478,7 +496,11 @@ impl Project {
         } else {
             self.root.join(CONFIG_FILE)
         };
+        let secrets = self.secret_placeholders(name);
         profile::delete_env(&path, name)?;
+        for n in secrets {
+            let _ = secret::remove(&secret::placeholder_key(&self.secret_key(name), &n));
+        }
         self.config.env.remove(name);
         self.personal.remove(name);
         // The keyring may be unavailable; the environment is gone either way, and a stale

@@ -1,8 +1,9 @@
 //! What a verb works on, and how its password is found.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::*;
+use crate::migration::placeholders::{Setting, Values};
 
 /// What a verb works on: a database and a migrations folder.
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub struct Workspace {
     pub protected: bool,
     /// What the environment says of lock waits and long statements (a run's flags go over it).
     pub waits: crate::migration::waits::Asked,
+    /// The values of the placeholders its migrations use (a secret one read when a file uses it).
+    pub placeholders: Values,
     /// Where the password is kept in the keyring, for environments.
     pub(super) secret_key: Option<String>,
     /// The person's own settings let their ambient passwords go to this environment.
@@ -37,6 +40,7 @@ impl Workspace {
             checksums,
             protected: false,
             waits: Default::default(),
+            placeholders: Values::default(),
             secret_key: None,
             ambient: false,
         }
@@ -132,6 +136,56 @@ impl Workspace {
         let key = self.secret_key.as_deref().ok_or_else(|| Error::input("only an environment keeps a password"))?;
         secret::set(key, password, &self.target.binding())
     }
+
+    /// Stores a secret placeholder's value, bound to the server the environment names now.
+    pub fn store_placeholder(&self, name: &str, value: &SecretString) -> Result<()> {
+        let key = self.secret_key.as_deref().ok_or_else(|| Error::input("only an environment has placeholders"))?;
+        crate::migration::placeholders::check_value(&format!("placeholder {name}"), value.expose_secret())?;
+        secret::set(&secret::placeholder_key(key, name), value, &self.target.binding())
+    }
+}
+
+/// An environment's placeholders: its settings, and its secret ones from `GODWIT_SECRET_<ENV>_<NAME>`
+/// or else the OS keyring, sent only to the server they were stored for.
+pub(super) fn placeholder_values(
+    env: &str,
+    settings: &BTreeMap<String, Setting>,
+    key: String,
+    binding: String,
+) -> Values {
+    let name_of_env = env.to_string();
+    Values::new(Some(env.to_string()), settings.clone(), move |name| {
+        if let Some(v) = std::env::var(secret_var(&name_of_env, name)).ok().filter(|v| !v.is_empty()) {
+            return Ok(Some(SecretString::from(v)));
+        }
+        match secret::get(&secret::placeholder_key(&key, name))
+            .map_err(|e| e.context(format!("reading the secret placeholder {name} of `{name_of_env}`")))?
+        {
+            None => Ok(None),
+            Some(stored) if stored.allows(&binding) => Ok(Some(stored.password)),
+            Some(stored) => Err(Error::new(
+                Problem::ServerChanged,
+                format!(
+                    "the secret placeholder {name} of `{name_of_env}` was stored for {}, but `{name_of_env}` now connects \
+                     to {binding}. It was not sent; if that is the right server, store the value again for it.",
+                    stored.bound_to.as_deref().unwrap_or("another server")
+                ),
+            )
+            .with_remedy(crate::error::Remedy::SetPlaceholder {
+                env: name_of_env.clone(),
+                name: name.to_string(),
+                secret: true,
+            })),
+        }
+    })
+}
+
+/// `GODWIT_SECRET_<ENV>_<NAME>`: a secret placeholder for pipelines that have no keyring.
+pub fn secret_var(env: &str, name: &str) -> String {
+    let up = |s: &str| -> String {
+        s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' }).collect()
+    };
+    format!("GODWIT_SECRET_{}_{}", up(env), up(name))
 }
 
 fn server_changed(env: &str, stored_for: Option<String>, now: String) -> Error {

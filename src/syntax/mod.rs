@@ -1,6 +1,7 @@
 //! What Godwit knows of SQL text without a database: the dialects, where statements end, and the
 //! line and column of an offset. A leaf: it uses nothing of `db` or `migration`, and both use it.
 
+pub mod placeholders;
 pub mod split;
 pub mod words;
 

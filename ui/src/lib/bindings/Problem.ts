@@ -9,4 +9,4 @@ export type Problem = { "problem": "input" } | { "problem": "bad_file" } | { "pr
 /**
  * Who holds it, when the server says.
  */
-holder: string | null, } | { "problem": "lock_wait", version: number, } | { "problem": "statement_timeout", version: number, } | { "problem": "cannot_connect" } | { "problem": "no_database" } | { "problem": "auth_refused" } | { "problem": "server_changed" } | { "problem": "keyring" } | { "problem": "connection_lost" } | { "problem": "protected" } | { "problem": "code_not_allowed" } | { "problem": "cancelled" } | { "problem": "failed" };
+holder: string | null, } | { "problem": "lock_wait", version: number, } | { "problem": "statement_timeout", version: number, } | { "problem": "unset_placeholders", names: Array<string>, } | { "problem": "cannot_connect" } | { "problem": "no_database" } | { "problem": "auth_refused" } | { "problem": "server_changed" } | { "problem": "keyring" } | { "problem": "connection_lost" } | { "problem": "protected" } | { "problem": "code_not_allowed" } | { "problem": "cancelled" } | { "problem": "failed" };
