@@ -27,6 +27,14 @@ pub fn key(project_id: &str, env: &str) -> String {
     format!("{project_id}/{env}")
 }
 
+/// What a key holds, and the variable that can give it instead: a password, or a secret placeholder's value.
+fn kept(key: &str) -> (&'static str, &'static str) {
+    match key.contains("/placeholder/") {
+        true => ("the secret value", "GODWIT_SECRET_<ENV>_<NAME>"),
+        false => ("the password", "GODWIT_PASSWORD_<ENV>"),
+    }
+}
+
 /// Where an environment's secret placeholder is kept, beside its password (`key`).
 pub fn placeholder_key(env_key: &str, name: &str) -> String {
     format!("{env_key}/placeholder/{name}")
@@ -34,19 +42,25 @@ pub fn placeholder_key(env_key: &str, name: &str) -> String {
 
 /// Runs a keyring call on its own thread and gives up after the timeout (the thread is left to
 /// finish on its own; the process does not wait for it).
-fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> keyring::Result<T> + Send + 'static) -> Result<T> {
+fn bounded<T: Send + 'static>(
+    key: &str,
+    doing: &str,
+    f: impl FnOnce() -> keyring::Result<T> + Send + 'static,
+) -> Result<T> {
+    let (what, var) = kept(key);
+    let what = &format!("{doing} {what} of {key}");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
     let limit = timeout();
     match rx.recv_timeout(limit) {
-        Ok(r) => r.map_err(|e| keyring_error(what, e)),
+        Ok(r) => r.map_err(|e| keyring_error(what, var, e)),
         Err(_) => Err(Error::new(
             Problem::Keyring,
             format!(
                 "the OS keyring did not answer within {limit:?} while {what}: it may be locked and waiting for an \
-                 unlock prompt. Unlock it and try again, or give the password through GODWIT_PASSWORD_<ENV>."
+                 unlock prompt. Unlock it and try again, or give the value through {var}."
             ),
         )),
     }
@@ -54,15 +68,16 @@ fn bounded<T: Send + 'static>(what: &str, f: impl FnOnce() -> keyring::Result<T>
 
 /// The keyring's own errors, in words that never include a secret (some variants carry the
 /// stored bytes).
-fn keyring_error(what: &str, e: keyring::Error) -> Error {
+fn keyring_error(what: &str, var: &str, e: keyring::Error) -> Error {
     use keyring::Error as K;
     let why = match e {
-        K::NoDefaultStore => "no keyring is available (on Linux: no Secret Service on the session bus; start one \
-                              such as gnome-keyring, or use GODWIT_PASSWORD_<ENV>)"
-            .to_string(),
+        K::NoDefaultStore => format!(
+            "no keyring is available (on Linux: no Secret Service on the session bus; start one \
+                              such as gnome-keyring, or use {var})"
+        ),
         K::NoStorageAccess(p) => format!(
             "the keyring is locked or refused access ({p}): unlock it (log in to the desktop session, or \
-             `gnome-keyring-daemon --unlock`) and try again, or use GODWIT_PASSWORD_<ENV>"
+             `gnome-keyring-daemon --unlock`) and try again, or use {var}"
         ),
         K::PlatformFailure(p) => format!("the keyring failed: {p}"),
         K::BadEncoding(_) | K::BadDataFormat(..) => "the stored password is not readable text; store it again".into(),
@@ -131,7 +146,7 @@ impl Stored {
 /// The stored password, if there is one.
 pub fn get(key: &str) -> Result<Option<Stored>> {
     let k = key.to_string();
-    let text = bounded(&format!("reading the password of {key}"), move || {
+    let text = bounded(key, "reading", move || {
         let entry = keyring::Entry::new(SERVICE, &k)?;
         match entry.get_password() {
             Ok(p) => Ok(Some(SecretString::from(p))),
@@ -158,20 +173,16 @@ pub fn rebind(key: &str, bound_to: &str) -> Result<bool> {
 
 fn put(key: &str, value: SecretString) -> Result<()> {
     let k = key.to_string();
-    bounded(&format!("storing the password of {key}"), move || {
-        keyring::Entry::new(SERVICE, &k)?.set_password(value.expose_secret())
-    })
+    bounded(key, "storing", move || keyring::Entry::new(SERVICE, &k)?.set_password(value.expose_secret()))
 }
 
 /// Removes the stored password; `false` when there was none.
 pub fn remove(key: &str) -> Result<bool> {
     let k = key.to_string();
-    bounded(&format!("removing the password of {key}"), move || {
-        match keyring::Entry::new(SERVICE, &k)?.delete_credential() {
-            Ok(()) => Ok(true),
-            Err(keyring::Error::NoEntry) => Ok(false),
-            Err(e) => Err(e),
-        }
+    bounded(key, "removing", move || match keyring::Entry::new(SERVICE, &k)?.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring::Error::NoEntry) => Ok(false),
+        Err(e) => Err(e),
     })
 }
 

@@ -463,24 +463,7 @@ fn the_password_leaks_nowhere() {
         .unwrap();
     std::fs::write(root.join("migrations/2_bad.down.sql"), "DROP TABLE nope;").unwrap();
 
-    // Watch every process's argument list while the verbs run.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let watcher = {
-        let (stop, seen) = (stop.clone(), seen.clone());
-        std::thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                for e in std::fs::read_dir("/proc").unwrap().flatten() {
-                    if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
-                        && String::from_utf8_lossy(&cmd).contains(pw)
-                    {
-                        seen.lock().unwrap().push(String::from_utf8_lossy(&cmd).replace('\0', " "));
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
-        })
-    };
+    let watch = ArgWatch::start(pw);
 
     let mut outputs = Vec::new();
     let mut run = |args: &[&str], stdin: Option<&str>| {
@@ -539,8 +522,7 @@ fn the_password_leaks_nowhere() {
         let o = run(args, None);
         assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     }
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    watcher.join().unwrap();
+    let seen = watch.stop();
 
     assert!(outputs.iter().any(|(_, o)| o.contains("2_bad.up.sql")), "the failing migration ran: {outputs:#?}");
     assert!(outputs.iter().any(|(_, o)| o.contains("refused the password")), "the wrong password was tried");
@@ -549,8 +531,136 @@ fn the_password_leaks_nowhere() {
     for (args, out) in &outputs {
         assert!(!out.contains(pw), "`godwit {args}` printed the password:\n{out}");
     }
-    assert!(seen.lock().unwrap().is_empty(), "a process argument list held the password: {:?}", seen.lock().unwrap());
+    assert!(seen.is_empty(), "a process argument list held the password: {seen:?}");
     assert_no_file_holds(k.dir.path(), pw);
+}
+
+/// Every process's argument list, watched for a secret while verbs run.
+struct ArgWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl ArgWatch {
+    fn start(needle: &str) -> ArgWatch {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (s, found, needle) = (stop.clone(), seen.clone(), needle.to_string());
+        let thread = std::thread::spawn(move || {
+            while !s.load(std::sync::atomic::Ordering::SeqCst) {
+                for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                    if let Ok(cmd) = std::fs::read(e.path().join("cmdline"))
+                        && String::from_utf8_lossy(&cmd).contains(&needle)
+                    {
+                        found.lock().unwrap().push(String::from_utf8_lossy(&cmd).replace('\0', " "));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        ArgWatch { stop, seen, thread }
+    }
+
+    /// The argument lists that held it.
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap();
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A secret placeholder: stored in the OS keyring, it reaches the SQL and nothing else — not the
+/// dry run, an error that quotes it, the log, history, a backup, a process's arguments — and it
+/// goes only to the server it was stored for.
+#[test]
+fn a_secret_placeholder_leaks_nowhere_and_goes_only_to_its_server() {
+    let secret = "Tk-9f3Distinctive-Placeholder";
+    let cluster = Cluster::start(None);
+    let k = Keyring::start(true);
+    let env = format!("[env.pg]\nurl = \"{}\"\n\n[env.pg.placeholders]\nowner = \"app\"\n", cluster.url());
+    let root = project(k.dir.path(), &env);
+    let write = |name: &str, sql: &str| std::fs::write(root.join("migrations").join(name), sql).unwrap();
+    write(
+        "2_role.up.sql",
+        "-- godwit:placeholders\nCREATE ROLE ${owner}_reader;\nCOMMENT ON ROLE ${owner}_reader IS '${api_key}';\n",
+    );
+    write("2_role.down.sql", "-- godwit:placeholders\nDROP ROLE ${owner}_reader;\n");
+    // The server quotes the value in its error: `invalid input syntax for type integer: "…"`.
+    write("3_bad.up.sql", "-- godwit:placeholders\nSELECT '${api_key}'::int;\n");
+    write("3_bad.down.sql", "SELECT 1;\n");
+    let comment = || {
+        let o = Command::new(cluster.bin.join("psql"))
+            .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string(), "-U", "postgres", "-Atc"])
+            .arg("SELECT COALESCE(shobj_description(oid, 'pg_authid'), '') FROM pg_roles WHERE rolname = 'app_reader'")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+
+    let watch = ArgWatch::start(secret);
+    let mut outputs = Vec::new();
+    let mut run = |args: &[&str], stdin: Option<&str>| {
+        let mut c = k.command(env!("CARGO_BIN_EXE_godwit"));
+        c.current_dir(&root).env("GODWIT_LOG", "trace").args(args).stdin(Stdio::piped());
+        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        let o = child.wait_with_output().unwrap();
+        outputs.push((args.join(" "), text(&o)));
+        o
+    };
+    // Not given yet: refused before anything runs.
+    let o = run(&["--errors", "json", "--env", "pg", "up"], None);
+    assert_eq!(problem_in(&o.stderr), "unset_placeholders", "{}", text(&o));
+    assert_eq!(comment(), "", "nothing ran");
+    assert!(
+        run(&["placeholder", "set", "pg", "api_key", "--secret", "--stdin"], Some(&format!("{secret}\n")))
+            .status
+            .success()
+    );
+    let toml = std::fs::read_to_string(root.join("godwit.toml")).unwrap();
+    assert!(toml.contains("api_key = { secret = true }"), "{toml}");
+    for args in [
+        &["placeholder", "list", "pg"][..],
+        &["placeholder", "list", "pg", "--json"],
+        &["--env", "pg", "up", "--dry-run"],
+        &["--env", "pg", "up", "--dry-run", "--json"],
+        &["--env", "pg", "up"],
+        &["--env", "pg", "status", "--json"],
+        &["--env", "pg", "history"],
+        &["--env", "pg", "history", "--json"],
+        &["--env", "pg", "check", "--json"],
+        &["--env", "pg", "verify"],
+        &["--env", "pg", "backup"],
+        &["--env", "pg", "down"],
+        &["--env", "pg", "up", "--to", "2"],
+    ] {
+        run(args, None);
+    }
+    // It reached the SQL.
+    assert_eq!(comment(), secret);
+
+    // The environment now names another server: the value is not sent there.
+    let other = Cluster::start(None);
+    std::fs::write(root.join("godwit.toml"), toml.replace(&cluster.url(), &other.url())).unwrap();
+    let o = run(&["--errors", "json", "--env", "pg", "up"], None);
+    assert_eq!(problem_in(&o.stderr), "server_changed", "{}", text(&o));
+    let seen = watch.stop();
+
+    let failed = &outputs.iter().find(|(a, _)| a == "--env pg up").unwrap().1;
+    assert!(failed.contains("3_bad.up.sql") && failed.contains("${api_key}"), "the error names it: {failed}");
+    let dry = &outputs.iter().find(|(a, _)| a == "--env pg up --dry-run").unwrap().1;
+    assert!(dry.contains("IS '${api_key}'"), "{dry}");
+    for (args, out) in &outputs {
+        assert!(!out.contains(secret), "`godwit {args}` printed the secret:\n{out}");
+        assert!(!out.contains("Tk-9f3Distinct"), "`godwit {args}` printed part of the secret:\n{out}");
+    }
+    assert!(seen.is_empty(), "a process argument list held the secret: {seen:?}");
+    assert_no_file_holds(k.dir.path(), secret);
 }
 
 /// No file under `dir` (project, HOME with its config and data dirs) contains `needle`, except the

@@ -158,9 +158,7 @@ pub(super) fn placeholder_values(
         if let Some(v) = std::env::var(secret_var(&name_of_env, name)).ok().filter(|v| !v.is_empty()) {
             return Ok(Some(SecretString::from(v)));
         }
-        match secret::get(&secret::placeholder_key(&key, name))
-            .map_err(|e| e.context(format!("reading the secret placeholder {name} of `{name_of_env}`")))?
-        {
+        match secret::get(&secret::placeholder_key(&key, name))? {
             None => Ok(None),
             Some(stored) if stored.allows(&binding) => Ok(Some(stored.password)),
             Some(stored) => Err(Error::new(
