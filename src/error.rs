@@ -96,6 +96,9 @@ pub enum Problem {
     /// A migration failed in this run.
     #[error("migration {version} failed")]
     MigrationFailed { version: i64 },
+    /// A repeatable file failed in this run (`file`, its name): the next `up` runs it again.
+    #[error("repeatable {file} failed")]
+    RepeatableFailed { file: String },
     /// What would run now differs from the plan that was previewed.
     #[error("the plan changed since it was previewed")]
     PlanChanged,
@@ -162,9 +165,13 @@ impl Problem {
             | RevisionConflict { .. }
             | NotAsResolved { .. }
             | EditChangesSchema { .. } => ErrorKind::Decision,
-            MigrationFailed { .. } | StatementTimeout { .. } | PlanChanged | SchemaMismatch | Io { .. } | Failed => {
-                ErrorKind::Failed
-            }
+            MigrationFailed { .. }
+            | RepeatableFailed { .. }
+            | StatementTimeout { .. }
+            | PlanChanged
+            | SchemaMismatch
+            | Io { .. }
+            | Failed => ErrorKind::Failed,
             LockHeld { .. } | LockWait { .. } => ErrorKind::Lock,
             CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
             Protected | CodeNotAllowed => ErrorKind::Protected,

@@ -49,18 +49,21 @@ pub enum RunEvent {
         direction: Direction,
         total: usize,
     },
+    /// A migration starts; or a repeatable file (`repeatable`, its version its negative place).
     MigrationStarted {
         direction: Direction,
         index: usize,
         total: usize,
         version: i64,
         description: String,
+        repeatable: bool,
     },
     MigrationFinished {
         direction: Direction,
         version: i64,
         description: String,
         duration_ns: i64,
+        repeatable: bool,
     },
     MigrationFailed {
         direction: Direction,

@@ -102,7 +102,7 @@ async fn failing_migration_exits_1_with_the_line() {
     assert_eq!(t.history().await, vec!["1:true"]);
     assert_eq!(t.strings("SELECT count(*)::text FROM a").await, vec!["0"]);
     let o = run(&t, &["history"]);
-    assert!(o.stdout.contains("apply    failed"), "{}", o.stdout);
+    assert!(o.stdout.contains("apply      failed"), "{}", o.stdout);
 }
 
 #[tokio::test]

@@ -30,6 +30,7 @@ fn file(version: i64, reversible: bool) -> MigrationFile {
         down_path: reversible.then(|| PathBuf::from(format!("/m/{version}_m.down.sql"))),
         has_down: reversible,
         header: Header::default(),
+        repeatable: false,
     }
 }
 
@@ -49,7 +50,7 @@ fn world(spec: &BTreeMap<i64, (bool, bool)>) -> (Source, Vec<Applied>) {
             execution_time: 1,
         })
         .collect();
-    (Source { dir: "/m".into(), migrations, problems: vec![], clashes: vec![] }, applied)
+    (Source { dir: "/m".into(), migrations, ..Default::default() }, applied)
 }
 
 fn spec() -> impl Strategy<Value = BTreeMap<i64, (bool, bool)>> {

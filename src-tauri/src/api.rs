@@ -330,6 +330,50 @@ pub fn remove_env(state: &AppState, name: &str) -> Result<ProjectView> {
     Ok(v)
 }
 
+/// An environment's placeholders, and those the marked migration files use without a value there
+/// (never a secret's value).
+pub fn placeholders(state: &AppState, env: &str) -> Result<Vec<project::PlaceholderInfo>> {
+    let p = project(state)?;
+    let source = p.workspace(Some(env))?.source()?;
+    p.placeholders(env, &source)
+}
+
+/// Gives an environment's placeholder a value: `secret`, to the OS keyring; else `value`, to the
+/// file the environment is in.
+pub fn set_placeholder(
+    state: &AppState,
+    env: &str,
+    name: &str,
+    value: Option<String>,
+    secret: Option<String>,
+) -> Result<Vec<project::PlaceholderInfo>> {
+    let _one_at_a_time = state.editing.lock().expect("not poisoned");
+    let mut p = project(state)?;
+    let value = match (secret.filter(|s| !s.is_empty()), value) {
+        (Some(s), _) => project::NewValue::Secret(secrecy::SecretString::from(s)),
+        (None, Some(v)) => project::NewValue::Text(v),
+        (None, None) => return Err(Error::input(format!("give {name} a value, or a secret one"))),
+    };
+    p.set_placeholder(env, name, value)?;
+    *state.project.lock().expect("not poisoned") = Some(p);
+    placeholders(state, env)
+}
+
+/// Takes a placeholder away from an environment (a secret one's value from the OS keyring too).
+pub fn remove_placeholder(state: &AppState, env: &str, name: &str) -> Result<Vec<project::PlaceholderInfo>> {
+    let _one_at_a_time = state.editing.lock().expect("not poisoned");
+    let mut p = project(state)?;
+    p.remove_placeholder(env, name)?;
+    *state.project.lock().expect("not poisoned") = Some(p);
+    placeholders(state, env)
+}
+
+/// A new repeatable file in the project's repeatable folder; its path.
+pub fn create_repeatable(state: &AppState, name: &str, sql: &str) -> Result<String> {
+    let p = project(state)?;
+    Ok(new::create_repeatable(&p.repeatable_dir(), name, sql)?.display().to_string())
+}
+
 /// The environment's configuration, for the edit form (never a password).
 pub fn env_config(state: &AppState, name: &str) -> Result<(EnvConfig, bool)> {
     let p = project(state)?;

@@ -29,6 +29,7 @@ use godwit::migration::status::StatusReport;
 use godwit::migration::verify::VerifyReport;
 use godwit::ops::{ImportOutcome, RebaseOutcome};
 use godwit::profile::EnvConfig;
+use godwit::project::PlaceholderInfo;
 // As the window knows it (ts-rs names it SchemaComparison).
 use godwit::schema::Compared as SchemaComparison;
 use godwit::schema::Schema;
@@ -313,6 +314,37 @@ fn create_migration(
 }
 
 #[tauri::command]
+fn create_repeatable(state: State<'_, AppState>, name: String, sql: String) -> CommandResult<String> {
+    Ok(api::create_repeatable(&state, &name, &sql)?)
+}
+
+// Async: they read the keyring.
+#[tauri::command]
+async fn placeholders(state: State<'_, AppState>, env: String) -> CommandResult<Vec<PlaceholderInfo>> {
+    Ok(api::placeholders(&state, &env)?)
+}
+
+#[tauri::command]
+async fn set_placeholder(
+    state: State<'_, AppState>,
+    env: String,
+    name: String,
+    value: Option<String>,
+    secret: Option<String>,
+) -> CommandResult<Vec<PlaceholderInfo>> {
+    Ok(api::set_placeholder(&state, &env, &name, value, secret)?)
+}
+
+#[tauri::command]
+async fn remove_placeholder(
+    state: State<'_, AppState>,
+    env: String,
+    name: String,
+) -> CommandResult<Vec<PlaceholderInfo>> {
+    Ok(api::remove_placeholder(&state, &env, &name)?)
+}
+
+#[tauri::command]
 fn backups(state: State<'_, AppState>, env: String) -> CommandResult<Vec<BackupEntry>> {
     Ok(api::backups(&state, &env)?)
 }
@@ -470,6 +502,10 @@ pub fn run() {
             templates,
             render_template,
             create_migration,
+            create_repeatable,
+            placeholders,
+            set_placeholder,
+            remove_placeholder,
             backups,
             backup_now,
             verify_backup,

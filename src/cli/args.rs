@@ -99,6 +99,9 @@ pub(super) enum Verb {
         /// One irreversible VERSION_name.sql instead of an up/down pair.
         #[arg(long)]
         simple: bool,
+        /// A repeatable file (NAME.sql in the repeatable folder), applied again whenever it changes.
+        #[arg(long, conflicts_with_all = ["reversible", "simple"])]
+        repeatable: bool,
         /// Fill the migration from a template (`godwit templates` lists them).
         #[arg(long, short)]
         template: Option<String>,

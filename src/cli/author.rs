@@ -3,14 +3,28 @@
 use super::*;
 use crate::migration::new;
 
+/// What `new` writes: an up/down pair, one irreversible file, a repeatable file, or what the
+/// project's sqlx.toml says.
+pub(super) enum Shape {
+    Default,
+    Pair,
+    Simple,
+    Repeatable,
+}
+
 pub(super) fn new_verb(
     ctx: &Ctx,
     name: Option<String>,
-    reversible: Option<bool>,
+    shape: Shape,
     template: Option<&str>,
     params: &[String],
     dialect: Option<&str>,
 ) -> Result<()> {
+    let reversible = match shape {
+        Shape::Pair => Some(true),
+        Shape::Simple => Some(false),
+        Shape::Default | Shape::Repeatable => None,
+    };
     let tty = std::io::stdin().is_terminal();
     let name = match name {
         Some(n) => n,
@@ -57,6 +71,13 @@ pub(super) fn new_verb(
         spec.down = rendered.down.unwrap_or_default();
         spec.no_transaction = rendered.no_transaction;
         spec.own_downs = rendered.own_downs;
+    }
+    if let Shape::Repeatable = shape {
+        let dir = ctx.repeatable_dir()?;
+        let path = new::create_repeatable(&dir, &spec.name, &spec.up)?;
+        println!("Created {}", path.display());
+        println!("`{} up` applies it (after any pending migration), and again each time it changes.", ctx.again);
+        return Ok(());
     }
     let files = new::create(&dir, &spec, chrono::Utc::now())?;
     for f in &files {

@@ -52,10 +52,17 @@ fn finish_run(report: RunReport, label: &str) -> Result<()> {
         }
         for s in &report.planned {
             let tx = if s.no_transaction { " (no transaction)" } else { "" };
-            println!("-- {} {}{tx}\n{}\n", s.version, s.file, s.sql.trim_end());
+            let what = match s.repeatable {
+                true => format!("repeatable {}", s.file),
+                false => format!("{} {}", s.version, s.file),
+            };
+            println!("-- {what}{tx}\n{}\n", s.sql.trim_end());
         }
         if !report.planned.is_empty() {
-            println!("Dry run: {} migration(s) would run on {label}; nothing was run.", report.planned.len());
+            println!(
+                "Dry run: {} would run on {label}; nothing was run.",
+                counted(report.planned.iter().map(|s| s.repeatable))
+            );
             if let Some(w) = &report.waits_said {
                 println!("Waits: {w}.");
             }
@@ -107,8 +114,32 @@ fn finish_run(report: RunReport, label: &str) -> Result<()> {
     let report = report.into_result()?;
     let backup = report.backup.as_ref().map(|id| format!(" (backup {id} taken first)")).unwrap_or_default();
     // The migrations' own times, as recorded: the sum of the lines above and of `status`.
-    println!("{verb} {} migration(s) on {label} in {}{backup}.", report.done.len(), ms(total_ns(&report)));
+    let rebuilt = report.direction == crate::event::Direction::Down && report.done.iter().any(|d| d.repeatable);
+    let done = match rebuilt {
+        // After a rollback the repeatable files were rebuilt, not rolled back.
+        true => format!(
+            "{} (and rebuilt {} repeatable file(s))",
+            counted(report.done.iter().filter(|d| !d.repeatable).map(|_| false)),
+            report.done.iter().filter(|d| d.repeatable).count()
+        ),
+        false => counted(report.done.iter().map(|d| d.repeatable)),
+    };
+    println!("{verb} {done} on {label} in {}{backup}.", ms(total_ns(&report)));
     Ok(())
+}
+
+/// `3 migration(s)`, `1 repeatable file(s)`, or `3 migration(s) and 1 repeatable file(s)`, of
+/// steps told apart by whether each is repeatable.
+fn counted(steps: impl Iterator<Item = bool>) -> String {
+    let (mut migrations, mut repeatables) = (0, 0);
+    for repeatable in steps {
+        if repeatable { repeatables += 1 } else { migrations += 1 }
+    }
+    match (migrations, repeatables) {
+        (m, 0) => format!("{m} migration(s)"),
+        (0, r) => format!("{r} repeatable file(s)"),
+        (m, r) => format!("{m} migration(s) and {r} repeatable file(s)"),
+    }
 }
 
 fn total_ns(report: &RunReport) -> i64 {
@@ -230,7 +261,8 @@ pub(super) async fn up(
     }
     let (expect, to, expect_database) = match how.seen()? {
         // Up to the plan's last version: a file added after it waits.
-        Some(s) => (Some(s.planned.clone()), s.planned.last().map(|s| s.version), s.database),
+        // (A repeatable file's version is its negative place: not a migration's.)
+        Some(s) => (Some(s.planned.clone()), s.planned.iter().rev().map(|s| s.version).find(|v| *v >= 0), s.database),
         None => (None, to, None),
     };
     let req = ops::RunRequest {

@@ -96,6 +96,14 @@ impl Ctx {
         }
     }
 
+    /// The repeatable migrations' folder: the project's, else `repeatable` beside the migrations.
+    pub(super) fn repeatable_dir(&self) -> Result<PathBuf> {
+        match (&self.cli.source, &self.project) {
+            (None, Some(p)) => Ok(p.repeatable_dir()),
+            _ => Ok(crate::migration::source::repeatable_beside(&self.source_dir()?)),
+        }
+    }
+
     /// How long to wait for the server and for the lock (`ops` makes a missing SQLite file where a
     /// verb writes).
     pub(super) fn connect_options(&self) -> ConnectOptions {

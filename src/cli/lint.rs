@@ -40,7 +40,10 @@ pub(super) async fn lint_verb(
             // The project's folder (or --source), for the views its migrations make.
             ops::lint_files(files, ctx.source_dir().ok().as_deref(), ctx.dialect(dialect)?, &config()?)?
         }
-        LintScope::All(from) => ops::lint_all(&ctx.source_dir()?, &root, from, ctx.dialect(dialect)?, &config()?)?,
+        LintScope::All(from) => {
+            let (dir, repeatable) = (ctx.source_dir()?, ctx.repeatable_dir()?);
+            ops::lint_all(&dir, &repeatable, &root, from, ctx.dialect(dialect)?, &config()?)?
+        }
         LintScope::Pending if dialect.is_some() => {
             return Err(Error::input(
                 "--dialect is for --all and named files; the pending migrations are read as the environment's \

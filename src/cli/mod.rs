@@ -202,8 +202,13 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     }
     match &ctx.cli.verb {
         Verb::Init { .. } | Verb::Completions { .. } | Verb::Manpages { .. } => unreachable!("handled above"),
-        Verb::New { name, reversible, simple, template, params, dialect } => {
-            let shape = (*reversible).then_some(true).or((*simple).then_some(false));
+        Verb::New { name, reversible, simple, repeatable, template, params, dialect } => {
+            let shape = match (*repeatable, *reversible, *simple) {
+                (true, ..) => Shape::Repeatable,
+                (_, true, _) => Shape::Pair,
+                (_, _, true) => Shape::Simple,
+                _ => Shape::Default,
+            };
             new_verb(&ctx, name.clone(), shape, template.as_deref(), params, dialect.dialect.as_deref())
         }
         Verb::Templates { json } => templates(&ctx, json.json),

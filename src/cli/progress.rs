@@ -33,17 +33,25 @@ impl Progress {
                 bar.enable_steady_tick(Duration::from_millis(120));
                 self.bar = Some(bar);
             }
-            RunEvent::MigrationStarted { direction, version, description, .. } => {
+            RunEvent::MigrationStarted { direction, version, description, repeatable, .. } => {
                 self.said_who = false;
-                let msg = format!("{} {version} {description}", verb(*direction));
+                let msg = match repeatable {
+                    true => format!("{} repeatable {description}", verb_repeatable(*direction)),
+                    false => format!("{} {version} {description}", verb(*direction)),
+                };
                 match &self.bar {
                     Some(b) => b.set_message(msg),
                     None => eprint!("{msg} ... "),
                 }
             }
-            RunEvent::MigrationFinished { duration_ns, version, description, direction } => match &self.bar {
+            RunEvent::MigrationFinished { duration_ns, version, description, direction, repeatable } => match &self.bar
+            {
                 Some(b) => {
-                    b.println(format!("  {} {version} {description} ({})", done(*direction), ms(*duration_ns)));
+                    let what = match repeatable {
+                        true => format!("{} repeatable {description}", done_repeatable(*direction)),
+                        false => format!("{} {version} {description}", done(*direction)),
+                    };
+                    b.println(format!("  {what} ({})", ms(*duration_ns)));
                     b.inc(1);
                 }
                 None => eprintln!("ok ({})", ms(*duration_ns)),
@@ -98,6 +106,21 @@ fn verb(d: Direction) -> &'static str {
     match d {
         Direction::Up => "applying",
         Direction::Down => "rolling back",
+    }
+}
+
+/// A repeatable file is applied on the way up, rebuilt after a rollback.
+fn verb_repeatable(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "applying",
+        Direction::Down => "rebuilding",
+    }
+}
+
+fn done_repeatable(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "applied",
+        Direction::Down => "rebuilt",
     }
 }
 

@@ -38,6 +38,7 @@ pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, seed: Option<&std::path
                         Step::UpAgain => {
                             "its up failed when run again after its down (the down left something behind, or the up cannot run twice)"
                         }
+                        Step::Rebuild => "it failed when rebuilt after a rollback",
                     };
                     println!("{}: {when}:\n  {}", c.file, message.replace('\n', "\n  "));
                 }
@@ -50,13 +51,43 @@ pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, seed: Option<&std::path
             report.checked.len(),
             problems.len()
         );
+        print_repeatables(&report.repeatables);
     }
+    let problems: Vec<_> = problems.into_iter().chain(report.repeatables.iter().filter(|c| c.is_problem())).collect();
     if report.cancelled {
         return Err(Error::new(Problem::Cancelled, "verifying was stopped; the scratch database was dropped"));
     }
     match problems.len() {
         0 => Ok(()),
-        n => Err(Error::failed(format!("{n} migration(s) failed verification"))),
+        n => Err(Error::failed(format!("{n} migration(s) or repeatable file(s) failed verification"))),
+    }
+}
+
+/// How the repeatable files fared over the newest schema.
+fn print_repeatables(checked: &[crate::migration::verify::Checked]) {
+    for c in checked {
+        match &c.outcome {
+            Outcome::Restores => {}
+            Outcome::Leaves { changes, .. } => {
+                println!("repeatable {}: applied again (or rebuilt), the files make another schema:", c.file);
+                print_changes(changes, "first", "after");
+            }
+            Outcome::Fails { step, message, .. } => {
+                let when = match step {
+                    Step::Up => "it failed over the newest schema",
+                    Step::UpAgain => "it failed when applied again over itself (write it so it can run again)",
+                    Step::Rebuild => "it failed when rebuilt after the newest migration was rolled back",
+                    Step::Down => "its down failed with the repeatable files in place (drop what they make first)",
+                };
+                let what = if c.version < 0 { format!("repeatable {}", c.file) } else { c.file.clone() };
+                println!("{what}: {when}:\n  {}", message.replace('\n', "\n  "));
+            }
+            _ => {}
+        }
+    }
+    let ok = checked.iter().filter(|c| matches!(c.outcome, Outcome::Restores)).count();
+    if !checked.is_empty() && ok == checked.len() {
+        println!("{ok} repeatable file(s) apply over the newest schema, again over themselves, and after a rollback.");
     }
 }
 

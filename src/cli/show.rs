@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use super::*;
 use crate::migration::check;
+use crate::migration::repeatable;
 use crate::migration::status::State;
 
 /// How many of the newest applied migrations a terminal is shown when the list is long.
@@ -98,6 +99,20 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
         );
     }
     print!("{table}");
+    if !report.repeatables.is_empty() {
+        println!("{:<38} {:<20}  REPEATABLE", "STATE", "APPLIED AT (UTC)");
+        for r in &report.repeatables {
+            let state = match r.state {
+                repeatable::State::Applied => "applied",
+                repeatable::State::Pending => "pending",
+                repeatable::State::Changed => "changed (the next up applies it again)",
+                repeatable::State::Failed => "failed (the next up tries again)",
+                repeatable::State::Unknown => "unknown",
+            };
+            let at = r.applied_at.map(|t| t.format_with_items(when.iter()).to_string()).unwrap_or_default();
+            println!("{state:<38} {at:<20}  {}", r.file);
+        }
+    }
     let current = summary.current.map(|c| format!(" · current {c}")).unwrap_or_default();
     let mut line = format!("{} applied, {} pending{current}", summary.applied, summary.pending);
     match report.findings.iter().filter(|f| !f.kind.is_hint()).count() {
@@ -122,12 +137,12 @@ pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
     }
     println!("{label} · {}", s.ws.target.dialect().name());
     println!(
-        "{:<19} {:<8} {:<7} {:<16} {:>9}  {:<20} DESCRIPTION",
+        "{:<19} {:<10} {:<7} {:<16} {:>9}  {:<20} DESCRIPTION",
         "WHEN (UTC)", "EVENT", "OUTCOME", "VERSION", "TIME", "WHO"
     );
     for e in &events {
         println!(
-            "{:<19} {:<8} {:<7} {:<16} {:>9}  {:<20} {}",
+            "{:<19} {:<10} {:<7} {:<16} {:>9}  {:<20} {}",
             e.at.format("%Y-%m-%d %H:%M:%S"),
             e.kind.as_str(),
             e.outcome.as_str(),
@@ -136,7 +151,14 @@ pub(super) async fn history(ctx: &Ctx, limit: i64, json: bool) -> Result<()> {
             e.actor,
             e.description.as_deref().unwrap_or_default(),
         );
-        for extra in [&e.detail, &e.error].into_iter().flatten() {
+        // A repeatable file's detail is its checksum: its start tells versions apart.
+        let detail = match e.kind {
+            crate::db::EventKind::Repeatable => {
+                e.detail.as_ref().map(|d| format!("checksum {}…", &d[..d.len().min(12)]))
+            }
+            _ => e.detail.clone(),
+        };
+        for extra in [&detail, &e.error].into_iter().flatten() {
             for l in extra.lines() {
                 println!("    {l}");
             }

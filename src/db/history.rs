@@ -102,6 +102,13 @@ where
         self.rows(rows)
     }
 
+    async fn events_of(&mut self, kind: EventKind) -> Result<Vec<Event>> {
+        let text =
+            sql::select_events(&T::Words::default(), self.tables(), sql::Events::Kind(kind), i64::from(i32::MAX));
+        let rows = sqlx::query_as::<T::Db, Event>(AssertSqlSafe(text)).fetch_all(self.conn()).await;
+        self.rows(rows)
+    }
+
     async fn newest_event(&mut self, kind: EventKind) -> Result<Option<Event>> {
         let text = sql::select_events(&T::Words::default(), self.tables(), sql::Events::Kind(kind), 1);
         let rows = sqlx::query_as::<T::Db, Event>(AssertSqlSafe(text)).fetch_all(self.conn()).await;

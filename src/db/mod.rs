@@ -8,6 +8,7 @@ mod mysql;
 pub mod online;
 mod postgres;
 mod sql;
+pub(crate) use sql::repeatable_event;
 mod sqlite;
 pub mod tables;
 pub mod target;
@@ -60,6 +61,8 @@ pub enum EventKind {
     Baseline,
     /// History rewritten by `squash`: the squashed rows removed, the squashed file's recorded.
     Squash,
+    /// A repeatable file applied (`description` its name, `detail` its checksum in hex).
+    Repeatable,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -85,6 +88,7 @@ impl EventKind {
             EventKind::Import => "import",
             EventKind::Baseline => "baseline",
             EventKind::Squash => "squash",
+            EventKind::Repeatable => "repeatable",
         }
     }
 }
@@ -353,6 +357,15 @@ pub trait Migrate: Send {
     /// Runs a down script and removes the history row, recording a rollback event.
     async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure>;
 
+    /// Runs a repeatable file (in a transaction where the database allows, unless it says
+    /// `-- no-transaction`) and logs it as applied, with its checksum, in the same transaction.
+    async fn apply_repeatable(
+        &mut self,
+        r: &MigrationFile,
+        script: &Script<'_>,
+        actor: &str,
+    ) -> Result<Duration, Failure>;
+
     /// What stops the statement this connection is running, from elsewhere (a second Ctrl-C, a
     /// window closing): asked for once before a run.
     async fn interrupter(&mut self) -> Result<Box<dyn Interrupt>>;
@@ -385,6 +398,9 @@ pub trait History: Send {
 
     /// Newest first (of one version, when given); empty when `_godwit_log` does not exist yet.
     async fn events(&mut self, version: Option<i64>, limit: i64) -> Result<Vec<Event>>;
+
+    /// Every event of `kind`, newest first; empty when there is none (or no `_godwit_log` yet).
+    async fn events_of(&mut self, kind: EventKind) -> Result<Vec<Event>>;
 
     /// The newest event of `kind`; `None` when there is none (or no `_godwit_log` yet).
     async fn newest_event(&mut self, kind: EventKind) -> Result<Option<Event>>;
@@ -907,10 +923,7 @@ pub(crate) fn migration_error(
     if connection_lost(e) {
         return Error::new(
             Problem::ConnectionLost,
-            format!(
-                "the connection to the database was lost during migration {} ({}) in {name}: {detail}",
-                m.version, m.description
-            ),
+            format!("the connection to the database was lost during {} in {name}: {detail}", m.what()),
         );
     }
     // Lock not available, deadlock (PostgreSQL; MySQL/MariaDB): it waited and gave up, the
@@ -923,8 +936,11 @@ pub(crate) fn migration_error(
         Some("57014") if detail.contains("statement timeout") => Problem::StatementTimeout { version: m.version },
         _ => Problem::MigrationFailed { version: m.version },
     };
-    let mut err =
-        Error::new(problem, format!("migration {} ({}) failed in {name}{at}: {detail}", m.version, m.description));
+    let message = match m.repeatable {
+        true => format!("{} failed{at}: {detail}", m.what()),
+        false => format!("{} failed in {name}{at}: {detail}", m.what()),
+    };
+    let mut err = Error::new(problem, message);
     err.location = location;
     err
 }

@@ -247,10 +247,20 @@ impl MySql {
         let _ = self.batch("ROLLBACK".into()).await;
         let failed_stmt = done.checked_sub(before.len()).filter(|k| *k < offsets.len());
         let mut error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
-        let q = self.tables.fill("SELECT success FROM {history} WHERE version = ?", Dialect::MySql);
-        let row: Option<bool> =
-            sqlx::query_scalar(AssertSqlSafe(q)).bind(m.version).fetch_optional(&mut self.conn).await.unwrap_or(None);
-        let marked = row == Some(false);
+        let marked = match m.repeatable {
+            // No history row says how far it got: the statements before the failing one that can
+            // change anything did (DDL commits itself).
+            true => failed_stmt.is_some_and(|k| !script.statements[..k].iter().all(|s| changes_nothing(s.sql))),
+            false => {
+                let q = self.tables.fill("SELECT success FROM {history} WHERE version = ?", Dialect::MySql);
+                let row: Option<bool> = sqlx::query_scalar(AssertSqlSafe(q))
+                    .bind(m.version)
+                    .fetch_optional(&mut self.conn)
+                    .await
+                    .unwrap_or(None);
+                row == Some(false)
+            }
+        };
         if marked && failed_stmt.is_some_and(|k| script.statements[..k].iter().all(|s| changes_nothing(s.sql))) {
             // The first statement that could change anything failed: only the marker was committed
             // (by that statement's implicit commit). Take it back so the database reads as before.
@@ -297,10 +307,7 @@ impl MySql {
                     Ok(()) => None,
                     Err(f) => {
                         let (mut error, changed) = self.clear_after_tool(f).await;
-                        error.message = format!(
-                            "migration {} ({}) failed in {name} (line {}): {}",
-                            m.version, m.description, st.line, error.message
-                        );
+                        error.message = format!("{} failed in {name} (line {}): {}", m.what(), st.line, error.message);
                         error.location = Some(crate::error::Location { file: name.clone(), line: st.line, column: 1 });
                         Some((error, changed))
                     }
@@ -322,7 +329,7 @@ impl MySql {
         }
         let elapsed = start.elapsed();
         self.batch(after.join(";\n")).await.map_err(|e| Failure {
-            error: Error::failed(format!("migration {} ran, but recording it failed: {e}", m.version)),
+            error: Error::failed(format!("{} ran, but recording it failed: {e}", m.what())),
             dirty: true,
         })?;
         Ok(elapsed)
@@ -580,6 +587,18 @@ impl Migrate for MySql {
         let mark = sql::set_success(&My, &tb, m.version, false, None);
         let unmark = sql::set_success(&My, &tb, m.version, true, None);
         self.run(m, down, mark, unmark, &after).await
+    }
+
+    async fn apply_repeatable(
+        &mut self,
+        r: &MigrationFile,
+        script: &Script<'_>,
+        actor: &str,
+    ) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
+        let ev = sql::repeatable_event(r, super::Outcome::Ok, None);
+        // No history row marks it: nothing to put in first or take back.
+        self.run(r, script, "DO 0".into(), "DO 0".into(), &[sql::insert_log(&My, &tb, &ev, actor, ELAPSED)]).await
     }
 
     async fn reconnect(&mut self) -> Result<()> {

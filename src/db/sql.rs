@@ -124,6 +124,19 @@ pub(crate) fn ok_event(kind: EventKind, m: &MigrationFile) -> NewEvent {
     }
 }
 
+/// A repeatable file's event: its name, and its checksum (what a later run compares).
+pub(crate) fn repeatable_event(r: &MigrationFile, outcome: Outcome, error: Option<String>) -> NewEvent {
+    NewEvent {
+        kind: EventKind::Repeatable,
+        version: None,
+        description: r.file_name(),
+        duration: None,
+        outcome,
+        error,
+        detail: Some(hex::encode(&r.checksum)),
+    }
+}
+
 /// The execution time the history row holds, so the log says the same.
 pub(crate) fn recorded_time(s: &impl Syntax, t: &Tables, version: i64) -> String {
     format!("(SELECT execution_time FROM {} WHERE version = {version})", t.history.sql(s.dialect()))

@@ -207,9 +207,8 @@ impl Sqlite {
         let e = Error::new(
             Problem::LockWait { version: m.version },
             format!(
-                "migration {} ({}) could not get the write lock on {}: nothing of it ran.\nThe lock is {who}.",
-                m.version,
-                m.description,
+                "{} could not get the write lock on {}: nothing of it ran.\nThe lock is {who}.",
+                m.what(),
                 self.path.display()
             ),
         );
@@ -256,7 +255,7 @@ impl Sqlite {
         let elapsed = start.elapsed();
         if let Err((e, failed)) = result {
             let error = match self.out_of_space(&e) {
-                Some(full) => full.context(format!("migration {} ({}) could not be written", m.version, m.description)),
+                Some(full) => full.context(format!("{} could not be written", m.what())),
                 None if waited(&e) && (in_tx || failed == 0) => self.lock_wait(m),
                 None => migration_error(m, file, sql_text, &e, stmts.get(failed).map(|s| s.offset)),
             };
@@ -404,6 +403,21 @@ impl Migrate for Sqlite {
                 sql::delete_history(&Lite, &tb, m.version),
                 sql::insert_log(&Lite, &tb, &ev, actor, &sql::ns(d).to_string()),
             ]
+        })
+        .await
+    }
+
+    async fn apply_repeatable(
+        &mut self,
+        r: &MigrationFile,
+        script: &Script<'_>,
+        actor: &str,
+    ) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
+        let ev = sql::repeatable_event(r, super::Outcome::Ok, None);
+        // No history row marks it: nothing to put in first or take back.
+        self.run(r, script, "SELECT 1".into(), "SELECT 1".into(), |d| {
+            vec![sql::insert_log(&Lite, &tb, &ev, actor, &sql::ns(d).to_string())]
         })
         .await
     }

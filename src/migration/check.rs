@@ -46,6 +46,8 @@ pub enum FindingKind {
     /// A file marked `-- godwit:placeholders` was applied by a tool that does not fill them (no
     /// apply of it is in Godwit's log): its `${name}` went to the database as written.
     NotFilled,
+    /// A repeatable file failed on its last run (the next `up` runs it again).
+    RepeatableFailed,
 }
 
 impl FindingKind {
@@ -117,10 +119,28 @@ pub fn recorded(
     });
     let views = recorded.broken_views.iter().map(broken_view);
     let unfilled = not_filled(source, recorded, rows);
+    let repeatables = crate::migration::repeatable::rows(source, recorded.repeatables.as_ref());
+    let failed = repeatables.into_iter().filter(|r| r.state == crate::migration::repeatable::State::Failed).map(|r| {
+        // Its error's first line names it and says why.
+        let said = r.error.as_deref().and_then(|e| e.lines().next());
+        Finding {
+            kind: FindingKind::RepeatableFailed,
+            hint: FindingKind::RepeatableFailed.is_hint(),
+            version: None,
+            files: vec![r.file.clone()],
+            message: match said {
+                Some(line) => format!("{line} (its last run)"),
+                None => format!("repeatable {} failed on its last run (`history` says why)", r.file),
+            },
+            fix: "fix it; the next up runs it again".into(),
+            remedies: vec![Remedy::FixAndApply { file: r.file, kept: 0 }],
+        }
+    });
     partly
         .chain(running)
         .chain(views)
         .chain(unfilled)
+        .chain(failed)
         .chain(all(source, Some(dialect), &recorded.applied, rows, elsewhere))
         .collect()
 }

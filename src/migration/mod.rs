@@ -6,6 +6,7 @@ pub mod new;
 pub mod placeholders;
 pub mod plan;
 pub mod rebase;
+pub mod repeatable;
 pub mod runner;
 pub mod source;
 pub mod squash;

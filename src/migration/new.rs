@@ -84,6 +84,28 @@ pub fn slug(name: &str) -> Result<String> {
     Ok(s)
 }
 
+/// Writes a new repeatable file, `<name>.sql` in `dir` (made when missing), with `sql` under a
+/// comment that says how it runs. Refuses a name another file has.
+pub fn create_repeatable(dir: &Path, name: &str, sql: &str) -> Result<PathBuf> {
+    let slug = slug(name)?;
+    fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, &e))?;
+    let path = dir.join(format!("{slug}.sql"));
+    let text = format!(
+        "-- {name}\n--\n-- Repeatable: applied after the versioned migrations whenever this file changes, and\n\
+         -- rebuilt after a rollback. Write it so that it can run again over itself\n\
+         -- (CREATE OR REPLACE VIEW ..., or DROP ... IF EXISTS, then CREATE).\n\n{}",
+        sql.trim_start()
+    );
+    let mut f = OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => {
+            Error::input(format!("{} exists already: edit it, or give the new file another name.", path.display()))
+        }
+        _ => Error::io("cannot create", &path, &e),
+    })?;
+    f.write_all(text.as_bytes()).map_err(|e| Error::io("cannot write", &path, &e))?;
+    Ok(path)
+}
+
 /// Writes the files and returns their paths. Holds a lock on the folder while it picks the version,
 /// so two `new` at the same second get different versions.
 pub fn create(dir: &Path, spec: &NewMigration, now: DateTime<Utc>) -> Result<Vec<PathBuf>> {

@@ -190,6 +190,7 @@ mod tests {
             down_path: (kind == Kind::Reversible).then(|| PathBuf::from(format!("/x/{v}_m{v}.down.sql"))),
             has_down: kind == Kind::Reversible,
             header: Header::default(),
+            repeatable: false,
         }
     }
 
@@ -205,7 +206,7 @@ mod tests {
     }
 
     fn source(files: Vec<MigrationFile>) -> Source {
-        Source { dir: "/x".into(), migrations: files, problems: vec![], clashes: vec![] }
+        Source { dir: "/x".into(), migrations: files, ..Default::default() }
     }
 
     fn versions(ms: &[&MigrationFile]) -> Vec<i64> {

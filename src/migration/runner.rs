@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Problem, Result};
 use crate::event::{Direction, RunEvent};
 use crate::migration::placeholders::{self, Values};
 use crate::migration::plan::{self, DownTarget};
+use crate::migration::repeatable;
 use crate::migration::source::{MigrationFile, Source};
 
 /// Asks a run to stop: `cancel` before its next migration, `abort` now, by stopping the running
@@ -91,6 +92,10 @@ pub struct Step {
     pub file: String,
     pub sql: String,
     pub no_transaction: bool,
+    /// A repeatable file (`version` is its negative place), applied whenever it changed, or rebuilt
+    /// after a rollback.
+    #[serde(default)]
+    pub repeatable: bool,
     /// SHA-256 of `sql`: what a run given this step as seen (`Seen`) checks.
     pub checksum: String,
     /// The file the SQL was read from (a database's own down, where the project keeps one).
@@ -104,6 +109,14 @@ pub struct Step {
 }
 
 impl Step {
+    /// The step in words: `3 (3_add.up.sql)`, or `repeatable views.sql`.
+    pub fn label(&self) -> String {
+        match self.repeatable {
+            true => format!("repeatable {}", self.file),
+            false => format!("{} ({})", self.version, self.file),
+        }
+    }
+
     /// The SQL sent.
     pub fn sent(&self) -> &str {
         self.hidden.as_ref().map_or(&self.sql, |h| h.sent())
@@ -141,14 +154,12 @@ fn plan_changes(seen: &[Seen], now: &[Step]) -> Vec<String> {
                 "{} is no longer in the plan (applied or rolled back by another run meanwhile, or its file is gone)",
                 s.version
             )),
-            Some(n) if n.checksum != s.checksum => {
-                out.push(format!("{} ({}) was edited after the preview", n.version, n.file))
-            }
+            Some(n) if n.checksum != s.checksum => out.push(format!("{} was edited after the preview", n.label())),
             Some(_) => {}
         }
     }
     for n in now.iter().filter(|n| !seen.iter().any(|s| s.version == n.version)) {
-        out.push(format!("{} ({}) would run too: it was not in the preview", n.version, n.file));
+        out.push(format!("{} would run too: it was not in the preview", n.label()));
     }
     if out.is_empty() && !seen.iter().map(|s| s.version).eq(now.iter().map(|n| n.version)) {
         out.push("the same migrations would run in another order".into());
@@ -162,6 +173,8 @@ pub struct Done {
     pub version: i64,
     pub description: String,
     pub duration_ns: i64,
+    #[serde(default)]
+    pub repeatable: bool,
 }
 
 /// What a run did: the plan, what completed, and the failure that stopped it, if any
@@ -229,7 +242,9 @@ fn steps(
     let mut out = Vec::with_capacity(plan.len());
     let mut unset = Vec::new();
     for m in plan {
+        // A repeatable file is its own text, in a rollback too (it is rebuilt).
         let (file, written, path) = match direction {
+            _ if m.repeatable => (m.file_name(), m.sql.clone(), m.path.clone()),
             Direction::Up => (m.file_name(), m.sql.clone(), m.path.clone()),
             Direction::Down => match m.down_path_for(dialect) {
                 Some(path) => (m.down_name(&path), m.read_down(&path)?, path),
@@ -259,6 +274,7 @@ fn steps(
             file,
             sql,
             no_transaction,
+            repeatable: m.repeatable,
             checksum,
             path,
             hidden,
@@ -401,6 +417,11 @@ async fn locked_work(
             });
         }
     };
+    let records = recorded_repeatables(db, !source.repeatables.is_empty()).await?;
+    let plan = match work {
+        Work::Redo => plan,
+        _ => with_repeatables(work, plan, source, &records),
+    };
     let planned = steps(&plan, direction, Some(db.dialect()), &opts.placeholders)?;
     if let Some(seen) = &opts.expect {
         expect_plan(seen, &planned)?;
@@ -420,6 +441,8 @@ async fn locked_work(
             if down.failure.is_some() || down.cancelled {
                 return Ok((down, None));
             }
+            // The repeatable files are rebuilt once, after the migration is applied again.
+            let plan: Vec<&MigrationFile> = plan.into_iter().chain(&source.repeatables).collect();
             let ups = steps(&plan, Direction::Up, Some(db.dialect()), &opts.placeholders)?;
             let mut up = run(db, Direction::Up, &plan, ups, opts, &mut (), on_event).await?;
             if let Some(e) = up.failure.as_mut() {
@@ -429,6 +452,40 @@ async fn locked_work(
             Ok((down, Some(up)))
         }
     }
+}
+
+/// What the log says of the repeatable files (nothing asked when there are `any` none).
+pub async fn recorded_repeatables(
+    db: &mut dyn Database,
+    any: bool,
+) -> Result<std::collections::BTreeMap<String, repeatable::Record>> {
+    if !any {
+        return Ok(Default::default());
+    }
+    Ok(repeatable::records(&db.events_of(EventKind::Repeatable).await?))
+}
+
+/// A plan with the repeatable files that go after it: on an `up` that reaches the newest migration,
+/// those due (new, changed, or failed last); after a rollback that rolled something back, all of
+/// them, rebuilt over what it left. An `up` that stops short of the newest leaves them: they are
+/// written for the newest schema.
+pub fn with_repeatables<'a>(
+    work: Work,
+    mut plan: Vec<&'a MigrationFile>,
+    source: &'a Source,
+    records: &std::collections::BTreeMap<String, repeatable::Record>,
+) -> Vec<&'a MigrationFile> {
+    match work {
+        Work::Up(to) => {
+            let newest = source.migrations.last().map(|m| m.version);
+            if to.is_none() || to >= newest {
+                plan.extend(repeatable::due_files(source, records));
+            }
+        }
+        Work::Down(_) | Work::Redo if !plan.is_empty() => plan.extend(&source.repeatables),
+        _ => {}
+    }
+    plan
 }
 
 /// Refuses a run whose steps are not the ones a person saw.
@@ -448,15 +505,18 @@ pub fn expect_plan(seen: &[Seen], planned: &[Step]) -> Result<()> {
 }
 
 /// What `up` would run, with its SQL, given the history; runs nothing.
+#[allow(clippy::too_many_arguments)]
 pub fn preview_up(
     source: &Source,
     applied: &[db::Applied],
+    records: &std::collections::BTreeMap<String, repeatable::Record>,
     to: Option<i64>,
     allow_out_of_order: bool,
     dialect: Option<db::Dialect>,
     values: &Values,
 ) -> Result<RunReport> {
     let plan = plan::plan_up(source, applied, to, allow_out_of_order)?;
+    let plan = with_repeatables(Work::Up(to), plan, source, records);
     let planned = steps(&plan, Direction::Up, dialect, values)?;
     Ok(preview(Direction::Up, planned))
 }
@@ -469,7 +529,9 @@ pub fn preview_down(
     dialect: db::Dialect,
     values: &Values,
 ) -> Result<RunReport> {
-    let planned = steps(&plan::plan_down(source, applied, target)?, Direction::Down, Some(dialect), values)?;
+    let plan =
+        with_repeatables(Work::Down(target), plan::plan_down(source, applied, target)?, source, &Default::default());
+    let planned = steps(&plan, Direction::Down, Some(dialect), values)?;
     Ok(preview(Direction::Down, planned))
 }
 
@@ -550,7 +612,7 @@ async fn run(
     // A down with no statement changes nothing but the history: say so before it runs.
     let mut warnings = Vec::new();
     if direction == Direction::Down {
-        for (m, s) in plan.iter().zip(&scripts).filter(|(_, s)| s.statements.is_empty()) {
+        for (m, s) in plan.iter().zip(&scripts).filter(|(m, s)| s.statements.is_empty() && !m.repeatable) {
             let file = crate::migration::source::file_name(s.file);
             warnings.push(crate::event::Warning {
                 kind: crate::event::WarningKind::EmptyDown,
@@ -575,6 +637,7 @@ async fn run(
             total,
             version: m.version,
             description: m.description.clone(),
+            repeatable: m.repeatable,
         });
         let script = &scripts[index];
         let empty = script.statements.is_empty();
@@ -582,6 +645,12 @@ async fn run(
         let result = loop {
             let work = async {
                 match (direction, empty) {
+                    _ if m.repeatable && empty => db
+                        .log(&db::repeatable_event(m, Outcome::Ok, None), &actor)
+                        .await
+                        .map(|_| Duration::ZERO)
+                        .map_err(|error| db::Failure { error, dirty: false }),
+                    _ if m.repeatable => db.apply_repeatable(m, script, &actor).await,
                     // An empty or comment-only up file is recorded without being sent (MySQL refuses
                     // an empty query).
                     (Direction::Up, true) => db
@@ -639,14 +708,41 @@ async fn run(
         };
         match result {
             Ok(d) => {
-                let duration_ns = recorded_ns(db, m.version).await.unwrap_or_else(|| crate::db::ns(d));
+                let recorded = match m.repeatable {
+                    true => None,
+                    false => recorded_ns(db, m.version).await,
+                };
+                let duration_ns = recorded.unwrap_or_else(|| crate::db::ns(d));
                 on_event(&RunEvent::MigrationFinished {
                     direction,
                     version: m.version,
                     description: m.description.clone(),
                     duration_ns,
+                    repeatable: m.repeatable,
                 });
-                done.push(Done { version: m.version, description: m.description.clone(), duration_ns });
+                let repeatable = m.repeatable;
+                done.push(Done { version: m.version, description: m.description.clone(), duration_ns, repeatable });
+            }
+            // Whether it finished is not known, and no history row can say: the next `up` looks at
+            // the log, and applies it again unless it finished.
+            Err(db::Failure { error, .. }) if error.kind() == ErrorKind::Connect && m.repeatable => {
+                let error = Error::new(
+                    Problem::ConnectionLost,
+                    format!(
+                        "{}\nWhether {} finished is not known; the next up applies it again unless it did.",
+                        error.message,
+                        m.what()
+                    ),
+                );
+                on_event(&RunEvent::MigrationFailed {
+                    direction,
+                    version: m.version,
+                    message: error.message.clone(),
+                    location: None,
+                    dirty: false,
+                });
+                failure = Some(error);
+                break;
             }
             Err(db::Failure { error, .. }) if error.kind() == ErrorKind::Connect => {
                 // The connection went away mid-migration: what the database holds now, read over a
@@ -659,8 +755,9 @@ async fn run(
                         version,
                         description: m.description.clone(),
                         duration_ns: 0,
+                        repeatable: false,
                     });
-                    done.push(Done { version, description: m.description.clone(), duration_ns: 0 });
+                    done.push(Done { version, description: m.description.clone(), duration_ns: 0, repeatable: false });
                 }
                 let error = lost_connection(error, version, direction, state, done.len(), total);
                 if state != Lost::Finished {
@@ -683,8 +780,12 @@ async fn run(
                 };
                 // The history keeps the migration's own error, not the run's account around it.
                 let own = error.message.clone();
-                let mut error =
-                    explain_failure(error, m, direction, db.dialect(), dirty.then_some(why), done.len(), total);
+                let mut error = match m.repeatable {
+                    true => explain_repeatable(error, m, dirty.then_some(why), &done),
+                    false => {
+                        explain_failure(error, m, direction, db.dialect(), dirty.then_some(why), done.len(), total)
+                    }
+                };
                 if opts.cancel.is_aborted() {
                     error.problem = Problem::Cancelled;
                     // Its file is not what went wrong.
@@ -703,17 +804,21 @@ async fn run(
                     location: error.location.clone(),
                     dirty,
                 });
-                let event = NewEvent {
-                    kind: match direction {
-                        Direction::Up => EventKind::Apply,
-                        Direction::Down => EventKind::Rollback,
+                let outcome = if dirty { Outcome::Partial } else { Outcome::Failed };
+                let event = match m.repeatable {
+                    true => db::repeatable_event(m, outcome, Some(own)),
+                    false => NewEvent {
+                        kind: match direction {
+                            Direction::Up => EventKind::Apply,
+                            Direction::Down => EventKind::Rollback,
+                        },
+                        version: Some(m.version),
+                        description: m.description.clone(),
+                        duration: None,
+                        outcome,
+                        error: Some(own),
+                        detail: None,
                     },
-                    version: Some(m.version),
-                    description: m.description.clone(),
-                    duration: None,
-                    outcome: if dirty { Outcome::Partial } else { Outcome::Failed },
-                    error: Some(own),
-                    detail: None,
                 };
                 if let Err(e) = db.log(&event, &actor).await {
                     let why = match e.kind() {
@@ -999,6 +1104,34 @@ pub(crate) async fn stoppable<T>(
             return r;
         }
     }
+}
+
+/// A repeatable file's failure in words: what it left, and that the next `up` runs it again. The
+/// migrations of the run before it stay done.
+fn explain_repeatable(mut error: Error, r: &MigrationFile, dirty: Option<&str>, done: &[Done]) -> Error {
+    let state = match dirty {
+        Some(why) => format!(
+            "It was left part way ({why}): the statements before the failing one stay. The next up runs it \
+             whole again, over what they left."
+        ),
+        None => "It changed nothing: what it makes is as it was before it. The next up runs it again.".to_string(),
+    };
+    let migrations = done.iter().filter(|d| !d.repeatable).count();
+    let before = match (migrations, done.len() - migrations) {
+        (0, 0) => String::new(),
+        (m, 0) => format!("\nThe {m} migration(s) before it in this run stay done."),
+        (0, r) => format!("\nThe {r} repeatable file(s) before it in this run stay done."),
+        (m, r) => format!("\nThe {m} migration(s) and {r} repeatable file(s) before it in this run stay done."),
+    };
+    error.message = format!("{}\n{state}{before}", error.message);
+    if error.problem == (Problem::MigrationFailed { version: r.version }) {
+        error.problem = Problem::RepeatableFailed { file: r.file_name() };
+    }
+    if matches!(error.problem, Problem::RepeatableFailed { .. }) {
+        // What stays is said above; the remedy counts the migrations.
+        error = error.with_remedy(crate::error::Remedy::FixAndApply { file: r.file_name(), kept: 0 });
+    }
+    error
 }
 
 fn explain_failure(

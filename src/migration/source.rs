@@ -48,9 +48,20 @@ pub struct MigrationFile {
     /// The down file was there when the folder was read; `check` reports reversible ones without.
     pub has_down: bool,
     pub header: Header,
+    /// A repeatable file (the repeatable folder's): applied again whenever it changes, after the
+    /// versioned ones; its `version` is its place among them, negative (-1 first), never a history row.
+    pub repeatable: bool,
 }
 
 impl MigrationFile {
+    /// What it is, in a message: `migration 3 (add users)` or `repeatable views.sql`.
+    pub fn what(&self) -> String {
+        match self.repeatable {
+            true => format!("repeatable {}", self.file_name()),
+            false => format!("migration {} ({})", self.version, self.description),
+        }
+    }
+
     pub fn file_name(&self) -> String {
         file_name(&self.path)
     }
@@ -230,6 +241,8 @@ pub struct Source {
     /// The up files that share a version (a `DuplicateVersion` problem each), by name, each with
     /// its own down where one has its description: for `rebase` to renumber all but one.
     pub clashes: Vec<Vec<MigrationFile>>,
+    /// The repeatable folder's files, in name order (empty without one).
+    pub repeatables: Vec<MigrationFile>,
 }
 
 /// How a migration's checksum is computed: SHA-384 of the file, as sqlx does, leaving out the
@@ -395,7 +408,49 @@ impl Source {
             }
         }
         problems.sort_by_key(|p| format!("{p:?}"));
-        Ok(Source { dir: dir.to_path_buf(), migrations, problems, clashes })
+        Ok(Source { dir: dir.to_path_buf(), migrations, problems, clashes, repeatables: Vec::new() })
+    }
+
+    /// Adds the repeatable files of `dir` (none when it does not exist): every `*.sql` in it, in
+    /// name order, each applied again whenever its checksum changes. Its problems join the folder's.
+    pub fn with_repeatables(mut self, dir: &Path, sums: &Checksums) -> Result<Source> {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(self),
+            Err(e) => return Err(Error::io("cannot read", dir, &e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let lower = name.to_ascii_lowercase();
+            if !lower.ends_with(".sql") || !entry.path().is_file() {
+                continue;
+            }
+            if !name.ends_with(".sql") {
+                let rename = format!("{}.sql", &name[..name.len() - 4]);
+                self.problems.push(SourceProblem::BadCase { file: format!("{}/{name}", folder_name(dir)), rename });
+                continue;
+            }
+            names.push(name);
+        }
+        names.sort();
+        for (i, name) in names.into_iter().enumerate() {
+            let path = dir.join(&name);
+            match read_up(-(i as i64) - 1, Kind::Simple, &path, &name, sums) {
+                Ok(mut m) => {
+                    m.repeatable = true;
+                    m.description = name.clone();
+                    self.repeatables.push(m);
+                }
+                Err(p) => self.problems.push(p),
+            }
+        }
+        Ok(self)
+    }
+
+    /// The repeatable file of that name.
+    pub fn repeatable(&self, name: &str) -> Option<&MigrationFile> {
+        self.repeatables.iter().find(|r| r.file_name() == name)
     }
 
     /// Refuses to go on while the folder has problems, naming every one.
@@ -455,6 +510,7 @@ fn read_up(
         header: parse_header(&sql),
         down_path: (kind == Kind::Reversible).then(|| path.with_file_name(format!("{version}_{stem}.down.sql"))),
         has_down: false,
+        repeatable: false,
         path: path.to_path_buf(),
         sql,
     })
@@ -475,6 +531,16 @@ fn without_bom(mut text: String) -> (String, bool) {
         }
         None => (text, false),
     }
+}
+
+/// Where a project keeps its repeatable migrations unless it says: `repeatable` beside the
+/// migrations folder (outside it: sqlx-cli reads that folder).
+pub fn repeatable_beside(migrations: &Path) -> PathBuf {
+    migrations.parent().unwrap_or(Path::new("")).join("repeatable")
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 pub fn file_name(path: &Path) -> String {

@@ -149,6 +149,8 @@ pub struct StatusReport {
     pub problems: Vec<String>,
     /// What `check` reports, the same findings: a count shown here is the count shown there.
     pub findings: Vec<crate::migration::check::Finding>,
+    /// The repeatable files, in name order, each with its state.
+    pub repeatables: Vec<crate::migration::repeatable::Row>,
     /// Whether the database was read; `false`: the files only, every one's state unknown.
     pub database_read: bool,
     /// The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
@@ -173,6 +175,8 @@ pub struct Recorded {
     pub in_progress: Vec<i64>,
     /// Views that no longer read (a migration dropped what they use).
     pub broken_views: Vec<crate::db::BrokenView>,
+    /// What the log says of the repeatable files (`None`: it could not be read).
+    pub repeatables: Option<std::collections::BTreeMap<String, crate::migration::repeatable::Record>>,
 }
 
 impl Recorded {
@@ -206,6 +210,13 @@ impl Recorded {
             tracing::warn!("cannot tell whether every view still reads: {}", e.message);
             Vec::new()
         });
+        let repeatables = match db.events_of(crate::db::EventKind::Repeatable).await {
+            Ok(events) => Some(crate::migration::repeatable::records(&events)),
+            Err(e) => {
+                tracing::warn!("cannot read which repeatable files were applied: {}", e.message);
+                None
+            }
+        };
         Ok(Recorded {
             applied,
             appliers,
@@ -215,6 +226,7 @@ impl Recorded {
             running,
             in_progress,
             broken_views,
+            repeatables,
         })
     }
 }
@@ -245,6 +257,7 @@ pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Record
         migrations,
         problems: source.problems.iter().map(|p| p.message()).collect(),
         findings,
+        repeatables: crate::migration::repeatable::rows(source, recorded.repeatables.as_ref()),
     }
 }
 
@@ -256,6 +269,7 @@ pub fn unread(ws: &crate::project::Workspace, source: &Source) -> StatusReport {
         r.state = State::Unknown;
     }
     report.summary = summary(&report.migrations);
+    report.repeatables = crate::migration::repeatable::rows(source, None);
     report.database_read = false;
     report.rollback_to = None;
     report

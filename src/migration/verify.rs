@@ -38,6 +38,8 @@ pub enum Step {
     Up,
     Down,
     UpAgain,
+    /// A repeatable file rebuilt after a rollback, or after the migration is applied again.
+    Rebuild,
 }
 
 /// A table whose row count a migration's up and down did not bring back.
@@ -75,6 +77,11 @@ impl Checked {
 #[ts(export)]
 pub struct VerifyReport {
     pub checked: Vec<Checked>,
+    /// The repeatable files, proven over the newest schema once every migration is (`Restores`:
+    /// each applies, applies again leaving the schema as it was, and is rebuilt after the newest
+    /// migration is rolled back and applied again). A migration's down that fails with them in
+    /// place is here too, under its own version.
+    pub repeatables: Vec<Checked>,
     /// Stopped by a person before every migration was verified.
     pub cancelled: bool,
 }
@@ -118,13 +125,16 @@ pub async fn verify(
             },
             false => check_one(db, m, &actor, &stop, seeded).await?,
         };
-        let (outcome, stop) = outcome;
+        let (outcome, stopped) = outcome;
         let checked = Checked { version: m.version, file: m.file_name(), outcome };
         on(i, total, &checked);
         report.checked.push(checked);
-        if stop {
-            break;
+        if stopped {
+            return Ok(report);
         }
+    }
+    if !report.cancelled && !source.repeatables.is_empty() {
+        report.repeatables = check_repeatables(db, source, &actor, &stop).await?;
     }
     Ok(report)
 }
@@ -219,6 +229,106 @@ async fn check_one(
         (false, again) => (Outcome::Leaves { changes, rows }, again.is_err()),
         (true, Err(e)) => (fails(Step::UpAgain, e), true),
     })
+}
+
+/// The repeatable files over the newest schema: each applied, all applied again (the schema must
+/// not change), then the newest reversible migration rolled back with them in place, each rebuilt,
+/// the migration applied again and each rebuilt: the schema must be as it was.
+async fn check_repeatables(
+    db: &mut dyn Database,
+    source: &Source,
+    actor: &str,
+    stop: &Stop<'_>,
+) -> Result<Vec<Checked>> {
+    let mut out: Vec<Checked> = Vec::new();
+    let entry = |r: &MigrationFile, outcome| Checked { version: r.version, file: r.file_name(), outcome };
+    // Applies each; the first that fails is said, under `step`.
+    async fn apply_all(
+        db: &mut dyn Database,
+        source: &Source,
+        actor: &str,
+        stop: &Stop<'_>,
+    ) -> Result<Option<(usize, Error)>> {
+        for (i, r) in source.repeatables.iter().enumerate() {
+            if let Err(e) = repeatable(db, r, actor, stop).await {
+                return Ok(Some((i, e)));
+            }
+        }
+        Ok(None)
+    }
+    let failed = |out: &mut Vec<Checked>, i: usize, step: Step, e: Error| {
+        let r = &source.repeatables[i];
+        out.push(entry(r, fails(step, e)));
+    };
+    if let Some((i, e)) = apply_all(db, source, actor, stop).await? {
+        failed(&mut out, i, Step::Up, e);
+        return Ok(out);
+    }
+    let first = db.inspect().await?;
+    if let Some((i, e)) = apply_all(db, source, actor, stop).await? {
+        failed(&mut out, i, Step::UpAgain, e);
+        return Ok(out);
+    }
+    let changes = schema::diff(&first, &db.inspect().await?);
+    if !changes.is_empty() {
+        // Applied again over themselves, they made something else: said of them all.
+        for r in &source.repeatables {
+            out.push(entry(r, Outcome::Leaves { changes: changes.clone(), rows: Vec::new() }));
+        }
+        return Ok(out);
+    }
+    if let Some(m) = source.migrations.iter().rev().find(|m| m.kind == Kind::Reversible && m.has_down) {
+        let down = runner::step(m, Direction::Down, Some(db.dialect()), stop.values)?;
+        let script = db::Script::new(&down.path, down.sent(), db.dialect())?;
+        if let Err(f) =
+            runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel, stop.stall()).await
+        {
+            let mut e = f.error;
+            e.message = format!("with the repeatable files in place: {}", down.scrub(e.message));
+            out.push(Checked { version: m.version, file: m.file_name(), outcome: fails(Step::Down, e) });
+            return Ok(out);
+        }
+        for step in [Step::Rebuild, Step::Up, Step::Rebuild] {
+            let failure = match step {
+                Step::Up => up(db, m, actor, stop).await.err().map(|e| (None, e)),
+                _ => apply_all(db, source, actor, stop).await?.map(|(i, e)| (Some(i), e)),
+            };
+            match failure {
+                Some((Some(i), e)) => {
+                    failed(&mut out, i, Step::Rebuild, e);
+                    return Ok(out);
+                }
+                Some((None, e)) => {
+                    out.push(Checked { version: m.version, file: m.file_name(), outcome: fails(Step::UpAgain, e) });
+                    return Ok(out);
+                }
+                None => {}
+            }
+        }
+        let changes = schema::diff(&first, &db.inspect().await?);
+        if !changes.is_empty() {
+            for r in &source.repeatables {
+                out.push(entry(r, Outcome::Leaves { changes: changes.clone(), rows: Vec::new() }));
+            }
+            return Ok(out);
+        }
+    }
+    out.extend(source.repeatables.iter().map(|r| entry(r, Outcome::Restores)));
+    Ok(out)
+}
+
+/// Applies a repeatable file, as a run does.
+async fn repeatable(db: &mut dyn Database, r: &MigrationFile, actor: &str, stop: &Stop<'_>) -> Result<()> {
+    let step = runner::step(r, Direction::Up, Some(db.dialect()), stop.values)?;
+    let script = db::Script::new(&r.path, step.sent(), db.dialect())?;
+    runner::stoppable(db.apply_repeatable(r, &script, actor), stop.interrupter, stop.cancel, stop.stall())
+        .await
+        .map(|_| ())
+        .map_err(|f| {
+            let mut e = f.error;
+            e.message = step.scrub(e.message);
+            e
+        })
 }
 
 /// Runs the seed file's statements, outside the migrations' history.

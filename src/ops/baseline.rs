@@ -21,9 +21,7 @@ pub async fn baseline(
     // No folder yet is a project with no migrations yet.
     let source = match s.ws.migrations.exists() {
         true => s.source()?,
-        false => {
-            Source { dir: s.ws.migrations.clone(), migrations: Vec::new(), problems: Vec::new(), clashes: Vec::new() }
-        }
+        false => Source { dir: s.ws.migrations.clone(), ..Default::default() },
     };
     let label = s.ws.confirm_name();
     let mut db = s.read().await?.ok_or_else(|| {

@@ -170,8 +170,9 @@ fn unknown_skips<T>(envs: &[(String, T)], skip: &[String]) -> Result<()> {
 /// `check` reads it, with the other environments).
 pub async fn status(s: &Session, others: impl FnOnce() -> Result<Envs>) -> Result<StatusReport> {
     // The files are read on other threads while the database answers: the two waits overlap.
-    let (dir, sums) = (s.ws.migrations.clone(), s.ws.checksums.clone());
-    let files = tokio::task::spawn_blocking(move || Source::load_with(&dir, &sums));
+    let (dir, repeatable, sums) = (s.ws.migrations.clone(), s.ws.repeatable.clone(), s.ws.checksums.clone());
+    let files =
+        tokio::task::spawn_blocking(move || Source::load_with(&dir, &sums)?.with_repeatables(&repeatable, &sums));
     let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await;
     let source = files.await.expect("migrations reader")?;
     let recorded = recorded?;
@@ -487,14 +488,17 @@ pub fn lint_config(project: Option<&crate::project::Project>) -> Result<lint::Li
 /// From `from` on only, when given: the tables older files create count as existing.
 pub fn lint_all(
     dir: &Path,
+    repeatable: &Path,
     root: &Path,
     from: Option<i64>,
     dialect: Dialect,
     config: &lint::LintConfig,
 ) -> Result<lint::LintReport> {
-    let source = Source::load(dir)?;
-    let (all, before): (Vec<&MigrationFile>, Vec<&MigrationFile>) =
+    let source = Source::load(dir)?.with_repeatables(repeatable, &Default::default())?;
+    let (mut all, before): (Vec<&MigrationFile>, Vec<&MigrationFile>) =
         source.migrations.iter().partition(|m| from.is_none_or(|f| m.version >= f));
+    // The repeatable files run after every migration.
+    all.extend(&source.repeatables);
     Ok(lint::lint(&all, &before, root, dialect, config))
 }
 
@@ -538,8 +542,12 @@ pub async fn lint_pending(s: &Session, root: &Path) -> Result<lint::LintReport> 
     let source = s.source()?;
     let applied = s.reading(|db| db.applied()).await?;
     let done: std::collections::HashSet<i64> = applied.iter().filter(|a| a.success).map(|a| a.version).collect();
-    let (applied, pending): (Vec<&MigrationFile>, Vec<&MigrationFile>) =
+    let (applied, mut pending): (Vec<&MigrationFile>, Vec<&MigrationFile>) =
         source.migrations.iter().partition(|m| done.contains(&m.version));
+    // The repeatable files the next run applies (new, changed, or failed last).
+    let any = !source.repeatables.is_empty();
+    let records = s.reading(|db| Box::pin(runner::recorded_repeatables(db, any))).await?;
+    pending.extend(crate::migration::repeatable::due_files(&source, &records));
     Ok(lint::lint(&pending, &applied, root, s.ws.target.dialect(), &s.lint))
 }
 

@@ -15,12 +15,15 @@ pub async fn preview(
     if let Some(e) = db::refused_waits(s.ws.target.dialect(), &s.waits, &s.ws.target.display()) {
         return Err(e);
     }
-    let (applied, unreadable) = s
+    let any = !source.repeatables.is_empty();
+    let (applied, unreadable, records) = s
         .reading(|db| {
             Box::pin(async move {
                 crate::backup::ensure_restored(db).await?;
                 let views = db.broken_views().await.unwrap_or_default();
-                Ok((db.applied().await?, views.into_iter().filter(|v| v.blocks_backup).collect::<Vec<_>>()))
+                let records = runner::recorded_repeatables(db, any).await?;
+                let unreadable = views.into_iter().filter(|v| v.blocks_backup).collect::<Vec<_>>();
+                Ok((db.applied().await?, unreadable, records))
             })
         })
         .await?;
@@ -31,7 +34,8 @@ pub async fn preview(
     };
     let mut report = match work {
         Work::Up(to) => {
-            runner::preview_up(&source, &applied, to, allow_out_of_order, Some(dialect), &s.ws.placeholders)
+            let ws = &s.ws;
+            runner::preview_up(&source, &applied, &records, to, allow_out_of_order, Some(dialect), &ws.placeholders)
         }
         Work::Down(target) => runner::preview_down(&source, &applied, target, dialect, &s.ws.placeholders),
         Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1), dialect, &s.ws.placeholders),
@@ -45,7 +49,7 @@ pub async fn preview(
     }
     // What a run applies is linted: an up's pending ones, a redo's one applied again.
     if up || matches!(work, Work::Redo) {
-        report.findings = findings_of(s, &source, &versions(&report.planned));
+        report.findings = findings_of(s, &source, &report.planned);
     }
     report.guard = Guard::for_run(&s.ws, &report.findings);
     report.waits = s.waits;
@@ -66,13 +70,17 @@ pub async fn preview(
     Ok(report)
 }
 
+/// The migrations' versions of a plan (not its repeatable files).
 fn versions(planned: &[runner::Step]) -> Vec<i64> {
-    planned.iter().map(|p| p.version).collect()
+    planned.iter().filter(|p| !p.repeatable).map(|p| p.version).collect()
 }
 
-/// What `lint` finds in the ups of the migrations a run would apply (their downs are not part of it).
-fn findings_of(s: &Session, source: &Source, versions: &[i64]) -> Vec<lint::Finding> {
-    let files: Vec<&MigrationFile> = versions.iter().filter_map(|v| source.get(*v)).collect();
+/// What `lint` finds in the ups of the migrations (and the repeatable files) a run would apply
+/// (their downs are not part of it).
+fn findings_of(s: &Session, source: &Source, planned: &[runner::Step]) -> Vec<lint::Finding> {
+    let versions = versions(planned);
+    let repeatables = planned.iter().filter(|p| p.repeatable).filter_map(|p| source.repeatable(&p.file));
+    let files: Vec<&MigrationFile> = versions.iter().filter_map(|v| source.get(*v)).chain(repeatables).collect();
     let names: Vec<String> = files.iter().map(|m| m.file_name()).collect();
     // What ran before them: the views they may break.
     let newest = versions.iter().max().copied().unwrap_or_default();
@@ -81,7 +89,7 @@ fn findings_of(s: &Session, source: &Source, versions: &[i64]) -> Vec<lint::Find
     lint::lint(&files, &before, &s.ws.migrations, s.ws.target.dialect(), &s.lint)
         .findings
         .into_iter()
-        .filter(|f| names.contains(&f.file))
+        .filter(|f| std::path::Path::new(&f.file).file_name().is_some_and(|n| names.iter().any(|m| m.as_str() == n)))
         .collect()
 }
 
@@ -166,7 +174,9 @@ pub async fn run(
     // Opening a SQLite file that does not exist yet makes it: a saved plan that no longer holds, or
     // a placeholder with no value, is refused first, so the refusal leaves no empty file behind.
     if let (Work::Up(to), true) = (req.work, s.ws.target.is_unborn()) {
-        let planned = runner::preview_up(&source, &[], to, req.allow_out_of_order, Some(dialect), values)?.planned;
+        let none = Default::default();
+        let planned =
+            runner::preview_up(&source, &[], &none, to, req.allow_out_of_order, Some(dialect), values)?.planned;
         if let Some(seen) = &opts.expect {
             runner::expect_plan(seen, &planned)?;
         }
@@ -174,10 +184,12 @@ pub async fn run(
     let mut db = s.open(matches!(req.work, Work::Up(_))).await?;
     let guarded = async {
         let applied = db.applied().await?;
+        let records = runner::recorded_repeatables(db.as_mut(), !source.repeatables.is_empty()).await?;
         // A plan that cannot be made is the run's to report, with its remedies; a placeholder with
         // no value is refused here, before the lock or the history tables are touched.
+        let ooo = req.allow_out_of_order;
         let planned = match req.work {
-            Work::Up(to) => runner::preview_up(&source, &applied, to, req.allow_out_of_order, Some(dialect), values),
+            Work::Up(to) => runner::preview_up(&source, &applied, &records, to, ooo, Some(dialect), values),
             Work::Down(target) => runner::preview_down(&source, &applied, target, dialect, values),
             Work::Redo => runner::preview_down(&source, &applied, DownTarget::Steps(1), dialect, values),
         };
@@ -195,7 +207,7 @@ pub async fn run(
         if !s.ws.protected || matches!(req.work, Work::Down(_)) {
             return Ok(());
         }
-        let applies = versions(&planned.map(|r| r.planned).unwrap_or_default());
+        let applies = planned.map(|r| r.planned).unwrap_or_default();
         Guard::for_run(&s.ws, &findings_of(s, &source, &applies)).enforce(&confirmed)
     };
     if let Err(e) = guarded.await {

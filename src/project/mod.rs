@@ -35,6 +35,9 @@ pub struct Config {
     pub default_env: Option<String>,
     /// The project's migration templates (default `templates`).
     pub templates: Option<String>,
+    /// The repeatable migrations (default `repeatable`, beside the migrations folder): applied again
+    /// whenever they change, after the versioned ones. sqlx-cli never reads them.
+    pub repeatable: Option<String>,
     #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
     pub backups: Option<BackupsConfig>,
@@ -163,6 +166,7 @@ impl Project {
         for (key, rel) in [
             ("migrations", config.migrations.as_deref()),
             ("templates", config.templates.as_deref()),
+            ("repeatable", config.repeatable.as_deref()),
             ("schema_file", config.schema_file.as_deref()),
         ] {
             if let Some(rel) = rel {
@@ -265,6 +269,14 @@ impl Project {
 
     pub fn migrations_dir(&self) -> PathBuf {
         self.root.join(&self.migrations)
+    }
+
+    /// The repeatable migrations' folder: `repeatable`, else `repeatable` beside the migrations.
+    pub fn repeatable_dir(&self) -> PathBuf {
+        match &self.config.repeatable {
+            Some(rel) => self.root.join(rel),
+            None => crate::migration::source::repeatable_beside(&self.migrations_dir()),
+        }
     }
 
     /// Where this project's databases keep their history (sqlx.toml's `[migrate]`).
@@ -370,6 +382,7 @@ impl Project {
             env: Some(name),
             target,
             migrations: self.migrations_dir(),
+            repeatable: self.repeatable_dir(),
             checksums: self.checksums(),
             protected: env.protected,
             waits,

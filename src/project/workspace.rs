@@ -12,6 +12,8 @@ pub struct Workspace {
     pub env: Option<String>,
     pub target: Target,
     pub migrations: PathBuf,
+    /// The repeatable migrations' folder (it need not exist).
+    pub repeatable: PathBuf,
     /// How the migrations' checksums are computed (sqlx.toml's `ignored-chars`).
     pub checksums: Checksums,
     pub protected: bool,
@@ -36,6 +38,7 @@ impl Workspace {
         Workspace {
             env: None,
             target,
+            repeatable: crate::migration::source::repeatable_beside(&migrations),
             migrations,
             checksums,
             protected: false,
@@ -57,7 +60,7 @@ impl Workspace {
 
     /// The migrations folder, read.
     pub fn source(&self) -> Result<Source> {
-        Source::load_with(&self.migrations, &self.checksums)
+        Source::load_with(&self.migrations, &self.checksums)?.with_repeatables(&self.repeatable, &self.checksums)
     }
 
     /// Adds the password, from GODWIT_PASSWORD_<ENV> or else the keyring, just before connecting

@@ -251,7 +251,7 @@ impl Postgres {
         let elapsed = start.elapsed();
         let finish = done(elapsed);
         self.batch(format!("BEGIN;\n{};\nCOMMIT;", finish.join(";\n"))).await.map_err(|e| Failure {
-            error: Error::failed(format!("migration {} ran, but recording it failed: {e}", m.version)),
+            error: Error::failed(format!("{} ran, but recording it failed: {e}", m.what())),
             dirty: true,
         })?;
         Ok(elapsed)
@@ -465,6 +465,22 @@ impl Migrate for Postgres {
         }
         let after = [sql::delete_history(&Pg, &tb, m.version), sql::insert_log(&Pg, &tb, &ev, actor, ELAPSED)];
         self.run_in_tx(m, down.file, down.sql, &after).await
+    }
+
+    async fn apply_repeatable(
+        &mut self,
+        r: &MigrationFile,
+        script: &Script<'_>,
+        actor: &str,
+    ) -> Result<Duration, Failure> {
+        let tb = self.tables.clone();
+        let ev = sql::repeatable_event(r, crate::db::Outcome::Ok, None);
+        if script.no_transaction {
+            // No history row marks it: nothing to put in first or take back.
+            let log = |d: Duration| vec![sql::insert_log(&Pg, &tb, &ev, actor, &sql::ns(d).to_string())];
+            return self.run_each(r, script, "SELECT 1".into(), log, "SELECT 1".into()).await;
+        }
+        self.run_in_tx(r, script.file, script.sql, &[sql::insert_log(&Pg, &tb, &ev, actor, ELAPSED)]).await
     }
 
     async fn reconnect(&mut self) -> Result<()> {

@@ -2,16 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { apply, runnable, start } from './run';
 import type { Step } from './bindings/Step';
 
-const plan: Step[] = [1, 2, 3].map((v) => ({ version: v, description: `m${v}`, file: `${v}_m.up.sql`, sql: '', no_transaction: false, checksum: '' }));
+const plan: Step[] = [1, 2, 3].map((v) => ({ version: v, description: `m${v}`, file: `${v}_m.up.sql`, sql: '', no_transaction: false, repeatable: false, checksum: '' }));
 
 describe('run progress', () => {
   it('follows the events to a cancel between migrations', () => {
     let v = start(plan);
     v = apply(v, { type: 'job', id: 7 });
     v = apply(v, { type: 'run', event: { event: 'started', direction: 'up', total: 3 } });
-    v = apply(v, { type: 'run', event: { event: 'migration_started', direction: 'up', index: 0, total: 3, version: 1, description: 'm1' } });
+    v = apply(v, { type: 'run', event: { event: 'migration_started', direction: 'up', index: 0, total: 3, version: 1, description: 'm1', repeatable: false } });
     expect(v.steps[0].state).toBe('running');
-    v = apply(v, { type: 'run', event: { event: 'migration_finished', direction: 'up', version: 1, description: 'm1', duration_ns: 5_000_000 } });
+    v = apply(v, { type: 'run', event: { event: 'migration_finished', direction: 'up', version: 1, description: 'm1', duration_ns: 5_000_000, repeatable: false } });
     v = apply(v, { type: 'run', event: { event: 'finished', direction: 'up', done: 1, total: 3, cancelled: true } });
     expect(v.job).toBe(7);
     expect(v.steps.map((s) => s.state)).toEqual(['done', 'skipped', 'skipped']);
@@ -25,7 +25,7 @@ describe('run progress', () => {
   });
   it('says who is in the way while a migration waits, and forgets it once it ran', () => {
     let v = start(plan);
-    v = apply(v, { type: 'run', event: { event: 'migration_started', direction: 'up', index: 0, total: 3, version: 1, description: 'm1' } });
+    v = apply(v, { type: 'run', event: { event: 'migration_started', direction: 'up', index: 0, total: 3, version: 1, description: 'm1', repeatable: false } });
     const holder = { session: 'server process 42', user: 'app', program: 'psql', state: 'idle in transaction', query: null, open_secs: 9, sure: true };
     v = apply(v, { type: 'run', event: { event: 'waiting', direction: 'up', version: 1, blockers: [holder], said: 'held by server process 42 (user app, psql)' } });
     expect(v.waiting).toBe('Waiting for a lock held by server process 42 (user app, psql).');
@@ -35,7 +35,7 @@ describe('run progress', () => {
     const message = 'migration 1 (m1) could not get the write lock on dev.db: nothing of it ran.\nThe lock is held, it seems, by process 7 (python3; has the file open).';
     v = apply(v, { type: 'run', event: { event: 'retrying', direction: 'up', version: 1, attempt: 2, retries: 3, waited_ms: 1000, after_ms: 2000, message } });
     expect(v.waiting).toBe('No lock within 1s; trying again in 2s (2 of 3). Nothing of it ran. The lock is held, it seems, by process 7 (python3; has the file open).');
-    v = apply(v, { type: 'run', event: { event: 'migration_finished', direction: 'up', version: 1, description: 'm1', duration_ns: 1 } });
+    v = apply(v, { type: 'run', event: { event: 'migration_finished', direction: 'up', version: 1, description: 'm1', duration_ns: 1, repeatable: false } });
     expect(v.waiting).toBeNull();
   });
   it('keeps the failure with its line', () => {

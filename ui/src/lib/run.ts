@@ -8,7 +8,7 @@ export type StepState = 'waiting' | 'running' | 'done' | 'failed' | 'skipped';
 
 export interface RunView {
   job: number | null;
-  steps: { version: number; description: string; state: StepState; ns: number | null }[];
+  steps: { version: number; description: string; repeatable: boolean; state: StepState; ns: number | null }[];
   phase: string | null;
   bytes: number | null;
   failure: { message: string; location: Location | null; partial: boolean } | null;
@@ -33,7 +33,7 @@ export function runnable(d: { planned: number; started: boolean; guard: Guard; t
 export function start(plan: Step[]): RunView {
   return {
     job: null,
-    steps: plan.map((s) => ({ version: s.version, description: s.description, state: 'waiting', ns: null })),
+    steps: plan.map((s) => ({ version: s.version, description: s.description, repeatable: s.repeatable, state: 'waiting', ns: null })),
     phase: null,
     bytes: null,
     failure: null,
@@ -107,6 +107,15 @@ export function apply(v: RunView, e: AppEvent): RunView {
     }
   }
   return next;
+}
+
+/** `2 migration(s)`, `1 repeatable file(s)`, or both: what a plan runs. */
+export function counted(steps: { repeatable: boolean }[]): string {
+  const r = steps.filter((s) => s.repeatable).length;
+  const m = steps.length - r;
+  if (r === 0) return `${m} migration(s)`;
+  if (m === 0) return `${r} repeatable file(s)`;
+  return `${m} migration(s) and ${r} repeatable file(s)`;
 }
 
 /** `500ms`, `2s`, `1.5s`: as the CLI writes a wait. */

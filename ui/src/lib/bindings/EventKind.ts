@@ -3,4 +3,4 @@
 /**
  * What happened, in `_godwit_log`.
  */
-export type EventKind = "apply" | "rollback" | "repair" | "resolve" | "backup" | "restore" | "import" | "baseline" | "squash";
+export type EventKind = "apply" | "rollback" | "repair" | "resolve" | "backup" | "restore" | "import" | "baseline" | "squash" | "repeatable";

@@ -4,7 +4,7 @@ import type { Direction } from "./Direction";
 import type { Location } from "./Location";
 import type { Warning } from "./Warning";
 
-export type RunEvent = { "event": "warning", warning: Warning, } | { "event": "started", direction: Direction, total: number, } | { "event": "migration_started", direction: Direction, index: number, total: number, version: number, description: string, } | { "event": "migration_finished", direction: Direction, version: number, description: string, duration_ns: number, } | { "event": "migration_failed", direction: Direction, version: number, message: string, location: Location | null, dirty: boolean, } | { "event": "waiting", direction: Direction, version: number, blockers: Array<Blocker>, 
+export type RunEvent = { "event": "warning", warning: Warning, } | { "event": "started", direction: Direction, total: number, } | { "event": "migration_started", direction: Direction, index: number, total: number, version: number, description: string, repeatable: boolean, } | { "event": "migration_finished", direction: Direction, version: number, description: string, duration_ns: number, repeatable: boolean, } | { "event": "migration_failed", direction: Direction, version: number, message: string, location: Location | null, dirty: boolean, } | { "event": "waiting", direction: Direction, version: number, blockers: Array<Blocker>, 
 /**
  * Who, in words (`held by server process 4242 (…)`).
  */

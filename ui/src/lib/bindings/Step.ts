@@ -5,6 +5,11 @@
  */
 export type Step = { version: number, description: string, file: string, sql: string, no_transaction: boolean, 
 /**
+ * A repeatable file (`version` is its negative place), applied whenever it changed, or rebuilt
+ * after a rollback.
+ */
+repeatable: boolean, 
+/**
  * SHA-256 of `sql`: what a run given this step as seen (`Seen`) checks.
  */
 checksum: string, };

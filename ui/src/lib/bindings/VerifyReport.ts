@@ -3,6 +3,13 @@ import type { VerifyChecked } from "./VerifyChecked";
 
 export type VerifyReport = { checked: Array<VerifyChecked>, 
 /**
+ * The repeatable files, proven over the newest schema once every migration is (`Restores`:
+ * each applies, applies again leaving the schema as it was, and is rebuilt after the newest
+ * migration is rolled back and applied again). A migration's down that fails with them in
+ * place is here too, under its own version.
+ */
+repeatables: Array<VerifyChecked>, 
+/**
  * Stopped by a person before every migration was verified.
  */
 cancelled: boolean, };

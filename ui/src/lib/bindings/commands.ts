@@ -20,6 +20,7 @@ import type { LintFinding } from './LintFinding';
 import type { LintReport } from './LintReport';
 import type { MigrationDetail } from './MigrationDetail';
 import type { OwnDown } from './OwnDown';
+import type { PlaceholderInfo } from './PlaceholderInfo';
 import type { Probe } from './Probe';
 import type { ProjectView } from './ProjectView';
 import type { RebaseOutcome } from './RebaseOutcome';
@@ -78,6 +79,10 @@ export const commands = {
   templates: () => invoke<Array<TemplateInfo>>('templates'),
   renderTemplate: (env: string, name: string, params: Record<string, string>) => invoke<Rendered>('render_template', { env, name, params }),
   createMigration: (name: string, up: string, down: string | null, noTransaction: boolean, allowEmpty: boolean, ownDowns: Array<OwnDown>) => invoke<Array<string>>('create_migration', { name, up, down, noTransaction, allowEmpty, ownDowns }),
+  createRepeatable: (name: string, sql: string) => invoke<string>('create_repeatable', { name, sql }),
+  placeholders: (env: string) => invoke<Array<PlaceholderInfo>>('placeholders', { env }),
+  setPlaceholder: (env: string, name: string, value: string | null, secret: string | null) => invoke<Array<PlaceholderInfo>>('set_placeholder', { env, name, value, secret }),
+  removePlaceholder: (env: string, name: string) => invoke<Array<PlaceholderInfo>>('remove_placeholder', { env, name }),
   backups: (env: string) => invoke<Array<BackupEntry>>('backups', { env }),
   backupNow: (env: string, onEvent: (e: AppEvent) => void) => streaming<BackupEntry, AppEvent>('backup_now', { env }, onEvent),
   verifyBackup: (env: string, id: string, onEvent: (e: AppEvent) => void) => streaming<Comparison, AppEvent>('verify_backup', { env, id }, onEvent),
