@@ -119,7 +119,7 @@ pub fn recorded(
     });
     let views = recorded.broken_views.iter().map(broken_view);
     let unfilled = not_filled(source, recorded, rows);
-    let repeatables = crate::migration::repeatable::rows(source, recorded.repeatables.as_ref());
+    let repeatables = crate::migration::repeatable::rows(source, recorded.repeatables());
     let failed = repeatables.into_iter().filter(|r| r.state == crate::migration::repeatable::State::Failed).map(|r| {
         // Its error's first line names it and says why.
         let said = r.error.as_deref().and_then(|e| e.lines().next());

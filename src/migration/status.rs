@@ -175,11 +175,18 @@ pub struct Recorded {
     pub in_progress: Vec<i64>,
     /// Views that no longer read (a migration dropped what they use).
     pub broken_views: Vec<crate::db::BrokenView>,
-    /// What the log says of the repeatable files (`None`: it could not be read).
-    pub repeatables: Option<std::collections::BTreeMap<String, crate::migration::repeatable::Record>>,
+    /// What the log says of the repeatable files.
+    pub repeatables: std::collections::BTreeMap<String, crate::migration::repeatable::Record>,
+    /// The log's repeatable events could not be read: their states are not known.
+    pub repeatables_unread: bool,
 }
 
 impl Recorded {
+    /// What the log says of the repeatable files, when it could be read.
+    pub fn repeatables(&self) -> Option<&std::collections::BTreeMap<String, crate::migration::repeatable::Record>> {
+        (!self.repeatables_unread).then_some(&self.repeatables)
+    }
+
     pub async fn read(db: &mut dyn crate::db::Database) -> crate::Result<Recorded> {
         let applied = db.applied().await?;
         // Who applied what is a nicety: a role that cannot read the log still gets its status.
@@ -210,11 +217,11 @@ impl Recorded {
             tracing::warn!("cannot tell whether every view still reads: {}", e.message);
             Vec::new()
         });
-        let repeatables = match db.events_of(crate::db::EventKind::Repeatable).await {
-            Ok(events) => Some(crate::migration::repeatable::records(&events)),
+        let (repeatables, repeatables_unread) = match db.events_of(crate::db::EventKind::Repeatable).await {
+            Ok(events) => (crate::migration::repeatable::records(&events), false),
             Err(e) => {
                 tracing::warn!("cannot read which repeatable files were applied: {}", e.message);
-                None
+                (Default::default(), true)
             }
         };
         Ok(Recorded {
@@ -227,6 +234,7 @@ impl Recorded {
             in_progress,
             broken_views,
             repeatables,
+            repeatables_unread,
         })
     }
 }
@@ -257,7 +265,7 @@ pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Record
         migrations,
         problems: source.problems.iter().map(|p| p.message()).collect(),
         findings,
-        repeatables: crate::migration::repeatable::rows(source, recorded.repeatables.as_ref()),
+        repeatables: crate::migration::repeatable::rows(source, recorded.repeatables()),
     }
 }
 

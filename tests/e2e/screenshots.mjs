@@ -35,6 +35,10 @@ test('screenshots', async (t) => {
     `default_env = "staging"\n\n[env.dev]\nurl = "sqlite://dev.db"\ncolor = "green"\n\n[env.staging]\nurl = "${pg.url}"\ncolor = "amber"\n\n[env.prod]\nurl = "${my.url}"\ncolor = "red"\nprotected = true\n`,
     migrations(),
   );
+  // Two repeatable files (views kept as one file each): Status lists them below the migrations.
+  mkdirSync(join(p.project, 'repeatable'));
+  writeFileSync(join(p.project, 'repeatable', 'active_users.sql'), 'CREATE OR REPLACE VIEW active_users AS SELECT id, label FROM t_1;\n');
+  writeFileSync(join(p.project, 'repeatable', 'order_totals.sql'), 'CREATE OR REPLACE VIEW order_totals AS SELECT id FROM t_3;\n');
   const env = { HOME: p.home, GODWIT_CONFIG_DIR: join(p.home, 'config'), GODWIT_DATA_DIR: join(p.home, 'data') };
   const godwit = (...args) => execFileSync(GODWIT, ['--project', p.project, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
   godwit('--env', 'staging', 'up', '--to', '20250101029800');
