@@ -35,6 +35,8 @@ pub enum WarningKind {
     SchemaFile,
     /// The run left a view that no longer reads (it used what a migration dropped or renamed).
     BrokenView,
+    /// A repeatable file could not be rebuilt after a rollback; the next `up` applies it again.
+    NotRebuilt,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Serialize)]

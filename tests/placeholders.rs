@@ -56,7 +56,7 @@ async fn values_reach_the_sql_and_unset_ones_refuse(d: Dialect) {
         t.dir.path().join("godwit.toml"),
         format!(
             "id = \"ph-{}\"\nmigrations = \"migrations\"\n\n[env.dev]\nurl = \"{}\"\n\n[env.dev.placeholders]\n\
-             tenant = \"O'Brien \\\\ co\"\ntable = \"accounts\"\n",
+             tenant = \"O'Brien & co\"\ntable = \"accounts\"\nevil = 'x\\\"); DROP TABLE accounts; -- '\n",
             t.name, t.url
         ),
     )
@@ -72,6 +72,14 @@ async fn values_reach_the_sql_and_unset_ones_refuse(d: Dialect) {
     t.write("2_plain.down.sql", "DROP TABLE plain;\n");
     t.write("3_region.up.sql", "-- godwit:placeholders\nINSERT INTO plain VALUES ('${region}');\n");
     t.write("3_region.down.sql", "-- godwit:placeholders\nDELETE FROM plain WHERE note = '${region}';\n");
+    // A value that would end its string and run SQL, in each database's string with backslash escapes.
+    let quoted = match d {
+        Dialect::MySql => "\"${evil}\"",
+        Dialect::Postgres => "E'${evil}'",
+        Dialect::Sqlite => "'${evil}'",
+    };
+    t.write("4_evil.up.sql", &format!("-- godwit:placeholders\nINSERT INTO plain VALUES ({quoted});\n"));
+    t.write("4_evil.down.sql", "-- godwit:placeholders\nDELETE FROM plain WHERE note LIKE 'x%';\n");
 
     // `region` has no value: refused before anything is sent, the file and the name said.
     let refused = godwit(&t, &["up"]);
@@ -105,18 +113,18 @@ async fn values_reach_the_sql_and_unset_ones_refuse(d: Dialect) {
 
     // The dry run shows the SQL as sent.
     let plan = ok(godwit(&t, &["up", "--dry-run"]));
-    assert!(plan.stdout.contains("INSERT INTO accounts VALUES ('O''Brien "), "{}", plan.stdout);
+    assert!(plan.stdout.contains("INSERT INTO accounts VALUES ('O''Brien & co'"), "{}", plan.stdout);
 
     ok(godwit(&t, &["up"]));
     let rows = t.strings("SELECT name FROM accounts UNION ALL SELECT note FROM accounts").await;
-    assert_eq!(rows, ["O'Brien \\ co", "${tenant}"], "escaped for its quotes; $${{}} written literally");
+    assert_eq!(rows, ["O'Brien & co", "${tenant}"], "escaped for its quotes; $${{}} written literally");
     let mut plain = t.strings("SELECT note FROM plain").await;
     plain.sort();
-    assert_eq!(plain, ["${tenant}", "eu-west"]);
+    assert_eq!(plain, ["${tenant}", "eu-west", "x\\\"); DROP TABLE accounts; -- "], "one string, nothing run");
 
     // sqlx-cli agrees on every checksum (the files as written), and has nothing to run.
     let info = sqlx(t.dir.path(), &t.url, &["migrate", "info"]);
-    assert_eq!(info.stdout.matches("installed").count(), 3, "{}", info.stdout);
+    assert_eq!(info.stdout.matches("installed").count(), 4, "{}", info.stdout);
     assert!(!info.stdout.contains("checksum"), "a checksum differs: {}", info.stdout);
     let run = sqlx(t.dir.path(), &t.url, &["migrate", "run"]);
     assert!(!run.stdout.contains("Applied"), "{}", run.stdout);
@@ -132,7 +140,7 @@ async fn values_reach_the_sql_and_unset_ones_refuse(d: Dialect) {
     sqlx(t.dir.path(), &t.url, &["migrate", "run"]);
     let mut plain = t.strings("SELECT note FROM plain").await;
     plain.sort();
-    assert_eq!(plain, ["${region}", "${tenant}"]);
+    assert_eq!(plain, ["${evil}", "${region}", "${tenant}"]);
     let check = godwit(&t, &["check", "--json"]);
     assert_ne!(check.code, 0, "{}", check.stdout);
     let doc: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
@@ -143,7 +151,7 @@ async fn values_reach_the_sql_and_unset_ones_refuse(d: Dialect) {
         .filter(|f| f["kind"] == "not_filled")
         .map(|f| (f["files"][0].as_str().unwrap().to_string(), f["version"].as_i64().unwrap()))
         .collect();
-    assert_eq!(flagged, [("3_region.up.sql".to_string(), 3)], "{doc}");
+    assert_eq!(flagged, [("3_region.up.sql".to_string(), 3), ("4_evil.up.sql".to_string(), 4)], "{doc}");
 }
 
 on_each_db!(values_reach_the_sql_and_unset_ones_refuse);

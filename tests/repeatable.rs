@@ -10,6 +10,7 @@ use std::process::Command;
 
 use common::{Out, TestDb, output};
 use godwit::db::Dialect;
+use serde_json::json;
 
 fn sqlx_cli() -> PathBuf {
     let p = dirs::home_dir().unwrap().join(".cache/godwit/tools/sqlx-cli-0.9.0-default/bin/sqlx");
@@ -83,9 +84,18 @@ async fn applied_when_changed_and_rebuilt_after_a_rollback(d: Dialect) {
     t.write("1_t.up.sql", "CREATE TABLE t (id INTEGER, name VARCHAR(50));\nINSERT INTO t VALUES (1, 'ada');\n");
     t.write("1_t.down.sql", "DROP VIEW IF EXISTS v_names;\nDROP TABLE t;\n");
     t.write("2_email.up.sql", "ALTER TABLE t ADD COLUMN email VARCHAR(50);\n");
-    // The view uses the column on the way down: it goes first, and the rollback rebuilds it.
-    t.write("2_email.down.sql", "DROP VIEW IF EXISTS v_names;\nALTER TABLE t DROP COLUMN email;\n");
+    // The views use the column on the way down: they go first, and the rollback rebuilds them.
+    t.write(
+        "2_email.down.sql",
+        "DROP VIEW IF EXISTS v_names;\nDROP VIEW IF EXISTS v_emails;\nALTER TABLE t DROP COLUMN email;\n",
+    );
     view(&t, "SELECT id, name FROM t");
+    // Sorted first, and it needs migration 2's column: a rollback of 2 cannot rebuild it.
+    std::fs::write(
+        t.dir.path().join("repeatable/a_emails.sql"),
+        "DROP VIEW IF EXISTS v_emails;\nCREATE VIEW v_emails AS SELECT email FROM t;\n",
+    )
+    .unwrap();
     if d == Dialect::Sqlite {
         sqlx(t.dir.path(), &t.url, &["database", "create"]);
     }
@@ -102,13 +112,13 @@ async fn applied_when_changed_and_rebuilt_after_a_rollback(d: Dialect) {
     // Unchanged: never applied again.
     let again = ok(godwit(&t, &["up"]));
     assert!(again.stdout.contains("Nothing to apply"), "{}", again.stdout);
-    assert_eq!(applies(&t).await, ["views.sql:ok"]);
+    assert_eq!(applies(&t).await, ["a_emails.sql:ok", "views.sql:ok"]);
 
     // Changed: applied once.
     view(&t, "SELECT id, name, email FROM t");
     ok(godwit(&t, &["up"]));
     ok(godwit(&t, &["up"]));
-    assert_eq!(applies(&t).await, ["views.sql:ok", "views.sql:ok"]);
+    assert_eq!(applies(&t).await, ["a_emails.sql:ok", "views.sql:ok", "views.sql:ok"]);
     assert_eq!(columns(&t).await, ["id", "name", "email"]);
 
     // A failing one is reported; in a transaction (PostgreSQL, SQLite) the old view stays.
@@ -137,21 +147,39 @@ async fn applied_when_changed_and_rebuilt_after_a_rollback(d: Dialect) {
     assert!(check.stdout.contains("\"repeatable_failed\""), "{}", check.stdout);
     let status = ok(godwit(&t, &["status", "--json"]));
     let doc: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
-    assert_eq!(doc["repeatables"][0]["state"], "failed", "{doc}");
+    assert_eq!(
+        (&doc["repeatables"][0]["state"], &doc["repeatables"][1]["state"]),
+        (&json!("applied"), &json!("failed"))
+    );
 
-    // Fixed: the next up applies it. A rollback then rebuilds it over what the down left.
+    // Fixed: the next up applies it. A rollback then rebuilds them over what the down left: the one
+    // that needs what the down removed is said, and the others are rebuilt all the same.
     view(&t, "SELECT id, name FROM t");
     ok(godwit(&t, &["up"]));
     let down = ok(godwit(&t, &["down"]));
-    assert!(down.stdout.contains("rebuilt 1 repeatable file(s)"), "{}", down.stdout);
     assert_eq!(columns(&t).await, ["id", "name"]);
-    assert_eq!(applies(&t).await.len(), 5);
+    let doc: serde_json::Value = serde_json::from_str(&ok(godwit(&t, &["status", "--json"])).stdout).unwrap();
+    if d == Dialect::Sqlite {
+        // SQLite makes a view over a column that is not there, and only fails reading it: said as the
+        // run ends, as for any view a run leaves unreadable.
+        assert!(down.stdout.contains("rebuilt 2 repeatable file(s)"), "{}", down.stdout);
+        assert!(down.stderr.contains("v_emails"), "{}", down.stderr);
+    } else {
+        assert!(down.stdout.contains("rebuilt 1 repeatable file(s)"), "{}", down.stdout);
+        assert!(down.stderr.contains("a_emails.sql") && down.stderr.contains("not rebuilt"), "{}", down.stderr);
+        assert_eq!(doc["repeatables"][0]["state"], "failed", "{doc}");
+    }
 
     // sqlx-cli after Godwit: it applies the versioned migration Godwit rolled back, and agrees on
     // every checksum; Godwit sees the project as sqlx-cli left it.
     let info = sqlx(t.dir.path(), &t.url, &["migrate", "info"]);
     assert!(info.stdout.contains("pending") && !info.stdout.contains("checksum"), "{}", info.stdout);
     sqlx(t.dir.path(), &t.url, &["migrate", "run"]);
+    // The one not rebuilt is applied on the next up, and only it.
+    let up = ok(godwit(&t, &["up"]));
+    if d != Dialect::Sqlite {
+        assert!(up.stdout.contains("Applied 1 repeatable file(s)"), "{}", up.stdout);
+    }
     ok(godwit(&t, &["check"]));
     let doc: serde_json::Value = serde_json::from_str(&ok(godwit(&t, &["status", "--json"])).stdout).unwrap();
     assert_eq!(
@@ -159,10 +187,22 @@ async fn applied_when_changed_and_rebuilt_after_a_rollback(d: Dialect) {
         (Some(0), Some("applied"))
     );
 
+    // drift replays the migrations and the repeatable files applied here: no hand change.
+    let drift = ok(godwit(&t, &["drift"]));
+    assert!(drift.stdout.contains("has the schema"), "{}", drift.stdout);
+
     // verify proves them over the newest schema, again over themselves, and after a rollback.
     let verify = ok(godwit(&t, &["verify", "--json"]));
     let doc: serde_json::Value = serde_json::from_str(&verify.stdout).unwrap();
     assert_eq!(doc["repeatables"][0]["outcome"]["outcome"], "restores", "{doc}");
+    assert_eq!(doc["repeatables"][1]["outcome"]["outcome"], "restores", "{doc}");
+
+    // A down that fails says to roll back again, counting migrations, not the repeatable files.
+    t.write("2_email.down.sql", "SELECT nope FROM t;\n");
+    let failed = godwit(&t, &["down"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("0 of 1 migration(s) rolled back"), "{}", failed.stderr);
+    assert!(failed.stderr.contains("roll back again: `godwit down`"), "{}", failed.stderr);
 }
 
 on_each_db!(applied_when_changed_and_rebuilt_after_a_rollback);

@@ -64,7 +64,12 @@ pub fn main() -> i32 {
     let errors = cli.errors;
     tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG")
+                .unwrap_or_else(|_| "warn".into())
+                // The server's notices (a migration's RAISE) may quote a secret placeholder's value.
+                .add_directive("sqlx::postgres::notice=off".parse().expect("a valid directive")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");

@@ -115,6 +115,16 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
     }
     let current = summary.current.map(|c| format!(" · current {c}")).unwrap_or_default();
     let mut line = format!("{} applied, {} pending{current}", summary.applied, summary.pending);
+    let due = report
+        .repeatables
+        .iter()
+        .filter(|r| {
+            matches!(r.state, repeatable::State::Pending | repeatable::State::Changed | repeatable::State::Failed)
+        })
+        .count();
+    if due > 0 {
+        line.push_str(&format!(" · {due} repeatable file(s) to apply"));
+    }
     match report.findings.iter().filter(|f| !f.kind.is_hint()).count() {
         0 => {}
         n => line.push_str(&format!(" · {n} problem(s): `{} check` says what to do", ctx.again)),

@@ -169,14 +169,10 @@ fn not_filled(source: &Source, recorded: &crate::migration::status::Recorded, ro
                     m.file_name(),
                     if names.is_empty() { "its text".to_string() } else { names.join(", ") }
                 ),
-                fix: "look at what it made; undo it by hand and mark it rolled back, then apply it with Godwit (or, \
-                      if what it made is right, mark it applied)"
+                fix: "undo by hand what it made with them written as is; if it is the newest, `sqlx migrate revert` \
+                      takes its history row away, and Godwit then applies it filled"
                     .into(),
-                remedies: vec![Remedy::Resolve {
-                    version: m.version,
-                    outcomes: vec![crate::error::Resolution::RolledBack, crate::error::Resolution::Applied],
-                    in_down: false,
-                }],
+                remedies: Vec::new(),
             }
         })
         .collect()

@@ -194,19 +194,37 @@ impl Hidden {
         };
         // Whole values first: a part of one must not break up another form of it.
         for (shown, form) in forms() {
-            out = out.replace(form, &shown);
+            out = replace_any_case(&out, form, &shown);
         }
         for (shown, form) in forms() {
-            let cuts: Vec<usize> = form.char_indices().map(|(i, _)| i).filter(|i| *i >= 6).collect();
-            for &cut in cuts.iter().rev() {
-                out = out.replace(&form[..cut], &shown);
+            let cuts: Vec<usize> = form.char_indices().map(|(i, _)| i).filter(|i| *i > 0).collect();
+            for &cut in cuts.iter().rev().filter(|c| **c >= 6) {
+                out = replace_any_case(&out, &form[..cut], &shown);
             }
             for &cut in cuts.iter().filter(|c| form.len() - **c >= 6) {
-                out = out.replace(&form[cut..], &shown);
+                out = replace_any_case(&out, &form[cut..], &shown);
             }
         }
         out
     }
+}
+
+/// `text` with every occurrence of `what`, in any ASCII case (a server may quote `upper(...)` of
+/// it), written `with`.
+fn replace_any_case(text: &str, what: &str, with: &str) -> String {
+    let (hay, needle) = (text.to_ascii_lowercase(), what.to_ascii_lowercase());
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in hay.match_indices(&needle) {
+        if at < last {
+            continue;
+        }
+        out.push_str(&text[last..at]);
+        out.push_str(with);
+        last = at + needle.len();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// Why a file could not be filled.
@@ -233,7 +251,21 @@ pub fn fill(file: &str, sql: &str, dialect: Option<Dialect>, values: &Values) ->
             sent.push_str(&written[1..]);
             continue;
         }
-        match values.get(&u.name).map_err(Refusal::Error)? {
+        let value = values.get(&u.name).map_err(Refusal::Error)?;
+        let text = match &value {
+            Value::Text(v) => Some(v.as_str()),
+            Value::Secret(s) => Some(s.expose_secret()),
+            _ => None,
+        };
+        // Whether PostgreSQL reads a backslash in '...' as an escape is a server setting
+        // (standard_conforming_strings): no escaping is right for both.
+        if text.is_some_and(|v| v.contains('\\'))
+            && dialect == Some(Dialect::Postgres)
+            && u.within == (Within::Text { quote: b'\'', backslash: false })
+        {
+            return Err(Refusal::Error(backslash_in_plain_string(file, sql, u)));
+        }
+        match value {
             Value::Text(v) => {
                 let v = escape(&v, u.within);
                 shown.push_str(&v);
@@ -278,9 +310,10 @@ pub fn fill(file: &str, sql: &str, dialect: Option<Dialect>, values: &Values) ->
 fn escape(value: &str, within: Within) -> String {
     match within {
         Within::Code => value.to_string(),
-        Within::Text { backslash } => {
-            let v = value.replace('\'', "''");
-            if backslash { v.replace('\\', "\\\\") } else { v }
+        Within::Text { quote, backslash } => {
+            let v = if backslash { value.replace('\\', "\\\\") } else { value.to_string() };
+            let q = quote as char;
+            v.replace(q, &format!("{q}{q}"))
         }
         Within::Quoted(q) => {
             let q = q as char;
@@ -296,6 +329,21 @@ fn misplaced(file: &str, sql: &str, u: &Use) -> Error {
         format!(
             "{file} line {line}: the secret placeholder ${{{}}} is not inside a '...' string. A secret goes only into \
              a string, where it cannot become SQL; nothing was run.",
+            u.name
+        ),
+    );
+    e.location = Some(Location { file: file.to_string(), line, column });
+    e
+}
+
+fn backslash_in_plain_string(file: &str, sql: &str, u: &Use) -> Error {
+    let (line, column) = crate::syntax::split::line_col(sql, u.start);
+    let mut e = Error::new(
+        Problem::Input,
+        format!(
+            "{file} line {line}: the value of ${{{}}} holds a backslash, and PostgreSQL reads one in a '...' string \
+             as the server's standard_conforming_strings says: write the string as E'...' (Godwit then escapes it), \
+             or give a value without one. Nothing was run.",
             u.name
         ),
     );
@@ -379,14 +427,24 @@ mod tests {
 
     #[test]
     fn values_are_escaped_for_their_quotes() {
-        let v = values(&[("schema", "my\"s"), ("tenant", "O'Brien\\"), ("n", "42")], &[]);
+        let v = values(
+            &[("schema", "my\"s"), ("tenant", "O'Brien"), ("n", "42"), ("path", "a\\b\"); DROP TABLE x; --")],
+            &[],
+        );
         let sql = "CREATE SCHEMA \"${schema}\"; INSERT INTO t VALUES ('${tenant}', ${n}, '$${n}'); -- ${gone}";
         let f = fill_ok(sql, Dialect::Postgres, &v);
-        assert_eq!(f.shown, "CREATE SCHEMA \"my\"\"s\"; INSERT INTO t VALUES ('O''Brien\\', 42, '${n}'); -- ${gone}");
+        assert_eq!(f.shown, "CREATE SCHEMA \"my\"\"s\"; INSERT INTO t VALUES ('O''Brien', 42, '${n}'); -- ${gone}");
         assert!(f.hidden.is_none());
-        // MySQL reads a backslash in a string as an escape: it is doubled there.
-        let f = fill_ok("SELECT '${tenant}'", Dialect::MySql, &v);
-        assert_eq!(f.shown, "SELECT 'O''Brien\\\\'");
+        // MySQL reads a backslash in a string as an escape, and "..." as a string: both stay one string.
+        let f = fill_ok("SELECT '${path}', \"${path}\"", Dialect::MySql, &v);
+        assert_eq!(f.shown, "SELECT 'a\\\\b\"); DROP TABLE x; --', \"a\\\\b\"\"); DROP TABLE x; --\"");
+        // PostgreSQL's E'...' escapes it; a plain '...' depends on a server setting: refused.
+        let f = fill_ok("SELECT E'${path}'", Dialect::Postgres, &v);
+        assert_eq!(f.shown, "SELECT E'a\\\\b\"); DROP TABLE x; --'");
+        let Err(Refusal::Error(e)) = fill("1_x.sql", "SELECT '${path}'", Some(Dialect::Postgres), &v) else {
+            panic!("a backslash in a plain PostgreSQL string was not refused")
+        };
+        assert_eq!(e.problem, Problem::Input);
     }
 
     #[test]
@@ -405,7 +463,7 @@ mod tests {
         assert_eq!(f.shown, "CREATE USER app WITH PASSWORD '${pw}';");
         let h = f.hidden.unwrap();
         assert_eq!(h.sent(), "CREATE USER app WITH PASSWORD 's3cr''et-value-long';");
-        let said = "syntax error near 's3cr''et-value-long' and near \"s3cr'et-value-long\" and 's3cr''et-v";
+        let said = "syntax error near 's3cr''et-value-long' and near \"S3CR'ET-VALUE-LONG\" and 's3cr''et-v and \"et-value-long\"";
         let scrubbed = h.scrub(said);
         assert!(!scrubbed.contains("s3cr") && !scrubbed.contains("value-long"), "{scrubbed}");
         assert!(h.holds("x s3cr'et-value-long"));

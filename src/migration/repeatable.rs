@@ -23,10 +23,13 @@ pub struct Record {
     pub error: Option<String>,
 }
 
-/// Each file's record, from its `repeatable` events (newest first, as the log reads them).
-pub fn records(events: &[Event]) -> BTreeMap<String, Record> {
+/// Each file's record, from its `repeatable` events (newest first, as the log reads them). Those
+/// before the newest restore (`restored`, its event's id) say nothing of the database now: what the
+/// backup held is not known, so every file is applied again.
+pub fn records(events: &[Event], restored: Option<i64>) -> BTreeMap<String, Record> {
     let mut out: BTreeMap<String, Record> = BTreeMap::new();
-    for e in events.iter().filter(|e| e.kind == EventKind::Repeatable) {
+    let since = |e: &&Event| restored.is_none_or(|r| e.id > r);
+    for e in events.iter().filter(|e| e.kind == EventKind::Repeatable).filter(since) {
         let Some(name) = &e.description else { continue };
         let r = out.entry(name.clone()).or_insert_with(|| Record {
             applied: None,
@@ -144,10 +147,29 @@ mod tests {
     }
 
     #[test]
+    fn a_link_out_of_the_folder_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("m")).unwrap();
+        std::fs::create_dir_all(d.path().join("repeatable")).unwrap();
+        std::fs::write(d.path().join("secret.txt"), "SELECT 'not yours';").unwrap();
+        std::os::unix::fs::symlink(d.path().join("secret.txt"), d.path().join("repeatable/a.sql")).unwrap();
+        std::fs::write(d.path().join("repeatable/b.sql"), "SELECT 1;").unwrap();
+        let s = Source::load(&d.path().join("m"))
+            .unwrap()
+            .with_repeatables(&d.path().join("repeatable"), &Default::default())
+            .unwrap();
+        assert_eq!(s.repeatables.iter().map(|r| r.file_name()).collect::<Vec<_>>(), ["b.sql"]);
+        assert!(
+            matches!(&s.problems[..], [crate::migration::source::SourceProblem::Unreadable { file, .. }] if file == "repeatable/a.sql")
+        );
+        assert!(s.ensure_valid().is_err(), "a run refuses it");
+    }
+
+    #[test]
     fn a_file_is_due_when_new_changed_or_failed_last() {
         let v = file("views.sql", "CREATE VIEW v AS SELECT 1;");
         let sum = hex::encode(&v.checksum);
-        let at = |events: Vec<Event>| state(&v, records(&events).get("views.sql"));
+        let at = |events: Vec<Event>| state(&v, records(&events, None).get("views.sql"));
         assert_eq!(at(vec![]), State::Pending);
         assert_eq!(at(vec![event(1, "views.sql", Outcome::Ok, &sum)]), State::Applied);
         assert_eq!(
@@ -158,6 +180,11 @@ mod tests {
         assert_eq!(
             at(vec![event(2, "views.sql", Outcome::Failed, &sum), event(1, "views.sql", Outcome::Ok, &sum)]),
             State::Failed
+        );
+        // A restore since: the backup's views are not known, it is applied again.
+        assert_eq!(
+            state(&v, records(&[event(1, "views.sql", Outcome::Ok, &sum)], Some(1)).get("views.sql")),
+            State::Pending
         );
         assert_eq!((v.version, v.repeatable, v.description.as_str()), (-1, true, "views.sql"));
     }

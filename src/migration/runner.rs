@@ -462,7 +462,8 @@ pub async fn recorded_repeatables(
     if !any {
         return Ok(Default::default());
     }
-    Ok(repeatable::records(&db.events_of(EventKind::Repeatable).await?))
+    let restored = db.newest_event(EventKind::Restore).await?.map(|e| e.id);
+    Ok(repeatable::records(&db.events_of(EventKind::Repeatable).await?, restored))
 }
 
 /// A plan with the repeatable files that go after it: on an `up` that reaches the newest migration,
@@ -624,7 +625,11 @@ async fn run(
         on_event(&RunEvent::Warning { warning: w.clone() });
     }
     let total = plan.len();
+    // What a failure says of the run counts its migrations, not the repeatable files after them.
+    let migrations = plan.iter().filter(|m| !m.repeatable).count();
     let (mut done, mut cancelled, mut failure) = (Vec::new(), false, None);
+    // Repeatable files that failed (each is tried again on the next up); the others still run.
+    let mut repeatables_failed: Vec<Error> = Vec::new();
     on_event(&RunEvent::Started { direction, total });
     for (index, m) in plan.iter().enumerate() {
         if opts.cancel.is_cancelled() {
@@ -759,7 +764,7 @@ async fn run(
                     });
                     done.push(Done { version, description: m.description.clone(), duration_ns: 0, repeatable: false });
                 }
-                let error = lost_connection(error, version, direction, state, done.len(), total);
+                let error = lost_connection(error, version, direction, state, done.len(), migrations);
                 if state != Lost::Finished {
                     on_event(&RunEvent::MigrationFailed {
                         direction,
@@ -772,6 +777,44 @@ async fn run(
                 failure = Some(error);
                 break;
             }
+            // A repeatable file's failure stops none of the others: each is logged, and tried again
+            // on the next up. One rebuilt after a rollback may need what the rollback removed: the
+            // rollback stands, and that is said, not counted as the run's failure.
+            Err(db::Failure { error, dirty }) if m.repeatable && !opts.cancel.is_aborted() => {
+                let why = if script.no_transaction {
+                    "it runs outside a transaction (-- no-transaction)"
+                } else {
+                    "DDL commits itself on MySQL/MariaDB"
+                };
+                let outcome = if dirty { Outcome::Partial } else { Outcome::Failed };
+                let logged = db.log(&db::repeatable_event(m, outcome, Some(error.message.clone())), &actor).await;
+                let mut error = explain_repeatable(error, m, dirty.then_some(why), &done);
+                if let Err(e) = logged {
+                    error.message += &format!("\nThe failure could not be recorded in the history ({}).", e.message);
+                }
+                on_event(&RunEvent::MigrationFailed {
+                    direction,
+                    version: m.version,
+                    message: error.message.clone(),
+                    location: error.location.clone(),
+                    dirty,
+                });
+                match direction {
+                    Direction::Up => repeatables_failed.push(error),
+                    Direction::Down => {
+                        let first = error.message.lines().next().unwrap_or_default().to_string();
+                        let warning = crate::event::Warning {
+                            kind: crate::event::WarningKind::NotRebuilt,
+                            message: format!(
+                                "{first}: it was not rebuilt over the rolled-back schema (it may need what the rollback \
+                                 removed); the next up applies it again"
+                            ),
+                        };
+                        on_event(&RunEvent::Warning { warning: warning.clone() });
+                        warnings.push(warning);
+                    }
+                }
+            }
             Err(db::Failure { error, dirty }) => {
                 let why = if script.no_transaction {
                     "it runs outside a transaction (-- no-transaction)"
@@ -783,7 +826,7 @@ async fn run(
                 let mut error = match m.repeatable {
                     true => explain_repeatable(error, m, dirty.then_some(why), &done),
                     false => {
-                        explain_failure(error, m, direction, db.dialect(), dirty.then_some(why), done.len(), total)
+                        explain_failure(error, m, direction, db.dialect(), dirty.then_some(why), done.len(), migrations)
                     }
                 };
                 if opts.cancel.is_aborted() {
@@ -831,6 +874,21 @@ async fn run(
                 break;
             }
         }
+    }
+    if failure.is_none() && !repeatables_failed.is_empty() {
+        let others: Vec<String> = repeatables_failed[1..]
+            .iter()
+            .filter_map(|e| match &e.problem {
+                Problem::RepeatableFailed { file } => Some(file.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut first = repeatables_failed.remove(0);
+        if !others.is_empty() {
+            first.message +=
+                &format!("\n{} failed too (see above); each runs again on the next up.", others.join(", "));
+        }
+        failure = Some(first);
     }
     on_event(&RunEvent::Finished { direction, done: done.len(), total, cancelled });
     Ok(RunReport {

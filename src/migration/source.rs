@@ -434,7 +434,18 @@ impl Source {
             names.push(name);
         }
         names.sort();
-        for (i, name) in names.into_iter().enumerate() {
+        // A file is run: a link in it that leads out of the folder is refused.
+        let real_dir = dir.canonicalize().map_err(|e| Error::io("cannot read", dir, &e))?;
+        let (inside, outside): (Vec<String>, Vec<String>) = names
+            .into_iter()
+            .partition(|n| dir.join(n).canonicalize().is_ok_and(|p| p.parent() == Some(real_dir.as_path())));
+        for name in outside {
+            self.problems.push(SourceProblem::Unreadable {
+                file: format!("{}/{name}", folder_name(dir)),
+                error: "it is a link that leads out of the repeatable folder; put the file itself there".into(),
+            });
+        }
+        for (i, name) in inside.into_iter().enumerate() {
             let path = dir.join(&name);
             match read_up(-(i as i64) - 1, Kind::Simple, &path, &name, sums) {
                 Ok(mut m) => {

@@ -217,8 +217,8 @@ impl Recorded {
             tracing::warn!("cannot tell whether every view still reads: {}", e.message);
             Vec::new()
         });
-        let (repeatables, repeatables_unread) = match db.events_of(crate::db::EventKind::Repeatable).await {
-            Ok(events) => (crate::migration::repeatable::records(&events), false),
+        let (repeatables, repeatables_unread) = match crate::migration::runner::recorded_repeatables(db, true).await {
+            Ok(records) => (records, false),
             Err(e) => {
                 tracing::warn!("cannot read which repeatable files were applied: {}", e.message);
                 (Default::default(), true)

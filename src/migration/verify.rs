@@ -288,7 +288,12 @@ async fn check_repeatables(
             out.push(Checked { version: m.version, file: m.file_name(), outcome: fails(Step::Down, e) });
             return Ok(out);
         }
-        for step in [Step::Rebuild, Step::Up, Step::Rebuild] {
+        // Rebuilt over the rolled-back schema, a file may need what the down removed (as after a
+        // `down`, that is not a failure); once the migration is applied again, each must build.
+        for r in &source.repeatables {
+            let _ = repeatable(db, r, actor, stop).await;
+        }
+        for step in [Step::Up, Step::Rebuild] {
             let failure = match step {
                 Step::Up => up(db, m, actor, stop).await.err().map(|e| (None, e)),
                 _ => apply_all(db, source, actor, stop).await?.map(|(i, e)| (Some(i), e)),
@@ -315,6 +320,25 @@ async fn check_repeatables(
     }
     out.extend(source.repeatables.iter().map(|r| entry(r, Outcome::Restores)));
     Ok(out)
+}
+
+/// Applies `files` (repeatable files), in order, on `db` (a scratch database): what a replay of the
+/// migrations leaves out of an environment's schema.
+pub async fn apply_repeatables(
+    db: &mut dyn Database,
+    files: &[&MigrationFile],
+    cancel: &Cancel,
+    values: &Values,
+) -> Result<()> {
+    let actor = db::actor();
+    let interrupter = db.interrupter().await.ok();
+    let stop = Stop { interrupter: interrupter.as_deref(), cancel, values };
+    for r in files {
+        repeatable(db, r, &actor, &stop)
+            .await
+            .map_err(|e| Error::failed(format!("applying {} on a scratch database failed: {}", r.what(), e.message)))?;
+    }
+    Ok(())
 }
 
 /// Applies a repeatable file, as a run does.

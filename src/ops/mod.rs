@@ -352,18 +352,30 @@ fn not_dropped_either(mut e: Error, r: Error) -> Error {
 /// the live one). Another tool's history table left there is set apart, not drift.
 pub async fn drift(s: &Session, cancel: &Cancel) -> Result<crate::schema::Compared> {
     let source = s.source()?;
-    let (applied, live) = s
+    let any = !source.repeatables.is_empty();
+    let (applied, live, records) = s
         .reading(|db| {
             Box::pin(async move {
                 let applied = db.applied().await?;
-                Ok((applied, db.inspect().await?))
+                let records = runner::recorded_repeatables(db, any).await?;
+                Ok((applied, db.inspect().await?, records))
             })
         })
         .await?;
     let versions = ran_here(&applied, None);
+    // The repeatable files applied here as they are now make part of its schema too (one changed
+    // since, or failed last, is the next run's to apply, and its objects are left to show).
+    let repeatables: Vec<&MigrationFile> = source
+        .repeatables
+        .iter()
+        .filter(|r| !crate::migration::repeatable::due(r, records.get(&r.file_name())))
+        .collect();
     let (scratch, mut db) = open_scratch(s).await?;
     let made = match verify::replay(db.as_mut(), &source, &versions, cancel, &s.ws.placeholders).await {
-        Ok(()) => db.inspect().await,
+        Ok(()) => match verify::apply_repeatables(db.as_mut(), &repeatables, cancel, &s.ws.placeholders).await {
+            Ok(()) => db.inspect().await,
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     };
     let made = close_scratch(scratch, db, made).await?;

@@ -179,6 +179,20 @@ impl Project {
             None => sqlx_config::in_folder(root)?,
         };
         let migrations = settled_migrations(root, &config, sqlx.as_ref())?;
+        // The repeatable folder's files are run: it must be the project's (a link in a cloned
+        // repository may lead anywhere), and not the migrations folder (its downs would run).
+        let repeatable = config.repeatable.clone().unwrap_or_else(|| {
+            crate::migration::source::repeatable_beside(Path::new(&migrations)).to_string_lossy().into_owned()
+        });
+        inside(root, &repeatable)
+            .map_err(|why| Error::input(format!("{}: the repeatable folder `{repeatable}` {why}", path.display())))?;
+        if root.join(&repeatable).components().eq(root.join(&migrations).components()) {
+            return Err(Error::input(format!(
+                "{}: `repeatable = \"{repeatable}\"` is the migrations folder; give the repeatable files a folder of \
+                 their own",
+                path.display()
+            )));
+        }
         // The schema file is overwritten after runs: never a file the project keeps otherwise.
         if let Some(rel) = config.schema_file.as_deref() {
             let parts = |p: &str| -> Vec<std::ffi::OsString> {

@@ -9,8 +9,9 @@ use super::Dialect;
 pub enum Within {
     /// Plain SQL (a PostgreSQL `$$` body counts as SQL: its strings are found inside it).
     Code,
-    /// A `'...'` string; `backslash`: a backslash escapes in it (MySQL/MariaDB, PostgreSQL's `E'...'`).
-    Text { backslash: bool },
+    /// A string in `quote`s (`'`, or `"` on MySQL/MariaDB); `backslash`: a backslash escapes in it
+    /// (MySQL/MariaDB, PostgreSQL's `E'...'`).
+    Text { quote: u8, backslash: bool },
     /// A name quoted with `"` or `` ` ``.
     Quoted(u8),
 }
@@ -79,13 +80,16 @@ fn scan(sql: &str, from: usize, to: usize, dialect: Option<Dialect>, out: &mut V
                 }
             }
             q @ (b'\'' | b'"' | b'`') => {
-                let backslash = q == b'\''
-                    && (dialect == Some(Dialect::MySql)
+                // MySQL/MariaDB read `"..."` as a string too, backslashes and all.
+                let mysql = dialect == Some(Dialect::MySql);
+                let string = q == b'\'' || (q == b'"' && mysql);
+                let backslash = string
+                    && (mysql
                         || (dialect == Some(Dialect::Postgres)
                             && i > 0
                             && matches!(b[i - 1], b'e' | b'E')
                             && (i < 2 || !is_word(b[i - 2]))));
-                let within = if q == b'\'' { Within::Text { backslash } } else { Within::Quoted(q) };
+                let within = if string { Within::Text { quote: q, backslash } } else { Within::Quoted(q) };
                 i += 1;
                 while i < to {
                     match b[i] {
@@ -175,12 +179,14 @@ mod tests {
             found(sql, Dialect::Postgres),
             [
                 ("schema".into(), Within::Quoted(b'"'), false),
-                ("tenant".into(), Within::Text { backslash: false }, false),
+                ("tenant".into(), Within::Text { quote: b'\'', backslash: false }, false),
                 ("n".into(), Within::Code, false),
             ]
         );
-        assert_eq!(found("SELECT '${a}'", Dialect::MySql), [("a".into(), Within::Text { backslash: true }, false)]);
-        assert_eq!(found("SELECT E'${a}'", Dialect::Postgres), [("a".into(), Within::Text { backslash: true }, false)]);
+        let text = |quote, backslash| Within::Text { quote, backslash };
+        assert_eq!(found("SELECT '${a}'", Dialect::MySql), [("a".into(), text(b'\'', true), false)]);
+        assert_eq!(found("SELECT \"${a}\"", Dialect::MySql), [("a".into(), text(b'"', true), false)]);
+        assert_eq!(found("SELECT E'${a}'", Dialect::Postgres), [("a".into(), text(b'\'', true), false)]);
         assert_eq!(found("# ${a}\nSELECT `${b}`", Dialect::MySql), [("b".into(), Within::Quoted(b'`'), false)]);
     }
 
@@ -190,9 +196,9 @@ mod tests {
         assert_eq!(
             found(sql, Dialect::Postgres),
             [
-                ("role".into(), Within::Text { backslash: false }, false),
+                ("role".into(), Within::Text { quote: b'\'', backslash: false }, false),
                 ("n".into(), Within::Code, false),
-                ("kept".into(), Within::Text { backslash: false }, true),
+                ("kept".into(), Within::Text { quote: b'\'', backslash: false }, true),
             ]
         );
         // `$${x}` in code is the escape, not the start of a `$$` body.
@@ -213,8 +219,11 @@ mod tests {
     fn doubled_quotes_and_backslashes_do_not_end_a_string() {
         assert_eq!(
             found("SELECT 'it''s ${a}'", Dialect::Sqlite),
-            [("a".into(), Within::Text { backslash: false }, false)]
+            [("a".into(), Within::Text { quote: b'\'', backslash: false }, false)]
         );
-        assert_eq!(found("SELECT 'a\\'${b}'", Dialect::MySql), [("b".into(), Within::Text { backslash: true }, false)]);
+        assert_eq!(
+            found("SELECT 'a\\'${b}'", Dialect::MySql),
+            [("b".into(), Within::Text { quote: b'\'', backslash: true }, false)]
+        );
     }
 }
