@@ -583,7 +583,8 @@ fn a_secret_placeholder_leaks_nowhere_and_goes_only_to_its_server() {
     let write = |name: &str, sql: &str| std::fs::write(root.join("migrations").join(name), sql).unwrap();
     write(
         "2_role.up.sql",
-        "-- godwit:placeholders\nCREATE ROLE ${owner}_reader;\nCOMMENT ON ROLE ${owner}_reader IS '${api_key}';\n",
+        "-- godwit:placeholders\nCREATE ROLE ${owner}_reader;\nCOMMENT ON ROLE ${owner}_reader IS '${api_key}';\n\
+         DO $$ BEGIN RAISE WARNING 'the server says %', '${api_key}'; END $$;\n",
     );
     write("2_role.down.sql", "-- godwit:placeholders\nDROP ROLE ${owner}_reader;\n");
     // The server quotes the value in its error: `invalid input syntax for type integer: "…"`.

@@ -5,40 +5,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-use common::{Out, TestDb, output};
+use common::TestDb;
+use common::sqlx_cli::{godwit, ok, sqlx};
 use godwit::db::Dialect;
 use serde_json::json;
-
-fn sqlx_cli() -> PathBuf {
-    let p = dirs::home_dir().unwrap().join(".cache/godwit/tools/sqlx-cli-0.9.0-default/bin/sqlx");
-    assert!(p.is_file(), "sqlx-cli is not at {} (scripts/setup-test.sh installs it)", p.display());
-    p
-}
-
-fn sqlx(dir: &Path, url: &str, args: &[&str]) -> Out {
-    let o = output(Command::new(sqlx_cli()).current_dir(dir).args(args).args(["--database-url", url]));
-    assert_eq!(o.code, 0, "sqlx {args:?}: {}{}", o.stdout, o.stderr);
-    o
-}
-
-fn godwit(t: &TestDb, args: &[&str]) -> Out {
-    output(
-        Command::new(env!("CARGO_BIN_EXE_godwit"))
-            .current_dir(t.dir.path())
-            .env("HOME", t.dir.path().join("home"))
-            .env_remove("XDG_CONFIG_HOME")
-            .args(["--errors", "json"])
-            .args(args),
-    )
-}
-
-fn ok(o: Out) -> Out {
-    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
-    o
-}
 
 /// `outcome` of each `repeatable` event in the log, oldest first.
 async fn applies(t: &TestDb) -> Vec<String> {

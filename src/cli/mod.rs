@@ -67,8 +67,7 @@ pub fn main() -> i32 {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GODWIT_LOG")
                 .unwrap_or_else(|_| "warn".into())
-                // The server's notices (a migration's RAISE) may quote a secret placeholder's value.
-                .add_directive("sqlx::postgres::notice=off".parse().expect("a valid directive")),
+                .add_directive(crate::db::UNLOGGED.parse().expect("a valid directive")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -739,6 +739,10 @@ pub async fn probe(target: &Target, opts: &ConnectOptions) -> Result<Probe> {
     result
 }
 
+/// What the driver's own logging must never write, as a log filter directive: the server's notices
+/// (a migration's `RAISE`), which may quote a secret placeholder's value.
+pub const UNLOGGED: &str = "sqlx::postgres::notice=off";
+
 /// The OS user and host that run a migration, for `_godwit_log`.
 pub fn actor() -> String {
     let user = whoami::username().unwrap_or_else(|_| "unknown".into());

@@ -781,11 +781,7 @@ async fn run(
             // on the next up. One rebuilt after a rollback may need what the rollback removed: the
             // rollback stands, and that is said, not counted as the run's failure.
             Err(db::Failure { error, dirty }) if m.repeatable && !opts.cancel.is_aborted() => {
-                let why = if script.no_transaction {
-                    "it runs outside a transaction (-- no-transaction)"
-                } else {
-                    "DDL commits itself on MySQL/MariaDB"
-                };
+                let why = part_way_because(script);
                 let outcome = if dirty { Outcome::Partial } else { Outcome::Failed };
                 let logged = db.log(&db::repeatable_event(m, outcome, Some(error.message.clone())), &actor).await;
                 let mut error = explain_repeatable(error, m, dirty.then_some(why), &done);
@@ -816,11 +812,7 @@ async fn run(
                 }
             }
             Err(db::Failure { error, dirty }) => {
-                let why = if script.no_transaction {
-                    "it runs outside a transaction (-- no-transaction)"
-                } else {
-                    "DDL commits itself on MySQL/MariaDB"
-                };
+                let why = part_way_because(script);
                 // The history keeps the migration's own error, not the run's account around it.
                 let own = error.message.clone();
                 let mut error = match m.repeatable {
@@ -1161,6 +1153,14 @@ pub(crate) async fn stoppable<T>(
         if let Ok(r) = tokio::time::timeout(Duration::from_secs(1), &mut work).await {
             return r;
         }
+    }
+}
+
+/// Why a script that failed may have left some of its statements done.
+fn part_way_because(script: &db::Script<'_>) -> &'static str {
+    match script.no_transaction {
+        true => "it runs outside a transaction (-- no-transaction)",
+        false => "DDL commits itself on MySQL/MariaDB",
     }
 }
 

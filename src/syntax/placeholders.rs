@@ -3,6 +3,7 @@
 //! is the way to write `${name}` itself.
 
 use super::Dialect;
+use super::split::{dollar_tag, is_word};
 
 /// What a placeholder sits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,23 +146,6 @@ fn line_end(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-fn is_word(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
-}
-
-/// Length of a dollar-quote tag (`$$` or `$name$`) at the start of `b`, if there is one.
-fn dollar_tag(b: &[u8]) -> Option<usize> {
-    let mut j = 1;
-    while j < b.len() && b[j] != b'$' {
-        let ok = b[j].is_ascii_alphabetic() || b[j] == b'_' || b[j] >= 0x80 || (j > 1 && b[j].is_ascii_digit());
-        if !ok {
-            return None;
-        }
-        j += 1;
-    }
-    (j < b.len()).then_some(j + 1)
 }
 
 #[cfg(test)]

@@ -218,12 +218,12 @@ fn is_space(c: u8) -> bool {
     c.is_ascii_whitespace() || c == 0x0b
 }
 
-fn is_word(c: u8) -> bool {
+pub(super) fn is_word(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
 }
 
 /// Length of a dollar-quote tag (`$$` or `$name$`) at the start of `b`, if there is one.
-fn dollar_tag(b: &[u8]) -> Option<usize> {
+pub(super) fn dollar_tag(b: &[u8]) -> Option<usize> {
     let mut j = 1;
     while j < b.len() && b[j] != b'$' {
         let ok = b[j].is_ascii_alphabetic() || b[j] == b'_' || b[j] >= 0x80 || (j > 1 && b[j].is_ascii_digit());

@@ -9,6 +9,7 @@ pub mod online;
 pub mod pgtrap;
 pub mod project;
 pub mod proxy;
+pub mod sqlx_cli;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
