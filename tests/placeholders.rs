@@ -62,8 +62,15 @@ async fn values_reach_the_sql_and_unset_ones_refuse(d: Dialect) {
         Dialect::Sqlite => assert!(!t.sqlite_path().exists(), "not even the file was made"),
         _ => assert!(t.tables().await.is_empty(), "nothing was made, not even the history: {:?}", t.tables().await),
     }
-    // The dry run refuses the same way.
+    // The dry run refuses the same way, and `check` says it before anyone runs it.
     assert_eq!(godwit(&t, &["up", "--dry-run"]).problem_is(), "unset_placeholders");
+    let check = godwit(&t, &["check", "--json"]);
+    assert_ne!(check.code, 0, "{}", check.stdout);
+    let doc: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
+    let unset: Vec<&serde_json::Value> =
+        doc["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "unset_placeholders").collect();
+    assert_eq!(unset.len(), 1, "{doc}");
+    assert_eq!(unset[0]["files"], serde_json::json!(["3_region.up.sql"]), "{doc}");
 
     // The printed remedy, pasted (with the value piped in where a terminal would ask).
     let pasted = remedies(&refused);

@@ -48,6 +48,8 @@ pub enum FindingKind {
     NotFilled,
     /// A repeatable file failed on its last run (the next `up` runs it again).
     RepeatableFailed,
+    /// What the next `up` runs uses placeholders the environment gives no value (it would refuse).
+    UnsetPlaceholders,
 }
 
 impl FindingKind {
@@ -143,6 +145,48 @@ pub fn recorded(
         .chain(failed)
         .chain(all(source, Some(dialect), &recorded.applied, rows, elsewhere))
         .collect()
+}
+
+/// The placeholders that what the next `up` runs (pending migrations, due repeatable files) uses and
+/// `values` has no setting for: the run would refuse before sending anything.
+pub fn unset_placeholders(
+    source: &Source,
+    recorded: &crate::migration::status::Recorded,
+    rows: &[StatusRow],
+    values: &crate::migration::placeholders::Values,
+) -> Vec<Finding> {
+    use crate::migration::placeholders::{marked, names};
+    let pending = rows
+        .iter()
+        .filter(|r| r.state == crate::migration::status::State::Pending)
+        .filter_map(|r| source.get(r.version));
+    let due = crate::migration::repeatable::due_files(source, &recorded.repeatables);
+    let mut missing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in pending.chain(due).filter(|m| marked(&m.sql)) {
+        for n in names(&m.sql, None).into_iter().filter(|n| !values.has(n)) {
+            missing.entry(n).or_default().push(m.file_name());
+        }
+    }
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    let env = values.env().map(str::to_string);
+    let said: Vec<String> = missing.iter().map(|(n, files)| format!("${{{n}}} ({})", files.join(", "))).collect();
+    vec![Finding {
+        kind: FindingKind::UnsetPlaceholders,
+        hint: FindingKind::UnsetPlaceholders.is_hint(),
+        version: None,
+        files: missing.values().flatten().cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect(),
+        message: format!("what the next up runs uses placeholders with no value here: {}", said.join(", ")),
+        fix: "give each a value for this environment; the run refuses until then".into(),
+        remedies: match env {
+            Some(env) => missing
+                .keys()
+                .map(|n| Remedy::SetPlaceholder { env: env.clone(), name: n.clone(), secret: false })
+                .collect(),
+            None => Vec::new(),
+        },
+    }]
 }
 
 /// Marked files applied with no apply of theirs in Godwit's log (nor a person's word, `resolve`):

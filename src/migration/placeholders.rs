@@ -124,6 +124,12 @@ impl Values {
         Values { inner: Arc::new(Inner { keep: true, ..Default::default() }) }
     }
 
+    /// Whether the environment gives `name` a value (a secret one may still be missing from the
+    /// keyring: that is known only once it is read).
+    pub fn has(&self, name: &str) -> bool {
+        self.inner.keep || self.inner.settings.contains_key(name)
+    }
+
     /// The environment they are of.
     pub fn env(&self) -> Option<&str> {
         self.inner.env.as_deref()

@@ -182,6 +182,7 @@ pub async fn status(s: &Session, others: impl FnOnce() -> Result<Envs>) -> Resul
         check::recorded(&source, s.ws.target.dialect(), &recorded, &report.migrations, elsewhere)
     })
     .await?;
+    report.findings.extend(check::unset_placeholders(&source, &recorded, &report.migrations, &s.ws.placeholders));
     Ok(report)
 }
 
@@ -218,10 +219,12 @@ pub async fn check(s: &Session, others: impl FnOnce() -> Result<Envs>) -> Result
     let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await?;
     let rows = status::recorded_rows(&source, &recorded);
     let findings = check::recorded(&source, s.ws.target.dialect(), &recorded, &rows, &Default::default());
-    settled_elsewhere(s, findings, others, |elsewhere| {
+    let mut findings = settled_elsewhere(s, findings, others, |elsewhere| {
         check::recorded(&source, s.ws.target.dialect(), &recorded, &rows, elsewhere)
     })
-    .await
+    .await?;
+    findings.extend(check::unset_placeholders(&source, &recorded, &rows, &s.ws.placeholders));
+    Ok(findings)
 }
 
 /// Each environment's name and session (or why there is none), as `check`, `rebase` and `squash`

@@ -78,7 +78,7 @@ impl Project {
         self.workspace(Some(env))?;
         let (config, _) = self.env(env).expect("workspace checked it");
         let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for m in &source.migrations {
+        for m in source.migrations.iter().chain(&source.repeatables) {
             if crate::migration::placeholders::marked(&m.sql) {
                 for n in crate::migration::placeholders::names(&m.sql, None) {
                     used.entry(n).or_default().push(m.file_name());
