@@ -187,7 +187,9 @@ impl Recorded {
         (!self.repeatables_unread).then_some(&self.repeatables)
     }
 
-    pub async fn read(db: &mut dyn crate::db::Database) -> crate::Result<Recorded> {
+    /// Reads it; the log's repeatable events only where the project has `repeatables` (each status
+    /// would otherwise scan the log for them).
+    pub async fn read(db: &mut dyn crate::db::Database, repeatables: bool) -> crate::Result<Recorded> {
         let applied = db.applied().await?;
         // Who applied what is a nicety: a role that cannot read the log still gets its status.
         let (appliers, log_read) = match db.appliers().await {
@@ -217,13 +219,14 @@ impl Recorded {
             tracing::warn!("cannot tell whether every view still reads: {}", e.message);
             Vec::new()
         });
-        let (repeatables, repeatables_unread) = match crate::migration::runner::recorded_repeatables(db, true).await {
-            Ok(records) => (records, false),
-            Err(e) => {
-                tracing::warn!("cannot read which repeatable files were applied: {}", e.message);
-                (Default::default(), true)
-            }
-        };
+        let (repeatables, repeatables_unread) =
+            match crate::migration::runner::recorded_repeatables(db, repeatables).await {
+                Ok(records) => (records, false),
+                Err(e) => {
+                    tracing::warn!("cannot read which repeatable files were applied: {}", e.message);
+                    (Default::default(), true)
+                }
+            };
         Ok(Recorded {
             applied,
             appliers,

@@ -173,7 +173,9 @@ pub async fn status(s: &Session, others: impl FnOnce() -> Result<Envs>) -> Resul
     let (dir, repeatable, sums) = (s.ws.migrations.clone(), s.ws.repeatable.clone(), s.ws.checksums.clone());
     let files =
         tokio::task::spawn_blocking(move || Source::load_with(&dir, &sums)?.with_repeatables(&repeatable, &sums));
-    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await;
+    // Read beside the files, so whether there are repeatable files is told by their folder.
+    let any = s.ws.repeatable.is_dir();
+    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db, any))).await;
     let source = files.await.expect("migrations reader")?;
     let recorded = recorded?;
     let mut report = status::report(&s.ws, &source, &recorded);
@@ -195,10 +197,11 @@ pub fn files_status(s: &Session) -> Result<StatusReport> {
 /// One migration's page: its files, header, checksums, events and what can be done about it.
 pub async fn migration(s: &Session, version: i64) -> Result<detail::MigrationDetail> {
     let source = s.source()?;
+    let any = !source.repeatables.is_empty();
     let (recorded, events) = s
         .reading(|db| {
             Box::pin(async move {
-                let recorded = status::Recorded::read(db).await?;
+                let recorded = status::Recorded::read(db, any).await?;
                 Ok((recorded, db.events(Some(version), 200).await?))
             })
         })
@@ -216,7 +219,8 @@ pub async fn history(s: &Session, limit: i64) -> Result<Vec<Event>> {
 /// renumbered, so where every side is applied somewhere the conflict is settled, not a problem.
 pub async fn check(s: &Session, others: impl FnOnce() -> Result<Envs>) -> Result<Vec<Finding>> {
     let source = s.source()?;
-    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db))).await?;
+    let any = !source.repeatables.is_empty();
+    let recorded = s.reading(|db| Box::pin(status::Recorded::read(db, any))).await?;
     let rows = status::recorded_rows(&source, &recorded);
     let findings = check::recorded(&source, s.ws.target.dialect(), &recorded, &rows, &Default::default());
     let mut findings = settled_elsewhere(s, findings, others, |elsewhere| {
