@@ -20,12 +20,17 @@ want libsecret-tools
 want postgresql
 # pt-online-schema-change, which runs the ALTER TABLE statements a migration marks online.
 want percona-toolkit
+# The clusters tests' own servers: three Galera nodes (mariadbd from mariadb-server, the galera-4
+# provider, rsync for state transfer) and PgBouncer in front of a PostgreSQL cluster.
+want mariadb-server
+want galera-4
+want rsync
+want pgbouncer
 # A virtualenv for Alembic (the import tests install it from PyPI).
 want python3-venv
 # The desktop shell (Tauri 2 on WebKitGTK) and its window under Xvfb, screenshots.
 for p in libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev libssl-dev pkg-config \
          xvfb webkit2gtk-driver imagemagick xauth; do want "$p"; done
-if [ -z "${GODWIT_TEST_MYSQL_URL:-}" ] && ! port_open 3306; then want mariadb-server; fi
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "setup: installing ${need_pkgs[*]}"

@@ -108,6 +108,10 @@ pub enum Problem {
         /// Who holds it, when the server says.
         holder: Option<String>,
     },
+    /// Another run recorded this migration in the history first (a run that took no lock, or one
+    /// on another node of a cluster whose locks are each node's own): nothing of it ran here.
+    #[error("another run recorded migration {version} first")]
+    Raced { version: i64 },
     /// A migration gave up waiting for a lock another session held (or was picked to end a
     /// deadlock), every try; it changed nothing.
     #[error("migration {version} could not get a lock")]
@@ -121,6 +125,9 @@ pub enum Problem {
     /// The server cannot be reached.
     #[error("cannot connect")]
     CannotConnect,
+    /// The server is a read-only standby (in recovery): changes go to its primary.
+    #[error("the server is a read-only standby")]
+    Standby,
     /// The server answered, and has no database of that name.
     #[error("the database does not exist")]
     NoDatabase,
@@ -172,8 +179,10 @@ impl Problem {
             | SchemaMismatch
             | Io { .. }
             | Failed => ErrorKind::Failed,
-            LockHeld { .. } | LockWait { .. } => ErrorKind::Lock,
-            CannotConnect | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => ErrorKind::Connect,
+            LockHeld { .. } | LockWait { .. } | Raced { .. } => ErrorKind::Lock,
+            CannotConnect | Standby | NoDatabase | AuthRefused | ServerChanged | Keyring | ConnectionLost => {
+                ErrorKind::Connect
+            }
             Protected | CodeNotAllowed => ErrorKind::Protected,
             Cancelled => ErrorKind::Cancelled,
         }

@@ -436,7 +436,38 @@ async fn cancel_between_migrations(d: Dialect) {
     db.close().await;
 }
 
+/// A history row another run wrote first (here the run's own first migration plays the other
+/// run, one that takes no lock) is never taken back: the second migration says another run
+/// recorded it, runs nothing, and logs no failure of its own.
+async fn a_row_another_run_wrote_is_never_taken_back(d: Dialect) {
+    let t = TestDb::new(d).await;
+    let checksum = if d == Dialect::Postgres { "decode('00', 'hex')" } else { "X'00'" };
+    t.write(
+        "1_sneak.up.sql",
+        &format!(
+            "CREATE TABLE a (id INTEGER);\nINSERT INTO _sqlx_migrations (version, description, success, checksum, \
+             execution_time) VALUES (2, 'b', TRUE, {checksum}, 7);"
+        ),
+    );
+    t.write("2_b.up.sql", "CREATE TABLE b (id INTEGER);");
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
+    let e = r.failure.expect("migration 2 was recorded by another run");
+    assert_eq!(e.problem, Problem::Raced { version: 2 }, "{}", e.message);
+    assert_eq!(e.kind(), ErrorKind::Lock);
+    assert_eq!(t.history().await, ["1:true", "2:true"], "the other run's row stays");
+    assert_eq!(
+        t.strings("SELECT TRIM(CAST(execution_time AS CHAR(20))) FROM _sqlx_migrations WHERE version = 2").await,
+        ["7"]
+    );
+    assert_eq!(t.tables().await, ["a"], "nothing of 2 ran");
+    assert_eq!(t.log().await, ["apply:ok:1"], "no failure of 2 is logged");
+    db.close().await;
+}
+
 on_each_db!(
+    a_row_another_run_wrote_is_never_taken_back,
     up_then_down,
     failing_migration,
     failing_first_statement_is_clean,

@@ -79,11 +79,13 @@ fn base(program: &Path, target: &Target) -> Result<Command> {
 }
 
 impl MariaDbDump {
-    /// `--ignore-table` for the log and, with `history`, the history table: those in the dumped
-    /// database (a history kept in another database is not in its dump anyway).
+    /// `--ignore-table` for the log, a Galera cluster's lock row and, with `history`, the history
+    /// table: those in the dumped database (a history kept in another database is not in its dump
+    /// anyway). A restored lock row would be a run's that is not running.
     fn ignored(&self, db: &str, history: bool) -> Vec<String> {
         let d = crate::db::Dialect::MySql;
-        [Some(&self.tables.log), history.then_some(&self.tables.history)]
+        let lock = self.tables.lock();
+        [Some(&self.tables.log), Some(&lock), history.then_some(&self.tables.history)]
             .into_iter()
             .flatten()
             .filter(|t| t.stored_schema(d).is_none_or(|s| s == db))

@@ -32,7 +32,7 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
     let (rows, summary) = (&report.migrations, &report.summary);
     println!("{label} · {}", w.target.dialect().name());
     // Said before the table: the table may be the backup's history.
-    let first = [check::FindingKind::PartlyRestored, check::FindingKind::RunInProgress];
+    let first = [check::FindingKind::PartlyRestored, check::FindingKind::RunInProgress, check::FindingKind::Standby];
     for f in report.findings.iter().filter(|f| first.contains(&f.kind)) {
         println!("{}; {}.", f.message, f.fix);
         for r in &f.remedies {
@@ -125,7 +125,7 @@ pub(super) async fn status_verb(ctx: &Ctx, json: bool, all: bool) -> Result<()> 
     if due > 0 {
         line.push_str(&format!(" · {due} repeatable file(s) to apply"));
     }
-    match report.findings.iter().filter(|f| !f.kind.is_hint()).count() {
+    match report.findings.iter().filter(|f| !f.hint).count() {
         0 => {}
         n => line.push_str(&format!(" · {n} problem(s): `{} check` says what to do", ctx.again)),
     }
@@ -204,7 +204,7 @@ pub(super) async fn check_verb(ctx: &Ctx, offline: bool, schema: bool, json: boo
             }
         }
     }
-    match findings.iter().filter(|f| !f.kind.is_hint()).count() {
+    match findings.iter().filter(|f| !f.hint).count() {
         0 => Ok(()),
         n => Err(Error::failed(format!("{n} problem(s) found"))),
     }

@@ -191,6 +191,38 @@ pub fn refused_waits(dialect: Dialect, waits: &crate::migration::waits::Waits, o
     }
 }
 
+/// Another run recorded `m` first, so this run's mark never went in and nothing of its file ran
+/// here: said as such (exit 4), not as the file's failure, and nothing is taken back.
+pub(crate) fn raced(m: &MigrationFile, error: &Error) -> Failure {
+    let error = Error::new(
+        Problem::Raced { version: m.version },
+        format!(
+            "another run recorded migration {} in the history first ({}): nothing of {} ran in this run. Its status \
+             tells how that run ends; runs that take Godwit's or sqlx's lock wait for each other instead.",
+            m.version,
+            error.message.lines().next().unwrap_or_default(),
+            crate::migration::source::file_name(&m.path),
+        ),
+    )
+    .with_remedy(crate::error::Remedy::WaitForLock);
+    Failure { error, dirty: false }
+}
+
+/// A migration failed and what it left could not be read back (`why`): never "changed nothing".
+/// Said as a lost connection, so the runner connects again and reads the history, and says "not
+/// known" if it cannot.
+pub(crate) fn unknown(mut error: Error, why: &Error) -> Failure {
+    error.problem = Problem::ConnectionLost;
+    error.message += &format!("\nWhat it left could not be read back ({}).", why.message);
+    Failure { error, dirty: false }
+}
+
+/// Whether a failed statement wrote a history row another run had written first: a duplicate key
+/// (or, on a Galera cluster, the certification conflict reported as a deadlock) on the history table.
+pub(crate) fn lost_the_race(e: &sqlx::Error) -> bool {
+    matches!(error_code(e).as_deref(), Some("1062" | "1213" | "23505" | "2067" | "1555"))
+}
+
 /// A migration's first statement failed, so nothing of it ran, and the history mark made before it
 /// was taken back; if taking it back failed (`undo`), the history still says it failed part way,
 /// and the failure must say so rather than that nothing changed.
@@ -199,8 +231,9 @@ pub(crate) fn unmarked(mut error: Error, undo: Option<sqlx::Error>) -> Failure {
         None => Failure { error, dirty: false },
         Some(e) => {
             error.message += &format!(
-                "\nNothing of it ran, but taking back the history's mark that it had started failed ({e}): the history \
-                 says it failed part way. Mark it rolled back once you have checked."
+                "\nNothing of it ran, but taking back the history's mark that it had started failed ({}): the history \
+                 says it failed part way. Mark it rolled back once you have checked.",
+                server_says(&e)
             );
             Failure { error, dirty: true }
         }
@@ -305,6 +338,46 @@ pub struct ServerInfo {
     pub version: String,
 }
 
+/// A PostgreSQL server in recovery: a streaming (or log-shipping) standby, read-only, replaying
+/// what its primary writes.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Serialize)]
+#[ts(export)]
+pub struct Standby {
+    /// Replay is paused (`pg_wal_replay_pause()`): it stays behind for as long as it is.
+    pub paused: bool,
+    /// Bytes of the primary's log received and not replayed yet; `None` when none streams in.
+    pub unreplayed_bytes: Option<i64>,
+    /// How long ago the newest replayed transaction committed on the primary, in milliseconds (a
+    /// quiet primary makes it grow too).
+    pub replayed_age_ms: Option<i64>,
+}
+
+impl Standby {
+    /// What it has read of its primary is not all the primary has.
+    pub fn behind(&self) -> bool {
+        self.paused || self.unreplayed_bytes.is_some_and(|b| b > 0)
+    }
+
+    /// "a read-only standby (replay paused; …)".
+    pub fn describe(&self) -> String {
+        let mut said = Vec::new();
+        if self.paused {
+            said.push("replay paused".to_string());
+        }
+        if let Some(b) = self.unreplayed_bytes.filter(|b| *b > 0) {
+            said.push(format!("{b} bytes received not replayed yet"));
+        }
+        if let Some(ms) = self.replayed_age_ms.filter(|ms| self.behind() && *ms >= 1000) {
+            let ago = crate::migration::waits::short(Duration::from_secs(ms as u64 / 1000));
+            said.push(format!("the newest change it replayed was committed {ago} ago"));
+        }
+        match said.is_empty() {
+            true => "a read-only standby, caught up with its primary".into(),
+            false => format!("a read-only standby ({})", said.join("; ")),
+        }
+    }
+}
+
 /// A connection to one database: what runs migrations, what reads and amends their history, and
 /// what looks at the schema and data (backups; schema work). Each driver implements the three.
 pub trait Database: Migrate + History + Inspect {}
@@ -332,6 +405,12 @@ pub trait Migrate: Send {
         Ok(None)
     }
     async fn unlock(&mut self) -> Result<()>;
+
+    /// What this server is if it is a standby (in recovery), which takes no writes; `None` for a
+    /// primary and where there is no such thing.
+    async fn standby(&mut self) -> Result<Option<Standby>> {
+        Ok(None)
+    }
 
     /// How long the migrations that follow wait for other sessions' locks and may run, set on this
     /// session. A limit this database cannot set is refused, before anything runs.
@@ -968,6 +1047,15 @@ impl From<sqlx::Error> for Error {
         if connection_lost(&e) {
             return Error::new(Problem::ConnectionLost, format!("the connection to the database was lost: {e}"));
         }
-        Error::failed(format!("database error: {e}"))
+        Error::failed(format!("database error: {}", server_says(&e)))
+    }
+}
+
+/// What the server said, without what sqlx's wording adds: PostgreSQL's `at line N` there is a
+/// line of the server's own source code, not of anything the user wrote.
+pub(crate) fn server_says(e: &sqlx::Error) -> String {
+    match e.as_database_error() {
+        Some(db) => tidy_message(db),
+        None => e.to_string(),
     }
 }

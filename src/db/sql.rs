@@ -64,6 +64,49 @@ pub(crate) fn delete_history(s: &impl Syntax, t: &Tables, version: i64) -> Strin
     format!("DELETE FROM {} WHERE version = {version}", t.history.sql(s.dialect()))
 }
 
+/// The `execution_time` an up writes into the history row it puts in before its statements (sqlx
+/// writes -1 there: not known yet): negative like sqlx's, and this run's alone, so that what a
+/// failure finds in that row tells whether this run wrote it or another one did (a run on another
+/// Galera node, or a tool that takes no lock).
+pub(crate) fn marker() -> i64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    // Below -1, so never sqlx's own mark.
+    -2 - (h.finish() >> 2) as i64
+}
+
+/// Takes back the row `marker` put in, and only that row.
+pub(crate) fn delete_marked(s: &impl Syntax, t: &Tables, version: i64, marker: i64) -> String {
+    format!(
+        "DELETE FROM {} WHERE version = {version} AND success = FALSE AND execution_time = {marker}",
+        t.history.sql(s.dialect())
+    )
+}
+
+/// Who wrote a version's history row, as a failed migration finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mark {
+    /// No row: this run's mark (if it made one) went with its transaction.
+    None,
+    /// This run's mark, still `success = false`.
+    Ours,
+    /// A row this run did not write: another run recorded the version first.
+    Theirs,
+}
+
+impl Mark {
+    /// From the row found (`success`, `execution_time`), for an up that marked it with `marker`.
+    pub(crate) fn of(row: Option<(bool, i64)>, marker: i64) -> Mark {
+        match row {
+            None => Mark::None,
+            Some((false, t)) if t == marker => Mark::Ours,
+            Some(_) => Mark::Theirs,
+        }
+    }
+}
+
 pub(crate) fn amend(s: &impl Syntax, t: &Tables, a: &Amend) -> String {
     let history = t.history.sql(s.dialect());
     match a {

@@ -236,6 +236,9 @@ impl Sqlite {
         let start = Instant::now();
         if let Err(e) = self.batch(before).await {
             // The write lock (or the marker) was never had: nothing ran.
+            if super::lost_the_race(&e) {
+                return Err(super::raced(m, &self.lite(e)));
+            }
             let error = if waited(&e) { self.lock_wait(m) } else { self.lite(e) };
             return Err(Failure { error, dirty: false });
         }
@@ -274,6 +277,10 @@ impl Sqlite {
         tail = if in_tx { format!("{tail};\nCOMMIT;") } else { format!("BEGIN;\n{tail};\nCOMMIT;") };
         if let Err(e) = self.batch(tail).await {
             let _ = self.batch("ROLLBACK".into()).await;
+            // The history row goes in last in a transaction, and another run's was there first.
+            if in_tx && super::lost_the_race(&e) {
+                return Err(super::raced(m, &self.lite(e)));
+            }
             // A reader kept the commit from writing the file (a rollback journal): in a transaction
             // nothing stays, and it may be tried again.
             let error = if waited(&e) && in_tx { self.lock_wait(m) } else { self.lite(e) };
@@ -380,8 +387,9 @@ impl Migrate for Sqlite {
         let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Apply, m);
         let in_tx = !up.no_transaction;
-        let mark = sql::insert_history(&Lite, &tb, m, false, "-1");
-        self.run(m, up, mark, sql::delete_history(&Lite, &tb, m.version), |d| {
+        let marker = sql::marker();
+        let mark = sql::insert_history(&Lite, &tb, m, false, &marker.to_string());
+        self.run(m, up, mark, sql::delete_marked(&Lite, &tb, m.version, marker), |d| {
             let t = sql::ns(d).to_string();
             let history = if in_tx {
                 sql::insert_history(&Lite, &tb, m, true, &t)

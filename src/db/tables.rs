@@ -7,6 +7,8 @@ use crate::syntax::Dialect;
 
 pub const SQLX_TABLE: &str = "_sqlx_migrations";
 pub const LOG_TABLE: &str = "_godwit_log";
+/// The migration lock's row on a Galera cluster, where a server's own locks are each node's.
+pub const LOCK_TABLE: &str = "_godwit_lock";
 
 /// One part of a name as written: quoted parts keep their case, bare ones fold as the database does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,6 +172,11 @@ impl Tables {
         }
     }
 
+    /// Where a Galera cluster's migration lock row goes: beside the log.
+    pub fn lock(&self) -> TableName {
+        self.history.beside(LOCK_TABLE)
+    }
+
     /// Whether these are sqlx's and Godwit's usual tables.
     pub fn is_default(&self) -> bool {
         *self == Tables::default()
@@ -177,10 +184,13 @@ impl Tables {
 
     /// Fills `{history}`, `{log}` (quoted names), `{history_name}`, `{log_name}` (the tables' own
     /// names as string literals, for the catalogs) and `{log_sql}` (the quoted name as a literal, for
-    /// `to_regclass`) into one of Godwit's own queries.
+    /// `to_regclass`) into one of Godwit's own queries; `{lock}` and `{lock_name}` likewise.
     pub fn fill(&self, sql: &str, d: Dialect) -> String {
+        let lock = self.lock();
         sql.replace("{history}", &self.history.sql(d))
             .replace("{log}", &self.log.sql(d))
+            .replace("{lock}", &lock.sql(d))
+            .replace("{lock_name}", &format!("'{}'", lock.stored_name(d)))
             .replace("{history_name}", &format!("'{}'", self.history.stored_name(d)))
             .replace("{log_name}", &format!("'{}'", self.log.stored_name(d)))
             .replace("{log_sql}", &format!("'{}'", self.log.sql(d)))

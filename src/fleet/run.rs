@@ -452,7 +452,7 @@ async fn one(
     // Where it stands now, whatever happened (a failed run may have applied some first).
     let read = if reached { Some(ops::status(&s, || Ok(Vec::new())).await) } else { None };
     let found: Vec<&crate::migration::check::Finding> = match &read {
-        Some(Ok(st)) => st.findings.iter().filter(|f| !f.kind.is_hint()).collect(),
+        Some(Ok(st)) => st.findings.iter().filter(|f| !f.hint).collect(),
         _ => Vec::new(),
     };
     row.state = match (&failure, &read) {

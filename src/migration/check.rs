@@ -50,6 +50,9 @@ pub enum FindingKind {
     RepeatableFailed,
     /// What the next `up` runs uses placeholders the environment gives no value (it would refuse).
     UnsetPlaceholders,
+    /// The server is a read-only standby: runs are refused there. A hint while it is caught up; a
+    /// problem while replay is paused or behind, since what is read may not be its primary's.
+    Standby,
 }
 
 impl FindingKind {
@@ -119,6 +122,18 @@ pub fn recorded(
         fix: "what is recorded changes as it goes: look again once it is done".into(),
         remedies: Vec::new(),
     });
+    let standby = recorded.standby.iter().map(|s| Finding {
+        kind: FindingKind::Standby,
+        hint: !s.behind(),
+        version: None,
+        files: Vec::new(),
+        message: match s.behind() {
+            true => format!("the server is {}: the history read here may be behind its primary's", s.describe()),
+            false => format!("the server is {}: runs are refused here", s.describe()),
+        },
+        fix: "read status and run migrations against the primary".into(),
+        remedies: Vec::new(),
+    });
     let views = recorded.broken_views.iter().map(broken_view);
     let unfilled = not_filled(source, recorded, rows);
     let repeatables = crate::migration::repeatable::rows(source, recorded.repeatables());
@@ -140,6 +155,7 @@ pub fn recorded(
     });
     partly
         .chain(running)
+        .chain(standby)
         .chain(views)
         .chain(unfilled)
         .chain(failed)

@@ -777,6 +777,21 @@ async fn run(
                 failure = Some(error);
                 break;
             }
+            // Another run is applying it: nothing of this run's to record or take back.
+            Err(db::Failure { mut error, .. }) if matches!(error.problem, Problem::Raced { .. }) => {
+                let verb = if direction == Direction::Up { "applied" } else { "rolled back" };
+                error.message +=
+                    &format!("\n{} of {migrations} migration(s) {verb} by this run before it.", done.len());
+                on_event(&RunEvent::MigrationFailed {
+                    direction,
+                    version: m.version,
+                    message: error.message.clone(),
+                    location: None,
+                    dirty: false,
+                });
+                failure = Some(error);
+                break;
+            }
             // A repeatable file's failure stops none of the others: each is logged, and tried again
             // on the next up. One rebuilt after a rollback may need what the rollback removed: the
             // rollback stands, and that is said, not counted as the run's failure.

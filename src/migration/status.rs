@@ -49,7 +49,7 @@ pub struct StatusRow {
     pub applied_at: Option<DateTime<Utc>>,
     /// OS user@host of the last apply (`_godwit_log`); none for migrations applied by other tools.
     pub applied_by: Option<String>,
-    /// Nanoseconds; -1 when sqlx did not record it.
+    /// Nanoseconds; `None` when not known (sqlx did not record it, or it never finished).
     pub execution_time_ns: Option<i64>,
     /// The file changed after it was applied: `repair`.
     pub drift: bool,
@@ -124,7 +124,8 @@ pub fn rows(source: &Source, applied: &[Applied]) -> Vec<StatusRow> {
             no_transaction: f.is_some_and(|f| f.no_transaction),
             applied_at: a.map(|a| a.installed_on),
             applied_by: None,
-            execution_time_ns: a.map(|a| a.execution_time),
+            // Negative: not known (sqlx's -1, or the mark of a run that did not finish).
+            execution_time_ns: a.map(|a| a.execution_time).filter(|t| *t >= 0),
             // One that failed part way never finished: its file is fixed before it is resolved.
             drift: matches!((f, a), (Some(f), Some(a)) if a.success && f.checksum != a.checksum),
             out_of_order: state == State::Pending && newest.is_some_and(|n| version < n),
@@ -156,6 +157,8 @@ pub struct StatusReport {
     /// The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
     /// is applied, `None` when none is.
     pub rollback_to: Option<i64>,
+    /// The server is a read-only standby: what is read here is as far as it has replayed.
+    pub standby: Option<crate::db::Standby>,
 }
 
 /// What status reads from a database: the history table, and who applied what.
@@ -171,6 +174,8 @@ pub struct Recorded {
     pub partly_restored: Option<String>,
     /// Who holds the migration lock, when another session does: a run in progress.
     pub running: Option<String>,
+    /// The server is a read-only standby (its history may be behind its primary's).
+    pub standby: Option<crate::db::Standby>,
     /// The rows marked failed that the run in progress is working on (no failure recorded for them).
     pub in_progress: Vec<i64>,
     /// Views that no longer read (a migration dropped what they use).
@@ -204,6 +209,10 @@ impl Recorded {
             tracing::warn!("cannot tell whether a run holds the migration lock: {}", e.message);
             None
         });
+        let standby = db.standby().await.unwrap_or_else(|e| {
+            tracing::warn!("cannot tell whether the server is a standby: {}", e.message);
+            None
+        });
         let (mut failed_in_down, mut in_progress) = (Vec::new(), Vec::new());
         for a in applied.iter().filter(|a| !a.success) {
             match left_part_way_by(db, a.version).await {
@@ -234,6 +243,7 @@ impl Recorded {
             failed_in_down,
             partly_restored,
             running,
+            standby,
             in_progress,
             broken_views,
             repeatables,
@@ -269,6 +279,7 @@ pub fn report(ws: &crate::project::Workspace, source: &Source, recorded: &Record
         problems: source.problems.iter().map(|p| p.message()).collect(),
         findings,
         repeatables: crate::migration::repeatable::rows(source, recorded.repeatables()),
+        standby: recorded.standby.clone(),
     }
 }
 

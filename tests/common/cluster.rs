@@ -1,5 +1,5 @@
 //! A PostgreSQL cluster of a test's own (`initdb` on a free port), for what must not touch the
-//! shared server: wrong passwords, restarts.
+//! shared server: wrong passwords, restarts, a standby.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -38,6 +38,24 @@ impl Cluster {
         ]);
         Cluster::pg_ctl(&bin, &data, dir.path(), port, "start");
         Cluster { dir, port, bin }
+    }
+
+    /// A streaming standby of this cluster (`pg_basebackup -R`), started on a free loopback port.
+    pub fn standby(&self) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status().unwrap();
+        let o = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_basebackup"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-R", "-X", "stream", "-D"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "pg_basebackup: {}", String::from_utf8_lossy(&o.stderr));
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Cluster::pg_ctl(&self.bin, &data, dir.path(), port, "start");
+        Cluster { dir, port, bin: self.bin.clone() }
     }
 
     /// `pg_ctl ACTION` (start, restart) on the cluster, waiting for it.

@@ -22,6 +22,8 @@ impl MariaDbServer {
         let o = Command::new("mariadb-install-db")
             .args(["--no-defaults", "--user=mysql", "--auth-root-authentication-method=normal", "--skip-test-db"])
             .arg(format!("--datadir={}", data.display()))
+            // Its own: servers made at once elsewhere would share /tmp's temporary tables' names.
+            .arg(format!("--tmpdir={}", dir.path().display()))
             .output()
             .unwrap();
         assert!(o.status.success(), "mariadb-install-db: {}", String::from_utf8_lossy(&o.stderr));

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod galera;
 pub mod mariadb_server;
 pub mod online;
 pub mod pgtrap;

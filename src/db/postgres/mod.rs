@@ -201,7 +201,15 @@ impl Postgres {
             Err(e) => {
                 self.rollback().await;
                 let offset = error_position(&e).and_then(|p| char_to_byte(body, p.checked_sub(1 + PREFIX.len())?));
-                Err(Failure { error: migration_error(m, file, body, &e, offset), dirty: false })
+                let error = migration_error(m, file, body, &e, offset);
+                // The history row went in after the file ran, and another run's was there first
+                // (one that takes no lock): the transaction took this run's statements back.
+                let history = self.tables.history.stored_name(crate::syntax::Dialect::Postgres);
+                let pg = e.as_database_error().and_then(|d| d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>());
+                if super::lost_the_race(&e) && pg.and_then(|p| p.table()) == Some(history.as_str()) {
+                    return Err(super::raced(m, &error));
+                }
+                Err(Failure { error, dirty: false })
             }
         }
     }
@@ -218,7 +226,10 @@ impl Postgres {
     ) -> Result<Duration, Failure> {
         let (file, body) = (script.file, script.sql);
         let start = Instant::now();
-        self.batch(begin).await.map_err(|e| Failure { error: e.into(), dirty: false })?;
+        self.batch(begin).await.map_err(|e| match super::lost_the_race(&e) {
+            true => super::raced(m, &e.into()),
+            false => Failure { error: e.into(), dirty: false },
+        })?;
         for (i, st) in script.statements.iter().enumerate() {
             // CREATE INDEX CONCURRENTLY waits for older transactions without blocking anyone, and a
             // lock or statement timeout there leaves an invalid index behind: it runs without them
@@ -251,7 +262,7 @@ impl Postgres {
         let elapsed = start.elapsed();
         let finish = done(elapsed);
         self.batch(format!("BEGIN;\n{};\nCOMMIT;", finish.join(";\n"))).await.map_err(|e| Failure {
-            error: Error::failed(format!("{} ran, but recording it failed: {e}", m.what())),
+            error: Error::failed(format!("{} ran, but recording it failed: {}", m.what(), super::server_says(&e))),
             dirty: true,
         })?;
         Ok(elapsed)
@@ -373,7 +384,35 @@ impl Migrate for Postgres {
         Ok(self.lock_holder(sqlx_lock_id(&db)).await)
     }
 
+    async fn standby(&mut self) -> Result<Option<super::Standby>> {
+        // The functions that read replay exist only from PostgreSQL 10; older ones are not asked.
+        let recovering: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()").fetch_one(&mut self.conn).await?;
+        if !recovering {
+            return Ok(None);
+        }
+        let (paused, unreplayed_bytes, replayed_age_ms): (bool, Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT pg_is_wal_replay_paused(), \
+             pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint, \
+             (EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::bigint",
+        )
+        .fetch_one(&mut self.conn)
+        .await?;
+        Ok(Some(super::Standby { paused, unreplayed_bytes: unreplayed_bytes.map(|b| b.max(0)), replayed_age_ms }))
+    }
+
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
+        // Everything that takes the lock goes on to write: a standby refuses that part way, in the
+        // words of a read-only transaction. Said here, before anything.
+        if let Some(standby) = self.standby().await? {
+            return Err(Error::new(
+                Problem::Standby,
+                format!(
+                    "{} is {}: it takes no changes. Run this against its primary; nothing was changed.",
+                    self.target.display(),
+                    standby.describe()
+                ),
+            ));
+        }
         let db: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&mut self.conn).await?;
         let id = sqlx_lock_id(&db);
         let deadline = Instant::now() + timeout;
@@ -402,8 +441,19 @@ impl Migrate for Postgres {
     }
 
     async fn unlock(&mut self) -> Result<()> {
-        if let Some(id) = self.lock_id.take() {
-            sqlx::query("SELECT pg_advisory_unlock($1)").bind(id).execute(&mut self.conn).await?;
+        let Some(id) = self.lock_id.take() else { return Ok(()) };
+        // False: this session did not hold it (behind a pooler that hands each transaction to
+        // another server session, the lock was taken on one and is now left on it).
+        let released: bool =
+            sqlx::query_scalar("SELECT pg_advisory_unlock($1)").bind(id).fetch_one(&mut self.conn).await?;
+        if !released {
+            return Err(Error::failed(
+                "the migration lock was not this session's when the run finished: the server session that took it \
+                 is not this one (a connection pooler in transaction mode hands statements to other sessions), so it \
+                 may still be held, and other runs may not have been kept out. Connect to the server directly, or \
+                 through a session-mode pool."
+                    .to_string(),
+            ));
         }
         Ok(())
     }
@@ -420,12 +470,13 @@ impl Migrate for Postgres {
         let tb = self.tables.clone();
         let ev = sql::ok_event(EventKind::Apply, m);
         if up.no_transaction {
-            let undo = sql::delete_history(&Pg, &tb, m.version);
+            let marker = sql::marker();
+            let undo = sql::delete_marked(&Pg, &tb, m.version, marker);
             return self
                 .run_each(
                     m,
                     up,
-                    sql::insert_history(&Pg, &tb, m, false, "-1"),
+                    sql::insert_history(&Pg, &tb, m, false, &marker.to_string()),
                     |d| {
                         let t = sql::ns(d).to_string();
                         vec![
@@ -590,9 +641,22 @@ impl Inspect for Postgres {
     }
 
     async fn create_database(&mut self, name: &str) -> Result<()> {
-        self.batch(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\"")))
-            .await
-            .map_err(|e| Error::failed(format!("cannot create the database {name} (may this user CREATEDB?): {e}")))
+        self.batch(format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""))).await.map_err(|e| {
+            match super::error_code(&e).as_deref() {
+                // A read-only transaction: the server is a standby, whatever the user may do.
+                Some("25006") => Error::new(
+                    Problem::Standby,
+                    format!(
+                        "cannot create the database {name}: {} is a read-only standby. Run this against its primary.",
+                        self.target.display()
+                    ),
+                ),
+                _ => Error::failed(format!(
+                    "cannot create the database {name} (may this user CREATEDB?): {}",
+                    super::server_says(&e)
+                )),
+            }
+        })
     }
 
     async fn databases(&mut self) -> Result<Vec<String>> {

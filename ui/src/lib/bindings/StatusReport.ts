@@ -2,6 +2,7 @@
 import type { Dialect } from "./Dialect";
 import type { Finding } from "./Finding";
 import type { RepeatableRow } from "./RepeatableRow";
+import type { Standby } from "./Standby";
 import type { StatusRow } from "./StatusRow";
 import type { Summary } from "./Summary";
 
@@ -33,4 +34,8 @@ database_read: boolean,
  * The version a plain rollback (one step) goes back to: the newest applied but one, 0 when one
  * is applied, `None` when none is.
  */
-rollback_to: number | null, };
+rollback_to: number | null, 
+/**
+ * The server is a read-only standby: what is read here is as far as it has replayed.
+ */
+standby: Standby | null, };

@@ -8,7 +8,7 @@ export type StatusRow = { version: number, description: string, state: State, fi
  */
 applied_by: string | null, 
 /**
- * Nanoseconds; -1 when sqlx did not record it.
+ * Nanoseconds; `None` when not known (sqlx did not record it, or it never finished).
  */
 execution_time_ns: number | null, 
 /**

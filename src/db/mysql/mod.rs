@@ -17,10 +17,14 @@ use super::{Script, connect_error, error_code, migration_error, run_counted};
 use crate::error::{Error, Problem, Result};
 use crate::migration::source::MigrationFile;
 
+mod galera;
+
 pub struct MySql {
     conn: MySqlConnection,
     target: Target,
     lock_name: Option<String>,
+    /// This run holds the lock row of a Galera cluster too (`galera`).
+    lock_row: bool,
     tables: super::Tables,
     /// What `limit` set, for the statements pt-online-schema-change runs.
     lock_wait: Option<std::time::Duration>,
@@ -198,6 +202,7 @@ impl MySql {
             conn,
             target: target.clone(),
             lock_name: None,
+            lock_row: false,
             tables: opts.tables.clone(),
             lock_wait: None,
             narrate: None,
@@ -211,13 +216,13 @@ impl MySql {
 
     /// Runs `before`, the file's statements and `after` as one batch. `mark` is the history change
     /// made first (committed by the first DDL statement if there is one); `unmark` undoes it when the
-    /// first statement of the file fails, which changed nothing.
+    /// first statement of the file fails, which changed nothing. An up's mark carries `marker`, so a
+    /// failure can tell its own row from another run's.
     async fn run(
         &mut self,
         m: &MigrationFile,
         script: &Script<'_>,
-        mark: String,
-        unmark: String,
+        (mark, unmark, marker): (String, String, Option<i64>),
         after: &[String],
     ) -> Result<Duration, Failure> {
         if !script.online.is_empty() {
@@ -247,18 +252,31 @@ impl MySql {
         let _ = self.batch("ROLLBACK".into()).await;
         let failed_stmt = done.checked_sub(before.len()).filter(|k| *k < offsets.len());
         let mut error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
-        let marked = match m.repeatable {
+        if done + 1 == before.len() && super::lost_the_race(&e) {
+            // The mark itself was refused: the row is another run's.
+            return Err(super::raced(m, &error));
+        }
+        let marked = match (m.repeatable, marker) {
             // No history row says how far it got: the statements before the failing one that can
             // change anything did (DDL commits itself).
-            true => failed_stmt.is_some_and(|k| !script.statements[..k].iter().all(|s| changes_nothing(s.sql))),
-            false => {
-                let q = self.tables.fill("SELECT success FROM {history} WHERE version = ?", Dialect::MySql);
-                let row: Option<bool> = sqlx::query_scalar(AssertSqlSafe(q))
-                    .bind(m.version)
-                    .fetch_optional(&mut self.conn)
-                    .await
-                    .unwrap_or(None);
-                row == Some(false)
+            (true, _) => failed_stmt.is_some_and(|k| !script.statements[..k].iter().all(|s| changes_nothing(s.sql))),
+            (false, marker) => {
+                let q =
+                    self.tables.fill("SELECT success, execution_time FROM {history} WHERE version = ?", Dialect::MySql);
+                let row =
+                    sqlx::query_as::<_, (bool, i64)>(AssertSqlSafe(q)).bind(m.version).fetch_optional(&mut self.conn);
+                match (row.await, marker) {
+                    (Err(why), _) => return Err(super::unknown(error, &why.into())),
+                    (Ok(row), Some(marker)) => match sql::Mark::of(row, marker) {
+                        sql::Mark::Ours => true,
+                        sql::Mark::None => false,
+                        // Its commit lost to another node's (Galera reports a deadlock): the mark
+                        // and what ran before it went back.
+                        sql::Mark::Theirs => return Err(super::raced(m, &error)),
+                    },
+                    // A down marks the row that is there.
+                    (Ok(row), None) => row.is_some_and(|(success, _)| !success),
+                }
             }
         };
         if marked && failed_stmt.is_some_and(|k| script.statements[..k].iter().all(|s| changes_nothing(s.sql))) {
@@ -296,7 +314,10 @@ impl MySql {
         // the server's wait_timeout must not end it meanwhile.
         self.batch(format!("SET SESSION wait_timeout = 31536000;\nSET @godwit_t0 = SYSDATE(6);\n{mark}"))
             .await
-            .map_err(|e| Failure { error: e.into(), dirty: false })?;
+            .map_err(|e| match super::lost_the_race(&e) {
+                true => super::raced(m, &e.into()),
+                false => Failure { error: e.into(), dirty: false },
+            })?;
         for (i, st) in script.statements.iter().enumerate() {
             // Whether the failing statement may have changed something (the tool says when not).
             let failed = if script.online.contains(&i) {
@@ -424,6 +445,19 @@ impl MySql {
         )))
     }
 
+    fn lock_held(&self, timeout: Duration, holder: Option<String>) -> Error {
+        Error::new(
+            Problem::LockHeld { holder: holder.clone() },
+            format!(
+                "another migration run holds the migration lock on {} (waited {timeout:?}).{} \
+                 Wait for it to finish, or wait longer.",
+                self.target.display(),
+                holder.map(|h| format!(" It is held by {h}.")).unwrap_or_default()
+            ),
+        )
+        .with_remedy(crate::error::Remedy::WaitForLock)
+    }
+
     async fn lock_holder(&mut self, name: &str) -> Option<String> {
         let row: Option<(String, String)> = sqlx::query_as(
             "SELECT CAST(USER AS CHAR), CAST(HOST AS CHAR) FROM information_schema.PROCESSLIST WHERE ID = IS_USED_LOCK(?)",
@@ -473,6 +507,7 @@ impl Migrate for MySql {
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
         let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut self.conn).await?;
         let name = sqlx_lock_name(&db.unwrap_or_default());
+        let deadline = Instant::now() + timeout;
         // sqlx asks for GET_LOCK(name, -1), which MariaDB refuses (NULL, warning 1411) and sqlx does
         // not check. A non-negative timeout works on both servers; the result is checked.
         let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, ?)")
@@ -481,25 +516,46 @@ impl Migrate for MySql {
             .fetch_one(&mut self.conn)
             .await?;
         match got {
-            Some(1) => {
+            Some(1) => {}
+            Some(_) => {
+                let holder = self.lock_holder(&name).await;
+                return Err(self.lock_held(timeout, holder));
+            }
+            None => {
+                return Err(Error::failed(format!(
+                    "the server refused the migration lock {name} (GET_LOCK returned NULL)"
+                )));
+            }
+        }
+        // GET_LOCK holds on this node only: on a Galera cluster the row in `_godwit_lock` is the lock.
+        let cluster = async {
+            if !galera::is_node(&mut self.conn).await? {
+                return Ok(Ok(false));
+            }
+            galera::read_causally(&mut self.conn).await?;
+            Ok(galera::take(&mut self.conn, &self.tables, &name, deadline).await?.map(|()| true))
+        };
+        match cluster.await {
+            Ok(Ok(row)) => {
+                self.lock_row = row;
                 self.lock_name = Some(name);
                 Ok(())
             }
-            Some(_) => {
-                let holder = self.lock_holder(&name).await;
-                Err(Error::new(
-                    Problem::LockHeld { holder: holder.clone() },
-                    format!(
-                        "another migration run holds the migration lock on {} (waited {timeout:?}).{} \
-                         Wait for it to finish, or wait longer.",
-                        self.target.display(),
-                        holder.map(|h| format!(" It is held by {h}.")).unwrap_or_default()
-                    ),
-                )
-                .with_remedy(crate::error::Remedy::WaitForLock))
-            }
-            None => {
-                Err(Error::failed(format!("the server refused the migration lock {name} (GET_LOCK returned NULL)")))
+            failed => {
+                let _ = sqlx::query("SELECT RELEASE_LOCK(?)").bind(&name).execute(&mut self.conn).await;
+                match failed {
+                    Ok(Err(holder)) => Err(self.lock_held(
+                        timeout,
+                        holder.map(|h| {
+                            format!(
+                                "{h}; a run that was killed leaves it until the next run on node {} takes it over",
+                                h.node
+                            )
+                        }),
+                    )),
+                    Err(e) => Err(e),
+                    Ok(Ok(_)) => unreachable!("matched above"),
+                }
             }
         }
     }
@@ -507,6 +563,9 @@ impl Migrate for MySql {
     async fn run_in_progress(&mut self) -> Result<Option<String>> {
         let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut self.conn).await?;
         let name = sqlx_lock_name(&db.unwrap_or_default());
+        if self.lock_name.is_none() && galera::is_node(&mut self.conn).await? {
+            return Ok(galera::holder(&mut self.conn, &self.tables, &name).await?.map(|h| h.to_string()));
+        }
         let (held_by, me): (Option<i64>, i64) =
             sqlx::query_as("SELECT CAST(IS_USED_LOCK(?) AS SIGNED), CAST(CONNECTION_ID() AS SIGNED)")
                 .bind(&name)
@@ -519,8 +578,20 @@ impl Migrate for MySql {
     }
 
     async fn unlock(&mut self) -> Result<()> {
-        if let Some(name) = self.lock_name.take() {
-            sqlx::query("SELECT RELEASE_LOCK(?)").bind(name).execute(&mut self.conn).await?;
+        let Some(name) = self.lock_name.take() else { return Ok(()) };
+        let row = match std::mem::take(&mut self.lock_row) {
+            true => galera::release(&mut self.conn, &self.tables, &name).await,
+            false => Ok(()),
+        };
+        let released: Option<i64> =
+            sqlx::query_scalar("SELECT RELEASE_LOCK(?)").bind(&name).fetch_one(&mut self.conn).await?;
+        row?;
+        if released != Some(1) {
+            return Err(Error::failed(format!(
+                "the migration lock was not this session's when the run finished (RELEASE_LOCK returned {}): \
+                 another run may have run at the same time: look at its status and history.",
+                released.map_or("NULL".into(), |r| r.to_string())
+            )));
         }
         Ok(())
     }
@@ -576,8 +647,9 @@ impl Migrate for MySql {
             sql::set_success(&My, &tb, m.version, true, Some(ELAPSED)),
             sql::insert_log(&My, &tb, &ev, actor, &sql::recorded_time(&My, &tb, m.version)),
         ];
-        let mark = sql::insert_history(&My, &tb, m, false, "-1");
-        self.run(m, up, mark, sql::delete_history(&My, &tb, m.version), &after).await
+        let marker = sql::marker();
+        let mark = sql::insert_history(&My, &tb, m, false, &marker.to_string());
+        self.run(m, up, (mark, sql::delete_marked(&My, &tb, m.version, marker), Some(marker)), &after).await
     }
 
     async fn revert(&mut self, m: &MigrationFile, down: &Script<'_>, actor: &str) -> Result<Duration, Failure> {
@@ -586,7 +658,7 @@ impl Migrate for MySql {
         let after = [sql::delete_history(&My, &tb, m.version), sql::insert_log(&My, &tb, &ev, actor, ELAPSED)];
         let mark = sql::set_success(&My, &tb, m.version, false, None);
         let unmark = sql::set_success(&My, &tb, m.version, true, None);
-        self.run(m, down, mark, unmark, &after).await
+        self.run(m, down, (mark, unmark, None), &after).await
     }
 
     async fn apply_repeatable(
@@ -598,12 +670,14 @@ impl Migrate for MySql {
         let tb = self.tables.clone();
         let ev = sql::repeatable_event(r, super::Outcome::Ok, None);
         // No history row marks it: nothing to put in first or take back.
-        self.run(r, script, "DO 0".into(), "DO 0".into(), &[sql::insert_log(&My, &tb, &ev, actor, ELAPSED)]).await
+        self.run(r, script, ("DO 0".into(), "DO 0".into(), None), &[sql::insert_log(&My, &tb, &ev, actor, ELAPSED)])
+            .await
     }
 
     async fn reconnect(&mut self) -> Result<()> {
         self.conn = MySql::connect(&self.target, &ConnectOptions::default()).await?.conn;
         self.lock_name = None;
+        self.lock_row = false;
         Ok(())
     }
 
@@ -665,7 +739,7 @@ impl Inspect for MySql {
     async fn tables(&mut self) -> Result<Vec<String>> {
         let q = self.tables.fill(
             "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = DATABASE() \
-             AND table_type = 'BASE TABLE' AND table_name <> {log_name} ORDER BY 1",
+             AND table_type = 'BASE TABLE' AND table_name NOT IN ({log_name}, {lock_name}) ORDER BY 1",
             Dialect::MySql,
         );
         Ok(sqlx::query_scalar(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?)
@@ -681,9 +755,9 @@ impl Inspect for MySql {
         // database has the same fingerprint.
         let queries = [
             "SELECT CAST(CONCAT_WS(' ', 'column', table_name, column_name, column_type, is_nullable, COALESCE(column_default, 'NULL'), extra) AS CHAR) \
-             FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name <> {log_name}",
+             FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name NOT IN ({log_name}, {lock_name})",
             "SELECT CAST(CONCAT_WS(' ', 'index', table_name, index_name, non_unique, seq_in_index, column_name) AS CHAR) \
-             FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name <> {log_name}",
+             FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name NOT IN ({log_name}, {lock_name})",
             "SELECT CAST(CONCAT_WS(' ', 'fk', k.table_name, k.constraint_name, k.column_name, k.referenced_table_name, k.referenced_column_name, r.delete_rule) AS CHAR) \
              FROM information_schema.key_column_usage k JOIN information_schema.referential_constraints r \
              ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name \
@@ -843,7 +917,7 @@ const MY_INSPECT: [&str; 6] = [
      ORDER BY c.ORDINAL_POSITION SEPARATOR '\\n'), '\\nENGINE=', IFNULL(t.ENGINE, ''), ' COLLATE=', \
      IFNULL(t.TABLE_COLLATION, '')) AS CHAR) FROM information_schema.TABLES t JOIN information_schema.COLUMNS c \
      ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME WHERE t.TABLE_SCHEMA = DATABASE() \
-     AND t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_NAME NOT IN ({history_name}, {log_name}) \
+     AND t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_NAME NOT IN ({history_name}, {log_name}, {lock_name}) \
      GROUP BY t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION",
     "SELECT 'constraint', CAST(CONCAT(x.TABLE_NAME, ' ', x.def) AS CHAR), CAST(x.def AS CHAR) FROM (SELECT \
      k.TABLE_NAME, CONCAT('FOREIGN KEY (', GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION), ') REFERENCES ', \
@@ -861,7 +935,7 @@ const MY_INSPECT: [&str; 6] = [
     "SELECT 'index', CAST(CONCAT(TABLE_NAME, '.', INDEX_NAME) AS CHAR), CAST(CONCAT(IF(NON_UNIQUE = 0, 'UNIQUE ', ''), \
      INDEX_TYPE, ' (', GROUP_CONCAT(CONCAT(IFNULL(COLUMN_NAME, ''), IFNULL(CONCAT('(', SUB_PART, ')'), '')) \
      ORDER BY SEQ_IN_INDEX), ')') AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
-     AND TABLE_NAME NOT IN ({history_name}, {log_name}) GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE",
+     AND TABLE_NAME NOT IN ({history_name}, {log_name}, {lock_name}) GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE, INDEX_TYPE",
     "SELECT 'function', CAST(CONCAT(LOWER(ROUTINE_TYPE), ' ', ROUTINE_NAME) AS CHAR), \
      CAST(CONCAT(ROUTINE_TYPE, ' ', IFNULL(DTD_IDENTIFIER, ''), '\\n', IFNULL(ROUTINE_DEFINITION, '')) AS CHAR) \
      FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE() \
