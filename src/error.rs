@@ -125,6 +125,11 @@ pub enum Problem {
     /// The server cannot be reached.
     #[error("cannot connect")]
     CannotConnect,
+    /// The connection goes through a pooler that hands each transaction (or statement) to another
+    /// server session (PgBouncer's transaction or statement mode): a lock or a setting made on one
+    /// does not hold on the next.
+    #[error("the connection goes through a transaction-mode pooler")]
+    Pooled,
     /// The server is a read-only standby (in recovery): changes go to its primary.
     #[error("the server is a read-only standby")]
     Standby,
@@ -162,7 +167,7 @@ impl Problem {
     pub fn kind(&self) -> ErrorKind {
         use Problem::*;
         match self {
-            Input | BadFile | NotFound { .. } | WrongDialect | UnsetPlaceholders { .. } => ErrorKind::Input,
+            Input | BadFile | NotFound { .. } | WrongDialect | UnsetPlaceholders { .. } | Pooled => ErrorKind::Input,
             Drift { .. }
             | MissingFile { .. }
             | OutOfOrder

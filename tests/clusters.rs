@@ -1,6 +1,6 @@
 //! Godwit on replicated and pooled servers, each started by the test on free loopback ports from
 //! Debian's packages: a PostgreSQL primary with a streaming standby (`pg_basebackup -R`), and a
-//! three-node Galera cluster (galera-4).
+//! three-node Galera cluster (galera-4), PgBouncer in each pool mode.
 
 mod common;
 
@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::Cluster;
 use common::galera::Galera;
+use common::pgbouncer::PgBouncer;
 use common::{Out, output};
 use serde_json::Value;
 
@@ -249,4 +250,102 @@ async fn a_galera_quorum_lost_mid_migration_is_reported_as_not_known() {
     assert_eq!(common::problem_in(&o.stderr), "connection_lost", "{stderr}");
     assert!(stderr.contains("not known"), "{stderr}");
     assert!(!stderr.contains("changed nothing"), "{stderr}");
+}
+
+/// A project with three slow migrations whose environment `pooled` goes through PgBouncer.
+async fn pooled_project(cluster: &Cluster, bouncer: &PgBouncer) -> tempfile::TempDir {
+    query(&cluster.url(), "CREATE DATABASE app").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("migrations")).unwrap();
+    std::fs::write(
+        dir.path().join("godwit.toml"),
+        format!("id = \"pooled\"\n[env.pooled]\nurl = \"{}\"\n", bouncer.url("app")),
+    )
+    .unwrap();
+    for v in 1..=3 {
+        std::fs::write(
+            dir.path().join(format!("migrations/{v}_t{v}.up.sql")),
+            format!("CREATE TABLE t{v} (id INT);\nSELECT pg_sleep(0.1);"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(format!("migrations/{v}_t{v}.down.sql")), format!("DROP TABLE t{v};")).unwrap();
+    }
+    dir
+}
+
+fn app_url(cluster: &Cluster) -> String {
+    format!("postgres://postgres@127.0.0.1:{}/app", cluster.port)
+}
+
+async fn advisory_locks(cluster: &Cluster) -> Vec<String> {
+    query(&cluster.url(), "SELECT count(*)::text FROM pg_locks WHERE locktype = 'advisory'").await
+}
+
+/// Through PgBouncer in transaction mode (as people configure it, without
+/// `ignore_startup_parameters`): two runs started at once, ten times, are each refused before
+/// anything is written, naming the pooler; no advisory lock is left on the server; status reads.
+#[tokio::test]
+async fn through_pgbouncer_in_transaction_mode_runs_are_refused_each_time() {
+    let cluster = Cluster::start(None);
+    let bouncer = PgBouncer::start(cluster.port, "transaction");
+    let dir = pooled_project(&cluster, &bouncer).await;
+    for race in 0..10 {
+        let a = spawn(dir.path(), &["up", "--env", "pooled"]);
+        let b = spawn(dir.path(), &["up", "--env", "pooled"]);
+        for o in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "race {race}: {stderr}");
+            assert_eq!(common::problem_in(&o.stderr), "pooled", "race {race}: {stderr}");
+        }
+        assert_eq!(advisory_locks(&cluster).await, ["0"], "race {race}");
+        assert_eq!(
+            query(&app_url(&cluster), "SELECT count(*)::text FROM pg_tables WHERE schemaname = 'public'").await,
+            ["0"],
+            "race {race}: nothing was written"
+        );
+    }
+    let o = godwit(dir.path(), &["status", "--json", "--env", "pooled"]);
+    assert!(o.code == 0 || o.problem_is() == "pooled", "{}{}", o.stdout, o.stderr);
+}
+
+/// A statement-mode pool is refused the same way.
+#[tokio::test]
+async fn through_pgbouncer_in_statement_mode_runs_are_refused() {
+    let cluster = Cluster::start(None);
+    let bouncer = PgBouncer::start(cluster.port, "statement");
+    let dir = pooled_project(&cluster, &bouncer).await;
+    let o = godwit(dir.path(), &["up", "--env", "pooled"]);
+    assert_eq!((o.code, o.problem_is()), (2, "pooled".to_string()), "{}", o.stderr);
+    assert_eq!(advisory_locks(&cluster).await, ["0"]);
+
+    // A startup parameter PgBouncer does not pass on is named, with where to let it through.
+    let url = format!("{}?options=-c%20search_path%3Dpublic", bouncer.url("app"));
+    let o = godwit(dir.path(), &["--url", &url, "--source", "migrations", "status"]);
+    assert_eq!((o.code, o.problem_is()), (3, "cannot_connect".to_string()), "{}", o.stderr);
+    assert!(o.stderr.contains("ignore_startup_parameters"), "{}", o.stderr);
+}
+
+/// Through a session-mode pool everything works, the lock included: of two runs started at once
+/// one applies the migrations and the other waits for it, ten times.
+#[tokio::test]
+async fn through_pgbouncer_in_session_mode_runs_work_and_exclude_each_other() {
+    let cluster = Cluster::start(None);
+    let bouncer = PgBouncer::start(cluster.port, "session");
+    let dir = pooled_project(&cluster, &bouncer).await;
+    for race in 0..10 {
+        let a = spawn(dir.path(), &["up", "--env", "pooled"]);
+        let b = spawn(dir.path(), &["up", "--env", "pooled"]);
+        for o in [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()] {
+            assert_eq!(o.status.code(), Some(0), "race {race}: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        let history =
+            "SELECT string_agg(version::text || ':' || success::text, ',' ORDER BY version) FROM _sqlx_migrations";
+        assert_eq!(query(&app_url(&cluster), history).await, ["1:true,2:true,3:true"], "race {race}");
+        let log = "SELECT string_agg(event || ':' || outcome, ',' ORDER BY id) FROM _godwit_log";
+        assert_eq!(query(&app_url(&cluster), log).await, ["apply:ok,apply:ok,apply:ok"], "race {race}");
+        assert_eq!(advisory_locks(&cluster).await, ["0"], "race {race}");
+        let o = godwit(dir.path(), &["down", "--to", "0", "--env", "pooled"]);
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        query(&app_url(&cluster), "DELETE FROM _godwit_log RETURNING ''").await;
+    }
 }

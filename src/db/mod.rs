@@ -864,6 +864,13 @@ pub(crate) fn connect_error(target: &Target, e: sqlx::Error) -> Error {
                 "3D000" | "1049" => {
                     format!("the database of {at} does not exist on its server: create it (empty), or fix the URL.")
                 }
+                // PgBouncer's words for a startup parameter (an `options=` in the URL, say) it does
+                // not pass on.
+                "08P01" if db.message().starts_with("unsupported startup parameter") => format!(
+                    "cannot connect to {at}: {}. That is PgBouncer, which refuses parameters it does not know: leave \
+                     it out of the URL, or name it in ignore_startup_parameters in pgbouncer.ini.",
+                    db.message()
+                ),
                 _ => format!("cannot connect to {at}: {}", db.message()),
             }
         }
@@ -1046,6 +1053,19 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         if connection_lost(&e) {
             return Error::new(Problem::ConnectionLost, format!("the connection to the database was lost: {e}"));
+        }
+        // A statement sqlx prepared on this connection is gone, or one of its names is taken: the
+        // server session is not this connection's own.
+        if matches!(error_code(&e).as_deref(), Some("26000" | "42P05")) {
+            return Error::new(
+                Problem::Pooled,
+                format!(
+                    "the server session changed under this connection ({}): it goes through a connection pooler in \
+                     transaction or statement mode (PgBouncer's pool_mode = transaction), where migrations cannot run \
+                     safely. Point this environment at the server itself, or at a pool in session mode.",
+                    server_says(&e)
+                ),
+            );
         }
         Error::failed(format!("database error: {}", server_says(&e)))
     }

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod galera;
 pub mod mariadb_server;
 pub mod online;
+pub mod pgbouncer;
 pub mod pgtrap;
 pub mod project;
 pub mod proxy;

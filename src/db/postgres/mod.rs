@@ -4,6 +4,7 @@
 //! (where `CREATE INDEX CONCURRENTLY` is refused).
 
 mod inspect;
+mod pooler;
 /// The database's own schemas, as a condition on `n.nspname` (the backup's restore drops what they hold).
 pub(crate) use inspect::USER as USER_SCHEMAS;
 
@@ -23,6 +24,8 @@ use crate::migration::source::MigrationFile;
 
 pub struct Postgres {
     conn: PgConnection,
+    /// How `conn` was made, for the second connection that tells a pooler from the server.
+    options: PgConnectOptions,
     target: Target,
     lock_id: Option<i64>,
     /// What `limit` set, for the statements that run without it.
@@ -154,6 +157,10 @@ impl Postgres {
         if let Some(e) = target.endpoint().filter(|e| e.socket.is_none()) {
             o = o.port(e.port);
         }
+        // PgBouncer refuses a startup parameter it does not know, as sqlx's `extra_float_digits` is
+        // unless it is told to ignore it; PostgreSQL 12 and later print floats exactly without it.
+        o = o.extra_float_digits(None);
+        let options = o.clone();
         let mut conn = super::quiet(o).connect().await.map_err(|e| connect_error(target, e))?;
         // A runner killed mid-migration leaves its session on the server, holding the migration
         // lock until its statement ends; PostgreSQL 14 and later can notice the client is gone
@@ -163,6 +170,7 @@ impl Postgres {
         }
         Ok(Postgres {
             conn,
+            options,
             target: target.clone(),
             lock_id: None,
             waits: Default::default(),
@@ -401,6 +409,8 @@ impl Migrate for Postgres {
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<()> {
+        // First, and in the simple protocol: behind a transaction-mode pooler the lock cannot hold.
+        pooler::refuse_pooled(&mut self.conn, &self.options, &self.target).await?;
         // Everything that takes the lock goes on to write: a standby refuses that part way, in the
         // words of a read-only transaction. Said here, before anything.
         if let Some(standby) = self.standby().await? {
