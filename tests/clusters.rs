@@ -120,6 +120,22 @@ async fn a_standby_refuses_runs_before_writing_and_says_when_it_is_behind() {
     query(&standby.url(), "SELECT pg_wal_replay_resume()::text").await;
     until("the standby catches up", async || query(&standby.url(), history).await == ["1,2"]).await;
     assert_eq!(godwit(d, &["check", "--env", "replica"]).code, 0);
+
+    // A fleet that lists the standby too: it fails there, named, and the primary goes on.
+    std::fs::write(d.join("migrations/3_c.up.sql"), "CREATE TABLE c (id INT);").unwrap();
+    std::fs::write(d.join("migrations/3_c.down.sql"), "DROP TABLE c;").unwrap();
+    std::fs::write(d.join("members.txt"), format!("{}\n{}\n", primary.url(), standby.url())).unwrap();
+    let toml = std::fs::read_to_string(d.join("godwit.toml")).unwrap();
+    std::fs::write(d.join("godwit.toml"), format!("{toml}[fleet.both]\nfile = \"members.txt\"\n")).unwrap();
+    let o = godwit(d, &["--fleet", "both", "up", "--json"]);
+    let report = json(&o);
+    assert_eq!(o.code, 1, "{report}");
+    let members = report["members"].as_array().unwrap();
+    let failed: Vec<&Value> = members.iter().filter(|m| m["state"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{report}");
+    assert_eq!(failed[0]["error"]["problem"]["problem"], "standby", "{report}");
+    assert_eq!(members.iter().filter(|m| m["state"] == "at_head").count(), 1, "{report}");
+    assert_eq!(query(&primary.url(), history).await, ["1,2,3"]);
 }
 
 fn walk(dir: &Path) -> usize {

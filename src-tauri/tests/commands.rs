@@ -10,6 +10,11 @@ use godwit_app::api::{self, AppEvent, RunRequest};
 use godwit_app::state::AppState;
 use sqlx::{Connection, Executor};
 
+// The engine tests' own PostgreSQL cluster (this test uses its standby, not its restart).
+#[allow(dead_code)]
+#[path = "../../tests/common/cluster.rs"]
+mod cluster;
+
 fn project(dir: &Path, envs: &str) {
     std::fs::create_dir_all(dir.join("migrations")).unwrap();
     std::fs::write(dir.join("godwit.toml"), format!("id = \"app-test\"\n{envs}")).unwrap();
@@ -665,4 +670,27 @@ async fn a_protected_run_with_lint_errors_needs_them_acknowledged_in_the_app_too
     assert!(matches!(&e.remedies[..], [godwit::error::Remedy::AcknowledgeLint { .. }]), "{e:?}");
     let report = api::fleet_run(&state, fleet(true), &|_e| true).await.unwrap();
     assert_eq!((report.members[0].done, report.summary.failed), (1, 0), "{:?}", report.members[0].error);
+}
+
+/// A standby (a cluster and its `pg_basebackup -R` copy of the test's own): the app's status says
+/// it is one, and a run is refused before anything is written, as the CLI refuses it.
+#[tokio::test]
+async fn a_standby_is_named_and_refused_in_the_app_too() {
+    let primary = cluster::Cluster::start(None);
+    let standby = primary.standby();
+    let dir = folder();
+    project(dir.path(), &format!("[env.replica]\nurl = \"{}\"\n", standby.url()));
+    let state = AppState::default();
+    api::open_project(&state, dir.path()).unwrap();
+    let s = api::status(&state, "replica").await.unwrap();
+    assert!(s.standby.as_ref().is_some_and(|s| !s.paused), "{:?}", s.standby);
+    assert!(s.findings.iter().any(|f| f.kind == godwit::migration::check::FindingKind::Standby));
+    let e = api::run(&state, RunRequest { env: "replica".into(), ..Default::default() }, &|_| true).await.unwrap_err();
+    assert_eq!(e.problem, godwit::Problem::Standby, "{}", e.message);
+    let mut c = sqlx::PgConnection::connect(&primary.url()).await.unwrap();
+    let made: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(made, 0, "nothing was written");
 }

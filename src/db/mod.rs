@@ -1052,7 +1052,10 @@ pub(crate) fn connection_lost(e: &sqlx::Error) -> bool {
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         if connection_lost(&e) {
-            return Error::new(Problem::ConnectionLost, format!("the connection to the database was lost: {e}"));
+            return Error::new(
+                Problem::ConnectionLost,
+                format!("the connection to the database was lost: {}", server_says(&e)),
+            );
         }
         // A statement sqlx prepared on this connection is gone, or one of its names is taken: the
         // server session is not this connection's own.

@@ -499,7 +499,8 @@ fn op_fails_on_findings(op: Operation) -> bool {
 }
 
 fn unreached_or_failed(e: &Error) -> MemberState {
-    if e.kind() == ErrorKind::Connect && e.problem != Problem::ConnectionLost {
+    // A standby answered: it is there, and refused.
+    if e.kind() == ErrorKind::Connect && !matches!(e.problem, Problem::ConnectionLost | Problem::Standby) {
         MemberState::Unreachable
     } else {
         MemberState::Failed
