@@ -466,6 +466,26 @@ async fn a_row_another_run_wrote_is_never_taken_back(d: Dialect) {
     db.close().await;
 }
 
+/// MariaDB commits an applied migration's history row on its own after DDL: when only the log
+/// line after it fails, the migration is applied and recorded, and said so, never "another run".
+#[tokio::test]
+async fn mariadb_a_log_line_that_fails_after_the_history_row_leaves_it_applied() {
+    let t = TestDb::new(Dialect::MySql).await;
+    t.write("1_a.up.sql", "CREATE TABLE a (id INTEGER);");
+    t.write("2_b.up.sql", "CREATE TABLE b (id INTEGER);");
+    let source = Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let r = runner::up(db.as_mut(), &source, Some(1), &opts(), &mut |_| {}).await.unwrap();
+    assert!(r.failure.is_none());
+    t.exec("CREATE TRIGGER no_log BEFORE INSERT ON _godwit_log FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no log'")
+        .await;
+    let r = runner::up(db.as_mut(), &source, None, &opts(), &mut |_| {}).await.unwrap();
+    assert!(r.failure.is_none(), "{:?}", r.failure.map(|f| f.message));
+    assert_eq!(t.history().await, ["1:true", "2:true"]);
+    assert_eq!(t.tables().await, ["a", "b"]);
+    db.close().await;
+}
+
 on_each_db!(
     a_row_another_run_wrote_is_never_taken_back,
     up_then_down,

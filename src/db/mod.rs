@@ -217,10 +217,10 @@ pub(crate) fn unknown(mut error: Error, why: &Error) -> Failure {
     Failure { error, dirty: false }
 }
 
-/// Whether a failed statement wrote a history row another run had written first: a duplicate key
-/// (or, on a Galera cluster, the certification conflict reported as a deadlock) on the history table.
+/// Whether a failed statement wrote a history row another run had written first: a duplicate key.
+/// (Two Galera nodes inserting it at once: the loser's deadlock is told by reading the row.)
 pub(crate) fn lost_the_race(e: &sqlx::Error) -> bool {
-    matches!(error_code(e).as_deref(), Some("1062" | "1213" | "23505" | "2067" | "1555"))
+    matches!(error_code(e).as_deref(), Some("1062" | "23505" | "2067" | "1555"))
 }
 
 /// A migration's first statement failed, so nothing of it ran, and the history mark made before it
@@ -353,9 +353,12 @@ pub struct Standby {
 }
 
 impl Standby {
-    /// What it has read of its primary is not all the primary has.
+    /// What it has read of its primary is not all the primary has: replay is paused, or what it
+    /// received waits and the newest change it replayed is more than ten seconds old (a busy,
+    /// healthy standby always has a little in flight).
     pub fn behind(&self) -> bool {
-        self.paused || self.unreplayed_bytes.is_some_and(|b| b > 0)
+        self.paused
+            || (self.unreplayed_bytes.is_some_and(|b| b > 0) && self.replayed_age_ms.is_some_and(|ms| ms > 10_000))
     }
 
     /// "a read-only standby (replay paused; …)".
@@ -1059,7 +1062,9 @@ impl From<sqlx::Error> for Error {
         }
         // A statement sqlx prepared on this connection is gone, or one of its names is taken: the
         // server session is not this connection's own.
-        if matches!(error_code(&e).as_deref(), Some("26000" | "42P05")) {
+        if matches!(error_code(&e).as_deref(), Some("26000" | "42P05"))
+            && e.as_database_error().is_some_and(|d| d.message().contains("\"sqlx_s_"))
+        {
             return Error::new(
                 Problem::Pooled,
                 format!(

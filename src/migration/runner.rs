@@ -380,9 +380,15 @@ pub async fn execute(
         return result;
     }
     let unlocked = db.unlock().await;
-    let value = result?;
-    unlocked?;
-    Ok(value)
+    let (mut report, redo) = result?;
+    if let Err(e) = unlocked {
+        // What ran stands and is reported; the lock going wrong after it is said with it.
+        match &mut report.failure {
+            Some(f) => f.message += &format!("\nThen: {}", e.message),
+            None => report.failure = Some(e),
+        }
+    }
+    Ok((report, redo))
 }
 
 async fn locked_work(

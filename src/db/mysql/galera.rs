@@ -18,7 +18,7 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS {lock} (
     node VARCHAR(255) NOT NULL,
     connection BIGINT NOT NULL,
     holder VARCHAR(255) NOT NULL,
-    taken_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+    taken_at DATETIME(6) NOT NULL
 )";
 
 /// Whether this server is a node of a Galera cluster (MariaDB's `wsrep_on`).
@@ -68,9 +68,9 @@ pub(super) async fn take(
         sqlx::raw_sql(AssertSqlSafe(create)).execute(&mut *conn).await?;
     }
     let insert = tables.fill(
-        "INSERT INTO {lock} (name, node, connection, holder) \
+        "INSERT INTO {lock} (name, node, connection, holder, taken_at) \
          VALUES (?, @@wsrep_node_name, CONNECTION_ID(), CONCAT(CURRENT_USER(), ' from ', \
-         SUBSTRING_INDEX(USER(), '@', -1)))",
+         SUBSTRING_INDEX(USER(), '@', -1)), UTC_TIMESTAMP(6))",
         d,
     );
     loop {
@@ -104,8 +104,7 @@ pub(super) async fn holder(conn: &mut MySqlConnection, tables: &Tables, name: &s
         return Ok(None);
     }
     let q = tables.fill(
-        "SELECT node, connection, holder, DATE_FORMAT(CONVERT_TZ(taken_at, @@session.time_zone, '+00:00'), \
-         '%Y-%m-%d %H:%i:%s') FROM {lock} WHERE name = ?",
+        "SELECT node, connection, holder, DATE_FORMAT(taken_at, '%Y-%m-%d %H:%i:%s') FROM {lock} WHERE name = ?",
         Dialect::MySql,
     );
     let row: Option<(String, i64, String, String)> =
@@ -114,7 +113,7 @@ pub(super) async fn holder(conn: &mut MySqlConnection, tables: &Tables, name: &s
 }
 
 /// Whether the holder ran on this node and its connection has ended.
-async fn gone(conn: &mut MySqlConnection, h: &Holder) -> Result<bool> {
+pub(super) async fn gone(conn: &mut MySqlConnection, h: &Holder) -> Result<bool> {
     let (node, alive): (String, bool) =
         sqlx::query_as("SELECT @@wsrep_node_name, EXISTS (SELECT 1 FROM information_schema.PROCESSLIST WHERE ID = ?)")
             .bind(h.connection)

@@ -252,10 +252,12 @@ impl MySql {
         let _ = self.batch("ROLLBACK".into()).await;
         let failed_stmt = done.checked_sub(before.len()).filter(|k| *k < offsets.len());
         let mut error = migration_error(m, file, sql_text, &e, failed_stmt.map(|k| offsets[k]));
-        if done + 1 == before.len() && super::lost_the_race(&e) {
+        if done + 1 == before.len() && marker.is_some() && super::lost_the_race(&e) {
             // The mark itself was refused: the row is another run's.
             return Err(super::raced(m, &error));
         }
+        // Every statement of the file ran: what failed is the bookkeeping after them.
+        let body_ran = done >= before.len() + offsets.len();
         let marked = match (m.repeatable, marker) {
             // No history row says how far it got: the statements before the failing one that can
             // change anything did (DDL commits itself).
@@ -267,6 +269,26 @@ impl MySql {
                     sqlx::query_as::<_, (bool, i64)>(AssertSqlSafe(q)).bind(m.version).fetch_optional(&mut self.conn);
                 match (row.await, marker) {
                     (Err(why), _) => return Err(super::unknown(error, &why.into())),
+                    (Ok(row), Some(marker)) if body_ran => {
+                        return match row {
+                            // Applied and recorded (its success committed on its own); only the
+                            // log's line is missing.
+                            Some((true, _)) => {
+                                tracing::warn!("{} is applied, but its log entry could not be written: {e}", m.what());
+                                Ok(start.elapsed())
+                            }
+                            Some((false, t)) if t == marker => Err(Failure {
+                                error: Error::failed(format!(
+                                    "{} ran, but recording it failed: {}",
+                                    m.what(),
+                                    super::server_says(&e)
+                                )),
+                                dirty: true,
+                            }),
+                            // In a transaction, all of it went back.
+                            _ => Err(Failure { error, dirty: false }),
+                        };
+                    }
                     (Ok(row), Some(marker)) => match sql::Mark::of(row, marker) {
                         sql::Mark::Ours => true,
                         sql::Mark::None => false,
@@ -314,7 +336,7 @@ impl MySql {
         // the server's wait_timeout must not end it meanwhile.
         self.batch(format!("SET SESSION wait_timeout = 31536000;\nSET @godwit_t0 = SYSDATE(6);\n{mark}"))
             .await
-            .map_err(|e| match super::lost_the_race(&e) {
+            .map_err(|e| match !m.repeatable && super::lost_the_race(&e) {
                 true => super::raced(m, &e.into()),
                 false => Failure { error: e.into(), dirty: false },
             })?;
@@ -564,7 +586,11 @@ impl Migrate for MySql {
         let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(&mut self.conn).await?;
         let name = sqlx_lock_name(&db.unwrap_or_default());
         if self.lock_name.is_none() && galera::is_node(&mut self.conn).await? {
-            return Ok(galera::holder(&mut self.conn, &self.tables, &name).await?.map(|h| h.to_string()));
+            return Ok(match galera::holder(&mut self.conn, &self.tables, &name).await? {
+                // Left by a run killed on this node: no run is in progress (the next takes it over).
+                Some(h) if galera::gone(&mut self.conn, &h).await? => None,
+                h => h.map(|h| h.to_string()),
+            });
         }
         let (held_by, me): (Option<i64>, i64) =
             sqlx::query_as("SELECT CAST(IS_USED_LOCK(?) AS SIGNED), CAST(CONNECTION_ID() AS SIGNED)")

@@ -393,10 +393,13 @@ impl Migrate for Postgres {
     }
 
     async fn standby(&mut self) -> Result<Option<super::Standby>> {
-        // The functions that read replay exist only from PostgreSQL 10; older ones are not asked.
         let recovering: bool = sqlx::query_scalar("SELECT pg_is_in_recovery()").fetch_one(&mut self.conn).await?;
         if !recovering {
             return Ok(None);
+        }
+        // The functions that read replay have these names from PostgreSQL 10; older ones are not asked.
+        if self.conn.server_version_num().is_none_or(|v| v < 100000) {
+            return Ok(Some(super::Standby { paused: false, unreplayed_bytes: None, replayed_age_ms: None }));
         }
         let (paused, unreplayed_bytes, replayed_age_ms): (bool, Option<i64>, Option<i64>) = sqlx::query_as(
             "SELECT pg_is_wal_replay_paused(), \

@@ -11,6 +11,8 @@
 //! session. With a server or a session-mode pool neither can happen, so nothing is refused there.
 //! Everything here uses the simple query protocol: nothing prepared, nothing to go missing.
 
+use std::time::Duration;
+
 use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions as _, Connection as _, Row as _};
@@ -27,12 +29,12 @@ async fn backend(conn: &mut PgConnection, sql: &'static str) -> std::result::Res
 }
 
 /// Whether the server session says it is at the address and port this connection was made to:
-/// then nothing stands between (a pooler in between answers with the server's own).
-async fn direct(target: &Target, addr: Option<String>, port: Option<i32>) -> bool {
+/// then nothing stands between (a pooler in between answers with the server's own). Over a Unix
+/// socket, the port names the socket file: a pooler listens on its own.
+async fn direct(target: &Target, addr: Option<String>, port: Option<i32>, socket_port: i32) -> bool {
     let Some(e) = target.endpoint() else { return false };
     match (e.socket, addr, port) {
-        // A socket both ends: the server's own (a pooler would have reached it over TCP).
-        (Some(_), None, None) => true,
+        (Some(_), None, None) => socket_port == i32::from(e.port),
         (None, Some(addr), Some(port)) if port == i32::from(e.port) => {
             let Ok(addr) = addr.parse::<std::net::IpAddr>() else { return false };
             let host = e.hostaddr.unwrap_or(e.host);
@@ -47,40 +49,55 @@ async fn direct(target: &Target, addr: Option<String>, port: Option<i32>) -> boo
     }
 }
 
+/// How long one probe may wait. A server answers `pg_backend_pid()` at once; a pooler whose server
+/// sessions are all taken makes it wait.
+const PATIENCE: Duration = Duration::from_secs(5);
+
 /// `Err(Problem::Pooled)` when statements of `conn` may reach other server sessions.
 pub(super) async fn refuse_pooled(conn: &mut PgConnection, options: &PgConnectOptions, target: &Target) -> Result<()> {
-    let rows: Vec<sqlx::postgres::PgRow> =
-        sqlx::raw_sql("SELECT host(inet_server_addr()), inet_server_port(), pg_backend_pid()")
-            .fetch(&mut *conn)
-            .try_collect()
-            .await?;
+    let rows: Vec<sqlx::postgres::PgRow> = sqlx::raw_sql(
+        "SELECT host(inet_server_addr()), inet_server_port(), pg_backend_pid(), current_setting('port')::int",
+    )
+    .fetch(&mut *conn)
+    .try_collect()
+    .await?;
     let row = rows.first().ok_or(sqlx::Error::RowNotFound)?;
-    let (addr, port, first): (Option<String>, Option<i32>, i32) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    if direct(target, addr, port).await {
+    let (addr, port, first, socket_port): (Option<String>, Option<i32>, i32, i32) =
+        (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
+    if direct(target, addr, port, socket_port).await {
         return Ok(());
     }
     // Something in between: a pooler, or a forwarded port. Transactions on other connections,
     // each kept open, take idle server sessions; this connection's one among them, or this
-    // connection moved to another, is a pooler's doing.
+    // connection moved to another (or left waiting for one), is a pooler's doing.
     let mut pins = Vec::new();
     let mut pooled = false;
     for _ in 0..3 {
-        let mut pin = match super::super::quiet(options.clone()).connect().await {
-            Ok(c) => c,
+        let Ok(Ok(mut pin)) = tokio::time::timeout(PATIENCE, super::super::quiet(options.clone()).connect()).await
+        else {
             // A server at its connection limit: no reason to refuse what worked before.
-            Err(e) => {
-                tracing::warn!("could not open another connection to tell a pooler from the server: {e}");
+            tracing::warn!("could not open another connection to tell a pooler from the server");
+            break;
+        };
+        let theirs = tokio::time::timeout(PATIENCE, backend(&mut pin, "BEGIN; SELECT pg_backend_pid()")).await;
+        pins.push(pin);
+        pooled = match theirs {
+            Ok(Ok(theirs)) => theirs == first,
+            // A statement-mode pool refuses the transaction itself.
+            Ok(Err(e)) if e.as_database_error().is_some_and(|d| d.message().contains("pooling mode")) => true,
+            // No server session free for it (a full session-mode pool, say): nothing shown.
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!("could not hold a transaction open to tell a pooler from the server");
                 break;
             }
         };
-        let theirs = backend(&mut pin, "BEGIN; SELECT pg_backend_pid()").await;
-        pins.push(pin);
-        let again = backend(conn, "SELECT pg_backend_pid()").await;
-        pooled = match (theirs, again) {
-            (Ok(theirs), Ok(again)) => theirs == first || again != first,
-            // A statement-mode pool refuses the transaction itself.
-            (Err(e), _) if super::super::error_code(&e).is_some() => true,
-            (Err(e), _) | (_, Err(e)) => return Err(e.into()),
+        if pooled {
+            break;
+        }
+        pooled = match tokio::time::timeout(PATIENCE, backend(conn, "SELECT pg_backend_pid()")).await {
+            Ok(again) => again? != first,
+            // Its own server session would answer at once: it waits for one the pins hold.
+            Err(_) => true,
         };
         if pooled {
             break;
