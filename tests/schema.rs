@@ -612,3 +612,69 @@ async fn a_connection_that_read_before_snapshots_as_a_fresh_one() {
     assert!(last.objects.iter().any(|o| o.kind == ObjectKind::Table && o.name == "other.c"));
     db.close().await;
 }
+
+/// Portable migrations (tables, the common types, primary, foreign, unique and check constraints,
+/// indexes, a view) on PostgreSQL, MariaDB and SQLite compare equal pairwise, each database spelling
+/// them its own way; a column, an index or a constraint changed by hand on one side is named, on
+/// each pair.
+#[tokio::test]
+async fn portable_migrations_compare_equal_across_the_three_databases_and_hand_changes_are_named() {
+    let sql = "CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100) NOT NULL UNIQUE, \
+               active BOOLEAN NOT NULL DEFAULT TRUE, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);\n\
+               CREATE TABLE todos (id INTEGER PRIMARY KEY, title VARCHAR(200) NOT NULL, \
+               status VARCHAR(20) NOT NULL DEFAULT 'open', priority INTEGER, \
+               owner INTEGER REFERENCES users (id) ON DELETE CASCADE, amount DECIMAL(10,2) DEFAULT 0, note TEXT, \
+               big BIGINT, small SMALLINT, ratio DOUBLE PRECISION, due DATE, code CHAR(3), \
+               CHECK (priority > 0), UNIQUE (title, owner));\n\
+               CREATE TABLE tags (todo INTEGER NOT NULL REFERENCES todos (id), tag VARCHAR(30) NOT NULL, \
+               PRIMARY KEY (todo, tag));\n\
+               CREATE INDEX todos_status_priority_idx ON todos (status, priority);\n\
+               CREATE UNIQUE INDEX todos_code ON todos (code);\n\
+               CREATE VIEW open_todos AS SELECT id, title FROM todos WHERE status = 'open' AND priority > 1;";
+    let mut dbs = Vec::new();
+    for d in [Dialect::Postgres, Dialect::MySql, Dialect::Sqlite] {
+        let t = TestDb::new(d).await;
+        t.write("1_portable.sql", sql);
+        let (code, out, err) = godwit(&t, &["up"]);
+        assert_eq!(code, 0, "{d:?}: {out}{err}");
+        dbs.push(t);
+    }
+    async fn read(t: &TestDb) -> godwit::schema::Schema {
+        t.connect().await.inspect().await.unwrap()
+    }
+    let compare = async |a: &TestDb, b: &TestDb| {
+        godwit::schema::compare_databases(&read(a).await, a.dialect, &read(b).await, b.dialect)
+    };
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        let c = compare(&dbs[i], &dbs[j]).await;
+        let (a, b) = (dbs[i].dialect, dbs[j].dialect);
+        assert_eq!(c.changes, [], "{a:?} and {b:?} differ");
+        assert!(c.spelt.len() >= 8, "{a:?} and {b:?}: what each spells its own way is listed: {:?}", c.spelt);
+    }
+    // By hand: a wider column on MariaDB, an index on PostgreSQL, a constraint's table rebuilt on
+    // SQLite without its check.
+    dbs[1].exec("ALTER TABLE todos MODIFY title VARCHAR(250) NOT NULL").await;
+    dbs[0].exec("CREATE INDEX todos_due ON todos (due)").await;
+    dbs[2]
+        .exec(
+            "PRAGMA foreign_keys = OFF; CREATE TABLE tags2 (todo INTEGER NOT NULL REFERENCES todos (id), \
+             tag VARCHAR(40) NOT NULL, PRIMARY KEY (todo, tag)); DROP TABLE tags; ALTER TABLE tags2 RENAME TO tags",
+        )
+        .await;
+    let named = |c: &godwit::schema::Compared| -> Vec<String> {
+        c.changes.iter().map(|c| format!("{} {}", c.kind.as_str(), c.name)).collect()
+    };
+    assert_eq!(named(&compare(&dbs[0], &dbs[1]).await), ["table todos", "index todos (due)"]);
+    assert_eq!(named(&compare(&dbs[0], &dbs[2]).await), ["table tags", "index todos (due)"]);
+    assert_eq!(named(&compare(&dbs[1], &dbs[2]).await), ["table tags", "table todos"]);
+    let c = compare(&dbs[0], &dbs[1]).await;
+    let title: Vec<(char, String)> =
+        godwit::schema::line_diff(c.changes[0].before.as_deref().unwrap(), c.changes[0].after.as_deref().unwrap())
+            .into_iter()
+            .filter(|(m, _)| *m != ' ')
+            .collect();
+    assert_eq!(
+        title,
+        [('-', "title varchar(200) not null".to_string()), ('+', "title varchar(250) not null".to_string())]
+    );
+}

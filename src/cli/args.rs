@@ -317,6 +317,10 @@ pub(super) enum Verb {
         /// Compare A with what its applied migrations make (as `drift` does).
         #[arg(long)]
         to_migrations: bool,
+        /// Between databases of different kinds, also list what each spells its own way but
+        /// does alike (`integer` and `int(11)`).
+        #[arg(long)]
+        verbose: bool,
         #[command(flatten)]
         json: JsonFlag,
     },

@@ -253,7 +253,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
             lint_verb(&ctx, scope, dialect.as_deref(), format, *rules).await
         }
         Verb::Drift { json } => drift(&ctx, None, json.json).await,
-        Verb::Diff { a, b: Some(b), json, .. } => diff(&ctx, a, b, json.json).await,
+        Verb::Diff { a, b: Some(b), json, verbose, .. } => diff(&ctx, a, b, json.json, *verbose).await,
         Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,
         Verb::Repair { version, reason, unchecked } => repair(&ctx, *version, reason.as_deref(), *unchecked).await,
         Verb::Squash { to, dry_run, skip, schema_only, json } => {

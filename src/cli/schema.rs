@@ -121,11 +121,22 @@ fn print_changes(changes: &[Change], a: &str, b: &str) {
             _ => "differs".to_string(),
         };
         println!("  {} {} ({what})", c.kind.as_str(), c.name);
-        for (side, def) in [(a, &c.before), (b, &c.after)] {
-            if let Some(def) = def {
-                println!("    {side}:");
-                for l in def.lines() {
-                    println!("      {l}");
+        match (&c.before, &c.after) {
+            // Changed: its lines, each marked as only in A (-), only in B (+) or in both.
+            (Some(_), Some(_)) => {
+                println!("    --- {a}\n    +++ {b}");
+                for l in &c.lines {
+                    println!("    {} {}", l.mark, l.text);
+                }
+            }
+            (before, after) => {
+                for (side, def) in [(a, before), (b, after)] {
+                    if let Some(def) = def {
+                        println!("    {side}:");
+                        for l in def.lines() {
+                            println!("      {l}");
+                        }
+                    }
                 }
             }
         }
@@ -187,7 +198,7 @@ pub(super) async fn schema(ctx: &Ctx, format: SchemaFormat) -> Result<()> {
     Ok(())
 }
 
-pub(super) async fn diff(ctx: &Ctx, a: &str, b: &str, json: bool) -> Result<()> {
+pub(super) async fn diff(ctx: &Ctx, a: &str, b: &str, json: bool, verbose: bool) -> Result<()> {
     let p = project_of(ctx)?;
     let (sa, sb) = (ctx.session_of(p.workspace(Some(a))?)?, ctx.session_of(p.workspace(Some(b))?)?);
     let compared = ops::compare(&sa, &sb).await?;
@@ -196,11 +207,26 @@ pub(super) async fn diff(ctx: &Ctx, a: &str, b: &str, json: bool) -> Result<()> 
         print_json(None, "diff", &compared);
     } else {
         print_other_tools(&compared.other_tools);
+        if verbose {
+            for s in &compared.spelt {
+                println!("  {} {} (alike, spelt differently)", s.kind.as_str(), s.name);
+                for (side, said) in [(a, &s.a), (b, &s.b)] {
+                    for line in said {
+                        println!("    {side}: {line}");
+                    }
+                }
+            }
+        }
+        let spelt = match (compared.spelt.len(), verbose) {
+            (0, _) => String::new(),
+            (n, true) => format!(" ({n} object(s) alike, spelt differently by each database, above)"),
+            (n, false) => format!(" ({n} object(s) alike, spelt differently by each database: --verbose lists them)"),
+        };
         if changes.is_empty() {
-            println!("{a} and {b} have the same schema.");
+            println!("{a} and {b} have the same schema{spelt}.");
         } else {
             print_changes(changes, a, b);
-            println!("{} object(s) differ between {a} and {b}.", changes.len());
+            println!("{} object(s) differ between {a} and {b}{spelt}.", changes.len());
         }
     }
     match changes.len() {

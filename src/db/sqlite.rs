@@ -723,7 +723,8 @@ pub(crate) fn remove_file(path: &std::path::Path) -> Result<bool> {
 const LITE_INSPECT: [&str; 4] = [
     "SELECT 'table', t, group_concat(col, char(10)) FROM (SELECT m.name AS t, p.name || ' ' || p.type || \
      CASE WHEN p.\"notnull\" THEN ' NOT NULL' ELSE '' END || coalesce(' DEFAULT ' || p.dflt_value, '') || \
-     CASE WHEN p.pk > 0 THEN ' PRIMARY KEY ' || p.pk ELSE '' END || CASE p.hidden WHEN 2 THEN ' GENERATED VIRTUAL' \
+     CASE WHEN p.pk = 0 THEN '' WHEN (SELECT count(*) FROM pragma_table_info(m.name) k WHERE k.pk > 0) = 1 \
+     THEN ' PRIMARY KEY' ELSE ' PRIMARY KEY (key column ' || p.pk || ')' END || CASE p.hidden WHEN 2 THEN ' GENERATED VIRTUAL' \
      WHEN 3 THEN ' GENERATED STORED' ELSE '' END AS col FROM sqlite_master m \
      JOIN pragma_table_xinfo(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
      AND m.name NOT IN ({history_name}, {log_name}) ORDER BY m.name, p.cid) GROUP BY t",

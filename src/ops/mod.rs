@@ -402,9 +402,11 @@ pub async fn schema(s: &Session) -> Result<crate::schema::Schema> {
     s.reading(|db| db.inspect()).await
 }
 
-/// Two databases' schemas, object by object, with other tools' history tables set apart.
+/// Two databases' schemas, object by object, with other tools' history tables set apart; in shared
+/// words where the two are of different kinds.
 pub async fn compare(a: &Session, b: &Session) -> Result<crate::schema::Compared> {
-    Ok(crate::schema::compare(&schema(a).await?, &schema(b).await?))
+    let (da, db) = (a.ws.target.dialect(), b.ws.target.dialect());
+    Ok(crate::schema::compare_databases(&schema(a).await?, da, &schema(b).await?, db))
 }
 
 /// The schema as SQL, as the database's own dump tool writes it (`schema --format sql`); empty for

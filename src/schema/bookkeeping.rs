@@ -20,6 +20,21 @@ pub struct OtherTool {
 pub struct Compared {
     pub changes: Vec<Change>,
     pub other_tools: Vec<OtherTool>,
+    /// Between databases of different kinds: objects alike in what they do that each database
+    /// spells its own way (`integer` and `int(11)`), with what each states.
+    pub spelt: Vec<Spelt>,
+}
+
+/// An object two databases of different kinds state differently, alike in what it does.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize)]
+#[ts(export)]
+pub struct Spelt {
+    pub kind: ObjectKind,
+    /// Its name in shared words (an index by its table and columns).
+    pub name: String,
+    /// What each side's database states (`kind name: definition`, one per object read).
+    pub a: Vec<String>,
+    pub b: Vec<String>,
 }
 
 /// The tool whose history table this is, told by its name and its columns; `None` for a table of
@@ -70,7 +85,7 @@ pub fn set_apart(changes: Vec<Change>) -> Compared {
             .is_some_and(|t| other_tools.iter().any(|o| o.table == t || o.table.rsplit('.').next() == Some(t.as_str())))
     };
     let changes = changes.into_iter().filter(|c| !theirs(c)).collect();
-    Compared { changes, other_tools }
+    Compared { changes, other_tools, spelt: Vec::new() }
 }
 
 #[cfg(test)]
@@ -78,7 +93,7 @@ mod tests {
     use super::*;
 
     fn added(kind: ObjectKind, name: &str, def: &str) -> Change {
-        Change { kind, name: name.into(), before: None, after: Some(def.into()) }
+        Change { kind, name: name.into(), before: None, after: Some(def.into()), lines: Vec::new() }
     }
 
     #[test]

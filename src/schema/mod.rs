@@ -3,7 +3,8 @@
 //! schemas through `db::Inspect::inspect` and compare them here.
 
 mod bookkeeping;
-pub use bookkeeping::{Compared, OtherTool};
+pub mod portable;
+pub use bookkeeping::{Compared, OtherTool, Spelt};
 
 use std::collections::BTreeMap;
 
@@ -149,6 +150,17 @@ pub struct Change {
     pub name: String,
     pub before: Option<String>,
     pub after: Option<String>,
+    /// A changed object's lines, each marked: only before (`-`), only after (`+`), both (` `).
+    pub lines: Vec<MarkedLine>,
+}
+
+/// One line of a changed object's definition, and which side has it.
+#[derive(ts_rs::TS, Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[ts(export)]
+pub struct MarkedLine {
+    /// `-` only before, `+` only after, ` ` both.
+    pub mark: String,
+    pub text: String,
 }
 
 impl Change {
@@ -178,6 +190,13 @@ pub fn diff(a: &Schema, b: &Schema) -> Vec<Change> {
                 name: k.1.clone(),
                 before: before.cloned(),
                 after: after.cloned(),
+                lines: match (before, after) {
+                    (Some(b), Some(a)) => line_diff(b, a)
+                        .into_iter()
+                        .map(|(mark, text)| MarkedLine { mark: mark.to_string(), text })
+                        .collect(),
+                    _ => Vec::new(),
+                },
             })
         })
         .collect()
@@ -227,6 +246,55 @@ pub fn compare(a: &Schema, b: &Schema) -> Compared {
     bookkeeping::set_apart(diff(a, b))
 }
 
+/// Two databases' schemas compared: as stated where both are of one kind, in shared words
+/// ([`portable`]) where they are not, with what is only spelt differently set apart.
+pub fn compare_databases(a: &Schema, da: crate::syntax::Dialect, b: &Schema, db: crate::syntax::Dialect) -> Compared {
+    if da == db {
+        return compare(a, b);
+    }
+    let (pa, pb) = (portable::portable(a, da), portable::portable(b, db));
+    let mut compared = compare(&pa.schema, &pb.schema);
+    compared.spelt = pa
+        .schema
+        .objects
+        .iter()
+        .filter(|o| pb.schema.objects.contains(o))
+        .filter_map(|o| {
+            let key = (o.kind, o.name.clone());
+            let (sa, sb) = (pa.sources.get(&key)?, pb.sources.get(&key)?);
+            (sa != sb).then(|| Spelt { kind: o.kind, name: o.name.clone(), a: sa.clone(), b: sb.clone() })
+        })
+        .collect();
+    compared
+}
+
+/// Which lines of `after` are new, which of `before` are gone, and which both have, in order (the
+/// longest run of lines in common kept): `-`, `+` or ` ` before each line.
+pub fn line_diff(before: &str, after: &str) -> Vec<(char, String)> {
+    let (a, b): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    // Longest common subsequence, from the end; definitions are short.
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out.push((' ', a[i].to_string()));
+            (i, j) = (i + 1, j + 1);
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            out.push(('-', a[i].to_string()));
+            i += 1;
+        } else {
+            out.push(('+', b[j].to_string()));
+            j += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +320,14 @@ mod tests {
         let seen: Vec<(&str, &str, &str)> = d.iter().map(|c| (c.kind.as_str(), c.name.as_str(), c.what())).collect();
         assert_eq!(seen, [("index", "t.t_name", "removed"), ("view", "v", "changed"), ("function", "f()", "added")]);
         assert!(diff(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn a_line_diff_marks_what_each_side_has_alone() {
+        let d =
+            line_diff("id integer\nname varchar(50)\nnote text", "id integer\nname varchar(100)\nnote text\nextra int");
+        let marked: Vec<String> = d.iter().map(|(m, l)| format!("{m}{l}")).collect();
+        assert_eq!(marked, [" id integer", "-name varchar(50)", "+name varchar(100)", " note text", "+extra int"]);
     }
 
     #[test]
