@@ -108,7 +108,7 @@ async fn main() {
         let mut db = connect(&url).await;
         let t = Instant::now();
         let r = verify::verify(
-            db.as_mut(),
+            &mut db,
             &source,
             None,
             None,

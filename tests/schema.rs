@@ -30,16 +30,9 @@ fn session(t: &TestDb) -> godwit::ops::Session {
     }
 }
 
-/// Verifies the test's folder on its own database (standing in for the scratch one).
+/// Verifies the test's folder on scratch databases beside its own.
 async fn verify(t: &TestDb) -> verify::VerifyReport {
-    let source = Source::load(&t.migrations()).unwrap();
-    let mut db = t.connect().await;
-    let report =
-        verify::verify(db.as_mut(), &source, None, None, &Cancel::default(), &Default::default(), &mut |_, _, _| {})
-            .await
-            .unwrap();
-    db.close().await;
-    report
+    godwit::ops::verify(&session(t), None, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap()
 }
 
 /// The outcome of each migration, in words a test can compare.
@@ -142,17 +135,35 @@ async fn broken_downs_are_named(d: Dialect) {
     }
 }
 
-/// A down that drops the wrong column: the table differs, and the up cannot run again.
-async fn a_wrong_column_dropped_stops_there(d: Dialect) {
+/// A down that drops the wrong column: the table differs, and the up cannot run again. The scratch
+/// database is built again up to that migration, and the ones after it are verified from there:
+/// a later broken down is named too, and one that restores is not blamed for the earlier one.
+async fn a_wrong_column_dropped_is_named_and_the_rest_verified(d: Dialect) {
     let t = TestDb::new(d).await;
     pair(&t, 1, "users", "CREATE TABLE users (id INT PRIMARY KEY, email VARCHAR(100));", "DROP TABLE users;");
     pair(&t, 2, "nick", "ALTER TABLE users ADD COLUMN nick VARCHAR(20);", "ALTER TABLE users DROP COLUMN email;");
     pair(&t, 3, "later", "CREATE TABLE later (id INT);", "DROP TABLE later;");
+    pair(&t, 4, "broken", "CREATE TABLE broken (id INT);", "DROP TABLE nowhere;");
+    pair(&t, 5, "last", "ALTER TABLE users ADD COLUMN last VARCHAR(20);", "ALTER TABLE users DROP COLUMN last;");
     let r = verify(&t).await;
-    assert_eq!(outcomes(&r), [(1, "restores".to_string()), (2, "leaves changed table users".into())]);
+    let want =
+        [(1, "restores"), (2, "leaves changed table users"), (3, "restores"), (4, "fails Down"), (5, "restores")];
+    let want: Vec<(i64, String)> = want.iter().map(|(v, w)| (*v, w.to_string())).collect();
+    assert_eq!(outcomes(&r), want);
+    assert!(r.unchecked.is_empty() && r.stopped.is_none());
+    // Built again after 2 (and after 4 where a failed down does not go back with its transaction).
+    assert_eq!(r.rebuilt, if d == Dialect::MySql { 2 } else { 1 });
+
+    // Fixing 2 by hand changes its outcome alone.
+    pair(&t, 2, "nick", "ALTER TABLE users ADD COLUMN nick VARCHAR(20);", "ALTER TABLE users DROP COLUMN nick;");
+    let fixed = outcomes(&verify(&t).await);
+    let mut want = want;
+    want[1].1 = "restores".into();
+    assert_eq!(fixed, want);
 }
 
-/// An up that fails is reported at its step, and nothing after it is verified.
+/// An up that fails is reported at its step; nothing after it is verified, and the report names
+/// each migration not verified and why.
 async fn a_failing_up_is_reported(d: Dialect) {
     let t = TestDb::new(d).await;
     pair(&t, 1, "bad", "CREATE TABLE a (id INT);\nINSERT INTO nowhere VALUES (1);", "DROP TABLE a;");
@@ -160,6 +171,8 @@ async fn a_failing_up_is_reported(d: Dialect) {
     let r = verify(&t).await;
     assert_eq!(r.checked.len(), 1);
     assert!(matches!(&r.checked[0].outcome, Outcome::Fails { step: Step::Up, location: Some(l), .. } if l.line == 2));
+    assert_eq!(r.unchecked, ["2_later.up.sql"]);
+    assert!(r.stopped.as_deref().is_some_and(|s| s.contains("1_bad.up.sql")), "{:?}", r.stopped);
 }
 
 /// `schema --format sql`, from the database's own dump tool, loads into an empty database as the
@@ -210,7 +223,7 @@ CREATE VIEW emails AS SELECT email FROM users;
 on_each_db!(
     good_downs_pass,
     broken_downs_are_named,
-    a_wrong_column_dropped_stops_there,
+    a_wrong_column_dropped_is_named_and_the_rest_verified,
     a_failing_up_is_reported,
     schema_sql_loads_as_the_same_schema
 );

@@ -45,12 +45,7 @@ pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, seed: Option<&std::path
                 _ => {}
             }
         }
-        let verified = report.checked.iter().filter(|c| matches!(c.outcome, Outcome::Restores)).count();
-        println!(
-            "{verified} of {} migration(s) restore the schema with their down; {} problem(s).",
-            report.checked.len(),
-            problems.len()
-        );
+        println!("{}", verify_summary(&report));
         print_repeatables(&report.repeatables);
     }
     let problems: Vec<_> = problems.into_iter().chain(report.repeatables.iter().filter(|c| c.is_problem())).collect();
@@ -61,6 +56,32 @@ pub(super) async fn verify(ctx: &Ctx, from: Option<i64>, seed: Option<&std::path
         0 => Ok(()),
         n => Err(Error::failed(format!("{n} migration(s) or repeatable file(s) failed verification"))),
     }
+}
+
+/// The counts, as the app says them too.
+fn verify_summary(r: &crate::migration::verify::VerifyReport) -> String {
+    let n = &r.summary;
+    let mut line = format!(
+        "{} of {} migration(s) verified restore the schema with their down; {} problem(s).",
+        n.restore, n.verified, n.problems
+    );
+    if n.irreversible > 0 {
+        line += &format!(" {} without a down (applied only).", n.irreversible);
+    }
+    if n.applied_only > 0 {
+        line += &format!(" {} older than --from (applied only).", n.applied_only);
+    }
+    if r.rebuilt > 0 {
+        line += &format!(
+            " The scratch database was built again {} time(s), after each down that failed or left something.",
+            r.rebuilt
+        );
+    }
+    if !r.unchecked.is_empty() {
+        let why = r.stopped.as_deref().unwrap_or("stopped");
+        line += &format!("\n{} not verified ({why}): {}", n.unchecked, r.unchecked.join(", "));
+    }
+    line
 }
 
 /// How the repeatable files fared over the newest schema.

@@ -84,12 +84,81 @@ pub struct VerifyReport {
     pub repeatables: Vec<Checked>,
     /// Stopped by a person before every migration was verified.
     pub cancelled: bool,
+    /// The migrations not verified, in order, when verifying had to stop before them (`stopped`
+    /// says why); empty when every one was.
+    pub unchecked: Vec<String>,
+    /// Why verifying stopped before the end (an up that fails, which every later migration needs).
+    pub stopped: Option<String>,
+    /// The counts the CLI, `--json` and the app all say.
+    pub summary: Summary,
+    /// How many times the scratch database was built again from nothing, after a migration whose
+    /// down (or up run again) failed or left something, so that the ones after it start from what
+    /// the migrations make.
+    pub rebuilt: usize,
 }
 
-/// Verifies on `db` (a scratch database: it is changed), migration by migration; stops at the first
-/// that fails, since the ones after it would start from a schema no environment has.
+/// What a verify run found, counted once for everyone who says it.
+#[derive(ts_rs::TS, Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[ts(export, rename = "VerifySummary")]
+pub struct Summary {
+    /// Migrations in the folder.
+    pub total: usize,
+    /// Those whose up, down and up again were run (not older than `--from`, not without a down).
+    pub verified: usize,
+    /// Of those, the ones whose down restores the schema.
+    pub restore: usize,
+    /// Downs that leave something or fail, and ups that fail.
+    pub problems: usize,
+    /// Applied with no down to check.
+    pub irreversible: usize,
+    /// Older than `--from`: applied only.
+    pub applied_only: usize,
+    /// Not verified: after an up that failed, or after a stop.
+    pub unchecked: usize,
+}
+
+impl VerifyReport {
+    fn counted(mut self, total: usize) -> VerifyReport {
+        let count = |f: &dyn Fn(&Outcome) -> bool| self.checked.iter().filter(|c| f(&c.outcome)).count();
+        self.summary = Summary {
+            total,
+            verified: count(&|o| matches!(o, Outcome::Restores | Outcome::Leaves { .. } | Outcome::Fails { .. })),
+            restore: count(&|o| matches!(o, Outcome::Restores)),
+            problems: count(&|o| matches!(o, Outcome::Leaves { .. } | Outcome::Fails { .. })),
+            irreversible: count(&|o| matches!(o, Outcome::Irreversible)),
+            applied_only: count(&|o| matches!(o, Outcome::Applied)),
+            unchecked: self.unchecked.len(),
+        };
+        self
+    }
+}
+
+/// Where verify works: a scratch database it changes, and a way to start over on an empty one.
+#[async_trait::async_trait]
+pub trait Workbench: Send {
+    fn db(&mut self) -> &mut dyn Database;
+    /// Drops the database and puts an empty one in its place; `Err` where that cannot be done (then
+    /// verifying stops where it would need it).
+    async fn fresh(&mut self) -> Result<()>;
+}
+
+/// A database verify may change but cannot make again (a test's own): it stops where it would.
+#[async_trait::async_trait]
+impl Workbench for Box<dyn Database> {
+    fn db(&mut self) -> &mut dyn Database {
+        self.as_mut()
+    }
+    async fn fresh(&mut self) -> Result<()> {
+        Err(Error::failed("this database cannot be made again from nothing".to_string()))
+    }
+}
+
+/// Verifies on the workbench's scratch database, migration by migration. After a migration whose
+/// down (or its up run again) fails or leaves something, the scratch database is built again from
+/// nothing up to that migration's up, so the ones after it start from what the migrations make and
+/// each is judged alone. Only an up that fails stops it (every later migration needs what it makes).
 pub async fn verify(
-    db: &mut dyn Database,
+    bench: &mut dyn Workbench,
     source: &Source,
     from: Option<i64>,
     seed: Option<Seed<'_>>,
@@ -98,45 +167,125 @@ pub async fn verify(
     on: &mut (dyn FnMut(usize, usize, &Checked) + Send),
 ) -> Result<VerifyReport> {
     source.ensure_valid()?;
-    db.ensure_tables().await?;
+    bench.db().ensure_tables().await?;
     let actor = db::actor();
-    // An abort (a second Ctrl-C, SIGTERM, closing the window) stops the running statement, so the
-    // scratch database is dropped before the process ends.
-    let interrupter = db.interrupter().await.ok();
-    let stop = Stop { interrupter: interrupter.as_deref(), cancel, values };
     let total = source.migrations.len();
     let mut report = VerifyReport::default();
     let seeded = seed.is_some();
-    let mut seed = seed;
+    let seed_first = source.migrations.iter().position(|m| from.is_none_or(|f| m.version >= f));
+    let mut seed_pending = seed.is_some();
+    let mut rebuild = false;
     for (i, m) in source.migrations.iter().enumerate() {
         if cancel.is_cancelled() {
             report.cancelled = true;
             break;
         }
-        if from.is_none_or(|f| m.version >= f)
-            && let Some(s) = seed.take()
+        if rebuild {
+            if let Err(e) = start_over(bench, source, i, seed_first.zip(seed.as_ref()), cancel, values, &actor).await {
+                if e.problem == crate::error::Problem::Cancelled {
+                    report.cancelled = true;
+                    break;
+                }
+                report.stopped = Some(format!("the scratch database could not be built again: {}", e.message));
+                report.unchecked = source.migrations[i..].iter().map(|m| m.file_name()).collect();
+                return Ok(report.counted(total));
+            }
+            report.rebuilt += 1;
+            rebuild = false;
+        }
+        // An abort (a second Ctrl-C, SIGTERM, closing the window) stops the running statement, so
+        // the scratch database is dropped before the process ends.
+        let db = bench.db();
+        let interrupter = db.interrupter().await.ok();
+        let stop = Stop { interrupter: interrupter.as_deref(), cancel, values };
+        if seed_pending
+            && Some(i) == seed_first
+            && let Some(s) = &seed
         {
-            load_seed(db, &s).await?;
+            load_seed(db, s).await?;
+            seed_pending = false;
         }
         let outcome = match from.is_some_and(|f| m.version < f) {
             true => match up(db, m, &actor, &stop).await {
-                Ok(()) => (Outcome::Applied, false),
-                Err(e) => (fails(Step::Up, e), true),
+                Ok(()) => (Outcome::Applied, None),
+                Err(e) => (fails(Step::Up, e), Some(After::Stop)),
             },
             false => check_one(db, m, &actor, &stop, seeded).await?,
         };
-        let (outcome, stopped) = outcome;
+        let (outcome, after) = outcome;
         let checked = Checked { version: m.version, file: m.file_name(), outcome };
         on(i, total, &checked);
         report.checked.push(checked);
-        if stopped {
-            return Ok(report);
+        match after {
+            None => {}
+            Some(After::Rebuild) => rebuild = true,
+            Some(After::Stop) => {
+                report.stopped =
+                    Some(format!("{}'s up fails, and every migration after it needs what it makes", m.file_name()));
+                report.unchecked = source.migrations[i + 1..].iter().map(|m| m.file_name()).collect();
+                return Ok(report.counted(total));
+            }
         }
     }
-    if !report.cancelled && !source.repeatables.is_empty() {
+    if report.cancelled {
+        let done = report.checked.len();
+        report.unchecked = source.migrations[done..].iter().map(|m| m.file_name()).collect();
+        return Ok(report.counted(total));
+    }
+    if rebuild {
+        // The last one left the scratch database otherwise than its up: the repeatable files need
+        // it as the migrations make it.
+        let n = source.migrations.len();
+        if start_over(bench, source, n, seed_first.zip(seed.as_ref()), cancel, values, &actor).await.is_err() {
+            return Ok(report.counted(total));
+        }
+        report.rebuilt += 1;
+    }
+    if !source.repeatables.is_empty() {
+        let db = bench.db();
+        let interrupter = db.interrupter().await.ok();
+        let stop = Stop { interrupter: interrupter.as_deref(), cancel, values };
         report.repeatables = check_repeatables(db, source, &actor, &stop).await?;
     }
-    Ok(report)
+    Ok(report.counted(total))
+}
+
+/// What must happen after a migration's check before the next.
+enum After {
+    /// The scratch database is not as this migration's up leaves it: build it again.
+    Rebuild,
+    /// Its up fails: nothing after it can be verified.
+    Stop,
+}
+
+/// An empty scratch database with the ups of the first `upto` migrations applied (and the seed
+/// loaded where verifying loaded it).
+async fn start_over(
+    bench: &mut dyn Workbench,
+    source: &Source,
+    upto: usize,
+    seed: Option<(usize, &Seed<'_>)>,
+    cancel: &Cancel,
+    values: &Values,
+    actor: &str,
+) -> Result<()> {
+    bench.fresh().await?;
+    let db = bench.db();
+    db.ensure_tables().await?;
+    let interrupter = db.interrupter().await.ok();
+    let stop = Stop { interrupter: interrupter.as_deref(), cancel, values };
+    for (i, m) in source.migrations[..upto].iter().enumerate() {
+        if cancel.is_cancelled() {
+            return Err(Error::new(crate::error::Problem::Cancelled, "stopped while building the scratch database"));
+        }
+        if let Some((at, s)) = seed
+            && at == i
+        {
+            load_seed(db, s).await?;
+        }
+        up(db, m, actor, &stop).await?;
+    }
+    Ok(())
 }
 
 /// Whether a script may change the rows of a table it does not create: anything but schema
@@ -182,19 +331,20 @@ fn writes_rows(sql: &str) -> bool {
     !schema_only || (first == "ALTER" && words.get(1).is_some_and(|w| w == "IGNORE"))
 }
 
-/// One migration's outcome, and whether verifying must stop there (the schema the next one would
-/// start from is not one any environment has).
+/// One migration's outcome, and what must happen before the next: its up failing stops verifying;
+/// a down (or an up run again) that fails or leaves something means the scratch database is not as
+/// the migrations make it, unless the failure went back with its transaction.
 async fn check_one(
     db: &mut dyn Database,
     m: &MigrationFile,
     actor: &str,
     stop: &Stop<'_>,
     seeded: bool,
-) -> Result<(Outcome, bool)> {
+) -> Result<(Outcome, Option<After>)> {
     if m.kind == Kind::Simple {
         return Ok(match up(db, m, actor, stop).await {
-            Ok(()) => (Outcome::Irreversible, false),
-            Err(e) => (fails(Step::Up, e), true),
+            Ok(()) => (Outcome::Irreversible, None),
+            Err(e) => (fails(Step::Up, e), Some(After::Stop)),
         });
     }
     let down = runner::step(m, Direction::Down, Some(db.dialect()), stop.values)?;
@@ -205,13 +355,19 @@ async fn check_one(
     let counts = seeded || may_change_rows(&m.sql, db.dialect()) || may_change_rows(sql, db.dialect());
     let (before, counts_before) = db.snapshot(counts).await?;
     if let Err(e) = up(db, m, actor, stop).await {
-        return Ok((fails(Step::Up, e), true));
+        return Ok((fails(Step::Up, e), Some(After::Stop)));
     }
     let script = db::Script::new(&down.path, sql, db.dialect())?;
     if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
         let mut e = f.error;
         e.message = down.scrub(e.message);
-        return Ok((fails(Step::Down, e), true));
+        // A down that failed in its transaction took itself back: the database is as after the up.
+        let after = if f.dirty || script.no_transaction || db.dialect() == crate::syntax::Dialect::MySql {
+            Some(After::Rebuild)
+        } else {
+            None
+        };
+        return Ok((fails(Step::Down, e), after));
     }
     let (after, counts_after) = db.snapshot(counts).await?;
     let changes = schema::diff(&before, &after);
@@ -224,10 +380,11 @@ async fn check_one(
         .collect();
     let again = up(db, m, actor, stop).await;
     Ok(match (changes.is_empty() && rows.is_empty(), again) {
-        (true, Ok(())) => (Outcome::Restores, false),
-        // What the down left behind says more than the up's failure it causes.
-        (false, again) => (Outcome::Leaves { changes, rows }, again.is_err()),
-        (true, Err(e)) => (fails(Step::UpAgain, e), true),
+        (true, Ok(())) => (Outcome::Restores, None),
+        // What the down left behind says more than the up's failure it causes. Applied again over
+        // it, the schema is not quite what the up makes either.
+        (false, _) => (Outcome::Leaves { changes, rows }, Some(After::Rebuild)),
+        (true, Err(e)) => (fails(Step::UpAgain, e), Some(After::Rebuild)),
     })
 }
 

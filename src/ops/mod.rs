@@ -320,9 +320,32 @@ pub async fn verify(
         None => None,
     };
     let seed = seed.zip(seed_sql.as_deref()).map(|(file, sql)| verify::Seed { file, sql });
-    let (scratch, mut db) = open_scratch(s).await?;
-    let r = verify::verify(db.as_mut(), &source, from, seed, cancel, &s.ws.placeholders, on).await;
-    close_scratch(scratch, db, r).await
+    let (scratch, db) = open_scratch(s).await?;
+    let mut bench = ScratchBench { session: s, scratch, db };
+    let r = verify::verify(&mut bench, &source, from, seed, cancel, &s.ws.placeholders, on).await;
+    close_scratch(bench.scratch, bench.db, r).await
+}
+
+/// A scratch database beside the session's, made again from nothing when verify asks.
+struct ScratchBench<'a> {
+    session: &'a Session,
+    scratch: db::Scratch,
+    db: Box<dyn Database>,
+}
+
+#[async_trait::async_trait]
+impl verify::Workbench for ScratchBench<'_> {
+    fn db(&mut self) -> &mut dyn Database {
+        self.db.as_mut()
+    }
+
+    async fn fresh(&mut self) -> Result<()> {
+        // The new one first: if it cannot be made, the old one is still there to be dropped.
+        let (scratch, db) = open_scratch(self.session).await?;
+        let old = std::mem::replace(&mut self.db, db);
+        let old_scratch = std::mem::replace(&mut self.scratch, scratch);
+        close_scratch(old_scratch, old, Ok(())).await
+    }
 }
 
 /// A scratch database made beside the environment's, and a connection to it. Whatever is done
