@@ -107,17 +107,10 @@ async fn main() {
         let url = fresh("godwit_bench_verify").await;
         let mut db = connect(&url).await;
         let t = Instant::now();
-        let r = verify::verify(
-            &mut db,
-            &source,
-            None,
-            None,
-            &Cancel::default(),
-            &Default::default(),
-            &mut |_, _, _| {},
-        )
-        .await
-        .unwrap();
+        let r =
+            verify::verify(&mut db, &source, None, None, &Cancel::default(), &Default::default(), &mut |_, _, _| {})
+                .await
+                .unwrap();
         check.push(t.elapsed());
         assert!(r.checked.iter().all(|c| !c.is_problem()));
         db.close().await;

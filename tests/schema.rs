@@ -151,8 +151,9 @@ async fn a_wrong_column_dropped_is_named_and_the_rest_verified(d: Dialect) {
     let want: Vec<(i64, String)> = want.iter().map(|(v, w)| (*v, w.to_string())).collect();
     assert_eq!(outcomes(&r), want);
     assert!(r.unchecked.is_empty() && r.stopped.is_none());
-    // Built again after 2 (and after 4 where a failed down does not go back with its transaction).
-    assert_eq!(r.rebuilt, if d == Dialect::MySql { 2 } else { 1 });
+    // Built again after 2 and 4 on MariaDB, whose DDL commits as it runs; elsewhere the down and
+    // the up again were tried in a transaction rolled back after, and nothing needed building.
+    assert_eq!(r.rebuilt, if d == Dialect::MySql { 2 } else { 0 });
 
     // Fixing 2 by hand changes its outcome alone.
     pair(&t, 2, "nick", "ALTER TABLE users ADD COLUMN nick VARCHAR(20);", "ALTER TABLE users DROP COLUMN nick;");
@@ -454,7 +455,12 @@ async fn a_cancelled_verify_drops_its_scratch_database() {
     let report = godwit::ops::verify(&session, None, None, &cancel, &mut |_, _, _| stop.cancel()).await.unwrap();
     assert!(report.cancelled);
     assert_eq!(report.checked.len(), 1);
-    let left = t.strings("SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit\\_scratch\\_%'").await;
+    // This process's own (other tests make theirs at the same time).
+    let mine = format!(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit\\_scratch\\_{}\\_%'",
+        std::process::id()
+    );
+    let left = t.strings(&mine).await;
     assert!(left.is_empty(), "{left:?}");
 }
 

@@ -561,6 +561,12 @@ pub trait Inspect: Send {
         let _ = like;
         self.create_database(name).await
     }
+    /// Creates database `name` as a copy of `template`, which no session may be connected to
+    /// (PostgreSQL's template databases); refused where the server has no such copy.
+    async fn create_database_from(&mut self, name: &str, template: &str) -> Result<()> {
+        let _ = (name, template);
+        Err(Error::failed("this database cannot be copied by the server".to_string()))
+    }
     /// Drops a scratch database, ending any session still in it.
     async fn drop_scratch(&mut self, name: &str) -> Result<()>;
     /// Drops a database a person asked to drop; `false` when it did not exist. A database in use is
@@ -677,6 +683,16 @@ pub struct Scratch {
 
 impl Scratch {
     pub async fn new(beside: &Target, opts: &ConnectOptions) -> Result<Scratch> {
+        Scratch::made(beside, opts, true).await
+    }
+
+    /// A scratch's name and folder beside `beside`, the database itself not made yet (PostgreSQL)
+    /// or made empty (SQLite's file): what `copy` fills.
+    async fn new_empty(beside: &Target, opts: &ConnectOptions) -> Result<Scratch> {
+        Scratch::made(beside, opts, false).await
+    }
+
+    async fn made(beside: &Target, opts: &ConnectOptions, make: bool) -> Result<Scratch> {
         // The app runs several jobs in one process: a counter keeps their names apart.
         static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
@@ -707,6 +723,16 @@ impl Scratch {
             Error::failed(format!("cannot make a scratch database beside {}: {}", beside.display(), e.message))
         };
         let made = match beside.dialect() {
+            Dialect::Sqlite if !make => true,
+            _ if !make => {
+                // Made by `copy`, which creates it from its template: only the name is taken here.
+                let tables = opts.tables.for_scratch(beside.dialect());
+                return Ok(Scratch {
+                    target,
+                    opts: ConnectOptions { tables, create_sqlite: true, ..opts.clone() },
+                    _folder: folder,
+                });
+            }
             Dialect::Sqlite => create_database(&target, opts).await.map_err(cannot)?,
             _ => {
                 let mut admin = connect(&maintenance(beside), opts).await.map_err(cannot)?;
@@ -730,6 +756,36 @@ impl Scratch {
     /// How to connect to it: where its history goes, among the rest.
     pub fn options(&self) -> &ConnectOptions {
         &self.opts
+    }
+
+    /// A new scratch database beside this one holding a copy of it (PostgreSQL copies it as a
+    /// template, so nothing may be connected to this one meanwhile; SQLite copies its file); `None`
+    /// where the database has no such copy (MySQL/MariaDB).
+    pub async fn copy(&self) -> Result<Option<Scratch>> {
+        let dialect = self.target.dialect();
+        if dialect == Dialect::MySql {
+            return Ok(None);
+        }
+        let beside = self.target.clone();
+        let copy = Scratch::new_empty(&beside, &self.opts).await?;
+        let copied = match dialect {
+            Dialect::Sqlite => std::fs::copy(self.target.sqlite_path(), copy.target.sqlite_path())
+                .map(|_| ())
+                .map_err(|e| Error::failed(format!("cannot copy the scratch database: {e}"))),
+            _ => {
+                let mut admin = connect(&maintenance(&self.target), &self.opts).await?;
+                let r = admin.create_database_from(&copy.target.database(), &self.target.database()).await;
+                admin.close().await;
+                r
+            }
+        };
+        match copied {
+            Ok(()) => Ok(Some(copy)),
+            Err(e) => {
+                let _ = copy.remove().await;
+                Err(e)
+            }
+        }
     }
 
     /// Drops it, ending any session still in it.

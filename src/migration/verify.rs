@@ -140,6 +140,16 @@ pub trait Workbench: Send {
     /// Drops the database and puts an empty one in its place; `Err` where that cannot be done (then
     /// verifying stops where it would need it).
     async fn fresh(&mut self) -> Result<()>;
+    /// A second scratch database that follows behind the first, and how many migrations' ups it
+    /// holds, where the working one can be made again as a copy of it (`copy_checkpoint`); `None`
+    /// where it cannot, and building again means replaying from nothing.
+    async fn checkpoint(&mut self) -> Result<Option<(&mut dyn Database, &mut usize)>> {
+        Ok(None)
+    }
+    /// Replaces the working database with a copy of the checkpoint.
+    async fn copy_checkpoint(&mut self) -> Result<()> {
+        Err(Error::failed("no checkpoint to copy".to_string()))
+    }
 }
 
 /// A database verify may change but cannot make again (a test's own): it stops where it would.
@@ -269,12 +279,35 @@ async fn start_over(
     values: &Values,
     actor: &str,
 ) -> Result<()> {
-    bench.fresh().await?;
-    let db = bench.db();
+    // Each migration's up runs once in all on the checkpoint, however often the working database is
+    // built again from it; without one, each build replays from nothing.
+    match bench.checkpoint().await? {
+        Some((db, at)) => {
+            apply_ups(db, source, *at..upto, seed, cancel, values, actor).await?;
+            *at = upto;
+            bench.copy_checkpoint().await
+        }
+        None => {
+            bench.fresh().await?;
+            apply_ups(bench.db(), source, 0..upto, seed, cancel, values, actor).await
+        }
+    }
+}
+
+/// The ups of `range`'s migrations on `db` (and the seed where verifying loaded it).
+async fn apply_ups(
+    db: &mut dyn Database,
+    source: &Source,
+    range: std::ops::Range<usize>,
+    seed: Option<(usize, &Seed<'_>)>,
+    cancel: &Cancel,
+    values: &Values,
+    actor: &str,
+) -> Result<()> {
     db.ensure_tables().await?;
     let interrupter = db.interrupter().await.ok();
     let stop = Stop { interrupter: interrupter.as_deref(), cancel, values };
-    for (i, m) in source.migrations[..upto].iter().enumerate() {
+    for i in range {
         if cancel.is_cancelled() {
             return Err(Error::new(crate::error::Problem::Cancelled, "stopped while building the scratch database"));
         }
@@ -283,7 +316,7 @@ async fn start_over(
         {
             load_seed(db, s).await?;
         }
-        up(db, m, actor, &stop).await?;
+        up(db, &source.migrations[i], actor, &stop).await?;
     }
     Ok(())
 }
@@ -358,6 +391,12 @@ async fn check_one(
         return Ok((fails(Step::Up, e), Some(After::Stop)));
     }
     let script = db::Script::new(&down.path, sql, db.dialect())?;
+    // Where the down and the up run in transactions and DDL is transactional, the down and the up
+    // again are tried in one transaction that is then rolled back: the database is as the up left
+    // it whatever they do, and nothing needs building again.
+    if db.dialect() != crate::syntax::Dialect::MySql && !script.no_transaction && !m.no_transaction {
+        return trial(db, m, &script, &down, (before, counts_before, counts), actor, stop).await;
+    }
     if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
         let mut e = f.error;
         e.message = down.scrub(e.message);
@@ -385,6 +424,77 @@ async fn check_one(
         // it, the schema is not quite what the up makes either.
         (false, _) => (Outcome::Leaves { changes, rows }, Some(After::Rebuild)),
         (true, Err(e)) => (fails(Step::UpAgain, e), Some(After::Rebuild)),
+    })
+}
+
+/// The down, then the up again, in a transaction rolled back after: the schema after the down
+/// is read inside it. The database ends as the up left it.
+async fn trial(
+    db: &mut dyn Database,
+    m: &MigrationFile,
+    script: &db::Script<'_>,
+    down: &runner::Step,
+    (before, counts_before, counts): (schema::Schema, Vec<db::TableCount>, bool),
+    actor: &str,
+    stop: &Stop<'_>,
+) -> Result<(Outcome, Option<After>)> {
+    let dialect = db.dialect();
+    let raw = |sql: &'static str| db::Script::new(std::path::Path::new("-"), sql, dialect);
+    db.execute_script(&raw("BEGIN")?).await?;
+    let ran = runner::stoppable(
+        async { db.execute_script(script).await.map_err(|error| db::Failure { error, dirty: false }) },
+        stop.interrupter,
+        stop.cancel,
+        stop.stall(),
+    )
+    .await;
+    if ran.is_err() {
+        db.execute_script(&raw("ROLLBACK")?).await?;
+        // Run as a rollback is, for its error's words and line: it fails again in its own
+        // transaction, and the database is as the up left it.
+        return Ok(
+            match runner::stoppable(db.revert(m, script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
+                Err(f) => {
+                    let mut e = f.error;
+                    e.message = down.scrub(e.message);
+                    (fails(Step::Down, e), if f.dirty { Some(After::Rebuild) } else { None })
+                }
+                // It went through this time: what it did stays, so the database is built again.
+                Ok(_) => (Outcome::Restores, Some(After::Rebuild)),
+            },
+        );
+    }
+    let (after, counts_after) = db.snapshot(counts).await?;
+    let up = runner::step(m, Direction::Up, Some(dialect), stop.values)?;
+    let up_script = db::Script::new(&m.path, up.sent(), dialect)?;
+    let again = runner::stoppable(
+        async { db.execute_script(&up_script).await.map_err(|error| db::Failure { error, dirty: false }) },
+        stop.interrupter,
+        stop.cancel,
+        stop.stall(),
+    )
+    .await;
+    db.execute_script(&raw("ROLLBACK")?).await?;
+    let changes = schema::diff(&before, &after);
+    // The history row the up wrote stays in the trial (the down ran without its bookkeeping).
+    let tables = db.history_tables();
+    let ours = [tables.history.stored_name(dialect), tables.log.stored_name(dialect)];
+    let rows: Vec<Rows> = counts_before
+        .iter()
+        .filter(|b| !ours.iter().any(|t| b.table.rsplit('.').next() == Some(t.as_str())))
+        .filter_map(|b| {
+            let after = counts_after.iter().find(|a| a.table == b.table)?;
+            (after.rows != b.rows).then(|| Rows { table: b.table.clone(), before: b.rows, after: after.rows })
+        })
+        .collect();
+    Ok(match (changes.is_empty() && rows.is_empty(), again) {
+        (true, Ok(())) => (Outcome::Restores, None),
+        (false, _) => (Outcome::Leaves { changes, rows }, None),
+        (true, Err(f)) => {
+            let mut e = f.error;
+            e.message = format!("{} failed when run again after its down: {}", m.file_name(), up.scrub(e.message));
+            (fails(Step::UpAgain, e), None)
+        }
     })
 }
 

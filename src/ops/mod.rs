@@ -321,16 +321,41 @@ pub async fn verify(
     };
     let seed = seed.zip(seed_sql.as_deref()).map(|(file, sql)| verify::Seed { file, sql });
     let (scratch, db) = open_scratch(s).await?;
-    let mut bench = ScratchBench { session: s, scratch, db };
+    let mut bench = ScratchBench { session: s, scratch, db, checkpoint: None };
     let r = verify::verify(&mut bench, &source, from, seed, cancel, &s.ws.placeholders, on).await;
+    let r = match bench.checkpoint.take() {
+        Some(c) => close_scratch_opt(c.scratch, c.db, r).await,
+        None => r,
+    };
     close_scratch(bench.scratch, bench.db, r).await
 }
 
-/// A scratch database beside the session's, made again from nothing when verify asks.
+/// A scratch database beside the session's, made again when verify asks: as a copy of a second
+/// one that follows behind (PostgreSQL's template databases, SQLite's files), or from nothing.
 struct ScratchBench<'a> {
     session: &'a Session,
     scratch: db::Scratch,
     db: Box<dyn Database>,
+    checkpoint: Option<Checkpoint>,
+}
+
+struct Checkpoint {
+    scratch: db::Scratch,
+    /// Closed while it is copied (a template may have no session).
+    db: Option<Box<dyn Database>>,
+    /// How many migrations' ups it holds.
+    at: usize,
+}
+
+async fn close_scratch_opt<T>(scratch: db::Scratch, db: Option<Box<dyn Database>>, r: Result<T>) -> Result<T> {
+    match db {
+        Some(db) => close_scratch(scratch, db, r).await,
+        None => match (r, scratch.remove().await) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), _) => Err(e),
+        },
+    }
 }
 
 #[async_trait::async_trait]
@@ -344,6 +369,40 @@ impl verify::Workbench for ScratchBench<'_> {
         let (scratch, db) = open_scratch(self.session).await?;
         let old = std::mem::replace(&mut self.db, db);
         let old_scratch = std::mem::replace(&mut self.scratch, scratch);
+        close_scratch(old_scratch, old, Ok(())).await
+    }
+
+    async fn checkpoint(&mut self) -> Result<Option<(&mut dyn Database, &mut usize)>> {
+        if self.session.ws.target.dialect() == Dialect::MySql {
+            return Ok(None);
+        }
+        if self.checkpoint.is_none() {
+            let (scratch, db) = open_scratch(self.session).await?;
+            self.checkpoint = Some(Checkpoint { scratch, db: Some(db), at: 0 });
+        }
+        let c = self.checkpoint.as_mut().expect("made above");
+        if c.db.is_none() {
+            c.db = Some(db::connect(&c.scratch.target, c.scratch.options()).await?);
+        }
+        let db = c.db.as_mut().expect("connected above");
+        Ok(Some((db.as_mut(), &mut c.at)))
+    }
+
+    async fn copy_checkpoint(&mut self) -> Result<()> {
+        let Some(c) = self.checkpoint.as_mut() else { return Err(Error::failed("no checkpoint to copy")) };
+        if let Some(db) = c.db.take() {
+            db.close().await;
+        }
+        let Some(copy) = c.scratch.copy().await? else { return Err(Error::failed("this database cannot be copied")) };
+        let db = match db::connect(&copy.target, copy.options()).await {
+            Ok(db) => db,
+            Err(e) => {
+                let _ = copy.remove().await;
+                return Err(e);
+            }
+        };
+        let old = std::mem::replace(&mut self.db, db);
+        let old_scratch = std::mem::replace(&mut self.scratch, copy);
         close_scratch(old_scratch, old, Ok(())).await
     }
 }

@@ -672,6 +672,13 @@ impl Inspect for Postgres {
         })
     }
 
+    async fn create_database_from(&mut self, name: &str, template: &str) -> Result<()> {
+        let q = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+        self.batch(format!("CREATE DATABASE {} TEMPLATE {}", q(name), q(template)))
+            .await
+            .map_err(|e| Error::failed(format!("cannot copy the database {template}: {}", super::server_says(&e))))
+    }
+
     async fn databases(&mut self) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT datname::text FROM pg_database WHERE datallowconn AND NOT datistemplate \
