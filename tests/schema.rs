@@ -697,3 +697,16 @@ async fn portable_migrations_compare_equal_across_the_three_databases_and_hand_c
         [('-', "title varchar(200) not null".to_string()), ('+', "title varchar(250) not null".to_string())]
     );
 }
+
+/// A down written with its own `BEGIN; … COMMIT;` is not tried inside a transaction that is rolled
+/// back after (its COMMIT would keep what it did): it runs as a rollback, and the scratch database
+/// is built again after it.
+#[tokio::test]
+async fn a_down_with_its_own_commit_is_verified_outside_a_trial() {
+    let t = TestDb::new(Dialect::Postgres).await;
+    pair(&t, 1, "a", "CREATE TABLE a (id INT);", "BEGIN;\nSELECT 1;\nCOMMIT;");
+    pair(&t, 2, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
+    let r = verify(&t).await;
+    assert_eq!(outcomes(&r), [(1, "leaves added table a".to_string()), (2, "restores".to_string())]);
+    assert_eq!(r.rebuilt, 1);
+}

@@ -394,7 +394,13 @@ async fn check_one(
     // Where the down and the up run in transactions and DDL is transactional, the down and the up
     // again are tried in one transaction that is then rolled back: the database is as the up left
     // it whatever they do, and nothing needs building again.
-    if db.dialect() != crate::syntax::Dialect::MySql && !script.no_transaction && !m.no_transaction {
+    let up_script = db::Script::new(&m.path, &m.sql, db.dialect())?;
+    if db.dialect() != crate::syntax::Dialect::MySql
+        && !script.no_transaction
+        && !m.no_transaction
+        && !ends_transactions(&script)
+        && !ends_transactions(&up_script)
+    {
         return trial(db, m, &script, &down, (before, counts_before, counts), actor, stop).await;
     }
     if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
@@ -424,6 +430,18 @@ async fn check_one(
         // it, the schema is not quite what the up makes either.
         (false, _) => (Outcome::Leaves { changes, rows }, Some(After::Rebuild)),
         (true, Err(e)) => (fails(Step::UpAgain, e), Some(After::Rebuild)),
+    })
+}
+
+/// Whether a script has statements of its own that end or begin a transaction (a file written
+/// with `BEGIN; … COMMIT;`): tried inside one, it would commit what must be rolled back.
+fn ends_transactions(script: &db::Script<'_>) -> bool {
+    script.statements.iter().any(|s| {
+        let w = crate::syntax::words::leading(s.sql, 1);
+        matches!(
+            w.first().map(String::as_str),
+            Some("BEGIN" | "COMMIT" | "ROLLBACK" | "END" | "START" | "SAVEPOINT" | "RELEASE" | "ABORT")
+        )
     })
 }
 
