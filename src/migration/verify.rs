@@ -103,7 +103,7 @@ pub struct VerifyReport {
 pub struct Summary {
     /// Migrations in the folder.
     pub total: usize,
-    /// Those whose up, down and up again were run (not older than `--from`, not without a down).
+    /// Those whose down was run (not older than `--from`, not without a down, not with a failing up).
     pub verified: usize,
     /// Of those, the ones whose down restores the schema.
     pub restore: usize,
@@ -122,7 +122,11 @@ impl VerifyReport {
         let count = |f: &dyn Fn(&Outcome) -> bool| self.checked.iter().filter(|c| f(&c.outcome)).count();
         self.summary = Summary {
             total,
-            verified: count(&|o| matches!(o, Outcome::Restores | Outcome::Leaves { .. } | Outcome::Fails { .. })),
+            // Those whose down was run: an up that failed never got there.
+            verified: count(&|o| {
+                matches!(o, Outcome::Restores | Outcome::Leaves { .. })
+                    || matches!(o, Outcome::Fails { step, .. } if *step != Step::Up)
+            }),
             restore: count(&|o| matches!(o, Outcome::Restores)),
             problems: count(&|o| matches!(o, Outcome::Leaves { .. } | Outcome::Fails { .. })),
             irreversible: count(&|o| matches!(o, Outcome::Irreversible)),
@@ -246,7 +250,11 @@ pub async fn verify(
         // The last one left the scratch database otherwise than its up: the repeatable files need
         // it as the migrations make it.
         let n = source.migrations.len();
-        if start_over(bench, source, n, seed_first.zip(seed.as_ref()), cancel, values, &actor).await.is_err() {
+        if let Err(e) = start_over(bench, source, n, seed_first.zip(seed.as_ref()), cancel, values, &actor).await {
+            report.cancelled = e.problem == crate::error::Problem::Cancelled;
+            report.stopped =
+                Some(format!("the scratch database could not be built again for the repeatable files: {}", e.message));
+            report.unchecked = source.repeatables.iter().map(|r| r.file_name()).collect();
             return Ok(report.counted(total));
         }
         report.rebuilt += 1;
@@ -459,6 +467,24 @@ async fn trial(
     let dialect = db.dialect();
     let raw = |sql: &'static str| db::Script::new(std::path::Path::new("-"), sql, dialect);
     db.execute_script(&raw("BEGIN")?).await?;
+    let tried = tried(db, m, script, down, (before, counts_before, counts), actor, stop).await;
+    // Whatever happened inside, nothing of it stays (a rollback outside a transaction is harmless).
+    let _ = db.execute_script(&raw("ROLLBACK")?).await;
+    tried
+}
+
+/// The inside of `trial`; every way out of it is followed by the rollback.
+async fn tried(
+    db: &mut dyn Database,
+    m: &MigrationFile,
+    script: &db::Script<'_>,
+    down: &runner::Step,
+    (before, counts_before, counts): (schema::Schema, Vec<db::TableCount>, bool),
+    actor: &str,
+    stop: &Stop<'_>,
+) -> Result<(Outcome, Option<After>)> {
+    let dialect = db.dialect();
+    let raw = |sql: &'static str| db::Script::new(std::path::Path::new("-"), sql, dialect);
     let ran = runner::stoppable(
         async { db.execute_script(script).await.map_err(|error| db::Failure { error, dirty: false }) },
         stop.interrupter,
@@ -466,21 +492,26 @@ async fn trial(
         stop.stall(),
     )
     .await;
-    if ran.is_err() {
+    if let Err(f) = ran {
         db.execute_script(&raw("ROLLBACK")?).await?;
+        let mut first = f.error;
+        first.message = down.scrub(first.message);
+        if stop.cancel.is_aborted() {
+            return Ok((fails(Step::Down, first), None));
+        }
         // Run as a rollback is, for its error's words and line: it fails again in its own
         // transaction, and the database is as the up left it.
-        return Ok(
-            match runner::stoppable(db.revert(m, script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
-                Err(f) => {
-                    let mut e = f.error;
-                    e.message = down.scrub(e.message);
-                    (fails(Step::Down, e), if f.dirty { Some(After::Rebuild) } else { None })
-                }
-                // It went through this time: what it did stays, so the database is built again.
-                Ok(_) => (Outcome::Restores, Some(After::Rebuild)),
-            },
-        );
+        let again = runner::stoppable(db.revert(m, script, actor), stop.interrupter, stop.cancel, stop.stall()).await;
+        return Ok(match again {
+            Err(f) => {
+                let mut e = f.error;
+                e.message = down.scrub(e.message);
+                (fails(Step::Down, e), if f.dirty { Some(After::Rebuild) } else { None })
+            }
+            // It went through this time: its first failure is what is said, and what it did stays,
+            // so the database is built again.
+            Ok(_) => (fails(Step::Down, first), Some(After::Rebuild)),
+        });
     }
     let (after, counts_after) = db.snapshot(counts).await?;
     let up = runner::step(m, Direction::Up, Some(dialect), stop.values)?;
@@ -492,7 +523,6 @@ async fn trial(
         stop.stall(),
     )
     .await;
-    db.execute_script(&raw("ROLLBACK")?).await?;
     let changes = schema::diff(&before, &after);
     // The history row the up wrote stays in the trial (the down ran without its bookkeeping).
     let tables = db.history_tables();

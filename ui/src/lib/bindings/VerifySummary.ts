@@ -9,7 +9,7 @@ export type VerifySummary = {
  */
 total: number, 
 /**
- * Those whose up, down and up again were run (not older than `--from`, not without a down).
+ * Those whose down was run (not older than `--from`, not without a down, not with a failing up).
  */
 verified: number, 
 /**
