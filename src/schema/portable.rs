@@ -319,7 +319,20 @@ fn portable_type(raw: &str, d: Dialect) -> String {
 
 /// A default in shared words; none for `NULL` (a column's default anyway).
 fn default(raw: &str, ty: &str) -> Option<String> {
-    let c = canonical(raw);
+    let mut c = canonical(raw);
+    // A number as PostgreSQL states it for a numeric column (`'-1'::integer`), and a negative one
+    // as a number, not an operator.
+    let numeric =
+        ["integer", "bigint", "smallint", "tinyint", "decimal", "real", "double"].iter().any(|t| ty.starts_with(t));
+    if numeric
+        && let Some(inner) = c.strip_prefix('\'').and_then(|x| x.strip_suffix('\''))
+        && inner.parse::<f64>().is_ok()
+    {
+        c = canonical(inner);
+    }
+    if let Some(n) = c.strip_prefix("- ").filter(|n| n.parse::<f64>().is_ok()) {
+        c = format!("-{n}");
+    }
     match c.as_str() {
         "null" => None,
         "1" | "true" | "'1'" | "'t'" if ty == "boolean" => Some("true".into()),
@@ -718,6 +731,13 @@ mod tests {
         let my = column("t int(11) DEFAULT NULL STORED GENERATED AS (`a` + `b`)", Dialect::MySql);
         assert_eq!((pg.generated.as_deref(), pg.default.as_deref()), (Some("a + b"), None), "{pg:?}");
         assert_eq!(my.generated.as_deref(), Some("a + b"), "{my:?}");
+        let (pg, my) = (
+            column("n integer DEFAULT '-1'::integer", Dialect::Postgres),
+            column("n int(11) DEFAULT -1", Dialect::MySql),
+        );
+        assert_eq!((pg.default.as_deref(), my.default.as_deref()), (Some("-1"), Some("-1")));
+        let pg = column("p numeric(5,2) DEFAULT 1.50", Dialect::Postgres);
+        assert_eq!(pg.default.as_deref(), Some("1.5"));
         let lite = column("t INTEGER GENERATED STORED", Dialect::Sqlite);
         assert!(lite.generated.is_some(), "a generated column is never a plain one: {lite:?}");
         // A clause word inside brackets or quotes is the expression's, not a clause.
