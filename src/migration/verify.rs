@@ -424,13 +424,7 @@ async fn check_one(
     }
     let (after, counts_after) = db.snapshot(counts).await?;
     let changes = schema::diff(&before, &after);
-    let rows: Vec<Rows> = counts_before
-        .iter()
-        .filter_map(|b| {
-            let after = counts_after.iter().find(|a| a.table == b.table)?;
-            (after.rows != b.rows).then(|| Rows { table: b.table.clone(), before: b.rows, after: after.rows })
-        })
-        .collect();
+    let rows = rows_changed(&counts_before, &counts_after);
     let again = up(db, m, actor, stop).await;
     Ok(match (changes.is_empty() && rows.is_empty(), again) {
         (true, Ok(())) => (Outcome::Restores, None),
@@ -439,6 +433,17 @@ async fn check_one(
         (false, _) => (Outcome::Leaves { changes, rows }, Some(After::Rebuild)),
         (true, Err(e)) => (fails(Step::UpAgain, e), Some(After::Rebuild)),
     })
+}
+
+/// The tables whose row count differs from `before` to `after`.
+fn rows_changed(before: &[db::TableCount], after: &[db::TableCount]) -> Vec<Rows> {
+    before
+        .iter()
+        .filter_map(|b| {
+            let a = after.iter().find(|a| a.table == b.table)?;
+            (a.rows != b.rows).then(|| Rows { table: b.table.clone(), before: b.rows, after: a.rows })
+        })
+        .collect()
 }
 
 /// Whether a script has statements of its own that end or begin a transaction (a file written
@@ -485,14 +490,7 @@ async fn tried(
 ) -> Result<(Outcome, Option<After>)> {
     let dialect = db.dialect();
     let raw = |sql: &'static str| db::Script::new(std::path::Path::new("-"), sql, dialect);
-    let ran = runner::stoppable(
-        async { db.execute_script(script).await.map_err(|error| db::Failure { error, dirty: false }) },
-        stop.interrupter,
-        stop.cancel,
-        stop.stall(),
-    )
-    .await;
-    if let Err(f) = ran {
+    if let Err(f) = without_bookkeeping(db, script, stop).await {
         db.execute_script(&raw("ROLLBACK")?).await?;
         let mut first = f.error;
         first.message = down.scrub(first.message);
@@ -516,24 +514,14 @@ async fn tried(
     let (after, counts_after) = db.snapshot(counts).await?;
     let up = runner::step(m, Direction::Up, Some(dialect), stop.values)?;
     let up_script = db::Script::new(&m.path, up.sent(), dialect)?;
-    let again = runner::stoppable(
-        async { db.execute_script(&up_script).await.map_err(|error| db::Failure { error, dirty: false }) },
-        stop.interrupter,
-        stop.cancel,
-        stop.stall(),
-    )
-    .await;
+    let again = without_bookkeeping(db, &up_script, stop).await;
     let changes = schema::diff(&before, &after);
     // The history row the up wrote stays in the trial (the down ran without its bookkeeping).
     let tables = db.history_tables();
     let ours = [tables.history.stored_name(dialect), tables.log.stored_name(dialect)];
-    let rows: Vec<Rows> = counts_before
-        .iter()
-        .filter(|b| !ours.iter().any(|t| b.table.rsplit('.').next() == Some(t.as_str())))
-        .filter_map(|b| {
-            let after = counts_after.iter().find(|a| a.table == b.table)?;
-            (after.rows != b.rows).then(|| Rows { table: b.table.clone(), before: b.rows, after: after.rows })
-        })
+    let rows: Vec<Rows> = rows_changed(&counts_before, &counts_after)
+        .into_iter()
+        .filter(|r| !ours.iter().any(|t| r.table.rsplit('.').next() == Some(t.as_str())))
         .collect();
     Ok(match (changes.is_empty() && rows.is_empty(), again) {
         (true, Ok(())) => (Outcome::Restores, None),
@@ -544,6 +532,16 @@ async fn tried(
             (fails(Step::UpAgain, e), None)
         }
     })
+}
+
+/// A script's statements alone, stoppable as a migration is.
+async fn without_bookkeeping(
+    db: &mut dyn Database,
+    script: &db::Script<'_>,
+    stop: &Stop<'_>,
+) -> std::result::Result<(), db::Failure> {
+    let ran = async { db.execute_script(script).await.map_err(|error| db::Failure { error, dirty: false }) };
+    runner::stoppable(ran, stop.interrupter, stop.cancel, stop.stall()).await
 }
 
 /// The repeatable files over the newest schema: each applied, all applied again (the schema must

@@ -324,7 +324,12 @@ pub async fn verify(
     let mut bench = ScratchBench { session: s, scratch, db, checkpoint: None };
     let r = verify::verify(&mut bench, &source, from, seed, cancel, &s.ws.placeholders, on).await;
     let r = match bench.checkpoint.take() {
-        Some(c) => close_scratch_opt(c.scratch, c.db, r).await,
+        Some(c) => {
+            if let Some(db) = c.db {
+                db.close().await;
+            }
+            drop_scratch(c.scratch, r).await
+        }
         None => r,
     };
     close_scratch(bench.scratch, bench.db, r).await
@@ -345,17 +350,6 @@ struct Checkpoint {
     db: Option<Box<dyn Database>>,
     /// How many migrations' ups it holds.
     at: usize,
-}
-
-async fn close_scratch_opt<T>(scratch: db::Scratch, db: Option<Box<dyn Database>>, r: Result<T>) -> Result<T> {
-    match db {
-        Some(db) => close_scratch(scratch, db, r).await,
-        None => match (r, scratch.remove().await) {
-            (Ok(v), Ok(())) => Ok(v),
-            (Ok(_), Err(e)) => Err(e),
-            (Err(e), _) => Err(e),
-        },
-    }
 }
 
 #[async_trait::async_trait]
@@ -422,6 +416,11 @@ async fn open_scratch(s: &Session) -> Result<(db::Scratch, Box<dyn Database>)> {
 
 async fn close_scratch<T>(scratch: db::Scratch, db: Box<dyn Database>, result: Result<T>) -> Result<T> {
     db.close().await;
+    drop_scratch(scratch, result).await
+}
+
+/// Drops a scratch database no longer connected to, saying so with `result` if it cannot.
+async fn drop_scratch<T>(scratch: db::Scratch, result: Result<T>) -> Result<T> {
     match (result, scratch.remove().await) {
         (Ok(value), Ok(())) => Ok(value),
         (Ok(_), Err(r)) => Err(Error::failed(format!("done, but the scratch database was not dropped: {}", r.message))),
