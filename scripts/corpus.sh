@@ -20,7 +20,7 @@ psql_do() { psql "$PGURL/postgres" -v ON_ERROR_STOP=1 -qAtc "$1" >/dev/null; }
 # session's random \restrict token.
 schema_of() {
   pg_dump "$PGURL/$1" --schema-only --no-owner --no-privileges \
-    -T alembic_version -T flyway_schema_history -T schema_migrations -T '_sqlx_migrations' -T '_godwit_log*' |
+    -T alembic_version -T flyway_schema_history -T schema_migrations -T __diesel_schema_migrations -T '_sqlx_migrations' -T '_godwit_log*' |
     grep -v -e '^--' -e '^\\restrict' -e '^\\unrestrict' -e '^$'
 }
 
@@ -28,6 +28,61 @@ schema_of() {
 DBMATE="$OUT/tools/node_modules/.bin/dbmate"
 need_dbmate() {
   [ -x "$DBMATE" ] || npm install --silent --no-audit --no-fund --prefix "$OUT/tools" dbmate@2.36.0
+}
+
+# diesel_cli from crates.io, PostgreSQL only (libpq from Debian); the version the corpus was measured with.
+DIESEL="$OUT/tools/bin/diesel"
+need_diesel() {
+  dpkg -s libpq-dev >/dev/null 2>&1 || apt-get install -y -q libpq-dev
+  [ -x "$DIESEL" ] || cargo install --quiet --locked --root "$OUT/tools" diesel_cli@2.3.14 \
+    --no-default-features --features postgres
+}
+
+# Each migration's verify outcome, one `version outcome` line each, in order. Verify exits 1 when
+# it finds problems; its report is read either way.
+outcomes() { # folder URL
+  (cd "$1" && { "$GODWIT" --url "$2" verify --json || [ $? = 1 ]; }) |
+    python3 -c 'import json,sys; [print(c["version"], c["outcome"]["outcome"]) for c in json.load(sys.stdin)["checked"]]'
+}
+
+# Verify again with one down changed by hand (its file replaced by $3, or appended to with $4): that
+# migration's outcome must become $5 and no other change.
+changed_alone() { # version what replace append want
+  local dir="$WORK/import" version="$1" down
+  down=$(find "$dir/migrations" -name "${version}_*.down.sql")
+  cp "$down" "$WORK/kept.down.sql"
+  [ -n "$3" ] && cp "$3" "$down"
+  [ -n "$4" ] && cat "$4" >>"$down"
+  outcomes "$dir" "$PGURL/$mine" >"$WORK/verify-$2.txt" 2>>"$log" || true
+  cp "$WORK/kept.down.sql" "$down"
+  local changed
+  changed=$(diff "$WORK/verify.txt" "$WORK/verify-$2.txt" | grep '^>' | tr '\n' ' ')
+  if [ "$changed" != "> $version $5 " ]; then
+    fails "FAILS: with the down of $version $2 by hand, verify changed: ${changed:-nothing}"
+    return 1
+  fi
+}
+
+# VERIFY=N in a project: verify must report on every migration; then the down of its Nth migration
+# that restores is broken by hand (made to undo nothing), and, where the project has FIX=VERSION and
+# corpus/NAME.fix.sql, that real broken down is fixed by hand (the file appended to it); each time
+# verify must change that migration's outcome and no other.
+verify_check() {
+  outcomes "$WORK/import" "$PGURL/$mine" >"$WORK/verify.txt" 2>>"$log" || { fails "FAILS at verify (see $log)"; return 1; }
+  local total checked
+  total=$(find "$WORK/import/migrations" -name '*.sql' ! -name '*.down.sql' | wc -l)
+  checked=$(wc -l <"$WORK/verify.txt")
+  if [ "$checked" != "$total" ]; then
+    fails "FAILS: verify reported on $checked of $total migrations"
+    return 1
+  fi
+  printf -- '-- Broken by hand: undoes nothing.\nSELECT 1;\n' >"$WORK/broken.down.sql"
+  changed_alone "$(awk '$2 == "restores" { n++ } n == '"$VERIFY"' { print $1; exit }' "$WORK/verify.txt")" \
+    broken "$WORK/broken.down.sql" "" leaves || return 1
+  if [ -n "${FIX:-}" ]; then
+    changed_alone "$FIX" fixed "" "$ROOT/corpus/$name.fix.sql" restores || return 1
+  fi
+  problems=$(awk '$2 == "leaves" || $2 == "fails"' "$WORK/verify.txt" | wc -l)
 }
 
 names=("$@")
@@ -54,7 +109,7 @@ step() { # what, command...
 }
 
 for name in "${names[@]}"; do
-  unset REPO COMMIT TOOL DIR PIP KNOWN PATHS APT
+  unset REPO COMMIT TOOL DIR PIP KNOWN PATHS APT VERIFY FIX
   unset -f project_env
   # shellcheck source=/dev/null
   source "$ROOT/corpus/$name.sh"
@@ -78,6 +133,9 @@ for name in "${names[@]}"; do
   python_args=()
   if [ "$TOOL" = dbmate ]; then
     need_dbmate >>"$log" 2>&1
+  fi
+  if [ "$TOOL" = diesel ]; then
+    need_diesel >>"$log" 2>&1
   fi
   # Debian packages a project's Python needs to build (APT); installed once, as root.
   for pkg in ${APT:-}; do
@@ -141,7 +199,12 @@ for name in "${names[@]}"; do
     continue
   fi
   count=$(find "$WORK/import/migrations" -name '*.sql' ! -name '*.down.sql' | wc -l)
-  verdict "passes ($count migrations${KNOWN:+; $KNOWN})"
+  checks=""
+  if [ -n "${VERIFY:-}" ]; then
+    verify_check || continue
+    checks="; verify: $problems downs that leave something or fail, each outcome its own"
+  fi
+  verdict "passes ($count migrations${checks}${KNOWN:+; $KNOWN})"
   for db in "$twin" "$mine"; do psql_do "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"; done
 done
 

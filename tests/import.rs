@@ -386,6 +386,7 @@ async fn a_flask_migrate_project_with_a_failing_and_an_empty_downgrade_imports(d
 
 fn write_all(dir: &Path, files: &[(&str, &str)]) {
     for (name, body) in files {
+        std::fs::create_dir_all(dir.join(name).parent().unwrap()).unwrap();
         std::fs::write(dir.join(name), body).unwrap();
     }
 }
@@ -552,6 +553,66 @@ async fn golang_migrate_history_is_adopted_and_dirty_is_refused(d: Dialect) {
     assert_eq!(up(&t).await, [3]);
 }
 
+/// Diesel's table lists every version that ran, as its folder name without dashes. Its
+/// `00000000000000` setup migration (not a Godwit version) becomes version 1, the others keep theirs;
+/// importing again changes nothing; `up` runs only what Diesel had not.
+async fn diesel_history_is_adopted(d: Dialect) {
+    let t = made(d).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_all(
+        dir.path(),
+        &[
+            ("00000000000000_diesel_initial_setup/up.sql", "CREATE TABLE setup (id INT PRIMARY KEY);"),
+            ("00000000000000_diesel_initial_setup/down.sql", "DROP TABLE setup;"),
+            ("2019-02-26-002946_create_person/up.sql", "CREATE TABLE person (id INT PRIMARY KEY);"),
+            ("2019-02-26-002946_create_person/down.sql", "DROP TABLE person;"),
+            ("2019-03-01-000000_add_name/up.sql", "ALTER TABLE person ADD name VARCHAR(100);"),
+            ("2019-04-01-000000_add_email/up.sql", "ALTER TABLE person ADD email VARCHAR(100);"),
+            ("2019-04-01-000000_add_email/down.sql", "ALTER TABLE person DROP COLUMN email;"),
+        ],
+    );
+    t.exec(
+        "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+         run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+         CREATE TABLE setup (id INT PRIMARY KEY); CREATE TABLE person (id INT PRIMARY KEY, name VARCHAR(100));
+         INSERT INTO __diesel_schema_migrations (version) VALUES ('00000000000000'), ('20190226002946'), ('20190301000000');",
+    )
+    .await;
+    let out = import(Tool::Diesel, dir.path(), &t, true, false).await.unwrap();
+    let versions: Vec<i64> = out.import.migrations.iter().map(|m| m.version).collect();
+    assert_eq!(versions, [1, 20190226002946, 20190301000000, 20190401000000]);
+    assert!(
+        out.import
+            .notes
+            .iter()
+            .any(|n| n.kind == godwit::import::NoteKind::Renumbered && n.subject == "00000000000000")
+    );
+    assert!(out.import.notes.iter().any(|n| n.kind == godwit::import::NoteKind::Irreversible));
+    assert_eq!(out.history.unwrap().record, [1, 20190226002946, 20190301000000]);
+    let before = files(&t);
+    assert!(before.contains(&"20190301000000_add_name.sql".to_string()), "{before:?}");
+    let again = import(Tool::Diesel, dir.path(), &t, true, false).await.unwrap();
+    assert!(again.files.written.is_empty());
+    assert_eq!(files(&t), before);
+    assert_eq!(up(&t).await, [20190401000000]);
+    // Versions Diesel ran that the folder does not have: refused, nothing recorded.
+    let other = made(d).await;
+    other
+        .exec(
+            "CREATE TABLE __diesel_schema_migrations (version VARCHAR(50) PRIMARY KEY NOT NULL, \
+             run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP);
+             INSERT INTO __diesel_schema_migrations (version) VALUES ('20180101000000');",
+        )
+        .await;
+    assert_eq!(import(Tool::Diesel, dir.path(), &other, true, false).await.unwrap_err().problem, Problem::Input);
+    assert_eq!(recorded(&other).await, 0);
+    // Diesel's folder as the project's migrations folder would hold both: refused, nothing written.
+    write_all(&other.migrations(), &[("2019-02-26-002946_create_person/up.sql", "CREATE TABLE person (id INT);")]);
+    let e = import(Tool::Diesel, &other.migrations(), &other, false, false).await.unwrap_err();
+    assert_eq!(e.problem, Problem::Input);
+    assert_eq!(files(&other), ["2019-02-26-002946_create_person"]);
+}
+
 /// Flyway runs a script holding `CREATE INDEX CONCURRENTLY` outside a transaction by itself, with
 /// no `.conf`; so does the imported file. An empty golang-migrate down stays an empty down.
 #[tokio::test]
@@ -606,7 +667,8 @@ on_each_db!(
     a_flask_migrate_project_with_a_failing_and_an_empty_downgrade_imports,
     dbmate_history_is_adopted,
     flyway_history_is_adopted_and_a_failure_is_not_papered_over,
-    golang_migrate_history_is_adopted_and_dirty_is_refused
+    golang_migrate_history_is_adopted_and_dirty_is_refused,
+    diesel_history_is_adopted
 );
 
 /// A file already in the folder with other content, or another migration holding an imported

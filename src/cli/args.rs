@@ -327,8 +327,8 @@ pub(super) enum Verb {
     /// Bring in another tool's migrations as Godwit files. With --env or --url, also record what
     /// that tool ran on the database as applied (without running it), so `up` runs only the rest.
     Import {
-        /// alembic, flyway, dbmate or golang-migrate.
-        #[arg(value_parser = ["alembic", "flyway", "dbmate", "golang-migrate"])]
+        /// alembic, flyway, dbmate, golang-migrate or diesel.
+        #[arg(value_parser = ["alembic", "flyway", "dbmate", "golang-migrate", "diesel"])]
         tool: String,
         /// The other tool's migrations folder (Alembic: the folder with alembic.ini, or with env.py).
         dir: PathBuf,

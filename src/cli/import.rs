@@ -24,7 +24,9 @@ pub(super) async fn import_verb(
 ) -> Result<()> {
     let How { dry_run, offline, python, json, .. } = how;
     let tool = Tool::from_name(tool).ok_or_else(|| {
-        Error::input(format!("`{tool}` is not a tool Godwit imports from: alembic, flyway, dbmate or golang-migrate"))
+        Error::input(format!(
+            "`{tool}` is not a tool Godwit imports from: alembic, flyway, dbmate, golang-migrate or diesel"
+        ))
     })?;
     // The history is read only from a database named on purpose on the command line, not from the
     // default environment or GODWIT_ENV.

@@ -91,7 +91,7 @@ pub fn runnable(dump: &str, dialect: Dialect) -> String {
 
 /// Another tool's history table in the database: it is imported from, not baselined.
 pub async fn other_tool(db: &mut dyn Database) -> Result<Option<(Tool, &'static str)>> {
-    for tool in [Tool::Alembic, Tool::Flyway, Tool::Dbmate] {
+    for tool in [Tool::Alembic, Tool::Flyway, Tool::Dbmate, Tool::Diesel] {
         let (table, query) = super::history::query_for(tool, db.dialect());
         // A table of that name that reads otherwise is not that tool's.
         if let Ok(Some(_)) = db.foreign_rows(&query).await {

@@ -33,6 +33,7 @@ fn table(tool: Tool) -> &'static str {
         Tool::Alembic => "alembic_version",
         Tool::Flyway => "flyway_schema_history",
         Tool::Dbmate | Tool::GolangMigrate => "schema_migrations",
+        Tool::Diesel => "__diesel_schema_migrations",
     }
 }
 
@@ -53,6 +54,7 @@ fn query(tool: Tool, dialect: Dialect) -> String {
                          FROM flyway_schema_history ORDER BY installed_rank"
             .into(),
         Tool::Dbmate => format!("SELECT {}, '', 'ok' FROM schema_migrations", as_text("version")),
+        Tool::Diesel => format!("SELECT {}, '', 'ok' FROM __diesel_schema_migrations", as_text("version")),
         Tool::GolangMigrate => format!(
             "SELECT {}, '', CASE WHEN dirty THEN 'dirty' ELSE 'ok' END FROM schema_migrations",
             as_text("version")
@@ -144,7 +146,7 @@ fn ran(import: &Import, rows: &[(String, String, String)]) -> Result<BTreeSet<St
             }
             Ok(ran)
         }
-        Tool::Dbmate => {
+        Tool::Dbmate | Tool::Diesel => {
             let ids: Vec<String> = rows.iter().map(|r| r.0.trim().to_string()).collect();
             let missing: Vec<String> = ids.iter().filter(|i| !known(i)).cloned().collect();
             if !missing.is_empty() {

@@ -9,6 +9,7 @@ mod alembic;
 pub use alembic::{Capture, CodeToRun, code_to_run};
 pub mod baseline;
 mod dbmate;
+mod diesel;
 mod flyway;
 mod golang;
 pub mod history;
@@ -31,6 +32,7 @@ pub enum Tool {
     Flyway,
     Dbmate,
     GolangMigrate,
+    Diesel,
 }
 
 impl Tool {
@@ -40,6 +42,7 @@ impl Tool {
             "flyway" => Some(Tool::Flyway),
             "dbmate" => Some(Tool::Dbmate),
             "golang-migrate" | "migrate" => Some(Tool::GolangMigrate),
+            "diesel" => Some(Tool::Diesel),
             _ => None,
         }
     }
@@ -50,6 +53,7 @@ impl Tool {
             Tool::Flyway => "Flyway",
             Tool::Dbmate => "dbmate",
             Tool::GolangMigrate => "golang-migrate",
+            Tool::Diesel => "Diesel",
         }
     }
 }
@@ -181,6 +185,7 @@ impl Tool {
             Tool::Flyway => "flyway",
             Tool::Dbmate => "dbmate",
             Tool::GolangMigrate => "golang-migrate",
+            Tool::Diesel => "diesel",
         }
     }
 }
@@ -198,6 +203,7 @@ pub fn read(tool: Tool, dir: &Path, opts: &ReadOptions, into: &Path) -> Result<I
         Tool::Flyway => flyway::read(dir)?,
         Tool::Dbmate => dbmate::read(dir)?,
         Tool::GolangMigrate => golang::read(dir)?,
+        Tool::Diesel => diesel::read(dir)?,
     };
     if foreign.is_empty() {
         return Err(Error::input(format!(
@@ -209,6 +215,7 @@ pub fn read(tool: Tool, dir: &Path, opts: &ReadOptions, into: &Path) -> Result<I
                 Tool::Flyway => "V<version>__<name>.sql",
                 Tool::Dbmate => "<version>_<name>.sql with -- migrate:up",
                 Tool::GolangMigrate => "<version>_<name>.up.sql",
+                Tool::Diesel => "<version>_<name>/up.sql",
             }
         )));
     }
@@ -321,6 +328,19 @@ fn versions(
                 Some(last)
             })
             .collect());
+    }
+    if tool == Tool::Diesel {
+        let (versions, changed) = diesel::versions(foreign, &|id| earlier.get(id).map(|e| e.0), last);
+        if !changed.is_empty() {
+            notes.push(Note {
+                kind: NoteKind::Renumbered,
+                subject: changed.join(", "),
+                message: "Godwit versions are whole numbers above the one before: numbered on from the last, in \
+                          Diesel's order; each file's header keeps its Diesel version"
+                    .into(),
+            });
+        }
+        return Ok(versions.into_iter().map(Some).collect());
     }
     let own: Vec<Option<i64>> = foreign.iter().map(|f| f.id.parse::<i64>().ok().filter(|v| *v > 0)).collect();
     if tool != Tool::Flyway {
@@ -481,7 +501,11 @@ pub fn detect(root: &Path) -> Option<(Tool, PathBuf)> {
     if holds(&root.join("db/migrations"), &dbmate) {
         return Some((Tool::Dbmate, root.join("db/migrations")));
     }
-    None
+    let diesel = |dir: &Path| subfolders(dir).iter().any(|s| dir.join(s).join("up.sql").is_file());
+    [diesel::folder(root), root.join("migrations"), root.to_path_buf()]
+        .into_iter()
+        .find(|d| diesel(d))
+        .map(|d| (Tool::Diesel, d))
 }
 
 fn subfolders(dir: &Path) -> Vec<PathBuf> {

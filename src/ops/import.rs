@@ -50,6 +50,17 @@ pub async fn import(
     history: Option<(&Session, Option<&str>)>,
 ) -> Result<ImportOutcome> {
     let dialect = rendered_for(dialect, history.map(|(s, _)| s.ws.target.dialect()))?;
+    // golang-migrate's files are Godwit's and are used where they are; another tool's folder would
+    // end up holding both.
+    if req.tool != crate::import::Tool::GolangMigrate && crate::import::same_folder(&req.dir, migrations) {
+        return Err(Error::input(format!(
+            "{} holds the {} migrations and is also this project's migrations folder, where the Godwit files \
+             would go: make the project's migrations folder another one (godwit-migrations, say) and import again. \
+             Nothing was written",
+            req.dir.display(),
+            req.tool.name()
+        )));
+    }
     let (tool, dir, into) = (req.tool, req.dir.clone(), migrations.to_path_buf());
     // Capturing needs a scratch database, made only once the person agreed to what runs there.
     let against = req.scratch_server(history.map(|(s, _)| s));

@@ -3,4 +3,4 @@
 /**
  * The tools Godwit imports from.
  */
-export type ImportTool = "alembic" | "flyway" | "dbmate" | "golang-migrate";
+export type ImportTool = "alembic" | "flyway" | "dbmate" | "golang-migrate" | "diesel";
