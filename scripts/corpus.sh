@@ -45,19 +45,18 @@ outcomes() { # folder URL
     python3 -c 'import json,sys; [print(c["version"], c["outcome"]["outcome"]) for c in json.load(sys.stdin)["checked"]]'
 }
 
-# Verify again with one down changed by hand (its file replaced by $3, or appended to with $4): that
-# migration's outcome must become $5 and no other change.
-changed_alone() { # version what replace append want
+# Verify again with one down replaced by hand (by the file $3): that migration's outcome must
+# become $4 and nothing else change.
+changed_alone() { # version what file want
   local dir="$WORK/import" version="$1" down
   down=$(find "$dir/migrations" -name "${version}_*.down.sql")
   cp "$down" "$WORK/kept.down.sql"
-  [ -n "$3" ] && cp "$3" "$down"
-  [ -n "$4" ] && cat "$4" >>"$down"
+  cp "$3" "$down"
   outcomes "$dir" "$PGURL/$mine" >"$WORK/verify-$2.txt" 2>>"$log" || true
   cp "$WORK/kept.down.sql" "$down"
   local changed
   changed=$(diff "$WORK/verify.txt" "$WORK/verify-$2.txt" | grep '^>' | tr '\n' ' ')
-  if [ "$changed" != "> $version $5 " ]; then
+  if [ "$changed" != "> $version $4 " ]; then
     fails "FAILS: with the down of $version $2 by hand, verify changed: ${changed:-nothing}"
     return 1
   fi
@@ -65,7 +64,7 @@ changed_alone() { # version what replace append want
 
 # VERIFY=N in a project: verify must report on every migration; then the down of its Nth migration
 # that restores is broken by hand (made to undo nothing), and, where the project has FIX=VERSION and
-# corpus/NAME.fix.sql, that real broken down is fixed by hand (the file appended to it); each time
+# corpus/NAME.fix.sql, that real broken down is fixed by hand (replaced by the file); each time
 # verify must change that migration's outcome and no other.
 verify_check() {
   outcomes "$WORK/import" "$PGURL/$mine" >"$WORK/verify.txt" 2>>"$log" || { fails "FAILS at verify (see $log)"; return 1; }
@@ -78,9 +77,9 @@ verify_check() {
   fi
   printf -- '-- Broken by hand: undoes nothing.\nSELECT 1;\n' >"$WORK/broken.down.sql"
   changed_alone "$(awk '$2 == "restores" { n++ } n == '"$VERIFY"' { print $1; exit }' "$WORK/verify.txt")" \
-    broken "$WORK/broken.down.sql" "" leaves || return 1
+    broken "$WORK/broken.down.sql" leaves || return 1
   if [ -n "${FIX:-}" ]; then
-    changed_alone "$FIX" fixed "" "$ROOT/corpus/$name.fix.sql" restores || return 1
+    changed_alone "$FIX" fixed "$ROOT/corpus/$name.fix.sql" restores || return 1
   fi
   problems=$(awk '$2 == "leaves" || $2 == "fails"' "$WORK/verify.txt" | wc -l)
 }
