@@ -77,7 +77,7 @@ pub(super) async fn inspect(
     let keys = keys(&ids);
     let mut read = deparse(conn, history, &keys, |id, key| cache.objects.get(id).is_none_or(|r| r.key != key)).await?;
     // A relation, column or function renamed: what others show of it may be stale; read them all.
-    if read.iter().any(|(id, r)| cache.objects.get(id).is_some_and(|old| old.names != r.names)) {
+    if read.iter().any(|(id, r)| cache.objects.get(id).is_some_and(|old| renamed(&old.names, &r.names))) {
         cache.objects.clear();
         read = deparse(conn, history, &keys, |_, _| true).await?;
     }
@@ -92,6 +92,24 @@ pub(super) async fn inspect(
     cache.objects = kept;
     cache.names = names;
     Ok((Schema::from_objects(objects), stored))
+}
+
+/// Whether what others may show of an object changed from `old` to `new` (`name` or
+/// `name:column,column`): its name, or a column's. A column only added or only dropped is not
+/// shown by any other object's definition (the server refuses to drop one that is, short of
+/// dropping that object too), so it leaves the others' definitions as they were.
+fn renamed(old: &str, new: &str) -> bool {
+    let split = |s: &'_ str| -> (String, Vec<String>) {
+        match s.split_once(':') {
+            Some((name, cols)) => {
+                (name.to_string(), cols.split(',').filter(|c| !c.is_empty()).map(String::from).collect())
+            }
+            None => (s.to_string(), Vec::new()),
+        }
+    };
+    let ((old_name, old_cols), (new_name, new_cols)) = (split(old), split(new));
+    old_name != new_name
+        || (old_cols.iter().any(|c| !new_cols.contains(c)) && new_cols.iter().any(|c| !old_cols.contains(c)))
 }
 
 /// Each object's key, from the listed ids: a relation's own row with its columns, defaults,
@@ -396,4 +414,19 @@ const RELNAMES: &str = "name || ':' || coalesce((SELECT string_agg(a.attname, ',
 fn union(parts: impl Iterator<Item = String>) -> String {
     let parts: Vec<String> = parts.map(|p| format!("({})", p.replace("{USER}", USER))).collect();
     parts.join("\nUNION ALL\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::renamed;
+
+    #[test]
+    fn only_a_name_that_changed_is_a_rename() {
+        assert!(!renamed("t:a,b", "t:a,b,c"), "a column added");
+        assert!(!renamed("t:a,b,c", "t:a,c"), "a column dropped");
+        assert!(renamed("t:a,b", "t:a,x"), "a column renamed");
+        assert!(renamed("t:a,b", "u:a,b"), "the table renamed");
+        assert!(renamed("2200.f", "2200.g"), "a function renamed");
+        assert!(!renamed("2200.f", "2200.f"));
+    }
 }
