@@ -115,6 +115,7 @@ bench:
 	cargo bench --bench lint
 	cargo build --release --bin godwit
 	python3 bench/fleet.py
+	python3 bench/verify.py
 
 # Godwit beside sqlx-cli, dbmate and Alembic, whole processes on the local PostgreSQL, MariaDB and
 # a SQLite file: writes docs/BENCHMARKS.md and docs/benchmarks.png (about an hour on 2 cores). The

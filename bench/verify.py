@@ -8,6 +8,8 @@ The history is N migrations, each a table with a key, a foreign key to the one b
   - `godwit up` of all of them;
   - `godwit verify` when every down restores the schema;
   - `godwit verify` when B of the downs (spread over the history) leave their table behind.
+`--project NAME=DIR` also times `up` and `verify` of a real project's folder the same way (after
+`make corpus`, the imported corpus projects are under $CARGO_TARGET_DIR/corpus/NAME/import).
 Writes docs/verify-benchmark.md. `make bench` builds the release godwit first.
 """
 
@@ -68,6 +70,7 @@ def main():
     ap.add_argument("--migrations", type=int, default=300)
     ap.add_argument("--broken", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--project", action="append", default=[], metavar="NAME=DIR")
     args = ap.parse_args()
     n, b = args.migrations, args.broken
     broken = {round((k + 1) * n / (b + 1)) for k in range(b)}
@@ -81,6 +84,18 @@ def main():
                     ("verify, broken", leaving, ("verify",), (1,))]
             for name, project, cmd, ok in runs[r % 3:] + runs[:r % 3]:
                 times[name].append(timed(project, *cmd, ok=ok))
+        real = []
+        for spec in args.project:
+            name, folder = spec.split("=", 1)
+            count = len([f for f in Path(folder, "migrations").iterdir() if not f.name.endswith(".down.sql")])
+            ups, checks = [], []
+            for r in range(args.rounds):
+                # verify exits 1 when it finds problems, as it does on real histories.
+                pair = [(ups, ("up",), (0,)), (checks, ("verify",), (0, 1))]
+                for into, cmd, ok in pair[r % 2:] + pair[:r % 2]:
+                    into.append(timed(folder, *cmd, ok=ok))
+            u, v = statistics.median(ups), statistics.median(checks)
+            real.append(f"| {name} ({count} migrations) | {u:.2f} s | {v:.2f} s | {v / u:.1f}× |")
     psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     up = statistics.median(times["up"])
     rows = [f"| `godwit up` | {up:.2f} s | 1.0× |"]
@@ -99,6 +114,14 @@ def main():
         "| --- | --- | --- |",
         *rows,
         "",
+        *([
+            "Real histories (`make corpus` imports), the same way:",
+            "",
+            "| project | `godwit up` | `godwit verify` | of up |",
+            "| --- | --- | --- | --- |",
+            *real,
+            "",
+        ] if real else []),
     ])
     (ROOT / "docs/verify-benchmark.md").write_text(text)
     print(text)

@@ -226,7 +226,8 @@ on_each_db!(
     broken_downs_are_named,
     a_wrong_column_dropped_is_named_and_the_rest_verified,
     a_failing_up_is_reported,
-    schema_sql_loads_as_the_same_schema
+    schema_sql_loads_as_the_same_schema,
+    a_long_history_verified_in_two_parts_says_each_outcome_in_order
 );
 
 /// `godwit verify` makes its scratch database beside the environment's and drops it, also when a
@@ -709,4 +710,90 @@ async fn a_down_with_its_own_commit_is_verified_outside_a_trial() {
     let r = verify(&t).await;
     assert_eq!(outcomes(&r), [(1, "leaves added table a".to_string()), (2, "restores".to_string())]);
     assert_eq!(r.rebuilt, 1);
+}
+
+/// A `-- no-transaction` migration whose down fails at its first statement changed nothing: the
+/// ones after it are verified without building the scratch database again. One whose down failed
+/// after a statement that ran is built again.
+async fn a_down_outside_a_transaction_that_changed_nothing_needs_no_rebuild(d: Dialect) {
+    let t = TestDb::new(d).await;
+    let nt = "-- no-transaction\n";
+    pair(&t, 1, "a", &format!("{nt}CREATE TABLE a (id INT);"), &format!("{nt}DROP TABLE nowhere;\nDROP TABLE a;"));
+    pair(&t, 2, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
+    let r = verify(&t).await;
+    assert_eq!(outcomes(&r), [(1, "fails Down".to_string()), (2, "restores".to_string())]);
+    assert_eq!(r.rebuilt, 0);
+    pair(&t, 1, "a", &format!("{nt}CREATE TABLE a (id INT);"), &format!("{nt}DROP TABLE a;\nDROP TABLE nowhere;"));
+    let r = verify(&t).await;
+    assert_eq!(outcomes(&r), [(1, "fails Down".to_string()), (2, "restores".to_string())]);
+    assert_eq!(r.rebuilt, 1);
+}
+
+#[tokio::test]
+async fn a_down_outside_a_transaction_that_changed_nothing_needs_no_rebuild_postgres() {
+    a_down_outside_a_transaction_that_changed_nothing_needs_no_rebuild(Dialect::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_down_outside_a_transaction_that_changed_nothing_needs_no_rebuild_sqlite() {
+    a_down_outside_a_transaction_that_changed_nothing_needs_no_rebuild(Dialect::Sqlite).await;
+}
+
+/// A history long enough to be verified in two parts at once says what one part would: each
+/// broken down at its migration, progress once per migration in order; an up that fails in
+/// either part stops there and names every migration after it as not checked.
+async fn a_long_history_verified_in_two_parts_says_each_outcome_in_order(d: Dialect) {
+    let t = TestDb::new(d).await;
+    let n = verify::TWO_PARTS_FROM as i64 + 8;
+    for i in 1..=n {
+        let down = match i {
+            5 | 35 => "SELECT 1;".to_string(),
+            40 => "DROP TABLE nowhere;".to_string(),
+            _ => format!("DROP TABLE t{i};"),
+        };
+        pair(&t, i, &format!("t{i}"), &format!("CREATE TABLE t{i} (id INT);"), &down);
+    }
+    let mut seen = Vec::new();
+    let r = godwit::ops::verify(&session(&t), None, None, &Cancel::default(), &mut |i, total, c| {
+        seen.push((i, total, c.version))
+    })
+    .await
+    .unwrap();
+    let want: Vec<(i64, String)> = (1..=n)
+        .map(|i| {
+            let what = match i {
+                5 | 35 => format!("leaves added table t{i}"),
+                40 => "fails Down".into(),
+                _ => "restores".into(),
+            };
+            (i, what)
+        })
+        .collect();
+    assert_eq!(outcomes(&r), want);
+    let progress: Vec<(usize, usize, i64)> = (1..=n).map(|i| (i as usize - 1, n as usize, i)).collect();
+    assert_eq!(seen, progress);
+    assert_eq!((r.summary.total, r.summary.restore, r.summary.problems), (n as usize, n as usize - 3, 3));
+    assert!(r.unchecked.is_empty() && r.stopped.is_none());
+
+    // An up that fails stops verifying there, in the first part or the second.
+    for stop in [10, 40] {
+        pair(&t, stop, &format!("t{stop}"), "CREATE TABLE t1 (id INT);", "SELECT 1;");
+        let r = verify(&t).await;
+        assert_eq!(r.checked.len(), stop as usize, "{stop}");
+        assert_eq!(outcomes(&r).last().unwrap(), &(stop, "fails Up".to_string()));
+        assert_eq!(r.unchecked.len(), (n - stop) as usize);
+        assert_eq!(
+            r.unchecked.first().map(String::as_str),
+            Some(format!("{}_t{}.up.sql", stop + 1, stop + 1).as_str())
+        );
+        assert_eq!(r.summary.unchecked, (n - stop) as usize);
+        assert!(r.stopped.is_some());
+        pair(
+            &t,
+            stop,
+            &format!("t{stop}"),
+            &format!("CREATE TABLE t{stop} (id INT);"),
+            &format!("DROP TABLE t{stop};"),
+        );
+    }
 }

@@ -246,7 +246,7 @@ pub async fn verify(
         report.unchecked = source.migrations[done..].iter().map(|m| m.file_name()).collect();
         return Ok(report.counted(total));
     }
-    if rebuild {
+    if rebuild && !source.repeatables.is_empty() {
         // The last one left the scratch database otherwise than its up: the repeatable files need
         // it as the migrations make it.
         let n = source.migrations.len();
@@ -266,6 +266,72 @@ pub async fn verify(
         report.repeatables = check_repeatables(db, source, &actor, &stop).await?;
     }
     Ok(report.counted(total))
+}
+
+/// Where a history is worth verifying in two parts at once: from this many migrations to verify.
+pub const TWO_PARTS_FROM: usize = 40;
+
+/// `verify` in two parts at once, each on its own scratch database: the first verifies the older
+/// migrations, the second applies those (without checking them) and verifies the rest. Each part
+/// waits mostly on its server, so the two overlap; the report is the one `verify` gives, in order.
+/// The second part's progress is said once the first's is. No seed: a seed loaded before the
+/// first migration would have to reach the second part through the older ones.
+pub async fn verify_in_two(
+    first: &mut dyn Workbench,
+    second: &mut dyn Workbench,
+    source: &Source,
+    from: Option<i64>,
+    cancel: &Cancel,
+    values: &Values,
+    on: &mut (dyn FnMut(usize, usize, &Checked) + Send),
+) -> Result<VerifyReport> {
+    let total = source.migrations.len();
+    let start = source.migrations.iter().position(|m| from.is_none_or(|f| m.version >= f)).unwrap_or(total);
+    if total - start < 2 {
+        return verify(first, source, from, None, cancel, values, on).await;
+    }
+    // The second part also applies the first part's ups (about a third of verifying them), so it
+    // takes fewer migrations to verify.
+    let split = start + (total - start) * 7 / 12;
+    let head = Source { migrations: source.migrations[..split].to_vec(), repeatables: Vec::new(), ..source.clone() };
+    let later = std::sync::Mutex::new(Vec::new());
+    let (a, b) = {
+        let mut on_first = |i: usize, _: usize, c: &Checked| on(i, total, c);
+        let mut on_second = |i: usize, _: usize, c: &Checked| {
+            if i >= split {
+                later.lock().unwrap_or_else(|p| p.into_inner()).push((i, c.clone()));
+            }
+        };
+        tokio::join!(
+            verify(first, &head, from, None, cancel, values, &mut on_first),
+            verify(second, source, Some(source.migrations[split].version), None, cancel, values, &mut on_second),
+        )
+    };
+    let (mut a, b) = (a?, b?);
+    let names = |r: std::ops::Range<usize>| source.migrations[r].iter().map(|m| m.file_name()).collect::<Vec<_>>();
+    a.rebuilt += b.rebuilt;
+    // The first part ended early (an up that fails, a stop): nothing after it counts.
+    if a.stopped.is_some() || a.cancelled {
+        a.unchecked.extend(names(split..total));
+        return Ok(a.counted(total));
+    }
+    let reached = b.checked.len();
+    if reached <= split {
+        // The second part could not build what the first part's migrations make.
+        a.stopped = b.stopped.or_else(|| b.cancelled.then(|| "stopped".to_string()));
+        a.cancelled = b.cancelled;
+        a.unchecked = names(split..total);
+        return Ok(a.counted(total));
+    }
+    for (i, c) in later.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        on(i, total, &c);
+    }
+    a.checked.extend(b.checked.into_iter().skip(split));
+    a.repeatables = b.repeatables;
+    a.cancelled = b.cancelled;
+    a.unchecked = b.unchecked;
+    a.stopped = b.stopped;
+    Ok(a.counted(total))
 }
 
 /// What must happen after a migration's check before the next.
@@ -414,12 +480,10 @@ async fn check_one(
     if let Err(f) = runner::stoppable(db.revert(m, &script, actor), stop.interrupter, stop.cancel, stop.stall()).await {
         let mut e = f.error;
         e.message = down.scrub(e.message);
-        // A down that failed in its transaction took itself back: the database is as after the up.
-        let after = if f.dirty || script.no_transaction || db.dialect() == crate::syntax::Dialect::MySql {
-            Some(After::Rebuild)
-        } else {
-            None
-        };
+        // A down that failed in its transaction took itself back, and one outside a transaction
+        // whose first statement failed changed nothing (`dirty` says which): the database is as
+        // after the up. MySQL's DDL commits as it goes, so there it is built again regardless.
+        let after = if f.dirty || db.dialect() == crate::syntax::Dialect::MySql { Some(After::Rebuild) } else { None };
         return Ok((fails(Step::Down, e), after));
     }
     let (after, counts_after) = db.snapshot(counts).await?;

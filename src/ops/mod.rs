@@ -320,19 +320,28 @@ pub async fn verify(
         None => None,
     };
     let seed = seed.zip(seed_sql.as_deref()).map(|(file, sql)| verify::Seed { file, sql });
-    let (scratch, db) = open_scratch(s).await?;
-    let mut bench = ScratchBench { session: s, scratch, db, checkpoint: None };
-    let r = verify::verify(&mut bench, &source, from, seed, cancel, &s.ws.placeholders, on).await;
-    let r = match bench.checkpoint.take() {
-        Some(c) => {
-            if let Some(db) = c.db {
-                db.close().await;
-            }
-            drop_scratch(c.scratch, r).await
-        }
-        None => r,
+    let to_verify = source.migrations.iter().filter(|m| from.is_none_or(|f| m.version >= f)).count();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let values = &s.ws.placeholders;
+    if seed.is_some() || to_verify < verify::TWO_PARTS_FROM || cores < 2 {
+        let mut bench = ScratchBench::open(s).await?;
+        let r = verify::verify(&mut bench, &source, from, seed, cancel, values, on).await;
+        return bench.finish(r).await;
+    }
+    // Two scratch databases, made and dropped at once.
+    let (first, second) = match tokio::join!(ScratchBench::open(s), ScratchBench::open(s)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Ok(a), Err(e)) | (Err(e), Ok(a)) => return a.finish(Err(e)).await,
+        (Err(e), Err(_)) => return Err(e),
     };
-    close_scratch(bench.scratch, bench.db, r).await
+    let (mut first, mut second) = (first, second);
+    let r = verify::verify_in_two(&mut first, &mut second, &source, from, cancel, values, on).await;
+    let (r, closed) = tokio::join!(first.finish(r), second.close());
+    match (r, closed) {
+        (r, Ok(())) => r,
+        (Ok(_), Err(d)) => Err(not_dropped(d)),
+        (Err(e), Err(d)) => Err(not_dropped_either(e, d)),
+    }
 }
 
 /// A scratch database beside the session's, made again when verify asks: as a copy of a second
@@ -350,6 +359,38 @@ struct Checkpoint {
     db: Option<Box<dyn Database>>,
     /// How many migrations' ups it holds.
     at: usize,
+}
+
+impl<'a> ScratchBench<'a> {
+    async fn open(session: &'a Session) -> Result<ScratchBench<'a>> {
+        let (scratch, db) = open_scratch(session).await?;
+        Ok(ScratchBench { session, scratch, db, checkpoint: None })
+    }
+
+    /// Drops its scratch databases, after `result` (which a failed drop is added to).
+    async fn finish<T>(self, result: Result<T>) -> Result<T> {
+        match (result, self.close().await) {
+            (r, Ok(())) => r,
+            (Ok(_), Err(r)) => Err(not_dropped(r)),
+            (Err(e), Err(r)) => Err(not_dropped_either(e, r)),
+        }
+    }
+
+    /// Drops its scratch databases; the first that could not be dropped is the error.
+    async fn close(mut self) -> Result<()> {
+        let checkpoint = match self.checkpoint.take() {
+            Some(c) => {
+                if let Some(db) = c.db {
+                    db.close().await;
+                }
+                c.scratch.remove().await
+            }
+            None => Ok(()),
+        };
+        self.db.close().await;
+        let own = self.scratch.remove().await;
+        checkpoint.and(own)
+    }
 }
 
 #[async_trait::async_trait]
@@ -423,10 +464,15 @@ async fn close_scratch<T>(scratch: db::Scratch, db: Box<dyn Database>, result: R
 async fn drop_scratch<T>(scratch: db::Scratch, result: Result<T>) -> Result<T> {
     match (result, scratch.remove().await) {
         (Ok(value), Ok(())) => Ok(value),
-        (Ok(_), Err(r)) => Err(Error::failed(format!("done, but the scratch database was not dropped: {}", r.message))),
+        (Ok(_), Err(r)) => Err(not_dropped(r)),
         (Err(e), Ok(())) => Err(e),
         (Err(e), Err(r)) => Err(not_dropped_either(e, r)),
     }
+}
+
+/// The work was done, but the scratch database could not be dropped (`r`).
+fn not_dropped(r: Error) -> Error {
+    Error::failed(format!("done, but the scratch database was not dropped: {}", r.message))
 }
 
 /// `e`, saying too that the scratch database could not be dropped (`r`).
