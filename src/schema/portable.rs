@@ -535,13 +535,36 @@ pub fn canonical(text: &str) -> String {
             i += 1;
         }
     }
-    // Qualifiers (`todos.status`, `app.todos.status`).
+    // Qualifiers. A schema's (`app.todos.status`, `app.todos` as a table, `app.f(…)`) says what
+    // the other servers leave out. A table's says which table: where several are named it is kept,
+    // so that `a.id = b.a_id` and `b.id = a.a_id` do not read alike; over one it adds nothing.
+    let dotted =
+        |t: &[Tok], i: usize| word(t.get(i)).is_some() && is(t.get(i + 1), ".") && word(t.get(i + 2)).is_some();
     let mut i = 0;
     while i + 2 < t.len() {
-        if word(t.get(i)).is_some() && is(t.get(i + 1), ".") && word(t.get(i + 2)).is_some() {
+        let three = dotted(&t, i) && dotted(&t, i + 2);
+        let call = dotted(&t, i) && is(t.get(i + 3), "(");
+        let mut before = i;
+        while before > 0 && is(t.get(before - 1), "(") {
+            before -= 1;
+        }
+        let table = dotted(&t, i) && before > 0 && matches!(word(t.get(before - 1)), Some("from" | "join"));
+        if three || call || table {
             t.drain(i..i + 2);
         } else {
             i += 1;
+        }
+    }
+    let qualifiers: std::collections::BTreeSet<&str> =
+        (0..t.len().saturating_sub(2)).filter(|&i| dotted(&t, i)).filter_map(|i| word(t.get(i))).collect();
+    if qualifiers.len() < 2 {
+        let mut i = 0;
+        while i + 2 < t.len() {
+            if dotted(&t, i) {
+                t.drain(i..i + 2);
+            } else {
+                i += 1;
+            }
         }
     }
     // `x AS x`, as MariaDB states a view's columns.
@@ -686,6 +709,21 @@ mod tests {
         );
         assert_eq!(pg.trim_end_matches(';').trim(), my);
         assert_eq!(my, "select id, title from todos where status = 'open'");
+        // A join keeps which table each column is from, and reads alike from each server.
+        let pg = canonical(
+            "SELECT a.name,\n    b.note\n   FROM (a\n     JOIN b ON ((a.id = b.a_id)))\n  WHERE (b.note IS NOT NULL);",
+        );
+        let my = canonical(
+            "select `gwj`.`a`.`name` AS `name`,`gwj`.`b`.`note` AS `note` from (`gwj`.`a` join `gwj`.`b` \
+             on(`gwj`.`a`.`id` = `gwj`.`b`.`a_id`)) where `gwj`.`b`.`note` is not null",
+        );
+        assert_eq!(pg.trim_end_matches(';').trim(), my);
+        assert_eq!(my, "select a.name, b.note from (a join b on a.id = b.a_id) where b.note is not null");
+        assert_ne!(
+            canonical("SELECT a.name FROM a JOIN b ON b.id = a.a_id"),
+            canonical("SELECT a.name FROM a JOIN b ON a.id = b.a_id")
+        );
+        assert_eq!(canonical("SELECT app.f(x) FROM app.t"), "select f(x) from t");
         // What changes meaning stays.
         assert_eq!(canonical("a * (b + c)"), "a * (b + c)");
         assert_eq!(canonical("WHERE (a = 1 OR b = 2) AND c = 3"), "where (a = 1 or b = 2) and c = 3");

@@ -1,12 +1,13 @@
 // The Schema screen: Verify proves every down on a scratch database and opens the diff of one that
 // forgets an index; Compare shows what differs between two environments; the schema is listed; Check
-// finds an index made by hand, and sets Alembic's leftover table apart.
+// finds an index made by hand, and sets Alembic's leftover table apart. A verify that stops at a
+// failing up names what it did not check; Compare across databases says what is only spelt apart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { applyAll, click, fill, launch, newProject, seeText, sqlite } from './harness.mjs';
+import { applyAll, click, fill, launch, newProject, pgDatabase, seeText, sqlite } from './harness.mjs';
 
 test('verify every down and compare two environments', async (t) => {
   const p = newProject('[env.dev]\nurl = "sqlite://dev.db"\n[env.other]\nurl = "sqlite://other.db"\n', {
@@ -50,6 +51,41 @@ test('verify every down and compare two environments', async (t) => {
     await seeText(browser, 'items.by_hand');
     await seeText(browser, "is Alembic's history table");
     assert.equal(scratch().length, before, 'the scratch database was dropped');
+    passed = true;
+  } finally {
+    await stop(passed);
+  }
+});
+
+test('a verify that stops names what it did not check; compare across databases', async (t) => {
+  const pg = pgDatabase();
+  t.after(() => pg.drop());
+  const todos = 'CREATE TABLE todos (id INTEGER PRIMARY KEY, title VARCHAR(200) NOT NULL)';
+  const p = newProject(`[env.dev]\nurl = "sqlite://dev.db"\n[env.pg]\nurl = "${pg.url}"\n`, {
+    '1_todos.up.sql': `${todos};\n`,
+    '1_todos.down.sql': 'DROP TABLE todos;\n',
+    '2_again.up.sql': 'CREATE TABLE todos (id INTEGER);\n',
+    '2_again.down.sql': 'DROP TABLE todos;\n',
+    '3_later.up.sql': 'CREATE TABLE later (id INTEGER);\n',
+    '3_later.down.sql': 'DROP TABLE later;\n',
+  });
+  const { browser, stop } = await launch(t, p);
+  let passed = false;
+  try {
+    await seeText(browser, '3 pending');
+    await browser.keys(['6']);
+    await click(browser, 'Verify');
+    await seeText(browser, '1 of 1 migration(s) verified restore the schema with their down; 1 problem(s).');
+    await seeText(browser, "1 not verified (2_again.up.sql's up fails, and every migration after it needs what it makes): 3_later.up.sql");
+
+    // The same table on SQLite and PostgreSQL: the same schema, spelt apart.
+    sqlite(join(p.project, 'dev.db'), todos);
+    pg.query(todos);
+    await fill(browser, 'Compare with', 'pg');
+    await click(browser, 'Compare');
+    await seeText(browser, 'dev and pg have the same schema.');
+    await click(browser, 'object(s) alike, spelt differently by each database');
+    await seeText(browser, 'pg: title character varying(200) NOT NULL');
     passed = true;
   } finally {
     await stop(passed);
