@@ -227,7 +227,8 @@ on_each_db!(
     a_wrong_column_dropped_is_named_and_the_rest_verified,
     a_failing_up_is_reported,
     schema_sql_loads_as_the_same_schema,
-    a_long_history_verified_in_two_parts_says_each_outcome_in_order
+    a_long_history_verified_in_two_parts_says_each_outcome_in_order,
+    a_schema_file_is_compared_with_what_the_migrations_make
 );
 
 /// `godwit verify` makes its scratch database beside the environment's and drops it, also when a
@@ -796,4 +797,69 @@ async fn a_long_history_verified_in_two_parts_says_each_outcome_in_order(d: Dial
             &format!("DROP TABLE t{stop};"),
         );
     }
+}
+
+/// `diff --to-schema`: the schema a file describes beside what the migrations make, each built on
+/// a scratch database. The same schema reads as the same; a column and an index apart are named;
+/// a file that does not load is refused; no scratch database is left.
+async fn a_schema_file_is_compared_with_what_the_migrations_make(d: Dialect) {
+    let t = TestDb::new(d).await;
+    pair(&t, 1, "todos", "CREATE TABLE todos (id INT PRIMARY KEY, title VARCHAR(200) NOT NULL);", "DROP TABLE todos;");
+    let drop = if d == Dialect::MySql { "DROP INDEX todos_title ON todos;" } else { "DROP INDEX todos_title;" };
+    pair(&t, 2, "index", "CREATE INDEX todos_title ON todos (title);", drop);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("schema.sql");
+    let (s, cancel) = (session(&t), Cancel::default());
+    let to_schema = |body: &str| {
+        std::fs::write(&file, body).unwrap();
+        godwit::ops::to_schema(&s, &file, &cancel)
+    };
+    let same = to_schema(
+        "CREATE TABLE todos (id INT PRIMARY KEY, title VARCHAR(200) NOT NULL);\nCREATE INDEX todos_title ON todos (title);\n",
+    )
+    .await
+    .unwrap();
+    assert!(same.changes.is_empty(), "{:?}", same.changes);
+    let apart =
+        to_schema("CREATE TABLE todos (id INT PRIMARY KEY, title VARCHAR(200) NOT NULL, done INT);\n").await.unwrap();
+    let index = if d == Dialect::Postgres { "todos_title" } else { "todos.todos_title" };
+    let named: Vec<(String, String)> =
+        apart.changes.iter().map(|c| (c.kind.as_str().to_string(), c.name.clone())).collect();
+    assert_eq!(named, [("table".to_string(), "todos".to_string()), ("index".to_string(), index.to_string())]);
+    assert!(apart.changes[0].after.as_deref().is_some_and(|a| a.contains("done")));
+    assert!(apart.changes[1].after.is_none(), "the index is only what the migrations make");
+    let e = to_schema("CREATE TABLE todos (id INT PRIMARY KEY,;\n").await.unwrap_err();
+    assert_eq!(e.problem, godwit::Problem::Input);
+    assert!(e.message.contains("schema.sql"), "{}", e.message);
+    if d == Dialect::Postgres {
+        let left = format!(
+            "SELECT datname::text FROM pg_database WHERE datname LIKE 'godwit\\_scratch\\_{}\\_%'",
+            std::process::id()
+        );
+        assert!(t.strings(&left).await.is_empty(), "no scratch database is left");
+    }
+}
+
+/// `godwit diff --to-schema FILE` exits 0 when the migrations make FILE's schema, 1 when they do
+/// not (naming the object), 2 for a file that is not there.
+#[tokio::test]
+async fn diff_to_schema_exits_as_ci_needs() {
+    let t = TestDb::new(Dialect::Sqlite).await;
+    pair(&t, 1, "todos", "CREATE TABLE todos (id INTEGER PRIMARY KEY);", "DROP TABLE todos;");
+    let run = |file: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_godwit"))
+            .current_dir(t.dir.path())
+            .args(["--url", &t.url, "--source", "migrations", "diff", "--to-schema", file])
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    std::fs::write(t.dir.path().join("same.sql"), "CREATE TABLE todos (id INTEGER PRIMARY KEY);\n").unwrap();
+    std::fs::write(t.dir.path().join("more.sql"), "CREATE TABLE todos (id INTEGER PRIMARY KEY, done INTEGER);\n")
+        .unwrap();
+    assert_eq!(run("same.sql").0, Some(0));
+    let (code, out) = run("more.sql");
+    assert_eq!(code, Some(1));
+    assert!(out.contains("+ done INTEGER"), "{out}");
+    assert_eq!(run("missing.sql").0, Some(2));
 }

@@ -309,14 +309,21 @@ pub(super) enum Verb {
     },
     /// The differences between two environments' schemas, object by object.
     Diff {
-        /// The environment to compare from.
-        a: String,
+        /// The environment to compare from (with --to-schema: the one whose server holds the
+        /// scratch databases; the default environment when left out).
+        #[arg(required_unless_present = "to_schema")]
+        a: Option<String>,
         /// The environment to compare with.
-        #[arg(required_unless_present = "to_migrations", conflicts_with = "to_migrations")]
+        #[arg(required_unless_present_any = ["to_migrations", "to_schema"], conflicts_with_all = ["to_migrations", "to_schema"])]
         b: Option<String>,
         /// Compare A with what its applied migrations make (as `drift` does).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "to_schema")]
         to_migrations: bool,
+        /// Compare what the project's migrations make with the schema FILE describes, in the
+        /// database's own SQL (a file, or a folder of .sql files loaded in path order), each
+        /// built on a scratch database beside the environment's. Exits 1 when they differ.
+        #[arg(long, value_name = "FILE")]
+        to_schema: Option<PathBuf>,
         /// Between databases of different kinds, also list what each spells its own way but
         /// does alike (`integer` and `int(11)`).
         #[arg(long)]

@@ -253,8 +253,10 @@ async fn run(cli: Cli, again: String) -> Result<()> {
             lint_verb(&ctx, scope, dialect.as_deref(), format, *rules).await
         }
         Verb::Drift { json } => drift(&ctx, None, json.json).await,
-        Verb::Diff { a, b: Some(b), json, verbose, .. } => diff(&ctx, a, b, json.json, *verbose).await,
-        Verb::Diff { a, b: None, json, .. } => drift(&ctx, Some(a), json.json).await,
+        Verb::Diff { a, to_schema: Some(file), json, .. } => to_schema(&ctx, a.as_deref(), file, json.json).await,
+        Verb::Diff { a: Some(a), b: Some(b), json, verbose, .. } => diff(&ctx, a, b, json.json, *verbose).await,
+        Verb::Diff { a, b: None, json, .. } => drift(&ctx, a.as_deref(), json.json).await,
+        Verb::Diff { a: None, b: Some(_), .. } => Err(Error::input("name the environment to compare from")),
         Verb::Repair { version, reason, unchecked } => repair(&ctx, *version, reason.as_deref(), *unchecked).await,
         Verb::Squash { to, dry_run, skip, schema_only, json } => {
             let req = ops::SquashRequest { to: *to, dry_run: *dry_run, skip: skip.clone(), schema_only: *schema_only };
@@ -357,7 +359,7 @@ fn again(cli: &Cli) -> String {
     // `env test NAME` names its environment as an argument: a remedy must act on that one.
     let tested = match &cli.verb {
         Verb::Env { cmd: EnvCmd::Test { name: Some(n) } } => Some(n),
-        Verb::Diff { a, b: None, .. } => Some(a),
+        Verb::Diff { a: Some(a), b: None, .. } => Some(a),
         _ => None,
     };
     if let Some(e) = tested.or(cli.env.as_ref()) {

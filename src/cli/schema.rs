@@ -191,6 +191,30 @@ pub(super) async fn drift(ctx: &Ctx, env: Option<&str>, json: bool) -> Result<()
     }
 }
 
+/// `diff [ENV] --to-schema FILE`: what the migrations make beside the schema FILE describes.
+pub(super) async fn to_schema(ctx: &Ctx, env: Option<&str>, file: &std::path::Path, json: bool) -> Result<()> {
+    let s = match env {
+        Some(e) => ctx.session_of(project_of(ctx)?.workspace(Some(e))?)?,
+        None => ctx.session()?,
+    };
+    let cancel = ctx.stop_on_signals();
+    let compared = ops::to_schema(&s, file, &cancel).await?;
+    let changes = &compared.changes;
+    let shown = file.display();
+    if json {
+        print_json(Some(&s.ws), "diff", &compared);
+    } else if changes.is_empty() {
+        println!("The migrations make the schema {shown} describes.");
+    } else {
+        print_changes(changes, "as the migrations make it", &format!("as {shown} has it"));
+        println!("{} object(s) differ between what the migrations make and {shown}.", changes.len());
+    }
+    match changes.len() {
+        0 => Ok(()),
+        n => Err(Error::failed(format!("{n} object(s) differ from {shown}"))),
+    }
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum SchemaFormat {
     Text,

@@ -536,6 +536,55 @@ pub async fn compare(a: &Session, b: &Session) -> Result<crate::schema::Compared
     Ok(crate::schema::compare_databases(&schema(a).await?, da, &schema(b).await?, db))
 }
 
+/// What the project's migrations make beside the schema the files at `path` describe (a `.sql`
+/// file, or a folder of them loaded by path), each built on a scratch database beside the
+/// session's (`before`: the migrations', `after`: the files'). Changes nothing else.
+pub async fn to_schema(s: &Session, path: &Path, cancel: &Cancel) -> Result<crate::schema::Compared> {
+    let files = crate::schema::desired::read(path)?;
+    let source = s.source()?;
+    source.ensure_valid()?;
+    let versions: Vec<i64> = source.migrations.iter().map(|m| m.version).collect();
+    let values = &s.ws.placeholders;
+    let (scratch, mut db) = open_scratch(s).await?;
+    let made = async {
+        verify::replay_as(db.as_mut(), &source, &versions, cancel, values, |m, e| {
+            Error::failed(format!(
+                "{} failed on a scratch database, so what the migrations make is not known: {}",
+                m.file_name(),
+                db::without_ran_before(&e.message)
+            ))
+        })
+        .await?;
+        let repeatables: Vec<&MigrationFile> = source.repeatables.iter().collect();
+        verify::apply_repeatables(db.as_mut(), &repeatables, cancel, values).await?;
+        db.inspect().await
+    }
+    .await;
+    let made = close_scratch(scratch, db, made).await?;
+    let (scratch, mut db) = open_scratch(s).await?;
+    let wanted = async {
+        for f in &files {
+            // Statement by statement, so a failure names its line.
+            let script = db::Script::new(&f.path, &f.sql, db.dialect())?;
+            for st in &script.statements {
+                let one = db::Script::new(&f.path, st.sql, db.dialect())?;
+                db.execute_script(&one).await.map_err(|e| {
+                    Error::input(format!(
+                        "{} (line {}) could not be loaded on a scratch database: {}",
+                        f.path.display(),
+                        st.line,
+                        e.message
+                    ))
+                })?;
+            }
+        }
+        db.inspect().await
+    }
+    .await;
+    let wanted = close_scratch(scratch, db, wanted).await?;
+    Ok(crate::schema::compare(&made, &wanted))
+}
+
 /// The schema as SQL, as the database's own dump tool writes it (`schema --format sql`); empty for
 /// a SQLite file not made yet.
 pub async fn schema_sql(s: &Session) -> Result<String> {

@@ -3,6 +3,7 @@
 //! schemas through `db::Inspect::inspect` and compare them here.
 
 mod bookkeeping;
+pub mod desired;
 pub mod portable;
 pub use bookkeeping::{Compared, OtherTool, Spelt};
 
