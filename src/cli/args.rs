@@ -110,6 +110,17 @@ pub(super) enum Verb {
         params: Vec<String>,
         #[command(flatten)]
         dialect: DialectFlag,
+        /// Write the migration that takes what the migrations make to the schema FILE describes
+        /// (in PostgreSQL's SQL: a file, or a folder of .sql files), and its down; both are proven
+        /// on scratch databases beside the environment's first. PostgreSQL only so far.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["simple", "repeatable", "template"])]
+        from_schema: Option<PathBuf>,
+        /// With --from-schema: write it though it drops tables or columns or narrows a type.
+        #[arg(long, requires = "from_schema")]
+        allow_destructive: bool,
+        /// With --from-schema: show the migration and what stands in its way; write nothing.
+        #[arg(long, requires = "from_schema")]
+        dry_run: bool,
     },
     /// Back up the environment's database (kept in your data folder, with a manifest).
     Backup,

@@ -206,7 +206,13 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     }
     match &ctx.cli.verb {
         Verb::Init { .. } | Verb::Completions { .. } | Verb::Manpages { .. } => unreachable!("handled above"),
-        Verb::New { name, reversible, simple, repeatable, template, params, dialect } => {
+        Verb::New { name: Some(name), from_schema: Some(file), allow_destructive, dry_run, .. } => {
+            from_schema(&ctx, name, file, *allow_destructive, *dry_run).await
+        }
+        Verb::New { name: None, from_schema: Some(_), .. } => {
+            Err(Error::input("name the migration to write from the schema file"))
+        }
+        Verb::New { name, reversible, simple, repeatable, template, params, dialect, .. } => {
             let shape = match (*repeatable, *reversible, *simple) {
                 (true, ..) => Shape::Repeatable,
                 (_, true, _) => Shape::Pair,

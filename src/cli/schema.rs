@@ -215,6 +215,50 @@ pub(super) async fn to_schema(ctx: &Ctx, env: Option<&str>, file: &std::path::Pa
     }
 }
 
+/// `new NAME --from-schema FILE`: the migration to FILE's schema, shown, proven, then written.
+pub(super) async fn from_schema(
+    ctx: &Ctx,
+    name: &str,
+    file: &std::path::Path,
+    allow_destructive: bool,
+    dry_run: bool,
+) -> Result<()> {
+    let s = ctx.session()?;
+    let cancel = ctx.stop_on_signals();
+    let plan = ops::plan_from_schema(&s, file, &cancel).await?;
+    if plan.changes.is_empty() {
+        println!("The migrations already make the schema {} describes: nothing to write.", file.display());
+        return Ok(());
+    }
+    print_changes(&plan.changes, "as the migrations make it", &format!("as {} has it", file.display()));
+    for (what, statements) in [("Up", &plan.up), ("Down", &plan.down)] {
+        println!("{what}:");
+        for st in statements {
+            for line in st.lines() {
+                println!("    {line}");
+            }
+        }
+    }
+    for r in &plan.refusals {
+        println!("  ! {}", r.message);
+    }
+    if plan.unproven.is_none() && !plan.up.is_empty() {
+        println!(
+            "Proven on a scratch database: the up makes {}'s schema and the down the migrations' again.",
+            file.display()
+        );
+    }
+    if dry_run {
+        plan.writable(allow_destructive)?;
+        println!("Dry run: nothing was written.");
+        return Ok(());
+    }
+    for path in ops::write_from_schema(&s, name, &plan, allow_destructive)? {
+        println!("Created {}", path.display());
+    }
+    Ok(())
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum SchemaFormat {
     Text,

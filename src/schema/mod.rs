@@ -4,6 +4,7 @@
 
 mod bookkeeping;
 pub mod desired;
+pub mod generate;
 pub mod portable;
 pub use bookkeeping::{Compared, OtherTool, Spelt};
 
