@@ -169,6 +169,22 @@ async fn what_loses_data_needs_consent_and_what_cannot_be_generated_is_named() {
         assert_eq!(written.len(), 2, "{what}");
     }
 
+    // A column renamed: dropped and added without a word (the refusal says how to say it), renamed
+    // with the annotation, and back in the down.
+    let (_t, p) = plan(&[base], &base.replace("note text", "remark text")).await;
+    assert_eq!(kinds(&p), [RefusalKind::Destructive]);
+    assert!(p.refusals[0].message.contains("-- godwit:rename todos.note TO remark"), "{}", p.refusals[0].message);
+    let renamed = format!("{}-- godwit:rename todos.note TO remark\n", base.replace("note text", "remark text"));
+    let (_t, p) = plan(&[base], &renamed).await;
+    assert!(p.refusals.is_empty() && p.unproven.is_none(), "{:?} {:?}", p.refusals, p.unproven);
+    assert_eq!(p.up, ["ALTER TABLE todos RENAME COLUMN note TO remark"]);
+    assert_eq!(p.down, ["ALTER TABLE todos RENAME COLUMN remark TO note"]);
+
+    // A column dropped from the middle comes back at the end in the down: proven, and said.
+    let (_t, p) = plan(&[base], &base.replace("title varchar(200) NOT NULL UNIQUE, note text", "note text")).await;
+    assert_eq!(p.unproven, None);
+    assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+
     let (t, p) = plan(&[base], &base.replace("note text", "note text, due date NOT NULL")).await;
     assert_eq!(kinds(&p), [RefusalKind::NeedsDefault]);
     assert!(ops::write_from_schema(&session(&t), "due", &p, true).is_err());

@@ -242,9 +242,13 @@ pub(super) async fn from_schema(
     for r in &plan.refusals {
         println!("  ! {}", r.message);
     }
+    for n in &plan.notes {
+        println!("  Note: {n}");
+    }
     if plan.unproven.is_none() && !plan.up.is_empty() {
+        let but = if plan.notes.is_empty() { "" } else { " (but for what is noted)" };
         println!(
-            "Proven on a scratch database: the up makes {}'s schema and the down the migrations' again.",
+            "Proven on a scratch database: the up makes {}'s schema and the down the migrations' again{but}.",
             file.display()
         );
     }

@@ -607,6 +607,11 @@ async fn desired_loaded(
                 })?;
             }
         }
+        // A dump empties the search path for its session (pg_dump's set_config): read back as
+        // the migrations' schema is, with the server's.
+        if db.dialect() == Dialect::Postgres {
+            db.execute_script(&db::Script::new(Path::new("-"), "RESET search_path", Dialect::Postgres)?).await?;
+        }
         Ok((db.inspect().await?, constraint_names(db.as_mut()).await?))
     }
     .await;
@@ -641,6 +646,9 @@ pub struct FromSchema {
     pub refusals: Vec<crate::schema::generate::Refusal>,
     /// Why the up or the down did not prove out on a scratch database (`None`: both did).
     pub unproven: Option<String>,
+    /// What the proof let pass and a person should know: a table whose columns the down puts
+    /// back in another order (PostgreSQL adds a column at the end).
+    pub notes: Vec<String>,
 }
 
 impl FromSchema {
@@ -689,12 +697,14 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
         ));
     }
     let files = crate::schema::desired::read(path)?;
+    let renames = crate::schema::desired::renames(&files)?;
+    let back: Vec<_> = renames.iter().map(|r| r.back()).collect();
     let source = s.source()?;
     source.ensure_valid()?;
     let (made, made_names) = migrations_made(s, &source, cancel).await?;
     let (wanted, wanted_names) = desired_loaded(s, &files).await?;
-    let up = crate::schema::generate::generate(&made, &wanted, &made_names, &wanted_names);
-    let down = crate::schema::generate::generate(&wanted, &made, &wanted_names, &made_names);
+    let up = crate::schema::generate::generate(&made, &wanted, &made_names, &wanted_names, &renames);
+    let down = crate::schema::generate::generate(&wanted, &made, &wanted_names, &made_names, &back);
     // What the down cannot take back stops it too; what it drops is what the up made.
     let mut refusals = up.refusals;
     refusals.extend(
@@ -711,6 +721,7 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
         down: down.statements,
         refusals,
         unproven: None,
+        notes: Vec::new(),
     };
     if plan.changes.is_empty()
         || plan.refusals.iter().any(|r| r.why == crate::schema::generate::RefusalKind::Unsupported)
@@ -727,19 +738,44 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
             let script = db::Script::new(Path::new(what), &sql, db.dialect())?;
             if let Err(e) = db.execute_script(&script).await {
                 let _ = db.execute_script(&db::Script::new(Path::new("-"), "ROLLBACK", db.dialect())?).await;
-                return Ok(Some(format!("its {what} failed: {}", e.message)));
+                return Ok((Some(format!("its {what} failed: {}", e.message)), Vec::new()));
             }
-            let left = crate::schema::diff(&db.inspect().await?, want);
+            let (reordered, left): (Vec<_>, Vec<_>) = crate::schema::diff(&db.inspect().await?, want)
+                .into_iter()
+                .partition(|c| what == "down" && only_reordered(c));
             if !left.is_empty() {
                 let names: Vec<String> = left.iter().map(|c| format!("{} {}", c.kind.as_str(), c.name)).collect();
-                return Ok(Some(format!("after its {what}, {} still differ", names.join(", "))));
+                return Ok((Some(format!("after its {what}, {} still differ", names.join(", "))), Vec::new()));
+            }
+            if !reordered.is_empty() {
+                let names: Vec<String> = reordered.iter().map(|c| c.name.clone()).collect();
+                return Ok((
+                    None,
+                    vec![format!(
+                        "the down puts columns of {} back at the end of the table, as PostgreSQL adds them",
+                        names.join(", ")
+                    )],
+                ));
             }
         }
-        Ok(None)
+        Ok((None, Vec::new()))
     }
     .await;
-    plan.unproven = close_scratch(scratch, db, proof).await?;
+    (plan.unproven, plan.notes) = close_scratch(scratch, db, proof).await?;
     Ok(plan)
+}
+
+/// A table whose columns are the same, in another order.
+fn only_reordered(c: &crate::schema::Change) -> bool {
+    fn sorted(d: &Option<String>) -> Vec<&str> {
+        let mut lines: Vec<&str> = d.as_deref().unwrap_or_default().lines().collect();
+        lines.sort_unstable();
+        lines
+    }
+    c.kind == crate::schema::ObjectKind::Table
+        && c.before.is_some()
+        && c.after.is_some()
+        && sorted(&c.before) == sorted(&c.after)
 }
 
 /// Writes `plan` as migration `name` in the project's folder, once it may be written.

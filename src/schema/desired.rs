@@ -38,9 +38,74 @@ pub fn read(path: &Path) -> Result<Vec<DesiredFile>> {
             let bytes = std::fs::read(&p).map_err(|e| Error::io("cannot read", &p, &e))?;
             let sql = String::from_utf8(bytes)
                 .map_err(|_| Error::input(format!("{} is not UTF-8 text; save it as UTF-8", p.display())))?;
-            Ok(DesiredFile { path: p, sql: sql.trim_start_matches('\u{feff}').to_string() })
+            let sql = without_psql_guard(&p, sql.trim_start_matches('\u{feff}'))?;
+            Ok(DesiredFile { path: p, sql })
         })
         .collect()
+}
+
+/// A column the desired schema says was renamed: `-- godwit:rename TABLE.OLD TO NEW` in a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    pub table: String,
+    pub from: String,
+    pub to: String,
+}
+
+impl Rename {
+    /// The same rename undone.
+    pub fn back(&self) -> Rename {
+        Rename { table: self.table.clone(), from: self.to.clone(), to: self.from.clone() }
+    }
+}
+
+/// The renames the files' annotations say; a malformed one is refused.
+pub fn renames(files: &[DesiredFile]) -> Result<Vec<Rename>> {
+    let mut out = Vec::new();
+    for f in files {
+        for (i, line) in f.sql.lines().enumerate() {
+            let Some(said) = line.trim().strip_prefix("-- godwit:rename ") else { continue };
+            let words: Vec<&str> = said.split_whitespace().collect();
+            let parsed =
+                match words.as_slice() {
+                    [old, to, new] if to.eq_ignore_ascii_case("to") => old
+                        .rsplit_once('.')
+                        .map(|(table, from)| Rename { table: table.into(), from: from.into(), to: (*new).into() }),
+                    _ => None,
+                };
+            out.push(parsed.ok_or_else(|| {
+                Error::input(format!(
+                    "{} (line {}): a rename reads `-- godwit:rename TABLE.OLD_COLUMN TO NEW_COLUMN`",
+                    f.path.display(),
+                    i + 1
+                ))
+            })?);
+        }
+    }
+    Ok(out)
+}
+
+/// `pg_dump`'s `\restrict KEY` and `\unrestrict KEY` lines (psql's guard) left out, as blank lines
+/// so the others keep their numbers; any other psql command is refused, as it is not SQL.
+fn without_psql_guard(path: &Path, sql: &str) -> Result<String> {
+    let mut out = String::with_capacity(sql.len());
+    for (i, line) in sql.lines().enumerate() {
+        if line.starts_with("\\restrict ") || line.starts_with("\\unrestrict ") {
+            out.push('\n');
+            continue;
+        }
+        if line.starts_with('\\') {
+            return Err(Error::input(format!(
+                "{} (line {}) holds a psql command ({}), which is not SQL: take it out",
+                path.display(),
+                i + 1,
+                line.split_whitespace().next().unwrap_or_default()
+            )));
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
@@ -78,10 +143,15 @@ mod tests {
         let names: Vec<String> =
             files.iter().map(|f| f.path.strip_prefix(d.path()).unwrap().display().to_string()).collect();
         assert_eq!(names, ["01_tables.sql", "02_views/v.sql"]);
-        assert_eq!(files[0].sql, "CREATE TABLE t (id int);");
+        assert_eq!(files[0].sql, "CREATE TABLE t (id int);\n");
         assert_eq!(read(&d.path().join("01_tables.sql")).unwrap().len(), 1);
         let empty = tempfile::tempdir().unwrap();
         assert_eq!(read(empty.path()).unwrap_err().problem, crate::error::Problem::Input);
         assert_eq!(read(&empty.path().join("nope.sql")).unwrap_err().problem, crate::error::Problem::Input);
+        // pg_dump's guard lines go; another psql command is refused.
+        put("dump/a.sql", "\\restrict abc\nCREATE TABLE t (id int);\n\\unrestrict abc\n");
+        assert_eq!(read(&d.path().join("dump")).unwrap()[0].sql, "\nCREATE TABLE t (id int);\n\n");
+        put("shell.sql", "\\! rm -rf /\n");
+        assert_eq!(read(&d.path().join("shell.sql")).unwrap_err().problem, crate::error::Problem::Input);
     }
 }

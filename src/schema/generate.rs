@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::desired::Rename;
 use super::{Change, ObjectKind, Schema};
 
 /// Statements with the rank that orders them.
@@ -46,7 +47,13 @@ pub struct Generated {
 }
 
 /// The statements that take `from` to `to`, given each side's constraint names.
-pub fn generate(from: &Schema, to: &Schema, from_names: &ConstraintNames, to_names: &ConstraintNames) -> Generated {
+pub fn generate(
+    from: &Schema,
+    to: &Schema,
+    from_names: &ConstraintNames,
+    to_names: &ConstraintNames,
+    renames: &[Rename],
+) -> Generated {
     let changes = super::diff(from, to);
     let mut g = Generated::default();
     let mut drops: Ranked = Vec::new();
@@ -58,7 +65,7 @@ pub fn generate(from: &Schema, to: &Schema, from_names: &ConstraintNames, to_nam
         .filter(|o| o.kind == ObjectKind::Type && o.definition.starts_with("domain "))
         .map(|o| o.name.as_str())
         .collect();
-    let names = Names { from: from_names, to: to_names, domains: &domains, from_schema: from, to_schema: to };
+    let names = Names { from: from_names, to: to_names, domains: &domains, from_schema: from, to_schema: to, renames };
     for c in &changes {
         step(c, &names, &mut drops, &mut makes, &mut g.refusals);
     }
@@ -95,6 +102,8 @@ struct Names<'a> {
     /// The schemas before and after, for the columns of a type made again.
     from_schema: &'a Schema,
     to_schema: &'a Schema,
+    /// Columns the desired schema says were renamed.
+    renames: &'a [Rename],
 }
 
 fn step(c: &Change, names: &Names<'_>, drops: &mut Ranked, makes: &mut Ranked, refusals: &mut Vec<Refusal>) {
@@ -112,7 +121,7 @@ fn step(c: &Change, names: &Names<'_>, drops: &mut Ranked, makes: &mut Ranked, r
                 refuse(refusals, RefusalKind::Destructive, format!("drops table {} and its rows", c.name));
                 drops.push((r, format!("DROP TABLE {}", ident(&c.name))));
             }
-            (Some(a), Some(b)) => alter_table(&c.name, a, b, (drops, makes), refusals, c),
+            (Some(a), Some(b)) => alter_table(&c.name, a, b, (drops, makes), refusals, c, names.renames),
             (None, None) => {}
         },
         ObjectKind::Constraint => {
@@ -360,19 +369,45 @@ fn alter_table(
     (drops, makes): (&mut Ranked, &mut Ranked),
     refusals: &mut Vec<Refusal>,
     c: &Change,
+    renames: &[Rename],
 ) {
     let t = ident(name);
     let cols = |def: &str| {
         def.lines().filter(|l| !l.is_empty() && !l.starts_with("PARTITION BY")).map(column).collect::<Vec<_>>()
     };
-    let (old, new) = (cols(before), cols(after));
+    let (mut old, new) = (cols(before), cols(after));
+    let r = rank(ObjectKind::Table, false);
+    // Renamed first, then compared under the new name.
+    for rn in renames.iter().filter(|rn| rn.table == name) {
+        if new.iter().any(|n| n.name == rn.to)
+            && !new.iter().any(|n| n.name == rn.from)
+            && let Some(o) = old.iter_mut().find(|o| o.name == rn.from)
+        {
+            makes.push((r, format!("ALTER TABLE {t} RENAME COLUMN {} TO {}", ident(&rn.from), ident(&rn.to))));
+            o.name = rn.to.clone();
+        }
+    }
     let refuse = |refusals: &mut Vec<Refusal>, why, message: String| {
         refusals.push(Refusal { kind: c.kind, name: c.name.clone(), why, message })
     };
-    let r = rank(ObjectKind::Table, false);
-    for o in &old {
+    for (at, o) in old.iter().enumerate() {
         if !new.iter().any(|n| n.name == o.name) {
-            refuse(refusals, RefusalKind::Destructive, format!("drops column {}.{} and what it holds", name, o.name));
+            // A column added where this one was, of its type, may be it renamed.
+            let hint = new
+                .get(at)
+                .filter(|n| n.kind == o.kind && !old.iter().any(|x| x.name == n.name))
+                .map(|n| {
+                    format!(
+                        " (if {} is {} renamed, say so in the schema file: -- godwit:rename {name}.{} TO {})",
+                        n.name, o.name, o.name, n.name
+                    )
+                })
+                .unwrap_or_default();
+            refuse(
+                refusals,
+                RefusalKind::Destructive,
+                format!("drops column {}.{} and what it holds{hint}", name, o.name),
+            );
             drops.push((r, format!("ALTER TABLE {t} DROP COLUMN {}", ident(&o.name))));
         }
     }

@@ -17,4 +17,9 @@ refusals: Array<GeneratedRefusal>,
 /**
  * Why the up or the down did not prove out on a scratch database (`None`: both did).
  */
-unproven: string | null, };
+unproven: string | null, 
+/**
+ * What the proof let pass and a person should know: a table whose columns the down puts
+ * back in another order (PostgreSQL adds a column at the end).
+ */
+notes: Array<string>, };
