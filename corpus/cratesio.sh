@@ -8,11 +8,6 @@ DIR=migrations
 PATHS=migrations
 VERIFY=20
 
-# As a developer runs them with diesel_cli (the server runs the same folder with diesel_migrations).
-original_up() { # URL
-  (cd "$SRC" && "$DIESEL" migration run --database-url "$1" --migration-dir migrations)
-}
-
 # A real broken down, fixed by hand: the table it puts back had lost its foreign key's ON DELETE
 # CASCADE.
 FIX=20190322170700

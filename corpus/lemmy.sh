@@ -9,11 +9,6 @@ DIR=migrations
 PATHS=migrations
 VERIFY=20
 
-# As a developer runs them with diesel_cli (the server runs the same folder with diesel_migrations).
-original_up() { # URL
-  (cd "$SRC" && "$DIESEL" migration run --database-url "$1" --migration-dir migrations)
-}
-
 # A real broken down, fixed by hand: its up drops the unique index on activity.ap_id, its down
 # never puts it back.
 FIX=20230711084714

@@ -109,7 +109,7 @@ step() { # what, command...
 
 for name in "${names[@]}"; do
   unset REPO COMMIT TOOL DIR PIP KNOWN PATHS APT VERIFY FIX
-  unset -f project_env
+  unset -f project_env original_up
   # shellcheck source=/dev/null
   source "$ROOT/corpus/$name.sh"
   WORK="$OUT/$name"
@@ -170,6 +170,10 @@ for name in "${names[@]}"; do
     psql_do "CREATE DATABASE \"$db\""
   done
 
+  # Diesel's projects are run as a developer runs them, with diesel_cli, unless they say otherwise.
+  if [ "$TOOL" = diesel ] && ! declare -F original_up >/dev/null; then
+    original_up() { (cd "$SRC" && "$DIESEL" migration run --database-url "$1" --migration-dir "$DIR"); }
+  fi
   step "the tool's own run" original_up "$PGURL/$twin" || continue
   # Run from the project's root, as its own tool is; the files go to the work folder.
   step "import" env "${settings[@]}" bash -c 'cd "$0" && "$1" --url "$2" --source "$3" import "$4" "$5" "${@:6}"' \

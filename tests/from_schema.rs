@@ -11,19 +11,6 @@ use godwit::migration::runner::Cancel;
 use godwit::ops::{self, FromSchema};
 use godwit::schema::generate::RefusalKind;
 
-fn session(t: &TestDb) -> ops::Session {
-    ops::Session {
-        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
-        project_id: None,
-        keep: 1,
-        connect: Default::default(),
-        lock_timeout: std::time::Duration::from_secs(5),
-        schema_file: None,
-        lint: Default::default(),
-        waits: Default::default(),
-    }
-}
-
 /// The plan from `migrations` (one up each) to `wanted`.
 async fn plan(migrations: &[&str], wanted: &str) -> (TestDb, FromSchema) {
     let t = TestDb::new(Dialect::Postgres).await;
@@ -33,7 +20,7 @@ async fn plan(migrations: &[&str], wanted: &str) -> (TestDb, FromSchema) {
     }
     let file = t.dir.path().join("schema.sql");
     std::fs::write(&file, wanted).unwrap();
-    let p = ops::plan_from_schema(&session(&t), &file, &Cancel::default()).await.unwrap();
+    let p = ops::plan_from_schema(&t.session(), &file, &Cancel::default()).await.unwrap();
     (t, p)
 }
 
@@ -124,6 +111,20 @@ async fn changed_objects_are_replaced_and_proven() {
             "CREATE INDEX todos_title ON todos (title, status);",
         ),
     ];
+    // Views read by others, or reading a column whose type changes, are made again with them, in
+    // the order they read each other (here not their names' order).
+    let stacked = "CREATE TABLE t (id int PRIMARY KEY, n int);\nCREATE VIEW v AS SELECT n FROM t;\n\
+                   CREATE VIEW a_v AS SELECT n FROM v WHERE n > 1;\n\
+                   CREATE MATERIALIZED VIEW m AS SELECT n FROM t;\nCREATE INDEX m_n ON m (n);\n\
+                   CREATE VIEW b_v AS SELECT n FROM m;\n";
+    for (what, wanted) in [
+        ("a view under another", stacked.replace("SELECT n FROM t", "SELECT n, id FROM t")),
+        ("a column's type under two views", stacked.replace("n int", "n bigint")),
+    ] {
+        let (_t, p) = plan(&[stacked], &wanted).await;
+        assert_eq!(p.unproven, None, "{what}: {}", p.up.join(";\n"));
+        p.writable(false).unwrap_or_else(|e| panic!("{what}: {}", e.message));
+    }
     let feelings = "CREATE TYPE mood AS ENUM ('ok', 'bad');\nCREATE TABLE feelings (m mood);\n";
     let (_t, p) = plan(&[feelings], &feelings.replace("('ok', 'bad')", "('bad', 'meh', 'ok')")).await;
     assert_eq!(p.unproven, None, "an enum reordered under a column of it: {}", p.up.join(";\n"));
@@ -165,7 +166,7 @@ async fn what_loses_data_needs_consent_and_what_cannot_be_generated_is_named() {
         assert_eq!(kinds(&p), [RefusalKind::Destructive], "{what}");
         assert_eq!(p.unproven, None, "{what}: {}", p.up.join(";\n"));
         assert_eq!(p.writable(false).unwrap_err().problem, godwit::Problem::Input, "{what}");
-        let written = ops::write_from_schema(&session(&t), "change", &p, true).unwrap();
+        let written = ops::write_from_schema(&t.session(), "change", &p, true).unwrap();
         assert_eq!(written.len(), 2, "{what}");
     }
 
@@ -187,7 +188,7 @@ async fn what_loses_data_needs_consent_and_what_cannot_be_generated_is_named() {
 
     let (t, p) = plan(&[base], &base.replace("note text", "note text, due date NOT NULL")).await;
     assert_eq!(kinds(&p), [RefusalKind::NeedsDefault]);
-    assert!(ops::write_from_schema(&session(&t), "due", &p, true).is_err());
+    assert!(ops::write_from_schema(&t.session(), "due", &p, true).is_err());
     assert_eq!(std::fs::read_dir(t.migrations()).unwrap().count(), 1, "nothing was written");
 
     // An enum of a column with a default, reordered: not generated, named.
@@ -207,7 +208,7 @@ async fn a_written_migration_applies_and_verifies() {
          CREATE INDEX todos_owner ON todos (owner);\nCREATE VIEW v AS SELECT title FROM todos;\n"
     );
     let (t, p) = plan(&[base], &wanted).await;
-    let s = session(&t);
+    let s = t.session();
     ops::write_from_schema(&s, "owners", &p, false).unwrap();
     let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
     let mut db = t.connect().await;
@@ -229,6 +230,6 @@ async fn other_databases_are_refused_for_now() {
     let t = TestDb::new(Dialect::Sqlite).await;
     let file = t.dir.path().join("schema.sql");
     std::fs::write(&file, "CREATE TABLE t (id int);").unwrap();
-    let e = ops::plan_from_schema(&session(&t), &file, &Cancel::default()).await.unwrap_err();
+    let e = ops::plan_from_schema(&t.session(), &file, &Cancel::default()).await.unwrap_err();
     assert_eq!(e.problem, godwit::Problem::Input);
 }

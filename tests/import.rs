@@ -15,22 +15,9 @@ use godwit::migration::source::Source;
 use godwit::ops::{self, ImportOutcome, ImportRequest};
 use godwit::{Problem, Result};
 
-fn session(t: &TestDb) -> ops::Session {
-    ops::Session {
-        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
-        project_id: None,
-        keep: 1,
-        connect: Default::default(),
-        lock_timeout: std::time::Duration::from_secs(5),
-        schema_file: None,
-        lint: Default::default(),
-        waits: Default::default(),
-    }
-}
-
 /// Imports `dir` into `t`'s migrations folder; with `history`, also reads the tool's table in `t`.
 async fn import(tool: Tool, dir: &Path, t: &TestDb, history: bool, dry_run: bool) -> Result<ImportOutcome> {
-    let s = session(t);
+    let s = t.session();
     let mut req = ImportRequest {
         tool,
         dir: dir.to_path_buf(),
@@ -265,7 +252,7 @@ async fn a_project_that_needs_a_setting_and_makes_its_own_engine_imports_once_to
     alembic_upgrade(project.path(), &twin, "heads");
 
     let t = TestDb::new(Dialect::Postgres).await;
-    let s = session(&t);
+    let s = t.session();
     let python = alembic_python();
     let told = |env: &[&str]| {
         let env: Vec<String> = env.iter().map(|v| v.to_string()).collect();
@@ -765,7 +752,7 @@ async fn the_cli_words_an_import() {
 
 /// A session on `t` whose migrations folder is `dir`'s (environments of one project).
 fn session_in(t: &TestDb, dir: &TestDb) -> ops::Session {
-    ops::Session { ws: godwit::project::Workspace::adhoc(t.target(), dir.migrations()), ..session(t) }
+    ops::Session { ws: godwit::project::Workspace::adhoc(t.target(), dir.migrations()), ..t.session() }
 }
 
 async fn baseline(s: &ops::Session, dry_run: bool) -> Result<godwit::import::baseline::BaselineOutcome> {
@@ -784,10 +771,10 @@ async fn baseline_starts_a_project_from_a_database(d: Dialect) {
     prod.exec(schema).await;
     std::fs::remove_dir(prod.migrations()).unwrap();
 
-    let dry = baseline(&session(&prod), true).await.unwrap();
+    let dry = baseline(&prod.session(), true).await.unwrap();
     assert!(dry.written && !dry.recorded && dry.sql.contains("orders_user"));
     assert!(!prod.migrations().exists() && recorded(&prod).await == 0, "a dry run changes nothing");
-    let out = baseline(&session(&prod), false).await.unwrap();
+    let out = baseline(&prod.session(), false).await.unwrap();
     assert!(out.written && out.recorded);
     assert!(
         !out.sql.to_uppercase().contains("DROP TABLE"),
@@ -796,7 +783,7 @@ async fn baseline_starts_a_project_from_a_database(d: Dialect) {
     assert_eq!(files(&prod), std::slice::from_ref(&out.file));
     assert_eq!(prod.log().await, [format!("baseline:ok:{}", out.version)]);
     assert!(up(&prod).await.is_empty());
-    let e = baseline(&session(&prod), false).await.unwrap_err();
+    let e = baseline(&prod.session(), false).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input, "it has history now");
 
     let staging = made(d).await;
@@ -828,7 +815,7 @@ async fn baseline_starts_a_project_from_a_database(d: Dialect) {
 async fn baseline_points_a_managed_database_to_import() {
     let t = made(Dialect::Sqlite).await;
     t.exec("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY); CREATE TABLE a (id INT);").await;
-    assert_eq!(baseline(&session(&t), false).await.unwrap_err().problem, Problem::Input);
+    assert_eq!(baseline(&t.session(), false).await.unwrap_err().problem, Problem::Input);
     assert!(files(&t).is_empty());
 }
 
@@ -878,7 +865,7 @@ async fn rebase_puts_a_conflict_in_a_line(d: Dialect) {
     headed(&dev, 3, "theirs", "1", "CREATE TABLE theirs (id INT);");
     apply_to(&dev, &dev, 2).await;
     apply_to(&staging, &dev, 1).await;
-    let envs = || vec![("dev".to_string(), Ok(session(&dev))), ("staging".to_string(), Ok(session_in(&staging, &dev)))];
+    let envs = || vec![("dev".to_string(), Ok(dev.session())), ("staging".to_string(), Ok(session_in(&staging, &dev)))];
 
     let dry = ops::rebase(&dev.migrations(), envs(), &[], true).await.unwrap();
     assert_eq!(dry.plan.renames.iter().map(|r| r.version).collect::<Vec<_>>(), [3]);
@@ -890,7 +877,7 @@ async fn rebase_puts_a_conflict_in_a_line(d: Dialect) {
         let nowhere = godwit::db::Target::parse("postgres://postgres@127.0.0.1:1/nowhere", dev.dir.path()).unwrap();
         let mut e = envs();
         let ws = godwit::project::Workspace::adhoc(nowhere, dev.migrations());
-        e.push(("prod".to_string(), Ok(ops::Session { ws, ..session(&dev) })));
+        e.push(("prod".to_string(), Ok(ops::Session { ws, ..dev.session() })));
         e
     };
     let e = ops::rebase(&dev.migrations(), with_closed(), &[], false).await.unwrap_err();
@@ -954,7 +941,7 @@ async fn check_reads_the_other_environments_before_calling_a_conflict_a_problem(
     apply_to(&dev, &dev, 2).await;
     apply_to(&staging, &dev, 1).await;
     let envs =
-        || Ok(vec![("dev".to_string(), Ok(session(&dev))), ("staging".to_string(), Ok(session_in(&staging, &dev)))]);
+        || Ok(vec![("dev".to_string(), Ok(dev.session())), ("staging".to_string(), Ok(session_in(&staging, &dev)))]);
     let kinds = |f: &[godwit::migration::check::Finding]| f.iter().map(|f| (f.kind, f.version)).collect::<Vec<_>>();
 
     // dev applied 2: 3 is the side to edit.
@@ -981,7 +968,7 @@ async fn check_reads_the_other_environments_before_calling_a_conflict_a_problem(
     let f = ops::check(&session_in(&staging, &dev), || Ok(Vec::new())).await.unwrap();
     assert_eq!(kinds(&f), [(K::RevisionConflict, Some(3))]);
     // The others are read only when there is a conflict to settle.
-    let f = ops::check(&session(&dev), || panic!("read without a conflict")).await.unwrap();
+    let f = ops::check(&dev.session(), || panic!("read without a conflict")).await.unwrap();
     assert_eq!(kinds(&f), [(K::SettledConflict, Some(3))]);
 }
 
@@ -1000,17 +987,17 @@ async fn up_refuses_to_run_a_conflict_in_another_order_than_elsewhere() {
     let envs = || Ok(vec![("staging".to_string(), Ok(session_in(&staging, &dev)))]);
     use godwit::migration::runner::Work;
 
-    let e = ops::preview(&session(&dev), Work::Up(None), false, envs).await.unwrap_err();
+    let e = ops::preview(&dev.session(), Work::Up(None), false, envs).await.unwrap_err();
     assert_eq!(e.problem, Problem::RevisionConflict { file: "2_older.up.sql".into() });
     assert_eq!(e.remedies, [godwit::error::Remedy::Rebase, godwit::error::Remedy::AllowOutOfOrder]);
     let req = ops::RunRequest::new(Work::Up(None));
-    let e = ops::run(&session(&dev), req, &Default::default(), &mut |_| {}, &|_| {}, envs).await.unwrap_err();
+    let e = ops::run(&dev.session(), req, &Default::default(), &mut |_| {}, &|_| {}, envs).await.unwrap_err();
     assert_eq!(e.problem, Problem::RevisionConflict { file: "2_older.up.sql".into() });
     assert_eq!(dev.history().await, ["1:true"], "nothing ran");
     // With nothing else read, there is no other order to keep: it runs.
-    assert!(ops::preview(&session(&dev), Work::Up(None), false, || Ok(Vec::new())).await.is_ok());
+    assert!(ops::preview(&dev.session(), Work::Up(None), false, || Ok(Vec::new())).await.is_ok());
     let req = ops::RunRequest { allow_out_of_order: true, ..ops::RunRequest::new(Work::Up(None)) };
-    let (report, _) = ops::run(&session(&dev), req, &Default::default(), &mut |_| {}, &|_| {}, envs).await.unwrap();
+    let (report, _) = ops::run(&dev.session(), req, &Default::default(), &mut |_| {}, &|_| {}, envs).await.unwrap();
     assert_eq!(report.done.len(), 2, "as they are, when asked");
 }
 
@@ -1027,9 +1014,9 @@ async fn rebase_renumbers_the_files_that_share_a_version() {
     apply_to(&dev, &dev, 2).await;
     apply_to(&staging, &dev, 1).await;
     headed(&dev, 2, "ours", "1", "CREATE TABLE ours (id INT);");
-    let envs = || vec![("dev".to_string(), Ok(session(&dev))), ("staging".to_string(), Ok(session_in(&staging, &dev)))];
+    let envs = || vec![("dev".to_string(), Ok(dev.session())), ("staging".to_string(), Ok(session_in(&staging, &dev)))];
 
-    let f = ops::check(&session(&dev), || Ok(envs())).await.unwrap();
+    let f = ops::check(&dev.session(), || Ok(envs())).await.unwrap();
     let clash = f.iter().find(|f| f.kind == K::DuplicateVersion).expect("the clash is a finding");
     assert_eq!(clash.remedies, [godwit::error::Remedy::Rebase]);
     // The one applied is not "missing" (its fix, forgetting it, would be wrong).
@@ -1085,7 +1072,7 @@ async fn squash_replaces_the_oldest_migrations(d: Dialect) {
     apply_to(&behind, &dev, 2).await;
     let envs = |with_behind: bool| {
         let mut e = vec![
-            ("dev".to_string(), Ok(session(&dev))),
+            ("dev".to_string(), Ok(dev.session())),
             ("staging".to_string(), Ok(session_in(&staging, &dev))),
             ("fresh".to_string(), Ok(session_in(&fresh, &dev))),
         ];
@@ -1098,11 +1085,11 @@ async fn squash_replaces_the_oldest_migrations(d: Dialect) {
     let cancel = Default::default();
     let before = files(&dev);
 
-    let e = ops::squash(&session(&dev), envs(true), &req(false), &cancel).await.unwrap_err();
+    let e = ops::squash(&dev.session(), envs(true), &req(false), &cancel).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input, "{e:?}");
     assert_eq!(files(&dev), before);
 
-    let dry = ops::squash(&session(&dev), envs(false), &req(true), &cancel).await.unwrap();
+    let dry = ops::squash(&dev.session(), envs(false), &req(true), &cancel).await.unwrap();
     use godwit::migration::squash::EnvSquash;
     let states: Vec<EnvSquash> = dry.envs.iter().map(|(_, s)| *s).collect();
     assert_eq!(states, [EnvSquash::Rewrite, EnvSquash::Rewrite, EnvSquash::Fresh]);
@@ -1115,30 +1102,30 @@ async fn squash_replaces_the_oldest_migrations(d: Dialect) {
     let mut mixed = envs(false);
     mixed.push(("other".to_string(), Ok(session_in(&other, &dev))));
     assert_eq!(
-        ops::squash(&session(&dev), mixed, &req(false), &cancel).await.unwrap_err().problem,
+        ops::squash(&dev.session(), mixed, &req(false), &cancel).await.unwrap_err().problem,
         Problem::WrongDialect
     );
     let typo = ops::SquashRequest { skip: vec!["stagin".into()], ..req(false) };
     assert_eq!(
-        ops::squash(&session(&dev), envs(false), &typo, &cancel).await.unwrap_err().problem,
+        ops::squash(&dev.session(), envs(false), &typo, &cancel).await.unwrap_err().problem,
         Problem::NotFound { what: godwit::Named::Environment }
     );
     let outside = tempfile::NamedTempFile::new().unwrap();
     std::os::unix::fs::symlink(outside.path(), dev.migrations().join(".3_squashed.sql.new")).unwrap();
-    let e = ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap_err();
+    let e = ops::squash(&dev.session(), envs(false), &req(false), &cancel).await.unwrap_err();
     let staged = dev.migrations().join(".3_squashed.sql.new").display().to_string();
     assert_eq!(e.problem, Problem::Io { path: staged });
     assert_eq!(std::fs::read(outside.path()).unwrap(), b"", "nothing written through the link");
     std::fs::remove_file(dev.migrations().join(".3_squashed.sql.new")).unwrap();
     assert_eq!(files(&dev), before);
 
-    let done = ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap();
+    let done = ops::squash(&dev.session(), envs(false), &req(false), &cancel).await.unwrap();
     assert_eq!(done.removed.len(), 6);
     assert_eq!(files(&dev), ["3_squashed.sql", "4_tags.down.sql", "4_tags.up.sql"]);
     assert_eq!(dev.history().await, ["3:true", "4:true"]);
     assert_eq!(staging.history().await, ["3:true"]);
     assert!(
-        ops::check(&session(&dev), || Ok(Vec::new())).await.unwrap().is_empty(),
+        ops::check(&dev.session(), || Ok(Vec::new())).await.unwrap().is_empty(),
         "nothing reported missing or edited"
     );
     assert!(ops::check(&session_in(&staging, &dev), || Ok(Vec::new())).await.unwrap().is_empty());
@@ -1151,13 +1138,13 @@ async fn squash_replaces_the_oldest_migrations(d: Dialect) {
     assert_eq!(fresh.schema().await, dev.schema().await);
 
     // Run again: everything already names the squashed file.
-    let again = ops::squash(&session(&dev), envs(false), &req(false), &cancel).await.unwrap();
+    let again = ops::squash(&dev.session(), envs(false), &req(false), &cancel).await.unwrap();
     assert!(again.envs.iter().all(|(_, s)| *s == EnvSquash::Done), "{:?}", again.envs);
 
     // Files that change rows are not squashed into a schema-only file unless asked.
     headed(&dev, 5, "seed", "4", "INSERT INTO tags (id) VALUES (1);");
     let e =
-        ops::squash(&session(&dev), vec![], &ops::SquashRequest { to: 5, ..req(false) }, &cancel).await.unwrap_err();
+        ops::squash(&dev.session(), vec![], &ops::SquashRequest { to: 5, ..req(false) }, &cancel).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input);
 }
 
@@ -1175,8 +1162,8 @@ async fn a_squash_keeps_the_privileges_its_migrations_granted() {
     headed(&dev, 2, "grants", "1", &format!("CREATE TABLE grants (id INT);\nGRANT SELECT ON users TO {role};"));
     apply_to(&dev, &dev, 2).await;
     let req = ops::SquashRequest { to: 2, dry_run: false, skip: Vec::new(), schema_only: false };
-    let envs = vec![("dev".to_string(), Ok(session(&dev))), ("fresh".to_string(), Ok(session_in(&fresh, &dev)))];
-    let out = ops::squash(&session(&dev), envs, &req, &Default::default()).await.unwrap();
+    let envs = vec![("dev".to_string(), Ok(dev.session())), ("fresh".to_string(), Ok(session_in(&fresh, &dev)))];
+    let out = ops::squash(&dev.session(), envs, &req, &Default::default()).await.unwrap();
     assert!(out.removed.len() == 4, "{out:?}");
     let file = std::fs::read_to_string(dev.migrations().join("2_squashed.sql")).unwrap();
     assert!(file.contains(&format!("GRANT SELECT ON TABLE public.users TO {role};")), "{file}");
@@ -1201,7 +1188,7 @@ async fn a_squash_keeps_the_privileges_its_migrations_granted() {
     );
     let before = files(&my);
     let req = ops::SquashRequest { to: 2, dry_run: false, skip: Vec::new(), schema_only: false };
-    let e = ops::squash(&session(&my), vec![], &req, &Default::default()).await.unwrap_err();
+    let e = ops::squash(&my.session(), vec![], &req, &Default::default()).await.unwrap_err();
     assert_eq!(e.problem, Problem::Input);
     assert_eq!(files(&my), before);
 }

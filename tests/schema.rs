@@ -16,23 +16,9 @@ fn pair(t: &TestDb, v: i64, name: &str, up: &str, down: &str) {
     t.write(&format!("{v}_{name}.down.sql"), down);
 }
 
-/// The test database as `ops` works on it.
-fn session(t: &TestDb) -> godwit::ops::Session {
-    godwit::ops::Session {
-        ws: godwit::project::Workspace::adhoc(t.target(), t.migrations()),
-        project_id: None,
-        keep: 1,
-        connect: Default::default(),
-        lock_timeout: std::time::Duration::from_secs(5),
-        schema_file: None,
-        lint: Default::default(),
-        waits: Default::default(),
-    }
-}
-
 /// Verifies the test's folder on scratch databases beside its own.
 async fn verify(t: &TestDb) -> verify::VerifyReport {
-    godwit::ops::verify(&session(t), None, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap()
+    godwit::ops::verify(&t.session(), None, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap()
 }
 
 /// The outcome of each migration, in words a test can compare.
@@ -197,7 +183,7 @@ CREATE VIEW emails AS SELECT email FROM users;
     let mut db = t.connect().await;
     let opts = godwit::migration::runner::RunOptions::default();
     godwit::migration::runner::up(db.as_mut(), &source, None, &opts, &mut |_| {}).await.unwrap().into_result().unwrap();
-    let session = session(&t);
+    let session = t.session();
     let sql = godwit::ops::schema_sql(&session).await.unwrap();
     assert!(sql.contains("orders_user") && !sql.contains("_sqlx_migrations") && !sql.contains("_godwit_log"), "{sql}");
     assert!(!sql.contains("AUTO_INCREMENT="), "{sql}");
@@ -451,7 +437,7 @@ async fn a_cancelled_verify_drops_its_scratch_database() {
     let t = TestDb::new(Dialect::Postgres).await;
     pair(&t, 1, "a", "CREATE TABLE a (id INT);", "DROP TABLE a;");
     pair(&t, 2, "b", "CREATE TABLE b (id INT);", "DROP TABLE b;");
-    let session = session(&t);
+    let session = t.session();
     let cancel = Cancel::default();
     let stop = cancel.clone();
     let report = godwit::ops::verify(&session, None, None, &cancel, &mut |_, _, _| stop.cancel()).await.unwrap();
@@ -755,7 +741,7 @@ async fn a_long_history_verified_in_two_parts_says_each_outcome_in_order(d: Dial
         pair(&t, i, &format!("t{i}"), &format!("CREATE TABLE t{i} (id INT);"), &down);
     }
     let mut seen = Vec::new();
-    let r = godwit::ops::verify(&session(&t), None, None, &Cancel::default(), &mut |i, total, c| {
+    let r = godwit::ops::verify(&t.session(), None, None, &Cancel::default(), &mut |i, total, c| {
         seen.push((i, total, c.version))
     })
     .await
@@ -809,7 +795,7 @@ async fn a_schema_file_is_compared_with_what_the_migrations_make(d: Dialect) {
     pair(&t, 2, "index", "CREATE INDEX todos_title ON todos (title);", drop);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("schema.sql");
-    let (s, cancel) = (session(&t), Cancel::default());
+    let (s, cancel) = (t.session(), Cancel::default());
     let to_schema = |body: &str| {
         std::fs::write(&file, body).unwrap();
         godwit::ops::to_schema(&s, &file, &cancel)

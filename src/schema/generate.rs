@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::desired::Rename;
 use super::{Change, ObjectKind, Schema};
 
-/// Statements with the rank that orders them.
-type Ranked = Vec<(u8, String)>;
+/// Statements with the key that orders them (a kind's rank, then a view's depth among views).
+type Ranked = Vec<(u32, String)>;
 
 /// Constraint names by `(table, definition)`: the model names a constraint by its definition, but
 /// dropping one takes its name.
@@ -54,7 +54,10 @@ pub fn generate(
     to_names: &ConstraintNames,
     renames: &[Rename],
 ) -> Generated {
-    let changes = super::diff(from, to);
+    let mut changes = super::diff(from, to);
+    with_dependent_views(&mut changes, from);
+    with_view_indexes(&mut changes, to);
+    let depths = view_depths(&changes);
     let mut g = Generated::default();
     let mut drops: Ranked = Vec::new();
     let mut makes: Ranked = Vec::new();
@@ -65,7 +68,22 @@ pub fn generate(
         .filter(|o| o.kind == ObjectKind::Type && o.definition.starts_with("domain "))
         .map(|o| o.name.as_str())
         .collect();
-    let names = Names { from: from_names, to: to_names, domains: &domains, from_schema: from, to_schema: to, renames };
+    let matviews: Vec<&str> = [from, to]
+        .iter()
+        .flat_map(|s| s.objects.iter())
+        .filter(|o| o.kind == ObjectKind::MaterializedView)
+        .map(|o| o.name.as_str())
+        .collect();
+    let names = Names {
+        from: from_names,
+        to: to_names,
+        domains: &domains,
+        matviews: &matviews,
+        from_schema: from,
+        to_schema: to,
+        renames,
+        depths: &depths,
+    };
     for c in &changes {
         step(c, &names, &mut drops, &mut makes, &mut g.refusals);
     }
@@ -76,6 +94,114 @@ pub fn generate(
     g
 }
 
+fn is_view(kind: ObjectKind) -> bool {
+    matches!(kind, ObjectKind::View | ObjectKind::MaterializedView)
+}
+
+/// Whether `def` names `name` as a whole word (bare, or its last part where it is qualified).
+fn mentions(def: &str, name: &str) -> bool {
+    let word = |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_');
+    [name, name.rsplit('.').next().unwrap_or(name)].iter().any(|n| {
+        def.match_indices(n)
+            .any(|(at, _)| !word(def[..at].chars().next_back()) && !word(def[at + n.len()..].chars().next()))
+    })
+}
+
+/// Views the server would not let be dropped or changed under: those reading a view that is made
+/// again or dropped, or a table whose columns change. They are made again too (with their new
+/// definition, or the same one).
+fn with_dependent_views(changes: &mut Vec<Change>, from: &Schema) {
+    loop {
+        let touched: Vec<String> = changes
+            .iter()
+            .filter(|c| (is_view(c.kind) && c.before.is_some()) || (c.kind == ObjectKind::Table && c.before.is_some()))
+            .map(|c| c.name.clone())
+            .collect();
+        let more: Vec<Change> = from
+            .objects
+            .iter()
+            .filter(|v| is_view(v.kind) && !changes.iter().any(|c| c.kind == v.kind && c.name == v.name))
+            .filter(|v| touched.iter().any(|t| *t != v.name && mentions(&v.definition, t)))
+            .map(|v| Change {
+                kind: v.kind,
+                name: v.name.clone(),
+                before: Some(v.definition.clone()),
+                after: Some(v.definition.clone()),
+                lines: Vec::new(),
+            })
+            .collect();
+        if more.is_empty() {
+            return;
+        }
+        changes.extend(more);
+    }
+}
+
+/// A materialized view dropped takes its indexes with it: they are not dropped again, and where
+/// it is made again, so are they.
+fn with_view_indexes(changes: &mut Vec<Change>, to: &Schema) {
+    let gone: Vec<(String, bool)> = changes
+        .iter()
+        .filter(|c| c.kind == ObjectKind::MaterializedView && c.before.is_some())
+        .map(|c| (c.name.clone(), c.after.is_some()))
+        .collect();
+    let on =
+        |def: &str, view: &str| def.contains(&format!(" ON {view} ")) || def.contains(&format!(" ON public.{view} "));
+    for (view, remade) in gone {
+        for c in changes.iter_mut().filter(|c| c.kind == ObjectKind::Index) {
+            if c.before.as_deref().is_some_and(|d| on(d, &view)) {
+                c.before = None;
+            }
+        }
+        if !remade {
+            continue;
+        }
+        for index in to.objects.iter().filter(|o| o.kind == ObjectKind::Index && on(&o.definition, &view)) {
+            if !changes.iter().any(|c| c.kind == ObjectKind::Index && c.name == index.name) {
+                changes.push(Change {
+                    kind: ObjectKind::Index,
+                    name: index.name.clone(),
+                    before: None,
+                    after: Some(index.definition.clone()),
+                    lines: Vec::new(),
+                });
+            }
+        }
+    }
+    changes.retain(|c| c.before.is_some() || c.after.is_some());
+}
+
+/// Each changed view's depth: one more than the deepest changed view it reads.
+fn view_depths(changes: &[Change]) -> std::collections::HashMap<String, u32> {
+    let views: Vec<(&str, &str)> = changes
+        .iter()
+        .filter(|c| is_view(c.kind))
+        .map(|c| (c.name.as_str(), c.after.as_deref().or(c.before.as_deref()).unwrap_or_default()))
+        .collect();
+    let mut depth: std::collections::HashMap<String, u32> = views.iter().map(|(n, _)| (n.to_string(), 0)).collect();
+    // Longest paths by relaxation; a cycle cannot go deeper than there are views.
+    for _ in 0..views.len() {
+        let mut changed = false;
+        for (name, def) in &views {
+            let want = views
+                .iter()
+                .filter(|(other, _)| other != name && mentions(def, other))
+                .map(|(other, _)| depth[*other] + 1)
+                .max()
+                .unwrap_or(0)
+                .min(views.len() as u32);
+            if want > depth[*name] {
+                depth.insert(name.to_string(), want);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    depth
+}
+
 /// Where a kind's statements go: made in this order, dropped in the reverse.
 fn rank(kind: ObjectKind, foreign_key: bool) -> u8 {
     match kind {
@@ -84,13 +210,14 @@ fn rank(kind: ObjectKind, foreign_key: bool) -> u8 {
         ObjectKind::Type => 2,
         ObjectKind::Sequence => 3,
         ObjectKind::Table => 4,
-        ObjectKind::Constraint if foreign_key => 6,
-        ObjectKind::Constraint => 5,
-        ObjectKind::Index => 7,
-        ObjectKind::Function => 8,
-        ObjectKind::View => 9,
-        ObjectKind::MaterializedView => 10,
-        ObjectKind::Trigger => 11,
+        // Before what may call one: a check, an index's expression, a view, a trigger.
+        ObjectKind::Function => 5,
+        ObjectKind::Constraint if foreign_key => 7,
+        ObjectKind::Constraint => 6,
+        ObjectKind::Index => 8,
+        // Views of both kinds read each other: ordered among themselves by depth.
+        ObjectKind::View | ObjectKind::MaterializedView => 9,
+        ObjectKind::Trigger => 10,
     }
 }
 
@@ -99,11 +226,15 @@ struct Names<'a> {
     from: &'a ConstraintNames,
     to: &'a ConstraintNames,
     domains: &'a [&'a str],
+    /// Materialized views, whose indexes are made after them.
+    matviews: &'a [&'a str],
     /// The schemas before and after, for the columns of a type made again.
     from_schema: &'a Schema,
     to_schema: &'a Schema,
     /// Columns the desired schema says were renamed.
     renames: &'a [Rename],
+    /// How many views made again each view reads, through others: made after them, dropped before.
+    depths: &'a std::collections::HashMap<String, u32>,
 }
 
 fn step(c: &Change, names: &Names<'_>, drops: &mut Ranked, makes: &mut Ranked, refusals: &mut Vec<Refusal>) {
@@ -112,7 +243,16 @@ fn step(c: &Change, names: &Names<'_>, drops: &mut Ranked, makes: &mut Ranked, r
     };
     let fk = c.kind == ObjectKind::Constraint
         && [&c.before, &c.after].iter().any(|d| d.as_deref().is_some_and(|d| d.starts_with("FOREIGN KEY")));
-    let r = rank(c.kind, fk);
+    let depth = if is_view(c.kind) { names.depths.get(&c.name).copied().unwrap_or(0) } else { 0 };
+    let on_view = c.kind == ObjectKind::Index
+        && [&c.before, &c.after]
+            .iter()
+            .any(|d| d.as_deref().is_some_and(|d| names.matviews.iter().any(|v| d.contains(&format!(" ON {v} ")))));
+    let r = match on_view {
+        // An index of a materialized view: after every view is made.
+        true => u32::from(rank(ObjectKind::MaterializedView, false)) * 1000 + 999,
+        false => u32::from(rank(c.kind, fk)) * 1000 + depth,
+    };
     let (before, after) = (c.before.as_deref(), c.after.as_deref());
     match c.kind {
         ObjectKind::Table => match (before, after) {
@@ -376,7 +516,7 @@ fn alter_table(
         def.lines().filter(|l| !l.is_empty() && !l.starts_with("PARTITION BY")).map(column).collect::<Vec<_>>()
     };
     let (mut old, new) = (cols(before), cols(after));
-    let r = rank(ObjectKind::Table, false);
+    let r = u32::from(rank(ObjectKind::Table, false)) * 1000;
     // Renamed first, then compared under the new name.
     for rn in renames.iter().filter(|rn| rn.table == name) {
         if new.iter().any(|n| n.name == rn.to)
@@ -564,6 +704,13 @@ mod tests {
         assert_eq!(column_sql(&id), "id serial");
         let ident_col = column("id bigint NOT NULL GENERATED ALWAYS AS IDENTITY");
         assert_eq!(column_sql(&ident_col), "id bigint NOT NULL GENERATED ALWAYS AS IDENTITY");
+    }
+
+    #[test]
+    fn a_view_is_named_as_a_whole_word() {
+        assert!(mentions("SELECT c.id FROM comment_view c", "comment_view"));
+        assert!(!mentions("SELECT c.id FROM comment_view_2 c", "comment_view"));
+        assert!(mentions("SELECT * FROM app.v", "app.v") && mentions("SELECT * FROM v", "app.v"));
     }
 
     #[test]

@@ -97,6 +97,20 @@ impl TestDb {
         Target::parse(&self.url, self.dir.path()).unwrap()
     }
 
+    /// The test database as `ops` works on it, with its migrations folder.
+    pub fn session(&self) -> godwit::ops::Session {
+        godwit::ops::Session {
+            ws: godwit::project::Workspace::adhoc(self.target(), self.migrations()),
+            project_id: None,
+            keep: 1,
+            connect: Default::default(),
+            lock_timeout: std::time::Duration::from_secs(5),
+            schema_file: None,
+            lint: Default::default(),
+            waits: Default::default(),
+        }
+    }
+
     pub async fn connect(&self) -> Box<dyn Database> {
         let opts = ConnectOptions { create_sqlite: true, ..Default::default() };
         db::connect(&self.target(), &opts).await.unwrap_or_else(|e| panic!("connect {}: {e}", self.url))

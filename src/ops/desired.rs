@@ -1,0 +1,268 @@
+//! The schema a person wants (`diff --to-schema`, `new --from-schema`): loaded and compared with
+//! what the migrations make, and the migration between the two proven before it is written.
+
+use std::path::{Path, PathBuf};
+
+use super::{Session, close_scratch, open_scratch};
+use crate::db::{self, Database};
+use crate::error::{Error, Result};
+use crate::migration::runner::Cancel;
+use crate::migration::source::{MigrationFile, Source};
+use crate::migration::verify;
+use crate::syntax::Dialect;
+
+/// What the project's migrations make beside the schema the files at `path` describe (a `.sql`
+/// file, or a folder of them loaded by path), each built on a scratch database beside the
+/// session's (`before`: the migrations', `after`: the files'). Changes nothing else.
+pub async fn to_schema(s: &Session, path: &Path, cancel: &Cancel) -> Result<crate::schema::Compared> {
+    let files = crate::schema::desired::read(path)?;
+    let source = s.source()?;
+    source.ensure_valid()?;
+    let (made, _) = migrations_made(s, &source, cancel).await?;
+    let (wanted, _) = desired_loaded(s, &files).await?;
+    Ok(crate::schema::compare(&made, &wanted))
+}
+
+/// The schema every migration (and repeatable file) makes, on a scratch database, with its
+/// constraints' names.
+async fn migrations_made(
+    s: &Session,
+    source: &Source,
+    cancel: &Cancel,
+) -> Result<(crate::schema::Schema, crate::schema::generate::ConstraintNames)> {
+    let versions: Vec<i64> = source.migrations.iter().map(|m| m.version).collect();
+    let values = &s.ws.placeholders;
+    let (scratch, mut db) = open_scratch(s).await?;
+    let made = async {
+        replay_all(db.as_mut(), source, &versions, cancel, values).await?;
+        Ok((db.inspect().await?, constraint_names(db.as_mut()).await?))
+    }
+    .await;
+    close_scratch(scratch, db, made).await
+}
+
+async fn replay_all(
+    db: &mut dyn Database,
+    source: &Source,
+    versions: &[i64],
+    cancel: &Cancel,
+    values: &crate::migration::placeholders::Values,
+) -> Result<()> {
+    verify::replay_as(db, source, versions, cancel, values, |m, e| {
+        Error::failed(format!(
+            "{} failed on a scratch database, so what the migrations make is not known: {}",
+            m.file_name(),
+            db::without_ran_before(&e.message)
+        ))
+    })
+    .await?;
+    let repeatables: Vec<&MigrationFile> = source.repeatables.iter().collect();
+    verify::apply_repeatables(db, &repeatables, cancel, values).await
+}
+
+/// The desired schema's files loaded on a scratch database, read back with its constraints' names.
+async fn desired_loaded(
+    s: &Session,
+    files: &[crate::schema::desired::DesiredFile],
+) -> Result<(crate::schema::Schema, crate::schema::generate::ConstraintNames)> {
+    let (scratch, mut db) = open_scratch(s).await?;
+    let wanted = async {
+        for f in files {
+            // Statement by statement, so a failure names its line.
+            let script = db::Script::new(&f.path, &f.sql, db.dialect())?;
+            for st in &script.statements {
+                let one = db::Script::new(&f.path, st.sql, db.dialect())?;
+                db.execute_script(&one).await.map_err(|e| {
+                    Error::input(format!(
+                        "{} (line {}) could not be loaded on a scratch database: {}",
+                        f.path.display(),
+                        st.line,
+                        e.message
+                    ))
+                })?;
+            }
+        }
+        // A dump empties the search path for its session (pg_dump's set_config): read back as
+        // the migrations' schema is, with the server's.
+        if db.dialect() == Dialect::Postgres {
+            db.execute_script(&db::Script::new(Path::new("-"), "RESET search_path", Dialect::Postgres)?).await?;
+        }
+        Ok((db.inspect().await?, constraint_names(db.as_mut()).await?))
+    }
+    .await;
+    close_scratch(scratch, db, wanted).await
+}
+
+/// PostgreSQL's constraints by table and definition, as the schema names them; none elsewhere.
+async fn constraint_names(db: &mut dyn Database) -> Result<crate::schema::generate::ConstraintNames> {
+    if db.dialect() != Dialect::Postgres {
+        return Ok(Default::default());
+    }
+    let rows = db
+        .foreign_rows(
+            "SELECT coalesce(nullif(c.conrelid, 0)::regclass::text, c.contypid::regtype::text), \
+             pg_get_constraintdef(c.oid), c.conname::text FROM pg_constraint c \
+             JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
+        )
+        .await?
+        .unwrap_or_default();
+    Ok(rows.into_iter().map(|(table, def, name)| ((table, def), name)).collect())
+}
+
+/// A migration that takes what the migrations make to the schema a file describes, and back.
+#[derive(ts_rs::TS, Debug, Clone, serde::Serialize)]
+#[ts(export)]
+pub struct FromSchema {
+    /// The objects that differ (`before`: the migrations', `after`: the file's).
+    pub changes: Vec<crate::schema::Change>,
+    pub up: Vec<String>,
+    pub down: Vec<String>,
+    /// What the up would do that needs consent, or what cannot be generated.
+    pub refusals: Vec<crate::schema::generate::Refusal>,
+    /// Why the up or the down did not prove out on a scratch database (`None`: both did).
+    pub unproven: Option<String>,
+    /// What the proof let pass and a person should know: a table whose columns the down puts
+    /// back in another order (PostgreSQL adds a column at the end).
+    pub notes: Vec<String>,
+}
+
+impl FromSchema {
+    /// Whether it may be written: proven, nothing left out, and consent for what loses data.
+    pub fn writable(&self, allow_destructive: bool) -> Result<()> {
+        use crate::schema::generate::RefusalKind;
+        let said = |k: RefusalKind| {
+            self.refusals.iter().filter(|r| r.why == k).map(|r| r.message.clone()).collect::<Vec<_>>().join("; ")
+        };
+        if self.changes.is_empty() {
+            return Err(Error::input("the migrations already make that schema: there is nothing to write"));
+        }
+        if self.refusals.iter().any(|r| r.why == RefusalKind::Unsupported) {
+            return Err(Error::input(format!(
+                "cannot be generated: {}. Nothing was written; write this migration by hand",
+                said(RefusalKind::Unsupported)
+            )));
+        }
+        if self.refusals.iter().any(|r| r.why == RefusalKind::NeedsDefault) {
+            return Err(Error::input(format!("{}. Nothing was written", said(RefusalKind::NeedsDefault))));
+        }
+        if !allow_destructive && self.refusals.iter().any(|r| r.why == RefusalKind::Destructive) {
+            return Err(Error::input(format!(
+                "the migration would lose data: {}. Nothing was written; allow destructive changes to write it",
+                said(RefusalKind::Destructive)
+            )));
+        }
+        if let Some(why) = &self.unproven {
+            return Err(Error::failed(format!(
+                "the generated migration did not prove out: {why}. Nothing was written"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Plans `new --from-schema`: the up and down that take what the migrations make to the schema
+/// the files at `path` describe and back, each proven on a scratch database where the migrations
+/// were replayed (after the up, the file's schema; after the down, the migrations'). PostgreSQL
+/// only so far. Writes nothing.
+pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Result<FromSchema> {
+    if s.ws.target.dialect() != Dialect::Postgres {
+        return Err(Error::input(
+            "a migration is generated from a schema file on PostgreSQL only so far (comparing the two works on every \
+             database)",
+        ));
+    }
+    let files = crate::schema::desired::read(path)?;
+    let renames = crate::schema::desired::renames(&files)?;
+    let back: Vec<_> = renames.iter().map(|r| r.back()).collect();
+    let source = s.source()?;
+    source.ensure_valid()?;
+    let (made, made_names) = migrations_made(s, &source, cancel).await?;
+    let (wanted, wanted_names) = desired_loaded(s, &files).await?;
+    let up = crate::schema::generate::generate(&made, &wanted, &made_names, &wanted_names, &renames);
+    let down = crate::schema::generate::generate(&wanted, &made, &wanted_names, &made_names, &back);
+    // What the down cannot take back stops it too; what it drops is what the up made.
+    let mut refusals = up.refusals;
+    refusals.extend(
+        down.refusals.into_iter().filter(|r| r.why == crate::schema::generate::RefusalKind::Unsupported).map(
+            |mut r| {
+                r.message = format!("its down: {}", r.message);
+                r
+            },
+        ),
+    );
+    let mut plan = FromSchema {
+        changes: crate::schema::diff(&made, &wanted),
+        up: up.statements,
+        down: down.statements,
+        refusals,
+        unproven: None,
+        notes: Vec::new(),
+    };
+    if plan.changes.is_empty()
+        || plan.refusals.iter().any(|r| r.why == crate::schema::generate::RefusalKind::Unsupported)
+    {
+        return Ok(plan);
+    }
+    // The proof: on the migrations' schema, the up makes the file's, and the down the migrations' again.
+    let versions: Vec<i64> = source.migrations.iter().map(|m| m.version).collect();
+    let (scratch, mut db) = open_scratch(s).await?;
+    let proof = async {
+        replay_all(db.as_mut(), &source, &versions, cancel, &s.ws.placeholders).await?;
+        for (what, statements, want) in [("up", &plan.up, &wanted), ("down", &plan.down, &made)] {
+            let sql = format!("BEGIN;\n{};\nCOMMIT;", statements.join(";\n"));
+            let script = db::Script::new(Path::new(what), &sql, db.dialect())?;
+            if let Err(e) = db.execute_script(&script).await {
+                let _ = db.execute_script(&db::Script::new(Path::new("-"), "ROLLBACK", db.dialect())?).await;
+                return Ok((Some(format!("its {what} failed: {}", e.message)), Vec::new()));
+            }
+            let (reordered, left): (Vec<_>, Vec<_>) = crate::schema::diff(&db.inspect().await?, want)
+                .into_iter()
+                .partition(|c| what == "down" && only_reordered(c));
+            if !left.is_empty() {
+                let names: Vec<String> = left.iter().map(|c| format!("{} {}", c.kind.as_str(), c.name)).collect();
+                return Ok((Some(format!("after its {what}, {} still differ", names.join(", "))), Vec::new()));
+            }
+            if !reordered.is_empty() {
+                let names: Vec<String> = reordered.iter().map(|c| c.name.clone()).collect();
+                return Ok((
+                    None,
+                    vec![format!(
+                        "the down puts columns of {} back at the end of the table, as PostgreSQL adds them",
+                        names.join(", ")
+                    )],
+                ));
+            }
+        }
+        Ok((None, Vec::new()))
+    }
+    .await;
+    (plan.unproven, plan.notes) = close_scratch(scratch, db, proof).await?;
+    Ok(plan)
+}
+
+/// A table whose columns are the same, in another order.
+fn only_reordered(c: &crate::schema::Change) -> bool {
+    fn sorted(d: &Option<String>) -> Vec<&str> {
+        let mut lines: Vec<&str> = d.as_deref().unwrap_or_default().lines().collect();
+        lines.sort_unstable();
+        lines
+    }
+    c.kind == crate::schema::ObjectKind::Table
+        && c.before.is_some()
+        && c.after.is_some()
+        && sorted(&c.before) == sorted(&c.after)
+}
+
+/// Writes `plan` as migration `name` in the project's folder, once it may be written.
+pub fn write_from_schema(s: &Session, name: &str, plan: &FromSchema, allow_destructive: bool) -> Result<Vec<PathBuf>> {
+    plan.writable(allow_destructive)?;
+    let body = |statements: &[String]| format!("{};\n", statements.join(";\n\n"));
+    let spec = crate::migration::new::NewMigration {
+        name: name.to_string(),
+        reversible: true,
+        up: body(&plan.up),
+        down: body(&plan.down),
+        ..Default::default()
+    };
+    crate::migration::new::create(&s.ws.migrations, &spec, chrono::Utc::now())
+}
