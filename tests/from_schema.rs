@@ -184,12 +184,17 @@ async fn what_loses_data_needs_consent_and_what_cannot_be_generated_is_named() {
     // A column dropped from the middle comes back at the end in the down: proven, and said.
     let (_t, p) = plan(&[base], &base.replace("title varchar(200) NOT NULL UNIQUE, note text", "note text")).await;
     assert_eq!(p.unproven, None);
-    assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+    assert_eq!(p.notes.len(), 1, "{:?} {:?} {:?}", p.notes, p.refusals, p.proven);
 
     let (t, p) = plan(&[base], &base.replace("note text", "note text, due date NOT NULL")).await;
     assert_eq!(kinds(&p), [RefusalKind::NeedsDefault]);
     assert!(ops::write_from_schema(&t.session(), "due", &p, true).is_err());
     assert_eq!(std::fs::read_dir(t.migrations()).unwrap().count(), 1, "nothing was written");
+
+    // A column put before existing ones cannot be added there: named, not written.
+    let (_t, p) = plan(&[base], &base.replace("id int PRIMARY KEY,", "id int PRIMARY KEY, early int,")).await;
+    assert_eq!(kinds(&p), [RefusalKind::ColumnOrder]);
+    assert!(!p.proven && p.writable(true).is_err());
 
     // An enum of a column with a default, reordered: not generated, named.
     let with_default = format!("{base}CREATE TABLE moods (m mood DEFAULT 'ok');\n");

@@ -245,7 +245,7 @@ pub(super) async fn from_schema(
     for n in &plan.notes {
         println!("  Note: {n}");
     }
-    if plan.unproven.is_none() && !plan.up.is_empty() {
+    if plan.proven {
         let but = if plan.notes.is_empty() { "" } else { " (but for what is noted)" };
         println!(
             "Proven on a scratch database: the up makes {}'s schema and the down the migrations' again{but}.",

@@ -20,7 +20,9 @@ pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
             continue;
         }
         let here = Path::new(&folder);
-        if !dir.join(here).join("up.sql").is_file() {
+        // Files only, not links (a link could lead outside the project).
+        let file = |name: &str| std::fs::symlink_metadata(dir.join(here).join(name)).is_ok_and(|m| m.is_file());
+        if !file("up.sql") {
             if std::fs::read_dir(entry.path()).is_ok_and(|mut e| e.next().is_some()) {
                 notes.push(Note {
                     kind: NoteKind::Unsupported,
@@ -35,14 +37,14 @@ pub(super) fn read(dir: &Path) -> Result<(Vec<Foreign>, Vec<Note>)> {
         let up = read_text(dir, &here.join("up.sql"))?;
         let mut files = vec![format!("{folder}/up.sql")];
         // Diesel refuses to revert with a down that is missing or has nothing in it at all.
-        let down = match dir.join(here).join("down.sql").is_file() {
+        let down = match file("down.sql") {
             true => Some(read_text(dir, &here.join("down.sql"))?).filter(|d| !d.is_empty()),
             false => None,
         };
         if down.is_some() {
             files.push(format!("{folder}/down.sql"));
         }
-        let no_transaction = !runs_in_transaction(&dir.join(here).join("metadata.toml"));
+        let no_transaction = file("metadata.toml") && !runs_in_transaction(&dir.join(here).join("metadata.toml"));
         if no_transaction {
             notes.push(Note {
                 kind: NoteKind::NoTransaction,
@@ -74,7 +76,11 @@ pub(super) fn folder(root: &Path) -> PathBuf {
     // A stranger's diesel.toml does not get to point the import outside the project.
     let inside =
         |p: &PathBuf| p.is_relative() && p.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    root.join(named.filter(inside).unwrap_or_else(|| PathBuf::from("migrations")))
+    let named = named.filter(inside).map(|n| root.join(n)).filter(|p| {
+        // Nor through a link inside it.
+        matches!((std::fs::canonicalize(p), std::fs::canonicalize(root)), (Ok(p), Ok(r)) if p.starts_with(&r))
+    });
+    named.unwrap_or_else(|| root.join("migrations"))
 }
 
 /// Diesel's reading of `metadata.toml`: no file (or one it cannot read) runs in a transaction; a
@@ -98,23 +104,27 @@ pub(super) fn versions(
     foreign: &[Foreign],
     earlier: &dyn Fn(&str) -> Option<i64>,
     mut last: i64,
-) -> (Vec<i64>, Vec<String>) {
+) -> Result<(Vec<i64>, Vec<String>)> {
     let mut changed = Vec::new();
-    let versions = foreign
-        .iter()
-        .map(|f| {
-            if let Some(v) = earlier(&f.id) {
-                return v;
-            }
-            let own = f.id.parse::<i64>().ok().filter(|v| *v > last);
-            last = own.unwrap_or(last + 1);
-            if own.is_none() {
-                changed.push(f.id.clone());
-            }
-            last
-        })
-        .collect();
-    (versions, changed)
+    let mut versions = Vec::new();
+    for f in foreign {
+        if let Some(v) = earlier(&f.id) {
+            versions.push(v);
+            continue;
+        }
+        let own = f.id.parse::<i64>().ok().filter(|v| *v > last);
+        last = match own {
+            Some(v) => v,
+            None => last.checked_add(1).ok_or_else(|| {
+                Error::input(format!("no Godwit version is left after {last} for Diesel's {}; rename it", f.id))
+            })?,
+        };
+        if own.is_none() {
+            changed.push(f.id.clone());
+        }
+        versions.push(last);
+    }
+    Ok((versions, changed))
 }
 
 #[cfg(test)]
@@ -149,7 +159,7 @@ mod tests {
         assert!(found[3].down.is_none() && found[3].no_transaction && !found[1].no_transaction);
         assert!(notes.iter().any(|n| n.kind == NoteKind::Unsupported && n.subject == "notes"));
         assert_eq!(
-            versions(&found, &|_| None, 0),
+            versions(&found, &|_| None, 0).unwrap(),
             (vec![1, 20190226002946, 20200101000000, 202606032202280000], vec!["00000000000000".to_string()])
         );
     }
@@ -163,6 +173,25 @@ mod tests {
         put(d.path(), "diesel.toml", "[migrations_directory]\ndir = \"../elsewhere\"\n");
         assert_eq!(folder(d.path()), d.path().join("migrations"));
         put(d.path(), "diesel.toml", "[migrations_directory]\ndir = \"/etc\"\n");
+        assert_eq!(folder(d.path()), d.path().join("migrations"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_linked_from_elsewhere_are_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), "hunter2").unwrap();
+        put(d.path(), "2019-02-26-002946_a/down.sql", "SELECT 1;");
+        std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("2019-02-26-002946_a/up.sql")).unwrap();
+        put(d.path(), "2019-02-27-000000_b/up.sql", "SELECT 2;");
+        std::os::unix::fs::symlink(outside.path().join("secret"), d.path().join("2019-02-27-000000_b/down.sql"))
+            .unwrap();
+        let (found, _) = read(d.path()).unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(found[0].down.is_none() && found[0].up == "SELECT 2;");
+        std::os::unix::fs::symlink(outside.path(), d.path().join("linked")).unwrap();
+        put(d.path(), "diesel.toml", "[migrations_directory]\ndir = \"linked\"\n");
         assert_eq!(folder(d.path()), d.path().join("migrations"));
     }
 

@@ -330,7 +330,7 @@ fn versions(
             .collect());
     }
     if tool == Tool::Diesel {
-        let (versions, changed) = diesel::versions(foreign, &|id| earlier.get(id).map(|e| e.0), last);
+        let (versions, changed) = diesel::versions(foreign, &|id| earlier.get(id).map(|e| e.0), last)?;
         if !changed.is_empty() {
             notes.push(Note {
                 kind: NoteKind::Renumbered,

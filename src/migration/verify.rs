@@ -481,9 +481,15 @@ async fn check_one(
         let mut e = f.error;
         e.message = down.scrub(e.message);
         // A down that failed in its transaction took itself back, and one outside a transaction
-        // whose first statement failed changed nothing (`dirty` says which): the database is as
-        // after the up. MySQL's DDL commits as it goes, so there it is built again regardless.
-        let after = if f.dirty || db.dialect() == crate::syntax::Dialect::MySql { Some(After::Rebuild) } else { None };
+        // whose first statement failed changed nothing (`dirty` says which, for a statement's own
+        // failure; a stall or a stop says nothing of what ran): the database is as after the up.
+        // MySQL's DDL commits as it goes, so there it is built again regardless.
+        let told = matches!(e.problem, crate::error::Problem::MigrationFailed { .. });
+        let after = if f.dirty || (script.no_transaction && !told) || db.dialect() == crate::syntax::Dialect::MySql {
+            Some(After::Rebuild)
+        } else {
+            None
+        };
         return Ok((fails(Step::Down, e), after));
     }
     let (after, counts_after) = db.snapshot(counts).await?;

@@ -100,9 +100,13 @@ async fn constraint_names(db: &mut dyn Database) -> Result<crate::schema::genera
     }
     let rows = db
         .foreign_rows(
-            "SELECT coalesce(nullif(c.conrelid, 0)::regclass::text, c.contypid::regtype::text), \
+            "SELECT coalesce(CASE WHEN tn.nspname = current_schema() THEN '' ELSE tn.nspname || '.' END || t.relname, \
+             CASE WHEN yn.nspname = current_schema() THEN '' ELSE yn.nspname || '.' END || y.typname), \
              pg_get_constraintdef(c.oid), c.conname::text FROM pg_constraint c \
-             JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
+             JOIN pg_namespace n ON n.oid = c.connamespace \
+             LEFT JOIN pg_class t ON t.oid = c.conrelid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+             LEFT JOIN pg_type y ON y.oid = c.contypid LEFT JOIN pg_namespace yn ON yn.oid = y.typnamespace \
+             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
         )
         .await?
         .unwrap_or_default();
@@ -119,7 +123,9 @@ pub struct FromSchema {
     pub down: Vec<String>,
     /// What the up would do that needs consent, or what cannot be generated.
     pub refusals: Vec<crate::schema::generate::Refusal>,
-    /// Why the up or the down did not prove out on a scratch database (`None`: both did).
+    /// Both were run on a scratch database and made what they must.
+    pub proven: bool,
+    /// Why the up or the down did not prove out on a scratch database.
     pub unproven: Option<String>,
     /// What the proof let pass and a person should know: a table whose columns the down puts
     /// back in another order (PostgreSQL adds a column at the end).
@@ -136,10 +142,14 @@ impl FromSchema {
         if self.changes.is_empty() {
             return Err(Error::input("the migrations already make that schema: there is nothing to write"));
         }
-        if self.refusals.iter().any(|r| r.why == RefusalKind::Unsupported) {
+        if self.refusals.iter().any(|r| matches!(r.why, RefusalKind::Unsupported | RefusalKind::ColumnOrder)) {
+            let what: Vec<String> = [said(RefusalKind::Unsupported), said(RefusalKind::ColumnOrder)]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect();
             return Err(Error::input(format!(
                 "cannot be generated: {}. Nothing was written; write this migration by hand",
-                said(RefusalKind::Unsupported)
+                what.join("; ")
             )));
         }
         if self.refusals.iter().any(|r| r.why == RefusalKind::NeedsDefault) {
@@ -155,6 +165,9 @@ impl FromSchema {
             return Err(Error::failed(format!(
                 "the generated migration did not prove out: {why}. Nothing was written"
             )));
+        }
+        if !self.proven {
+            return Err(Error::failed("the generated migration was not proven. Nothing was written"));
         }
         Ok(())
     }
@@ -182,6 +195,7 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
     let down = crate::schema::generate::generate(&wanted, &made, &wanted_names, &made_names, &back);
     // What the down cannot take back stops it too; what it drops is what the up made.
     let mut refusals = up.refusals;
+    // (A column the down puts back at the end of its table is said by the proof instead.)
     refusals.extend(
         down.refusals.into_iter().filter(|r| r.why == crate::schema::generate::RefusalKind::Unsupported).map(
             |mut r| {
@@ -195,11 +209,17 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
         up: up.statements,
         down: down.statements,
         refusals,
+        proven: false,
         unproven: None,
         notes: Vec::new(),
     };
     if plan.changes.is_empty()
-        || plan.refusals.iter().any(|r| r.why == crate::schema::generate::RefusalKind::Unsupported)
+        || plan.refusals.iter().any(|r| {
+            matches!(
+                r.why,
+                crate::schema::generate::RefusalKind::Unsupported | crate::schema::generate::RefusalKind::ColumnOrder
+            )
+        })
     {
         return Ok(plan);
     }
@@ -237,6 +257,7 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
     }
     .await;
     (plan.unproven, plan.notes) = close_scratch(scratch, db, proof).await?;
+    plan.proven = plan.unproven.is_none();
     Ok(plan)
 }
 

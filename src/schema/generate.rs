@@ -37,6 +37,8 @@ pub enum RefusalKind {
     NeedsDefault,
     /// A change Godwit cannot write (yet): named, never left out.
     Unsupported,
+    /// A column wanted before others: PostgreSQL adds one only at the end of its table.
+    ColumnOrder,
 }
 
 /// One direction's statements and what stands in their way.
@@ -256,7 +258,10 @@ fn step(c: &Change, names: &Names<'_>, drops: &mut Ranked, makes: &mut Ranked, r
     let (before, after) = (c.before.as_deref(), c.after.as_deref());
     match c.kind {
         ObjectKind::Table => match (before, after) {
-            (None, Some(def)) => makes.push((r, create_table(&c.name, def))),
+            (None, Some(def)) => match create_table(&c.name, def) {
+                Some(sql) => makes.push((r, sql)),
+                None => refuse(refusals, RefusalKind::Unsupported, format!("partitioned table {}", c.name)),
+            },
             (Some(_), None) => {
                 refuse(refusals, RefusalKind::Destructive, format!("drops table {} and its rows", c.name));
                 drops.push((r, format!("DROP TABLE {}", ident(&c.name))));
@@ -293,8 +298,7 @@ fn step(c: &Change, names: &Names<'_>, drops: &mut Ranked, makes: &mut Ranked, r
         }
         ObjectKind::Index => {
             if before.is_some() {
-                let name = c.name.rsplit_once('.').map_or(c.name.as_str(), |(_, n)| n);
-                drops.push((r, format!("DROP INDEX {}", ident(name))));
+                drops.push((r, format!("DROP INDEX {}", ident(&c.name))));
             }
             if let Some(def) = after {
                 makes.push((r, def.to_string()));
@@ -494,10 +498,14 @@ fn column_sql(c: &Column) -> String {
     s
 }
 
-fn create_table(name: &str, def: &str) -> String {
+/// A new table; `None` for a partitioned one (its partitions are not in the schema as such).
+fn create_table(name: &str, def: &str) -> Option<String> {
+    if def.lines().any(|l| l.starts_with("PARTITION BY")) {
+        return None;
+    }
     let cols: Vec<String> =
         def.lines().filter(|l| !l.is_empty()).map(|l| format!("    {}", column_sql(&column(l)))).collect();
-    format!("CREATE TABLE {} (\n{}\n)", ident(name), cols.join(",\n"))
+    Some(format!("CREATE TABLE {} (\n{}\n)", ident(name), cols.join(",\n")))
 }
 
 /// A table's column changes: drops with the other drops (after what depends on the columns, before
@@ -602,13 +610,25 @@ fn alter_table(
             makes.push((r, format!("ALTER TABLE {t} ALTER COLUMN {col} {what} NOT NULL")));
         }
     }
+    if let Some(pos) = new.iter().position(|n| !old.iter().any(|o| o.name == n.name))
+        && let Some(after) = new[pos..].iter().find(|n| old.iter().any(|o| o.name == n.name))
+    {
+        refuse(
+            refusals,
+            RefusalKind::ColumnOrder,
+            format!(
+                "{name}: {} is added before {}, but PostgreSQL adds a column at the end: put it last",
+                new[pos].name, after.name
+            ),
+        );
+    }
     if old
         .iter()
         .filter(|o| new.iter().any(|n| n.name == o.name))
         .map(|o| &o.name)
         .ne(new.iter().filter(|n| old.iter().any(|o| o.name == n.name)).map(|n| &n.name))
     {
-        refuse(refusals, RefusalKind::Unsupported, format!("{name}: its columns in another order"));
+        refuse(refusals, RefusalKind::ColumnOrder, format!("{name}: its columns in another order"));
     }
 }
 
@@ -647,7 +667,8 @@ fn enum_values_added(a: &str, b: &str) -> Option<Vec<String>> {
 /// or made after). `None` where such a column has a default (it would need taking off and back).
 fn enum_swapped(name: &str, def: &str, from: &Schema, to: &Schema) -> Option<Vec<String>> {
     let old = format!("{name}__godwit_old");
-    let mut out = vec![format!("ALTER TYPE {} RENAME TO {}", ident(name), ident(&old)), create_type(name, def)?];
+    let bare = old.rsplit('.').next().unwrap_or(&old);
+    let mut out = vec![format!("ALTER TYPE {} RENAME TO {}", ident(name), ident(bare)), create_type(name, def)?];
     let tables = |s: &'_ Schema| -> Vec<(String, Vec<Column>)> {
         s.objects
             .iter()

@@ -548,7 +548,25 @@ pub fn canonical(text: &str) -> String {
         while before > 0 && is(t.get(before - 1), "(") {
             before -= 1;
         }
-        let table = dotted(&t, i) && before > 0 && matches!(word(t.get(before - 1)), Some("from" | "join"));
+        let table = dotted(&t, i) && before > 0 && matches!(word(t.get(before - 1)), Some("from" | "join")) && {
+            // Not the FROM of `IS DISTINCT FROM x.y` or `extract(year FROM x.y)`.
+            let f = before - 1;
+            let distinct = f > 0 && word(t.get(f - 1)) == Some("distinct");
+            let mut depth = 0i32;
+            let mut call = None;
+            for k in (0..f).rev() {
+                if is(t.get(k), ")") {
+                    depth += 1;
+                } else if is(t.get(k), "(") {
+                    if depth == 0 {
+                        call = k.checked_sub(1).and_then(|p| word(t.get(p)));
+                        break;
+                    }
+                    depth -= 1;
+                }
+            }
+            !distinct && !matches!(call, Some("extract" | "substring" | "trim" | "overlay" | "position"))
+        };
         if three || call || table {
             t.drain(i..i + 2);
         } else {
@@ -724,6 +742,10 @@ mod tests {
             canonical("SELECT a.name FROM a JOIN b ON a.id = b.a_id")
         );
         assert_eq!(canonical("SELECT app.f(x) FROM app.t"), "select f(x) from t");
+        assert_ne!(
+            canonical("SELECT extract(year FROM a.d) FROM a JOIN b ON a.id = b.id"),
+            canonical("SELECT extract(year FROM b.d) FROM a JOIN b ON a.id = b.id")
+        );
         // What changes meaning stays.
         assert_eq!(canonical("a * (b + c)"), "a * (b + c)");
         assert_eq!(canonical("WHERE (a = 1 OR b = 2) AND c = 3"), "where (a = 1 or b = 2) and c = 3");

@@ -15,7 +15,11 @@ changes: Array<SchemaChange>, up: Array<string>, down: Array<string>,
  */
 refusals: Array<GeneratedRefusal>, 
 /**
- * Why the up or the down did not prove out on a scratch database (`None`: both did).
+ * Both were run on a scratch database and made what they must.
+ */
+proven: boolean, 
+/**
+ * Why the up or the down did not prove out on a scratch database.
  */
 unproven: string | null, 
 /**
