@@ -213,6 +213,8 @@ async fn a_written_migration_applies_and_verifies() {
          CREATE INDEX todos_owner ON todos (owner);\nCREATE VIEW v AS SELECT title FROM todos;\n"
     );
     let (t, p) = plan(&[base], &wanted).await;
+    // Linted as any migration: the foreign key added to a table that exists is said.
+    assert!(p.lint.iter().any(|f| f.rule == "adding-foreign-key-constraint" && f.file == "up"), "{:?}", p.lint);
     let s = t.session();
     ops::write_from_schema(&s, "owners", &p, false).unwrap();
     let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();

@@ -245,6 +245,10 @@ pub(super) async fn from_schema(
     for n in &plan.notes {
         println!("  Note: {n}");
     }
+    for f in &plan.lint {
+        let severity = format!("{:?}", f.severity).to_lowercase();
+        println!("  lint {severity} ({}, {} line {}): {}", f.rule, f.file, f.line, crate::lint::sentence(f));
+    }
     if plan.proven {
         let but = if plan.notes.is_empty() { "" } else { " (but for what is noted)" };
         println!(

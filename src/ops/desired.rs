@@ -130,6 +130,8 @@ pub struct FromSchema {
     /// What the proof let pass and a person should know: a table whose columns the down puts
     /// back in another order (PostgreSQL adds a column at the end).
     pub notes: Vec<String>,
+    /// The migration's files linted as any other (files `up` and `down`).
+    pub lint: Vec<crate::lint::Finding>,
 }
 
 impl FromSchema {
@@ -212,6 +214,7 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
         proven: false,
         unproven: None,
         notes: Vec::new(),
+        lint: Vec::new(),
     };
     if plan.changes.is_empty()
         || plan.refusals.iter().any(|r| {
@@ -258,6 +261,15 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
     .await;
     (plan.unproven, plan.notes) = close_scratch(scratch, db, proof).await?;
     plan.proven = plan.unproven.is_none();
+    let before: Vec<&MigrationFile> = source.migrations.iter().collect();
+    plan.lint = crate::lint::lint_draft(
+        &sql_file(&plan.up),
+        Some(&sql_file(&plan.down)),
+        false,
+        &before,
+        Dialect::Postgres,
+        &s.lint,
+    );
     Ok(plan)
 }
 
@@ -277,13 +289,17 @@ fn only_reordered(c: &crate::schema::Change) -> bool {
 /// Writes `plan` as migration `name` in the project's folder, once it may be written.
 pub fn write_from_schema(s: &Session, name: &str, plan: &FromSchema, allow_destructive: bool) -> Result<Vec<PathBuf>> {
     plan.writable(allow_destructive)?;
-    let body = |statements: &[String]| format!("{};\n", statements.join(";\n\n"));
     let spec = crate::migration::new::NewMigration {
         name: name.to_string(),
         reversible: true,
-        up: body(&plan.up),
-        down: body(&plan.down),
+        up: sql_file(&plan.up),
+        down: sql_file(&plan.down),
         ..Default::default()
     };
     crate::migration::new::create(&s.ws.migrations, &spec, chrono::Utc::now())
+}
+
+/// Statements as a migration file holds them.
+fn sql_file(statements: &[String]) -> String {
+    format!("{};\n", statements.join(";\n\n"))
 }
