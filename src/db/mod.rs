@@ -1027,6 +1027,11 @@ impl<'a> Script<'a> {
     /// Splits `sql`; a file that ends inside a string or comment is refused, naming its line, and so
     /// is a statement marked online that is not an ALTER TABLE (on every database, so a mistake is
     /// found where it is made).
+    /// A statement of Godwit's own (`BEGIN`, `ROLLBACK`, a session setting), from no file.
+    pub fn own(sql: &'a str, dialect: Dialect) -> Result<Script<'a>> {
+        Script::new(std::path::Path::new("-"), sql, dialect)
+    }
+
     pub fn new(file: &'a std::path::Path, sql: &'a str, dialect: Dialect) -> Result<Script<'a>> {
         let statements = crate::syntax::split::split(sql, dialect).map_err(|e| e.into_error(file))?;
         let online = online::marked(sql, &statements);

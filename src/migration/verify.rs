@@ -540,11 +540,10 @@ async fn trial(
     stop: &Stop<'_>,
 ) -> Result<(Outcome, Option<After>)> {
     let dialect = db.dialect();
-    let raw = |sql: &'static str| db::Script::new(std::path::Path::new("-"), sql, dialect);
-    db.execute_script(&raw("BEGIN")?).await?;
+    db.execute_script(&db::Script::own("BEGIN", dialect)?).await?;
     let tried = tried(db, m, script, down, (before, counts_before, counts), actor, stop).await;
     // Whatever happened inside, nothing of it stays (a rollback outside a transaction is harmless).
-    let _ = db.execute_script(&raw("ROLLBACK")?).await;
+    let _ = db.execute_script(&db::Script::own("ROLLBACK", dialect)?).await;
     tried
 }
 
@@ -559,9 +558,8 @@ async fn tried(
     stop: &Stop<'_>,
 ) -> Result<(Outcome, Option<After>)> {
     let dialect = db.dialect();
-    let raw = |sql: &'static str| db::Script::new(std::path::Path::new("-"), sql, dialect);
     if let Err(f) = without_bookkeeping(db, script, stop).await {
-        db.execute_script(&raw("ROLLBACK")?).await?;
+        db.execute_script(&db::Script::own("ROLLBACK", dialect)?).await?;
         let mut first = f.error;
         first.message = down.scrub(first.message);
         if stop.cancel.is_aborted() {

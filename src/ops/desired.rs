@@ -30,25 +30,24 @@ async fn migrations_made(
     source: &Source,
     cancel: &Cancel,
 ) -> Result<(crate::schema::Schema, crate::schema::generate::ConstraintNames)> {
-    let versions: Vec<i64> = source.migrations.iter().map(|m| m.version).collect();
-    let values = &s.ws.placeholders;
     let (scratch, mut db) = open_scratch(s).await?;
     let made = async {
-        replay_all(db.as_mut(), source, &versions, cancel, values).await?;
+        replay_all(db.as_mut(), source, cancel, &s.ws.placeholders).await?;
         Ok((db.inspect().await?, constraint_names(db.as_mut()).await?))
     }
     .await;
     close_scratch(scratch, db, made).await
 }
 
+/// Every migration's up and every repeatable file, on a scratch database.
 async fn replay_all(
     db: &mut dyn Database,
     source: &Source,
-    versions: &[i64],
     cancel: &Cancel,
     values: &crate::migration::placeholders::Values,
 ) -> Result<()> {
-    verify::replay_as(db, source, versions, cancel, values, |m, e| {
+    let versions: Vec<i64> = source.migrations.iter().map(|m| m.version).collect();
+    verify::replay_as(db, source, &versions, cancel, values, |m, e| {
         Error::failed(format!(
             "{} failed on a scratch database, so what the migrations make is not known: {}",
             m.file_name(),
@@ -85,7 +84,7 @@ async fn desired_loaded(
         // A dump empties the search path for its session (pg_dump's set_config): read back as
         // the migrations' schema is, with the server's.
         if db.dialect() == Dialect::Postgres {
-            db.execute_script(&db::Script::new(Path::new("-"), "RESET search_path", Dialect::Postgres)?).await?;
+            db.execute_script(&db::Script::own("RESET search_path", Dialect::Postgres)?).await?;
         }
         Ok((db.inspect().await?, constraint_names(db.as_mut()).await?))
     }
@@ -227,15 +226,14 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
         return Ok(plan);
     }
     // The proof: on the migrations' schema, the up makes the file's, and the down the migrations' again.
-    let versions: Vec<i64> = source.migrations.iter().map(|m| m.version).collect();
     let (scratch, mut db) = open_scratch(s).await?;
     let proof = async {
-        replay_all(db.as_mut(), &source, &versions, cancel, &s.ws.placeholders).await?;
+        replay_all(db.as_mut(), &source, cancel, &s.ws.placeholders).await?;
         for (what, statements, want) in [("up", &plan.up, &wanted), ("down", &plan.down, &made)] {
             let sql = format!("BEGIN;\n{};\nCOMMIT;", statements.join(";\n"));
             let script = db::Script::new(Path::new(what), &sql, db.dialect())?;
             if let Err(e) = db.execute_script(&script).await {
-                let _ = db.execute_script(&db::Script::new(Path::new("-"), "ROLLBACK", db.dialect())?).await;
+                let _ = db.execute_script(&db::Script::own("ROLLBACK", db.dialect())?).await;
                 return Ok((Some(format!("its {what} failed: {}", e.message)), Vec::new()));
             }
             let (reordered, left): (Vec<_>, Vec<_>) = crate::schema::diff(&db.inspect().await?, want)

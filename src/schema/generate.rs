@@ -27,6 +27,12 @@ pub struct Refusal {
     pub message: String,
 }
 
+impl Refusal {
+    fn of(c: &Change, why: RefusalKind, message: String) -> Refusal {
+        Refusal { kind: c.kind, name: c.name.clone(), why, message }
+    }
+}
+
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 #[ts(export, rename = "GeneratedRefusalKind")]
@@ -64,18 +70,11 @@ pub fn generate(
     let mut drops: Ranked = Vec::new();
     let mut makes: Ranked = Vec::new();
     // A domain's constraints are named by the domain, as a table's by the table.
-    let domains: Vec<&str> = [from, to]
-        .iter()
-        .flat_map(|s| s.objects.iter())
-        .filter(|o| o.kind == ObjectKind::Type && o.definition.starts_with("domain "))
-        .map(|o| o.name.as_str())
-        .collect();
-    let matviews: Vec<&str> = [from, to]
-        .iter()
-        .flat_map(|s| s.objects.iter())
-        .filter(|o| o.kind == ObjectKind::MaterializedView)
-        .map(|o| o.name.as_str())
-        .collect();
+    let named = |pick: &dyn Fn(&super::Object) -> bool| -> Vec<&str> {
+        [from, to].iter().flat_map(|s| s.objects.iter()).filter(|o| pick(o)).map(|o| o.name.as_str()).collect()
+    };
+    let domains = named(&|o| o.kind == ObjectKind::Type && o.definition.starts_with("domain "));
+    let matviews = named(&|o| o.kind == ObjectKind::MaterializedView);
     let names = Names {
         from: from_names,
         to: to_names,
@@ -240,9 +239,7 @@ struct Names<'a> {
 }
 
 fn step(c: &Change, names: &Names<'_>, drops: &mut Ranked, makes: &mut Ranked, refusals: &mut Vec<Refusal>) {
-    let refuse = |refusals: &mut Vec<Refusal>, why, message: String| {
-        refusals.push(Refusal { kind: c.kind, name: c.name.clone(), why, message })
-    };
+    let refuse = |refusals: &mut Vec<Refusal>, why, message| refusals.push(Refusal::of(c, why, message));
     let fk = c.kind == ObjectKind::Constraint
         && [&c.before, &c.after].iter().any(|d| d.as_deref().is_some_and(|d| d.starts_with("FOREIGN KEY")));
     let depth = if is_view(c.kind) { names.depths.get(&c.name).copied().unwrap_or(0) } else { 0 };
@@ -535,9 +532,7 @@ fn alter_table(
             o.name = rn.to.clone();
         }
     }
-    let refuse = |refusals: &mut Vec<Refusal>, why, message: String| {
-        refusals.push(Refusal { kind: c.kind, name: c.name.clone(), why, message })
-    };
+    let refuse = |refusals: &mut Vec<Refusal>, why, message| refusals.push(Refusal::of(c, why, message));
     for (at, o) in old.iter().enumerate() {
         if !new.iter().any(|n| n.name == o.name) {
             // A column added where this one was, of its type, may be it renamed.
