@@ -1,31 +1,20 @@
 //! `new NAME --from-schema FILE` on PostgreSQL: for pairs of (what the migrations make, the schema
 //! wanted), the generated up reaches the wanted schema exactly and the down returns exactly (both
 //! proven on scratch databases before anything is written); what loses data is refused without
-//! consent, and what cannot be generated is named.
+//! consent, and what cannot be generated is named. MariaDB and SQLite: `from_schema_mariadb.rs`,
+//! `from_schema_sqlite.rs`.
 
 mod common;
 
 use common::TestDb;
+use common::from_schema::kinds;
 use godwit::db::Dialect;
 use godwit::migration::runner::Cancel;
 use godwit::ops::{self, FromSchema};
 use godwit::schema::generate::RefusalKind;
 
-/// The plan from `migrations` (one up each) to `wanted`.
 async fn plan(migrations: &[&str], wanted: &str) -> (TestDb, FromSchema) {
-    let t = TestDb::new(Dialect::Postgres).await;
-    // The starting point, as irreversible migrations: only the generated one has a down to prove.
-    for (i, up) in migrations.iter().enumerate() {
-        t.write(&format!("{}_m.sql", i + 1), up);
-    }
-    let file = t.dir.path().join("schema.sql");
-    std::fs::write(&file, wanted).unwrap();
-    let p = ops::plan_from_schema(&t.session(), &file, &Cancel::default()).await.unwrap();
-    (t, p)
-}
-
-fn kinds(p: &FromSchema) -> Vec<RefusalKind> {
-    p.refusals.iter().map(|r| r.why).collect()
+    common::from_schema::plan(Dialect::Postgres, migrations, wanted).await
 }
 
 /// Each pair's migration is proven and may be written without consent.
@@ -229,14 +218,4 @@ async fn a_written_migration_applies_and_verifies() {
     assert!(again.changes.is_empty());
     let report = ops::verify(&s, None, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap();
     assert!(report.checked.iter().all(|c| !c.is_problem()), "{:?}", report.checked);
-}
-
-/// Not on MariaDB or SQLite yet: said, nothing written.
-#[tokio::test]
-async fn other_databases_are_refused_for_now() {
-    let t = TestDb::new(Dialect::Sqlite).await;
-    let file = t.dir.path().join("schema.sql");
-    std::fs::write(&file, "CREATE TABLE t (id int);").unwrap();
-    let e = ops::plan_from_schema(&t.session(), &file, &Cancel::default()).await.unwrap_err();
-    assert_eq!(e.problem, godwit::Problem::Input);
 }

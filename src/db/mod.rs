@@ -524,6 +524,10 @@ pub trait Inspect: Send {
     /// fixed number of queries.
     async fn inspect(&mut self) -> Result<crate::schema::Schema>;
 
+    /// What the server says of its objects beyond the model, for writing statements about them
+    /// (constraint names, each object's own statement where the model's cannot be run).
+    async fn catalog(&mut self) -> Result<crate::schema::generate::Catalog>;
+
     /// The schema and each table's rows, as `verify` reads them around each down.
     /// `counts: false` leaves the rows out (none are returned).
     async fn snapshot(&mut self, counts: bool) -> Result<(crate::schema::Schema, Vec<TableCount>)> {

@@ -557,6 +557,21 @@ impl Inspect for Sqlite {
         Ok(crate::schema::Schema::from_rows(rows))
     }
 
+    async fn catalog(&mut self) -> Result<crate::schema::generate::Catalog> {
+        // A table's SQL as it was made: a rebuild makes the new one from it.
+        let tables: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql IS NOT NULL \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(|e| self.lite(e))?;
+        Ok(crate::schema::generate::Catalog {
+            constraint_names: Default::default(),
+            statements: tables.into_iter().map(|(n, sql)| ((crate::schema::ObjectKind::Table, n), sql)).collect(),
+        })
+    }
+
     async fn create_database(&mut self, _name: &str) -> Result<()> {
         Ok(())
     }

@@ -29,11 +29,11 @@ async fn migrations_made(
     s: &Session,
     source: &Source,
     cancel: &Cancel,
-) -> Result<(crate::schema::Schema, crate::schema::generate::ConstraintNames)> {
+) -> Result<(crate::schema::Schema, crate::schema::generate::Catalog)> {
     let (scratch, mut db) = open_scratch(s).await?;
     let made = async {
         replay_all(db.as_mut(), source, cancel, &s.ws.placeholders).await?;
-        Ok((db.inspect().await?, constraint_names(db.as_mut()).await?))
+        Ok((db.inspect().await?, db.catalog().await?))
     }
     .await;
     close_scratch(scratch, db, made).await
@@ -63,7 +63,7 @@ async fn replay_all(
 async fn desired_loaded(
     s: &Session,
     files: &[crate::schema::desired::DesiredFile],
-) -> Result<(crate::schema::Schema, crate::schema::generate::ConstraintNames)> {
+) -> Result<(crate::schema::Schema, crate::schema::generate::Catalog)> {
     let (scratch, mut db) = open_scratch(s).await?;
     let wanted = async {
         for f in files {
@@ -86,30 +86,10 @@ async fn desired_loaded(
         if db.dialect() == Dialect::Postgres {
             db.execute_script(&db::Script::own("RESET search_path", Dialect::Postgres)?).await?;
         }
-        Ok((db.inspect().await?, constraint_names(db.as_mut()).await?))
+        Ok((db.inspect().await?, db.catalog().await?))
     }
     .await;
     close_scratch(scratch, db, wanted).await
-}
-
-/// PostgreSQL's constraints by table and definition, as the schema names them; none elsewhere.
-async fn constraint_names(db: &mut dyn Database) -> Result<crate::schema::generate::ConstraintNames> {
-    if db.dialect() != Dialect::Postgres {
-        return Ok(Default::default());
-    }
-    let rows = db
-        .foreign_rows(
-            "SELECT coalesce(CASE WHEN tn.nspname = current_schema() THEN '' ELSE tn.nspname || '.' END || t.relname, \
-             CASE WHEN yn.nspname = current_schema() THEN '' ELSE yn.nspname || '.' END || y.typname), \
-             pg_get_constraintdef(c.oid), c.conname::text FROM pg_constraint c \
-             JOIN pg_namespace n ON n.oid = c.connamespace \
-             LEFT JOIN pg_class t ON t.oid = c.conrelid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
-             LEFT JOIN pg_type y ON y.oid = c.contypid LEFT JOIN pg_namespace yn ON yn.oid = y.typnamespace \
-             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
-        )
-        .await?
-        .unwrap_or_default();
-    Ok(rows.into_iter().map(|(table, def, name)| ((table, def), name)).collect())
 }
 
 /// A migration that takes what the migrations make to the schema a file describes, and back.
@@ -120,6 +100,9 @@ pub struct FromSchema {
     pub changes: Vec<crate::schema::Change>,
     pub up: Vec<String>,
     pub down: Vec<String>,
+    /// The up and the down hold their own transactions (`-- no-transaction`): SQLite's table
+    /// rebuilds with foreign keys off, which only works outside the runner's transaction.
+    pub no_transaction: bool,
     /// What the up would do that needs consent, or what cannot be generated.
     pub refusals: Vec<crate::schema::generate::Refusal>,
     /// Both were run on a scratch database and made what they must.
@@ -176,15 +159,8 @@ impl FromSchema {
 
 /// Plans `new --from-schema`: the up and down that take what the migrations make to the schema
 /// the files at `path` describe and back, each proven on a scratch database where the migrations
-/// were replayed (after the up, the file's schema; after the down, the migrations'). PostgreSQL
-/// only so far. Writes nothing.
+/// were replayed (after the up, the file's schema; after the down, the migrations'). Writes nothing.
 pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Result<FromSchema> {
-    if s.ws.target.dialect() != Dialect::Postgres {
-        return Err(Error::input(
-            "a migration is generated from a schema file on PostgreSQL only so far (comparing the two works on every \
-             database)",
-        ));
-    }
     let files = crate::schema::desired::read(path)?;
     let renames = crate::schema::desired::renames(&files)?;
     let back: Vec<_> = renames.iter().map(|r| r.back()).collect();
@@ -192,8 +168,12 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
     source.ensure_valid()?;
     let (made, made_names) = migrations_made(s, &source, cancel).await?;
     let (wanted, wanted_names) = desired_loaded(s, &files).await?;
-    let up = crate::schema::generate::generate(&made, &wanted, &made_names, &wanted_names, &renames);
-    let down = crate::schema::generate::generate(&wanted, &made, &wanted_names, &made_names, &back);
+    use crate::schema::generate::{Side, generate};
+    let (before, after) =
+        (Side { schema: &made, catalog: &made_names }, Side { schema: &wanted, catalog: &wanted_names });
+    let dialect = s.ws.target.dialect();
+    let up = generate(dialect, before, after, &renames);
+    let down = generate(dialect, after, before, &back);
     // What the down cannot take back stops it too; what it drops is what the up made.
     let mut refusals = up.refusals;
     // (A column the down puts back at the end of its table is said by the proof instead.)
@@ -207,8 +187,9 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
     );
     let mut plan = FromSchema {
         changes: crate::schema::diff(&made, &wanted),
-        up: up.statements,
-        down: down.statements,
+        no_transaction: up.no_transaction || down.no_transaction,
+        up: own_transaction(up.statements, !up.no_transaction && down.no_transaction),
+        down: own_transaction(down.statements, !down.no_transaction && up.no_transaction),
         refusals,
         proven: false,
         unproven: None,
@@ -230,11 +211,15 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
     let proof = async {
         replay_all(db.as_mut(), &source, cancel, &s.ws.placeholders).await?;
         for (what, statements, want) in [("up", &plan.up, &wanted), ("down", &plan.down, &made)] {
-            let sql = format!("BEGIN;\n{};\nCOMMIT;", statements.join(";\n"));
+            // MySQL's DDL commits as it goes: a scratch database needs no transaction to be left as it was.
+            let sql = match plan.no_transaction || db.dialect() == Dialect::MySql {
+                true => format!("{};", statements.join(";\n")),
+                false => format!("BEGIN;\n{};\nCOMMIT;", statements.join(";\n")),
+            };
             let script = db::Script::new(Path::new(what), &sql, db.dialect())?;
             if let Err(e) = db.execute_script(&script).await {
                 let _ = db.execute_script(&db::Script::own("ROLLBACK", db.dialect())?).await;
-                return Ok((Some(format!("its {what} failed: {}", e.message)), Vec::new()));
+                return Ok((Some(format!("its {what} failed: {}", db::without_ran_before(&e.message))), Vec::new()));
             }
             let (reordered, left): (Vec<_>, Vec<_>) = crate::schema::diff(&db.inspect().await?, want)
                 .into_iter()
@@ -248,7 +233,7 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
                 return Ok((
                     None,
                     vec![format!(
-                        "the down puts columns of {} back at the end of the table, as PostgreSQL adds them",
+                        "the down puts columns of {} back at the end of the table, where the database adds them",
                         names.join(", ")
                     )],
                 ));
@@ -261,11 +246,11 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
     plan.proven = plan.unproven.is_none();
     let before: Vec<&MigrationFile> = source.migrations.iter().collect();
     plan.lint = crate::lint::lint_draft(
-        &sql_file(&plan.up),
-        Some(&sql_file(&plan.down)),
+        &sql_file(&plan.up, plan.no_transaction),
+        Some(&sql_file(&plan.down, plan.no_transaction)),
         false,
         &before,
-        Dialect::Postgres,
+        s.ws.target.dialect(),
         &s.lint,
     );
     Ok(plan)
@@ -290,14 +275,25 @@ pub fn write_from_schema(s: &Session, name: &str, plan: &FromSchema, allow_destr
     let spec = crate::migration::new::NewMigration {
         name: name.to_string(),
         reversible: true,
-        up: sql_file(&plan.up),
-        down: sql_file(&plan.down),
+        up: sql_file(&plan.up, false),
+        down: sql_file(&plan.down, false),
+        no_transaction: plan.no_transaction,
         ..Default::default()
     };
     crate::migration::new::create(&s.ws.migrations, &spec, chrono::Utc::now())
 }
 
-/// Statements as a migration file holds them.
-fn sql_file(statements: &[String]) -> String {
-    format!("{};\n", statements.join(";\n\n"))
+/// One direction's statements in a transaction of their own, where the other direction's must hold
+/// theirs (a file's `-- no-transaction` is for both).
+fn own_transaction(statements: Vec<String>, wrap: bool) -> Vec<String> {
+    if !wrap || statements.is_empty() {
+        return statements;
+    }
+    std::iter::once("BEGIN".to_string()).chain(statements).chain(std::iter::once("COMMIT".to_string())).collect()
+}
+
+/// Statements as a migration file holds them (its first line saying where it runs).
+fn sql_file(statements: &[String], no_transaction: bool) -> String {
+    let head = if no_transaction { "-- no-transaction\n" } else { "" };
+    format!("{head}{};\n", statements.join(";\n\n"))
 }

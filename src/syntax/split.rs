@@ -204,8 +204,10 @@ fn track_block(dialect: Dialect, prev: &str, word: &str, depth: usize) -> usize 
         // PostgreSQL: only SQL-standard function bodies (`BEGIN ATOMIC`); PL/pgSQL lives in $$.
         (Dialect::Postgres, "ATOMIC") if prev == "BEGIN" => depth + 1,
         (Dialect::Postgres, "CASE") if depth > 0 => depth + 1,
-        // SQLite and MySQL: trigger and routine bodies.
-        (Dialect::Sqlite | Dialect::MySql, "BEGIN") => depth + 1,
+        // SQLite and MySQL: trigger and routine bodies. A statement's first word `BEGIN` starts a
+        // transaction instead (`BEGIN;`, `BEGIN IMMEDIATE`), but for MariaDB's `BEGIN NOT ATOMIC`.
+        (Dialect::Sqlite | Dialect::MySql, "BEGIN") if !prev.is_empty() => depth + 1,
+        (Dialect::MySql, "NOT") if prev == "BEGIN" && depth == 0 => depth + 1,
         (Dialect::Sqlite | Dialect::MySql, "CASE") if depth > 0 => depth + 1,
         (_, "END") if depth > 0 => depth - 1,
         _ => depth,
@@ -296,6 +298,16 @@ mod tests {
     fn sqlite_trigger_bodies_are_one_statement() {
         let sql = "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1; UPDATE a SET y = 2; END;\nSELECT 1;";
         assert_eq!(texts(sql, Dialect::Sqlite).len(), 2);
+    }
+
+    #[test]
+    fn a_transaction_begun_by_hand_is_not_a_body() {
+        let sql = "BEGIN;\nCREATE TABLE t (id int);\nCOMMIT;";
+        assert_eq!(texts(sql, Dialect::Sqlite), ["BEGIN", "CREATE TABLE t (id int)", "COMMIT"]);
+        assert_eq!(texts("BEGIN IMMEDIATE; SELECT 1; COMMIT;", Dialect::Sqlite).len(), 3);
+        assert_eq!(texts("BEGIN; SELECT 1; COMMIT;", Dialect::MySql).len(), 3);
+        // MariaDB's anonymous block is one statement.
+        assert_eq!(texts("BEGIN NOT ATOMIC SELECT 1; SELECT 2; END;\nSELECT 3;", Dialect::MySql).len(), 2);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod from_schema;
 pub mod galera;
 pub mod mariadb_server;
 pub mod online;

@@ -17,6 +17,7 @@ use super::{Script, connect_error, error_code, migration_error, run_counted};
 use crate::error::{Error, Problem, Result};
 use crate::migration::source::MigrationFile;
 
+mod catalog;
 mod galera;
 
 pub struct MySql {
@@ -731,8 +732,7 @@ impl Inspect for MySql {
             sqlx::query_as("SELECT CAST(DATABASE() AS CHAR), CAST(VERSION() AS CHAR)")
                 .fetch_one(&mut self.conn)
                 .await?;
-        // MariaDB names a check's table (its names are per table); MySQL's are per schema.
-        let same_table = if version.contains("MariaDB") { " AND cc.TABLE_NAME = tc.TABLE_NAME" } else { "" };
+        let same_table = checks_by_table(&version);
         let mut rows: Vec<(String, String, String)> = Vec::new();
         for q in MY_INSPECT {
             let q = self.tables.fill(&q.replace("{SAME_TABLE}", same_table), Dialect::MySql);
@@ -742,6 +742,12 @@ impl Inspect for MySql {
         // copy) holding the same objects must read the same.
         let own = format!("{}.", quote(&db));
         Ok(crate::schema::Schema::from_rows(rows.into_iter().map(|(k, n, d)| (k, n, d.replace(&own, "")))))
+    }
+
+    async fn catalog(&mut self) -> Result<crate::schema::generate::Catalog> {
+        let schema = self.inspect().await?;
+        let version = self.server_version().await?;
+        catalog::catalog(&mut self.conn, &schema, checks_by_table(&version)).await
     }
 
     async fn server_version(&mut self) -> Result<String> {
@@ -973,6 +979,11 @@ const MY_INSPECT: [&str; 6] = [
 
 fn quote(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
+}
+
+/// The join that keeps a check with its table: MariaDB names checks per table, MySQL per schema.
+fn checks_by_table(version: &str) -> &'static str {
+    if version.contains("MariaDB") { " AND cc.TABLE_NAME = tc.TABLE_NAME" } else { "" }
 }
 
 fn undefined_table(e: &sqlx::Error) -> bool {

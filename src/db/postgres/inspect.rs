@@ -48,6 +48,25 @@ type Row = (Option<String>, String, Option<String>, Option<String>);
 /// A deparsed object: `(oid, catalog, kind, name, definition, names)`.
 type Deparsed = (String, String, String, String, String, String);
 
+/// Constraints' names by table (or domain) and definition, keyed as the schema names them.
+pub(super) async fn catalog(conn: &mut PgConnection) -> Result<crate::schema::generate::Catalog> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT coalesce(CASE WHEN tn.nspname = current_schema() THEN '' ELSE tn.nspname || '.' END || t.relname, \
+         CASE WHEN yn.nspname = current_schema() THEN '' ELSE yn.nspname || '.' END || y.typname), \
+         pg_get_constraintdef(c.oid), c.conname::text FROM pg_constraint c \
+         JOIN pg_namespace n ON n.oid = c.connamespace \
+         LEFT JOIN pg_class t ON t.oid = c.conrelid LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+         LEFT JOIN pg_type y ON y.oid = c.contypid LEFT JOIN pg_namespace yn ON yn.oid = y.typnamespace \
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(crate::schema::generate::Catalog {
+        constraint_names: rows.into_iter().map(|(table, def, name)| ((table, def), name)).collect(),
+        statements: Default::default(),
+    })
+}
+
 /// The schema; with `tables`, also each user table (the event log left out) and whether it has
 /// storage, read in the same query.
 pub(super) async fn inspect(

@@ -641,6 +641,10 @@ impl Inspect for Postgres {
         Ok(inspect::inspect(&mut self.conn, &self.tables, &mut self.inspected, false).await?.0)
     }
 
+    async fn catalog(&mut self) -> Result<crate::schema::generate::Catalog> {
+        Ok(inspect::catalog(&mut self.conn).await?)
+    }
+
     async fn snapshot(&mut self, counts: bool) -> Result<(crate::schema::Schema, Vec<TableCount>)> {
         let (schema, tables) = inspect::inspect(&mut self.conn, &self.tables, &mut self.inspected, counts).await?;
         Ok((schema, if counts { counted(&mut self.conn, tables).await? } else { Vec::new() }))

@@ -12,6 +12,11 @@ export type FromSchema = {
  */
 changes: Array<SchemaChange>, up: Array<string>, down: Array<string>, 
 /**
+ * The up and the down hold their own transactions (`-- no-transaction`): SQLite's table
+ * rebuilds with foreign keys off, which only works outside the runner's transaction.
+ */
+no_transaction: boolean, 
+/**
  * What the up would do that needs consent, or what cannot be generated.
  */
 refusals: Array<GeneratedRefusal>, 
