@@ -179,3 +179,33 @@ async fn a_rebuild_keeps_every_row_and_verifies() {
     db.close().await;
     assert_eq!(t.strings("SELECT CAST(count(*) AS TEXT) FROM todos WHERE owner IS NOT NULL").await, ["2"]);
 }
+
+/// The project's `desired_schema` is read when no file is given: `diff --to-schema` says it differs
+/// (exit 1), `new NAME --from-schema` writes the migration, `up` applies it, and then they agree.
+/// Without one, the person is told where to say it; one outside the project is refused.
+#[tokio::test]
+async fn the_projects_desired_schema_is_the_default() {
+    let p = common::project::Project::new(LITE).await;
+    let dir = p.t.dir.path();
+    p.t.write("1_init.sql", BASE);
+    let code = |args: &[&str]| {
+        let o = p.godwit(args);
+        (o.status.code(), common::project::text(&o))
+    };
+    assert_eq!(code(&["up"]).0, Some(0));
+    let (c, out) = code(&["diff", "--to-schema"]);
+    assert_eq!(c, Some(2), "{out}");
+    assert!(out.contains("desired_schema"), "{out}");
+    std::fs::create_dir(dir.join("schema")).unwrap();
+    std::fs::write(dir.join("schema/all.sql"), format!("{BASE}CREATE INDEX todos_title ON todos (title);\n")).unwrap();
+    let toml = std::fs::read_to_string(dir.join("godwit.toml")).unwrap();
+    std::fs::write(dir.join("godwit.toml"), format!("desired_schema = \"schema\"\n{toml}")).unwrap();
+    assert_eq!(code(&["diff", "--to-schema"]).0, Some(1));
+    let (c, out) = code(&["new", "titles", "--from-schema"]);
+    assert_eq!(c, Some(0), "{out}");
+    assert_eq!(code(&["up"]).0, Some(0));
+    let (c, out) = code(&["diff", "--to-schema"]);
+    assert_eq!(c, Some(0), "{out}");
+    std::fs::write(dir.join("godwit.toml"), format!("desired_schema = \"../schema\"\n{toml}")).unwrap();
+    assert_eq!(code(&["diff", "--to-schema"]).0, Some(2));
+}

@@ -111,10 +111,11 @@ pub(super) enum Verb {
         #[command(flatten)]
         dialect: DialectFlag,
         /// Write the migration that takes what the migrations make to the schema FILE describes
-        /// (in PostgreSQL's SQL: a file, or a folder of .sql files), and its down; both are proven
-        /// on scratch databases beside the environment's first. PostgreSQL only so far.
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["simple", "repeatable", "template"])]
-        from_schema: Option<PathBuf>,
+        /// (in the database's own SQL: a file, or a folder of .sql files; without FILE, godwit.toml's
+        /// `desired_schema`), and its down; both are proven on scratch databases beside the
+        /// environment's first.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, conflicts_with_all = ["simple", "repeatable", "template"])]
+        from_schema: Option<Option<PathBuf>>,
         /// With --from-schema: write it though it drops tables or columns or narrows a type.
         #[arg(long, requires = "from_schema")]
         allow_destructive: bool,
@@ -332,9 +333,10 @@ pub(super) enum Verb {
         to_migrations: bool,
         /// Compare what the project's migrations make with the schema FILE describes, in the
         /// database's own SQL (a file, or a folder of .sql files loaded in path order), each
-        /// built on a scratch database beside the environment's. Exits 1 when they differ.
-        #[arg(long, value_name = "FILE")]
-        to_schema: Option<PathBuf>,
+        /// built on a scratch database beside the environment's (without FILE, godwit.toml's
+        /// `desired_schema`; name ENV before the flag). Exits 1 when they differ.
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        to_schema: Option<Option<PathBuf>>,
         /// Between databases of different kinds, also list what each spells its own way but
         /// does alike (`integer` and `int(11)`).
         #[arg(long)]

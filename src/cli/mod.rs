@@ -207,7 +207,7 @@ async fn run(cli: Cli, again: String) -> Result<()> {
     match &ctx.cli.verb {
         Verb::Init { .. } | Verb::Completions { .. } | Verb::Manpages { .. } => unreachable!("handled above"),
         Verb::New { name: Some(name), from_schema: Some(file), allow_destructive, dry_run, .. } => {
-            from_schema(&ctx, name, file, *allow_destructive, *dry_run).await
+            from_schema(&ctx, name, file.as_deref(), *allow_destructive, *dry_run).await
         }
         Verb::New { name: None, from_schema: Some(_), .. } => {
             Err(Error::input("name the migration to write from the schema file"))
@@ -259,7 +259,9 @@ async fn run(cli: Cli, again: String) -> Result<()> {
             lint_verb(&ctx, scope, dialect.as_deref(), format, *rules).await
         }
         Verb::Drift { json } => drift(&ctx, None, json.json).await,
-        Verb::Diff { a, to_schema: Some(file), json, .. } => to_schema(&ctx, a.as_deref(), file, json.json).await,
+        Verb::Diff { a, to_schema: Some(file), json, .. } => {
+            to_schema(&ctx, a.as_deref(), file.as_deref(), json.json).await
+        }
         Verb::Diff { a: Some(a), b: Some(b), json, verbose, .. } => diff(&ctx, a, b, json.json, *verbose).await,
         Verb::Diff { a, b: None, json, .. } => drift(&ctx, a.as_deref(), json.json).await,
         Verb::Diff { a: None, b: Some(_), .. } => Err(Error::input("name the environment to compare from")),

@@ -192,12 +192,13 @@ pub(super) async fn drift(ctx: &Ctx, env: Option<&str>, json: bool) -> Result<()
 }
 
 /// `diff [ENV] --to-schema FILE`: what the migrations make beside the schema FILE describes.
-pub(super) async fn to_schema(ctx: &Ctx, env: Option<&str>, file: &std::path::Path, json: bool) -> Result<()> {
+pub(super) async fn to_schema(ctx: &Ctx, env: Option<&str>, file: Option<&std::path::Path>, json: bool) -> Result<()> {
     let s = match env {
         Some(e) => ctx.session_of(project_of(ctx)?.workspace(Some(e))?)?,
         None => ctx.session()?,
     };
     let cancel = ctx.stop_on_signals();
+    let file = &ops::desired_schema_path(&s, file)?;
     let compared = ops::to_schema(&s, file, &cancel).await?;
     let changes = &compared.changes;
     let shown = file.display();
@@ -219,12 +220,13 @@ pub(super) async fn to_schema(ctx: &Ctx, env: Option<&str>, file: &std::path::Pa
 pub(super) async fn from_schema(
     ctx: &Ctx,
     name: &str,
-    file: &std::path::Path,
+    file: Option<&std::path::Path>,
     allow_destructive: bool,
     dry_run: bool,
 ) -> Result<()> {
     let s = ctx.session()?;
     let cancel = ctx.stop_on_signals();
+    let file = &ops::desired_schema_path(&s, file)?;
     let plan = ops::plan_from_schema(&s, file, &cancel).await?;
     if plan.changes.is_empty() {
         println!("The migrations already make the schema {} describes: nothing to write.", file.display());
@@ -238,6 +240,11 @@ pub(super) async fn from_schema(
                 println!("    {line}");
             }
         }
+    }
+    if plan.no_transaction {
+        println!(
+            "  It holds its own transaction (-- no-transaction): foreign keys are off while tables are made again."
+        );
     }
     for r in &plan.refusals {
         println!("  ! {}", r.message);

@@ -225,6 +225,7 @@ impl Settings {
             connect: self.connect.clone(),
             lock_timeout: self.lock_timeout,
             schema_file: None,
+            desired_schema: None,
             lint: self.lint.clone(),
         }
     }

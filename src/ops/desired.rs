@@ -11,6 +11,16 @@ use crate::migration::source::{MigrationFile, Source};
 use crate::migration::verify;
 use crate::syntax::Dialect;
 
+/// The desired schema's file or folder: the one given, else the project's `desired_schema`.
+pub fn desired_schema_path(s: &Session, given: Option<&Path>) -> Result<PathBuf> {
+    given.map(Path::to_path_buf).or_else(|| s.desired_schema.clone()).ok_or_else(|| {
+        Error::input(
+            "name the schema file (or folder of .sql files), or say where the project keeps it: desired_schema = \
+             \"schema.sql\" in godwit.toml",
+        )
+    })
+}
+
 /// What the project's migrations make beside the schema the files at `path` describe (a `.sql`
 /// file, or a folder of them loaded by path), each built on a scratch database beside the
 /// session's (`before`: the migrations', `after`: the files'). Changes nothing else.

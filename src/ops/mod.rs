@@ -54,6 +54,8 @@ pub struct Session {
     pub lock_timeout: Duration,
     /// Where a successful run writes the schema (`schema_file`, for the schema environment).
     pub schema_file: Option<std::path::PathBuf>,
+    /// The schema the project wants (`desired_schema`), for `--from-schema`/`--to-schema` without a file.
+    pub desired_schema: Option<std::path::PathBuf>,
     /// The project's `[lint]` settings, for the findings a preview shows.
     pub lint: lint::LintConfig,
     /// How a run's statements wait for locks and how long they may run: the environment's
@@ -72,6 +74,7 @@ impl Session {
     ) -> Result<Session> {
         Ok(Session {
             schema_file: p.and_then(|p| p.schema_file_for(ws.env.as_deref())),
+            desired_schema: p.and_then(project::Project::desired_schema),
             // An ad hoc `--url`'s backups are kept apart from the project's, as they always were.
             project_id: p.filter(|_| ws.env.is_some()).map(|p| p.id()),
             keep: p.map_or(10, project::Project::backups_keep),

@@ -46,6 +46,9 @@ pub struct Config {
     pub schema_file: Option<String>,
     /// The environment whose runs rewrite `schema_file` (default `dev`).
     pub schema_env: Option<String>,
+    /// The schema the project wants, as SQL (a file, or a folder of .sql files):
+    /// `new NAME --from-schema` and `diff --to-schema` read it when no FILE is given.
+    pub desired_schema: Option<String>,
     /// `godwit lint`'s rules switched off or given another severity.
     pub lint: Option<crate::lint::LintConfig>,
     /// Groups of databases that take the same migrations (tenants, shards, regions).
@@ -168,6 +171,7 @@ impl Project {
             ("templates", config.templates.as_deref()),
             ("repeatable", config.repeatable.as_deref()),
             ("schema_file", config.schema_file.as_deref()),
+            ("desired_schema", config.desired_schema.as_deref()),
         ] {
             if let Some(rel) = rel {
                 inside(root, rel)
@@ -279,6 +283,11 @@ impl Project {
     pub fn schema_file_for(&self, env: Option<&str>) -> Option<PathBuf> {
         let file = self.config.schema_file.as_deref()?;
         (env? == self.config.schema_env.as_deref().unwrap_or("dev")).then(|| self.root.join(file))
+    }
+
+    /// The schema the project wants (`desired_schema`), where it says.
+    pub fn desired_schema(&self) -> Option<PathBuf> {
+        self.config.desired_schema.as_deref().map(|rel| self.root.join(rel))
     }
 
     pub fn migrations_dir(&self) -> PathBuf {

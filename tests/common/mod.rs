@@ -107,6 +107,7 @@ impl TestDb {
             connect: Default::default(),
             lock_timeout: std::time::Duration::from_secs(5),
             schema_file: None,
+            desired_schema: None,
             lint: Default::default(),
             waits: Default::default(),
         }
