@@ -782,6 +782,37 @@ pub fn lint_draft(
     Ok(godwit::lint::lint_draft(up, down, no_transaction, &before, ws.target.dialect(), &config))
 }
 
+/// The project's desired schema as one text to edit; `None` where godwit.toml names none.
+pub fn desired_schema(state: &AppState, env: &str) -> Result<Option<String>> {
+    ops::desired_schema_text(&session(state, env)?)
+}
+
+/// The migration from what the project's migrations make to the schema `sql` describes, proven
+/// on scratch databases beside the environment's. Writes nothing.
+pub async fn plan_from_schema(state: &AppState, env: &str, sql: &str) -> Result<ops::FromSchema> {
+    let s = session(state, env)?;
+    let job = state.start_job();
+    ops::plan_from_text(&s, "the schema", sql, &job.cancel).await
+}
+
+/// Plans again and writes the migration, if it may be written (proven, with consent for what
+/// loses data).
+pub async fn write_from_schema(
+    state: &AppState,
+    env: &str,
+    name: &str,
+    sql: &str,
+    allow_destructive: bool,
+) -> Result<Vec<String>> {
+    let s = session(state, env)?;
+    let job = state.start_job();
+    let plan = ops::plan_from_text(&s, "the schema", sql, &job.cancel).await?;
+    Ok(ops::write_from_schema(&s, name, &plan, allow_destructive)?
+        .into_iter()
+        .map(|f| f.display().to_string())
+        .collect())
+}
+
 /// An environment's schema, as Godwit compares it.
 pub async fn schema(state: &AppState, env: &str) -> Result<godwit::schema::Schema> {
     ops::schema(&session(state, env)?).await

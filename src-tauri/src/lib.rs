@@ -27,7 +27,7 @@ use godwit::migration::runner::RunReport;
 use godwit::migration::squash::SquashOutcome;
 use godwit::migration::status::StatusReport;
 use godwit::migration::verify::VerifyReport;
-use godwit::ops::{ImportOutcome, RebaseOutcome};
+use godwit::ops::{FromSchema, ImportOutcome, RebaseOutcome};
 use godwit::profile::EnvConfig;
 use godwit::project::PlaceholderInfo;
 // As the window knows it (ts-rs names it SchemaComparison).
@@ -405,6 +405,27 @@ async fn lint_draft(
 }
 
 #[tauri::command]
+fn desired_schema(state: State<'_, AppState>, env: String) -> CommandResult<Option<String>> {
+    Ok(api::desired_schema(&state, &env)?)
+}
+
+#[tauri::command]
+async fn plan_from_schema(state: State<'_, AppState>, env: String, sql: String) -> CommandResult<FromSchema> {
+    Ok(api::plan_from_schema(&state, &env, &sql).await?)
+}
+
+#[tauri::command]
+async fn write_from_schema(
+    state: State<'_, AppState>,
+    env: String,
+    name: String,
+    sql: String,
+    allow_destructive: bool,
+) -> CommandResult<Vec<String>> {
+    Ok(api::write_from_schema(&state, &env, &name, &sql, allow_destructive).await?)
+}
+
+#[tauri::command]
 async fn schema(state: State<'_, AppState>, env: String) -> CommandResult<Schema> {
     Ok(api::schema(&state, &env).await?)
 }
@@ -514,6 +535,9 @@ pub fn run() {
             compare,
             drift,
             schema,
+            desired_schema,
+            plan_from_schema,
+            write_from_schema,
             lint_pending,
             lint_draft,
         ])

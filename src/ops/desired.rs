@@ -171,13 +171,37 @@ impl FromSchema {
 /// the files at `path` describe and back, each proven on a scratch database where the migrations
 /// were replayed (after the up, the file's schema; after the down, the migrations'). Writes nothing.
 pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Result<FromSchema> {
+    plan_from_files(s, &crate::schema::desired::read(path)?, cancel).await
+}
+
+/// [`plan_from_schema`] for SQL as a person edits it (the app's editor), named `name` in messages.
+pub async fn plan_from_text(s: &Session, name: &str, sql: &str, cancel: &Cancel) -> Result<FromSchema> {
+    let file = crate::schema::desired::DesiredFile { path: PathBuf::from(name), sql: sql.to_string() };
+    plan_from_files(s, &[file], cancel).await
+}
+
+/// The project's desired schema as one text to edit (a folder's files one after the other, each
+/// headed by its name); `None` where the project keeps none.
+pub fn desired_schema_text(s: &Session) -> Result<Option<String>> {
+    let Some(path) = &s.desired_schema else { return Ok(None) };
     let files = crate::schema::desired::read(path)?;
-    let renames = crate::schema::desired::renames(&files)?;
+    Ok(Some(match files.as_slice() {
+        [one] => one.sql.clone(),
+        many => many.iter().map(|f| format!("-- {}\n{}\n", f.path.display(), f.sql.trim_end())).collect(),
+    }))
+}
+
+async fn plan_from_files(
+    s: &Session,
+    files: &[crate::schema::desired::DesiredFile],
+    cancel: &Cancel,
+) -> Result<FromSchema> {
+    let renames = crate::schema::desired::renames(files)?;
     let back: Vec<_> = renames.iter().map(|r| r.back()).collect();
     let source = s.source()?;
     source.ensure_valid()?;
     let (made, made_names) = migrations_made(s, &source, cancel).await?;
-    let (wanted, wanted_names) = desired_loaded(s, &files).await?;
+    let (wanted, wanted_names) = desired_loaded(s, files).await?;
     use crate::schema::generate::{Side, generate};
     let (before, after) =
         (Side { schema: &made, catalog: &made_names }, Side { schema: &wanted, catalog: &wanted_names });

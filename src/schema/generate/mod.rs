@@ -49,6 +49,9 @@ pub struct Refusal {
     pub name: String,
     pub why: RefusalKind,
     pub message: String,
+    /// For a column dropped where a new one of its type took its place: the line that says, in
+    /// the schema file, that it was renamed instead.
+    pub rename: Option<String>,
 }
 
 #[derive(ts_rs::TS, Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -113,7 +116,24 @@ struct Out {
 
 impl Out {
     fn refuse(&mut self, c: &Change, why: RefusalKind, message: String) {
-        self.refusals.push(Refusal { kind: c.kind, name: c.name.clone(), why, message });
+        self.refusals.push(Refusal { kind: c.kind, name: c.name.clone(), why, message, rename: None });
+    }
+
+    /// A column dropped, with what it holds: refused without consent. Where `successor`, a new
+    /// column of its type, took its place, the line saying it was renamed is offered.
+    fn column_dropped(&mut self, c: &Change, table: &str, column: &str, successor: Option<&str>) {
+        let rename = successor.map(|n| format!("-- godwit:rename {table}.{column} TO {n}"));
+        let hint = match (successor, &rename) {
+            (Some(n), Some(line)) => format!(" (if {n} is {column} renamed, say so in the schema file: {line})"),
+            _ => String::new(),
+        };
+        self.refusals.push(Refusal {
+            kind: c.kind,
+            name: c.name.clone(),
+            why: RefusalKind::Destructive,
+            message: format!("drops column {table}.{column} and what it holds{hint}"),
+            rename,
+        });
     }
 }
 

@@ -204,14 +204,11 @@ fn alter_table(c: &Change, before: &str, after: &str, cx: &Context<'_>, out: &mu
     }
     for (at, (o, rest)) in old.iter().enumerate() {
         if !new.iter().any(|(n, _)| n == o) {
-            let hint = new
+            let successor = new
                 .get(at)
                 .filter(|(n, nrest)| kind(nrest) == kind(rest) && !old.iter().any(|(x, _)| x == n))
-                .map(|(n, _)| {
-                    format!(" (if {n} is {o} renamed, say so in the schema file: -- godwit:rename {name}.{o} TO {n})")
-                })
-                .unwrap_or_default();
-            out.refuse(c, RefusalKind::Destructive, format!("drops column {name}.{o} and what it holds{hint}"));
+                .map(|(n, _)| n.as_str());
+            out.column_dropped(c, name, o, successor);
             out.drops.push((r, format!("ALTER TABLE {t} DROP COLUMN {}", quote(o))));
         }
     }

@@ -371,21 +371,11 @@ fn alter_table(name: &str, before: &str, after: &str, out: &mut Out, c: &Change,
     for (at, o) in old.iter().enumerate() {
         if !new.iter().any(|n| n.name == o.name) {
             // A column added where this one was, of its type, may be it renamed.
-            let hint = new
+            let successor = new
                 .get(at)
                 .filter(|n| n.kind == o.kind && !old.iter().any(|x| x.name == n.name))
-                .map(|n| {
-                    format!(
-                        " (if {} is {} renamed, say so in the schema file: -- godwit:rename {name}.{} TO {})",
-                        n.name, o.name, o.name, n.name
-                    )
-                })
-                .unwrap_or_default();
-            out.refuse(
-                c,
-                RefusalKind::Destructive,
-                format!("drops column {}.{} and what it holds{hint}", name, o.name),
-            );
+                .map(|n| n.name.as_str());
+            out.column_dropped(c, name, &o.name, successor);
             out.drops.push((r, format!("ALTER TABLE {t} DROP COLUMN {}", ident(&o.name))));
         }
     }

@@ -292,17 +292,9 @@ fn rebuild(c: &Change, before: &str, after: &str, cx: &Context<'_>, out: &mut Ou
         let gone = name_of(o);
         let kept = new.iter().any(|n| name_of(n) == gone || renamed(name_of(n)) == Some(gone));
         if !kept {
-            let hint = new
-                .iter()
-                .map(|n| name_of(n))
-                .find(|n| !old.iter().any(|x| name_of(x) == *n) && renamed(n).is_none())
-                .map(|n| {
-                    format!(
-                        " (if {n} is {gone} renamed, say so in the schema file: -- godwit:rename {name}.{gone} TO {n})"
-                    )
-                })
-                .unwrap_or_default();
-            out.refuse(c, RefusalKind::Destructive, format!("drops column {name}.{gone} and what it holds{hint}"));
+            let successor =
+                new.iter().map(|n| name_of(n)).find(|n| !old.iter().any(|x| name_of(x) == *n) && renamed(n).is_none());
+            out.column_dropped(c, name, gone, successor);
         }
     }
     let t = quote(name);

@@ -5,4 +5,9 @@ import type { ObjectKind } from "./ObjectKind";
 /**
  * What the generated up would do that a person must agree to, or what cannot be generated.
  */
-export type GeneratedRefusal = { kind: ObjectKind, name: string, why: GeneratedRefusalKind, message: string, };
+export type GeneratedRefusal = { kind: ObjectKind, name: string, why: GeneratedRefusalKind, message: string, 
+/**
+ * For a column dropped where a new one of its type took its place: the line that says, in
+ * the schema file, that it was renamed instead.
+ */
+rename: string | null, };

@@ -14,6 +14,7 @@ import type { Finding } from './Finding';
 import type { FleetAction } from './FleetAction';
 import type { FleetReport } from './FleetReport';
 import type { FleetRunRequest } from './FleetRunRequest';
+import type { FromSchema } from './FromSchema';
 import type { ImportOutcome } from './ImportOutcome';
 import type { ImportTool } from './ImportTool';
 import type { LintFinding } from './LintFinding';
@@ -91,6 +92,9 @@ export const commands = {
   drift: (env: string) => invoke<SchemaComparison>('drift', { env }),
   lintPending: (env: string) => invoke<LintReport>('lint_pending', { env }),
   lintDraft: (env: string, up: string, down: string | null, noTransaction: boolean) => invoke<Array<LintFinding>>('lint_draft', { env, up, down, noTransaction }),
+  desiredSchema: (env: string) => invoke<string | null>('desired_schema', { env }),
+  planFromSchema: (env: string, sql: string) => invoke<FromSchema>('plan_from_schema', { env, sql }),
+  writeFromSchema: (env: string, name: string, sql: string, allowDestructive: boolean) => invoke<Array<string>>('write_from_schema', { env, name, sql, allowDestructive }),
   schema: (env: string) => invoke<Schema>('schema', { env }),
   compare: (a: string, b: string) => invoke<SchemaComparison>('compare', { a, b }),
   restoreBackup: (env: string, id: string, confirm: string | null, onEvent: (e: AppEvent) => void) => streaming<Restored, AppEvent>('restore_backup', { env, id, confirm }, onEvent),
