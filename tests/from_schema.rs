@@ -219,3 +219,32 @@ async fn a_written_migration_applies_and_verifies() {
     let report = ops::verify(&s, None, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap();
     assert!(report.checked.iter().all(|c| !c.is_problem()), "{:?}", report.checked);
 }
+
+/// A table renamed: dropped and made without a word (the refusal offers the line), renamed with
+/// `-- godwit:rename-table`, what names it following, and back in the down; a column of it
+/// renamed too, named by the table's new name.
+#[tokio::test]
+async fn a_table_renamed_follows_the_annotation() {
+    let base = "CREATE TABLE todo (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text, note text);\n\
+                CREATE INDEX todo_title ON todo (title);\n\
+                CREATE TABLE item (todo_id int REFERENCES todo (id));\n\
+                CREATE VIEW titles AS SELECT title FROM todo;\n";
+    let wanted = base
+        .replace("TABLE todo ", "TABLE task ")
+        .replace("ON todo ", "ON task ")
+        .replace("REFERENCES todo ", "REFERENCES task ")
+        .replace("FROM todo", "FROM task");
+    let (_t, p) = plan(&[base], &wanted).await;
+    let offered: Vec<_> = p.refusals.iter().filter_map(|r| r.rename.clone()).collect();
+    assert_eq!(offered, ["-- godwit:rename-table todo TO task"], "{:?}", p.refusals);
+    let (_t, p) = plan(&[base], &format!("{wanted}-- godwit:rename-table todo TO task\n")).await;
+    assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}\n{}", p.refusals, p.unproven, p.up.join(";\n"));
+    assert_eq!(p.up, ["ALTER TABLE todo RENAME TO task"]);
+    assert_eq!(p.down, ["ALTER TABLE task RENAME TO todo"]);
+    let both = format!(
+        "{}-- godwit:rename-table todo TO task\n-- godwit:rename task.note TO remark\n",
+        wanted.replace("note text", "remark text")
+    );
+    let (_t, p) = plan(&[base], &both).await;
+    assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}\n{}", p.refusals, p.unproven, p.up.join(";\n"));
+}

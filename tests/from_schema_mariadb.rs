@@ -159,3 +159,25 @@ async fn a_written_migration_applies_and_verifies() {
     let report = ops::verify(&s, None, None, &Cancel::default(), &mut |_, _, _| {}).await.unwrap();
     assert!(report.checked.iter().all(|c| !c.is_problem()), "{:?}", report.checked);
 }
+
+/// A table renamed with `-- godwit:rename-table`: RENAME TABLE, the foreign keys naming it follow,
+/// a view reading it is made again (MySQL's views do not follow a rename); back in the down.
+#[tokio::test]
+async fn a_table_renamed_follows_the_annotation() {
+    let base = "CREATE TABLE todo (id int AUTO_INCREMENT PRIMARY KEY, title varchar(50));\n\
+                CREATE INDEX todo_title ON todo (title);\n\
+                CREATE TABLE item (todo_id int, FOREIGN KEY (todo_id) REFERENCES todo (id));\n\
+                CREATE VIEW titles AS SELECT title FROM todo;\n";
+    let wanted = base
+        .replace("TABLE todo ", "TABLE task ")
+        .replace("ON todo ", "ON task ")
+        .replace("REFERENCES todo ", "REFERENCES task ")
+        .replace("FROM todo", "FROM task");
+    let (_t, p) = plan(MY, &[base], &wanted).await;
+    let offered: Vec<_> = p.refusals.iter().filter_map(|r| r.rename.clone()).collect();
+    assert_eq!(offered, ["-- godwit:rename-table todo TO task"], "{:?}", p.refusals);
+    let (_t, p) = plan(MY, &[base], &format!("{wanted}-- godwit:rename-table todo TO task\n")).await;
+    assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}\n{}", p.refusals, p.unproven, p.up.join(";\n"));
+    assert_eq!(p.up[0], "RENAME TABLE `todo` TO `task`");
+    assert_eq!(p.down[0], "RENAME TABLE `task` TO `todo`");
+}

@@ -209,3 +209,19 @@ async fn the_projects_desired_schema_is_the_default() {
     std::fs::write(dir.join("godwit.toml"), format!("desired_schema = \"../schema\"\n{toml}")).unwrap();
     assert_eq!(code(&["diff", "--to-schema"]).0, Some(2));
 }
+
+/// A table renamed with `-- godwit:rename-table`: renamed first each way; the foreign keys naming it
+/// follow, its index, view and trigger are made again as the file states them (SQLite rewrites
+/// their SQL with the name quoted).
+#[tokio::test]
+async fn a_table_renamed_follows_the_annotation() {
+    let wanted = BASE
+        .replace("TABLE todos ", "TABLE tasks ")
+        .replace("ON todos", "ON tasks")
+        .replace("FROM todos", "FROM tasks")
+        .replace("UPDATE todos", "UPDATE tasks");
+    let (_t, p) = plan(LITE, &[BASE], &format!("{wanted}-- godwit:rename-table todos TO tasks\n")).await;
+    assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}\n{}", p.refusals, p.unproven, p.up.join(";\n"));
+    assert_eq!(p.up[0], "ALTER TABLE todos RENAME TO tasks");
+    assert_eq!(p.down[0], "ALTER TABLE tasks RENAME TO todos");
+}

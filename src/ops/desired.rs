@@ -197,7 +197,7 @@ async fn plan_from_files(
     cancel: &Cancel,
 ) -> Result<FromSchema> {
     let renames = crate::schema::desired::renames(files)?;
-    let back: Vec<_> = renames.iter().map(|r| r.back()).collect();
+    let back = crate::schema::desired::back(&renames);
     let source = s.source()?;
     source.ensure_valid()?;
     let (made, made_names) = migrations_made(s, &source, cancel).await?;

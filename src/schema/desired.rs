@@ -44,19 +44,36 @@ pub fn read(path: &Path) -> Result<Vec<DesiredFile>> {
         .collect()
 }
 
-/// A column the desired schema says was renamed: `-- godwit:rename TABLE.OLD TO NEW` in a file.
+/// What the desired schema says was renamed: a column, `-- godwit:rename TABLE.OLD TO NEW` (the
+/// table named as the schema names it), or a table, `-- godwit:rename-table OLD TO NEW`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rename {
-    pub table: String,
+    /// The column's table; `None` where the table itself is renamed.
+    pub table: Option<String>,
     pub from: String,
     pub to: String,
 }
 
 impl Rename {
-    /// The same rename undone.
-    pub fn back(&self) -> Rename {
-        Rename { table: self.table.clone(), from: self.to.clone(), to: self.from.clone() }
+    /// Whether this renames column `from` of `table`.
+    pub fn of_column_in(&self, table: &str) -> bool {
+        self.table.as_deref() == Some(table)
     }
+}
+
+/// The renames undone, for the down: a column's table named as it is there, before its table
+/// is renamed back.
+pub fn back(renames: &[Rename]) -> Vec<Rename> {
+    renames
+        .iter()
+        .map(|r| Rename {
+            table: r.table.as_ref().map(|t| {
+                renames.iter().find(|x| x.table.is_none() && x.to == *t).map_or_else(|| t.clone(), |x| x.from.clone())
+            }),
+            from: r.to.clone(),
+            to: r.from.clone(),
+        })
+        .collect()
 }
 
 /// The renames the files' annotations say; a malformed one is refused.
@@ -64,18 +81,33 @@ pub fn renames(files: &[DesiredFile]) -> Result<Vec<Rename>> {
     let mut out = Vec::new();
     for f in files {
         for (i, line) in f.sql.lines().enumerate() {
-            let Some(said) = line.trim().strip_prefix("-- godwit:rename ") else { continue };
+            let line = line.trim();
+            let (said, table) =
+                match (line.strip_prefix("-- godwit:rename "), line.strip_prefix("-- godwit:rename-table ")) {
+                    (Some(said), _) => (said, false),
+                    (_, Some(said)) => (said, true),
+                    _ => continue,
+                };
             let words: Vec<&str> = said.split_whitespace().collect();
             let parsed =
                 match words.as_slice() {
-                    [old, to, new] if to.eq_ignore_ascii_case("to") => old
-                        .rsplit_once('.')
-                        .map(|(table, from)| Rename { table: table.into(), from: from.into(), to: (*new).into() }),
+                    [old, to, new] if to.eq_ignore_ascii_case("to") && table => {
+                        // The new name in the old one's schema, where it names none.
+                        let new = match (old.rsplit_once('.'), new.contains('.')) {
+                            (Some((schema, _)), false) => format!("{schema}.{new}"),
+                            _ => (*new).to_string(),
+                        };
+                        Some(Rename { table: None, from: (*old).into(), to: new })
+                    }
+                    [old, to, new] if to.eq_ignore_ascii_case("to") => old.rsplit_once('.').map(|(table, from)| {
+                        Rename { table: Some(table.into()), from: from.into(), to: (*new).into() }
+                    }),
                     _ => None,
                 };
             out.push(parsed.ok_or_else(|| {
                 Error::input(format!(
-                    "{} (line {}): a rename reads `-- godwit:rename TABLE.OLD_COLUMN TO NEW_COLUMN`",
+                    "{} (line {}): a rename reads `-- godwit:rename TABLE.OLD_COLUMN TO NEW_COLUMN` (a column) or \
+                     `-- godwit:rename-table OLD TO NEW` (a table)",
                     f.path.display(),
                     i + 1
                 ))

@@ -90,6 +90,16 @@ trait Writer {
 
     fn step(&self, c: &Change, cx: &Context<'_>, out: &mut Out);
 
+    /// The statement that renames table `from` to `to`.
+    fn rename_table(&self, from: &str, to: &str) -> String;
+
+    /// Whether the server's own statement of an object of `kind` names a table by its new name
+    /// once it is renamed, as the schema file would (MySQL's views break instead; SQLite rewrites
+    /// its stored SQL with the name quoted): others are made again from the file.
+    fn follows_rename(&self, kind: ObjectKind) -> bool {
+        matches!(kind, ObjectKind::Constraint | ObjectKind::Index | ObjectKind::Trigger) || is_view(kind)
+    }
+
     /// The statements in order, wrapped where the database needs it.
     fn finish(&self, _cx: &Context<'_>, _g: &mut Generated) {}
 }
@@ -119,6 +129,32 @@ impl Out {
         self.refusals.push(Refusal { kind: c.kind, name: c.name.clone(), why, message, rename: None });
     }
 
+    /// A table dropped, with its rows: refused without consent. Where a new table of the same
+    /// columns takes its place, the line saying it was renamed is offered.
+    fn table_dropped(&mut self, c: &Change, cx: &Context<'_>) {
+        let def = c.before.as_deref().unwrap_or_default();
+        let successor = cx
+            .to
+            .schema
+            .objects
+            .iter()
+            .find(|o| o.kind == ObjectKind::Table && o.definition == def && !has_table(cx.from.schema, &o.name));
+        let rename = successor.map(|n| format!("-- godwit:rename-table {} TO {}", c.name, n.name));
+        let hint = match (successor, &rename) {
+            (Some(n), Some(line)) => {
+                format!(" (if {} is {} renamed, say so in the schema file: {line})", n.name, c.name)
+            }
+            _ => String::new(),
+        };
+        self.refusals.push(Refusal {
+            kind: c.kind,
+            name: c.name.clone(),
+            why: RefusalKind::Destructive,
+            message: format!("drops table {} and its rows{hint}", c.name),
+            rename,
+        });
+    }
+
     /// A column dropped, with what it holds: refused without consent. Where `successor`, a new
     /// column of its type, took its place, the line saying it was renamed is offered.
     fn column_dropped(&mut self, c: &Change, table: &str, column: &str, successor: Option<&str>) {
@@ -144,6 +180,15 @@ pub fn generate(dialect: Dialect, from: Side<'_>, to: Side<'_>, renames: &[Renam
         Dialect::MySql => &mysql::MySql,
         Dialect::Sqlite => &sqlite::Sqlite,
     };
+    // Tables renamed first: everything after names them as the wanted schema does.
+    let tables: Vec<&Rename> = renames
+        .iter()
+        .filter(|r| r.table.is_none() && has_table(from.schema, &r.from) && !has_table(from.schema, &r.to))
+        .filter(|r| has_table(to.schema, &r.to))
+        .collect();
+    let (schema, catalog) = renamed_tables(from, &tables, &|k| writer.follows_rename(k));
+    let from = Side { schema: &schema, catalog: &catalog };
+    let first: Vec<String> = tables.iter().map(|r| writer.rename_table(&r.from, &r.to)).collect();
     let mut changes = super::diff(from.schema, to.schema);
     let mut cx = Context { from, to, renames, depths: HashMap::new(), rebuilt: Vec::new() };
     writer.prepare(&mut changes, &mut cx);
@@ -156,12 +201,88 @@ pub fn generate(dialect: Dialect, from: Side<'_>, to: Side<'_>, renames: &[Renam
     out.drops.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
     out.makes.sort_by_key(|(rank, _)| *rank);
     let mut g = Generated {
-        statements: out.drops.into_iter().chain(out.makes).map(|(_, s)| s).collect(),
+        statements: first.into_iter().chain(out.drops.into_iter().chain(out.makes).map(|(_, s)| s)).collect(),
         refusals: out.refusals,
         no_transaction: false,
     };
     writer.finish(&cx, &mut g);
     g
+}
+
+fn has_table(s: &Schema, name: &str) -> bool {
+    s.objects.iter().any(|o| o.kind == ObjectKind::Table && o.name == name)
+}
+
+/// `side` as it is once `tables` are renamed: the tables and what is named by them (constraints,
+/// indexes, triggers) under the new names, and the definitions the server rewrites (`follows`: a
+/// function's body is only text) naming them so.
+fn renamed_tables(side: Side<'_>, tables: &[&Rename], follows: &dyn Fn(ObjectKind) -> bool) -> (Schema, Catalog) {
+    let bare = |n: &str| n.rsplit('.').next().unwrap_or(n).to_string();
+    let rename_in =
+        |def: &str| tables.iter().fold(def.to_string(), |d, r| replace_word(&d, &bare(&r.from), &bare(&r.to)));
+    let table = |t: &str| tables.iter().find(|r| r.from == t).map_or_else(|| t.to_string(), |r| r.to.clone());
+    // `table.rest` or `table rest`, the table part renamed.
+    let owned = |name: &str, sep: char| -> String {
+        match tables.iter().find(|r| name.strip_prefix(&r.from).is_some_and(|rest| rest.starts_with(sep))) {
+            Some(r) => format!("{}{}", r.to, &name[r.from.len()..]),
+            None => name.to_string(),
+        }
+    };
+    let objects = side.schema.objects.iter().map(|o| {
+        let definition = if follows(o.kind) { rename_in(&o.definition) } else { o.definition.clone() };
+        let name = match o.kind {
+            ObjectKind::Table => table(&o.name),
+            // Named by table and definition: both as they now read.
+            ObjectKind::Constraint => match o.name.split_once(' ') {
+                Some((t, _)) => format!("{} {definition}", table(t)),
+                None => o.name.clone(),
+            },
+            ObjectKind::Index | ObjectKind::Trigger => owned(&o.name, '.'),
+            _ => o.name.clone(),
+        };
+        super::Object { kind: o.kind, name, definition }
+    });
+    let catalog = Catalog {
+        constraint_names: side
+            .catalog
+            .constraint_names
+            .iter()
+            .map(|((t, def), n)| ((table(t), rename_in(def)), n.clone()))
+            .collect(),
+        statements: side
+            .catalog
+            .statements
+            .iter()
+            .map(|((kind, name), sql)| {
+                let name = match kind {
+                    ObjectKind::Constraint if name.contains(' ') => match name.split_once(' ') {
+                        Some((t, def)) => format!("{} {}", table(t), rename_in(def)),
+                        None => name.clone(),
+                    },
+                    _ => owned(&table(name), '.'),
+                };
+                ((*kind, name), sql.clone())
+            })
+            .collect(),
+    };
+    (Schema::from_objects(objects), catalog)
+}
+
+/// `def` with every whole-word `from` made `to`.
+fn replace_word(def: &str, from: &str, to: &str) -> String {
+    let word = |ch: Option<char>| ch.is_some_and(|ch| ch.is_alphanumeric() || ch == '_');
+    let mut out = String::with_capacity(def.len());
+    let mut last = 0;
+    for (at, _) in def.match_indices(from) {
+        if at < last || word(def[..at].chars().next_back()) || word(def[at + from.len()..].chars().next()) {
+            continue;
+        }
+        out.push_str(&def[last..at]);
+        out.push_str(to);
+        last = at + from.len();
+    }
+    out.push_str(&def[last..]);
+    out
 }
 
 impl Context<'_> {
@@ -302,6 +423,31 @@ mod tests {
         assert!(mentions("SELECT c.id FROM comment_view c", "comment_view"));
         assert!(!mentions("SELECT c.id FROM comment_view_2 c", "comment_view"));
         assert!(mentions("SELECT * FROM app.v", "app.v") && mentions("SELECT * FROM v", "app.v"));
+    }
+
+    #[test]
+    fn a_renamed_table_is_named_anew_where_the_server_follows_it() {
+        assert_eq!(replace_word("REFERENCES todo(id) ON todo_x", "todo", "task"), "REFERENCES task(id) ON todo_x");
+        let schema = Schema::from_rows([
+            ("table".to_string(), "todo".to_string(), "id integer".to_string()),
+            ("index".into(), "todo.todo_pkey".into(), "CREATE UNIQUE INDEX todo_pkey ON public.todo (id)".into()),
+            (
+                "constraint".into(),
+                "c FOREIGN KEY (t) REFERENCES todo(id)".into(),
+                "FOREIGN KEY (t) REFERENCES todo(id)".into(),
+            ),
+            ("view".into(), "v".into(), "SELECT todo.id FROM todo".into()),
+            ("function".into(), "f()".into(), "SELECT 1 FROM todo".into()),
+        ]);
+        let r = Rename { table: None, from: "todo".into(), to: "task".into() };
+        let follows = |k: ObjectKind| matches!(k, ObjectKind::Constraint | ObjectKind::Index | ObjectKind::Trigger);
+        let (s, _) = renamed_tables(Side { schema: &schema, catalog: &Catalog::default() }, &[&r], &follows);
+        let names: Vec<(&str, &str)> = s.objects.iter().map(|o| (o.name.as_str(), o.definition.as_str())).collect();
+        assert!(names.contains(&("task", "id integer")));
+        assert!(names.contains(&("task.todo_pkey", "CREATE UNIQUE INDEX todo_pkey ON public.task (id)")));
+        assert!(names.contains(&("c FOREIGN KEY (t) REFERENCES task(id)", "FOREIGN KEY (t) REFERENCES task(id)")));
+        assert!(names.contains(&("v", "SELECT todo.id FROM todo")), "views stay where the server does not follow");
+        assert!(names.contains(&("f()", "SELECT 1 FROM todo")));
     }
 
     #[test]

@@ -24,6 +24,14 @@ impl Writer for MySql {
         }
     }
 
+    fn rename_table(&self, from: &str, to: &str) -> String {
+        format!("RENAME TABLE {} TO {}", quote(from), quote(to))
+    }
+
+    fn follows_rename(&self, kind: ObjectKind) -> bool {
+        matches!(kind, ObjectKind::Constraint | ObjectKind::Index | ObjectKind::Trigger)
+    }
+
     fn step(&self, c: &Change, cx: &Context<'_>, out: &mut Out) {
         let r = cx.key(self, c);
         let (before, after) = (c.before.as_deref(), c.after.as_deref());
@@ -38,7 +46,7 @@ impl Writer for MySql {
                     None => out.refuse(c, RefusalKind::Unsupported, format!("table {} (its SQL is not known)", c.name)),
                 },
                 (Some(_), None) => {
-                    out.refuse(c, RefusalKind::Destructive, format!("drops table {} and its rows", c.name));
+                    out.table_dropped(c, cx);
                     out.drops.push((r, format!("DROP TABLE {}", quote(&c.name))));
                 }
                 (Some(a), Some(b)) => alter_table(c, a, b, cx, out, r),
@@ -188,7 +196,7 @@ fn alter_table(c: &Change, before: &str, after: &str, cx: &Context<'_>, out: &mu
     let (mut old, new) = (cols(before), cols(after));
     let clause = |col: &str| cx.to.catalog.statement(ObjectKind::Table, &format!("{name}.{col}"));
     let mut clauses: Vec<String> = Vec::new();
-    for rn in cx.renames.iter().filter(|rn| rn.table == name) {
+    for rn in cx.renames.iter().filter(|rn| rn.of_column_in(name)) {
         if new.iter().any(|(n, _)| *n == rn.to)
             && !new.iter().any(|(n, _)| *n == rn.from)
             && let Some(o) = old.iter_mut().find(|(n, _)| *n == rn.from)

@@ -35,6 +35,10 @@ impl Writer for Postgres {
     fn step(&self, c: &Change, cx: &Context<'_>, out: &mut Out) {
         step(self, c, cx, out)
     }
+
+    fn rename_table(&self, from: &str, to: &str) -> String {
+        format!("ALTER TABLE {} RENAME TO {}", ident(from), ident(to.rsplit('.').next().unwrap_or(to)))
+    }
 }
 
 /// Names of the objects of a kind on either side.
@@ -64,7 +68,7 @@ fn step(w: &Postgres, c: &Change, cx: &Context<'_>, out: &mut Out) {
                 None => out.refuse(c, RefusalKind::Unsupported, format!("partitioned table {}", c.name)),
             },
             (Some(_), None) => {
-                out.refuse(c, RefusalKind::Destructive, format!("drops table {} and its rows", c.name));
+                out.table_dropped(c, cx);
                 out.drops.push((r, format!("DROP TABLE {}", ident(&c.name))));
             }
             (Some(a), Some(b)) => alter_table(&c.name, a, b, out, c, cx.renames),
@@ -359,7 +363,7 @@ fn alter_table(name: &str, before: &str, after: &str, out: &mut Out, c: &Change,
     let (mut old, new) = (cols(before), cols(after));
     let r = u32::from(Postgres.rank(ObjectKind::Table, false)) * 1000;
     // Renamed first, then compared under the new name.
-    for rn in renames.iter().filter(|rn| rn.table == name) {
+    for rn in renames.iter().filter(|rn| rn.of_column_in(name)) {
         if new.iter().any(|n| n.name == rn.to)
             && !new.iter().any(|n| n.name == rn.from)
             && let Some(o) = old.iter_mut().find(|o| o.name == rn.from)

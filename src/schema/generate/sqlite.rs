@@ -88,6 +88,15 @@ impl Writer for Sqlite {
         cx.rebuilt = rebuilt;
     }
 
+    fn rename_table(&self, from: &str, to: &str) -> String {
+        format!("ALTER TABLE {} RENAME TO {}", quote(from), quote(to))
+    }
+
+    fn follows_rename(&self, kind: ObjectKind) -> bool {
+        // Foreign keys are read from the pragmas; the SQL kept for the rest gets the name quoted.
+        kind == ObjectKind::Constraint
+    }
+
     fn step(&self, c: &Change, cx: &Context<'_>, out: &mut Out) {
         let r = cx.key(self, c);
         let (before, after) = (c.before.as_deref(), c.after.as_deref());
@@ -99,7 +108,7 @@ impl Writer for Sqlite {
                     None => out.refuse(c, RefusalKind::Unsupported, format!("table {} (its SQL is not known)", c.name)),
                 },
                 (Some(_), None) => {
-                    out.refuse(c, RefusalKind::Destructive, format!("drops table {} and its rows", c.name));
+                    out.table_dropped(c, cx);
                     out.drops.push((r, format!("DROP TABLE {}", quote(&c.name))));
                 }
                 (Some(a), Some(b)) => {
@@ -224,7 +233,7 @@ fn added_at_end(cx: &Context<'_>, table: &str, before: &str, after: &str) -> Opt
 
 /// `ALTER TABLE … RENAME COLUMN` where the schema file says columns were renamed and that is all.
 fn renamed_only(cx: &Context<'_>, table: &str, before: &str, after: &str) -> Option<Vec<String>> {
-    let renames: Vec<_> = cx.renames.iter().filter(|r| r.table == table).collect();
+    let renames: Vec<_> = cx.renames.iter().filter(|r| r.of_column_in(table)).collect();
     if renames.is_empty() {
         return None;
     }
@@ -256,7 +265,7 @@ fn rebuild(c: &Change, before: &str, after: &str, cx: &Context<'_>, out: &mut Ou
     };
     let (old, new) = (columns(before), columns(after));
     let generated = |l: &str| l.contains(" GENERATED ");
-    let renamed = |n: &str| cx.renames.iter().find(|rn| rn.table == name && rn.to == n).map(|rn| rn.from.as_str());
+    let renamed = |n: &str| cx.renames.iter().find(|rn| rn.of_column_in(name) && rn.to == n).map(|rn| rn.from.as_str());
     let mut copied: Vec<(String, String)> = Vec::new();
     for n in &new {
         let to = name_of(n);
