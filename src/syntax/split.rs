@@ -208,6 +208,10 @@ fn track_block(dialect: Dialect, prev: &str, word: &str, depth: usize) -> usize 
         // transaction instead (`BEGIN;`, `BEGIN IMMEDIATE`), but for MariaDB's `BEGIN NOT ATOMIC`.
         (Dialect::Sqlite | Dialect::MySql, "BEGIN") if !prev.is_empty() => depth + 1,
         (Dialect::MySql, "NOT") if prev == "BEGIN" && depth == 0 => depth + 1,
+        // `END IF`, `END LOOP`, `END WHILE`, `END REPEAT` close what was not counted open: the
+        // `END` before them took one off that was not theirs. `END CASE` closes a counted `CASE`.
+        (Dialect::Sqlite | Dialect::MySql, "IF" | "LOOP" | "WHILE" | "REPEAT") if prev == "END" => depth + 1,
+        (Dialect::Sqlite | Dialect::MySql, "CASE") if prev == "END" => depth,
         (Dialect::Sqlite | Dialect::MySql, "CASE") if depth > 0 => depth + 1,
         (_, "END") if depth > 0 => depth - 1,
         _ => depth,
@@ -298,6 +302,18 @@ mod tests {
     fn sqlite_trigger_bodies_are_one_statement() {
         let sql = "CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 1; UPDATE a SET y = 2; END;\nSELECT 1;";
         assert_eq!(texts(sql, Dialect::Sqlite).len(), 2);
+    }
+
+    #[test]
+    fn a_routine_body_with_ifs_loops_and_cases_is_one_statement() {
+        let sql = "CREATE FUNCTION f(x int) RETURNS int DETERMINISTIC BEGIN\n\
+                   IF x > 0 THEN SET x = 1; ELSE SET x = 2; END IF;\n\
+                   WHILE x < 3 DO SET x = x + 1; END WHILE;\n\
+                   l: LOOP LEAVE l; END LOOP l;\n\
+                   REPEAT SET x = x - 1; UNTIL x < 0 END REPEAT;\n\
+                   CASE x WHEN 1 THEN SET x = 2; ELSE SET x = 3; END CASE;\n\
+                   RETURN IF(x > 1, CASE WHEN x > 2 THEN 1 ELSE 0 END, 2);\nEND;\nSELECT 1;";
+        assert_eq!(texts(sql, Dialect::MySql).len(), 2);
     }
 
     #[test]
