@@ -68,6 +68,10 @@ fuzz:
 corpus: setup
 	scripts/corpus.sh $(CORPUS)
 
+# The MariaDB corpus: sipwise/db-schema's provisioning database, ~490 migrations (needs its mirror).
+corpus-mariadb: setup
+	scripts/mariadb-corpus.sh
+
 # The core and the CLI type-checked for Windows (MinGW target): no Linux-only code outside cfg(unix).
 check-windows:
 	scripts/check-windows.sh

@@ -38,7 +38,7 @@ pub fn read(path: &Path) -> Result<Vec<DesiredFile>> {
             let bytes = std::fs::read(&p).map_err(|e| Error::io("cannot read", &p, &e))?;
             let sql = String::from_utf8(bytes)
                 .map_err(|_| Error::input(format!("{} is not UTF-8 text; save it as UTF-8", p.display())))?;
-            let sql = without_psql_guard(&p, sql.trim_start_matches('\u{feff}'))?;
+            let sql = without_client_delimiters(&without_psql_guard(&p, sql.trim_start_matches('\u{feff}'))?);
             Ok(DesiredFile { path: p, sql })
         })
         .collect()
@@ -117,6 +117,33 @@ pub fn renames(files: &[DesiredFile]) -> Result<Vec<Rename>> {
     Ok(out)
 }
 
+/// The mysql client's `DELIMITER X` lines (as `mariadb-dump` writes them around routines and
+/// triggers) left out, as blank lines, and each statement they end with X ended with `;`, which
+/// the statement splitter reads around routine bodies as the server does.
+fn without_client_delimiters(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut delimiter = ";".to_string();
+    for line in sql.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [first, d] = words.as_slice()
+            && first.eq_ignore_ascii_case("delimiter")
+        {
+            delimiter = d.to_string();
+            out.push('\n');
+            continue;
+        }
+        match line.trim_end().strip_suffix(delimiter.as_str()) {
+            Some(statement) if delimiter != ";" => {
+                out.push_str(statement);
+                out.push(';');
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// `pg_dump`'s `\restrict KEY` and `\unrestrict KEY` lines (psql's guard) left out, as blank lines
 /// so the others keep their numbers; any other psql command is refused, as it is not SQL.
 fn without_psql_guard(path: &Path, sql: &str) -> Result<String> {
@@ -183,6 +210,12 @@ mod tests {
         // pg_dump's guard lines go; another psql command is refused.
         put("dump/a.sql", "\\restrict abc\nCREATE TABLE t (id int);\n\\unrestrict abc\n");
         assert_eq!(read(&d.path().join("dump")).unwrap()[0].sql, "\nCREATE TABLE t (id int);\n\n");
+        // mariadb-dump's DELIMITER lines go; what they end is ended with `;`.
+        put("my.sql", "DELIMITER ;;\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END ;;\nDELIMITER ;\nSELECT 1;\n");
+        assert_eq!(
+            read(&d.path().join("my.sql")).unwrap()[0].sql,
+            "\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END ;\n\nSELECT 1;\n"
+        );
         put("shell.sql", "\\! rm -rf /\n");
         assert_eq!(read(&d.path().join("shell.sql")).unwrap_err().problem, crate::error::Problem::Input);
     }
