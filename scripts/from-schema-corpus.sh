@@ -41,7 +41,10 @@ for k in $2; do
       "$GODWIT" --url "$URL" schema --format sql >"$dir/have/desired.sql") || { echo "$1 K=$k M=$m: the history does not apply"; continue; }
     out=$(cd "$dir/have" && "$GODWIT" --url "$URL" new next --from-schema desired.sql --dry-run --allow-destructive 2>&1)
     case "$out" in
-      *"Dry run: nothing was written."*) echo "$1 K=$k M=$m: proven$(grep -q 'Note:' <<<"$out" && echo ' (columns put back at the end by the down)')" ;;
+      *"already make"*) echo "$1 K=$k M=$m: nothing to write (those migrations change data only)" ;;
+      *"Dry run: nothing was written."*)
+        kinds=$(sed -n '/^Up:/,/^Down:/p' <<<"$out" | grep -oiE '^ +(CREATE|DROP) (TRIGGER|FUNCTION|PROCEDURE|VIEW|MATERIALIZED VIEW)' | awk '{print tolower($2)}' | sort -u | tr '\n' ' ')
+        echo "$1 K=$k M=$m: proven$(grep -q 'Note:' <<<"$out" && echo ' (columns put back at the end by the down)')${kinds:+ (makes or drops: ${kinds% })}" ;;
       *) echo "$1 K=$k M=$m: $(grep '^error' <<<"$out" | head -1 | cut -c1-300)" ;;
     esac
   done

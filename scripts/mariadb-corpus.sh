@@ -28,8 +28,8 @@ ours=$(my "SELECT CONCAT('view ', table_name) FROM information_schema.VIEWS WHER
 UNION ALL SELECT CONCAT('routine ', routine_name) FROM information_schema.ROUTINES WHERE routine_schema = 'corpus_sipwise' \
 UNION ALL SELECT CONCAT('trigger ', trigger_name) FROM information_schema.TRIGGERS WHERE trigger_schema = 'corpus_sipwise'" | sort)
 theirs=$(git -C "$mirror" show "$(sed -n 's/^COMMIT = "\(.*\)"/\1/p' "$ROOT/corpus/sipwise.py"):schema/provisioning.sql" |
-  grep -oE '(VIEW `[^`]+` AS|(FUNCTION|PROCEDURE) `[^`]+`|TRIGGER `?[A-Za-z0-9_]+`? (BEFORE|AFTER|before|after))' |
-  sed -E 's/^VIEW `([^`]+)`.*/view \1/; s/^(FUNCTION|PROCEDURE) `([^`]+)`/routine \2/; s/^TRIGGER `?([A-Za-z0-9_]+)`? .*/trigger \1/' | sort -u)
+  grep -oE '(VIEW `[^`]+` AS|(FUNCTION|PROCEDURE) `[^`]+`|TRIGGER (provisioning\.)?`?[A-Za-z0-9_]+`? (BEFORE|AFTER|before|after))' |
+  sed -E 's/^VIEW `([^`]+)`.*/view \1/; s/^(FUNCTION|PROCEDURE) `([^`]+)`/routine \2/; s/^TRIGGER (provisioning\.)?`?([A-Za-z0-9_]+)`? .*/trigger \2/' | sort -u)
 if [ "$ours" != "$(sort <<<"$theirs")" ]; then
   diff <(echo "$theirs") <(echo "$ours") >"$WORK/objects.diff" || true
   echo "sipwise: FAILS: the views, routines and triggers differ from upstream's dump (see $WORK/objects.diff); $made"

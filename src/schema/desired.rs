@@ -211,7 +211,10 @@ mod tests {
         put("dump/a.sql", "\\restrict abc\nCREATE TABLE t (id int);\n\\unrestrict abc\n");
         assert_eq!(read(&d.path().join("dump")).unwrap()[0].sql, "\nCREATE TABLE t (id int);\n\n");
         // mariadb-dump's DELIMITER lines go; what they end is ended with `;`.
-        put("my.sql", "DELIMITER ;;\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END ;;\nDELIMITER ;\nSELECT 1;\n");
+        put(
+            "my.sql",
+            "DELIMITER ;;\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END ;;\nDELIMITER ;\nSELECT 1;\n",
+        );
         assert_eq!(
             read(&d.path().join("my.sql")).unwrap()[0].sql,
             "\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END ;\n\nSELECT 1;\n"
