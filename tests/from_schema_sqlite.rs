@@ -225,3 +225,44 @@ async fn a_table_renamed_follows_the_annotation() {
     assert_eq!(p.up[0], "ALTER TABLE todos RENAME TO tasks");
     assert_eq!(p.down[0], "ALTER TABLE tasks RENAME TO todos");
 }
+
+/// A unique key dropped, as a constraint or an index: refused without consent; a leftover rename
+/// annotation (its old column gone) renames nothing on a later rebuild.
+#[tokio::test]
+async fn a_unique_key_dropped_needs_consent_and_a_done_rename_is_no_rename() {
+    let unique = BASE.replace("CREATE INDEX todos_status", "CREATE UNIQUE INDEX todos_status");
+    let (_t, p) = plan(LITE, &[&unique], BASE).await;
+    assert_eq!(kinds(&p), [RefusalKind::Destructive], "a unique index dropped");
+    let (_t, p) = plan(LITE, &[BASE], &BASE.replace("email TEXT NOT NULL UNIQUE", "email TEXT NOT NULL")).await;
+    assert_eq!(kinds(&p), [RefusalKind::Destructive], "a unique constraint dropped");
+    assert_eq!(p.unproven, None);
+    // `note` was renamed `remark` by an earlier migration; the line is still in the file.
+    let done = BASE.replace("note TEXT", "remark TEXT");
+    let wanted = done.replace("VARCHAR(100)", "VARCHAR(200)") + "-- godwit:rename todos.note TO remark\n";
+    let (_t, p) = plan(LITE, &[&done], &wanted).await;
+    assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}", p.refusals, p.unproven);
+    assert!(p.up.iter().any(|s| s.starts_with("INSERT INTO") && s.contains("remark")), "{}", p.up.join(";\n"));
+}
+
+/// A migration holding its own transaction (as a generated rebuild does) that fails inside it:
+/// rolled back, said so, and not left marked as part way (what ran before its BEGIN only turned
+/// foreign keys off).
+#[tokio::test]
+async fn a_failure_inside_a_migrations_own_transaction_is_rolled_back_and_said() {
+    let t = common::TestDb::new(LITE).await;
+    t.write(
+        "1_rebuild.up.sql",
+        "-- no-transaction\nPRAGMA foreign_keys = 0;\nBEGIN IMMEDIATE;\nCREATE TABLE a (id INTEGER);\n\
+         INSERT INTO missing VALUES (1);\nCOMMIT;\nPRAGMA foreign_keys = 1;\n",
+    );
+    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let run =
+        godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
+    let e = run.into_result().unwrap_err();
+    assert_eq!(e.problem, godwit::Problem::MigrationFailed { version: 1 }, "{}", e.message);
+    db.close().await;
+    assert!(!t.tables().await.contains(&"a".to_string()), "the table made in the transaction is gone");
+    assert!(e.message.contains("rolled back"), "{}", e.message);
+    assert_eq!(t.history().await, Vec::<String>::new(), "not left marked as part way");
+}

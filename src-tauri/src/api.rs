@@ -796,17 +796,19 @@ pub async fn plan_from_schema(state: &AppState, env: &str, sql: &str) -> Result<
 }
 
 /// Plans again and writes the migration, if it may be written (proven, with consent for what
-/// loses data).
+/// loses data) and is the one shown (`shown`: its up and down).
 pub async fn write_from_schema(
     state: &AppState,
     env: &str,
     name: &str,
     sql: &str,
+    shown: (&[String], &[String]),
     allow_destructive: bool,
 ) -> Result<Vec<String>> {
     let s = session(state, env)?;
     let job = state.start_job();
     let plan = ops::plan_from_text(&s, "the schema", sql, &job.cancel).await?;
+    ops::as_shown(&plan, shown.0, shown.1)?;
     Ok(ops::write_from_schema(&s, name, &plan, allow_destructive)?
         .into_iter()
         .map(|f| f.display().to_string())

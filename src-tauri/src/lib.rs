@@ -420,9 +420,11 @@ async fn write_from_schema(
     env: String,
     name: String,
     sql: String,
+    up: Vec<String>,
+    down: Vec<String>,
     allow_destructive: bool,
 ) -> CommandResult<Vec<String>> {
-    Ok(api::write_from_schema(&state, &env, &name, &sql, allow_destructive).await?)
+    Ok(api::write_from_schema(&state, &env, &name, &sql, (&up, &down), allow_destructive).await?)
 }
 
 #[tauri::command]

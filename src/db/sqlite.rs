@@ -270,7 +270,27 @@ impl Sqlite {
                 return Err(super::unmarked(error, self.batch(unmark).await.err()));
             }
             let mut error = error;
-            error.message += &super::ran_before(sql_text, &stmts[..failed], "it runs outside a transaction");
+            // A transaction the file opened itself (`BEGIN`, as a generated table rebuild does) is
+            // still open: rolled back, so only what ran before its `BEGIN` stays.
+            let mut ran = &stmts[..failed];
+            if self.batch("ROLLBACK".into()).await.is_ok() {
+                let _ = self.batch("PRAGMA foreign_keys = ON".into()).await;
+                let first = |st: &Statement<'_>| {
+                    crate::syntax::words::words(st.sql)
+                        .into_iter()
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .to_ascii_lowercase()
+                };
+                let begun = ran.iter().rposition(|st| first(st).starts_with("begin")).unwrap_or(0);
+                ran = &ran[..begun];
+                error.message += "\nThe transaction it opened itself was rolled back: what ran in it did not stay.";
+                if ran.iter().all(|st| first(st).starts_with("pragma foreign_keys")) {
+                    return Err(super::unmarked(error, self.batch(unmark).await.err()));
+                }
+            }
+            error.message += &super::ran_before(sql_text, ran, "it runs outside a transaction");
             return Err(Failure { error, dirty: true });
         }
         let mut tail = finish(elapsed).join(";\n");

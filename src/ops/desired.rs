@@ -176,7 +176,7 @@ pub async fn plan_from_schema(s: &Session, path: &Path, cancel: &Cancel) -> Resu
 
 /// [`plan_from_schema`] for SQL as a person edits it (the app's editor), named `name` in messages.
 pub async fn plan_from_text(s: &Session, name: &str, sql: &str, cancel: &Cancel) -> Result<FromSchema> {
-    let file = crate::schema::desired::DesiredFile { path: PathBuf::from(name), sql: sql.to_string() };
+    let file = crate::schema::desired::from_text(PathBuf::from(name), sql)?;
     plan_from_files(s, &[file], cancel).await
 }
 
@@ -301,6 +301,18 @@ fn only_reordered(c: &crate::schema::Change) -> bool {
         && c.before.is_some()
         && c.after.is_some()
         && sorted(&c.before) == sorted(&c.after)
+}
+
+/// Refuses `plan` unless its up and down are those a person was shown (planned again to be
+/// written, the migrations or the file may have changed since).
+pub fn as_shown(plan: &FromSchema, up: &[String], down: &[String]) -> Result<()> {
+    if plan.up != up || plan.down != down {
+        return Err(Error::input(
+            "the migration would differ from the one shown (the migrations or the schema changed since): compare \
+             again, and create it once you have read it",
+        ));
+    }
+    Ok(())
 }
 
 /// Writes `plan` as migration `name` in the project's folder, once it may be written.

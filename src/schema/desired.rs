@@ -38,10 +38,16 @@ pub fn read(path: &Path) -> Result<Vec<DesiredFile>> {
             let bytes = std::fs::read(&p).map_err(|e| Error::io("cannot read", &p, &e))?;
             let sql = String::from_utf8(bytes)
                 .map_err(|_| Error::input(format!("{} is not UTF-8 text; save it as UTF-8", p.display())))?;
-            let sql = without_client_delimiters(&without_psql_guard(&p, sql.trim_start_matches('\u{feff}'))?);
-            Ok(DesiredFile { path: p, sql })
+            from_text(p, &sql)
         })
         .collect()
+}
+
+/// A desired schema's file from its text (an editor's, or a file read): a dump tool's client
+/// commands taken out as for a file read.
+pub fn from_text(path: PathBuf, sql: &str) -> Result<DesiredFile> {
+    let sql = without_client_delimiters(&without_psql_guard(&path, sql.trim_start_matches('\u{feff}'))?);
+    Ok(DesiredFile { path, sql })
 }
 
 /// What the desired schema says was renamed: a column, `-- godwit:rename TABLE.OLD TO NEW` (the
@@ -125,8 +131,10 @@ fn without_client_delimiters(sql: &str) -> String {
     let mut delimiter = ";".to_string();
     for line in sql.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
+        // The client's delimiters are marks (`;;`, `$$`, `//`): a line `delimiter text,` is a column.
         if let [first, d] = words.as_slice()
             && first.eq_ignore_ascii_case("delimiter")
+            && !d.chars().any(char::is_alphanumeric)
         {
             delimiter = d.to_string();
             out.push('\n');
@@ -219,6 +227,8 @@ mod tests {
             read(&d.path().join("my.sql")).unwrap()[0].sql,
             "\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; END ;\n\nSELECT 1;\n"
         );
+        put("col.sql", "CREATE TABLE t (\n  delimiter text,\n  id int\n);\n");
+        assert!(read(&d.path().join("col.sql")).unwrap()[0].sql.contains("delimiter text,"));
         put("shell.sql", "\\! rm -rf /\n");
         assert_eq!(read(&d.path().join("shell.sql")).unwrap_err().problem, crate::error::Problem::Input);
     }

@@ -48,6 +48,8 @@ pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitErr
     // inside which `;` does not end the statement.
     let mut block_depth = 0usize;
     let mut prev_word = String::new();
+    // Nothing but blanks and comments since the previous word (`END IF`, not `END, IF(…)`).
+    let mut adjacent = false;
 
     while i < b.len() {
         let c = b[i];
@@ -98,6 +100,7 @@ pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitErr
             }
             b'\'' | b'"' | b'`' => {
                 first.get_or_insert((i, line));
+                adjacent = false;
                 let backslash = c == b'\''
                     && (dialect == Dialect::MySql
                         || (dialect == Dialect::Postgres
@@ -179,12 +182,15 @@ pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitErr
                     i += 1;
                 }
                 let word = sql[w0..i].to_ascii_uppercase();
-                block_depth = track_block(dialect, &prev_word, &word, block_depth);
+                let after_end = adjacent && prev_word == "END";
+                block_depth = track_block(dialect, &prev_word, after_end, &word, block_depth);
                 prev_word = word;
+                adjacent = true;
             }
             _ => {
                 first.get_or_insert((i, line));
                 i += 1;
+                adjacent = false;
             }
         }
     }
@@ -199,7 +205,7 @@ pub fn split(sql: &str, dialect: Dialect) -> Result<Vec<Statement<'_>>, SplitErr
 }
 
 /// Tracks bodies whose inner `;` do not end the statement.
-fn track_block(dialect: Dialect, prev: &str, word: &str, depth: usize) -> usize {
+fn track_block(dialect: Dialect, prev: &str, after_end: bool, word: &str, depth: usize) -> usize {
     match (dialect, word) {
         // PostgreSQL: only SQL-standard function bodies (`BEGIN ATOMIC`); PL/pgSQL lives in $$.
         (Dialect::Postgres, "ATOMIC") if prev == "BEGIN" => depth + 1,
@@ -210,8 +216,8 @@ fn track_block(dialect: Dialect, prev: &str, word: &str, depth: usize) -> usize 
         (Dialect::MySql, "NOT") if prev == "BEGIN" && depth == 0 => depth + 1,
         // `END IF`, `END LOOP`, `END WHILE`, `END REPEAT` close what was not counted open: the
         // `END` before them took one off that was not theirs. `END CASE` closes a counted `CASE`.
-        (Dialect::Sqlite | Dialect::MySql, "IF" | "LOOP" | "WHILE" | "REPEAT") if prev == "END" => depth + 1,
-        (Dialect::Sqlite | Dialect::MySql, "CASE") if prev == "END" => depth,
+        (Dialect::Sqlite | Dialect::MySql, "IF" | "LOOP" | "WHILE" | "REPEAT") if after_end => depth + 1,
+        (Dialect::Sqlite | Dialect::MySql, "CASE") if after_end => depth,
         (Dialect::Sqlite | Dialect::MySql, "CASE") if depth > 0 => depth + 1,
         (_, "END") if depth > 0 => depth - 1,
         _ => depth,
@@ -313,6 +319,12 @@ mod tests {
                    REPEAT SET x = x - 1; UNTIL x < 0 END REPEAT;\n\
                    CASE x WHEN 1 THEN SET x = 2; ELSE SET x = 3; END CASE;\n\
                    RETURN IF(x > 1, CASE WHEN x > 2 THEN 1 ELSE 0 END, 2);\nEND;\nSELECT 1;";
+        assert_eq!(texts(sql, Dialect::MySql).len(), 2);
+        // An END closing a CASE expression, then another CASE or an IF(): not `END CASE`/`END IF`.
+        let sql = "CREATE TRIGGER t AFTER INSERT ON a BEGIN INSERT INTO log VALUES (CASE WHEN new.x THEN 1 END, \
+                   CASE WHEN new.y THEN 2 END); END;\nSELECT 1;";
+        assert_eq!(texts(sql, Dialect::Sqlite).len(), 2);
+        let sql = "CREATE FUNCTION f(a int) RETURNS int BEGIN SET a = CASE WHEN a THEN 1 END + IF(a, 1, 0); RETURN a; END;\nSELECT 1;";
         assert_eq!(texts(sql, Dialect::MySql).len(), 2);
     }
 

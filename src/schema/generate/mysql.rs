@@ -80,7 +80,7 @@ impl Writer for MySql {
                 let (table, key) = c.name.split_once('.').unwrap_or(("", &c.name));
                 let unique = |d: Option<&str>| d.is_some_and(|d| d.starts_with("UNIQUE"));
                 if before.is_some() && !dropped_whole(table) {
-                    if after.is_none() && unique(before) {
+                    if unique(before) && !unique(after) {
                         out.refuse(
                             c,
                             RefusalKind::Destructive,
@@ -204,8 +204,17 @@ fn alter_table(c: &Change, before: &str, after: &str, cx: &Context<'_>, out: &mu
         {
             clauses.push(format!("CHANGE COLUMN {} {cl}", quote(&rn.from)));
             o.0 = rn.to.clone();
-            // Changed with its new clause: compared as that from here on.
+            // Changed with its new clause: compared as that from here on, once its type is.
             if let Some((_, rest)) = new.iter().find(|(n, _)| *n == rn.to) {
+                if kind(&o.1) != kind(rest) && !widens(kind(&o.1), kind(rest)) {
+                    let why = format!(
+                        "changes {name}.{} from {} to {}, which may not hold every value",
+                        rn.to,
+                        kind(&o.1),
+                        kind(rest)
+                    );
+                    out.refuse(c, RefusalKind::Destructive, why);
+                }
                 o.1 = rest.clone();
             }
         }

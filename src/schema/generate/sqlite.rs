@@ -45,10 +45,7 @@ impl Writer for Sqlite {
         }
         rebuilt.sort();
         rebuilt.dedup();
-        // Its constraints go with it; a table only its constraints change on is made again too.
-        changes.retain(|c| {
-            !(c.kind == ObjectKind::Constraint && rebuilt.iter().any(|t| c.name.split(' ').next() == Some(t)))
-        });
+        // A table only its constraints change on is made again too (they are its SQL).
         for t in &rebuilt {
             if !changes.iter().any(|c| c.kind == ObjectKind::Table && c.name == *t)
                 && let Some(o) = from.objects.iter().find(|o| o.kind == ObjectKind::Table && o.name == *t)
@@ -121,9 +118,13 @@ impl Writer for Sqlite {
                 }
                 (None, None) => {}
             },
-            // On a table made or dropped whole (a table that stays and whose constraints change is
-            // made again): nothing of its own.
-            ObjectKind::Constraint => {}
+            // Made with its table (a table that stays and whose constraints change is made again).
+            ObjectKind::Constraint => {
+                let (on, def) = c.name.split_once(' ').unwrap_or((&c.name, ""));
+                if after.is_none() && def.starts_with("UNIQUE") && table(cx.to.schema, on).is_some() {
+                    out.refuse(c, RefusalKind::Destructive, format!("drops {def} on {on}, which the data may rely on"));
+                }
+            }
             ObjectKind::Index | ObjectKind::Trigger | ObjectKind::View => {
                 let what = match c.kind {
                     ObjectKind::Index => "INDEX",
@@ -136,6 +137,11 @@ impl Writer for Sqlite {
                 if before.is_some() && !table_dropped {
                     out.drops.push((r, format!("DROP {what} {}", quote(&name))));
                 }
+                let unique = |d: Option<&str>| d.is_some_and(|d| d.to_ascii_uppercase().starts_with("CREATE UNIQUE"));
+                if unique(before) && !unique(after) && !table_dropped {
+                    let why = format!("drops unique index {name} on {on}, which the data may rely on");
+                    out.refuse(c, RefusalKind::Destructive, why);
+                }
                 if let Some(def) = after {
                     out.makes.push((r, def.trim_end().trim_end_matches(';').to_string()));
                 }
@@ -146,9 +152,10 @@ impl Writer for Sqlite {
 
     fn finish(&self, cx: &Context<'_>, g: &mut super::Generated) {
         // Foreign keys naming a table dropped or made again would act on its rows (a cascade, or
-        // an error): off for the while, outside the runner's transaction.
+        // an error): off for the while, outside the runner's transaction. Those of either side:
+        // a table made again first may already have its new ones.
         let gone = |t: &str| cx.rebuilt.iter().any(|r| r == t) || table(cx.to.schema, t).is_none();
-        let named = cx.from.schema.objects.iter().any(|o| {
+        let named = [cx.from.schema, cx.to.schema].iter().flat_map(|s| s.objects.iter()).any(|o| {
             o.kind == ObjectKind::Constraint
                 && o.definition.starts_with("FOREIGN KEY")
                 && o.definition.split(" REFERENCES ").nth(1).and_then(|r| r.split(' ').next()).is_some_and(gone)
@@ -157,13 +164,21 @@ impl Writer for Sqlite {
             return;
         }
         g.no_transaction = true;
-        let mut all = vec!["PRAGMA foreign_keys = 0".to_string(), "BEGIN".to_string()];
+        let mut all = vec!["PRAGMA foreign_keys = 0".to_string(), "BEGIN IMMEDIATE".to_string()];
         all.append(&mut g.statements);
-        // What a copied row no longer finds fails the migration before it commits.
+        // What a row no longer finds, in or naming a table made again, fails the migration before
+        // it commits (a violation elsewhere, older than this migration, is not its business).
+        let tables: Vec<String> = cx.rebuilt.iter().map(|t| format!("'{}'", t.replace('\'', "''"))).collect();
+        let within = if tables.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE \"table\" IN ({0}) OR parent IN ({0})", tables.join(", "))
+        };
         all.extend([
-            "CREATE TEMP TABLE godwit_foreign_key_check (violations integer CHECK (violations = 0))".to_string(),
-            "INSERT INTO godwit_foreign_key_check SELECT count(*) FROM pragma_foreign_key_check".to_string(),
-            "DROP TABLE godwit_foreign_key_check".to_string(),
+            "CREATE TEMP TABLE godwit_foreign_keys_broken (rows_without_parent integer CHECK (rows_without_parent = 0))"
+                .to_string(),
+            format!("INSERT INTO godwit_foreign_keys_broken SELECT count(*) FROM pragma_foreign_key_check{within}"),
+            "DROP TABLE godwit_foreign_keys_broken".to_string(),
             "COMMIT".to_string(),
             "PRAGMA foreign_keys = 1".to_string(),
         ]);
@@ -265,7 +280,13 @@ fn rebuild(c: &Change, before: &str, after: &str, cx: &Context<'_>, out: &mut Ou
     };
     let (old, new) = (columns(before), columns(after));
     let generated = |l: &str| l.contains(" GENERATED ");
-    let renamed = |n: &str| cx.renames.iter().find(|rn| rn.of_column_in(name) && rn.to == n).map(|rn| rn.from.as_str());
+    // A rename the file still says once it is done (the old name gone) is no rename.
+    let renamed = |n: &str| {
+        cx.renames
+            .iter()
+            .find(|rn| rn.of_column_in(name) && rn.to == n && old.iter().any(|o| name_of(o) == rn.from))
+            .map(|rn| rn.from.as_str())
+    };
     let mut copied: Vec<(String, String)> = Vec::new();
     for n in &new {
         let to = name_of(n);

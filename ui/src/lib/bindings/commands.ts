@@ -94,7 +94,7 @@ export const commands = {
   lintDraft: (env: string, up: string, down: string | null, noTransaction: boolean) => invoke<Array<LintFinding>>('lint_draft', { env, up, down, noTransaction }),
   desiredSchema: (env: string) => invoke<string | null>('desired_schema', { env }),
   planFromSchema: (env: string, sql: string) => invoke<FromSchema>('plan_from_schema', { env, sql }),
-  writeFromSchema: (env: string, name: string, sql: string, allowDestructive: boolean) => invoke<Array<string>>('write_from_schema', { env, name, sql, allowDestructive }),
+  writeFromSchema: (env: string, name: string, sql: string, up: Array<string>, down: Array<string>, allowDestructive: boolean) => invoke<Array<string>>('write_from_schema', { env, name, sql, up, down, allowDestructive }),
   schema: (env: string) => invoke<Schema>('schema', { env }),
   compare: (a: string, b: string) => invoke<SchemaComparison>('compare', { a, b }),
   restoreBackup: (env: string, id: string, confirm: string | null, onEvent: (e: AppEvent) => void) => streaming<Restored, AppEvent>('restore_backup', { env, id, confirm }, onEvent),
