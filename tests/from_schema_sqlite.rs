@@ -266,3 +266,26 @@ async fn a_failure_inside_a_migrations_own_transaction_is_rolled_back_and_said()
     assert!(e.message.contains("rolled back"), "{}", e.message);
     assert_eq!(t.history().await, Vec::<String>::new(), "not left marked as part way");
 }
+
+/// An AUTOINCREMENT table made again keeps its counter: an id once used (its row deleted) is not
+/// given again.
+#[tokio::test]
+async fn a_rebuilt_autoincrement_table_keeps_its_counter() {
+    let base = "CREATE TABLE tags (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);\n";
+    let (t, p) = plan(LITE, &[base], &base.replace("name TEXT", "name TEXT NOT NULL DEFAULT ''")).await;
+    assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}", p.refusals, p.unproven);
+    let mut db = t.connect().await;
+    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
+    godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
+    db.close().await;
+    t.exec("INSERT INTO tags (name) VALUES ('a'), ('b'), ('c'); DELETE FROM tags WHERE id = 3").await;
+    ops::write_from_schema(&t.session(), "names", &p, false).unwrap();
+    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let run =
+        godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
+    run.into_result().unwrap();
+    db.close().await;
+    t.exec("INSERT INTO tags (name) VALUES ('d')").await;
+    assert_eq!(t.strings("SELECT CAST(max(id) AS TEXT) FROM tags").await, ["4"]);
+}

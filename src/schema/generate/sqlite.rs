@@ -330,16 +330,22 @@ fn rebuild(c: &Change, before: &str, after: &str, cx: &Context<'_>, out: &mut Ou
     let t = quote(name);
     let temp = quote(&format!("{name}{NEW}"));
     let (to, from): (Vec<String>, Vec<String>) = copied.into_iter().unzip();
-    out.makes.extend(
-        [
-            format!("CREATE TABLE {temp} {}", &sql[open..]),
-            format!("INSERT INTO {temp} ({}) SELECT {} FROM {t}", to.join(", "), from.join(", ")),
-            format!("DROP TABLE {t}"),
-            format!("ALTER TABLE {temp} RENAME TO {t}"),
-        ]
-        .into_iter()
-        .map(|s| (r, s)),
-    );
+    let mut statements = vec![
+        format!("CREATE TABLE {temp} {}", &sql[open..]),
+        format!("INSERT INTO {temp} ({}) SELECT {} FROM {t}", to.join(", "), from.join(", ")),
+    ];
+    // An AUTOINCREMENT table's counter goes on from where it was (ids of deleted rows stay unused).
+    let counted = |sql: Option<&str>| sql.is_some_and(|q| q.to_ascii_uppercase().contains("AUTOINCREMENT"));
+    if counted(Some(sql)) && counted(cx.from.catalog.statement(ObjectKind::Table, name)) {
+        let (old, new) = (name.replace('\'', "''"), format!("{name}{NEW}").replace('\'', "''"));
+        statements.push(format!("DELETE FROM sqlite_sequence WHERE name = '{new}'"));
+        statements.push(format!(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT '{new}', seq FROM sqlite_sequence WHERE name = '{old}'"
+        ));
+    }
+    statements.push(format!("DROP TABLE {t}"));
+    statements.push(format!("ALTER TABLE {temp} RENAME TO {t}"));
+    out.makes.extend(statements.into_iter().map(|s| (r, s)));
 }
 
 #[cfg(test)]
