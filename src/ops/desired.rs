@@ -200,11 +200,11 @@ async fn plan_from_files(
     let back = crate::schema::desired::back(&renames);
     let source = s.source()?;
     source.ensure_valid()?;
-    let (made, made_names) = migrations_made(s, &source, cancel).await?;
-    let (wanted, wanted_names) = desired_loaded(s, files).await?;
+    let (made, made_catalog) = migrations_made(s, &source, cancel).await?;
+    let (wanted, wanted_catalog) = desired_loaded(s, files).await?;
     use crate::schema::generate::{Side, generate};
     let (before, after) =
-        (Side { schema: &made, catalog: &made_names }, Side { schema: &wanted, catalog: &wanted_names });
+        (Side { schema: &made, catalog: &made_catalog }, Side { schema: &wanted, catalog: &wanted_catalog });
     let dialect = s.ws.target.dialect();
     let up = generate(dialect, before, after, &renames);
     let down = generate(dialect, after, before, &back);

@@ -129,6 +129,23 @@ impl Out {
         self.refusals.push(Refusal { kind: c.kind, name: c.name.clone(), why, message, rename: None });
     }
 
+    /// A table made whole from the wanted side's own SQL for it (MySQL's, SQLite's), or dropped
+    /// (`quoted`: its name as the database reads it); `false` for a table on both sides.
+    fn table_made_or_dropped(&mut self, c: &Change, cx: &Context<'_>, r: u32, quoted: &str) -> bool {
+        match (c.before.is_some(), c.after.is_some()) {
+            (false, true) => match cx.to.catalog.statement(ObjectKind::Table, &c.name) {
+                Some(create) => self.makes.push((r, create.to_string())),
+                None => self.refuse(c, RefusalKind::Unsupported, format!("table {} (its SQL is not known)", c.name)),
+            },
+            (true, false) => {
+                self.table_dropped(c, cx);
+                self.drops.push((r, format!("DROP TABLE {quoted}")));
+            }
+            _ => return false,
+        }
+        true
+    }
+
     /// A table dropped, with its rows: refused without consent. Where a new table of the same
     /// columns takes its place, the line saying it was renamed is offered.
     fn table_dropped(&mut self, c: &Change, cx: &Context<'_>) {

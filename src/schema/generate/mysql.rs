@@ -40,18 +40,13 @@ impl Writer for MySql {
         let made_whole = |t: &str| table_change(cx, t).is_some_and(|(b, _)| !b);
         let dropped_whole = |t: &str| table_change(cx, t).is_some_and(|(_, a)| !a);
         match c.kind {
-            ObjectKind::Table => match (before, after) {
-                (None, Some(_)) => match cx.to.catalog.statement(ObjectKind::Table, &c.name) {
-                    Some(create) => out.makes.push((r, create.to_string())),
-                    None => out.refuse(c, RefusalKind::Unsupported, format!("table {} (its SQL is not known)", c.name)),
-                },
-                (Some(_), None) => {
-                    out.table_dropped(c, cx);
-                    out.drops.push((r, format!("DROP TABLE {}", quote(&c.name))));
+            ObjectKind::Table => {
+                if !out.table_made_or_dropped(c, cx, r, &quote(&c.name))
+                    && let (Some(a), Some(b)) = (before, after)
+                {
+                    alter_table(c, a, b, cx, out, r);
                 }
-                (Some(a), Some(b)) => alter_table(c, a, b, cx, out, r),
-                (None, None) => {}
-            },
+            }
             ObjectKind::Constraint => {
                 let table = table_of(&c.name);
                 let foreign = c.before.as_deref().or(after).is_some_and(|d| d.starts_with("FOREIGN KEY"));

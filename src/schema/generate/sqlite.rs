@@ -99,25 +99,17 @@ impl Writer for Sqlite {
         let (before, after) = (c.before.as_deref(), c.after.as_deref());
         let last = |name: &str| name.split_once('.').map_or(name, |(_, n)| n).to_string();
         match c.kind {
-            ObjectKind::Table => match (before, after) {
-                (None, Some(_)) => match cx.to.catalog.statement(ObjectKind::Table, &c.name) {
-                    Some(create) => out.makes.push((r, create.to_string())),
-                    None => out.refuse(c, RefusalKind::Unsupported, format!("table {} (its SQL is not known)", c.name)),
-                },
-                (Some(_), None) => {
-                    out.table_dropped(c, cx);
-                    out.drops.push((r, format!("DROP TABLE {}", quote(&c.name))));
-                }
-                (Some(a), Some(b)) => {
+            ObjectKind::Table => {
+                if !out.table_made_or_dropped(c, cx, r, &quote(&c.name))
+                    && let (Some(a), Some(b)) = (before, after)
+                {
                     let altered = || renamed_only(cx, &c.name, a, b).or_else(|| added_at_end(cx, &c.name, a, b));
-                    if let Some(statements) = (!cx.rebuilt.contains(&c.name)).then(altered).flatten() {
-                        out.makes.extend(statements.into_iter().map(|s| (r, s)));
-                    } else {
-                        rebuild(c, a, b, cx, out, r);
+                    match (!cx.rebuilt.contains(&c.name)).then(altered).flatten() {
+                        Some(statements) => out.makes.extend(statements.into_iter().map(|s| (r, s))),
+                        None => rebuild(c, a, b, cx, out, r),
                     }
                 }
-                (None, None) => {}
-            },
+            }
             // Made with its table (a table that stays and whose constraints change is made again).
             ObjectKind::Constraint => {
                 let (on, def) = c.name.split_once(' ').unwrap_or((&c.name, ""));
