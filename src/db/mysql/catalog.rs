@@ -10,32 +10,16 @@ use crate::error::Result;
 use crate::schema::generate::Catalog;
 use crate::schema::{ObjectKind, Schema};
 
-/// Constraint names by the model's `(table, definition)` (the model's constraint queries, with the
-/// name beside).
-const NAMES: [&str; 2] = [
-    "SELECT CAST(k.TABLE_NAME AS CHAR), CAST(CONCAT('FOREIGN KEY (', GROUP_CONCAT(k.COLUMN_NAME ORDER BY \
-     k.ORDINAL_POSITION), ') REFERENCES ', k.REFERENCED_TABLE_NAME, ' (', GROUP_CONCAT(k.REFERENCED_COLUMN_NAME \
-     ORDER BY k.ORDINAL_POSITION), ') ON DELETE ', r.DELETE_RULE, ' ON UPDATE ', r.UPDATE_RULE) AS CHAR), \
-     CAST(k.CONSTRAINT_NAME AS CHAR) FROM information_schema.KEY_COLUMN_USAGE k \
-     JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
-     AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME WHERE k.TABLE_SCHEMA = DATABASE() \
-     AND k.REFERENCED_TABLE_NAME IS NOT NULL \
-     GROUP BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.REFERENCED_TABLE_NAME, r.DELETE_RULE, r.UPDATE_RULE",
-    "SELECT CAST(tc.TABLE_NAME AS CHAR), CAST(CONCAT('CHECK (', cc.CHECK_CLAUSE, ')') AS CHAR), \
-     CAST(tc.CONSTRAINT_NAME AS CHAR) FROM information_schema.TABLE_CONSTRAINTS tc \
-     JOIN information_schema.CHECK_CONSTRAINTS cc ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
-     AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME{SAME_TABLE} WHERE tc.TABLE_SCHEMA = DATABASE() \
-     AND tc.CONSTRAINT_TYPE = 'CHECK'",
-];
-
 /// The catalog of the objects in `schema` (as `inspect` read it on this connection).
 pub(super) async fn catalog(conn: &mut MySqlConnection, schema: &Schema, same_table: &str) -> Result<Catalog> {
     let mut c = Catalog::default();
-    for q in NAMES {
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as(AssertSqlSafe(q.replace("{SAME_TABLE}", same_table))).fetch_all(&mut *conn).await?;
-        c.constraint_names.extend(rows.into_iter().map(|(table, def, name)| ((table, def), name)));
-    }
+    // Constraint names by the model's `(table, definition)`.
+    let q = format!(
+        "SELECT CAST(x.t AS CHAR), CAST(x.def AS CHAR), CAST(x.name AS CHAR) FROM ({}) x",
+        super::CONSTRAINTS.replace("{SAME_TABLE}", same_table)
+    );
+    let rows: Vec<(String, String, String)> = sqlx::query_as(AssertSqlSafe(q)).fetch_all(&mut *conn).await?;
+    c.constraint_names.extend(rows.into_iter().map(|(table, def, name)| ((table, def), name)));
     for o in &schema.objects {
         match o.kind {
             ObjectKind::Table => {

@@ -735,7 +735,9 @@ impl Inspect for MySql {
         let same_table = checks_by_table(&version);
         let mut rows: Vec<(String, String, String)> = Vec::new();
         for q in MY_INSPECT {
-            let q = self.tables.fill(&q.replace("{SAME_TABLE}", same_table), Dialect::MySql);
+            let q = self
+                .tables
+                .fill(&q.replace("{CONSTRAINTS}", CONSTRAINTS).replace("{SAME_TABLE}", same_table), Dialect::MySql);
             rows.extend(sqlx::query_as(AssertSqlSafe(q)).fetch_all(&mut self.conn).await?);
         }
         // Views and routines name the database they were made in: another database (a scratch
@@ -939,9 +941,25 @@ impl Bookkeeper for MySql {
     }
 }
 
+/// Foreign keys and checks, `(t, def, name)`: the one place their definitions are written, as the
+/// schema keys constraints by them (`inspect`) and the catalog names them (`catalog`).
+pub(super) const CONSTRAINTS: &str = "SELECT k.TABLE_NAME AS t, CONCAT('FOREIGN KEY (', GROUP_CONCAT(k.COLUMN_NAME \
+     ORDER BY k.ORDINAL_POSITION), ') REFERENCES ', k.REFERENCED_TABLE_NAME, ' (', GROUP_CONCAT(k.REFERENCED_COLUMN_NAME \
+     ORDER BY k.ORDINAL_POSITION), ') ON DELETE ', r.DELETE_RULE, ' ON UPDATE ', r.UPDATE_RULE) AS def, \
+     k.CONSTRAINT_NAME AS name FROM information_schema.KEY_COLUMN_USAGE k \
+     JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
+     AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME WHERE k.TABLE_SCHEMA = DATABASE() \
+     AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+     GROUP BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.REFERENCED_TABLE_NAME, r.DELETE_RULE, r.UPDATE_RULE \
+     UNION ALL SELECT tc.TABLE_NAME, CONCAT('CHECK (', cc.CHECK_CLAUSE, ')'), tc.CONSTRAINT_NAME \
+     FROM information_schema.TABLE_CONSTRAINTS tc \
+     JOIN information_schema.CHECK_CONSTRAINTS cc ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
+     AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME{SAME_TABLE} WHERE tc.TABLE_SCHEMA = DATABASE() \
+     AND tc.CONSTRAINT_TYPE = 'CHECK'";
+
 /// One query per kind of object, each giving `(kind, name, definition)` rows; Godwit's and sqlx's
 /// tables left out. Every column is cast to text (information_schema mixes binary and text).
-const MY_INSPECT: [&str; 6] = [
+const MY_INSPECT: [&str; 5] = [
     "SELECT 'table', CAST(t.TABLE_NAME AS CHAR), CAST(CONCAT(GROUP_CONCAT(CONCAT(c.COLUMN_NAME, ' ', c.COLUMN_TYPE, \
      IF(c.IS_NULLABLE = 'NO', ' NOT NULL', ''), IFNULL(CONCAT(' DEFAULT ', c.COLUMN_DEFAULT), ''), \
      IF(c.EXTRA <> '', CONCAT(' ', c.EXTRA), ''), IF(IFNULL(c.GENERATION_EXPRESSION, '') <> '', \
@@ -951,19 +969,7 @@ const MY_INSPECT: [&str; 6] = [
      ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME WHERE t.TABLE_SCHEMA = DATABASE() \
      AND t.TABLE_TYPE = 'BASE TABLE' AND t.TABLE_NAME NOT IN ({history_name}, {log_name}, {lock_name}) \
      GROUP BY t.TABLE_NAME, t.ENGINE, t.TABLE_COLLATION",
-    "SELECT 'constraint', CAST(CONCAT(x.TABLE_NAME, ' ', x.def) AS CHAR), CAST(x.def AS CHAR) FROM (SELECT \
-     k.TABLE_NAME, CONCAT('FOREIGN KEY (', GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION), ') REFERENCES ', \
-     k.REFERENCED_TABLE_NAME, ' (', GROUP_CONCAT(k.REFERENCED_COLUMN_NAME ORDER BY k.ORDINAL_POSITION), \
-     ') ON DELETE ', r.DELETE_RULE, ' ON UPDATE ', r.UPDATE_RULE) AS def FROM information_schema.KEY_COLUMN_USAGE k \
-     JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA \
-     AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME AND r.TABLE_NAME = k.TABLE_NAME WHERE k.TABLE_SCHEMA = DATABASE() \
-     AND k.REFERENCED_TABLE_NAME IS NOT NULL \
-     GROUP BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.REFERENCED_TABLE_NAME, r.DELETE_RULE, r.UPDATE_RULE) x",
-    "SELECT 'constraint', CAST(CONCAT(tc.TABLE_NAME, ' CHECK (', cc.CHECK_CLAUSE, ')') AS CHAR), \
-     CAST(CONCAT('CHECK (', cc.CHECK_CLAUSE, ')') AS CHAR) FROM information_schema.TABLE_CONSTRAINTS tc \
-     JOIN information_schema.CHECK_CONSTRAINTS cc ON cc.CONSTRAINT_SCHEMA = tc.CONSTRAINT_SCHEMA \
-     AND cc.CONSTRAINT_NAME = tc.CONSTRAINT_NAME{SAME_TABLE} WHERE tc.TABLE_SCHEMA = DATABASE() \
-     AND tc.CONSTRAINT_TYPE = 'CHECK'",
+    "SELECT 'constraint', CAST(CONCAT(x.t, ' ', x.def) AS CHAR), CAST(x.def AS CHAR) FROM ({CONSTRAINTS}) x",
     "SELECT 'index', CAST(CONCAT(TABLE_NAME, '.', INDEX_NAME) AS CHAR), CAST(CONCAT(IF(NON_UNIQUE = 0, 'UNIQUE ', ''), \
      INDEX_TYPE, ' (', GROUP_CONCAT(CONCAT(IFNULL(COLUMN_NAME, ''), IFNULL(CONCAT('(', SUB_PART, ')'), '')) \
      ORDER BY SEQ_IN_INDEX), ')') AS CHAR) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \

@@ -156,36 +156,30 @@ impl Out {
             .objects
             .iter()
             .find(|o| o.kind == ObjectKind::Table && o.definition == def && !has_table(cx.from.schema, &o.name));
-        let rename = successor.map(|n| format!("-- godwit:rename-table {} TO {}", c.name, n.name));
-        let hint = match (successor, &rename) {
-            (Some(n), Some(line)) => {
-                format!(" (if {} is {} renamed, say so in the schema file: {line})", n.name, c.name)
-            }
-            _ => String::new(),
-        };
-        self.refusals.push(Refusal {
-            kind: c.kind,
-            name: c.name.clone(),
-            why: RefusalKind::Destructive,
-            message: format!("drops table {} and its rows{hint}", c.name),
-            rename,
-        });
+        let renamed = successor.map(|n| (n.name.as_str(), format!("-- godwit:rename-table {} TO {}", c.name, n.name)));
+        self.dropped(c, &c.name, format!("drops table {} and its rows", c.name), renamed);
     }
 
     /// A column dropped, with what it holds: refused without consent. Where `successor`, a new
     /// column of its type, took its place, the line saying it was renamed is offered.
     fn column_dropped(&mut self, c: &Change, table: &str, column: &str, successor: Option<&str>) {
-        let rename = successor.map(|n| format!("-- godwit:rename {table}.{column} TO {n}"));
-        let hint = match (successor, &rename) {
-            (Some(n), Some(line)) => format!(" (if {n} is {column} renamed, say so in the schema file: {line})"),
-            _ => String::new(),
-        };
+        let renamed = successor.map(|n| (n, format!("-- godwit:rename {table}.{column} TO {n}")));
+        self.dropped(c, column, format!("drops column {table}.{column} and what it holds"), renamed);
+    }
+
+    /// Something dropped with what it holds (`what`, said): refused without consent; where
+    /// `renamed` names what may be `old` renamed, with the line saying so, that line is offered.
+    fn dropped(&mut self, c: &Change, old: &str, what: String, renamed: Option<(&str, String)>) {
+        let hint = renamed
+            .as_ref()
+            .map(|(new, line)| format!(" (if {new} is {old} renamed, say so in the schema file: {line})"))
+            .unwrap_or_default();
         self.refusals.push(Refusal {
             kind: c.kind,
             name: c.name.clone(),
             why: RefusalKind::Destructive,
-            message: format!("drops column {table}.{column} and what it holds{hint}"),
-            rename,
+            message: format!("{what}{hint}"),
+            rename: renamed.map(|(_, line)| line),
         });
     }
 }
@@ -238,9 +232,9 @@ fn renamed_tables(side: Side<'_>, tables: &[&Rename], follows: &dyn Fn(ObjectKin
     let rename_in =
         |def: &str| tables.iter().fold(def.to_string(), |d, r| replace_word(&d, &bare(&r.from), &bare(&r.to)));
     let table = |t: &str| tables.iter().find(|r| r.from == t).map_or_else(|| t.to_string(), |r| r.to.clone());
-    // `table.rest` or `table rest`, the table part renamed.
-    let owned = |name: &str, sep: char| -> String {
-        match tables.iter().find(|r| name.strip_prefix(&r.from).is_some_and(|rest| rest.starts_with(sep))) {
+    // `table.rest`, the table part renamed.
+    let owned = |name: &str| -> String {
+        match tables.iter().find(|r| name.strip_prefix(&r.from).is_some_and(|rest| rest.starts_with('.'))) {
             Some(r) => format!("{}{}", r.to, &name[r.from.len()..]),
             None => name.to_string(),
         }
@@ -254,7 +248,7 @@ fn renamed_tables(side: Side<'_>, tables: &[&Rename], follows: &dyn Fn(ObjectKin
                 Some((t, _)) => format!("{} {definition}", table(t)),
                 None => o.name.clone(),
             },
-            ObjectKind::Index | ObjectKind::Trigger => owned(&o.name, '.'),
+            ObjectKind::Index | ObjectKind::Trigger => owned(&o.name),
             _ => o.name.clone(),
         };
         super::Object { kind: o.kind, name, definition }
@@ -276,7 +270,7 @@ fn renamed_tables(side: Side<'_>, tables: &[&Rename], follows: &dyn Fn(ObjectKin
                         Some((t, def)) => format!("{} {}", table(t), rename_in(def)),
                         None => name.clone(),
                     },
-                    _ => owned(&table(name), '.'),
+                    _ => owned(&table(name)),
                 };
                 ((*kind, name), sql.clone())
             })
