@@ -208,12 +208,8 @@ async fn a_written_migration_applies_and_verifies() {
     assert!(p.lint.iter().any(|f| f.rule == "adding-foreign-key-constraint" && f.file == "up"), "{:?}", p.lint);
     let s = t.session();
     ops::write_from_schema(&s, "owners", &p, false).unwrap();
-    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
-    let mut db = t.connect().await;
-    let run =
-        godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
+    let run = common::from_schema::up(&t).await;
     assert_eq!(run.into_result().unwrap().done.len(), 2);
-    db.close().await;
     let file = t.dir.path().join("schema.sql");
     assert!(ops::to_schema(&s, &file, &Cancel::default()).await.unwrap().changes.is_empty());
     let again = ops::plan_from_schema(&s, &file, &Cancel::default()).await.unwrap();

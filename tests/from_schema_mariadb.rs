@@ -141,18 +141,11 @@ async fn a_written_migration_applies_and_verifies() {
     let (t, p) = plan(MY, &[BASE], &wanted).await;
     assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}", p.refusals, p.unproven);
     let s = t.session();
-    let mut db = t.connect().await;
-    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
-    godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
-    db.close().await;
+    common::from_schema::up(&t).await;
     t.exec("INSERT INTO todos (title, note) VALUES ('one', 'x'), ('two', NULL)").await;
     ops::write_from_schema(&s, "rank", &p, false).unwrap();
-    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
-    let mut db = t.connect().await;
-    let run =
-        godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
+    let run = common::from_schema::up(&t).await;
     assert_eq!(run.into_result().unwrap().done.len(), 1);
-    db.close().await;
     assert_eq!(t.strings("SELECT CONCAT(title, ' ', rank) FROM todos ORDER BY id").await, ["one 0", "two 0"]);
     let file = t.dir.path().join("schema.sql");
     assert!(ops::to_schema(&s, &file, &Cancel::default()).await.unwrap().changes.is_empty());

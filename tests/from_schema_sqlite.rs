@@ -141,19 +141,12 @@ async fn a_rebuild_keeps_every_row_and_verifies() {
     assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}", p.refusals, p.unproven);
     assert!(p.no_transaction && p.up[0] == "PRAGMA foreign_keys = 0", "{}", p.up.join(";\n"));
     let s = t.session();
-    let mut db = t.connect().await;
-    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
-    godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
-    db.close().await;
+    common::from_schema::up(&t).await;
     t.exec("INSERT INTO users (id, email) VALUES (1, 'a@x'), (2, 'b@x')").await;
     t.exec("INSERT INTO todos (title, owner) VALUES ('one', 1), ('two', 2), ('three', NULL)").await;
     ops::write_from_schema(&s, "names", &p, false).unwrap();
-    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
-    let mut db = t.connect().await;
-    let run =
-        godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
+    let run = common::from_schema::up(&t).await;
     assert_eq!(run.into_result().unwrap().done.len(), 1);
-    db.close().await;
     assert_eq!(
         t.strings("SELECT title || ' ' || coalesce(owner, '-') FROM todos ORDER BY id").await,
         ["one 1", "two 2", "three -"]
@@ -255,13 +248,8 @@ async fn a_failure_inside_a_migrations_own_transaction_is_rolled_back_and_said()
         "-- no-transaction\nPRAGMA foreign_keys = 0;\nBEGIN IMMEDIATE;\nCREATE TABLE a (id INTEGER);\n\
          INSERT INTO missing VALUES (1);\nCOMMIT;\nPRAGMA foreign_keys = 1;\n",
     );
-    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
-    let mut db = t.connect().await;
-    let run =
-        godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
-    let e = run.into_result().unwrap_err();
+    let e = common::from_schema::up(&t).await.into_result().unwrap_err();
     assert_eq!(e.problem, godwit::Problem::MigrationFailed { version: 1 }, "{}", e.message);
-    db.close().await;
     assert!(!t.tables().await.contains(&"a".to_string()), "the table made in the transaction is gone");
     assert!(e.message.contains("rolled back"), "{}", e.message);
     assert_eq!(t.history().await, Vec::<String>::new(), "not left marked as part way");
@@ -274,18 +262,11 @@ async fn a_rebuilt_autoincrement_table_keeps_its_counter() {
     let base = "CREATE TABLE tags (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT);\n";
     let (t, p) = plan(LITE, &[base], &base.replace("name TEXT", "name TEXT NOT NULL DEFAULT ''")).await;
     assert!(p.refusals.is_empty() && p.proven, "{:?} {:?}", p.refusals, p.unproven);
-    let mut db = t.connect().await;
-    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
-    godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
-    db.close().await;
+    common::from_schema::up(&t).await;
     t.exec("INSERT INTO tags (name) VALUES ('a'), ('b'), ('c'); DELETE FROM tags WHERE id = 3").await;
     ops::write_from_schema(&t.session(), "names", &p, false).unwrap();
-    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
-    let mut db = t.connect().await;
-    let run =
-        godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
+    let run = common::from_schema::up(&t).await;
     run.into_result().unwrap();
-    db.close().await;
     t.exec("INSERT INTO tags (name) VALUES ('d')").await;
     assert_eq!(t.strings("SELECT CAST(max(id) AS TEXT) FROM tags").await, ["4"]);
 }

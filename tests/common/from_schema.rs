@@ -66,3 +66,13 @@ pub async fn each_refused(dialect: Dialect, base: &str, pairs: &[(&str, &str, &s
         }
     }
 }
+
+/// `up` over the project's migrations folder as it is now, as a run reports it.
+pub async fn up(t: &TestDb) -> godwit::migration::runner::RunReport {
+    let source = godwit::migration::source::Source::load(&t.migrations()).unwrap();
+    let mut db = t.connect().await;
+    let run =
+        godwit::migration::runner::up(db.as_mut(), &source, None, &Default::default(), &mut |_| {}).await.unwrap();
+    db.close().await;
+    run
+}
